@@ -1,0 +1,502 @@
+//! The headless face: argument definitions and the `run` command (the window reuses the same
+//! engine through the worker).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::data::{self, Dataset, LoadOptions};
+use crate::error::{Error, Result};
+use crate::export::{self, DatasetInfo, Overwrite, RunFile, TruthInfo};
+use crate::itlm::{self, Config, Event, LossAggregate, Phase, RoundRecord, Selection, TauSchedule};
+use crate::learner::{self, DeviceChoice, LearnerConfig, ModelKind};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "itlm-inspector",
+    version,
+    about = "Find bad training samples with Iterative Trimmed Loss Minimization"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Dataset to open in the window (default: the embedded demo set).
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the window (the default).
+    Gui { path: Option<PathBuf> },
+    /// Run ITLM headless and write the run file, samples.csv, clean.txt and flagged.txt.
+    Run(Box<RunArgs>),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Image folder (class subfolders), IDX directory (MNIST / Fashion-MNIST) or CIFAR-10 directory.
+    pub data: PathBuf,
+    /// Held-out test set (its test split when it has one, e.g. an IDX directory's t10k files).
+    /// An IDX directory given as DATA supplies its own t10k split unless --no-test.
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Do not evaluate on the test split DATA carries.
+    #[arg(long)]
+    pub no_test: bool,
+    /// Watermarked test images labelled with the attack's target class (backdoor test-2).
+    #[arg(long)]
+    pub test2: Option<PathBuf>,
+    /// Ground truth `path,true_label[,kind]` (default: DATA/truth.csv when present). Scoring only.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    #[command(flatten)]
+    pub itlm: ItlmArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Use a seeded random subset of N training samples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Train only on the truly clean samples (needs truth) for --final-epochs: the upper bound.
+    #[arg(long)]
+    pub oracle: bool,
+    /// Output folder (must not be inside the dataset folder).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one final JSON line with per-round metrics.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ItlmArgs {
+    /// Fraction of samples kept, in (0, 1]; 1.0 is the naive baseline.
+    #[arg(long, default_value_t = Config::default().tau)]
+    pub tau: f64,
+    /// Trim-and-retrain rounds after round 0.
+    #[arg(long, default_value_t = Config::default().rounds)]
+    pub rounds: usize,
+    /// Epochs of each early round.
+    #[arg(long, default_value_t = Config::default().epochs)]
+    pub epochs: usize,
+    /// Epochs of the last round (the model that is reported).
+    #[arg(long, default_value_t = Config::default().final_epochs)]
+    pub final_epochs: usize,
+    /// Length of round 0 in epochs if different (fractions allowed, e.g. 0.3).
+    #[arg(long)]
+    pub round0_epochs: Option<f64>,
+    /// global: the paper's rule; per-class: keep the tau share of every given class.
+    #[arg(long, value_enum, default_value_t = Config::default().select)]
+    pub select: Selection,
+    /// constant tau, or linear from 1.0 down to tau over the rounds.
+    #[arg(long, value_enum, default_value_t = Config::default().schedule)]
+    pub schedule: TauSchedule,
+    /// Cut on the last round's losses or on their mean over rounds.
+    #[arg(long, value_enum, default_value_t = Config::default().aggregate)]
+    pub aggregate: LossAggregate,
+    /// Keep training the same model between rounds instead of re-initialising it.
+    #[arg(long)]
+    pub warm_start: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ItlmArgs {
+    pub fn config(&self) -> Config {
+        Config {
+            tau: self.tau,
+            rounds: self.rounds,
+            epochs: self.epochs,
+            round0_epochs: self.round0_epochs,
+            final_epochs: self.final_epochs,
+            select: self.select,
+            schedule: self.schedule,
+            aggregate: self.aggregate,
+            reinit: !self.warm_start,
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    #[arg(long, value_enum, default_value_t = ModelKind::Cnn)]
+    pub model: ModelKind,
+    #[arg(long, default_value_t = LearnerConfig::default().batch_size)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = LearnerConfig::default().lr)]
+    pub lr: f64,
+    #[arg(long, default_value_t = LearnerConfig::default().weight_decay)]
+    pub weight_decay: f64,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+}
+
+impl ModelArgs {
+    pub fn config(&self) -> LearnerConfig {
+        LearnerConfig {
+            model: self.model,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            device: self.device,
+            ..Default::default()
+        }
+    }
+}
+
+/// Training data, test sets and truth as a run needs them.
+pub struct Prepared {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+    pub test2: Option<Dataset>,
+    pub truth: Option<TruthInfo>,
+    pub notes: Vec<String>,
+}
+
+/// Load everything a run names, aligning test classes and image sizes to the training set.
+pub fn prepare(
+    data_path: &Path,
+    test: Option<&Path>,
+    no_test: bool,
+    test2: Option<&Path>,
+    truth: Option<&Path>,
+    limit: Option<usize>,
+    seed: u64,
+) -> Result<Prepared> {
+    let opts = LoadOptions::default();
+    let loaded = data::load(data_path, &opts)?;
+    let mut notes = Vec::new();
+    let mut train = loaded.train;
+    if train.is_empty() {
+        return Err(Error::data(data_path, "no images found"));
+    }
+    if !train.skipped.is_empty() {
+        notes.push(format!("{} files skipped:", train.skipped.len()));
+        for s in train.skipped.iter().take(10) {
+            notes.push(format!("  {}: {}", s.path.display(), s.reason));
+        }
+    }
+    if let Some(l) = limit {
+        if l == 0 {
+            return Err(Error::Config("--limit must be at least 1".into()));
+        }
+        train = train.limit(l, seed);
+    }
+    let conform = |mut d: Dataset, train: &Dataset| -> Result<Dataset> {
+        d.align_classes(&train.classes)?;
+        d.conform_to(train.shape);
+        Ok(d)
+    };
+    let test = match (test, no_test) {
+        (Some(p), _) => Some(conform(data::load_test(p, &opts)?, &train)?),
+        (None, false) => loaded.test.map(|t| conform(t, &train)).transpose()?,
+        (None, true) => None,
+    };
+    let test2 = test2
+        .map(|p| -> Result<Dataset> { conform(data::load(p, &opts)?.train, &train) })
+        .transpose()?;
+    let truth_path = truth
+        .map(Path::to_path_buf)
+        .or_else(|| data::default_truth_path(data_path));
+    let truth = match truth_path {
+        Some(p) => {
+            let r = data::truth::load_for(&p, &train)?;
+            if let Some(w) = r.warnings() {
+                notes.push(format!("truth {}: {w}", p.display()));
+            }
+            Some(r.info)
+        }
+        None => None,
+    };
+    Ok(Prepared {
+        train,
+        test,
+        test2,
+        truth,
+        notes,
+    })
+}
+
+/// Summary of a round for the JSON line.
+pub fn round_json(r: &RoundRecord) -> serde_json::Value {
+    let m = &r.metrics;
+    json!({
+        "round": r.round,
+        "epochs": r.epochs,
+        "trained_on": r.trained_on,
+        "tau": r.tau,
+        "kept": m.kept,
+        "trimmed": m.trimmed,
+        "train_acc": m.train_acc,
+        "test_acc": m.test_acc,
+        "test_loss": m.test_loss,
+        "test2_acc": m.test2_acc,
+        "mean_loss": m.mean_loss,
+        "trim_precision": m.trim.map(|t| t.precision),
+        "trim_recall": m.trim.map(|t| t.recall),
+        "trim_f1": m.trim.map(|t| t.f1),
+        "train_secs": r.train_secs,
+        "score_secs": r.score_secs,
+    })
+}
+
+/// `itlm-inspector run`.
+pub fn run_command(a: &RunArgs) -> Result<()> {
+    let config = a.itlm.config();
+    config.validate()?;
+    let lcfg = a.model.config();
+    lcfg.validate()?;
+    let overwrite = if a.force {
+        Overwrite::Allow
+    } else {
+        Overwrite::Refuse
+    };
+    // Refuse a bad output folder before spending time on training.
+    let p = prepare(
+        &a.data,
+        a.test.as_deref(),
+        a.no_test,
+        a.test2.as_deref(),
+        a.truth.as_deref(),
+        a.limit,
+        config.seed,
+    )?;
+    export::check_outside_dataset(&a.out, &p.train.source)?;
+    if overwrite == Overwrite::Refuse {
+        for f in [
+            export::RUN_FILE,
+            export::SAMPLES_CSV,
+            export::CLEAN_TXT,
+            export::FLAGGED_TXT,
+        ] {
+            let path = a.out.join(f);
+            if path.exists() {
+                return Err(Error::data(
+                    path,
+                    "already exists; pass --force to replace it",
+                ));
+            }
+        }
+    }
+    for n in &p.notes {
+        eprintln!("{n}");
+    }
+    let mut learner = learner::build(&lcfg, &p.train)?;
+    if !a.quiet {
+        eprintln!(
+            "{}: {} | {} | tau {} {} {}, {} rounds x {} epochs, final {}",
+            p.train.name,
+            p.train.summary(),
+            learner.describe(),
+            config.tau,
+            config.select,
+            match config.schedule {
+                TauSchedule::Constant => "constant",
+                TauSchedule::Linear => "linear schedule",
+            },
+            config.rounds,
+            config.epochs,
+            config.final_epochs
+        );
+    }
+    let started = Instant::now();
+    if a.oracle {
+        return oracle(a, &p, learner.as_mut(), &config);
+    }
+    let bar = progress_bar(a.quiet || a.json);
+    let mut history: Vec<Arc<RoundRecord>> = Vec::new();
+    let mut observer = |e: &Event| -> Result<()> {
+        match e {
+            Event::RoundStarted {
+                round,
+                rounds,
+                trained_on,
+                epochs,
+            } => {
+                bar.set_position(0);
+                bar.set_prefix(format!("round {round}/{rounds}"));
+                bar.set_message(format!("training {epochs} epochs on {trained_on}"));
+            }
+            Event::Tick { tick, .. } => {
+                bar.set_length(tick.batches as u64);
+                bar.set_position(tick.batch as u64);
+                if tick.phase == Phase::Train {
+                    if let Some(l) = tick.loss {
+                        bar.set_message(format!(
+                            "epoch {}/{} loss {l:.3}",
+                            tick.epoch + 1,
+                            tick.epochs
+                        ));
+                    }
+                } else {
+                    bar.set_message(format!("{:?}", tick.phase).to_lowercase());
+                }
+            }
+            Event::RoundDone(r) => {
+                bar.println(round_line(r));
+            }
+        }
+        Ok(())
+    };
+    let eval = itlm::Eval {
+        test: p.test.as_ref(),
+        test2: p.test2.as_ref(),
+    };
+    let result = itlm::run(
+        learner.as_mut(),
+        &p.train,
+        eval,
+        p.truth.as_ref().map(|t| t.bad.as_slice()),
+        &config,
+        itlm::Start::Fresh,
+        &mut history,
+        &mut observer,
+    );
+    bar.finish_and_clear();
+    let status = match &result {
+        Ok(()) => "finished".to_string(),
+        Err(e) => format!("failed: {e}"),
+    };
+    if history.is_empty() {
+        return result;
+    }
+    let run = RunFile {
+        config: config.clone(),
+        learner: lcfg.clone(),
+        learner_description: learner.describe(),
+        dataset: DatasetInfo::of(&p.train),
+        truth: p.truth.clone(),
+        rounds: history.clone(),
+        status,
+        verdict: None,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    };
+    let files = export::write_all(&a.out, &run, overwrite)?;
+    if !a.quiet {
+        for f in &files {
+            eprintln!("wrote {}", f.display());
+        }
+    }
+    if a.json {
+        let last = history
+            .last()
+            .map(|r| r.metrics.clone())
+            .unwrap_or_default();
+        println!(
+            "{}",
+            json!({
+                "status": run.status,
+                "n": p.train.len(),
+                "config": config,
+                "model": lcfg.model.to_string(),
+                "rounds": history.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
+                "final_test_acc": last.test_acc,
+                "final_test2_acc": last.test2_acc,
+                "final_trim": last.trim,
+                "elapsed_secs": run.elapsed_secs,
+            })
+        );
+    }
+    result
+}
+
+fn round_line(r: &RoundRecord) -> String {
+    let m = &r.metrics;
+    let mut s = format!(
+        "round {}: trained on {} ({} ep, {:.1}s)  kept {} trimmed {}",
+        r.round, r.trained_on, r.epochs, r.train_secs, m.kept, m.trimmed
+    );
+    if let Some(a) = m.train_acc {
+        s.push_str(&format!("  train acc {:.2}%", a * 100.0));
+    }
+    if let Some(a) = m.test_acc {
+        s.push_str(&format!("  test acc {:.2}%", a * 100.0));
+    }
+    if let Some(a) = m.test2_acc {
+        s.push_str(&format!("  test-2 {:.2}%", a * 100.0));
+    }
+    if let Some(t) = m.trim {
+        s.push_str(&format!(
+            "  trim precision {:.3} recall {:.3}",
+            t.precision, t.recall
+        ));
+    }
+    s
+}
+
+fn progress_bar(hidden: bool) -> indicatif::ProgressBar {
+    if hidden {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(1);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix:>12} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Train on the truly clean samples only: the ceiling ITLM can reach.
+fn oracle(
+    a: &RunArgs,
+    p: &Prepared,
+    learner: &mut dyn itlm::Learner,
+    config: &Config,
+) -> Result<()> {
+    let truth = p.truth.as_ref().ok_or_else(|| {
+        Error::Config("--oracle needs ground truth (--truth or DATA/truth.csv)".into())
+    })?;
+    let clean: Vec<usize> = (0..p.train.len()).filter(|&i| !truth.bad[i]).collect();
+    let t0 = Instant::now();
+    learner.reset(crate::rng::Rng::derive(config.seed, 0).next_u64())?;
+    learner.train(
+        &p.train,
+        &clean,
+        config.final_epochs as f64,
+        config.seed,
+        &mut |_| Ok(()),
+    )?;
+    let mut acc = |d: Option<&Dataset>| -> Result<Option<f64>> {
+        let Some(d) = d else { return Ok(None) };
+        let idx: Vec<usize> = (0..d.len()).collect();
+        let s = learner.score(d, &idx, &mut |_| Ok(()))?;
+        Ok(itlm::metrics::accuracy(
+            &s.predicted,
+            d.labels(),
+            0..d.len(),
+        ))
+    };
+    let test_acc = acc(p.test.as_ref())?;
+    let test2_acc = acc(p.test2.as_ref())?;
+    let line = json!({
+        "status": "finished",
+        "oracle": true,
+        "n": p.train.len(),
+        "trained_on": clean.len(),
+        "epochs": config.final_epochs,
+        "final_test_acc": test_acc,
+        "final_test2_acc": test2_acc,
+        "elapsed_secs": t0.elapsed().as_secs_f64(),
+    });
+    if a.json {
+        println!("{line}");
+    } else {
+        eprintln!(
+            "oracle: trained on {} clean samples: test acc {:?} test-2 {:?}",
+            clean.len(),
+            test_acc,
+            test2_acc
+        );
+    }
+    Ok(())
+}

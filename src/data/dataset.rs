@@ -1,0 +1,373 @@
+//! The in-memory dataset: every sample stored once as u8 (H x W x C), its given label and a
+//! stable id. Tensors are built per batch from this storage.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// Size every image of a set is converted to (the model's input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ImageShape {
+    pub height: usize,
+    pub width: usize,
+    /// 1 (grayscale) or 3 (RGB).
+    pub channels: usize,
+}
+
+impl ImageShape {
+    pub fn new(height: usize, width: usize, channels: usize) -> Self {
+        Self {
+            height,
+            width,
+            channels,
+        }
+    }
+
+    /// Bytes per sample.
+    pub fn len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Display for ImageShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}x{}", self.height, self.width, self.channels)
+    }
+}
+
+/// Where the samples came from; decides how an id maps back to a file.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Source {
+    /// `root/<class>/<file>`; ids are paths relative to root with '/' separators.
+    ImageFolder { root: PathBuf },
+    /// IDX files (MNIST / Fashion-MNIST); ids are `<images file name>#<index>`.
+    Idx { images: PathBuf },
+    /// CIFAR-10 binary batches; ids are `<batch file name>#<index>`.
+    Cifar { dir: PathBuf },
+    /// Built in memory (tests, generators).
+    Memory,
+}
+
+/// A file that could not be used, and why. Loading goes on without it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub name: String,
+    pub source: Source,
+    pub classes: Vec<String>,
+    pub shape: ImageShape,
+    pixels: Vec<u8>,
+    labels: Vec<u32>,
+    ids: Vec<String>,
+    /// Files found but not loaded (corrupt, unreadable, not an image, ...).
+    pub skipped: Vec<Skipped>,
+}
+
+impl Dataset {
+    /// Build a dataset from raw parts; checks that sizes and labels agree.
+    pub fn from_parts(
+        name: impl Into<String>,
+        source: Source,
+        classes: Vec<String>,
+        shape: ImageShape,
+        pixels: Vec<u8>,
+        labels: Vec<u32>,
+        ids: Vec<String>,
+    ) -> Result<Self> {
+        let name = name.into();
+        let bad = |m: String| Error::data(PathBuf::from(&name), m);
+        if shape.channels != 1 && shape.channels != 3 {
+            return Err(bad(format!(
+                "{} channels: only 1 or 3 are supported",
+                shape.channels
+            )));
+        }
+        if pixels.len() != labels.len() * shape.len() {
+            return Err(bad(format!(
+                "{} pixel bytes for {} samples of {shape}",
+                pixels.len(),
+                labels.len()
+            )));
+        }
+        if ids.len() != labels.len() {
+            return Err(bad(format!(
+                "{} ids for {} labels",
+                ids.len(),
+                labels.len()
+            )));
+        }
+        if let Some(&l) = labels.iter().find(|&&l| l as usize >= classes.len()) {
+            return Err(bad(format!("label {l} but only {} classes", classes.len())));
+        }
+        Ok(Self {
+            name,
+            source,
+            classes,
+            shape,
+            pixels,
+            labels,
+            ids,
+            skipped: Vec::new(),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// Sample `i`'s pixels, H x W x C, row-major.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.shape.len();
+        &self.pixels[i * n..(i + 1) * n]
+    }
+
+    pub fn pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+
+    pub fn label(&self, i: usize) -> u32 {
+        self.labels[i]
+    }
+
+    pub fn labels(&self) -> &[u32] {
+        &self.labels
+    }
+
+    pub fn id(&self, i: usize) -> &str {
+        &self.ids[i]
+    }
+
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// The file a sample was read from, when it has one of its own.
+    pub fn file(&self, i: usize) -> Option<PathBuf> {
+        match &self.source {
+            Source::ImageFolder { root } => Some(root.join(&self.ids[i])),
+            _ => None,
+        }
+    }
+
+    /// Number of samples per class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut c = vec![0; self.classes.len()];
+        for &l in &self.labels {
+            c[l as usize] += 1;
+        }
+        c
+    }
+
+    /// A new dataset holding the given samples, in the given order.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
+        let n = self.shape.len();
+        let mut pixels = Vec::with_capacity(indices.len() * n);
+        for &i in indices {
+            pixels.extend_from_slice(self.image(i));
+        }
+        Dataset {
+            name: self.name.clone(),
+            source: self.source.clone(),
+            classes: self.classes.clone(),
+            shape: self.shape,
+            pixels,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            ids: indices.iter().map(|&i| self.ids[i].clone()).collect(),
+            skipped: self.skipped.clone(),
+        }
+    }
+
+    /// A seeded random subset of `limit` samples (kept in their original order); the whole set
+    /// when `limit >= len`.
+    pub fn limit(self, limit: usize, seed: u64) -> Dataset {
+        if limit >= self.len() {
+            return self;
+        }
+        let idx = Rng::derive(seed, 0x11_4175).sample_indices(self.len(), limit);
+        self.subset(&idx)
+    }
+
+    /// Replace the given labels (used by corruption and tests).
+    pub fn set_label(&mut self, i: usize, label: u32) {
+        assert!((label as usize) < self.classes.len(), "label out of range");
+        self.labels[i] = label;
+    }
+
+    /// Mutable pixels of sample `i` (used by watermarking).
+    pub fn image_mut(&mut self, i: usize) -> &mut [u8] {
+        let n = self.shape.len();
+        &mut self.pixels[i * n..(i + 1) * n]
+    }
+
+    /// Index of a sample by id.
+    pub fn index_of_ids(&self) -> std::collections::HashMap<&str, usize> {
+        self.ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect()
+    }
+
+    /// Bytes held by the pixel storage.
+    pub fn pixel_bytes(&self) -> usize {
+        self.pixels.len()
+    }
+
+    /// A short human summary: "12000 images, 10 classes, 28x28x1, 3 skipped".
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{} images, {} classes, {}",
+            self.len(),
+            self.num_classes(),
+            self.shape
+        );
+        if !self.skipped.is_empty() {
+            s.push_str(&format!(", {} files skipped", self.skipped.len()));
+        }
+        s
+    }
+
+    /// Re-number labels so that class names match `classes` (a test set must use the training
+    /// set's class indices). Fails on a class name the training set does not have.
+    pub fn align_classes(&mut self, classes: &[String]) -> Result<()> {
+        if self.classes == classes {
+            return Ok(());
+        }
+        let mut map = Vec::with_capacity(self.classes.len());
+        for c in &self.classes {
+            match classes.iter().position(|t| t == c) {
+                Some(j) => map.push(j as u32),
+                None => {
+                    return Err(Error::data(
+                        PathBuf::from(&self.name),
+                        format!(
+                            "class '{c}' is not one of the training classes ({})",
+                            classes.join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+        for l in &mut self.labels {
+            *l = map[*l as usize];
+        }
+        self.classes = classes.to_vec();
+        Ok(())
+    }
+
+    /// Convert every image to `shape` (resize with a triangle filter, gray <-> RGB).
+    pub fn conform_to(&mut self, shape: ImageShape) {
+        if self.shape == shape {
+            return;
+        }
+        let old = self.shape;
+        let mut pixels = Vec::with_capacity(self.len() * shape.len());
+        for i in 0..self.len() {
+            pixels.extend_from_slice(&convert_pixels(self.image(i), old, shape));
+        }
+        self.pixels = pixels;
+        self.shape = shape;
+    }
+
+    /// Name shown for a path-like dataset root.
+    pub fn name_for(path: &Path) -> String {
+        path.file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string())
+    }
+}
+
+/// Convert one H x W x C u8 image between shapes (resize + channel conversion).
+pub fn convert_pixels(src: &[u8], from: ImageShape, to: ImageShape) -> Vec<u8> {
+    use image::{imageops::FilterType, DynamicImage, GrayImage, RgbImage};
+    let (w, h) = (from.width as u32, from.height as u32);
+    let img = if from.channels == 1 {
+        GrayImage::from_raw(w, h, src.to_vec()).map(DynamicImage::ImageLuma8)
+    } else {
+        RgbImage::from_raw(w, h, src.to_vec()).map(DynamicImage::ImageRgb8)
+    };
+    let Some(mut img) = img else {
+        return vec![0; to.len()];
+    };
+    if (from.height, from.width) != (to.height, to.width) {
+        img = img.resize_exact(to.width as u32, to.height as u32, FilterType::Triangle);
+    }
+    if to.channels == 1 {
+        img.to_luma8().into_raw()
+    } else {
+        img.to_rgb8().into_raw()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Dataset {
+        Dataset::from_parts(
+            "t",
+            Source::Memory,
+            vec!["a".into(), "b".into()],
+            ImageShape::new(2, 2, 1),
+            (0..12).collect(),
+            vec![0, 1, 1],
+            vec!["x".into(), "y".into(), "z".into()],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn parts_are_checked() {
+        let e = Dataset::from_parts(
+            "t",
+            Source::Memory,
+            vec!["a".into()],
+            ImageShape::new(2, 2, 1),
+            vec![0; 4],
+            vec![1],
+            vec!["x".into()],
+        );
+        assert!(e.unwrap_err().to_string().contains("label 1"));
+    }
+
+    #[test]
+    fn subset_and_limit() {
+        let d = tiny();
+        let s = d.subset(&[2, 0]);
+        assert_eq!(s.labels(), &[1, 0]);
+        assert_eq!(s.image(0), &[8, 9, 10, 11]);
+        assert_eq!(s.id(1), "x");
+        let l = d.clone().limit(2, 5);
+        assert_eq!(l.len(), 2);
+        assert_eq!(d.class_counts(), vec![1, 2]);
+    }
+
+    #[test]
+    fn align_and_conform() {
+        let mut d = tiny();
+        d.align_classes(&["b".into(), "a".into(), "c".into()])
+            .unwrap();
+        assert_eq!(d.labels(), &[1, 0, 0]);
+        assert!(d.align_classes(&["a".into()]).is_err());
+        d.conform_to(ImageShape::new(4, 4, 3));
+        assert_eq!(d.image(0).len(), 48);
+    }
+}

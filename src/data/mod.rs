@@ -1,0 +1,77 @@
+//! Data: loading image folders, IDX and CIFAR-10 files, ground truth, corruption and watermarks.
+
+pub mod cifar;
+pub mod corrupt;
+pub mod dataset;
+pub mod idx;
+pub mod image_folder;
+pub mod truth;
+pub mod watermark;
+
+use std::path::{Path, PathBuf};
+
+pub use dataset::{Dataset, ImageShape, Skipped, Source};
+
+use crate::error::{Error, Result};
+
+/// How images are brought to one model size.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Force this (height, width); default: the most common size, capped at `max_side`.
+    pub size: Option<(usize, usize)>,
+    /// Largest side of the model size when it is chosen automatically.
+    pub max_side: usize,
+    /// Force 1 (gray) or 3 (RGB) channels; default: 1 if every image is gray, else 3.
+    pub channels: Option<usize>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            size: None,
+            max_side: 64,
+            channels: None,
+        }
+    }
+}
+
+/// A loaded data path: the training samples and, when the path carries one, a test split.
+#[derive(Debug)]
+pub struct Loaded {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+}
+
+/// Load a dataset path: an image folder (classes = sorted subfolder names), a directory holding
+/// IDX files (train + t10k), a single IDX images file, or a CIFAR-10 binary directory.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_file() {
+        if idx::looks_like_idx_file(path) {
+            return idx::load_file(path);
+        }
+        return Err(Error::data(
+            path,
+            "not a dataset: give a folder of class subfolders, an IDX directory or a CIFAR-10 directory",
+        ));
+    }
+    if idx::is_idx_dir(path) {
+        return idx::load_dir(path);
+    }
+    if cifar::is_cifar_dir(path) {
+        return cifar::load_dir(path);
+    }
+    image_folder::load(path, opts).map(|train| Loaded { train, test: None })
+}
+
+/// Load a path used as a test set: its test split when it has one, else all of it.
+pub fn load_test(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let l = load(path, opts)?;
+    Ok(l.test.unwrap_or(l.train))
+}
+
+/// The `truth.csv` that sits in a dataset folder, if any.
+pub fn default_truth_path(path: &Path) -> Option<PathBuf> {
+    let p = path.join("truth.csv");
+    p.is_file().then_some(p)
+}

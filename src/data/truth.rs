@@ -1,0 +1,253 @@
+//! Ground truth `truth.csv` (`path,true_label[,kind]`): used only to score a run, never to train.
+
+use std::path::Path;
+
+use super::Dataset;
+use crate::error::{Error, Result};
+use crate::export::TruthInfo;
+
+/// Kinds of samples a truth file names.
+pub const KINDS: [&str; 5] = ["clean", "random", "systematic", "backdoor", "spurious"];
+
+/// One row of a truth file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TruthRow {
+    pub path: String,
+    pub true_label: String,
+    pub kind: Option<String>,
+}
+
+/// Parse truth CSV text. A first row starting with `path` is a header. Rows with the wrong
+/// number of fields or an unknown kind are errors (with their line number).
+pub fn parse(text: &str) -> std::result::Result<Vec<TruthRow>, String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for (line, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| format!("line {}: {e}", line + 1))?;
+        if rec.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        if line == 0 && rec.get(0) == Some("path") {
+            continue;
+        }
+        if rec.len() < 2 || rec.len() > 3 {
+            return Err(format!(
+                "line {}: expected path,true_label[,kind], got {} fields",
+                line + 1,
+                rec.len()
+            ));
+        }
+        let kind = rec
+            .get(2)
+            .filter(|k| !k.is_empty())
+            .map(|k| k.to_lowercase());
+        if let Some(k) = &kind {
+            if !KINDS.contains(&k.as_str()) {
+                return Err(format!(
+                    "line {}: unknown kind '{k}' (expected one of {})",
+                    line + 1,
+                    KINDS.join(", ")
+                ));
+            }
+        }
+        rows.push(TruthRow {
+            path: rec[0].to_string(),
+            true_label: rec[1].to_string(),
+            kind,
+        });
+    }
+    Ok(rows)
+}
+
+/// Truth matched to a dataset, with what did not match.
+#[derive(Clone, Debug, Default)]
+pub struct Resolved {
+    pub info: TruthInfo,
+    /// Rows whose path is not a sample of the dataset.
+    pub unknown_paths: usize,
+    /// Rows whose true label is not a class of the dataset (ignored).
+    pub unknown_labels: usize,
+    /// Samples without a row (counted as clean).
+    pub missing: usize,
+}
+
+impl Resolved {
+    /// Human summary of what did not match, if anything.
+    pub fn warnings(&self) -> Option<String> {
+        let mut w = Vec::new();
+        if self.unknown_paths > 0 {
+            w.push(format!(
+                "{} rows name files not in the dataset",
+                self.unknown_paths
+            ));
+        }
+        if self.unknown_labels > 0 {
+            w.push(format!("{} rows name unknown classes", self.unknown_labels));
+        }
+        if self.missing > 0 {
+            w.push(format!(
+                "{} samples have no row (counted clean)",
+                self.missing
+            ));
+        }
+        (!w.is_empty()).then(|| w.join("; "))
+    }
+}
+
+/// Match rows to a dataset's samples. A sample is bad when its kind is not `clean`, or, without
+/// a kind, when its true label differs from the given one.
+pub fn resolve(rows: &[TruthRow], data: &Dataset) -> Resolved {
+    let n = data.len();
+    let index = data.index_of_ids();
+    let mut r = Resolved {
+        info: TruthInfo {
+            bad: vec![false; n],
+            true_label: vec![None; n],
+            kind: vec![String::new(); n],
+        },
+        ..Default::default()
+    };
+    let mut seen = vec![false; n];
+    for row in rows {
+        let key = row.path.replace('\\', "/");
+        let Some(&i) = index.get(key.trim_start_matches("./")) else {
+            r.unknown_paths += 1;
+            continue;
+        };
+        let label = data
+            .classes
+            .iter()
+            .position(|c| *c == row.true_label)
+            .or_else(|| {
+                row.true_label
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&c| c < data.num_classes())
+            });
+        let Some(label) = label else {
+            r.unknown_labels += 1;
+            continue;
+        };
+        seen[i] = true;
+        r.info.true_label[i] = Some(label as u32);
+        let kind = row.kind.clone().unwrap_or_else(|| {
+            if label as u32 == data.label(i) {
+                "clean".into()
+            } else {
+                "random".into()
+            }
+        });
+        r.info.bad[i] = kind != "clean";
+        r.info.kind[i] = kind;
+    }
+    r.missing = seen.iter().filter(|&&s| !s).count();
+    for (i, s) in seen.iter().enumerate() {
+        if !s {
+            r.info.kind[i] = "clean".into();
+        }
+    }
+    r
+}
+
+/// Read `path` and match it to `data`. Fails when no row matches any sample.
+pub fn load_for(path: &Path, data: &Dataset) -> Result<Resolved> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let rows = parse(&text).map_err(|m| Error::data(path, m))?;
+    let r = resolve(&rows, data);
+    if r.missing == data.len() && !data.is_empty() {
+        return Err(Error::data(
+            path,
+            format!(
+                "none of its {} rows matches a sample of the dataset (paths must be relative to the dataset folder, e.g. '{}')",
+                rows.len(),
+                data.ids().first().map(|s| s.as_str()).unwrap_or("")
+            ),
+        ));
+    }
+    Ok(r)
+}
+
+/// Write truth rows as CSV text with a header.
+pub fn to_csv(rows: &[TruthRow]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["path", "true_label", "kind"]);
+    for r in rows {
+        let _ = w.write_record([
+            r.path.as_str(),
+            r.true_label.as_str(),
+            r.kind.as_deref().unwrap_or(""),
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{ImageShape, Source};
+
+    fn data() -> Dataset {
+        Dataset::from_parts(
+            "t",
+            Source::Memory,
+            vec!["cat".into(), "dog".into()],
+            ImageShape::new(1, 1, 1),
+            vec![0; 4],
+            vec![0, 1, 1, 0],
+            ["cat/a.png", "dog/b.png", "dog/c.png", "cat/d.png"]
+                .map(String::from)
+                .to_vec(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn parse_and_resolve() {
+        let text = "path,true_label,kind\ncat/a.png,cat,clean\ndog/b.png,cat,systematic\n\"dog/c.png\",dog\nzzz.png,dog,clean\ncat/d.png,bird,clean\n";
+        let rows = parse(text).unwrap();
+        assert_eq!(rows.len(), 5);
+        let r = resolve(&rows, &data());
+        assert_eq!(r.info.bad, vec![false, true, false, false]);
+        assert_eq!(r.info.true_label, vec![Some(0), Some(0), Some(1), None]);
+        assert_eq!((r.unknown_paths, r.unknown_labels, r.missing), (1, 1, 1));
+        assert!(r
+            .warnings()
+            .unwrap()
+            .contains("1 rows name files not in the dataset"));
+    }
+
+    #[test]
+    fn kindless_rows_compare_labels() {
+        let rows = parse("cat/a.png,dog\ndog/b.png,1").unwrap();
+        let r = resolve(&rows, &data());
+        assert_eq!(r.info.bad[..2], [true, false]);
+    }
+
+    #[test]
+    fn errors() {
+        assert!(parse("a,b,c,d").unwrap_err().contains("line 1"));
+        assert!(parse("a,b,weird").unwrap_err().contains("unknown kind"));
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("truth.csv");
+        std::fs::write(&p, "x.png,cat\n").unwrap();
+        assert!(load_for(&p, &data())
+            .unwrap_err()
+            .to_string()
+            .contains("none of its 1 rows"));
+    }
+
+    #[test]
+    fn roundtrip() {
+        let rows = vec![TruthRow {
+            path: "a,b.png".into(),
+            true_label: "cat".into(),
+            kind: Some("random".into()),
+        }];
+        assert_eq!(parse(&to_csv(&rows)).unwrap(), rows);
+    }
+}

@@ -1,0 +1,386 @@
+//! Everything written to disk: the versioned run file, `samples.csv`, `clean.txt` and
+//! `flagged.txt`. Writes are atomic (temp file + rename), refuse to overwrite unless asked, and
+//! never go inside the dataset folder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, ImageShape, Source};
+use crate::error::{Error, Result};
+use crate::itlm::{Config, RoundRecord};
+use crate::learner::LearnerConfig;
+
+/// First bytes of a run file.
+pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
+/// Version of the run file layout this build writes and reads.
+pub const RUN_VERSION: u32 = 1;
+
+/// What a run file needs of the dataset to be read without it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub source: Source,
+    pub classes: Vec<String>,
+    pub shape: ImageShape,
+    pub ids: Vec<String>,
+    pub labels: Vec<u32>,
+}
+
+impl DatasetInfo {
+    pub fn of(d: &Dataset) -> Self {
+        Self {
+            name: d.name.clone(),
+            source: d.source.clone(),
+            classes: d.classes.clone(),
+            shape: d.shape,
+            ids: d.ids().to_vec(),
+            labels: d.labels().to_vec(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn class_name(&self, c: u32) -> &str {
+        self.classes
+            .get(c as usize)
+            .map(|s| s.as_str())
+            .unwrap_or("?")
+    }
+}
+
+/// Ground truth as stored with a run (scoring only).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TruthInfo {
+    /// Truly bad samples.
+    pub bad: Vec<bool>,
+    /// True label per sample, when the truth file names it.
+    pub true_label: Vec<Option<u32>>,
+    /// Kind per sample: clean, random, systematic, backdoor, spurious.
+    pub kind: Vec<String>,
+}
+
+/// The cut a user exports: which round's losses and which samples are kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub round: usize,
+    pub tau: f64,
+    pub kept: Vec<bool>,
+}
+
+/// Everything about a run: config, dataset identity, every round's per-sample record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunFile {
+    pub config: Config,
+    pub learner: LearnerConfig,
+    pub learner_description: String,
+    pub dataset: DatasetInfo,
+    pub truth: Option<TruthInfo>,
+    pub rounds: Vec<Arc<RoundRecord>>,
+    /// "finished", "stopped: ...", "failed: ...".
+    pub status: String,
+    pub verdict: Option<Verdict>,
+    pub elapsed_secs: f64,
+}
+
+impl RunFile {
+    /// The verdict to export: the explicit one, else the last round's selection.
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.verdict.clone().or_else(|| {
+            self.rounds.last().map(|r| Verdict {
+                round: r.round,
+                tau: r.tau,
+                kept: r.kept.clone(),
+            })
+        })
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        out.extend_from_slice(RUN_MAGIC);
+        out.extend_from_slice(&RUN_VERSION.to_le_bytes());
+        let body = postcard::to_allocvec(self)
+            .map_err(|e| Error::Other(format!("encoding the run: {e}")))?;
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < 12 || &bytes[..8] != RUN_MAGIC {
+            return Err(Error::data(path, "not an itlm-inspector run file"));
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != RUN_VERSION {
+            return Err(Error::data(
+                path,
+                format!("run file version {version}; this build reads version {RUN_VERSION}"),
+            ));
+        }
+        let run: RunFile = postcard::from_bytes(&bytes[12..])
+            .map_err(|e| Error::data(path, format!("damaged run file: {e}")))?;
+        run.check()
+            .map_err(|m| Error::data(path, format!("damaged run file: {m}")))?;
+        Ok(run)
+    }
+
+    /// Internal consistency of a decoded run.
+    fn check(&self) -> std::result::Result<(), String> {
+        let n = self.dataset.len();
+        if self.dataset.labels.len() != n {
+            return Err("label count differs from sample count".into());
+        }
+        for r in &self.rounds {
+            if r.loss.len() != n
+                || r.kept.len() != n
+                || r.predicted.len() != n
+                || r.p_given.len() != n
+            {
+                return Err(format!("round {} does not cover every sample", r.round));
+            }
+        }
+        if let Some(t) = &self.truth {
+            if t.bad.len() != n {
+                return Err("ground truth does not cover every sample".into());
+            }
+        }
+        if let Some(v) = &self.verdict {
+            if v.kept.len() != n {
+                return Err("verdict does not cover every sample".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(path, &bytes)
+    }
+}
+
+/// Whether an existing file may be replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overwrite {
+    Refuse,
+    Allow,
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<()> {
+    if overwrite == Overwrite::Refuse && path.exists() {
+        return Err(Error::data(
+            path,
+            "already exists; pass --force (or confirm) to replace it",
+        ));
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Refuse output locations inside the dataset folder.
+pub fn check_outside_dataset(out: &Path, source: &Source) -> Result<()> {
+    let root = match source {
+        Source::ImageFolder { root } => root.clone(),
+        Source::Idx { images } => images.parent().map(Path::to_path_buf).unwrap_or_default(),
+        Source::Cifar { dir } => dir.clone(),
+        Source::Memory => return Ok(()),
+    };
+    let canon = |p: &Path| -> PathBuf {
+        // The output may not exist yet: canonicalise its deepest existing ancestor.
+        let mut base = p.to_path_buf();
+        let mut rest = Vec::new();
+        while !base.exists() {
+            match (base.file_name().map(|s| s.to_owned()), base.parent()) {
+                (Some(n), Some(par)) => {
+                    rest.push(n);
+                    base = par.to_path_buf();
+                }
+                _ => break,
+            }
+        }
+        let mut c = std::fs::canonicalize(&base).unwrap_or(base);
+        for n in rest.into_iter().rev() {
+            c.push(n);
+        }
+        c
+    };
+    let (o, r) = (canon(out), canon(&root));
+    if !r.as_os_str().is_empty() && o.starts_with(&r) {
+        return Err(Error::data(
+            out,
+            format!(
+                "is inside the dataset folder {}; itlm-inspector never writes there",
+                r.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Quote a CSV field when needed.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `samples.csv`: one row per sample: path, given label, predicted, p(given), the loss of every
+/// round, kept (by the verdict), the flag score (the verdict round's loss) and, with truth,
+/// true label and kind.
+pub fn samples_csv(run: &RunFile) -> Result<String> {
+    let v = run
+        .verdict()
+        .ok_or_else(|| Error::Other("no finished round to export".into()))?;
+    let r = run
+        .rounds
+        .iter()
+        .find(|r| r.round == v.round)
+        .ok_or_else(|| Error::Other(format!("round {} is not in the run", v.round)))?;
+    let d = &run.dataset;
+    let mut s = String::from("path,given,predicted,p_given");
+    for rr in &run.rounds {
+        s.push_str(&format!(",loss_round{}", rr.round));
+    }
+    s.push_str(",kept,score,times_trimmed");
+    if run.truth.is_some() {
+        s.push_str(",true_label,kind,bad");
+    }
+    s.push('\n');
+    for i in 0..d.len() {
+        s.push_str(&csv_field(&d.ids[i]));
+        s.push(',');
+        s.push_str(&csv_field(d.class_name(d.labels[i])));
+        s.push(',');
+        s.push_str(&csv_field(
+            if run.learner.model == crate::learner::ModelKind::Vae {
+                ""
+            } else {
+                d.class_name(r.predicted[i])
+            },
+        ));
+        s.push_str(&format!(",{:.6}", r.p_given[i]));
+        for rr in &run.rounds {
+            s.push_str(&format!(",{:.6}", rr.loss[i]));
+        }
+        let trimmed = run.rounds.iter().filter(|rr| !rr.kept[i]).count();
+        s.push_str(&format!(
+            ",{},{:.6},{trimmed}",
+            u8::from(v.kept[i]),
+            r.score[i]
+        ));
+        if let Some(t) = &run.truth {
+            let tl = t
+                .true_label
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|c| d.class_name(c).to_string());
+            s.push(',');
+            s.push_str(&csv_field(&tl.unwrap_or_default()));
+            s.push(',');
+            s.push_str(&csv_field(t.kind.get(i).map(|k| k.as_str()).unwrap_or("")));
+            s.push_str(&format!(",{}", u8::from(t.bad[i])));
+        }
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+/// `clean.txt`: the kept sample ids, one per line, in dataset order.
+pub fn clean_list(run: &RunFile) -> Result<String> {
+    let v = run
+        .verdict()
+        .ok_or_else(|| Error::Other("no finished round to export".into()))?;
+    let mut s = String::new();
+    for (i, id) in run.dataset.ids.iter().enumerate() {
+        if v.kept[i] {
+            s.push_str(id);
+            s.push('\n');
+        }
+    }
+    Ok(s)
+}
+
+/// `flagged.txt`: trimmed samples, highest score first: `id<TAB>score<TAB>given<TAB>predicted`.
+pub fn flagged_list(run: &RunFile) -> Result<String> {
+    let v = run
+        .verdict()
+        .ok_or_else(|| Error::Other("no finished round to export".into()))?;
+    let r = run
+        .rounds
+        .iter()
+        .find(|r| r.round == v.round)
+        .ok_or_else(|| Error::Other(format!("round {} is not in the run", v.round)))?;
+    let d = &run.dataset;
+    let mut idx: Vec<usize> = (0..d.len()).filter(|&i| !v.kept[i]).collect();
+    idx.sort_by(|&a, &b| r.score[b].total_cmp(&r.score[a]).then(a.cmp(&b)));
+    let mut s = String::from("# id\tscore\tgiven\tpredicted\n");
+    for i in idx {
+        s.push_str(&format!(
+            "{}\t{:.6}\t{}\t{}\n",
+            d.ids[i],
+            r.score[i],
+            d.class_name(d.labels[i]),
+            d.class_name(r.predicted[i])
+        ));
+    }
+    Ok(s)
+}
+
+/// Names of the files [`write_all`] writes.
+pub const RUN_FILE: &str = "run.itlm";
+pub const SAMPLES_CSV: &str = "samples.csv";
+pub const CLEAN_TXT: &str = "clean.txt";
+pub const FLAGGED_TXT: &str = "flagged.txt";
+
+/// Write the run file, samples.csv, clean.txt and flagged.txt into `dir` (created if needed).
+/// Checks every target before writing any, so a refusal leaves nothing half-written.
+pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<PathBuf>> {
+    check_outside_dataset(dir, &run.dataset.source)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let files = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_TXT].map(|f| dir.join(f));
+    if overwrite == Overwrite::Refuse {
+        if let Some(p) = files.iter().find(|p| p.exists()) {
+            return Err(Error::data(
+                p,
+                "already exists; pass --force (or confirm) to replace it",
+            ));
+        }
+    }
+    let contents = [
+        run.to_bytes()?,
+        samples_csv(run)?.into_bytes(),
+        clean_list(run)?.into_bytes(),
+        flagged_list(run)?.into_bytes(),
+    ];
+    for (p, c) in files.iter().zip(contents) {
+        write_atomic(p, &c, Overwrite::Allow)?;
+    }
+    Ok(files.to_vec())
+}

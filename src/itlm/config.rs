@@ -1,0 +1,194 @@
+//! ITLM run configuration and its validation.
+
+use serde::{Deserialize, Serialize};
+
+use super::select::Selection;
+use crate::error::{Error, Result};
+
+/// How tau moves over the rounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum TauSchedule {
+    /// Every round keeps the fraction tau.
+    Constant,
+    /// Round t of T keeps 1 - (1 - tau) * t / T: trimming deepens as the model gets cleaner.
+    #[default]
+    Linear,
+}
+
+/// Which losses the cut is made on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum LossAggregate {
+    /// The losses of the round's model (the paper).
+    #[default]
+    Last,
+    /// The mean of the sample's losses over all rounds so far: steadier, slower to forget.
+    Mean,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Fraction of samples kept, in (0, 1]. 1.0 is the naive baseline (no trimming).
+    pub tau: f64,
+    /// Trim-and-retrain iterations after round 0 (>= 1). Round `rounds` is the last one.
+    pub rounds: usize,
+    /// Epochs of each early round (round 0 .. rounds-1), >= 1.
+    pub epochs: usize,
+    /// Length of round 0 in epochs when different from `epochs` (fractions allowed, > 0):
+    /// a very short first round keeps fast-learned bad samples (e.g. backdoors) at high loss.
+    pub round0_epochs: Option<f64>,
+    /// Epochs of the last round, whose model is the one reported and kept.
+    pub final_epochs: usize,
+    pub select: Selection,
+    pub schedule: TauSchedule,
+    pub aggregate: LossAggregate,
+    /// Re-initialise the model every round (the authors' code); false = warm start.
+    pub reinit: bool,
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            tau: 0.7,
+            rounds: 4,
+            epochs: 3,
+            round0_epochs: None,
+            final_epochs: 9,
+            select: Selection::Global,
+            schedule: TauSchedule::Linear,
+            aggregate: LossAggregate::Last,
+            reinit: true,
+            seed: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Clear errors for values out of range.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.tau > 0.0 && self.tau <= 1.0) {
+            return Err(Error::Config(format!(
+                "tau must be in (0, 1] (the fraction of samples kept), got {}",
+                self.tau
+            )));
+        }
+        if self.rounds < 1 {
+            return Err(Error::Config("rounds must be at least 1".into()));
+        }
+        if self.rounds > 1000 {
+            return Err(Error::Config(format!(
+                "rounds must be at most 1000, got {}",
+                self.rounds
+            )));
+        }
+        if self.epochs < 1 || self.final_epochs < 1 {
+            return Err(Error::Config(format!(
+                "epochs and final epochs must be at least 1, got {} and {}",
+                self.epochs, self.final_epochs
+            )));
+        }
+        if self.epochs > 10_000 || self.final_epochs > 10_000 {
+            return Err(Error::Config("epochs must be at most 10000".into()));
+        }
+        if let Some(e) = self.round0_epochs {
+            if !(e > 0.0 && e <= 10_000.0) {
+                return Err(Error::Config(format!(
+                    "round-0 epochs must be in (0, 10000], got {e}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The fraction kept by the selection made after round `round` (0-based) of the schedule.
+    pub fn tau_at(&self, round: usize) -> f64 {
+        match self.schedule {
+            TauSchedule::Constant => self.tau,
+            TauSchedule::Linear => {
+                let t = ((round + 1) as f64 / self.rounds as f64).min(1.0);
+                1.0 - (1.0 - self.tau) * t
+            }
+        }
+    }
+
+    /// Epochs that round `round` trains.
+    pub fn epochs_at(&self, round: usize) -> f64 {
+        if round == self.rounds {
+            self.final_epochs as f64
+        } else if round == 0 {
+            self.round0_epochs.unwrap_or(self.epochs as f64)
+        } else {
+            self.epochs as f64
+        }
+    }
+
+    /// Total epochs (in units of the whole set) the schedule trains, for ETA estimates.
+    pub fn total_epochs(&self) -> f64 {
+        (0..=self.rounds).map(|r| self.epochs_at(r)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_messages() {
+        let c = Config {
+            tau: 0.0,
+            ..Default::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("tau must be in (0, 1]"));
+        let c = Config {
+            tau: 1.5,
+            ..Default::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("got 1.5"));
+        let c = Config {
+            tau: f64::NAN,
+            ..Default::default()
+        };
+        assert!(c.validate().is_err());
+        let c = Config {
+            rounds: 0,
+            ..Default::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("rounds"));
+        let c = Config {
+            epochs: 0,
+            ..Default::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("epochs"));
+        let c = Config {
+            round0_epochs: Some(0.0),
+            ..Default::default()
+        };
+        assert!(c.validate().is_err());
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn schedule() {
+        let c = Config {
+            tau: 0.6,
+            rounds: 4,
+            schedule: TauSchedule::Linear,
+            ..Default::default()
+        };
+        let t: Vec<f64> = (0..4).map(|r| c.tau_at(r)).collect();
+        assert!((t[0] - 0.9).abs() < 1e-12 && (t[3] - 0.6).abs() < 1e-12);
+        let c = Config {
+            tau: 0.6,
+            schedule: TauSchedule::Constant,
+            ..c
+        };
+        assert_eq!(c.tau_at(0), 0.6);
+        assert_eq!(c.epochs_at(4), 9.0);
+        assert_eq!(c.epochs_at(1), 3.0);
+        assert_eq!(c.total_epochs(), 3.0 * 4.0 + 9.0);
+    }
+}

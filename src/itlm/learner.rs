@@ -1,0 +1,85 @@
+//! The two things ITLM needs from a model: a loss per sample and a way to retrain on a subset.
+
+use crate::data::Dataset;
+use crate::error::Result;
+
+/// What a learner is doing when it reports progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Phase {
+    Train,
+    Score,
+    Test,
+}
+
+/// Reported after every batch; returning an error (e.g. `Error::Cancelled`) stops the learner
+/// before the next batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tick {
+    pub phase: Phase,
+    /// Epoch within this training call (0-based); 0 when scoring.
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Batches done so far in this call and in total.
+    pub batch: usize,
+    pub batches: usize,
+    /// Mean training loss of the batch (training only).
+    pub loss: Option<f32>,
+}
+
+pub type TickFn<'a> = dyn FnMut(Tick) -> Result<()> + 'a;
+
+/// Per-sample results of scoring.
+#[derive(Clone, Debug, Default)]
+pub struct Scores {
+    /// Per-sample loss (cross-entropy of the given label, or negative ELBO).
+    pub loss: Vec<f32>,
+    /// Predicted class (classifiers); the given label for label-free learners.
+    pub predicted: Vec<u32>,
+    /// Probability of the given label (NaN for label-free learners).
+    pub p_given: Vec<f32>,
+    /// Class probabilities, n x classes row-major (empty for label-free learners).
+    pub probs: Vec<f32>,
+}
+
+/// A grid of generated images (generative learners), stored like dataset samples.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImageGrid {
+    pub count: usize,
+    pub shape: crate::data::ImageShape,
+    pub pixels: Vec<u8>,
+}
+
+/// A model ITLM can drive.
+pub trait Learner: Send {
+    /// Short description, e.g. "cnn (1.2M parameters)".
+    fn describe(&self) -> String;
+
+    /// Whether predictions are class labels (false for generative learners).
+    fn is_classifier(&self) -> bool {
+        true
+    }
+
+    /// Fresh parameters (a new VarMap), deterministic for a seed.
+    fn reset(&mut self, seed: u64) -> Result<()>;
+
+    /// Train on `indices` for `epochs` passes (fractions allowed: 0.25 = a quarter of the
+    /// batches of one pass); the order is shuffled with `seed`. Returns the mean loss of the
+    /// last epoch's batches.
+    fn train(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        epochs: f64,
+        seed: u64,
+        tick: &mut TickFn<'_>,
+    ) -> Result<f32>;
+
+    /// Loss and prediction of every sample in `indices` under the current model.
+    fn score(&mut self, data: &Dataset, indices: &[usize], tick: &mut TickFn<'_>)
+        -> Result<Scores>;
+
+    /// Generated images from the model (generative learners only).
+    fn generate(&mut self, _count: usize, _seed: u64) -> Result<Option<ImageGrid>> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,122 @@
+//! Round metrics: accuracies, and how well "trimmed" matches "actually bad" when truth is known.
+
+use serde::{Deserialize, Serialize};
+
+/// Precision / recall / F1 of the trimmed set against the truly bad samples.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrimQuality {
+    pub trimmed: usize,
+    pub bad: usize,
+    pub trimmed_bad: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+impl TrimQuality {
+    /// `kept[i]` false = trimmed; `bad[i]` true = truly bad.
+    pub fn measure(kept: &[bool], bad: &[bool]) -> Self {
+        let mut trimmed = 0;
+        let mut nbad = 0;
+        let mut both = 0;
+        for (&k, &b) in kept.iter().zip(bad) {
+            trimmed += usize::from(!k);
+            nbad += usize::from(b);
+            both += usize::from(!k && b);
+        }
+        let precision = if trimmed > 0 {
+            both as f64 / trimmed as f64
+        } else {
+            0.0
+        };
+        let recall = if nbad > 0 {
+            both as f64 / nbad as f64
+        } else {
+            0.0
+        };
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        Self {
+            trimmed,
+            bad: nbad,
+            trimmed_bad: both,
+            precision,
+            recall,
+            f1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundMetrics {
+    /// Accuracy (given labels) on the samples this round's model was trained on.
+    pub train_acc: Option<f64>,
+    /// Accuracy (given labels) on all samples.
+    pub all_acc: Option<f64>,
+    /// Accuracy on the held-out test set (test-1 for backdoor sets).
+    pub test_acc: Option<f64>,
+    /// Mean loss on the test set (the only test figure for generative learners).
+    pub test_loss: Option<f64>,
+    /// Accuracy on watermarked test images relabelled to the target class: attack success.
+    pub test2_acc: Option<f64>,
+    /// Mean of the finite per-sample losses.
+    pub mean_loss: f64,
+    pub kept: usize,
+    pub trimmed: usize,
+    /// When ground truth is known.
+    pub trim: Option<TrimQuality>,
+}
+
+/// Share of `idx` whose prediction equals the given label.
+pub fn accuracy(
+    predicted: &[u32],
+    labels: &[u32],
+    idx: impl Iterator<Item = usize>,
+) -> Option<f64> {
+    let (mut n, mut ok) = (0usize, 0usize);
+    for i in idx {
+        n += 1;
+        ok += usize::from(predicted[i] == labels[i]);
+    }
+    (n > 0).then(|| ok as f64 / n as f64)
+}
+
+/// Mean of the finite values.
+pub fn finite_mean(v: &[f32]) -> f64 {
+    let (s, n) = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((0.0f64, 0usize), |(s, n), &x| (s + x as f64, n + 1));
+    if n == 0 {
+        f64::NAN
+    } else {
+        s / n as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_quality() {
+        let kept = [true, false, false, true, false];
+        let bad = [false, true, false, true, true];
+        let q = TrimQuality::measure(&kept, &bad);
+        assert_eq!((q.trimmed, q.bad, q.trimmed_bad), (3, 3, 2));
+        assert!((q.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((q.recall - 2.0 / 3.0).abs() < 1e-12);
+        let q = TrimQuality::measure(&[true, true], &[false, false]);
+        assert_eq!((q.precision, q.recall, q.f1), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn acc_and_mean() {
+        assert_eq!(accuracy(&[1, 2, 3], &[1, 0, 3], 0..3), Some(2.0 / 3.0));
+        assert_eq!(accuracy(&[1], &[1], std::iter::empty()), None);
+        assert_eq!(finite_mean(&[1.0, f32::NAN, 3.0, f32::INFINITY]), 2.0);
+    }
+}

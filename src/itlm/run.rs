@@ -1,0 +1,240 @@
+//! The ITLM rounds: train on all, then repeatedly score, keep the lowest-loss share,
+//! re-initialise and retrain on the kept set. One code path for the CLI and the window.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::config::{Config, LossAggregate};
+use super::learner::{Learner, Phase, Tick};
+use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
+use super::record::RoundRecord;
+use super::select;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// Held-out sets evaluated after every round.
+#[derive(Clone, Copy, Default)]
+pub struct Eval<'a> {
+    /// Clean test set (test-1).
+    pub test: Option<&'a Dataset>,
+    /// Watermarked test images labelled with the attack's target class (test-2).
+    pub test2: Option<&'a Dataset>,
+}
+
+/// Progress of a run, for progress bars and the window.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Round `round` starts training `epochs` epochs on `trained_on` samples.
+    RoundStarted {
+        round: usize,
+        rounds: usize,
+        trained_on: usize,
+        epochs: f64,
+    },
+    /// A batch finished inside round `round`.
+    Tick { round: usize, tick: Tick },
+    /// A round is complete: its record is final.
+    RoundDone(Arc<RoundRecord>),
+}
+
+/// Follows a run. Returning an error from `on` (normally `Error::Cancelled`) stops the run
+/// before the next batch; the rounds finished so far stay in the history.
+pub trait Observer {
+    fn on(&mut self, event: &Event) -> Result<()>;
+}
+
+impl<F: FnMut(&Event) -> Result<()>> Observer for F {
+    fn on(&mut self, event: &Event) -> Result<()> {
+        self(event)
+    }
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn on(&mut self, _event: &Event) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Where a run starts.
+pub enum Start {
+    /// Round 0 on all samples.
+    Fresh,
+    /// Continue after the last record of `history`, training the next round on `kept`
+    /// (e.g. the cut a user moved on a finished round: "retrain at this tau").
+    After { kept: Vec<bool> },
+}
+
+/// Run the rounds of `config`, appending each finished round to `history`. On error
+/// (cancellation, divergence) the rounds already in `history` stay valid.
+#[allow(clippy::too_many_arguments)]
+pub fn run<L: Learner + ?Sized>(
+    learner: &mut L,
+    data: &Dataset,
+    eval: Eval<'_>,
+    bad: Option<&[bool]>,
+    config: &Config,
+    start: Start,
+    history: &mut Vec<Arc<RoundRecord>>,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    config.validate()?;
+    let n = data.len();
+    if n == 0 {
+        return Err(Error::Config("the dataset has no samples".into()));
+    }
+    if learner.is_classifier() && data.num_classes() < 2 {
+        return Err(Error::Config(format!(
+            "a classifier needs at least two classes, found {} ({}); use the generative mode for an unlabelled set",
+            data.num_classes(),
+            data.classes.join(", ")
+        )));
+    }
+    if let Some(b) = bad {
+        if b.len() != n {
+            return Err(Error::Config(format!(
+                "ground truth has {} entries for {n} samples",
+                b.len()
+            )));
+        }
+    }
+    let (first, mut train_idx) = match start {
+        Start::Fresh => {
+            history.clear();
+            (0, (0..n).collect::<Vec<usize>>())
+        }
+        Start::After { kept } => {
+            if kept.len() != n || history.is_empty() {
+                return Err(Error::Config("nothing to continue from".into()));
+            }
+            let idx: Vec<usize> = (0..n).filter(|&i| kept[i]).collect();
+            (history.len(), idx)
+        }
+    };
+    if train_idx.is_empty() {
+        return Err(Error::Config("the selection keeps no samples".into()));
+    }
+    let all: Vec<usize> = (0..n).collect();
+    for round in first..=config.rounds {
+        let epochs = config.epochs_at(round);
+        observer.on(&Event::RoundStarted {
+            round,
+            rounds: config.rounds,
+            trained_on: train_idx.len(),
+            epochs,
+        })?;
+        let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
+        let t0 = Instant::now();
+        if round == first || config.reinit {
+            learner.reset(Rng::derive(config.seed, round as u64).next_u64())?;
+        }
+        let seed = Rng::derive(config.seed, 1000 + round as u64).next_u64();
+        let last_loss = learner.train(data, &train_idx, epochs, seed, &mut tick)?;
+        if !last_loss.is_finite() {
+            return Err(Error::Diverged {
+                round,
+                message: format!("training loss became {last_loss}; try a lower learning rate"),
+            });
+        }
+        let train_secs = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let scores = learner.score(data, &all, &mut tick)?;
+        if scores.loss.len() != n {
+            return Err(Error::Model(format!(
+                "scored {} of {n} samples",
+                scores.loss.len()
+            )));
+        }
+        if scores.loss.iter().all(|l| !l.is_finite()) {
+            return Err(Error::Diverged {
+                round,
+                message: "every sample's loss is NaN or infinite".into(),
+            });
+        }
+        let mut metrics = RoundMetrics {
+            mean_loss: finite_mean(&scores.loss),
+            ..Default::default()
+        };
+        if learner.is_classifier() {
+            metrics.train_acc =
+                accuracy(&scores.predicted, data.labels(), train_idx.iter().copied());
+            metrics.all_acc = accuracy(&scores.predicted, data.labels(), 0..n);
+        }
+        for (set, is_test2) in [(eval.test, false), (eval.test2, true)] {
+            let Some(set) = set else { continue };
+            if set.is_empty() {
+                continue;
+            }
+            let idx: Vec<usize> = (0..set.len()).collect();
+            let mut tick = |t: Tick| {
+                observer.on(&Event::Tick {
+                    round,
+                    tick: Tick {
+                        phase: Phase::Test,
+                        ..t
+                    },
+                })
+            };
+            let s = learner.score(set, &idx, &mut tick)?;
+            let acc = learner
+                .is_classifier()
+                .then(|| accuracy(&s.predicted, set.labels(), 0..set.len()))
+                .flatten();
+            if is_test2 {
+                metrics.test2_acc = acc;
+            } else {
+                metrics.test_acc = acc;
+                metrics.test_loss = Some(finite_mean(&s.loss));
+            }
+        }
+        let score = match config.aggregate {
+            LossAggregate::Last => scores.loss.clone(),
+            LossAggregate::Mean => {
+                let k = (history.len() + 1) as f32;
+                let mut s = scores.loss.clone();
+                for r in history.iter() {
+                    for (a, b) in s.iter_mut().zip(&r.loss) {
+                        *a += *b;
+                    }
+                }
+                s.iter_mut().for_each(|x| *x /= k);
+                s
+            }
+        };
+        let tau = config.tau_at(round);
+        let kept = select::select(
+            config.select,
+            &score,
+            data.labels(),
+            data.num_classes(),
+            tau,
+        );
+        metrics.kept = kept.iter().filter(|&&k| k).count();
+        metrics.trimmed = n - metrics.kept;
+        metrics.trim = bad.map(|b| TrimQuality::measure(&kept, b));
+        let generated = learner.generate(64, config.seed)?;
+        let record = Arc::new(RoundRecord {
+            round,
+            epochs,
+            trained_on: train_idx.len(),
+            tau,
+            loss: scores.loss,
+            score,
+            predicted: scores.predicted,
+            p_given: scores.p_given,
+            probs: scores.probs,
+            kept,
+            metrics,
+            generated,
+            train_secs,
+            score_secs: t1.elapsed().as_secs_f64(),
+        });
+        train_idx = (0..n).filter(|&i| record.kept[i]).collect();
+        history.push(record.clone());
+        observer.on(&Event::RoundDone(record))?;
+    }
+    Ok(())
+}

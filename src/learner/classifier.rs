@@ -1,0 +1,207 @@
+//! A candle classifier (CNN or MLP) as an ITLM learner: AdamW, seeded batches, per-sample
+//! cross-entropy without reduction, re-initialisation by a fresh VarMap, cancellable per batch.
+
+use candle_core::{Device, Tensor, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+
+use super::batch::Batcher;
+use super::init::ParamFactory;
+use super::nets::{Cnn, Mlp, Net};
+use super::{LearnerConfig, ModelKind};
+use crate::data::{Dataset, ImageShape};
+use crate::error::{Error, Result};
+use crate::itlm::{Learner, Phase, Scores, Tick, TickFn};
+use crate::rng::Rng;
+
+/// Per-sample cross-entropy: -log softmax(logits)[y], one value per row, no reduction.
+pub fn per_sample_cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let lsm = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    Ok(lsm.gather(&y.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?)
+}
+
+pub struct Classifier {
+    cfg: LearnerConfig,
+    shape: ImageShape,
+    classes: usize,
+    device: Device,
+    varmap: VarMap,
+    net: Option<Box<dyn Net>>,
+    opt: Option<AdamW>,
+    batcher: Batcher,
+}
+
+impl Classifier {
+    pub fn new(
+        cfg: LearnerConfig,
+        shape: ImageShape,
+        classes: usize,
+        device: Device,
+    ) -> Result<Self> {
+        let mut c = Self {
+            cfg,
+            shape,
+            classes,
+            device,
+            varmap: VarMap::new(),
+            net: None,
+            opt: None,
+            batcher: Batcher::default(),
+        };
+        c.reset(0)?;
+        Ok(c)
+    }
+
+    fn check_data(&self, data: &Dataset) -> Result<()> {
+        if data.shape != self.shape || data.num_classes() != self.classes {
+            return Err(Error::Config(format!(
+                "model built for {} images and {} classes, data has {} and {}",
+                self.shape,
+                self.classes,
+                data.shape,
+                data.num_classes()
+            )));
+        }
+        Ok(())
+    }
+
+    fn net(&self) -> Result<&dyn Net> {
+        self.net
+            .as_deref()
+            .ok_or_else(|| Error::Model("model not initialised".into()))
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.varmap.all_vars().iter().map(|v| v.elem_count()).sum()
+    }
+}
+
+impl Learner for Classifier {
+    fn describe(&self) -> String {
+        format!(
+            "{} ({} parameters, batch {}, lr {})",
+            self.cfg.model,
+            self.parameter_count(),
+            self.cfg.batch_size,
+            self.cfg.lr
+        )
+    }
+
+    fn reset(&mut self, seed: u64) -> Result<()> {
+        self.varmap = VarMap::new();
+        let mut p = ParamFactory::new(&self.varmap, &self.device, seed);
+        let net: Box<dyn Net> = match self.cfg.model {
+            ModelKind::Cnn => Box::new(Cnn::new(&mut p, self.shape, self.classes)?),
+            ModelKind::Mlp => Box::new(Mlp::new(&mut p, self.shape, self.classes)?),
+            ModelKind::Vae => return Err(Error::Config("the VAE is not a classifier".into())),
+        };
+        self.net = Some(net);
+        let params = ParamsAdamW {
+            lr: self.cfg.lr,
+            weight_decay: self.cfg.weight_decay,
+            ..Default::default()
+        };
+        self.opt = Some(AdamW::new(self.varmap.all_vars(), params)?);
+        Ok(())
+    }
+
+    fn train(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        epochs: f64,
+        seed: u64,
+        tick: &mut TickFn<'_>,
+    ) -> Result<f32> {
+        self.check_data(data)?;
+        let bs = self.cfg.batch_size.max(1);
+        let per_epoch = indices.len().div_ceil(bs);
+        let total = ((epochs * per_epoch as f64).round() as usize).max(1);
+        let whole_epochs = total.div_ceil(per_epoch.max(1));
+        let mut rng = Rng::new(seed);
+        let mut order = indices.to_vec();
+        let mut done = 0;
+        let mut last = (0.0f64, 0usize);
+        for epoch in 0..whole_epochs {
+            rng.shuffle(&mut order);
+            last = (0.0, 0);
+            for chunk in order.chunks(bs) {
+                if done == total {
+                    break;
+                }
+                let (x, y) = self.batcher.batch(data, chunk, &self.device)?;
+                let logits = self.net()?.forward(&x)?;
+                let loss = per_sample_cross_entropy(&logits, &y)?.mean_all()?;
+                let opt = self
+                    .opt
+                    .as_mut()
+                    .ok_or_else(|| Error::Model("no optimizer".into()))?;
+                opt.backward_step(&loss)?;
+                let l = loss.to_scalar::<f32>()?;
+                if !l.is_finite() {
+                    return Ok(l);
+                }
+                last = (last.0 + l as f64, last.1 + 1);
+                done += 1;
+                tick(Tick {
+                    phase: Phase::Train,
+                    epoch,
+                    epochs: whole_epochs,
+                    batch: done,
+                    batches: total,
+                    loss: Some(l),
+                })?;
+            }
+        }
+        Ok((last.0 / last.1.max(1) as f64) as f32)
+    }
+
+    fn score(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        tick: &mut TickFn<'_>,
+    ) -> Result<Scores> {
+        self.check_data(data)?;
+        let bs = self.cfg.score_batch_size.max(1);
+        let n = indices.len();
+        let k = self.classes;
+        let mut out = Scores {
+            loss: Vec::with_capacity(n),
+            predicted: Vec::with_capacity(n),
+            p_given: Vec::with_capacity(n),
+            probs: Vec::with_capacity(n * k),
+        };
+        let batches = n.div_ceil(bs);
+        for (b, chunk) in indices.chunks(bs).enumerate() {
+            let (x, y) = self.batcher.batch(data, chunk, &self.device)?;
+            let logits = self.net()?.forward(&x)?.detach();
+            let lsm = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+            let lp: Vec<f32> = lsm.flatten_all()?.to_vec1()?;
+            for (r, &i) in chunk.iter().enumerate() {
+                let row = &lp[r * k..(r + 1) * k];
+                let g = data.label(i) as usize;
+                let mut best = 0;
+                for c in 1..k {
+                    if row[c] > row[best] {
+                        best = c;
+                    }
+                }
+                out.loss.push(-row[g]);
+                out.p_given.push(row[g].exp());
+                out.predicted.push(best as u32);
+                out.probs.extend(row.iter().map(|v| v.exp()));
+            }
+            drop(y);
+            tick(Tick {
+                phase: Phase::Score,
+                epoch: 0,
+                epochs: 1,
+                batch: b + 1,
+                batches,
+                loss: None,
+            })?;
+        }
+        Ok(out)
+    }
+}

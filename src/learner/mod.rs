@@ -1,0 +1,127 @@
+//! Candle learners: the CNN and MLP classifiers (and the VAE for unlabelled sets), and the
+//! choice of device.
+
+pub mod batch;
+pub mod classifier;
+pub mod init;
+pub mod nets;
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::itlm::Learner;
+
+pub use classifier::Classifier;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum ModelKind {
+    /// conv 32 -> pool -> conv 64 -> pool -> fc 128 -> classes.
+    #[default]
+    Cnn,
+    /// Two hidden layers (256, 128).
+    Mlp,
+    /// Variational autoencoder for unlabelled sets (loss = negative ELBO).
+    Vae,
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Cnn => "cnn",
+            ModelKind::Mlp => "mlp",
+            ModelKind::Vae => "vae",
+        })
+    }
+}
+
+/// Where tensors live.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum DeviceChoice {
+    #[default]
+    Cpu,
+    /// The first CUDA GPU (needs the `cuda` cargo feature).
+    Cuda,
+}
+
+impl DeviceChoice {
+    pub fn device(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Cuda => {
+                if cfg!(feature = "cuda") {
+                    Device::new_cuda(0).map_err(|e| Error::Model(format!("no CUDA device: {e}")))
+                } else {
+                    Err(Error::Config(
+                        "this build has no CUDA support; rebuild with `--features cuda`".into(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearnerConfig {
+    pub model: ModelKind,
+    pub batch_size: usize,
+    pub score_batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub device: DeviceChoice,
+}
+
+impl Default for LearnerConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Cnn,
+            batch_size: 128,
+            score_batch_size: 512,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            device: DeviceChoice::Cpu,
+        }
+    }
+}
+
+impl LearnerConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 || self.score_batch_size == 0 {
+            return Err(Error::Config("batch size must be at least 1".into()));
+        }
+        if !(self.lr > 0.0 && self.lr < 10.0) {
+            return Err(Error::Config(format!(
+                "learning rate must be in (0, 10), got {}",
+                self.lr
+            )));
+        }
+        if self.weight_decay.is_nan() || self.weight_decay < 0.0 {
+            return Err(Error::Config("weight decay must be >= 0".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The learner for `cfg` sized for `data`.
+pub fn build(cfg: &LearnerConfig, data: &Dataset) -> Result<Box<dyn Learner>> {
+    cfg.validate()?;
+    let device = cfg.device.device()?;
+    match cfg.model {
+        ModelKind::Cnn | ModelKind::Mlp => {
+            if cfg.model == ModelKind::Cnn && (data.shape.height < 4 || data.shape.width < 4) {
+                return Err(Error::Config(format!(
+                    "the CNN needs images of at least 4x4, got {}",
+                    data.shape
+                )));
+            }
+            Ok(Box::new(Classifier::new(
+                cfg.clone(),
+                data.shape,
+                data.num_classes(),
+                device,
+            )?))
+        }
+        ModelKind::Vae => Err(Error::Config("the VAE learner is not available yet".into())),
+    }
+}

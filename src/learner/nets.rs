@@ -1,0 +1,89 @@
+//! The classifier networks: a small CNN (conv 32 -> pool -> conv 64 -> pool -> fc 128 ->
+//! classes) and an MLP. Inputs are batches in N x H x W x C layout, scaled to [0, 1].
+
+use candle_core::{Module, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig, Linear};
+
+use super::init::ParamFactory;
+use crate::data::ImageShape;
+use crate::error::Result;
+
+/// A network mapping an N x H x W x C batch to N x classes logits.
+pub trait Net: Send {
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+}
+
+fn linear(p: &mut ParamFactory, name: &str, inp: usize, out: usize) -> Result<Linear> {
+    let w = p.weight(&format!("{name}.weight"), &[out, inp], inp)?;
+    let b = p.weight(&format!("{name}.bias"), &[out], inp)?;
+    Ok(Linear::new(w, Some(b)))
+}
+
+fn conv3x3(p: &mut ParamFactory, name: &str, inp: usize, out: usize) -> Result<Conv2d> {
+    let fan_in = inp * 9;
+    let w = p.weight(&format!("{name}.weight"), &[out, inp, 3, 3], fan_in)?;
+    let b = p.weight(&format!("{name}.bias"), &[out], fan_in)?;
+    let cfg = Conv2dConfig {
+        padding: 1,
+        ..Default::default()
+    };
+    Ok(Conv2d::new(w, Some(b), cfg))
+}
+
+/// The CNN on candle's stock operations (any device).
+pub struct Cnn {
+    c1: Conv2d,
+    c2: Conv2d,
+    f1: Linear,
+    f2: Linear,
+}
+
+impl Cnn {
+    pub fn new(p: &mut ParamFactory, shape: ImageShape, classes: usize) -> Result<Self> {
+        let flat = 64 * (shape.height / 4) * (shape.width / 4);
+        Ok(Self {
+            c1: conv3x3(p, "c1", shape.channels, 32)?,
+            c2: conv3x3(p, "c2", 32, 64)?,
+            f1: linear(p, "f1", flat, 128)?,
+            f2: linear(p, "f2", 128, classes)?,
+        })
+    }
+}
+
+impl Net for Cnn {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.permute((0, 3, 1, 2))?.contiguous()?;
+        let x = self.c1.forward(&x)?.relu()?.max_pool2d(2)?;
+        let x = self.c2.forward(&x)?.relu()?.max_pool2d(2)?;
+        // Flatten in H x W x C order so both CNN implementations share the fc layout.
+        let x = x.permute((0, 2, 3, 1))?.flatten_from(1)?;
+        Ok(self.f2.forward(&self.f1.forward(&x)?.relu()?)?)
+    }
+}
+
+/// Two hidden layers (256, 128) on the flattened image.
+pub struct Mlp {
+    f1: Linear,
+    f2: Linear,
+    f3: Linear,
+}
+
+impl Mlp {
+    pub fn new(p: &mut ParamFactory, shape: ImageShape, classes: usize) -> Result<Self> {
+        let inp = shape.len();
+        Ok(Self {
+            f1: linear(p, "f1", inp, 256)?,
+            f2: linear(p, "f2", 256, 128)?,
+            f3: linear(p, "f3", 128, classes)?,
+        })
+    }
+}
+
+impl Net for Mlp {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.flatten_from(1)?;
+        let x = self.f1.forward(&x)?.relu()?;
+        let x = self.f2.forward(&x)?.relu()?;
+        Ok(self.f3.forward(&x)?)
+    }
+}

@@ -1,0 +1,16 @@
+//! itlm-inspector: find and remove bad training data from image datasets with Iterative
+//! Trimmed Loss Minimization (Shen & Sanghavi, ICML 2019), headless or in a window.
+//!
+//! - [`data`]: image folders, IDX, CIFAR-10, ground truth, corruption.
+//! - [`itlm`]: the algorithm, generic over [`itlm::Learner`].
+//! - [`learner`]: candle models (MLP, CNN, VAE).
+
+pub mod data;
+pub mod error;
+pub mod itlm;
+pub mod learner;
+pub mod rng;
+
+pub use error::{Error, Result};
+pub mod cli;
+pub mod export;
