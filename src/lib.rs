@@ -14,3 +14,4 @@ pub mod rng;
 pub use error::{Error, Result};
 pub mod cli;
 pub mod export;
+pub mod worker;

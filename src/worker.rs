@@ -1,0 +1,395 @@
+//! The background worker: runs `itlm::run` on a named thread, takes commands (pause, resume,
+//! stop, step one round) and sends events over bounded channels, waking the UI after each.
+//! Dropping the worker cancels the run within one batch and joins the thread.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::itlm::{self, Config, Event, Phase, RoundRecord, Start};
+use crate::learner::{self, LearnerConfig};
+
+/// Commands the UI sends to a running job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Resume until the next round is complete, then pause.
+    StepOneRound,
+    Stop,
+}
+
+/// Where a job is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    pub round: usize,
+    pub rounds: usize,
+    pub phase: Phase,
+    pub epoch: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub loss: Option<f32>,
+    /// Share of the whole job done, 0..1.
+    pub fraction: f32,
+    pub elapsed_secs: f64,
+    pub eta_secs: Option<f64>,
+}
+
+/// What a job reports.
+#[derive(Clone, Debug)]
+pub enum WorkerEvent {
+    Started {
+        learner: String,
+    },
+    Progress(Progress),
+    RoundDone(Arc<RoundRecord>),
+    Paused,
+    Resumed,
+    /// The job ended: `Ok` when all rounds ran, else why it stopped. Rounds already
+    /// reported stay valid.
+    Ended(std::result::Result<(), String>),
+}
+
+/// Builds the learner for a dataset (tests use fake learners through this).
+pub type LearnerFactory = Arc<dyn Fn(&Dataset) -> Result<Box<dyn itlm::Learner>> + Send + Sync>;
+
+/// Everything a job needs. Datasets are shared, never copied.
+#[derive(Clone)]
+pub struct Job {
+    pub data: Arc<Dataset>,
+    pub test: Option<Arc<Dataset>>,
+    pub test2: Option<Arc<Dataset>>,
+    pub bad: Option<Arc<Vec<bool>>>,
+    pub config: Config,
+    pub learner: LearnerConfig,
+    /// Rounds to continue from (empty = fresh run) and the selection that trains the next.
+    pub history: Vec<Arc<RoundRecord>>,
+    pub kept: Option<Vec<bool>>,
+    /// Pause after the first round that completes.
+    pub step: bool,
+    /// Overrides `learner` (tests).
+    pub factory: Option<LearnerFactory>,
+}
+
+impl Job {
+    /// A fresh run of `config` on `data`.
+    pub fn new(data: Arc<Dataset>, config: Config, learner: LearnerConfig) -> Self {
+        Self {
+            data,
+            test: None,
+            test2: None,
+            bad: None,
+            config,
+            learner,
+            history: Vec::new(),
+            kept: None,
+            step: false,
+            factory: None,
+        }
+    }
+}
+
+pub struct Worker {
+    commands: SyncSender<Command>,
+    events: Receiver<WorkerEvent>,
+    cancel: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// Estimates the share of a job done from images trained and scored.
+struct Eta {
+    total_units: f64,
+    done_before_round: f64,
+    round_units: f64,
+    started: Instant,
+}
+
+impl Eta {
+    fn new(job: &Job) -> Self {
+        let c = &job.config;
+        let n = job.data.len() as f64;
+        let first = job.history.len();
+        let mut trained_on = job
+            .kept
+            .as_ref()
+            .map(|k| k.iter().filter(|&&b| b).count() as f64)
+            .unwrap_or(n);
+        let tests = job.test.as_ref().map_or(0.0, |t| t.len() as f64)
+            + job.test2.as_ref().map_or(0.0, |t| t.len() as f64);
+        let mut total = 0.0;
+        for r in first..=c.rounds {
+            // Training an image costs about three forward passes.
+            total += 3.0 * c.epochs_at(r) * trained_on + n + tests;
+            trained_on = (c.tau_at(r) * n).ceil();
+        }
+        Self {
+            total_units: total.max(1.0),
+            done_before_round: 0.0,
+            round_units: 0.0,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Worker {
+    /// Start `job` on a named thread. `repaint` is called after every event (wake the UI).
+    pub fn spawn(job: Job, repaint: impl Fn() + Send + 'static) -> Result<Self> {
+        let (ctx, crx) = mpsc::sync_channel::<Command>(16);
+        let (etx, erx) = mpsc::sync_channel::<WorkerEvent>(256);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        let handle = std::thread::Builder::new()
+            .name("itlm-worker".into())
+            .spawn(move || {
+                let send = Sender {
+                    tx: etx,
+                    cancel: flag.clone(),
+                    repaint: Box::new(repaint),
+                };
+                let outcome =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| work(&job, &crx, &flag, &send)));
+                let end = match outcome {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(Error::Cancelled)) => Err("stopped".to_string()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(panic) => Err(format!(
+                        "internal error in the worker: {}",
+                        panic_message(&panic)
+                    )),
+                };
+                send.must(WorkerEvent::Ended(end));
+            })
+            .map_err(|e| Error::Other(format!("cannot start the worker thread: {e}")))?;
+        Ok(Self {
+            commands: ctx,
+            events: erx,
+            cancel,
+            handle: Some(handle),
+        })
+    }
+
+    /// Send a command; ignored once the job has ended.
+    pub fn send(&self, c: Command) {
+        if c == Command::Stop {
+            self.cancel.store(true, Ordering::SeqCst);
+        }
+        let _ = self.commands.try_send(c);
+    }
+
+    /// The next event, if any (never blocks).
+    pub fn try_recv(&self) -> Option<WorkerEvent> {
+        self.events.try_recv().ok()
+    }
+
+    /// Wait up to `timeout` for the next event (tests, CLI).
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<WorkerEvent> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Whether the thread has exited.
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        let _ = self.commands.try_send(Command::Stop);
+        if let Some(h) = self.handle.take() {
+            // Drain so the worker never blocks on a full channel while we wait for it.
+            while !h.is_finished() {
+                while self.events.try_recv().is_ok() {}
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let _ = h.join();
+        }
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+struct Sender {
+    tx: SyncSender<WorkerEvent>,
+    cancel: Arc<AtomicBool>,
+    repaint: Box<dyn Fn() + Send>,
+}
+
+impl Sender {
+    /// Progress may be dropped when the UI is behind.
+    fn lossy(&self, e: WorkerEvent) {
+        if self.tx.try_send(e).is_ok() {
+            (self.repaint)();
+        }
+    }
+
+    /// Records and endings are never dropped (unless the UI is gone).
+    fn must(&self, mut e: WorkerEvent) {
+        let since = Instant::now();
+        loop {
+            match self.tx.try_send(e) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(back)) => {
+                    // A cancelled job whose events nobody reads gives up after a while.
+                    if self.cancel.load(Ordering::SeqCst)
+                        && since.elapsed() > Duration::from_secs(2)
+                    {
+                        return;
+                    }
+                    e = back;
+                    (self.repaint)();
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+        (self.repaint)();
+    }
+}
+
+fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sender) -> Result<()> {
+    let mut learner = match &job.factory {
+        Some(f) => f(&job.data)?,
+        None => learner::build(&job.learner, &job.data)?,
+    };
+    send.must(WorkerEvent::Started {
+        learner: learner.describe(),
+    });
+    let mut eta = Eta::new(job);
+    let mut step = job.step;
+    let mut paused = false;
+    let mut last_progress = Instant::now() - Duration::from_secs(1);
+    let mut rounds_total = job.config.rounds;
+    let mut round_trained_on = 0usize;
+    let mut round_epochs = 0.0f64;
+    let n = job.data.len();
+    let mut observer = |e: &Event| -> Result<()> {
+        match e {
+            Event::RoundStarted {
+                rounds,
+                trained_on,
+                epochs,
+                ..
+            } => {
+                rounds_total = *rounds;
+                round_trained_on = *trained_on;
+                round_epochs = *epochs;
+                eta.done_before_round += eta.round_units;
+                eta.round_units = 0.0;
+            }
+            Event::Tick { round, tick } => {
+                // Units done in this round so far, from the tick's position in its phase.
+                let frac = tick.batch as f64 / tick.batches.max(1) as f64;
+                let train_units = 3.0 * round_epochs * round_trained_on as f64;
+                eta.round_units = match tick.phase {
+                    Phase::Train => train_units * frac,
+                    Phase::Score => train_units + n as f64 * frac,
+                    Phase::Test => train_units + n as f64,
+                };
+                if last_progress.elapsed() >= Duration::from_millis(50)
+                    || tick.batch == tick.batches
+                {
+                    last_progress = Instant::now();
+                    let fraction =
+                        ((eta.done_before_round + eta.round_units) / eta.total_units).min(1.0);
+                    let elapsed = eta.started.elapsed().as_secs_f64();
+                    send.lossy(WorkerEvent::Progress(Progress {
+                        round: *round,
+                        rounds: rounds_total,
+                        phase: tick.phase,
+                        epoch: tick.epoch,
+                        epochs: tick.epochs,
+                        batch: tick.batch,
+                        batches: tick.batches,
+                        loss: tick.loss,
+                        fraction: fraction as f32,
+                        elapsed_secs: elapsed,
+                        eta_secs: (fraction > 0.01).then(|| elapsed * (1.0 - fraction) / fraction),
+                    }));
+                }
+            }
+            Event::RoundDone(r) => {
+                send.must(WorkerEvent::RoundDone(r.clone()));
+                if step {
+                    step = false;
+                    paused = true;
+                    send.must(WorkerEvent::Paused);
+                }
+            }
+        }
+        // Commands, and blocking while paused.
+        loop {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(Error::Cancelled);
+            }
+            let cmd = if paused {
+                match commands.recv_timeout(Duration::from_millis(100)) {
+                    Ok(c) => Some(c),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return Err(Error::Cancelled),
+                }
+            } else {
+                match commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return Err(Error::Cancelled),
+                }
+            };
+            match cmd {
+                None => return Ok(()),
+                Some(Command::Stop) => return Err(Error::Cancelled),
+                Some(Command::Pause) => {
+                    if !paused {
+                        paused = true;
+                        send.must(WorkerEvent::Paused);
+                    }
+                }
+                Some(Command::Resume) => {
+                    if paused {
+                        paused = false;
+                        send.must(WorkerEvent::Resumed);
+                    }
+                    return Ok(());
+                }
+                Some(Command::StepOneRound) => {
+                    step = true;
+                    if paused {
+                        paused = false;
+                        send.must(WorkerEvent::Resumed);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let mut history = job.history.clone();
+    let start = match &job.kept {
+        Some(k) if !history.is_empty() => Start::After { kept: k.clone() },
+        _ => Start::Fresh,
+    };
+    let eval = itlm::Eval {
+        test: job.test.as_deref(),
+        test2: job.test2.as_deref(),
+    };
+    itlm::run(
+        learner.as_mut(),
+        &job.data,
+        eval,
+        job.bad.as_ref().map(|b| b.as_slice()),
+        &job.config,
+        start,
+        &mut history,
+        &mut observer,
+    )
+}

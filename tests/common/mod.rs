@@ -1,0 +1,135 @@
+//! Shared test helpers: a fake learner with known losses and small in-memory datasets.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use itlm_inspector::data::{Dataset, ImageShape, Source};
+use itlm_inspector::itlm::{Learner, Phase, Scores, Tick, TickFn};
+use itlm_inspector::{Error, Result};
+
+/// A dataset of `n` 2x2 gray images with labels `i % classes`.
+pub fn dataset(n: usize, classes: usize) -> Dataset {
+    Dataset::from_parts(
+        "fake",
+        Source::Memory,
+        (0..classes).map(|c| format!("c{c}")).collect(),
+        ImageShape::new(2, 2, 1),
+        vec![0; n * 4],
+        (0..n).map(|i| (i % classes) as u32).collect(),
+        (0..n).map(|i| format!("s{i}.png")).collect(),
+    )
+    .unwrap()
+}
+
+/// What the fake learner was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct Calls {
+    pub resets: Vec<u64>,
+    /// (indices, epochs) of every train call.
+    pub trains: Vec<(Vec<usize>, f64)>,
+    pub scores: usize,
+}
+
+/// Losses are fixed per sample; optionally shifted each round, NaN training, or a panic.
+pub struct FakeLearner {
+    pub losses: Vec<f32>,
+    pub calls: Arc<Mutex<Calls>>,
+    /// Train call (0-based) whose loss is NaN.
+    pub diverge_at: Option<usize>,
+    /// Train call that panics.
+    pub panic_at: Option<usize>,
+    /// Batches per train call (ticks), and a sleep per batch.
+    pub batches: usize,
+    pub batch_sleep_ms: u64,
+}
+
+impl FakeLearner {
+    pub fn new(losses: Vec<f32>) -> (Self, Arc<Mutex<Calls>>) {
+        let calls = Arc::new(Mutex::new(Calls::default()));
+        (
+            Self {
+                losses,
+                calls: calls.clone(),
+                diverge_at: None,
+                panic_at: None,
+                batches: 3,
+                batch_sleep_ms: 0,
+            },
+            calls,
+        )
+    }
+}
+
+impl Learner for FakeLearner {
+    fn describe(&self) -> String {
+        "fake".into()
+    }
+
+    fn reset(&mut self, seed: u64) -> Result<()> {
+        self.calls.lock().unwrap().resets.push(seed);
+        Ok(())
+    }
+
+    fn train(
+        &mut self,
+        _d: &Dataset,
+        idx: &[usize],
+        epochs: f64,
+        _seed: u64,
+        tick: &mut TickFn<'_>,
+    ) -> Result<f32> {
+        let call = {
+            let mut c = self.calls.lock().unwrap();
+            c.trains.push((idx.to_vec(), epochs));
+            c.trains.len() - 1
+        };
+        if self.panic_at == Some(call) {
+            panic!("fake learner panicked on purpose");
+        }
+        for b in 0..self.batches {
+            if self.batch_sleep_ms > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(self.batch_sleep_ms));
+            }
+            tick(Tick {
+                phase: Phase::Train,
+                epoch: 0,
+                epochs: 1,
+                batch: b + 1,
+                batches: self.batches,
+                loss: Some(0.5),
+            })?;
+        }
+        if self.diverge_at == Some(call) {
+            return Ok(f32::NAN);
+        }
+        Ok(0.5)
+    }
+
+    fn score(&mut self, d: &Dataset, idx: &[usize], tick: &mut TickFn<'_>) -> Result<Scores> {
+        self.calls.lock().unwrap().scores += 1;
+        tick(Tick {
+            phase: Phase::Score,
+            epoch: 0,
+            epochs: 1,
+            batch: 1,
+            batches: 1,
+            loss: None,
+        })?;
+        let loss: Vec<f32> = idx
+            .iter()
+            .map(|&i| self.losses.get(i).copied().unwrap_or(0.1))
+            .collect();
+        let predicted = idx.iter().map(|&i| d.label(i)).collect();
+        let p_given = loss.iter().map(|l| (-l).exp()).collect();
+        Ok(Scores {
+            loss,
+            predicted,
+            p_given,
+            probs: Vec::new(),
+        })
+    }
+}
+
+pub fn cancelled(e: &Error) -> bool {
+    matches!(e, Error::Cancelled)
+}

@@ -1,0 +1,308 @@
+//! The rounds, exactly, with a fake learner of known losses.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{dataset, FakeLearner};
+use itlm_inspector::itlm::{
+    self, keep_count, Config, Event, Quiet, RoundRecord, Selection, Start, TauSchedule,
+};
+use itlm_inspector::Error;
+
+fn cfg(tau: f64, rounds: usize) -> Config {
+    Config {
+        tau,
+        rounds,
+        epochs: 2,
+        final_epochs: 5,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn rounds_train_on_the_lowest_losses_and_score_trimming() {
+    let n = 20;
+    let data = dataset(n, 2);
+    // samples 0..6 are bad and have the highest losses
+    let losses: Vec<f32> = (0..n)
+        .map(|i| {
+            if i < 6 {
+                5.0 + i as f32
+            } else {
+                0.1 * i as f32
+            }
+        })
+        .collect();
+    let bad: Vec<bool> = (0..n).map(|i| i < 6).collect();
+    let (mut l, calls) = FakeLearner::new(losses);
+    let mut hist = Vec::new();
+    itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        Some(&bad),
+        &cfg(0.7, 3),
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert_eq!(hist.len(), 4, "round 0 plus 3 rounds");
+    let c = calls.lock().unwrap();
+    assert_eq!(c.resets.len(), 4, "re-initialised every round");
+    assert_eq!(c.trains[0].0.len(), n, "round 0 trains on all");
+    assert_eq!(c.trains[0].1, 2.0);
+    assert_eq!(c.trains[3].1, 5.0, "last round trains final epochs");
+    for r in 1..4 {
+        let idx = &c.trains[r].0;
+        assert_eq!(idx.len(), keep_count(n, 0.7));
+        assert!(idx.iter().all(|&i| i >= 6), "only clean samples kept");
+    }
+    let last = hist.last().unwrap();
+    let t = last.metrics.trim.unwrap();
+    assert_eq!(t.trimmed, 6);
+    assert_eq!((t.precision, t.recall), (1.0, 1.0));
+    assert_eq!(last.metrics.kept, 14);
+    assert_eq!(last.metrics.train_acc, Some(1.0));
+}
+
+#[test]
+fn linear_schedule_and_per_class_selection() {
+    let n = 40;
+    let data = dataset(n, 2);
+    // class 0 (even indices) has all the high losses
+    let losses: Vec<f32> = (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                10.0 + i as f32
+            } else {
+                i as f32 * 0.01
+            }
+        })
+        .collect();
+    let (mut l, calls) = FakeLearner::new(losses);
+    let c = Config {
+        schedule: TauSchedule::Linear,
+        select: Selection::PerClass,
+        ..cfg(0.5, 2)
+    };
+    let mut hist = Vec::new();
+    itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        None,
+        &c,
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert!(
+        (hist[0].tau - 0.75).abs() < 1e-12
+            && (hist[1].tau - 0.5).abs() < 1e-12
+            && (hist[2].tau - 0.5).abs() < 1e-12
+    );
+    let calls = calls.lock().unwrap();
+    let first = &calls.trains[1].0;
+    assert_eq!(first.len(), 30);
+    let evens = first.iter().filter(|&&i| i % 2 == 0).count();
+    assert_eq!(evens, 15, "per-class keeps 75% of each class");
+    assert!(hist[2].metrics.trim.is_none());
+}
+
+#[test]
+fn continue_from_a_moved_cut() {
+    let n = 10;
+    let data = dataset(n, 2);
+    let (mut l, calls) = FakeLearner::new((0..n).map(|i| i as f32).collect());
+    let mut hist = Vec::new();
+    itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        None,
+        &cfg(0.8, 1),
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert_eq!(hist.len(), 2);
+    // the user keeps only the first 3 and asks for one more round after round 0
+    hist.truncate(1);
+    let kept: Vec<bool> = (0..n).map(|i| i < 3).collect();
+    itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        None,
+        &cfg(0.8, 1),
+        Start::After { kept },
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert_eq!(hist.len(), 2);
+    assert_eq!(
+        calls.lock().unwrap().trains.last().unwrap().0,
+        vec![0, 1, 2]
+    );
+}
+
+#[test]
+fn cancellation_keeps_finished_rounds() {
+    let data = dataset(10, 2);
+    let (mut l, _) = FakeLearner::new(vec![0.0; 10]);
+    let mut hist: Vec<Arc<RoundRecord>> = Vec::new();
+    let mut rounds_done = 0;
+    let mut obs = |e: &Event| {
+        if let Event::RoundDone(_) = e {
+            rounds_done += 1;
+        }
+        if rounds_done == 2 {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    };
+    let e = itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        None,
+        &cfg(0.5, 4),
+        Start::Fresh,
+        &mut hist,
+        &mut obs,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Cancelled));
+    assert_eq!(hist.len(), 2);
+}
+
+#[test]
+fn divergence_stops_with_a_message_and_keeps_earlier_rounds() {
+    let data = dataset(10, 2);
+    let (mut l, _) = FakeLearner::new(vec![0.0; 10]);
+    l.diverge_at = Some(2);
+    let mut hist = Vec::new();
+    let e = itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        None,
+        &cfg(0.5, 4),
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("diverged in round 2"), "{e}");
+    assert_eq!(hist.len(), 2);
+}
+
+#[test]
+fn bad_configs_and_data_are_refused_clearly() {
+    let data = dataset(10, 2);
+    let (mut l, calls) = FakeLearner::new(vec![0.0; 10]);
+    let mut hist = Vec::new();
+    for (c, msg) in [
+        (
+            Config {
+                tau: 0.0,
+                ..cfg(0.5, 1)
+            },
+            "tau must be in (0, 1]",
+        ),
+        (
+            Config {
+                tau: 1.5,
+                ..cfg(0.5, 1)
+            },
+            "got 1.5",
+        ),
+        (
+            Config {
+                rounds: 0,
+                ..cfg(0.5, 1)
+            },
+            "rounds must be at least 1",
+        ),
+        (
+            Config {
+                epochs: 0,
+                ..cfg(0.5, 1)
+            },
+            "epochs",
+        ),
+    ] {
+        let e = itlm::run(
+            &mut l,
+            &data,
+            Default::default(),
+            None,
+            &c,
+            Start::Fresh,
+            &mut hist,
+            &mut Quiet,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains(msg), "{e}");
+    }
+    let one = dataset(5, 1);
+    let e = itlm::run(
+        &mut l,
+        &one,
+        Default::default(),
+        None,
+        &cfg(0.5, 1),
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("at least two classes"), "{e}");
+    let e = itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        Some(&[true]),
+        &cfg(0.5, 1),
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("ground truth has 1 entries"), "{e}");
+    assert!(
+        calls.lock().unwrap().trains.is_empty(),
+        "nothing trained on bad input"
+    );
+}
+
+#[test]
+fn naive_baseline_keeps_everything() {
+    let data = dataset(12, 3);
+    let (mut l, calls) = FakeLearner::new((0..12).map(|i| i as f32).collect());
+    let mut hist = Vec::new();
+    itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        None,
+        &cfg(1.0, 2),
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert!(calls
+        .lock()
+        .unwrap()
+        .trains
+        .iter()
+        .all(|(idx, _)| idx.len() == 12));
+    assert_eq!(hist.last().unwrap().metrics.trimmed, 0);
+}
