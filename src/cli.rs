@@ -244,6 +244,7 @@ pub fn round_json(r: &RoundRecord) -> serde_json::Value {
         "trim_precision": m.trim.map(|t| t.precision),
         "trim_recall": m.trim.map(|t| t.recall),
         "trim_f1": m.trim.map(|t| t.f1),
+        "suggested_tau": m.suggestion.map(|s| s.tau),
         "train_secs": r.train_secs,
         "score_secs": r.score_secs,
     })

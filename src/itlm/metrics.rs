@@ -68,6 +68,8 @@ pub struct RoundMetrics {
     pub trimmed: usize,
     /// When ground truth is known.
     pub trim: Option<TrimQuality>,
+    /// The noise-rate hint fitted to this round's losses (never applied by itself).
+    pub suggestion: Option<super::suggest::Suggestion>,
 }
 
 /// Share of `idx` whose prediction equals the given label.

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod record;
 pub mod run;
 pub mod select;
+pub mod suggest;
 
 pub use config::{Config, LossAggregate, TauSchedule};
 pub use learner::{ImageGrid, Learner, Phase, Scores, Tick, TickFn};
@@ -14,3 +15,4 @@ pub use metrics::{RoundMetrics, TrimQuality};
 pub use record::RoundRecord;
 pub use run::{run, Eval, Event, Observer, Quiet, Start};
 pub use select::{keep_count, select, Selection};
+pub use suggest::{suggest_tau, Suggestion};

@@ -156,6 +156,7 @@ pub fn run<L: Learner + ?Sized>(
         }
         let mut metrics = RoundMetrics {
             mean_loss: finite_mean(&scores.loss),
+            suggestion: super::suggest::suggest_tau(&scores.loss),
             ..Default::default()
         };
         if learner.is_classifier() {
