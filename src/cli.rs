@@ -126,8 +126,22 @@ impl ItlmArgs {
     }
 }
 
+/// What the model learns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Classifier on labelled data (noisy labels, backdoors).
+    #[default]
+    Classify,
+    /// VAE on unlabelled data (spurious images mixed in); labels are ignored.
+    Generative,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
+    /// classify (CNN/MLP on labels) or generative (VAE, labels ignored).
+    #[arg(long, value_enum, default_value_t = Mode::Classify)]
+    pub mode: Mode,
+    /// Classifier model (generative mode always uses the VAE).
     #[arg(long, value_enum, default_value_t = ModelKind::Cnn)]
     pub model: ModelKind,
     #[arg(long, default_value_t = LearnerConfig::default().batch_size)]
@@ -143,7 +157,10 @@ pub struct ModelArgs {
 impl ModelArgs {
     pub fn config(&self) -> LearnerConfig {
         LearnerConfig {
-            model: self.model,
+            model: match self.mode {
+                Mode::Generative => ModelKind::Vae,
+                Mode::Classify => self.model,
+            },
             batch_size: self.batch_size,
             lr: self.lr,
             weight_decay: self.weight_decay,

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod classifier;
 pub mod init;
 pub mod nets;
+pub mod vae;
 
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,6 @@ pub fn build(cfg: &LearnerConfig, data: &Dataset) -> Result<Box<dyn Learner>> {
                 device,
             )?))
         }
-        ModelKind::Vae => Err(Error::Config("the VAE learner is not available yet".into())),
+        ModelKind::Vae => Ok(Box::new(vae::Vae::new(cfg.clone(), data.shape, device)?)),
     }
 }

@@ -1,0 +1,253 @@
+//! A small variational autoencoder as an ITLM learner for unlabelled sets (the paper's second
+//! setting): per-sample loss = negative ELBO (Bernoulli reconstruction + KL); labels are
+//! ignored. Each round can decode images from the prior to show what the model learned.
+
+use candle_core::{Device, Module, Tensor, D};
+use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarMap};
+
+use super::batch::Batcher;
+use super::init::ParamFactory;
+use super::LearnerConfig;
+use crate::data::{Dataset, ImageShape};
+use crate::error::{Error, Result};
+use crate::itlm::{ImageGrid, Learner, Phase, Scores, Tick, TickFn};
+use crate::rng::Rng;
+
+/// Hidden width and latent size.
+const HIDDEN: usize = 400;
+const LATENT: usize = 20;
+
+struct Net {
+    enc: Linear,
+    mu: Linear,
+    logvar: Linear,
+    dec1: Linear,
+    dec2: Linear,
+}
+
+fn linear(p: &mut ParamFactory, name: &str, inp: usize, out: usize) -> Result<Linear> {
+    let w = p.weight(&format!("{name}.weight"), &[out, inp], inp)?;
+    let b = p.weight(&format!("{name}.bias"), &[out], inp)?;
+    Ok(Linear::new(w, Some(b)))
+}
+
+impl Net {
+    fn new(p: &mut ParamFactory, inp: usize) -> Result<Self> {
+        Ok(Self {
+            enc: linear(p, "enc", inp, HIDDEN)?,
+            mu: linear(p, "mu", HIDDEN, LATENT)?,
+            logvar: linear(p, "logvar", HIDDEN, LATENT)?,
+            dec1: linear(p, "dec1", LATENT, HIDDEN)?,
+            dec2: linear(p, "dec2", HIDDEN, inp)?,
+        })
+    }
+
+    fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let h = self.enc.forward(x)?.relu()?;
+        // Clamp log-variance so that exp() cannot overflow on a bad batch.
+        Ok((
+            self.mu.forward(&h)?,
+            self.logvar.forward(&h)?.clamp(-10f32, 10f32)?,
+        ))
+    }
+
+    /// Logits of the reconstruction.
+    fn decode(&self, z: &Tensor) -> Result<Tensor> {
+        Ok(self.dec2.forward(&self.dec1.forward(z)?.relu()?)?)
+    }
+}
+
+/// Per-sample negative ELBO: sum of Bernoulli cross-entropies (with logits) + KL(q || N(0, I)).
+fn neg_elbo(x: &Tensor, logits: &Tensor, mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
+    // BCE with logits: softplus(l) - x * l, with softplus(l) = relu(l) + log(1 + exp(-|l|)).
+    let softplus = (logits.relu()? + (logits.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
+    let recon = (softplus - (x * logits)?)?.sum(D::Minus1)?;
+    let kl = ((mu.sqr()? + logvar.exp()? - logvar)? - 1.0)?
+        .sum(D::Minus1)?
+        .affine(0.5, 0.0)?;
+    Ok((recon + kl)?)
+}
+
+pub struct Vae {
+    cfg: LearnerConfig,
+    shape: ImageShape,
+    device: Device,
+    varmap: VarMap,
+    net: Option<Net>,
+    opt: Option<AdamW>,
+    batcher: Batcher,
+}
+
+impl Vae {
+    pub fn new(cfg: LearnerConfig, shape: ImageShape, device: Device) -> Result<Self> {
+        let mut v = Self {
+            cfg,
+            shape,
+            device,
+            varmap: VarMap::new(),
+            net: None,
+            opt: None,
+            batcher: Batcher::default(),
+        };
+        v.reset(0)?;
+        Ok(v)
+    }
+
+    fn net(&self) -> Result<&Net> {
+        self.net
+            .as_ref()
+            .ok_or_else(|| Error::Model("model not initialised".into()))
+    }
+
+    fn flat(&mut self, data: &Dataset, idx: &[usize]) -> Result<Tensor> {
+        let (x, _) = self.batcher.batch(data, idx, &self.device)?;
+        Ok(x.flatten_from(1)?)
+    }
+
+    fn check_data(&self, data: &Dataset) -> Result<()> {
+        if data.shape != self.shape {
+            return Err(Error::Config(format!(
+                "model built for {} images, data has {}",
+                self.shape, data.shape
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Learner for Vae {
+    fn describe(&self) -> String {
+        let params: usize = self.varmap.all_vars().iter().map(|v| v.elem_count()).sum();
+        format!(
+            "vae ({params} parameters, latent {LATENT}, batch {}, lr {})",
+            self.cfg.batch_size, self.cfg.lr
+        )
+    }
+
+    fn is_classifier(&self) -> bool {
+        false
+    }
+
+    fn reset(&mut self, seed: u64) -> Result<()> {
+        self.varmap = VarMap::new();
+        let mut p = ParamFactory::new(&self.varmap, &self.device, seed);
+        self.net = Some(Net::new(&mut p, self.shape.len())?);
+        let params = ParamsAdamW {
+            lr: self.cfg.lr,
+            weight_decay: self.cfg.weight_decay,
+            ..Default::default()
+        };
+        self.opt = Some(AdamW::new(self.varmap.all_vars(), params)?);
+        Ok(())
+    }
+
+    fn train(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        epochs: f64,
+        seed: u64,
+        tick: &mut TickFn<'_>,
+    ) -> Result<f32> {
+        self.check_data(data)?;
+        let bs = self.cfg.batch_size.max(1);
+        let per_epoch = indices.len().div_ceil(bs);
+        let total = ((epochs * per_epoch as f64).round() as usize).max(1);
+        let whole_epochs = total.div_ceil(per_epoch.max(1));
+        let mut rng = Rng::new(seed);
+        let mut order = indices.to_vec();
+        let mut done = 0;
+        let mut last = (0.0f64, 0usize);
+        for epoch in 0..whole_epochs {
+            rng.shuffle(&mut order);
+            last = (0.0, 0);
+            for chunk in order.chunks(bs) {
+                if done == total {
+                    break;
+                }
+                let x = self.flat(data, chunk)?;
+                let net = self.net()?;
+                let (mu, logvar) = net.encode(&x)?;
+                let eps: Vec<f32> = (0..chunk.len() * LATENT).map(|_| rng.normal()).collect();
+                let eps = Tensor::from_vec(eps, (chunk.len(), LATENT), &self.device)?;
+                let z = (&mu + (logvar.affine(0.5, 0.0)?.exp()? * eps)?)?;
+                let logits = net.decode(&z)?;
+                // Mean over samples, per pixel scale: keeps AdamW's step size sensible.
+                let loss = neg_elbo(&x, &logits, &mu, &logvar)?.mean_all()?;
+                let l = loss.to_scalar::<f32>()? / self.shape.len() as f32;
+                let opt = self
+                    .opt
+                    .as_mut()
+                    .ok_or_else(|| Error::Model("no optimizer".into()))?;
+                opt.backward_step(&loss)?;
+                if !l.is_finite() {
+                    return Ok(l);
+                }
+                last = (last.0 + l as f64, last.1 + 1);
+                done += 1;
+                tick(Tick {
+                    phase: Phase::Train,
+                    epoch,
+                    epochs: whole_epochs,
+                    batch: done,
+                    batches: total,
+                    loss: Some(l),
+                })?;
+            }
+        }
+        Ok((last.0 / last.1.max(1) as f64) as f32)
+    }
+
+    fn score(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        tick: &mut TickFn<'_>,
+    ) -> Result<Scores> {
+        self.check_data(data)?;
+        let bs = self.cfg.score_batch_size.max(1);
+        let batches = indices.len().div_ceil(bs);
+        let mut loss = Vec::with_capacity(indices.len());
+        for (b, chunk) in indices.chunks(bs).enumerate() {
+            let x = self.flat(data, chunk)?;
+            let net = self.net()?;
+            // Deterministic estimate: decode the posterior mean.
+            let (mu, logvar) = net.encode(&x)?;
+            let logits = net.decode(&mu)?;
+            let l = neg_elbo(&x, &logits, &mu, &logvar)?.detach();
+            // Per pixel, so that losses read the same whatever the image size.
+            let per_pixel = l.affine(1.0 / self.shape.len() as f64, 0.0)?;
+            loss.extend(per_pixel.to_vec1::<f32>()?);
+            tick(Tick {
+                phase: Phase::Score,
+                epoch: 0,
+                epochs: 1,
+                batch: b + 1,
+                batches,
+                loss: None,
+            })?;
+        }
+        Ok(Scores {
+            predicted: indices.iter().map(|&i| data.label(i)).collect(),
+            p_given: vec![f32::NAN; loss.len()],
+            probs: Vec::new(),
+            loss,
+        })
+    }
+
+    fn generate(&mut self, count: usize, seed: u64) -> Result<Option<ImageGrid>> {
+        let mut rng = Rng::derive(seed, 0x6E4E);
+        let z: Vec<f32> = (0..count * LATENT).map(|_| rng.normal()).collect();
+        let z = Tensor::from_vec(z, (count, LATENT), &self.device)?;
+        let x = candle_nn::ops::sigmoid(&self.net()?.decode(&z)?)?;
+        let v: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        Ok(Some(ImageGrid {
+            count,
+            shape: self.shape,
+            pixels: v
+                .iter()
+                .map(|p| (p.clamp(0.0, 1.0) * 255.0).round() as u8)
+                .collect(),
+        }))
+    }
+}
