@@ -7,6 +7,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(a)) => cli::run_command(&a).map_err(anyhow::Error::from),
+        Some(Command::Corrupt(a)) => itlm_inspector::data::corrupt::run(&a)
+            .map(|r| print!("{r}"))
+            .map_err(anyhow::Error::from),
         Some(Command::Gui { path }) => gui(path.or(cli.path)),
         None => gui(cli.path),
     };
