@@ -620,33 +620,7 @@ impl std::fmt::Display for CorruptReport {
             self.out.display()
         )?;
         writeln!(f, "  {}", self.kinds)?;
-        let w = self
-            .classes
-            .iter()
-            .map(|c| c.name.chars().count())
-            .max()
-            .unwrap_or(5)
-            .max(5);
-        writeln!(
-            f,
-            "  {:<w$} {:>7} {:>7} {:>7} {:>10} {:>8} {:>8} {:>10}",
-            "class", "files", "clean", "random", "systematic", "backdoor", "spurious", "moved out"
-        )?;
-        for c in &self.classes {
-            let k = &c.kinds;
-            writeln!(
-                f,
-                "  {:<w$} {:>7} {:>7} {:>7} {:>10} {:>8} {:>8} {:>10}",
-                c.name,
-                c.files,
-                k.clean,
-                k.random,
-                k.systematic,
-                k.backdoor,
-                k.spurious,
-                c.relabelled_away
-            )?;
-        }
+        write_class_table(f, &self.classes)?;
         if !self.spurious_origins.is_empty() {
             let parts: Vec<String> = self
                 .spurious_origins
@@ -667,6 +641,40 @@ impl std::fmt::Display for CorruptReport {
         }
         Ok(())
     }
+}
+
+/// The per-class table of a report: files per class folder by kind, and samples moved out.
+pub fn write_class_table(
+    f: &mut std::fmt::Formatter<'_>,
+    classes: &[ClassReport],
+) -> std::fmt::Result {
+    let w = classes
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    writeln!(
+        f,
+        "  {:<w$} {:>7} {:>7} {:>7} {:>10} {:>8} {:>8} {:>10}",
+        "class", "files", "clean", "random", "systematic", "backdoor", "spurious", "moved out"
+    )?;
+    for c in classes {
+        let k = &c.kinds;
+        writeln!(
+            f,
+            "  {:<w$} {:>7} {:>7} {:>7} {:>10} {:>8} {:>8} {:>10}",
+            c.name,
+            c.files,
+            k.clean,
+            k.random,
+            k.systematic,
+            k.backdoor,
+            k.spurious,
+            c.relabelled_away
+        )?;
+    }
+    Ok(())
 }
 
 /// A class name made safe as a folder name: path separators, reserved and control characters
