@@ -35,6 +35,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Write a corrupted copy of a dataset (label noise, backdoor, spurious) with its truth.csv.
     Corrupt(Box<crate::data::corrupt::CorruptArgs>),
+    /// Write the demo data set (procedurally drawn shapes with known bad samples).
+    GenDemo(crate::data::demo::GenDemoArgs),
 }
 
 #[derive(Args, Debug, Clone)]

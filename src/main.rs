@@ -10,6 +10,9 @@ fn main() -> std::process::ExitCode {
         Some(Command::Corrupt(a)) => itlm_inspector::data::corrupt::run(&a)
             .map(|r| print!("{r}"))
             .map_err(anyhow::Error::from),
+        Some(Command::GenDemo(a)) => itlm_inspector::data::demo::run(&a)
+            .map(|r| print!("{r}"))
+            .map_err(anyhow::Error::from),
         Some(Command::Gui { path }) => gui(path.or(cli.path)),
         None => gui(cli.path),
     };
