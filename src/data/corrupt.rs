@@ -107,7 +107,10 @@ pub struct CorruptArgs {
     /// Spurious: draw the spurious images from this data path instead of SRC's other classes.
     #[arg(long)]
     pub mix: Option<PathBuf>,
-    /// Backdoor: test images for the test-2 set (default: SRC's test split, e.g. t10k).
+    /// Backdoor: test images for the test-2 set (default: SRC's test split, e.g. t10k). The
+    /// test-2 set goes to `<OUT>-test2/`: every test image of --src-class, watermarked, under
+    /// the --dst-class folder, with an empty folder for every other class so that it loads
+    /// with OUT's class names (loaders also align a test set's classes by name).
     #[arg(long)]
     pub test_src: Option<PathBuf>,
     /// Use a seeded random subset of N samples of SRC.
@@ -612,11 +615,12 @@ impl std::fmt::Display for CorruptReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{} noise: wrote {} images ({}) in {} class folders to {} (+ truth.csv)",
+            "{} noise: wrote {} images ({}) in {} class folder{} to {} (+ truth.csv)",
             self.noise,
             self.kinds.total(),
             self.shape,
             self.classes.len(),
+            if self.classes.len() == 1 { "" } else { "s" },
             self.out.display()
         )?;
         writeln!(f, "  {}", self.kinds)?;
