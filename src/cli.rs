@@ -33,6 +33,10 @@ pub enum Command {
     Gui { path: Option<PathBuf> },
     /// Run ITLM headless and write the run file, samples.csv, clean.txt and flagged.txt.
     Run(Box<RunArgs>),
+    /// Write a corrupted copy of a dataset (label noise, backdoor, spurious) with its truth.csv.
+    Corrupt(Box<crate::data::corrupt::CorruptArgs>),
+    /// Write the demo data set (procedurally drawn shapes with known bad samples).
+    GenDemo(crate::data::demo::GenDemoArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -7,6 +7,12 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(a)) => cli::run_command(&a).map_err(anyhow::Error::from),
+        Some(Command::Corrupt(a)) => itlm_inspector::data::corrupt::run(&a)
+            .map(|r| report(&r))
+            .map_err(anyhow::Error::from),
+        Some(Command::GenDemo(a)) => itlm_inspector::data::demo::run(&a)
+            .map(|r| report(&r))
+            .map_err(anyhow::Error::from),
         Some(Command::Gui { path }) => gui(path.or(cli.path)),
         None => gui(cli.path),
     };
@@ -17,6 +23,12 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Print a command's report; a closed stdout (e.g. `| head`) is not an error.
+fn report(r: &dyn std::fmt::Display) {
+    use std::io::Write as _;
+    let _ = write!(std::io::stdout(), "{r}");
 }
 
 fn gui(_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 pub mod cifar;
 pub mod corrupt;
 pub mod dataset;
+pub mod demo;
 pub mod idx;
 pub mod image_folder;
 pub mod truth;

@@ -1,0 +1,267 @@
+//! End to end: the built binary's `corrupt` and `gen-demo` commands on a small IDX fixture and,
+//! when it is installed, on a `--limit 500` subset of the real Fashion-MNIST.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
+const FASHION: &str = "/usr/share/datasets/fashion-mnist";
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
+/// An IDX directory with `per_class` 6x6 images of each of `classes` classes (train and t10k).
+fn idx_fixture(dir: &Path, classes: usize, per_class: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let n = classes * per_class;
+    for prefix in ["train", "t10k"] {
+        let pixels: Vec<u8> = (0..n * 36).map(|j| (j * 7 % 253) as u8).collect();
+        let labels: Vec<u8> = (0..n).map(|i| (i % classes) as u8).collect();
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            idx_bytes(&[n as u32, 6, 6], &pixels),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            idx_bytes(&[n as u32], &labels),
+        )
+        .unwrap();
+    }
+}
+
+/// truth.csv rows as (path, true_label, kind).
+fn truth(dir: &Path) -> Vec<(String, String, String)> {
+    let mut r = csv::Reader::from_path(dir.join("truth.csv")).unwrap();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (rec[0].to_string(), rec[1].to_string(), rec[2].to_string())
+        })
+        .collect()
+}
+
+/// PNG files under `dir`, relative paths with '/', and their (width, height, channels).
+fn pngs(dir: &Path) -> BTreeMap<String, (u32, u32, u16)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
+        .map(|e| {
+            let img = image::open(e.path()).unwrap();
+            let rel = e.path().strip_prefix(dir).unwrap();
+            (
+                rel.to_string_lossy().replace('\\', "/"),
+                (
+                    img.width(),
+                    img.height(),
+                    img.color().channel_count() as u16,
+                ),
+            )
+        })
+        .collect()
+}
+
+fn count(
+    rows: &[(String, String, String)],
+    f: impl Fn(&(String, String, String)) -> bool,
+) -> usize {
+    rows.iter().filter(|r| f(r)).count()
+}
+
+#[test]
+fn corrupt_a_small_idx_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    idx_fixture(&src, 4, 10);
+    let out = tmp.path().join("noisy");
+    let o = run(&[
+        "corrupt",
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--noise",
+        "random",
+        "--rate",
+        "0.2",
+        "--seed",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let report = text(&o.stdout);
+    assert!(report.contains("clean 32, random 8"), "{report}");
+    let rows = truth(&out);
+    let files = pngs(&out);
+    assert_eq!(rows.len(), 40);
+    assert_eq!(
+        rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        files.keys().cloned().collect::<Vec<_>>()
+    );
+    assert!(files.values().all(|&s| s == (6, 6, 1)));
+    for class in ["0", "1", "2", "3"] {
+        assert_eq!(count(&rows, |r| r.1 == class && r.2 == "random"), 2);
+    }
+    // refuses to write again, or inside the source
+    let o = run(&[
+        "corrupt",
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--noise",
+        "random",
+        "--rate",
+        "0.2",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("not empty"), "{}", text(&o.stderr));
+    let inside = src.join("x");
+    let o = run(&[
+        "corrupt",
+        src.to_str().unwrap(),
+        "--out",
+        inside.to_str().unwrap(),
+        "--noise",
+        "systematic",
+        "--rate",
+        "0.2",
+    ]);
+    assert!(text(&o.stderr).contains("inside the source"));
+    assert!(!inside.exists());
+}
+
+#[test]
+fn gen_demo_writes_the_demo_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demo");
+    let o = run(&["gen-demo", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let files = pngs(&out);
+    assert_eq!(files.len(), 900);
+    assert!(files.values().all(|&s| s == (32, 32, 3)));
+    assert_eq!(truth(&out).len(), 900);
+    assert!(out.join("README.txt").is_file());
+    // the same bytes as the committed assets
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    assert_eq!(
+        std::fs::read(out.join("truth.csv")).unwrap(),
+        std::fs::read(assets.join("truth.csv")).unwrap()
+    );
+}
+
+#[test]
+fn corrupt_fashion_mnist_subset() {
+    let fashion = Path::new(FASHION);
+    if !fashion.join("train-images-idx3-ubyte.gz").is_file() {
+        eprintln!("skipped: Fashion-MNIST is not installed at {FASHION}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+
+    // 30% of the shirts labelled T-shirt
+    let out = tmp.path().join("shirts");
+    let o = run(&[
+        "corrupt",
+        FASHION,
+        "--out",
+        out.to_str().unwrap(),
+        "--noise",
+        "systematic",
+        "--rate",
+        "0.3",
+        "--src-class",
+        "Shirt",
+        "--dst-class",
+        "T-shirt",
+        "--limit",
+        "500",
+        "--seed",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let rows = truth(&out);
+    assert_eq!(rows.len(), 500);
+    let shirts = count(&rows, |r| r.1 == "Shirt");
+    let flipped = count(&rows, |r| r.2 == "systematic");
+    assert_eq!(flipped, (0.3 * shirts as f64).round() as usize);
+    assert_eq!(
+        count(&rows, |r| r.2 == "systematic"
+            && r.1 == "Shirt"
+            && r.0.starts_with("T-shirt/")),
+        flipped
+    );
+    let mut folders: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(
+        folders,
+        [
+            "Ankle boot",
+            "Bag",
+            "Coat",
+            "Dress",
+            "Pullover",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "T-shirt",
+            "Trouser"
+        ]
+    );
+    assert!(pngs(&out).values().all(|&s| s == (28, 28, 1)));
+
+    // backdoor: the test-2 set holds every watermarked t10k sneaker, labelled sandal
+    let out = tmp.path().join("bd");
+    let o = run(&[
+        "corrupt",
+        FASHION,
+        "--out",
+        out.to_str().unwrap(),
+        "--noise",
+        "backdoor",
+        "--rate",
+        "0.2",
+        "--src-class",
+        "Sneaker",
+        "--dst-class",
+        "Sandal",
+        "--shape",
+        "l",
+        "--limit",
+        "500",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let rows = truth(&out);
+    let sneakers = count(&rows, |r| r.1 == "Sneaker");
+    assert_eq!(
+        count(&rows, |r| r.2 == "backdoor" && r.0.starts_with("Sandal/")),
+        (0.2 * sneakers as f64).round() as usize
+    );
+    let t2 = tmp.path().join("bd-test2");
+    let files = pngs(&t2);
+    assert_eq!(files.len(), 1000, "Fashion-MNIST's t10k has 1000 sneakers");
+    assert!(files.keys().all(|p| p.starts_with("Sandal/")));
+    assert_eq!(
+        std::fs::read_dir(&t2).unwrap().count(),
+        11,
+        "10 class folders + truth.csv"
+    );
+}
