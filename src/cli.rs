@@ -37,6 +37,8 @@ pub enum Command {
     Corrupt(Box<crate::data::corrupt::CorruptArgs>),
     /// Write the demo data set (procedurally drawn shapes with known bad samples).
     GenDemo(crate::data::demo::GenDemoArgs),
+    /// Measure the paper's settings on real data: noisy labels, backdoors, spurious images.
+    Reproduce(Box<crate::reproduce::ReproduceArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -82,9 +84,10 @@ pub struct RunArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ItlmArgs {
-    /// Fraction of samples kept, in (0, 1]; 1.0 is the naive baseline.
-    #[arg(long, default_value_t = Config::default().tau)]
-    pub tau: f64,
+    /// Fraction of samples kept, in (0, 1]; 1.0 is the naive baseline [default: 0.7; in
+    /// `reproduce`: 1 - the noise rate].
+    #[arg(long)]
+    pub tau: Option<f64>,
     /// Trim-and-retrain rounds after round 0.
     #[arg(long, default_value_t = Config::default().rounds)]
     pub rounds: usize,
@@ -116,7 +119,7 @@ pub struct ItlmArgs {
 impl ItlmArgs {
     pub fn config(&self) -> Config {
         Config {
-            tau: self.tau,
+            tau: self.tau.unwrap_or(Config::default().tau),
             rounds: self.rounds,
             epochs: self.epochs,
             round0_epochs: self.round0_epochs,

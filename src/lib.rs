@@ -14,4 +14,5 @@ pub mod rng;
 pub use error::{Error, Result};
 pub mod cli;
 pub mod export;
+pub mod reproduce;
 pub mod worker;

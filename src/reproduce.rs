@@ -1,0 +1,507 @@
+//! `itlm-inspector reproduce ...`: the paper's three settings on real data, measured end to end
+//! in one process (noise injected in memory, exactly as `corrupt` writes it): noisy labels
+//! (naive / ITLM global / ITLM per-class / oracle), backdoor attacks (test-1 / test-2) and
+//! spurious images in an unlabelled set (VAE; trimming precision / recall per round).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::cli::{round_json, ItlmArgs, ModelArgs};
+use crate::data::corrupt::{Corrupted, SampleKind};
+use crate::data::watermark::{MarkShape, Position, Watermark};
+use crate::data::{self, Dataset, LoadOptions};
+use crate::error::{Error, Result};
+use crate::itlm::{self, Config, Learner, RoundRecord, Selection, Start};
+use crate::learner::{self, LearnerConfig, ModelKind};
+use crate::rng::Rng;
+
+#[derive(Args, Debug, Clone)]
+pub struct ReproduceArgs {
+    #[command(subcommand)]
+    pub which: Which,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Which {
+    /// Label noise: naive vs ITLM (global, per-class) vs oracle for several noise settings.
+    NoisyLabels(NoisyArgs),
+    /// Backdoor attacks: test-1 (clean accuracy) and test-2 (attack success), naive vs ITLM.
+    Backdoor(BackdoorArgs),
+    /// Spurious images in an unlabelled set: a VAE, trimming precision / recall per round.
+    Spurious(SpuriousArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// An IDX directory (train + t10k) or image folder with a test split.
+    #[arg(long, default_value = "/usr/share/datasets/fashion-mnist")]
+    pub data: PathBuf,
+    /// Seeded training subset size.
+    #[arg(long, default_value_t = 20000)]
+    pub limit: usize,
+    /// Test subset size (default: the whole test split).
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// Append one JSON line per measured run to this file.
+    #[arg(long)]
+    pub jsonl: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct NoisyArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Comma-separated settings: sys:RATE (class c labelled c+1) or rand:RATE.
+    #[arg(long, default_value = "sys:0.3,sys:0.4,rand:0.4,rand:0.6")]
+    pub settings: String,
+    /// Comma-separated methods: naive, global, per-class, oracle.
+    #[arg(long, default_value = "naive,global,per-class,oracle")]
+    pub methods: String,
+    #[command(flatten)]
+    pub itlm: ItlmArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BackdoorArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Comma-separated attacks A-B-SHAPE (class A stamped and labelled B).
+    #[arg(long, default_value = "1-2-X,9-4-X,6-0-L,2-8-L")]
+    pub pairs: String,
+    /// Share of class A that is stamped.
+    #[arg(long, default_value_t = 0.1)]
+    pub rate: f64,
+    /// Watermark position: corner, center or ROW,COL.
+    #[arg(long, default_value = "corner")]
+    pub position: Position,
+    /// Watermark size in pixels (default: a seventh of the shorter side).
+    #[arg(long)]
+    pub mark_size: Option<usize>,
+    #[command(flatten)]
+    pub itlm: ItlmArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SpuriousArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The main class (name or index).
+    #[arg(long, default_value = "Sneaker")]
+    pub class: String,
+    /// Spurious share of the mixed set.
+    #[arg(long, default_value_t = 0.2)]
+    pub rate: f64,
+    #[command(flatten)]
+    pub itlm: ItlmArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+pub fn run(a: &ReproduceArgs) -> Result<()> {
+    match &a.which {
+        Which::NoisyLabels(n) => noisy(n),
+        Which::Backdoor(b) => backdoor(b),
+        Which::Spurious(s) => spurious(s),
+    }
+}
+
+/// Train and test sets of the common arguments.
+fn load(c: &Common) -> Result<(Dataset, Dataset)> {
+    let l = data::load(&c.data, &LoadOptions::default())?;
+    let test = l.test.ok_or_else(|| {
+        Error::data(
+            &c.data,
+            "needs a test split (an IDX directory's t10k files, or train/ + test/ folders)",
+        )
+    })?;
+    let test = match c.test_limit {
+        Some(t) => test.limit(t, 7),
+        None => test,
+    };
+    Ok((l.train.limit(c.limit, 0), test))
+}
+
+fn emit(c: &Common, v: serde_json::Value) -> Result<()> {
+    if let Some(p) = &c.jsonl {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map_err(|e| Error::io(p, e))?;
+        writeln!(f, "{v}").map_err(|e| Error::io(p, e))?;
+    }
+    Ok(())
+}
+
+fn accuracy(l: &mut dyn Learner, d: &Dataset) -> Result<f64> {
+    let idx: Vec<usize> = (0..d.len()).collect();
+    let s = l.score(d, &idx, &mut |_| Ok(()))?;
+    Ok(itlm::metrics::accuracy(&s.predicted, d.labels(), 0..d.len()).unwrap_or(0.0))
+}
+
+/// Train a fresh model on `idx` for `epochs`: the naive baseline (all samples) or the oracle
+/// (clean samples). The same as the last round of `run` with that training set.
+fn train_once(
+    lc: &LearnerConfig,
+    d: &Dataset,
+    idx: &[usize],
+    epochs: usize,
+    seed: u64,
+) -> Result<Box<dyn Learner>> {
+    let mut l = learner::build(lc, d)?;
+    l.reset(Rng::derive(seed, 0).next_u64())?;
+    l.train(
+        d,
+        idx,
+        epochs as f64,
+        Rng::derive(seed, 1000).next_u64(),
+        &mut |_| Ok(()),
+    )?;
+    Ok(l)
+}
+
+fn itlm_run(
+    lc: &LearnerConfig,
+    d: &Dataset,
+    eval: itlm::Eval<'_>,
+    bad: &[bool],
+    cfg: &Config,
+) -> Result<Vec<Arc<RoundRecord>>> {
+    let mut l = learner::build(lc, d)?;
+    let mut hist = Vec::new();
+    let mut log = |e: &itlm::Event| {
+        if let itlm::Event::RoundDone(r) = e {
+            let m = &r.metrics;
+            eprintln!(
+                "    round {}: trained on {} test {:.2}% {}trim P {:.3} R {:.3} ({:.0}s)",
+                r.round,
+                r.trained_on,
+                m.test_acc.unwrap_or(f64::NAN) * 100.0,
+                m.test2_acc
+                    .map(|a| format!("test-2 {:.2}% ", a * 100.0))
+                    .unwrap_or_default(),
+                m.trim.map_or(f64::NAN, |t| t.precision),
+                m.trim.map_or(f64::NAN, |t| t.recall),
+                r.train_secs + r.score_secs
+            );
+        }
+        Ok(())
+    };
+    itlm::run(
+        l.as_mut(),
+        d,
+        eval,
+        Some(bad),
+        cfg,
+        Start::Fresh,
+        &mut hist,
+        &mut log,
+    )?;
+    Ok(hist)
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map(|v| format!("{:.1}", v * 100.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn noisy(a: &NoisyArgs) -> Result<()> {
+    let (train, test) = load(&a.common)?;
+    let lc = a.model.config();
+    let base = a.itlm.config();
+    let methods: Vec<String> = a.methods.split(',').map(|s| s.trim().to_string()).collect();
+    for m in &methods {
+        if !["naive", "global", "per-class", "oracle"].contains(&m.as_str()) {
+            return Err(Error::Config(format!("unknown method '{m}'")));
+        }
+    }
+    let mut rows = Vec::new();
+    for setting in a.settings.split(',') {
+        let (kind, rate) = setting
+            .split_once(':')
+            .and_then(|(k, r)| Some((k.trim().to_string(), r.trim().parse::<f64>().ok()?)))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "setting '{setting}': expected sys:RATE or rand:RATE"
+                ))
+            })?;
+        let mut c = Corrupted::clean(train.clone());
+        let k = c.data.num_classes() as u32;
+        match kind.as_str() {
+            "sys" => {
+                let perm: Vec<u32> = (0..k).map(|x| (x + 1) % k).collect();
+                c.flip_systematic(rate, &perm, None, base.seed)?;
+            }
+            "rand" => {
+                c.flip_random(rate, None, base.seed)?;
+            }
+            _ => {
+                return Err(Error::Config(format!(
+                    "setting '{setting}': kind must be sys or rand"
+                )))
+            }
+        }
+        let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+        let d = &c.data;
+        let tau = a.itlm.tau.unwrap_or(1.0 - rate);
+        eprintln!(
+            "== {setting}: {} samples, {} bad, tau {tau}",
+            d.len(),
+            bad.iter().filter(|&&b| b).count()
+        );
+        let mut row = vec![format!(
+            "{} {:.0}%",
+            if kind == "sys" {
+                "systematic"
+            } else {
+                "random"
+            },
+            rate * 100.0
+        )];
+        for m in &methods {
+            let t0 = Instant::now();
+            eprintln!("  {m}");
+            let (acc, rounds) = match m.as_str() {
+                "naive" | "oracle" => {
+                    let idx: Vec<usize> =
+                        (0..d.len()).filter(|&i| m == "naive" || !bad[i]).collect();
+                    let mut l = train_once(&lc, d, &idx, base.final_epochs, base.seed)?;
+                    (accuracy(l.as_mut(), &test)?, Vec::new())
+                }
+                _ => {
+                    let select = if m == "global" {
+                        Selection::Global
+                    } else {
+                        Selection::PerClass
+                    };
+                    let cfg = Config {
+                        tau,
+                        select,
+                        ..base.clone()
+                    };
+                    let eval = itlm::Eval {
+                        test: Some(&test),
+                        test2: None,
+                    };
+                    let h = itlm_run(&lc, d, eval, &bad, &cfg)?;
+                    let acc = h.last().and_then(|r| r.metrics.test_acc).unwrap_or(0.0);
+                    (acc, h)
+                }
+            };
+            let last_trim = rounds.last().and_then(|r| r.metrics.trim);
+            eprintln!(
+                "  {m}: test {:.2}% ({:.0}s)",
+                acc * 100.0,
+                t0.elapsed().as_secs_f64()
+            );
+            row.push(match last_trim {
+                Some(t) => format!(
+                    "{:.1} (P {:.2} R {:.2})",
+                    acc * 100.0,
+                    t.precision,
+                    t.recall
+                ),
+                None => format!("{:.1}", acc * 100.0),
+            });
+            emit(
+                &a.common,
+                json!({
+                    "experiment": "noisy-labels", "setting": setting, "method": m, "tau": tau,
+                    "n": d.len(), "model": lc.model.to_string(), "config": base,
+                    "final_test_acc": acc,
+                    "rounds": rounds.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
+                    "secs": t0.elapsed().as_secs_f64(),
+                }),
+            )?;
+        }
+        rows.push(row);
+    }
+    let mut header = vec!["noise".to_string()];
+    header.extend(methods.iter().map(|m| match m.as_str() {
+        "naive" => "naive".to_string(),
+        "oracle" => "oracle".to_string(),
+        other => format!("ITLM {other}"),
+    }));
+    print_table(&header, &rows);
+    Ok(())
+}
+
+fn print_table(header: &[String], rows: &[Vec<String>]) {
+    println!("| {} |", header.join(" | "));
+    println!("|{}", "---|".repeat(header.len()));
+    for r in rows {
+        println!("| {} |", r.join(" | "));
+    }
+}
+
+fn backdoor(a: &BackdoorArgs) -> Result<()> {
+    let (train, test) = load(&a.common)?;
+    let lc = a.model.config();
+    let base = a.itlm.config();
+    let mut rows = Vec::new();
+    for pair in a.pairs.split(',') {
+        let parts: Vec<&str> = pair.trim().split('-').collect();
+        let parse = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| Error::Config(format!("pair '{pair}': expected A-B-SHAPE")))
+        };
+        if parts.len() != 3 {
+            return Err(Error::Config(format!(
+                "pair '{pair}': expected A-B-SHAPE, e.g. 1-2-X"
+            )));
+        }
+        let (from, to) = (parse(parts[0])?, parse(parts[1])?);
+        let shape = match parts[2].to_uppercase().as_str() {
+            "X" => MarkShape::X,
+            "L" => MarkShape::L,
+            s => {
+                return Err(Error::Config(format!(
+                    "pair '{pair}': shape {s} is not X or L"
+                )))
+            }
+        };
+        let mark = Watermark {
+            size: a
+                .mark_size
+                .unwrap_or_else(|| Watermark::default_size(train.shape)),
+            position: a.position,
+            ..Watermark::new(shape, 0)
+        };
+        let mut c = Corrupted::clean(train.clone());
+        let stamped = c.backdoor(a.rate, from, to, &mark, base.seed)?;
+        let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+        // test-2: every test image of class A, stamped, labelled B.
+        let idx: Vec<usize> = (0..test.len()).filter(|&i| test.label(i) == from).collect();
+        let mut test2 = test.subset(&idx);
+        for i in 0..test2.len() {
+            let shape = test2.shape;
+            mark.stamp(test2.image_mut(i), shape)?;
+            test2.set_label(i, to);
+        }
+        eprintln!(
+            "== {pair}: {stamped} stamped of {}, test-2 {} images",
+            c.data.len(),
+            test2.len()
+        );
+        let t0 = Instant::now();
+        let mut naive = train_once(
+            &lc,
+            &c.data,
+            &(0..c.data.len()).collect::<Vec<_>>(),
+            base.final_epochs,
+            base.seed,
+        )?;
+        let (n1, n2) = (
+            accuracy(naive.as_mut(), &test)?,
+            accuracy(naive.as_mut(), &test2)?,
+        );
+        eprintln!(
+            "  naive: test-1 {:.2}% test-2 {:.2}% ({:.0}s)",
+            n1 * 100.0,
+            n2 * 100.0,
+            t0.elapsed().as_secs_f64()
+        );
+        let cfg = Config {
+            tau: a.itlm.tau.unwrap_or(1.0 - a.rate),
+            ..base.clone()
+        };
+        let eval = itlm::Eval {
+            test: Some(&test),
+            test2: Some(&test2),
+        };
+        let h = itlm_run(&lc, &c.data, eval, &bad, &cfg)?;
+        let last = h.last().map(|r| r.metrics.clone()).unwrap_or_default();
+        rows.push(vec![
+            format!(
+                "{} -> {} ({shape})",
+                train.classes[from as usize], train.classes[to as usize]
+            ),
+            format!("{:.1}", n1 * 100.0),
+            format!("{:.1}", n2 * 100.0),
+            pct(last.test_acc),
+            pct(last.test2_acc),
+            last.trim
+                .map(|t| format!("{:.2} / {:.2}", t.precision, t.recall))
+                .unwrap_or_default(),
+        ]);
+        emit(
+            &a.common,
+            json!({
+                "experiment": "backdoor", "pair": pair, "rate": a.rate, "tau": cfg.tau, "position": a.position.to_string(),
+                "mark_size": mark.size, "n": c.data.len(), "config": cfg,
+                "naive_test1": n1, "naive_test2": n2,
+                "itlm_test1": last.test_acc, "itlm_test2": last.test2_acc,
+                "rounds": h.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
+            }),
+        )?;
+    }
+    let header: Vec<String> = [
+        "attack",
+        "naive test-1",
+        "naive test-2",
+        "ITLM test-1",
+        "ITLM test-2",
+        "trim P / R",
+    ]
+    .map(String::from)
+    .to_vec();
+    print_table(&header, &rows);
+    Ok(())
+}
+
+fn spurious(a: &SpuriousArgs) -> Result<()> {
+    let (train, _test) = load(&a.common)?;
+    let class = crate::data::corrupt::class_index(&train.classes, &a.class)?;
+    let pool: Vec<usize> = (0..train.len())
+        .filter(|&i| train.label(i) != class)
+        .collect();
+    let base = a.itlm.config();
+    let c = Corrupted::spurious(&train, class, &train, &pool, a.rate, base.seed)?;
+    let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+    let lc = LearnerConfig {
+        model: ModelKind::Vae,
+        ..a.model.config()
+    };
+    let tau = a.itlm.tau.unwrap_or(1.0 - a.rate);
+    let cfg = Config { tau, ..base };
+    eprintln!(
+        "== {} mixed with {:.0}% other images: {} samples",
+        a.class,
+        a.rate * 100.0,
+        c.data.len()
+    );
+    let h = itlm_run(&lc, &c.data, itlm::Eval::default(), &bad, &cfg)?;
+    let rows: Vec<Vec<String>> = h
+        .iter()
+        .map(|r| {
+            let t = r.metrics.trim.unwrap_or_default();
+            vec![
+                r.round.to_string(),
+                r.trained_on.to_string(),
+                format!("{:.3}", t.precision),
+                format!("{:.3}", t.recall),
+            ]
+        })
+        .collect();
+    print_table(
+        &["round", "trained on", "trim precision", "trim recall"].map(String::from),
+        &rows,
+    );
+    emit(
+        &a.common,
+        json!({
+            "experiment": "spurious", "class": a.class, "rate": a.rate, "tau": tau, "n": c.data.len(),
+            "rounds": h.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
+        }),
+    )?;
+    Ok(())
+}
