@@ -153,14 +153,22 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
     }
     let folder_rels: Vec<PathBuf> = folders.iter().map(|f| base.join(f)).collect();
 
-    // 1. Find the files, in a deterministic order.
+    // 1. Find the files, in a deterministic order (class folders walked in parallel).
+    let walked: Vec<(Vec<Entry>, Vec<Skipped>)> = folder_rels
+        .par_iter()
+        .enumerate()
+        .map(|(k, rel)| {
+            let (mut entries, mut skipped) = (Vec::new(), Vec::new());
+            walk_class(root, rel, k, &mut entries, &mut skipped);
+            (entries, skipped)
+        })
+        .collect();
+    let found: Vec<usize> = walked.iter().map(|(e, s)| e.len() + s.len()).collect();
+    let mut entries = Vec::with_capacity(found.iter().sum());
     let mut skipped = Vec::new();
-    let mut entries = Vec::new();
-    let mut found = vec![0usize; folders.len()];
-    for (k, rel) in folder_rels.iter().enumerate() {
-        let before = entries.len() + skipped.len();
-        walk_class(root, rel, k, &mut entries, &mut skipped);
-        found[k] = entries.len() + skipped.len() - before;
+    for (e, s) in walked {
+        entries.extend(e);
+        skipped.extend(s);
     }
 
     // 2. Headers (when the shape is not fully given), then the shape.
