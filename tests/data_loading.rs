@@ -207,6 +207,7 @@ fn bad_files_are_skipped_with_reasons() {
     std::fs::write(root.join("b/text.png"), b"this is not a picture at all").unwrap();
     std::fs::write(root.join("b/notes.txt"), b"some notes").unwrap();
     std::fs::write(root.join("b/huge.png"), huge_header_png(20000)).unwrap();
+    std::fs::write(root.join("b/wide.png"), huge_header_png(8000)).unwrap();
     std::fs::write(root.join("broken/x.jpg"), &jpg[..100]).unwrap();
 
     let d = image_folder::load(root, &LoadOptions::default()).unwrap();
@@ -232,6 +233,11 @@ fn bad_files_are_skipped_with_reasons() {
         huge.contains("too large") && huge.contains("20000x20000"),
         "{huge}"
     );
+    let wide = reason_for(&d, "wide.png");
+    assert!(
+        wide.contains("too large") && wide.contains("(183 MiB decoded)"),
+        "{wide}"
+    );
     assert_eq!(
         reason_for(&d, "empty"),
         "empty class folder: not used as a class"
@@ -241,9 +247,20 @@ fn bad_files_are_skipped_with_reasons() {
         "no loadable image in this class folder: not used as a class"
     );
     assert!(reason_for(&d, "x.jpg").contains("JPEG"));
-    assert_eq!(d.skipped.len(), 10);
+    assert_eq!(d.skipped.len(), 11);
     // skipped paths are full paths
     assert!(d.skipped.iter().all(|s| s.path.starts_with(root)));
+    // with the shape given there is no header pass: decoding refuses the same files
+    let opts = LoadOptions {
+        size: Some((8, 8)),
+        channels: Some(3),
+        ..Default::default()
+    };
+    let f = image_folder::load(root, &opts).unwrap();
+    assert_eq!(f.ids(), d.ids());
+    assert_eq!(f.skipped.len(), 11);
+    assert!(reason_for(&f, "huge.png").contains("20000x20000"));
+    assert!(reason_for(&f, "truncated.jpg").contains("truncated JPEG"));
 }
 
 #[cfg(unix)]

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 pub const MAX_IMAGE_SIDE: u32 = 16384;
 /// Largest decoded size of one image, in bytes: a header claiming more is refused before any
 /// pixel buffer is allocated.
-pub const MAX_DECODED_BYTES: u64 = 256 << 20;
+pub const MAX_DECODED_BYTES: u64 = 128 << 20;
 
 /// How many skip reasons an error message quotes.
 const REASONS_QUOTED: usize = 3;
@@ -178,7 +178,7 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
             let headers: Vec<std::result::Result<Header, String>> = entries
                 .par_iter()
                 .with_min_len(16)
-                .map(|e| read_header(&root.join(&e.rel)))
+                .map(|e| guarded(|| read_header(&root.join(&e.rel))))
                 .collect();
             let mut good = Vec::with_capacity(entries.len());
             let mut kept = Vec::with_capacity(entries.len());
@@ -209,7 +209,7 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         .par_chunks_mut(len)
         .zip(entries.par_iter())
         .with_min_len(16)
-        .map(|(out, e)| decode_into(&root.join(&e.rel), shape, out).err())
+        .map(|(out, e)| guarded(|| decode_into(&root.join(&e.rel), shape, out)).err())
         .collect();
 
     // 4. Drop the failures (compacting the storage in place) and number the classes.
@@ -383,16 +383,14 @@ fn choose_shape(headers: &[Header], opts: &LoadOptions) -> ImageShape {
         None => {
             let mut sizes: Vec<(u32, u32)> = headers.iter().map(|h| (h.height, h.width)).collect();
             sizes.sort_unstable();
-            let mut best = (0usize, sizes[0]);
-            let mut i = 0;
-            while i < sizes.len() {
-                let j = i + sizes[i..].partition_point(|s| *s == sizes[i]);
-                if j - i > best.0 {
-                    best = (j - i, sizes[i]);
-                }
-                i = j;
-            }
-            cap_size(best.1 .0 as usize, best.1 .1 as usize, opts.max_side)
+            // `max_by_key` keeps the last of equal counts: reversed, that is the smallest size.
+            let (h, w) = sizes
+                .chunk_by(|a, b| a == b)
+                .rev()
+                .max_by_key(|g| g.len())
+                .and_then(|g| g.first().copied())
+                .unwrap_or((1, 1));
+            cap_size(h as usize, w as usize, opts.max_side)
         }
     };
     let channels = opts
@@ -480,15 +478,17 @@ fn check_size<D: ImageDecoder>(dec: &D) -> std::result::Result<(u32, u32), Strin
 /// Why a decoder failed, in words.
 fn describe(format: ImageFormat, e: ImageError) -> String {
     let f = format_name(format);
+    let m = e.to_string();
+    let m = m.trim_end();
     match e {
-        ImageError::Decoding(_) => format!("corrupt or truncated {f}: {e}"),
+        ImageError::Decoding(_) => format!("corrupt or truncated {f}: {m}"),
         ImageError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            format!("truncated {f}: the file ends early ({e})")
+            format!("truncated {f}: the file ends early ({m})")
         }
-        ImageError::IoError(_) => format!("cannot read {f}: {e}"),
-        ImageError::Limits(_) => format!("image too large: {e}"),
-        ImageError::Unsupported(_) => format!("unsupported {f} image: {e}"),
-        _ => format!("cannot decode {f}: {e}"),
+        ImageError::IoError(_) => format!("cannot read {f}: {m}"),
+        ImageError::Limits(_) => format!("image too large: {m}"),
+        ImageError::Unsupported(_) => format!("unsupported {f} image: {m}"),
+        _ => format!("cannot decode {f}: {m}"),
     }
 }
 
@@ -513,6 +513,14 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
         return false;
     };
     bytes[sos + 2..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// Run a decoding step, turning a decoder panic on a hostile file into a skip reason.
+fn guarded<T>(
+    f: impl FnOnce() -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err("the image decoder failed on this file (internal panic)".into()))
 }
 
 /// Decode one file, convert it to `shape` (gray or RGB, alpha dropped, 16-bit scaled to 8) and
