@@ -274,6 +274,7 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
     if let Some(files) = files {
         data = data.with_files(files)?;
     }
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
     data.skipped = skipped;
     Ok(data)
 }
