@@ -69,6 +69,10 @@ pub struct Dataset {
     pixels: Vec<u8>,
     labels: Vec<u32>,
     ids: Vec<String>,
+    /// Real file of each sample, relative to the source root, when an id cannot name its file
+    /// (an id is a lossy UTF-8 string, a file name need not be UTF-8). Empty when every id is
+    /// the file's relative path.
+    files: Vec<PathBuf>,
     /// Files found but not loaded (corrupt, unreadable, not an image, ...).
     pub skipped: Vec<Skipped>,
 }
@@ -117,8 +121,22 @@ impl Dataset {
             pixels,
             labels,
             ids,
+            files: Vec::new(),
             skipped: Vec::new(),
         })
+    }
+
+    /// Attach the real relative file path of every sample (see [`Dataset::file`]); needed when
+    /// some file name is not valid UTF-8, so that its lossy id cannot be joined back to it.
+    pub fn with_files(mut self, files: Vec<PathBuf>) -> Result<Self> {
+        if files.len() != self.len() {
+            return Err(Error::data(
+                PathBuf::from(&self.name),
+                format!("{} files for {} samples", files.len(), self.len()),
+            ));
+        }
+        self.files = files;
+        Ok(self)
     }
 
     pub fn len(&self) -> usize {
@@ -162,7 +180,10 @@ impl Dataset {
     /// The file a sample was read from, when it has one of its own.
     pub fn file(&self, i: usize) -> Option<PathBuf> {
         match &self.source {
-            Source::ImageFolder { root } => Some(root.join(&self.ids[i])),
+            Source::ImageFolder { root } => Some(match self.files.get(i) {
+                Some(f) => root.join(f),
+                None => root.join(&self.ids[i]),
+            }),
             _ => None,
         }
     }
@@ -191,6 +212,11 @@ impl Dataset {
             pixels,
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             ids: indices.iter().map(|&i| self.ids[i].clone()).collect(),
+            files: if self.files.is_empty() {
+                Vec::new()
+            } else {
+                indices.iter().map(|&i| self.files[i].clone()).collect()
+            },
             skipped: self.skipped.clone(),
         }
     }

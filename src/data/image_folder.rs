@@ -1,7 +1,605 @@
-//! (in progress)
-use super::{Dataset, LoadOptions};
+//! Image folders (torchvision's ImageFolder convention, `root/<class>/<...>/<file>`), decoded in
+//! parallel straight to one model shape; bad files are reported in `Dataset::skipped`, not fatal.
+//!
+//! Loading reads every file twice when the shape must be chosen: first its header (size and
+//! colour type, no pixels), then the pixels, each image decoded, converted and resized on its
+//! own so that only the small u8 result is ever kept. A root holding `train/` and `test/`, each
+//! with class folders, loads as train + test ([`load_split`]).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Cursor};
+use std::path::{Path, PathBuf};
+
+use image::imageops::{self, FilterType};
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
+use rayon::prelude::*;
+
+use super::{Dataset, ImageShape, LoadOptions, Loaded, Skipped, Source};
 use crate::error::{Error, Result};
-use std::path::Path;
-pub fn load(root: &Path, _opts: &LoadOptions) -> Result<Dataset> {
-    Err(Error::data(root, "image folders not yet supported"))
+
+/// Largest side of an image the loader decodes.
+pub const MAX_IMAGE_SIDE: u32 = 16384;
+/// Largest decoded size of one image, in bytes: a header claiming more is refused before any
+/// pixel buffer is allocated.
+pub const MAX_DECODED_BYTES: u64 = 128 << 20;
+
+/// How many skip reasons an error message quotes.
+const REASONS_QUOTED: usize = 3;
+
+/// Load `root/<class>/<...>/<file>`: classes are the sorted names of the subfolders of `root`
+/// (hidden ones ignored), samples are the files found recursively in each, in sorted order, with
+/// ids = paths relative to `root` joined by '/'. Files directly in `root` are ignored. Files that
+/// cannot be used (empty, corrupt, not an image, too large, unreadable, ...) and class folders
+/// without a loadable image are listed in `skipped`.
+pub fn load(root: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    check_root(root)?;
+    load_part(root, Path::new(""), Dataset::name_for(root), opts)
+}
+
+/// The folders of a root that follows the train/test convention: `root/train/<class>/...` and
+/// `root/test/<class>/...` (each holding at least one class folder).
+pub fn split_dirs(root: &Path) -> Option<(PathBuf, PathBuf)> {
+    let (train, test) = (root.join("train"), root.join("test"));
+    let has_classes = |d: &Path| class_folders(d).map(|c| !c.is_empty()).unwrap_or(false);
+    (has_classes(&train) && has_classes(&test)).then_some((train, test))
+}
+
+/// Load a root that holds `train/` and `test/` class folders. Both keep `root` as their source
+/// (ids start with `train/` or `test/`); the test set is decoded straight to the training
+/// shape and its classes are numbered as the training set's (matched by name).
+pub fn load_split(root: &Path, opts: &LoadOptions) -> Result<Loaded> {
+    check_root(root)?;
+    let name = Dataset::name_for(root);
+    let train = load_part(root, Path::new("train"), name.clone(), opts)?;
+    let test_opts = LoadOptions {
+        size: Some((train.shape.height, train.shape.width)),
+        channels: Some(train.shape.channels),
+        max_side: opts.max_side,
+    };
+    let mut test = load_part(
+        root,
+        Path::new("test"),
+        format!("{name} (test)"),
+        &test_opts,
+    )?;
+    test.align_classes(&train.classes)?;
+    test.conform_to(train.shape);
+    Ok(Loaded {
+        train,
+        test: Some(test),
+    })
+}
+
+fn check_root(root: &Path) -> Result<()> {
+    let meta = std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
+    if !meta.is_dir() {
+        return Err(Error::data(root, "not a directory"));
+    }
+    Ok(())
+}
+
+fn check_options(opts: &LoadOptions) -> Result<()> {
+    if let Some(c) = opts.channels {
+        if c != 1 && c != 3 {
+            return Err(Error::Config(format!(
+                "{c} channels: only 1 (gray) or 3 (RGB) are supported"
+            )));
+        }
+    }
+    if let Some((h, w)) = opts.size {
+        if h == 0 || w == 0 || h > MAX_IMAGE_SIDE as usize || w > MAX_IMAGE_SIDE as usize {
+            return Err(Error::Config(format!(
+                "image size {h}x{w}: each side must be 1 to {MAX_IMAGE_SIDE}"
+            )));
+        }
+    }
+    if opts.max_side == 0 {
+        return Err(Error::Config("max_side must be at least 1".into()));
+    }
+    Ok(())
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().first() == Some(&b'.')
+}
+
+/// The non-hidden subfolders of `dir` (symbolic links to folders count), sorted by name.
+fn class_folders(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if is_hidden(&name) {
+            continue;
+        }
+        let ft = entry.file_type()?;
+        let is_dir = ft.is_dir()
+            || (ft.is_symlink()
+                && std::fs::metadata(entry.path())
+                    .map(|m| m.is_dir())
+                    .unwrap_or(false));
+        if is_dir {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A file to load: its path relative to the source root and its class folder's index.
+struct Entry {
+    rel: PathBuf,
+    folder: usize,
+}
+
+/// What a header says: enough to choose the model shape.
+#[derive(Clone, Copy)]
+struct Header {
+    height: u32,
+    width: u32,
+    gray: bool,
+}
+
+/// Load the class folders under `root/base` as one dataset whose source is `root`.
+fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Result<Dataset> {
+    check_options(opts)?;
+    let dir = root.join(base);
+    let folders = class_folders(&dir).map_err(|e| Error::io(&dir, e))?;
+    if folders.is_empty() {
+        return Err(Error::data(
+            &dir,
+            "no class subfolders: expected root/<class>/<image>",
+        ));
+    }
+    let folder_rels: Vec<PathBuf> = folders.iter().map(|f| base.join(f)).collect();
+
+    // 1. Find the files, in a deterministic order (class folders walked in parallel).
+    let walked: Vec<(Vec<Entry>, Vec<Skipped>)> = folder_rels
+        .par_iter()
+        .enumerate()
+        .map(|(k, rel)| {
+            let (mut entries, mut skipped) = (Vec::new(), Vec::new());
+            walk_class(root, rel, k, &mut entries, &mut skipped);
+            (entries, skipped)
+        })
+        .collect();
+    let found: Vec<usize> = walked.iter().map(|(e, s)| e.len() + s.len()).collect();
+    let mut entries = Vec::with_capacity(found.iter().sum());
+    let mut skipped = Vec::new();
+    for (e, s) in walked {
+        entries.extend(e);
+        skipped.extend(s);
+    }
+
+    // 2. Headers (when the shape is not fully given), then the shape.
+    let shape = match (opts.size, opts.channels) {
+        (Some((h, w)), Some(c)) => ImageShape::new(h, w, c),
+        _ => {
+            let headers: Vec<std::result::Result<Header, String>> = entries
+                .par_iter()
+                .with_min_len(16)
+                .map(|e| guarded(|| read_header(&root.join(&e.rel))))
+                .collect();
+            let mut good = Vec::with_capacity(entries.len());
+            let mut kept = Vec::with_capacity(entries.len());
+            for (e, h) in entries.into_iter().zip(headers) {
+                match h {
+                    Ok(h) => {
+                        good.push(h);
+                        kept.push(e);
+                    }
+                    Err(reason) => skipped.push(Skipped {
+                        path: root.join(&e.rel),
+                        reason,
+                    }),
+                }
+            }
+            entries = kept;
+            if good.is_empty() {
+                return Err(no_images(&dir, &skipped));
+            }
+            choose_shape(&good, opts)
+        }
+    };
+
+    // 3. Decode each file straight into its slot of the pixel storage.
+    let len = shape.len();
+    let mut pixels = vec![0u8; entries.len() * len];
+    let results: Vec<Option<String>> = pixels
+        .par_chunks_mut(len)
+        .zip(entries.par_iter())
+        .with_min_len(16)
+        .map(|(out, e)| guarded(|| decode_into(&root.join(&e.rel), shape, out)).err())
+        .collect();
+
+    // 4. Drop the failures (compacting the storage in place) and number the classes.
+    let mut kept = 0;
+    let mut loaded = vec![0usize; folders.len()];
+    let mut kept_entries = Vec::with_capacity(entries.len());
+    for (i, (e, r)) in entries.into_iter().zip(results).enumerate() {
+        match r {
+            None => {
+                if kept != i {
+                    pixels.copy_within(i * len..(i + 1) * len, kept * len);
+                }
+                loaded[e.folder] += 1;
+                kept_entries.push(e);
+                kept += 1;
+            }
+            Some(reason) => skipped.push(Skipped {
+                path: root.join(&e.rel),
+                reason,
+            }),
+        }
+    }
+    if kept == 0 {
+        return Err(no_images(&dir, &skipped));
+    }
+    if kept * len < pixels.len() {
+        pixels.truncate(kept * len);
+        pixels.shrink_to_fit();
+    }
+    let mut class_of = vec![u32::MAX; folders.len()];
+    let mut classes = Vec::new();
+    for (k, f) in folders.iter().enumerate() {
+        if loaded[k] > 0 {
+            class_of[k] = classes.len() as u32;
+            classes.push(f.to_string_lossy().into_owned());
+        } else {
+            skipped.push(Skipped {
+                path: root.join(&folder_rels[k]),
+                reason: if found[k] == 0 {
+                    "empty class folder: not used as a class".into()
+                } else {
+                    "no loadable image in this class folder: not used as a class".into()
+                },
+            });
+        }
+    }
+    let labels = kept_entries.iter().map(|e| class_of[e.folder]).collect();
+    let ids: Vec<String> = kept_entries.iter().map(|e| id_of(&e.rel)).collect();
+    let lossy = kept_entries.iter().any(|e| e.rel.to_str().is_none());
+    let files = lossy.then(|| kept_entries.into_iter().map(|e| e.rel).collect());
+    let mut data = Dataset::from_parts(
+        name,
+        Source::ImageFolder {
+            root: root.to_path_buf(),
+        },
+        classes,
+        shape,
+        pixels,
+        labels,
+        ids,
+    )?;
+    if let Some(files) = files {
+        data = data.with_files(files)?;
+    }
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    data.skipped = skipped;
+    Ok(data)
+}
+
+/// A relative path as an id: its components, lossily as UTF-8, joined by '/'.
+fn id_of(rel: &Path) -> String {
+    let mut s = String::new();
+    for c in rel.components() {
+        if !s.is_empty() {
+            s.push('/');
+        }
+        s.push_str(&c.as_os_str().to_string_lossy());
+    }
+    s
+}
+
+/// Collect the files under `root/rel` (recursively, sorted, links followed, hidden names
+/// skipped); what cannot be walked goes to `skipped`.
+fn walk_class(
+    root: &Path,
+    rel: &Path,
+    folder: usize,
+    entries: &mut Vec<Entry>,
+    skipped: &mut Vec<Skipped>,
+) {
+    let dir = root.join(rel);
+    let walk = walkdir::WalkDir::new(&dir)
+        .follow_links(true)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !is_hidden(e.file_name()));
+    for item in walk {
+        match item {
+            Ok(d) => {
+                let ft = d.file_type();
+                if ft.is_dir() {
+                    continue;
+                }
+                let path = d.into_path();
+                if !ft.is_file() {
+                    skipped.push(Skipped {
+                        path,
+                        reason: "not a regular file (pipe, socket or device)".into(),
+                    });
+                    continue;
+                }
+                match path.strip_prefix(root) {
+                    Ok(r) => entries.push(Entry {
+                        rel: r.to_path_buf(),
+                        folder,
+                    }),
+                    Err(_) => skipped.push(Skipped {
+                        path,
+                        reason: "outside the dataset folder".into(),
+                    }),
+                }
+            }
+            Err(e) => {
+                let path = e.path().map(Path::to_path_buf).unwrap_or(dir.clone());
+                let reason = if let Some(a) = e.loop_ancestor() {
+                    format!(
+                        "symbolic link loop (points back to {}): not followed",
+                        a.display()
+                    )
+                } else if path.is_symlink() && !path.exists() {
+                    "broken symbolic link".to_string()
+                } else {
+                    match e.io_error() {
+                        Some(io) => format!("cannot read: {io}"),
+                        None => format!("cannot read: {e}"),
+                    }
+                };
+                skipped.push(Skipped { path, reason });
+            }
+        }
+    }
+}
+
+fn no_images(dir: &Path, skipped: &[Skipped]) -> Error {
+    if skipped.is_empty() {
+        return Error::data(dir, "no images found: every class folder is empty");
+    }
+    let first: Vec<String> = skipped
+        .iter()
+        .take(REASONS_QUOTED)
+        .map(|s| {
+            let p = s.path.strip_prefix(dir).unwrap_or(&s.path);
+            format!("{}: {}", p.display(), s.reason)
+        })
+        .collect();
+    Error::data(
+        dir,
+        format!(
+            "no images found: {} files skipped; first reasons: {}",
+            skipped.len(),
+            first.join("; ")
+        ),
+    )
+}
+
+/// Most common (height, width) among the headers (ties: the smallest), each side capped at
+/// `max_side` keeping its aspect ratio; channels 1 when every image is gray, else 3.
+fn choose_shape(headers: &[Header], opts: &LoadOptions) -> ImageShape {
+    let (h, w) = match opts.size {
+        Some(s) => s,
+        None => {
+            let mut sizes: Vec<(u32, u32)> = headers.iter().map(|h| (h.height, h.width)).collect();
+            sizes.sort_unstable();
+            // `max_by_key` keeps the last of equal counts: reversed, that is the smallest size.
+            let (h, w) = sizes
+                .chunk_by(|a, b| a == b)
+                .rev()
+                .max_by_key(|g| g.len())
+                .and_then(|g| g.first().copied())
+                .unwrap_or((1, 1));
+            cap_size(h as usize, w as usize, opts.max_side)
+        }
+    };
+    let channels = opts
+        .channels
+        .unwrap_or(if headers.iter().all(|h| h.gray) { 1 } else { 3 });
+    ImageShape::new(h, w, channels)
+}
+
+/// Scale (h, w) down so that its longer side is at most `max_side`, keeping the aspect ratio.
+fn cap_size(h: usize, w: usize, max_side: usize) -> (usize, usize) {
+    let longest = h.max(w);
+    if longest <= max_side {
+        return (h, w);
+    }
+    let scale = |s: usize| ((s * max_side + longest / 2) / longest).max(1);
+    (scale(h), scale(w))
+}
+
+/// The format of a file, from its first bytes (TGA, which has no signature, by extension).
+fn sniff(head: &[u8], path: &Path) -> std::result::Result<ImageFormat, String> {
+    if head.is_empty() {
+        return Err("empty file (0 bytes)".into());
+    }
+    match image::guess_format(head) {
+        Ok(f) => Ok(f),
+        Err(_) => match ImageFormat::from_path(path) {
+            Ok(ImageFormat::Tga) => Ok(ImageFormat::Tga),
+            _ => Err("not an image: the content matches no known image format".into()),
+        },
+    }
+}
+
+fn format_name(f: ImageFormat) -> String {
+    format!("{f:?}").to_uppercase()
+}
+
+/// Limits for reading headers: allocations only, so that a too-large size is reported by
+/// [`check_size`] in words, with the size.
+fn header_limits() -> Limits {
+    let mut l = Limits::no_limits();
+    l.max_alloc = Some(MAX_DECODED_BYTES);
+    l
+}
+
+/// Limits for decoding: size and allocations.
+fn decode_limits() -> Limits {
+    let mut l = header_limits();
+    l.max_image_width = Some(MAX_IMAGE_SIDE);
+    l.max_image_height = Some(MAX_IMAGE_SIDE);
+    l
+}
+
+/// Make a decoder for `reader`, its header read and its size checked.
+fn open_decoder<'a, R: std::io::BufRead + std::io::Seek + 'a>(
+    reader: R,
+    format: ImageFormat,
+) -> std::result::Result<(impl ImageDecoder + 'a, (u32, u32)), String> {
+    let mut r = ImageReader::with_format(reader, format);
+    r.limits(header_limits());
+    let mut dec = r.into_decoder().map_err(|e| describe(format, e))?;
+    let size = check_size(&dec)?;
+    dec.set_limits(decode_limits())
+        .map_err(|e| describe(format, e))?;
+    Ok((dec, size))
+}
+
+/// Refuse an image whose header claims a size that would need an absurd buffer.
+fn check_size<D: ImageDecoder>(dec: &D) -> std::result::Result<(u32, u32), String> {
+    let (w, h) = dec.dimensions();
+    if w == 0 || h == 0 {
+        return Err(format!("the header claims a {w}x{h} image (no pixels)"));
+    }
+    let bytes = dec.total_bytes();
+    if w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE || bytes > MAX_DECODED_BYTES {
+        return Err(format!(
+            "image too large: the header claims {w}x{h} pixels ({} MiB decoded); the limit is \
+             {MAX_IMAGE_SIDE} pixels a side and {} MiB",
+            bytes >> 20,
+            MAX_DECODED_BYTES >> 20
+        ));
+    }
+    Ok((w, h))
+}
+
+/// Why a decoder failed, in words.
+fn describe(format: ImageFormat, e: ImageError) -> String {
+    let f = format_name(format);
+    let m = e.to_string();
+    let m = m.trim_end();
+    match e {
+        ImageError::Decoding(_) => format!("corrupt or truncated {f}: {m}"),
+        ImageError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format!("truncated {f}: the file ends early ({m})")
+        }
+        ImageError::IoError(_) => format!("cannot read {f}: {m}"),
+        ImageError::Limits(_) => format!("image too large: {m}"),
+        ImageError::Unsupported(_) => format!("unsupported {f} image: {m}"),
+        _ => format!("cannot decode {f}: {m}"),
+    }
+}
+
+/// Read a file's header only: its size and whether it is gray.
+fn read_header(path: &Path) -> std::result::Result<Header, String> {
+    let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut reader = BufReader::with_capacity(8 * 1024, file);
+    let head = reader.fill_buf().map_err(|e| format!("cannot read: {e}"))?;
+    let format = sniff(head, path)?;
+    let (dec, (width, height)) = open_decoder(reader, format)?;
+    Ok(Header {
+        height,
+        width,
+        gray: !dec.color_type().has_color(),
+    })
+}
+
+/// Whether a JPEG's last scan is followed by its end-of-image marker: a truncated file lacks
+/// it (the decoder would fill the missing part with gray instead of failing).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]) else {
+        return false;
+    };
+    bytes[sos + 2..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// Run a decoding step, turning a decoder panic on a hostile file into a skip reason.
+fn guarded<T>(
+    f: impl FnOnce() -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err("the image decoder failed on this file (internal panic)".into()))
+}
+
+/// Decode one file, convert it to `shape` (gray or RGB, alpha dropped, 16-bit scaled to 8) and
+/// write it into `out` (`shape.len()` bytes).
+fn decode_into(path: &Path, shape: ImageShape, out: &mut [u8]) -> std::result::Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let format = sniff(&bytes, path)?;
+    let (dec, _) = open_decoder(Cursor::new(&bytes[..]), format)?;
+    let img = DynamicImage::from_decoder(dec).map_err(|e| describe(format, e))?;
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
+        return Err("truncated JPEG: the data ends before the end-of-image marker".into());
+    }
+    drop(bytes);
+    convert_into(img, shape, out);
+    Ok(())
+}
+
+/// Bring a decoded image to `shape`: channel conversion on the side with fewer channels, resize
+/// with a triangle filter (as `Dataset::conform_to` does).
+fn convert_into(img: DynamicImage, shape: ImageShape, out: &mut [u8]) {
+    let (w, h) = (shape.width as u32, shape.height as u32);
+    if shape.channels == 1 || !img.color().has_color() {
+        let mut g = img.into_luma8();
+        if g.dimensions() != (w, h) {
+            g = imageops::resize(&g, w, h, FilterType::Triangle);
+        }
+        if shape.channels == 1 {
+            out.copy_from_slice(g.as_raw());
+        } else {
+            for (o, &v) in out.chunks_exact_mut(3).zip(g.as_raw()) {
+                o.fill(v);
+            }
+        }
+    } else {
+        let mut c = img.into_rgb8();
+        if c.dimensions() != (w, h) {
+            c = imageops::resize(&c, w, h, FilterType::Triangle);
+        }
+        out.copy_from_slice(c.as_raw());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_keeps_aspect() {
+        assert_eq!(cap_size(28, 28, 64), (28, 28));
+        assert_eq!(cap_size(128, 96, 64), (64, 48));
+        assert_eq!(cap_size(1000, 10, 64), (64, 1));
+    }
+
+    #[test]
+    fn shape_is_the_most_common_size() {
+        let h = |height, width, gray| Header {
+            height,
+            width,
+            gray,
+        };
+        let opts = LoadOptions::default();
+        let s = choose_shape(&[h(10, 12, true), h(8, 8, true), h(10, 12, true)], &opts);
+        assert_eq!(s, ImageShape::new(10, 12, 1));
+        let s = choose_shape(&[h(10, 12, true), h(8, 8, false)], &opts);
+        assert_eq!(s, ImageShape::new(8, 8, 3));
+    }
+
+    #[test]
+    fn jpeg_end_marker() {
+        assert!(jpeg_is_complete(&[
+            0xFF, 0xD8, 0xFF, 0xDA, 1, 2, 0xFF, 0xD9
+        ]));
+        assert!(!jpeg_is_complete(&[0xFF, 0xD8, 0xFF, 0xDA, 1, 2]));
+        assert!(!jpeg_is_complete(&[0xFF, 0xD8, 0xFF, 0xD9, 0xFF, 0xDA, 1]));
+    }
+
+    #[test]
+    fn ids_use_slashes() {
+        assert_eq!(id_of(Path::new("train/cat/a.png")), "train/cat/a.png");
+    }
 }

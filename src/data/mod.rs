@@ -43,8 +43,9 @@ pub struct Loaded {
     pub test: Option<Dataset>,
 }
 
-/// Load a dataset path: an image folder (classes = sorted subfolder names), a directory holding
-/// IDX files (train + t10k), a single IDX images file, or a CIFAR-10 binary directory.
+/// Load a dataset path: an image folder (classes = sorted subfolder names; a folder holding
+/// `train/` and `test/` class folders loads as train + test), a directory holding IDX files
+/// (train + t10k), a single IDX images file, or a CIFAR-10 binary directory.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_file() {
@@ -61,6 +62,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
     }
     if cifar::is_cifar_dir(path) {
         return cifar::load_dir(path);
+    }
+    if image_folder::split_dirs(path).is_some() {
+        return image_folder::load_split(path, opts);
     }
     image_folder::load(path, opts).map(|train| Loaded { train, test: None })
 }
