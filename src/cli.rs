@@ -367,7 +367,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
                 }
             }
             Event::RoundDone(r) => {
-                bar.println(round_line(r));
+                bar.suspend(|| eprintln!("{}", round_line(r)));
             }
         }
         Ok(())
