@@ -19,6 +19,6 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn gui(_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    anyhow::bail!("the window is not built yet")
+fn gui(path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    itlm_inspector::ui::run(path)
 }
