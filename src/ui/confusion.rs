@@ -29,7 +29,7 @@ pub fn confusion_ui(ui: &mut egui::Ui, state: &mut AppState) {
     let max = cut.confusion.iter().copied().max().unwrap_or(0).max(1);
     let label_w = 64.0;
     let avail = ui.available_width() - label_w - 8.0;
-    let cell = (avail / k as f32).clamp(10.0, 40.0);
+    let cell = (avail / k as f32).clamp(10.0, 30.0);
     let show_counts = cell >= 24.0;
     let mut clicked = None;
     let selected = state.filter.cell;
@@ -157,6 +157,11 @@ fn abbrev(s: &str, width: f32) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {
-        s.chars().take(max - 1).collect::<String>() + "."
+        s.chars()
+            .take(max - 1)
+            .collect::<String>()
+            .trim_end()
+            .to_string()
+            + "."
     }
 }

@@ -21,33 +21,42 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
     };
     ui.horizontal_wrapped(|ui| {
         let s = &mut state.settings;
-        egui::ComboBox::new("model", "model")
+        let l = ui.label("model");
+        egui::ComboBox::from_id_salt("model")
             .selected_text(s.learner.model.to_string())
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut s.learner.model, ModelKind::Cnn, "cnn")
                     .on_hover_text("conv 32 - pool - conv 64 - pool - fc 128");
                 ui.selectable_value(&mut s.learner.model, ModelKind::Mlp, "mlp")
                     .on_hover_text("two hidden layers (256, 128)");
-            });
+            })
+            .response
+            .labelled_by(l.id);
         number_ui(ui, "epochs", &mut s.config.epochs, 1..=1000, "Epochs of each early round");
         number_ui(ui, "final epochs", &mut s.config.final_epochs, 1..=1000, "Epochs of the last round: the model you keep");
         number_ui(ui, "rounds", &mut s.config.rounds, 1..=100, "Trim-and-retrain rounds after round 0");
-        egui::ComboBox::new("selection", "selection")
+        let l = ui.label("selection");
+        egui::ComboBox::from_id_salt("selection")
             .selected_text(s.config.select.to_string())
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut s.config.select, Selection::Global, "global")
                     .on_hover_text("The paper's rule: keep the tau share of all samples");
                 ui.selectable_value(&mut s.config.select, Selection::PerClass, "per-class")
                     .on_hover_text("Keep the tau share within each given class");
-            });
-        egui::ComboBox::new("schedule", "schedule")
+            })
+            .response
+            .labelled_by(l.id);
+        let l = ui.label("schedule");
+        egui::ComboBox::from_id_salt("schedule")
             .selected_text(schedule_name(s.config.schedule))
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut s.config.schedule, TauSchedule::Constant, "constant")
                     .on_hover_text("Every round keeps the fraction tau");
                 ui.selectable_value(&mut s.config.schedule, TauSchedule::Linear, "linear")
                     .on_hover_text("Trim deeper each round, from 1.0 down to tau");
-            });
+            })
+            .response
+            .labelled_by(l.id);
         ui.menu_button("More...", |ui| {
             ui.checkbox(&mut s.config.reinit, "re-initialise each round")
                 .on_hover_text("Off: keep training the same model (warm start)");

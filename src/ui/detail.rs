@@ -183,7 +183,9 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
             }
         })
         .response
-        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Loss across rounds"));
+        .widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Image, true, "Loss across rounds plot")
+        });
     // Class probabilities.
     let Some(rec) = state.record() else { return };
     let probs = rec.probs_of(i, train.num_classes());
@@ -231,7 +233,9 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
         })
         .show(ui, |p| p.bar_chart(BarChart::new("p", bars)))
         .response
-        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Class probabilities"));
+        .widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Image, true, "Class probabilities plot")
+        });
     ui.label(
         RichText::new("blue: given label, orange: predicted")
             .small()

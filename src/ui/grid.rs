@@ -201,6 +201,6 @@ fn short(s: &str) -> String {
     if s.chars().count() <= 7 {
         s.to_string()
     } else {
-        s.chars().take(6).collect::<String>() + "."
+        s.chars().take(6).collect::<String>().trim_end().to_string() + "."
     }
 }

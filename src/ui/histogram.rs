@@ -93,7 +93,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
     let cut_value = cut.cut_value;
     let resp = Plot::new(("histogram", state.generation))
         .legend(Legend::default())
-        .height(ui.available_height().clamp(120.0, 320.0))
+        .height(230.0)
         .allow_scroll(false)
         .allow_zoom(false)
         .allow_drag(false)

@@ -78,8 +78,8 @@ pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
         })
         .collect();
     Plot::new("metrics")
-        .legend(Legend::default())
-        .height(ui.available_height().clamp(120.0, 260.0))
+        .legend(Legend::default().position(egui_plot::Corner::LeftBottom))
+        .height(190.0)
         .include_y(0.0)
         .include_y(1.0)
         .allow_scroll(false)

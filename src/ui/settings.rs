@@ -35,7 +35,7 @@ impl Default for Panels {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// The configuration the next run starts with (tau is the slider).
@@ -49,6 +49,21 @@ pub struct Settings {
     /// Histogram counts on a log scale.
     pub log_counts: bool,
     pub export_dir: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            config: Config::default(),
+            learner: LearnerConfig::default(),
+            limit: None,
+            recent: Vec::new(),
+            panels: Panels::default(),
+            // Loss histograms are heavy-tailed: the trimmed tail is invisible on a linear scale.
+            log_counts: true,
+            export_dir: None,
+        }
+    }
 }
 
 impl Settings {
@@ -105,8 +120,9 @@ mod tests {
         let back: Settings = serde_json::from_str(&j).unwrap();
         assert_eq!(back, s);
         // Missing fields fall back to defaults.
-        let partial: Settings = serde_json::from_str(r#"{"log_counts": true}"#).unwrap();
-        assert!(partial.log_counts);
+        let partial: Settings = serde_json::from_str(r#"{"log_counts": false}"#).unwrap();
+        assert!(!partial.log_counts);
+        assert!(partial.panels.histogram);
         assert_eq!(partial.config, Config::default());
     }
 }
