@@ -23,7 +23,8 @@ pub struct Options {
     pub path: Option<PathBuf>,
     /// Start a run when the dataset has loaded.
     pub autostart: bool,
-    pub limit: Option<usize>,
+    /// Subset size for this session (`Some(None)`: all samples); not saved.
+    pub limit: Option<Option<usize>>,
     pub model: Option<crate::learner::ModelKind>,
     pub frame_stats: Option<PathBuf>,
     /// Ignore saved settings (tests).
@@ -37,7 +38,9 @@ impl Options {
         Self {
             path,
             autostart: var("ITLM_AUTOSTART").is_some_and(|v| v != "0"),
-            limit: var("ITLM_LIMIT").and_then(|v| v.parse().ok()),
+            limit: var("ITLM_LIMIT")
+                .and_then(|v| v.parse::<usize>().ok())
+                .map(|n| (n > 0).then_some(n)),
             model: var("ITLM_MODEL").and_then(|v| match v.as_str() {
                 "cnn" => Some(crate::learner::ModelKind::Cnn),
                 "mlp" => Some(crate::learner::ModelKind::Mlp),
@@ -55,6 +58,10 @@ pub struct App {
     pub stats: FrameStats,
     detail_tex: DetailTexture,
     tau_slider: egui::Id,
+    /// Saved values that environment overrides replaced for this session, restored on save
+    /// unless the user changed the setting in the window.
+    saved_limit: Option<(Option<usize>, Option<usize>)>,
+    saved_model: Option<(crate::learner::ModelKind, crate::learner::ModelKind)>,
 }
 
 impl App {
@@ -64,10 +71,14 @@ impl App {
         } else {
             Settings::load(cc.storage)
         };
-        if options.limit.is_some() {
-            settings.limit = options.limit;
+        let mut saved_limit = None;
+        let mut saved_model = None;
+        if let Some(l) = options.limit {
+            saved_limit = Some((settings.limit, l));
+            settings.limit = l;
         }
         if let Some(m) = options.model {
+            saved_model = Some((settings.learner.model, m));
             settings.learner.model = m;
         }
         let ctx = cc.egui_ctx.clone();
@@ -87,6 +98,8 @@ impl App {
             stats: FrameStats::new(options.frame_stats),
             detail_tex: DetailTexture::default(),
             tau_slider: egui::Id::NULL,
+            saved_limit,
+            saved_model,
         }
     }
 
@@ -240,7 +253,18 @@ impl eframe::App for App {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        self.state.settings.save(storage);
+        let mut s = self.state.settings.clone();
+        if let Some((saved, session)) = self.saved_limit {
+            if s.limit == session {
+                s.limit = saved;
+            }
+        }
+        if let Some((saved, session)) = self.saved_model {
+            if s.learner.model == session {
+                s.learner.model = saved;
+            }
+        }
+        s.save(storage);
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

@@ -179,7 +179,7 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
                     .color(TRIMMED),
             );
             if let Some(x) = shown {
-                p.vline(VLine::new("shown round", x).color(Color32::GRAY));
+                p.vline(VLine::new("", x).color(Color32::GRAY));
             }
         })
         .response

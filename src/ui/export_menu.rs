@@ -37,6 +37,8 @@ pub fn export_window_ui(ctx: &egui::Context, state: &mut AppState) {
         .collapsible(false)
         .resizable(false)
         .default_width(520.0)
+        .pivot(egui::Align2::CENTER_TOP)
+        .default_pos(ctx.content_rect().center_top() + egui::vec2(0.0, 120.0))
         .show(ctx, |ui| export_body_ui(ui, state, what));
     if !open {
         state.export.open = None;

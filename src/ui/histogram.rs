@@ -81,10 +81,11 @@ pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
                 .enumerate()
                 .filter(|(_, &c)| c > 0)
                 .map(|(b, &c)| {
+                    // A narrow bar inside the bin, so kept / trimmed stay visible around it.
                     Bar::new(h.center(b), height(c))
-                        .width(h.width * 0.95)
-                        .fill(Color32::TRANSPARENT)
-                        .stroke(Stroke::new(1.5, BAD))
+                        .width(h.width * 0.35)
+                        .fill(BAD.gamma_multiply(0.8))
+                        .stroke(Stroke::new(1.0, BAD))
                 })
                 .collect(),
         )
@@ -93,7 +94,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
     let cut_value = cut.cut_value;
     let resp = Plot::new(("histogram", state.generation))
         .legend(Legend::default())
-        .height(230.0)
+        .height(200.0)
         .allow_scroll(false)
         .allow_zoom(false)
         .allow_drag(false)

@@ -78,8 +78,8 @@ pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
         })
         .collect();
     Plot::new("metrics")
-        .legend(Legend::default().position(egui_plot::Corner::LeftBottom))
-        .height(190.0)
+        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
+        .height(170.0)
         .include_y(0.0)
         .include_y(1.0)
         .allow_scroll(false)
@@ -95,7 +95,8 @@ pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
                 );
             }
             if let Some(x) = shown {
-                p.vline(VLine::new("shown round", x).color(Color32::GRAY));
+                // Unnamed: not in the legend.
+                p.vline(VLine::new("", x).color(Color32::GRAY));
             }
         })
         .response

@@ -133,9 +133,9 @@ pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
     });
     if !t.skipped.is_empty() || !d.notes.is_empty() {
         egui::CollapsingHeader::new(format!(
-            "{} skipped files, {} notes",
-            t.skipped.len(),
-            d.notes.len()
+            "{}, {}",
+            plural(t.skipped.len(), "skipped file"),
+            plural(d.notes.len(), "note")
         ))
         .id_salt("skipped")
         .show(ui, |ui| {
@@ -153,5 +153,14 @@ pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
                     }
                 });
         });
+    }
+}
+
+/// "1 note", "3 notes".
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }

@@ -336,7 +336,8 @@ impl AppState {
         }
     }
 
-    fn loaded(&mut self, l: Loaded) {
+    /// Show an already loaded dataset (in-memory sets, tests); what a finished load does.
+    pub fn open_loaded(&mut self, l: Loaded) {
         self.stop_and_forget_run();
         self.settings.remember(&l.path);
         self.path_input = l.path.display().to_string();
@@ -480,7 +481,7 @@ impl AppState {
             match l.rx.try_recv() {
                 Ok(Ok(loaded)) => {
                     self.loading = None;
-                    self.loaded(loaded);
+                    self.open_loaded(loaded);
                 }
                 Ok(Err(e)) => {
                     self.loading = None;
