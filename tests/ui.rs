@@ -2,7 +2,10 @@
 //! tiny ITLM (MLP, 1 epoch, 2 rounds), and check what the panels show, the tau slider, the
 //! round keys, the detail view, the confusion filter and exports.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
@@ -351,4 +354,142 @@ fn errors_show_in_the_window() {
     h.state_mut().state.start();
     h.run_steps(2);
     h.get_by_label_contains("Open a dataset first");
+}
+
+/// A folder dropped on the window.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        Err("a folder".into())
+    }
+}
+
+#[test]
+fn a_dropped_folder_opens() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let missing = PathBuf::from("/nonexistent/itlm-dataset");
+    let mut h = harness(&missing);
+    step_until(&mut h, 30, "the first load to fail", |a| {
+        a.state.loading.is_none()
+    });
+    assert!(h.state().state.data.is_none());
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(data.path().to_path_buf())));
+    step_until(&mut h, 60, "the dropped folder to load", |a| {
+        a.state.data.is_some()
+    });
+    h.get_by_label_contains("240 images, 3 classes");
+    // Remembered as a recent folder.
+    let canon = std::fs::canonicalize(data.path()).unwrap();
+    assert_eq!(h.state().state.settings.recent.first(), Some(&canon));
+}
+
+fn wait(s: &mut AppState, secs: u64, what: &str, f: impl Fn(&AppState) -> bool) {
+    let t = Instant::now();
+    while !f(s) {
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}: {:?}",
+            s.messages
+        );
+        s.poll();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn loaded(train: itlm_inspector::data::Dataset) -> itlm_inspector::ui::state::Loaded {
+    itlm_inspector::ui::state::Loaded {
+        path: PathBuf::new(),
+        train: Arc::new(train),
+        test: None,
+        test2: None,
+        truth: None,
+        bad: None,
+        notes: Vec::new(),
+        load_secs: 0.0,
+    }
+}
+
+#[test]
+fn detail_decodes_the_original_file_off_thread() {
+    use itlm_inspector::data::{Dataset, ImageShape, Source};
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("a")).unwrap();
+    image::RgbImage::from_pixel(40, 30, image::Rgb([10, 200, 30]))
+        .save(root.path().join("a/x.png"))
+        .unwrap();
+    std::fs::write(root.path().join("a/broken.png"), b"not a png").unwrap();
+    let d = Dataset::from_parts(
+        "folder",
+        Source::ImageFolder {
+            root: root.path().to_path_buf(),
+        },
+        vec!["a".into(), "b".into()],
+        ImageShape::new(8, 8, 3),
+        vec![0; 2 * 8 * 8 * 3],
+        vec![0, 1],
+        vec!["a/x.png".into(), "a/broken.png".into()],
+    )
+    .unwrap();
+    let mut s = AppState::headless(tiny_settings());
+    s.open_loaded(loaded(d));
+    s.select_sample(Some(0));
+    wait(&mut s, 20, "the decoded original", |s| {
+        s.original.as_ref().is_some_and(|o| o.rgba.is_some())
+    });
+    let (w, h, px) = s.original.as_ref().unwrap().rgba.clone().unwrap();
+    assert_eq!((w, h, px.len()), (40, 30, 40 * 30 * 4));
+    assert_eq!(&px[..4], &[10, 200, 30, 255]);
+    // An unreadable original is reported, not fatal.
+    s.select_sample(Some(1));
+    wait(&mut s, 20, "the decode error", |s| {
+        s.original.as_ref().is_some_and(|o| o.error.is_some())
+    });
+    assert!(s.messages.is_empty());
+}
+
+#[test]
+fn pause_resume_and_stop_a_slow_run() {
+    let mut s = AppState::headless(tiny_settings());
+    s.open_loaded(loaded(common::dataset(30, 3)));
+    s.factory = Some(Arc::new(|_d| {
+        let (mut l, _) = common::FakeLearner::new((0..30).map(|i| i as f32).collect());
+        l.batches = 50;
+        l.batch_sleep_ms = 10;
+        Ok(Box::new(l) as Box<dyn itlm_inspector::itlm::Learner>)
+    }));
+    let status = |s: &AppState| s.run.as_ref().map(|r| r.status.clone());
+    s.start();
+    wait(&mut s, 20, "running", |s| {
+        s.run.as_ref().is_some_and(|r| r.progress.is_some())
+    });
+    s.pause();
+    wait(&mut s, 20, "paused", |s| {
+        status(s) == Some(RunStatus::Paused)
+    });
+    // Paused means no progress.
+    let at = s.run.as_ref().unwrap().progress.clone();
+    std::thread::sleep(Duration::from_millis(150));
+    s.poll();
+    assert_eq!(s.run.as_ref().unwrap().progress, at);
+    s.resume();
+    wait(&mut s, 20, "resumed", |s| {
+        status(s) == Some(RunStatus::Running)
+    });
+    wait(&mut s, 20, "a round", |s| s.rounds() >= 1);
+    s.stop();
+    wait(&mut s, 20, "stopped", |s| {
+        status(s) == Some(RunStatus::Stopped)
+    });
+    assert!(s.rounds() >= 1 && s.rounds() < 3);
+    // The view still works on what was finished.
+    assert_eq!(s.cut().unwrap().kept_count, 24);
 }

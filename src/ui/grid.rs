@@ -16,7 +16,9 @@ const CELL_H: f32 = THUMB + 22.0;
 
 pub fn grid_ui(ui: &mut egui::Ui, state: &mut AppState, thumbs: &mut Thumbs) {
     let (Some(cut), Some(lists)) = (state.cut(), state.lists()) else {
-        ui.label("Sample grids: no finished round yet. Press Start (or Step one round) to run ITLM.");
+        ui.label(
+            "Sample grids: no finished round yet. Press Start (or Step one round) to run ITLM.",
+        );
         return;
     };
     let Some(data) = state.data.as_ref() else {

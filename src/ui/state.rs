@@ -339,7 +339,9 @@ impl AppState {
     /// Show an already loaded dataset (in-memory sets, tests); what a finished load does.
     pub fn open_loaded(&mut self, l: Loaded) {
         self.stop_and_forget_run();
-        self.settings.remember(&l.path);
+        if l.path.exists() {
+            self.settings.remember(&l.path);
+        }
         self.path_input = l.path.display().to_string();
         self.data = Some(l);
         self.generation += 1;
