@@ -2,7 +2,7 @@
 //! and trim precision / recall when ground truth is known, as line plots.
 
 use egui::{Color32, RichText};
-use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
 
 use super::state::AppState;
 
@@ -88,6 +88,12 @@ pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
         .x_axis_label("round")
         .show(ui, |p| {
             for (name, color, pts) in lines {
+                // Markers too, so a single round shows; same name = one legend entry.
+                p.points(
+                    Points::new(name.clone(), PlotPoints::new(pts.clone()))
+                        .color(color)
+                        .radius(2.5),
+                );
                 p.line(
                     Line::new(name, PlotPoints::new(pts))
                         .color(color)

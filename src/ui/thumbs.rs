@@ -93,7 +93,7 @@ impl Thumbs {
         let mut ages: Vec<u64> = self.map.values().map(|(_, u)| *u).collect();
         let k = self.map.len() / 4;
         ages.select_nth_unstable(k);
-        let limit = ages[k].min(self.clock - 1);
+        let limit = ages[k].min(self.clock.saturating_sub(1));
         self.map.retain(|_, (_, u)| *u > limit);
     }
 }
