@@ -4,6 +4,7 @@
 //! - [`data`]: image folders, IDX, CIFAR-10, ground truth, corruption.
 //! - [`itlm`]: the algorithm, generic over [`itlm::Learner`].
 //! - [`learner`]: candle models (MLP, CNN, VAE).
+//! - [`ui`]: the inspection window (egui).
 
 pub mod data;
 pub mod error;
@@ -15,4 +16,5 @@ pub use error::{Error, Result};
 pub mod cli;
 pub mod export;
 pub mod reproduce;
+pub mod ui;
 pub mod worker;

@@ -34,6 +34,6 @@ fn report(r: &dyn std::fmt::Display) {
     let _ = write!(std::io::stdout(), "{r}");
 }
 
-fn gui(_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    anyhow::bail!("the window is not built yet")
+fn gui(path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    itlm_inspector::ui::run(path)
 }

@@ -1,0 +1,167 @@
+//! Class confusion of the trimmed samples (given x predicted) as a heat grid: systematic label
+//! flips show as one hot cell. Clicking a cell filters the grids to it.
+
+use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Vec2};
+
+use super::state::AppState;
+use super::view::GridTab;
+
+pub fn confusion_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(cut) = state.cut() else {
+        ui.label("Confusion of trimmed samples: no finished round yet");
+        return;
+    };
+    let Some(data) = state.data.as_ref() else {
+        return;
+    };
+    let names = data.train.classes.clone();
+    let k = cut.classes;
+    if k == 0 || cut.confusion.len() != k * k {
+        return;
+    }
+    ui.label(
+        RichText::new(format!(
+            "Trimmed by given (rows) x predicted (columns), round {}",
+            cut.record.round
+        ))
+        .strong(),
+    );
+    let max = cut.confusion.iter().copied().max().unwrap_or(0).max(1);
+    let label_w = 64.0;
+    let avail = ui.available_width() - label_w - 8.0;
+    let cell = (avail / k as f32).clamp(10.0, 30.0);
+    let show_counts = cell >= 24.0;
+    let mut clicked = None;
+    let selected = state.filter.cell;
+    egui::ScrollArea::both()
+        .id_salt("confusion")
+        .max_height(ui.available_height().max(120.0))
+        .show(ui, |ui| {
+            // Column headers.
+            ui.horizontal(|ui| {
+                ui.add_space(label_w);
+                for name in names.iter().take(k) {
+                    let (r, _) = ui.allocate_exact_size(Vec2::new(cell, 14.0), Sense::hover());
+                    ui.painter().text(
+                        r.center(),
+                        egui::Align2::CENTER_CENTER,
+                        abbrev(name, cell),
+                        egui::FontId::proportional(10.0),
+                        ui.visuals().text_color(),
+                    );
+                }
+            });
+            ui.spacing_mut().item_spacing.y = 0.0;
+            for g in 0..k {
+                ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing.x = 0.0;
+                    let (r, _) = ui.allocate_exact_size(Vec2::new(label_w, cell), Sense::hover());
+                    ui.painter().text(
+                        Pos2::new(r.right() - 4.0, r.center().y),
+                        egui::Align2::RIGHT_CENTER,
+                        abbrev(&names[g], label_w),
+                        egui::FontId::proportional(10.0),
+                        ui.visuals().text_color(),
+                    );
+                    for p in 0..k {
+                        let n = cut.confusion[g * k + p];
+                        let (rect, resp) =
+                            ui.allocate_exact_size(Vec2::splat(cell), Sense::click());
+                        let label = format!("given {} predicted {}: {n}", names[g], names[p]);
+                        resp.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::Button, n > 0, &label)
+                        });
+                        paint_cell(
+                            ui,
+                            rect,
+                            n,
+                            max,
+                            g == p,
+                            show_counts,
+                            selected == Some((g as u32, p as u32)),
+                        );
+                        if n > 0 && resp.clicked() {
+                            clicked = Some((g as u32, p as u32));
+                        }
+                        resp.on_hover_text(label);
+                    }
+                });
+            }
+        });
+    if let Some(c) = clicked {
+        if state.filter.cell == Some(c) {
+            state.filter.cell = None;
+        } else {
+            state.filter.cell = Some(c);
+            state.tab = GridTab::Trimmed;
+        }
+    }
+}
+
+fn paint_cell(
+    ui: &egui::Ui,
+    rect: Rect,
+    n: usize,
+    max: usize,
+    diagonal: bool,
+    counts: bool,
+    selected: bool,
+) {
+    let p = ui.painter();
+    let t = (n as f32 / max as f32).sqrt();
+    let fill = if n == 0 {
+        Color32::from_gray(28)
+    } else {
+        // Dark to hot orange.
+        Color32::from_rgb(
+            (60.0 + 195.0 * t) as u8,
+            (40.0 + 100.0 * t) as u8,
+            (40.0 * (1.0 - t) + 20.0) as u8,
+        )
+    };
+    let r = rect.shrink(0.5);
+    p.rect_filled(r, CornerRadius::ZERO, fill);
+    if diagonal {
+        p.rect_stroke(
+            r,
+            CornerRadius::ZERO,
+            Stroke::new(1.0, Color32::from_gray(90)),
+            StrokeKind::Inside,
+        );
+    }
+    if selected {
+        p.rect_stroke(
+            r,
+            CornerRadius::ZERO,
+            Stroke::new(2.0, Color32::WHITE),
+            StrokeKind::Inside,
+        );
+    }
+    if counts && n > 0 {
+        p.text(
+            r.center(),
+            egui::Align2::CENTER_CENTER,
+            n.to_string(),
+            egui::FontId::proportional(10.0),
+            if t > 0.6 {
+                Color32::BLACK
+            } else {
+                Color32::WHITE
+            },
+        );
+    }
+}
+
+fn abbrev(s: &str, width: f32) -> String {
+    let max = ((width / 6.0) as usize).max(2);
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars()
+            .take(max - 1)
+            .collect::<String>()
+            .trim_end()
+            .to_string()
+            + "."
+    }
+}

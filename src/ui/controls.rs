@@ -1,0 +1,281 @@
+//! Run controls: model, epochs, rounds, selection, schedule, the tau slider, Start / Pause /
+//! Resume / Stop / Step, "Retrain at this tau", and the progress bar with ETA.
+
+use egui::{Color32, RichText};
+
+use crate::itlm::{LossAggregate, Selection, TauSchedule};
+use crate::learner::ModelKind;
+
+use super::state::{AppState, RunStatus};
+use super::TAU_MIN;
+
+/// Returned so the window can tell the slider's focus from a global arrow key.
+pub struct ControlsOutput {
+    pub tau_slider: egui::Id,
+}
+
+/// The configuration row and the run buttons.
+pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
+    let mut out = ControlsOutput {
+        tau_slider: egui::Id::NULL,
+    };
+    ui.horizontal_wrapped(|ui| {
+        let s = &mut state.settings;
+        let l = ui.label("model");
+        egui::ComboBox::from_id_salt("model")
+            .selected_text(s.learner.model.to_string())
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut s.learner.model, ModelKind::Cnn, "cnn")
+                    .on_hover_text("conv 32 - pool - conv 64 - pool - fc 128");
+                ui.selectable_value(&mut s.learner.model, ModelKind::Mlp, "mlp")
+                    .on_hover_text("two hidden layers (256, 128)");
+            })
+            .response
+            .labelled_by(l.id);
+        number_ui(ui, "epochs", &mut s.config.epochs, 1..=1000, "Epochs of each early round");
+        number_ui(ui, "final epochs", &mut s.config.final_epochs, 1..=1000, "Epochs of the last round: the model you keep");
+        number_ui(ui, "rounds", &mut s.config.rounds, 1..=100, "Trim-and-retrain rounds after round 0");
+        let l = ui.label("selection");
+        egui::ComboBox::from_id_salt("selection")
+            .selected_text(s.config.select.to_string())
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut s.config.select, Selection::Global, "global")
+                    .on_hover_text("The paper's rule: keep the tau share of all samples");
+                ui.selectable_value(&mut s.config.select, Selection::PerClass, "per-class")
+                    .on_hover_text("Keep the tau share within each given class");
+            })
+            .response
+            .labelled_by(l.id);
+        let l = ui.label("schedule");
+        egui::ComboBox::from_id_salt("schedule")
+            .selected_text(schedule_name(s.config.schedule))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut s.config.schedule, TauSchedule::Constant, "constant")
+                    .on_hover_text("Every round keeps the fraction tau");
+                ui.selectable_value(&mut s.config.schedule, TauSchedule::Linear, "linear")
+                    .on_hover_text("Trim deeper each round, from 1.0 down to tau");
+            })
+            .response
+            .labelled_by(l.id);
+        ui.menu_button("More...", |ui| {
+            ui.checkbox(&mut s.config.reinit, "re-initialise each round")
+                .on_hover_text("Off: keep training the same model (warm start)");
+            egui::ComboBox::new("aggregate", "cut on")
+                .selected_text(match s.config.aggregate {
+                    LossAggregate::Last => "last round's loss",
+                    LossAggregate::Mean => "mean loss over rounds",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut s.config.aggregate, LossAggregate::Last, "last round's loss");
+                    ui.selectable_value(&mut s.config.aggregate, LossAggregate::Mean, "mean loss over rounds");
+                });
+            ui.horizontal(|ui| {
+                let l = ui.label("seed");
+                ui.add(egui::DragValue::new(&mut s.config.seed)).labelled_by(l.id);
+            });
+            ui.horizontal(|ui| {
+                let l = ui.label("batch size");
+                ui.add(egui::DragValue::new(&mut s.learner.batch_size).range(1..=8192))
+                    .labelled_by(l.id);
+            });
+            ui.horizontal(|ui| {
+                let l = ui.label("learning rate");
+                ui.add(
+                    egui::DragValue::new(&mut s.learner.lr)
+                        .range(1e-6..=1.0)
+                        .speed(1e-4)
+                        .max_decimals(6),
+                )
+                .labelled_by(l.id);
+            });
+            ui.horizontal(|ui| {
+                let mut on = s.config.round0_epochs.is_some();
+                ui.checkbox(&mut on, "round-0 epochs")
+                    .on_hover_text("A shorter first round keeps fast-learned bad samples at high loss");
+                match (on, &mut s.config.round0_epochs) {
+                    (true, Some(e)) => {
+                        ui.add(egui::DragValue::new(e).range(0.05..=1000.0).speed(0.05))
+                            .on_hover_text("round-0 epochs");
+                    }
+                    (true, r @ None) => *r = Some(1.0),
+                    (false, r) => *r = None,
+                }
+            });
+            ui.horizontal(|ui| {
+                let mut on = s.limit.is_some();
+                ui.checkbox(&mut on, "use a subset of")
+                    .on_hover_text("A seeded random subset of the training samples; applies when a dataset is (re)opened");
+                match (on, &mut s.limit) {
+                    (true, Some(n)) => {
+                        ui.add(egui::DragValue::new(n).range(10..=10_000_000).speed(50))
+                            .on_hover_text("samples");
+                    }
+                    (true, l @ None) => *l = Some(5000),
+                    (false, l) => *l = None,
+                }
+            });
+        });
+    });
+    ui.horizontal_wrapped(|ui| {
+        let mut tau = state.tau();
+        let r = ui.add(
+            egui::Slider::new(&mut tau, TAU_MIN..=1.0)
+                .text("tau")
+                .fixed_decimals(2)
+                .step_by(0.01),
+        );
+        out.tau_slider = r.id;
+        r.on_hover_text("Fraction kept. Moves the cut on the shown round at once; the next run and \"Retrain at this tau\" use it");
+        if tau != state.tau() {
+            state.set_tau(tau);
+        }
+        if let Some(rec) = state.record() {
+            if (rec.tau - state.tau()).abs() > 1e-9 {
+                let t = rec.tau;
+                if ui
+                    .small_button(format!("round's tau {t:.2}"))
+                    .on_hover_text("This round's selection used this tau: set the slider to it")
+                    .clicked()
+                {
+                    state.set_tau(t);
+                }
+            }
+        }
+        ui.separator();
+        run_buttons_ui(ui, state);
+    });
+    progress_ui(ui, state);
+    out
+}
+
+fn number_ui(
+    ui: &mut egui::Ui,
+    name: &str,
+    v: &mut usize,
+    range: std::ops::RangeInclusive<usize>,
+    hint: &str,
+) {
+    let l = ui.label(name);
+    ui.add(egui::DragValue::new(v).range(range))
+        .labelled_by(l.id)
+        .on_hover_text(hint);
+}
+
+pub fn schedule_name(s: TauSchedule) -> &'static str {
+    match s {
+        TauSchedule::Constant => "constant",
+        TauSchedule::Linear => "linear",
+    }
+}
+
+fn run_buttons_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let has_data = state.data.is_some();
+    let status = state.run.as_ref().map(|r| r.status.clone());
+    let active = status.as_ref().is_some_and(|s| s.is_active());
+    let paused = status == Some(RunStatus::Paused);
+    if ui
+        .add_enabled(
+            has_data,
+            egui::Button::new(if active { "Restart" } else { "Start" }),
+        )
+        .on_hover_text("Start a fresh run with these settings")
+        .clicked()
+    {
+        state.start();
+    }
+    if paused {
+        if ui.button("Resume").clicked() {
+            state.resume();
+        }
+    } else if ui.add_enabled(active, egui::Button::new("Pause")).clicked() {
+        state.pause();
+    }
+    if ui.add_enabled(active, egui::Button::new("Stop")).clicked() {
+        state.stop();
+    }
+    if ui
+        .add_enabled(has_data, egui::Button::new("Step one round"))
+        .on_hover_text("Train until the next round is done, then pause")
+        .clicked()
+    {
+        state.step_one_round();
+    }
+    let can_retrain = (paused || !active) && state.record().is_some();
+    if ui
+        .add_enabled(can_retrain, egui::Button::new("Retrain at this tau"))
+        .on_hover_text("Continue from the shown round, training the next round on the kept set at the slider's tau")
+        .on_disabled_hover_text("Needs a finished round, and no run training right now (pause or stop it)")
+        .clicked()
+    {
+        state.retrain_at_tau();
+    }
+}
+
+fn progress_ui(ui: &mut egui::Ui, state: &AppState) {
+    let Some(run) = &state.run else { return };
+    ui.horizontal(|ui| {
+        let (text, color) = match &run.status {
+            RunStatus::Starting => ("starting".to_string(), Color32::LIGHT_BLUE),
+            RunStatus::Running => ("running".to_string(), Color32::LIGHT_GREEN),
+            RunStatus::Paused => ("paused".to_string(), Color32::YELLOW),
+            RunStatus::Finished => ("finished".to_string(), Color32::LIGHT_GREEN),
+            RunStatus::Stopped => ("stopped".to_string(), Color32::YELLOW),
+            RunStatus::Failed(_) => ("failed".to_string(), Color32::LIGHT_RED),
+        };
+        ui.label(RichText::new(text).color(color).strong());
+        match &run.progress {
+            Some(p) => {
+                let phase = match p.phase {
+                    crate::itlm::Phase::Train => {
+                        format!("training epoch {}/{}", p.epoch + 1, p.epochs)
+                    }
+                    crate::itlm::Phase::Score => "scoring".to_string(),
+                    crate::itlm::Phase::Test => "testing".to_string(),
+                };
+                let mut s = format!(
+                    "round {}/{} - {phase} - batch {}/{}",
+                    p.round, p.rounds, p.batch, p.batches
+                );
+                if let Some(l) = p.loss {
+                    s.push_str(&format!(" - loss {l:.3}"));
+                }
+                s.push_str(&format!(" - {}", secs(p.elapsed_secs)));
+                if let Some(e) = p.eta_secs {
+                    s.push_str(&format!(" - ETA {}", secs(e)));
+                }
+                ui.add(
+                    egui::ProgressBar::new(p.fraction)
+                        .desired_width(260.0)
+                        .show_percentage(),
+                );
+                ui.label(s);
+            }
+            None => {
+                ui.label(format!(
+                    "{} rounds done in {} - {}",
+                    run.history.len(),
+                    secs(run.elapsed_secs),
+                    run.learner_description
+                ));
+            }
+        }
+    });
+}
+
+/// "1m 05s", "12.3 s".
+pub fn secs(s: f64) -> String {
+    if !s.is_finite() {
+        return "-".into();
+    }
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else if s < 3600.0 {
+        format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!(
+            "{}h {:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
+    }
+}

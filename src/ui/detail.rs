@@ -1,0 +1,244 @@
+//! The sample detail view: the large image (the original file when the sample has one, decoded
+//! off the UI thread; else the stored pixels), path, given / predicted / true label, loss across
+//! rounds and class probabilities. Up/Down step through the grid, Esc closes.
+
+use egui::{Color32, RichText, TextureHandle, TextureOptions};
+use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints, Points, VLine};
+
+use super::histogram::{BAD, KEPT, TRIMMED};
+use super::state::AppState;
+use super::thumbs::color_image;
+
+/// The detail view's texture, re-made only when the sample or its source changes.
+#[derive(Default)]
+pub struct DetailTexture {
+    key: Option<(u64, usize, bool)>,
+    tex: Option<TextureHandle>,
+}
+
+pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTexture) {
+    let Some(i) = state.selected_sample else {
+        return;
+    };
+    let Some(data) = state.data.as_ref() else {
+        return;
+    };
+    let train = data.train.clone();
+    if i >= train.len() {
+        return;
+    }
+    let truth = data.truth.clone();
+    let class = |c: u32| {
+        train
+            .classes
+            .get(c as usize)
+            .map_or("?".to_string(), |s| s.clone())
+    };
+    ui.horizontal(|ui| {
+        ui.heading(format!("Sample {i}"));
+        if ui.button("Close").on_hover_text("Esc").clicked() {
+            state.select_sample(None);
+        }
+    });
+    if state.selected_sample.is_none() {
+        return;
+    }
+    ui.horizontal(|ui| {
+        if ui.button("Previous").on_hover_text("Up arrow").clicked() {
+            state.step_sample(-1);
+        }
+        if ui.button("Next").on_hover_text("Down arrow").clicked() {
+            state.step_sample(1);
+        }
+    });
+    // Image: the original when decoded, else stored pixels.
+    let original = state
+        .original
+        .as_ref()
+        .filter(|o| o.index == i)
+        .and_then(|o| o.rgba.as_ref());
+    let key = (state.generation, i, original.is_some());
+    if tex.key != Some(key) {
+        let img = match original {
+            Some((w, h, px)) => egui::ColorImage::from_rgba_unmultiplied([*w, *h], px),
+            None => color_image(&train, i),
+        };
+        tex.tex = Some(
+            ui.ctx()
+                .load_texture("detail", img, TextureOptions::NEAREST),
+        );
+        tex.key = Some(key);
+    }
+    if let Some(t) = &tex.tex {
+        let size = t.size_vec2();
+        let avail = ui.available_width().min(320.0);
+        let scale = (avail / size.x.max(1.0)).min(320.0 / size.y.max(1.0));
+        ui.add(egui::Image::new((t.id(), size * scale)).alt_text(format!("sample {i}")));
+    }
+    if let Some(o) = state.original.as_ref().filter(|o| o.index == i) {
+        if let Some(e) = &o.error {
+            ui.colored_label(Color32::LIGHT_RED, format!("original not readable: {e}"));
+        } else if o.rgba.is_none() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("decoding the original file...");
+            });
+        }
+    }
+    egui::Grid::new("detail_facts")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("id");
+            ui.label(train.id(i));
+            ui.end_row();
+            if let Some(f) = train.file(i) {
+                ui.label("file");
+                ui.label(f.display().to_string());
+                ui.end_row();
+            }
+            let given = train.label(i);
+            ui.label("given");
+            ui.label(class(given));
+            ui.end_row();
+            if let Some(rec) = state.record() {
+                let pred = rec.predicted.get(i).copied().unwrap_or(given);
+                ui.label(format!("predicted (round {})", rec.round));
+                ui.label(RichText::new(class(pred)).color(if pred != given {
+                    Color32::from_rgb(255, 110, 110)
+                } else {
+                    ui.visuals().text_color()
+                }));
+                ui.end_row();
+                ui.label("loss / score");
+                ui.label(format!("{:.4} / {:.4}", rec.loss[i], rec.score[i]));
+                ui.end_row();
+                ui.label("p(given)");
+                ui.label(format!(
+                    "{:.4}",
+                    rec.p_given.get(i).copied().unwrap_or(f32::NAN)
+                ));
+                ui.end_row();
+            }
+            if let Some(t) = &truth {
+                ui.label("true label");
+                let tl = t
+                    .true_label
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map_or("?".into(), class);
+                let kind = t.kind.get(i).cloned().unwrap_or_default();
+                let bad = t.bad.get(i).copied().unwrap_or(false);
+                ui.label(RichText::new(format!("{tl} ({kind})")).color(if bad {
+                    BAD
+                } else {
+                    ui.visuals().text_color()
+                }));
+                ui.end_row();
+            }
+        });
+    if let Some(cut) = state.cut() {
+        let kept = cut.kept[i];
+        ui.label(
+            RichText::new(if kept {
+                format!("kept at tau {:.2}", cut.tau)
+            } else {
+                format!("trimmed at tau {:.2}", cut.tau)
+            })
+            .color(if kept { KEPT } else { TRIMMED }),
+        );
+    }
+    let Some(run) = state.run.as_ref() else {
+        return;
+    };
+    let times_trimmed = run.history.iter().filter(|r| !r.kept[i]).count();
+    ui.label(format!(
+        "trimmed by {times_trimmed} of {} rounds' selections",
+        run.history.len()
+    ));
+    // Loss across rounds.
+    ui.label(RichText::new("Loss across rounds").strong());
+    let pts: Vec<[f64; 2]> = run
+        .history
+        .iter()
+        .map(|r| [r.round as f64, r.loss[i] as f64])
+        .filter(|p| p[1].is_finite())
+        .collect();
+    let shown = state.record().map(|r| r.round as f64);
+    Plot::new(("detail_loss", i))
+        .height(120.0)
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .x_axis_label("round")
+        .show(ui, |p| {
+            p.line(Line::new("loss", PlotPoints::new(pts.clone())).color(TRIMMED));
+            p.points(
+                Points::new("loss points", PlotPoints::new(pts))
+                    .radius(3.0)
+                    .color(TRIMMED),
+            );
+            if let Some(x) = shown {
+                p.vline(VLine::new("", x).color(Color32::GRAY));
+            }
+        })
+        .response
+        .widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Image, true, "Loss across rounds plot")
+        });
+    // Class probabilities.
+    let Some(rec) = state.record() else { return };
+    let probs = rec.probs_of(i, train.num_classes());
+    if probs.is_empty() {
+        return;
+    }
+    ui.label(RichText::new(format!("Class probabilities (round {})", rec.round)).strong());
+    let given = train.label(i) as usize;
+    let pred = rec.predicted.get(i).copied().unwrap_or(0) as usize;
+    let bars: Vec<Bar> = probs
+        .iter()
+        .enumerate()
+        .map(|(c, &p)| {
+            let fill = if c == given {
+                KEPT
+            } else if c == pred {
+                TRIMMED
+            } else {
+                Color32::GRAY
+            };
+            Bar::new(c as f64, p as f64)
+                .name(class(c as u32))
+                .fill(fill)
+                .width(0.8)
+        })
+        .collect();
+    let names: Vec<String> = train.classes.clone();
+    Plot::new(("detail_probs", i))
+        .height(140.0)
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .include_y(0.0)
+        .include_y(1.0)
+        .x_axis_formatter(move |m, _| {
+            let c = m.value.round();
+            if (m.value - c).abs() < 1e-6 && c >= 0.0 {
+                names
+                    .get(c as usize)
+                    .map(|s| s.chars().take(6).collect())
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .show(ui, |p| p.bar_chart(BarChart::new("p", bars)))
+        .response
+        .widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Image, true, "Class probabilities plot")
+        });
+    ui.label(
+        RichText::new("blue: given label, orange: predicted")
+            .small()
+            .color(Color32::GRAY),
+    );
+}

@@ -1,0 +1,208 @@
+//! Thumbnail grids: Trimmed (highest score first), Boundary (around the cut) and Kept, with a
+//! class filter. Only visible rows are laid out (`ScrollArea::show_rows`) and only their
+//! textures are made. Each cell shows `given -> predicted` (red when they differ) and a red
+//! corner when ground truth says the sample is bad; a click opens the detail view.
+
+use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Vec2};
+
+use super::histogram::{KEPT, TRIMMED};
+use super::state::AppState;
+use super::thumbs::Thumbs;
+use super::view::GridTab;
+
+const THUMB: f32 = 72.0;
+const CELL_W: f32 = 100.0;
+const CELL_H: f32 = THUMB + 22.0;
+
+pub fn grid_ui(ui: &mut egui::Ui, state: &mut AppState, thumbs: &mut Thumbs) {
+    let (Some(cut), Some(lists)) = (state.cut(), state.lists()) else {
+        ui.label(
+            "Sample grids: no finished round yet. Press Start (or Step one round) to run ITLM.",
+        );
+        return;
+    };
+    let Some(data) = state.data.as_ref() else {
+        return;
+    };
+    let train = data.train.clone();
+    let bad = data.bad.clone();
+    // Tabs and filters.
+    ui.horizontal_wrapped(|ui| {
+        for tab in GridTab::ALL {
+            let n = lists.get(tab).len();
+            if ui
+                .selectable_label(state.tab == tab, format!("{} ({n})", tab.name()))
+                .clicked()
+            {
+                state.tab = tab;
+            }
+        }
+        ui.separator();
+        let class_text = state.filter.class.map_or("all classes".to_string(), |c| {
+            format!("class {}", data.class_name(c))
+        });
+        egui::ComboBox::new("class_filter", "class")
+            .selected_text(class_text)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut state.filter.class, None, "all classes");
+                for (c, name) in train.classes.iter().enumerate() {
+                    ui.selectable_value(&mut state.filter.class, Some(c as u32), name);
+                }
+            });
+        if let Some((g, p)) = state.filter.cell {
+            let text = format!(
+                "given {} -> predicted {}",
+                train.classes.get(g as usize).map_or("?", |s| s),
+                train.classes.get(p as usize).map_or("?", |s| s)
+            );
+            ui.label(RichText::new(text).color(Color32::LIGHT_BLUE));
+            if ui.small_button("clear cell filter").clicked() {
+                state.filter.cell = None;
+            }
+        }
+    });
+    let list = lists.get(state.tab);
+    ui.label(
+        RichText::new(format!(
+            "{} (round {}): {} samples",
+            state.tab.name(),
+            cut.record.round,
+            list.len()
+        ))
+        .strong(),
+    );
+    if list.is_empty() {
+        ui.label("Nothing here at this cut and filter.");
+        return;
+    }
+    let cols =
+        ((ui.available_width() / (CELL_W + ui.spacing().item_spacing.x)).floor() as usize).max(1);
+    let rows = list.len().div_ceil(cols);
+    let ctx = ui.ctx().clone();
+    let mut clicked = None;
+    let selected = state.selected_sample;
+    let tab = state.tab;
+    egui::ScrollArea::vertical()
+        .id_salt(("grid", tab as u8))
+        .auto_shrink([false, false])
+        .show_rows(ui, CELL_H, rows, |ui, range| {
+            for row in range {
+                ui.horizontal(|ui| {
+                    for &i in list.iter().skip(row * cols).take(cols) {
+                        let given = train.label(i);
+                        let pred = cut.record.predicted.get(i).copied().unwrap_or(given);
+                        let is_bad = bad.as_ref().is_some_and(|b| b[i]);
+                        let tex = thumbs.get(&ctx, &train, i);
+                        let cell = Cell {
+                            given: train.classes.get(given as usize).map_or("?", |s| s),
+                            predicted: train.classes.get(pred as usize).map_or("?", |s| s),
+                            differs: given != pred,
+                            bad: is_bad,
+                            kept: cut.kept[i],
+                            selected: selected == Some(i),
+                            show_side: tab == GridTab::Boundary,
+                            texture: tex,
+                        };
+                        let r = cell_ui(ui, &cell, i, cut.record.score[i]);
+                        if r.clicked() {
+                            clicked = Some(i);
+                        }
+                    }
+                });
+            }
+        });
+    if thumbs.deferred > 0 {
+        ctx.request_repaint();
+    }
+    if let Some(i) = clicked {
+        state.select_sample(if selected == Some(i) { None } else { Some(i) });
+    }
+}
+
+struct Cell<'a> {
+    given: &'a str,
+    predicted: &'a str,
+    differs: bool,
+    bad: bool,
+    kept: bool,
+    selected: bool,
+    show_side: bool,
+    texture: Option<egui::TextureId>,
+}
+
+fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::Response {
+    let (rect, resp) = ui.allocate_exact_size(Vec2::new(CELL_W, CELL_H), Sense::click());
+    let label = format!(
+        "sample {index}: {} -> {}, loss {score:.3}{}",
+        c.given,
+        c.predicted,
+        if c.bad { ", truly bad" } else { "" }
+    );
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+    if !ui.is_rect_visible(rect) {
+        return resp;
+    }
+    let p = ui.painter();
+    let visuals = ui.style().interact_selectable(&resp, c.selected);
+    if c.selected || resp.hovered() {
+        p.rect_filled(rect, CornerRadius::same(3), visuals.weak_bg_fill);
+    }
+    let img = Rect::from_center_size(
+        Pos2::new(rect.center().x, rect.top() + 2.0 + THUMB / 2.0),
+        Vec2::splat(THUMB),
+    );
+    match c.texture {
+        Some(t) => {
+            p.image(
+                t,
+                img,
+                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+        None => {
+            p.rect_filled(img, CornerRadius::ZERO, Color32::from_gray(40));
+        }
+    }
+    if c.show_side {
+        let col = if c.kept { KEPT } else { TRIMMED };
+        p.rect_stroke(
+            img.expand(1.0),
+            CornerRadius::ZERO,
+            Stroke::new(2.0, col),
+            StrokeKind::Outside,
+        );
+    }
+    if c.bad {
+        // A red corner triangle: ground truth says this sample is bad.
+        let tr = img.right_top();
+        p.add(egui::Shape::convex_polygon(
+            vec![tr, tr + Vec2::new(-16.0, 0.0), tr + Vec2::new(0.0, 16.0)],
+            super::histogram::BAD,
+            Stroke::NONE,
+        ));
+    }
+    let text = format!("{} -> {}", short(c.given), short(c.predicted));
+    let color = if c.differs {
+        Color32::from_rgb(255, 110, 110)
+    } else {
+        ui.visuals().text_color()
+    };
+    p.text(
+        Pos2::new(rect.center().x, rect.bottom() - 2.0),
+        egui::Align2::CENTER_BOTTOM,
+        text,
+        egui::FontId::proportional(11.0),
+        color,
+    );
+    resp.on_hover_text(label)
+}
+
+/// Class names cut to fit a cell.
+fn short(s: &str) -> String {
+    if s.chars().count() <= 7 {
+        s.to_string()
+    } else {
+        s.chars().take(6).collect::<String>().trim_end().to_string() + "."
+    }
+}

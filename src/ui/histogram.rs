@@ -1,0 +1,126 @@
+//! The loss histogram of the shown round: kept and trimmed in two colours, the tau cut as a
+//! vertical line, truly bad samples outlined when ground truth is known, log-count toggle.
+//! Clicking the plot moves the cut to that loss.
+
+use egui::{Color32, RichText, Stroke};
+use egui_plot::{Bar, BarChart, Legend, Plot, VLine};
+
+use crate::itlm::Selection;
+
+use super::state::AppState;
+
+pub const KEPT: Color32 = Color32::from_rgb(80, 150, 230);
+pub const TRIMMED: Color32 = Color32::from_rgb(235, 120, 60);
+pub const BAD: Color32 = Color32::from_rgb(230, 40, 40);
+
+pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(cut) = state.cut() else {
+        ui.label("Loss histogram: no finished round yet");
+        return;
+    };
+    let rule = state
+        .run
+        .as_ref()
+        .map_or(Selection::Global, |r| r.config.select);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!(
+                "Round {} losses: {} kept, {} trimmed",
+                cut.record.round, cut.kept_count, cut.trimmed_count
+            ))
+            .strong(),
+        );
+        if let Some(v) = cut.cut_value {
+            ui.label(format!("cut at loss {v:.3} (tau {:.2})", cut.tau));
+        }
+        ui.checkbox(&mut state.settings.log_counts, "log counts");
+    });
+    if let Some(t) = cut.trim {
+        ui.label(
+            RichText::new(format!(
+                "vs truth at this cut: {} of {} bad trimmed, precision {:.3}, recall {:.3}, F1 {:.3}",
+                t.trimmed_bad, t.bad, t.precision, t.recall, t.f1
+            ))
+            .color(Color32::from_rgb(230, 180, 80)),
+        );
+    }
+    let log = state.settings.log_counts;
+    let h = &cut.hist;
+    let height = |c: usize| {
+        if log {
+            (1.0 + c as f64).log10()
+        } else {
+            c as f64
+        }
+    };
+    let bars = |counts: &[usize]| -> Vec<Bar> {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(b, &c)| Bar::new(h.center(b), height(c)).width(h.width * 0.95))
+            .collect()
+    };
+    // Heights are stacked for display: log of a sum, not a sum of logs.
+    let total: Vec<usize> = h.kept.iter().zip(&h.trimmed).map(|(a, b)| a + b).collect();
+    let kept_chart = BarChart::new("kept", bars(&h.kept)).color(KEPT);
+    let trimmed_bars: Vec<Bar> = total
+        .iter()
+        .zip(&h.kept)
+        .enumerate()
+        .map(|(b, (&t, &k))| {
+            Bar::new(h.center(b), height(t) - height(k))
+                .base_offset(height(k))
+                .width(h.width * 0.95)
+        })
+        .collect();
+    let trimmed_chart = BarChart::new("trimmed", trimmed_bars).color(TRIMMED);
+    let bad_chart = h.bad.as_ref().map(|bad| {
+        BarChart::new(
+            "truly bad",
+            bad.iter()
+                .enumerate()
+                .filter(|(_, &c)| c > 0)
+                .map(|(b, &c)| {
+                    // A narrow bar inside the bin, so kept / trimmed stay visible around it.
+                    Bar::new(h.center(b), height(c))
+                        .width(h.width * 0.35)
+                        .fill(BAD.gamma_multiply(0.8))
+                        .stroke(Stroke::new(1.0, BAD))
+                })
+                .collect(),
+        )
+        .color(BAD)
+    });
+    let cut_value = cut.cut_value;
+    let resp = Plot::new(("histogram", state.generation))
+        .legend(Legend::default())
+        .height(200.0)
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_boxed_zoom(false)
+        .x_axis_label("loss")
+        .y_axis_label(if log { "log10(1 + count)" } else { "count" })
+        .show(ui, |p| {
+            p.bar_chart(kept_chart);
+            p.bar_chart(trimmed_chart);
+            if let Some(b) = bad_chart {
+                p.bar_chart(b);
+            }
+            if let Some(v) = cut_value {
+                p.vline(VLine::new("cut", v as f64).color(Color32::WHITE).width(1.5));
+            }
+            p.pointer_coordinate()
+        });
+    resp.response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Loss histogram"));
+    if rule == Selection::Global && resp.response.clicked() {
+        if let Some(pt) = resp.inner {
+            // The share of samples at or below the clicked loss becomes tau.
+            let s = &cut.record.score;
+            let below = s.iter().filter(|&&x| (x as f64) <= pt.x).count();
+            let tau = below as f64 / s.len().max(1) as f64;
+            state.set_tau(tau);
+        }
+    }
+}

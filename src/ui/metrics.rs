@@ -1,0 +1,110 @@
+//! Metrics over rounds: train accuracy, test accuracy, test-2 (attack success), kept fraction,
+//! and trim precision / recall when ground truth is known, as line plots.
+
+use egui::{Color32, RichText};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
+
+use super::state::AppState;
+
+pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(run) = state.run.as_ref() else {
+        ui.label("Metrics: no run yet");
+        return;
+    };
+    if run.history.is_empty() {
+        ui.label("Metrics: no finished round yet");
+        return;
+    }
+    let n = state.data.as_ref().map_or(1, |d| d.train.len()).max(1) as f64;
+    type Get = fn(&crate::itlm::RoundRecord, f64) -> Option<f64>;
+    let series: [(&str, Color32, Get); 7] = [
+        ("train acc", Color32::from_rgb(120, 200, 120), |r, _| {
+            r.metrics.train_acc
+        }),
+        ("test acc", Color32::from_rgb(80, 150, 230), |r, _| {
+            r.metrics.test_acc
+        }),
+        (
+            "test-2 (attack)",
+            Color32::from_rgb(200, 80, 200),
+            |r, _| r.metrics.test2_acc,
+        ),
+        ("kept fraction", Color32::from_rgb(200, 200, 200), |r, n| {
+            Some(r.metrics.kept as f64 / n)
+        }),
+        (
+            "trained-on fraction",
+            Color32::from_rgb(140, 140, 140),
+            |r, n| Some(r.trained_on as f64 / n),
+        ),
+        ("trim precision", Color32::from_rgb(235, 120, 60), |r, _| {
+            r.metrics.trim.map(|t| t.precision)
+        }),
+        ("trim recall", Color32::from_rgb(230, 200, 60), |r, _| {
+            r.metrics.trim.map(|t| t.recall)
+        }),
+    ];
+    // A one-line summary of the shown round (also what tests read).
+    if let Some(r) = state.record() {
+        let m = &r.metrics;
+        let mut s = format!("Round {}:", r.round);
+        if let Some(a) = m.train_acc {
+            s.push_str(&format!(" train acc {:.1}%", a * 100.0));
+        }
+        if let Some(a) = m.test_acc {
+            s.push_str(&format!(", test acc {:.1}%", a * 100.0));
+        }
+        if let Some(a) = m.test2_acc {
+            s.push_str(&format!(", test-2 {:.1}%", a * 100.0));
+        }
+        if let Some(t) = m.trim {
+            s.push_str(&format!(
+                ", trim precision {:.3} recall {:.3}",
+                t.precision, t.recall
+            ));
+        }
+        ui.label(RichText::new(s).strong());
+    }
+    let shown = state.record().map(|r| r.round as f64);
+    let lines: Vec<(String, Color32, Vec<[f64; 2]>)> = series
+        .iter()
+        .filter_map(|(name, color, get)| {
+            let pts: Vec<[f64; 2]> = run
+                .history
+                .iter()
+                .filter_map(|r| get(r, n).map(|v| [r.round as f64, v]))
+                .collect();
+            (!pts.is_empty()).then(|| (name.to_string(), *color, pts))
+        })
+        .collect();
+    Plot::new("metrics")
+        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
+        .height(170.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .x_axis_label("round")
+        .show(ui, |p| {
+            for (name, color, pts) in lines {
+                // Markers too, so a single round shows; same name = one legend entry.
+                p.points(
+                    Points::new(name.clone(), PlotPoints::new(pts.clone()))
+                        .color(color)
+                        .radius(2.5),
+                );
+                p.line(
+                    Line::new(name, PlotPoints::new(pts))
+                        .color(color)
+                        .width(2.0),
+                );
+            }
+            if let Some(x) = shown {
+                // Unnamed: not in the legend.
+                p.vline(VLine::new("", x).color(Color32::GRAY));
+            }
+        })
+        .response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Metrics over rounds"));
+}

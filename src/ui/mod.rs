@@ -1,0 +1,70 @@
+//! The inspection window (eframe): the app and one panel per file. The state lives in
+//! [`state::AppState`], testable without a window; functions that draw end in `_ui`.
+//!
+//! Environment variables (for scripted runs and measurements):
+//! - `ITLM_FRAME_STATS=path`: write frame time p50/p95 to `path` every 2 s and on exit;
+//! - `ITLM_AUTOSTART=1`: start a run as soon as the dataset has loaded;
+//! - `ITLM_LIMIT=N`: open a seeded random subset of N training samples;
+//! - `ITLM_MODEL=cnn|mlp`: the model of the next run.
+
+pub mod app;
+pub mod confusion;
+pub mod controls;
+pub mod detail;
+pub mod export_menu;
+pub mod frame_stats;
+pub mod grid;
+pub mod histogram;
+pub mod metrics;
+pub mod open_bar;
+pub mod settings;
+pub mod state;
+pub mod thumbs;
+pub mod timeline;
+pub mod view;
+
+use std::path::PathBuf;
+
+pub use app::{App, Options};
+pub use state::AppState;
+
+/// Smallest tau the slider offers.
+pub const TAU_MIN: f64 = 0.05;
+
+/// Where the demo set was at build time.
+pub const BUILD_DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo");
+
+/// The demo set: next to the executable (`assets/demo`, or `../share/itlm-inspector/demo`),
+/// else where the source tree had it at build time.
+pub fn demo_dir() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|p| p.to_path_buf()))
+    {
+        candidates.push(dir.join("assets/demo"));
+        candidates.push(dir.join("../share/itlm-inspector/demo"));
+    }
+    candidates.push(PathBuf::from(BUILD_DEMO_DIR));
+    candidates.into_iter().find(|p| p.is_dir())
+}
+
+/// Open the window on `path` (default: the demo set). Returns when the window closes.
+pub fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let options = Options::from_env(path);
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("itlm-inspector")
+            .with_app_id("itlm-inspector")
+            .with_inner_size([1500.0, 950.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "itlm-inspector",
+        native,
+        Box::new(move |cc| Ok(Box::new(App::new(cc, options)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

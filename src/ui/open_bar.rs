@@ -1,0 +1,166 @@
+//! Opening a dataset: the folder dialog (off the UI thread), a typed path, recent folders,
+//! the demo set, and the summary of what was loaded.
+
+use egui::{Color32, RichText};
+
+use super::state::{AppState, DialogPurpose};
+
+/// The open row: buttons, path field, and the loading spinner.
+pub fn open_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    ui.horizontal(|ui| {
+        let waiting = state.dialog.is_some();
+        if ui
+            .add_enabled(!waiting, egui::Button::new("Open folder..."))
+            .on_hover_text("Pick a dataset folder (class subfolders, IDX or CIFAR-10)")
+            .clicked()
+        {
+            state.open_dialog(DialogPurpose::OpenFolder);
+        }
+        let label = ui.label("Path:");
+        let edit = ui
+            .add(
+                egui::TextEdit::singleline(&mut state.path_input)
+                    .hint_text("dataset folder, or drop one on the window")
+                    .desired_width(320.0),
+            )
+            .labelled_by(label.id);
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button("Open").clicked() || enter {
+            let p = state.path_input.trim().to_string();
+            state.open_path(p);
+        }
+        ui.menu_button("Recent", |ui| {
+            if state.settings.recent.is_empty() {
+                ui.label("No recent folders");
+            }
+            let mut chosen = None;
+            for p in &state.settings.recent {
+                if ui.button(p.display().to_string()).clicked() {
+                    chosen = Some(p.clone());
+                    ui.close();
+                }
+            }
+            if chosen.is_none()
+                && !state.settings.recent.is_empty()
+                && ui.button("Clear list").clicked()
+            {
+                state.settings.recent.clear();
+            }
+            if let Some(p) = chosen {
+                state.open_path(p);
+            }
+        });
+        match super::demo_dir() {
+            Some(d) => {
+                if ui
+                    .button("Demo")
+                    .on_hover_text(d.display().to_string())
+                    .clicked()
+                {
+                    state.open_path(d);
+                }
+            }
+            None => {
+                ui.add_enabled(false, egui::Button::new("Demo"))
+                    .on_disabled_hover_text("The demo set is not installed (assets/demo)");
+            }
+        }
+        if let Some(d) = &state.dialog {
+            ui.spinner();
+            ui.label(format!(
+                "Waiting for the file dialog ({:.0} s)...",
+                d.started.elapsed().as_secs_f64()
+            ));
+            if ui.button("Stop waiting").clicked() {
+                state.forget_dialog();
+            }
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(500));
+        }
+        if let Some(l) = &state.loading {
+            ui.spinner();
+            ui.label(format!(
+                "Loading {} ({:.1} s)",
+                l.path.display(),
+                l.started.elapsed().as_secs_f64()
+            ));
+        }
+    });
+}
+
+/// What was loaded: n, classes, image size, test sets, truth, skipped files.
+pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(d) = &state.data else {
+        if state.loading.is_none() {
+            ui.label(
+                RichText::new(
+                    "No dataset open. Open a folder, type a path, or drop a folder on the window.",
+                )
+                .italics(),
+            );
+        }
+        return;
+    };
+    let t = &d.train;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(&t.name).strong());
+        ui.label(format!(
+            "{} images, {} classes, {}x{}x{}",
+            t.len(),
+            t.num_classes(),
+            t.shape.height,
+            t.shape.width,
+            t.shape.channels
+        ));
+        match &d.test {
+            Some(x) => ui.label(format!("test set: {}", x.len())),
+            None => ui.label("no test set"),
+        };
+        if let Some(x) = &d.test2 {
+            ui.label(format!("test-2: {}", x.len()));
+        }
+        match &d.bad {
+            Some(b) => ui.label(
+                RichText::new(format!(
+                    "truth: {} known bad",
+                    b.iter().filter(|&&x| x).count()
+                ))
+                .color(Color32::from_rgb(230, 180, 80)),
+            ),
+            None => ui.label("no truth.csv"),
+        };
+        ui.label(format!("loaded in {:.1} s", d.load_secs));
+    });
+    if !t.skipped.is_empty() || !d.notes.is_empty() {
+        egui::CollapsingHeader::new(format!(
+            "{}, {}",
+            plural(t.skipped.len(), "skipped file"),
+            plural(d.notes.len(), "note")
+        ))
+        .id_salt("skipped")
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .max_height(120.0)
+                .show(ui, |ui| {
+                    for s in t.skipped.iter().take(500) {
+                        ui.label(format!("{}: {}", s.path.display(), s.reason));
+                    }
+                    if t.skipped.len() > 500 {
+                        ui.label(format!("... and {} more", t.skipped.len() - 500));
+                    }
+                    for n in &d.notes {
+                        ui.label(n);
+                    }
+                });
+        });
+    }
+}
+
+/// "1 note", "3 notes".
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}

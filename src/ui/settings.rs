@@ -1,0 +1,128 @@
+//! What the window remembers between sessions (eframe persistence): the last run configuration,
+//! recent folders, panel toggles and the last export folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::itlm::Config;
+use crate::learner::LearnerConfig;
+
+/// Key under which [`Settings`] are stored.
+pub const STORAGE_KEY: &str = "itlm-inspector/settings";
+
+/// How many recent folders are remembered.
+pub const MAX_RECENT: usize = 10;
+
+/// Which panels are shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Panels {
+    pub histogram: bool,
+    pub metrics: bool,
+    pub confusion: bool,
+    pub frame_stats: bool,
+}
+
+impl Default for Panels {
+    fn default() -> Self {
+        Self {
+            histogram: true,
+            metrics: true,
+            confusion: true,
+            frame_stats: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The configuration the next run starts with (tau is the slider).
+    pub config: Config,
+    pub learner: LearnerConfig,
+    /// Use a seeded random subset of this many training samples (None = all).
+    pub limit: Option<usize>,
+    /// Most recent first.
+    pub recent: Vec<PathBuf>,
+    pub panels: Panels,
+    /// Histogram counts on a log scale.
+    pub log_counts: bool,
+    pub export_dir: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            config: Config::default(),
+            learner: LearnerConfig::default(),
+            limit: None,
+            recent: Vec::new(),
+            panels: Panels::default(),
+            // Loss histograms are heavy-tailed: the trimmed tail is invisible on a linear scale.
+            log_counts: true,
+            export_dir: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Put `path` first in the recent list (no duplicates, at most [`MAX_RECENT`]).
+    pub fn remember(&mut self, path: &Path) {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.recent.retain(|p| p != &path);
+        self.recent.insert(0, path);
+        self.recent.truncate(MAX_RECENT);
+    }
+
+    /// Settings from eframe storage, or the defaults when absent or unreadable.
+    pub fn load(storage: Option<&dyn eframe::Storage>) -> Self {
+        storage
+            .and_then(|s| eframe::get_value::<Settings>(s, STORAGE_KEY))
+            .map(|mut s| {
+                s.config.tau = s.config.tau.clamp(super::TAU_MIN, 1.0);
+                s
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_is_deduplicated_and_capped() {
+        let mut s = Settings::default();
+        for i in 0..15 {
+            s.remember(Path::new(&format!("/nonexistent/{i}")));
+        }
+        s.remember(Path::new("/nonexistent/3"));
+        assert_eq!(s.recent.len(), MAX_RECENT);
+        assert_eq!(s.recent[0], PathBuf::from("/nonexistent/3"));
+        assert_eq!(
+            s.recent.iter().filter(|p| p.ends_with("3")).count(),
+            1,
+            "no duplicates"
+        );
+    }
+
+    #[test]
+    fn settings_round_trip_through_json() {
+        let mut s = Settings::default();
+        s.config.tau = 0.55;
+        s.limit = Some(1000);
+        let j = serde_json::to_string(&s).unwrap();
+        let back: Settings = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, s);
+        // Missing fields fall back to defaults.
+        let partial: Settings = serde_json::from_str(r#"{"log_counts": false}"#).unwrap();
+        assert!(!partial.log_counts);
+        assert!(partial.panels.histogram);
+        assert_eq!(partial.config, Config::default());
+    }
+}

@@ -1,0 +1,84 @@
+//! The round timeline: one button per finished round (click, or Left/Right keys), a "Live"
+//! toggle that follows the newest round, and the rounds still to come.
+
+use egui::{Color32, RichText};
+
+use super::state::AppState;
+
+pub fn timeline_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(run) = &state.run else { return };
+    let n = run.history.len();
+    let planned = run.config.rounds + 1;
+    let active = run.status.is_active();
+    let selected = state.selected_round;
+    let showing = state.record().map(|r| r.round);
+    let mut live = state.follow_latest;
+    let mut clicked = None;
+    let mut follow = false;
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Rounds:");
+        if ui
+            .add_enabled(selected.is_some_and(|s| s > 0), egui::Button::new("<"))
+            .on_hover_text("Previous round (Left arrow)")
+            .clicked()
+        {
+            clicked = selected.map(|s| s.saturating_sub(1));
+        }
+        for (i, r) in run.history.iter().enumerate() {
+            let m = &r.metrics;
+            let mut hover = format!(
+                "round {}: trained {} epochs on {}, tau {:.2}, kept {} trimmed {}",
+                r.round, r.epochs, r.trained_on, r.tau, m.kept, m.trimmed
+            );
+            if let Some(a) = m.test_acc {
+                hover.push_str(&format!(", test acc {:.1}%", a * 100.0));
+            }
+            if ui
+                .selectable_label(selected == Some(i), format!("Round {}", r.round))
+                .on_hover_text(hover)
+                .clicked()
+            {
+                clicked = Some(i);
+            }
+        }
+        let next_round = run.history.last().map_or(0, |r| r.round + 1);
+        for r in next_round..planned.max(next_round) {
+            if active || r == next_round && n < planned {
+                ui.label(RichText::new(format!("Round {r}")).color(Color32::GRAY));
+            }
+        }
+        if ui
+            .add_enabled(selected.is_some_and(|s| s + 1 < n), egui::Button::new(">"))
+            .on_hover_text("Next round (Right arrow)")
+            .clicked()
+        {
+            clicked = selected.map(|s| s + 1);
+        }
+        if active
+            && ui
+                .toggle_value(&mut live, "Live")
+                .on_hover_text("Follow the newest round as it arrives")
+                .changed()
+            && live
+        {
+            follow = true;
+        }
+        ui.separator();
+        match showing {
+            Some(r) => {
+                ui.label(RichText::new(format!("Showing round {r} of {}", planned - 1)).strong())
+            }
+            None if n == 0 && active => ui.label("Round 0 is training..."),
+            None => ui.label("No round yet"),
+        };
+    });
+    if !live {
+        state.follow_latest = false;
+    }
+    if let Some(i) = clicked {
+        state.select_round(i);
+    }
+    if follow {
+        state.follow();
+    }
+}
