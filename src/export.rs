@@ -347,7 +347,12 @@ pub fn flagged_list(run: &RunFile) -> Result<String> {
             d.ids[i],
             r.score[i],
             d.class_name(d.labels[i]),
-            d.class_name(r.predicted[i])
+            // A generative learner predicts no labels.
+            if run.learner.model == crate::learner::ModelKind::Vae {
+                ""
+            } else {
+                d.class_name(r.predicted[i])
+            }
         ));
     }
     Ok(s)
