@@ -1,18 +1,31 @@
 //! What the window remembers between sessions (eframe persistence): the last run configuration,
-//! recent folders, panel toggles and the last export folder.
+//! the run settings last used on each dataset, recent folders, panel toggles and the last
+//! export folder.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::itlm::Config;
-use crate::learner::LearnerConfig;
+use crate::learner::{LearnerConfig, ModelKind};
 
 /// Key under which [`Settings`] are stored.
 pub const STORAGE_KEY: &str = "itlm-inspector/settings";
 
 /// How many recent folders are remembered.
 pub const MAX_RECENT: usize = 10;
+
+/// How many datasets' run settings are remembered.
+pub const MAX_PER_DATASET: usize = 20;
+
+/// The run settings a user last started a run with on one dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSettings {
+    /// Canonical path of the dataset.
+    pub path: PathBuf,
+    pub config: Config,
+    pub learner: LearnerConfig,
+}
 
 /// Which panels are shown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,6 +62,10 @@ pub struct Settings {
     /// Histogram counts on a log scale.
     pub log_counts: bool,
     pub export_dir: Option<PathBuf>,
+    /// The classifier of the classify mode (the mode selector switches to the VAE and back).
+    pub classifier: ModelKind,
+    /// Run settings last used per dataset, most recent first.
+    pub per_dataset: Vec<DatasetSettings>,
 }
 
 impl Default for Settings {
@@ -62,6 +79,8 @@ impl Default for Settings {
             // Loss histograms are heavy-tailed: the trimmed tail is invisible on a linear scale.
             log_counts: true,
             export_dir: None,
+            classifier: ModelKind::Cnn,
+            per_dataset: Vec::new(),
         }
     }
 }
@@ -75,12 +94,36 @@ impl Settings {
         self.recent.truncate(MAX_RECENT);
     }
 
+    /// Remember the run settings in use for the dataset at `path`.
+    pub fn remember_for(&mut self, path: &Path) {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.per_dataset.retain(|d| d.path != path);
+        self.per_dataset.insert(
+            0,
+            DatasetSettings {
+                path,
+                config: self.config.clone(),
+                learner: self.learner.clone(),
+            },
+        );
+        self.per_dataset.truncate(MAX_PER_DATASET);
+    }
+
+    /// The run settings last used on the dataset at `path`, if any.
+    pub fn saved_for(&self, path: &Path) -> Option<&DatasetSettings> {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.per_dataset.iter().find(|d| d.path == path)
+    }
+
     /// Settings from eframe storage, or the defaults when absent or unreadable.
     pub fn load(storage: Option<&dyn eframe::Storage>) -> Self {
         storage
             .and_then(|s| eframe::get_value::<Settings>(s, STORAGE_KEY))
             .map(|mut s| {
                 s.config.tau = s.config.tau.clamp(super::TAU_MIN, 1.0);
+                if s.classifier == ModelKind::Vae {
+                    s.classifier = ModelKind::Cnn;
+                }
                 s
             })
             .unwrap_or_default()
@@ -109,6 +152,28 @@ mod tests {
             1,
             "no duplicates"
         );
+    }
+
+    #[test]
+    fn run_settings_are_remembered_per_dataset() {
+        let mut s = Settings::default();
+        s.config.tau = 0.85;
+        s.remember_for(Path::new("/nonexistent/a"));
+        s.config.tau = 0.6;
+        s.remember_for(Path::new("/nonexistent/b"));
+        assert_eq!(
+            s.saved_for(Path::new("/nonexistent/a")).unwrap().config.tau,
+            0.85
+        );
+        assert_eq!(
+            s.saved_for(Path::new("/nonexistent/b")).unwrap().config.tau,
+            0.6
+        );
+        assert!(s.saved_for(Path::new("/nonexistent/c")).is_none());
+        for i in 0..30 {
+            s.remember_for(Path::new(&format!("/nonexistent/x{i}")));
+        }
+        assert_eq!(s.per_dataset.len(), MAX_PER_DATASET);
     }
 
     #[test]
