@@ -5,18 +5,24 @@
 //! - `ITLM_FRAME_STATS=path`: write frame time p50/p95 to `path` every 2 s and on exit;
 //! - `ITLM_AUTOSTART=1`: start a run as soon as the dataset has loaded;
 //! - `ITLM_LIMIT=N`: open a seeded random subset of N training samples;
-//! - `ITLM_MODEL=cnn|mlp`: the model of the next run.
+//! - `ITLM_MODEL=cnn|mlp|vae`: the model of the next run;
+//! - `ITLM_MODE=classify|generative`: the mode of the next run (generative = the VAE).
+//!
+//! The path given on the command line (or dropped, typed, picked) is a dataset or a saved run
+//! file (`run.itlm`).
 
 pub mod app;
 pub mod confusion;
 pub mod controls;
 pub mod detail;
+pub mod eval_paths;
 pub mod export_menu;
 pub mod frame_stats;
 pub mod grid;
 pub mod histogram;
 pub mod metrics;
 pub mod open_bar;
+pub mod reopen;
 pub mod settings;
 pub mod state;
 pub mod thumbs;
@@ -49,7 +55,7 @@ pub fn demo_dir() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_dir())
 }
 
-/// Open the window on `path` (default: the demo set). Returns when the window closes.
+/// Open the window on `path` (a dataset or a run file; default: the demo set). Returns when the window closes.
 pub fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
     let options = Options::from_env(path);
     let native = eframe::NativeOptions {

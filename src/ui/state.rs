@@ -12,9 +12,11 @@ use crate::cli;
 use crate::data::Dataset;
 use crate::export::{self, DatasetInfo, Overwrite, RunFile, TruthInfo, Verdict};
 use crate::itlm::{Config, RoundRecord};
-use crate::learner::LearnerConfig;
+use crate::learner::{LearnerConfig, ModelKind};
 use crate::worker::{Command, Job, LearnerFactory, Progress, Worker, WorkerEvent};
 
+use super::eval_paths::{EvalField, EvalPaths};
+use super::reopen::Reopened;
 use super::settings::Settings;
 use super::view::{Cut, Filter, GridTab, Lists, ViewCache};
 use super::TAU_MIN;
@@ -24,6 +26,7 @@ pub type Repaint = Arc<dyn Fn() + Send + Sync>;
 
 /// A loaded dataset with what the CLI's `prepare` found beside it.
 pub struct Loaded {
+    /// What was opened: the dataset path, or a run file.
     pub path: PathBuf,
     pub train: Arc<Dataset>,
     pub test: Option<Arc<Dataset>>,
@@ -33,9 +36,43 @@ pub struct Loaded {
     /// Notes from loading (skipped files, truth warnings).
     pub notes: Vec<String>,
     pub load_secs: f64,
+    /// Where the test set, test-2 and truth came from (a path, or "... (auto)").
+    pub test_from: Option<String>,
+    pub test2_from: Option<String>,
+    pub truth_from: Option<String>,
+    /// The evaluation paths this was loaded with.
+    pub eval: EvalPaths,
+    /// Set when a saved run file was opened.
+    pub reopened: Option<Arc<Reopened>>,
 }
 
 impl Loaded {
+    /// `train` alone, opened from `path`.
+    pub fn new(path: PathBuf, train: Dataset) -> Self {
+        Self {
+            path,
+            train: Arc::new(train),
+            test: None,
+            test2: None,
+            truth: None,
+            bad: None,
+            notes: Vec::new(),
+            load_secs: 0.0,
+            test_from: None,
+            test2_from: None,
+            truth_from: None,
+            eval: EvalPaths::default(),
+            reopened: None,
+        }
+    }
+
+    /// Whether the samples' pixels are there (not so for a reopened run whose dataset is gone).
+    pub fn has_images(&self) -> bool {
+        self.reopened
+            .as_ref()
+            .is_none_or(|r| r.images_missing.is_none())
+    }
+
     pub fn class_name(&self, c: u32) -> &str {
         self.train
             .classes
@@ -168,7 +205,11 @@ pub struct ExportUi {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DialogPurpose {
     OpenFolder,
+    /// A saved run file (`run.itlm`).
+    OpenRun,
     ExportTarget(ExportWhat),
+    /// A test / test-2 / truth path field.
+    EvalPath(EvalField),
 }
 
 /// A native file dialog running on its own thread.
@@ -214,6 +255,10 @@ pub struct AppState {
     pub factory: Option<LearnerFactory>,
     /// Start a run as soon as a dataset has loaded.
     pub autostart: bool,
+    /// Test set, test-2 and truth paths for the next open.
+    pub eval: EvalPaths,
+    /// The model chosen for this session (environment); saved per-dataset settings keep it.
+    pub pinned_model: Option<ModelKind>,
     view: ViewCache,
     repaint: Repaint,
 }
@@ -244,6 +289,8 @@ impl AppState {
             original: None,
             factory: None,
             autostart: false,
+            eval: EvalPaths::default(),
+            pinned_model: None,
             view: ViewCache::default(),
             repaint,
         }
@@ -289,33 +336,30 @@ impl AppState {
             return;
         }
         self.path_input = path.display().to_string();
+        // Evaluation paths typed for another dataset (and unchanged since) do not carry over.
+        if let Some(d) = &self.data {
+            if self.eval == d.eval && !same_path(&d.path, &path) {
+                self.eval = EvalPaths::default();
+            }
+        }
         let (tx, rx) = mpsc::channel();
         let limit = self.settings.limit;
         let seed = self.settings.config.seed;
+        let eval = self.eval.clone();
         let repaint = self.repaint.clone();
         let p = path.clone();
         let spawned = std::thread::Builder::new()
             .name("itlm-load".into())
             .spawn(move || {
-                let t0 = Instant::now();
                 let result = std::panic::catch_unwind(|| {
-                    cli::prepare(&p, None, false, None, None, limit, seed)
+                    if super::reopen::is_run_file(&p) {
+                        super::reopen::load(&p, &eval)
+                    } else {
+                        load_dataset(&p, &eval, limit, seed)
+                    }
                 });
                 let msg = match result {
-                    Ok(Ok(pr)) => {
-                        let bad = pr.truth.as_ref().map(|t| Arc::new(t.bad.clone()));
-                        Ok(Loaded {
-                            path: p,
-                            train: Arc::new(pr.train),
-                            test: pr.test.map(Arc::new),
-                            test2: pr.test2.map(Arc::new),
-                            truth: pr.truth.map(Arc::new),
-                            bad,
-                            notes: pr.notes,
-                            load_secs: t0.elapsed().as_secs_f64(),
-                        })
-                    }
-                    Ok(Err(e)) => Err(format!("Cannot open {}: {e}", p.display())),
+                    Ok(r) => r,
                     Err(_) => Err(format!(
                         "Cannot open {}: internal error while loading",
                         p.display()
@@ -343,6 +387,11 @@ impl AppState {
             self.settings.remember(&l.path);
         }
         self.path_input = l.path.display().to_string();
+        self.eval = l.eval.clone();
+        let reopened = l.reopened.clone();
+        if reopened.is_none() {
+            self.apply_dataset_settings(&l.path);
+        }
         self.data = Some(l);
         self.generation += 1;
         self.selected_round = None;
@@ -351,10 +400,122 @@ impl AppState {
         self.filter = Filter::default();
         self.view.clear();
         self.export.last_written.clear();
-        if self.autostart {
+        if let Some(r) = reopened {
+            self.show_reopened(&r);
+        } else if self.autostart {
             self.autostart = false;
             self.start();
         }
+    }
+
+    /// The run settings for a newly opened dataset: those last used on it; for the demo set
+    /// (never used before), its recommended settings. Other sets keep the current settings.
+    fn apply_dataset_settings(&mut self, path: &Path) {
+        let keep_model = self.pinned_model;
+        if let Some(saved) = self.settings.saved_for(path).cloned() {
+            self.settings.config = saved.config;
+            self.settings.learner = saved.learner;
+        } else if super::demo_dir().is_some_and(|d| same_path(&d, path)) {
+            let (config, learner) = crate::data::demo::recommended();
+            self.settings.config = config;
+            self.settings.learner.batch_size = learner.batch_size;
+            self.settings.learner.lr = learner.lr;
+            self.info(format!(
+                "Demo set: using its recommended settings (tau {}, {} rounds of {} epochs, final {}, batch size {}, learning rate {}).",
+                self.settings.config.tau,
+                self.settings.config.rounds,
+                self.settings.config.epochs,
+                self.settings.config.final_epochs,
+                learner.batch_size,
+                learner.lr
+            ));
+        }
+        if let Some(m) = keep_model {
+            self.settings.learner.model = m;
+        }
+        self.settings.config.tau = self.settings.config.tau.clamp(TAU_MIN, 1.0);
+    }
+
+    /// Show a reopened run: its rounds, its verdict's round and tau, its configuration.
+    fn show_reopened(&mut self, r: &Reopened) {
+        let run = &r.run;
+        let status = if run.status.starts_with("finished") {
+            RunStatus::Finished
+        } else if let Some(m) = run.status.strip_prefix("failed: ") {
+            RunStatus::Failed(m.to_string())
+        } else {
+            RunStatus::Stopped
+        };
+        let verdict = run.verdict();
+        self.settings.config = run.config.clone();
+        self.settings.learner = run.learner.clone();
+        if run.learner.model != ModelKind::Vae {
+            self.settings.classifier = run.learner.model;
+        }
+        if let Some(v) = &verdict {
+            self.set_tau(v.tau);
+        }
+        let selected = verdict
+            .as_ref()
+            .and_then(|v| run.rounds.iter().position(|x| x.round == v.round))
+            .or_else(|| run.rounds.len().checked_sub(1));
+        self.run = Some(Run {
+            worker: None,
+            history: run.rounds.clone(),
+            config: run.config.clone(),
+            learner: run.learner.clone(),
+            learner_description: run.learner_description.clone(),
+            status,
+            progress: None,
+            started: Instant::now(),
+            elapsed_secs: run.elapsed_secs,
+        });
+        self.selected_round = selected;
+        self.follow_latest = false;
+        self.autostart = false;
+        match &r.images_missing {
+            Some(why) => self.error(format!(
+                "Opened the run {} without thumbnails: {why}. The grids list sample ids; retraining needs the dataset.",
+                r.file.display()
+            )),
+            None => self.info(format!(
+                "Opened the run {} ({} rounds); images from {}.",
+                r.file.display(),
+                run.rounds.len(),
+                r.data_path
+                    .as_ref()
+                    .map_or("?".to_string(), |p| p.display().to_string())
+            )),
+        }
+    }
+
+    /// Whether the evaluation paths differ from those the open dataset was loaded with.
+    pub fn eval_changed(&self) -> bool {
+        self.data.as_ref().is_some_and(|d| d.eval != self.eval)
+    }
+
+    /// Whether the shown run (else the next one) is generative (the VAE).
+    pub fn generative(&self) -> bool {
+        self.run
+            .as_ref()
+            .map_or(self.settings.learner.model, |r| r.learner.model)
+            == ModelKind::Vae
+    }
+
+    /// A batch size to suggest when an epoch of the open set is very few batches (< 20):
+    /// the largest power of two giving about 25 batches per epoch (at least 8).
+    pub fn small_set_batch(&self) -> Option<usize> {
+        let n = self.data.as_ref()?.train.len();
+        let bs = self.settings.learner.batch_size.max(1);
+        if n.div_ceil(bs) >= 20 {
+            return None;
+        }
+        let target = (n / 25).max(8);
+        let mut b = 8usize;
+        while b * 2 <= target {
+            b *= 2;
+        }
+        (b < bs).then_some(b)
     }
 
     fn stop_and_forget_run(&mut self) {
@@ -430,6 +591,16 @@ impl AppState {
             self.error("Open a dataset first.");
             return;
         };
+        if let Some(why) = data
+            .reopened
+            .as_ref()
+            .and_then(|r| r.images_missing.clone())
+        {
+            self.error(format!(
+                "Cannot train: the images of this run are not available ({why})."
+            ));
+            return;
+        }
         let mut config = self.settings.config.clone();
         if let Some(run) = self.run.as_ref().filter(|_| !history.is_empty()) {
             // Continuing keeps the run's rule; the slider's tau drives the rounds to come.
@@ -440,11 +611,20 @@ impl AppState {
         }
         // Continuing from the last round trains (at least) one more.
         config.rounds = config.rounds.max(history.len());
-        let learner = self.settings.learner.clone();
+        let mut learner = self.settings.learner.clone();
+        if let Some(run) = self.run.as_ref().filter(|_| !history.is_empty()) {
+            // The rounds to come are trained by the same kind of model.
+            learner.model = run.learner.model;
+        }
         if let Err(e) = config.validate().and_then(|_| learner.validate()) {
             self.error(format!("Cannot start: {e}"));
             return;
         }
+        if data.reopened.is_none() {
+            let path = data.path.clone();
+            self.settings.remember_for(&path);
+        }
+        let Some(data) = &self.data else { return };
         let mut job = Job::new(data.train.clone(), config.clone(), learner.clone());
         job.test = data.test.clone();
         job.test2 = data.test2.clone();
@@ -713,7 +893,7 @@ impl AppState {
         let (tx, rx) = mpsc::channel();
         let repaint = self.repaint.clone();
         let start_dir = match purpose {
-            DialogPurpose::OpenFolder => self
+            DialogPurpose::OpenFolder | DialogPurpose::OpenRun | DialogPurpose::EvalPath(_) => self
                 .settings
                 .recent
                 .first()
@@ -730,6 +910,20 @@ impl AppState {
                 }
                 let r = match purpose {
                     DialogPurpose::OpenFolder => d.set_title("Open a dataset folder").pick_folder(),
+                    DialogPurpose::OpenRun => d
+                        .set_title("Open a saved run")
+                        .add_filter("itlm-inspector run", &["itlm"])
+                        .pick_file(),
+                    DialogPurpose::EvalPath(EvalField::Truth) => d
+                        .set_title("Pick the truth.csv")
+                        .add_filter("CSV", &["csv"])
+                        .pick_file(),
+                    DialogPurpose::EvalPath(EvalField::Test) => {
+                        d.set_title("Pick the test set folder").pick_folder()
+                    }
+                    DialogPurpose::EvalPath(EvalField::Test2) => {
+                        d.set_title("Pick the test-2 folder").pick_folder()
+                    }
                     DialogPurpose::ExportTarget(ExportWhat::All) => {
                         d.set_title("Export into folder").pick_folder()
                     }
@@ -769,7 +963,10 @@ impl AppState {
         let purpose = d.purpose;
         self.dialog = None;
         match (r, purpose) {
-            (Some(p), DialogPurpose::OpenFolder) => self.open_path(p),
+            (Some(p), DialogPurpose::OpenFolder | DialogPurpose::OpenRun) => self.open_path(p),
+            (Some(p), DialogPurpose::EvalPath(f)) => {
+                *self.eval.field_mut(f) = p.display().to_string();
+            }
             (Some(p), DialogPurpose::ExportTarget(w)) => {
                 self.export.open = Some(w);
                 self.export.target = p.display().to_string();
@@ -800,7 +997,11 @@ impl AppState {
             config: run.config.clone(),
             learner: run.learner.clone(),
             learner_description: run.learner_description.clone(),
-            dataset: DatasetInfo::of(&data.train),
+            dataset: match &data.reopened {
+                // Without its images the stand-in set has no real shape or source.
+                Some(r) if r.images_missing.is_some() => r.run.dataset.clone(),
+                _ => DatasetInfo::of(&data.train),
+            },
             truth: data.truth.as_deref().cloned(),
             rounds: run.history.clone(),
             status,
@@ -915,6 +1116,61 @@ impl AppState {
     pub fn exporting(&self) -> bool {
         self.export.running.is_some()
     }
+}
+
+/// Whether two paths name the same file or folder.
+fn same_path(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    a == b || canon(a) == canon(b)
+}
+
+/// Load a dataset with its test sets and truth exactly as the CLI does (`cli::prepare`).
+fn load_dataset(
+    p: &Path,
+    eval: &EvalPaths,
+    limit: Option<usize>,
+    seed: u64,
+) -> Result<Loaded, String> {
+    let t0 = Instant::now();
+    let (test, test2, truth) = (eval.test(), eval.test2(), eval.truth());
+    let pr = cli::prepare(
+        p,
+        test.as_deref(),
+        eval.no_test,
+        test2.as_deref(),
+        truth.as_deref(),
+        limit,
+        seed,
+    )
+    .map_err(|e| format!("Cannot open {}: {e}", p.display()))?;
+    let test_from = pr.test.as_ref().map(|_| match &test {
+        Some(t) => t.display().to_string(),
+        None => super::eval_paths::auto_test_name(&pr.train.source),
+    });
+    let test2_from = pr
+        .test2
+        .as_ref()
+        .and(test2)
+        .map(|t| t.display().to_string());
+    let truth_from = pr.truth.as_ref().map(|_| match truth {
+        Some(t) => t.display().to_string(),
+        None => crate::data::default_truth_path(p).map_or("truth.csv (auto)".into(), |t| {
+            format!("{} (auto)", t.display())
+        }),
+    });
+    let bad = pr.truth.as_ref().map(|t| Arc::new(t.bad.clone()));
+    let mut l = Loaded::new(p.to_path_buf(), pr.train);
+    l.test = pr.test.map(Arc::new);
+    l.test2 = pr.test2.map(Arc::new);
+    l.truth = pr.truth.map(Arc::new);
+    l.bad = bad;
+    l.notes = pr.notes;
+    l.test_from = test_from;
+    l.test2_from = test2_from;
+    l.truth_from = truth_from;
+    l.eval = eval.clone();
+    l.load_secs = t0.elapsed().as_secs_f64();
+    Ok(l)
 }
 
 fn write_export(what: ExportWhat, target: &Path, run: &RunFile) -> crate::Result<Vec<PathBuf>> {

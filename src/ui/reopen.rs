@@ -1,0 +1,230 @@
+//! Opening a saved run (`run.itlm`): the rounds, verdict and truth come from the file; the
+//! thumbnails come from reloading the dataset at the run's `dataset.source` when it still exists
+//! and its sample ids and labels match the run. Otherwise the run is shown without images (the
+//! grids list ids) and the window says why.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::data::{self, Dataset, ImageShape, LoadOptions, Source};
+use crate::export::{DatasetInfo, RunFile, RUN_MAGIC};
+
+use super::eval_paths::EvalPaths;
+use super::state::Loaded;
+
+/// A saved run that was opened.
+pub struct Reopened {
+    pub file: PathBuf,
+    pub run: RunFile,
+    /// Where the dataset was reloaded from (None: nothing to reload, e.g. an in-memory set).
+    pub data_path: Option<PathBuf>,
+    /// Why the thumbnails are missing; None when the dataset was reloaded and matches the run.
+    pub images_missing: Option<String>,
+}
+
+/// Whether `path` is a run file: a `.itlm` file, or any file that starts with the run magic.
+pub fn is_run_file(path: &Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("itlm"))
+    {
+        return true;
+    }
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && &magic == RUN_MAGIC
+}
+
+/// The path to load again for a run's dataset source.
+pub fn data_path(source: &Source) -> Option<PathBuf> {
+    match source {
+        Source::ImageFolder { root } => Some(root.clone()),
+        Source::Cifar { dir } => Some(dir.clone()),
+        Source::Idx { images } => Some(images.clone()),
+        Source::Memory => None,
+    }
+}
+
+/// Load the dataset behind `source` as the CLI would (with its test split).
+fn load_source(source: &Source) -> crate::Result<data::Loaded> {
+    let opts = LoadOptions::default();
+    if let Source::Idx { images } = source {
+        // The IDX directory brings its t10k split, when its training pair is this very file.
+        if let Some(dir) = images.parent().filter(|d| data::idx::is_idx_dir(d)) {
+            if let Ok(l) = data::idx::load_dir(dir) {
+                if l.train.source == *source {
+                    return Ok(l);
+                }
+            }
+        }
+    }
+    let path = data_path(source).unwrap_or_default();
+    data::load(&path, &opts)
+}
+
+/// The samples of `full` in the run's order, or why they do not match the run.
+pub fn match_run(full: Dataset, info: &DatasetInfo) -> Result<Dataset, String> {
+    if full.classes != info.classes {
+        return Err(format!(
+            "its classes are now {} (the run has {})",
+            full.classes.join(", "),
+            info.classes.join(", ")
+        ));
+    }
+    let mut train = if full.ids() == info.ids.as_slice() {
+        full
+    } else {
+        let index = full.index_of_ids();
+        let mut idx = Vec::with_capacity(info.len());
+        let mut missing = 0usize;
+        let mut example = None;
+        for id in &info.ids {
+            match index.get(id.as_str()) {
+                Some(&i) => idx.push(i),
+                None => {
+                    missing += 1;
+                    example.get_or_insert(id.as_str());
+                }
+            }
+        }
+        if missing > 0 {
+            return Err(format!(
+                "{missing} of the run's {} samples are not in it (e.g. {})",
+                info.len(),
+                example.unwrap_or("?")
+            ));
+        }
+        drop(index);
+        full.subset(&idx)
+    };
+    let differ = train
+        .labels()
+        .iter()
+        .zip(&info.labels)
+        .filter(|(a, b)| a != b)
+        .count();
+    if differ > 0 {
+        return Err(format!(
+            "{differ} of its samples now have another label than in the run"
+        ));
+    }
+    if train.shape != info.shape {
+        train.conform_to(info.shape);
+    }
+    train.name = info.name.clone();
+    Ok(train)
+}
+
+/// Stand-in samples for a run whose dataset is gone: ids and labels, no pixels.
+fn without_images(info: &DatasetInfo) -> Result<Dataset, String> {
+    Dataset::from_parts(
+        info.name.clone(),
+        Source::Memory,
+        info.classes.clone(),
+        ImageShape::new(1, 1, 1),
+        vec![0; info.len()],
+        info.labels.clone(),
+        info.ids.clone(),
+    )
+    .map_err(|e| format!("damaged run file: {e}"))
+}
+
+/// Read a run file and reload its dataset (on a background thread).
+pub fn load(file: &Path, eval: &EvalPaths) -> Result<Loaded, String> {
+    let t0 = Instant::now();
+    let run = RunFile::read(file).map_err(|e| format!("Cannot open the run file {e}"))?;
+    let info = &run.dataset;
+    let data_path = data_path(&info.source);
+    let mut notes = Vec::new();
+    let (train, test, images_missing) = match &data_path {
+        None => (
+            without_images(info)?,
+            None,
+            Some("the run's dataset was built in memory; there is nothing to reload".to_string()),
+        ),
+        Some(p) if !p.exists() => (
+            without_images(info)?,
+            None,
+            Some(format!("its dataset {} is gone", p.display())),
+        ),
+        Some(p) => match load_source(&info.source) {
+            Err(e) => (
+                without_images(info)?,
+                None,
+                Some(format!("its dataset could not be loaded: {e}")),
+            ),
+            Ok(l) => match match_run(l.train, info) {
+                Err(why) => (
+                    without_images(info)?,
+                    None,
+                    Some(format!(
+                        "the dataset at {} no longer matches the run: {why}",
+                        p.display()
+                    )),
+                ),
+                Ok(train) => (train, l.test, None),
+            },
+        },
+    };
+    let have_images = images_missing.is_none();
+    let conform = |mut d: Dataset| -> Result<Dataset, String> {
+        d.align_classes(&train.classes).map_err(|e| e.to_string())?;
+        d.conform_to(train.shape);
+        Ok(d)
+    };
+    // Test sets matter only for retraining, which needs the images.
+    let (mut test_from, mut test2_from) = (None, None);
+    let test = if !have_images || eval.no_test {
+        None
+    } else if let Some(p) = eval.test() {
+        let d = data::load_test(&p, &LoadOptions::default())
+            .map_err(|e| format!("Cannot open the test set {e}"))?;
+        test_from = Some(p.display().to_string());
+        Some(conform(d)?)
+    } else if let Some(t) = test {
+        test_from = Some(super::eval_paths::auto_test_name(&info.source));
+        Some(conform(t)?)
+    } else {
+        None
+    };
+    let test2 = match eval.test2().filter(|_| have_images) {
+        Some(p) => {
+            let d = data::load(&p, &LoadOptions::default())
+                .map_err(|e| format!("Cannot open the test-2 set {e}"))?
+                .train;
+            test2_from = Some(p.display().to_string());
+            Some(conform(d)?)
+        }
+        None => None,
+    };
+    if let Some(why) = &images_missing {
+        notes.push(format!("No thumbnails: {why}."));
+    }
+    let truth = run.truth.clone().map(Arc::new);
+    let bad = truth.as_ref().map(|t| Arc::new(t.bad.clone()));
+    let truth_from = truth.as_ref().map(|_| "saved in the run file".to_string());
+    let mut l = Loaded::new(file.to_path_buf(), train);
+    l.test = test.map(Arc::new);
+    l.test2 = test2.map(Arc::new);
+    l.truth = truth;
+    l.bad = bad;
+    l.notes = notes;
+    l.test_from = test_from;
+    l.test2_from = test2_from;
+    l.truth_from = truth_from;
+    l.eval = eval.clone();
+    l.load_secs = t0.elapsed().as_secs_f64();
+    l.reopened = Some(Arc::new(Reopened {
+        file: file.to_path_buf(),
+        run,
+        data_path,
+        images_missing,
+    }));
+    Ok(l)
+}
