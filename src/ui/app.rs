@@ -7,13 +7,17 @@ use std::time::Instant;
 
 use egui::{Color32, RichText};
 
+use crate::learner::ModelKind;
+
 use super::detail::DetailTexture;
 use super::frame_stats::FrameStats;
+use super::generated::GeneratedTextures;
 use super::settings::Settings;
 use super::state::AppState;
 use super::thumbs::Thumbs;
 use super::{
-    confusion, controls, detail, export_menu, grid, histogram, metrics, open_bar, timeline,
+    confusion, controls, detail, export_menu, generated, grid, histogram, metrics, open_bar,
+    timeline,
 };
 
 /// How the window starts.
@@ -26,6 +30,8 @@ pub struct Options {
     /// Subset size for this session (`Some(None)`: all samples); not saved.
     pub limit: Option<Option<usize>>,
     pub model: Option<crate::learner::ModelKind>,
+    /// `ITLM_MODE`: generative picks the VAE, classify a classifier.
+    pub mode: Option<crate::cli::Mode>,
     pub frame_stats: Option<PathBuf>,
     /// Ignore saved settings (tests).
     pub fresh_settings: bool,
@@ -44,6 +50,12 @@ impl Options {
             model: var("ITLM_MODEL").and_then(|v| match v.as_str() {
                 "cnn" => Some(crate::learner::ModelKind::Cnn),
                 "mlp" => Some(crate::learner::ModelKind::Mlp),
+                "vae" => Some(crate::learner::ModelKind::Vae),
+                _ => None,
+            }),
+            mode: var("ITLM_MODE").and_then(|v| match v.as_str() {
+                "classify" => Some(crate::cli::Mode::Classify),
+                "generative" => Some(crate::cli::Mode::Generative),
                 _ => None,
             }),
             frame_stats: var("ITLM_FRAME_STATS").map(PathBuf::from),
@@ -57,6 +69,7 @@ pub struct App {
     pub thumbs: Thumbs,
     pub stats: FrameStats,
     detail_tex: DetailTexture,
+    pub generated_tex: GeneratedTextures,
     tau_slider: egui::Id,
     /// Saved values that environment overrides replaced for this session, restored on save
     /// unless the user changed the setting in the window.
@@ -77,13 +90,24 @@ impl App {
             saved_limit = Some((settings.limit, l));
             settings.limit = l;
         }
-        if let Some(m) = options.model {
+        let model = match options.mode {
+            Some(crate::cli::Mode::Generative) => Some(ModelKind::Vae),
+            Some(crate::cli::Mode::Classify) => match options.model {
+                Some(ModelKind::Vae) | None if settings.learner.model == ModelKind::Vae => {
+                    Some(settings.classifier)
+                }
+                m => m.filter(|&m| m != ModelKind::Vae),
+            },
+            None => options.model,
+        };
+        if let Some(m) = model {
             saved_model = Some((settings.learner.model, m));
             settings.learner.model = m;
         }
         let ctx = cc.egui_ctx.clone();
         let mut state = AppState::new(settings, Arc::new(move || ctx.request_repaint()));
         state.autostart = options.autostart;
+        state.pinned_model = model;
         match options.path.or_else(super::demo_dir) {
             Some(p) => state.open_path(p),
             None => state.info(format!(
@@ -97,6 +121,7 @@ impl App {
             thumbs: Thumbs::default(),
             stats: FrameStats::new(options.frame_stats),
             detail_tex: DetailTexture::default(),
+            generated_tex: GeneratedTextures::default(),
             tau_slider: egui::Id::NULL,
             saved_limit,
             saved_model,
@@ -181,6 +206,7 @@ impl eframe::App for App {
                 open_bar::open_bar_ui(ui, state);
             });
             open_bar::summary_ui(ui, state);
+            open_bar::eval_section_ui(ui, state);
             ui.separator();
             let out = controls::controls_ui(ui, state);
             self.tau_slider = out.tau_slider;
@@ -197,7 +223,7 @@ impl eframe::App for App {
                     ui.separator();
                 }
                 ui.label(
-                    RichText::new("Left/Right: rounds - click a thumbnail for details, Up/Down to step, Esc to close - drop a folder to open it")
+                    RichText::new("Left/Right: rounds - click a thumbnail for details, Up/Down to step, Esc to close - drop a folder or a run.itlm to open it")
                         .small()
                         .color(Color32::GRAY),
                 );
@@ -231,7 +257,11 @@ impl eframe::App for App {
                                 ui.separator();
                             }
                             if p.confusion {
-                                confusion::confusion_ui(ui, state);
+                                if state.generative() {
+                                    generated::generated_ui(ui, state, &mut self.generated_tex);
+                                } else {
+                                    confusion::confusion_ui(ui, state);
+                                }
                             }
                         });
                 });
@@ -277,7 +307,7 @@ fn view_menu_ui(ui: &mut egui::Ui, state: &mut AppState) {
         let p = &mut state.settings.panels;
         ui.checkbox(&mut p.histogram, "Loss histogram");
         ui.checkbox(&mut p.metrics, "Metrics over rounds");
-        ui.checkbox(&mut p.confusion, "Confusion of trimmed");
+        ui.checkbox(&mut p.confusion, "Confusion of trimmed / generated images");
         ui.checkbox(&mut p.frame_stats, "Frame times");
     });
 }
@@ -320,7 +350,7 @@ fn drop_overlay_ui(ctx: &egui::Context) {
     painter.text(
         screen.center(),
         egui::Align2::CENTER_CENTER,
-        "Drop a dataset folder to open it",
+        "Drop a dataset folder or a run file (.itlm) to open it",
         egui::FontId::proportional(28.0),
         Color32::WHITE,
     );

@@ -1,8 +1,10 @@
-//! Run controls: model, epochs, rounds, selection, schedule, the tau slider, Start / Pause /
+//! Run controls: mode (classify / generative) and model, epochs, rounds, selection, schedule,
+//! the tau slider with the round's suggested tau, a hint for small sets, Start / Pause /
 //! Resume / Stop / Step, "Retrain at this tau", and the progress bar with ETA.
 
 use egui::{Color32, RichText};
 
+use crate::cli::Mode;
 use crate::itlm::{LossAggregate, Selection, TauSchedule};
 use crate::learner::ModelKind;
 
@@ -21,17 +23,55 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
     };
     ui.horizontal_wrapped(|ui| {
         let s = &mut state.settings;
-        let l = ui.label("model");
-        egui::ComboBox::from_id_salt("model")
-            .selected_text(s.learner.model.to_string())
+        let generative = s.learner.model == ModelKind::Vae;
+        let mut mode = if generative {
+            Mode::Generative
+        } else {
+            Mode::Classify
+        };
+        let l = ui.label("mode");
+        egui::ComboBox::from_id_salt("mode")
+            .selected_text(if generative { "generative" } else { "classify" })
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut s.learner.model, ModelKind::Cnn, "cnn")
-                    .on_hover_text("conv 32 - pool - conv 64 - pool - fc 128");
-                ui.selectable_value(&mut s.learner.model, ModelKind::Mlp, "mlp")
-                    .on_hover_text("two hidden layers (256, 128)");
+                ui.selectable_value(&mut mode, Mode::Classify, "classify")
+                    .on_hover_text("A classifier (cnn / mlp) on the given labels: noisy labels, backdoors");
+                ui.selectable_value(&mut mode, Mode::Generative, "generative")
+                    .on_hover_text("A VAE on the images alone (labels ignored): spurious images mixed into a set");
             })
             .response
             .labelled_by(l.id);
+        match mode {
+            Mode::Generative if !generative => {
+                s.classifier = s.learner.model;
+                s.learner.model = ModelKind::Vae;
+            }
+            Mode::Classify if generative => {
+                s.learner.model = if s.classifier == ModelKind::Vae {
+                    ModelKind::Cnn
+                } else {
+                    s.classifier
+                };
+            }
+            _ => {}
+        }
+        let l = ui.label("model");
+        if s.learner.model == ModelKind::Vae {
+            ui.label(RichText::new("vae").strong())
+                .labelled_by(l.id)
+                .on_hover_text("Variational autoencoder: loss = negative ELBO per pixel");
+        } else {
+            egui::ComboBox::from_id_salt("model")
+                .selected_text(s.learner.model.to_string())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut s.learner.model, ModelKind::Cnn, "cnn")
+                        .on_hover_text("conv 32 - pool - conv 64 - pool - fc 128");
+                    ui.selectable_value(&mut s.learner.model, ModelKind::Mlp, "mlp")
+                        .on_hover_text("two hidden layers (256, 128)");
+                })
+                .response
+                .labelled_by(l.id);
+            s.classifier = s.learner.model;
+        }
         number_ui(ui, "epochs", &mut s.config.epochs, 1..=1000, "Epochs of each early round");
         number_ui(ui, "final epochs", &mut s.config.final_epochs, 1..=1000, "Epochs of the last round: the model you keep");
         number_ui(ui, "rounds", &mut s.config.rounds, 1..=100, "Trim-and-retrain rounds after round 0");
@@ -129,6 +169,7 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
         if tau != state.tau() {
             state.set_tau(tau);
         }
+        suggestion_ui(ui, state);
         if let Some(rec) = state.record() {
             if (rec.tau - state.tau()).abs() > 1e-9 {
                 let t = rec.tau;
@@ -144,8 +185,73 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
         ui.separator();
         run_buttons_ui(ui, state);
     });
+    small_set_ui(ui, state);
     progress_ui(ui, state);
     out
+}
+
+/// The shown round's suggested tau (a two-component mixture fitted to its log-losses), with a
+/// button to use it. Never applied by itself.
+fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(sg) = state
+        .record()
+        .and_then(|r| r.metrics.suggestion.map(|s| (r.round, s)))
+    else {
+        return;
+    };
+    let (round, sg) = sg;
+    let weak = sg.separation < 1.5;
+    let text = format!(
+        "suggested tau {:.2}{}",
+        sg.tau,
+        if weak { " (weak)" } else { "" }
+    );
+    ui.label(RichText::new(text).color(if weak {
+        Color32::GRAY
+    } else {
+        Color32::from_rgb(230, 180, 80)
+    }))
+    .on_hover_text(format!(
+        "Round {round}: a two-component mixture fitted to the log-losses puts {:.0}% of the samples in the low-loss (clean) component; separation {:.1} (below 1.5 the hint is weak). A hint only: press \"use\" to set the slider.",
+        sg.tau * 100.0,
+        sg.separation
+    ));
+    let differs = (sg.tau - state.tau()).abs() > 1e-9;
+    if ui
+        .add_enabled(differs, egui::Button::new("use").small())
+        .on_hover_text("Set the slider to the suggested tau")
+        .on_disabled_hover_text("The slider is at the suggested tau")
+        .clicked()
+    {
+        state.set_tau(sg.tau);
+    }
+    ui.separator();
+}
+
+/// A hint when an epoch is very few batches: training then takes too few steps.
+fn small_set_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(b) = state.small_set_batch() else {
+        return;
+    };
+    let n = state.data.as_ref().map_or(0, |d| d.train.len());
+    let bs = state.settings.learner.batch_size.max(1);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!(
+                "small set: consider batch size {b} ({} batches per epoch at {bs}, {} at {b})",
+                n.div_ceil(bs),
+                n.div_ceil(b)
+            ))
+            .color(Color32::YELLOW),
+        );
+        if ui
+            .small_button(format!("use batch size {b}"))
+            .on_hover_text("More steps per epoch: small sets need them to learn in a few epochs")
+            .clicked()
+        {
+            state.settings.learner.batch_size = b;
+        }
+    });
 }
 
 fn number_ui(
@@ -169,7 +275,7 @@ pub fn schedule_name(s: TauSchedule) -> &'static str {
 }
 
 fn run_buttons_ui(ui: &mut egui::Ui, state: &mut AppState) {
-    let has_data = state.data.is_some();
+    let has_data = state.data.as_ref().is_some_and(|d| d.has_images());
     let status = state.run.as_ref().map(|r| r.status.clone());
     let active = status.as_ref().is_some_and(|s| s.is_active());
     let paused = status == Some(RunStatus::Paused);
@@ -200,11 +306,16 @@ fn run_buttons_ui(ui: &mut egui::Ui, state: &mut AppState) {
     {
         state.step_one_round();
     }
-    let can_retrain = (paused || !active) && state.record().is_some();
+    let images = state.data.as_ref().is_some_and(|d| d.has_images());
+    let can_retrain = (paused || !active) && state.record().is_some() && images;
     if ui
         .add_enabled(can_retrain, egui::Button::new("Retrain at this tau"))
         .on_hover_text("Continue from the shown round, training the next round on the kept set at the slider's tau")
-        .on_disabled_hover_text("Needs a finished round, and no run training right now (pause or stop it)")
+        .on_disabled_hover_text(if images {
+            "Needs a finished round, and no run training right now (pause or stop it)"
+        } else {
+            "Needs the run's dataset, which is not available"
+        })
         .clicked()
     {
         state.retrain_at_tau();

@@ -1,6 +1,7 @@
 //! The sample detail view: the large image (the original file when the sample has one, decoded
 //! off the UI thread; else the stored pixels), path, given / predicted / true label, loss across
-//! rounds and class probabilities. Up/Down step through the grid, Esc closes.
+//! rounds and class probabilities (a generative run has no predictions: loss only). Up/Down
+//! step through the grid, Esc closes.
 
 use egui::{Color32, RichText, TextureHandle, TextureOptions};
 use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints, Points, VLine};
@@ -28,6 +29,8 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
         return;
     }
     let truth = data.truth.clone();
+    let images = data.has_images();
+    let generative = state.generative();
     let class = |c: u32| {
         train
             .classes
@@ -69,7 +72,13 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
         );
         tex.key = Some(key);
     }
-    if let Some(t) = &tex.tex {
+    if !images {
+        ui.label(
+            RichText::new("No image: the run's dataset is not available.")
+                .italics()
+                .color(Color32::GRAY),
+        );
+    } else if let Some(t) = &tex.tex {
         let size = t.size_vec2();
         let avail = ui.available_width().min(320.0);
         let scale = (avail / size.x.max(1.0)).min(320.0 / size.y.max(1.0));
@@ -97,10 +106,14 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
                 ui.end_row();
             }
             let given = train.label(i);
-            ui.label("given");
+            ui.label(if generative { "class folder" } else { "given" });
             ui.label(class(given));
             ui.end_row();
-            if let Some(rec) = state.record() {
+            if let Some(rec) = state.record().filter(|_| generative) {
+                ui.label(format!("loss (round {})", rec.round));
+                ui.label(format!("{:.4} / score {:.4}", rec.loss[i], rec.score[i]));
+                ui.end_row();
+            } else if let Some(rec) = state.record() {
                 let pred = rec.predicted.get(i).copied().unwrap_or(given);
                 ui.label(format!("predicted (round {})", rec.round));
                 ui.label(RichText::new(class(pred)).color(if pred != given {

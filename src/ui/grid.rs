@@ -1,7 +1,9 @@
 //! Thumbnail grids: Trimmed (highest score first), Boundary (around the cut) and Kept, with a
 //! class filter. Only visible rows are laid out (`ScrollArea::show_rows`) and only their
-//! textures are made. Each cell shows `given -> predicted` (red when they differ) and a red
-//! corner when ground truth says the sample is bad; a click opens the detail view.
+//! textures are made. Each cell shows `given -> predicted` (red when they differ; the loss in
+//! generative mode, which predicts no labels) and a red corner when ground truth says the sample
+//! is bad; a click opens the detail view. Without images (a reopened run whose dataset is gone)
+//! the cells show sample ids.
 
 use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Vec2};
 
@@ -26,6 +28,8 @@ pub fn grid_ui(ui: &mut egui::Ui, state: &mut AppState, thumbs: &mut Thumbs) {
     };
     let train = data.train.clone();
     let bad = data.bad.clone();
+    let images = data.has_images();
+    let generative = state.generative();
     // Tabs and filters.
     ui.horizontal_wrapped(|ui| {
         for tab in GridTab::ALL {
@@ -92,7 +96,11 @@ pub fn grid_ui(ui: &mut egui::Ui, state: &mut AppState, thumbs: &mut Thumbs) {
                         let given = train.label(i);
                         let pred = cut.record.predicted.get(i).copied().unwrap_or(given);
                         let is_bad = bad.as_ref().is_some_and(|b| b[i]);
-                        let tex = thumbs.get(&ctx, &train, i);
+                        let tex = if images {
+                            thumbs.get(&ctx, &train, i)
+                        } else {
+                            None
+                        };
                         let cell = Cell {
                             given: train.classes.get(given as usize).map_or("?", |s| s),
                             predicted: train.classes.get(pred as usize).map_or("?", |s| s),
@@ -102,6 +110,8 @@ pub fn grid_ui(ui: &mut egui::Ui, state: &mut AppState, thumbs: &mut Thumbs) {
                             selected: selected == Some(i),
                             show_side: tab == GridTab::Boundary,
                             texture: tex,
+                            generative,
+                            id: (!images).then(|| train.id(i)),
                         };
                         let r = cell_ui(ui, &cell, i, cut.record.score[i]);
                         if r.clicked() {
@@ -128,16 +138,27 @@ struct Cell<'a> {
     selected: bool,
     show_side: bool,
     texture: Option<egui::TextureId>,
+    /// Show the loss, not labels.
+    generative: bool,
+    /// Shown instead of the image when there is none.
+    id: Option<&'a str>,
 }
 
 fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::Response {
     let (rect, resp) = ui.allocate_exact_size(Vec2::new(CELL_W, CELL_H), Sense::click());
-    let label = format!(
-        "sample {index}: {} -> {}, loss {score:.3}{}",
-        c.given,
-        c.predicted,
-        if c.bad { ", truly bad" } else { "" }
-    );
+    let bad = if c.bad { ", truly bad" } else { "" };
+    let label = if c.generative {
+        format!("sample {index} (in {}): loss {score:.3}{bad}", c.given)
+    } else {
+        format!(
+            "sample {index}: {} -> {}, loss {score:.3}{bad}",
+            c.given, c.predicted
+        )
+    };
+    let label = match c.id {
+        Some(id) => format!("{label}, id {id}"),
+        None => label,
+    };
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
     if !ui.is_rect_visible(rect) {
         return resp;
@@ -162,6 +183,17 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
         }
         None => {
             p.rect_filled(img, CornerRadius::ZERO, Color32::from_gray(40));
+            if let Some(id) = c.id {
+                // No image: the sample id, wrapped into the square.
+                let galley = ui.painter().layout(
+                    id_tail(id),
+                    egui::FontId::monospace(10.0),
+                    Color32::from_gray(200),
+                    THUMB - 6.0,
+                );
+                let pos = img.center() - galley.size() / 2.0;
+                p.with_clip_rect(img).galley(pos, galley, Color32::WHITE);
+            }
         }
     }
     if c.show_side {
@@ -182,8 +214,12 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
             Stroke::NONE,
         ));
     }
-    let text = format!("{} -> {}", short(c.given), short(c.predicted));
-    let color = if c.differs {
+    let text = if c.generative {
+        format!("loss {score:.3}")
+    } else {
+        format!("{} -> {}", short(c.given), short(c.predicted))
+    };
+    let color = if c.differs && !c.generative {
         Color32::from_rgb(255, 110, 110)
     } else {
         ui.visuals().text_color()
@@ -196,6 +232,20 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
         color,
     );
     resp.on_hover_text(label)
+}
+
+/// The telling end of an id: the file name, or `#index` of an IDX / CIFAR sample.
+fn id_tail(id: &str) -> String {
+    let tail = id.rsplit('/').next().unwrap_or(id);
+    let tail = match tail.rfind('#') {
+        Some(k) => &tail[k..],
+        None => tail,
+    };
+    if tail.chars().count() > 40 {
+        tail.chars().take(39).collect::<String>() + "."
+    } else {
+        tail.to_string()
+    }
 }
 
 /// Class names cut to fit a cell.

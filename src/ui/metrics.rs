@@ -1,5 +1,6 @@
 //! Metrics over rounds: train accuracy, test accuracy, test-2 (attack success), kept fraction,
-//! and trim precision / recall when ground truth is known, as line plots.
+//! and trim precision / recall when ground truth is known, as line plots. A generative run
+//! (VAE) has no accuracies: it shows mean loss and test loss in a plot of their own.
 
 use egui::{Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
@@ -16,6 +17,7 @@ pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
         return;
     }
     let n = state.data.as_ref().map_or(1, |d| d.train.len()).max(1) as f64;
+    let generative = state.generative();
     type Get = fn(&crate::itlm::RoundRecord, f64) -> Option<f64>;
     let series: [(&str, Color32, Get); 7] = [
         ("train acc", Color32::from_rgb(120, 200, 120), |r, _| {
@@ -47,25 +49,38 @@ pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
     // A one-line summary of the shown round (also what tests read).
     if let Some(r) = state.record() {
         let m = &r.metrics;
-        let mut s = format!("Round {}:", r.round);
+        let mut parts = Vec::new();
+        if generative {
+            parts.push(format!("mean loss {:.4}", m.mean_loss));
+            if let Some(l) = m.test_loss {
+                parts.push(format!("test loss {l:.4}"));
+            }
+        }
         if let Some(a) = m.train_acc {
-            s.push_str(&format!(" train acc {:.1}%", a * 100.0));
+            parts.push(format!("train acc {:.1}%", a * 100.0));
         }
         if let Some(a) = m.test_acc {
-            s.push_str(&format!(", test acc {:.1}%", a * 100.0));
+            parts.push(format!("test acc {:.1}%", a * 100.0));
         }
         if let Some(a) = m.test2_acc {
-            s.push_str(&format!(", test-2 {:.1}%", a * 100.0));
+            parts.push(format!("test-2 {:.1}% (attack success)", a * 100.0));
         }
+        let mut s = format!("Round {}: {}", r.round, parts.join(", "));
         if let Some(t) = m.trim {
+            if !parts.is_empty() {
+                s.push(',');
+            }
             s.push_str(&format!(
-                ", trim precision {:.3} recall {:.3}",
+                " trim precision {:.3} recall {:.3}",
                 t.precision, t.recall
             ));
         }
         ui.label(RichText::new(s).strong());
     }
     let shown = state.record().map(|r| r.round as f64);
+    if generative {
+        losses_plot_ui(ui, &run.history, shown);
+    }
     let lines: Vec<(String, Color32, Vec<[f64; 2]>)> = series
         .iter()
         .filter_map(|(name, color, get)| {
@@ -107,4 +122,56 @@ pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
         })
         .response
         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Metrics over rounds"));
+}
+
+/// Mean loss on all samples and test loss per round (generative runs: the VAE's negative ELBO
+/// per pixel).
+fn losses_plot_ui(
+    ui: &mut egui::Ui,
+    history: &[std::sync::Arc<crate::itlm::RoundRecord>],
+    shown: Option<f64>,
+) {
+    type Get = fn(&crate::itlm::RoundRecord) -> Option<f64>;
+    let series: [(&str, Color32, Get); 2] = [
+        ("mean loss", Color32::from_rgb(120, 200, 120), |r| {
+            Some(r.metrics.mean_loss).filter(|v| v.is_finite())
+        }),
+        ("test loss", Color32::from_rgb(80, 150, 230), |r| {
+            r.metrics.test_loss.filter(|v| v.is_finite())
+        }),
+    ];
+    Plot::new("losses")
+        .legend(Legend::default().position(egui_plot::Corner::RightTop))
+        .height(130.0)
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .x_axis_label("round")
+        .y_axis_label("loss")
+        .show(ui, |p| {
+            for (name, color, get) in series {
+                let pts: Vec<[f64; 2]> = history
+                    .iter()
+                    .filter_map(|r| get(r).map(|v| [r.round as f64, v]))
+                    .collect();
+                if pts.is_empty() {
+                    continue;
+                }
+                p.points(
+                    Points::new(name, PlotPoints::new(pts.clone()))
+                        .color(color)
+                        .radius(2.5),
+                );
+                p.line(
+                    Line::new(name, PlotPoints::new(pts))
+                        .color(color)
+                        .width(2.0),
+                );
+            }
+            if let Some(x) = shown {
+                p.vline(VLine::new("", x).color(Color32::GRAY));
+            }
+        })
+        .response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Losses over rounds"));
 }

@@ -18,6 +18,7 @@ pub mod detail;
 pub mod eval_paths;
 pub mod export_menu;
 pub mod frame_stats;
+pub mod generated;
 pub mod grid;
 pub mod histogram;
 pub mod metrics;

@@ -1,5 +1,6 @@
-//! Opening a dataset: the folder dialog (off the UI thread), a typed path, recent folders,
-//! the demo set, and the summary of what was loaded.
+//! Opening a dataset or a saved run: the folder / run file dialogs (off the UI thread), a typed
+//! path, recent paths, the demo set, the summary of what was loaded, and the test / test-2 /
+//! truth paths.
 
 use egui::{Color32, RichText};
 
@@ -16,11 +17,18 @@ pub fn open_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
         {
             state.open_dialog(DialogPurpose::OpenFolder);
         }
+        if ui
+            .add_enabled(!waiting, egui::Button::new("Open run..."))
+            .on_hover_text("Open a saved run file (run.itlm, written by `run` or by Export)")
+            .clicked()
+        {
+            state.open_dialog(DialogPurpose::OpenRun);
+        }
         let label = ui.label("Path:");
         let edit = ui
             .add(
                 egui::TextEdit::singleline(&mut state.path_input)
-                    .hint_text("dataset folder, or drop one on the window")
+                    .hint_text("dataset folder or run.itlm, or drop one on the window")
                     .desired_width(320.0),
             )
             .labelled_by(label.id);
@@ -112,25 +120,66 @@ pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
             t.shape.width,
             t.shape.channels
         ));
+        let from = |f: &Option<String>| f.as_ref().map_or(String::new(), |f| format!(" from {f}"));
         match &d.test {
-            Some(x) => ui.label(format!("test set: {}", x.len())),
+            Some(x) => ui
+                .label(format!("test set: {}", x.len()))
+                .on_hover_text(format!("test set{}", from(&d.test_from))),
             None => ui.label("no test set"),
         };
         if let Some(x) = &d.test2 {
-            ui.label(format!("test-2: {}", x.len()));
+            ui.label(format!("test-2: {}", x.len()))
+                .on_hover_text(format!("test-2 (attack success){}", from(&d.test2_from)));
         }
         match &d.bad {
-            Some(b) => ui.label(
-                RichText::new(format!(
-                    "truth: {} known bad",
-                    b.iter().filter(|&&x| x).count()
-                ))
-                .color(Color32::from_rgb(230, 180, 80)),
-            ),
+            Some(b) => ui
+                .label(
+                    RichText::new(format!(
+                        "truth: {} known bad",
+                        b.iter().filter(|&&x| x).count()
+                    ))
+                    .color(Color32::from_rgb(230, 180, 80)),
+                )
+                .on_hover_text(format!("ground truth{}", from(&d.truth_from))),
             None => ui.label("no truth.csv"),
         };
         ui.label(format!("loaded in {:.1} s", d.load_secs));
     });
+    if let Some(r) = &d.reopened {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new("Saved run")
+                    .strong()
+                    .color(Color32::LIGHT_BLUE),
+            );
+            ui.label(format!(
+                "{}: {} rounds, {}, {} - {}",
+                r.file.display(),
+                r.run.rounds.len(),
+                r.run.status,
+                super::controls::secs(r.run.elapsed_secs),
+                r.run.learner_description
+            ));
+            if let Some(v) = r.run.verdict() {
+                let flagged = v.kept.iter().filter(|&&k| !k).count();
+                ui.label(format!(
+                    "verdict: round {} at tau {:.2}, {flagged} flagged",
+                    v.round, v.tau
+                ));
+            }
+            match &r.images_missing {
+                Some(why) => ui.label(
+                    RichText::new(format!("no thumbnails: {why}")).color(Color32::LIGHT_RED),
+                ),
+                None => ui.label(format!(
+                    "images from {}",
+                    r.data_path
+                        .as_ref()
+                        .map_or("?".to_string(), |p| p.display().to_string())
+                )),
+            };
+        });
+    }
     if !t.skipped.is_empty() || !d.notes.is_empty() {
         egui::CollapsingHeader::new(format!(
             "{}, {}",
@@ -154,6 +203,32 @@ pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
                 });
         });
     }
+}
+
+/// The test set, test-2 and truth paths, folded unless some are set.
+pub fn eval_section_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let d = state.data.as_ref();
+    let mut parts = Vec::new();
+    if let Some(d) = d {
+        if let Some(f) = &d.test_from {
+            parts.push(format!("test: {f}"));
+        }
+        if let Some(f) = &d.test2_from {
+            parts.push(format!("test-2: {f}"));
+        }
+        if let Some(f) = &d.truth_from {
+            parts.push(format!("truth: {f}"));
+        }
+    }
+    let title = if parts.is_empty() {
+        "Test set, test-2, truth: none".to_string()
+    } else {
+        format!("Test set, test-2, truth: {}", parts.join(", "))
+    };
+    egui::CollapsingHeader::new(title)
+        .id_salt("eval_paths_section")
+        .default_open(!state.eval.is_empty() && state.data.is_none())
+        .show(ui, |ui| super::eval_paths::eval_paths_ui(ui, state));
 }
 
 /// "1 note", "3 notes".

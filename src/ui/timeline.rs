@@ -32,6 +32,11 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &mut AppState) {
             );
             if let Some(a) = m.test_acc {
                 hover.push_str(&format!(", test acc {:.1}%", a * 100.0));
+            } else if let Some(l) = m.test_loss {
+                hover.push_str(&format!(", test loss {l:.4}"));
+            }
+            if let Some(a) = m.test2_acc {
+                hover.push_str(&format!(", test-2 {:.1}%", a * 100.0));
             }
             if ui
                 .selectable_label(selected == Some(i), format!("Round {}", r.round))
