@@ -406,16 +406,7 @@ fn wait(s: &mut AppState, secs: u64, what: &str, f: impl Fn(&AppState) -> bool) 
 }
 
 fn loaded(train: itlm_inspector::data::Dataset) -> itlm_inspector::ui::state::Loaded {
-    itlm_inspector::ui::state::Loaded {
-        path: PathBuf::new(),
-        train: Arc::new(train),
-        test: None,
-        test2: None,
-        truth: None,
-        bad: None,
-        notes: Vec::new(),
-        load_secs: 0.0,
-    }
+    itlm_inspector::ui::state::Loaded::new(PathBuf::new(), train)
 }
 
 #[test]
@@ -492,4 +483,515 @@ fn pause_resume_and_stop_a_slow_run() {
     assert!(s.rounds() >= 1 && s.rounds() < 3);
     // The view still works on what was finished.
     assert_eq!(s.cut().unwrap().kept_count, 24);
+}
+
+// ------------------------------------------------------------------ saved runs
+
+/// `itlm-inspector run` on `data` (tiny MLP schedule, a 150-sample subset) writing into `out`.
+fn cli_run(data: &Path, out: &Path, extra: &[&str]) {
+    use clap::Parser as _;
+    let mut args = vec![
+        "itlm-inspector".to_string(),
+        "run".into(),
+        data.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--quiet".into(),
+    ];
+    for a in [
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--final-epochs",
+        "1",
+        "--rounds",
+        "2",
+        "--tau",
+        "0.8",
+        "--schedule",
+        "constant",
+        "--batch-size",
+        "16",
+        "--limit",
+        "150",
+    ]
+    .iter()
+    .chain(extra)
+    {
+        args.push(a.to_string());
+    }
+    let cli = itlm_inspector::cli::Cli::parse_from(args);
+    match cli.command {
+        Some(itlm_inspector::cli::Command::Run(a)) => itlm_inspector::cli::run_command(&a).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+fn no_errors(h: &Harness<'_, App>) {
+    let errors: Vec<_> = h
+        .state()
+        .state
+        .messages
+        .iter()
+        .filter(|m| m.error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn a_saved_run_reopens_with_its_rounds_verdict_and_thumbnails() {
+    use itlm_inspector::export::RunFile;
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let out = tempfile::tempdir().unwrap();
+    cli_run(data.path(), out.path(), &[]);
+    let file = out.path().join("run.itlm");
+    let saved = RunFile::read(&file).unwrap();
+    assert_eq!(saved.dataset.len(), 150);
+
+    // Opened like a dataset (here: the path given on the command line).
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some()
+    });
+    no_errors(&h);
+    h.get_by_label("Saved run");
+    h.get_by_label_contains("verdict: round 2 at tau 0.80, 30 flagged");
+    h.get_by_label_contains("150 images, 3 classes");
+    // Its rounds, the verdict's round and cut, its configuration.
+    assert_eq!(h.state().state.rounds(), 3);
+    h.get_by_label("Showing round 2 of 2");
+    for r in 0..3 {
+        h.get_by_label(&format!("Round {r}"));
+    }
+    h.get_by_label("Round 2 losses: 120 kept, 30 trimmed");
+    h.get_by_label("Trimmed (round 2): 30 samples");
+    assert_eq!(h.state().state.tau(), 0.8);
+    assert_eq!(h.state().state.settings.learner.model, ModelKind::Mlp);
+    assert_eq!(h.state().state.settings.config.rounds, 2);
+    h.get_by_label("finished");
+    h.get_by_label("Loss histogram");
+    h.get_by_label("Metrics over rounds");
+    // The truth saved in the run scores the cut.
+    h.get_by_label_contains("vs truth at this cut:");
+    // The confusion of the trimmed samples.
+    h.get_by_label_contains("Trimmed by given (rows) x predicted (columns), round 2");
+
+    // Labels in the grid are the run's: a cell names given -> predicted classes.
+    let rec = h.state().state.record().unwrap().clone();
+    let first = h.state_mut().state.lists().unwrap().trimmed[0];
+    let given = saved.dataset.labels[first];
+    let label = format!(
+        "sample {first}: {} -> {}, loss {:.3}",
+        given, rec.predicted[first], rec.score[first]
+    );
+    h.get_by_label_contains(&label);
+
+    // Thumbnails load, from the reloaded dataset's pixels in the run's sample order.
+    assert!(!h.state().thumbs.is_empty(), "thumbnails were made");
+    let full = itlm_inspector::data::load(data.path(), &Default::default())
+        .unwrap()
+        .train;
+    let index = full.index_of_ids();
+    {
+        let st = &h.state().state;
+        let d = st.data.as_ref().unwrap();
+        assert!(d.has_images());
+        assert_eq!(d.train.ids(), saved.dataset.ids.as_slice());
+        for i in [0, first, 149] {
+            let j = index[d.train.id(i)];
+            assert_eq!(d.train.image(i), full.image(j), "sample {i}");
+        }
+        // The data's own test split comes back too (for retraining).
+        assert_eq!(d.test.as_ref().map(|t| t.len()), Some(60));
+    }
+
+    // Retrain at this tau works on the reopened run.
+    h.get_by_label("Round 1").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::Role::Slider, "tau")
+        .set_value_accesskit(0.5);
+    h.run_steps(2);
+    let old_last = h.state().state.run.as_ref().unwrap().history[2].clone();
+    h.get_by_label("Retrain at this tau").click();
+    // (The reopened run is "finished" too: wait for a new last round.)
+    step_until(&mut h, 300, "the retrained run", |a| {
+        a.state.run.as_ref().is_some_and(|r| {
+            r.status == RunStatus::Finished
+                && r.history.len() == 3
+                && !Arc::ptr_eq(&r.history[2], &old_last)
+        })
+    });
+    no_errors(&h);
+    let run = h.state().state.run.as_ref().unwrap();
+    assert_eq!(run.history.len(), 3);
+    assert_eq!(
+        run.history[2].trained_on, 75,
+        "round 2 trained on tau 0.5 of 150"
+    );
+    // The rounds up to the cut are the saved ones.
+    assert_eq!(run.history[0].loss, saved.rounds[0].loss);
+    assert_eq!(run.history[1].loss, saved.rounds[1].loss);
+}
+
+#[test]
+fn a_saved_run_without_its_dataset_lists_ids_and_says_why() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let out = tempfile::tempdir().unwrap();
+    cli_run(data.path(), out.path(), &[]);
+    let file = out.path().join("run.itlm");
+
+    // Labels changed since the run: not the same dataset any more.
+    let labels = data.path().join("train-labels-idx1-ubyte");
+    let mut lb = std::fs::read(&labels).unwrap();
+    for b in lb[8..].iter_mut() {
+        *b = (*b + 1) % 3;
+    }
+    std::fs::write(&labels, lb).unwrap();
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some()
+    });
+    // Said in the summary and in the message bar.
+    h.get_by_label_contains("no thumbnails: the dataset at");
+    h.get_by_label_contains("without thumbnails: the dataset at");
+    assert_eq!(
+        h.query_all_by_label_contains(
+            "no longer matches the run: 150 of its samples now have another label"
+        )
+        .count(),
+        2
+    );
+
+    // The dataset is gone.
+    drop(data);
+    h.state_mut().state.open_path(&file);
+    step_until(&mut h, 60, "the run file to open again", |a| {
+        a.state.loading.is_none()
+            && a.state
+                .data
+                .as_ref()
+                .and_then(|d| d.reopened.as_ref())
+                .is_some_and(|r| {
+                    r.images_missing
+                        .as_ref()
+                        .is_some_and(|m| m.contains("is gone"))
+                })
+    });
+    h.get_by_label_contains("no thumbnails: its dataset");
+    // Every panel is still there; the grids list ids instead of images.
+    h.get_by_label("Round 2 losses: 120 kept, 30 trimmed");
+    h.get_by_label("Trimmed (round 2): 30 samples");
+    h.get_by_label_contains("Trimmed by given (rows) x predicted (columns)");
+    let with_ids = h
+        .query_all_by_label_contains(", id train-images-idx3-ubyte#")
+        .count();
+    assert!(with_ids >= 20, "cells listing ids: {with_ids}");
+    assert!(h.state().thumbs.is_empty(), "no thumbnails without images");
+    // No training without the images.
+    assert!(h
+        .get_by_label("Retrain at this tau")
+        .accesskit_node()
+        .is_disabled());
+    assert!(h.get_by_label("Start").accesskit_node().is_disabled());
+    // A sample's detail says so too.
+    let first = h.state_mut().state.lists().unwrap().trimmed[0];
+    h.get_by_label_contains(&format!("sample {first}:")).click();
+    h.run_steps(2);
+    h.get_by_label_contains("No image: the run's dataset is not available.");
+}
+
+#[test]
+fn a_damaged_or_foreign_run_file_shows_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    cli_run(data.path(), dir.path(), &[]);
+    let good = std::fs::read(dir.path().join("run.itlm")).unwrap();
+
+    let damaged = dir.path().join("damaged.itlm");
+    std::fs::write(&damaged, &good[..good.len() / 2]).unwrap();
+    let mut h = harness(&damaged);
+    step_until(&mut h, 30, "the error", |a| {
+        a.state.loading.is_none() && !a.state.messages.is_empty()
+    });
+    h.get_by_label_contains(&format!(
+        "Cannot open the run file {}: damaged run file",
+        damaged.display()
+    ));
+    assert!(h.state().state.data.is_none());
+    assert!(h.state().state.run.is_none());
+
+    let mut newer = good.clone();
+    newer[8..12].copy_from_slice(&99u32.to_le_bytes());
+    let newer_path = dir.path().join("newer.itlm");
+    std::fs::write(&newer_path, newer).unwrap();
+    h.state_mut().state.messages.clear();
+    h.state_mut().state.open_path(&newer_path);
+    step_until(&mut h, 30, "the version error", |a| {
+        a.state.loading.is_none() && !a.state.messages.is_empty()
+    });
+    h.get_by_label_contains("run file version 99; this build reads version 1");
+
+    let foreign = dir.path().join("notes.itlm");
+    std::fs::write(&foreign, "hello").unwrap();
+    h.state_mut().state.messages.clear();
+    h.state_mut().state.open_path(&foreign);
+    step_until(&mut h, 30, "the magic error", |a| {
+        a.state.loading.is_none() && !a.state.messages.is_empty()
+    });
+    h.get_by_label_contains("not an itlm-inspector run file");
+}
+
+// ------------------------------------------------------------------ generative mode
+
+#[test]
+fn generative_mode_shows_generated_images_and_losses() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let mut h = harness(data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    // The mode selector switches to the VAE.
+    h.get_by_label("mode").click();
+    h.run_steps(2);
+    h.get_by_label("generative").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.settings.learner.model, ModelKind::Vae);
+    h.get_by_label("vae");
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the VAE run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    no_errors(&h);
+    assert!(h.state().state.generative());
+    // The generated images of the shown round, beside round 0's.
+    h.get_by_label("Generated by round 2's model");
+    h.get_by_label("Images generated by round 2");
+    h.get_by_label("Images generated by round 0");
+    assert!(
+        h.query_by_label_contains("Trimmed by given").is_none(),
+        "no confusion"
+    );
+    // Cells show the loss, not labels.
+    let cells: Vec<String> = h
+        .query_all_by_label_contains("sample ")
+        .filter_map(|n| n.accesskit_node().label())
+        .collect();
+    assert!(cells.len() >= 20);
+    assert!(
+        cells
+            .iter()
+            .all(|l| l.contains("): loss ") && !l.contains("->")),
+        "{:?}",
+        &cells[..3]
+    );
+    // Losses, not accuracies.
+    h.get_by_label_contains("Round 2: mean loss ");
+    h.get_by_label_contains("test loss ");
+    h.get_by_label("Losses over rounds");
+    assert!(h.query_by_label_contains("train acc").is_none());
+    // Stepping back shows that round's generations; the mosaics are cached per round.
+    h.key_press(egui::Key::ArrowLeft);
+    h.run_steps(2);
+    h.get_by_label("Generated by round 1's model");
+    let made = h.state().generated_tex.made;
+    h.run_steps(5);
+    assert_eq!(h.state().generated_tex.made, made, "no mosaic per frame");
+    h.get_by_label("Round 0").click();
+    h.run_steps(2);
+    h.get_by_label("Generated by round 0's model");
+    assert!(h.query_by_label("Images generated by round 2").is_none());
+
+    // The export names no predicted labels.
+    let out = tempfile::tempdir().unwrap();
+    h.state_mut().state.begin_export(ExportWhat::All);
+    h.state_mut().state.export.target = out.path().join("e").display().to_string();
+    h.run_steps(3);
+    h.get_by_label("Export now").click();
+    step_until(&mut h, 30, "the export", |a| {
+        !a.state.exporting() && a.state.export.open.is_none()
+    });
+    let csv = std::fs::read_to_string(out.path().join("e/samples.csv")).unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    assert_eq!(row.split(',').nth(2), Some(""), "no predicted label: {row}");
+    let flagged = std::fs::read_to_string(out.path().join("e/flagged.txt")).unwrap();
+    for line in flagged.lines().skip(1) {
+        assert!(line.ends_with('\t'), "no predicted label: {line:?}");
+    }
+    // And it reopens in generative mode.
+    h.state_mut().state.open_path(out.path().join("e/run.itlm"));
+    step_until(&mut h, 60, "the VAE run to reopen", |a| {
+        a.state.data.as_ref().is_some_and(|d| d.reopened.is_some())
+    });
+    no_errors(&h);
+    h.get_by_label("Generated by round 0's model");
+}
+
+// ------------------------------------------------------------------ test sets, small sets
+
+/// `n` 8x8 gray PNGs of class folder `class` under `root`, each with a bright band.
+fn write_png_folder(root: &Path, class: &str, n: usize) {
+    let dir = root.join(class);
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..n {
+        let img = image::GrayImage::from_fn(8, 8, |_, y| {
+            image::Luma([if y / 3 == 2 { 210 } else { 20 + (i % 7) as u8 }])
+        });
+        img.save(dir.join(format!("{i:03}.png"))).unwrap();
+    }
+}
+
+#[test]
+fn test2_from_a_typed_folder_shows_in_the_metrics() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let t2 = tempfile::tempdir().unwrap();
+    write_png_folder(t2.path(), "2", 12);
+    let mut h = harness(data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    // Auto-detected like the CLI: the t10k split and <data>/truth.csv.
+    let truth = data.path().join("truth.csv");
+    let title = format!(
+        "Test set, test-2, truth: test: the t10k files (auto), truth: {} (auto)",
+        truth.display()
+    );
+    h.get_by_label(&title).click();
+    h.run_steps(2);
+    assert!(h
+        .get_by_label("Reload with these")
+        .accesskit_node()
+        .is_disabled());
+    let field = h.get_by_role_and_label(egui::Role::TextInput, "test-2 folder");
+    field.click();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::TextInput, "test-2 folder")
+        .type_text(&t2.path().display().to_string());
+    h.run_steps(2);
+    assert_eq!(h.state().state.eval.test2, t2.path().display().to_string());
+    h.get_by_label_contains("changed: reload to apply");
+    h.get_by_label("Reload with these").click();
+    step_until(&mut h, 60, "the reload", |a| {
+        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.test2.is_some())
+    });
+    h.get_by_label("test-2: 12");
+    h.get_by_label_contains(&format!("test-2: {}", t2.path().display()));
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    no_errors(&h);
+    let m = h.state().state.record().unwrap().metrics.clone();
+    let t2acc = m.test2_acc.expect("test-2 accuracy measured");
+    h.get_by_label_contains(&format!("test-2 {:.1}% (attack success)", t2acc * 100.0));
+    // The metrics plot has a test-2 series (its legend entry).
+    h.get_by_label("test-2 (attack)");
+    // Another dataset does not inherit this test-2 folder.
+    let other = tempfile::tempdir().unwrap();
+    write_idx_set(other.path());
+    h.state_mut().state.open_path(other.path());
+    step_until(&mut h, 60, "the other dataset", |a| {
+        a.state.loading.is_none()
+            && a.state
+                .data
+                .as_ref()
+                .is_some_and(|d| d.path == other.path())
+    });
+    assert!(h.state().state.data.as_ref().unwrap().test2.is_none());
+    assert!(h.state().state.eval.test2.is_empty());
+}
+
+#[test]
+fn small_sets_get_a_batch_hint_and_the_suggested_tau_is_offered() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let mut h = harness(data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    // 240 samples in batches of 32 is 8 batches per epoch.
+    h.get_by_label_contains(
+        "small set: consider batch size 8 (8 batches per epoch at 32, 30 at 8)",
+    );
+    h.get_by_label("use batch size 8").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.settings.learner.batch_size, 8);
+    assert!(h.query_by_label_contains("small set:").is_none());
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    let sg = h
+        .state()
+        .state
+        .record()
+        .unwrap()
+        .metrics
+        .suggestion
+        .expect("a suggestion");
+    h.get_by_label_contains(&format!("suggested tau {:.2}", sg.tau));
+    // A hint only: the slider is where the user put it until "use".
+    assert_eq!(h.state().state.tau(), 0.8);
+    if (sg.tau - 0.8).abs() > 1e-9 {
+        h.get_by_label("use").click();
+        h.run_steps(2);
+        assert_eq!(h.state().state.tau(), sg.tau);
+    }
+    assert!(h.get_by_label("use").accesskit_node().is_disabled());
+    // The settings of this run are remembered for this dataset.
+    let saved = h
+        .state()
+        .state
+        .settings
+        .saved_for(data.path())
+        .cloned()
+        .unwrap();
+    assert_eq!(saved.learner.batch_size, 8);
+}
+
+#[test]
+fn the_demo_set_starts_from_its_recommended_settings() {
+    let demo = itlm_inspector::ui::demo_dir().expect("assets/demo");
+    let (config, learner) = itlm_inspector::data::demo::recommended();
+    let mut s = AppState::headless(Settings::default());
+    s.open_path(&demo);
+    wait(&mut s, 60, "the demo set", |s| s.data.is_some());
+    assert_eq!(s.settings.config, config);
+    assert_eq!(s.settings.learner.batch_size, learner.batch_size);
+    assert_eq!(s.settings.learner.lr, learner.lr);
+    assert!(
+        s.small_set_batch().is_none(),
+        "the recommended batch size fits"
+    );
+    assert!(s
+        .messages
+        .iter()
+        .any(|m| m.text.contains("recommended settings")));
+
+    // Settings the user saved for the demo win.
+    let mut mine = Settings::default();
+    mine.config.tau = 0.75;
+    mine.learner.batch_size = 64;
+    mine.remember_for(&demo);
+    mine.config.tau = 0.5;
+    let mut s = AppState::headless(mine);
+    s.open_path(&demo);
+    wait(&mut s, 60, "the demo set", |s| s.data.is_some());
+    assert_eq!(s.settings.config.tau, 0.75);
+    assert_eq!(s.settings.learner.batch_size, 64);
+    assert_eq!(s.small_set_batch(), Some(32));
 }
