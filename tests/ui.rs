@@ -681,6 +681,8 @@ fn a_saved_run_without_its_dataset_lists_ids_and_says_why() {
                 })
     });
     h.get_by_label_contains("no thumbnails: its dataset");
+    // The summary gives the run's image size, not the stand-in's.
+    h.get_by_label_contains("150 images, 3 classes, 8x8x1");
     // Every panel is still there; the grids list ids instead of images.
     h.get_by_label("Round 2 losses: 120 kept, 30 trimmed");
     h.get_by_label("Trimmed (round 2): 30 samples");

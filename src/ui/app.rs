@@ -248,6 +248,13 @@ impl eframe::App for App {
                     egui::ScrollArea::vertical()
                         .id_salt("plots_scroll")
                         .show(ui, |ui| {
+                            // Generative mode: the generated images first, in view without
+                            // scrolling (they take the confusion's place).
+                            let generative = state.generative();
+                            if p.confusion && generative {
+                                generated::generated_ui(ui, state, &mut self.generated_tex);
+                                ui.separator();
+                            }
                             if p.histogram {
                                 histogram::histogram_ui(ui, state);
                                 ui.separator();
@@ -256,12 +263,8 @@ impl eframe::App for App {
                                 metrics::metrics_ui(ui, state);
                                 ui.separator();
                             }
-                            if p.confusion {
-                                if state.generative() {
-                                    generated::generated_ui(ui, state, &mut self.generated_tex);
-                                } else {
-                                    confusion::confusion_ui(ui, state);
-                                }
+                            if p.confusion && !generative {
+                                confusion::confusion_ui(ui, state);
                             }
                         });
                 });

@@ -110,15 +110,20 @@ pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
         return;
     };
     let t = &d.train;
+    // A reopened run without its images has stand-in pixels: the run knows the real size.
+    let shape = match &d.reopened {
+        Some(r) if r.images_missing.is_some() => r.run.dataset.shape,
+        _ => t.shape,
+    };
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new(&t.name).strong());
         ui.label(format!(
-            "{} images, {} classes, {}x{}x{}",
-            t.len(),
-            t.num_classes(),
-            t.shape.height,
-            t.shape.width,
-            t.shape.channels
+            "{}, {}, {}x{}x{}",
+            plural(t.len(), "image"),
+            plural(t.num_classes(), "class"),
+            shape.height,
+            shape.width,
+            shape.channels
         ));
         let from = |f: &Option<String>| f.as_ref().map_or(String::new(), |f| format!(" from {f}"));
         match &d.test {
@@ -160,11 +165,9 @@ pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
                 super::controls::secs(r.run.elapsed_secs),
                 r.run.learner_description
             ));
-            if let Some(v) = r.run.verdict() {
-                let flagged = v.kept.iter().filter(|&&k| !k).count();
+            if let Some((round, tau, flagged)) = r.verdict {
                 ui.label(format!(
-                    "verdict: round {} at tau {:.2}, {flagged} flagged",
-                    v.round, v.tau
+                    "verdict: round {round} at tau {tau:.2}, {flagged} flagged"
                 ));
             }
             match &r.images_missing {
@@ -231,10 +234,12 @@ pub fn eval_section_ui(ui: &mut egui::Ui, state: &mut AppState) {
         .show(ui, |ui| super::eval_paths::eval_paths_ui(ui, state));
 }
 
-/// "1 note", "3 notes".
+/// "1 note", "3 notes", "2 classes".
 pub fn plural(n: usize, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
+    } else if what.ends_with('s') {
+        format!("{n} {what}es")
     } else {
         format!("{n} {what}s")
     }

@@ -21,6 +21,8 @@ pub struct Reopened {
     pub data_path: Option<PathBuf>,
     /// Why the thumbnails are missing; None when the dataset was reloaded and matches the run.
     pub images_missing: Option<String>,
+    /// The saved verdict: round, tau and how many samples it flags (computed once).
+    pub verdict: Option<(usize, f64, usize)>,
 }
 
 /// Whether `path` is a run file: a `.itlm` file, or any file that starts with the run magic.
@@ -220,8 +222,12 @@ pub fn load(file: &Path, eval: &EvalPaths) -> Result<Loaded, String> {
     l.truth_from = truth_from;
     l.eval = eval.clone();
     l.load_secs = t0.elapsed().as_secs_f64();
+    let verdict = run
+        .verdict()
+        .map(|v| (v.round, v.tau, v.kept.iter().filter(|&&k| !k).count()));
     l.reopened = Some(Arc::new(Reopened {
         file: file.to_path_buf(),
+        verdict,
         run,
         data_path,
         images_missing,
