@@ -963,16 +963,44 @@ fn small_sets_get_a_batch_hint_and_the_suggested_tau_is_offered() {
         .cloned()
         .unwrap();
     assert_eq!(saved.learner.batch_size, 8);
+    // Reloading the open dataset keeps edits made since; another dataset keeps the current
+    // settings; coming back restores the settings last used on this one.
+    h.state_mut().state.settings.learner.batch_size = 16;
+    h.state_mut().state.open_path(data.path());
+    step_until(&mut h, 60, "the reload", |a| {
+        a.state.loading.is_none() && a.state.run.is_none()
+    });
+    assert_eq!(h.state().state.settings.learner.batch_size, 16);
+    let other = tempfile::tempdir().unwrap();
+    write_idx_set(other.path());
+    h.state_mut().state.open_path(other.path());
+    step_until(&mut h, 60, "the other dataset", |a| {
+        a.state.loading.is_none()
+            && a.state
+                .data
+                .as_ref()
+                .is_some_and(|d| d.path == other.path())
+    });
+    assert_eq!(h.state().state.settings.learner.batch_size, 16);
+    h.state_mut().state.open_path(data.path());
+    step_until(&mut h, 60, "the first dataset again", |a| {
+        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.path == data.path())
+    });
+    assert_eq!(h.state().state.settings.learner.batch_size, 8);
 }
 
 #[test]
 fn the_demo_set_starts_from_its_recommended_settings() {
     let demo = itlm_inspector::ui::demo_dir().expect("assets/demo");
     let (config, learner) = itlm_inspector::data::demo::recommended();
-    let mut s = AppState::headless(Settings::default());
+    let mut before = Settings::default();
+    before.learner.model = ModelKind::Vae;
+    before.classifier = ModelKind::Mlp;
+    let mut s = AppState::headless(before);
     s.open_path(&demo);
     wait(&mut s, 60, "the demo set", |s| s.data.is_some());
     assert_eq!(s.settings.config, config);
+    assert_eq!(s.settings.learner.model, ModelKind::Mlp, "classify mode");
     assert_eq!(s.settings.learner.batch_size, learner.batch_size);
     assert_eq!(s.settings.learner.lr, learner.lr);
     assert!(

@@ -201,18 +201,28 @@ fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
     };
     let (round, sg) = sg;
     let weak = sg.separation < 1.5;
+    // Over half the set bad is outside what trimming assumes: most likely a poor fit (e.g. the
+    // clean losses of a well-trained classifier spread over many orders of magnitude).
+    let implausible = sg.tau < 0.5;
     let text = format!(
         "suggested tau {:.2}{}",
         sg.tau,
-        if weak { " (weak)" } else { "" }
+        if implausible {
+            " (implausible)"
+        } else if weak {
+            " (weak)"
+        } else {
+            ""
+        }
     );
+    let weak = weak || implausible;
     ui.label(RichText::new(text).color(if weak {
         Color32::GRAY
     } else {
         Color32::from_rgb(230, 180, 80)
     }))
     .on_hover_text(format!(
-        "Round {round}: a two-component mixture fitted to the log-losses puts {:.0}% of the samples in the low-loss (clean) component; separation {:.1} (below 1.5 the hint is weak). A hint only: press \"use\" to set the slider.",
+        "Round {round}: a two-component mixture fitted to the log-losses puts {:.0}% of the samples in the low-loss (clean) component; separation {:.1} (below 1.5 the hint is weak; below 50% clean it is implausible). A hint only: press \"use\" to set the slider.",
         sg.tau * 100.0,
         sg.separation
     ));

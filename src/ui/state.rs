@@ -389,7 +389,12 @@ impl AppState {
         self.path_input = l.path.display().to_string();
         self.eval = l.eval.clone();
         let reopened = l.reopened.clone();
-        if reopened.is_none() {
+        // (Reloading the open dataset, e.g. with other test paths, keeps the user's edits.)
+        let reload = self
+            .data
+            .as_ref()
+            .is_some_and(|d| same_path(&d.path, &l.path));
+        if reopened.is_none() && !reload {
             self.apply_dataset_settings(&l.path);
         }
         self.data = Some(l);
@@ -420,6 +425,10 @@ impl AppState {
             self.settings.config = config;
             self.settings.learner.batch_size = learner.batch_size;
             self.settings.learner.lr = learner.lr;
+            // A labelled set: the classify mode (after, say, a reopened VAE run).
+            if self.settings.learner.model == ModelKind::Vae {
+                self.settings.learner.model = self.settings.classifier;
+            }
             self.info(format!(
                 "Demo set: using its recommended settings (tau {}, {} rounds of {} epochs, final {}, batch size {}, learning rate {}).",
                 self.settings.config.tau,
@@ -620,7 +629,7 @@ impl AppState {
             self.error(format!("Cannot start: {e}"));
             return;
         }
-        if data.reopened.is_none() {
+        if data.reopened.is_none() && data.path.exists() {
             let path = data.path.clone();
             self.settings.remember_for(&path);
         }
