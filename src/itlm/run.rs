@@ -156,7 +156,11 @@ pub fn run<L: Learner + ?Sized>(
         }
         let mut metrics = RoundMetrics {
             mean_loss: finite_mean(&scores.loss),
-            suggestion: super::suggest::suggest_tau(&scores.loss),
+            // The hint is fitted on round 0 (trained on everything) and carried forward.
+            suggestion: match history.first() {
+                Some(r0) => r0.metrics.suggestion,
+                None => super::suggest::suggest_tau(&scores.loss),
+            },
             ..Default::default()
         };
         if learner.is_classifier() {

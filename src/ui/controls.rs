@@ -190,8 +190,8 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
     out
 }
 
-/// The shown round's suggested tau (a two-component mixture fitted to its log-losses), with a
-/// button to use it. Never applied by itself.
+/// The suggested tau (a two-component Beta mixture fitted to round 0's losses, carried by every
+/// round), with a button to use it. Never applied by itself.
 fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
     let Some(sg) = state
         .record()
@@ -199,11 +199,11 @@ fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
     else {
         return;
     };
-    let (round, sg) = sg;
-    let weak = sg.separation < 1.5;
-    // Over half the set bad is outside what trimming assumes: most likely a poor fit (e.g. the
-    // clean losses of a well-trained classifier spread over many orders of magnitude).
-    let implausible = sg.tau < 0.5;
+    let (_round, sg) = sg;
+    // Components that overlap give a weak hint.
+    let weak = sg.bad_mean - sg.clean_mean < 0.25;
+    // Over 70% of the set bad is outside what trimming can fix: most likely a poor fit.
+    let implausible = sg.tau < 0.3;
     let text = format!(
         "suggested tau {:.2}{}",
         sg.tau,
@@ -222,9 +222,10 @@ fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
         Color32::from_rgb(230, 180, 80)
     }))
     .on_hover_text(format!(
-        "Round {round}: a two-component mixture fitted to the log-losses puts {:.0}% of the samples in the low-loss (clean) component; separation {:.1} (below 1.5 the hint is weak; below 50% clean it is implausible). A hint only: press \"use\" to set the slider.",
+        "A two-component Beta mixture fitted to round 0's losses (the model trained on every sample) puts {:.0}% of the samples in the low-loss (clean) component; component means {:.2} and {:.2} of the loss range (closer than 0.25: weak; under 30% clean: implausible). A hint only: press \"use\" to set the slider.",
         sg.tau * 100.0,
-        sg.separation
+        sg.clean_mean,
+        sg.bad_mean
     ));
     let differs = (sg.tau - state.tau()).abs() > 1e-9;
     if ui
