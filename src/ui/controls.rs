@@ -222,7 +222,7 @@ fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
         Color32::from_rgb(230, 180, 80)
     }))
     .on_hover_text(format!(
-        "A two-component Beta mixture fitted to round 0's losses (the model trained on every sample) puts {:.0}% of the samples in the low-loss (clean) component; component means {:.2} and {:.2} of the loss range (closer than 0.25: weak; under 30% clean: implausible). A hint only: press \"use\" to set the slider.",
+        "A two-component Beta mixture fitted to round 0's losses (the model trained on every sample) says {:.0}% of the samples are more likely clean than bad; component means {:.2} and {:.2} of the loss range (closer than 0.25: weak; under 30% clean: implausible). A hint only: press \"use\" to set the slider.",
         sg.tau * 100.0,
         sg.clean_mean,
         sg.bad_mean
