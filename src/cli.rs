@@ -455,6 +455,11 @@ fn round_line(r: &RoundRecord) -> String {
             t.precision, t.recall
         ));
     }
+    if r.round == 0 {
+        if let Some(h) = m.suggestion {
+            s.push_str(&format!("  (loss mixture suggests tau {:.2})", h.tau));
+        }
+    }
     s
 }
 
