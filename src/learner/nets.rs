@@ -1,7 +1,7 @@
 //! The classifier networks: a small CNN (conv 32 -> pool -> conv 64 -> pool -> fc 128 ->
 //! classes) and an MLP. Inputs are batches in N x H x W x C layout, scaled to [0, 1].
 
-use candle_core::{Module, Tensor};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, Linear};
 
 use super::init::ParamFactory;
@@ -30,6 +30,32 @@ fn conv3x3(p: &mut ParamFactory, name: &str, inp: usize, out: usize) -> Result<C
     Ok(Conv2d::new(w, Some(b), cfg))
 }
 
+/// 2x2 max-pool (stride 2, floor) of an N x C x H x W tensor on candle's stock operations (any
+/// device), with PyTorch's gradient: all of a window's gradient goes to its first maximum.
+///
+/// Not `Tensor::max_pool2d`: candle 0.11's backward of it multiplies the gradient by the share
+/// of tied maxima in the window (so by 1/4 for the usual unique maximum), which makes the conv
+/// gradients 4 and 16 times too small and weights tied windows (flat image regions) 4 times
+/// more than others.
+pub fn max_pool2x2_nchw(x: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    let (ph, pw) = (h / 2, w / 2);
+    if ph == 0 || pw == 0 {
+        return Ok(Tensor::zeros((n, c, ph, pw), x.dtype(), x.device())?);
+    }
+    let win = x
+        .narrow(2, 0, 2 * ph)?
+        .narrow(3, 0, 2 * pw)?
+        .reshape((n, c, ph, 2, pw, 2))?
+        .permute((0, 1, 2, 4, 3, 5))?
+        .reshape((n, c, ph, pw, 4))?;
+    let max = win.max_keepdim(4)?.broadcast_as(win.shape())?;
+    let is_max = win.eq(&max)?;
+    // The first maximum: equal to the max and the first such in the window.
+    let first = is_max.mul(&is_max.to_dtype(DType::F32)?.cumsum(4)?.eq(1f64)?)?;
+    Ok(first.where_cond(&win, &win.zeros_like()?)?.sum(4)?)
+}
+
 /// The CNN on candle's stock operations (any device).
 pub struct Cnn {
     c1: Conv2d,
@@ -53,8 +79,8 @@ impl Cnn {
 impl Net for Cnn {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.permute((0, 3, 1, 2))?.contiguous()?;
-        let x = self.c1.forward(&x)?.relu()?.max_pool2d(2)?;
-        let x = self.c2.forward(&x)?.relu()?.max_pool2d(2)?;
+        let x = max_pool2x2_nchw(&self.c1.forward(&x)?.relu()?)?;
+        let x = max_pool2x2_nchw(&self.c2.forward(&x)?.relu()?)?;
         // Flatten in H x W x C order so both CNN implementations share the fc layout.
         let x = x.permute((0, 2, 3, 1))?.flatten_from(1)?;
         Ok(self.f2.forward(&self.f1.forward(&x)?.relu()?)?)
