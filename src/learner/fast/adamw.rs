@@ -71,13 +71,15 @@ impl InplaceOp1 for Update<'_> {
             .zip(m.par_chunks_mut(CHUNK))
             .zip(v.par_chunks_mut(CHUNK))
             .for_each(|(((t, g), m), v)| {
-                for (((t, &g), m), v) in t.iter_mut().zip(g).zip(m).zip(v) {
-                    *m = *m * c.b1 + g * (1.0 - c.b1);
-                    *v = *v * c.b2 + g * g * (1.0 - c.b2);
-                    let m_hat = *m * c.scale_m;
-                    let v_hat = *v * c.scale_v;
-                    *t = *t * c.decay - c.lr * (m_hat / (v_hat.sqrt() + c.eps));
-                }
+                super::simd::vectorized(|| {
+                    for (((t, &g), m), v) in t.iter_mut().zip(g).zip(m).zip(v) {
+                        *m = *m * c.b1 + g * (1.0 - c.b1);
+                        *v = *v * c.b2 + g * g * (1.0 - c.b2);
+                        let m_hat = *m * c.scale_m;
+                        let v_hat = *v * c.scale_v;
+                        *t = *t * c.decay - c.lr * (m_hat / (v_hat.sqrt() + c.eps));
+                    }
+                })
             });
         Ok(())
     }

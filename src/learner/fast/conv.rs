@@ -90,20 +90,35 @@ fn tiles(rows: usize, step: usize) -> impl Iterator<Item = (usize, usize)> {
 
 /// The im2col rows of output rows `oy0..oy1` of one image: one row of `9 C_in` values per
 /// output pixel, ordered (ky, kx, c_in), zero where the window leaves the image.
+#[inline(always)]
 fn im2col(img: &[f32], g: &Geom, oy0: usize, oy1: usize, col: &mut [f32]) {
-    let (h, w, c) = (g.h, g.w, g.cin);
-    let k = g.k();
+    // Constant channel counts (grey and RGB first layers) turn the many tiny copies into moves.
+    match g.cin {
+        1 => im2col_c::<1>(img, g, oy0, oy1, col),
+        3 => im2col_c::<3>(img, g, oy0, oy1, col),
+        _ => im2col_c::<0>(img, g, oy0, oy1, col),
+    }
+}
+
+/// [`im2col`] for `C` channels (`C = 0`: the count of `g`).
+#[inline(always)]
+fn im2col_c<const C: usize>(img: &[f32], g: &Geom, oy0: usize, oy1: usize, col: &mut [f32]) {
+    let (h, w) = (g.h, g.w);
+    let c = if C > 0 { C } else { g.cin };
+    let k = 9 * c;
     let c3 = 3 * c;
     for oy in oy0..oy1 {
-        for ox in 0..w {
-            let row = &mut col[((oy - oy0) * w + ox) * k..][..k];
-            for ky in 0..3 {
-                let dst = &mut row[ky * c3..(ky + 1) * c3];
-                if oy + ky == 0 || oy + ky > h {
-                    dst.fill(0.0);
-                    continue;
+        let rows = &mut col[(oy - oy0) * w * k..(oy - oy0 + 1) * w * k];
+        for ky in 0..3 {
+            if oy + ky == 0 || oy + ky > h {
+                for row in rows.chunks_exact_mut(k) {
+                    row[ky * c3..(ky + 1) * c3].fill(0.0);
                 }
-                let src = &img[(oy + ky - 1) * w * c..(oy + ky) * w * c];
+                continue;
+            }
+            let src = &img[(oy + ky - 1) * w * c..(oy + ky) * w * c];
+            for (ox, row) in rows.chunks_exact_mut(k).enumerate() {
+                let dst = &mut row[ky * c3..(ky + 1) * c3];
                 if ox >= 1 && ox + 1 < w {
                     dst.copy_from_slice(&src[(ox - 1) * c..(ox + 2) * c]);
                 } else {
@@ -124,6 +139,7 @@ fn im2col(img: &[f32], g: &Geom, oy0: usize, oy1: usize, col: &mut [f32]) {
 
 /// Adds the im2col-shaped gradient `dcol` of output rows `oy0..oy1` back onto the image
 /// gradient `dimg` (the adjoint of [`im2col`]).
+#[inline(always)]
 fn col2im(dcol: &[f32], g: &Geom, oy0: usize, oy1: usize, dimg: &mut [f32]) {
     let (h, w, c) = (g.h, g.w, g.cin);
     let k = g.k();
@@ -152,6 +168,7 @@ fn col2im(dcol: &[f32], g: &Geom, oy0: usize, oy1: usize, dimg: &mut [f32]) {
     }
 }
 
+#[inline(always)]
 fn add_to(dst: &mut [f32], src: &[f32]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d += *s;
@@ -159,6 +176,7 @@ fn add_to(dst: &mut [f32], src: &[f32]) {
 }
 
 /// `v = relu(v + bias)` row by row; NaN stays NaN.
+#[inline(always)]
 fn bias_relu(out: &mut [f32], bias: &[f32]) {
     for row in out.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
@@ -170,6 +188,7 @@ fn bias_relu(out: &mut [f32], bias: &[f32]) {
 
 /// Conv + bias + ReLU of output rows `oy0..oy1` of one image into `out` (rows x W x C_out).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn conv_tile(
     g: &Geom,
     img: &[f32],
@@ -541,20 +560,30 @@ impl CustomOp3 for Conv3x3ReluPool {
                 2 * ph,
                 g.tile_rows(true),
                 |i, oy0, oy1, dyp| {
-                    dyp.fill(0.0);
                     let row = g.w * cout;
                     for r in 0..(oy1 - oy0) / 2 {
                         let py = oy0 / 2 + r;
-                        let base = i * pool_img + py * pw * cout;
+                        let j = i * pool_img + py * pw * cout;
+                        let (ys, ds, am) = (
+                            &yv[j..j + pw * cout],
+                            &dyv[j..j + pw * cout],
+                            &arg[j..j + pw * cout],
+                        );
+                        let (top, bottom) = dyp[2 * r * row..(2 * r + 2) * row].split_at_mut(row);
+                        if g.w % 2 == 1 {
+                            // The last column is in no window.
+                            top[2 * pw * cout..].fill(0.0);
+                            bottom[2 * pw * cout..].fill(0.0);
+                        }
+                        let (top, bottom) =
+                            (&mut top[..2 * pw * cout], &mut bottom[..2 * pw * cout]);
                         for px in 0..pw {
-                            for c in 0..cout {
-                                let j = base + px * cout + c;
-                                if yv[j] > 0.0 {
-                                    let a = arg[j] as usize;
-                                    let (dr, dc) = (a / 2, a % 2);
-                                    dyp[(2 * r + dr) * row + (2 * px + dc) * cout + c] = dyv[j];
-                                }
-                            }
+                            let o = px * cout..(px + 1) * cout;
+                            let (tl, tr) =
+                                top[2 * px * cout..(2 * px + 2) * cout].split_at_mut(cout);
+                            let (bl, br) =
+                                bottom[2 * px * cout..(2 * px + 2) * cout].split_at_mut(cout);
+                            unpool(&ys[o.clone()], &ds[o.clone()], &am[o], [tl, tr, bl, br]);
                         }
                     }
                 },
@@ -565,6 +594,7 @@ impl CustomOp3 for Conv3x3ReluPool {
 }
 
 /// Pools two activation rows (W x C each) into one row of W/2 x C maxima and their positions.
+#[inline(always)]
 fn pool_row(top: &[f32], bottom: &[f32], c: usize, out: &mut [f32], arg: &mut [u8]) {
     let pw = out.len() / c;
     for px in 0..pw {
@@ -579,6 +609,30 @@ fn pool_row(top: &[f32], bottom: &[f32], c: usize, out: &mut [f32], arg: &mut [u
             o[j] = m;
             am[j] = i;
         }
+    }
+}
+
+/// The gradient of one window position's four inputs (top-left, top-right, bottom-left,
+/// bottom-right; C values each) from its pooled value `y`, gradient `dy` and argmax: `dy` at
+/// the maximum when it is positive (ReLU), zero elsewhere.
+#[inline(always)]
+fn unpool(y: &[f32], dy: &[f32], arg: &[u8], [tl, tr, bl, br]: [&mut [f32]; 4]) {
+    let n = y.len();
+    let (dy, arg, tl, tr, bl, br) = (
+        &dy[..n],
+        &arg[..n],
+        &mut tl[..n],
+        &mut tr[..n],
+        &mut bl[..n],
+        &mut br[..n],
+    );
+    for j in 0..n {
+        let gy = if y[j] > 0.0 { dy[j] } else { 0.0 };
+        let a = arg[j];
+        tl[j] = if a == 0 { gy } else { 0.0 };
+        tr[j] = if a == 1 { gy } else { 0.0 };
+        bl[j] = if a == 2 { gy } else { 0.0 };
+        br[j] = if a == 3 { gy } else { 0.0 };
     }
 }
 

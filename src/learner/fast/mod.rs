@@ -19,6 +19,7 @@ mod gemm;
 mod linear;
 mod pool;
 mod scratch;
+mod simd;
 
 pub use adamw::AdamW;
 pub use conv::{conv3x3_relu, conv3x3_relu_pool, hwio_from_oihw, Conv3x3Relu, Conv3x3ReluPool};
