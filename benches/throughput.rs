@@ -4,7 +4,8 @@
 //! `cargo bench --bench throughput` (about half a minute). For profiling and quick checks:
 //! `THROUGHPUT_SECS` sets the time per measurement (default 1.5), `THROUGHPUT_IMPLS=fast` skips
 //! the stock CNN, `THROUGHPUT_SHAPE=28x28x1` keeps one image size, `THROUGHPUT_PHASE=train` (or
-//! `score`) one phase.
+//! `score`) one phase, `THROUGHPUT_UNTUNED=1` skips
+//! `learner::fast::tune_process_for_cpu_training` (allocator and candle thread settings).
 
 use std::time::Instant;
 
@@ -81,6 +82,10 @@ fn rate(secs: f64, mut f: impl FnMut()) -> (f64, f64) {
 }
 
 fn main() {
+    if std::env::var_os("THROUGHPUT_UNTUNED").is_none() {
+        // SAFETY: nothing else runs yet.
+        unsafe { itlm_inspector::learner::fast::tune_process_for_cpu_training() };
+    }
     let secs: f64 = std::env::var("THROUGHPUT_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -89,8 +94,14 @@ fn main() {
     let shape_filter = std::env::var("THROUGHPUT_SHAPE").ok();
     let phase = std::env::var("THROUGHPUT_PHASE").unwrap_or_default();
     println!(
-        "CNN throughput, batch {BATCH}, {CLASSES} classes, synthetic data, {} rayon threads",
-        rayon::current_num_threads()
+        "CNN throughput, batch {BATCH}, {CLASSES} classes, synthetic data, {} rayon threads, \
+         process tuning {}",
+        rayon::current_num_threads(),
+        if std::env::var_os("THROUGHPUT_UNTUNED").is_none() {
+            "on"
+        } else {
+            "off"
+        }
     );
     for shape in [ImageShape::new(28, 28, 1), ImageShape::new(32, 32, 3)] {
         if shape_filter

@@ -18,6 +18,7 @@ mod conv;
 mod gemm;
 mod linear;
 mod pool;
+mod process;
 mod scratch;
 mod simd;
 
@@ -25,6 +26,7 @@ pub use adamw::AdamW;
 pub use conv::{conv3x3_relu, conv3x3_relu_pool, hwio_from_oihw, Conv3x3Relu, Conv3x3ReluPool};
 pub use linear::{linear, Linear};
 pub use pool::{max_pool2x2, MaxPool2x2};
+pub use process::tune_process_for_cpu_training;
 
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, Layout, Result, Storage, Tensor};
