@@ -571,3 +571,38 @@ fn linear_matches_candle_linear() {
     .to_string();
     assert!(err.contains("expects 4"), "{err}");
 }
+
+#[test]
+fn classifier_trains_the_same_with_stock_and_fast_implementations() {
+    use crate::data::{Dataset, ImageShape, Source};
+    use crate::itlm::{Learner, Tick};
+    use crate::learner::{Classifier, CnnImpl, LearnerConfig};
+
+    let (shape, n, classes) = (ImageShape::new(9, 8, 1), 40, 3);
+    let mut rng = Rng::new(12);
+    let pixels = (0..n * shape.len()).map(|_| rng.below(256) as u8).collect();
+    let labels = (0..n).map(|i| (i % classes) as u32).collect();
+    let ids = (0..n).map(|i| i.to_string()).collect();
+    let names = (0..classes).map(|c| c.to_string()).collect();
+    let data = Dataset::from_parts("t", Source::Memory, names, shape, pixels, labels, ids).unwrap();
+    let idx: Vec<usize> = (0..n).collect();
+    let cfg = LearnerConfig {
+        batch_size: 16,
+        score_batch_size: 32,
+        ..Default::default()
+    };
+    let mut scores = Vec::new();
+    for imp in [CnnImpl::Stock, CnnImpl::Fast] {
+        let mut c =
+            Classifier::with_cnn_impl(cfg.clone(), shape, classes, Device::Cpu, imp).unwrap();
+        c.reset(3).unwrap();
+        let mut tick = |_: Tick| Ok(());
+        c.train(&data, &idx, 2.0, 5, &mut tick).unwrap();
+        scores.push(c.score(&data, &idx, &mut tick).unwrap());
+    }
+    let (s, f) = (&scores[0], &scores[1]);
+    assert_eq!(s.predicted, f.predicted);
+    for (a, b) in s.loss.iter().zip(&f.loss) {
+        assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "loss {a} vs {b}");
+    }
+}
