@@ -606,3 +606,33 @@ fn classifier_trains_the_same_with_stock_and_fast_implementations() {
         assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "loss {a} vs {b}");
     }
 }
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let mut rng = Rng::new(13);
+    let x = var(random(&mut rng, &[7, 10, 9, 4], 1.0));
+    let wf = var(random(&mut rng, &[36, 6], 0.5));
+    let b = var(random(&mut rng, &[6], 0.5));
+    let fw = var(random(&mut rng, &[5, 5 * 4 * 6], 0.5));
+    let fb = var(random(&mut rng, &[5], 0.5));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let h = conv3x3_relu_pool(x.as_tensor(), wf.as_tensor(), b.as_tensor()).unwrap();
+            let y = linear(&h, fw.as_tensor(), fb.as_tensor(), true).unwrap();
+            let g = y.sum_all().unwrap().backward().unwrap();
+            let mut out = values(&y);
+            for v in [&x, &wf, &b, &fw, &fb] {
+                out.extend(values(g.get(v).unwrap()));
+            }
+            out
+        })
+    };
+    let one = run(1);
+    for threads in [2, 3] {
+        assert!(one == run(threads), "{threads} threads differ from 1");
+    }
+}
