@@ -5,9 +5,13 @@
 //! `THROUGHPUT_SECS` sets the time per measurement (default 1.5), `THROUGHPUT_IMPLS=fast` skips
 //! the stock CNN, `THROUGHPUT_SHAPE=28x28x1` keeps one image size, `THROUGHPUT_PHASE=train` (or
 //! `score`) one phase, `THROUGHPUT_UNTUNED=1` skips
-//! `learner::fast::tune_process_for_cpu_training` (allocator and candle thread settings).
+//! `learner::fast::tune_process_for_cpu_training` (allocator and candle thread settings),
+//! `THROUGHPUT_OPS=1` times each fused op of FastCnn (28x28x1) forward and backward instead.
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use candle_core::{CustomOp3, Device, Tensor};
 
 use itlm_inspector::data::{Dataset, ImageShape, Source};
 use itlm_inspector::itlm::{Learner, Tick};
@@ -81,10 +85,101 @@ fn rate(secs: f64, mut f: impl FnMut()) -> (f64, f64) {
     (images / start.elapsed().as_secs_f64(), images / cpu)
 }
 
+/// Milliseconds per call of `f` (best of 3 rounds of `reps` calls, after a warm-up call).
+fn millis(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            t.elapsed().as_secs_f64() * 1e3 / reps as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Forward and backward time of one fused op on random data, and its GFLOP/s.
+fn time_op(
+    name: &str,
+    op: impl Fn() -> Arc<Box<dyn CustomOp3 + Send + Sync>>,
+    args: [&Tensor; 3],
+    fwd_flops: f64,
+    bwd_flops: f64,
+) {
+    let [x, w, b] = args;
+    let fwd = millis(10, || {
+        x.apply_op3_arc(w, b, op()).expect("forward");
+    });
+    let o = op();
+    let y = x.apply_op3_arc(w, b, o.clone()).expect("forward");
+    let dy = y.ones_like().expect("ones");
+    let bwd = millis(10, || {
+        o.bwd(x, w, b, &y, &dy).expect("backward");
+    });
+    println!(
+        "{name:>28}: forward {fwd:6.2} ms ({:5.1} GFLOP/s), backward {bwd:6.2} ms ({:5.1} GFLOP/s)",
+        fwd_flops / fwd * 1e-6,
+        bwd_flops / bwd * 1e-6
+    );
+}
+
+/// Per-op times of FastCnn's layers for one 28x28x1 batch.
+fn ops() {
+    use candle_core::Var;
+    use itlm_inspector::learner::fast::{Conv3x3ReluPool, Linear};
+    let n = BATCH;
+    let mut rng = Rng::new(3);
+    let mut rand = |dims: &[usize], scale: f32| {
+        let len: usize = dims.iter().product();
+        let v: Vec<f32> = (0..len)
+            .map(|_| (rng.next_f32() * 2.0 - 1.0) * scale)
+            .collect();
+        Tensor::from_vec(v, dims, &Device::Cpu).expect("tensor")
+    };
+    let vars = |t: Tensor| Var::from_tensor(&t).expect("var").as_tensor().clone();
+    let x = rand(&[n, 28, 28, 1], 1.0);
+    let (w1, b1) = (vars(rand(&[9, 32], 0.3)), vars(rand(&[32], 0.1)));
+    let a = vars(rand(&[n, 14, 14, 32], 1.0));
+    let (w2, b2) = (vars(rand(&[288, 64], 0.06)), vars(rand(&[64], 0.1)));
+    let h = vars(rand(&[n, 7, 7, 64], 1.0));
+    let (f1, fb1) = (vars(rand(&[128, 3136], 0.02)), vars(rand(&[128], 0.1)));
+    let conv = |px: f64, k: f64, co: f64| 2.0 * n as f64 * px * k * co;
+    let conv1 = conv(784.0, 9.0, 32.0);
+    let conv2 = conv(196.0, 288.0, 64.0);
+    let fc1 = 2.0 * n as f64 * 3136.0 * 128.0;
+    let arc = |o: Box<dyn CustomOp3 + Send + Sync>| Arc::new(o);
+    time_op(
+        "conv1 + relu + pool (no dX)",
+        || arc(Box::new(Conv3x3ReluPool::new(false))),
+        [&x, &w1, &b1],
+        conv1,
+        conv1,
+    );
+    time_op(
+        "conv2 + relu + pool",
+        || arc(Box::new(Conv3x3ReluPool::new(true))),
+        [&a, &w2, &b2],
+        conv2,
+        2.0 * conv2,
+    );
+    time_op(
+        "fc1 + relu",
+        || arc(Box::new(Linear { relu: true })),
+        [&h, &f1, &fb1],
+        fc1,
+        2.0 * fc1,
+    );
+}
+
 fn main() {
     if std::env::var_os("THROUGHPUT_UNTUNED").is_none() {
         // SAFETY: nothing else runs yet.
         unsafe { itlm_inspector::learner::fast::tune_process_for_cpu_training() };
+    }
+    if std::env::var_os("THROUGHPUT_OPS").is_some() {
+        ops();
+        return;
     }
     let secs: f64 = std::env::var("THROUGHPUT_SECS")
         .ok()
