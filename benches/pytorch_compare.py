@@ -3,9 +3,13 @@
 -> conv3x3 64 pad1 -> relu -> maxpool2 -> flatten -> fc 128 -> relu -> fc classes), batch 128,
 Adam lr 1e-3, per-sample cross-entropy, synthetic data; prints training and scoring images/s.
 
-Run: python3 benches/pytorch_compare.py [--threads 2] [--seconds 3]
+Run: /usr/bin/python3 benches/pytorch_compare.py [--threads 2] [--seconds 3]
+(Debian's python3-torch, CPU build). On a machine that other processes load, OpenMP's
+busy-waiting makes PyTorch several times slower; OMP_WAIT_POLICY=PASSIVE avoids that. The
+policy in effect is printed.
 """
 import argparse
+import os
 import time
 
 import torch
@@ -70,7 +74,9 @@ def bench(h, w, c, classes, batch, threads, seconds, channels_last):
     it, secs = timed(score_step, seconds)
     score = it * batch / secs
     layout = "channels_last" if channels_last else "NCHW"
-    print(f"pytorch {torch.__version__} threads {threads} {h}x{w}x{c} batch {batch} {layout}: "
+    wait = os.environ.get("OMP_WAIT_POLICY", "default")
+    print(f"pytorch {torch.__version__} threads {threads} OMP_WAIT_POLICY {wait} "
+          f"{h}x{w}x{c} batch {batch} {layout}: "
           f"train {train:.0f} images/s, score {score:.0f} images/s")
 
 
