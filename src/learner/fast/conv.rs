@@ -231,9 +231,10 @@ struct Need {
     db: bool,
 }
 
-/// The shared backward pass. `fill_dyp(image, oy0, oy1, dyp)` writes the gradient of the
-/// pre-activation (ReLU and pool already applied) for output rows `oy0..oy1` of an image;
-/// `rows` is the number of conv output rows that receive gradient, `step` the tile height.
+/// The shared backward pass. `fill_dyp(image, oy0, oy1, dyp, db)` writes the gradient of the
+/// pre-activation (ReLU and pool already applied) for output rows `oy0..oy1` of an image, and
+/// adds its per-channel sums to `db` when given; `rows` is the number of conv output rows that
+/// receive gradient, `step` the tile height.
 #[allow(clippy::too_many_arguments)]
 fn backward<F>(
     g: &Geom,
@@ -245,8 +246,11 @@ fn backward<F>(
     fill_dyp: F,
 ) -> GradVecs
 where
-    F: Fn(usize, usize, usize, &mut [f32]) + Sync,
+    F: Fn(usize, usize, usize, &mut [f32], Option<&mut [f32]>) + Sync,
 {
+    if !(need.dx || need.dw || need.db) {
+        return (None, None, None);
+    }
     let (k, cout) = (g.k(), g.cout);
     let groups = g.n.clamp(1, MAX_GROUPS);
     let per = g.n.div_ceil(groups).max(1);
@@ -283,12 +287,7 @@ where
                     for (oy0, oy1) in tiles(rows, step) {
                         let px = (oy1 - oy0) * g.w;
                         let dyp = &mut dyp_buf[..px * cout];
-                        fill_dyp(i, oy0, oy1, dyp);
-                        if need.db {
-                            for row in dyp.chunks_exact(cout) {
-                                add_to(&mut part.db, row);
-                            }
-                        }
+                        fill_dyp(i, oy0, oy1, dyp, need.db.then_some(&mut part.db[..]));
                         let col = &mut col_buf[..px * k];
                         if need.dw {
                             im2col(img, g, oy0, oy1, col);
@@ -437,10 +436,15 @@ impl CustomOp3 for Conv3x3Relu {
                 need,
                 g.h,
                 g.tile_rows(false),
-                |i, oy0, oy1, dyp| {
+                |i, oy0, oy1, dyp, db| {
                     let range = i * out_img + oy0 * g.w * cout..i * out_img + oy1 * g.w * cout;
                     for ((d, &gy), &yy) in dyp.iter_mut().zip(&dyv[range.clone()]).zip(&yv[range]) {
                         *d = if yy > 0.0 { gy } else { 0.0 };
+                    }
+                    if let Some(db) = db {
+                        for row in dyp.chunks_exact(cout) {
+                            add_to(db, row);
+                        }
                     }
                 },
             );
@@ -559,7 +563,7 @@ impl CustomOp3 for Conv3x3ReluPool {
                 need,
                 2 * ph,
                 g.tile_rows(true),
-                |i, oy0, oy1, dyp| {
+                |i, oy0, oy1, dyp, mut db| {
                     let row = g.w * cout;
                     for r in 0..(oy1 - oy0) / 2 {
                         let py = oy0 / 2 + r;
@@ -583,7 +587,14 @@ impl CustomOp3 for Conv3x3ReluPool {
                                 top[2 * px * cout..(2 * px + 2) * cout].split_at_mut(cout);
                             let (bl, br) =
                                 bottom[2 * px * cout..(2 * px + 2) * cout].split_at_mut(cout);
-                            unpool(&ys[o.clone()], &ds[o.clone()], &am[o], [tl, tr, bl, br]);
+                            let (y, d) = (&ys[o.clone()], &ds[o.clone()]);
+                            unpool(y, d, &am[o], [tl, tr, bl, br]);
+                            if let Some(db) = db.as_deref_mut() {
+                                // The ReLU'd gradient of the window is its one non-zero value.
+                                for ((s, &yv), &dv) in db.iter_mut().zip(y).zip(d) {
+                                    *s += if yv > 0.0 { dv } else { 0.0 };
+                                }
+                            }
                         }
                     }
                 },

@@ -3,6 +3,8 @@
 //! the weight keeps candle's `out x in` layout (read transposed through strides, no transpose
 //! node), and bias and ReLU need no separate nodes either.
 
+use std::borrow::Cow;
+
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::gemm::{matmul, MatRef};
@@ -124,13 +126,13 @@ impl CustomOp3 for Linear {
             bail!("{op}: output or its gradient has the wrong size")
         }
         // The gradient before the ReLU.
-        let dyp: Vec<f32> = if self.relu {
+        let dyp: Cow<[f32]> = if self.relu {
             dyv.iter()
                 .zip(yv)
                 .map(|(&d, &v)| if v > 0.0 { d } else { 0.0 })
                 .collect()
         } else {
-            dyv.to_vec()
+            Cow::Borrowed(dyv)
         };
         let dyp_m = MatRef::row_major(&dyp, g.n, g.m);
         let dx = if x.track_op() {
