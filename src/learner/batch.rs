@@ -1,16 +1,14 @@
-//! Building f32 batches from the u8 sample storage, reusing one buffer.
+//! Building f32 batches from the u8 sample storage: each batch's values are converted once,
+//! straight into the vector the tensor takes over (no staging copy).
 
 use candle_core::{Device, Tensor};
 
 use crate::data::Dataset;
 use crate::error::Result;
 
-/// Reusable staging buffers for batches.
+/// Builds batches (kept as a type so that a reusable state can be added without API change).
 #[derive(Default)]
-pub struct Batcher {
-    pixels: Vec<f32>,
-    labels: Vec<u32>,
-}
+pub struct Batcher {}
 
 impl Batcher {
     /// The images of `idx` as an N x H x W x C f32 tensor in [0, 1], and their given labels.
@@ -21,21 +19,15 @@ impl Batcher {
         device: &Device,
     ) -> Result<(Tensor, Tensor)> {
         let s = data.shape;
-        let per = s.len();
-        self.pixels.clear();
-        self.pixels.reserve(idx.len() * per);
-        self.labels.clear();
+        let mut pixels = Vec::with_capacity(idx.len() * s.len());
         for &i in idx {
-            self.pixels
-                .extend(data.image(i).iter().map(|&p| p as f32 * (1.0 / 255.0)));
-            self.labels.push(data.label(i));
+            pixels.extend(data.image(i).iter().map(|&p| p as f32 * (1.0 / 255.0)));
         }
-        let x = Tensor::from_slice(
-            &self.pixels,
-            (idx.len(), s.height, s.width, s.channels),
-            device,
-        )?;
-        let y = Tensor::from_slice(&self.labels, idx.len(), device)?;
+        let labels: Vec<u32> = idx.iter().map(|&i| data.label(i)).collect();
+        let shape = (idx.len(), s.height, s.width, s.channels);
+        // On the CPU the vectors become the tensors' storage; elsewhere they are copied over.
+        let x = Tensor::from_vec(pixels, shape, device)?;
+        let y = Tensor::from_vec(labels, idx.len(), device)?;
         Ok((x, y))
     }
 }

@@ -4,9 +4,11 @@
 use candle_core::{Device, Tensor, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 
+use super::fast;
+
 use super::batch::Batcher;
 use super::init::ParamFactory;
-use super::nets::{Cnn, Mlp, Net};
+use super::nets::{Cnn, FastCnn, Mlp, Net};
 use super::{LearnerConfig, ModelKind};
 use crate::data::{Dataset, ImageShape};
 use crate::error::{Error, Result};
@@ -19,14 +21,43 @@ pub fn per_sample_cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
     Ok(lsm.gather(&y.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?)
 }
 
+/// Which implementation a classifier uses: for the CNN, and for the optimizer of any model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CnnImpl {
+    /// `Fast` on the CPU, `Stock` elsewhere.
+    #[default]
+    Auto,
+    /// [`Cnn`] and `candle_nn::AdamW`: candle's stock operations (any device; the reference).
+    Stock,
+    /// [`FastCnn`] and [`fast::AdamW`]: the fused CPU kernels (CPU only).
+    Fast,
+}
+
+/// The optimizer matching the [`CnnImpl`].
+enum Opt {
+    Stock(AdamW),
+    Fast(fast::AdamW),
+}
+
+impl Opt {
+    fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
+        match self {
+            Opt::Stock(o) => o.backward_step(loss)?,
+            Opt::Fast(o) => o.backward_step(loss)?,
+        }
+        Ok(())
+    }
+}
+
 pub struct Classifier {
     cfg: LearnerConfig,
+    cnn_impl: CnnImpl,
     shape: ImageShape,
     classes: usize,
     device: Device,
     varmap: VarMap,
     net: Option<Box<dyn Net>>,
-    opt: Option<AdamW>,
+    opt: Option<Opt>,
     batcher: Batcher,
 }
 
@@ -37,8 +68,23 @@ impl Classifier {
         classes: usize,
         device: Device,
     ) -> Result<Self> {
+        Self::with_cnn_impl(cfg, shape, classes, device, CnnImpl::Auto)
+    }
+
+    /// Like [`Classifier::new`] with an explicit CNN implementation (benchmarks, tests).
+    pub fn with_cnn_impl(
+        cfg: LearnerConfig,
+        shape: ImageShape,
+        classes: usize,
+        device: Device,
+        cnn_impl: CnnImpl,
+    ) -> Result<Self> {
+        if cnn_impl == CnnImpl::Fast && !device.is_cpu() {
+            return Err(Error::Config("the fast CNN runs on the CPU only".into()));
+        }
         let mut c = Self {
             cfg,
+            cnn_impl,
             shape,
             classes,
             device,
@@ -90,7 +136,13 @@ impl Learner for Classifier {
     fn reset(&mut self, seed: u64) -> Result<()> {
         self.varmap = VarMap::new();
         let mut p = ParamFactory::new(&self.varmap, &self.device, seed);
+        let fast = match self.cnn_impl {
+            CnnImpl::Auto => self.device.is_cpu(),
+            CnnImpl::Stock => false,
+            CnnImpl::Fast => true,
+        };
         let net: Box<dyn Net> = match self.cfg.model {
+            ModelKind::Cnn if fast => Box::new(FastCnn::new(&mut p, self.shape, self.classes)?),
             ModelKind::Cnn => Box::new(Cnn::new(&mut p, self.shape, self.classes)?),
             ModelKind::Mlp => Box::new(Mlp::new(&mut p, self.shape, self.classes)?),
             ModelKind::Vae => return Err(Error::Config("the VAE is not a classifier".into())),
@@ -101,7 +153,12 @@ impl Learner for Classifier {
             weight_decay: self.cfg.weight_decay,
             ..Default::default()
         };
-        self.opt = Some(AdamW::new(self.varmap.all_vars(), params)?);
+        let vars = self.varmap.all_vars();
+        self.opt = Some(if fast {
+            Opt::Fast(fast::AdamW::new(vars, params)?)
+        } else {
+            Opt::Stock(AdamW::new(vars, params)?)
+        });
         Ok(())
     }
 

@@ -28,13 +28,17 @@ impl<'a> ParamFactory<'a> {
 
     /// A variable of `shape` drawn from U(-bound, bound).
     pub fn uniform(&mut self, name: &str, shape: &[usize], bound: f32) -> Result<Tensor> {
+        let values = self.draw_uniform(shape.iter().product(), bound);
+        self.with_values(name, shape, values)
+    }
+
+    /// The next variable's `n` values from U(-bound, bound).
+    fn draw_uniform(&mut self, n: usize, bound: f32) -> Vec<f32> {
         self.counter += 1;
         let mut rng = Rng::derive(self.seed, self.counter);
-        let n: usize = shape.iter().product();
-        let values: Vec<f32> = (0..n)
+        (0..n)
             .map(|_| (rng.next_f32() * 2.0 - 1.0) * bound)
-            .collect();
-        self.with_values(name, shape, values)
+            .collect()
     }
 
     /// A variable of `shape` drawn from N(0, std^2).
@@ -51,11 +55,31 @@ impl<'a> ParamFactory<'a> {
         self.uniform(name, shape, 1.0 / (fan_in.max(1) as f32).sqrt())
     }
 
+    /// A weight drawn exactly like `weight(name, drawn_shape, fan_in)` (same values from the
+    /// same stream), then rearranged by `arrange` into the variable actually stored (e.g. a
+    /// conv kernel in another layout), so that both layouts give the same network for a seed.
+    pub fn weight_arranged(
+        &mut self,
+        name: &str,
+        drawn_shape: &[usize],
+        fan_in: usize,
+        arrange: impl FnOnce(Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+        let values = self.draw_uniform(drawn_shape.iter().product(), bound);
+        let v = arrange(Tensor::from_vec(values, drawn_shape, self.device)?)?;
+        self.with_tensor(name, v)
+    }
+
     fn with_values(&mut self, name: &str, shape: &[usize], values: Vec<f32>) -> Result<Tensor> {
+        let v = Tensor::from_vec(values, shape, self.device)?;
+        self.with_tensor(name, v)
+    }
+
+    fn with_tensor(&mut self, name: &str, v: Tensor) -> Result<Tensor> {
         let t = self
             .varmap
-            .get(shape, name, Init::Const(0.0), DType::F32, self.device)?;
-        let v = Tensor::from_vec(values, shape, self.device)?;
+            .get(v.dims(), name, Init::Const(0.0), DType::F32, self.device)?;
         let vars = self
             .varmap
             .data()

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod classifier;
+pub mod fast;
 pub mod init;
 pub mod nets;
 pub mod vae;
@@ -14,7 +15,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::itlm::Learner;
 
-pub use classifier::Classifier;
+pub use classifier::{Classifier, CnnImpl};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum ModelKind {

@@ -1,0 +1,682 @@
+//! 3x3 convolution (stride 1, padding 1) on NHWC f32 tensors with fused bias + ReLU, optionally
+//! followed by a fused 2x2 max-pool, as candle custom ops with forward and backward on the CPU.
+
+use std::sync::Mutex;
+
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::gemm::{matmul, MatRef};
+use super::scratch::with_scratch;
+use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec};
+
+/// Values of im2col columns per tile: 256 KiB, so a tile and its gemm output stay in L2.
+const COL_TILE_VALUES: usize = 64 * 1024;
+/// Most gradient partial sums per backward call: enough tasks for the threads, a fixed number
+/// so that the summation order (and so the result) does not depend on the thread count.
+const MAX_GROUPS: usize = 16;
+
+/// Shapes of one call: input N x H x W x C_in, weight (9 C_in) x C_out, bias C_out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Geom {
+    n: usize,
+    h: usize,
+    w: usize,
+    cin: usize,
+    cout: usize,
+}
+
+impl Geom {
+    fn new(op: &str, x: &Layout, w: &Layout, b: &Layout) -> Result<Self> {
+        let [n, h, wd, cin] = dims::<4>(x, op, "input")?;
+        let [k, cout] = dims::<2>(w, op, "weight")?;
+        let [bc] = dims::<1>(b, op, "bias")?;
+        if h == 0 || wd == 0 || cin == 0 {
+            bail!("{op}: input must have H, W, C >= 1, got {:?}", x.dims())
+        }
+        if cout == 0 || k != 9 * cin {
+            bail!(
+                "{op}: weight must be (9 * {cin}) x C_out with C_out >= 1, got {:?}",
+                w.dims()
+            )
+        }
+        if bc != cout {
+            bail!("{op}: bias has {bc} values for {cout} output channels")
+        }
+        Ok(Self {
+            n,
+            h,
+            w: wd,
+            cin,
+            cout,
+        })
+    }
+
+    /// Length of an im2col row.
+    fn k(&self) -> usize {
+        9 * self.cin
+    }
+
+    fn in_image(&self) -> usize {
+        self.h * self.w * self.cin
+    }
+
+    fn out_image(&self) -> usize {
+        self.h * self.w * self.cout
+    }
+
+    /// Output rows per tile; a multiple of two when `pairs` (for the fused pool).
+    fn tile_rows(&self, pairs: bool) -> usize {
+        let rows = (COL_TILE_VALUES / self.k() / self.w).max(1);
+        if pairs {
+            (rows & !1).max(2)
+        } else {
+            rows.min(self.h)
+        }
+    }
+
+    /// Pooled output size (floor).
+    fn pooled(&self) -> (usize, usize) {
+        (self.h / 2, self.w / 2)
+    }
+}
+
+/// Tiles `[start, end)` of `0..rows` of `step` rows each.
+fn tiles(rows: usize, step: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..rows)
+        .step_by(step.max(1))
+        .map(move |s| (s, (s + step).min(rows)))
+}
+
+/// The im2col rows of output rows `oy0..oy1` of one image: one row of `9 C_in` values per
+/// output pixel, ordered (ky, kx, c_in), zero where the window leaves the image.
+#[inline(always)]
+fn im2col(img: &[f32], g: &Geom, oy0: usize, oy1: usize, col: &mut [f32]) {
+    // Constant channel counts (grey and RGB first layers) turn the many tiny copies into moves.
+    match g.cin {
+        1 => im2col_c::<1>(img, g, oy0, oy1, col),
+        3 => im2col_c::<3>(img, g, oy0, oy1, col),
+        _ => im2col_c::<0>(img, g, oy0, oy1, col),
+    }
+}
+
+/// [`im2col`] for `C` channels (`C = 0`: the count of `g`).
+#[inline(always)]
+fn im2col_c<const C: usize>(img: &[f32], g: &Geom, oy0: usize, oy1: usize, col: &mut [f32]) {
+    let (h, w) = (g.h, g.w);
+    let c = if C > 0 { C } else { g.cin };
+    let k = 9 * c;
+    let c3 = 3 * c;
+    for oy in oy0..oy1 {
+        let rows = &mut col[(oy - oy0) * w * k..(oy - oy0 + 1) * w * k];
+        for ky in 0..3 {
+            if oy + ky == 0 || oy + ky > h {
+                for row in rows.chunks_exact_mut(k) {
+                    row[ky * c3..(ky + 1) * c3].fill(0.0);
+                }
+                continue;
+            }
+            let src = &img[(oy + ky - 1) * w * c..(oy + ky) * w * c];
+            for (ox, row) in rows.chunks_exact_mut(k).enumerate() {
+                let dst = &mut row[ky * c3..(ky + 1) * c3];
+                if ox >= 1 && ox + 1 < w {
+                    dst.copy_from_slice(&src[(ox - 1) * c..(ox + 2) * c]);
+                } else {
+                    for kx in 0..3 {
+                        let d = &mut dst[kx * c..(kx + 1) * c];
+                        if ox + kx == 0 || ox + kx > w {
+                            d.fill(0.0);
+                        } else {
+                            let ix = ox + kx - 1;
+                            d.copy_from_slice(&src[ix * c..(ix + 1) * c]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the im2col-shaped gradient `dcol` of output rows `oy0..oy1` back onto the image
+/// gradient `dimg` (the adjoint of [`im2col`]).
+#[inline(always)]
+fn col2im(dcol: &[f32], g: &Geom, oy0: usize, oy1: usize, dimg: &mut [f32]) {
+    let (h, w, c) = (g.h, g.w, g.cin);
+    let k = g.k();
+    let c3 = 3 * c;
+    for oy in oy0..oy1 {
+        for ox in 0..w {
+            let row = &dcol[((oy - oy0) * w + ox) * k..][..k];
+            for ky in 0..3 {
+                if oy + ky == 0 || oy + ky > h {
+                    continue;
+                }
+                let src = &row[ky * c3..(ky + 1) * c3];
+                let dst = &mut dimg[(oy + ky - 1) * w * c..(oy + ky) * w * c];
+                if ox >= 1 && ox + 1 < w {
+                    add_to(&mut dst[(ox - 1) * c..(ox + 2) * c], src);
+                } else {
+                    for kx in 0..3 {
+                        if ox + kx >= 1 && ox + kx <= w {
+                            let ix = ox + kx - 1;
+                            add_to(&mut dst[ix * c..(ix + 1) * c], &src[kx * c..(kx + 1) * c]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn add_to(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += *s;
+    }
+}
+
+/// `v = relu(v + bias)` row by row; NaN stays NaN.
+#[inline(always)]
+fn bias_relu(out: &mut [f32], bias: &[f32]) {
+    for row in out.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            let s = *v + *b;
+            *v = if s < 0.0 { 0.0 } else { s };
+        }
+    }
+}
+
+/// Conv + bias + ReLU of output rows `oy0..oy1` of one image into `out` (rows x W x C_out).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn conv_tile(
+    g: &Geom,
+    img: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    oy0: usize,
+    oy1: usize,
+    col: &mut [f32],
+    out: &mut [f32],
+) {
+    let px = (oy1 - oy0) * g.w;
+    let col = &mut col[..px * g.k()];
+    im2col(img, g, oy0, oy1, col);
+    let out = &mut out[..px * g.cout];
+    matmul(
+        out,
+        g.cout,
+        false,
+        MatRef::row_major(col, px, g.k()),
+        MatRef::row_major(wt, g.k(), g.cout),
+        gemm::Parallelism::None,
+    );
+    bias_relu(out, bias);
+}
+
+/// Input, weight and bias gradients of a backward pass (`None` where not needed).
+type GradVecs = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
+
+/// Gradient accumulators of one group of images.
+struct Partial {
+    dw: Vec<f32>,
+    db: Vec<f32>,
+}
+
+/// Which gradients a backward pass computes.
+#[derive(Clone, Copy)]
+struct Need {
+    dx: bool,
+    dw: bool,
+    db: bool,
+}
+
+/// The shared backward pass. `fill_dyp(image, oy0, oy1, dyp, db)` writes the gradient of the
+/// pre-activation (ReLU and pool already applied) for output rows `oy0..oy1` of an image, and
+/// adds its per-channel sums to `db` when given; `rows` is the number of conv output rows that
+/// receive gradient, `step` the tile height.
+#[allow(clippy::too_many_arguments)]
+fn backward<F>(
+    g: &Geom,
+    x: &[f32],
+    wt: &[f32],
+    need: Need,
+    rows: usize,
+    step: usize,
+    fill_dyp: F,
+) -> GradVecs
+where
+    F: Fn(usize, usize, usize, &mut [f32], Option<&mut [f32]>) + Sync,
+{
+    if !(need.dx || need.dw || need.db) {
+        return (None, None, None);
+    }
+    let (k, cout) = (g.k(), g.cout);
+    let groups = g.n.clamp(1, MAX_GROUPS);
+    let per = g.n.div_ceil(groups).max(1);
+    let in_img = g.in_image();
+    let mut dx = if need.dx {
+        vec![0.0f32; g.n * in_img]
+    } else {
+        Vec::new()
+    };
+    let dx_parts: Vec<Option<&mut [f32]>> = if need.dx {
+        dx.chunks_mut(per * in_img).map(Some).collect()
+    } else {
+        (0..g.n.div_ceil(per)).map(|_| None).collect()
+    };
+    let tile_px = step * g.w;
+    let partials: Vec<Partial> = dx_parts
+        .into_par_iter()
+        .enumerate()
+        .map(|(gi, mut dx_part)| {
+            let mut part = Partial {
+                dw: if need.dw {
+                    vec![0.0; k * cout]
+                } else {
+                    Vec::new()
+                },
+                db: if need.db { vec![0.0; cout] } else { Vec::new() },
+            };
+            let first = gi * per;
+            let last = (first + per).min(g.n);
+            with_scratch(tile_px * (cout + k), |buf| {
+                let (dyp_buf, col_buf) = buf.split_at_mut(tile_px * cout);
+                for i in first..last {
+                    let img = &x[i * in_img..(i + 1) * in_img];
+                    for (oy0, oy1) in tiles(rows, step) {
+                        let px = (oy1 - oy0) * g.w;
+                        let dyp = &mut dyp_buf[..px * cout];
+                        fill_dyp(i, oy0, oy1, dyp, need.db.then_some(&mut part.db[..]));
+                        let col = &mut col_buf[..px * k];
+                        if need.dw {
+                            im2col(img, g, oy0, oy1, col);
+                            matmul(
+                                &mut part.dw,
+                                cout,
+                                true,
+                                MatRef::row_major(col, px, k).t(),
+                                MatRef::row_major(dyp, px, cout),
+                                gemm::Parallelism::None,
+                            );
+                        }
+                        if let Some(dxp) = dx_part.as_deref_mut() {
+                            let dimg = &mut dxp[(i - first) * in_img..(i - first + 1) * in_img];
+                            matmul(
+                                col,
+                                k,
+                                false,
+                                MatRef::row_major(dyp, px, cout),
+                                MatRef::row_major(wt, k, cout).t(),
+                                gemm::Parallelism::None,
+                            );
+                            col2im(col, g, oy0, oy1, dimg);
+                        }
+                    }
+                }
+            });
+            part
+        })
+        .collect();
+    let sum = |pick: fn(&Partial) -> &Vec<f32>, len: usize| {
+        let mut total = vec![0.0f32; len];
+        for p in &partials {
+            add_to(&mut total, pick(p));
+        }
+        total
+    };
+    let dw = need.dw.then(|| sum(|p| &p.dw, k * cout));
+    let db = need.db.then(|| sum(|p| &p.db, cout));
+    (need.dx.then_some(dx), dw, db)
+}
+
+/// Reads the three operands of a conv op in the backward pass and runs `f` on their values.
+fn with_operands<R>(
+    op: &str,
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    f: impl FnOnce(Geom, &[f32], &[f32]) -> Result<R>,
+) -> Result<R> {
+    let (x, w) = (x.contiguous()?, w.contiguous()?);
+    let (xs, xl) = x.storage_and_layout();
+    let (ws, wl) = w.storage_and_layout();
+    let g = Geom::new(op, xl, wl, b.layout())?;
+    f(
+        g,
+        storage_f32(&xs, xl, op, "input")?,
+        storage_f32(&ws, wl, op, "weight")?,
+    )
+}
+
+/// The gradients as tensors shaped like the operands, `None` where not needed.
+fn grads_to_tensors(
+    g: &Geom,
+    (dx, dw, db): GradVecs,
+) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    Ok((
+        dx.map(|v| cpu_tensor(v, &[g.n, g.h, g.w, g.cin]))
+            .transpose()?,
+        dw.map(|v| cpu_tensor(v, &[g.k(), g.cout])).transpose()?,
+        db.map(|v| cpu_tensor(v, &[g.cout])).transpose()?,
+    ))
+}
+
+/// `relu(conv3x3(x, w) + b)`: x is N x H x W x C_in, w is (9 C_in) x C_out (see
+/// [`hwio_from_oihw`]), b is C_out; the result is N x H x W x C_out.
+#[derive(Clone, Copy, Debug)]
+pub struct Conv3x3Relu {
+    /// Whether the backward pass computes the input's gradient (false for a first layer).
+    pub input_grad: bool,
+}
+
+impl CustomOp3 for Conv3x3Relu {
+    fn name(&self) -> &'static str {
+        "conv3x3-bias-relu-nhwc"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let op = self.name();
+        let g = Geom::new(op, xl, wl, bl)?;
+        let x = cpu_f32(xs, xl, op, "input")?;
+        let wt = cpu_f32(ws, wl, op, "weight")?;
+        let bias = cpu_f32(bs, bl, op, "bias")?;
+        let mut y = uninit_vec(g.n * g.out_image());
+        let step = g.tile_rows(false);
+        y.par_chunks_mut(g.out_image())
+            .zip(x.par_chunks(g.in_image()))
+            .for_each(|(out, img)| {
+                with_scratch(step * g.w * g.k(), |col| {
+                    for (oy0, oy1) in tiles(g.h, step) {
+                        let out = &mut out[oy0 * g.w * g.cout..oy1 * g.w * g.cout];
+                        conv_tile(&g, img, wt, bias, oy0, oy1, col, out);
+                    }
+                })
+            });
+        Ok((CpuStorage::F32(y), Shape::from((g.n, g.h, g.w, g.cout))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let op = self.name();
+        let need = Need {
+            dx: self.input_grad && x.track_op(),
+            dw: w.track_op(),
+            db: b.track_op(),
+        };
+        let (y, dy) = (y.contiguous()?, dy.contiguous()?);
+        let (ys, yl) = y.storage_and_layout();
+        let (dys, dyl) = dy.storage_and_layout();
+        let yv = storage_f32(&ys, yl, op, "output")?;
+        let dyv = storage_f32(&dys, dyl, op, "output gradient")?;
+        with_operands(op, x, w, b, |g, xv, wv| {
+            if yv.len() != g.n * g.out_image() || dyv.len() != yv.len() {
+                bail!("{op}: output or its gradient has the wrong size")
+            }
+            let cout = g.cout;
+            let out_img = g.out_image();
+            let grads = backward(
+                &g,
+                xv,
+                wv,
+                need,
+                g.h,
+                g.tile_rows(false),
+                |i, oy0, oy1, dyp, db| {
+                    let range = i * out_img + oy0 * g.w * cout..i * out_img + oy1 * g.w * cout;
+                    for ((d, &gy), &yy) in dyp.iter_mut().zip(&dyv[range.clone()]).zip(&yv[range]) {
+                        *d = if yy > 0.0 { gy } else { 0.0 };
+                    }
+                    if let Some(db) = db {
+                        for row in dyp.chunks_exact(cout) {
+                            add_to(db, row);
+                        }
+                    }
+                },
+            );
+            grads_to_tensors(&g, grads)
+        })
+    }
+}
+
+/// `maxpool2x2(relu(conv3x3(x, w) + b))` in one pass: the N x H x W x C_out activation is
+/// never stored; the position of each window's maximum is kept for the backward pass.
+#[derive(Debug)]
+pub struct Conv3x3ReluPool {
+    /// Whether the backward pass computes the input's gradient (false for a first layer).
+    pub input_grad: bool,
+    /// Index (0..4, row-major in the window) of each pooled value's maximum.
+    argmax: Mutex<Vec<u8>>,
+}
+
+impl Conv3x3ReluPool {
+    pub fn new(input_grad: bool) -> Self {
+        Self {
+            input_grad,
+            argmax: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl CustomOp3 for Conv3x3ReluPool {
+    fn name(&self) -> &'static str {
+        "conv3x3-bias-relu-maxpool2-nhwc"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let op = self.name();
+        let g = Geom::new(op, xl, wl, bl)?;
+        let x = cpu_f32(xs, xl, op, "input")?;
+        let wt = cpu_f32(ws, wl, op, "weight")?;
+        let bias = cpu_f32(bs, bl, op, "bias")?;
+        let (ph, pw) = g.pooled();
+        let cout = g.cout;
+        let pool_img = ph * pw * cout;
+        let mut y = uninit_vec(g.n * pool_img);
+        let mut arg = vec![0u8; g.n * pool_img];
+        if pool_img > 0 {
+            let step = g.tile_rows(true);
+            let tile_px = step * g.w;
+            y.par_chunks_mut(pool_img)
+                .zip(arg.par_chunks_mut(pool_img))
+                .zip(x.par_chunks(g.in_image()))
+                .for_each(|((out, am), img)| {
+                    with_scratch(tile_px * (g.k() + cout), |buf| {
+                        let (col, act) = buf.split_at_mut(tile_px * g.k());
+                        for (oy0, oy1) in tiles(2 * ph, step) {
+                            conv_tile(&g, img, wt, bias, oy0, oy1, col, act);
+                            let row = g.w * cout;
+                            for r in 0..(oy1 - oy0) / 2 {
+                                let top = &act[2 * r * row..(2 * r + 1) * row];
+                                let bottom = &act[(2 * r + 1) * row..(2 * r + 2) * row];
+                                let py = oy0 / 2 + r;
+                                let o = &mut out[py * pw * cout..(py + 1) * pw * cout];
+                                let a = &mut am[py * pw * cout..(py + 1) * pw * cout];
+                                pool_row(top, bottom, cout, o, a);
+                            }
+                        }
+                    })
+                });
+        }
+        match self.argmax.lock() {
+            Ok(mut saved) => *saved = arg,
+            Err(_) => bail!("{op}: saved state poisoned"),
+        }
+        Ok((CpuStorage::F32(y), Shape::from((g.n, ph, pw, cout))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let op = self.name();
+        let need = Need {
+            dx: self.input_grad && x.track_op(),
+            dw: w.track_op(),
+            db: b.track_op(),
+        };
+        let (y, dy) = (y.contiguous()?, dy.contiguous()?);
+        let (ys, yl) = y.storage_and_layout();
+        let (dys, dyl) = dy.storage_and_layout();
+        let yv = storage_f32(&ys, yl, op, "output")?;
+        let dyv = storage_f32(&dys, dyl, op, "output gradient")?;
+        let Ok(arg) = self.argmax.lock() else {
+            bail!("{op}: saved state poisoned")
+        };
+        with_operands(op, x, w, b, |g, xv, wv| {
+            let (ph, pw) = g.pooled();
+            let cout = g.cout;
+            let pool_img = ph * pw * cout;
+            if yv.len() != g.n * pool_img || dyv.len() != yv.len() || arg.len() != yv.len() {
+                bail!("{op}: output, its gradient or the saved maxima have the wrong size")
+            }
+            let grads = backward(
+                &g,
+                xv,
+                wv,
+                need,
+                2 * ph,
+                g.tile_rows(true),
+                |i, oy0, oy1, dyp, mut db| {
+                    let row = g.w * cout;
+                    for r in 0..(oy1 - oy0) / 2 {
+                        let py = oy0 / 2 + r;
+                        let j = i * pool_img + py * pw * cout;
+                        let (ys, ds, am) = (
+                            &yv[j..j + pw * cout],
+                            &dyv[j..j + pw * cout],
+                            &arg[j..j + pw * cout],
+                        );
+                        let (top, bottom) = dyp[2 * r * row..(2 * r + 2) * row].split_at_mut(row);
+                        if g.w % 2 == 1 {
+                            // The last column is in no window.
+                            top[2 * pw * cout..].fill(0.0);
+                            bottom[2 * pw * cout..].fill(0.0);
+                        }
+                        let (top, bottom) =
+                            (&mut top[..2 * pw * cout], &mut bottom[..2 * pw * cout]);
+                        for px in 0..pw {
+                            let o = px * cout..(px + 1) * cout;
+                            let (tl, tr) =
+                                top[2 * px * cout..(2 * px + 2) * cout].split_at_mut(cout);
+                            let (bl, br) =
+                                bottom[2 * px * cout..(2 * px + 2) * cout].split_at_mut(cout);
+                            let (y, d) = (&ys[o.clone()], &ds[o.clone()]);
+                            unpool(y, d, &am[o], [tl, tr, bl, br]);
+                            if let Some(db) = db.as_deref_mut() {
+                                // The ReLU'd gradient of the window is its one non-zero value.
+                                for ((s, &yv), &dv) in db.iter_mut().zip(y).zip(d) {
+                                    *s += if yv > 0.0 { dv } else { 0.0 };
+                                }
+                            }
+                        }
+                    }
+                },
+            );
+            grads_to_tensors(&g, grads)
+        })
+    }
+}
+
+/// Pools two activation rows (W x C each) into one row of W/2 x C maxima and their positions.
+#[inline(always)]
+fn pool_row(top: &[f32], bottom: &[f32], c: usize, out: &mut [f32], arg: &mut [u8]) {
+    let pw = out.len() / c;
+    for px in 0..pw {
+        let a = &top[2 * px * c..(2 * px + 1) * c];
+        let b = &top[(2 * px + 1) * c..(2 * px + 2) * c];
+        let d = &bottom[2 * px * c..(2 * px + 1) * c];
+        let e = &bottom[(2 * px + 1) * c..(2 * px + 2) * c];
+        let o = &mut out[px * c..(px + 1) * c];
+        let am = &mut arg[px * c..(px + 1) * c];
+        for j in 0..c {
+            let (m, i) = super::pool::max4(a[j], b[j], d[j], e[j]);
+            o[j] = m;
+            am[j] = i;
+        }
+    }
+}
+
+/// The gradient of one window position's four inputs (top-left, top-right, bottom-left,
+/// bottom-right; C values each) from its pooled value `y`, gradient `dy` and argmax: `dy` at
+/// the maximum when it is positive (ReLU), zero elsewhere.
+#[inline(always)]
+fn unpool(y: &[f32], dy: &[f32], arg: &[u8], [tl, tr, bl, br]: [&mut [f32]; 4]) {
+    let n = y.len();
+    let (dy, arg, tl, tr, bl, br) = (
+        &dy[..n],
+        &arg[..n],
+        &mut tl[..n],
+        &mut tr[..n],
+        &mut bl[..n],
+        &mut br[..n],
+    );
+    for j in 0..n {
+        let gy = if y[j] > 0.0 { dy[j] } else { 0.0 };
+        let a = arg[j];
+        tl[j] = if a == 0 { gy } else { 0.0 };
+        tr[j] = if a == 1 { gy } else { 0.0 };
+        bl[j] = if a == 2 { gy } else { 0.0 };
+        br[j] = if a == 3 { gy } else { 0.0 };
+    }
+}
+
+fn conv_args(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    if !x.device().is_cpu() {
+        bail!("the fused conv ops run on the CPU only")
+    }
+    Ok((x.contiguous()?, w.contiguous()?, b.contiguous()?))
+}
+
+/// `relu(conv3x3(x, w) + b)` with padding 1: x N x H x W x C_in, w (9 C_in) x C_out, b C_out.
+/// The input's gradient is computed only when `x` is part of a tracked graph.
+pub fn conv3x3_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (x, w, b) = conv_args(x, w, b)?;
+    let op = Conv3x3Relu {
+        input_grad: x.track_op(),
+    };
+    x.apply_op3(&w, &b, op)
+}
+
+/// `maxpool2x2(relu(conv3x3(x, w) + b))`: N x floor(H/2) x floor(W/2) x C_out.
+pub fn conv3x3_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (x, w, b) = conv_args(x, w, b)?;
+    let op = Conv3x3ReluPool::new(x.track_op());
+    x.apply_op3(&w, &b, op)
+}
+
+/// A PyTorch/candle conv weight (C_out x C_in x 3 x 3) in this module's layout,
+/// (9 C_in) x C_out with rows ordered (ky, kx, c_in).
+pub fn hwio_from_oihw(w: &Tensor) -> Result<Tensor> {
+    let (o, i, kh, kw) = w.dims4()?;
+    if kh != 3 || kw != 3 {
+        bail!("expected a 3x3 kernel, got {kh}x{kw}")
+    }
+    w.permute((2, 3, 1, 0))?.contiguous()?.reshape((9 * i, o))
+}
