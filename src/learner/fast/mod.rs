@@ -3,7 +3,7 @@
 //! bias and optional ReLU, each with its backward pass; and an AdamW that updates each
 //! variable in one in-place pass.
 //!
-//! The convolution is im2col + [`gemm`] on tiles of output rows that fit in cache, one image
+//! The convolution is im2col + the `gemm` crate on tiles of output rows that fit in cache, one image
 //! per rayon task; the weight layout is `(9 * C_in) x C_out`, rows ordered `(ky, kx, c_in)`, so
 //! a 3x3 window of an NHWC image is three contiguous runs of `3 * C_in` values. Scratch buffers
 //! are thread-local and reused across batches.
