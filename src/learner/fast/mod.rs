@@ -3,10 +3,10 @@
 //! bias and optional ReLU, each with its backward pass; and an AdamW that updates each
 //! variable in one in-place pass.
 //!
-//! The convolution is im2col + [`gemm`] on tiles of output rows that fit in cache, one image
-//! per rayon task; the weight layout is `(9 * C_in) x C_out`, rows ordered `(ky, kx, c_in)`, so
-//! a 3x3 window of an NHWC image is three contiguous runs of `3 * C_in` values. Scratch buffers
-//! are thread-local and reused across batches.
+//! The convolution is im2col + the `gemm` crate on tiles of output rows that fit in cache, one
+//! image per rayon task; the weight layout is `(9 * C_in) x C_out`, rows ordered
+//! `(ky, kx, c_in)`, so a 3x3 window of an NHWC image is three contiguous runs of `3 * C_in`
+//! values. Scratch buffers are thread-local and reused across batches.
 //!
 //! Conventions (the same as PyTorch's): ReLU passes no gradient at exactly zero; a max-pool
 //! window sends its gradient to the first maximum in row-major order; odd sizes are floored.
