@@ -4,6 +4,8 @@ use clap::Parser;
 use itlm_inspector::cli::{self, Cli, Command};
 
 fn main() -> std::process::ExitCode {
+    // SAFETY: first thing in main, before any other thread exists.
+    unsafe { itlm_inspector::learner::fast::tune_process_for_cpu_training() };
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(a)) => cli::run_command(&a).map_err(anyhow::Error::from),
