@@ -9,11 +9,11 @@ use super::fast;
 use super::batch::Batcher;
 use super::init::ParamFactory;
 use super::nets::{Cnn, FastCnn, Mlp, Net};
+use super::schedule;
 use super::{LearnerConfig, ModelKind};
 use crate::data::{Dataset, ImageShape};
 use crate::error::{Error, Result};
-use crate::itlm::{Learner, Phase, Scores, Tick, TickFn};
-use crate::rng::Rng;
+use crate::itlm::{Learner, Scores, TickFn};
 
 /// Per-sample cross-entropy: -log softmax(logits)[y], one value per row, no reduction.
 pub fn per_sample_cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
@@ -110,12 +110,6 @@ impl Classifier {
         Ok(())
     }
 
-    fn net(&self) -> Result<&dyn Net> {
-        self.net
-            .as_deref()
-            .ok_or_else(|| Error::Model("model not initialised".into()))
-    }
-
     /// Number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
         self.varmap.all_vars().iter().map(|v| v.elem_count()).sum()
@@ -171,46 +165,22 @@ impl Learner for Classifier {
         tick: &mut TickFn<'_>,
     ) -> Result<f32> {
         self.check_data(data)?;
-        let bs = self.cfg.batch_size.max(1);
-        let per_epoch = indices.len().div_ceil(bs);
-        let total = ((epochs * per_epoch as f64).round() as usize).max(1);
-        let whole_epochs = total.div_ceil(per_epoch.max(1));
-        let mut rng = Rng::new(seed);
-        let mut order = indices.to_vec();
-        let mut done = 0;
-        let mut last = (0.0f64, 0usize);
-        for epoch in 0..whole_epochs {
-            rng.shuffle(&mut order);
-            last = (0.0, 0);
-            for chunk in order.chunks(bs) {
-                if done == total {
-                    break;
-                }
-                let (x, y) = self.batcher.batch(data, chunk, &self.device)?;
-                let logits = self.net()?.forward(&x)?;
-                let loss = per_sample_cross_entropy(&logits, &y)?.mean_all()?;
-                let opt = self
-                    .opt
-                    .as_mut()
-                    .ok_or_else(|| Error::Model("no optimizer".into()))?;
-                opt.backward_step(&loss)?;
-                let l = loss.to_scalar::<f32>()?;
-                if !l.is_finite() {
-                    return Ok(l);
-                }
-                last = (last.0 + l as f64, last.1 + 1);
-                done += 1;
-                tick(Tick {
-                    phase: Phase::Train,
-                    epoch,
-                    epochs: whole_epochs,
-                    batch: done,
-                    batches: total,
-                    loss: Some(l),
-                })?;
-            }
-        }
-        Ok((last.0 / last.1.max(1) as f64) as f32)
+        let bs = self.cfg.batch_size;
+        schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
+            let (x, y) = self.batcher.batch(data, chunk, &self.device)?;
+            let net = self
+                .net
+                .as_deref()
+                .ok_or_else(|| Error::Model("model not initialised".into()))?;
+            let logits = net.forward(&x)?;
+            let loss = per_sample_cross_entropy(&logits, &y)?.mean_all()?;
+            let opt = self
+                .opt
+                .as_mut()
+                .ok_or_else(|| Error::Model("no optimizer".into()))?;
+            opt.backward_step(&loss)?;
+            Ok(loss.to_scalar::<f32>()?)
+        })
     }
 
     fn score(
@@ -220,7 +190,7 @@ impl Learner for Classifier {
         tick: &mut TickFn<'_>,
     ) -> Result<Scores> {
         self.check_data(data)?;
-        let bs = self.cfg.score_batch_size.max(1);
+        let bs = self.cfg.score_batch_size;
         let n = indices.len();
         let k = self.classes;
         let mut out = Scores {
@@ -229,10 +199,13 @@ impl Learner for Classifier {
             p_given: Vec::with_capacity(n),
             probs: Vec::with_capacity(n * k),
         };
-        let batches = n.div_ceil(bs);
-        for (b, chunk) in indices.chunks(bs).enumerate() {
-            let (x, y) = self.batcher.batch(data, chunk, &self.device)?;
-            let logits = self.net()?.forward(&x)?.detach();
+        schedule::score_batches(indices, bs, tick, |chunk| {
+            let (x, _) = self.batcher.batch(data, chunk, &self.device)?;
+            let net = self
+                .net
+                .as_deref()
+                .ok_or_else(|| Error::Model("model not initialised".into()))?;
+            let logits = net.forward(&x)?.detach();
             let lsm = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
             let lp: Vec<f32> = lsm.flatten_all()?.to_vec1()?;
             for (r, &i) in chunk.iter().enumerate() {
@@ -249,16 +222,8 @@ impl Learner for Classifier {
                 out.predicted.push(best as u32);
                 out.probs.extend(row.iter().map(|v| v.exp()));
             }
-            drop(y);
-            tick(Tick {
-                phase: Phase::Score,
-                epoch: 0,
-                epochs: 1,
-                batch: b + 1,
-                batches,
-                loss: None,
-            })?;
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 }

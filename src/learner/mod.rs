@@ -6,6 +6,7 @@ pub mod classifier;
 pub mod fast;
 pub mod init;
 pub mod nets;
+pub mod schedule;
 pub mod vae;
 
 use candle_core::Device;

@@ -7,10 +7,11 @@ use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarMap};
 
 use super::batch::Batcher;
 use super::init::ParamFactory;
+use super::schedule;
 use super::LearnerConfig;
 use crate::data::{Dataset, ImageShape};
 use crate::error::{Error, Result};
-use crate::itlm::{ImageGrid, Learner, Phase, Scores, Tick, TickFn};
+use crate::itlm::{ImageGrid, Learner, Scores, TickFn};
 use crate::rng::Rng;
 
 /// Hidden width and latent size.
@@ -99,11 +100,6 @@ impl Vae {
             .ok_or_else(|| Error::Model("model not initialised".into()))
     }
 
-    fn flat(&mut self, data: &Dataset, idx: &[usize]) -> Result<Tensor> {
-        let (x, _) = self.batcher.batch(data, idx, &self.device)?;
-        Ok(x.flatten_from(1)?)
-    }
-
     fn check_data(&self, data: &Dataset) -> Result<()> {
         if data.shape != self.shape {
             return Err(Error::Config(format!(
@@ -150,52 +146,28 @@ impl Learner for Vae {
         tick: &mut TickFn<'_>,
     ) -> Result<f32> {
         self.check_data(data)?;
-        let bs = self.cfg.batch_size.max(1);
-        let per_epoch = indices.len().div_ceil(bs);
-        let total = ((epochs * per_epoch as f64).round() as usize).max(1);
-        let whole_epochs = total.div_ceil(per_epoch.max(1));
-        let mut rng = Rng::new(seed);
-        let mut order = indices.to_vec();
-        let mut done = 0;
-        let mut last = (0.0f64, 0usize);
-        for epoch in 0..whole_epochs {
-            rng.shuffle(&mut order);
-            last = (0.0, 0);
-            for chunk in order.chunks(bs) {
-                if done == total {
-                    break;
-                }
-                let x = self.flat(data, chunk)?;
-                let net = self.net()?;
-                let (mu, logvar) = net.encode(&x)?;
-                let eps: Vec<f32> = (0..chunk.len() * LATENT).map(|_| rng.normal()).collect();
-                let eps = Tensor::from_vec(eps, (chunk.len(), LATENT), &self.device)?;
-                let z = (&mu + (logvar.affine(0.5, 0.0)?.exp()? * eps)?)?;
-                let logits = net.decode(&z)?;
-                // Mean over samples, per pixel scale: keeps AdamW's step size sensible.
-                let loss = neg_elbo(&x, &logits, &mu, &logvar)?.mean_all()?;
-                let l = loss.to_scalar::<f32>()? / self.shape.len() as f32;
-                let opt = self
-                    .opt
-                    .as_mut()
-                    .ok_or_else(|| Error::Model("no optimizer".into()))?;
-                opt.backward_step(&loss)?;
-                if !l.is_finite() {
-                    return Ok(l);
-                }
-                last = (last.0 + l as f64, last.1 + 1);
-                done += 1;
-                tick(Tick {
-                    phase: Phase::Train,
-                    epoch,
-                    epochs: whole_epochs,
-                    batch: done,
-                    batches: total,
-                    loss: Some(l),
-                })?;
-            }
-        }
-        Ok((last.0 / last.1.max(1) as f64) as f32)
+        let (bs, pixels) = (self.cfg.batch_size, self.shape.len() as f32);
+        schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, rng| {
+            let (x, _) = self.batcher.batch(data, chunk, &self.device)?;
+            let x = x.flatten_from(1)?;
+            let net = self
+                .net
+                .as_ref()
+                .ok_or_else(|| Error::Model("model not initialised".into()))?;
+            let (mu, logvar) = net.encode(&x)?;
+            let eps: Vec<f32> = (0..chunk.len() * LATENT).map(|_| rng.normal()).collect();
+            let eps = Tensor::from_vec(eps, (chunk.len(), LATENT), &self.device)?;
+            let z = (&mu + (logvar.affine(0.5, 0.0)?.exp()? * eps)?)?;
+            let logits = net.decode(&z)?;
+            let loss = neg_elbo(&x, &logits, &mu, &logvar)?.mean_all()?;
+            let opt = self
+                .opt
+                .as_mut()
+                .ok_or_else(|| Error::Model("no optimizer".into()))?;
+            opt.backward_step(&loss)?;
+            // Reported per pixel so that it reads the same whatever the image size.
+            Ok(loss.to_scalar::<f32>()? / pixels)
+        })
     }
 
     fn score(
@@ -205,28 +177,23 @@ impl Learner for Vae {
         tick: &mut TickFn<'_>,
     ) -> Result<Scores> {
         self.check_data(data)?;
-        let bs = self.cfg.score_batch_size.max(1);
-        let batches = indices.len().div_ceil(bs);
+        let pixels = self.shape.len() as f64;
         let mut loss = Vec::with_capacity(indices.len());
-        for (b, chunk) in indices.chunks(bs).enumerate() {
-            let x = self.flat(data, chunk)?;
-            let net = self.net()?;
+        schedule::score_batches(indices, self.cfg.score_batch_size, tick, |chunk| {
+            let (x, _) = self.batcher.batch(data, chunk, &self.device)?;
+            let x = x.flatten_from(1)?;
+            let net = self
+                .net
+                .as_ref()
+                .ok_or_else(|| Error::Model("model not initialised".into()))?;
             // Deterministic estimate: decode the posterior mean.
             let (mu, logvar) = net.encode(&x)?;
             let logits = net.decode(&mu)?;
             let l = neg_elbo(&x, &logits, &mu, &logvar)?.detach();
             // Per pixel, so that losses read the same whatever the image size.
-            let per_pixel = l.affine(1.0 / self.shape.len() as f64, 0.0)?;
-            loss.extend(per_pixel.to_vec1::<f32>()?);
-            tick(Tick {
-                phase: Phase::Score,
-                epoch: 0,
-                epochs: 1,
-                batch: b + 1,
-                batches,
-                loss: None,
-            })?;
-        }
+            loss.extend(l.affine(1.0 / pixels, 0.0)?.to_vec1::<f32>()?);
+            Ok(())
+        })?;
         Ok(Scores {
             predicted: indices.iter().map(|&i| data.label(i)).collect(),
             p_given: vec![f32::NAN; loss.len()],

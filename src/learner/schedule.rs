@@ -1,0 +1,132 @@
+//! The batch loops every learner shares: seeded shuffled epochs (fractions allowed) with a tick
+//! per batch, and scoring in fixed-size chunks.
+
+use crate::error::Result;
+use crate::itlm::{Phase, Tick, TickFn};
+use crate::rng::Rng;
+
+/// Train for `epochs` passes over `indices` in shuffled batches of `batch_size`: `step` gets each
+/// batch (and the seeded generator, for learners that sample noise) and returns the batch's mean
+/// loss. Returns the mean loss of the last epoch's batches, or the first non-finite batch loss
+/// (training stops there: the caller reports divergence).
+pub fn train_batches(
+    indices: &[usize],
+    epochs: f64,
+    batch_size: usize,
+    seed: u64,
+    tick: &mut TickFn<'_>,
+    mut step: impl FnMut(&[usize], &mut Rng) -> Result<f32>,
+) -> Result<f32> {
+    let bs = batch_size.max(1);
+    let per_epoch = indices.len().div_ceil(bs).max(1);
+    let total = ((epochs * per_epoch as f64).round() as usize).max(1);
+    let whole_epochs = total.div_ceil(per_epoch);
+    let mut rng = Rng::new(seed);
+    let mut order = indices.to_vec();
+    let mut done = 0;
+    let mut last = (0.0f64, 0usize);
+    for epoch in 0..whole_epochs {
+        rng.shuffle(&mut order);
+        last = (0.0, 0);
+        for chunk in order.chunks(bs) {
+            if done == total {
+                break;
+            }
+            let l = step(chunk, &mut rng)?;
+            if !l.is_finite() {
+                return Ok(l);
+            }
+            last = (last.0 + l as f64, last.1 + 1);
+            done += 1;
+            tick(Tick {
+                phase: Phase::Train,
+                epoch,
+                epochs: whole_epochs,
+                batch: done,
+                batches: total,
+                loss: Some(l),
+            })?;
+        }
+    }
+    Ok((last.0 / last.1.max(1) as f64) as f32)
+}
+
+/// Call `score` on `indices` in chunks of `batch_size`, with a tick after each.
+pub fn score_batches(
+    indices: &[usize],
+    batch_size: usize,
+    tick: &mut TickFn<'_>,
+    mut score: impl FnMut(&[usize]) -> Result<()>,
+) -> Result<()> {
+    let bs = batch_size.max(1);
+    let batches = indices.len().div_ceil(bs);
+    for (b, chunk) in indices.chunks(bs).enumerate() {
+        score(chunk)?;
+        tick(Tick {
+            phase: Phase::Score,
+            epoch: 0,
+            epochs: 1,
+            batch: b + 1,
+            batches,
+            loss: None,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractional_epochs_and_ticks() {
+        let idx: Vec<usize> = (0..10).collect();
+        let mut seen = Vec::new();
+        let mut ticks = Vec::new();
+        let l = train_batches(
+            &idx,
+            1.5,
+            4,
+            1,
+            &mut |t| {
+                ticks.push(t);
+                Ok(())
+            },
+            |c, _| {
+                seen.push(c.len());
+                Ok(1.0)
+            },
+        )
+        .unwrap();
+        // 3 batches per epoch, 1.5 epochs = 5 batches (rounded), over 2 shuffled epochs
+        assert_eq!(seen, vec![4, 4, 2, 4, 4]);
+        assert_eq!(
+            ticks.last().map(|t| (t.batch, t.batches, t.epochs)),
+            Some((5, 5, 2))
+        );
+        assert_eq!(l, 1.0);
+        let l = train_batches(&idx, 1.0, 4, 1, &mut |_| Ok(()), |_, _| Ok(f32::NAN)).unwrap();
+        assert!(l.is_nan());
+    }
+
+    #[test]
+    fn scoring_chunks() {
+        let idx: Vec<usize> = (0..7).collect();
+        let mut sizes = Vec::new();
+        let mut n = 0;
+        score_batches(
+            &idx,
+            3,
+            &mut |_| {
+                n += 1;
+                Ok(())
+            },
+            |c| {
+                sizes.push(c.len());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!((sizes, n), (vec![3, 3, 1], 3));
+    }
+}
