@@ -37,6 +37,9 @@ pub enum Command {
     Corrupt(Box<crate::data::corrupt::CorruptArgs>),
     /// Write the demo data set (procedurally drawn shapes with known bad samples).
     GenDemo(crate::data::demo::GenDemoArgs),
+    /// Print the performance figures: training / scoring rates, an ITLM round, load rate,
+    /// re-trim time, peak memory.
+    Bench(crate::bench::BenchArgs),
     /// Measure the paper's settings on real data: noisy labels, backdoors, spurious images.
     Reproduce(Box<crate::reproduce::ReproduceArgs>),
 }

@@ -13,6 +13,7 @@ pub mod learner;
 pub mod rng;
 
 pub use error::{Error, Result};
+pub mod bench;
 pub mod cli;
 pub mod export;
 pub mod reproduce;

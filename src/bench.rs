@@ -1,0 +1,251 @@
+//! `itlm-inspector bench`: the figures the performance targets are stated in, measured on this
+//! machine: CNN training and scoring rates on real images, one full ITLM round on 20000
+//! Fashion-MNIST images, the image-folder load rate on 60000 PNGs, re-trim (selection) time for
+//! 60000 and 1,000,000 losses, and the peak memory of a 60000-image run.
+//! (Stock candle vs fused kernels, and PyTorch, are compared by `cargo bench --bench throughput`
+//! and `benches/pytorch_compare.py`.)
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::data::{self, Dataset, LoadOptions};
+use crate::error::{Error, Result};
+use crate::itlm::{self, select, Config, Learner, Quiet, Selection, Start, TauSchedule};
+use crate::learner::{self, LearnerConfig};
+use crate::rng::Rng;
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// IDX directory with Fashion-MNIST (train + t10k).
+    #[arg(long, default_value = "/usr/share/datasets/fashion-mnist")]
+    pub data: PathBuf,
+    /// Comma-separated parts: train,score,round,load,select,memory (default: all).
+    #[arg(long, default_value = "train,score,round,load,select,memory")]
+    pub only: String,
+    /// Scratch folder for the PNG load test (default: a temporary folder, removed after).
+    #[arg(long)]
+    pub scratch: Option<PathBuf>,
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB (Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Current resident memory (VmRSS), in MiB (Linux).
+pub fn rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn fashion(path: &Path) -> Result<(Dataset, Option<Dataset>)> {
+    let l = data::load(path, &LoadOptions::default())?;
+    Ok((l.train, l.test))
+}
+
+fn cnn(d: &Dataset) -> Result<Box<dyn Learner>> {
+    learner::build(&LearnerConfig::default(), d)
+}
+
+pub fn run(a: &BenchArgs) -> Result<()> {
+    let parts: Vec<&str> = a.only.split(',').map(str::trim).collect();
+    let want = |p: &str| parts.contains(&p);
+    println!(
+        "itlm-inspector bench: {} threads, CNN batch {}",
+        rayon::current_num_threads(),
+        LearnerConfig::default().batch_size
+    );
+    if want("memory") {
+        // First, so that the peak is this part's own.
+        memory(&a.data)?;
+    }
+    if want("train") || want("score") || want("round") {
+        let (train, _) = fashion(&a.data)?;
+        let sub = train.limit(20000, 0);
+        let idx: Vec<usize> = (0..sub.len()).collect();
+        let mut l = cnn(&sub)?;
+        l.reset(1)?;
+        if want("train") {
+            let t = Instant::now();
+            l.train(&sub, &idx, 1.0, 1, &mut |_| Ok(()))?;
+            let s = t.elapsed().as_secs_f64();
+            println!(
+                "CNN training, 1 epoch of 20000 Fashion-MNIST images: {s:.2} s = {:.0} images/s",
+                sub.len() as f64 / s
+            );
+        }
+        if want("score") {
+            let t = Instant::now();
+            l.score(&sub, &idx, &mut |_| Ok(()))?;
+            let s = t.elapsed().as_secs_f64();
+            println!("CNN scoring (forward + per-sample loss) of 20000 images: {s:.2} s = {:.0} images/s", sub.len() as f64 / s);
+        }
+        if want("round") {
+            let cfg = Config {
+                tau: 0.7,
+                rounds: 1,
+                epochs: 3,
+                final_epochs: 3,
+                select: Selection::PerClass,
+                schedule: TauSchedule::Constant,
+                ..Default::default()
+            };
+            let mut hist = Vec::new();
+            let t = Instant::now();
+            itlm::run(
+                l.as_mut(),
+                &sub,
+                Default::default(),
+                None,
+                &cfg,
+                Start::Fresh,
+                &mut hist,
+                &mut Quiet,
+            )?;
+            let s = t.elapsed().as_secs_f64();
+            let r0 = &hist[0];
+            println!(
+                "one ITLM round on 20000 images (train 3 epochs + score all + select): {:.2} s (train {:.2} s, score {:.2} s); two rounds {s:.2} s",
+                r0.train_secs + r0.score_secs,
+                r0.train_secs,
+                r0.score_secs
+            );
+        }
+    }
+    if want("select") {
+        selection();
+    }
+    if want("load") {
+        load_rate(&a.data, a.scratch.as_deref())?;
+    }
+    Ok(())
+}
+
+fn selection() {
+    for n in [60_000usize, 1_000_000] {
+        let mut rng = Rng::new(5);
+        let losses: Vec<f32> = (0..n).map(|_| rng.next_f32() * 5.0).collect();
+        let labels: Vec<u32> = (0..n).map(|_| rng.below(10) as u32).collect();
+        let reps = if n > 100_000 { 10 } else { 100 };
+        for (name, rule) in [
+            ("global", Selection::Global),
+            ("per-class", Selection::PerClass),
+        ] {
+            let t = Instant::now();
+            let mut kept = 0;
+            for r in 0..reps {
+                let tau = 0.5 + 0.4 * r as f64 / reps as f64;
+                kept += select::select(rule, &losses, &labels, 10, tau).len();
+            }
+            let ms = t.elapsed().as_secs_f64() * 1e3 / reps as f64;
+            std::hint::black_box(kept);
+            println!("re-trim {n} losses ({name}): {ms:.2} ms");
+        }
+    }
+}
+
+fn load_rate(data_path: &Path, scratch: Option<&Path>) -> Result<()> {
+    let (train, _) = fashion(data_path)?;
+    let tmp;
+    let root = match scratch {
+        Some(p) => p.to_path_buf(),
+        None => {
+            tmp = std::env::temp_dir().join(format!("itlm-bench-{}", std::process::id()));
+            tmp
+        }
+    };
+    if root.exists() {
+        return Err(Error::data(
+            &root,
+            "scratch folder exists; remove it or name another",
+        ));
+    }
+    let t = Instant::now();
+    write_pngs(&train, &root)?;
+    println!(
+        "wrote {} PNGs in {:.1} s",
+        train.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let before = rss_mib().unwrap_or(0.0);
+    let t = Instant::now();
+    let loaded = data::image_folder::load(&root, &LoadOptions::default());
+    let s = t.elapsed().as_secs_f64();
+    let after = rss_mib().unwrap_or(0.0);
+    let _ = std::fs::remove_dir_all(&root);
+    let d = loaded?;
+    println!(
+        "image-folder load (decode + convert) of {} PNGs: {s:.2} s = {:.0} images/s; pixels {:.1} MiB, resident memory grew {:.1} MiB ({:.2}x the raw u8 size)",
+        d.len(),
+        d.len() as f64 / s,
+        d.pixel_bytes() as f64 / 1048576.0,
+        after - before,
+        (after - before) / (d.pixel_bytes() as f64 / 1048576.0)
+    );
+    Ok(())
+}
+
+fn write_pngs(d: &Dataset, root: &Path) -> Result<()> {
+    use rayon::prelude::*;
+    for c in &d.classes {
+        let dir = root.join(c);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    (0..d.len()).into_par_iter().try_for_each(|i| {
+        let p = root
+            .join(&d.classes[d.label(i) as usize])
+            .join(format!("{i:05}.png"));
+        let img = image::GrayImage::from_raw(
+            d.shape.width as u32,
+            d.shape.height as u32,
+            d.image(i).to_vec(),
+        )
+        .ok_or_else(|| Error::Other("bad image size".into()))?;
+        img.save(&p).map_err(|e| Error::data(&p, e.to_string()))
+    })
+}
+
+fn memory(data_path: &Path) -> Result<()> {
+    let base = peak_rss_mib().unwrap_or(0.0);
+    let (train, test) = fashion(data_path)?;
+    let cfg = Config {
+        tau: 0.7,
+        rounds: 1,
+        epochs: 1,
+        final_epochs: 1,
+        select: Selection::PerClass,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    };
+    let mut l = cnn(&train)?;
+    let mut hist = Vec::new();
+    let t = Instant::now();
+    let eval = itlm::Eval {
+        test: test.as_ref(),
+        test2: None,
+    };
+    itlm::run(
+        l.as_mut(),
+        &train,
+        eval,
+        None,
+        &cfg,
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )?;
+    let peak = peak_rss_mib().unwrap_or(0.0);
+    println!(
+        "peak memory of a 60000-image run (2 rounds x 1 epoch, test set scored, all records kept): {peak:.0} MiB (process before loading: {base:.0} MiB; images {:.0} MiB; {:.0} s)",
+        train.pixel_bytes() as f64 / 1048576.0,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
