@@ -91,7 +91,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             let cfg = Config {
                 tau: 0.7,
                 rounds: 1,
-                epochs: 3,
+                epochs: 3.0,
                 final_epochs: 3,
                 select: Selection::PerClass,
                 schedule: TauSchedule::Constant,
@@ -218,7 +218,7 @@ fn memory(data_path: &Path) -> Result<()> {
     let cfg = Config {
         tau: 0.7,
         rounds: 1,
-        epochs: 1,
+        epochs: 1.0,
         final_epochs: 1,
         select: Selection::PerClass,
         schedule: TauSchedule::Constant,

@@ -96,7 +96,7 @@ pub struct ItlmArgs {
     pub rounds: usize,
     /// Epochs of each early round.
     #[arg(long, default_value_t = Config::default().epochs)]
-    pub epochs: usize,
+    pub epochs: f64,
     /// Epochs of the last round (the model that is reported).
     #[arg(long, default_value_t = Config::default().final_epochs)]
     pub final_epochs: usize,

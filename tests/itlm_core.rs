@@ -14,7 +14,7 @@ fn cfg(tau: f64, rounds: usize) -> Config {
     Config {
         tau,
         rounds,
-        epochs: 2,
+        epochs: 2.0,
         final_epochs: 5,
         schedule: TauSchedule::Constant,
         ..Default::default()
@@ -232,7 +232,7 @@ fn bad_configs_and_data_are_refused_clearly() {
         ),
         (
             Config {
-                epochs: 0,
+                epochs: 0.0,
                 ..cfg(0.5, 1)
             },
             "epochs",

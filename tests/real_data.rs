@@ -55,7 +55,7 @@ fn itlm_beats_naive_under_systematic_noise_and_trims_mostly_bad_samples() {
     let cfg = Config {
         tau: 0.6,
         rounds: 3,
-        epochs: 2,
+        epochs: 2.0,
         final_epochs: 6,
         select: Selection::PerClass,
         schedule: TauSchedule::Constant,

@@ -71,7 +71,7 @@ fn tiny_settings() -> Settings {
     let mut s = Settings::default();
     s.learner.model = ModelKind::Mlp;
     s.learner.batch_size = 32;
-    s.config.epochs = 1;
+    s.config.epochs = 1.0;
     s.config.final_epochs = 1;
     s.config.rounds = 2;
     s.config.schedule = TauSchedule::Constant;

@@ -15,7 +15,7 @@ fn job(rounds: usize, sleep_ms: u64, panic_at: Option<usize>) -> Job {
     let config = Config {
         tau: 0.6,
         rounds,
-        epochs: 1,
+        epochs: 1.0,
         final_epochs: 1,
         schedule: TauSchedule::Constant,
         ..Default::default()

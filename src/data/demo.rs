@@ -223,7 +223,7 @@ pub fn recommended() -> (Config, LearnerConfig) {
     let config = Config {
         tau: 0.9,
         rounds: 3,
-        epochs: 2,
+        epochs: 2.0,
         final_epochs: 3,
         schedule: TauSchedule::Constant,
         ..Config::default()

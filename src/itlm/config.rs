@@ -31,8 +31,9 @@ pub struct Config {
     pub tau: f64,
     /// Trim-and-retrain iterations after round 0 (>= 1). Round `rounds` is the last one.
     pub rounds: usize,
-    /// Epochs of each early round (round 0 .. rounds-1), >= 1.
-    pub epochs: usize,
+    /// Epochs of each early round (round 0 .. rounds-1), > 0; fractions allowed (0.1 = a tenth
+    /// of the batches of one pass): early rounds only have to separate clean from bad.
+    pub epochs: f64,
     /// Length of round 0 in epochs when different from `epochs` (fractions allowed, > 0):
     /// a very short first round keeps fast-learned bad samples (e.g. backdoors) at high loss.
     pub round0_epochs: Option<f64>,
@@ -51,7 +52,7 @@ impl Default for Config {
         Self {
             tau: 0.7,
             rounds: 4,
-            epochs: 3,
+            epochs: 3.0,
             round0_epochs: None,
             final_epochs: 9,
             select: Selection::Global,
@@ -81,14 +82,17 @@ impl Config {
                 self.rounds
             )));
         }
-        if self.epochs < 1 || self.final_epochs < 1 {
+        if !(self.epochs > 0.0 && self.epochs <= 10_000.0) {
             return Err(Error::Config(format!(
-                "epochs and final epochs must be at least 1, got {} and {}",
-                self.epochs, self.final_epochs
+                "epochs per round must be in (0, 10000] (fractions allowed), got {}",
+                self.epochs
             )));
         }
-        if self.epochs > 10_000 || self.final_epochs > 10_000 {
-            return Err(Error::Config("epochs must be at most 10000".into()));
+        if self.final_epochs < 1 || self.final_epochs > 10_000 {
+            return Err(Error::Config(format!(
+                "final epochs must be in 1..=10000, got {}",
+                self.final_epochs
+            )));
         }
         if let Some(e) = self.round0_epochs {
             if !(e > 0.0 && e <= 10_000.0) {
@@ -118,7 +122,7 @@ impl Config {
         } else if round == 0 {
             self.round0_epochs.unwrap_or(self.epochs as f64)
         } else {
-            self.epochs as f64
+            self.epochs
         }
     }
 
@@ -159,7 +163,7 @@ mod tests {
         };
         assert!(c.validate().unwrap_err().to_string().contains("rounds"));
         let c = Config {
-            epochs: 0,
+            epochs: 0.0,
             ..Default::default()
         };
         assert!(c.validate().unwrap_err().to_string().contains("epochs"));

@@ -72,7 +72,13 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                 .labelled_by(l.id);
             s.classifier = s.learner.model;
         }
-        number_ui(ui, "epochs", &mut s.config.epochs, 1..=1000, "Epochs of each early round");
+        number_ui(
+            ui,
+            "epochs",
+            &mut s.config.epochs,
+            0.05..=1000.0,
+            "Epochs of each early round (fractions allowed: 0.1 = a tenth of the batches of one pass)",
+        );
         number_ui(ui, "final epochs", &mut s.config.final_epochs, 1..=1000, "Epochs of the last round: the model you keep");
         number_ui(ui, "rounds", &mut s.config.rounds, 1..=100, "Trim-and-retrain rounds after round 0");
         let l = ui.label("selection");
@@ -265,11 +271,11 @@ fn small_set_ui(ui: &mut egui::Ui, state: &mut AppState) {
     });
 }
 
-fn number_ui(
+fn number_ui<N: egui::emath::Numeric>(
     ui: &mut egui::Ui,
     name: &str,
-    v: &mut usize,
-    range: std::ops::RangeInclusive<usize>,
+    v: &mut N,
+    range: std::ops::RangeInclusive<N>,
     hint: &str,
 ) {
     let l = ui.label(name);
