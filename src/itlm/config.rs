@@ -120,7 +120,7 @@ impl Config {
         if round == self.rounds {
             self.final_epochs as f64
         } else if round == 0 {
-            self.round0_epochs.unwrap_or(self.epochs as f64)
+            self.round0_epochs.unwrap_or(self.epochs)
         } else {
             self.epochs
         }
