@@ -313,13 +313,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(
 pub fn check_outside_dataset(out: &Path, source: &Source) -> Result<()> {
     let root = match source {
         Source::ImageFolder { root } => root.clone(),
-        Source::Idx { images } => images.parent().map(Path::to_path_buf).unwrap_or_default(),
+        // A bare file name ("train-images-idx3-ubyte") lives in the current folder.
+        Source::Idx { images } => match images.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
         Source::Cifar { dir } => dir.clone(),
         Source::Memory => return Ok(()),
     };
     let canon = |p: &Path| -> PathBuf {
-        // The output may not exist yet: canonicalise its deepest existing ancestor.
-        let mut base = p.to_path_buf();
+        // The output may not exist yet: canonicalise its deepest existing ancestor. Relative
+        // paths are made absolute first, so that a bare "out" has an ancestor to resolve.
+        let mut base = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         let mut rest = Vec::new();
         while !base.exists() {
             match (base.file_name().map(|s| s.to_owned()), base.parent()) {
