@@ -212,11 +212,31 @@ pub fn prepare(
             notes.push(format!("  {}: {}", s.path.display(), s.reason));
         }
     }
+    // Truth is matched against the whole set first, so that its warnings are about the file,
+    // not about the samples a --limit left out.
+    let truth_path = truth
+        .map(Path::to_path_buf)
+        .or_else(|| data::default_truth_path(data_path));
+    let mut truth = match &truth_path {
+        Some(p) => {
+            let r = data::truth::load_for(p, &train)?;
+            if let Some(w) = r.warnings() {
+                notes.push(format!("truth {}: {w}", p.display()));
+            }
+            Some(r.info)
+        }
+        None => None,
+    };
     if let Some(l) = limit {
         if l == 0 {
             return Err(Error::Config("--limit must be at least 1".into()));
         }
-        train = train.limit(l, seed);
+        if l < train.len() {
+            train = train.limit(l, seed);
+            if let Some(p) = &truth_path {
+                truth = Some(data::truth::resolve(&data::truth::read(p)?, &train).info);
+            }
+        }
     }
     let conform = |mut d: Dataset, train: &Dataset| -> Result<Dataset> {
         d.align_classes(&train.classes)?;
@@ -231,19 +251,6 @@ pub fn prepare(
     let test2 = test2
         .map(|p| -> Result<Dataset> { conform(data::load(p, &opts)?.train, &train) })
         .transpose()?;
-    let truth_path = truth
-        .map(Path::to_path_buf)
-        .or_else(|| data::default_truth_path(data_path));
-    let truth = match truth_path {
-        Some(p) => {
-            let r = data::truth::load_for(&p, &train)?;
-            if let Some(w) = r.warnings() {
-                notes.push(format!("truth {}: {w}", p.display()));
-            }
-            Some(r.info)
-        }
-        None => None,
-    };
     Ok(Prepared {
         train,
         test,
@@ -283,12 +290,6 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     config.validate()?;
     let lcfg = a.model.config();
     lcfg.validate()?;
-    let overwrite = if a.force {
-        Overwrite::Allow
-    } else {
-        Overwrite::Refuse
-    };
-    // Refuse a bad output folder before spending time on training.
     let p = prepare(
         &a.data,
         a.test.as_deref(),
@@ -298,23 +299,8 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         a.limit,
         config.seed,
     )?;
-    export::check_outside_dataset(&a.out, &p.train.source)?;
-    if overwrite == Overwrite::Refuse {
-        for f in [
-            export::RUN_FILE,
-            export::SAMPLES_CSV,
-            export::CLEAN_TXT,
-            export::FLAGGED_TXT,
-        ] {
-            let path = a.out.join(f);
-            if path.exists() {
-                return Err(Error::data(
-                    path,
-                    "already exists; pass --force to replace it",
-                ));
-            }
-        }
-    }
+    // Refuse a bad output folder before spending time on training.
+    check_out(a, &p)?;
     for n in &p.notes {
         eprintln!("{n}");
     }
@@ -336,10 +322,59 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             config.final_epochs
         );
     }
-    let started = Instant::now();
     if a.oracle {
         return oracle(a, &p, learner.as_mut(), &config);
     }
+    run_and_export(a, &p, learner.as_mut(), &config, &lcfg)
+}
+
+/// Refuse, before any training, an output folder inside a dataset folder (training, test or
+/// test-2 set), an output path that is not a folder, and (without --force) existing outputs.
+pub fn check_out(a: &RunArgs, p: &Prepared) -> Result<()> {
+    for d in [Some(&p.train), p.test.as_ref(), p.test2.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        export::check_outside_dataset(&a.out, &d.source)?;
+    }
+    if a.out.exists() && !a.out.is_dir() {
+        return Err(Error::data(&a.out, "--out must be a folder, not a file"));
+    }
+    if !a.force {
+        for f in [
+            export::RUN_FILE,
+            export::SAMPLES_CSV,
+            export::CLEAN_TXT,
+            export::FLAGGED_TXT,
+        ] {
+            let path = a.out.join(f);
+            if path.exists() {
+                return Err(Error::data(
+                    path,
+                    "already exists; pass --force to replace it",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run ITLM with `learner` on prepared data and write the outputs into `a.out`. When the run
+/// fails (e.g. training diverges) after at least one round, the finished rounds are still
+/// written (status "failed: ...") and the run's error is returned.
+pub fn run_and_export(
+    a: &RunArgs,
+    p: &Prepared,
+    learner: &mut dyn itlm::Learner,
+    config: &Config,
+    lcfg: &LearnerConfig,
+) -> Result<()> {
+    let overwrite = if a.force {
+        Overwrite::Allow
+    } else {
+        Overwrite::Refuse
+    };
+    let started = Instant::now();
     let bar = progress_bar(a.quiet || a.json);
     let mut history: Vec<Arc<RoundRecord>> = Vec::new();
     let mut observer = |e: &Event| -> Result<()> {
@@ -380,11 +415,11 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         test2: p.test2.as_ref(),
     };
     let result = itlm::run(
-        learner.as_mut(),
+        learner,
         &p.train,
         eval,
         p.truth.as_ref().map(|t| t.bad.as_slice()),
-        &config,
+        config,
         itlm::Start::Fresh,
         &mut history,
         &mut observer,
@@ -408,10 +443,26 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         verdict: None,
         elapsed_secs: started.elapsed().as_secs_f64(),
     };
-    let files = export::write_all(&a.out, &run, overwrite)?;
+    let files = match (export::write_all(&a.out, &run, overwrite), &result) {
+        (Ok(files), _) => files,
+        (Err(w), Ok(())) => return Err(w),
+        (Err(w), Err(e)) => {
+            return Err(Error::Other(format!(
+                "{e}; the {} finished rounds could not be saved either: {w}",
+                history.len()
+            )))
+        }
+    };
     if !a.quiet {
         for f in &files {
             eprintln!("wrote {}", f.display());
+        }
+        if result.is_err() {
+            eprintln!(
+                "the {} rounds finished before the failure are in {}",
+                history.len(),
+                a.out.display()
+            );
         }
     }
     if a.json {

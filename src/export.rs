@@ -1,6 +1,22 @@
 //! Everything written to disk: the versioned run file, `samples.csv`, `clean.txt` and
 //! `flagged.txt`. Writes are atomic (temp file + rename), refuse to overwrite unless asked, and
 //! never go inside the dataset folder.
+//!
+//! Run file layout, version 2 (what this build writes; all integers little-endian):
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic "ITLMRUN\n"
+//!      8     4  version: u32 = 2
+//!     12     8  body length in bytes: u64
+//!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
+//!     24     -  body: the `RunFile` encoded with postcard, exactly `body length` bytes
+//! ```
+//!
+//! The length and checksum make a truncated file, bytes appended after the body and bit flips
+//! inside it (which postcard would often still decode into plausible numbers) clear errors.
+//! Version 1 (magic, version = 1, then the postcard body, no length and no checksum) is still
+//! read. Any other version is refused with its number.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,8 +31,10 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes and reads.
-pub const RUN_VERSION: u32 = 1;
+/// Version of the run file layout this build writes (it also reads version 1).
+pub const RUN_VERSION: u32 = 2;
+/// Bytes before the body in a version-2 run file.
+const HEADER_LEN: usize = 24;
 
 /// What a run file needs of the dataset to be read without it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,56 +122,146 @@ impl RunFile {
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        out.extend_from_slice(RUN_MAGIC);
-        out.extend_from_slice(&RUN_VERSION.to_le_bytes());
         let body = postcard::to_allocvec(self)
             .map_err(|e| Error::Other(format!("encoding the run: {e}")))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+        out.extend_from_slice(RUN_MAGIC);
+        out.extend_from_slice(&RUN_VERSION.to_le_bytes());
+        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
         out.extend_from_slice(&body);
         Ok(out)
     }
 
+    /// Decode a run file's bytes (`path` only names the file in errors). Never panics: a file
+    /// that is not a run file, of another version, truncated, extended, altered or internally
+    /// inconsistent gives an error that says which.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
-        if bytes.len() < 12 || &bytes[..8] != RUN_MAGIC {
+        let damaged = |m: String| Error::data(path, format!("damaged run file: {m}"));
+        if bytes.len() < RUN_MAGIC.len() || &bytes[..RUN_MAGIC.len()] != RUN_MAGIC {
             return Err(Error::data(path, "not an itlm-inspector run file"));
         }
-        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if version != RUN_VERSION {
-            return Err(Error::data(
-                path,
-                format!("run file version {version}; this build reads version {RUN_VERSION}"),
-            ));
-        }
-        let run: RunFile = postcard::from_bytes(&bytes[12..])
-            .map_err(|e| Error::data(path, format!("damaged run file: {e}")))?;
-        run.check()
-            .map_err(|m| Error::data(path, format!("damaged run file: {m}")))?;
+        let Some(version) = bytes.get(8..12).and_then(|b| b.try_into().ok()) else {
+            return Err(damaged("the file ends inside its header".into()));
+        };
+        let version = u32::from_le_bytes(version);
+        let run: RunFile = match version {
+            1 => postcard::from_bytes(&bytes[12..]).map_err(|e| damaged(e.to_string()))?,
+            RUN_VERSION => {
+                let body = Self::checked_body(bytes).map_err(damaged)?;
+                match postcard::take_from_bytes::<RunFile>(body) {
+                    Ok((run, [])) => run,
+                    Ok((_, rest)) => {
+                        return Err(damaged(format!(
+                            "{} bytes left over after decoding the body",
+                            rest.len()
+                        )))
+                    }
+                    Err(e) => return Err(damaged(e.to_string())),
+                }
+            }
+            _ => {
+                let newer = if version > RUN_VERSION {
+                    " (written by a newer itlm-inspector)"
+                } else {
+                    ""
+                };
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "run file version {version}; this build reads versions 1 to {RUN_VERSION}{newer}"
+                    ),
+                ));
+            }
+        };
+        run.check().map_err(damaged)?;
         Ok(run)
     }
 
-    /// Internal consistency of a decoded run.
+    /// The body of a version-2 file, after checking its length and checksum.
+    fn checked_body(bytes: &[u8]) -> std::result::Result<&[u8], String> {
+        let (Some(len), Some(crc)) = (
+            bytes.get(12..20).and_then(|b| b.try_into().ok()),
+            bytes.get(20..HEADER_LEN).and_then(|b| b.try_into().ok()),
+        ) else {
+            return Err("the file ends inside its header".into());
+        };
+        let (len, crc) = (u64::from_le_bytes(len), u32::from_le_bytes(crc));
+        let body = &bytes[HEADER_LEN..];
+        let have = body.len() as u64;
+        if have < len {
+            return Err(format!("truncated: the body has {have} of its {len} bytes"));
+        }
+        if have > len {
+            return Err(format!(
+                "{} unexpected bytes after the {len}-byte body",
+                have - len
+            ));
+        }
+        let actual = crc32fast::hash(body);
+        if actual != crc {
+            return Err(format!(
+                "checksum mismatch (stored {crc:08x}, computed {actual:08x}): the file was altered or corrupted"
+            ));
+        }
+        Ok(body)
+    }
+
+    /// Internal consistency of a decoded run: everything indexed per sample covers every
+    /// sample, labels name classes, the verdict's round is in the run.
     fn check(&self) -> std::result::Result<(), String> {
-        let n = self.dataset.len();
-        if self.dataset.labels.len() != n {
+        let d = &self.dataset;
+        let n = d.len();
+        if d.labels.len() != n {
             return Err("label count differs from sample count".into());
+        }
+        let k = d.classes.len();
+        if let Some(l) = d.labels.iter().find(|&&l| l as usize >= k) {
+            return Err(format!("label {l} but only {k} classes"));
         }
         for r in &self.rounds {
             if r.loss.len() != n
+                || r.score.len() != n
                 || r.kept.len() != n
                 || r.predicted.len() != n
                 || r.p_given.len() != n
             {
                 return Err(format!("round {} does not cover every sample", r.round));
             }
+            if !r.probs.is_empty() && Some(r.probs.len()) != n.checked_mul(k) {
+                return Err(format!(
+                    "round {} has {} class probabilities for {n} samples of {k} classes",
+                    r.round,
+                    r.probs.len()
+                ));
+            }
+            if let Some(g) = &r.generated {
+                let s = g.shape;
+                let len = [s.width, s.channels, g.count]
+                    .iter()
+                    .try_fold(s.height, |a, &b| a.checked_mul(b));
+                if Some(g.pixels.len()) != len {
+                    return Err(format!(
+                        "round {}: generated images do not match their size",
+                        r.round
+                    ));
+                }
+            }
         }
         if let Some(t) = &self.truth {
-            if t.bad.len() != n {
+            if t.bad.len() != n
+                || (!t.true_label.is_empty() && t.true_label.len() != n)
+                || (!t.kind.is_empty() && t.kind.len() != n)
+            {
                 return Err("ground truth does not cover every sample".into());
             }
         }
         if let Some(v) = &self.verdict {
             if v.kept.len() != n {
                 return Err("verdict does not cover every sample".into());
+            }
+            if !self.rounds.iter().any(|r| r.round == v.round) {
+                return Err(format!("the verdict's round {} is not in the run", v.round));
             }
         }
         Ok(())
@@ -205,13 +313,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(
 pub fn check_outside_dataset(out: &Path, source: &Source) -> Result<()> {
     let root = match source {
         Source::ImageFolder { root } => root.clone(),
-        Source::Idx { images } => images.parent().map(Path::to_path_buf).unwrap_or_default(),
+        // A bare file name ("train-images-idx3-ubyte") lives in the current folder.
+        Source::Idx { images } => match images.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
         Source::Cifar { dir } => dir.clone(),
         Source::Memory => return Ok(()),
     };
     let canon = |p: &Path| -> PathBuf {
-        // The output may not exist yet: canonicalise its deepest existing ancestor.
-        let mut base = p.to_path_buf();
+        // The output may not exist yet: canonicalise its deepest existing ancestor. Relative
+        // paths are made absolute first, so that a bare "out" has an ancestor to resolve.
+        let mut base = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         let mut rest = Vec::new();
         while !base.exists() {
             match (base.file_name().map(|s| s.to_owned()), base.parent()) {

@@ -2,11 +2,11 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{dataset, FakeLearner};
-use itlm_inspector::itlm::{Config, TauSchedule};
+use common::{dataset, Calls, FakeLearner};
+use itlm_inspector::itlm::{self, Config, Event, Phase, TauSchedule};
 use itlm_inspector::learner::LearnerConfig;
 use itlm_inspector::worker::{Command, Job, Worker, WorkerEvent};
 
@@ -156,4 +156,122 @@ fn repaint_is_called() {
     .unwrap();
     until(&w, 20, |e| matches!(e, WorkerEvent::Ended(_)));
     assert!(count.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+}
+
+#[test]
+fn stop_during_scoring_ends_within_one_batch_and_keeps_rounds() {
+    const SCORE_MS: u64 = 150;
+    let n = 30;
+    let config = Config {
+        tau: 0.6,
+        rounds: 5,
+        epochs: 1,
+        final_epochs: 1,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    };
+    let calls = Arc::new(Mutex::new(Calls::default()));
+    let mut j = Job::new(Arc::new(dataset(n, 3)), config, LearnerConfig::default());
+    let c = calls.clone();
+    j.factory = Some(Arc::new(move |_d| {
+        let (mut l, _) = FakeLearner::new((0..n).map(|i| i as f32).collect());
+        l.calls = c.clone();
+        l.batches = 2;
+        l.score_batches = 10;
+        l.score_sleep_ms = SCORE_MS;
+        Ok(Box::new(l) as Box<dyn itlm_inspector::itlm::Learner>)
+    }));
+    let w = Worker::spawn(j, || {}).unwrap();
+    let ev = until(&w, 30, |e| matches!(e, WorkerEvent::RoundDone(_)));
+    let round0 = match ev.last() {
+        Some(WorkerEvent::RoundDone(r)) => r.clone(),
+        other => panic!("round 0 did not finish: {other:?}"),
+    };
+    // Stop when round 1 is a few batches into scoring every sample.
+    let ev = until(&w, 30, |e| {
+        matches!(e, WorkerEvent::Progress(p)
+            if p.round == 1 && p.phase == Phase::Score && p.batch >= 3)
+    });
+    assert!(
+        matches!(ev.last(), Some(WorkerEvent::Progress(_))),
+        "round 1 never scored: {ev:?}"
+    );
+    assert_eq!(rounds_in(&ev), 0);
+    let done_at_stop = calls.lock().unwrap().score_batches_done;
+    let t = Instant::now();
+    w.send(Command::Stop);
+    let ev = until(&w, 30, |e| matches!(e, WorkerEvent::Ended(_)));
+    let took = t.elapsed();
+    match ev.last() {
+        Some(WorkerEvent::Ended(Err(m))) => assert_eq!(m, "stopped"),
+        other => panic!("{other:?}"),
+    }
+    let done_after = calls.lock().unwrap().score_batches_done;
+    assert!(
+        done_after - done_at_stop <= 1,
+        "{} scoring batches ran after Stop",
+        done_after - done_at_stop
+    );
+    // One batch plus slack for a busy machine; scoring alone had ~1 s left.
+    assert!(
+        took < Duration::from_millis(SCORE_MS + 300),
+        "stopped in {took:?}"
+    );
+    assert_eq!(rounds_in(&ev), 0, "the cancelled round is not reported");
+    // The finished round is whole.
+    assert_eq!(round0.round, 0);
+    assert_eq!(round0.loss.len(), n);
+    assert_eq!(round0.kept.len(), n);
+    assert_eq!(round0.kept_count(), 18);
+    let t = Instant::now();
+    while !w.is_finished() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(w.is_finished(), "the worker thread has exited");
+}
+
+#[test]
+fn cancelling_inside_scoring_keeps_the_finished_rounds() {
+    let n = 20;
+    let data = dataset(n, 2);
+    let (mut l, calls) = FakeLearner::new((0..n).map(|i| i as f32).collect());
+    l.score_batches = 5;
+    let config = Config {
+        tau: 0.5,
+        rounds: 3,
+        epochs: 1,
+        final_epochs: 1,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    };
+    let mut history = vec![];
+    let mut observer = |e: &Event| -> itlm_inspector::Result<()> {
+        match e {
+            Event::Tick { round: 2, tick } if tick.phase == Phase::Score && tick.batch == 2 => {
+                Err(itlm_inspector::Error::Cancelled)
+            }
+            _ => Ok(()),
+        }
+    };
+    let r = itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        None,
+        &config,
+        itlm::Start::Fresh,
+        &mut history,
+        &mut observer,
+    );
+    assert!(common::cancelled(&r.unwrap_err()));
+    assert_eq!(history.len(), 2, "rounds 0 and 1 are kept");
+    assert_eq!(
+        history.iter().map(|r| r.round).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    assert!(history
+        .iter()
+        .all(|r| r.loss.len() == n && r.kept_count() == 10));
+    // 2 whole scorings + 2 batches of the third
+    assert_eq!(calls.lock().unwrap().score_batches_done, 12);
 }

@@ -153,11 +153,16 @@ pub fn resolve(rows: &[TruthRow], data: &Dataset) -> Resolved {
     r
 }
 
-/// Read `path` and match it to `data`. Fails when no row matches any sample.
-pub fn load_for(path: &Path, data: &Dataset) -> Result<Resolved> {
+/// Read and parse the truth file `path` (not UTF-8 text is read lossily).
+pub fn read(path: &Path) -> Result<Vec<TruthRow>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8_lossy(&bytes);
-    let rows = parse(&text).map_err(|m| Error::data(path, m))?;
+    parse(&text).map_err(|m| Error::data(path, m))
+}
+
+/// Read `path` and match it to `data`. Fails when no row matches any sample.
+pub fn load_for(path: &Path, data: &Dataset) -> Result<Resolved> {
+    let rows = read(path)?;
     let r = resolve(&rows, data);
     if r.missing == data.len() && !data.is_empty() {
         return Err(Error::data(

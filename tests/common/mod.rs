@@ -28,6 +28,8 @@ pub struct Calls {
     /// (indices, epochs) of every train call.
     pub trains: Vec<(Vec<usize>, f64)>,
     pub scores: usize,
+    /// Scoring batches finished, over all score calls.
+    pub score_batches_done: usize,
 }
 
 /// Losses are fixed per sample; optionally shifted each round, NaN training, or a panic.
@@ -41,6 +43,9 @@ pub struct FakeLearner {
     /// Batches per train call (ticks), and a sleep per batch.
     pub batches: usize,
     pub batch_sleep_ms: u64,
+    /// Batches per score call (ticks), and a sleep per scoring batch.
+    pub score_batches: usize,
+    pub score_sleep_ms: u64,
 }
 
 impl FakeLearner {
@@ -54,6 +59,8 @@ impl FakeLearner {
                 panic_at: None,
                 batches: 3,
                 batch_sleep_ms: 0,
+                score_batches: 1,
+                score_sleep_ms: 0,
             },
             calls,
         )
@@ -107,14 +114,20 @@ impl Learner for FakeLearner {
 
     fn score(&mut self, d: &Dataset, idx: &[usize], tick: &mut TickFn<'_>) -> Result<Scores> {
         self.calls.lock().unwrap().scores += 1;
-        tick(Tick {
-            phase: Phase::Score,
-            epoch: 0,
-            epochs: 1,
-            batch: 1,
-            batches: 1,
-            loss: None,
-        })?;
+        for b in 0..self.score_batches {
+            if self.score_sleep_ms > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(self.score_sleep_ms));
+            }
+            self.calls.lock().unwrap().score_batches_done += 1;
+            tick(Tick {
+                phase: Phase::Score,
+                epoch: 0,
+                epochs: 1,
+                batch: b + 1,
+                batches: self.score_batches,
+                loss: None,
+            })?;
+        }
         let loss: Vec<f32> = idx
             .iter()
             .map(|&i| self.losses.get(i).copied().unwrap_or(0.1))

@@ -1,0 +1,577 @@
+//! End to end with the built binary: nothing is ever written into the dataset folder, outputs
+//! are refused inside it and not replaced without --force, and bad input of every kind ends
+//! with a clear message and a failing exit code, never a panic. A run that fails after some
+//! rounds still writes them (checked through `cli::run_and_export` with a diverging fake
+//! learner, since validation rejects any learning rate large enough to make the MLP diverge).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::SystemTime;
+
+use clap::Parser;
+use common::{dataset, FakeLearner};
+use image::{GrayImage, Luma};
+use itlm_inspector::cli::{self, Cli, Prepared};
+use itlm_inspector::export::{self, RunFile};
+use itlm_inspector::Error;
+
+const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
+const OUTPUTS: [&str; 4] = [
+    export::RUN_FILE,
+    export::SAMPLES_CSV,
+    export::CLEAN_TXT,
+    export::FLAGGED_TXT,
+];
+/// A fast run: the MLP, one trimming round, one epoch each.
+const FAST: [&str; 9] = [
+    "--model",
+    "mlp",
+    "--rounds",
+    "1",
+    "--epochs",
+    "1",
+    "--final-epochs",
+    "1",
+    "-q",
+];
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `run DATA --out OUT` with the fast settings, `extra` arguments replacing those of the same
+/// name (clap refuses a flag given twice).
+fn args_for<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", data, "--out", out];
+    let mut fast = FAST.iter().copied().peekable();
+    while let Some(a) = fast.next() {
+        let takes_value = a.starts_with("--");
+        if extra.contains(&a) {
+            if takes_value {
+                fast.next();
+            }
+            continue;
+        }
+        args.push(a);
+        if takes_value {
+            args.extend(fast.next());
+        }
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
+fn run_on(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    run(&args_for(s(data), s(out), extra))
+}
+
+/// The same, run from the folder `cwd` with relative paths.
+fn run_in(cwd: &Path, data: &str, out: &str) -> Output {
+    Command::new(BIN)
+        .args(args_for(data, out, &[]))
+        .current_dir(cwd)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Assert a clean failure: exit code 1, the message on stderr, no panic or backtrace.
+fn fails_with(o: &Output, want: &str) -> String {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr:\n{e}");
+    assert!(e.contains(want), "expected {want:?} in:\n{e}");
+    for bad in ["panicked", "backtrace", "RUST_BACKTRACE"] {
+        assert!(!e.contains(bad), "{bad} in:\n{e}");
+    }
+    e
+}
+
+fn succeeds(o: &Output) -> String {
+    let e = stderr(o);
+    assert!(o.status.success(), "failed; stderr:\n{e}");
+    e
+}
+
+/// An 8x8 gray image of class `c`: a bright column band whose position is the class, plus
+/// per-sample noise.
+fn image_of(c: usize, seed: usize) -> GrayImage {
+    GrayImage::from_fn(8, 8, |x, y| {
+        let band = (x as usize / 3) == c;
+        let noise = ((x as usize * 31 + y as usize * 17 + seed * 13) % 40) as u8;
+        Luma([if band { 200 + noise / 2 } else { noise }])
+    })
+}
+
+/// `root/<class>/<i>.png` for each class, `per_class` images each, and a truth.csv that marks
+/// the first image of each class as mislabelled (its true label is the next class).
+fn image_folder(root: &Path, classes: &[&str], per_class: usize) {
+    let mut truth = String::from("path,true_label,kind\n");
+    for (c, name) in classes.iter().enumerate() {
+        std::fs::create_dir_all(root.join(name)).unwrap();
+        for i in 0..per_class {
+            image_of(c, i)
+                .save(root.join(name).join(format!("{i:02}.png")))
+                .unwrap();
+            let (true_label, kind) = if i == 0 && classes.len() > 1 {
+                (classes[(c + 1) % classes.len()], "random")
+            } else {
+                (*name, "clean")
+            };
+            truth.push_str(&format!("{name}/{i:02}.png,{true_label},{kind}\n"));
+        }
+    }
+    std::fs::write(root.join("truth.csv"), truth).unwrap();
+}
+
+/// Every entry under `dir` (itself included): path -> (size, mtime).
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            (e.path().to_path_buf(), (m.len(), m.modified().unwrap()))
+        })
+        .collect()
+}
+
+/// The four outputs' bytes.
+fn outputs(out: &Path) -> Vec<Vec<u8>> {
+    OUTPUTS
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect()
+}
+
+#[test]
+fn nothing_is_written_into_the_dataset_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 8);
+    let before = snapshot(&data);
+    assert_eq!(before.len(), 1 + 3 + 24 + 1);
+
+    // A run writes its four outputs and leaves the dataset folder as it was.
+    let out = tmp.path().join("out");
+    succeeds(&run_on(&data, &out, &[]));
+    assert_eq!(snapshot(&data), before, "the dataset folder changed");
+    for f in OUTPUTS {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let names: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(names.len(), 4, "only the outputs, no temp files");
+    let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
+    assert_eq!(r.status, "finished");
+    assert_eq!(r.rounds.len(), 2);
+    assert_eq!(r.dataset.len(), 24);
+    assert!(r.truth.as_ref().unwrap().bad.iter().filter(|&&b| b).count() == 3);
+    let csv = std::fs::read_to_string(out.join(export::SAMPLES_CSV)).unwrap();
+    assert_eq!(csv.lines().count(), 25);
+    assert!(csv.starts_with("path,given,predicted,p_given,loss_round0,loss_round1,"));
+
+    // --out inside the dataset folder, however it is spelled, is refused and writes nothing.
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&data, &link).unwrap();
+    for inside in [
+        data.join("out"),
+        data.clone(),
+        data.join("a").join("deeper").join("out"),
+        tmp.path().join("out").join("..").join("data").join("x"),
+        link.join("out"),
+    ] {
+        let e = fails_with(&run_on(&data, &inside, &[]), "is inside the dataset folder");
+        assert!(e.contains("itlm-inspector never writes there"), "{e}");
+        assert_eq!(
+            snapshot(&data),
+            before,
+            "refusal for {inside:?} wrote something"
+        );
+    }
+    // relative paths, run from inside the dataset folder or beside it
+    for (cwd, d, o) in [
+        (data.clone(), ".", "results"),
+        (data.join("a"), "..", "results"),
+        (tmp.path().to_path_buf(), "data", "data/results"),
+        (tmp.path().to_path_buf(), "./data/", "link/results"),
+    ] {
+        fails_with(&run_in(&cwd, d, o), "is inside the dataset folder");
+        assert_eq!(
+            snapshot(&data),
+            before,
+            "{cwd:?}: {d} --out {o} wrote something"
+        );
+    }
+
+    // A second run into the same folder without --force is refused; the first outputs stay.
+    let first = outputs(&out);
+    let first_times = snapshot(&out);
+    let e = fails_with(&run_on(&data, &out, &["--tau", "0.5"]), "already exists");
+    assert!(e.contains("pass --force to replace it"), "{e}");
+    assert_eq!(outputs(&out), first, "the first outputs changed");
+    assert_eq!(snapshot(&out), first_times);
+
+    // With --force they are replaced (a different tau keeps fewer samples).
+    succeeds(&run_on(&data, &out, &["--tau", "0.5", "--force"]));
+    let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
+    assert_eq!(r.config.tau, 0.5);
+    assert_eq!(r.rounds[1].kept_count(), 12);
+    let clean = std::fs::read_to_string(out.join(export::CLEAN_TXT)).unwrap();
+    assert_eq!(clean.lines().count(), 12);
+    assert_ne!(outputs(&out), first);
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+    assert_eq!(snapshot(&data), before, "the dataset folder changed");
+}
+
+#[test]
+fn out_that_is_a_file_is_refused_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 3);
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    fails_with(
+        &run_on(&data, &file, &[]),
+        "--out must be a folder, not a file",
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+#[test]
+fn bad_paths_and_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+
+    fails_with(
+        &run_on(&tmp.path().join("no-such-folder"), &out, &[]),
+        "no-such-folder: not found",
+    );
+
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    fails_with(&run_on(&empty, &out, &[]), "no class subfolders");
+
+    let one = tmp.path().join("one");
+    image_folder(&one, &["only"], 4);
+    let e = fails_with(&run_on(&one, &out, &[]), "at least two classes");
+    assert!(e.contains("found 1 (only)"), "{e}");
+
+    // class folders without a single image
+    let hollow = tmp.path().join("hollow");
+    std::fs::create_dir_all(hollow.join("a")).unwrap();
+    std::fs::create_dir_all(hollow.join("b")).unwrap();
+    std::fs::write(hollow.join("a").join("x.png"), b"not a png").unwrap();
+    fails_with(&run_on(&hollow, &out, &[]), "x.png");
+
+    assert!(!out.exists(), "a failed run wrote {out:?}");
+}
+
+#[test]
+fn a_corrupt_png_among_good_ones_is_skipped_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 5);
+    let bad = data.join("b").join("zz-broken.png");
+    let mut png = std::fs::read(data.join("b").join("01.png")).unwrap();
+    png.truncate(png.len() / 2);
+    std::fs::write(&bad, &png).unwrap();
+    std::fs::write(data.join("a").join("notes.png"), b"hello").unwrap();
+    let before = snapshot(&data);
+    let out = tmp.path().join("out");
+    let e = succeeds(&run_on(&data, &out, &[]));
+    assert!(e.contains("2 files skipped:"), "{e}");
+    let line = e
+        .lines()
+        .find(|l| l.contains("zz-broken.png"))
+        .unwrap_or_else(|| panic!("the broken file is not named:\n{e}"));
+    assert!(line.len() > s(&bad).len() + 4, "no reason given: {line}");
+    assert!(e.lines().any(|l| l.contains("notes.png")), "{e}");
+    let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
+    assert_eq!(r.dataset.len(), 10);
+    assert_eq!(snapshot(&data), before);
+}
+
+#[test]
+fn out_of_range_settings_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 3);
+    let out = tmp.path().join("out");
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["--tau", "0"],
+            "tau must be in (0, 1] (the fraction of samples kept), got 0",
+        ),
+        (
+            &["--tau", "1.5"],
+            "tau must be in (0, 1] (the fraction of samples kept), got 1.5",
+        ),
+        (&["--tau", "NaN"], "tau must be in (0, 1]"),
+        (&["--rounds", "0"], "rounds must be at least 1"),
+        (
+            &["--epochs", "0"],
+            "epochs and final epochs must be at least 1, got 0 and 1",
+        ),
+        (
+            &["--final-epochs", "0"],
+            "epochs and final epochs must be at least 1, got 1 and 0",
+        ),
+        (&["--limit", "0"], "--limit must be at least 1"),
+        (
+            &["--lr", "1e9"],
+            "learning rate must be in (0, 10), got 1000000000",
+        ),
+    ];
+    for (extra, want) in cases {
+        // later flags override FAST's
+        fails_with(&run_on(&data, &out, extra), want);
+    }
+    // clap's own refusals also exit cleanly (code 2)
+    let o = run_on(&data, &out, &["--rounds", "-1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stderr(&o).contains("panicked"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_truth_file_with_unknown_files_and_labels_warns_and_the_run_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 4);
+    let mut t = std::fs::read_to_string(data.join("truth.csv")).unwrap();
+    t.push_str("a/missing.png,a,clean\nc/elsewhere.png,b\n");
+    t = t.replace("b/03.png,b,clean", "b/03.png,zebra,clean");
+    std::fs::write(data.join("truth.csv"), t).unwrap();
+    let out = tmp.path().join("out");
+    let e = succeeds(&run_on(&data, &out, &[]));
+    assert!(e.contains("2 rows name files not in the dataset"), "{e}");
+    assert!(e.contains("1 rows name unknown classes"), "{e}");
+    assert!(e.contains("1 samples have no row (counted clean)"), "{e}");
+    let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
+    assert_eq!(r.truth.unwrap().bad.iter().filter(|&&b| b).count(), 2);
+
+    // A --limit subset does not make the rows of left-out samples "unknown".
+    let out2 = tmp.path().join("out2");
+    let e = succeeds(&run_on(&data, &out2, &["--limit", "5"]));
+    assert!(e.contains("2 rows name files not in the dataset"), "{e}");
+    let r = RunFile::read(&out2.join(export::RUN_FILE)).unwrap();
+    assert_eq!(r.dataset.len(), 5);
+    let truth = r.truth.unwrap();
+    assert_eq!(truth.bad.len(), 5);
+    for (i, id) in r.dataset.ids.iter().enumerate() {
+        assert_eq!(truth.bad[i], id.ends_with("/00.png"), "{id}");
+    }
+
+    // A truth file that matches nothing is an error, not a silent all-clean run.
+    std::fs::write(tmp.path().join("t.csv"), "x/y.png,a\n").unwrap();
+    let t = tmp.path().join("t.csv");
+    fails_with(
+        &run_on(&data, &tmp.path().join("out3"), &["--truth", s(&t)]),
+        "none of its 1 rows matches a sample",
+    );
+    // and an unreadable one names the line
+    std::fs::write(&t, "a/00.png,a,clean\na/01.png,a,weird\n").unwrap();
+    fails_with(
+        &run_on(&data, &tmp.path().join("out3"), &["--truth", s(&t)]),
+        "line 2: unknown kind 'weird'",
+    );
+}
+
+fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
+#[test]
+fn idx_directories_with_short_or_mismatched_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("mnist");
+    std::fs::create_dir(&dir).unwrap();
+    let n = 12u32;
+    let pixels: Vec<u8> = (0..n * 36).map(|j| (j * 7 % 251) as u8).collect();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        idx_bytes(&[n, 6, 6], &pixels),
+    )
+    .unwrap();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+    let out = tmp.path().join("out");
+
+    // the labels file is cut short: its header promises more than it holds
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx_bytes(&[n], &labels[..7]),
+    )
+    .unwrap();
+    let e = fails_with(
+        &run_on(&dir, &out, &[]),
+        "header promises 12 bytes of data (12) but the file holds 7",
+    );
+    assert!(e.contains("train-labels-idx1-ubyte"), "names the file: {e}");
+
+    // the labels file is whole but has fewer labels than there are images
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx_bytes(&[7], &labels[..7]),
+    )
+    .unwrap();
+    fails_with(&run_on(&dir, &out, &[]), "7 labels for 12 images");
+
+    // a gzip file cut in the middle
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &idx_bytes(&[n], &labels)).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::remove_file(dir.join("train-labels-idx1-ubyte")).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), &gz[..gz.len() / 2]).unwrap();
+    fails_with(&run_on(&dir, &out, &[]), "train-labels-idx1-ubyte.gz");
+
+    // whole again: the run goes through
+    std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), &gz).unwrap();
+    succeeds(&run_on(&dir, &out, &[]));
+    assert!(out.join(export::RUN_FILE).is_file());
+
+    // The images file named bare, from inside its folder: "out" is inside the dataset folder.
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx_bytes(&[n], &labels),
+    )
+    .unwrap();
+    let before = snapshot(&dir);
+    for (data, out) in [("train-images-idx3-ubyte", "out2"), (".", "out2")] {
+        let o = run_in(&dir, data, out);
+        fails_with(&o, "is inside the dataset folder");
+        assert_eq!(snapshot(&dir), before, "{data} --out {out}");
+    }
+}
+
+/// Parse `run` arguments as the binary does.
+fn args(a: &[&str]) -> cli::RunArgs {
+    let mut v = vec!["itlm-inspector", "run"];
+    v.extend_from_slice(a);
+    match Cli::try_parse_from(v).unwrap().command {
+        Some(cli::Command::Run(r)) => *r,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn prepared(n: usize) -> Prepared {
+    Prepared {
+        train: dataset(n, 2),
+        test: None,
+        test2: None,
+        truth: None,
+        notes: Vec::new(),
+    }
+}
+
+#[test]
+fn a_run_that_diverges_keeps_its_finished_rounds_in_the_run_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let a = args(&[
+        "unused",
+        "--out",
+        s(&out),
+        "--rounds",
+        "4",
+        "--tau",
+        "0.5",
+        "--schedule",
+        "constant",
+        "-q",
+    ]);
+    let n = 10;
+    let p = prepared(n);
+    let config = a.itlm.config();
+    // train calls 0 and 1 are fine; the third (round 2) ends with a NaN loss
+    let (mut l, _) = FakeLearner::new((0..n).map(|i| i as f32).collect());
+    l.diverge_at = Some(2);
+    let e = cli::run_and_export(&a, &p, &mut l, &config, &a.model.config()).unwrap_err();
+    assert!(matches!(e, Error::Diverged { round: 2, .. }), "{e:?}");
+    assert!(e.to_string().contains("try a lower learning rate"), "{e}");
+    let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
+    assert_eq!(
+        r.rounds.iter().map(|r| r.round).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    assert!(
+        r.status
+            .starts_with("failed: training diverged in round 2: training loss became NaN"),
+        "{}",
+        r.status
+    );
+    assert!(r.rounds.iter().all(|r| r.loss.len() == n));
+    let csv = std::fs::read_to_string(out.join(export::SAMPLES_CSV)).unwrap();
+    assert!(csv.starts_with("path,given,predicted,p_given,loss_round0,loss_round1,kept"));
+    let clean = std::fs::read_to_string(out.join(export::CLEAN_TXT)).unwrap();
+    assert_eq!(
+        clean.lines().count(),
+        5,
+        "round 1's selection is the verdict"
+    );
+
+    // Diverging in round 0 leaves nothing to save, and nothing is written.
+    let out0 = tmp.path().join("out0");
+    let a = args(&["unused", "--out", s(&out0), "-q"]);
+    let (mut l, _) = FakeLearner::new(vec![1.0; n]);
+    l.diverge_at = Some(0);
+    let e = cli::run_and_export(&a, &p, &mut l, &a.itlm.config(), &a.model.config()).unwrap_err();
+    assert!(matches!(e, Error::Diverged { round: 0, .. }), "{e:?}");
+    assert!(!out0.exists());
+
+    // Every loss NaN after scoring is divergence too; round 0 finished training but not
+    // scoring, so again nothing is saved.
+    let (mut l, _) = FakeLearner::new(vec![f32::NAN; n]);
+    let e = cli::run_and_export(&a, &p, &mut l, &a.itlm.config(), &a.model.config()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("every sample's loss is NaN or infinite"),
+        "{e}"
+    );
+    assert!(!out0.exists());
+}
+
+#[test]
+fn a_failed_run_whose_outputs_cannot_be_written_reports_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // the output folder's place is taken by a file, after the up-front check
+    let a = args(&["unused", "--out", s(&out), "--rounds", "2", "-q"]);
+    std::fs::write(&out, "x").unwrap();
+    let n = 10;
+    let (mut l, _) = FakeLearner::new((0..n).map(|i| i as f32).collect());
+    l.diverge_at = Some(2);
+    let e = cli::run_and_export(
+        &a,
+        &prepared(n),
+        &mut l,
+        &a.itlm.config(),
+        &a.model.config(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("training diverged in round 2"), "{e}");
+    assert!(
+        e.contains("the 2 finished rounds could not be saved either"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"x");
+}

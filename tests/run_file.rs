@@ -1,0 +1,297 @@
+//! The run file: written runs read back equal; wrong magic, other versions, truncation,
+//! appended bytes, garbage bodies and bit flips give clear errors and never panic.
+
+mod common;
+
+use std::path::Path;
+
+use common::{dataset, FakeLearner};
+use itlm_inspector::export::{
+    self, DatasetInfo, Overwrite, RunFile, TruthInfo, Verdict, RUN_MAGIC, RUN_VERSION,
+};
+use itlm_inspector::itlm::{self, Config, Quiet, Start, TauSchedule};
+use itlm_inspector::learner::LearnerConfig;
+use itlm_inspector::rng::Rng;
+
+/// A real two-round run of the fake learner on 12 samples, with truth and a verdict.
+fn sample_run() -> RunFile {
+    let n = 12;
+    let data = dataset(n, 3);
+    let losses: Vec<f32> = (0..n).map(|i| i as f32 * 0.25).collect();
+    let (mut l, _) = FakeLearner::new(losses);
+    let config = Config {
+        tau: 0.75,
+        rounds: 2,
+        epochs: 1,
+        final_epochs: 1,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    };
+    let bad: Vec<bool> = (0..n).map(|i| i >= 9).collect();
+    let mut rounds = Vec::new();
+    itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        Some(&bad),
+        &config,
+        Start::Fresh,
+        &mut rounds,
+        &mut Quiet,
+    )
+    .unwrap();
+    let kept = rounds[1].kept.clone();
+    RunFile {
+        config,
+        learner: LearnerConfig::default(),
+        learner_description: "fake".into(),
+        dataset: DatasetInfo::of(&data),
+        truth: Some(TruthInfo {
+            bad,
+            true_label: (0..n).map(|i| Some((i % 3) as u32)).collect(),
+            kind: (0..n)
+                .map(|i| if i >= 9 { "random" } else { "clean" }.to_string())
+                .collect(),
+        }),
+        rounds,
+        status: "finished".into(),
+        verdict: Some(Verdict {
+            round: 1,
+            tau: 0.75,
+            kept,
+        }),
+        elapsed_secs: 1.5,
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<RunFile, String> {
+    RunFile::from_bytes(Path::new("x.itlm"), bytes).map_err(|e| e.to_string())
+}
+
+fn err(bytes: &[u8]) -> String {
+    match decode(bytes) {
+        Ok(_) => panic!("{} bytes decoded", bytes.len()),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_written_run_reads_back_equal() {
+    let run = sample_run();
+    let bytes = run.to_bytes().unwrap();
+    assert_eq!(&bytes[..8], RUN_MAGIC);
+    assert_eq!(bytes[8..12], RUN_VERSION.to_le_bytes());
+    assert_eq!(decode(&bytes).unwrap(), run);
+
+    // and through the files write_all writes
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let files = export::write_all(&out, &run, Overwrite::Refuse).unwrap();
+    assert_eq!(files.len(), 4);
+    assert_eq!(RunFile::read(&out.join(export::RUN_FILE)).unwrap(), run);
+    // no temp files left behind
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+}
+
+#[test]
+fn version_1_files_still_read() {
+    let run = sample_run();
+    let mut v1 = RUN_MAGIC.to_vec();
+    v1.extend_from_slice(&1u32.to_le_bytes());
+    v1.extend_from_slice(&postcard::to_allocvec(&run).unwrap());
+    assert_eq!(decode(&v1).unwrap(), run);
+}
+
+#[test]
+fn wrong_magic_and_other_versions() {
+    let bytes = sample_run().to_bytes().unwrap();
+    for bad in [
+        Vec::new(),
+        b"ITLM".to_vec(),
+        b"PK\x03\x04 a zip file, not a run".to_vec(),
+        {
+            let mut b = bytes.clone();
+            b[0] = b'X';
+            b
+        },
+    ] {
+        assert_eq!(err(&bad), "x.itlm: not an itlm-inspector run file");
+    }
+    let with_version = |v: u32| {
+        let mut b = bytes.clone();
+        b[8..12].copy_from_slice(&v.to_le_bytes());
+        b
+    };
+    assert_eq!(
+        err(&with_version(3)),
+        "x.itlm: run file version 3; this build reads versions 1 to 2 (written by a newer itlm-inspector)"
+    );
+    assert_eq!(
+        err(&with_version(u32::MAX)),
+        format!("x.itlm: run file version {}; this build reads versions 1 to 2 (written by a newer itlm-inspector)", u32::MAX)
+    );
+    assert_eq!(
+        err(&with_version(0)),
+        "x.itlm: run file version 0; this build reads versions 1 to 2"
+    );
+}
+
+#[test]
+fn every_truncation_is_a_clear_error() {
+    let bytes = sample_run().to_bytes().unwrap();
+    for len in 0..bytes.len() {
+        let e = err(&bytes[..len]);
+        if len < 8 {
+            assert_eq!(e, "x.itlm: not an itlm-inspector run file", "at {len}");
+        } else if len < 24 {
+            assert_eq!(
+                e, "x.itlm: damaged run file: the file ends inside its header",
+                "at {len}"
+            );
+        } else {
+            let body = bytes.len() - 24;
+            assert_eq!(
+                e,
+                format!(
+                    "x.itlm: damaged run file: truncated: the body has {} of its {body} bytes",
+                    len - 24
+                ),
+                "at {len}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bytes_after_the_body_and_garbage_bodies() {
+    let bytes = sample_run().to_bytes().unwrap();
+    let body = bytes.len() - 24;
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"extra");
+    assert_eq!(
+        err(&longer),
+        format!("x.itlm: damaged run file: 5 unexpected bytes after the {body}-byte body")
+    );
+
+    // A valid header followed by random garbage, for both versions; also with the length and
+    // checksum made to match, so that postcard itself meets the garbage.
+    let mut rng = Rng::new(7);
+    for round in 0..300 {
+        let len = 1 + rng.below(600);
+        let garbage: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        let mut v2 = bytes[..12].to_vec();
+        v2.extend_from_slice(&(len as u64).to_le_bytes());
+        v2.extend_from_slice(&crc32fast::hash(&garbage).to_le_bytes());
+        v2.extend_from_slice(&garbage);
+        let e = err(&v2);
+        assert!(e.starts_with("x.itlm: damaged run file: "), "{round}: {e}");
+        // v1 has no checksum: garbage must still fail cleanly
+        let mut v1 = RUN_MAGIC.to_vec();
+        v1.extend_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&garbage);
+        let e = err(&v1);
+        assert!(e.starts_with("x.itlm: damaged run file: "), "{round}: {e}");
+        // garbage in place of a real header's body
+        let mut g = bytes[..24].to_vec();
+        g.extend_from_slice(&garbage);
+        assert!(err(&g).starts_with("x.itlm: damaged run file: "));
+    }
+}
+
+#[test]
+fn every_single_bit_flip_is_detected() {
+    let bytes = sample_run().to_bytes().unwrap();
+    let mut undetected = Vec::new();
+    for i in 0..bytes.len() {
+        for bit in 0..8 {
+            let mut b = bytes.clone();
+            b[i] ^= 1 << bit;
+            match decode(&b) {
+                Ok(_) => undetected.push((i, bit)),
+                Err(e) => {
+                    if i >= 24 {
+                        assert!(e.contains("checksum mismatch"), "byte {i} bit {bit}: {e}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(undetected.is_empty(), "undetected flips: {undetected:?}");
+}
+
+#[test]
+fn inconsistent_runs_with_valid_checksums_are_refused() {
+    let base = sample_run();
+    type Edit = fn(&mut RunFile);
+    let cases: [(Edit, &str); 7] = [
+        (
+            |r| {
+                std::sync::Arc::make_mut(&mut r.rounds[0]).score.pop();
+            },
+            "round 0 does not cover every sample",
+        ),
+        (
+            |r| {
+                r.dataset.labels.pop();
+            },
+            "label count differs from sample count",
+        ),
+        (|r| r.dataset.labels[0] = 3, "label 3 but only 3 classes"),
+        (
+            |r| std::sync::Arc::make_mut(&mut r.rounds[1]).probs = vec![0.5; 5],
+            "round 1 has 5 class probabilities for 12 samples of 3 classes",
+        ),
+        (
+            |r| {
+                if let Some(t) = r.truth.as_mut() {
+                    t.kind.pop();
+                }
+            },
+            "ground truth does not cover every sample",
+        ),
+        (
+            |r| {
+                if let Some(v) = r.verdict.as_mut() {
+                    v.round = 9;
+                }
+            },
+            "the verdict's round 9 is not in the run",
+        ),
+        (
+            |r| {
+                if let Some(v) = r.verdict.as_mut() {
+                    v.kept.push(true);
+                }
+            },
+            "verdict does not cover every sample",
+        ),
+    ];
+    for (edit, want) in cases {
+        let mut r = base.clone();
+        edit(&mut r);
+        let e = err(&r.to_bytes().unwrap());
+        assert_eq!(e, format!("x.itlm: damaged run file: {want}"));
+    }
+}
+
+#[test]
+fn write_all_refuses_existing_files_unless_allowed() {
+    let run = sample_run();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    export::write_all(&out, &run, Overwrite::Refuse).unwrap();
+    let before = std::fs::read(out.join(export::RUN_FILE)).unwrap();
+    let mut other = run.clone();
+    other.status = "failed: something".into();
+    let e = export::write_all(&out, &other, Overwrite::Refuse)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already exists"), "{e}");
+    assert_eq!(std::fs::read(out.join(export::RUN_FILE)).unwrap(), before);
+    export::write_all(&out, &other, Overwrite::Allow).unwrap();
+    assert_eq!(RunFile::read(&out.join(export::RUN_FILE)).unwrap(), other);
+}
