@@ -22,7 +22,7 @@ fn sample_run() -> RunFile {
     let config = Config {
         tau: 0.75,
         rounds: 2,
-        epochs: 1,
+        epochs: 1.0,
         final_epochs: 1,
         schedule: TauSchedule::Constant,
         ..Default::default()

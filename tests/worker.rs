@@ -165,7 +165,7 @@ fn stop_during_scoring_ends_within_one_batch_and_keeps_rounds() {
     let config = Config {
         tau: 0.6,
         rounds: 5,
-        epochs: 1,
+        epochs: 1.0,
         final_epochs: 1,
         schedule: TauSchedule::Constant,
         ..Default::default()
@@ -239,7 +239,7 @@ fn cancelling_inside_scoring_keeps_the_finished_rounds() {
     let config = Config {
         tau: 0.5,
         rounds: 3,
-        epochs: 1,
+        epochs: 1.0,
         final_epochs: 1,
         schedule: TauSchedule::Constant,
         ..Default::default()
