@@ -321,33 +321,12 @@ pub fn check_outside_dataset(out: &Path, source: &Source) -> Result<()> {
         Source::Cifar { dir } => dir.clone(),
         Source::Memory => return Ok(()),
     };
-    let canon = |p: &Path| -> PathBuf {
-        // The output may not exist yet: canonicalise its deepest existing ancestor. Relative
-        // paths are made absolute first, so that a bare "out" has an ancestor to resolve.
-        let mut base = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let mut rest = Vec::new();
-        while !base.exists() {
-            match (base.file_name().map(|s| s.to_owned()), base.parent()) {
-                (Some(n), Some(par)) => {
-                    rest.push(n);
-                    base = par.to_path_buf();
-                }
-                _ => break,
-            }
-        }
-        let mut c = std::fs::canonicalize(&base).unwrap_or(base);
-        for n in rest.into_iter().rev() {
-            c.push(n);
-        }
-        c
-    };
-    let (o, r) = (canon(out), canon(&root));
-    if !r.as_os_str().is_empty() && o.starts_with(&r) {
+    if crate::outputs::is_inside(out, &root) {
         return Err(Error::data(
             out,
             format!(
                 "is inside the dataset folder {}; itlm-inspector never writes there",
-                r.display()
+                crate::outputs::resolve_path(&root).display()
             ),
         ));
     }

@@ -16,6 +16,7 @@ pub use error::{Error, Result};
 pub mod bench;
 pub mod cli;
 pub mod export;
+pub mod outputs;
 pub mod reproduce;
 pub mod ui;
 pub mod worker;

@@ -324,11 +324,11 @@ fn out_of_range_settings_are_refused() {
         (&["--rounds", "0"], "rounds must be at least 1"),
         (
             &["--epochs", "0"],
-            "epochs and final epochs must be at least 1, got 0 and 1",
+            "epochs per round must be in (0, 10000] (fractions allowed), got 0",
         ),
         (
             &["--final-epochs", "0"],
-            "epochs and final epochs must be at least 1, got 1 and 0",
+            "final epochs must be in 1..=10000, got 0",
         ),
         (&["--limit", "0"], "--limit must be at least 1"),
         (

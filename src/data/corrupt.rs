@@ -8,7 +8,7 @@
 //! leaves a half-written DST, and the source is never written to.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -16,6 +16,7 @@ use super::truth::{self, TruthRow};
 use super::watermark::{MarkShape, Position, Watermark};
 use super::{Dataset, ImageShape, LoadOptions, Source};
 use crate::error::{Error, Result};
+use crate::outputs::{self, StagedDir};
 use crate::rng::Rng;
 
 /// What `corrupt` does to the source.
@@ -761,64 +762,27 @@ pub fn encode_png(pixels: &[u8], shape: ImageShape) -> std::result::Result<Vec<u
     Ok(buf)
 }
 
-/// `p` made absolute and lexically normalised, then its deepest existing ancestor replaced by
-/// its canonical path (so symlinks and `..` cannot hide where it really is).
-fn resolve_path(p: &Path) -> PathBuf {
-    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut norm = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                norm.pop();
-            }
-            other => norm.push(other),
-        }
-    }
-    let mut base = norm;
-    let mut rest = Vec::new();
-    while !base.exists() {
-        match (base.file_name().map(|s| s.to_owned()), base.parent()) {
-            (Some(n), Some(parent)) => {
-                rest.push(n);
-                base = parent.to_path_buf();
-            }
-            _ => break,
-        }
-    }
-    let mut out = std::fs::canonicalize(&base).unwrap_or(base);
-    for n in rest.into_iter().rev() {
-        out.push(n);
-    }
-    out
-}
-
 /// Refuse an output folder that exists and is not empty, is not a folder, or lies inside one
 /// of `inputs` (a data path: its folder, or a file's folder).
 pub fn check_output(dst: &Path, inputs: &[&Path]) -> Result<()> {
-    if let Ok(meta) = std::fs::symlink_metadata(dst) {
-        if !dst.is_dir() || meta.file_type().is_symlink() {
-            return Err(Error::data(
-                dst,
-                "exists and is not a folder; give a new or empty folder",
-            ));
-        }
-        let mut entries = std::fs::read_dir(dst).map_err(|e| Error::io(dst, e))?;
-        if entries.next().is_some() {
-            return Err(Error::data(
-                dst,
-                "is not empty; give a new or empty folder (corrupt never overwrites)",
-            ));
-        }
-    }
-    let d = resolve_path(dst);
+    outputs::check_new_folder(dst).map_err(|_| {
+        Error::data(
+            dst,
+            if dst.is_dir() {
+                "is not empty; give a new or empty folder (corrupt never overwrites)"
+            } else {
+                "exists and is not a folder; give a new or empty folder"
+            },
+        )
+    })?;
+    let d = outputs::resolve_path(dst);
     for input in inputs {
         let root = if input.is_file() {
             input.parent().unwrap_or(Path::new("."))
         } else {
             input
         };
-        let r = resolve_path(root);
+        let r = outputs::resolve_path(root);
         if d.starts_with(&r) {
             return Err(Error::data(
                 dst,
@@ -832,82 +796,29 @@ pub fn check_output(dst: &Path, inputs: &[&Path]) -> Result<()> {
     Ok(())
 }
 
-/// A folder being built in a hidden sibling of its destination; removed on drop unless
-/// committed.
-struct Staged {
-    tmp: PathBuf,
-    dst: PathBuf,
-    committed: bool,
-}
-
-impl Staged {
-    fn new(dst: &Path) -> Result<Self> {
-        let name = dst
-            .file_name()
-            .ok_or_else(|| Error::data(dst, "has no folder name"))?
-            .to_string_lossy()
-            .into_owned();
-        let parent = match dst.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let tmp = parent.join(format!(".{name}.partial-{}-{nanos:09}", std::process::id()));
-        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(Self {
-            tmp,
-            dst: dst.to_path_buf(),
-            committed: false,
-        })
+/// Write the samples of `c` at `paths` (relative, '/'), `truth.csv`, the `extra` files, and a
+/// folder for every class (empty ones too, so the class list survives) into `dir`.
+fn fill(dir: &Path, c: &Corrupted, paths: &[String], extra: &[(&str, Vec<u8>)]) -> Result<()> {
+    for f in folder_names(&c.data.classes) {
+        let p = dir.join(f);
+        std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
     }
-
-    /// Write the samples of `c` at `paths` (relative, '/'), `truth.csv`, the `extra` files, and
-    /// a folder for every class (empty ones too, so the class list survives).
-    fn fill(&self, c: &Corrupted, paths: &[String], extra: &[(&str, Vec<u8>)]) -> Result<()> {
-        for f in folder_names(&c.data.classes) {
-            let p = self.tmp.join(f);
-            std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
-        }
-        let shape = c.data.shape;
-        (0..c.len())
-            .into_par_iter()
-            .try_for_each(|i| -> Result<()> {
-                let p = self.tmp.join(&paths[i]);
-                let png = encode_png(c.data.image(i), shape).map_err(|m| Error::data(&p, m))?;
-                std::fs::write(&p, png).map_err(|e| Error::io(&p, e))
-            })?;
-        let truth = truth::to_csv(&c.truth_rows(paths));
-        let p = self.tmp.join("truth.csv");
-        std::fs::write(&p, truth).map_err(|e| Error::io(&p, e))?;
-        for (name, bytes) in extra {
-            let p = self.tmp.join(name);
-            std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
-        }
-        Ok(())
+    let shape = c.data.shape;
+    (0..c.len())
+        .into_par_iter()
+        .try_for_each(|i| -> Result<()> {
+            let p = dir.join(&paths[i]);
+            let png = encode_png(c.data.image(i), shape).map_err(|m| Error::data(&p, m))?;
+            std::fs::write(&p, png).map_err(|e| Error::io(&p, e))
+        })?;
+    let truth = truth::to_csv(&c.truth_rows(paths));
+    let p = dir.join("truth.csv");
+    std::fs::write(&p, truth).map_err(|e| Error::io(&p, e))?;
+    for (name, bytes) in extra {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
     }
-
-    /// Move the finished folder into place (replacing an empty folder there).
-    fn commit(mut self) -> Result<PathBuf> {
-        if self.dst.is_dir() {
-            // Fails if someone wrote into it meanwhile: then nothing is replaced.
-            std::fs::remove_dir(&self.dst).map_err(|e| Error::io(&self.dst, e))?;
-        }
-        std::fs::rename(&self.tmp, &self.dst).map_err(|e| Error::io(&self.dst, e))?;
-        self.committed = true;
-        Ok(self.dst.clone())
-    }
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.tmp);
-        }
-    }
+    Ok(())
 }
 
 /// Write `c` as the image folder `dst` (+ truth.csv + `extra` files at its root), atomically.
@@ -920,8 +831,8 @@ pub fn write_folder(
 ) -> Result<Vec<String>> {
     check_output(dst, &[])?;
     let paths = c.file_paths(seed);
-    let staged = Staged::new(dst)?;
-    staged.fill(c, &paths, extra)?;
+    let staged = StagedDir::new(dst)?;
+    fill(staged.path(), c, &paths, extra)?;
     staged.commit()?;
     Ok(paths)
 }
@@ -1133,12 +1044,12 @@ pub fn run(a: &CorruptArgs) -> Result<CorruptReport> {
 
     // Build everything in temporary siblings, then move it into place.
     let paths = corrupted.file_paths(a.seed);
-    let staged = Staged::new(&a.out)?;
-    staged.fill(&corrupted, &paths, &[])?;
+    let staged = StagedDir::new(&a.out)?;
+    fill(staged.path(), &corrupted, &paths, &[])?;
     let staged2 = match &test2 {
         Some((dir, t2)) => {
-            let s = Staged::new(dir)?;
-            s.fill(t2, &t2.file_paths(a.seed), &[])?;
+            let s = StagedDir::new(dir)?;
+            fill(s.path(), t2, &t2.file_paths(a.seed), &[])?;
             Some(s)
         }
         None => None,
@@ -1866,8 +1777,8 @@ pub(crate) mod tests {
     fn staged_folders_vanish_unless_committed() {
         let tmp = tempfile::tempdir().unwrap();
         let dst = tmp.path().join("d");
-        let s = Staged::new(&dst).unwrap();
-        std::fs::write(s.tmp.join("x"), "1").unwrap();
+        let s = StagedDir::new(&dst).unwrap();
+        std::fs::write(s.path().join("x"), "1").unwrap();
         drop(s);
         assert_dir_holds(tmp.path(), &[]);
         let c = Corrupted::clean(mem_set(&[2, 1], ImageShape::new(3, 3, 3)));

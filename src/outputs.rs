@@ -1,0 +1,161 @@
+//! Where outputs may go and how folders are written safely: paths resolved the way the file
+//! system will see them (so `..` and symlinks cannot hide a dataset folder), and folders built in
+//! a hidden sibling that is renamed into place only when complete.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// `p` made absolute and lexically normalised, then its deepest existing ancestor replaced by
+/// its canonical path (so symlinks and `..` cannot hide where it really is).
+pub fn resolve_path(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut norm = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                norm.pop();
+            }
+            other => norm.push(other),
+        }
+    }
+    let mut base = norm;
+    let mut rest = Vec::new();
+    while !base.exists() {
+        match (base.file_name().map(|s| s.to_owned()), base.parent()) {
+            (Some(n), Some(parent)) => {
+                rest.push(n);
+                base = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let mut out = std::fs::canonicalize(&base).unwrap_or(base);
+    for n in rest.into_iter().rev() {
+        out.push(n);
+    }
+    out
+}
+
+/// Whether `p` is `root` or lies below it, once both are resolved.
+pub fn is_inside(p: &Path, root: &Path) -> bool {
+    let r = resolve_path(root);
+    !r.as_os_str().is_empty() && resolve_path(p).starts_with(&r)
+}
+
+/// Refuse an output folder that exists and is a file, a symlink, or a folder that is not empty.
+pub fn check_new_folder(dst: &Path) -> Result<()> {
+    if let Ok(meta) = std::fs::symlink_metadata(dst) {
+        if !dst.is_dir() || meta.file_type().is_symlink() {
+            return Err(Error::data(
+                dst,
+                "exists and is not a folder; give a new or empty folder",
+            ));
+        }
+        let mut entries = std::fs::read_dir(dst).map_err(|e| Error::io(dst, e))?;
+        if entries.next().is_some() {
+            return Err(Error::data(
+                dst,
+                "is not empty; give a new or empty folder (nothing is ever overwritten)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A folder being built in a hidden sibling of its destination; removed on drop unless
+/// committed.
+pub struct StagedDir {
+    tmp: PathBuf,
+    dst: PathBuf,
+    committed: bool,
+}
+
+impl StagedDir {
+    pub fn new(dst: &Path) -> Result<Self> {
+        let name = dst
+            .file_name()
+            .ok_or_else(|| Error::data(dst, "has no folder name"))?
+            .to_string_lossy()
+            .into_owned();
+        let parent = match dst.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tmp = parent.join(format!(".{name}.partial-{}-{nanos:09}", std::process::id()));
+        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok(Self {
+            tmp,
+            dst: dst.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// The folder to write into.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Move the finished folder into place (replacing an empty folder there).
+    pub fn commit(mut self) -> Result<PathBuf> {
+        if self.dst.is_dir() {
+            // Fails if someone wrote into it meanwhile: then nothing is replaced.
+            std::fs::remove_dir(&self.dst).map_err(|e| Error::io(&self.dst, e))?;
+        }
+        std::fs::rename(&self.tmp, &self.dst).map_err(|e| Error::io(&self.dst, e))?;
+        self.committed = true;
+        Ok(self.dst.clone())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_folders_vanish_unless_committed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dst = tmp.path().join("d");
+        let s = StagedDir::new(&dst).unwrap();
+        std::fs::write(s.path().join("x"), "1").unwrap();
+        drop(s);
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+        let s = StagedDir::new(&dst).unwrap();
+        std::fs::write(s.path().join("x"), "1").unwrap();
+        s.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(dst.join("x")).unwrap(), "1");
+        assert!(check_new_folder(&dst).is_err());
+        assert!(check_new_folder(&dst.join("x")).is_err());
+        assert!(check_new_folder(&tmp.path().join("new")).is_ok());
+    }
+
+    #[test]
+    fn inside_sees_through_dots_and_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        assert!(is_inside(&data.join("out"), &data));
+        assert!(is_inside(&tmp.path().join("x/../data/out"), &data));
+        assert!(!is_inside(&tmp.path().join("data2"), &data));
+        #[cfg(unix)]
+        {
+            let link = tmp.path().join("link");
+            std::os::unix::fs::symlink(&data, &link).unwrap();
+            assert!(is_inside(&link.join("out"), &data));
+        }
+    }
+}
