@@ -33,6 +33,8 @@ pub enum Command {
     Gui { path: Option<PathBuf> },
     /// Run ITLM headless and write the run file, samples.csv, clean.txt and flagged.txt.
     Run(Box<RunArgs>),
+    /// Re-cut a saved run (another round or tau) and write its outputs and/or a clean copy.
+    Export(ExportArgs),
     /// Write a corrupted copy of a dataset (label noise, backdoor, spurious) with its truth.csv.
     Corrupt(Box<crate::data::corrupt::CorruptArgs>),
     /// Write the demo data set (procedurally drawn shapes with known bad samples).
@@ -77,6 +79,10 @@ pub struct RunArgs {
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
+    /// Also write the kept samples as a new image folder (hard links to the originals where
+    /// possible; PNGs for IDX / CIFAR sets). Must be a new or empty folder.
+    #[arg(long)]
+    pub clean_copy: Option<PathBuf>,
     /// Print one final JSON line with per-round metrics.
     #[arg(long)]
     pub json: bool,
@@ -336,6 +342,12 @@ pub fn check_out(a: &RunArgs, p: &Prepared) -> Result<()> {
         .flatten()
     {
         export::check_outside_dataset(&a.out, &d.source)?;
+        if let Some(c) = &a.clean_copy {
+            export::check_outside_dataset(c, &d.source)?;
+        }
+    }
+    if let Some(c) = &a.clean_copy {
+        crate::outputs::check_new_folder(c)?;
     }
     if a.out.exists() && !a.out.is_dir() {
         return Err(Error::data(&a.out, "--out must be a folder, not a file"));
@@ -453,6 +465,12 @@ pub fn run_and_export(
             )))
         }
     };
+    if let (Some(dst), Ok(())) = (&a.clean_copy, &result) {
+        let r = crate::clean_copy::clean_copy(&run, dst)?;
+        if !a.quiet {
+            eprintln!("{r}");
+        }
+    }
     if !a.quiet {
         for f in &files {
             eprintln!("wrote {}", f.display());
@@ -581,6 +599,91 @@ fn oracle(
             test_acc,
             test2_acc
         );
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// A run file written by `run` or the window (run.itlm).
+    pub run: PathBuf,
+    /// Folder for run.itlm, samples.csv, clean.txt, flagged.txt with the new cut.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Round whose losses make the cut [default: the last].
+    #[arg(long)]
+    pub round: Option<usize>,
+    /// Fraction kept [default: the round's own tau].
+    #[arg(long)]
+    pub tau: Option<f64>,
+    /// Selection rule [default: the run's].
+    #[arg(long, value_enum)]
+    pub select: Option<Selection>,
+    /// Write the kept samples as a new image folder (see `run --clean-copy`).
+    #[arg(long)]
+    pub clean_copy: Option<PathBuf>,
+    /// Replace existing output files in --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `itlm-inspector export`.
+pub fn export_command(a: &ExportArgs) -> Result<()> {
+    if a.out.is_none() && a.clean_copy.is_none() {
+        return Err(Error::Config(
+            "nothing to do: give --out DIR and/or --clean-copy DIR".into(),
+        ));
+    }
+    let mut run = RunFile::read(&a.run)?;
+    let last = run
+        .rounds
+        .last()
+        .ok_or_else(|| Error::data(&a.run, "holds no finished round"))?;
+    let round = a.round.unwrap_or(last.round);
+    let r = run
+        .rounds
+        .iter()
+        .find(|r| r.round == round)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "round {round} is not in the run (rounds 0..={})",
+                last.round
+            ))
+        })?
+        .clone();
+    let tau = a.tau.unwrap_or(r.tau);
+    if !(tau > 0.0 && tau <= 1.0) {
+        return Err(Error::Config(format!("tau must be in (0, 1], got {tau}")));
+    }
+    let rule = a.select.unwrap_or(run.config.select);
+    let d = &run.dataset;
+    let kept = itlm::select(rule, &r.score, &d.labels, d.classes.len(), tau);
+    let flagged = kept.iter().filter(|&&k| !k).count();
+    eprint!(
+        "round {round}, tau {tau} ({rule}): {} kept, {flagged} flagged",
+        kept.len() - flagged
+    );
+    if let Some(t) = &run.truth {
+        let q = itlm::TrimQuality::measure(&kept, &t.bad);
+        eprint!(
+            "; vs truth: precision {:.3} recall {:.3}",
+            q.precision, q.recall
+        );
+    }
+    eprintln!();
+    run.verdict = Some(export::Verdict { round, tau, kept });
+    if let Some(out) = &a.out {
+        let overwrite = if a.force {
+            Overwrite::Allow
+        } else {
+            Overwrite::Refuse
+        };
+        for f in export::write_all(out, &run, overwrite)? {
+            eprintln!("wrote {}", f.display());
+        }
+    }
+    if let Some(dst) = &a.clean_copy {
+        eprintln!("{}", crate::clean_copy::clean_copy(&run, dst)?);
     }
     Ok(())
 }

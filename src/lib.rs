@@ -14,6 +14,7 @@ pub mod rng;
 
 pub use error::{Error, Result};
 pub mod bench;
+pub mod clean_copy;
 pub mod cli;
 pub mod export;
 pub mod outputs;

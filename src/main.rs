@@ -15,6 +15,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::GenDemo(a)) => itlm_inspector::data::demo::run(&a)
             .map(|r| report(&r))
             .map_err(anyhow::Error::from),
+        Some(Command::Export(a)) => cli::export_command(&a).map_err(anyhow::Error::from),
         Some(Command::Bench(a)) => itlm_inspector::bench::run(&a).map_err(anyhow::Error::from),
         Some(Command::Reproduce(a)) => {
             itlm_inspector::reproduce::run(&a).map_err(anyhow::Error::from)

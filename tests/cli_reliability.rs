@@ -575,3 +575,85 @@ fn a_failed_run_whose_outputs_cannot_be_written_reports_both() {
     );
     assert_eq!(std::fs::read(&out).unwrap(), b"x");
 }
+
+/// `run --clean-copy` links the kept files into a new folder (the originals untouched), and
+/// `export` re-cuts a saved run at another tau and refuses unsafe destinations.
+#[test]
+fn clean_copy_links_kept_files_and_export_recuts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    let before = snapshot(&data);
+    let (out, copy) = (tmp.path().join("out"), tmp.path().join("copy"));
+    succeeds(&run_on(&data, &out, &["--clean-copy", s(&copy)]));
+    let clean = std::fs::read_to_string(out.join("clean.txt")).unwrap();
+    let kept: Vec<&str> = clean.lines().collect();
+    let copied: Vec<PathBuf> = walkdir::WalkDir::new(&copy)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(&copy).unwrap().to_path_buf())
+        .collect();
+    assert_eq!(copied.len(), kept.len());
+    for id in &kept {
+        let (orig, linked) = (data.join(id), copy.join(id));
+        assert_eq!(
+            std::fs::read(&orig).unwrap(),
+            std::fs::read(&linked).unwrap(),
+            "{id}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(
+                std::fs::metadata(&orig).unwrap().ino(),
+                std::fs::metadata(&linked).unwrap().ino()
+            );
+        }
+    }
+    assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
+
+    // Re-cut the saved run at tau 0.5 on round 0.
+    let run_file = out.join("run.itlm");
+    let out2 = tmp.path().join("out2");
+    let o = run(&[
+        "export",
+        s(&run_file),
+        "--round",
+        "0",
+        "--tau",
+        "0.5",
+        "--out",
+        s(&out2),
+    ]);
+    let e = succeeds(&o);
+    assert!(e.contains("round 0, tau 0.5"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(out2.join("clean.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        15
+    );
+    let flagged = std::fs::read_to_string(out2.join("flagged.txt")).unwrap();
+    assert_eq!(flagged.lines().filter(|l| !l.starts_with('#')).count(), 15);
+    // Unsafe or useless destinations.
+    fails_with(
+        &run(&["export", s(&run_file), "--clean-copy", s(&data.join("x"))]),
+        "is inside the dataset folder",
+    );
+    fails_with(
+        &run(&["export", s(&run_file), "--clean-copy", s(&copy)]),
+        "is not empty",
+    );
+    fails_with(&run(&["export", s(&run_file)]), "nothing to do");
+    fails_with(
+        &run(&["export", s(&run_file), "--round", "9", "--out", s(&out2)]),
+        "round 9 is not in the run",
+    );
+    fails_with(
+        &run(&["export", s(&run_file), "--out", s(&out2)]),
+        "already exists",
+    );
+    assert_eq!(snapshot(&data), before);
+}

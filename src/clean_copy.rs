@@ -1,0 +1,179 @@
+//! A cleaned copy of the dataset: the kept samples as a new image folder, built from hard links
+//! to the original files (falling back to symlinks, then copies), so it costs no space and the
+//! originals are never touched. IDX and CIFAR sets are written as PNGs. Built in a staging folder
+//! and renamed into place only when complete.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::data::corrupt::{encode_png, folder_name};
+use crate::data::{self, LoadOptions, Source};
+use crate::error::{Error, Result};
+use crate::export::{check_outside_dataset, RunFile};
+use crate::outputs::{check_new_folder, StagedDir};
+
+/// How the copy was made.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CopyReport {
+    pub dst: PathBuf,
+    pub hard_links: usize,
+    pub symlinks: usize,
+    pub copies: usize,
+    /// PNGs written from IDX / CIFAR samples.
+    pub written: usize,
+    /// Kept samples whose file is gone.
+    pub missing: Vec<String>,
+}
+
+impl std::fmt::Display for CopyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "clean copy {}: {} hard links, {} symlinks, {} copies, {} PNGs written",
+            self.dst.display(),
+            self.hard_links,
+            self.symlinks,
+            self.copies,
+            self.written
+        )?;
+        if !self.missing.is_empty() {
+            write!(
+                f,
+                "; {} kept files are missing (first: {})",
+                self.missing.len(),
+                self.missing[0]
+            )?;
+        }
+        Ok(())
+    }
+}
+
+enum Made {
+    Hard,
+    Sym,
+    Copy,
+    Missing,
+}
+
+fn link_one(src: &Path, dst: &Path) -> Result<Made> {
+    if !src.is_file() {
+        return Ok(Made::Missing);
+    }
+    if let Some(p) = dst.parent() {
+        std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
+    }
+    if std::fs::hard_link(src, dst).is_ok() {
+        return Ok(Made::Hard);
+    }
+    #[cfg(unix)]
+    {
+        let abs = std::path::absolute(src).unwrap_or_else(|_| src.to_path_buf());
+        if std::os::unix::fs::symlink(&abs, dst).is_ok() {
+            return Ok(Made::Sym);
+        }
+    }
+    std::fs::copy(src, dst).map_err(|e| Error::io(dst, e))?;
+    Ok(Made::Copy)
+}
+
+/// Write the verdict's kept samples of `run` as a new image folder `dst` (which must not exist
+/// or be empty, and must not be inside the dataset).
+pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
+    let v = run
+        .verdict()
+        .ok_or_else(|| Error::Other("no finished round: nothing to copy".into()))?;
+    check_new_folder(dst)?;
+    check_outside_dataset(dst, &run.dataset.source)?;
+    let d = &run.dataset;
+    let kept: Vec<usize> = (0..d.len()).filter(|&i| v.kept[i]).collect();
+    let staged = StagedDir::new(dst)?;
+    let mut report = CopyReport {
+        dst: dst.to_path_buf(),
+        ..Default::default()
+    };
+    match &d.source {
+        Source::ImageFolder { root } => {
+            let made: Vec<Result<Made>> = kept
+                .par_iter()
+                .map(|&i| link_one(&root.join(&d.ids[i]), &staged.path().join(&d.ids[i])))
+                .collect();
+            for (m, &i) in made.into_iter().zip(&kept) {
+                match m? {
+                    Made::Hard => report.hard_links += 1,
+                    Made::Sym => report.symlinks += 1,
+                    Made::Copy => report.copies += 1,
+                    Made::Missing => report.missing.push(d.ids[i].clone()),
+                }
+            }
+        }
+        Source::Idx { images } => {
+            let dir = images
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            write_pngs(run, dir, &kept, staged.path(), &mut report)?;
+        }
+        Source::Cifar { dir } => write_pngs(run, dir, &kept, staged.path(), &mut report)?,
+        Source::Memory => {
+            return Err(Error::Other(
+                "this run's samples were built in memory: there are no files to copy".into(),
+            ))
+        }
+    }
+    staged.commit()?;
+    Ok(report)
+}
+
+/// Reload an IDX / CIFAR set and write the kept samples as `<class>/<id>.png`.
+fn write_pngs(
+    run: &RunFile,
+    path: &Path,
+    kept: &[usize],
+    out: &Path,
+    report: &mut CopyReport,
+) -> Result<()> {
+    let loaded = data::load(path, &LoadOptions::default())?;
+    let sets: Vec<&data::Dataset> = std::iter::once(&loaded.train)
+        .chain(loaded.test.as_ref())
+        .collect();
+    let index: std::collections::HashMap<&str, (usize, usize)> = sets
+        .iter()
+        .enumerate()
+        .flat_map(|(s, d)| {
+            d.ids()
+                .iter()
+                .enumerate()
+                .map(move |(i, id)| (id.as_str(), (s, i)))
+        })
+        .collect();
+    let d = &run.dataset;
+    for c in &d.classes {
+        let p = out.join(folder_name(c));
+        std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+    }
+    let results: Vec<Result<bool>> = kept
+        .par_iter()
+        .map(|&i| {
+            let Some(&(s, j)) = index.get(d.ids[i].as_str()) else {
+                return Ok(false);
+            };
+            let set = sets[s];
+            let name = d.ids[i].replace(['#', '/', '\\'], "_");
+            let p = out
+                .join(folder_name(&d.classes[d.labels[i] as usize]))
+                .join(format!("{name}.png"));
+            let png = encode_png(set.image(j), set.shape).map_err(|m| Error::data(&p, m))?;
+            std::fs::write(&p, png).map_err(|e| Error::io(&p, e))?;
+            Ok(true)
+        })
+        .collect();
+    for (r, &i) in results.into_iter().zip(kept) {
+        if r? {
+            report.written += 1;
+        } else {
+            report.missing.push(d.ids[i].clone());
+        }
+    }
+    Ok(())
+}
