@@ -121,6 +121,10 @@ pub struct ItlmArgs {
     /// Keep training the same model between rounds instead of re-initialising it.
     #[arg(long)]
     pub warm_start: bool,
+    /// Score early rounds out of fold with K models (1 = off): no sample is scored by a model
+    /// that trained on it.
+    #[arg(long, default_value_t = Config::default().folds)]
+    pub folds: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -137,6 +141,7 @@ impl ItlmArgs {
             schedule: self.schedule,
             aggregate: self.aggregate,
             reinit: !self.warm_start,
+            folds: self.folds,
             seed: self.seed,
         }
     }

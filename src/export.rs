@@ -2,12 +2,12 @@
 //! `flagged.txt`. Writes are atomic (temp file + rename), refuse to overwrite unless asked, and
 //! never go inside the dataset folder.
 //!
-//! Run file layout, version 2 (what this build writes; all integers little-endian):
+//! Run file layout, version 3 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 2
+//!      8     4  version: u32 = 3
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
 //!     24     -  body: the `RunFile` encoded with postcard, exactly `body length` bytes
@@ -15,8 +15,11 @@
 //!
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
 //! inside it (which postcard would often still decode into plausible numbers) clear errors.
-//! Version 1 (magic, version = 1, then the postcard body, no length and no checksum) is still
-//! read. Any other version is refused with its number.
+//! Version 2 has the same header; its body is that of earlier builds, whose `Config` had no
+//! `folds` (and, before fractional epochs, whole-number `epochs`). Version 1 (magic, version = 1,
+//! then such a body, no length and no checksum) is still read too. Both old bodies are decoded
+//! through the [`legacy`] layouts and given `folds = 1`, which is what they ran with. Any other
+//! version is refused with its number.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,9 +34,9 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads version 1).
-pub const RUN_VERSION: u32 = 2;
-/// Bytes before the body in a version-2 run file.
+/// Version of the run file layout this build writes (it also reads versions 1 and 2).
+pub const RUN_VERSION: u32 = 3;
+/// Bytes before the body in a version-2 or -3 run file.
 const HEADER_LEN: usize = 24;
 
 /// What a run file needs of the dataset to be read without it.
@@ -146,19 +149,11 @@ impl RunFile {
         };
         let version = u32::from_le_bytes(version);
         let run: RunFile = match version {
-            1 => postcard::from_bytes(&bytes[12..]).map_err(|e| damaged(e.to_string()))?,
+            1 => legacy::decode(&bytes[12..]).map_err(damaged)?,
+            2 => legacy::decode(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
             RUN_VERSION => {
                 let body = Self::checked_body(bytes).map_err(damaged)?;
-                match postcard::take_from_bytes::<RunFile>(body) {
-                    Ok((run, [])) => run,
-                    Ok((_, rest)) => {
-                        return Err(damaged(format!(
-                            "{} bytes left over after decoding the body",
-                            rest.len()
-                        )))
-                    }
-                    Err(e) => return Err(damaged(e.to_string())),
-                }
+                decode_whole::<RunFile>(body).map_err(damaged)?
             }
             _ => {
                 let newer = if version > RUN_VERSION {
@@ -178,7 +173,7 @@ impl RunFile {
         Ok(run)
     }
 
-    /// The body of a version-2 file, after checking its length and checksum.
+    /// The body of a version-2 or -3 file, after checking its length and checksum.
     fn checked_body(bytes: &[u8]) -> std::result::Result<&[u8], String> {
         let (Some(len), Some(crc)) = (
             bytes.get(12..20).and_then(|b| b.try_into().ok()),
@@ -480,4 +475,139 @@ pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<
         write_atomic(p, &c, Overwrite::Allow)?;
     }
     Ok(files.to_vec())
+}
+
+/// Decode a postcard body that must be used up exactly.
+fn decode_whole<T: serde::de::DeserializeOwned>(body: &[u8]) -> std::result::Result<T, String> {
+    match postcard::take_from_bytes::<T>(body) {
+        Ok((v, [])) => Ok(v),
+        Ok((_, rest)) => Err(format!(
+            "{} bytes left over after decoding the body",
+            rest.len()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The bodies written by earlier builds (run file versions 1 and 2), decoded into today's
+/// [`RunFile`]. Postcard is not self-describing, so each old `Config` layout is spelled out.
+pub mod legacy {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::{decode_whole, DatasetInfo, RunFile, TruthInfo, Verdict};
+    use crate::itlm::{Config, LossAggregate, RoundRecord, Selection, TauSchedule};
+    use crate::learner::LearnerConfig;
+
+    /// A run file body around an old config layout.
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    pub struct RunFileOf<C> {
+        pub config: C,
+        pub learner: LearnerConfig,
+        pub learner_description: String,
+        pub dataset: DatasetInfo,
+        pub truth: Option<TruthInfo>,
+        pub rounds: Vec<Arc<RoundRecord>>,
+        pub status: String,
+        pub verdict: Option<Verdict>,
+        pub elapsed_secs: f64,
+    }
+
+    /// `Config` with fractional epochs, before cross-fitting (`folds`).
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    pub struct ConfigNoFolds {
+        pub tau: f64,
+        pub rounds: usize,
+        pub epochs: f64,
+        pub round0_epochs: Option<f64>,
+        pub final_epochs: usize,
+        pub select: Selection,
+        pub schedule: TauSchedule,
+        pub aggregate: LossAggregate,
+        pub reinit: bool,
+        pub seed: u64,
+    }
+
+    /// The first `Config`: whole-number epochs, no `folds`.
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    pub struct ConfigWholeEpochs {
+        pub tau: f64,
+        pub rounds: usize,
+        pub epochs: usize,
+        pub round0_epochs: Option<f64>,
+        pub final_epochs: usize,
+        pub select: Selection,
+        pub schedule: TauSchedule,
+        pub aggregate: LossAggregate,
+        pub reinit: bool,
+        pub seed: u64,
+    }
+
+    impl From<ConfigNoFolds> for Config {
+        fn from(c: ConfigNoFolds) -> Self {
+            Config {
+                tau: c.tau,
+                rounds: c.rounds,
+                epochs: c.epochs,
+                round0_epochs: c.round0_epochs,
+                final_epochs: c.final_epochs,
+                select: c.select,
+                schedule: c.schedule,
+                aggregate: c.aggregate,
+                reinit: c.reinit,
+                folds: 1,
+                seed: c.seed,
+            }
+        }
+    }
+
+    impl From<ConfigWholeEpochs> for Config {
+        fn from(c: ConfigWholeEpochs) -> Self {
+            ConfigNoFolds {
+                tau: c.tau,
+                rounds: c.rounds,
+                epochs: c.epochs as f64,
+                round0_epochs: c.round0_epochs,
+                final_epochs: c.final_epochs,
+                select: c.select,
+                schedule: c.schedule,
+                aggregate: c.aggregate,
+                reinit: c.reinit,
+                seed: c.seed,
+            }
+            .into()
+        }
+    }
+
+    impl<C: Into<Config>> From<RunFileOf<C>> for RunFile {
+        fn from(r: RunFileOf<C>) -> Self {
+            RunFile {
+                config: r.config.into(),
+                learner: r.learner,
+                learner_description: r.learner_description,
+                dataset: r.dataset,
+                truth: r.truth,
+                rounds: r.rounds,
+                status: r.status,
+                verdict: r.verdict,
+                elapsed_secs: r.elapsed_secs,
+            }
+        }
+    }
+
+    /// A version-1 or -2 body: the fractional-epoch layout, else the whole-number one. A body
+    /// that decodes under a layout but fails the run's consistency check tries the next.
+    pub fn decode(body: &[u8]) -> std::result::Result<RunFile, String> {
+        let first = decode_whole::<RunFileOf<ConfigNoFolds>>(body)
+            .map(RunFile::from)
+            .and_then(|r| r.check().map(|()| r));
+        match first {
+            Ok(r) => Ok(r),
+            Err(e) => decode_whole::<RunFileOf<ConfigWholeEpochs>>(body)
+                .map(RunFile::from)
+                .and_then(|r| r.check().map(|()| r))
+                .map_err(|_| e),
+        }
+    }
 }

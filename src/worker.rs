@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::itlm::{self, Config, Event, Phase, RoundRecord, Start};
+use crate::itlm::{self, Config, Event, Phase, RoundRecord, Start, Tick};
 use crate::learner::{self, LearnerConfig};
 
 /// Commands the UI sends to a running job.
@@ -102,11 +102,17 @@ pub struct Worker {
     handle: Option<JoinHandle<()>>,
 }
 
-/// Estimates the share of a job done from images trained and scored.
+/// Estimates the share of a job done from images trained and scored (training an image costs
+/// about three forward passes); held-out test sets are not counted.
 struct Eta {
     total_units: f64,
-    done_before_round: f64,
-    round_units: f64,
+    /// Units of the learner calls (train or score) already finished.
+    done: f64,
+    /// Units of one train call and one score call in the current round.
+    train_call: f64,
+    score_call: f64,
+    /// The last fraction reported: progress never goes back.
+    reported: f64,
     started: Instant,
 }
 
@@ -120,20 +126,62 @@ impl Eta {
             .as_ref()
             .map(|k| k.iter().filter(|&&b| b).count() as f64)
             .unwrap_or(n);
-        let tests = job.test.as_ref().map_or(0.0, |t| t.len() as f64)
-            + job.test2.as_ref().map_or(0.0, |t| t.len() as f64);
         let mut total = 0.0;
         for r in first..=c.rounds {
-            // Training an image costs about three forward passes.
-            total += 3.0 * c.epochs_at(r) * trained_on + n + tests;
+            let (train, score) = Self::calls(c, r, c.epochs_at(r), trained_on, n);
+            let k = Self::folds(c, r) as f64;
+            total += k * (train + score);
             trained_on = (c.tau_at(r) * n).ceil();
         }
         Self {
             total_units: total.max(1.0),
-            done_before_round: 0.0,
-            round_units: 0.0,
+            done: 0.0,
+            train_call: 0.0,
+            score_call: 0.0,
+            reported: 0.0,
             started: Instant::now(),
         }
+    }
+
+    /// Models trained in round `r`: one, or one per fold when it is cross-fitted.
+    fn folds(c: &Config, r: usize) -> usize {
+        if c.folds > 1 && r > 0 && r < c.rounds {
+            c.folds
+        } else {
+            1
+        }
+    }
+
+    /// Units of one train call and one score call of round `r`.
+    fn calls(c: &Config, r: usize, epochs: f64, trained_on: f64, n: f64) -> (f64, f64) {
+        let k = Self::folds(c, r) as f64;
+        if k > 1.0 {
+            (3.0 * epochs * trained_on * (k - 1.0) / k, n / k)
+        } else {
+            (3.0 * epochs * trained_on, n)
+        }
+    }
+
+    fn start_round(&mut self, c: &Config, r: usize, epochs: f64, trained_on: usize, n: usize) {
+        (self.train_call, self.score_call) = Self::calls(c, r, epochs, trained_on as f64, n as f64);
+    }
+
+    /// The share done after a tick of the current call.
+    fn tick(&mut self, t: &Tick) -> f64 {
+        let call = match t.phase {
+            Phase::Train => self.train_call,
+            Phase::Score => self.score_call,
+            Phase::Test => 0.0,
+        };
+        let frac = t.batch as f64 / t.batches.max(1) as f64;
+        let now = if t.batch >= t.batches {
+            self.done += call;
+            self.done
+        } else {
+            self.done + call * frac
+        };
+        self.reported = (now / self.total_units).clamp(self.reported, 1.0);
+        self.reported
     }
 }
 
@@ -271,38 +319,24 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
     let mut paused = false;
     let mut last_progress = Instant::now() - Duration::from_secs(1);
     let mut rounds_total = job.config.rounds;
-    let mut round_trained_on = 0usize;
-    let mut round_epochs = 0.0f64;
     let n = job.data.len();
     let mut observer = |e: &Event| -> Result<()> {
         match e {
             Event::RoundStarted {
+                round,
                 rounds,
                 trained_on,
                 epochs,
-                ..
             } => {
                 rounds_total = *rounds;
-                round_trained_on = *trained_on;
-                round_epochs = *epochs;
-                eta.done_before_round += eta.round_units;
-                eta.round_units = 0.0;
+                eta.start_round(&job.config, *round, *epochs, *trained_on, n);
             }
             Event::Tick { round, tick } => {
-                // Units done in this round so far, from the tick's position in its phase.
-                let frac = tick.batch as f64 / tick.batches.max(1) as f64;
-                let train_units = 3.0 * round_epochs * round_trained_on as f64;
-                eta.round_units = match tick.phase {
-                    Phase::Train => train_units * frac,
-                    Phase::Score => train_units + n as f64 * frac,
-                    Phase::Test => train_units + n as f64,
-                };
+                let fraction = eta.tick(tick);
                 if last_progress.elapsed() >= Duration::from_millis(50)
                     || tick.batch == tick.batches
                 {
                     last_progress = Instant::now();
-                    let fraction =
-                        ((eta.done_before_round + eta.round_units) / eta.total_units).min(1.0);
                     let elapsed = eta.started.elapsed().as_secs_f64();
                     send.lossy(WorkerEvent::Progress(Progress {
                         round: *round,

@@ -306,3 +306,60 @@ fn naive_baseline_keeps_everything() {
         .all(|(idx, _)| idx.len() == 12));
     assert_eq!(hist.last().unwrap().metrics.trimmed, 0);
 }
+
+#[test]
+fn cross_fitted_rounds_never_score_a_sample_with_a_model_that_trained_on_it() {
+    let n = 30;
+    let data = dataset(n, 3);
+    let (mut l, calls) = FakeLearner::new((0..n).map(|i| i as f32).collect());
+    let c = Config {
+        folds: 3,
+        ..cfg(0.8, 2)
+    };
+    let mut hist = Vec::new();
+    itlm::run(
+        &mut l,
+        &data,
+        Default::default(),
+        None,
+        &c,
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert_eq!(hist.len(), 3);
+    let calls = calls.lock().unwrap();
+    // round 0: one model; round 1: three fold models; round 2 (last): one model
+    assert_eq!(calls.trains.len(), 1 + 3 + 1);
+    assert_eq!(calls.scored.len(), 1 + 3 + 1);
+    let kept0: Vec<usize> = (0..n).filter(|&i| hist[0].kept[i]).collect();
+    let mut scored_in_sample = vec![0; n];
+    for f in 1..4 {
+        let (trained, _) = &calls.trains[f];
+        let scored = &calls.scored[f];
+        assert!(
+            trained.iter().all(|i| !scored.contains(i)),
+            "fold {f} scored its own training samples"
+        );
+        assert!(trained.iter().all(|i| kept0.contains(i)));
+        for &i in scored {
+            if kept0.contains(&i) {
+                scored_in_sample[i] += 1;
+            }
+        }
+    }
+    // every kept sample is scored by exactly one fold model; trimmed ones by all three
+    assert!(kept0.iter().all(|&i| scored_in_sample[i] == 1));
+    let trimmed: Vec<usize> = (0..n).filter(|&i| !hist[0].kept[i]).collect();
+    for &i in &trimmed {
+        assert_eq!((1..4).filter(|&f| calls.scored[f].contains(&i)).count(), 3);
+    }
+    // the fake's losses come back per sample, averaged where a sample was scored three times
+    assert_eq!(hist[1].loss, (0..n).map(|i| i as f32).collect::<Vec<_>>());
+    assert_eq!(
+        calls.trains[4].0.len(),
+        keep_count(n, 0.8),
+        "the last round trains one model on the kept set"
+    );
+}

@@ -97,13 +97,82 @@ fn a_written_run_reads_back_equal() {
     assert_eq!(names.len(), 4, "{names:?}");
 }
 
+/// The body an earlier build wrote for `run` (its config without `folds`, epochs fractional
+/// or, earlier still, whole).
+fn legacy_body(run: &RunFile, whole_epochs: bool) -> Vec<u8> {
+    use itlm_inspector::export::legacy::{ConfigNoFolds, ConfigWholeEpochs, RunFileOf};
+    let c = &run.config;
+    macro_rules! old {
+        ($cfg:expr) => {
+            postcard::to_allocvec(&RunFileOf {
+                config: $cfg,
+                learner: run.learner.clone(),
+                learner_description: run.learner_description.clone(),
+                dataset: run.dataset.clone(),
+                truth: run.truth.clone(),
+                rounds: run.rounds.clone(),
+                status: run.status.clone(),
+                verdict: run.verdict.clone(),
+                elapsed_secs: run.elapsed_secs,
+            })
+            .unwrap()
+        };
+    }
+    if whole_epochs {
+        old!(ConfigWholeEpochs {
+            tau: c.tau,
+            rounds: c.rounds,
+            epochs: c.epochs as usize,
+            round0_epochs: c.round0_epochs,
+            final_epochs: c.final_epochs,
+            select: c.select,
+            schedule: c.schedule,
+            aggregate: c.aggregate,
+            reinit: c.reinit,
+            seed: c.seed,
+        })
+    } else {
+        old!(ConfigNoFolds {
+            tau: c.tau,
+            rounds: c.rounds,
+            epochs: c.epochs,
+            round0_epochs: c.round0_epochs,
+            final_epochs: c.final_epochs,
+            select: c.select,
+            schedule: c.schedule,
+            aggregate: c.aggregate,
+            reinit: c.reinit,
+            seed: c.seed,
+        })
+    }
+}
+
 #[test]
-fn version_1_files_still_read() {
-    let run = sample_run();
-    let mut v1 = RUN_MAGIC.to_vec();
-    v1.extend_from_slice(&1u32.to_le_bytes());
-    v1.extend_from_slice(&postcard::to_allocvec(&run).unwrap());
-    assert_eq!(decode(&v1).unwrap(), run);
+fn version_1_and_2_files_of_earlier_builds_still_read() {
+    let mut run = sample_run();
+    assert_eq!(run.config.folds, 1, "old files ran without cross-fitting");
+    for whole in [false, true] {
+        if !whole {
+            run.config.epochs = 0.25; // fractional epochs came before folds
+        } else {
+            run.config.epochs = 3.0;
+        }
+        let body = legacy_body(&run, whole);
+        let mut v1 = RUN_MAGIC.to_vec();
+        v1.extend_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&body);
+        assert_eq!(decode(&v1).unwrap(), run, "v1, whole epochs {whole}");
+        let mut v2 = RUN_MAGIC.to_vec();
+        v2.extend_from_slice(&2u32.to_le_bytes());
+        v2.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        v2.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        v2.extend_from_slice(&body);
+        assert_eq!(decode(&v2).unwrap(), run, "v2, whole epochs {whole}");
+        // A v2 body is checked like a v3 one.
+        let last = v2.len() - 1;
+        v2[last] ^= 1;
+        assert!(err(&v2).contains("checksum mismatch"));
+    }
 }
 
 #[test]
@@ -127,16 +196,16 @@ fn wrong_magic_and_other_versions() {
         b
     };
     assert_eq!(
-        err(&with_version(3)),
-        "x.itlm: run file version 3; this build reads versions 1 to 2 (written by a newer itlm-inspector)"
+        err(&with_version(4)),
+        "x.itlm: run file version 4; this build reads versions 1 to 3 (written by a newer itlm-inspector)"
     );
     assert_eq!(
         err(&with_version(u32::MAX)),
-        format!("x.itlm: run file version {}; this build reads versions 1 to 2 (written by a newer itlm-inspector)", u32::MAX)
+        format!("x.itlm: run file version {}; this build reads versions 1 to 3 (written by a newer itlm-inspector)", u32::MAX)
     );
     assert_eq!(
         err(&with_version(0)),
-        "x.itlm: run file version 0; this build reads versions 1 to 2"
+        "x.itlm: run file version 0; this build reads versions 1 to 3"
     );
 }
 

@@ -735,7 +735,10 @@ fn a_damaged_or_foreign_run_file_shows_the_error() {
     step_until(&mut h, 30, "the version error", |a| {
         a.state.loading.is_none() && !a.state.messages.is_empty()
     });
-    h.get_by_label_contains("run file version 99; this build reads version 1");
+    h.get_by_label_contains(&format!(
+        "run file version 99; this build reads versions 1 to {}",
+        itlm_inspector::export::RUN_VERSION
+    ));
 
     let foreign = dir.path().join("notes.itlm");
     std::fs::write(&foreign, "hello").unwrap();

@@ -8,10 +8,10 @@ use crate::error::{Error, Result};
 /// How tau moves over the rounds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum TauSchedule {
-    /// Every round keeps the fraction tau.
+    /// Every round keeps the fraction tau (the paper; measured best on Fashion-MNIST).
+    #[default]
     Constant,
     /// Round t of T keeps 1 - (1 - tau) * t / T: trimming deepens as the model gets cleaner.
-    #[default]
     Linear,
 }
 
@@ -42,8 +42,14 @@ pub struct Config {
     pub select: Selection,
     pub schedule: TauSchedule,
     pub aggregate: LossAggregate,
-    /// Re-initialise the model every round (the authors' code); false = warm start.
+    /// Re-initialise the model every round (the authors' code); false = warm start: the early
+    /// rounds keep training one model (their losses are checkpoints of one run), and only the
+    /// last round starts fresh.
     pub reinit: bool,
+    /// Score early rounds out of fold: with K >= 2 folds, K fresh models each train on the
+    /// other folds and score their own (a sample is never scored by a model that fitted it).
+    /// 1 = off (the paper). The last round always trains one model on the whole kept set.
+    pub folds: usize,
     pub seed: u64,
 }
 
@@ -52,13 +58,14 @@ impl Default for Config {
         Self {
             tau: 0.7,
             rounds: 4,
-            epochs: 3.0,
+            epochs: 5.0,
             round0_epochs: None,
-            final_epochs: 9,
+            final_epochs: 15,
             select: Selection::Global,
-            schedule: TauSchedule::Linear,
+            schedule: TauSchedule::Constant,
             aggregate: LossAggregate::Last,
             reinit: true,
+            folds: 1,
             seed: 0,
         }
     }
@@ -92,6 +99,12 @@ impl Config {
             return Err(Error::Config(format!(
                 "final epochs must be in 1..=10000, got {}",
                 self.final_epochs
+            )));
+        }
+        if self.folds < 1 || self.folds > 10 {
+            return Err(Error::Config(format!(
+                "folds must be in 1..=10, got {}",
+                self.folds
             )));
         }
         if let Some(e) = self.round0_epochs {

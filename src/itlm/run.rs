@@ -128,20 +128,34 @@ pub fn run<L: Learner + ?Sized>(
         })?;
         let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
         let t0 = Instant::now();
-        if round == first || config.reinit {
-            learner.reset(Rng::derive(config.seed, round as u64).next_u64())?;
-        }
         let seed = Rng::derive(config.seed, 1000 + round as u64).next_u64();
-        let last_loss = learner.train(data, &train_idx, epochs, seed, &mut tick)?;
-        if !last_loss.is_finite() {
-            return Err(Error::Diverged {
+        let (scores, train_secs, t1) = if config.folds > 1 && round > 0 && round < config.rounds {
+            let s = cross_fit(
+                learner,
+                data,
+                &train_idx,
+                config.folds,
+                epochs,
+                seed,
                 round,
-                message: format!("training loss became {last_loss}; try a lower learning rate"),
-            });
-        }
-        let train_secs = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let scores = learner.score(data, &all, &mut tick)?;
+                &mut tick,
+            )?;
+            // Training and scoring interleave: the split is not measured.
+            (s, t0.elapsed().as_secs_f64(), Instant::now())
+        } else {
+            // The last round always starts fresh: the model a user keeps never saw the
+            // trimmed samples, also with warm-started early rounds.
+            if round == first || config.reinit || round == config.rounds {
+                learner.reset(Rng::derive(config.seed, round as u64).next_u64())?;
+            }
+            check_finite(
+                round,
+                learner.train(data, &train_idx, epochs, seed, &mut tick)?,
+            )?;
+            let train_secs = t0.elapsed().as_secs_f64();
+            let t1 = Instant::now();
+            (learner.score(data, &all, &mut tick)?, train_secs, t1)
+        };
         if scores.loss.len() != n {
             return Err(Error::Model(format!(
                 "scored {} of {n} samples",
@@ -242,4 +256,109 @@ pub fn run<L: Learner + ?Sized>(
         observer.on(&Event::RoundDone(record))?;
     }
     Ok(())
+}
+
+fn check_finite(round: usize, loss: f32) -> Result<()> {
+    if loss.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::Diverged {
+            round,
+            message: format!("training loss became {loss}; try a lower learning rate"),
+        })
+    }
+}
+
+/// Out-of-fold scores: the training set is split into `folds` parts; for each, a fresh model
+/// trained on the other parts scores that part (and the trimmed samples, averaged over the
+/// folds). No sample is scored by a model that trained on it, so a bad sample cannot lower its
+/// own loss by being fitted.
+#[allow(clippy::too_many_arguments)]
+fn cross_fit<L: Learner + ?Sized>(
+    learner: &mut L,
+    data: &Dataset,
+    train_idx: &[usize],
+    folds: usize,
+    epochs: f64,
+    seed: u64,
+    round: usize,
+    tick: &mut dyn FnMut(Tick) -> Result<()>,
+) -> Result<super::Scores> {
+    let n = data.len();
+    let k = folds.min(train_idx.len()).max(1);
+    let mut shuffled = train_idx.to_vec();
+    Rng::derive(seed, 0xF01D).shuffle(&mut shuffled);
+    let mut fold = vec![usize::MAX; n];
+    for (j, &i) in shuffled.iter().enumerate() {
+        fold[i] = j % k;
+    }
+    let outside: Vec<usize> = (0..n).filter(|&i| fold[i] == usize::MAX).collect();
+    let mut loss = vec![0.0f64; n];
+    let mut count = vec![0u32; n];
+    let mut probs: Vec<f64> = Vec::new();
+    let mut predicted: Vec<u32> = data.labels().to_vec();
+    for f in 0..k {
+        learner.reset(Rng::derive(seed, 0xF00 + f as u64).next_u64())?;
+        let part: Vec<usize> = shuffled.iter().copied().filter(|&i| fold[i] != f).collect();
+        check_finite(
+            round,
+            learner.train(
+                data,
+                &part,
+                epochs,
+                Rng::derive(seed, f as u64).next_u64(),
+                tick,
+            )?,
+        )?;
+        let mut to_score: Vec<usize> = shuffled.iter().copied().filter(|&i| fold[i] == f).collect();
+        to_score.extend_from_slice(&outside);
+        let s = learner.score(data, &to_score, tick)?;
+        if s.loss.len() != to_score.len() {
+            return Err(Error::Model(format!(
+                "scored {} of {} samples",
+                s.loss.len(),
+                to_score.len()
+            )));
+        }
+        let classes = if s.probs.is_empty() {
+            0
+        } else {
+            s.probs.len() / to_score.len()
+        };
+        if classes > 0 && probs.is_empty() {
+            probs = vec![0.0; n * classes];
+        }
+        for (j, &i) in to_score.iter().enumerate() {
+            loss[i] += s.loss[j] as f64;
+            count[i] += 1;
+            predicted[i] = s.predicted[j];
+            for c in 0..classes {
+                probs[i * classes + c] += s.probs[j * classes + c] as f64;
+            }
+        }
+    }
+    let classes = if probs.is_empty() { 0 } else { probs.len() / n };
+    let mut out = super::Scores {
+        loss: Vec::with_capacity(n),
+        predicted: Vec::with_capacity(n),
+        p_given: Vec::with_capacity(n),
+        probs: Vec::with_capacity(probs.len()),
+    };
+    for i in 0..n {
+        let m = count[i].max(1) as f64;
+        out.loss.push((loss[i] / m) as f32);
+        if classes > 0 {
+            let row: Vec<f32> = (0..classes)
+                .map(|c| (probs[i * classes + c] / m) as f32)
+                .collect();
+            let best = (0..classes).fold(0, |b, c| if row[c] > row[b] { c } else { b });
+            out.predicted.push(best as u32);
+            out.p_given.push(row[data.label(i) as usize]);
+            out.probs.extend(row);
+        } else {
+            out.predicted.push(predicted[i]);
+            out.p_given.push(f32::NAN);
+        }
+    }
+    Ok(out)
 }

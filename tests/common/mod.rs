@@ -28,6 +28,8 @@ pub struct Calls {
     /// (indices, epochs) of every train call.
     pub trains: Vec<(Vec<usize>, f64)>,
     pub scores: usize,
+    /// Indices of every score call.
+    pub scored: Vec<Vec<usize>>,
     /// Scoring batches finished, over all score calls.
     pub score_batches_done: usize,
 }
@@ -113,7 +115,11 @@ impl Learner for FakeLearner {
     }
 
     fn score(&mut self, d: &Dataset, idx: &[usize], tick: &mut TickFn<'_>) -> Result<Scores> {
-        self.calls.lock().unwrap().scores += 1;
+        {
+            let mut c = self.calls.lock().unwrap();
+            c.scores += 1;
+            c.scored.push(idx.to_vec());
+        }
         for b in 0..self.score_batches {
             if self.score_sleep_ms > 0 {
                 std::thread::sleep(std::time::Duration::from_millis(self.score_sleep_ms));
