@@ -94,27 +94,30 @@ pub struct RunArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ItlmArgs {
     /// Fraction of samples kept, in (0, 1]; 1.0 is the naive baseline [default: 0.7; in
-    /// `reproduce`: 1 - the noise rate].
+    /// `reproduce`: 1 - the noise rate; `reproduce backdoor`: 0.95].
     #[arg(long)]
     pub tau: Option<f64>,
-    /// Trim-and-retrain rounds after round 0.
-    #[arg(long, default_value_t = Config::default().rounds)]
-    pub rounds: usize,
-    /// Epochs of each early round.
-    #[arg(long, default_value_t = Config::default().epochs)]
-    pub epochs: f64,
-    /// Epochs of the last round (the model that is reported).
-    #[arg(long, default_value_t = Config::default().final_epochs)]
-    pub final_epochs: usize,
-    /// Length of round 0 in epochs if different (fractions allowed, e.g. 0.3).
+    /// Trim-and-retrain rounds after round 0 [default: 4; `reproduce backdoor`: 6].
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Epochs of each early round [default: 5; `reproduce backdoor`: 1].
+    #[arg(long)]
+    pub epochs: Option<f64>,
+    /// Epochs of the last round, the model that is reported [default: 15; `reproduce
+    /// backdoor`: 9].
+    #[arg(long)]
+    pub final_epochs: Option<usize>,
+    /// Length of round 0 in epochs if different, fractions allowed [default: as --epochs;
+    /// `reproduce backdoor`: 0.1].
     #[arg(long)]
     pub round0_epochs: Option<f64>,
-    /// global: the paper's rule; per-class: keep the tau share of every given class.
-    #[arg(long, value_enum, default_value_t = Config::default().select)]
-    pub select: Selection,
-    /// constant tau, or linear from 1.0 down to tau over the rounds.
-    #[arg(long, value_enum, default_value_t = Config::default().schedule)]
-    pub schedule: TauSchedule,
+    /// global: the paper's rule; per-class: keep the tau share of every given class
+    /// [default: global].
+    #[arg(long, value_enum)]
+    pub select: Option<Selection>,
+    /// constant tau, or linear from 1.0 down to tau over the rounds [default: constant].
+    #[arg(long, value_enum)]
+    pub schedule: Option<TauSchedule>,
     /// Cut on the last round's losses or on their mean over rounds.
     #[arg(long, value_enum, default_value_t = Config::default().aggregate)]
     pub aggregate: LossAggregate,
@@ -122,26 +125,32 @@ pub struct ItlmArgs {
     #[arg(long)]
     pub warm_start: bool,
     /// Score early rounds out of fold with K models (1 = off): no sample is scored by a model
-    /// that trained on it.
-    #[arg(long, default_value_t = Config::default().folds)]
-    pub folds: usize,
+    /// that trained on it [default: 1; `reproduce backdoor`: 3].
+    #[arg(long)]
+    pub folds: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
 impl ItlmArgs {
+    /// The options given, the defaults for the rest.
     pub fn config(&self) -> Config {
+        self.config_over(Config::default())
+    }
+
+    /// The options given, `base` for the rest (a command with its own protocol).
+    pub fn config_over(&self, base: Config) -> Config {
         Config {
-            tau: self.tau.unwrap_or(Config::default().tau),
-            rounds: self.rounds,
-            epochs: self.epochs,
-            round0_epochs: self.round0_epochs,
-            final_epochs: self.final_epochs,
-            select: self.select,
-            schedule: self.schedule,
+            tau: self.tau.unwrap_or(base.tau),
+            rounds: self.rounds.unwrap_or(base.rounds),
+            epochs: self.epochs.unwrap_or(base.epochs),
+            round0_epochs: self.round0_epochs.or(base.round0_epochs),
+            final_epochs: self.final_epochs.unwrap_or(base.final_epochs),
+            select: self.select.unwrap_or(base.select),
+            schedule: self.schedule.unwrap_or(base.schedule),
             aggregate: self.aggregate,
             reinit: !self.warm_start,
-            folds: self.folds,
+            folds: self.folds.unwrap_or(base.folds),
             seed: self.seed,
         }
     }

@@ -364,3 +364,17 @@ fn write_all_refuses_existing_files_unless_allowed() {
     export::write_all(&out, &other, Overwrite::Allow).unwrap();
     assert_eq!(RunFile::read(&out.join(export::RUN_FILE)).unwrap(), other);
 }
+
+/// Files an earlier build really wrote (the fuzz seeds: `run --limit 6|5 --model mlp` on the
+/// demo set, versions 1 and 2, before `folds` existed) still open.
+#[test]
+fn run_files_written_by_an_earlier_build_still_open() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/run_file");
+    for (name, n) in [("v1_demo6", 6), ("v2_demo6", 6), ("v2_demo5", 5)] {
+        let run = RunFile::read(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(run.dataset.len(), n, "{name}");
+        assert_eq!(run.config.folds, 1, "{name}");
+        assert!(!run.rounds.is_empty(), "{name}");
+        assert!(run.verdict().is_some(), "{name}");
+    }
+}

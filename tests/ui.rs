@@ -1028,3 +1028,27 @@ fn the_demo_set_starts_from_its_recommended_settings() {
     assert_eq!(s.settings.learner.batch_size, 64);
     assert_eq!(s.small_set_batch(), Some(32));
 }
+
+#[test]
+fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let mut h = harness(data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| a.state.data.is_some());
+    h.state_mut().state.settings.config.seed = 42;
+    h.get_by_label("More...").click();
+    h.run_steps(3);
+    // The folds field is there and labelled.
+    h.get_by_label("folds");
+    h.get_by_label("Backdoor defence protocol").click();
+    h.run_steps(3);
+    let c = &h.state().state.settings.config;
+    let want = itlm_inspector::reproduce::backdoor_protocol();
+    assert_eq!(
+        (c.tau, c.rounds, c.epochs, c.round0_epochs, c.folds, c.final_epochs),
+        (want.tau, want.rounds, want.epochs, want.round0_epochs, want.folds, want.final_epochs)
+    );
+    assert_eq!(c.seed, 42, "the user's seed is kept");
+    // The slider follows: the next run keeps 95%.
+    assert_eq!(h.state().state.tau(), 0.95);
+}

@@ -193,6 +193,8 @@ mod tests {
         let c = Config {
             tau: 0.6,
             rounds: 4,
+            epochs: 3.0,
+            final_epochs: 9,
             schedule: TauSchedule::Linear,
             ..Default::default()
         };

@@ -148,6 +148,22 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                 }
             });
             ui.horizontal(|ui| {
+                let l = ui.label("folds");
+                ui.add(egui::DragValue::new(&mut s.config.folds).range(1..=10))
+                    .labelled_by(l.id)
+                    .on_hover_text("Score early rounds out of fold with K models (1 = off): no sample is scored by a model that trained on it");
+            });
+            if ui
+                .button("Backdoor defence protocol")
+                .on_hover_text("tau 0.95 global, round 0 a tenth of an epoch, 6 one-epoch rounds scored out of 3 folds, final 9 epochs: what defends corner-watermark backdoors on Fashion-MNIST (README)")
+                .clicked()
+            {
+                s.config = crate::itlm::Config {
+                    seed: s.config.seed,
+                    ..crate::reproduce::backdoor_protocol()
+                };
+            }
+            ui.horizontal(|ui| {
                 let mut on = s.limit.is_some();
                 ui.checkbox(&mut on, "use a subset of")
                     .on_hover_text("A seeded random subset of the training samples; applies when a dataset is (re)opened");
