@@ -7,6 +7,13 @@
 //! `score`) one phase, `THROUGHPUT_UNTUNED=1` skips
 //! `learner::fast::tune_process_for_cpu_training` (allocator and candle thread settings),
 //! `THROUGHPUT_OPS=1` times each fused op of FastCnn (28x28x1) forward and backward instead.
+//!
+//! After its own figures it runs `benches/pytorch_compare.py` (the same CNN, batch, optimizer
+//! and per-sample loss in PyTorch, Debian's `python3-torch`: `apt-get install -y python3-torch`)
+//! in the same process tree, one after the other, and prints the ratio FastCnn / PyTorch for
+//! training and scoring, the model's FLOPs per image, and the GFLOP/s achieved against the
+//! machine's nominal f32 peak. `THROUGHPUT_PYTORCH=0` skips PyTorch; `THROUGHPUT_PYTHON` names
+//! the interpreter (default `/usr/bin/python3`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -198,6 +205,8 @@ fn main() {
             "off"
         }
     );
+    // (shape, FastCnn train images/s, FastCnn score images/s)
+    let mut ours: Vec<(ImageShape, f64, f64)> = Vec::new();
     for shape in [ImageShape::new(28, 28, 1), ImageShape::new(32, 32, 3)] {
         if shape_filter
             .as_ref()
@@ -247,6 +256,131 @@ fn main() {
                 score.0 * fwd * 1e-9,
                 score.1
             );
+            if imp == CnnImpl::Fast {
+                ours.push((shape, train.0, score.0));
+            }
+        }
+    }
+    compare(&ours, secs);
+}
+
+/// Nominal f32 peak of the cores this process uses: threads x clock x 2 FMA units x SIMD lanes x
+/// 2 FLOPs, with the clock and the widest vector extension read from /proc/cpuinfo.
+fn peak_gflops(threads: usize) -> Option<(f64, String)> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let mhz: f64 = info
+        .lines()
+        .find(|l| l.starts_with("cpu MHz"))?
+        .split(':')
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()?;
+    let flags = info.lines().find(|l| l.starts_with("flags"))?;
+    let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+    let (lanes, ext) = if has("avx512f") {
+        (16.0, "AVX-512")
+    } else if has("avx2") && has("fma") {
+        (8.0, "AVX2+FMA")
+    } else {
+        (4.0, "SSE")
+    };
+    let peak = threads as f64 * mhz * 1e-3 * 2.0 * lanes * 2.0;
+    Some((
+        peak,
+        format!(
+            "{threads} cores x {:.2} GHz x 2 FMA units x {lanes} f32 lanes ({ext}) x 2",
+            mhz * 1e-3
+        ),
+    ))
+}
+
+/// PyTorch on the same machine, same run; ratio, FLOPs and share of the peak.
+fn compare(ours: &[(ImageShape, f64, f64)], secs: f64) {
+    let threads = rayon::current_num_threads();
+    println!();
+    match peak_gflops(threads) {
+        Some((peak, how)) => println!("nominal f32 peak: {peak:.0} GFLOP/s = {how}"),
+        None => println!("nominal f32 peak: unknown (no /proc/cpuinfo)"),
+    }
+    let peak = peak_gflops(threads).map(|p| p.0);
+    let share = |g: f64| {
+        peak.map_or(String::new(), |p| {
+            format!(", {:.1}% of peak", 100.0 * g / p)
+        })
+    };
+    for &(shape, train, score) in ours {
+        let (fwd, step) = flops(shape, CLASSES);
+        println!(
+            "{shape}: {:.1} MFLOP per image forward, {:.1} per training step; FastCnn train {:.1} GFLOP/s{}, score {:.1} GFLOP/s{}",
+            fwd * 1e-6,
+            step * 1e-6,
+            train * step * 1e-9,
+            share(train * step * 1e-9),
+            score * fwd * 1e-9,
+            share(score * fwd * 1e-9)
+        );
+    }
+    if std::env::var("THROUGHPUT_PYTORCH").is_ok_and(|v| v == "0") || ours.is_empty() {
+        return;
+    }
+    let python = std::env::var("THROUGHPUT_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_compare.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .args([
+            "--threads",
+            &threads.to_string(),
+            "--seconds",
+            &secs.max(2.0).to_string(),
+        ])
+        .env(
+            "OMP_WAIT_POLICY",
+            std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "PASSIVE".into()),
+        )
+        .output();
+    let out = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            println!(
+                "PyTorch: {script} failed ({}): {} (apt-get install -y python3-torch)",
+                o.status,
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+            return;
+        }
+        Err(e) => {
+            println!("PyTorch: cannot run {python}: {e}");
+            return;
+        }
+    };
+    print!("{out}");
+    // Lines: "pytorch V threads T ... HxWxC batch B LAYOUT: train X images/s, score Y images/s";
+    // PyTorch's best layout per shape is the one compared.
+    for &(shape, train, score) in ours {
+        let key = format!(" {shape} ");
+        let best = out
+            .lines()
+            .filter(|l| l.contains(&key))
+            .filter_map(|l| {
+                let num = |tag: &str| -> Option<f64> {
+                    l.split(tag).nth(1)?.split_whitespace().next()?.parse().ok()
+                };
+                Some((num("train ")?, num("score ")?))
+            })
+            .fold(None, |acc: Option<(f64, f64)>, (t, s)| {
+                Some(acc.map_or((t, s), |(a, b)| (a.max(t), b.max(s))))
+            });
+        match best {
+            Some((pt, ps)) => println!(
+                "{shape}: ours / PyTorch (its best layout): train {:.2}x ({train:.0} vs {pt:.0} images/s), score {:.2}x ({score:.0} vs {ps:.0} images/s)",
+                train / pt,
+                score / ps
+            ),
+            None => println!("{shape}: no PyTorch figure to compare"),
         }
     }
 }

@@ -449,8 +449,8 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
                 "{} -> {} ({shape})",
                 train.classes[from as usize], train.classes[to as usize]
             ),
-            format!("{:.1}", n1 * 100.0),
-            format!("{:.1}", n2 * 100.0),
+            pct(Some(n1).filter(|x| x.is_finite())),
+            pct(Some(n2).filter(|x| x.is_finite())),
             pct(last.test_acc),
             pct(last.test2_acc),
             last.trim
