@@ -112,7 +112,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             let s = t.elapsed().as_secs_f64();
             let r0 = &hist[0];
             println!(
-                "one ITLM round on 20000 images (train 3 epochs + score all + select): {:.2} s (train {:.2} s, score {:.2} s); two rounds {s:.2} s",
+                "one ITLM round on 20000 images (train 3 epochs + score all + select): {:.2} s (train {:.2} s, score {:.2} s); round 0 + a round on the kept 70%: {s:.2} s",
                 r0.train_secs + r0.score_secs,
                 r0.train_secs,
                 r0.score_secs
@@ -179,17 +179,59 @@ fn load_rate(data_path: &Path, scratch: Option<&Path>) -> Result<()> {
     let loaded = data::image_folder::load(&root, &LoadOptions::default());
     let s = t.elapsed().as_secs_f64();
     let after = rss_mib().unwrap_or(0.0);
+    let pil = pil_reference(&root);
     let _ = std::fs::remove_dir_all(&root);
     let d = loaded?;
+    let ours = d.len() as f64 / s;
     println!(
-        "image-folder load (decode + convert) of {} PNGs: {s:.2} s = {:.0} images/s; pixels {:.1} MiB, resident memory grew {:.1} MiB ({:.2}x the raw u8 size)",
+        "image-folder load (decode + convert) of {} PNGs: {s:.2} s = {ours:.0} images/s; pixels {:.1} MiB, resident memory grew {:.1} MiB ({:.2}x the raw u8 size)",
         d.len(),
-        d.len() as f64 / s,
         d.pixel_bytes() as f64 / 1048576.0,
         after - before,
         (after - before) / (d.pixel_bytes() as f64 / 1048576.0)
     );
+    match pil {
+        Ok((one, many, line)) => println!(
+            "{line}\nload rate ours / PIL: {:.1}x one process, {:.1}x {} processes",
+            ours / one,
+            ours / many,
+            rayon::current_num_threads()
+        ),
+        Err(why) => println!("PIL reference not run: {why}"),
+    }
     Ok(())
+}
+
+/// `benches/pil_load.py` on the same folder (when this is a source checkout with python3 and
+/// PIL): images/s in one process and in as many processes as we use threads, and its line.
+fn pil_reference(root: &Path) -> std::result::Result<(f64, f64, String), String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pil_load.py");
+    if !script.is_file() {
+        return Err(format!("{} is missing", script.display()));
+    }
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(root)
+        .args(["--workers", &rayon::current_num_threads().to_string()])
+        .output()
+        .map_err(|e| format!("/usr/bin/python3: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "{} (apt-get install -y python3-pil python3-numpy)",
+            err.lines().last().unwrap_or("failed")
+        ));
+    }
+    // "... 1 process N images/s, W processes M images/s"
+    let nums: Vec<f64> = text
+        .split(" images/s")
+        .filter_map(|part| part.split_whitespace().last()?.parse().ok())
+        .collect();
+    match nums[..] {
+        [one, many] => Ok((one, many, text)),
+        _ => Err(format!("unexpected output: {text}")),
+    }
 }
 
 fn write_pngs(d: &Dataset, root: &Path) -> Result<()> {
