@@ -1034,7 +1034,9 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
     let data = tempfile::tempdir().unwrap();
     write_idx_set(data.path());
     let mut h = harness(data.path());
-    step_until(&mut h, 60, "the dataset to load", |a| a.state.data.is_some());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
     h.state_mut().state.settings.config.seed = 42;
     h.get_by_label("More...").click();
     h.run_steps(3);
@@ -1045,8 +1047,22 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
     let c = &h.state().state.settings.config;
     let want = itlm_inspector::reproduce::backdoor_protocol();
     assert_eq!(
-        (c.tau, c.rounds, c.epochs, c.round0_epochs, c.folds, c.final_epochs),
-        (want.tau, want.rounds, want.epochs, want.round0_epochs, want.folds, want.final_epochs)
+        (
+            c.tau,
+            c.rounds,
+            c.epochs,
+            c.round0_epochs,
+            c.folds,
+            c.final_epochs
+        ),
+        (
+            want.tau,
+            want.rounds,
+            want.epochs,
+            want.round0_epochs,
+            want.folds,
+            want.final_epochs
+        )
     );
     assert_eq!(c.seed, 42, "the user's seed is kept");
     // The slider follows: the next run keeps 95%.
