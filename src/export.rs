@@ -98,9 +98,13 @@ pub struct Verdict {
 }
 
 /// Everything about a run: config, dataset identity, every round's per-sample record.
+pub type RunFile = RunFileOf<Config>;
+
+/// A run around a config layout: today's [`Config`] ([`RunFile`]), or an earlier build's
+/// ([`legacy`]), which is all that differs between the run file versions' bodies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunFile {
-    pub config: Config,
+pub struct RunFileOf<C> {
+    pub config: C,
     pub learner: LearnerConfig,
     pub learner_description: String,
     pub dataset: DatasetInfo,
@@ -110,6 +114,23 @@ pub struct RunFile {
     pub status: String,
     pub verdict: Option<Verdict>,
     pub elapsed_secs: f64,
+}
+
+impl<C> RunFileOf<C> {
+    /// The same run with its config mapped (old layouts to today's).
+    pub fn map_config<D>(self, f: impl FnOnce(C) -> D) -> RunFileOf<D> {
+        RunFileOf {
+            config: f(self.config),
+            learner: self.learner,
+            learner_description: self.learner_description,
+            dataset: self.dataset,
+            truth: self.truth,
+            rounds: self.rounds,
+            status: self.status,
+            verdict: self.verdict,
+            elapsed_secs: self.elapsed_secs,
+        }
+    }
 }
 
 impl RunFile {
@@ -492,34 +513,18 @@ fn decode_whole<T: serde::de::DeserializeOwned>(body: &[u8]) -> std::result::Res
 /// The bodies written by earlier builds (run file versions 1 and 2), decoded into today's
 /// [`RunFile`]. Postcard is not self-describing, so each old `Config` layout is spelled out.
 pub mod legacy {
-    use std::sync::Arc;
-
     use serde::{Deserialize, Serialize};
 
-    use super::{decode_whole, DatasetInfo, RunFile, TruthInfo, Verdict};
-    use crate::itlm::{Config, LossAggregate, RoundRecord, Selection, TauSchedule};
-    use crate::learner::LearnerConfig;
+    use super::{decode_whole, RunFile, RunFileOf};
+    use crate::itlm::{Config, LossAggregate, Selection, TauSchedule};
 
-    /// A run file body around an old config layout.
+    /// `Config` before cross-fitting (`folds`), with epochs of type `E`: `f64` once fractional
+    /// epochs came ([`ConfigNoFolds`]), `usize` before ([`ConfigWholeEpochs`]).
     #[derive(Clone, Debug, Serialize, Deserialize)]
-    pub struct RunFileOf<C> {
-        pub config: C,
-        pub learner: LearnerConfig,
-        pub learner_description: String,
-        pub dataset: DatasetInfo,
-        pub truth: Option<TruthInfo>,
-        pub rounds: Vec<Arc<RoundRecord>>,
-        pub status: String,
-        pub verdict: Option<Verdict>,
-        pub elapsed_secs: f64,
-    }
-
-    /// `Config` with fractional epochs, before cross-fitting (`folds`).
-    #[derive(Clone, Debug, Serialize, Deserialize)]
-    pub struct ConfigNoFolds {
+    pub struct OldConfig<E> {
         pub tau: f64,
         pub rounds: usize,
-        pub epochs: f64,
+        pub epochs: E,
         pub round0_epochs: Option<f64>,
         pub final_epochs: usize,
         pub select: Selection,
@@ -529,22 +534,41 @@ pub mod legacy {
         pub seed: u64,
     }
 
-    /// The first `Config`: whole-number epochs, no `folds`.
-    #[derive(Clone, Debug, Serialize, Deserialize)]
-    pub struct ConfigWholeEpochs {
-        pub tau: f64,
-        pub rounds: usize,
-        pub epochs: usize,
-        pub round0_epochs: Option<f64>,
-        pub final_epochs: usize,
-        pub select: Selection,
-        pub schedule: TauSchedule,
-        pub aggregate: LossAggregate,
-        pub reinit: bool,
-        pub seed: u64,
+    pub type ConfigNoFolds = OldConfig<f64>;
+    pub type ConfigWholeEpochs = OldConfig<usize>;
+
+    impl<E> OldConfig<E> {
+        /// The same config with its epochs converted.
+        pub fn with_epochs<F>(self, f: impl FnOnce(E) -> F) -> OldConfig<F> {
+            let OldConfig {
+                tau,
+                rounds,
+                epochs,
+                round0_epochs,
+                final_epochs,
+                select,
+                schedule,
+                aggregate,
+                reinit,
+                seed,
+            } = self;
+            OldConfig {
+                epochs: f(epochs),
+                tau,
+                rounds,
+                round0_epochs,
+                final_epochs,
+                select,
+                schedule,
+                aggregate,
+                reinit,
+                seed,
+            }
+        }
     }
 
     impl From<ConfigNoFolds> for Config {
+        /// Old runs did not cross-fit: `folds = 1`.
         fn from(c: ConfigNoFolds) -> Self {
             Config {
                 tau: c.tau,
@@ -564,34 +588,38 @@ pub mod legacy {
 
     impl From<ConfigWholeEpochs> for Config {
         fn from(c: ConfigWholeEpochs) -> Self {
-            ConfigNoFolds {
-                tau: c.tau,
-                rounds: c.rounds,
-                epochs: c.epochs as f64,
-                round0_epochs: c.round0_epochs,
-                final_epochs: c.final_epochs,
-                select: c.select,
-                schedule: c.schedule,
-                aggregate: c.aggregate,
-                reinit: c.reinit,
-                seed: c.seed,
-            }
-            .into()
+            c.with_epochs(|e| e as f64).into()
         }
     }
 
-    impl<C: Into<Config>> From<RunFileOf<C>> for RunFile {
-        fn from(r: RunFileOf<C>) -> Self {
-            RunFile {
-                config: r.config.into(),
-                learner: r.learner,
-                learner_description: r.learner_description,
-                dataset: r.dataset,
-                truth: r.truth,
-                rounds: r.rounds,
-                status: r.status,
-                verdict: r.verdict,
-                elapsed_secs: r.elapsed_secs,
+    impl From<&Config> for ConfigNoFolds {
+        /// Today's config in the old layout, `folds` dropped (what an earlier build would have
+        /// written; for tests and fixtures).
+        fn from(c: &Config) -> Self {
+            let Config {
+                tau,
+                rounds,
+                epochs,
+                round0_epochs,
+                final_epochs,
+                select,
+                schedule,
+                aggregate,
+                reinit,
+                folds: _,
+                seed,
+            } = c.clone();
+            OldConfig {
+                tau,
+                rounds,
+                epochs,
+                round0_epochs,
+                final_epochs,
+                select,
+                schedule,
+                aggregate,
+                reinit,
+                seed,
             }
         }
     }
@@ -600,12 +628,12 @@ pub mod legacy {
     /// that decodes under a layout but fails the run's consistency check tries the next.
     pub fn decode(body: &[u8]) -> std::result::Result<RunFile, String> {
         let first = decode_whole::<RunFileOf<ConfigNoFolds>>(body)
-            .map(RunFile::from)
+            .map(|r| r.map_config(Config::from))
             .and_then(|r| r.check().map(|()| r));
         match first {
             Ok(r) => Ok(r),
             Err(e) => decode_whole::<RunFileOf<ConfigWholeEpochs>>(body)
-                .map(RunFile::from)
+                .map(|r| r.map_config(Config::from))
                 .and_then(|r| r.check().map(|()| r))
                 .map_err(|_| e),
         }

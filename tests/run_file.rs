@@ -100,50 +100,13 @@ fn a_written_run_reads_back_equal() {
 /// The body an earlier build wrote for `run` (its config without `folds`, epochs fractional
 /// or, earlier still, whole).
 fn legacy_body(run: &RunFile, whole_epochs: bool) -> Vec<u8> {
-    use itlm_inspector::export::legacy::{ConfigNoFolds, ConfigWholeEpochs, RunFileOf};
-    let c = &run.config;
-    macro_rules! old {
-        ($cfg:expr) => {
-            postcard::to_allocvec(&RunFileOf {
-                config: $cfg,
-                learner: run.learner.clone(),
-                learner_description: run.learner_description.clone(),
-                dataset: run.dataset.clone(),
-                truth: run.truth.clone(),
-                rounds: run.rounds.clone(),
-                status: run.status.clone(),
-                verdict: run.verdict.clone(),
-                elapsed_secs: run.elapsed_secs,
-            })
-            .unwrap()
-        };
-    }
+    use itlm_inspector::export::legacy::ConfigNoFolds;
+    let old = ConfigNoFolds::from(&run.config);
     if whole_epochs {
-        old!(ConfigWholeEpochs {
-            tau: c.tau,
-            rounds: c.rounds,
-            epochs: c.epochs as usize,
-            round0_epochs: c.round0_epochs,
-            final_epochs: c.final_epochs,
-            select: c.select,
-            schedule: c.schedule,
-            aggregate: c.aggregate,
-            reinit: c.reinit,
-            seed: c.seed,
-        })
+        let old = old.with_epochs(|e| e as usize);
+        postcard::to_allocvec(&run.clone().map_config(|_| old)).unwrap()
     } else {
-        old!(ConfigNoFolds {
-            tau: c.tau,
-            rounds: c.rounds,
-            epochs: c.epochs,
-            round0_epochs: c.round0_epochs,
-            final_epochs: c.final_epochs,
-            select: c.select,
-            schedule: c.schedule,
-            aggregate: c.aggregate,
-            reinit: c.reinit,
-            seed: c.seed,
-        })
+        postcard::to_allocvec(&run.clone().map_config(|_| old)).unwrap()
     }
 }
 

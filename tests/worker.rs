@@ -53,15 +53,8 @@ fn rounds_in(ev: &[WorkerEvent]) -> usize {
         .count()
 }
 
-#[test]
-fn runs_to_the_end_with_progress() {
-    let w = Worker::spawn(job(2, 0, None), || {}).unwrap();
-    let ev = until(&w, 20, |e| matches!(e, WorkerEvent::Ended(_)));
-    assert!(
-        matches!(ev.last(), Some(WorkerEvent::Ended(Ok(())))),
-        "{ev:?}"
-    );
-    assert_eq!(rounds_in(&ev), 3);
+/// The progress fractions of `ev`, checked to stay in [0, 1] and never go back.
+fn monotone_progress(ev: &[WorkerEvent]) -> Vec<f32> {
     let fracs: Vec<f32> = ev
         .iter()
         .filter_map(|e| match e {
@@ -74,6 +67,20 @@ fn runs_to_the_end_with_progress() {
         fracs.windows(2).all(|w| w[1] >= w[0] - 1e-6),
         "progress never goes back: {fracs:?}"
     );
+    assert!(fracs.iter().all(|&f| (0.0..=1.0).contains(&f)), "{fracs:?}");
+    fracs
+}
+
+#[test]
+fn runs_to_the_end_with_progress() {
+    let w = Worker::spawn(job(2, 0, None), || {}).unwrap();
+    let ev = until(&w, 20, |e| matches!(e, WorkerEvent::Ended(_)));
+    assert!(
+        matches!(ev.last(), Some(WorkerEvent::Ended(Ok(())))),
+        "{ev:?}"
+    );
+    assert_eq!(rounds_in(&ev), 3);
+    let fracs = monotone_progress(&ev);
     assert!(*fracs.last().unwrap() > 0.9);
 }
 
@@ -274,4 +281,22 @@ fn cancelling_inside_scoring_keeps_the_finished_rounds() {
         .all(|r| r.loss.len() == n && r.kept_count() == 10));
     // 2 whole scorings + 2 batches of the third
     assert_eq!(calls.lock().unwrap().score_batches_done, 12);
+}
+
+/// With cross-fitted rounds each early round trains one model per fold: the progress bar
+/// counts every fold's training, never goes back and ends near 1.
+#[test]
+fn progress_is_monotone_with_cross_fitted_rounds() {
+    let mut j = job(3, 0, None);
+    j.config.folds = 3;
+    let w = Worker::spawn(j, || {}).unwrap();
+    let ev = until(&w, 20, |e| matches!(e, WorkerEvent::Ended(_)));
+    assert!(
+        matches!(ev.last(), Some(WorkerEvent::Ended(Ok(())))),
+        "{ev:?}"
+    );
+    assert_eq!(rounds_in(&ev), 4);
+    let fracs = monotone_progress(&ev);
+    assert!(fracs.len() > 10, "{fracs:?}");
+    assert!(*fracs.last().unwrap() > 0.9, "{fracs:?}");
 }
