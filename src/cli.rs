@@ -128,6 +128,10 @@ pub struct ItlmArgs {
     /// that trained on it [default: 1; `reproduce backdoor`: 3].
     #[arg(long)]
     pub folds: Option<usize>,
+    /// Round 0 as an ensemble of K models (other seeds) whose losses are averaged: steadies a
+    /// very short round 0 [default: 1 = off; `reproduce backdoor`: 5].
+    #[arg(long)]
+    pub round0_models: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -151,6 +155,7 @@ impl ItlmArgs {
             aggregate: self.aggregate,
             reinit: !self.warm_start,
             folds: self.folds.unwrap_or(base.folds),
+            round0_models: self.round0_models.unwrap_or(base.round0_models),
             seed: self.seed,
         }
     }

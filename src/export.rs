@@ -16,10 +16,10 @@
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
 //! inside it (which postcard would often still decode into plausible numbers) clear errors.
 //! Version 2 has the same header; its body is that of earlier builds, whose `Config` had no
-//! `folds` (and, before fractional epochs, whole-number `epochs`). Version 1 (magic, version = 1,
+//! `folds` and `round0_models` (and, before fractional epochs, whole-number `epochs`). Version 1 (magic, version = 1,
 //! then such a body, no length and no checksum) is still read too. Both old bodies are decoded
-//! through the [`legacy`] layouts and given `folds = 1`, which is what they ran with. Any other
-//! version is refused with its number.
+//! through the [`legacy`] layouts and given `folds = 1` and `round0_models = 1`, which is what
+//! they ran with. Any other version is refused with its number.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -568,7 +568,7 @@ pub mod legacy {
     }
 
     impl From<ConfigNoFolds> for Config {
-        /// Old runs did not cross-fit: `folds = 1`.
+        /// Old runs did not cross-fit nor average round 0: `folds = 1`, `round0_models = 1`.
         fn from(c: ConfigNoFolds) -> Self {
             Config {
                 tau: c.tau,
@@ -581,6 +581,7 @@ pub mod legacy {
                 aggregate: c.aggregate,
                 reinit: c.reinit,
                 folds: 1,
+                round0_models: 1,
                 seed: c.seed,
             }
         }
@@ -593,7 +594,7 @@ pub mod legacy {
     }
 
     impl From<&Config> for ConfigNoFolds {
-        /// Today's config in the old layout, `folds` dropped (what an earlier build would have
+        /// Today's config in the old layout, `folds` and `round0_models` dropped (what an earlier build would have
         /// written; for tests and fixtures).
         fn from(c: &Config) -> Self {
             let Config {
@@ -607,6 +608,7 @@ pub mod legacy {
                 aggregate,
                 reinit,
                 folds: _,
+                round0_models: _,
                 seed,
             } = c.clone();
             OldConfig {

@@ -129,8 +129,7 @@ impl Eta {
         let mut total = 0.0;
         for r in first..=c.rounds {
             let (train, score) = Self::calls(c, r, c.epochs_at(r), trained_on, n);
-            let k = Self::folds(c, r) as f64;
-            total += k * (train + score);
+            total += c.models_at(r).count as f64 * (train + score);
             trained_on = (c.tau_at(r) * n).ceil();
         }
         Self {
@@ -143,23 +142,11 @@ impl Eta {
         }
     }
 
-    /// Models trained in round `r`: one, or one per fold when it is cross-fitted.
-    fn folds(c: &Config, r: usize) -> usize {
-        if c.folds > 1 && r > 0 && r < c.rounds {
-            c.folds
-        } else {
-            1
-        }
-    }
-
-    /// Units of one train call and one score call of round `r`.
+    /// Units of one train call and one score call of round `r` (each of its models makes one
+    /// of each).
     fn calls(c: &Config, r: usize, epochs: f64, trained_on: f64, n: f64) -> (f64, f64) {
-        let k = Self::folds(c, r) as f64;
-        if k > 1.0 {
-            (3.0 * epochs * trained_on * (k - 1.0) / k, n / k)
-        } else {
-            (3.0 * epochs * trained_on, n)
-        }
+        let m = c.models_at(r);
+        (3.0 * epochs * trained_on * m.train_share, n * m.score_share)
     }
 
     fn start_round(&mut self, c: &Config, r: usize, epochs: f64, trained_on: usize, n: usize) {

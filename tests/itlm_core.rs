@@ -363,3 +363,52 @@ fn cross_fitted_rounds_never_score_a_sample_with_a_model_that_trained_on_it() {
         "the last round trains one model on the kept set"
     );
 }
+
+/// A round-0 ensemble trains K fresh models on every sample and cuts on their mean loss: two
+/// models that disagree on samples 0..4 (one +100, the other -100) cancel out, where the first
+/// model alone would have trimmed those samples.
+#[test]
+fn round0_ensemble_averages_the_losses_of_its_models() {
+    let n = 30;
+    let data = dataset(n, 3);
+    let run_with = |models: usize| {
+        let (mut l, calls) = FakeLearner::new((0..n).map(|i| i as f32).collect());
+        let up: Vec<f32> = (0..n).map(|i| if i < 4 { 100.0 } else { 0.0 }).collect();
+        l.model_shift = vec![up.clone(), up.iter().map(|x| -x).collect()];
+        let c = Config {
+            round0_models: models,
+            ..cfg(0.8, 1)
+        };
+        let mut hist = Vec::new();
+        itlm::run(
+            &mut l,
+            &data,
+            Default::default(),
+            None,
+            &c,
+            Start::Fresh,
+            &mut hist,
+            &mut Quiet,
+        )
+        .unwrap();
+        let calls = calls.lock().unwrap().clone();
+        (hist, calls)
+    };
+    let (hist, calls) = run_with(2);
+    // round 0: two models, each on every sample and scoring every sample; round 1: one
+    assert_eq!(calls.trains.len(), 2 + 1);
+    assert!(calls.trains[..2].iter().all(|(idx, _)| idx.len() == n));
+    assert!(calls.scored[..2].iter().all(|idx| idx.len() == n));
+    assert_ne!(
+        calls.resets[0], calls.resets[1],
+        "the models differ in seed"
+    );
+    let trimmed: Vec<usize> = (0..n).filter(|&i| !hist[0].kept[i]).collect();
+    assert_eq!(trimmed, (24..30).collect::<Vec<_>>());
+    assert_eq!(hist[0].loss[0], 0.0);
+    assert_eq!(hist[0].loss[29], 29.0);
+
+    let (hist, _) = run_with(1);
+    let trimmed: Vec<usize> = (0..n).filter(|&i| !hist[0].kept[i]).collect();
+    assert_eq!(trimmed, vec![0, 1, 2, 3, 28, 29]);
+}

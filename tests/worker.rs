@@ -283,12 +283,14 @@ fn cancelling_inside_scoring_keeps_the_finished_rounds() {
     assert_eq!(calls.lock().unwrap().score_batches_done, 12);
 }
 
-/// With cross-fitted rounds each early round trains one model per fold: the progress bar
-/// counts every fold's training, never goes back and ends near 1.
+/// With cross-fitted rounds each early round trains one model per fold, and a round-0
+/// ensemble several models: the progress bar counts every model's training, never goes back
+/// and ends near 1.
 #[test]
-fn progress_is_monotone_with_cross_fitted_rounds() {
+fn progress_is_monotone_with_cross_fitted_rounds_and_a_round0_ensemble() {
     let mut j = job(3, 0, None);
     j.config.folds = 3;
+    j.config.round0_models = 4;
     let w = Worker::spawn(j, || {}).unwrap();
     let ev = until(&w, 20, |e| matches!(e, WorkerEvent::Ended(_)));
     assert!(

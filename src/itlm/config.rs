@@ -50,7 +50,23 @@ pub struct Config {
     /// other folds and score their own (a sample is never scored by a model that fitted it).
     /// 1 = off (the paper). The last round always trains one model on the whole kept set.
     pub folds: usize,
+    /// Round 0 as an ensemble: K fresh models (other seeds), each trained on every sample for
+    /// round 0's epochs, their losses averaged. A very short round 0 varies a lot between
+    /// initialisations; the average does not. 1 = off (the paper).
+    pub round0_models: usize,
     pub seed: u64,
+}
+
+/// The models one round trains: how many, and the share of the round's training set each
+/// trains on (for progress estimates).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RoundModels {
+    pub count: usize,
+    pub train_share: f64,
+    /// Share of all samples each model scores.
+    pub score_share: f64,
+    /// Cross-fitted: each model scores only the samples it did not train on.
+    pub cross_fitted: bool,
 }
 
 impl Default for Config {
@@ -66,6 +82,7 @@ impl Default for Config {
             aggregate: LossAggregate::Last,
             reinit: true,
             folds: 1,
+            round0_models: 1,
             seed: 0,
         }
     }
@@ -107,6 +124,12 @@ impl Config {
                 self.folds
             )));
         }
+        if self.round0_models < 1 || self.round0_models > 20 {
+            return Err(Error::Config(format!(
+                "round-0 models must be in 1..=20, got {}",
+                self.round0_models
+            )));
+        }
         if let Some(e) = self.round0_epochs {
             if !(e > 0.0 && e <= 10_000.0) {
                 return Err(Error::Config(format!(
@@ -136,6 +159,35 @@ impl Config {
             self.round0_epochs.unwrap_or(self.epochs)
         } else {
             self.epochs
+        }
+    }
+
+    /// The models round `round` trains: one per fold in a cross-fitted early round, the
+    /// round-0 ensemble in round 0, else one. The last round always trains one.
+    pub fn models_at(&self, round: usize) -> RoundModels {
+        let one = RoundModels {
+            count: 1,
+            train_share: 1.0,
+            score_share: 1.0,
+            cross_fitted: false,
+        };
+        if round == self.rounds {
+            one
+        } else if round == 0 {
+            RoundModels {
+                count: self.round0_models,
+                ..one
+            }
+        } else if self.folds > 1 {
+            let k = self.folds as f64;
+            RoundModels {
+                count: self.folds,
+                train_share: (k - 1.0) / k,
+                score_share: 1.0 / k,
+                cross_fitted: true,
+            }
+        } else {
+            one
         }
     }
 
@@ -209,5 +261,33 @@ mod tests {
         assert_eq!(c.epochs_at(4), 9.0);
         assert_eq!(c.epochs_at(1), 3.0);
         assert_eq!(c.total_epochs(), 3.0 * 4.0 + 9.0);
+    }
+
+    #[test]
+    fn models_per_round() {
+        let c = Config {
+            rounds: 3,
+            folds: 4,
+            round0_models: 5,
+            ..Default::default()
+        };
+        let m: Vec<(usize, bool)> = (0..=3)
+            .map(|r| (c.models_at(r).count, c.models_at(r).cross_fitted))
+            .collect();
+        assert_eq!(m, [(5, false), (4, true), (4, true), (1, false)]);
+        assert_eq!(c.models_at(1).train_share, 0.75);
+        assert_eq!(c.models_at(0).train_share, 1.0);
+        assert!(Config {
+            round0_models: 0,
+            ..c.clone()
+        }
+        .validate()
+        .is_err());
+        assert!(Config {
+            round0_models: 21,
+            ..c
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -9,7 +9,7 @@ pub mod run;
 pub mod select;
 pub mod suggest;
 
-pub use config::{Config, LossAggregate, TauSchedule};
+pub use config::{Config, LossAggregate, RoundModels, TauSchedule};
 pub use learner::{ImageGrid, Learner, Phase, Scores, Tick, TickFn};
 pub use metrics::{RoundMetrics, TrimQuality};
 pub use record::RoundRecord;

@@ -129,17 +129,16 @@ pub fn run<L: Learner + ?Sized>(
         let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
         let t0 = Instant::now();
         let seed = Rng::derive(config.seed, 1000 + round as u64).next_u64();
-        let (scores, train_secs, t1) = if config.folds > 1 && round > 0 && round < config.rounds {
-            let s = cross_fit(
-                learner,
-                data,
-                &train_idx,
-                config.folds,
-                epochs,
-                seed,
-                round,
-                &mut tick,
-            )?;
+        let models = config.models_at(round);
+        let (scores, train_secs, t1) = if models.count > 1 {
+            let plans = if models.cross_fitted {
+                fold_plans(n, &train_idx, models.count, seed)
+            } else {
+                (0..models.count)
+                    .map(|_| (train_idx.clone(), all.clone()))
+                    .collect()
+            };
+            let s = averaged(learner, data, &plans, epochs, seed, round, &mut tick)?;
             // Training and scoring interleave: the split is not measured.
             (s, t0.elapsed().as_secs_f64(), Instant::now())
         } else {
@@ -269,22 +268,16 @@ fn check_finite(round: usize, loss: f32) -> Result<()> {
     }
 }
 
-/// Out-of-fold scores: the training set is split into `folds` parts; for each, a fresh model
-/// trained on the other parts scores that part (and the trimmed samples, averaged over the
-/// folds). No sample is scored by a model that trained on it, so a bad sample cannot lower its
-/// own loss by being fitted.
-#[allow(clippy::too_many_arguments)]
-fn cross_fit<L: Learner + ?Sized>(
-    learner: &mut L,
-    data: &Dataset,
+/// Out-of-fold plans: the training set is split into `folds` parts; for each, a model trains
+/// on the other parts and scores that part (and the samples outside the training set, which get
+/// the average over the folds). No sample is scored by a model that trained on it, so a bad
+/// sample cannot lower its own loss by being fitted.
+fn fold_plans(
+    n: usize,
     train_idx: &[usize],
     folds: usize,
-    epochs: f64,
     seed: u64,
-    round: usize,
-    tick: &mut dyn FnMut(Tick) -> Result<()>,
-) -> Result<super::Scores> {
-    let n = data.len();
+) -> Vec<(Vec<usize>, Vec<usize>)> {
     let k = folds.min(train_idx.len()).max(1);
     let mut shuffled = train_idx.to_vec();
     Rng::derive(seed, 0xF01D).shuffle(&mut shuffled);
@@ -293,26 +286,48 @@ fn cross_fit<L: Learner + ?Sized>(
         fold[i] = j % k;
     }
     let outside: Vec<usize> = (0..n).filter(|&i| fold[i] == usize::MAX).collect();
+    (0..k)
+        .map(|f| {
+            let part: Vec<usize> = shuffled.iter().copied().filter(|&i| fold[i] != f).collect();
+            let mut to_score: Vec<usize> =
+                shuffled.iter().copied().filter(|&i| fold[i] == f).collect();
+            to_score.extend_from_slice(&outside);
+            (part, to_score)
+        })
+        .collect()
+}
+
+/// Scores averaged over fresh models, one per plan `(trains on, scores)`: the out-of-fold
+/// models of a cross-fitted round, or the round-0 ensemble. A sample's loss and class
+/// probabilities are the mean over the models that scored it.
+#[allow(clippy::too_many_arguments)]
+fn averaged<L: Learner + ?Sized>(
+    learner: &mut L,
+    data: &Dataset,
+    plans: &[(Vec<usize>, Vec<usize>)],
+    epochs: f64,
+    seed: u64,
+    round: usize,
+    tick: &mut dyn FnMut(Tick) -> Result<()>,
+) -> Result<super::Scores> {
+    let n = data.len();
     let mut loss = vec![0.0f64; n];
     let mut count = vec![0u32; n];
     let mut probs: Vec<f64> = Vec::new();
     let mut predicted: Vec<u32> = data.labels().to_vec();
-    for f in 0..k {
+    for (f, (part, to_score)) in plans.iter().enumerate() {
         learner.reset(Rng::derive(seed, 0xF00 + f as u64).next_u64())?;
-        let part: Vec<usize> = shuffled.iter().copied().filter(|&i| fold[i] != f).collect();
         check_finite(
             round,
             learner.train(
                 data,
-                &part,
+                part,
                 epochs,
                 Rng::derive(seed, f as u64).next_u64(),
                 tick,
             )?,
         )?;
-        let mut to_score: Vec<usize> = shuffled.iter().copied().filter(|&i| fold[i] == f).collect();
-        to_score.extend_from_slice(&outside);
-        let s = learner.score(data, &to_score, tick)?;
+        let s = learner.score(data, to_score, tick)?;
         if s.loss.len() != to_score.len() {
             return Err(Error::Model(format!(
                 "scored {} of {} samples",

@@ -153,6 +153,12 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                     .labelled_by(l.id)
                     .on_hover_text("Score early rounds out of fold with K models (1 = off): no sample is scored by a model that trained on it");
             });
+            ui.horizontal(|ui| {
+                let l = ui.label("round-0 models");
+                ui.add(egui::DragValue::new(&mut s.config.round0_models).range(1..=20))
+                    .labelled_by(l.id)
+                    .on_hover_text("Round 0 as an ensemble of K models whose losses are averaged (1 = off): steadies a very short round 0");
+            });
             if ui
                 .button("Backdoor defence protocol")
                 .on_hover_text("tau 0.95 global, round 0 a tenth of an epoch, 6 one-epoch rounds scored out of 3 folds, final 9 epochs: what defends corner-watermark backdoors on Fashion-MNIST (README)")

@@ -48,6 +48,8 @@ pub struct FakeLearner {
     /// Batches per score call (ticks), and a sleep per scoring batch.
     pub score_batches: usize,
     pub score_sleep_ms: u64,
+    /// Per model (the k-th reset, 0-based), a loss shift per sample: models that disagree.
+    pub model_shift: Vec<Vec<f32>>,
 }
 
 impl FakeLearner {
@@ -63,6 +65,7 @@ impl FakeLearner {
                 batch_sleep_ms: 0,
                 score_batches: 1,
                 score_sleep_ms: 0,
+                model_shift: Vec::new(),
             },
             calls,
         )
@@ -115,11 +118,19 @@ impl Learner for FakeLearner {
     }
 
     fn score(&mut self, d: &Dataset, idx: &[usize], tick: &mut TickFn<'_>) -> Result<Scores> {
-        {
+        let model = {
             let mut c = self.calls.lock().unwrap();
             c.scores += 1;
             c.scored.push(idx.to_vec());
-        }
+            c.resets.len().saturating_sub(1)
+        };
+        let shift = |i: usize| {
+            self.model_shift
+                .get(model)
+                .and_then(|v| v.get(i))
+                .copied()
+                .unwrap_or(0.0)
+        };
         for b in 0..self.score_batches {
             if self.score_sleep_ms > 0 {
                 std::thread::sleep(std::time::Duration::from_millis(self.score_sleep_ms));
@@ -136,7 +147,7 @@ impl Learner for FakeLearner {
         }
         let loss: Vec<f32> = idx
             .iter()
-            .map(|&i| self.losses.get(i).copied().unwrap_or(0.1))
+            .map(|&i| self.losses.get(i).copied().unwrap_or(0.1) + shift(i))
             .collect();
         let predicted = idx.iter().map(|&i| d.label(i)).collect();
         let p_given = loss.iter().map(|l| (-l).exp()).collect();
