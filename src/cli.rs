@@ -129,7 +129,7 @@ pub struct ItlmArgs {
     #[arg(long)]
     pub folds: Option<usize>,
     /// Round 0 as an ensemble of K models (other seeds) whose losses are averaged: steadies a
-    /// very short round 0 [default: 1 = off; `reproduce backdoor`: 5].
+    /// very short round 0 [default: 1 = off].
     #[arg(long)]
     pub round0_models: Option<usize>,
     #[arg(long, default_value_t = 0)]
