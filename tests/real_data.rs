@@ -139,8 +139,10 @@ fn itlm_rounds(
 /// Backdoor (the paper's third setting): 10% of the Trousers in 6000 training images get a
 /// bright X in the corner and the label Pullover. Naive training learns the trigger (test-2:
 /// every stamped Trouser test image called Pullover); ITLM with the protocol the README
-/// documents (very short round 0, one-epoch rounds scored out of fold, tau 0.95, global) trims
-/// the stamped images and the attack fails, while clean test accuracy stays.
+/// documents (very short round 0, one-epoch rounds scored out of fold, tau 0.95, global)
+/// trims the stamped images and the attack fails, while clean test accuracy stays within a
+/// few points. The defence depends on the seed (README: at this size 4 of the seeds 1 - 5
+/// hold), so three seeds are measured and two must hold; the attack must work on all three.
 #[test]
 fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
     let Some((train, test)) = fashion(6000, 3000) else {
@@ -148,10 +150,6 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
     };
     let (from, to) = (1, 2);
     let mark = Watermark::new(MarkShape::X, Watermark::default_size(train.shape));
-    let mut c = Corrupted::clean(train);
-    let stamped = c.backdoor(0.1, from, to, &mark, 5).unwrap();
-    assert!(stamped > 40, "{stamped}");
-    let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
     let idx: Vec<usize> = (0..test.len()).filter(|&i| test.label(i) == from).collect();
     let mut test2 = test.subset(&idx);
     for i in 0..test2.len() {
@@ -160,60 +158,62 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
         test2.set_label(i, to);
     }
     let lc = LearnerConfig::default();
-    let cfg = Config {
-        seed: 5,
-        ..itlm_inspector::reproduce::backdoor_protocol()
-    };
-
-    let mut naive = learner::build(&lc, &c.data).unwrap();
-    naive.reset(5).unwrap();
-    let all: Vec<usize> = (0..c.data.len()).collect();
-    naive
-        .train(&c.data, &all, cfg.final_epochs as f64, 5, &mut |_| Ok(()))
-        .unwrap();
-    let (naive1, naive2) = (
-        accuracy(naive.as_mut(), &test),
-        accuracy(naive.as_mut(), &test2),
-    );
-
-    let eval = itlm::Eval {
-        test: Some(&test),
-        test2: Some(&test2),
-    };
-    let hist = itlm_rounds(&lc, &c.data, eval, &bad, &cfg);
-    let last = &hist.last().unwrap().metrics;
-    let (itlm1, itlm2) = (last.test_acc.unwrap(), last.test2_acc.unwrap());
-    let trim = last.trim.unwrap();
-    eprintln!(
-        "backdoor {stamped} stamped: naive test-1 {:.1}% test-2 {:.1}%; ITLM test-1 {:.1}% test-2 {:.1}%, trim P {:.3} R {:.3} (test-2 per round {:?})",
-        naive1 * 100.0,
-        naive2 * 100.0,
-        itlm1 * 100.0,
-        itlm2 * 100.0,
-        trim.precision,
-        trim.recall,
-        hist.iter()
-            .map(|r| (r.metrics.test2_acc.unwrap() * 1000.0).round() / 10.0)
-            .collect::<Vec<_>>()
-    );
+    let mut held = Vec::new();
+    for seed in [5, 1, 2] {
+        let mut c = Corrupted::clean(train.clone());
+        let stamped = c.backdoor(0.1, from, to, &mark, seed).unwrap();
+        assert!(stamped > 40, "{stamped}");
+        let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+        let cfg = Config {
+            seed,
+            ..itlm_inspector::reproduce::backdoor_protocol()
+        };
+        let mut naive = learner::build(&lc, &c.data).unwrap();
+        naive.reset(seed).unwrap();
+        let all: Vec<usize> = (0..c.data.len()).collect();
+        naive
+            .train(
+                &c.data,
+                &all,
+                cfg.final_epochs as f64,
+                seed,
+                &mut |_| Ok(()),
+            )
+            .unwrap();
+        let (naive1, naive2) = (
+            accuracy(naive.as_mut(), &test),
+            accuracy(naive.as_mut(), &test2),
+        );
+        assert!(
+            naive2 > 0.5,
+            "seed {seed}: the attack must work on naive training: {naive2}"
+        );
+        let eval = itlm::Eval {
+            test: Some(&test),
+            test2: Some(&test2),
+        };
+        let hist = itlm_rounds(&lc, &c.data, eval, &bad, &cfg);
+        let last = &hist.last().unwrap().metrics;
+        let (itlm1, itlm2) = (last.test_acc.unwrap(), last.test2_acc.unwrap());
+        let trim = last.trim.unwrap();
+        // Clean accuracy pays for the 5% cut: on this small set 1.5 - 3 points (1.5 at 20000
+        // images, README); more than 4 would mean the defence broke the classifier.
+        let holds = itlm2 < naive2 / 4.0 && trim.recall > 0.7 && itlm1 > naive1 - 0.04;
+        eprintln!(
+            "seed {seed}, {stamped} stamped: naive test-1 {:.1}% test-2 {:.1}%; ITLM test-1 {:.1}% test-2 {:.1}%, trim P {:.3} R {:.3}: {}",
+            naive1 * 100.0,
+            naive2 * 100.0,
+            itlm1 * 100.0,
+            itlm2 * 100.0,
+            trim.precision,
+            trim.recall,
+            if holds { "defended" } else { "NOT defended" }
+        );
+        held.push(holds);
+    }
     assert!(
-        naive2 > 0.5,
-        "the attack must work on naive training: {naive2}"
-    );
-    assert!(
-        itlm2 < naive2 / 4.0,
-        "ITLM test-2 {itlm2} vs naive {naive2}"
-    );
-    assert!(
-        trim.recall > 0.7,
-        "stamped images trimmed: recall {}",
-        trim.recall
-    );
-    // Clean accuracy pays for the 5% cut: on this small set about 3 points (1.5 at 20000
-    // images, README); more than 4 would mean the defence broke the classifier.
-    assert!(
-        itlm1 > naive1 - 0.04,
-        "test-1 ITLM {itlm1} vs naive {naive1}"
+        held.iter().filter(|&&h| h).count() >= 2,
+        "the defence held for {held:?} (seeds 5, 1, 2)"
     );
 }
 
