@@ -1040,8 +1040,9 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
     h.state_mut().state.settings.config.seed = 42;
     h.get_by_label("More...").click();
     h.run_steps(3);
-    // The folds field is there and labelled.
+    // The folds and round-0 ensemble fields are there and labelled.
     h.get_by_label("folds");
+    h.get_by_label("round-0 models");
     h.get_by_label("Backdoor defence protocol").click();
     h.run_steps(3);
     let c = &h.state().state.settings.config;
