@@ -5,10 +5,44 @@ mod common;
 use std::sync::Arc;
 
 use common::{dataset, FakeLearner};
+use itlm_inspector::data::Dataset;
 use itlm_inspector::itlm::{
     self, keep_count, Config, Event, Quiet, RoundRecord, Selection, Start, TauSchedule,
 };
 use itlm_inspector::Error;
+
+/// `itlm::run` from scratch with no observer: its result and the rounds it recorded.
+fn run_fresh(
+    l: &mut FakeLearner,
+    data: &Dataset,
+    bad: Option<&[bool]>,
+    c: &Config,
+) -> (itlm_inspector::Result<()>, Vec<Arc<RoundRecord>>) {
+    let mut hist = Vec::new();
+    let r = itlm::run(
+        l,
+        data,
+        Default::default(),
+        bad,
+        c,
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    );
+    (r, hist)
+}
+
+/// [`run_fresh`] that must succeed: the rounds.
+fn run_ok(
+    l: &mut FakeLearner,
+    data: &Dataset,
+    bad: Option<&[bool]>,
+    c: &Config,
+) -> Vec<Arc<RoundRecord>> {
+    let (r, hist) = run_fresh(l, data, bad, c);
+    r.unwrap();
+    hist
+}
 
 fn cfg(tau: f64, rounds: usize) -> Config {
     Config {
@@ -37,18 +71,7 @@ fn rounds_train_on_the_lowest_losses_and_score_trimming() {
         .collect();
     let bad: Vec<bool> = (0..n).map(|i| i < 6).collect();
     let (mut l, calls) = FakeLearner::new(losses);
-    let mut hist = Vec::new();
-    itlm::run(
-        &mut l,
-        &data,
-        Default::default(),
-        Some(&bad),
-        &cfg(0.7, 3),
-        Start::Fresh,
-        &mut hist,
-        &mut Quiet,
-    )
-    .unwrap();
+    let hist = run_ok(&mut l, &data, Some(&bad), &cfg(0.7, 3));
     assert_eq!(hist.len(), 4, "round 0 plus 3 rounds");
     let c = calls.lock().unwrap();
     assert_eq!(c.resets.len(), 4, "re-initialised every round");
@@ -88,18 +111,7 @@ fn linear_schedule_and_per_class_selection() {
         select: Selection::PerClass,
         ..cfg(0.5, 2)
     };
-    let mut hist = Vec::new();
-    itlm::run(
-        &mut l,
-        &data,
-        Default::default(),
-        None,
-        &c,
-        Start::Fresh,
-        &mut hist,
-        &mut Quiet,
-    )
-    .unwrap();
+    let hist = run_ok(&mut l, &data, None, &c);
     assert!(
         (hist[0].tau - 0.75).abs() < 1e-12
             && (hist[1].tau - 0.5).abs() < 1e-12
@@ -118,18 +130,7 @@ fn continue_from_a_moved_cut() {
     let n = 10;
     let data = dataset(n, 2);
     let (mut l, calls) = FakeLearner::new((0..n).map(|i| i as f32).collect());
-    let mut hist = Vec::new();
-    itlm::run(
-        &mut l,
-        &data,
-        Default::default(),
-        None,
-        &cfg(0.8, 1),
-        Start::Fresh,
-        &mut hist,
-        &mut Quiet,
-    )
-    .unwrap();
+    let mut hist = run_ok(&mut l, &data, None, &cfg(0.8, 1));
     assert_eq!(hist.len(), 2);
     // the user keeps only the first 3 and asks for one more round after round 0
     hist.truncate(1);
@@ -187,18 +188,8 @@ fn divergence_stops_with_a_message_and_keeps_earlier_rounds() {
     let data = dataset(10, 2);
     let (mut l, _) = FakeLearner::new(vec![0.0; 10]);
     l.diverge_at = Some(2);
-    let mut hist = Vec::new();
-    let e = itlm::run(
-        &mut l,
-        &data,
-        Default::default(),
-        None,
-        &cfg(0.5, 4),
-        Start::Fresh,
-        &mut hist,
-        &mut Quiet,
-    )
-    .unwrap_err();
+    let (e, hist) = run_fresh(&mut l, &data, None, &cfg(0.5, 4));
+    let e = e.unwrap_err();
     assert!(e.to_string().contains("diverged in round 2"), "{e}");
     assert_eq!(hist.len(), 2);
 }
@@ -207,7 +198,6 @@ fn divergence_stops_with_a_message_and_keeps_earlier_rounds() {
 fn bad_configs_and_data_are_refused_clearly() {
     let data = dataset(10, 2);
     let (mut l, calls) = FakeLearner::new(vec![0.0; 10]);
-    let mut hist = Vec::new();
     for (c, msg) in [
         (
             Config {
@@ -238,43 +228,15 @@ fn bad_configs_and_data_are_refused_clearly() {
             "epochs",
         ),
     ] {
-        let e = itlm::run(
-            &mut l,
-            &data,
-            Default::default(),
-            None,
-            &c,
-            Start::Fresh,
-            &mut hist,
-            &mut Quiet,
-        )
-        .unwrap_err();
+        let e = run_fresh(&mut l, &data, None, &c).0.unwrap_err();
         assert!(e.to_string().contains(msg), "{e}");
     }
     let one = dataset(5, 1);
-    let e = itlm::run(
-        &mut l,
-        &one,
-        Default::default(),
-        None,
-        &cfg(0.5, 1),
-        Start::Fresh,
-        &mut hist,
-        &mut Quiet,
-    )
-    .unwrap_err();
+    let e = run_fresh(&mut l, &one, None, &cfg(0.5, 1)).0.unwrap_err();
     assert!(e.to_string().contains("at least two classes"), "{e}");
-    let e = itlm::run(
-        &mut l,
-        &data,
-        Default::default(),
-        Some(&[true]),
-        &cfg(0.5, 1),
-        Start::Fresh,
-        &mut hist,
-        &mut Quiet,
-    )
-    .unwrap_err();
+    let e = run_fresh(&mut l, &data, Some(&[true]), &cfg(0.5, 1))
+        .0
+        .unwrap_err();
     assert!(e.to_string().contains("ground truth has 1 entries"), "{e}");
     assert!(
         calls.lock().unwrap().trains.is_empty(),
@@ -286,18 +248,7 @@ fn bad_configs_and_data_are_refused_clearly() {
 fn naive_baseline_keeps_everything() {
     let data = dataset(12, 3);
     let (mut l, calls) = FakeLearner::new((0..12).map(|i| i as f32).collect());
-    let mut hist = Vec::new();
-    itlm::run(
-        &mut l,
-        &data,
-        Default::default(),
-        None,
-        &cfg(1.0, 2),
-        Start::Fresh,
-        &mut hist,
-        &mut Quiet,
-    )
-    .unwrap();
+    let hist = run_ok(&mut l, &data, None, &cfg(1.0, 2));
     assert!(calls
         .lock()
         .unwrap()
@@ -316,18 +267,7 @@ fn cross_fitted_rounds_never_score_a_sample_with_a_model_that_trained_on_it() {
         folds: 3,
         ..cfg(0.8, 2)
     };
-    let mut hist = Vec::new();
-    itlm::run(
-        &mut l,
-        &data,
-        Default::default(),
-        None,
-        &c,
-        Start::Fresh,
-        &mut hist,
-        &mut Quiet,
-    )
-    .unwrap();
+    let hist = run_ok(&mut l, &data, None, &c);
     assert_eq!(hist.len(), 3);
     let calls = calls.lock().unwrap();
     // round 0: one model; round 1: three fold models; round 2 (last): one model
@@ -379,18 +319,7 @@ fn round0_ensemble_averages_the_losses_of_its_models() {
             round0_models: models,
             ..cfg(0.8, 1)
         };
-        let mut hist = Vec::new();
-        itlm::run(
-            &mut l,
-            &data,
-            Default::default(),
-            None,
-            &c,
-            Start::Fresh,
-            &mut hist,
-            &mut Quiet,
-        )
-        .unwrap();
+        let hist = run_ok(&mut l, &data, None, &c);
         let calls = calls.lock().unwrap().clone();
         (hist, calls)
     };
