@@ -103,22 +103,9 @@ pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
         .x_axis_label("round")
         .show(ui, |p| {
             for (name, color, pts) in lines {
-                // Markers too, so a single round shows; same name = one legend entry.
-                p.points(
-                    Points::new(name.clone(), PlotPoints::new(pts.clone()))
-                        .color(color)
-                        .radius(2.5),
-                );
-                p.line(
-                    Line::new(name, PlotPoints::new(pts))
-                        .color(color)
-                        .width(2.0),
-                );
+                draw_series(p, name, color, pts);
             }
-            if let Some(x) = shown {
-                // Unnamed: not in the legend.
-                p.vline(VLine::new("", x).color(Color32::GRAY));
-            }
+            shown_round(p, shown);
         })
         .response
         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Metrics over rounds"));
@@ -154,24 +141,34 @@ fn losses_plot_ui(
                     .iter()
                     .filter_map(|r| get(r).map(|v| [r.round as f64, v]))
                     .collect();
-                if pts.is_empty() {
-                    continue;
+                if !pts.is_empty() {
+                    draw_series(p, name.to_string(), color, pts);
                 }
-                p.points(
-                    Points::new(name, PlotPoints::new(pts.clone()))
-                        .color(color)
-                        .radius(2.5),
-                );
-                p.line(
-                    Line::new(name, PlotPoints::new(pts))
-                        .color(color)
-                        .width(2.0),
-                );
             }
-            if let Some(x) = shown {
-                p.vline(VLine::new("", x).color(Color32::GRAY));
-            }
+            shown_round(p, shown);
         })
         .response
         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Losses over rounds"));
+}
+
+/// One series over rounds: a line, and markers too so that a single round shows (same name =
+/// one legend entry).
+fn draw_series(p: &mut egui_plot::PlotUi<'_>, name: String, color: Color32, pts: Vec<[f64; 2]>) {
+    p.points(
+        Points::new(name.clone(), PlotPoints::new(pts.clone()))
+            .color(color)
+            .radius(2.5),
+    );
+    p.line(
+        Line::new(name, PlotPoints::new(pts))
+            .color(color)
+            .width(2.0),
+    );
+}
+
+/// The round on display as a vertical line (unnamed: not in the legend).
+fn shown_round(p: &mut egui_plot::PlotUi<'_>, shown: Option<f64>) {
+    if let Some(x) = shown {
+        p.vline(VLine::new("", x).color(Color32::GRAY));
+    }
 }
