@@ -240,6 +240,17 @@ impl Corrupted {
             .collect())
     }
 
+    /// The classes a label-noise call touches: `only` (checked), else every class.
+    fn classes_to_corrupt(&self, only: Option<u32>) -> Result<Vec<u32>> {
+        match only {
+            Some(c) => {
+                self.check_class(c)?;
+                Ok(vec![c])
+            }
+            None => Ok((0..self.data.num_classes() as u32).collect()),
+        }
+    }
+
     fn check_class(&self, c: u32) -> Result<()> {
         if (c as usize) < self.data.num_classes() {
             Ok(())
@@ -268,13 +279,7 @@ impl Corrupted {
                 perm.len()
             )));
         }
-        let classes: Vec<u32> = match only {
-            Some(c) => {
-                self.check_class(c)?;
-                vec![c]
-            }
-            None => (0..k as u32).collect(),
-        };
+        let classes = self.classes_to_corrupt(only)?;
         let mut flipped = 0;
         for c in classes {
             let to = perm[c as usize];
@@ -301,13 +306,7 @@ impl Corrupted {
                 "random label noise needs at least 2 classes".into(),
             ));
         }
-        let classes: Vec<u32> = match only {
-            Some(c) => {
-                self.check_class(c)?;
-                vec![c]
-            }
-            None => (0..k as u32).collect(),
-        };
+        let classes = self.classes_to_corrupt(only)?;
         let mut flipped = 0;
         for c in classes {
             let mut rng = Rng::derive(seed, STREAM_RANDOM + c as u64);
