@@ -1772,14 +1772,11 @@ pub(crate) mod tests {
         assert!(!out.exists());
     }
 
+    /// (The staging itself is tested in `outputs`.)
     #[test]
-    fn staged_folders_vanish_unless_committed() {
+    fn write_folder_writes_classes_extras_and_truth_once() {
         let tmp = tempfile::tempdir().unwrap();
         let dst = tmp.path().join("d");
-        let s = StagedDir::new(&dst).unwrap();
-        std::fs::write(s.path().join("x"), "1").unwrap();
-        drop(s);
-        assert_dir_holds(tmp.path(), &[]);
         let c = Corrupted::clean(mem_set(&[2, 1], ImageShape::new(3, 3, 3)));
         let paths = write_folder(&c, &dst, 0, &[("README.txt", b"hi".to_vec())]).unwrap();
         assert_eq!(paths.len(), 3);
