@@ -95,6 +95,14 @@ fn step_until(h: &mut Harness<'_, App>, secs: u64, what: &str, mut done: impl Fn
     h.run_steps(3);
 }
 
+/// Open `path` in the window and step until it is the loaded dataset.
+fn open_and_wait(h: &mut Harness<'_, App>, path: &Path, what: &str) {
+    h.state_mut().state.open_path(path);
+    step_until(h, 60, what, |a| {
+        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.path == path)
+    });
+}
+
 fn harness(path: &Path) -> Harness<'static, App> {
     let options = Options {
         path: Some(path.to_path_buf()),
@@ -905,14 +913,7 @@ fn test2_from_a_typed_folder_shows_in_the_metrics() {
     // Another dataset does not inherit this test-2 folder.
     let other = tempfile::tempdir().unwrap();
     write_idx_set(other.path());
-    h.state_mut().state.open_path(other.path());
-    step_until(&mut h, 60, "the other dataset", |a| {
-        a.state.loading.is_none()
-            && a.state
-                .data
-                .as_ref()
-                .is_some_and(|d| d.path == other.path())
-    });
+    open_and_wait(&mut h, other.path(), "the other dataset");
     assert!(h.state().state.data.as_ref().unwrap().test2.is_none());
     assert!(h.state().state.eval.test2.is_empty());
 }
@@ -976,19 +977,9 @@ fn small_sets_get_a_batch_hint_and_the_suggested_tau_is_offered() {
     assert_eq!(h.state().state.settings.learner.batch_size, 16);
     let other = tempfile::tempdir().unwrap();
     write_idx_set(other.path());
-    h.state_mut().state.open_path(other.path());
-    step_until(&mut h, 60, "the other dataset", |a| {
-        a.state.loading.is_none()
-            && a.state
-                .data
-                .as_ref()
-                .is_some_and(|d| d.path == other.path())
-    });
+    open_and_wait(&mut h, other.path(), "the other dataset");
     assert_eq!(h.state().state.settings.learner.batch_size, 16);
-    h.state_mut().state.open_path(data.path());
-    step_until(&mut h, 60, "the first dataset again", |a| {
-        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.path == data.path())
-    });
+    open_and_wait(&mut h, data.path(), "the first dataset again");
     assert_eq!(h.state().state.settings.learner.batch_size, 8);
 }
 
