@@ -401,14 +401,7 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
         let mut c = Corrupted::clean(train.clone());
         let stamped = c.backdoor(a.rate, from, to, &mark, base.seed)?;
         let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
-        // test-2: every test image of class A, stamped, labelled B.
-        let idx: Vec<usize> = (0..test.len()).filter(|&i| test.label(i) == from).collect();
-        let mut test2 = test.subset(&idx);
-        for i in 0..test2.len() {
-            let shape = test2.shape;
-            mark.stamp(test2.image_mut(i), shape)?;
-            test2.set_label(i, to);
-        }
+        let test2 = crate::data::corrupt::test2_set(&test, from, to, &mark)?;
         eprintln!(
             "== {pair}: {stamped} stamped of {}, test-2 {} images",
             c.data.len(),
@@ -437,12 +430,11 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
             );
             (n1, n2)
         };
-        let cfg = base.clone();
         let eval = itlm::Eval {
             test: Some(&test),
             test2: Some(&test2),
         };
-        let h = itlm_run(&lc, &c.data, eval, &bad, &cfg)?;
+        let h = itlm_run(&lc, &c.data, eval, &bad, &base)?;
         let last = h.last().map(|r| r.metrics.clone()).unwrap_or_default();
         rows.push(vec![
             format!(
@@ -460,8 +452,8 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
         emit(
             &a.common,
             json!({
-                "experiment": "backdoor", "pair": pair, "rate": a.rate, "tau": cfg.tau, "position": a.position.to_string(),
-                "mark_size": mark.size, "n": c.data.len(), "config": cfg,
+                "experiment": "backdoor", "pair": pair, "rate": a.rate, "tau": base.tau, "position": a.position.to_string(),
+                "mark_size": mark.size, "n": c.data.len(), "config": base,
                 "naive_test1": n1, "naive_test2": n2,
                 "itlm_test1": last.test_acc, "itlm_test2": last.test2_acc,
                 "rounds": h.iter().map(|r| round_json(r)).collect::<Vec<_>>(),

@@ -150,13 +150,7 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
     };
     let (from, to) = (1, 2);
     let mark = Watermark::new(MarkShape::X, Watermark::default_size(train.shape));
-    let idx: Vec<usize> = (0..test.len()).filter(|&i| test.label(i) == from).collect();
-    let mut test2 = test.subset(&idx);
-    for i in 0..test2.len() {
-        let shape = test2.shape;
-        mark.stamp(test2.image_mut(i), shape).unwrap();
-        test2.set_label(i, to);
-    }
+    let test2 = itlm_inspector::data::corrupt::test2_set(&test, from, to, &mark).unwrap();
     let lc = LearnerConfig::default();
     let mut held = Vec::new();
     for seed in [5, 1, 2] {

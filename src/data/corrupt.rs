@@ -1077,8 +1077,22 @@ pub fn run(a: &CorruptArgs) -> Result<CorruptReport> {
     })
 }
 
-/// Every test image of class `from`, conformed to `shape`, stamped with `mark` and labelled
-/// `to`: accuracy on this set is the attack's success rate.
+/// A backdoor's test-2 set: every image of class `from` in `test`, stamped with `mark` and
+/// labelled `to`; a classifier's accuracy on it is the attack's success rate.
+pub fn test2_set(test: &Dataset, from: u32, to: u32, mark: &Watermark) -> Result<Dataset> {
+    let idx: Vec<usize> = (0..test.len()).filter(|&i| test.label(i) == from).collect();
+    let mut t = test.subset(&idx);
+    t.source = Source::Memory;
+    let shape = t.shape;
+    for i in 0..t.len() {
+        mark.stamp(t.image_mut(i), shape)?;
+        t.set_label(i, to);
+    }
+    Ok(t)
+}
+
+/// [`test2_set`] of a test split given by path: its classes aligned with the training set's
+/// and its images conformed to `shape` first; with its truth, for writing `<DST>-test2/`.
 fn backdoor_test_set(
     mut test: Dataset,
     classes: &[String],
@@ -1093,13 +1107,7 @@ fn backdoor_test_set(
         test.classes = classes.to_vec();
     }
     test.conform_to(shape);
-    let idx: Vec<usize> = (0..test.len()).filter(|&i| test.label(i) == from).collect();
-    let mut t = test.subset(&idx);
-    t.source = Source::Memory;
-    for i in 0..t.len() {
-        mark.stamp(t.image_mut(i), shape)?;
-        t.set_label(i, to);
-    }
+    let t = test2_set(&test, from, to, mark)?;
     let n = t.len();
     let origins = vec![classes[from as usize].clone(); n];
     Ok(Corrupted {
