@@ -12,7 +12,7 @@ use crate::data::{self, Dataset, LoadOptions};
 use crate::error::{Error, Result};
 use crate::export::{self, DatasetInfo, Overwrite, RunFile, TruthInfo};
 use crate::itlm::{self, Config, Event, LossAggregate, Phase, RoundRecord, Selection, TauSchedule};
-use crate::learner::{self, DeviceChoice, LearnerConfig, ModelKind};
+use crate::learner::{self, DeviceChoice, LearnerConfig, ModelKind, OptimizerKind};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -181,8 +181,13 @@ pub struct ModelArgs {
     pub model: ModelKind,
     #[arg(long, default_value_t = LearnerConfig::default().batch_size)]
     pub batch_size: usize,
-    #[arg(long, default_value_t = LearnerConfig::default().lr)]
-    pub lr: f64,
+    /// Classifier optimizer: adamw, or sgd (momentum 0.9), which learns rare features such as
+    /// a backdoor's watermark later than the classes.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adamw)]
+    pub optimizer: OptimizerKind,
+    /// Learning rate (default: 0.001 for adamw, 0.05 for sgd).
+    #[arg(long)]
+    pub lr: Option<f64>,
     #[arg(long, default_value_t = LearnerConfig::default().weight_decay)]
     pub weight_decay: f64,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
@@ -197,9 +202,10 @@ impl ModelArgs {
                 Mode::Classify => self.model,
             },
             batch_size: self.batch_size,
-            lr: self.lr,
+            lr: self.lr.unwrap_or_else(|| self.optimizer.default_lr()),
             weight_decay: self.weight_decay,
             device: self.device,
+            optimizer: self.optimizer,
             ..Default::default()
         }
     }

@@ -9,8 +9,9 @@ use super::fast;
 use super::batch::Batcher;
 use super::init::ParamFactory;
 use super::nets::{Cnn, FastCnn, Mlp, Net};
+use super::optim::{ParamsSgd, Sgd};
 use super::schedule;
-use super::{LearnerConfig, ModelKind};
+use super::{LearnerConfig, ModelKind, OptimizerKind};
 use crate::data::{Dataset, ImageShape};
 use crate::error::{Error, Result};
 use crate::itlm::{Learner, Scores, TickFn};
@@ -37,6 +38,8 @@ pub enum CnnImpl {
 enum Opt {
     Stock(AdamW),
     Fast(fast::AdamW),
+    StockSgd(Sgd),
+    FastSgd(fast::Sgd),
 }
 
 impl Opt {
@@ -44,6 +47,8 @@ impl Opt {
         match self {
             Opt::Stock(o) => o.backward_step(loss)?,
             Opt::Fast(o) => o.backward_step(loss)?,
+            Opt::StockSgd(o) => o.backward_step(loss)?,
+            Opt::FastSgd(o) => o.backward_step(loss)?,
         }
         Ok(())
     }
@@ -119,9 +124,10 @@ impl Classifier {
 impl Learner for Classifier {
     fn describe(&self) -> String {
         format!(
-            "{} ({} parameters, batch {}, lr {})",
+            "{} ({} parameters, {}, batch {}, lr {})",
             self.cfg.model,
             self.parameter_count(),
+            self.cfg.optimizer,
             self.cfg.batch_size,
             self.cfg.lr
         )
@@ -142,16 +148,32 @@ impl Learner for Classifier {
             ModelKind::Vae => return Err(Error::Config("the VAE is not a classifier".into())),
         };
         self.net = Some(net);
-        let params = ParamsAdamW {
-            lr: self.cfg.lr,
-            weight_decay: self.cfg.weight_decay,
-            ..Default::default()
-        };
         let vars = self.varmap.all_vars();
-        self.opt = Some(if fast {
-            Opt::Fast(fast::AdamW::new(vars, params)?)
-        } else {
-            Opt::Stock(AdamW::new(vars, params)?)
+        self.opt = Some(match self.cfg.optimizer {
+            OptimizerKind::Adamw => {
+                let params = ParamsAdamW {
+                    lr: self.cfg.lr,
+                    weight_decay: self.cfg.weight_decay,
+                    ..Default::default()
+                };
+                if fast {
+                    Opt::Fast(fast::AdamW::new(vars, params)?)
+                } else {
+                    Opt::Stock(AdamW::new(vars, params)?)
+                }
+            }
+            OptimizerKind::Sgd => {
+                let params = ParamsSgd {
+                    lr: self.cfg.lr,
+                    weight_decay: self.cfg.weight_decay,
+                    ..Default::default()
+                };
+                if fast {
+                    Opt::FastSgd(fast::Sgd::new(vars, params)?)
+                } else {
+                    Opt::StockSgd(Sgd::new(vars, params)?)
+                }
+            }
         });
         Ok(())
     }

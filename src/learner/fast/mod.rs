@@ -20,6 +20,7 @@ mod linear;
 mod pool;
 mod process;
 mod scratch;
+mod sgd;
 mod simd;
 
 pub use adamw::AdamW;
@@ -27,6 +28,7 @@ pub use conv::{conv3x3_relu, conv3x3_relu_pool, hwio_from_oihw, Conv3x3Relu, Con
 pub use linear::{linear, Linear};
 pub use pool::{max_pool2x2, MaxPool2x2};
 pub use process::tune_process_for_cpu_training;
+pub use sgd::Sgd;
 
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, Layout, Result, Storage, Tensor};

@@ -523,6 +523,62 @@ fn fused_adamw_matches_candle_adamw() {
 }
 
 #[test]
+fn fused_sgd_matches_the_tensor_sgd_and_the_momentum_recurrence() {
+    use crate::learner::optim::{ParamsSgd, Sgd as TensorSgd};
+    let mut rng = Rng::new(19);
+    let shapes: [&[usize]; 3] = [&[70_000], &[3, 4], &[5]];
+    let make = || -> Vec<Var> {
+        let mut r = Rng::new(20);
+        shapes.iter().map(|s| var(random(&mut r, s, 1.0))).collect()
+    };
+    let (vars_s, vars_f) = (make(), make());
+    let p = ParamsSgd {
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 0.01,
+    };
+    let mut os = TensorSgd::new(vars_s.clone(), p).unwrap();
+    let mut of = Sgd::new(vars_f.clone(), p).unwrap();
+    // The recurrence written out for the small variable: d = g + wd * theta,
+    // buf = d (first step) or mu * buf + d, theta -= lr * buf.
+    let mut theta: Vec<f32> = vars_s[2].as_tensor().to_vec1().unwrap();
+    let mut buf = vec![0f32; theta.len()];
+    for step in 0..5 {
+        // loss = sum(target * p^2) per variable: gradients 2 * target * p.
+        let targets: Vec<Tensor> = shapes.iter().map(|s| random(&mut rng, s, 1.0)).collect();
+        let t2: Vec<f32> = targets[2].to_vec1().unwrap();
+        for i in 0..theta.len() {
+            let d = 2.0 * t2[i] * theta[i] + 0.01 * theta[i];
+            buf[i] = if step == 0 { d } else { 0.9 * buf[i] + d };
+            theta[i] -= 0.05 * buf[i];
+        }
+        let loss = |vars: &[Var]| {
+            let mut total = Tensor::zeros((), DType::F32, &Device::Cpu).unwrap();
+            for (v, t) in vars.iter().zip(&targets) {
+                let l = (v.as_tensor().sqr().unwrap() * t)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap();
+                total = (total + l).unwrap();
+            }
+            total
+        };
+        os.backward_step(&loss(&vars_s)).unwrap();
+        of.backward_step(&loss(&vars_f)).unwrap();
+        for (a, b) in vars_f.iter().zip(&vars_s) {
+            assert_close(a.as_tensor(), b.as_tensor(), 1e-5, &format!("step {step}"));
+        }
+        let want = Tensor::from_vec(theta.clone(), theta.len(), &Device::Cpu).unwrap();
+        assert_close(
+            vars_s[2].as_tensor(),
+            &want,
+            1e-5,
+            &format!("recurrence step {step}"),
+        );
+    }
+}
+
+#[test]
 fn linear_matches_candle_linear() {
     use candle_core::Module;
     let mut rng = Rng::new(11);
@@ -576,7 +632,7 @@ fn linear_matches_candle_linear() {
 fn classifier_trains_the_same_with_stock_and_fast_implementations() {
     use crate::data::{Dataset, ImageShape, Source};
     use crate::itlm::{Learner, Tick};
-    use crate::learner::{Classifier, CnnImpl, LearnerConfig};
+    use crate::learner::{Classifier, CnnImpl, LearnerConfig, OptimizerKind};
 
     let (shape, n, classes) = (ImageShape::new(9, 8, 1), 40, 3);
     let mut rng = Rng::new(12);
@@ -586,24 +642,37 @@ fn classifier_trains_the_same_with_stock_and_fast_implementations() {
     let names = (0..classes).map(|c| c.to_string()).collect();
     let data = Dataset::from_parts("t", Source::Memory, names, shape, pixels, labels, ids).unwrap();
     let idx: Vec<usize> = (0..n).collect();
-    let cfg = LearnerConfig {
-        batch_size: 16,
-        score_batch_size: 32,
-        ..Default::default()
-    };
-    let mut scores = Vec::new();
-    for imp in [CnnImpl::Stock, CnnImpl::Fast] {
-        let mut c =
-            Classifier::with_cnn_impl(cfg.clone(), shape, classes, Device::Cpu, imp).unwrap();
-        c.reset(3).unwrap();
-        let mut tick = |_: Tick| Ok(());
-        c.train(&data, &idx, 2.0, 5, &mut tick).unwrap();
-        scores.push(c.score(&data, &idx, &mut tick).unwrap());
-    }
-    let (s, f) = (&scores[0], &scores[1]);
-    assert_eq!(s.predicted, f.predicted);
-    for (a, b) in s.loss.iter().zip(&f.loss) {
-        assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "loss {a} vs {b}");
+    for optimizer in [OptimizerKind::Adamw, OptimizerKind::Sgd] {
+        let cfg = LearnerConfig {
+            batch_size: 16,
+            score_batch_size: 32,
+            optimizer,
+            lr: optimizer.default_lr(),
+            ..Default::default()
+        };
+        let mut scores = Vec::new();
+        for imp in [CnnImpl::Stock, CnnImpl::Fast] {
+            let mut c =
+                Classifier::with_cnn_impl(cfg.clone(), shape, classes, Device::Cpu, imp).unwrap();
+            c.reset(3).unwrap();
+            let mut tick = |_: Tick| Ok(());
+            let before = c.score(&data, &idx, &mut tick).unwrap();
+            c.train(&data, &idx, 2.0, 5, &mut tick).unwrap();
+            let after = c.score(&data, &idx, &mut tick).unwrap();
+            assert_ne!(
+                before.loss, after.loss,
+                "{optimizer} {imp:?}: training changed nothing"
+            );
+            scores.push(after);
+        }
+        let (s, f) = (&scores[0], &scores[1]);
+        assert_eq!(s.predicted, f.predicted, "{optimizer}");
+        for (a, b) in s.loss.iter().zip(&f.loss) {
+            assert!(
+                (a - b).abs() < 1e-4 * (1.0 + a.abs()),
+                "{optimizer}: loss {a} vs {b}"
+            );
+        }
     }
 }
 
