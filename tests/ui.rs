@@ -1060,3 +1060,36 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
     // The slider follows: the next run keeps 95%.
     assert_eq!(h.state().state.tau(), 0.95);
 }
+
+#[test]
+fn the_more_menu_stays_open_while_choosing_the_optimizer_and_the_cut() {
+    use itlm_inspector::learner::OptimizerKind;
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let mut h = harness(data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    assert_eq!(
+        h.state().state.settings.learner.optimizer,
+        OptimizerKind::Adamw
+    );
+    h.get_by_label("More...").click();
+    h.run_steps(3);
+    h.get_by_label("sgd").click();
+    h.run_steps(3);
+    // The menu stays open for the next choice.
+    h.get_by_label("mean loss over rounds").click();
+    h.run_steps(3);
+    assert_eq!(
+        h.state().state.settings.config.aggregate,
+        itlm_inspector::itlm::LossAggregate::Mean
+    );
+    let l = &h.state().state.settings.learner;
+    assert_eq!(l.optimizer, OptimizerKind::Sgd);
+    assert_eq!(
+        l.lr,
+        OptimizerKind::Sgd.default_lr(),
+        "the learning rate follows the optimizer"
+    );
+}

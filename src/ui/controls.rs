@@ -6,7 +6,7 @@ use egui::{Color32, RichText};
 
 use crate::cli::Mode;
 use crate::itlm::{LossAggregate, Selection, TauSchedule};
-use crate::learner::ModelKind;
+use crate::learner::{ModelKind, OptimizerKind};
 
 use super::state::{AppState, RunStatus};
 use super::TAU_MIN;
@@ -103,18 +103,19 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
             })
             .response
             .labelled_by(l.id);
-        ui.menu_button("More...", |ui| {
+        // Clicks inside (checkboxes, the combo boxes' lists) leave the menu open.
+        let config = egui::containers::menu::MenuConfig::new()
+            .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+        egui::containers::menu::MenuButton::new("More...").config(config).ui(ui, |ui| {
             ui.checkbox(&mut s.config.reinit, "re-initialise each round")
                 .on_hover_text("Off: keep training the same model (warm start)");
-            egui::ComboBox::new("aggregate", "cut on")
-                .selected_text(match s.config.aggregate {
-                    LossAggregate::Last => "last round's loss",
-                    LossAggregate::Mean => "mean loss over rounds",
-                })
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut s.config.aggregate, LossAggregate::Last, "last round's loss");
-                    ui.selectable_value(&mut s.config.aggregate, LossAggregate::Mean, "mean loss over rounds");
-                });
+            // Radio buttons, not combo boxes: egui keeps one popup open at a time, so a combo
+            // box's list would close this menu.
+            ui.horizontal(|ui| {
+                ui.label("cut on");
+                ui.radio_value(&mut s.config.aggregate, LossAggregate::Last, "last round's loss");
+                ui.radio_value(&mut s.config.aggregate, LossAggregate::Mean, "mean loss over rounds");
+            });
             ui.horizontal(|ui| {
                 let l = ui.label("seed");
                 ui.add(egui::DragValue::new(&mut s.config.seed)).labelled_by(l.id);
@@ -123,6 +124,18 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                 let l = ui.label("batch size");
                 ui.add(egui::DragValue::new(&mut s.learner.batch_size).range(1..=8192))
                     .labelled_by(l.id);
+            });
+            ui.horizontal(|ui| {
+                let before = s.learner.optimizer;
+                ui.label("optimizer");
+                ui.radio_value(&mut s.learner.optimizer, OptimizerKind::Adamw, "adamw")
+                    .on_hover_text("AdamW: fast and steady (learning rate 0.001)");
+                ui.radio_value(&mut s.learner.optimizer, OptimizerKind::Sgd, "sgd")
+                    .on_hover_text("SGD with momentum 0.9 (learning rate 0.05): learns rare features such as a backdoor's watermark later than the classes");
+                if s.learner.optimizer != before {
+                    // Each optimizer has its own scale of learning rates.
+                    s.learner.lr = s.learner.optimizer.default_lr();
+                }
             });
             ui.horizontal(|ui| {
                 let l = ui.label("learning rate");
@@ -168,6 +181,7 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                     seed: s.config.seed,
                     ..crate::reproduce::backdoor_protocol()
                 };
+                ui.close();
             }
             ui.horizontal(|ui| {
                 let mut on = s.limit.is_some();
