@@ -2,12 +2,12 @@
 //! `flagged.txt`. Writes are atomic (temp file + rename), refuse to overwrite unless asked, and
 //! never go inside the dataset folder.
 //!
-//! Run file layout, version 3 (what this build writes; all integers little-endian):
+//! Run file layout, version 4 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 3
+//!      8     4  version: u32 = 4
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
 //!     24     -  body: the `RunFile` encoded with postcard, exactly `body length` bytes
@@ -15,11 +15,12 @@
 //!
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
 //! inside it (which postcard would often still decode into plausible numbers) clear errors.
-//! Version 2 has the same header; its body is that of earlier builds, whose `Config` had no
-//! `folds` and `round0_models` (and, before fractional epochs, whole-number `epochs`). Version 1 (magic, version = 1,
-//! then such a body, no length and no checksum) is still read too. Both old bodies are decoded
-//! through the [`legacy`] layouts and given `folds = 1` and `round0_models = 1`, which is what
-//! they ran with. Any other version is refused with its number.
+//! Versions 2 and 3 have the same header; their bodies are those of earlier builds: version 3's
+//! `LearnerConfig` had no `optimizer` (it was always AdamW), version 2's `Config` also had no
+//! `folds` and `round0_models` (and, before fractional epochs, whole-number `epochs`). Version 1
+//! (magic, version = 1, then a version-2 body, no length and no checksum) is still read too. Old
+//! bodies are decoded through the [`legacy`] layouts and given what they ran with: AdamW,
+//! `folds = 1`, `round0_models = 1`. Any other version is refused with its number.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,9 +35,9 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 and 2).
-pub const RUN_VERSION: u32 = 3;
-/// Bytes before the body in a version-2 or -3 run file.
+/// Version of the run file layout this build writes (it also reads versions 1 to 3).
+pub const RUN_VERSION: u32 = 4;
+/// Bytes before the body in a run file of version 2 or later.
 const HEADER_LEN: usize = 24;
 
 /// What a run file needs of the dataset to be read without it.
@@ -100,12 +101,13 @@ pub struct Verdict {
 /// Everything about a run: config, dataset identity, every round's per-sample record.
 pub type RunFile = RunFileOf<Config>;
 
-/// A run around a config layout: today's [`Config`] ([`RunFile`]), or an earlier build's
-/// ([`legacy`]), which is all that differs between the run file versions' bodies.
+/// A run around a config and learner layout: today's [`Config`] and [`LearnerConfig`]
+/// ([`RunFile`]), or an earlier build's ([`legacy`]), which is all that differs between the run
+/// file versions' bodies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunFileOf<C> {
+pub struct RunFileOf<C, L = LearnerConfig> {
     pub config: C,
-    pub learner: LearnerConfig,
+    pub learner: L,
     pub learner_description: String,
     pub dataset: DatasetInfo,
     pub truth: Option<TruthInfo>,
@@ -116,12 +118,17 @@ pub struct RunFileOf<C> {
     pub elapsed_secs: f64,
 }
 
-impl<C> RunFileOf<C> {
+impl<C, L> RunFileOf<C, L> {
     /// The same run with its config mapped (old layouts to today's).
-    pub fn map_config<D>(self, f: impl FnOnce(C) -> D) -> RunFileOf<D> {
+    pub fn map_config<D>(self, f: impl FnOnce(C) -> D) -> RunFileOf<D, L> {
+        self.map(f, |l| l)
+    }
+
+    /// The same run with its config and learner settings mapped.
+    pub fn map<D, M>(self, f: impl FnOnce(C) -> D, g: impl FnOnce(L) -> M) -> RunFileOf<D, M> {
         RunFileOf {
             config: f(self.config),
-            learner: self.learner,
+            learner: g(self.learner),
             learner_description: self.learner_description,
             dataset: self.dataset,
             truth: self.truth,
@@ -172,6 +179,7 @@ impl RunFile {
         let run: RunFile = match version {
             1 => legacy::decode(&bytes[12..]).map_err(damaged)?,
             2 => legacy::decode(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
+            3 => legacy::decode_v3(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
             RUN_VERSION => {
                 let body = Self::checked_body(bytes).map_err(damaged)?;
                 decode_whole::<RunFile>(body).map_err(damaged)?
@@ -194,7 +202,7 @@ impl RunFile {
         Ok(run)
     }
 
-    /// The body of a version-2 or -3 file, after checking its length and checksum.
+    /// The body of a version-2, -3 or -4 file, after checking its length and checksum.
     fn checked_body(bytes: &[u8]) -> std::result::Result<&[u8], String> {
         let (Some(len), Some(crc)) = (
             bytes.get(12..20).and_then(|b| b.try_into().ok()),
@@ -510,13 +518,55 @@ fn decode_whole<T: serde::de::DeserializeOwned>(body: &[u8]) -> std::result::Res
     }
 }
 
-/// The bodies written by earlier builds (run file versions 1 and 2), decoded into today's
-/// [`RunFile`]. Postcard is not self-describing, so each old `Config` layout is spelled out.
+/// The bodies written by earlier builds (run file versions 1 to 3), decoded into today's
+/// [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
+/// is spelled out.
 pub mod legacy {
     use serde::{Deserialize, Serialize};
 
     use super::{decode_whole, RunFile, RunFileOf};
     use crate::itlm::{Config, LossAggregate, Selection, TauSchedule};
+    use crate::learner::{DeviceChoice, LearnerConfig, ModelKind, OptimizerKind};
+
+    /// `LearnerConfig` before the optimizer choice (versions 1 to 3): always AdamW.
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    pub struct LearnerNoOptimizer {
+        pub model: ModelKind,
+        pub batch_size: usize,
+        pub score_batch_size: usize,
+        pub lr: f64,
+        pub weight_decay: f64,
+        pub device: DeviceChoice,
+    }
+
+    impl From<LearnerNoOptimizer> for LearnerConfig {
+        fn from(l: LearnerNoOptimizer) -> Self {
+            LearnerConfig {
+                model: l.model,
+                batch_size: l.batch_size,
+                score_batch_size: l.score_batch_size,
+                lr: l.lr,
+                weight_decay: l.weight_decay,
+                device: l.device,
+                optimizer: OptimizerKind::Adamw,
+            }
+        }
+    }
+
+    impl From<&LearnerConfig> for LearnerNoOptimizer {
+        /// Today's learner settings in the old layout, the optimizer dropped (for tests and
+        /// fixtures).
+        fn from(l: &LearnerConfig) -> Self {
+            LearnerNoOptimizer {
+                model: l.model,
+                batch_size: l.batch_size,
+                score_batch_size: l.score_batch_size,
+                lr: l.lr,
+                weight_decay: l.weight_decay,
+                device: l.device,
+            }
+        }
+    }
 
     /// `Config` before cross-fitting (`folds`), with epochs of type `E`: `f64` once fractional
     /// epochs came ([`ConfigNoFolds`]), `usize` before ([`ConfigWholeEpochs`]).
@@ -629,15 +679,21 @@ pub mod legacy {
     /// A version-1 or -2 body: the fractional-epoch layout, else the whole-number one. A body
     /// that decodes under a layout but fails the run's consistency check tries the next.
     pub fn decode(body: &[u8]) -> std::result::Result<RunFile, String> {
-        let first = decode_whole::<RunFileOf<ConfigNoFolds>>(body)
-            .map(|r| r.map_config(Config::from))
+        let first = decode_whole::<RunFileOf<ConfigNoFolds, LearnerNoOptimizer>>(body)
+            .map(|r| r.map(Config::from, LearnerConfig::from))
             .and_then(|r| r.check().map(|()| r));
         match first {
             Ok(r) => Ok(r),
-            Err(e) => decode_whole::<RunFileOf<ConfigWholeEpochs>>(body)
-                .map(|r| r.map_config(Config::from))
+            Err(e) => decode_whole::<RunFileOf<ConfigWholeEpochs, LearnerNoOptimizer>>(body)
+                .map(|r| r.map(Config::from, LearnerConfig::from))
                 .and_then(|r| r.check().map(|()| r))
                 .map_err(|_| e),
         }
+    }
+
+    /// A version-3 body: today's config, the learner settings without the optimizer.
+    pub fn decode_v3(body: &[u8]) -> std::result::Result<RunFile, String> {
+        decode_whole::<RunFileOf<Config, LearnerNoOptimizer>>(body)
+            .map(|r| r.map(|c| c, LearnerConfig::from))
     }
 }

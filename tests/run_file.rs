@@ -10,7 +10,7 @@ use itlm_inspector::export::{
     self, DatasetInfo, Overwrite, RunFile, TruthInfo, Verdict, RUN_MAGIC, RUN_VERSION,
 };
 use itlm_inspector::itlm::{self, Config, Quiet, Start, TauSchedule};
-use itlm_inspector::learner::LearnerConfig;
+use itlm_inspector::learner::{LearnerConfig, ModelKind, OptimizerKind};
 use itlm_inspector::rng::Rng;
 
 /// A real two-round run of the fake learner on 12 samples, with truth and a verdict.
@@ -98,16 +98,44 @@ fn a_written_run_reads_back_equal() {
 }
 
 /// The body an earlier build wrote for `run` (its config without `folds`, epochs fractional
-/// or, earlier still, whole).
+/// or, earlier still, whole; its learner settings without the optimizer).
 fn legacy_body(run: &RunFile, whole_epochs: bool) -> Vec<u8> {
-    use itlm_inspector::export::legacy::ConfigNoFolds;
+    use itlm_inspector::export::legacy::{ConfigNoFolds, LearnerNoOptimizer};
     let old = ConfigNoFolds::from(&run.config);
+    let learner = |l: LearnerConfig| LearnerNoOptimizer::from(&l);
     if whole_epochs {
         let old = old.with_epochs(|e| e as usize);
-        postcard::to_allocvec(&run.clone().map_config(|_| old)).unwrap()
+        postcard::to_allocvec(&run.clone().map(|_| old, learner)).unwrap()
     } else {
-        postcard::to_allocvec(&run.clone().map_config(|_| old)).unwrap()
+        postcard::to_allocvec(&run.clone().map(|_| old, learner)).unwrap()
     }
+}
+
+/// A whole run file of `version` (2 or later: with length and checksum) around `body`.
+fn with_header(version: u32, body: &[u8]) -> Vec<u8> {
+    let mut v = RUN_MAGIC.to_vec();
+    v.extend_from_slice(&version.to_le_bytes());
+    v.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    v.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+#[test]
+fn version_3_files_read_as_adamw_runs() {
+    use itlm_inspector::export::legacy::LearnerNoOptimizer;
+    let mut run = sample_run();
+    run.config.folds = 3;
+    assert_eq!(run.learner.optimizer, OptimizerKind::Adamw);
+    let body =
+        postcard::to_allocvec(&run.clone().map(|c| c, |l| LearnerNoOptimizer::from(&l))).unwrap();
+    assert_eq!(decode(&with_header(3, &body)).unwrap(), run);
+    // The same body under today's version is refused, not misread.
+    assert!(decode(&with_header(RUN_VERSION, &body)).is_err());
+    // And an SGD run survives today's format.
+    run.learner.optimizer = OptimizerKind::Sgd;
+    run.learner.lr = 0.05;
+    assert_eq!(decode(&run.to_bytes().unwrap()).unwrap(), run);
 }
 
 #[test]
@@ -125,13 +153,9 @@ fn version_1_and_2_files_of_earlier_builds_still_read() {
         v1.extend_from_slice(&1u32.to_le_bytes());
         v1.extend_from_slice(&body);
         assert_eq!(decode(&v1).unwrap(), run, "v1, whole epochs {whole}");
-        let mut v2 = RUN_MAGIC.to_vec();
-        v2.extend_from_slice(&2u32.to_le_bytes());
-        v2.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        v2.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        v2.extend_from_slice(&body);
+        let mut v2 = with_header(2, &body);
         assert_eq!(decode(&v2).unwrap(), run, "v2, whole epochs {whole}");
-        // A v2 body is checked like a v3 one.
+        // A v2 body is checked like today's.
         let last = v2.len() - 1;
         v2[last] ^= 1;
         assert!(err(&v2).contains("checksum mismatch"));
@@ -159,16 +183,16 @@ fn wrong_magic_and_other_versions() {
         b
     };
     assert_eq!(
-        err(&with_version(4)),
-        "x.itlm: run file version 4; this build reads versions 1 to 3 (written by a newer itlm-inspector)"
+        err(&with_version(5)),
+        "x.itlm: run file version 5; this build reads versions 1 to 4 (written by a newer itlm-inspector)"
     );
     assert_eq!(
         err(&with_version(u32::MAX)),
-        format!("x.itlm: run file version {}; this build reads versions 1 to 3 (written by a newer itlm-inspector)", u32::MAX)
+        format!("x.itlm: run file version {}; this build reads versions 1 to 4 (written by a newer itlm-inspector)", u32::MAX)
     );
     assert_eq!(
         err(&with_version(0)),
-        "x.itlm: run file version 0; this build reads versions 1 to 3"
+        "x.itlm: run file version 0; this build reads versions 1 to 4"
     );
 }
 
@@ -329,14 +353,22 @@ fn write_all_refuses_existing_files_unless_allowed() {
 }
 
 /// Files an earlier build really wrote (the fuzz seeds: `run --limit 6|5 --model mlp` on the
-/// demo set, versions 1 and 2, before `folds` existed) still open.
+/// demo set, versions 1 and 2, before `folds` existed; version 3 `--folds 2`, before the
+/// optimizer choice) still open.
 #[test]
 fn run_files_written_by_an_earlier_build_still_open() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/run_file");
-    for (name, n) in [("v1_demo6", 6), ("v2_demo6", 6), ("v2_demo5", 5)] {
+    for (name, n, folds) in [
+        ("v1_demo6", 6, 1),
+        ("v2_demo6", 6, 1),
+        ("v2_demo5", 5, 1),
+        ("v3_demo6", 6, 2),
+    ] {
         let run = RunFile::read(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(run.dataset.len(), n, "{name}");
-        assert_eq!(run.config.folds, 1, "{name}");
+        assert_eq!(run.config.folds, folds, "{name}");
+        assert_eq!(run.learner.optimizer, OptimizerKind::Adamw, "{name}");
+        assert_eq!(run.learner.model, ModelKind::Mlp, "{name}");
         assert!(!run.rounds.is_empty(), "{name}");
         assert!(run.verdict().is_some(), "{name}");
     }

@@ -1,5 +1,6 @@
 //! `export::RunFile::from_bytes` on arbitrary bytes, and on the same bytes as the body of a
-//! run file with a valid header (right length and CRC-32, the current version; and version 1), so that
+//! run file with a valid header (right length and CRC-32, the current version and version 3; and
+//! version 1), so that
 //! postcard and the consistency check meet them. Never panics; a decoded run exports (CSV and
 //! lists) without panicking and re-encodes stably.
 #![no_main]
@@ -24,13 +25,16 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(run) = RunFile::from_bytes(p, data) {
         exercise(run);
     }
-    let mut cur = RUN_MAGIC.to_vec();
-    cur.extend_from_slice(&RUN_VERSION.to_le_bytes());
-    cur.extend_from_slice(&(data.len() as u64).to_le_bytes());
-    cur.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
-    cur.extend_from_slice(data);
-    if let Ok(run) = RunFile::from_bytes(p, &cur) {
-        exercise(run);
+    // Today's layout and version 3's (learner settings without the optimizer).
+    for version in [RUN_VERSION, 3] {
+        let mut cur = RUN_MAGIC.to_vec();
+        cur.extend_from_slice(&version.to_le_bytes());
+        cur.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        cur.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+        cur.extend_from_slice(data);
+        if let Ok(run) = RunFile::from_bytes(p, &cur) {
+            exercise(run);
+        }
     }
     let mut v1 = RUN_MAGIC.to_vec();
     v1.extend_from_slice(&1u32.to_le_bytes());
