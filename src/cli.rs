@@ -182,10 +182,10 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = LearnerConfig::default().batch_size)]
     pub batch_size: usize,
     /// Classifier optimizer: adamw, or sgd (momentum 0.9), which learns rare features such as
-    /// a backdoor's watermark later than the classes.
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Adamw)]
-    pub optimizer: OptimizerKind,
-    /// Learning rate (default: 0.001 for adamw, 0.05 for sgd).
+    /// a backdoor's watermark later than the classes [default: adamw; reproduce backdoor: sgd]
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Learning rate [default: 0.001 for adamw, 0.05 for sgd; reproduce backdoor: 0.01]
     #[arg(long)]
     pub lr: Option<f64>,
     #[arg(long, default_value_t = LearnerConfig::default().weight_decay)]
@@ -196,17 +196,29 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     pub fn config(&self) -> LearnerConfig {
+        self.config_over(LearnerConfig::default())
+    }
+
+    /// The options given, `base` for the optimizer and learning rate when not given (a command
+    /// with its own protocol). Another optimizer than `base`'s gets its own default rate.
+    pub fn config_over(&self, base: LearnerConfig) -> LearnerConfig {
+        let optimizer = self.optimizer.unwrap_or(base.optimizer);
+        let lr = match self.lr {
+            Some(lr) => lr,
+            None if optimizer == base.optimizer => base.lr,
+            None => optimizer.default_lr(),
+        };
         LearnerConfig {
             model: match self.mode {
                 Mode::Generative => ModelKind::Vae,
                 Mode::Classify => self.model,
             },
             batch_size: self.batch_size,
-            lr: self.lr.unwrap_or_else(|| self.optimizer.default_lr()),
+            lr,
             weight_decay: self.weight_decay,
             device: self.device,
-            optimizer: self.optimizer,
-            ..Default::default()
+            optimizer,
+            ..base
         }
     }
 }
@@ -711,4 +723,56 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         eprintln!("{}", crate::clean_copy::clean_copy(&run, dst)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn model_args(extra: &[&str]) -> ModelArgs {
+        let mut argv = vec!["itlm-inspector", "run", "data", "--out", "o"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Some(Command::Run(r))) => r.model,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_optimizer_brings_its_own_learning_rate_unless_one_is_given() {
+        let adamw = model_args(&[]).config();
+        assert_eq!((adamw.optimizer, adamw.lr), (OptimizerKind::Adamw, 1e-3));
+        let sgd = model_args(&["--optimizer", "sgd"]).config();
+        assert_eq!((sgd.optimizer, sgd.lr), (OptimizerKind::Sgd, 0.05));
+        let sgd = model_args(&["--optimizer", "sgd", "--lr", "0.2"]).config();
+        assert_eq!((sgd.optimizer, sgd.lr), (OptimizerKind::Sgd, 0.2));
+    }
+
+    #[test]
+    fn a_protocol_learner_is_kept_unless_overridden() {
+        let base = LearnerConfig {
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.01,
+            ..Default::default()
+        };
+        let l = model_args(&[]).config_over(base.clone());
+        assert_eq!((l.optimizer, l.lr), (OptimizerKind::Sgd, 0.01));
+        let l = model_args(&["--lr", "0.03"]).config_over(base.clone());
+        assert_eq!((l.optimizer, l.lr), (OptimizerKind::Sgd, 0.03));
+        // Another optimizer than the protocol's: that optimizer's own default rate.
+        let l = model_args(&["--optimizer", "adamw"]).config_over(base);
+        assert_eq!((l.optimizer, l.lr), (OptimizerKind::Adamw, 1e-3));
+        assert!(Cli::try_parse_from([
+            "itlm-inspector",
+            "run",
+            "d",
+            "--out",
+            "o",
+            "--optimizer",
+            "adam"
+        ])
+        .is_err());
+    }
 }

@@ -1057,6 +1057,11 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
         )
     );
     assert_eq!(c.seed, 42, "the user's seed is kept");
+    let (l, want) = (
+        &h.state().state.settings.learner,
+        itlm_inspector::reproduce::backdoor_learner(),
+    );
+    assert_eq!((l.optimizer, l.lr), (want.optimizer, want.lr));
     // The slider follows: the next run keeps 95%.
     assert_eq!(h.state().state.tau(), 0.95);
 }
