@@ -97,7 +97,7 @@ pub struct ItlmArgs {
     /// `reproduce`: 1 - the noise rate; `reproduce backdoor`: 0.95].
     #[arg(long)]
     pub tau: Option<f64>,
-    /// Trim-and-retrain rounds after round 0 [default: 4; `reproduce backdoor`: 6].
+    /// Trim-and-retrain rounds after round 0 [default: 4; `reproduce backdoor`: 10].
     #[arg(long)]
     pub rounds: Option<usize>,
     /// Epochs of each early round [default: 5; `reproduce backdoor`: 1].
@@ -108,7 +108,7 @@ pub struct ItlmArgs {
     #[arg(long)]
     pub final_epochs: Option<usize>,
     /// Length of round 0 in epochs if different, fractions allowed [default: as --epochs;
-    /// `reproduce backdoor`: 0.1].
+    /// `reproduce backdoor`: 0.35].
     #[arg(long)]
     pub round0_epochs: Option<f64>,
     /// global: the paper's rule; per-class: keep the tau share of every given class
@@ -125,11 +125,11 @@ pub struct ItlmArgs {
     #[arg(long)]
     pub warm_start: bool,
     /// Score early rounds out of fold with K models (1 = off): no sample is scored by a model
-    /// that trained on it [default: 1; `reproduce backdoor`: 3].
+    /// that trained on it [default: 1].
     #[arg(long)]
     pub folds: Option<usize>,
     /// Round 0 as an ensemble of K models (other seeds) whose losses are averaged: steadies a
-    /// very short round 0 [default: 1 = off].
+    /// very short round 0 [default: 1 = off; `reproduce backdoor`: 5].
     #[arg(long)]
     pub round0_models: Option<usize>,
     #[arg(long, default_value_t = 0)]
@@ -182,10 +182,10 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = LearnerConfig::default().batch_size)]
     pub batch_size: usize,
     /// Classifier optimizer: adamw, or sgd (momentum 0.9), which learns rare features such as
-    /// a backdoor's watermark later than the classes [default: adamw; reproduce backdoor: sgd]
+    /// a backdoor's watermark later than the classes [default: adamw; `reproduce backdoor`: sgd]
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
-    /// Learning rate [default: 0.001 for adamw, 0.05 for sgd; reproduce backdoor: 0.01]
+    /// Learning rate [default: 0.001 for adamw, 0.05 for sgd; `reproduce backdoor`: 0.01]
     #[arg(long)]
     pub lr: Option<f64>,
     #[arg(long, default_value_t = LearnerConfig::default().weight_decay)]

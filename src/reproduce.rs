@@ -538,3 +538,41 @@ fn spurious(a: &SpuriousArgs) -> Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn backdoor_args(extra: &[&str]) -> BackdoorArgs {
+        let mut argv = vec!["itlm-inspector", "reproduce", "backdoor"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Some(Command::Reproduce(r))) => match r.which {
+                Which::Backdoor(b) => b,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reproduce_backdoor_runs_its_protocol_unless_told_otherwise() {
+        let a = backdoor_args(&[]);
+        assert_eq!(a.itlm.config_over(backdoor_protocol()), backdoor_protocol());
+        assert_eq!(a.model.config_over(backdoor_learner()), backdoor_learner());
+        let a = backdoor_args(&["--tau", "0.9", "--optimizer", "adamw", "--seed", "3"]);
+        let c = a.itlm.config_over(backdoor_protocol());
+        assert_eq!(
+            (c.tau, c.seed, c.rounds),
+            (0.9, 3, backdoor_protocol().rounds)
+        );
+        let l = a.model.config_over(backdoor_learner());
+        assert_eq!(
+            (l.optimizer, l.lr),
+            (crate::learner::OptimizerKind::Adamw, 1e-3)
+        );
+    }
+}
