@@ -12,7 +12,7 @@ use crate::data::{self, Dataset, LoadOptions};
 use crate::error::{Error, Result};
 use crate::export::{self, DatasetInfo, Overwrite, RunFile, TruthInfo};
 use crate::itlm::{self, Config, Event, LossAggregate, Phase, RoundRecord, Selection, TauSchedule};
-use crate::learner::{self, DeviceChoice, LearnerConfig, ModelKind, OptimizerKind};
+use crate::learner::{self, DeviceChoice, LearnerConfig, LrSchedule, ModelKind, OptimizerKind};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -188,6 +188,10 @@ pub struct ModelArgs {
     /// Learning rate [default: 0.001 for adamw, 0.05 for sgd; `reproduce backdoor`: 0.01]
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Learning rate within each round's training: constant, or cosine annealing to 0
+    /// [default: constant]
+    #[arg(long, value_enum)]
+    pub lr_schedule: Option<LrSchedule>,
     #[arg(long, default_value_t = LearnerConfig::default().weight_decay)]
     pub weight_decay: f64,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
@@ -218,6 +222,7 @@ impl ModelArgs {
             weight_decay: self.weight_decay,
             device: self.device,
             optimizer,
+            lr_schedule: self.lr_schedule.unwrap_or(base.lr_schedule),
             ..base
         }
     }

@@ -16,7 +16,7 @@
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
 //! inside it (which postcard would often still decode into plausible numbers) clear errors.
 //! Versions 2 and 3 have the same header; their bodies are those of earlier builds: version 3's
-//! `LearnerConfig` had no `optimizer` (it was always AdamW), version 2's `Config` also had no
+//! `LearnerConfig` had no `optimizer` and `lr_schedule` (it was always AdamW at a constant rate), version 2's `Config` also had no
 //! `folds` and `round0_models` (and, before fractional epochs, whole-number `epochs`). Version 1
 //! (magic, version = 1, then a version-2 body, no length and no checksum) is still read too. Old
 //! bodies are decoded through the [`legacy`] layouts and given what they ran with: AdamW,
@@ -526,9 +526,9 @@ pub mod legacy {
 
     use super::{decode_whole, RunFile, RunFileOf};
     use crate::itlm::{Config, LossAggregate, Selection, TauSchedule};
-    use crate::learner::{DeviceChoice, LearnerConfig, ModelKind, OptimizerKind};
+    use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, ModelKind, OptimizerKind};
 
-    /// `LearnerConfig` before the optimizer choice (versions 1 to 3): always AdamW.
+    /// `LearnerConfig` before the optimizer choice (versions 1 to 3): AdamW at a constant rate.
     #[derive(Clone, Debug, Serialize, Deserialize)]
     pub struct LearnerNoOptimizer {
         pub model: ModelKind,
@@ -549,6 +549,7 @@ pub mod legacy {
                 weight_decay: l.weight_decay,
                 device: l.device,
                 optimizer: OptimizerKind::Adamw,
+                lr_schedule: LrSchedule::Constant,
             }
         }
     }

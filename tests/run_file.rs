@@ -122,7 +122,7 @@ fn with_header(version: u32, body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn version_3_files_read_as_adamw_runs() {
+fn version_3_files_read_as_constant_rate_adamw_runs() {
     use itlm_inspector::export::legacy::LearnerNoOptimizer;
     let mut run = sample_run();
     run.config.folds = 3;
@@ -132,9 +132,10 @@ fn version_3_files_read_as_adamw_runs() {
     assert_eq!(decode(&with_header(3, &body)).unwrap(), run);
     // The same body under today's version is refused, not misread.
     assert!(decode(&with_header(RUN_VERSION, &body)).is_err());
-    // And an SGD run survives today's format.
+    // And an SGD run with a cosine schedule survives today's format.
     run.learner.optimizer = OptimizerKind::Sgd;
     run.learner.lr = 0.05;
+    run.learner.lr_schedule = itlm_inspector::learner::LrSchedule::Cosine;
     assert_eq!(decode(&run.to_bytes().unwrap()).unwrap(), run);
 }
 

@@ -1061,7 +1061,10 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
         &h.state().state.settings.learner,
         itlm_inspector::reproduce::backdoor_learner(),
     );
-    assert_eq!((l.optimizer, l.lr), (want.optimizer, want.lr));
+    assert_eq!(
+        (l.optimizer, l.lr, l.lr_schedule),
+        (want.optimizer, want.lr, want.lr_schedule)
+    );
     // The slider follows: the next run keeps 95%.
     assert_eq!(h.state().state.tau(), 0.95);
 }
@@ -1090,7 +1093,10 @@ fn the_more_menu_stays_open_while_choosing_the_optimizer_and_the_cut() {
         h.state().state.settings.config.aggregate,
         itlm_inspector::itlm::LossAggregate::Mean
     );
+    h.get_by_label("cosine").click();
+    h.run_steps(3);
     let l = &h.state().state.settings.learner;
+    assert_eq!(l.lr_schedule, itlm_inspector::learner::LrSchedule::Cosine);
     assert_eq!(l.optimizer, OptimizerKind::Sgd);
     assert_eq!(
         l.lr,

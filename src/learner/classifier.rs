@@ -11,7 +11,7 @@ use super::init::ParamFactory;
 use super::nets::{Cnn, FastCnn, Mlp, Net};
 use super::optim::{ParamsSgd, Sgd};
 use super::schedule;
-use super::{LearnerConfig, ModelKind, OptimizerKind};
+use super::{LearnerConfig, LrSchedule, ModelKind, OptimizerKind};
 use crate::data::{Dataset, ImageShape};
 use crate::error::{Error, Result};
 use crate::itlm::{Learner, Scores, TickFn};
@@ -51,6 +51,15 @@ impl Opt {
             Opt::FastSgd(o) => o.backward_step(loss)?,
         }
         Ok(())
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        match self {
+            Opt::Stock(o) => o.set_learning_rate(lr),
+            Opt::Fast(o) => o.set_learning_rate(lr),
+            Opt::StockSgd(o) => o.set_learning_rate(lr),
+            Opt::FastSgd(o) => o.set_learning_rate(lr),
+        }
     }
 }
 
@@ -124,12 +133,16 @@ impl Classifier {
 impl Learner for Classifier {
     fn describe(&self) -> String {
         format!(
-            "{} ({} parameters, {}, batch {}, lr {})",
+            "{} ({} parameters, {}, batch {}, lr {}{})",
             self.cfg.model,
             self.parameter_count(),
             self.cfg.optimizer,
             self.cfg.batch_size,
-            self.cfg.lr
+            self.cfg.lr,
+            match self.cfg.lr_schedule {
+                LrSchedule::Constant => "",
+                LrSchedule::Cosine => " cosine",
+            }
         )
     }
 
@@ -188,6 +201,9 @@ impl Learner for Classifier {
     ) -> Result<f32> {
         self.check_data(data)?;
         let bs = self.cfg.batch_size;
+        let total = schedule::total_batches(indices.len(), epochs, bs);
+        let (lr, cosine) = (self.cfg.lr, self.cfg.lr_schedule == LrSchedule::Cosine);
+        let mut step = 0;
         schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
             let (x, y) = self.batcher.batch(data, chunk, &self.device)?;
             let net = self
@@ -200,6 +216,10 @@ impl Learner for Classifier {
                 .opt
                 .as_mut()
                 .ok_or_else(|| Error::Model("no optimizer".into()))?;
+            if cosine {
+                opt.set_learning_rate(schedule::cosine_lr(lr, step, total));
+            }
+            step += 1;
             opt.backward_step(&loss)?;
             Ok(loss.to_scalar::<f32>()?)
         })

@@ -9,6 +9,19 @@ use crate::rng::Rng;
 /// batch (and the seeded generator, for learners that sample noise) and returns the batch's mean
 /// loss. Returns the mean loss of the last epoch's batches, or the first non-finite batch loss
 /// (training stops there: the caller reports divergence).
+/// Batches a training call of `epochs` passes over `n` samples runs (at least one).
+pub fn total_batches(n: usize, epochs: f64, batch_size: usize) -> usize {
+    let per_epoch = n.div_ceil(batch_size.max(1)).max(1);
+    ((epochs * per_epoch as f64).round() as usize).max(1)
+}
+
+/// The learning rate of batch `step` (0-based) of `total` under cosine annealing from `lr`
+/// down to 0 (the last batch gets a small positive rate).
+pub fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
+    let t = step as f64 / total.max(1) as f64;
+    lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+}
+
 pub fn train_batches(
     indices: &[usize],
     epochs: f64,
@@ -19,7 +32,7 @@ pub fn train_batches(
 ) -> Result<f32> {
     let bs = batch_size.max(1);
     let per_epoch = indices.len().div_ceil(bs).max(1);
-    let total = ((epochs * per_epoch as f64).round() as usize).max(1);
+    let total = total_batches(indices.len(), epochs, bs);
     let whole_epochs = total.div_ceil(per_epoch);
     let mut rng = Rng::new(seed);
     let mut order = indices.to_vec();
@@ -77,6 +90,19 @@ pub fn score_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cosine_starts_at_the_rate_halves_midway_and_ends_near_zero() {
+        assert_eq!(cosine_lr(0.02, 0, 100), 0.02);
+        assert!((cosine_lr(0.02, 50, 100) - 0.01).abs() < 1e-12);
+        let last = cosine_lr(0.02, 99, 100);
+        assert!(last > 0.0 && last < 0.0001, "{last}");
+        let rates: Vec<f64> = (0..100).map(|t| cosine_lr(1.0, t, 100)).collect();
+        assert!(rates.windows(2).all(|w| w[1] < w[0]), "decreasing");
+        assert_eq!(total_batches(10, 1.5, 4), 5);
+        assert_eq!(total_batches(10, 0.01, 4), 1);
+        assert_eq!(total_batches(0, 3.0, 4), 3);
+    }
 
     #[test]
     fn fractional_epochs_and_ticks() {

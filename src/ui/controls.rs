@@ -6,7 +6,7 @@ use egui::{Color32, RichText};
 
 use crate::cli::Mode;
 use crate::itlm::{LossAggregate, Selection, TauSchedule};
-use crate::learner::{ModelKind, OptimizerKind};
+use crate::learner::{LrSchedule, ModelKind, OptimizerKind};
 
 use super::state::{AppState, RunStatus};
 use super::TAU_MIN;
@@ -138,6 +138,12 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                 }
             });
             ui.horizontal(|ui| {
+                ui.label("learning rate in a round");
+                ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Constant, "constant");
+                ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Cosine, "cosine")
+                    .on_hover_text("Cosine annealing to 0 over each round's training");
+            });
+            ui.horizontal(|ui| {
                 let l = ui.label("learning rate");
                 ui.add(
                     egui::DragValue::new(&mut s.learner.lr)
@@ -184,6 +190,7 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                 let l = crate::reproduce::backdoor_learner();
                 s.learner.optimizer = l.optimizer;
                 s.learner.lr = l.lr;
+                s.learner.lr_schedule = l.lr_schedule;
                 ui.close();
             }
             ui.horizontal(|ui| {

@@ -677,6 +677,47 @@ fn classifier_trains_the_same_with_stock_and_fast_implementations() {
 }
 
 #[test]
+fn cosine_schedule_starts_at_the_full_rate_then_decays() {
+    use crate::data::{Dataset, ImageShape, Source};
+    use crate::itlm::{Learner, Tick};
+    use crate::learner::{Classifier, LearnerConfig, LrSchedule, OptimizerKind};
+
+    let (shape, n, classes) = (ImageShape::new(8, 8, 1), 64, 2);
+    let mut rng = Rng::new(21);
+    let pixels = (0..n * shape.len()).map(|_| rng.below(256) as u8).collect();
+    let labels = (0..n).map(|i| (i % classes) as u32).collect();
+    let ids = (0..n).map(|i| i.to_string()).collect();
+    let names = (0..classes).map(|c| c.to_string()).collect();
+    let data = Dataset::from_parts("t", Source::Memory, names, shape, pixels, labels, ids).unwrap();
+    let idx: Vec<usize> = (0..n).collect();
+    // 16 samples a batch: 0.25 epoch is one batch, 2 epochs are eight.
+    let losses = |schedule: LrSchedule, epochs: f64| {
+        let cfg = LearnerConfig {
+            batch_size: 16,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.05,
+            lr_schedule: schedule,
+            ..Default::default()
+        };
+        let mut c = Classifier::new(cfg, shape, classes, Device::Cpu).unwrap();
+        c.reset(4).unwrap();
+        let mut tick = |_: Tick| Ok(());
+        c.train(&data, &idx, epochs, 6, &mut tick).unwrap();
+        c.score(&data, &idx, &mut tick).unwrap().loss
+    };
+    assert_eq!(
+        losses(LrSchedule::Constant, 0.25),
+        losses(LrSchedule::Cosine, 0.25),
+        "the first batch runs at the full rate"
+    );
+    assert_ne!(
+        losses(LrSchedule::Constant, 2.0),
+        losses(LrSchedule::Cosine, 2.0),
+        "later batches run at lower rates"
+    );
+}
+
+#[test]
 fn results_do_not_depend_on_the_thread_count() {
     let mut rng = Rng::new(13);
     let x = var(random(&mut rng, &[7, 10, 9, 4], 1.0));
