@@ -185,11 +185,11 @@ pub struct ModelArgs {
     /// a backdoor's watermark later than the classes [default: adamw; `reproduce backdoor`: sgd]
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
-    /// Learning rate [default: 0.001 for adamw, 0.05 for sgd; `reproduce backdoor`: 0.01]
+    /// Learning rate [default: 0.001 for adamw, 0.05 for sgd; `reproduce backdoor`: 0.02]
     #[arg(long)]
     pub lr: Option<f64>,
     /// Learning rate within each round's training: constant, or cosine annealing to 0
-    /// [default: constant]
+    /// [default: constant; `reproduce backdoor`: cosine]
     #[arg(long, value_enum)]
     pub lr_schedule: Option<LrSchedule>,
     #[arg(long, default_value_t = LearnerConfig::default().weight_decay)]

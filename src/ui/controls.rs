@@ -180,7 +180,7 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
             });
             if ui
                 .button("Backdoor defence protocol")
-                .on_hover_text("SGD (lr 0.01), tau 0.95 global, round 0 five models of 0.35 epoch averaged, 10 one-epoch rounds, final 9 epochs: what defends corner-watermark backdoors on Fashion-MNIST (README)")
+                .on_hover_text("SGD (lr 0.02, cosine), tau 0.95 global, round 0 five models of 0.35 epoch averaged, 10 one-epoch rounds, final 9 epochs: what defends corner-watermark backdoors on Fashion-MNIST (README)")
                 .clicked()
             {
                 s.config = crate::itlm::Config {
