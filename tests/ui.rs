@@ -1062,8 +1062,8 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
         itlm_inspector::reproduce::backdoor_learner(),
     );
     assert_eq!(
-        (l.optimizer, l.lr, l.lr_schedule),
-        (want.optimizer, want.lr, want.lr_schedule)
+        (l.optimizer, l.lr, l.lr_schedule, l.batch_size),
+        (want.optimizer, want.lr, want.lr_schedule, want.batch_size)
     );
     // The slider follows: the next run keeps 95%.
     assert_eq!(h.state().state.tau(), 0.95);

@@ -180,17 +180,19 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
             });
             if ui
                 .button("Backdoor defence protocol")
-                .on_hover_text("SGD (lr 0.02, cosine), tau 0.95 global, round 0 five models of 0.35 epoch averaged, 10 one-epoch rounds, final 9 epochs: what defends corner-watermark backdoors on Fashion-MNIST (README)")
+                .on_hover_text("SGD (lr 0.02, cosine), batch 128, tau 0.95 global, round 0 five models of 0.35 epoch averaged, 10 one-epoch rounds, final 9 epochs: what defends corner-watermark backdoors on Fashion-MNIST (README)")
                 .clicked()
             {
                 s.config = crate::itlm::Config {
                     seed: s.config.seed,
                     ..crate::reproduce::backdoor_protocol()
                 };
+                // The learner's training settings too (model and device stay the user's).
                 let l = crate::reproduce::backdoor_learner();
                 s.learner.optimizer = l.optimizer;
                 s.learner.lr = l.lr;
                 s.learner.lr_schedule = l.lr_schedule;
+                s.learner.batch_size = l.batch_size;
                 ui.close();
             }
             ui.horizontal(|ui| {
