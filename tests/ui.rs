@@ -116,6 +116,18 @@ fn harness(path: &Path) -> Harness<'static, App> {
     h
 }
 
+/// A window opened on a fresh IDX set (the returned folder, kept alive by the caller), once the
+/// set is loaded.
+fn loaded_harness() -> (tempfile::TempDir, Harness<'static, App>) {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let mut h = harness(data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    (data, h)
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|r| {
@@ -130,14 +142,8 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn window_runs_itlm_and_follows_the_user() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_set(data.path());
-    let mut h = harness(data.path());
-
     // Loading runs in the background; the summary appears when it is done.
-    step_until(&mut h, 60, "the dataset to load", |a| {
-        a.state.data.is_some()
-    });
+    let (data, mut h) = loaded_harness();
     h.get_by_label_contains("240 images, 3 classes");
     h.get_by_label_contains("test set: 60");
     h.get_by_label_contains("truth: 30 known bad");
@@ -762,12 +768,7 @@ fn a_damaged_or_foreign_run_file_shows_the_error() {
 
 #[test]
 fn generative_mode_shows_generated_images_and_losses() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_set(data.path());
-    let mut h = harness(data.path());
-    step_until(&mut h, 60, "the dataset to load", |a| {
-        a.state.data.is_some()
-    });
+    let (_data, mut h) = loaded_harness();
     // The mode selector switches to the VAE.
     h.get_by_label("mode").click();
     h.run_steps(2);
@@ -863,14 +864,9 @@ fn write_png_folder(root: &Path, class: &str, n: usize) {
 
 #[test]
 fn test2_from_a_typed_folder_shows_in_the_metrics() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_set(data.path());
+    let (data, mut h) = loaded_harness();
     let t2 = tempfile::tempdir().unwrap();
     write_png_folder(t2.path(), "2", 12);
-    let mut h = harness(data.path());
-    step_until(&mut h, 60, "the dataset to load", |a| {
-        a.state.data.is_some()
-    });
     // Auto-detected like the CLI: the t10k split and <data>/truth.csv.
     let truth = data.path().join("truth.csv");
     let title = format!(
@@ -920,12 +916,7 @@ fn test2_from_a_typed_folder_shows_in_the_metrics() {
 
 #[test]
 fn small_sets_get_a_batch_hint_and_the_suggested_tau_is_offered() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_set(data.path());
-    let mut h = harness(data.path());
-    step_until(&mut h, 60, "the dataset to load", |a| {
-        a.state.data.is_some()
-    });
+    let (data, mut h) = loaded_harness();
     // 240 samples in batches of 32 is 8 batches per epoch.
     h.get_by_label_contains(
         "small set: consider batch size 8 (8 batches per epoch at 32, 30 at 8)",
@@ -1022,12 +1013,7 @@ fn the_demo_set_starts_from_its_recommended_settings() {
 
 #[test]
 fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_set(data.path());
-    let mut h = harness(data.path());
-    step_until(&mut h, 60, "the dataset to load", |a| {
-        a.state.data.is_some()
-    });
+    let (_data, mut h) = loaded_harness();
     h.state_mut().state.settings.config.seed = 42;
     h.get_by_label("More...").click();
     h.run_steps(3);
@@ -1072,12 +1058,7 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
 #[test]
 fn the_more_menu_stays_open_while_choosing_the_optimizer_and_the_cut() {
     use itlm_inspector::learner::OptimizerKind;
-    let data = tempfile::tempdir().unwrap();
-    write_idx_set(data.path());
-    let mut h = harness(data.path());
-    step_until(&mut h, 60, "the dataset to load", |a| {
-        a.state.data.is_some()
-    });
+    let (_data, mut h) = loaded_harness();
     assert_eq!(
         h.state().state.settings.learner.optimizer,
         OptimizerKind::Adamw
