@@ -15,6 +15,7 @@
 
 mod adamw;
 mod conv;
+mod fused_opt;
 mod gemm;
 mod linear;
 mod pool;
