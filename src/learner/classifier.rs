@@ -1,7 +1,7 @@
 //! A candle classifier (CNN or MLP) as an ITLM learner: AdamW, seeded batches, per-sample
 //! cross-entropy without reduction, re-initialisation by a fresh VarMap, cancellable per batch.
 
-use candle_core::{Device, Tensor, D};
+use candle_core::{Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 
 use super::fast;
@@ -34,33 +34,28 @@ pub enum CnnImpl {
     Fast,
 }
 
-/// The optimizer matching the [`CnnImpl`].
-enum Opt {
-    Stock(AdamW),
-    Fast(fast::AdamW),
-    StockSgd(Sgd),
-    FastSgd(fast::Sgd),
+/// What training needs of an optimizer, whichever the [`CnnImpl`] and [`OptimizerKind`] chose.
+trait Step: Send {
+    fn backward_step(&mut self, loss: &Tensor) -> candle_core::Result<()>;
+    fn set_learning_rate(&mut self, lr: f64);
 }
 
-impl Opt {
-    fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
-        match self {
-            Opt::Stock(o) => o.backward_step(loss)?,
-            Opt::Fast(o) => o.backward_step(loss)?,
-            Opt::StockSgd(o) => o.backward_step(loss)?,
-            Opt::FastSgd(o) => o.backward_step(loss)?,
-        }
-        Ok(())
+impl<O: Optimizer + Send> Step for O {
+    fn backward_step(&mut self, loss: &Tensor) -> candle_core::Result<()> {
+        Optimizer::backward_step(self, loss)
     }
 
     fn set_learning_rate(&mut self, lr: f64) {
-        match self {
-            Opt::Stock(o) => o.set_learning_rate(lr),
-            Opt::Fast(o) => o.set_learning_rate(lr),
-            Opt::StockSgd(o) => o.set_learning_rate(lr),
-            Opt::FastSgd(o) => o.set_learning_rate(lr),
-        }
+        Optimizer::set_learning_rate(self, lr)
     }
+}
+
+/// A fresh optimizer of type `O` over `vars`.
+fn boxed<O: Optimizer + Send + 'static>(
+    vars: Vec<Var>,
+    params: O::Config,
+) -> Result<Box<dyn Step>> {
+    Ok(Box::new(O::new(vars, params)?))
 }
 
 pub struct Classifier {
@@ -71,7 +66,7 @@ pub struct Classifier {
     device: Device,
     varmap: VarMap,
     net: Option<Box<dyn Net>>,
-    opt: Option<Opt>,
+    opt: Option<Box<dyn Step>>,
     batcher: Batcher,
 }
 
@@ -162,31 +157,21 @@ impl Learner for Classifier {
         };
         self.net = Some(net);
         let vars = self.varmap.all_vars();
-        self.opt = Some(match self.cfg.optimizer {
-            OptimizerKind::Adamw => {
-                let params = ParamsAdamW {
-                    lr: self.cfg.lr,
-                    weight_decay: self.cfg.weight_decay,
-                    ..Default::default()
-                };
-                if fast {
-                    Opt::Fast(fast::AdamW::new(vars, params)?)
-                } else {
-                    Opt::Stock(AdamW::new(vars, params)?)
-                }
-            }
-            OptimizerKind::Sgd => {
-                let params = ParamsSgd {
-                    lr: self.cfg.lr,
-                    weight_decay: self.cfg.weight_decay,
-                    ..Default::default()
-                };
-                if fast {
-                    Opt::FastSgd(fast::Sgd::new(vars, params)?)
-                } else {
-                    Opt::StockSgd(Sgd::new(vars, params)?)
-                }
-            }
+        let adamw = ParamsAdamW {
+            lr: self.cfg.lr,
+            weight_decay: self.cfg.weight_decay,
+            ..Default::default()
+        };
+        let sgd = ParamsSgd {
+            lr: self.cfg.lr,
+            weight_decay: self.cfg.weight_decay,
+            ..Default::default()
+        };
+        self.opt = Some(match (self.cfg.optimizer, fast) {
+            (OptimizerKind::Adamw, true) => boxed::<fast::AdamW>(vars, adamw)?,
+            (OptimizerKind::Adamw, false) => boxed::<AdamW>(vars, adamw)?,
+            (OptimizerKind::Sgd, true) => boxed::<fast::Sgd>(vars, sgd)?,
+            (OptimizerKind::Sgd, false) => boxed::<Sgd>(vars, sgd)?,
         });
         Ok(())
     }
