@@ -483,6 +483,19 @@ fn fast_and_stock_cnn_agree_on_logits_gradients_and_an_adamw_step() {
     }
 }
 
+/// sum(target * p^2) over the variables: gradients 2 * target * p (optimizer tests).
+fn quadratic_loss(vars: &[Var], targets: &[Tensor]) -> Tensor {
+    let mut total = Tensor::zeros((), DType::F32, &Device::Cpu).unwrap();
+    for (v, t) in vars.iter().zip(targets) {
+        let l = (v.as_tensor().sqr().unwrap() * t)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        total = (total + l).unwrap();
+    }
+    total
+}
+
 #[test]
 fn fused_adamw_matches_candle_adamw() {
     use candle_nn::ParamsAdamW;
@@ -501,19 +514,8 @@ fn fused_adamw_matches_candle_adamw() {
     let mut os = candle_nn::AdamW::new(vars_s.clone(), p.clone()).unwrap();
     let mut of = AdamW::new(vars_f.clone(), p).unwrap();
     for step in 0..5 {
-        // loss = sum(target * p^2) per variable: gradients 2 * target * p.
         let targets: Vec<Tensor> = shapes.iter().map(|s| random(&mut rng, s, 1.0)).collect();
-        let loss = |vars: &[Var]| {
-            let mut total = Tensor::zeros((), DType::F32, &Device::Cpu).unwrap();
-            for (v, t) in vars.iter().zip(&targets) {
-                let l = (v.as_tensor().sqr().unwrap() * t)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap();
-                total = (total + l).unwrap();
-            }
-            total
-        };
+        let loss = |vars: &[Var]| quadratic_loss(vars, &targets);
         os.backward_step(&loss(&vars_s)).unwrap();
         of.backward_step(&loss(&vars_f)).unwrap();
         for (a, b) in vars_f.iter().zip(&vars_s) {
@@ -544,7 +546,6 @@ fn fused_sgd_matches_the_tensor_sgd_and_the_momentum_recurrence() {
     let mut theta: Vec<f32> = vars_s[2].as_tensor().to_vec1().unwrap();
     let mut buf = vec![0f32; theta.len()];
     for step in 0..5 {
-        // loss = sum(target * p^2) per variable: gradients 2 * target * p.
         let targets: Vec<Tensor> = shapes.iter().map(|s| random(&mut rng, s, 1.0)).collect();
         let t2: Vec<f32> = targets[2].to_vec1().unwrap();
         for i in 0..theta.len() {
@@ -552,17 +553,7 @@ fn fused_sgd_matches_the_tensor_sgd_and_the_momentum_recurrence() {
             buf[i] = if step == 0 { d } else { 0.9 * buf[i] + d };
             theta[i] -= 0.05 * buf[i];
         }
-        let loss = |vars: &[Var]| {
-            let mut total = Tensor::zeros((), DType::F32, &Device::Cpu).unwrap();
-            for (v, t) in vars.iter().zip(&targets) {
-                let l = (v.as_tensor().sqr().unwrap() * t)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap();
-                total = (total + l).unwrap();
-            }
-            total
-        };
+        let loss = |vars: &[Var]| quadratic_loss(vars, &targets);
         os.backward_step(&loss(&vars_s)).unwrap();
         of.backward_step(&loss(&vars_f)).unwrap();
         for (a, b) in vars_f.iter().zip(&vars_s) {
