@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::data::corrupt::{encode_png, folder_name};
 use crate::data::{self, LoadOptions, Source};
 use crate::error::{Error, Result};
-use crate::export::{check_outside_dataset, RunFile};
+use crate::export::{check_outside_datasets, RunFile};
 use crate::outputs::{check_new_folder, StagedDir};
 
 /// How the copy was made.
@@ -78,13 +78,13 @@ fn link_one(src: &Path, dst: &Path) -> Result<Made> {
 }
 
 /// Write the verdict's kept samples of `run` as a new image folder `dst` (which must not exist
-/// or be empty, and must not be inside the dataset).
+/// or be empty, and must not be inside any dataset folder the run read).
 pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
     let v = run
         .verdict()
         .ok_or_else(|| Error::Other("no finished round: nothing to copy".into()))?;
     check_new_folder(dst)?;
-    check_outside_dataset(dst, &run.dataset.source)?;
+    check_outside_datasets(dst, run.dataset.sources())?;
     let d = &run.dataset;
     let kept: Vec<usize> = (0..d.len()).filter(|&i| v.kept[i]).collect();
     let staged = StagedDir::new(dst)?;

@@ -490,7 +490,7 @@ pub fn run_and_export(
         config: config.clone(),
         learner: lcfg.clone(),
         learner_description: learner.describe(),
-        dataset: DatasetInfo::of(&p.train),
+        dataset: DatasetInfo::of(&p.train).with_eval(p.test.iter().chain(&p.test2)),
         truth: p.truth.clone(),
         rounds: history.clone(),
         status,

@@ -2,20 +2,23 @@
 //! `flagged.txt`. Writes are atomic (temp file + rename), refuse to overwrite unless asked, and
 //! never go inside the dataset folder.
 //!
-//! Run file layout, version 4 (what this build writes; all integers little-endian):
+//! Run file layout, version 5 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 4
+//!      8     4  version: u32 = 5
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
-//!     24     -  body: the `RunFile` encoded with postcard, exactly `body length` bytes
+//!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
+//!               sets (`DatasetInfo::eval_sources`, a postcard `Vec<Source>`), exactly
+//!               `body length` bytes
 //! ```
 //!
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
 //! inside it (which postcard would often still decode into plausible numbers) clear errors.
-//! Versions 2 and 3 have the same header; their bodies are those of earlier builds: version 3's
+//! Version 4 is version 5 without the evaluation sources (read as none). Versions 2 and 3 have
+//! the same header; their bodies are those of earlier builds: version 3's
 //! `LearnerConfig` had no `optimizer` and `lr_schedule` (it was always AdamW at a constant rate), version 2's `Config` also had no
 //! `folds` and `round0_models` (and, before fractional epochs, whole-number `epochs`). Version 1
 //! (magic, version = 1, then a version-2 body, no length and no checksum) is still read too. Old
@@ -35,8 +38,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 3).
-pub const RUN_VERSION: u32 = 4;
+/// Version of the run file layout this build writes (it also reads versions 1 to 4).
+pub const RUN_VERSION: u32 = 5;
 /// Bytes before the body in a run file of version 2 or later.
 const HEADER_LEN: usize = 24;
 
@@ -49,6 +52,10 @@ pub struct DatasetInfo {
     pub shape: ImageShape,
     pub ids: Vec<String>,
     pub labels: Vec<u32>,
+    /// Where the run's test and test-2 sets came from: no output may go inside them either.
+    /// Stored after the rest of the body (run files of version 5), so not by serde here.
+    #[serde(skip)]
+    pub eval_sources: Vec<Source>,
 }
 
 impl DatasetInfo {
@@ -60,7 +67,23 @@ impl DatasetInfo {
             shape: d.shape,
             ids: d.ids().to_vec(),
             labels: d.labels().to_vec(),
+            eval_sources: Vec::new(),
         }
+    }
+
+    /// The same, with the sources of the evaluation sets (test, test-2) the run used.
+    pub fn with_eval<'a>(mut self, eval: impl IntoIterator<Item = &'a Dataset>) -> Self {
+        self.eval_sources = eval
+            .into_iter()
+            .map(|d| d.source.clone())
+            .filter(|s| *s != Source::Memory)
+            .collect();
+        self
+    }
+
+    /// Every dataset folder the run read: training set first, then its evaluation sets.
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        std::iter::once(&self.source).chain(&self.eval_sources)
     }
 
     pub fn len(&self) -> usize {
@@ -153,8 +176,9 @@ impl RunFile {
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let body = postcard::to_allocvec(self)
-            .map_err(|e| Error::Other(format!("encoding the run: {e}")))?;
+        let encoding = |e: postcard::Error| Error::Other(format!("encoding the run: {e}"));
+        let body = postcard::to_allocvec(self).map_err(encoding)?;
+        let body = postcard::to_extend(&self.dataset.eval_sources, body).map_err(encoding)?;
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         out.extend_from_slice(RUN_MAGIC);
         out.extend_from_slice(&RUN_VERSION.to_le_bytes());
@@ -180,9 +204,14 @@ impl RunFile {
             1 => legacy::decode(&bytes[12..]).map_err(damaged)?,
             2 => legacy::decode(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
             3 => legacy::decode_v3(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
+            4 => decode_whole::<RunFile>(Self::checked_body(bytes).map_err(damaged)?)
+                .map_err(damaged)?,
             RUN_VERSION => {
                 let body = Self::checked_body(bytes).map_err(damaged)?;
-                decode_whole::<RunFile>(body).map_err(damaged)?
+                let (mut run, rest) = postcard::take_from_bytes::<RunFile>(body)
+                    .map_err(|e| damaged(e.to_string()))?;
+                run.dataset.eval_sources = decode_whole::<Vec<Source>>(rest).map_err(damaged)?;
+                run
             }
             _ => {
                 let newer = if version > RUN_VERSION {
@@ -202,7 +231,7 @@ impl RunFile {
         Ok(run)
     }
 
-    /// The body of a version-2, -3 or -4 file, after checking its length and checksum.
+    /// The body of a version-2 or later file, after checking its length and checksum.
     fn checked_body(bytes: &[u8]) -> std::result::Result<&[u8], String> {
         let (Some(len), Some(crc)) = (
             bytes.get(12..20).and_then(|b| b.try_into().ok()),
@@ -331,6 +360,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Refuse output locations inside any of the dataset folders a run read (training, test and
+/// test-2 sets: [`DatasetInfo::sources`]).
+pub fn check_outside_datasets<'a>(
+    out: &Path,
+    sources: impl IntoIterator<Item = &'a Source>,
+) -> Result<()> {
+    sources
+        .into_iter()
+        .try_for_each(|s| check_outside_dataset(out, s))
 }
 
 /// Refuse output locations inside the dataset folder.
@@ -483,7 +523,7 @@ pub const FLAGGED_TXT: &str = "flagged.txt";
 /// Write the run file, samples.csv, clean.txt and flagged.txt into `dir` (created if needed).
 /// Checks every target before writing any, so a refusal leaves nothing half-written.
 pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<PathBuf>> {
-    check_outside_dataset(dir, &run.dataset.source)?;
+    check_outside_datasets(dir, run.dataset.sources())?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let files = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_TXT].map(|f| dir.join(f));
     if overwrite == Overwrite::Refuse {

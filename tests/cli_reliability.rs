@@ -657,3 +657,55 @@ fn clean_copy_links_kept_files_and_export_recuts() {
     );
     assert_eq!(snapshot(&data), before);
 }
+
+/// `export` and the clean copy refuse the run's test and test-2 folders as well as its
+/// training folder (the run file records where its evaluation sets came from).
+#[test]
+fn exports_are_refused_inside_the_test_and_test2_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, test, test2) = (
+        tmp.path().join("data"),
+        tmp.path().join("test"),
+        tmp.path().join("test2"),
+    );
+    image_folder(&data, &["a", "b"], 6);
+    image_folder(&test, &["a", "b"], 3);
+    image_folder(&test2, &["a", "b"], 2);
+    let out = tmp.path().join("out");
+    let extra = ["--test", s(&test), "--test2", s(&test2)];
+    succeeds(&run_on(&data, &out, &extra));
+    let run_file = out.join(export::RUN_FILE);
+    let r = RunFile::read(&run_file).unwrap();
+    assert_eq!(r.dataset.eval_sources.len(), 2);
+    let before = [snapshot(&data), snapshot(&test), snapshot(&test2)];
+    for dir in [&data, &test, &test2] {
+        for flag in ["--out", "--clean-copy"] {
+            let inside = dir.join("exp");
+            fails_with(
+                &run(&["export", s(&run_file), flag, s(&inside)]),
+                "is inside the dataset folder",
+            );
+            // `run` itself refuses them too.
+            let mut a = extra.to_vec();
+            if flag == "--clean-copy" {
+                a.extend(["--clean-copy", s(&inside)]);
+                fails_with(
+                    &run_on(&data, &tmp.path().join("o2"), &a),
+                    "is inside the dataset folder",
+                );
+            } else {
+                fails_with(&run_on(&data, &inside, &a), "is inside the dataset folder");
+            }
+        }
+    }
+    assert_eq!(
+        [snapshot(&data), snapshot(&test), snapshot(&test2)],
+        before,
+        "a dataset folder changed"
+    );
+    // A re-exported run keeps its evaluation sources.
+    let out2 = tmp.path().join("out2");
+    succeeds(&run(&["export", s(&run_file), "--out", s(&out2)]));
+    let r2 = RunFile::read(&out2.join(export::RUN_FILE)).unwrap();
+    assert_eq!(r2.dataset.eval_sources, r.dataset.eval_sources);
+}

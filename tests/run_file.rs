@@ -122,6 +122,20 @@ fn with_header(version: u32, body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn version_4_files_read_without_evaluation_sources() {
+    let mut run = sample_run();
+    run.dataset.eval_sources = vec![itlm_inspector::data::Source::ImageFolder {
+        root: "/some/test".into(),
+    }];
+    // Today's files keep them.
+    assert_eq!(decode(&run.to_bytes().unwrap()).unwrap(), run);
+    // A version-4 body is today's without them.
+    let body = postcard::to_allocvec(&run).unwrap();
+    run.dataset.eval_sources.clear();
+    assert_eq!(decode(&with_header(4, &body)).unwrap(), run);
+}
+
+#[test]
 fn version_3_files_read_as_constant_rate_adamw_runs() {
     use itlm_inspector::export::legacy::LearnerNoOptimizer;
     let mut run = sample_run();
@@ -184,16 +198,16 @@ fn wrong_magic_and_other_versions() {
         b
     };
     assert_eq!(
-        err(&with_version(5)),
-        "x.itlm: run file version 5; this build reads versions 1 to 4 (written by a newer itlm-inspector)"
+        err(&with_version(6)),
+        "x.itlm: run file version 6; this build reads versions 1 to 5 (written by a newer itlm-inspector)"
     );
     assert_eq!(
         err(&with_version(u32::MAX)),
-        format!("x.itlm: run file version {}; this build reads versions 1 to 4 (written by a newer itlm-inspector)", u32::MAX)
+        format!("x.itlm: run file version {}; this build reads versions 1 to 5 (written by a newer itlm-inspector)", u32::MAX)
     );
     assert_eq!(
         err(&with_version(0)),
-        "x.itlm: run file version 0; this build reads versions 1 to 4"
+        "x.itlm: run file version 0; this build reads versions 1 to 5"
     );
 }
 

@@ -1059,7 +1059,9 @@ impl AppState {
             self.error("Export: no finished round yet.");
             return;
         };
-        if let Err(e) = export::check_outside_dataset(&target, &run.dataset.source) {
+        let eval = self.data.iter().flat_map(|d| d.test.iter().chain(&d.test2));
+        let eval = eval.map(|d| &d.source);
+        if let Err(e) = export::check_outside_datasets(&target, run.dataset.sources().chain(eval)) {
             self.error(format!("Export refused: {e}"));
             return;
         }
