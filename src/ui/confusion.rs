@@ -37,11 +37,19 @@ pub fn confusion_ui(ui: &mut egui::Ui, state: &mut AppState) {
         .id_salt("confusion")
         .max_height(ui.available_height().max(120.0))
         .show(ui, |ui| {
-            // Column headers.
+            // Column headers, spaced exactly as the cells below (no item spacing).
             ui.horizontal(|ui| {
+                ui.spacing_mut().item_spacing.x = 0.0;
                 ui.add_space(label_w);
                 for name in names.iter().take(k) {
-                    let (r, _) = ui.allocate_exact_size(Vec2::new(cell, 14.0), Sense::hover());
+                    let (r, resp) = ui.allocate_exact_size(Vec2::new(cell, 14.0), Sense::hover());
+                    resp.widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::Label,
+                            true,
+                            format!("predicted column {name}"),
+                        )
+                    });
                     ui.painter().text(
                         r.center(),
                         egui::Align2::CENTER_CENTER,
