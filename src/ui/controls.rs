@@ -223,6 +223,11 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
         if tau != state.tau() {
             state.set_tau(tau);
         }
+        // The run buttons come first: the hints after them appear and go while a run
+        // trains, and must not move a button out from under the pointer.
+        ui.separator();
+        run_buttons_ui(ui, state);
+        ui.separator();
         suggestion_ui(ui, state);
         if let Some(rec) = state.record() {
             if (rec.tau - state.tau()).abs() > 1e-9 {
@@ -236,8 +241,6 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                 }
             }
         }
-        ui.separator();
-        run_buttons_ui(ui, state);
     });
     small_set_ui(ui, state);
     progress_ui(ui, state);
@@ -290,7 +293,6 @@ fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
     {
         state.set_tau(sg.tau);
     }
-    ui.separator();
 }
 
 /// A hint when an epoch is very few batches: training then takes too few steps.
@@ -339,6 +341,9 @@ pub fn schedule_name(s: TauSchedule) -> &'static str {
     }
 }
 
+/// Start/Restart and Pause/Resume swap their text: one width keeps the buttons after them put.
+const BUTTON: egui::Vec2 = egui::Vec2::new(64.0, 0.0);
+
 fn run_buttons_ui(ui: &mut egui::Ui, state: &mut AppState) {
     let has_data = state.data.as_ref().is_some_and(|d| d.has_images());
     let status = state.run.as_ref().map(|r| r.status.clone());
@@ -347,7 +352,7 @@ fn run_buttons_ui(ui: &mut egui::Ui, state: &mut AppState) {
     if ui
         .add_enabled(
             has_data,
-            egui::Button::new(if active { "Restart" } else { "Start" }),
+            egui::Button::new(if active { "Restart" } else { "Start" }).min_size(BUTTON),
         )
         .on_hover_text("Start a fresh run with these settings")
         .clicked()
@@ -355,10 +360,16 @@ fn run_buttons_ui(ui: &mut egui::Ui, state: &mut AppState) {
         state.start();
     }
     if paused {
-        if ui.button("Resume").clicked() {
+        if ui
+            .add(egui::Button::new("Resume").min_size(BUTTON))
+            .clicked()
+        {
             state.resume();
         }
-    } else if ui.add_enabled(active, egui::Button::new("Pause")).clicked() {
+    } else if ui
+        .add_enabled(active, egui::Button::new("Pause").min_size(BUTTON))
+        .clicked()
+    {
         state.pause();
     }
     if ui.add_enabled(active, egui::Button::new("Stop")).clicked() {
