@@ -104,7 +104,10 @@ pub fn eval_paths_ui(ui: &mut egui::Ui, state: &mut AppState) {
                 ui.add(
                     egui::TextEdit::singleline(state.eval.field_mut(field))
                         .hint_text(hint)
-                        .desired_width(360.0),
+                        // A grid cell offers last frame's column width, so desired_width
+                        // alone never grows past the first layout: a minimum does.
+                        .desired_width(420.0)
+                        .min_size(egui::vec2(420.0, 0.0)),
                 )
                 .labelled_by(l.id);
                 if ui

@@ -214,19 +214,19 @@ pub fn eval_section_ui(ui: &mut egui::Ui, state: &mut AppState) {
     let mut parts = Vec::new();
     if let Some(d) = d {
         if let Some(f) = &d.test_from {
-            parts.push(format!("test: {f}"));
+            parts.push(format!("test set {f}"));
         }
         if let Some(f) = &d.test2_from {
-            parts.push(format!("test-2: {f}"));
+            parts.push(format!("test-2 {f}"));
         }
         if let Some(f) = &d.truth_from {
-            parts.push(format!("truth: {f}"));
+            parts.push(format!("truth {f}"));
         }
     }
     let title = if parts.is_empty() {
-        "Test set, test-2, truth: none".to_string()
+        "Evaluation data (test set, test-2, truth): none".to_string()
     } else {
-        format!("Test set, test-2, truth: {}", parts.join(", "))
+        format!("Evaluation data: {}", parts.join("; "))
     };
     egui::CollapsingHeader::new(title)
         .id_salt("eval_paths_section")
