@@ -102,7 +102,10 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
             ui.end_row();
             if let Some(f) = train.file(i) {
                 ui.label("file");
-                ui.label(f.display().to_string());
+                // A long path would widen the panel past the window: cut it, whole on hover.
+                let full = f.display().to_string();
+                ui.add(egui::Label::new(&full).truncate())
+                    .on_hover_text(&full);
                 ui.end_row();
             }
             let given = train.label(i);
@@ -233,6 +236,10 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
         .allow_drag(false)
         .include_y(0.0)
         .include_y(1.0)
+        .include_x(-0.5)
+        .include_x(probs.len() as f64 - 0.5)
+        // One mark per class (every n-th when there are many), so each bar gets its name.
+        .x_grid_spacer(class_marks)
         .x_axis_formatter(move |m, _| {
             let c = m.value.round();
             if (m.value - c).abs() < 1e-6 && c >= 0.0 {
@@ -254,4 +261,50 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
             .small()
             .color(Color32::GRAY),
     );
+}
+
+/// Grid marks on the class indices in view: every class up to 12 in view, else every n-th.
+fn class_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let (lo, hi) = input.bounds;
+    let (first, last) = (lo.ceil().max(0.0), hi.floor());
+    if !(last >= first) {
+        return Vec::new();
+    }
+    let step = ((last - first + 1.0) / 12.0).ceil().max(1.0);
+    let mut marks = Vec::new();
+    let mut v = (first / step).ceil() * step;
+    while v <= last && marks.len() < 64 {
+        marks.push(egui_plot::GridMark {
+            value: v,
+            step_size: step,
+        });
+        v += step;
+    }
+    marks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_marks;
+
+    fn marks(lo: f64, hi: f64) -> Vec<f64> {
+        class_marks(egui_plot::GridInput {
+            bounds: (lo, hi),
+            base_step_size: 0.01,
+        })
+        .iter()
+        .map(|m| m.value)
+        .collect()
+    }
+
+    #[test]
+    fn every_class_in_view_gets_a_mark() {
+        assert_eq!(marks(-0.5, 5.5), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(marks(-0.7, 9.6).len(), 10);
+        // Many classes: every n-th, at most 12 or so.
+        let m = marks(-0.5, 39.5);
+        assert_eq!(m.first(), Some(&0.0));
+        assert!(m.len() <= 13 && m.len() >= 8, "{m:?}");
+        assert!(marks(3.0, 2.0).is_empty());
+    }
 }
