@@ -236,6 +236,22 @@ fn window_runs_itlm_and_follows_the_user() {
         .find(|l| l.contains(" predicted ") && !l.ends_with(": 0"))
         .expect("a non-empty confusion cell");
     let count: usize = cell.rsplit(": ").next().unwrap().parse().unwrap();
+    // Every column heading sits over its column of cells.
+    let classes = h.state().state.data.as_ref().unwrap().train.classes.clone();
+    for (p, name) in classes.iter().enumerate() {
+        let head = h.get_by_label(&format!("predicted column {name}")).rect();
+        let g = (p + 1) % classes.len();
+        let col = h
+            .query_all_by_label_contains(&format!("given {} predicted {name}: ", classes[g]))
+            .next()
+            .expect("a confusion cell")
+            .rect();
+        assert!(
+            (head.center().x - col.center().x).abs() < 0.5
+                && (head.width() - col.width()).abs() < 0.5,
+            "column {p} ({name}): heading {head:?}, cells {col:?}"
+        );
+    }
     h.get_by_label(&cell).click();
     h.run_steps(2);
     assert!(h.state().state.filter.cell.is_some());
@@ -289,6 +305,10 @@ fn window_runs_itlm_and_follows_the_user() {
     step_until(&mut h, 30, "the second export", |a| {
         !a.state.exporting() && a.state.export.open.is_none()
     });
+    // The next export of this dataset defaults to the folder it last went to.
+    h.state_mut().state.begin_export(ExportWhat::All);
+    assert_eq!(h.state().state.export.target, target.display().to_string());
+    h.state_mut().state.export.open = None;
 
     // Never inside the dataset folder: refused, nothing written.
     h.state_mut().state.begin_export(ExportWhat::FlaggedTxt);
@@ -299,6 +319,18 @@ fn window_runs_itlm_and_follows_the_user() {
     h.run_steps(2);
     h.get_by_label_contains("Export refused:");
     assert!(!inside.exists());
+    h.state_mut().state.export.open = None;
+
+    // Another dataset's export goes to a sibling folder named after it, not into this one's.
+    let other = tempfile::tempdir().unwrap();
+    write_idx_set(other.path());
+    open_and_wait(&mut h, other.path(), "another dataset");
+    h.state_mut().state.begin_export(ExportWhat::All);
+    let name = h.state().state.data.as_ref().unwrap().train.name.clone();
+    assert_eq!(
+        PathBuf::from(&h.state().state.export.target),
+        out.path().join(name)
+    );
 }
 
 #[test]
@@ -870,7 +902,7 @@ fn test2_from_a_typed_folder_shows_in_the_metrics() {
     // Auto-detected like the CLI: the t10k split and <data>/truth.csv.
     let truth = data.path().join("truth.csv");
     let title = format!(
-        "Test set, test-2, truth: test: the t10k files (auto), truth: {} (auto)",
+        "Evaluation data: test set the t10k files (auto); truth {} (auto)",
         truth.display()
     );
     h.get_by_label(&title).click();
@@ -886,13 +918,21 @@ fn test2_from_a_typed_folder_shows_in_the_metrics() {
         .type_text(&t2.path().display().to_string());
     h.run_steps(2);
     assert_eq!(h.state().state.eval.test2, t2.path().display().to_string());
+    // The path fields are wide enough to read a path (a grid cell once kept them ~35 px).
+    for name in ["test set", "test-2 folder", "truth.csv"] {
+        let w = h
+            .get_by_role_and_label(egui::Role::TextInput, name)
+            .rect()
+            .width();
+        assert!(w >= 400.0, "{name} field is {w} px wide");
+    }
     h.get_by_label_contains("changed: reload to apply");
     h.get_by_label("Reload with these").click();
     step_until(&mut h, 60, "the reload", |a| {
         a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.test2.is_some())
     });
     h.get_by_label("test-2: 12");
-    h.get_by_label_contains(&format!("test-2: {}", t2.path().display()));
+    h.get_by_label_contains(&format!("test-2 {}", t2.path().display()));
     h.get_by_label("Start").click();
     step_until(&mut h, 300, "the run to finish", |a| {
         a.state
@@ -1084,4 +1124,31 @@ fn the_more_menu_stays_open_while_choosing_the_optimizer_and_the_cut() {
         OptimizerKind::Sgd.default_lr(),
         "the learning rate follows the optimizer"
     );
+}
+
+#[test]
+fn run_buttons_stay_put_while_hints_come_and_go() {
+    let (_data, mut h) = loaded_harness();
+    h.run_steps(2);
+    let stop_x = |h: &Harness<'_, App>| h.get_by_label("Stop").rect().min.x;
+    let step_x = |h: &Harness<'_, App>| h.get_by_label("Step one round").rect().min.x;
+    let (stop0, step0) = (stop_x(&h), step_x(&h));
+    // Start -> Restart and Pause -> Resume swap text; round 0 brings the suggested tau and
+    // the round's tau: none of it may move the buttons.
+    h.get_by_label("Step one round").click();
+    step_until(&mut h, 120, "round 0 and the pause", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Paused)
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("suggested tau");
+    h.get_by_label("Resume");
+    assert_eq!((stop_x(&h), step_x(&h)), (stop0, step0));
+    h.get_by_label("Resume").click();
+    h.run_steps(2);
+    assert_eq!((stop_x(&h), step_x(&h)), (stop0, step0));
+    h.get_by_label("Stop").click();
+    h.run_steps(2);
 }

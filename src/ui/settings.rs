@@ -62,6 +62,9 @@ pub struct Settings {
     /// Histogram counts on a log scale.
     pub log_counts: bool,
     pub export_dir: Option<PathBuf>,
+    /// The dataset `export_dir` was last used for: another dataset's export defaults to a
+    /// sibling folder named after it, not into this one's.
+    pub export_dataset: Option<PathBuf>,
     /// The classifier of the classify mode (the mode selector switches to the VAE and back).
     pub classifier: ModelKind,
     /// Run settings last used per dataset, most recent first.
@@ -79,6 +82,7 @@ impl Default for Settings {
             // Loss histograms are heavy-tailed: the trimmed tail is invisible on a linear scale.
             log_counts: true,
             export_dir: None,
+            export_dataset: None,
             classifier: ModelKind::Cnn,
             per_dataset: Vec::new(),
         }

@@ -1025,18 +1025,25 @@ impl AppState {
 
     /// Open the export window for `what` with a sensible default target.
     pub fn begin_export(&mut self, what: ExportWhat) {
-        let base = self.settings.export_dir.clone().unwrap_or_else(|| {
-            let name = self
-                .data
-                .as_ref()
-                .map(|d| d.train.name.clone())
-                .unwrap_or_else(|| "dataset".into());
-            std::env::var_os("HOME")
+        let name = self
+            .data
+            .as_ref()
+            .map(|d| d.train.name.clone())
+            .unwrap_or_else(|| "dataset".into());
+        let current = self.data.as_ref().map(|d| d.path.clone());
+        let base = match &self.settings.export_dir {
+            // This dataset's last export folder.
+            Some(dir) if current.is_some() && self.settings.export_dataset == current => {
+                dir.clone()
+            }
+            // Another dataset's: a sibling folder named after this one.
+            Some(dir) => dir.parent().unwrap_or(dir).join(&name),
+            None => std::env::var_os("HOME")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("."))
                 .join("itlm-inspector")
-                .join(name)
-        });
+                .join(&name),
+        };
         let target = match what.file_name() {
             Some(f) => base.join(f),
             None => base,
@@ -1079,6 +1086,7 @@ impl AppState {
         };
         if let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
             self.settings.export_dir = Some(d);
+            self.settings.export_dataset = self.data.as_ref().map(|d| d.path.clone());
         }
         let (tx, rx) = mpsc::channel();
         let repaint = self.repaint.clone();
