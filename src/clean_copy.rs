@@ -40,12 +40,20 @@ impl std::fmt::Display for CopyReport {
         if !self.missing.is_empty() {
             write!(
                 f,
-                "; {} kept files are missing (first: {})",
+                "; {} of the {} kept files are missing (first: {})",
                 self.missing.len(),
+                self.made() + self.missing.len(),
                 self.missing[0]
             )?;
         }
         Ok(())
+    }
+}
+
+impl CopyReport {
+    /// Files put into the copy, however they were made.
+    pub fn made(&self) -> usize {
+        self.hard_links + self.symlinks + self.copies + self.written
     }
 }
 
@@ -78,7 +86,10 @@ fn link_one(src: &Path, dst: &Path) -> Result<Made> {
 }
 
 /// Write the verdict's kept samples of `run` as a new image folder `dst` (which must not exist
-/// or be empty, and must not be inside any dataset folder the run read).
+/// or be empty, and must not be inside any dataset folder the run read), with a folder for
+/// every class, even one with no kept sample. Kept files that are gone make it an error: when
+/// none could be copied nothing is written; otherwise the copy of the others is kept and the
+/// error says how many are missing.
 pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
     let v = run
         .verdict()
@@ -94,6 +105,11 @@ pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
     };
     match &d.source {
         Source::ImageFolder { root } => {
+            // Ids are `<class folder>/<file>`: the class names are the folder names.
+            for c in &d.classes {
+                let p = staged.path().join(c);
+                std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+            }
             let made: Vec<Result<Made>> = kept
                 .par_iter()
                 .map(|&i| link_one(&root.join(&d.ids[i]), &staged.path().join(&d.ids[i])))
@@ -121,7 +137,24 @@ pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
             ))
         }
     }
+    if !report.missing.is_empty() && report.made() == 0 {
+        // `staged` is dropped: no empty folder is left behind.
+        return Err(Error::data(
+            dst,
+            format!(
+                "none of the {} kept files could be copied: they are missing (first: {}); \
+                 nothing was written",
+                report.missing.len(),
+                report.missing[0]
+            ),
+        ));
+    }
     staged.commit()?;
+    if !report.missing.is_empty() {
+        return Err(Error::Other(format!(
+            "{report}; the copy holds the others only"
+        )));
+    }
     Ok(report)
 }
 

@@ -709,3 +709,62 @@ fn exports_are_refused_inside_the_test_and_test2_folders() {
     let r2 = RunFile::read(&out2.join(export::RUN_FILE)).unwrap();
     assert_eq!(r2.dataset.eval_sources, r.dataset.eval_sources);
 }
+
+/// The clean copy has a folder for every class, even one with no kept sample; kept files that
+/// are gone make it fail with their count, and when none is left nothing is written.
+#[test]
+fn clean_copy_keeps_every_class_and_fails_on_missing_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    let out = tmp.path().join("out");
+    succeeds(&run_on(&data, &out, &[]));
+    let run_file = out.join(export::RUN_FILE);
+    let files = |dir: &Path| -> usize {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter(|e| e.as_ref().unwrap().file_type().is_file())
+            .count()
+    };
+
+    // tau 0.05 keeps 2 of 30 samples: at least one class keeps none, its folder is still there.
+    let copy = tmp.path().join("copy");
+    succeeds(&run(&[
+        "export",
+        s(&run_file),
+        "--tau",
+        "0.05",
+        "--clean-copy",
+        s(&copy),
+    ]));
+    assert_eq!(files(&copy), 2);
+    for c in ["a", "b", "c"] {
+        assert!(copy.join(c).is_dir(), "no folder for class {c}");
+    }
+
+    // One kept file gone: the others are copied, the exit code says it, with the count.
+    let clean = std::fs::read_to_string(out.join(export::CLEAN_TXT)).unwrap();
+    let kept: Vec<&str> = clean.lines().collect();
+    std::fs::remove_file(data.join(kept[0])).unwrap();
+    let copy2 = tmp.path().join("copy2");
+    let e = fails_with(
+        &run(&["export", s(&run_file), "--clean-copy", s(&copy2)]),
+        &format!("1 of the {} kept files are missing", kept.len()),
+    );
+    assert!(e.contains(kept[0]), "{e}");
+    assert_eq!(files(&copy2), kept.len() - 1);
+
+    // All gone: an error, and no folder left behind.
+    std::fs::rename(&data, tmp.path().join("moved")).unwrap();
+    let copy3 = tmp.path().join("copy3");
+    fails_with(
+        &run(&["export", s(&run_file), "--clean-copy", s(&copy3)]),
+        &format!("none of the {} kept files could be copied", kept.len()),
+    );
+    assert!(!copy3.exists());
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("copy3")), "{names:?}");
+}
