@@ -407,8 +407,9 @@ fn csv_field(s: &str) -> String {
 }
 
 /// `samples.csv`: one row per sample: path, given label, predicted, p(given), the loss of every
-/// round, kept (by the verdict), the flag score (the verdict round's loss) and, with truth,
-/// true label and kind.
+/// round, kept (by the verdict), the flag score (the verdict round's loss), how often it was
+/// trimmed up to the verdict's round (that round by the verdict's cut) and, with truth, true
+/// label and kind.
 pub fn samples_csv(run: &RunFile) -> Result<String> {
     let v = run
         .verdict()
@@ -444,7 +445,13 @@ pub fn samples_csv(run: &RunFile) -> Result<String> {
         for rr in &run.rounds {
             s.push_str(&format!(",{:.6}", rr.loss[i]));
         }
-        let trimmed = run.rounds.iter().filter(|rr| !rr.kept[i]).count();
+        // Rounds up to the verdict's: the earlier ones as they ran, that one as re-cut.
+        let trimmed = run
+            .rounds
+            .iter()
+            .filter(|rr| rr.round < v.round && !rr.kept[i])
+            .count()
+            + usize::from(!v.kept[i]);
         s.push_str(&format!(
             ",{},{:.6},{trimmed}",
             u8::from(v.kept[i]),

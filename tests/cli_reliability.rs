@@ -768,3 +768,50 @@ fn clean_copy_keeps_every_class_and_fails_on_missing_files() {
         .collect();
     assert!(!names.iter().any(|n| n.contains("copy3")), "{names:?}");
 }
+
+/// The column `name` of every row of a samples.csv (no quoted fields in these tests).
+fn csv_column(csv: &str, name: &str) -> Vec<String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let k = header.iter().position(|h| *h == name).unwrap();
+    lines
+        .map(|l| l.split(',').nth(k).unwrap().to_string())
+        .collect()
+}
+
+/// A re-cut export counts trims up to its round only, that round by the new cut.
+#[test]
+fn recut_exports_count_times_trimmed_up_to_their_round() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    let out = tmp.path().join("out");
+    succeeds(&run_on(&data, &out, &["--rounds", "2"]));
+    let run_file = out.join(export::RUN_FILE);
+    let r = RunFile::read(&run_file).unwrap();
+    for round in ["0", "1"] {
+        let ex = tmp.path().join(format!("ex{round}"));
+        succeeds(&run(&[
+            "export",
+            s(&run_file),
+            "--round",
+            round,
+            "--tau",
+            "0.5",
+            "--out",
+            s(&ex),
+        ]));
+        let csv = std::fs::read_to_string(ex.join(export::SAMPLES_CSV)).unwrap();
+        let kept = csv_column(&csv, "kept");
+        let times = csv_column(&csv, "times_trimmed");
+        for (i, (k, t)) in kept.iter().zip(&times).enumerate() {
+            let earlier = if round == "1" {
+                usize::from(!r.rounds[0].kept[i])
+            } else {
+                0
+            };
+            let want = earlier + usize::from(k == "0");
+            assert_eq!(t, &want.to_string(), "round {round}, row {i}");
+        }
+    }
+}
