@@ -379,29 +379,51 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
 /// Refuse, before any training, an output folder inside a dataset folder (training, test or
 /// test-2 set), an output path that is not a folder, and (without --force) existing outputs.
 pub fn check_out(a: &RunArgs, p: &Prepared) -> Result<()> {
-    for d in [Some(&p.train), p.test.as_ref(), p.test2.as_ref()]
+    let sources: Vec<&crate::data::Source> = [Some(&p.train), p.test.as_ref(), p.test2.as_ref()]
         .into_iter()
         .flatten()
-    {
-        export::check_outside_dataset(&a.out, &d.source)?;
-        if let Some(c) = &a.clean_copy {
-            export::check_outside_dataset(c, &d.source)?;
+        .map(|d| &d.source)
+        .collect();
+    check_outputs(Some(&a.out), a.clean_copy.as_deref(), &sources, a.force)
+}
+
+/// What `run` and `export` check before writing anything: `out` and `clean_copy` are outside
+/// every dataset folder in `sources` and can be created as folders, the clean copy is a new or
+/// empty folder that does not hold `out`, and (without `force`) no output in `out` exists.
+pub fn check_outputs(
+    out: Option<&Path>,
+    clean_copy: Option<&Path>,
+    sources: &[&crate::data::Source],
+    force: bool,
+) -> Result<()> {
+    if let Some(o) = out.filter(|o| o.exists() && !o.is_dir()) {
+        return Err(Error::data(o, "--out must be a folder, not a file"));
+    }
+    for dst in out.iter().chain(clean_copy.iter()) {
+        export::check_outside_datasets(dst, sources.iter().copied())?;
+        crate::outputs::check_folder_path(dst)?;
+    }
+    if let Some(c) = clean_copy {
+        crate::outputs::check_new_folder(c)?;
+        if let Some(o) = out.filter(|o| crate::outputs::is_inside(o, c)) {
+            return Err(Error::data(
+                c,
+                format!(
+                    "--clean-copy would hold the --out folder {}: give the clean copy a new \
+                     folder of its own",
+                    o.display()
+                ),
+            ));
         }
     }
-    if let Some(c) = &a.clean_copy {
-        crate::outputs::check_new_folder(c)?;
-    }
-    if a.out.exists() && !a.out.is_dir() {
-        return Err(Error::data(&a.out, "--out must be a folder, not a file"));
-    }
-    if !a.force {
+    if let (Some(out), false) = (out, force) {
         for f in [
             export::RUN_FILE,
             export::SAMPLES_CSV,
             export::CLEAN_TXT,
             export::FLAGGED_TXT,
         ] {
-            let path = a.out.join(f);
+            let path = out.join(f);
             if path.exists() {
                 return Err(Error::data(
                     path,
@@ -714,6 +736,9 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     }
     eprintln!();
     run.verdict = Some(export::Verdict { round, tau, kept });
+    // Every destination is checked before anything is written.
+    let sources: Vec<&crate::data::Source> = run.dataset.sources().collect();
+    check_outputs(a.out.as_deref(), a.clean_copy.as_deref(), &sources, a.force)?;
     if let Some(out) = &a.out {
         let overwrite = if a.force {
             Overwrite::Allow

@@ -6,11 +6,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    /// The OS error is part of the message, not a separate source: printing the error chain
+    /// (`{:#}`) would say it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: not found")]
     NotFound { path: PathBuf },
@@ -34,7 +35,10 @@ impl Error {
         if source.kind() == std::io::ErrorKind::NotFound {
             Error::NotFound { path }
         } else {
-            Error::Io { path, source }
+            Error::Io {
+                path,
+                error: source,
+            }
         }
     }
 
@@ -49,5 +53,20 @@ impl Error {
 impl From<candle_core::Error> for Error {
     fn from(e: candle_core::Error) -> Self {
         Error::Model(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_says_its_reason_once() {
+        let e = Error::io("afile/sub", std::io::Error::other("Not a directory"));
+        assert_eq!(e.to_string(), "afile/sub: Not a directory");
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(e)),
+            "afile/sub: Not a directory"
+        );
     }
 }

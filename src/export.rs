@@ -321,6 +321,17 @@ impl RunFile {
     }
 
     pub fn read(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            let inside = path.join(RUN_FILE);
+            return Err(Error::data(
+                path,
+                if inside.is_file() {
+                    format!("is a folder; the run file is {}", inside.display())
+                } else {
+                    "is a folder; give a run file (run.itlm)".to_string()
+                },
+            ));
+        }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(path, &bytes)
     }

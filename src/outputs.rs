@@ -44,6 +44,26 @@ pub fn is_inside(p: &Path, root: &Path) -> bool {
     !r.as_os_str().is_empty() && resolve_path(p).starts_with(&r)
 }
 
+/// Refuse, before anything is written, an output folder that could not be created: `dst`
+/// itself or one of the folders above it is a file (or anything else that is not a folder).
+pub fn check_folder_path(dst: &Path) -> Result<()> {
+    for a in dst.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        if std::fs::symlink_metadata(a).is_err() {
+            continue;
+        }
+        if a.is_dir() {
+            return Ok(());
+        }
+        let what = if a == dst {
+            "is a file, not a folder".to_string()
+        } else {
+            format!("cannot be created: {} is a file, not a folder", a.display())
+        };
+        return Err(Error::data(dst, what));
+    }
+    Ok(())
+}
+
 /// Refuse an output folder that exists and is a file, a symlink, or a folder that is not empty.
 pub fn check_new_folder(dst: &Path) -> Result<()> {
     if let Ok(meta) = std::fs::symlink_metadata(dst) {
@@ -141,6 +161,27 @@ mod tests {
         assert!(check_new_folder(&dst).is_err());
         assert!(check_new_folder(&dst.join("x")).is_err());
         assert!(check_new_folder(&tmp.path().join("new")).is_ok());
+    }
+
+    #[test]
+    fn folders_under_a_file_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("afile");
+        std::fs::write(&file, "x").unwrap();
+        let e = check_folder_path(&file.join("sub").join("deeper")).unwrap_err();
+        assert!(
+            e.to_string().ends_with(&format!(
+                "cannot be created: {} is a file, not a folder",
+                file.display()
+            )),
+            "{e}"
+        );
+        assert!(check_folder_path(&file)
+            .unwrap_err()
+            .to_string()
+            .ends_with("is a file, not a folder"));
+        assert!(check_folder_path(&tmp.path().join("new").join("sub")).is_ok());
+        assert!(check_folder_path(Path::new("relative-new")).is_ok());
     }
 
     #[test]

@@ -815,3 +815,64 @@ fn recut_exports_count_times_trimmed_up_to_their_round() {
         }
     }
 }
+
+/// Bad destinations are refused before any training, each with one clear message: a clean
+/// copy that is (or holds) the --out folder, a folder below a file, a folder given as run file.
+#[test]
+fn bad_destinations_are_refused_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 4);
+    let x = tmp.path().join("x");
+    // --epochs 1000 would take long: a refusal must come before training.
+    let slow = ["--epochs", "1000", "--final-epochs", "1000"];
+    for copy in [x.clone(), tmp.path().to_path_buf()] {
+        let mut a = slow.to_vec();
+        a.extend(["--clean-copy", s(&copy)]);
+        let o = run_on(&data, &x, &a);
+        if copy == x {
+            fails_with(&o, "--clean-copy would hold the --out folder");
+        } else {
+            fails_with(&o, "is not empty");
+        }
+        assert!(!x.exists(), "something was written");
+    }
+    let afile = tmp.path().join("afile");
+    std::fs::write(&afile, "x").unwrap();
+    let sub = afile.join("sub");
+    let e = fails_with(
+        &run_on(&data, &sub, &slow),
+        &format!(
+            "cannot be created: {} is a file, not a folder",
+            afile.display()
+        ),
+    );
+    assert_eq!(e.matches("is a file").count(), 1, "{e}");
+    let mut a = slow.to_vec();
+    a.extend(["--clean-copy", s(&sub)]);
+    fails_with(&run_on(&data, &x, &a), "cannot be created");
+
+    // export: a folder for a run file, bad destinations before anything is written.
+    let out = tmp.path().join("out");
+    succeeds(&run_on(&data, &out, &[]));
+    let e = fails_with(
+        &run(&["export", s(&out), "--out", s(&x)]),
+        "is a folder; the run file is",
+    );
+    assert!(!e.contains("os error"), "{e}");
+    let run_file = out.join(export::RUN_FILE);
+    let o = run(&[
+        "export",
+        s(&run_file),
+        "--out",
+        s(&x),
+        "--clean-copy",
+        s(&x),
+    ]);
+    fails_with(&o, "--clean-copy would hold the --out folder");
+    assert!(!x.exists(), "export wrote before refusing");
+    fails_with(
+        &run(&["export", s(&run_file), "--out", s(&sub)]),
+        "cannot be created",
+    );
+}
