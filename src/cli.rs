@@ -70,18 +70,20 @@ pub struct RunArgs {
     /// Use a seeded random subset of N training samples.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Train only on the truly clean samples (needs truth) for --final-epochs: the upper bound.
+    /// Train only on the truly clean samples (needs truth) for --final-epochs and print the
+    /// test accuracies (with --json: one JSON line): the upper bound. Writes no files, so it
+    /// takes no --out or --clean-copy.
     #[arg(long)]
     pub oracle: bool,
-    /// Output folder (must not be inside the dataset folder).
-    #[arg(long)]
-    pub out: PathBuf,
+    /// Output folder (must not be inside a dataset folder). Required, except with --oracle.
+    #[arg(long, required_unless_present = "oracle", conflicts_with = "oracle")]
+    pub out: Option<PathBuf>,
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
     /// Also write the kept samples as a new image folder (hard links to the originals where
     /// possible; PNGs for IDX / CIFAR sets). Must be a new or empty folder.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "oracle")]
     pub clean_copy: Option<PathBuf>,
     /// Print one final JSON line with per-round metrics.
     #[arg(long)]
@@ -384,7 +386,7 @@ pub fn check_out(a: &RunArgs, p: &Prepared) -> Result<()> {
         .flatten()
         .map(|d| &d.source)
         .collect();
-    check_outputs(Some(&a.out), a.clean_copy.as_deref(), &sources, a.force)
+    check_outputs(a.out.as_deref(), a.clean_copy.as_deref(), &sources, a.force)
 }
 
 /// What `run` and `export` check before writing anything: `out` and `clean_copy` are outside
@@ -445,6 +447,10 @@ pub fn run_and_export(
     config: &Config,
     lcfg: &LearnerConfig,
 ) -> Result<()> {
+    let out = a
+        .out
+        .as_deref()
+        .ok_or_else(|| Error::Config("--out is required: the folder for the outputs".into()))?;
     let overwrite = if a.force {
         Overwrite::Allow
     } else {
@@ -519,7 +525,7 @@ pub fn run_and_export(
         verdict: None,
         elapsed_secs: started.elapsed().as_secs_f64(),
     };
-    let files = match (export::write_all(&a.out, &run, overwrite), &result) {
+    let files = match (export::write_all(out, &run, overwrite), &result) {
         (Ok(files), _) => files,
         (Err(w), Ok(())) => return Err(w),
         (Err(w), Err(e)) => {
@@ -543,7 +549,7 @@ pub fn run_and_export(
             eprintln!(
                 "the {} rounds finished before the failure are in {}",
                 history.len(),
-                a.out.display()
+                out.display()
             );
         }
     }
@@ -657,14 +663,23 @@ fn oracle(
     if a.json {
         println!("{line}");
     } else {
-        eprintln!(
-            "oracle: trained on {} clean samples: test acc {:?} test-2 {:?}",
-            clean.len(),
-            test_acc,
-            test2_acc
-        );
+        eprintln!("{}", oracle_line(clean.len(), test_acc, test2_acc));
     }
     Ok(())
+}
+
+/// What `run --oracle` prints: accuracies in percent, or that there is no test set.
+fn oracle_line(clean: usize, test_acc: Option<f64>, test2_acc: Option<f64>) -> String {
+    let figures: Vec<String> = [("test acc", test_acc), ("test-2", test2_acc)]
+        .into_iter()
+        .filter_map(|(name, a)| a.map(|a| format!("{name} {:.2}%", a * 100.0)))
+        .collect();
+    let figures = if figures.is_empty() {
+        "no test set to measure".to_string()
+    } else {
+        figures.join(", ")
+    };
+    format!("oracle: trained on {clean} clean samples: {figures}")
 }
 
 #[derive(Args, Debug, Clone)]
@@ -778,6 +793,34 @@ mod tests {
         assert_eq!((sgd.optimizer, sgd.lr), (OptimizerKind::Sgd, 0.05));
         let sgd = model_args(&["--optimizer", "sgd", "--lr", "0.2"]).config();
         assert_eq!((sgd.optimizer, sgd.lr), (OptimizerKind::Sgd, 0.2));
+    }
+
+    #[test]
+    fn the_oracle_prints_percentages_and_takes_no_out() {
+        assert_eq!(
+            oracle_line(10, Some(0.621), Some(0.019)),
+            "oracle: trained on 10 clean samples: test acc 62.10%, test-2 1.90%"
+        );
+        assert_eq!(
+            oracle_line(10, Some(0.5), None),
+            "oracle: trained on 10 clean samples: test acc 50.00%"
+        );
+        assert_eq!(
+            oracle_line(3, None, None),
+            "oracle: trained on 3 clean samples: no test set to measure"
+        );
+        let parse = |a: &[&str]| {
+            let mut argv = vec!["itlm-inspector", "run", "data"];
+            argv.extend_from_slice(a);
+            Cli::try_parse_from(argv).map(|c| c.command)
+        };
+        match parse(&["--oracle"]) {
+            Ok(Some(Command::Run(r))) => assert!(r.oracle && r.out.is_none()),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["--oracle", "--out", "o"]).is_err());
+        assert!(parse(&["--oracle", "--clean-copy", "c"]).is_err());
+        assert!(parse(&[]).is_err(), "--out is required without --oracle");
     }
 
     #[test]

@@ -876,3 +876,38 @@ fn bad_destinations_are_refused_before_training() {
         "cannot be created",
     );
 }
+
+/// `run --oracle` needs no --out, writes nothing and prints percentages, never Rust debug text.
+#[test]
+fn the_oracle_prints_percentages_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, test) = (tmp.path().join("data"), tmp.path().join("test"));
+    image_folder(&data, &["a", "b"], 4);
+    image_folder(&test, &["a", "b"], 2);
+    let before = std::fs::read_dir(tmp.path()).unwrap().count();
+    let base = [
+        "run",
+        s(&data),
+        "--oracle",
+        "--model",
+        "mlp",
+        "--final-epochs",
+        "1",
+    ];
+    let e = succeeds(&run(&base));
+    assert!(e.contains("no test set to measure"), "{e}");
+    let mut with_test = base.to_vec();
+    with_test.extend(["--test", s(&test)]);
+    let e = succeeds(&run(&with_test));
+    assert!(e.contains("test acc ") && e.contains('%'), "{e}");
+    for bad in ["Some(", "None"] {
+        assert!(!e.contains(bad), "{e}");
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), before);
+    let o = tmp.path().join("o");
+    let mut with_out = base.to_vec();
+    with_out.extend(["--out", s(&o)]);
+    let o = run(&with_out);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+}
