@@ -183,19 +183,7 @@ fn itlm_run(
     let mut hist = Vec::new();
     let mut log = |e: &itlm::Event| {
         if let itlm::Event::RoundDone(r) = e {
-            let m = &r.metrics;
-            eprintln!(
-                "    round {}: trained on {} test {:.2}% {}trim P {:.3} R {:.3} ({:.0}s)",
-                r.round,
-                r.trained_on,
-                m.test_acc.unwrap_or(f64::NAN) * 100.0,
-                m.test2_acc
-                    .map(|a| format!("test-2 {:.2}% ", a * 100.0))
-                    .unwrap_or_default(),
-                m.trim.map_or(f64::NAN, |t| t.precision),
-                m.trim.map_or(f64::NAN, |t| t.recall),
-                r.train_secs + r.score_secs
-            );
+            eprintln!("{}", round_line(r));
         }
         Ok(())
     };
@@ -210,6 +198,24 @@ fn itlm_run(
         &mut log,
     )?;
     Ok(hist)
+}
+
+/// A finished round as `reproduce` logs it: the figures it has, no placeholder for the others
+/// (a spurious-image run has no test set).
+fn round_line(r: &RoundRecord) -> String {
+    let m = &r.metrics;
+    let mut s = format!("    round {}: trained on {}", r.round, r.trained_on);
+    if let Some(a) = m.test_acc {
+        s.push_str(&format!(" test {:.2}%", a * 100.0));
+    }
+    if let Some(a) = m.test2_acc {
+        s.push_str(&format!(" test-2 {:.2}%", a * 100.0));
+    }
+    if let Some(t) = m.trim {
+        s.push_str(&format!(" trim P {:.3} R {:.3}", t.precision, t.recall));
+    }
+    s.push_str(&format!(" ({:.0}s)", r.train_secs + r.score_secs));
+    s
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -559,6 +565,39 @@ mod tests {
             },
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn round_lines_show_only_the_figures_there_are() {
+        let mut r = RoundRecord {
+            round: 2,
+            epochs: 1.0,
+            trained_on: 90,
+            tau: 0.9,
+            loss: Vec::new(),
+            score: Vec::new(),
+            predicted: Vec::new(),
+            p_given: Vec::new(),
+            probs: Vec::new(),
+            kept: Vec::new(),
+            metrics: Default::default(),
+            generated: None,
+            train_secs: 1.0,
+            score_secs: 1.0,
+        };
+        r.metrics.trim = Some(itlm::TrimQuality {
+            precision: 0.5,
+            recall: 0.25,
+            ..Default::default()
+        });
+        let line = round_line(&r);
+        assert_eq!(line, "    round 2: trained on 90 trim P 0.500 R 0.250 (2s)");
+        r.metrics.test_acc = Some(0.8);
+        r.metrics.test2_acc = Some(0.05);
+        assert_eq!(
+            round_line(&r),
+            "    round 2: trained on 90 test 80.00% test-2 5.00% trim P 0.500 R 0.250 (2s)"
+        );
     }
 
     #[test]
