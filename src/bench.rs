@@ -21,7 +21,8 @@ pub struct BenchArgs {
     /// IDX directory with Fashion-MNIST (train + t10k).
     #[arg(long, default_value = "/usr/share/datasets/fashion-mnist")]
     pub data: PathBuf,
-    /// Comma-separated parts: train,score,round,load,select,memory (default: all).
+    /// Comma-separated parts: train,score,round,load,select,memory (default: all; other names
+    /// are refused).
     #[arg(long, default_value = "train,score,round,load,select,memory")]
     pub only: String,
     /// Scratch folder for the PNG load test (default: a temporary folder, removed after).
@@ -54,8 +55,33 @@ fn cnn(d: &Dataset) -> Result<Box<dyn Learner>> {
     learner::build(&LearnerConfig::default(), d)
 }
 
+/// The parts `bench` measures, in the order `--only` lists them.
+pub const PARTS: [&str; 6] = ["train", "score", "round", "load", "select", "memory"];
+
+/// The parts named by `--only`: unknown names and an empty list are refused with the valid
+/// names.
+fn chosen_parts(only: &str) -> Result<Vec<&str>> {
+    let parts: Vec<&str> = only
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let valid = PARTS.join(", ");
+    if let Some(bad) = parts.iter().find(|p| !PARTS.contains(p)) {
+        return Err(Error::Config(format!(
+            "--only: no part named '{bad}'; the parts are {valid}"
+        )));
+    }
+    if parts.is_empty() {
+        return Err(Error::Config(format!(
+            "--only names no part; the parts are {valid}"
+        )));
+    }
+    Ok(parts)
+}
+
 pub fn run(a: &BenchArgs) -> Result<()> {
-    let parts: Vec<&str> = a.only.split(',').map(str::trim).collect();
+    let parts = chosen_parts(&a.only)?;
     let want = |p: &str| parts.contains(&p);
     println!(
         "itlm-inspector bench: {} threads, CNN batch {}",
@@ -290,4 +316,28 @@ fn memory(data_path: &Path) -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_known_parts() {
+        assert_eq!(chosen_parts("train, load").unwrap(), ["train", "load"]);
+        assert_eq!(chosen_parts(&PARTS.join(",")).unwrap(), PARTS);
+        let e = chosen_parts("train,foo").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid configuration: --only: no part named 'foo'; the parts are train, score, \
+             round, load, select, memory"
+        );
+        for empty in ["", " , "] {
+            let e = chosen_parts(empty).unwrap_err().to_string();
+            assert!(
+                e.contains("--only names no part; the parts are train"),
+                "{e}"
+            );
+        }
+    }
 }
