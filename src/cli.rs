@@ -54,8 +54,8 @@ pub struct RunArgs {
     /// An IDX directory given as DATA supplies its own t10k split unless --no-test.
     #[arg(long)]
     pub test: Option<PathBuf>,
-    /// Do not evaluate on the test split DATA carries.
-    #[arg(long)]
+    /// Do not evaluate on the test split DATA carries (not with --test).
+    #[arg(long, conflicts_with = "test")]
     pub no_test: bool,
     /// Watermarked test images labelled with the attack's target class (backdoor test-2).
     #[arg(long)]
@@ -821,6 +821,17 @@ mod tests {
         assert!(parse(&["--oracle", "--out", "o"]).is_err());
         assert!(parse(&["--oracle", "--clean-copy", "c"]).is_err());
         assert!(parse(&[]).is_err(), "--out is required without --oracle");
+    }
+
+    #[test]
+    fn test_and_no_test_conflict() {
+        let argv = ["itlm-inspector", "run", "d", "--out", "o", "--test", "t"];
+        assert!(Cli::try_parse_from(argv).is_ok());
+        let e = Cli::try_parse_from(argv.iter().chain(&["--no-test"])).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(
+            Cli::try_parse_from(["itlm-inspector", "run", "d", "--out", "o", "--no-test"]).is_ok()
+        );
     }
 
     #[test]
