@@ -288,7 +288,10 @@ pub fn prepare(
             }
         }
     }
-    let conform = |mut d: Dataset, train: &Dataset| -> Result<Dataset> {
+    let mut conform = |mut d: Dataset, train: &Dataset| -> Result<Dataset> {
+        if let Some(note) = fashion_idx_classes(&mut d, &train.classes) {
+            notes.push(note);
+        }
         d.align_classes(&train.classes)?;
         d.conform_to(train.shape);
         Ok(d)
@@ -308,6 +311,32 @@ pub fn prepare(
         truth,
         notes,
     })
+}
+
+/// An IDX set whose classes got the default names `0..9` (its folder name did not say
+/// Fashion-MNIST, e.g. a copy named otherwise) beside a training set whose classes are
+/// Fashion-MNIST's (in any order, e.g. a corrupted copy's sorted folders): it is Fashion-MNIST,
+/// so its labels get those names, in Fashion-MNIST's order, and are then aligned by name.
+/// Returns the note that says so; changes nothing otherwise.
+fn fashion_idx_classes(d: &mut Dataset, train_classes: &[String]) -> Option<String> {
+    use crate::data::idx::FASHION_CLASSES;
+    let digits = (0..d.classes.len()).all(|c| d.classes[c] == c.to_string());
+    let fashion_train = train_classes.len() == FASHION_CLASSES.len()
+        && FASHION_CLASSES
+            .iter()
+            .all(|f| train_classes.iter().any(|c| c == f));
+    if !matches!(d.source, crate::data::Source::Idx { .. })
+        || !digits
+        || d.classes.len() != FASHION_CLASSES.len()
+        || !fashion_train
+    {
+        return None;
+    }
+    d.classes = FASHION_CLASSES.iter().map(|c| c.to_string()).collect();
+    Some(format!(
+        "{}: IDX labels 0..9 read as Fashion-MNIST's classes, as the training set's are",
+        d.name
+    ))
 }
 
 /// Summary of a round for the JSON line.

@@ -911,3 +911,58 @@ fn the_oracle_prints_percentages_and_writes_nothing() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
 }
+
+/// An IDX directory whose name does not say Fashion-MNIST gets classes `0..9`; as the test
+/// set of a training set with Fashion-MNIST's classes (sorted folders, as `corrupt` writes
+/// them) its labels are read as Fashion-MNIST's, with a note; other class names are still
+/// refused.
+#[test]
+fn an_idx_copy_of_fashion_mnist_aligns_with_fashion_classes() {
+    use itlm_inspector::data::idx::FASHION_CLASSES;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut sorted = FASHION_CLASSES.to_vec();
+    sorted.sort();
+    image_folder(&data, &sorted, 1);
+    let copy = tmp.path().join("some-copy");
+    std::fs::create_dir(&copy).unwrap();
+    let n = 20u32;
+    let pixels: Vec<u8> = (0..n * 64).map(|j| (j * 7 % 251) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    for (f, b) in [
+        ("train-images-idx3-ubyte", idx_bytes(&[n, 8, 8], &pixels)),
+        ("train-labels-idx1-ubyte", idx_bytes(&[n], &labels)),
+    ] {
+        std::fs::write(copy.join(f), b).unwrap();
+    }
+    let p = cli::prepare(&data, Some(&copy), false, None, None, None, 0).unwrap();
+    let test = p.test.unwrap();
+    assert_eq!(test.classes, sorted);
+    for (i, &l) in test.labels().iter().enumerate() {
+        assert_eq!(
+            test.classes[l as usize],
+            FASHION_CLASSES[i % 10],
+            "sample {i}"
+        );
+    }
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("read as Fashion-MNIST's classes")),
+        "{:?}",
+        p.notes
+    );
+    // Other class names: no guess, a clear refusal.
+    let other = tmp.path().join("other");
+    let names: Vec<String> = (0..10).map(|c| format!("c{c}")).collect();
+    let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    image_folder(&other, &names, 1);
+    let Err(e) = cli::prepare(&other, Some(&copy), false, None, None, None, 0) else {
+        panic!("digit classes aligned to other names");
+    };
+    assert!(
+        e.to_string()
+            .contains("class '0' is not one of the training classes"),
+        "{e}"
+    );
+}
