@@ -123,6 +123,27 @@ fn find_pair(dir: &Path, prefix: &str) -> Option<(PathBuf, PathBuf)> {
     Some((images, labels))
 }
 
+/// When `dir` holds only one file of the training IDX pair: which one, and what is missing.
+pub fn missing_half(dir: &Path) -> Option<String> {
+    let find = |stems: [&str; 2]| {
+        stems
+            .iter()
+            .flat_map(|s| [format!("{s}.gz"), s.to_string()])
+            .find(|n| dir.join(n).is_file())
+    };
+    let images = find(["train-images-idx3-ubyte", "train-images.idx3-ubyte"]);
+    let labels = find(["train-labels-idx1-ubyte", "train-labels.idx1-ubyte"]);
+    match (images, labels) {
+        (Some(i), None) => Some(format!(
+            "holds the IDX images file {i} but not its labels file train-labels-idx1-ubyte[.gz]"
+        )),
+        (None, Some(l)) => Some(format!(
+            "holds the IDX labels file {l} but not its images file train-images-idx3-ubyte[.gz]"
+        )),
+        _ => None,
+    }
+}
+
 /// Whether `dir` holds a training IDX pair.
 pub fn is_idx_dir(dir: &Path) -> bool {
     find_pair(dir, "train").is_some()
@@ -255,6 +276,24 @@ mod tests {
         }
         b.extend_from_slice(data);
         b
+    }
+
+    #[test]
+    fn half_an_idx_pair_names_the_missing_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("train-labels-idx1-ubyte.gz"), b"not read").unwrap();
+        let e = crate::data::load(tmp.path(), &Default::default()).unwrap_err();
+        assert!(
+            e.to_string().ends_with(
+                "holds the IDX labels file train-labels-idx1-ubyte.gz but not its images file \
+                 train-images-idx3-ubyte[.gz]"
+            ),
+            "{e}"
+        );
+        std::fs::remove_file(tmp.path().join("train-labels-idx1-ubyte.gz")).unwrap();
+        std::fs::write(tmp.path().join("train-images-idx3-ubyte"), b"x").unwrap();
+        let e = crate::data::load(tmp.path(), &Default::default()).unwrap_err();
+        assert!(e.to_string().contains("but not its labels file"), "{e}");
     }
 
     #[test]

@@ -66,7 +66,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
     if image_folder::split_dirs(path).is_some() {
         return image_folder::load_split(path, opts);
     }
-    image_folder::load(path, opts).map(|train| Loaded { train, test: None })
+    match (image_folder::load(path, opts), idx::missing_half(path)) {
+        // Half an IDX pair says more than "no class subfolders".
+        (Err(_), Some(m)) => Err(Error::data(path, m)),
+        (r, _) => r.map(|train| Loaded { train, test: None }),
+    }
 }
 
 /// Load a path used as a test set: its test split when it has one, else all of it.
