@@ -18,14 +18,16 @@ pub struct TruthRow {
 }
 
 /// Parse truth CSV text. A first row starting with `path` is a header. Rows with the wrong
-/// number of fields or an unknown kind are errors (with their line number).
+/// number of fields or an unknown kind, and two rows that say different things of one path,
+/// are errors (with their line numbers).
 pub fn parse(text: &str) -> std::result::Result<Vec<TruthRow>, String> {
+    let mut first: std::collections::HashMap<String, (usize, usize)> = Default::default();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
+    let mut rows: Vec<TruthRow> = Vec::new();
     for (line, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| format!("line {}: {e}", line + 1))?;
         if rec.iter().all(|f| f.is_empty()) {
@@ -54,11 +56,33 @@ pub fn parse(text: &str) -> std::result::Result<Vec<TruthRow>, String> {
                 ));
             }
         }
-        rows.push(TruthRow {
+        let row = TruthRow {
             path: rec[0].to_string(),
             true_label: rec[1].to_string(),
             kind,
-        });
+        };
+        let key = row.path.replace('\\', "/");
+        let key = key.trim_start_matches("./").to_string();
+        match first.get(&key) {
+            Some(&(l, j))
+                if (&rows[j].true_label, &rows[j].kind) != (&row.true_label, &row.kind) =>
+            {
+                return Err(format!(
+                    "lines {l} and {}: two rows for {} that differ ({},{} and {},{})",
+                    line + 1,
+                    row.path,
+                    rows[j].true_label,
+                    rows[j].kind.as_deref().unwrap_or(""),
+                    row.true_label,
+                    row.kind.as_deref().unwrap_or("")
+                ));
+            }
+            Some(_) => continue,
+            None => {
+                first.insert(key, (line + 1, rows.len()));
+            }
+        }
+        rows.push(row);
     }
     Ok(rows)
 }
@@ -209,6 +233,19 @@ mod tests {
                 .to_vec(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn rows_that_disagree_about_a_path_are_refused() {
+        let text =
+            "path,true_label,kind\ncat/a.png,cat,clean\ndog/b.png,dog\n./cat/a.png,dog,random\n";
+        assert_eq!(
+            parse(text).unwrap_err(),
+            "lines 2 and 4: two rows for ./cat/a.png that differ (cat,clean and dog,random)"
+        );
+        // The same row twice says nothing new: one row.
+        let text = "cat/a.png,cat,clean\ncat/a.png,cat,clean\n";
+        assert_eq!(parse(text).unwrap().len(), 1);
     }
 
     #[test]
