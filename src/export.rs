@@ -445,14 +445,19 @@ pub fn samples_csv(run: &RunFile) -> Result<String> {
         s.push(',');
         s.push_str(&csv_field(d.class_name(d.labels[i])));
         s.push(',');
-        s.push_str(&csv_field(
-            if run.learner.model == crate::learner::ModelKind::Vae {
-                ""
-            } else {
-                d.class_name(r.predicted[i])
-            },
-        ));
-        s.push_str(&format!(",{:.6}", r.p_given[i]));
+        let generative = run.learner.model == crate::learner::ModelKind::Vae;
+        s.push_str(&csv_field(if generative {
+            ""
+        } else {
+            d.class_name(r.predicted[i])
+        }));
+        // A generative learner has no p(given label): an empty field, not NaN.
+        let p = r.p_given[i];
+        if generative || p.is_nan() {
+            s.push(',');
+        } else {
+            s.push_str(&format!(",{p:.6}"));
+        }
         for rr in &run.rounds {
             s.push_str(&format!(",{:.6}", rr.loss[i]));
         }

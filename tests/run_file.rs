@@ -388,3 +388,19 @@ fn run_files_written_by_an_earlier_build_still_open() {
         assert!(run.verdict().is_some(), "{name}");
     }
 }
+
+/// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.
+#[test]
+fn generative_samples_csv_leaves_p_given_empty() {
+    let mut run = sample_run();
+    run.learner.model = ModelKind::Vae;
+    for r in &mut run.rounds {
+        std::sync::Arc::make_mut(r).p_given.fill(f32::NAN);
+    }
+    let csv = export::samples_csv(&run).unwrap();
+    assert!(!csv.contains("NaN"), "{csv}");
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!((f[2], f[3]), ("", ""), "{line}");
+    }
+}
