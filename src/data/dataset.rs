@@ -257,16 +257,21 @@ impl Dataset {
         self.pixels.len()
     }
 
-    /// A short human summary: "12000 images, 10 classes, 28x28x1, 3 skipped".
+    /// A short human summary: "12000 images, 10 classes, 28x28x1, 3 files skipped" ("1 class").
     pub fn summary(&self) -> String {
+        let count =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut s = format!(
-            "{} images, {} classes, {}",
-            self.len(),
-            self.num_classes(),
+            "{}, {}, {}",
+            count(self.len(), "image", "images"),
+            count(self.num_classes(), "class", "classes"),
             self.shape
         );
         if !self.skipped.is_empty() {
-            s.push_str(&format!(", {} files skipped", self.skipped.len()));
+            s.push_str(&format!(
+                ", {} skipped",
+                count(self.skipped.len(), "file", "files")
+            ));
         }
         s
     }
