@@ -265,3 +265,45 @@ fn corrupt_fashion_mnist_subset() {
         "10 class folders + truth.csv"
     );
 }
+
+/// Corrupting a set that was corrupted before carries its truth over: the samples made bad
+/// then stay bad with their true label and kind, and are not picked again.
+#[test]
+fn corrupting_a_corrupted_set_carries_its_truth_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    idx_fixture(&src, 4, 10);
+    let (c1, c2) = (tmp.path().join("c1"), tmp.path().join("c2"));
+    for (from, to, noise) in [(&src, &c1, "systematic"), (&c1, &c2, "random")] {
+        let o = run(&[
+            "corrupt",
+            from.to_str().unwrap(),
+            "--out",
+            to.to_str().unwrap(),
+            "--noise",
+            noise,
+            "--rate",
+            "0.2",
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let first = truth(&c1);
+    assert_eq!(count(&first, |r| r.2 == "systematic"), 8);
+    let rows = truth(&c2);
+    assert_eq!(rows.len(), 40);
+    assert_eq!(count(&rows, |r| r.2 == "systematic"), 8, "{rows:?}");
+    assert_eq!(count(&rows, |r| r.2 == "random"), 8, "{rows:?}");
+    assert_eq!(count(&rows, |r| r.2 == "clean"), 24);
+    for (path, true_label, kind) in &rows {
+        let folder = path.split('/').next().unwrap();
+        assert_eq!(
+            kind == "clean",
+            folder == true_label,
+            "{path} {true_label} {kind}"
+        );
+        if kind == "systematic" {
+            let t: usize = true_label.parse().unwrap();
+            assert_eq!(folder, ((t + 1) % 4).to_string(), "{path}");
+        }
+    }
+}

@@ -207,6 +207,32 @@ impl Corrupted {
         }
     }
 
+    /// Carry over the ground truth the source set already had (a set corrupted before): each
+    /// sample's true label and kind, so that samples that were bad stay marked bad and are not
+    /// picked again by the new corruption. Returns how many samples were already bad.
+    pub fn carry_truth(&mut self, t: &crate::export::TruthInfo) -> usize {
+        let mut bad = 0;
+        for i in 0..self.len() {
+            if let Some(&Some(l)) = t.true_label.get(i) {
+                if let Some(name) = self.data.classes.get(l as usize) {
+                    self.true_labels[i] = l;
+                    self.origins[i] = name.clone();
+                }
+            }
+            let kind = t
+                .kind
+                .get(i)
+                .and_then(|k| SampleKind::ALL.into_iter().find(|s| s.as_str() == k));
+            if let Some(k) = kind {
+                self.kinds[i] = k;
+            }
+            if self.kinds[i] != SampleKind::Clean {
+                bad += 1;
+            }
+        }
+        bad
+    }
+
     pub fn len(&self) -> usize {
         self.data.len()
     }
@@ -928,6 +954,22 @@ pub fn run(a: &CorruptArgs) -> Result<CorruptReport> {
     if let Some(n) = a.limit {
         train = train.limit(n, a.seed);
     }
+    // A source corrupted before brings its truth.csv: carried over into the new one.
+    let source_truth = match super::default_truth_path(&a.src) {
+        Some(p) => Some(truth::resolve(&truth::read(&p)?, &train).info),
+        None => None,
+    };
+    let mut start = |train: Dataset| {
+        let mut c = Corrupted::clean(train);
+        if let Some(t) = &source_truth {
+            let bad = c.carry_truth(t);
+            notes.push(format!(
+                "the source's truth.csv is carried over: {bad} samples were already bad \
+                 (they keep their true label and kind and are not corrupted again)"
+            ));
+        }
+        c
+    };
     let original_classes = train.classes.clone();
     let k = train.num_classes();
     let class = |s: &Option<String>| {
@@ -966,12 +1008,12 @@ pub fn run(a: &CorruptArgs) -> Result<CorruptReport> {
                 }
                 perm[s as usize] = d;
             }
-            let mut c = Corrupted::clean(train);
+            let mut c = start(train);
             c.flip_systematic(a.rate, &perm, src_class, a.seed)?;
             c
         }
         NoiseKind::Random => {
-            let mut c = Corrupted::clean(train);
+            let mut c = start(train);
             c.flip_random(a.rate, src_class, a.seed)?;
             c
         }
@@ -994,7 +1036,7 @@ pub fn run(a: &CorruptArgs) -> Result<CorruptReport> {
                 Some(p) => Some(super::load_test(p, &opts)?),
                 None => loaded.test,
             };
-            let mut c = Corrupted::clean(train);
+            let mut c = start(train);
             c.backdoor(a.rate, from, to, &mark, a.seed)?;
             match (test, &test2_dir) {
                 (Some(t), Some(dir)) => {
@@ -1017,6 +1059,13 @@ pub fn run(a: &CorruptArgs) -> Result<CorruptReport> {
             c
         }
         NoiseKind::Spurious => {
+            if source_truth.as_ref().is_some_and(|t| t.bad.contains(&true)) {
+                notes.push(
+                    "the source's truth.csv is not carried into a spurious set: it describes \
+                     only the images mixed in now"
+                        .into(),
+                );
+            }
             let main_class = src_class.unwrap_or(0);
             let c = match &a.mix {
                 Some(p) => {
