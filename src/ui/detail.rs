@@ -267,7 +267,7 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
 fn class_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     let (lo, hi) = input.bounds;
     let (first, last) = (lo.ceil().max(0.0), hi.floor());
-    if !(last >= first) {
+    if last.is_nan() || first.is_nan() || last < first {
         return Vec::new();
     }
     let step = ((last - first + 1.0) / 12.0).ceil().max(1.0);
