@@ -57,7 +57,7 @@ pub struct RunArgs {
     /// Do not evaluate on the test split DATA carries (not with --test).
     #[arg(long, conflicts_with = "test")]
     pub no_test: bool,
-    /// Watermarked test images labelled with the attack's target class (backdoor test-2).
+    /// Watermarked test images labelled with the attack's target class (backdoor test-2) [default: DATA-test2 beside the set when present, as `corrupt --noise backdoor` writes it]
     #[arg(long)]
     pub test2: Option<PathBuf>,
     /// Ground truth `path,true_label[,kind]` (default: DATA/truth.csv when present). Scoring only.
@@ -235,6 +235,8 @@ pub struct Prepared {
     pub train: Dataset,
     pub test: Option<Dataset>,
     pub test2: Option<Dataset>,
+    /// Where test-2 came from: `--test2`, or `<DATA>-test2` found beside the set.
+    pub test2_path: Option<PathBuf>,
     pub truth: Option<TruthInfo>,
     pub notes: Vec<String>,
 }
@@ -301,13 +303,36 @@ pub fn prepare(
         (None, false) => loaded.test.map(|t| conform(t, &train)).transpose()?,
         (None, true) => None,
     };
-    let test2 = test2
-        .map(|p| -> Result<Dataset> { conform(data::load(p, &opts)?.train, &train) })
-        .transpose()?;
+    let mut load2 = |p: &Path| -> Result<Dataset> { conform(data::load(p, &opts)?.train, &train) };
+    // Notes of the test-2 found beside the set (conform holds `notes` until then).
+    let mut beside = Vec::new();
+    let (test2, test2_path) = match test2 {
+        Some(p) => (Some(load2(p)?), Some(p.to_path_buf())),
+        // The folder `corrupt --noise backdoor` writes beside the set, when it is there and
+        // fits; one that does not is noted, not fatal (it was not asked for).
+        None => match data::default_test2_path(data_path) {
+            Some(p) => match load2(&p) {
+                Ok(d) => {
+                    beside.push(format!(
+                        "test-2: {} (found beside the set; --test2 names another)",
+                        p.display()
+                    ));
+                    (Some(d), Some(p))
+                }
+                Err(e) => {
+                    beside.push(format!("test-2 beside the set not used: {e}"));
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        },
+    };
+    notes.extend(beside);
     Ok(Prepared {
         train,
         test,
         test2,
+        test2_path,
         truth,
         notes,
     })

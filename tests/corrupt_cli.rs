@@ -307,3 +307,74 @@ fn corrupting_a_corrupted_set_carries_its_truth_over() {
         }
     }
 }
+
+#[test]
+fn run_finds_the_test2_folder_corrupt_wrote_beside_the_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    idx_fixture(&src, 4, 12);
+    let out = tmp.path().join("bd");
+    let o = run(&[
+        "corrupt",
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--noise",
+        "backdoor",
+        "--src-class",
+        "0",
+        "--dst-class",
+        "1",
+        "--rate",
+        "0.5",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let test2 = tmp.path().join("bd-test2");
+    assert!(test2.is_dir());
+    let args = |dest: &Path| -> Vec<String> {
+        [
+            "run",
+            "--out",
+            dest.to_str().unwrap(),
+            "--model",
+            "mlp",
+            "--rounds",
+            "1",
+            "--epochs",
+            "1",
+            "--final-epochs",
+            "1",
+            "--batch-size",
+            "8",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let go = |data: &Path, dest: &Path| {
+        let mut a = args(dest);
+        a.insert(1, data.to_str().unwrap().to_string());
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&a)
+    };
+    // Without --test2 the folder beside the set is used, and said so.
+    let o = go(&out, &tmp.path().join("r1"));
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("found beside the set"), "{err}");
+    assert!(err.contains("test-2 "), "a round reports test-2: {err}");
+    // One that does not fit the set (other classes) is noted and left out, not fatal.
+    std::fs::remove_dir_all(&test2).unwrap();
+    std::fs::create_dir_all(test2.join("not-a-class")).unwrap();
+    image::GrayImage::new(6, 6)
+        .save(test2.join("not-a-class/a.png"))
+        .unwrap();
+    let o = go(&out, &tmp.path().join("r2"));
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("test-2 beside the set not used"), "{err}");
+    assert!(
+        !err.contains("test-2 0") && !err.contains("test-2 1"),
+        "{err}"
+    );
+}

@@ -79,6 +79,15 @@ pub fn load_test(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     Ok(l.test.unwrap_or(l.train))
 }
 
+/// The backdoor test-2 folder `corrupt --noise backdoor` writes beside a set (`<DATA>-test2`),
+/// if it is there.
+pub fn default_test2_path(path: &Path) -> Option<PathBuf> {
+    let mut name = path.file_name()?.to_os_string();
+    name.push("-test2");
+    let p = path.with_file_name(name);
+    p.is_dir().then_some(p)
+}
+
 /// The `truth.csv` that sits in a dataset folder, if any.
 pub fn default_truth_path(path: &Path) -> Option<PathBuf> {
     let p = path.join("truth.csv");

@@ -1166,11 +1166,13 @@ fn load_dataset(
         Some(t) => t.display().to_string(),
         None => super::eval_paths::auto_test_name(&pr.train.source),
     });
-    let test2_from = pr
-        .test2
-        .as_ref()
-        .and(test2)
-        .map(|t| t.display().to_string());
+    let test2_from = pr.test2.as_ref().and(pr.test2_path.as_ref()).map(|t| {
+        if test2.is_some() {
+            t.display().to_string()
+        } else {
+            format!("{} (auto)", t.display())
+        }
+    });
     let truth_from = pr.truth.as_ref().map(|_| match truth {
         Some(t) => t.display().to_string(),
         None => crate::data::default_truth_path(p).map_or("truth.csv (auto)".into(), |t| {
