@@ -89,7 +89,7 @@ pub fn eval_paths_ui(ui: &mut egui::Ui, state: &mut AppState) {
                 (
                     EvalField::Test2,
                     "test-2 folder",
-                    "none (backdoor: watermarked test images labelled with the target class)",
+                    "auto: <data>-test2 when present (backdoor: stamped test images)",
                     "Watermarked test images labelled with the attack's target class: accuracy = attack success",
                 ),
                 (
