@@ -477,6 +477,7 @@ fn prepared(n: usize) -> Prepared {
         train: dataset(n, 2),
         test: None,
         test2: None,
+        test2_path: None,
         truth: None,
         notes: Vec::new(),
     }
