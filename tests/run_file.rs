@@ -387,6 +387,26 @@ fn run_files_written_by_an_earlier_build_still_open() {
         assert!(!run.rounds.is_empty(), "{name}");
         assert!(run.verdict().is_some(), "{name}");
     }
+    // Version 4: SGD with a cosine schedule, no evaluation-set sources.
+    let run = RunFile::read(&dir.join("v4_demo6_sgd")).unwrap();
+    assert_eq!(run.learner.optimizer, OptimizerKind::Sgd);
+    assert_eq!(
+        run.learner.lr_schedule,
+        itlm_inspector::learner::LrSchedule::Cosine
+    );
+    assert!(run.dataset.eval_sources.is_empty());
+    assert_eq!(run.dataset.len(), 6);
+    // Version 5 (today's): the test-2 folder found beside the set is among its sources.
+    let run = RunFile::read(&dir.join("v5_demo6_test2")).unwrap();
+    assert_eq!(run.dataset.len(), 6);
+    assert!(
+        run.dataset.eval_sources.iter().any(|s| matches!(
+            s,
+            itlm_inspector::data::Source::ImageFolder { root } if root.ends_with("demo-test2")
+        )),
+        "{:?}",
+        run.dataset.eval_sources
+    );
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.
