@@ -218,6 +218,27 @@ fn window_runs_itlm_and_follows_the_user() {
     h.run_steps(2);
     assert_eq!(h.state().state.selected_sample, Some(first));
     h.get_by_label(&format!("Sample {first}"));
+    // Its trim count covers rounds 0..=2 (a trimmed sample: at least the shown round's cut).
+    let before = {
+        let st = &h.state().state;
+        st.run.as_ref().unwrap().history[..2]
+            .iter()
+            .filter(|r| !r.kept[first])
+            .count()
+    };
+    h.get_by_label(&format!(
+        "trimmed in {} of 3 rounds up to round 2",
+        before + 1
+    ));
+    // On round 0 the count is of round 0 alone.
+    h.key_press(egui::Key::ArrowLeft);
+    h.key_press(egui::Key::ArrowLeft);
+    h.run_steps(2);
+    let n0 = usize::from(!h.state_mut().state.cut().unwrap().kept[first]);
+    h.get_by_label(&format!("trimmed in {n0} of 1 round up to round 0"));
+    h.key_press(egui::Key::ArrowRight);
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
     h.get_by_label("Loss across rounds plot");
     h.get_by_label("Class probabilities plot");
     h.key_press(egui::Key::ArrowDown);

@@ -153,6 +153,7 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
                 ui.end_row();
             }
         });
+    let shown_cut = state.cut().map(|c| (c.record.round, c.kept[i]));
     if let Some(cut) = state.cut() {
         let kept = cut.kept[i];
         ui.label(
@@ -167,11 +168,20 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
     let Some(run) = state.run.as_ref() else {
         return;
     };
-    let times_trimmed = run.history.iter().filter(|r| !r.kept[i]).count();
-    ui.label(format!(
-        "trimmed by {times_trimmed} of {} rounds' selections",
-        run.history.len()
-    ));
+    // The rounds up to the shown one, that one by the slider's cut (as an export counts).
+    if let Some((shown, kept_now)) = shown_cut {
+        let before = run
+            .history
+            .iter()
+            .filter(|r| r.round < shown && !r.kept[i])
+            .count();
+        let times_trimmed = before + usize::from(!kept_now);
+        ui.label(format!(
+            "trimmed in {times_trimmed} of {} up to round {shown}",
+            super::open_bar::plural(shown + 1, "round")
+        ))
+        .on_hover_text("Rounds 0 to the shown one; the shown round by the slider's tau");
+    }
     // Loss across rounds.
     ui.label(RichText::new("Loss across rounds").strong());
     let pts: Vec<[f64; 2]> = run
