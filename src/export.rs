@@ -462,12 +462,7 @@ pub fn samples_csv(run: &RunFile) -> Result<String> {
             s.push_str(&format!(",{:.6}", rr.loss[i]));
         }
         // Rounds up to the verdict's: the earlier ones as they ran, that one as re-cut.
-        let trimmed = run
-            .rounds
-            .iter()
-            .filter(|rr| rr.round < v.round && !rr.kept[i])
-            .count()
-            + usize::from(!v.kept[i]);
+        let trimmed = crate::itlm::record::times_trimmed(&run.rounds, i, v.round, v.kept[i]);
         s.push_str(&format!(
             ",{},{:.6},{trimmed}",
             u8::from(v.kept[i]),

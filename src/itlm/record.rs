@@ -56,3 +56,19 @@ impl RoundRecord {
         &self.probs[i * classes..(i + 1) * classes]
     }
 }
+
+/// How many selections up to round `round` trimmed sample `i`: the earlier rounds by the cut
+/// they ran with, `round` itself by `kept_now` (its cut, possibly re-made at another tau).
+/// What samples.csv's `times_trimmed` and the window's sample detail report.
+pub fn times_trimmed(
+    rounds: &[std::sync::Arc<RoundRecord>],
+    i: usize,
+    round: usize,
+    kept_now: bool,
+) -> usize {
+    rounds
+        .iter()
+        .filter(|r| r.round < round && !r.kept[i])
+        .count()
+        + usize::from(!kept_now)
+}

@@ -170,12 +170,7 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
     };
     // The rounds up to the shown one, that one by the slider's cut (as an export counts).
     if let Some((shown, kept_now)) = shown_cut {
-        let before = run
-            .history
-            .iter()
-            .filter(|r| r.round < shown && !r.kept[i])
-            .count();
-        let times_trimmed = before + usize::from(!kept_now);
+        let times_trimmed = crate::itlm::record::times_trimmed(&run.history, i, shown, kept_now);
         ui.label(format!(
             "trimmed in {times_trimmed} of {} up to round {shown}",
             super::open_bar::plural(shown + 1, "round")
