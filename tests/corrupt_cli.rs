@@ -12,6 +12,20 @@ fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
+/// `corrupt SRC --out OUT --noise NOISE ARGS...`.
+fn corrupt(src: &Path, out: &Path, noise: &str, args: &[&str]) -> Output {
+    let mut a = vec![
+        "corrupt",
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--noise",
+        noise,
+    ];
+    a.extend_from_slice(args);
+    run(&a)
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -90,18 +104,7 @@ fn corrupt_a_small_idx_set() {
     let src = tmp.path().join("src");
     idx_fixture(&src, 4, 10);
     let out = tmp.path().join("noisy");
-    let o = run(&[
-        "corrupt",
-        src.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--noise",
-        "random",
-        "--rate",
-        "0.2",
-        "--seed",
-        "4",
-    ]);
+    let o = corrupt(&src, &out, "random", &["--rate", "0.2", "--seed", "4"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let report = text(&o.stdout);
     assert!(report.contains("clean 32, random 8"), "{report}");
@@ -117,29 +120,11 @@ fn corrupt_a_small_idx_set() {
         assert_eq!(count(&rows, |r| r.1 == class && r.2 == "random"), 2);
     }
     // refuses to write again, or inside the source
-    let o = run(&[
-        "corrupt",
-        src.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--noise",
-        "random",
-        "--rate",
-        "0.2",
-    ]);
+    let o = corrupt(&src, &out, "random", &["--rate", "0.2"]);
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("not empty"), "{}", text(&o.stderr));
     let inside = src.join("x");
-    let o = run(&[
-        "corrupt",
-        src.to_str().unwrap(),
-        "--out",
-        inside.to_str().unwrap(),
-        "--noise",
-        "systematic",
-        "--rate",
-        "0.2",
-    ]);
+    let o = corrupt(&src, &inside, "systematic", &["--rate", "0.2"]);
     assert!(text(&o.stderr).contains("inside the source"));
     assert!(!inside.exists());
 }
@@ -174,24 +159,23 @@ fn corrupt_fashion_mnist_subset() {
 
     // 30% of the shirts labelled T-shirt
     let out = tmp.path().join("shirts");
-    let o = run(&[
-        "corrupt",
-        FASHION,
-        "--out",
-        out.to_str().unwrap(),
-        "--noise",
+    let o = corrupt(
+        fashion,
+        &out,
         "systematic",
-        "--rate",
-        "0.3",
-        "--src-class",
-        "Shirt",
-        "--dst-class",
-        "T-shirt",
-        "--limit",
-        "500",
-        "--seed",
-        "1",
-    ]);
+        &[
+            "--rate",
+            "0.3",
+            "--src-class",
+            "Shirt",
+            "--dst-class",
+            "T-shirt",
+            "--limit",
+            "500",
+            "--seed",
+            "1",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let rows = truth(&out);
     assert_eq!(rows.len(), 500);
@@ -230,24 +214,23 @@ fn corrupt_fashion_mnist_subset() {
 
     // backdoor: the test-2 set holds every watermarked t10k sneaker, labelled sandal
     let out = tmp.path().join("bd");
-    let o = run(&[
-        "corrupt",
-        FASHION,
-        "--out",
-        out.to_str().unwrap(),
-        "--noise",
+    let o = corrupt(
+        fashion,
+        &out,
         "backdoor",
-        "--rate",
-        "0.2",
-        "--src-class",
-        "Sneaker",
-        "--dst-class",
-        "Sandal",
-        "--shape",
-        "l",
-        "--limit",
-        "500",
-    ]);
+        &[
+            "--rate",
+            "0.2",
+            "--src-class",
+            "Sneaker",
+            "--dst-class",
+            "Sandal",
+            "--shape",
+            "l",
+            "--limit",
+            "500",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let rows = truth(&out);
     let sneakers = count(&rows, |r| r.1 == "Sneaker");
@@ -275,16 +258,7 @@ fn corrupting_a_corrupted_set_carries_its_truth_over() {
     idx_fixture(&src, 4, 10);
     let (c1, c2) = (tmp.path().join("c1"), tmp.path().join("c2"));
     for (from, to, noise) in [(&src, &c1, "systematic"), (&c1, &c2, "random")] {
-        let o = run(&[
-            "corrupt",
-            from.to_str().unwrap(),
-            "--out",
-            to.to_str().unwrap(),
-            "--noise",
-            noise,
-            "--rate",
-            "0.2",
-        ]);
+        let o = corrupt(from, to, noise, &["--rate", "0.2"]);
         assert!(o.status.success(), "{}", text(&o.stderr));
     }
     let first = truth(&c1);
@@ -314,26 +288,19 @@ fn run_finds_the_test2_folder_corrupt_wrote_beside_the_set() {
     let src = tmp.path().join("src");
     idx_fixture(&src, 4, 12);
     let out = tmp.path().join("bd");
-    let o = run(&[
-        "corrupt",
-        src.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--noise",
+    let o = corrupt(
+        &src,
+        &out,
         "backdoor",
-        "--src-class",
-        "0",
-        "--dst-class",
-        "1",
-        "--rate",
-        "0.5",
-    ]);
+        &["--src-class", "0", "--dst-class", "1", "--rate", "0.5"],
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let test2 = tmp.path().join("bd-test2");
     assert!(test2.is_dir());
-    let args = |dest: &Path| -> Vec<String> {
-        [
+    let go = |dest: &Path| {
+        run(&[
             "run",
+            out.to_str().unwrap(),
             "--out",
             dest.to_str().unwrap(),
             "--model",
@@ -346,19 +313,10 @@ fn run_finds_the_test2_folder_corrupt_wrote_beside_the_set() {
             "1",
             "--batch-size",
             "8",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let go = |data: &Path, dest: &Path| {
-        let mut a = args(dest);
-        a.insert(1, data.to_str().unwrap().to_string());
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        run(&a)
+        ])
     };
     // Without --test2 the folder beside the set is used, and said so.
-    let o = go(&out, &tmp.path().join("r1"));
+    let o = go(&tmp.path().join("r1"));
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("found beside the set"), "{err}");
@@ -369,7 +327,7 @@ fn run_finds_the_test2_folder_corrupt_wrote_beside_the_set() {
     image::GrayImage::new(6, 6)
         .save(test2.join("not-a-class/a.png"))
         .unwrap();
-    let o = go(&out, &tmp.path().join("r2"));
+    let o = go(&tmp.path().join("r2"));
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("test-2 beside the set not used"), "{err}");
