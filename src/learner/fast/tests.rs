@@ -619,19 +619,38 @@ fn linear_matches_candle_linear() {
     assert!(err.contains("expects 4"), "{err}");
 }
 
-#[test]
-fn classifier_trains_the_same_with_stock_and_fast_implementations() {
-    use crate::data::{Dataset, ImageShape, Source};
-    use crate::itlm::{Learner, Tick};
-    use crate::learner::{Classifier, CnnImpl, LearnerConfig, OptimizerKind};
-
-    let (shape, n, classes) = (ImageShape::new(9, 8, 1), 40, 3);
-    let mut rng = Rng::new(12);
+/// `n` images of random pixels, labelled round-robin over `classes` classes.
+fn random_set(
+    shape: crate::data::ImageShape,
+    n: usize,
+    classes: usize,
+    seed: u64,
+) -> crate::data::Dataset {
+    let mut rng = Rng::new(seed);
     let pixels = (0..n * shape.len()).map(|_| rng.below(256) as u8).collect();
     let labels = (0..n).map(|i| (i % classes) as u32).collect();
     let ids = (0..n).map(|i| i.to_string()).collect();
     let names = (0..classes).map(|c| c.to_string()).collect();
-    let data = Dataset::from_parts("t", Source::Memory, names, shape, pixels, labels, ids).unwrap();
+    crate::data::Dataset::from_parts(
+        "t",
+        crate::data::Source::Memory,
+        names,
+        shape,
+        pixels,
+        labels,
+        ids,
+    )
+    .unwrap()
+}
+
+#[test]
+fn classifier_trains_the_same_with_stock_and_fast_implementations() {
+    use crate::data::ImageShape;
+    use crate::itlm::{Learner, Tick};
+    use crate::learner::{Classifier, CnnImpl, LearnerConfig, OptimizerKind};
+
+    let (shape, n, classes) = (ImageShape::new(9, 8, 1), 40, 3);
+    let data = random_set(shape, n, classes, 12);
     let idx: Vec<usize> = (0..n).collect();
     for optimizer in [OptimizerKind::Adamw, OptimizerKind::Sgd] {
         let cfg = LearnerConfig {
@@ -669,17 +688,12 @@ fn classifier_trains_the_same_with_stock_and_fast_implementations() {
 
 #[test]
 fn cosine_schedule_starts_at_the_full_rate_then_decays() {
-    use crate::data::{Dataset, ImageShape, Source};
+    use crate::data::ImageShape;
     use crate::itlm::{Learner, Tick};
     use crate::learner::{Classifier, LearnerConfig, LrSchedule, OptimizerKind};
 
     let (shape, n, classes) = (ImageShape::new(8, 8, 1), 64, 2);
-    let mut rng = Rng::new(21);
-    let pixels = (0..n * shape.len()).map(|_| rng.below(256) as u8).collect();
-    let labels = (0..n).map(|i| (i % classes) as u32).collect();
-    let ids = (0..n).map(|i| i.to_string()).collect();
-    let names = (0..classes).map(|c| c.to_string()).collect();
-    let data = Dataset::from_parts("t", Source::Memory, names, shape, pixels, labels, ids).unwrap();
+    let data = random_set(shape, n, classes, 21);
     let idx: Vec<usize> = (0..n).collect();
     // 16 samples a batch: 0.25 epoch is one batch, 2 epochs are eight.
     let losses = |schedule: LrSchedule, epochs: f64| {
