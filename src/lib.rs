@@ -13,6 +13,17 @@ pub mod learner;
 pub mod rng;
 
 pub use error::{Error, Result};
+
+/// "1 note", "3 notes", "2 classes": a count and its noun, plural unless one.
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else if what.ends_with('s') {
+        format!("{n} {what}es")
+    } else {
+        format!("{n} {what}s")
+    }
+}
 pub mod bench;
 pub mod clean_copy;
 pub mod cli;

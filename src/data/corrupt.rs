@@ -641,12 +641,11 @@ impl std::fmt::Display for CorruptReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{} noise: wrote {} images ({}) in {} class folder{} to {} (+ truth.csv)",
+            "{} noise: wrote {} images ({}) in {} to {} (+ truth.csv)",
             self.noise,
             self.kinds.total(),
             self.shape,
-            self.classes.len(),
-            if self.classes.len() == 1 { "" } else { "s" },
+            crate::plural(self.classes.len(), "class folder"),
             self.out.display()
         )?;
         writeln!(f, "  {}", self.kinds)?;

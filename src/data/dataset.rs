@@ -259,18 +259,16 @@ impl Dataset {
 
     /// A short human summary: "12000 images, 10 classes, 28x28x1, 3 files skipped" ("1 class").
     pub fn summary(&self) -> String {
-        let count =
-            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut s = format!(
             "{}, {}, {}",
-            count(self.len(), "image", "images"),
-            count(self.num_classes(), "class", "classes"),
+            crate::plural(self.len(), "image"),
+            crate::plural(self.num_classes(), "class"),
             self.shape
         );
         if !self.skipped.is_empty() {
             s.push_str(&format!(
                 ", {} skipped",
-                count(self.skipped.len(), "file", "files")
+                crate::plural(self.skipped.len(), "file")
             ));
         }
         s

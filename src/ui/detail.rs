@@ -173,7 +173,7 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
         let times_trimmed = crate::itlm::record::times_trimmed(&run.history, i, shown, kept_now);
         ui.label(format!(
             "trimmed in {times_trimmed} of {} up to round {shown}",
-            super::open_bar::plural(shown + 1, "round")
+            crate::plural(shown + 1, "round")
         ))
         .on_hover_text("Rounds 0 to the shown one; the shown round by the slider's tau");
     }

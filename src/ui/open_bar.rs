@@ -119,8 +119,8 @@ pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
         ui.label(RichText::new(&t.name).strong());
         ui.label(format!(
             "{}, {}, {}x{}x{}",
-            plural(t.len(), "image"),
-            plural(t.num_classes(), "class"),
+            crate::plural(t.len(), "image"),
+            crate::plural(t.num_classes(), "class"),
             shape.height,
             shape.width,
             shape.channels
@@ -186,8 +186,8 @@ pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
     if !t.skipped.is_empty() || !d.notes.is_empty() {
         egui::CollapsingHeader::new(format!(
             "{}, {}",
-            plural(t.skipped.len(), "skipped file"),
-            plural(d.notes.len(), "note")
+            crate::plural(t.skipped.len(), "skipped file"),
+            crate::plural(d.notes.len(), "note")
         ))
         .id_salt("skipped")
         .show(ui, |ui| {
@@ -232,15 +232,4 @@ pub fn eval_section_ui(ui: &mut egui::Ui, state: &mut AppState) {
         .id_salt("eval_paths_section")
         .default_open(!state.eval.is_empty() && state.data.is_none())
         .show(ui, |ui| super::eval_paths::eval_paths_ui(ui, state));
-}
-
-/// "1 note", "3 notes", "2 classes".
-pub fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else if what.ends_with('s') {
-        format!("{n} {what}es")
-    } else {
-        format!("{n} {what}s")
-    }
 }
