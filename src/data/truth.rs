@@ -61,8 +61,7 @@ pub fn parse(text: &str) -> std::result::Result<Vec<TruthRow>, String> {
             true_label: rec[1].to_string(),
             kind,
         };
-        let key = row.path.replace('\\', "/");
-        let key = key.trim_start_matches("./").to_string();
+        let key = path_key(&row.path);
         match first.get(&key) {
             Some(&(l, j))
                 if (&rows[j].true_label, &rows[j].kind) != (&row.true_label, &row.kind) =>
@@ -122,6 +121,11 @@ impl Resolved {
     }
 }
 
+/// A row's path as samples are keyed: forward slashes, no leading `./`.
+fn path_key(path: &str) -> String {
+    path.replace('\\', "/").trim_start_matches("./").to_string()
+}
+
 /// Match rows to a dataset's samples. A sample is bad when its kind is not `clean`, or, without
 /// a kind, when its true label differs from the given one.
 pub fn resolve(rows: &[TruthRow], data: &Dataset) -> Resolved {
@@ -137,8 +141,7 @@ pub fn resolve(rows: &[TruthRow], data: &Dataset) -> Resolved {
     };
     let mut seen = vec![false; n];
     for row in rows {
-        let key = row.path.replace('\\', "/");
-        let Some(&i) = index.get(key.trim_start_matches("./")) else {
+        let Some(&i) = index.get(path_key(&row.path).as_str()) else {
             r.unknown_paths += 1;
             continue;
         };
