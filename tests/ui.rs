@@ -313,6 +313,13 @@ fn window_runs_itlm_and_follows_the_user() {
     let run = itlm_inspector::export::RunFile::read(&target.join("run.itlm")).unwrap();
     let v = run.verdict.unwrap();
     assert_eq!((v.round, v.tau), (2, 0.5));
+    // The run file names the test set it was evaluated on (the t10k files), as `run` does.
+    assert_eq!(
+        run.dataset.eval_sources.len(),
+        1,
+        "{:?}",
+        run.dataset.eval_sources
+    );
     assert_eq!(run.rounds.len(), 3);
 
     // Exporting again asks before replacing.

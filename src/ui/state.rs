@@ -1009,7 +1009,9 @@ impl AppState {
             dataset: match &data.reopened {
                 // Without its images the stand-in set has no real shape or source.
                 Some(r) if r.images_missing.is_some() => r.run.dataset.clone(),
-                _ => DatasetInfo::of(&data.train),
+                // With the evaluation sets it read: no export may go inside them either.
+                _ => DatasetInfo::of(&data.train)
+                    .with_eval(data.test.iter().chain(&data.test2).map(|d| &**d)),
             },
             truth: data.truth.as_deref().cloned(),
             rounds: run.history.clone(),
@@ -1066,9 +1068,7 @@ impl AppState {
             self.error("Export: no finished round yet.");
             return;
         };
-        let eval = self.data.iter().flat_map(|d| d.test.iter().chain(&d.test2));
-        let eval = eval.map(|d| &d.source);
-        if let Err(e) = export::check_outside_datasets(&target, run.dataset.sources().chain(eval)) {
+        if let Err(e) = export::check_outside_datasets(&target, run.dataset.sources()) {
             self.error(format!("Export refused: {e}"));
             return;
         }
@@ -1166,7 +1166,7 @@ fn load_dataset(
         Some(t) => t.display().to_string(),
         None => super::eval_paths::auto_test_name(&pr.train.source),
     });
-    let test2_from = pr.test2.as_ref().and(pr.test2_path.as_ref()).map(|t| {
+    let test2_from = pr.test2_path.as_ref().map(|t| {
         if test2.is_some() {
             t.display().to_string()
         } else {
