@@ -134,6 +134,17 @@ pub struct ItlmArgs {
     /// very short round 0 [default: 1 = off; `reproduce backdoor`: 5].
     #[arg(long)]
     pub round0_models: Option<usize>,
+    /// After the last round, give back the trimmed samples of every class whose trimmed
+    /// samples show no one-sided confusion (a relabelling attack or a systematic flip fills
+    /// one cell "given b, predicted a" and hardly its mirror), and train the final model once
+    /// more on that set: recovers the hard clean samples a cut takes. Not for random label
+    /// noise (random flips fill cells both ways, so they would go back) [default: off;
+    /// `reproduce backdoor`: on].
+    #[arg(long, conflicts_with = "no_restore")]
+    pub restore: bool,
+    /// Do not give trimmed samples back (the paper's ITLM; for `reproduce backdoor`).
+    #[arg(long)]
+    pub no_restore: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -159,6 +170,7 @@ impl ItlmArgs {
             folds: self.folds.unwrap_or(base.folds),
             round0_models: self.round0_models.unwrap_or(base.round0_models),
             seed: self.seed,
+            restore: (base.restore || self.restore) && !self.no_restore,
         }
     }
 }
@@ -411,7 +423,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     let mut learner = learner::build(&lcfg, &p.train)?;
     if !a.quiet {
         eprintln!(
-            "{}: {} | {} | tau {} {} {}, {} rounds x {} epochs, final {}",
+            "{}: {} | {} | tau {} {} {}, {} rounds x {} epochs, final {}{}",
             p.train.name,
             p.train.summary(),
             learner.describe(),
@@ -423,7 +435,12 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             },
             config.rounds,
             config.epochs,
-            config.final_epochs
+            config.final_epochs,
+            if config.restore {
+                ", then trimmed samples of classes without a one-sided confusion restored and the final model trained again"
+            } else {
+                ""
+            }
         );
     }
     if a.oracle {
@@ -790,7 +807,16 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     }
     let rule = a.select.unwrap_or(run.config.select);
     let d = &run.dataset;
-    let kept = itlm::select(rule, &r.score, &d.labels, d.classes.len(), tau);
+    // A round that restored (`--restore`) re-cuts with its restore, as the window does.
+    let kept = itlm::select::select_round(
+        rule,
+        &r.score,
+        &d.labels,
+        &r.predicted,
+        d.classes.len(),
+        tau,
+        run.config.restores_at(round),
+    );
     let flagged = kept.iter().filter(|&&k| !k).count();
     eprint!(
         "round {round}, tau {tau} ({rule}): {} kept, {flagged} flagged",

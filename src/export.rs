@@ -2,12 +2,12 @@
 //! `flagged.txt`. Writes are atomic (temp file + rename), refuse to overwrite unless asked, and
 //! never go inside the dataset folder.
 //!
-//! Run file layout, version 5 (what this build writes; all integers little-endian):
+//! Run file layout, version 6 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 5
+//!      8     4  version: u32 = 6
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
 //!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
@@ -17,7 +17,8 @@
 //!
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
 //! inside it (which postcard would often still decode into plausible numbers) clear errors.
-//! Version 4 is version 5 without the evaluation sources (read as none). Versions 2 and 3 have
+//! Version 5 is version 6 with a `Config` that had no `restore` (read as off); version 4 is
+//! version 5 without the evaluation sources (read as none). Versions 2 and 3 have
 //! the same header; their bodies are those of earlier builds: version 3's
 //! `LearnerConfig` had no `optimizer` and `lr_schedule` (it was always AdamW at a constant rate), version 2's `Config` also had no
 //! `folds` and `round0_models` (and, before fractional epochs, whole-number `epochs`). Version 1
@@ -38,8 +39,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 4).
-pub const RUN_VERSION: u32 = 5;
+/// Version of the run file layout this build writes (it also reads versions 1 to 5).
+pub const RUN_VERSION: u32 = 6;
 /// Bytes before the body in a run file of version 2 or later.
 const HEADER_LEN: usize = 24;
 
@@ -204,8 +205,17 @@ impl RunFile {
             1 => legacy::decode(&bytes[12..]).map_err(damaged)?,
             2 => legacy::decode(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
             3 => legacy::decode_v3(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
-            4 => decode_whole::<RunFile>(Self::checked_body(bytes).map_err(damaged)?)
-                .map_err(damaged)?,
+            4 | 5 => {
+                let (mut run, rest) = legacy::take_v4(Self::checked_body(bytes).map_err(damaged)?)
+                    .map_err(damaged)?;
+                run.dataset.eval_sources = if version == 4 {
+                    decode_whole::<()>(rest).map_err(damaged)?;
+                    Vec::new()
+                } else {
+                    decode_whole::<Vec<Source>>(rest).map_err(damaged)?
+                };
+                run
+            }
             RUN_VERSION => {
                 let body = Self::checked_body(bytes).map_err(damaged)?;
                 let (mut run, rest) = postcard::take_from_bytes::<RunFile>(body)
@@ -576,7 +586,7 @@ fn decode_whole<T: serde::de::DeserializeOwned>(body: &[u8]) -> std::result::Res
     }
 }
 
-/// The bodies written by earlier builds (run file versions 1 to 3), decoded into today's
+/// The bodies written by earlier builds (run file versions 1 to 5), decoded into today's
 /// [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 /// is spelled out.
 pub mod legacy {
@@ -692,6 +702,7 @@ pub mod legacy {
                 folds: 1,
                 round0_models: 1,
                 seed: c.seed,
+                restore: false,
             }
         }
     }
@@ -719,6 +730,7 @@ pub mod legacy {
                 folds: _,
                 round0_models: _,
                 seed,
+                restore: _,
             } = c.clone();
             OldConfig {
                 tau,
@@ -731,6 +743,64 @@ pub mod legacy {
                 aggregate,
                 reinit,
                 seed,
+            }
+        }
+    }
+
+    /// `Config` of versions 3 to 5: before [`Config::restore`] (runs did not restore).
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    pub struct ConfigNoRestore {
+        pub tau: f64,
+        pub rounds: usize,
+        pub epochs: f64,
+        pub round0_epochs: Option<f64>,
+        pub final_epochs: usize,
+        pub select: Selection,
+        pub schedule: TauSchedule,
+        pub aggregate: LossAggregate,
+        pub reinit: bool,
+        pub folds: usize,
+        pub round0_models: usize,
+        pub seed: u64,
+    }
+
+    impl From<ConfigNoRestore> for Config {
+        fn from(c: ConfigNoRestore) -> Self {
+            Config {
+                tau: c.tau,
+                rounds: c.rounds,
+                epochs: c.epochs,
+                round0_epochs: c.round0_epochs,
+                final_epochs: c.final_epochs,
+                select: c.select,
+                schedule: c.schedule,
+                aggregate: c.aggregate,
+                reinit: c.reinit,
+                folds: c.folds,
+                round0_models: c.round0_models,
+                seed: c.seed,
+                restore: false,
+            }
+        }
+    }
+
+    impl From<&Config> for ConfigNoRestore {
+        /// Today's config in the layout of versions 3 to 5, `restore` dropped (for tests and
+        /// fixtures).
+        fn from(c: &Config) -> Self {
+            ConfigNoRestore {
+                tau: c.tau,
+                rounds: c.rounds,
+                epochs: c.epochs,
+                round0_epochs: c.round0_epochs,
+                final_epochs: c.final_epochs,
+                select: c.select,
+                schedule: c.schedule,
+                aggregate: c.aggregate,
+                reinit: c.reinit,
+                folds: c.folds,
+                round0_models: c.round0_models,
+                seed: c.seed,
             }
         }
     }
@@ -750,9 +820,18 @@ pub mod legacy {
         }
     }
 
-    /// A version-3 body: today's config, the learner settings without the optimizer.
+    /// A version-3 body: the config without `restore`, the learner settings without the
+    /// optimizer.
     pub fn decode_v3(body: &[u8]) -> std::result::Result<RunFile, String> {
-        decode_whole::<RunFileOf<Config, LearnerNoOptimizer>>(body)
-            .map(|r| r.map(|c| c, LearnerConfig::from))
+        decode_whole::<RunFileOf<ConfigNoRestore, LearnerNoOptimizer>>(body)
+            .map(|r| r.map(Config::from, LearnerConfig::from))
+    }
+
+    /// A version-4 or -5 body (with the evaluation sources after it, version 5): the config
+    /// without `restore`. Returns the run and the bytes after it.
+    pub fn take_v4(body: &[u8]) -> std::result::Result<(RunFile, &[u8]), String> {
+        postcard::take_from_bytes::<RunFileOf<ConfigNoRestore>>(body)
+            .map(|(r, rest)| (r.map_config(Config::from), rest))
+            .map_err(|e| e.to_string())
     }
 }

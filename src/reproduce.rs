@@ -367,6 +367,7 @@ pub fn backdoor_protocol() -> Config {
         round0_epochs: Some(0.35),
         round0_models: 5,
         final_epochs: 9,
+        restore: true,
         select: crate::itlm::Selection::Global,
         schedule: crate::itlm::TauSchedule::Constant,
         folds: 1,
@@ -462,7 +463,7 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
         };
         let h = itlm_run(&lc, &c.data, eval, &bad, &base)?;
         let last = h.last().map(|r| r.metrics.clone()).unwrap_or_default();
-        rows.push(vec![
+        let mut row = vec![
             format!(
                 "{} -> {} ({shape})",
                 train.classes[from as usize], train.classes[to as usize]
@@ -474,7 +475,18 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
             last.trim
                 .map(|t| format!("{:.2} / {:.2}", t.precision, t.recall))
                 .unwrap_or_default(),
-        ]);
+        ];
+        // With restore, round `rounds` is the plain ITLM final model (trained on the cut
+        // before anything went back): what restoring changed.
+        let plain = base
+            .restore
+            .then(|| h.get(base.rounds).map(|r| r.metrics.clone()))
+            .flatten();
+        if let Some(p) = &plain {
+            row.push(pct(p.test_acc));
+            row.push(pct(p.test2_acc));
+        }
+        rows.push(row);
         emit(
             &a.common,
             json!({
@@ -482,11 +494,12 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
                 "mark_size": mark.size, "n": c.data.len(), "config": base, "learner": lc,
                 "naive_test1": n1, "naive_test2": n2,
                 "itlm_test1": last.test_acc, "itlm_test2": last.test2_acc,
+                "plain_test1": plain.as_ref().and_then(|p| p.test_acc), "plain_test2": plain.as_ref().and_then(|p| p.test2_acc),
                 "rounds": h.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
             }),
         )?;
     }
-    let header: Vec<String> = [
+    let mut header: Vec<String> = [
         "attack",
         "naive test-1",
         "naive test-2",
@@ -496,6 +509,10 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
     ]
     .map(String::from)
     .to_vec();
+    if base.restore {
+        header.push("without restore: test-1".into());
+        header.push("test-2".into());
+    }
     print_table(&header, &rows);
     Ok(())
 }

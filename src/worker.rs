@@ -127,7 +127,7 @@ impl Eta {
             .map(|k| k.iter().filter(|&&b| b).count() as f64)
             .unwrap_or(n);
         let mut total = 0.0;
-        for r in first..=c.rounds {
+        for r in first..=c.last_round() {
             let (train, score) = Self::calls(c, r, c.epochs_at(r), trained_on, n);
             total += c.models_at(r).count as f64 * (train + score);
             trained_on = (c.tau_at(r) * n).ceil();
@@ -305,7 +305,7 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
     let mut step = job.step;
     let mut paused = false;
     let mut last_progress = Instant::now() - Duration::from_secs(1);
-    let mut rounds_total = job.config.rounds;
+    let mut rounds_total = job.config.last_round();
     let n = job.data.len();
     let mut observer = |e: &Event| -> Result<()> {
         match e {

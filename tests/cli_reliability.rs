@@ -967,3 +967,42 @@ fn an_idx_copy_of_fashion_mnist_aligns_with_fashion_classes() {
         "{e}"
     );
 }
+
+/// `run --restore` adds the restore round, says so, and `export` re-cuts a restore round as
+/// the run cut it (its restore included): the same clean list.
+#[test]
+fn a_restore_run_has_one_more_round_and_export_recuts_it_the_same_way() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    let out = tmp.path().join("out");
+    succeeds(&run_on(&data, &out, &["--restore"]));
+    let run_file = RunFile::read(&out.join("run.itlm")).unwrap();
+    assert!(run_file.config.restore);
+    let rounds: Vec<usize> = run_file.rounds.iter().map(|r| r.round).collect();
+    assert_eq!(rounds, vec![0, 1, 2], "--rounds 1 and the restore round");
+    assert_eq!(
+        run_file.rounds[2].trained_on,
+        run_file.rounds[1].kept_count()
+    );
+    let out2 = tmp.path().join("out2");
+    succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&out2),
+    ]));
+    for f in ["clean.txt", "flagged.txt"] {
+        assert_eq!(
+            std::fs::read_to_string(out.join(f)).unwrap(),
+            std::fs::read_to_string(out2.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let o = run(&args_for(
+        s(&data),
+        s(&tmp.path().join("o3")),
+        &["--restore", "--no-restore"],
+    ));
+    assert!(!o.status.success() && stderr(&o).contains("cannot be used with"));
+}

@@ -341,3 +341,112 @@ fn round0_ensemble_averages_the_losses_of_its_models() {
     let trimmed: Vec<usize> = (0..n).filter(|&i| !hist[0].kept[i]).collect();
     assert_eq!(trimmed, vec![0, 1, 2, 3, 28, 29]);
 }
+
+/// `--restore`: the cut of the full-length rounds stays on the last early round's losses (a
+/// full-length model has fitted what it trained on; here the first one also gives the hard
+/// samples low losses), and their predictions send back the trimmed samples of every class
+/// without a one-sided confusion. One more round trains the final model on that set.
+#[test]
+fn restore_gives_back_the_trimmed_samples_of_classes_without_a_one_sided_confusion() {
+    let n = 200;
+    let data = dataset(n, 4); // label i % 4
+    let label = |i: usize| (i % 4) as u32;
+    // 20 bad: class 1, predicted 0 (one cell, nothing the other way). 20 hard clean: classes
+    // 2 and 3 taken for each other. tau 0.8 trims exactly these 40.
+    let is_bad = |i: usize| label(i) == 1 && i < 80;
+    let is_hard = |i: usize| (label(i) == 2 || label(i) == 3) && i < 40;
+    let losses: Vec<f32> = (0..n)
+        .map(|i| {
+            if is_bad(i) {
+                5.0 + i as f32 / 100.0
+            } else if is_hard(i) {
+                4.0 + i as f32 / 100.0
+            } else {
+                (i % 10) as f32 / 100.0
+            }
+        })
+        .collect();
+    let predicted: Vec<u32> = (0..n)
+        .map(|i| match (is_bad(i), is_hard(i), label(i)) {
+            (true, _, _) => 0,
+            (_, true, 2) => 3,
+            (_, true, _) => 2,
+            _ => label(i),
+        })
+        .collect();
+    let bad: Vec<bool> = (0..n).map(is_bad).collect();
+    let c = Config {
+        restore: true,
+        ..cfg(0.8, 2)
+    };
+    assert_eq!(c.last_round(), 3);
+    let (mut l, calls) = FakeLearner::new(losses.clone());
+    l.predicted = Some(predicted.clone());
+    // The first full-length model (the third reset) has fitted everything it trained on.
+    l.model_shift = vec![
+        vec![],
+        vec![],
+        (0..n)
+            .map(|i| if is_hard(i) { -losses[i] } else { 0.0 })
+            .collect(),
+    ];
+    let hist = run_ok(&mut l, &data, Some(&bad), &c);
+    assert_eq!(hist.len(), 4, "rounds 0, 1, 2 and the restore round 3");
+    let calls = calls.lock().unwrap();
+    let trained: Vec<(usize, f64)> = calls.trains.iter().map(|(i, e)| (i.len(), *e)).collect();
+    assert_eq!(
+        trained,
+        vec![(200, 2.0), (160, 2.0), (160, 5.0), (180, 5.0)]
+    );
+    assert_eq!(
+        calls.resets.len(),
+        4,
+        "every full-length round starts fresh"
+    );
+    // Round 1 (early): the plain cut, 40 trimmed.
+    assert_eq!(hist[1].metrics.trimmed, 40);
+    for r in &hist[2..] {
+        assert_eq!(
+            r.score, hist[1].score,
+            "round {}: the early round's losses",
+            r.round
+        );
+        for i in 0..n {
+            assert_eq!(r.kept[i], !is_bad(i), "round {} sample {i}", r.round);
+        }
+        let t = r.metrics.trim.unwrap();
+        assert_eq!((t.trimmed, t.precision, t.recall), (20, 1.0, 1.0));
+    }
+    assert_ne!(
+        hist[2].score, hist[2].loss,
+        "round 2 cut on round 1's losses"
+    );
+    // The final model trained on the restored set: all but the bad samples.
+    assert!(calls.trains[3].0.iter().all(|&i| !is_bad(i)));
+    // The window and `export` re-cut a restore round the same way.
+    let k = itlm::select::select_round(
+        Selection::Global,
+        &hist[3].score,
+        data.labels(),
+        &hist[3].predicted,
+        4,
+        0.8,
+        c.restores_at(3),
+    );
+    assert_eq!(k, hist[3].kept);
+    // Without restore: the plain cut on the full-length model's own losses, which miss the
+    // hard samples it "fitted".
+    let (mut l, _) = FakeLearner::new(losses.clone());
+    l.predicted = Some(predicted);
+    l.model_shift = vec![
+        vec![],
+        vec![],
+        (0..n)
+            .map(|i| if is_hard(i) { -losses[i] } else { 0.0 })
+            .collect(),
+    ];
+    let hist = run_ok(&mut l, &data, Some(&bad), &cfg(0.8, 2));
+    assert_eq!(hist.len(), 3);
+    assert_eq!(hist[2].metrics.trimmed, 40);
+    assert!((0..n).filter(|&i| is_hard(i)).all(|i| hist[2].kept[i]));
+}

@@ -188,23 +188,47 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
             test2: Some(&test2),
         };
         let hist = itlm_rounds(&lc, &c.data, eval, &bad, &cfg);
+        assert_eq!(hist.len(), cfg.rounds + 2, "the restore adds a round");
         let last = &hist.last().unwrap().metrics;
         let (itlm1, itlm2) = (last.test_acc.unwrap(), last.test2_acc.unwrap());
+        // Round `rounds` is the final model of plain ITLM, trained before the restore.
+        let plain = &hist[cfg.rounds].metrics;
+        let (plain1, plain2) = (plain.test_acc.unwrap(), plain.test2_acc.unwrap());
         let trim = last.trim.unwrap();
         // Clean accuracy pays for the 5% cut: on this small set 1.5 - 3 points (1.5 at 20000
         // images, README); more than 4 would mean the defence broke the classifier.
         let holds = itlm2 < naive2 / 4.0 && trim.recall > 0.7 && itlm1 > naive1 - 0.04;
         eprintln!(
-            "seed {seed}, {stamped} stamped: naive test-1 {:.1}% test-2 {:.1}%; ITLM test-1 {:.1}% test-2 {:.1}%, trim P {:.3} R {:.3}: {}",
+            "seed {seed}, {stamped} stamped: naive test-1 {:.1}% test-2 {:.1}%; ITLM test-1 {:.1}% test-2 {:.1}% (without restore {:.1}% / {:.1}%), trim P {:.3} R {:.3}: {}",
             naive1 * 100.0,
             naive2 * 100.0,
             itlm1 * 100.0,
             itlm2 * 100.0,
+            plain1 * 100.0,
+            plain2 * 100.0,
             trim.precision,
             trim.recall,
             if holds { "defended" } else { "NOT defended" }
         );
         held.push(holds);
+        // The restore (round `rounds` cuts on round `rounds - 1`'s losses, so its plain cut
+        // is that round's): where the cut caught the attack, the target class is suspect and
+        // keeps its stamped images out, while clean trimmed images of other classes go back.
+        let (plain, restored) = (&hist[cfg.rounds - 1].kept, &hist[cfg.rounds].kept);
+        let count = |f: &dyn Fn(usize) -> bool| (0..bad.len()).filter(|&i| f(i)).count();
+        let trimmed_clean = count(&|i| !plain[i] && !bad[i]);
+        let back_clean = count(&|i| !plain[i] && restored[i] && !bad[i]);
+        let back_bad = count(&|i| !plain[i] && restored[i] && bad[i]);
+        eprintln!(
+            "  restore: {back_clean} of {trimmed_clean} clean trimmed images went back, {back_bad} stamped"
+        );
+        if holds {
+            assert_eq!(back_bad, 0, "seed {seed}: stamped images went back");
+            assert!(
+                back_clean * 5 >= trimmed_clean,
+                "seed {seed}: only {back_clean} of {trimmed_clean} clean trimmed images went back"
+            );
+        }
     }
     assert!(
         held.iter().filter(|&&h| h).count() >= 3,

@@ -122,17 +122,27 @@ fn with_header(version: u32, body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn version_4_files_read_without_evaluation_sources() {
+fn version_4_and_5_files_read_without_restore_and_evaluation_sources() {
+    use itlm_inspector::export::legacy::ConfigNoRestore;
     let mut run = sample_run();
     run.dataset.eval_sources = vec![itlm_inspector::data::Source::ImageFolder {
         root: "/some/test".into(),
     }];
     // Today's files keep them.
     assert_eq!(decode(&run.to_bytes().unwrap()).unwrap(), run);
-    // A version-4 body is today's without them.
-    let body = postcard::to_allocvec(&run).unwrap();
+    // A version-5 body is today's with the config of before `restore`; version 4's is that
+    // without the sources.
+    let old = run.clone().map_config(|c| ConfigNoRestore::from(&c));
+    let body = postcard::to_allocvec(&old).unwrap();
+    let v5 = postcard::to_extend(&run.dataset.eval_sources, body.clone()).unwrap();
+    assert_eq!(decode(&with_header(5, &v5)).unwrap(), run);
     run.dataset.eval_sources.clear();
     assert_eq!(decode(&with_header(4, &body)).unwrap(), run);
+    assert!(err(&with_header(4, &v5)).contains("bytes left over"));
+    // A run that restored keeps that in today's files; the old layouts cannot hold it.
+    run.config.restore = true;
+    assert_eq!(decode(&run.to_bytes().unwrap()).unwrap(), run);
+    assert!(decode(&with_header(5, &v5)).is_ok_and(|r| !r.config.restore));
 }
 
 #[test]
@@ -141,8 +151,11 @@ fn version_3_files_read_as_constant_rate_adamw_runs() {
     let mut run = sample_run();
     run.config.folds = 3;
     assert_eq!(run.learner.optimizer, OptimizerKind::Adamw);
-    let body =
-        postcard::to_allocvec(&run.clone().map(|c| c, |l| LearnerNoOptimizer::from(&l))).unwrap();
+    let body = postcard::to_allocvec(&run.clone().map(
+        |c| itlm_inspector::export::legacy::ConfigNoRestore::from(&c),
+        |l| LearnerNoOptimizer::from(&l),
+    ))
+    .unwrap();
     assert_eq!(decode(&with_header(3, &body)).unwrap(), run);
     // The same body under today's version is refused, not misread.
     assert!(decode(&with_header(RUN_VERSION, &body)).is_err());
@@ -198,16 +211,16 @@ fn wrong_magic_and_other_versions() {
         b
     };
     assert_eq!(
-        err(&with_version(6)),
-        "x.itlm: run file version 6; this build reads versions 1 to 5 (written by a newer itlm-inspector)"
+        err(&with_version(7)),
+        "x.itlm: run file version 7; this build reads versions 1 to 6 (written by a newer itlm-inspector)"
     );
     assert_eq!(
         err(&with_version(u32::MAX)),
-        format!("x.itlm: run file version {}; this build reads versions 1 to 5 (written by a newer itlm-inspector)", u32::MAX)
+        format!("x.itlm: run file version {}; this build reads versions 1 to 6 (written by a newer itlm-inspector)", u32::MAX)
     );
     assert_eq!(
         err(&with_version(0)),
-        "x.itlm: run file version 0; this build reads versions 1 to 5"
+        "x.itlm: run file version 0; this build reads versions 1 to 6"
     );
 }
 
@@ -396,9 +409,10 @@ fn run_files_written_by_an_earlier_build_still_open() {
     );
     assert!(run.dataset.eval_sources.is_empty());
     assert_eq!(run.dataset.len(), 6);
-    // Version 5 (today's): the test-2 folder found beside the set is among its sources.
+    // Version 5: the test-2 folder found beside the set is among its sources; no restore.
     let run = RunFile::read(&dir.join("v5_demo6_test2")).unwrap();
     assert_eq!(run.dataset.len(), 6);
+    assert!(!run.config.restore);
     assert!(
         run.dataset.eval_sources.iter().any(|s| matches!(
             s,
@@ -407,6 +421,10 @@ fn run_files_written_by_an_earlier_build_still_open() {
         "{:?}",
         run.dataset.eval_sources
     );
+    // Version 6 (today's): a run that restored, with its restore round.
+    let run = RunFile::read(&dir.join("v6_demo6_restore")).unwrap();
+    assert!(run.config.restore);
+    assert_eq!(run.rounds.len(), 3, "rounds 0, 1 and the restore round");
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

@@ -1099,7 +1099,8 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
             c.epochs,
             c.round0_epochs,
             c.folds,
-            c.final_epochs
+            c.final_epochs,
+            c.restore
         ),
         (
             want.tau,
@@ -1107,7 +1108,8 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
             want.epochs,
             want.round0_epochs,
             want.folds,
-            want.final_epochs
+            want.final_epochs,
+            true
         )
     );
     assert_eq!(c.seed, 42, "the user's seed is kept");
@@ -1179,4 +1181,42 @@ fn run_buttons_stay_put_while_hints_come_and_go() {
     assert_eq!((stop_x(&h), step_x(&h)), (stop0, step0));
     h.get_by_label("Stop").click();
     h.run_steps(2);
+}
+
+/// The restore is one checkbox in More...; a restore run shows its extra round on the
+/// timeline and says, over the histogram, what went back and which classes stay trimmed.
+#[test]
+fn a_restore_run_shows_its_restore_round_and_what_went_back() {
+    let (_data, mut h) = loaded_harness();
+    h.get_by_label("More...").click();
+    h.run_steps(3);
+    h.get_by_label("restore hard clean samples").click();
+    h.run_steps(3);
+    assert!(h.state().state.settings.config.restore);
+    h.key_press(egui::Key::Escape);
+    h.run_steps(3);
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    assert_eq!(
+        h.state().state.rounds(),
+        4,
+        "rounds 0, 1, 2 and the restore round"
+    );
+    let cut = h.state_mut().state.cut().unwrap();
+    assert_eq!(cut.record.round, 3);
+    h.get_by_label_contains("Restore: the cut is on round 1's losses");
+    h.get_by_label_contains(&format!(
+        "{} trimmed in classes without a one-sided confusion went back",
+        itlm_inspector::plural(cut.restored, "sample")
+    ));
+    // The restore round's cut is the one the run recorded.
+    assert_eq!(
+        cut.kept,
+        h.state().state.run.as_ref().unwrap().history[3].kept
+    );
 }

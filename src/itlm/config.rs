@@ -55,6 +55,12 @@ pub struct Config {
     /// initialisations; the average does not. 1 = off (the paper).
     pub round0_models: usize,
     pub seed: u64,
+    /// Give back the hard clean samples (classifiers): the cut made by the last round's
+    /// full-length model keeps its trimmed samples only in classes whose trimmed samples show a
+    /// one-sided confusion (many given g predicted q, few the other way: what a relabelling
+    /// attack or a systematic flip leaves, see [`super::select::restore`]); the others go back,
+    /// and one more round trains the final model on that set. Off = the paper.
+    pub restore: bool,
 }
 
 /// The models one round trains: how many, and the share of the round's training set each
@@ -84,6 +90,7 @@ impl Default for Config {
             folds: 1,
             round0_models: 1,
             seed: 0,
+            restore: false,
         }
     }
 }
@@ -151,9 +158,21 @@ impl Config {
         }
     }
 
-    /// Epochs that round `round` trains.
+    /// The index of the last round: `rounds`, or one more with [`Config::restore`] (the round
+    /// that trains the final model on the restored set).
+    pub fn last_round(&self) -> usize {
+        self.rounds + usize::from(self.restore)
+    }
+
+    /// Whether round `round`'s selection restores ([`Config::restore`]): the full-length
+    /// rounds' (from round `rounds` on).
+    pub fn restores_at(&self, round: usize) -> bool {
+        self.restore && round >= self.rounds
+    }
+
+    /// Epochs that round `round` trains: `final_epochs` from round `rounds` on.
     pub fn epochs_at(&self, round: usize) -> f64 {
-        if round == self.rounds {
+        if round >= self.rounds {
             self.final_epochs as f64
         } else if round == 0 {
             self.round0_epochs.unwrap_or(self.epochs)
@@ -171,7 +190,7 @@ impl Config {
             score_share: 1.0,
             cross_fitted: false,
         };
-        if round == self.rounds {
+        if round >= self.rounds {
             one
         } else if round == 0 {
             RoundModels {
@@ -193,7 +212,7 @@ impl Config {
 
     /// Total epochs (in units of the whole set) the schedule trains, for ETA estimates.
     pub fn total_epochs(&self) -> f64 {
-        (0..=self.rounds).map(|r| self.epochs_at(r)).sum()
+        (0..=self.last_round()).map(|r| self.epochs_at(r)).sum()
     }
 }
 

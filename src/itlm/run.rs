@@ -118,11 +118,12 @@ pub fn run<L: Learner + ?Sized>(
         return Err(Error::Config("the selection keeps no samples".into()));
     }
     let all: Vec<usize> = (0..n).collect();
-    for round in first..=config.rounds {
+    let last = config.last_round();
+    for round in first..=last {
         let epochs = config.epochs_at(round);
         observer.on(&Event::RoundStarted {
             round,
-            rounds: config.rounds,
+            rounds: last,
             trained_on: train_idx.len(),
             epochs,
         })?;
@@ -142,9 +143,9 @@ pub fn run<L: Learner + ?Sized>(
             // Training and scoring interleave: the split is not measured.
             (s, t0.elapsed().as_secs_f64(), Instant::now())
         } else {
-            // The last round always starts fresh: the model a user keeps never saw the
-            // trimmed samples, also with warm-started early rounds.
-            if round == first || config.reinit || round == config.rounds {
+            // The full-length rounds always start fresh: the model a user keeps never saw
+            // the trimmed samples, also with warm-started early rounds.
+            if round == first || config.reinit || round >= config.rounds {
                 learner.reset(Rng::derive(config.seed, round as u64).next_u64())?;
             }
             check_finite(
@@ -208,9 +209,14 @@ pub fn run<L: Learner + ?Sized>(
                 metrics.test_loss = Some(finite_mean(&s.loss));
             }
         }
-        let score = match config.aggregate {
-            LossAggregate::Last => scores.loss.clone(),
-            LossAggregate::Mean => {
+        let restores = config.restores_at(round) && learner.is_classifier();
+        let score = match (restores, history.last(), config.aggregate) {
+            // A full-length model has fitted its training set: its losses rank the samples
+            // it trained on below all others. The cut stays on the last early round's score;
+            // this model's predictions judge what goes back.
+            (true, Some(prev), _) if round > 0 => prev.score.clone(),
+            (_, _, LossAggregate::Last) => scores.loss.clone(),
+            (_, _, LossAggregate::Mean) => {
                 let k = (history.len() + 1) as f32;
                 let mut s = scores.loss.clone();
                 for r in history.iter() {
@@ -223,12 +229,14 @@ pub fn run<L: Learner + ?Sized>(
             }
         };
         let tau = config.tau_at(round);
-        let kept = select::select(
+        let kept = select::select_round(
             config.select,
             &score,
             data.labels(),
+            &scores.predicted,
             data.num_classes(),
             tau,
+            restores,
         );
         metrics.kept = kept.iter().filter(|&&k| k).count();
         metrics.trimmed = n - metrics.kept;

@@ -106,6 +106,79 @@ pub fn select(
     }
 }
 
+/// A trimmed (given g, predicted q) cell is one-sided when it holds at least this many times
+/// as many samples as the cell the other way (q predicted g), plus one.
+pub const RESTORE_RATIO: usize = 3;
+
+/// ... and at least this share of all samples (and at least 5): a handful of confusions is
+/// no pattern.
+pub const RESTORE_MIN_SHARE: f64 = 0.001;
+
+/// The classes whose trimmed samples show a one-sided confusion, and which [`restore`] keeps
+/// trimmed: class g is suspect when the trimmed samples given g and predicted some q number at
+/// least [`RESTORE_MIN_SHARE`] of all samples and [`RESTORE_RATIO`] times (those given q and
+/// predicted g, plus one). A relabelling attack (images of a stamped as b) or a systematic
+/// flip fills one such cell (b predicted a) and hardly its mirror; the hard clean samples a
+/// cut also takes are confusions both ways (Shirt / T-shirt), spread over many cells.
+pub fn suspect_classes(
+    kept: &[bool],
+    labels: &[u32],
+    predicted: &[u32],
+    num_classes: usize,
+) -> Vec<bool> {
+    let k = num_classes;
+    let mut cell = vec![0usize; k * k];
+    for ((&kept, &g), &q) in kept.iter().zip(labels).zip(predicted) {
+        let (g, q) = (g as usize, q as usize);
+        if !kept && g < k && q < k {
+            cell[g * k + q] += 1;
+        }
+    }
+    let min = ((RESTORE_MIN_SHARE * kept.len() as f64).ceil() as usize).max(5);
+    (0..k)
+        .map(|g| {
+            (0..k).any(|q| {
+                let c = cell[g * k + q];
+                q != g && c >= min && c >= RESTORE_RATIO * (cell[q * k + g] + 1)
+            })
+        })
+        .collect()
+}
+
+/// Give the trimmed samples of every class that is not suspect ([`suspect_classes`]) back to
+/// the kept set; returns how many went back. What stays trimmed is the trimmed samples of the
+/// suspect classes.
+pub fn restore(kept: &mut [bool], labels: &[u32], predicted: &[u32], num_classes: usize) -> usize {
+    let suspect = suspect_classes(kept, labels, predicted, num_classes);
+    let mut back = 0;
+    for (k, &g) in kept.iter_mut().zip(labels) {
+        if !*k && !suspect.get(g as usize).copied().unwrap_or(true) {
+            *k = true;
+            back += 1;
+        }
+    }
+    back
+}
+
+/// A round's selection: the cut at `tau` by `rule`, then, when `restore` is on and the round
+/// has predictions for every sample (a classifier), [`restore`] by those predictions. The run,
+/// the window's re-cut and `export` all select through this.
+pub fn select_round(
+    rule: Selection,
+    score: &[f32],
+    labels: &[u32],
+    predicted: &[u32],
+    num_classes: usize,
+    tau: f64,
+    restore: bool,
+) -> Vec<bool> {
+    let mut kept = select(rule, score, labels, num_classes, tau);
+    if restore && predicted.len() == kept.len() {
+        self::restore(&mut kept, labels, predicted, num_classes);
+    }
+    kept
+}
+
 /// The loss value at the cut: the largest kept loss (for drawing the tau line).
 pub fn cut_value(losses: &[f32], kept: &[bool]) -> Option<f32> {
     losses
@@ -153,6 +226,53 @@ mod tests {
         assert_eq!(g, vec![false, false, false, false, true, true, true, true]);
         let p = select_per_class(&losses, &labels, 2, 0.5);
         assert_eq!(p, vec![false, false, true, true, true, true, false, false]);
+    }
+
+    /// 20000 samples of 10 classes (min cell 20), all kept and of class 9 except the trimmed
+    /// cells (given, predicted, count) at the start.
+    fn trimmed_cells(cells: &[(u32, u32, usize)]) -> (Vec<bool>, Vec<u32>, Vec<u32>) {
+        let n = 20_000;
+        let (mut kept, mut labels, mut predicted) = (vec![true; n], vec![9u32; n], vec![9u32; n]);
+        let mut at = 0;
+        for &(g, q, count) in cells {
+            for i in at..at + count {
+                (kept[i], labels[i], predicted[i]) = (false, g, q);
+            }
+            at += count;
+        }
+        (kept, labels, predicted)
+    }
+
+    #[test]
+    fn restore_keeps_out_only_classes_with_a_one_sided_confusion() {
+        // Class 2: 150 trimmed predicted 1 and none the other way (an attack); classes 0 and
+        // 6 trade 60 / 50 (hard clean samples); class 4: 19 trimmed predicted 3 and none
+        // back (under the minimum of 20).
+        let cells = [(2, 1, 150), (2, 2, 10), (0, 6, 60), (6, 0, 50), (4, 3, 19)];
+        let (mut kept, labels, predicted) = trimmed_cells(&cells);
+        let s = suspect_classes(&kept, &labels, &predicted, 10);
+        assert_eq!((0..10).filter(|&c| s[c]).collect::<Vec<_>>(), vec![2]);
+        let before = kept.clone();
+        assert_eq!(restore(&mut kept, &labels, &predicted, 10), 60 + 50 + 19);
+        for i in 0..kept.len() {
+            // Class 2's trimmed samples stay out, also those predicted as their own class.
+            assert_eq!(kept[i], before[i] || labels[i] != 2, "sample {i}");
+        }
+        // 150 against 49 the other way is one-sided (150 >= 3 * 50), against 50 it is not.
+        for (back, suspect) in [(49, true), (50, false)] {
+            let (kept, labels, predicted) = trimmed_cells(&[(2, 1, 150), (1, 2, back)]);
+            let s = suspect_classes(&kept, &labels, &predicted, 10);
+            assert_eq!(s[2], suspect, "150 against {back}");
+            assert!(!s[1]);
+        }
+        // The minimum scales with the set: 5 samples at least.
+        let (kept, labels, predicted) = trimmed_cells(&[(2, 1, 20)]);
+        assert!(suspect_classes(&kept, &labels, &predicted, 10)[2]);
+        let few = |c: usize| {
+            let (k, l, p) = (vec![false; c], vec![2u32; c], vec![1u32; c]);
+            suspect_classes(&k, &l, &p, 10)[2]
+        };
+        assert!(!few(4) && few(5), "at least five");
     }
 
     #[test]

@@ -35,6 +35,36 @@ pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
         }
         ui.checkbox(&mut state.settings.log_counts, "log counts");
     });
+    let restores = state
+        .run
+        .as_ref()
+        .filter(|r| r.config.restores_at(cut.record.round))
+        .map(|r| r.config.rounds);
+    if let (Some(rounds), Some(data)) = (restores, state.data.as_ref()) {
+        // What stays trimmed after a restore is the suspect classes' trimmed samples.
+        let d = &data.train;
+        let mut suspect: Vec<&str> = Vec::new();
+        for (i, &k) in cut.kept.iter().enumerate() {
+            let name = d
+                .classes
+                .get(d.label(i) as usize)
+                .map_or("?", |c| c.as_str());
+            if !k && !suspect.contains(&name) {
+                suspect.push(name);
+            }
+        }
+        ui.label(format!(
+            "Restore: the cut is on round {}'s losses (a full-length model's own losses are low on all it trained on); {} trimmed in classes without a one-sided confusion went back{}",
+            rounds - 1,
+            crate::plural(cut.restored, "sample"),
+            if suspect.is_empty() {
+                String::new()
+            } else {
+                format!("; still trimmed: the samples of {}", suspect.join(", "))
+            }
+        ))
+        .on_hover_text("Trimmed samples given class b and predicted class a, many, with few given a and predicted b: what relabelling attacks and systematic flips leave. Such classes keep their trimmed samples out; the others get theirs back (hard clean samples)");
+    }
     if let Some(t) = cut.trim {
         ui.label(
             RichText::new(format!(

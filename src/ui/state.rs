@@ -798,6 +798,7 @@ impl AppState {
             data.train.num_classes(),
             run.config.select,
             self.settings.config.tau,
+            run.config.restores_at(record.round),
             data.bad.as_ref().map(|b| b.as_slice()),
             self.generation,
         ))

@@ -8,7 +8,7 @@ use super::state::AppState;
 pub fn timeline_ui(ui: &mut egui::Ui, state: &mut AppState) {
     let Some(run) = &state.run else { return };
     let n = run.history.len();
-    let planned = run.config.rounds + 1;
+    let planned = run.config.last_round() + 1;
     let active = run.status.is_active();
     let selected = state.selected_round;
     let showing = state.record().map(|r| r.round);
@@ -37,6 +37,11 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &mut AppState) {
             }
             if let Some(a) = m.test2_acc {
                 hover.push_str(&format!(", test-2 {:.1}%", a * 100.0));
+            }
+            if run.config.restore && r.round == run.config.rounds {
+                hover.push_str(". The plain ITLM final model; its cut gives back the trimmed samples of classes without a one-sided confusion");
+            } else if run.config.restore && r.round > run.config.rounds {
+                hover.push_str(". The final model, trained on the restored set");
             }
             if ui
                 .selectable_label(selected == Some(i), format!("Round {}", r.round))

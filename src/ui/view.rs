@@ -39,7 +39,9 @@ pub struct Cut {
     pub kept: Vec<bool>,
     pub kept_count: usize,
     pub trimmed_count: usize,
-    /// Largest kept score: where the cut line is drawn.
+    /// Trimmed samples the round's restore gave back (0 without `Config::restore`).
+    pub restored: usize,
+    /// Largest score the cut itself kept (before any restore): where the line is drawn.
     pub cut_value: Option<f32>,
     pub hist: Histogram,
     /// Trimmed samples by (given, predicted): `confusion[g * classes + p]`.
@@ -180,14 +182,21 @@ pub fn cut(
     classes: usize,
     rule: Selection,
     tau: f64,
+    restore: bool,
     bad: Option<&[bool]>,
 ) -> Cut {
-    let kept = select::select(rule, &record.score, labels, classes, tau);
+    let plain = select::select(rule, &record.score, labels, classes, tau);
+    let cut_value = select::cut_value(&record.score, &plain);
+    let classifier = record.predicted.len() == plain.len();
+    let mut kept = plain;
+    let restored = if restore && classifier {
+        select::restore(&mut kept, labels, &record.predicted, classes)
+    } else {
+        0
+    };
     let kept_count = kept.iter().filter(|&&k| k).count();
-    let cut_value = select::cut_value(&record.score, &kept);
     let hist = histogram(&record.score, &kept, bad);
     let mut confusion = vec![0usize; classes * classes];
-    let classifier = record.predicted.len() == kept.len();
     for (i, &k) in kept.iter().enumerate() {
         if !k && classifier {
             let (g, p) = (labels[i] as usize, record.predicted[i] as usize);
@@ -202,6 +211,7 @@ pub fn cut(
         tau,
         kept_count,
         trimmed_count: kept.len() - kept_count,
+        restored,
         kept,
         cut_value,
         hist,
@@ -293,6 +303,7 @@ struct CutKey {
     index: usize,
     tau_bits: u64,
     rule: Selection,
+    restore: bool,
     generation: u64,
 }
 
@@ -314,6 +325,7 @@ impl ViewCache {
         classes: usize,
         rule: Selection,
         tau: f64,
+        restore: bool,
         bad: Option<&[bool]>,
         generation: u64,
     ) -> Arc<Cut> {
@@ -322,6 +334,7 @@ impl ViewCache {
             index,
             tau_bits: tau.to_bits(),
             rule,
+            restore,
             generation,
         };
         if let Some((k, c)) = &self.cut {
@@ -346,6 +359,7 @@ impl ViewCache {
             classes,
             rule,
             tau,
+            restore,
             bad,
         ));
         self.cut = Some((key, c.clone()));
@@ -401,7 +415,17 @@ mod tests {
         let bad = [false, true, false, true, false, false];
         let asc = Arc::new(ascending(&r.score));
         assert_eq!(*asc, vec![0, 2, 4, 5, 1, 3]);
-        let c = cut(r, 0, asc, &labels, 2, Selection::Global, 0.5, Some(&bad));
+        let c = cut(
+            r,
+            0,
+            asc,
+            &labels,
+            2,
+            Selection::Global,
+            0.5,
+            false,
+            Some(&bad),
+        );
         assert_eq!((c.kept_count, c.trimmed_count), (3, 3));
         assert_eq!(c.cut_value, Some(0.3));
         let h = &c.hist;
@@ -431,15 +455,58 @@ mod tests {
     }
 
     #[test]
+    fn a_restore_round_keeps_out_only_the_suspect_class_and_draws_the_plain_cut() {
+        // 100 samples of 3 classes. The 20 highest scores: 10 of class 0 predicted 1 (one
+        // way only: suspect), 5 of class 1 predicted 2 and 5 of class 2 predicted 1.
+        let n = 100;
+        let labels: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+        let mut score: Vec<f32> = (0..n).map(|i| i as f32 / 1000.0).collect();
+        let mut predicted = labels.clone();
+        let (mut c0, mut c1, mut c2) = (0, 0, 0);
+        for i in 0..n {
+            let (slot, q) = match labels[i] {
+                0 if c0 < 10 => (&mut c0, 1),
+                1 if c1 < 5 => (&mut c1, 2),
+                2 if c2 < 5 => (&mut c2, 1),
+                _ => continue,
+            };
+            *slot += 1;
+            score[i] = 10.0 + i as f32;
+            predicted[i] = q;
+        }
+        let r = record(score, predicted);
+        let asc = Arc::new(ascending(&r.score));
+        let plain = cut(
+            r.clone(),
+            0,
+            asc.clone(),
+            &labels,
+            3,
+            Selection::Global,
+            0.8,
+            false,
+            None,
+        );
+        assert_eq!((plain.trimmed_count, plain.restored), (20, 0));
+        let c = cut(r, 0, asc, &labels, 3, Selection::Global, 0.8, true, None);
+        assert_eq!((c.kept_count, c.trimmed_count, c.restored), (90, 10, 10));
+        assert!((0..n).all(|i| c.kept[i] || labels[i] == 0));
+        assert_eq!(c.cut_value, plain.cut_value, "the line stays at the cut");
+        assert!(c.cut_value.unwrap() < 1.0);
+        assert_eq!(c.confusion[1], 10, "the suspect cell");
+        assert_eq!(c.confusion.iter().sum::<usize>(), 10);
+    }
+
+    #[test]
     fn cache_recomputes_only_on_change() {
         let r = record((0..100).map(|i| i as f32).collect(), vec![0; 100]);
         let labels = vec![0u32; 100];
         let mut v = ViewCache::default();
-        let a = v.cut(&r, 0, &labels, 1, Selection::Global, 0.7, None, 0);
-        let b = v.cut(&r, 0, &labels, 1, Selection::Global, 0.7, None, 0);
+        let a = v.cut(&r, 0, &labels, 1, Selection::Global, 0.7, false, None, 0);
+        let b = v.cut(&r, 0, &labels, 1, Selection::Global, 0.7, false, None, 0);
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(v.cut_computations, 1);
-        let c = v.cut(&r, 0, &labels, 1, Selection::Global, 0.5, None, 0);
+        let c = v.cut(&r, 0, &labels, 1, Selection::Global, 0.5, false, None, 0);
         assert_eq!(v.cut_computations, 2);
         assert_eq!(c.trimmed_count, 50);
         let l1 = v

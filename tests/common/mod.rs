@@ -50,6 +50,8 @@ pub struct FakeLearner {
     pub score_sleep_ms: u64,
     /// Per model (the k-th reset, 0-based), a loss shift per sample: models that disagree.
     pub model_shift: Vec<Vec<f32>>,
+    /// Predicted class per sample (default: the given label).
+    pub predicted: Option<Vec<u32>>,
 }
 
 impl FakeLearner {
@@ -66,6 +68,7 @@ impl FakeLearner {
                 score_batches: 1,
                 score_sleep_ms: 0,
                 model_shift: Vec::new(),
+                predicted: None,
             },
             calls,
         )
@@ -149,7 +152,15 @@ impl Learner for FakeLearner {
             .iter()
             .map(|&i| self.losses.get(i).copied().unwrap_or(0.1) + shift(i))
             .collect();
-        let predicted = idx.iter().map(|&i| d.label(i)).collect();
+        let predicted = idx
+            .iter()
+            .map(|&i| {
+                self.predicted
+                    .as_ref()
+                    .and_then(|p| p.get(i).copied())
+                    .unwrap_or(d.label(i))
+            })
+            .collect();
         let p_given = loss.iter().map(|l| (-l).exp()).collect();
         Ok(Scores {
             loss,
