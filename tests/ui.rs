@@ -1209,7 +1209,7 @@ fn a_restore_run_shows_its_restore_round_and_what_went_back() {
     );
     let cut = h.state_mut().state.cut().unwrap();
     assert_eq!(cut.record.round, 3);
-    h.get_by_label_contains("Restore: the cut is on round 1's losses");
+    h.get_by_label_contains("Restore: the cut (and this histogram) is on round 1's losses");
     h.get_by_label_contains(&format!(
         "{} trimmed in classes without a one-sided confusion went back",
         itlm_inspector::plural(cut.restored, "sample")
@@ -1219,4 +1219,26 @@ fn a_restore_run_shows_its_restore_round_and_what_went_back() {
         cut.kept,
         h.state().state.run.as_ref().unwrap().history[3].kept
     );
+}
+
+/// A reopened run finds the test-2 folder beside its dataset (`<DATA>-test2`, what `corrupt
+/// --noise backdoor` writes), as opening the dataset does.
+#[test]
+fn a_reopened_run_finds_the_test2_folder_beside_its_dataset() {
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("set");
+    std::fs::create_dir(&data).unwrap();
+    write_idx_set(&data);
+    let out = tempfile::tempdir().unwrap();
+    cli_run(&data, out.path(), &["--no-test"]);
+    write_png_folder(&parent.path().join("set-test2"), "2", 12);
+    let mut h = harness(&out.path().join("run.itlm"));
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.loading.is_none() && a.state.data.is_some()
+    });
+    no_errors(&h);
+    let d = h.state().state.data.as_ref().unwrap();
+    assert_eq!(d.test2.as_ref().map(|t| t.len()), Some(12));
+    let from = d.test2_from.clone().unwrap();
+    assert!(from.ends_with("set-test2 (auto)"), "{from}");
 }

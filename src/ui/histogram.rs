@@ -54,7 +54,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
             }
         }
         ui.label(format!(
-            "Restore: the cut is on round {}'s losses (a full-length model's own losses are low on all it trained on); {} trimmed in classes without a one-sided confusion went back{}",
+            "Restore: the cut (and this histogram) is on round {}'s losses (a full-length model's own losses are low on all it trained on); {} trimmed in classes without a one-sided confusion went back{}",
             rounds - 1,
             crate::plural(cut.restored, "sample"),
             if suspect.is_empty() {

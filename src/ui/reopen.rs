@@ -195,15 +195,43 @@ pub fn load(file: &Path, eval: &EvalPaths) -> Result<Loaded, String> {
     } else {
         None
     };
+    let load2 = |p: &Path| -> Result<Dataset, String> {
+        let d = data::load(p, &LoadOptions::default())
+            .map_err(|e| format!("Cannot open the test-2 set {e}"))?
+            .train;
+        conform(d)
+    };
     let test2 = match eval.test2().filter(|_| have_images) {
         Some(p) => {
-            let d = data::load(&p, &LoadOptions::default())
-                .map_err(|e| format!("Cannot open the test-2 set {e}"))?
-                .train;
             test2_from = Some(p.display().to_string());
-            Some(conform(d)?)
+            Some(load2(&p)?)
         }
-        None => None,
+        // The folder `corrupt --noise backdoor` writes beside the set, as when the set
+        // itself is opened; one that does not fit is noted, not fatal (it was not asked for).
+        None => match data_path
+            .as_deref()
+            .filter(|_| have_images)
+            // An IDX set's source is its images file; the folder is what was opened.
+            .and_then(|p| match &info.source {
+                Source::Idx { .. } => p.parent(),
+                _ => Some(p),
+            })
+            .and_then(data::default_test2_path)
+        {
+            Some(p) => match load2(&p) {
+                Ok(d) => {
+                    test2_from = Some(format!("{} (auto)", p.display()));
+                    Some(d)
+                }
+                Err(e) => {
+                    notes.push(format!(
+                        "The test-2 set beside the dataset is not used: {e}"
+                    ));
+                    None
+                }
+            },
+            None => None,
+        },
     };
     if let Some(why) = &images_missing {
         notes.push(format!("No thumbnails: {why}."));
