@@ -380,16 +380,20 @@ fn restore_gives_back_the_trimmed_samples_of_classes_without_a_one_sided_confusi
         ..cfg(0.8, 2)
     };
     assert_eq!(c.last_round(), 3);
-    let (mut l, calls) = FakeLearner::new(losses.clone());
-    l.predicted = Some(predicted.clone());
     // The first full-length model (the third reset) has fitted everything it trained on.
-    l.model_shift = vec![
-        vec![],
-        vec![],
-        (0..n)
-            .map(|i| if is_hard(i) { -losses[i] } else { 0.0 })
-            .collect(),
-    ];
+    let fitting = || {
+        let (mut l, calls) = FakeLearner::new(losses.clone());
+        l.predicted = Some(predicted.clone());
+        l.model_shift = vec![
+            vec![],
+            vec![],
+            (0..n)
+                .map(|i| if is_hard(i) { -losses[i] } else { 0.0 })
+                .collect(),
+        ];
+        (l, calls)
+    };
+    let (mut l, calls) = fitting();
     let hist = run_ok(&mut l, &data, Some(&bad), &c);
     assert_eq!(hist.len(), 4, "rounds 0, 1, 2 and the restore round 3");
     let calls = calls.lock().unwrap();
@@ -436,15 +440,7 @@ fn restore_gives_back_the_trimmed_samples_of_classes_without_a_one_sided_confusi
     assert_eq!(k, hist[3].kept);
     // Without restore: the plain cut on the full-length model's own losses, which miss the
     // hard samples it "fitted".
-    let (mut l, _) = FakeLearner::new(losses.clone());
-    l.predicted = Some(predicted);
-    l.model_shift = vec![
-        vec![],
-        vec![],
-        (0..n)
-            .map(|i| if is_hard(i) { -losses[i] } else { 0.0 })
-            .collect(),
-    ];
+    let (mut l, _) = fitting();
     let hist = run_ok(&mut l, &data, Some(&bad), &cfg(0.8, 2));
     assert_eq!(hist.len(), 3);
     assert_eq!(hist[2].metrics.trimmed, 40);

@@ -1212,7 +1212,7 @@ fn a_restore_run_shows_its_restore_round_and_what_went_back() {
     h.get_by_label_contains("Restore: the cut (and this histogram) is on round 1's losses");
     h.get_by_label_contains(&format!(
         "{} trimmed in classes without a one-sided confusion went back",
-        itlm_inspector::plural(cut.restored, "sample")
+        itlm_inspector::plural(cut.restored.as_ref().unwrap().back, "sample")
     ));
     // The restore round's cut is the one the run recorded.
     assert_eq!(

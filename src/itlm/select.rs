@@ -145,10 +145,23 @@ pub fn suspect_classes(
         .collect()
 }
 
+/// What a [`restore`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// Trimmed samples given back.
+    pub back: usize,
+    /// Per class: suspect ([`suspect_classes`]), its trimmed samples kept out.
+    pub suspect: Vec<bool>,
+}
+
 /// Give the trimmed samples of every class that is not suspect ([`suspect_classes`]) back to
-/// the kept set; returns how many went back. What stays trimmed is the trimmed samples of the
-/// suspect classes.
-pub fn restore(kept: &mut [bool], labels: &[u32], predicted: &[u32], num_classes: usize) -> usize {
+/// the kept set. What stays trimmed is the trimmed samples of the suspect classes.
+pub fn restore(
+    kept: &mut [bool],
+    labels: &[u32],
+    predicted: &[u32],
+    num_classes: usize,
+) -> Restored {
     let suspect = suspect_classes(kept, labels, predicted, num_classes);
     let mut back = 0;
     for (k, &g) in kept.iter_mut().zip(labels) {
@@ -157,12 +170,23 @@ pub fn restore(kept: &mut [bool], labels: &[u32], predicted: &[u32], num_classes
             back += 1;
         }
     }
-    back
+    Restored { back, suspect }
 }
 
-/// A round's selection: the cut at `tau` by `rule`, then, when `restore` is on and the round
-/// has predictions for every sample (a classifier), [`restore`] by those predictions. The run,
-/// the window's re-cut and `export` all select through this.
+/// [`restore`] when `on` and the round has predictions for every sample (a classifier); else
+/// nothing changes.
+pub fn restore_if(
+    on: bool,
+    kept: &mut [bool],
+    labels: &[u32],
+    predicted: &[u32],
+    num_classes: usize,
+) -> Option<Restored> {
+    (on && predicted.len() == kept.len()).then(|| restore(kept, labels, predicted, num_classes))
+}
+
+/// A round's selection: the cut at `tau` by `rule`, then [`restore_if`] `restore`. The run,
+/// the window's re-cut and `export` all select this way.
 pub fn select_round(
     rule: Selection,
     score: &[f32],
@@ -173,9 +197,7 @@ pub fn select_round(
     restore: bool,
 ) -> Vec<bool> {
     let mut kept = select(rule, score, labels, num_classes, tau);
-    if restore && predicted.len() == kept.len() {
-        self::restore(&mut kept, labels, predicted, num_classes);
-    }
+    restore_if(restore, &mut kept, labels, predicted, num_classes);
     kept
 }
 
@@ -253,7 +275,8 @@ mod tests {
         let s = suspect_classes(&kept, &labels, &predicted, 10);
         assert_eq!((0..10).filter(|&c| s[c]).collect::<Vec<_>>(), vec![2]);
         let before = kept.clone();
-        assert_eq!(restore(&mut kept, &labels, &predicted, 10), 60 + 50 + 19);
+        let r = restore(&mut kept, &labels, &predicted, 10);
+        assert_eq!((r.back, r.suspect), (60 + 50 + 19, s));
         for i in 0..kept.len() {
             // Class 2's trimmed samples stay out, also those predicted as their own class.
             assert_eq!(kept[i], before[i] || labels[i] != 2, "sample {i}");

@@ -35,28 +35,17 @@ pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
         }
         ui.checkbox(&mut state.settings.log_counts, "log counts");
     });
-    let restores = state
-        .run
-        .as_ref()
-        .filter(|r| r.config.restores_at(cut.record.round))
-        .map(|r| r.config.rounds);
-    if let (Some(rounds), Some(data)) = (restores, state.data.as_ref()) {
+    let rounds = state.run.as_ref().map_or(0, |r| r.config.rounds);
+    if let (Some(r), Some(data)) = (&cut.restored, state.data.as_ref()) {
         // What stays trimmed after a restore is the suspect classes' trimmed samples.
-        let d = &data.train;
-        let mut suspect: Vec<&str> = Vec::new();
-        for (i, &k) in cut.kept.iter().enumerate() {
-            let name = d
-                .classes
-                .get(d.label(i) as usize)
-                .map_or("?", |c| c.as_str());
-            if !k && !suspect.contains(&name) {
-                suspect.push(name);
-            }
-        }
+        let suspect: Vec<&str> = (data.train.classes.iter().zip(&r.suspect))
+            .filter(|(_, &s)| s)
+            .map(|(c, _)| c.as_str())
+            .collect();
         ui.label(format!(
             "Restore: the cut (and this histogram) is on round {}'s losses (a full-length model's own losses are low on all it trained on); {} trimmed in classes without a one-sided confusion went back{}",
-            rounds - 1,
-            crate::plural(cut.restored, "sample"),
+            rounds.saturating_sub(1),
+            crate::plural(r.back, "sample"),
             if suspect.is_empty() {
                 String::new()
             } else {

@@ -39,8 +39,8 @@ pub struct Cut {
     pub kept: Vec<bool>,
     pub kept_count: usize,
     pub trimmed_count: usize,
-    /// Trimmed samples the round's restore gave back (0 without `Config::restore`).
-    pub restored: usize,
+    /// What the round's restore did (`None` without `Config::restore`).
+    pub restored: Option<select::Restored>,
     /// Largest score the cut itself kept (before any restore): where the line is drawn.
     pub cut_value: Option<f32>,
     pub hist: Histogram,
@@ -189,11 +189,7 @@ pub fn cut(
     let cut_value = select::cut_value(&record.score, &plain);
     let classifier = record.predicted.len() == plain.len();
     let mut kept = plain;
-    let restored = if restore && classifier {
-        select::restore(&mut kept, labels, &record.predicted, classes)
-    } else {
-        0
-    };
+    let restored = select::restore_if(restore, &mut kept, labels, &record.predicted, classes);
     let kept_count = kept.iter().filter(|&&k| k).count();
     let hist = histogram(&record.score, &kept, bad);
     let mut confusion = vec![0usize; classes * classes];
@@ -487,9 +483,11 @@ mod tests {
             false,
             None,
         );
-        assert_eq!((plain.trimmed_count, plain.restored), (20, 0));
+        assert_eq!((plain.trimmed_count, plain.restored), (20, None));
         let c = cut(r, 0, asc, &labels, 3, Selection::Global, 0.8, true, None);
-        assert_eq!((c.kept_count, c.trimmed_count, c.restored), (90, 10, 10));
+        let r = c.restored.clone().unwrap();
+        assert_eq!((c.kept_count, c.trimmed_count, r.back), (90, 10, 10));
+        assert_eq!(r.suspect, vec![true, false, false]);
         assert!((0..n).all(|i| c.kept[i] || labels[i] == 0));
         assert_eq!(c.cut_value, plain.cut_value, "the line stays at the cut");
         assert!(c.cut_value.unwrap() < 1.0);
