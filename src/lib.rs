@@ -1,16 +1,32 @@
 //! itlm-inspector: find and remove bad training data from image datasets with Iterative
 //! Trimmed Loss Minimization (Shen & Sanghavi, ICML 2019), headless or in a window.
 //!
-//! - [`data`]: image folders, IDX, CIFAR-10, ground truth, corruption.
+//! The core (always built; no egui, eframe, rfd or clap):
+//! - [`data`]: image folders, IDX, CIFAR-10, ground truth, the corruption model.
 //! - [`itlm`]: the algorithm, generic over [`itlm::Learner`].
-//! - [`learner`]: candle models (MLP, CNN, VAE).
-//! - [`ui`]: the inspection window (egui).
+//! - [`learner`]: candle models (CNN, MLP, VAE) and the device.
+//! - [`export`]: the run file and the tables a run writes; atomic writes and path checks.
+//! - [`session`]: what both faces do with the core: open a dataset, reopen a run, run headless
+//!   or on a worker thread, re-cut, corrupt.
+//! - [`presets`]: measured settings (the demo's, the backdoor protocol).
+//!
+//! The faces (cargo feature `app`, on by default): [`cli`] (clap) and [`ui`] (egui). Neither
+//! imports the other. ARCHITECTURE.md says what may import what.
 
+pub mod choice;
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod itlm;
 pub mod learner;
+pub mod presets;
 pub mod rng;
+pub mod session;
+
+#[cfg(feature = "app")]
+pub mod cli;
+#[cfg(feature = "app")]
+pub mod ui;
 
 pub use error::{Error, Result};
 
@@ -24,11 +40,3 @@ pub fn plural(n: usize, what: &str) -> String {
         format!("{n} {what}s")
     }
 }
-pub mod bench;
-pub mod clean_copy;
-pub mod cli;
-pub mod export;
-pub mod outputs;
-pub mod reproduce;
-pub mod ui;
-pub mod worker;

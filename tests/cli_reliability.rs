@@ -14,8 +14,9 @@ use std::time::SystemTime;
 use clap::Parser;
 use common::{dataset, FakeLearner};
 use image::{GrayImage, Luma};
-use itlm_inspector::cli::{self, Cli, Prepared};
+use itlm_inspector::cli::{self, Cli};
 use itlm_inspector::export::{self, RunFile};
+use itlm_inspector::session::{self, DataRequest, EvalInputs, Prepared};
 use itlm_inspector::Error;
 
 const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
@@ -176,7 +177,7 @@ fn nothing_is_written_into_the_dataset_folder() {
     let names: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
     assert_eq!(names.len(), 4, "only the outputs, no temp files");
     let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
-    assert_eq!(r.status, "finished");
+    assert_eq!(r.status.to_string(), "finished");
     assert_eq!(r.rounds.len(), 2);
     assert_eq!(r.dataset.len(), 24);
     assert!(r.truth.as_ref().unwrap().bad.iter().filter(|&&b| b).count() == 3);
@@ -515,6 +516,7 @@ fn a_run_that_diverges_keeps_its_finished_rounds_in_the_run_file() {
     );
     assert!(
         r.status
+            .to_string()
             .starts_with("failed: training diverged in round 2: training loss became NaN"),
         "{}",
         r.status
@@ -936,7 +938,7 @@ fn an_idx_copy_of_fashion_mnist_aligns_with_fashion_classes() {
     ] {
         std::fs::write(copy.join(f), b).unwrap();
     }
-    let p = cli::prepare(&data, Some(&copy), false, None, None, None, 0).unwrap();
+    let p = session::prepare(&with_test(&data, &copy)).unwrap();
     let test = p.test.unwrap();
     assert_eq!(test.classes, sorted);
     for (i, &l) in test.labels().iter().enumerate() {
@@ -958,7 +960,7 @@ fn an_idx_copy_of_fashion_mnist_aligns_with_fashion_classes() {
     let names: Vec<String> = (0..10).map(|c| format!("c{c}")).collect();
     let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
     image_folder(&other, &names, 1);
-    let Err(e) = cli::prepare(&other, Some(&copy), false, None, None, None, 0) else {
+    let Err(e) = session::prepare(&with_test(&other, &copy)) else {
         panic!("digit classes aligned to other names");
     };
     assert!(
@@ -1005,4 +1007,16 @@ fn a_restore_run_has_one_more_round_and_export_recuts_it_the_same_way() {
         &["--restore", "--no-restore"],
     ));
     assert!(!o.status.success() && stderr(&o).contains("cannot be used with"));
+}
+
+/// What `run DATA --test TEST` opens.
+fn with_test(data: &Path, test: &Path) -> DataRequest {
+    DataRequest {
+        path: data.to_path_buf(),
+        eval: EvalInputs {
+            test: Some(test.to_path_buf()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }

@@ -21,9 +21,11 @@ fn run_fresh(
     let mut hist = Vec::new();
     let r = itlm::run(
         l,
-        data,
-        Default::default(),
-        bad,
+        itlm::Inputs {
+            data,
+            eval: Default::default(),
+            bad,
+        },
         c,
         Start::Fresh,
         &mut hist,
@@ -137,9 +139,7 @@ fn continue_from_a_moved_cut() {
     let kept: Vec<bool> = (0..n).map(|i| i < 3).collect();
     itlm::run(
         &mut l,
-        &data,
-        Default::default(),
-        None,
+        itlm::Inputs::new(&data),
         &cfg(0.8, 1),
         Start::After { kept },
         &mut hist,
@@ -170,9 +170,7 @@ fn cancellation_keeps_finished_rounds() {
     };
     let e = itlm::run(
         &mut l,
-        &data,
-        Default::default(),
-        None,
+        itlm::Inputs::new(&data),
         &cfg(0.5, 4),
         Start::Fresh,
         &mut hist,

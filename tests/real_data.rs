@@ -72,9 +72,11 @@ fn itlm_beats_naive_under_systematic_noise_and_trims_mostly_bad_samples() {
     };
     itlm::run(
         l.as_mut(),
-        &c.data,
-        eval,
-        Some(&bad),
+        itlm::Inputs {
+            data: &c.data,
+            eval,
+            bad: Some(&bad),
+        },
         &cfg,
         Start::Fresh,
         &mut hist,
@@ -124,9 +126,11 @@ fn itlm_rounds(
     let mut hist = Vec::new();
     itlm::run(
         l.as_mut(),
-        data,
-        eval,
-        Some(bad),
+        itlm::Inputs {
+            data,
+            eval,
+            bad: Some(bad),
+        },
         cfg,
         Start::Fresh,
         &mut hist,
@@ -152,7 +156,7 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
     let (from, to) = (1, 2);
     let mark = Watermark::new(MarkShape::X, Watermark::default_size(train.shape));
     let test2 = itlm_inspector::data::corrupt::test2_set(&test, from, to, &mark).unwrap();
-    let lc = itlm_inspector::reproduce::backdoor_learner();
+    let lc = itlm_inspector::presets::backdoor_learner();
     let mut held = Vec::new();
     for seed in [5, 1, 2, 3, 4, 6] {
         let mut c = Corrupted::clean(train.clone());
@@ -161,7 +165,7 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
         let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
         let cfg = Config {
             seed,
-            ..itlm_inspector::reproduce::backdoor_protocol()
+            ..itlm_inspector::presets::backdoor_protocol()
         };
         let mut naive = learner::build(&lc, &c.data).unwrap();
         naive.reset(seed).unwrap();

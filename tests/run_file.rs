@@ -6,8 +6,9 @@ mod common;
 use std::path::Path;
 
 use common::{dataset, FakeLearner};
+use itlm_inspector::data::truth::TruthInfo;
 use itlm_inspector::export::{
-    self, DatasetInfo, Overwrite, RunFile, TruthInfo, Verdict, RUN_MAGIC, RUN_VERSION,
+    self, DatasetInfo, Overwrite, RunFile, RunStatus, Verdict, RUN_MAGIC, RUN_VERSION,
 };
 use itlm_inspector::itlm::{self, Config, Quiet, Start, TauSchedule};
 use itlm_inspector::learner::{LearnerConfig, ModelKind, OptimizerKind};
@@ -31,9 +32,11 @@ fn sample_run() -> RunFile {
     let mut rounds = Vec::new();
     itlm::run(
         &mut l,
-        &data,
-        Default::default(),
-        Some(&bad),
+        itlm::Inputs {
+            data: &data,
+            eval: Default::default(),
+            bad: Some(&bad),
+        },
         &config,
         Start::Fresh,
         &mut rounds,
@@ -54,7 +57,7 @@ fn sample_run() -> RunFile {
                 .collect(),
         }),
         rounds,
-        status: "finished".into(),
+        status: RunStatus::Finished,
         verdict: Some(Verdict {
             round: 1,
             tau: 0.75,
@@ -105,9 +108,9 @@ fn legacy_body(run: &RunFile, whole_epochs: bool) -> Vec<u8> {
     let learner = |l: LearnerConfig| LearnerNoOptimizer::from(&l);
     if whole_epochs {
         let old = old.with_epochs(|e| e as usize);
-        postcard::to_allocvec(&run.clone().map(|_| old, learner)).unwrap()
+        postcard::to_allocvec(&run.clone().map(|_| old, learner).with_text_status()).unwrap()
     } else {
-        postcard::to_allocvec(&run.clone().map(|_| old, learner)).unwrap()
+        postcard::to_allocvec(&run.clone().map(|_| old, learner).with_text_status()).unwrap()
     }
 }
 
@@ -122,6 +125,35 @@ fn with_header(version: u32, body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn version_6_files_read_with_their_status_as_text() {
+    let mut run = sample_run();
+    run.dataset.eval_sources = vec![itlm_inspector::data::Source::ImageFolder {
+        root: "/some/test".into(),
+    }];
+    for (text, status) in [
+        ("finished", RunStatus::Finished),
+        ("stopped", RunStatus::Stopped),
+        ("in progress", RunStatus::InProgress),
+        (
+            "failed: training diverged in round 2: loss NaN",
+            RunStatus::Failed("training diverged in round 2: loss NaN".into()),
+        ),
+    ] {
+        run.status = status.clone();
+        assert_eq!(run.status.to_string(), text, "Display is the old text");
+        let body = postcard::to_allocvec(&run.clone().with_text_status()).unwrap();
+        let v6 = postcard::to_extend(&run.dataset.eval_sources, body).unwrap();
+        assert_eq!(decode(&with_header(6, &v6)).unwrap(), run, "{text}");
+        // Today's file keeps the status as it is.
+        assert_eq!(decode(&run.to_bytes().unwrap()).unwrap().status, status);
+    }
+    // A version-6 body is refused under today's version, not misread.
+    let body = postcard::to_allocvec(&run.clone().with_text_status()).unwrap();
+    let v6 = postcard::to_extend(&run.dataset.eval_sources, body).unwrap();
+    assert!(decode(&with_header(RUN_VERSION, &v6)).is_err());
+}
+
+#[test]
 fn version_4_and_5_files_read_without_restore_and_evaluation_sources() {
     use itlm_inspector::export::legacy::ConfigNoRestore;
     let mut run = sample_run();
@@ -132,7 +164,10 @@ fn version_4_and_5_files_read_without_restore_and_evaluation_sources() {
     assert_eq!(decode(&run.to_bytes().unwrap()).unwrap(), run);
     // A version-5 body is today's with the config of before `restore`; version 4's is that
     // without the sources.
-    let old = run.clone().map_config(|c| ConfigNoRestore::from(&c));
+    let old = run
+        .clone()
+        .map_config(|c| ConfigNoRestore::from(&c))
+        .with_text_status();
     let body = postcard::to_allocvec(&old).unwrap();
     let v5 = postcard::to_extend(&run.dataset.eval_sources, body.clone()).unwrap();
     assert_eq!(decode(&with_header(5, &v5)).unwrap(), run);
@@ -151,10 +186,14 @@ fn version_3_files_read_as_constant_rate_adamw_runs() {
     let mut run = sample_run();
     run.config.folds = 3;
     assert_eq!(run.learner.optimizer, OptimizerKind::Adamw);
-    let body = postcard::to_allocvec(&run.clone().map(
-        |c| itlm_inspector::export::legacy::ConfigNoRestore::from(&c),
-        |l| LearnerNoOptimizer::from(&l),
-    ))
+    let body = postcard::to_allocvec(
+        &run.clone()
+            .map(
+                |c| itlm_inspector::export::legacy::ConfigNoRestore::from(&c),
+                |l| LearnerNoOptimizer::from(&l),
+            )
+            .with_text_status(),
+    )
     .unwrap();
     assert_eq!(decode(&with_header(3, &body)).unwrap(), run);
     // The same body under today's version is refused, not misread.
@@ -370,7 +409,7 @@ fn write_all_refuses_existing_files_unless_allowed() {
     export::write_all(&out, &run, Overwrite::Refuse).unwrap();
     let before = std::fs::read(out.join(export::RUN_FILE)).unwrap();
     let mut other = run.clone();
-    other.status = "failed: something".into();
+    other.status = RunStatus::Failed("something".into());
     let e = export::write_all(&out, &other, Overwrite::Refuse)
         .unwrap_err()
         .to_string();

@@ -12,8 +12,9 @@ use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use egui_kittest::Harness;
 use itlm_inspector::itlm::TauSchedule;
 use itlm_inspector::learner::ModelKind;
+use itlm_inspector::ui::command::ExportWhat;
 use itlm_inspector::ui::settings::Settings;
-use itlm_inspector::ui::state::{ExportWhat, RunStatus};
+use itlm_inspector::ui::state::LiveStatus as RunStatus;
 use itlm_inspector::ui::{App, AppState, Options};
 
 const N: usize = 240;
@@ -97,7 +98,7 @@ fn step_until(h: &mut Harness<'_, App>, secs: u64, what: &str, mut done: impl Fn
 
 /// Open `path` in the window and step until it is the loaded dataset.
 fn open_and_wait(h: &mut Harness<'_, App>, path: &Path, what: &str) {
-    h.state_mut().state.open_path(path);
+    h.state_mut().open(path);
     step_until(h, 60, what, |a| {
         a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.path == path)
     });
@@ -291,12 +292,12 @@ fn window_runs_itlm_and_follows_the_user() {
     h.run_steps(3);
     h.get_by_label("All files to a folder...").click();
     h.run_steps(3);
-    h.state_mut().state.export.target = target.display().to_string();
+    h.state_mut().export.target = target.display().to_string();
     h.run_steps(2);
     h.get_by_label("Export now").click();
     h.run_steps(1);
     step_until(&mut h, 30, "the export", |a| {
-        !a.state.exporting() && a.state.export.open.is_none()
+        !a.export.exporting() && a.export.open.is_none()
     });
     assert_eq!(
         files_in(&target),
@@ -323,40 +324,40 @@ fn window_runs_itlm_and_follows_the_user() {
     assert_eq!(run.rounds.len(), 3);
 
     // Exporting again asks before replacing.
-    h.state_mut().state.begin_export(ExportWhat::All);
-    h.state_mut().state.export.target = target.display().to_string();
+    h.state_mut().begin_export(ExportWhat::All);
+    h.state_mut().export.target = target.display().to_string();
     h.run_steps(1);
     h.get_by_label("Export now").click();
     h.run_steps(2);
     h.get_by_label_contains("already exist");
     h.get_by_label("Replace").click();
     step_until(&mut h, 30, "the second export", |a| {
-        !a.state.exporting() && a.state.export.open.is_none()
+        !a.export.exporting() && a.export.open.is_none()
     });
     // The next export of this dataset defaults to the folder it last went to.
-    h.state_mut().state.begin_export(ExportWhat::All);
-    assert_eq!(h.state().state.export.target, target.display().to_string());
-    h.state_mut().state.export.open = None;
+    h.state_mut().begin_export(ExportWhat::All);
+    assert_eq!(h.state().export.target, target.display().to_string());
+    h.state_mut().export.open = None;
 
     // Never inside the dataset folder: refused, nothing written.
-    h.state_mut().state.begin_export(ExportWhat::FlaggedTxt);
+    h.state_mut().begin_export(ExportWhat::FlaggedTxt);
     let inside = data.path().join("flagged.txt");
-    h.state_mut().state.export.target = inside.display().to_string();
+    h.state_mut().export.target = inside.display().to_string();
     h.run_steps(1);
     h.get_by_label("Export now").click();
     h.run_steps(2);
     h.get_by_label_contains("Export refused:");
     assert!(!inside.exists());
-    h.state_mut().state.export.open = None;
+    h.state_mut().export.open = None;
 
     // Another dataset's export goes to a sibling folder named after it, not into this one's.
     let other = tempfile::tempdir().unwrap();
     write_idx_set(other.path());
     open_and_wait(&mut h, other.path(), "another dataset");
-    h.state_mut().state.begin_export(ExportWhat::All);
+    h.state_mut().begin_export(ExportWhat::All);
     let name = h.state().state.data.as_ref().unwrap().train.name.clone();
     assert_eq!(
-        PathBuf::from(&h.state().state.export.target),
+        PathBuf::from(&h.state().export.target),
         out.path().join(name)
     );
 }
@@ -366,7 +367,7 @@ fn step_one_round_pause_and_retrain_at_tau() {
     let data = tempfile::tempdir().unwrap();
     write_idx_set(data.path());
     let mut s = AppState::headless(tiny_settings());
-    s.open_path(data.path());
+    s.open_path(data.path(), Default::default());
     let wait = |s: &mut AppState, what: &str, f: &dyn Fn(&AppState) -> bool| {
         let t = Instant::now();
         while !f(s) {
@@ -479,8 +480,8 @@ fn wait(s: &mut AppState, secs: u64, what: &str, f: impl Fn(&AppState) -> bool) 
     }
 }
 
-fn loaded(train: itlm_inspector::data::Dataset) -> itlm_inspector::ui::state::Loaded {
-    itlm_inspector::ui::state::Loaded::new(PathBuf::new(), train)
+fn loaded(train: itlm_inspector::data::Dataset) -> itlm_inspector::session::Loaded {
+    itlm_inspector::session::Loaded::new(PathBuf::new(), train)
 }
 
 #[test]
@@ -504,21 +505,29 @@ fn detail_decodes_the_original_file_off_thread() {
         vec!["a/x.png".into(), "a/broken.png".into()],
     )
     .unwrap();
-    let mut s = AppState::headless(tiny_settings());
-    s.open_loaded(loaded(d));
-    s.select_sample(Some(0));
-    wait(&mut s, 20, "the decoded original", |s| {
-        s.original.as_ref().is_some_and(|o| o.rgba.is_some())
-    });
-    let (w, h, px) = s.original.as_ref().unwrap().rgba.clone().unwrap();
+    // The detail panel decodes the selected sample's file on a thread of its own.
+    use itlm_inspector::ui::detail::Original;
+    let repaint = itlm_inspector::ui::pending::no_repaint();
+    let wait = |o: &mut Original, what: &str| {
+        let t = Instant::now();
+        while o.rgba.is_none() && o.error.is_none() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what}"
+            );
+            o.poll();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let mut o = Original::decode(0, d.file(0).unwrap(), &repaint);
+    wait(&mut o, "the decoded original");
+    let (w, h, px) = o.rgba.clone().unwrap();
     assert_eq!((w, h, px.len()), (40, 30, 40 * 30 * 4));
     assert_eq!(&px[..4], &[10, 200, 30, 255]);
     // An unreadable original is reported, not fatal.
-    s.select_sample(Some(1));
-    wait(&mut s, 20, "the decode error", |s| {
-        s.original.as_ref().is_some_and(|o| o.error.is_some())
-    });
-    assert!(s.messages.is_empty());
+    let mut o = Original::decode(1, d.file(1).unwrap(), &repaint);
+    wait(&mut o, "the decode error");
+    assert!(o.error.is_some() && o.rgba.is_none());
 }
 
 #[test]
@@ -741,7 +750,7 @@ fn a_saved_run_without_its_dataset_lists_ids_and_says_why() {
 
     // The dataset is gone.
     drop(data);
-    h.state_mut().state.open_path(&file);
+    h.state_mut().open(&file);
     step_until(&mut h, 60, "the run file to open again", |a| {
         a.state.loading.is_none()
             && a.state
@@ -805,7 +814,7 @@ fn a_damaged_or_foreign_run_file_shows_the_error() {
     let newer_path = dir.path().join("newer.itlm");
     std::fs::write(&newer_path, newer).unwrap();
     h.state_mut().state.messages.clear();
-    h.state_mut().state.open_path(&newer_path);
+    h.state_mut().open(&newer_path);
     step_until(&mut h, 30, "the version error", |a| {
         a.state.loading.is_none() && !a.state.messages.is_empty()
     });
@@ -817,7 +826,7 @@ fn a_damaged_or_foreign_run_file_shows_the_error() {
     let foreign = dir.path().join("notes.itlm");
     std::fs::write(&foreign, "hello").unwrap();
     h.state_mut().state.messages.clear();
-    h.state_mut().state.open_path(&foreign);
+    h.state_mut().open(&foreign);
     step_until(&mut h, 30, "the magic error", |a| {
         a.state.loading.is_none() && !a.state.messages.is_empty()
     });
@@ -885,12 +894,12 @@ fn generative_mode_shows_generated_images_and_losses() {
 
     // The export names no predicted labels.
     let out = tempfile::tempdir().unwrap();
-    h.state_mut().state.begin_export(ExportWhat::All);
-    h.state_mut().state.export.target = out.path().join("e").display().to_string();
+    h.state_mut().begin_export(ExportWhat::All);
+    h.state_mut().export.target = out.path().join("e").display().to_string();
     h.run_steps(3);
     h.get_by_label("Export now").click();
     step_until(&mut h, 30, "the export", |a| {
-        !a.state.exporting() && a.state.export.open.is_none()
+        !a.export.exporting() && a.export.open.is_none()
     });
     let csv = std::fs::read_to_string(out.path().join("e/samples.csv")).unwrap();
     let row = csv.lines().nth(1).unwrap();
@@ -900,7 +909,7 @@ fn generative_mode_shows_generated_images_and_losses() {
         assert!(line.ends_with('\t'), "no predicted label: {line:?}");
     }
     // And it reopens in generative mode.
-    h.state_mut().state.open_path(out.path().join("e/run.itlm"));
+    h.state_mut().open(out.path().join("e/run.itlm"));
     step_until(&mut h, 60, "the VAE run to reopen", |a| {
         a.state.data.as_ref().is_some_and(|d| d.reopened.is_some())
     });
@@ -945,7 +954,7 @@ fn test2_from_a_typed_folder_shows_in_the_metrics() {
     h.get_by_role_and_label(egui::Role::TextInput, "test-2 folder")
         .type_text(&t2.path().display().to_string());
     h.run_steps(2);
-    assert_eq!(h.state().state.eval.test2, t2.path().display().to_string());
+    assert_eq!(h.state().eval.test2, t2.path().display().to_string());
     // The path fields are wide enough to read a path (a grid cell once kept them ~35 px).
     for name in ["test set", "test-2 folder", "truth.csv"] {
         let w = h
@@ -979,7 +988,7 @@ fn test2_from_a_typed_folder_shows_in_the_metrics() {
     write_idx_set(other.path());
     open_and_wait(&mut h, other.path(), "the other dataset");
     assert!(h.state().state.data.as_ref().unwrap().test2.is_none());
-    assert!(h.state().state.eval.test2.is_empty());
+    assert!(h.state().eval.test2.is_empty());
 }
 
 #[test]
@@ -1029,7 +1038,7 @@ fn small_sets_get_a_batch_hint_and_the_suggested_tau_is_offered() {
     // Reloading the open dataset keeps edits made since; another dataset keeps the current
     // settings; coming back restores the settings last used on this one.
     h.state_mut().state.settings.learner.batch_size = 16;
-    h.state_mut().state.open_path(data.path());
+    h.state_mut().open(data.path());
     step_until(&mut h, 60, "the reload", |a| {
         a.state.loading.is_none() && a.state.run.is_none()
     });
@@ -1045,12 +1054,12 @@ fn small_sets_get_a_batch_hint_and_the_suggested_tau_is_offered() {
 #[test]
 fn the_demo_set_starts_from_its_recommended_settings() {
     let demo = itlm_inspector::ui::demo_dir().expect("assets/demo");
-    let (config, learner) = itlm_inspector::data::demo::recommended();
+    let (config, learner) = itlm_inspector::presets::demo();
     let mut before = Settings::default();
     before.learner.model = ModelKind::Vae;
     before.classifier = ModelKind::Mlp;
     let mut s = AppState::headless(before);
-    s.open_path(&demo);
+    s.open_path(&demo, Default::default());
     wait(&mut s, 60, "the demo set", |s| s.data.is_some());
     assert_eq!(s.settings.config, config);
     assert_eq!(s.settings.learner.model, ModelKind::Mlp, "classify mode");
@@ -1072,7 +1081,7 @@ fn the_demo_set_starts_from_its_recommended_settings() {
     mine.remember_for(&demo);
     mine.config.tau = 0.5;
     let mut s = AppState::headless(mine);
-    s.open_path(&demo);
+    s.open_path(&demo, Default::default());
     wait(&mut s, 60, "the demo set", |s| s.data.is_some());
     assert_eq!(s.settings.config.tau, 0.75);
     assert_eq!(s.settings.learner.batch_size, 64);
@@ -1091,7 +1100,7 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
     h.get_by_label("Backdoor defence protocol").click();
     h.run_steps(3);
     let c = &h.state().state.settings.config;
-    let want = itlm_inspector::reproduce::backdoor_protocol();
+    let want = itlm_inspector::presets::backdoor_protocol();
     assert_eq!(
         (
             c.tau,
@@ -1115,7 +1124,7 @@ fn the_backdoor_protocol_is_one_click_away_and_folds_are_editable() {
     assert_eq!(c.seed, 42, "the user's seed is kept");
     let (l, want) = (
         &h.state().state.settings.learner,
-        itlm_inspector::reproduce::backdoor_learner(),
+        itlm_inspector::presets::backdoor_learner(),
     );
     assert_eq!(
         (l.optimizer, l.lr, l.lr_schedule, l.batch_size),

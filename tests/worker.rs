@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{dataset, Calls, FakeLearner};
+use itlm_inspector::export::RunStatus;
 use itlm_inspector::itlm::{self, Config, Event, Phase, TauSchedule};
 use itlm_inspector::learner::LearnerConfig;
-use itlm_inspector::worker::{Command, Job, Worker, WorkerEvent};
+use itlm_inspector::session::worker::{Command, Job, Worker, WorkerEvent};
 
 fn job(rounds: usize, sleep_ms: u64, panic_at: Option<usize>) -> Job {
     let data = Arc::new(dataset(30, 3));
@@ -76,7 +77,7 @@ fn runs_to_the_end_with_progress() {
     let w = Worker::spawn(job(2, 0, None), || {}).unwrap();
     let ev = until(&w, 20, |e| matches!(e, WorkerEvent::Ended(_)));
     assert!(
-        matches!(ev.last(), Some(WorkerEvent::Ended(Ok(())))),
+        matches!(ev.last(), Some(WorkerEvent::Ended(RunStatus::Finished))),
         "{ev:?}"
     );
     assert_eq!(rounds_in(&ev), 3);
@@ -101,7 +102,10 @@ fn step_pauses_after_each_round_and_resume_finishes() {
     w.send(Command::Resume);
     let ev = until(&w, 20, |e| matches!(e, WorkerEvent::Ended(_)));
     assert_eq!(rounds_in(&ev), 2);
-    assert!(matches!(ev.last(), Some(WorkerEvent::Ended(Ok(())))));
+    assert!(matches!(
+        ev.last(),
+        Some(WorkerEvent::Ended(RunStatus::Finished))
+    ));
 }
 
 #[test]
@@ -118,7 +122,7 @@ fn stop_ends_within_a_batch_and_keeps_rounds() {
         t.elapsed()
     );
     match ev.last() {
-        Some(WorkerEvent::Ended(Err(m))) => assert_eq!(m, "stopped"),
+        Some(WorkerEvent::Ended(s)) => assert_eq!(*s, RunStatus::Stopped),
         other => panic!("{other:?}"),
     }
 }
@@ -142,7 +146,7 @@ fn a_panic_in_the_learner_becomes_an_error_event() {
     let ev = until(&w, 20, |e| matches!(e, WorkerEvent::Ended(_)));
     assert_eq!(rounds_in(&ev), 1, "round 0 finished before the panic");
     match ev.last() {
-        Some(WorkerEvent::Ended(Err(m))) => {
+        Some(WorkerEvent::Ended(RunStatus::Failed(m))) => {
             assert!(m.contains("fake learner panicked on purpose"), "{m}")
         }
         other => panic!("{other:?}"),
@@ -150,7 +154,10 @@ fn a_panic_in_the_learner_becomes_an_error_event() {
     // and a new run can start afterwards
     let w2 = Worker::spawn(job(1, 0, None), || {}).unwrap();
     let ev = until(&w2, 20, |e| matches!(e, WorkerEvent::Ended(_)));
-    assert!(matches!(ev.last(), Some(WorkerEvent::Ended(Ok(())))));
+    assert!(matches!(
+        ev.last(),
+        Some(WorkerEvent::Ended(RunStatus::Finished))
+    ));
 }
 
 #[test]
@@ -210,7 +217,7 @@ fn stop_during_scoring_ends_within_one_batch_and_keeps_rounds() {
     let ev = until(&w, 30, |e| matches!(e, WorkerEvent::Ended(_)));
     let took = t.elapsed();
     match ev.last() {
-        Some(WorkerEvent::Ended(Err(m))) => assert_eq!(m, "stopped"),
+        Some(WorkerEvent::Ended(s)) => assert_eq!(*s, RunStatus::Stopped),
         other => panic!("{other:?}"),
     }
     let done_after = calls.lock().unwrap().score_batches_done;
@@ -262,9 +269,7 @@ fn cancelling_inside_scoring_keeps_the_finished_rounds() {
     };
     let r = itlm::run(
         &mut l,
-        &data,
-        Default::default(),
-        None,
+        itlm::Inputs::new(&data),
         &config,
         itlm::Start::Fresh,
         &mut history,
@@ -294,7 +299,7 @@ fn progress_is_monotone_with_cross_fitted_rounds_and_a_round0_ensemble() {
     let w = Worker::spawn(j, || {}).unwrap();
     let ev = until(&w, 20, |e| matches!(e, WorkerEvent::Ended(_)));
     assert!(
-        matches!(ev.last(), Some(WorkerEvent::Ended(Ok(())))),
+        matches!(ev.last(), Some(WorkerEvent::Ended(RunStatus::Finished))),
         "{ev:?}"
     );
     assert_eq!(rounds_in(&ev), 4);

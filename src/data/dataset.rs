@@ -258,6 +258,11 @@ impl Dataset {
     }
 
     /// A short human summary: "12000 images, 10 classes, 28x28x1, 3 files skipped" ("1 class").
+    /// The name of class `c`, or "?" for a label outside the classes.
+    pub fn class_name(&self, c: u32) -> &str {
+        self.classes.get(c as usize).map_or("?", |s| s.as_str())
+    }
+
     pub fn summary(&self) -> String {
         let mut s = format!(
             "{}, {}, {}",

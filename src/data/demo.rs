@@ -1,16 +1,12 @@
 //! The demo data set: six procedurally drawn classes of 32x32 RGB images with seeded label
-//! noise and backdoor images. Fully determined by [`SEED`]; `gen-demo` writes it, and
+//! noise and backdoor images. Fully determined by [`SEED`]; `gen-demo` writes it (`session::demo`), and
 //! `assets/demo/` holds the committed output (a test checks it is exactly this output).
 
-use std::path::{Path, PathBuf};
-
-use super::corrupt::{self, ClassReport, Corrupted, KindCounts};
+use super::corrupt::Corrupted;
 use super::truth::TruthRow;
 use super::watermark::{MarkShape, Position, Watermark};
 use super::{Dataset, ImageShape, Source};
-use crate::error::{Error, Result};
-use crate::itlm::{Config, TauSchedule};
-use crate::learner::LearnerConfig;
+use crate::error::Result;
 use crate::rng::Rng;
 
 /// The seed everything below is drawn from.
@@ -56,7 +52,7 @@ Bad samples (all seeded, listed in truth.csv as path,true_label,kind):
   itlm-inspector run assets/demo --tau 0.9 --schedule constant --rounds 3 \\
       --epochs 2 --final-epochs 3 --batch-size 32 --lr 0.002 --out demo-run
 
-(about 45 CPU seconds; data::demo::recommended() holds these settings).
+(about 45 CPU seconds; presets::demo() holds these settings).
 
 File names are a seeded shuffled serial: they say nothing about the truth.
 
@@ -216,83 +212,15 @@ pub fn dataset() -> Result<(Dataset, Vec<TruthRow>)> {
     Ok((d, rows))
 }
 
-/// Run settings that find the demo's bad samples quickly (about 45 CPU seconds with the CNN):
-/// tau 0.9 (the set is 9.8% bad) kept constant, 3 rounds of 2 epochs and a final round of 3,
-/// batches of 32 at learning rate 0.002 (900 samples need small batches for enough steps).
-pub fn recommended() -> (Config, LearnerConfig) {
-    let config = Config {
-        tau: 0.9,
-        rounds: 3,
-        epochs: 2.0,
-        final_epochs: 3,
-        schedule: TauSchedule::Constant,
-        ..Config::default()
-    };
-    let learner = LearnerConfig {
-        batch_size: 32,
-        lr: 2e-3,
-        ..LearnerConfig::default()
-    };
-    (config, learner)
-}
-
-/// `itlm-inspector gen-demo`: write the demo data set.
-#[derive(clap::Args, Debug, Clone)]
-pub struct GenDemoArgs {
-    /// New folder to create (must not exist or be empty), e.g. assets/demo.
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-/// What `gen-demo` wrote.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DemoReport {
-    pub out: PathBuf,
-    pub kinds: KindCounts,
-    pub classes: Vec<ClassReport>,
-}
-
-impl std::fmt::Display for DemoReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "demo: wrote {} images ({SIZE}x{SIZE}x3) in {} class folders to {} (+ truth.csv, README.txt)",
-            self.kinds.total(),
-            self.classes.len(),
-            self.out.display()
-        )?;
-        writeln!(f, "  {}", self.kinds)?;
-        corrupt::write_class_table(f, &self.classes)
-    }
-}
-
-/// Write the demo set to `out` (atomically; `out` must not exist or be empty).
-pub fn write(out: &Path) -> Result<DemoReport> {
-    let c = generate()?;
-    corrupt::write_folder(&c, out, SEED, &[("README.txt", README.as_bytes().to_vec())])?;
-    let (kinds, classes) = c.summary();
-    Ok(DemoReport {
-        out: out.to_path_buf(),
-        kinds,
-        classes,
-    })
-}
-
-/// `itlm-inspector gen-demo`.
-pub fn run(a: &GenDemoArgs) -> Result<DemoReport> {
-    if a.out.as_os_str().is_empty() {
-        return Err(Error::Config("--out is empty".into()));
-    }
-    write(&a.out)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
+    use std::path::Path;
+
     use super::*;
-    use crate::data::corrupt::tests::read_pngs;
     use crate::data::corrupt::SampleKind;
+    use crate::data::fixtures::read_pngs;
     use crate::data::truth;
 
     #[test]
@@ -390,63 +318,5 @@ mod tests {
             std::fs::read_to_string(dir.join("README.txt")).unwrap(),
             README
         );
-    }
-
-    #[test]
-    fn write_matches_generate() {
-        let tmp = tempfile::tempdir().unwrap();
-        let out = tmp.path().join("demo");
-        let r = write(&out).unwrap();
-        assert_eq!(r.kinds.bad(), 88);
-        assert!(r.to_string().contains("backdoor 20"));
-        let files = read_pngs(&out);
-        let (d, _) = dataset().unwrap();
-        for i in 0..d.len() {
-            assert!(files[d.id(i)] == d.image(i));
-        }
-        assert!(write(&out).is_err(), "never overwrites");
-    }
-
-    /// The promise of the demo: ITLM with the CNN and [`recommended`] settings finds the bad
-    /// samples (a few seconds on 2 cores with the fused kernels; timing is for `bench`, not
-    /// asserted here).
-    #[test]
-    fn demo_itlm_finds_the_bad_samples() {
-        use crate::itlm;
-        use crate::learner;
-        let (d, rows) = dataset().unwrap();
-        let truth = truth::resolve(&rows, &d).info;
-        let (config, lc) = recommended();
-        let mut l = learner::build(&lc, &d).unwrap();
-        let mut history = Vec::new();
-        let t0 = std::time::Instant::now();
-        itlm::run(
-            l.as_mut(),
-            &d,
-            itlm::Eval {
-                test: None,
-                test2: None,
-            },
-            Some(&truth.bad),
-            &config,
-            itlm::Start::Fresh,
-            &mut history,
-            &mut itlm::Quiet,
-        )
-        .unwrap();
-        let secs = t0.elapsed().as_secs_f64();
-        for r in &history {
-            let t = r.metrics.trim;
-            eprintln!(
-                "round {}: {:.1}s train acc {:?} trim {:?}",
-                r.round,
-                r.train_secs,
-                r.metrics.train_acc,
-                t.map(|t| (t.precision, t.recall))
-            );
-        }
-        eprintln!("{secs:.1}s in all");
-        let last = history.last().unwrap().metrics.trim.unwrap();
-        assert!(last.recall > 0.8 && last.precision > 0.8, "{last:?}");
     }
 }

@@ -4,6 +4,9 @@ pub mod cifar;
 pub mod corrupt;
 pub mod dataset;
 pub mod demo;
+pub mod encode;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod idx;
 pub mod image_folder;
 pub mod truth;

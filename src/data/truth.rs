@@ -4,7 +4,6 @@ use std::path::Path;
 
 use super::Dataset;
 use crate::error::{Error, Result};
-use crate::export::TruthInfo;
 
 /// Kinds of samples a truth file names.
 pub const KINDS: [&str; 5] = ["clean", "random", "systematic", "backdoor", "spurious"];
@@ -216,6 +215,17 @@ pub fn to_csv(rows: &[TruthRow]) -> String {
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Ground truth as stored with a run (scoring only).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TruthInfo {
+    /// Truly bad samples.
+    pub bad: Vec<bool>,
+    /// True label per sample, when the truth file names it.
+    pub true_label: Vec<Option<u32>>,
+    /// Kind per sample: clean, random, systematic, backdoor, spurious.
+    pub kind: Vec<String>,
 }
 
 #[cfg(test)]

@@ -9,24 +9,17 @@ use crate::error::{Error, Result};
 pub const CORNER_MARGIN: usize = 1;
 
 /// The mark's shape, drawn one pixel thick inside a `size` x `size` box.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
-#[value(rename_all = "UPPER")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum MarkShape {
-    /// Both diagonals of the box.
     #[default]
     X,
-    /// The box's left column and bottom row.
     L,
 }
 
-impl std::fmt::Display for MarkShape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            MarkShape::X => "X",
-            MarkShape::L => "L",
-        })
-    }
-}
+crate::choice!(MarkShape, "mark shape", {
+    X => "X", "Both diagonals of the box";
+    L => "L", "The box's left column and bottom row";
+});
 
 /// Where the mark's box goes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -6,24 +6,30 @@ use super::select::Selection;
 use crate::error::{Error, Result};
 
 /// How tau moves over the rounds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TauSchedule {
-    /// Every round keeps the fraction tau (the paper; measured best on Fashion-MNIST).
     #[default]
     Constant,
-    /// Round t of T keeps 1 - (1 - tau) * t / T: trimming deepens as the model gets cleaner.
     Linear,
 }
 
+crate::choice!(TauSchedule, "schedule", {
+    Constant => "constant", "Every round keeps the fraction tau (the paper; measured best on Fashion-MNIST)";
+    Linear => "linear", "Round t of T keeps 1 - (1 - tau) * t / T: trimming deepens as the model gets cleaner";
+});
+
 /// Which losses the cut is made on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LossAggregate {
-    /// The losses of the round's model (the paper).
     #[default]
     Last,
-    /// The mean of the sample's losses over all rounds so far: steadier, slower to forget.
     Mean,
 }
+
+crate::choice!(LossAggregate, "loss aggregate", {
+    Last => "last", "The losses of the round's model (the paper)";
+    Mean => "mean", "The mean of the sample's losses over all rounds so far: steadier, slower to forget";
+});
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {

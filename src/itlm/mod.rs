@@ -13,6 +13,6 @@ pub use config::{Config, LossAggregate, RoundModels, TauSchedule};
 pub use learner::{ImageGrid, Learner, Phase, Scores, Tick, TickFn};
 pub use metrics::{RoundMetrics, TrimQuality};
 pub use record::RoundRecord;
-pub use run::{run, Eval, Event, Observer, Quiet, Start};
+pub use run::{run, Eval, Event, Inputs, Observer, Quiet, Start};
 pub use select::{keep_count, select, Selection};
 pub use suggest::{suggest_tau, Suggestion};

@@ -68,19 +68,39 @@ pub enum Start {
     After { kept: Vec<bool> },
 }
 
+/// What a run learns from and is measured on.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub data: &'a Dataset,
+    /// Held-out sets evaluated after every round.
+    pub eval: Eval<'a>,
+    /// The truly bad samples, when known: scoring only (trim precision / recall), never
+    /// training.
+    pub bad: Option<&'a [bool]>,
+}
+
+impl<'a> Inputs<'a> {
+    /// `data` alone: no held-out sets, no truth.
+    pub fn new(data: &'a Dataset) -> Self {
+        Self {
+            data,
+            eval: Eval::default(),
+            bad: None,
+        }
+    }
+}
+
 /// Run the rounds of `config`, appending each finished round to `history`. On error
 /// (cancellation, divergence) the rounds already in `history` stay valid.
-#[allow(clippy::too_many_arguments)]
 pub fn run<L: Learner + ?Sized>(
     learner: &mut L,
-    data: &Dataset,
-    eval: Eval<'_>,
-    bad: Option<&[bool]>,
+    inputs: Inputs<'_>,
     config: &Config,
     start: Start,
     history: &mut Vec<Arc<RoundRecord>>,
     observer: &mut dyn Observer,
 ) -> Result<()> {
+    let Inputs { data, eval, bad } = inputs;
     config.validate()?;
     let n = data.len();
     if n == 0 {
@@ -308,7 +328,6 @@ fn fold_plans(
 /// Scores averaged over fresh models, one per plan `(trains on, scores)`: the out-of-fold
 /// models of a cross-fitted round, or the round-0 ensemble. A sample's loss and class
 /// probabilities are the mean over the models that scored it.
-#[allow(clippy::too_many_arguments)]
 fn averaged<L: Learner + ?Sized>(
     learner: &mut L,
     data: &Dataset,

@@ -4,23 +4,17 @@
 use serde::{Deserialize, Serialize};
 
 /// Where the tau share is taken.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Selection {
-    /// The paper's rule: the tau share of all samples.
     #[default]
     Global,
-    /// The tau share within each given class, so that hard classes are not emptied.
     PerClass,
 }
 
-impl std::fmt::Display for Selection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Selection::Global => "global",
-            Selection::PerClass => "per-class",
-        })
-    }
-}
+crate::choice!(Selection, "selection", {
+    Global => "global", "The paper's rule: the tau share of all samples";
+    PerClass => "per-class", "The tau share within each given class, so that hard classes are not emptied";
+});
 
 /// How many of `n` samples a fraction `tau` keeps: ceil(tau * n), at least one when n > 0.
 pub fn keep_count(n: usize, tau: f64) -> usize {

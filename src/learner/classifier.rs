@@ -1,12 +1,13 @@
-//! A candle classifier (CNN or MLP) as an ITLM learner: AdamW, seeded batches, per-sample
-//! cross-entropy without reduction, re-initialisation by a fresh VarMap, cancellable per batch.
+//! A candle classifier (CNN or MLP) as an ITLM learner: AdamW or SGD (constant or cosine
+//! learning rate), seeded batches, per-sample cross-entropy without reduction,
+//! re-initialisation by a fresh model, cancellable per batch.
 
 use candle_core::{Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 
 use super::fast;
 
-use super::batch::Batcher;
+use super::batch::batch;
 use super::init::ParamFactory;
 use super::nets::{Cnn, FastCnn, Mlp, Net};
 use super::optim::{ParamsSgd, Sgd};
@@ -58,16 +59,20 @@ fn boxed<O: Optimizer + Send + 'static>(
     Ok(Box::new(O::new(vars, params)?))
 }
 
+/// One initialisation of the network with its optimizer, built whole.
+struct Model {
+    varmap: VarMap,
+    net: Box<dyn Net>,
+    opt: Box<dyn Step>,
+}
+
 pub struct Classifier {
     cfg: LearnerConfig,
     cnn_impl: CnnImpl,
     shape: ImageShape,
     classes: usize,
     device: Device,
-    varmap: VarMap,
-    net: Option<Box<dyn Net>>,
-    opt: Option<Box<dyn Step>>,
-    batcher: Batcher,
+    model: Model,
 }
 
 impl Classifier {
@@ -91,19 +96,57 @@ impl Classifier {
         if cnn_impl == CnnImpl::Fast && !device.is_cpu() {
             return Err(Error::Config("the fast CNN runs on the CPU only".into()));
         }
-        let mut c = Self {
+        let model = Self::model(&cfg, cnn_impl, shape, classes, &device, 0)?;
+        Ok(Self {
             cfg,
             cnn_impl,
             shape,
             classes,
             device,
-            varmap: VarMap::new(),
-            net: None,
-            opt: None,
-            batcher: Batcher::default(),
+            model,
+        })
+    }
+
+    /// A fresh network and optimizer for `cfg`, initialised from `seed`.
+    fn model(
+        cfg: &LearnerConfig,
+        cnn_impl: CnnImpl,
+        shape: ImageShape,
+        classes: usize,
+        device: &Device,
+        seed: u64,
+    ) -> Result<Model> {
+        let varmap = VarMap::new();
+        let mut p = ParamFactory::new(&varmap, device, seed);
+        let fast = match cnn_impl {
+            CnnImpl::Auto => device.is_cpu(),
+            CnnImpl::Stock => false,
+            CnnImpl::Fast => true,
         };
-        c.reset(0)?;
-        Ok(c)
+        let net: Box<dyn Net> = match cfg.model {
+            ModelKind::Cnn if fast => Box::new(FastCnn::new(&mut p, shape, classes)?),
+            ModelKind::Cnn => Box::new(Cnn::new(&mut p, shape, classes)?),
+            ModelKind::Mlp => Box::new(Mlp::new(&mut p, shape, classes)?),
+            ModelKind::Vae => return Err(Error::Config("the VAE is not a classifier".into())),
+        };
+        let vars = varmap.all_vars();
+        let adamw = ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        };
+        let sgd = ParamsSgd {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        };
+        let opt = match (cfg.optimizer, fast) {
+            (OptimizerKind::Adamw, true) => boxed::<fast::AdamW>(vars, adamw)?,
+            (OptimizerKind::Adamw, false) => boxed::<AdamW>(vars, adamw)?,
+            (OptimizerKind::Sgd, true) => boxed::<fast::Sgd>(vars, sgd)?,
+            (OptimizerKind::Sgd, false) => boxed::<Sgd>(vars, sgd)?,
+        };
+        Ok(Model { varmap, net, opt })
     }
 
     fn check_data(&self, data: &Dataset) -> Result<()> {
@@ -121,7 +164,12 @@ impl Classifier {
 
     /// Number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
-        self.varmap.all_vars().iter().map(|v| v.elem_count()).sum()
+        self.model
+            .varmap
+            .all_vars()
+            .iter()
+            .map(|v| v.elem_count())
+            .sum()
     }
 }
 
@@ -142,37 +190,14 @@ impl Learner for Classifier {
     }
 
     fn reset(&mut self, seed: u64) -> Result<()> {
-        self.varmap = VarMap::new();
-        let mut p = ParamFactory::new(&self.varmap, &self.device, seed);
-        let fast = match self.cnn_impl {
-            CnnImpl::Auto => self.device.is_cpu(),
-            CnnImpl::Stock => false,
-            CnnImpl::Fast => true,
-        };
-        let net: Box<dyn Net> = match self.cfg.model {
-            ModelKind::Cnn if fast => Box::new(FastCnn::new(&mut p, self.shape, self.classes)?),
-            ModelKind::Cnn => Box::new(Cnn::new(&mut p, self.shape, self.classes)?),
-            ModelKind::Mlp => Box::new(Mlp::new(&mut p, self.shape, self.classes)?),
-            ModelKind::Vae => return Err(Error::Config("the VAE is not a classifier".into())),
-        };
-        self.net = Some(net);
-        let vars = self.varmap.all_vars();
-        let adamw = ParamsAdamW {
-            lr: self.cfg.lr,
-            weight_decay: self.cfg.weight_decay,
-            ..Default::default()
-        };
-        let sgd = ParamsSgd {
-            lr: self.cfg.lr,
-            weight_decay: self.cfg.weight_decay,
-            ..Default::default()
-        };
-        self.opt = Some(match (self.cfg.optimizer, fast) {
-            (OptimizerKind::Adamw, true) => boxed::<fast::AdamW>(vars, adamw)?,
-            (OptimizerKind::Adamw, false) => boxed::<AdamW>(vars, adamw)?,
-            (OptimizerKind::Sgd, true) => boxed::<fast::Sgd>(vars, sgd)?,
-            (OptimizerKind::Sgd, false) => boxed::<Sgd>(vars, sgd)?,
-        });
+        self.model = Self::model(
+            &self.cfg,
+            self.cnn_impl,
+            self.shape,
+            self.classes,
+            &self.device,
+            seed,
+        )?;
         Ok(())
     }
 
@@ -190,17 +215,10 @@ impl Learner for Classifier {
         let (lr, cosine) = (self.cfg.lr, self.cfg.lr_schedule == LrSchedule::Cosine);
         let mut step = 0;
         schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
-            let (x, y) = self.batcher.batch(data, chunk, &self.device)?;
-            let net = self
-                .net
-                .as_deref()
-                .ok_or_else(|| Error::Model("model not initialised".into()))?;
-            let logits = net.forward(&x)?;
+            let (x, y) = batch(data, chunk, &self.device)?;
+            let logits = self.model.net.forward(&x)?;
             let loss = per_sample_cross_entropy(&logits, &y)?.mean_all()?;
-            let opt = self
-                .opt
-                .as_mut()
-                .ok_or_else(|| Error::Model("no optimizer".into()))?;
+            let opt = &mut self.model.opt;
             if cosine {
                 opt.set_learning_rate(schedule::cosine_lr(lr, step, total));
             }
@@ -227,12 +245,8 @@ impl Learner for Classifier {
             probs: Vec::with_capacity(n * k),
         };
         schedule::score_batches(indices, bs, tick, |chunk| {
-            let (x, _) = self.batcher.batch(data, chunk, &self.device)?;
-            let net = self
-                .net
-                .as_deref()
-                .ok_or_else(|| Error::Model("model not initialised".into()))?;
-            let logits = net.forward(&x)?.detach();
+            let (x, _) = batch(data, chunk, &self.device)?;
+            let logits = self.model.net.forward(&x)?.detach();
             let lsm = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
             let lp: Vec<f32> = lsm.flatten_all()?.to_vec1()?;
             for (r, &i) in chunk.iter().enumerate() {

@@ -19,39 +19,58 @@ use crate::itlm::Learner;
 
 pub use classifier::{Classifier, CnnImpl};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// The model a run trains.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModelKind {
-    /// conv 32 -> pool -> conv 64 -> pool -> fc 128 -> classes.
     #[default]
     Cnn,
-    /// Two hidden layers (256, 128).
     Mlp,
-    /// Variational autoencoder for unlabelled sets (loss = negative ELBO).
     Vae,
 }
 
-impl std::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ModelKind::Cnn => "cnn",
-            ModelKind::Mlp => "mlp",
-            ModelKind::Vae => "vae",
-        })
+crate::choice!(ModelKind, "model", {
+    Cnn => "cnn", "conv 32 -> pool -> conv 64 -> pool -> fc 128 -> classes";
+    Mlp => "mlp", "Two hidden layers (256, 128)";
+    Vae => "vae", "Variational autoencoder for unlabelled sets (loss = negative ELBO)";
+});
+
+/// What the model learns: a classifier on the labels, or a generative model of the images
+/// alone (the VAE; labels are ignored).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Classify,
+    Generative,
+}
+
+crate::choice!(Mode, "mode", {
+    Classify => "classify", "Classifier on labelled data (noisy labels, backdoors)";
+    Generative => "generative", "VAE on unlabelled data (spurious images mixed in); labels are ignored";
+});
+
+impl Mode {
+    /// The mode a model belongs to.
+    pub fn of(model: ModelKind) -> Self {
+        if model == ModelKind::Vae {
+            Mode::Generative
+        } else {
+            Mode::Classify
+        }
     }
 }
 
 /// How a classifier's weights are updated (the VAE always uses AdamW).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OptimizerKind {
-    /// AdamW (lr 1e-3): fast and steady on every setting.
     #[default]
     Adamw,
-    /// SGD with momentum 0.9 (lr 0.05). Adam scales each weight's step by its own gradient
-    /// history, so weights that only a few samples move (a watermark's pixels) learn as fast as
-    /// the rest; SGD moves them in proportion to how many samples push them, so rare features
-    /// (backdoor triggers) are learned later than the classes (README, Backdoors).
     Sgd,
 }
+
+crate::choice!(OptimizerKind, "optimizer", {
+    Adamw => "adamw", "AdamW (lr 1e-3): fast and steady on every setting";
+    Sgd => "sgd", "SGD with momentum 0.9 (lr 0.05). Adam scales each weight's step by its own gradient history, so weights that only a few samples move (a watermark's pixels) learn as fast as the rest; SGD moves them in proportion to how many samples push them, so rare features (backdoor triggers) are learned later than the classes (README, Backdoors)";
+});
 
 impl OptimizerKind {
     /// The learning rate that suits the optimizer when none is given.
@@ -63,44 +82,31 @@ impl OptimizerKind {
     }
 }
 
-impl std::fmt::Display for OptimizerKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            OptimizerKind::Adamw => "adamw",
-            OptimizerKind::Sgd => "sgd",
-        })
-    }
-}
-
 /// How the learning rate moves within one training call (one round's model).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LrSchedule {
-    /// The learning rate throughout.
     #[default]
     Constant,
-    /// Cosine annealing from the learning rate down to 0 over the call's batches: the usual
-    /// companion of SGD, whose last iterates otherwise wander (test accuracy varies by a point
-    /// or two between seeds).
     Cosine,
 }
 
-impl std::fmt::Display for LrSchedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            LrSchedule::Constant => "constant",
-            LrSchedule::Cosine => "cosine",
-        })
-    }
-}
+crate::choice!(LrSchedule, "learning-rate schedule", {
+    Constant => "constant", "The learning rate throughout";
+    Cosine => "cosine", "Cosine annealing from the learning rate down to 0 over the call's batches: the usual companion of SGD, whose last iterates otherwise wander (test accuracy varies by a point or two between seeds)";
+});
 
 /// Where tensors live.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeviceChoice {
     #[default]
     Cpu,
-    /// The first CUDA GPU (needs the `cuda` cargo feature).
     Cuda,
 }
+
+crate::choice!(DeviceChoice, "device", {
+    Cpu => "cpu", "";
+    Cuda => "cuda", "The first CUDA GPU (needs the `cuda` cargo feature)";
+});
 
 impl DeviceChoice {
     pub fn device(self) -> Result<Device> {

@@ -5,7 +5,7 @@
 use candle_core::{Device, Module, Tensor, D};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarMap};
 
-use super::batch::Batcher;
+use super::batch::batch;
 use super::init::ParamFactory;
 use super::schedule;
 use super::LearnerConfig;
@@ -69,35 +69,44 @@ fn neg_elbo(x: &Tensor, logits: &Tensor, mu: &Tensor, logvar: &Tensor) -> Result
     Ok((recon + kl)?)
 }
 
+/// One initialisation of the VAE with its optimizer, built whole.
+struct Model {
+    varmap: VarMap,
+    net: Net,
+    opt: AdamW,
+}
+
+impl Model {
+    fn new(cfg: &LearnerConfig, shape: ImageShape, device: &Device, seed: u64) -> Result<Self> {
+        let varmap = VarMap::new();
+        let mut p = ParamFactory::new(&varmap, device, seed);
+        let net = Net::new(&mut p, shape.len())?;
+        let params = ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        };
+        let opt = AdamW::new(varmap.all_vars(), params)?;
+        Ok(Self { varmap, net, opt })
+    }
+}
+
 pub struct Vae {
     cfg: LearnerConfig,
     shape: ImageShape,
     device: Device,
-    varmap: VarMap,
-    net: Option<Net>,
-    opt: Option<AdamW>,
-    batcher: Batcher,
+    model: Model,
 }
 
 impl Vae {
     pub fn new(cfg: LearnerConfig, shape: ImageShape, device: Device) -> Result<Self> {
-        let mut v = Self {
+        let model = Model::new(&cfg, shape, &device, 0)?;
+        Ok(Self {
             cfg,
             shape,
             device,
-            varmap: VarMap::new(),
-            net: None,
-            opt: None,
-            batcher: Batcher::default(),
-        };
-        v.reset(0)?;
-        Ok(v)
-    }
-
-    fn net(&self) -> Result<&Net> {
-        self.net
-            .as_ref()
-            .ok_or_else(|| Error::Model("model not initialised".into()))
+            model,
+        })
     }
 
     fn check_data(&self, data: &Dataset) -> Result<()> {
@@ -113,7 +122,13 @@ impl Vae {
 
 impl Learner for Vae {
     fn describe(&self) -> String {
-        let params: usize = self.varmap.all_vars().iter().map(|v| v.elem_count()).sum();
+        let params: usize = self
+            .model
+            .varmap
+            .all_vars()
+            .iter()
+            .map(|v| v.elem_count())
+            .sum();
         format!(
             "vae ({params} parameters, latent {LATENT}, batch {}, lr {})",
             self.cfg.batch_size, self.cfg.lr
@@ -125,15 +140,7 @@ impl Learner for Vae {
     }
 
     fn reset(&mut self, seed: u64) -> Result<()> {
-        self.varmap = VarMap::new();
-        let mut p = ParamFactory::new(&self.varmap, &self.device, seed);
-        self.net = Some(Net::new(&mut p, self.shape.len())?);
-        let params = ParamsAdamW {
-            lr: self.cfg.lr,
-            weight_decay: self.cfg.weight_decay,
-            ..Default::default()
-        };
-        self.opt = Some(AdamW::new(self.varmap.all_vars(), params)?);
+        self.model = Model::new(&self.cfg, self.shape, &self.device, seed)?;
         Ok(())
     }
 
@@ -148,23 +155,16 @@ impl Learner for Vae {
         self.check_data(data)?;
         let (bs, pixels) = (self.cfg.batch_size, self.shape.len() as f32);
         schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, rng| {
-            let (x, _) = self.batcher.batch(data, chunk, &self.device)?;
+            let (x, _) = batch(data, chunk, &self.device)?;
             let x = x.flatten_from(1)?;
-            let net = self
-                .net
-                .as_ref()
-                .ok_or_else(|| Error::Model("model not initialised".into()))?;
+            let net = &self.model.net;
             let (mu, logvar) = net.encode(&x)?;
             let eps: Vec<f32> = (0..chunk.len() * LATENT).map(|_| rng.normal()).collect();
             let eps = Tensor::from_vec(eps, (chunk.len(), LATENT), &self.device)?;
             let z = (&mu + (logvar.affine(0.5, 0.0)?.exp()? * eps)?)?;
             let logits = net.decode(&z)?;
             let loss = neg_elbo(&x, &logits, &mu, &logvar)?.mean_all()?;
-            let opt = self
-                .opt
-                .as_mut()
-                .ok_or_else(|| Error::Model("no optimizer".into()))?;
-            opt.backward_step(&loss)?;
+            self.model.opt.backward_step(&loss)?;
             // Reported per pixel so that it reads the same whatever the image size.
             Ok(loss.to_scalar::<f32>()? / pixels)
         })
@@ -180,12 +180,9 @@ impl Learner for Vae {
         let pixels = self.shape.len() as f64;
         let mut loss = Vec::with_capacity(indices.len());
         schedule::score_batches(indices, self.cfg.score_batch_size, tick, |chunk| {
-            let (x, _) = self.batcher.batch(data, chunk, &self.device)?;
+            let (x, _) = batch(data, chunk, &self.device)?;
             let x = x.flatten_from(1)?;
-            let net = self
-                .net
-                .as_ref()
-                .ok_or_else(|| Error::Model("model not initialised".into()))?;
+            let net = &self.model.net;
             // Deterministic estimate: decode the posterior mean.
             let (mu, logvar) = net.encode(&x)?;
             let logits = net.decode(&mu)?;
@@ -206,7 +203,7 @@ impl Learner for Vae {
         let mut rng = Rng::derive(seed, 0x6E4E);
         let z: Vec<f32> = (0..count * LATENT).map(|_| rng.normal()).collect();
         let z = Tensor::from_vec(z, (count, LATENT), &self.device)?;
-        let x = candle_nn::ops::sigmoid(&self.net()?.decode(&z)?)?;
+        let x = candle_nn::ops::sigmoid(&self.model.net.decode(&z)?)?;
         let v: Vec<f32> = x.flatten_all()?.to_vec1()?;
         Ok(Some(ImageGrid {
             count,

@@ -1,24 +1,30 @@
-//! The eframe app: drains background results in `logic`, lays the panels out in `ui`, handles
-//! keys and dropped folders, measures frame times, and saves settings.
+//! The eframe app: drains background results in `logic`, lays the panels out in `ui` (each
+//! panel reads a [`View`] and pushes [`Command`]s), applies the commands at the end of the
+//! frame, handles keys and dropped folders, measures frame times, and saves settings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use egui::{Color32, RichText};
 
-use crate::learner::ModelKind;
+use crate::export::Overwrite;
+use crate::learner::{Mode, ModelKind};
 
-use super::detail::DetailTexture;
+use super::command::{Command, Commands, DialogPurpose, ExportWhat, View};
+use super::detail::DetailPanel;
+use super::dialogs::Dialogs;
+use super::eval_paths::EvalPaths;
+use super::export_menu::ExportPanel;
 use super::frame_stats::FrameStats;
 use super::generated::GeneratedTextures;
+use super::open_bar::OpenBar;
+use super::pending::Repaint;
 use super::settings::Settings;
-use super::state::AppState;
+use super::state::loading::same_path;
+use super::state::{AppState, LiveStatus};
 use super::thumbs::Thumbs;
-use super::{
-    confusion, controls, detail, export_menu, generated, grid, histogram, metrics, open_bar,
-    timeline,
-};
+use super::{confusion, controls, generated, grid, histogram, metrics, open_bar, timeline};
 
 /// How the window starts.
 #[derive(Clone, Debug, Default)]
@@ -29,9 +35,9 @@ pub struct Options {
     pub autostart: bool,
     /// Subset size for this session (`Some(None)`: all samples); not saved.
     pub limit: Option<Option<usize>>,
-    pub model: Option<crate::learner::ModelKind>,
+    pub model: Option<ModelKind>,
     /// `ITLM_MODE`: generative picks the VAE, classify a classifier.
-    pub mode: Option<crate::cli::Mode>,
+    pub mode: Option<Mode>,
     pub frame_stats: Option<PathBuf>,
     /// Ignore saved settings (tests).
     pub fresh_settings: bool,
@@ -47,17 +53,8 @@ impl Options {
             limit: var("ITLM_LIMIT")
                 .and_then(|v| v.parse::<usize>().ok())
                 .map(|n| (n > 0).then_some(n)),
-            model: var("ITLM_MODEL").and_then(|v| match v.as_str() {
-                "cnn" => Some(crate::learner::ModelKind::Cnn),
-                "mlp" => Some(crate::learner::ModelKind::Mlp),
-                "vae" => Some(crate::learner::ModelKind::Vae),
-                _ => None,
-            }),
-            mode: var("ITLM_MODE").and_then(|v| match v.as_str() {
-                "classify" => Some(crate::cli::Mode::Classify),
-                "generative" => Some(crate::cli::Mode::Generative),
-                _ => None,
-            }),
+            model: var("ITLM_MODEL").and_then(|v| v.parse::<ModelKind>().ok()),
+            mode: var("ITLM_MODE").and_then(|v| v.parse::<Mode>().ok()),
             frame_stats: var("ITLM_FRAME_STATS").map(PathBuf::from),
             fresh_settings: false,
         }
@@ -66,15 +63,22 @@ impl Options {
 
 pub struct App {
     pub state: AppState,
+    pub dialogs: Dialogs,
+    pub open_bar: OpenBar,
+    /// The test / test-2 / truth path fields.
+    pub eval: EvalPaths,
+    pub export: ExportPanel,
+    pub detail: DetailPanel,
     pub thumbs: Thumbs,
-    pub stats: FrameStats,
-    detail_tex: DetailTexture,
     pub generated_tex: GeneratedTextures,
+    pub stats: FrameStats,
     tau_slider: egui::Id,
+    /// The dataset generation the panels last showed (a new dataset resets them).
+    shown_generation: u64,
     /// Saved values that environment overrides replaced for this session, restored on save
     /// unless the user changed the setting in the window.
     saved_limit: Option<(Option<usize>, Option<usize>)>,
-    saved_model: Option<(crate::learner::ModelKind, crate::learner::ModelKind)>,
+    saved_model: Option<(ModelKind, ModelKind)>,
 }
 
 impl App {
@@ -91,8 +95,8 @@ impl App {
             settings.limit = l;
         }
         let model = match options.mode {
-            Some(crate::cli::Mode::Generative) => Some(ModelKind::Vae),
-            Some(crate::cli::Mode::Classify) => match options.model {
+            Some(Mode::Generative) => Some(ModelKind::Vae),
+            Some(Mode::Classify) => match options.model {
                 Some(ModelKind::Vae) | None if settings.learner.model == ModelKind::Vae => {
                     Some(settings.classifier)
                 }
@@ -108,23 +112,148 @@ impl App {
         let mut state = AppState::new(settings, Arc::new(move || ctx.request_repaint()));
         state.autostart = options.autostart;
         state.pinned_model = model;
+        let mut app = Self {
+            state,
+            dialogs: Dialogs::default(),
+            open_bar: OpenBar::default(),
+            eval: EvalPaths::default(),
+            export: ExportPanel::default(),
+            detail: DetailPanel::default(),
+            thumbs: Thumbs::default(),
+            stats: FrameStats::new(options.frame_stats),
+            generated_tex: GeneratedTextures::default(),
+            tau_slider: egui::Id::NULL,
+            shown_generation: 0,
+            saved_limit,
+            saved_model,
+        };
         match options.path.or_else(super::demo_dir) {
-            Some(p) => state.open_path(p),
-            None => state.info(format!(
+            Some(p) => app.open(p),
+            None => app.state.info(format!(
                 "The demo set is not installed (looked next to the executable and in {}). \
                  Open a dataset folder, type its path, or drop it on the window.",
                 super::BUILD_DEMO_DIR
             )),
         }
-        Self {
-            state,
-            thumbs: Thumbs::default(),
-            stats: FrameStats::new(options.frame_stats),
-            detail_tex: DetailTexture::default(),
-            generated_tex: GeneratedTextures::default(),
-            tau_slider: egui::Id::NULL,
-            saved_limit,
-            saved_model,
+        app
+    }
+
+    /// Open a dataset or run file with the evaluation paths of the form. Paths typed for
+    /// another dataset (and unchanged since) do not carry over.
+    pub fn open(&mut self, path: impl Into<PathBuf>) {
+        let path = path.into();
+        if let Some(d) = &self.state.data {
+            if self.eval.inputs() == d.eval && !same_path(&d.path, &path) {
+                self.eval = EvalPaths::default();
+            }
+        }
+        self.open_bar.path_input = path.display().to_string();
+        self.state.open_path(path, self.eval.inputs());
+    }
+
+    /// Open the export window for `what` (the Export menu's entries).
+    pub fn begin_export(&mut self, what: ExportWhat) {
+        self.export.begin(what, &self.state);
+    }
+
+    /// Apply what the panels asked for this frame.
+    pub fn apply(&mut self, commands: Commands) {
+        for c in commands {
+            self.apply_one(c);
+        }
+    }
+
+    fn apply_one(&mut self, c: Command) {
+        let s = &mut self.state;
+        match c {
+            Command::Open(p) => self.open(p),
+            Command::Reload => {
+                if let Some(p) = s.data.as_ref().map(|d| d.path.clone()) {
+                    self.open(p);
+                }
+            }
+            Command::OpenDialog(purpose) => self.open_dialog(purpose),
+            Command::ForgetDialog => self.dialogs.forget(),
+            Command::Settings(new) => s.settings = *new,
+            Command::Start => s.start(),
+            Command::StepOneRound => s.step_one_round(),
+            Command::Pause => s.pause(),
+            Command::Resume => s.resume(),
+            Command::Stop => s.stop(),
+            Command::RetrainAtTau => s.retrain_at_tau(),
+            Command::SetTau(t) => s.set_tau(t),
+            Command::SelectRound(i) => s.select_round(i),
+            Command::Follow => s.follow(),
+            Command::Unfollow => s.follow_latest = false,
+            Command::SelectSample(i) => s.select_sample(i),
+            Command::StepSample(d) => s.step_sample(d),
+            Command::SetTab(t) => s.tab = t,
+            Command::SetFilter(f) => s.filter = f,
+            Command::BeginExport(w) => self.begin_export(w),
+            Command::ExportNow(o) => self.export_now(o),
+            Command::Dismiss(k) => s.dismiss(k),
+        }
+    }
+
+    /// Write the open export (see [`ExportPanel::export_now`]).
+    pub fn export_now(&mut self, overwrite: Overwrite) {
+        let run = self.state.cut().and_then(|c| self.state.run_file(&c));
+        self.export.export_now(overwrite, run, &mut self.state);
+    }
+
+    fn open_dialog(&mut self, purpose: DialogPurpose) {
+        let settings = &self.state.settings;
+        let start_dir = match purpose {
+            DialogPurpose::OpenFolder | DialogPurpose::OpenRun | DialogPurpose::EvalPath(_) => {
+                settings
+                    .recent
+                    .first()
+                    .and_then(|p| p.parent())
+                    .map(Path::to_path_buf)
+            }
+            DialogPurpose::ExportTarget(_) => settings.export_dir.clone(),
+        };
+        let repaint: Repaint = self.state.repaint().clone();
+        if let Err(e) = self.dialogs.open(purpose, start_dir, &repaint) {
+            if self.dialogs.is_open() {
+                self.state.info(e);
+            } else {
+                self.state.error(e);
+            }
+        }
+    }
+
+    /// Collect everything background threads produced; never blocks.
+    pub fn poll(&mut self) {
+        self.state.poll();
+        self.export.poll(&mut self.state);
+        if let Some(a) = self.dialogs.poll() {
+            match (a.path, a.purpose) {
+                (Some(p), DialogPurpose::OpenFolder | DialogPurpose::OpenRun) => self.open(p),
+                (Some(p), DialogPurpose::EvalPath(f)) => {
+                    *self.eval.field_mut(f) = p.display().to_string();
+                }
+                (Some(p), DialogPurpose::ExportTarget(w)) => {
+                    self.export.open = Some(w);
+                    self.export.target = p.display().to_string();
+                    self.export.confirm = None;
+                }
+                (None, _) if a.quick => self.state.error(
+                    "The file dialog did not open (no desktop portal or zenity answered). \
+                     Type the path in the field instead.",
+                ),
+                (None, _) => {}
+            }
+        }
+        if self.shown_generation != self.state.generation {
+            // A new dataset: the panels show what it was opened with, and nothing of the last.
+            self.shown_generation = self.state.generation;
+            if let Some(d) = &self.state.data {
+                self.open_bar.path_input = d.path.display().to_string();
+                self.eval = EvalPaths::show(&d.eval);
+            }
+            self.detail = DetailPanel::default();
+            self.export.last_written.clear();
         }
     }
 
@@ -161,8 +290,8 @@ impl App {
             if esc {
                 self.state.select_sample(None);
             }
-        } else if esc && self.state.export.open.is_some() {
-            self.state.export.open = None;
+        } else if esc && self.export.open.is_some() {
+            self.export.open = None;
         }
     }
 
@@ -170,7 +299,7 @@ impl App {
         let dropped: Option<PathBuf> =
             ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(p) = dropped {
-            self.state.open_path(p);
+            self.open(p);
         }
     }
 
@@ -178,13 +307,13 @@ impl App {
         self.state
             .run
             .as_ref()
-            .is_some_and(|r| r.status == super::state::RunStatus::Running)
+            .is_some_and(|r| r.status == LiveStatus::Running)
     }
 }
 
 impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.state.poll();
+        self.poll();
         self.dropped(ctx);
         self.keys(ctx);
     }
@@ -193,33 +322,44 @@ impl eframe::App for App {
         let t0 = Instant::now();
         self.thumbs.begin_frame(self.state.generation);
         let ctx = ui.ctx().clone();
-        let state = &mut self.state;
+        let cut = self.state.cut();
+        let lists = self.state.lists();
+        let mut out = Commands::new();
+        let v = View {
+            state: &self.state,
+            cut,
+            lists,
+            dialog_secs: self.dialogs.waiting_secs(),
+        };
+        let repaint: Repaint = v.state.repaint().clone();
+        self.detail.follow(&v, &repaint);
 
         egui::Panel::top("top").show(ui, |ui| {
             ui.add_space(2.0);
             ui.horizontal(|ui| {
                 ui.label(RichText::new("itlm-inspector").strong());
                 ui.separator();
-                export_menu::export_menu_ui(ui, state);
-                view_menu_ui(ui, state);
+                self.export.menu_ui(ui, &v, &mut out);
+                view_menu_ui(ui, &v, &mut out);
                 ui.separator();
-                open_bar::open_bar_ui(ui, state);
+                self.open_bar.ui(ui, &v, &mut out);
             });
-            open_bar::summary_ui(ui, state);
-            open_bar::eval_section_ui(ui, state);
+            open_bar::summary_ui(ui, &v);
+            open_bar::eval_section_ui(ui, &mut self.eval, &v, &mut out);
             ui.separator();
-            let out = controls::controls_ui(ui, state);
-            self.tau_slider = out.tau_slider;
-            timeline::timeline_ui(ui, state);
+            let c = controls::controls_ui(ui, &v, &mut out);
+            self.tau_slider = c.tau_slider;
+            timeline::timeline_ui(ui, &v, &mut out);
             ui.add_space(2.0);
         });
-        if !state.messages.is_empty() {
-            egui::Panel::top("messages").show(ui, |ui| messages_ui(ui, state));
+        if !v.state.messages.is_empty() {
+            egui::Panel::top("messages").show(ui, |ui| messages_ui(ui, &v, &mut out));
         }
+        let stats = &self.stats;
         egui::Panel::bottom("status").show(ui, |ui| {
             ui.horizontal(|ui| {
-                if state.settings.panels.frame_stats {
-                    ui.label(RichText::new(self.stats.summary()).small().color(Color32::GRAY));
+                if v.state.settings.panels.frame_stats {
+                    ui.label(RichText::new(stats.summary()).small().color(Color32::GRAY));
                     ui.separator();
                 }
                 ui.label(
@@ -229,18 +369,20 @@ impl eframe::App for App {
                 );
             });
         });
-        if state.selected_sample.is_some() {
+        if v.state.selected_sample.is_some() {
+            let detail = &mut self.detail;
             egui::Panel::right("detail")
                 .resizable(true)
                 .default_size(340.0)
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical()
                         .id_salt("detail_scroll")
-                        .show(ui, |ui| detail::detail_ui(ui, state, &mut self.detail_tex));
+                        .show(ui, |ui| detail.ui(ui, &v, &mut out));
                 });
         }
-        let p = state.settings.panels.clone();
+        let p = v.state.settings.panels.clone();
         if p.histogram || p.metrics || p.confusion {
+            let generated_tex = &mut self.generated_tex;
             egui::Panel::left("plots")
                 .resizable(true)
                 .default_size(560.0)
@@ -250,35 +392,38 @@ impl eframe::App for App {
                         .show(ui, |ui| {
                             // Generative mode: the generated images first, in view without
                             // scrolling (they take the confusion's place).
-                            let generative = state.generative();
+                            let generative = v.state.generative();
                             if p.confusion && generative {
-                                generated::generated_ui(ui, state, &mut self.generated_tex);
+                                generated::generated_ui(ui, &v, generated_tex);
                                 ui.separator();
                             }
                             if p.histogram {
-                                histogram::histogram_ui(ui, state);
+                                histogram::histogram_ui(ui, &v, &mut out);
                                 ui.separator();
                             }
                             if p.metrics {
-                                metrics::metrics_ui(ui, state);
+                                metrics::metrics_ui(ui, &v);
                                 ui.separator();
                             }
                             if p.confusion && !generative {
-                                confusion::confusion_ui(ui, state);
+                                confusion::confusion_ui(ui, &v, &mut out);
                             }
                         });
                 });
         }
+        let thumbs = &mut self.thumbs;
         egui::CentralPanel::default().show(ui, |ui| {
-            grid::grid_ui(ui, state, &mut self.thumbs);
+            grid::grid_ui(ui, &v, thumbs, &mut out);
         });
-        export_menu::export_window_ui(&ctx, state);
+        self.export.window_ui(&ctx, &v, &mut out);
         drop_overlay_ui(&ctx);
 
         // Keep the spinners and clocks moving while something runs in the background.
-        if state.loading.is_some() || state.exporting() {
+        if v.state.loading.is_some() || self.export.exporting() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
+        drop(v);
+        self.apply(out);
         let training = self.training();
         self.stats
             .record(frame.info().cpu_usage, t0.elapsed().as_secs_f32(), training);
@@ -305,18 +450,23 @@ impl eframe::App for App {
     }
 }
 
-fn view_menu_ui(ui: &mut egui::Ui, state: &mut AppState) {
+fn view_menu_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     ui.menu_button("View", |ui| {
-        let p = &mut state.settings.panels;
+        let mut s = v.state.settings.clone();
+        let p = &mut s.panels;
         ui.checkbox(&mut p.histogram, "Loss histogram");
         ui.checkbox(&mut p.metrics, "Metrics over rounds");
         ui.checkbox(&mut p.confusion, "Confusion of trimmed / generated images");
         ui.checkbox(&mut p.frame_stats, "Frame times");
+        if s != v.state.settings {
+            out.push(Command::Settings(Box::new(s)));
+        }
     });
 }
 
 /// The dismissible error / info bar.
-fn messages_ui(ui: &mut egui::Ui, state: &mut AppState) {
+fn messages_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+    let state = v.state;
     let mut dismiss = None;
     for (k, m) in state.messages.iter().enumerate() {
         ui.horizontal(|ui| {
@@ -333,9 +483,9 @@ fn messages_ui(ui: &mut egui::Ui, state: &mut AppState) {
         });
     }
     if state.messages.len() > 1 && ui.small_button("Dismiss all").clicked() {
-        state.messages.clear();
+        out.push(Command::Dismiss(None));
     } else if let Some(k) = dismiss {
-        state.messages.remove(k);
+        out.push(Command::Dismiss(Some(k)));
     }
 }
 

@@ -3,11 +3,12 @@
 
 use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Vec2};
 
-use super::state::AppState;
-use super::view::GridTab;
+use super::command::{Command, Commands, View};
+use super::view::{Filter, GridTab};
 
-pub fn confusion_ui(ui: &mut egui::Ui, state: &mut AppState) {
-    let Some(cut) = state.cut() else {
+pub fn confusion_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+    let state = v.state;
+    let Some(cut) = v.cut.clone() else {
         ui.label("Confusion of trimmed samples: no finished round yet");
         return;
     };
@@ -98,10 +99,16 @@ pub fn confusion_ui(ui: &mut egui::Ui, state: &mut AppState) {
         });
     if let Some(c) = clicked {
         if state.filter.cell == Some(c) {
-            state.filter.cell = None;
+            out.push(Command::SetFilter(Filter {
+                cell: None,
+                ..state.filter
+            }));
         } else {
-            state.filter.cell = Some(c);
-            state.tab = GridTab::Trimmed;
+            out.push(Command::SetFilter(Filter {
+                cell: Some(c),
+                ..state.filter
+            }));
+            out.push(Command::SetTab(GridTab::Trimmed));
         }
     }
 }

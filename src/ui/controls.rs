@@ -4,11 +4,12 @@
 
 use egui::{Color32, RichText};
 
-use crate::cli::Mode;
 use crate::itlm::{LossAggregate, Selection, TauSchedule};
-use crate::learner::{LrSchedule, ModelKind, OptimizerKind};
+use crate::learner::{LrSchedule, Mode, ModelKind, OptimizerKind};
 
-use super::state::{AppState, RunStatus};
+use super::command::{Command, Commands, View};
+use super::settings::Settings;
+use super::state::LiveStatus;
 use super::TAU_MIN;
 
 /// Returned so the window can tell the slider's focus from a global arrow key.
@@ -16,13 +17,16 @@ pub struct ControlsOutput {
     pub tau_slider: egui::Id,
 }
 
-/// The configuration row and the run buttons.
-pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
+/// The configuration row and the run buttons. The settings are edited on a copy, handed back
+/// as a command when they changed.
+pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> ControlsOutput {
+    let state = v.state;
     let mut out = ControlsOutput {
         tau_slider: egui::Id::NULL,
     };
+    let mut edited = state.settings.clone();
     ui.horizontal_wrapped(|ui| {
-        let s = &mut state.settings;
+        let s = &mut edited;
         let generative = s.learner.model == ModelKind::Vae;
         let mut mode = if generative {
             Mode::Generative
@@ -94,7 +98,7 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
             .labelled_by(l.id);
         let l = ui.label("schedule");
         egui::ComboBox::from_id_salt("schedule")
-            .selected_text(schedule_name(s.config.schedule))
+            .selected_text(s.config.schedule.to_string())
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut s.config.schedule, TauSchedule::Constant, "constant")
                     .on_hover_text("Every round keeps the fraction tau");
@@ -179,18 +183,18 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                     .on_hover_text("Round 0 as an ensemble of K models whose losses are averaged (1 = off): steadies a very short round 0");
             });
             ui.checkbox(&mut s.config.restore, "restore hard clean samples")
-                .on_hover_text("After the last round, give back the trimmed samples of every class whose trimmed samples show no one-sided confusion (a relabelling attack or a systematic flip fills one cell 'given b, predicted a' and hardly its mirror), then train the final model once more: one more round. Classifiers only; not for random label noise, whose flips fill cells both ways and would go back");
+                .on_hover_text("After the last round, give back the trimmed samples of classes whose trimmed samples show no one-sided confusion, and train the final model once more. For attacks and systematic flips, not random noise");
             if ui
                 .button("Backdoor defence protocol")
-                .on_hover_text("SGD (lr 0.02, cosine), batch 128, tau 0.95 global, round 0 five models of 0.35 epoch averaged, 10 one-epoch rounds, final 9 epochs, then hard clean samples restored and the final model trained again: what defends corner-watermark backdoors on Fashion-MNIST (README)")
+                .on_hover_text("SGD lr 0.02 cosine, tau 0.95, round 0: five 0.35-epoch models averaged, 10 one-epoch rounds, final 9 epochs, restore: what defends watermark backdoors (README)")
                 .clicked()
             {
                 s.config = crate::itlm::Config {
                     seed: s.config.seed,
-                    ..crate::reproduce::backdoor_protocol()
+                    ..crate::presets::backdoor_protocol()
                 };
                 // The learner's training settings too (model and device stay the user's).
-                let l = crate::reproduce::backdoor_learner();
+                let l = crate::presets::backdoor_learner();
                 s.learner.optimizer = l.optimizer;
                 s.learner.lr = l.lr;
                 s.learner.lr_schedule = l.lr_schedule;
@@ -223,14 +227,16 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
         out.tau_slider = r.id;
         r.on_hover_text("Fraction kept. Moves the cut on the shown round at once; the next run and \"Retrain at this tau\" use it");
         if tau != state.tau() {
-            state.set_tau(tau);
+            // (The edited settings carry it too, so that an edit in the same frame keeps it.)
+            edited.config.tau = tau;
+            cmds.push(Command::SetTau(tau));
         }
         // The run buttons come first: the hints after them appear and go while a run
         // trains, and must not move a button out from under the pointer.
         ui.separator();
-        run_buttons_ui(ui, state);
+        run_buttons_ui(ui, v, cmds);
         ui.separator();
-        suggestion_ui(ui, state);
+        suggestion_ui(ui, v, cmds);
         if let Some(rec) = state.record() {
             if (rec.tau - state.tau()).abs() > 1e-9 {
                 let t = rec.tau;
@@ -239,19 +245,23 @@ pub fn controls_ui(ui: &mut egui::Ui, state: &mut AppState) -> ControlsOutput {
                     .on_hover_text("This round's selection used this tau: set the slider to it")
                     .clicked()
                 {
-                    state.set_tau(t);
+                    cmds.push(Command::SetTau(t));
                 }
             }
         }
     });
-    small_set_ui(ui, state);
-    progress_ui(ui, state);
+    small_set_ui(ui, v, &mut edited);
+    progress_ui(ui, v);
+    if edited != state.settings {
+        cmds.push(Command::Settings(Box::new(edited)));
+    }
     out
 }
 
 /// The suggested tau (a two-component Beta mixture fitted to round 0's losses, carried by every
 /// round), with a button to use it. Never applied by itself.
-fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
+fn suggestion_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
+    let state = v.state;
     let Some(sg) = state
         .record()
         .and_then(|r| r.metrics.suggestion.map(|s| (r.round, s)))
@@ -281,7 +291,7 @@ fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
         Color32::from_rgb(230, 180, 80)
     }))
     .on_hover_text(format!(
-        "A two-component Beta mixture fitted to round 0's losses (the model trained on every sample) says {:.0}% of the samples are more likely clean than bad; component means {:.2} and {:.2} of the loss range (closer than 0.25: weak; under 30% clean: implausible). A hint only: press \"use\" to set the slider.",
+        "A Beta mixture on round 0's losses: {:.0}% of the samples more likely clean; component means {:.2} and {:.2} (closer than 0.25: weak; under 30% clean: implausible). \"use\" sets the slider.",
         sg.tau * 100.0,
         sg.clean_mean,
         sg.bad_mean
@@ -293,12 +303,13 @@ fn suggestion_ui(ui: &mut egui::Ui, state: &mut AppState) {
         .on_disabled_hover_text("The slider is at the suggested tau")
         .clicked()
     {
-        state.set_tau(sg.tau);
+        cmds.push(Command::SetTau(sg.tau));
     }
 }
 
 /// A hint when an epoch is very few batches: training then takes too few steps.
-fn small_set_ui(ui: &mut egui::Ui, state: &mut AppState) {
+fn small_set_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
+    let state = v.state;
     let Some(b) = state.small_set_batch() else {
         return;
     };
@@ -318,7 +329,7 @@ fn small_set_ui(ui: &mut egui::Ui, state: &mut AppState) {
             .on_hover_text("More steps per epoch: small sets need them to learn in a few epochs")
             .clicked()
         {
-            state.settings.learner.batch_size = b;
+            s.learner.batch_size = b;
         }
     });
 }
@@ -336,21 +347,15 @@ fn number_ui<N: egui::emath::Numeric>(
         .on_hover_text(hint);
 }
 
-pub fn schedule_name(s: TauSchedule) -> &'static str {
-    match s {
-        TauSchedule::Constant => "constant",
-        TauSchedule::Linear => "linear",
-    }
-}
-
 /// Start/Restart and Pause/Resume swap their text: one width keeps the buttons after them put.
 const BUTTON: egui::Vec2 = egui::Vec2::new(64.0, 0.0);
 
-fn run_buttons_ui(ui: &mut egui::Ui, state: &mut AppState) {
+fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
+    let state = v.state;
     let has_data = state.data.as_ref().is_some_and(|d| d.has_images());
     let status = state.run.as_ref().map(|r| r.status.clone());
     let active = status.as_ref().is_some_and(|s| s.is_active());
-    let paused = status == Some(RunStatus::Paused);
+    let paused = status == Some(LiveStatus::Paused);
     if ui
         .add_enabled(
             has_data,
@@ -359,30 +364,30 @@ fn run_buttons_ui(ui: &mut egui::Ui, state: &mut AppState) {
         .on_hover_text("Start a fresh run with these settings")
         .clicked()
     {
-        state.start();
+        cmds.push(Command::Start);
     }
     if paused {
         if ui
             .add(egui::Button::new("Resume").min_size(BUTTON))
             .clicked()
         {
-            state.resume();
+            cmds.push(Command::Resume);
         }
     } else if ui
         .add_enabled(active, egui::Button::new("Pause").min_size(BUTTON))
         .clicked()
     {
-        state.pause();
+        cmds.push(Command::Pause);
     }
     if ui.add_enabled(active, egui::Button::new("Stop")).clicked() {
-        state.stop();
+        cmds.push(Command::Stop);
     }
     if ui
         .add_enabled(has_data, egui::Button::new("Step one round"))
         .on_hover_text("Train until the next round is done, then pause")
         .clicked()
     {
-        state.step_one_round();
+        cmds.push(Command::StepOneRound);
     }
     let images = state.data.as_ref().is_some_and(|d| d.has_images());
     let can_retrain = (paused || !active) && state.record().is_some() && images;
@@ -396,20 +401,20 @@ fn run_buttons_ui(ui: &mut egui::Ui, state: &mut AppState) {
         })
         .clicked()
     {
-        state.retrain_at_tau();
+        cmds.push(Command::RetrainAtTau);
     }
 }
 
-fn progress_ui(ui: &mut egui::Ui, state: &AppState) {
-    let Some(run) = &state.run else { return };
+fn progress_ui(ui: &mut egui::Ui, v: &View) {
+    let Some(run) = &v.state.run else { return };
     ui.horizontal(|ui| {
         let (text, color) = match &run.status {
-            RunStatus::Starting => ("starting".to_string(), Color32::LIGHT_BLUE),
-            RunStatus::Running => ("running".to_string(), Color32::LIGHT_GREEN),
-            RunStatus::Paused => ("paused".to_string(), Color32::YELLOW),
-            RunStatus::Finished => ("finished".to_string(), Color32::LIGHT_GREEN),
-            RunStatus::Stopped => ("stopped".to_string(), Color32::YELLOW),
-            RunStatus::Failed(_) => ("failed".to_string(), Color32::LIGHT_RED),
+            LiveStatus::Starting => ("starting".to_string(), Color32::LIGHT_BLUE),
+            LiveStatus::Running => ("running".to_string(), Color32::LIGHT_GREEN),
+            LiveStatus::Paused => ("paused".to_string(), Color32::YELLOW),
+            LiveStatus::Finished => ("finished".to_string(), Color32::LIGHT_GREEN),
+            LiveStatus::Stopped => ("stopped".to_string(), Color32::YELLOW),
+            LiveStatus::Failed(_) => ("failed".to_string(), Color32::LIGHT_RED),
         };
         ui.label(RichText::new(text).color(color).strong());
         match &run.progress {

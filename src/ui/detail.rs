@@ -3,21 +3,106 @@
 //! rounds and class probabilities (a generative run has no predictions: loss only). Up/Down
 //! step through the grid, Esc closes.
 
+use std::path::PathBuf;
+
 use egui::{Color32, RichText, TextureHandle, TextureOptions};
 use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints, Points, VLine};
 
+use super::command::{Command, Commands, View};
 use super::histogram::{BAD, KEPT, TRIMMED};
-use super::state::AppState;
+use super::pending::{Pending, Polled, Repaint};
 use super::thumbs::color_image;
 
-/// The detail view's texture, re-made only when the sample or its source changes.
-#[derive(Default)]
-pub struct DetailTexture {
-    key: Option<(u64, usize, bool)>,
-    tex: Option<TextureHandle>,
+/// Width, height and RGBA8 pixels.
+pub type Rgba = (usize, usize, Vec<u8>);
+
+/// A full-size original image decoded off the UI thread.
+pub struct Original {
+    pub index: usize,
+    /// RGBA8, width x height.
+    pub rgba: Option<Rgba>,
+    pub error: Option<String>,
+    task: Option<Pending<Result<Rgba, String>>>,
 }
 
-pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTexture) {
+impl Original {
+    /// Start decoding `file` (sample `index`); large originals are shown at most 768 px.
+    pub fn decode(index: usize, file: PathBuf, repaint: &Repaint) -> Self {
+        let task = Pending::spawn("itlm-decode", repaint, move || {
+            image::open(&file)
+                .map(|img| {
+                    let img = if img.width() > 768 || img.height() > 768 {
+                        img.thumbnail(768, 768)
+                    } else {
+                        img
+                    };
+                    let rgba = img.to_rgba8();
+                    let (w, h) = (rgba.width() as usize, rgba.height() as usize);
+                    (w, h, rgba.into_raw())
+                })
+                .map_err(|e| format!("{}: {e}", file.display()))
+        });
+        let (task, error) = match task {
+            Ok(t) => (Some(t), None),
+            Err(e) => (None, Some(e)),
+        };
+        Self {
+            index,
+            rgba: None,
+            error,
+            task,
+        }
+    }
+
+    /// Collect the decoded image (or why not) once it is there.
+    pub fn poll(&mut self) {
+        let Some(task) = &self.task else { return };
+        match task.poll() {
+            Polled::Waiting => return,
+            Polled::Done(Ok(img)) => self.rgba = Some(img),
+            Polled::Done(Err(e)) | Polled::Lost(e) => self.error = Some(e),
+        }
+        self.task = None;
+    }
+}
+
+/// The detail view's own state: the original being decoded and the texture shown, re-made
+/// only when the sample or its source changes.
+#[derive(Default)]
+pub struct DetailPanel {
+    key: Option<(u64, usize, bool)>,
+    tex: Option<TextureHandle>,
+    pub original: Option<Original>,
+}
+
+impl DetailPanel {
+    /// Follow the selected sample: decode its original file when it has one.
+    pub fn follow(&mut self, v: &View, repaint: &Repaint) {
+        let Some(i) = v.state.selected_sample else {
+            self.original = None;
+            return;
+        };
+        if self.original.as_ref().is_some_and(|o| o.index == i) {
+            if let Some(o) = &mut self.original {
+                o.poll();
+            }
+            return;
+        }
+        self.original = v
+            .state
+            .data
+            .as_ref()
+            .and_then(|d| d.train.file(i))
+            .map(|file| Original::decode(i, file, repaint));
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+        detail_ui(ui, v, self, out);
+    }
+}
+
+fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Commands) {
+    let state = v.state;
     let Some(i) = state.selected_sample else {
         return;
     };
@@ -31,46 +116,38 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
     let truth = data.truth.clone();
     let images = data.has_images();
     let generative = state.generative();
-    let class = |c: u32| {
-        train
-            .classes
-            .get(c as usize)
-            .map_or("?".to_string(), |s| s.clone())
-    };
+    let class = |c: u32| train.class_name(c).to_string();
     ui.horizontal(|ui| {
         ui.heading(format!("Sample {i}"));
         if ui.button("Close").on_hover_text("Esc").clicked() {
-            state.select_sample(None);
+            out.push(Command::SelectSample(None));
         }
     });
-    if state.selected_sample.is_none() {
-        return;
-    }
     ui.horizontal(|ui| {
         if ui.button("Previous").on_hover_text("Up arrow").clicked() {
-            state.step_sample(-1);
+            out.push(Command::StepSample(-1));
         }
         if ui.button("Next").on_hover_text("Down arrow").clicked() {
-            state.step_sample(1);
+            out.push(Command::StepSample(1));
         }
     });
     // Image: the original when decoded, else stored pixels.
-    let original = state
+    let original = panel
         .original
         .as_ref()
         .filter(|o| o.index == i)
         .and_then(|o| o.rgba.as_ref());
     let key = (state.generation, i, original.is_some());
-    if tex.key != Some(key) {
+    if panel.key != Some(key) {
         let img = match original {
             Some((w, h, px)) => egui::ColorImage::from_rgba_unmultiplied([*w, *h], px),
             None => color_image(&train, i),
         };
-        tex.tex = Some(
+        panel.tex = Some(
             ui.ctx()
                 .load_texture("detail", img, TextureOptions::NEAREST),
         );
-        tex.key = Some(key);
+        panel.key = Some(key);
     }
     if !images {
         ui.label(
@@ -78,13 +155,13 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
                 .italics()
                 .color(Color32::GRAY),
         );
-    } else if let Some(t) = &tex.tex {
+    } else if let Some(t) = &panel.tex {
         let size = t.size_vec2();
         let avail = ui.available_width().min(320.0);
         let scale = (avail / size.x.max(1.0)).min(320.0 / size.y.max(1.0));
         ui.add(egui::Image::new((t.id(), size * scale)).alt_text(format!("sample {i}")));
     }
-    if let Some(o) = state.original.as_ref().filter(|o| o.index == i) {
+    if let Some(o) = panel.original.as_ref().filter(|o| o.index == i) {
         if let Some(e) = &o.error {
             ui.colored_label(Color32::LIGHT_RED, format!("original not readable: {e}"));
         } else if o.rgba.is_none() {
@@ -153,8 +230,8 @@ pub fn detail_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut DetailTextur
                 ui.end_row();
             }
         });
-    let shown_cut = state.cut().map(|c| (c.record.round, c.kept[i]));
-    if let Some(cut) = state.cut() {
+    let shown_cut = v.cut.as_ref().map(|c| (c.record.round, c.kept[i]));
+    if let Some(cut) = &v.cut {
         let kept = cut.kept[i];
         ui.label(
             RichText::new(if kept {

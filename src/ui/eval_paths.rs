@@ -6,17 +6,9 @@ use std::path::PathBuf;
 
 use egui::{Color32, RichText};
 
-use crate::data::Source;
+use crate::session::EvalInputs;
 
-use super::state::{AppState, DialogPurpose};
-
-/// Which path field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EvalField {
-    Test,
-    Test2,
-    Truth,
-}
+use super::command::{Command, Commands, DialogPurpose, EvalField, View};
 
 /// The typed paths (empty = automatic / none).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,23 +49,48 @@ impl EvalPaths {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
-}
 
-/// How the test split a dataset carries is called.
-pub fn auto_test_name(source: &Source) -> String {
-    match source {
-        Source::Idx { .. } => "the t10k files (auto)",
-        Source::ImageFolder { .. } => "the test/ folder (auto)",
-        Source::Cifar { .. } => "test_batch.bin (auto)",
-        Source::Memory => "the data's test split (auto)",
+    /// The paths as a load takes them (empty fields: automatic).
+    pub fn inputs(&self) -> EvalInputs {
+        EvalInputs {
+            test: self.test(),
+            no_test: self.no_test,
+            test2: self.test2(),
+            truth: self.truth(),
+        }
     }
-    .to_string()
+
+    /// The fields showing what a dataset was loaded with.
+    pub fn show(inputs: &EvalInputs) -> Self {
+        let text = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        };
+        Self {
+            test: text(&inputs.test),
+            test2: text(&inputs.test2),
+            truth: text(&inputs.truth),
+            no_test: inputs.no_test,
+        }
+    }
+
+    /// Whether they differ from what the open dataset was loaded with.
+    pub fn changed(&self, v: &View) -> bool {
+        v.state
+            .data
+            .as_ref()
+            .is_some_and(|d| d.eval != self.inputs())
+    }
+
+    /// The fields, their pickers, and "Reload with these" when they differ from what the open
+    /// dataset was loaded with.
+    pub fn ui(&mut self, ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+        eval_paths_ui(ui, self, v, out);
+    }
 }
 
-/// The fields, their pickers, and "Reload with these" when they differ from what the open
-/// dataset was loaded with.
-pub fn eval_paths_ui(ui: &mut egui::Ui, state: &mut AppState) {
-    let waiting = state.dialog.is_some();
+fn eval_paths_ui(ui: &mut egui::Ui, eval: &mut EvalPaths, v: &View, out: &mut Commands) {
+    let waiting = v.dialog_open();
     let mut pick = None;
     egui::Grid::new("eval_paths")
         .num_columns(3)
@@ -102,7 +119,7 @@ pub fn eval_paths_ui(ui: &mut egui::Ui, state: &mut AppState) {
             for (field, name, hint, hover) in rows {
                 let l = ui.label(name).on_hover_text(hover);
                 ui.add(
-                    egui::TextEdit::singleline(state.eval.field_mut(field))
+                    egui::TextEdit::singleline(eval.field_mut(field))
                         .hint_text(hint)
                         // A grid cell offers last frame's column width, so desired_width
                         // alone never grows past the first layout: a minimum does.
@@ -121,13 +138,13 @@ pub fn eval_paths_ui(ui: &mut egui::Ui, state: &mut AppState) {
             }
         });
     if let Some(f) = pick {
-        state.open_dialog(DialogPurpose::EvalPath(f));
+        out.push(Command::OpenDialog(DialogPurpose::EvalPath(f)));
     }
     ui.horizontal(|ui| {
-        ui.checkbox(&mut state.eval.no_test, "no test set")
+        ui.checkbox(&mut eval.no_test, "no test set")
             .on_hover_text("Do not evaluate on the test split the data carries");
-        let changed = state.eval_changed();
-        if let Some(d) = state.data.as_ref() {
+        let changed = eval.changed(v);
+        if let Some(d) = v.state.data.as_ref() {
             let path = d.path.clone();
             if ui
                 .add_enabled(changed, egui::Button::new("Reload with these"))
@@ -138,10 +155,10 @@ pub fn eval_paths_ui(ui: &mut egui::Ui, state: &mut AppState) {
                 .on_disabled_hover_text("The open dataset already uses these paths")
                 .clicked()
             {
-                state.open_path(path);
+                out.push(Command::Reload);
             }
             if changed {
-                let note = if state.run.as_ref().is_some_and(|r| !r.history.is_empty()) {
+                let note = if v.state.run.as_ref().is_some_and(|r| !r.history.is_empty()) {
                     "changed: reload to apply (a reload discards the shown run unless it is a saved run file)"
                 } else {
                     "changed: reload to apply"

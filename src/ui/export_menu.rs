@@ -1,112 +1,233 @@
 //! The Export menu and window: samples.csv, clean.txt, flagged.txt, the run file, or all of
 //! them into a folder, with the CLI's writers and a verdict for the shown round at the slider's
-//! tau. Target by dialog or typed path; asks before replacing; refuses the dataset folder.
+//! tau. Target by dialog or typed path; asks before replacing; refuses the dataset folder. The
+//! panel owns the export window's state and the export being written.
+
+use std::path::{Path, PathBuf};
 
 use egui::{Color32, RichText};
 
-use crate::export::Overwrite;
+use crate::export::{self, Overwrite, RunFile};
 
-use super::state::{AppState, DialogPurpose, ExportWhat};
+use super::command::{Command, Commands, DialogPurpose, ExportWhat, View};
+use super::pending::{Pending, Polled};
+use super::state::AppState;
 
-/// The menu button in the top bar.
-pub fn export_menu_ui(ui: &mut egui::Ui, state: &mut AppState) {
-    let ready = state.record().is_some();
-    ui.add_enabled_ui(ready, |ui| {
-        ui.menu_button("Export", |ui| {
-            for w in ExportWhat::ALL {
-                if ui.button(format!("{}...", w.title())).clicked() {
-                    state.begin_export(w);
-                    ui.close();
-                }
-            }
-        })
-        .response
-        .on_disabled_hover_text("Export needs a finished round");
-    });
+/// The export window's state and the export being written.
+#[derive(Default)]
+pub struct ExportPanel {
+    pub open: Option<ExportWhat>,
+    pub target: String,
+    /// Files an export would replace, waiting for the user to confirm.
+    pub confirm: Option<Vec<PathBuf>>,
+    running: Option<Pending<Result<Vec<PathBuf>, String>>>,
+    pub last_written: Vec<PathBuf>,
 }
 
-/// The export window, while one is open.
-pub fn export_window_ui(ctx: &egui::Context, state: &mut AppState) {
-    let Some(what) = state.export.open else {
-        return;
-    };
-    let mut open = true;
-    egui::Window::new(format!("Export: {}", what.title()))
-        .id(egui::Id::unique("export_window"))
-        .open(&mut open)
-        .collapsible(false)
-        .resizable(false)
-        .default_width(520.0)
-        .pivot(egui::Align2::CENTER_TOP)
-        .default_pos(ctx.content_rect().center_top() + egui::vec2(0.0, 120.0))
-        .show(ctx, |ui| export_body_ui(ui, state, what));
-    if !open {
-        state.export.open = None;
-        state.export.confirm = None;
+impl ExportPanel {
+    /// Whether an export is being written.
+    pub fn exporting(&self) -> bool {
+        self.running.is_some()
     }
-}
 
-fn export_body_ui(ui: &mut egui::Ui, state: &mut AppState, what: ExportWhat) {
-    if let Some(cut) = state.cut() {
-        ui.label(format!(
-            "Verdict: round {} cut at tau {:.2}: {} kept, {} flagged",
-            cut.record.round, cut.tau, cut.kept_count, cut.trimmed_count
-        ));
+    /// Open the export window for `what` with a sensible default target: this dataset's last
+    /// export folder, a sibling folder named after it, or `~/itlm-inspector/<name>`.
+    pub fn begin(&mut self, what: ExportWhat, state: &AppState) {
+        let name = state
+            .data
+            .as_ref()
+            .map(|d| d.train.name.clone())
+            .unwrap_or_else(|| "dataset".into());
+        let current = state.data.as_ref().map(|d| d.path.clone());
+        let s = &state.settings;
+        let base = match &s.export_dir {
+            Some(dir) if current.is_some() && s.export_dataset == current => dir.clone(),
+            Some(dir) => dir.parent().unwrap_or(dir).join(&name),
+            None => std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("itlm-inspector")
+                .join(&name),
+        };
+        let target = match what.file_name() {
+            Some(f) => base.join(f),
+            None => base,
+        };
+        self.open = Some(what);
+        self.target = target.display().to_string();
+        self.confirm = None;
     }
-    ui.horizontal(|ui| {
-        let l = ui.label(if what == ExportWhat::All {
-            "Folder:"
-        } else {
-            "File:"
-        });
-        ui.add(egui::TextEdit::singleline(&mut state.export.target).desired_width(360.0))
-            .labelled_by(l.id);
-        if ui
-            .add_enabled(state.dialog.is_none(), egui::Button::new("Browse..."))
-            .clicked()
-        {
-            state.open_dialog(DialogPurpose::ExportTarget(what));
+
+    /// Write the export the window describes, with `run` (the run at the shown cut). Refuses
+    /// the dataset folder; asks before replacing files unless `overwrite` allows it. The
+    /// writing runs on a thread.
+    pub fn export_now(&mut self, overwrite: Overwrite, run: Option<RunFile>, state: &mut AppState) {
+        let Some(what) = self.open else { return };
+        let target = PathBuf::from(self.target.trim());
+        if target.as_os_str().is_empty() {
+            state.error("Export: type where to write.");
+            return;
         }
-    });
-    ui.label(
-        RichText::new(
-            "Never inside the dataset folder. Files are written to a temp file, then renamed.",
-        )
-        .small()
-        .color(Color32::GRAY),
-    );
-    if let Some(existing) = state.export.confirm.clone() {
-        ui.separator();
-        ui.colored_label(
-            Color32::YELLOW,
-            format!(
-                "{} already exist{}:",
-                existing.len(),
-                if existing.len() == 1 { "s" } else { "" }
-            ),
-        );
-        for p in existing.iter().take(6) {
-            ui.label(p.display().to_string());
+        let Some(run) = run else {
+            state.error("Export: no finished round yet.");
+            return;
+        };
+        if let Err(e) = export::check_outside_datasets(&target, run.dataset.sources()) {
+            state.error(format!("Export refused: {e}"));
+            return;
+        }
+        if overwrite == Overwrite::Refuse {
+            let existing = what.existing(&target);
+            if !existing.is_empty() {
+                self.confirm = Some(existing);
+                return;
+            }
+        }
+        self.confirm = None;
+        let dir = match what {
+            ExportWhat::All => Some(target.clone()),
+            _ => target.parent().map(Path::to_path_buf),
+        };
+        if let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            state.settings.export_dir = Some(d);
+            state.settings.export_dataset = state.data.as_ref().map(|d| d.path.clone());
+        }
+        let task = Pending::spawn("itlm-export", state.repaint(), move || {
+            what.write(&target, &run)
+                .map_err(|e| format!("Export failed: {e}"))
+        });
+        match task {
+            Ok(t) => self.running = Some(t),
+            Err(e) => state.error(format!("Cannot start the export: {e}")),
+        }
+    }
+
+    /// Collect a finished export: its message for the window.
+    pub fn poll(&mut self, state: &mut AppState) {
+        let Some(task) = &self.running else { return };
+        let r = match task.poll() {
+            Polled::Waiting => return,
+            Polled::Done(r) => r,
+            Polled::Lost(why) => Err(format!("Export stopped unexpectedly: {why}")),
+        };
+        self.running = None;
+        match r {
+            Ok(files) => {
+                state.info(format!(
+                    "Exported {}",
+                    files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                self.last_written = files;
+                self.open = None;
+            }
+            Err(e) => state.error(e),
+        }
+    }
+
+    /// The menu button in the top bar.
+    pub fn menu_ui(&mut self, ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+        let ready = v.state.record().is_some();
+        ui.add_enabled_ui(ready, |ui| {
+            ui.menu_button("Export", |ui| {
+                for w in ExportWhat::ALL {
+                    if ui.button(format!("{}...", w.title())).clicked() {
+                        out.push(Command::BeginExport(w));
+                        ui.close();
+                    }
+                }
+            })
+            .response
+            .on_disabled_hover_text("Export needs a finished round");
+        });
+    }
+
+    /// The export window, while one is open.
+    pub fn window_ui(&mut self, ctx: &egui::Context, v: &View, out: &mut Commands) {
+        let Some(what) = self.open else {
+            return;
+        };
+        let mut open = true;
+        egui::Window::new(format!("Export: {}", what.title()))
+            .id(egui::Id::unique("export_window"))
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .default_width(520.0)
+            .pivot(egui::Align2::CENTER_TOP)
+            .default_pos(ctx.content_rect().center_top() + egui::vec2(0.0, 120.0))
+            .show(ctx, |ui| self.body_ui(ui, v, what, out));
+        if !open {
+            self.open = None;
+            self.confirm = None;
+        }
+    }
+
+    fn body_ui(&mut self, ui: &mut egui::Ui, v: &View, what: ExportWhat, out: &mut Commands) {
+        if let Some(cut) = &v.cut {
+            ui.label(format!(
+                "Verdict: round {} cut at tau {:.2}: {} kept, {} flagged",
+                cut.record.round, cut.tau, cut.kept_count, cut.trimmed_count
+            ));
         }
         ui.horizontal(|ui| {
-            if ui.button("Replace").clicked() {
-                state.export_now(Overwrite::Allow);
-            }
-            if ui.button("Cancel").clicked() {
-                state.export.confirm = None;
+            let l = ui.label(if what == ExportWhat::All {
+                "Folder:"
+            } else {
+                "File:"
+            });
+            ui.add(egui::TextEdit::singleline(&mut self.target).desired_width(360.0))
+                .labelled_by(l.id);
+            if ui
+                .add_enabled(!v.dialog_open(), egui::Button::new("Browse..."))
+                .clicked()
+            {
+                out.push(Command::OpenDialog(DialogPurpose::ExportTarget(what)));
             }
         });
-        return;
+        ui.label(
+            RichText::new(
+                "Never inside the dataset folder. Files are written to a temp file, then renamed.",
+            )
+            .small()
+            .color(Color32::GRAY),
+        );
+        if let Some(existing) = self.confirm.clone() {
+            ui.separator();
+            ui.colored_label(
+                Color32::YELLOW,
+                format!(
+                    "{} already exist{}:",
+                    existing.len(),
+                    if existing.len() == 1 { "s" } else { "" }
+                ),
+            );
+            for p in existing.iter().take(6) {
+                ui.label(p.display().to_string());
+            }
+            ui.horizontal(|ui| {
+                if ui.button("Replace").clicked() {
+                    out.push(Command::ExportNow(Overwrite::Allow));
+                }
+                if ui.button("Cancel").clicked() {
+                    self.confirm = None;
+                }
+            });
+            return;
+        }
+        ui.horizontal(|ui| {
+            if self.exporting() {
+                ui.spinner();
+                ui.label("Writing...");
+            } else if ui.button("Export now").clicked() {
+                out.push(Command::ExportNow(Overwrite::Refuse));
+            }
+            if ui.button("Cancel").clicked() {
+                self.open = None;
+            }
+        });
     }
-    ui.horizontal(|ui| {
-        if state.exporting() {
-            ui.spinner();
-            ui.label("Writing...");
-        } else if ui.button("Export now").clicked() {
-            state.export_now(Overwrite::Refuse);
-        }
-        if ui.button("Cancel").clicked() {
-            state.export.open = None;
-        }
-    });
 }

@@ -8,7 +8,7 @@ use egui::{Color32, ColorImage, RichText, TextureHandle, TextureOptions};
 
 use crate::itlm::{ImageGrid, RoundRecord};
 
-use super::state::AppState;
+use super::command::View;
 
 /// Largest side of a mosaic on screen, in points (8 x 28 px: Fashion-MNIST at 1:1).
 const MAX_SIDE: f32 = 224.0;
@@ -72,7 +72,8 @@ pub fn mosaic(g: &ImageGrid) -> Option<ColorImage> {
     Some(img)
 }
 
-pub fn generated_ui(ui: &mut egui::Ui, state: &mut AppState, tex: &mut GeneratedTextures) {
+pub fn generated_ui(ui: &mut egui::Ui, v: &View, tex: &mut GeneratedTextures) {
+    let state = v.state;
     let Some(record) = state.record().cloned() else {
         ui.label("Generated images: no finished round yet");
         return;

@@ -7,17 +7,18 @@
 
 use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Vec2};
 
+use super::command::{Command, Commands, View};
 use super::histogram::{KEPT, TRIMMED};
-use super::state::AppState;
 use super::thumbs::Thumbs;
-use super::view::GridTab;
+use super::view::{Filter, GridTab};
 
 const THUMB: f32 = 72.0;
 const CELL_W: f32 = 100.0;
 const CELL_H: f32 = THUMB + 22.0;
 
-pub fn grid_ui(ui: &mut egui::Ui, state: &mut AppState, thumbs: &mut Thumbs) {
-    let (Some(cut), Some(lists)) = (state.cut(), state.lists()) else {
+pub fn grid_ui(ui: &mut egui::Ui, v: &View, thumbs: &mut Thumbs, out: &mut Commands) {
+    let state = v.state;
+    let (Some(cut), Some(lists)) = (v.cut.clone(), v.lists.clone()) else {
         ui.label(
             "Sample grids: no finished round yet. Press Start (or Step one round) to run ITLM.",
         );
@@ -38,30 +39,40 @@ pub fn grid_ui(ui: &mut egui::Ui, state: &mut AppState, thumbs: &mut Thumbs) {
                 .selectable_label(state.tab == tab, format!("{} ({n})", tab.name()))
                 .clicked()
             {
-                state.tab = tab;
+                out.push(Command::SetTab(tab));
             }
         }
         ui.separator();
         let class_text = state.filter.class.map_or("all classes".to_string(), |c| {
             format!("class {}", data.class_name(c))
         });
+        let mut class = state.filter.class;
         egui::ComboBox::new("class_filter", "class")
             .selected_text(class_text)
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut state.filter.class, None, "all classes");
+                ui.selectable_value(&mut class, None, "all classes");
                 for (c, name) in train.classes.iter().enumerate() {
-                    ui.selectable_value(&mut state.filter.class, Some(c as u32), name);
+                    ui.selectable_value(&mut class, Some(c as u32), name);
                 }
             });
+        if class != state.filter.class {
+            out.push(Command::SetFilter(Filter {
+                class,
+                ..state.filter
+            }));
+        }
         if let Some((g, p)) = state.filter.cell {
             let text = format!(
                 "given {} -> predicted {}",
-                train.classes.get(g as usize).map_or("?", |s| s),
-                train.classes.get(p as usize).map_or("?", |s| s)
+                train.class_name(g),
+                train.class_name(p)
             );
             ui.label(RichText::new(text).color(Color32::LIGHT_BLUE));
             if ui.small_button("clear cell filter").clicked() {
-                state.filter.cell = None;
+                out.push(Command::SetFilter(Filter {
+                    cell: None,
+                    ..state.filter
+                }));
             }
         }
     });
@@ -102,8 +113,8 @@ pub fn grid_ui(ui: &mut egui::Ui, state: &mut AppState, thumbs: &mut Thumbs) {
                             None
                         };
                         let cell = Cell {
-                            given: train.classes.get(given as usize).map_or("?", |s| s),
-                            predicted: train.classes.get(pred as usize).map_or("?", |s| s),
+                            given: train.class_name(given),
+                            predicted: train.class_name(pred),
                             differs: given != pred,
                             bad: is_bad,
                             kept: cut.kept[i],
@@ -125,7 +136,11 @@ pub fn grid_ui(ui: &mut egui::Ui, state: &mut AppState, thumbs: &mut Thumbs) {
         ctx.request_repaint();
     }
     if let Some(i) = clicked {
-        state.select_sample(if selected == Some(i) { None } else { Some(i) });
+        out.push(Command::SelectSample(if selected == Some(i) {
+            None
+        } else {
+            Some(i)
+        }));
     }
 }
 

@@ -7,14 +7,15 @@ use egui_plot::{Bar, BarChart, Legend, Plot, VLine};
 
 use crate::itlm::Selection;
 
-use super::state::AppState;
+use super::command::{Command, Commands, View};
 
 pub const KEPT: Color32 = Color32::from_rgb(80, 150, 230);
 pub const TRIMMED: Color32 = Color32::from_rgb(235, 120, 60);
 pub const BAD: Color32 = Color32::from_rgb(230, 40, 40);
 
-pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
-    let Some(cut) = state.cut() else {
+pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+    let state = v.state;
+    let Some(cut) = v.cut.clone() else {
         ui.label("Loss histogram: no finished round yet");
         return;
     };
@@ -33,7 +34,12 @@ pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
         if let Some(v) = cut.cut_value {
             ui.label(format!("cut at loss {v:.3} (tau {:.2})", cut.tau));
         }
-        ui.checkbox(&mut state.settings.log_counts, "log counts");
+        let mut log = state.settings.log_counts;
+        if ui.checkbox(&mut log, "log counts").changed() {
+            let mut s = state.settings.clone();
+            s.log_counts = log;
+            out.push(Command::Settings(Box::new(s)));
+        }
     });
     let rounds = state.run.as_ref().map_or(0, |r| r.config.rounds);
     if let (Some(r), Some(data)) = (&cut.restored, state.data.as_ref()) {
@@ -139,7 +145,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, state: &mut AppState) {
             let s = &cut.record.score;
             let below = s.iter().filter(|&&x| (x as f64) <= pt.x).count();
             let tau = below as f64 / s.len().max(1) as f64;
-            state.set_tau(tau);
+            out.push(Command::SetTau(tau));
         }
     }
 }

@@ -5,9 +5,10 @@
 use egui::{Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
 
-use super::state::AppState;
+use super::command::View;
 
-pub fn metrics_ui(ui: &mut egui::Ui, state: &mut AppState) {
+pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
+    let state = v.state;
     let Some(run) = state.run.as_ref() else {
         ui.label("Metrics: no run yet");
         return;

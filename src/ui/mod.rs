@@ -1,5 +1,7 @@
 //! The inspection window (eframe): the app and one panel per file. The state lives in
-//! [`state::AppState`], testable without a window; functions that draw end in `_ui`.
+//! [`state::AppState`], testable without a window; panels read it through a
+//! [`command::View`] and return [`command::Command`]s that the app applies at the end of the
+//! frame; functions that draw end in `_ui`. Slow work runs through [`pending::Pending`].
 //!
 //! Environment variables (for scripted runs and measurements):
 //! - `ITLM_FRAME_STATS=path`: write frame time p50/p95 to `path` every 2 s and on exit;
@@ -12,9 +14,11 @@
 //! file (`run.itlm`).
 
 pub mod app;
+pub mod command;
 pub mod confusion;
 pub mod controls;
 pub mod detail;
+pub mod dialogs;
 pub mod eval_paths;
 pub mod export_menu;
 pub mod frame_stats;
@@ -23,7 +27,7 @@ pub mod grid;
 pub mod histogram;
 pub mod metrics;
 pub mod open_bar;
-pub mod reopen;
+pub mod pending;
 pub mod settings;
 pub mod state;
 pub mod thumbs;

@@ -4,38 +4,52 @@
 
 use egui::{Color32, RichText};
 
-use super::state::{AppState, DialogPurpose};
+use super::command::{Command, Commands, DialogPurpose, View};
+use super::eval_paths::EvalPaths;
+
+/// The open row's own state: the typed path.
+#[derive(Default)]
+pub struct OpenBar {
+    pub path_input: String,
+}
+
+impl OpenBar {
+    pub fn ui(&mut self, ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+        open_bar_ui(ui, self, v, out);
+    }
+}
 
 /// The open row: buttons, path field, and the loading spinner.
-pub fn open_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
+fn open_bar_ui(ui: &mut egui::Ui, bar: &mut OpenBar, v: &View, out: &mut Commands) {
+    let state = v.state;
     ui.horizontal(|ui| {
-        let waiting = state.dialog.is_some();
+        let waiting = v.dialog_open();
         if ui
             .add_enabled(!waiting, egui::Button::new("Open folder..."))
             .on_hover_text("Pick a dataset folder (class subfolders, IDX or CIFAR-10)")
             .clicked()
         {
-            state.open_dialog(DialogPurpose::OpenFolder);
+            out.push(Command::OpenDialog(DialogPurpose::OpenFolder));
         }
         if ui
             .add_enabled(!waiting, egui::Button::new("Open run..."))
             .on_hover_text("Open a saved run file (run.itlm, written by `run` or by Export)")
             .clicked()
         {
-            state.open_dialog(DialogPurpose::OpenRun);
+            out.push(Command::OpenDialog(DialogPurpose::OpenRun));
         }
         let label = ui.label("Path:");
         let edit = ui
             .add(
-                egui::TextEdit::singleline(&mut state.path_input)
+                egui::TextEdit::singleline(&mut bar.path_input)
                     .hint_text("dataset folder or run.itlm, or drop one on the window")
                     .desired_width(320.0),
             )
             .labelled_by(label.id);
         let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if ui.button("Open").clicked() || enter {
-            let p = state.path_input.trim().to_string();
-            state.open_path(p);
+            let p = bar.path_input.trim().to_string();
+            out.push(Command::Open(p.into()));
         }
         ui.menu_button("Recent", |ui| {
             if state.settings.recent.is_empty() {
@@ -52,10 +66,12 @@ pub fn open_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
                 && !state.settings.recent.is_empty()
                 && ui.button("Clear list").clicked()
             {
-                state.settings.recent.clear();
+                let mut s = state.settings.clone();
+                s.recent.clear();
+                out.push(Command::Settings(Box::new(s)));
             }
             if let Some(p) = chosen {
-                state.open_path(p);
+                out.push(Command::Open(p));
             }
         });
         match super::demo_dir() {
@@ -65,7 +81,7 @@ pub fn open_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
                     .on_hover_text(d.display().to_string())
                     .clicked()
                 {
-                    state.open_path(d);
+                    out.push(Command::Open(d));
                 }
             }
             None => {
@@ -73,14 +89,11 @@ pub fn open_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
                     .on_disabled_hover_text("The demo set is not installed (assets/demo)");
             }
         }
-        if let Some(d) = &state.dialog {
+        if let Some(secs) = v.dialog_secs {
             ui.spinner();
-            ui.label(format!(
-                "Waiting for the file dialog ({:.0} s)...",
-                d.started.elapsed().as_secs_f64()
-            ));
+            ui.label(format!("Waiting for the file dialog ({secs:.0} s)..."));
             if ui.button("Stop waiting").clicked() {
-                state.forget_dialog();
+                out.push(Command::ForgetDialog);
             }
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(500));
@@ -90,14 +103,15 @@ pub fn open_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
             ui.label(format!(
                 "Loading {} ({:.1} s)",
                 l.path.display(),
-                l.started.elapsed().as_secs_f64()
+                l.elapsed_secs()
             ));
         }
     });
 }
 
 /// What was loaded: n, classes, image size, test sets, truth, skipped files.
-pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
+pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
+    let state = v.state;
     let Some(d) = &state.data else {
         if state.loading.is_none() {
             ui.label(
@@ -209,8 +223,8 @@ pub fn summary_ui(ui: &mut egui::Ui, state: &mut AppState) {
 }
 
 /// The test set, test-2 and truth paths, folded unless some are set.
-pub fn eval_section_ui(ui: &mut egui::Ui, state: &mut AppState) {
-    let d = state.data.as_ref();
+pub fn eval_section_ui(ui: &mut egui::Ui, eval: &mut EvalPaths, v: &View, out: &mut Commands) {
+    let d = v.state.data.as_ref();
     let mut parts = Vec::new();
     if let Some(d) = d {
         if let Some(f) = &d.test_from {
@@ -230,6 +244,6 @@ pub fn eval_section_ui(ui: &mut egui::Ui, state: &mut AppState) {
     };
     egui::CollapsingHeader::new(title)
         .id_salt("eval_paths_section")
-        .default_open(!state.eval.is_empty() && state.data.is_none())
-        .show(ui, |ui| super::eval_paths::eval_paths_ui(ui, state));
+        .default_open(!eval.is_empty() && v.state.data.is_none())
+        .show(ui, |ui| eval.ui(ui, v, out));
 }

@@ -3,9 +3,10 @@
 
 use egui::{Color32, RichText};
 
-use super::state::AppState;
+use super::command::{Command, Commands, View};
 
-pub fn timeline_ui(ui: &mut egui::Ui, state: &mut AppState) {
+pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+    let state = v.state;
     let Some(run) = &state.run else { return };
     let n = run.history.len();
     let planned = run.config.last_round() + 1;
@@ -82,13 +83,13 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &mut AppState) {
             None => ui.label("No round yet"),
         };
     });
-    if !live {
-        state.follow_latest = false;
+    if !live && state.follow_latest {
+        out.push(Command::Unfollow);
     }
     if let Some(i) = clicked {
-        state.select_round(i);
+        out.push(Command::SelectRound(i));
     }
     if follow {
-        state.follow();
+        out.push(Command::Follow);
     }
 }

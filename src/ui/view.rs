@@ -172,19 +172,36 @@ pub fn histogram(score: &[f32], kept: &[bool], bad: Option<&[bool]>) -> Histogra
     h
 }
 
-/// Cut `record` at `tau` with `rule`.
-#[allow(clippy::too_many_arguments)]
+/// How a round is cut: the selection rule, tau, and whether the round restores.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CutRule {
+    pub rule: Selection,
+    pub tau: f64,
+    pub restore: bool,
+}
+
+/// The samples' given labels, how many classes there are, and the truth when known.
+#[derive(Clone, Copy, Debug)]
+pub struct Given<'a> {
+    pub labels: &'a [u32],
+    pub classes: usize,
+    pub bad: Option<&'a [bool]>,
+}
+
+/// Cut `record` (round `index` of the history; `ascending` its samples by score) as `how` says.
 pub fn cut(
     record: Arc<RoundRecord>,
     index: usize,
     ascending: Arc<Vec<usize>>,
-    labels: &[u32],
-    classes: usize,
-    rule: Selection,
-    tau: f64,
-    restore: bool,
-    bad: Option<&[bool]>,
+    given: Given<'_>,
+    how: CutRule,
 ) -> Cut {
+    let Given {
+        labels,
+        classes,
+        bad,
+    } = given;
+    let CutRule { rule, tau, restore } = how;
     let plain = select::select(rule, &record.score, labels, classes, tau);
     let cut_value = select::cut_value(&record.score, &plain);
     let classifier = record.predicted.len() == plain.len();
@@ -311,26 +328,21 @@ impl ViewCache {
         };
     }
 
-    /// The cut of `record` at `tau`, from the cache when nothing changed.
-    #[allow(clippy::too_many_arguments)]
+    /// The cut of `record` as `how` says, from the cache when nothing changed.
     pub fn cut(
         &mut self,
         record: &Arc<RoundRecord>,
         index: usize,
-        labels: &[u32],
-        classes: usize,
-        rule: Selection,
-        tau: f64,
-        restore: bool,
-        bad: Option<&[bool]>,
+        given: Given<'_>,
+        how: CutRule,
         generation: u64,
     ) -> Arc<Cut> {
         let key = CutKey {
             record: Arc::as_ptr(record) as usize,
             index,
-            tau_bits: tau.to_bits(),
-            rule,
-            restore,
+            tau_bits: how.tau.to_bits(),
+            rule: how.rule,
+            restore: how.restore,
             generation,
         };
         if let Some((k, c)) = &self.cut {
@@ -347,17 +359,7 @@ impl ViewCache {
             }
         };
         self.cut_computations += 1;
-        let c = Arc::new(cut(
-            record.clone(),
-            index,
-            asc,
-            labels,
-            classes,
-            rule,
-            tau,
-            restore,
-            bad,
-        ));
+        let c = Arc::new(cut(record.clone(), index, asc, given, how));
         self.cut = Some((key, c.clone()));
         c
     }
@@ -380,6 +382,14 @@ impl ViewCache {
 mod tests {
     use super::*;
     use crate::itlm::RoundMetrics;
+
+    fn rule(tau: f64, restore: bool) -> CutRule {
+        CutRule {
+            rule: Selection::Global,
+            tau,
+            restore,
+        }
+    }
 
     fn record(score: Vec<f32>, predicted: Vec<u32>) -> Arc<RoundRecord> {
         let n = score.len();
@@ -411,17 +421,12 @@ mod tests {
         let bad = [false, true, false, true, false, false];
         let asc = Arc::new(ascending(&r.score));
         assert_eq!(*asc, vec![0, 2, 4, 5, 1, 3]);
-        let c = cut(
-            r,
-            0,
-            asc,
-            &labels,
-            2,
-            Selection::Global,
-            0.5,
-            false,
-            Some(&bad),
-        );
+        let given = Given {
+            labels: &labels,
+            classes: 2,
+            bad: Some(&bad),
+        };
+        let c = cut(r, 0, asc, given, rule(0.5, false));
         assert_eq!((c.kept_count, c.trimmed_count), (3, 3));
         assert_eq!(c.cut_value, Some(0.3));
         let h = &c.hist;
@@ -472,19 +477,14 @@ mod tests {
         }
         let r = record(score, predicted);
         let asc = Arc::new(ascending(&r.score));
-        let plain = cut(
-            r.clone(),
-            0,
-            asc.clone(),
-            &labels,
-            3,
-            Selection::Global,
-            0.8,
-            false,
-            None,
-        );
+        let given = Given {
+            labels: &labels,
+            classes: 3,
+            bad: None,
+        };
+        let plain = cut(r.clone(), 0, asc.clone(), given, rule(0.8, false));
         assert_eq!((plain.trimmed_count, plain.restored), (20, None));
-        let c = cut(r, 0, asc, &labels, 3, Selection::Global, 0.8, true, None);
+        let c = cut(r, 0, asc, given, rule(0.8, true));
         let r = c.restored.clone().unwrap();
         assert_eq!((c.kept_count, c.trimmed_count, r.back), (90, 10, 10));
         assert_eq!(r.suspect, vec![true, false, false]);
@@ -500,11 +500,16 @@ mod tests {
         let r = record((0..100).map(|i| i as f32).collect(), vec![0; 100]);
         let labels = vec![0u32; 100];
         let mut v = ViewCache::default();
-        let a = v.cut(&r, 0, &labels, 1, Selection::Global, 0.7, false, None, 0);
-        let b = v.cut(&r, 0, &labels, 1, Selection::Global, 0.7, false, None, 0);
+        let given = Given {
+            labels: &labels,
+            classes: 1,
+            bad: None,
+        };
+        let a = v.cut(&r, 0, given, rule(0.7, false), 0);
+        let b = v.cut(&r, 0, given, rule(0.7, false), 0);
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(v.cut_computations, 1);
-        let c = v.cut(&r, 0, &labels, 1, Selection::Global, 0.5, false, None, 0);
+        let c = v.cut(&r, 0, given, rule(0.5, false), 0);
         assert_eq!(v.cut_computations, 2);
         assert_eq!(c.trimmed_count, 50);
         let l1 = v

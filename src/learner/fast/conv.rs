@@ -186,19 +186,18 @@ fn bias_relu(out: &mut [f32], bias: &[f32]) {
     }
 }
 
-/// Conv + bias + ReLU of output rows `oy0..oy1` of one image into `out` (rows x W x C_out).
-#[allow(clippy::too_many_arguments)]
+/// Conv + bias + ReLU of output rows `rows` of one image into `out` (rows x W x C_out).
 #[inline(always)]
 fn conv_tile(
     g: &Geom,
     img: &[f32],
     wt: &[f32],
     bias: &[f32],
-    oy0: usize,
-    oy1: usize,
+    rows: std::ops::Range<usize>,
     col: &mut [f32],
     out: &mut [f32],
 ) {
+    let (oy0, oy1) = (rows.start, rows.end);
     let px = (oy1 - oy0) * g.w;
     let col = &mut col[..px * g.k()];
     im2col(img, g, oy0, oy1, col);
@@ -235,7 +234,6 @@ struct Need {
 /// pre-activation (ReLU and pool already applied) for output rows `oy0..oy1` of an image, and
 /// adds its per-channel sums to `db` when given; `rows` is the number of conv output rows that
 /// receive gradient, `step` the tile height.
-#[allow(clippy::too_many_arguments)]
 fn backward<F>(
     g: &Geom,
     x: &[f32],
@@ -397,7 +395,7 @@ impl CustomOp3 for Conv3x3Relu {
                 with_scratch(step * g.w * g.k(), |col| {
                     for (oy0, oy1) in tiles(g.h, step) {
                         let out = &mut out[oy0 * g.w * g.cout..oy1 * g.w * g.cout];
-                        conv_tile(&g, img, wt, bias, oy0, oy1, col, out);
+                        conv_tile(&g, img, wt, bias, oy0..oy1, col, out);
                     }
                 })
             });
@@ -506,7 +504,7 @@ impl CustomOp3 for Conv3x3ReluPool {
                     with_scratch(tile_px * (g.k() + cout), |buf| {
                         let (col, act) = buf.split_at_mut(tile_px * g.k());
                         for (oy0, oy1) in tiles(2 * ph, step) {
-                            conv_tile(&g, img, wt, bias, oy0, oy1, col, act);
+                            conv_tile(&g, img, wt, bias, oy0..oy1, col, act);
                             let row = g.w * cout;
                             for r in 0..(oy1 - oy0) / 2 {
                                 let top = &act[2 * r * row..(2 * r + 1) * row];

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::export::RunStatus;
 use crate::itlm::{self, Config, Event, Phase, RoundRecord, Start, Tick};
 use crate::learner::{self, LearnerConfig};
 
@@ -51,9 +52,9 @@ pub enum WorkerEvent {
     RoundDone(Arc<RoundRecord>),
     Paused,
     Resumed,
-    /// The job ended: `Ok` when all rounds ran, else why it stopped. Rounds already
+    /// The job ended: finished, stopped by a command, or failed (why). Rounds already
     /// reported stay valid.
-    Ended(std::result::Result<(), String>),
+    Ended(RunStatus),
 }
 
 /// Builds the learner for a dataset (tests use fake learners through this).
@@ -190,10 +191,10 @@ impl Worker {
                 let outcome =
                     std::panic::catch_unwind(AssertUnwindSafe(|| work(&job, &crx, &flag, &send)));
                 let end = match outcome {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(Error::Cancelled)) => Err("stopped".to_string()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(panic) => Err(format!(
+                    Ok(Ok(())) => RunStatus::Finished,
+                    Ok(Err(Error::Cancelled)) => RunStatus::Stopped,
+                    Ok(Err(e)) => RunStatus::Failed(e.to_string()),
+                    Err(panic) => RunStatus::Failed(format!(
                         "internal error in the worker: {}",
                         panic_message(&panic)
                     )),
@@ -399,15 +400,17 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
         Some(k) if !history.is_empty() => Start::After { kept: k.clone() },
         _ => Start::Fresh,
     };
-    let eval = itlm::Eval {
-        test: job.test.as_deref(),
-        test2: job.test2.as_deref(),
+    let inputs = itlm::Inputs {
+        data: &job.data,
+        eval: itlm::Eval {
+            test: job.test.as_deref(),
+            test2: job.test2.as_deref(),
+        },
+        bad: job.bad.as_ref().map(|b| b.as_slice()),
     };
     itlm::run(
         learner.as_mut(),
-        &job.data,
-        eval,
-        job.bad.as_ref().map(|b| b.as_slice()),
+        inputs,
         &job.config,
         start,
         &mut history,

@@ -127,9 +127,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             let t = Instant::now();
             itlm::run(
                 l.as_mut(),
-                &sub,
-                Default::default(),
-                None,
+                itlm::Inputs::new(&sub),
                 &cfg,
                 Start::Fresh,
                 &mut hist,
@@ -295,15 +293,17 @@ fn memory(data_path: &Path) -> Result<()> {
     let mut l = cnn(&train)?;
     let mut hist = Vec::new();
     let t = Instant::now();
-    let eval = itlm::Eval {
-        test: test.as_ref(),
-        test2: None,
+    let inputs = itlm::Inputs {
+        data: &train,
+        eval: itlm::Eval {
+            test: test.as_ref(),
+            test2: None,
+        },
+        bad: None,
     };
     itlm::run(
         l.as_mut(),
-        &train,
-        eval,
-        None,
+        inputs,
         &cfg,
         Start::Fresh,
         &mut hist,

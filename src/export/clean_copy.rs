@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::data::corrupt::{encode_png, folder_name};
+use super::atomic::StagedDir;
+use super::paths::{check_new_folder, check_outside_datasets};
+use super::run_file::RunFile;
+use crate::data::encode::{encode_png, folder_name};
 use crate::data::{self, LoadOptions, Source};
 use crate::error::{Error, Result};
-use crate::export::{check_outside_datasets, RunFile};
-use crate::outputs::{check_new_folder, StagedDir};
 
 /// How the copy was made.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,9 +1,11 @@
-//! Where outputs may go and how folders are written safely: paths resolved the way the file
-//! system will see them (so `..` and symlinks cannot hide a dataset folder), and folders built in
-//! a hidden sibling that is renamed into place only when complete.
+//! Where outputs may go: paths resolved the way the file system will see them (so `..` and
+//! symlinks cannot hide a dataset folder), never inside a dataset folder, folders that can be
+//! created, new folders that are empty. Every check a command or the window makes before
+//! writing lives here.
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::data::Source;
 use crate::error::{Error, Result};
 
 /// `p` made absolute and lexically normalised, then its deepest existing ancestor replaced by
@@ -84,67 +86,45 @@ pub fn check_new_folder(dst: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A folder being built in a hidden sibling of its destination; removed on drop unless
-/// committed.
-pub struct StagedDir {
-    tmp: PathBuf,
-    dst: PathBuf,
-    committed: bool,
+/// Refuse output locations inside any of the dataset folders a run read (training, test and
+/// test-2 sets: `DatasetInfo::sources`).
+pub fn check_outside_datasets<'a>(
+    out: &Path,
+    sources: impl IntoIterator<Item = &'a Source>,
+) -> Result<()> {
+    sources
+        .into_iter()
+        .try_for_each(|s| check_outside_dataset(out, s))
 }
 
-impl StagedDir {
-    pub fn new(dst: &Path) -> Result<Self> {
-        let name = dst
-            .file_name()
-            .ok_or_else(|| Error::data(dst, "has no folder name"))?
-            .to_string_lossy()
-            .into_owned();
-        let parent = match dst.parent() {
+/// Refuse output locations inside the dataset folder.
+pub fn check_outside_dataset(out: &Path, source: &Source) -> Result<()> {
+    let root = match source {
+        Source::ImageFolder { root } => root.clone(),
+        // A bare file name ("train-images-idx3-ubyte") lives in the current folder.
+        Source::Idx { images } => match images.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let tmp = parent.join(format!(".{name}.partial-{}-{nanos:09}", std::process::id()));
-        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(Self {
-            tmp,
-            dst: dst.to_path_buf(),
-            committed: false,
-        })
+        },
+        Source::Cifar { dir } => dir.clone(),
+        Source::Memory => return Ok(()),
+    };
+    if is_inside(out, &root) {
+        return Err(Error::data(
+            out,
+            format!(
+                "is inside the dataset folder {}; itlm-inspector never writes there",
+                resolve_path(&root).display()
+            ),
+        ));
     }
-
-    /// The folder to write into.
-    pub fn path(&self) -> &Path {
-        &self.tmp
-    }
-
-    /// Move the finished folder into place (replacing an empty folder there).
-    pub fn commit(mut self) -> Result<PathBuf> {
-        if self.dst.is_dir() {
-            // Fails if someone wrote into it meanwhile: then nothing is replaced.
-            std::fs::remove_dir(&self.dst).map_err(|e| Error::io(&self.dst, e))?;
-        }
-        std::fs::rename(&self.tmp, &self.dst).map_err(|e| Error::io(&self.dst, e))?;
-        self.committed = true;
-        Ok(self.dst.clone())
-    }
-}
-
-impl Drop for StagedDir {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.tmp);
-        }
-    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::atomic::StagedDir;
 
     #[test]
     fn staged_folders_vanish_unless_committed() {

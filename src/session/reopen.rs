@@ -8,22 +8,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::data::{self, Dataset, ImageShape, LoadOptions, Source};
+use crate::error::{Error, Result};
 use crate::export::{DatasetInfo, RunFile, RUN_MAGIC};
 
-use super::eval_paths::EvalPaths;
-use super::state::Loaded;
-
-/// A saved run that was opened.
-pub struct Reopened {
-    pub file: PathBuf,
-    pub run: RunFile,
-    /// Where the dataset was reloaded from (None: nothing to reload, e.g. an in-memory set).
-    pub data_path: Option<PathBuf>,
-    /// Why the thumbnails are missing; None when the dataset was reloaded and matches the run.
-    pub images_missing: Option<String>,
-    /// The saved verdict: round, tau and how many samples it flags (computed once).
-    pub verdict: Option<(usize, f64, usize)>,
-}
+use super::loaded::{EvalInputs, Loaded, Reopened};
+use super::prepare::auto_test_name;
 
 /// Whether `path` is a run file: a `.itlm` file, or any file that starts with the run magic.
 pub fn is_run_file(path: &Path) -> bool {
@@ -54,7 +43,7 @@ pub fn data_path(source: &Source) -> Option<PathBuf> {
 }
 
 /// Load the dataset behind `source` as the CLI would (with its test split).
-fn load_source(source: &Source) -> crate::Result<data::Loaded> {
+fn load_source(source: &Source) -> Result<data::Loaded> {
     let opts = LoadOptions::default();
     if let Source::Idx { images } = source {
         // The IDX directory brings its t10k split, when its training pair is this very file.
@@ -71,7 +60,7 @@ fn load_source(source: &Source) -> crate::Result<data::Loaded> {
 }
 
 /// The samples of `full` in the run's order, or why they do not match the run.
-pub fn match_run(full: Dataset, info: &DatasetInfo) -> Result<Dataset, String> {
+pub fn match_run(full: Dataset, info: &DatasetInfo) -> std::result::Result<Dataset, String> {
     if full.classes != info.classes {
         return Err(format!(
             "its classes are now {} (the run has {})",
@@ -124,7 +113,7 @@ pub fn match_run(full: Dataset, info: &DatasetInfo) -> Result<Dataset, String> {
 }
 
 /// Stand-in samples for a run whose dataset is gone: ids and labels, no pixels.
-fn without_images(info: &DatasetInfo) -> Result<Dataset, String> {
+fn without_images(info: &DatasetInfo) -> Result<Dataset> {
     Dataset::from_parts(
         info.name.clone(),
         Source::Memory,
@@ -134,13 +123,14 @@ fn without_images(info: &DatasetInfo) -> Result<Dataset, String> {
         info.labels.clone(),
         info.ids.clone(),
     )
-    .map_err(|e| format!("damaged run file: {e}"))
+    .map_err(|e| Error::Other(format!("damaged run file: {e}")))
 }
 
-/// Read a run file and reload its dataset (on a background thread).
-pub fn load(file: &Path, eval: &EvalPaths) -> Result<Loaded, String> {
+/// Read a run file and reload its dataset (slow: call it off the UI thread).
+pub fn load(file: &Path, eval: &EvalInputs) -> Result<Loaded> {
     let t0 = Instant::now();
-    let run = RunFile::read(file).map_err(|e| format!("Cannot open the run file {e}"))?;
+    let run =
+        RunFile::read(file).map_err(|e| Error::Other(format!("Cannot open the run file {e}")))?;
     let info = &run.dataset;
     let data_path = data_path(&info.source);
     let mut notes = Vec::new();
@@ -175,8 +165,8 @@ pub fn load(file: &Path, eval: &EvalPaths) -> Result<Loaded, String> {
         },
     };
     let have_images = images_missing.is_none();
-    let conform = |mut d: Dataset| -> Result<Dataset, String> {
-        d.align_classes(&train.classes).map_err(|e| e.to_string())?;
+    let conform = |mut d: Dataset| -> Result<Dataset> {
+        d.align_classes(&train.classes)?;
         d.conform_to(train.shape);
         Ok(d)
     };
@@ -184,27 +174,27 @@ pub fn load(file: &Path, eval: &EvalPaths) -> Result<Loaded, String> {
     let (mut test_from, mut test2_from) = (None, None);
     let test = if !have_images || eval.no_test {
         None
-    } else if let Some(p) = eval.test() {
-        let d = data::load_test(&p, &LoadOptions::default())
-            .map_err(|e| format!("Cannot open the test set {e}"))?;
+    } else if let Some(p) = &eval.test {
+        let d = data::load_test(p, &LoadOptions::default())
+            .map_err(|e| Error::Other(format!("Cannot open the test set {e}")))?;
         test_from = Some(p.display().to_string());
         Some(conform(d)?)
     } else if let Some(t) = test {
-        test_from = Some(super::eval_paths::auto_test_name(&info.source));
+        test_from = Some(auto_test_name(&info.source));
         Some(conform(t)?)
     } else {
         None
     };
-    let load2 = |p: &Path| -> Result<Dataset, String> {
+    let load2 = |p: &Path| -> Result<Dataset> {
         let d = data::load(p, &LoadOptions::default())
-            .map_err(|e| format!("Cannot open the test-2 set {e}"))?
+            .map_err(|e| Error::Other(format!("Cannot open the test-2 set {e}")))?
             .train;
         conform(d)
     };
-    let test2 = match eval.test2().filter(|_| have_images) {
+    let test2 = match eval.test2.as_ref().filter(|_| have_images) {
         Some(p) => {
             test2_from = Some(p.display().to_string());
-            Some(load2(&p)?)
+            Some(load2(p)?)
         }
         // The folder `corrupt --noise backdoor` writes beside the set, as when the set
         // itself is opened; one that does not fit is noted, not fatal (it was not asked for).

@@ -10,14 +10,16 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::cli::{round_json, ItlmArgs, ModelArgs};
+use super::args::{ItlmArgs, ModelArgs};
+use super::run::round_json;
 use crate::data::corrupt::{Corrupted, SampleKind};
 use crate::data::watermark::{MarkShape, Position, Watermark};
 use crate::data::{self, Dataset, LoadOptions};
 use crate::error::{Error, Result};
 use crate::itlm::{self, Config, Learner, RoundRecord, Selection, Start};
 use crate::learner::{self, LearnerConfig, ModelKind};
-use crate::rng::Rng;
+use crate::presets::{backdoor_learner, backdoor_protocol};
+use crate::session::{self, LineStyle};
 
 #[derive(Args, Debug, Clone)]
 pub struct ReproduceArgs {
@@ -145,14 +147,13 @@ fn emit(c: &Common, v: serde_json::Value) -> Result<()> {
     Ok(())
 }
 
+/// Accuracy on `d` (0 for an empty set).
 fn accuracy(l: &mut dyn Learner, d: &Dataset) -> Result<f64> {
-    let idx: Vec<usize> = (0..d.len()).collect();
-    let s = l.score(d, &idx, &mut |_| Ok(()))?;
-    Ok(itlm::metrics::accuracy(&s.predicted, d.labels(), 0..d.len()).unwrap_or(0.0))
+    Ok(session::run::accuracy(l, d)?.unwrap_or(0.0))
 }
 
-/// Train a fresh model on `idx` for `epochs`: the naive baseline (all samples) or the oracle
-/// (clean samples). The same as the last round of `run` with that training set.
+/// A fresh model trained on `idx` for `epochs`: the naive baseline (all samples) or the oracle
+/// (clean samples), seeded as a run's round 0.
 fn train_once(
     lc: &LearnerConfig,
     d: &Dataset,
@@ -161,14 +162,7 @@ fn train_once(
     seed: u64,
 ) -> Result<Box<dyn Learner>> {
     let mut l = learner::build(lc, d)?;
-    l.reset(Rng::derive(seed, 0).next_u64())?;
-    l.train(
-        d,
-        idx,
-        epochs as f64,
-        Rng::derive(seed, 1000).next_u64(),
-        &mut |_| Ok(()),
-    )?;
+    session::run::train_fresh(l.as_mut(), d, idx, epochs as f64, seed)?;
     Ok(l)
 }
 
@@ -183,39 +177,23 @@ fn itlm_run(
     let mut hist = Vec::new();
     let mut log = |e: &itlm::Event| {
         if let itlm::Event::RoundDone(r) = e {
-            eprintln!("{}", round_line(r));
+            eprintln!("{}", session::round_line(r, LineStyle::Compact));
         }
         Ok(())
     };
     itlm::run(
         l.as_mut(),
-        d,
-        eval,
-        Some(bad),
+        itlm::Inputs {
+            data: d,
+            eval,
+            bad: Some(bad),
+        },
         cfg,
         Start::Fresh,
         &mut hist,
         &mut log,
     )?;
     Ok(hist)
-}
-
-/// A finished round as `reproduce` logs it: the figures it has, no placeholder for the others
-/// (a spurious-image run has no test set).
-fn round_line(r: &RoundRecord) -> String {
-    let m = &r.metrics;
-    let mut s = format!("    round {}: trained on {}", r.round, r.trained_on);
-    if let Some(a) = m.test_acc {
-        s.push_str(&format!(" test {:.2}%", a * 100.0));
-    }
-    if let Some(a) = m.test2_acc {
-        s.push_str(&format!(" test-2 {:.2}%", a * 100.0));
-    }
-    if let Some(t) = m.trim {
-        s.push_str(&format!(" trim P {:.3} R {:.3}", t.precision, t.recall));
-    }
-    s.push_str(&format!(" ({:.0}s)", r.train_secs + r.score_secs));
-    s
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -349,46 +327,6 @@ fn print_table(header: &[String], rows: &[Vec<String>]) {
     println!("|{}", "---|".repeat(header.len()));
     for r in rows {
         println!("| {} |", r.join(" | "));
-    }
-}
-
-/// The protocol under which ITLM defends the corner-watermark backdoors on Fashion-MNIST
-/// (README, "Backdoors"), with [`backdoor_learner`] (SGD): round 0 is an ensemble of 5 models
-/// of 0.35 epoch each (long enough to learn the classes, too short for the trigger; the
-/// average steadies the separation across initialisations), then 10 one-epoch rounds that each
-/// keep 95% globally: with SGD a round's model does not learn the trigger from the few stamped
-/// images the last cut left, so every round finds more of them. The final model trains 9
-/// epochs, as the naive one.
-pub fn backdoor_protocol() -> Config {
-    Config {
-        tau: 0.95,
-        rounds: 10,
-        epochs: 1.0,
-        round0_epochs: Some(0.35),
-        round0_models: 5,
-        final_epochs: 9,
-        restore: true,
-        select: crate::itlm::Selection::Global,
-        schedule: crate::itlm::TauSchedule::Constant,
-        folds: 1,
-        ..Config::default()
-    }
-}
-
-/// The learner of the backdoor protocol: the CNN trained with SGD (momentum 0.9, lr 0.02
-/// annealed to 0 over each round by a cosine: the final model is 1 - 2 points more accurate
-/// and steadier than at a constant 0.01).
-/// AdamW learns a corner watermark from few images within a fraction of an epoch: it scales
-/// each weight's step by that weight's own gradient history, so the weights only the stamped
-/// images move take full-size steps. SGD moves them in proportion to their gradient, i.e. to
-/// how many images carry the mark, so the early rounds' models learn the classes but not the
-/// trigger of the few stamped images the last cut left (README, "Backdoors").
-pub fn backdoor_learner() -> LearnerConfig {
-    LearnerConfig {
-        optimizer: crate::learner::OptimizerKind::Sgd,
-        lr: 0.02,
-        lr_schedule: crate::learner::LrSchedule::Cosine,
-        ..LearnerConfig::default()
     }
 }
 
@@ -607,12 +545,12 @@ mod tests {
             recall: 0.25,
             ..Default::default()
         });
-        let line = round_line(&r);
+        let line = session::round_line(&r, LineStyle::Compact);
         assert_eq!(line, "    round 2: trained on 90 trim P 0.500 R 0.250 (2s)");
         r.metrics.test_acc = Some(0.8);
         r.metrics.test2_acc = Some(0.05);
         assert_eq!(
-            round_line(&r),
+            session::round_line(&r, LineStyle::Compact),
             "    round 2: trained on 90 test 80.00% test-2 5.00% trim P 0.500 R 0.250 (2s)"
         );
     }

@@ -1,0 +1,146 @@
+//! The options `run` and `reproduce` share: ITLM's settings and the learner's, turned into
+//! [`Config`] and [`LearnerConfig`] over a base (the defaults, or a command's protocol).
+
+use clap::Args;
+
+use crate::itlm::{Config, LossAggregate, Selection, TauSchedule};
+use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, Mode, ModelKind, OptimizerKind};
+
+#[derive(Args, Debug, Clone)]
+pub struct ItlmArgs {
+    /// Fraction of samples kept, in (0, 1]; 1.0 is the naive baseline [default: 0.7; in
+    /// `reproduce`: 1 - the noise rate; `reproduce backdoor`: 0.95].
+    #[arg(long)]
+    pub tau: Option<f64>,
+    /// Trim-and-retrain rounds after round 0 [default: 4; `reproduce backdoor`: 10].
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Epochs of each early round [default: 5; `reproduce backdoor`: 1].
+    #[arg(long)]
+    pub epochs: Option<f64>,
+    /// Epochs of the last round, the model that is reported [default: 15; `reproduce
+    /// backdoor`: 9].
+    #[arg(long)]
+    pub final_epochs: Option<usize>,
+    /// Length of round 0 in epochs if different, fractions allowed [default: as --epochs;
+    /// `reproduce backdoor`: 0.35].
+    #[arg(long)]
+    pub round0_epochs: Option<f64>,
+    /// global: the paper's rule; per-class: keep the tau share of every given class
+    /// [default: global].
+    #[arg(long, value_enum)]
+    pub select: Option<Selection>,
+    /// constant tau, or linear from 1.0 down to tau over the rounds [default: constant].
+    #[arg(long, value_enum)]
+    pub schedule: Option<TauSchedule>,
+    /// Cut on the last round's losses or on their mean over rounds.
+    #[arg(long, value_enum, default_value_t = Config::default().aggregate)]
+    pub aggregate: LossAggregate,
+    /// Keep training the same model between rounds instead of re-initialising it.
+    #[arg(long)]
+    pub warm_start: bool,
+    /// Score early rounds out of fold with K models (1 = off): no sample is scored by a model
+    /// that trained on it [default: 1].
+    #[arg(long)]
+    pub folds: Option<usize>,
+    /// Round 0 as an ensemble of K models (other seeds) whose losses are averaged: steadies a
+    /// very short round 0 [default: 1 = off; `reproduce backdoor`: 5].
+    #[arg(long)]
+    pub round0_models: Option<usize>,
+    /// After the last round, give back the trimmed samples of every class whose trimmed
+    /// samples show no one-sided confusion (a relabelling attack or a systematic flip fills
+    /// one cell "given b, predicted a" and hardly its mirror), and train the final model once
+    /// more on that set: recovers the hard clean samples a cut takes. Not for random label
+    /// noise (random flips fill cells both ways, so they would go back) [default: off;
+    /// `reproduce backdoor`: on].
+    #[arg(long, conflicts_with = "no_restore")]
+    pub restore: bool,
+    /// Do not give trimmed samples back (the paper's ITLM; for `reproduce backdoor`).
+    #[arg(long)]
+    pub no_restore: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ItlmArgs {
+    /// The options given, the defaults for the rest.
+    pub fn config(&self) -> Config {
+        self.config_over(Config::default())
+    }
+
+    /// The options given, `base` for the rest (a command with its own protocol).
+    pub fn config_over(&self, base: Config) -> Config {
+        Config {
+            tau: self.tau.unwrap_or(base.tau),
+            rounds: self.rounds.unwrap_or(base.rounds),
+            epochs: self.epochs.unwrap_or(base.epochs),
+            round0_epochs: self.round0_epochs.or(base.round0_epochs),
+            final_epochs: self.final_epochs.unwrap_or(base.final_epochs),
+            select: self.select.unwrap_or(base.select),
+            schedule: self.schedule.unwrap_or(base.schedule),
+            aggregate: self.aggregate,
+            reinit: !self.warm_start,
+            folds: self.folds.unwrap_or(base.folds),
+            round0_models: self.round0_models.unwrap_or(base.round0_models),
+            seed: self.seed,
+            restore: (base.restore || self.restore) && !self.no_restore,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// classify (CNN/MLP on labels) or generative (VAE, labels ignored).
+    #[arg(long, value_enum, default_value_t = Mode::Classify)]
+    pub mode: Mode,
+    /// Classifier model (generative mode always uses the VAE).
+    #[arg(long, value_enum, default_value_t = ModelKind::Cnn)]
+    pub model: ModelKind,
+    #[arg(long, default_value_t = LearnerConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// Classifier optimizer: adamw, or sgd (momentum 0.9), which learns rare features such as
+    /// a backdoor's watermark later than the classes [default: adamw; `reproduce backdoor`: sgd]
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Learning rate [default: 0.001 for adamw, 0.05 for sgd; `reproduce backdoor`: 0.02]
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Learning rate within each round's training: constant, or cosine annealing to 0
+    /// [default: constant; `reproduce backdoor`: cosine]
+    #[arg(long, value_enum)]
+    pub lr_schedule: Option<LrSchedule>,
+    #[arg(long, default_value_t = LearnerConfig::default().weight_decay)]
+    pub weight_decay: f64,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+}
+
+impl ModelArgs {
+    pub fn config(&self) -> LearnerConfig {
+        self.config_over(LearnerConfig::default())
+    }
+
+    /// The options given, `base` for the optimizer and learning rate when not given (a command
+    /// with its own protocol). Another optimizer than `base`'s gets its own default rate.
+    pub fn config_over(&self, base: LearnerConfig) -> LearnerConfig {
+        let optimizer = self.optimizer.unwrap_or(base.optimizer);
+        let lr = match self.lr {
+            Some(lr) => lr,
+            None if optimizer == base.optimizer => base.lr,
+            None => optimizer.default_lr(),
+        };
+        LearnerConfig {
+            model: match self.mode {
+                Mode::Generative => ModelKind::Vae,
+                Mode::Classify => self.model,
+            },
+            batch_size: self.batch_size,
+            lr,
+            weight_decay: self.weight_decay,
+            device: self.device,
+            optimizer,
+            lr_schedule: self.lr_schedule.unwrap_or(base.lr_schedule),
+            ..base
+        }
+    }
+}

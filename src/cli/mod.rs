@@ -1,0 +1,80 @@
+//! The command line: every clap type, each command's arguments turned into the core's settings
+//! once, and the commands' output (progress bars, reports, JSON lines). The work itself is the
+//! core's (`session`, `export`, `itlm`); the window is the other face and is not imported here.
+
+pub mod args;
+pub mod bench;
+pub mod corrupt;
+pub mod export;
+pub mod reproduce;
+pub mod run;
+pub mod values;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use args::{ItlmArgs, ModelArgs};
+pub use export::ExportArgs;
+pub use run::{run_and_export, run_command, RunArgs};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "itlm-inspector",
+    version,
+    about = "Find bad training samples with Iterative Trimmed Loss Minimization"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Dataset to open in the window (default: the embedded demo set).
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the window (the default).
+    Gui { path: Option<PathBuf> },
+    /// Run ITLM headless and write the run file, samples.csv, clean.txt and flagged.txt.
+    Run(Box<RunArgs>),
+    /// Re-cut a saved run (another round or tau) and write its outputs and/or a clean copy.
+    Export(ExportArgs),
+    /// Write a corrupted copy of a dataset (label noise, backdoor, spurious) with its truth.csv.
+    Corrupt(Box<corrupt::CorruptArgs>),
+    /// Write the demo data set (procedurally drawn shapes with known bad samples).
+    GenDemo(corrupt::GenDemoArgs),
+    /// Print the performance figures: training / scoring rates, an ITLM round, load rate,
+    /// re-trim time, peak memory.
+    Bench(bench::BenchArgs),
+    /// Measure the paper's settings on real data: noisy labels, backdoors, spurious images.
+    Reproduce(Box<reproduce::ReproduceArgs>),
+}
+
+/// What the binary does with a parsed command line that is not the window's.
+pub enum Dispatch {
+    /// Open the window on this path (None: the demo set).
+    Window(Option<PathBuf>),
+    /// A headless command, run to its end.
+    Done(crate::Result<()>),
+}
+
+/// Run the headless command `cli` names; the window is left to the caller.
+pub fn dispatch(cli: Cli) -> Dispatch {
+    let done = |r: crate::Result<()>| Dispatch::Done(r);
+    match cli.command {
+        Some(Command::Run(a)) => done(run::run_command(&a)),
+        Some(Command::Corrupt(a)) => done(corrupt::corrupt_command(&a)),
+        Some(Command::GenDemo(a)) => done(corrupt::gen_demo_command(&a)),
+        Some(Command::Export(a)) => done(export::export_command(&a)),
+        Some(Command::Bench(a)) => done(bench::run(&a)),
+        Some(Command::Reproduce(a)) => done(reproduce::run(&a)),
+        Some(Command::Gui { path }) => Dispatch::Window(path.or(cli.path)),
+        None => Dispatch::Window(cli.path),
+    }
+}
+
+/// Print a command's report; a closed stdout (e.g. `| head`) is not an error.
+pub fn report(r: &dyn std::fmt::Display) {
+    use std::io::Write as _;
+    let _ = write!(std::io::stdout(), "{r}");
+}

@@ -1,0 +1,395 @@
+//! `itlm-inspector run`: ITLM headless on a dataset, the outputs written into `--out` (or,
+//! with `--oracle`, the ceiling measured), with a progress bar and an optional JSON line.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::args::{ItlmArgs, ModelArgs};
+use crate::error::{Error, Result};
+use crate::export::{self, Overwrite};
+use crate::itlm::{Config, Event, Phase, RoundRecord, TauSchedule};
+use crate::learner::{self, LearnerConfig};
+use crate::session::{self, DataRequest, EvalInputs, LineStyle, Prepared, RunHeader};
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Image folder (class subfolders), IDX directory (MNIST / Fashion-MNIST) or CIFAR-10 directory.
+    pub data: PathBuf,
+    /// Held-out test set (its test split when it has one, e.g. an IDX directory's t10k files).
+    /// An IDX directory given as DATA supplies its own t10k split unless --no-test.
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Do not evaluate on the test split DATA carries (not with --test).
+    #[arg(long, conflicts_with = "test")]
+    pub no_test: bool,
+    /// Watermarked test images labelled with the attack's target class (backdoor test-2) [default: DATA-test2 beside the set when present, as `corrupt --noise backdoor` writes it]
+    #[arg(long)]
+    pub test2: Option<PathBuf>,
+    /// Ground truth `path,true_label[,kind]` (default: DATA/truth.csv when present). Scoring only.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    #[command(flatten)]
+    pub itlm: ItlmArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Use a seeded random subset of N training samples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Train only on the truly clean samples (needs truth) for --final-epochs and print the
+    /// test accuracies (with --json: one JSON line): the upper bound. Writes no files, so it
+    /// takes no --out or --clean-copy.
+    #[arg(long)]
+    pub oracle: bool,
+    /// Output folder (must not be inside a dataset folder). Required, except with --oracle.
+    #[arg(long, required_unless_present = "oracle", conflicts_with = "oracle")]
+    pub out: Option<PathBuf>,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// Also write the kept samples as a new image folder (hard links to the originals where
+    /// possible; PNGs for IDX / CIFAR sets). Must be a new or empty folder.
+    #[arg(long, conflicts_with = "oracle")]
+    pub clean_copy: Option<PathBuf>,
+    /// Print one final JSON line with per-round metrics.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl RunArgs {
+    /// The data this run opens.
+    pub fn data_request(&self, seed: u64) -> DataRequest {
+        DataRequest {
+            path: self.data.clone(),
+            eval: EvalInputs {
+                test: self.test.clone(),
+                no_test: self.no_test,
+                test2: self.test2.clone(),
+                truth: self.truth.clone(),
+            },
+            limit: self.limit,
+            seed,
+        }
+    }
+}
+
+/// `itlm-inspector run`.
+pub fn run_command(a: &RunArgs) -> Result<()> {
+    let config = a.itlm.config();
+    config.validate()?;
+    let lcfg = a.model.config();
+    lcfg.validate()?;
+    let p = session::prepare(&a.data_request(config.seed))?;
+    // Refuse a bad output folder before spending time on training.
+    export::check_outputs(
+        a.out.as_deref(),
+        a.clean_copy.as_deref(),
+        &p.sources(),
+        a.force,
+    )?;
+    for n in &p.notes {
+        eprintln!("{n}");
+    }
+    let mut learner = learner::build(&lcfg, &p.train)?;
+    if !a.quiet {
+        eprintln!(
+            "{}: {} | {} | tau {} {} {}{}, {} rounds x {} epochs, final {}{}",
+            p.train.name,
+            p.train.summary(),
+            learner.describe(),
+            config.tau,
+            config.select,
+            config.schedule,
+            if config.schedule == TauSchedule::Linear {
+                " schedule"
+            } else {
+                ""
+            },
+            config.rounds,
+            config.epochs,
+            config.final_epochs,
+            if config.restore {
+                ", then trimmed samples of classes without a one-sided confusion restored and the final model trained again"
+            } else {
+                ""
+            }
+        );
+    }
+    if a.oracle {
+        let o = session::run::oracle(&p, learner.as_mut(), &config)?;
+        if a.json {
+            println!(
+                "{}",
+                json!({
+                    "status": "finished",
+                    "oracle": true,
+                    "n": p.train.len(),
+                    "trained_on": o.trained_on,
+                    "epochs": config.final_epochs,
+                    "final_test_acc": o.test_acc,
+                    "final_test2_acc": o.test2_acc,
+                    "elapsed_secs": o.secs,
+                })
+            );
+        } else {
+            eprintln!("{}", oracle_line(o.trained_on, o.test_acc, o.test2_acc));
+        }
+        return Ok(());
+    }
+    run_and_export(a, &p, learner.as_mut(), &config, &lcfg)
+}
+
+/// Run ITLM and write the outputs into `a.out` (and the clean copy), with the progress bar,
+/// the round lines and the JSON line. When the run fails after at least one round, the
+/// finished rounds are still written and the run's error is returned.
+pub fn run_and_export(
+    a: &RunArgs,
+    p: &Prepared,
+    learner: &mut dyn crate::itlm::Learner,
+    config: &Config,
+    lcfg: &LearnerConfig,
+) -> Result<()> {
+    let out = a
+        .out
+        .as_deref()
+        .ok_or_else(|| Error::Config("--out is required: the folder for the outputs".into()))?;
+    let overwrite = if a.force {
+        Overwrite::Allow
+    } else {
+        Overwrite::Refuse
+    };
+    let bar = progress_bar(a.quiet || a.json);
+    let mut observer = |e: &Event| -> Result<()> {
+        match e {
+            Event::RoundStarted {
+                round,
+                rounds,
+                trained_on,
+                epochs,
+            } => {
+                bar.set_position(0);
+                bar.set_prefix(format!("round {round}/{rounds}"));
+                bar.set_message(format!("training {epochs} epochs on {trained_on}"));
+            }
+            Event::Tick { tick, .. } => {
+                bar.set_length(tick.batches as u64);
+                bar.set_position(tick.batch as u64);
+                if tick.phase == Phase::Train {
+                    if let Some(l) = tick.loss {
+                        bar.set_message(format!(
+                            "epoch {}/{} loss {l:.3}",
+                            tick.epoch + 1,
+                            tick.epochs
+                        ));
+                    }
+                } else {
+                    bar.set_message(format!("{:?}", tick.phase).to_lowercase());
+                }
+            }
+            Event::RoundDone(r) => {
+                bar.suspend(|| eprintln!("{}", session::round_line(r, LineStyle::Full)));
+            }
+        }
+        Ok(())
+    };
+    let header = RunHeader::new(
+        config,
+        lcfg,
+        learner.describe(),
+        &p.train,
+        p.test.iter().chain(&p.test2),
+        p.truth.as_ref(),
+    );
+    let outcome = session::run_to_folder(p, learner, header, out, overwrite, &mut observer);
+    bar.finish_and_clear();
+    let session::Outcome { run, files, result } = outcome?;
+    let Some(run) = run else { return result };
+    if let (Some(dst), Ok(())) = (&a.clean_copy, &result) {
+        let r = export::clean_copy::clean_copy(&run, dst)?;
+        if !a.quiet {
+            eprintln!("{r}");
+        }
+    }
+    if !a.quiet {
+        for f in &files {
+            eprintln!("wrote {}", f.display());
+        }
+        if result.is_err() {
+            eprintln!(
+                "the {} rounds finished before the failure are in {}",
+                run.rounds.len(),
+                out.display()
+            );
+        }
+    }
+    if a.json {
+        let last = run
+            .rounds
+            .last()
+            .map(|r| r.metrics.clone())
+            .unwrap_or_default();
+        println!(
+            "{}",
+            json!({
+                "status": run.status.to_string(),
+                "n": p.train.len(),
+                "config": config,
+                "model": lcfg.model.to_string(),
+                "rounds": run.rounds.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
+                "final_test_acc": last.test_acc,
+                "final_test2_acc": last.test2_acc,
+                "final_trim": last.trim,
+                "elapsed_secs": run.elapsed_secs,
+            })
+        );
+    }
+    result
+}
+
+/// Summary of a round for the JSON line.
+pub fn round_json(r: &RoundRecord) -> serde_json::Value {
+    let m = &r.metrics;
+    json!({
+        "round": r.round,
+        "epochs": r.epochs,
+        "trained_on": r.trained_on,
+        "tau": r.tau,
+        "kept": m.kept,
+        "trimmed": m.trimmed,
+        "train_acc": m.train_acc,
+        "test_acc": m.test_acc,
+        "test_loss": m.test_loss,
+        "test2_acc": m.test2_acc,
+        "mean_loss": m.mean_loss,
+        "trim_precision": m.trim.map(|t| t.precision),
+        "trim_recall": m.trim.map(|t| t.recall),
+        "trim_f1": m.trim.map(|t| t.f1),
+        "suggested_tau": m.suggestion.map(|s| s.tau),
+        "train_secs": r.train_secs,
+        "score_secs": r.score_secs,
+    })
+}
+
+fn progress_bar(hidden: bool) -> indicatif::ProgressBar {
+    if hidden {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(1);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix:>12} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// What `run --oracle` prints: accuracies in percent, or that there is no test set.
+fn oracle_line(clean: usize, test_acc: Option<f64>, test2_acc: Option<f64>) -> String {
+    let figures: Vec<String> = [("test acc", test_acc), ("test-2", test2_acc)]
+        .into_iter()
+        .filter_map(|(name, a)| a.map(|a| format!("{name} {:.2}%", a * 100.0)))
+        .collect();
+    let figures = if figures.is_empty() {
+        "no test set to measure".to_string()
+    } else {
+        figures.join(", ")
+    };
+    format!("oracle: trained on {clean} clean samples: {figures}")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::learner::OptimizerKind;
+
+    fn model_args(extra: &[&str]) -> ModelArgs {
+        let mut argv = vec!["itlm-inspector", "run", "data", "--out", "o"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Some(Command::Run(r))) => r.model,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_optimizer_brings_its_own_learning_rate_unless_one_is_given() {
+        let adamw = model_args(&[]).config();
+        assert_eq!((adamw.optimizer, adamw.lr), (OptimizerKind::Adamw, 1e-3));
+        let sgd = model_args(&["--optimizer", "sgd"]).config();
+        assert_eq!((sgd.optimizer, sgd.lr), (OptimizerKind::Sgd, 0.05));
+        let sgd = model_args(&["--optimizer", "sgd", "--lr", "0.2"]).config();
+        assert_eq!((sgd.optimizer, sgd.lr), (OptimizerKind::Sgd, 0.2));
+    }
+
+    #[test]
+    fn the_oracle_prints_percentages_and_takes_no_out() {
+        assert_eq!(
+            oracle_line(10, Some(0.621), Some(0.019)),
+            "oracle: trained on 10 clean samples: test acc 62.10%, test-2 1.90%"
+        );
+        assert_eq!(
+            oracle_line(10, Some(0.5), None),
+            "oracle: trained on 10 clean samples: test acc 50.00%"
+        );
+        assert_eq!(
+            oracle_line(3, None, None),
+            "oracle: trained on 3 clean samples: no test set to measure"
+        );
+        let parse = |a: &[&str]| {
+            let mut argv = vec!["itlm-inspector", "run", "data"];
+            argv.extend_from_slice(a);
+            Cli::try_parse_from(argv).map(|c| c.command)
+        };
+        match parse(&["--oracle"]) {
+            Ok(Some(Command::Run(r))) => assert!(r.oracle && r.out.is_none()),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["--oracle", "--out", "o"]).is_err());
+        assert!(parse(&["--oracle", "--clean-copy", "c"]).is_err());
+        assert!(parse(&[]).is_err(), "--out is required without --oracle");
+    }
+
+    #[test]
+    fn test_and_no_test_conflict() {
+        let argv = ["itlm-inspector", "run", "d", "--out", "o", "--test", "t"];
+        assert!(Cli::try_parse_from(argv).is_ok());
+        let e = Cli::try_parse_from(argv.iter().chain(&["--no-test"])).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(
+            Cli::try_parse_from(["itlm-inspector", "run", "d", "--out", "o", "--no-test"]).is_ok()
+        );
+    }
+
+    #[test]
+    fn a_protocol_learner_is_kept_unless_overridden() {
+        let base = LearnerConfig {
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.01,
+            ..Default::default()
+        };
+        let l = model_args(&[]).config_over(base.clone());
+        assert_eq!((l.optimizer, l.lr), (OptimizerKind::Sgd, 0.01));
+        let l = model_args(&["--lr", "0.03"]).config_over(base.clone());
+        assert_eq!((l.optimizer, l.lr), (OptimizerKind::Sgd, 0.03));
+        // Another optimizer than the protocol's: that optimizer's own default rate.
+        let l = model_args(&["--optimizer", "adamw"]).config_over(base);
+        assert_eq!((l.optimizer, l.lr), (OptimizerKind::Adamw, 1e-3));
+        assert!(Cli::try_parse_from([
+            "itlm-inspector",
+            "run",
+            "d",
+            "--out",
+            "o",
+            "--optimizer",
+            "adam"
+        ])
+        .is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! The outputs of a run and where they go: the file names, each output's bytes, writing one or
+//! all of them (atomically, never inside a dataset folder), and the checks a command makes on
+//! its output folders before any training.
+
+use std::path::{Path, PathBuf};
+
+use super::atomic::{write_atomic, Overwrite};
+use super::paths::{check_folder_path, check_new_folder, check_outside_datasets, is_inside};
+use super::run_file::RunFile;
+use super::tables::{clean_list, flagged_list, samples_csv};
+use crate::data::Source;
+use crate::error::{Error, Result};
+
+/// Names of the files [`write_all`] writes.
+pub const RUN_FILE: &str = "run.itlm";
+pub const SAMPLES_CSV: &str = "samples.csv";
+pub const CLEAN_TXT: &str = "clean.txt";
+pub const FLAGGED_TXT: &str = "flagged.txt";
+/// The files [`write_all`] writes, in that order.
+pub const OUTPUT_FILES: [&str; 4] = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_TXT];
+
+/// Write the run file, samples.csv, clean.txt and flagged.txt into `dir` (created if needed).
+/// Checks every target before writing any, so a refusal leaves nothing half-written.
+pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<PathBuf>> {
+    check_outside_datasets(dir, run.dataset.sources())?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let files = OUTPUT_FILES.map(|f| dir.join(f));
+    if overwrite == Overwrite::Refuse {
+        if let Some(p) = files.iter().find(|p| p.exists()) {
+            return Err(Error::data(
+                p,
+                "already exists; pass --force (or confirm) to replace it",
+            ));
+        }
+    }
+    let contents = [
+        Output::RunFile.bytes(run)?,
+        Output::SamplesCsv.bytes(run)?,
+        Output::CleanTxt.bytes(run)?,
+        Output::FlaggedTxt.bytes(run)?,
+    ];
+    for (p, c) in files.iter().zip(contents) {
+        write_atomic(p, &c, Overwrite::Allow)?;
+    }
+    Ok(files.to_vec())
+}
+
+/// One output of a run, written alone (the window's export of a single file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    RunFile,
+    SamplesCsv,
+    CleanTxt,
+    FlaggedTxt,
+}
+
+impl Output {
+    /// Its usual file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Output::RunFile => RUN_FILE,
+            Output::SamplesCsv => SAMPLES_CSV,
+            Output::CleanTxt => CLEAN_TXT,
+            Output::FlaggedTxt => FLAGGED_TXT,
+        }
+    }
+
+    /// Its contents for `run`.
+    pub fn bytes(self, run: &RunFile) -> Result<Vec<u8>> {
+        Ok(match self {
+            Output::RunFile => run.to_bytes()?,
+            Output::SamplesCsv => samples_csv(run)?.into_bytes(),
+            Output::CleanTxt => clean_list(run)?.into_bytes(),
+            Output::FlaggedTxt => flagged_list(run)?.into_bytes(),
+        })
+    }
+}
+
+/// Write one output of `run` to the file `target` (its folder created if needed), replacing
+/// it; the caller asked first. Refuses a target inside the run's dataset folders.
+pub fn write_one(what: Output, target: &Path, run: &RunFile) -> Result<Vec<PathBuf>> {
+    check_outside_datasets(target, run.dataset.sources())?;
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    write_atomic(target, &what.bytes(run)?, Overwrite::Allow)?;
+    Ok(vec![target.to_path_buf()])
+}
+
+/// What `run` and `export` check before writing anything: `out` and `clean_copy` are outside
+/// every dataset folder in `sources` and can be created as folders, the clean copy is a new or
+/// empty folder that does not hold `out`, and (without `force`) no output in `out` exists.
+pub fn check_outputs(
+    out: Option<&Path>,
+    clean_copy: Option<&Path>,
+    sources: &[&Source],
+    force: bool,
+) -> Result<()> {
+    if let Some(o) = out.filter(|o| o.exists() && !o.is_dir()) {
+        return Err(Error::data(o, "--out must be a folder, not a file"));
+    }
+    for dst in out.iter().chain(clean_copy.iter()) {
+        check_outside_datasets(dst, sources.iter().copied())?;
+        check_folder_path(dst)?;
+    }
+    if let Some(c) = clean_copy {
+        check_new_folder(c)?;
+        if let Some(o) = out.filter(|o| is_inside(o, c)) {
+            return Err(Error::data(
+                c,
+                format!(
+                    "--clean-copy would hold the --out folder {}: give the clean copy a new \
+                     folder of its own",
+                    o.display()
+                ),
+            ));
+        }
+    }
+    if let (Some(out), false) = (out, force) {
+        for f in OUTPUT_FILES {
+            let path = out.join(f);
+            if path.exists() {
+                return Err(Error::data(
+                    path,
+                    "already exists; pass --force to replace it",
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! Everything written to disk for a run: the versioned run file ([`run_file`]; read by
+//! [`read`], earlier versions through [`legacy`]), the tables ([`tables`]: `samples.csv`,
+//! `clean.txt`, `flagged.txt`), the set of outputs and their checks ([`files`]), the clean copy
+//! of the kept samples ([`clean_copy`]); all writes atomic ([`atomic`]) and never inside a
+//! dataset folder ([`paths`]).
+
+pub mod atomic;
+pub mod clean_copy;
+pub mod files;
+pub mod legacy;
+pub mod paths;
+pub mod read;
+pub mod run_file;
+pub mod tables;
+
+pub use atomic::{write_atomic, Overwrite, StagedDir};
+pub use files::{
+    check_outputs, write_all, write_one, Output, CLEAN_TXT, FLAGGED_TXT, OUTPUT_FILES, RUN_FILE,
+    SAMPLES_CSV,
+};
+pub use paths::{check_outside_dataset, check_outside_datasets};
+pub use run_file::{DatasetInfo, RunFile, RunFileOf, RunStatus, Verdict, RUN_MAGIC, RUN_VERSION};
+pub use tables::{clean_list, flagged_list, samples_csv};

@@ -1,0 +1,110 @@
+//! Reading a run file of any version: the header, the length and checksum, the body decoded
+//! with today's layout or an earlier build's ([`super::legacy`]), and the run's consistency.
+//! Never panics: a file that is not a run file, of another version, truncated, extended,
+//! altered or internally inconsistent gives an error that says which.
+
+use std::path::Path;
+
+use super::legacy;
+use super::run_file::{decode_whole, RunFile, HEADER_LEN, RUN_MAGIC, RUN_VERSION};
+use crate::data::Source;
+use crate::error::{Error, Result};
+
+impl RunFile {
+    /// Decode a run file's bytes (`path` only names the file in errors). Never panics: a file
+    /// that is not a run file, of another version, truncated, extended, altered or internally
+    /// inconsistent gives an error that says which.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let damaged = |m: String| Error::data(path, format!("damaged run file: {m}"));
+        if bytes.len() < RUN_MAGIC.len() || &bytes[..RUN_MAGIC.len()] != RUN_MAGIC {
+            return Err(Error::data(path, "not an itlm-inspector run file"));
+        }
+        let Some(version) = bytes.get(8..12).and_then(|b| b.try_into().ok()) else {
+            return Err(damaged("the file ends inside its header".into()));
+        };
+        let version = u32::from_le_bytes(version);
+        let run: RunFile = match version {
+            1 => legacy::decode(&bytes[12..]).map_err(damaged)?,
+            2 => legacy::decode(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
+            3 => legacy::decode_v3(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
+            4..=6 => {
+                let body = Self::checked_body(bytes).map_err(damaged)?;
+                let (mut run, rest) = legacy::take_v4_to_v6(version, body).map_err(damaged)?;
+                run.dataset.eval_sources = if version == 4 {
+                    decode_whole::<()>(rest).map_err(damaged)?;
+                    Vec::new()
+                } else {
+                    decode_whole::<Vec<Source>>(rest).map_err(damaged)?
+                };
+                run
+            }
+            RUN_VERSION => {
+                let body = Self::checked_body(bytes).map_err(damaged)?;
+                let (mut run, rest) = postcard::take_from_bytes::<RunFile>(body)
+                    .map_err(|e| damaged(e.to_string()))?;
+                run.dataset.eval_sources = decode_whole::<Vec<Source>>(rest).map_err(damaged)?;
+                run
+            }
+            _ => {
+                let newer = if version > RUN_VERSION {
+                    " (written by a newer itlm-inspector)"
+                } else {
+                    ""
+                };
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "run file version {version}; this build reads versions 1 to {RUN_VERSION}{newer}"
+                    ),
+                ));
+            }
+        };
+        run.check().map_err(damaged)?;
+        Ok(run)
+    }
+
+    /// The body of a version-2 or later file, after checking its length and checksum.
+    fn checked_body(bytes: &[u8]) -> std::result::Result<&[u8], String> {
+        let (Some(len), Some(crc)) = (
+            bytes.get(12..20).and_then(|b| b.try_into().ok()),
+            bytes.get(20..HEADER_LEN).and_then(|b| b.try_into().ok()),
+        ) else {
+            return Err("the file ends inside its header".into());
+        };
+        let (len, crc) = (u64::from_le_bytes(len), u32::from_le_bytes(crc));
+        let body = &bytes[HEADER_LEN..];
+        let have = body.len() as u64;
+        if have < len {
+            return Err(format!("truncated: the body has {have} of its {len} bytes"));
+        }
+        if have > len {
+            return Err(format!(
+                "{} unexpected bytes after the {len}-byte body",
+                have - len
+            ));
+        }
+        let actual = crc32fast::hash(body);
+        if actual != crc {
+            return Err(format!(
+                "checksum mismatch (stored {crc:08x}, computed {actual:08x}): the file was altered or corrupted"
+            ));
+        }
+        Ok(body)
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            let inside = path.join(super::files::RUN_FILE);
+            return Err(Error::data(
+                path,
+                if inside.is_file() {
+                    format!("is a folder; the run file is {}", inside.display())
+                } else {
+                    "is a folder; give a run file (run.itlm)".to_string()
+                },
+            ));
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(path, &bytes)
+    }
+}

@@ -1,0 +1,263 @@
+//! The run file: a whole run (config, dataset identity, truth, every round's per-sample
+//! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
+//!
+//! Layout, version 7 (what this build writes; all integers little-endian):
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic "ITLMRUN\n"
+//!      8     4  version: u32 = 7
+//!     12     8  body length in bytes: u64
+//!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
+//!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
+//!               sets (`DatasetInfo::eval_sources`, a postcard `Vec<Source>`), exactly
+//!               `body length` bytes
+//! ```
+//!
+//! The length and checksum make a truncated file, bytes appended after the body and bit flips
+//! inside it (which postcard would often still decode into plausible numbers) clear errors.
+//! Reading (any version) is [`super::read`]; [`super::legacy`] says how earlier versions differ.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::truth::TruthInfo;
+use crate::data::{Dataset, ImageShape, Source};
+use crate::error::{Error, Result};
+use crate::itlm::{Config, RoundRecord};
+use crate::learner::LearnerConfig;
+
+/// First bytes of a run file.
+pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
+/// Version of the run file layout this build writes (it also reads versions 1 to 6).
+pub const RUN_VERSION: u32 = 7;
+/// Bytes before the body in a run file of version 2 or later.
+pub(super) const HEADER_LEN: usize = 24;
+
+/// What a run file needs of the dataset to be read without it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub source: Source,
+    pub classes: Vec<String>,
+    pub shape: ImageShape,
+    pub ids: Vec<String>,
+    pub labels: Vec<u32>,
+    /// Where the run's test and test-2 sets came from: no output may go inside them either.
+    /// Stored after the rest of the body (run files of version 5), so not by serde here.
+    #[serde(skip)]
+    pub eval_sources: Vec<Source>,
+}
+
+impl DatasetInfo {
+    pub fn of(d: &Dataset) -> Self {
+        Self {
+            name: d.name.clone(),
+            source: d.source.clone(),
+            classes: d.classes.clone(),
+            shape: d.shape,
+            ids: d.ids().to_vec(),
+            labels: d.labels().to_vec(),
+            eval_sources: Vec::new(),
+        }
+    }
+
+    /// The same, with the sources of the evaluation sets (test, test-2) the run used.
+    pub fn with_eval<'a>(mut self, eval: impl IntoIterator<Item = &'a Dataset>) -> Self {
+        self.eval_sources = eval
+            .into_iter()
+            .map(|d| d.source.clone())
+            .filter(|s| *s != Source::Memory)
+            .collect();
+        self
+    }
+
+    /// Every dataset folder the run read: training set first, then its evaluation sets.
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        std::iter::once(&self.source).chain(&self.eval_sources)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The name of class `c`, or "?" for a label outside the classes.
+    pub fn class_name(&self, c: u32) -> &str {
+        self.classes
+            .get(c as usize)
+            .map(|s| s.as_str())
+            .unwrap_or("?")
+    }
+}
+
+/// The cut a user exports: which round's losses and which samples are kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub round: usize,
+    pub tau: f64,
+    pub kept: Vec<bool>,
+}
+
+/// How a run ended, or that it has not yet (a run file saved while it trains).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    /// Every round was trained.
+    Finished,
+    /// Stopped by the user (or a signal) after the rounds it holds.
+    Stopped,
+    /// Training failed (e.g. the loss diverged) after the rounds it holds; the reason.
+    Failed(String),
+    /// Saved while it was still training.
+    InProgress,
+}
+
+impl RunStatus {
+    /// The status of a run file of version 6 or earlier, which stored it as text ("finished",
+    /// "stopped", "failed: ...", "in progress").
+    pub fn from_legacy(s: &str) -> Self {
+        if s.starts_with("finished") {
+            RunStatus::Finished
+        } else if let Some(m) = s.strip_prefix("failed: ") {
+            RunStatus::Failed(m.to_string())
+        } else if s == "in progress" {
+            RunStatus::InProgress
+        } else {
+            RunStatus::Stopped
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunStatus::Finished => f.write_str("finished"),
+            RunStatus::Stopped => f.write_str("stopped"),
+            RunStatus::Failed(m) => write!(f, "failed: {m}"),
+            RunStatus::InProgress => f.write_str("in progress"),
+        }
+    }
+}
+
+/// Everything about a run: config, dataset identity, every round's per-sample record.
+pub type RunFile = RunFileOf<Config>;
+
+/// A run around a config, learner and status layout: today's [`Config`], [`LearnerConfig`] and
+/// [`RunStatus`] ([`RunFile`]), or an earlier build's ([`legacy`]), which is all that differs
+/// between the run file versions' bodies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunFileOf<C, L = LearnerConfig, S = RunStatus> {
+    pub config: C,
+    pub learner: L,
+    pub learner_description: String,
+    pub dataset: DatasetInfo,
+    pub truth: Option<TruthInfo>,
+    pub rounds: Vec<Arc<RoundRecord>>,
+    pub status: S,
+    pub verdict: Option<Verdict>,
+    pub elapsed_secs: f64,
+}
+
+impl RunFile {
+    /// The verdict to export: the explicit one, else the last round's selection.
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.verdict.clone().or_else(|| {
+            self.rounds.last().map(|r| Verdict {
+                round: r.round,
+                tau: r.tau,
+                kept: r.kept.clone(),
+            })
+        })
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let encoding = |e: postcard::Error| Error::Other(format!("encoding the run: {e}"));
+        let body = postcard::to_allocvec(self).map_err(encoding)?;
+        let body = postcard::to_extend(&self.dataset.eval_sources, body).map_err(encoding)?;
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+        out.extend_from_slice(RUN_MAGIC);
+        out.extend_from_slice(&RUN_VERSION.to_le_bytes());
+        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Internal consistency of a decoded run: everything indexed per sample covers every
+    /// sample, labels name classes, the verdict's round is in the run.
+    pub(super) fn check(&self) -> std::result::Result<(), String> {
+        let d = &self.dataset;
+        let n = d.len();
+        if d.labels.len() != n {
+            return Err("label count differs from sample count".into());
+        }
+        let k = d.classes.len();
+        if let Some(l) = d.labels.iter().find(|&&l| l as usize >= k) {
+            return Err(format!("label {l} but only {k} classes"));
+        }
+        for r in &self.rounds {
+            if r.loss.len() != n
+                || r.score.len() != n
+                || r.kept.len() != n
+                || r.predicted.len() != n
+                || r.p_given.len() != n
+            {
+                return Err(format!("round {} does not cover every sample", r.round));
+            }
+            if !r.probs.is_empty() && Some(r.probs.len()) != n.checked_mul(k) {
+                return Err(format!(
+                    "round {} has {} class probabilities for {n} samples of {k} classes",
+                    r.round,
+                    r.probs.len()
+                ));
+            }
+            if let Some(g) = &r.generated {
+                let s = g.shape;
+                let len = [s.width, s.channels, g.count]
+                    .iter()
+                    .try_fold(s.height, |a, &b| a.checked_mul(b));
+                if Some(g.pixels.len()) != len {
+                    return Err(format!(
+                        "round {}: generated images do not match their size",
+                        r.round
+                    ));
+                }
+            }
+        }
+        if let Some(t) = &self.truth {
+            if t.bad.len() != n
+                || (!t.true_label.is_empty() && t.true_label.len() != n)
+                || (!t.kind.is_empty() && t.kind.len() != n)
+            {
+                return Err("ground truth does not cover every sample".into());
+            }
+        }
+        if let Some(v) = &self.verdict {
+            if v.kept.len() != n {
+                return Err("verdict does not cover every sample".into());
+            }
+            if !self.rounds.iter().any(|r| r.round == v.round) {
+                return Err(format!("the verdict's round {} is not in the run", v.round));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decode a postcard body that must be used up exactly.
+pub(super) fn decode_whole<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> std::result::Result<T, String> {
+    match postcard::take_from_bytes::<T>(body) {
+        Ok((v, [])) => Ok(v),
+        Ok((_, rest)) => Err(format!(
+            "{} bytes left over after decoding the body",
+            rest.len()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1,0 +1,130 @@
+//! The tables a run exports for people and scripts: `samples.csv` (one row per sample),
+//! `clean.txt` (the kept ids) and `flagged.txt` (the trimmed ones, highest score first).
+
+use super::run_file::RunFile;
+use crate::error::{Error, Result};
+use crate::learner::ModelKind;
+
+/// Quote a CSV field when needed.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `samples.csv`: one row per sample: path, given label, predicted, p(given), the loss of every
+/// round, kept (by the verdict), the flag score (the verdict round's loss), how often it was
+/// trimmed up to the verdict's round (that round by the verdict's cut) and, with truth, true
+/// label and kind.
+pub fn samples_csv(run: &RunFile) -> Result<String> {
+    let v = run
+        .verdict()
+        .ok_or_else(|| Error::Other("no finished round to export".into()))?;
+    let r = run
+        .rounds
+        .iter()
+        .find(|r| r.round == v.round)
+        .ok_or_else(|| Error::Other(format!("round {} is not in the run", v.round)))?;
+    let d = &run.dataset;
+    let mut s = String::from("path,given,predicted,p_given");
+    for rr in &run.rounds {
+        s.push_str(&format!(",loss_round{}", rr.round));
+    }
+    s.push_str(",kept,score,times_trimmed");
+    if run.truth.is_some() {
+        s.push_str(",true_label,kind,bad");
+    }
+    s.push('\n');
+    for i in 0..d.len() {
+        s.push_str(&csv_field(&d.ids[i]));
+        s.push(',');
+        s.push_str(&csv_field(d.class_name(d.labels[i])));
+        s.push(',');
+        let generative = run.learner.model == ModelKind::Vae;
+        s.push_str(&csv_field(if generative {
+            ""
+        } else {
+            d.class_name(r.predicted[i])
+        }));
+        // A generative learner has no p(given label): an empty field, not NaN.
+        let p = r.p_given[i];
+        if generative || p.is_nan() {
+            s.push(',');
+        } else {
+            s.push_str(&format!(",{p:.6}"));
+        }
+        for rr in &run.rounds {
+            s.push_str(&format!(",{:.6}", rr.loss[i]));
+        }
+        // Rounds up to the verdict's: the earlier ones as they ran, that one as re-cut.
+        let trimmed = crate::itlm::record::times_trimmed(&run.rounds, i, v.round, v.kept[i]);
+        s.push_str(&format!(
+            ",{},{:.6},{trimmed}",
+            u8::from(v.kept[i]),
+            r.score[i]
+        ));
+        if let Some(t) = &run.truth {
+            let tl = t
+                .true_label
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|c| d.class_name(c).to_string());
+            s.push(',');
+            s.push_str(&csv_field(&tl.unwrap_or_default()));
+            s.push(',');
+            s.push_str(&csv_field(t.kind.get(i).map(|k| k.as_str()).unwrap_or("")));
+            s.push_str(&format!(",{}", u8::from(t.bad[i])));
+        }
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+/// `clean.txt`: the kept sample ids, one per line, in dataset order.
+pub fn clean_list(run: &RunFile) -> Result<String> {
+    let v = run
+        .verdict()
+        .ok_or_else(|| Error::Other("no finished round to export".into()))?;
+    let mut s = String::new();
+    for (i, id) in run.dataset.ids.iter().enumerate() {
+        if v.kept[i] {
+            s.push_str(id);
+            s.push('\n');
+        }
+    }
+    Ok(s)
+}
+
+/// `flagged.txt`: trimmed samples, highest score first: `id<TAB>score<TAB>given<TAB>predicted`.
+pub fn flagged_list(run: &RunFile) -> Result<String> {
+    let v = run
+        .verdict()
+        .ok_or_else(|| Error::Other("no finished round to export".into()))?;
+    let r = run
+        .rounds
+        .iter()
+        .find(|r| r.round == v.round)
+        .ok_or_else(|| Error::Other(format!("round {} is not in the run", v.round)))?;
+    let d = &run.dataset;
+    let mut idx: Vec<usize> = (0..d.len()).filter(|&i| !v.kept[i]).collect();
+    idx.sort_by(|&a, &b| r.score[b].total_cmp(&r.score[a]).then(a.cmp(&b)));
+    let mut s = String::from("# id\tscore\tgiven\tpredicted\n");
+    for i in idx {
+        s.push_str(&format!(
+            "{}\t{:.6}\t{}\t{}\n",
+            d.ids[i],
+            r.score[i],
+            d.class_name(d.labels[i]),
+            // A generative learner predicts no labels.
+            if run.learner.model == ModelKind::Vae {
+                ""
+            } else {
+                d.class_name(r.predicted[i])
+            }
+        ));
+    }
+    Ok(s)
+}

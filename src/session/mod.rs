@@ -1,0 +1,20 @@
+//! What both faces (the window and the command line) do with the core, written once: open a
+//! dataset with its evaluation sets ([`prepare`]), reopen a saved run ([`reopen`]), build the
+//! run file and run headless ([`run`]), re-cut a saved run ([`recut`]), run ITLM on a
+//! background thread ([`worker`]), and the `corrupt` and `gen-demo` commands ([`corrupt`],
+//! [`demo`]). No egui, eframe, rfd or clap here.
+
+pub mod corrupt;
+pub mod demo;
+pub mod loaded;
+pub mod prepare;
+pub mod recut;
+pub mod reopen;
+pub mod run;
+pub mod worker;
+
+pub use loaded::{EvalInputs, Loaded, Reopened};
+pub use prepare::{open_dataset, prepare, DataRequest, Prepared};
+pub use recut::{recut, CutRequest, Recut};
+pub use run::{round_line, run_to_folder, LineStyle, Outcome, RunHeader};
+pub use worker::{Command, Job, LearnerFactory, Progress, Worker, WorkerEvent};

@@ -1,0 +1,216 @@
+//! Opening a dataset for a run, the same way for both faces: the training set with its test
+//! set (given, or the split the data carries), its backdoor test-2 set (given, or `<DATA>-test2`
+//! beside it), its ground truth (given, or `<DATA>/truth.csv`) and an optional seeded subset,
+//! every evaluation set aligned to the training classes and image size.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::data::truth::TruthInfo;
+use crate::data::{self, Dataset, LoadOptions, Source};
+use crate::error::{Error, Result};
+
+use super::loaded::{EvalInputs, Loaded};
+
+/// What to open: a data path, its evaluation inputs, and an optional seeded subset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DataRequest {
+    pub path: PathBuf,
+    pub eval: EvalInputs,
+    /// Keep a seeded random subset of this many training samples.
+    pub limit: Option<usize>,
+    pub seed: u64,
+}
+
+/// Training data, test sets and truth as a run needs them.
+pub struct Prepared {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+    pub test2: Option<Dataset>,
+    /// Where test-2 came from: the one asked for, or `<DATA>-test2` found beside the set.
+    pub test2_path: Option<PathBuf>,
+    pub truth: Option<TruthInfo>,
+    pub notes: Vec<String>,
+}
+
+impl Prepared {
+    /// Every dataset folder this read: no output may go inside any of them.
+    pub fn sources(&self) -> Vec<&Source> {
+        [Some(&self.train), self.test.as_ref(), self.test2.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|d| &d.source)
+            .collect()
+    }
+}
+
+/// Load everything `req` names, aligning test classes and image sizes to the training set.
+pub fn prepare(req: &DataRequest) -> Result<Prepared> {
+    let data_path = req.path.as_path();
+    let opts = LoadOptions::default();
+    let loaded = data::load(data_path, &opts)?;
+    let mut notes = Vec::new();
+    let mut train = loaded.train;
+    if train.is_empty() {
+        return Err(Error::data(data_path, "no images found"));
+    }
+    if !train.skipped.is_empty() {
+        notes.push(format!(
+            "{} skipped:",
+            crate::plural(train.skipped.len(), "file")
+        ));
+        for s in train.skipped.iter().take(10) {
+            notes.push(format!("  {}: {}", s.path.display(), s.reason));
+        }
+    }
+    // Truth is matched against the whole set first, so that its warnings are about the file,
+    // not about the samples a --limit left out.
+    let truth_path = req
+        .eval
+        .truth
+        .clone()
+        .or_else(|| data::default_truth_path(data_path));
+    let mut truth = match &truth_path {
+        Some(p) => {
+            let r = data::truth::load_for(p, &train)?;
+            if let Some(w) = r.warnings() {
+                notes.push(format!("truth {}: {w}", p.display()));
+            }
+            Some(r.info)
+        }
+        None => None,
+    };
+    if let Some(l) = req.limit {
+        if l == 0 {
+            return Err(Error::Config("--limit must be at least 1".into()));
+        }
+        if l < train.len() {
+            train = train.limit(l, req.seed);
+            if let Some(p) = &truth_path {
+                truth = Some(data::truth::resolve(&data::truth::read(p)?, &train).info);
+            }
+        }
+    }
+    let mut conform = |mut d: Dataset, train: &Dataset| -> Result<Dataset> {
+        if let Some(note) = fashion_idx_classes(&mut d, &train.classes) {
+            notes.push(note);
+        }
+        d.align_classes(&train.classes)?;
+        d.conform_to(train.shape);
+        Ok(d)
+    };
+    let test = match (&req.eval.test, req.eval.no_test) {
+        (Some(p), _) => Some(conform(data::load_test(p, &opts)?, &train)?),
+        (None, false) => loaded.test.map(|t| conform(t, &train)).transpose()?,
+        (None, true) => None,
+    };
+    let mut load2 = |p: &Path| -> Result<Dataset> { conform(data::load(p, &opts)?.train, &train) };
+    // Notes of the test-2 found beside the set (conform holds `notes` until then).
+    let mut beside = Vec::new();
+    let (test2, test2_path) = match &req.eval.test2 {
+        Some(p) => (Some(load2(p)?), Some(p.clone())),
+        // The folder `corrupt --noise backdoor` writes beside the set, when it is there and
+        // fits; one that does not is noted, not fatal (it was not asked for).
+        None => match data::default_test2_path(data_path) {
+            Some(p) => match load2(&p) {
+                Ok(d) => {
+                    beside.push(format!(
+                        "test-2: {} (found beside the set; --test2 names another)",
+                        p.display()
+                    ));
+                    (Some(d), Some(p))
+                }
+                Err(e) => {
+                    beside.push(format!("test-2 beside the set not used: {e}"));
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        },
+    };
+    notes.extend(beside);
+    Ok(Prepared {
+        train,
+        test,
+        test2,
+        test2_path,
+        truth,
+        notes,
+    })
+}
+
+/// An IDX set whose classes got the default names `0..9` (its folder name did not say
+/// Fashion-MNIST, e.g. a copy named otherwise) beside a training set whose classes are
+/// Fashion-MNIST's (in any order, e.g. a corrupted copy's sorted folders): it is Fashion-MNIST,
+/// so its labels get those names, in Fashion-MNIST's order, and are then aligned by name.
+/// Returns the note that says so; changes nothing otherwise.
+fn fashion_idx_classes(d: &mut Dataset, train_classes: &[String]) -> Option<String> {
+    use crate::data::idx::FASHION_CLASSES;
+    let digits = (0..d.classes.len()).all(|c| d.classes[c] == c.to_string());
+    let fashion_train = train_classes.len() == FASHION_CLASSES.len()
+        && FASHION_CLASSES
+            .iter()
+            .all(|f| train_classes.iter().any(|c| c == f));
+    if !matches!(d.source, Source::Idx { .. })
+        || !digits
+        || d.classes.len() != FASHION_CLASSES.len()
+        || !fashion_train
+    {
+        return None;
+    }
+    d.classes = FASHION_CLASSES.iter().map(|c| c.to_string()).collect();
+    Some(format!(
+        "{}: IDX labels 0..9 read as Fashion-MNIST's classes, as the training set's are",
+        d.name
+    ))
+}
+
+/// How the test split a dataset carries is called.
+pub fn auto_test_name(source: &Source) -> String {
+    match source {
+        Source::Idx { .. } => "the t10k files (auto)",
+        Source::ImageFolder { .. } => "the test/ folder (auto)",
+        Source::Cifar { .. } => "test_batch.bin (auto)",
+        Source::Memory => "the data's test split (auto)",
+    }
+    .to_string()
+}
+
+/// Open a dataset with its test sets and truth ([`prepare`]), saying where each came from.
+pub fn open_dataset(req: &DataRequest) -> Result<Loaded> {
+    let t0 = Instant::now();
+    let p = &req.path;
+    let pr = prepare(req).map_err(|e| Error::Other(format!("Cannot open {}: {e}", p.display())))?;
+    let eval = &req.eval;
+    let test_from = pr.test.as_ref().map(|_| match &eval.test {
+        Some(t) => t.display().to_string(),
+        None => auto_test_name(&pr.train.source),
+    });
+    let test2_from = pr.test2_path.as_ref().map(|t| {
+        if eval.test2.is_some() {
+            t.display().to_string()
+        } else {
+            format!("{} (auto)", t.display())
+        }
+    });
+    let truth_from = pr.truth.as_ref().map(|_| match &eval.truth {
+        Some(t) => t.display().to_string(),
+        None => data::default_truth_path(p).map_or("truth.csv (auto)".into(), |t| {
+            format!("{} (auto)", t.display())
+        }),
+    });
+    let bad = pr.truth.as_ref().map(|t| Arc::new(t.bad.clone()));
+    let mut l = Loaded::new(p.clone(), pr.train);
+    l.test = pr.test.map(Arc::new);
+    l.test2 = pr.test2.map(Arc::new);
+    l.truth = pr.truth.map(Arc::new);
+    l.bad = bad;
+    l.notes = pr.notes;
+    l.test_from = test_from;
+    l.test2_from = test2_from;
+    l.truth_from = truth_from;
+    l.eval = eval.clone();
+    l.load_secs = t0.elapsed().as_secs_f64();
+    Ok(l)
+}

@@ -1,0 +1,94 @@
+//! Re-cutting a saved run without training: another round's losses, another tau or selection
+//! rule, exactly as the window's slider cuts (a round that restored re-cuts with its restore).
+
+use crate::error::{Error, Result};
+use crate::export::{RunFile, Verdict};
+use crate::itlm::{self, Selection, TrimQuality};
+
+/// The cut to make: None keeps the run's own (its last round, that round's tau, its rule).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CutRequest {
+    pub round: Option<usize>,
+    pub tau: Option<f64>,
+    pub select: Option<Selection>,
+}
+
+/// What a re-cut decided.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recut {
+    pub round: usize,
+    pub tau: f64,
+    pub rule: Selection,
+    pub kept: usize,
+    pub flagged: usize,
+    /// Against the run's ground truth, when it has one.
+    pub quality: Option<TrimQuality>,
+}
+
+impl std::fmt::Display for Recut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "round {}, tau {} ({}): {} kept, {} flagged",
+            self.round, self.tau, self.rule, self.kept, self.flagged
+        )?;
+        if let Some(q) = &self.quality {
+            write!(
+                f,
+                "; vs truth: precision {:.3} recall {:.3}",
+                q.precision, q.recall
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Cut `run` as `req` says and make that its verdict (what its exports then write).
+pub fn recut(run: &mut RunFile, req: CutRequest) -> Result<Recut> {
+    let last = run
+        .rounds
+        .last()
+        .ok_or_else(|| Error::Other("the run holds no finished round".into()))?;
+    let round = req.round.unwrap_or(last.round);
+    let r = run
+        .rounds
+        .iter()
+        .find(|r| r.round == round)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "round {round} is not in the run (rounds 0..={})",
+                last.round
+            ))
+        })?
+        .clone();
+    let tau = req.tau.unwrap_or(r.tau);
+    if !(tau > 0.0 && tau <= 1.0) {
+        return Err(Error::Config(format!("tau must be in (0, 1], got {tau}")));
+    }
+    let rule = req.select.unwrap_or(run.config.select);
+    let d = &run.dataset;
+    let kept = itlm::select::select_round(
+        rule,
+        &r.score,
+        &d.labels,
+        &r.predicted,
+        d.classes.len(),
+        tau,
+        run.config.restores_at(round),
+    );
+    let flagged = kept.iter().filter(|&&k| !k).count();
+    let quality = run
+        .truth
+        .as_ref()
+        .map(|t| TrimQuality::measure(&kept, &t.bad));
+    let recut = Recut {
+        round,
+        tau,
+        rule,
+        kept: kept.len() - flagged,
+        flagged,
+        quality,
+    };
+    run.verdict = Some(Verdict { round, tau, kept });
+    Ok(recut)
+}

@@ -1,0 +1,258 @@
+//! A run as both faces make it: the run file built once from the run's settings and data
+//! ([`RunHeader`]), a headless run that writes its outputs ([`run_to_folder`]), the oracle and
+//! the naive baseline ([`train_fresh`]), and a run's one-line round summary.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::data::truth::TruthInfo;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::export::{self, DatasetInfo, Overwrite, RunFile, RunStatus, Verdict};
+use crate::itlm::{self, Config, Learner, RoundRecord};
+use crate::learner::LearnerConfig;
+use crate::rng::Rng;
+
+use super::prepare::Prepared;
+
+/// What a run file holds besides its rounds: the settings, the model, the data's identity and
+/// truth. Built once per run; [`RunHeader::run_file`] makes the file at any point.
+#[derive(Clone, Debug)]
+pub struct RunHeader {
+    pub config: Config,
+    pub learner: LearnerConfig,
+    pub learner_description: String,
+    pub dataset: DatasetInfo,
+    pub truth: Option<TruthInfo>,
+}
+
+impl RunHeader {
+    /// The header of a run of `config` / `learner` on `train`, evaluated on `eval` (its test
+    /// and test-2 sets: no export may go inside them either).
+    pub fn new<'a>(
+        config: &Config,
+        learner: &LearnerConfig,
+        learner_description: String,
+        train: &Dataset,
+        eval: impl IntoIterator<Item = &'a Dataset>,
+        truth: Option<&TruthInfo>,
+    ) -> Self {
+        Self {
+            config: config.clone(),
+            learner: learner.clone(),
+            learner_description,
+            dataset: DatasetInfo::of(train).with_eval(eval),
+            truth: truth.cloned(),
+        }
+    }
+
+    /// The run file of these rounds.
+    pub fn run_file(
+        &self,
+        rounds: Vec<Arc<RoundRecord>>,
+        status: RunStatus,
+        verdict: Option<Verdict>,
+        elapsed_secs: f64,
+    ) -> RunFile {
+        RunFile {
+            config: self.config.clone(),
+            learner: self.learner.clone(),
+            learner_description: self.learner_description.clone(),
+            dataset: self.dataset.clone(),
+            truth: self.truth.clone(),
+            rounds,
+            status,
+            verdict,
+            elapsed_secs,
+        }
+    }
+}
+
+/// What a headless run left: its run file (None when no round finished), the files written,
+/// and how the run itself went.
+pub struct Outcome {
+    pub run: Option<RunFile>,
+    pub files: Vec<PathBuf>,
+    pub result: Result<()>,
+}
+
+/// Run ITLM with `learner` on prepared data and write the outputs into `out`. When the run
+/// fails (e.g. training diverges) after at least one round, the finished rounds are still
+/// written (status failed) and `Outcome::result` holds the run's error; an error here means
+/// nothing could be saved.
+pub fn run_to_folder(
+    p: &Prepared,
+    learner: &mut dyn Learner,
+    header: RunHeader,
+    out: &Path,
+    overwrite: Overwrite,
+    observer: &mut dyn itlm::Observer,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let mut history: Vec<Arc<RoundRecord>> = Vec::new();
+    let inputs = itlm::Inputs {
+        data: &p.train,
+        eval: itlm::Eval {
+            test: p.test.as_ref(),
+            test2: p.test2.as_ref(),
+        },
+        bad: p.truth.as_ref().map(|t| t.bad.as_slice()),
+    };
+    let result = itlm::run(
+        learner,
+        inputs,
+        &header.config,
+        itlm::Start::Fresh,
+        &mut history,
+        observer,
+    );
+    if history.is_empty() {
+        return Ok(Outcome {
+            run: None,
+            files: Vec::new(),
+            result,
+        });
+    }
+    let status = match &result {
+        Ok(()) => RunStatus::Finished,
+        Err(Error::Cancelled) => RunStatus::Stopped,
+        Err(e) => RunStatus::Failed(e.to_string()),
+    };
+    let run = header.run_file(history, status, None, started.elapsed().as_secs_f64());
+    match (export::write_all(out, &run, overwrite), result) {
+        (Ok(files), result) => Ok(Outcome {
+            run: Some(run),
+            files,
+            result,
+        }),
+        (Err(w), Ok(())) => Err(w),
+        (Err(w), Err(e)) => Err(Error::Other(format!(
+            "{e}; the {} finished rounds could not be saved either: {w}",
+            run.rounds.len()
+        ))),
+    }
+}
+
+/// Train a fresh model on `idx` for `epochs`, seeded as a run's round 0 is (reset from
+/// derive(seed, 0), batches from derive(seed, 1000)): the naive baseline (all samples) and the
+/// oracle (the truly clean samples) are round 0 of a run with that training set.
+pub fn train_fresh(
+    learner: &mut dyn Learner,
+    data: &Dataset,
+    idx: &[usize],
+    epochs: f64,
+    seed: u64,
+) -> Result<()> {
+    learner.reset(Rng::derive(seed, 0).next_u64())?;
+    learner.train(
+        data,
+        idx,
+        epochs,
+        Rng::derive(seed, 1000).next_u64(),
+        &mut |_| Ok(()),
+    )?;
+    Ok(())
+}
+
+/// Accuracy of `learner` on `d` (None for an empty set).
+pub fn accuracy(learner: &mut dyn Learner, d: &Dataset) -> Result<Option<f64>> {
+    let idx: Vec<usize> = (0..d.len()).collect();
+    let s = learner.score(d, &idx, &mut |_| Ok(()))?;
+    Ok(itlm::metrics::accuracy(
+        &s.predicted,
+        d.labels(),
+        0..d.len(),
+    ))
+}
+
+/// What the oracle reached.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Oracle {
+    pub trained_on: usize,
+    pub test_acc: Option<f64>,
+    pub test2_acc: Option<f64>,
+    pub secs: f64,
+}
+
+/// Train on the truly clean samples only for `config.final_epochs`: the ceiling ITLM can
+/// reach. Needs the truth.
+pub fn oracle(p: &Prepared, learner: &mut dyn Learner, config: &Config) -> Result<Oracle> {
+    let truth = p.truth.as_ref().ok_or_else(|| {
+        Error::Config("--oracle needs ground truth (--truth or DATA/truth.csv)".into())
+    })?;
+    let clean: Vec<usize> = (0..p.train.len()).filter(|&i| !truth.bad[i]).collect();
+    let t0 = Instant::now();
+    train_fresh(
+        learner,
+        &p.train,
+        &clean,
+        config.final_epochs as f64,
+        config.seed,
+    )?;
+    let test_acc = p.test.as_ref().map(|d| accuracy(learner, d)).transpose()?;
+    let test2_acc = p.test2.as_ref().map(|d| accuracy(learner, d)).transpose()?;
+    Ok(Oracle {
+        trained_on: clean.len(),
+        test_acc: test_acc.flatten(),
+        test2_acc: test2_acc.flatten(),
+        secs: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// How much a round's line says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineStyle {
+    /// `run`'s log: what it trained, kept and trimmed, and every figure it has.
+    Full,
+    /// `reproduce`'s log, indented under its experiment: the figures there are and the time.
+    Compact,
+}
+
+/// A round in one line, showing only the figures it has (no test set: no test figure).
+pub fn round_line(r: &RoundRecord, style: LineStyle) -> String {
+    let m = &r.metrics;
+    let pct = |name: &str, a: Option<f64>| a.map(|a| format!(" {name} {:.2}%", a * 100.0));
+    match style {
+        LineStyle::Full => {
+            let mut s = format!(
+                "round {}: trained on {} ({} ep, {:.1}s)  kept {} trimmed {}",
+                r.round, r.trained_on, r.epochs, r.train_secs, m.kept, m.trimmed
+            );
+            for f in [
+                pct(" train acc", m.train_acc),
+                pct(" test acc", m.test_acc),
+                pct(" test-2", m.test2_acc),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                s.push_str(&f);
+            }
+            if let Some(t) = m.trim {
+                s.push_str(&format!(
+                    "  trim precision {:.3} recall {:.3}",
+                    t.precision, t.recall
+                ));
+            }
+            if let (0, Some(h)) = (r.round, m.suggestion) {
+                s.push_str(&format!("  (loss mixture suggests tau {:.2})", h.tau));
+            }
+            s
+        }
+        LineStyle::Compact => {
+            let mut s = format!("    round {}: trained on {}", r.round, r.trained_on);
+            for f in [pct("test", m.test_acc), pct("test-2", m.test2_acc)]
+                .into_iter()
+                .flatten()
+            {
+                s.push_str(&f);
+            }
+            if let Some(t) = m.trim {
+                s.push_str(&format!(" trim P {:.3} R {:.3}", t.precision, t.recall));
+            }
+            s.push_str(&format!(" ({:.0}s)", r.train_secs + r.score_secs));
+            s
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! What panels read and what they ask for. A panel draws from a [`View`] of the state (read
+//! only) and pushes [`Command`]s; the app applies them at the end of the frame, so no panel
+//! changes what another is drawing from. A panel with state of its own (a text field, a
+//! texture, a running export) owns it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::export::{self, Output, Overwrite, RunFile};
+
+use super::settings::Settings;
+use super::state::AppState;
+use super::view::{Cut, Filter, GridTab, Lists};
+
+/// What a panel draws from this frame.
+pub struct View<'a> {
+    pub state: &'a AppState,
+    /// The shown round at the slider's tau, and its grid lists (computed once per frame).
+    pub cut: Option<Arc<Cut>>,
+    pub lists: Option<Arc<Lists>>,
+    /// Seconds the open file dialog has been waited for (None: no dialog open).
+    pub dialog_secs: Option<f64>,
+}
+
+impl View<'_> {
+    pub fn dialog_open(&self) -> bool {
+        self.dialog_secs.is_some()
+    }
+}
+
+/// The commands a panel pushes.
+pub type Commands = Vec<Command>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Open a dataset folder or a run file (with the evaluation paths of the form).
+    Open(PathBuf),
+    /// Open the open dataset again with the evaluation paths of the form.
+    Reload,
+    OpenDialog(DialogPurpose),
+    /// Stop waiting for a dialog that does not answer.
+    ForgetDialog,
+    /// The run settings (the controls edit a copy).
+    Settings(Box<Settings>),
+    Start,
+    StepOneRound,
+    Pause,
+    Resume,
+    Stop,
+    RetrainAtTau,
+    SetTau(f64),
+    /// Show round `index` (position in the history).
+    SelectRound(usize),
+    /// Show the newest round and follow new ones.
+    Follow,
+    /// Stop following the newest round (stay on the shown one).
+    Unfollow,
+    SelectSample(Option<usize>),
+    /// Move the selected sample within the shown grid list.
+    StepSample(isize),
+    SetTab(GridTab),
+    SetFilter(Filter),
+    BeginExport(ExportWhat),
+    ExportNow(Overwrite),
+    /// Dismiss the message at this position (None: all).
+    Dismiss(Option<usize>),
+}
+
+/// Why a file dialog is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogPurpose {
+    OpenFolder,
+    /// A saved run file (`run.itlm`).
+    OpenRun,
+    ExportTarget(ExportWhat),
+    /// A test / test-2 / truth path field.
+    EvalPath(EvalField),
+}
+
+/// Which path field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvalField {
+    Test,
+    Test2,
+    Truth,
+}
+
+/// What an export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportWhat {
+    /// Run file, samples.csv, clean.txt and flagged.txt into a folder.
+    All,
+    SamplesCsv,
+    CleanTxt,
+    FlaggedTxt,
+    RunFile,
+}
+
+impl ExportWhat {
+    pub const ALL: [ExportWhat; 5] = [
+        ExportWhat::All,
+        ExportWhat::SamplesCsv,
+        ExportWhat::CleanTxt,
+        ExportWhat::FlaggedTxt,
+        ExportWhat::RunFile,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ExportWhat::All => "All files to a folder",
+            ExportWhat::SamplesCsv => "samples.csv",
+            ExportWhat::CleanTxt => "clean.txt",
+            ExportWhat::FlaggedTxt => "flagged.txt",
+            ExportWhat::RunFile => "Run file",
+        }
+    }
+
+    /// The single output written (None: all of them into a folder).
+    fn output(self) -> Option<Output> {
+        match self {
+            ExportWhat::All => None,
+            ExportWhat::SamplesCsv => Some(Output::SamplesCsv),
+            ExportWhat::CleanTxt => Some(Output::CleanTxt),
+            ExportWhat::FlaggedTxt => Some(Output::FlaggedTxt),
+            ExportWhat::RunFile => Some(Output::RunFile),
+        }
+    }
+
+    /// Default file name (None: a folder).
+    pub fn file_name(self) -> Option<&'static str> {
+        self.output().map(Output::file_name)
+    }
+
+    /// Files that `target` would replace.
+    pub fn existing(self, target: &Path) -> Vec<PathBuf> {
+        match self {
+            ExportWhat::All => export::OUTPUT_FILES
+                .iter()
+                .map(|f| target.join(f))
+                .filter(|p| p.exists())
+                .collect(),
+            _ => target
+                .exists()
+                .then(|| target.to_path_buf())
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// Write it for `run` to `target` (a folder for [`ExportWhat::All`], else a file).
+    pub fn write(self, target: &Path, run: &RunFile) -> crate::Result<Vec<PathBuf>> {
+        match self.output() {
+            None => export::write_all(target, run, Overwrite::Allow),
+            Some(o) => export::write_one(o, target, run),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Opening a dataset or a saved run off the UI thread, as the CLI does (`session`), and what a
+//! newly shown dataset brings: its remembered settings, the demo's recommended ones, a reopened
+//! run's rounds and cut.
+
+use std::path::{Path, PathBuf};
+
+use crate::learner::ModelKind;
+use crate::session::{self, DataRequest, EvalInputs, Loaded, Reopened};
+
+use super::super::pending::{Pending, Polled};
+use super::run::{LiveStatus, Run};
+use super::AppState;
+use crate::ui::TAU_MIN;
+
+/// A load in progress.
+pub struct Loading {
+    pub path: PathBuf,
+    task: Pending<Result<Loaded, String>>,
+}
+
+impl Loading {
+    pub fn elapsed_secs(&self) -> f64 {
+        self.task.elapsed_secs()
+    }
+}
+
+/// Whether two paths name the same file or folder.
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    a == b || canon(a) == canon(b)
+}
+
+impl AppState {
+    /// Load `path` (a dataset, or a run file) with the evaluation inputs `eval` on a background
+    /// thread, exactly as the CLI does.
+    pub fn open_path(&mut self, path: impl Into<PathBuf>, eval: EvalInputs) {
+        let path: PathBuf = path.into();
+        if path.as_os_str().is_empty() {
+            self.error("Type a dataset folder in the path field first.");
+            return;
+        }
+        let req = DataRequest {
+            path: path.clone(),
+            eval,
+            limit: self.settings.limit,
+            seed: self.settings.config.seed,
+        };
+        let task = Pending::spawn("itlm-load", self.repaint(), move || {
+            if session::reopen::is_run_file(&req.path) {
+                session::reopen::load(&req.path, &req.eval)
+            } else {
+                session::open_dataset(&req)
+            }
+            .map_err(|e| e.to_string())
+        });
+        match task {
+            Ok(task) => self.loading = Some(Loading { path, task }),
+            Err(e) => self.error(format!("Cannot start loading: {e}")),
+        }
+    }
+
+    pub(super) fn poll_loading(&mut self) {
+        let Some(l) = &self.loading else { return };
+        let r = match l.task.poll() {
+            Polled::Waiting => return,
+            Polled::Done(r) => r,
+            Polled::Lost(why) => Err(format!("Cannot open {}: {why}", l.path.display())),
+        };
+        self.loading = None;
+        match r {
+            Ok(loaded) => self.open_loaded(loaded),
+            Err(e) => self.error(e),
+        }
+    }
+
+    /// Show an already loaded dataset (in-memory sets, tests); what a finished load does.
+    pub fn open_loaded(&mut self, l: Loaded) {
+        self.stop_and_forget_run();
+        if l.path.exists() {
+            self.settings.remember(&l.path);
+        }
+        let reopened = l.reopened.clone();
+        // (Reloading the open dataset, e.g. with other test paths, keeps the user's edits.)
+        let reload = self
+            .data
+            .as_ref()
+            .is_some_and(|d| same_path(&d.path, &l.path));
+        if reopened.is_none() && !reload {
+            self.apply_dataset_settings(&l.path);
+        }
+        self.data = Some(l);
+        self.generation += 1;
+        self.selected_round = None;
+        self.selected_sample = None;
+        self.filter = Default::default();
+        self.view.clear();
+        if let Some(r) = reopened {
+            self.show_reopened(&r);
+        } else if self.autostart {
+            self.autostart = false;
+            self.start();
+        }
+    }
+
+    /// The run settings for a newly opened dataset: those last used on it; for the demo set
+    /// (never used before), its recommended settings. Other sets keep the current settings.
+    fn apply_dataset_settings(&mut self, path: &Path) {
+        let keep_model = self.pinned_model;
+        if let Some(saved) = self.settings.saved_for(path).cloned() {
+            self.settings.config = saved.config;
+            self.settings.learner = saved.learner;
+        } else if crate::ui::demo_dir().is_some_and(|d| same_path(&d, path)) {
+            let (config, learner) = crate::presets::demo();
+            self.settings.config = config;
+            self.settings.learner.batch_size = learner.batch_size;
+            self.settings.learner.lr = learner.lr;
+            // A labelled set: the classify mode (after, say, a reopened VAE run).
+            if self.settings.learner.model == ModelKind::Vae {
+                self.settings.learner.model = self.settings.classifier;
+            }
+            self.info(format!(
+                "Demo set: using its recommended settings (tau {}, {} rounds of {} epochs, final {}, batch size {}, learning rate {}).",
+                self.settings.config.tau,
+                self.settings.config.rounds,
+                self.settings.config.epochs,
+                self.settings.config.final_epochs,
+                learner.batch_size,
+                learner.lr
+            ));
+        }
+        if let Some(m) = keep_model {
+            self.settings.learner.model = m;
+        }
+        self.settings.config.tau = self.settings.config.tau.clamp(TAU_MIN, 1.0);
+    }
+
+    /// Show a reopened run: its rounds, its verdict's round and tau, its configuration.
+    fn show_reopened(&mut self, r: &Reopened) {
+        let run = &r.run;
+        let verdict = run.verdict();
+        self.settings.config = run.config.clone();
+        self.settings.learner = run.learner.clone();
+        if run.learner.model != ModelKind::Vae {
+            self.settings.classifier = run.learner.model;
+        }
+        if let Some(v) = &verdict {
+            self.set_tau(v.tau);
+        }
+        let selected = verdict
+            .as_ref()
+            .and_then(|v| run.rounds.iter().position(|x| x.round == v.round))
+            .or_else(|| run.rounds.len().checked_sub(1));
+        self.run = Some(Run::saved(
+            run.rounds.clone(),
+            run.config.clone(),
+            run.learner.clone(),
+            run.learner_description.clone(),
+            LiveStatus::from(&run.status),
+            run.elapsed_secs,
+        ));
+        self.selected_round = selected;
+        self.follow_latest = false;
+        self.autostart = false;
+        match &r.images_missing {
+            Some(why) => self.error(format!(
+                "Opened the run {} without thumbnails: {why}. The grids list sample ids; retraining needs the dataset.",
+                r.file.display()
+            )),
+            None => self.info(format!(
+                "Opened the run {} ({} rounds); images from {}.",
+                r.file.display(),
+                run.rounds.len(),
+                r.data_path
+                    .as_ref()
+                    .map_or("?".to_string(), |p| p.display().to_string())
+            )),
+        }
+    }
+
+    /// A batch size to suggest when an epoch of the open set is very few batches (< 20):
+    /// the largest power of two giving about 25 batches per epoch (at least 8).
+    pub fn small_set_batch(&self) -> Option<usize> {
+        let n = self.data.as_ref()?.train.len();
+        let bs = self.settings.learner.batch_size.max(1);
+        if n.div_ceil(bs) >= 20 {
+            return None;
+        }
+        let target = (n / 25).max(8);
+        let mut b = 8usize;
+        while b * 2 <= target {
+            b *= 2;
+        }
+        (b < bs).then_some(b)
+    }
+}

@@ -1,0 +1,135 @@
+//! The window's state without the window, in parts: opening a dataset or run
+//! ([`loading`]), the run and its worker ([`run`]), and what is shown: round, cut, grid and
+//! sample ([`selection`]). Every method returns at once; slow work runs on background threads
+//! ([`super::pending`]) whose results [`AppState::poll`] collects. Dialogs, decoding originals
+//! and exports belong to their panels, not here.
+
+pub mod loading;
+pub mod run;
+pub mod selection;
+
+use crate::learner::ModelKind;
+use crate::session::{LearnerFactory, Loaded};
+
+use super::pending::{no_repaint, Repaint};
+use super::settings::Settings;
+use super::view::{Filter, GridTab, ViewCache};
+use super::TAU_MIN;
+
+pub use loading::Loading;
+pub use run::{LiveStatus, Run};
+
+/// A message in the error bar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub error: bool,
+    pub text: String,
+}
+
+pub struct AppState {
+    pub settings: Settings,
+    pub loading: Option<Loading>,
+    pub data: Option<Loaded>,
+    /// Bumped whenever the dataset changes (thumbnail caches key on it).
+    pub generation: u64,
+    pub run: Option<Run>,
+    pub messages: Vec<Message>,
+    /// Round shown, as a position in the history.
+    pub selected_round: Option<usize>,
+    /// Follow the newest round as it arrives.
+    pub follow_latest: bool,
+    pub selected_sample: Option<usize>,
+    pub tab: GridTab,
+    pub filter: Filter,
+    /// Replaces the candle learner (tests).
+    pub factory: Option<LearnerFactory>,
+    /// Start a run as soon as a dataset has loaded.
+    pub autostart: bool,
+    /// The model chosen for this session (environment); saved per-dataset settings keep it.
+    pub pinned_model: Option<ModelKind>,
+    view: ViewCache,
+    repaint: Repaint,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, repaint: Repaint) -> Self {
+        Self {
+            settings,
+            loading: None,
+            data: None,
+            generation: 0,
+            run: None,
+            messages: Vec::new(),
+            selected_round: None,
+            follow_latest: true,
+            selected_sample: None,
+            tab: GridTab::default(),
+            filter: Filter::default(),
+            factory: None,
+            autostart: false,
+            pinned_model: None,
+            view: ViewCache::default(),
+            repaint,
+        }
+    }
+
+    /// A state whose background threads wake nobody (tests, headless use).
+    pub fn headless(settings: Settings) -> Self {
+        Self::new(settings, no_repaint())
+    }
+
+    /// What wakes the window when a background task is done.
+    pub fn repaint(&self) -> &Repaint {
+        &self.repaint
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        if !self.messages.iter().any(|m| m.text == text) {
+            self.messages.push(Message { error: true, text });
+        }
+    }
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        if !self.messages.iter().any(|m| m.text == text) {
+            self.messages.push(Message { error: false, text });
+        }
+    }
+
+    /// Dismiss the message at `k` (None: all).
+    pub fn dismiss(&mut self, k: Option<usize>) {
+        match k {
+            Some(k) if k < self.messages.len() => {
+                self.messages.remove(k);
+            }
+            Some(_) => {}
+            None => self.messages.clear(),
+        }
+    }
+
+    /// The slider's tau (also the tau the next run starts with).
+    pub fn tau(&self) -> f64 {
+        self.settings.config.tau
+    }
+
+    pub fn set_tau(&mut self, tau: f64) {
+        if tau.is_finite() {
+            self.settings.config.tau = tau.clamp(TAU_MIN, 1.0);
+        }
+    }
+
+    /// Whether the shown run (else the next one) is generative (the VAE).
+    pub fn generative(&self) -> bool {
+        self.run
+            .as_ref()
+            .map_or(self.settings.learner.model, |r| r.learner.model)
+            == ModelKind::Vae
+    }
+
+    /// Collect what background threads produced. Call once per frame; never blocks.
+    pub fn poll(&mut self) {
+        self.poll_loading();
+        self.poll_worker();
+    }
+}

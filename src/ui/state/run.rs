@@ -1,0 +1,323 @@
+//! The run being shown: starting, pausing, stopping and continuing it on the background worker
+//! (`session::worker`), collecting its rounds, and making its run file for an export.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::export::{DatasetInfo, RunFile, RunStatus, Verdict};
+use crate::itlm::{Config, RoundRecord};
+use crate::learner::LearnerConfig;
+use crate::session::{Command, Job, Progress, RunHeader, Worker, WorkerEvent};
+
+use super::super::view::Cut;
+use super::AppState;
+
+/// Where the shown run is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveStatus {
+    Starting,
+    Running,
+    Paused,
+    Finished,
+    Stopped,
+    Failed(String),
+}
+
+impl LiveStatus {
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self,
+            LiveStatus::Starting | LiveStatus::Running | LiveStatus::Paused
+        )
+    }
+
+    /// What a run file says of a run in this state.
+    pub fn saved(&self) -> RunStatus {
+        match self {
+            LiveStatus::Finished => RunStatus::Finished,
+            LiveStatus::Stopped => RunStatus::Stopped,
+            LiveStatus::Failed(m) => RunStatus::Failed(m.clone()),
+            LiveStatus::Starting | LiveStatus::Running | LiveStatus::Paused => {
+                RunStatus::InProgress
+            }
+        }
+    }
+}
+
+impl From<&RunStatus> for LiveStatus {
+    /// A saved run's status (one saved while training shows as stopped: nothing trains it).
+    fn from(s: &RunStatus) -> Self {
+        match s {
+            RunStatus::Finished => LiveStatus::Finished,
+            RunStatus::Failed(m) => LiveStatus::Failed(m.clone()),
+            RunStatus::Stopped | RunStatus::InProgress => LiveStatus::Stopped,
+        }
+    }
+}
+
+/// The run being shown: its configuration, its rounds so far, and the worker if it is alive.
+pub struct Run {
+    worker: Option<Worker>,
+    pub history: Vec<Arc<RoundRecord>>,
+    pub config: Config,
+    pub learner: LearnerConfig,
+    pub learner_description: String,
+    pub status: LiveStatus,
+    pub progress: Option<Progress>,
+    pub started: Instant,
+    pub elapsed_secs: f64,
+}
+
+impl Run {
+    /// A run read from a file: nothing trains it.
+    pub fn saved(
+        history: Vec<Arc<RoundRecord>>,
+        config: Config,
+        learner: LearnerConfig,
+        learner_description: String,
+        status: LiveStatus,
+        elapsed_secs: f64,
+    ) -> Self {
+        Self {
+            worker: None,
+            history,
+            config,
+            learner,
+            learner_description,
+            status,
+            progress: None,
+            started: Instant::now(),
+            elapsed_secs,
+        }
+    }
+
+    /// Whether a worker is training it.
+    pub fn is_live(&self) -> bool {
+        self.worker.is_some()
+    }
+}
+
+impl AppState {
+    pub(super) fn stop_and_forget_run(&mut self) {
+        if let Some(mut r) = self.run.take() {
+            if let Some(w) = r.worker.take() {
+                retire(w);
+            }
+        }
+    }
+
+    /// Start a fresh run with the current settings.
+    pub fn start(&mut self) {
+        self.start_job(Vec::new(), None, false);
+    }
+
+    /// Step one round: start a run that pauses after its first round, or let a paused run
+    /// train one more round.
+    pub fn step_one_round(&mut self) {
+        let (live, has_rounds) = match &self.run {
+            Some(r) => (
+                r.worker.is_some() && r.status.is_active(),
+                !r.history.is_empty(),
+            ),
+            None => (false, false),
+        };
+        if live {
+            self.send(Command::StepOneRound);
+        } else if has_rounds {
+            // A finished or stopped run: one more round from the shown round and cut.
+            self.retrain(true);
+        } else {
+            self.start_job(Vec::new(), None, true);
+        }
+    }
+
+    pub fn pause(&mut self) {
+        self.send(Command::Pause);
+    }
+
+    pub fn resume(&mut self) {
+        self.send(Command::Resume);
+    }
+
+    pub fn stop(&mut self) {
+        self.send(Command::Stop);
+    }
+
+    fn send(&mut self, c: Command) {
+        if let Some(w) = self.run.as_ref().and_then(|r| r.worker.as_ref()) {
+            w.send(c);
+        }
+    }
+
+    /// Continue from the selected round with the slider's cut ("retrain at this tau").
+    pub fn retrain_at_tau(&mut self) {
+        self.retrain(false);
+    }
+
+    fn retrain(&mut self, step: bool) {
+        let Some(cut) = self.cut() else {
+            self.error("No finished round to retrain from.");
+            return;
+        };
+        let Some(run) = &self.run else { return };
+        let history: Vec<Arc<RoundRecord>> = run.history[..=cut.index].to_vec();
+        self.start_job(history, Some(cut.kept.clone()), step);
+    }
+
+    fn start_job(&mut self, history: Vec<Arc<RoundRecord>>, kept: Option<Vec<bool>>, step: bool) {
+        let Some(data) = &self.data else {
+            self.error("Open a dataset first.");
+            return;
+        };
+        if let Some(why) = data
+            .reopened
+            .as_ref()
+            .and_then(|r| r.images_missing.clone())
+        {
+            self.error(format!(
+                "Cannot train: the images of this run are not available ({why})."
+            ));
+            return;
+        }
+        let mut config = self.settings.config.clone();
+        if let Some(run) = self.run.as_ref().filter(|_| !history.is_empty()) {
+            // Continuing keeps the run's rule; the slider's tau drives the rounds to come.
+            config = Config {
+                tau: config.tau,
+                ..run.config.clone()
+            };
+        }
+        // Continuing from the last round trains (at least) one more.
+        config.rounds = config.rounds.max(history.len());
+        let mut learner = self.settings.learner.clone();
+        if let Some(run) = self.run.as_ref().filter(|_| !history.is_empty()) {
+            // The rounds to come are trained by the same kind of model.
+            learner.model = run.learner.model;
+        }
+        if let Err(e) = config.validate().and_then(|_| learner.validate()) {
+            self.error(format!("Cannot start: {e}"));
+            return;
+        }
+        if data.reopened.is_none() && data.path.exists() {
+            let path = data.path.clone();
+            self.settings.remember_for(&path);
+        }
+        let Some(data) = &self.data else { return };
+        let mut job = Job::new(data.train.clone(), config.clone(), learner.clone());
+        job.test = data.test.clone();
+        job.test2 = data.test2.clone();
+        job.bad = data.bad.clone();
+        job.history = history.clone();
+        job.kept = kept;
+        job.step = step;
+        job.factory = self.factory.clone();
+        let repaint = self.repaint().clone();
+        self.stop_and_forget_run();
+        match Worker::spawn(job, move || repaint()) {
+            Ok(w) => {
+                self.run = Some(Run {
+                    worker: Some(w),
+                    history,
+                    config,
+                    learner,
+                    learner_description: String::new(),
+                    status: LiveStatus::Starting,
+                    progress: None,
+                    started: Instant::now(),
+                    elapsed_secs: 0.0,
+                });
+                self.follow_latest = true;
+                self.messages.retain(|m| !m.error);
+            }
+            Err(e) => self.error(format!("Cannot start the run: {e}")),
+        }
+    }
+
+    pub(super) fn poll_worker(&mut self) {
+        let Some(run) = self.run.as_mut() else { return };
+        let Some(worker) = run.worker.as_ref() else {
+            return;
+        };
+        let mut errors = Vec::new();
+        let mut new_round = false;
+        // Bounded: a flood of events is finished next frame.
+        for _ in 0..512 {
+            let Some(e) = worker.try_recv() else { break };
+            match e {
+                WorkerEvent::Started { learner } => {
+                    run.learner_description = learner;
+                    run.status = LiveStatus::Running;
+                }
+                WorkerEvent::Progress(p) => {
+                    run.elapsed_secs = p.elapsed_secs;
+                    run.progress = Some(p);
+                }
+                WorkerEvent::RoundDone(r) => {
+                    run.history.push(r);
+                    new_round = true;
+                }
+                WorkerEvent::Paused => run.status = LiveStatus::Paused,
+                WorkerEvent::Resumed => run.status = LiveStatus::Running,
+                WorkerEvent::Ended(end) => {
+                    run.elapsed_secs = run.started.elapsed().as_secs_f64();
+                    if let RunStatus::Failed(m) = &end {
+                        errors.push(format!("The run failed: {m}"));
+                    }
+                    run.status = LiveStatus::from(&end);
+                    run.progress = None;
+                    if let Some(w) = run.worker.take() {
+                        retire(w);
+                    }
+                    break;
+                }
+            }
+        }
+        let last = run.history.len().checked_sub(1);
+        if new_round && (self.follow_latest || self.selected_round.is_none()) {
+            self.selected_round = last;
+        }
+        for e in errors {
+            self.error(e);
+        }
+    }
+
+    /// The run as a run file, with `cut` (the shown round at the slider's tau) as its verdict.
+    pub fn run_file(&self, cut: &Cut) -> Option<RunFile> {
+        let run = self.run.as_ref()?;
+        let data = self.data.as_ref()?;
+        let mut header = RunHeader::new(
+            &run.config,
+            &run.learner,
+            run.learner_description.clone(),
+            &data.train,
+            data.test.iter().chain(&data.test2).map(|d| &**d),
+            data.truth.as_deref(),
+        );
+        if let Some(r) = data
+            .reopened
+            .as_ref()
+            .filter(|r| r.images_missing.is_some())
+        {
+            // Without its images the stand-in set has no real shape or source.
+            header.dataset = DatasetInfo::clone(&r.run.dataset);
+        }
+        Some(header.run_file(
+            run.history.clone(),
+            run.status.saved(),
+            Some(Verdict {
+                round: cut.record.round,
+                tau: cut.tau,
+                kept: cut.kept.clone(),
+            }),
+            run.elapsed_secs,
+        ))
+    }
+}
+
+/// Drop a worker on another thread: dropping joins it, which can take one batch.
+/// (If no thread can be started, the closure and the worker are dropped here instead.)
+fn retire(w: Worker) {
+    let _ = std::thread::Builder::new()
+        .name("itlm-retire".into())
+        .spawn(move || drop(w));
+}
