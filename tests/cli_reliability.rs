@@ -477,6 +477,7 @@ fn prepared(n: usize) -> Prepared {
     Prepared {
         train: dataset(n, 2),
         test: None,
+        test_beside: None,
         test2: None,
         test2_path: None,
         truth: None,

@@ -249,17 +249,18 @@ fn wrong_magic_and_other_versions() {
         b[8..12].copy_from_slice(&v.to_le_bytes());
         b
     };
+    let next = RUN_VERSION + 1;
     assert_eq!(
-        err(&with_version(7)),
-        "x.itlm: run file version 7; this build reads versions 1 to 6 (written by a newer itlm-inspector)"
+        err(&with_version(next)),
+        format!("x.itlm: run file version {next}; this build reads versions 1 to {RUN_VERSION} (written by a newer itlm-inspector)")
     );
     assert_eq!(
         err(&with_version(u32::MAX)),
-        format!("x.itlm: run file version {}; this build reads versions 1 to 6 (written by a newer itlm-inspector)", u32::MAX)
+        format!("x.itlm: run file version {}; this build reads versions 1 to {RUN_VERSION} (written by a newer itlm-inspector)", u32::MAX)
     );
     assert_eq!(
         err(&with_version(0)),
-        "x.itlm: run file version 0; this build reads versions 1 to 6"
+        format!("x.itlm: run file version 0; this build reads versions 1 to {RUN_VERSION}")
     );
 }
 

@@ -241,7 +241,16 @@ fn window_runs_itlm_and_follows_the_user() {
     h.key_press(egui::Key::ArrowRight);
     h.run_steps(2);
     h.get_by_label("Loss across rounds plot");
-    h.get_by_label("Class probabilities plot");
+    // The given class's bar, with its probability, whatever it is (0 included).
+    let given_bar = {
+        let st = &h.state().state;
+        let i = st.selected_sample.unwrap();
+        let d = &st.data.as_ref().unwrap().train;
+        let g = d.label(i) as usize;
+        let p = st.record().unwrap().probs_of(i, d.num_classes())[g];
+        format!("p({}) = {p:.3}", d.classes[g])
+    };
+    h.get_by_label(&given_bar);
     h.key_press(egui::Key::ArrowDown);
     h.run_steps(2);
     let second = h.state_mut().state.lists().unwrap().trimmed[1];

@@ -91,6 +91,13 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         &p.sources(),
         a.force,
     )?;
+    let skipped = &p.train.skipped;
+    if !skipped.is_empty() {
+        eprintln!("{} skipped:", crate::plural(skipped.len(), "file"));
+        for s in skipped.iter().take(10) {
+            eprintln!("  {}: {}", s.path.display(), s.reason);
+        }
+    }
     for n in &p.notes {
         eprintln!("{n}");
     }

@@ -91,6 +91,14 @@ pub fn default_test2_path(path: &Path) -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
+/// The clean test split `corrupt` copies beside a set (`<DATA>-test`), if it is there.
+pub fn default_test_path(path: &Path) -> Option<PathBuf> {
+    let mut name = path.file_name()?.to_os_string();
+    name.push("-test");
+    let p = path.with_file_name(name);
+    p.is_dir().then_some(p)
+}
+
 /// The `truth.csv` that sits in a dataset folder, if any.
 pub fn default_truth_path(path: &Path) -> Option<PathBuf> {
     let p = path.join("truth.csv");

@@ -22,10 +22,14 @@ pub type Legacy<C, L = LearnerConfig> = RunFileOf<C, L, String>;
 
 impl<C, L> RunFileOf<C, L, String> {
     /// An earlier build's run (status as text) with its config and learner settings mapped to
-    /// today's.
-    pub fn upgrade<D, M>(self, f: impl FnOnce(C) -> D, g: impl FnOnce(L) -> M) -> RunFileOf<D, M> {
-        RunFileOf {
-            status: RunStatus::from_legacy(&self.status),
+    /// today's; an error for a status no earlier build wrote.
+    pub fn upgrade<D, M>(
+        self,
+        f: impl FnOnce(C) -> D,
+        g: impl FnOnce(L) -> M,
+    ) -> std::result::Result<RunFileOf<D, M>, String> {
+        Ok(RunFileOf {
+            status: RunStatus::from_legacy(&self.status)?,
             config: f(self.config),
             learner: g(self.learner),
             learner_description: self.learner_description,
@@ -34,7 +38,7 @@ impl<C, L> RunFileOf<C, L, String> {
             rounds: self.rounds,
             verdict: self.verdict,
             elapsed_secs: self.elapsed_secs,
-        }
+        })
     }
 }
 
@@ -289,12 +293,12 @@ impl From<&Config> for ConfigNoRestore {
 /// that decodes under a layout but fails the run's consistency check tries the next.
 pub fn decode(body: &[u8]) -> std::result::Result<RunFile, String> {
     let first = decode_whole::<Legacy<ConfigNoFolds, LearnerNoOptimizer>>(body)
-        .map(|r| r.upgrade(Config::from, LearnerConfig::from))
+        .and_then(|r| r.upgrade(Config::from, LearnerConfig::from))
         .and_then(|r| r.check().map(|()| r));
     match first {
         Ok(r) => Ok(r),
         Err(e) => decode_whole::<Legacy<ConfigWholeEpochs, LearnerNoOptimizer>>(body)
-            .map(|r| r.upgrade(Config::from, LearnerConfig::from))
+            .and_then(|r| r.upgrade(Config::from, LearnerConfig::from))
             .and_then(|r| r.check().map(|()| r))
             .map_err(|_| e),
     }
@@ -304,7 +308,7 @@ pub fn decode(body: &[u8]) -> std::result::Result<RunFile, String> {
 /// optimizer.
 pub fn decode_v3(body: &[u8]) -> std::result::Result<RunFile, String> {
     decode_whole::<Legacy<ConfigNoRestore, LearnerNoOptimizer>>(body)
-        .map(|r| r.upgrade(Config::from, LearnerConfig::from))
+        .and_then(|r| r.upgrade(Config::from, LearnerConfig::from))
 }
 
 /// A version-4, -5 or -6 body (with the evaluation sources after it from version 5 on):
@@ -313,12 +317,10 @@ pub fn decode_v3(body: &[u8]) -> std::result::Result<RunFile, String> {
 pub fn take_v4_to_v6(version: u32, body: &[u8]) -> std::result::Result<(RunFile, &[u8]), String> {
     let e = |e: postcard::Error| e.to_string();
     if version >= 6 {
-        postcard::take_from_bytes::<Legacy<Config>>(body)
-            .map(|(r, rest)| (r.upgrade(|c| c, |l| l), rest))
-            .map_err(e)
+        let (r, rest) = postcard::take_from_bytes::<Legacy<Config>>(body).map_err(e)?;
+        Ok((r.upgrade(|c| c, |l| l)?, rest))
     } else {
-        postcard::take_from_bytes::<Legacy<ConfigNoRestore>>(body)
-            .map(|(r, rest)| (r.upgrade(Config::from, |l| l), rest))
-            .map_err(e)
+        let (r, rest) = postcard::take_from_bytes::<Legacy<ConfigNoRestore>>(body).map_err(e)?;
+        Ok((r.upgrade(Config::from, |l| l)?, rest))
     }
 }

@@ -118,16 +118,19 @@ pub enum RunStatus {
 
 impl RunStatus {
     /// The status of a run file of version 6 or earlier, which stored it as text ("finished",
-    /// "stopped", "failed: ...", "in progress").
-    pub fn from_legacy(s: &str) -> Self {
-        if s.starts_with("finished") {
-            RunStatus::Finished
+    /// "stopped", "failed: ...", "in progress"); any other text is not a status an earlier
+    /// build wrote (e.g. a newer file with its version field damaged).
+    pub fn from_legacy(s: &str) -> std::result::Result<Self, String> {
+        if s == "finished" {
+            Ok(RunStatus::Finished)
         } else if let Some(m) = s.strip_prefix("failed: ") {
-            RunStatus::Failed(m.to_string())
+            Ok(RunStatus::Failed(m.to_string()))
         } else if s == "in progress" {
-            RunStatus::InProgress
+            Ok(RunStatus::InProgress)
+        } else if s == "stopped" || s.starts_with("stopped: ") {
+            Ok(RunStatus::Stopped)
         } else {
-            RunStatus::Stopped
+            Err(format!("unknown run status {s:?}"))
         }
     }
 }

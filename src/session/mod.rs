@@ -4,6 +4,7 @@
 //! background thread ([`worker`]), and the `corrupt` and `gen-demo` commands ([`corrupt`],
 //! [`demo`]). No egui, eframe, rfd or clap here.
 
+pub mod clock;
 pub mod corrupt;
 pub mod demo;
 pub mod loaded;

@@ -23,10 +23,13 @@ pub struct DataRequest {
     pub seed: u64,
 }
 
-/// Training data, test sets and truth as a run needs them.
+/// Training data, test sets and truth as a run needs them. The files the loader skipped are
+/// `train.skipped`; `notes` says everything else worth saying (truth warnings, sets found).
 pub struct Prepared {
     pub train: Dataset,
     pub test: Option<Dataset>,
+    /// Where the test set came from when it was found beside the set (`<DATA>-test`).
+    pub test_beside: Option<PathBuf>,
     pub test2: Option<Dataset>,
     /// Where test-2 came from: the one asked for, or `<DATA>-test2` found beside the set.
     pub test2_path: Option<PathBuf>,
@@ -54,15 +57,6 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
     let mut train = loaded.train;
     if train.is_empty() {
         return Err(Error::data(data_path, "no images found"));
-    }
-    if !train.skipped.is_empty() {
-        notes.push(format!(
-            "{} skipped:",
-            crate::plural(train.skipped.len(), "file")
-        ));
-        for s in train.skipped.iter().take(10) {
-            notes.push(format!("  {}: {}", s.path.display(), s.reason));
-        }
     }
     // Truth is matched against the whole set first, so that its warnings are about the file,
     // not about the samples a --limit left out.
@@ -100,10 +94,35 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
         d.conform_to(train.shape);
         Ok(d)
     };
+    let (mut test_beside, mut test_unused) = (None, None);
     let test = match (&req.eval.test, req.eval.no_test) {
         (Some(p), _) => Some(conform(data::load_test(p, &opts)?, &train)?),
-        (None, false) => loaded.test.map(|t| conform(t, &train)).transpose()?,
+        (None, false) => match loaded.test {
+            Some(t) => Some(conform(t, &train)?),
+            // The clean test split `corrupt` copies beside a set; one that does not fit is
+            // noted, not fatal (it was not asked for).
+            None => match data::default_test_path(data_path) {
+                Some(p) => match data::load(&p, &opts).and_then(|l| conform(l.train, &train)) {
+                    Ok(t) => {
+                        test_beside = Some(p);
+                        Some(t)
+                    }
+                    Err(e) => {
+                        test_unused = Some(format!("test set beside the set not used: {e}"));
+                        None
+                    }
+                },
+                None => None,
+            },
+        },
         (None, true) => None,
+    };
+    let test_note = match (&test_beside, test_unused) {
+        (Some(p), _) => Some(format!(
+            "test set: {} (found beside the set; --test names another)",
+            p.display()
+        )),
+        (None, unused) => unused,
     };
     let mut load2 = |p: &Path| -> Result<Dataset> { conform(data::load(p, &opts)?.train, &train) };
     // Notes of the test-2 found beside the set (conform holds `notes` until then).
@@ -129,10 +148,12 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
             None => (None, None),
         },
     };
+    notes.extend(test_note);
     notes.extend(beside);
     Ok(Prepared {
         train,
         test,
+        test_beside,
         test2,
         test2_path,
         truth,
@@ -183,10 +204,14 @@ pub fn open_dataset(req: &DataRequest) -> Result<Loaded> {
     let p = &req.path;
     let pr = prepare(req).map_err(|e| Error::Other(format!("Cannot open {}: {e}", p.display())))?;
     let eval = &req.eval;
-    let test_from = pr.test.as_ref().map(|_| match &eval.test {
-        Some(t) => t.display().to_string(),
-        None => auto_test_name(&pr.train.source),
-    });
+    let test_from = pr
+        .test
+        .as_ref()
+        .map(|_| match (&eval.test, &pr.test_beside) {
+            (Some(t), _) => t.display().to_string(),
+            (None, Some(b)) => format!("{} (auto)", b.display()),
+            (None, None) => auto_test_name(&pr.train.source),
+        });
     let test2_from = pr.test2_path.as_ref().map(|t| {
         if eval.test2.is_some() {
             t.display().to_string()

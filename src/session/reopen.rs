@@ -183,7 +183,28 @@ pub fn load(file: &Path, eval: &EvalInputs) -> Result<Loaded> {
         test_from = Some(auto_test_name(&info.source));
         Some(conform(t)?)
     } else {
-        None
+        // The clean test split `corrupt` copies beside a set, as when the set itself is opened.
+        let beside = data_path
+            .as_deref()
+            .filter(|_| matches!(info.source, Source::ImageFolder { .. }))
+            .and_then(data::default_test_path);
+        match beside.map(|p| (data::load(&p, &LoadOptions::default()), p)) {
+            Some((Ok(l), p)) => match conform(l.train) {
+                Ok(t) => {
+                    test_from = Some(format!("{} (auto)", p.display()));
+                    Some(t)
+                }
+                Err(e) => {
+                    notes.push(format!("The test set beside the dataset is not used: {e}"));
+                    None
+                }
+            },
+            Some((Err(e), _)) => {
+                notes.push(format!("The test set beside the dataset is not used: {e}"));
+                None
+            }
+            None => None,
+        }
     };
     let load2 = |p: &Path| -> Result<Dataset> {
         let d = data::load(p, &LoadOptions::default())

@@ -12,19 +12,21 @@ use crate::export::Overwrite;
 use crate::learner::{Mode, ModelKind};
 
 use super::command::{Command, Commands, DialogPurpose, ExportWhat, View};
+use super::compare::ComparePanel;
 use super::detail::DetailPanel;
 use super::dialogs::Dialogs;
 use super::eval_paths::EvalPaths;
 use super::export_menu::ExportPanel;
 use super::frame_stats::FrameStats;
 use super::generated::GeneratedTextures;
+use super::grid::GridPanel;
 use super::open_bar::OpenBar;
 use super::pending::Repaint;
 use super::settings::Settings;
 use super::state::loading::same_path;
 use super::state::{AppState, LiveStatus};
 use super::thumbs::Thumbs;
-use super::{confusion, controls, generated, grid, histogram, metrics, open_bar, timeline};
+use super::{confusion, controls, generated, histogram, metrics, open_bar, timeline};
 
 /// How the window starts.
 #[derive(Clone, Debug, Default)]
@@ -39,8 +41,10 @@ pub struct Options {
     /// `ITLM_MODE`: generative picks the VAE, classify a classifier.
     pub mode: Option<Mode>,
     pub frame_stats: Option<PathBuf>,
-    /// Ignore saved settings (tests).
+    /// Ignore saved settings (tests); also leaves autosave off unless `data_dir` is given.
     pub fresh_settings: bool,
+    /// Where runs are saved (default: `autosave::default_root`).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Options {
@@ -57,6 +61,7 @@ impl Options {
             mode: var("ITLM_MODE").and_then(|v| v.parse::<Mode>().ok()),
             frame_stats: var("ITLM_FRAME_STATS").map(PathBuf::from),
             fresh_settings: false,
+            data_dir: None,
         }
     }
 }
@@ -69,6 +74,8 @@ pub struct App {
     pub eval: EvalPaths,
     pub export: ExportPanel,
     pub detail: DetailPanel,
+    pub grid: GridPanel,
+    pub compare: ComparePanel,
     pub thumbs: Thumbs,
     pub generated_tex: GeneratedTextures,
     pub stats: FrameStats,
@@ -112,6 +119,11 @@ impl App {
         let mut state = AppState::new(settings, Arc::new(move || ctx.request_repaint()));
         state.autostart = options.autostart;
         state.pinned_model = model;
+        state.autosave.root = options.data_dir.clone().or_else(|| {
+            (!options.fresh_settings)
+                .then(super::state::autosave::default_root)
+                .flatten()
+        });
         let mut app = Self {
             state,
             dialogs: Dialogs::default(),
@@ -119,6 +131,8 @@ impl App {
             eval: EvalPaths::default(),
             export: ExportPanel::default(),
             detail: DetailPanel::default(),
+            grid: GridPanel::default(),
+            compare: ComparePanel::default(),
             thumbs: Thumbs::default(),
             stats: FrameStats::new(options.frame_stats),
             generated_tex: GeneratedTextures::default(),
@@ -189,6 +203,7 @@ impl App {
             Command::StepSample(d) => s.step_sample(d),
             Command::SetTab(t) => s.tab = t,
             Command::SetFilter(f) => s.filter = f,
+            Command::SetSort(o) => s.sort = o,
             Command::BeginExport(w) => self.begin_export(w),
             Command::ExportNow(o) => self.export_now(o),
             Command::Dismiss(k) => s.dismiss(k),
@@ -197,20 +212,22 @@ impl App {
 
     /// Write the open export (see [`ExportPanel::export_now`]).
     pub fn export_now(&mut self, overwrite: Overwrite) {
-        let run = self.state.cut().and_then(|c| self.state.run_file(&c));
+        let cut = self.state.cut();
+        let run = cut.and_then(|c| self.state.run_file(Some(&c)));
         self.export.export_now(overwrite, run, &mut self.state);
     }
 
     fn open_dialog(&mut self, purpose: DialogPurpose) {
         let settings = &self.state.settings;
         let start_dir = match purpose {
-            DialogPurpose::OpenFolder | DialogPurpose::OpenRun | DialogPurpose::EvalPath(_) => {
-                settings
-                    .recent
-                    .first()
-                    .and_then(|p| p.parent())
-                    .map(Path::to_path_buf)
-            }
+            DialogPurpose::OpenFolder
+            | DialogPurpose::OpenRun
+            | DialogPurpose::EvalPath(_)
+            | DialogPurpose::CompareRun => settings
+                .recent
+                .first()
+                .and_then(|p| p.parent())
+                .map(Path::to_path_buf),
             DialogPurpose::ExportTarget(_) => settings.export_dir.clone(),
         };
         let repaint: Repaint = self.state.repaint().clone();
@@ -227,9 +244,15 @@ impl App {
     pub fn poll(&mut self) {
         self.state.poll();
         self.export.poll(&mut self.state);
+        self.compare
+            .poll(self.state.data.as_ref().map(|d| d.train.ids()));
         if let Some(a) = self.dialogs.poll() {
             match (a.path, a.purpose) {
                 (Some(p), DialogPurpose::OpenFolder | DialogPurpose::OpenRun) => self.open(p),
+                (Some(p), DialogPurpose::CompareRun) => {
+                    let repaint = self.state.repaint().clone();
+                    self.compare.load(p, &repaint);
+                }
                 (Some(p), DialogPurpose::EvalPath(f)) => {
                     *self.eval.field_mut(f) = p.display().to_string();
                 }
@@ -253,11 +276,41 @@ impl App {
                 self.eval = EvalPaths::show(&d.eval);
             }
             self.detail = DetailPanel::default();
+            self.grid = GridPanel::default();
+            self.compare.clear();
             self.export.last_written.clear();
         }
     }
 
+    /// Keys that act wherever the pointer is (not while typing in a field).
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let open = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
+        let export = KeyboardShortcut::new(Modifiers::COMMAND, Key::E);
+        let (open, export) =
+            ctx.input_mut(|i| (i.consume_shortcut(&open), i.consume_shortcut(&export)));
+        if open && !self.dialogs.is_open() {
+            self.open_dialog(DialogPurpose::OpenFolder);
+        }
+        if export && self.state.record().is_some() {
+            self.begin_export(ExportWhat::All);
+        }
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        if ctx.input(|i| i.key_pressed(Key::Space) && i.modifiers.is_none()) {
+            let status = self.state.run.as_ref().map(|r| r.status.clone());
+            match status {
+                Some(LiveStatus::Running | LiveStatus::Starting) => self.state.pause(),
+                Some(LiveStatus::Paused) => self.state.resume(),
+                _ if self.state.data.as_ref().is_some_and(|d| d.has_images()) => self.state.start(),
+                _ => {}
+            }
+        }
+    }
+
     fn keys(&mut self, ctx: &egui::Context) {
+        self.shortcuts(ctx);
         if ctx.egui_wants_keyboard_input() {
             return;
         }
@@ -322,6 +375,11 @@ impl eframe::App for App {
         let t0 = Instant::now();
         self.thumbs.begin_frame(self.state.generation);
         let ctx = ui.ctx().clone();
+        ctx.set_theme(if self.state.settings.light {
+            egui::Theme::Light
+        } else {
+            egui::Theme::Dark
+        });
         let cut = self.state.cut();
         let lists = self.state.lists();
         let mut out = Commands::new();
@@ -341,6 +399,14 @@ impl eframe::App for App {
                 ui.separator();
                 self.export.menu_ui(ui, &v, &mut out);
                 view_menu_ui(ui, &v, &mut out);
+                if ui
+                    .add_enabled(v.cut.is_some(), egui::Button::new("Compare..."))
+                    .on_hover_text("Compare the shown run with another run of this dataset")
+                    .on_disabled_hover_text("Compare needs a finished round")
+                    .clicked()
+                {
+                    self.compare.open = true;
+                }
                 ui.separator();
                 self.open_bar.ui(ui, &v, &mut out);
             });
@@ -375,8 +441,9 @@ impl eframe::App for App {
                 .resizable(true)
                 .default_size(340.0)
                 .show(ui, |ui| {
+                    // A scroll position per sample: another sample opens at its top.
                     egui::ScrollArea::vertical()
-                        .id_salt("detail_scroll")
+                        .id_salt(("detail_scroll", v.state.selected_sample))
                         .show(ui, |ui| detail.ui(ui, &v, &mut out));
                 });
         }
@@ -411,11 +478,12 @@ impl eframe::App for App {
                         });
                 });
         }
-        let thumbs = &mut self.thumbs;
+        let (thumbs, grid) = (&mut self.thumbs, &mut self.grid);
         egui::CentralPanel::default().show(ui, |ui| {
-            grid::grid_ui(ui, &v, thumbs, &mut out);
+            grid.ui(ui, &v, thumbs, &mut out);
         });
         self.export.window_ui(&ctx, &v, &mut out);
+        self.compare.window_ui(&ctx, &v, &mut out);
         drop_overlay_ui(&ctx);
 
         // Keep the spinners and clocks moving while something runs in the background.
@@ -457,7 +525,14 @@ fn view_menu_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         ui.checkbox(&mut p.histogram, "Loss histogram");
         ui.checkbox(&mut p.metrics, "Metrics over rounds");
         ui.checkbox(&mut p.confusion, "Confusion of trimmed / generated images");
-        ui.checkbox(&mut p.frame_stats, "Frame times");
+        ui.checkbox(&mut p.frame_stats, "Frame times (developer figures)");
+        ui.separator();
+        ui.checkbox(&mut s.light, "Light colours");
+        ui.label(
+            RichText::new("Keys: Space start / pause, Ctrl+O open, Ctrl+E export, Left/Right rounds, Up/Down samples, Esc close")
+                .small()
+                .color(Color32::GRAY),
+        );
         if s != v.state.settings {
             out.push(Command::Settings(Box::new(s)));
         }

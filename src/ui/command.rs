@@ -10,7 +10,7 @@ use crate::export::{self, Output, Overwrite, RunFile};
 
 use super::settings::Settings;
 use super::state::AppState;
-use super::view::{Cut, Filter, GridTab, Lists};
+use super::view::{Cut, Filter, GridTab, Lists, Sort};
 
 /// What a panel draws from this frame.
 pub struct View<'a> {
@@ -60,6 +60,7 @@ pub enum Command {
     StepSample(isize),
     SetTab(GridTab),
     SetFilter(Filter),
+    SetSort(Sort),
     BeginExport(ExportWhat),
     ExportNow(Overwrite),
     /// Dismiss the message at this position (None: all).
@@ -75,6 +76,8 @@ pub enum DialogPurpose {
     ExportTarget(ExportWhat),
     /// A test / test-2 / truth path field.
     EvalPath(EvalField),
+    /// A run to compare the shown one with.
+    CompareRun,
 }
 
 /// Which path field.

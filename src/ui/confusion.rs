@@ -101,12 +101,12 @@ pub fn confusion_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         if state.filter.cell == Some(c) {
             out.push(Command::SetFilter(Filter {
                 cell: None,
-                ..state.filter
+                ..state.filter.clone()
             }));
         } else {
             out.push(Command::SetFilter(Filter {
                 cell: Some(c),
-                ..state.filter
+                ..state.filter.clone()
             }));
             out.push(Command::SetTab(GridTab::Trimmed));
         }

@@ -205,12 +205,18 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 let mut on = s.limit.is_some();
                 ui.checkbox(&mut on, "use a subset of")
                     .on_hover_text("A seeded random subset of the training samples; applies when a dataset is (re)opened");
+                let n = state.data.as_ref().map(|d| d.train.len());
                 match (on, &mut s.limit) {
-                    (true, Some(n)) => {
-                        ui.add(egui::DragValue::new(n).range(10..=10_000_000).speed(50))
+                    (true, Some(k)) => {
+                        ui.add(egui::DragValue::new(k).range(10..=10_000_000).speed(50))
                             .on_hover_text("samples");
+                        ui.label(match n {
+                            Some(n) => format!("samples (of {n}; reopen to apply)"),
+                            None => "samples".into(),
+                        });
                     }
-                    (true, l @ None) => *l = Some(5000),
+                    // Half the open set (at most 5000), so that it is a subset.
+                    (true, l @ None) => *l = Some(n.map_or(5000, |n| (n / 2).clamp(10, 5000))),
                     (false, l) => *l = None,
                 }
             });
@@ -434,7 +440,7 @@ fn progress_ui(ui: &mut egui::Ui, v: &View) {
                     s.push_str(&format!(" - loss {l:.3}"));
                 }
                 s.push_str(&format!(" - {}", secs(p.elapsed_secs)));
-                if let Some(e) = p.eta_secs {
+                if let (Some(e), false) = (p.eta_secs, run.status == LiveStatus::Paused) {
                     s.push_str(&format!(" - ETA {}", secs(e)));
                 }
                 ui.add(
@@ -446,11 +452,25 @@ fn progress_ui(ui: &mut egui::Ui, v: &View) {
             }
             None => {
                 ui.label(format!(
-                    "{} rounds done in {} - {}",
-                    run.history.len(),
+                    "{} done in {} - {}",
+                    crate::plural(run.history.len(), "round"),
                     secs(run.elapsed_secs),
                     run.learner_description
                 ));
+            }
+        }
+        let a = &v.state.autosave;
+        if let (Some(file), Some(saved)) = (&a.file, &a.saved) {
+            if file == saved {
+                let name = file
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into());
+                ui.label(
+                    RichText::new(format!("saved as {name}"))
+                        .small()
+                        .color(Color32::GRAY),
+                )
+                .on_hover_text(file.display().to_string());
             }
         }
     });

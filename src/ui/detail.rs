@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use egui::{Color32, RichText, TextureHandle, TextureOptions};
-use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints, Points, VLine};
+use egui_plot::{Line, Plot, PlotPoints, Points, VLine};
 
 use super::command::{Command, Commands, View};
 use super::histogram::{BAD, KEPT, TRIMMED};
@@ -181,8 +181,8 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
                 ui.label("file");
                 // A long path would widen the panel past the window: cut it, whole on hover.
                 let full = f.display().to_string();
-                ui.add(egui::Label::new(&full).truncate())
-                    .on_hover_text(&full);
+                // (A truncated label shows the whole text on hover by itself.)
+                ui.add(egui::Label::new(&full).truncate());
                 ui.end_row();
             }
             let given = train.label(i);
@@ -293,100 +293,73 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
     ui.label(RichText::new(format!("Class probabilities (round {})", rec.round)).strong());
     let given = train.label(i) as usize;
     let pred = rec.predicted.get(i).copied().unwrap_or(0) as usize;
-    let bars: Vec<Bar> = probs
-        .iter()
-        .enumerate()
-        .map(|(c, &p)| {
-            let fill = if c == given {
-                KEPT
-            } else if c == pred {
-                TRIMMED
-            } else {
-                Color32::GRAY
-            };
-            Bar::new(c as f64, p as f64)
-                .name(class(c as u32))
-                .fill(fill)
-                .width(0.8)
-        })
-        .collect();
-    let names: Vec<String> = train.classes.clone();
-    Plot::new(("detail_probs", i))
-        .height(140.0)
-        .allow_scroll(false)
-        .allow_zoom(false)
-        .allow_drag(false)
-        .include_y(0.0)
-        .include_y(1.0)
-        .include_x(-0.5)
-        .include_x(probs.len() as f64 - 0.5)
-        // One mark per class (every n-th when there are many), so each bar gets its name.
-        .x_grid_spacer(class_marks)
-        .x_axis_formatter(move |m, _| {
-            let c = m.value.round();
-            if (m.value - c).abs() < 1e-6 && c >= 0.0 {
-                names
-                    .get(c as usize)
-                    .map(|s| s.chars().take(6).collect())
-                    .unwrap_or_default()
-            } else {
-                String::new()
+    probability_bars_ui(ui, probs, &train.classes, given, pred);
+    ui.horizontal_wrapped(|ui| {
+        let small = |t: &str, c: Color32| RichText::new(t).small().color(c);
+        ui.label(small("blue: the given label", KEPT));
+        if pred != given {
+            ui.label(small("orange: the predicted one", TRIMMED));
+        }
+        ui.label(small("grey: other classes", Color32::GRAY));
+    });
+}
+
+/// One row per class: its name, a bar of its probability and the value. The given and the
+/// predicted class always show; with many classes, the others only if among the 10 likeliest.
+fn probability_bars_ui(
+    ui: &mut egui::Ui,
+    probs: &[f32],
+    classes: &[String],
+    given: usize,
+    pred: usize,
+) {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    let shown: Vec<usize> = if probs.len() <= 12 {
+        (0..probs.len()).collect()
+    } else {
+        let mut v: Vec<usize> = order.iter().copied().take(10).collect();
+        for c in [given, pred] {
+            if !v.contains(&c) {
+                v.push(c);
             }
-        })
-        .show(ui, |p| p.bar_chart(BarChart::new("p", bars)))
-        .response
-        .widget_info(|| {
-            egui::WidgetInfo::labeled(egui::Role::Image, true, "Class probabilities plot")
+        }
+        v.sort_unstable();
+        v
+    };
+    egui::Grid::new("detail_probs")
+        .num_columns(3)
+        .spacing([6.0, 2.0])
+        .show(ui, |ui| {
+            for c in shown {
+                let p = probs[c].clamp(0.0, 1.0);
+                let color = if c == given {
+                    KEPT
+                } else if c == pred {
+                    TRIMMED
+                } else {
+                    Color32::GRAY
+                };
+                let name: String = classes
+                    .get(c)
+                    .map_or("?".into(), |n| n.chars().take(16).collect());
+                ui.label(RichText::new(name).color(color));
+                let (rect, resp) =
+                    ui.allocate_exact_size(egui::vec2(150.0, 12.0), egui::Sense::hover());
+                let painter = ui.painter();
+                painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+                let mut bar = rect;
+                bar.set_width((rect.width() * p).max(if p > 0.0 { 1.0 } else { 0.0 }));
+                painter.rect_filled(bar, 2.0, color);
+                resp.widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::Role::Image,
+                        true,
+                        format!("p({}) = {p:.3}", classes.get(c).map_or("?", |s| s)),
+                    )
+                });
+                ui.label(format!("{p:.3}"));
+                ui.end_row();
+            }
         });
-    ui.label(
-        RichText::new("blue: given label, orange: predicted")
-            .small()
-            .color(Color32::GRAY),
-    );
-}
-
-/// Grid marks on the class indices in view: every class up to 12 in view, else every n-th.
-fn class_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
-    let (lo, hi) = input.bounds;
-    let (first, last) = (lo.ceil().max(0.0), hi.floor());
-    if last.is_nan() || first.is_nan() || last < first {
-        return Vec::new();
-    }
-    let step = ((last - first + 1.0) / 12.0).ceil().max(1.0);
-    let mut marks = Vec::new();
-    let mut v = (first / step).ceil() * step;
-    while v <= last && marks.len() < 64 {
-        marks.push(egui_plot::GridMark {
-            value: v,
-            step_size: step,
-        });
-        v += step;
-    }
-    marks
-}
-
-#[cfg(test)]
-mod tests {
-    use super::class_marks;
-
-    fn marks(lo: f64, hi: f64) -> Vec<f64> {
-        class_marks(egui_plot::GridInput {
-            bounds: (lo, hi),
-            base_step_size: 0.01,
-        })
-        .iter()
-        .map(|m| m.value)
-        .collect()
-    }
-
-    #[test]
-    fn every_class_in_view_gets_a_mark() {
-        assert_eq!(marks(-0.5, 5.5), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
-        assert_eq!(marks(-0.7, 9.6).len(), 10);
-        // Many classes: every n-th, at most 12 or so.
-        let m = marks(-0.5, 39.5);
-        assert_eq!(m.first(), Some(&0.0));
-        assert!(m.len() <= 13 && m.len() >= 8, "{m:?}");
-        assert!(marks(3.0, 2.0).is_empty());
-    }
 }

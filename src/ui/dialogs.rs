@@ -52,6 +52,10 @@ impl Dialogs {
             }
             match purpose {
                 DialogPurpose::OpenFolder => d.set_title("Open a dataset folder").pick_folder(),
+                DialogPurpose::CompareRun => d
+                    .set_title("Pick a run of this dataset to compare with")
+                    .add_filter("itlm-inspector run", &["itlm"])
+                    .pick_file(),
                 DialogPurpose::OpenRun => d
                     .set_title("Open a saved run")
                     .add_filter("itlm-inspector run", &["itlm"])

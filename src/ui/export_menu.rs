@@ -30,8 +30,9 @@ impl ExportPanel {
         self.running.is_some()
     }
 
-    /// Open the export window for `what` with a sensible default target: this dataset's last
-    /// export folder, a sibling folder named after it, or `~/itlm-inspector/<name>`.
+    /// Open the export window for `what` with a sensible default target outside every dataset
+    /// folder: this dataset's last export folder, a sibling of the last export folder named
+    /// after it, `~/itlm-inspector/<name>`, or `<name>-itlm` beside the dataset.
     pub fn begin(&mut self, what: ExportWhat, state: &AppState) {
         let name = state
             .data
@@ -40,15 +41,37 @@ impl ExportPanel {
             .unwrap_or_else(|| "dataset".into());
         let current = state.data.as_ref().map(|d| d.path.clone());
         let s = &state.settings;
-        let base = match &s.export_dir {
-            Some(dir) if current.is_some() && s.export_dataset == current => dir.clone(),
-            Some(dir) => dir.parent().unwrap_or(dir).join(&name),
-            None => std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("itlm-inspector")
-                .join(&name),
-        };
+        let mut candidates = Vec::new();
+        match &s.export_dir {
+            Some(dir) if current.is_some() && s.export_dataset == current => {
+                candidates.push(dir.clone())
+            }
+            Some(dir) => candidates.push(dir.parent().unwrap_or(dir).join(&name)),
+            None => {}
+        }
+        if let Some(home) = std::env::var_os("HOME") {
+            candidates.push(PathBuf::from(home).join("itlm-inspector").join(&name));
+        }
+        if let Some(p) = &current {
+            let beside = p.parent().unwrap_or(Path::new("."));
+            candidates.push(beside.join(format!("{name}-itlm")));
+        }
+        let sources: Vec<crate::data::Source> = state
+            .data
+            .as_ref()
+            .map(|d| {
+                [Some(&d.train), d.test.as_ref(), d.test2.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .map(|x| x.source.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let base = candidates
+            .iter()
+            .find(|c| export::check_outside_datasets(c, &sources).is_ok())
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(format!("{name}-itlm")));
         let target = match what.file_name() {
             Some(f) => base.join(f),
             None => base,

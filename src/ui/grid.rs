@@ -1,22 +1,57 @@
-//! Thumbnail grids: Trimmed (highest score first), Boundary (around the cut) and Kept, with a
-//! class filter. Only visible rows are laid out (`ScrollArea::show_rows`) and only their
-//! textures are made. Each cell shows `given -> predicted` (red when they differ; the loss in
-//! generative mode, which predicts no labels) and a red corner when ground truth says the sample
-//! is bad; a click opens the detail view. Without images (a reopened run whose dataset is gone)
-//! the cells show sample ids.
+//! Thumbnail grids: Trimmed (highest score first), Boundary (around the cut, which a red bar
+//! marks) and Kept, sorted and filtered as the header ([`super::grid_bar`]) says. Only visible
+//! rows are laid out (`ScrollArea::show_rows`) and only their textures are made. Each cell
+//! shows the sample letterboxed, `given -> predicted` (red when they differ; the loss in
+//! generative mode, which predicts no labels) and a red corner when ground truth says the
+//! sample is bad. A click opens the detail view; ctrl-click, shift-click and dragging a box
+//! select several. Without images (a reopened run whose dataset is gone) the cells show ids.
+
+use std::collections::BTreeSet;
 
 use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Vec2};
 
 use super::command::{Command, Commands, View};
-use super::histogram::{KEPT, TRIMMED};
+use super::grid_bar::{grid_bar_ui, FilterText};
+use super::histogram::{BAD, KEPT, TRIMMED};
 use super::thumbs::Thumbs;
-use super::view::{Filter, GridTab};
+use super::view::GridTab;
 
 const THUMB: f32 = 72.0;
 const CELL_W: f32 = 100.0;
 const CELL_H: f32 = THUMB + 22.0;
 
-pub fn grid_ui(ui: &mut egui::Ui, v: &View, thumbs: &mut Thumbs, out: &mut Commands) {
+/// The grid's own state: the samples selected for an action, and the typed filter fields.
+#[derive(Default)]
+pub struct GridPanel {
+    /// Selected samples (dataset indices).
+    pub selection: BTreeSet<usize>,
+    /// Where a shift-click range starts.
+    anchor: Option<usize>,
+    /// A box being dragged: where it started.
+    drag_from: Option<Pos2>,
+    pub text: FilterText,
+}
+
+impl GridPanel {
+    pub fn ui(&mut self, ui: &mut egui::Ui, v: &View, thumbs: &mut Thumbs, out: &mut Commands) {
+        grid_ui(ui, v, self, thumbs, out);
+    }
+
+    /// Forget the selection (another dataset, or the user cleared it).
+    pub fn clear(&mut self) {
+        self.selection.clear();
+        self.anchor = None;
+        self.drag_from = None;
+    }
+}
+
+fn grid_ui(
+    ui: &mut egui::Ui,
+    v: &View,
+    panel: &mut GridPanel,
+    thumbs: &mut Thumbs,
+    out: &mut Commands,
+) {
     let state = v.state;
     let (Some(cut), Some(lists)) = (v.cut.clone(), v.lists.clone()) else {
         ui.label(
@@ -31,61 +66,32 @@ pub fn grid_ui(ui: &mut egui::Ui, v: &View, thumbs: &mut Thumbs, out: &mut Comma
     let bad = data.bad.clone();
     let images = data.has_images();
     let generative = state.generative();
-    // Tabs and filters.
+    grid_bar_ui(ui, v, &lists, &mut panel.text, out);
+    let list = lists.get(state.tab);
     ui.horizontal_wrapped(|ui| {
-        for tab in GridTab::ALL {
-            let n = lists.get(tab).len();
-            if ui
-                .selectable_label(state.tab == tab, format!("{} ({n})", tab.name()))
-                .clicked()
-            {
-                out.push(Command::SetTab(tab));
+        ui.label(
+            RichText::new(format!(
+                "{} (round {}): {}",
+                state.tab.name(),
+                cut.record.round,
+                crate::plural(list.len(), "sample")
+            ))
+            .strong(),
+        );
+        if !panel.selection.is_empty() {
+            ui.separator();
+            ui.label(format!("{} selected", panel.selection.len()));
+            if ui.small_button("select none").clicked() {
+                panel.clear();
             }
-        }
-        ui.separator();
-        let class_text = state.filter.class.map_or("all classes".to_string(), |c| {
-            format!("class {}", data.class_name(c))
-        });
-        let mut class = state.filter.class;
-        egui::ComboBox::new("class_filter", "class")
-            .selected_text(class_text)
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut class, None, "all classes");
-                for (c, name) in train.classes.iter().enumerate() {
-                    ui.selectable_value(&mut class, Some(c as u32), name);
-                }
-            });
-        if class != state.filter.class {
-            out.push(Command::SetFilter(Filter {
-                class,
-                ..state.filter
-            }));
-        }
-        if let Some((g, p)) = state.filter.cell {
-            let text = format!(
-                "given {} -> predicted {}",
-                train.class_name(g),
-                train.class_name(p)
+        } else {
+            ui.label(
+                RichText::new("ctrl-click, shift-click or drag a box to select several")
+                    .small()
+                    .color(Color32::GRAY),
             );
-            ui.label(RichText::new(text).color(Color32::LIGHT_BLUE));
-            if ui.small_button("clear cell filter").clicked() {
-                out.push(Command::SetFilter(Filter {
-                    cell: None,
-                    ..state.filter
-                }));
-            }
         }
     });
-    let list = lists.get(state.tab);
-    ui.label(
-        RichText::new(format!(
-            "{} (round {}): {} samples",
-            state.tab.name(),
-            cut.record.round,
-            list.len()
-        ))
-        .strong(),
-    );
     if list.is_empty() {
         ui.label("Nothing here at this cut and filter.");
         return;
@@ -95,15 +101,19 @@ pub fn grid_ui(ui: &mut egui::Ui, v: &View, thumbs: &mut Thumbs, out: &mut Comma
     let rows = list.len().div_ceil(cols);
     let ctx = ui.ctx().clone();
     let mut clicked = None;
+    let mut placed: Vec<(usize, Rect)> = Vec::new();
+    let mut drag: Option<(Pos2, Pos2, bool)> = None;
     let selected = state.selected_sample;
     let tab = state.tab;
+    let aspect = train.shape.width as f32 / train.shape.height.max(1) as f32;
+    let cut_at = (tab == GridTab::Boundary).then_some(lists.boundary_cut);
     egui::ScrollArea::vertical()
         .id_salt(("grid", tab as u8))
         .auto_shrink([false, false])
         .show_rows(ui, CELL_H, rows, |ui, range| {
             for row in range {
                 ui.horizontal(|ui| {
-                    for &i in list.iter().skip(row * cols).take(cols) {
+                    for (k, &i) in list.iter().enumerate().skip(row * cols).take(cols) {
                         let given = train.label(i);
                         let pred = cut.record.predicted.get(i).copied().unwrap_or(given);
                         let is_bad = bad.as_ref().is_some_and(|b| b[i]);
@@ -119,14 +129,28 @@ pub fn grid_ui(ui: &mut egui::Ui, v: &View, thumbs: &mut Thumbs, out: &mut Comma
                             bad: is_bad,
                             kept: cut.kept[i],
                             selected: selected == Some(i),
+                            marked: panel.selection.contains(&i),
                             show_side: tab == GridTab::Boundary,
+                            cut_before: cut_at == Some(k) && k > 0,
                             texture: tex,
+                            aspect,
                             generative,
                             id: (!images).then(|| train.id(i)),
+                            badge: None,
                         };
                         let r = cell_ui(ui, &cell, i, cut.record.score[i]);
+                        placed.push((i, r.rect));
                         if r.clicked() {
-                            clicked = Some(i);
+                            clicked = Some((i, ui.input(|inp| inp.modifiers)));
+                        }
+                        if r.drag_started() {
+                            panel.drag_from = r.interact_pointer_pos();
+                        }
+                        if let (Some(from), Some(to)) = (panel.drag_from, r.interact_pointer_pos())
+                        {
+                            if r.dragged() || r.drag_stopped() {
+                                drag = Some((from, to, r.drag_stopped()));
+                            }
                         }
                     }
                 });
@@ -135,12 +159,49 @@ pub fn grid_ui(ui: &mut egui::Ui, v: &View, thumbs: &mut Thumbs, out: &mut Comma
     if thumbs.deferred > 0 {
         ctx.request_repaint();
     }
-    if let Some(i) = clicked {
-        out.push(Command::SelectSample(if selected == Some(i) {
-            None
+    if let Some((from, to, done)) = drag {
+        let area = Rect::from_two_pos(from, to);
+        ui.painter().rect_stroke(
+            area,
+            CornerRadius::ZERO,
+            Stroke::new(1.0, Color32::LIGHT_BLUE),
+            StrokeKind::Inside,
+        );
+        if done {
+            let add = ui.input(|i| i.modifiers.command || i.modifiers.shift);
+            if !add {
+                panel.selection.clear();
+            }
+            panel.selection.extend(
+                placed
+                    .iter()
+                    .filter(|(_, r)| r.intersects(area))
+                    .map(|(i, _)| *i),
+            );
+            panel.drag_from = None;
+        }
+    }
+    if let Some((i, m)) = clicked {
+        if m.command {
+            if !panel.selection.remove(&i) {
+                panel.selection.insert(i);
+            }
+            panel.anchor = Some(i);
+        } else if let (true, Some(a)) = (m.shift, panel.anchor) {
+            let pos = |x: usize| list.iter().position(|&j| j == x);
+            if let (Some(pa), Some(pi)) = (pos(a), pos(i)) {
+                let (lo, hi) = (pa.min(pi), pa.max(pi));
+                panel.selection.extend(list[lo..=hi].iter().copied());
+            }
         } else {
-            Some(i)
-        }));
+            panel.selection = BTreeSet::from([i]);
+            panel.anchor = Some(i);
+            out.push(Command::SelectSample(if selected == Some(i) {
+                None
+            } else {
+                Some(i)
+            }));
+        }
     }
 }
 
@@ -150,17 +211,26 @@ struct Cell<'a> {
     differs: bool,
     bad: bool,
     kept: bool,
+    /// The sample the detail view shows.
     selected: bool,
+    /// In the multi-selection.
+    marked: bool,
     show_side: bool,
+    /// The cut falls just before this cell (Boundary tab).
+    cut_before: bool,
     texture: Option<egui::TextureId>,
+    /// Width over height of the stored image.
+    aspect: f32,
     /// Show the loss, not labels.
     generative: bool,
     /// Shown instead of the image when there is none.
     id: Option<&'a str>,
+    /// The user's decision as a badge: its text and colour.
+    badge: Option<(String, Color32)>,
 }
 
 fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::Response {
-    let (rect, resp) = ui.allocate_exact_size(Vec2::new(CELL_W, CELL_H), Sense::click());
+    let (rect, resp) = ui.allocate_exact_size(Vec2::new(CELL_W, CELL_H), Sense::click_and_drag());
     let bad = if c.bad { ", truly bad" } else { "" };
     let label = if c.generative {
         format!("sample {index} (in {}): loss {score:.3}{bad}", c.given)
@@ -174,19 +244,47 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
         Some(id) => format!("{label}, id {id}"),
         None => label,
     };
+    let label = match &c.badge {
+        Some((b, _)) => format!("{label}, decided: {b}"),
+        None => label,
+    };
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
     if !ui.is_rect_visible(rect) {
         return resp;
     }
     let p = ui.painter();
-    let visuals = ui.style().interact_selectable(&resp, c.selected);
-    if c.selected || resp.hovered() {
+    let visuals = ui
+        .style()
+        .interact_selectable(&resp, c.selected || c.marked);
+    if c.selected || c.marked || resp.hovered() {
         p.rect_filled(rect, CornerRadius::same(3), visuals.weak_bg_fill);
     }
-    let img = Rect::from_center_size(
+    if c.marked {
+        p.rect_stroke(
+            rect.shrink(1.0),
+            CornerRadius::same(3),
+            Stroke::new(1.5, Color32::LIGHT_BLUE),
+            StrokeKind::Inside,
+        );
+    }
+    if c.cut_before {
+        let x = rect.left() - ui.spacing().item_spacing.x / 2.0;
+        p.line_segment(
+            [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+            Stroke::new(3.0, BAD),
+        );
+    }
+    // The image keeps its aspect: letterboxed in the square.
+    let size = if c.aspect >= 1.0 {
+        Vec2::new(THUMB, THUMB / c.aspect)
+    } else {
+        Vec2::new(THUMB * c.aspect, THUMB)
+    };
+    let square = Rect::from_center_size(
         Pos2::new(rect.center().x, rect.top() + 2.0 + THUMB / 2.0),
         Vec2::splat(THUMB),
     );
+    let img = Rect::from_center_size(square.center(), size);
     match c.texture {
         Some(t) => {
             p.image(
@@ -197,7 +295,7 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
             );
         }
         None => {
-            p.rect_filled(img, CornerRadius::ZERO, Color32::from_gray(40));
+            p.rect_filled(square, CornerRadius::ZERO, Color32::from_gray(40));
             if let Some(id) = c.id {
                 // No image: the sample id, wrapped into the square.
                 let galley = ui.painter().layout(
@@ -206,8 +304,8 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
                     Color32::from_gray(200),
                     THUMB - 6.0,
                 );
-                let pos = img.center() - galley.size() / 2.0;
-                p.with_clip_rect(img).galley(pos, galley, Color32::WHITE);
+                let pos = square.center() - galley.size() / 2.0;
+                p.with_clip_rect(square).galley(pos, galley, Color32::WHITE);
             }
         }
     }
@@ -228,6 +326,21 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
             super::histogram::BAD,
             Stroke::NONE,
         ));
+    }
+    if let Some((b, color)) = &c.badge {
+        // The decision, on a dark band across the image's bottom.
+        let band = Rect::from_min_max(
+            Pos2::new(square.left(), square.bottom() - 14.0),
+            square.right_bottom(),
+        );
+        p.rect_filled(band, CornerRadius::ZERO, Color32::from_black_alpha(190));
+        p.with_clip_rect(band).text(
+            band.center(),
+            egui::Align2::CENTER_CENTER,
+            b,
+            egui::FontId::proportional(11.0),
+            *color,
+        );
     }
     let text = if c.generative {
         format!("loss {score:.3}")

@@ -3,7 +3,7 @@
 //! (VAE) has no accuracies: it shows mean loss and test loss in a plot of their own.
 
 use egui::{Color32, RichText};
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
+use egui_plot::{Line, Plot, PlotPoints, Points, VLine};
 
 use super::command::View;
 
@@ -93,8 +93,12 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
             (!pts.is_empty()).then(|| (name.to_string(), *color, pts))
         })
         .collect();
+    // The legend above the plot, where it covers no round.
+    legend_ui(
+        ui,
+        lines.iter().map(|(name, color, _)| (name.as_str(), *color)),
+    );
     Plot::new("metrics")
-        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
         .height(170.0)
         .include_y(0.0)
         .include_y(1.0)
@@ -128,8 +132,8 @@ fn losses_plot_ui(
             r.metrics.test_loss.filter(|v| v.is_finite())
         }),
     ];
+    legend_ui(ui, series.iter().map(|(name, color, _)| (*name, *color)));
     Plot::new("losses")
-        .legend(Legend::default().position(egui_plot::Corner::RightTop))
         .height(130.0)
         .allow_scroll(false)
         .allow_zoom(false)
@@ -172,4 +176,15 @@ fn shown_round(p: &mut egui_plot::PlotUi<'_>, shown: Option<f64>) {
     if let Some(x) = shown {
         p.vline(VLine::new("", x).color(Color32::GRAY));
     }
+}
+
+/// A plot's legend as a row of coloured names.
+fn legend_ui<'a>(ui: &mut egui::Ui, entries: impl Iterator<Item = (&'a str, Color32)>) {
+    ui.horizontal_wrapped(|ui| {
+        for (name, color) in entries {
+            let (r, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter().rect_filled(r, 2.0, color);
+            ui.label(RichText::new(name).color(color).small());
+        }
+    });
 }

@@ -8,13 +8,16 @@
 //! - `ITLM_AUTOSTART=1`: start a run as soon as the dataset has loaded;
 //! - `ITLM_LIMIT=N`: open a seeded random subset of N training samples;
 //! - `ITLM_MODEL=cnn|mlp|vae`: the model of the next run;
-//! - `ITLM_MODE=classify|generative`: the mode of the next run (generative = the VAE).
+//! - `ITLM_MODE=classify|generative`: the mode of the next run (generative = the VAE);
+//! - `ITLM_WINDOW_SIZE=WxH`: the window's size at start;
+//! - `ITLM_DATA_DIR=path`: where the runs the window trains are saved.
 //!
 //! The path given on the command line (or dropped, typed, picked) is a dataset or a saved run
 //! file (`run.itlm`).
 
 pub mod app;
 pub mod command;
+pub mod compare;
 pub mod confusion;
 pub mod controls;
 pub mod detail;
@@ -24,6 +27,7 @@ pub mod export_menu;
 pub mod frame_stats;
 pub mod generated;
 pub mod grid;
+pub mod grid_bar;
 pub mod histogram;
 pub mod metrics;
 pub mod open_bar;
@@ -63,11 +67,19 @@ pub fn demo_dir() -> Option<PathBuf> {
 /// Open the window on `path` (a dataset or a run file; default: the demo set). Returns when the window closes.
 pub fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
     let options = Options::from_env(path);
+    // `ITLM_WINDOW_SIZE=1024x640`: the window's size at start (layout checks).
+    let size = std::env::var("ITLM_WINDOW_SIZE")
+        .ok()
+        .and_then(|v| {
+            let (w, h) = v.split_once('x')?;
+            Some([w.trim().parse::<f32>().ok()?, h.trim().parse::<f32>().ok()?])
+        })
+        .unwrap_or([1500.0, 950.0]);
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("itlm-inspector")
             .with_app_id("itlm-inspector")
-            .with_inner_size([1500.0, 950.0])
+            .with_inner_size(size)
             .with_min_inner_size([800.0, 500.0])
             .with_drag_and_drop(true),
         ..Default::default()

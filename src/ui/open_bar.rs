@@ -198,27 +198,28 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
         });
     }
     if !t.skipped.is_empty() || !d.notes.is_empty() {
-        egui::CollapsingHeader::new(format!(
-            "{}, {}",
-            crate::plural(t.skipped.len(), "skipped file"),
-            crate::plural(d.notes.len(), "note")
-        ))
-        .id_salt("skipped")
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .max_height(120.0)
-                .show(ui, |ui| {
-                    for s in t.skipped.iter().take(500) {
-                        ui.label(format!("{}: {}", s.path.display(), s.reason));
-                    }
-                    if t.skipped.len() > 500 {
-                        ui.label(format!("... and {} more", t.skipped.len() - 500));
-                    }
-                    for n in &d.notes {
-                        ui.label(n);
-                    }
-                });
-        });
+        let parts: Vec<String> = [(t.skipped.len(), "skipped file"), (d.notes.len(), "note")]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| crate::plural(n, what))
+            .collect();
+        egui::CollapsingHeader::new(parts.join(", "))
+            .id_salt("skipped")
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .max_height(120.0)
+                    .show(ui, |ui| {
+                        for s in t.skipped.iter().take(500) {
+                            ui.label(format!("{}: {}", s.path.display(), s.reason));
+                        }
+                        if t.skipped.len() > 500 {
+                            ui.label(format!("... and {} more", t.skipped.len() - 500));
+                        }
+                        for n in &d.notes {
+                            ui.label(n);
+                        }
+                    });
+            });
     }
 }
 

@@ -43,7 +43,7 @@ impl Default for Panels {
             histogram: true,
             metrics: true,
             confusion: true,
-            frame_stats: true,
+            frame_stats: false,
         }
     }
 }
@@ -69,6 +69,11 @@ pub struct Settings {
     pub classifier: ModelKind,
     /// Run settings last used per dataset, most recent first.
     pub per_dataset: Vec<DatasetSettings>,
+    /// The dataset `config` and `learner` belong to (its saved settings, or the demo's): another
+    /// dataset without saved settings of its own starts from the defaults, not from these.
+    pub belong_to: Option<PathBuf>,
+    /// Light colours instead of dark.
+    pub light: bool,
 }
 
 impl Default for Settings {
@@ -85,6 +90,8 @@ impl Default for Settings {
             export_dataset: None,
             classifier: ModelKind::Cnn,
             per_dataset: Vec::new(),
+            belong_to: None,
+            light: false,
         }
     }
 }

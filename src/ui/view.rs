@@ -79,23 +79,177 @@ impl GridTab {
     }
 }
 
+/// A named set of samples the grids can be restricted to (e.g. "only the other run flags").
+#[derive(Clone, Debug)]
+pub struct Membership {
+    pub name: String,
+    pub mask: Arc<Vec<bool>>,
+}
+
+impl Membership {
+    pub fn new(name: impl Into<String>, mask: Vec<bool>) -> Self {
+        Self {
+            name: name.into(),
+            mask: Arc::new(mask),
+        }
+    }
+}
+
+impl PartialEq for Membership {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.mask, &other.mask)
+    }
+}
+
 /// Restricts the grids.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Filter {
     /// Given class.
     pub class: Option<u32>,
+    /// Predicted class.
+    pub predicted: Option<u32>,
     /// (given, predicted) cell of the confusion grid.
     pub cell: Option<(u32, u32)>,
+    /// Kind of bad sample in the truth (`clean`, `random`, ...).
+    pub kind: Option<String>,
+    /// Scores in this range (inclusive).
+    pub score: Option<(f32, f32)>,
+    /// A substring of the sample id (its path), ignoring case.
+    pub path: String,
+    /// Only the samples of this set.
+    pub within: Option<Membership>,
 }
 
 impl Filter {
-    pub fn accepts(&self, given: u32, predicted: u32) -> bool {
-        self.class.is_none_or(|c| c == given)
-            && self.cell.is_none_or(|(g, p)| g == given && p == predicted)
+    pub fn is_active(&self) -> bool {
+        *self != Filter::default()
     }
 
-    pub fn is_active(&self) -> bool {
-        self.class.is_some() || self.cell.is_some()
+    /// Whether sample `i` passes.
+    pub fn accepts(&self, i: usize, c: &ListContext<'_>) -> bool {
+        let given = c.labels[i];
+        let predicted = c.record.predicted.get(i).copied().unwrap_or(given);
+        self.class.is_none_or(|g| g == given)
+            && self.predicted.is_none_or(|p| p == predicted)
+            && self.cell.is_none_or(|(g, p)| g == given && p == predicted)
+            && self.kind.as_ref().is_none_or(|k| {
+                c.kinds
+                    .and_then(|kinds| kinds.get(i))
+                    .is_some_and(|x| x == k)
+            })
+            && self.score.is_none_or(|(lo, hi)| {
+                let s = c.record.score[i];
+                s >= lo && s <= hi
+            })
+            && self
+                .within
+                .as_ref()
+                .is_none_or(|m| m.mask.get(i).copied().unwrap_or(false))
+            && (self.path.is_empty() || {
+                let needle = self.path.to_lowercase();
+                c.ids
+                    .get(i)
+                    .is_some_and(|id| id.to_lowercase().contains(&needle))
+            })
+    }
+}
+
+/// What a grid list is ordered by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    /// The score the cut is made on (the round's loss).
+    #[default]
+    Score,
+    /// The probability of the given label.
+    PGiven,
+    /// p(given) minus the largest other class probability (negative: another class wins).
+    Margin,
+    /// How many selections up to the shown round trimmed it.
+    TimesTrimmed,
+    /// The loss minus the previous round's.
+    LossChange,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 5] = [
+        SortKey::Score,
+        SortKey::PGiven,
+        SortKey::Margin,
+        SortKey::TimesTrimmed,
+        SortKey::LossChange,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Score => "loss",
+            SortKey::PGiven => "p(given)",
+            SortKey::Margin => "margin",
+            SortKey::TimesTrimmed => "times trimmed",
+            SortKey::LossChange => "loss change",
+        }
+    }
+
+    /// Whether the most suspicious samples have the largest values (loss) or the smallest
+    /// (p(given), margin).
+    fn high_is_suspicious(self) -> bool {
+        !matches!(self, SortKey::PGiven | SortKey::Margin)
+    }
+}
+
+/// The order of the grids: by `key`, the most suspicious first (the Kept tab by score: the
+/// least first), or the other way round when `reverse`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Sort {
+    pub key: SortKey,
+    pub reverse: bool,
+}
+
+/// What the lists of a cut are computed from, besides the cut.
+#[derive(Clone, Copy)]
+pub struct ListContext<'a> {
+    /// The shown round.
+    pub record: &'a RoundRecord,
+    /// Every round of the run (times trimmed, loss change).
+    pub history: &'a [Arc<RoundRecord>],
+    pub labels: &'a [u32],
+    pub classes: usize,
+    pub rule: Selection,
+    pub ids: &'a [String],
+    /// The truth's kind of each sample, when known.
+    pub kinds: Option<&'a [String]>,
+}
+
+impl ListContext<'_> {
+    /// The value of `key` for sample `i` (NaN where it has none).
+    pub fn key(&self, key: SortKey, i: usize, kept_now: bool) -> f64 {
+        let r = self.record;
+        match key {
+            SortKey::Score => r.score[i] as f64,
+            SortKey::PGiven => r.p_given.get(i).map_or(f64::NAN, |&p| p as f64),
+            SortKey::Margin => {
+                let probs = r.probs_of(i, self.classes);
+                let g = self.labels[i] as usize;
+                match probs.get(g) {
+                    Some(&pg) => {
+                        let other = probs
+                            .iter()
+                            .enumerate()
+                            .filter(|&(c, _)| c != g)
+                            .map(|(_, &p)| p)
+                            .fold(0.0f32, f32::max);
+                        (pg - other) as f64
+                    }
+                    None => f64::NAN,
+                }
+            }
+            SortKey::TimesTrimmed => {
+                crate::itlm::record::times_trimmed(self.history, i, r.round, kept_now) as f64
+            }
+            SortKey::LossChange => {
+                let prev = self.history.iter().rev().find(|h| h.round < r.round);
+                prev.map_or(0.0, |p| (r.loss[i] - p.loss[i]) as f64)
+            }
+        }
     }
 }
 
@@ -104,6 +258,8 @@ impl Filter {
 pub struct Lists {
     pub trimmed: Vec<usize>,
     pub boundary: Vec<usize>,
+    /// How many of `boundary`'s samples come before the cut (the kept side).
+    pub boundary_cut: usize,
     pub kept: Vec<usize>,
 }
 
@@ -236,14 +392,13 @@ pub fn cut(
     }
 }
 
-/// The grid lists of a cut under a filter.
-pub fn lists(cut: &Cut, labels: &[u32], rule: Selection, filter: Filter) -> Lists {
-    let r = &cut.record;
-    let pred = |i: usize| r.predicted.get(i).copied().unwrap_or(labels[i]);
+/// The grid lists of a cut under a filter, in the order `sort` says.
+pub fn lists(cut: &Cut, c: &ListContext<'_>, filter: &Filter, sort: Sort) -> Lists {
+    let (labels, rule) = (c.labels, c.rule);
     let mut kept_asc = Vec::new();
     let mut trimmed_asc = Vec::new();
     for &i in cut.ascending.iter() {
-        if !filter.accepts(labels[i], pred(i)) {
+        if !filter.accepts(i, c) {
             continue;
         }
         if cut.kept[i] {
@@ -281,11 +436,43 @@ pub fn lists(cut: &Cut, labels: &[u32], rule: Selection, filter: Filter) -> List
             all
         }
     };
+    let boundary_cut = boundary.iter().take_while(|&&i| cut.kept[i]).count();
     trimmed_asc.reverse();
+    let (mut trimmed, mut kept) = (trimmed_asc, kept_asc);
+    if sort != Sort::default() {
+        order(&mut trimmed, cut, c, sort, false);
+        order(&mut kept, cut, c, sort, true);
+    }
     Lists {
-        trimmed: trimmed_asc,
+        trimmed,
         boundary,
-        kept: kept_asc,
+        boundary_cut,
+        kept,
+    }
+}
+
+/// Order `list` by `sort`: the most suspicious first unless reversed (the Kept tab by score
+/// keeps its least-first order). Ties and NaN keep the score order they came in.
+fn order(list: &mut [usize], cut: &Cut, c: &ListContext<'_>, sort: Sort, kept_tab: bool) {
+    let key = sort.key;
+    let suspicious_first = !(kept_tab && key == SortKey::Score) ^ sort.reverse;
+    let descending = suspicious_first == key.high_is_suspicious();
+    let mut keyed: Vec<(f64, usize)> = list
+        .iter()
+        .map(|&i| (c.key(key, i, cut.kept[i]), i))
+        .collect();
+    keyed.sort_by(|a, b| {
+        let (x, y) = (a.0, b.0);
+        match (x.is_nan(), y.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ if descending => y.total_cmp(&x),
+            _ => x.total_cmp(&y),
+        }
+    });
+    for (slot, (_, i)) in list.iter_mut().zip(keyed) {
+        *slot = i;
     }
 }
 
@@ -305,7 +492,7 @@ fn around(kept_asc: &[usize], trimmed_asc: &[usize], side: usize) -> Vec<usize> 
 pub struct ViewCache {
     sorted: Option<(usize, Arc<Vec<usize>>)>,
     cut: Option<(CutKey, Arc<Cut>)>,
-    lists: Option<(CutKey, Filter, Arc<Lists>)>,
+    lists: Option<(CutKey, Filter, Sort, Arc<Lists>)>,
     /// How many times a cut was computed (tests check the cache works).
     pub cut_computations: usize,
 }
@@ -364,16 +551,21 @@ impl ViewCache {
         c
     }
 
-    /// The lists of the cached cut under `filter` (call [`Self::cut`] first).
-    pub fn lists(&mut self, labels: &[u32], rule: Selection, filter: Filter) -> Option<Arc<Lists>> {
+    /// The lists of the cached cut under `filter` and `sort` (call [`Self::cut`] first).
+    pub fn lists(
+        &mut self,
+        c: &ListContext<'_>,
+        filter: &Filter,
+        sort: Sort,
+    ) -> Option<Arc<Lists>> {
         let (key, cut) = self.cut.as_ref()?;
-        if let Some((k, f, l)) = &self.lists {
-            if k == key && *f == filter {
+        if let Some((k, f, s, l)) = &self.lists {
+            if k == key && f == filter && *s == sort {
                 return Some(l.clone());
             }
         }
-        let l = Arc::new(lists(cut, labels, rule, filter));
-        self.lists = Some((*key, filter, l.clone()));
+        let l = Arc::new(lists(cut, c, filter, sort));
+        self.lists = Some((*key, filter.clone(), sort, l.clone()));
         Some(l)
     }
 }
@@ -426,7 +618,18 @@ mod tests {
             classes: 2,
             bad: Some(&bad),
         };
-        let c = cut(r, 0, asc, given, rule(0.5, false));
+        let c = cut(r.clone(), 0, asc, given, rule(0.5, false));
+        let history = [r.clone()];
+        let ids: Vec<String> = (0..6).map(|i| format!("c{}/s{i}.png", labels[i])).collect();
+        let ctx = ListContext {
+            record: &r,
+            history: &history,
+            labels: &labels,
+            classes: 2,
+            rule: Selection::Global,
+            ids: &ids,
+            kinds: None,
+        };
         assert_eq!((c.kept_count, c.trimmed_count), (3, 3));
         assert_eq!(c.cut_value, Some(0.3));
         let h = &c.hist;
@@ -439,20 +642,110 @@ mod tests {
         assert_eq!(c.confusion, vec![0, 1, 2, 0]);
         let t = c.trim.unwrap();
         assert_eq!((t.trimmed, t.trimmed_bad), (3, 2));
-        let l = lists(&c, &labels, Selection::Global, Filter::default());
+        let plain = Sort::default();
+        let l = lists(&c, &ctx, &Filter::default(), plain);
         assert_eq!(l.trimmed, vec![3, 1, 5]);
         assert_eq!(l.kept, vec![0, 2, 4]);
         assert_eq!(l.boundary, vec![0, 2, 4, 5, 1, 3]);
+        assert_eq!(l.boundary_cut, 3, "the cut falls after the three kept");
         let f = Filter {
-            class: None,
             cell: Some((1, 0)),
+            ..Default::default()
         };
-        assert_eq!(lists(&c, &labels, Selection::Global, f).trimmed, vec![1, 5]);
+        assert_eq!(lists(&c, &ctx, &f, plain).trimmed, vec![1, 5]);
         let f = Filter {
             class: Some(0),
-            cell: None,
+            ..Default::default()
         };
-        assert_eq!(lists(&c, &labels, Selection::Global, f).kept, vec![0, 4]);
+        assert_eq!(lists(&c, &ctx, &f, plain).kept, vec![0, 4]);
+        let f = Filter {
+            predicted: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(lists(&c, &ctx, &f, plain).trimmed, vec![1, 5]);
+        let f = Filter {
+            score: Some((0.15, 4.5)),
+            ..Default::default()
+        };
+        let l = lists(&c, &ctx, &f, plain);
+        assert_eq!((l.kept.clone(), l.trimmed.clone()), (vec![2, 4], vec![5]));
+        let f = Filter {
+            path: "C1/".into(),
+            ..Default::default()
+        };
+        let l = lists(&c, &ctx, &f, plain);
+        assert_eq!((l.kept.clone(), l.trimmed.clone()), (vec![2], vec![1, 5]));
+        // The truth's kinds filter only where they are known.
+        let kinds: Vec<String> = ["clean", "random", "clean", "systematic", "clean", "clean"]
+            .map(String::from)
+            .to_vec();
+        let with_kinds = ListContext {
+            kinds: Some(&kinds),
+            ..ctx
+        };
+        let f = Filter {
+            kind: Some("random".into()),
+            ..Default::default()
+        };
+        assert_eq!(lists(&c, &with_kinds, &f, plain).trimmed, vec![1]);
+        assert!(lists(&c, &ctx, &f, plain).trimmed.is_empty());
+    }
+
+    #[test]
+    fn grids_sort_by_each_key_most_suspicious_first_or_reversed() {
+        // Two rounds of 4 samples, 2 classes; round 1 is shown, cut at tau 0.5.
+        let labels = [0u32, 1, 0, 1];
+        let mk = |round: usize, score: Vec<f32>, p_given: Vec<f32>, probs: Vec<f32>| {
+            let mut r = (*record(score, vec![1, 0, 0, 1])).clone();
+            r.round = round;
+            r.p_given = p_given;
+            r.probs = probs;
+            Arc::new(r)
+        };
+        let r0 = mk(0, vec![1.0, 1.0, 9.0, 1.0], vec![0.5; 4], Vec::new());
+        let r1 = mk(
+            1,
+            vec![4.0, 3.0, 2.0, 1.0],
+            vec![0.2, 0.1, 0.3, 0.9],
+            // rows: p(class 0), p(class 1)
+            vec![0.2, 0.8, 0.9, 0.1, 0.3, 0.7, 0.1, 0.9],
+        );
+        let history = [r0, r1.clone()];
+        let ids: Vec<String> = (0..4).map(|i| format!("s{i}")).collect();
+        let ctx = ListContext {
+            record: &r1,
+            history: &history,
+            labels: &labels,
+            classes: 2,
+            rule: Selection::Global,
+            ids: &ids,
+            kinds: None,
+        };
+        let given = Given {
+            labels: &labels,
+            classes: 2,
+            bad: None,
+        };
+        let asc = Arc::new(ascending(&r1.score));
+        let c = cut(r1.clone(), 1, asc, given, rule(0.5, false));
+        let by = |key, reverse| {
+            let l = lists(&c, &ctx, &Filter::default(), Sort { key, reverse });
+            (l.trimmed, l.kept)
+        };
+        assert_eq!(by(SortKey::Score, false), (vec![0, 1], vec![3, 2]));
+        assert_eq!(by(SortKey::Score, true), (vec![1, 0], vec![2, 3]));
+        // p(given) lowest first.
+        assert_eq!(by(SortKey::PGiven, false), (vec![1, 0], vec![2, 3]));
+        // margin p(given) - p(other): 0: 0.2-0.8 = -0.6, 1: 0.1-0.9 = -0.8, 2: 0.3-0.7, 3: 0.9-0.1.
+        assert_eq!(by(SortKey::Margin, false), (vec![1, 0], vec![2, 3]));
+        // Loss change from round 0: 0: +3, 1: +2, 2: -7, 3: 0.
+        assert_eq!(by(SortKey::LossChange, false), (vec![0, 1], vec![3, 2]));
+        assert_eq!(by(SortKey::LossChange, true).1, vec![2, 3]);
+        // Times trimmed up to round 1: round 0 kept everything (record() keeps all), round 1
+        // trims 0 and 1.
+        assert_eq!(by(SortKey::TimesTrimmed, false).0.len(), 2);
+        assert_eq!(ctx.key(SortKey::TimesTrimmed, 0, false), 1.0);
+        assert_eq!(ctx.key(SortKey::TimesTrimmed, 3, true), 0.0);
     }
 
     #[test]
@@ -512,12 +805,18 @@ mod tests {
         let c = v.cut(&r, 0, given, rule(0.5, false), 0);
         assert_eq!(v.cut_computations, 2);
         assert_eq!(c.trimmed_count, 50);
-        let l1 = v
-            .lists(&labels, Selection::Global, Filter::default())
-            .unwrap();
-        let l2 = v
-            .lists(&labels, Selection::Global, Filter::default())
-            .unwrap();
+        let (history, ids) = ([r.clone()], vec![String::new(); 100]);
+        let ctx = ListContext {
+            record: &r,
+            history: &history,
+            labels: &labels,
+            classes: 1,
+            rule: Selection::Global,
+            ids: &ids,
+            kinds: None,
+        };
+        let l1 = v.lists(&ctx, &Filter::default(), Sort::default()).unwrap();
+        let l2 = v.lists(&ctx, &Filter::default(), Sort::default()).unwrap();
         assert!(Arc::ptr_eq(&l1, &l2));
         assert_eq!(l1.boundary.len(), 2 * BOUNDARY_SIDE);
         assert_eq!(l1.trimmed[0], 99);

@@ -102,6 +102,9 @@ pub struct CorruptReport {
     pub spurious_origins: BTreeMap<String, usize>,
     /// Backdoor: the test-2 folder and how many watermarked images it holds.
     pub test2: Option<(PathBuf, usize)>,
+    /// The source's test split, copied clean beside the set (label noise and backdoor), and
+    /// how many images it holds: `run` and the window find it as the set's test set.
+    pub test: Option<(PathBuf, usize)>,
     pub notes: Vec<String>,
 }
 
@@ -125,6 +128,13 @@ impl std::fmt::Display for CorruptReport {
                 .map(|(c, n)| format!("{c} {n}"))
                 .collect();
             writeln!(f, "  spurious images came from: {}", parts.join(", "))?;
+        }
+        if let Some((p, n)) = &self.test {
+            writeln!(
+                f,
+                "  test: the source's {n} test images, clean, in {} (found as the test set)",
+                p.display()
+            )?;
         }
         if let Some((p, n)) = &self.test2 {
             writeln!(
@@ -217,11 +227,20 @@ pub fn write_folder(
 
 /// The test-2 folder that goes with a backdoor set written to `out`: `<out>-test2`.
 pub fn test2_path(out: &Path) -> Result<PathBuf> {
+    beside(out, "-test2")
+}
+
+/// The clean test split copied beside a set written to `out`: `<out>-test`.
+pub fn test_path(out: &Path) -> Result<PathBuf> {
+    beside(out, "-test")
+}
+
+fn beside(out: &Path, suffix: &str) -> Result<PathBuf> {
     let name = out
         .file_name()
         .ok_or_else(|| Error::data(out, "has no folder name"))?;
     let mut n = name.to_os_string();
-    n.push("-test2");
+    n.push(suffix);
     Ok(out.with_file_name(n))
 }
 
@@ -290,6 +309,13 @@ pub fn run(a: &CorruptSpec) -> Result<CorruptReport> {
     } else {
         None
     };
+    let test_dir = if a.noise == NoiseKind::Spurious {
+        None
+    } else {
+        let p = test_path(&a.out)?;
+        check_output(&p, &inputs)?;
+        Some(p)
+    };
 
     let opts = LoadOptions::default();
     let loaded = data::load(&a.src, &opts)?;
@@ -307,6 +333,15 @@ pub fn run(a: &CorruptSpec) -> Result<CorruptReport> {
     if let Some(n) = a.limit {
         train = train.limit(n, a.seed);
     }
+    // The source's test split, copied clean beside the set (its classes and size as the set's).
+    let test_copy = match (&test_dir, &loaded.test) {
+        (Some(dir), Some(t)) => {
+            let mut t = t.clone();
+            align_test(&mut t, &train.classes, train.shape)?;
+            Some((dir.clone(), Corrupted::clean(t)))
+        }
+        _ => None,
+    };
     // A source corrupted before brings its truth.csv: carried over into the new one.
     let source_truth = match data::default_truth_path(&a.src) {
         Some(p) => Some(truth::resolve(&truth::read(&p)?, &train).info),
@@ -455,12 +490,29 @@ pub fn run(a: &CorruptSpec) -> Result<CorruptReport> {
         }
         None => None,
     };
-    let test2_written = match staged2 {
-        Some(s) => Some(s.commit()?),
+    let staged_test = match &test_copy {
+        Some((dir, t)) => {
+            let s = StagedDir::new(dir)?;
+            fill(s.path(), t, &t.file_paths(a.seed), &[])?;
+            Some(s)
+        }
         None => None,
     };
+    // The companions first: a failure of the set itself removes them again.
+    let mut companions = Vec::new();
+    for s in [staged2, staged_test].into_iter().flatten() {
+        match s.commit() {
+            Ok(p) => companions.push(p),
+            Err(e) => {
+                companions.iter().for_each(|p| {
+                    let _ = std::fs::remove_dir_all(p);
+                });
+                return Err(e);
+            }
+        }
+    }
     if let Err(e) = staged.commit() {
-        if let Some(p) = &test2_written {
+        for p in &companions {
             let _ = std::fs::remove_dir_all(p);
         }
         return Err(e);
@@ -475,6 +527,7 @@ pub fn run(a: &CorruptSpec) -> Result<CorruptReport> {
         classes,
         spurious_origins,
         test2: test2.map(|(p, t2)| (p, t2.len())),
+        test: test_copy.map(|(p, t)| (p, t.len())),
         notes,
     })
 }
@@ -489,12 +542,7 @@ fn backdoor_test_set(
     to: u32,
     mark: &Watermark,
 ) -> Result<Corrupted> {
-    if test.align_classes(classes).is_err() {
-        // A test folder written by `corrupt` names its classes by folder name.
-        test.align_classes(&folder_names(classes))?;
-        test.classes = classes.to_vec();
-    }
-    test.conform_to(shape);
+    align_test(&mut test, classes, shape)?;
     let t = test2_set(&test, from, to, mark)?;
     let n = t.len();
     let origins = vec![classes[from as usize].clone(); n];
@@ -504,6 +552,17 @@ fn backdoor_test_set(
         kinds: vec![SampleKind::Backdoor; n],
         origins,
     })
+}
+
+/// Align a test split's classes with the set's (by name, or by folder name for a test folder
+/// written by `corrupt`) and conform its images to the set's size.
+fn align_test(test: &mut Dataset, classes: &[String], shape: ImageShape) -> Result<()> {
+    if test.align_classes(classes).is_err() {
+        test.align_classes(&folder_names(classes))?;
+        test.classes = classes.to_vec();
+    }
+    test.conform_to(shape);
+    Ok(())
 }
 
 #[cfg(test)]

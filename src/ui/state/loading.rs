@@ -75,6 +75,8 @@ impl AppState {
 
     /// Show an already loaded dataset (in-memory sets, tests); what a finished load does.
     pub fn open_loaded(&mut self, l: Loaded) {
+        // What was said of the last dataset is not about this one.
+        self.messages.clear();
         self.stop_and_forget_run();
         if l.path.exists() {
             self.settings.remember(&l.path);
@@ -87,6 +89,11 @@ impl AppState {
             .is_some_and(|d| same_path(&d.path, &l.path));
         if reopened.is_none() && !reload {
             self.apply_dataset_settings(&l.path);
+        }
+        match &reopened {
+            Some(r) => self.autosave.reopened(&r.file),
+            None if !reload => self.autosave.new_dataset(),
+            None => {}
         }
         self.data = Some(l);
         self.generation += 1;
@@ -103,9 +110,11 @@ impl AppState {
     }
 
     /// The run settings for a newly opened dataset: those last used on it; for the demo set
-    /// (never used before), its recommended settings. Other sets keep the current settings.
+    /// (never used before), its recommended settings; for another set, the defaults when the
+    /// current settings belong to a dataset (its own or the demo's), else the current ones.
     fn apply_dataset_settings(&mut self, path: &Path) {
         let keep_model = self.pinned_model;
+        let belonged = self.settings.belong_to.replace(path.to_path_buf());
         if let Some(saved) = self.settings.saved_for(path).cloned() {
             self.settings.config = saved.config;
             self.settings.learner = saved.learner;
@@ -126,6 +135,21 @@ impl AppState {
                 self.settings.config.final_epochs,
                 learner.batch_size,
                 learner.lr
+            ));
+        } else if let Some(other) = belonged.filter(|b| !same_path(b, path)) {
+            let seed = self.settings.config.seed;
+            let device = self.settings.learner.device;
+            self.settings.config = crate::itlm::Config {
+                seed,
+                ..Default::default()
+            };
+            self.settings.learner = crate::learner::LearnerConfig {
+                device,
+                ..Default::default()
+            };
+            self.info(format!(
+                "New dataset: the default run settings (those of {} stay with it).",
+                other.display()
             ));
         }
         if let Some(m) = keep_model {

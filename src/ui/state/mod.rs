@@ -4,6 +4,7 @@
 //! ([`super::pending`]) whose results [`AppState::poll`] collects. Dialogs, decoding originals
 //! and exports belong to their panels, not here.
 
+pub mod autosave;
 pub mod loading;
 pub mod run;
 pub mod selection;
@@ -13,9 +14,10 @@ use crate::session::{LearnerFactory, Loaded};
 
 use super::pending::{no_repaint, Repaint};
 use super::settings::Settings;
-use super::view::{Filter, GridTab, ViewCache};
+use super::view::{Filter, GridTab, Sort, ViewCache};
 use super::TAU_MIN;
 
+pub use autosave::Autosave;
 pub use loading::Loading;
 pub use run::{LiveStatus, Run};
 
@@ -41,12 +43,15 @@ pub struct AppState {
     pub selected_sample: Option<usize>,
     pub tab: GridTab,
     pub filter: Filter,
+    pub sort: Sort,
     /// Replaces the candle learner (tests).
     pub factory: Option<LearnerFactory>,
     /// Start a run as soon as a dataset has loaded.
     pub autostart: bool,
     /// The model chosen for this session (environment); saved per-dataset settings keep it.
     pub pinned_model: Option<ModelKind>,
+    /// Where the runs it trains are saved.
+    pub autosave: Autosave,
     view: ViewCache,
     repaint: Repaint,
 }
@@ -65,9 +70,11 @@ impl AppState {
             selected_sample: None,
             tab: GridTab::default(),
             filter: Filter::default(),
+            sort: Sort::default(),
             factory: None,
             autostart: false,
             pinned_model: None,
+            autosave: Autosave::default(),
             view: ViewCache::default(),
             repaint,
         }
@@ -131,5 +138,6 @@ impl AppState {
     pub fn poll(&mut self) {
         self.poll_loading();
         self.poll_worker();
+        self.poll_autosave();
     }
 }

@@ -98,7 +98,15 @@ impl Run {
 }
 
 impl AppState {
+    /// Drop the shown run (stopping its worker); what it trained is saved first.
     pub(super) fn stop_and_forget_run(&mut self) {
+        self.flush_autosave();
+        if let Some(f) = self.autosave.file.take().filter(|f| f.exists()) {
+            self.info(format!(
+                "The previous run is saved as {} (Open run... shows it again).",
+                f.display()
+            ));
+        }
         if let Some(mut r) = self.run.take() {
             if let Some(w) = r.worker.take() {
                 retire(w);
@@ -201,6 +209,7 @@ impl AppState {
         if data.reopened.is_none() && data.path.exists() {
             let path = data.path.clone();
             self.settings.remember_for(&path);
+            self.settings.belong_to = Some(path);
         }
         let Some(data) = &self.data else { return };
         let mut job = Job::new(data.train.clone(), config.clone(), learner.clone());
@@ -212,6 +221,7 @@ impl AppState {
         job.step = step;
         job.factory = self.factory.clone();
         let repaint = self.repaint().clone();
+        let name = data.train.name.clone();
         self.stop_and_forget_run();
         match Worker::spawn(job, move || repaint()) {
             Ok(w) => {
@@ -228,6 +238,11 @@ impl AppState {
                 });
                 self.follow_latest = true;
                 self.messages.retain(|m| !m.error);
+                if self.autosave.root.is_some() {
+                    if let Err(e) = self.autosave.new_run(&name) {
+                        self.error(format!("This run will not be saved: {e}"));
+                    }
+                }
             }
             Err(e) => self.error(format!("Cannot start the run: {e}")),
         }
@@ -255,6 +270,7 @@ impl AppState {
                 WorkerEvent::RoundDone(r) => {
                     run.history.push(r);
                     new_round = true;
+                    self.autosave.dirty = true;
                 }
                 WorkerEvent::Paused => run.status = LiveStatus::Paused,
                 WorkerEvent::Resumed => run.status = LiveStatus::Running,
@@ -265,6 +281,7 @@ impl AppState {
                     }
                     run.status = LiveStatus::from(&end);
                     run.progress = None;
+                    self.autosave.dirty = true;
                     if let Some(w) = run.worker.take() {
                         retire(w);
                     }
@@ -281,8 +298,9 @@ impl AppState {
         }
     }
 
-    /// The run as a run file, with `cut` (the shown round at the slider's tau) as its verdict.
-    pub fn run_file(&self, cut: &Cut) -> Option<RunFile> {
+    /// The run as a run file, with `cut` (the shown round at the slider's tau) as its verdict
+    /// (None: the last round's own cut).
+    pub fn run_file(&self, cut: Option<&Cut>) -> Option<RunFile> {
         let run = self.run.as_ref()?;
         let data = self.data.as_ref()?;
         let mut header = RunHeader::new(
@@ -304,7 +322,7 @@ impl AppState {
         Some(header.run_file(
             run.history.clone(),
             run.status.saved(),
-            Some(Verdict {
+            cut.map(|cut| Verdict {
                 round: cut.record.round,
                 tau: cut.tau,
                 kept: cut.kept.clone(),

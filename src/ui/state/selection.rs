@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::itlm::RoundRecord;
 
-use super::super::view::{Cut, CutRule, Given, Lists};
+use super::super::view::{Cut, CutRule, Given, ListContext, Lists};
 use super::AppState;
 
 impl AppState {
@@ -69,12 +69,22 @@ impl AppState {
         Some(self.view.cut(record, index, given, rule, self.generation))
     }
 
-    /// The grid lists of the current cut and filter (cached).
+    /// The grid lists of the current cut, filter and sort (cached).
     pub fn lists(&mut self) -> Option<Arc<Lists>> {
         self.cut()?;
-        let rule = self.run.as_ref()?.config.select;
-        let labels = self.data.as_ref()?.train.labels();
-        self.view.lists(labels, rule, self.filter)
+        let run = self.run.as_ref()?;
+        let record = run.history.get(self.selected_round?)?;
+        let data = self.data.as_ref()?;
+        let ctx = ListContext {
+            record,
+            history: &run.history,
+            labels: data.train.labels(),
+            classes: data.train.num_classes(),
+            rule: run.config.select,
+            ids: data.train.ids(),
+            kinds: data.truth.as_ref().map(|t| t.kind.as_slice()),
+        };
+        self.view.lists(&ctx, &self.filter, self.sort)
     }
 
     /// How many cuts were computed so far (a cache check for tests).

@@ -1,0 +1,328 @@
+//! Compare the shown run with another run of the same dataset (another seed, tau or rule): how
+//! many samples both flag, only one flags, and their metrics over rounds side by side. Each
+//! set can be shown in the grid (a filter). The other run is read off the UI thread.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egui::{Color32, RichText};
+use egui_plot::{Line, Plot, PlotPoints};
+
+use crate::export::RunFile;
+
+use super::command::{Command, Commands, DialogPurpose, View};
+use super::pending::{Pending, Polled, Repaint};
+use super::view::{Filter, Membership};
+
+/// Which samples of the comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Both,
+    OnlyShown,
+    OnlyOther,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Both => "flagged by both",
+            Side::OnlyShown => "only the shown run flags",
+            Side::OnlyOther => "only the other run flags",
+        }
+    }
+}
+
+/// The other run, its samples mapped onto the open dataset's.
+pub struct Other {
+    pub file: PathBuf,
+    pub run: RunFile,
+    /// Flagged by the other run's verdict, by the open dataset's sample index.
+    pub flagged: Vec<bool>,
+}
+
+/// The compare window's own state.
+#[derive(Default)]
+pub struct ComparePanel {
+    pub open: bool,
+    loading: Option<Pending<Result<RunFile, String>>>,
+    loading_file: Option<PathBuf>,
+    pub other: Option<Other>,
+    pub error: Option<String>,
+}
+
+impl ComparePanel {
+    /// Read the run at `file` to compare with.
+    pub fn load(&mut self, file: PathBuf, repaint: &Repaint) {
+        self.open = true;
+        self.error = None;
+        let f = file.clone();
+        match Pending::spawn("itlm-compare", repaint, move || {
+            RunFile::read(&f).map_err(|e| e.to_string())
+        }) {
+            Ok(t) => {
+                self.loading = Some(t);
+                self.loading_file = Some(file);
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Collect the run being read and map it onto the open dataset (`ids`).
+    pub fn poll(&mut self, ids: Option<&[String]>) {
+        let Some(task) = &self.loading else { return };
+        let r = match task.poll() {
+            Polled::Waiting => return,
+            Polled::Done(r) => r,
+            Polled::Lost(e) => Err(e),
+        };
+        self.loading = None;
+        let file = self.loading_file.take().unwrap_or_default();
+        let mapped = r.and_then(|run| match ids {
+            Some(ids) => map_onto(&run, ids).map(|flagged| Other { file, run, flagged }),
+            None => Err("open the dataset (or a run of it) first".into()),
+        });
+        match mapped {
+            Ok(o) => self.other = Some(o),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Forget the other run (another dataset was opened).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    pub fn window_ui(&mut self, ctx: &egui::Context, v: &View, out: &mut Commands) {
+        if !self.open {
+            return;
+        }
+        let mut open = true;
+        egui::Window::new("Compare runs")
+            .id(egui::Id::unique("compare_window"))
+            .open(&mut open)
+            .default_width(480.0)
+            .show(ctx, |ui| self.body_ui(ui, v, out));
+        if !open {
+            self.open = false;
+        }
+    }
+
+    fn body_ui(&mut self, ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!v.dialog_open(), egui::Button::new("Pick the other run..."))
+                .clicked()
+            {
+                out.push(Command::OpenDialog(DialogPurpose::CompareRun));
+            }
+            if self.loading.is_some() {
+                ui.spinner();
+                ui.label("reading...");
+            }
+        });
+        if let Some(e) = &self.error {
+            ui.colored_label(Color32::LIGHT_RED, e);
+        }
+        let (Some(other), Some(cut)) = (&self.other, &v.cut) else {
+            ui.label("The shown round at the slider's tau is compared with the other run's cut.");
+            return;
+        };
+        let shown: Vec<bool> = cut.kept.iter().map(|&k| !k).collect();
+        let c = Counts::of(&shown, &other.flagged);
+        ui.label(format!(
+            "Shown: round {} at tau {:.2}, {} flagged. Other: {} ({}), {} flagged.",
+            cut.record.round,
+            cut.tau,
+            c.both + c.only_shown,
+            other.file.display(),
+            describe(&other.run),
+            c.both + c.only_other
+        ));
+        ui.label(format!(
+            "Jaccard overlap of the flagged sets: {:.3}",
+            c.jaccard()
+        ));
+        egui::Grid::new("compare_counts")
+            .num_columns(3)
+            .show(ui, |ui| {
+                for (side, n) in [
+                    (Side::Both, c.both),
+                    (Side::OnlyShown, c.only_shown),
+                    (Side::OnlyOther, c.only_other),
+                ] {
+                    ui.label(side.name());
+                    ui.label(RichText::new(n.to_string()).strong());
+                    if ui
+                        .small_button("show in the grid")
+                        .on_hover_text("Filter the grid to these samples (all tabs)")
+                        .clicked()
+                    {
+                        let mask = (0..shown.len())
+                            .map(|i| match side {
+                                Side::Both => shown[i] && other.flagged[i],
+                                Side::OnlyShown => shown[i] && !other.flagged[i],
+                                Side::OnlyOther => !shown[i] && other.flagged[i],
+                            })
+                            .collect();
+                        out.push(Command::SetFilter(Filter {
+                            within: Some(Membership::new(side.name(), mask)),
+                            ..v.state.filter.clone()
+                        }));
+                    }
+                    ui.end_row();
+                }
+            });
+        metrics_overlay_ui(ui, v, &other.run);
+    }
+}
+
+/// The other run in a few words: rounds, tau, rule, seed.
+fn describe(r: &RunFile) -> String {
+    format!(
+        "{} rounds, tau {}, {}, seed {}",
+        r.rounds.len(),
+        r.config.tau,
+        r.config.select,
+        r.config.seed
+    )
+}
+
+/// How two flagged sets overlap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub both: usize,
+    pub only_shown: usize,
+    pub only_other: usize,
+    pub neither: usize,
+}
+
+impl Counts {
+    pub fn of(a: &[bool], b: &[bool]) -> Self {
+        let mut c = Counts::default();
+        for (&x, &y) in a.iter().zip(b) {
+            match (x, y) {
+                (true, true) => c.both += 1,
+                (true, false) => c.only_shown += 1,
+                (false, true) => c.only_other += 1,
+                (false, false) => c.neither += 1,
+            }
+        }
+        c
+    }
+
+    pub fn jaccard(&self) -> f64 {
+        let union = self.both + self.only_shown + self.only_other;
+        if union == 0 {
+            1.0
+        } else {
+            self.both as f64 / union as f64
+        }
+    }
+}
+
+/// The other run's flagged samples (its verdict) by the open dataset's index, or why the runs
+/// are not of the same dataset.
+pub fn map_onto(run: &RunFile, ids: &[String]) -> Result<Vec<bool>, String> {
+    let verdict = run
+        .verdict()
+        .ok_or("the other run holds no finished round")?;
+    let index: std::collections::HashMap<&str, usize> = run
+        .dataset
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut flagged = vec![false; ids.len()];
+    let mut missing = 0usize;
+    for (i, id) in ids.iter().enumerate() {
+        match index.get(id.as_str()) {
+            Some(&j) => flagged[i] = !verdict.kept[j],
+            None => missing += 1,
+        }
+    }
+    if missing > 0 || run.dataset.ids.len() != ids.len() {
+        return Err(format!(
+            "not a run of this dataset: {missing} of its {} samples are not in the other run ({} samples)",
+            ids.len(),
+            run.dataset.ids.len()
+        ));
+    }
+    Ok(flagged)
+}
+
+/// Test accuracy, kept fraction and trim precision / recall of both runs over rounds.
+fn metrics_overlay_ui(ui: &mut egui::Ui, v: &View, other: &RunFile) {
+    let Some(run) = &v.state.run else { return };
+    type Get = fn(&crate::itlm::RoundRecord) -> Option<f64>;
+    let series: [(&str, Get); 3] = [
+        ("test acc", |r| r.metrics.test_acc),
+        ("trim precision", |r| r.metrics.trim.map(|t| t.precision)),
+        ("trim recall", |r| r.metrics.trim.map(|t| t.recall)),
+    ];
+    let pts = |h: &[Arc<crate::itlm::RoundRecord>], get: Get| -> Vec<[f64; 2]> {
+        h.iter()
+            .filter_map(|r| get(r).map(|y| [r.round as f64, y]))
+            .collect()
+    };
+    let colors = [
+        Color32::from_rgb(80, 150, 230),
+        Color32::from_rgb(235, 120, 60),
+        Color32::from_rgb(230, 200, 60),
+    ];
+    ui.label(
+        RichText::new("solid: the shown run, dashed: the other")
+            .small()
+            .color(Color32::GRAY),
+    );
+    Plot::new("compare_metrics")
+        .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftBottom))
+        .height(150.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .x_axis_label("round")
+        .show(ui, |p| {
+            for ((name, get), color) in series.into_iter().zip(colors) {
+                let a = pts(&run.history, get);
+                if !a.is_empty() {
+                    p.line(Line::new(name, PlotPoints::new(a)).color(color).width(2.0));
+                }
+                let b = pts(&other.rounds, get);
+                if !b.is_empty() {
+                    p.line(
+                        Line::new(format!("{name} (other)"), PlotPoints::new(b))
+                            .color(color)
+                            .style(egui_plot::LineStyle::dashed_loose()),
+                    );
+                }
+            }
+        })
+        .response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Metrics of both runs"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_counts_and_jaccard() {
+        let a = [true, true, false, false, true];
+        let b = [true, false, true, false, true];
+        let c = Counts::of(&a, &b);
+        assert_eq!(
+            c,
+            Counts {
+                both: 2,
+                only_shown: 1,
+                only_other: 1,
+                neither: 1
+            }
+        );
+        assert!((c.jaccard() - 0.5).abs() < 1e-12);
+        assert_eq!(Counts::of(&[false], &[false]).jaccard(), 1.0);
+    }
+}

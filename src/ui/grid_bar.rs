@@ -1,0 +1,246 @@
+//! The grid's header: the tabs (Trimmed / Boundary / Kept with their counts), the sort order,
+//! the filters (given and predicted class, the truth's kind, a score range, a path substring,
+//! the confusion cell), and a legend of the cells' marks.
+
+use egui::{Color32, RichText};
+
+use super::command::{Command, Commands, View};
+use super::histogram::{BAD, KEPT, TRIMMED};
+use super::view::{Filter, GridTab, Lists, SortKey};
+
+/// The filter fields that are typed (they apply as they are typed).
+#[derive(Default)]
+pub struct FilterText {
+    pub path: String,
+}
+
+pub fn grid_bar_ui(
+    ui: &mut egui::Ui,
+    v: &View,
+    lists: &Lists,
+    text: &mut FilterText,
+    out: &mut Commands,
+) {
+    let state = v.state;
+    let Some(data) = state.data.as_ref() else {
+        return;
+    };
+    let train = &data.train;
+    let f = &state.filter;
+    let set = |out: &mut Commands, f: Filter| out.push(Command::SetFilter(f));
+    ui.horizontal_wrapped(|ui| {
+        for tab in GridTab::ALL {
+            let n = lists.get(tab).len();
+            if ui
+                .selectable_label(state.tab == tab, format!("{} ({n})", tab.name()))
+                .clicked()
+            {
+                out.push(Command::SetTab(tab));
+            }
+        }
+        ui.separator();
+        let l = ui.label("sort by");
+        let mut sort = state.sort;
+        egui::ComboBox::from_id_salt("grid_sort")
+            .selected_text(sort.key.name())
+            .show_ui(ui, |ui| {
+                for k in SortKey::ALL {
+                    ui.selectable_value(&mut sort.key, k, k.name());
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        let arrow = if sort.reverse {
+            "least suspicious first"
+        } else {
+            "most suspicious first"
+        };
+        if ui
+            .selectable_label(sort.reverse, arrow)
+            .on_hover_text("Reverse the order (most suspicious: highest loss, times trimmed and loss change; lowest p(given) and margin)")
+            .clicked()
+        {
+            sort.reverse = !sort.reverse;
+        }
+        if sort != state.sort {
+            out.push(Command::SetSort(sort));
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let class_combo = |ui: &mut egui::Ui, id: &str, name: &str, value: Option<u32>| {
+            let l = ui.label(name);
+            let mut c = value;
+            egui::ComboBox::from_id_salt(id)
+                .selected_text(c.map_or("all".to_string(), |c| train.class_name(c).to_string()))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut c, None, "all");
+                    for (k, name) in train.classes.iter().enumerate() {
+                        ui.selectable_value(&mut c, Some(k as u32), name);
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            c
+        };
+        let given = class_combo(ui, "filter_given", "given", f.class);
+        if given != f.class {
+            set(
+                out,
+                Filter {
+                    class: given,
+                    ..f.clone()
+                },
+            );
+        }
+        if !state.generative() {
+            let pred = class_combo(ui, "filter_predicted", "predicted", f.predicted);
+            if pred != f.predicted {
+                set(
+                    out,
+                    Filter {
+                        predicted: pred,
+                        ..f.clone()
+                    },
+                );
+            }
+        }
+        if let Some(t) = &data.truth {
+            let mut kinds: Vec<&str> = t.kind.iter().map(|k| k.as_str()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            let l = ui.label("kind");
+            let mut k = f.kind.clone();
+            egui::ComboBox::from_id_salt("filter_kind")
+                .selected_text(k.clone().unwrap_or_else(|| "all".into()))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut k, None, "all");
+                    for kind in kinds {
+                        ui.selectable_value(&mut k, Some(kind.to_string()), kind);
+                    }
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text("The truth's kind of sample (truth.csv)");
+            if k != f.kind {
+                set(
+                    out,
+                    Filter {
+                        kind: k,
+                        ..f.clone()
+                    },
+                );
+            }
+        }
+        let mut on = f.score.is_some();
+        let range_hint = "Only samples whose loss (the score the cut is made on) is in this range";
+        if ui
+            .checkbox(&mut on, "loss from")
+            .on_hover_text(range_hint)
+            .changed()
+        {
+            let score = on.then(|| {
+                v.cut.as_ref().map_or((0.0, 1.0), |c| {
+                    let max = c
+                        .record
+                        .score
+                        .iter()
+                        .copied()
+                        .filter(|s| s.is_finite())
+                        .fold(0.0f32, f32::max);
+                    (c.cut_value.unwrap_or(0.0), max)
+                })
+            });
+            set(out, Filter { score, ..f.clone() });
+        }
+        if let Some((lo, hi)) = f.score {
+            let (mut a, mut b) = (lo, hi);
+            ui.add(egui::DragValue::new(&mut a).speed(0.01).max_decimals(3))
+                .on_hover_text("lowest loss shown");
+            ui.label("to");
+            ui.add(egui::DragValue::new(&mut b).speed(0.01).max_decimals(3))
+                .on_hover_text("highest loss shown");
+            if (a, b) != (lo, hi) {
+                set(
+                    out,
+                    Filter {
+                        score: Some((a, b.max(a))),
+                        ..f.clone()
+                    },
+                );
+            }
+        }
+        let l = ui.label("path");
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut text.path)
+                    .hint_text("part of the file path")
+                    .desired_width(120.0),
+            )
+            .labelled_by(l.id);
+        if r.changed() && text.path != f.path {
+            set(
+                out,
+                Filter {
+                    path: text.path.clone(),
+                    ..f.clone()
+                },
+            );
+        }
+        if let Some((g, p)) = f.cell {
+            let text = format!(
+                "given {} -> predicted {}",
+                train.class_name(g),
+                train.class_name(p)
+            );
+            ui.label(RichText::new(text).color(Color32::LIGHT_BLUE));
+            if ui.small_button("clear cell filter").clicked() {
+                set(
+                    out,
+                    Filter {
+                        cell: None,
+                        ..f.clone()
+                    },
+                );
+            }
+        }
+        if let Some(m) = &f.within {
+            ui.label(RichText::new(format!("only: {}", m.name)).color(Color32::LIGHT_BLUE));
+            if ui.small_button("show all").clicked() {
+                set(
+                    out,
+                    Filter {
+                        within: None,
+                        ..f.clone()
+                    },
+                );
+            }
+        }
+        if f.is_active() && ui.small_button("clear filters").clicked() {
+            text.path.clear();
+            set(out, Filter::default());
+        }
+    });
+    legend_ui(ui, state.tab, state.generative(), data.bad.is_some());
+}
+
+/// What the marks on the cells mean.
+fn legend_ui(ui: &mut egui::Ui, tab: GridTab, generative: bool, truth: bool) {
+    ui.horizontal_wrapped(|ui| {
+        let small = |t: &str, c: Color32| RichText::new(t).small().color(c);
+        if !generative {
+            ui.label(small("caption: given -> predicted,", Color32::GRAY));
+            ui.label(small(
+                "red when they differ",
+                Color32::from_rgb(255, 110, 110),
+            ));
+        }
+        if truth {
+            ui.label(small("| red corner: truly bad (truth.csv)", BAD));
+        }
+        if tab == GridTab::Boundary {
+            ui.label(small("| blue frame: kept", KEPT));
+            ui.label(small("orange frame: trimmed", TRIMMED));
+            ui.label(small("| the red bar: where the cut falls", BAD));
+        }
+    });
+}
