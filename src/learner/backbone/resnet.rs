@@ -241,3 +241,168 @@ impl Backbone for ResNet {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// ResNet weights with torchvision's names: conv weights from `conv(shape)`, every batch
+    /// norm the identity plus `beta`, and a 10-class fc.
+    fn weights(kind: BackboneKind, beta: f32, conv: &mut dyn FnMut(&[usize]) -> Tensor) -> Weights {
+        let dev = Device::Cpu;
+        let (depths, bottleneck) = layout(kind).unwrap();
+        let exp = if bottleneck { 4 } else { 1 };
+        let mut t: HashMap<String, Tensor> = HashMap::new();
+        let mut conv_bn = |t: &mut HashMap<String, Tensor>, c: &str, bn: &str, s: [usize; 4]| {
+            t.insert(format!("{c}.weight"), conv(&s));
+            let o = s[0];
+            t.insert(
+                format!("{bn}.weight"),
+                Tensor::ones(o, candle_core::DType::F32, &dev).unwrap(),
+            );
+            t.insert(format!("{bn}.bias"), Tensor::full(beta, o, &dev).unwrap());
+            t.insert(
+                format!("{bn}.running_mean"),
+                Tensor::zeros(o, candle_core::DType::F32, &dev).unwrap(),
+            );
+            t.insert(
+                format!("{bn}.running_var"),
+                Tensor::full(1.0 - BN_EPS as f32, o, &dev).unwrap(),
+            );
+        };
+        conv_bn(&mut t, "conv1", "bn1", [64, 3, 7, 7]);
+        let mut cin = 64;
+        for (l, &d) in depths.iter().enumerate() {
+            let w = 64 << l;
+            for i in 0..d {
+                let p = format!("layer{}.{i}", l + 1);
+                let shapes: Vec<[usize; 4]> = if bottleneck {
+                    vec![[w, cin, 1, 1], [w, w, 3, 3], [w * exp, w, 1, 1]]
+                } else {
+                    vec![[w, cin, 3, 3], [w, w, 3, 3]]
+                };
+                for (j, s) in shapes.into_iter().enumerate() {
+                    conv_bn(
+                        &mut t,
+                        &format!("{p}.conv{}", j + 1),
+                        &format!("{p}.bn{}", j + 1),
+                        s,
+                    );
+                }
+                if i == 0 && (l > 0 || cin != w * exp) {
+                    conv_bn(
+                        &mut t,
+                        &format!("{p}.downsample.0"),
+                        &format!("{p}.downsample.1"),
+                        [w * exp, cin, 1, 1],
+                    );
+                }
+                cin = w * exp;
+            }
+        }
+        t.insert(
+            "fc.weight".into(),
+            Tensor::ones((10, cin), candle_core::DType::F32, &dev).unwrap(),
+        );
+        t.insert("fc.bias".into(), Tensor::full(0.25f32, 10, &dev).unwrap());
+        Weights::from_tensors("resnet.safetensors", t)
+    }
+
+    fn batch(n: usize, r: usize) -> ImageBatch {
+        let mut rng = crate::rng::Rng::new(5);
+        ImageBatch {
+            n,
+            height: r,
+            width: r,
+            pixels: (0..n * r * r * 3).map(|_| rng.normal()).collect(),
+        }
+    }
+
+    /// With zero convolutions every conv + BN gives `beta` = 0.5 everywhere, so each block
+    /// outputs relu(0.5 + shortcut): a stage's first block 0.5 + 0.5 (its downsample is a conv
+    /// too, or the stem's 0.5 through the max-pool), each further block adds 0.5. The
+    /// embedding is 0.5 (blocks of the last stage + 1): 1.5 for ResNet-18, 2.0 for ResNet-50.
+    #[test]
+    fn zero_convolutions_give_the_known_embedding_of_the_block_structure() {
+        for (kind, want) in [
+            (BackboneKind::ResNet18, 1.5f32),
+            (BackboneKind::ResNet50, 2.0),
+        ] {
+            let w = weights(kind, 0.5, &mut |s| {
+                Tensor::zeros(s, candle_core::DType::F32, &Device::Cpu).unwrap()
+            });
+            let input = kind.input_spec(Some(64)).unwrap();
+            let net = ResNet::new(kind, &w, input, &Device::Cpu).unwrap();
+            assert_eq!(net.num_classes(), Some(10));
+            let out = net.forward(&batch(2, 64), true).unwrap();
+            assert_eq!(out.embeddings.len(), 2 * kind.embedding_dim());
+            assert!(
+                out.embeddings.iter().all(|v| (v - want).abs() < 1e-5),
+                "{kind}"
+            );
+            // fc: all-ones weights over the embedding plus 0.25.
+            let logit = want * kind.embedding_dim() as f32 + 0.25;
+            let logits = out.logits.unwrap();
+            assert_eq!(logits.len(), 20);
+            assert!(
+                logits.iter().all(|v| (v - logit).abs() < 1e-2 * logit),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn random_weights_give_distinct_finite_embeddings_and_missing_ones_are_named() {
+        let kind = BackboneKind::ResNet18;
+        let mut rng = crate::rng::Rng::new(9);
+        let w = weights(kind, 0.0, &mut |s| {
+            let n: usize = s.iter().product();
+            let fan_in = (s[1] * s[2] * s[3]) as f32;
+            let v: Vec<f32> = (0..n)
+                .map(|_| rng.normal() * (2.0 / fan_in).sqrt())
+                .collect();
+            Tensor::from_vec(v, s, &Device::Cpu).unwrap()
+        });
+        let input = kind.input_spec(Some(64)).unwrap();
+        let net = ResNet::new(kind, &w, input, &Device::Cpu).unwrap();
+        let e = net.embed(&batch(2, 64)).unwrap();
+        assert!(e.iter().all(|v| v.is_finite()));
+        let d: f32 = e[..512]
+            .iter()
+            .zip(&e[512..])
+            .map(|(a, b)| (a - b).abs())
+            .sum();
+        assert!(d > 1e-3, "{d}");
+
+        // Through a safetensors file: the same, and a file missing a tensor says which.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r18.safetensors");
+        w.save_safetensors(&p).unwrap();
+        let cfg = super::super::BackboneConfig {
+            resolution: Some(64),
+            ..Default::default()
+        };
+        let loaded = super::super::load(kind, &p, &cfg).unwrap();
+        assert_eq!(loaded.embed(&batch(2, 64)).unwrap(), e);
+        let mut t = Weights::load(&p).unwrap().into_tensors();
+        t.remove("layer3.1.bn2.running_mean");
+        let e = ResNet::new(kind, &Weights::from_tensors(&p, t), input, &Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("`layer3.1.bn2.running_mean` is missing (expected shape [256])"),
+            "{e}"
+        );
+        // ResNet-18 weights are not ResNet-50's.
+        let e = ResNet::new(BackboneKind::ResNet50, &w, input, &Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("`layer1.0.conv1.weight` has shape [64, 64, 3, 3], expected [64, 64, 1, 1]"),
+            "{e}"
+        );
+    }
+}

@@ -104,6 +104,22 @@ impl Weights {
         }
     }
 
+    /// The tensors by name.
+    pub fn into_tensors(self) -> HashMap<String, Tensor> {
+        self.tensors
+    }
+
+    /// Writes the tensors to `path` as safetensors, atomically (a temp file renamed).
+    pub fn save_safetensors(&self, path: &Path) -> Result<()> {
+        let tmp = path.with_extension(format!("partial.{}", std::process::id()));
+        candle_core::safetensors::save(&self.tensors, &tmp)
+            .map_err(|e| Error::data(&tmp, format!("cannot write safetensors: {e}")))?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, e)
+        })
+    }
+
     /// The file the weights came from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -294,6 +310,71 @@ mod tests {
             e.contains("`b.bias` is missing (expected shape [4])"),
             "{e}"
         );
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name)
+    }
+
+    /// tests/data/tiny_{legacy,zip}.pth: torch.save of {a.weight: arange(6) as 2x3, b.bias:
+    /// [1.5, -2], b.num_batches_tracked: 7, c.view: arange(10)[2:6]} in both formats.
+    #[test]
+    fn both_pth_formats_give_the_same_tensors() {
+        for name in ["tiny_legacy.pth", "tiny_zip.pth"] {
+            let w = Weights::load(&fixture(name)).unwrap();
+            assert_eq!(w.len(), 4, "{name}");
+            assert_eq!(
+                w.get_vec("a.weight", &[2, 3]).unwrap(),
+                vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+                "{name}"
+            );
+            assert_eq!(
+                w.get_vec("b.bias", &[2]).unwrap(),
+                vec![1.5, -2.0],
+                "{name}"
+            );
+            assert_eq!(
+                w.get_vec("c.view", &[4]).unwrap(),
+                vec![2.0, 3.0, 4.0, 5.0],
+                "{name}"
+            );
+            let e = w.get("b.num_batches_tracked", &[]).unwrap_err().to_string();
+            assert!(e.contains("dtype I64"), "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_truncated_pth_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["tiny_legacy.pth", "tiny_zip.pth"] {
+            let bytes = std::fs::read(fixture(name)).unwrap();
+            for cut in [bytes.len() - 9, bytes.len() / 2, 20] {
+                let p = dir.path().join(format!("cut_{cut}_{name}"));
+                std::fs::write(&p, &bytes[..cut]).unwrap();
+                let e = Weights::load(&p).unwrap_err().to_string();
+                assert!(
+                    e.starts_with(&p.display().to_string())
+                        && e.contains("not a valid PyTorch file"),
+                    "{name} cut at {cut}: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn weights_saved_as_safetensors_read_back_equal() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Weights::load(&fixture("tiny_legacy.pth")).unwrap();
+        let p = dir.path().join("copy.safetensors");
+        w.save_safetensors(&p).unwrap();
+        let back = Weights::load(&p).unwrap();
+        assert_eq!(
+            back.get_vec("c.view", &[4]).unwrap(),
+            vec![2.0, 3.0, 4.0, 5.0]
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
