@@ -65,8 +65,11 @@ impl Weights {
             )
         })?;
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        // candle appends a backtrace to its messages when RUST_BACKTRACE is set: keep line one.
         let bad = |what: &str, e: &dyn std::fmt::Display| {
-            Error::data(path, format!("not a valid {what} file ({e})"))
+            let e = e.to_string();
+            let first = e.lines().next().unwrap_or("").trim_end();
+            Error::data(path, format!("not a valid {what} file ({first})"))
         };
         let raw: Vec<(String, Tensor)> = match format {
             Format::Safetensors => candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
@@ -249,19 +252,70 @@ fn read_legacy_pth(bytes: &[u8]) -> candle_core::Result<Vec<(String, Tensor)>> {
                 info.name
             )
         };
-        if !info.layout.is_contiguous() {
-            bail!("tensor {} is not contiguous", info.name)
-        }
+        // Any strides (the weights converted from TensorFlow are permuted views of HWIO
+        // storages): gather the values in row-major order.
+        let dims = info.layout.dims();
         let size = info.dtype.size_in_bytes();
-        let start = info.layout.start_offset();
-        let len = info.layout.shape().elem_count() * size;
-        let Some(values) = storage.get(start..start + len) else {
+        let Some(values) = gather(
+            storage,
+            size,
+            info.layout.start_offset(),
+            dims,
+            info.layout.stride(),
+        ) else {
             bail!("tensor {} lies outside its storage {key}", info.name)
         };
-        let t = Tensor::from_raw_buffer(values, info.dtype, info.layout.dims(), &Device::Cpu)?;
+        let t = Tensor::from_raw_buffer(&values, info.dtype, dims, &Device::Cpu)?;
         tensors.push((info.name, t));
     }
     Ok(tensors)
+}
+
+/// The bytes of a strided view (`start` in bytes, `strides` in elements of `size` bytes) of
+/// `storage` in row-major order; None if the view reaches outside the storage.
+fn gather(
+    storage: &[u8],
+    size: usize,
+    start: usize,
+    dims: &[usize],
+    strides: &[usize],
+) -> Option<Vec<u8>> {
+    let numel: usize = dims.iter().product();
+    if numel == 0 {
+        return Some(Vec::new());
+    }
+    let last = dims.iter().zip(strides).try_fold(0usize, |acc, (d, s)| {
+        acc.checked_add((d - 1).checked_mul(*s)?)
+    })?;
+    if start.checked_add(last.checked_add(1)?.checked_mul(size)?)? > storage.len() {
+        return None;
+    }
+    let contiguous = dims
+        .iter()
+        .zip(strides)
+        .rev()
+        .try_fold(1usize, |expect, (d, s)| {
+            (*d == 1 || *s == expect).then(|| expect * d)
+        })
+        .is_some();
+    if contiguous {
+        return Some(storage[start..start + numel * size].to_vec());
+    }
+    let mut out = Vec::with_capacity(numel * size);
+    let mut idx = vec![0usize; dims.len()];
+    for _ in 0..numel {
+        let off = start + size * idx.iter().zip(strides).map(|(i, s)| i * s).sum::<usize>();
+        out.extend_from_slice(&storage[off..off + size]);
+        // Next row-major index.
+        for d in (0..dims.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < dims[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Some(out)
 }
 
 /// One pickle from `r` (up to its STOP opcode).
@@ -319,12 +373,18 @@ mod tests {
     }
 
     /// tests/data/tiny_{legacy,zip}.pth: torch.save of {a.weight: arange(6) as 2x3, b.bias:
-    /// [1.5, -2], b.num_batches_tracked: 7, c.view: arange(10)[2:6]} in both formats.
+    /// [1.5, -2], b.num_batches_tracked: 7, c.view: arange(10)[2:6], d.transposed: arange(6)
+    /// as 3x2, transposed (column-major)} in both formats.
     #[test]
     fn both_pth_formats_give_the_same_tensors() {
         for name in ["tiny_legacy.pth", "tiny_zip.pth"] {
             let w = Weights::load(&fixture(name)).unwrap();
-            assert_eq!(w.len(), 4, "{name}");
+            assert_eq!(w.len(), 5, "{name}");
+            assert_eq!(
+                w.get_vec("d.transposed", &[2, 3]).unwrap(),
+                vec![0.0, 2.0, 4.0, 1.0, 3.0, 5.0],
+                "{name}"
+            );
             assert_eq!(
                 w.get_vec("a.weight", &[2, 3]).unwrap(),
                 vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
@@ -361,6 +421,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn strided_views_are_gathered_in_row_major_order() {
+        let storage: Vec<u8> = (0u8..24).collect();
+        // A 2 x 3 view, column-major (strides 1, 2), of 1-byte elements from byte 1.
+        assert_eq!(
+            gather(&storage, 1, 1, &[2, 3], &[1, 2]),
+            Some(vec![1, 3, 5, 2, 4, 6])
+        );
+        // 2-byte elements, contiguous.
+        assert_eq!(gather(&storage, 2, 0, &[2], &[1]), Some(vec![0, 1, 2, 3]));
+        // Reaching past the end.
+        assert_eq!(gather(&storage, 4, 8, &[2, 3], &[3, 1]), None);
+        assert_eq!(gather(&storage, 1, 0, &[0, 3], &[3, 1]), Some(vec![]));
     }
 
     #[test]
