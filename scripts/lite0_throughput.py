@@ -6,12 +6,14 @@
 
 For each repetition and resolution it runs, one after the other, `target/release/examples/lite0
 bench` (our fast engine; `--candle` adds candle's) and PyTorch on the same model
-(scripts/lite0_reference.py's) with the same batch of random inputs and 2 threads, in three
+(scripts/lite0_reference.py's) with the same batch of random inputs and the same number of
+threads (`--threads`, default 2: torch.set_num_threads and RAYON_NUM_THREADS), in three
 forms: NCHW, channels_last, and TorchScript-frozen channels_last (oneDNN's fused convs), each
 under torch.inference_mode(). It prints every figure and the ratio ours / best PyTorch per
 repetition; timings on a shared machine are noisy, so compare ratios within one repetition.
 """
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -66,9 +68,11 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--res", default="224,112")
     ap.add_argument("--candle", action="store_true", help="also time the candle engine")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads = rayon threads")
     ap.add_argument("--rust", default=str(Path(__file__).parents[1] / "target/release/examples/lite0"))
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
+    env = {**os.environ, "RAYON_NUM_THREADS": str(a.threads)}
     model = load(a.weights)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch}")
     engines = "fast,candle" if a.candle else "fast"
@@ -77,7 +81,7 @@ def main():
             ours = {}
             p = subprocess.run(
                 [a.rust, "bench", a.weights, str(res), str(a.batch), str(a.secs), engines],
-                check=True, capture_output=True, text=True,
+                check=True, capture_output=True, text=True, env=env,
             )
             for line in p.stdout.split("\n"):
                 if line.strip():

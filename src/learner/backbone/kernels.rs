@@ -1,8 +1,7 @@
 //! Inference kernels of the fast EfficientNet-Lite0 path on one NHWC f32 image: 1x1
 //! convolutions as gemm with the bias (and residual) folded into the accumulator, depthwise
 //! k x k convolutions with "SAME" padding fused with bias + ReLU6, and the 3x3 stride-2 stem
-//! as im2col + gemm. Callers run them inside [`vectorized`](crate::learner::fast::simd) so the
-//! plain loops compile to AVX2 + FMA.
+//! as im2col + gemm.
 
 use crate::learner::fast::gemm::{matmul, MatRef};
 
@@ -111,9 +110,59 @@ impl DwGeom {
 
 /// Output rows `[o0, o1)` of `relu6(depthwise(x) + bias)` into `out` ((o1 - o0) x ow x c).
 /// `rows` holds input rows `[r0, r0 + rows.len() / (w c))`, which must cover the rows the
-/// outputs read; `wt` is `k k x c` (tap-major, BN folded).
-#[inline(always)]
+/// outputs read; `wt` is `k k x c` (tap-major, BN folded). Compiled for AVX2 + FMA where the
+/// CPU has them (the crate is built for baseline x86-64, where the loop neither uses wide
+/// vectors nor fused multiply-adds).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn depthwise_relu6(
+    g: &DwGeom,
+    rows: &[f32],
+    r0: usize,
+    o0: usize,
+    o1: usize,
+    wt: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn avx2(
+                g: &DwGeom,
+                rows: &[f32],
+                r0: usize,
+                o0: usize,
+                o1: usize,
+                wt: &[f32],
+                bias: &[f32],
+                out: &mut [f32],
+            ) {
+                depthwise_impl::<true>(g, rows, r0, o0, o1, wt, bias, out)
+            }
+            // SAFETY: the CPU has the features `avx2` is compiled for (checked above).
+            return unsafe { avx2(g, rows, r0, o0, o1, wt, bias, out) };
+        }
+    }
+    depthwise_impl::<false>(g, rows, r0, o0, o1, wt, bias, out)
+}
+
+/// `a + w x`, fused where `FMA` (an instruction under the `fma` target feature; elsewhere
+/// `mul_add` would be a slow library call).
+#[inline(always)]
+fn madd<const FMA: bool>(w: f32, x: f32, a: f32) -> f32 {
+    if FMA {
+        w.mul_add(x, a)
+    } else {
+        a + w * x
+    }
+}
+
+/// [`depthwise_relu6`]'s loops.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn depthwise_impl<const FMA: bool>(
     g: &DwGeom,
     rows: &[f32],
     r0: usize,
@@ -143,7 +192,7 @@ pub(super) fn depthwise_relu6(
                         let wi = (kx0 + dx) * c + c0;
                         let (xv, wv) = (&irow[xi..xi + LANES], &wrow[wi..wi + LANES]);
                         for ((a, wv), xv) in acc.iter_mut().zip(wv).zip(xv) {
-                            *a = wv.mul_add(*xv, *a);
+                            *a = madd::<FMA>(*wv, *xv, *a);
                         }
                     }
                 }
@@ -158,7 +207,7 @@ pub(super) fn depthwise_relu6(
                     let irow = &rows[(iy0 + dy - r0) * row_len..];
                     let wrow = &wt[(ky0 + dy) * k * c..];
                     for dx in 0..nkx {
-                        acc = wrow[(kx0 + dx) * c + j].mul_add(irow[(ix0 + dx) * c + j], acc);
+                        acc = madd::<FMA>(wrow[(kx0 + dx) * c + j], irow[(ix0 + dx) * c + j], acc);
                     }
                 }
                 o[j] = acc.clamp(0.0, 6.0);

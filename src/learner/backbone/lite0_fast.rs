@@ -15,7 +15,6 @@ use super::weights::Weights;
 use super::{check_batch, Backbone, BackboneKind, ImageBatch, InputSpec, Outputs};
 use crate::error::Result;
 use crate::learner::fast::gemm::{matmul, MatRef};
-use crate::learner::fast::simd::vectorized;
 
 /// Values of a block tile's buffers (expanded input rows + depthwise output): 128 K floats,
 /// 512 KiB, well inside a core's L2.
@@ -144,7 +143,7 @@ impl Lite0Fast {
 
     /// The pooled 1280 features of one r x r x 3 image.
     fn image_features(&self, img: &[f32], s: &mut Scratch, feat: &mut [f32]) {
-        vectorized(|| {
+        {
             let r = self.input.resolution;
             let (mut h, pt, _) = same_padding(r, 3, 2);
             let (mut w, pl, _) = same_padding(r, 3, 2);
@@ -182,7 +181,7 @@ impl Lite0Fast {
             for f in feat.iter_mut() {
                 *f *= inv;
             }
-        })
+        }
     }
 }
 
