@@ -12,13 +12,7 @@ const LANES: usize = 16;
 #[inline(always)]
 pub(super) fn relu6(v: &mut [f32]) {
     for x in v {
-        *x = if *x < 0.0 {
-            0.0
-        } else if *x > 6.0 {
-            6.0
-        } else {
-            *x
-        };
+        *x = x.clamp(0.0, 6.0);
     }
 }
 

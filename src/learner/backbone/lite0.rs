@@ -465,9 +465,7 @@ pub(crate) mod tests {
         let mut t: HashMap<String, Tensor> = HashMap::new();
         let mut normal = |shape: &[usize], scale: f32, offset: f32| {
             let n: usize = shape.iter().product();
-            let v: Vec<f32> = (0..n)
-                .map(|_| offset + scale * rng.normal() as f32)
-                .collect();
+            let v: Vec<f32> = (0..n).map(|_| offset + scale * rng.normal()).collect();
             Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
         };
         let mut conv_bn = |t: &mut HashMap<String, Tensor>, conv: &str, bn: &str, s: [usize; 4]| {
