@@ -1,6 +1,7 @@
 //! Candle learners: the CNN and MLP classifiers (and the VAE for unlabelled sets), and the
 //! choice of device.
 
+pub mod backbone;
 pub mod batch;
 pub mod classifier;
 pub mod fast;

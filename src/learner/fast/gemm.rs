@@ -2,7 +2,7 @@
 
 /// A read-only strided matrix: element (r, c) is `data[r * rs + c * cs]`.
 #[derive(Clone, Copy)]
-pub(super) struct MatRef<'a> {
+pub(crate) struct MatRef<'a> {
     pub data: &'a [f32],
     pub rows: usize,
     pub cols: usize,
@@ -50,7 +50,7 @@ fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
 /// `dst = a @ b` (or `dst += a @ b` when `accumulate`), `dst` row-major with `dst_rs` values
 /// per row. Panics if a matrix does not fit its slice or the shapes do not match: callers
 /// derive every size from already validated shapes, so a panic here is a bug in this module.
-pub(super) fn matmul(
+pub(crate) fn matmul(
     dst: &mut [f32],
     dst_rs: usize,
     accumulate: bool,

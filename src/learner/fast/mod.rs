@@ -16,13 +16,13 @@
 mod adamw;
 mod conv;
 mod fused_opt;
-mod gemm;
+pub(crate) mod gemm;
 mod linear;
 mod pool;
 mod process;
 mod scratch;
 mod sgd;
-mod simd;
+pub(crate) mod simd;
 
 pub use adamw::AdamW;
 pub use conv::{conv3x3_relu, conv3x3_relu_pool, hwio_from_oihw, Conv3x3Relu, Conv3x3ReluPool};

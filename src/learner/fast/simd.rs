@@ -5,7 +5,7 @@
 /// Runs `f`, compiled for AVX2 and FMA if this CPU supports them. `f` and what it inlines get
 /// that code generation; calls it makes to other functions do not.
 #[inline(always)]
-pub(super) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
