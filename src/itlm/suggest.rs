@@ -129,6 +129,42 @@ pub fn suggest_tau(losses: &[f32]) -> Option<Suggestion> {
     })
 }
 
+/// The share of samples whose label a model's class probabilities contradict, counted as
+/// cleanlab's confident joint does (Northcutt et al., JAIR 2021): class j's threshold is the
+/// mean p(j) over the samples labelled j; a sample labelled g counts as mislabelled when, among
+/// the classes whose probability reaches their threshold, the likeliest is not g. `probs` is
+/// n x classes row-major. None without probabilities (a generative learner).
+pub fn confident_noise_rate(labels: &[u32], probs: &[f32], classes: usize) -> Option<f64> {
+    let n = labels.len();
+    if classes < 2 || n == 0 || probs.len() != n * classes {
+        return None;
+    }
+    let mut sum = vec![0.0f64; classes];
+    let mut count = vec![0usize; classes];
+    for (i, &g) in labels.iter().enumerate() {
+        let g = g as usize;
+        if g < classes {
+            sum[g] += probs[i * classes + g] as f64;
+            count[g] += 1;
+        }
+    }
+    let threshold: Vec<f64> = (0..classes)
+        .map(|j| if count[j] > 0 { sum[j] / count[j] as f64 } else { f64::INFINITY })
+        .collect();
+    let (mut counted, mut off) = (0usize, 0usize);
+    for (i, &g) in labels.iter().enumerate() {
+        let row = &probs[i * classes..(i + 1) * classes];
+        let best = (0..classes)
+            .filter(|&j| row[j] as f64 >= threshold[j])
+            .max_by(|&a, &b| row[a].total_cmp(&row[b]));
+        if let Some(j) = best {
+            counted += 1;
+            off += usize::from(j != g as usize);
+        }
+    }
+    (counted > 0).then(|| off as f64 / n as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +205,24 @@ mod tests {
         assert!(suggest_tau(&[1.0; 5]).is_none());
         assert!(suggest_tau(&[0.5; 100]).is_none());
         assert!(suggest_tau(&[f32::NAN; 100]).is_none());
+    }
+
+    #[test]
+    fn the_confident_joint_counts_confident_contradictions() {
+        // 3 classes; rows: p(0), p(1), p(2).
+        let labels = [0u32, 0, 0, 1, 1, 2];
+        let probs = [
+            0.9, 0.05, 0.05, // labelled 0, confident 0
+            0.8, 0.1, 0.1, // labelled 0, confident 0
+            0.1, 0.85, 0.05, // labelled 0, confidently 1: counted
+            0.1, 0.8, 0.1, // labelled 1
+            0.3, 0.4, 0.3, // labelled 1, below class 1's threshold, class 0 reaches its own? no
+            0.2, 0.2, 0.6, // labelled 2
+        ];
+        // Thresholds: class 0 = (0.9 + 0.8 + 0.1) / 3 = 0.6, class 1 = 0.6, class 2 = 0.6.
+        let r = confident_noise_rate(&labels, &probs, 3).unwrap();
+        assert!((r - 1.0 / 6.0).abs() < 1e-12, "{r}");
+        assert_eq!(confident_noise_rate(&labels, &[], 3), None);
+        assert_eq!(confident_noise_rate(&labels, &probs, 1), None);
     }
 }

@@ -268,48 +268,78 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
 /// round), with a button to use it. Never applied by itself.
 fn suggestion_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     let state = v.state;
-    let Some(sg) = state
-        .record()
-        .and_then(|r| r.metrics.suggestion.map(|s| (r.round, s)))
-    else {
+    let mixture = state.record().and_then(|r| r.metrics.suggestion);
+    let confident = state.noise_estimate.map(|rate| ((1.0 - rate) * 100.0).round() / 100.0);
+    let Some(s) = suggest(mixture.map(|m| (m.tau, m.bad_mean - m.clean_mean)), confident) else {
         return;
     };
-    let (_round, sg) = sg;
-    // Components that overlap give a weak hint.
-    let weak = sg.bad_mean - sg.clean_mean < 0.25;
-    // Over 70% of the set bad is outside what trimming can fix: most likely a poor fit.
-    let implausible = sg.tau < 0.3;
     let text = format!(
         "suggested tau {:.2}{}",
-        sg.tau,
-        if implausible {
-            " (implausible)"
-        } else if weak {
-            " (weak)"
-        } else {
-            ""
-        }
+        s.tau,
+        if s.trusted { "" } else { " (uncertain)" }
     );
-    let weak = weak || implausible;
-    ui.label(RichText::new(text).color(if weak {
-        Color32::GRAY
+    let mut hover = String::new();
+    if let Some(c) = confident {
+        hover.push_str(&format!(
+            "Round 0's model confidently contradicts the labels of {:.0}% of the samples (cleanlab's confident joint): tau {c:.2}. ",
+            (1.0 - c) * 100.0
+        ));
+    }
+    if let Some(m) = mixture {
+        hover.push_str(&format!(
+            "A Beta mixture on round 0's losses says {:.0}% are clean (component means {:.2} and {:.2}). ",
+            m.tau * 100.0,
+            m.clean_mean,
+            m.bad_mean
+        ));
+    }
+    hover.push_str(if s.trusted {
+        "The two agree within 0.1."
     } else {
+        "They disagree by more than 0.1 (or only one was possible): treat the figure as a rough guess, and check the histogram and the Trimmed grid."
+    });
+    ui.label(RichText::new(text).color(if s.trusted {
         Color32::from_rgb(230, 180, 80)
+    } else {
+        Color32::GRAY
     }))
-    .on_hover_text(format!(
-        "A Beta mixture on round 0's losses: {:.0}% of the samples more likely clean; component means {:.2} and {:.2} (closer than 0.25: weak; under 30% clean: implausible). \"use\" sets the slider.",
-        sg.tau * 100.0,
-        sg.clean_mean,
-        sg.bad_mean
-    ));
-    let differs = (sg.tau - state.tau()).abs() > 1e-9;
+    .on_hover_text(hover);
+    let differs = (s.tau - state.tau()).abs() > 1e-9;
     if ui
         .add_enabled(differs, egui::Button::new("use").small())
         .on_hover_text("Set the slider to the suggested tau")
         .on_disabled_hover_text("The slider is at the suggested tau")
         .clicked()
     {
-        cmds.push(Command::SetTau(sg.tau));
+        cmds.push(Command::SetTau(s.tau));
+    }
+}
+
+/// A suggested tau and whether it can be trusted.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Suggested {
+    pub tau: f64,
+    pub trusted: bool,
+}
+
+/// The suggestion from round 0: the confident joint's tau when there is one (a classifier),
+/// else the loss mixture's; trusted only when both exist, agree within 0.1, and the mixture's
+/// components are apart (separation >= 0.25) with at least 30% clean.
+pub fn suggest(mixture: Option<(f64, f64)>, confident: Option<f64>) -> Option<Suggested> {
+    match (confident, mixture) {
+        (Some(c), Some((m, sep))) => Some(Suggested {
+            tau: c,
+            trusted: (c - m).abs() <= 0.1 && sep >= 0.25 && m >= 0.3,
+        }),
+        (Some(c), None) => Some(Suggested {
+            tau: c,
+            trusted: false,
+        }),
+        (None, Some((m, _))) => Some(Suggested {
+            tau: m,
+            trusted: false,
+        }),
+        (None, None) => None,
     }
 }
 
@@ -491,5 +521,25 @@ pub fn secs(s: f64) -> String {
             (s / 3600.0) as u64,
             ((s % 3600.0) / 60.0) as u64
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_suggestion_is_trusted_only_when_both_estimates_agree() {
+        let s = suggest(Some((0.9, 0.5)), Some(0.92)).unwrap();
+        assert_eq!((s.tau, s.trusted), (0.92, true));
+        // 40% systematic noise: the mixture says 0.9, the confident joint 0.62.
+        let s = suggest(Some((0.9, 0.5)), Some(0.62)).unwrap();
+        assert_eq!((s.tau, s.trusted), (0.62, false));
+        // Overlapping components: not trusted even when they agree.
+        assert!(!suggest(Some((0.9, 0.1)), Some(0.9)).unwrap().trusted);
+        // One estimate alone is a rough guess.
+        assert!(!suggest(None, Some(0.8)).unwrap().trusted);
+        assert_eq!(suggest(Some((0.7, 0.5)), None).unwrap().tau, 0.7);
+        assert_eq!(suggest(None, None), None);
     }
 }

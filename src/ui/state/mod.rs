@@ -52,6 +52,9 @@ pub struct AppState {
     pub pinned_model: Option<ModelKind>,
     /// Where the runs it trains are saved.
     pub autosave: Autosave,
+    /// The label-noise rate round 0's model implies (confident joint), for the suggested tau.
+    pub noise_estimate: Option<f64>,
+    noise_of: usize,
     view: ViewCache,
     repaint: Repaint,
 }
@@ -75,6 +78,8 @@ impl AppState {
             autostart: false,
             pinned_model: None,
             autosave: Autosave::default(),
+            noise_estimate: None,
+            noise_of: 0,
             view: ViewCache::default(),
             repaint,
         }
@@ -139,5 +144,24 @@ impl AppState {
         self.poll_loading();
         self.poll_worker();
         self.poll_autosave();
+        self.estimate_noise();
+    }
+
+    /// The confident joint of round 0 (once per round-0 record: it reads every probability).
+    fn estimate_noise(&mut self) {
+        let r0 = self.run.as_ref().and_then(|r| r.history.first());
+        let key = r0.map_or(0, |r| std::sync::Arc::as_ptr(r) as usize);
+        if key == self.noise_of {
+            return;
+        }
+        self.noise_of = key;
+        self.noise_estimate = match (r0, &self.data) {
+            (Some(r), Some(d)) => crate::itlm::suggest::confident_noise_rate(
+                d.train.labels(),
+                &r.probs,
+                d.train.num_classes(),
+            ),
+            _ => None,
+        };
     }
 }
