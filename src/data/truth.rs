@@ -121,7 +121,7 @@ impl Resolved {
 }
 
 /// A row's path as samples are keyed: forward slashes, no leading `./`.
-fn path_key(path: &str) -> String {
+pub fn path_key(path: &str) -> String {
     path.replace('\\', "/").trim_start_matches("./").to_string()
 }
 

@@ -1,17 +1,22 @@
-//! The algorithm: configuration, selection, rounds, records and metrics. No UI, no candle:
-//! generic over the [`Learner`] trait so that it is tested exactly with a fake learner.
+//! The algorithm: configuration, selection, rounds, records and metrics, and what a user pins
+//! (decisions on samples, human-guided ITLM). No UI, no candle: generic over the [`Learner`]
+//! trait so that it is tested exactly with a fake learner.
 
 pub mod config;
+pub mod decisions;
 pub mod learner;
 pub mod metrics;
+pub mod pins;
 pub mod record;
 pub mod run;
 pub mod select;
 pub mod suggest;
 
 pub use config::{Config, LossAggregate, RoundModels, TauSchedule};
+pub use decisions::{Decision, Decisions};
 pub use learner::{ImageGrid, Learner, Phase, Scores, Tick, TickFn};
 pub use metrics::{RoundMetrics, TrimQuality};
+pub use pins::Pins;
 pub use record::RoundRecord;
 pub use run::{run, Eval, Event, Inputs, Observer, Quiet, Start};
 pub use select::{keep_count, select, Selection};

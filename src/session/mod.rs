@@ -1,11 +1,13 @@
 //! What both faces (the window and the command line) do with the core, written once: open a
 //! dataset with its evaluation sets ([`prepare`]), reopen a saved run ([`reopen`]), build the
-//! run file and run headless ([`run`]), re-cut a saved run ([`recut`]), run ITLM on a
-//! background thread ([`worker`]), and the `corrupt` and `gen-demo` commands ([`corrupt`],
-//! [`demo`]). No egui, eframe, rfd or clap here.
+//! run file and run headless ([`run`]), re-cut a saved run ([`recut`]), keep a user's
+//! decisions on samples ([`decisions`]), run ITLM on a background thread ([`worker`]), and the
+//! `corrupt` and `gen-demo` commands ([`corrupt`], [`demo`]). No egui, eframe, rfd or clap
+//! here.
 
 pub mod clock;
 pub mod corrupt;
+pub mod decisions;
 pub mod demo;
 pub mod loaded;
 pub mod prepare;
@@ -14,6 +16,7 @@ pub mod reopen;
 pub mod run;
 pub mod worker;
 
+pub use decisions::{Decision, Decisions, Journal, Replay};
 pub use loaded::{EvalInputs, Loaded, Reopened};
 pub use prepare::{open_dataset, prepare, DataRequest, Prepared};
 pub use recut::{recut, CutRequest, Recut};
