@@ -149,7 +149,13 @@ pub fn confident_noise_rate(labels: &[u32], probs: &[f32], classes: usize) -> Op
         }
     }
     let threshold: Vec<f64> = (0..classes)
-        .map(|j| if count[j] > 0 { sum[j] / count[j] as f64 } else { f64::INFINITY })
+        .map(|j| {
+            if count[j] > 0 {
+                sum[j] / count[j] as f64
+            } else {
+                f64::INFINITY
+            }
+        })
         .collect();
     let (mut counted, mut off) = (0usize, 0usize);
     for (i, &g) in labels.iter().enumerate() {
@@ -216,7 +222,8 @@ mod tests {
             0.8, 0.1, 0.1, // labelled 0, confident 0
             0.1, 0.85, 0.05, // labelled 0, confidently 1: counted
             0.1, 0.8, 0.1, // labelled 1
-            0.3, 0.4, 0.3, // labelled 1, below class 1's threshold, class 0 reaches its own? no
+            0.3, 0.4,
+            0.3, // labelled 1, below class 1's threshold, class 0 reaches its own? no
             0.2, 0.2, 0.6, // labelled 2
         ];
         // Thresholds: class 0 = (0.9 + 0.8 + 0.1) / 3 = 0.6, class 1 = 0.6, class 2 = 0.6.

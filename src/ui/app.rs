@@ -22,10 +22,12 @@ use super::generated::GeneratedTextures;
 use super::grid::GridPanel;
 use super::open_bar::OpenBar;
 use super::pending::Repaint;
+use super::review::ReviewPanel;
 use super::settings::Settings;
 use super::state::loading::same_path;
 use super::state::{AppState, LiveStatus};
 use super::thumbs::Thumbs;
+use super::view::GridTab;
 use super::{confusion, controls, generated, histogram, metrics, open_bar, timeline};
 
 /// How the window starts.
@@ -76,6 +78,7 @@ pub struct App {
     pub detail: DetailPanel,
     pub grid: GridPanel,
     pub compare: ComparePanel,
+    pub review: ReviewPanel,
     pub thumbs: Thumbs,
     pub generated_tex: GeneratedTextures,
     pub stats: FrameStats,
@@ -133,6 +136,7 @@ impl App {
             detail: DetailPanel::default(),
             grid: GridPanel::default(),
             compare: ComparePanel::default(),
+            review: ReviewPanel::default(),
             thumbs: Thumbs::default(),
             stats: FrameStats::new(options.frame_stats),
             generated_tex: GeneratedTextures::default(),
@@ -207,6 +211,9 @@ impl App {
             Command::BeginExport(w) => self.begin_export(w),
             Command::ExportNow(o) => self.export_now(o),
             Command::Dismiss(k) => s.dismiss(k),
+            Command::Decide(indices, d) => s.decide(&indices, d),
+            Command::Undo => s.undo_decision(),
+            Command::Redo => s.redo_decision(),
         }
     }
 
@@ -278,6 +285,7 @@ impl App {
             self.detail = DetailPanel::default();
             self.grid = GridPanel::default();
             self.compare.clear();
+            self.review = ReviewPanel::default();
             self.export.last_written.clear();
         }
     }
@@ -287,8 +295,23 @@ impl App {
         use egui::{Key, KeyboardShortcut, Modifiers};
         let open = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
         let export = KeyboardShortcut::new(Modifiers::COMMAND, Key::E);
-        let (open, export) =
-            ctx.input_mut(|i| (i.consume_shortcut(&open), i.consume_shortcut(&export)));
+        let undo = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
+        let redo = KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+        let redo_y = KeyboardShortcut::new(Modifiers::COMMAND, Key::Y);
+        // (Redo first: ctrl+shift+Z also matches ctrl+Z's logical shortcut.)
+        let (open, export, redo, undo) = ctx.input_mut(|i| {
+            (
+                i.consume_shortcut(&open),
+                i.consume_shortcut(&export),
+                i.consume_shortcut(&redo) || i.consume_shortcut(&redo_y),
+                i.consume_shortcut(&undo),
+            )
+        });
+        if redo {
+            self.state.redo_decision();
+        } else if undo {
+            self.state.undo_decision();
+        }
         if open && !self.dialogs.is_open() {
             self.open_dialog(DialogPurpose::OpenFolder);
         }
@@ -325,6 +348,10 @@ impl App {
                 i.key_pressed(Key::Escape),
             )
         });
+        if self.state.tab == GridTab::Review {
+            // The review queue takes the arrows (and its letter keys) itself.
+            return;
+        }
         if !slider_focused {
             if left {
                 self.state.step_round(-1);
@@ -478,9 +505,16 @@ impl eframe::App for App {
                         });
                 });
         }
-        let (thumbs, grid) = (&mut self.thumbs, &mut self.grid);
+        let (thumbs, grid, review) = (&mut self.thumbs, &mut self.grid, &mut self.review);
         egui::CentralPanel::default().show(ui, |ui| {
-            grid.ui(ui, &v, thumbs, &mut out);
+            if v.state.tab == GridTab::Review {
+                if !ctx.egui_wants_keyboard_input() {
+                    review.keys(&ctx, &v, &mut out);
+                }
+                review.ui(ui, &v, thumbs, &mut grid.text, &repaint, &mut out);
+            } else {
+                grid.ui(ui, &v, thumbs, &mut out);
+            }
         });
         self.export.window_ui(&ctx, &v, &mut out);
         self.compare.window_ui(&ctx, &v, &mut out);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::export::{self, Output, Overwrite, RunFile};
+use crate::session::decisions::Decision;
 
 use super::settings::Settings;
 use super::state::AppState;
@@ -65,6 +66,10 @@ pub enum Command {
     ExportNow(Overwrite),
     /// Dismiss the message at this position (None: all).
     Dismiss(Option<usize>),
+    /// Decide (None: clear) on these samples: one undo step.
+    Decide(Vec<usize>, Option<Decision>),
+    Undo,
+    Redo,
 }
 
 /// Why a file dialog is open.

@@ -269,8 +269,13 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
 fn suggestion_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     let state = v.state;
     let mixture = state.record().and_then(|r| r.metrics.suggestion);
-    let confident = state.noise_estimate.map(|rate| ((1.0 - rate) * 100.0).round() / 100.0);
-    let Some(s) = suggest(mixture.map(|m| (m.tau, m.bad_mean - m.clean_mean)), confident) else {
+    let confident = state
+        .noise_estimate
+        .map(|rate| ((1.0 - rate) * 100.0).round() / 100.0);
+    let Some(s) = suggest(
+        mixture.map(|m| (m.tau, m.bad_mean - m.clean_mean)),
+        confident,
+    ) else {
         return;
     };
     let text = format!(

@@ -306,7 +306,7 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
 
 /// One row per class: its name, a bar of its probability and the value. The given and the
 /// predicted class always show; with many classes, the others only if among the 10 likeliest.
-fn probability_bars_ui(
+pub(super) fn probability_bars_ui(
     ui: &mut egui::Ui,
     probs: &[f32],
     classes: &[String],

@@ -13,8 +13,10 @@ use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Sense, Stroke, StrokeKin
 use super::command::{Command, Commands, View};
 use super::grid_bar::{grid_bar_ui, FilterText};
 use super::histogram::{BAD, KEPT, TRIMMED};
+use super::review::decision_color;
 use super::thumbs::Thumbs;
 use super::view::GridTab;
+use crate::session::decisions::Decision;
 
 const THUMB: f32 = 72.0;
 const CELL_W: f32 = 100.0;
@@ -92,6 +94,10 @@ fn grid_ui(
             );
         }
     });
+    if !panel.selection.is_empty() {
+        let chosen: Vec<usize> = panel.selection.iter().copied().collect();
+        actions_ui(ui, v, &chosen, out);
+    }
     if list.is_empty() {
         ui.label("Nothing here at this cut and filter.");
         return;
@@ -136,7 +142,7 @@ fn grid_ui(
                             aspect,
                             generative,
                             id: (!images).then(|| train.id(i)),
-                            badge: None,
+                            badge: state.decision(i).map(|d| badge(d, &train)),
                         };
                         let r = cell_ui(ui, &cell, i, cut.record.score[i]);
                         placed.push((i, r.rect));
@@ -383,4 +389,95 @@ fn short(s: &str) -> String {
     } else {
         s.chars().take(6).collect::<String>().trim_end().to_string() + "."
     }
+}
+
+/// A decision as a cell's badge: "excluded", "kept", "-> Shirt".
+fn badge(d: Decision, train: &crate::data::Dataset) -> (String, Color32) {
+    let text = match d {
+        Decision::Exclude => "excluded".to_string(),
+        Decision::Keep => "kept".to_string(),
+        Decision::Relabel(c) => format!("-> {}", short(train.class_name(c))),
+    };
+    (text, decision_color(d))
+}
+
+/// What can be decided on `chosen` (the selection, or the sample in the detail view): exclude,
+/// keep, accept each one's predicted class, relabel to a class, clear. One undo step each.
+pub fn actions_ui(ui: &mut egui::Ui, v: &View, chosen: &[usize], out: &mut Commands) {
+    let state = v.state;
+    let Some(data) = state.data.as_ref() else {
+        return;
+    };
+    let train = &data.train;
+    let n = chosen.len();
+    let what = if n == 1 {
+        "it".to_string()
+    } else {
+        format!("these {n}")
+    };
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("Exclude")
+            .on_hover_text(format!("Truly bad: never train on {what}"))
+            .clicked()
+        {
+            out.push(Command::Decide(chosen.to_vec(), Some(Decision::Exclude)));
+        }
+        if ui
+            .button("Keep")
+            .on_hover_text(format!("Fine: always keep {what}, never flag again"))
+            .clicked()
+        {
+            out.push(Command::Decide(chosen.to_vec(), Some(Decision::Keep)));
+        }
+        // Accept the prediction: one step for all, each sample to its own predicted class.
+        let predicted: Vec<(usize, u32)> = state
+            .record()
+            .map(|r| {
+                chosen
+                    .iter()
+                    .filter_map(|&i| {
+                        let p = r.predicted.get(i).copied()?;
+                        (p != train.label(i)).then_some((i, p))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if ui
+            .add_enabled(
+                !predicted.is_empty() && !state.generative(),
+                egui::Button::new("Accept predicted"),
+            )
+            .on_hover_text("Relabel each to the class the shown round's model predicts")
+            .on_disabled_hover_text("The model predicts their given class")
+            .clicked()
+        {
+            let mut by_class: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+            for (i, p) in predicted {
+                by_class.entry(p).or_default().push(i);
+            }
+            for (p, idx) in by_class {
+                out.push(Command::Decide(idx, Some(Decision::Relabel(p))));
+            }
+        }
+        ui.menu_button("Relabel to...", |ui| {
+            for (c, name) in train.classes.iter().enumerate() {
+                if ui.button(name).clicked() {
+                    out.push(Command::Decide(
+                        chosen.to_vec(),
+                        Some(Decision::Relabel(c as u32)),
+                    ));
+                    ui.close();
+                }
+            }
+        });
+        if chosen.iter().any(|&i| state.decision(i).is_some())
+            && ui
+                .button("Clear")
+                .on_hover_text("Take the decisions back")
+                .clicked()
+        {
+            out.push(Command::Decide(chosen.to_vec(), None));
+        }
+    });
 }

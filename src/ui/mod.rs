@@ -32,6 +32,7 @@ pub mod histogram;
 pub mod metrics;
 pub mod open_bar;
 pub mod pending;
+pub mod review;
 pub mod settings;
 pub mod state;
 pub mod thumbs;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::itlm::{select, RoundRecord, Selection, TrimQuality};
+use crate::session::decisions::{Decision, Decisions};
 
 /// Histogram bins over a round's scores.
 pub const BINS: usize = 60;
@@ -65,16 +66,64 @@ pub enum GridTab {
     Boundary,
     /// Lowest score first.
     Kept,
+    /// The trimmed samples one at a time, to decide on.
+    Review,
 }
 
 impl GridTab {
-    pub const ALL: [GridTab; 3] = [GridTab::Trimmed, GridTab::Boundary, GridTab::Kept];
+    pub const ALL: [GridTab; 4] = [
+        GridTab::Trimmed,
+        GridTab::Boundary,
+        GridTab::Kept,
+        GridTab::Review,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             GridTab::Trimmed => "Trimmed",
             GridTab::Boundary => "Boundary",
             GridTab::Kept => "Kept",
+            GridTab::Review => "Review",
+        }
+    }
+}
+
+/// Which samples a decision filter lets through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionFilter {
+    Undecided,
+    AnyDecision,
+    Excluded,
+    Kept,
+    Relabelled,
+}
+
+impl DecisionFilter {
+    pub const ALL: [DecisionFilter; 5] = [
+        DecisionFilter::Undecided,
+        DecisionFilter::AnyDecision,
+        DecisionFilter::Excluded,
+        DecisionFilter::Kept,
+        DecisionFilter::Relabelled,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DecisionFilter::Undecided => "no decision",
+            DecisionFilter::AnyDecision => "any decision",
+            DecisionFilter::Excluded => "excluded",
+            DecisionFilter::Kept => "kept",
+            DecisionFilter::Relabelled => "relabelled",
+        }
+    }
+
+    fn accepts(self, d: Option<Decision>) -> bool {
+        match self {
+            DecisionFilter::Undecided => d.is_none(),
+            DecisionFilter::AnyDecision => d.is_some(),
+            DecisionFilter::Excluded => d == Some(Decision::Exclude),
+            DecisionFilter::Kept => d == Some(Decision::Keep),
+            DecisionFilter::Relabelled => matches!(d, Some(Decision::Relabel(_))),
         }
     }
 }
@@ -118,6 +167,8 @@ pub struct Filter {
     pub path: String,
     /// Only the samples of this set.
     pub within: Option<Membership>,
+    /// The user's decision.
+    pub decision: Option<DecisionFilter>,
 }
 
 impl Filter {
@@ -141,6 +192,7 @@ impl Filter {
                 let s = c.record.score[i];
                 s >= lo && s <= hi
             })
+            && self.decision.is_none_or(|f| f.accepts(c.decisions.get(i)))
             && self
                 .within
                 .as_ref()
@@ -168,15 +220,18 @@ pub enum SortKey {
     TimesTrimmed,
     /// The loss minus the previous round's.
     LossChange,
+    /// The user's decision: excluded, relabelled, kept, none.
+    Decision,
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 5] = [
+    pub const ALL: [SortKey; 6] = [
         SortKey::Score,
         SortKey::PGiven,
         SortKey::Margin,
         SortKey::TimesTrimmed,
         SortKey::LossChange,
+        SortKey::Decision,
     ];
 
     pub fn name(self) -> &'static str {
@@ -186,6 +241,7 @@ impl SortKey {
             SortKey::Margin => "margin",
             SortKey::TimesTrimmed => "times trimmed",
             SortKey::LossChange => "loss change",
+            SortKey::Decision => "decision",
         }
     }
 
@@ -217,6 +273,8 @@ pub struct ListContext<'a> {
     pub ids: &'a [String],
     /// The truth's kind of each sample, when known.
     pub kinds: Option<&'a [String]>,
+    /// The user's decisions.
+    pub decisions: &'a Decisions,
 }
 
 impl ListContext<'_> {
@@ -249,6 +307,12 @@ impl ListContext<'_> {
                 let prev = self.history.iter().rev().find(|h| h.round < r.round);
                 prev.map_or(0.0, |p| (r.loss[i] - p.loss[i]) as f64)
             }
+            SortKey::Decision => match self.decisions.get(i) {
+                Some(Decision::Exclude) => 3.0,
+                Some(Decision::Relabel(_)) => 2.0,
+                Some(Decision::Keep) => 1.0,
+                None => 0.0,
+            },
         }
     }
 }
@@ -269,6 +333,7 @@ impl Lists {
             GridTab::Trimmed => &self.trimmed,
             GridTab::Boundary => &self.boundary,
             GridTab::Kept => &self.kept,
+            GridTab::Review => &self.trimmed,
         }
     }
 }
@@ -492,7 +557,7 @@ fn around(kept_asc: &[usize], trimmed_asc: &[usize], side: usize) -> Vec<usize> 
 pub struct ViewCache {
     sorted: Option<(usize, Arc<Vec<usize>>)>,
     cut: Option<(CutKey, Arc<Cut>)>,
-    lists: Option<(CutKey, Filter, Sort, Arc<Lists>)>,
+    lists: Option<(CutKey, Filter, Sort, u64, Arc<Lists>)>,
     /// How many times a cut was computed (tests check the cache works).
     pub cut_computations: usize,
 }
@@ -551,21 +616,24 @@ impl ViewCache {
         c
     }
 
-    /// The lists of the cached cut under `filter` and `sort` (call [`Self::cut`] first).
+    /// The lists of the cached cut under `filter` and `sort` (call [`Self::cut`] first);
+    /// `decided` is the decisions' generation (a decision can move a sample in or out).
     pub fn lists(
         &mut self,
         c: &ListContext<'_>,
         filter: &Filter,
         sort: Sort,
+        decided: u64,
     ) -> Option<Arc<Lists>> {
         let (key, cut) = self.cut.as_ref()?;
-        if let Some((k, f, s, l)) = &self.lists {
-            if k == key && f == filter && *s == sort {
+        if let Some((k, f, s, g, l)) = &self.lists {
+            let depends = filter.decision.is_some() || sort.key == SortKey::Decision;
+            if k == key && f == filter && *s == sort && (!depends || *g == decided) {
                 return Some(l.clone());
             }
         }
         let l = Arc::new(lists(cut, c, filter, sort));
-        self.lists = Some((*key, filter.clone(), sort, l.clone()));
+        self.lists = Some((*key, filter.clone(), sort, decided, l.clone()));
         Some(l)
     }
 }
@@ -621,6 +689,7 @@ mod tests {
         let c = cut(r.clone(), 0, asc, given, rule(0.5, false));
         let history = [r.clone()];
         let ids: Vec<String> = (0..6).map(|i| format!("c{}/s{i}.png", labels[i])).collect();
+        let no_decisions = Decisions::new(labels.len());
         let ctx = ListContext {
             record: &r,
             history: &history,
@@ -629,6 +698,7 @@ mod tests {
             rule: Selection::Global,
             ids: &ids,
             kinds: None,
+            decisions: &no_decisions,
         };
         assert_eq!((c.kept_count, c.trimmed_count), (3, 3));
         assert_eq!(c.cut_value, Some(0.3));
@@ -712,6 +782,7 @@ mod tests {
         );
         let history = [r0, r1.clone()];
         let ids: Vec<String> = (0..4).map(|i| format!("s{i}")).collect();
+        let no_decisions = Decisions::new(labels.len());
         let ctx = ListContext {
             record: &r1,
             history: &history,
@@ -720,6 +791,7 @@ mod tests {
             rule: Selection::Global,
             ids: &ids,
             kinds: None,
+            decisions: &no_decisions,
         };
         let given = Given {
             labels: &labels,
@@ -806,6 +878,7 @@ mod tests {
         assert_eq!(v.cut_computations, 2);
         assert_eq!(c.trimmed_count, 50);
         let (history, ids) = ([r.clone()], vec![String::new(); 100]);
+        let no_decisions = Decisions::new(labels.len());
         let ctx = ListContext {
             record: &r,
             history: &history,
@@ -814,9 +887,14 @@ mod tests {
             rule: Selection::Global,
             ids: &ids,
             kinds: None,
+            decisions: &no_decisions,
         };
-        let l1 = v.lists(&ctx, &Filter::default(), Sort::default()).unwrap();
-        let l2 = v.lists(&ctx, &Filter::default(), Sort::default()).unwrap();
+        let l1 = v
+            .lists(&ctx, &Filter::default(), Sort::default(), 0)
+            .unwrap();
+        let l2 = v
+            .lists(&ctx, &Filter::default(), Sort::default(), 0)
+            .unwrap();
         assert!(Arc::ptr_eq(&l1, &l2));
         assert_eq!(l1.boundary.len(), 2 * BOUNDARY_SIDE);
         assert_eq!(l1.trimmed[0], 99);

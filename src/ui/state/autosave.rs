@@ -58,7 +58,7 @@ impl Autosave {
     }
 
     /// The folder for `name`'s runs, made on first use.
-    fn folder(&mut self, name: &str) -> Result<PathBuf, String> {
+    pub(super) fn folder(&mut self, name: &str) -> Result<PathBuf, String> {
         if let Some(d) = &self.dir {
             return Ok(d.clone());
         }

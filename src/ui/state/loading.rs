@@ -97,6 +97,7 @@ impl AppState {
         }
         self.data = Some(l);
         self.generation += 1;
+        self.reset_decisions();
         self.selected_round = None;
         self.selected_sample = None;
         self.filter = Default::default();

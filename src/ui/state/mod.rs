@@ -5,6 +5,7 @@
 //! and exports belong to their panels, not here.
 
 pub mod autosave;
+pub mod decide;
 pub mod loading;
 pub mod run;
 pub mod selection;
@@ -18,6 +19,7 @@ use super::view::{Filter, GridTab, Sort, ViewCache};
 use super::TAU_MIN;
 
 pub use autosave::Autosave;
+pub use decide::DecisionState;
 pub use loading::Loading;
 pub use run::{LiveStatus, Run};
 
@@ -52,6 +54,8 @@ pub struct AppState {
     pub pinned_model: Option<ModelKind>,
     /// Where the runs it trains are saved.
     pub autosave: Autosave,
+    /// The user's decisions on the open dataset's samples.
+    pub decide: DecisionState,
     /// The label-noise rate round 0's model implies (confident joint), for the suggested tau.
     pub noise_estimate: Option<f64>,
     noise_of: usize,
@@ -78,6 +82,7 @@ impl AppState {
             autostart: false,
             pinned_model: None,
             autosave: Autosave::default(),
+            decide: DecisionState::default(),
             noise_estimate: None,
             noise_of: 0,
             view: ViewCache::default(),

@@ -83,8 +83,10 @@ impl AppState {
             rule: run.config.select,
             ids: data.train.ids(),
             kinds: data.truth.as_ref().map(|t| t.kind.as_slice()),
+            decisions: &self.decide.decisions,
         };
-        self.view.lists(&ctx, &self.filter, self.sort)
+        self.view
+            .lists(&ctx, &self.filter, self.sort, self.decide.generation)
     }
 
     /// How many cuts were computed so far (a cache check for tests).

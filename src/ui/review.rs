@@ -1,0 +1,433 @@
+//! The review queue: the flagged (trimmed) samples of the shown round under the grid's filters,
+//! one large image at a time, highest loss first or nearest the cut first, with what the runs
+//! say of it (given, predicted, p(given), loss over rounds, class probabilities) and the
+//! nearest kept samples of its given and of its predicted class. Keys: K keep, X exclude,
+//! R accept the predicted class, 0-9 relabel to that class, Backspace undo, Left/Right (or
+//! Up/Down) skip. A decision moves on to the next sample without one.
+
+use egui::{Color32, RichText, TextureHandle, TextureOptions};
+
+use crate::session::decisions::Decision;
+
+use super::command::{Command, Commands, View};
+use super::detail::{probability_bars_ui, Original};
+use super::grid_bar::{grid_bar_ui, FilterText};
+use super::histogram::{BAD, KEPT, TRIMMED};
+use super::pending::Repaint;
+use super::thumbs::{color_image, Thumbs};
+
+/// In which order the queue runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReviewOrder {
+    /// Highest loss first: the likeliest bad samples.
+    #[default]
+    HighestLoss,
+    /// Nearest the cut first: the samples the cut was least sure of.
+    Boundary,
+}
+
+/// The queue's own state: where it is, its order, the image shown.
+#[derive(Default)]
+pub struct ReviewPanel {
+    pub order: ReviewOrder,
+    /// The sample shown (a dataset index), kept while the queue changes under it.
+    pub current: Option<usize>,
+    original: Option<Original>,
+    tex: Option<(u64, usize, bool, TextureHandle)>,
+    /// The class picked for "relabel to".
+    relabel_to: u32,
+}
+
+impl ReviewPanel {
+    /// The queue: the shown grid's trimmed samples in the chosen order.
+    pub fn queue(&self, v: &View) -> Vec<usize> {
+        let Some(lists) = &v.lists else {
+            return Vec::new();
+        };
+        let mut q = lists.trimmed.clone();
+        if self.order == ReviewOrder::Boundary {
+            q.reverse();
+        }
+        q
+    }
+
+    /// The position of the shown sample in `queue` (the first when it is not in it).
+    fn position(&self, queue: &[usize]) -> usize {
+        self.current
+            .and_then(|c| queue.iter().position(|&i| i == c))
+            .unwrap_or(0)
+    }
+
+    /// Move by `delta` in the queue.
+    pub fn step(&mut self, v: &View, delta: isize) {
+        let q = self.queue(v);
+        if q.is_empty() {
+            return;
+        }
+        let p = self.position(&q) as isize + delta;
+        self.current = Some(q[p.clamp(0, q.len() as isize - 1) as usize]);
+    }
+
+    /// After a decision on the shown sample: the next sample of the queue without one.
+    fn advance(&mut self, v: &View, decided: usize) {
+        let q = self.queue(v);
+        let p = self.position(&q);
+        let next = q
+            .iter()
+            .skip(p + 1)
+            .chain(q.iter().take(p))
+            .copied()
+            .find(|&i| i != decided && v.state.decision(i).is_none());
+        if let Some(n) = next {
+            self.current = Some(n);
+        }
+    }
+
+    /// The queue's keys (called when the Review tab is shown and no text field has focus).
+    pub fn keys(&mut self, ctx: &egui::Context, v: &View, out: &mut Commands) {
+        use egui::Key;
+        let q = self.queue(v);
+        let Some(&i) = q.get(self.position(&q)) else {
+            return;
+        };
+        let classes = v.state.data.as_ref().map_or(0, |d| d.train.num_classes());
+        let digits = [
+            Key::Num0,
+            Key::Num1,
+            Key::Num2,
+            Key::Num3,
+            Key::Num4,
+            Key::Num5,
+            Key::Num6,
+            Key::Num7,
+            Key::Num8,
+            Key::Num9,
+        ];
+        let mut decided = None;
+        ctx.input(|inp| {
+            if !inp.modifiers.is_none() && !inp.modifiers.shift_only() {
+                return;
+            }
+            if inp.key_pressed(Key::K) {
+                decided = Some(Some(Decision::Keep));
+            } else if inp.key_pressed(Key::X) {
+                decided = Some(Some(Decision::Exclude));
+            } else if inp.key_pressed(Key::R) {
+                decided = predicted(v, i).map(|p| Some(Decision::Relabel(p)));
+            } else if let Some(c) = digits.iter().position(|&k| inp.key_pressed(k)) {
+                if c < classes {
+                    decided = Some(Some(Decision::Relabel(c as u32)));
+                }
+            }
+        });
+        let (back, fwd, undo) = ctx.input(|inp| {
+            (
+                inp.key_pressed(Key::ArrowLeft) || inp.key_pressed(Key::ArrowUp),
+                inp.key_pressed(Key::ArrowRight) || inp.key_pressed(Key::ArrowDown),
+                inp.key_pressed(Key::Backspace),
+            )
+        });
+        if let Some(d) = decided {
+            out.push(Command::Decide(vec![i], d));
+            self.current = Some(i);
+            self.advance(v, i);
+        } else if undo {
+            out.push(Command::Undo);
+        } else if back {
+            self.step(v, -1);
+        } else if fwd {
+            self.step(v, 1);
+        }
+    }
+
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        v: &View,
+        thumbs: &mut Thumbs,
+        text: &mut FilterText,
+        repaint: &Repaint,
+        out: &mut Commands,
+    ) {
+        let (Some(lists), Some(data)) = (&v.lists, v.state.data.as_ref()) else {
+            ui.label("Review: no finished round yet.");
+            return;
+        };
+        grid_bar_ui(ui, v, lists, text, out);
+        let q = self.queue(v);
+        let reviewed = q.iter().filter(|&&i| v.state.decision(i).is_some()).count();
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(format!("{reviewed} of {} reviewed", q.len())).strong());
+            ui.separator();
+            ui.label("order");
+            ui.selectable_value(
+                &mut self.order,
+                ReviewOrder::HighestLoss,
+                "highest loss first",
+            );
+            ui.selectable_value(
+                &mut self.order,
+                ReviewOrder::Boundary,
+                "nearest the cut first",
+            );
+        });
+        let pos = self.position(&q);
+        let Some(&i) = q.get(pos) else {
+            ui.label("Nothing to review at this cut and filter.");
+            return;
+        };
+        self.current = Some(i);
+        let train = &data.train;
+        let images = data.has_images();
+        // The original file, decoded off the UI thread; the stored pixels until then.
+        if self.original.as_ref().is_none_or(|o| o.index != i) {
+            self.original = train.file(i).map(|f| Original::decode(i, f, repaint));
+        }
+        if let Some(o) = &mut self.original {
+            o.poll();
+        }
+        let rgba = self
+            .original
+            .as_ref()
+            .filter(|o| o.index == i)
+            .and_then(|o| o.rgba.as_ref());
+        let key = (v.state.generation, i, rgba.is_some());
+        if self
+            .tex
+            .as_ref()
+            .is_none_or(|(g, j, o, _)| (*g, *j, *o) != key)
+        {
+            let img = match rgba {
+                Some((w, h, px)) => egui::ColorImage::from_rgba_unmultiplied([*w, *h], px),
+                None => color_image(train, i),
+            };
+            let t = ui.ctx().load_texture("review", img, TextureOptions::LINEAR);
+            self.tex = Some((key.0, key.1, key.2, t));
+        }
+        let Some(record) = v.state.record() else {
+            return;
+        };
+        let given = train.label(i);
+        let pred = record.predicted.get(i).copied().unwrap_or(given);
+        let decision = v.state.decision(i);
+        ui.separator();
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                if let (true, Some((_, _, _, t))) = (images, &self.tex) {
+                    let size = t.size_vec2();
+                    let scale = (300.0 / size.x.max(1.0)).min(300.0 / size.y.max(1.0));
+                    ui.add(
+                        egui::Image::new((t.id(), size * scale))
+                            .alt_text(format!("review sample {i}")),
+                    );
+                } else {
+                    ui.label(RichText::new(train.id(i)).monospace());
+                }
+                ui.label(RichText::new(format!("{} of {}: sample {i}", pos + 1, q.len())).small());
+            });
+            ui.vertical(|ui| {
+                ui.label(RichText::new(train.id(i)).small().color(Color32::GRAY));
+                ui.label(format!(
+                    "given {}  ->  predicted {}",
+                    train.class_name(given),
+                    train.class_name(pred)
+                ));
+                ui.label(format!(
+                    "p(given) {:.3}   loss {:.3} (round {})",
+                    record.p_given.get(i).copied().unwrap_or(f32::NAN),
+                    record.loss[i],
+                    record.round
+                ));
+                if let Some(run) = &v.state.run {
+                    let losses: Vec<String> = run
+                        .history
+                        .iter()
+                        .map(|r| format!("{:.2}", r.loss[i]))
+                        .collect();
+                    ui.label(format!("loss over rounds: {}", losses.join(", ")));
+                }
+                if let Some(t) = &data.truth {
+                    let kind = t.kind.get(i).cloned().unwrap_or_default();
+                    let bad = t.bad.get(i).copied().unwrap_or(false);
+                    ui.label(RichText::new(format!("truth: {kind}")).color(if bad {
+                        BAD
+                    } else {
+                        ui.visuals().text_color()
+                    }));
+                }
+                ui.label(match decision {
+                    Some(d) => RichText::new(format!("decided: {}", describe(d, train)))
+                        .color(decision_color(d)),
+                    None => RichText::new("no decision yet").color(Color32::GRAY),
+                });
+                let probs = record.probs_of(i, train.num_classes());
+                if !probs.is_empty() {
+                    probability_bars_ui(ui, probs, &train.classes, given as usize, pred as usize);
+                }
+            });
+        });
+        let mut chosen: Option<Option<Decision>> = None;
+        let mut step = 0isize;
+        ui.horizontal_wrapped(|ui| {
+            let mut act = |ui: &mut egui::Ui, label: &str, hint: &str, d: Option<Decision>| {
+                if ui.button(label).on_hover_text(hint).clicked() {
+                    chosen = Some(d);
+                }
+            };
+            act(
+                ui,
+                "Keep (K)",
+                "Fine as it is: keep it, do not flag it again",
+                Some(Decision::Keep),
+            );
+            act(
+                ui,
+                "Exclude (X)",
+                "Truly bad: never train on it",
+                Some(Decision::Exclude),
+            );
+            if pred != given {
+                act(
+                    ui,
+                    &format!("Accept {} (R)", train.class_name(pred)),
+                    "Relabel to the predicted class",
+                    Some(Decision::Relabel(pred)),
+                );
+            }
+            let mut to = self
+                .relabel_to
+                .min(train.num_classes().saturating_sub(1) as u32);
+            egui::ComboBox::from_id_salt("review_relabel")
+                .selected_text(train.class_name(to).to_string())
+                .show_ui(ui, |ui| {
+                    for (c, name) in train.classes.iter().enumerate() {
+                        let digit = if c < 10 {
+                            format!(" ({c})")
+                        } else {
+                            String::new()
+                        };
+                        ui.selectable_value(&mut to, c as u32, format!("{name}{digit}"));
+                    }
+                });
+            act(
+                ui,
+                "Relabel",
+                "Relabel to the class picked (or press its digit)",
+                Some(Decision::Relabel(to)),
+            );
+            self.relabel_to = to;
+            if decision.is_some() {
+                act(ui, "Clear", "Take the decision back", None);
+            }
+            ui.separator();
+            if ui.button("< Previous").clicked() {
+                step = -1;
+            }
+            if ui.button("Next >").clicked() {
+                step = 1;
+            }
+        });
+        if let Some(d) = chosen {
+            out.push(Command::Decide(vec![i], d));
+            if d.is_some() {
+                self.advance(v, i);
+            }
+        } else if step != 0 {
+            self.step(v, step);
+        }
+        neighbours_ui(ui, v, thumbs, i, given, pred);
+    }
+}
+
+/// The predicted class of sample `i` in the shown round.
+fn predicted(v: &View, i: usize) -> Option<u32> {
+    v.state.record()?.predicted.get(i).copied()
+}
+
+/// "exclude", "keep", "relabel to Shirt".
+pub fn describe(d: Decision, train: &crate::data::Dataset) -> String {
+    match d {
+        Decision::Exclude => "exclude".into(),
+        Decision::Keep => "keep".into(),
+        Decision::Relabel(c) => format!("relabel to {}", train.class_name(c)),
+    }
+}
+
+/// The colour a decision is shown in.
+pub fn decision_color(d: Decision) -> Color32 {
+    match d {
+        Decision::Exclude => BAD,
+        Decision::Keep => Color32::from_rgb(90, 200, 110),
+        Decision::Relabel(_) => KEPT,
+    }
+}
+
+/// The kept samples of the given and of the predicted class whose class probabilities are
+/// nearest the shown sample's (cosine): what the model takes it to look like.
+fn neighbours_ui(
+    ui: &mut egui::Ui,
+    v: &View,
+    thumbs: &mut Thumbs,
+    i: usize,
+    given: u32,
+    pred: u32,
+) {
+    let (Some(cut), Some(data)) = (&v.cut, v.state.data.as_ref()) else {
+        return;
+    };
+    let k = data.train.num_classes();
+    let r = &cut.record;
+    let me = r.probs_of(i, k);
+    if me.is_empty() || !data.has_images() {
+        return;
+    }
+    let cos = |a: &[f32], b: &[f32]| {
+        let (mut d, mut na, mut nb) = (0f32, 0f32, 0f32);
+        for (x, y) in a.iter().zip(b) {
+            d += x * y;
+            na += x * x;
+            nb += y * y;
+        }
+        d / (na.sqrt() * nb.sqrt()).max(1e-12)
+    };
+    let ctx = ui.ctx().clone();
+    for (class, name) in [(given, "given"), (pred, "predicted")] {
+        if name == "predicted" && pred == given {
+            continue;
+        }
+        let mut near: Vec<(f32, usize)> = (0..data.train.len())
+            .filter(|&j| j != i && cut.kept[j] && data.train.label(j) == class)
+            .map(|j| (cos(me, r.probs_of(j, k)), j))
+            .collect();
+        let top = near.len().min(6);
+        if top == 0 {
+            continue;
+        }
+        near.select_nth_unstable_by(top - 1, |a, b| b.0.total_cmp(&a.0));
+        near.truncate(top);
+        near.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!(
+                    "nearest kept {} ({name}):",
+                    data.train.class_name(class)
+                ))
+                .small()
+                .color(if name == "given" { KEPT } else { TRIMMED }),
+            );
+            for (_, j) in near {
+                match thumbs.get(&ctx, &data.train, j) {
+                    Some(t) => {
+                        ui.add(
+                            egui::Image::new((t, egui::vec2(48.0, 48.0)))
+                                .alt_text(format!("neighbour {j}")),
+                        );
+                    }
+                    None => {
+                        ui.ctx().request_repaint();
+                    }
+                }
+            }
+        });
+    }
+}

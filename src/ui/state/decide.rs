@@ -1,0 +1,144 @@
+//! The user's decisions in the window: exclude, keep, relabel or clear, on one sample or a
+//! selection, with undo and redo. Every change is appended to the journal `decisions.csv` in the
+//! run's folder (see [`super::autosave`]) before it counts: a change the journal could not take
+//! is undone and said. A reopened run replays the journal beside it.
+
+use std::path::PathBuf;
+
+use crate::session::decisions::{Decision, Decisions, Entry, Journal, DECISIONS_CSV};
+
+use super::AppState;
+
+/// The decisions of the open dataset and where they are kept.
+#[derive(Default)]
+pub struct DecisionState {
+    pub decisions: Decisions,
+    journal: Option<Journal>,
+    /// Bumped on every change (caches of what the grids show key on it).
+    pub generation: u64,
+    /// Said once when there is nowhere to keep them.
+    warned_unsaved: bool,
+}
+
+impl DecisionState {
+    pub fn new(n: usize) -> Self {
+        Self {
+            decisions: Decisions::new(n),
+            ..Default::default()
+        }
+    }
+
+    /// The journal file, once there is one.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        self.journal.as_ref().map(|j| j.path().to_path_buf())
+    }
+}
+
+impl AppState {
+    /// Fresh decisions for a newly shown dataset; a reopened run's journal is replayed.
+    pub(super) fn reset_decisions(&mut self) {
+        let n = self.data.as_ref().map_or(0, |d| d.train.len());
+        self.decide = DecisionState::new(n);
+        let reopened = self.data.as_ref().is_some_and(|d| d.reopened.is_some());
+        let beside = self.autosave.dir.as_ref().map(|d| d.join(DECISIONS_CSV));
+        if let (true, Some(path)) = (reopened, beside.filter(|p| p.is_file())) {
+            self.open_journal(path);
+        }
+    }
+
+    /// Open (and replay) the journal at `path`.
+    fn open_journal(&mut self, path: PathBuf) {
+        let Some(data) = &self.data else { return };
+        let sources: Vec<crate::data::Source> =
+            [Some(&data.train), data.test.as_ref(), data.test2.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|d| d.source.clone())
+                .collect();
+        match Journal::open(&path, data.train.ids(), &data.train.classes, &sources) {
+            Ok((journal, decisions, replay)) => {
+                if decisions.len() == self.decide.decisions.len() {
+                    self.decide.decisions = decisions;
+                }
+                self.decide.journal = Some(journal);
+                self.decide.generation += 1;
+                let text = replay.to_string();
+                if replay.is_clean() {
+                    if replay.counts.decided > 0 {
+                        self.info(text);
+                    }
+                } else {
+                    self.error(text);
+                }
+            }
+            Err(e) => self.error(format!("The decisions could not be opened: {e}")),
+        }
+    }
+
+    /// The journal, opened in the run's folder on first use (None: nowhere to keep it).
+    fn journal(&mut self) -> Option<&mut Journal> {
+        if self.decide.journal.is_none() {
+            let name = self.data.as_ref()?.train.name.clone();
+            match self.autosave.folder(&name) {
+                Ok(dir) => self.open_journal(dir.join(DECISIONS_CSV)),
+                Err(e) => {
+                    if !self.decide.warned_unsaved {
+                        self.decide.warned_unsaved = true;
+                        self.error(format!(
+                            "Decisions are kept in memory only ({e}): export them before closing."
+                        ));
+                    }
+                    return None;
+                }
+            }
+        }
+        self.decide.journal.as_mut()
+    }
+
+    /// Record `d` (None: clear) for every sample in `indices`: one undo step.
+    pub fn decide(&mut self, indices: &[usize], d: Option<Decision>) {
+        let n = self.decide.decisions.len();
+        let indices: Vec<usize> = indices.iter().copied().filter(|&i| i < n).collect();
+        if indices.is_empty() {
+            return;
+        }
+        let entries = self.decide.decisions.set(&indices, d);
+        self.journal_entries(entries, true);
+    }
+
+    pub fn undo_decision(&mut self) {
+        let entries = self.decide.decisions.undo();
+        self.journal_entries(entries, false);
+    }
+
+    pub fn redo_decision(&mut self) {
+        let entries = self.decide.decisions.redo();
+        self.journal_entries(entries, false);
+    }
+
+    /// Write the changes of the last step to the journal; a new step the journal refuses is
+    /// taken back.
+    fn journal_entries(&mut self, entries: Vec<Entry>, new_step: bool) {
+        if entries.is_empty() {
+            return;
+        }
+        self.decide.generation += 1;
+        let result = match self.journal() {
+            Some(j) => j.append(&entries),
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            if new_step {
+                self.decide.decisions.undo();
+            }
+            self.error(format!(
+                "The decision was not saved, so it is not made: {e}"
+            ));
+        }
+    }
+
+    /// The decision on sample `i`.
+    pub fn decision(&self, i: usize) -> Option<Decision> {
+        self.decide.decisions.get(i)
+    }
+}
