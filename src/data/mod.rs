@@ -6,6 +6,7 @@ pub mod dataset;
 pub mod demo;
 pub mod idx;
 pub mod image_folder;
+pub mod memory;
 pub mod truth;
 pub mod watermark;
 
