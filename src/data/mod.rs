@@ -4,6 +4,7 @@ pub mod cifar;
 pub mod corrupt;
 pub mod dataset;
 pub mod demo;
+pub mod empty_classes;
 pub mod idx;
 pub mod image_folder;
 pub mod memory;
