@@ -2,6 +2,7 @@
 //! generic over the [`Learner`] trait so that it is tested exactly with a fake learner.
 
 pub mod config;
+pub mod imbalance;
 pub mod learner;
 pub mod metrics;
 pub mod record;
