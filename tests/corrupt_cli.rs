@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod fashion_data;
+
 const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
-const FASHION: &str = "/usr/share/datasets/fashion-mnist";
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
@@ -150,11 +151,9 @@ fn gen_demo_writes_the_demo_set() {
 
 #[test]
 fn corrupt_fashion_mnist_subset() {
-    let fashion = Path::new(FASHION);
-    if !fashion.join("train-images-idx3-ubyte.gz").is_file() {
-        eprintln!("skipped: Fashion-MNIST is not installed at {FASHION}");
+    let Some(fashion) = fashion_data::fashion_dir() else {
         return;
-    }
+    };
     let tmp = tempfile::tempdir().unwrap();
 
     // 30% of the shirts labelled T-shirt

@@ -2,7 +2,6 @@
 //! `dataset-fashion-mnist`, installed by `.ci/run`): measured, never hard-coded outcomes.
 //! Without the data the tests say so and pass, unless ITLM_REQUIRE_REAL_DATA=1 (set in CI).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use itlm_inspector::data::corrupt::{Corrupted, SampleKind};
@@ -11,18 +10,11 @@ use itlm_inspector::data::{self, Dataset, LoadOptions};
 use itlm_inspector::itlm::{self, Config, Learner, Quiet, Selection, Start, TauSchedule};
 use itlm_inspector::learner::{self, LearnerConfig, ModelKind};
 
-const FASHION: &str = "/usr/share/datasets/fashion-mnist";
+mod fashion_data;
 
 fn fashion(train: usize, test: usize) -> Option<(Dataset, Dataset)> {
-    if !Path::new(FASHION).is_dir() {
-        assert!(
-            std::env::var_os("ITLM_REQUIRE_REAL_DATA").is_none(),
-            "{FASHION} is missing: apt-get install -y dataset-fashion-mnist"
-        );
-        eprintln!("skipped: {FASHION} is missing (apt-get install -y dataset-fashion-mnist)");
-        return None;
-    }
-    let l = data::load(Path::new(FASHION), &LoadOptions::default()).expect("Fashion-MNIST loads");
+    let dir = fashion_data::fashion_dir()?;
+    let l = data::load(dir, &LoadOptions::default()).expect("Fashion-MNIST loads");
     let t = l.test.expect("t10k split");
     Some((l.train.limit(train, 0), t.limit(test, 0)))
 }
@@ -144,10 +136,17 @@ fn itlm_rounds(
 /// bright X in the corner and the label Pullover. Naive training learns the trigger (test-2:
 /// every stamped Trouser test image called Pullover); ITLM with the protocol the README
 /// documents (SGD; round 0 five models of 0.35 epoch averaged; ten one-epoch rounds; tau 0.95
-/// global) trims the stamped images and the attack fails, while clean test accuracy stays
-/// within a few points. The protocol was tuned on 20000 images; on 6000 its 0.35-epoch round 0
-/// is only 16 batches and sometimes catches nothing (README: 4 of these 6 seeds hold). Six
-/// seeds are measured; the attack must work on all and the defence hold on at least three.
+/// global; the restore) trims the stamped images and the attack fails.
+///
+/// What is asserted is README's bar and README's figures for this setting ("Backdoors", the
+/// paragraph on 6000 images): test-2 <= 5% at 4 of these 6 seeds (measured 0.3 - 1.0% at
+/// seeds 2, 3, 5, 6; at seeds 1 and 4 round 0's 16 batches catch none of the stamped images
+/// and test-2 stays at 87 - 99%), the attack working on naive training at every seed
+/// (measured 98.6 - 99.7%: > 90%). README's other bar, test-1 within 1.5 points of naive, is
+/// met at 20000 images and NOT at 6000: there the defended seeds lose 1.4 - 2.2 points
+/// (measured: -1.4, -2.2, -2.1, -1.9 at seeds 5, 2, 3, 6; naive 80.8 - 81.6% on the
+/// 3000-image test subset). The test holds them to 3 points (the worst measured with 0.8 of
+/// margin) and prints whether each seed met 1.5.
 #[test]
 fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
     let Some((train, test)) = fashion(6000, 3000) else {
@@ -184,7 +183,7 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
             accuracy(naive.as_mut(), &test2),
         );
         assert!(
-            naive2 > 0.5,
+            naive2 > 0.9,
             "seed {seed}: the attack must work on naive training: {naive2}"
         );
         let eval = itlm::Eval {
@@ -199,14 +198,16 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
         let plain = &hist[cfg.rounds].metrics;
         let (plain1, plain2) = (plain.test_acc.unwrap(), plain.test2_acc.unwrap());
         let trim = last.trim.unwrap();
-        // Clean accuracy pays for the 5% cut: on this small set 1.5 - 3 points (1.5 at 20000
-        // images, README); more than 4 would mean the defence broke the classifier.
-        let holds = itlm2 < naive2 / 4.0 && trim.recall > 0.7 && itlm1 > naive1 - 0.04;
+        // README's bar on the attack: test-2 <= 5%.
+        let holds = itlm2 <= 0.05;
+        let cost = (naive1 - itlm1) * 100.0;
         eprintln!(
-            "seed {seed}, {stamped} stamped: naive test-1 {:.1}% test-2 {:.1}%; ITLM test-1 {:.1}% test-2 {:.1}% (without restore {:.1}% / {:.1}%), trim P {:.3} R {:.3}: {}",
+            "seed {seed}, {stamped} stamped: naive test-1 {:.1}% test-2 {:.1}%; ITLM test-1 {:.1}% ({:+.1} points{}) test-2 {:.1}% (without restore {:.1}% / {:.1}%), trim P {:.3} R {:.3}: {}",
             naive1 * 100.0,
             naive2 * 100.0,
             itlm1 * 100.0,
+            -cost,
+            if cost <= 1.5 { ", within 1.5" } else { ", NOT within 1.5" },
             itlm2 * 100.0,
             plain1 * 100.0,
             plain2 * 100.0,
@@ -229,6 +230,13 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
             "  restore: {back_clean} of {trimmed_clean} clean trimmed images went back, {back_bad} stamped"
         );
         if holds {
+            // Clean accuracy pays for the 5% cut: 1.4 - 2.2 points measured on this set.
+            assert!(
+                cost <= 3.0,
+                "seed {seed}: test-1 {:.1}% is {cost:.1} points below naive's {:.1}%",
+                itlm1 * 100.0,
+                naive1 * 100.0
+            );
             assert_eq!(back_bad, 0, "seed {seed}: stamped images went back");
             assert!(
                 back_clean * 10 >= trimmed_clean,
@@ -237,8 +245,8 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
         }
     }
     assert!(
-        held.iter().filter(|&&h| h).count() >= 3,
-        "the defence held for {held:?} (seeds 5, 1, 2, 3, 4, 6)"
+        held.iter().filter(|&&h| h).count() >= 4,
+        "test-2 <= 5% at {held:?} (seeds 5, 1, 2, 3, 4, 6); README: 4 of 6"
     );
 }
 

@@ -1,7 +1,7 @@
 //! IDX files (MNIST, Fashion-MNIST), gzip-compressed or raw. A directory holding
 //! `train-images-idx3-ubyte[.gz]` + labels (and optionally `t10k-*`) loads as train + test.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::{Dataset, ImageShape, Loaded, Source};
@@ -21,24 +21,6 @@ pub const FASHION_CLASSES: [&str; 10] = [
     "Ankle boot",
 ];
 
-/// Largest file the reader accepts (decompressed), so an absurd header cannot exhaust memory.
-const MAX_BYTES: u64 = 4 << 30;
-
-/// Read a whole file, gunzipping it when it starts with the gzip magic.
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .take(MAX_BYTES)
-            .read_to_end(&mut out)
-            .map_err(|e| Error::data(path, format!("broken gzip stream: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
-}
-
 /// An IDX array of u8: its dimensions and data.
 #[derive(Debug, PartialEq)]
 pub struct IdxArray {
@@ -46,59 +28,190 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
+/// What an IDX header says: the dimensions and the number of data bytes they promise.
+struct Header {
+    dims: Vec<usize>,
+    total: u64,
+}
+
+impl Header {
+    /// "3 x 28 x 28".
+    fn shape(&self) -> String {
+        self.dims
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(" x ")
+    }
+
+    fn short_by(&self, have: u64) -> String {
+        format!(
+            "header promises {} bytes of data ({}) but the file holds {have}",
+            self.total,
+            self.shape()
+        )
+    }
+}
+
+/// The number of dimensions the first 4 bytes of an IDX file announce (u8 elements only, as
+/// MNIST uses), after checking the magic.
+fn check_magic(first: &[u8; 4]) -> std::result::Result<usize, String> {
+    if first[0] != 0 || first[1] != 0 {
+        return Err("wrong magic number: not an IDX file".into());
+    }
+    if first[2] != 0x08 {
+        return Err(format!(
+            "element type 0x{:02x}: only unsigned bytes (0x08) are supported",
+            first[2]
+        ));
+    }
+    let ndim = first[3] as usize;
+    if ndim == 0 || ndim > 4 {
+        return Err(format!("{ndim} dimensions: expected 1 to 4"));
+    }
+    Ok(ndim)
+}
+
+/// The dimensions (big-endian u32 each) that follow the first 4 bytes.
+fn read_dims(bytes: &[u8]) -> Header {
+    let mut dims = Vec::with_capacity(bytes.len() / 4);
+    let mut total: u64 = 1;
+    for b in bytes.chunks_exact(4) {
+        let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64;
+        total = total.saturating_mul(v);
+        dims.push(v as usize);
+    }
+    Header { dims, total }
+}
+
 /// Parse IDX bytes (u8 element type only, as MNIST uses). Checks the magic and that the
 /// counts in the header fit the data.
 pub fn parse(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
-    if bytes.len() < 4 {
+    let Some(first) = bytes.first_chunk::<4>() else {
         return Err(format!(
             "{} bytes: too short for an IDX header",
             bytes.len()
         ));
-    }
-    if bytes[0] != 0 || bytes[1] != 0 {
-        return Err("wrong magic number: not an IDX file".into());
-    }
-    if bytes[2] != 0x08 {
-        return Err(format!(
-            "element type 0x{:02x}: only unsigned bytes (0x08) are supported",
-            bytes[2]
-        ));
-    }
-    let ndim = bytes[3] as usize;
-    if ndim == 0 || ndim > 4 {
-        return Err(format!("{ndim} dimensions: expected 1 to 4"));
-    }
+    };
+    let ndim = check_magic(first)?;
     let header = 4 + 4 * ndim;
     if bytes.len() < header {
         return Err("file ends inside the header".into());
     }
-    let mut dims = Vec::with_capacity(ndim);
-    let mut total: u64 = 1;
-    for d in 0..ndim {
-        let o = 4 + 4 * d;
-        let v = u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as u64;
-        total = total.saturating_mul(v);
-        dims.push(v as usize);
-    }
+    let h = read_dims(&bytes[4..header]);
     let have = (bytes.len() - header) as u64;
-    if total > have {
-        return Err(format!(
-            "header promises {total} bytes of data ({}) but the file holds {have}",
-            dims.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(" x ")
-        ));
+    if h.total > have {
+        return Err(h.short_by(have));
     }
     Ok(IdxArray {
-        dims,
-        data: bytes[header..header + total as usize].to_vec(),
+        data: bytes[header..header + h.total as usize].to_vec(),
+        dims: h.dims,
     })
 }
 
+/// Why reading an IDX stream failed: the stream (I/O, a broken gzip stream) or its content.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    Format(String),
+}
+
+/// Read `r` until `buf` is full or the stream ends; the number of bytes read.
+fn fill(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Read an IDX array from a stream: the header, then exactly the data bytes it promises,
+/// decoded straight into the one buffer the array keeps (bytes after them are ignored, as
+/// [`parse`] does). Refused before anything is allocated: a header that promises more data
+/// than the stream holds (`len`: the whole stream's length, when known) or more than `room`
+/// (what the machine can hold, when known).
+pub fn read_from(
+    r: &mut impl Read,
+    len: Option<u64>,
+    room: Option<u64>,
+) -> std::result::Result<IdxArray, ReadError> {
+    let fmt = |m: String| ReadError::Format(m);
+    let mut first = [0u8; 4];
+    let got = fill(r, &mut first).map_err(ReadError::Io)?;
+    if got < 4 {
+        return Err(fmt(format!("{got} bytes: too short for an IDX header")));
+    }
+    let ndim = check_magic(&first).map_err(fmt)?;
+    let mut dims = vec![0u8; 4 * ndim];
+    if fill(r, &mut dims).map_err(ReadError::Io)? < dims.len() {
+        return Err(fmt("file ends inside the header".into()));
+    }
+    let h = read_dims(&dims);
+    if let Some(len) = len {
+        let have = len.saturating_sub(4 + dims.len() as u64);
+        if h.total > have {
+            return Err(fmt(h.short_by(have)));
+        }
+    }
+    let too_big = |what: String| {
+        fmt(format!(
+            "header promises {} bytes ({} = {}) but {what}: a damaged header, or a set too large \
+             to load here",
+            h.total,
+            h.shape(),
+            super::memory::human_bytes(h.total)
+        ))
+    };
+    if let Some(room) = room {
+        if h.total > room {
+            return Err(too_big(format!(
+                "the machine has {} available",
+                super::memory::human_bytes(room)
+            )));
+        }
+    }
+    let total = usize::try_from(h.total)
+        .map_err(|_| too_big("they do not fit this machine's address space".into()))?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(total)
+        .map_err(|e| too_big(format!("they cannot be allocated ({e})")))?;
+    // `data` has exactly the capacity the header promises and `take` stops there, so the
+    // buffer never grows: a file expanding to N bytes holds N bytes, not 2N.
+    r.take(h.total)
+        .read_to_end(&mut data)
+        .map_err(ReadError::Io)?;
+    if data.len() < total {
+        return Err(fmt(h.short_by(data.len() as u64)));
+    }
+    Ok(IdxArray { dims: h.dims, data })
+}
+
+/// Read the IDX file `path`, gunzipping it when it starts with the gzip magic, into one buffer
+/// of the size its header promises (refused when the machine cannot hold it).
 fn read_array(path: &Path) -> Result<IdxArray> {
-    let bytes = read_maybe_gz(path)?;
-    parse(&bytes).map_err(|m| Error::data(path, m))
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 2];
+    let got = fill(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
+    let room = super::memory::available_bytes();
+    if got == 2 && magic == [0x1f, 0x8b] {
+        read_from(&mut flate2::read::GzDecoder::new(file), None, room).map_err(|e| match e {
+            ReadError::Io(e) => Error::data(path, format!("broken gzip stream: {e}")),
+            ReadError::Format(m) => Error::data(path, m),
+        })
+    } else {
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        read_from(&mut file, Some(len), room).map_err(|e| match e {
+            ReadError::Io(e) => Error::io(path, e),
+            ReadError::Format(m) => Error::data(path, m),
+        })
+    }
 }
 
 /// Whether a file's name looks like an IDX file.
@@ -312,6 +425,58 @@ mod tests {
             .contains("element type"));
         // absurd counts do not overflow or allocate
         assert!(parse(&idx_bytes(&[u32::MAX, u32::MAX, u32::MAX], &[0])).is_err());
+    }
+
+    #[test]
+    fn read_from_takes_what_the_header_promises_and_refuses_the_rest() {
+        let bytes = idx_bytes(&[2, 2], &[1, 2, 3, 4, 9, 9]);
+        // Bytes after the promised data are ignored, as `parse` does.
+        let a = read_from(&mut &bytes[..], None, None).unwrap();
+        assert_eq!((a.dims, a.data), (vec![2, 2], vec![1, 2, 3, 4]));
+        let a = read_from(&mut &bytes[..], Some(bytes.len() as u64), Some(4)).unwrap();
+        assert_eq!(a.data.capacity(), 4, "one buffer of the promised size");
+        let msg = |r: std::result::Result<IdxArray, ReadError>| match r {
+            Err(ReadError::Format(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        // A stream that ends early says how much it held.
+        let short = idx_bytes(&[3, 2], &[1, 2, 3, 4]);
+        assert_eq!(
+            msg(read_from(&mut &short[..], None, None)),
+            "header promises 6 bytes of data (3 x 2) but the file holds 4"
+        );
+        // A known length refuses it before reading.
+        assert_eq!(
+            msg(read_from(&mut &short[..4], Some(short.len() as u64), None)),
+            "file ends inside the header"
+        );
+        assert_eq!(
+            msg(read_from(&mut &short[..], Some(short.len() as u64), None)),
+            "header promises 6 bytes of data (3 x 2) but the file holds 4"
+        );
+        // More than the machine can hold.
+        assert_eq!(
+            msg(read_from(&mut &bytes[..], None, Some(3))),
+            "header promises 4 bytes (2 x 2 = 4 bytes) but the machine has 3 bytes available: \
+             a damaged header, or a set too large to load here"
+        );
+        assert_eq!(
+            msg(read_from(&mut &[0u8, 0, 8][..], None, None)),
+            "3 bytes: too short for an IDX header"
+        );
+        assert!(msg(read_from(&mut &[1u8, 0, 8, 1][..], None, None)).contains("magic"));
+        // A broken gzip stream is an I/O error of the decoder, named as such by the loader.
+        let d = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &idx_bytes(&[64], &[7; 64])).unwrap();
+        let mut gz = gz.finish().unwrap();
+        let mid = gz.len() / 2;
+        gz[mid] ^= 0xff;
+        gz.truncate(gz.len() - 4);
+        let p = d.path().join("x-labels-idx1-ubyte.gz");
+        std::fs::write(&p, gz).unwrap();
+        let e = read_array(&p).unwrap_err().to_string();
+        assert!(e.contains("broken gzip stream"), "{e}");
     }
 
     #[test]

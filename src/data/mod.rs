@@ -4,11 +4,13 @@ pub mod cifar;
 pub mod corrupt;
 pub mod dataset;
 pub mod demo;
+pub mod empty_classes;
 pub mod encode;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod idx;
 pub mod image_folder;
+pub mod memory;
 pub mod truth;
 pub mod watermark;
 

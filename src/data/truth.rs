@@ -93,6 +93,8 @@ pub struct Resolved {
     pub unknown_paths: usize,
     /// Rows whose true label is not a class of the dataset (ignored).
     pub unknown_labels: usize,
+    /// The first few distinct unknown labels, as written.
+    pub unknown_label_examples: Vec<String>,
     /// Samples without a row (counted as clean).
     pub missing: usize,
 }
@@ -108,7 +110,11 @@ impl Resolved {
             ));
         }
         if self.unknown_labels > 0 {
-            w.push(format!("{} rows name unknown classes", self.unknown_labels));
+            w.push(format!(
+                "{} rows name unknown classes ({})",
+                self.unknown_labels,
+                self.quoted_unknown_labels()
+            ));
         }
         if self.missing > 0 {
             w.push(format!(
@@ -118,7 +124,23 @@ impl Resolved {
         }
         (!w.is_empty()).then(|| w.join("; "))
     }
+
+    /// "'99', '-1'": the unknown labels seen, quoted, with "..." when there were more.
+    fn quoted_unknown_labels(&self) -> String {
+        let mut q: Vec<String> = self
+            .unknown_label_examples
+            .iter()
+            .map(|l| format!("'{l}'"))
+            .collect();
+        if self.unknown_label_examples.len() == UNKNOWN_LABEL_EXAMPLES {
+            q.push("...".into());
+        }
+        q.join(", ")
+    }
 }
+
+/// How many distinct unknown labels [`Resolved`] keeps to name.
+const UNKNOWN_LABEL_EXAMPLES: usize = 4;
 
 /// A row's path as samples are keyed: forward slashes, no leading `./`.
 pub fn path_key(path: &str) -> String {
@@ -156,6 +178,10 @@ pub fn resolve(rows: &[TruthRow], data: &Dataset) -> Resolved {
             });
         let Some(label) = label else {
             r.unknown_labels += 1;
+            let known = r.unknown_label_examples.contains(&row.true_label);
+            if !known && r.unknown_label_examples.len() < UNKNOWN_LABEL_EXAMPLES {
+                r.unknown_label_examples.push(row.true_label.clone());
+            }
             continue;
         };
         seen[i] = true;
@@ -179,10 +205,39 @@ pub fn resolve(rows: &[TruthRow], data: &Dataset) -> Resolved {
     r
 }
 
-/// Read and parse the truth file `path` (not UTF-8 text is read lossily).
+/// Why `bytes` are not text this reader can take: UTF-16 (a byte-order mark, or NUL bytes in
+/// every other position, as ASCII in UTF-16 has) or other NUL bytes (a binary file).
+fn not_utf8_text(bytes: &[u8]) -> Option<&'static str> {
+    let utf16 = "is UTF-16 text: save it as UTF-8 (path,true_label[,kind])";
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return Some(utf16);
+    }
+    if !bytes.contains(&0) {
+        return None;
+    }
+    let pairs = bytes.len() / 2;
+    let nul_at = |parity: usize| {
+        bytes
+            .chunks_exact(2)
+            .filter(|p| p[parity] == 0 && p[1 - parity] != 0)
+            .count()
+    };
+    if pairs > 0 && nul_at(0).max(nul_at(1)) * 2 >= pairs {
+        Some(utf16)
+    } else {
+        Some("holds NUL bytes: not a CSV text file (save it as UTF-8)")
+    }
+}
+
+/// Read and parse the truth file `path`: UTF-8 (a byte-order mark is skipped; other invalid
+/// sequences are read lossily); UTF-16 and binary files are refused with what to do.
 pub fn read(path: &Path) -> Result<Vec<TruthRow>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8_lossy(&bytes);
+    if let Some(m) = not_utf8_text(&bytes) {
+        return Err(Error::data(path, m));
+    }
+    let bytes = bytes.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(&bytes);
+    let text = String::from_utf8_lossy(bytes);
     parse(&text).map_err(|m| Error::data(path, m))
 }
 
@@ -190,6 +245,25 @@ pub fn read(path: &Path) -> Result<Vec<TruthRow>> {
 pub fn load_for(path: &Path, data: &Dataset) -> Result<Resolved> {
     let rows = read(path)?;
     let r = resolve(&rows, data);
+    if r.missing == data.len() && !data.is_empty() && r.unknown_labels > 0 {
+        // The paths matched; the labels did not.
+        let k = data.num_classes();
+        let mut names: Vec<&str> = data.classes.iter().take(10).map(String::as_str).collect();
+        if k > 10 {
+            names.push("...");
+        }
+        return Err(Error::data(
+            path,
+            format!(
+                "none of its {} rows gives a true label that is a class of the dataset: {} \
+                 (classes are {}, or their indices 0 to {})",
+                rows.len(),
+                r.quoted_unknown_labels(),
+                names.join(", "),
+                k.saturating_sub(1)
+            ),
+        ));
+    }
     if r.missing == data.len() && !data.is_empty() {
         return Err(Error::data(
             path,
@@ -294,6 +368,73 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("none of its 1 rows"));
+    }
+
+    /// Rows whose paths match but whose labels are no class (99, -1) are not told that their
+    /// paths must be relative; the labels they give are named.
+    #[test]
+    fn unknown_labels_are_named_not_blamed_on_the_paths() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("truth.csv");
+        std::fs::write(
+            &p,
+            "path,true_label\ncat/a.png,99\ndog/b.png,-1\ndog/c.png,99\n",
+        )
+        .unwrap();
+        let e = load_for(&p, &data()).unwrap_err().to_string();
+        assert!(!e.contains("paths must be relative"), "{e}");
+        assert!(
+            e.ends_with(
+                "none of its 3 rows gives a true label that is a class of the dataset: '99', '-1' \
+                 (classes are cat, dog, or their indices 0 to 1)"
+            ),
+            "{e}"
+        );
+        // Some rows with unknown labels: the warning names them.
+        std::fs::write(&p, "cat/a.png,cat\ndog/b.png,99\ndog/c.png,-1\n").unwrap();
+        let r = load_for(&p, &data()).unwrap();
+        assert_eq!(
+            r.warnings().unwrap(),
+            "2 rows name unknown classes ('99', '-1'); 3 samples have no row (counted clean)"
+        );
+    }
+
+    /// A truth.csv saved as UTF-16 (Windows' "Unicode") is refused with what to do, and no NUL
+    /// characters reach the message; a UTF-8 byte-order mark (Excel's "CSV UTF-8") is skipped.
+    #[test]
+    fn utf16_is_refused_with_advice_and_a_utf8_bom_is_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("truth.csv");
+        let text = "path,true_label\ncat/a.png,dog\n";
+        let le: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
+        let be: Vec<u8> = [0xfe, 0xff]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(|u| u.to_be_bytes()))
+            .collect();
+        let no_bom: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        for bytes in [le, be, no_bom] {
+            std::fs::write(&p, bytes).unwrap();
+            let e = load_for(&p, &data()).unwrap_err().to_string();
+            assert!(!e.contains('\0'), "{e:?}");
+            assert!(
+                e.ends_with("is UTF-16 text: save it as UTF-8 (path,true_label[,kind])"),
+                "{e}"
+            );
+        }
+        std::fs::write(&p, b"cat/a.png,cat\0\0\0\n").unwrap();
+        let e = load_for(&p, &data()).unwrap_err().to_string();
+        assert!(
+            e.ends_with("holds NUL bytes: not a CSV text file (save it as UTF-8)"),
+            "{e:?}"
+        );
+        let mut bom = vec![0xef, 0xbb, 0xbf];
+        bom.extend_from_slice(b"path,true_label,kind\ncat/a.png,dog,random\n");
+        std::fs::write(&p, bom).unwrap();
+        let r = load_for(&p, &data()).unwrap();
+        assert_eq!(r.info.bad, vec![true, false, false, false]);
     }
 
     #[test]

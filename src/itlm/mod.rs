@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod decisions;
+pub mod imbalance;
 pub mod learner;
 pub mod metrics;
 pub mod pins;

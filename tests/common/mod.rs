@@ -52,6 +52,12 @@ pub struct FakeLearner {
     pub model_shift: Vec<Vec<f32>>,
     /// Predicted class per sample (default: the given label).
     pub predicted: Option<Vec<u32>>,
+    /// Predict each image's first pixel value (so that test sets get the predictions their
+    /// pixels say); overrides `predicted`.
+    pub predict_pixel: bool,
+    /// Per model (the k-th reset), class probabilities per sample, row-major (samples x
+    /// classes); a model without them returns none.
+    pub probs: Vec<Vec<f32>>,
 }
 
 impl FakeLearner {
@@ -69,6 +75,8 @@ impl FakeLearner {
                 score_sleep_ms: 0,
                 model_shift: Vec::new(),
                 predicted: None,
+                predict_pixel: false,
+                probs: Vec::new(),
             },
             calls,
         )
@@ -155,6 +163,9 @@ impl Learner for FakeLearner {
         let predicted = idx
             .iter()
             .map(|&i| {
+                if self.predict_pixel {
+                    return d.image(i)[0] as u32;
+                }
                 self.predicted
                     .as_ref()
                     .and_then(|p| p.get(i).copied())
@@ -162,11 +173,19 @@ impl Learner for FakeLearner {
             })
             .collect();
         let p_given = loss.iter().map(|l| (-l).exp()).collect();
+        let k = d.num_classes();
+        let probs = match self.probs.get(model) {
+            Some(p) if !p.is_empty() => idx
+                .iter()
+                .flat_map(|&i| p[i * k..(i + 1) * k].iter().copied())
+                .collect(),
+            _ => Vec::new(),
+        };
         Ok(Scores {
             loss,
             predicted,
             p_given,
-            probs: Vec::new(),
+            probs,
         })
     }
 }

@@ -1,0 +1,382 @@
+//! The loop's options, exactly, with the fake learner: the mean-loss aggregate, warm start
+//! (the full-length rounds always start fresh), the held-out test / test-2 metrics, and the
+//! averaged class probabilities of a round-0 ensemble and of cross-fitted folds.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{dataset, FakeLearner};
+use itlm_inspector::data::{Dataset, ImageShape, Source};
+use itlm_inspector::itlm::{
+    self, Config, Event, LossAggregate, Phase, RoundRecord, Start, TauSchedule,
+};
+
+fn cfg(tau: f64, rounds: usize) -> Config {
+    Config {
+        tau,
+        rounds,
+        epochs: 2.0,
+        final_epochs: 5,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    }
+}
+
+fn run(l: &mut FakeLearner, data: &Dataset, eval: itlm::Eval, c: &Config) -> Vec<Arc<RoundRecord>> {
+    let mut hist = Vec::new();
+    itlm::run(
+        l,
+        itlm::Inputs {
+            data,
+            eval,
+            bad: None,
+        },
+        c,
+        Start::Fresh,
+        &mut hist,
+        &mut itlm::Quiet,
+    )
+    .unwrap();
+    hist
+}
+
+fn trimmed(r: &RoundRecord) -> Vec<usize> {
+    (0..r.kept.len()).filter(|&i| !r.kept[i]).collect()
+}
+
+/// `--aggregate mean`: each round cuts on the mean of every round's losses so far. Round 0's
+/// model ranks samples 8, 9 highest (100 i), round 1's ranks 0, 1 highest (9 - i): the mean
+/// (99 i + 9) / 2 still trims 8, 9 where the last round's losses alone trim 0, 1.
+#[test]
+fn the_mean_aggregate_cuts_on_the_mean_of_all_rounds_losses() {
+    let n = 10;
+    let data = dataset(n, 2);
+    let shifts = vec![
+        (0..n).map(|i| 100.0 * i as f32).collect::<Vec<_>>(),
+        (0..n).map(|i| (9 - i) as f32).collect(),
+        vec![0.0; n],
+    ];
+    let run_with = |aggregate| {
+        let (mut l, calls) = FakeLearner::new(vec![0.0; n]);
+        l.model_shift = shifts.clone();
+        let hist = run(
+            &mut l,
+            &data,
+            Default::default(),
+            &Config {
+                aggregate,
+                ..cfg(0.8, 2)
+            },
+        );
+        let trains = calls.lock().unwrap().trains.clone();
+        (hist, trains)
+    };
+    let (hist, trains) = run_with(LossAggregate::Mean);
+    assert_eq!(hist.len(), 3);
+    // Round 0: its own losses; round 1: the mean of two; round 2: the mean of three.
+    assert_eq!(hist[0].score, shifts[0]);
+    let mean2: Vec<f32> = (0..n).map(|i| (99 * i + 9) as f32 / 2.0).collect();
+    assert_eq!(hist[1].score, mean2);
+    assert_eq!(
+        hist[1].loss, shifts[1],
+        "the record keeps the round's own losses"
+    );
+    let mean3: Vec<f32> = (0..n).map(|i| (99 * i + 9) as f32 / 3.0).collect();
+    for (a, b) in hist[2].score.iter().zip(&mean3) {
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
+    assert_eq!(trimmed(&hist[1]), vec![8, 9]);
+    assert_eq!(
+        trains[2].0,
+        (0..8).collect::<Vec<_>>(),
+        "round 2 trains on the mean's cut"
+    );
+    // The same losses with the default (last) aggregate: round 1 trims 0 and 1.
+    let (hist, trains) = run_with(LossAggregate::Last);
+    assert_eq!(hist[1].score, shifts[1]);
+    assert_eq!(trimmed(&hist[1]), vec![0, 1]);
+    assert_eq!(trains[2].0, (2..10).collect::<Vec<_>>());
+}
+
+/// `--warm-start`: the early rounds keep training round 0's model (one reset, its losses carry
+/// on: the fake's model index is the number of resets), and the last round starts fresh; with
+/// the restore both full-length rounds start fresh.
+#[test]
+fn warm_start_keeps_the_early_model_and_the_full_length_rounds_start_fresh() {
+    let n = 12;
+    let data = dataset(n, 3);
+    let shift = |m: f32| (0..n).map(|i| m * 10.0 + i as f32).collect::<Vec<f32>>();
+    let (mut l, calls) = FakeLearner::new(vec![0.0; n]);
+    l.model_shift = (0..4).map(|m| shift(m as f32)).collect();
+    let c = Config {
+        reinit: false,
+        ..cfg(0.75, 3)
+    };
+    let hist = run(&mut l, &data, Default::default(), &c);
+    assert_eq!(hist.len(), 4);
+    let resets = calls.lock().unwrap().resets.len();
+    assert_eq!(resets, 2, "round 0 and the last round");
+    // Rounds 0 - 2 were scored by the first model, round 3 by the second.
+    for r in &hist[..3] {
+        assert_eq!(r.loss, shift(0.0), "round {}", r.round);
+    }
+    assert_eq!(hist[3].loss, shift(1.0));
+
+    // Re-initialising (the default): a model per round.
+    let (mut l, calls) = FakeLearner::new(vec![0.0; n]);
+    l.model_shift = (0..4).map(|m| shift(m as f32)).collect();
+    let hist = run(&mut l, &data, Default::default(), &cfg(0.75, 3));
+    assert_eq!(calls.lock().unwrap().resets.len(), 4);
+    assert_eq!(hist[2].loss, shift(2.0));
+
+    // Warm start with the restore: rounds 2 (final model of plain ITLM) and 3 (the restored
+    // set's) both start fresh, round 1 continues round 0's model.
+    let (mut l, calls) = FakeLearner::new(vec![0.0; n]);
+    l.model_shift = (0..4).map(|m| shift(m as f32)).collect();
+    let c = Config {
+        reinit: false,
+        restore: true,
+        ..cfg(0.75, 2)
+    };
+    let hist = run(&mut l, &data, Default::default(), &c);
+    assert_eq!(hist.len(), 4);
+    assert_eq!(calls.lock().unwrap().resets.len(), 3);
+    assert_eq!(hist[1].loss, shift(0.0));
+    assert_eq!(hist[2].loss, shift(1.0));
+    assert_eq!(hist[3].loss, shift(2.0));
+}
+
+/// A set whose first pixel of image i is `pred[i]` (the fake's prediction with
+/// `predict_pixel`), labelled `labels`.
+fn eval_set(name: &str, labels: Vec<u32>, pred: &[u8], classes: usize) -> Dataset {
+    let n = labels.len();
+    let mut pixels = vec![0u8; n * 4];
+    for i in 0..n {
+        pixels[i * 4] = pred[i];
+    }
+    Dataset::from_parts(
+        name,
+        Source::Memory,
+        (0..classes).map(|c| format!("c{c}")).collect(),
+        ImageShape::new(2, 2, 1),
+        pixels,
+        labels,
+        (0..n).map(|i| format!("{name}{i}.png")).collect(),
+    )
+    .unwrap()
+}
+
+/// Test-1 (accuracy and mean loss on the clean test set) and test-2 (attack success: the share
+/// of stamped images predicted as the target) of every round, from the round's own model.
+#[test]
+fn every_round_reports_test_and_test2_from_its_own_model() {
+    let data = dataset(20, 2);
+    // Test set: labels i % 2, 7 of 10 predicted right (samples 0, 3, 5 wrong).
+    let labels: Vec<u32> = (0..10).map(|i| i % 2).collect();
+    let pred: Vec<u8> = (0..10)
+        .map(|i| {
+            if [0, 3, 5].contains(&i) {
+                1 - (i % 2) as u8
+            } else {
+                (i % 2) as u8
+            }
+        })
+        .collect();
+    let test = eval_set("t", labels, &pred, 2);
+    // Test-2: 8 stamped images labelled with the target class 1; 2 predicted 1.
+    let test2 = eval_set("s", vec![1; 8], &[1, 0, 0, 1, 0, 0, 0, 0], 2);
+    let (mut l, calls) = FakeLearner::new((0..20).map(|i| i as f32 / 10.0).collect());
+    l.predict_pixel = true;
+    // Model m adds m to every loss: each round's test loss is its own model's.
+    l.model_shift = (0..3).map(|m| vec![m as f32; 20]).collect();
+    let eval = itlm::Eval {
+        test: Some(&test),
+        test2: Some(&test2),
+    };
+    let mut hist = Vec::new();
+    let mut test_ticks = vec![0usize; 3];
+    let mut obs = |e: &Event| {
+        if let Event::Tick { round, tick } = e {
+            if tick.phase == Phase::Test {
+                test_ticks[*round] += 1;
+            }
+        }
+        Ok(())
+    };
+    itlm::run(
+        &mut l,
+        itlm::Inputs {
+            data: &data,
+            eval,
+            bad: None,
+        },
+        &cfg(0.8, 2),
+        Start::Fresh,
+        &mut hist,
+        &mut obs,
+    )
+    .unwrap();
+    assert_eq!(
+        test_ticks,
+        vec![2, 2, 2],
+        "one scoring batch per set and round"
+    );
+    // Every score call: the training set, then test, then test-2.
+    let scored: Vec<usize> = calls.lock().unwrap().scored.iter().map(Vec::len).collect();
+    assert_eq!(scored, [20, 10, 8].repeat(3));
+    // Test losses: samples 0..10 of the fake's losses (mean 0.45) plus the model's shift.
+    for (m, r) in hist.iter().enumerate() {
+        assert_eq!(r.metrics.test_acc, Some(0.7), "round {m}");
+        assert_eq!(r.metrics.test2_acc, Some(0.25), "round {m}");
+        let want = 0.45 + m as f64;
+        let got = r.metrics.test_loss.unwrap();
+        assert!((got - want).abs() < 1e-6, "round {m}: {got} vs {want}");
+    }
+    // Without eval sets: no test figures.
+    let (mut l, _) = FakeLearner::new(vec![0.0; 20]);
+    let hist = run(&mut l, &data, Default::default(), &cfg(0.8, 1));
+    assert!(hist.iter().all(|r| r.metrics.test_acc.is_none()
+        && r.metrics.test2_acc.is_none()
+        && r.metrics.test_loss.is_none()));
+}
+
+/// A round-0 ensemble averages its models' class probabilities: the prediction is the argmax
+/// of the mean and p(given) its entry, whatever each model predicted alone.
+#[test]
+fn a_round0_ensemble_averages_class_probabilities() {
+    let n = 10;
+    let data = dataset(n, 2); // labels i % 2
+    let a: Vec<f32> = (0..n).flat_map(|_| [0.9, 0.1]).collect();
+    let b: Vec<f32> = (0..n)
+        .flat_map(|i| if i < 5 { [0.2, 0.8] } else { [0.0, 1.0] })
+        .collect();
+    let (mut l, _) = FakeLearner::new(vec![0.0; n]);
+    l.probs = vec![a, b];
+    // Each model alone "predicts" class 1 for every sample (the fake's own predictions are
+    // not what an ensemble reports).
+    l.predicted = Some(vec![1; n]);
+    let c = Config {
+        round0_models: 2,
+        ..cfg(0.8, 1)
+    };
+    let hist = run(&mut l, &data, Default::default(), &c);
+    let r0 = &hist[0];
+    assert_eq!(r0.probs.len(), n * 2);
+    for i in 0..n {
+        let want = if i < 5 { [0.55, 0.45] } else { [0.45, 0.55] };
+        for (c, w) in want.iter().enumerate() {
+            assert!(
+                (r0.probs[i * 2 + c] - w).abs() < 1e-6,
+                "sample {i} class {c}"
+            );
+        }
+        assert_eq!(r0.predicted[i], u32::from(i >= 5), "sample {i}");
+        let pg = want[i % 2];
+        assert!(
+            (r0.p_given[i] - pg).abs() < 1e-6,
+            "sample {i}: {}",
+            r0.p_given[i]
+        );
+    }
+    // Round 1 is one model (no probabilities): its own predictions.
+    assert_eq!(hist[1].predicted, vec![1; n]);
+    assert!(hist[1].probs.is_empty());
+}
+
+/// Cross-fitted folds: a kept sample's probabilities are those of the one fold model that
+/// scored it; a trimmed sample (scored by every fold model) gets their mean.
+#[test]
+fn cross_fitted_folds_report_each_samples_out_of_fold_probabilities() {
+    let n = 12;
+    let data = dataset(n, 2);
+    // Model 0 (round 0), models 1 and 2 (round 1's folds), model 3 (the last round).
+    let uniform = |p: f32| (0..n).flat_map(move |_| [p, 1.0 - p]).collect::<Vec<f32>>();
+    let (mut l, calls) = FakeLearner::new((0..n).map(|i| i as f32).collect());
+    l.probs = vec![uniform(0.5), uniform(0.8), uniform(0.2), uniform(0.5)];
+    let c = Config {
+        folds: 2,
+        ..cfg(0.75, 2)
+    };
+    let hist = run(&mut l, &data, Default::default(), &c);
+    let calls = calls.lock().unwrap();
+    let r1 = &hist[1];
+    // Round 0 trims the three highest losses (9, 10, 11).
+    assert_eq!(trimmed(&hist[0]), vec![9, 10, 11]);
+    for i in 0..n {
+        let p0 = r1.probs[i * 2];
+        let want = if i >= 9 {
+            0.5 // scored by both fold models: (0.8 + 0.2) / 2
+        } else if calls.scored[1].contains(&i) {
+            0.8
+        } else {
+            assert!(calls.scored[2].contains(&i));
+            0.2
+        };
+        assert!((p0 - want).abs() < 1e-6, "sample {i}: {p0} vs {want}");
+        assert_eq!(r1.predicted[i], u32::from(want < 0.5), "sample {i}");
+    }
+}
+
+/// 10000 : 3 and the global cut at tau 0.7: the rare class (high losses, as a class learned
+/// last has) is trimmed whole, and the core says so before the run and after the round; the
+/// per-class selection keeps it. The cut itself is the paper's: the warnings change nothing.
+#[test]
+fn a_global_cut_that_trims_a_whole_rare_class_is_warned_about() {
+    let mut labels = vec![0u32; 10000];
+    labels.extend([1, 1, 1]);
+    let n = labels.len();
+    let classes = vec!["common".to_string(), "rare".to_string()];
+    let data = Dataset::from_parts(
+        "imbalanced",
+        Source::Memory,
+        classes.clone(),
+        ImageShape::new(2, 2, 1),
+        vec![0; n * 4],
+        labels.clone(),
+        (0..n).map(|i| format!("s{i}.png")).collect(),
+    )
+    .unwrap();
+    let losses: Vec<f32> = (0..n)
+        .map(|i| {
+            if i >= 10000 {
+                5.0
+            } else {
+                (i % 100) as f32 / 100.0
+            }
+        })
+        .collect();
+    let global = cfg(0.7, 1);
+    assert!(
+        itlm::imbalance::rare_classes(&labels, &classes, global.tau, global.select)
+            .unwrap()
+            .contains("class 'rare' (3 samples) is under a tenth of the largest class (10000)")
+    );
+    let (mut l, _) = FakeLearner::new(losses.clone());
+    let hist = run(&mut l, &data, Default::default(), &global);
+    for r in &hist {
+        assert!(r.kept[10000..].iter().all(|&k| !k), "round {}", r.round);
+        assert_eq!(
+            itlm::imbalance::emptied_classes(&r.kept, &labels, &classes).unwrap(),
+            "the cut trimmed every sample of class 'rare' (3 samples): the model trained on the \
+             kept set never sees it; the per-class selection keeps the tau share of every class"
+        );
+    }
+    let per_class = Config {
+        select: itlm::Selection::PerClass,
+        ..global
+    };
+    assert_eq!(
+        itlm::imbalance::rare_classes(&labels, &classes, per_class.tau, per_class.select),
+        None
+    );
+    let (mut l, _) = FakeLearner::new(losses);
+    let hist = run(&mut l, &data, Default::default(), &per_class);
+    for r in &hist {
+        assert!(r.kept[10000..].iter().all(|&k| k), "round {}", r.round);
+        assert_eq!(
+            itlm::imbalance::emptied_classes(&r.kept, &labels, &classes),
+            None
+        );
+    }
+}
