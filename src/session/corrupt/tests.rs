@@ -17,7 +17,9 @@ fn run_systematic_writes_what_truth_says() {
     a.seed = 3;
     let r = run(&a).unwrap();
     assert_eq!(snapshot(&src), before, "the source is untouched");
-    assert_dir_holds(tmp.path(), &["src", "out"]);
+    // the clean test split is copied beside the set, so that a run on `out` finds it
+    assert_dir_holds(tmp.path(), &["src", "out", "out-test"]);
+    assert_eq!(r.test, Some((tmp.path().join("out-test"), 9)));
     // round(6.0), round(3.0), round(4.5) = 5 (half away from zero)
     assert_eq!((r.kinds.clean, r.kinds.systematic), (31, 14));
     assert_eq!(
@@ -132,7 +134,8 @@ fn run_backdoor_writes_test2() {
     assert_eq!(r.test2, Some((t2.clone(), 6)));
     assert_eq!(r.kinds.backdoor, 5);
     assert_eq!(r.classes[2].files, 25);
-    assert_dir_holds(tmp.path(), &["src", "bd", "bd-test2"]);
+    assert_dir_holds(tmp.path(), &["src", "bd", "bd-test", "bd-test2"]);
+    assert_eq!(r.test, Some((tmp.path().join("bd-test"), 15)));
 
     let mark = Watermark::new(MarkShape::X, 3);
     let shape = ImageShape::new(8, 8, 1);
