@@ -482,6 +482,7 @@ fn prepared(n: usize) -> Prepared {
         test2_path: None,
         truth: None,
         notes: Vec::new(),
+        decisions: None,
     }
 }
 

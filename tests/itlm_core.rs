@@ -25,6 +25,7 @@ fn run_fresh(
             data,
             eval: Default::default(),
             bad,
+            pins: None,
         },
         c,
         Start::Fresh,

@@ -31,6 +31,7 @@ fn run(l: &mut FakeLearner, data: &Dataset, eval: itlm::Eval, c: &Config) -> Vec
             data,
             eval,
             bad: None,
+            pins: None,
         },
         c,
         Start::Fresh,
@@ -210,6 +211,7 @@ fn every_round_reports_test_and_test2_from_its_own_model() {
             data: &data,
             eval,
             bad: None,
+            pins: None,
         },
         &cfg(0.8, 2),
         Start::Fresh,
@@ -379,4 +381,88 @@ fn a_global_cut_that_trims_a_whole_rare_class_is_warned_about() {
             None
         );
     }
+}
+
+/// Human-guided ITLM: excluded samples never train and are never kept, kept samples are always
+/// in the kept set and take their places in tau's budget (ceil(tau * n) of all samples), the
+/// lowest losses among the rest fill what is left; a continued run keeps the pins too.
+#[test]
+fn pinned_samples_train_and_stay_as_the_user_decided() {
+    let n = 10;
+    let data = dataset(n, 2);
+    // Losses rise with the index: plain ITLM at tau 0.6 keeps 0..6 and trims 6..10.
+    let losses: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let (mut plain, _) = FakeLearner::new(losses.clone());
+    let hist = run(&mut plain, &data, Default::default(), &cfg(0.6, 2));
+    assert_eq!(trimmed(&hist[2]), [6, 7, 8, 9]);
+
+    let mut pins = itlm::Pins::none(n);
+    pins.exclude[1] = true; // a low loss the user knows is bad
+    pins.keep[9] = true; // the highest loss, which the user says is fine
+    let (mut l, calls) = FakeLearner::new(losses);
+    let mut h = Vec::new();
+    itlm::run(
+        &mut l,
+        itlm::Inputs {
+            pins: Some(&pins),
+            ..itlm::Inputs::new(&data)
+        },
+        &cfg(0.6, 2),
+        Start::Fresh,
+        &mut h,
+        &mut itlm::Quiet,
+    )
+    .unwrap();
+    let trains = calls.lock().unwrap().trains.clone();
+    // Round 0 trains on everything but the excluded sample.
+    assert_eq!(trains[0].0, [0, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for r in &h {
+        // 6 places: sample 9 (pinned) and the five lowest losses of the rest but the
+        // excluded 1.
+        assert_eq!(r.metrics.kept, 6);
+        assert_eq!(trimmed(r), [1, 6, 7, 8]);
+        // The record keeps the model's own losses, not the pins' ranking.
+        assert_eq!(r.score[9], 9.0);
+    }
+    for (idx, _) in &trains[1..] {
+        assert_eq!(idx, &[0, 2, 3, 4, 5, 9]);
+    }
+
+    // Continuing at another cut ("retrain at this tau") keeps the pins over the given cut.
+    let mut cut = vec![true; n];
+    cut[9] = false;
+    let (mut l2, calls2) = FakeLearner::new((0..n).map(|i| i as f32).collect());
+    let mut h2 = h[..1].to_vec();
+    itlm::run(
+        &mut l2,
+        itlm::Inputs {
+            pins: Some(&pins),
+            ..itlm::Inputs::new(&data)
+        },
+        &cfg(0.6, 2),
+        Start::After { kept: cut },
+        &mut h2,
+        &mut itlm::Quiet,
+    )
+    .unwrap();
+    assert_eq!(
+        calls2.lock().unwrap().trains[0].0,
+        [0, 2, 3, 4, 5, 6, 7, 8, 9]
+    );
+
+    // Pins that do not fit the set are refused.
+    let bad = itlm::Pins::none(n + 1);
+    let err = itlm::run(
+        &mut plain,
+        itlm::Inputs {
+            pins: Some(&bad),
+            ..itlm::Inputs::new(&data)
+        },
+        &cfg(0.6, 2),
+        Start::Fresh,
+        &mut Vec::new(),
+        &mut itlm::Quiet,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("the dataset has 10"), "{err}");
 }

@@ -36,6 +36,7 @@ fn sample_run() -> RunFile {
             data: &data,
             eval: Default::default(),
             bad: Some(&bad),
+            pins: None,
         },
         &config,
         Start::Fresh,

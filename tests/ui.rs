@@ -1260,3 +1260,261 @@ fn a_reopened_run_finds_the_test2_folder_beside_its_dataset() {
     let from = d.test2_from.clone().unwrap();
     assert!(from.ends_with("set-test2 (auto)"), "{from}");
 }
+
+/// A loaded window whose runs and decisions are saved under the returned folder.
+fn saving_harness() -> (tempfile::TempDir, tempfile::TempDir, Harness<'static, App>) {
+    let (data, mut h) = loaded_harness();
+    let saves = tempfile::tempdir().unwrap();
+    h.state_mut().state.autosave.root = Some(saves.path().to_path_buf());
+    (data, saves, h)
+}
+
+fn finish_run(h: &mut Harness<'_, App>) {
+    h.get_by_label("Start").click();
+    step_until(h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+            && !a.state.autosave.writing()
+            && a.state.autosave.saved == a.state.autosave.file
+    });
+}
+
+#[test]
+fn decisions_from_the_detail_the_selection_and_the_review_queue_are_journaled_and_undone() {
+    use itlm_inspector::session::decisions::Decision;
+    let (_data, saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    // The run was saved where the window said.
+    let file = h.state().state.autosave.file.clone().unwrap();
+    assert!(file.starts_with(saves.path()) && file.is_file(), "{file:?}");
+    h.get_by_label_contains("saved as run-001.itlm");
+    let trimmed = h.state_mut().state.lists().unwrap().trimmed.clone();
+    let (a, b, c) = (trimmed[0], trimmed[1], trimmed[2]);
+
+    // The detail view: Exclude.
+    h.get_by_label_contains(&format!("sample {a}: ")).click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.selected_sample, Some(a));
+    h.get_by_label("no decision");
+    h.get_by_label("Exclude").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.decision(a), Some(Decision::Exclude));
+    h.get_by_label("decided: exclude");
+    // Its thumbnail wears the badge.
+    assert!(h.query_all_by_label_contains("decided: excluded").any(|n| n
+        .accesskit_node()
+        .label()
+        .is_some_and(|l| l.starts_with(&format!("sample {a}:")))));
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    h.get_by_label("select none").click();
+    h.run_steps(1);
+
+    // A selection of two (ctrl-click): Keep both in one step.
+    h.get_by_label_contains(&format!("sample {b}: "))
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.get_by_label_contains(&format!("sample {c}: "))
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.run_steps(2);
+    h.get_by_label("2 selected");
+    h.get_by_label("Keep").click();
+    h.run_steps(2);
+    let st = &h.state().state;
+    assert_eq!(
+        (st.decision(b), st.decision(c)),
+        (Some(Decision::Keep), Some(Decision::Keep))
+    );
+    h.get_by_label("decisions: 1 excluded, 2 kept, 0 relabelled");
+    // Ctrl+Z undoes the step (both), Ctrl+Shift+Z redoes it.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().state.decision(b), None);
+    assert_eq!(h.state().state.decision(c), None);
+    h.key_press_modifiers(
+        egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+        egui::Key::Z,
+    );
+    h.run_steps(2);
+    assert_eq!(h.state().state.decision(c), Some(Decision::Keep));
+
+    // The review queue: the trimmed samples, the undecided next after each key.
+    h.get_by_label_contains("Review (").click();
+    h.run_steps(2);
+    h.get_by_label(&format!("3 of {} reviewed", trimmed.len()));
+    let first = h.state().review.current.unwrap();
+    assert_eq!(first, a, "the queue starts at the highest loss");
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    let d = h.state().review.current.unwrap();
+    assert_eq!(d, b);
+    // X on b, then the queue moves past c (decided) to the next undecided.
+    h.key_press(egui::Key::X);
+    h.run_steps(2);
+    assert_eq!(h.state().state.decision(b), Some(Decision::Exclude));
+    let e = h.state().review.current.unwrap();
+    assert_eq!(e, trimmed[3]);
+    // 1 relabels to class 1; R accepts the prediction of the next one.
+    h.key_press(egui::Key::Num1);
+    h.run_steps(2);
+    assert_eq!(h.state().state.decision(e), Some(Decision::Relabel(1)));
+    let f = h.state().review.current.unwrap();
+    h.key_press(egui::Key::R);
+    h.run_steps(2);
+    let predicted = h.state().state.record().unwrap().predicted[f];
+    assert_eq!(
+        h.state().state.decision(f),
+        Some(Decision::Relabel(predicted))
+    );
+    // Backspace undoes the last one.
+    h.key_press(egui::Key::Backspace);
+    h.run_steps(2);
+    assert_eq!(h.state().state.decision(f), None);
+    h.get_by_label(&format!("4 of {} reviewed", trimmed.len()));
+
+    // Everything acknowledged is in the journal beside the run, in the order made.
+    let journal = file.parent().unwrap().join("decisions.csv");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "path,decision,label,time");
+    let ids = h.state().state.data.as_ref().unwrap().train.ids().to_vec();
+    assert!(
+        rows[1].starts_with(&format!("{},exclude,,", ids[a])),
+        "{}",
+        rows[1]
+    );
+    assert!(text.contains(&format!("{},relabel,1,", ids[e])), "{text}");
+
+    // Reopening the saved run replays them.
+    let expected: Vec<_> = (0..ids.len())
+        .map(|i| h.state().state.decision(i))
+        .collect();
+    h.state_mut().open(&file);
+    step_until(&mut h, 60, "the run to reopen", |a| {
+        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.reopened.is_some())
+    });
+    let again: Vec<_> = (0..ids.len())
+        .map(|i| h.state().state.decision(i))
+        .collect();
+    assert_eq!(again, expected);
+    h.get_by_label_contains("4 samples decided (2 excluded, 1 kept, 1 relabelled)");
+}
+
+#[test]
+fn retraining_with_decisions_pins_them_and_the_exports_follow_them() {
+    use itlm_inspector::session::decisions::Decision;
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let rec = h.state().state.record().unwrap().clone();
+    let n = rec.kept.len();
+    let kept: Vec<usize> = (0..n).filter(|&i| rec.kept[i]).collect();
+    let trimmed: Vec<usize> = (0..n).filter(|&i| !rec.kept[i]).collect();
+    let (ex, kp, rl) = (kept[0], trimmed[0], trimmed[1]);
+    let new_class = (rec.predicted[rl] + 1) % 3;
+    let st = &mut h.state_mut().state;
+    st.decide(&[ex], Some(Decision::Exclude));
+    st.decide(&[kp], Some(Decision::Keep));
+    st.decide(&[rl], Some(Decision::Relabel(new_class)));
+    h.run_steps(2);
+
+    // The controls say the decisions train, and how; retraining uses them.
+    h.get_by_label("with my 3 decisions");
+    h.get_by_label("Retrain at this tau").click();
+    h.run_steps(1);
+    step_until(&mut h, 300, "the guided rounds", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished && r.history.len() > 1)
+    });
+    h.run_steps(2);
+    h.get_by_label_contains(
+        "Training with your decisions: 1 excluded never train; 1 kept and 1 relabelled",
+    );
+    let last = h
+        .state()
+        .state
+        .run
+        .as_ref()
+        .unwrap()
+        .history
+        .last()
+        .unwrap()
+        .clone();
+    assert!(!last.kept[ex], "an excluded sample is never kept");
+    assert!(
+        last.kept[kp] && last.kept[rl],
+        "kept and relabelled samples always are"
+    );
+    // tau's share holds the pins: the kept count is the plain cut's.
+    assert_eq!(last.metrics.kept, rec.metrics.kept);
+
+    // Corrected labels from the Export menu.
+    let out = tempfile::tempdir().unwrap();
+    h.get_by_label("Export").click();
+    h.run_steps(3);
+    h.get_by_label("Corrected labels (labels.csv)...").click();
+    h.run_steps(3);
+    h.get_by_label_contains("Your decisions apply: 1 excluded, 1 kept, 1 relabelled");
+    let labels = out.path().join("labels.csv");
+    h.state_mut().export.target = labels.display().to_string();
+    h.run_steps(1);
+    h.get_by_label("Export now").click();
+    step_until(&mut h, 30, "the labels export", |a| {
+        !a.export.exporting() && a.export.open.is_none()
+    });
+    let text = std::fs::read_to_string(&labels).unwrap();
+    let ids = h.state().state.data.as_ref().unwrap().train.ids().to_vec();
+    let row = |i: usize| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{},", ids[i])))
+            .unwrap()
+            .to_string()
+    };
+    assert!(row(ex).contains(",exclude,"), "{}", row(ex));
+    assert!(
+        row(rl).starts_with(&format!("{},{new_class},", ids[rl])) && row(rl).contains(",relabel,"),
+        "{}",
+        row(rl)
+    );
+    assert_eq!(text.lines().count(), n + 1);
+
+    // The cleaned folder, with the samples still flagged under _flagged/.
+    h.state_mut().begin_export(ExportWhat::CleanFolder);
+    let clean = out.path().join("cleaned");
+    h.state_mut().export.target = clean.display().to_string();
+    h.run_steps(2);
+    h.get_by_label_contains("under _flagged/").click();
+    h.run_steps(1);
+    h.get_by_label("Export now").click();
+    step_until(&mut h, 60, "the clean folder", |a| {
+        !a.export.exporting() && a.export.open.is_none()
+    });
+    let png = |i: usize| format!("{}.png", ids[i].replace('#', "_"));
+    let cut = h.state_mut().state.cut().unwrap();
+    assert!(clean.join(new_class.to_string()).join(png(rl)).is_file());
+    let walk: Vec<PathBuf> = walkdir::WalkDir::new(&clean)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    assert!(
+        !walk.iter().any(|p| p.ends_with(png(ex))),
+        "excluded: left out"
+    );
+    let flagged = walk
+        .iter()
+        .filter(|p| p.starts_with(clean.join("_flagged")))
+        .count();
+    // The trimmed samples but the excluded one, which is left out.
+    assert!(!cut.kept[ex]);
+    assert_eq!(
+        flagged,
+        cut.trimmed_count - 1,
+        "{:?}",
+        h.state().state.messages
+    );
+    assert_eq!(walk.len(), n - 1);
+}

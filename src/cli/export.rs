@@ -29,6 +29,15 @@ pub struct ExportArgs {
     /// Write the kept samples as a new image folder (see `run --clean-copy`).
     #[arg(long)]
     pub clean_copy: Option<PathBuf>,
+    /// Your decisions (decisions.csv): writes labels.csv (the corrected labels) into --out, and
+    /// the clean copy follows them (relabelled samples under their new class, excluded ones
+    /// left out, kept ones in).
+    #[arg(long)]
+    pub decisions: Option<PathBuf>,
+    /// In the clean copy, put the samples still flagged (trimmed, no decision) under
+    /// `_flagged/<class>/` instead of leaving them out.
+    #[arg(long, requires = "clean_copy")]
+    pub flagged_folder: bool,
     /// Replace existing output files in --out.
     #[arg(long)]
     pub force: bool,
@@ -54,6 +63,10 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         },
     )?;
     eprintln!("{cut}");
+    let decisions = match &a.decisions {
+        Some(path) => Some(read_decisions(path, &run)?),
+        None => None,
+    };
     // Every destination is checked before anything is written.
     let sources: Vec<&crate::data::Source> = run.dataset.sources().collect();
     export::check_outputs(a.out.as_deref(), a.clean_copy.as_deref(), &sources, a.force)?;
@@ -63,12 +76,38 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         } else {
             Overwrite::Refuse
         };
+        let labels = out.join(export::LABELS_CSV);
+        if let (Some(_), false, true) = (&decisions, a.force, labels.exists()) {
+            return Err(Error::data(
+                labels,
+                "already exists; pass --force to replace it",
+            ));
+        }
         for f in export::write_all(out, &run, overwrite)? {
             eprintln!("wrote {}", f.display());
         }
+        if let Some(d) = &decisions {
+            eprintln!(
+                "wrote {}",
+                export::write_labels(&labels, &run, d)?.display()
+            );
+        }
     }
     if let Some(dst) = &a.clean_copy {
-        eprintln!("{}", export::clean_copy::clean_copy(&run, dst)?);
+        let plan = export::clean_copy::placements(&run, decisions.as_ref(), a.flagged_folder)?;
+        eprintln!("{}", export::clean_copy::clean_copy_of(&run, dst, &plan)?);
     }
     Ok(())
+}
+
+/// Read a decisions file against the run's samples (nothing is written): what could not be
+/// applied is printed; a file of another dataset is refused.
+fn read_decisions(path: &std::path::Path, run: &RunFile) -> Result<crate::itlm::Decisions> {
+    let (d, replay) =
+        session::decisions::Journal::read(path, &run.dataset.ids, &run.dataset.classes)?;
+    if replay.another_dataset() {
+        return Err(Error::data(path, replay.to_string()));
+    }
+    eprintln!("{replay}");
+    Ok(d)
 }

@@ -187,6 +187,7 @@ fn itlm_run(
             data: d,
             eval,
             bad: Some(bad),
+            pins: None,
         },
         cfg,
         Start::Fresh,

@@ -52,6 +52,17 @@ pub struct RunArgs {
     /// possible; PNGs for IDX / CIFAR sets). Must be a new or empty folder.
     #[arg(long, conflicts_with = "oracle")]
     pub clean_copy: Option<PathBuf>,
+    /// Your decisions (decisions.csv, as the window's review writes it: `path,decision,label,time`
+    /// with decision exclude|keep|relabel): excluded samples never train, kept and relabelled ones
+    /// always stay in the kept set (they take their places in tau's share), relabelled ones train
+    /// with their new label. Writes labels.csv (the corrected labels) and a copy of the
+    /// decisions into --out; the clean copy follows them.
+    #[arg(long, conflicts_with = "oracle")]
+    pub decisions: Option<PathBuf>,
+    /// In the clean copy, put the samples still flagged (trimmed, no decision) under
+    /// `_flagged/<class>/` instead of leaving them out.
+    #[arg(long, requires = "clean_copy")]
+    pub flagged_folder: bool,
     /// Print one final JSON line with per-round metrics.
     #[arg(long)]
     pub json: bool,
@@ -83,7 +94,10 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     config.validate()?;
     let lcfg = a.model.config();
     lcfg.validate()?;
-    let p = session::prepare(&a.data_request(config.seed))?;
+    let mut p = session::prepare(&a.data_request(config.seed))?;
+    if let Some(path) = &a.decisions {
+        p.decisions = Some(read_decisions(path, &p.train)?);
+    }
     // Refuse a bad output folder before spending time on training.
     export::check_outputs(
         a.out.as_deref(),
@@ -215,8 +229,24 @@ pub fn run_and_export(
     bar.finish_and_clear();
     let session::Outcome { run, files, result } = outcome?;
     let Some(run) = run else { return result };
+    let mut files = files;
+    if let (Some(d), Some(src)) = (&p.decisions, &a.decisions) {
+        files.push(export::write_labels(
+            &out.join(export::LABELS_CSV),
+            &run,
+            d,
+        )?);
+        let copy = out.join(session::decisions::DECISIONS_CSV);
+        let same = std::fs::canonicalize(src).ok() == std::fs::canonicalize(&copy).ok();
+        if !same {
+            let bytes = std::fs::read(src).map_err(|e| Error::io(src, e))?;
+            export::write_atomic(&copy, &bytes, Overwrite::Allow)?;
+            files.push(copy);
+        }
+    }
     if let (Some(dst), Ok(())) = (&a.clean_copy, &result) {
-        let r = export::clean_copy::clean_copy(&run, dst)?;
+        let plan = export::clean_copy::placements(&run, p.decisions.as_ref(), a.flagged_folder)?;
+        let r = export::clean_copy::clean_copy_of(&run, dst, &plan)?;
         if !a.quiet {
             eprintln!("{r}");
         }
@@ -255,6 +285,27 @@ pub fn run_and_export(
         );
     }
     result
+}
+
+/// Read a decisions file for `train` (nothing is written): what could not be applied is
+/// printed; a file of another dataset is refused.
+pub fn read_decisions(
+    path: &std::path::Path,
+    train: &crate::data::Dataset,
+) -> Result<crate::itlm::Decisions> {
+    let (d, replay) = session::decisions::Journal::read(path, train.ids(), &train.classes)?;
+    if replay.another_dataset() {
+        return Err(Error::data(path, replay.to_string()));
+    }
+    eprintln!("{replay}");
+    let c = d.counts();
+    if c.decided > 0 {
+        eprintln!(
+            "human-guided: {} excluded never train; {} kept and {} relabelled always stay in the kept set and count toward tau's share",
+            c.excluded, c.kept, c.relabelled
+        );
+    }
+    Ok(d)
 }
 
 /// Summary of a round for the JSON line.

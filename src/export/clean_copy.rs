@@ -1,7 +1,9 @@
 //! A cleaned copy of the dataset: the kept samples as a new image folder, built from hard links
 //! to the original files (falling back to symlinks, then copies), so it costs no space and the
 //! originals are never touched. IDX and CIFAR sets are written as PNGs. Built in a staging folder
-//! and renamed into place only when complete.
+//! and renamed into place only when complete. With the user's decisions, relabelled samples go
+//! under their new class, excluded ones are left out, and samples still flagged are left out or
+//! put under `_flagged/<class>/` ([`Placement`]).
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,84 @@ use super::run_file::RunFile;
 use crate::data::encode::{encode_png, folder_name};
 use crate::data::{self, LoadOptions, Source};
 use crate::error::{Error, Result};
+use crate::itlm::{Decision, Decisions};
+
+/// The folder that holds samples still flagged (trimmed, no decision) when asked for.
+pub const FLAGGED_FOLDER: &str = "_flagged";
+
+/// Where one sample goes in a clean copy: under class `class`, in [`FLAGGED_FOLDER`] when
+/// `flagged`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub index: usize,
+    pub class: u32,
+    pub flagged: bool,
+}
+
+/// What a clean copy holds: the samples the verdict keeps, under their given class; with
+/// `decisions`, excluded samples are left out, kept ones go in, relabelled ones go under their
+/// new class; with `flagged_folder`, the trimmed samples without a decision go under
+/// `_flagged/<given class>/` instead of being left out.
+pub fn placements(
+    run: &RunFile,
+    decisions: Option<&Decisions>,
+    flagged_folder: bool,
+) -> Result<Vec<Placement>> {
+    let v = run
+        .verdict()
+        .ok_or_else(|| Error::Other("no finished round: nothing to copy".into()))?;
+    let d = &run.dataset;
+    if let Some(dec) = decisions.filter(|dec| dec.len() != d.len()) {
+        return Err(Error::Other(format!(
+            "the decisions are for {} samples, the run has {}",
+            dec.len(),
+            d.len()
+        )));
+    }
+    Ok((0..d.len())
+        .filter_map(|i| {
+            let given = d.labels[i];
+            let place = |class, flagged| Placement {
+                index: i,
+                class,
+                flagged,
+            };
+            match decisions.and_then(|dec| dec.get(i)) {
+                Some(Decision::Exclude) => None,
+                Some(Decision::Keep) => Some(place(given, false)),
+                Some(Decision::Relabel(c)) => Some(place(c, false)),
+                None if v.kept[i] => Some(place(given, false)),
+                None if flagged_folder => Some(place(given, true)),
+                None => None,
+            }
+        })
+        .collect())
+}
+
+/// The copy's relative path of an image-folder sample: its own path when it stays in its
+/// class, else `[_flagged/]<class>/<file name>` (numbered when the name is taken).
+fn folder_target(
+    id: &str,
+    given: &str,
+    p: &Placement,
+    class: &str,
+    taken: &mut std::collections::HashSet<String>,
+) -> String {
+    let name = id.rsplit('/').next().unwrap_or(id);
+    let base = match (p.flagged, class == given) {
+        (false, true) => id.to_string(),
+        (false, false) => format!("{class}/{name}"),
+        (true, _) => format!("{FLAGGED_FOLDER}/{class}/{name}"),
+    };
+    let mut path = base.clone();
+    let mut k = 1;
+    while !taken.insert(path.clone()) {
+        let (dir, file) = base.rsplit_once('/').unwrap_or(("", base.as_str()));
+        path = format!("{dir}/{k}-{file}");
+        k += 1;
+    }
+    path
+}
 
 /// How the copy was made.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,13 +172,24 @@ fn link_one(src: &Path, dst: &Path) -> Result<Made> {
 /// none could be copied nothing is written; otherwise the copy of the others is kept and the
 /// error says how many are missing.
 pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
-    let v = run
-        .verdict()
-        .ok_or_else(|| Error::Other("no finished round: nothing to copy".into()))?;
+    clean_copy_of(run, dst, &placements(run, None, false)?)
+}
+
+/// A clean copy holding `plan` (see [`placements`]), made like [`clean_copy`].
+pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<CopyReport> {
     check_new_folder(dst)?;
     check_outside_datasets(dst, run.dataset.sources())?;
     let d = &run.dataset;
-    let kept: Vec<usize> = (0..d.len()).filter(|&i| v.kept[i]).collect();
+    if let Some(p) = plan
+        .iter()
+        .find(|p| p.index >= d.len() || p.class as usize >= d.classes.len())
+    {
+        return Err(Error::Other(format!(
+            "sample {} / class {} is not in the run",
+            p.index, p.class
+        )));
+    }
+    let kept: Vec<usize> = plan.iter().map(|p| p.index).collect();
     let staged = StagedDir::new(dst)?;
     let mut report = CopyReport {
         dst: dst.to_path_buf(),
@@ -111,9 +202,19 @@ pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
                 let p = staged.path().join(c);
                 std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
             }
-            let made: Vec<Result<Made>> = kept
+            let mut taken = std::collections::HashSet::new();
+            let targets: Vec<String> = plan
+                .iter()
+                .map(|p| {
+                    let given = &d.classes[d.labels[p.index] as usize];
+                    let class = &d.classes[p.class as usize];
+                    folder_target(&d.ids[p.index], given, p, class, &mut taken)
+                })
+                .collect();
+            let made: Vec<Result<Made>> = plan
                 .par_iter()
-                .map(|&i| link_one(&root.join(&d.ids[i]), &staged.path().join(&d.ids[i])))
+                .zip(&targets)
+                .map(|(p, t)| link_one(&root.join(&d.ids[p.index]), &staged.path().join(t)))
                 .collect();
             for (m, &i) in made.into_iter().zip(&kept) {
                 match m? {
@@ -129,9 +230,9 @@ pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
-            write_pngs(run, dir, &kept, staged.path(), &mut report)?;
+            write_pngs(run, dir, plan, staged.path(), &mut report)?;
         }
-        Source::Cifar { dir } => write_pngs(run, dir, &kept, staged.path(), &mut report)?,
+        Source::Cifar { dir } => write_pngs(run, dir, plan, staged.path(), &mut report)?,
         Source::Memory => {
             return Err(Error::Other(
                 "this run's samples were built in memory: there are no files to copy".into(),
@@ -159,11 +260,11 @@ pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
     Ok(report)
 }
 
-/// Reload an IDX / CIFAR set and write the kept samples as `<class>/<id>.png`.
+/// Reload an IDX / CIFAR set and write the placed samples as `[_flagged/]<class>/<id>.png`.
 fn write_pngs(
     run: &RunFile,
     path: &Path,
-    kept: &[usize],
+    plan: &[Placement],
     out: &Path,
     report: &mut CopyReport,
 ) -> Result<()> {
@@ -185,24 +286,34 @@ fn write_pngs(
     for c in &d.classes {
         let p = out.join(folder_name(c));
         std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        if plan.iter().any(|p| p.flagged) {
+            let p = out.join(FLAGGED_FOLDER).join(folder_name(c));
+            std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
     }
-    let results: Vec<Result<bool>> = kept
+    let results: Vec<Result<bool>> = plan
         .par_iter()
-        .map(|&i| {
+        .map(|pl| {
+            let i = pl.index;
             let Some(&(s, j)) = index.get(d.ids[i].as_str()) else {
                 return Ok(false);
             };
             let set = sets[s];
             let name = d.ids[i].replace(['#', '/', '\\'], "_");
-            let p = out
-                .join(folder_name(&d.classes[d.labels[i] as usize]))
-                .join(format!("{name}.png"));
+            let class_dir = folder_name(&d.classes[pl.class as usize]);
+            let p = if pl.flagged {
+                out.join(FLAGGED_FOLDER).join(class_dir)
+            } else {
+                out.join(class_dir)
+            }
+            .join(format!("{name}.png"));
             let png = encode_png(set.image(j), set.shape).map_err(|m| Error::data(&p, m))?;
             std::fs::write(&p, png).map_err(|e| Error::io(&p, e))?;
             Ok(true)
         })
         .collect();
-    for (r, &i) in results.into_iter().zip(kept) {
+    for (r, pl) in results.into_iter().zip(plan) {
+        let i = pl.index;
         if r? {
             report.written += 1;
         } else {

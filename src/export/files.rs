@@ -16,6 +16,8 @@ pub const RUN_FILE: &str = "run.itlm";
 pub const SAMPLES_CSV: &str = "samples.csv";
 pub const CLEAN_TXT: &str = "clean.txt";
 pub const FLAGGED_TXT: &str = "flagged.txt";
+/// The corrected labels, written beside the others when there are decisions ([`write_labels`]).
+pub const LABELS_CSV: &str = "labels.csv";
 /// The files [`write_all`] writes, in that order.
 pub const OUTPUT_FILES: [&str; 4] = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_TXT];
 
@@ -43,6 +45,22 @@ pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<
         write_atomic(p, &c, Overwrite::Allow)?;
     }
     Ok(files.to_vec())
+}
+
+/// Write `labels.csv` (the corrected labels of `run` with `decisions`) to `target`, replacing
+/// it (the caller checked); refused inside the run's dataset folders.
+pub fn write_labels(
+    target: &Path,
+    run: &RunFile,
+    decisions: &crate::itlm::Decisions,
+) -> Result<PathBuf> {
+    check_outside_datasets(target, run.dataset.sources())?;
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let text = super::tables::labels_csv(run, decisions)?;
+    write_atomic(target, text.as_bytes(), Overwrite::Allow)?;
+    Ok(target.to_path_buf())
 }
 
 /// One output of a run, written alone (the window's export of a single file).

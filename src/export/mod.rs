@@ -15,9 +15,9 @@ pub mod tables;
 
 pub use atomic::{write_atomic, Overwrite, StagedDir};
 pub use files::{
-    check_outputs, write_all, write_one, Output, CLEAN_TXT, FLAGGED_TXT, OUTPUT_FILES, RUN_FILE,
-    SAMPLES_CSV,
+    check_outputs, write_all, write_labels, write_one, Output, CLEAN_TXT, FLAGGED_TXT, LABELS_CSV,
+    OUTPUT_FILES, RUN_FILE, SAMPLES_CSV,
 };
 pub use paths::{check_outside_dataset, check_outside_datasets};
 pub use run_file::{DatasetInfo, RunFile, RunFileOf, RunStatus, Verdict, RUN_MAGIC, RUN_VERSION};
-pub use tables::{clean_list, flagged_list, samples_csv};
+pub use tables::{clean_list, flagged_list, labels_csv, samples_csv};

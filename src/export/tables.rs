@@ -128,3 +128,46 @@ pub fn flagged_list(run: &RunFile) -> Result<String> {
     }
     Ok(s)
 }
+
+/// `labels.csv`, the corrected labels a training script reads next: one row per sample in
+/// dataset order, `path,label,given,decision,score`: `label` is the label to train with (the
+/// new one for a relabelled sample, empty for an excluded one), `given` the dataset's,
+/// `decision` exclude / keep / relabel or empty (none), `score` the verdict round's flag score.
+pub fn labels_csv(run: &RunFile, decisions: &crate::itlm::Decisions) -> Result<String> {
+    use crate::itlm::Decision;
+    let v = run
+        .verdict()
+        .ok_or_else(|| Error::Other("no finished round to export".into()))?;
+    let r = run
+        .rounds
+        .iter()
+        .find(|r| r.round == v.round)
+        .ok_or_else(|| Error::Other(format!("round {} is not in the run", v.round)))?;
+    let d = &run.dataset;
+    if decisions.len() != d.len() {
+        return Err(Error::Other(format!(
+            "the decisions are for {} samples, the run has {}",
+            decisions.len(),
+            d.len()
+        )));
+    }
+    let mut s = String::from("path,label,given,decision,score\n");
+    for i in 0..d.len() {
+        let given = d.class_name(d.labels[i]);
+        let dec = decisions.get(i);
+        let label = match dec {
+            Some(Decision::Exclude) => "",
+            Some(Decision::Relabel(c)) => d.class_name(c),
+            _ => given,
+        };
+        s.push_str(&format!(
+            "{},{},{},{},{:.6}\n",
+            csv_field(&d.ids[i]),
+            csv_field(label),
+            csv_field(given),
+            dec.map_or("", |x| x.word()),
+            r.score[i]
+        ));
+    }
+    Ok(s)
+}

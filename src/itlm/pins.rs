@@ -44,6 +44,35 @@ impl Pins {
         self.excluded() == 0 && self.kept() == 0
     }
 
+    /// The scores a selection ranks with the pins: kept pins first (-inf), excluded ones last
+    /// (+inf), so that kept pins take their places in tau's budget.
+    pub fn ranked(&self, score: &[f32]) -> Vec<f32> {
+        score
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                if self.keep.get(i) == Some(&true) {
+                    f32::NEG_INFINITY
+                } else if self.exclude.get(i) == Some(&true) {
+                    f32::INFINITY
+                } else {
+                    s
+                }
+            })
+            .collect()
+    }
+
+    /// Put the pins over a selection: kept pins in, excluded ones out.
+    pub fn apply(&self, kept: &mut [bool]) {
+        for (i, k) in kept.iter_mut().enumerate() {
+            if self.keep.get(i) == Some(&true) {
+                *k = true;
+            } else if self.exclude.get(i) == Some(&true) {
+                *k = false;
+            }
+        }
+    }
+
     /// Refuse pins that do not fit a set of `n` samples, or pin a sample both ways.
     pub fn check(&self, n: usize) -> Result<()> {
         if self.exclude.len() != n || self.keep.len() != n {

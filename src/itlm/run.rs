@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::config::{Config, LossAggregate};
 use super::learner::{Learner, Phase, Tick};
 use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
+use super::pins::Pins;
 use super::record::RoundRecord;
 use super::select;
 use crate::data::Dataset;
@@ -77,6 +78,11 @@ pub struct Inputs<'a> {
     /// The truly bad samples, when known: scoring only (trim precision / recall), never
     /// training.
     pub bad: Option<&'a [bool]>,
+    /// The user's decisions (human-guided ITLM): excluded samples never train and are never
+    /// kept; kept samples are always in the kept set. Relabelled samples come in `data` with
+    /// their new label. Pinned keeps count toward tau's budget (ceil(tau * n) of all samples):
+    /// they take the first places, the lowest losses among the rest fill what is left.
+    pub pins: Option<&'a Pins>,
 }
 
 impl<'a> Inputs<'a> {
@@ -86,6 +92,7 @@ impl<'a> Inputs<'a> {
             data,
             eval: Eval::default(),
             bad: None,
+            pins: None,
         }
     }
 }
@@ -100,7 +107,12 @@ pub fn run<L: Learner + ?Sized>(
     history: &mut Vec<Arc<RoundRecord>>,
     observer: &mut dyn Observer,
 ) -> Result<()> {
-    let Inputs { data, eval, bad } = inputs;
+    let Inputs {
+        data,
+        eval,
+        bad,
+        pins,
+    } = inputs;
     config.validate()?;
     let n = data.len();
     if n == 0 {
@@ -121,16 +133,24 @@ pub fn run<L: Learner + ?Sized>(
             )));
         }
     }
+    if let Some(p) = pins {
+        p.check(n)?;
+    }
+    let pins = pins.filter(|p| !p.is_none());
+    let excluded = |i: usize| pins.is_some_and(|p| p.exclude[i]);
+    let pinned_in = |i: usize| pins.is_some_and(|p| p.keep[i]);
     let (first, mut train_idx) = match start {
         Start::Fresh => {
             history.clear();
-            (0, (0..n).collect::<Vec<usize>>())
+            (0, (0..n).filter(|&i| !excluded(i)).collect::<Vec<usize>>())
         }
         Start::After { kept } => {
             if kept.len() != n || history.is_empty() {
                 return Err(Error::Config("nothing to continue from".into()));
             }
-            let idx: Vec<usize> = (0..n).filter(|&i| kept[i]).collect();
+            let idx: Vec<usize> = (0..n)
+                .filter(|&i| (kept[i] || pinned_in(i)) && !excluded(i))
+                .collect();
             (history.len(), idx)
         }
     };
@@ -249,15 +269,27 @@ pub fn run<L: Learner + ?Sized>(
             }
         };
         let tau = config.tau_at(round);
-        let kept = select::select_round(
-            config.select,
-            &score,
-            data.labels(),
-            &scores.predicted,
-            data.num_classes(),
-            tau,
-            restores,
-        );
+        let kept = match pins {
+            None => select::select_round(
+                config.select,
+                &score,
+                data.labels(),
+                &scores.predicted,
+                data.num_classes(),
+                tau,
+                restores,
+            ),
+            Some(p) => select_pinned(
+                p,
+                config.select,
+                &score,
+                data.labels(),
+                &scores.predicted,
+                data.num_classes(),
+                tau,
+                restores,
+            ),
+        };
         metrics.kept = kept.iter().filter(|&&k| k).count();
         metrics.trimmed = n - metrics.kept;
         metrics.trim = bad.map(|b| TrimQuality::measure(&kept, b));
@@ -283,6 +315,27 @@ pub fn run<L: Learner + ?Sized>(
         observer.on(&Event::RoundDone(record))?;
     }
     Ok(())
+}
+
+/// The selection with the user's pins: kept pins rank first (so they count toward tau's
+/// budget), excluded ones last; then the pins are applied over whatever the rule (and a
+/// restore) chose.
+#[allow(clippy::too_many_arguments)]
+fn select_pinned(
+    pins: &Pins,
+    rule: select::Selection,
+    score: &[f32],
+    labels: &[u32],
+    predicted: &[u32],
+    num_classes: usize,
+    tau: f64,
+    restores: bool,
+) -> Vec<bool> {
+    let ranked = pins.ranked(score);
+    let mut kept =
+        select::select_round(rule, &ranked, labels, predicted, num_classes, tau, restores);
+    pins.apply(&mut kept);
+    kept
 }
 
 fn check_finite(round: usize, loss: f32) -> Result<()> {

@@ -10,6 +10,7 @@ use std::time::Instant;
 use crate::data::truth::TruthInfo;
 use crate::data::{self, Dataset, LoadOptions, Source};
 use crate::error::{Error, Result};
+use crate::itlm::{Decisions, Pins};
 
 use super::loaded::{EvalInputs, Loaded};
 
@@ -35,6 +36,9 @@ pub struct Prepared {
     pub test2_path: Option<PathBuf>,
     pub truth: Option<TruthInfo>,
     pub notes: Vec<String>,
+    /// The user's decisions on the training set (human-guided ITLM): the run trains the
+    /// relabelled labels and pins excluded / kept samples ([`Prepared::guided`]).
+    pub decisions: Option<Decisions>,
 }
 
 impl Prepared {
@@ -46,6 +50,36 @@ impl Prepared {
             .map(|d| &d.source)
             .collect()
     }
+
+    /// What a run trains on with the user's decisions: the training set with the relabelled
+    /// labels (borrowed as it is when nothing was relabelled) and the pins (None without
+    /// decisions).
+    pub fn guided(&self) -> (std::borrow::Cow<'_, Dataset>, Option<Pins>) {
+        guided(&self.train, self.decisions.as_ref())
+    }
+}
+
+/// The training set relabelled by `decisions` and their pins (see [`Prepared::guided`]).
+pub fn guided<'a>(
+    train: &'a Dataset,
+    decisions: Option<&Decisions>,
+) -> (std::borrow::Cow<'a, Dataset>, Option<Pins>) {
+    use std::borrow::Cow;
+    let Some(d) = decisions.filter(|d| d.counts().decided > 0) else {
+        return (Cow::Borrowed(train), None);
+    };
+    let data = if d.counts().relabelled > 0 {
+        let mut t = train.clone();
+        for (i, l) in d.labels(train.labels()).into_iter().enumerate() {
+            if l != train.label(i) {
+                t.set_label(i, l);
+            }
+        }
+        Cow::Owned(t)
+    } else {
+        Cow::Borrowed(train)
+    };
+    (data, Some(d.pins()))
 }
 
 /// Load everything `req` names, aligning test classes and image sizes to the training set.
@@ -158,6 +192,7 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
         test2_path,
         truth,
         notes,
+        decisions: None,
     })
 }
 

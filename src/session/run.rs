@@ -91,13 +91,15 @@ pub fn run_to_folder(
 ) -> Result<Outcome> {
     let started = Instant::now();
     let mut history: Vec<Arc<RoundRecord>> = Vec::new();
+    let (train, pins) = p.guided();
     let inputs = itlm::Inputs {
-        data: &p.train,
+        data: &train,
         eval: itlm::Eval {
             test: p.test.as_ref(),
             test2: p.test2.as_ref(),
         },
         bad: p.truth.as_ref().map(|t| t.bad.as_slice()),
+        pins: pins.as_ref(),
     };
     let result = itlm::run(
         learner,

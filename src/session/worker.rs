@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::export::RunStatus;
-use crate::itlm::{self, Config, Event, Phase, RoundRecord, Start, Tick};
+use crate::itlm::{self, Config, Event, Phase, Pins, RoundRecord, Start, Tick};
 use crate::learner::{self, LearnerConfig};
 
 /// Commands the UI sends to a running job.
@@ -72,6 +72,9 @@ pub struct Job {
     /// Rounds to continue from (empty = fresh run) and the selection that trains the next.
     pub history: Vec<Arc<RoundRecord>>,
     pub kept: Option<Vec<bool>>,
+    /// The user's decisions as pins (excluded never train, kept always stay); relabels come in
+    /// `data`'s labels.
+    pub pins: Option<Pins>,
     /// Pause after the first round that completes.
     pub step: bool,
     /// Overrides `learner` (tests).
@@ -90,6 +93,7 @@ impl Job {
             learner,
             history: Vec::new(),
             kept: None,
+            pins: None,
             step: false,
             factory: None,
         }
@@ -407,6 +411,7 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
             test2: job.test2.as_deref(),
         },
         bad: job.bad.as_ref().map(|b| b.as_slice()),
+        pins: job.pins.as_ref(),
     };
     itlm::run(
         learner.as_mut(),

@@ -199,6 +199,7 @@ impl App {
             Command::Resume => s.resume(),
             Command::Stop => s.stop(),
             Command::RetrainAtTau => s.retrain_at_tau(),
+            Command::TrainWithDecisions(on) => s.decide.ignore_in_training = !on,
             Command::SetTau(t) => s.set_tau(t),
             Command::SelectRound(i) => s.select_round(i),
             Command::Follow => s.follow(),

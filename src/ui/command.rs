@@ -49,6 +49,8 @@ pub enum Command {
     Resume,
     Stop,
     RetrainAtTau,
+    /// Whether runs started from the window train with the user's decisions.
+    TrainWithDecisions(bool),
     SetTau(f64),
     /// Show round `index` (position in the history).
     SelectRound(usize),
@@ -102,11 +104,25 @@ pub enum ExportWhat {
     CleanTxt,
     FlaggedTxt,
     RunFile,
+    /// The corrected labels (your decisions applied).
+    LabelsCsv,
+    /// The cleaned dataset as a new image folder (your decisions applied).
+    CleanFolder,
+}
+
+/// What an export takes from the window besides the run.
+#[derive(Clone, Debug, Default)]
+pub struct ExportExtras {
+    pub decisions: Option<crate::itlm::Decisions>,
+    /// The clean folder puts samples still flagged under `_flagged/` instead of leaving them out.
+    pub flagged_folder: bool,
 }
 
 impl ExportWhat {
-    pub const ALL: [ExportWhat; 5] = [
+    pub const ALL: [ExportWhat; 7] = [
         ExportWhat::All,
+        ExportWhat::LabelsCsv,
+        ExportWhat::CleanFolder,
         ExportWhat::SamplesCsv,
         ExportWhat::CleanTxt,
         ExportWhat::FlaggedTxt,
@@ -120,6 +136,8 @@ impl ExportWhat {
             ExportWhat::CleanTxt => "clean.txt",
             ExportWhat::FlaggedTxt => "flagged.txt",
             ExportWhat::RunFile => "Run file",
+            ExportWhat::LabelsCsv => "Corrected labels (labels.csv)",
+            ExportWhat::CleanFolder => "Cleaned dataset folder",
         }
     }
 
@@ -131,12 +149,21 @@ impl ExportWhat {
             ExportWhat::CleanTxt => Some(Output::CleanTxt),
             ExportWhat::FlaggedTxt => Some(Output::FlaggedTxt),
             ExportWhat::RunFile => Some(Output::RunFile),
+            ExportWhat::LabelsCsv | ExportWhat::CleanFolder => None,
         }
     }
 
     /// Default file name (None: a folder).
     pub fn file_name(self) -> Option<&'static str> {
-        self.output().map(Output::file_name)
+        match self {
+            ExportWhat::LabelsCsv => Some(export::LABELS_CSV),
+            _ => self.output().map(Output::file_name),
+        }
+    }
+
+    /// Whether the target is a folder.
+    pub fn is_folder(self) -> bool {
+        matches!(self, ExportWhat::All | ExportWhat::CleanFolder)
     }
 
     /// Files that `target` would replace.
@@ -144,9 +171,12 @@ impl ExportWhat {
         match self {
             ExportWhat::All => export::OUTPUT_FILES
                 .iter()
+                .chain([&export::LABELS_CSV])
                 .map(|f| target.join(f))
                 .filter(|p| p.exists())
                 .collect(),
+            // A clean folder is only ever written into a new or empty folder.
+            ExportWhat::CleanFolder => Vec::new(),
             _ => target
                 .exists()
                 .then(|| target.to_path_buf())
@@ -155,11 +185,44 @@ impl ExportWhat {
         }
     }
 
-    /// Write it for `run` to `target` (a folder for [`ExportWhat::All`], else a file).
-    pub fn write(self, target: &Path, run: &RunFile) -> crate::Result<Vec<PathBuf>> {
-        match self.output() {
-            None => export::write_all(target, run, Overwrite::Allow),
-            Some(o) => export::write_one(o, target, run),
+    /// Write it for `run` to `target` (a folder for [`ExportWhat::All`] and
+    /// [`ExportWhat::CleanFolder`], else a file). With decisions, all files include labels.csv.
+    pub fn write(
+        self,
+        target: &Path,
+        run: &RunFile,
+        extras: &ExportExtras,
+    ) -> crate::Result<Vec<PathBuf>> {
+        let decisions = extras.decisions.as_ref().filter(|d| d.counts().decided > 0);
+        match self {
+            ExportWhat::All => {
+                let mut files = export::write_all(target, run, Overwrite::Allow)?;
+                if let Some(d) = decisions {
+                    files.push(export::write_labels(
+                        &target.join(export::LABELS_CSV),
+                        run,
+                        d,
+                    )?);
+                }
+                Ok(files)
+            }
+            ExportWhat::LabelsCsv => {
+                let none = crate::itlm::Decisions::new(run.dataset.len());
+                Ok(vec![export::write_labels(
+                    target,
+                    run,
+                    decisions.unwrap_or(&none),
+                )?])
+            }
+            ExportWhat::CleanFolder => {
+                let plan = export::clean_copy::placements(run, decisions, extras.flagged_folder)?;
+                export::clean_copy::clean_copy_of(run, target, &plan)?;
+                Ok(vec![target.to_path_buf()])
+            }
+            _ => match self.output() {
+                Some(o) => export::write_one(o, target, run),
+                None => Ok(Vec::new()),
+            },
         }
     }
 }

@@ -111,6 +111,14 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         let config = egui::containers::menu::MenuConfig::new()
             .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
         egui::containers::menu::MenuButton::new("More...").config(config).ui(ui, |ui| {
+            // Menus draw widgets frameless (egui's menu_style); the number fields here need
+            // their frames and fill to read as fields.
+            let base = ui.ctx().style_of(ui.ctx().theme()).visuals.widgets.clone();
+            let w = &mut ui.visuals_mut().widgets;
+            w.inactive.bg_stroke = base.inactive.bg_stroke;
+            w.inactive.weak_bg_fill = base.inactive.weak_bg_fill;
+            w.hovered.bg_stroke = base.hovered.bg_stroke;
+            w.active.bg_stroke = base.active.bg_stroke;
             ui.checkbox(&mut s.config.reinit, "re-initialise each round")
                 .on_hover_text("Off: keep training the same model (warm start)");
             // Radio buttons, not combo boxes: egui keeps one popup open at a time, so a combo
@@ -444,6 +452,24 @@ fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     {
         cmds.push(Command::RetrainAtTau);
     }
+    let decided = state.decide.decisions.counts();
+    if decided.decided > 0 {
+        let mut on = !state.decide.ignore_in_training;
+        if ui
+            .checkbox(&mut on, format!("with my {} decisions", decided.decided))
+            .on_hover_text(format!(
+                "Runs started here (Start, Step, Retrain at this tau) train with your decisions: \
+                 the {} excluded never train and are never kept; the {} kept and {} relabelled \
+                 always stay in the kept set (relabelled ones with their new label) and take \
+                 their places in tau's share, the lowest losses fill the rest. Untick to run \
+                 plain ITLM.",
+                decided.excluded, decided.kept, decided.relabelled
+            ))
+            .changed()
+        {
+            cmds.push(Command::TrainWithDecisions(on));
+        }
+    }
 }
 
 fn progress_ui(ui: &mut egui::Ui, v: &View) {
@@ -474,7 +500,7 @@ fn progress_ui(ui: &mut egui::Ui, v: &View) {
                 if let Some(l) = p.loss {
                     s.push_str(&format!(" - loss {l:.3}"));
                 }
-                s.push_str(&format!(" - {}", secs(p.elapsed_secs)));
+                s.push_str(&format!(" - {}", secs(run.elapsed_secs)));
                 if let (Some(e), false) = (p.eta_secs, run.status == LiveStatus::Paused) {
                     s.push_str(&format!(" - ETA {}", secs(e)));
                 }

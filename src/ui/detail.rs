@@ -123,6 +123,14 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
             out.push(Command::SelectSample(None));
         }
     });
+    match state.decision(i) {
+        Some(d) => ui.label(
+            RichText::new(format!("decided: {}", super::review::describe(d, &train)))
+                .color(super::review::decision_color(d)),
+        ),
+        None => ui.label(RichText::new("no decision").color(Color32::GRAY)),
+    };
+    super::grid::actions_ui(ui, v, &[i], out);
     ui.horizontal(|ui| {
         if ui.button("Previous").on_hover_text("Up arrow").clicked() {
             out.push(Command::StepSample(-1));

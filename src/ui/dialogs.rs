@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::command::{DialogPurpose, EvalField, ExportWhat};
+use super::command::{DialogPurpose, EvalField};
 use super::pending::{Pending, Polled, Repaint};
 
 /// A dialog that answered: its purpose, the path picked (None: cancelled or no dialog), and
@@ -70,7 +70,7 @@ impl Dialogs {
                 DialogPurpose::EvalPath(EvalField::Test2) => {
                     d.set_title("Pick the test-2 folder").pick_folder()
                 }
-                DialogPurpose::ExportTarget(ExportWhat::All) => {
+                DialogPurpose::ExportTarget(w) if w.is_folder() => {
                     d.set_title("Export into folder").pick_folder()
                 }
                 DialogPurpose::ExportTarget(w) => d

@@ -9,7 +9,7 @@ use egui::{Color32, RichText};
 
 use crate::export::{self, Overwrite, RunFile};
 
-use super::command::{Command, Commands, DialogPurpose, ExportWhat, View};
+use super::command::{Command, Commands, DialogPurpose, ExportExtras, ExportWhat, View};
 use super::pending::{Pending, Polled};
 use super::state::AppState;
 
@@ -22,6 +22,8 @@ pub struct ExportPanel {
     pub confirm: Option<Vec<PathBuf>>,
     running: Option<Pending<Result<Vec<PathBuf>, String>>>,
     pub last_written: Vec<PathBuf>,
+    /// The clean folder puts the samples still flagged under `_flagged/`.
+    pub flagged_folder: bool,
 }
 
 impl ExportPanel {
@@ -72,9 +74,10 @@ impl ExportPanel {
             .find(|c| export::check_outside_datasets(c, &sources).is_ok())
             .cloned()
             .unwrap_or_else(|| PathBuf::from(format!("{name}-itlm")));
-        let target = match what.file_name() {
-            Some(f) => base.join(f),
-            None => base,
+        let target = match (what.file_name(), what) {
+            (Some(f), _) => base.join(f),
+            (None, ExportWhat::CleanFolder) => base.join("cleaned"),
+            (None, _) => base,
         };
         self.open = Some(what);
         self.target = target.display().to_string();
@@ -111,12 +114,16 @@ impl ExportPanel {
             ExportWhat::All => Some(target.clone()),
             _ => target.parent().map(Path::to_path_buf),
         };
+        let extras = ExportExtras {
+            decisions: Some(state.decide.decisions.clone()),
+            flagged_folder: self.flagged_folder,
+        };
         if let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
             state.settings.export_dir = Some(d);
             state.settings.export_dataset = state.data.as_ref().map(|d| d.path.clone());
         }
         let task = Pending::spawn("itlm-export", state.repaint(), move || {
-            what.write(&target, &run)
+            what.write(&target, &run, &extras)
                 .map_err(|e| format!("Export failed: {e}"))
         });
         match task {
@@ -197,11 +204,7 @@ impl ExportPanel {
             ));
         }
         ui.horizontal(|ui| {
-            let l = ui.label(if what == ExportWhat::All {
-                "Folder:"
-            } else {
-                "File:"
-            });
+            let l = ui.label(if what.is_folder() { "Folder:" } else { "File:" });
             ui.add(egui::TextEdit::singleline(&mut self.target).desired_width(360.0))
                 .labelled_by(l.id);
             if ui
@@ -211,6 +214,44 @@ impl ExportPanel {
                 out.push(Command::OpenDialog(DialogPurpose::ExportTarget(what)));
             }
         });
+        let decided = v.state.decide.decisions.counts();
+        match what {
+            ExportWhat::LabelsCsv | ExportWhat::CleanFolder | ExportWhat::All
+                if decided.decided > 0 =>
+            {
+                ui.label(format!("Your decisions apply: {decided}."));
+            }
+            ExportWhat::LabelsCsv | ExportWhat::CleanFolder => {
+                ui.label("No decisions yet: the run's verdict alone.");
+            }
+            _ => {}
+        }
+        match what {
+            ExportWhat::LabelsCsv => {
+                ui.label(
+                    RichText::new(
+                        "path,label,given,decision,score per sample: label is the one to train \
+                         with (the new one when relabelled, empty when excluded).",
+                    )
+                    .small(),
+                );
+            }
+            ExportWhat::CleanFolder => {
+                ui.label(
+                    RichText::new(
+                        "A new folder of class folders: kept samples and the ones you kept, \
+                         relabelled ones under their new class (hard links to the originals, \
+                         PNGs for IDX/CIFAR); excluded ones left out.",
+                    )
+                    .small(),
+                );
+                ui.checkbox(
+                    &mut self.flagged_folder,
+                    "Put the samples still flagged (no decision) under _flagged/ instead of leaving them out",
+                );
+            }
+            _ => {}
+        }
         ui.label(
             RichText::new(
                 "Never inside the dataset folder. Files are written to a temp file, then renamed.",

@@ -94,7 +94,10 @@ fn grid_ui(
             );
         }
     });
-    if !panel.selection.is_empty() {
+    // (One sample shown in the detail view has its actions there.)
+    let only_detail = panel.selection.len() == 1
+        && panel.selection.iter().next() == state.selected_sample.as_ref();
+    if !panel.selection.is_empty() && !only_detail {
         let chosen: Vec<usize> = panel.selection.iter().copied().collect();
         actions_ui(ui, v, &chosen, out);
     }

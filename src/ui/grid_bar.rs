@@ -6,7 +6,7 @@ use egui::{Color32, RichText};
 
 use super::command::{Command, Commands, View};
 use super::histogram::{BAD, KEPT, TRIMMED};
-use super::view::{Filter, GridTab, Lists, SortKey};
+use super::view::{DecisionFilter, Filter, GridTab, Lists, SortKey};
 
 /// The filter fields that are typed (they apply as they are typed).
 #[derive(Default)]
@@ -65,6 +65,7 @@ pub fn grid_bar_ui(
         if sort != state.sort {
             out.push(Command::SetSort(sort));
         }
+        decisions_ui(ui, v, out);
     });
     ui.horizontal_wrapped(|ui| {
         let class_combo = |ui: &mut egui::Ui, id: &str, name: &str, value: Option<u32>| {
@@ -130,6 +131,27 @@ pub fn grid_bar_ui(
                     },
                 );
             }
+        }
+        let l = ui.label("decision");
+        let mut dec = f.decision;
+        egui::ComboBox::from_id_salt("filter_decision")
+            .selected_text(dec.map_or("all", |d| d.name()))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut dec, None, "all");
+                for d in DecisionFilter::ALL {
+                    ui.selectable_value(&mut dec, Some(d), d.name());
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        if dec != f.decision {
+            set(
+                out,
+                Filter {
+                    decision: dec,
+                    ..f.clone()
+                },
+            );
         }
         let mut on = f.score.is_some();
         let range_hint = "Only samples whose loss (the score the cut is made on) is in this range";
@@ -243,4 +265,34 @@ fn legend_ui(ui: &mut egui::Ui, tab: GridTab, generative: bool, truth: bool) {
             ui.label(small("| the red bar: where the cut falls", BAD));
         }
     });
+}
+
+/// The decisions so far, with undo and redo.
+fn decisions_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+    let d = &v.state.decide.decisions;
+    let c = d.counts();
+    ui.separator();
+    let text = if c.decided == 0 {
+        "no decisions yet".to_string()
+    } else {
+        format!("decisions: {c}")
+    };
+    let r = ui.label(RichText::new(text).strong());
+    if let Some(p) = v.state.decide.journal_path() {
+        r.on_hover_text(format!("kept in {}", p.display()));
+    }
+    if ui
+        .add_enabled(d.can_undo(), egui::Button::new("Undo").small())
+        .on_hover_text("Undo the last decision (Ctrl+Z)")
+        .clicked()
+    {
+        out.push(Command::Undo);
+    }
+    if ui
+        .add_enabled(d.can_redo(), egui::Button::new("Redo").small())
+        .on_hover_text("Redo (Ctrl+Shift+Z)")
+        .clicked()
+    {
+        out.push(Command::Redo);
+    }
 }

@@ -407,6 +407,8 @@ pub struct Given<'a> {
     pub labels: &'a [u32],
     pub classes: usize,
     pub bad: Option<&'a [bool]>,
+    /// The user's decisions the run trained with: the cut keeps them as the run did.
+    pub pins: Option<&'a crate::itlm::Pins>,
 }
 
 /// Cut `record` (round `index` of the history; `ascending` its samples by score) as `how` says.
@@ -421,13 +423,26 @@ pub fn cut(
         labels,
         classes,
         bad,
+        pins,
     } = given;
     let CutRule { rule, tau, restore } = how;
-    let plain = select::select(rule, &record.score, labels, classes, tau);
-    let cut_value = select::cut_value(&record.score, &plain);
+    let pins = pins.filter(|p| p.len() == record.score.len() && !p.is_none());
+    let plain = match pins {
+        Some(p) => select::select(rule, &p.ranked(&record.score), labels, classes, tau),
+        None => select::select(rule, &record.score, labels, classes, tau),
+    };
+    // The line is drawn at the largest kept loss of the samples the loss kept (not the pins).
+    let by_loss: Vec<bool> = match pins {
+        Some(p) => (0..plain.len()).map(|i| plain[i] && !p.keep[i]).collect(),
+        None => plain.clone(),
+    };
+    let cut_value = select::cut_value(&record.score, &by_loss);
     let classifier = record.predicted.len() == plain.len();
     let mut kept = plain;
     let restored = select::restore_if(restore, &mut kept, labels, &record.predicted, classes);
+    if let Some(p) = pins {
+        p.apply(&mut kept);
+    }
     let kept_count = kept.iter().filter(|&&k| k).count();
     let hist = histogram(&record.score, &kept, bad);
     let mut confusion = vec![0usize; classes * classes];
@@ -685,6 +700,7 @@ mod tests {
             labels: &labels,
             classes: 2,
             bad: Some(&bad),
+            pins: None,
         };
         let c = cut(r.clone(), 0, asc, given, rule(0.5, false));
         let history = [r.clone()];
@@ -797,6 +813,7 @@ mod tests {
             labels: &labels,
             classes: 2,
             bad: None,
+            pins: None,
         };
         let asc = Arc::new(ascending(&r1.score));
         let c = cut(r1.clone(), 1, asc, given, rule(0.5, false));
@@ -846,6 +863,7 @@ mod tests {
             labels: &labels,
             classes: 3,
             bad: None,
+            pins: None,
         };
         let plain = cut(r.clone(), 0, asc.clone(), given, rule(0.8, false));
         assert_eq!((plain.trimmed_count, plain.restored), (20, None));
@@ -869,6 +887,7 @@ mod tests {
             labels: &labels,
             classes: 1,
             bad: None,
+            pins: None,
         };
         let a = v.cut(&r, 0, given, rule(0.7, false), 0);
         let b = v.cut(&r, 0, given, rule(0.7, false), 0);

@@ -18,6 +18,8 @@ pub struct DecisionState {
     pub generation: u64,
     /// Said once when there is nowhere to keep them.
     warned_unsaved: bool,
+    /// Runs started from the window ignore the decisions (plain ITLM, e.g. to compare).
+    pub ignore_in_training: bool,
 }
 
 impl DecisionState {
@@ -102,6 +104,9 @@ impl AppState {
         if indices.is_empty() {
             return;
         }
+        // Open (and replay) the journal before the step: opening replaces the decisions with
+        // the journal's.
+        let _ = self.journal();
         let entries = self.decide.decisions.set(&indices, d);
         self.journal_entries(entries, true);
     }

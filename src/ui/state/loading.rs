@@ -90,6 +90,9 @@ impl AppState {
         if reopened.is_none() && !reload {
             self.apply_dataset_settings(&l.path);
         }
+        if let Some(w) = crate::data::empty_classes::warning(&l.train) {
+            self.info(w);
+        }
         match &reopened {
             Some(r) => self.autosave.reopened(&r.file),
             None if !reload => self.autosave.new_dataset(),

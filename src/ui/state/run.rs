@@ -66,6 +66,10 @@ pub struct Run {
     pub progress: Option<Progress>,
     pub started: Instant,
     pub elapsed_secs: f64,
+    /// Seconds the rounds it continues from took (a retrain's status times the whole run).
+    pub elapsed_before: f64,
+    /// The user's decisions this run trains with (None: plain ITLM); its cuts keep them.
+    pub pins: Option<Arc<crate::itlm::Pins>>,
 }
 
 impl Run {
@@ -86,6 +90,8 @@ impl Run {
             learner_description,
             status,
             progress: None,
+            elapsed_before: 0.0,
+            pins: None,
             started: Instant::now(),
             elapsed_secs,
         }
@@ -212,7 +218,29 @@ impl AppState {
             self.settings.belong_to = Some(path);
         }
         let Some(data) = &self.data else { return };
-        let mut job = Job::new(data.train.clone(), config.clone(), learner.clone());
+        let rare = crate::itlm::imbalance::rare_classes(
+            data.train.labels(),
+            &data.train.classes,
+            config.tau,
+            config.select,
+        );
+        let decided = self.decide.decisions.counts();
+        let guide = decided.decided > 0
+            && !self.decide.ignore_in_training
+            && self.decide.decisions.len() == data.train.len();
+        let (train, pins) = if guide {
+            let (t, pins) =
+                crate::session::prepare::guided(&data.train, Some(&self.decide.decisions));
+            let t = match t {
+                std::borrow::Cow::Owned(t) => Arc::new(t),
+                std::borrow::Cow::Borrowed(_) => data.train.clone(),
+            };
+            (t, pins)
+        } else {
+            (data.train.clone(), None)
+        };
+        let mut job = Job::new(train, config.clone(), learner.clone());
+        job.pins = pins.clone();
         job.test = data.test.clone();
         job.test2 = data.test2.clone();
         job.bad = data.bad.clone();
@@ -222,6 +250,10 @@ impl AppState {
         job.factory = self.factory.clone();
         let repaint = self.repaint().clone();
         let name = data.train.name.clone();
+        let elapsed_before = match &self.run {
+            Some(r) if !history.is_empty() => r.elapsed_secs,
+            _ => 0.0,
+        };
         self.stop_and_forget_run();
         match Worker::spawn(job, move || repaint()) {
             Ok(w) => {
@@ -234,10 +266,21 @@ impl AppState {
                     status: LiveStatus::Starting,
                     progress: None,
                     started: Instant::now(),
-                    elapsed_secs: 0.0,
+                    elapsed_secs: elapsed_before,
+                    elapsed_before,
+                    pins: pins.map(Arc::new),
                 });
                 self.follow_latest = true;
                 self.messages.retain(|m| !m.error);
+                if let Some(w) = rare {
+                    self.info(w);
+                }
+                if guide {
+                    self.info(format!(
+                        "Training with your decisions: {} excluded never train; {} kept and {} relabelled stay in the kept set and count toward tau's share.",
+                        decided.excluded, decided.kept, decided.relabelled
+                    ));
+                }
                 if self.autosave.root.is_some() {
                     if let Err(e) = self.autosave.new_run(&name) {
                         self.error(format!("This run will not be saved: {e}"));
@@ -254,6 +297,7 @@ impl AppState {
             return;
         };
         let mut errors = Vec::new();
+        let mut notes = Vec::new();
         let mut new_round = false;
         // Bounded: a flood of events is finished next frame.
         for _ in 0..512 {
@@ -264,10 +308,17 @@ impl AppState {
                     run.status = LiveStatus::Running;
                 }
                 WorkerEvent::Progress(p) => {
-                    run.elapsed_secs = p.elapsed_secs;
+                    run.elapsed_secs = run.elapsed_before + p.elapsed_secs;
                     run.progress = Some(p);
                 }
                 WorkerEvent::RoundDone(r) => {
+                    if let Some(d) = &self.data {
+                        notes.extend(crate::itlm::imbalance::emptied_classes(
+                            &r.kept,
+                            d.train.labels(),
+                            &d.train.classes,
+                        ));
+                    }
                     run.history.push(r);
                     new_round = true;
                     self.autosave.dirty = true;
@@ -275,7 +326,7 @@ impl AppState {
                 WorkerEvent::Paused => run.status = LiveStatus::Paused,
                 WorkerEvent::Resumed => run.status = LiveStatus::Running,
                 WorkerEvent::Ended(end) => {
-                    run.elapsed_secs = run.started.elapsed().as_secs_f64();
+                    run.elapsed_secs = run.elapsed_before + run.started.elapsed().as_secs_f64();
                     if let RunStatus::Failed(m) = &end {
                         errors.push(format!("The run failed: {m}"));
                     }
@@ -295,6 +346,9 @@ impl AppState {
         }
         for e in errors {
             self.error(e);
+        }
+        for n in notes {
+            self.info(n);
         }
     }
 

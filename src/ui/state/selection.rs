@@ -60,6 +60,7 @@ impl AppState {
             labels: data.train.labels(),
             classes: data.train.num_classes(),
             bad: data.bad.as_ref().map(|b| b.as_slice()),
+            pins: run.pins.as_deref(),
         };
         let rule = CutRule {
             rule: run.config.select,

@@ -1,0 +1,327 @@
+//! Human-guided ITLM from the command line: `run --decisions FILE` trains with the user's
+//! decisions (excluded samples never kept, kept ones always, relabelled ones under their new
+//! class), writes the corrected labels and follows them in the clean copy; `export --decisions`
+//! does the same for a saved run; a decisions file with problems is reported, one of another
+//! dataset refused, and nothing is ever written into the dataset folder.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::SystemTime;
+
+use image::{GrayImage, Luma};
+
+const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
+const FAST: [&str; 11] = [
+    "--model",
+    "mlp",
+    "--rounds",
+    "1",
+    "--epochs",
+    "1",
+    "--final-epochs",
+    "2",
+    "--tau",
+    "0.8",
+    "-q",
+];
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn succeeds(o: &Output) -> String {
+    let e = stderr(o);
+    assert!(o.status.success(), "failed; stderr:\n{e}");
+    e
+}
+
+/// An 8x8 gray image of class `c`: a bright column band whose position is the class.
+fn image_of(c: usize, seed: usize) -> GrayImage {
+    GrayImage::from_fn(8, 8, |x, y| {
+        let band = (x as usize / 3) == c;
+        let noise = ((x as usize * 31 + y as usize * 17 + seed * 13) % 40) as u8;
+        Luma([if band { 200 + noise / 2 } else { noise }])
+    })
+}
+
+/// `root/<class>/<i>.png`, `per_class` each; the first image of each class shows the next class.
+fn image_folder(root: &Path, classes: &[&str], per_class: usize) {
+    for (c, name) in classes.iter().enumerate() {
+        std::fs::create_dir_all(root.join(name)).unwrap();
+        for i in 0..per_class {
+            let shown = if i == 0 { (c + 1) % classes.len() } else { c };
+            image_of(shown, i)
+                .save(root.join(name).join(format!("{i:02}.png")))
+                .unwrap();
+        }
+    }
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            (e.path().to_path_buf(), (m.len(), m.modified().unwrap()))
+        })
+        .collect()
+}
+
+fn files_under(dir: &Path) -> BTreeSet<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect()
+}
+
+fn lines(p: &Path) -> BTreeSet<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// labels.csv as path -> (label, given, decision).
+fn labels(p: &Path) -> BTreeMap<String, (String, String, String)> {
+    let text = std::fs::read_to_string(p).unwrap();
+    let mut it = text.lines();
+    assert_eq!(it.next(), Some("path,label,given,decision,score"));
+    it.map(|l| {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f.len(), 5, "{l}");
+        assert!(f[4].parse::<f32>().is_ok(), "{l}");
+        (f[0].into(), (f[1].into(), f[2].into(), f[3].into()))
+    })
+    .collect()
+}
+
+#[test]
+fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    let before = snapshot(&data);
+
+    // Plain ITLM first: what it keeps and trims.
+    let plain = tmp.path().join("plain");
+    let mut args = vec!["run", s(&data), "--out", s(&plain)];
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let plain_kept = lines(&plain.join("clean.txt"));
+    assert_eq!(plain_kept.len(), 24, "tau 0.8 of 30");
+
+    // Exclude a sample plain ITLM keeps, keep one it trims (or any if it trims none of the
+    // mislabelled ones), relabel c/00.png (it shows class a) to a.
+    let excluded = plain_kept
+        .iter()
+        .find(|p| p.starts_with("a/"))
+        .unwrap()
+        .clone();
+    let trimmed: Vec<String> = (0..3)
+        .flat_map(|c| (0..10).map(move |i| format!("{}/{i:02}.png", ["a", "b", "c"][c])))
+        .filter(|p| !plain_kept.contains(p))
+        .collect();
+    let kept_by_me = trimmed
+        .iter()
+        .find(|p| *p != "c/00.png" && **p != excluded)
+        .unwrap()
+        .clone();
+    let journal = tmp.path().join("my-decisions.csv");
+    std::fs::write(
+        &journal,
+        format!(
+            "path,decision,label,time\n{excluded},exclude,,2026-12-02T10:00:00Z\n\
+             {kept_by_me},keep,,2026-12-02T10:00:01Z\nc/00.png,relabel,a,2026-12-02T10:00:02Z\n"
+        ),
+    )
+    .unwrap();
+
+    let out = tmp.path().join("out");
+    let copy = tmp.path().join("copy");
+    let mut args = vec![
+        "run",
+        s(&data),
+        "--out",
+        s(&out),
+        "--decisions",
+        s(&journal),
+        "--clean-copy",
+        s(&copy),
+        "--flagged-folder",
+    ];
+    args.extend(FAST);
+    let e = succeeds(&run(&args));
+    assert!(e.contains("3 samples decided"), "{e}");
+    assert!(
+        e.contains("human-guided: 1 excluded never train; 1 kept and 1 relabelled"),
+        "{e}"
+    );
+
+    let kept = lines(&out.join("clean.txt"));
+    assert_eq!(kept.len(), 24, "the pins take places in tau's share");
+    assert!(
+        !kept.contains(&excluded),
+        "an excluded sample is never kept"
+    );
+    assert!(kept.contains(&kept_by_me), "a kept sample is always kept");
+    assert!(
+        kept.contains("c/00.png"),
+        "a relabelled sample is always kept"
+    );
+
+    let l = labels(&out.join("labels.csv"));
+    assert_eq!(l.len(), 30);
+    assert_eq!(l[&excluded], ("".into(), "a".into(), "exclude".into()));
+    let kb_given = kept_by_me.split('/').next().unwrap().to_string();
+    assert_eq!(l[&kept_by_me], (kb_given.clone(), kb_given, "keep".into()));
+    assert_eq!(l["c/00.png"], ("a".into(), "c".into(), "relabel".into()));
+    assert_eq!(l["b/05.png"].2, "");
+    assert_eq!(
+        std::fs::read(out.join("decisions.csv")).unwrap(),
+        std::fs::read(&journal).unwrap(),
+        "the decisions the run trained with are kept beside it"
+    );
+
+    // The clean copy: kept samples in place, the relabelled one under a/, the excluded one
+    // nowhere, the samples still flagged (no decision) under _flagged/<class>/.
+    let copied = files_under(&copy);
+    let flagged: BTreeSet<String> = (0..3)
+        .flat_map(|c| (0..10).map(move |i| format!("{}/{i:02}.png", ["a", "b", "c"][c])))
+        .filter(|p| !kept.contains(p) && *p != excluded)
+        .map(|p| format!("_flagged/{p}"))
+        .collect();
+    let mut want: BTreeSet<String> = kept.iter().filter(|p| *p != "c/00.png").cloned().collect();
+    // a/00.png may be kept too: the relabelled file is then numbered.
+    want.insert(if kept.contains("a/00.png") {
+        "a/1-00.png".into()
+    } else {
+        "a/00.png".into()
+    });
+    want.extend(flagged);
+    assert_eq!(copied, want);
+    let moved = if kept.contains("a/00.png") {
+        "a/1-00.png"
+    } else {
+        "a/00.png"
+    };
+    assert_eq!(
+        std::fs::read(copy.join(moved)).unwrap(),
+        std::fs::read(data.join("c/00.png")).unwrap()
+    );
+
+    // export --decisions re-cuts the saved run and writes the same corrected labels.
+    let out2 = tmp.path().join("out2");
+    let e = succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--decisions",
+        s(&journal),
+        "--out",
+        s(&out2),
+    ]));
+    assert!(e.contains("wrote"), "{e}");
+    assert_eq!(labels(&out2.join("labels.csv")), l);
+    assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
+}
+
+#[test]
+fn decisions_with_problems_are_reported_and_another_datasets_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 8);
+    let before = snapshot(&data);
+    let out = tmp.path().join("out");
+    let mut args = vec!["run", s(&data), "--out", s(&out)];
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let run_file = out.join("run.itlm");
+
+    // Unknown path, unknown class, a duplicate (the last row wins), a torn last line.
+    let messy = tmp.path().join("messy.csv");
+    let text = "path,decision,label,time\n\
+                a/01.png,exclude,,2026-12-02T10:00:00Z\n\
+                a/01.png,keep,,2026-12-02T10:00:01Z\n\
+                gone/x.png,exclude,,\n\
+                b/02.png,relabel,zebra,\n\
+                b/03.png,relabel,a,\n\
+                b/04.png,excl";
+    std::fs::write(&messy, text).unwrap();
+    let out2 = tmp.path().join("out2");
+    let e = succeeds(&run(&[
+        "export",
+        s(&run_file),
+        "--decisions",
+        s(&messy),
+        "--out",
+        s(&out2),
+    ]));
+    for want in [
+        "naming a file that is not in this dataset",
+        "gone/x.png",
+        "relabelling to a class this dataset does not have",
+        "replaced by a later row",
+        "torn last line",
+    ] {
+        assert!(e.contains(want), "{want:?} in:\n{e}");
+    }
+    let l = labels(&out2.join("labels.csv"));
+    assert_eq!(l["a/01.png"].2, "keep", "the last row wins");
+    assert_eq!(l["b/02.png"], ("b".into(), "b".into(), "".into()));
+    assert_eq!(l["b/03.png"], ("a".into(), "b".into(), "relabel".into()));
+    assert_eq!(l["b/04.png"].2, "", "the torn row is not applied");
+    assert_eq!(
+        std::fs::read_to_string(&messy).unwrap(),
+        text,
+        "reading decisions writes nothing"
+    );
+
+    // A journal of another dataset: refused, nothing written.
+    let other = tmp.path().join("other.csv");
+    std::fs::write(
+        &other,
+        "path,decision,label,time\nx/1.png,exclude,,\ny/2.png,exclude,,\nz/3.png,keep,,\n",
+    )
+    .unwrap();
+    let out3 = tmp.path().join("out3");
+    let o = run(&[
+        "export",
+        s(&run_file),
+        "--decisions",
+        s(&other),
+        "--out",
+        s(&out3),
+    ]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("another dataset's decisions"), "{e}");
+    assert!(!out3.exists());
+    let mut args = vec!["run", s(&data), "--out", s(&out3), "--decisions", s(&other)];
+    args.extend(FAST);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!out3.exists());
+    assert_eq!(snapshot(&data), before);
+}
