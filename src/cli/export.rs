@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::error::{Error, Result};
-use crate::export::{self, Overwrite, RunFile};
+use crate::export::{self, ecosystem, Overwrite, RunFile};
 use crate::itlm::Selection;
 use crate::session::{self, CutRequest};
 
@@ -29,16 +29,30 @@ pub struct ExportArgs {
     /// Write the kept samples as a new image folder (see `run --clean-copy`).
     #[arg(long)]
     pub clean_copy: Option<PathBuf>,
-    /// Replace existing output files in --out.
+    /// Write cleanlab's issues table (path,is_label_issue,label_score,given_label,
+    /// predicted_label per sample, in dataset order) to this CSV file.
+    #[arg(long)]
+    pub cleanlab: Option<PathBuf>,
+    /// Write a FiftyOne image-classification dataset (data/ linked to the originals,
+    /// labels.json, tags.json and load_fiftyone.py) into this new folder.
+    #[arg(long)]
+    pub fiftyone: Option<PathBuf>,
+    /// A decisions journal (decisions.csv) for --cleanlab and --fiftyone [default: the
+    /// decisions.csv beside the run, when there is one].
+    #[arg(long)]
+    pub decisions: Option<PathBuf>,
+    /// Replace existing output files in --out (and the --cleanlab file).
     #[arg(long)]
     pub force: bool,
 }
 
 /// `itlm-inspector export`.
 pub fn export_command(a: &ExportArgs) -> Result<()> {
-    if a.out.is_none() && a.clean_copy.is_none() {
+    if a.out.is_none() && a.clean_copy.is_none() && a.cleanlab.is_none() && a.fiftyone.is_none()
+    {
         return Err(Error::Config(
-            "nothing to do: give --out DIR and/or --clean-copy DIR".into(),
+            "nothing to do: give --out DIR, --clean-copy DIR, --cleanlab FILE and/or --fiftyone DIR"
+                .into(),
         ));
     }
     let mut run = RunFile::read(&a.run)?;
@@ -57,6 +71,26 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     // Every destination is checked before anything is written.
     let sources: Vec<&crate::data::Source> = run.dataset.sources().collect();
     export::check_outputs(a.out.as_deref(), a.clean_copy.as_deref(), &sources, a.force)?;
+    let overwrite_table = if a.force {
+        Overwrite::Allow
+    } else {
+        Overwrite::Refuse
+    };
+    let decisions = if a.cleanlab.is_some() || a.fiftyone.is_some() {
+        super::report::run_decisions(&a.run, &run, a.decisions.as_deref())?
+    } else {
+        None
+    };
+    if let Some(p) = &a.cleanlab {
+        export::check_outside_datasets(p, sources.iter().copied())?;
+        if !a.force && p.exists() {
+            return Err(Error::data(p, "already exists; pass --force to replace it"));
+        }
+    }
+    if let Some(p) = &a.fiftyone {
+        export::check_outside_datasets(p, sources.iter().copied())?;
+        export::paths::check_new_folder(p)?;
+    }
     if let Some(out) = &a.out {
         let overwrite = if a.force {
             Overwrite::Allow
@@ -69,6 +103,19 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     }
     if let Some(dst) = &a.clean_copy {
         eprintln!("{}", export::clean_copy::clean_copy(&run, dst)?);
+    }
+    if let Some(p) = &a.cleanlab {
+        ecosystem::write_label_issues(p, &run, None, decisions.as_ref(), overwrite_table)?;
+        eprintln!("wrote {}", p.display());
+    }
+    if let Some(dst) = &a.fiftyone {
+        // IDX and CIFAR sets are written as PNGs from their reloaded pixels.
+        let images = match run.dataset.source {
+            crate::data::Source::ImageFolder { .. } => None,
+            _ => super::report::run_images(&a.run),
+        };
+        let r = ecosystem::write_fiftyone(&run, None, decisions.as_ref(), images.as_deref(), dst)?;
+        eprintln!("{r}");
     }
     Ok(())
 }

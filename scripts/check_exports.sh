@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Check the ecosystem exports against the real libraries (issue 13): a small real run on the
+# demo set (an image folder) and on a Fashion-MNIST subset (IDX: PNGs written) when Debian's
+# dataset-fashion-mnist is installed, its report, cleanlab table and FiftyOne dataset, then
+#   - pandas reads label_issues.csv (dtypes, order and values against samples.csv), cleanlab's
+#     self-confidence score of the same p(given) equals label_score, and cleanlab's Datalab
+#     label issues have the same columns;
+#   - FiftyOne loads the folder with fo.Dataset.from_dir(...,
+#     dataset_type=fo.types.FiftyOneImageClassificationDataset): every sample, the given
+#     labels, the label tags, and the sidecar's sample tags through load_fiftyone.py;
+#   - html5lib (strict) parses the report.
+# Not in CI (fiftyone is heavy: ~1 GB with its MongoDB). Usage: scripts/check_exports.sh [WORK]
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+work="${1:-/tmp/check-exports}"
+venv="${VENV:-/work/venv-exports}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q cleanlab fiftyone html5lib pandas 'datasets<4' >/dev/null
+cd "$here"
+cargo build --release --quiet
+bin="$here/target/release/itlm-inspector"
+rm -rf "$work"
+mkdir -p "$work"
+
+one() { # NAME DATA [run options...]
+    local name="$1" data="$2"
+    shift 2
+    local out="$work/$name"
+    echo "== $name: run on $data"
+    "$bin" run "$data" --out "$out/run" --quiet "$@" >/dev/null
+    # A few decisions, as the window journals them: the top 3 flagged samples.
+    python3 - "$out/run" <<'PY'
+import csv, sys, os
+run = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(run, "samples.csv"))))
+flagged = sorted((r for r in rows if r["kept"] == "0"), key=lambda r: -float(r["score"]))
+with open(os.path.join(run, "decisions.csv"), "w") as f:
+    f.write("path,decision,label,time\n")
+    t = "2026-01-01T00:00:00Z"
+    f.write(f'"{flagged[0]["path"]}",exclude,,{t}\n')
+    f.write(f'"{flagged[1]["path"]}",keep,,{t}\n')
+    f.write(f'"{flagged[2]["path"]}",relabel,"{flagged[2]["predicted"]}",{t}\n')
+PY
+    "$bin" report "$out/run/run.itlm" --out "$out/report.html"
+    "$bin" export "$out/run/run.itlm" --cleanlab "$out/label_issues.csv" --fiftyone "$out/fiftyone"
+    "$venv/bin/python" "$here/scripts/check_exports.py" "$out"
+}
+
+one demo "$here/assets/demo" --rounds 2 --epochs 2 --final-epochs 3 --tau 0.9
+fm=/usr/share/datasets/fashion-mnist
+if [ -d "$fm" ]; then
+    one fashion "$fm" --limit 1500 --model mlp --rounds 1 --epochs 1 --final-epochs 1 --tau 0.9
+else
+    echo "== fashion: skipped (apt-get install -y dataset-fashion-mnist)"
+fi
+echo "all export checks passed"
