@@ -133,7 +133,10 @@ fn decide(run: &RunFile) -> (Decisions, Vec<usize>) {
         &[flagged[2]],
         Some(Decision::Relabel(sh.record.predicted[flagged[2]])),
     );
-    d.set(&[clean], Some(Decision::Relabel((run.dataset.labels[clean] + 2) % 3)));
+    d.set(
+        &[clean],
+        Some(Decision::Relabel((run.dataset.labels[clean] + 2) % 3)),
+    );
     (d, flagged)
 }
 
@@ -167,7 +170,11 @@ fn check_html(h: &str) -> BTreeMap<String, usize> {
             j += 1;
         }
         let name = h[start..j].to_string();
-        assert!(!name.is_empty(), "a raw '<' at byte {i}: {}", &h[i..(i + 40).min(h.len())]);
+        assert!(
+            !name.is_empty(),
+            "a raw '<' at byte {i}: {}",
+            &h[i..(i + 40).min(h.len())]
+        );
         let mut self_closing = false;
         loop {
             while b[j].is_ascii_whitespace() {
@@ -190,12 +197,19 @@ fn check_html(h: &str) -> BTreeMap<String, usize> {
             while b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b':' {
                 j += 1;
             }
-            assert!(j > a0, "bad attribute in <{name}> at {}", &h[a0..(a0 + 40).min(h.len())]);
+            assert!(
+                j > a0,
+                "bad attribute in <{name}> at {}",
+                &h[a0..(a0 + 40).min(h.len())]
+            );
             assert_eq!(b[j], b'=', "attribute without a value in <{name}>");
             assert_eq!(b[j + 1], b'"', "unquoted attribute in <{name}>");
             let v0 = j + 2;
             let v1 = v0 + h[v0..].find('"').unwrap();
-            assert!(!h[v0..v1].contains('<'), "'<' in an attribute value of <{name}>");
+            assert!(
+                !h[v0..v1].contains('<'),
+                "'<' in an attribute value of <{name}>"
+            );
             j = v1 + 1;
         }
         if close {
@@ -204,7 +218,11 @@ fn check_html(h: &str) -> BTreeMap<String, usize> {
         } else {
             *seen.entry(name.clone()).or_insert(0) += 1;
             if name == "style" || name == "script" {
-                raw_text_end = Some(if name == "style" { "</style" } else { "</script" });
+                raw_text_end = Some(if name == "style" {
+                    "</style"
+                } else {
+                    "</script"
+                });
             }
             if !self_closing && !VOID.contains(&name.as_str()) {
                 stack.push(name);
@@ -218,7 +236,9 @@ fn check_html(h: &str) -> BTreeMap<String, usize> {
 
 /// The `data-X="..."` value after the first occurrence of `anchor`.
 fn data_attr(h: &str, anchor: &str, attr: &str) -> usize {
-    let at = h.find(anchor).unwrap_or_else(|| panic!("{anchor} not in the report"));
+    let at = h
+        .find(anchor)
+        .unwrap_or_else(|| panic!("{anchor} not in the report"));
     let rest = &h[at..];
     let key = format!("{attr}=\"");
     let v0 = rest.find(&key).unwrap() + key.len();
@@ -247,27 +267,48 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
     // Self-contained and escaped: no script, no external resource.
     let lower = h.to_lowercase();
     assert!(!lower.contains("<script"), "a raw <script> in the report");
-    assert!(!lower.contains("<b>bold"), "a class name's markup went through");
-    assert!(!lower.contains("onerror=alert"), "a file name's markup went through");
+    assert!(
+        !lower.contains("<b>bold"),
+        "a class name's markup went through"
+    );
+    assert!(
+        !lower.contains("onerror=alert"),
+        "a file name's markup went through"
+    );
     assert!(h.contains("&lt;script&gt;alert(1)&lt;\\script&gt;"));
     assert!(h.contains("it&#39;s &quot;quoted&quot; &amp; &lt;b&gt;bold&lt;/b&gt;"));
     for bad in ["http:", "https:", "href=", "url(", "@import"] {
         assert!(!lower.contains(bad), "{bad} in the report");
     }
-    for id in ["metrics", "histograms", "confusion", "flagged", "decisions", "config"] {
-        assert!(h.contains(&format!("<section id=\"{id}\"")), "no section {id}");
+    for id in [
+        "metrics",
+        "histograms",
+        "confusion",
+        "flagged",
+        "decisions",
+        "config",
+    ] {
+        assert!(
+            h.contains(&format!("<section id=\"{id}\"")),
+            "no section {id}"
+        );
     }
     // Counts are the run's.
     let n_flagged = sh.kept.iter().filter(|&&k| !k).count();
     assert_eq!(n_flagged, flagged.len());
-    assert_eq!(data_attr(&h, "id=\"flagged-count\"", "data-count"), n_flagged);
+    assert_eq!(
+        data_attr(&h, "id=\"flagged-count\"", "data-count"),
+        n_flagged
+    );
     assert_eq!(data_attr(&h, "<section id=\"flagged\"", "data-count"), top);
     assert_eq!(h.matches("<figure class=\"sample\"").count(), top);
     assert_eq!(tags["img"], top);
     // The thumbnails, highest loss first, are the samples' own pixels.
     for (k, &i) in flagged[..top].iter().enumerate() {
         let fig = format!("<figure class=\"sample\" data-index=\"{i}\">");
-        let at = h.find(&fig).unwrap_or_else(|| panic!("sample {i} not shown"));
+        let at = h
+            .find(&fig)
+            .unwrap_or_else(|| panic!("sample {i} not shown"));
         if k > 0 {
             let prev = format!("data-index=\"{}\"", flagged[k - 1]);
             assert!(h.find(&prev).unwrap() < at, "not in loss order");
@@ -305,7 +346,10 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
     }
     assert_eq!(total, n_flagged);
     // The decisions.
-    assert_eq!(data_attr(&h, "<section id=\"decisions\"", "data-decided"), 4);
+    assert_eq!(
+        data_attr(&h, "<section id=\"decisions\"", "data-decided"),
+        4
+    );
     assert!(h.contains(&format!("3 of the {n_flagged} flagged samples reviewed")));
     assert!(h.contains("1 of the 2 relabelled samples took the class the model predicts"));
     assert_eq!(h.matches("class=\"badge b-").count(), 3);
@@ -394,7 +438,12 @@ fn cleanlab_table_rows_are_the_runs() {
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     walk(root)
         .into_iter()
-        .map(|p| (p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.strip_prefix(root).unwrap().to_path_buf(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -466,7 +515,10 @@ fn fiftyone_labels_round_trip_and_name_the_originals() {
             None => None,
         };
         assert_eq!(
-            label_tags.iter().find(|t| *t != "flagged").map(|s| s.as_str()),
+            label_tags
+                .iter()
+                .find(|t| *t != "flagged")
+                .map(|s| s.as_str()),
             want
         );
         // The file is there, with the original's bytes.
@@ -529,7 +581,10 @@ fn cli_report_and_ecosystem_exports() {
     assert!(err.contains("decisions beside the run"), "{err}");
     let h = std::fs::read_to_string(&html).unwrap();
     check_html(&h);
-    assert_eq!(data_attr(&h, "<section id=\"decisions\"", "data-decided"), 4);
+    assert_eq!(
+        data_attr(&h, "<section id=\"decisions\"", "data-decided"),
+        4
+    );
     // Thumbnails from the reloaded folder.
     assert_eq!(h.matches("data:image/png;base64,").count(), 6);
     // Again without --force: refused, the file kept.
@@ -569,6 +624,9 @@ fn cli_report_and_ecosystem_exports() {
         label_issues_csv(&run, None, Some(&decisions)).unwrap()
     );
     assert!(fo.join("labels.json").is_file());
-    assert_eq!(std::fs::read_dir(fo.join("data")).unwrap().count(), run.dataset.len());
+    assert_eq!(
+        std::fs::read_dir(fo.join("data")).unwrap().count(),
+        run.dataset.len()
+    );
     assert_eq!(snapshot(&root), before);
 }

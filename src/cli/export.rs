@@ -48,8 +48,7 @@ pub struct ExportArgs {
 
 /// `itlm-inspector export`.
 pub fn export_command(a: &ExportArgs) -> Result<()> {
-    if a.out.is_none() && a.clean_copy.is_none() && a.cleanlab.is_none() && a.fiftyone.is_none()
-    {
+    if a.out.is_none() && a.clean_copy.is_none() && a.cleanlab.is_none() && a.fiftyone.is_none() {
         return Err(Error::Config(
             "nothing to do: give --out DIR, --clean-copy DIR, --cleanlab FILE and/or --fiftyone DIR"
                 .into(),

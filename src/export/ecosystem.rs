@@ -289,7 +289,13 @@ pub fn write_fiftyone(
     let data = staged.path().join("data");
     std::fs::create_dir_all(&data).map_err(|e| Error::io(&data, e))?;
     let names: Vec<PathBuf> = (0..n)
-        .map(|i| data.join(format!("{}.{}", fiftyone_uuid(i, n, &d.ids[i]), extension(run, i))))
+        .map(|i| {
+            data.join(format!(
+                "{}.{}",
+                fiftyone_uuid(i, n, &d.ids[i]),
+                extension(run, i)
+            ))
+        })
         .collect();
     let mut report = FiftyOneReport {
         dst: dst.to_path_buf(),
@@ -337,7 +343,8 @@ pub fn write_fiftyone(
                     )
                 })?;
             (0..n).into_par_iter().try_for_each(|i| {
-                let png = encode_png(im.image(i), im.shape).map_err(|m| Error::data(&names[i], m))?;
+                let png =
+                    encode_png(im.image(i), im.shape).map_err(|m| Error::data(&names[i], m))?;
                 std::fs::write(&names[i], png).map_err(|e| Error::io(&names[i], e))
             })?;
             report.written = n;

@@ -51,7 +51,7 @@ pub fn histogram(
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg class="hist" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img">"#
+        r#"<svg class="hist" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img">"#
     );
     let bw = pw / bins as f64;
     for (b, &(k, t)) in counts.iter().enumerate() {
@@ -134,12 +134,18 @@ pub fn metrics_chart(rounds: &[usize], series: &[Series]) -> String {
     let (left, legend, top, bottom) = (44.0, 170.0, 12.0, 34.0);
     let (pw, ph) = (w - left - legend, h - top - bottom);
     let n = rounds.len().max(2) - 1;
-    let x = |i: usize| left + if n == 0 { 0.0 } else { i as f64 / n as f64 * pw };
+    let x = |i: usize| {
+        left + if n == 0 {
+            0.0
+        } else {
+            i as f64 / n as f64 * pw
+        }
+    };
     let y = |v: f64| top + ph - v.clamp(0.0, 1.0) * ph;
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg class="metrics" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img">"#
+        r#"<svg class="metrics" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img">"#
     );
     for i in 0..=4 {
         let v = i as f64 / 4.0;

@@ -571,10 +571,7 @@ fn config_section(h: &mut String, run: &RunFile) {
         ),
         ("ground truth".to_string(), {
             match &run.truth {
-                Some(t) => format!(
-                    "{} truly bad samples",
-                    t.bad.iter().filter(|&&b| b).count()
-                ),
+                Some(t) => format!("{} truly bad samples", t.bad.iter().filter(|&&b| b).count()),
                 None => "none".into(),
             }
         }),
