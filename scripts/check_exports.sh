@@ -42,8 +42,12 @@ if ! LD_LIBRARY_PATH="$venv/ssl11" "$mongod" --version >/dev/null 2>&1; then
 fi
 py() { LD_LIBRARY_PATH="$venv/ssl11${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$venv/bin/python" "$@"; }
 cd "$here"
-cargo build --release --quiet
-bin="$here/target/release/itlm-inspector"
+# ITLM_BIN: a built binary to use instead of building one.
+bin="${ITLM_BIN:-}"
+if [ -z "$bin" ]; then
+    cargo build --release --quiet
+    bin="$here/target/release/itlm-inspector"
+fi
 rm -rf "$work"
 mkdir -p "$work"
 
