@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::error::{Error, Result};
-use crate::export::{self, Overwrite, RunFile};
+use crate::export::{self, ecosystem, Overwrite, RunFile};
 use crate::itlm::Selection;
 use crate::session::{self, CutRequest};
 
@@ -29,25 +29,35 @@ pub struct ExportArgs {
     /// Write the kept samples as a new image folder (see `run --clean-copy`).
     #[arg(long)]
     pub clean_copy: Option<PathBuf>,
-    /// Your decisions (decisions.csv): writes labels.csv (the corrected labels) into --out, and
-    /// the clean copy follows them (relabelled samples under their new class, excluded ones
-    /// left out, kept ones in).
+    /// Write cleanlab's issues table (path,is_label_issue,label_score,given_label,
+    /// predicted_label per sample, in dataset order) to this CSV file.
+    #[arg(long)]
+    pub cleanlab: Option<PathBuf>,
+    /// Write a FiftyOne image-classification dataset (data/ linked to the originals,
+    /// labels.json, tags.json and load_fiftyone.py) into this new folder.
+    #[arg(long)]
+    pub fiftyone: Option<PathBuf>,
+    /// Your decisions (decisions.csv) [default: the decisions.csv beside the run, when there is
+    /// one]: --out gets labels.csv (the corrected labels), the clean copy follows them
+    /// (relabelled samples under their new class, excluded ones left out, kept ones in), and
+    /// --cleanlab / --fiftyone mark them.
     #[arg(long)]
     pub decisions: Option<PathBuf>,
     /// In the clean copy, put the samples still flagged (trimmed, no decision) under
     /// `_flagged/<class>/` instead of leaving them out.
     #[arg(long, requires = "clean_copy")]
     pub flagged_folder: bool,
-    /// Replace existing output files in --out.
+    /// Replace existing output files in --out (and the --cleanlab file).
     #[arg(long)]
     pub force: bool,
 }
 
 /// `itlm-inspector export`.
 pub fn export_command(a: &ExportArgs) -> Result<()> {
-    if a.out.is_none() && a.clean_copy.is_none() {
+    if a.out.is_none() && a.clean_copy.is_none() && a.cleanlab.is_none() && a.fiftyone.is_none() {
         return Err(Error::Config(
-            "nothing to do: give --out DIR and/or --clean-copy DIR".into(),
+            "nothing to do: give --out DIR, --clean-copy DIR, --cleanlab FILE and/or --fiftyone DIR"
+                .into(),
         ));
     }
     let mut run = RunFile::read(&a.run)?;
@@ -63,13 +73,26 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         },
     )?;
     eprintln!("{cut}");
-    let decisions = match &a.decisions {
-        Some(path) => Some(read_decisions(path, &run)?),
-        None => None,
-    };
+    // The decisions given, or those beside the run; nothing is written when they are refused.
+    let decisions = super::report::run_decisions(&a.run, &run, a.decisions.as_deref())?;
     // Every destination is checked before anything is written.
     let sources: Vec<&crate::data::Source> = run.dataset.sources().collect();
     export::check_outputs(a.out.as_deref(), a.clean_copy.as_deref(), &sources, a.force)?;
+    let overwrite_table = if a.force {
+        Overwrite::Allow
+    } else {
+        Overwrite::Refuse
+    };
+    if let Some(p) = &a.cleanlab {
+        export::check_outside_datasets(p, sources.iter().copied())?;
+        if !a.force && p.exists() {
+            return Err(Error::data(p, "already exists; pass --force to replace it"));
+        }
+    }
+    if let Some(p) = &a.fiftyone {
+        export::check_outside_datasets(p, sources.iter().copied())?;
+        export::paths::check_new_folder(p)?;
+    }
     if let Some(out) = &a.out {
         let overwrite = if a.force {
             Overwrite::Allow
@@ -97,17 +120,18 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         let plan = export::clean_copy::placements(&run, decisions.as_ref(), a.flagged_folder)?;
         eprintln!("{}", export::clean_copy::clean_copy_of(&run, dst, &plan)?);
     }
-    Ok(())
-}
-
-/// Read a decisions file against the run's samples (nothing is written): what could not be
-/// applied is printed; a file of another dataset is refused.
-fn read_decisions(path: &std::path::Path, run: &RunFile) -> Result<crate::itlm::Decisions> {
-    let (d, replay) =
-        session::decisions::Journal::read(path, &run.dataset.ids, &run.dataset.classes)?;
-    if replay.another_dataset() {
-        return Err(Error::data(path, replay.to_string()));
+    if let Some(p) = &a.cleanlab {
+        ecosystem::write_label_issues(p, &run, None, decisions.as_ref(), overwrite_table)?;
+        eprintln!("wrote {}", p.display());
     }
-    eprintln!("{replay}");
-    Ok(d)
+    if let Some(dst) = &a.fiftyone {
+        // IDX and CIFAR sets are written as PNGs from their reloaded pixels.
+        let images = match run.dataset.source {
+            crate::data::Source::ImageFolder { .. } => None,
+            _ => super::report::run_images(&a.run),
+        };
+        let r = ecosystem::write_fiftyone(&run, None, decisions.as_ref(), images.as_deref(), dst)?;
+        eprintln!("{r}");
+    }
+    Ok(())
 }

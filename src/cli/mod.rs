@@ -6,6 +6,7 @@ pub mod args;
 pub mod bench;
 pub mod corrupt;
 pub mod export;
+pub mod report;
 pub mod reproduce;
 pub mod run;
 pub mod values;
@@ -39,6 +40,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Re-cut a saved run (another round or tau) and write its outputs and/or a clean copy.
     Export(ExportArgs),
+    /// Write one self-contained HTML report of a saved run.
+    Report(report::ReportArgs),
     /// Write a corrupted copy of a dataset (label noise, backdoor, spurious) with its truth.csv.
     Corrupt(Box<corrupt::CorruptArgs>),
     /// Write the demo data set (procedurally drawn shapes with known bad samples).
@@ -66,6 +69,7 @@ pub fn dispatch(cli: Cli) -> Dispatch {
         Some(Command::Corrupt(a)) => done(corrupt::corrupt_command(&a)),
         Some(Command::GenDemo(a)) => done(corrupt::gen_demo_command(&a)),
         Some(Command::Export(a)) => done(export::export_command(&a)),
+        Some(Command::Report(a)) => done(report::report_command(&a)),
         Some(Command::Bench(a)) => done(bench::run(&a)),
         Some(Command::Reproduce(a)) => done(reproduce::run(&a)),
         Some(Command::Gui { path }) => Dispatch::Window(path.or(cli.path)),

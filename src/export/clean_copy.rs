@@ -138,14 +138,16 @@ impl CopyReport {
     }
 }
 
-enum Made {
+/// How one file of a copy was made (also the FiftyOne export's `data/`).
+pub(super) enum Made {
     Hard,
     Sym,
     Copy,
     Missing,
 }
 
-fn link_one(src: &Path, dst: &Path) -> Result<Made> {
+/// Put `src` at `dst`: a hard link, else a symlink, else a copy; `Missing` when `src` is gone.
+pub(super) fn link_one(src: &Path, dst: &Path) -> Result<Made> {
     if !src.is_file() {
         return Ok(Made::Missing);
     }

@@ -1,16 +1,21 @@
 //! Everything written to disk for a run: the versioned run file ([`run_file`]; read by
 //! [`read`], earlier versions through [`legacy`]), the tables ([`tables`]: `samples.csv`,
 //! `clean.txt`, `flagged.txt`), the set of outputs and their checks ([`files`]), the clean copy
-//! of the kept samples ([`clean_copy`]); all writes atomic ([`atomic`]) and never inside a
+//! of the kept samples ([`clean_copy`]), the HTML report ([`report`]) and the formats other
+//! tools read ([`ecosystem`]: cleanlab's issues table, a FiftyOne dataset), both of the round
+//! [`shown`]; all writes atomic ([`atomic`]) and never inside a
 //! dataset folder ([`paths`]).
 
 pub mod atomic;
 pub mod clean_copy;
+pub mod ecosystem;
 pub mod files;
 pub mod legacy;
 pub mod paths;
 pub mod read;
+pub mod report;
 pub mod run_file;
+pub mod shown;
 pub mod tables;
 
 pub use atomic::{write_atomic, Overwrite, StagedDir};

@@ -1,0 +1,415 @@
+//! Exports in the formats other tools read:
+//!
+//! - a cleanlab-style issues table, `label_issues.csv`: `path,is_label_issue,label_score,
+//!   given_label,predicted_label`, one row per sample in dataset order, as cleanlab's
+//!   `find_label_issues` / `Datalab.get_issues("label")` lay it out. `label_score` is p(given
+//!   label) under the shown round's model (cleanlab's default "self_confidence" score: low =
+//!   likely wrong); `is_label_issue` is flagged by the shown cut and not kept by the user, or
+//!   excluded / relabelled by the user.
+//! - a FiftyOne image-classification dataset (`fo.types.FiftyOneImageClassificationDataset`):
+//!   `data/<uuid>.<ext>` (hard links to the originals, else symlinks, else copies; PNGs for
+//!   IDX / CIFAR sets) and `labels.json` `{"classes": [...], "labels": {"<uuid>": target}}`
+//!   where each target is `{"label": <given class index>, "confidence": p(given),
+//!   "attributes": {...}}`, the dict form FiftyOne's `ImageClassificationSampleParser` reads.
+//!   Its attributes become the `ground_truth` Classification's fields: `tags` (FiftyOne's
+//!   label tags: flagged / excluded / relabelled / kept_by_user) and `itlm_*` values. The
+//!   format has no sample tags, so the same tags also go to a sidecar `tags.json`
+//!   (`{"<uuid>": [tags]}`) that `load_fiftyone.py` (written beside) applies as sample tags.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde_json::{json, Value};
+
+use super::atomic::{write_atomic, Overwrite, StagedDir};
+use super::clean_copy::{link_one, Made};
+use super::paths::{check_new_folder, check_outside_datasets};
+use super::run_file::RunFile;
+use super::shown::{shown, Shown};
+use crate::data::encode::encode_png;
+use crate::data::{Dataset, Source};
+use crate::error::{Error, Result};
+use crate::itlm::decisions::{Decision, Decisions};
+use crate::learner::ModelKind;
+
+/// The issues table's file name.
+pub const LABEL_ISSUES_CSV: &str = "label_issues.csv";
+/// The issues table's header.
+pub const LABEL_ISSUES_HEADER: &str = "path,is_label_issue,label_score,given_label,predicted_label";
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn check_decisions(run: &RunFile, decisions: Option<&Decisions>) -> Result<()> {
+    match decisions {
+        Some(d) if d.len() != run.dataset.len() => Err(Error::Other(format!(
+            "the decisions are for {} samples, the run has {}",
+            d.len(),
+            run.dataset.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_classifier(run: &RunFile, what: &str) -> Result<()> {
+    if run.learner.model == ModelKind::Vae {
+        return Err(Error::Other(format!(
+            "{what} needs predicted labels; this run's generative learner has none"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether sample `i` is a label issue: excluded or relabelled by the user, or flagged by the
+/// shown cut and not kept by the user.
+pub fn is_label_issue(sh: &Shown, decisions: Option<&Decisions>, i: usize) -> bool {
+    match decisions.and_then(|d| d.get(i)) {
+        Some(Decision::Keep) => false,
+        Some(Decision::Exclude | Decision::Relabel(_)) => true,
+        None => !sh.kept[i],
+    }
+}
+
+/// `label_issues.csv` of `run` at round `round` (None: the verdict's cut).
+pub fn label_issues_csv(
+    run: &RunFile,
+    round: Option<usize>,
+    decisions: Option<&Decisions>,
+) -> Result<String> {
+    check_classifier(run, "the issues table")?;
+    check_decisions(run, decisions)?;
+    let sh = shown(run, round)?;
+    let d = &run.dataset;
+    let r = &sh.record;
+    let mut s = String::with_capacity(64 * d.len());
+    s.push_str(LABEL_ISSUES_HEADER);
+    s.push('\n');
+    for i in 0..d.len() {
+        let p = r.p_given[i];
+        s.push_str(&format!(
+            "{},{},{},{},{}\n",
+            csv_field(&d.ids[i]),
+            if is_label_issue(&sh, decisions, i) {
+                "True"
+            } else {
+                "False"
+            },
+            if p.is_finite() {
+                format!("{p:.6}")
+            } else {
+                String::new()
+            },
+            csv_field(d.class_name(d.labels[i])),
+            csv_field(d.class_name(r.predicted[i]))
+        ));
+    }
+    Ok(s)
+}
+
+/// Write `label_issues.csv` of `run` to `path` atomically (never inside a dataset folder).
+pub fn write_label_issues(
+    path: &Path,
+    run: &RunFile,
+    round: Option<usize>,
+    decisions: Option<&Decisions>,
+    overwrite: Overwrite,
+) -> Result<()> {
+    check_outside_datasets(path, run.dataset.sources())?;
+    let csv = label_issues_csv(run, round, decisions)?;
+    write_atomic(path, csv.as_bytes(), overwrite)
+}
+
+/// What the FiftyOne export wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FiftyOneReport {
+    pub dst: PathBuf,
+    pub samples: usize,
+    pub hard_links: usize,
+    pub symlinks: usize,
+    pub copies: usize,
+    /// PNGs written from IDX / CIFAR samples.
+    pub written: usize,
+    /// Samples tagged flagged, excluded, relabelled.
+    pub flagged: usize,
+    pub excluded: usize,
+    pub relabelled: usize,
+}
+
+impl std::fmt::Display for FiftyOneReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "FiftyOne dataset {}: {} samples ({} hard links, {} symlinks, {} copies, {} PNGs written); tagged {} flagged, {} excluded, {} relabelled; load it with `python {}`",
+            self.dst.display(),
+            self.samples,
+            self.hard_links,
+            self.symlinks,
+            self.copies,
+            self.written,
+            self.flagged,
+            self.excluded,
+            self.relabelled,
+            self.dst.join(LOADER).display()
+        )
+    }
+}
+
+/// The sidecar of sample tags, and the script that applies them.
+pub const TAGS_JSON: &str = "tags.json";
+pub const LOADER: &str = "load_fiftyone.py";
+
+/// A file name stem every file system accepts: ASCII letters, digits, `-` and `_`.
+fn safe_stem(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    s
+}
+
+/// The uuid (file stem) of sample `i`: its index, zero-padded so that FiftyOne's sorted import
+/// keeps the dataset order, then its file name made safe; unique by the index.
+pub fn fiftyone_uuid(i: usize, n: usize, id: &str) -> String {
+    let width = n.saturating_sub(1).max(1).to_string().len().max(6);
+    let base = id.rsplit(['/', '\\', '#']).next().unwrap_or(id);
+    let stem = base.rsplit_once('.').map(|(s, _)| s).unwrap_or(base);
+    format!("{i:0width$}_{}", safe_stem(stem))
+}
+
+/// The extension of sample `i`'s file in `data/`: the original's (lower case) for an image
+/// folder, `png` for the others.
+fn extension(run: &RunFile, i: usize) -> String {
+    match &run.dataset.source {
+        Source::ImageFolder { .. } => Path::new(&run.dataset.ids[i])
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or_else(|| "img".into()),
+        _ => "png".into(),
+    }
+}
+
+/// The tags of sample `i`: flagged by the shown cut, and the user's decision.
+fn tags(sh: &Shown, decisions: Option<&Decisions>, i: usize) -> Vec<&'static str> {
+    let mut t = Vec::new();
+    if !sh.kept[i] {
+        t.push("flagged");
+    }
+    match decisions.and_then(|d| d.get(i)) {
+        Some(Decision::Exclude) => t.push("excluded"),
+        Some(Decision::Relabel(_)) => t.push("relabelled"),
+        Some(Decision::Keep) => t.push("kept_by_user"),
+        None => {}
+    }
+    t
+}
+
+/// `labels.json` and `tags.json` of the FiftyOne export, by uuid.
+pub fn fiftyone_labels(
+    run: &RunFile,
+    round: Option<usize>,
+    decisions: Option<&Decisions>,
+) -> Result<(Value, Value)> {
+    check_classifier(run, "the FiftyOne export")?;
+    check_decisions(run, decisions)?;
+    let sh = shown(run, round)?;
+    let d = &run.dataset;
+    let r = &sh.record;
+    let mut labels = serde_json::Map::new();
+    let mut tag_map = serde_json::Map::new();
+    for i in 0..d.len() {
+        let uuid = fiftyone_uuid(i, d.len(), &d.ids[i]);
+        let t = tags(&sh, decisions, i);
+        let mut attrs = json!({
+            "tags": t,
+            "itlm_path": d.ids[i],
+            "itlm_loss": finite(r.score[i]),
+            "itlm_predicted": d.class_name(r.predicted[i]),
+            "itlm_flagged": !sh.kept[i],
+            "itlm_label_issue": is_label_issue(&sh, decisions, i),
+        });
+        if let Some(dec) = decisions.and_then(|x| x.get(i)) {
+            attrs["itlm_decision"] = json!(dec.word());
+            if let Decision::Relabel(c) = dec {
+                attrs["itlm_relabel"] = json!(d.class_name(c));
+            }
+        }
+        let mut target = json!({ "label": d.labels[i], "attributes": attrs });
+        if let Some(p) = finite(r.p_given[i]) {
+            target["confidence"] = json!(p);
+        }
+        labels.insert(uuid.clone(), target);
+        tag_map.insert(uuid, json!(t));
+    }
+    Ok((
+        json!({ "classes": d.classes, "labels": Value::Object(labels) }),
+        Value::Object(tag_map),
+    ))
+}
+
+fn finite(v: f32) -> Option<f64> {
+    // Through the decimal text, so that 0.1f32 is written 0.1, not 0.10000000149011612.
+    v.is_finite()
+        .then(|| format!("{v}").parse::<f64>().ok())
+        .flatten()
+}
+
+/// Write the FiftyOne image-classification export of `run` into the new folder `dst` (empty
+/// or absent, never inside a dataset folder the run read): `data/`, `labels.json`,
+/// `tags.json`, `load_fiftyone.py`. `images` are the run's samples with pixels in the run's
+/// order, needed for IDX and CIFAR sets (written as PNG); an image folder's files are linked.
+/// Built in a staging folder and renamed into place when complete; a sample whose file is
+/// gone makes it an error, writing nothing.
+pub fn write_fiftyone(
+    run: &RunFile,
+    round: Option<usize>,
+    decisions: Option<&Decisions>,
+    images: Option<&Dataset>,
+    dst: &Path,
+) -> Result<FiftyOneReport> {
+    let (labels, tag_map) = fiftyone_labels(run, round, decisions)?;
+    check_new_folder(dst)?;
+    check_outside_datasets(dst, run.dataset.sources())?;
+    let d = &run.dataset;
+    let n = d.len();
+    let staged = StagedDir::new(dst)?;
+    let data = staged.path().join("data");
+    std::fs::create_dir_all(&data).map_err(|e| Error::io(&data, e))?;
+    let names: Vec<PathBuf> = (0..n)
+        .map(|i| {
+            data.join(format!(
+                "{}.{}",
+                fiftyone_uuid(i, n, &d.ids[i]),
+                extension(run, i)
+            ))
+        })
+        .collect();
+    let mut report = FiftyOneReport {
+        dst: dst.to_path_buf(),
+        samples: n,
+        ..Default::default()
+    };
+    match &d.source {
+        Source::ImageFolder { root } => {
+            let made: Vec<Result<Made>> = (0..n)
+                .into_par_iter()
+                .map(|i| link_one(&root.join(&d.ids[i]), &names[i]))
+                .collect();
+            let mut missing = Vec::new();
+            for (i, m) in made.into_iter().enumerate() {
+                match m? {
+                    Made::Hard => report.hard_links += 1,
+                    Made::Sym => report.symlinks += 1,
+                    Made::Copy => report.copies += 1,
+                    Made::Missing => missing.push(i),
+                }
+            }
+            if let Some(&first) = missing.first() {
+                return Err(Error::data(
+                    dst,
+                    format!(
+                        "{} of the {n} files of the run's dataset are gone (first: {}); nothing was written",
+                        missing.len(),
+                        root.join(&d.ids[first]).display()
+                    ),
+                ));
+            }
+        }
+        Source::Memory => {
+            return Err(Error::Other(
+                "this run's samples were built in memory: there are no files to export".into(),
+            ))
+        }
+        Source::Idx { .. } | Source::Cifar { .. } => {
+            let im = images
+                .filter(|im| im.ids() == d.ids.as_slice())
+                .ok_or_else(|| {
+                    Error::Other(
+                        "the run's dataset could not be read, so its images cannot be written"
+                            .into(),
+                    )
+                })?;
+            (0..n).into_par_iter().try_for_each(|i| {
+                let png =
+                    encode_png(im.image(i), im.shape).map_err(|m| Error::data(&names[i], m))?;
+                std::fs::write(&names[i], png).map_err(|e| Error::io(&names[i], e))
+            })?;
+            report.written = n;
+        }
+    }
+    let mut counts = BTreeMap::<&str, usize>::new();
+    if let Value::Object(m) = &tag_map {
+        for t in m.values().filter_map(|v| v.as_array()).flatten() {
+            if let Some(t) = t.as_str() {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+    }
+    report.flagged = counts.get("flagged").copied().unwrap_or(0);
+    report.excluded = counts.get("excluded").copied().unwrap_or(0);
+    report.relabelled = counts.get("relabelled").copied().unwrap_or(0);
+    let json = |v: &Value, name: &str| -> Result<()> {
+        let p = staged.path().join(name);
+        let text = serde_json::to_string_pretty(v)
+            .map_err(|e| Error::Other(format!("encoding {name}: {e}")))?;
+        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
+    };
+    json(&labels, "labels.json")?;
+    json(&tag_map, TAGS_JSON)?;
+    let loader = staged.path().join(LOADER);
+    std::fs::write(&loader, LOADER_PY).map_err(|e| Error::io(&loader, e))?;
+    staged.commit()?;
+    Ok(report)
+}
+
+/// The loader written beside the export: FiftyOne's own importer, then the sidecar's sample
+/// tags.
+const LOADER_PY: &str = r#""""Load this itlm-inspector export into FiftyOne, with its sample tags.
+
+    python load_fiftyone.py [NAME]      (then: fo.launch_app(dataset))
+
+labels.json is a FiftyOneImageClassificationDataset: the `ground_truth` field is the given
+label, its `confidence` p(given label) under the model, its label tags (flagged, excluded,
+relabelled, kept_by_user) and `itlm_*` attributes what itlm-inspector found. The format has no
+sample tags, so tags.json carries them; this script applies them.
+"""
+import json
+import os
+import sys
+
+import fiftyone as fo
+
+
+def load(name=None, export_dir=None):
+    export_dir = export_dir or os.path.dirname(os.path.abspath(__file__))
+    dataset = fo.Dataset.from_dir(
+        dataset_dir=export_dir,
+        dataset_type=fo.types.FiftyOneImageClassificationDataset,
+        name=name,
+    )
+    with open(os.path.join(export_dir, "tags.json")) as f:
+        tags = json.load(f)
+    for sample in dataset.iter_samples(autosave=True):
+        uuid = os.path.splitext(os.path.basename(sample.filepath))[0]
+        sample.tags = list(tags.get(uuid, []))
+    return dataset
+
+
+if __name__ == "__main__":
+    ds = load(sys.argv[1] if len(sys.argv) > 1 else None)
+    print(ds)
+    print("sample tags:", ds.count_sample_tags())
+"#;

@@ -1,0 +1,603 @@
+//! The report: one self-contained HTML file of a run (no external resource: charts are inline
+//! SVG, thumbnails `data:` PNG URIs) with the loss histogram of every round and its cut, the
+//! metrics over rounds, the confusion of the trimmed samples (given -> predicted), the top
+//! flagged samples, a summary of the user's decisions and the config. Every string from the
+//! user's data (file names, class names, paths) is escaped with [`esc`].
+
+mod charts;
+#[cfg(test)]
+mod tests;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::atomic::{write_atomic, Overwrite};
+use super::paths::check_outside_datasets;
+use super::run_file::RunFile;
+use super::shown::{shown, Shown};
+use crate::data::encode::encode_png;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::itlm::decisions::{Decision, Decisions};
+use crate::itlm::{LossAggregate, Selection};
+use crate::learner::ModelKind;
+use charts::{histogram, metrics_chart, short, Series};
+
+/// How many flagged samples the report shows by default.
+pub const DEFAULT_TOP: usize = 48;
+/// Bins of each loss histogram.
+const BINS: usize = 40;
+
+/// What a report is made of.
+#[derive(Clone, Copy)]
+pub struct ReportInput<'a> {
+    pub run: &'a RunFile,
+    /// The round whose cut is shown (None: the verdict's).
+    pub round: Option<usize>,
+    /// The user's decisions on the run's samples, when given.
+    pub decisions: Option<&'a Decisions>,
+    /// The run's samples with their pixels, in the run's order (a reopened run's training
+    /// set); None, or a set that does not match the run's ids: no thumbnails.
+    pub images: Option<&'a Dataset>,
+    /// Flagged samples shown, highest score first.
+    pub top: usize,
+}
+
+impl<'a> ReportInput<'a> {
+    /// The report of `run` at its verdict, without decisions or thumbnails.
+    pub fn new(run: &'a RunFile) -> Self {
+        Self {
+            run,
+            round: None,
+            decisions: None,
+            images: None,
+            top: DEFAULT_TOP,
+        }
+    }
+}
+
+/// `s` escaped for HTML text and attribute values (`& < > " '`).
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            // Control characters are not allowed in HTML text.
+            c if c.is_control() && c != '\n' && c != '\t' => o.push('\u{fffd}'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Standard base64 (with padding) of `bytes`.
+pub fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut o = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for ch in bytes.chunks(3) {
+        let b = [ch[0], *ch.get(1).unwrap_or(&0), *ch.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= ch.len() {
+                o.push(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                o.push('=');
+            }
+        }
+    }
+    o
+}
+
+/// Write the report of `input` to `path` atomically; refuses a path inside a dataset folder
+/// the run read.
+pub fn write_report(path: &Path, input: &ReportInput, overwrite: Overwrite) -> Result<()> {
+    check_outside_datasets(path, input.run.dataset.sources())?;
+    let html = render(input)?;
+    write_atomic(path, html.as_bytes(), overwrite)
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1140px;color:#222;padding:0 12px}\
+h1{font-size:1.6em;margin-bottom:4px}h2{border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:32px}\
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}\
+th{background:#f3f3f3}td.l,th.l{text-align:left}td.diag{color:#999}td.hot{background:#fbe3e2}\
+.hists{display:flex;flex-wrap:wrap;gap:8px 20px}.hists figure{margin:0}figcaption{font-size:13px}\
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(132px,1fr));gap:10px}\
+.grid figure{margin:0;border:1px solid #ddd;border-radius:4px;padding:6px;font-size:12px;overflow-wrap:anywhere}\
+.grid img,.grid .noimg{width:120px;height:120px;object-fit:contain;image-rendering:pixelated;background:#eee;display:block;margin:0 auto 4px}\
+.grid .noimg{line-height:120px;text-align:center;color:#888}\
+.badge{display:inline-block;border-radius:3px;padding:0 4px;color:#fff;font-size:11px}\
+.b-exclude{background:#b22}.b-keep{background:#2a7}.b-relabel{background:#c80}\
+.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\
+.muted{color:#666}code{font-size:12px}";
+
+/// The HTML of the report.
+pub fn render(input: &ReportInput) -> Result<String> {
+    let run = input.run;
+    let d = &run.dataset;
+    let sh = shown(run, input.round)?;
+    if let Some(dec) = input.decisions {
+        if dec.len() != d.len() {
+            return Err(Error::Other(format!(
+                "the decisions are for {} samples, the run has {}",
+                dec.len(),
+                d.len()
+            )));
+        }
+    }
+    let mut h = String::new();
+    let _ = writeln!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ITLM report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
+        esc(&d.name)
+    );
+    let _ = writeln!(h, "<h1>ITLM report: {}</h1>", esc(&d.name));
+    let _ = writeln!(
+        h,
+        "<p class=\"summary\">{} of {} ({}), {} rounds ({}). Shown: round {} cut at tau {:.3}{}: <b id=\"flagged-count\" data-count=\"{}\">{}</b> of {} flagged.</p>",
+        crate::plural(d.len(), "sample"),
+        crate::plural(d.classes.len(), "class"),
+        esc(&source_text(run)),
+        run.rounds.len(),
+        esc(&run.status.to_string()),
+        sh.round(),
+        sh.tau,
+        if sh.verdict { " (the exported cut)" } else { "" },
+        sh.flagged(),
+        sh.flagged(),
+        d.len()
+    );
+    metrics_section(&mut h, run);
+    histograms_section(&mut h, run, &sh);
+    confusion_section(&mut h, run, &sh);
+    flagged_section(&mut h, input, &sh);
+    if let Some(dec) = input.decisions {
+        decisions_section(&mut h, run, &sh, dec);
+    }
+    config_section(&mut h, run);
+    h.push_str("<p class=\"muted\">Written by itlm-inspector ");
+    h.push_str(env!("CARGO_PKG_VERSION"));
+    h.push_str(".</p>\n</body>\n</html>\n");
+    Ok(h)
+}
+
+fn source_text(run: &RunFile) -> String {
+    use crate::data::Source;
+    match &run.dataset.source {
+        Source::ImageFolder { root } => root.display().to_string(),
+        Source::Idx { images } => images.display().to_string(),
+        Source::Cifar { dir } => dir.display().to_string(),
+        Source::Memory => "built in memory".into(),
+    }
+}
+
+fn generative(run: &RunFile) -> bool {
+    run.learner.model == ModelKind::Vae
+}
+
+fn metrics_section(h: &mut String, run: &RunFile) {
+    let n = run.dataset.len().max(1) as f64;
+    let m: Vec<_> = run.rounds.iter().map(|r| &r.metrics).collect();
+    let rounds: Vec<usize> = run.rounds.iter().map(|r| r.round).collect();
+    let series = [
+        Series {
+            name: "train accuracy",
+            colour: "#4c78a8",
+            values: m.iter().map(|m| m.train_acc).collect(),
+        },
+        Series {
+            name: "all accuracy",
+            colour: "#72b7b2",
+            values: m.iter().map(|m| m.all_acc).collect(),
+        },
+        Series {
+            name: "test accuracy",
+            colour: "#54a24b",
+            values: m.iter().map(|m| m.test_acc).collect(),
+        },
+        Series {
+            name: "test-2 accuracy",
+            colour: "#b279a2",
+            values: m.iter().map(|m| m.test2_acc).collect(),
+        },
+        Series {
+            name: "trimmed share",
+            colour: "#e45756",
+            values: m.iter().map(|m| Some(m.trimmed as f64 / n)).collect(),
+        },
+        Series {
+            name: "precision",
+            colour: "#f58518",
+            values: m.iter().map(|m| m.trim.map(|t| t.precision)).collect(),
+        },
+        Series {
+            name: "recall",
+            colour: "#9d755d",
+            values: m.iter().map(|m| m.trim.map(|t| t.recall)).collect(),
+        },
+    ];
+    h.push_str("<section id=\"metrics\">\n<h2>Metrics over rounds</h2>\n");
+    h.push_str(&metrics_chart(&rounds, &series));
+    let truth = m.iter().any(|m| m.trim.is_some());
+    h.push_str("\n<table class=\"metrics\">\n<tr><th>round</th><th>trained on</th><th>tau</th><th>kept</th><th>trimmed</th><th>train acc</th><th>all acc</th><th>test acc</th><th>test-2 acc</th><th>mean loss</th>");
+    if truth {
+        h.push_str("<th>precision</th><th>recall</th><th>F1</th>");
+    }
+    h.push_str("</tr>\n");
+    let pct = |v: Option<f64>| v.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_default();
+    for r in &run.rounds {
+        let mm = &r.metrics;
+        let _ = write!(
+            h,
+            "<tr data-round=\"{}\"><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td class=\"trimmed\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            r.round,
+            r.round,
+            r.trained_on,
+            r.tau,
+            mm.kept,
+            mm.trimmed,
+            pct(mm.train_acc),
+            pct(mm.all_acc),
+            pct(mm.test_acc),
+            pct(mm.test2_acc),
+            short(mm.mean_loss)
+        );
+        if truth {
+            let t = mm.trim;
+            let _ = write!(
+                h,
+                "<td>{}</td><td>{}</td><td>{}</td>",
+                pct(t.map(|t| t.precision)),
+                pct(t.map(|t| t.recall)),
+                pct(t.map(|t| t.f1))
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n</section>\n");
+}
+
+/// The score of the first trimmed sample, when one global cut made the selection.
+fn cut_of(run: &RunFile, scores: &[f32], kept: &[bool]) -> Option<f32> {
+    if run.config.select != Selection::Global {
+        return None;
+    }
+    scores
+        .iter()
+        .zip(kept)
+        .filter(|(s, k)| !**k && s.is_finite())
+        .map(|(s, _)| *s)
+        .reduce(f32::min)
+}
+
+fn histograms_section(h: &mut String, run: &RunFile, sh: &Shown) {
+    let what = match run.config.aggregate {
+        LossAggregate::Last => "loss",
+        LossAggregate::Mean => "mean loss over rounds",
+    };
+    h.push_str("<section id=\"histograms\">\n<h2>Loss per round</h2>\n");
+    let _ = writeln!(
+        h,
+        "<p class=\"legend\">Samples by the {what} the cut is made on:<span style=\"background:{}\"></span>kept<span style=\"background:{}\"></span>trimmed; the dashed line is the cut{}.</p>",
+        charts::KEPT,
+        charts::TRIMMED,
+        if run.config.select == Selection::Global {
+            ""
+        } else {
+            " (per-class selection: each class has its own cut, so none is drawn)"
+        }
+    );
+    h.push_str("<div class=\"hists\">\n");
+    for r in &run.rounds {
+        let kept: &[bool] = if r.round == sh.round() {
+            &sh.kept
+        } else {
+            &r.kept
+        };
+        let trimmed = kept.iter().filter(|&&k| !k).count();
+        let (svg, not_finite) = histogram(&r.score, kept, cut_of(run, &r.score, kept), BINS, what);
+        let _ = writeln!(
+            h,
+            "<figure data-round=\"{}\" data-trimmed=\"{trimmed}\">{svg}<figcaption>Round {}{}: {} kept, {} trimmed{}</figcaption></figure>",
+            r.round,
+            r.round,
+            if r.round == sh.round() { " (shown)" } else { "" },
+            kept.len() - trimmed,
+            trimmed,
+            if not_finite > 0 {
+                format!("; {not_finite} not finite, not drawn")
+            } else {
+                String::new()
+            }
+        );
+    }
+    h.push_str("</div>\n</section>\n");
+}
+
+fn confusion_section(h: &mut String, run: &RunFile, sh: &Shown) {
+    let d = &run.dataset;
+    h.push_str("<section id=\"confusion\">\n<h2>Flagged samples: given &rarr; predicted</h2>\n");
+    if generative(run) {
+        h.push_str("<p>A generative learner predicts no classes.</p>\n</section>\n");
+        return;
+    }
+    let k = d.classes.len();
+    let mut cells = vec![0usize; k * k];
+    for i in (0..d.len()).filter(|&i| !sh.kept[i]) {
+        let (g, p) = (d.labels[i] as usize, sh.record.predicted[i] as usize);
+        if g < k && p < k {
+            cells[g * k + p] += 1;
+        }
+    }
+    let rows: Vec<usize> = (0..k)
+        .filter(|g| (0..k).any(|p| cells[g * k + p] > 0))
+        .collect();
+    let cols: Vec<usize> = (0..k)
+        .filter(|p| (0..k).any(|g| cells[g * k + p] > 0))
+        .collect();
+    if rows.is_empty() {
+        h.push_str("<p>No sample is flagged.</p>\n</section>\n");
+        return;
+    }
+    let max = cells.iter().copied().max().unwrap_or(0);
+    let _ = writeln!(
+        h,
+        "<p>Rows: the given class; columns: the class the shown round's model predicts (only classes with a flagged sample). On the diagonal the model agrees with the given label (hard or ambiguous samples); off it, likely mislabelled.</p>"
+    );
+    h.push_str("<table class=\"confusion\">\n<tr><th class=\"l\">given \\ predicted</th>");
+    for &p in &cols {
+        let _ = write!(h, "<th>{}</th>", esc(&d.classes[p]));
+    }
+    h.push_str("<th>total</th></tr>\n");
+    for &g in &rows {
+        let _ = write!(h, "<tr><th class=\"l\">{}</th>", esc(&d.classes[g]));
+        let mut total = 0;
+        for &p in &cols {
+            let c = cells[g * k + p];
+            total += c;
+            let class = if g == p {
+                " class=\"diag\""
+            } else if c > 0 && c * 4 >= max {
+                " class=\"hot\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                h,
+                "<td{class} data-given=\"{g}\" data-predicted=\"{p}\">{}</td>",
+                if c == 0 { String::new() } else { c.to_string() }
+            );
+        }
+        let _ = writeln!(h, "<td>{total}</td></tr>");
+    }
+    h.push_str("</table>\n</section>\n");
+}
+
+/// The thumbnail of sample `i` as a data URI, when the images match the run.
+fn thumbnail(images: Option<&Dataset>, i: usize) -> Option<String> {
+    let d = images?;
+    let png = encode_png(d.image(i), d.shape).ok()?;
+    Some(format!("data:image/png;base64,{}", base64(&png)))
+}
+
+/// The flagged samples of the shown cut, highest score first (ties by index).
+pub fn top_flagged(sh: &Shown, top: usize) -> Vec<usize> {
+    let s = &sh.record.score;
+    let mut idx: Vec<usize> = (0..sh.kept.len()).filter(|&i| !sh.kept[i]).collect();
+    idx.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+    idx.truncate(top);
+    idx
+}
+
+fn badge(d: Option<Decision>, classes: &[String]) -> String {
+    match d {
+        None => String::new(),
+        Some(Decision::Exclude) => "<span class=\"badge b-exclude\">excluded</span>".into(),
+        Some(Decision::Keep) => "<span class=\"badge b-keep\">kept</span>".into(),
+        Some(Decision::Relabel(c)) => format!(
+            "<span class=\"badge b-relabel\">relabelled &rarr; {}</span>",
+            esc(classes.get(c as usize).map(|s| s.as_str()).unwrap_or("?"))
+        ),
+    }
+}
+
+fn flagged_section(h: &mut String, input: &ReportInput, sh: &Shown) {
+    let run = input.run;
+    let d = &run.dataset;
+    let images = input
+        .images
+        .filter(|im| im.len() == d.len() && im.ids() == d.ids.as_slice());
+    let idx = top_flagged(sh, input.top);
+    let _ = writeln!(
+        h,
+        "<section id=\"flagged\" data-count=\"{}\">\n<h2>Top flagged samples</h2>",
+        idx.len()
+    );
+    let _ = writeln!(
+        h,
+        "<p>The {} of the {} flagged samples with the highest {}, highest first{}.</p>",
+        idx.len(),
+        sh.flagged(),
+        match run.config.aggregate {
+            LossAggregate::Last => "loss",
+            LossAggregate::Mean => "mean loss",
+        },
+        if images.is_none() {
+            "; no thumbnails: the run's dataset could not be read"
+        } else {
+            ""
+        }
+    );
+    h.push_str("<div class=\"grid\">\n");
+    let gen = generative(run);
+    for i in idx {
+        let id = esc(&d.ids[i]);
+        let img = match thumbnail(images, i) {
+            Some(uri) => format!("<img src=\"{uri}\" alt=\"{id}\" title=\"{id}\">"),
+            None => "<div class=\"noimg\">no image</div>".into(),
+        };
+        let given = esc(d.class_name(d.labels[i]));
+        let pred = if gen {
+            String::new()
+        } else {
+            format!(" &rarr; {}", esc(d.class_name(sh.record.predicted[i])))
+        };
+        let p = sh.record.p_given[i];
+        let p = if gen || !p.is_finite() {
+            String::new()
+        } else {
+            format!(", p(given) {p:.3}")
+        };
+        let dec = input
+            .decisions
+            .map(|dec| badge(dec.get(i), &d.classes))
+            .unwrap_or_default();
+        let _ = writeln!(
+            h,
+            "<figure class=\"sample\" data-index=\"{i}\">{img}<figcaption><b>{given}{pred}</b><br>loss {}{p}<br><span class=\"muted\">{id}</span> {dec}</figcaption></figure>",
+            short(sh.record.score[i] as f64)
+        );
+    }
+    h.push_str("</div>\n</section>\n");
+}
+
+fn decisions_section(h: &mut String, run: &RunFile, sh: &Shown, dec: &Decisions) {
+    let d = &run.dataset;
+    let c = dec.counts();
+    let mut flagged = [0usize; 3];
+    let mut agree = 0usize;
+    let k = d.classes.len();
+    let mut moves = vec![0usize; k * k];
+    for (i, x) in dec.iter() {
+        let slot = match x {
+            Decision::Exclude => 0,
+            Decision::Keep => 1,
+            Decision::Relabel(to) => {
+                if to == sh.record.predicted[i] {
+                    agree += 1;
+                }
+                let g = d.labels[i] as usize;
+                if g < k && (to as usize) < k {
+                    moves[g * k + to as usize] += 1;
+                }
+                2
+            }
+        };
+        if !sh.kept[i] {
+            flagged[slot] += 1;
+        }
+    }
+    let reviewed: usize = flagged.iter().sum();
+    let _ = writeln!(
+        h,
+        "<section id=\"decisions\" data-decided=\"{}\">\n<h2>Decisions</h2>\n<p>{} of the {} flagged samples reviewed.</p>",
+        c.decided,
+        reviewed,
+        sh.flagged()
+    );
+    h.push_str("<table class=\"decisions\">\n<tr><th class=\"l\">decision</th><th>samples</th><th>of them flagged</th></tr>\n");
+    for (name, n, f) in [
+        ("excluded", c.excluded, flagged[0]),
+        ("kept", c.kept, flagged[1]),
+        ("relabelled", c.relabelled, flagged[2]),
+    ] {
+        let _ = writeln!(
+            h,
+            "<tr data-decision=\"{name}\"><td class=\"l\">{name}</td><td>{n}</td><td>{f}</td></tr>"
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<tr><td class=\"l\">total</td><td>{}</td><td>{reviewed}</td></tr>\n</table>",
+        c.decided
+    );
+    if c.relabelled > 0 {
+        let _ = writeln!(
+            h,
+            "<p>{agree} of the {} relabelled samples took the class the model predicts.</p>",
+            c.relabelled
+        );
+        h.push_str("<table class=\"relabels\">\n<tr><th class=\"l\">given</th><th class=\"l\">relabelled to</th><th>samples</th></tr>\n");
+        for g in 0..k {
+            for t in 0..k {
+                let n = moves[g * k + t];
+                if n > 0 {
+                    let _ = writeln!(
+                        h,
+                        "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{n}</td></tr>",
+                        esc(&d.classes[g]),
+                        esc(&d.classes[t])
+                    );
+                }
+            }
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+/// Rows `key: value` of a serde value, nested keys joined with '.'.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+fn config_section(h: &mut String, run: &RunFile) {
+    let mut rows = vec![
+        ("dataset".to_string(), run.dataset.name.clone()),
+        ("source".to_string(), source_text(run)),
+        ("classes".to_string(), run.dataset.classes.join(", ")),
+        (
+            "image size".to_string(),
+            format!(
+                "{} x {} x {}",
+                run.dataset.shape.height, run.dataset.shape.width, run.dataset.shape.channels
+            ),
+        ),
+        ("ground truth".to_string(), {
+            match &run.truth {
+                Some(t) => format!("{} truly bad samples", t.bad.iter().filter(|&&b| b).count()),
+                None => "none".into(),
+            }
+        }),
+        ("status".to_string(), run.status.to_string()),
+        (
+            "training time".to_string(),
+            format!("{:.1} s", run.elapsed_secs),
+        ),
+        ("learner".to_string(), run.learner_description.clone()),
+    ];
+    for (prefix, value) in [
+        ("itlm", serde_json::to_value(&run.config)),
+        ("learner", serde_json::to_value(&run.learner)),
+    ] {
+        if let Ok(v) = value {
+            flatten(prefix, &v, &mut rows);
+        }
+    }
+    h.push_str("<section id=\"config\">\n<h2>Configuration</h2>\n<table class=\"config\">\n");
+    for (k, v) in rows {
+        let _ = writeln!(
+            h,
+            "<tr><th class=\"l\">{}</th><td class=\"l\">{}</td></tr>",
+            esc(&k),
+            esc(&v)
+        );
+    }
+    h.push_str("</table>\n</section>\n");
+}

@@ -1,0 +1,633 @@
+//! The report and the ecosystem exports of a real (fake-learner) run on an image folder with
+//! hostile class and file names: the HTML is well formed, self-contained, escaped, and its
+//! counts are the run's; cleanlab's table has the run's rows; the FiftyOne folder's
+//! labels.json round-trips and names files that exist and are the originals; the CLI writes
+//! them and never writes into the dataset.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::FakeLearner;
+use itlm_inspector::data::truth::TruthInfo;
+use itlm_inspector::data::{self, Dataset, LoadOptions};
+use itlm_inspector::export::ecosystem::{
+    fiftyone_uuid, label_issues_csv, write_fiftyone, LABEL_ISSUES_HEADER,
+};
+use itlm_inspector::export::report::{render, ReportInput};
+use itlm_inspector::export::shown::shown;
+use itlm_inspector::export::{self, DatasetInfo, Overwrite, RunFile, RunStatus};
+use itlm_inspector::itlm::{self, Config, Quiet, Start, TauSchedule};
+use itlm_inspector::learner::LearnerConfig;
+use itlm_inspector::session::decisions::{Decision, Decisions, Journal};
+
+const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
+
+/// Class folder names a person could give (and an attacker would): markup, quotes, commas.
+const CLASSES: [&str; 3] = [
+    "<script>alert(1)<\\script>",
+    "it's \"quoted\" & <b>bold</b>",
+    "plain, with comma",
+];
+const PER_CLASS: usize = 8;
+
+/// An image folder of 3 hostile classes x 8 gray 5x4 PNGs, each with its own pixel value;
+/// some file names hostile too.
+fn image_folder(root: &Path) {
+    for (c, class) in CLASSES.iter().enumerate() {
+        let dir = root.join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for k in 0..PER_CLASS {
+            let v = (c * PER_CLASS + k) as u8 * 9 + 10;
+            let img = image::GrayImage::from_pixel(5, 4, image::Luma([v]));
+            let name = if k == 0 {
+                "x\"><img src=x onerror=alert(1)>.png".to_string()
+            } else {
+                format!("img {k}.png")
+            };
+            img.save(dir.join(name)).unwrap();
+        }
+    }
+}
+
+/// A 3-round fake-learner run on the folder: loss grows with the index, the model predicts
+/// the next class for every third sample; truth: the top quarter by loss is bad.
+fn make_run(root: &Path) -> (RunFile, Dataset) {
+    let data = data::load(root, &LoadOptions::default()).unwrap().train;
+    let n = data.len();
+    assert_eq!(n, 3 * PER_CLASS);
+    let losses: Vec<f32> = (0..n).map(|i| 0.05 + (i * 7 % n) as f32 * 0.13).collect();
+    let (mut l, _) = FakeLearner::new(losses.clone());
+    l.predicted = Some(
+        (0..n)
+            .map(|i| {
+                let g = data.label(i);
+                if i % 3 == 0 {
+                    (g + 1) % 3
+                } else {
+                    g
+                }
+            })
+            .collect(),
+    );
+    let config = Config {
+        tau: 0.75,
+        rounds: 2,
+        epochs: 1.0,
+        final_epochs: 1,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| losses[b].total_cmp(&losses[a]));
+    let mut bad = vec![false; n];
+    for &i in &order[..n / 4] {
+        bad[i] = true;
+    }
+    let mut rounds = Vec::new();
+    itlm::run(
+        &mut l,
+        itlm::Inputs {
+            data: &data,
+            eval: Default::default(),
+            bad: Some(&bad),
+            pins: None,
+        },
+        &config,
+        Start::Fresh,
+        &mut rounds,
+        &mut Quiet,
+    )
+    .unwrap();
+    let run = RunFile {
+        config,
+        learner: LearnerConfig::default(),
+        learner_description: "fake <learner>".into(),
+        dataset: DatasetInfo::of(&data),
+        truth: Some(TruthInfo {
+            bad,
+            true_label: vec![None; n],
+            kind: Vec::new(),
+        }),
+        rounds,
+        status: RunStatus::Finished,
+        verdict: None,
+        elapsed_secs: 0.5,
+    };
+    (run, data)
+}
+
+/// Decisions on the top flagged samples: exclude, keep, relabel to the prediction; and a
+/// relabel of a sample that is not flagged.
+fn decide(run: &RunFile) -> (Decisions, Vec<usize>) {
+    let sh = shown(run, None).unwrap();
+    let s = &sh.record.score;
+    let mut flagged: Vec<usize> = (0..run.dataset.len()).filter(|&i| !sh.kept[i]).collect();
+    flagged.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+    let clean = (0..run.dataset.len()).find(|&i| sh.kept[i]).unwrap();
+    let mut d = Decisions::new(run.dataset.len());
+    d.set(&[flagged[0]], Some(Decision::Exclude));
+    d.set(&[flagged[1]], Some(Decision::Keep));
+    d.set(
+        &[flagged[2]],
+        Some(Decision::Relabel(sh.record.predicted[flagged[2]])),
+    );
+    d.set(
+        &[clean],
+        Some(Decision::Relabel((run.dataset.labels[clean] + 2) % 3)),
+    );
+    (d, flagged)
+}
+
+/// A strict check of the HTML the report writes: every tag's attributes are `name="value"`
+/// with no '<' or '"' inside a value, every element is closed in order (void elements and
+/// `/>` excepted), text holds no raw '<'. Returns the start tags seen, by name.
+fn check_html(h: &str) -> BTreeMap<String, usize> {
+    const VOID: [&str; 5] = ["meta", "br", "img", "hr", "link"];
+    let b = h.as_bytes();
+    let mut i = 0;
+    let mut stack: Vec<String> = Vec::new();
+    let mut seen = BTreeMap::new();
+    assert!(h.starts_with("<!DOCTYPE html>\n"), "no doctype");
+    i += "<!DOCTYPE html>".len();
+    let mut raw_text_end: Option<&str> = None;
+    while i < b.len() {
+        if let Some(end) = raw_text_end {
+            let at = h[i..].find(end).expect("raw text element not closed");
+            i += at;
+            raw_text_end = None;
+            continue;
+        }
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let close = b.get(i + 1) == Some(&b'/');
+        let mut j = i + 1 + usize::from(close);
+        let start = j;
+        while j < b.len() && (b[j].is_ascii_alphanumeric()) {
+            j += 1;
+        }
+        let name = h[start..j].to_string();
+        assert!(
+            !name.is_empty(),
+            "a raw '<' at byte {i}: {}",
+            &h[i..(i + 40).min(h.len())]
+        );
+        let mut self_closing = false;
+        loop {
+            while b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            match b[j] {
+                b'>' => {
+                    j += 1;
+                    break;
+                }
+                b'/' if b[j + 1] == b'>' => {
+                    self_closing = true;
+                    j += 2;
+                    break;
+                }
+                _ => {}
+            }
+            assert!(!close, "attributes on a closing tag </{name}>");
+            let a0 = j;
+            while b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b':' {
+                j += 1;
+            }
+            assert!(
+                j > a0,
+                "bad attribute in <{name}> at {}",
+                &h[a0..(a0 + 40).min(h.len())]
+            );
+            assert_eq!(b[j], b'=', "attribute without a value in <{name}>");
+            assert_eq!(b[j + 1], b'"', "unquoted attribute in <{name}>");
+            let v0 = j + 2;
+            let v1 = v0 + h[v0..].find('"').unwrap();
+            assert!(
+                !h[v0..v1].contains('<'),
+                "'<' in an attribute value of <{name}>"
+            );
+            j = v1 + 1;
+        }
+        if close {
+            let top = stack.pop().unwrap_or_default();
+            assert_eq!(top, name, "</{name}> closes <{top}>");
+        } else {
+            *seen.entry(name.clone()).or_insert(0) += 1;
+            if name == "style" || name == "script" {
+                raw_text_end = Some(if name == "style" {
+                    "</style"
+                } else {
+                    "</script"
+                });
+            }
+            if !self_closing && !VOID.contains(&name.as_str()) {
+                stack.push(name);
+            }
+        }
+        i = j;
+    }
+    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
+    seen
+}
+
+/// The `data-X="..."` value after the first occurrence of `anchor`.
+fn data_attr(h: &str, anchor: &str, attr: &str) -> usize {
+    let at = h
+        .find(anchor)
+        .unwrap_or_else(|| panic!("{anchor} not in the report"));
+    let rest = &h[at..];
+    let key = format!("{attr}=\"");
+    let v0 = rest.find(&key).unwrap() + key.len();
+    let v1 = v0 + rest[v0..].find('"').unwrap();
+    rest[v0..v1].parse().unwrap()
+}
+
+#[test]
+fn report_is_well_formed_escaped_and_counts_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (run, data) = make_run(&root);
+    let (decisions, flagged) = decide(&run);
+    let sh = shown(&run, None).unwrap();
+    let top = 5;
+    let h = render(&ReportInput {
+        run: &run,
+        round: None,
+        decisions: Some(&decisions),
+        images: Some(&data),
+        top,
+    })
+    .unwrap();
+    let tags = check_html(&h);
+    // Self-contained and escaped: no script, no external resource.
+    let lower = h.to_lowercase();
+    assert!(!lower.contains("<script"), "a raw <script> in the report");
+    assert!(
+        !lower.contains("<b>bold"),
+        "a class name's markup went through"
+    );
+    assert!(
+        !lower.contains("onerror=alert"),
+        "a file name's markup went through"
+    );
+    assert!(h.contains("&lt;script&gt;alert(1)&lt;\\script&gt;"));
+    assert!(h.contains("it&#39;s &quot;quoted&quot; &amp; &lt;b&gt;bold&lt;/b&gt;"));
+    for bad in ["http:", "https:", "href=", "url(", "@import"] {
+        assert!(!lower.contains(bad), "{bad} in the report");
+    }
+    for id in [
+        "metrics",
+        "histograms",
+        "confusion",
+        "flagged",
+        "decisions",
+        "config",
+    ] {
+        assert!(
+            h.contains(&format!("<section id=\"{id}\"")),
+            "no section {id}"
+        );
+    }
+    // Counts are the run's.
+    let n_flagged = sh.kept.iter().filter(|&&k| !k).count();
+    assert_eq!(n_flagged, flagged.len());
+    assert_eq!(
+        data_attr(&h, "id=\"flagged-count\"", "data-count"),
+        n_flagged
+    );
+    assert_eq!(data_attr(&h, "<section id=\"flagged\"", "data-count"), top);
+    assert_eq!(h.matches("<figure class=\"sample\"").count(), top);
+    assert_eq!(tags["img"], top);
+    // The thumbnails, highest loss first, are the samples' own pixels.
+    for (k, &i) in flagged[..top].iter().enumerate() {
+        let fig = format!("<figure class=\"sample\" data-index=\"{i}\">");
+        let at = h
+            .find(&fig)
+            .unwrap_or_else(|| panic!("sample {i} not shown"));
+        if k > 0 {
+            let prev = format!("data-index=\"{}\"", flagged[k - 1]);
+            assert!(h.find(&prev).unwrap() < at, "not in loss order");
+        }
+        let uri = &h[at..];
+        let b0 = uri.find("base64,").unwrap() + 7;
+        let b1 = b0 + uri[b0..].find('"').unwrap();
+        let png = decode_base64(&uri[b0..b1]);
+        let img = image::load_from_memory(&png).unwrap().to_luma8();
+        assert_eq!((img.width(), img.height()), (5, 4));
+        assert_eq!(img.as_raw().as_slice(), data.image(i));
+    }
+    // One histogram per round, trimmed as the rounds trimmed.
+    assert_eq!(h.matches("<svg class=\"hist\"").count(), run.rounds.len());
+    assert_eq!(h.matches("class=\"cut\"").count(), run.rounds.len());
+    for r in &run.rounds {
+        let t = r.kept.iter().filter(|&&k| !k).count();
+        let anchor = format!("<figure data-round=\"{}\"", r.round);
+        assert_eq!(data_attr(&h, &anchor, "data-trimmed"), t);
+    }
+    // The confusion of the flagged samples.
+    let mut cells = BTreeMap::new();
+    for &i in &flagged {
+        *cells
+            .entry((run.dataset.labels[i], sh.record.predicted[i]))
+            .or_insert(0usize) += 1;
+    }
+    let mut total = 0;
+    for ((g, p), c) in &cells {
+        let anchor = format!("data-given=\"{g}\" data-predicted=\"{p}\">");
+        let at = h.find(&anchor).unwrap() + anchor.len();
+        let v: usize = h[at..at + h[at..].find('<').unwrap()].parse().unwrap();
+        assert_eq!(v, *c, "cell {g} -> {p}");
+        total += v;
+    }
+    assert_eq!(total, n_flagged);
+    // The decisions.
+    assert_eq!(
+        data_attr(&h, "<section id=\"decisions\"", "data-decided"),
+        4
+    );
+    assert!(h.contains(&format!("3 of the {n_flagged} flagged samples reviewed")));
+    assert!(h.contains("1 of the 2 relabelled samples took the class the model predicts"));
+    assert_eq!(h.matches("class=\"badge b-").count(), 3);
+    // Without images: no thumbnail, and it says why.
+    let h2 = render(&ReportInput::new(&run)).unwrap();
+    check_html(&h2);
+    assert!(!h2.contains("data:image/png"));
+    assert!(h2.contains("no thumbnails"));
+    assert!(!h2.contains("<section id=\"decisions\""));
+    // Another round: its own cut.
+    let h0 = render(&ReportInput {
+        round: Some(0),
+        ..ReportInput::new(&run)
+    })
+    .unwrap();
+    let t0 = run.rounds[0].kept.iter().filter(|&&k| !k).count();
+    assert_eq!(data_attr(&h0, "id=\"flagged-count\"", "data-count"), t0);
+    assert!(render(&ReportInput {
+        round: Some(9),
+        ..ReportInput::new(&run)
+    })
+    .is_err());
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            b'/' => 63,
+            _ => 0,
+        }
+    };
+    let mut out = Vec::new();
+    for ch in s.as_bytes().chunks(4) {
+        let n = ch.iter().fold(0u32, |a, &c| (a << 6) | val(c));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let pad = ch.iter().filter(|&&c| c == b'=').count();
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    out
+}
+
+#[test]
+fn cleanlab_table_rows_are_the_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (run, _) = make_run(&root);
+    let (decisions, flagged) = decide(&run);
+    let sh = shown(&run, None).unwrap();
+    let csv = label_issues_csv(&run, None, Some(&decisions)).unwrap();
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(
+        r.headers().unwrap().iter().collect::<Vec<_>>().join(","),
+        LABEL_ISSUES_HEADER
+    );
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    let d = &run.dataset;
+    assert_eq!(rows.len(), d.len());
+    let mut issues = 0;
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(&row[0], d.ids[i].as_str(), "row {i} out of dataset order");
+        let expected = match decisions.get(i) {
+            Some(Decision::Keep) => false,
+            Some(_) => true,
+            None => !sh.kept[i],
+        };
+        assert_eq!(&row[1], if expected { "True" } else { "False" }, "row {i}");
+        issues += usize::from(expected);
+        let p: f32 = row[2].parse().unwrap();
+        assert!((p - sh.record.p_given[i]).abs() < 1e-5, "row {i}: {p}");
+        assert_eq!(&row[3], d.class_name(d.labels[i]));
+        assert_eq!(&row[4], d.class_name(sh.record.predicted[i]));
+    }
+    // Flagged minus the one kept by the user, plus the relabelled sample that was not flagged.
+    assert_eq!(issues, flagged.len() - 1 + 1);
+    // Without decisions: exactly the flagged samples.
+    let plain = label_issues_csv(&run, None, None).unwrap();
+    assert_eq!(plain.matches(",True,").count(), flagged.len());
+}
+
+/// Every file below `root`, relative, with its bytes.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    walk(root)
+        .into_iter()
+        .map(|p| {
+            (
+                p.strip_prefix(root).unwrap().to_path_buf(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn fiftyone_labels_round_trip_and_name_the_originals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let before = snapshot(&root);
+    let (run, _) = make_run(&root);
+    let (decisions, flagged) = decide(&run);
+    let sh = shown(&run, None).unwrap();
+    let dst = tmp.path().join("fo");
+    let rep = write_fiftyone(&run, None, Some(&decisions), None, &dst).unwrap();
+    let d = &run.dataset;
+    assert_eq!(rep.samples, d.len());
+    assert_eq!(rep.hard_links + rep.symlinks + rep.copies, d.len());
+    assert_eq!(rep.flagged, flagged.len());
+    assert_eq!((rep.excluded, rep.relabelled), (1, 2));
+    let labels: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dst.join("labels.json")).unwrap()).unwrap();
+    let classes: Vec<String> = serde_json::from_value(labels["classes"].clone()).unwrap();
+    assert_eq!(classes, d.classes);
+    let map = labels["labels"].as_object().unwrap();
+    assert_eq!(map.len(), d.len());
+    let tags: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dst.join("tags.json")).unwrap()).unwrap();
+    let files: BTreeMap<String, PathBuf> = std::fs::read_dir(dst.join("data"))
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.file_stem().unwrap().to_string_lossy().into_owned(), p)
+        })
+        .collect();
+    assert_eq!(files.len(), d.len());
+    // Sorted uuids (FiftyOne imports them sorted) are the dataset order.
+    let keys: Vec<&String> = map.keys().collect();
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(**key, fiftyone_uuid(i, d.len(), &d.ids[i]));
+        let t = &map[key.as_str()];
+        // The target: the given class's index into `classes`, p(given) as confidence.
+        assert_eq!(t["label"].as_u64().unwrap(), u64::from(d.labels[i]));
+        let conf = t["confidence"].as_f64().unwrap();
+        assert!((conf as f32 - sh.record.p_given[i]).abs() < 1e-6);
+        assert_eq!(t["attributes"]["itlm_path"], d.ids[i].as_str());
+        assert_eq!(t["attributes"]["itlm_flagged"], !sh.kept[i]);
+        let label_tags: Vec<String> =
+            serde_json::from_value(t["attributes"]["tags"].clone()).unwrap();
+        let sample_tags: Vec<String> = serde_json::from_value(tags[key.as_str()].clone()).unwrap();
+        assert_eq!(label_tags, sample_tags);
+        assert_eq!(label_tags.contains(&"flagged".to_string()), !sh.kept[i]);
+        let want = match decisions.get(i) {
+            Some(Decision::Exclude) => Some("excluded"),
+            Some(Decision::Relabel(_)) => Some("relabelled"),
+            Some(Decision::Keep) => Some("kept_by_user"),
+            None => None,
+        };
+        assert_eq!(
+            label_tags
+                .iter()
+                .find(|t| *t != "flagged")
+                .map(|s| s.as_str()),
+            want
+        );
+        // The file is there, with the original's bytes.
+        let f = &files[key.as_str()];
+        assert_eq!(
+            std::fs::read(f).unwrap(),
+            std::fs::read(root.join(&d.ids[i])).unwrap(),
+            "{}",
+            f.display()
+        );
+    }
+    assert!(dst.join("load_fiftyone.py").is_file());
+    // Never into the dataset; a second export into the same folder is refused.
+    assert_eq!(snapshot(&root), before);
+    assert!(write_fiftyone(&run, None, None, None, &dst).is_err());
+    let inside = root.join("fo");
+    let e = write_fiftyone(&run, None, None, None, &inside).unwrap_err();
+    assert!(!inside.exists(), "{e}");
+    assert_eq!(snapshot(&root), before);
+}
+
+#[test]
+fn cli_report_and_ecosystem_exports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let before = snapshot(&root);
+    let (run, _) = make_run(&root);
+    let (decisions, _) = decide(&run);
+    let out = tmp.path().join("out");
+    export::write_all(&out, &run, Overwrite::Refuse).unwrap();
+    let run_path = out.join(export::RUN_FILE);
+    // The journal beside the run, as the window writes it.
+    let (mut j, _, _) = Journal::open(
+        &out.join("decisions.csv"),
+        &run.dataset.ids,
+        &run.dataset.classes,
+        run.dataset.sources(),
+    )
+    .unwrap();
+    let entries: Vec<_> = decisions
+        .iter()
+        .map(|(index, d)| itlm_inspector::session::decisions::Entry {
+            index,
+            decision: Some(d),
+        })
+        .collect();
+    j.append(&entries).unwrap();
+    drop(j);
+    let html = tmp.path().join("report.html");
+    let o = Command::new(BIN)
+        .arg("report")
+        .arg(&run_path)
+        .arg("--out")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("decisions beside the run"), "{err}");
+    let h = std::fs::read_to_string(&html).unwrap();
+    check_html(&h);
+    assert_eq!(
+        data_attr(&h, "<section id=\"decisions\"", "data-decided"),
+        4
+    );
+    // Thumbnails from the reloaded folder.
+    assert_eq!(h.matches("data:image/png;base64,").count(), 6);
+    // Again without --force: refused, the file kept.
+    let o = Command::new(BIN)
+        .arg("report")
+        .arg(&run_path)
+        .arg("--out")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read_to_string(&html).unwrap(), h);
+    // Inside the dataset: refused.
+    let o = Command::new(BIN)
+        .arg("report")
+        .arg(&run_path)
+        .arg("--out")
+        .arg(root.join("r.html"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let csv = tmp.path().join("issues.csv");
+    let fo = tmp.path().join("fo");
+    let o = Command::new(BIN)
+        .arg("export")
+        .arg(&run_path)
+        .arg("--cleanlab")
+        .arg(&csv)
+        .arg("--fiftyone")
+        .arg(&fo)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        label_issues_csv(&run, None, Some(&decisions)).unwrap()
+    );
+    assert!(fo.join("labels.json").is_file());
+    assert_eq!(
+        std::fs::read_dir(fo.join("data")).unwrap().count(),
+        run.dataset.len()
+    );
+    assert_eq!(snapshot(&root), before);
+}
