@@ -12,6 +12,10 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Stopped by SIGINT / SIGTERM (its finished rounds saved): the shell's code for it.
+        Err(e) if matches!(e.downcast_ref(), Some(itlm_inspector::Error::Cancelled)) => {
+            std::process::ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

@@ -65,25 +65,65 @@ enum Made {
     Missing,
 }
 
+/// Put `src` into the copy at `dst`. A symbolic link in the dataset (relative ones would
+/// dangle in another folder) is followed: the copy links or copies the file it points to.
 fn link_one(src: &Path, dst: &Path) -> Result<Made> {
-    if !src.is_file() {
+    let Ok(real) = std::fs::canonicalize(src) else {
+        return Ok(Made::Missing);
+    };
+    if !real.is_file() {
         return Ok(Made::Missing);
     }
     if let Some(p) = dst.parent() {
         std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
     }
-    if std::fs::hard_link(src, dst).is_ok() {
+    if std::fs::hard_link(&real, dst).is_ok() {
         return Ok(Made::Hard);
     }
     #[cfg(unix)]
     {
-        let abs = std::path::absolute(src).unwrap_or_else(|_| src.to_path_buf());
-        if std::os::unix::fs::symlink(&abs, dst).is_ok() {
+        if std::os::unix::fs::symlink(&real, dst).is_ok() {
             return Ok(Made::Sym);
         }
     }
-    std::fs::copy(src, dst).map_err(|e| Error::io(dst, e))?;
+    std::fs::copy(&real, dst).map_err(|e| Error::io(dst, e))?;
     Ok(Made::Copy)
+}
+
+/// The id the image folder loader gives the file at `rel` (its components, lossy UTF-8,
+/// joined by '/').
+fn id_of(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The real relative path (as the OS names it) of each id in `ids` under `root`: the id itself
+/// when that file is there, else the file whose lossy id it is (a name that is not UTF-8), else
+/// the id (then it is missing).
+fn os_paths(root: &Path, ids: &[&str]) -> Vec<PathBuf> {
+    let mut index: Option<std::collections::HashMap<String, PathBuf>> = None;
+    ids.iter()
+        .map(|id| {
+            if std::fs::symlink_metadata(root.join(id)).is_ok() {
+                return PathBuf::from(id);
+            }
+            let index = index.get_or_insert_with(|| {
+                walkdir::WalkDir::new(root)
+                    .follow_links(true)
+                    .min_depth(1)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| {
+                        let rel = e.path().strip_prefix(root).ok()?.to_path_buf();
+                        Some((id_of(&rel), rel))
+                    })
+                    .collect()
+            });
+            index.get(*id).cloned().unwrap_or_else(|| PathBuf::from(id))
+        })
+        .collect()
 }
 
 /// Write the verdict's kept samples of `run` as a new image folder `dst` (which must not exist
@@ -106,14 +146,18 @@ pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
     };
     match &d.source {
         Source::ImageFolder { root } => {
-            // Ids are `<class folder>/<file>`: the class names are the folder names.
-            for c in &d.classes {
+            // Ids are `<class folder>/<file>`: the class names are the folder names (as the
+            // OS names them: a name need not be UTF-8).
+            let classes: Vec<&str> = d.classes.iter().map(String::as_str).collect();
+            for c in os_paths(root, &classes) {
                 let p = staged.path().join(c);
                 std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
             }
-            let made: Vec<Result<Made>> = kept
+            let ids: Vec<&str> = kept.iter().map(|&i| d.ids[i].as_str()).collect();
+            let files = os_paths(root, &ids);
+            let made: Vec<Result<Made>> = files
                 .par_iter()
-                .map(|&i| link_one(&root.join(&d.ids[i]), &staged.path().join(&d.ids[i])))
+                .map(|f| link_one(&root.join(f), &staged.path().join(f)))
                 .collect();
             for (m, &i) in made.into_iter().zip(&kept) {
                 match m? {

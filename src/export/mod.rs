@@ -8,6 +8,8 @@ pub mod atomic;
 pub mod clean_copy;
 pub mod files;
 pub mod legacy;
+pub mod lock;
+pub mod manifest;
 pub mod paths;
 pub mod read;
 pub mod run_file;
@@ -15,9 +17,11 @@ pub mod tables;
 
 pub use atomic::{write_atomic, Overwrite, StagedDir};
 pub use files::{
-    check_outputs, write_all, write_one, Output, CLEAN_TXT, FLAGGED_TXT, OUTPUT_FILES, RUN_FILE,
+    check_outputs, write_all, write_all_locked, write_one, Output, CLEAN_TXT, FLAGGED_TXT, OUTPUT_FILES, RUN_FILE,
     SAMPLES_CSV,
 };
+pub use lock::OutputLock;
+pub use manifest::{check_set, SetCheck, MANIFEST};
 pub use paths::{check_outside_dataset, check_outside_datasets};
 pub use run_file::{DatasetInfo, RunFile, RunFileOf, RunStatus, Verdict, RUN_MAGIC, RUN_VERSION};
 pub use tables::{clean_list, flagged_list, samples_csv};
