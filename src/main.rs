@@ -13,7 +13,12 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // Stopped by SIGINT / SIGTERM (its finished rounds saved): the shell's code for it.
-        Err(e) if matches!(e.downcast_ref(), Some(itlm_inspector::Error::Cancelled)) => {
+        Err(e)
+            if matches!(
+                e.downcast_ref::<itlm_inspector::Error>(),
+                Some(itlm_inspector::Error::Cancelled)
+            ) =>
+        {
             std::process::ExitCode::from(130)
         }
         Err(e) => {

@@ -132,14 +132,7 @@ fn killed_after_round_k_keeps_a_complete_set_of_k_rounds() {
         let mut child = spawn(
             &data,
             &out,
-            &[
-                "--rounds",
-                "3",
-                "--epochs",
-                "300",
-                "--final-epochs",
-                "300",
-            ],
+            &["--rounds", "3", "--epochs", "300", "--final-epochs", "300"],
             None,
         );
         let mut log = String::new();
@@ -172,14 +165,19 @@ fn killed_during_the_writes_leaves_the_old_set_or_the_new_one() {
     for before_commit in [true, false] {
         let out = tmp.path().join(format!("out-{before_commit}"));
         // The previous complete set.
-        let mut first = spawn(&data, &out, &[&fast[..], &["--tau", "0.5"]].concat(), None);
+        let mut first = spawn(
+            &data,
+            &out,
+            &[&fast[..], &["--tau", "0.5"][..]].concat(),
+            None,
+        );
         assert!(first.wait().unwrap().success());
         let old = files(&out);
         let old_run = assert_one_set(&out);
         let mut child = spawn(
             &data,
             &out,
-            &[&fast[..], &["--tau", "0.8", "--force"]].concat(),
+            &[&fast[..], &["--tau", "0.8", "--force"][..]].concat(),
             Some(150),
         );
         if before_commit {

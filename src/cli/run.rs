@@ -230,19 +230,21 @@ pub fn run_and_export(
         for f in &files {
             eprintln!("wrote {}", f.display());
         }
-        match &result {
-            Err(Error::Cancelled) => eprintln!(
-                "stopped by a signal: the {} finished rounds are in {}",
-                run.rounds.len(),
-                out.display()
-            ),
-            Err(_) => eprintln!(
+        if matches!(&result, Err(e) if !matches!(e, Error::Cancelled)) {
+            eprintln!(
                 "the {} rounds finished before the failure are in {}",
                 run.rounds.len(),
                 out.display()
-            ),
-            Ok(()) => {}
+            );
         }
+    }
+    // Said even with -q: the run ends without an error message (exit code 130).
+    if let Err(Error::Cancelled) = &result {
+        eprintln!(
+            "stopped by a signal: the {} finished rounds are in {}",
+            run.rounds.len(),
+            out.display()
+        );
     }
     if a.json {
         let last = run

@@ -42,7 +42,11 @@ pub fn write_all_locked(
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     recover(dir)?;
     if overwrite == Overwrite::Refuse {
-        if let Some(p) = OUTPUT_FILES.iter().map(|f| dir.join(f)).find(|p| p.exists()) {
+        if let Some(p) = OUTPUT_FILES
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists())
+        {
             return Err(Error::data(
                 p,
                 "already exists; pass --force (or confirm) to replace it",

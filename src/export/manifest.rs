@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 
 /// Name of the manifest in an output folder.
 pub const MANIFEST: &str = "manifest.txt";
-const HEADER: &str = "# itlm-inspector output set: these files belong together (CRC-32, bytes, name)";
+const HEADER: &str =
+    "# itlm-inspector output set: these files belong together (CRC-32, bytes, name)";
 
 /// One file of a set, as the manifest names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +70,10 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Vec<Entry>>> {
     };
     let bad = |line: &str| Error::data(&path, format!("damaged manifest line {line:?}"));
     let mut entries = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let mut parts = line.splitn(3, ' ');
         let (Some(crc), Some(len), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad(line));
@@ -107,7 +111,11 @@ pub fn update_entry(target: &Path, bytes: &[u8]) -> Result<()> {
         return Ok(());
     };
     *e = Entry::of(&name, bytes);
-    write_atomic(&dir.join(MANIFEST), render(&entries).as_bytes(), Overwrite::Allow)
+    write_atomic(
+        &dir.join(MANIFEST),
+        render(&entries).as_bytes(),
+        Overwrite::Allow,
+    )
 }
 
 /// The temp name a file of the set waits under before its rename.
@@ -129,9 +137,13 @@ pub fn write_set(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<Vec<PathBuf>> 
             test_pause();
         }
         let entries: Vec<Entry> = files.iter().map(|(n, b)| Entry::of(n, b)).collect();
-        write_atomic(&dir.join(MANIFEST), render(&entries).as_bytes(), Overwrite::Allow)?;
+        write_atomic(
+            &dir.join(MANIFEST),
+            render(&entries).as_bytes(),
+            Overwrite::Allow,
+        )?;
         sync_dir(dir)?;
-        Ok(())
+        Ok::<(), Error>(())
     })();
     if let Err(e) = result {
         for t in &staged {

@@ -17,8 +17,8 @@ pub mod tables;
 
 pub use atomic::{write_atomic, Overwrite, StagedDir};
 pub use files::{
-    check_outputs, write_all, write_all_locked, write_one, Output, CLEAN_TXT, FLAGGED_TXT, OUTPUT_FILES, RUN_FILE,
-    SAMPLES_CSV,
+    check_outputs, write_all, write_all_locked, write_one, Output, CLEAN_TXT, FLAGGED_TXT,
+    OUTPUT_FILES, RUN_FILE, SAMPLES_CSV,
 };
 pub use lock::OutputLock;
 pub use manifest::{check_set, SetCheck, MANIFEST};

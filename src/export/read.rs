@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use super::legacy;
-use super::run_file::{absolute_source, decode_whole, DatasetInfo, RunFile, HEADER_LEN, RUN_MAGIC, RUN_VERSION};
+use super::run_file::{
+    absolute_source, decode_whole, DatasetInfo, RunFile, HEADER_LEN, RUN_MAGIC, RUN_VERSION,
+};
 use crate::data::Source;
 use crate::error::{Error, Result};
 
@@ -110,7 +112,8 @@ impl RunFile {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        run.dataset.locate_relative(&super::paths::resolve_path(folder));
+        run.dataset
+            .locate_relative(&super::paths::resolve_path(folder));
         Ok(run)
     }
 }
@@ -135,9 +138,9 @@ impl DatasetInfo {
 /// `s` resolved as [`DatasetInfo::locate_relative`] says.
 fn locate(s: &Source, folder: &Path, first_id: Option<&str>) -> Source {
     let (rel, make): (&Path, fn(PathBuf) -> Source) = match s {
-        Source::ImageFolder { root } => (root, |root| Source::ImageFolder { root }),
-        Source::Idx { images } => (images, |images| Source::Idx { images }),
-        Source::Cifar { dir } => (dir, |dir| Source::Cifar { dir }),
+        Source::ImageFolder { root } => (root.as_path(), |root| Source::ImageFolder { root }),
+        Source::Idx { images } => (images.as_path(), |images| Source::Idx { images }),
+        Source::Cifar { dir } => (dir.as_path(), |dir| Source::Cifar { dir }),
         Source::Memory => return Source::Memory,
     };
     if rel.is_absolute() {
@@ -151,8 +154,8 @@ fn locate(s: &Source, folder: &Path, first_id: Option<&str>) -> Source {
     let candidate = folder
         .ancestors()
         .map(|a| a.join(rel))
-        .find(|p| found(p))
-        .or_else(|| Some(rel.to_path_buf()).filter(|p| found(p)))
+        .find(|p| found(p.as_path()))
+        .or_else(|| Some(rel.to_path_buf()).filter(|p| found(p.as_path())))
         .unwrap_or_else(|| folder.join(rel));
     absolute_source(&make(candidate))
 }
