@@ -122,7 +122,6 @@ pub fn check_outputs(
     for dst in out.iter().chain(clean_copy.iter()) {
         check_outside_datasets(dst, sources.iter().copied())?;
         check_folder_path(dst)?;
-        check_writable(dst)?;
     }
     if let Some(c) = clean_copy {
         check_new_folder(c)?;
@@ -147,6 +146,10 @@ pub fn check_outputs(
                 ));
             }
         }
+    }
+    // Last: a refused command leaves even the folders' times as they were.
+    for dst in out.iter().chain(clean_copy.iter()) {
+        check_writable(dst)?;
     }
     Ok(())
 }
