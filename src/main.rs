@@ -12,6 +12,15 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Stopped by SIGINT / SIGTERM (its finished rounds saved): the shell's code for it.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<itlm_inspector::Error>(),
+                Some(itlm_inspector::Error::Cancelled)
+            ) =>
+        {
+            std::process::ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

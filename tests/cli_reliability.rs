@@ -175,7 +175,11 @@ fn nothing_is_written_into_the_dataset_folder() {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let names: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
-    assert_eq!(names.len(), 4, "only the outputs, no temp files");
+    assert_eq!(
+        names.len(),
+        5,
+        "only the outputs and their manifest, no temp or lock files"
+    );
     let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
     assert_eq!(r.status.to_string(), "finished");
     assert_eq!(r.rounds.len(), 2);
@@ -234,7 +238,7 @@ fn nothing_is_written_into_the_dataset_folder() {
     let clean = std::fs::read_to_string(out.join(export::CLEAN_TXT)).unwrap();
     assert_eq!(clean.lines().count(), 12);
     assert_ne!(outputs(&out), first);
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
     assert_eq!(snapshot(&data), before, "the dataset folder changed");
 }
 

@@ -93,12 +93,16 @@ fn a_written_run_reads_back_equal() {
     let files = export::write_all(&out, &run, Overwrite::Refuse).unwrap();
     assert_eq!(files.len(), 4);
     assert_eq!(RunFile::read(&out.join(export::RUN_FILE)).unwrap(), run);
-    // no temp files left behind
-    let names: Vec<String> = std::fs::read_dir(&out)
+    // no temp or lock files left behind: the outputs and their manifest
+    let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 4, "{names:?}");
+    names.sort();
+    let mut want: Vec<&str> = export::OUTPUT_FILES.to_vec();
+    want.push(export::MANIFEST);
+    want.sort();
+    assert_eq!(names, want);
 }
 
 /// The body an earlier build wrote for `run` (its config without `folds`, epochs fractional

@@ -310,7 +310,13 @@ fn window_runs_itlm_and_follows_the_user() {
     });
     assert_eq!(
         files_in(&target),
-        vec!["clean.txt", "flagged.txt", "run.itlm", "samples.csv"],
+        vec![
+            "clean.txt",
+            "flagged.txt",
+            "manifest.txt",
+            "run.itlm",
+            "samples.csv"
+        ],
         "messages: {:?}",
         h.state().state.messages
     );

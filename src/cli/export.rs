@@ -61,6 +61,9 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         ));
     }
     let mut run = RunFile::read(&a.run)?;
+    if let Some(w) = session::reopen::set_warning(&a.run) {
+        eprintln!("warning: {w}");
+    }
     if run.rounds.is_empty() {
         return Err(Error::data(&a.run, "holds no finished round"));
     }

@@ -2,6 +2,7 @@
 //! with `--oracle`, the ceiling measured), with a progress bar and an optional JSON line.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use serde_json::json;
@@ -184,7 +185,11 @@ pub fn run_and_export(
         Overwrite::Refuse
     };
     let bar = progress_bar(a.quiet || a.json);
+    stop_on_signals();
     let mut observer = |e: &Event| -> Result<()> {
+        if STOP.load(Ordering::SeqCst) {
+            return Err(Error::Cancelled);
+        }
         match e {
             Event::RoundStarted {
                 round,
@@ -255,13 +260,21 @@ pub fn run_and_export(
         for f in &files {
             eprintln!("wrote {}", f.display());
         }
-        if result.is_err() {
+        if matches!(&result, Err(e) if !matches!(e, Error::Cancelled)) {
             eprintln!(
                 "the {} rounds finished before the failure are in {}",
                 run.rounds.len(),
                 out.display()
             );
         }
+    }
+    // Said even with -q: the run ends without an error message (exit code 130).
+    if let Err(Error::Cancelled) = &result {
+        eprintln!(
+            "stopped by a signal: the {} finished rounds are in {}",
+            run.rounds.len(),
+            out.display()
+        );
     }
     if a.json {
         let last = run
@@ -306,6 +319,34 @@ pub fn read_decisions(
         );
     }
     Ok(d)
+}
+
+/// Set by SIGINT / SIGTERM: the run stops at its next batch and keeps its finished rounds.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Make SIGINT and SIGTERM stop the run at the next batch (a second one ends the process at
+/// once, exit code 130).
+fn stop_on_signals() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(register_stop_signals);
+}
+
+fn register_stop_signals() {
+    #[cfg(unix)]
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the action only stores to an atomic and may call `_exit`, both
+        // async-signal-safe.
+        let installed = unsafe {
+            signal_hook_registry::register(sig, || {
+                if STOP.swap(true, Ordering::SeqCst) {
+                    libc::_exit(130);
+                }
+            })
+        };
+        if let Err(e) = installed {
+            eprintln!("warning: cannot catch signal {sig} ({e}): it will end the run at once");
+        }
+    }
 }
 
 /// Summary of a round for the JSON line.

@@ -291,6 +291,12 @@ fn id_of(rel: &Path) -> String {
     s
 }
 
+/// Whether a file's path holds a character that would split a line of the exported lists
+/// (newline, carriage return, tab).
+fn breaks_lists(rel: &Path) -> bool {
+    rel.to_string_lossy().contains(['\n', '\r', '\t'])
+}
+
 /// Collect the files under `root/rel` (recursively, sorted, links followed, hidden names
 /// skipped); what cannot be walked goes to `skipped`.
 fn walk_class(
@@ -323,6 +329,12 @@ fn walk_class(
                     continue;
                 }
                 match path.strip_prefix(root) {
+                    Ok(r) if breaks_lists(r) => skipped.push(Skipped {
+                        path,
+                        reason: "its name holds a newline, carriage return or tab, which \
+                                 would break the lines of clean.txt and flagged.txt: rename it"
+                            .into(),
+                    }),
                     Ok(r) => entries.push(Entry {
                         rel: r.to_path_buf(),
                         folder,

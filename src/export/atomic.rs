@@ -35,12 +35,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        sync_dir(dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Make the renames in `dir` durable (a no-op where folders cannot be synced).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let d = std::fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
+        d.sync_all().map_err(|e| Error::io(dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// A folder being built in a hidden sibling of its destination; removed on drop unless
@@ -63,6 +76,7 @@ impl StagedDir {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        remove_dead_partials(&parent, &name);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -89,6 +103,9 @@ impl StagedDir {
         }
         std::fs::rename(&self.tmp, &self.dst).map_err(|e| Error::io(&self.dst, e))?;
         self.committed = true;
+        if let Some(parent) = self.dst.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
         Ok(self.dst.clone())
     }
 }
@@ -97,6 +114,27 @@ impl Drop for StagedDir {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// Remove the staging folders `.NAME.partial-PID-*` that dead processes left beside `NAME`.
+fn remove_dead_partials(parent: &Path, name: &str) {
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let prefix = format!(".{name}.partial-");
+    for e in rd.flatten() {
+        let Ok(n) = e.file_name().into_string() else {
+            continue;
+        };
+        if !n.starts_with(&prefix) {
+            continue;
+        }
+        if let Some(pid) = super::manifest::leftover_pid(&n) {
+            if !super::lock::pid_alive(pid) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
         }
     }
 }

@@ -69,26 +69,28 @@ pub fn placements(
         .collect())
 }
 
-/// The copy's relative path of an image-folder sample: its own path when it stays in its
-/// class, else `[_flagged/]<class>/<file name>` (numbered when the name is taken).
+/// The copy's relative path of an image-folder sample (`file`, its path in the dataset as the
+/// OS names it): that path when it stays in its class, else `[_flagged/]<class>/<file name>`
+/// (numbered `k-<name>` when the name is taken).
 fn folder_target(
-    id: &str,
-    given: &str,
+    file: &Path,
+    given: u32,
     p: &Placement,
-    class: &str,
-    taken: &mut std::collections::HashSet<String>,
-) -> String {
-    let name = id.rsplit('/').next().unwrap_or(id);
-    let base = match (p.flagged, class == given) {
-        (false, true) => id.to_string(),
-        (false, false) => format!("{class}/{name}"),
-        (true, _) => format!("{FLAGGED_FOLDER}/{class}/{name}"),
+    class_dirs: &[PathBuf],
+    taken: &mut std::collections::HashSet<PathBuf>,
+) -> PathBuf {
+    let name = file.file_name().unwrap_or(file.as_os_str()).to_os_string();
+    let dir = match (p.flagged, p.class == given) {
+        (false, true) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        (false, false) => class_dirs[p.class as usize].clone(),
+        (true, _) => Path::new(FLAGGED_FOLDER).join(&class_dirs[p.class as usize]),
     };
-    let mut path = base.clone();
+    let mut path = dir.join(&name);
     let mut k = 1;
     while !taken.insert(path.clone()) {
-        let (dir, file) = base.rsplit_once('/').unwrap_or(("", base.as_str()));
-        path = format!("{dir}/{k}-{file}");
+        let mut numbered = std::ffi::OsString::from(format!("{k}-"));
+        numbered.push(&name);
+        path = dir.join(numbered);
         k += 1;
     }
     path
@@ -146,26 +148,65 @@ pub(super) enum Made {
     Missing,
 }
 
-/// Put `src` at `dst`: a hard link, else a symlink, else a copy; `Missing` when `src` is gone.
+/// Put `src` into the copy at `dst`. A symbolic link in the dataset (relative ones would
+/// dangle in another folder) is followed: the copy links or copies the file it points to.
 pub(super) fn link_one(src: &Path, dst: &Path) -> Result<Made> {
-    if !src.is_file() {
+    let Ok(real) = std::fs::canonicalize(src) else {
+        return Ok(Made::Missing);
+    };
+    if !real.is_file() {
         return Ok(Made::Missing);
     }
     if let Some(p) = dst.parent() {
         std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
     }
-    if std::fs::hard_link(src, dst).is_ok() {
+    if std::fs::hard_link(&real, dst).is_ok() {
         return Ok(Made::Hard);
     }
     #[cfg(unix)]
     {
-        let abs = std::path::absolute(src).unwrap_or_else(|_| src.to_path_buf());
-        if std::os::unix::fs::symlink(&abs, dst).is_ok() {
+        if std::os::unix::fs::symlink(&real, dst).is_ok() {
             return Ok(Made::Sym);
         }
     }
-    std::fs::copy(src, dst).map_err(|e| Error::io(dst, e))?;
+    std::fs::copy(&real, dst).map_err(|e| Error::io(dst, e))?;
     Ok(Made::Copy)
+}
+
+/// The id the image folder loader gives the file at `rel` (its components, lossy UTF-8,
+/// joined by '/').
+fn id_of(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The real relative path (as the OS names it) of each id in `ids` under `root`: the id itself
+/// when that file is there, else the file whose lossy id it is (a name that is not UTF-8), else
+/// the id (then it is missing).
+fn os_paths(root: &Path, ids: &[&str]) -> Vec<PathBuf> {
+    let mut index: Option<std::collections::HashMap<String, PathBuf>> = None;
+    ids.iter()
+        .map(|id| {
+            if std::fs::symlink_metadata(root.join(id)).is_ok() {
+                return PathBuf::from(id);
+            }
+            let index = index.get_or_insert_with(|| {
+                walkdir::WalkDir::new(root)
+                    .follow_links(true)
+                    .min_depth(1)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| {
+                        let rel = e.path().strip_prefix(root).ok()?.to_path_buf();
+                        Some((id_of(&rel), rel))
+                    })
+                    .collect()
+            });
+            index.get(*id).cloned().unwrap_or_else(|| PathBuf::from(id))
+        })
+        .collect()
 }
 
 /// Write the verdict's kept samples of `run` as a new image folder `dst` (which must not exist
@@ -199,24 +240,26 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
     };
     match &d.source {
         Source::ImageFolder { root } => {
-            // Ids are `<class folder>/<file>`: the class names are the folder names.
-            for c in &d.classes {
+            // Ids are `<class folder>/<file>`: the class names are the folder names (as the
+            // OS names them: a name need not be UTF-8).
+            let classes: Vec<&str> = d.classes.iter().map(String::as_str).collect();
+            for c in os_paths(root, &classes) {
                 let p = staged.path().join(c);
                 std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
             }
+            let class_dirs = os_paths(root, &classes);
+            let ids: Vec<&str> = plan.iter().map(|p| d.ids[p.index].as_str()).collect();
+            let files = os_paths(root, &ids);
             let mut taken = std::collections::HashSet::new();
-            let targets: Vec<String> = plan
+            let targets: Vec<PathBuf> = plan
                 .iter()
-                .map(|p| {
-                    let given = &d.classes[d.labels[p.index] as usize];
-                    let class = &d.classes[p.class as usize];
-                    folder_target(&d.ids[p.index], given, p, class, &mut taken)
-                })
+                .zip(&files)
+                .map(|(p, f)| folder_target(f, d.labels[p.index], p, &class_dirs, &mut taken))
                 .collect();
-            let made: Vec<Result<Made>> = plan
+            let made: Vec<Result<Made>> = files
                 .par_iter()
                 .zip(&targets)
-                .map(|(p, t)| link_one(&root.join(&d.ids[p.index]), &staged.path().join(t)))
+                .map(|(f, t)| link_one(&root.join(f), &staged.path().join(t)))
                 .collect();
             for (m, &i) in made.into_iter().zip(&kept) {
                 match m? {

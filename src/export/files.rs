@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use super::atomic::{write_atomic, Overwrite};
+use super::lock::OutputLock;
+use super::manifest::{self, recover, write_set};
 use super::paths::{check_folder_path, check_new_folder, check_outside_datasets, is_inside};
 use super::run_file::RunFile;
 use super::tables::{clean_list, flagged_list, samples_csv};
@@ -21,30 +23,45 @@ pub const LABELS_CSV: &str = "labels.csv";
 /// The files [`write_all`] writes, in that order.
 pub const OUTPUT_FILES: [&str; 4] = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_TXT];
 
-/// Write the run file, samples.csv, clean.txt and flagged.txt into `dir` (created if needed).
-/// Checks every target before writing any, so a refusal leaves nothing half-written.
+/// Write the run file, samples.csv, clean.txt and flagged.txt into `dir` (created if needed)
+/// as one set ([`super::manifest`]), holding the folder's lock while writing. Checks every
+/// target before writing any, so a refusal leaves nothing half-written.
 pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<PathBuf>> {
     check_outside_datasets(dir, run.dataset.sources())?;
+    let lock = OutputLock::acquire(dir)?;
+    write_all_locked(dir, run, overwrite, &lock)
+}
+
+/// [`write_all`] for a writer that already holds `dir`'s lock (a run writing its set after
+/// every round). First finishes or cleans what an interrupted writer left there.
+pub fn write_all_locked(
+    dir: &Path,
+    run: &RunFile,
+    overwrite: Overwrite,
+    _lock: &OutputLock,
+) -> Result<Vec<PathBuf>> {
+    check_outside_datasets(dir, run.dataset.sources())?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let files = OUTPUT_FILES.map(|f| dir.join(f));
+    recover(dir)?;
     if overwrite == Overwrite::Refuse {
-        if let Some(p) = files.iter().find(|p| p.exists()) {
+        if let Some(p) = OUTPUT_FILES
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists())
+        {
             return Err(Error::data(
                 p,
                 "already exists; pass --force (or confirm) to replace it",
             ));
         }
     }
-    let contents = [
-        Output::RunFile.bytes(run)?,
-        Output::SamplesCsv.bytes(run)?,
-        Output::CleanTxt.bytes(run)?,
-        Output::FlaggedTxt.bytes(run)?,
+    let files = [
+        (RUN_FILE, Output::RunFile.bytes(run)?),
+        (SAMPLES_CSV, Output::SamplesCsv.bytes(run)?),
+        (CLEAN_TXT, Output::CleanTxt.bytes(run)?),
+        (FLAGGED_TXT, Output::FlaggedTxt.bytes(run)?),
     ];
-    for (p, c) in files.iter().zip(contents) {
-        write_atomic(p, &c, Overwrite::Allow)?;
-    }
-    Ok(files.to_vec())
+    write_set(dir, &files)
 }
 
 /// Write `labels.csv` (the corrected labels of `run` with `decisions`) to `target`, replacing
@@ -101,7 +118,10 @@ pub fn write_one(what: Output, target: &Path, run: &RunFile) -> Result<Vec<PathB
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    write_atomic(target, &what.bytes(run)?, Overwrite::Allow)?;
+    let bytes = what.bytes(run)?;
+    write_atomic(target, &bytes, Overwrite::Allow)?;
+    // A file of a set replaced alone: the set's manifest now names it.
+    manifest::update_entry(target, &bytes)?;
     Ok(vec![target.to_path_buf()])
 }
 
@@ -145,5 +165,55 @@ pub fn check_outputs(
             }
         }
     }
+    // Last: a refused command leaves even the folders' times as they were.
+    for dst in out.iter().chain(clean_copy.iter()) {
+        check_writable(dst)?;
+    }
     Ok(())
+}
+
+/// Refuse, before any training, an output folder that cannot be written: a temp file is
+/// created (and removed) in `dst`, or in its deepest existing folder when it does not exist
+/// yet (read-only file systems, folders without permission, `/proc`).
+pub fn check_writable(dst: &Path) -> Result<()> {
+    let Some(base) = dst
+        .ancestors()
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .find(|a| a.exists())
+    else {
+        return Ok(());
+    };
+    if !base.is_dir() {
+        // check_folder_path says why.
+        return Ok(());
+    }
+    let probe = base.join(format!(".itlm-probe.{}.tmp", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => {
+            let place = if base == dst {
+                String::new()
+            } else {
+                format!(" (in {})", base.display())
+            };
+            Err(Error::data(
+                dst,
+                format!("cannot be written{place}: {e}; give a folder you can write to"),
+            ))
+        }
+    }
 }

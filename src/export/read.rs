@@ -3,10 +3,12 @@
 //! Never panics: a file that is not a run file, of another version, truncated, extended,
 //! altered or internally inconsistent gives an error that says which.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::legacy;
-use super::run_file::{decode_whole, RunFile, HEADER_LEN, RUN_MAGIC, RUN_VERSION};
+use super::run_file::{
+    absolute_source, decode_whole, DatasetInfo, RunFile, HEADER_LEN, RUN_MAGIC, RUN_VERSION,
+};
 use crate::data::Source;
 use crate::error::{Error, Result};
 
@@ -105,6 +107,55 @@ impl RunFile {
             ));
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Self::from_bytes(path, &bytes)
+        let mut run = Self::from_bytes(path, &bytes)?;
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        run.dataset
+            .locate_relative(&super::paths::resolve_path(folder));
+        Ok(run)
     }
+}
+
+impl DatasetInfo {
+    /// Make the relative dataset paths of a run file written by an earlier build (which
+    /// stored them as typed, relative to where `run` was started) absolute: the first of the
+    /// run file's `folder` and the folders above it where the dataset is found (the training
+    /// set's first sample there), else the working directory when it is found there, else
+    /// `folder`. Absolute paths are only made canonical. Then every path is what the dataset
+    /// guard and the clean copy use, whatever the working directory.
+    pub fn locate_relative(&mut self, folder: &Path) {
+        let first_id = self.ids.first().cloned();
+        let train = locate(&self.source, folder, first_id.as_deref());
+        self.source = train;
+        for s in &mut self.eval_sources {
+            *s = locate(s, folder, None);
+        }
+    }
+}
+
+/// `s` resolved as [`DatasetInfo::locate_relative`] says.
+fn locate(s: &Source, folder: &Path, first_id: Option<&str>) -> Source {
+    let (rel, make): (&Path, fn(PathBuf) -> Source) = match s {
+        Source::ImageFolder { root } => (root.as_path(), |root| Source::ImageFolder { root }),
+        Source::Idx { images } => (images.as_path(), |images| Source::Idx { images }),
+        Source::Cifar { dir } => (dir.as_path(), |dir| Source::Cifar { dir }),
+        Source::Memory => return Source::Memory,
+    };
+    if rel.is_absolute() {
+        return absolute_source(s);
+    }
+    let found = |p: &Path| match (s, first_id) {
+        // A lossy id (a name that is not UTF-8) cannot be joined: the folder must do.
+        (Source::ImageFolder { .. }, Some(id)) if !id.contains('\u{FFFD}') => p.join(id).exists(),
+        _ => p.exists(),
+    };
+    let candidate = folder
+        .ancestors()
+        .map(|a| a.join(rel))
+        .find(|p| found(p.as_path()))
+        .or_else(|| Some(rel.to_path_buf()).filter(|p| found(p.as_path())))
+        .unwrap_or_else(|| folder.join(rel));
+    absolute_source(&make(candidate))
 }

@@ -51,10 +51,12 @@ pub struct DatasetInfo {
 }
 
 impl DatasetInfo {
+    /// What a run file stores of `d`; its source as the canonical absolute path, so the run
+    /// file can be read (and its dataset guarded) from any working directory.
     pub fn of(d: &Dataset) -> Self {
         Self {
             name: d.name.clone(),
-            source: d.source.clone(),
+            source: absolute_source(&d.source),
             classes: d.classes.clone(),
             shape: d.shape,
             ids: d.ids().to_vec(),
@@ -67,8 +69,8 @@ impl DatasetInfo {
     pub fn with_eval<'a>(mut self, eval: impl IntoIterator<Item = &'a Dataset>) -> Self {
         self.eval_sources = eval
             .into_iter()
-            .map(|d| d.source.clone())
-            .filter(|s| *s != Source::Memory)
+            .filter(|d| d.source != Source::Memory)
+            .map(|d| absolute_source(&d.source))
             .collect();
         self
     }
@@ -92,6 +94,23 @@ impl DatasetInfo {
             .get(c as usize)
             .map(|s| s.as_str())
             .unwrap_or("?")
+    }
+}
+
+/// `s` with its path made absolute and canonical (see [`super::paths::resolve_path`]).
+pub fn absolute_source(s: &Source) -> Source {
+    use super::paths::resolve_path;
+    match s {
+        Source::ImageFolder { root } => Source::ImageFolder {
+            root: resolve_path(root),
+        },
+        Source::Idx { images } => Source::Idx {
+            images: resolve_path(images),
+        },
+        Source::Cifar { dir } => Source::Cifar {
+            dir: resolve_path(dir),
+        },
+        Source::Memory => Source::Memory,
     }
 }
 

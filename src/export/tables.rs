@@ -83,6 +83,18 @@ pub fn samples_csv(run: &RunFile) -> Result<String> {
     Ok(s)
 }
 
+/// Refuse a name that would split a line of `file` (a run of an earlier build may hold one;
+/// the image folder loader now skips such files).
+fn check_line_safe(name: &str, file: &str) -> Result<()> {
+    if name.contains(['\n', '\r', '\t']) {
+        return Err(Error::Other(format!(
+            "the name {name:?} holds a newline, carriage return or tab, which would break the \
+             lines of {file}: rename it in the dataset and run again"
+        )));
+    }
+    Ok(())
+}
+
 /// `clean.txt`: the kept sample ids, one per line, in dataset order.
 pub fn clean_list(run: &RunFile) -> Result<String> {
     let v = run
@@ -91,6 +103,7 @@ pub fn clean_list(run: &RunFile) -> Result<String> {
     let mut s = String::new();
     for (i, id) in run.dataset.ids.iter().enumerate() {
         if v.kept[i] {
+            check_line_safe(id, "clean.txt")?;
             s.push_str(id);
             s.push('\n');
         }
@@ -112,7 +125,11 @@ pub fn flagged_list(run: &RunFile) -> Result<String> {
     let mut idx: Vec<usize> = (0..d.len()).filter(|&i| !v.kept[i]).collect();
     idx.sort_by(|&a, &b| r.score[b].total_cmp(&r.score[a]).then(a.cmp(&b)));
     let mut s = String::from("# id\tscore\tgiven\tpredicted\n");
+    for c in &d.classes {
+        check_line_safe(c, "flagged.txt")?;
+    }
     for i in idx {
+        check_line_safe(&d.ids[i], "flagged.txt")?;
         s.push_str(&format!(
             "{}\t{:.6}\t{}\t{}\n",
             d.ids[i],

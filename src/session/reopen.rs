@@ -42,6 +42,13 @@ pub fn data_path(source: &Source) -> Option<PathBuf> {
     }
 }
 
+/// What to say when the run file `file` sits in an output folder whose set of files is mixed
+/// (a write was interrupted; see [`crate::export::manifest`]).
+pub fn set_warning(file: &Path) -> Option<String> {
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty())?;
+    crate::export::check_set(dir).ok()?.warning(dir)
+}
+
 /// Load the dataset behind `source` as the CLI would (with its test split).
 fn load_source(source: &Source) -> Result<data::Loaded> {
     let opts = LoadOptions::default();
@@ -246,6 +253,9 @@ pub fn load(file: &Path, eval: &EvalInputs) -> Result<Loaded> {
     };
     if let Some(why) = &images_missing {
         notes.push(format!("No thumbnails: {why}."));
+    }
+    if let Some(w) = set_warning(file) {
+        notes.push(format!("Note: {w}."));
     }
     let truth = run.truth.clone().map(Arc::new);
     let bad = truth.as_ref().map(|t| Arc::new(t.bad.clone()));

@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::data::truth::TruthInfo;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::export::{self, DatasetInfo, Overwrite, RunFile, RunStatus, Verdict};
+use crate::export::{self, DatasetInfo, OutputLock, Overwrite, RunFile, RunStatus, Verdict};
 use crate::itlm::{self, Config, Learner, RoundRecord};
 use crate::learner::LearnerConfig;
 use crate::rng::Rng;
@@ -77,10 +77,13 @@ pub struct Outcome {
     pub result: Result<()>,
 }
 
-/// Run ITLM with `learner` on prepared data and write the outputs into `out`. When the run
-/// fails (e.g. training diverges) after at least one round, the finished rounds are still
-/// written (status failed) and `Outcome::result` holds the run's error; an error here means
-/// nothing could be saved.
+/// Run ITLM with `learner` on prepared data and write the outputs into `out`. The folder is
+/// locked for the whole run (a second run into it is refused before training), and the set of
+/// outputs is written after every round (status "in progress"), so a kill keeps the finished
+/// rounds. When the run fails (e.g. training diverges) or is stopped (the observer returns
+/// `Error::Cancelled`) after at least one round, the finished rounds are written with status
+/// failed / stopped and `Outcome::result` holds the run's error; an error here means nothing
+/// could be saved.
 pub fn run_to_folder(
     p: &Prepared,
     learner: &mut dyn Learner,
@@ -90,6 +93,15 @@ pub fn run_to_folder(
     observer: &mut dyn itlm::Observer,
 ) -> Result<Outcome> {
     let started = Instant::now();
+    export::check_outside_datasets(out, header.dataset.sources())?;
+    let existed = out.exists();
+    // A folder another run holds is refused now; one that cannot even be created is
+    // reported when the rounds are saved (with the run's own error, if any).
+    let lock = match OutputLock::acquire(out) {
+        Ok(l) => Some(l),
+        Err(e @ Error::Data { .. }) => return Err(e),
+        Err(_) => None,
+    };
     let mut history: Vec<Arc<RoundRecord>> = Vec::new();
     let (train, pins) = p.guided();
     let inputs = itlm::Inputs {
@@ -101,15 +113,42 @@ pub fn run_to_folder(
         bad: p.truth.as_ref().map(|t| t.bad.as_slice()),
         pins: pins.as_ref(),
     };
-    let result = itlm::run(
-        learner,
-        inputs,
-        &header.config,
-        itlm::Start::Fresh,
-        &mut history,
-        observer,
-    );
+    // Whether a set of this run is in `out` (then later sets replace it).
+    let mut saved = false;
+    let result = {
+        let mut rounds: Vec<Arc<RoundRecord>> = Vec::new();
+        let mut save_each_round = |e: &itlm::Event| -> Result<()> {
+            if let (itlm::Event::RoundDone(r), Some(lock)) = (e, &lock) {
+                rounds.push(r.clone());
+                let run = header.run_file(
+                    rounds.clone(),
+                    RunStatus::InProgress,
+                    None,
+                    started.elapsed().as_secs_f64(),
+                );
+                let ow = if saved { Overwrite::Allow } else { overwrite };
+                // A failure here is reported by the final write below.
+                if export::write_all_locked(out, &run, ow, lock).is_ok() {
+                    saved = true;
+                }
+            }
+            observer.on(e)
+        };
+        itlm::run(
+            learner,
+            inputs,
+            &header.config,
+            itlm::Start::Fresh,
+            &mut history,
+            &mut save_each_round,
+        )
+    };
     if history.is_empty() {
+        drop(lock);
+        if !existed {
+            // Only when nothing is in it: never removes anything of the user's.
+            let _ = std::fs::remove_dir(out);
+        }
         return Ok(Outcome {
             run: None,
             files: Vec::new(),
@@ -122,7 +161,12 @@ pub fn run_to_folder(
         Err(e) => RunStatus::Failed(e.to_string()),
     };
     let run = header.run_file(history, status, None, started.elapsed().as_secs_f64());
-    match (export::write_all(out, &run, overwrite), result) {
+    let ow = if saved { Overwrite::Allow } else { overwrite };
+    let written = match &lock {
+        Some(lock) => export::write_all_locked(out, &run, ow, lock),
+        None => export::write_all(out, &run, ow),
+    };
+    match (written, result) {
         (Ok(files), result) => Ok(Outcome {
             run: Some(run),
             files,
