@@ -326,8 +326,19 @@ fn run_with_lite0_flags_the_mislabelled_photos_of_a_folder() {
             .args(["--resolution", "224", "--out"])
             .arg(&out)
             .args([
-                "--tau", "0.9", "--rounds", "3", "--epochs", "30", "--final-epochs", "40",
-                "--batch-size", "8", "--quiet", "--force", "--json",
+                "--tau",
+                "0.9",
+                "--rounds",
+                "3",
+                "--epochs",
+                "30",
+                "--final-epochs",
+                "40",
+                "--batch-size",
+                "8",
+                "--quiet",
+                "--force",
+                "--json",
             ])
             .args(extra)
             .env("ITLM_CACHE_DIR", &cache)
@@ -346,7 +357,10 @@ fn run_with_lite0_flags_the_mislabelled_photos_of_a_folder() {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| l.split('\t').next())
         .collect();
-    let hits = bad_ids.iter().filter(|b| flagged.contains(&b.as_str())).count();
+    let hits = bad_ids
+        .iter()
+        .filter(|b| flagged.contains(&b.as_str()))
+        .count();
     let precision = hits as f64 / flagged.len().max(1) as f64;
     let recall = hits as f64 / bad_ids.len() as f64;
     println!(
@@ -357,9 +371,14 @@ fn run_with_lite0_flags_the_mislabelled_photos_of_a_folder() {
     assert_eq!(recall, 1.0, "{flagged:?} vs {bad_ids:?}");
     assert!(precision >= 0.5, "{flagged:?}");
     // The run file says which backbone and head were used.
-    assert!(json.contains("linear head on efficientnet-lite0 224px"), "{json}");
+    assert!(
+        json.contains("linear head on efficientnet-lite0 224px"),
+        "{json}"
+    );
     // The embeddings went to the cache (not the data folder) and a second run reads them.
-    let cached: Vec<_> = std::fs::read_dir(cache.join("embeddings")).unwrap().collect();
+    let cached: Vec<_> = std::fs::read_dir(cache.join("embeddings"))
+        .unwrap()
+        .collect();
     assert_eq!(cached.len(), 1);
     let files_in_data = walkdir::WalkDir::new(&data)
         .into_iter()
@@ -368,5 +387,8 @@ fn run_with_lite0_flags_the_mislabelled_photos_of_a_folder() {
     assert_eq!(files_in_data, 26);
     let t = std::time::Instant::now();
     run(&["--head", "mlp"]);
-    println!("second run (cached embeddings, mlp head): {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "second run (cached embeddings, mlp head): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 }

@@ -253,11 +253,20 @@ mod tests {
     #[test]
     fn backbone_and_embeddings_options_parse_into_a_source() {
         assert!(embed(&[]).source().is_none());
-        let e = embed(&["--backbone", "efficientnet-lite0", "--head", "mlp", "--resolution", "112"]);
+        let e = embed(&[
+            "--backbone",
+            "efficientnet-lite0",
+            "--head",
+            "mlp",
+            "--resolution",
+            "112",
+        ]);
         assert_eq!(e.head, Some(HeadKind::Mlp));
         match e.source() {
             Some(EmbeddingSource::Backbone {
-                kind, resolution, weights,
+                kind,
+                resolution,
+                weights,
             }) => {
                 assert_eq!(kind, BackboneKind::EfficientNetLite0);
                 assert_eq!(resolution, Some(112));
@@ -266,7 +275,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let e = embed(&["--embeddings", "e.npy", "--embedding-ids", "ids.txt"]);
-        assert!(matches!(e.source(), Some(EmbeddingSource::File { ids: Some(_), .. })));
+        assert!(matches!(
+            e.source(),
+            Some(EmbeddingSource::File { ids: Some(_), .. })
+        ));
         // Both sources, a weights file without a backbone, an unknown backbone: refused.
         assert!(parse(&["--backbone", "resnet18", "--embeddings", "e.npy"]).is_err());
         assert!(parse(&["--weights", "w.pth"]).is_err());

@@ -106,7 +106,8 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     if let (Some(out), Some(_)) = (&a.out, a.embed.source()) {
         super::embed::check_similar_outputs(out, a.force)?;
     }
-    let (mut learner, similar) = match super::embed::head_learner(&a.embed, &mut p, &lcfg, a.quiet)? {
+    let (mut learner, similar) = match super::embed::head_learner(&a.embed, &mut p, &lcfg, a.quiet)?
+    {
         Some(h) => (h.learner, Some(h.similar)),
         None => (learner::build(&lcfg, &p.train)?, None),
     };

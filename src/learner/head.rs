@@ -48,7 +48,9 @@ impl FeatureMatrix {
     /// Checks the size and that every value is finite.
     pub fn new(rows: usize, dim: usize, values: Vec<f32>) -> Result<Self> {
         if dim == 0 {
-            return Err(Error::Config("embeddings must have at least one column".into()));
+            return Err(Error::Config(
+                "embeddings must have at least one column".into(),
+            ));
         }
         if values.len() != rows * dim {
             return Err(Error::Config(format!(
@@ -89,7 +91,11 @@ impl DatasetKey {
             name: d.name.clone(),
             source: format!("{:?}", d.source),
             len: n,
-            first: if n > 0 { d.id(0).to_string() } else { String::new() },
+            first: if n > 0 {
+                d.id(0).to_string()
+            } else {
+                String::new()
+            },
             last: if n > 0 {
                 d.id(n - 1).to_string()
             } else {

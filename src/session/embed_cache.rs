@@ -135,7 +135,11 @@ pub fn cache_key(data: &Dataset, spec: &EmbedSpec) -> Result<u128> {
     h.field(&[files as u8]);
     if !files {
         let s = data.shape;
-        h.field(&[s.height as u64, s.width as u64, s.channels as u64].map(u64::to_le_bytes).concat());
+        h.field(
+            &[s.height as u64, s.width as u64, s.channels as u64]
+                .map(u64::to_le_bytes)
+                .concat(),
+        );
     }
     for i in 0..data.len() {
         h.field(data.id(i).as_bytes());
@@ -183,8 +187,10 @@ impl EmbedCache {
 
     /// The file of `key`.
     pub fn path(&self, spec: &EmbedSpec, key: u128) -> PathBuf {
-        self.dir
-            .join(format!("{}-{}-{key:032x}.emb", spec.backbone, spec.resolution))
+        self.dir.join(format!(
+            "{}-{}-{key:032x}.emb",
+            spec.backbone, spec.resolution
+        ))
     }
 
     /// The embeddings of `data` under `backbone`: read from the cache when a valid entry exists,
@@ -319,7 +325,12 @@ fn as_image(data: &Dataset, i: usize) -> Result<DynamicImage> {
     let s = data.shape;
     let (w, h) = (s.width as u32, s.height as u32);
     let px = data.image(i).to_vec();
-    let bad = || Error::data(resolve_path(Path::new(&data.name)), format!("sample {} has no image", data.id(i)));
+    let bad = || {
+        Error::data(
+            resolve_path(Path::new(&data.name)),
+            format!("sample {} has no image", data.id(i)),
+        )
+    };
     Ok(match s.channels {
         1 => DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, px).ok_or_else(bad)?),
         _ => DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, px).ok_or_else(bad)?),

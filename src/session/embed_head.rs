@@ -26,10 +26,7 @@ pub enum EmbeddingSource {
         resolution: Option<usize>,
     },
     /// A precomputed matrix (`.npy` / `.safetensors`) and its ids file.
-    File {
-        path: PathBuf,
-        ids: Option<PathBuf>,
-    },
+    File { path: PathBuf, ids: Option<PathBuf> },
 }
 
 /// What [`build_head`] reports while embedding: the set's name, done, total.

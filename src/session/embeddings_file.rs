@@ -37,10 +37,7 @@ pub fn read_npy(b: &[u8]) -> std::result::Result<Matrix, String> {
     }
     let (hlen, start) = match b[6] {
         1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
-        2 | 3 if b.len() >= 12 => (
-            u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize,
-            12,
-        ),
+        2 | 3 if b.len() >= 12 => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
         v => return Err(format!(".npy format version {v} is not supported")),
     };
     let header = b
@@ -66,7 +63,9 @@ pub fn read_npy(b: &[u8]) -> std::result::Result<Matrix, String> {
         ));
     };
     if field("fortran_order")?.starts_with("True") {
-        return Err("Fortran-order arrays are not supported: save with np.ascontiguousarray".into());
+        return Err(
+            "Fortran-order arrays are not supported: save with np.ascontiguousarray".into(),
+        );
     }
     let shape = field("shape")?;
     let inner = shape
@@ -77,7 +76,10 @@ pub fn read_npy(b: &[u8]) -> std::result::Result<Matrix, String> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| format!("bad shape ({inner})")))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("bad shape ({inner})"))
+        })
         .collect::<std::result::Result<_, _>>()?;
     let [rows, dim] = dims[..] else {
         return Err(format!(
@@ -144,7 +146,12 @@ fn read_safetensors(b: &[u8]) -> std::result::Result<Matrix, String> {
 
 /// The rows of `m` in `data`'s order: through the ids file when given (one id per line in row
 /// order; every sample must have exactly one row), else as they are (the count must match).
-pub fn align(data: &Dataset, m: FeatureMatrix, ids: Option<&Path>, file: &Path) -> Result<FeatureMatrix> {
+pub fn align(
+    data: &Dataset,
+    m: FeatureMatrix,
+    ids: Option<&Path>,
+    file: &Path,
+) -> Result<FeatureMatrix> {
     let Some(ids_path) = ids else {
         if m.rows != data.len() {
             return Err(Error::data(
@@ -168,7 +175,12 @@ pub fn align(data: &Dataset, m: FeatureMatrix, ids: Option<&Path>, file: &Path) 
     if ids.len() != m.rows {
         return Err(Error::data(
             ids_path,
-            format!("{} ids for the {} rows of {}", ids.len(), m.rows, file.display()),
+            format!(
+                "{} ids for the {} rows of {}",
+                ids.len(),
+                m.rows,
+                file.display()
+            ),
         ));
     }
     let index = data.index_of_ids();
@@ -192,14 +204,24 @@ pub fn align(data: &Dataset, m: FeatureMatrix, ids: Option<&Path>, file: &Path) 
         .map(|i| data.id(i))
         .collect();
     if !missing.is_empty() {
-        let ex = missing.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+        let ex = missing
+            .iter()
+            .take(3)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
         let extra = if unknown.is_empty() {
             String::new()
         } else {
             format!(
                 "; {} ids match no sample (e.g. {})",
                 unknown.len(),
-                unknown.iter().take(3).copied().collect::<Vec<_>>().join(", ")
+                unknown
+                    .iter()
+                    .take(3)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         return Err(Error::data(
@@ -299,7 +321,9 @@ mod tests {
         let f = Path::new("e.npy");
         // Without ids: as they are, the count must match.
         assert_eq!(align(&data, m.clone(), None, f).unwrap(), m);
-        let e = align(&dataset(4), m.clone(), None, f).unwrap_err().to_string();
+        let e = align(&dataset(4), m.clone(), None, f)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("3 rows but the dataset has 4 samples"), "{e}");
         // With ids in another order.
         let ids = dir.path().join("ids.txt");
@@ -308,14 +332,18 @@ mod tests {
         assert_eq!(a.values, vec![11.0, 12.0, 10.0]);
         // An id that is not in the set, a missing sample.
         std::fs::write(&ids, "x/2.png\nx/9.png\nx/1.png\n").unwrap();
-        let e = align(&data, m.clone(), Some(&ids), f).unwrap_err().to_string();
+        let e = align(&data, m.clone(), Some(&ids), f)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("1 of the dataset's 3 samples have no row (e.g. x/0.png)")
                 && e.contains("x/9.png"),
             "{e}"
         );
         std::fs::write(&ids, "x/2.png\nx/1.png\n").unwrap();
-        let e = align(&data, m.clone(), Some(&ids), f).unwrap_err().to_string();
+        let e = align(&data, m.clone(), Some(&ids), f)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("2 ids for the 3 rows"), "{e}");
         std::fs::write(&ids, "x/2.png\nx/2.png\nx/1.png\n").unwrap();
         let e = align(&data, m, Some(&ids), f).unwrap_err().to_string();

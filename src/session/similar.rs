@@ -344,11 +344,29 @@ mod tests {
         assert!(!near.contains(&(7, 61)), "the exact pair is listed once");
         // Cluster members are not near-duplicates of each other (cosine well below 0.95).
         assert!(near.len() <= 2, "{near:?}");
-        assert_eq!(s.outliers.first().map(|o| o.index), Some(62), "{:?}", s.outliers);
-        assert!(s.outliers.len() <= 3, "{:?}", s.outliers);
+        assert_eq!(
+            s.outliers.first().map(|o| o.index),
+            Some(62),
+            "{:?}",
+            s.outliers
+        );
+        // The planted point stands far apart: over twice the next one's distance, and few
+        // cluster points pass the threshold (a tail of a normal cloud).
+        assert!(s.outliers.len() < 6, "{:?}", s.outliers);
+        if let Some(next) = s.outliers.get(1) {
+            assert!(
+                s.outliers[0].distance > 2.0 * next.distance,
+                "{:?}",
+                s.outliers
+            );
+        }
         let csv = duplicates_csv(&data, &s);
         assert!(csv.contains("exact,s7,s61,1.0000"), "{csv}");
         assert!(csv.contains("near,s5,s60,"), "{csv}");
-        assert!(outliers_csv(&data, &s).lines().nth(1).unwrap().starts_with("s62,a,"));
+        assert!(outliers_csv(&data, &s)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("s62,a,"));
     }
 }

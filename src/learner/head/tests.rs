@@ -106,15 +106,15 @@ fn itlm_with_an_mlp_head_trims_mostly_flipped_labels() {
 
 #[test]
 fn scores_are_log_probabilities_of_the_given_label() {
-    let (d, m, _) = clusters("train", 300, 3, 8, 1.0, 0.1, 3);
-    let (t, tm, _) = clusters("test", 90, 3, 8, 1.0, 0.0, 4);
+    let (d, m, _) = clusters("train", 300, 3, 8, 3.0, 0.1, 3);
+    let (t, tm, _) = clusters("test", 90, 3, 8, 3.0, 0.0, 3);
     let mut f = Features::new(&d, m).unwrap();
     f.add(&t, tm).unwrap();
     for kind in [HeadKind::Linear, HeadKind::Mlp] {
         let mut h = head(kind, f.clone(), 3);
         h.reset(5).unwrap();
         let idx: Vec<usize> = (0..d.len()).collect();
-        h.train(&d, &idx, 3.0, 1, &mut |_| Ok(())).unwrap();
+        h.train(&d, &idx, 20.0, 1, &mut |_| Ok(())).unwrap();
         let tidx: Vec<usize> = (0..t.len()).collect();
         for (set, idx) in [(&d, &idx), (&t, &tidx)] {
             let s = h.score(set, idx, &mut |_| Ok(())).unwrap();
@@ -124,10 +124,13 @@ fn scores_are_log_probabilities_of_the_given_label() {
                 assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
                 let g = set.label(i) as usize;
                 assert!((s.p_given[r] - p[g]).abs() < 1e-6);
-                assert!((s.loss[r] + p[g].ln()).abs() < 1e-4, "{} {}", s.loss[r], p[g]);
-                let best = (0..3)
-                    .max_by(|&a, &b| p[a].total_cmp(&p[b]))
-                    .unwrap();
+                assert!(
+                    (s.loss[r] + p[g].ln()).abs() < 1e-4,
+                    "{} {}",
+                    s.loss[r],
+                    p[g]
+                );
+                let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
                 assert_eq!(s.predicted[r] as usize, best);
             }
             // Trained on separable clusters: most predictions are the clean class.
@@ -172,7 +175,10 @@ fn features_are_standardised_by_the_training_set() {
         let col: Vec<f64> = s.chunks_exact(3).map(|r| r[c] as f64).collect();
         let mean = col.iter().sum::<f64>() / col.len() as f64;
         let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / col.len() as f64;
-        assert!(mean.abs() < 1e-3 && (var - 1.0).abs() < 1e-3, "{mean} {var}");
+        assert!(
+            mean.abs() < 1e-3 && (var - 1.0).abs() < 1e-3,
+            "{mean} {var}"
+        );
     }
 }
 

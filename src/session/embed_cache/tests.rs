@@ -13,7 +13,9 @@ struct Fake {
 impl Fake {
     fn new() -> Self {
         Self {
-            input: BackboneKind::EfficientNetLite0.input_spec(Some(32)).unwrap(),
+            input: BackboneKind::EfficientNetLite0
+                .input_spec(Some(32))
+                .unwrap(),
             calls: AtomicUsize::new(0),
         }
     }
@@ -105,7 +107,9 @@ fn a_second_call_hits_the_cache_and_a_touched_file_invalidates_it() {
     assert_eq!(second.path, first.path);
 
     // Other weights or another resolution: another entry.
-    let other = cache.embeddings(&data, &fake, "w2", &mut no_progress()).unwrap();
+    let other = cache
+        .embeddings(&data, &fake, "w2", &mut no_progress())
+        .unwrap();
     assert!(!other.hit && other.path != first.path);
 
     // A file rewritten with other content (and so another size / mtime) invalidates.
@@ -115,7 +119,9 @@ fn a_second_call_hits_the_cache_and_a_touched_file_invalidates_it() {
     image::RgbImage::from_pixel(50, 50, image::Rgb([255, 255, 255]))
         .save(&f)
         .unwrap();
-    let third = cache.embeddings(&data, &fake, "w", &mut no_progress()).unwrap();
+    let third = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap();
     assert!(!third.hit);
     assert!(fake.calls() > calls);
     assert!(red(&third.matrix, 0) > red(&first.matrix, 0));
@@ -139,21 +145,31 @@ fn a_corrupt_or_truncated_entry_is_recomputed() {
     let data = folder(data_dir.path());
     let cache = EmbedCache::new(cache_dir.path());
     let fake = Fake::new();
-    let first = cache.embeddings(&data, &fake, "w", &mut no_progress()).unwrap();
+    let first = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap();
     let bytes = std::fs::read(&first.path).unwrap();
     // One flipped bit in a value: the CRC catches it.
     let mut bad = bytes.clone();
     bad[HEADER + 5] ^= 0x10;
     std::fs::write(&first.path, &bad).unwrap();
     let calls = fake.calls();
-    let again = cache.embeddings(&data, &fake, "w", &mut no_progress()).unwrap();
+    let again = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap();
     assert!(!again.hit && fake.calls() > calls);
     assert_eq!(again.matrix, first.matrix);
-    assert_eq!(std::fs::read(&first.path).unwrap(), bytes, "rewritten whole");
+    assert_eq!(
+        std::fs::read(&first.path).unwrap(),
+        bytes,
+        "rewritten whole"
+    );
     // Truncated.
     std::fs::write(&first.path, &bytes[..bytes.len() - 7]).unwrap();
     let calls = fake.calls();
-    let again = cache.embeddings(&data, &fake, "w", &mut no_progress()).unwrap();
+    let again = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap();
     assert!(!again.hit && fake.calls() > calls);
     assert_eq!(again.matrix, first.matrix);
 }
@@ -215,7 +231,12 @@ fn pixel_sets_are_embedded_from_their_pixels_grey_to_rgb() {
         assert!((m.row(1)[c] - 1.0).abs() < 1e-4, "{:?}", m.row(1));
         assert!((m.row(0)[c] + 127.0 / 128.0).abs() < 1e-4, "{:?}", m.row(0));
     }
-    assert!(cache.embeddings(&data, &fake, "w", &mut no_progress()).unwrap().hit);
+    assert!(
+        cache
+            .embeddings(&data, &fake, "w", &mut no_progress())
+            .unwrap()
+            .hit
+    );
 }
 
 #[test]
