@@ -180,7 +180,7 @@ pub fn analyse(data: &Dataset, m: &FeatureMatrix) -> Result<Similar> {
             }
         }
     }
-    duplicates.sort_by(|x, y| (!x.exact, x.a, x.b).cmp(&(!y.exact, y.a, y.b)));
+    duplicates.sort_by_key(|d| (!d.exact, d.a, d.b));
     let dist: Vec<f32> = nn
         .iter()
         .map(|row| {
