@@ -235,3 +235,160 @@ fn broken_lite0_weights_files_are_refused_with_the_file_or_tensor_named() {
         .to_string();
     assert!(e.contains("`conv1.weight` is missing"), "{e}");
 }
+
+/// `skimage/data/<name>` decoded.
+fn photo(wheel: &Path, name: &str, dir: &Path) -> image::DynamicImage {
+    let p = sample_image(wheel, name, dir).unwrap();
+    image::open(&p).unwrap()
+}
+
+/// A view of `img`: a crop of `frac` of each side at (`fx`, `fy`) of the free room, mirrored
+/// when `flip`, resized so its longer side is `side`.
+fn view(
+    img: &image::DynamicImage,
+    frac: f64,
+    (fx, fy): (f64, f64),
+    flip: bool,
+    side: u32,
+) -> image::RgbImage {
+    let (w, h) = (img.width(), img.height());
+    let (cw, ch) = ((w as f64 * frac) as u32, (h as f64 * frac) as u32);
+    let (x, y) = (((w - cw) as f64 * fx) as u32, ((h - ch) as f64 * fy) as u32);
+    let mut v = img.crop_imm(x, y, cw, ch);
+    if flip {
+        v = v.fliph();
+    }
+    let s = side as f64 / cw.max(ch) as f64;
+    v.resize_exact(
+        ((cw as f64 * s) as u32).max(16),
+        ((ch as f64 * s) as u32).max(16),
+        image::imageops::FilterType::Triangle,
+    )
+    .to_rgb8()
+}
+
+/// An image folder of 4 classes of photos (6 views each: crops, flips, sizes from 96 to 320
+/// pixels) with 2 views put in another class's folder -> `run --backbone efficientnet-lite0`
+/// flags them: both mislabelled views are among the few samples it trims.
+#[test]
+fn run_with_lite0_flags_the_mislabelled_photos_of_a_folder() {
+    let Some((lite0_whl, skimage_whl)) = wheels("run --backbone") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let weights = install_into(LITE0, Some(&lite0_whl), &dir.path().join("w")).unwrap();
+    let data = dir.path().join("photos");
+    let classes = [
+        ("cat", "chelsea.png"),
+        ("coffee", "coffee.png"),
+        ("astronaut", "astronaut.png"),
+        ("motorcycle", "motorcycle_left.png"),
+    ];
+    let crops = [
+        (0.9, (0.5, 0.5), false, 224),
+        (0.8, (0.0, 0.2), true, 160),
+        (0.75, (1.0, 0.5), false, 320),
+        (0.85, (0.3, 1.0), true, 128),
+        (0.7, (0.5, 0.4), true, 288),
+        (0.95, (0.2, 0.8), false, 96),
+        (0.8, (0.6, 0.1), false, 200),
+    ];
+    // (source class, view, folder it is put in)
+    let wrong = [(0usize, 6usize, "coffee"), (3, 6, "astronaut")];
+    let mut bad_ids = Vec::new();
+    for (c, (class, file)) in classes.iter().enumerate() {
+        let img = photo(&skimage_whl, file, dir.path());
+        for (v, &(frac, at, flip, side)) in crops.iter().enumerate() {
+            let folder = match wrong.iter().find(|w| w.0 == c && w.1 == v) {
+                Some(w) => w.2,
+                None if v < 6 => *class,
+                None => continue,
+            };
+            std::fs::create_dir_all(data.join(folder)).unwrap();
+            let name = format!("{class}_{v}.png");
+            view(&img, frac, at, flip, side)
+                .save(data.join(folder).join(&name))
+                .unwrap();
+            if folder != *class {
+                bad_ids.push(format!("{folder}/{name}"));
+            }
+        }
+    }
+    assert_eq!(bad_ids.len(), 2);
+    let out = dir.path().join("out");
+    let cache = dir.path().join("cache");
+    let run = |extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
+            .args(["run"])
+            .arg(&data)
+            .args(["--backbone", "efficientnet-lite0", "--weights"])
+            .arg(&weights)
+            .args(["--resolution", "224", "--out"])
+            .arg(&out)
+            .args([
+                "--tau",
+                "0.9",
+                "--rounds",
+                "3",
+                "--epochs",
+                "30",
+                "--final-epochs",
+                "40",
+                "--batch-size",
+                "8",
+                "--quiet",
+                "--force",
+                "--json",
+            ])
+            .args(extra)
+            .env("ITLM_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let t = std::time::Instant::now();
+    let json = run(&[]);
+    let first_secs = t.elapsed().as_secs_f64();
+    let flagged_txt = std::fs::read_to_string(out.join("flagged.txt")).unwrap();
+    let flagged: Vec<&str> = flagged_txt
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    let hits = bad_ids
+        .iter()
+        .filter(|b| flagged.contains(&b.as_str()))
+        .count();
+    let precision = hits as f64 / flagged.len().max(1) as f64;
+    let recall = hits as f64 / bad_ids.len() as f64;
+    println!(
+        "run --backbone efficientnet-lite0 on 26 photos (2 mislabelled): flagged {flagged:?}, \
+         precision {precision:.2}, recall {recall:.2}, {first_secs:.1} s"
+    );
+    // A random trim of the same size would find 2 * 3/26 of a mislabelled photo on average.
+    assert_eq!(recall, 1.0, "{flagged:?} vs {bad_ids:?}");
+    assert!(precision >= 0.5, "{flagged:?}");
+    // The run file says which backbone and head were used.
+    assert!(
+        json.contains("linear head on efficientnet-lite0 224px"),
+        "{json}"
+    );
+    // The embeddings went to the cache (not the data folder) and a second run reads them.
+    let cached: Vec<_> = std::fs::read_dir(cache.join("embeddings"))
+        .unwrap()
+        .collect();
+    assert_eq!(cached.len(), 1);
+    let files_in_data = walkdir::WalkDir::new(&data)
+        .into_iter()
+        .filter(|e| e.as_ref().unwrap().file_type().is_file())
+        .count();
+    assert_eq!(files_in_data, 26);
+    let t = std::time::Instant::now();
+    run(&["--head", "mlp"]);
+    println!(
+        "second run (cached embeddings, mlp head): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+}

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod bench;
 pub mod corrupt;
+pub mod embed;
 pub mod export;
 pub mod report;
 pub mod reproduce;
@@ -51,6 +52,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure the paper's settings on real data: noisy labels, backdoors, spurious images.
     Reproduce(Box<reproduce::ReproduceArgs>),
+    /// Pretrained backbone weights: `weights install efficientnet-lite0`.
+    Weights(embed::WeightsArgs),
 }
 
 /// What the binary does with a parsed command line that is not the window's.
@@ -72,6 +75,7 @@ pub fn dispatch(cli: Cli) -> Dispatch {
         Some(Command::Report(a)) => done(report::report_command(&a)),
         Some(Command::Bench(a)) => done(bench::run(&a)),
         Some(Command::Reproduce(a)) => done(reproduce::run(&a)),
+        Some(Command::Weights(a)) => done(embed::weights_command(&a)),
         Some(Command::Gui { path }) => Dispatch::Window(path.or(cli.path)),
         None => Dispatch::Window(cli.path),
     }

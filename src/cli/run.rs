@@ -35,6 +35,8 @@ pub struct RunArgs {
     pub itlm: ItlmArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub embed: super::embed::EmbedArgs,
     /// Use a seeded random subset of N training samples.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -116,7 +118,14 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     for n in &p.notes {
         eprintln!("{n}");
     }
-    let mut learner = learner::build(&lcfg, &p.train)?;
+    if let (Some(out), Some(_)) = (&a.out, a.embed.source()) {
+        super::embed::check_similar_outputs(out, a.force)?;
+    }
+    let (mut learner, similar) = match super::embed::head_learner(&a.embed, &mut p, &lcfg, a.quiet)?
+    {
+        Some(h) => (h.learner, Some(h.similar)),
+        None => (learner::build(&lcfg, &p.train)?, None),
+    };
     if !a.quiet {
         eprintln!(
             "{}: {} | {} | tau {} {} {}{}, {} rounds x {} epochs, final {}{}",
@@ -162,7 +171,15 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         }
         return Ok(());
     }
-    run_and_export(a, &p, learner.as_mut(), &config, &lcfg)
+    run_and_export(a, &p, learner.as_mut(), &config, &lcfg)?;
+    if let (Some(s), Some(out)) = (similar, &a.out) {
+        for f in super::embed::write_similar(out, &p.train, &s, a.force)? {
+            if !a.quiet {
+                eprintln!("wrote {}", f.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Run ITLM and write the outputs into `a.out` (and the clean copy), with the progress bar,
@@ -289,6 +306,7 @@ pub fn run_and_export(
                 "n": p.train.len(),
                 "config": config,
                 "model": lcfg.model.to_string(),
+                "learner": learner.describe(),
                 "rounds": run.rounds.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
                 "final_test_acc": last.test_acc,
                 "final_test2_acc": last.test2_acc,

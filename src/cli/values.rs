@@ -30,6 +30,8 @@ value_enum!(
     crate::learner::OptimizerKind,
     crate::learner::LrSchedule,
     crate::learner::DeviceChoice,
+    crate::learner::HeadKind,
+    crate::learner::backbone::BackboneKind,
     crate::data::watermark::MarkShape,
     crate::data::corrupt::NoiseKind,
 );

@@ -5,6 +5,7 @@ pub mod backbone;
 pub mod batch;
 pub mod classifier;
 pub mod fast;
+pub mod head;
 pub mod init;
 pub mod nets;
 pub mod optim;
@@ -19,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::itlm::Learner;
 
 pub use classifier::{Classifier, CnnImpl};
+pub use head::{FeatureMatrix, Features, Head, HeadKind};
 
 /// The model a run trains.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

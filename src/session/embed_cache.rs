@@ -1,0 +1,341 @@
+//! The embeddings of a dataset under a backbone, computed once and cached in the user's cache
+//! dir (`ITLM_CACHE_DIR`, else `$XDG_CACHE_HOME/itlm-inspector`, else
+//! `~/.cache/itlm-inspector`), never in a dataset folder. One file per key: a hash of the
+//! backbone, its weights, the resolution, the preprocessing version and every sample's
+//! (id, file size, mtime) (image folders) or (id, pixels) (IDX, CIFAR, memory sets). A changed
+//! file changes the key; a truncated or corrupt cache file (length, key and CRC-32 checked) is
+//! recomputed, not trusted. Image folders are embedded from their original files at full
+//! resolution (not the loaded, squashed pixels); other sets from their pixels (grey -> RGB).
+
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, GrayImage, RgbImage};
+use rayon::prelude::*;
+
+use crate::data::{Dataset, Source};
+use crate::error::{Error, Result};
+use crate::export::atomic::{write_atomic, Overwrite};
+use crate::export::paths::{check_outside_dataset, resolve_path};
+use crate::learner::backbone::{embed_files_with, preprocess, Backbone, ImageBatch};
+use crate::learner::head::FeatureMatrix;
+
+/// Bumped whenever preprocessing changes what a backbone sees (resize, crop, normalisation).
+pub const PREPROCESS_VERSION: u32 = 1;
+/// Images per backbone batch.
+pub const BATCH: usize = 32;
+const MAGIC: &[u8; 8] = b"ITLMEMB1";
+/// Magic, key (16), rows (8), dim (8).
+const HEADER: usize = 8 + 16 + 8 + 8;
+
+/// The folder the cache lives in: `ITLM_CACHE_DIR`, else `$XDG_CACHE_HOME/itlm-inspector`,
+/// else `~/.cache/itlm-inspector`.
+pub fn cache_dir() -> Result<PathBuf> {
+    cache_dir_from(
+        std::env::var_os("ITLM_CACHE_DIR"),
+        std::env::var_os("XDG_CACHE_HOME"),
+        std::env::var_os("HOME"),
+    )
+}
+
+/// [`cache_dir`] for given values of the variables (empty = unset).
+pub fn cache_dir_from(
+    itlm: Option<std::ffi::OsString>,
+    xdg: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Result<PathBuf> {
+    let set = |v: Option<std::ffi::OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(d) = set(itlm) {
+        return Ok(d);
+    }
+    if let Some(d) = set(xdg) {
+        return Ok(d.join("itlm-inspector"));
+    }
+    match set(home) {
+        Some(h) => Ok(h.join(".cache").join("itlm-inspector")),
+        None => Err(Error::Config(
+            "none of ITLM_CACHE_DIR, XDG_CACHE_HOME and HOME is set: cannot find the cache dir"
+                .into(),
+        )),
+    }
+}
+
+/// 128-bit FNV-1a: a stable hash (unlike std's, which may change between releases).
+struct Fnv128(u128);
+
+impl Fnv128 {
+    fn new() -> Self {
+        Self(0x6c62272e07bb014262b821756295c58d)
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        for &x in b {
+            self.0 ^= x as u128;
+            self.0 = self.0.wrapping_mul(0x0000000001000000000000000000013B);
+        }
+    }
+
+    /// A length-prefixed field, so that ("ab", "c") and ("a", "bc") differ.
+    fn field(&mut self, b: &[u8]) {
+        self.bytes(&(b.len() as u64).to_le_bytes());
+        self.bytes(b);
+    }
+}
+
+/// What the cached embeddings were made with.
+#[derive(Clone, Debug)]
+pub struct EmbedSpec {
+    /// Backbone name (e.g. "efficientnet-lite0").
+    pub backbone: String,
+    /// Identity of the weights (e.g. the file's name, size and mtime; see [`weights_tag`]).
+    pub weights: String,
+    pub resolution: usize,
+    pub dim: usize,
+}
+
+impl EmbedSpec {
+    /// The spec of `backbone` with weights identified by `weights`.
+    pub fn of(backbone: &dyn Backbone, weights: impl Into<String>) -> Self {
+        Self {
+            backbone: backbone.kind().name().to_string(),
+            weights: weights.into(),
+            resolution: backbone.input().resolution,
+            dim: backbone.embedding_dim(),
+        }
+    }
+}
+
+/// A weights file's identity for the cache key: its name, size and mtime.
+pub fn weights_tag(path: &Path) -> Result<String> {
+    let m = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    Ok(format!(
+        "{}:{}:{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        m.len(),
+        mtime_nanos(&m)
+    ))
+}
+
+fn mtime_nanos(m: &std::fs::Metadata) -> u128 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// The cache key of `data`'s embeddings under `spec`: stats every file of an image folder.
+pub fn cache_key(data: &Dataset, spec: &EmbedSpec) -> Result<u128> {
+    let mut h = Fnv128::new();
+    h.field(spec.backbone.as_bytes());
+    h.field(spec.weights.as_bytes());
+    h.field(&(spec.resolution as u64).to_le_bytes());
+    h.field(&(spec.dim as u64).to_le_bytes());
+    h.field(&PREPROCESS_VERSION.to_le_bytes());
+    h.field(&(data.len() as u64).to_le_bytes());
+    let files = matches!(data.source, Source::ImageFolder { .. });
+    h.field(&[files as u8]);
+    if !files {
+        let s = data.shape;
+        h.field(
+            &[s.height as u64, s.width as u64, s.channels as u64]
+                .map(u64::to_le_bytes)
+                .concat(),
+        );
+    }
+    for i in 0..data.len() {
+        h.field(data.id(i).as_bytes());
+        match data.file(i) {
+            Some(p) if files => {
+                let m = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?;
+                h.field(&m.len().to_le_bytes());
+                h.field(&mtime_nanos(&m).to_le_bytes());
+            }
+            _ => h.field(data.image(i)),
+        }
+    }
+    Ok(h.0)
+}
+
+/// Embeddings of a dataset and where they came from.
+#[derive(Debug)]
+pub struct Cached {
+    pub matrix: FeatureMatrix,
+    /// Read from the cache (no backbone call).
+    pub hit: bool,
+    /// The cache file.
+    pub path: PathBuf,
+}
+
+/// The embeddings cache in one folder.
+#[derive(Clone, Debug)]
+pub struct EmbedCache {
+    dir: PathBuf,
+}
+
+impl EmbedCache {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The cache in [`cache_dir`]'s `embeddings` folder.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::new(cache_dir()?.join("embeddings")))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of `key`.
+    pub fn path(&self, spec: &EmbedSpec, key: u128) -> PathBuf {
+        self.dir.join(format!(
+            "{}-{}-{key:032x}.emb",
+            spec.backbone, spec.resolution
+        ))
+    }
+
+    /// The embeddings of `data` under `backbone`: read from the cache when a valid entry exists,
+    /// else computed (`progress(done, total)` after each batch; an error from it, e.g.
+    /// [`Error::Cancelled`], stops the work) and stored. `weights` identifies the weights
+    /// ([`weights_tag`]).
+    pub fn embeddings(
+        &self,
+        data: &Dataset,
+        backbone: &dyn Backbone,
+        weights: &str,
+        progress: &mut dyn FnMut(usize, usize) -> Result<()>,
+    ) -> Result<Cached> {
+        check_outside_dataset(&self.dir, &data.source)?;
+        let spec = EmbedSpec::of(backbone, weights);
+        let key = cache_key(data, &spec)?;
+        let path = self.path(&spec, key);
+        if let Some(matrix) = read_entry(&path, key, data.len(), spec.dim) {
+            progress(data.len(), data.len())?;
+            return Ok(Cached {
+                matrix,
+                hit: true,
+                path,
+            });
+        }
+        let matrix = compute(data, backbone, progress)?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        write_atomic(&path, &encode(key, &matrix), Overwrite::Allow)?;
+        Ok(Cached {
+            matrix,
+            hit: false,
+            path,
+        })
+    }
+}
+
+/// The entry's bytes: header, values (f32 LE), CRC-32 of all before it.
+fn encode(key: u128, m: &FeatureMatrix) -> Vec<u8> {
+    let mut b = Vec::with_capacity(HEADER + m.values.len() * 4 + 4);
+    b.extend_from_slice(MAGIC);
+    b.extend_from_slice(&key.to_le_bytes());
+    b.extend_from_slice(&(m.rows as u64).to_le_bytes());
+    b.extend_from_slice(&(m.dim as u64).to_le_bytes());
+    for v in &m.values {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// The entry at `path` when it is whole and of this key and size; None otherwise (missing,
+/// truncated, corrupt: recomputed).
+fn read_entry(path: &Path, key: u128, rows: usize, dim: usize) -> Option<FeatureMatrix> {
+    let b = std::fs::read(path).ok()?;
+    let body = HEADER + rows * dim * 4;
+    if b.len() != body + 4 || &b[..8] != MAGIC {
+        return None;
+    }
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+    let k = u128::from_le_bytes(b[8..24].try_into().ok()?);
+    if k != key || u64_at(24) != rows as u64 || u64_at(32) != dim as u64 {
+        return None;
+    }
+    let crc = u32::from_le_bytes(b[body..].try_into().ok()?);
+    if crc32fast::hash(&b[..body]) != crc {
+        return None;
+    }
+    let values = b[HEADER..body]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    FeatureMatrix::new(rows, dim, values).ok()
+}
+
+/// Runs the backbone over every sample of `data`.
+fn compute(
+    data: &Dataset,
+    backbone: &dyn Backbone,
+    progress: &mut dyn FnMut(usize, usize) -> Result<()>,
+) -> Result<FeatureMatrix> {
+    let (n, dim) = (data.len(), backbone.embedding_dim());
+    let mut values = vec![0f32; n * dim];
+    let files: Option<Vec<PathBuf>> = (0..n).map(|i| data.file(i)).collect();
+    match files {
+        Some(files) if matches!(data.source, Source::ImageFolder { .. }) => {
+            embed_files_with(backbone, &files, BATCH, &mut |b| {
+                if let Some((i, e)) = b.failed.into_iter().next() {
+                    return Err(match e {
+                        e @ (Error::Data { .. } | Error::Io { .. } | Error::NotFound { .. }) => e,
+                        e => Error::data(&files[i], format!("cannot embed: {e}")),
+                    });
+                }
+                check_rows(b.embeddings.len(), b.indices.len(), dim)?;
+                for (row, &i) in b.embeddings.chunks_exact(dim).zip(b.indices) {
+                    values[i * dim..(i + 1) * dim].copy_from_slice(row);
+                }
+                progress(b.done, b.total)
+            })?;
+        }
+        _ => {
+            let spec = *backbone.input();
+            let r = spec.resolution;
+            let idx: Vec<usize> = (0..n).collect();
+            for chunk in idx.chunks(BATCH) {
+                let inputs: Vec<Vec<f32>> = chunk
+                    .par_iter()
+                    .map(|&i| Ok(preprocess(&as_image(data, i)?, &spec)))
+                    .collect::<Result<_>>()?;
+                let batch = ImageBatch::from_images(r, r, &inputs)?;
+                let e = backbone.embed(&batch)?;
+                check_rows(e.len(), chunk.len(), dim)?;
+                values[chunk[0] * dim..(chunk[0] + chunk.len()) * dim].copy_from_slice(&e);
+                progress(chunk[0] + chunk.len(), n)?;
+            }
+        }
+    }
+    FeatureMatrix::new(n, dim, values)
+}
+
+fn check_rows(values: usize, rows: usize, dim: usize) -> Result<()> {
+    if values != rows * dim {
+        return Err(Error::Model(format!(
+            "the backbone gave {values} values for {rows} images of {dim}"
+        )));
+    }
+    Ok(())
+}
+
+/// Sample `i`'s pixels as an image.
+fn as_image(data: &Dataset, i: usize) -> Result<DynamicImage> {
+    let s = data.shape;
+    let (w, h) = (s.width as u32, s.height as u32);
+    let px = data.image(i).to_vec();
+    let bad = || {
+        Error::data(
+            resolve_path(Path::new(&data.name)),
+            format!("sample {} has no image", data.id(i)),
+        )
+    };
+    Ok(match s.channels {
+        1 => DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, px).ok_or_else(bad)?),
+        _ => DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, px).ok_or_else(bad)?),
+    })
+}
+
+#[cfg(test)]
+mod tests;

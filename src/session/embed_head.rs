@@ -1,0 +1,140 @@
+//! A head learner on embeddings for prepared data: the embeddings come from a pretrained
+//! backbone (through the [`EmbedCache`]) or from a precomputed file; the training set's and,
+//! where they can be had, the evaluation sets' embeddings go into the head's [`Features`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::learner::backbone::{self, BackboneConfig, BackboneKind};
+use crate::learner::head::{FeatureMatrix, Features, Head, HeadKind};
+use crate::learner::LearnerConfig;
+
+use super::embed_cache::{weights_tag, EmbedCache};
+use super::embeddings_file;
+use super::prepare::Prepared;
+
+/// Where a run's embeddings come from.
+#[derive(Clone, Debug)]
+pub enum EmbeddingSource {
+    /// A pretrained backbone: its weights file (None: the installed one) and input resolution
+    /// (None: the model's own).
+    Backbone {
+        kind: BackboneKind,
+        weights: Option<PathBuf>,
+        resolution: Option<usize>,
+    },
+    /// A precomputed matrix (`.npy` / `.safetensors`) and its ids file.
+    File { path: PathBuf, ids: Option<PathBuf> },
+}
+
+/// What [`build_head`] reports while embedding: the set's name, done, total.
+pub type EmbedProgress<'a> = dyn FnMut(&str, usize, usize) -> Result<()> + 'a;
+
+/// What was built: the head, the training set's embeddings as they came (not standardised:
+/// for duplicates and outliers), and notes for the user (sets left unevaluated, cache hits).
+pub struct BuiltHead {
+    pub head: Head,
+    pub train_embeddings: FeatureMatrix,
+    pub notes: Vec<String>,
+}
+
+/// The head of `kind` on the embeddings of `p`'s sets from `source`. Evaluation sets whose
+/// embeddings cannot be had (a precomputed file that does not cover them) are removed from
+/// `p` with a note.
+pub fn build_head(
+    p: &mut Prepared,
+    source: &EmbeddingSource,
+    kind: HeadKind,
+    lcfg: &LearnerConfig,
+    cache: &EmbedCache,
+    progress: &mut EmbedProgress<'_>,
+) -> Result<BuiltHead> {
+    let device = lcfg.device.device()?;
+    let mut notes = Vec::new();
+    let (features, train_embeddings, origin) = match source {
+        EmbeddingSource::Backbone {
+            kind: bk,
+            weights,
+            resolution,
+        } => {
+            let path = backbone::find_weights(*bk, weights.as_deref())?;
+            let cfg = BackboneConfig {
+                resolution: *resolution,
+                device: device.clone(),
+                ..Default::default()
+            };
+            let model = backbone::load(*bk, &path, &cfg)?;
+            let tag = weights_tag(&path)?;
+            let mut embed = |d: &Dataset, notes: &mut Vec<String>| -> Result<FeatureMatrix> {
+                let c = cache.embeddings(d, model.as_ref(), &tag, &mut |done, total| {
+                    progress(&d.name, done, total)
+                })?;
+                if c.hit {
+                    notes.push(format!(
+                        "{}: embeddings read from the cache {}",
+                        d.name,
+                        c.path.display()
+                    ));
+                }
+                Ok(c.matrix)
+            };
+            let train = embed(&p.train, &mut notes)?;
+            let mut f = Features::new(&p.train, train.clone())?;
+            for d in [p.test.as_ref(), p.test2.as_ref()].into_iter().flatten() {
+                f.add(d, embed(d, &mut notes)?)?;
+            }
+            let res = model.input().resolution;
+            let origin = format!("{bk} {res}px embeddings ({})", model.engine_name());
+            (f, train, origin)
+        }
+        EmbeddingSource::File { path, ids } => {
+            let m = embeddings_file::read_matrix(path)?;
+            let train = embeddings_file::align(&p.train, m.clone(), ids.as_deref(), path)?;
+            let mut f = Features::new(&p.train, train.clone())?;
+            for set in [&mut p.test, &mut p.test2] {
+                let Some(d) = set.as_ref() else { continue };
+                let aligned = match ids {
+                    Some(_) => embeddings_file::align(d, m.clone(), ids.as_deref(), path).ok(),
+                    None => None,
+                };
+                match aligned {
+                    Some(a) => f.add(d, a)?,
+                    None => {
+                        notes.push(format!(
+                            "{} ({} samples) is not evaluated: {} has no rows for it \
+                             (list its ids in the --embedding-ids file)",
+                            d.name,
+                            d.len(),
+                            path.display()
+                        ));
+                        *set = None;
+                    }
+                }
+            }
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            (f, train, format!("embeddings from {name}"))
+        }
+    };
+    if p.train.num_classes() < 2 {
+        return Err(Error::Config(
+            "a head on embeddings needs a labelled set of at least 2 classes".into(),
+        ));
+    }
+    let head = Head::new(
+        lcfg.clone(),
+        kind,
+        Arc::new(features),
+        p.train.num_classes(),
+        device,
+    )?
+    .with_origin(origin);
+    Ok(BuiltHead {
+        head,
+        train_embeddings,
+        notes,
+    })
+}
