@@ -108,6 +108,12 @@ pub enum ExportWhat {
     LabelsCsv,
     /// The cleaned dataset as a new image folder (your decisions applied).
     CleanFolder,
+    /// One self-contained HTML report of the run.
+    Report,
+    /// cleanlab's issues table (label_issues.csv).
+    Cleanlab,
+    /// A FiftyOne image-classification dataset folder.
+    FiftyOne,
 }
 
 /// What an export takes from the window besides the run.
@@ -116,13 +122,19 @@ pub struct ExportExtras {
     pub decisions: Option<crate::itlm::Decisions>,
     /// The clean folder puts samples still flagged under `_flagged/` instead of leaving them out.
     pub flagged_folder: bool,
+    /// The run's samples with their pixels (thumbnails of the report, FiftyOne's PNGs of IDX /
+    /// CIFAR sets).
+    pub images: Option<std::sync::Arc<crate::data::Dataset>>,
 }
 
 impl ExportWhat {
-    pub const ALL: [ExportWhat; 7] = [
+    pub const ALL: [ExportWhat; 10] = [
         ExportWhat::All,
         ExportWhat::LabelsCsv,
         ExportWhat::CleanFolder,
+        ExportWhat::Report,
+        ExportWhat::Cleanlab,
+        ExportWhat::FiftyOne,
         ExportWhat::SamplesCsv,
         ExportWhat::CleanTxt,
         ExportWhat::FlaggedTxt,
@@ -138,6 +150,9 @@ impl ExportWhat {
             ExportWhat::RunFile => "Run file",
             ExportWhat::LabelsCsv => "Corrected labels (labels.csv)",
             ExportWhat::CleanFolder => "Cleaned dataset folder",
+            ExportWhat::Report => "HTML report",
+            ExportWhat::Cleanlab => "cleanlab issues table (label_issues.csv)",
+            ExportWhat::FiftyOne => "FiftyOne dataset folder",
         }
     }
 
@@ -149,7 +164,11 @@ impl ExportWhat {
             ExportWhat::CleanTxt => Some(Output::CleanTxt),
             ExportWhat::FlaggedTxt => Some(Output::FlaggedTxt),
             ExportWhat::RunFile => Some(Output::RunFile),
-            ExportWhat::LabelsCsv | ExportWhat::CleanFolder => None,
+            ExportWhat::LabelsCsv
+            | ExportWhat::CleanFolder
+            | ExportWhat::Report
+            | ExportWhat::Cleanlab
+            | ExportWhat::FiftyOne => None,
         }
     }
 
@@ -157,13 +176,18 @@ impl ExportWhat {
     pub fn file_name(self) -> Option<&'static str> {
         match self {
             ExportWhat::LabelsCsv => Some(export::LABELS_CSV),
+            ExportWhat::Report => Some("report.html"),
+            ExportWhat::Cleanlab => Some("label_issues.csv"),
             _ => self.output().map(Output::file_name),
         }
     }
 
     /// Whether the target is a folder.
     pub fn is_folder(self) -> bool {
-        matches!(self, ExportWhat::All | ExportWhat::CleanFolder)
+        matches!(
+            self,
+            ExportWhat::All | ExportWhat::CleanFolder | ExportWhat::FiftyOne
+        )
     }
 
     /// Files that `target` would replace.
@@ -176,7 +200,7 @@ impl ExportWhat {
                 .filter(|p| p.exists())
                 .collect(),
             // A clean folder is only ever written into a new or empty folder.
-            ExportWhat::CleanFolder => Vec::new(),
+            ExportWhat::CleanFolder | ExportWhat::FiftyOne => Vec::new(),
             _ => target
                 .exists()
                 .then(|| target.to_path_buf())

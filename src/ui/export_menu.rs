@@ -77,6 +77,7 @@ impl ExportPanel {
         let target = match (what.file_name(), what) {
             (Some(f), _) => base.join(f),
             (None, ExportWhat::CleanFolder) => base.join("cleaned"),
+            (None, ExportWhat::FiftyOne) => base.join("fiftyone"),
             (None, _) => base,
         };
         self.open = Some(what);
@@ -117,6 +118,7 @@ impl ExportPanel {
         let extras = ExportExtras {
             decisions: Some(state.decide.decisions.clone()),
             flagged_folder: self.flagged_folder,
+            images: state.data.as_ref().map(|d| d.train.clone()),
         };
         if let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
             state.settings.export_dir = Some(d);
@@ -216,7 +218,12 @@ impl ExportPanel {
         });
         let decided = v.state.decide.decisions.counts();
         match what {
-            ExportWhat::LabelsCsv | ExportWhat::CleanFolder | ExportWhat::All
+            ExportWhat::LabelsCsv
+            | ExportWhat::CleanFolder
+            | ExportWhat::All
+            | ExportWhat::Report
+            | ExportWhat::Cleanlab
+            | ExportWhat::FiftyOne
                 if decided.decided > 0 =>
             {
                 ui.label(format!("Your decisions apply: {decided}."));
@@ -248,6 +255,35 @@ impl ExportPanel {
                 ui.checkbox(
                     &mut self.flagged_folder,
                     "Put the samples still flagged (no decision) under _flagged/ instead of leaving them out",
+                );
+            }
+            ExportWhat::Report => {
+                ui.label(
+                    RichText::new(
+                        "One HTML file, nothing fetched: loss histograms with the cut, metrics \
+                         over rounds, the confusion of the flagged samples, the top flagged \
+                         thumbnails, your decisions and the settings.",
+                    )
+                    .small(),
+                );
+            }
+            ExportWhat::Cleanlab => {
+                ui.label(
+                    RichText::new(
+                        "path,is_label_issue,label_score,given_label,predicted_label per sample \
+                         (cleanlab's Datalab label-issue columns; label_score = p(given)).",
+                    )
+                    .small(),
+                );
+            }
+            ExportWhat::FiftyOne => {
+                ui.label(
+                    RichText::new(
+                        "A new folder in FiftyOneImageClassificationDataset layout (data/ linked \
+                         to the originals, labels.json with label tags flagged / excluded / \
+                         relabelled); `python DIR/load_fiftyone.py` loads it with sample tags.",
+                    )
+                    .small(),
                 );
             }
             _ => {}
