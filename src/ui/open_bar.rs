@@ -39,11 +39,13 @@ fn open_bar_ui(ui: &mut egui::Ui, bar: &mut OpenBar, v: &View, out: &mut Command
             out.push(Command::OpenDialog(DialogPurpose::OpenRun));
         }
         let label = ui.label("Path:");
+        // Room for Open, Recent and Demo after the field, down to a 1024-point window.
+        let width = (ui.available_width() - 190.0).clamp(120.0, 320.0);
         let edit = ui
             .add(
                 egui::TextEdit::singleline(&mut bar.path_input)
                     .hint_text("dataset folder or run.itlm, or drop one on the window")
-                    .desired_width(320.0),
+                    .desired_width(width),
             )
             .labelled_by(label.id);
         let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
