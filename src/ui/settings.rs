@@ -35,6 +35,7 @@ pub struct Panels {
     pub metrics: bool,
     pub confusion: bool,
     pub frame_stats: bool,
+    pub embedding_map: bool,
 }
 
 impl Default for Panels {
@@ -44,6 +45,7 @@ impl Default for Panels {
             metrics: true,
             confusion: true,
             frame_stats: false,
+            embedding_map: true,
         }
     }
 }
