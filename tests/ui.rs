@@ -1601,4 +1601,24 @@ fn the_embedding_map_projects_the_shown_round_and_its_box_selects_in_the_grid() 
     assert_eq!(h.state().grid.selection.len(), N);
     h.get_by_label(&format!("{N} selected"));
     no_errors(&h);
+
+    // A head on the backbone is chosen in the model list but does not start from the window
+    // yet: the message says how to make such a run, and the finished run stays.
+    let rounds = h.state().state.run.as_ref().unwrap().history.len();
+    h.state_mut().state.settings.head = Some(itlm_inspector::learner::head::HeadKind::Linear);
+    h.state_mut().state.start();
+    h.run_steps(2);
+    let st = &h.state().state;
+    assert!(
+        st.messages.iter().any(|m| m.error
+            && m.text
+                .contains("--backbone efficientnet-lite0 --head linear")),
+        "{:?}",
+        st.messages
+    );
+    let run = st.run.as_ref().unwrap();
+    assert_eq!(
+        (run.history.len(), &run.status),
+        (rounds, &RunStatus::Finished)
+    );
 }

@@ -76,6 +76,9 @@ pub struct Settings {
     pub belong_to: Option<PathBuf>,
     /// Light colours instead of dark.
     pub light: bool,
+    /// Train a head of this kind on EfficientNet-Lite0 embeddings instead of `learner.model`
+    /// (None: the model from scratch).
+    pub head: Option<crate::learner::head::HeadKind>,
 }
 
 impl Default for Settings {
@@ -94,6 +97,7 @@ impl Default for Settings {
             per_dataset: Vec::new(),
             belong_to: None,
             light: false,
+            head: None,
         }
     }
 }
