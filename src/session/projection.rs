@@ -1,7 +1,8 @@
 //! A 2-D principal-component projection of per-sample vectors (class probabilities or
 //! embeddings), for the window's embedding map. Subspace (block power) iteration on the
-//! centred data, never forming the covariance: each step costs two passes over the n x d
-//! values, so 20k embeddings of 1280 values project in well under a second.
+//! centred data, never forming the covariance: each step costs two passes over the rows it
+//! fits on. Past [`MAX_FIT`] rows the components are fitted on that many rows spread evenly
+//! over the set (enough for a picture) and every row is projected on them.
 
 use crate::error::Error;
 
@@ -17,8 +18,10 @@ pub struct Projection {
     pub dim: usize,
 }
 
-const MAX_ITERS: usize = 300;
+const MAX_ITERS: usize = 150;
 const TOL: f64 = 1e-9;
+/// The most rows the components are fitted on.
+pub const MAX_FIT: usize = 4000;
 
 /// Project `n` rows of `dim` values (`data` row-major, `n * dim` long) on their top two
 /// principal components. Rows with non-finite values count as zeros.
@@ -29,7 +32,14 @@ pub fn pca2(data: &[f32], dim: usize) -> crate::Result<Projection> {
             data.len()
         )));
     }
-    let n = data.len() / dim;
+    let all = data.len() / dim;
+    // The rows fitted on: all, or MAX_FIT spread evenly.
+    let fit: Vec<usize> = if all > MAX_FIT {
+        (0..MAX_FIT).map(|k| k * all / MAX_FIT).collect()
+    } else {
+        (0..all).collect()
+    };
+    let n = fit.len();
     let val = |i: usize, j: usize| {
         let x = data[i * dim + j];
         if x.is_finite() {
@@ -39,7 +49,7 @@ pub fn pca2(data: &[f32], dim: usize) -> crate::Result<Projection> {
         }
     };
     let mut mean = vec![0.0f64; dim];
-    for i in 0..n {
+    for &i in &fit {
         for (j, m) in mean.iter_mut().enumerate() {
             *m += val(i, j);
         }
@@ -48,7 +58,7 @@ pub fn pca2(data: &[f32], dim: usize) -> crate::Result<Projection> {
         *m /= n.max(1) as f64;
     }
     let mut total = 0.0f64;
-    for i in 0..n {
+    for &i in &fit {
         for (j, m) in mean.iter().enumerate() {
             total += (val(i, j) - m).powi(2);
         }
@@ -57,7 +67,7 @@ pub fn pca2(data: &[f32], dim: usize) -> crate::Result<Projection> {
     let apply = |v: &[Vec<f64>; 2]| -> [Vec<f64>; 2] {
         let mut out = [vec![0.0f64; dim], vec![0.0f64; dim]];
         let mut row = vec![0.0f64; dim];
-        for i in 0..n {
+        for &i in &fit {
             for (j, r) in row.iter_mut().enumerate() {
                 *r = val(i, j) - mean[j];
             }
@@ -101,7 +111,7 @@ pub fn pca2(data: &[f32], dim: usize) -> crate::Result<Projection> {
         v.swap(0, 1);
         eig.swap(0, 1);
     }
-    let points = (0..n)
+    let points = (0..all)
         .map(|i| {
             let mut p = [0.0f32; 2];
             for (k, c) in p.iter_mut().enumerate() {
