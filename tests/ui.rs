@@ -1524,3 +1524,101 @@ fn retraining_with_decisions_pins_them_and_the_exports_follow_them() {
     );
     assert_eq!(walk.len(), n - 1);
 }
+
+#[test]
+fn the_embedding_map_projects_the_shown_round_and_its_box_selects_in_the_grid() {
+    use itlm_inspector::session::projection::pca2;
+    use itlm_inspector::ui::command::Command;
+    let (_data, saves, mut h) = saving_harness();
+    // The map alone in the left panel, so that it is on screen.
+    let p = &mut h.state_mut().state.settings.panels;
+    (p.histogram, p.metrics, p.confusion) = (false, false, false);
+    finish_run(&mut h);
+    drop(saves);
+    step_until(&mut h, 30, "the projection", |a| {
+        a.map.projection().is_some_and(|p| p.points.len() == N)
+    });
+    h.get_by_label_contains("Embedding map, round");
+    h.get_by_label_contains("PCA of the class probabilities");
+    // It is the projection of the shown round's class probabilities.
+    let cut = h.state_mut().state.cut().unwrap();
+    let expect = pca2(&cut.record.probs, cut.classes).unwrap();
+    let proj = h.state().map.projection().unwrap().clone();
+    assert_eq!(proj.points, expect.points);
+    // Three classes: the probabilities spread the samples over two real directions.
+    assert!(
+        proj.explained[0] > 0.2 && proj.explained[1] > 0.05,
+        "{:?}",
+        proj.explained
+    );
+
+    // The panel's box (its command) makes the grid's selection.
+    let mut xs: Vec<f32> = proj.points.iter().map(|q| q[0]).collect();
+    xs.sort_by(f32::total_cmp);
+    let mid = xs[N / 2] as f64;
+    let left = h.state().map.points_in([-1e9, -1e9], [mid, 1e9]);
+    assert!(left.len() >= N / 2 && left.len() < N, "{}", left.len());
+    h.state_mut()
+        .apply(vec![Command::SelectSamples(left.clone())]);
+    h.run_steps(2);
+    let sel: Vec<usize> = h.state().grid.selection.iter().copied().collect();
+    assert_eq!(sel, left);
+    h.get_by_label(&format!("{} selected", left.len()));
+    h.get_by_label("select none").click();
+    h.run_steps(2);
+    assert!(h.state().grid.selection.is_empty());
+
+    // A real shift-drag across the whole plot selects every sample.
+    let rect = h.state().map.plot_rect.expect("the map was drawn");
+    let (a, b) = (
+        rect.min + egui::vec2(3.0, 3.0),
+        rect.max - egui::vec2(3.0, 3.0),
+    );
+    let shift = egui::Modifiers::SHIFT;
+    h.event(egui::Event::ModifiersChanged(shift));
+    h.hover_at(a);
+    h.run_steps(1);
+    h.event(egui::Event::PointerButton {
+        pos: a,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: shift,
+    });
+    h.run_steps(1);
+    for t in [0.25, 0.5, 0.75, 1.0] {
+        h.hover_at(a + (b - a) * t);
+        h.run_steps(1);
+    }
+    h.event(egui::Event::PointerButton {
+        pos: b,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: shift,
+    });
+    h.run_steps(1);
+    h.event(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
+    h.run_steps(2);
+    assert_eq!(h.state().grid.selection.len(), N);
+    h.get_by_label(&format!("{N} selected"));
+    no_errors(&h);
+
+    // A head on the backbone is chosen in the model list but does not start from the window
+    // yet: the message says how to make such a run, and the finished run stays.
+    let rounds = h.state().state.run.as_ref().unwrap().history.len();
+    h.state_mut().state.settings.head = Some(itlm_inspector::learner::head::HeadKind::Linear);
+    h.state_mut().state.start();
+    h.run_steps(2);
+    let st = &h.state().state;
+    assert!(
+        st.messages.iter().any(|m| m.error
+            && m.text
+                .contains("--backbone efficientnet-lite0 --head linear")),
+        "{:?}",
+        st.messages
+    );
+    let run = st.run.as_ref().unwrap();
+    assert_eq!(
+        (run.history.len(), &run.status),
+        (rounds, &RunStatus::Finished)
+    );
+}

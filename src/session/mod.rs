@@ -14,6 +14,7 @@ pub mod embed_head;
 pub mod embeddings_file;
 pub mod loaded;
 pub mod prepare;
+pub mod projection;
 pub mod recut;
 pub mod reopen;
 pub mod run;

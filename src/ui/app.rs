@@ -15,6 +15,7 @@ use super::command::{Command, Commands, DialogPurpose, ExportWhat, View};
 use super::compare::ComparePanel;
 use super::detail::DetailPanel;
 use super::dialogs::Dialogs;
+use super::embedding_map::EmbeddingMap;
 use super::eval_paths::EvalPaths;
 use super::export_menu::ExportPanel;
 use super::frame_stats::FrameStats;
@@ -77,6 +78,7 @@ pub struct App {
     pub export: ExportPanel,
     pub detail: DetailPanel,
     pub grid: GridPanel,
+    pub map: EmbeddingMap,
     pub compare: ComparePanel,
     pub review: ReviewPanel,
     pub thumbs: Thumbs,
@@ -135,6 +137,7 @@ impl App {
             export: ExportPanel::default(),
             detail: DetailPanel::default(),
             grid: GridPanel::default(),
+            map: EmbeddingMap::default(),
             compare: ComparePanel::default(),
             review: ReviewPanel::default(),
             thumbs: Thumbs::default(),
@@ -205,6 +208,10 @@ impl App {
             Command::Follow => s.follow(),
             Command::Unfollow => s.follow_latest = false,
             Command::SelectSample(i) => s.select_sample(i),
+            Command::SelectSamples(v) => {
+                let n = s.data.as_ref().map_or(0, |d| d.train.len());
+                self.grid.select(v.into_iter().filter(|&i| i < n));
+            }
             Command::StepSample(d) => s.step_sample(d),
             Command::SetTab(t) => s.tab = t,
             Command::SetFilter(f) => s.filter = f,
@@ -285,6 +292,7 @@ impl App {
             }
             self.detail = DetailPanel::default();
             self.grid = GridPanel::default();
+            self.map.clear();
             self.compare.clear();
             self.review = ReviewPanel::default();
             self.export.last_written.clear();
@@ -476,8 +484,9 @@ impl eframe::App for App {
                 });
         }
         let p = v.state.settings.panels.clone();
-        if p.histogram || p.metrics || p.confusion {
+        if p.histogram || p.metrics || p.confusion || p.embedding_map {
             let generated_tex = &mut self.generated_tex;
+            let map = &mut self.map;
             egui::Panel::left("plots")
                 .resizable(true)
                 .default_size(560.0)
@@ -502,6 +511,12 @@ impl eframe::App for App {
                             }
                             if p.confusion && !generative {
                                 confusion::confusion_ui(ui, &v, &mut out);
+                                ui.separator();
+                            }
+                            if p.embedding_map {
+                                egui::CollapsingHeader::new("Embedding map")
+                                    .default_open(true)
+                                    .show(ui, |ui| map.ui(ui, &v, &repaint, &mut out));
                             }
                         });
                 });
@@ -560,6 +575,7 @@ fn view_menu_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         ui.checkbox(&mut p.histogram, "Loss histogram");
         ui.checkbox(&mut p.metrics, "Metrics over rounds");
         ui.checkbox(&mut p.confusion, "Confusion of trimmed / generated images");
+        ui.checkbox(&mut p.embedding_map, "Embedding map (PCA of the samples)");
         ui.checkbox(&mut p.frame_stats, "Frame times (developer figures)");
         ui.separator();
         ui.checkbox(&mut s.light, "Light colours");

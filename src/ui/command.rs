@@ -59,6 +59,8 @@ pub enum Command {
     /// Stop following the newest round (stay on the shown one).
     Unfollow,
     SelectSample(Option<usize>),
+    /// Make these samples the grid's multi-selection (the embedding map's box).
+    SelectSamples(Vec<usize>),
     /// Move the selected sample within the shown grid list.
     StepSample(isize),
     SetTab(GridTab),

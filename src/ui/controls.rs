@@ -65,12 +65,22 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 .on_hover_text("Variational autoencoder: loss = negative ELBO per pixel");
         } else {
             egui::ComboBox::from_id_salt("model")
-                .selected_text(s.learner.model.to_string())
+                .selected_text(match s.head {
+                    Some(h) => format!("{h} head on {BACKBONE_NAME}"),
+                    None => s.learner.model.to_string(),
+                })
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut s.learner.model, ModelKind::Cnn, "cnn")
-                        .on_hover_text("conv 32 - pool - conv 64 - pool - fc 128");
-                    ui.selectable_value(&mut s.learner.model, ModelKind::Mlp, "mlp")
-                        .on_hover_text("two hidden layers (256, 128)");
+                    for (m, name, hover) in [
+                        (ModelKind::Cnn, "cnn", "conv 32 - pool - conv 64 - pool - fc 128 (from scratch)"),
+                        (ModelKind::Mlp, "mlp", "two hidden layers (256, 128) (from scratch)"),
+                    ] {
+                        let on = s.head.is_none() && s.learner.model == m;
+                        if ui.selectable_label(on, name).on_hover_text(hover).clicked() {
+                            s.learner.model = m;
+                            s.head = None;
+                        }
+                    }
+                    backbone_choice_ui(ui, s);
                 })
                 .response
                 .labelled_by(l.id);
@@ -357,6 +367,41 @@ pub fn suggest(mixture: Option<(f64, f64)>, confident: Option<f64>) -> Option<Su
 }
 
 /// A hint when an epoch is very few batches: training then takes too few steps.
+/// The backbone the head entries use, as the model list names it.
+const BACKBONE_NAME: &str = "EfficientNet-Lite0";
+
+/// The model list's head entries: a linear or MLP head on EfficientNet-Lite0 embeddings,
+/// enabled when the weights are installed.
+fn backbone_choice_ui(ui: &mut egui::Ui, s: &mut Settings) {
+    use crate::learner::backbone::{find_weights, BackboneKind};
+    use crate::learner::head::HeadKind;
+    let kind = BackboneKind::EfficientNetLite0;
+    let found = find_weights(kind, None);
+    ui.separator();
+    for (h, what) in [(HeadKind::Linear, "linear"), (HeadKind::Mlp, "MLP")] {
+        let text = format!("{what} head on {BACKBONE_NAME}");
+        let r = ui.add_enabled(
+            found.is_ok(),
+            egui::Button::selectable(s.head == Some(h), text),
+        );
+        let r = match &found {
+            Ok(p) => r.on_hover_text(format!(
+                "ImageNet embeddings ({}) of each image, computed once and cached; ITLM then \
+                 trains only the head. Weights: {}",
+                kind.name(),
+                p.display()
+            )),
+            Err(e) => r.on_disabled_hover_text(format!(
+                "The weights are not installed ({e}): run `itlm-inspector weights install {}`",
+                kind.name()
+            )),
+        };
+        if r.clicked() {
+            s.head = Some(h);
+        }
+    }
+}
+
 fn small_set_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
     let state = v.state;
     let Some(b) = state.small_set_batch() else {

@@ -39,6 +39,13 @@ impl GridPanel {
         grid_ui(ui, v, self, thumbs, out);
     }
 
+    /// Make `samples` the selection (a box in the embedding map).
+    pub fn select(&mut self, samples: impl IntoIterator<Item = usize>) {
+        self.selection = samples.into_iter().collect();
+        self.anchor = None;
+        self.drag_from = None;
+    }
+
     /// Forget the selection (another dataset, or the user cleared it).
     pub fn clear(&mut self) {
         self.selection.clear();

@@ -22,6 +22,7 @@ pub mod confusion;
 pub mod controls;
 pub mod detail;
 pub mod dialogs;
+pub mod embedding_map;
 pub mod eval_paths;
 pub mod export_menu;
 pub mod frame_stats;

@@ -35,6 +35,7 @@ pub struct Panels {
     pub metrics: bool,
     pub confusion: bool,
     pub frame_stats: bool,
+    pub embedding_map: bool,
 }
 
 impl Default for Panels {
@@ -44,6 +45,7 @@ impl Default for Panels {
             metrics: true,
             confusion: true,
             frame_stats: false,
+            embedding_map: true,
         }
     }
 }
@@ -74,6 +76,9 @@ pub struct Settings {
     pub belong_to: Option<PathBuf>,
     /// Light colours instead of dark.
     pub light: bool,
+    /// Train a head of this kind on EfficientNet-Lite0 embeddings instead of `learner.model`
+    /// (None: the model from scratch).
+    pub head: Option<crate::learner::head::HeadKind>,
 }
 
 impl Default for Settings {
@@ -92,6 +97,7 @@ impl Default for Settings {
             per_dataset: Vec::new(),
             belong_to: None,
             light: false,
+            head: None,
         }
     }
 }

@@ -58,6 +58,9 @@ pub struct AppState {
     pub decide: DecisionState,
     /// The label-noise rate round 0's model implies (confident joint), for the suggested tau.
     pub noise_estimate: Option<f64>,
+    /// Backbone embeddings of the training samples (n x dim), when a run computed them: the
+    /// embedding map projects these instead of the class probabilities.
+    pub embeddings: Option<std::sync::Arc<crate::learner::head::FeatureMatrix>>,
     noise_of: usize,
     view: ViewCache,
     repaint: Repaint,
@@ -84,6 +87,7 @@ impl AppState {
             autosave: Autosave::default(),
             decide: DecisionState::default(),
             noise_estimate: None,
+            embeddings: None,
             noise_of: 0,
             view: ViewCache::default(),
             repaint,

@@ -193,6 +193,16 @@ impl AppState {
             ));
             return;
         }
+        if let Some(head) = self.settings.head {
+            self.error(format!(
+                "Runs on backbone embeddings do not start from the window yet: run \
+                 `itlm-inspector run {} --backbone efficientnet-lite0 --head {head}` and open \
+                 its run.itlm here (the embedding map then shows the run). Pick \
+                 \"cnn\" or \"mlp\" as the model to train from the window.",
+                data.path.display()
+            ));
+            return;
+        }
         let mut config = self.settings.config.clone();
         if let Some(run) = self.run.as_ref().filter(|_| !history.is_empty()) {
             // Continuing keeps the run's rule; the slider's tau drives the rounds to come.

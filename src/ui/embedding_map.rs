@@ -1,0 +1,344 @@
+//! The embedding map: every sample as a point on the first two principal components
+//! ([`crate::session::projection`]) of its vector: the backbone embedding when the run has
+//! one, else the shown round's class probabilities (so the map works for every classifier).
+//! Points are coloured by kept / trimmed at the cut (or by given class); hovering names the
+//! sample, a click opens it in the detail view, and a shift-drag box selects the samples in
+//! the grid. The projection runs off the UI thread once per round (and vector source) and is
+//! cached; each frame draws one `Points` series per colour.
+
+use std::sync::Arc;
+
+use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Stroke, StrokeKind};
+use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, Points};
+
+use crate::learner::head::FeatureMatrix;
+use crate::session::projection::{pca2, Projection};
+
+use super::command::{Command, Commands, View};
+use super::histogram::{KEPT, TRIMMED};
+use super::pending::{Pending, Polled, Repaint};
+
+/// What the points are coloured by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Colouring {
+    #[default]
+    KeptTrimmed,
+    GivenClass,
+}
+
+/// Which vectors a projection was made of (a new round or source makes a new one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Key {
+    /// The round record's address (records are `Arc`s that live as long as the run).
+    record: usize,
+    round: usize,
+    n: usize,
+    embeddings: bool,
+}
+
+/// The map's own state: the cached projection, the one being computed, and the box drag.
+#[derive(Default)]
+pub struct EmbeddingMap {
+    pub colouring: Colouring,
+    done: Option<(Key, Arc<Projection>)>,
+    running: Option<(Key, Pending<crate::Result<Projection>>)>,
+    /// Why the projection of `failed` could not be made.
+    error: Option<String>,
+    failed: Option<Key>,
+    /// Screen position where a shift-drag began.
+    drag_from: Option<Pos2>,
+    /// The plot's screen rectangle last frame (tests drag across it).
+    pub plot_rect: Option<Rect>,
+}
+
+/// Colours for classes (cycled).
+const CLASS_COLOURS: [Color32; 10] = [
+    Color32::from_rgb(31, 119, 180),
+    Color32::from_rgb(255, 127, 14),
+    Color32::from_rgb(44, 160, 44),
+    Color32::from_rgb(214, 39, 40),
+    Color32::from_rgb(148, 103, 189),
+    Color32::from_rgb(140, 86, 75),
+    Color32::from_rgb(227, 119, 194),
+    Color32::from_rgb(127, 127, 127),
+    Color32::from_rgb(188, 189, 34),
+    Color32::from_rgb(23, 190, 207),
+];
+
+impl EmbeddingMap {
+    /// Forget the projections (another dataset); the colouring stays.
+    pub fn clear(&mut self) {
+        *self = Self {
+            colouring: self.colouring,
+            ..Default::default()
+        };
+    }
+
+    /// The projection shown (None while none is ready).
+    pub fn projection(&self) -> Option<&Arc<Projection>> {
+        self.done.as_ref().map(|(_, p)| p)
+    }
+
+    /// Whether a projection is being computed.
+    pub fn computing(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Samples whose points lie in the plot-coordinate box `a`-`b`.
+    pub fn points_in(&self, a: [f64; 2], b: [f64; 2]) -> Vec<usize> {
+        let Some(p) = self.projection() else {
+            return Vec::new();
+        };
+        let (x0, x1) = (a[0].min(b[0]), a[0].max(b[0]));
+        let (y0, y1) = (a[1].min(b[1]), a[1].max(b[1]));
+        p.points
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| {
+                let (x, y) = (q[0] as f64, q[1] as f64);
+                (x0..=x1).contains(&x) && (y0..=y1).contains(&y)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Start or collect the projection for what `v` shows.
+    fn update(&mut self, v: &View, repaint: &Repaint) {
+        let Some(cut) = v.cut.as_ref() else {
+            return;
+        };
+        let record = &cut.record;
+        let n = record.len();
+        let embedded = v.state.embeddings.clone().filter(|e| e.rows == n);
+        let classes = cut.classes;
+        if embedded.is_none() && (classes == 0 || record.probs.len() != n * classes) {
+            return;
+        }
+        let key = Key {
+            record: Arc::as_ptr(record) as usize,
+            round: record.round,
+            n,
+            embeddings: embedded.is_some(),
+        };
+        if let Some((k, p)) = &self.running {
+            match p.poll() {
+                Polled::Waiting => return,
+                Polled::Done(r) => {
+                    let k = k.clone();
+                    self.running = None;
+                    match r {
+                        Ok(proj) => {
+                            self.done = Some((k, Arc::new(proj)));
+                            self.error = None;
+                        }
+                        Err(e) => {
+                            self.error = Some(e.to_string());
+                            self.failed = Some(k);
+                        }
+                    }
+                }
+                Polled::Lost(e) => {
+                    self.error = Some(format!("the projection failed: {e}"));
+                    self.failed = Some(k.clone());
+                    self.running = None;
+                }
+            }
+        }
+        if self.done.as_ref().is_some_and(|(k, _)| *k == key) || self.failed.as_ref() == Some(&key)
+        {
+            return;
+        }
+        self.error = None;
+        let vectors = embedded.unwrap_or_else(|| {
+            Arc::new(FeatureMatrix {
+                rows: n,
+                dim: classes,
+                values: record.probs.clone(),
+            })
+        });
+        match Pending::spawn("embedding-map", repaint, move || {
+            pca2(&vectors.values, vectors.dim)
+        }) {
+            Ok(p) => self.running = Some((key, p)),
+            Err(e) => {
+                self.error = Some(e);
+                self.failed = Some(key);
+            }
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, v: &View, repaint: &Repaint, out: &mut Commands) {
+        let Some(cut) = v.cut.clone() else {
+            ui.label("Embedding map: no finished round yet");
+            return;
+        };
+        let Some(data) = v.state.data.as_ref() else {
+            return;
+        };
+        if v.state.generative() {
+            ui.label("Embedding map: needs a classifier's class probabilities or a backbone");
+            return;
+        }
+        self.update(v, repaint);
+        let source = if v.state.embeddings.is_some() {
+            "backbone embeddings"
+        } else {
+            "class probabilities"
+        };
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(format!("Embedding map, round {}", cut.record.round)).strong());
+            ui.label(RichText::new(format!("(PCA of the {source})")).small());
+            ui.selectable_value(
+                &mut self.colouring,
+                Colouring::KeptTrimmed,
+                "kept / trimmed",
+            );
+            ui.selectable_value(&mut self.colouring, Colouring::GivenClass, "given class");
+        });
+        if let Some(e) = &self.error {
+            ui.colored_label(
+                Color32::from_rgb(255, 120, 120),
+                format!("Embedding map: {e}"),
+            );
+            return;
+        }
+        let Some(proj) = self.projection().cloned() else {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("projecting...");
+            });
+            return;
+        };
+        if proj.points.len() != cut.kept.len() {
+            // The projection of an earlier round while this one's is computed.
+            ui.spinner();
+            return;
+        }
+        ui.label(
+            RichText::new(format!(
+                "axes carry {:.0}% and {:.0}% of the spread - shift-drag a box to select in the grid, click a point to open it",
+                proj.explained[0] * 100.0,
+                proj.explained[1] * 100.0
+            ))
+            .small()
+            .color(Color32::GRAY),
+        );
+        let train = data.train.clone();
+        // One series per colour.
+        let mut series: Vec<(String, Color32, Vec<[f64; 2]>)> = match self.colouring {
+            Colouring::KeptTrimmed => vec![
+                ("kept".into(), KEPT, Vec::new()),
+                ("trimmed".into(), TRIMMED, Vec::new()),
+            ],
+            Colouring::GivenClass => train
+                .classes
+                .iter()
+                .enumerate()
+                .map(|(c, name)| {
+                    (
+                        name.clone(),
+                        CLASS_COLOURS[c % CLASS_COLOURS.len()],
+                        Vec::new(),
+                    )
+                })
+                .collect(),
+        };
+        for (i, q) in proj.points.iter().enumerate() {
+            let s = match self.colouring {
+                Colouring::KeptTrimmed => usize::from(!cut.kept[i]),
+                Colouring::GivenClass => train.label(i) as usize,
+            };
+            if let Some(s) = series.get_mut(s) {
+                s.2.push([q[0] as f64, q[1] as f64]);
+            }
+        }
+        let shift = ui.input(|i| i.modifiers.shift);
+        let selected = v.state.selected_sample;
+        let radius = if proj.points.len() > 5000 { 1.2 } else { 2.0 };
+        let resp = Plot::new("embedding_map")
+            .height(300.0)
+            .data_aspect(1.0)
+            .show_x(false)
+            .show_y(false)
+            .allow_drag(!shift)
+            .allow_boxed_zoom(false)
+            .legend(Legend::default())
+            .show(ui, |pu| {
+                for (name, colour, pts) in series {
+                    pu.add(
+                        Points::new(name, pts)
+                            .color(colour)
+                            .radius(radius)
+                            .filled(true),
+                    );
+                }
+                if let Some(q) = selected.and_then(|i| proj.points.get(i)) {
+                    pu.add(
+                        Points::new("open", vec![[q[0] as f64, q[1] as f64]])
+                            .shape(MarkerShape::Circle)
+                            .filled(false)
+                            .radius(6.0)
+                            .color(Color32::WHITE),
+                    );
+                }
+            });
+        let r = &resp.response;
+        self.plot_rect = Some(r.rect);
+        let t = &resp.transform;
+        // The sample under the pointer (within 6 points).
+        let nearest = r.hover_pos().and_then(|pos| {
+            proj.points
+                .iter()
+                .enumerate()
+                .map(|(i, q)| {
+                    let s = t.position_from_point(&PlotPoint::new(q[0], q[1]));
+                    (i, s.distance_sq(pos))
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .filter(|(_, d)| *d <= 36.0)
+                .map(|(i, _)| i)
+        });
+        if r.drag_started() && shift {
+            // Where the button went down, not where the drag was recognised.
+            self.drag_from = ui
+                .input(|i| i.pointer.press_origin())
+                .or(r.interact_pointer_pos());
+        }
+        if let (Some(from), Some(to)) = (self.drag_from, r.interact_pointer_pos()) {
+            let area = Rect::from_two_pos(from, to);
+            ui.painter().rect_stroke(
+                area,
+                CornerRadius::ZERO,
+                Stroke::new(1.0, Color32::LIGHT_BLUE),
+                StrokeKind::Inside,
+            );
+            if r.drag_stopped() {
+                let (a, b) = (t.value_from_position(from), t.value_from_position(to));
+                out.push(Command::SelectSamples(
+                    self.points_in([a.x, a.y], [b.x, b.y]),
+                ));
+                self.drag_from = None;
+            }
+        } else if !r.dragged() {
+            self.drag_from = None;
+        }
+        if let Some(i) = nearest {
+            let given = train.label(i);
+            let pred = cut.record.predicted.get(i).copied().unwrap_or(given);
+            let text = format!(
+                "sample {i}: {}\ngiven {} - predicted {}\n{} (loss {:.3})",
+                train.id(i),
+                train.class_name(given),
+                train.class_name(pred),
+                if cut.kept[i] { "kept" } else { "trimmed" },
+                cut.record.loss.get(i).copied().unwrap_or(f32::NAN)
+            );
+            if r.clicked() {
+                out.push(Command::SelectSample(Some(i)));
+            }
+            r.clone().on_hover_ui_at_pointer(|ui| {
+                ui.label(text);
+            });
+        }
+    }
+}
