@@ -149,8 +149,26 @@ fn itlm_rounds(
 /// (measured: -1.4, -2.2, -2.1, -1.9 at seeds 5, 2, 3, 6; naive 80.8 - 81.6% on the
 /// 3000-image test subset). The test holds them to 3 points (the worst measured with 0.8 of
 /// margin) and prints whether each seed met 1.5.
+///
+/// Each seed trains ~45 epochs of 6000 images (2.5 min on 2 cores), so `cargo test` runs two
+/// of the defended seeds and asserts the attack fails at both; all six seeds with README's "4
+/// of 6" bar are [`itlm_defends_a_corner_backdoor_at_4_of_6_seeds`], run with
+/// `cargo test --release --test real_data -- --ignored`.
 #[test]
 fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
+    backdoor_seeds(&[5, 2], 2);
+}
+
+/// README's figure in full: six seeds, at least four defended (15 minutes on 2 cores).
+#[test]
+#[ignore = "15 minutes: six seeds of the backdoor test; run with -- --ignored"]
+fn itlm_defends_a_corner_backdoor_at_4_of_6_seeds() {
+    backdoor_seeds(&[5, 1, 2, 3, 4, 6], 4);
+}
+
+/// Runs the backdoor setting at `seeds` and asserts at least `min_defended` of them hold
+/// test-2 <= 5% (and, at those, the cost and restore checks).
+fn backdoor_seeds(seeds: &[u64], min_defended: usize) {
     let Some((train, test)) = fashion(6000, 3000) else {
         return;
     };
@@ -159,7 +177,7 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
     let test2 = itlm_inspector::data::corrupt::test2_set(&test, from, to, &mark).unwrap();
     let lc = itlm_inspector::presets::backdoor_learner();
     let mut held = Vec::new();
-    for seed in [5, 1, 2, 3, 4, 6] {
+    for &seed in seeds {
         let mut c = Corrupted::clean(train.clone());
         let stamped = c.backdoor(0.1, from, to, &mark, seed).unwrap();
         assert!(stamped > 40, "{stamped}");
@@ -247,8 +265,8 @@ fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
         }
     }
     assert!(
-        held.iter().filter(|&&h| h).count() >= 4,
-        "test-2 <= 5% at {held:?} (seeds 5, 1, 2, 3, 4, 6); README: 4 of 6"
+        held.iter().filter(|&&h| h).count() >= min_defended,
+        "test-2 <= 5% at {held:?} (seeds {seeds:?}); at least {min_defended} must hold (README: 4 of 6)"
     );
 }
 

