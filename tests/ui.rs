@@ -549,7 +549,7 @@ fn detail_decodes_the_original_file_off_thread() {
 fn pause_resume_and_stop_a_slow_run() {
     let mut s = AppState::headless(tiny_settings());
     s.open_loaded(loaded(common::dataset(30, 3)));
-    s.factory = Some(Arc::new(|_d| {
+    s.factory = Some(Arc::new(|_d, _b| {
         let (mut l, _) = common::FakeLearner::new((0..30).map(|i| i as f32).collect());
         l.batches = 50;
         l.batch_sleep_ms = 10;

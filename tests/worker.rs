@@ -22,7 +22,7 @@ fn job(rounds: usize, sleep_ms: u64, panic_at: Option<usize>) -> Job {
         ..Default::default()
     };
     let mut j = Job::new(data, config, LearnerConfig::default());
-    j.factory = Some(Arc::new(move |_d| {
+    j.factory = Some(Arc::new(move |_d, _b| {
         let (mut l, _) = FakeLearner::new((0..30).map(|i| i as f32).collect());
         l.batch_sleep_ms = sleep_ms;
         l.batches = 5;
@@ -187,7 +187,7 @@ fn stop_during_scoring_ends_within_one_batch_and_keeps_rounds() {
     let calls = Arc::new(Mutex::new(Calls::default()));
     let mut j = Job::new(Arc::new(dataset(n, 3)), config, LearnerConfig::default());
     let c = calls.clone();
-    j.factory = Some(Arc::new(move |_d| {
+    j.factory = Some(Arc::new(move |_d, _b| {
         let (mut l, _) = FakeLearner::new((0..n).map(|i| i as f32).collect());
         l.calls = c.clone();
         l.batches = 2;

@@ -26,4 +26,6 @@ pub use loaded::{EvalInputs, Loaded, Reopened};
 pub use prepare::{open_dataset, prepare, DataRequest, Prepared};
 pub use recut::{recut, CutRequest, Recut};
 pub use run::{round_line, run_to_folder, LineStyle, Outcome, RunHeader};
-pub use worker::{Command, Job, LearnerFactory, Progress, Worker, WorkerEvent};
+pub use worker::{
+    Building, Command, Job, LearnerFactory, Preparing, Progress, Worker, WorkerEvent,
+};

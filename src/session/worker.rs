@@ -13,6 +13,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::export::RunStatus;
 use crate::itlm::{self, Config, Event, Phase, Pins, RoundRecord, Start, Tick};
+use crate::learner::head::FeatureMatrix;
 use crate::learner::{self, LearnerConfig};
 
 /// Commands the UI sends to a running job.
@@ -48,6 +49,10 @@ pub enum WorkerEvent {
     Started {
         learner: String,
     },
+    /// The learner is being built (embedding the images); no round has started.
+    Preparing(Preparing),
+    /// The training samples' embeddings the learner was built on.
+    Embeddings(Arc<FeatureMatrix>),
     Progress(Progress),
     RoundDone(Arc<RoundRecord>),
     Paused,
@@ -57,8 +62,45 @@ pub enum WorkerEvent {
     Ended(RunStatus),
 }
 
-/// Builds the learner for a dataset (tests use fake learners through this).
-pub type LearnerFactory = Arc<dyn Fn(&Dataset) -> Result<Box<dyn itlm::Learner>> + Send + Sync>;
+/// Builds the learner for a dataset (tests use fake learners through this); reports its
+/// progress and hands back what it computed on the way through [`Building`].
+pub type LearnerFactory =
+    Arc<dyn Fn(&Dataset, &mut Building<'_>) -> Result<Box<dyn itlm::Learner>> + Send + Sync>;
+
+/// What a [`LearnerFactory`] reports while it builds (a backbone embeds every image first,
+/// which can take minutes) and what it hands back beside the learner.
+pub struct Building<'a> {
+    report: &'a mut dyn FnMut(&str, usize, usize) -> Result<()>,
+    /// The training samples' embeddings, when the learner works on embeddings (the window's
+    /// map, duplicates and outliers use them).
+    pub embeddings: Option<Arc<FeatureMatrix>>,
+}
+
+impl<'a> Building<'a> {
+    pub fn new(report: &'a mut dyn FnMut(&str, usize, usize) -> Result<()>) -> Self {
+        Self {
+            report,
+            embeddings: None,
+        }
+    }
+
+    /// `done` of `total` items of `what` are ready. An error (the job was stopped) must end
+    /// the build.
+    pub fn progress(&mut self, what: &str, done: usize, total: usize) -> Result<()> {
+        (self.report)(what, done, total)
+    }
+}
+
+/// Where the building of a job's learner is (before its rounds start).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preparing {
+    /// What is being prepared ("embedding train").
+    pub what: String,
+    pub done: usize,
+    pub total: usize,
+    pub elapsed_secs: f64,
+    pub eta_secs: Option<f64>,
+}
 
 /// Everything a job needs. Datasets are shared, never copied.
 #[derive(Clone)]
@@ -299,8 +341,46 @@ impl Sender {
 }
 
 fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sender) -> Result<()> {
+    // Commands that came while the learner was built: only a stop acts at once.
+    let mut deferred = Vec::new();
     let mut learner = match &job.factory {
-        Some(f) => f(&job.data)?,
+        Some(f) => {
+            let started = Instant::now();
+            let mut last = Instant::now() - Duration::from_secs(1);
+            let mut report = |what: &str, done: usize, total: usize| -> Result<()> {
+                if cancel.load(Ordering::SeqCst) {
+                    return Err(Error::Cancelled);
+                }
+                loop {
+                    match commands.try_recv() {
+                        Ok(Command::Stop) | Err(TryRecvError::Disconnected) => {
+                            return Err(Error::Cancelled)
+                        }
+                        Ok(c) => deferred.push(c),
+                        Err(TryRecvError::Empty) => break,
+                    }
+                }
+                if last.elapsed() >= Duration::from_millis(50) || done >= total {
+                    last = Instant::now();
+                    let elapsed = started.elapsed().as_secs_f64();
+                    send.lossy(WorkerEvent::Preparing(Preparing {
+                        what: what.to_string(),
+                        done,
+                        total,
+                        elapsed_secs: elapsed,
+                        eta_secs: (done > 0 && done < total)
+                            .then(|| elapsed * (total - done) as f64 / done as f64),
+                    }));
+                }
+                Ok(())
+            };
+            let mut building = Building::new(&mut report);
+            let built = f(&job.data, &mut building)?;
+            if let Some(e) = building.embeddings.take() {
+                send.must(WorkerEvent::Embeddings(e));
+            }
+            built
+        }
         None => learner::build(&job.learner, &job.data)?,
     };
     send.must(WorkerEvent::Started {
@@ -309,6 +389,20 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
     let mut eta = Eta::new(job);
     let mut step = job.step;
     let mut paused = false;
+    for c in deferred {
+        match c {
+            Command::Pause => paused = true,
+            Command::Resume => paused = false,
+            Command::StepOneRound => {
+                step = true;
+                paused = false;
+            }
+            Command::Stop => return Err(Error::Cancelled),
+        }
+    }
+    if paused {
+        send.must(WorkerEvent::Paused);
+    }
     let mut last_progress = Instant::now() - Duration::from_secs(1);
     let mut rounds_total = job.config.last_round();
     let n = job.data.len();

@@ -529,6 +529,27 @@ fn progress_ui(ui: &mut egui::Ui, v: &View) {
             LiveStatus::Failed(_) => ("failed".to_string(), Color32::LIGHT_RED),
         };
         ui.label(RichText::new(text).color(color).strong());
+        if let (None, Some(p)) = (&run.progress, &run.preparing) {
+            // Building the learner: a backbone embeds every image before round 0.
+            let mut s = format!(
+                "{} - {}/{} images - {}",
+                p.what,
+                p.done,
+                p.total,
+                secs(run.elapsed_secs)
+            );
+            if let Some(e) = p.eta_secs {
+                s.push_str(&format!(" - ETA {}", secs(e)));
+            }
+            ui.add(
+                egui::ProgressBar::new(p.done as f32 / p.total.max(1) as f32)
+                    .desired_width(260.0)
+                    .show_percentage(),
+            );
+            ui.label(s)
+                .on_hover_text("Stop cancels the embedding; what is done is not cached.");
+            return;
+        }
         match &run.progress {
             Some(p) => {
                 let phase = match p.phase {

@@ -250,6 +250,39 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
             .color(if kept { KEPT } else { TRIMMED }),
         );
     }
+    if let Some(found) = &state.similar {
+        if let Some(d) = found.outlier_distance(i) {
+            ui.label(
+                RichText::new(format!(
+                    "outlier: mean cosine distance {d:.3} to its nearest neighbours (threshold {:.3})",
+                    found.similar.outlier_threshold
+                ))
+                .color(Color32::from_rgb(230, 180, 80)),
+            );
+        }
+        let copies = found.copies_of(i);
+        if !copies.is_empty() {
+            ui.label(if copies.len() == 1 {
+                "1 copy in the set:".to_string()
+            } else {
+                format!("{} copies in the set:", copies.len())
+            });
+            for (j, exact, cosine) in copies.into_iter().take(8) {
+                let what = if exact {
+                    "same file content".to_string()
+                } else {
+                    format!("near copy, cosine {cosine:.3}")
+                };
+                if ui
+                    .link(format!("sample {j}: {} ({what})", train.id(j)))
+                    .on_hover_text("Open this sample")
+                    .clicked()
+                {
+                    out.push(Command::SelectSample(Some(j)));
+                }
+            }
+        }
+    }
     let Some(run) = state.run.as_ref() else {
         return;
     };

@@ -191,6 +191,34 @@ pub fn grid_bar_ui(
                 );
             }
         }
+        if let Some(found) = &state.similar {
+            let toggles = [
+                (
+                    &found.duplicates,
+                    format!("duplicates ({})", found.duplicate_samples),
+                    "Only the samples that have an exact copy (same file content) or a near copy \
+                     (embeddings with cosine >= 0.95) in the set; the detail panel lists the copies",
+                ),
+                (
+                    &found.outliers,
+                    format!("outliers ({})", found.similar.outliers.len()),
+                    "Only the samples far from every other (mean cosine distance to their 5 \
+                     nearest neighbours above median + 3 MADs): often not of any class, or broken",
+                ),
+            ];
+            for (m, text, hover) in toggles {
+                let on = f.within.as_ref() == Some(m);
+                if ui.selectable_label(on, text).on_hover_text(hover).clicked() {
+                    set(
+                        out,
+                        Filter {
+                            within: (!on).then(|| m.clone()),
+                            ..f.clone()
+                        },
+                    );
+                }
+            }
+        }
         let l = ui.label("path");
         let r = ui
             .add(

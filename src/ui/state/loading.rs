@@ -101,6 +101,7 @@ impl AppState {
         self.data = Some(l);
         self.generation += 1;
         self.embeddings = None;
+        self.similar = None;
         self.reset_decisions();
         self.selected_round = None;
         self.selected_sample = None;

@@ -9,6 +9,7 @@ pub mod decide;
 pub mod loading;
 pub mod run;
 pub mod selection;
+pub mod similar;
 
 use crate::learner::ModelKind;
 use crate::session::{LearnerFactory, Loaded};
@@ -61,6 +62,9 @@ pub struct AppState {
     /// Backbone embeddings of the training samples (n x dim), when a run computed them: the
     /// embedding map projects these instead of the class probabilities.
     pub embeddings: Option<std::sync::Arc<crate::learner::head::FeatureMatrix>>,
+    /// Duplicates and outliers found from [`Self::embeddings`].
+    pub similar: Option<similar::Found>,
+    similar_search: Option<similar::Search>,
     noise_of: usize,
     view: ViewCache,
     repaint: Repaint,
@@ -88,6 +92,8 @@ impl AppState {
             decide: DecisionState::default(),
             noise_estimate: None,
             embeddings: None,
+            similar: None,
+            similar_search: None,
             noise_of: 0,
             view: ViewCache::default(),
             repaint,
@@ -152,6 +158,7 @@ impl AppState {
     pub fn poll(&mut self) {
         self.poll_loading();
         self.poll_worker();
+        self.poll_similar();
         self.poll_autosave();
         self.estimate_noise();
     }

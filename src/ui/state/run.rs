@@ -64,6 +64,8 @@ pub struct Run {
     pub learner_description: String,
     pub status: LiveStatus,
     pub progress: Option<Progress>,
+    /// Where building the learner is (embedding the images), before round 0 starts.
+    pub preparing: Option<crate::session::Preparing>,
     pub started: Instant,
     pub elapsed_secs: f64,
     /// Seconds the rounds it continues from took (a retrain's status times the whole run).
@@ -90,6 +92,7 @@ impl Run {
             learner_description,
             status,
             progress: None,
+            preparing: None,
             elapsed_before: 0.0,
             pins: None,
             started: Instant::now(),
@@ -281,6 +284,7 @@ impl AppState {
                     learner_description: String::new(),
                     status: LiveStatus::Starting,
                     progress: None,
+                    preparing: None,
                     started: Instant::now(),
                     elapsed_secs: elapsed_before,
                     elapsed_before,
@@ -318,14 +322,26 @@ impl AppState {
         let mut errors = Vec::new();
         let mut notes = Vec::new();
         let mut new_round = false;
+        let mut embedded = None;
         // Bounded: a flood of events is finished next frame.
         for _ in 0..512 {
             let Some(e) = worker.try_recv() else { break };
             match e {
                 WorkerEvent::Started { learner } => {
+                    if let Some(p) = run.preparing.take() {
+                        notes.push(format!(
+                            "Embeddings ready after {}: round 0 starts ({learner}).",
+                            crate::ui::controls::secs(p.elapsed_secs),
+                        ));
+                    }
                     run.learner_description = learner;
                     run.status = LiveStatus::Running;
                 }
+                WorkerEvent::Preparing(p) => {
+                    run.elapsed_secs = run.elapsed_before + p.elapsed_secs;
+                    run.preparing = Some(p);
+                }
+                WorkerEvent::Embeddings(m) => embedded = Some(m),
                 WorkerEvent::Progress(p) => {
                     run.elapsed_secs = run.elapsed_before + p.elapsed_secs;
                     run.progress = Some(p);
@@ -351,6 +367,7 @@ impl AppState {
                     }
                     run.status = LiveStatus::from(&end);
                     run.progress = None;
+                    run.preparing = None;
                     self.autosave.dirty = true;
                     if let Some(w) = run.worker.take() {
                         retire(w);
@@ -365,6 +382,9 @@ impl AppState {
         }
         for e in errors {
             self.error(e);
+        }
+        if let Some(m) = embedded {
+            self.set_embeddings(m);
         }
         for n in notes {
             self.info(n);
@@ -423,24 +443,34 @@ fn head_factory(
     test2: Option<Arc<crate::data::Dataset>>,
 ) -> crate::session::LearnerFactory {
     use crate::session::embed_head::{build_head, EmbeddingSource};
-    Arc::new(move |train: &crate::data::Dataset| {
-        let mut p = crate::session::Prepared {
-            train: train.clone(),
-            test: test.as_deref().cloned(),
-            test_beside: None,
-            test2: test2.as_deref().cloned(),
-            test2_path: None,
-            truth: None,
-            notes: Vec::new(),
-            decisions: None,
-        };
-        let source = EmbeddingSource::Backbone {
-            kind: crate::learner::backbone::BackboneKind::EfficientNetLite0,
-            weights: None,
-            resolution: None,
-        };
-        let cache = crate::session::embed_cache::EmbedCache::from_env()?;
-        let built = build_head(&mut p, &source, kind, &lcfg, &cache, &mut |_, _, _| Ok(()))?;
-        Ok(Box::new(built.head) as Box<dyn crate::itlm::Learner>)
-    })
+    Arc::new(
+        move |train: &crate::data::Dataset, b: &mut crate::session::Building<'_>| {
+            let mut p = crate::session::Prepared {
+                train: train.clone(),
+                test: test.as_deref().cloned(),
+                test_beside: None,
+                test2: test2.as_deref().cloned(),
+                test2_path: None,
+                truth: None,
+                notes: Vec::new(),
+                decisions: None,
+            };
+            let source = EmbeddingSource::Backbone {
+                kind: crate::learner::backbone::BackboneKind::EfficientNetLite0,
+                weights: None,
+                resolution: None,
+            };
+            let cache = crate::session::embed_cache::EmbedCache::from_env()?;
+            let built = build_head(
+                &mut p,
+                &source,
+                kind,
+                &lcfg,
+                &cache,
+                &mut |set, done, total| b.progress(&format!("embedding {set}"), done, total),
+            )?;
+            b.embeddings = Some(Arc::new(built.train_embeddings));
+            Ok(Box::new(built.head) as Box<dyn crate::itlm::Learner>)
+        },
+    )
 }

@@ -1,0 +1,147 @@
+//! Duplicates and outliers of the open dataset, found off the UI thread from the embeddings a
+//! run on a backbone hands back (exact duplicates by content, near-duplicates and outliers by
+//! cosine kNN: [`crate::session::similar`]). The grid bar filters on them, the detail panel
+//! lists a sample's copies.
+
+use std::sync::Arc;
+
+use crate::learner::head::FeatureMatrix;
+use crate::session::similar::{self, Similar};
+use crate::ui::pending::{Pending, Polled};
+use crate::ui::view::Membership;
+
+use super::AppState;
+
+/// What was found, with the masks the grid filters use.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub similar: Arc<Similar>,
+    /// Samples in a duplicate pair (exact or near).
+    pub duplicates: Membership,
+    pub outliers: Membership,
+    /// Samples the duplicates mask holds.
+    pub duplicate_samples: usize,
+}
+
+impl Found {
+    fn new(similar: Similar, n: usize) -> Self {
+        let mut dup = vec![false; n];
+        for d in &similar.duplicates {
+            for i in [d.a, d.b] {
+                if let Some(x) = dup.get_mut(i) {
+                    *x = true;
+                }
+            }
+        }
+        let mut out = vec![false; n];
+        for o in &similar.outliers {
+            if let Some(x) = out.get_mut(o.index) {
+                *x = true;
+            }
+        }
+        let duplicate_samples = dup.iter().filter(|&&d| d).count();
+        Self {
+            similar: Arc::new(similar),
+            duplicates: Membership::new("duplicates", dup),
+            outliers: Membership::new("outliers", out),
+            duplicate_samples,
+        }
+    }
+
+    /// The other samples sample `i` is a duplicate of: (index, exact, cosine).
+    pub fn copies_of(&self, i: usize) -> Vec<(usize, bool, f32)> {
+        self.similar
+            .duplicates
+            .iter()
+            .filter_map(|d| {
+                if d.a == i {
+                    Some((d.b, d.exact, d.cosine))
+                } else if d.b == i {
+                    Some((d.a, d.exact, d.cosine))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// Sample `i`'s outlier distance, when it is an outlier.
+    pub fn outlier_distance(&self, i: usize) -> Option<f32> {
+        self.similar
+            .outliers
+            .iter()
+            .find(|o| o.index == i)
+            .map(|o| o.distance)
+    }
+}
+
+/// The search running in the background, for which dataset generation.
+pub struct Search {
+    task: Pending<crate::error::Result<Similar>>,
+    generation: u64,
+}
+
+impl AppState {
+    /// Take the embeddings a run computed: the map projects them, and duplicates and outliers
+    /// are searched for off the UI thread.
+    pub fn set_embeddings(&mut self, m: Arc<FeatureMatrix>) {
+        let Some(data) = self.data.as_ref() else {
+            return;
+        };
+        if m.rows != data.train.len() {
+            self.error(format!(
+                "The run's embeddings have {} rows for {} samples: ignored",
+                m.rows,
+                data.train.len()
+            ));
+            return;
+        }
+        self.embeddings = Some(m.clone());
+        let train = data.train.clone();
+        match Pending::spawn("itlm-similar", self.repaint(), move || {
+            similar::analyse(&train, &m)
+        }) {
+            Ok(task) => {
+                self.similar_search = Some(Search {
+                    task,
+                    generation: self.generation,
+                })
+            }
+            Err(e) => self.error(format!("Duplicates and outliers not searched: {e}")),
+        }
+    }
+
+    pub(super) fn poll_similar(&mut self) {
+        let Some(s) = &self.similar_search else {
+            return;
+        };
+        let result = match s.task.poll() {
+            Polled::Waiting => return,
+            Polled::Done(r) => r.map_err(|e| e.to_string()),
+            Polled::Lost(why) => Err(why),
+        };
+        let current = s.generation == self.generation;
+        self.similar_search = None;
+        if !current {
+            return;
+        }
+        match result {
+            Ok(found) => {
+                let n = self.data.as_ref().map_or(0, |d| d.train.len());
+                let f = Found::new(found, n);
+                let exact = f.similar.duplicates.iter().filter(|d| d.exact).count();
+                self.info(format!(
+                    "Embeddings: {} duplicate pairs ({exact} exact, {} near: cosine >= {}) and {} outliers (mean distance to the {} nearest above {:.3}). The grid bar filters on them.",
+                    f.similar.duplicates.len(),
+                    f.similar.duplicates.len() - exact,
+                    similar::NEAR_DUPLICATE_COSINE,
+                    f.similar.outliers.len(),
+                    similar::OUTLIER_K,
+                    f.similar.outlier_threshold
+                ));
+                self.similar = Some(f);
+            }
+            Err(e) => self.error(format!("Searching duplicates and outliers failed: {e}")),
+        }
+    }
+}
