@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::wait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -480,19 +481,6 @@ fn a_dropped_folder_opens() {
     // Remembered as a recent folder.
     let canon = std::fs::canonicalize(data.path()).unwrap();
     assert_eq!(h.state().state.settings.recent.first(), Some(&canon));
-}
-
-fn wait(s: &mut AppState, secs: u64, what: &str, f: impl Fn(&AppState) -> bool) {
-    let t = Instant::now();
-    while !f(s) {
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}: {:?}",
-            s.messages
-        );
-        s.poll();
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn loaded(train: itlm_inspector::data::Dataset) -> itlm_inspector::session::Loaded {

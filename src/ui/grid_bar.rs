@@ -192,18 +192,25 @@ pub fn grid_bar_ui(
             }
         }
         if let Some(found) = &state.similar {
+            use crate::session::similar::{NEAR_DUPLICATE_COSINE, OUTLIER_K};
             let toggles = [
                 (
                     &found.duplicates,
                     format!("duplicates ({})", found.duplicate_samples),
-                    "Only the samples that have an exact copy (same file content) or a near copy \
-                     (embeddings with cosine >= 0.95) in the set; the detail panel lists the copies",
+                    format!(
+                        "Only the samples that have an exact copy (same file content) or a near \
+                         copy (centred embeddings with cosine >= {NEAR_DUPLICATE_COSINE}) in the \
+                         set; the detail panel lists the copies"
+                    ),
                 ),
                 (
                     &found.outliers,
                     format!("outliers ({})", found.similar.outliers.len()),
-                    "Only the samples far from every other (mean cosine distance to their 5 \
-                     nearest neighbours above median + 3 MADs): often not of any class, or broken",
+                    format!(
+                        "Only the samples far from every other (mean cosine distance to their \
+                         {OUTLIER_K} nearest neighbours above median + 3 MADs): often not of any \
+                         class, or broken"
+                    ),
                 ),
             ];
             for (m, text, hover) in toggles {

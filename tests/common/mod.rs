@@ -193,3 +193,22 @@ impl Learner for FakeLearner {
 pub fn cancelled(e: &Error) -> bool {
     matches!(e, Error::Cancelled)
 }
+
+/// Polls `s` until `f` holds, failing after `secs` seconds with the messages shown.
+pub fn wait(
+    s: &mut itlm_inspector::ui::AppState,
+    secs: u64,
+    what: &str,
+    f: impl Fn(&itlm_inspector::ui::AppState) -> bool,
+) {
+    let t = std::time::Instant::now();
+    while !f(s) {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(secs),
+            "timed out waiting for {what}: {:?}",
+            s.messages
+        );
+        s.poll();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

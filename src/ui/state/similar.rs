@@ -96,6 +96,15 @@ impl AppState {
             ));
             return;
         }
+        // A retrain hands back the same embeddings (read from the cache): what was found, or
+        // is being searched, on them stands.
+        let same = self
+            .embeddings
+            .as_ref()
+            .is_some_and(|e| Arc::ptr_eq(e, &m) || **e == *m);
+        if same && (self.similar.is_some() || self.similar_search.is_some()) {
+            return;
+        }
         self.embeddings = Some(m.clone());
         let train = data.train.clone();
         match Pending::spawn("itlm-similar", self.repaint(), move || {
