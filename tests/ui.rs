@@ -1606,3 +1606,84 @@ fn the_embedding_map_projects_the_shown_round_and_its_box_selects_in_the_grid() 
     h.get_by_label(&format!("{N} selected"));
     no_errors(&h);
 }
+
+#[test]
+fn the_embedding_maps_lasso_selects_the_points_inside_its_outline() {
+    let (_data, saves, mut h) = saving_harness();
+    let p = &mut h.state_mut().state.settings.panels;
+    (p.histogram, p.metrics, p.confusion) = (false, false, false);
+    finish_run(&mut h);
+    drop(saves);
+    step_until(&mut h, 30, "the projection", |a| {
+        a.map.projection().is_some_and(|p| p.points.len() == N)
+    });
+    h.get_by_label("lasso").click();
+    h.run_steps(2);
+    h.get_by_label_contains("shift-drag a lasso to select");
+    // A triangle over the plot's upper-left half: from its top-left corner along the top
+    // edge, down the diagonal to the bottom-left corner, and back (the outline closes).
+    let rect = h.state().map.plot_rect.expect("the map was drawn");
+    let (a, b) = (
+        rect.min + egui::vec2(3.0, 3.0),
+        rect.max - egui::vec2(3.0, 3.0),
+    );
+    let (top_right, bottom_left) = (egui::pos2(b.x, a.y), egui::pos2(a.x, b.y));
+    let shift = egui::Modifiers::SHIFT;
+    h.event(egui::Event::ModifiersChanged(shift));
+    h.hover_at(a);
+    h.run_steps(1);
+    h.event(egui::Event::PointerButton {
+        pos: a,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: shift,
+    });
+    h.run_steps(1);
+    for (from, to) in [(a, top_right), (top_right, bottom_left)] {
+        for t in [0.25, 0.5, 0.75, 1.0] {
+            h.hover_at(from + (to - from) * t);
+            h.run_steps(1);
+        }
+    }
+    h.event(egui::Event::PointerButton {
+        pos: bottom_left,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: shift,
+    });
+    h.run_steps(1);
+    h.event(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
+    h.run_steps(2);
+    // Where each point is on screen: inside the triangle when its offsets from the corner,
+    // as shares of the sides, sum to at most 1 (points within a pixel of the diagonal may go
+    // either way).
+    let t = h.state().map.plot_transform.expect("the map was drawn");
+    let proj = h.state().map.projection().unwrap().clone();
+    let sel = &h.state().grid.selection;
+    let (mut inside, mut outside) = (0, 0);
+    for (i, q) in proj.points.iter().enumerate() {
+        let s = t.position_from_point(&egui_plot::PlotPoint::new(q[0], q[1]));
+        let share = (s.x - a.x) / (b.x - a.x) + (s.y - a.y) / (b.y - a.y);
+        let margin = 1.5 / (b.x - a.x).min(b.y - a.y);
+        if share < 1.0 - margin {
+            assert!(
+                sel.contains(&i),
+                "sample {i} inside the lasso was not selected"
+            );
+            inside += 1;
+        } else if share > 1.0 + margin {
+            assert!(
+                !sel.contains(&i),
+                "sample {i} outside the lasso was selected"
+            );
+            outside += 1;
+        }
+    }
+    // The triangle splits the points: some on each side.
+    assert!(
+        inside > 0 && outside > 0,
+        "{inside} inside, {outside} outside"
+    );
+    h.get_by_label(&format!("{} selected", sel.len()));
+    no_errors(&h);
+}

@@ -487,6 +487,7 @@ impl eframe::App for App {
         if p.histogram || p.metrics || p.confusion || p.embedding_map {
             let generated_tex = &mut self.generated_tex;
             let map = &mut self.map;
+            let thumbs = &mut self.thumbs;
             egui::Panel::left("plots")
                 .resizable(true)
                 .default_size(560.0)
@@ -516,7 +517,7 @@ impl eframe::App for App {
                             if p.embedding_map {
                                 egui::CollapsingHeader::new("Embedding map")
                                     .default_open(true)
-                                    .show(ui, |ui| map.ui(ui, &v, &repaint, &mut out));
+                                    .show(ui, |ui| map.ui(ui, &v, thumbs, &repaint, &mut out));
                             }
                         });
                 });

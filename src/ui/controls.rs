@@ -275,6 +275,7 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         }
     });
     small_set_ui(ui, v, &mut edited);
+    backbone_hint_ui(ui, v, &mut edited);
     progress_ui(ui, v);
     if edited != state.settings {
         cmds.push(Command::Settings(Box::new(edited)));
@@ -366,7 +367,6 @@ pub fn suggest(mixture: Option<(f64, f64)>, confident: Option<f64>) -> Option<Su
     }
 }
 
-/// A hint when an epoch is very few batches: training then takes too few steps.
 /// The backbone the head entries use, as the model list names it.
 const BACKBONE_NAME: &str = "EfficientNet-Lite0";
 
@@ -400,6 +400,55 @@ fn backbone_choice_ui(ui: &mut egui::Ui, s: &mut Settings) {
             s.head = Some(h);
         }
     }
+}
+
+/// For colour photos ([`crate::learner::backbone::suits`]) while a from-scratch model is
+/// chosen: a hint that a head on the backbone's embeddings is the better learner, with a
+/// button that chooses it (or the command that installs the weights).
+fn backbone_hint_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
+    use crate::learner::backbone::{find_weights, suits, BackboneKind};
+    use crate::learner::head::HeadKind;
+    let state = v.state;
+    let Some(d) = state.data.as_ref().filter(|d| d.has_images()) else {
+        return;
+    };
+    if s.head.is_some() || state.generative() || !suits(d.train.shape) {
+        return;
+    }
+    let kind = BackboneKind::EfficientNetLite0;
+    let shape = d.train.shape;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!(
+                "{} images at {}x{}: a head on {BACKBONE_NAME}'s ImageNet embeddings usually separates bad labels better than a {} trained from scratch",
+                if shape.channels == 3 { "colour" } else { "large" },
+                shape.width,
+                shape.height,
+                s.learner.model
+            ))
+            .color(Color32::LIGHT_BLUE),
+        );
+        match find_weights(kind, None) {
+            Ok(_) => {
+                if ui
+                    .small_button(format!("use a linear head on {BACKBONE_NAME}"))
+                    .on_hover_text("Embeds every image once (cached), then ITLM trains only the head: rounds take seconds")
+                    .clicked()
+                {
+                    s.head = Some(HeadKind::Linear);
+                }
+            }
+            Err(_) => {
+                ui.label(
+                    RichText::new(format!(
+                        "(install its weights: itlm-inspector weights install {})",
+                        kind.name()
+                    ))
+                    .small(),
+                );
+            }
+        }
+    });
 }
 
 fn small_set_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {

@@ -1,9 +1,10 @@
 //! The embedding map: every sample as a point on the first two principal components
 //! ([`crate::session::projection`]) of its vector: the backbone embedding when the run has
 //! one, else the shown round's class probabilities (so the map works for every classifier).
-//! Points are coloured by kept / trimmed at the cut (or by given class); hovering names the
-//! sample, a click opens it in the detail view, and a shift-drag box selects the samples in
-//! the grid. The projection runs off the UI thread once per round (and vector source) and is
+//! Points are coloured by kept / trimmed at the cut, by given class, by the truth (when the
+//! set has one) or by the user's decision; hovering shows the sample's thumbnail and labels, a
+//! click opens it in the detail view, and a shift-drag selects the samples in the grid: a box,
+//! or a lasso (a free-hand outline) when the lasso tool is chosen. The projection runs off the UI thread once per round (and vector source) and is
 //! cached; each frame draws one `Points` series per colour.
 
 use std::sync::Arc;
@@ -17,6 +18,25 @@ use crate::session::projection::{pca2, Projection};
 use super::command::{Command, Commands, View};
 use super::histogram::{KEPT, TRIMMED};
 use super::pending::{Pending, Polled, Repaint};
+use super::thumbs::Thumbs;
+use crate::itlm::Decision;
+
+/// Whether `p` lies inside the polygon `outline` (even-odd rule, closed implicitly).
+fn inside(outline: &[[f64; 2]], p: [f64; 2]) -> bool {
+    let mut inside = false;
+    let mut j = outline.len().wrapping_sub(1);
+    for (i, a) in outline.iter().enumerate() {
+        let b = outline[j];
+        if (a[1] > p[1]) != (b[1] > p[1]) {
+            let x = a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
+            if p[0] < x {
+                inside = !inside;
+            }
+        }
+        j = i;
+    }
+    inside
+}
 
 /// What the points are coloured by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,6 +44,18 @@ pub enum Colouring {
     #[default]
     KeptTrimmed,
     GivenClass,
+    /// Truly bad / clean, when the set names its bad samples.
+    Truth,
+    /// The user's decision: excluded / kept / relabelled / none.
+    Decision,
+}
+
+/// The shift-drag selection tool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tool {
+    #[default]
+    Box,
+    Lasso,
 }
 
 /// Which vectors a projection was made of (a new round or source makes a new one).
@@ -45,10 +77,14 @@ pub struct EmbeddingMap {
     /// Why the projection of `failed` could not be made.
     error: Option<String>,
     failed: Option<Key>,
+    pub tool: Tool,
     /// Screen position where a shift-drag began.
     drag_from: Option<Pos2>,
-    /// The plot's screen rectangle last frame (tests drag across it).
+    /// The lasso's outline so far (screen positions).
+    lasso: Vec<Pos2>,
+    /// The plot's screen rectangle and transform last frame (tests drag across it).
     pub plot_rect: Option<Rect>,
+    pub plot_transform: Option<egui_plot::PlotTransform>,
 }
 
 /// Colours for classes (cycled).
@@ -70,6 +106,7 @@ impl EmbeddingMap {
     pub fn clear(&mut self) {
         *self = Self {
             colouring: self.colouring,
+            tool: self.tool,
             ..Default::default()
         };
     }
@@ -98,6 +135,23 @@ impl EmbeddingMap {
                 let (x, y) = (q[0] as f64, q[1] as f64);
                 (x0..=x1).contains(&x) && (y0..=y1).contains(&y)
             })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Samples whose points lie inside the polygon `outline` (plot coordinates; closed
+    /// implicitly; even-odd rule). Fewer than 3 vertices select nothing.
+    pub fn points_within(&self, outline: &[[f64; 2]]) -> Vec<usize> {
+        let Some(p) = self.projection() else {
+            return Vec::new();
+        };
+        if outline.len() < 3 {
+            return Vec::new();
+        }
+        p.points
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| inside(outline, [q[0] as f64, q[1] as f64]))
             .map(|(i, _)| i)
             .collect()
     }
@@ -167,7 +221,14 @@ impl EmbeddingMap {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, v: &View, repaint: &Repaint, out: &mut Commands) {
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        v: &View,
+        thumbs: &mut Thumbs,
+        repaint: &Repaint,
+        out: &mut Commands,
+    ) {
         let Some(cut) = v.cut.clone() else {
             ui.label("Embedding map: no finished round yet");
             return;
@@ -194,6 +255,21 @@ impl EmbeddingMap {
                 "kept / trimmed",
             );
             ui.selectable_value(&mut self.colouring, Colouring::GivenClass, "given class");
+            let truth = data.bad.is_some();
+            if truth {
+                ui.selectable_value(&mut self.colouring, Colouring::Truth, "truth")
+                    .on_hover_text("Truly bad / clean (the set names its bad samples)");
+            } else if self.colouring == Colouring::Truth {
+                self.colouring = Colouring::KeptTrimmed;
+            }
+            ui.selectable_value(&mut self.colouring, Colouring::Decision, "decision")
+                .on_hover_text("Your decisions: excluded / kept / relabelled");
+            ui.separator();
+            ui.label(RichText::new("shift-drag:").small());
+            ui.selectable_value(&mut self.tool, Tool::Box, "box")
+                .on_hover_text("Shift-drag a rectangle to select its points in the grid");
+            ui.selectable_value(&mut self.tool, Tool::Lasso, "lasso")
+                .on_hover_text("Shift-drag a free-hand outline to select the points inside it");
         });
         if let Some(e) = &self.error {
             ui.colored_label(
@@ -216,9 +292,13 @@ impl EmbeddingMap {
         }
         ui.label(
             RichText::new(format!(
-                "axes carry {:.0}% and {:.0}% of the spread - shift-drag a box to select in the grid, click a point to open it",
+                "axes carry {:.0}% and {:.0}% of the spread - shift-drag a {} to select in the grid, click a point to open it",
                 proj.explained[0] * 100.0,
-                proj.explained[1] * 100.0
+                proj.explained[1] * 100.0,
+                match self.tool {
+                    Tool::Box => "box",
+                    Tool::Lasso => "lasso",
+                }
             ))
             .small()
             .color(Color32::GRAY),
@@ -242,11 +322,36 @@ impl EmbeddingMap {
                     )
                 })
                 .collect(),
+            Colouring::Truth => vec![
+                ("clean".into(), KEPT, Vec::new()),
+                ("truly bad".into(), TRIMMED, Vec::new()),
+            ],
+            Colouring::Decision => vec![
+                ("no decision".into(), Color32::from_gray(110), Vec::new()),
+                ("excluded".into(), TRIMMED, Vec::new()),
+                ("kept".into(), KEPT, Vec::new()),
+                (
+                    "relabelled".into(),
+                    Color32::from_rgb(240, 200, 60),
+                    Vec::new(),
+                ),
+            ],
         };
+        let bad = data.bad.clone();
         for (i, q) in proj.points.iter().enumerate() {
             let s = match self.colouring {
                 Colouring::KeptTrimmed => usize::from(!cut.kept[i]),
                 Colouring::GivenClass => train.label(i) as usize,
+                Colouring::Truth => usize::from(
+                    bad.as_ref()
+                        .is_some_and(|b| b.get(i).copied() == Some(true)),
+                ),
+                Colouring::Decision => match v.state.decision(i) {
+                    None => 0,
+                    Some(Decision::Exclude) => 1,
+                    Some(Decision::Keep) => 2,
+                    Some(Decision::Relabel(_)) => 3,
+                },
             };
             if let Some(s) = series.get_mut(s) {
                 s.2.push([q[0] as f64, q[1] as f64]);
@@ -285,6 +390,7 @@ impl EmbeddingMap {
         let r = &resp.response;
         self.plot_rect = Some(r.rect);
         let t = &resp.transform;
+        self.plot_transform = Some(*t);
         // The sample under the pointer (within 6 points).
         let nearest = r.hover_pos().and_then(|pos| {
             proj.points
@@ -303,24 +409,49 @@ impl EmbeddingMap {
             self.drag_from = ui
                 .input(|i| i.pointer.press_origin())
                 .or(r.interact_pointer_pos());
+            self.lasso = self.drag_from.into_iter().collect();
         }
         if let (Some(from), Some(to)) = (self.drag_from, r.interact_pointer_pos()) {
-            let area = Rect::from_two_pos(from, to);
-            ui.painter().rect_stroke(
-                area,
-                CornerRadius::ZERO,
-                Stroke::new(1.0, Color32::LIGHT_BLUE),
-                StrokeKind::Inside,
-            );
-            if r.drag_stopped() {
-                let (a, b) = (t.value_from_position(from), t.value_from_position(to));
-                out.push(Command::SelectSamples(
-                    self.points_in([a.x, a.y], [b.x, b.y]),
-                ));
+            let stroke = Stroke::new(1.0, Color32::LIGHT_BLUE);
+            let selected = match self.tool {
+                Tool::Box => {
+                    let area = Rect::from_two_pos(from, to);
+                    ui.painter()
+                        .rect_stroke(area, CornerRadius::ZERO, stroke, StrokeKind::Inside);
+                    r.drag_stopped().then(|| {
+                        let (a, b) = (t.value_from_position(from), t.value_from_position(to));
+                        self.points_in([a.x, a.y], [b.x, b.y])
+                    })
+                }
+                Tool::Lasso => {
+                    // A vertex every 3 points of movement keeps the outline short.
+                    if self.lasso.last().is_none_or(|l| l.distance(to) >= 3.0) {
+                        self.lasso.push(to);
+                    }
+                    let mut outline = self.lasso.clone();
+                    outline.push(from);
+                    ui.painter().add(egui::Shape::line(outline, stroke));
+                    r.drag_stopped().then(|| {
+                        let outline: Vec<[f64; 2]> = self
+                            .lasso
+                            .iter()
+                            .map(|&p| {
+                                let q = t.value_from_position(p);
+                                [q.x, q.y]
+                            })
+                            .collect();
+                        self.points_within(&outline)
+                    })
+                }
+            };
+            if let Some(selected) = selected {
+                out.push(Command::SelectSamples(selected));
                 self.drag_from = None;
+                self.lasso.clear();
             }
         } else if !r.dragged() {
             self.drag_from = None;
+            self.lasso.clear();
         }
         if let Some(i) = nearest {
             let given = train.label(i);
@@ -336,7 +467,13 @@ impl EmbeddingMap {
             if r.clicked() {
                 out.push(Command::SelectSample(Some(i)));
             }
+            let tex = thumbs.get(ui.ctx(), &train, i);
             r.clone().on_hover_ui_at_pointer(|ui| {
+                if let Some(tex) = tex {
+                    let s = train.shape;
+                    let scale = 96.0 / s.width.max(s.height).max(1) as f32;
+                    ui.image((tex, egui::vec2(s.width as f32, s.height as f32) * scale));
+                }
                 ui.label(text);
             });
         }

@@ -335,6 +335,14 @@ pub fn from_weights(
     }
 }
 
+/// Whether a pretrained backbone's embeddings are the better learner for images of this
+/// shape than a model trained from scratch on the pixels: colour images, or images loaded at
+/// 64 pixels or more on a side (photos). Small grey images (digits, Fashion-MNIST) are far
+/// from ImageNet: there the from-scratch CNN does as well or better (README, "Which learner").
+pub fn suits(shape: crate::data::ImageShape) -> bool {
+    shape.channels == 3 || shape.height.max(shape.width) >= 64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
