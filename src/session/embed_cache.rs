@@ -163,6 +163,8 @@ pub struct Cached {
     pub hit: bool,
     /// The cache file.
     pub path: PathBuf,
+    /// Why an existing cache file was not used (truncated, corrupt), for the user.
+    pub note: Option<String>,
 }
 
 /// The embeddings cache in one folder.
@@ -208,14 +210,22 @@ impl EmbedCache {
         let spec = EmbedSpec::of(backbone, weights);
         let key = cache_key(data, &spec)?;
         let path = self.path(&spec, key);
-        if let Some(matrix) = read_entry(&path, key, data.len(), spec.dim) {
-            progress(data.len(), data.len())?;
-            return Ok(Cached {
-                matrix,
-                hit: true,
-                path,
-            });
-        }
+        let note = match read_entry(&path, key, data.len(), spec.dim) {
+            None => None,
+            Some(Ok(matrix)) => {
+                progress(data.len(), data.len())?;
+                return Ok(Cached {
+                    matrix,
+                    hit: true,
+                    path,
+                    note: None,
+                });
+            }
+            Some(Err(why)) => Some(format!(
+                "{}: the cached embeddings were not used ({why}); computed again",
+                path.display()
+            )),
+        };
         let matrix = compute(data, backbone, progress)?;
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         write_atomic(&path, &encode(key, &matrix), Overwrite::Allow)?;
@@ -223,6 +233,7 @@ impl EmbedCache {
             matrix,
             hit: false,
             path,
+            note,
         })
     }
 }
@@ -242,28 +253,53 @@ fn encode(key: u128, m: &FeatureMatrix) -> Vec<u8> {
     b
 }
 
-/// The entry at `path` when it is whole and of this key and size; None otherwise (missing,
-/// truncated, corrupt: recomputed).
-fn read_entry(path: &Path, key: u128, rows: usize, dim: usize) -> Option<FeatureMatrix> {
-    let b = std::fs::read(path).ok()?;
+/// The entry at `path` when it is whole and of this key and size: None when there is no file,
+/// the reason when it cannot be used (unreadable, truncated, corrupt: recomputed).
+fn read_entry(
+    path: &Path,
+    key: u128,
+    rows: usize,
+    dim: usize,
+) -> Option<std::result::Result<FeatureMatrix, String>> {
+    let b = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(Err(format!("cannot read it: {e}"))),
+    };
+    Some(parse_entry(&b, key, rows, dim))
+}
+
+fn parse_entry(
+    b: &[u8],
+    key: u128,
+    rows: usize,
+    dim: usize,
+) -> std::result::Result<FeatureMatrix, String> {
     let body = HEADER + rows * dim * 4;
-    if b.len() != body + 4 || &b[..8] != MAGIC {
-        return None;
+    if b.len() != body + 4 {
+        return Err(format!(
+            "{} bytes where {rows} x {dim} embeddings take {}: truncated or corrupt",
+            b.len(),
+            body + 4
+        ));
+    }
+    if &b[..8] != MAGIC {
+        return Err("not an embeddings cache file (bad magic)".into());
     }
     let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
-    let k = u128::from_le_bytes(b[8..24].try_into().ok()?);
+    let k = u128::from_le_bytes(b[8..24].try_into().unwrap_or([0; 16]));
     if k != key || u64_at(24) != rows as u64 || u64_at(32) != dim as u64 {
-        return None;
+        return Err("its header is of another dataset or backbone".into());
     }
-    let crc = u32::from_le_bytes(b[body..].try_into().ok()?);
+    let crc = u32::from_le_bytes(b[body..].try_into().unwrap_or([0; 4]));
     if crc32fast::hash(&b[..body]) != crc {
-        return None;
+        return Err("its checksum does not match: corrupt".into());
     }
     let values = b[HEADER..body]
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    FeatureMatrix::new(rows, dim, values).ok()
+    FeatureMatrix::new(rows, dim, values).map_err(|e| e.to_string())
 }
 
 /// Runs the backbone over every sample of `data`.

@@ -71,6 +71,7 @@ pub fn build_head(
                 let c = cache.embeddings(d, model.as_ref(), &tag, &mut |done, total| {
                     progress(&d.name, done, total)
                 })?;
+                notes.extend(c.note);
                 if c.hit {
                     notes.push(format!(
                         "{}: embeddings read from the cache {}",

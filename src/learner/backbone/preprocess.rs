@@ -15,8 +15,10 @@ use crate::error::{Error, Result};
 pub const MAX_SIDE: u32 = 16_384;
 /// Largest decoded image in memory (bytes).
 pub const MAX_ALLOC: u64 = 512 << 20;
-/// Smallest width or height accepted: below it there is nothing for a backbone to see.
-pub const MIN_SIDE: u32 = 8;
+/// Smallest width or height accepted. A tiny image (even 1x1, which the image-folder loader
+/// accepts too) is resized up like any other: refusing it here would stop a whole run over a
+/// folder the loader took.
+pub const MIN_SIDE: u32 = 1;
 /// Longest side over shorter side beyond which the long side is cut (centred) before resizing,
 /// so a thin strip never grows into a huge resized image. The centre crop only keeps a square.
 const MAX_ASPECT: u32 = 3;
@@ -54,8 +56,8 @@ impl ImageBatch {
 }
 
 /// Decodes `path` with [`MAX_SIDE`] / [`MAX_ALLOC`] limits, in its own colour type (converted
-/// to RGB after the resize, so a big grey image is not tripled first); an image smaller than
-/// [`MIN_SIDE`] on a side is an error.
+/// to RGB after the resize, so a big grey image is not tripled first); an image with no
+/// pixels is an error.
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
     let mut reader = ImageReader::open(path)
         .map_err(|e| Error::io(path, e))?
@@ -197,15 +199,16 @@ mod tests {
     }
 
     #[test]
-    fn tiny_corrupt_and_huge_images_are_refused_with_the_reason() {
+    fn tiny_images_are_resized_and_corrupt_and_huge_ones_refused_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let one = dir.path().join("one.png");
-        image::RgbImage::new(1, 1).save(&one).unwrap();
-        let e = preprocess_file(&one, &spec(224)).unwrap_err().to_string();
-        assert!(
-            e.contains("one.png") && e.contains("1x1 pixels is too small"),
-            "{e}"
-        );
+        image::RgbImage::from_pixel(1, 1, image::Rgb([255, 255, 255]))
+            .save(&one)
+            .unwrap();
+        // A single pixel is resized up: a white input.
+        let v = preprocess_file(&one, &spec(32)).unwrap();
+        assert_eq!(v.len(), 32 * 32 * 3);
+        assert!(v.iter().all(|x| (x - 1.0).abs() < 1e-6), "{:?}", &v[..3]);
 
         let bad = dir.path().join("bad.jpg");
         std::fs::write(&bad, b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
