@@ -181,7 +181,7 @@ def main():
         return
     backend = next((l.strip() for l in torch.__config__.parallel_info().splitlines()
                     if "parallel backend" in l), "ATen parallel backend unknown")
-    print(f"pytorch {VERSION} ({sys.executable}): {torch.get_num_threads()} threads by default, "
+    print(f"pytorch {VERSION} ({sys.executable}): default thread count {torch.get_num_threads()}, "
           f"mkldnn {torch.backends.mkldnn.is_available()}, "
           f"{backend}", flush=True)
     for k, policy in enumerate(p for p in args.wait_policies.split(",") if p):
