@@ -748,6 +748,18 @@ fn compare(ours: &[Ours], secs: f64, phase: &str) {
                 o.score / bs,
                 o.score,
             );
+            if let (Some((ct, ct_at)), Some((cs, cs_at))) =
+                (best(&rs, |r| r.train_cpu), best(&rs, |r| r.score_cpu))
+            {
+                println!(
+                    "  ours / best {name} per CPU-second: train {:.2}x ({:.0} vs {ct:.0}: \
+                     {ct_at}), score {:.2}x ({:.0} vs {cs:.0}: {cs_at})",
+                    o.train_cpu / ct,
+                    o.train_cpu,
+                    o.score_cpu / cs,
+                    o.score_cpu,
+                );
+            }
         }
     }
     println!(
