@@ -204,7 +204,20 @@ ok "the reopened window exported all $D1 decisions (labels.csv)"
 sleep 1
 key Escape; sleep 0.2
 key Tab; sleep 0.2; key Return; sleep 0.6 # the Export menu (first widget)
-key Tab; key Tab; key Tab; sleep 0.3      # All files, Corrected labels, Cleaned dataset folder
+# Tab down the menu to its third item, "Cleaned dataset folder...": the focus ring's change
+# against the open menu spans from the Export button (y 4) to the focused item's bottom
+# (item 1: 47 px high, item 2: 70, item 3: 93).
+t=$(mktemp -d); import -window root "$t/b.png"; found=
+for i in $(seq 1 12); do
+  key Tab; sleep 0.3
+  import -window root "$t/f.png"
+  compare "$t/b.png" "$t/f.png" -compose src -highlight-color white -lowlight-color black "$t/d.png" 2>/dev/null
+  h=$(convert "$t/d.png" -trim info: 2>/dev/null | awk '{print $3}' | cut -dx -f2)
+  if [ "$h" -ge 86 ] 2>/dev/null && [ "$h" -le 100 ]; then found=$i; break; fi
+done
+rm -rf "$t"
+[ -n "$found" ] || fail "the Export menu's \"Cleaned dataset folder\" item was not reached with Tab"
+echo "  Export menu: Cleaned dataset folder focused after $found Tab, Enter"
 key Return; sleep 1
 key shift+Tab; sleep 0.2; key shift+Tab; sleep 0.3
 shot 11_export_clean
