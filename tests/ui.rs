@@ -1350,15 +1350,42 @@ fn decisions_from_the_detail_the_selection_and_the_review_queue_are_journaled_an
     assert_eq!(h.state().state.decision(c), Some(Decision::Keep));
 
     // The review queue: the trimmed samples, the undecided next after each key.
-    h.get_by_label_contains("Review (").click();
+    // Ctrl+4 opens the Review tab from the keyboard.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num4);
     h.run_steps(2);
+    assert_eq!(
+        h.state().state.tab,
+        itlm_inspector::ui::view::GridTab::Review
+    );
     h.get_by_label(&format!("3 of {} reviewed", trimmed.len()));
+    // It starts at the highest-loss sample without a decision (a, b and c have one).
     let first = h.state().review.current.unwrap();
-    assert_eq!(first, a, "the queue starts at the highest loss");
-    h.key_press(egui::Key::ArrowRight);
+    assert_eq!(
+        first, trimmed[3],
+        "the queue starts at the first undecided sample"
+    );
+    h.key_press(egui::Key::ArrowLeft);
+    h.run_steps(2);
+    assert_eq!(h.state().review.current, Some(c));
+    h.key_press(egui::Key::ArrowUp);
     h.run_steps(2);
     let d = h.state().review.current.unwrap();
     assert_eq!(d, b);
+    // While the export dialog is open, the queue's keys decide nothing; Esc closes it.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+    h.run_steps(2);
+    assert!(h.state().export.open.is_some());
+    h.key_press(egui::Key::X);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().state.decision(b),
+        Some(Decision::Keep),
+        "X under the dialog decided"
+    );
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert!(h.state().export.open.is_none());
+    assert_eq!(h.state().review.current, Some(b));
     // X on b, then the queue moves past c (decided) to the next undecided.
     h.key_press(egui::Key::X);
     h.run_steps(2);
@@ -1377,10 +1404,11 @@ fn decisions_from_the_detail_the_selection_and_the_review_queue_are_journaled_an
         h.state().state.decision(f),
         Some(Decision::Relabel(predicted))
     );
-    // Backspace undoes the last one.
+    // Backspace undoes the last one and goes back to it.
     h.key_press(egui::Key::Backspace);
     h.run_steps(2);
     assert_eq!(h.state().state.decision(f), None);
+    assert_eq!(h.state().review.current, Some(f));
     h.get_by_label(&format!("4 of {} reviewed", trimmed.len()));
 
     // Everything acknowledged is in the journal beside the run, in the order made.

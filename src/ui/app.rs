@@ -316,6 +316,18 @@ impl App {
                 i.consume_shortcut(&undo),
             )
         });
+        // Ctrl+1..4: the grid's tabs (Review is Ctrl+4), from anywhere.
+        let tab_keys = [Key::Num1, Key::Num2, Key::Num3, Key::Num4];
+        let tab = ctx.input_mut(|i| {
+            GridTab::ALL
+                .into_iter()
+                .zip(tab_keys)
+                .find(|&(_, k)| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, k)))
+                .map(|(t, _)| t)
+        });
+        if let Some(t) = tab {
+            self.state.tab = t;
+        }
         if redo {
             self.state.redo_decision();
         } else if undo {
@@ -357,6 +369,15 @@ impl App {
                 i.key_pressed(Key::Escape),
             )
         });
+        // Esc closes an open dialog first, whichever tab is shown.
+        if esc && self.export.open.is_some() {
+            self.export.open = None;
+            return;
+        }
+        if esc && self.compare.open {
+            self.compare.open = false;
+            return;
+        }
         if self.state.tab == GridTab::Review {
             // The review queue takes the arrows (and its letter keys) itself.
             return;
@@ -379,8 +400,6 @@ impl App {
             if esc {
                 self.state.select_sample(None);
             }
-        } else if esc && self.export.open.is_some() {
-            self.export.open = None;
         }
     }
 
@@ -464,8 +483,13 @@ impl eframe::App for App {
                     ui.label(RichText::new(stats.summary()).small().color(Color32::GRAY));
                     ui.separator();
                 }
+                let keys = if v.state.tab == GridTab::Review {
+                    "Review: K keep, X exclude, R accept the predicted class, 0-9 relabel, Backspace undo, Left/Right skip - Ctrl+1..4 tabs, Space start/pause"
+                } else {
+                    "Left/Right: rounds - click a thumbnail for details, Up/Down to step, Esc to close - Ctrl+1..4 tabs (Ctrl+4 Review), Space start/pause - drop a folder or a run.itlm to open it"
+                };
                 ui.label(
-                    RichText::new("Left/Right: rounds - click a thumbnail for details, Up/Down to step, Esc to close - drop a folder or a run.itlm to open it")
+                    RichText::new(keys)
                         .small()
                         .color(Color32::GRAY),
                 );
@@ -522,13 +546,20 @@ impl eframe::App for App {
                         });
                 });
         }
+        let dialog_open = self.export.open.is_some() || self.compare.open;
         let (thumbs, grid, review) = (&mut self.thumbs, &mut self.grid, &mut self.review);
         egui::CentralPanel::default().show(ui, |ui| {
             if v.state.tab == GridTab::Review {
-                if !ctx.egui_wants_keyboard_input() {
+                // Not while a dialog is open: its keys are not decisions on the sample behind.
+                if !ctx.egui_wants_keyboard_input() && !dialog_open {
                     review.keys(&ctx, &v, &mut out);
                 }
-                review.ui(ui, &v, thumbs, &mut grid.text, &repaint, &mut out);
+                // Scrolls: at small window heights the neighbour strips sit below the fold.
+                egui::ScrollArea::vertical()
+                    .id_salt("review_scroll")
+                    .show(ui, |ui| {
+                        review.ui(ui, &v, thumbs, &mut grid.text, &repaint, &mut out)
+                    });
             } else {
                 grid.ui(ui, &v, thumbs, &mut out);
             }

@@ -29,10 +29,11 @@ pub fn grid_bar_ui(
     let f = &state.filter;
     let set = |out: &mut Commands, f: Filter| out.push(Command::SetFilter(f));
     ui.horizontal_wrapped(|ui| {
-        for tab in GridTab::ALL {
+        for (k, tab) in GridTab::ALL.into_iter().enumerate() {
             let n = lists.get(tab).len();
             if ui
                 .selectable_label(state.tab == tab, format!("{} ({n})", tab.name()))
+                .on_hover_text(format!("Ctrl+{}", k + 1))
                 .clicked()
             {
                 out.push(Command::SetTab(tab));

@@ -36,6 +36,8 @@ pub struct ReviewPanel {
     tex: Option<(u64, usize, bool, TextureHandle)>,
     /// The class picked for "relabel to".
     relabel_to: u32,
+    /// The samples decided from the queue, latest last: Backspace's undo goes back to it.
+    decided: Vec<usize>,
 }
 
 impl ReviewPanel {
@@ -51,10 +53,12 @@ impl ReviewPanel {
         q
     }
 
-    /// The position of the shown sample in `queue` (the first when it is not in it).
-    fn position(&self, queue: &[usize]) -> usize {
+    /// The position of the shown sample in `queue` (when none is shown or it left the queue:
+    /// the first without a decision, else the first).
+    fn position(&self, queue: &[usize], v: &View) -> usize {
         self.current
             .and_then(|c| queue.iter().position(|&i| i == c))
+            .or_else(|| queue.iter().position(|&i| v.state.decision(i).is_none()))
             .unwrap_or(0)
     }
 
@@ -64,14 +68,14 @@ impl ReviewPanel {
         if q.is_empty() {
             return;
         }
-        let p = self.position(&q) as isize + delta;
+        let p = self.position(&q, v) as isize + delta;
         self.current = Some(q[p.clamp(0, q.len() as isize - 1) as usize]);
     }
 
     /// After a decision on the shown sample: the next sample of the queue without one.
     fn advance(&mut self, v: &View, decided: usize) {
         let q = self.queue(v);
-        let p = self.position(&q);
+        let p = self.position(&q, v);
         let next = q
             .iter()
             .skip(p + 1)
@@ -87,7 +91,7 @@ impl ReviewPanel {
     pub fn keys(&mut self, ctx: &egui::Context, v: &View, out: &mut Commands) {
         use egui::Key;
         let q = self.queue(v);
-        let Some(&i) = q.get(self.position(&q)) else {
+        let Some(&i) = q.get(self.position(&q, v)) else {
             return;
         };
         let classes = v.state.data.as_ref().map_or(0, |d| d.train.num_classes());
@@ -129,10 +133,15 @@ impl ReviewPanel {
         });
         if let Some(d) = decided {
             out.push(Command::Decide(vec![i], d));
+            self.decided.push(i);
             self.current = Some(i);
             self.advance(v, i);
         } else if undo {
             out.push(Command::Undo);
+            // Back to the sample whose decision is undone, to decide it again.
+            if let Some(last) = self.decided.pop() {
+                self.current = Some(last);
+            }
         } else if back {
             self.step(v, -1);
         } else if fwd {
@@ -171,7 +180,7 @@ impl ReviewPanel {
                 "nearest the cut first",
             );
         });
-        let pos = self.position(&q);
+        let pos = self.position(&q, v);
         let Some(&i) = q.get(pos) else {
             ui.label("Nothing to review at this cut and filter.");
             return;
@@ -330,6 +339,7 @@ impl ReviewPanel {
         if let Some(d) = chosen {
             out.push(Command::Decide(vec![i], d));
             if d.is_some() {
+                self.decided.push(i);
                 self.advance(v, i);
             }
         } else if step != 0 {
