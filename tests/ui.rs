@@ -1437,6 +1437,25 @@ fn decisions_from_the_detail_the_selection_and_the_review_queue_are_journaled_an
         .collect();
     assert_eq!(again, expected);
     h.get_by_label_contains("4 samples decided (2 excluded, 1 kept, 1 relabelled)");
+
+    // Opening the dataset folder again (not the run) offers the saved run and its decisions.
+    h.state_mut().open(_data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.reopened.is_none())
+    });
+    assert!((0..ids.len()).all(|i| h.state().state.decision(i).is_none()));
+    h.get_by_label_contains(&format!(
+        "This dataset has a saved run with {} decision rows",
+        rows.len() - 1
+    ));
+    h.get_by_label("Open it").click();
+    step_until(&mut h, 60, "the saved run to reopen", |a| {
+        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.reopened.is_some())
+    });
+    let third: Vec<_> = (0..ids.len())
+        .map(|i| h.state().state.decision(i))
+        .collect();
+    assert_eq!(third, expected);
 }
 
 #[test]

@@ -637,6 +637,11 @@ fn messages_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
                 dismiss = Some(k);
             }
             ui.label(RichText::new(tag).color(color).strong());
+            if let Some(f) = &m.open {
+                if ui.small_button("Open it").clicked() {
+                    out.push(Command::Open(f.clone()));
+                }
+            }
             ui.label(RichText::new(&m.text).color(color));
         });
     }

@@ -12,6 +12,9 @@ use crate::session::clock;
 use super::super::pending::{Pending, Polled};
 use super::AppState;
 
+/// The file in a dataset's run folder that names the dataset (its canonical path).
+pub const DATASET_TXT: &str = "dataset.txt";
+
 /// Where the window keeps what it trains: `$ITLM_DATA_DIR`, else `$XDG_DATA_HOME/itlm-inspector`,
 /// else `~/.local/share/itlm-inspector`.
 pub fn default_root() -> Option<PathBuf> {
@@ -34,6 +37,9 @@ pub struct Autosave {
     pub dir: Option<PathBuf>,
     /// The file the shown run is saved to.
     pub file: Option<PathBuf>,
+    /// The open dataset's path, written into its folder as `dataset.txt` (so that opening the
+    /// dataset again finds its saved runs: [`Autosave::previous`]).
+    pub dataset: Option<PathBuf>,
     /// The shown run changed since it was last saved.
     pub dirty: bool,
     writing: Option<Pending<Result<PathBuf, String>>>,
@@ -44,7 +50,8 @@ pub struct Autosave {
 
 impl Autosave {
     /// A new dataset: its own folder, made when the first run is saved.
-    pub fn new_dataset(&mut self) {
+    pub fn new_dataset(&mut self, path: &Path) {
+        self.dataset = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
         self.dir = None;
         self.file = None;
         self.dirty = false;
@@ -68,8 +75,52 @@ impl Autosave {
             .join("runs")
             .join(format!("{safe}-{}", clock::file_stamp(clock::now_secs())));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if let Some(d) = &self.dataset {
+            // Best effort: without it the folder is only not offered again on reopening.
+            let text = format!("{}\n", d.display());
+            let _ = write_atomic(&dir.join(DATASET_TXT), text.as_bytes(), Overwrite::Allow);
+        }
         self.dir = Some(dir.clone());
         Ok(dir)
+    }
+
+    /// The newest run file saved for the dataset at `path` (by the `dataset.txt` of the
+    /// dataset folders under `runs/`), with the number of rows of its decisions journal.
+    pub fn previous(&self, path: &Path) -> Option<(PathBuf, usize)> {
+        let want = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let runs = self.root.as_ref()?.join("runs");
+        let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+        for dir in std::fs::read_dir(&runs).ok()?.flatten() {
+            let dir = dir.path();
+            let Ok(text) = std::fs::read_to_string(dir.join(DATASET_TXT)) else {
+                continue;
+            };
+            if Path::new(text.trim_end_matches(['\n', '\r'])) != want {
+                continue;
+            }
+            let Ok(files) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let p = f.path();
+                if p.extension().is_some_and(|e| e == "itlm") {
+                    let t = f.metadata().and_then(|m| m.modified()).ok()?;
+                    if best.as_ref().is_none_or(|(b, _)| t > *b) {
+                        best = Some((t, p));
+                    }
+                }
+            }
+        }
+        let (_, file) = best?;
+        let decisions = file
+            .parent()
+            .and_then(|d| {
+                std::fs::read_to_string(d.join(crate::session::decisions::DECISIONS_CSV)).ok()
+            })
+            .map_or(0, |t| {
+                t.lines().skip(1).filter(|l| !l.trim().is_empty()).count()
+            });
+        Some((file, decisions))
     }
 
     /// A new run starts: the next free `run-NNN.itlm` of the folder.

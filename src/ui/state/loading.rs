@@ -95,7 +95,23 @@ impl AppState {
         }
         match &reopened {
             Some(r) => self.autosave.reopened(&r.file),
-            None if !reload => self.autosave.new_dataset(),
+            None if !reload => {
+                self.autosave.new_dataset(&l.path);
+                if let Some((file, decisions)) = self.autosave.previous(&l.path) {
+                    self.info_opening(
+                        file.clone(),
+                        format!(
+                            "This dataset has a saved run{}: {}",
+                            if decisions > 0 {
+                                format!(" with {decisions} decision rows")
+                            } else {
+                                String::new()
+                            },
+                            file.display()
+                        ),
+                    );
+                }
+            }
             None => {}
         }
         self.data = Some(l);

@@ -29,6 +29,8 @@ pub use run::{LiveStatus, Run};
 pub struct Message {
     pub error: bool,
     pub text: String,
+    /// A file the message offers to open (an "Open it" button).
+    pub open: Option<std::path::PathBuf>,
 }
 
 pub struct AppState {
@@ -113,14 +115,34 @@ impl AppState {
     pub fn error(&mut self, text: impl Into<String>) {
         let text = text.into();
         if !self.messages.iter().any(|m| m.text == text) {
-            self.messages.push(Message { error: true, text });
+            self.messages.push(Message {
+                error: true,
+                text,
+                open: None,
+            });
+        }
+    }
+
+    /// A note that offers to open `file`.
+    pub fn info_opening(&mut self, file: std::path::PathBuf, text: impl Into<String>) {
+        let text = text.into();
+        if !self.messages.iter().any(|m| m.text == text) {
+            self.messages.push(Message {
+                error: false,
+                text,
+                open: Some(file),
+            });
         }
     }
 
     pub fn info(&mut self, text: impl Into<String>) {
         let text = text.into();
         if !self.messages.iter().any(|m| m.text == text) {
-            self.messages.push(Message { error: false, text });
+            self.messages.push(Message {
+                error: false,
+                text,
+                open: None,
+            });
         }
     }
 
