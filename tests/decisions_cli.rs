@@ -108,11 +108,12 @@ fn lines(p: &Path) -> BTreeSet<String> {
 fn labels(p: &Path) -> BTreeMap<String, (String, String, String)> {
     let text = std::fs::read_to_string(p).unwrap();
     let mut it = text.lines();
-    assert_eq!(it.next(), Some("path,label,given,decision,score"));
+    assert_eq!(it.next(), Some("path,label,given,decision,score,flagged"));
     it.map(|l| {
         let f: Vec<&str> = l.split(',').collect();
-        assert_eq!(f.len(), 5, "{l}");
+        assert_eq!(f.len(), 6, "{l}");
         assert!(f[4].parse::<f32>().is_ok(), "{l}");
+        assert!(f[5] == "0" || f[5] == "1", "{l}");
         (f[0].into(), (f[1].into(), f[2].into(), f[3].into()))
     })
     .collect()
@@ -194,6 +195,16 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
 
     let l = labels(&out.join("labels.csv"));
     assert_eq!(l.len(), 30);
+    // flagged = trimmed by the verdict (not in clean.txt) and undecided.
+    let text = std::fs::read_to_string(out.join("labels.csv")).unwrap();
+    let mut still_flagged = 0;
+    for row in text.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let want = f[3].is_empty() && !kept.contains(f[0]);
+        assert_eq!(f[5] == "1", want, "{row}");
+        still_flagged += usize::from(want);
+    }
+    assert!(still_flagged > 0, "some trimmed samples have no decision");
     assert_eq!(l[&excluded], ("".into(), "a".into(), "exclude".into()));
     let kb_given = kept_by_me.split('/').next().unwrap().to_string();
     assert_eq!(l[&kept_by_me], (kb_given.clone(), kb_given, "keep".into()));
@@ -244,6 +255,9 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
     ]));
     assert!(e.contains("wrote"), "{e}");
     assert_eq!(labels(&out2.join("labels.csv")), l);
+    // labels.csv belongs to the set: the manifest names it with the other four.
+    let manifest = std::fs::read_to_string(out2.join("manifest.txt")).unwrap();
+    assert!(manifest.contains("labels.csv"), "{manifest}");
     assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
 }
 

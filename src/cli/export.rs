@@ -109,14 +109,12 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
                 "already exists; pass --force to replace it",
             ));
         }
-        for f in export::write_all(out, &run, overwrite)? {
+        let files = match &decisions {
+            Some(d) => export::write_all_with_labels(out, &run, overwrite, d)?,
+            None => export::write_all(out, &run, overwrite)?,
+        };
+        for f in files {
             eprintln!("wrote {}", f.display());
-        }
-        if let Some(d) = &decisions {
-            eprintln!(
-                "wrote {}",
-                export::write_labels(&labels, &run, d)?.display()
-            );
         }
     }
     if let Some(dst) = &a.clean_copy {

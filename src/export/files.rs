@@ -38,6 +38,29 @@ pub fn write_all_locked(
     dir: &Path,
     run: &RunFile,
     overwrite: Overwrite,
+    lock: &OutputLock,
+) -> Result<Vec<PathBuf>> {
+    write_set_locked(dir, run, overwrite, None, lock)
+}
+
+/// [`write_all`] with `labels.csv` of `decisions`: the five files as one set, under one
+/// manifest (a reader never finds labels.csv of another run beside them).
+pub fn write_all_with_labels(
+    dir: &Path,
+    run: &RunFile,
+    overwrite: Overwrite,
+    decisions: &crate::itlm::Decisions,
+) -> Result<Vec<PathBuf>> {
+    check_outside_datasets(dir, run.dataset.sources())?;
+    let lock = OutputLock::acquire(dir)?;
+    write_set_locked(dir, run, overwrite, Some(decisions), &lock)
+}
+
+fn write_set_locked(
+    dir: &Path,
+    run: &RunFile,
+    overwrite: Overwrite,
+    decisions: Option<&crate::itlm::Decisions>,
     _lock: &OutputLock,
 ) -> Result<Vec<PathBuf>> {
     check_outside_datasets(dir, run.dataset.sources())?;
@@ -55,12 +78,15 @@ pub fn write_all_locked(
             ));
         }
     }
-    let files = [
+    let mut files = vec![
         (RUN_FILE, Output::RunFile.bytes(run)?),
         (SAMPLES_CSV, Output::SamplesCsv.bytes(run)?),
         (CLEAN_TXT, Output::CleanTxt.bytes(run)?),
         (FLAGGED_TXT, Output::FlaggedTxt.bytes(run)?),
     ];
+    if let Some(d) = decisions {
+        files.push((LABELS_CSV, super::tables::labels_csv(run, d)?.into_bytes()));
+    }
     write_set(dir, &files)
 }
 

@@ -147,9 +147,11 @@ pub fn flagged_list(run: &RunFile) -> Result<String> {
 }
 
 /// `labels.csv`, the corrected labels a training script reads next: one row per sample in
-/// dataset order, `path,label,given,decision,score`: `label` is the label to train with (the
-/// new one for a relabelled sample, empty for an excluded one), `given` the dataset's,
-/// `decision` exclude / keep / relabel or empty (none), `score` the verdict round's flag score.
+/// dataset order, `path,label,given,decision,score,flagged`: `label` is the label to train
+/// with (the new one for a relabelled sample, empty for an excluded one), `given` the
+/// dataset's, `decision` exclude / keep / relabel or empty (none), `score` the verdict round's
+/// flag score, `flagged` 1 for a sample the verdict trims that has no decision (still flagged:
+/// the cleaned folder leaves it out; a script that trains on what the cut trusts skips it).
 pub fn labels_csv(run: &RunFile, decisions: &crate::itlm::Decisions) -> Result<String> {
     use crate::itlm::Decision;
     let v = run
@@ -168,7 +170,7 @@ pub fn labels_csv(run: &RunFile, decisions: &crate::itlm::Decisions) -> Result<S
             d.len()
         )));
     }
-    let mut s = String::from("path,label,given,decision,score\n");
+    let mut s = String::from("path,label,given,decision,score,flagged\n");
     for i in 0..d.len() {
         let given = d.class_name(d.labels[i]);
         let dec = decisions.get(i);
@@ -177,13 +179,15 @@ pub fn labels_csv(run: &RunFile, decisions: &crate::itlm::Decisions) -> Result<S
             Some(Decision::Relabel(c)) => d.class_name(c),
             _ => given,
         };
+        let flagged = dec.is_none() && !v.kept.get(i).copied().unwrap_or(true);
         s.push_str(&format!(
-            "{},{},{},{},{:.6}\n",
+            "{},{},{},{},{:.6},{}\n",
             csv_field(&d.ids[i]),
             csv_field(label),
             csv_field(given),
             dec.map_or("", |x| x.word()),
-            r.score[i]
+            r.score[i],
+            u8::from(flagged)
         ));
     }
     Ok(s)

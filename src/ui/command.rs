@@ -221,17 +221,10 @@ impl ExportWhat {
     ) -> crate::Result<Vec<PathBuf>> {
         let decisions = extras.decisions.as_ref().filter(|d| d.counts().decided > 0);
         match self {
-            ExportWhat::All => {
-                let mut files = export::write_all(target, run, Overwrite::Allow)?;
-                if let Some(d) = decisions {
-                    files.push(export::write_labels(
-                        &target.join(export::LABELS_CSV),
-                        run,
-                        d,
-                    )?);
-                }
-                Ok(files)
-            }
+            ExportWhat::All => match decisions {
+                Some(d) => export::write_all_with_labels(target, run, Overwrite::Allow, d),
+                None => export::write_all(target, run, Overwrite::Allow),
+            },
             ExportWhat::LabelsCsv => {
                 let none = crate::itlm::Decisions::new(run.dataset.len());
                 Ok(vec![export::write_labels(

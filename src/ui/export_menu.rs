@@ -237,7 +237,7 @@ impl ExportPanel {
             ExportWhat::LabelsCsv => {
                 ui.label(
                     RichText::new(
-                        "path,label,given,decision,score per sample: label is the one to train \
+                        "path,label,given,decision,score,flagged per sample: label is the one to train \
                          with (the new one when relabelled, empty when excluded).",
                     )
                     .small(),
