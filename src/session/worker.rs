@@ -67,6 +67,8 @@ pub struct Job {
     pub test: Option<Arc<Dataset>>,
     pub test2: Option<Arc<Dataset>>,
     pub bad: Option<Arc<Vec<bool>>>,
+    /// The ground truth, when known: its true labels score the relabelled samples.
+    pub truth: Option<Arc<crate::data::truth::TruthInfo>>,
     pub config: Config,
     pub learner: LearnerConfig,
     /// Rounds to continue from (empty = fresh run) and the selection that trains the next.
@@ -89,6 +91,7 @@ impl Job {
             test: None,
             test2: None,
             bad: None,
+            truth: None,
             config,
             learner,
             history: Vec::new(),
@@ -411,6 +414,11 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
             test2: job.test2.as_deref(),
         },
         bad: job.bad.as_ref().map(|b| b.as_slice()),
+        true_labels: job
+            .truth
+            .as_ref()
+            .map(|t| t.true_label.as_slice())
+            .filter(|t| !t.is_empty()),
         pins: job.pins.as_ref(),
     };
     itlm::run(

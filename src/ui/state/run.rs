@@ -244,6 +244,7 @@ impl AppState {
         job.test = data.test.clone();
         job.test2 = data.test2.clone();
         job.bad = data.bad.clone();
+        job.truth = data.truth.clone();
         job.history = history.clone();
         job.kept = kept;
         job.step = step;
