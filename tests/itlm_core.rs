@@ -25,6 +25,7 @@ fn run_fresh(
             data,
             eval: Default::default(),
             bad,
+            true_labels: None,
             pins: None,
         },
         c,

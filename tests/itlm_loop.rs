@@ -31,6 +31,7 @@ fn run(l: &mut FakeLearner, data: &Dataset, eval: itlm::Eval, c: &Config) -> Vec
             data,
             eval,
             bad: None,
+            true_labels: None,
             pins: None,
         },
         c,
@@ -211,6 +212,7 @@ fn every_round_reports_test_and_test2_from_its_own_model() {
             data: &data,
             eval,
             bad: None,
+            true_labels: None,
             pins: None,
         },
         &cfg(0.8, 2),
@@ -404,6 +406,7 @@ fn pinned_samples_train_and_stay_as_the_user_decided() {
     itlm::run(
         &mut l,
         itlm::Inputs {
+            true_labels: None,
             pins: Some(&pins),
             ..itlm::Inputs::new(&data)
         },
@@ -436,6 +439,7 @@ fn pinned_samples_train_and_stay_as_the_user_decided() {
     itlm::run(
         &mut l2,
         itlm::Inputs {
+            true_labels: None,
             pins: Some(&pins),
             ..itlm::Inputs::new(&data)
         },
@@ -455,6 +459,7 @@ fn pinned_samples_train_and_stay_as_the_user_decided() {
     let err = itlm::run(
         &mut plain,
         itlm::Inputs {
+            true_labels: None,
             pins: Some(&bad),
             ..itlm::Inputs::new(&data)
         },

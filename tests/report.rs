@@ -93,6 +93,7 @@ fn make_run(root: &Path) -> (RunFile, Dataset) {
             data: &data,
             eval: Default::default(),
             bad: Some(&bad),
+            true_labels: None,
             pins: None,
         },
         &config,

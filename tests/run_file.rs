@@ -36,6 +36,7 @@ fn sample_run() -> RunFile {
             data: &data,
             eval: Default::default(),
             bad: Some(&bad),
+            true_labels: None,
             pins: None,
         },
         &config,
@@ -129,6 +130,63 @@ fn with_header(version: u32, body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// `run` in the layout of versions 6 and 7: the config without `relabel`.
+fn v7_layout(run: &RunFile) -> export::RunFileOf<itlm_inspector::export::legacy::ConfigNoRelabel> {
+    run.clone()
+        .map_config(|c| itlm_inspector::export::legacy::ConfigNoRelabel::from(&c))
+}
+
+/// `run` with round 0 relabelling two trimmed samples, scored against the truth.
+fn relabelled_run() -> RunFile {
+    let mut run = sample_run();
+    run.config.relabel = true;
+    let n = run.dataset.len();
+    let r = std::sync::Arc::make_mut(&mut run.rounds[0]);
+    r.relabelled = vec![None; n];
+    r.relabelled[9] = Some(0);
+    r.relabelled[11] = Some(2);
+    r.metrics.relabel = Some(itlm::RelabelQuality {
+        relabelled: 2,
+        correct: 1,
+        fixable: 3,
+        precision: 0.5,
+        recall: 1.0 / 3.0,
+    });
+    run
+}
+
+#[test]
+fn relabelled_samples_and_their_quality_read_back() {
+    let run = relabelled_run();
+    let back = decode(&run.to_bytes().unwrap()).unwrap();
+    assert_eq!(back, run);
+    assert_eq!(back.rounds[0].relabelled_to(9), Some(0));
+    assert_eq!(back.rounds[0].relabelled_count(), 2);
+    assert!(back.rounds[1].relabelled.is_empty());
+    assert!(back.config.relabel);
+    assert_eq!(back.rounds[0].metrics.relabel.map(|q| q.correct), Some(1));
+}
+
+#[test]
+fn version_7_files_read_as_runs_that_did_not_relabel() {
+    let mut run = sample_run();
+    run.dataset.eval_sources = vec![itlm_inspector::data::Source::ImageFolder {
+        root: "/some/test".into(),
+    }];
+    // A version-7 body: today's without `relabel` and without the round extras.
+    let body = postcard::to_allocvec(&v7_layout(&run)).unwrap();
+    let v7 = postcard::to_extend(&run.dataset.eval_sources, body).unwrap();
+    assert_eq!(decode(&with_header(7, &v7)).unwrap(), run);
+    // Under today's version it is refused (the extras are missing), not misread.
+    assert!(decode(&with_header(RUN_VERSION, &v7)).is_err());
+    // A relabelling run cannot be written in the old layout: it reads as one that did not.
+    let relabelled = relabelled_run();
+    let body = postcard::to_allocvec(&v7_layout(&relabelled)).unwrap();
+    let v7 = postcard::to_extend(&run.dataset.eval_sources, body).unwrap();
+    let old = decode(&with_header(7, &v7)).unwrap();
+    assert!(!old.config.relabel && old.rounds.iter().all(|r| r.relabelled.is_empty()));
+}
+
 #[test]
 fn version_6_files_read_with_their_status_as_text() {
     let mut run = sample_run();
@@ -146,14 +204,14 @@ fn version_6_files_read_with_their_status_as_text() {
     ] {
         run.status = status.clone();
         assert_eq!(run.status.to_string(), text, "Display is the old text");
-        let body = postcard::to_allocvec(&run.clone().with_text_status()).unwrap();
+        let body = postcard::to_allocvec(&v7_layout(&run).with_text_status()).unwrap();
         let v6 = postcard::to_extend(&run.dataset.eval_sources, body).unwrap();
         assert_eq!(decode(&with_header(6, &v6)).unwrap(), run, "{text}");
         // Today's file keeps the status as it is.
         assert_eq!(decode(&run.to_bytes().unwrap()).unwrap().status, status);
     }
     // A version-6 body is refused under today's version, not misread.
-    let body = postcard::to_allocvec(&run.clone().with_text_status()).unwrap();
+    let body = postcard::to_allocvec(&v7_layout(&run).with_text_status()).unwrap();
     let v6 = postcard::to_extend(&run.dataset.eval_sources, body).unwrap();
     assert!(decode(&with_header(RUN_VERSION, &v6)).is_err());
 }
@@ -356,7 +414,15 @@ fn every_single_bit_flip_is_detected() {
 fn inconsistent_runs_with_valid_checksums_are_refused() {
     let base = sample_run();
     type Edit = fn(&mut RunFile);
-    let cases: [(Edit, &str); 7] = [
+    let cases: [(Edit, &str); 9] = [
+        (
+            |r| std::sync::Arc::make_mut(&mut r.rounds[0]).relabelled = vec![Some(1); 5],
+            "round 0 relabels 5 of 12 samples",
+        ),
+        (
+            |r| std::sync::Arc::make_mut(&mut r.rounds[1]).relabelled = vec![Some(3); 12],
+            "round 1 relabels to class 3 but only 3 classes",
+        ),
         (
             |r| {
                 std::sync::Arc::make_mut(&mut r.rounds[0]).score.pop();
@@ -466,10 +532,16 @@ fn run_files_written_by_an_earlier_build_still_open() {
         "{:?}",
         run.dataset.eval_sources
     );
-    // Version 6 (today's): a run that restored, with its restore round.
+    // Version 6: a run that restored, with its restore round.
     let run = RunFile::read(&dir.join("v6_demo6_restore")).unwrap();
     assert!(run.config.restore);
     assert_eq!(run.rounds.len(), 3, "rounds 0, 1 and the restore round");
+    // Version 7: the status an enum, before `relabel`.
+    let run = RunFile::read(&dir.join("v7_demo6")).unwrap();
+    assert_eq!(run.dataset.len(), 6);
+    assert_eq!(run.status, RunStatus::Finished);
+    assert!(!run.config.relabel);
+    assert!(run.rounds.iter().all(|r| r.relabelled.is_empty()));
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

@@ -58,6 +58,14 @@ pub struct ItlmArgs {
     /// Do not give trimmed samples back (the paper's ITLM; for `reproduce backdoor`).
     #[arg(long)]
     pub no_restore: bool,
+    /// Before the final round, relabel each trimmed sample whose predicted class is the same
+    /// under round 0's model, the previous round's and the last early round's, and under each
+    /// at least as probable as its kept samples of that class are, on average, of their own
+    /// label (cleanlab's per-class threshold);
+    /// the final model trains on the kept and the relabelled samples. For systematic label
+    /// noise; classifiers only; not with --restore [default: off].
+    #[arg(long, conflicts_with = "restore")]
+    pub relabel: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -83,7 +91,8 @@ impl ItlmArgs {
             folds: self.folds.unwrap_or(base.folds),
             round0_models: self.round0_models.unwrap_or(base.round0_models),
             seed: self.seed,
-            restore: (base.restore || self.restore) && !self.no_restore,
+            restore: (base.restore || self.restore) && !self.no_restore && !self.relabel,
+            relabel: self.relabel,
         }
     }
 }

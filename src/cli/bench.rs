@@ -300,6 +300,7 @@ fn memory(data_path: &Path) -> Result<()> {
             test2: None,
         },
         bad: None,
+        true_labels: None,
         pins: None,
     };
     itlm::run(

@@ -60,7 +60,8 @@ pub struct NoisyArgs {
     /// Comma-separated settings: sys:RATE (class c labelled c+1) or rand:RATE.
     #[arg(long, default_value = "sys:0.3,sys:0.4,rand:0.4,rand:0.6")]
     pub settings: String,
-    /// Comma-separated methods: naive, global, per-class, oracle.
+    /// Comma-separated methods: naive, global, per-class, relabel (global with --relabel),
+    /// oracle.
     #[arg(long, default_value = "naive,global,per-class,oracle")]
     pub methods: String,
     #[command(flatten)]
@@ -170,9 +171,15 @@ fn itlm_run(
     lc: &LearnerConfig,
     d: &Dataset,
     eval: itlm::Eval<'_>,
-    bad: &[bool],
+    truth: &Corrupted,
     cfg: &Config,
 ) -> Result<Vec<Arc<RoundRecord>>> {
+    let bad: Vec<bool> = truth
+        .kinds
+        .iter()
+        .map(|k| *k != SampleKind::Clean)
+        .collect();
+    let true_labels: Vec<Option<u32>> = truth.true_labels.iter().map(|&t| Some(t)).collect();
     let mut l = learner::build(lc, d)?;
     let mut hist = Vec::new();
     let mut log = |e: &itlm::Event| {
@@ -186,7 +193,8 @@ fn itlm_run(
         itlm::Inputs {
             data: d,
             eval,
-            bad: Some(bad),
+            bad: Some(&bad),
+            true_labels: Some(&true_labels),
             pins: None,
         },
         cfg,
@@ -208,7 +216,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
     let base = a.itlm.config();
     let methods: Vec<String> = a.methods.split(',').map(|s| s.trim().to_string()).collect();
     for m in &methods {
-        if !["naive", "global", "per-class", "oracle"].contains(&m.as_str()) {
+        if !["naive", "global", "per-class", "relabel", "oracle"].contains(&m.as_str()) {
             return Err(Error::Config(format!("unknown method '{m}'")));
         }
     }
@@ -266,26 +274,39 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                     (accuracy(l.as_mut(), &test)?, Vec::new())
                 }
                 _ => {
-                    let select = if m == "global" {
-                        Selection::Global
-                    } else {
+                    let select = if m == "per-class" {
                         Selection::PerClass
+                    } else {
+                        Selection::Global
                     };
+                    let relabel = base.relabel || m == "relabel";
                     let cfg = Config {
                         tau,
                         select,
+                        relabel,
+                        restore: base.restore && !relabel,
                         ..base.clone()
                     };
                     let eval = itlm::Eval {
                         test: Some(&test),
                         test2: None,
                     };
-                    let h = itlm_run(&lc, d, eval, &bad, &cfg)?;
+                    let h = itlm_run(&lc, d, eval, &c, &cfg)?;
                     let acc = h.last().and_then(|r| r.metrics.test_acc).unwrap_or(0.0);
                     (acc, h)
                 }
             };
             let last_trim = rounds.last().and_then(|r| r.metrics.trim);
+            let relabelled = rounds
+                .iter()
+                .find(|r| r.relabelled_count() > 0)
+                .map(|r| match r.metrics.relabel {
+                    Some(q) => {
+                        format!(", relabelled {} P {:.2}", r.relabelled_count(), q.precision)
+                    }
+                    None => format!(", relabelled {}", r.relabelled_count()),
+                })
+                .unwrap_or_default();
             eprintln!(
                 "  {m}: test {:.2}% ({:.0}s)",
                 acc * 100.0,
@@ -293,7 +314,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
             );
             row.push(match last_trim {
                 Some(t) => format!(
-                    "{:.1} (P {:.2} R {:.2})",
+                    "{:.1} (P {:.2} R {:.2}{relabelled})",
                     acc * 100.0,
                     t.precision,
                     t.recall
@@ -317,6 +338,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
     header.extend(methods.iter().map(|m| match m.as_str() {
         "naive" => "naive".to_string(),
         "oracle" => "oracle".to_string(),
+        "relabel" => "ITLM + relabel".to_string(),
         other => format!("ITLM {other}"),
     }));
     print_table(&header, &rows);
@@ -366,7 +388,6 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
         };
         let mut c = Corrupted::clean(train.clone());
         let stamped = c.backdoor(a.rate, from, to, &mark, base.seed)?;
-        let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
         let test2 = crate::data::corrupt::test2_set(&test, from, to, &mark)?;
         eprintln!(
             "== {pair}: {stamped} stamped of {}, test-2 {} images",
@@ -400,7 +421,7 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
             test: Some(&test),
             test2: Some(&test2),
         };
-        let h = itlm_run(&lc, &c.data, eval, &bad, &base)?;
+        let h = itlm_run(&lc, &c.data, eval, &c, &base)?;
         let last = h.last().map(|r| r.metrics.clone()).unwrap_or_default();
         let mut row = vec![
             format!(
@@ -464,7 +485,6 @@ fn spurious(a: &SpuriousArgs) -> Result<()> {
         .collect();
     let base = a.itlm.config();
     let c = Corrupted::spurious(&train, class, &train, &pool, a.rate, base.seed)?;
-    let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
     let lc = LearnerConfig {
         model: ModelKind::Vae,
         ..a.model.config()
@@ -477,7 +497,7 @@ fn spurious(a: &SpuriousArgs) -> Result<()> {
         a.rate * 100.0,
         c.data.len()
     );
-    let h = itlm_run(&lc, &c.data, itlm::Eval::default(), &bad, &cfg)?;
+    let h = itlm_run(&lc, &c.data, itlm::Eval::default(), &c, &cfg)?;
     let rows: Vec<Vec<String>> = h
         .iter()
         .map(|r| {
@@ -536,6 +556,7 @@ mod tests {
             p_given: Vec::new(),
             probs: Vec::new(),
             kept: Vec::new(),
+            relabelled: Vec::new(),
             metrics: Default::default(),
             generated: None,
             train_secs: 1.0,

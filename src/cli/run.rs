@@ -311,6 +311,8 @@ pub fn run_and_export(
                 "final_test_acc": last.test_acc,
                 "final_test2_acc": last.test2_acc,
                 "final_trim": last.trim,
+                "relabelled": run.rounds.iter().map(|r| r.relabelled_count()).sum::<usize>(),
+                "relabel": run.rounds.iter().find_map(|r| r.metrics.relabel),
                 "elapsed_secs": run.elapsed_secs,
             })
         );
@@ -385,6 +387,9 @@ pub fn round_json(r: &RoundRecord) -> serde_json::Value {
         "trim_precision": m.trim.map(|t| t.precision),
         "trim_recall": m.trim.map(|t| t.recall),
         "trim_f1": m.trim.map(|t| t.f1),
+        "relabelled": r.relabelled_count(),
+        "relabel_precision": m.relabel.map(|q| q.precision),
+        "relabel_recall": m.relabel.map(|q| q.recall),
         "suggested_tau": m.suggestion.map(|s| s.tau),
         "train_secs": r.train_secs,
         "score_secs": r.score_secs,

@@ -1,8 +1,10 @@
-//! The bodies written by earlier builds (run file versions 1 to 6), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 7), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 8: `Config::relabel`, and each round's relabelled samples and their quality after the
+//!   evaluation sources (versions 1 to 7: runs did not relabel).
 //! - 7: the status is an enum ([`RunStatus`]); versions 1 to 6 stored it as text.
 //! - 6: `Config::restore` (versions 3 to 5: read as off).
 //! - 5: the evaluation sets' sources after the body (version 4: none).
@@ -187,6 +189,7 @@ impl From<ConfigNoFolds> for Config {
             round0_models: 1,
             seed: c.seed,
             restore: false,
+            relabel: false,
         }
     }
 }
@@ -215,6 +218,7 @@ impl From<&Config> for ConfigNoFolds {
             round0_models: _,
             seed,
             restore: _,
+            relabel: _,
         } = c.clone();
         OldConfig {
             tau,
@@ -264,6 +268,7 @@ impl From<ConfigNoRestore> for Config {
             round0_models: c.round0_models,
             seed: c.seed,
             restore: false,
+            relabel: false,
         }
     }
 }
@@ -285,6 +290,67 @@ impl From<&Config> for ConfigNoRestore {
             folds: c.folds,
             round0_models: c.round0_models,
             seed: c.seed,
+        }
+    }
+}
+
+/// `Config` of versions 6 and 7: before [`Config::relabel`] (runs did not relabel).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigNoRelabel {
+    pub tau: f64,
+    pub rounds: usize,
+    pub epochs: f64,
+    pub round0_epochs: Option<f64>,
+    pub final_epochs: usize,
+    pub select: Selection,
+    pub schedule: TauSchedule,
+    pub aggregate: LossAggregate,
+    pub reinit: bool,
+    pub folds: usize,
+    pub round0_models: usize,
+    pub seed: u64,
+    pub restore: bool,
+}
+
+impl From<ConfigNoRelabel> for Config {
+    fn from(c: ConfigNoRelabel) -> Self {
+        Config {
+            tau: c.tau,
+            rounds: c.rounds,
+            epochs: c.epochs,
+            round0_epochs: c.round0_epochs,
+            final_epochs: c.final_epochs,
+            select: c.select,
+            schedule: c.schedule,
+            aggregate: c.aggregate,
+            reinit: c.reinit,
+            folds: c.folds,
+            round0_models: c.round0_models,
+            seed: c.seed,
+            restore: c.restore,
+            relabel: false,
+        }
+    }
+}
+
+impl From<&Config> for ConfigNoRelabel {
+    /// Today's config in the layout of versions 6 and 7, `relabel` dropped (for tests and
+    /// fixtures).
+    fn from(c: &Config) -> Self {
+        ConfigNoRelabel {
+            tau: c.tau,
+            rounds: c.rounds,
+            epochs: c.epochs,
+            round0_epochs: c.round0_epochs,
+            final_epochs: c.final_epochs,
+            select: c.select,
+            schedule: c.schedule,
+            aggregate: c.aggregate,
+            reinit: c.reinit,
+            folds: c.folds,
+            round0_models: c.round0_models,
+            seed: c.seed,
+            restore: c.restore,
         }
     }
 }
@@ -317,10 +383,18 @@ pub fn decode_v3(body: &[u8]) -> std::result::Result<RunFile, String> {
 pub fn take_v4_to_v6(version: u32, body: &[u8]) -> std::result::Result<(RunFile, &[u8]), String> {
     let e = |e: postcard::Error| e.to_string();
     if version >= 6 {
-        let (r, rest) = postcard::take_from_bytes::<Legacy<Config>>(body).map_err(e)?;
-        Ok((r.upgrade(|c| c, |l| l)?, rest))
+        let (r, rest) = postcard::take_from_bytes::<Legacy<ConfigNoRelabel>>(body).map_err(e)?;
+        Ok((r.upgrade(Config::from, |l| l)?, rest))
     } else {
         let (r, rest) = postcard::take_from_bytes::<Legacy<ConfigNoRestore>>(body).map_err(e)?;
         Ok((r.upgrade(Config::from, |l| l)?, rest))
     }
+}
+
+/// A version-7 body: today's layout but the config without `relabel`. Returns the run and the
+/// bytes after it (the evaluation sources).
+pub fn take_v7(body: &[u8]) -> std::result::Result<(RunFile, &[u8]), String> {
+    let (r, rest) =
+        postcard::take_from_bytes::<RunFileOf<ConfigNoRelabel>>(body).map_err(|e| e.to_string())?;
+    Ok((r.map_config(Config::from), rest))
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::legacy;
 use super::run_file::{
-    absolute_source, decode_whole, DatasetInfo, RunFile, HEADER_LEN, RUN_MAGIC, RUN_VERSION,
+    absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, HEADER_LEN, RUN_MAGIC,
+    RUN_VERSION,
 };
 use crate::data::Source;
 use crate::error::{Error, Result};
@@ -40,11 +41,21 @@ impl RunFile {
                 };
                 run
             }
+            7 => {
+                let body = Self::checked_body(bytes).map_err(damaged)?;
+                let (mut run, rest) = legacy::take_v7(body).map_err(damaged)?;
+                run.dataset.eval_sources = decode_whole::<Vec<Source>>(rest).map_err(damaged)?;
+                run
+            }
             RUN_VERSION => {
                 let body = Self::checked_body(bytes).map_err(damaged)?;
                 let (mut run, rest) = postcard::take_from_bytes::<RunFile>(body)
                     .map_err(|e| damaged(e.to_string()))?;
-                run.dataset.eval_sources = decode_whole::<Vec<Source>>(rest).map_err(damaged)?;
+                let (sources, rest) = postcard::take_from_bytes::<Vec<Source>>(rest)
+                    .map_err(|e| damaged(e.to_string()))?;
+                run.dataset.eval_sources = sources;
+                run.set_round_extras(decode_whole::<Vec<RoundExtras>>(rest).map_err(damaged)?)
+                    .map_err(damaged)?;
                 run
             }
             _ => {

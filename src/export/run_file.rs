@@ -1,17 +1,18 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 7 (what this build writes; all integers little-endian):
+//! Layout, version 8 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 7
+//!      8     4  version: u32 = 8
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
 //!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
-//!               sets (`DatasetInfo::eval_sources`, a postcard `Vec<Source>`), exactly
-//!               `body length` bytes
+//!               sets (`DatasetInfo::eval_sources`, a postcard `Vec<Source>`), then one
+//!               [`RoundExtras`] per round (a postcard `Vec`: the samples the round's
+//!               selection relabelled and their quality), exactly `body length` bytes
 //! ```
 //!
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
@@ -25,13 +26,13 @@ use serde::{Deserialize, Serialize};
 use crate::data::truth::TruthInfo;
 use crate::data::{Dataset, ImageShape, Source};
 use crate::error::{Error, Result};
-use crate::itlm::{Config, RoundRecord};
+use crate::itlm::{Config, RelabelQuality, RoundRecord};
 use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 6).
-pub const RUN_VERSION: u32 = 7;
+/// Version of the run file layout this build writes (it also reads versions 1 to 7).
+pub const RUN_VERSION: u32 = 8;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 
@@ -200,6 +201,7 @@ impl RunFile {
         let encoding = |e: postcard::Error| Error::Other(format!("encoding the run: {e}"));
         let body = postcard::to_allocvec(self).map_err(encoding)?;
         let body = postcard::to_extend(&self.dataset.eval_sources, body).map_err(encoding)?;
+        let body = postcard::to_extend(&self.round_extras(), body).map_err(encoding)?;
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         out.extend_from_slice(RUN_MAGIC);
         out.extend_from_slice(&RUN_VERSION.to_le_bytes());
@@ -207,6 +209,37 @@ impl RunFile {
         out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
         out.extend_from_slice(&body);
         Ok(out)
+    }
+
+    /// What each round stores after the body: its relabelled samples and their quality.
+    pub(super) fn round_extras(&self) -> Vec<RoundExtras> {
+        self.rounds
+            .iter()
+            .map(|r| RoundExtras {
+                relabelled: r.relabelled.clone(),
+                relabel: r.metrics.relabel,
+            })
+            .collect()
+    }
+
+    /// Put each round's [`RoundExtras`] back into its record; one per round.
+    pub(super) fn set_round_extras(
+        &mut self,
+        extras: Vec<RoundExtras>,
+    ) -> std::result::Result<(), String> {
+        if extras.len() != self.rounds.len() {
+            return Err(format!(
+                "{} round extras for {} rounds",
+                extras.len(),
+                self.rounds.len()
+            ));
+        }
+        for (r, x) in self.rounds.iter_mut().zip(extras) {
+            let r = Arc::make_mut(r);
+            r.relabelled = x.relabelled;
+            r.metrics.relabel = x.relabel;
+        }
+        Ok(())
     }
 
     /// Internal consistency of a decoded run: everything indexed per sample covers every
@@ -229,6 +262,19 @@ impl RunFile {
                 || r.p_given.len() != n
             {
                 return Err(format!("round {} does not cover every sample", r.round));
+            }
+            if !r.relabelled.is_empty() && r.relabelled.len() != n {
+                return Err(format!(
+                    "round {} relabels {} of {n} samples",
+                    r.round,
+                    r.relabelled.len()
+                ));
+            }
+            if let Some(l) = r.relabelled.iter().flatten().find(|&&l| l as usize >= k) {
+                return Err(format!(
+                    "round {} relabels to class {l} but only {k} classes",
+                    r.round
+                ));
             }
             if !r.probs.is_empty() && Some(r.probs.len()) != n.checked_mul(k) {
                 return Err(format!(
@@ -268,6 +314,15 @@ impl RunFile {
         }
         Ok(())
     }
+}
+
+/// What a run file stores of each round after the body (version 8): the samples its selection
+/// relabelled and how they fared against the truth ([`RoundRecord::relabelled`],
+/// [`crate::itlm::RoundMetrics::relabel`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundExtras {
+    pub relabelled: Vec<Option<u32>>,
+    pub relabel: Option<RelabelQuality>,
 }
 
 /// Decode a postcard body that must be used up exactly.

@@ -67,6 +67,14 @@ pub struct Config {
     /// attack or a systematic flip leaves, see [`super::select::restore`]); the others go back,
     /// and one more round trains the final model on that set. Off = the paper.
     pub restore: bool,
+    /// Relabel before the final round (classifiers): a trimmed sample whose predicted class
+    /// is the same under round 0's model, the previous round's and the last early round's,
+    /// and under each at least as probable as that model's kept samples of the class are, on
+    /// average, of their own label (cleanlab's per-class threshold, see [`super::relabel`]),
+    /// gets that class, and the final model trains on the kept samples plus the relabelled
+    /// ones. Off = the paper. Not with `restore`.
+    #[serde(default)]
+    pub relabel: bool,
 }
 
 /// The models one round trains: how many, and the share of the round's training set each
@@ -97,6 +105,7 @@ impl Default for Config {
             round0_models: 1,
             seed: 0,
             restore: false,
+            relabel: false,
         }
     }
 }
@@ -143,6 +152,12 @@ impl Config {
                 self.round0_models
             )));
         }
+        if self.relabel && self.restore {
+            return Err(Error::Config(
+                "relabel and restore both decide what becomes of the trimmed samples: choose one"
+                    .into(),
+            ));
+        }
         if let Some(e) = self.round0_epochs {
             if !(e > 0.0 && e <= 10_000.0) {
                 return Err(Error::Config(format!(
@@ -174,6 +189,12 @@ impl Config {
     /// rounds' (from round `rounds` on).
     pub fn restores_at(&self, round: usize) -> bool {
         self.restore && round >= self.rounds
+    }
+
+    /// Whether round `round`'s selection relabels ([`Config::relabel`]): the last early
+    /// round's, whose cut trains the final model.
+    pub fn relabels_at(&self, round: usize) -> bool {
+        self.relabel && round + 1 == self.rounds
     }
 
     /// Epochs that round `round` trains: `final_epochs` from round `rounds` on.
@@ -262,7 +283,26 @@ mod tests {
             ..Default::default()
         };
         assert!(c.validate().is_err());
+        let c = Config {
+            relabel: true,
+            restore: true,
+            ..Default::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("choose one"));
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn relabels_before_the_final_round() {
+        let c = Config {
+            rounds: 3,
+            relabel: true,
+            ..Default::default()
+        };
+        let at: Vec<bool> = (0..=3).map(|r| c.relabels_at(r)).collect();
+        assert_eq!(at, [false, false, true, false]);
+        assert_eq!(c.last_round(), 3);
+        assert!(!Config::default().relabels_at(3));
     }
 
     #[test]

@@ -68,6 +68,11 @@ pub struct RoundMetrics {
     pub trimmed: usize,
     /// When ground truth is known.
     pub trim: Option<TrimQuality>,
+    /// How the samples this round's selection relabelled fared against their true labels
+    /// (a relabelling round with known truth). Stored after the run file's body (version 8),
+    /// not by serde here.
+    #[serde(skip)]
+    pub relabel: Option<super::relabel::RelabelQuality>,
     /// The noise-rate hint fitted to this round's losses (never applied by itself).
     pub suggestion: Option<super::suggest::Suggestion>,
 }

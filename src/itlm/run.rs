@@ -9,6 +9,7 @@ use super::learner::{Learner, Phase, Tick};
 use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
 use super::pins::Pins;
 use super::record::RoundRecord;
+use super::relabel::{self, RelabelQuality};
 use super::select;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -78,6 +79,9 @@ pub struct Inputs<'a> {
     /// The truly bad samples, when known: scoring only (trim precision / recall), never
     /// training.
     pub bad: Option<&'a [bool]>,
+    /// The true label of each sample when known (None for a sample the truth does not name):
+    /// scoring only (relabel precision), never training.
+    pub true_labels: Option<&'a [Option<u32>]>,
     /// The user's decisions (human-guided ITLM): excluded samples never train and are never
     /// kept; kept samples are always in the kept set. Relabelled samples come in `data` with
     /// their new label. Pinned keeps count toward tau's budget (ceil(tau * n) of all samples):
@@ -92,6 +96,7 @@ impl<'a> Inputs<'a> {
             data,
             eval: Eval::default(),
             bad: None,
+            true_labels: None,
             pins: None,
         }
     }
@@ -111,6 +116,7 @@ pub fn run<L: Learner + ?Sized>(
         data,
         eval,
         bad,
+        true_labels,
         pins,
     } = inputs;
     config.validate()?;
@@ -132,6 +138,20 @@ pub fn run<L: Learner + ?Sized>(
                 b.len()
             )));
         }
+    }
+    if let Some(t) = true_labels {
+        if t.len() != n {
+            return Err(Error::Config(format!(
+                "true labels for {} of {n} samples",
+                t.len()
+            )));
+        }
+    }
+    if config.relabel && !learner.is_classifier() {
+        return Err(Error::Config(
+            "relabelling needs a classifier's class probabilities; the generative mode (VAE) has none"
+                .into(),
+        ));
     }
     if let Some(p) = pins {
         p.check(n)?;
@@ -159,6 +179,9 @@ pub fn run<L: Learner + ?Sized>(
     }
     let all: Vec<usize> = (0..n).collect();
     let last = config.last_round();
+    // The set the next round trains on: `data`, or a copy with the relabelled samples' new
+    // labels ([`Config::relabel`]); every round is scored against the given labels.
+    let mut relabelled_data: Option<Dataset> = None;
     for round in first..=last {
         let epochs = config.epochs_at(round);
         observer.on(&Event::RoundStarted {
@@ -179,7 +202,8 @@ pub fn run<L: Learner + ?Sized>(
                     .map(|_| (train_idx.clone(), all.clone()))
                     .collect()
             };
-            let s = averaged(learner, data, &plans, epochs, seed, round, &mut tick)?;
+            let train_data = relabelled_data.as_ref().unwrap_or(data);
+            let s = averaged(learner, train_data, &plans, epochs, seed, round, &mut tick)?;
             // Training and scoring interleave: the split is not measured.
             (s, t0.elapsed().as_secs_f64(), Instant::now())
         } else {
@@ -188,9 +212,10 @@ pub fn run<L: Learner + ?Sized>(
             if round == first || config.reinit || round >= config.rounds {
                 learner.reset(Rng::derive(config.seed, round as u64).next_u64())?;
             }
+            let train_data = relabelled_data.as_ref().unwrap_or(data);
             check_finite(
                 round,
-                learner.train(data, &train_idx, epochs, seed, &mut tick)?,
+                learner.train(train_data, &train_idx, epochs, seed, &mut tick)?,
             )?;
             let train_secs = t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
@@ -218,8 +243,9 @@ pub fn run<L: Learner + ?Sized>(
             ..Default::default()
         };
         if learner.is_classifier() {
+            let trained_labels = relabelled_data.as_ref().unwrap_or(data).labels();
             metrics.train_acc =
-                accuracy(&scores.predicted, data.labels(), train_idx.iter().copied());
+                accuracy(&scores.predicted, trained_labels, train_idx.iter().copied());
             metrics.all_acc = accuracy(&scores.predicted, data.labels(), 0..n);
         }
         for (set, is_test2) in [(eval.test, false), (eval.test2, true)] {
@@ -293,6 +319,35 @@ pub fn run<L: Learner + ?Sized>(
         metrics.kept = kept.iter().filter(|&&k| k).count();
         metrics.trimmed = n - metrics.kept;
         metrics.trim = bad.map(|b| TrimQuality::measure(&kept, b));
+        let relabelled = if config.relabels_at(round) {
+            // Round 0's model (every given label), the round before and this one.
+            fn view(r: &RoundRecord) -> relabel::ModelView<'_> {
+                relabel::ModelView {
+                    probs: &r.probs,
+                    predicted: &r.predicted,
+                    kept: &r.kept,
+                }
+            }
+            let mut models: Vec<relabel::ModelView<'_>> = Vec::new();
+            if let Some(r0) = history.first() {
+                models.push(view(r0));
+            }
+            if let Some(prev) = history.last().filter(|r| r.round != 0) {
+                models.push(view(prev));
+            }
+            models.push(relabel::ModelView {
+                probs: &scores.probs,
+                predicted: &scores.predicted,
+                kept: &kept,
+            });
+            relabel::choose(&models, data.labels(), &kept, &excluded, data.num_classes())
+        } else {
+            Vec::new()
+        };
+        if !relabelled.is_empty() {
+            metrics.relabel =
+                true_labels.map(|t| RelabelQuality::measure(&relabelled, &kept, data.labels(), t));
+        }
         let generated = learner.generate(64, config.seed)?;
         let record = Arc::new(RoundRecord {
             round,
@@ -305,12 +360,24 @@ pub fn run<L: Learner + ?Sized>(
             p_given: scores.p_given,
             probs: scores.probs,
             kept,
+            relabelled,
             metrics,
             generated,
             train_secs,
             score_secs: t1.elapsed().as_secs_f64(),
         });
         train_idx = (0..n).filter(|&i| record.kept[i]).collect();
+        if relabel::count(&record.relabelled) > 0 {
+            let mut d = data.clone();
+            for (i, q) in record.relabelled.iter().enumerate() {
+                if let Some(q) = *q {
+                    d.set_label(i, q);
+                    train_idx.push(i);
+                }
+            }
+            train_idx.sort_unstable();
+            relabelled_data = Some(d);
+        }
         history.push(record.clone());
         observer.on(&Event::RoundDone(record))?;
     }

@@ -111,6 +111,11 @@ pub fn run_to_folder(
             test2: p.test2.as_ref(),
         },
         bad: p.truth.as_ref().map(|t| t.bad.as_slice()),
+        true_labels: p
+            .truth
+            .as_ref()
+            .map(|t| t.true_label.as_slice())
+            .filter(|t| !t.is_empty()),
         pins: pins.as_ref(),
     };
     // Whether a set of this run is in `out` (then later sets replace it).
@@ -281,6 +286,12 @@ pub fn round_line(r: &RoundRecord, style: LineStyle) -> String {
                     t.precision, t.recall
                 ));
             }
+            if r.relabelled_count() > 0 {
+                s.push_str(&format!("  relabelled {}", r.relabelled_count()));
+                if let Some(q) = m.relabel {
+                    s.push_str(&format!(" (precision {:.3})", q.precision));
+                }
+            }
             if let (0, Some(h)) = (r.round, m.suggestion) {
                 s.push_str(&format!("  (loss mixture suggests tau {:.2})", h.tau));
             }
@@ -296,6 +307,12 @@ pub fn round_line(r: &RoundRecord, style: LineStyle) -> String {
             }
             if let Some(t) = m.trim {
                 s.push_str(&format!(" trim P {:.3} R {:.3}", t.precision, t.recall));
+            }
+            if r.relabelled_count() > 0 {
+                s.push_str(&format!(" relabelled {}", r.relabelled_count()));
+                if let Some(q) = m.relabel {
+                    s.push_str(&format!(" P {:.3}", q.precision));
+                }
             }
             s.push_str(&format!(" ({:.0}s)", r.train_secs + r.score_secs));
             s

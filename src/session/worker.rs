@@ -53,6 +53,8 @@ pub enum WorkerEvent {
     Preparing(Preparing),
     /// The training samples' embeddings the learner was built on.
     Embeddings(Arc<FeatureMatrix>),
+    /// A note of the learner's build (shown to the user).
+    Note(String),
     Progress(Progress),
     RoundDone(Arc<RoundRecord>),
     Paused,
@@ -74,6 +76,8 @@ pub struct Building<'a> {
     /// The training samples' embeddings, when the learner works on embeddings (the window's
     /// map, duplicates and outliers use them).
     pub embeddings: Option<Arc<FeatureMatrix>>,
+    /// What the user should know of the build (e.g. a damaged cache was recomputed).
+    pub notes: Vec<String>,
 }
 
 impl<'a> Building<'a> {
@@ -81,6 +85,7 @@ impl<'a> Building<'a> {
         Self {
             report,
             embeddings: None,
+            notes: Vec::new(),
         }
     }
 
@@ -109,6 +114,8 @@ pub struct Job {
     pub test: Option<Arc<Dataset>>,
     pub test2: Option<Arc<Dataset>>,
     pub bad: Option<Arc<Vec<bool>>>,
+    /// The ground truth, when known: its true labels score the relabelled samples.
+    pub truth: Option<Arc<crate::data::truth::TruthInfo>>,
     pub config: Config,
     pub learner: LearnerConfig,
     /// Rounds to continue from (empty = fresh run) and the selection that trains the next.
@@ -131,6 +138,7 @@ impl Job {
             test: None,
             test2: None,
             bad: None,
+            truth: None,
             config,
             learner,
             history: Vec::new(),
@@ -379,6 +387,9 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
             if let Some(e) = building.embeddings.take() {
                 send.must(WorkerEvent::Embeddings(e));
             }
+            for n in building.notes.drain(..) {
+                send.must(WorkerEvent::Note(n));
+            }
             built
         }
         None => learner::build(&job.learner, &job.data)?,
@@ -505,6 +516,11 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
             test2: job.test2.as_deref(),
         },
         bad: job.bad.as_ref().map(|b| b.as_slice()),
+        true_labels: job
+            .truth
+            .as_ref()
+            .map(|t| t.true_label.as_slice())
+            .filter(|t| !t.is_empty()),
         pins: job.pins.as_ref(),
     };
     itlm::run(

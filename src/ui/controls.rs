@@ -202,6 +202,14 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
             });
             ui.checkbox(&mut s.config.restore, "restore hard clean samples")
                 .on_hover_text("After the last round, give back the trimmed samples of classes whose trimmed samples show no one-sided confusion, and train the final model once more. For attacks and systematic flips, not random noise");
+            if s.config.restore {
+                s.config.relabel = false;
+            }
+            ui.checkbox(&mut s.config.relabel, "relabel confident trimmed samples")
+                .on_hover_text("Before the final round, give each trimmed sample whose prediction is the same under round 0's model and the last two, and under each as confident as its kept samples of that class, the predicted label; the final model trains on them too. For systematic label noise; not with restore");
+            if s.config.relabel {
+                s.config.restore = false;
+            }
             if ui
                 .button("Backdoor defence protocol")
                 .on_hover_text("SGD lr 0.02 cosine, tau 0.95, round 0: five 0.35-epoch models averaged, 10 one-epoch rounds, final 9 epochs, restore: what defends watermark backdoors (README)")

@@ -39,6 +39,18 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             if let Some(a) = m.test2_acc {
                 hover.push_str(&format!(", test-2 {:.1}%", a * 100.0));
             }
+            if r.relabelled_count() > 0 {
+                hover.push_str(&format!(
+                    ", relabelled {} trimmed samples for the next round",
+                    r.relabelled_count()
+                ));
+                if let Some(q) = m.relabel {
+                    hover.push_str(&format!(
+                        " ({:.0}% to their true label)",
+                        q.precision * 100.0
+                    ));
+                }
+            }
             if run.config.restore && r.round == run.config.rounds {
                 hover.push_str(". The plain ITLM final model; its cut gives back the trimmed samples of classes without a one-sided confusion");
             } else if run.config.restore && r.round > run.config.rounds {

@@ -679,6 +679,7 @@ mod tests {
             p_given: vec![0.5; n],
             probs: Vec::new(),
             kept: vec![true; n],
+            relabelled: Vec::new(),
             metrics: RoundMetrics::default(),
             generated: None,
             train_secs: 0.0,

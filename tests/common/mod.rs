@@ -27,6 +27,8 @@ pub struct Calls {
     pub resets: Vec<u64>,
     /// (indices, epochs) of every train call.
     pub trains: Vec<(Vec<usize>, f64)>,
+    /// The labels each train call trained its indices with (the data's, relabels included).
+    pub trained_labels: Vec<Vec<u32>>,
     pub scores: usize,
     /// Indices of every score call.
     pub scored: Vec<Vec<usize>>,
@@ -52,6 +54,8 @@ pub struct FakeLearner {
     pub model_shift: Vec<Vec<f32>>,
     /// Predicted class per sample (default: the given label).
     pub predicted: Option<Vec<u32>>,
+    /// Per model (the k-th reset), predicted class per sample; overrides `predicted`.
+    pub predicted_per_model: Vec<Vec<u32>>,
     /// Predict each image's first pixel value (so that test sets get the predictions their
     /// pixels say); overrides `predicted`.
     pub predict_pixel: bool,
@@ -75,6 +79,7 @@ impl FakeLearner {
                 score_sleep_ms: 0,
                 model_shift: Vec::new(),
                 predicted: None,
+                predicted_per_model: Vec::new(),
                 predict_pixel: false,
                 probs: Vec::new(),
             },
@@ -95,7 +100,7 @@ impl Learner for FakeLearner {
 
     fn train(
         &mut self,
-        _d: &Dataset,
+        d: &Dataset,
         idx: &[usize],
         epochs: f64,
         _seed: u64,
@@ -104,6 +109,8 @@ impl Learner for FakeLearner {
         let call = {
             let mut c = self.calls.lock().unwrap();
             c.trains.push((idx.to_vec(), epochs));
+            c.trained_labels
+                .push(idx.iter().map(|&i| d.label(i)).collect());
             c.trains.len() - 1
         };
         if self.panic_at == Some(call) {
@@ -165,6 +172,9 @@ impl Learner for FakeLearner {
             .map(|&i| {
                 if self.predict_pixel {
                     return d.image(i)[0] as u32;
+                }
+                if let Some(&q) = self.predicted_per_model.get(model).and_then(|p| p.get(i)) {
+                    return q;
                 }
                 self.predicted
                     .as_ref()

@@ -247,6 +247,7 @@ impl AppState {
         job.test = data.test.clone();
         job.test2 = data.test2.clone();
         job.bad = data.bad.clone();
+        job.truth = data.truth.clone();
         job.history = history.clone();
         job.kept = kept;
         job.step = step;
@@ -342,6 +343,7 @@ impl AppState {
                     run.preparing = Some(p);
                 }
                 WorkerEvent::Embeddings(m) => embedded = Some(m),
+                WorkerEvent::Note(n) => notes.push(n),
                 WorkerEvent::Progress(p) => {
                     run.elapsed_secs = run.elapsed_before + p.elapsed_secs;
                     run.progress = Some(p);
@@ -470,6 +472,7 @@ fn head_factory(
                 &mut |set, done, total| b.progress(&format!("embedding {set}"), done, total),
             )?;
             b.embeddings = Some(Arc::new(built.train_embeddings));
+            b.notes.append(&mut p.notes);
             Ok(Box::new(built.head) as Box<dyn crate::itlm::Learner>)
         },
     )
