@@ -1734,3 +1734,36 @@ fn the_embedding_maps_lasso_selects_the_points_inside_its_outline() {
     h.get_by_label(&format!("{} selected", sel.len()));
     no_errors(&h);
 }
+
+#[test]
+fn the_grids_sort_by_the_chosen_key_both_ways() {
+    use itlm_inspector::ui::view::SortKey;
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let rec = h.state().state.record().unwrap().clone();
+    // Default: highest loss first.
+    let t = h.state_mut().state.lists().unwrap().trimmed.clone();
+    assert!(t.len() > 3);
+    assert!(t.windows(2).all(|w| rec.score[w[0]] >= rec.score[w[1]]));
+    // The "sort by" list: p(given), the lowest (most suspicious) first.
+    h.get_by_role_and_label(egui::Role::ComboBox, "sort by")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("p(given)").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.sort.key, SortKey::PGiven);
+    let t = h.state_mut().state.lists().unwrap().trimmed.clone();
+    let p = |i: usize| rec.p_given[i];
+    assert!(t.windows(2).all(|w| p(w[0]) <= p(w[1])), "{t:?}");
+    // Reversed: the highest p(given) first; the same samples.
+    h.get_by_label("most suspicious first").click();
+    h.run_steps(2);
+    let r = h.state_mut().state.lists().unwrap().trimmed.clone();
+    assert!(r.windows(2).all(|w| p(w[0]) >= p(w[1])), "{r:?}");
+    let (mut a, mut b) = (t.clone(), r.clone());
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b);
+    h.get_by_label("least suspicious first");
+    no_errors(&h);
+}

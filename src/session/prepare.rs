@@ -153,7 +153,7 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
     };
     let test_note = match (&test_beside, test_unused) {
         (Some(p), _) => Some(format!(
-            "test set: {} (found beside the set; --test names another)",
+            "test set: {} (found beside the set; another can be named as the test path)",
             p.display()
         )),
         (None, unused) => unused,
@@ -169,7 +169,7 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
             Some(p) => match load2(&p) {
                 Ok(d) => {
                     beside.push(format!(
-                        "test-2: {} (found beside the set; --test2 names another)",
+                        "test-2: {} (found beside the set; another can be named as the test-2 path)",
                         p.display()
                     ));
                     (Some(d), Some(p))

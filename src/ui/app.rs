@@ -627,7 +627,8 @@ fn messages_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     let state = v.state;
     let mut dismiss = None;
     for (k, m) in state.messages.iter().enumerate() {
-        ui.horizontal(|ui| {
+        // Wrapped: a long note (an export's file list) stays readable at any width.
+        ui.horizontal_wrapped(|ui| {
             let (tag, color) = if m.error {
                 ("Error", Color32::from_rgb(255, 120, 120))
             } else {

@@ -428,10 +428,11 @@ fn backbone_hint_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
     ui.horizontal_wrapped(|ui| {
         ui.label(
             RichText::new(format!(
-                "{} images at {}x{}: a head on {BACKBONE_NAME}'s ImageNet embeddings usually separates bad labels better than a {} trained from scratch",
+                "{} images ({}x{}x{}): a head on {BACKBONE_NAME}'s ImageNet embeddings usually separates bad labels better than a {} trained from scratch",
                 if shape.channels == 3 { "colour" } else { "large" },
-                shape.width,
                 shape.height,
+                shape.width,
+                shape.channels,
                 s.learner.model
             ))
             .color(Color32::LIGHT_BLUE),

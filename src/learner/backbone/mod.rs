@@ -345,6 +345,18 @@ pub fn suits(shape: crate::data::ImageShape) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_backbone_suits_colour_or_large_images_not_small_grey_ones() {
+        use crate::data::ImageShape;
+        // Fashion-MNIST and MNIST: the CNN (README, "Which learner").
+        assert!(!suits(ImageShape::new(28, 28, 1)));
+        assert!(!suits(ImageShape::new(48, 63, 1)));
+        // CIFAR-sized colour, colour photos, large grey scans: the head.
+        assert!(suits(ImageShape::new(32, 32, 3)));
+        assert!(suits(ImageShape::new(35, 64, 3)));
+        assert!(suits(ImageShape::new(64, 48, 1)));
+    }
+
     use super::*;
 
     #[test]

@@ -146,7 +146,7 @@ impl std::fmt::Display for Replay {
             (&self.unknown_path, "naming a file that is not in this dataset (kept in the journal)"),
             (&self.unknown_class, "relabelling to a class this dataset does not have (kept in the journal, the sample left undecided)"),
             (&self.invalid, "that are not decisions (kept in the journal)"),
-            (&self.superseded, "replaced by a later row of the same sample (the last row wins)"),
+            (&self.superseded, "replaced by a later row of the same sample (a decision changed or undone: the last row wins)"),
         ];
         for (p, what) in kinds {
             if p.count > 0 {

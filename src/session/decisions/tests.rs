@@ -522,7 +522,7 @@ fn duplicate_rows_the_last_one_wins() {
     );
     assert!(r
         .to_string()
-        .ends_with("4 rows replaced by a later row of the same sample (the last row wins): line 2: cat/0.png; line 3: cat/0.png; line 4: cat/1.png, ..."));
+        .ends_with("4 rows replaced by a later row of the same sample (a decision changed or undone: the last row wins): line 2: cat/0.png; line 3: cat/0.png; line 4: cat/1.png, ..."));
 }
 
 #[test]
