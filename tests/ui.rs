@@ -1732,6 +1732,8 @@ fn the_embedding_maps_lasso_selects_the_points_inside_its_outline() {
         "{inside} inside, {outside} outside"
     );
     h.get_by_label(&format!("{} selected", sel.len()));
+    // The map rings the selected points (its legend names them).
+    h.get_by_label_contains(&format!("selected ({})", sel.len()));
     no_errors(&h);
 }
 

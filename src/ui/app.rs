@@ -512,6 +512,7 @@ impl eframe::App for App {
             let generated_tex = &mut self.generated_tex;
             let map = &mut self.map;
             let thumbs = &mut self.thumbs;
+            let selection = &self.grid.selection;
             egui::Panel::left("plots")
                 .resizable(true)
                 .default_size(560.0)
@@ -541,7 +542,9 @@ impl eframe::App for App {
                             if p.embedding_map {
                                 egui::CollapsingHeader::new("Embedding map")
                                     .default_open(true)
-                                    .show(ui, |ui| map.ui(ui, &v, thumbs, &repaint, &mut out));
+                                    .show(ui, |ui| {
+                                        map.ui(ui, &v, thumbs, selection, &repaint, &mut out)
+                                    });
                             }
                         });
                 });

@@ -226,6 +226,7 @@ impl EmbeddingMap {
         ui: &mut egui::Ui,
         v: &View,
         thumbs: &mut Thumbs,
+        selection: &std::collections::BTreeSet<usize>,
         repaint: &Repaint,
         out: &mut Commands,
     ) {
@@ -375,6 +376,21 @@ impl EmbeddingMap {
                             .color(colour)
                             .radius(radius)
                             .filled(true),
+                    );
+                }
+                // The grid's selection (a box or lasso made here, or clicks in the grid).
+                let chosen: Vec<[f64; 2]> = selection
+                    .iter()
+                    .filter_map(|&i| proj.points.get(i))
+                    .map(|q| [q[0] as f64, q[1] as f64])
+                    .collect();
+                if !chosen.is_empty() {
+                    pu.add(
+                        Points::new(format!("selected ({})", chosen.len()), chosen)
+                            .shape(MarkerShape::Circle)
+                            .filled(false)
+                            .radius(radius + 2.0)
+                            .color(Color32::LIGHT_BLUE),
                     );
                 }
                 if let Some(q) = selected.and_then(|i| proj.points.get(i)) {
