@@ -205,6 +205,11 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
         still_flagged += usize::from(want);
     }
     assert!(still_flagged > 0, "some trimmed samples have no decision");
+    let manifest = std::fs::read_to_string(out.join("manifest.txt")).unwrap();
+    assert!(
+        manifest.contains("labels.csv"),
+        "run --decisions writes labels.csv in the set: {manifest}"
+    );
     assert_eq!(l[&excluded], ("".into(), "a".into(), "exclude".into()));
     let kb_given = kept_by_me.split('/').next().unwrap().to_string();
     assert_eq!(l[&kept_by_me], (kb_given.clone(), kb_given, "keep".into()));

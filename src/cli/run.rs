@@ -252,12 +252,8 @@ pub fn run_and_export(
     let session::Outcome { run, files, result } = outcome?;
     let Some(run) = run else { return result };
     let mut files = files;
-    if let (Some(d), Some(src)) = (&p.decisions, &a.decisions) {
-        files.push(export::write_labels(
-            &out.join(export::LABELS_CSV),
-            &run,
-            d,
-        )?);
+    // (labels.csv came with the set: run_to_folder writes it when there are decisions.)
+    if let (Some(_), Some(src)) = (&p.decisions, &a.decisions) {
         let copy = out.join(session::decisions::DECISIONS_CSV);
         let same = std::fs::canonicalize(src).ok() == std::fs::canonicalize(&copy).ok();
         if !same {

@@ -29,18 +29,20 @@ pub const OUTPUT_FILES: [&str; 4] = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_T
 pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<PathBuf>> {
     check_outside_datasets(dir, run.dataset.sources())?;
     let lock = OutputLock::acquire(dir)?;
-    write_all_locked(dir, run, overwrite, &lock)
+    write_all_locked(dir, run, overwrite, None, &lock)
 }
 
 /// [`write_all`] for a writer that already holds `dir`'s lock (a run writing its set after
 /// every round). First finishes or cleans what an interrupted writer left there.
+/// With `decisions`, `labels.csv` joins the set (see [`write_all_with_labels`]).
 pub fn write_all_locked(
     dir: &Path,
     run: &RunFile,
     overwrite: Overwrite,
+    decisions: Option<&crate::itlm::Decisions>,
     lock: &OutputLock,
 ) -> Result<Vec<PathBuf>> {
-    write_set_locked(dir, run, overwrite, None, lock)
+    write_set_locked(dir, run, overwrite, decisions, lock)
 }
 
 /// [`write_all`] with `labels.csv` of `decisions`: the five files as one set, under one

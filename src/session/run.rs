@@ -103,6 +103,8 @@ pub fn run_to_folder(
         Err(_) => None,
     };
     let mut history: Vec<Arc<RoundRecord>> = Vec::new();
+    // With decisions, labels.csv is written in each set with the other files.
+    let decided = p.decisions.as_ref().filter(|d| d.counts().decided > 0);
     let (train, pins) = p.guided();
     let inputs = itlm::Inputs {
         data: &train,
@@ -133,7 +135,7 @@ pub fn run_to_folder(
                 );
                 let ow = if saved { Overwrite::Allow } else { overwrite };
                 // A failure here is reported by the final write below.
-                if export::write_all_locked(out, &run, ow, lock).is_ok() {
+                if export::write_all_locked(out, &run, ow, decided, lock).is_ok() {
                     saved = true;
                 }
             }
@@ -168,8 +170,11 @@ pub fn run_to_folder(
     let run = header.run_file(history, status, None, started.elapsed().as_secs_f64());
     let ow = if saved { Overwrite::Allow } else { overwrite };
     let written = match &lock {
-        Some(lock) => export::write_all_locked(out, &run, ow, lock),
-        None => export::write_all(out, &run, ow),
+        Some(lock) => export::write_all_locked(out, &run, ow, decided, lock),
+        None => match decided {
+            Some(d) => export::write_all_with_labels(out, &run, ow, d),
+            None => export::write_all(out, &run, ow),
+        },
     };
     match (written, result) {
         (Ok(files), result) => Ok(Outcome {
