@@ -1576,6 +1576,35 @@ fn retraining_with_decisions_pins_them_and_the_exports_follow_them() {
     assert_eq!(walk.len(), n - 1);
 }
 
+/// A shift-drag with the primary button through `path` (pressed at its first point, moved to
+/// each next one in four steps, released at the last).
+fn shift_drag(h: &mut Harness<'_, App>, path: &[egui::Pos2]) {
+    let shift = egui::Modifiers::SHIFT;
+    let button = |pos, pressed| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: shift,
+    };
+    let (first, last) = (path[0], path[path.len() - 1]);
+    h.event(egui::Event::ModifiersChanged(shift));
+    h.hover_at(first);
+    h.run_steps(1);
+    h.event(button(first, true));
+    h.run_steps(1);
+    for w in path.windows(2) {
+        let (from, to) = (w[0], w[1]);
+        for t in [0.25, 0.5, 0.75, 1.0] {
+            h.hover_at(from + (to - from) * t);
+            h.run_steps(1);
+        }
+    }
+    h.event(button(last, false));
+    h.run_steps(1);
+    h.event(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
+    h.run_steps(2);
+}
+
 #[test]
 fn the_embedding_map_projects_the_shown_round_and_its_box_selects_in_the_grid() {
     use itlm_inspector::session::projection::pca2;
@@ -1625,30 +1654,7 @@ fn the_embedding_map_projects_the_shown_round_and_its_box_selects_in_the_grid() 
         rect.min + egui::vec2(3.0, 3.0),
         rect.max - egui::vec2(3.0, 3.0),
     );
-    let shift = egui::Modifiers::SHIFT;
-    h.event(egui::Event::ModifiersChanged(shift));
-    h.hover_at(a);
-    h.run_steps(1);
-    h.event(egui::Event::PointerButton {
-        pos: a,
-        button: egui::PointerButton::Primary,
-        pressed: true,
-        modifiers: shift,
-    });
-    h.run_steps(1);
-    for t in [0.25, 0.5, 0.75, 1.0] {
-        h.hover_at(a + (b - a) * t);
-        h.run_steps(1);
-    }
-    h.event(egui::Event::PointerButton {
-        pos: b,
-        button: egui::PointerButton::Primary,
-        pressed: false,
-        modifiers: shift,
-    });
-    h.run_steps(1);
-    h.event(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
-    h.run_steps(2);
+    shift_drag(&mut h, &[a, b]);
     assert_eq!(h.state().grid.selection.len(), N);
     h.get_by_label(&format!("{N} selected"));
     no_errors(&h);
@@ -1675,32 +1681,7 @@ fn the_embedding_maps_lasso_selects_the_points_inside_its_outline() {
         rect.max - egui::vec2(3.0, 3.0),
     );
     let (top_right, bottom_left) = (egui::pos2(b.x, a.y), egui::pos2(a.x, b.y));
-    let shift = egui::Modifiers::SHIFT;
-    h.event(egui::Event::ModifiersChanged(shift));
-    h.hover_at(a);
-    h.run_steps(1);
-    h.event(egui::Event::PointerButton {
-        pos: a,
-        button: egui::PointerButton::Primary,
-        pressed: true,
-        modifiers: shift,
-    });
-    h.run_steps(1);
-    for (from, to) in [(a, top_right), (top_right, bottom_left)] {
-        for t in [0.25, 0.5, 0.75, 1.0] {
-            h.hover_at(from + (to - from) * t);
-            h.run_steps(1);
-        }
-    }
-    h.event(egui::Event::PointerButton {
-        pos: bottom_left,
-        button: egui::PointerButton::Primary,
-        pressed: false,
-        modifiers: shift,
-    });
-    h.run_steps(1);
-    h.event(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
-    h.run_steps(2);
+    shift_drag(&mut h, &[a, top_right, bottom_left]);
     // Where each point is on screen: inside the triangle when its offsets from the corner,
     // as shares of the sides, sum to at most 1 (points within a pixel of the diagonal may go
     // either way).

@@ -104,7 +104,10 @@ impl Autosave {
             for f in files.flatten() {
                 let p = f.path();
                 if p.extension().is_some_and(|e| e == "itlm") {
-                    let t = f.metadata().and_then(|m| m.modified()).ok()?;
+                    // (A file whose time cannot be read is passed over, not the whole search.)
+                    let Ok(t) = f.metadata().and_then(|m| m.modified()) else {
+                        continue;
+                    };
                     if best.as_ref().is_none_or(|(b, _)| t > *b) {
                         best = Some((t, p));
                     }
