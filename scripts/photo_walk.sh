@@ -6,8 +6,9 @@
 # Usage: scripts/photo_walk.sh [DATASET] [OUTDIR]
 #   DATASET  an image folder with train/ and test/ class folders (default /tmp/pl/dupset;
 #            it is only read). The coordinates below were found at 1280x800 on that set
-#            (8 classes, truth.csv next to it, 3 copies: train/chelsea/copy_exact_*.png,
-#            train/coffee/copy_half.png, train/rocket/copy_q70.jpg).
+#            (8 classes, truth.csv next to it, 3 copies: exact, half-size, JPEG q70;
+#            `scripts/photo_like_set.py SKIMAGE_DATA /tmp/pl/dupset --copies` makes such a set,
+#            its truth.csv names the copies as mislabelled, kind "copy").
 #   OUTDIR   where the screenshots go (default /tmp/photo_walk)
 # Env: BIN (default /tmp/walkbin2/itlm-inspector), DISP (X display number, default 98),
 #      XDG_DATA_HOME (where the EfficientNet-Lite0 weights are installed, default /tmp/sk/share),

@@ -1750,3 +1750,219 @@ fn the_grids_sort_by_the_chosen_key_both_ways() {
     h.get_by_label("least suspicious first");
     no_errors(&h);
 }
+
+/// The grid lists' lengths as the tabs show them.
+fn tab_counts(h: &mut Harness<'_, App>) -> (usize, usize) {
+    let l = h.state_mut().state.lists().unwrap().clone();
+    h.get_by_label(&format!("Trimmed ({})", l.trimmed.len()));
+    h.get_by_label(&format!("Kept ({})", l.kept.len()));
+    (l.trimmed.len(), l.kept.len())
+}
+
+#[test]
+fn the_grid_bar_filters_by_path_class_decision_and_loss_and_clears() {
+    use itlm_inspector::session::decisions::Decision;
+    use itlm_inspector::ui::command::Command;
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let rec = h.state().state.record().unwrap().clone();
+    let all = h.state_mut().state.lists().unwrap().clone();
+    let (ids, labels): (Vec<String>, Vec<u32>) = {
+        let d = &h.state().state.data.as_ref().unwrap().train;
+        (d.ids().to_vec(), (0..d.len()).map(|i| d.label(i)).collect())
+    };
+    let count =
+        |list: &[usize], keep: &dyn Fn(usize) -> bool| list.iter().filter(|&&i| keep(i)).count();
+
+    // A path substring, typed.
+    h.get_by_role_and_label(egui::Role::TextInput, "path")
+        .click();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::TextInput, "path")
+        .type_text("#1");
+    h.run_steps(2);
+    let has = |i: usize| ids[i].contains("#1");
+    let want = (count(&all.trimmed, &has), count(&all.kept, &has));
+    assert!(want.0 > 0 && want.0 < all.trimmed.len(), "{want:?}");
+    assert_eq!(tab_counts(&mut h), want);
+    h.get_by_label("clear filters").click();
+    h.run_steps(2);
+    assert_eq!(tab_counts(&mut h), (all.trimmed.len(), all.kept.len()));
+    assert!(!h.state().state.filter.is_active());
+
+    // The given class, from its list; then the predicted class on top of it.
+    h.get_by_role_and_label(egui::Role::ComboBox, "given")
+        .click();
+    h.run_steps(2);
+    let name = h
+        .state()
+        .state
+        .data
+        .as_ref()
+        .unwrap()
+        .train
+        .class_name(1)
+        .to_string();
+    h.get_all_by_label(&name).last().unwrap().click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.class, Some(1));
+    let given1 = |i: usize| labels[i] == 1;
+    assert_eq!(
+        tab_counts(&mut h),
+        (count(&all.trimmed, &given1), count(&all.kept, &given1))
+    );
+    h.get_by_role_and_label(egui::Role::ComboBox, "predicted")
+        .click();
+    h.run_steps(2);
+    let name2 = h
+        .state()
+        .state
+        .data
+        .as_ref()
+        .unwrap()
+        .train
+        .class_name(2)
+        .to_string();
+    h.get_all_by_label(&name2).last().unwrap().click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.predicted, Some(2));
+    let both = |i: usize| labels[i] == 1 && rec.predicted[i] == 2;
+    assert_eq!(
+        tab_counts(&mut h),
+        (count(&all.trimmed, &both), count(&all.kept, &both))
+    );
+    h.get_by_label("clear filters").click();
+    h.run_steps(2);
+
+    // Decisions: two excluded, one kept; the decision filter shows each kind.
+    let (x, k) = (vec![all.trimmed[0], all.trimmed[1]], vec![all.kept[0]]);
+    h.state_mut().apply(vec![
+        Command::Decide(x.clone(), Some(Decision::Exclude)),
+        Command::Decide(k.clone(), Some(Decision::Keep)),
+    ]);
+    h.run_steps(2);
+    for (choice, want) in [
+        ("excluded", (2, 0)),
+        ("kept", (0, 1)),
+        ("any decision", (2, 1)),
+    ] {
+        h.get_by_role_and_label(egui::Role::ComboBox, "decision")
+            .click();
+        h.run_steps(2);
+        h.get_all_by_label(choice).last().unwrap().click();
+        h.run_steps(2);
+        assert_eq!(tab_counts(&mut h), want, "{choice}");
+    }
+    h.get_by_role_and_label(egui::Role::ComboBox, "decision")
+        .click();
+    h.run_steps(2);
+    h.get_all_by_label("no decision").last().unwrap().click();
+    h.run_steps(2);
+    assert_eq!(
+        tab_counts(&mut h),
+        (all.trimmed.len() - 2, all.kept.len() - 1)
+    );
+    h.get_by_label("clear filters").click();
+    h.run_steps(2);
+
+    // The loss range starts at the cut: every trimmed sample, no kept one below the cut.
+    h.get_by_label("loss from").click();
+    h.run_steps(2);
+    let (lo, hi) = h.state().state.filter.score.unwrap();
+    let inside = |i: usize| rec.score[i] >= lo && rec.score[i] <= hi;
+    let want = (count(&all.trimmed, &inside), count(&all.kept, &inside));
+    assert_eq!(want.0, all.trimmed.len());
+    assert!(want.1 <= 1, "kept samples above the cut: {}", want.1);
+    assert_eq!(tab_counts(&mut h), want);
+    h.get_by_label("clear filters").click();
+    h.run_steps(2);
+    assert_eq!(tab_counts(&mut h), (all.trimmed.len(), all.kept.len()));
+    no_errors(&h);
+}
+
+#[test]
+fn two_runs_compare_through_a_typed_path_and_their_sets_filter_the_grid() {
+    use itlm_inspector::export::RunFile;
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    cli_run(data.path(), a.path(), &[]);
+    cli_run(data.path(), b.path(), &["--select", "per-class"]);
+    // Another seed draws another subset of 150: not a run of the same samples.
+    cli_run(data.path(), c.path(), &["--seed", "9"]);
+    let flagged = |dir: &Path| -> std::collections::HashMap<String, bool> {
+        let r = RunFile::read(&dir.join("run.itlm")).unwrap();
+        let v = r.verdict().unwrap();
+        r.dataset
+            .ids
+            .iter()
+            .zip(&v.kept)
+            .map(|(id, k)| (id.clone(), !k))
+            .collect()
+    };
+    let (fa, fb) = (flagged(a.path()), flagged(b.path()));
+    let both = fa.iter().filter(|(id, &f)| f && fb[*id]).count();
+    let only_a = fa.iter().filter(|(id, &f)| f && !fb[*id]).count();
+    let only_b = fa.iter().filter(|(id, &f)| !f && fb[*id]).count();
+    assert!(both > 0, "the two runs flag nothing in common");
+
+    let mut h = harness(&a.path().join("run.itlm"));
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some()
+    });
+    h.get_by_label("Compare...").click();
+    h.run_steps(2);
+    let compare = |h: &mut Harness<'_, App>, file: &Path| {
+        h.get_by_role_and_label(egui::Role::TextInput, "or its path")
+            .click();
+        h.run_steps(1);
+        h.state_mut().compare.path.clear();
+        h.run_steps(1);
+        h.get_by_role_and_label(egui::Role::TextInput, "or its path")
+            .type_text(&file.display().to_string());
+        h.run_steps(1);
+        h.get_by_label("Compare").click();
+        step_until(h, 30, "the other run to be read", |a| {
+            a.compare.other.as_ref().is_some_and(|o| o.file == file) || a.compare.error.is_some()
+        });
+    };
+    // A run of other samples is refused, with the reason.
+    compare(&mut h, &c.path().join("run.itlm"));
+    let e = h.state().compare.error.clone().unwrap();
+    assert!(e.contains("not a run of this dataset"), "{e}");
+    h.get_by_label_contains("not a run of this dataset");
+
+    compare(&mut h, &b.path().join("run.itlm"));
+    assert!(h.state().compare.error.is_none());
+    let jaccard = both as f64 / (both + only_a + only_b) as f64;
+    h.get_by_label(&format!(
+        "Jaccard overlap of the flagged sets: {jaccard:.3}"
+    ));
+    for n in [both, only_a, only_b] {
+        assert!(h.get_all_by_label(&n.to_string()).next().is_some(), "{n}");
+    }
+    h.get_by_label("Metrics of both runs");
+    // Each set filters the grid: the shown run's trimmed tab holds exactly its share.
+    let shows = |h: &mut Harness<'_, App>, k: usize| {
+        h.get_all_by_label("show in the grid")
+            .nth(k)
+            .unwrap()
+            .click();
+        h.run_steps(2);
+    };
+    shows(&mut h, 0);
+    h.get_by_label("only: flagged by both");
+    assert_eq!(tab_counts(&mut h), (both, 0));
+    shows(&mut h, 1);
+    assert_eq!(tab_counts(&mut h), (only_a, 0));
+    shows(&mut h, 2);
+    assert_eq!(tab_counts(&mut h), (0, only_b));
+    h.get_by_label("show all").click();
+    h.run_steps(2);
+    assert_eq!(tab_counts(&mut h), (both + only_a, 150 - both - only_a));
+    no_errors(&h);
+}

@@ -568,7 +568,7 @@ impl eframe::App for App {
             }
         });
         self.export.window_ui(&ctx, &v, &mut out);
-        self.compare.window_ui(&ctx, &v, &mut out);
+        self.compare.window_ui(&ctx, &v, &repaint, &mut out);
         drop_overlay_ui(&ctx);
 
         // Keep the spinners and clocks moving while something runs in the background.

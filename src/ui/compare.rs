@@ -48,6 +48,8 @@ pub struct ComparePanel {
     loading_file: Option<PathBuf>,
     pub other: Option<Other>,
     pub error: Option<String>,
+    /// The other run's path as typed (for machines where no file dialog answers).
+    pub path: String,
 }
 
 impl ComparePanel {
@@ -55,6 +57,7 @@ impl ComparePanel {
     pub fn load(&mut self, file: PathBuf, repaint: &Repaint) {
         self.open = true;
         self.error = None;
+        self.path = file.display().to_string();
         let f = file.clone();
         match Pending::spawn("itlm-compare", repaint, move || {
             RunFile::read(&f).map_err(|e| e.to_string())
@@ -92,7 +95,13 @@ impl ComparePanel {
         *self = Self::default();
     }
 
-    pub fn window_ui(&mut self, ctx: &egui::Context, v: &View, out: &mut Commands) {
+    pub fn window_ui(
+        &mut self,
+        ctx: &egui::Context,
+        v: &View,
+        repaint: &Repaint,
+        out: &mut Commands,
+    ) {
         if !self.open {
             return;
         }
@@ -101,19 +110,37 @@ impl ComparePanel {
             .id(egui::Id::unique("compare_window"))
             .open(&mut open)
             .default_width(480.0)
-            .show(ctx, |ui| self.body_ui(ui, v, out));
+            .show(ctx, |ui| self.body_ui(ui, v, repaint, out));
         if !open {
             self.open = false;
         }
     }
 
-    fn body_ui(&mut self, ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+    fn body_ui(&mut self, ui: &mut egui::Ui, v: &View, repaint: &Repaint, out: &mut Commands) {
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(!v.dialog_open(), egui::Button::new("Pick the other run..."))
                 .clicked()
             {
                 out.push(Command::OpenDialog(DialogPurpose::CompareRun));
+            }
+            let l = ui.label("or its path");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.path)
+                        .hint_text("/path/to/run.itlm")
+                        .desired_width(220.0),
+                )
+                .labelled_by(l.id);
+            let typed = self.path.trim();
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let go = ui.add_enabled(
+                !typed.is_empty() && self.loading.is_none(),
+                egui::Button::new("Compare"),
+            );
+            if (enter || go.clicked()) && !typed.is_empty() && self.loading.is_none() {
+                let file = PathBuf::from(typed);
+                self.load(file, repaint);
             }
             if self.loading.is_some() {
                 ui.spinner();

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Stroke, StrokeKind};
-use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, Points};
+use egui_plot::{MarkerShape, Plot, PlotPoint, Points};
 
 use crate::learner::head::FeatureMatrix;
 use crate::session::projection::{pca2, Projection};
@@ -85,6 +85,8 @@ pub struct EmbeddingMap {
     /// The plot's screen rectangle and transform last frame (tests drag across it).
     pub plot_rect: Option<Rect>,
     pub plot_transform: Option<egui_plot::PlotTransform>,
+    /// The series the user hid by clicking their legend entry (by name).
+    pub hidden: std::collections::BTreeSet<String>,
 }
 
 /// Colours for classes (cycled).
@@ -107,8 +109,50 @@ impl EmbeddingMap {
         *self = Self {
             colouring: self.colouring,
             tool: self.tool,
+            hidden: std::mem::take(&mut self.hidden),
             ..Default::default()
         };
+    }
+
+    /// The legend, above the plot rather than over its points: a coloured dot, the name and the
+    /// count of each series; a click hides or shows the series.
+    fn legend_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        series: &[(String, Color32, Vec<[f64; 2]>)],
+        selected: usize,
+    ) {
+        ui.horizontal_wrapped(|ui| {
+            ui.spacing_mut().item_spacing.x = 10.0;
+            for (name, colour, pts) in series {
+                let shown = !self.hidden.contains(name);
+                let r = legend_entry(
+                    ui,
+                    *colour,
+                    shown,
+                    !shown,
+                    &format!("{name} ({})", pts.len()),
+                )
+                .on_hover_text(if shown {
+                    "Click to hide these points"
+                } else {
+                    "Click to show these points"
+                });
+                if r.clicked() && !self.hidden.remove(name) {
+                    self.hidden.insert(name.clone());
+                }
+            }
+            if selected > 0 {
+                legend_entry(
+                    ui,
+                    Color32::LIGHT_BLUE,
+                    false,
+                    false,
+                    &format!("selected ({selected})"),
+                )
+                .on_hover_text("Ringed: the samples selected in the grid");
+            }
+        });
     }
 
     /// The projection shown (None while none is ready).
@@ -361,6 +405,17 @@ impl EmbeddingMap {
         let shift = ui.input(|i| i.modifiers.shift);
         let selected = v.state.selected_sample;
         let radius = if proj.points.len() > 5000 { 1.2 } else { 2.0 };
+        let chosen: Vec<[f64; 2]> = selection
+            .iter()
+            .filter_map(|&i| proj.points.get(i))
+            .map(|q| [q[0] as f64, q[1] as f64])
+            .collect();
+        self.legend_ui(ui, &series, chosen.len());
+        let hidden = &self.hidden;
+        let series: Vec<_> = series
+            .into_iter()
+            .filter(|s| !hidden.contains(&s.0))
+            .collect();
         let resp = Plot::new("embedding_map")
             .height(300.0)
             .data_aspect(1.0)
@@ -368,7 +423,6 @@ impl EmbeddingMap {
             .show_y(false)
             .allow_drag(!shift)
             .allow_boxed_zoom(false)
-            .legend(Legend::default())
             .show(ui, |pu| {
                 for (name, colour, pts) in series {
                     pu.add(
@@ -379,11 +433,6 @@ impl EmbeddingMap {
                     );
                 }
                 // The grid's selection (a box or lasso made here, or clicks in the grid).
-                let chosen: Vec<[f64; 2]> = selection
-                    .iter()
-                    .filter_map(|&i| proj.points.get(i))
-                    .map(|q| [q[0] as f64, q[1] as f64])
-                    .collect();
                 if !chosen.is_empty() {
                     pu.add(
                         Points::new(format!("selected ({})", chosen.len()), chosen)
@@ -494,4 +543,41 @@ impl EmbeddingMap {
             });
         }
     }
+}
+
+/// One legend entry: a dot of `colour` (a ring when `filled` is false) and `text` (grey when
+/// `dim`: a hidden series), as one
+/// clickable widget (so that the dot and its name wrap together).
+fn legend_entry(
+    ui: &mut egui::Ui,
+    colour: Color32,
+    filled: bool,
+    dim: bool,
+    text: &str,
+) -> egui::Response {
+    let text_colour = if !dim {
+        ui.visuals().text_color()
+    } else {
+        Color32::GRAY
+    };
+    let galley = egui::WidgetText::from(text).into_galley(
+        ui,
+        Some(egui::TextWrapMode::Extend),
+        f32::INFINITY,
+        egui::TextStyle::Body,
+    );
+    let size = egui::vec2(14.0 + galley.size().x, galley.size().y.max(12.0));
+    let (rect, r) = ui.allocate_exact_size(size, egui::Sense::click());
+    let centre = egui::pos2(rect.left() + 5.0, rect.center().y);
+    if filled {
+        ui.painter().circle_filled(centre, 4.0, colour);
+    } else {
+        ui.painter()
+            .circle_stroke(centre, 3.5, Stroke::new(1.5, colour));
+    }
+    let top = rect.center().y - galley.size().y / 2.0;
+    ui.painter()
+        .galley(egui::pos2(rect.left() + 14.0, top), galley, text_colour);
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, text));
+    r
 }

@@ -40,6 +40,7 @@ pub fn grid_bar_ui(
             }
         }
         ui.separator();
+        keep_with(ui, "sort by", ui.spacing().combo_width);
         let l = ui.label("sort by");
         let mut sort = state.sort;
         egui::ComboBox::from_id_salt("grid_sort")
@@ -70,6 +71,7 @@ pub fn grid_bar_ui(
     });
     ui.horizontal_wrapped(|ui| {
         let class_combo = |ui: &mut egui::Ui, id: &str, name: &str, value: Option<u32>| {
+            keep_with(ui, name, ui.spacing().combo_width);
             let l = ui.label(name);
             let mut c = value;
             egui::ComboBox::from_id_salt(id)
@@ -110,6 +112,7 @@ pub fn grid_bar_ui(
             let mut kinds: Vec<&str> = t.kind.iter().map(|k| k.as_str()).collect();
             kinds.sort_unstable();
             kinds.dedup();
+            keep_with(ui, "kind", ui.spacing().combo_width);
             let l = ui.label("kind");
             let mut k = f.kind.clone();
             egui::ComboBox::from_id_salt("filter_kind")
@@ -133,6 +136,7 @@ pub fn grid_bar_ui(
                 );
             }
         }
+        keep_with(ui, "decision", ui.spacing().combo_width);
         let l = ui.label("decision");
         let mut dec = f.decision;
         egui::ComboBox::from_id_salt("filter_decision")
@@ -176,6 +180,7 @@ pub fn grid_bar_ui(
             set(out, Filter { score, ..f.clone() });
         }
         if let Some((lo, hi)) = f.score {
+            keep_with(ui, "to", 2.0 * 50.0 + ui.spacing().item_spacing.x);
             let (mut a, mut b) = (lo, hi);
             ui.add(egui::DragValue::new(&mut a).speed(0.01).max_decimals(3))
                 .on_hover_text("lowest loss shown");
@@ -227,6 +232,7 @@ pub fn grid_bar_ui(
                 }
             }
         }
+        keep_with(ui, "path", 120.0);
         let l = ui.label("path");
         let r = ui
             .add(
@@ -262,6 +268,7 @@ pub fn grid_bar_ui(
             }
         }
         if let Some(m) = &f.within {
+            keep_with(ui, &format!("only: {}", m.name), 70.0);
             ui.label(RichText::new(format!("only: {}", m.name)).color(Color32::LIGHT_BLUE));
             if ui.small_button("show all").clicked() {
                 set(
@@ -313,6 +320,7 @@ fn decisions_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     } else {
         format!("decisions: {c}")
     };
+    keep_with(ui, &text, 110.0);
     let r = ui.label(RichText::new(text).strong());
     if let Some(p) = v.state.decide.journal_path() {
         r.on_hover_text(format!("kept in {}", p.display()));
@@ -330,5 +338,23 @@ fn decisions_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         .clicked()
     {
         out.push(Command::Redo);
+    }
+}
+
+/// In a wrapping row, start the next row unless `label` and a field `width` points wide after
+/// it fit on this one: a label and its field wrap together (a label ending a row, its combo box
+/// starting the next, reads as two unrelated things).
+fn keep_with(ui: &mut egui::Ui, label: &str, width: f32) {
+    let galley = egui::WidgetText::from(label).into_galley(
+        ui,
+        Some(egui::TextWrapMode::Extend),
+        f32::INFINITY,
+        egui::TextStyle::Body,
+    );
+    let need = galley.size().x + ui.spacing().item_spacing.x + width;
+    let room = ui.available_size_before_wrap().x;
+    // Not at the start of a row (there, a new row would only add an empty one).
+    if room < need && room < ui.max_rect().width() - 1.0 {
+        ui.end_row();
     }
 }

@@ -109,7 +109,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}td.diag{color:#999}td.hot{backgr
 .grid figure{margin:0;border:1px solid #ddd;border-radius:4px;padding:6px;font-size:12px;overflow-wrap:anywhere}\
 .grid img,.grid .noimg{width:120px;height:120px;object-fit:contain;image-rendering:pixelated;background:#eee;display:block;margin:0 auto 4px}\
 .grid .noimg{line-height:120px;text-align:center;color:#888}\
-.badge{display:inline-block;border-radius:3px;padding:0 4px;color:#fff;font-size:11px}\
+.badge{display:inline-block;border-radius:3px;padding:0 4px;color:#fff;font-size:11px;white-space:nowrap}\
 .b-exclude{background:#b22}.b-keep{background:#2a7}.b-relabel{background:#c80}\
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\
 .muted{color:#666}code{font-size:12px}";

@@ -38,7 +38,7 @@ pub struct Autosave {
     /// The file the shown run is saved to.
     pub file: Option<PathBuf>,
     /// The open dataset's path, written into its folder as `dataset.txt` (so that opening the
-    /// dataset again finds its saved runs: [`Autosave::previous`]).
+    /// dataset again finds its saved runs: [`previous`]).
     pub dataset: Option<PathBuf>,
     /// The shown run changed since it was last saved.
     pub dirty: bool,
@@ -82,48 +82,6 @@ impl Autosave {
         }
         self.dir = Some(dir.clone());
         Ok(dir)
-    }
-
-    /// The newest run file saved for the dataset at `path` (by the `dataset.txt` of the
-    /// dataset folders under `runs/`), with the number of rows of its decisions journal.
-    pub fn previous(&self, path: &Path) -> Option<(PathBuf, usize)> {
-        let want = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        let runs = self.root.as_ref()?.join("runs");
-        let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-        for dir in std::fs::read_dir(&runs).ok()?.flatten() {
-            let dir = dir.path();
-            let Ok(text) = std::fs::read_to_string(dir.join(DATASET_TXT)) else {
-                continue;
-            };
-            if Path::new(text.trim_end_matches(['\n', '\r'])) != want {
-                continue;
-            }
-            let Ok(files) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for f in files.flatten() {
-                let p = f.path();
-                if p.extension().is_some_and(|e| e == "itlm") {
-                    // (A file whose time cannot be read is passed over, not the whole search.)
-                    let Ok(t) = f.metadata().and_then(|m| m.modified()) else {
-                        continue;
-                    };
-                    if best.as_ref().is_none_or(|(b, _)| t > *b) {
-                        best = Some((t, p));
-                    }
-                }
-            }
-        }
-        let (_, file) = best?;
-        let decisions = file
-            .parent()
-            .and_then(|d| {
-                std::fs::read_to_string(d.join(crate::session::decisions::DECISIONS_CSV)).ok()
-            })
-            .map_or(0, |t| {
-                t.lines().skip(1).filter(|l| !l.trim().is_empty()).count()
-            });
-        Some((file, decisions))
     }
 
     /// A new run starts: the next free `run-NNN.itlm` of the folder.
@@ -208,4 +166,47 @@ impl AppState {
 fn save(run: &RunFile, file: &Path) -> Result<(), String> {
     let bytes = run.to_bytes().map_err(|e| e.to_string())?;
     write_atomic(file, &bytes, Overwrite::Allow).map_err(|e| e.to_string())
+}
+
+/// The newest run file saved under `root` for the dataset at `path` (by the `dataset.txt` of
+/// the dataset folders under `root/runs/`), with the number of rows of its decisions journal.
+/// File I/O: the window calls it in the load's background task.
+pub fn previous(root: &Path, path: &Path) -> Option<(PathBuf, usize)> {
+    let want = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let runs = root.join("runs");
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    for dir in std::fs::read_dir(&runs).ok()?.flatten() {
+        let dir = dir.path();
+        let Ok(text) = std::fs::read_to_string(dir.join(DATASET_TXT)) else {
+            continue;
+        };
+        if Path::new(text.trim_end_matches(['\n', '\r'])) != want {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let p = f.path();
+            if p.extension().is_some_and(|e| e == "itlm") {
+                // (A file whose time cannot be read is passed over, not the whole search.)
+                let Ok(t) = f.metadata().and_then(|m| m.modified()) else {
+                    continue;
+                };
+                if best.as_ref().is_none_or(|(b, _)| t > *b) {
+                    best = Some((t, p));
+                }
+            }
+        }
+    }
+    let (_, file) = best?;
+    let decisions = file
+        .parent()
+        .and_then(|d| {
+            std::fs::read_to_string(d.join(crate::session::decisions::DECISIONS_CSV)).ok()
+        })
+        .map_or(0, |t| {
+            t.lines().skip(1).filter(|l| !l.trim().is_empty()).count()
+        });
+    Some((file, decisions))
 }

@@ -12,10 +12,13 @@ use super::run::{LiveStatus, Run};
 use super::AppState;
 use crate::ui::TAU_MIN;
 
+/// The newest run saved for a dataset, and its journal's row count ([`super::autosave::previous`]).
+type Previous = Option<(PathBuf, usize)>;
+
 /// A load in progress.
 pub struct Loading {
     pub path: PathBuf,
-    task: Pending<Result<Loaded, String>>,
+    task: Pending<Result<(Loaded, Previous), String>>,
 }
 
 impl Loading {
@@ -45,11 +48,18 @@ impl AppState {
             limit: self.settings.limit,
             seed: self.settings.config.seed,
         };
+        let runs_root = self.autosave.root.clone();
         let task = Pending::spawn("itlm-load", self.repaint(), move || {
             if session::reopen::is_run_file(&req.path) {
-                session::reopen::load(&req.path, &req.eval)
+                session::reopen::load(&req.path, &req.eval).map(|l| (l, None))
             } else {
-                session::open_dataset(&req)
+                // The saved runs of this dataset are looked up here, off the UI thread.
+                session::open_dataset(&req).map(|l| {
+                    let previous = runs_root
+                        .as_deref()
+                        .and_then(|root| super::autosave::previous(root, &req.path));
+                    (l, previous)
+                })
             }
             .map_err(|e| e.to_string())
         });
@@ -68,13 +78,18 @@ impl AppState {
         };
         self.loading = None;
         match r {
-            Ok(loaded) => self.open_loaded(loaded),
+            Ok((loaded, previous)) => self.show_loaded(loaded, previous),
             Err(e) => self.error(e),
         }
     }
 
-    /// Show an already loaded dataset (in-memory sets, tests); what a finished load does.
+    /// Show an already loaded dataset (in-memory sets, tests).
     pub fn open_loaded(&mut self, l: Loaded) {
+        self.show_loaded(l, None);
+    }
+
+    /// What a finished load does: show the dataset, and offer `previous`, its newest saved run.
+    fn show_loaded(&mut self, l: Loaded, previous: Previous) {
         // What was said of the last dataset is not about this one.
         self.messages.clear();
         self.stop_and_forget_run();
@@ -97,7 +112,7 @@ impl AppState {
             Some(r) => self.autosave.reopened(&r.file),
             None if !reload => {
                 self.autosave.new_dataset(&l.path);
-                if let Some((file, decisions)) = self.autosave.previous(&l.path) {
+                if let Some((file, decisions)) = previous {
                     self.info_opening(
                         file.clone(),
                         format!(
