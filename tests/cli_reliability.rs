@@ -472,8 +472,25 @@ fn idx_directories_with_short_or_mismatched_labels() {
 
     // whole again: the run goes through
     std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), &gz).unwrap();
-    succeeds(&run_on(&dir, &out, &[]));
+    let e = succeeds(&run_on(&dir, &out, &[]));
     assert!(out.join(export::RUN_FILE).is_file());
+    assert!(!e.contains("no sample"), "{e}");
+
+    // One damaged label (200): 201 classes, 197 of them empty; the run says so.
+    let mut damaged = labels.clone();
+    damaged[5] = 200;
+    std::fs::remove_file(dir.join("train-labels-idx1-ubyte.gz")).unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx_bytes(&[n], &damaged),
+    )
+    .unwrap();
+    let e = succeeds(&run_on(&dir, &tmp.path().join("out200"), &[]));
+    assert!(
+        e.contains("197 of 201 classes have no sample (3 to 199)"),
+        "{e}"
+    );
+    assert!(e.contains("its largest label, 200 (1 sample)"), "{e}");
 
     // The images file named bare, from inside its folder: "out" is inside the dataset folder.
     std::fs::write(
