@@ -1,12 +1,11 @@
 //! itlm-inspector: the window by default, or a headless command.
 
-use clap::Parser;
 use itlm_inspector::cli::{self, Cli, Dispatch};
 
 fn main() -> std::process::ExitCode {
     // SAFETY: first thing in main, before any other thread exists.
     unsafe { itlm_inspector::learner::fast::tune_process_for_cpu_training() };
-    let result = match cli::dispatch(Cli::parse()) {
+    let result = match cli::dispatch(Cli::parse_args()) {
         Dispatch::Done(r) => r.map_err(anyhow::Error::from),
         Dispatch::Window(path) => itlm_inspector::ui::run(path),
     };

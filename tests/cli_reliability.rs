@@ -316,7 +316,7 @@ fn out_of_range_settings_are_refused() {
     let data = tmp.path().join("data");
     image_folder(&data, &["a", "b"], 3);
     let out = tmp.path().join("out");
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 12] = [
         (
             &["--tau", "0"],
             "tau must be in (0, 1] (the fraction of samples kept), got 0",
@@ -340,15 +340,37 @@ fn out_of_range_settings_are_refused() {
             &["--lr", "1e9"],
             "learning rate must be in (0, 10), got 1000000000",
         ),
+        // Negative numbers reach the option's own check (clap took them for flags).
+        (
+            &["--tau", "-1"],
+            "tau must be in (0, 1] (the fraction of samples kept), got -1",
+        ),
+        (&["--lr", "-1"], "learning rate must be in (0, 10), got -1"),
+        (
+            &["--weight-decay", "-1"],
+            "weight decay must be in [0, 10), got -1",
+        ),
+        (
+            &["--weight-decay", "inf"],
+            "weight decay must be in [0, 10), got inf",
+        ),
     ];
     for (extra, want) in cases {
         // later flags override FAST's
         fails_with(&run_on(&data, &out, extra), want);
     }
     // clap's own refusals also exit cleanly (code 2)
-    let o = run_on(&data, &out, &["--rounds", "-1"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(!stderr(&o).contains("panicked"));
+    for (flag, value) in [("--rounds", "-1"), ("--seed", "-1"), ("--batch-size", "-1")] {
+        let o = run_on(&data, &out, &[flag, value]);
+        assert_eq!(o.status.code(), Some(2));
+        let e = stderr(&o);
+        assert!(!e.contains("panicked"));
+        // It names the option and the value, not "unexpected argument '-1'".
+        assert!(
+            e.contains(&format!("invalid value '{value}' for '{flag} ")),
+            "{e}"
+        );
+    }
     assert!(!out.exists());
 }
 
@@ -450,8 +472,25 @@ fn idx_directories_with_short_or_mismatched_labels() {
 
     // whole again: the run goes through
     std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), &gz).unwrap();
-    succeeds(&run_on(&dir, &out, &[]));
+    let e = succeeds(&run_on(&dir, &out, &[]));
     assert!(out.join(export::RUN_FILE).is_file());
+    assert!(!e.contains("no sample"), "{e}");
+
+    // One damaged label (200): 201 classes, 197 of them empty; the run says so.
+    let mut damaged = labels.clone();
+    damaged[5] = 200;
+    std::fs::remove_file(dir.join("train-labels-idx1-ubyte.gz")).unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx_bytes(&[n], &damaged),
+    )
+    .unwrap();
+    let e = succeeds(&run_on(&dir, &tmp.path().join("out200"), &[]));
+    assert!(
+        e.contains("197 of 201 classes have no sample (3 to 199)"),
+        "{e}"
+    );
+    assert!(e.contains("its largest label, 200 (1 sample)"), "{e}");
 
     // The images file named bare, from inside its folder: "out" is inside the dataset folder.
     std::fs::write(

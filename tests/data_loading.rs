@@ -302,6 +302,40 @@ fn links_names_and_special_files() {
     assert_eq!(s.file(1).unwrap().file_name(), Some(odd));
 }
 
+/// A link into the kernel's virtual file systems is not followed (walking /proc/self would
+/// reach the whole machine through /proc/self/root), and such a folder is no dataset.
+#[cfg(target_os = "linux")]
+#[test]
+fn links_into_proc_and_sys_are_not_followed() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    mkdirs(&root.join("a"));
+    gray(4, 4, 1).save(root.join("a/ok.png")).unwrap();
+    let links: Vec<&str> = [("/proc/self/fdinfo", "fdinfo"), ("/sys/kernel", "kernel")]
+        .into_iter()
+        .filter(|(target, _)| Path::new(target).is_dir())
+        .map(|(target, name)| {
+            std::os::unix::fs::symlink(target, root.join("a").join(name)).unwrap();
+            name
+        })
+        .collect();
+    let d = image_folder::load(root, &LoadOptions::default()).unwrap();
+    assert_eq!(d.ids(), &["a/ok.png"]);
+    for name in &links {
+        let r = reason_for(&d, name);
+        assert!(r.contains("a virtual file system: not followed"), "{r}");
+    }
+    assert_eq!(d.skipped.len(), links.len(), "{:?}", d.skipped);
+    let e = err_text(data::load(
+        Path::new("/proc/self/fdinfo"),
+        &LoadOptions::default(),
+    ));
+    assert!(
+        e.contains("/proc/self/fdinfo: is in /proc, a virtual file system"),
+        "{e}"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn unreadable_files_are_skipped() {

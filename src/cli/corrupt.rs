@@ -37,7 +37,9 @@ pub struct CorruptArgs {
     #[arg(long, value_enum, ignore_case = true, default_value_t = MarkShape::X)]
     pub shape: MarkShape,
     /// Backdoor watermark position: corner (bottom-right), center, or ROW,COL of its top-left.
-    #[arg(long, default_value_t = Position::Corner)]
+    // A value starting with '-' ("-1,0") goes to the parser, which names what is wrong, not
+    // to clap as an unknown flag.
+    #[arg(long, default_value_t = Position::Corner, allow_hyphen_values = true)]
     pub position: Position,
     /// Backdoor watermark size in pixels (default: a seventh of the shorter side, at least 3).
     #[arg(long)]

@@ -33,6 +33,40 @@ pub struct Cli {
     pub path: Option<PathBuf>,
 }
 
+impl Cli {
+    /// The command line as clap sees it, with negative numbers taken as the values of the
+    /// options that take one: `--tau -1` is then refused naming `--tau` and the value, not as
+    /// "unexpected argument '-1'" (which names no option).
+    pub fn command_line() -> clap::Command {
+        fn negatives(c: clap::Command) -> clap::Command {
+            c.mut_args(|a| {
+                if a.get_action().takes_values() {
+                    a.allow_negative_numbers(true)
+                } else {
+                    a
+                }
+            })
+            .mut_subcommands(negatives)
+        }
+        negatives(<Self as clap::CommandFactory>::command())
+    }
+
+    /// Parse `args` (the program's name first) with [`Cli::command_line`].
+    pub fn try_parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut m = Self::command_line().try_get_matches_from(args)?;
+        <Self as clap::FromArgMatches>::from_arg_matches_mut(&mut m)
+    }
+
+    /// Parse the process's arguments; print clap's message and exit on a bad one.
+    pub fn parse_args() -> Self {
+        Self::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Open the window (the default).
@@ -85,4 +119,45 @@ pub fn dispatch(cli: Cli) -> Dispatch {
 pub fn report(r: &dyn std::fmt::Display) {
     use std::io::Write as _;
     let _ = write!(std::io::stdout(), "{r}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Negative numbers are values, not flags: the option's own check refuses them, naming
+    /// it (clap's "unexpected argument '-1'" named no option).
+    #[test]
+    fn negative_values_reach_their_options() {
+        let c = Cli::try_parse_args(["itlm", "run", "d", "--out", "o", "--tau", "-1"]).unwrap();
+        let Some(Command::Run(a)) = c.command else {
+            panic!("not a run")
+        };
+        assert_eq!(a.itlm.tau, Some(-1.0));
+        let e = Cli::try_parse_args(["itlm", "run", "d", "--out", "o", "--seed", "-1"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid value '-1' for '--seed <SEED>'"), "{e}");
+        let e = Cli::try_parse_args([
+            "itlm",
+            "corrupt",
+            "s",
+            "--out",
+            "o",
+            "--noise",
+            "backdoor",
+            "--rate",
+            "0.1",
+            "--position",
+            "-1,0",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("'-1,0': expected corner, center or ROW,COL"),
+            "{e}"
+        );
+        // Flags still parse as flags.
+        assert!(Cli::try_parse_args(["itlm", "run", "d", "--out", "o", "-q"]).is_ok());
+    }
 }

@@ -118,6 +118,10 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     for n in &p.notes {
         eprintln!("{n}");
     }
+    // The window says it on loading; the command line trained 201 outputs in silence.
+    if let Some(w) = crate::data::empty_classes::warning(&p.train) {
+        eprintln!("warning: {w}");
+    }
     if let (Some(out), Some(_)) = (&a.out, a.embed.source()) {
         super::embed::check_similar_outputs(out, a.force)?;
     }

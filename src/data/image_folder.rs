@@ -99,6 +99,19 @@ fn check_options(opts: &LoadOptions) -> Result<()> {
     Ok(())
 }
 
+/// The kernel's virtual file system (`/proc`, `/sys`, `/dev`) that `p` resolves into, if any:
+/// walking one follows links such as `/proc/self/root` into the whole machine and reads files
+/// that never end, so a dataset never goes there (a link into one is skipped).
+pub fn virtual_fs(p: &Path) -> Option<&'static str> {
+    if !cfg!(unix) {
+        return None;
+    }
+    let real = std::fs::canonicalize(p).ok()?;
+    ["/proc", "/sys", "/dev"]
+        .into_iter()
+        .find(|fs| real.starts_with(fs))
+}
+
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().first() == Some(&b'.')
 }
@@ -307,12 +320,31 @@ fn walk_class(
     skipped: &mut Vec<Skipped>,
 ) {
     let dir = root.join(rel);
+    let in_virtual_fs = std::cell::RefCell::new(Vec::new());
     let walk = walkdir::WalkDir::new(&dir)
         .follow_links(true)
         .min_depth(1)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| !is_hidden(e.file_name()));
+        .filter_entry(|e| {
+            if is_hidden(e.file_name()) {
+                return false;
+            }
+            // A link to a folder can lead out of the dataset (what lies under it is checked
+            // at the link, so this costs one lookup per link, not one per folder: a
+            // canonicalisation per folder is cubic in a 2000-deep tree); files behind links
+            // are read (and refused) like any other.
+            if e.path_is_symlink() && e.file_type().is_dir() {
+                if let Some(fs) = virtual_fs(e.path()) {
+                    in_virtual_fs.borrow_mut().push(Skipped {
+                        path: e.path().to_path_buf(),
+                        reason: format!("leads into {fs}, a virtual file system: not followed"),
+                    });
+                    return false;
+                }
+            }
+            true
+        });
     for item in walk {
         match item {
             Ok(d) => {
@@ -364,6 +396,7 @@ fn walk_class(
             }
         }
     }
+    skipped.extend(in_virtual_fs.into_inner());
 }
 
 fn no_images(dir: &Path, skipped: &[Skipped]) -> Error {

@@ -53,6 +53,12 @@ pub struct Loaded {
 /// (train + t10k), a single IDX images file, or a CIFAR-10 binary directory.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if let Some(fs) = image_folder::virtual_fs(path) {
+        return Err(Error::data(
+            path,
+            format!("is in {fs}, a virtual file system of the kernel, not a dataset"),
+        ));
+    }
     if meta.is_file() {
         if idx::looks_like_idx_file(path) {
             return idx::load_file(path);

@@ -32,7 +32,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| cannot_write(path, &tmp, e))?;
         f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
@@ -42,6 +42,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The error when the temp file or folder beside `target` cannot be made: it names the target
+/// the user asked for (a temp name alone, with the file system's "not found" for a folder that
+/// exists, as /proc gives, says nothing useful).
+fn cannot_write(target: &Path, tmp: &Path, e: std::io::Error) -> Error {
+    let dir = tmp.parent().unwrap_or(Path::new("."));
+    Error::data(
+        target,
+        format!(
+            "cannot be written: creating {} in {} failed: {e}",
+            tmp.file_name().unwrap_or_default().to_string_lossy(),
+            dir.display()
+        ),
+    )
 }
 
 /// Make the renames in `dir` durable (a no-op where folders cannot be synced).
@@ -82,7 +97,7 @@ impl StagedDir {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let tmp = parent.join(format!(".{name}.partial-{}-{nanos:09}", std::process::id()));
-        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::create_dir(&tmp).map_err(|e| cannot_write(dst, &tmp, e))?;
         Ok(Self {
             tmp,
             dst: dst.to_path_buf(),
@@ -135,6 +150,40 @@ fn remove_dead_partials(parent: &Path, name: &str) {
             if !super::lock::pid_alive(pid) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A target whose folder cannot take a temp file: the message names the target, not only
+    /// the temp name.
+    #[test]
+    fn an_unwritable_target_is_named_in_the_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a-file");
+        std::fs::write(&file, "x").unwrap();
+        let target = file.join("report.html");
+        let e = write_atomic(&target, b"y", Overwrite::Refuse)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("{}: cannot be written", target.display())),
+            "{e}"
+        );
+        #[cfg(target_os = "linux")]
+        {
+            let e = write_atomic(Path::new("/proc/x.html"), b"y", Overwrite::Refuse)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("/proc/x.html: cannot be written"), "{e}");
+            let e = StagedDir::new(Path::new("/proc/x"))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.starts_with("/proc/x: cannot be written"), "{e}");
         }
     }
 }

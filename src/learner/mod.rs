@@ -168,8 +168,13 @@ impl LearnerConfig {
                 self.lr
             )));
         }
-        if self.weight_decay.is_nan() || self.weight_decay < 0.0 {
-            return Err(Error::Config("weight decay must be >= 0".into()));
+        // An infinite decay made every loss NaN in round 0 ("training diverged"), which named
+        // neither the option nor the value.
+        if !(self.weight_decay >= 0.0 && self.weight_decay < 10.0) {
+            return Err(Error::Config(format!(
+                "weight decay must be in [0, 10), got {}",
+                self.weight_decay
+            )));
         }
         Ok(())
     }

@@ -97,8 +97,20 @@ pub fn install_into(kind: BackboneKind, from: Option<&Path>, dir: &Path) -> Resu
         // Weights::load picks the format by extension: check the copy under its final name's.
         let checked = tmp.with_extension(format.extension());
         std::fs::rename(&tmp, &checked).map_err(|e| Error::io(&checked, e))?;
-        let weights = Weights::load(&checked)?;
-        from_weights(kind, &weights, &BackboneConfig::default())?;
+        // The checks name the copy (a temp name in the data dir): name what the user gave.
+        let named = |e: Error| {
+            let msg = e.to_string();
+            let reason = msg
+                .strip_prefix(&format!("{}: ", checked.display()))
+                .unwrap_or(&msg)
+                .to_string();
+            match from {
+                Some(p) => Error::data(p, format!("not usable as {kind} weights: {reason}")),
+                None => Error::Other(format!("the downloaded {kind} weights: {reason}")),
+            }
+        };
+        let weights = Weights::load(&checked).map_err(named)?;
+        from_weights(kind, &weights, &BackboneConfig::default()).map_err(named)?;
         let dest = dir.join(format!("{}.{}", kind.name(), format.extension()));
         std::fs::rename(&checked, &dest).map_err(|e| Error::io(&dest, e))?;
         // One installed file per kind: drop one of the other format.
@@ -315,6 +327,28 @@ mod tests {
             "{:?}",
             files_in(dir.path())
         );
+    }
+
+    /// A file that is no weights file is named in the error, not the temp copy made of it.
+    #[test]
+    fn a_broken_weights_file_is_named_in_the_error() {
+        let src = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = src.path().join("empty.pth");
+        std::fs::write(&p, b"").unwrap();
+        let e = install_into(LITE0, Some(&p), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("{}: not usable as", p.display())),
+            "{e}"
+        );
+        assert!(e.contains("not a valid PyTorch file"), "{e}");
+        assert!(
+            !e.contains(".partial") && !e.contains(&format!(".{}", std::process::id())),
+            "{e}"
+        );
+        assert!(files_in(dir.path()).is_empty());
     }
 
     #[test]
