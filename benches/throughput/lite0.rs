@@ -56,13 +56,31 @@ fn torch_python() -> Result<String, String> {
 }
 
 /// PyTorch's (version, [(setting, images/s)]) from the script's `TORCH` lines.
-fn theirs(python: &str, weights: &Path, secs: f64, threads: usize) -> Result<(String, Vec<(String, f64)>), String> {
+fn theirs(
+    python: &str,
+    weights: &Path,
+    secs: f64,
+    threads: usize,
+) -> Result<(String, Vec<(String, f64)>), String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lite0_throughput.py");
     let out = std::process::Command::new(python)
         .arg(script)
         .arg(weights)
-        .args(["--torch-only", "--res", &RES.to_string(), "--batch", &BATCH.to_string()])
-        .args(["--secs", &secs.to_string(), "--threads", &threads.to_string(), "--reps", "1"])
+        .args([
+            "--torch-only",
+            "--res",
+            &RES.to_string(),
+            "--batch",
+            &BATCH.to_string(),
+        ])
+        .args([
+            "--secs",
+            &secs.to_string(),
+            "--threads",
+            &threads.to_string(),
+            "--reps",
+            "1",
+        ])
         .output()
         .map_err(|e| format!("cannot run {python}: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);

@@ -276,10 +276,10 @@ fn mapped_file_at(addr: usize) -> Option<String> {
             usize::from_str_radix(a, 16).ok()?,
             usize::from_str_radix(b, 16).ok()?,
         );
-        // perms, offset, dev, inode, then the path (absent for anonymous memory).
-        (a..b)
-            .contains(&addr)
-            .then(|| it.nth(4).map(String::from))?
+        // perms, offset, dev, inode, then the path (absent for anonymous memory; followed by
+        // " (deleted)" once the file has no name).
+        let path: Vec<&str> = it.skip(4).collect();
+        ((a..b).contains(&addr) && !path.is_empty()).then(|| path.join(" "))
     })
 }
 
