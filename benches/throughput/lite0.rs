@@ -1,7 +1,8 @@
 //! EfficientNet-Lite0 embedding throughput at 224x224, batch 32: ours (the fast engine, on the
 //! bench's rayon threads) against PyTorch 2.x on the same model and threads in the same run
 //! (`scripts/lite0_throughput.py --torch-only`: eval, inference_mode, NCHW, channels_last and
-//! TorchScript-frozen channels_last; the ratio is to the best of them). Ours is measured before
+//! TorchScript-frozen channels_last, under each OMP_WAIT_POLICY of `THROUGHPUT_OMP_WAIT`, default
+//! `PASSIVE,default`, as the CNN comparison; the ratio is to the best of them). Ours is measured before
 //! and after PyTorch and the better figure is used (the machine may be shared). Skipped, with
 //! the reason, where the weights are not installed (`itlm-inspector weights install
 //! efficientnet-lite0`) or there is no PyTorch 2.x (`ITLM_TORCH_PYTHON` or the venv of
@@ -61,9 +62,14 @@ fn theirs(
     weights: &Path,
     secs: f64,
     threads: usize,
+    omp_wait: &str,
 ) -> Result<(String, Vec<(String, f64)>), String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lite0_throughput.py");
-    let out = std::process::Command::new(python)
+    let mut cmd = std::process::Command::new(python);
+    if omp_wait != "default" {
+        cmd.env("OMP_WAIT_POLICY", omp_wait);
+    }
+    let out = cmd
         .arg(script)
         .arg(weights)
         .args([
@@ -92,7 +98,8 @@ fn theirs(
             ["TORCHVERSION", v] => version = (*v).to_string(),
             ["TORCH", _res, setting, rate] => {
                 if let Ok(r) = rate.parse() {
-                    rows.push((setting.replace('_', " "), r));
+                    let wait = format!(", OMP_WAIT_POLICY {omp_wait}");
+                    rows.push((setting.replace('_', " ") + &wait, r));
                 }
             }
             _ => {}
@@ -126,12 +133,22 @@ pub fn row(secs: f64) {
         Err(e) => return println!("Lite0: skipped (cannot load {}: {e})", weights.display()),
     };
     println!("  ours (fast engine): {before:.1} images/s");
-    let (version, rows) = match theirs(&python, &weights, secs, threads) {
-        Ok(t) => t,
-        Err(e) => return println!("Lite0: PyTorch skipped ({e})"),
-    };
-    for (setting, r) in &rows {
-        println!("  PyTorch {version} {setting}: {r:.1} images/s");
+    let waits = std::env::var("THROUGHPUT_OMP_WAIT").unwrap_or_else(|_| "PASSIVE,default".into());
+    let (mut version, mut rows) = (String::new(), Vec::new());
+    for wait in waits.split(',') {
+        match theirs(&python, &weights, secs, threads, wait) {
+            Ok((v, r)) => {
+                for (setting, rate) in &r {
+                    println!("  PyTorch {v} {setting}: {rate:.1} images/s");
+                }
+                version = v;
+                rows.extend(r);
+            }
+            Err(e) => println!("  PyTorch, OMP_WAIT_POLICY {wait}: skipped ({e})"),
+        }
+    }
+    if rows.is_empty() {
+        return println!("Lite0: no PyTorch figure to compare");
     }
     let after = ours(&weights, secs).unwrap_or(0.0);
     let best_ours = before.max(after);
