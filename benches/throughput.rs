@@ -21,6 +21,11 @@
 //! each row, ours / the best row of each version and of all, wall clock and per CPU-second.
 //! `THROUGHPUT_PYTORCH=0` skips PyTorch, `THROUGHPUT_TORCH_COMPILE=0` skips `torch.compile`
 //! (its compilation takes minutes on 2 cores). The whole run takes about 5 minutes.
+//! Last, EfficientNet-Lite0's embedding throughput against PyTorch 2.x's ([`lite0`];
+//! `THROUGHPUT_LITE0=0` skips it, `THROUGHPUT_LITE0=only` runs it alone).
+
+#[path = "throughput/lite0.rs"]
+mod lite0;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -199,6 +204,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.5);
+    let lite0 = std::env::var("THROUGHPUT_LITE0").unwrap_or_default();
+    if lite0 == "only" {
+        return lite0::row(secs.max(3.0));
+    }
     let only_fast = std::env::var("THROUGHPUT_IMPLS").is_ok_and(|s| s == "fast");
     let shape_filter = std::env::var("THROUGHPUT_SHAPE").ok();
     let phase = std::env::var("THROUGHPUT_PHASE").unwrap_or_default();
@@ -242,6 +251,9 @@ fn main() {
         }
     }
     compare(&ours, secs, &phase);
+    if lite0 != "0" {
+        lite0::row(secs.max(3.0));
+    }
 }
 
 /// Training and scoring rates of one CNN implementation on `SAMPLES` synthetic images.

@@ -11,6 +11,8 @@ threads (`--threads`, default 2: torch.set_num_threads and RAYON_NUM_THREADS), i
 forms: NCHW, channels_last, and TorchScript-frozen channels_last (oneDNN's fused convs), each
 under torch.inference_mode(). It prints every figure and the ratio ours / best PyTorch per
 repetition; timings on a shared machine are noisy, so compare ratios within one repetition.
+`--torch-only` prints PyTorch's figures alone, one `TORCH res setting img_per_s` line each
+(`cargo bench --bench throughput` runs it for its Lite0 row).
 """
 import argparse
 import os
@@ -69,11 +71,20 @@ def main():
     ap.add_argument("--res", default="224,112")
     ap.add_argument("--candle", action="store_true", help="also time the candle engine")
     ap.add_argument("--threads", type=int, default=2, help="torch threads = rayon threads")
+    ap.add_argument("--torch-only", action="store_true",
+                    help="PyTorch's figures only, as `TORCH res setting img_per_s` lines (for benches/throughput.rs)")
     ap.add_argument("--rust", default=str(Path(__file__).parents[1] / "target/release/examples/lite0"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     env = {**os.environ, "RAYON_NUM_THREADS": str(a.threads)}
     model = load(a.weights)
+    if a.torch_only:
+        print(f"TORCHVERSION {torch.__version__.split('+')[0]}")
+        for res in [int(r) for r in a.res.split(",")]:
+            for k, v in torch_rates(model, res, a.batch, a.secs).items():
+                print(f"TORCH {res} {k.replace(' ', '_')} {v:.2f}")
+                sys.stdout.flush()
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch}")
     engines = "fast,candle" if a.candle else "fast"
     for rep in range(a.reps):

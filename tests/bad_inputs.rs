@@ -662,7 +662,8 @@ fn the_cache_is_not_reused_after_the_folder_changed_and_a_corrupt_entry_is_noted
         assert_eq!((c.matrix.rows, c.matrix.dim), (data.len(), 3), "{what}");
         assert!(embed(&data).hit, "{what}: the new entry is not used");
         assert_eq!(listing(&root), before, "{what}: the dataset folder changed");
-        c.matrix
+        // Copied out of the entry's map: the entries are corrupted in place below.
+        FeatureMatrix::new(c.matrix.rows, c.matrix.dim, c.matrix.values.to_vec()).unwrap()
     };
 
     // Replaced by another image of the same size in bytes (a colour swap), a new mtime.

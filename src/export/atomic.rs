@@ -16,6 +16,18 @@ pub enum Overwrite {
 
 /// Write `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<()> {
+    write_atomic_with(path, overwrite, &mut |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `write` writes (through a buffer), for outputs too large to
+/// build in memory first. A reader never sees a half-written file, and a file it has open (or
+/// mapped) keeps its old content: the rename gives the path a new file, it does not change the
+/// old one.
+pub fn write_atomic_with(
+    path: &Path,
+    overwrite: Overwrite,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     if overwrite == Overwrite::Refuse && path.exists() {
         return Err(Error::data(
             path,
@@ -32,8 +44,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| cannot_write(path, &tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+        let f = std::fs::File::create(&tmp).map_err(|e| cannot_write(path, &tmp, e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        write(&mut w).map_err(|e| Error::io(&tmp, e))?;
+        let f = w
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
         sync_dir(dir)

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::classifier::per_sample_cross_entropy;
 use super::fast;
+use super::feature_values::FeatureValues;
 use super::init::ParamFactory;
 use super::optim::{ParamsSgd, Sgd};
 use super::schedule;
@@ -36,23 +37,25 @@ crate::choice!(HeadKind, "head", {
 /// Width of the MLP head's hidden layer.
 pub const MLP_HIDDEN: usize = 256;
 
-/// An n x dim f32 matrix of embeddings, one row per sample in dataset order.
+/// An n x dim f32 matrix of embeddings, one row per sample in dataset order. Its values are
+/// in memory or read in place from a mapped cache file ([`FeatureValues`]); cloning shares them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeatureMatrix {
     pub rows: usize,
     pub dim: usize,
-    pub values: Vec<f32>,
+    pub values: FeatureValues,
 }
 
 impl FeatureMatrix {
     /// Checks the size and that every value is finite.
-    pub fn new(rows: usize, dim: usize, values: Vec<f32>) -> Result<Self> {
+    pub fn new(rows: usize, dim: usize, values: impl Into<FeatureValues>) -> Result<Self> {
+        let values = values.into();
         if dim == 0 {
             return Err(Error::Config(
                 "embeddings must have at least one column".into(),
             ));
         }
-        if values.len() != rows * dim {
+        if Some(values.len()) != rows.checked_mul(dim) {
             return Err(Error::Config(format!(
                 "{} embedding values for {rows} rows of {dim}",
                 values.len()
@@ -105,14 +108,15 @@ impl DatasetKey {
     }
 }
 
-/// The standardised embeddings of a training set and of its evaluation sets; the mean and
-/// standard deviation come from the training matrix.
+/// The embeddings of a training set and of its evaluation sets, as they came (in memory or
+/// mapped from the cache: never copied), with the standardisation (mean and standard deviation
+/// of the training matrix) applied to the rows of each batch as it is gathered.
 #[derive(Clone, Debug)]
 pub struct Features {
     dim: usize,
     mean: Vec<f32>,
     inv_std: Vec<f32>,
-    sets: HashMap<DatasetKey, Arc<Vec<f32>>>,
+    sets: HashMap<DatasetKey, FeatureMatrix>,
 }
 
 impl Features {
@@ -163,7 +167,7 @@ impl Features {
     }
 
     /// Adds the features of another set (a test set), standardised like the training set's.
-    pub fn add(&mut self, data: &Dataset, mut m: FeatureMatrix) -> Result<()> {
+    pub fn add(&mut self, data: &Dataset, m: FeatureMatrix) -> Result<()> {
         if m.rows != data.len() {
             return Err(Error::Config(format!(
                 "{} embedding rows for the {} samples of {}",
@@ -178,12 +182,7 @@ impl Features {
                 data.name, m.dim, self.dim
             )));
         }
-        for r in m.values.chunks_exact_mut(self.dim) {
-            for ((v, mu), s) in r.iter_mut().zip(&self.mean).zip(&self.inv_std) {
-                *v = (*v - mu) * s;
-            }
-        }
-        self.sets.insert(DatasetKey::of(data), Arc::new(m.values));
+        self.sets.insert(DatasetKey::of(data), m);
         Ok(())
     }
 
@@ -191,19 +190,33 @@ impl Features {
         self.dim
     }
 
-    /// The standardised matrix of `data`.
-    fn of(&self, data: &Dataset) -> Result<&[f32]> {
-        self.sets
-            .get(&DatasetKey::of(data))
-            .map(|v| v.as_slice())
-            .ok_or_else(|| {
-                Error::Model(format!(
-                    "the embedding head has no embeddings for {} ({} samples): \
-                     embed that set before running the head on it",
-                    data.name,
-                    data.len()
-                ))
-            })
+    /// The matrix of `data`, as it came.
+    pub fn matrix(&self, data: &Dataset) -> Result<&FeatureMatrix> {
+        self.sets.get(&DatasetKey::of(data)).ok_or_else(|| {
+            Error::Model(format!(
+                "the embedding head has no embeddings for {} ({} samples): \
+                 embed that set before running the head on it",
+                data.name,
+                data.len()
+            ))
+        })
+    }
+
+    /// The rows `idx` of `m` (one of [`Features::matrix`]'s), standardised, appended to `out`.
+    pub fn gather(&self, m: &FeatureMatrix, idx: &[usize], out: &mut Vec<f32>) {
+        out.reserve(idx.len() * self.dim);
+        for &i in idx {
+            let row = m.row(i).iter().zip(&self.mean).zip(&self.inv_std);
+            out.extend(row.map(|((v, mu), s)| (v - mu) * s));
+        }
+    }
+
+    /// Every row of `data`'s matrix, standardised (a copy: for tests and small sets).
+    pub fn standardised(&self, data: &Dataset) -> Result<Vec<f32>> {
+        let m = self.matrix(data)?;
+        let mut out = Vec::new();
+        self.gather(m, &(0..m.rows).collect::<Vec<_>>(), &mut out);
+        Ok(out)
     }
 }
 
@@ -368,13 +381,11 @@ impl Head {
         Ok(())
     }
 
-    /// The rows of `idx` of `m` as an N x dim tensor, and their given labels.
-    fn batch(&self, m: &[f32], data: &Dataset, idx: &[usize]) -> Result<(Tensor, Tensor)> {
+    /// The rows of `idx` of `m`, standardised, as an N x dim tensor, and their given labels.
+    fn batch(&self, m: &FeatureMatrix, data: &Dataset, idx: &[usize]) -> Result<(Tensor, Tensor)> {
         let d = self.features.dim();
         let mut x = Vec::with_capacity(idx.len() * d);
-        for &i in idx {
-            x.extend_from_slice(&m[i * d..(i + 1) * d]);
-        }
+        self.features.gather(m, idx, &mut x);
         let y: Vec<u32> = idx.iter().map(|&i| data.label(i)).collect();
         Ok((
             Tensor::from_vec(x, (idx.len(), d), &self.device)?,
@@ -432,7 +443,7 @@ impl Learner for Head {
     ) -> Result<f32> {
         self.check_data(data)?;
         let features = Arc::clone(&self.features);
-        let m = features.of(data)?;
+        let m = features.matrix(data)?;
         let bs = self.cfg.batch_size;
         let total = schedule::total_batches(indices.len(), epochs, bs);
         let (lr, cosine) = (self.cfg.lr, self.cfg.lr_schedule == LrSchedule::Cosine);
@@ -459,7 +470,7 @@ impl Learner for Head {
     ) -> Result<Scores> {
         self.check_data(data)?;
         let features = Arc::clone(&self.features);
-        let m = features.of(data)?;
+        let m = features.matrix(data)?;
         let k = self.classes;
         let n = indices.len();
         let mut out = Scores {

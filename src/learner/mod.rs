@@ -5,6 +5,7 @@ pub mod backbone;
 pub mod batch;
 pub mod classifier;
 pub mod fast;
+pub mod feature_values;
 pub mod head;
 pub mod init;
 pub mod nets;
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::itlm::Learner;
 
 pub use classifier::{Classifier, CnnImpl};
+pub use feature_values::FeatureValues;
 pub use head::{FeatureMatrix, Features, Head, HeadKind};
 
 /// The model a run trains.

@@ -4,7 +4,8 @@
 //! backbone, its weights, the resolution, the preprocessing version and every sample's
 //! (id, file size, mtime) (image folders) or (id, pixels) (IDX, CIFAR, memory sets). A changed
 //! file changes the key; a truncated or corrupt cache file (length, key and CRC-32 checked) is
-//! recomputed, not trusted. Image folders are embedded from their original files at full
+//! recomputed, not trusted. An entry is read through a read-only memory map: its matrix is
+//! never copied into the heap (see [`read_entry`] for why that is safe). Image folders are embedded from their original files at full
 //! resolution (not the loaded, squashed pixels); other sets from their pixels (grey -> RGB).
 
 use std::path::{Path, PathBuf};
@@ -14,9 +15,10 @@ use rayon::prelude::*;
 
 use crate::data::{Dataset, Source};
 use crate::error::{Error, Result};
-use crate::export::atomic::{write_atomic, Overwrite};
+use crate::export::atomic::{write_atomic_with, Overwrite};
 use crate::export::paths::{check_outside_dataset, resolve_path};
 use crate::learner::backbone::{embed_files_with, preprocess, Backbone, ImageBatch};
+use crate::learner::feature_values::FeatureValues;
 use crate::learner::head::FeatureMatrix;
 
 /// Bumped whenever preprocessing changes what a backbone sees (resize, crop, normalisation).
@@ -228,7 +230,14 @@ impl EmbedCache {
         };
         let matrix = compute(data, backbone, progress)?;
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        write_atomic(&path, &encode(key, &matrix), Overwrite::Allow)?;
+        write_entry(&path, key, &matrix)?;
+        // Read back through a map, so that a miss, too, leaves the matrix in the page cache
+        // rather than the heap (the computed vector is freed); kept in memory where the new
+        // entry cannot be read back (it would be recomputed next time).
+        let matrix = match read_entry(&path, key, data.len(), spec.dim) {
+            Some(Ok(mapped)) if mapped == matrix => mapped,
+            _ => matrix,
+        };
         Ok(Cached {
             matrix,
             hit: false,
@@ -238,51 +247,107 @@ impl EmbedCache {
     }
 }
 
-/// The entry's bytes: header, values (f32 LE), CRC-32 of all before it.
-fn encode(key: u128, m: &FeatureMatrix) -> Vec<u8> {
-    let mut b = Vec::with_capacity(HEADER + m.values.len() * 4 + 4);
-    b.extend_from_slice(MAGIC);
-    b.extend_from_slice(&key.to_le_bytes());
-    b.extend_from_slice(&(m.rows as u64).to_le_bytes());
-    b.extend_from_slice(&(m.dim as u64).to_le_bytes());
-    for v in &m.values {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    let crc = crc32fast::hash(&b);
-    b.extend_from_slice(&crc.to_le_bytes());
-    b
+/// Writes the entry, streamed (the matrix is not encoded in memory first), atomically: a temp
+/// file renamed over `path`. An entry is never modified in place, which is what makes
+/// [`read_entry`]'s map safe. Layout: magic, key (u128), rows, dim (u64), the values (f32),
+/// all little-endian, then the CRC-32 of all before it.
+fn write_entry(path: &Path, key: u128, m: &FeatureMatrix) -> Result<()> {
+    write_atomic_with(path, Overwrite::Allow, &mut |w| {
+        let mut crc = crc32fast::Hasher::new();
+        let mut put = |w: &mut dyn std::io::Write, b: &[u8]| {
+            crc.update(b);
+            w.write_all(b)
+        };
+        let mut head = Vec::with_capacity(HEADER);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&key.to_le_bytes());
+        head.extend_from_slice(&(m.rows as u64).to_le_bytes());
+        head.extend_from_slice(&(m.dim as u64).to_le_bytes());
+        put(w, &head)?;
+        let mut buf = Vec::with_capacity(1 << 16);
+        for chunk in m.values.chunks(1 << 14) {
+            buf.clear();
+            for v in chunk {
+                buf.extend_from_slice(&v.to_le_bytes());
+            }
+            put(w, &buf)?;
+        }
+        w.write_all(&crc.finalize().to_le_bytes())
+    })
+}
+
+/// The entry's length in bytes for `rows` x `dim` (None: too large to exist).
+fn entry_len(rows: usize, dim: usize) -> Option<usize> {
+    rows.checked_mul(dim)?
+        .checked_mul(4)?
+        .checked_add(HEADER + 4)
+}
+
+fn wrong_length(len: u64, rows: usize, dim: usize) -> String {
+    let want = entry_len(rows, dim).map_or_else(|| "more".to_string(), |n| n.to_string());
+    format!("{len} bytes where {rows} x {dim} embeddings take {want}: truncated or corrupt")
 }
 
 /// The entry at `path` when it is whole and of this key and size: None when there is no file,
 /// the reason when it cannot be used (unreadable, truncated, corrupt: recomputed).
+///
+/// The values are not read into memory: the file is mapped read-only and the matrix reads
+/// them in place ([`FeatureValues::mapped`]); the checksum is computed over the map (no copy).
+/// This is safe because an entry is never modified once written: entries are written to a temp
+/// file renamed over the old one ([`write_entry`]), so a map keeps the file it was made of,
+/// whole and unchanged, even when this or another process replaces the entry meanwhile (the
+/// old file lives on, unnamed, until the last map of it goes). The length is checked on the
+/// opened file before mapping, and again on the map, so a truncated entry is a note and a
+/// recomputation, never a map past the file's end (whose pages would raise SIGBUS when read).
+/// What no check can prevent, as with any mmap: another program truncating the file in place
+/// while it is mapped; reading pages past the new end then raises SIGBUS. This program never
+/// does that: its caches are only ever replaced by rename.
 fn read_entry(
     path: &Path,
     key: u128,
     rows: usize,
     dim: usize,
 ) -> Option<std::result::Result<FeatureMatrix, String>> {
-    let b = match std::fs::read(path) {
-        Ok(b) => b,
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => return Some(Err(format!("cannot read it: {e}"))),
     };
-    Some(parse_entry(&b, key, rows, dim))
+    let len = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => return Some(Err(format!("cannot read it: {e}"))),
+    };
+    if entry_len(rows, dim).map(|n| n as u64) != Some(len) {
+        return Some(Err(wrong_length(len, rows, dim)));
+    }
+    // SAFETY: the file is never written in place (see above); its length was just checked.
+    let map = match unsafe { memmap2::Mmap::map(&file) } {
+        Ok(m) => m,
+        Err(e) => return Some(Err(format!("cannot map it: {e}"))),
+    };
+    Some(parse_entry(map, key, rows, dim))
 }
 
+/// Checks the mapped entry (length, magic, header, checksum) and gives its matrix, read in
+/// place from the map.
 fn parse_entry(
-    b: &[u8],
+    map: memmap2::Mmap,
     key: u128,
     rows: usize,
     dim: usize,
 ) -> std::result::Result<FeatureMatrix, String> {
-    let body = HEADER + rows * dim * 4;
-    if b.len() != body + 4 {
-        return Err(format!(
-            "{} bytes where {rows} x {dim} embeddings take {}: truncated or corrupt",
-            b.len(),
-            body + 4
-        ));
+    check_entry(&map, key, rows, dim)?;
+    let values = FeatureValues::mapped(map, HEADER, rows * dim)
+        .ok_or_else(|| "its values are not where its header says".to_string())?;
+    FeatureMatrix::new(rows, dim, values).map_err(|e| e.to_string())
+}
+
+fn check_entry(b: &[u8], key: u128, rows: usize, dim: usize) -> std::result::Result<(), String> {
+    // Checked again on the map: the file may have been truncated after it was opened.
+    if entry_len(rows, dim) != Some(b.len()) {
+        return Err(wrong_length(b.len() as u64, rows, dim));
     }
+    let body = b.len() - 4;
     if &b[..8] != MAGIC {
         return Err("not an embeddings cache file (bad magic)".into());
     }
@@ -295,11 +360,7 @@ fn parse_entry(
     if crc32fast::hash(&b[..body]) != crc {
         return Err("its checksum does not match: corrupt".into());
     }
-    let values = b[HEADER..body]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    FeatureMatrix::new(rows, dim, values).map_err(|e| e.to_string())
+    Ok(())
 }
 
 /// Runs the backbone over every sample of `data`.

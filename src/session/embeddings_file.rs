@@ -329,7 +329,7 @@ mod tests {
         let ids = dir.path().join("ids.txt");
         std::fs::write(&ids, "x/2.png\nx/0.png\r\nx/1.png\n").unwrap();
         let a = align(&data, m.clone(), Some(&ids), f).unwrap();
-        assert_eq!(a.values, vec![11.0, 12.0, 10.0]);
+        assert_eq!(*a.values, [11.0, 12.0, 10.0]);
         // An id that is not in the set, a missing sample.
         std::fs::write(&ids, "x/2.png\nx/9.png\nx/1.png\n").unwrap();
         let e = align(&data, m.clone(), Some(&ids), f)

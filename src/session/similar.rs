@@ -61,7 +61,7 @@ pub struct Similar {
 pub fn knn(m: &FeatureMatrix, k: usize) -> Vec<Vec<(usize, f32)>> {
     let (n, d) = (m.rows, m.dim);
     let k = k.min(n.saturating_sub(1));
-    let mut unit = m.values.clone();
+    let mut unit = m.values.to_vec();
     let mut mean = vec![0f64; d];
     for r in unit.chunks_exact(d) {
         for (s, &v) in mean.iter_mut().zip(r) {

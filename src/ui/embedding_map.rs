@@ -251,7 +251,7 @@ impl EmbeddingMap {
             Arc::new(FeatureMatrix {
                 rows: n,
                 dim: classes,
-                values: record.probs.clone(),
+                values: record.probs.clone().into(),
             })
         });
         match Pending::spawn("embedding-map", repaint, move || {

@@ -165,12 +165,16 @@ fn a_dataset_without_features_is_a_clear_error() {
 
 #[test]
 fn features_are_standardised_by_the_training_set() {
-    let (d, mut m, _) = clusters("train", 200, 2, 3, 1.0, 0.0, 9);
-    for v in m.values.iter_mut() {
-        *v = *v * 50.0 + 1000.0;
-    }
-    let f = Features::new(&d, m).unwrap();
-    let s = f.of(&d).unwrap();
+    let (d, m, _) = clusters("train", 200, 2, 3, 1.0, 0.0, 9);
+    let scaled: Vec<f32> = m.values.iter().map(|v| v * 50.0 + 1000.0).collect();
+    let m = FeatureMatrix::new(m.rows, m.dim, scaled).unwrap();
+    let f = Features::new(&d, m.clone()).unwrap();
+    let s = f.standardised(&d).unwrap();
+    // The features hold the matrix as given (shared, not copied); batches are standardised.
+    assert_eq!(f.matrix(&d).unwrap().values.as_ptr(), m.values.as_ptr());
+    let mut some = Vec::new();
+    f.gather(f.matrix(&d).unwrap(), &[7, 2], &mut some);
+    assert_eq!(some, [&s[21..24], &s[6..9]].concat());
     for c in 0..3 {
         let col: Vec<f64> = s.chunks_exact(3).map(|r| r[c] as f64).collect();
         let mean = col.iter().sum::<f64>() / col.len() as f64;

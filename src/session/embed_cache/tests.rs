@@ -148,6 +148,13 @@ fn a_corrupt_or_truncated_entry_is_recomputed() {
     let first = cache
         .embeddings(&data, &fake, "w", &mut no_progress())
         .unwrap();
+    // The entry is rewritten in place below (as a corrupting disk or program would): what it
+    // held is copied out and its map dropped first, as a map sees such writes (see read_entry).
+    let first = Cached {
+        matrix: FeatureMatrix::new(6, 3, first.matrix.values.to_vec()).unwrap(),
+        ..first
+    };
+    assert!(!first.matrix.values.is_mapped());
     let bytes = std::fs::read(&first.path).unwrap();
     // One flipped bit in a value: the CRC catches it.
     let mut bad = bytes.clone();
@@ -255,4 +262,134 @@ fn the_cache_dir_follows_the_environment() {
         PathBuf::from("/h/.cache/itlm-inspector")
     );
     assert!(cache_dir_from(None, None, None).is_err());
+}
+
+/// The file mapped at `addr` in this process (Linux: from `/proc/self/maps`), None when that
+/// memory is not a mapped file (heap, stack, anonymous).
+#[cfg(target_os = "linux")]
+fn mapped_file_at(addr: usize) -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|line| {
+        let mut it = line.split_whitespace();
+        let (a, b) = it.next()?.split_once('-')?;
+        let (a, b) = (
+            usize::from_str_radix(a, 16).ok()?,
+            usize::from_str_radix(b, 16).ok()?,
+        );
+        // perms, offset, dev, inode, then the path (absent for anonymous memory; followed by
+        // " (deleted)" once the file has no name).
+        let path: Vec<&str> = it.skip(4).collect();
+        ((a..b).contains(&addr) && !path.is_empty()).then(|| path.join(" "))
+    })
+}
+
+#[test]
+fn an_entry_is_read_in_place_from_its_map_and_a_replaced_entry_leaves_the_map_whole() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let data = folder(data_dir.path());
+    let cache = EmbedCache::new(cache_dir.path());
+    let fake = Fake::new();
+    let first = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap();
+    // A miss, too, hands back the entry it wrote, mapped (the computed vector is freed).
+    assert!(!first.hit && first.matrix.values.is_mapped());
+    let hit = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap();
+    assert!(hit.hit && hit.matrix.values.is_mapped());
+    assert_eq!(hit.matrix, first.matrix);
+    let rows: Vec<f32> = hit.matrix.values.to_vec();
+    // The values' memory is the cache file's map, not the heap.
+    #[cfg(target_os = "linux")]
+    {
+        let file = std::fs::canonicalize(&hit.path).unwrap();
+        let at = mapped_file_at(hit.matrix.values.as_ptr() as usize);
+        assert_eq!(at.as_deref(), Some(file.to_str().unwrap()), "{at:?}");
+    }
+
+    // Another process replaces the entry (by rename, as every writer of the cache does): the
+    // open map keeps the old file, whole and unchanged; the next open sees the new file, whose
+    // header is wrong, and recomputes it with a note.
+    let tmp = cache_dir.path().join("other.tmp");
+    std::fs::write(
+        &tmp,
+        vec![7u8; std::fs::metadata(&hit.path).unwrap().len() as usize],
+    )
+    .unwrap();
+    std::fs::rename(&tmp, &hit.path).unwrap();
+    assert_eq!(
+        *hit.matrix.values,
+        rows[..],
+        "the map changed under the rename"
+    );
+    #[cfg(target_os = "linux")]
+    {
+        let at = mapped_file_at(hit.matrix.values.as_ptr() as usize).unwrap_or_default();
+        assert!(at.ends_with("(deleted)"), "{at}");
+    }
+    let again = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap();
+    assert!(!again.hit, "the replaced entry was trusted");
+    assert!(again.note.unwrap().contains("bad magic"));
+    assert_eq!(*again.matrix.values, rows[..]);
+    assert_eq!(*hit.matrix.values, rows[..]);
+}
+
+/// An entry validated and mapped once, then truncated in place: the next open checks the
+/// file's length against its header before mapping, so it is a note and a recomputation, not
+/// a map past the end of the file (SIGBUS on reading it).
+#[test]
+fn an_entry_truncated_after_it_was_mapped_is_recomputed_without_a_crash() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let data = folder(data_dir.path());
+    let cache = EmbedCache::new(cache_dir.path());
+    let fake = Fake::new();
+    let path = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap()
+        .path;
+    let hit = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap();
+    assert!(hit.hit && hit.matrix.values.is_mapped());
+    let rows = hit.matrix.values.to_vec();
+    // No map of the file may be read once it is truncated in place: this one is dropped
+    // first (a map still in use would raise SIGBUS past the new end, as with any mmap).
+    drop(hit);
+    let len = std::fs::metadata(&path).unwrap().len();
+    for keep in [len - 1, len - 40, HEADER as u64 + 3, 5] {
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_len(keep).unwrap();
+        drop(f);
+        let calls = fake.calls();
+        let c = cache
+            .embeddings(&data, &fake, "w", &mut no_progress())
+            .unwrap();
+        assert!(!c.hit && fake.calls() > calls, "{keep}: trusted");
+        let note = c.note.unwrap_or_default();
+        assert!(
+            note.contains(&format!("{keep} bytes")) && note.contains("truncated"),
+            "{keep}: {note}"
+        );
+        assert_eq!(*c.matrix.values, rows[..], "{keep}");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            len,
+            "rewritten whole"
+        );
+    }
+
+    // The map's own length is checked too (a file truncated between the check and the map).
+    let short = cache_dir.path().join("short");
+    std::fs::write(&short, &std::fs::read(&path).unwrap()[..(len - 4) as usize]).unwrap();
+    let file = std::fs::File::open(&short).unwrap();
+    // SAFETY (test): the file is not modified while mapped.
+    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+    let key = u128::from_le_bytes(map[8..24].try_into().unwrap());
+    let e = parse_entry(map, key, 6, 3).unwrap_err();
+    assert!(e.contains("truncated"), "{e}");
 }
