@@ -578,6 +578,6 @@ fn legend_entry(
     let top = rect.center().y - galley.size().y / 2.0;
     ui.painter()
         .galley(egui::pos2(rect.left() + 14.0, top), galley, text_colour);
-    r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, text));
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, text));
     r
 }
