@@ -22,6 +22,7 @@ pub mod learner;
 pub mod presets;
 pub mod rng;
 pub mod session;
+pub mod testing;
 
 #[cfg(feature = "app")]
 pub mod cli;

@@ -13,18 +13,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use candle_core::{Device, Tensor};
 use itlm_inspector::data::{image_folder, Dataset, LoadOptions};
 use itlm_inspector::learner::backbone::{
-    self, lite0, preprocess, Backbone, BackboneConfig, BackboneKind, Engine, ImageBatch, InputSpec,
-    Outputs,
+    self, lite0, preprocess, Backbone, BackboneConfig, BackboneKind, Engine, ImageBatch,
 };
 use itlm_inspector::learner::FeatureMatrix;
 use itlm_inspector::session::embed_cache::EmbedCache;
-use itlm_inspector::Result;
 
 const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
 
@@ -63,82 +60,9 @@ fn photos(root: &Path, n: u32) {
     }
 }
 
-/// A deterministic pseudo-random N(0, 1)-ish stream (sum of uniforms).
-struct Noise(u64);
-
-impl Noise {
-    fn uniform(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32
-    }
-
-    fn normal(&mut self) -> f32 {
-        (0..4).map(|_| self.uniform()).sum::<f32>() - 2.0
-    }
-}
-
-/// Synthetic EfficientNet-Lite0 weights with the real names and shapes.
+/// Synthetic EfficientNet-Lite0 weights with the real names and shapes (no classifier).
 fn lite0_tensors() -> HashMap<String, Tensor> {
-    let mut rng = Noise(7);
-    let mut t = HashMap::new();
-    let mut tensor = |shape: &[usize], f: &mut dyn FnMut(&mut Noise) -> f32| {
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| f(&mut rng)).collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    };
-    let mut conv_bn = |t: &mut HashMap<String, Tensor>, conv: &str, bn: &str, s: [usize; 4]| {
-        let scale = 1.0 / ((s[1] * s[2] * s[3]) as f32).sqrt();
-        t.insert(
-            format!("{conv}.weight"),
-            tensor(&s, &mut |r| r.normal() * scale),
-        );
-        t.insert(format!("{bn}.weight"), tensor(&[s[0]], &mut |_| 1.0));
-        t.insert(
-            format!("{bn}.bias"),
-            tensor(&[s[0]], &mut |r| 0.1 * r.normal()),
-        );
-        t.insert(format!("{bn}.running_mean"), tensor(&[s[0]], &mut |_| 0.0));
-        t.insert(format!("{bn}.running_var"), tensor(&[s[0]], &mut |_| 1.0));
-    };
-    conv_bn(
-        &mut t,
-        "_conv_stem",
-        "_bn0",
-        [lite0::STEM_CHANNELS, 3, 3, 3],
-    );
-    for (i, b) in lite0::blocks().iter().enumerate() {
-        let p = format!("_blocks.{i}");
-        if b.expand != 1 {
-            conv_bn(
-                &mut t,
-                &format!("{p}._expand_conv"),
-                &format!("{p}._bn0"),
-                [b.mid(), b.cin, 1, 1],
-            );
-        }
-        conv_bn(
-            &mut t,
-            &format!("{p}._depthwise_conv"),
-            &format!("{p}._bn1"),
-            [b.mid(), 1, b.kernel, b.kernel],
-        );
-        conv_bn(
-            &mut t,
-            &format!("{p}._project_conv"),
-            &format!("{p}._bn2"),
-            [b.cout, b.mid(), 1, 1],
-        );
-    }
-    conv_bn(
-        &mut t,
-        "_conv_head",
-        "_bn1",
-        [lite0::EMBEDDING_DIM, 320, 1, 1],
-    );
-    t
+    itlm_inspector::testing::lite0_weights(7, false)
 }
 
 fn save(path: &Path, t: &HashMap<String, Tensor>) -> PathBuf {
@@ -224,57 +148,7 @@ fn solid_png(path: &Path, side: u32, channels: u8, value: u8) {
 }
 
 /// A fake backbone: each image's per-channel mean (dim 3), counting the images it embeds.
-struct MeanColour {
-    input: InputSpec,
-    images: AtomicUsize,
-}
-
-impl MeanColour {
-    fn new() -> Self {
-        Self {
-            input: BackboneKind::EfficientNetLite0
-                .input_spec(Some(32))
-                .unwrap(),
-            images: AtomicUsize::new(0),
-        }
-    }
-
-    fn images(&self) -> usize {
-        self.images.load(Ordering::SeqCst)
-    }
-}
-
-impl Backbone for MeanColour {
-    fn kind(&self) -> BackboneKind {
-        BackboneKind::EfficientNetLite0
-    }
-    fn input(&self) -> &InputSpec {
-        &self.input
-    }
-    fn embedding_dim(&self) -> usize {
-        3
-    }
-    fn num_classes(&self) -> Option<usize> {
-        None
-    }
-    fn engine_name(&self) -> String {
-        "mean colour".into()
-    }
-    fn forward(&self, batch: &ImageBatch, _: bool) -> Result<Outputs> {
-        self.images.fetch_add(batch.n, Ordering::SeqCst);
-        let px = batch.height * batch.width;
-        let mut e = Vec::new();
-        for img in batch.pixels.chunks_exact(px * 3) {
-            for c in 0..3 {
-                e.push(img.iter().skip(c).step_by(3).sum::<f32>() / px as f32);
-            }
-        }
-        Ok(Outputs {
-            embeddings: e,
-            logits: None,
-        })
-    }
-}
+use itlm_inspector::testing::MeanColour;
 
 // ---------------------------------------------------------------------------------------------
 // Weights
@@ -452,21 +326,10 @@ fn a_run_with_bad_weights_fails_clearly_and_writes_nothing() {
 
 /// A `.npy` of `shape` with `descr` ('<f4', '<i4', ...) and the raw `data`.
 fn npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    b.extend_from_slice(h.as_bytes());
-    b.extend_from_slice(data);
-    std::fs::write(path, b).unwrap();
+    std::fs::write(path, itlm_inspector::testing::npy(descr, shape, data)).unwrap();
 }
 
-fn f32s(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
+use itlm_inspector::testing::f32_bytes as f32s;
 
 /// `run --embeddings FILE [--embedding-ids IDS]` with a file that does not fit the dataset:
 /// wrong row count, dtype or number of dimensions, a NaN row, ids naming unknown files or
@@ -794,7 +657,7 @@ fn a_huge_and_a_one_pixel_image_are_skipped_or_resized_and_embedding_goes_on() {
     );
 
     // The huge RGB one, asked for directly, decodes under the backbone's limit and is reduced.
-    let spec = fake.input;
+    let spec = *fake.input();
     let v = preprocess::preprocess_file(&root.join("a/huge.png"), &spec).unwrap();
     assert_eq!(v.len(), 32 * 32 * 3);
     assert_eq!(listing(&root), before, "the dataset folder changed");

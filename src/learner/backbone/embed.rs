@@ -126,41 +126,8 @@ pub fn embed_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::learner::backbone::{BackboneKind, InputSpec, Outputs};
 
-    /// A backbone whose embedding is each image's per-channel mean (dim 3).
-    struct MeanColour(InputSpec);
-
-    impl Backbone for MeanColour {
-        fn kind(&self) -> BackboneKind {
-            BackboneKind::EfficientNetLite0
-        }
-        fn input(&self) -> &InputSpec {
-            &self.0
-        }
-        fn embedding_dim(&self) -> usize {
-            3
-        }
-        fn num_classes(&self) -> Option<usize> {
-            None
-        }
-        fn engine_name(&self) -> String {
-            "test".into()
-        }
-        fn forward(&self, batch: &ImageBatch, _: bool) -> Result<Outputs> {
-            let px = batch.height * batch.width;
-            let mut e = Vec::new();
-            for img in batch.pixels.chunks_exact(px * 3) {
-                for c in 0..3 {
-                    e.push(img.iter().skip(c).step_by(3).sum::<f32>() / px as f32);
-                }
-            }
-            Ok(Outputs {
-                embeddings: e,
-                logits: None,
-            })
-        }
-    }
+    use crate::testing::MeanColour;
 
     fn files(dir: &std::path::Path) -> Vec<PathBuf> {
         let mut out = Vec::new();
@@ -177,11 +144,7 @@ mod tests {
     }
 
     fn backbone() -> MeanColour {
-        MeanColour(
-            BackboneKind::EfficientNetLite0
-                .input_spec(Some(32))
-                .unwrap(),
-        )
+        MeanColour::new()
     }
 
     #[test]

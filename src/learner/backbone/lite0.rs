@@ -76,6 +76,44 @@ pub fn blocks() -> Vec<BlockSpec> {
     out
 }
 
+/// Every tensor of an EfficientNet-Lite0 weights file (EfficientNet-PyTorch's names) with its
+/// shape, in the order [`Lite0Params::load`] reads them; the classifier (`_fc`) last. Synthetic
+/// weights for tests and tools are made from this list ([`crate::testing::lite0_weights`]).
+pub fn expected_tensors() -> Vec<(String, Vec<usize>)> {
+    let mut v = Vec::new();
+    let mut conv_bn = |conv: &str, bn: &str, shape: [usize; 4]| {
+        v.push((format!("{conv}.weight"), shape.to_vec()));
+        for p in ["weight", "bias", "running_mean", "running_var"] {
+            v.push((format!("{bn}.{p}"), vec![shape[0]]));
+        }
+    };
+    conv_bn("_conv_stem", "_bn0", [STEM_CHANNELS, 3, 3, 3]);
+    for (i, b) in blocks().iter().enumerate() {
+        let p = format!("_blocks.{i}");
+        if b.expand != 1 {
+            conv_bn(
+                &format!("{p}._expand_conv"),
+                &format!("{p}._bn0"),
+                [b.mid(), b.cin, 1, 1],
+            );
+        }
+        conv_bn(
+            &format!("{p}._depthwise_conv"),
+            &format!("{p}._bn1"),
+            [b.mid(), 1, b.kernel, b.kernel],
+        );
+        conv_bn(
+            &format!("{p}._project_conv"),
+            &format!("{p}._bn2"),
+            [b.cout, b.mid(), 1, 1],
+        );
+    }
+    conv_bn("_conv_head", "_bn1", [EMBEDDING_DIM, 320, 1, 1]);
+    v.push(("_fc.weight".into(), vec![NUM_CLASSES, EMBEDDING_DIM]));
+    v.push(("_fc.bias".into(), vec![NUM_CLASSES]));
+    v
+}
+
 /// TensorFlow "SAME" padding of one dimension: (output size, padding before, padding after).
 pub fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize, usize) {
     let out = size.div_ceil(stride);
@@ -455,61 +493,40 @@ impl Backbone for Lite0 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    /// Random Lite0 weights: conv weights N(0, 1/fan_in), batch norms with random scale, shift,
-    /// mean and variance, so that folding matters.
+    /// Random Lite0 weights ([`crate::testing::lite0_weights`], with the classifier).
     pub(crate) fn random_weights(seed: u64) -> Weights {
-        use crate::rng::Rng;
-        let mut rng = Rng::new(seed);
-        let mut t: HashMap<String, Tensor> = HashMap::new();
-        let mut normal = |shape: &[usize], scale: f32, offset: f32| {
-            let n: usize = shape.iter().product();
-            let v: Vec<f32> = (0..n).map(|_| offset + scale * rng.normal()).collect();
-            Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-        };
-        let mut conv_bn = |t: &mut HashMap<String, Tensor>, conv: &str, bn: &str, s: [usize; 4]| {
-            let fan_in = (s[1] * s[2] * s[3]) as f32;
-            t.insert(
-                format!("{conv}.weight"),
-                normal(&s, 1.0 / fan_in.sqrt(), 0.0),
-            );
-            t.insert(format!("{bn}.weight"), normal(&[s[0]], 0.2, 1.0));
-            t.insert(format!("{bn}.bias"), normal(&[s[0]], 0.2, 0.1));
-            t.insert(format!("{bn}.running_mean"), normal(&[s[0]], 0.1, 0.0));
-            t.insert(
-                format!("{bn}.running_var"),
-                normal(&[s[0]], 0.1, 1.0).abs().unwrap(),
-            );
-        };
-        conv_bn(&mut t, "_conv_stem", "_bn0", [32, 3, 3, 3]);
-        for (i, b) in blocks().iter().enumerate() {
-            let p = format!("_blocks.{i}");
-            if b.expand != 1 {
-                conv_bn(
-                    &mut t,
-                    &format!("{p}._expand_conv"),
-                    &format!("{p}._bn0"),
-                    [b.mid(), b.cin, 1, 1],
-                );
+        Weights::from_tensors(
+            "random.safetensors",
+            crate::testing::lite0_weights(seed, true),
+        )
+    }
+
+    /// The loader reads exactly the listed tensors: weights made from the list load, and
+    /// without any one of them (the classifier is optional) the load fails naming it.
+    #[test]
+    fn the_loader_reads_exactly_the_expected_tensors() {
+        let all = crate::testing::lite0_weights(2, true);
+        assert_eq!(all.len(), expected_tensors().len());
+        let p = Lite0Params::load(&Weights::from_tensors("w.safetensors", all.clone())).unwrap();
+        assert!(p.fc.is_some());
+        for (name, _) in expected_tensors().iter().step_by(7) {
+            let mut t = all.clone();
+            t.remove(name);
+            let r = Lite0Params::load(&Weights::from_tensors("w.safetensors", t));
+            if name.starts_with("_fc.bias") {
+                // (The classifier is read whole when its weight is there.)
+                assert!(r.is_err(), "{name}");
+            } else if name.starts_with("_fc") {
+                assert!(r.is_ok_and(|p| p.fc.is_none()), "{name}");
+            } else {
+                let e = r
+                    .err()
+                    .unwrap_or_else(|| panic!("{name}: loaded"))
+                    .to_string();
+                assert!(e.contains(name.as_str()), "{name}: {e}");
             }
-            conv_bn(
-                &mut t,
-                &format!("{p}._depthwise_conv"),
-                &format!("{p}._bn1"),
-                [b.mid(), 1, b.kernel, b.kernel],
-            );
-            conv_bn(
-                &mut t,
-                &format!("{p}._project_conv"),
-                &format!("{p}._bn2"),
-                [b.cout, b.mid(), 1, 1],
-            );
         }
-        conv_bn(&mut t, "_conv_head", "_bn1", [1280, 320, 1, 1]);
-        t.insert("_fc.weight".into(), normal(&[1000, 1280], 0.03, 0.0));
-        t.insert("_fc.bias".into(), normal(&[1000], 0.1, 0.0));
-        Weights::from_tensors("random.safetensors", t)
     }
 
     #[test]

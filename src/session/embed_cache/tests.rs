@@ -1,61 +1,8 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use super::*;
 use crate::data::{image_folder, ImageShape, LoadOptions};
-use crate::learner::backbone::{BackboneKind, InputSpec, Outputs};
 
-/// A backbone whose embedding is each image's per-channel mean (dim 3), counting its calls.
-struct Fake {
-    input: InputSpec,
-    calls: AtomicUsize,
-}
-
-impl Fake {
-    fn new() -> Self {
-        Self {
-            input: BackboneKind::EfficientNetLite0
-                .input_spec(Some(32))
-                .unwrap(),
-            calls: AtomicUsize::new(0),
-        }
-    }
-
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-}
-
-impl Backbone for Fake {
-    fn kind(&self) -> BackboneKind {
-        BackboneKind::EfficientNetLite0
-    }
-    fn input(&self) -> &InputSpec {
-        &self.input
-    }
-    fn embedding_dim(&self) -> usize {
-        3
-    }
-    fn num_classes(&self) -> Option<usize> {
-        None
-    }
-    fn engine_name(&self) -> String {
-        "fake".into()
-    }
-    fn forward(&self, batch: &ImageBatch, _: bool) -> Result<Outputs> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let px = batch.height * batch.width;
-        let mut e = Vec::new();
-        for img in batch.pixels.chunks_exact(px * 3) {
-            for c in 0..3 {
-                e.push(img.iter().skip(c).step_by(3).sum::<f32>() / px as f32);
-            }
-        }
-        Ok(Outputs {
-            embeddings: e,
-            logits: None,
-        })
-    }
-}
+/// The per-channel-mean backbone, counting its calls.
+type Fake = crate::testing::MeanColour;
 
 /// An image folder of 2 classes x 3 images of mixed sizes and colours.
 fn folder(root: &Path) -> Dataset {
