@@ -21,13 +21,18 @@ pub struct BenchArgs {
     /// IDX directory with Fashion-MNIST (train + t10k).
     #[arg(long, default_value = "/usr/share/datasets/fashion-mnist")]
     pub data: PathBuf,
-    /// Comma-separated parts: train,score,round,load,select,memory (default: all; other names
-    /// are refused).
+    /// Comma-separated parts: train,score,round,load,select,memory (the default), scale (the
+    /// 100k-1M figures, opt-in); other names are refused.
     #[arg(long, default_value = "train,score,round,load,select,memory")]
     pub only: String,
-    /// Scratch folder for the PNG load test (default: a temporary folder, removed after).
+    /// Scratch folder for the PNG load test (default: a temporary folder, removed after); for
+    /// `scale`, where the 100k IDX pair, PNG folder and run file are left (default: none).
     #[arg(long)]
     pub scratch: Option<PathBuf>,
+    /// Samples of the synthetic set of the `scale` part (`--only scale`; not in the default
+    /// parts: it takes minutes). The training parts use at most 100000 of them.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub scale_n: usize,
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB (Linux).
@@ -56,7 +61,9 @@ fn cnn(d: &Dataset) -> Result<Box<dyn Learner>> {
 }
 
 /// The parts `bench` measures, in the order `--only` lists them.
-pub const PARTS: [&str; 6] = ["train", "score", "round", "load", "select", "memory"];
+pub const PARTS: [&str; 7] = [
+    "train", "score", "round", "load", "select", "memory", "scale",
+];
 
 /// The parts named by `--only`: unknown names and an empty list are refused with the valid
 /// names.
@@ -148,6 +155,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     if want("load") {
         load_rate(&a.data, a.scratch.as_deref())?;
+    }
+    if want("scale") {
+        super::bench_scale::scale(a.scale_n, a.scratch.as_deref())?;
     }
     Ok(())
 }
@@ -258,7 +268,7 @@ fn pil_reference(root: &Path) -> std::result::Result<(f64, f64, String), String>
     }
 }
 
-fn write_pngs(d: &Dataset, root: &Path) -> Result<()> {
+pub(super) fn write_pngs(d: &Dataset, root: &Path) -> Result<()> {
     use rayon::prelude::*;
     for c in &d.classes {
         let dir = root.join(c);
@@ -332,8 +342,9 @@ mod tests {
         assert_eq!(
             e,
             "invalid configuration: --only: no part named 'foo'; the parts are train, score, \
-             round, load, select, memory"
+             round, load, select, memory, scale"
         );
+        assert_eq!(chosen_parts("scale").unwrap(), ["scale"]);
         for empty in ["", " , "] {
             let e = chosen_parts(empty).unwrap_err().to_string();
             assert!(
