@@ -89,6 +89,46 @@ pub struct EmbeddingMap {
     pub hidden: std::collections::BTreeSet<String>,
 }
 
+/// At most about this many points are drawn per frame (tessellating 100k markers takes
+/// tens of milliseconds); more are thinned by a stride.
+const MAX_DRAWN: usize = 20_000;
+
+/// Colours whose points are never thinned (the rare ones, e.g. the truly bad, stay whole).
+const KEEP_WHOLE: usize = 1_000;
+
+/// Thin `series` to about `max` points: series of more than [`KEEP_WHOLE`] points keep every
+/// `stride`-th (the points are in dataset order, so a stride is an even sample); returns the
+/// stride (1: nothing thinned).
+fn thin(
+    series: Vec<(String, Color32, Vec<[f64; 2]>)>,
+    max: usize,
+) -> (Vec<(String, Color32, Vec<[f64; 2]>)>, usize) {
+    let total: usize = series.iter().map(|s| s.2.len()).sum();
+    if total <= max {
+        return (series, 1);
+    }
+    let whole: usize = series
+        .iter()
+        .map(|s| s.2.len())
+        .filter(|&n| n <= KEEP_WHOLE)
+        .sum();
+    let large = total - whole;
+    let room = max.saturating_sub(whole).max(1);
+    let stride = large.div_ceil(room).max(1);
+    let series = series
+        .into_iter()
+        .map(|(name, colour, pts)| {
+            if pts.len() <= KEEP_WHOLE {
+                (name, colour, pts)
+            } else {
+                let pts = pts.into_iter().step_by(stride).collect();
+                (name, colour, pts)
+            }
+        })
+        .collect();
+    (series, stride)
+}
+
 /// Colours for classes (cycled).
 const CLASS_COLOURS: [Color32; 10] = [
     Color32::from_rgb(31, 119, 180),
@@ -416,6 +456,18 @@ impl EmbeddingMap {
             .into_iter()
             .filter(|s| !hidden.contains(&s.0))
             .collect();
+        let (series, stride) = thin(series, MAX_DRAWN);
+        if stride > 1 {
+            ui.label(
+                RichText::new(format!(
+                    "drawing every {stride}th point of the larger colours ({} of {}): a frame stays fast; selection, hover and clicks use all points",
+                    series.iter().map(|s| s.2.len()).sum::<usize>(),
+                    proj.points.len()
+                ))
+                .small()
+                .color(Color32::GRAY),
+            );
+        }
         let resp = Plot::new("embedding_map")
             .height(300.0)
             .data_aspect(1.0)
@@ -580,4 +632,26 @@ fn legend_entry(
         .galley(egui::pos2(rect.left() + 14.0, top), galley, text_colour);
     r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, text));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_series_are_thinned_and_small_ones_kept_whole() {
+        let pts = |n: usize| (0..n).map(|i| [i as f64, 0.0]).collect::<Vec<_>>();
+        let s = vec![
+            ("big".to_string(), Color32::RED, pts(90_000)),
+            ("rare".to_string(), Color32::BLUE, pts(500)),
+        ];
+        let (t, stride) = thin(s.clone(), 20_000);
+        assert_eq!(stride, 5);
+        assert_eq!(t[0].2.len(), 18_000);
+        assert_eq!(t[0].2[1], [5.0, 0.0]);
+        assert_eq!(t[1].2.len(), 500);
+        assert!(t.iter().map(|s| s.2.len()).sum::<usize>() <= 20_000);
+        let (same, one) = thin(s, 100_000);
+        assert_eq!((same[0].2.len(), one), (90_000, 1));
+    }
 }
