@@ -114,7 +114,8 @@ pub struct ModelArgs {
     /// Learning rate [default: 0.001 for adamw, 0.05 for sgd; `reproduce backdoor`: 0.02]
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Learning rate within each round's training: constant, or cosine annealing to 0
+    /// Learning rate within each round's training: constant, cosine annealing to 0, or
+    /// constant with the weights averaged over the second half of the epochs (swa)
     /// [default: constant; `reproduce backdoor`: cosine]
     #[arg(long, value_enum)]
     pub lr_schedule: Option<LrSchedule>,

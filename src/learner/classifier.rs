@@ -185,6 +185,7 @@ impl Learner for Classifier {
             match self.cfg.lr_schedule {
                 LrSchedule::Constant => "",
                 LrSchedule::Cosine => " cosine",
+                LrSchedule::Swa => " swa",
             }
         )
     }
@@ -213,8 +214,11 @@ impl Learner for Classifier {
         let bs = self.cfg.batch_size;
         let total = schedule::total_batches(indices.len(), epochs, bs);
         let (lr, cosine) = (self.cfg.lr, self.cfg.lr_schedule == LrSchedule::Cosine);
+        let mut average = (self.cfg.lr_schedule == LrSchedule::Swa).then(|| {
+            schedule::WeightAverage::new(self.model.varmap.all_vars(), indices.len(), epochs, bs)
+        });
         let mut step = 0;
-        schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
+        let last = schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
             let (x, y) = batch(data, chunk, &self.device)?;
             let logits = self.model.net.forward(&x)?;
             let loss = per_sample_cross_entropy(&logits, &y)?.mean_all()?;
@@ -224,8 +228,15 @@ impl Learner for Classifier {
             }
             step += 1;
             opt.backward_step(&loss)?;
+            if let Some(a) = average.as_mut() {
+                a.after_batch(step)?;
+            }
             Ok(loss.to_scalar::<f32>()?)
-        })
+        })?;
+        if let Some(a) = average {
+            a.finish()?;
+        }
+        Ok(last)
     }
 
     fn score(

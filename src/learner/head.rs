@@ -246,6 +246,8 @@ fn boxed<O: Optimizer + Send + 'static>(
 /// One initialisation: the layers (weight out x in, bias) and the optimizer over them.
 struct Model {
     layers: Vec<(Tensor, Tensor)>,
+    /// The layers' variables (for weight averaging).
+    vars: Vec<Var>,
     opt: Box<dyn Step>,
 }
 
@@ -333,12 +335,12 @@ impl Head {
             ..Default::default()
         };
         let opt = match (cfg.optimizer, fast) {
-            (OptimizerKind::Adamw, true) => boxed::<fast::AdamW>(vars, adamw)?,
-            (OptimizerKind::Adamw, false) => boxed::<AdamW>(vars, adamw)?,
-            (OptimizerKind::Sgd, true) => boxed::<fast::Sgd>(vars, sgd)?,
-            (OptimizerKind::Sgd, false) => boxed::<Sgd>(vars, sgd)?,
+            (OptimizerKind::Adamw, true) => boxed::<fast::AdamW>(vars.clone(), adamw)?,
+            (OptimizerKind::Adamw, false) => boxed::<AdamW>(vars.clone(), adamw)?,
+            (OptimizerKind::Sgd, true) => boxed::<fast::Sgd>(vars.clone(), sgd)?,
+            (OptimizerKind::Sgd, false) => boxed::<Sgd>(vars.clone(), sgd)?,
         };
-        Ok(Model { layers, opt })
+        Ok(Model { layers, vars, opt })
     }
 
     /// Number of trainable parameters.
@@ -416,6 +418,7 @@ impl Learner for Head {
             match self.cfg.lr_schedule {
                 LrSchedule::Constant => "",
                 LrSchedule::Cosine => " cosine",
+                LrSchedule::Swa => " swa",
             }
         )
     }
@@ -447,8 +450,11 @@ impl Learner for Head {
         let bs = self.cfg.batch_size;
         let total = schedule::total_batches(indices.len(), epochs, bs);
         let (lr, cosine) = (self.cfg.lr, self.cfg.lr_schedule == LrSchedule::Cosine);
+        let mut average = (self.cfg.lr_schedule == LrSchedule::Swa).then(|| {
+            schedule::WeightAverage::new(self.model.vars.clone(), indices.len(), epochs, bs)
+        });
         let mut step = 0;
-        schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
+        let last = schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
             let (x, y) = self.batch(m, data, chunk)?;
             let logits = self.forward(&x)?;
             let loss = per_sample_cross_entropy(&logits, &y)?.mean_all()?;
@@ -458,8 +464,15 @@ impl Learner for Head {
             }
             step += 1;
             opt.backward_step(&loss)?;
+            if let Some(a) = average.as_mut() {
+                a.after_batch(step)?;
+            }
             Ok(loss.to_scalar::<f32>()?)
-        })
+        })?;
+        if let Some(a) = average {
+            a.finish()?;
+        }
+        Ok(last)
     }
 
     fn score(

@@ -93,11 +93,15 @@ pub enum LrSchedule {
     #[default]
     Constant,
     Cosine,
+    /// Constant rate; the model a call returns is the mean of its weights at the ends of the
+    /// epochs of the call's second half (stochastic weight averaging, Izmailov et al. 2018).
+    Swa,
 }
 
 crate::choice!(LrSchedule, "learning-rate schedule", {
     Constant => "constant", "The learning rate throughout";
     Cosine => "cosine", "Cosine annealing from the learning rate down to 0 over the call's batches: the usual companion of SGD, whose last iterates otherwise wander (test accuracy varies by a point or two between seeds)";
+    Swa => "swa", "Constant rate; each call's model is the mean of the weights at the ends of the epochs of its second half (stochastic weight averaging): one model from the swings between epochs that noisy labels cause";
 });
 
 /// Where tensors live.

@@ -1,6 +1,8 @@
 //! The batch loops every learner shares: seeded shuffled epochs (fractions allowed) with a tick
 //! per batch, and scoring in fixed-size chunks.
 
+use candle_core::{Tensor, Var};
+
 use crate::error::Result;
 use crate::itlm::{Phase, Tick, TickFn};
 use crate::rng::Rng;
@@ -20,6 +22,70 @@ pub fn total_batches(n: usize, epochs: f64, batch_size: usize) -> usize {
 pub fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
     let t = step as f64 / total.max(1) as f64;
     lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+}
+
+/// Stochastic weight averaging over one training call: the running sum of the variables'
+/// values at the ends of the epochs (and at the call's last batch) that lie in the call's
+/// second half; [`WeightAverage::finish`] sets the variables to their mean.
+pub struct WeightAverage {
+    vars: Vec<Var>,
+    sums: Vec<Tensor>,
+    count: usize,
+    per_epoch: usize,
+    total: usize,
+}
+
+impl WeightAverage {
+    /// For a call of `epochs` passes over `n` samples in batches of `batch_size`.
+    pub fn new(vars: Vec<Var>, n: usize, epochs: f64, batch_size: usize) -> Self {
+        Self {
+            vars,
+            sums: Vec::new(),
+            count: 0,
+            per_epoch: n.div_ceil(batch_size.max(1)).max(1),
+            total: total_batches(n, epochs, batch_size),
+        }
+    }
+
+    /// Snapshots taken so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Call after batch `done` (1-based) of the call: adds the variables' values when the
+    /// batch ends an epoch (or the call) in the call's second half.
+    pub fn after_batch(&mut self, done: usize) -> Result<()> {
+        let ends = done % self.per_epoch == 0 || done == self.total;
+        if !ends || 2 * done <= self.total {
+            return Ok(());
+        }
+        if self.sums.is_empty() {
+            // A copy: the optimizer updates the variables' storage in place.
+            self.sums = self
+                .vars
+                .iter()
+                .map(|v| v.as_tensor().copy())
+                .collect::<candle_core::Result<_>>()?;
+        } else {
+            for (s, v) in self.sums.iter_mut().zip(&self.vars) {
+                *s = (&*s + v.as_tensor())?;
+            }
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Sets every variable to its mean over the snapshots (unchanged with fewer than two).
+    pub fn finish(self) -> Result<()> {
+        if self.count < 2 {
+            return Ok(());
+        }
+        let k = self.count as f64;
+        for (s, v) in self.sums.iter().zip(&self.vars) {
+            v.set(&(s / k)?)?;
+        }
+        Ok(())
+    }
 }
 
 pub fn train_batches(
@@ -154,5 +220,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!((sizes, n), (vec![3, 3, 1], 3));
+    }
+
+    /// A variable set to `value` (two elements: `value` and `-value`).
+    fn set(v: &Var, value: f32) {
+        let t = Tensor::new(&[value, -value], &candle_core::Device::Cpu).unwrap();
+        v.set(&t).unwrap();
+    }
+
+    #[test]
+    fn weight_average_is_the_mean_of_the_second_half_epoch_ends() {
+        let v = Var::zeros(2, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+        // 4 samples, batch 1, 4 epochs: 16 batches, epochs end at 4, 8, 12, 16; the second
+        // half's are 12 and 16.
+        let mut avg = WeightAverage::new(vec![v.clone()], 4, 4.0, 1);
+        for done in 1..=16 {
+            set(&v, done as f32);
+            avg.after_batch(done).unwrap();
+        }
+        assert_eq!(avg.count(), 2);
+        avg.finish().unwrap();
+        assert_eq!(v.as_tensor().to_vec1::<f32>().unwrap(), vec![14.0, -14.0]);
+
+        // 2.5 epochs of 4 batches: 10 batches; epoch ends 4, 8 and the last batch 10; the
+        // second half's (after batch 5) are 8 and 10.
+        let mut avg = WeightAverage::new(vec![v.clone()], 4, 2.5, 1);
+        for done in 1..=10 {
+            set(&v, done as f32);
+            avg.after_batch(done).unwrap();
+        }
+        avg.finish().unwrap();
+        assert_eq!(v.as_tensor().to_vec1::<f32>().unwrap(), vec![9.0, -9.0]);
+
+        // One snapshot (a call shorter than two epochs' ends in its second half): unchanged.
+        let mut avg = WeightAverage::new(vec![v.clone()], 4, 1.0, 1);
+        for done in 1..=4 {
+            set(&v, done as f32);
+            avg.after_batch(done).unwrap();
+        }
+        assert_eq!(avg.count(), 1);
+        avg.finish().unwrap();
+        assert_eq!(v.as_tensor().to_vec1::<f32>().unwrap(), vec![4.0, -4.0]);
     }
 }

@@ -164,6 +164,8 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Constant, "constant");
                 ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Cosine, "cosine")
                     .on_hover_text("Cosine annealing to 0 over each round's training");
+                ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Swa, "swa")
+                    .on_hover_text("Constant rate; each round's model is the mean of its weights at the ends of the second half of its epochs (stochastic weight averaging)");
             });
             ui.horizontal(|ui| {
                 let l = ui.label("learning rate");
