@@ -96,13 +96,13 @@ const MAX_DRAWN: usize = 20_000;
 /// Colours whose points are never thinned (the rare ones, e.g. the truly bad, stay whole).
 const KEEP_WHOLE: usize = 1_000;
 
+/// One colour of points: its name, colour and plot positions.
+type Series = (String, Color32, Vec<[f64; 2]>);
+
 /// Thin `series` to about `max` points: series of more than [`KEEP_WHOLE`] points keep every
 /// `stride`-th (the points are in dataset order, so a stride is an even sample); returns the
 /// stride (1: nothing thinned).
-fn thin(
-    series: Vec<(String, Color32, Vec<[f64; 2]>)>,
-    max: usize,
-) -> (Vec<(String, Color32, Vec<[f64; 2]>)>, usize) {
+fn thin(series: Vec<Series>, max: usize) -> (Vec<Series>, usize) {
     let total: usize = series.iter().map(|s| s.2.len()).sum();
     if total <= max {
         return (series, 1);
