@@ -1759,6 +1759,15 @@ fn tab_counts(h: &mut Harness<'_, App>) -> (usize, usize) {
     (l.trimmed.len(), l.kept.len())
 }
 
+/// Open the combo box labelled `combo` and choose `option` in its list (the list's entry is the
+/// last widget of that name: it is drawn after the bar).
+fn pick(h: &mut Harness<'_, App>, combo: &str, option: &str) {
+    h.get_by_role_and_label(egui::Role::ComboBox, combo).click();
+    h.run_steps(2);
+    h.get_all_by_label(option).last().unwrap().click();
+    h.run_steps(2);
+}
+
 #[test]
 fn the_grid_bar_filters_by_path_class_decision_and_loss_and_clears() {
     use itlm_inspector::session::decisions::Decision;
@@ -1791,40 +1800,15 @@ fn the_grid_bar_filters_by_path_class_decision_and_loss_and_clears() {
     assert!(!h.state().state.filter.is_active());
 
     // The given class, from its list; then the predicted class on top of it.
-    h.get_by_role_and_label(egui::Role::ComboBox, "given")
-        .click();
-    h.run_steps(2);
-    let name = h
-        .state()
-        .state
-        .data
-        .as_ref()
-        .unwrap()
-        .train
-        .class_name(1)
-        .to_string();
-    h.get_all_by_label(&name).last().unwrap().click();
-    h.run_steps(2);
+    let classes = h.state().state.data.as_ref().unwrap().train.classes.clone();
+    pick(&mut h, "given", &classes[1]);
     assert_eq!(h.state().state.filter.class, Some(1));
     let given1 = |i: usize| labels[i] == 1;
     assert_eq!(
         tab_counts(&mut h),
         (count(&all.trimmed, &given1), count(&all.kept, &given1))
     );
-    h.get_by_role_and_label(egui::Role::ComboBox, "predicted")
-        .click();
-    h.run_steps(2);
-    let name2 = h
-        .state()
-        .state
-        .data
-        .as_ref()
-        .unwrap()
-        .train
-        .class_name(2)
-        .to_string();
-    h.get_all_by_label(&name2).last().unwrap().click();
-    h.run_steps(2);
+    pick(&mut h, "predicted", &classes[2]);
     assert_eq!(h.state().state.filter.predicted, Some(2));
     let both = |i: usize| labels[i] == 1 && rec.predicted[i] == 2;
     assert_eq!(
@@ -1846,18 +1830,10 @@ fn the_grid_bar_filters_by_path_class_decision_and_loss_and_clears() {
         ("kept", (0, 1)),
         ("any decision", (2, 1)),
     ] {
-        h.get_by_role_and_label(egui::Role::ComboBox, "decision")
-            .click();
-        h.run_steps(2);
-        h.get_all_by_label(choice).last().unwrap().click();
-        h.run_steps(2);
+        pick(&mut h, "decision", choice);
         assert_eq!(tab_counts(&mut h), want, "{choice}");
     }
-    h.get_by_role_and_label(egui::Role::ComboBox, "decision")
-        .click();
-    h.run_steps(2);
-    h.get_all_by_label("no decision").last().unwrap().click();
-    h.run_steps(2);
+    pick(&mut h, "decision", "no decision");
     assert_eq!(
         tab_counts(&mut h),
         (all.trimmed.len() - 2, all.kept.len() - 1)
