@@ -6,7 +6,7 @@ flipped and brightened, saved as JPEG or PNG; a share of the training samples is
 another class (truth.csv names them). `--copies` plants three copies of training images under
 other classes' folders (an exact copy, a half-size copy, a JPEG quality-70 re-encode: the
 duplicates the window's "duplicates" filter should find; truth.csv names each with its true
-label and kind "copy"), as `scripts/photo_walk.sh` expects. Needs Pillow and scikit-image's data folder (the wheel:
+label, kind "random": a copy filed under another class is a mislabelled sample), as `scripts/photo_walk.sh` expects. Needs Pillow and scikit-image's data folder (the wheel:
 `pip download --no-deps scikit-image`, unzip).
 
     python scripts/photo_like_set.py SKIMAGE_DATA_DIR OUT [--train 50] [--test 15] [--noise 0.2] [--seed 0] [--copies]
@@ -60,7 +60,7 @@ def plant_copies(out, truth, rng):
         else:
             f = f"copy_q70_{stem}.jpg"
             Image.open(src).convert("RGB").save(os.path.join(out, "train", to, f), quality=70)
-        rows.append((f"train/{to}/{f}", name, "copy"))
+        rows.append((f"train/{to}/{f}", name, "random"))
     return rows
 
 

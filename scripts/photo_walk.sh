@@ -8,7 +8,7 @@
 #            it is only read). The coordinates below were found at 1280x800 on that set
 #            (8 classes, truth.csv next to it, 3 copies: exact, half-size, JPEG q70;
 #            `scripts/photo_like_set.py SKIMAGE_DATA /tmp/pl/dupset --copies` makes such a set,
-#            its truth.csv names the copies as mislabelled, kind "copy").
+#            its truth.csv names the copies as mislabelled, kind "random").
 #   OUTDIR   where the screenshots go (default /tmp/photo_walk)
 # Env: BIN (default /tmp/walkbin2/itlm-inspector), DISP (X display number, default 98),
 #      XDG_DATA_HOME (where the EfficientNet-Lite0 weights are installed, default /tmp/sk/share),
