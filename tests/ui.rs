@@ -1902,8 +1902,12 @@ fn two_runs_compare_through_a_typed_path_and_their_sets_filter_the_grid() {
             .type_text(&file.display().to_string());
         h.run_steps(1);
         h.get_by_label("Compare").click();
+        // The click is handled in the next frame; until then the last compare's error stands.
+        h.run_steps(1);
         step_until(h, 30, "the other run to be read", |a| {
-            a.compare.other.as_ref().is_some_and(|o| o.file == file) || a.compare.error.is_some()
+            !a.compare.busy()
+                && (a.compare.other.as_ref().is_some_and(|o| o.file == file)
+                    || a.compare.error.is_some())
         });
     };
     // A run of other samples is refused, with the reason.

@@ -90,6 +90,11 @@ impl ComparePanel {
         }
     }
 
+    /// A run is being read.
+    pub fn busy(&self) -> bool {
+        self.loading.is_some()
+    }
+
     /// Forget the other run (another dataset was opened).
     pub fn clear(&mut self) {
         *self = Self::default();
