@@ -1657,6 +1657,23 @@ fn the_embedding_map_projects_the_shown_round_and_its_box_selects_in_the_grid() 
     shift_drag(&mut h, &[a, b]);
     assert_eq!(h.state().grid.selection.len(), N);
     h.get_by_label(&format!("{N} selected"));
+
+    // The points are one image, painted again only when what it shows changes.
+    h.run_steps(3);
+    let painted = h.state().map.paints;
+    assert!(painted > 0);
+    h.run_steps(5);
+    assert_eq!(
+        h.state().map.paints,
+        painted,
+        "an unchanged map was painted again"
+    );
+    h.get_by_label("given class").click();
+    h.run_steps(3);
+    assert!(
+        h.state().map.paints > painted,
+        "a new colouring was not painted"
+    );
     no_errors(&h);
 }
 

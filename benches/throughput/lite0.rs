@@ -1,4 +1,5 @@
-//! EfficientNet-Lite0 embedding throughput at 224x224, batch 32: ours (the fast engine, on the
+//! EfficientNet-Lite0 embedding throughput at 224x224 and at 112x112 (what the window uses for
+//! small images), batch 32: ours (the fast engine, on the
 //! bench's rayon threads) against PyTorch 2.x on the same model and threads in the same run
 //! (`scripts/lite0_throughput.py --torch-only`: eval, inference_mode, NCHW, channels_last and
 //! TorchScript-frozen channels_last, under each OMP_WAIT_POLICY of `THROUGHPUT_OMP_WAIT`, default
@@ -13,23 +14,24 @@ use std::time::Instant;
 
 use itlm_inspector::learner::backbone::{self, BackboneConfig, BackboneKind, ImageBatch};
 
-const RES: usize = 224;
+/// The resolutions measured: the backbone's own and the small-image one.
+const RESOLUTIONS: [usize; 2] = [224, 112];
 const BATCH: usize = 32;
 const LITE0: BackboneKind = BackboneKind::EfficientNetLite0;
 
 /// Our images/s on one batch of random inputs for `secs` seconds (after a warm-up batch).
-fn ours(weights: &Path, secs: f64) -> itlm_inspector::Result<f64> {
+fn ours(weights: &Path, res: usize, secs: f64) -> itlm_inspector::Result<f64> {
     let cfg = BackboneConfig {
-        resolution: Some(RES),
+        resolution: Some(res),
         ..Default::default()
     };
     let net = backbone::load(LITE0, weights, &cfg)?;
     let mut rng = itlm_inspector::rng::Rng::new(1);
     let b = ImageBatch {
         n: BATCH,
-        height: RES,
-        width: RES,
-        pixels: (0..BATCH * RES * RES * 3).map(|_| rng.normal()).collect(),
+        height: res,
+        width: res,
+        pixels: (0..BATCH * res * res * 3).map(|_| rng.normal()).collect(),
     };
     net.embed(&b)?;
     let start = Instant::now();
@@ -60,6 +62,7 @@ fn torch_python() -> Result<String, String> {
 fn theirs(
     python: &str,
     weights: &Path,
+    res: usize,
     secs: f64,
     threads: usize,
     omp_wait: &str,
@@ -75,7 +78,7 @@ fn theirs(
         .args([
             "--torch-only",
             "--res",
-            &RES.to_string(),
+            &res.to_string(),
             "--batch",
             &BATCH.to_string(),
         ])
@@ -116,10 +119,17 @@ fn theirs(
     Ok((version, rows))
 }
 
-/// Prints the Lite0 row: ours, each PyTorch setting, ours / the best PyTorch.
+/// Prints the Lite0 rows, one per resolution.
 pub fn row(secs: f64) {
+    for res in RESOLUTIONS {
+        row_at(res, secs);
+    }
+}
+
+/// One Lite0 row: ours, each PyTorch setting, ours / the best PyTorch.
+fn row_at(res: usize, secs: f64) {
     let threads = rayon::current_num_threads();
-    println!("\nEfficientNet-Lite0 embeddings, {RES}x{RES}, batch {BATCH}, {threads} threads:");
+    println!("\nEfficientNet-Lite0 embeddings, {res}x{res}, batch {BATCH}, {threads} threads:");
     let weights = match backbone::find_weights(LITE0, None) {
         Ok(w) => w,
         Err(e) => return println!("Lite0: skipped (no weights: {e})"),
@@ -128,7 +138,7 @@ pub fn row(secs: f64) {
         Ok(p) => p,
         Err(e) => return println!("Lite0: skipped ({e})"),
     };
-    let before = match ours(&weights, secs) {
+    let before = match ours(&weights, res, secs) {
         Ok(r) => r,
         Err(e) => return println!("Lite0: skipped (cannot load {}: {e})", weights.display()),
     };
@@ -136,7 +146,7 @@ pub fn row(secs: f64) {
     let waits = std::env::var("THROUGHPUT_OMP_WAIT").unwrap_or_else(|_| "PASSIVE,default".into());
     let (mut version, mut rows) = (String::new(), Vec::new());
     for wait in waits.split(',') {
-        match theirs(&python, &weights, secs, threads, wait) {
+        match theirs(&python, &weights, res, secs, threads, wait) {
             Ok((v, r)) => {
                 for (setting, rate) in &r {
                     println!("  PyTorch {v} {setting}: {rate:.1} images/s");
@@ -150,7 +160,7 @@ pub fn row(secs: f64) {
     if rows.is_empty() {
         return println!("Lite0: no PyTorch figure to compare");
     }
-    let after = ours(&weights, secs).unwrap_or(0.0);
+    let after = ours(&weights, res, secs).unwrap_or(0.0);
     let best_ours = before.max(after);
     let Some((best_at, best)) = rows
         .iter()
@@ -160,7 +170,7 @@ pub fn row(secs: f64) {
         return;
     };
     println!(
-        "Lite0 {RES}: ours {best_ours:.1} images/s (before {before:.1}, after {after:.1} PyTorch) \
+        "Lite0 {res}: ours {best_ours:.1} images/s (before {before:.1}, after {after:.1} PyTorch) \
          vs PyTorch {version} best {best:.1} ({best_at}): ours / PyTorch = {:.2}x",
         best_ours / best
     );

@@ -5,18 +5,21 @@
 //! set has one) or by the user's decision; hovering shows the sample's thumbnail and labels, a
 //! click opens it in the detail view, and a shift-drag selects the samples in the grid: a box,
 //! or a lasso (a free-hand outline) when the lasso tool is chosen. The projection runs off the UI thread once per round (and vector source) and is
-//! cached; each frame draws one `Points` series per colour.
+//! cached; the points are painted into one image of the plot's pixels ([`super::map_raster`]),
+//! painted again only when what it shows changes, so a frame costs the same at 100k points
+//! as at 100.
 
 use std::sync::Arc;
 
 use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Stroke, StrokeKind};
-use egui_plot::{MarkerShape, Plot, PlotPoint, Points};
+use egui_plot::{MarkerShape, Plot, PlotImage, PlotPoint, Points};
 
 use crate::learner::head::FeatureMatrix;
 use crate::session::projection::{pca2, Projection};
 
 use super::command::{Command, Commands, View};
 use super::histogram::{KEPT, TRIMMED};
+use super::map_raster::{self, Area, Layer, Marker};
 use super::pending::{Pending, Polled, Repaint};
 use super::thumbs::Thumbs;
 use crate::itlm::Decision;
@@ -87,47 +90,15 @@ pub struct EmbeddingMap {
     pub plot_transform: Option<egui_plot::PlotTransform>,
     /// The series the user hid by clicking their legend entry (by name).
     pub hidden: std::collections::BTreeSet<String>,
+    /// The painted points: what the image shows, the plot area it covers, and its texture.
+    raster: Option<(map_raster::Key, Area)>,
+    texture: Option<egui::TextureHandle>,
+    /// Images painted so far (tests check that an unchanged map is not painted again).
+    pub paints: u64,
 }
-
-/// At most about this many points are drawn per frame (tessellating 100k markers takes
-/// tens of milliseconds); more are thinned by a stride.
-const MAX_DRAWN: usize = 20_000;
-
-/// Colours whose points are never thinned (the rare ones, e.g. the truly bad, stay whole).
-const KEEP_WHOLE: usize = 1_000;
 
 /// One colour of points: its name, colour and plot positions.
 type Series = (String, Color32, Vec<[f64; 2]>);
-
-/// Thin `series` to about `max` points: series of more than [`KEEP_WHOLE`] points keep every
-/// `stride`-th (the points are in dataset order, so a stride is an even sample); returns the
-/// stride (1: nothing thinned).
-fn thin(series: Vec<Series>, max: usize) -> (Vec<Series>, usize) {
-    let total: usize = series.iter().map(|s| s.2.len()).sum();
-    if total <= max {
-        return (series, 1);
-    }
-    let whole: usize = series
-        .iter()
-        .map(|s| s.2.len())
-        .filter(|&n| n <= KEEP_WHOLE)
-        .sum();
-    let large = total - whole;
-    let room = max.saturating_sub(whole).max(1);
-    let stride = large.div_ceil(room).max(1);
-    let series = series
-        .into_iter()
-        .map(|(name, colour, pts)| {
-            if pts.len() <= KEEP_WHOLE {
-                (name, colour, pts)
-            } else {
-                let pts = pts.into_iter().step_by(stride).collect();
-                (name, colour, pts)
-            }
-        })
-        .collect();
-    (series, stride)
-}
 
 /// Colours for classes (cycled).
 const CLASS_COLOURS: [Color32; 10] = [
@@ -156,12 +127,7 @@ impl EmbeddingMap {
 
     /// The legend, above the plot rather than over its points: a coloured dot, the name and the
     /// count of each series; a click hides or shows the series.
-    fn legend_ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        series: &[(String, Color32, Vec<[f64; 2]>)],
-        selected: usize,
-    ) {
+    fn legend_ui(&mut self, ui: &mut egui::Ui, series: &[Series], selected: usize) {
         ui.horizontal_wrapped(|ui| {
             ui.spacing_mut().item_spacing.x = 10.0;
             for (name, colour, pts) in series {
@@ -390,7 +356,7 @@ impl EmbeddingMap {
         );
         let train = data.train.clone();
         // One series per colour.
-        let mut series: Vec<(String, Color32, Vec<[f64; 2]>)> = match self.colouring {
+        let mut series: Vec<Series> = match self.colouring {
             Colouring::KeptTrimmed => vec![
                 ("kept".into(), KEPT, Vec::new()),
                 ("trimmed".into(), TRIMMED, Vec::new()),
@@ -456,18 +422,79 @@ impl EmbeddingMap {
             .into_iter()
             .filter(|s| !hidden.contains(&s.0))
             .collect();
-        let (series, stride) = thin(series, MAX_DRAWN);
-        if stride > 1 {
-            ui.label(
-                RichText::new(format!(
-                    "drawing every {stride}th point of the larger colours ({} of {}): a frame stays fast; selection, hover and clicks use all points",
-                    series.iter().map(|s| s.2.len()).sum::<usize>(),
-                    proj.points.len()
-                ))
-                .small()
-                .color(Color32::GRAY),
-            );
+        let ppp = ui.ctx().pixels_per_point();
+        let mut layers: Vec<Layer<'_>> = series
+            .iter()
+            .map(|s| Layer {
+                colour: s.1,
+                marker: Marker::Disc(radius * ppp),
+                points: &s.2,
+            })
+            .collect();
+        // The grid's selection (a box or lasso made here, or clicks in the grid): rings.
+        layers.push(Layer {
+            colour: Color32::LIGHT_BLUE,
+            marker: Marker::Ring((radius + 2.0) * ppp),
+            points: &chosen,
+        });
+        // The image covers the data's area where it is in view, at the plot's pixel size (last
+        // frame's view: a pan or zoom paints again one frame later).
+        let data_area = Area::around(proj.points.iter().map(|q| [q[0] as f64, q[1] as f64]))
+            .map(|a| a.padded(0.02));
+        let view = self.plot_transform.map(|t| {
+            let b = t.bounds();
+            (
+                Area {
+                    min: b.min(),
+                    max: b.max(),
+                },
+                t.frame().size(),
+            )
+        });
+        let target = match (data_area, view) {
+            (Some(d), Some((v, frame))) => d.intersect(v).map(|a| {
+                let px = |share: f64, side: f32| {
+                    (share * (side * ppp) as f64).round().clamp(1.0, 4096.0) as usize
+                };
+                let w = px(a.width() / v.width(), frame.x);
+                let h = px(a.height() / v.height(), frame.y);
+                (a, w, h)
+            }),
+            (Some(d), None) => Some((d, 400, 300)),
+            (None, _) => None,
+        };
+        // Scrolled out of sight (last frame): the image waits until the plot is seen again.
+        let hidden_last = self
+            .plot_rect
+            .is_some_and(|r| !ui.clip_rect().intersects(r));
+        match target {
+            Some(_) if hidden_last && self.texture.is_some() => {}
+            Some((area, w, h)) => {
+                let key = map_raster::Key::of(&layers, area, w, h);
+                if self.raster.map(|r| r.0) != Some(key) || self.texture.is_none() {
+                    let img = map_raster::paint(&layers, area, w, h);
+                    self.paints += 1;
+                    match &mut self.texture {
+                        Some(t) => t.set(img, egui::TextureOptions::LINEAR),
+                        None => {
+                            self.texture = Some(ui.ctx().load_texture(
+                                "embedding_map_points",
+                                img,
+                                egui::TextureOptions::LINEAR,
+                            ))
+                        }
+                    }
+                    self.raster = Some((key, area));
+                }
+            }
+            None => self.raster = None,
         }
+        drop(layers);
+        let image = self
+            .texture
+            .as_ref()
+            .zip(self.raster)
+            .map(|(t, (_, area))| (t.id(), area));
         let resp = Plot::new("embedding_map")
             .height(300.0)
             .data_aspect(1.0)
@@ -476,22 +503,20 @@ impl EmbeddingMap {
             .allow_drag(!shift)
             .allow_boxed_zoom(false)
             .show(ui, |pu| {
-                for (name, colour, pts) in series {
-                    pu.add(
-                        Points::new(name, pts)
-                            .color(colour)
-                            .radius(radius)
-                            .filled(true),
-                    );
+                if let Some((id, a)) = image {
+                    let centre =
+                        PlotPoint::new((a.min[0] + a.max[0]) / 2.0, (a.min[1] + a.max[1]) / 2.0);
+                    let size = egui::vec2(a.width() as f32, a.height() as f32);
+                    pu.add(PlotImage::new("points", id, centre, size).allow_hover(false));
                 }
-                // The grid's selection (a box or lasso made here, or clicks in the grid).
-                if !chosen.is_empty() {
+                // Invisible corners of the data, so that the plot fits its bounds to the data
+                // (not to the image, which may cover only the zoomed-in view).
+                if let Some(d) = data_area {
                     pu.add(
-                        Points::new(format!("selected ({})", chosen.len()), chosen)
-                            .shape(MarkerShape::Circle)
-                            .filled(false)
-                            .radius(radius + 2.0)
-                            .color(Color32::LIGHT_BLUE),
+                        Points::new("extent", vec![d.min, d.max])
+                            .color(Color32::TRANSPARENT)
+                            .radius(0.0)
+                            .allow_hover(false),
                     );
                 }
                 if let Some(q) = selected.and_then(|i| proj.points.get(i)) {
@@ -504,6 +529,16 @@ impl EmbeddingMap {
                     );
                 }
             });
+        // A new view or size: paint for it in the next frame.
+        let now = (
+            resp.transform.bounds().min(),
+            resp.transform.bounds().max(),
+            resp.transform.frame().size(),
+        );
+        let seen_now = ui.clip_rect().intersects(resp.response.rect);
+        if view.is_none_or(|(v, f)| (v.min, v.max, f) != now) || (hidden_last && seen_now) {
+            ui.ctx().request_repaint();
+        }
         let r = &resp.response;
         self.plot_rect = Some(r.rect);
         let t = &resp.transform;
@@ -632,26 +667,4 @@ fn legend_entry(
         .galley(egui::pos2(rect.left() + 14.0, top), galley, text_colour);
     r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, text));
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn large_series_are_thinned_and_small_ones_kept_whole() {
-        let pts = |n: usize| (0..n).map(|i| [i as f64, 0.0]).collect::<Vec<_>>();
-        let s = vec![
-            ("big".to_string(), Color32::RED, pts(90_000)),
-            ("rare".to_string(), Color32::BLUE, pts(500)),
-        ];
-        let (t, stride) = thin(s.clone(), 20_000);
-        assert_eq!(stride, 5);
-        assert_eq!(t[0].2.len(), 18_000);
-        assert_eq!(t[0].2[1], [5.0, 0.0]);
-        assert_eq!(t[1].2.len(), 500);
-        assert!(t.iter().map(|s| s.2.len()).sum::<usize>() <= 20_000);
-        let (same, one) = thin(s, 100_000);
-        assert_eq!((same[0].2.len(), one), (90_000, 1));
-    }
 }

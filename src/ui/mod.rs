@@ -30,6 +30,7 @@ pub mod generated;
 pub mod grid;
 pub mod grid_bar;
 pub mod histogram;
+pub mod map_raster;
 pub mod metrics;
 pub mod open_bar;
 pub mod pending;
