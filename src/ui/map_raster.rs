@@ -24,9 +24,9 @@ impl Area {
         };
         for p in points {
             if p[0].is_finite() && p[1].is_finite() {
-                for k in 0..2 {
-                    a.min[k] = a.min[k].min(p[k]);
-                    a.max[k] = a.max[k].max(p[k]);
+                for (k, v) in p.into_iter().enumerate() {
+                    a.min[k] = a.min[k].min(v);
+                    a.max[k] = a.max[k].max(v);
                 }
             }
         }
