@@ -501,6 +501,9 @@ impl EmbeddingMap {
             .show_x(false)
             .show_y(false)
             .allow_drag(!shift)
+            // The wheel scrolls the panel (it panned the map away when the pointer crossed it);
+            // ctrl + wheel zooms, a drag pans, a double click fits the data again.
+            .allow_scroll(false)
             .allow_boxed_zoom(false)
             .show(ui, |pu| {
                 if let Some((id, a)) = image {
