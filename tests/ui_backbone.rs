@@ -203,6 +203,47 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
         &s.similar.as_ref().unwrap().similar,
         &found.similar
     ));
+
+    // The run reopened from its file: its embeddings come back from the cache (not computed),
+    // so the map and the duplicates are what they were.
+    let file = tmp.path().join("run.itlm");
+    std::fs::write(&file, s.run_file(None).unwrap().to_bytes().unwrap()).unwrap();
+    let reopen = |file: &Path| {
+        let mut r = AppState::headless(Settings::default());
+        r.open_path(file, Default::default());
+        wait(&mut r, 60, "the reopened run", |r: &AppState| {
+            r.data.is_some() && r.run.is_some()
+        });
+        // The read's verdict is a note either way.
+        wait(&mut r, 60, "the cache read", |r: &AppState| {
+            r.messages
+                .iter()
+                .any(|m| m.text.contains("backbone embeddings"))
+        });
+        r
+    };
+    let mut r = reopen(&file);
+    let back = r.embeddings.clone().expect("the reopened run's embeddings");
+    assert_eq!(*back, *m);
+    wait(&mut r, 60, "the duplicate search", |r: &AppState| {
+        r.similar.is_some()
+    });
+    assert_eq!(
+        r.similar.as_ref().unwrap().similar.duplicates,
+        found.similar.duplicates
+    );
+    // Without its cache entry the run still opens, and says why the map has no embeddings.
+    std::fs::remove_dir_all(&cache).unwrap();
+    let r = reopen(&file);
+    assert!(r.embeddings.is_none());
+    assert!(
+        r.messages
+            .iter()
+            .any(|m| !m.error && m.text.contains("not in the cache")),
+        "{:?}",
+        r.messages
+    );
+    assert!(!walk_has_cache(&data));
 }
 
 fn walk_has_cache(dir: &Path) -> bool {

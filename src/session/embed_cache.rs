@@ -247,6 +247,21 @@ impl EmbedCache {
     }
 }
 
+impl EmbedCache {
+    /// The cached embeddings of `data` under `backbone`, read only (never computed): None when
+    /// there is no valid entry (a damaged one counts as none).
+    pub fn lookup(
+        &self,
+        data: &Dataset,
+        backbone: &dyn Backbone,
+        weights: &str,
+    ) -> Result<Option<FeatureMatrix>> {
+        let spec = EmbedSpec::of(backbone, weights);
+        let key = cache_key(data, &spec)?;
+        Ok(read_entry(&self.path(&spec, key), key, data.len(), spec.dim).and_then(|r| r.ok()))
+    }
+}
+
 /// Writes the entry, streamed (the matrix is not encoded in memory first), atomically: a temp
 /// file renamed over `path`. An entry is never modified in place, which is what makes
 /// [`read_entry`]'s map safe. Layout: magic, key (u128), rows, dim (u64), the values (f32),

@@ -139,3 +139,59 @@ pub fn build_head(
         notes,
     })
 }
+
+/// The backbone and input resolution a run's head was trained on, read from the run's learner
+/// description ("linear head on efficientnet-lite0 224px embeddings (...)", as [`build_head`]
+/// names its origin); None for other learners.
+pub fn backbone_of(description: &str) -> Option<(BackboneKind, usize)> {
+    BackboneKind::ALL.into_iter().find_map(|k| {
+        let marker = format!(" head on {} ", k.name());
+        let at = description.find(&marker)? + marker.len();
+        let (res, _) = description[at..].split_once("px embeddings")?;
+        res.parse().ok().map(|r| (k, r))
+    })
+}
+
+/// The training embeddings of a reopened run whose head was trained on a backbone, from the
+/// cache only (nothing is computed): `Ok(None)` when the run's learner was not a backbone head
+/// or its entry is not (or no longer) in the cache; an error when its weights cannot be found
+/// or loaded.
+pub fn cached_run_embeddings(
+    data: &Dataset,
+    description: &str,
+    cache: &EmbedCache,
+) -> Result<Option<FeatureMatrix>> {
+    let Some((kind, resolution)) = backbone_of(description) else {
+        return Ok(None);
+    };
+    let path = backbone::find_weights(kind, None)?;
+    let cfg = BackboneConfig {
+        resolution: Some(resolution),
+        ..Default::default()
+    };
+    let model = backbone::load(kind, &path, &cfg)?;
+    cache.lookup(data, model.as_ref(), &weights_tag(&path)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runs_backbone_is_read_from_its_description() {
+        let d =
+            "linear head on efficientnet-lite0 224px embeddings (fast CPU) (1280-d embeddings, \
+                 10248 parameters, adamw, batch 128, lr 0.001)";
+        assert_eq!(backbone_of(d), Some((BackboneKind::EfficientNetLite0, 224)));
+        let d = "mlp head on resnet18 112px embeddings (candle) (512-d embeddings, hidden 256)";
+        assert_eq!(backbone_of(d), Some((BackboneKind::ResNet18, 112)));
+        for other in [
+            "cnn (421642 parameters, adamw, batch 128, lr 0.001)",
+            "linear head on embeddings from feats.npy (64-d embeddings)",
+            "linear head on efficientnet-lite0 embeddings",
+            "",
+        ] {
+            assert_eq!(backbone_of(other), None, "{other}");
+        }
+    }
+}

@@ -140,6 +140,9 @@ impl AppState {
         self.view.clear();
         if let Some(r) = reopened {
             self.show_reopened(&r);
+            if r.images_missing.is_none() {
+                self.read_run_embeddings(&r.run.learner_description);
+            }
         } else if self.autostart {
             self.autostart = false;
             self.start();

@@ -67,6 +67,7 @@ pub struct AppState {
     /// Duplicates and outliers found from [`Self::embeddings`].
     pub similar: Option<similar::Found>,
     similar_search: Option<similar::Search>,
+    embeddings_read: Option<similar::CacheRead>,
     noise_of: usize,
     view: ViewCache,
     repaint: Repaint,
@@ -96,6 +97,7 @@ impl AppState {
             embeddings: None,
             similar: None,
             similar_search: None,
+            embeddings_read: None,
             noise_of: 0,
             view: ViewCache::default(),
             repaint,
@@ -181,6 +183,7 @@ impl AppState {
         self.poll_loading();
         self.poll_worker();
         self.poll_similar();
+        self.poll_run_embeddings();
         self.poll_autosave();
         self.estimate_noise();
     }

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 
 use crate::learner::head::FeatureMatrix;
+use crate::session::embed_cache::EmbedCache;
+use crate::session::embed_head::{backbone_of, cached_run_embeddings};
 use crate::session::similar::{self, Similar};
 use crate::ui::pending::{Pending, Polled};
 use crate::ui::view::Membership;
@@ -81,7 +83,68 @@ pub struct Search {
     generation: u64,
 }
 
+/// A reopened run's embeddings being read from the cache, for which dataset generation.
+pub struct CacheRead {
+    task: Pending<crate::error::Result<Option<FeatureMatrix>>>,
+    generation: u64,
+}
+
 impl AppState {
+    /// A reopened run of a head on a backbone: read its training embeddings from the cache
+    /// (off the UI thread; never computed here), so that the map, duplicates and outliers are
+    /// what they were when the run finished. Other runs: nothing.
+    pub(super) fn read_run_embeddings(&mut self, description: &str) {
+        if backbone_of(description).is_none() {
+            return;
+        }
+        let Some(data) = self.data.as_ref() else {
+            return;
+        };
+        let (train, d) = (data.train.clone(), description.to_string());
+        match Pending::spawn("itlm-run-embeddings", self.repaint(), move || {
+            cached_run_embeddings(&train, &d, &EmbedCache::from_env()?)
+        }) {
+            Ok(task) => {
+                self.embeddings_read = Some(CacheRead {
+                    task,
+                    generation: self.generation,
+                })
+            }
+            Err(e) => self.error(format!("The run's embeddings were not read: {e}")),
+        }
+    }
+
+    pub(super) fn poll_run_embeddings(&mut self) {
+        let Some(r) = &self.embeddings_read else {
+            return;
+        };
+        let result = match r.task.poll() {
+            Polled::Waiting => return,
+            Polled::Done(r) => r.map_err(|e| e.to_string()),
+            Polled::Lost(why) => Err(why),
+        };
+        let current = r.generation == self.generation;
+        self.embeddings_read = None;
+        if !current {
+            return;
+        }
+        let not_used = "the embedding map shows the class probabilities, and duplicates and outliers are not searched; Start computes the embeddings again";
+        match result {
+            Ok(Some(m)) => {
+                self.info(
+                    "The run's backbone embeddings were read from the cache: the embedding map projects them, and duplicates and outliers are searched.",
+                );
+                self.set_embeddings(Arc::new(m));
+            }
+            Ok(None) => self.info(format!(
+                "The run's backbone embeddings are not in the cache (or the images changed since): {not_used}."
+            )),
+            Err(e) => self.info(format!(
+                "The run's backbone embeddings could not be read ({e}): {not_used}."
+            )),
+        }
+    }
+
     /// Take the embeddings a run computed: the map projects them, and duplicates and outliers
     /// are searched for off the UI thread.
     pub fn set_embeddings(&mut self, m: Arc<FeatureMatrix>) {
