@@ -347,64 +347,74 @@ fn scratch_sets(d: &Dataset, root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// One ITLM round (round 1: 5 epochs on the kept 70% + scoring all) of a linear head on
-/// synthetic embeddings: 100k x 1280 and N x 64.
+/// `rows` synthetic `dim`-d embeddings of 10 classes (Gaussian around seeded class centres,
+/// labels `i % 10`) and the dataset they stand for.
+pub fn synthetic_embeddings(rows: usize, dim: usize) -> Result<(Dataset, FeatureMatrix)> {
+    let mut rng = Rng::new(3);
+    let centres: Vec<f32> = (0..CLASSES * dim).map(|_| rng.normal() * 0.05).collect();
+    let mut values = vec![0f32; rows * dim];
+    values
+        .par_chunks_mut(dim * 4096)
+        .enumerate()
+        .for_each(|(chunk, block)| {
+            let mut rng = Rng::derive(4, chunk as u64);
+            for (j, row) in block.chunks_exact_mut(dim).enumerate() {
+                let c = (chunk * 4096 + j) % CLASSES;
+                for (v, m) in row.iter_mut().zip(&centres[c * dim..]) {
+                    *v = m + rng.normal();
+                }
+            }
+        });
+    let d = Dataset::from_parts(
+        format!("emb-{rows}"),
+        Source::Memory,
+        (0..CLASSES).map(|c| format!("c{c}")).collect(),
+        ImageShape::new(1, 1, 1),
+        vec![0; rows],
+        (0..rows).map(|i| (i % CLASSES) as u32).collect(),
+        (0..rows).map(|i| format!("e{i}")).collect(),
+    )?;
+    let m = FeatureMatrix::new(rows, dim, values)?;
+    Ok((d, m))
+}
+
+/// One ITLM round of a fresh `kind` head (batch 128) on `d`'s embeddings `f`: round 1 trains
+/// 5 epochs on the kept 70% and scores all. Returns round 1's record.
+pub fn head_round(d: &Dataset, f: Arc<Features>, kind: HeadKind) -> Result<Arc<RoundRecord>> {
+    let cfg = LearnerConfig {
+        batch_size: 128,
+        ..Default::default()
+    };
+    let mut h = Head::new(cfg, kind, f, CLASSES, candle_core::Device::Cpu)?;
+    let c = Config {
+        tau: 0.7,
+        rounds: 1,
+        epochs: 5.0,
+        final_epochs: 5,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    };
+    let mut hist = Vec::new();
+    itlm::run(
+        &mut h,
+        itlm::Inputs::new(d),
+        &c,
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )?;
+    hist.get(1)
+        .cloned()
+        .ok_or_else(|| Error::Other("the head run ended before round 1".into()))
+}
+
+/// One ITLM round ([`head_round`]) of a linear head on synthetic embeddings: 100k x 1280 and
+/// N x 64.
 fn embedding_rounds(n: usize) -> Result<()> {
     for (rows, dim) in [(n.min(TRAIN_N), 1280usize), (n, 64)] {
-        let mut rng = Rng::new(3);
-        let centres: Vec<f32> = (0..CLASSES * dim).map(|_| rng.normal() * 0.05).collect();
-        let mut values = vec![0f32; rows * dim];
-        values
-            .par_chunks_mut(dim * 4096)
-            .enumerate()
-            .for_each(|(chunk, block)| {
-                let mut rng = Rng::derive(4, chunk as u64);
-                for (j, row) in block.chunks_exact_mut(dim).enumerate() {
-                    let c = (chunk * 4096 + j) % CLASSES;
-                    for (v, m) in row.iter_mut().zip(&centres[c * dim..]) {
-                        *v = m + rng.normal();
-                    }
-                }
-            });
-        let d = Dataset::from_parts(
-            format!("emb-{rows}"),
-            Source::Memory,
-            (0..CLASSES).map(|c| format!("c{c}")).collect(),
-            ImageShape::new(1, 1, 1),
-            vec![0; rows],
-            (0..rows).map(|i| (i % CLASSES) as u32).collect(),
-            (0..rows).map(|i| format!("e{i}")).collect(),
-        )?;
-        let f = Features::new(&d, FeatureMatrix::new(rows, dim, values)?)?;
-        let cfg = LearnerConfig {
-            batch_size: 128,
-            ..Default::default()
-        };
-        let mut h = Head::new(
-            cfg,
-            HeadKind::Linear,
-            Arc::new(f),
-            CLASSES,
-            candle_core::Device::Cpu,
-        )?;
-        let c = Config {
-            tau: 0.7,
-            rounds: 1,
-            epochs: 5.0,
-            final_epochs: 5,
-            schedule: TauSchedule::Constant,
-            ..Default::default()
-        };
-        let mut hist = Vec::new();
-        itlm::run(
-            &mut h,
-            itlm::Inputs::new(&d),
-            &c,
-            Start::Fresh,
-            &mut hist,
-            &mut Quiet,
-        )?;
-        let r = &hist[1];
+        let (d, m) = synthetic_embeddings(rows, dim)?;
+        let f = Features::new(&d, m)?;
+        let r = head_round(&d, Arc::new(f), HeadKind::Linear)?;
         println!(
             "ITLM round, linear head on {rows} x {dim} embeddings: train 5 epochs on {} in {:.2} s + \
              score {rows} in {:.2} s = {:.2} s",

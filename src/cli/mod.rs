@@ -4,7 +4,7 @@
 
 pub mod args;
 pub mod bench;
-mod bench_scale;
+pub mod bench_scale;
 pub mod corrupt;
 pub mod embed;
 pub mod export;
