@@ -245,9 +245,7 @@ impl EmbedCache {
             note,
         })
     }
-}
 
-impl EmbedCache {
     /// The cached embeddings of `data` under `backbone`, read only (never computed): None when
     /// there is no valid entry (a damaged one counts as none).
     pub fn lookup(

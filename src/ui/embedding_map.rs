@@ -489,7 +489,6 @@ impl EmbeddingMap {
             }
             None => self.raster = None,
         }
-        drop(layers);
         let image = self
             .texture
             .as_ref()

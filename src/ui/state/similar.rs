@@ -77,17 +77,34 @@ impl Found {
     }
 }
 
-/// The search running in the background, for which dataset generation.
-pub struct Search {
-    task: Pending<crate::error::Result<Similar>>,
+/// A background task of this file, for which dataset generation.
+pub struct ForGeneration<T> {
+    task: Pending<crate::error::Result<T>>,
     generation: u64,
 }
 
-/// A reopened run's embeddings being read from the cache, for which dataset generation.
-pub struct CacheRead {
-    task: Pending<crate::error::Result<Option<FeatureMatrix>>>,
-    generation: u64,
+impl<T: Send + 'static> ForGeneration<T> {
+    /// The result of the task in `slot`, once it is done, taken out of the slot; None while it
+    /// runs, and when it was started for an earlier dataset than `generation` (then it is
+    /// dropped).
+    fn take_done(slot: &mut Option<Self>, generation: u64) -> Option<Result<T, String>> {
+        let t = slot.as_ref()?;
+        let result = match t.task.poll() {
+            Polled::Waiting => return None,
+            Polled::Done(r) => r.map_err(|e| e.to_string()),
+            Polled::Lost(why) => Err(why),
+        };
+        let current = t.generation == generation;
+        *slot = None;
+        current.then_some(result)
+    }
 }
+
+/// The duplicate and outlier search running in the background.
+pub type Search = ForGeneration<Similar>;
+
+/// A reopened run's embeddings being read from the cache.
+pub type CacheRead = ForGeneration<Option<FeatureMatrix>>;
 
 impl AppState {
     /// A reopened run of a head on a backbone: read its training embeddings from the cache
@@ -115,19 +132,10 @@ impl AppState {
     }
 
     pub(super) fn poll_run_embeddings(&mut self) {
-        let Some(r) = &self.embeddings_read else {
+        let Some(result) = ForGeneration::take_done(&mut self.embeddings_read, self.generation)
+        else {
             return;
         };
-        let result = match r.task.poll() {
-            Polled::Waiting => return,
-            Polled::Done(r) => r.map_err(|e| e.to_string()),
-            Polled::Lost(why) => Err(why),
-        };
-        let current = r.generation == self.generation;
-        self.embeddings_read = None;
-        if !current {
-            return;
-        }
         let not_used = "the embedding map shows the class probabilities, and duplicates and outliers are not searched; Start computes the embeddings again";
         match result {
             Ok(Some(m)) => {
@@ -184,19 +192,10 @@ impl AppState {
     }
 
     pub(super) fn poll_similar(&mut self) {
-        let Some(s) = &self.similar_search else {
+        let Some(result) = ForGeneration::take_done(&mut self.similar_search, self.generation)
+        else {
             return;
         };
-        let result = match s.task.poll() {
-            Polled::Waiting => return,
-            Polled::Done(r) => r.map_err(|e| e.to_string()),
-            Polled::Lost(why) => Err(why),
-        };
-        let current = s.generation == self.generation;
-        self.similar_search = None;
-        if !current {
-            return;
-        }
         match result {
             Ok(found) => {
                 let n = self.data.as_ref().map_or(0, |d| d.train.len());
