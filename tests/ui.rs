@@ -1963,3 +1963,81 @@ fn two_runs_compare_through_a_typed_path_and_their_sets_filter_the_grid() {
     assert_eq!(tab_counts(&mut h), (both + only_a, 150 - both - only_a));
     no_errors(&h);
 }
+
+/// A run with the clustering cut (`run --clusters`): the probe runs before the final round and
+/// its report is saved; reopened, the window offers the held-out samples as a grid filter,
+/// keeps them out of the cut at any tau and says in the round's hover what the cut did.
+#[test]
+fn a_clustering_cut_run_shows_and_filters_what_it_held_out() {
+    use itlm_inspector::export::{Overwrite, RunFile};
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let out = tempfile::tempdir().unwrap();
+    cli_run(data.path(), out.path(), &["--clusters"]);
+    let file = out.path().join("run.itlm");
+    let mut run = RunFile::read(&file).unwrap();
+    assert!(run.config.clusters);
+    let last = run.rounds.len() - 1;
+    let report = run.rounds[last].clusters.clone().expect("the probe ran");
+    assert_eq!(report.classes.len(), 3, "every class was split");
+    assert!(run.rounds[..last].iter().all(|r| r.clusters.is_none()));
+    // Whatever the tiny run flagged, hold out three low-loss samples of class 1 as a cut on
+    // real data would, and reopen.
+    let r = std::sync::Arc::make_mut(&mut run.rounds[last]);
+    let mut order: Vec<usize> = (0..r.score.len())
+        .filter(|&i| run.dataset.labels[i] == 1)
+        .collect();
+    order.sort_by(|&a, &b| r.score[a].total_cmp(&r.score[b]));
+    r.held_out = vec![false; r.score.len()];
+    for &i in &order[..3] {
+        r.held_out[i] = true;
+    }
+    let mut held: Vec<usize> = order[..3].to_vec();
+    held.sort_unstable();
+    let mut c = report.classes[1].clone();
+    (c.size, c.flagged) = (3, true);
+    r.clusters = Some(itlm_inspector::itlm::ClusterReport {
+        classes: vec![c],
+        probe_epochs: report.probe_epochs,
+    });
+    let saved = out.path().join("clustered.itlm");
+    itlm_inspector::export::write_atomic(&saved, &run.to_bytes().unwrap(), Overwrite::Refuse)
+        .unwrap();
+
+    let mut h = harness(&saved);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some()
+    });
+    no_errors(&h);
+    let cut = h.state_mut().state.cut().unwrap();
+    assert!(
+        held.iter().all(|&i| !cut.kept[i]),
+        "held out at the run's tau"
+    );
+    h.get_by_label("held out by clusters (3)").click();
+    h.run_steps(3);
+    let within = h.state().state.filter.within.clone().unwrap();
+    assert_eq!(
+        (0..within.mask.len())
+            .filter(|&i| within.mask[i])
+            .collect::<Vec<_>>(),
+        held
+    );
+    // At tau 1 the cut keeps everything but what the clustering cut held out.
+    h.state_mut().state.set_tau(1.0);
+    h.run_steps(3);
+    let cut = h.state_mut().state.cut().unwrap();
+    assert_eq!(cut.trimmed_count, 3);
+    // The histogram panel says what the cut did.
+    let class1 = &run.dataset.classes[1];
+    h.get_by_label_contains(&format!(
+        "Clustering cut: held out 3 samples before this round trained ({class1}: a cluster of 3 of"
+    ));
+    // And a held-out sample's detail.
+    h.state_mut()
+        .apply(vec![itlm_inspector::ui::command::Command::SelectSample(
+            Some(held[0]),
+        )]);
+    h.run_steps(3);
+    h.get_by_label_contains("held out by the clustering cut: in a small cluster");
+}

@@ -66,6 +66,16 @@ pub struct ItlmArgs {
     /// noise; classifiers only; not with --restore [default: off].
     #[arg(long, conflicts_with = "restore")]
     pub relabel: bool,
+    /// Before the final round, train a probe model on every sample for the final round's
+    /// length, split each class's penultimate activations in two (activation clustering), and
+    /// hold out of the final model the smaller cluster of a class when it is at most a quarter
+    /// of the class, the early rounds trimmed its members at least 3 times as often as the
+    /// rest, and the last model before the cut puts more of it in one other class than in its
+    /// own (exclusionary reclassification): for backdoors whose stamped images look like
+    /// their target class (Shirt -> T-shirt). Classifiers with a hidden layer; not with
+    /// --relabel [default: off]
+    #[arg(long, conflicts_with = "relabel")]
+    pub clusters: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -93,6 +103,7 @@ impl ItlmArgs {
             seed: self.seed,
             restore: (base.restore || self.restore) && !self.no_restore && !self.relabel,
             relabel: self.relabel,
+            clusters: (base.clusters || self.clusters) && !self.relabel,
         }
     }
 }

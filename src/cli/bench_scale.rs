@@ -101,6 +101,8 @@ fn records(d: &Dataset, rounds: usize, seed: u64) -> Vec<Arc<RoundRecord>> {
                 probs,
                 kept,
                 relabelled: Vec::new(),
+                held_out: Vec::new(),
+                clusters: None,
                 metrics: RoundMetrics::default(),
                 generated: None,
                 train_secs: 0.0,

@@ -446,6 +446,19 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
             row.push(pct(p.test_acc));
             row.push(pct(p.test2_acc));
         }
+        let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+        let held = h
+            .last()
+            .and_then(|r| held_out_line(r, &bad, &train.classes));
+        if base.clusters {
+            row.push(
+                held.as_ref()
+                    .map_or_else(String::new, |(cell, _)| cell.clone()),
+            );
+        }
+        if let Some((_, line)) = &held {
+            eprintln!("  clustering cut: {line}");
+        }
         rows.push(row);
         emit(
             &a.common,
@@ -473,8 +486,50 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
         header.push("without restore: test-1".into());
         header.push("test-2".into());
     }
+    if base.clusters {
+        header.push("held out (stamped)".into());
+    }
     print_table(&header, &rows);
     Ok(())
+}
+
+/// What the clustering cut held out of round `r`: a table cell "held (bad among them)" and a
+/// line with every class's split.
+fn held_out_line(
+    r: &itlm::RoundRecord,
+    bad: &[bool],
+    classes: &[String],
+) -> Option<(String, String)> {
+    let report = r.clusters.as_ref()?;
+    let held = r.held_out.iter().filter(|&&h| h).count();
+    let held_bad = r.held_out.iter().zip(bad).filter(|(&h, &b)| h && b).count();
+    let splits: Vec<String> = report
+        .classes
+        .iter()
+        .map(|c| {
+            format!(
+                "{}{} {}/{} sep {:.2} x{:.1} own {:.2} other {}",
+                if c.flagged { "*" } else { "" },
+                classes.get(c.class as usize).map_or("?", |s| s.as_str()),
+                c.size,
+                c.count,
+                c.separation,
+                c.enrichment(),
+                c.own_share,
+                c.other.map_or_else(String::new, |(k, s)| format!(
+                    "{} {s:.2}",
+                    classes.get(k as usize).map_or("?", |s| s.as_str())
+                ))
+            )
+        })
+        .collect();
+    Some((
+        format!("{held} ({held_bad})"),
+        format!(
+            "held out {held} ({held_bad} stamped); splits (* = held out; smaller/class, separation, times trimmed x the rest's): {}",
+            splits.join(", ")
+        ),
+    ))
 }
 
 fn spurious(a: &SpuriousArgs) -> Result<()> {
@@ -557,6 +612,8 @@ mod tests {
             probs: Vec::new(),
             kept: Vec::new(),
             relabelled: Vec::new(),
+            held_out: Vec::new(),
+            clusters: None,
             metrics: Default::default(),
             generated: None,
             train_secs: 1.0,

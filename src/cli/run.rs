@@ -390,6 +390,13 @@ pub fn round_json(r: &RoundRecord) -> serde_json::Value {
         "relabelled": r.relabelled_count(),
         "relabel_precision": m.relabel.map(|q| q.precision),
         "relabel_recall": m.relabel.map(|q| q.recall),
+        "held_out": r.held_out.iter().filter(|&&h| h).count(),
+        "clusters": r.clusters.as_ref().map(|c| c.classes.iter().map(|k| json!({
+            "class": k.class, "count": k.count, "size": k.size, "separation": k.separation,
+            "trimmed_in": k.trimmed_in, "trimmed_rest": k.trimmed_rest,
+            "own_share": k.own_share, "other": k.other.map(|(c, _)| c),
+            "other_share": k.other.map(|(_, s)| s), "flagged": k.flagged,
+        })).collect::<Vec<_>>()),
         "suggested_tau": m.suggestion.map(|s| s.tau),
         "train_secs": r.train_secs,
         "score_secs": r.score_secs,

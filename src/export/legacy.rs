@@ -1,8 +1,10 @@
-//! The bodies written by earlier builds (run file versions 1 to 7), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 8), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 9: `Config::clusters`, and each round's held-out samples and cluster report in the round
+//!   extras (version 8: no clustering cut).
 //! - 8: `Config::relabel`, and each round's relabelled samples and their quality after the
 //!   evaluation sources (versions 1 to 7: runs did not relabel).
 //! - 7: the status is an enum ([`RunStatus`]); versions 1 to 6 stored it as text.
@@ -15,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::run_file::{decode_whole, RunFile, RunFileOf, RunStatus};
+use super::run_file::{decode_whole, RoundExtras, RunFile, RunFileOf, RunStatus};
 use crate::itlm::{Config, LossAggregate, Selection, TauSchedule};
 use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, ModelKind, OptimizerKind};
 
@@ -190,6 +192,7 @@ impl From<ConfigNoFolds> for Config {
             seed: c.seed,
             restore: false,
             relabel: false,
+            clusters: false,
         }
     }
 }
@@ -219,6 +222,7 @@ impl From<&Config> for ConfigNoFolds {
             seed,
             restore: _,
             relabel: _,
+            clusters: _,
         } = c.clone();
         OldConfig {
             tau,
@@ -269,6 +273,7 @@ impl From<ConfigNoRestore> for Config {
             seed: c.seed,
             restore: false,
             relabel: false,
+            clusters: false,
         }
     }
 }
@@ -329,6 +334,7 @@ impl From<ConfigNoRelabel> for Config {
             seed: c.seed,
             restore: c.restore,
             relabel: false,
+            clusters: false,
         }
     }
 }
@@ -353,6 +359,103 @@ impl From<&Config> for ConfigNoRelabel {
             restore: c.restore,
         }
     }
+}
+
+/// `Config` of version 8: before [`Config::clusters`] (runs did not cut by clusters).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigNoClusters {
+    pub tau: f64,
+    pub rounds: usize,
+    pub epochs: f64,
+    pub round0_epochs: Option<f64>,
+    pub final_epochs: usize,
+    pub select: Selection,
+    pub schedule: TauSchedule,
+    pub aggregate: LossAggregate,
+    pub reinit: bool,
+    pub folds: usize,
+    pub round0_models: usize,
+    pub seed: u64,
+    pub restore: bool,
+    pub relabel: bool,
+}
+
+impl From<ConfigNoClusters> for Config {
+    fn from(c: ConfigNoClusters) -> Self {
+        Config {
+            relabel: c.relabel,
+            ..ConfigNoRelabel {
+                tau: c.tau,
+                rounds: c.rounds,
+                epochs: c.epochs,
+                round0_epochs: c.round0_epochs,
+                final_epochs: c.final_epochs,
+                select: c.select,
+                schedule: c.schedule,
+                aggregate: c.aggregate,
+                reinit: c.reinit,
+                folds: c.folds,
+                round0_models: c.round0_models,
+                seed: c.seed,
+                restore: c.restore,
+            }
+            .into()
+        }
+    }
+}
+
+impl From<&Config> for ConfigNoClusters {
+    /// Today's config in the layout of version 8, `clusters` dropped (for tests and fixtures).
+    fn from(c: &Config) -> Self {
+        let old = ConfigNoRelabel::from(c);
+        ConfigNoClusters {
+            tau: old.tau,
+            rounds: old.rounds,
+            epochs: old.epochs,
+            round0_epochs: old.round0_epochs,
+            final_epochs: old.final_epochs,
+            select: old.select,
+            schedule: old.schedule,
+            aggregate: old.aggregate,
+            reinit: old.reinit,
+            folds: old.folds,
+            round0_models: old.round0_models,
+            seed: old.seed,
+            restore: old.restore,
+            relabel: c.relabel,
+        }
+    }
+}
+
+/// What a version-8 file stores of each round after the body: the relabelled samples and
+/// their quality (no clustering cut).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundExtrasV8 {
+    pub relabelled: Vec<Option<u32>>,
+    pub relabel: Option<crate::itlm::RelabelQuality>,
+}
+
+impl From<RoundExtrasV8> for RoundExtras {
+    fn from(x: RoundExtrasV8) -> Self {
+        RoundExtras {
+            relabelled: x.relabelled,
+            relabel: x.relabel,
+            ..Default::default()
+        }
+    }
+}
+
+/// A version-8 body: today's layout but the config without `clusters`; then the evaluation
+/// sources and the version-8 round extras.
+pub fn decode_v8(body: &[u8]) -> std::result::Result<RunFile, String> {
+    let e = |e: postcard::Error| e.to_string();
+    let (r, rest) = postcard::take_from_bytes::<RunFileOf<ConfigNoClusters>>(body).map_err(e)?;
+    let mut run = r.map_config(Config::from);
+    let (sources, rest) = postcard::take_from_bytes::<Vec<crate::data::Source>>(rest).map_err(e)?;
+    run.dataset.eval_sources = sources;
+    let extras = decode_whole::<Vec<RoundExtrasV8>>(rest)?;
+    run.set_round_extras(extras.into_iter().map(RoundExtras::from).collect())?;
+    Ok(run)
 }
 
 /// A version-1 or -2 body: the fractional-epoch layout, else the whole-number one. A body

@@ -47,6 +47,7 @@ impl RunFile {
                 run.dataset.eval_sources = decode_whole::<Vec<Source>>(rest).map_err(damaged)?;
                 run
             }
+            8 => legacy::decode_v8(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
             RUN_VERSION => {
                 let body = Self::checked_body(bytes).map_err(damaged)?;
                 let (mut run, rest) = postcard::take_from_bytes::<RunFile>(body)

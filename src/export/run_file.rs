@@ -1,18 +1,19 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 8 (what this build writes; all integers little-endian):
+//! Layout, version 9 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 8
+//!      8     4  version: u32 = 9
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
 //!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
 //!               sets (`DatasetInfo::eval_sources`, a postcard `Vec<Source>`), then one
 //!               [`RoundExtras`] per round (a postcard `Vec`: the samples the round's
-//!               selection relabelled and their quality), exactly `body length` bytes
+//!               selection relabelled and their quality, the samples the clustering cut
+//!               held out and its report), exactly `body length` bytes
 //! ```
 //!
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
@@ -31,8 +32,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 7).
-pub const RUN_VERSION: u32 = 8;
+/// Version of the run file layout this build writes (it also reads versions 1 to 8).
+pub const RUN_VERSION: u32 = 9;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 
@@ -218,6 +219,8 @@ impl RunFile {
             .map(|r| RoundExtras {
                 relabelled: r.relabelled.clone(),
                 relabel: r.metrics.relabel,
+                held_out: r.held_out.clone(),
+                clusters: r.clusters.clone(),
             })
             .collect()
     }
@@ -238,6 +241,8 @@ impl RunFile {
             let r = Arc::make_mut(r);
             r.relabelled = x.relabelled;
             r.metrics.relabel = x.relabel;
+            r.held_out = x.held_out;
+            r.clusters = x.clusters;
         }
         Ok(())
     }
@@ -268,6 +273,13 @@ impl RunFile {
                     "round {} relabels {} of {n} samples",
                     r.round,
                     r.relabelled.len()
+                ));
+            }
+            if !r.held_out.is_empty() && r.held_out.len() != n {
+                return Err(format!(
+                    "round {} holds out {} of {n} samples",
+                    r.round,
+                    r.held_out.len()
                 ));
             }
             if let Some(l) = r.relabelled.iter().flatten().find(|&&l| l as usize >= k) {
@@ -316,13 +328,16 @@ impl RunFile {
     }
 }
 
-/// What a run file stores of each round after the body (version 8): the samples its selection
+/// What a run file stores of each round after the body (version 9): the samples its selection
 /// relabelled and how they fared against the truth ([`RoundRecord::relabelled`],
-/// [`crate::itlm::RoundMetrics::relabel`]).
+/// [`crate::itlm::RoundMetrics::relabel`]), the samples the clustering cut held out and its
+/// report ([`RoundRecord::held_out`], [`RoundRecord::clusters`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoundExtras {
     pub relabelled: Vec<Option<u32>>,
     pub relabel: Option<RelabelQuality>,
+    pub held_out: Vec<bool>,
+    pub clusters: Option<crate::itlm::ClusterReport>,
 }
 
 /// Decode a postcard body that must be used up exactly.

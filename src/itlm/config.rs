@@ -75,6 +75,13 @@ pub struct Config {
     /// ones. Off = the paper. Not with `restore`.
     #[serde(default)]
     pub relabel: bool,
+    /// The activation-clustering cut before the final round (classifiers with a hidden layer,
+    /// see [`super::clusters`]): a probe model trains on every sample for `final_epochs`,
+    /// each class's penultimate activations split in two, and the smaller cluster of a class
+    /// whose members the early cuts trimmed far more often than the rest and the last model
+    /// puts more in another class than in their own stays out of the final model. For backdoors whose stamped images look like their target class. Off =
+    /// the paper.
+    pub clusters: bool,
 }
 
 /// The models one round trains: how many, and the share of the round's training set each
@@ -106,6 +113,7 @@ impl Default for Config {
             seed: 0,
             restore: false,
             relabel: false,
+            clusters: false,
         }
     }
 }
@@ -158,6 +166,12 @@ impl Config {
                     .into(),
             ));
         }
+        if self.clusters && self.relabel {
+            return Err(Error::Config(
+                "the clustering cut and relabel both change the final round's training set: choose one"
+                    .into(),
+            ));
+        }
         if let Some(e) = self.round0_epochs {
             if !(e > 0.0 && e <= 10_000.0) {
                 return Err(Error::Config(format!(
@@ -195,6 +209,12 @@ impl Config {
     /// round's, whose cut trains the final model.
     pub fn relabels_at(&self, round: usize) -> bool {
         self.relabel && round + 1 == self.rounds
+    }
+
+    /// Whether the activation-clustering cut ([`Config::clusters`]) runs before round `round`
+    /// trains: the last round's.
+    pub fn clusters_at(&self, round: usize) -> bool {
+        self.clusters && round == self.last_round()
     }
 
     /// Epochs that round `round` trains: `final_epochs` from round `rounds` on.
@@ -239,7 +259,15 @@ impl Config {
 
     /// Total epochs (in units of the whole set) the schedule trains, for ETA estimates.
     pub fn total_epochs(&self) -> f64 {
-        (0..=self.last_round()).map(|r| self.epochs_at(r)).sum()
+        let probe = if self.clusters {
+            self.final_epochs as f64
+        } else {
+            0.0
+        };
+        (0..=self.last_round())
+            .map(|r| self.epochs_at(r))
+            .sum::<f64>()
+            + probe
     }
 }
 

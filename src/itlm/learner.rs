@@ -41,6 +41,24 @@ pub struct Scores {
     pub probs: Vec<f32>,
 }
 
+/// A model's representation of samples: the penultimate layer's activations, `dim` values per
+/// sample, row-major in the order of the indices asked for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Features {
+    pub dim: usize,
+    pub values: Vec<f32>,
+}
+
+impl Features {
+    pub fn rows(&self) -> usize {
+        self.values.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    pub fn row(&self, r: usize) -> &[f32] {
+        &self.values[r * self.dim..(r + 1) * self.dim]
+    }
+}
+
 /// A grid of generated images (generative learners), stored like dataset samples.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageGrid {
@@ -77,6 +95,17 @@ pub trait Learner: Send {
     /// Loss and prediction of every sample in `indices` under the current model.
     fn score(&mut self, data: &Dataset, indices: &[usize], tick: &mut TickFn<'_>)
         -> Result<Scores>;
+
+    /// The current model's representation of every sample in `indices` (its penultimate
+    /// layer), for scores that read it (spectral signatures); None for learners without one.
+    fn features(
+        &mut self,
+        _data: &Dataset,
+        _indices: &[usize],
+        _tick: &mut TickFn<'_>,
+    ) -> Result<Option<Features>> {
+        Ok(None)
+    }
 
     /// Generated images from the model (generative learners only).
     fn generate(&mut self, _count: usize, _seed: u64) -> Result<Option<ImageGrid>> {

@@ -2,6 +2,7 @@
 //! (decisions on samples, human-guided ITLM). No UI, no candle: generic over the [`Learner`]
 //! trait so that it is tested exactly with a fake learner.
 
+pub mod clusters;
 pub mod config;
 pub mod decisions;
 pub mod imbalance;
@@ -12,15 +13,18 @@ pub mod record;
 pub mod relabel;
 pub mod run;
 pub mod select;
+pub mod spectral;
 pub mod suggest;
 
+pub use clusters::{ClusterCut, ClusterReport};
 pub use config::{Config, LossAggregate, RoundModels, TauSchedule};
 pub use decisions::{Decision, Decisions};
-pub use learner::{ImageGrid, Learner, Phase, Scores, Tick, TickFn};
+pub use learner::{Features, ImageGrid, Learner, Phase, Scores, Tick, TickFn};
 pub use metrics::{RoundMetrics, TrimQuality};
 pub use pins::Pins;
 pub use record::RoundRecord;
 pub use relabel::RelabelQuality;
 pub use run::{run, Eval, Event, Inputs, Observer, Quiet, Start};
 pub use select::{keep_count, select, Selection};
+pub use spectral::{spectral_scores, Spectral};
 pub use suggest::{suggest_tau, Suggestion};

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::clusters;
 use super::config::{Config, LossAggregate};
 use super::learner::{Learner, Phase, Tick};
 use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
@@ -153,6 +154,14 @@ pub fn run<L: Learner + ?Sized>(
                 .into(),
         ));
     }
+    if config.clusters
+        && (!learner.is_classifier() || learner.features(data, &[], &mut |_| Ok(()))?.is_none())
+    {
+        return Err(Error::Config(format!(
+            "the clustering cut splits a classifier's penultimate activations; {} has none",
+            learner.describe()
+        )));
+    }
     if let Some(p) = pins {
         p.check(n)?;
     }
@@ -184,6 +193,37 @@ pub fn run<L: Learner + ?Sized>(
     let mut relabelled_data: Option<Dataset> = None;
     for round in first..=last {
         let epochs = config.epochs_at(round);
+        let probe_start = Instant::now();
+        let cut = if config.clusters_at(round) && round > 0 && learner.is_classifier() {
+            let everyone: Vec<usize> = (0..n).filter(|&i| !excluded(i)).collect();
+            let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
+            let mut cut = clusters::probe(
+                learner,
+                data,
+                &everyone,
+                config.final_epochs as f64,
+                Rng::derive(config.seed, 7000 + round as u64).next_u64(),
+                history,
+                config.rounds,
+                &mut tick,
+            )?;
+            // The user's keep decisions stand.
+            for (i, h) in cut.held_out.iter_mut().enumerate() {
+                *h &= !pinned_in(i);
+            }
+            train_idx.retain(|&i| !cut.held_out[i]);
+            if train_idx.is_empty() {
+                return Err(Error::Config(
+                    "the clustering cut held out every sample the final round would train on"
+                        .into(),
+                ));
+            }
+            Some(cut)
+        } else {
+            None
+        };
+        // The probe's training counts as this round's.
+        let probe_secs = probe_start.elapsed().as_secs_f64();
         observer.on(&Event::RoundStarted {
             round,
             rounds: last,
@@ -316,6 +356,12 @@ pub fn run<L: Learner + ?Sized>(
                 restores,
             ),
         };
+        let mut kept = kept;
+        if let Some(c) = &cut {
+            kept.iter_mut()
+                .zip(&c.held_out)
+                .for_each(|(k, &h)| *k &= !h);
+        }
         metrics.kept = kept.iter().filter(|&&k| k).count();
         metrics.trimmed = n - metrics.kept;
         metrics.trim = bad.map(|b| TrimQuality::measure(&kept, b));
@@ -361,9 +407,11 @@ pub fn run<L: Learner + ?Sized>(
             probs: scores.probs,
             kept,
             relabelled,
+            held_out: cut.as_ref().map(|c| c.held_out.clone()).unwrap_or_default(),
+            clusters: cut.map(|c| c.report),
             metrics,
             generated,
-            train_secs,
+            train_secs: train_secs + probe_secs,
             score_secs: t1.elapsed().as_secs_f64(),
         });
         train_idx = (0..n).filter(|&i| record.kept[i]).collect();

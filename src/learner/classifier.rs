@@ -15,7 +15,7 @@ use super::schedule;
 use super::{LearnerConfig, LrSchedule, ModelKind, OptimizerKind};
 use crate::data::{Dataset, ImageShape};
 use crate::error::{Error, Result};
-use crate::itlm::{Learner, Scores, TickFn};
+use crate::itlm::{Features, Learner, Scores, TickFn};
 
 /// Per-sample cross-entropy: -log softmax(logits)[y], one value per row, no reduction.
 pub fn per_sample_cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
@@ -277,5 +277,23 @@ impl Learner for Classifier {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    fn features(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        tick: &mut TickFn<'_>,
+    ) -> Result<Option<Features>> {
+        self.check_data(data)?;
+        let mut out = Features::default();
+        schedule::score_batches(indices, self.cfg.score_batch_size, tick, |chunk| {
+            let (x, _) = batch(data, chunk, &self.device)?;
+            let f = self.model.net.features(&x)?.detach();
+            out.dim = f.dim(1)?;
+            out.values.extend(f.flatten_all()?.to_vec1::<f32>()?);
+            Ok(())
+        })?;
+        Ok(Some(out))
     }
 }

@@ -12,7 +12,16 @@ use crate::error::Result;
 
 /// A network mapping an N x H x W x C batch to N x classes logits.
 pub trait Net: Send {
-    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+    /// The penultimate layer's activations (N x width, after its ReLU): the representation the
+    /// last layer reads, which spectral signatures score.
+    fn features(&self, x: &Tensor) -> Result<Tensor>;
+
+    /// The last layer on [`Net::features`]' output: N x classes logits.
+    fn head(&self, features: &Tensor) -> Result<Tensor>;
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.head(&self.features(x)?)
+    }
 }
 
 /// Weight (out x in) and bias of a fully connected layer.
@@ -90,13 +99,17 @@ impl Cnn {
 }
 
 impl Net for Cnn {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn features(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.permute((0, 3, 1, 2))?.contiguous()?;
         let x = max_pool2x2_nchw(&self.c1.forward(&x)?.relu()?)?;
         let x = max_pool2x2_nchw(&self.c2.forward(&x)?.relu()?)?;
         // Flatten in H x W x C order so both CNN implementations share the fc layout.
         let x = x.permute((0, 2, 3, 1))?.flatten_from(1)?;
-        Ok(self.f2.forward(&self.f1.forward(&x)?.relu()?)?)
+        Ok(self.f1.forward(&x)?.relu()?)
+    }
+
+    fn head(&self, features: &Tensor) -> Result<Tensor> {
+        Ok(self.f2.forward(features)?)
     }
 }
 
@@ -153,13 +166,16 @@ impl FastCnn {
 }
 
 impl Net for FastCnn {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn features(&self, x: &Tensor) -> Result<Tensor> {
         let x = self.conv_block(x, &self.c1)?;
         let x = self.conv_block(&x, &self.c2)?;
         // The linear op reads N x H/4 x W/4 x 64 as N x (H/4 W/4 64): H x W x C order, as in
         // `Cnn`.
-        let x = fast::linear(&x, &self.f1.0, &self.f1.1, true)?;
-        Ok(fast::linear(&x, &self.f2.0, &self.f2.1, false)?)
+        Ok(fast::linear(&x, &self.f1.0, &self.f1.1, true)?)
+    }
+
+    fn head(&self, features: &Tensor) -> Result<Tensor> {
+        Ok(fast::linear(features, &self.f2.0, &self.f2.1, false)?)
     }
 }
 
@@ -182,10 +198,13 @@ impl Mlp {
 }
 
 impl Net for Mlp {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn features(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.flatten_from(1)?;
         let x = self.f1.forward(&x)?.relu()?;
-        let x = self.f2.forward(&x)?.relu()?;
-        Ok(self.f3.forward(&x)?)
+        Ok(self.f2.forward(&x)?.relu()?)
+    }
+
+    fn head(&self, features: &Tensor) -> Result<Tensor> {
+        Ok(self.f3.forward(features)?)
     }
 }

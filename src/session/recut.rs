@@ -67,7 +67,7 @@ pub fn recut(run: &mut RunFile, req: CutRequest) -> Result<Recut> {
     }
     let rule = req.select.unwrap_or(run.config.select);
     let d = &run.dataset;
-    let kept = itlm::select::select_round(
+    let mut kept = itlm::select::select_round(
         rule,
         &r.score,
         &d.labels,
@@ -76,6 +76,11 @@ pub fn recut(run: &mut RunFile, req: CutRequest) -> Result<Recut> {
         tau,
         run.config.restores_at(round),
     );
+    // What the clustering cut held out of the round stays out at every tau, as in the run.
+    r.held_out
+        .iter()
+        .zip(kept.iter_mut())
+        .for_each(|(&h, k)| *k &= !h);
     let flagged = kept.iter().filter(|&&k| !k).count();
     let quality = run
         .truth

@@ -297,6 +297,12 @@ pub fn round_line(r: &RoundRecord, style: LineStyle) -> String {
                     s.push_str(&format!(" (precision {:.3})", q.precision));
                 }
             }
+            if r.clusters.is_some() {
+                s.push_str(&format!(
+                    "  clustering cut held out {}",
+                    r.held_out.iter().filter(|&&h| h).count()
+                ));
+            }
             if let (0, Some(h)) = (r.round, m.suggestion) {
                 s.push_str(&format!("  (loss mixture suggests tau {:.2})", h.tau));
             }
@@ -318,6 +324,12 @@ pub fn round_line(r: &RoundRecord, style: LineStyle) -> String {
                 if let Some(q) = m.relabel {
                     s.push_str(&format!(" P {:.3}", q.precision));
                 }
+            }
+            if r.clusters.is_some() {
+                s.push_str(&format!(
+                    " held out {}",
+                    r.held_out.iter().filter(|&&h| h).count()
+                ));
             }
             s.push_str(&format!(" ({:.0}s)", r.train_secs + r.score_secs));
             s

@@ -211,6 +211,12 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 .on_hover_text("Before the final round, give each trimmed sample whose prediction is the same under round 0's model and the last two, and under each as confident as its kept samples of that class, the predicted label; the final model trains on them too. For systematic label noise; not with restore");
             if s.config.relabel {
                 s.config.restore = false;
+                s.config.clusters = false;
+            }
+            ui.checkbox(&mut s.config.clusters, "hold out attack clusters")
+                .on_hover_text("Before the final round, train a probe model on every sample, split each class's penultimate activations in two, and keep out of the final model the smaller cluster of a class when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the last model before the cut puts more of it in one other class than in its own: backdoor images that look like their target class (Shirt -> T-shirt). Not with relabel");
+            if s.config.clusters {
+                s.config.relabel = false;
             }
             if ui
                 .button("Backdoor defence protocol")

@@ -249,6 +249,15 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
             })
             .color(if kept { KEPT } else { TRIMMED }),
         );
+        if cut.record.is_held_out(i) {
+            ui.label(
+                RichText::new(
+                    "held out by the clustering cut: in a small cluster of its class's \
+                     activations that the early rounds trimmed far more often than the rest",
+                )
+                .color(TRIMMED),
+            );
+        }
     }
     if let Some(found) = &state.similar {
         if let Some(d) = found.outlier_distance(i) {

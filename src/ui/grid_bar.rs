@@ -6,7 +6,7 @@ use egui::{Color32, RichText};
 
 use super::command::{Command, Commands, View};
 use super::histogram::{BAD, KEPT, TRIMMED};
-use super::view::{DecisionFilter, Filter, GridTab, Lists, SortKey};
+use super::view::{DecisionFilter, Filter, GridTab, Lists, Membership, SortKey};
 
 /// The filter fields that are typed (they apply as they are typed).
 #[derive(Default)]
@@ -192,6 +192,34 @@ pub fn grid_bar_ui(
                     out,
                     Filter {
                         score: Some((a, b.max(a))),
+                        ..f.clone()
+                    },
+                );
+            }
+        }
+        if let Some(r) = v
+            .cut
+            .as_ref()
+            .map(|c| &c.record)
+            .filter(|r| !r.held_out.is_empty())
+        {
+            const HELD_OUT: &str = "held out by the clustering cut";
+            let on = f.within.as_ref().is_some_and(|m| m.name == HELD_OUT);
+            let count = r.held_out.iter().filter(|&&h| h).count();
+            if ui
+                .selectable_label(on, format!("held out by clusters ({count})"))
+                .on_hover_text(
+                    "Only the samples the activation-clustering cut kept out of this round: the \
+                     smaller cluster of a class's penultimate activations (under a probe model \
+                     trained on every sample) that the early rounds trimmed far more often than \
+                     the rest of the class: stamped images that look like their target class",
+                )
+                .clicked()
+            {
+                set(
+                    out,
+                    Filter {
+                        within: (!on).then(|| Membership::new(HELD_OUT, r.held_out.clone())),
                         ..f.clone()
                     },
                 );

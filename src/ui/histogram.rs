@@ -60,6 +60,41 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         ))
         .on_hover_text("Trimmed samples given class b and predicted class a, many, with few given a and predicted b: what relabelling attacks and systematic flips leave. Such classes keep their trimmed samples out; the others get theirs back (hard clean samples)");
     }
+    if let (Some(c), Some(data)) = (&cut.record.clusters, state.data.as_ref()) {
+        let held = cut.record.held_out.iter().filter(|&&h| h).count();
+        let classes: Vec<String> = c
+            .flagged_classes()
+            .map(|k| {
+                format!(
+                    "{}: a cluster of {} of {}, trimmed {:.1}x as often as the rest, {:.0}% called {}{}",
+                    data.train.class_name(k.class),
+                    k.size,
+                    k.count,
+                    k.enrichment(),
+                    k.own_share * 100.0,
+                    data.train.class_name(k.class),
+                    k.other.map_or_else(String::new, |(o, s)| format!(
+                        " and {:.0}% {}",
+                        s * 100.0,
+                        data.train.class_name(o)
+                    ))
+                )
+            })
+            .collect();
+        ui.label(format!(
+            "Clustering cut: held out {} before this round trained{}",
+            crate::plural(held, "sample"),
+            if classes.is_empty() {
+                " (no class's activations split off an attack)".to_string()
+            } else {
+                format!(" ({})", classes.join("; "))
+            }
+        ))
+        .on_hover_text(format!(
+            "A probe model trained {} epochs on every sample; each class's penultimate activations were split in two. A class's smaller cluster is held out when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the model before the cut calls more of it by one other class than by its own: stamped images that look like their target class. 'held out by clusters' in the grid bar shows them",
+            c.probe_epochs
+        ));
+    }
     if let Some(t) = cut.trim {
         ui.label(
             RichText::new(format!(

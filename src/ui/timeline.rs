@@ -51,6 +51,21 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
                     ));
                 }
             }
+            if let Some(c) = &r.clusters {
+                hover.push_str(&format!(
+                    ", the clustering cut held out {} samples before it trained",
+                    r.held_out.iter().filter(|&&h| h).count()
+                ));
+                for k in c.flagged_classes() {
+                    hover.push_str(&format!(
+                        " ({} of {} {}, trimmed {:.1}x as often as the rest)",
+                        k.size,
+                        k.count,
+                        state.data.as_ref().map_or_else(|| k.class.to_string(), |d| d.train.class_name(k.class).to_string()),
+                        k.enrichment()
+                    ));
+                }
+            }
             if run.config.restore && r.round == run.config.rounds {
                 hover.push_str(". The plain ITLM final model; its cut gives back the trimmed samples of classes without a one-sided confusion");
             } else if run.config.restore && r.round > run.config.rounds {

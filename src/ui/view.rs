@@ -443,6 +443,12 @@ pub fn cut(
     if let Some(p) = pins {
         p.apply(&mut kept);
     }
+    // What the clustering cut held out of the round stays out at every tau, as in the run.
+    record
+        .held_out
+        .iter()
+        .zip(kept.iter_mut())
+        .for_each(|(&h, k)| *k &= !h);
     let kept_count = kept.iter().filter(|&&k| k).count();
     let hist = histogram(&record.score, &kept, bad);
     let mut confusion = vec![0usize; classes * classes];
@@ -680,6 +686,8 @@ mod tests {
             probs: Vec::new(),
             kept: vec![true; n],
             relabelled: Vec::new(),
+            held_out: Vec::new(),
+            clusters: None,
             metrics: RoundMetrics::default(),
             generated: None,
             train_secs: 0.0,
