@@ -18,7 +18,7 @@
 use itlm_inspector::data::corrupt::{Corrupted, SampleKind};
 use itlm_inspector::data::watermark::{MarkShape, Watermark};
 use itlm_inspector::data::{self, LoadOptions};
-use itlm_inspector::itlm::spectral_scores;
+use itlm_inspector::itlm::spectral::{self, spectral_scores};
 use itlm_inspector::learner::{self, LearnerConfig};
 use itlm_inspector::presets;
 use itlm_inspector::rng::Rng;
@@ -105,17 +105,10 @@ fn main() -> Res<()> {
                 };
                 let by_spectral = caught(&|i| sp.scores[i]);
                 let by_loss = caught(&|i| s.loss[i]);
-                let (mean, dirs) = itlm_inspector::itlm::spectral::class_directions(&f, &target, 8);
+                let (mean, dirs) = spectral::class_directions(&f, &target, 8);
                 let mut per_dir = Vec::new();
                 for (l, v) in &dirs {
-                    let proj = |i: usize| -> f32 {
-                        f.row(i)
-                            .iter()
-                            .zip(&mean)
-                            .zip(v)
-                            .map(|((&x, &m), &w)| (x as f64 - m) * w)
-                            .sum::<f64>() as f32
-                    };
+                    let proj = |i: usize| spectral::project(f.row(i), &mean, v) as f32;
                     per_dir.push(format!(
                         "{l:.2}:{}/{}/{}",
                         caught(&|i| proj(i) * proj(i)),
@@ -123,12 +116,7 @@ fn main() -> Res<()> {
                         caught(&|i| -proj(i))
                     ));
                 }
-                for sp in itlm_inspector::itlm::spectral::activation_clusters(
-                    &f,
-                    &labels,
-                    d.num_classes(),
-                    seed,
-                ) {
+                for sp in spectral::activation_clusters(&f, &labels, d.num_classes(), seed) {
                     let hit = sp.smaller.iter().filter(|&&i| bad[i]).count();
                     println!("   class {}: smaller cluster {} of {} ({:.3}), separation {:.2}, stamped {hit}", sp.class, sp.smaller.len(), sp.count, sp.share(), sp.separation);
                 }

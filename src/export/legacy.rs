@@ -361,22 +361,12 @@ impl From<&Config> for ConfigNoRelabel {
     }
 }
 
-/// `Config` of version 8: before [`Config::clusters`] (runs did not cut by clusters).
+/// `Config` of version 8: versions 6 and 7's fields, then `relabel`; before
+/// [`Config::clusters`] (runs did not cut by clusters). Postcard writes a nested struct's
+/// fields in place, so this is byte for byte the flat layout version 8 wrote.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ConfigNoClusters {
-    pub tau: f64,
-    pub rounds: usize,
-    pub epochs: f64,
-    pub round0_epochs: Option<f64>,
-    pub final_epochs: usize,
-    pub select: Selection,
-    pub schedule: TauSchedule,
-    pub aggregate: LossAggregate,
-    pub reinit: bool,
-    pub folds: usize,
-    pub round0_models: usize,
-    pub seed: u64,
-    pub restore: bool,
+    pub before: ConfigNoRelabel,
     pub relabel: bool,
 }
 
@@ -384,22 +374,7 @@ impl From<ConfigNoClusters> for Config {
     fn from(c: ConfigNoClusters) -> Self {
         Config {
             relabel: c.relabel,
-            ..ConfigNoRelabel {
-                tau: c.tau,
-                rounds: c.rounds,
-                epochs: c.epochs,
-                round0_epochs: c.round0_epochs,
-                final_epochs: c.final_epochs,
-                select: c.select,
-                schedule: c.schedule,
-                aggregate: c.aggregate,
-                reinit: c.reinit,
-                folds: c.folds,
-                round0_models: c.round0_models,
-                seed: c.seed,
-                restore: c.restore,
-            }
-            .into()
+            ..c.before.into()
         }
     }
 }
@@ -407,21 +382,8 @@ impl From<ConfigNoClusters> for Config {
 impl From<&Config> for ConfigNoClusters {
     /// Today's config in the layout of version 8, `clusters` dropped (for tests and fixtures).
     fn from(c: &Config) -> Self {
-        let old = ConfigNoRelabel::from(c);
         ConfigNoClusters {
-            tau: old.tau,
-            rounds: old.rounds,
-            epochs: old.epochs,
-            round0_epochs: old.round0_epochs,
-            final_epochs: old.final_epochs,
-            select: old.select,
-            schedule: old.schedule,
-            aggregate: old.aggregate,
-            reinit: old.reinit,
-            folds: old.folds,
-            round0_models: old.round0_models,
-            seed: old.seed,
-            restore: old.restore,
+            before: c.into(),
             relabel: c.relabel,
         }
     }
@@ -443,19 +405,6 @@ impl From<RoundExtrasV8> for RoundExtras {
             ..Default::default()
         }
     }
-}
-
-/// A version-8 body: today's layout but the config without `clusters`; then the evaluation
-/// sources and the version-8 round extras.
-pub fn decode_v8(body: &[u8]) -> std::result::Result<RunFile, String> {
-    let e = |e: postcard::Error| e.to_string();
-    let (r, rest) = postcard::take_from_bytes::<RunFileOf<ConfigNoClusters>>(body).map_err(e)?;
-    let mut run = r.map_config(Config::from);
-    let (sources, rest) = postcard::take_from_bytes::<Vec<crate::data::Source>>(rest).map_err(e)?;
-    run.dataset.eval_sources = sources;
-    let extras = decode_whole::<Vec<RoundExtrasV8>>(rest)?;
-    run.set_round_extras(extras.into_iter().map(RoundExtras::from).collect())?;
-    Ok(run)
 }
 
 /// A version-1 or -2 body: the fractional-epoch layout, else the whole-number one. A body

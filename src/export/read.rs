@@ -5,13 +5,34 @@
 
 use std::path::{Path, PathBuf};
 
-use super::legacy;
+use super::legacy::{self, ConfigNoClusters, RoundExtrasV8};
 use super::run_file::{
-    absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, HEADER_LEN, RUN_MAGIC,
-    RUN_VERSION,
+    absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, RunFileOf, HEADER_LEN,
+    RUN_MAGIC, RUN_VERSION,
 };
 use crate::data::Source;
 use crate::error::{Error, Result};
+use crate::itlm::Config;
+
+/// A body of version 8 or later: the run with its config in layout `C`, the evaluation sets'
+/// sources, then one `X` (that version's [`RoundExtras`]) per round, exactly.
+fn decode_with_extras<C, X>(
+    body: &[u8],
+    config: impl FnOnce(C) -> Config,
+) -> std::result::Result<RunFile, String>
+where
+    C: serde::de::DeserializeOwned,
+    X: serde::de::DeserializeOwned + Into<RoundExtras>,
+{
+    let e = |e: postcard::Error| e.to_string();
+    let (run, rest) = postcard::take_from_bytes::<RunFileOf<C>>(body).map_err(e)?;
+    let mut run = run.map_config(config);
+    let (sources, rest) = postcard::take_from_bytes::<Vec<Source>>(rest).map_err(e)?;
+    run.dataset.eval_sources = sources;
+    let extras = decode_whole::<Vec<X>>(rest)?;
+    run.set_round_extras(extras.into_iter().map(Into::into).collect())?;
+    Ok(run)
+}
 
 impl RunFile {
     /// Decode a run file's bytes (`path` only names the file in errors). Never panics: a file
@@ -47,18 +68,16 @@ impl RunFile {
                 run.dataset.eval_sources = decode_whole::<Vec<Source>>(rest).map_err(damaged)?;
                 run
             }
-            8 => legacy::decode_v8(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
-            RUN_VERSION => {
-                let body = Self::checked_body(bytes).map_err(damaged)?;
-                let (mut run, rest) = postcard::take_from_bytes::<RunFile>(body)
-                    .map_err(|e| damaged(e.to_string()))?;
-                let (sources, rest) = postcard::take_from_bytes::<Vec<Source>>(rest)
-                    .map_err(|e| damaged(e.to_string()))?;
-                run.dataset.eval_sources = sources;
-                run.set_round_extras(decode_whole::<Vec<RoundExtras>>(rest).map_err(damaged)?)
-                    .map_err(damaged)?;
-                run
-            }
+            8 => decode_with_extras::<ConfigNoClusters, RoundExtrasV8>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                Config::from,
+            )
+            .map_err(damaged)?,
+            RUN_VERSION => decode_with_extras::<Config, RoundExtras>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                |c| c,
+            )
+            .map_err(damaged)?,
             _ => {
                 let newer = if version > RUN_VERSION {
                     " (written by a newer itlm-inspector)"

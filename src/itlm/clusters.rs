@@ -107,6 +107,12 @@ impl ClusterCut {
     }
 }
 
+/// Trim every sample `held_out` marks: what the cut held out of a round stays out of its cut
+/// at any tau (the run, the window's re-cut and `export --tau` apply it alike).
+pub fn hold_out(kept: &mut [bool], held_out: &[bool]) {
+    kept.iter_mut().zip(held_out).for_each(|(k, &h)| *k &= !h);
+}
+
 /// Train the probe on `train` (every sample the user did not exclude) for `epochs`, split
 /// each class's activations, and flag the splits the early rounds in `history` (rounds below
 /// `early_rounds`) point at.

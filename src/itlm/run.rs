@@ -358,9 +358,7 @@ pub fn run<L: Learner + ?Sized>(
         };
         let mut kept = kept;
         if let Some(c) = &cut {
-            kept.iter_mut()
-                .zip(&c.held_out)
-                .for_each(|(k, &h)| *k &= !h);
+            clusters::hold_out(&mut kept, &c.held_out);
         }
         metrics.kept = kept.iter().filter(|&&k| k).count();
         metrics.trimmed = n - metrics.kept;

@@ -46,28 +46,16 @@ pub fn spectral_scores(features: &Features, labels: &[u32], classes: usize) -> S
         scores: vec![0.0; n],
         classes: Vec::new(),
     };
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); classes];
-    for (r, &y) in labels.iter().enumerate().take(n) {
-        if let Some(m) = members.get_mut(y as usize) {
-            m.push(r);
-        }
-    }
-    for (c, rows) in members.iter().enumerate() {
+    for (c, rows) in class_rows(labels, n, classes).iter().enumerate() {
         if rows.len() < 3 || dim == 0 {
             continue;
         }
-        let mean = class_mean(features, rows);
-        let cov = covariance(features, rows, &mean);
-        let (top, v) = top_eigen(&cov, dim, None);
-        let (second, _) = top_eigen(&cov, dim, Some((top, &v)));
+        let (mean, pairs) = class_directions(features, rows, 2);
+        let (top, v) = &pairs[0];
+        let top = *top;
+        let second = pairs.get(1).map_or(0.0, |p| p.0);
         for &r in rows {
-            let p: f64 = features
-                .row(r)
-                .iter()
-                .zip(&mean)
-                .zip(&v)
-                .map(|((&x, &m), &w)| (x as f64 - m) * w)
-                .sum();
+            let p = project(features.row(r), &mean, v);
             out.scores[r] = if top > 0.0 { (p * p / top) as f32 } else { 0.0 };
         }
         out.classes.push(ClassSpectrum {
@@ -112,14 +100,8 @@ pub fn activation_clusters(
     seed: u64,
 ) -> Vec<ClassSplit> {
     let n = features.rows().min(labels.len());
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); classes];
-    for (r, &y) in labels.iter().enumerate().take(n) {
-        if let Some(m) = members.get_mut(y as usize) {
-            m.push(r);
-        }
-    }
     let mut out = Vec::new();
-    for (c, rows) in members.iter().enumerate() {
+    for (c, rows) in class_rows(labels, n, classes).iter().enumerate() {
         if rows.len() < 2 * CLUSTER_DIRECTIONS || features.dim == 0 {
             continue;
         }
@@ -132,16 +114,7 @@ pub fn activation_clusters(
             .iter()
             .map(|&r| {
                 dirs.iter()
-                    .map(|(l, v)| {
-                        let p: f64 = features
-                            .row(r)
-                            .iter()
-                            .zip(&mean)
-                            .zip(v)
-                            .map(|((&x, &m), &w)| (x as f64 - m) * w)
-                            .sum();
-                        p / l.sqrt()
-                    })
+                    .map(|(l, v)| project(features.row(r), &mean, v) / l.sqrt())
                     .collect()
             })
             .collect();
@@ -226,19 +199,45 @@ pub fn class_directions(
     k: usize,
 ) -> (Vec<f64>, Vec<(f64, Vec<f64>)>) {
     let mean = class_mean(f, rows);
-    let mut cov = covariance(f, rows, &mean);
-    let d = f.dim;
+    let cov = covariance(f, rows, &mean);
+    (mean, top_pairs(cov, f.dim, k))
+}
+
+/// The rows of each class (`labels[r]` for the first `n` rows; labels past `classes` are left
+/// out).
+fn class_rows(labels: &[u32], n: usize, classes: usize) -> Vec<Vec<usize>> {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (r, &y) in labels.iter().enumerate().take(n) {
+        if let Some(m) = members.get_mut(y as usize) {
+            m.push(r);
+        }
+    }
+    members
+}
+
+/// The projection of `row`, centred on `mean`, on the unit direction `v`.
+pub fn project(row: &[f32], mean: &[f64], v: &[f64]) -> f64 {
+    row.iter()
+        .zip(mean)
+        .zip(v)
+        .map(|((&x, &m), &w)| (x as f64 - m) * w)
+        .sum()
+}
+
+/// The top `k` eigenpairs of the symmetric positive semi-definite d x d `m`, largest first:
+/// power iteration, each found pair then taken out of the matrix.
+fn top_pairs(mut m: Vec<f64>, d: usize, k: usize) -> Vec<(f64, Vec<f64>)> {
     let mut out = Vec::new();
     for _ in 0..k.min(d) {
-        let (l, v) = top_eigen(&cov, d, None);
+        let (l, v) = top_eigen(&m, d);
         for i in 0..d {
             for j in 0..d {
-                cov[i * d + j] -= l * v[i] * v[j];
+                m[i * d + j] -= l * v[i] * v[j];
             }
         }
         out.push((l, v));
     }
-    (mean, out)
+    out
 }
 
 fn class_mean(f: &Features, rows: &[usize]) -> Vec<f64> {
@@ -279,10 +278,10 @@ fn covariance(f: &Features, rows: &[usize], mean: &[f64]) -> Vec<f64> {
 }
 
 /// The top eigenvalue and unit eigenvector of the symmetric positive semi-definite `m` by
-/// power iteration; with `deflate` = (value, vector) of the top pair, the next one.
-fn top_eigen(m: &[f64], d: usize, deflate: Option<(f64, &[f64])>) -> (f64, Vec<f64>) {
+/// power iteration.
+fn top_eigen(m: &[f64], d: usize) -> (f64, Vec<f64>) {
     let apply = |v: &[f64]| -> Vec<f64> {
-        let mut out: Vec<f64> = (0..d)
+        (0..d)
             .map(|i| {
                 m[i * d..(i + 1) * d]
                     .iter()
@@ -290,14 +289,7 @@ fn top_eigen(m: &[f64], d: usize, deflate: Option<(f64, &[f64])>) -> (f64, Vec<f
                     .map(|(a, b)| a * b)
                     .sum()
             })
-            .collect();
-        if let Some((l, u)) = deflate {
-            let dot: f64 = u.iter().zip(v).map(|(a, b)| a * b).sum();
-            out.iter_mut()
-                .zip(u)
-                .for_each(|(o, &ui)| *o -= l * dot * ui);
-        }
-        out
+            .collect()
     };
     // A start that no eigenvector is orthogonal to in practice: the diagonal plus a ramp.
     let mut v: Vec<f64> = (0..d)
@@ -409,9 +401,9 @@ mod tests {
     fn the_power_iteration_finds_a_known_spectrum() {
         // diag(5, 2, 1) rotated: eigenvalues 5 and 2.
         let m = [3.5, 1.5, 0.0, 1.5, 3.5, 0.0, 0.0, 0.0, 1.0];
-        let (top, v) = top_eigen(&m, 3, None);
+        let pairs = top_pairs(m.to_vec(), 3, 2);
+        let (top, second) = (pairs[0].0, pairs[1].0);
         assert!((top - 5.0).abs() < 1e-6, "{top}");
-        let (second, _) = top_eigen(&m, 3, Some((top, &v)));
         assert!((second - 2.0).abs() < 1e-6, "{second}");
         let tiny = Features {
             dim: 3,

@@ -76,11 +76,7 @@ pub fn recut(run: &mut RunFile, req: CutRequest) -> Result<Recut> {
         tau,
         run.config.restores_at(round),
     );
-    // What the clustering cut held out of the round stays out at every tau, as in the run.
-    r.held_out
-        .iter()
-        .zip(kept.iter_mut())
-        .for_each(|(&h, k)| *k &= !h);
+    itlm::clusters::hold_out(&mut kept, &r.held_out);
     let flagged = kept.iter().filter(|&&k| !k).count();
     let quality = run
         .truth

@@ -443,12 +443,7 @@ pub fn cut(
     if let Some(p) = pins {
         p.apply(&mut kept);
     }
-    // What the clustering cut held out of the round stays out at every tau, as in the run.
-    record
-        .held_out
-        .iter()
-        .zip(kept.iter_mut())
-        .for_each(|(&h, k)| *k &= !h);
+    crate::itlm::clusters::hold_out(&mut kept, &record.held_out);
     let kept_count = kept.iter().filter(|&&k| k).count();
     let hist = histogram(&record.score, &kept, bad);
     let mut confusion = vec![0usize; classes * classes];

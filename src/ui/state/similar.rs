@@ -9,7 +9,7 @@ use crate::learner::head::FeatureMatrix;
 use crate::session::embed_cache::EmbedCache;
 use crate::session::embed_head::{backbone_of, cached_run_embeddings};
 use crate::session::similar::{self, Similar};
-use crate::ui::pending::{Pending, Polled};
+use crate::ui::pending::{Pending, Polled, Repaint};
 use crate::ui::view::Membership;
 
 use super::AppState;
@@ -84,6 +84,19 @@ pub struct ForGeneration<T> {
 }
 
 impl<T: Send + 'static> ForGeneration<T> {
+    /// Run `task` on a named thread for the dataset of `generation`.
+    fn spawn(
+        name: &str,
+        repaint: &Repaint,
+        generation: u64,
+        task: impl FnOnce() -> crate::error::Result<T> + Send + 'static,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            task: Pending::spawn(name, repaint, task)?,
+            generation,
+        })
+    }
+
     /// The result of the task in `slot`, once it is done, taken out of the slot; None while it
     /// runs, and when it was started for an earlier dataset than `generation` (then it is
     /// dropped).
@@ -118,15 +131,13 @@ impl AppState {
             return;
         };
         let (train, d) = (data.train.clone(), description.to_string());
-        match Pending::spawn("itlm-run-embeddings", self.repaint(), move || {
-            cached_run_embeddings(&train, &d, &EmbedCache::from_env()?)
-        }) {
-            Ok(task) => {
-                self.embeddings_read = Some(CacheRead {
-                    task,
-                    generation: self.generation,
-                })
-            }
+        match CacheRead::spawn(
+            "itlm-run-embeddings",
+            self.repaint(),
+            self.generation,
+            move || cached_run_embeddings(&train, &d, &EmbedCache::from_env()?),
+        ) {
+            Ok(read) => self.embeddings_read = Some(read),
             Err(e) => self.error(format!("The run's embeddings were not read: {e}")),
         }
     }
@@ -178,15 +189,10 @@ impl AppState {
         }
         self.embeddings = Some(m.clone());
         let train = data.train.clone();
-        match Pending::spawn("itlm-similar", self.repaint(), move || {
+        match Search::spawn("itlm-similar", self.repaint(), self.generation, move || {
             similar::analyse(&train, &m)
         }) {
-            Ok(task) => {
-                self.similar_search = Some(Search {
-                    task,
-                    generation: self.generation,
-                })
-            }
+            Ok(search) => self.similar_search = Some(search),
             Err(e) => self.error(format!("Duplicates and outliers not searched: {e}")),
         }
     }
