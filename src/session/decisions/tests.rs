@@ -394,10 +394,11 @@ fn every_acknowledged_decision_survives_a_kill() {
         }
         assert_eq!(r.unapplied(), 0, "{r}");
         killed_mid_write += usize::from(r.torn.as_ref().is_some_and(|t| !t.applied));
-        // Rows after the last acknowledged one may be there too (written, not yet
-        // acknowledged: at most one batch), each as it was written.
+        // Rows after the last acknowledged one the parent read may be there too: the
+        // child runs on while the parent reads the pipe and kills (on a loaded machine,
+        // thousands of rows on). Each must be as it was written.
         for (i, dec) in d.iter() {
-            assert!(i < acked + 1000 && dec == kill_decision(i), "{i}: {dec:?}");
+            assert_eq!(dec, kill_decision(i), "attempt {attempt}: row {i}");
         }
     }
     println!("kills that tore a row: {killed_mid_write} of 4");
