@@ -2,7 +2,8 @@
 //! the stamped images look like their target class (Shirt stamped and labelled T-shirt), a
 //! model trained on every label gives them no higher loss than the class's hard clean images,
 //! but its penultimate activations put them in a cluster of their own. Measured, not
-//! hard-coded: the test counts the stamped images each score catches.
+//! hard-coded: the test counts the stamped images each score catches (the clusters, the
+//! spectral score and the loss).
 
 use itlm_inspector::data::corrupt::{Corrupted, SampleKind};
 use itlm_inspector::data::watermark::{MarkShape, Watermark};
@@ -33,9 +34,21 @@ fn activation_clusters_find_stamped_shirts_where_the_loss_does_not() {
     model.reset(1).unwrap();
     let epochs = presets::backdoor_protocol().final_epochs as f64;
     model.train(d, &all, epochs, 1, &mut |_| Ok(())).unwrap();
-    let scores = model.score(d, &all, &mut |_| Ok(())).unwrap();
-    let features = model.features(d, &all, &mut |_| Ok(())).unwrap().unwrap();
+    // One pass gives the scores and the features (what every round of a run does), the same
+    // as two.
+    let (scores, features) = model
+        .score_with_features(d, &all, &mut |_| Ok(()))
+        .unwrap();
+    let features = features.unwrap();
     assert_eq!(features.rows(), d.len());
+    assert_eq!(
+        scores.loss,
+        model.score(d, &all, &mut |_| Ok(())).unwrap().loss
+    );
+    assert_eq!(
+        Some(&features),
+        model.features(d, &all, &mut |_| Ok(())).unwrap().as_ref()
+    );
 
     let target: Vec<usize> = all.iter().copied().filter(|&i| labels[i] == to).collect();
     let caught = |members: &[usize]| members.iter().filter(|&&i| bad[i]).count();
@@ -82,6 +95,12 @@ fn activation_clusters_find_stamped_shirts_where_the_loss_does_not() {
     assert!(
         by_cluster >= 2 * by_loss.max(1),
         "the loss catches {by_loss}, the cluster {by_cluster}"
+    );
+    // The spectral score (what every round stores, the window's "spectral score") ranks the
+    // stamped images above the hard clean T-shirts better than the loss does.
+    assert!(
+        by_spectral > by_loss,
+        "the loss catches {by_loss}, the spectral score {by_spectral}"
     );
     // No stamped image sits in another class's smaller cluster.
     for s in splits.iter().filter(|s| s.class != to) {

@@ -550,6 +550,12 @@ fn run_files_written_by_an_earlier_build_still_open() {
         .rounds
         .iter()
         .all(|r| r.held_out.is_empty() && r.clusters.is_none()));
+    // Version 9: a run with the clustering cut, before the spectral scores.
+    let run = RunFile::read(&dir.join("v9_demo6_clusters")).unwrap();
+    assert_eq!(run.dataset.len(), 6);
+    assert!(run.config.clusters);
+    assert!(run.rounds.last().unwrap().clusters.is_some());
+    assert!(run.rounds.iter().all(|r| r.spectral.is_empty()));
 }
 
 /// `run` with its last round's clustering cut holding out two samples.
@@ -562,6 +568,7 @@ fn clustered_run() -> RunFile {
     r.held_out = vec![false; n];
     r.held_out[3] = true;
     r.held_out[7] = true;
+    r.spectral = (0..n).map(|i| i as f32 * 0.25).collect();
     r.clusters = Some(itlm::ClusterReport {
         classes: vec![itlm::clusters::ClassCluster {
             class: 1,
@@ -606,6 +613,35 @@ fn the_clustering_cut_reads_back_and_version_8_files_read_without_it() {
     std::sync::Arc::make_mut(&mut bad.rounds[last]).held_out = vec![true; 2];
     let e = decode(&bad.to_bytes().unwrap()).unwrap_err();
     assert!(e.contains("holds out 2 of"), "{e}");
+    // So must its spectral scores'.
+    let mut bad = clustered_run();
+    std::sync::Arc::make_mut(&mut bad.rounds[last]).spectral = vec![1.0; 3];
+    let e = decode(&bad.to_bytes().unwrap()).unwrap_err();
+    assert!(e.contains("spectral scores for 3 of"), "{e}");
+}
+
+#[test]
+fn version_9_bodies_read_without_spectral_scores() {
+    // Today's config, the round extras without the spectral scores.
+    let mut plain = clustered_run();
+    for r in &mut plain.rounds {
+        std::sync::Arc::make_mut(r).spectral.clear();
+    }
+    let body = postcard::to_allocvec(&plain).unwrap();
+    let body = postcard::to_extend(&plain.dataset.eval_sources, body).unwrap();
+    let extras: Vec<itlm_inspector::export::legacy::RoundExtrasV9> = plain
+        .rounds
+        .iter()
+        .map(|r| itlm_inspector::export::legacy::RoundExtrasV9 {
+            relabelled: r.relabelled.clone(),
+            relabel: r.metrics.relabel,
+            held_out: r.held_out.clone(),
+            clusters: r.clusters.clone(),
+        })
+        .collect();
+    let v9 = postcard::to_extend(&extras, body).unwrap();
+    assert_eq!(decode(&with_header(9, &v9)).unwrap(), plain);
+    assert!(decode(&with_header(RUN_VERSION, &v9)).is_err());
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

@@ -103,6 +103,7 @@ fn records(d: &Dataset, rounds: usize, seed: u64) -> Vec<Arc<RoundRecord>> {
                 relabelled: Vec::new(),
                 held_out: Vec::new(),
                 clusters: None,
+                spectral: Vec::new(),
                 metrics: RoundMetrics::default(),
                 generated: None,
                 train_secs: 0.0,

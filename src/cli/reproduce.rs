@@ -614,6 +614,7 @@ mod tests {
             relabelled: Vec::new(),
             held_out: Vec::new(),
             clusters: None,
+            spectral: Vec::new(),
             metrics: Default::default(),
             generated: None,
             train_secs: 1.0,

@@ -1,8 +1,9 @@
-//! The bodies written by earlier builds (run file versions 1 to 8), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 9), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 10: each round's spectral scores in the round extras (version 9: none).
 //! - 9: `Config::clusters`, and each round's held-out samples and cluster report in the round
 //!   extras (version 8: no clustering cut).
 //! - 8: `Config::relabel`, and each round's relabelled samples and their quality after the
@@ -449,4 +450,25 @@ pub fn take_v7(body: &[u8]) -> std::result::Result<(RunFile, &[u8]), String> {
     let (r, rest) =
         postcard::take_from_bytes::<RunFileOf<ConfigNoRelabel>>(body).map_err(|e| e.to_string())?;
     Ok((r.map_config(Config::from), rest))
+}
+
+/// What a version-9 file stores of each round after the body: no spectral scores.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundExtrasV9 {
+    pub relabelled: Vec<Option<u32>>,
+    pub relabel: Option<crate::itlm::RelabelQuality>,
+    pub held_out: Vec<bool>,
+    pub clusters: Option<crate::itlm::ClusterReport>,
+}
+
+impl From<RoundExtrasV9> for RoundExtras {
+    fn from(x: RoundExtrasV9) -> Self {
+        RoundExtras {
+            relabelled: x.relabelled,
+            relabel: x.relabel,
+            held_out: x.held_out,
+            clusters: x.clusters,
+            spectral: Vec::new(),
+        }
+    }
 }

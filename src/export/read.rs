@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::legacy::{self, ConfigNoClusters, RoundExtrasV8};
+use super::legacy::{self, ConfigNoClusters, RoundExtrasV8, RoundExtrasV9};
 use super::run_file::{
     absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, RunFileOf, HEADER_LEN,
     RUN_MAGIC, RUN_VERSION,
@@ -71,6 +71,11 @@ impl RunFile {
             8 => decode_with_extras::<ConfigNoClusters, RoundExtrasV8>(
                 Self::checked_body(bytes).map_err(damaged)?,
                 Config::from,
+            )
+            .map_err(damaged)?,
+            9 => decode_with_extras::<Config, RoundExtrasV9>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                |c| c,
             )
             .map_err(damaged)?,
             RUN_VERSION => decode_with_extras::<Config, RoundExtras>(

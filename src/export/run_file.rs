@@ -1,19 +1,20 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 9 (what this build writes; all integers little-endian):
+//! Layout, version 10 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 9
+//!      8     4  version: u32 = 10
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
 //!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
 //!               sets (`DatasetInfo::eval_sources`, a postcard `Vec<Source>`), then one
 //!               [`RoundExtras`] per round (a postcard `Vec`: the samples the round's
 //!               selection relabelled and their quality, the samples the clustering cut
-//!               held out and its report), exactly `body length` bytes
+//!               held out and its report, the spectral scores), exactly `body length`
+//!               bytes
 //! ```
 //!
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
@@ -32,8 +33,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 8).
-pub const RUN_VERSION: u32 = 9;
+/// Version of the run file layout this build writes (it also reads versions 1 to 9).
+pub const RUN_VERSION: u32 = 10;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 
@@ -221,6 +222,7 @@ impl RunFile {
                 relabel: r.metrics.relabel,
                 held_out: r.held_out.clone(),
                 clusters: r.clusters.clone(),
+                spectral: r.spectral.clone(),
             })
             .collect()
     }
@@ -243,6 +245,7 @@ impl RunFile {
             r.metrics.relabel = x.relabel;
             r.held_out = x.held_out;
             r.clusters = x.clusters;
+            r.spectral = x.spectral;
         }
         Ok(())
     }
@@ -273,6 +276,13 @@ impl RunFile {
                     "round {} relabels {} of {n} samples",
                     r.round,
                     r.relabelled.len()
+                ));
+            }
+            if !r.spectral.is_empty() && r.spectral.len() != n {
+                return Err(format!(
+                    "round {} has spectral scores for {} of {n} samples",
+                    r.round,
+                    r.spectral.len()
                 ));
             }
             if !r.held_out.is_empty() && r.held_out.len() != n {
@@ -328,16 +338,19 @@ impl RunFile {
     }
 }
 
-/// What a run file stores of each round after the body (version 9): the samples its selection
+/// What a run file stores of each round after the body (version 10): the samples its selection
 /// relabelled and how they fared against the truth ([`RoundRecord::relabelled`],
 /// [`crate::itlm::RoundMetrics::relabel`]), the samples the clustering cut held out and its
-/// report ([`RoundRecord::held_out`], [`RoundRecord::clusters`]).
+/// report ([`RoundRecord::held_out`], [`RoundRecord::clusters`]), the spectral scores
+/// ([`RoundRecord::spectral`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoundExtras {
     pub relabelled: Vec<Option<u32>>,
     pub relabel: Option<RelabelQuality>,
     pub held_out: Vec<bool>,
     pub clusters: Option<crate::itlm::ClusterReport>,
+    /// Version 10: each sample's spectral score ([`RoundRecord::spectral`]).
+    pub spectral: Vec<f32>,
 }
 
 /// Decode a postcard body that must be used up exactly.

@@ -16,8 +16,8 @@ fn csv_field(s: &str) -> String {
 
 /// `samples.csv`: one row per sample: path, given label, predicted, p(given), the loss of every
 /// round, kept (by the verdict), the flag score (the verdict round's loss), how often it was
-/// trimmed up to the verdict's round (that round by the verdict's cut) and, with truth, true
-/// label and kind.
+/// trimmed up to the verdict's round (that round by the verdict's cut), the verdict round's
+/// spectral score when it has them and, with truth, true label and kind.
 pub fn samples_csv(run: &RunFile) -> Result<String> {
     let v = run
         .verdict()
@@ -33,6 +33,10 @@ pub fn samples_csv(run: &RunFile) -> Result<String> {
         s.push_str(&format!(",loss_round{}", rr.round));
     }
     s.push_str(",kept,score,times_trimmed");
+    let spectral = r.spectral.len() == d.len();
+    if spectral {
+        s.push_str(",spectral");
+    }
     if run.truth.is_some() {
         s.push_str(",true_label,kind,bad");
     }
@@ -65,6 +69,9 @@ pub fn samples_csv(run: &RunFile) -> Result<String> {
             u8::from(v.kept[i]),
             r.score[i]
         ));
+        if spectral {
+            s.push_str(&format!(",{:.6}", r.spectral[i]));
+        }
         if let Some(t) = &run.truth {
             let tl = t
                 .true_label

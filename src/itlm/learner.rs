@@ -41,6 +41,18 @@ pub struct Scores {
     pub probs: Vec<f32>,
 }
 
+impl Scores {
+    /// Empty, with room for `n` samples of `classes` classes.
+    pub fn with_capacity(n: usize, classes: usize) -> Self {
+        Self {
+            loss: Vec::with_capacity(n),
+            predicted: Vec::with_capacity(n),
+            p_given: Vec::with_capacity(n),
+            probs: Vec::with_capacity(n * classes),
+        }
+    }
+}
+
 /// A model's representation of samples: the penultimate layer's activations, `dim` values per
 /// sample, row-major in the order of the indices asked for.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -105,6 +117,20 @@ pub trait Learner: Send {
         _tick: &mut TickFn<'_>,
     ) -> Result<Option<Features>> {
         Ok(None)
+    }
+
+    /// [`Learner::score`] and [`Learner::features`] of the same samples in one pass where the
+    /// learner can (the features are what its last layer reads); the default scores, then asks
+    /// for the features.
+    fn score_with_features(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        tick: &mut TickFn<'_>,
+    ) -> Result<(Scores, Option<Features>)> {
+        let scores = self.score(data, indices, tick)?;
+        let features = self.features(data, indices, tick)?;
+        Ok((scores, features))
     }
 
     /// Generated images from the model (generative learners only).

@@ -12,6 +12,7 @@ use super::pins::Pins;
 use super::record::RoundRecord;
 use super::relabel::{self, RelabelQuality};
 use super::select;
+use super::spectral;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -234,6 +235,7 @@ pub fn run<L: Learner + ?Sized>(
         let t0 = Instant::now();
         let seed = Rng::derive(config.seed, 1000 + round as u64).next_u64();
         let models = config.models_at(round);
+        let mut spectral_scores = Vec::new();
         let (scores, train_secs, t1) = if models.count > 1 {
             let plans = if models.cross_fitted {
                 fold_plans(n, &train_idx, models.count, seed)
@@ -259,7 +261,15 @@ pub fn run<L: Learner + ?Sized>(
             )?;
             let train_secs = t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
-            (learner.score(data, &all, &mut tick)?, train_secs, t1)
+            let scores = if learner.is_classifier() && spectral::round_wants_spectral(n) {
+                let (s, features) = learner.score_with_features(data, &all, &mut tick)?;
+                spectral_scores =
+                    spectral::round_spectral(features.as_ref(), data.labels(), data.num_classes());
+                s
+            } else {
+                learner.score(data, &all, &mut tick)?
+            };
+            (scores, train_secs, t1)
         };
         if scores.loss.len() != n {
             return Err(Error::Model(format!(
@@ -407,6 +417,7 @@ pub fn run<L: Learner + ?Sized>(
             relabelled,
             held_out: cut.as_ref().map(|c| c.held_out.clone()).unwrap_or_default(),
             clusters: cut.map(|c| c.report),
+            spectral: spectral_scores,
             metrics,
             generated,
             train_secs: train_secs + probe_secs,

@@ -68,6 +68,29 @@ pub fn spectral_scores(features: &Features, labels: &[u32], classes: usize) -> S
     out
 }
 
+/// Above this many samples, rounds store no spectral scores: holding every sample's features
+/// at once would cost more memory than the samples themselves.
+pub const ROUND_SPECTRAL_MAX_SAMPLES: usize = 250_000;
+/// Above this feature width (a linear head on a backbone's 1280-d embeddings), neither: the
+/// per-class covariance grows with its square.
+pub const ROUND_SPECTRAL_MAX_DIM: usize = 512;
+
+/// Whether a round of `n` samples computes spectral scores.
+pub fn round_wants_spectral(n: usize) -> bool {
+    n <= ROUND_SPECTRAL_MAX_SAMPLES
+}
+
+/// A round's per-sample spectral scores ([`spectral_scores`]) from its model's features,
+/// empty when there are none or they are wider than [`ROUND_SPECTRAL_MAX_DIM`].
+pub fn round_spectral(features: Option<&Features>, labels: &[u32], classes: usize) -> Vec<f32> {
+    match features {
+        Some(f) if f.dim > 0 && f.dim <= ROUND_SPECTRAL_MAX_DIM && f.rows() == labels.len() => {
+            spectral_scores(f, labels, classes).scores
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// A class split in two by activation clustering (Chen et al., 2018): 2-means on the class's
 /// projections on its top directions, each scaled to unit variance.
 #[derive(Clone, Debug, PartialEq)]

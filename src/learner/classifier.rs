@@ -52,6 +52,34 @@ impl<O: Optimizer + Send> Step for O {
 }
 
 /// A fresh optimizer of type `O` over `vars`.
+/// Append one batch's scores (`logits`: one row per sample of `chunk`, against the given
+/// labels of `data`) to `out`.
+pub(super) fn push_scores(
+    out: &mut Scores,
+    logits: &Tensor,
+    data: &Dataset,
+    chunk: &[usize],
+) -> Result<()> {
+    let k = logits.dim(1)?;
+    let lsm = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let lp: Vec<f32> = lsm.flatten_all()?.to_vec1()?;
+    for (r, &i) in chunk.iter().enumerate() {
+        let row = &lp[r * k..(r + 1) * k];
+        let g = data.label(i) as usize;
+        let mut best = 0;
+        for c in 1..k {
+            if row[c] > row[best] {
+                best = c;
+            }
+        }
+        out.loss.push(-row[g]);
+        out.p_given.push(row[g].exp());
+        out.predicted.push(best as u32);
+        out.probs.extend(row.iter().map(|v| v.exp()));
+    }
+    Ok(())
+}
+
 fn boxed<O: Optimizer + Send + 'static>(
     vars: Vec<Var>,
     params: O::Config,
@@ -246,37 +274,33 @@ impl Learner for Classifier {
         tick: &mut TickFn<'_>,
     ) -> Result<Scores> {
         self.check_data(data)?;
-        let bs = self.cfg.score_batch_size;
-        let n = indices.len();
-        let k = self.classes;
-        let mut out = Scores {
-            loss: Vec::with_capacity(n),
-            predicted: Vec::with_capacity(n),
-            p_given: Vec::with_capacity(n),
-            probs: Vec::with_capacity(n * k),
-        };
-        schedule::score_batches(indices, bs, tick, |chunk| {
+        let mut out = Scores::with_capacity(indices.len(), self.classes);
+        schedule::score_batches(indices, self.cfg.score_batch_size, tick, |chunk| {
             let (x, _) = batch(data, chunk, &self.device)?;
             let logits = self.model.net.forward(&x)?.detach();
-            let lsm = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-            let lp: Vec<f32> = lsm.flatten_all()?.to_vec1()?;
-            for (r, &i) in chunk.iter().enumerate() {
-                let row = &lp[r * k..(r + 1) * k];
-                let g = data.label(i) as usize;
-                let mut best = 0;
-                for c in 1..k {
-                    if row[c] > row[best] {
-                        best = c;
-                    }
-                }
-                out.loss.push(-row[g]);
-                out.p_given.push(row[g].exp());
-                out.predicted.push(best as u32);
-                out.probs.extend(row.iter().map(|v| v.exp()));
-            }
-            Ok(())
+            push_scores(&mut out, &logits, data, chunk)
         })?;
         Ok(out)
+    }
+
+    fn score_with_features(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        tick: &mut TickFn<'_>,
+    ) -> Result<(Scores, Option<Features>)> {
+        self.check_data(data)?;
+        let mut out = Scores::with_capacity(indices.len(), self.classes);
+        let mut features = Features::default();
+        schedule::score_batches(indices, self.cfg.score_batch_size, tick, |chunk| {
+            let (x, _) = batch(data, chunk, &self.device)?;
+            let f = self.model.net.features(&x)?.detach();
+            let logits = self.model.net.head(&f)?.detach();
+            features.dim = f.dim(1)?;
+            features.values.extend(f.flatten_all()?.to_vec1::<f32>()?);
+            push_scores(&mut out, &logits, data, chunk)
+        })?;
+        Ok((out, Some(features)))
     }
 
     fn features(

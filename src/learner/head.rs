@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use candle_core::{Device, Module, Tensor, Var, D};
+use candle_core::{Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarMap};
 use serde::{Deserialize, Serialize};
 
-use super::classifier::per_sample_cross_entropy;
+use super::classifier::{per_sample_cross_entropy, push_scores};
 use super::fast;
 use super::feature_values::FeatureValues;
 use super::init::ParamFactory;
@@ -19,7 +19,7 @@ use super::schedule;
 use super::{LearnerConfig, LrSchedule, OptimizerKind};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::itlm::{Learner, Scores, TickFn};
+use crate::itlm::{self, Learner, Scores, TickFn};
 
 /// The head trained on embeddings.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -353,22 +353,32 @@ impl Head {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_parts(x)?.1)
+    }
+
+    /// What the last layer reads (the standardised embeddings for the linear head, the hidden
+    /// layer for the MLP) and the logits.
+    fn forward_parts(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let last = self.model.layers.len() - 1;
         let mut h = x.clone();
         for (i, (w, b)) in self.model.layers.iter().enumerate() {
-            let relu = i < last;
-            h = if self.fast {
-                fast::linear(&h, w, b, relu)?
-            } else {
-                let y = Linear::new(w.clone(), Some(b.clone())).forward(&h)?;
-                if relu {
-                    y.relu()?
+            if i == last {
+                let logits = if self.fast {
+                    fast::linear(&h, w, b, false)?
                 } else {
-                    y
-                }
+                    Linear::new(w.clone(), Some(b.clone())).forward(&h)?
+                };
+                return Ok((h, logits));
+            }
+            h = if self.fast {
+                fast::linear(&h, w, b, true)?
+            } else {
+                Linear::new(w.clone(), Some(b.clone()))
+                    .forward(&h)?
+                    .relu()?
             };
         }
-        Ok(h)
+        Err(Error::Model("a head without layers".into()))
     }
 
     fn check_data(&self, data: &Dataset) -> Result<()> {
@@ -484,36 +494,43 @@ impl Learner for Head {
         self.check_data(data)?;
         let features = Arc::clone(&self.features);
         let m = features.matrix(data)?;
-        let k = self.classes;
-        let n = indices.len();
-        let mut out = Scores {
-            loss: Vec::with_capacity(n),
-            predicted: Vec::with_capacity(n),
-            p_given: Vec::with_capacity(n),
-            probs: Vec::with_capacity(n * k),
-        };
+        let mut out = Scores::with_capacity(indices.len(), self.classes);
         schedule::score_batches(indices, self.cfg.score_batch_size, tick, |chunk| {
             let (x, _) = self.batch(m, data, chunk)?;
             let logits = self.forward(&x)?.detach();
-            let lsm = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-            let lp: Vec<f32> = lsm.flatten_all()?.to_vec1()?;
-            for (r, &i) in chunk.iter().enumerate() {
-                let row = &lp[r * k..(r + 1) * k];
-                let g = data.label(i) as usize;
-                let mut best = 0;
-                for c in 1..k {
-                    if row[c] > row[best] {
-                        best = c;
-                    }
-                }
-                out.loss.push(-row[g]);
-                out.p_given.push(row[g].exp());
-                out.predicted.push(best as u32);
-                out.probs.extend(row.iter().map(|v| v.exp()));
-            }
-            Ok(())
+            push_scores(&mut out, &logits, data, chunk)
         })?;
         Ok(out)
+    }
+
+    fn score_with_features(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        tick: &mut TickFn<'_>,
+    ) -> Result<(Scores, Option<itlm::Features>)> {
+        self.check_data(data)?;
+        let features = Arc::clone(&self.features);
+        let m = features.matrix(data)?;
+        let mut out = Scores::with_capacity(indices.len(), self.classes);
+        let mut read = itlm::Features::default();
+        schedule::score_batches(indices, self.cfg.score_batch_size, tick, |chunk| {
+            let (x, _) = self.batch(m, data, chunk)?;
+            let (f, logits) = self.forward_parts(&x)?;
+            read.dim = f.dim(1)?;
+            read.values.extend(f.detach().flatten_all()?.to_vec1::<f32>()?);
+            push_scores(&mut out, &logits.detach(), data, chunk)
+        })?;
+        Ok((out, Some(read)))
+    }
+
+    fn features(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        tick: &mut TickFn<'_>,
+    ) -> Result<Option<itlm::Features>> {
+        Ok(self.score_with_features(data, indices, tick)?.1)
     }
 }
 

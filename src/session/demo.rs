@@ -105,5 +105,17 @@ mod tests {
         eprintln!("{secs:.1}s in all");
         let last = history.last().unwrap().metrics.trim.unwrap();
         assert!(last.recall > 0.8 && last.precision > 0.8, "{last:?}");
+        // Every round of a classifier stores its spectral scores: each class's average 1.
+        for r in &history {
+            assert_eq!(r.spectral.len(), d.len(), "round {}", r.round);
+            for c in 0..d.num_classes() as u32 {
+                let of: Vec<f32> = (0..d.len())
+                    .filter(|&i| d.label(i) == c)
+                    .map(|i| r.spectral[i])
+                    .collect();
+                let mean = of.iter().sum::<f32>() / of.len() as f32;
+                assert!((mean - 1.0).abs() < 1e-3, "round {} class {c}: {mean}", r.round);
+            }
+        }
     }
 }

@@ -219,6 +219,26 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
                     rec.p_given.get(i).copied().unwrap_or(f32::NAN)
                 ));
                 ui.end_row();
+                if let Some(s) = rec.spectral_of(i) {
+                    // Where it stands in its class (the score is per class).
+                    let labels = train.labels();
+                    let (mut below, mut of) = (0usize, 0usize);
+                    if labels.len() == rec.spectral.len() {
+                        for (j, &t) in rec.spectral.iter().enumerate() {
+                            if labels[j] == given {
+                                of += 1;
+                                below += usize::from(t < s);
+                            }
+                        }
+                    }
+                    ui.label("spectral score");
+                    ui.label(format!(
+                        "{s:.2} (its class's mean is 1; above {:.0}% of the class)",
+                        100.0 * below as f64 / of.max(1) as f64
+                    ))
+                    .on_hover_text(SPECTRAL_HELP);
+                    ui.end_row();
+                }
             }
             if let Some(t) = &truth {
                 ui.label("true label");
@@ -413,3 +433,10 @@ pub(super) fn probability_bars_ui(
             }
         });
 }
+
+/// What the spectral score is, for hovers.
+pub const SPECTRAL_HELP: &str = "Spectral signature (Tran et al. 2018): the squared distance from the \
+     class's mean along the class's top direction of this round's model's penultimate \
+     activations, over the variance along it. A backdoor's stamped images share a direction that \
+     the clean images of their class lack, so they score high even where their loss is low \
+     (look-alike classes such as Shirt -> T-shirt).";

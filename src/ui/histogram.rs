@@ -1,6 +1,8 @@
 //! The loss histogram of the shown round: kept and trimmed in two colours, the tau cut as a
 //! vertical line, truly bad samples outlined when ground truth is known, log-count toggle.
-//! Clicking the plot moves the cut to that loss.
+//! Clicking the plot moves the cut to that loss. A toggle shows the round's spectral scores
+//! instead, coloured by the same cut: where the loss cannot tell a backdoor's stamped images
+//! from hard clean ones, they sit in the spectral score's tail.
 
 use egui::{Color32, RichText, Stroke};
 use egui_plot::{Bar, BarChart, Legend, Plot, VLine};
@@ -23,10 +25,32 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         .run
         .as_ref()
         .map_or(Selection::Global, |r| r.config.select);
+    let spectral = cut
+        .spectral_hist
+        .as_ref()
+        .filter(|_| state.settings.histogram_spectral);
     ui.horizontal_wrapped(|ui| {
+        if cut.spectral_hist.is_some() {
+            let mut on = state.settings.histogram_spectral;
+            ui.selectable_value(&mut on, false, "loss")
+                .on_hover_text("The round's losses, with the cut");
+            ui.selectable_value(&mut on, true, "spectral score")
+                .on_hover_text(super::detail::SPECTRAL_HELP);
+            if on != state.settings.histogram_spectral {
+                let mut s = state.settings.clone();
+                s.histogram_spectral = on;
+                out.push(Command::Settings(Box::new(s)));
+            }
+            ui.separator();
+        }
+        let what = if spectral.is_some() {
+            "spectral scores"
+        } else {
+            "losses"
+        };
         ui.label(
             RichText::new(format!(
-                "Round {} losses: {} kept, {} trimmed",
+                "Round {} {what}: {} kept, {} trimmed",
                 cut.record.round, cut.kept_count, cut.trimmed_count
             ))
             .strong(),
@@ -41,6 +65,16 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             out.push(Command::Settings(Box::new(s)));
         }
     });
+    if spectral.is_some() {
+        if let Some(t) = &cut.spectral_tail {
+            ui.label(format!(
+                "The {} highest spectral scores: {} trimmed by this cut{}. Colours are the cut on the loss; the score is per class (each class's mean is 1)",
+                t.top,
+                t.trimmed,
+                t.bad.map_or_else(String::new, |b| format!(", {b} truly bad"))
+            ));
+        }
+    }
     let rounds = state.run.as_ref().map_or(0, |r| r.config.rounds);
     if let (Some(r), Some(data)) = (&cut.restored, state.data.as_ref()) {
         // What stays trimmed after a restore is the suspect classes' trimmed samples.
@@ -105,7 +139,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         );
     }
     let log = state.settings.log_counts;
-    let h = &cut.hist;
+    let h = spectral.unwrap_or(&cut.hist);
     let height = |c: usize| {
         if log {
             (1.0 + c as f64).log10()
@@ -151,7 +185,8 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         )
         .color(BAD)
     });
-    let cut_value = cut.cut_value;
+    // The cut is on the loss: no line on the spectral scores' axis.
+    let cut_value = cut.cut_value.filter(|_| spectral.is_none());
     let resp = Plot::new(("histogram", state.generation))
         .legend(Legend::default())
         .height(200.0)
@@ -159,7 +194,11 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         .allow_zoom(false)
         .allow_drag(false)
         .allow_boxed_zoom(false)
-        .x_axis_label("loss")
+        .x_axis_label(if spectral.is_some() {
+            "√ spectral score: distance from the class's mean along its top direction, in σ"
+        } else {
+            "loss"
+        })
         .y_axis_label(if log { "log10(1 + count)" } else { "count" })
         .show(ui, |p| {
             p.bar_chart(kept_chart);
@@ -173,8 +212,15 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             p.pointer_coordinate()
         });
     resp.response
-        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Loss histogram"));
-    if rule == Selection::Global && resp.response.clicked() {
+        .widget_info(|| {
+            let name = if spectral.is_some() {
+                "Spectral score histogram"
+            } else {
+                "Loss histogram"
+            };
+            egui::WidgetInfo::labeled(egui::Role::Image, true, name)
+        });
+    if rule == Selection::Global && spectral.is_none() && resp.response.clicked() {
         if let Some(pt) = resp.inner {
             // The share of samples at or below the clicked loss becomes tau.
             let s = &cut.record.score;
@@ -184,3 +230,4 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         }
     }
 }
+

@@ -63,6 +63,9 @@ pub struct Settings {
     pub panels: Panels,
     /// Histogram counts on a log scale.
     pub log_counts: bool,
+    /// The histogram shows the round's spectral scores instead of its losses (rounds that
+    /// have them).
+    pub histogram_spectral: bool,
     pub export_dir: Option<PathBuf>,
     /// The dataset `export_dir` was last used for: another dataset's export defaults to a
     /// sibling folder named after it, not into this one's.
@@ -91,6 +94,7 @@ impl Default for Settings {
             panels: Panels::default(),
             // Loss histograms are heavy-tailed: the trimmed tail is invisible on a linear scale.
             log_counts: true,
+            histogram_spectral: false,
             export_dir: None,
             export_dataset: None,
             classifier: ModelKind::Cnn,

@@ -30,6 +30,38 @@ impl Histogram {
     }
 }
 
+/// The 1% highest spectral scores of a round (at least 10 samples) at one cut.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpectralTail {
+    pub top: usize,
+    /// How many of them the cut trimmed.
+    pub trimmed: usize,
+    /// How many of them are truly bad (when the truth is known).
+    pub bad: Option<usize>,
+}
+
+impl SpectralTail {
+    pub fn measure(spectral: &[f32], kept: &[bool], bad: Option<&[bool]>) -> Option<Self> {
+        let n = spectral.len();
+        if n == 0 || kept.len() != n {
+            return None;
+        }
+        let k = (n / 100).max(10).min(n);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.select_nth_unstable_by(k - 1, |&a, &b| {
+            sort_key(-spectral[a]).total_cmp(&sort_key(-spectral[b]))
+        });
+        let top = &order[..k];
+        Some(Self {
+            top: k,
+            trimmed: top.iter().filter(|&&i| !kept[i]).count(),
+            bad: bad
+                .filter(|b| b.len() == n)
+                .map(|b| top.iter().filter(|&&i| b[i]).count()),
+        })
+    }
+}
+
 /// A round cut at a tau.
 #[derive(Clone, Debug)]
 pub struct Cut {
@@ -45,6 +77,11 @@ pub struct Cut {
     /// Largest score the cut itself kept (before any restore): where the line is drawn.
     pub cut_value: Option<f32>,
     pub hist: Histogram,
+    /// The same cut over the round's spectral scores (their square roots: the distance along
+    /// the class's top direction in its standard deviations), when the round has them.
+    pub spectral_hist: Option<Histogram>,
+    /// The highest spectral scores at this cut, when the round has them.
+    pub spectral_tail: Option<SpectralTail>,
     /// Trimmed samples by (given, predicted): `confusion[g * classes + p]`.
     pub confusion: Vec<usize>,
     pub classes: usize,
@@ -222,16 +259,20 @@ pub enum SortKey {
     LossChange,
     /// The user's decision: excluded, relabelled, kept, none.
     Decision,
+    /// The round's spectral score: off its class's bulk along the class's top direction of
+    /// the model's penultimate activations (where a backdoor's stamped images sit).
+    Spectral,
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 6] = [
+    pub const ALL: [SortKey; 7] = [
         SortKey::Score,
         SortKey::PGiven,
         SortKey::Margin,
         SortKey::TimesTrimmed,
         SortKey::LossChange,
         SortKey::Decision,
+        SortKey::Spectral,
     ];
 
     pub fn name(self) -> &'static str {
@@ -242,6 +283,7 @@ impl SortKey {
             SortKey::TimesTrimmed => "times trimmed",
             SortKey::LossChange => "loss change",
             SortKey::Decision => "decision",
+            SortKey::Spectral => "spectral score",
         }
     }
 
@@ -313,6 +355,7 @@ impl ListContext<'_> {
                 Some(Decision::Keep) => 1.0,
                 None => 0.0,
             },
+            SortKey::Spectral => r.spectral_of(i).map_or(f64::NAN, |s| s as f64),
         }
     }
 }
@@ -446,6 +489,11 @@ pub fn cut(
     crate::itlm::clusters::hold_out(&mut kept, &record.held_out);
     let kept_count = kept.iter().filter(|&&k| k).count();
     let hist = histogram(&record.score, &kept, bad);
+    let spectral_hist = (record.spectral.len() == kept.len()).then(|| {
+        let root: Vec<f32> = record.spectral.iter().map(|s| s.max(0.0).sqrt()).collect();
+        histogram(&root, &kept, bad)
+    });
+    let spectral_tail = SpectralTail::measure(&record.spectral, &kept, bad);
     let mut confusion = vec![0usize; classes * classes];
     for (i, &k) in kept.iter().enumerate() {
         if !k && classifier {
@@ -465,6 +513,8 @@ pub fn cut(
         kept,
         cut_value,
         hist,
+        spectral_hist,
+        spectral_tail,
         confusion,
         classes,
         trim,
@@ -683,6 +733,7 @@ mod tests {
             relabelled: Vec::new(),
             held_out: Vec::new(),
             clusters: None,
+            spectral: Vec::new(),
             metrics: RoundMetrics::default(),
             generated: None,
             train_secs: 0.0,
@@ -839,6 +890,67 @@ mod tests {
         assert_eq!(by(SortKey::TimesTrimmed, false).0.len(), 2);
         assert_eq!(ctx.key(SortKey::TimesTrimmed, 0, false), 1.0);
         assert_eq!(ctx.key(SortKey::TimesTrimmed, 3, true), 0.0);
+        // Without spectral scores the key is NaN; the round's cut has no spectral histogram.
+        assert!(ctx.key(SortKey::Spectral, 0, false).is_nan());
+        assert!(c.spectral_hist.is_none() && c.spectral_tail.is_none());
+    }
+
+    #[test]
+    fn spectral_scores_sort_the_grids_and_bin_with_the_cut() {
+        // 20 samples; the cut (tau 0.5) keeps the 10 lowest losses (0..10). Spectral scores
+        // rise the other way: sample 0 highest.
+        let n = 20;
+        let labels = vec![0u32; n];
+        let bad: Vec<bool> = (0..n).map(|i| i < 3).collect();
+        let mut r = (*record((0..n).map(|i| i as f32).collect(), vec![0; n])).clone();
+        r.spectral = (0..n).map(|i| ((n - i) * (n - i)) as f32).collect();
+        let r = Arc::new(r);
+        let given = Given {
+            labels: &labels,
+            classes: 2,
+            bad: Some(&bad),
+            pins: None,
+        };
+        let asc = Arc::new(ascending(&r.score));
+        let c = cut(r.clone(), 0, asc, given, rule(0.5, false));
+        assert_eq!(c.kept_count, 10);
+        let h = c.spectral_hist.as_ref().unwrap();
+        // Binned on the square root: 1..=20, kept ones (0..10) at the top end.
+        assert_eq!(h.lo, 1.0);
+        assert_eq!(h.kept.iter().sum::<usize>(), 10);
+        assert_eq!(h.kept[BINS - 1], 1);
+        assert_eq!(h.trimmed[0], 1);
+        // The top 10 (at least 10 samples) are 0..10: all kept, 3 truly bad.
+        assert_eq!(
+            c.spectral_tail,
+            Some(SpectralTail {
+                top: 10,
+                trimmed: 0,
+                bad: Some(3)
+            })
+        );
+        let history = [r.clone()];
+        let ids: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+        let no_decisions = Decisions::new(n);
+        let ctx = ListContext {
+            record: &r,
+            history: &history,
+            labels: &labels,
+            classes: 2,
+            rule: Selection::Global,
+            ids: &ids,
+            kinds: None,
+            decisions: &no_decisions,
+        };
+        let sort = |reverse| Sort {
+            key: SortKey::Spectral,
+            reverse,
+        };
+        let l = lists(&c, &ctx, &Filter::default(), sort(false));
+        assert_eq!(l.kept[..3], [0, 1, 2]);
+        assert_eq!(l.trimmed[..2], [10, 11]);
+        let l = lists(&c, &ctx, &Filter::default(), sort(true));
+        assert_eq!(l.trimmed[..2], [19, 18]);
     }
 
     #[test]
