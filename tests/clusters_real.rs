@@ -36,9 +36,7 @@ fn activation_clusters_find_stamped_shirts_where_the_loss_does_not() {
     model.train(d, &all, epochs, 1, &mut |_| Ok(())).unwrap();
     // One pass gives the scores and the features (what every round of a run does), the same
     // as two.
-    let (scores, features) = model
-        .score_with_features(d, &all, &mut |_| Ok(()))
-        .unwrap();
+    let (scores, features) = model.score_with_features(d, &all, &mut |_| Ok(())).unwrap();
     let features = features.unwrap();
     assert_eq!(features.rows(), d.len());
     assert_eq!(

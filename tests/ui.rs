@@ -2041,3 +2041,67 @@ fn a_clustering_cut_run_shows_and_filters_what_it_held_out() {
     h.run_steps(3);
     h.get_by_label_contains("held out by the clustering cut: in a small cluster");
 }
+
+/// A run's spectral scores: the histogram toggles to them, the grids sort by them, the
+/// sample detail and samples.csv show them.
+#[test]
+fn spectral_scores_show_as_a_histogram_a_sort_and_a_detail_line() {
+    use itlm_inspector::export::RunFile;
+    use itlm_inspector::ui::command::Command;
+    use itlm_inspector::ui::view::{GridTab, Sort, SortKey};
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let out = tempfile::tempdir().unwrap();
+    cli_run(data.path(), out.path(), &[]);
+    let file = out.path().join("run.itlm");
+    let run = RunFile::read(&file).unwrap();
+    let n = run.dataset.len();
+    assert!(run.rounds.iter().all(|r| r.spectral.len() == n));
+    let csv = std::fs::read_to_string(out.path().join("samples.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.contains(",times_trimmed,spectral"), "{header}");
+
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some()
+    });
+    no_errors(&h);
+    h.get_by_label("Loss histogram");
+    h.get_by_label("spectral score").click();
+    h.run_steps(3);
+    assert!(h.state().state.settings.histogram_spectral);
+    h.get_by_label("Spectral score histogram");
+    let last = run.rounds.last().unwrap();
+    h.get_by_label_contains(&format!("Round {} spectral scores:", last.round));
+    h.get_by_label_contains("highest spectral scores:");
+    // Sorted by the spectral score, the trimmed grid starts with the highest-scoring trimmed
+    // sample.
+    h.state_mut().apply(vec![
+        Command::SetTab(GridTab::Trimmed),
+        Command::SetSort(Sort {
+            key: SortKey::Spectral,
+            reverse: false,
+        }),
+    ]);
+    h.run_steps(3);
+    let cut = h.state_mut().state.cut().unwrap();
+    let lists = h.state_mut().state.lists().unwrap();
+    let first = lists.trimmed[0];
+    let top = (0..n)
+        .filter(|&i| !cut.kept[i])
+        .max_by(|&a, &b| {
+            last.spectral[a]
+                .total_cmp(&last.spectral[b])
+                .then(b.cmp(&a))
+        })
+        .unwrap();
+    assert_eq!(last.spectral[first], last.spectral[top]);
+    h.state_mut()
+        .apply(vec![Command::SelectSample(Some(first))]);
+    h.run_steps(3);
+    h.get_by_label_contains("(its class's mean is 1; above");
+    // And back to the losses.
+    h.get_by_label("loss").click();
+    h.run_steps(3);
+    h.get_by_label("Loss histogram");
+}

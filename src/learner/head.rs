@@ -518,7 +518,8 @@ impl Learner for Head {
             let (x, _) = self.batch(m, data, chunk)?;
             let (f, logits) = self.forward_parts(&x)?;
             read.dim = f.dim(1)?;
-            read.values.extend(f.detach().flatten_all()?.to_vec1::<f32>()?);
+            read.values
+                .extend(f.detach().flatten_all()?.to_vec1::<f32>()?);
             push_scores(&mut out, &logits.detach(), data, chunk)
         })?;
         Ok((out, Some(read)))

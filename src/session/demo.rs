@@ -114,7 +114,11 @@ mod tests {
                     .map(|i| r.spectral[i])
                     .collect();
                 let mean = of.iter().sum::<f32>() / of.len() as f32;
-                assert!((mean - 1.0).abs() < 1e-3, "round {} class {c}: {mean}", r.round);
+                assert!(
+                    (mean - 1.0).abs() < 1e-3,
+                    "round {} class {c}: {mean}",
+                    r.round
+                );
             }
         }
     }

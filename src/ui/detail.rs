@@ -435,7 +435,8 @@ pub(super) fn probability_bars_ui(
 }
 
 /// What the spectral score is, for hovers.
-pub const SPECTRAL_HELP: &str = "Spectral signature (Tran et al. 2018): the squared distance from the \
+pub const SPECTRAL_HELP: &str =
+    "Spectral signature (Tran et al. 2018): the squared distance from the \
      class's mean along the class's top direction of this round's model's penultimate \
      activations, over the variance along it. A backdoor's stamped images share a direction that \
      the clean images of their class lack, so they score high even where their loss is low \

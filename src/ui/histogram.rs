@@ -211,15 +211,14 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             }
             p.pointer_coordinate()
         });
-    resp.response
-        .widget_info(|| {
-            let name = if spectral.is_some() {
-                "Spectral score histogram"
-            } else {
-                "Loss histogram"
-            };
-            egui::WidgetInfo::labeled(egui::Role::Image, true, name)
-        });
+    resp.response.widget_info(|| {
+        let name = if spectral.is_some() {
+            "Spectral score histogram"
+        } else {
+            "Loss histogram"
+        };
+        egui::WidgetInfo::labeled(egui::Role::Image, true, name)
+    });
     if rule == Selection::Global && spectral.is_none() && resp.response.clicked() {
         if let Some(pt) = resp.inner {
             // The share of samples at or below the clicked loss becomes tau.
@@ -230,4 +229,3 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         }
     }
 }
-
