@@ -245,7 +245,11 @@ pub fn run<L: Learner + ?Sized>(
                     .collect()
             };
             let train_data = relabelled_data.as_ref().unwrap_or(data);
-            let s = averaged(learner, train_data, &plans, epochs, seed, round, &mut tick)?;
+            let want = learner.is_classifier() && spectral::round_wants_spectral(n);
+            let (s, sp) = averaged(
+                learner, train_data, &plans, epochs, seed, round, want, &mut tick,
+            )?;
+            spectral_scores = sp;
             // Training and scoring interleave: the split is not measured.
             (s, t0.elapsed().as_secs_f64(), Instant::now())
         } else {
@@ -504,7 +508,10 @@ fn fold_plans(
 
 /// Scores averaged over fresh models, one per plan `(trains on, scores)`: the out-of-fold
 /// models of a cross-fitted round, or the round-0 ensemble. A sample's loss and class
-/// probabilities are the mean over the models that scored it.
+/// probabilities are the mean over the models that scored it; with `spectral`, so is its
+/// spectral score (each model's against the samples it scored; empty when the learner has no
+/// features).
+#[allow(clippy::too_many_arguments)]
 fn averaged<L: Learner + ?Sized>(
     learner: &mut L,
     data: &Dataset,
@@ -512,13 +519,15 @@ fn averaged<L: Learner + ?Sized>(
     epochs: f64,
     seed: u64,
     round: usize,
+    spectral: bool,
     tick: &mut dyn FnMut(Tick) -> Result<()>,
-) -> Result<super::Scores> {
+) -> Result<(super::Scores, Vec<f32>)> {
     let n = data.len();
     let mut loss = vec![0.0f64; n];
     let mut count = vec![0u32; n];
     let mut probs: Vec<f64> = Vec::new();
     let mut predicted: Vec<u32> = data.labels().to_vec();
+    let mut spectral_sum = if spectral { vec![0.0f64; n] } else { Vec::new() };
     for (f, (part, to_score)) in plans.iter().enumerate() {
         learner.reset(Rng::derive(seed, 0xF00 + f as u64).next_u64())?;
         check_finite(
@@ -531,7 +540,22 @@ fn averaged<L: Learner + ?Sized>(
                 tick,
             )?,
         )?;
-        let s = learner.score(data, to_score, tick)?;
+        let s = if spectral_sum.is_empty() {
+            learner.score(data, to_score, tick)?
+        } else {
+            let (s, features) = learner.score_with_features(data, to_score, tick)?;
+            let labels: Vec<u32> = to_score.iter().map(|&i| data.label(i)).collect();
+            let sp = spectral::round_spectral(features.as_ref(), &labels, data.num_classes());
+            if sp.len() == to_score.len() {
+                for (j, &i) in to_score.iter().enumerate() {
+                    spectral_sum[i] += sp[j] as f64;
+                }
+            } else {
+                // No usable features: no spectral scores for this round.
+                spectral_sum.clear();
+            }
+            s
+        };
         if s.loss.len() != to_score.len() {
             return Err(Error::Model(format!(
                 "scored {} of {} samples",
@@ -579,5 +603,10 @@ fn averaged<L: Learner + ?Sized>(
             out.p_given.push(f32::NAN);
         }
     }
-    Ok(out)
+    let spectral = spectral_sum
+        .iter()
+        .zip(&count)
+        .map(|(&s, &c)| (s / c.max(1) as f64) as f32)
+        .collect();
+    Ok((out, spectral))
 }

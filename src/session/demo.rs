@@ -122,4 +122,50 @@ mod tests {
             }
         }
     }
+
+    /// A round of several models (a round-0 ensemble, cross-fitted folds) averages each
+    /// sample's spectral scores over the models that scored it: each class still averages 1.
+    #[test]
+    fn averaged_rounds_average_the_spectral_scores() {
+        use crate::itlm;
+        use crate::learner;
+        let (d, _) = dataset().unwrap();
+        let (config, lc) = crate::presets::demo();
+        let config = itlm::Config {
+            round0_models: 2,
+            folds: 2,
+            rounds: 2,
+            round0_epochs: Some(0.5),
+            epochs: 0.5,
+            final_epochs: 1,
+            ..config
+        };
+        let mut l = learner::build(&lc, &d).unwrap();
+        let mut history = Vec::new();
+        itlm::run(
+            l.as_mut(),
+            itlm::Inputs::new(&d),
+            &config,
+            itlm::Start::Fresh,
+            &mut history,
+            &mut itlm::Quiet,
+        )
+        .unwrap();
+        // Rounds 0 (the ensemble), 1 (two folds) and 2 (the final model).
+        assert!(config.models_at(1).cross_fitted);
+        for r in &history {
+            assert_eq!(r.spectral.len(), d.len(), "round {}", r.round);
+            assert!(r.spectral.iter().all(|s| s.is_finite() && *s >= 0.0));
+        }
+        // Round 0 (two models, each scoring every sample): exactly the mean of two means of 1.
+        let r0 = &history[0];
+        for c in 0..d.num_classes() as u32 {
+            let of: Vec<f32> = (0..d.len())
+                .filter(|&i| d.label(i) == c)
+                .map(|i| r0.spectral[i])
+                .collect();
+            let mean = of.iter().sum::<f32>() / of.len() as f32;
+            assert!((mean - 1.0).abs() < 1e-3, "class {c}: {mean}");
+        }
+    }
 }
