@@ -468,9 +468,15 @@ fn fiftyone_labels_round_trip_and_name_the_originals() {
     let root = tmp.path().join("set");
     image_folder(&root);
     let before = snapshot(&root);
-    let (run, _) = make_run(&root);
+    let (mut run, _) = make_run(&root);
+    // The shown round's spectral scores (the fake learner has no features) go out as an
+    // attribute.
+    let last = run.rounds.len() - 1;
+    std::sync::Arc::make_mut(&mut run.rounds[last]).spectral =
+        (0..run.dataset.len()).map(|i| i as f32 * 0.1).collect();
     let (decisions, flagged) = decide(&run);
     let sh = shown(&run, None).unwrap();
+    assert_eq!(sh.record.spectral.len(), run.dataset.len());
     let dst = tmp.path().join("fo");
     let rep = write_fiftyone(&run, None, Some(&decisions), None, &dst).unwrap();
     let d = &run.dataset;
@@ -505,6 +511,8 @@ fn fiftyone_labels_round_trip_and_name_the_originals() {
         assert!((conf as f32 - sh.record.p_given[i]).abs() < 1e-6);
         assert_eq!(t["attributes"]["itlm_path"], d.ids[i].as_str());
         assert_eq!(t["attributes"]["itlm_flagged"], !sh.kept[i]);
+        let sp = t["attributes"]["itlm_spectral"].as_f64().unwrap();
+        assert!((sp as f32 - sh.record.spectral[i]).abs() < 1e-5);
         let label_tags: Vec<String> =
             serde_json::from_value(t["attributes"]["tags"].clone()).unwrap();
         let sample_tags: Vec<String> = serde_json::from_value(tags[key.as_str()].clone()).unwrap();

@@ -12,7 +12,8 @@
 //!   where each target is `{"label": <given class index>, "confidence": p(given),
 //!   "attributes": {...}}`, the dict form FiftyOne's `ImageClassificationSampleParser` reads.
 //!   Its attributes become the `ground_truth` Classification's fields: `tags` (FiftyOne's
-//!   label tags: flagged / excluded / relabelled / kept_by_user) and `itlm_*` values. The
+//!   label tags: flagged / excluded / relabelled / kept_by_user) and `itlm_*` values (the
+//!   shown round's loss, prediction, flag, and spectral score when it has them). The
 //!   format has no sample tags, so the same tags also go to a sidecar `tags.json`
 //!   (`{"<uuid>": [tags]}`) that `load_fiftyone.py` (written beside) applies as sample tags.
 
@@ -241,6 +242,9 @@ pub fn fiftyone_labels(
             "itlm_flagged": !sh.kept[i],
             "itlm_label_issue": is_label_issue(&sh, decisions, i),
         });
+        if let Some(sp) = r.spectral_of(i) {
+            attrs["itlm_spectral"] = json!(finite(sp));
+        }
         if let Some(dec) = decisions.and_then(|x| x.get(i)) {
             attrs["itlm_decision"] = json!(dec.word());
             if let Decision::Relabel(c) = dec {
