@@ -16,7 +16,7 @@ use itlm_inspector::data::{self, Dataset, LoadOptions};
 use itlm_inspector::export::ecosystem::{
     fiftyone_uuid, label_issues_csv, write_fiftyone, LABEL_ISSUES_HEADER,
 };
-use itlm_inspector::export::report::{render, ReportInput};
+use itlm_inspector::export::report::{render, top_flagged, ReportInput};
 use itlm_inspector::export::shown::shown;
 use itlm_inspector::export::{self, DatasetInfo, Overwrite, RunFile, RunStatus};
 use itlm_inspector::itlm::{self, Config, Quiet, Start, TauSchedule};
@@ -374,6 +374,67 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
         ..ReportInput::new(&run)
     })
     .is_err());
+}
+
+/// A run whose last round the clustering cut held two samples out of, with spectral scores:
+/// the report says what the cut did, class by class, and shows the scores in the captions.
+#[test]
+fn the_report_shows_the_clustering_cut_and_the_spectral_scores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (mut run, _) = make_run(&root);
+    let plain = render(&ReportInput::new(&run)).unwrap();
+    assert!(!plain.contains("<section id=\"clusters\""));
+    assert!(!plain.contains(", spectral "));
+    let n = run.dataset.len();
+    let last = run.rounds.len() - 1;
+    let r = std::sync::Arc::make_mut(&mut run.rounds[last]);
+    r.held_out = vec![false; n];
+    r.held_out[1] = true;
+    r.held_out[4] = true;
+    r.spectral = (0..n).map(|i| 10.0 + i as f32).collect();
+    let cluster = |class: u32, flagged: bool| itlm::clusters::ClassCluster {
+        class,
+        count: 4,
+        size: 2,
+        separation: 1.25,
+        trimmed_in: 1.5,
+        trimmed_rest: 0.25,
+        own_share: 0.25,
+        other: Some(((class + 1) % 3, 0.75)),
+        flagged,
+    };
+    r.clusters = Some(itlm::ClusterReport {
+        classes: vec![cluster(0, true), cluster(2, false)],
+        probe_epochs: 1.0,
+    });
+    let h = render(&ReportInput::new(&run)).unwrap();
+    check_html(&h);
+    assert_eq!(
+        data_attr(&h, "<section id=\"clusters\"", "data-held-out"),
+        2
+    );
+    assert!(h.contains("<b>2 samples</b> held out"));
+    // One row per split class; the flagged one marked and held out.
+    let table = &h[h.find("<table class=\"clusters\">").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr").count(), 3, "{table}");
+    assert_eq!(table.matches("<tr class=\"hot\">").count(), 1);
+    assert!(table.contains("<td>6.0x</td><td>25%</td>"), "{table}");
+    assert!(table.contains(&format!(
+        "{} 75%",
+        itlm_inspector::export::report::esc(&run.dataset.classes[1])
+    )));
+    // Each flagged sample's caption carries its spectral score.
+    let sh = shown(&run, None).unwrap();
+    let i = top_flagged(&sh, 1)[0];
+    let fig = &h[h.find(&format!("data-index=\"{i}\">")).unwrap()..];
+    let fig = &fig[..fig.find("</figure>").unwrap()];
+    assert!(
+        fig.contains(&format!(", spectral {:.1}", 10.0 + i as f32)),
+        "{fig}"
+    );
 }
 
 fn decode_base64(s: &str) -> Vec<u8> {

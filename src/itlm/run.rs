@@ -527,7 +527,11 @@ fn averaged<L: Learner + ?Sized>(
     let mut count = vec![0u32; n];
     let mut probs: Vec<f64> = Vec::new();
     let mut predicted: Vec<u32> = data.labels().to_vec();
-    let mut spectral_sum = if spectral { vec![0.0f64; n] } else { Vec::new() };
+    let mut spectral_sum = if spectral {
+        vec![0.0f64; n]
+    } else {
+        Vec::new()
+    };
     for (f, (part, to_score)) in plans.iter().enumerate() {
         learner.reset(Rng::derive(seed, 0xF00 + f as u64).next_u64())?;
         check_finite(

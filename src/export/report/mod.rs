@@ -103,7 +103,7 @@ pub fn write_report(path: &Path, input: &ReportInput, overwrite: Overwrite) -> R
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1140px;color:#222;padding:0 12px}\
 h1{font-size:1.6em;margin-bottom:4px}h2{border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:32px}\
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}\
-th{background:#f3f3f3}td.l,th.l{text-align:left}td.diag{color:#999}td.hot{background:#fbe3e2}\
+th{background:#f3f3f3}td.l,th.l{text-align:left}td.diag{color:#999}td.hot,tr.hot td{background:#fbe3e2}\
 .hists{display:flex;flex-wrap:wrap;gap:8px 20px}.hists figure{margin:0}figcaption{font-size:13px}\
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(132px,1fr));gap:10px}\
 .grid figure{margin:0;border:1px solid #ddd;border-radius:4px;padding:6px;font-size:12px;overflow-wrap:anywhere}\
@@ -153,6 +153,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
     metrics_section(&mut h, run);
     histograms_section(&mut h, run, &sh);
     confusion_section(&mut h, run, &sh);
+    clusters_section(&mut h, run);
     flagged_section(&mut h, input, &sh);
     if let Some(dec) = input.decisions {
         decisions_section(&mut h, run, &sh, dec);
@@ -376,6 +377,47 @@ fn confusion_section(h: &mut String, run: &RunFile, sh: &Shown) {
     h.push_str("</table>\n</section>\n");
 }
 
+/// What the clustering cut did ([`crate::itlm::Config::clusters`]), when the run made one:
+/// how many samples it held out, and every class's split.
+fn clusters_section(h: &mut String, run: &RunFile) {
+    let Some((r, report)) = run
+        .rounds
+        .iter()
+        .rev()
+        .find_map(|r| r.clusters.as_ref().map(|c| (r, c)))
+    else {
+        return;
+    };
+    let d = &run.dataset;
+    let held = r.held_out.iter().filter(|&&x| x).count();
+    let _ = writeln!(
+        h,
+        "<section id=\"clusters\" data-held-out=\"{held}\">\n<h2>Clustering cut</h2>\n<p>Before round {}, a probe model trained {} epochs on every sample; each class's penultimate activations were split in two. A class's smaller cluster was held out of the round (and trimmed at every cut of it) when it is at most a quarter of its class, the early cuts trimmed its members at least 3 times as often as the rest, and the model before the cut calls more of it by one other class than by its own. <b>{}</b> held out.</p>",
+        r.round,
+        short(report.probe_epochs),
+        crate::plural(held, "sample")
+    );
+    h.push_str("<table class=\"clusters\">\n<tr><th class=\"l\">class</th><th>smaller cluster</th><th>of the class</th><th>separation</th><th>trimmed vs rest</th><th>called its own class</th><th class=\"l\">called another</th><th class=\"l\">held out</th></tr>\n");
+    for c in &report.classes {
+        let other = c.other.map_or_else(String::new, |(o, share)| {
+            format!("{} {:.0}%", esc(d.class_name(o)), share * 100.0)
+        });
+        let _ = writeln!(
+            h,
+            "<tr{}><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.1}x</td><td>{:.0}%</td><td class=\"l\">{other}</td><td class=\"l\">{}</td></tr>",
+            if c.flagged { " class=\"hot\"" } else { "" },
+            esc(d.class_name(c.class)),
+            c.size,
+            c.count,
+            c.separation,
+            c.enrichment(),
+            c.own_share * 100.0,
+            if c.flagged { "yes" } else { "" }
+        );
+    }
+    h.push_str("</table>\n</section>\n");
+}
+
 /// The thumbnail of sample `i` as a data URI, when the images match the run.
 fn thumbnail(images: Option<&Dataset>, i: usize) -> Option<String> {
     let d = images?;
@@ -455,9 +497,13 @@ fn flagged_section(h: &mut String, input: &ReportInput, sh: &Shown) {
             .decisions
             .map(|dec| badge(dec.get(i), &d.classes))
             .unwrap_or_default();
+        let spectral = sh
+            .record
+            .spectral_of(i)
+            .map_or_else(String::new, |s| format!(", spectral {}", short(s as f64)));
         let _ = writeln!(
             h,
-            "<figure class=\"sample\" data-index=\"{i}\">{img}<figcaption><b>{given}{pred}</b><br>loss {}{p}<br><span class=\"muted\">{id}</span> {dec}</figcaption></figure>",
+            "<figure class=\"sample\" data-index=\"{i}\">{img}<figcaption><b>{given}{pred}</b><br>loss {}{p}{spectral}<br><span class=\"muted\">{id}</span> {dec}</figcaption></figure>",
             short(sh.record.score[i] as f64)
         );
     }
