@@ -2100,6 +2100,11 @@ fn spectral_scores_show_as_a_histogram_a_sort_and_a_detail_line() {
         .apply(vec![Command::SelectSample(Some(first))]);
     h.run_steps(3);
     h.get_by_label_contains("(its class's mean is 1; above");
+    // The review queue follows the grid's order and says so.
+    h.state_mut().apply(vec![Command::SetTab(GridTab::Review)]);
+    h.run_steps(3);
+    h.get_by_label("by spectral score, most suspicious first");
+    h.get_by_label("that order reversed");
     // And back to the losses.
     h.get_by_label("loss").click();
     h.run_steps(3);

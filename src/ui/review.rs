@@ -15,6 +15,7 @@ use super::grid_bar::{grid_bar_ui, FilterText};
 use super::histogram::{BAD, KEPT, TRIMMED};
 use super::pending::Repaint;
 use super::thumbs::{color_image, Thumbs};
+use super::view::SortKey;
 
 /// In which order the queue runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -169,16 +170,30 @@ impl ReviewPanel {
             ui.label(RichText::new(format!("{reviewed} of {} reviewed", q.len())).strong());
             ui.separator();
             ui.label("order");
-            ui.selectable_value(
-                &mut self.order,
-                ReviewOrder::HighestLoss,
-                "highest loss first",
-            );
-            ui.selectable_value(
-                &mut self.order,
-                ReviewOrder::Boundary,
-                "nearest the cut first",
-            );
+            // The queue is the grid's trimmed list: by loss, the two orders are the likeliest
+            // bad samples first and the cut's least sure first; by another key, its order and
+            // that order reversed.
+            let sort = v.state.sort;
+            let (first, second) = if sort.key == SortKey::Score && !sort.reverse {
+                (
+                    "highest loss first".to_string(),
+                    "nearest the cut first".to_string(),
+                )
+            } else {
+                let key = sort.key.name();
+                let dir = if sort.reverse {
+                    "least suspicious"
+                } else {
+                    "most suspicious"
+                };
+                (
+                    format!("by {key}, {dir} first"),
+                    "that order reversed".into(),
+                )
+            };
+            ui.selectable_value(&mut self.order, ReviewOrder::HighestLoss, first)
+                .on_hover_text("The grid bar's sort decides the order");
+            ui.selectable_value(&mut self.order, ReviewOrder::Boundary, second);
         });
         let pos = self.position(&q, v);
         let Some(&i) = q.get(pos) else {
