@@ -2099,7 +2099,7 @@ fn spectral_scores_show_as_a_histogram_a_sort_and_a_detail_line() {
     h.state_mut()
         .apply(vec![Command::SelectSample(Some(first))]);
     h.run_steps(3);
-    h.get_by_label_contains("(its class's mean is 1; above");
+    h.get_by_label_contains("% of class");
     // The review queue follows the grid's order and says so.
     h.state_mut().apply(vec![Command::SetTab(GridTab::Review)]);
     h.run_steps(3);

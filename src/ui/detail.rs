@@ -232,11 +232,12 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
                         }
                     }
                     ui.label("spectral score");
+                    // Short: a wide row would widen the panel and move its buttons.
                     ui.label(format!(
-                        "{s:.2} (its class's mean is 1; above {:.0}% of the class)",
+                        "{s:.2}, over {:.0}% of class",
                         100.0 * below as f64 / of.max(1) as f64
                     ))
-                    .on_hover_text(SPECTRAL_HELP);
+                    .on_hover_text(format!("{SPECTRAL_HELP} Each class's mean is 1."));
                     ui.end_row();
                 }
             }
