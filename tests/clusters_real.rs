@@ -39,6 +39,7 @@ fn activation_clusters_find_stamped_shirts_where_the_loss_does_not() {
     let (scores, features) = model.score_with_features(d, &all, &mut |_| Ok(())).unwrap();
     let features = features.unwrap();
     assert_eq!(features.rows(), d.len());
+    assert_eq!(model.feature_dim(), Some(features.dim));
     assert_eq!(
         scores.loss,
         model.score(d, &all, &mut |_| Ok(())).unwrap().loss

@@ -119,6 +119,12 @@ pub trait Learner: Send {
         Ok(None)
     }
 
+    /// The width of [`Learner::features`]' rows, known without computing them (None: no
+    /// features, or not known in advance).
+    fn feature_dim(&self) -> Option<usize> {
+        None
+    }
+
     /// [`Learner::score`] and [`Learner::features`] of the same samples in one pass where the
     /// learner can (the features are what its last layer reads); the default scores, then asks
     /// for the features.

@@ -245,7 +245,8 @@ pub fn run<L: Learner + ?Sized>(
                     .collect()
             };
             let train_data = relabelled_data.as_ref().unwrap_or(data);
-            let want = learner.is_classifier() && spectral::round_wants_spectral(n);
+            let want =
+                learner.is_classifier() && spectral::round_wants_spectral(n, learner.feature_dim());
             let (s, sp) = averaged(
                 learner, train_data, &plans, epochs, seed, round, want, &mut tick,
             )?;
@@ -265,7 +266,9 @@ pub fn run<L: Learner + ?Sized>(
             )?;
             let train_secs = t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
-            let scores = if learner.is_classifier() && spectral::round_wants_spectral(n) {
+            let scores = if learner.is_classifier()
+                && spectral::round_wants_spectral(n, learner.feature_dim())
+            {
                 let (s, features) = learner.score_with_features(data, &all, &mut tick)?;
                 spectral_scores =
                     spectral::round_spectral(features.as_ref(), data.labels(), data.num_classes());

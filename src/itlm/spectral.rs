@@ -75,9 +75,11 @@ pub const ROUND_SPECTRAL_MAX_SAMPLES: usize = 250_000;
 /// per-class covariance grows with its square.
 pub const ROUND_SPECTRAL_MAX_DIM: usize = 512;
 
-/// Whether a round of `n` samples computes spectral scores.
-pub fn round_wants_spectral(n: usize) -> bool {
-    n <= ROUND_SPECTRAL_MAX_SAMPLES
+/// Whether a round of `n` samples, of a learner whose features are `dim` wide (None: not
+/// known in advance), computes spectral scores: within both limits, so that features too wide
+/// to use are never gathered.
+pub fn round_wants_spectral(n: usize, dim: Option<usize>) -> bool {
+    n <= ROUND_SPECTRAL_MAX_SAMPLES && dim.is_none_or(|d| d > 0 && d <= ROUND_SPECTRAL_MAX_DIM)
 }
 
 /// A round's per-sample spectral scores ([`spectral_scores`]) from its model's features,

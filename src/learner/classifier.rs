@@ -283,6 +283,10 @@ impl Learner for Classifier {
         Ok(out)
     }
 
+    fn feature_dim(&self) -> Option<usize> {
+        Some(self.model.net.feature_dim())
+    }
+
     fn score_with_features(
         &mut self,
         data: &Dataset,

@@ -503,6 +503,16 @@ impl Learner for Head {
         Ok(out)
     }
 
+    fn feature_dim(&self) -> Option<usize> {
+        // What the last layer reads: the embeddings (linear), the hidden layer (MLP).
+        let l = &self.model.layers;
+        Some(if l.len() >= 2 {
+            l[l.len() - 2].1.elem_count()
+        } else {
+            self.features.dim()
+        })
+    }
+
     fn score_with_features(
         &mut self,
         data: &Dataset,

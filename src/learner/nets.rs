@@ -19,6 +19,9 @@ pub trait Net: Send {
     /// The last layer on [`Net::features`]' output: N x classes logits.
     fn head(&self, features: &Tensor) -> Result<Tensor>;
 
+    /// The width of [`Net::features`]' output.
+    fn feature_dim(&self) -> usize;
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.head(&self.features(x)?)
     }
@@ -111,6 +114,10 @@ impl Net for Cnn {
     fn head(&self, features: &Tensor) -> Result<Tensor> {
         Ok(self.f2.forward(features)?)
     }
+
+    fn feature_dim(&self) -> usize {
+        self.f1.weight().dims()[0]
+    }
 }
 
 /// The same CNN as [`Cnn`] on the fused CPU kernels of [`fast`] (CPU only): same parameter
@@ -177,6 +184,10 @@ impl Net for FastCnn {
     fn head(&self, features: &Tensor) -> Result<Tensor> {
         Ok(fast::linear(features, &self.f2.0, &self.f2.1, false)?)
     }
+
+    fn feature_dim(&self) -> usize {
+        self.f1.1.elem_count()
+    }
 }
 
 /// Two hidden layers (256, 128) on the flattened image.
@@ -206,5 +217,9 @@ impl Net for Mlp {
 
     fn head(&self, features: &Tensor) -> Result<Tensor> {
         Ok(self.f3.forward(features)?)
+    }
+
+    fn feature_dim(&self) -> usize {
+        self.f2.weight().dims()[0]
     }
 }

@@ -77,6 +77,10 @@ mod tests {
         let truth = truth::resolve(&rows, &d).info;
         let (config, lc) = crate::presets::demo();
         let mut l = learner::build(&lc, &d).unwrap();
+        // The width is known before any features are computed, and is theirs.
+        let dim = l.feature_dim().unwrap();
+        let f = l.features(&d, &[0, 1], &mut |_| Ok(())).unwrap().unwrap();
+        assert_eq!(f.dim, dim);
         let mut history = Vec::new();
         let t0 = std::time::Instant::now();
         itlm::run(

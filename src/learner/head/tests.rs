@@ -86,6 +86,58 @@ fn itlm_trim(kind: HeadKind) -> (TrimQuality, f64) {
     (TrimQuality::measure(&last.kept, &flipped), base_rate)
 }
 
+/// A head's features are what its last layer reads: the standardised embeddings (linear) or
+/// the hidden layer (MLP); every round stores their spectral scores, but never gathers
+/// features wider than the limit (a linear head on 1280-d embeddings).
+#[test]
+fn heads_report_their_feature_width_and_rounds_skip_wide_ones() {
+    let (d, m, _) = clusters("train", 200, 2, 32, 1.0, 0.0, 3);
+    let f = Features::new(&d, m).unwrap();
+    let mut linear = head(HeadKind::Linear, f.clone(), 2);
+    let mut mlp = head(HeadKind::Mlp, f, 2);
+    assert_eq!(linear.feature_dim(), Some(32));
+    assert_eq!(mlp.feature_dim(), Some(MLP_HIDDEN));
+    let all: Vec<usize> = (0..d.len()).collect();
+    let (s, feats) = mlp.score_with_features(&d, &all, &mut |_| Ok(())).unwrap();
+    let feats = feats.unwrap();
+    assert_eq!((feats.dim, feats.rows()), (MLP_HIDDEN, d.len()));
+    assert_eq!(s.loss, mlp.score(&d, &all, &mut |_| Ok(())).unwrap().loss);
+    let c = Config {
+        tau: 0.9,
+        rounds: 1,
+        epochs: 1.0,
+        final_epochs: 1,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    };
+    let mut hist = Vec::new();
+    itlm::run(
+        &mut linear,
+        itlm::Inputs::new(&d),
+        &c,
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert!(hist.iter().all(|r| r.spectral.len() == d.len()));
+    // 1280-d embeddings: over the width limit, no spectral scores.
+    let (d, m, _) = clusters("wide", 40, 2, 1280, 1.0, 0.0, 3);
+    let mut wide = head(HeadKind::Linear, Features::new(&d, m).unwrap(), 2);
+    assert_eq!(wide.feature_dim(), Some(1280));
+    let mut hist = Vec::new();
+    itlm::run(
+        &mut wide,
+        itlm::Inputs::new(&d),
+        &c,
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert!(hist.iter().all(|r| r.spectral.is_empty()));
+}
+
 #[test]
 fn itlm_with_a_linear_head_trims_mostly_flipped_labels() {
     let (q, base) = itlm_trim(HeadKind::Linear);
