@@ -52,6 +52,13 @@ impl<O: Optimizer + Send> Step for O {
 }
 
 /// A fresh optimizer of type `O` over `vars`.
+/// Append one batch's features (N x width) to `out`.
+pub(super) fn push_features(out: &mut Features, f: &Tensor) -> Result<()> {
+    out.dim = f.dim(1)?;
+    out.values.extend(f.flatten_all()?.to_vec1::<f32>()?);
+    Ok(())
+}
+
 /// Append one batch's scores (`logits`: one row per sample of `chunk`, against the given
 /// labels of `data`) to `out`.
 pub(super) fn push_scores(
@@ -300,8 +307,7 @@ impl Learner for Classifier {
             let (x, _) = batch(data, chunk, &self.device)?;
             let f = self.model.net.features(&x)?.detach();
             let logits = self.model.net.head(&f)?.detach();
-            features.dim = f.dim(1)?;
-            features.values.extend(f.flatten_all()?.to_vec1::<f32>()?);
+            push_features(&mut features, &f)?;
             push_scores(&mut out, &logits, data, chunk)
         })?;
         Ok((out, Some(features)))
@@ -313,15 +319,7 @@ impl Learner for Classifier {
         indices: &[usize],
         tick: &mut TickFn<'_>,
     ) -> Result<Option<Features>> {
-        self.check_data(data)?;
-        let mut out = Features::default();
-        schedule::score_batches(indices, self.cfg.score_batch_size, tick, |chunk| {
-            let (x, _) = batch(data, chunk, &self.device)?;
-            let f = self.model.net.features(&x)?.detach();
-            out.dim = f.dim(1)?;
-            out.values.extend(f.flatten_all()?.to_vec1::<f32>()?);
-            Ok(())
-        })?;
-        Ok(Some(out))
+        // The scores come with them at the cost of the last layer.
+        Ok(self.score_with_features(data, indices, tick)?.1)
     }
 }

@@ -10,7 +10,7 @@ use candle_core::{Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarMap};
 use serde::{Deserialize, Serialize};
 
-use super::classifier::{per_sample_cross_entropy, push_scores};
+use super::classifier::{per_sample_cross_entropy, push_features, push_scores};
 use super::fast;
 use super::feature_values::FeatureValues;
 use super::init::ParamFactory;
@@ -527,9 +527,7 @@ impl Learner for Head {
         schedule::score_batches(indices, self.cfg.score_batch_size, tick, |chunk| {
             let (x, _) = self.batch(m, data, chunk)?;
             let (f, logits) = self.forward_parts(&x)?;
-            read.dim = f.dim(1)?;
-            read.values
-                .extend(f.detach().flatten_all()?.to_vec1::<f32>()?);
+            push_features(&mut read, &f.detach())?;
             push_scores(&mut out, &logits.detach(), data, chunk)
         })?;
         Ok((out, Some(read)))
