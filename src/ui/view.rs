@@ -41,9 +41,33 @@ pub struct SpectralTail {
 }
 
 impl SpectralTail {
-    pub fn measure(spectral: &[f32], kept: &[bool], bad: Option<&[bool]>) -> Option<Self> {
+    /// The tail of `rank` at the cut `kept`.
+    pub fn measure(rank: &SpectralRank, kept: &[bool], bad: Option<&[bool]>) -> Self {
+        let top = &rank.top;
+        Self {
+            top: top.len(),
+            trimmed: top.iter().filter(|&&i| !kept[i]).count(),
+            bad: bad
+                .filter(|b| b.len() == kept.len())
+                .map(|b| top.iter().filter(|&&i| b[i]).count()),
+        }
+    }
+}
+
+/// What a round's spectral scores give every cut of it, computed once per round: the bins of
+/// their square roots (the distance along the class's top direction, in its standard
+/// deviations) and the highest 1% (at least 10).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpectralRank {
+    pub bins: Bins,
+    pub top: Vec<usize>,
+}
+
+impl SpectralRank {
+    /// None when the round has no spectral scores.
+    pub fn of(spectral: &[f32]) -> Option<Self> {
         let n = spectral.len();
-        if n == 0 || kept.len() != n {
+        if n == 0 {
             return None;
         }
         let k = (n / 100).max(10).min(n);
@@ -51,14 +75,32 @@ impl SpectralTail {
         order.select_nth_unstable_by(k - 1, |&a, &b| {
             sort_key(-spectral[a]).total_cmp(&sort_key(-spectral[b]))
         });
-        let top = &order[..k];
+        order.truncate(k);
+        let root: Vec<f32> = spectral.iter().map(|s| s.max(0.0).sqrt()).collect();
         Some(Self {
-            top: k,
-            trimmed: top.iter().filter(|&&i| !kept[i]).count(),
-            bad: bad
-                .filter(|b| b.len() == n)
-                .map(|b| top.iter().filter(|&&i| b[i]).count()),
+            bins: Bins::of(&root),
+            top: order,
         })
+    }
+}
+
+/// What every cut of a round reads of its scores, computed once per round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ranking {
+    /// Sample indices by score, ascending (NaN last, ties by index).
+    pub ascending: Vec<usize>,
+    /// The histogram bins of the scores.
+    pub bins: Bins,
+    pub spectral: Option<SpectralRank>,
+}
+
+impl Ranking {
+    pub fn of(record: &RoundRecord) -> Self {
+        Self {
+            ascending: ascending(&record.score),
+            bins: Bins::of(&record.score),
+            spectral: SpectralRank::of(&record.spectral),
+        }
     }
 }
 
@@ -87,8 +129,8 @@ pub struct Cut {
     pub classes: usize,
     /// Trimmed against truly bad, at this cut.
     pub trim: Option<TrimQuality>,
-    /// Sample indices by score, ascending (NaN last, ties by index).
-    pub ascending: Arc<Vec<usize>>,
+    /// The round's orders (by score; its spectral scores' tail).
+    pub ranking: Arc<Ranking>,
 }
 
 /// Which grid.
@@ -402,38 +444,64 @@ pub fn ascending(score: &[f32]) -> Vec<usize> {
 
 /// Bins of `score` split by `kept`, with `bad` as an overlay.
 pub fn histogram(score: &[f32], kept: &[bool], bad: Option<&[bool]>) -> Histogram {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &s in score.iter().filter(|s| s.is_finite()) {
-        lo = lo.min(s as f64);
-        hi = hi.max(s as f64);
+    Bins::of(score).count(kept, bad)
+}
+
+/// Which of [`BINS`] equal bins over the finite range of some values each value falls in (not
+/// finite: the last), computed once per round so that a cut only counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bins {
+    lo: f64,
+    width: f64,
+    of: Vec<u8>,
+}
+
+impl Bins {
+    pub fn of(values: &[f32]) -> Self {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &s in values.iter().filter(|s| s.is_finite()) {
+            lo = lo.min(s as f64);
+            hi = hi.max(s as f64);
+        }
+        if !lo.is_finite() {
+            (lo, hi) = (0.0, 1.0);
+        }
+        let width = ((hi - lo) / BINS as f64).max(1e-9);
+        let of = values
+            .iter()
+            .map(|&s| {
+                if s.is_finite() {
+                    (((s as f64 - lo) / width) as usize).min(BINS - 1) as u8
+                } else {
+                    (BINS - 1) as u8
+                }
+            })
+            .collect();
+        Self { lo, width, of }
     }
-    if !lo.is_finite() {
-        (lo, hi) = (0.0, 1.0);
-    }
-    let width = ((hi - lo) / BINS as f64).max(1e-9);
-    let mut h = Histogram {
-        lo,
-        width,
-        kept: vec![0; BINS],
-        trimmed: vec![0; BINS],
-        bad: bad.map(|_| vec![0; BINS]),
-    };
-    for (i, &s) in score.iter().enumerate() {
-        let b = if s.is_finite() {
-            (((s as f64 - lo) / width) as usize).min(BINS - 1)
-        } else {
-            BINS - 1
+
+    /// The histogram of the values at the cut `kept`, with `bad` as an overlay.
+    pub fn count(&self, kept: &[bool], bad: Option<&[bool]>) -> Histogram {
+        let mut h = Histogram {
+            lo: self.lo,
+            width: self.width,
+            kept: vec![0; BINS],
+            trimmed: vec![0; BINS],
+            bad: bad.map(|_| vec![0; BINS]),
         };
-        if kept[i] {
-            h.kept[b] += 1;
-        } else {
-            h.trimmed[b] += 1;
+        for (i, &b) in self.of.iter().enumerate() {
+            let b = b as usize;
+            if kept[i] {
+                h.kept[b] += 1;
+            } else {
+                h.trimmed[b] += 1;
+            }
+            if let (Some(bad), Some(hb)) = (bad, h.bad.as_mut()) {
+                hb[b] += usize::from(bad[i]);
+            }
         }
-        if let (Some(bad), Some(hb)) = (bad, h.bad.as_mut()) {
-            hb[b] += usize::from(bad[i]);
-        }
+        h
     }
-    h
 }
 
 /// How a round is cut: the selection rule, tau, and whether the round restores.
@@ -454,11 +522,11 @@ pub struct Given<'a> {
     pub pins: Option<&'a crate::itlm::Pins>,
 }
 
-/// Cut `record` (round `index` of the history; `ascending` its samples by score) as `how` says.
+/// Cut `record` (round `index` of the history; `ranking` its [`Ranking`]) as `how` says.
 pub fn cut(
     record: Arc<RoundRecord>,
     index: usize,
-    ascending: Arc<Vec<usize>>,
+    ranking: Arc<Ranking>,
     given: Given<'_>,
     how: CutRule,
 ) -> Cut {
@@ -488,12 +556,13 @@ pub fn cut(
     }
     crate::itlm::clusters::hold_out(&mut kept, &record.held_out);
     let kept_count = kept.iter().filter(|&&k| k).count();
-    let hist = histogram(&record.score, &kept, bad);
-    let spectral_hist = (record.spectral.len() == kept.len()).then(|| {
-        let root: Vec<f32> = record.spectral.iter().map(|s| s.max(0.0).sqrt()).collect();
-        histogram(&root, &kept, bad)
-    });
-    let spectral_tail = SpectralTail::measure(&record.spectral, &kept, bad);
+    let hist = ranking.bins.count(&kept, bad);
+    let spectral = ranking
+        .spectral
+        .as_ref()
+        .filter(|r| r.bins.of.len() == kept.len());
+    let spectral_hist = spectral.map(|r| r.bins.count(&kept, bad));
+    let spectral_tail = spectral.map(|r| SpectralTail::measure(r, &kept, bad));
     let mut confusion = vec![0usize; classes * classes];
     for (i, &k) in kept.iter().enumerate() {
         if !k && classifier {
@@ -518,7 +587,7 @@ pub fn cut(
         confusion,
         classes,
         trim,
-        ascending,
+        ranking,
         record,
     }
 }
@@ -528,7 +597,7 @@ pub fn lists(cut: &Cut, c: &ListContext<'_>, filter: &Filter, sort: Sort) -> Lis
     let (labels, rule) = (c.labels, c.rule);
     let mut kept_asc = Vec::new();
     let mut trimmed_asc = Vec::new();
-    for &i in cut.ascending.iter() {
+    for &i in cut.ranking.ascending.iter() {
         if !filter.accepts(i, c) {
             continue;
         }
@@ -558,6 +627,7 @@ pub fn lists(cut: &Cut, c: &ListContext<'_>, filter: &Filter, sort: Sort) -> Lis
                 all.extend(around(&k, &t, side));
             }
             let pos: std::collections::HashMap<usize, usize> = cut
+                .ranking
                 .ascending
                 .iter()
                 .enumerate()
@@ -621,7 +691,8 @@ fn around(kept_asc: &[usize], trimmed_asc: &[usize], side: usize) -> Vec<usize> 
 /// Caches the cut and the lists, recomputing only when their inputs change.
 #[derive(Default)]
 pub struct ViewCache {
-    sorted: Option<(usize, Arc<Vec<usize>>)>,
+    /// The shown record's [`Ranking`], by the record's address.
+    ranked: Option<(usize, Arc<Ranking>)>,
     cut: Option<(CutKey, Arc<Cut>)>,
     lists: Option<(CutKey, Filter, Sort, u64, Arc<Lists>)>,
     /// How many times a cut was computed (tests check the cache works).
@@ -668,16 +739,16 @@ impl ViewCache {
                 return c.clone();
             }
         }
-        let asc = match &self.sorted {
+        let ranking = match &self.ranked {
             Some((p, a)) if *p == key.record => a.clone(),
             _ => {
-                let a = Arc::new(ascending(&record.score));
-                self.sorted = Some((key.record, a.clone()));
+                let a = Arc::new(Ranking::of(record));
+                self.ranked = Some((key.record, a.clone()));
                 a
             }
         };
         self.cut_computations += 1;
-        let c = Arc::new(cut(record.clone(), index, asc, given, how));
+        let c = Arc::new(cut(record.clone(), index, ranking, given, how));
         self.cut = Some((key, c.clone()));
         c
     }
@@ -749,8 +820,8 @@ mod tests {
         );
         let labels = [0, 1, 1, 0, 0, 1];
         let bad = [false, true, false, true, false, false];
-        let asc = Arc::new(ascending(&r.score));
-        assert_eq!(*asc, vec![0, 2, 4, 5, 1, 3]);
+        let asc = Arc::new(Ranking::of(&r));
+        assert_eq!(asc.ascending, vec![0, 2, 4, 5, 1, 3]);
         let given = Given {
             labels: &labels,
             classes: 2,
@@ -870,7 +941,7 @@ mod tests {
             bad: None,
             pins: None,
         };
-        let asc = Arc::new(ascending(&r1.score));
+        let asc = Arc::new(Ranking::of(&r1));
         let c = cut(r1.clone(), 1, asc, given, rule(0.5, false));
         let by = |key, reverse| {
             let l = lists(&c, &ctx, &Filter::default(), Sort { key, reverse });
@@ -911,7 +982,7 @@ mod tests {
             bad: Some(&bad),
             pins: None,
         };
-        let asc = Arc::new(ascending(&r.score));
+        let asc = Arc::new(Ranking::of(&r));
         let c = cut(r.clone(), 0, asc, given, rule(0.5, false));
         assert_eq!(c.kept_count, 10);
         let h = c.spectral_hist.as_ref().unwrap();
@@ -974,7 +1045,7 @@ mod tests {
             predicted[i] = q;
         }
         let r = record(score, predicted);
-        let asc = Arc::new(ascending(&r.score));
+        let asc = Arc::new(Ranking::of(&r));
         let given = Given {
             labels: &labels,
             classes: 3,
