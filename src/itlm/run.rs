@@ -189,6 +189,8 @@ pub fn run<L: Learner + ?Sized>(
     }
     let all: Vec<usize> = (0..n).collect();
     let last = config.last_round();
+    let spectral =
+        learner.is_classifier() && spectral::round_wants_spectral(n, learner.feature_dim());
     // The set the next round trains on: `data`, or a copy with the relabelled samples' new
     // labels ([`Config::relabel`]); every round is scored against the given labels.
     let mut relabelled_data: Option<Dataset> = None;
@@ -235,8 +237,7 @@ pub fn run<L: Learner + ?Sized>(
         let t0 = Instant::now();
         let seed = Rng::derive(config.seed, 1000 + round as u64).next_u64();
         let models = config.models_at(round);
-        let mut spectral_scores = Vec::new();
-        let (scores, train_secs, t1) = if models.count > 1 {
+        let ((scores, spectral_scores), train_secs, t1) = if models.count > 1 {
             let plans = if models.cross_fitted {
                 fold_plans(n, &train_idx, models.count, seed)
             } else {
@@ -245,12 +246,9 @@ pub fn run<L: Learner + ?Sized>(
                     .collect()
             };
             let train_data = relabelled_data.as_ref().unwrap_or(data);
-            let want =
-                learner.is_classifier() && spectral::round_wants_spectral(n, learner.feature_dim());
-            let (s, sp) = averaged(
-                learner, train_data, &plans, epochs, seed, round, want, &mut tick,
+            let s = averaged(
+                learner, train_data, &plans, epochs, seed, round, spectral, &mut tick,
             )?;
-            spectral_scores = sp;
             // Training and scoring interleave: the split is not measured.
             (s, t0.elapsed().as_secs_f64(), Instant::now())
         } else {
@@ -266,17 +264,8 @@ pub fn run<L: Learner + ?Sized>(
             )?;
             let train_secs = t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
-            let scores = if learner.is_classifier()
-                && spectral::round_wants_spectral(n, learner.feature_dim())
-            {
-                let (s, features) = learner.score_with_features(data, &all, &mut tick)?;
-                spectral_scores =
-                    spectral::round_spectral(features.as_ref(), data.labels(), data.num_classes());
-                s
-            } else {
-                learner.score(data, &all, &mut tick)?
-            };
-            (scores, train_secs, t1)
+            let s = scored(learner, data, &all, spectral, &mut tick)?;
+            (s, train_secs, t1)
         };
         if scores.loss.len() != n {
             return Err(Error::Model(format!(
@@ -480,6 +469,24 @@ fn check_finite(round: usize, loss: f32) -> Result<()> {
     }
 }
 
+/// Score `indices` under the current model and, with `spectral`, their spectral scores
+/// against each other (one per index; empty without them or without usable features).
+fn scored<L: Learner + ?Sized>(
+    learner: &mut L,
+    data: &Dataset,
+    indices: &[usize],
+    spectral: bool,
+    tick: &mut dyn FnMut(Tick) -> Result<()>,
+) -> Result<(super::Scores, Vec<f32>)> {
+    if !spectral {
+        return Ok((learner.score(data, indices, tick)?, Vec::new()));
+    }
+    let (s, features) = learner.score_with_features(data, indices, tick)?;
+    let labels: Vec<u32> = indices.iter().map(|&i| data.label(i)).collect();
+    let sp = spectral::round_spectral(features.as_ref(), &labels, data.num_classes());
+    Ok((s, sp))
+}
+
 /// Out-of-fold plans: the training set is split into `folds` parts; for each, a model trains
 /// on the other parts and scores that part (and the samples outside the training set, which get
 /// the average over the folds). No sample is scored by a model that trained on it, so a bad
@@ -547,22 +554,15 @@ fn averaged<L: Learner + ?Sized>(
                 tick,
             )?,
         )?;
-        let s = if spectral_sum.is_empty() {
-            learner.score(data, to_score, tick)?
-        } else {
-            let (s, features) = learner.score_with_features(data, to_score, tick)?;
-            let labels: Vec<u32> = to_score.iter().map(|&i| data.label(i)).collect();
-            let sp = spectral::round_spectral(features.as_ref(), &labels, data.num_classes());
-            if sp.len() == to_score.len() {
-                for (j, &i) in to_score.iter().enumerate() {
-                    spectral_sum[i] += sp[j] as f64;
-                }
-            } else {
-                // No usable features: no spectral scores for this round.
-                spectral_sum.clear();
+        let (s, sp) = scored(learner, data, to_score, !spectral_sum.is_empty(), tick)?;
+        if sp.len() == to_score.len() {
+            for (j, &i) in to_score.iter().enumerate() {
+                spectral_sum[i] += sp[j] as f64;
             }
-            s
-        };
+        } else {
+            // No usable features: no spectral scores for this round.
+            spectral_sum.clear();
+        }
         if s.loss.len() != to_score.len() {
             return Err(Error::Model(format!(
                 "scored {} of {} samples",
