@@ -1,6 +1,7 @@
 //! The loop's options, exactly, with the fake learner: the mean-loss aggregate, warm start
 //! (the full-length rounds always start fresh), the held-out test / test-2 metrics, and the
-//! averaged class probabilities of a round-0 ensemble and of cross-fitted folds.
+//! averaged class probabilities of a round-0 ensemble and of cross-fitted folds, forward
+//! correction's training sets and matrices.
 
 mod common;
 
@@ -470,4 +471,105 @@ fn pinned_samples_train_and_stay_as_the_user_decided() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("the dataset has 10"), "{err}");
+}
+
+/// `Config::transition`: round 0 trains plainly on every sample; each later round trains on
+/// every sample the user did not exclude (the cut only ranks) with the transition matrix the
+/// previous round's class probabilities imply, which its record keeps.
+#[test]
+fn forward_correction_trains_every_round_on_all_samples_with_the_previous_models_matrix() {
+    let n = 20;
+    let data = dataset(n, 2); // labels i % 2
+                              // Losses rise with the index: the cut at tau 0.6 trims 12..20.
+    let losses: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    // Round 0's model: samples 0..4 (labels 0, 1, 0, 1) all look like class 0; the rest look
+    // like their label. Later models: every sample looks like its label.
+    let probs = |flip: bool| -> Vec<f32> {
+        (0..n)
+            .flat_map(|i| {
+                let c = if flip && i < 4 { 0 } else { i % 2 };
+                if c == 0 {
+                    [0.9, 0.1]
+                } else {
+                    [0.1, 0.9]
+                }
+            })
+            .collect()
+    };
+    let (mut l, calls) = FakeLearner::new(losses.clone());
+    l.probs = vec![probs(true), probs(false), probs(false)];
+    let mut pins = itlm::Pins::none(n);
+    pins.exclude[5] = true;
+    let config = Config {
+        transition: true,
+        ..cfg(0.6, 2)
+    };
+    let mut h = Vec::new();
+    itlm::run(
+        &mut l,
+        itlm::Inputs {
+            pins: Some(&pins),
+            ..itlm::Inputs::new(&data)
+        },
+        &config,
+        Start::Fresh,
+        &mut h,
+        &mut itlm::Quiet,
+    )
+    .unwrap();
+    let c = calls.lock().unwrap().clone();
+    let everyone: Vec<usize> = (0..n).filter(|&i| i != 5).collect();
+    assert_eq!(c.trains.len(), 3);
+    for (idx, _) in &c.trains {
+        assert_eq!(
+            idx, &everyone,
+            "every round trains on every sample not excluded"
+        );
+    }
+    // Round 0 plain; rounds 1 and 2 with the matrices of rounds 0 and 1.
+    assert_eq!(c.transitions.len(), 3);
+    assert!(c.transitions[0].is_none() && h[0].transition.is_empty());
+    let t1 = c.transitions[1].clone().expect("round 1 corrects");
+    // Round 0 saw samples 1 and 3 (labelled 1) as class 0: of the 12 class-0 samples among
+    // the 19 (0, 2, .. 18 and 1, 3), 2 are labelled 1; class 1's are all labelled 1.
+    let want = [10.0 / 12.0, 2.0 / 12.0, 0.0, 1.0];
+    for (a, b) in t1.iter().zip(want) {
+        assert!((a - b).abs() < 0.02, "{t1:?} vs {want:?}");
+    }
+    assert_eq!(h[1].transition, t1);
+    let t2 = c.transitions[2].clone().expect("round 2 corrects");
+    assert_eq!(t2, [1.0, 0.0, 0.0, 1.0], "round 1's model sees no flip");
+    assert_eq!(h[2].transition, t2);
+    // The cut still ranks by loss: every round trims the highest losses.
+    for r in &h {
+        assert_eq!(r.metrics.trimmed, 8);
+        assert!(!r.kept[19]);
+    }
+
+    // Off (the paper): no matrix is ever set, the rounds train on the cut.
+    let (mut plain, calls) = FakeLearner::new(losses);
+    let h = run(&mut plain, &data, Default::default(), &cfg(0.6, 2));
+    let c = calls.lock().unwrap().clone();
+    assert!(c.transitions.is_empty());
+    assert!(h.iter().all(|r| r.transition.is_empty()));
+    assert_eq!(c.trains[1].0.len(), 12);
+
+    // Not with the options that choose the final round's training set.
+    for other in [
+        Config {
+            restore: true,
+            ..config.clone()
+        },
+        Config {
+            relabel: true,
+            ..config.clone()
+        },
+        Config {
+            clusters: true,
+            ..config.clone()
+        },
+    ] {
+        let e = other.validate().unwrap_err().to_string();
+        assert!(e.contains("choose one"), "{e}");
+    }
 }

@@ -556,6 +556,13 @@ fn run_files_written_by_an_earlier_build_still_open() {
     assert!(run.config.clusters);
     assert!(run.rounds.last().unwrap().clusters.is_some());
     assert!(run.rounds.iter().all(|r| r.spectral.is_empty()));
+    // Version 10: spectral scores, before forward correction (`run --limit 6 --model mlp
+    // --rounds 1 --epochs 1 --final-epochs 1` on the demo set).
+    let run = RunFile::read(&dir.join("v10_demo6")).unwrap();
+    assert_eq!(run.dataset.len(), 6);
+    assert!(!run.config.transition);
+    assert!(run.rounds.iter().any(|r| r.spectral.len() == 6));
+    assert!(run.rounds.iter().all(|r| r.transition.is_empty()));
 }
 
 /// `run` with its last round's clustering cut holding out two samples.
@@ -627,7 +634,10 @@ fn version_9_bodies_read_without_spectral_scores() {
     for r in &mut plain.rounds {
         std::sync::Arc::make_mut(r).spectral.clear();
     }
-    let body = postcard::to_allocvec(&plain).unwrap();
+    let v9_config = plain
+        .clone()
+        .map_config(|c| itlm_inspector::export::legacy::ConfigNoTransition::from(&c));
+    let body = postcard::to_allocvec(&v9_config).unwrap();
     let body = postcard::to_extend(&plain.dataset.eval_sources, body).unwrap();
     let extras: Vec<itlm_inspector::export::legacy::RoundExtrasV9> = plain
         .rounds
@@ -642,6 +652,66 @@ fn version_9_bodies_read_without_spectral_scores() {
     let v9 = postcard::to_extend(&extras, body).unwrap();
     assert_eq!(decode(&with_header(9, &v9)).unwrap(), plain);
     assert!(decode(&with_header(RUN_VERSION, &v9)).is_err());
+}
+
+/// `run` trained with forward correction: its later rounds carry their transition matrices.
+fn transition_run() -> RunFile {
+    let mut run = sample_run();
+    run.config.transition = true;
+    let k = run.dataset.classes.len();
+    for r in run.rounds.iter_mut().skip(1) {
+        let r = std::sync::Arc::make_mut(r);
+        r.transition = (0..k * k)
+            .map(|i| {
+                if i % (k + 1) == 0 {
+                    0.8
+                } else {
+                    0.2 / (k - 1) as f32
+                }
+            })
+            .collect();
+    }
+    run
+}
+
+#[test]
+fn transition_matrices_read_back_and_version_10_files_read_without_them() {
+    let run = transition_run();
+    let back = decode(&run.to_bytes().unwrap()).unwrap();
+    assert_eq!(back, run);
+    assert!(back.config.transition);
+    assert!(back.rounds[0].transition.is_empty());
+    assert_eq!(back.rounds[1].transition.len(), 9);
+    // A version-10 body: the config without `transition`, the extras without the matrices.
+    let mut plain = clustered_run();
+    plain.config.transition = false;
+    let v10_config = plain
+        .clone()
+        .map_config(|c| itlm_inspector::export::legacy::ConfigNoTransition::from(&c));
+    let body = postcard::to_allocvec(&v10_config).unwrap();
+    let body = postcard::to_extend(&plain.dataset.eval_sources, body).unwrap();
+    let extras: Vec<itlm_inspector::export::legacy::RoundExtrasV10> = plain
+        .rounds
+        .iter()
+        .map(|r| itlm_inspector::export::legacy::RoundExtrasV10 {
+            relabelled: r.relabelled.clone(),
+            relabel: r.metrics.relabel,
+            held_out: r.held_out.clone(),
+            clusters: r.clusters.clone(),
+            spectral: r.spectral.clone(),
+        })
+        .collect();
+    let v10 = postcard::to_extend(&extras, body).unwrap();
+    assert_eq!(decode(&with_header(10, &v10)).unwrap(), plain);
+    assert!(decode(&with_header(RUN_VERSION, &v10)).is_err());
+    // A matrix that does not fit the classes is refused.
+    let mut bad = transition_run();
+    std::sync::Arc::make_mut(&mut bad.rounds[1]).transition = vec![0.5; 4];
+    let e = decode(&bad.to_bytes().unwrap()).unwrap_err();
+    assert!(
+        e.contains("transition matrix of 4 values for 3 classes"),
+        "{e}"
+    );
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

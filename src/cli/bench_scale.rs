@@ -104,6 +104,7 @@ fn records(d: &Dataset, rounds: usize, seed: u64) -> Vec<Arc<RoundRecord>> {
                 held_out: Vec::new(),
                 clusters: None,
                 spectral: Vec::new(),
+                transition: Vec::new(),
                 metrics: RoundMetrics::default(),
                 generated: None,
                 train_secs: 0.0,

@@ -1,8 +1,10 @@
-//! The bodies written by earlier builds (run file versions 1 to 9), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 10), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 11: `Config::transition`, and each round's transition matrix in the round extras
+//!   (versions 9 and 10: no forward correction).
 //! - 10: each round's spectral scores in the round extras (version 9: none).
 //! - 9: `Config::clusters`, and each round's held-out samples and cluster report in the round
 //!   extras (version 8: no clustering cut).
@@ -194,6 +196,7 @@ impl From<ConfigNoFolds> for Config {
             restore: false,
             relabel: false,
             clusters: false,
+            transition: false,
         }
     }
 }
@@ -224,6 +227,7 @@ impl From<&Config> for ConfigNoFolds {
             restore: _,
             relabel: _,
             clusters: _,
+            transition: _,
         } = c.clone();
         OldConfig {
             tau,
@@ -275,6 +279,7 @@ impl From<ConfigNoRestore> for Config {
             restore: false,
             relabel: false,
             clusters: false,
+            transition: false,
         }
     }
 }
@@ -336,6 +341,7 @@ impl From<ConfigNoRelabel> for Config {
             restore: c.restore,
             relabel: false,
             clusters: false,
+            transition: false,
         }
     }
 }
@@ -469,6 +475,57 @@ impl From<RoundExtrasV9> for RoundExtras {
             held_out: x.held_out,
             clusters: x.clusters,
             spectral: Vec::new(),
+            transition: Vec::new(),
+        }
+    }
+}
+
+/// What a version-10 file stores of each round after the body: no transition matrix.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundExtrasV10 {
+    pub relabelled: Vec<Option<u32>>,
+    pub relabel: Option<crate::itlm::RelabelQuality>,
+    pub held_out: Vec<bool>,
+    pub clusters: Option<crate::itlm::ClusterReport>,
+    pub spectral: Vec<f32>,
+}
+
+impl From<RoundExtrasV10> for RoundExtras {
+    fn from(x: RoundExtrasV10) -> Self {
+        RoundExtras {
+            relabelled: x.relabelled,
+            relabel: x.relabel,
+            held_out: x.held_out,
+            clusters: x.clusters,
+            spectral: x.spectral,
+            transition: Vec::new(),
+        }
+    }
+}
+
+/// `Config` of versions 9 and 10: version 8's fields, then `clusters`; before
+/// [`Config::transition`] (runs did not forward-correct).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigNoTransition {
+    pub before: ConfigNoClusters,
+    pub clusters: bool,
+}
+
+impl From<ConfigNoTransition> for Config {
+    fn from(c: ConfigNoTransition) -> Self {
+        Config {
+            clusters: c.clusters,
+            ..c.before.into()
+        }
+    }
+}
+
+impl From<&Config> for ConfigNoTransition {
+    /// Today's config in the layout of versions 9 and 10, `transition` dropped (for tests).
+    fn from(c: &Config) -> Self {
+        ConfigNoTransition {
+            before: c.into(),
+            clusters: c.clusters,
         }
     }
 }

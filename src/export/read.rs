@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::legacy::{self, ConfigNoClusters, RoundExtrasV8, RoundExtrasV9};
+use super::legacy::{
+    self, ConfigNoClusters, ConfigNoTransition, RoundExtrasV10, RoundExtrasV8, RoundExtrasV9,
+};
 use super::run_file::{
     absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, RunFileOf, HEADER_LEN,
     RUN_MAGIC, RUN_VERSION,
@@ -73,9 +75,14 @@ impl RunFile {
                 Config::from,
             )
             .map_err(damaged)?,
-            9 => decode_with_extras::<Config, RoundExtrasV9>(
+            9 => decode_with_extras::<ConfigNoTransition, RoundExtrasV9>(
                 Self::checked_body(bytes).map_err(damaged)?,
-                |c| c,
+                Config::from,
+            )
+            .map_err(damaged)?,
+            10 => decode_with_extras::<ConfigNoTransition, RoundExtrasV10>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                Config::from,
             )
             .map_err(damaged)?,
             RUN_VERSION => decode_with_extras::<Config, RoundExtras>(

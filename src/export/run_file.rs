@@ -1,19 +1,20 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 10 (what this build writes; all integers little-endian):
+//! Layout, version 11 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 10
+//!      8     4  version: u32 = 11
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
 //!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
 //!               sets (`DatasetInfo::eval_sources`, a postcard `Vec<Source>`), then one
 //!               [`RoundExtras`] per round (a postcard `Vec`: the samples the round's
 //!               selection relabelled and their quality, the samples the clustering cut
-//!               held out and its report, the spectral scores), exactly `body length`
+//!               held out and its report, the spectral scores, the transition matrix
+//!               the round trained with), exactly `body length`
 //!               bytes
 //! ```
 //!
@@ -33,8 +34,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 9).
-pub const RUN_VERSION: u32 = 10;
+/// Version of the run file layout this build writes (it also reads versions 1 to 10).
+pub const RUN_VERSION: u32 = 11;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 
@@ -223,6 +224,7 @@ impl RunFile {
                 held_out: r.held_out.clone(),
                 clusters: r.clusters.clone(),
                 spectral: r.spectral.clone(),
+                transition: r.transition.clone(),
             })
             .collect()
     }
@@ -246,6 +248,7 @@ impl RunFile {
             r.held_out = x.held_out;
             r.clusters = x.clusters;
             r.spectral = x.spectral;
+            r.transition = x.transition;
         }
         Ok(())
     }
@@ -283,6 +286,16 @@ impl RunFile {
                     "round {} has spectral scores for {} of {n} samples",
                     r.round,
                     r.spectral.len()
+                ));
+            }
+            let k = d.classes.len();
+            if !r.transition.is_empty()
+                && (r.transition.len() != k * k || r.transition.iter().any(|v| !v.is_finite()))
+            {
+                return Err(format!(
+                    "round {} has a transition matrix of {} values for {k} classes",
+                    r.round,
+                    r.transition.len()
                 ));
             }
             if !r.held_out.is_empty() && r.held_out.len() != n {
@@ -351,6 +364,8 @@ pub struct RoundExtras {
     pub clusters: Option<crate::itlm::ClusterReport>,
     /// Version 10: each sample's spectral score ([`RoundRecord::spectral`]).
     pub spectral: Vec<f32>,
+    /// Version 11: the transition matrix the round trained with ([`RoundRecord::transition`]).
+    pub transition: Vec<f32>,
 }
 
 /// Decode a postcard body that must be used up exactly.

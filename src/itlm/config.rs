@@ -82,6 +82,15 @@ pub struct Config {
     /// puts more in another class than in their own stays out of the final model. For backdoors whose stamped images look like their target class. Off =
     /// the paper.
     pub clusters: bool,
+    /// Forward-correct the loss for label noise (classifiers, see [`super::transition`]):
+    /// round 0 trains plainly on every sample; every later round trains on every sample the
+    /// user did not exclude with the transition matrix the previous round's model implies
+    /// (cleanlab's confident joint; each round's estimate is the next one's), so that flipped
+    /// labels do not bend the model. The cut still ranks
+    /// the samples by the round's plain loss (what the window shows and the exports flag), but
+    /// no longer chooses what trains. Off = the paper. Not with `restore`, `relabel` or
+    /// `clusters`, which choose the final round's training set.
+    pub transition: bool,
 }
 
 /// The models one round trains: how many, and the share of the round's training set each
@@ -114,6 +123,7 @@ impl Default for Config {
             restore: false,
             relabel: false,
             clusters: false,
+            transition: false,
         }
     }
 }
@@ -169,6 +179,12 @@ impl Config {
         if self.clusters && self.relabel {
             return Err(Error::Config(
                 "the clustering cut and relabel both change the final round's training set: choose one"
+                    .into(),
+            ));
+        }
+        if self.transition && (self.restore || self.relabel || self.clusters) {
+            return Err(Error::Config(
+                "forward correction trains every round after round 0 on every sample; restore, relabel and the clustering cut choose the final round's training set: choose one"
                     .into(),
             ));
         }

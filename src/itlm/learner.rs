@@ -139,6 +139,14 @@ pub trait Learner: Send {
         Ok((scores, features))
     }
 
+    /// Train with a label-noise transition matrix (row-major classes x classes, rows true
+    /// classes: see [`super::transition`]): the loss becomes the forward-corrected
+    /// -log (softmax · T)[given], while scoring stays plain. None = plain training. Returns
+    /// whether the learner applies it (false: it trains plainly).
+    fn set_transition(&mut self, _t: Option<&[f32]>) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Generated images from the model (generative learners only).
     fn generate(&mut self, _count: usize, _seed: u64) -> Result<Option<ImageGrid>> {
         Ok(None)

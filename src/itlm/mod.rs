@@ -15,6 +15,7 @@ pub mod run;
 pub mod select;
 pub mod spectral;
 pub mod suggest;
+pub mod transition;
 
 pub use clusters::{ClusterCut, ClusterReport};
 pub use config::{Config, LossAggregate, RoundModels, TauSchedule};

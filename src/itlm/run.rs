@@ -13,6 +13,7 @@ use super::record::RoundRecord;
 use super::relabel::{self, RelabelQuality};
 use super::select;
 use super::spectral;
+use super::transition;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -102,6 +103,26 @@ impl<'a> Inputs<'a> {
             pins: None,
         }
     }
+}
+
+/// The transition matrix a round after round 0 trains with ([`Config::transition`]): the
+/// previous round's model's (round 0's trained plainly and briefly, before it fits the flips;
+/// the later ones forward-corrected, so they do not fit them) over the samples `everyone`
+/// (those the user did not exclude), against the labels `trained` gives.
+fn transition_from_previous(
+    history: &[Arc<RoundRecord>],
+    trained: &Dataset,
+    everyone: &[usize],
+) -> Option<Vec<f32>> {
+    let prev = history.last()?;
+    transition::estimate(
+        trained.labels(),
+        &prev.probs,
+        trained.num_classes(),
+        everyone,
+    )
+    // A class no sample is confidently of: the previous round's matrix stands.
+    .or_else(|| Some(prev.transition.clone()).filter(|t| !t.is_empty()))
 }
 
 /// Run the rounds of `config`, appending each finished round to `history`. On error
@@ -233,6 +254,22 @@ pub fn run<L: Learner + ?Sized>(
             trained_on: train_idx.len(),
             epochs,
         })?;
+        // Forward correction: every round after round 0 trains on every sample the user did
+        // not exclude, with the previous round's transition matrix; the cut only ranks.
+        let transition = if config.transition && round > 0 && learner.is_classifier() {
+            let everyone: Vec<usize> = (0..n).filter(|&i| !excluded(i)).collect();
+            let trained = relabelled_data.as_ref().unwrap_or(data);
+            let t = transition_from_previous(history, trained, &everyone);
+            if t.is_some() {
+                train_idx = everyone;
+            }
+            t
+        } else {
+            None
+        };
+        if config.transition {
+            learner.set_transition(transition.as_deref())?;
+        }
         let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
         let t0 = Instant::now();
         let seed = Rng::derive(config.seed, 1000 + round as u64).next_u64();
@@ -414,6 +451,7 @@ pub fn run<L: Learner + ?Sized>(
             held_out: cut.as_ref().map(|c| c.held_out.clone()).unwrap_or_default(),
             clusters: cut.map(|c| c.report),
             spectral: spectral_scores,
+            transition: transition.unwrap_or_default(),
             metrics,
             generated,
             train_secs: train_secs + probe_secs,

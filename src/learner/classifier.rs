@@ -23,6 +23,44 @@ pub fn per_sample_cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
     Ok(lsm.gather(&y.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?)
 }
 
+/// The forward-corrected per-sample loss (see [`crate::itlm::transition`]):
+/// -log (softmax(logits) · t)[y], `t` classes x classes (rows true classes).
+pub fn per_sample_forward_loss(logits: &Tensor, y: &Tensor, t: &Tensor) -> Result<Tensor> {
+    let p = candle_nn::ops::softmax(logits, D::Minus1)?;
+    let q = p.matmul(t)?;
+    Ok(q.gather(&y.unsqueeze(1)?, 1)?
+        .squeeze(1)?
+        .affine(1.0, 1e-12)?
+        .log()?
+        .neg()?)
+}
+
+/// The mean training loss of a batch: cross-entropy, forward-corrected when a transition
+/// matrix is set.
+pub(super) fn batch_loss(logits: &Tensor, y: &Tensor, t: Option<&Tensor>) -> Result<Tensor> {
+    Ok(match t {
+        None => per_sample_cross_entropy(logits, y)?,
+        Some(t) => per_sample_forward_loss(logits, y, t)?,
+    }
+    .mean_all()?)
+}
+
+/// A label-noise transition matrix as a tensor, checked against the class count.
+pub(super) fn transition_tensor(
+    t: Option<&[f32]>,
+    classes: usize,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let Some(t) = t else { return Ok(None) };
+    if t.len() != classes * classes {
+        return Err(Error::Config(format!(
+            "a transition matrix of {} values for {classes} classes",
+            t.len()
+        )));
+    }
+    Ok(Some(Tensor::from_slice(t, (classes, classes), device)?))
+}
+
 /// Which implementation a classifier uses: for the CNN, and for the optimizer of any model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CnnImpl {
@@ -108,6 +146,8 @@ pub struct Classifier {
     classes: usize,
     device: Device,
     model: Model,
+    /// The label-noise transition matrix training corrects for ([`Learner::set_transition`]).
+    transition: Option<Tensor>,
 }
 
 impl Classifier {
@@ -139,6 +179,7 @@ impl Classifier {
             classes,
             device,
             model,
+            transition: None,
         })
     }
 
@@ -256,7 +297,7 @@ impl Learner for Classifier {
         let last = schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
             let (x, y) = batch(data, chunk, &self.device)?;
             let logits = self.model.net.forward(&x)?;
-            let loss = per_sample_cross_entropy(&logits, &y)?.mean_all()?;
+            let loss = batch_loss(&logits, &y, self.transition.as_ref())?;
             let opt = &mut self.model.opt;
             if cosine {
                 opt.set_learning_rate(schedule::cosine_lr(lr, step, total));
@@ -290,6 +331,11 @@ impl Learner for Classifier {
         Ok(out)
     }
 
+    fn set_transition(&mut self, t: Option<&[f32]>) -> Result<bool> {
+        self.transition = transition_tensor(t, self.classes, &self.device)?;
+        Ok(true)
+    }
+
     fn feature_dim(&self) -> Option<usize> {
         Some(self.model.net.feature_dim())
     }
@@ -321,5 +367,66 @@ impl Learner for Classifier {
     ) -> Result<Option<Features>> {
         // The scores come with them at the cost of the last layer.
         Ok(self.score_with_features(data, indices, tick)?.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logits() -> (Tensor, Tensor) {
+        let dev = Device::Cpu;
+        let x = Tensor::from_slice(&[2.0f32, 0.5, -1.0, 0.0, 1.0, 3.0], (2, 3), &dev).unwrap();
+        let y = Tensor::from_slice(&[1u32, 2], 2, &dev).unwrap();
+        (x, y)
+    }
+
+    #[test]
+    fn forward_loss_is_cross_entropy_under_the_identity_and_reads_the_matrix() {
+        let (x, y) = logits();
+        let eye: Vec<f32> = (0..9).map(|i| f32::from(i % 4 == 0)).collect();
+        let t = transition_tensor(Some(&eye), 3, &Device::Cpu)
+            .unwrap()
+            .unwrap();
+        let ce: Vec<f32> = per_sample_cross_entropy(&x, &y).unwrap().to_vec1().unwrap();
+        let fw: Vec<f32> = per_sample_forward_loss(&x, &y, &t)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        for (a, b) in ce.iter().zip(&fw) {
+            assert!((a - b).abs() < 1e-5, "{ce:?} vs {fw:?}");
+        }
+        // Class 0 flipped to 1 at 0.4: sample 0 (p mostly class 0) labelled 1 is cheap.
+        let flip = [0.6f32, 0.4, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        let t = transition_tensor(Some(&flip), 3, &Device::Cpu)
+            .unwrap()
+            .unwrap();
+        let fw: Vec<f32> = per_sample_forward_loss(&x, &y, &t)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let p: Vec<f32> = candle_nn::ops::softmax(&x, D::Minus1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let want0 = -(p[0] * 0.4 + p[1]).ln();
+        assert!(
+            (fw[0] - want0).abs() < 1e-5 && fw[0] < ce[0],
+            "{fw:?} {want0}"
+        );
+        assert!((fw[1] - ce[1]).abs() < 1e-5, "class 2 is not flipped");
+        // It trains: the gradient reaches the logits.
+        let v = Var::from_tensor(&x).unwrap();
+        let loss = per_sample_forward_loss(v.as_tensor(), &y, &t)
+            .unwrap()
+            .mean_all()
+            .unwrap();
+        let g = loss.backward().unwrap();
+        let gx: Vec<f32> = g.get(&v).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        assert!(gx.iter().all(|v| v.is_finite()) && gx.iter().any(|v| v.abs() > 1e-3));
+        // A matrix of the wrong size is refused.
+        assert!(transition_tensor(Some(&[1.0; 4]), 3, &Device::Cpu).is_err());
     }
 }

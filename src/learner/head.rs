@@ -10,7 +10,7 @@ use candle_core::{Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarMap};
 use serde::{Deserialize, Serialize};
 
-use super::classifier::{per_sample_cross_entropy, push_features, push_scores};
+use super::classifier::{batch_loss, push_features, push_scores, transition_tensor};
 use super::fast;
 use super::feature_values::FeatureValues;
 use super::init::ParamFactory;
@@ -261,6 +261,8 @@ pub struct Head {
     fast: bool,
     origin: String,
     model: Model,
+    /// The label-noise transition matrix training corrects for ([`Learner::set_transition`]).
+    transition: Option<Tensor>,
 }
 
 impl Head {
@@ -290,6 +292,7 @@ impl Head {
             fast,
             origin: String::new(),
             model,
+            transition: None,
         })
     }
 
@@ -467,7 +470,7 @@ impl Learner for Head {
         let last = schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
             let (x, y) = self.batch(m, data, chunk)?;
             let logits = self.forward(&x)?;
-            let loss = per_sample_cross_entropy(&logits, &y)?.mean_all()?;
+            let loss = batch_loss(&logits, &y, self.transition.as_ref())?;
             let opt = &mut self.model.opt;
             if cosine {
                 opt.set_learning_rate(schedule::cosine_lr(lr, step, total));
@@ -501,6 +504,11 @@ impl Learner for Head {
             push_scores(&mut out, &logits, data, chunk)
         })?;
         Ok(out)
+    }
+
+    fn set_transition(&mut self, t: Option<&[f32]>) -> Result<bool> {
+        self.transition = transition_tensor(t, self.classes, &self.device)?;
+        Ok(true)
     }
 
     fn feature_dim(&self) -> Option<usize> {

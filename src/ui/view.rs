@@ -805,6 +805,7 @@ mod tests {
             held_out: Vec::new(),
             clusters: None,
             spectral: Vec::new(),
+            transition: Vec::new(),
             metrics: RoundMetrics::default(),
             generated: None,
             train_secs: 0.0,

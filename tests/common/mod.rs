@@ -34,6 +34,8 @@ pub struct Calls {
     pub scored: Vec<Vec<usize>>,
     /// Scoring batches finished, over all score calls.
     pub score_batches_done: usize,
+    /// Every transition matrix set ([`Learner::set_transition`]), in order.
+    pub transitions: Vec<Option<Vec<f32>>>,
 }
 
 /// Losses are fixed per sample; optionally shifted each round, NaN training, or a panic.
@@ -96,6 +98,15 @@ impl Learner for FakeLearner {
     fn reset(&mut self, seed: u64) -> Result<()> {
         self.calls.lock().unwrap().resets.push(seed);
         Ok(())
+    }
+
+    fn set_transition(&mut self, t: Option<&[f32]>) -> Result<bool> {
+        self.calls
+            .lock()
+            .unwrap()
+            .transitions
+            .push(t.map(|t| t.to_vec()));
+        Ok(true)
     }
 
     fn train(

@@ -1,0 +1,175 @@
+//! The label-noise transition matrix T (T[j][k] = P(given label k | true class j)) a model's
+//! class probabilities imply, and the forward-corrected loss that trains on it (Patrini et al.,
+//! CVPR 2017): the network's softmax p is read as the clean posterior, p·T as the posterior of
+//! the given label, and the loss is -log (p·T)[given]. A systematic flip c -> c+1 at rate r is
+//! T[c][c+1] = r: the network no longer has to bend p towards c+1 to fit the flipped samples,
+//! so its p keeps saying c and a flipped sample's loss under p stays high.
+//!
+//! T is estimated with cleanlab's confident joint (Northcutt et al., JAIR 2021), the same count
+//! [`super::suggest::confident_noise_rate`] makes: class j's threshold is the mean p(j) over the
+//! samples labelled j; a sample labelled g whose likeliest class among those at or above their
+//! threshold is j counts in C[g][j]; each given label's row is scaled to its number of samples
+//! and each true class's column normalised.
+
+/// The transition matrix (row-major `classes x classes`, rows true classes, each row summing
+/// to 1) estimated from `probs` (n x classes row-major, one row per sample of `labels`) over
+/// the samples `idx`. None when nothing can be estimated (fewer than two classes, no samples,
+/// a class with no confident sample).
+pub fn estimate(labels: &[u32], probs: &[f32], classes: usize, idx: &[usize]) -> Option<Vec<f32>> {
+    let k = classes;
+    if k < 2 || idx.is_empty() || probs.len() != labels.len() * k {
+        return None;
+    }
+    let mut sum = vec![0.0f64; k];
+    let mut count = vec![0usize; k];
+    for &i in idx {
+        let g = labels[i] as usize;
+        if g < k {
+            sum[g] += probs[i * k + g] as f64;
+            count[g] += 1;
+        }
+    }
+    let threshold: Vec<f64> = (0..k)
+        .map(|j| match count[j] {
+            0 => f64::INFINITY,
+            c => sum[j] / c as f64,
+        })
+        .collect();
+    // c[g][j]: labelled g, confidently j.
+    let mut c = vec![0.0f64; k * k];
+    for &i in idx {
+        let g = labels[i] as usize;
+        if g >= k {
+            continue;
+        }
+        let row = &probs[i * k..(i + 1) * k];
+        let best = (0..k)
+            .filter(|&j| row[j] as f64 >= threshold[j])
+            .max_by(|&a, &b| row[a].total_cmp(&row[b]));
+        if let Some(j) = best {
+            c[g * k + j] += 1.0;
+        }
+    }
+    // Calibrate: each given label's row sums to its number of samples.
+    for g in 0..k {
+        let row: f64 = c[g * k..(g + 1) * k].iter().sum();
+        if row > 0.0 {
+            for j in 0..k {
+                c[g * k + j] *= count[g] as f64 / row;
+            }
+        }
+    }
+    let mut t = vec![0.0f32; k * k];
+    for j in 0..k {
+        let col: f64 = (0..k).map(|g| c[g * k + j]).sum();
+        if col <= 0.0 {
+            return None;
+        }
+        for g in 0..k {
+            t[j * k + g] = (c[g * k + j] / col) as f32;
+        }
+        // A class's own label stays its likeliest: an estimate that says otherwise is more
+        // likely the model's confusion than the data's (and forward correction would learn
+        // the swap); the largest other cell is folded into the diagonal's share.
+        let row = &mut t[j * k..(j + 1) * k];
+        let top = (0..k)
+            .filter(|&g| g != j)
+            .map(|g| row[g])
+            .fold(0.0f32, f32::max);
+        if row[j] < top {
+            let scale = (1.0 - top) / (1.0 - row[j]);
+            for (g, v) in row.iter_mut().enumerate() {
+                *v = if g == j { top } else { *v * scale };
+            }
+        }
+    }
+    Some(t)
+}
+
+/// The transition matrix of known truth (rows true classes), for measurements: `true_labels`
+/// names each sample's class where known.
+pub fn from_truth(
+    labels: &[u32],
+    true_labels: &[Option<u32>],
+    classes: usize,
+    idx: &[usize],
+) -> Vec<f32> {
+    let k = classes;
+    let mut c = vec![0.0f64; k * k];
+    for &i in idx {
+        let g = labels[i] as usize;
+        let j = true_labels[i].map_or(g, |t| t as usize);
+        if g < k && j < k {
+            c[j * k + g] += 1.0;
+        }
+    }
+    let mut t = vec![0.0f32; k * k];
+    for j in 0..k {
+        let row: f64 = c[j * k..(j + 1) * k].iter().sum();
+        for g in 0..k {
+            t[j * k + g] = if row > 0.0 {
+                (c[j * k + g] / row) as f32
+            } else {
+                f32::from(g == j)
+            };
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three classes; class 0's samples labelled 1 at rate 0.4 (a systematic flip), a model
+    /// that sees through the flip (p = 0.9 on the true class).
+    #[test]
+    fn recovers_a_systematic_flip() {
+        let k = 3;
+        let (mut labels, mut probs, mut truth) = (Vec::new(), Vec::new(), Vec::new());
+        for j in 0..k {
+            for s in 0..100 {
+                let g = if j == 0 && s < 40 { 1 } else { j };
+                labels.push(g as u32);
+                truth.push(Some(j as u32));
+                let mut row = vec![0.05f32; k];
+                row[j] = 0.9;
+                probs.extend(row);
+            }
+        }
+        let idx: Vec<usize> = (0..labels.len()).collect();
+        let t = estimate(&labels, &probs, k, &idx).expect("estimable");
+        let want = from_truth(&labels, &truth, k, &idx);
+        for (a, b) in t.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-4, "{t:?} vs {want:?}");
+        }
+        assert!((t[1] - 0.4).abs() < 1e-4, "{t:?}");
+        for j in 0..k {
+            let s: f32 = t[j * k..(j + 1) * k].iter().sum();
+            assert!((s - 1.0).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn a_class_keeps_its_own_label_likeliest() {
+        // Class 0's samples mostly labelled 1: the estimate would say T[0][0] < T[0][1].
+        let k = 2;
+        let labels = [1u32, 1, 1, 1, 1, 1];
+        let probs = [
+            0.9f32, 0.1, 0.9, 0.1, 0.9, 0.1, 0.1, 0.9, 0.1, 0.9, 0.1, 0.9,
+        ];
+        let idx: Vec<usize> = (0..6).collect();
+        // Class 0 has no labelled sample: its threshold is infinite, nobody is confidently 0.
+        assert!(estimate(&labels, &probs, k, &idx).is_none());
+        let labels = [0u32, 1, 1, 1, 1, 1];
+        let t = estimate(&labels, &probs, k, &idx).expect("estimable");
+        assert!(t[0] >= t[1] - 1e-6, "{t:?}");
+        assert!((t[0] + t[1] - 1.0).abs() < 1e-5 && (t[2] + t[3] - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn nothing_to_estimate() {
+        assert!(estimate(&[0], &[1.0], 1, &[0]).is_none());
+        assert!(estimate(&[0, 1], &[1.0, 0.0, 0.0, 1.0], 2, &[]).is_none());
+    }
+}
