@@ -2110,3 +2110,36 @@ fn spectral_scores_show_as_a_histogram_a_sort_and_a_detail_line() {
     h.run_steps(3);
     h.get_by_label("Loss histogram");
 }
+
+/// A run with forward correction (`--transition`): the confusion panel says, class by class,
+/// what label noise the shown round's model trained through.
+#[test]
+fn the_confusion_panel_shows_the_label_noise_a_round_trained_with() {
+    use itlm_inspector::export::RunFile;
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let out = tempfile::tempdir().unwrap();
+    cli_run(data.path(), out.path(), &["--transition"]);
+    let file = out.path().join("run.itlm");
+    let run = RunFile::read(&file).unwrap();
+    assert!(run.config.transition);
+    let k = run.dataset.classes.len();
+    assert!(run.rounds[0].transition.is_empty());
+    let last = run.rounds.last().unwrap();
+    assert_eq!(last.transition.len(), k * k);
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some()
+    });
+    no_errors(&h);
+    h.get_by_label(&format!(
+        "Label noise round {} trained with (forward correction)",
+        last.round
+    ))
+    .click();
+    h.run_steps(3);
+    assert!(
+        h.query_all_by_label_contains("keep the label").count() >= k,
+        "one line per class"
+    );
+}

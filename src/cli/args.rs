@@ -76,6 +76,15 @@ pub struct ItlmArgs {
     /// --relabel [default: off]
     #[arg(long, conflicts_with = "relabel")]
     pub clusters: bool,
+    /// Forward-correct the training loss for label noise: round 0 trains plainly on every
+    /// sample; every later round trains on every sample with the label-noise transition
+    /// matrix (P(given label | true class)) that the previous round's model implies
+    /// (cleanlab's confident joint; each round refines the estimate), so that flipped labels
+    /// do not bend the model towards them. The cut still ranks samples by the plain loss (what
+    /// is flagged) but no longer chooses what trains. Classifiers only; not with --restore,
+    /// --relabel or --clusters [default: off]
+    #[arg(long, conflicts_with_all = ["restore", "relabel", "clusters"])]
+    pub transition: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -104,6 +113,7 @@ impl ItlmArgs {
             restore: (base.restore || self.restore) && !self.no_restore && !self.relabel,
             relabel: self.relabel,
             clusters: (base.clusters || self.clusters) && !self.relabel,
+            transition: base.transition || self.transition,
         }
     }
 }

@@ -61,6 +61,7 @@ pub struct NoisyArgs {
     #[arg(long, default_value = "sys:0.3,sys:0.4,rand:0.4,rand:0.6")]
     pub settings: String,
     /// Comma-separated methods: naive, global, per-class, relabel (global with --relabel),
+    /// transition (global with --transition: forward-corrected rounds on every sample),
     /// oracle.
     #[arg(long, default_value = "naive,global,per-class,oracle")]
     pub methods: String,
@@ -216,7 +217,16 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
     let base = a.itlm.config();
     let methods: Vec<String> = a.methods.split(',').map(|s| s.trim().to_string()).collect();
     for m in &methods {
-        if !["naive", "global", "per-class", "relabel", "oracle"].contains(&m.as_str()) {
+        if ![
+            "naive",
+            "global",
+            "per-class",
+            "relabel",
+            "transition",
+            "oracle",
+        ]
+        .contains(&m.as_str())
+        {
             return Err(Error::Config(format!("unknown method '{m}'")));
         }
     }
@@ -279,12 +289,15 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                     } else {
                         Selection::Global
                     };
-                    let relabel = base.relabel || m == "relabel";
+                    let transition = base.transition || m == "transition";
+                    let relabel = (base.relabel || m == "relabel") && !transition;
                     let cfg = Config {
                         tau,
                         select,
                         relabel,
-                        restore: base.restore && !relabel,
+                        transition,
+                        restore: base.restore && !relabel && !transition,
+                        clusters: base.clusters && !transition,
                         ..base.clone()
                     };
                     let eval = itlm::Eval {
@@ -339,6 +352,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
         "naive" => "naive".to_string(),
         "oracle" => "oracle".to_string(),
         "relabel" => "ITLM + relabel".to_string(),
+        "transition" => "ITLM + transition".to_string(),
         other => format!("ITLM {other}"),
     }));
     print_table(&header, &rows);
@@ -615,6 +629,7 @@ mod tests {
             held_out: Vec::new(),
             clusters: None,
             spectral: Vec::new(),
+            transition: Vec::new(),
             metrics: Default::default(),
             generated: None,
             train_secs: 1.0,

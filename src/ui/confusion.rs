@@ -1,5 +1,6 @@
 //! Class confusion of the trimmed samples (given x predicted) as a heat grid: systematic label
-//! flips show as one hot cell. Clicking a cell filters the grids to it.
+//! flips show as one hot cell. Clicking a cell filters the grids to it. Below it, for a round
+//! trained with forward correction, the label noise its matrix assumed, class by class.
 
 use egui::{Color32, CornerRadius, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Vec2};
 
@@ -27,6 +28,24 @@ pub fn confusion_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         ))
         .strong(),
     );
+    let t = &cut.record.transition;
+    if t.len() == k * k {
+        egui::CollapsingHeader::new(format!(
+            "Label noise round {} trained with (forward correction)",
+            cut.record.round
+        ))
+        .id_salt("transition")
+        .show(ui, |ui| {
+            ui.label(
+                RichText::new("P(given label | true class), estimated from the previous round's model (cleanlab's confident joint); the model learned through it, so flipped labels did not pull it towards them")
+                    .small()
+                    .weak(),
+            );
+            for line in transition_lines(t, &names) {
+                ui.label(RichText::new(line).small());
+            }
+        });
+    }
     let max = cut.confusion.iter().copied().max().unwrap_or(0).max(1);
     let label_w = 64.0;
     let avail = ui.available_width() - label_w - 8.0;
@@ -167,6 +186,34 @@ fn paint_cell(
     }
 }
 
+/// One line per true class of a transition matrix (rows true classes): the share of its
+/// samples that keep their label, and the label the rest most often carry.
+pub fn transition_lines(t: &[f32], names: &[String]) -> Vec<String> {
+    let k = names.len();
+    if t.len() != k * k {
+        return Vec::new();
+    }
+    (0..k)
+        .map(|j| {
+            let row = &t[j * k..(j + 1) * k];
+            let keep = row[j];
+            let other = (0..k)
+                .filter(|&g| g != j)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]));
+            match other {
+                Some(g) if row[g] >= 0.005 => format!(
+                    "{}: {:.0}% keep the label; most others labelled {} ({:.0}%)",
+                    names[j],
+                    keep * 100.0,
+                    names[g],
+                    row[g] * 100.0
+                ),
+                _ => format!("{}: {:.0}% keep the label", names[j], keep * 100.0),
+            }
+        })
+        .collect()
+}
+
 fn abbrev(s: &str, width: f32) -> String {
     let max = ((width / 6.0) as usize).max(2);
     if s.chars().count() <= max {
@@ -178,5 +225,25 @@ fn abbrev(s: &str, width: f32) -> String {
             .trim_end()
             .to_string()
             + "."
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_lines_name_each_class_and_its_main_flip() {
+        let names: Vec<String> = ["Shirt", "Sneaker", "Bag"].map(String::from).to_vec();
+        let t = [0.6, 0.4, 0.0, 0.0, 0.9, 0.1, 0.0, 0.0, 1.0];
+        assert_eq!(
+            transition_lines(&t, &names),
+            [
+                "Shirt: 60% keep the label; most others labelled Sneaker (40%)",
+                "Sneaker: 90% keep the label; most others labelled Bag (10%)",
+                "Bag: 100% keep the label",
+            ]
+        );
+        assert!(transition_lines(&t[..4], &names).is_empty());
     }
 }

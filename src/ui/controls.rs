@@ -206,17 +206,30 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 .on_hover_text("After the last round, give back the trimmed samples of classes whose trimmed samples show no one-sided confusion, and train the final model once more. For attacks and systematic flips, not random noise");
             if s.config.restore {
                 s.config.relabel = false;
+                s.config.transition = false;
             }
             ui.checkbox(&mut s.config.relabel, "relabel confident trimmed samples")
                 .on_hover_text("Before the final round, give each trimmed sample whose prediction is the same under round 0's model and the last two, and under each as confident as its kept samples of that class, the predicted label; the final model trains on them too. For systematic label noise; not with restore");
             if s.config.relabel {
                 s.config.restore = false;
                 s.config.clusters = false;
+                s.config.transition = false;
             }
             ui.checkbox(&mut s.config.clusters, "hold out attack clusters")
                 .on_hover_text("Before the final round, train a probe model on every sample, split each class's penultimate activations in two, and keep out of the final model the smaller cluster of a class when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the last model before the cut puts more of it in one other class than in its own: backdoor images that look like their target class (Shirt -> T-shirt). Not with relabel");
             if s.config.clusters {
                 s.config.relabel = false;
+                s.config.transition = false;
+            }
+            if ui
+                .checkbox(&mut s.config.transition, "correct for label noise (transition)")
+                .on_hover_text("Round 0 trains plainly; every later round trains on every sample you did not exclude, with the label-noise matrix P(given label | true class) the previous round's model implies (forward correction), so flipped labels do not bend the model. The cut still ranks and flags samples by their loss but no longer chooses what trains. For label noise, random or systematic; not with restore, relabel or clusters")
+                .changed()
+                && s.config.transition
+            {
+                s.config.restore = false;
+                s.config.relabel = false;
+                s.config.clusters = false;
             }
             if ui
                 .button("Backdoor defence protocol")
