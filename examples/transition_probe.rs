@@ -71,9 +71,16 @@ fn main() {
                 .as_ref()
                 .map(|w| format!(", L1 error {:.3}", l1(&r.transition, w, k)))
                 .unwrap_or_default();
+            let est = transition::cut_quality(labels, &r.probs, &r.transition, &r.kept);
+            let real = r
+                .metrics
+                .trim
+                .map(|t| format!(" (truth {:.3} / {:.3})", t.precision, t.recall))
+                .unwrap_or_default();
             println!(
-                "  round {} trained with: diagonal {d:.3}, one-sided {s:.2}{err}",
-                r.round
+                "  round {} trained with: diagonal {d:.3}, one-sided {s:.2}{err}; estimated cut precision / recall {}{real}",
+                r.round,
+                est.map(|(p, r)| format!("{p:.3} / {r:.3}")).unwrap_or("-".into())
             );
         }
     }

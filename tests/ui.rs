@@ -2138,6 +2138,14 @@ fn the_confusion_panel_shows_the_label_noise_a_round_trained_with() {
     ))
     .click();
     h.run_steps(3);
+    // The cut's precision and recall without truth, beside the truth's.
+    h.get_by_label_contains("estimated at this cut (no truth): precision");
+    let (p, r) = h.state_mut().state.cut().unwrap().estimated.unwrap();
+    assert!(
+        (0.0..=1.0).contains(&p) && (0.0..=1.0).contains(&r),
+        "{p} {r}"
+    );
+    h.get_by_label_contains("vs truth at this cut:");
     assert!(
         h.query_all_by_label_contains("keep the label").count() >= k,
         "one line per class"

@@ -86,6 +86,48 @@ pub fn estimate(labels: &[u32], probs: &[f32], classes: usize, idx: &[usize]) ->
     Some(t)
 }
 
+/// The chance that sample `i`'s given label is wrong, under a forward-corrected model: its
+/// class probabilities `p` (the clean posterior) and the matrix `t` it trained with give
+/// P(true = j | x, given g) = p_j T[j][g] / sum_l p_l T[l][g], and the label is wrong with
+/// 1 - P(true = g | x, g).
+pub fn mislabel_chance(p: &[f32], t: &[f32], g: usize) -> f32 {
+    let k = p.len();
+    let joint: f32 = (0..k).map(|j| p[j] * t[j * k + g]).sum();
+    if joint <= 0.0 || !joint.is_finite() {
+        return 0.0;
+    }
+    (1.0 - p[g] * t[g * k + g] / joint).clamp(0.0, 1.0)
+}
+
+/// A cut's precision and recall estimated without truth, from a forward-corrected round:
+/// the expected number of mislabelled samples among the trimmed ([`mislabel_chance`] summed)
+/// over the trimmed, and over the expected number among all. None without probabilities, a
+/// matrix, or anything trimmed.
+pub fn cut_quality(labels: &[u32], probs: &[f32], t: &[f32], kept: &[bool]) -> Option<(f64, f64)> {
+    let n = labels.len();
+    if n == 0 || kept.len() != n || probs.len() % n != 0 {
+        return None;
+    }
+    let k = probs.len() / n;
+    if k < 2 || t.len() != k * k {
+        return None;
+    }
+    let (mut bad_trimmed, mut bad_all, mut trimmed) = (0.0f64, 0.0f64, 0usize);
+    for i in 0..n {
+        let g = labels[i] as usize;
+        if g >= k {
+            continue;
+        }
+        let c = mislabel_chance(&probs[i * k..(i + 1) * k], t, g) as f64;
+        bad_all += c;
+        if !kept[i] {
+            bad_trimmed += c;
+            trimmed += 1;
+        }
+    }
+    (trimmed > 0 && bad_all > 0.0).then(|| (bad_trimmed / trimmed as f64, bad_trimmed / bad_all))
+}
+
 /// The transition matrix of known truth (rows true classes), for measurements: `true_labels`
 /// names each sample's class where known.
 pub fn from_truth(
@@ -165,6 +207,28 @@ mod tests {
         let t = estimate(&labels, &probs, k, &idx).expect("estimable");
         assert!(t[0] >= t[1] - 1e-6, "{t:?}");
         assert!((t[0] + t[1] - 1.0).abs() < 1e-5 && (t[2] + t[3] - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_cuts_quality_comes_from_each_samples_chance_of_a_wrong_label() {
+        // Class 0 labelled 1 at 0.4.
+        let t = [0.6f32, 0.4, 0.0, 1.0];
+        // Looks like 0, labelled 1: surely flipped; looks like 1, labelled 1: clean; looks
+        // like 0, labelled 0: clean; half and half, labelled 1: 0.5 * 0.4 / (0.5 * 0.4 + 0.5).
+        assert_eq!(mislabel_chance(&[1.0, 0.0], &t, 1), 1.0);
+        assert_eq!(mislabel_chance(&[0.0, 1.0], &t, 1), 0.0);
+        assert_eq!(mislabel_chance(&[1.0, 0.0], &t, 0), 0.0);
+        let half = mislabel_chance(&[0.5, 0.5], &t, 1);
+        assert!((half - 0.2 / 0.7).abs() < 1e-6, "{half}");
+        let labels = [1u32, 1, 0, 1];
+        let probs = [1.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 0.5, 0.5];
+        // Trim samples 0 and 3: expected bad 1 + 0.286 of 1.286 in all.
+        let (p, r) = cut_quality(&labels, &probs, &t, &[false, true, true, false]).unwrap();
+        assert!((p - (1.0 + 0.2 / 0.7) / 2.0).abs() < 1e-6, "{p}");
+        assert!((r - 1.0).abs() < 1e-9, "{r}");
+        // Nothing trimmed, or no matrix: no estimate.
+        assert!(cut_quality(&labels, &probs, &t, &[true; 4]).is_none());
+        assert!(cut_quality(&labels, &probs, &[], &[false; 4]).is_none());
     }
 
     #[test]

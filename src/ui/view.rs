@@ -129,6 +129,9 @@ pub struct Cut {
     pub classes: usize,
     /// Trimmed against truly bad, at this cut.
     pub trim: Option<TrimQuality>,
+    /// The cut's precision and recall estimated without truth, for a round trained with
+    /// forward correction ([`crate::itlm::transition::cut_quality`]).
+    pub estimated: Option<(f64, f64)>,
     /// The round's orders (by score; its spectral scores' tail).
     pub ranking: Arc<Ranking>,
 }
@@ -573,6 +576,11 @@ pub fn cut(
         }
     }
     let trim = bad.map(|b| TrimQuality::measure(&kept, b));
+    let estimated = (classifier && record.transition.len() == classes * classes)
+        .then(|| {
+            crate::itlm::transition::cut_quality(labels, &record.probs, &record.transition, &kept)
+        })
+        .flatten();
     Cut {
         index,
         tau,
@@ -587,6 +595,7 @@ pub fn cut(
         confusion,
         classes,
         trim,
+        estimated,
         ranking,
         record,
     }
