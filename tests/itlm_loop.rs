@@ -540,6 +540,15 @@ fn forward_correction_trains_every_round_on_all_samples_with_the_previous_models
     let t2 = c.transitions[2].clone().expect("round 2 corrects");
     assert_eq!(t2, [1.0, 0.0, 0.0, 1.0], "round 1's model sees no flip");
     assert_eq!(h[2].transition, t2);
+    // A forward-corrected round estimates its cut's precision and recall; round 0 does not,
+    // nor round 2, whose matrix says no label is wrong (nothing to estimate).
+    assert!(h[0].metrics.estimated.is_none());
+    let (p, r) = h[1].metrics.estimated.expect("round 1 estimates its cut");
+    assert!(
+        (0.0..=1.0).contains(&p) && (0.0..=1.0).contains(&r),
+        "{p} {r}"
+    );
+    assert!(h[2].metrics.estimated.is_none());
     // The cut still ranks by loss: every round trims the highest losses.
     for r in &h {
         assert_eq!(r.metrics.trimmed, 8);

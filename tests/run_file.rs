@@ -670,6 +670,7 @@ fn transition_run() -> RunFile {
                 }
             })
             .collect();
+        r.metrics.estimated = Some((0.9, 0.8));
     }
     run
 }
@@ -682,6 +683,7 @@ fn transition_matrices_read_back_and_version_10_files_read_without_them() {
     assert!(back.config.transition);
     assert!(back.rounds[0].transition.is_empty());
     assert_eq!(back.rounds[1].transition.len(), 9);
+    assert_eq!(back.rounds[1].metrics.estimated, Some((0.9, 0.8)));
     // A version-10 body: the config without `transition`, the extras without the matrices.
     let mut plain = clustered_run();
     plain.config.transition = false;

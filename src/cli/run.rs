@@ -387,6 +387,8 @@ pub fn round_json(r: &RoundRecord) -> serde_json::Value {
         "trim_precision": m.trim.map(|t| t.precision),
         "trim_recall": m.trim.map(|t| t.recall),
         "trim_f1": m.trim.map(|t| t.f1),
+        "estimated_precision": m.estimated.map(|e| e.0),
+        "estimated_recall": m.estimated.map(|e| e.1),
         "relabelled": r.relabelled_count(),
         "relabel_precision": m.relabel.map(|q| q.precision),
         "relabel_recall": m.relabel.map(|q| q.recall),

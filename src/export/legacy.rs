@@ -476,6 +476,7 @@ impl From<RoundExtrasV9> for RoundExtras {
             clusters: x.clusters,
             spectral: Vec::new(),
             transition: Vec::new(),
+            estimated: None,
         }
     }
 }
@@ -499,6 +500,7 @@ impl From<RoundExtrasV10> for RoundExtras {
             clusters: x.clusters,
             spectral: x.spectral,
             transition: Vec::new(),
+            estimated: None,
         }
     }
 }

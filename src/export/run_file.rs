@@ -225,6 +225,7 @@ impl RunFile {
                 clusters: r.clusters.clone(),
                 spectral: r.spectral.clone(),
                 transition: r.transition.clone(),
+                estimated: r.metrics.estimated,
             })
             .collect()
     }
@@ -249,6 +250,7 @@ impl RunFile {
             r.clusters = x.clusters;
             r.spectral = x.spectral;
             r.transition = x.transition;
+            r.metrics.estimated = x.estimated;
         }
         Ok(())
     }
@@ -364,8 +366,10 @@ pub struct RoundExtras {
     pub clusters: Option<crate::itlm::ClusterReport>,
     /// Version 10: each sample's spectral score ([`RoundRecord::spectral`]).
     pub spectral: Vec<f32>,
-    /// Version 11: the transition matrix the round trained with ([`RoundRecord::transition`]).
+    /// Version 11: the transition matrix the round trained with ([`RoundRecord::transition`]),
+    /// and its cut's estimated precision and recall.
     pub transition: Vec<f32>,
+    pub estimated: Option<(f64, f64)>,
 }
 
 /// Decode a postcard body that must be used up exactly.

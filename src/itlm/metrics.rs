@@ -73,6 +73,11 @@ pub struct RoundMetrics {
     /// not by serde here.
     #[serde(skip)]
     pub relabel: Option<super::relabel::RelabelQuality>,
+    /// The cut's precision and recall estimated without truth, for a round trained with
+    /// forward correction ([`super::transition::cut_quality`]). Stored after the run file's
+    /// body (version 11), not by serde here.
+    #[serde(skip)]
+    pub estimated: Option<(f64, f64)>,
     /// The noise-rate hint fitted to this round's losses (never applied by itself).
     pub suggestion: Option<super::suggest::Suggestion>,
 }

@@ -406,6 +406,9 @@ pub fn run<L: Learner + ?Sized>(
         metrics.kept = kept.iter().filter(|&&k| k).count();
         metrics.trimmed = n - metrics.kept;
         metrics.trim = bad.map(|b| TrimQuality::measure(&kept, b));
+        if let Some(t) = &transition {
+            metrics.estimated = transition::cut_quality(data.labels(), &scores.probs, t, &kept);
+        }
         let relabelled = if config.relabels_at(round) {
             // Round 0's model (every given label), the round before and this one.
             fn view(r: &RoundRecord) -> relabel::ModelView<'_> {

@@ -291,6 +291,9 @@ pub fn round_line(r: &RoundRecord, style: LineStyle) -> String {
                     t.precision, t.recall
                 ));
             }
+            if let Some((ep, er)) = m.estimated {
+                s.push_str(&format!("  estimated precision {ep:.3} recall {er:.3}"));
+            }
             if r.relabelled_count() > 0 {
                 s.push_str(&format!("  relabelled {}", r.relabelled_count()));
                 if let Some(q) = m.relabel {
