@@ -9,23 +9,8 @@ use itlm_inspector::export::RunFile;
 use itlm_inspector::itlm::transition;
 
 fn summary(t: &[f32], k: usize) -> (f32, f32) {
-    let diag = (0..k).map(|j| t[j * k + j]).sum::<f32>() / k as f32;
-    let one_sided = (0..k)
-        .map(|j| {
-            let off = 1.0 - t[j * k + j];
-            let top = (0..k)
-                .filter(|&g| g != j)
-                .map(|g| t[j * k + g])
-                .fold(0.0f32, f32::max);
-            if off > 1e-6 {
-                top / off
-            } else {
-                0.0
-            }
-        })
-        .sum::<f32>()
-        / k as f32;
-    (diag, one_sided)
+    let (flipped, one_sided) = transition::shape(t, k).unwrap_or((f32::NAN, f32::NAN));
+    (1.0 - flipped, one_sided)
 }
 
 fn l1(a: &[f32], b: &[f32], k: usize) -> f32 {

@@ -2151,3 +2151,30 @@ fn the_confusion_panel_shows_the_label_noise_a_round_trained_with() {
         "one line per class"
     );
 }
+
+/// A plain run on a set with a systematic flip (every 8th sample labelled the next class):
+/// round 0's matrix is one-sided, so the controls offer forward correction, and one click
+/// turns it on for the next run.
+#[test]
+fn one_sided_flips_in_round_0_offer_forward_correction() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let out = tempfile::tempdir().unwrap();
+    cli_run(data.path(), out.path(), &[]);
+    let file = out.path().join("run.itlm");
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some()
+    });
+    no_errors(&h);
+    let (_, flipped, one_sided) = h.state().state.flips.clone().expect("round 0's matrix");
+    assert!(flipped >= 0.05 && one_sided > 0.5, "{flipped} {one_sided}");
+    h.get_by_label_contains("one-sided label flips:");
+    assert!(!h.state().state.settings.config.transition);
+    h.get_by_label("correct for it").click();
+    h.run_steps(3);
+    assert!(h.state().state.settings.config.transition);
+    assert!(h
+        .query_by_label_contains("one-sided label flips:")
+        .is_none());
+}

@@ -128,6 +128,43 @@ pub fn cut_quality(labels: &[u32], probs: &[f32], t: &[f32], kept: &[bool]) -> O
     (trimmed > 0 && bad_all > 0.0).then(|| (bad_trimmed / trimmed as f64, bad_trimmed / bad_all))
 }
 
+/// What a transition matrix says of the label noise: the share of labels it expects flipped
+/// (1 - the mean of its diagonal) and how one-sided the flips are (per class, the share of
+/// its flipped mass in its largest other cell, averaged: 1 when each class's flips all go to
+/// one other class, as a systematic flip or a relabelling attack; about 1/(k-1) when they
+/// spread evenly, as random noise).
+pub fn shape(t: &[f32], classes: usize) -> Option<(f32, f32)> {
+    let k = classes;
+    if k < 2 || t.len() != k * k {
+        return None;
+    }
+    let flipped = 1.0 - (0..k).map(|j| t[j * k + j]).sum::<f32>() / k as f32;
+    let one_sided = (0..k)
+        .map(|j| {
+            let off = 1.0 - t[j * k + j];
+            let top = (0..k)
+                .filter(|&g| g != j)
+                .map(|g| t[j * k + g])
+                .fold(0.0f32, f32::max);
+            if off > 1e-6 {
+                top / off
+            } else {
+                0.0
+            }
+        })
+        .sum::<f32>()
+        / k as f32;
+    Some((flipped, one_sided))
+}
+
+/// Whether round 0's matrix (its [`shape`]) points at forward correction: at least 5% of the
+/// labels flipped, and most of a class's flips going to one other class (the measured cases:
+/// 0.78 one-sided at 40% systematic noise, where forward correction gained 10 - 15 points;
+/// 0.14 at 60% random noise, where it did not help).
+pub fn suggests_forward(flipped: f32, one_sided: f32) -> bool {
+    flipped >= 0.05 && one_sided > 0.5
+}
+
 /// The transition matrix of known truth (rows true classes), for measurements: `true_labels`
 /// names each sample's class where known.
 pub fn from_truth(
@@ -229,6 +266,30 @@ mod tests {
         // Nothing trimmed, or no matrix: no estimate.
         assert!(cut_quality(&labels, &probs, &t, &[true; 4]).is_none());
         assert!(cut_quality(&labels, &probs, &[], &[false; 4]).is_none());
+    }
+
+    #[test]
+    fn the_shape_tells_one_sided_flips_from_spread_ones() {
+        // 3 classes, 40% of each to the next: one-sided.
+        let sys = [0.6f32, 0.4, 0.0, 0.0, 0.6, 0.4, 0.4, 0.0, 0.6];
+        let (f, s) = shape(&sys, 3).unwrap();
+        assert!((f - 0.4).abs() < 1e-6 && (s - 1.0).abs() < 1e-6, "{f} {s}");
+        assert!(suggests_forward(f, s));
+        // 4 classes, 60% spread evenly over the three others: a third in the largest.
+        let rand: Vec<f32> = (0..16)
+            .map(|i| if i % 5 == 0 { 0.4 } else { 0.2 })
+            .collect();
+        let (f, s) = shape(&rand, 4).unwrap();
+        assert!(
+            (f - 0.6).abs() < 1e-6 && (s - 1.0 / 3.0).abs() < 1e-6,
+            "{f} {s}"
+        );
+        assert!(!suggests_forward(f, s));
+        // Clean: nothing flipped.
+        let (f, s) = shape(&[1.0, 0.0, 0.0, 1.0], 2).unwrap();
+        assert_eq!((f, s), (0.0, 0.0));
+        assert!(!suggests_forward(f, s));
+        assert!(shape(&[1.0], 2).is_none());
     }
 
     #[test]
