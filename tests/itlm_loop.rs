@@ -505,6 +505,7 @@ fn forward_correction_trains_every_round_on_all_samples_with_the_previous_models
         ..cfg(0.6, 2)
     };
     let mut h = Vec::new();
+    let mut started = Vec::new();
     itlm::run(
         &mut l,
         itlm::Inputs {
@@ -514,11 +515,18 @@ fn forward_correction_trains_every_round_on_all_samples_with_the_previous_models
         &config,
         Start::Fresh,
         &mut h,
-        &mut itlm::Quiet,
+        &mut |e: &Event| {
+            if let Event::RoundStarted { trained_on, .. } = e {
+                started.push(*trained_on);
+            }
+            Ok(())
+        },
     )
     .unwrap();
     let c = calls.lock().unwrap().clone();
     let everyone: Vec<usize> = (0..n).filter(|&i| i != 5).collect();
+    // The progress events say what each round really trains on.
+    assert_eq!(started, [19, 19, 19]);
     assert_eq!(c.trains.len(), 3);
     for (idx, _) in &c.trains {
         assert_eq!(
@@ -554,6 +562,16 @@ fn forward_correction_trains_every_round_on_all_samples_with_the_previous_models
         assert_eq!(r.metrics.trimmed, 8);
         assert!(!r.kept[19]);
     }
+
+    // A learner that cannot train through a matrix trains plainly on the cut.
+    let (mut plainly, calls) = FakeLearner::new(losses.clone());
+    plainly.probs = vec![probs(true), probs(false), probs(false)];
+    plainly.transition_applies = false;
+    let h = run(&mut plainly, &data, Default::default(), &config);
+    assert_eq!(calls.lock().unwrap().trains[1].0.len(), 12);
+    assert!(h
+        .iter()
+        .all(|r| r.transition.is_empty() && r.metrics.estimated.is_none()));
 
     // Off (the paper): no matrix is ever set, the rounds train on the cut.
     let (mut plain, calls) = FakeLearner::new(losses);

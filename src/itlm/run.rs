@@ -190,10 +190,12 @@ pub fn run<L: Learner + ?Sized>(
     let pins = pins.filter(|p| !p.is_none());
     let excluded = |i: usize| pins.is_some_and(|p| p.exclude[i]);
     let pinned_in = |i: usize| pins.is_some_and(|p| p.keep[i]);
+    // Every sample the user did not exclude.
+    let everyone: Vec<usize> = (0..n).filter(|&i| !excluded(i)).collect();
     let (first, mut train_idx) = match start {
         Start::Fresh => {
             history.clear();
-            (0, (0..n).filter(|&i| !excluded(i)).collect::<Vec<usize>>())
+            (0, everyone.clone())
         }
         Start::After { kept } => {
             if kept.len() != n || history.is_empty() {
@@ -219,7 +221,6 @@ pub fn run<L: Learner + ?Sized>(
         let epochs = config.epochs_at(round);
         let probe_start = Instant::now();
         let cut = if config.clusters_at(round) && round > 0 && learner.is_classifier() {
-            let everyone: Vec<usize> = (0..n).filter(|&i| !excluded(i)).collect();
             let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
             let mut cut = clusters::probe(
                 learner,
@@ -248,28 +249,28 @@ pub fn run<L: Learner + ?Sized>(
         };
         // The probe's training counts as this round's.
         let probe_secs = probe_start.elapsed().as_secs_f64();
+        // Forward correction: every round after round 0 trains on every sample the user did
+        // not exclude, with the previous round's transition matrix; the cut only ranks.
+        let mut transition = None;
+        if config.transition && learner.is_classifier() {
+            let t = (round > 0)
+                .then(|| {
+                    let trained = relabelled_data.as_ref().unwrap_or(data);
+                    transition_from_previous(history, trained, &everyone)
+                })
+                .flatten();
+            // A learner that cannot train through a matrix trains plainly on the cut.
+            if learner.set_transition(t.as_deref())? && t.is_some() {
+                train_idx = everyone.clone();
+                transition = t;
+            }
+        }
         observer.on(&Event::RoundStarted {
             round,
             rounds: last,
             trained_on: train_idx.len(),
             epochs,
         })?;
-        // Forward correction: every round after round 0 trains on every sample the user did
-        // not exclude, with the previous round's transition matrix; the cut only ranks.
-        let transition = if config.transition && round > 0 && learner.is_classifier() {
-            let everyone: Vec<usize> = (0..n).filter(|&i| !excluded(i)).collect();
-            let trained = relabelled_data.as_ref().unwrap_or(data);
-            let t = transition_from_previous(history, trained, &everyone);
-            if t.is_some() {
-                train_idx = everyone;
-            }
-            t
-        } else {
-            None
-        };
-        if config.transition {
-            learner.set_transition(transition.as_deref())?;
-        }
         let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
         let t0 = Instant::now();
         let seed = Rng::derive(config.seed, 1000 + round as u64).next_u64();

@@ -129,46 +129,79 @@ pub fn suggest_tau(losses: &[f32]) -> Option<Suggestion> {
     })
 }
 
+/// cleanlab's confident joint (Northcutt et al., JAIR 2021) of a model's class probabilities
+/// over some samples: class j's threshold is the mean p(j) over the samples labelled j; a
+/// sample labelled g whose likeliest class among those at or above their threshold is j
+/// counts in `joint[g * classes + j]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfidentJoint {
+    /// Samples per given label.
+    pub count: Vec<usize>,
+    /// Labelled g, confidently j: `joint[g * classes + j]`.
+    pub joint: Vec<usize>,
+    /// Samples with a label outside the classes that are confidently some class.
+    pub stray: usize,
+}
+
+impl ConfidentJoint {
+    /// The joint of `probs` (row-major, one row of `classes` per sample of `labels`) over the
+    /// samples `idx` (walked twice: the thresholds, then the counts).
+    pub fn count<I>(labels: &[u32], probs: &[f32], classes: usize, idx: I) -> Self
+    where
+        I: Iterator<Item = usize> + Clone,
+    {
+        let k = classes;
+        let mut sum = vec![0.0f64; k];
+        let mut count = vec![0usize; k];
+        for i in idx.clone() {
+            let g = labels[i] as usize;
+            if g < k {
+                sum[g] += probs[i * k + g] as f64;
+                count[g] += 1;
+            }
+        }
+        let threshold: Vec<f64> = (0..k)
+            .map(|j| match count[j] {
+                0 => f64::INFINITY,
+                c => sum[j] / c as f64,
+            })
+            .collect();
+        let mut joint = vec![0usize; k * k];
+        let mut stray = 0;
+        for i in idx {
+            let row = &probs[i * k..(i + 1) * k];
+            let best = (0..k)
+                .filter(|&j| row[j] as f64 >= threshold[j])
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]));
+            let g = labels[i] as usize;
+            match best {
+                Some(j) if g < k => joint[g * k + j] += 1,
+                Some(_) => stray += 1,
+                None => {}
+            }
+        }
+        Self {
+            count,
+            joint,
+            stray,
+        }
+    }
+}
+
 /// The share of samples whose label a model's class probabilities contradict, counted as
-/// cleanlab's confident joint does (Northcutt et al., JAIR 2021): class j's threshold is the
-/// mean p(j) over the samples labelled j; a sample labelled g counts as mislabelled when, among
-/// the classes whose probability reaches their threshold, the likeliest is not g. `probs` is
-/// n x classes row-major. None without probabilities (a generative learner).
+/// cleanlab's confident joint does ([`ConfidentJoint`]): a sample counts as mislabelled when,
+/// among the classes whose probability reaches their threshold, the likeliest is not its
+/// label. `probs` is n x classes row-major. None without probabilities (a generative
+/// learner).
 pub fn confident_noise_rate(labels: &[u32], probs: &[f32], classes: usize) -> Option<f64> {
     let n = labels.len();
     if classes < 2 || n == 0 || probs.len() != n * classes {
         return None;
     }
-    let mut sum = vec![0.0f64; classes];
-    let mut count = vec![0usize; classes];
-    for (i, &g) in labels.iter().enumerate() {
-        let g = g as usize;
-        if g < classes {
-            sum[g] += probs[i * classes + g] as f64;
-            count[g] += 1;
-        }
-    }
-    let threshold: Vec<f64> = (0..classes)
-        .map(|j| {
-            if count[j] > 0 {
-                sum[j] / count[j] as f64
-            } else {
-                f64::INFINITY
-            }
-        })
-        .collect();
-    let (mut counted, mut off) = (0usize, 0usize);
-    for (i, &g) in labels.iter().enumerate() {
-        let row = &probs[i * classes..(i + 1) * classes];
-        let best = (0..classes)
-            .filter(|&j| row[j] as f64 >= threshold[j])
-            .max_by(|&a, &b| row[a].total_cmp(&row[b]));
-        if let Some(j) = best {
-            counted += 1;
-            off += usize::from(j != g as usize);
-        }
-    }
-    (counted > 0).then(|| off as f64 / n as f64)
+    let c = ConfidentJoint::count(labels, probs, classes, 0..n);
+    let diagonal: usize = (0..classes).map(|j| c.joint[j * classes + j]).sum();
+    let counted = c.joint.iter().sum::<usize>() + c.stray;
+    (counted > 0).then(|| (counted - diagonal) as f64 / n as f64)
 }
 
 #[cfg(test)]

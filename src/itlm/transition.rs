@@ -5,11 +5,11 @@
 //! T[c][c+1] = r: the network no longer has to bend p towards c+1 to fit the flipped samples,
 //! so its p keeps saying c and a flipped sample's loss under p stays high.
 //!
-//! T is estimated with cleanlab's confident joint (Northcutt et al., JAIR 2021), the same count
-//! [`super::suggest::confident_noise_rate`] makes: class j's threshold is the mean p(j) over the
-//! samples labelled j; a sample labelled g whose likeliest class among those at or above their
-//! threshold is j counts in C[g][j]; each given label's row is scaled to its number of samples
-//! and each true class's column normalised.
+//! T is estimated with cleanlab's confident joint ([`ConfidentJoint`], the count
+//! [`super::suggest::confident_noise_rate`] makes too): each given label's row is scaled to its
+//! number of samples and each true class's column normalised.
+
+use super::suggest::ConfidentJoint;
 
 /// The transition matrix (row-major `classes x classes`, rows true classes, each row summing
 /// to 1) estimated from `probs` (n x classes row-major, one row per sample of `labels`) over
@@ -20,36 +20,10 @@ pub fn estimate(labels: &[u32], probs: &[f32], classes: usize, idx: &[usize]) ->
     if k < 2 || idx.is_empty() || probs.len() != labels.len() * k {
         return None;
     }
-    let mut sum = vec![0.0f64; k];
-    let mut count = vec![0usize; k];
-    for &i in idx {
-        let g = labels[i] as usize;
-        if g < k {
-            sum[g] += probs[i * k + g] as f64;
-            count[g] += 1;
-        }
-    }
-    let threshold: Vec<f64> = (0..k)
-        .map(|j| match count[j] {
-            0 => f64::INFINITY,
-            c => sum[j] / c as f64,
-        })
-        .collect();
+    let cj = ConfidentJoint::count(labels, probs, k, idx.iter().copied());
     // c[g][j]: labelled g, confidently j.
-    let mut c = vec![0.0f64; k * k];
-    for &i in idx {
-        let g = labels[i] as usize;
-        if g >= k {
-            continue;
-        }
-        let row = &probs[i * k..(i + 1) * k];
-        let best = (0..k)
-            .filter(|&j| row[j] as f64 >= threshold[j])
-            .max_by(|&a, &b| row[a].total_cmp(&row[b]));
-        if let Some(j) = best {
-            c[g * k + j] += 1.0;
-        }
-    }
+    let mut c: Vec<f64> = cj.joint.iter().map(|&v| v as f64).collect();
+    let count = cj.count;
     // Calibrate: each given label's row sums to its number of samples.
     for g in 0..k {
         let row: f64 = c[g * k..(g + 1) * k].iter().sum();
@@ -72,10 +46,7 @@ pub fn estimate(labels: &[u32], probs: &[f32], classes: usize, idx: &[usize]) ->
         // likely the model's confusion than the data's (and forward correction would learn
         // the swap); the largest other cell is folded into the diagonal's share.
         let row = &mut t[j * k..(j + 1) * k];
-        let top = (0..k)
-            .filter(|&g| g != j)
-            .map(|g| row[g])
-            .fold(0.0f32, f32::max);
+        let top = top_flip(row, j).map_or(0.0, |(_, v)| v);
         if row[j] < top {
             let scale = (1.0 - top) / (1.0 - row[j]);
             for (g, v) in row.iter_mut().enumerate() {
@@ -84,6 +55,15 @@ pub fn estimate(labels: &[u32], probs: &[f32], classes: usize, idx: &[usize]) ->
         }
     }
     Some(t)
+}
+
+/// The largest cell of true class `j`'s row other than its own label: the label its flipped
+/// samples most often carry, and the share (None for a one-class row).
+pub fn top_flip(row: &[f32], j: usize) -> Option<(usize, f32)> {
+    (0..row.len())
+        .filter(|&g| g != j)
+        .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+        .map(|g| (g, row[g]))
 }
 
 /// The chance that sample `i`'s given label is wrong, under a forward-corrected model: its
@@ -142,10 +122,7 @@ pub fn shape(t: &[f32], classes: usize) -> Option<(f32, f32)> {
     let one_sided = (0..k)
         .map(|j| {
             let off = 1.0 - t[j * k + j];
-            let top = (0..k)
-                .filter(|&g| g != j)
-                .map(|g| t[j * k + g])
-                .fold(0.0f32, f32::max);
+            let top = top_flip(&t[j * k..(j + 1) * k], j).map_or(0.0, |(_, v)| v);
             if off > 1e-6 {
                 top / off
             } else {

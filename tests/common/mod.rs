@@ -64,6 +64,8 @@ pub struct FakeLearner {
     /// Per model (the k-th reset), class probabilities per sample, row-major (samples x
     /// classes); a model without them returns none.
     pub probs: Vec<Vec<f32>>,
+    /// What [`Learner::set_transition`] answers (default: the matrix is applied).
+    pub transition_applies: bool,
 }
 
 impl FakeLearner {
@@ -84,6 +86,7 @@ impl FakeLearner {
                 predicted_per_model: Vec::new(),
                 predict_pixel: false,
                 probs: Vec::new(),
+                transition_applies: true,
             },
             calls,
         )
@@ -106,7 +109,7 @@ impl Learner for FakeLearner {
             .unwrap()
             .transitions
             .push(t.map(|t| t.to_vec()));
-        Ok(true)
+        Ok(self.transition_applies)
     }
 
     fn train(
