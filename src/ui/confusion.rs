@@ -197,16 +197,13 @@ pub fn transition_lines(t: &[f32], names: &[String]) -> Vec<String> {
         .map(|j| {
             let row = &t[j * k..(j + 1) * k];
             let keep = row[j];
-            let other = (0..k)
-                .filter(|&g| g != j)
-                .max_by(|&a, &b| row[a].total_cmp(&row[b]));
-            match other {
-                Some(g) if row[g] >= 0.005 => format!(
+            match crate::itlm::transition::top_flip(row, j) {
+                Some((g, share)) if share >= 0.005 => format!(
                     "{}: {:.0}% keep the label; most others labelled {} ({:.0}%)",
                     names[j],
                     keep * 100.0,
                     names[g],
-                    row[g] * 100.0
+                    share * 100.0
                 ),
                 _ => format!("{}: {:.0}% keep the label", names[j], keep * 100.0),
             }

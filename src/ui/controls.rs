@@ -318,35 +318,33 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
 /// correction on for the next run. Never applied by itself.
 fn transition_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
     let state = v.state;
-    let Some((t, flipped, one_sided)) = &state.flips else {
+    use crate::itlm::transition;
+    let (Some(t), Some(data)) = (&state.flips, &state.data) else {
+        return;
+    };
+    let names = &data.train.classes;
+    let k = names.len();
+    let Some((flipped, one_sided)) = transition::shape(t, k) else {
         return;
     };
     let ran_with = state.record().is_some_and(|r| !r.transition.is_empty());
     if edited.config.transition
         || ran_with
         || state.generative()
-        || !crate::itlm::transition::suggests_forward(*flipped, *one_sided)
+        || !transition::suggests_forward(flipped, one_sided)
     {
         return;
     }
-    let names = state
-        .data
-        .as_ref()
-        .map(|d| d.train.classes.clone())
-        .unwrap_or_default();
-    let k = names.len();
     // The largest flip, for the label.
-    let top = (0..k * k)
-        .filter(|&i| i / k.max(1) != i % k.max(1))
-        .max_by(|&a, &b| t[a].total_cmp(&t[b]));
-    let example = top
-        .filter(|_| t.len() == k * k)
-        .map(|i| {
+    let example = (0..k)
+        .filter_map(|j| transition::top_flip(&t[j * k..(j + 1) * k], j).map(|(g, v)| (j, g, v)))
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .map(|(j, g, v)| {
             format!(
                 ", e.g. {} labelled {} ({:.0}%)",
-                names[i / k],
-                names[i % k],
-                t[i] * 100.0
+                names[j],
+                names[g],
+                v * 100.0
             )
         })
         .unwrap_or_default();

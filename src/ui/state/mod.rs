@@ -61,9 +61,9 @@ pub struct AppState {
     pub decide: DecisionState,
     /// The label-noise rate round 0's model implies (confident joint), for the suggested tau.
     pub noise_estimate: Option<f64>,
-    /// Round 0's label-noise matrix ([`crate::itlm::transition::estimate`]) and its shape
-    /// (flipped share, one-sidedness), for the forward-correction hint.
-    pub flips: Option<(Vec<f32>, f32, f32)>,
+    /// Round 0's label-noise matrix ([`crate::itlm::transition::estimate`]), for the
+    /// forward-correction hint.
+    pub flips: Option<Vec<f32>>,
     /// Backbone embeddings of the training samples (n x dim), when a run computed them: the
     /// embedding map projects these instead of the class probabilities.
     pub embeddings: Option<std::sync::Arc<crate::learner::head::FeatureMatrix>>,
@@ -210,14 +210,9 @@ impl AppState {
         };
         self.flips = match (r0, &self.data) {
             (Some(r), Some(d)) => {
-                let k = d.train.num_classes();
                 let all: Vec<usize> = (0..d.train.len()).collect();
-                crate::itlm::transition::estimate(d.train.labels(), &r.probs, k, &all).and_then(
-                    |t| {
-                        let (f, s) = crate::itlm::transition::shape(&t, k)?;
-                        Some((t, f, s))
-                    },
-                )
+                let k = d.train.num_classes();
+                crate::itlm::transition::estimate(d.train.labels(), &r.probs, k, &all)
             }
             _ => None,
         };
