@@ -25,17 +25,24 @@ fn accuracy(l: &mut dyn Learner, d: &Dataset) -> f64 {
     itlm::metrics::accuracy(&s.predicted, d.labels(), 0..d.len()).unwrap()
 }
 
-/// 40% systematic noise (class c labelled c+1) on 4000 images: ITLM (per-class, constant tau
-/// 0.6, 3 rounds of 2 epochs, final 6) against the naive model trained 6 epochs on everything.
-#[test]
-fn itlm_beats_naive_under_systematic_noise_and_trims_mostly_bad_samples() {
-    let Some((train, test)) = fashion(4000, 2000) else {
-        return;
-    };
+/// 4000 training images with 40% systematic noise (class c labelled c+1, flips seeded 1),
+/// 2000 test images, and which samples are bad.
+fn systematic_40() -> Option<(Corrupted, Dataset, Vec<bool>)> {
+    let (train, test) = fashion(4000, 2000)?;
     let mut c = Corrupted::clean(train);
     let perm: Vec<u32> = (0..10).map(|k| (k + 1) % 10).collect();
     c.flip_systematic(0.4, &perm, None, 1).unwrap();
     let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+    Some((c, test, bad))
+}
+
+/// 40% systematic noise (class c labelled c+1) on 4000 images: ITLM (per-class, constant tau
+/// 0.6, 3 rounds of 2 epochs, final 6) against the naive model trained 6 epochs on everything.
+#[test]
+fn itlm_beats_naive_under_systematic_noise_and_trims_mostly_bad_samples() {
+    let Some((c, test, bad)) = systematic_40() else {
+        return;
+    };
     let lc = LearnerConfig::default();
 
     let mut naive = learner::build(&lc, &c.data).unwrap();
@@ -119,13 +126,9 @@ fn itlm_beats_naive_under_systematic_noise_and_trims_mostly_bad_samples() {
 /// see README ("Noisy labels") for where it does and where it does not.
 #[test]
 fn relabelling_gives_most_confident_trimmed_samples_their_true_label() {
-    let Some((train, test)) = fashion(4000, 2000) else {
+    let Some((c, test, bad)) = systematic_40() else {
         return;
     };
-    let mut c = Corrupted::clean(train);
-    let perm: Vec<u32> = (0..10).map(|k| (k + 1) % 10).collect();
-    c.flip_systematic(0.4, &perm, None, 1).unwrap();
-    let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
     let truth: Vec<Option<u32>> = c.true_labels.iter().map(|&t| Some(t)).collect();
     let lc = LearnerConfig::default();
     let eval = itlm::Eval {
@@ -206,13 +209,9 @@ fn relabelling_gives_most_confident_trimmed_samples_their_true_label() {
 /// README's "Noisy labels" for 20000 images, three seeds, and random noise).
 #[test]
 fn forward_correction_beats_plain_itlm_under_systematic_noise() {
-    let Some((train, test)) = fashion(4000, 2000) else {
+    let Some((c, test, bad)) = systematic_40() else {
         return;
     };
-    let mut c = Corrupted::clean(train);
-    let perm: Vec<u32> = (0..10).map(|k| (k + 1) % 10).collect();
-    c.flip_systematic(0.4, &perm, None, 1).unwrap();
-    let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
     let lc = LearnerConfig::default();
     let eval = itlm::Eval {
         test: Some(&test),

@@ -121,6 +121,20 @@ fn legacy_body(run: &RunFile, whole_epochs: bool) -> Vec<u8> {
 }
 
 /// A whole run file of `version` (2 or later: with length and checksum) around `body`.
+/// The body an earlier build wrote of `run`: its config in that build's layout (`config`),
+/// the evaluation sources, and each round's extras in that build's layout (`extras`).
+fn old_body<C: serde::Serialize, X: serde::Serialize>(
+    run: &RunFile,
+    config: impl Fn(&itlm::Config) -> C,
+    extras: impl Fn(&itlm::RoundRecord) -> X,
+) -> Vec<u8> {
+    let old = run.clone().map_config(|c| config(&c));
+    let body = postcard::to_allocvec(&old).unwrap();
+    let body = postcard::to_extend(&run.dataset.eval_sources, body).unwrap();
+    let extras: Vec<X> = run.rounds.iter().map(|r| extras(r)).collect();
+    postcard::to_extend(&extras, body).unwrap()
+}
+
 fn with_header(version: u32, body: &[u8]) -> Vec<u8> {
     let mut v = RUN_MAGIC.to_vec();
     v.extend_from_slice(&version.to_le_bytes());
@@ -603,14 +617,11 @@ fn the_clustering_cut_reads_back_and_version_8_files_read_without_it() {
     assert!(back.config.clusters);
     // A version-8 body: the config without `clusters`, the round extras without the cut.
     let plain = sample_run();
-    let v8_config = plain
-        .clone()
-        .map_config(|c| itlm_inspector::export::legacy::ConfigNoClusters::from(&c));
-    let body = postcard::to_allocvec(&v8_config).unwrap();
-    let body = postcard::to_extend(&plain.dataset.eval_sources, body).unwrap();
-    let extras: Vec<itlm_inspector::export::legacy::RoundExtrasV8> =
-        plain.rounds.iter().map(|_| Default::default()).collect();
-    let v8 = postcard::to_extend(&extras, body).unwrap();
+    let v8 = old_body(
+        &plain,
+        |c| itlm_inspector::export::legacy::ConfigNoClusters::from(c),
+        |_| itlm_inspector::export::legacy::RoundExtrasV8::default(),
+    );
     assert_eq!(decode(&with_header(8, &v8)).unwrap(), plain);
     // Under today's version it is refused, not misread.
     assert!(decode(&with_header(RUN_VERSION, &v8)).is_err());
@@ -634,22 +645,16 @@ fn version_9_bodies_read_without_spectral_scores() {
     for r in &mut plain.rounds {
         std::sync::Arc::make_mut(r).spectral.clear();
     }
-    let v9_config = plain
-        .clone()
-        .map_config(|c| itlm_inspector::export::legacy::ConfigNoTransition::from(&c));
-    let body = postcard::to_allocvec(&v9_config).unwrap();
-    let body = postcard::to_extend(&plain.dataset.eval_sources, body).unwrap();
-    let extras: Vec<itlm_inspector::export::legacy::RoundExtrasV9> = plain
-        .rounds
-        .iter()
-        .map(|r| itlm_inspector::export::legacy::RoundExtrasV9 {
+    let v9 = old_body(
+        &plain,
+        |c| itlm_inspector::export::legacy::ConfigNoTransition::from(c),
+        |r| itlm_inspector::export::legacy::RoundExtrasV9 {
             relabelled: r.relabelled.clone(),
             relabel: r.metrics.relabel,
             held_out: r.held_out.clone(),
             clusters: r.clusters.clone(),
-        })
-        .collect();
-    let v9 = postcard::to_extend(&extras, body).unwrap();
+        },
+    );
     assert_eq!(decode(&with_header(9, &v9)).unwrap(), plain);
     assert!(decode(&with_header(RUN_VERSION, &v9)).is_err());
 }
@@ -687,23 +692,17 @@ fn transition_matrices_read_back_and_version_10_files_read_without_them() {
     // A version-10 body: the config without `transition`, the extras without the matrices.
     let mut plain = clustered_run();
     plain.config.transition = false;
-    let v10_config = plain
-        .clone()
-        .map_config(|c| itlm_inspector::export::legacy::ConfigNoTransition::from(&c));
-    let body = postcard::to_allocvec(&v10_config).unwrap();
-    let body = postcard::to_extend(&plain.dataset.eval_sources, body).unwrap();
-    let extras: Vec<itlm_inspector::export::legacy::RoundExtrasV10> = plain
-        .rounds
-        .iter()
-        .map(|r| itlm_inspector::export::legacy::RoundExtrasV10 {
+    let v10 = old_body(
+        &plain,
+        |c| itlm_inspector::export::legacy::ConfigNoTransition::from(c),
+        |r| itlm_inspector::export::legacy::RoundExtrasV10 {
             relabelled: r.relabelled.clone(),
             relabel: r.metrics.relabel,
             held_out: r.held_out.clone(),
             clusters: r.clusters.clone(),
             spectral: r.spectral.clone(),
-        })
-        .collect();
-    let v10 = postcard::to_extend(&extras, body).unwrap();
+        },
+    );
     assert_eq!(decode(&with_header(10, &v10)).unwrap(), plain);
     assert!(decode(&with_header(RUN_VERSION, &v10)).is_err());
     // A matrix that does not fit the classes is refused.
