@@ -186,6 +186,15 @@ impl ConfidentJoint {
             stray,
         }
     }
+
+    /// The share of the `n` samples counted whose confident class is not their label (see
+    /// [`confident_noise_rate`]); None when no sample was confident.
+    pub fn noise_rate(&self, n: usize) -> Option<f64> {
+        let k = self.count.len();
+        let diagonal: usize = (0..k).map(|j| self.joint[j * k + j]).sum();
+        let counted = self.joint.iter().sum::<usize>() + self.stray;
+        (counted > 0).then(|| (counted - diagonal) as f64 / n as f64)
+    }
 }
 
 /// The share of samples whose label a model's class probabilities contradict, counted as
@@ -198,10 +207,7 @@ pub fn confident_noise_rate(labels: &[u32], probs: &[f32], classes: usize) -> Op
     if classes < 2 || n == 0 || probs.len() != n * classes {
         return None;
     }
-    let c = ConfidentJoint::count(labels, probs, classes, 0..n);
-    let diagonal: usize = (0..classes).map(|j| c.joint[j * classes + j]).sum();
-    let counted = c.joint.iter().sum::<usize>() + c.stray;
-    (counted > 0).then(|| (counted - diagonal) as f64 / n as f64)
+    ConfidentJoint::count(labels, probs, classes, 0..n).noise_rate(n)
 }
 
 #[cfg(test)]

@@ -20,10 +20,20 @@ pub fn estimate(labels: &[u32], probs: &[f32], classes: usize, idx: &[usize]) ->
     if k < 2 || idx.is_empty() || probs.len() != labels.len() * k {
         return None;
     }
-    let cj = ConfidentJoint::count(labels, probs, k, idx.iter().copied());
+    from_joint(&ConfidentJoint::count(
+        labels,
+        probs,
+        k,
+        idx.iter().copied(),
+    ))
+}
+
+/// The transition matrix a confident joint implies (see [`estimate`]).
+pub fn from_joint(cj: &ConfidentJoint) -> Option<Vec<f32>> {
+    let k = cj.count.len();
     // c[g][j]: labelled g, confidently j.
     let mut c: Vec<f64> = cj.joint.iter().map(|&v| v as f64).collect();
-    let count = cj.count;
+    let count = &cj.count;
     // Calibrate: each given label's row sums to its number of samples.
     for g in 0..k {
         let row: f64 = c[g * k..(g + 1) * k].iter().sum();

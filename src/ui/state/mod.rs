@@ -200,21 +200,24 @@ impl AppState {
             return;
         }
         self.noise_of = key;
-        self.noise_estimate = match (r0, &self.data) {
-            (Some(r), Some(d)) => crate::itlm::suggest::confident_noise_rate(
-                d.train.labels(),
-                &r.probs,
-                d.train.num_classes(),
-            ),
-            _ => None,
-        };
-        self.flips = match (r0, &self.data) {
+        // One count serves the tau hint (the noise rate) and the forward-correction hint (the
+        // matrix); the guards are confident_noise_rate's and transition::estimate's.
+        let joint = match (r0, &self.data) {
             (Some(r), Some(d)) => {
-                let all: Vec<usize> = (0..d.train.len()).collect();
-                let k = d.train.num_classes();
-                crate::itlm::transition::estimate(d.train.labels(), &r.probs, k, &all)
+                let (n, k) = (d.train.len(), d.train.num_classes());
+                (k >= 2 && n > 0 && r.probs.len() == n * k).then(|| {
+                    let labels = d.train.labels();
+                    (
+                        crate::itlm::suggest::ConfidentJoint::count(labels, &r.probs, k, 0..n),
+                        n,
+                    )
+                })
             }
             _ => None,
         };
+        self.noise_estimate = joint.as_ref().and_then(|(j, n)| j.noise_rate(*n));
+        self.flips = joint
+            .as_ref()
+            .and_then(|(j, _)| crate::itlm::transition::from_joint(j));
     }
 }
