@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::{dataset, FakeLearner};
 use itlm_inspector::data::{Dataset, ImageShape, Source};
 use itlm_inspector::itlm::{
-    self, Config, Event, LossAggregate, Phase, RoundRecord, Start, TauSchedule,
+    self, Config, Event, Forward, LossAggregate, Phase, RoundRecord, Start, TauSchedule,
 };
 
 fn cfg(tau: f64, rounds: usize) -> Config {
@@ -501,7 +501,7 @@ fn forward_correction_trains_every_round_on_all_samples_with_the_previous_models
     let mut pins = itlm::Pins::none(n);
     pins.exclude[5] = true;
     let config = Config {
-        transition: true,
+        transition: Forward::On,
         ..cfg(0.6, 2)
     };
     let mut h = Vec::new();
@@ -599,4 +599,83 @@ fn forward_correction_trains_every_round_on_all_samples_with_the_previous_models
         let e = other.validate().unwrap_err().to_string();
         assert!(e.contains("choose one"), "{e}");
     }
+}
+
+/// `Forward::Auto`: round 0's class probabilities decide. One-sided flips (each class's
+/// flipped samples look like one other class, as a systematic flip leaves) turn forward
+/// correction on for every later round; flips spread over the other classes (random noise)
+/// or none leave plain ITLM; with restore it is off.
+#[test]
+fn auto_forward_correction_follows_what_round_0_sees() {
+    let n = 40;
+    let k = 4;
+    let data = dataset(n, k); // labels i % 4
+    let losses: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    // Round 0's model: samples 0..12 look like another class than their label (`seen`), the
+    // rest like their label; later models see every label.
+    let probs = |seen: &dyn Fn(usize) -> usize| -> Vec<f32> {
+        (0..n)
+            .flat_map(|i| {
+                let c = if i < 12 { seen(i) } else { i % k };
+                (0..k).map(move |j| if j == c { 0.9 } else { 0.05 })
+            })
+            .collect()
+    };
+    let clean = probs(&|i| i % k);
+    // Labelled g, looks like g - 1: true class j is labelled j + 1, always the same other.
+    let one_sided = probs(&|i| (i % k + k - 1) % k);
+    // Labelled g, looks like g + 1, g + 2 or g + 3: each true class's flips go to all three
+    // others.
+    let spread = probs(&|i| (i % k + 1 + i / 4) % k);
+    let config = |transition| Config {
+        transition,
+        ..cfg(0.6, 2)
+    };
+    let trial = |round0: &Vec<f32>, c: &Config| {
+        let (mut l, calls) = FakeLearner::new(losses.clone());
+        l.probs = vec![round0.clone(), clean.clone(), clean.clone()];
+        let h = run(&mut l, &data, Default::default(), c);
+        let trains: Vec<usize> = calls
+            .lock()
+            .unwrap()
+            .trains
+            .iter()
+            .map(|t| t.0.len())
+            .collect();
+        (h, trains)
+    };
+    let (h, trains) = trial(&one_sided, &config(Forward::Auto));
+    assert_eq!(
+        trains,
+        [40, 40, 40],
+        "forward-corrected rounds train on all"
+    );
+    assert!(h[0].transition.is_empty());
+    assert_eq!(h[1].transition.len(), k * k);
+    let t = &h[1].transition;
+    for j in 0..k {
+        assert!(
+            t[j * k + (j + 1) % k] > 0.1,
+            "true {j} labelled {}: {t:?}",
+            (j + 1) % k
+        );
+    }
+    // The same as `On` on this data.
+    let (on, _) = trial(&one_sided, &config(Forward::On));
+    assert_eq!(on[1].transition, h[1].transition);
+    assert_eq!(on[2].transition, h[2].transition);
+    for round0 in [&spread, &clean] {
+        let (h, trains) = trial(round0, &config(Forward::Auto));
+        assert_eq!(trains, [40, 24, 24], "plain ITLM trains on the cut");
+        assert!(h.iter().all(|r| r.transition.is_empty()));
+    }
+    // Auto is off, and allowed, with the options that choose the final training set.
+    let restore = Config {
+        restore: true,
+        ..config(Forward::Auto)
+    };
+    restore.validate().unwrap();
+    assert_eq!(restore.forward(), Forward::Off);
+    let (h, _) = trial(&one_sided, &restore);
+    assert!(h.iter().all(|r| r.transition.is_empty()));
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use itlm_inspector::data::corrupt::{Corrupted, SampleKind};
 use itlm_inspector::data::watermark::{MarkShape, Watermark};
 use itlm_inspector::data::{self, Dataset, LoadOptions};
-use itlm_inspector::itlm::{self, Config, Learner, Quiet, Selection, Start, TauSchedule};
+use itlm_inspector::itlm::{self, Config, Forward, Learner, Quiet, Selection, Start, TauSchedule};
 use itlm_inspector::learner::{self, LearnerConfig, ModelKind};
 
 mod fashion_data;
@@ -61,6 +61,7 @@ fn itlm_beats_naive_under_systematic_noise_and_trims_mostly_bad_samples() {
         select: Selection::PerClass,
         schedule: TauSchedule::Constant,
         seed: 11,
+        transition: Forward::Off,
         ..Default::default()
     };
     let mut l = learner::build(&lc, &c.data).unwrap();
@@ -143,6 +144,7 @@ fn relabelling_gives_most_confident_trimmed_samples_their_true_label() {
         select: Selection::Global,
         schedule: TauSchedule::Constant,
         seed: 11,
+        transition: Forward::Off,
         ..Default::default()
     };
     let run = |cfg: &Config| {
@@ -225,6 +227,7 @@ fn forward_correction_beats_plain_itlm_under_systematic_noise() {
         select: Selection::Global,
         schedule: TauSchedule::Constant,
         seed: 11,
+        transition: Forward::Off,
         ..Default::default()
     };
     let h_plain = itlm_rounds(&lc, &c.data, eval, &bad, &plain);
@@ -234,7 +237,7 @@ fn forward_correction_beats_plain_itlm_under_systematic_noise() {
         eval,
         &bad,
         &Config {
-            transition: true,
+            transition: Forward::On,
             ..plain.clone()
         },
     );
@@ -281,6 +284,14 @@ fn forward_correction_beats_plain_itlm_under_systematic_noise() {
     for j in 0..k {
         assert!((0.4..=0.85).contains(&t[j * k + j]), "{diag:?}");
     }
+    // The default (`Forward::Auto`) reads the same flips off round 0's model and turns it on.
+    let all: Vec<usize> = (0..c.data.len()).collect();
+    assert!(itlm::transition::round0_calls_for_forward(
+        c.data.labels(),
+        &h_plain[0].probs,
+        k,
+        &all
+    ));
     // Measured when written: 65.5% -> 83.2%, trim precision 0.671 -> 0.933.
     assert!(fa > pa + 0.10, "test accuracy {fa} vs plain {pa}");
     assert!(fp > pp + 0.15, "trim precision {fp} vs plain {pp}");

@@ -46,6 +46,8 @@ fn config() -> Config {
         epochs: 1.0,
         final_epochs: 3,
         relabel: true,
+        // Plain ITLM also where `relabel: false` below (not the default's auto).
+        transition: itlm_inspector::itlm::Forward::Off,
         ..Default::default()
     }
 }

@@ -10,7 +10,7 @@ use itlm_inspector::data::truth::TruthInfo;
 use itlm_inspector::export::{
     self, DatasetInfo, Overwrite, RunFile, RunStatus, Verdict, RUN_MAGIC, RUN_VERSION,
 };
-use itlm_inspector::itlm::{self, Config, Quiet, Start, TauSchedule};
+use itlm_inspector::itlm::{self, Config, Forward, Quiet, Start, TauSchedule};
 use itlm_inspector::learner::{LearnerConfig, ModelKind, OptimizerKind};
 use itlm_inspector::rng::Rng;
 
@@ -26,6 +26,8 @@ fn sample_run() -> RunFile {
         epochs: 1.0,
         final_epochs: 1,
         schedule: TauSchedule::Constant,
+        // What builds before forward correction ran (their files read back as off).
+        transition: Forward::Off,
         ..Default::default()
     };
     let bad: Vec<bool> = (0..n).map(|i| i >= 9).collect();
@@ -574,7 +576,7 @@ fn run_files_written_by_an_earlier_build_still_open() {
     // --rounds 1 --epochs 1 --final-epochs 1` on the demo set).
     let run = RunFile::read(&dir.join("v10_demo6")).unwrap();
     assert_eq!(run.dataset.len(), 6);
-    assert!(!run.config.transition);
+    assert_eq!(run.config.transition, Forward::Off);
     assert!(run.rounds.iter().any(|r| r.spectral.len() == 6));
     assert!(run.rounds.iter().all(|r| r.transition.is_empty()));
 }
@@ -662,7 +664,7 @@ fn version_9_bodies_read_without_spectral_scores() {
 /// `run` trained with forward correction: its later rounds carry their transition matrices.
 fn transition_run() -> RunFile {
     let mut run = sample_run();
-    run.config.transition = true;
+    run.config.transition = Forward::On;
     let k = run.dataset.classes.len();
     for r in run.rounds.iter_mut().skip(1) {
         let r = std::sync::Arc::make_mut(r);
@@ -685,13 +687,13 @@ fn transition_matrices_read_back_and_version_10_files_read_without_them() {
     let run = transition_run();
     let back = decode(&run.to_bytes().unwrap()).unwrap();
     assert_eq!(back, run);
-    assert!(back.config.transition);
+    assert_eq!(back.config.transition, Forward::On);
     assert!(back.rounds[0].transition.is_empty());
     assert_eq!(back.rounds[1].transition.len(), 9);
     assert_eq!(back.rounds[1].metrics.estimated, Some((0.9, 0.8)));
     // A version-10 body: the config without `transition`, the extras without the matrices.
     let mut plain = clustered_run();
-    plain.config.transition = false;
+    plain.config.transition = Forward::Off;
     let v10 = old_body(
         &plain,
         |c| itlm_inspector::export::legacy::ConfigNoTransition::from(c),
@@ -713,6 +715,39 @@ fn transition_matrices_read_back_and_version_10_files_read_without_them() {
         e.contains("transition matrix of 4 values for 3 classes"),
         "{e}"
     );
+}
+
+/// Version 12 stores forward correction as a mode (off, on, auto); version 11 stored a flag,
+/// read as off or on.
+#[test]
+fn forward_correction_modes_read_back_and_version_11_flags_read_as_on_or_off() {
+    let mut auto = transition_run();
+    auto.config.transition = Forward::Auto;
+    assert_eq!(decode(&auto.to_bytes().unwrap()).unwrap(), auto);
+    for (flag, mode) in [(true, Forward::On), (false, Forward::Off)] {
+        let mut run = transition_run();
+        run.config.transition = mode;
+        let v11 = old_body(
+            &run,
+            |c| itlm_inspector::export::legacy::ConfigFlagTransition {
+                before: c.into(),
+                transition: flag,
+            },
+            |r| itlm_inspector::export::run_file::RoundExtras {
+                relabelled: r.relabelled.clone(),
+                relabel: r.metrics.relabel,
+                held_out: r.held_out.clone(),
+                clusters: r.clusters.clone(),
+                spectral: r.spectral.clone(),
+                transition: r.transition.clone(),
+                estimated: r.metrics.estimated,
+            },
+        );
+        assert_eq!(decode(&with_header(11, &v11)).unwrap(), run);
+    }
+    // Auto in version 11's layout is the flag it ran as: off.
+    let flag = itlm_inspector::export::legacy::ConfigFlagTransition::from(&auto.config);
+    assert!(!flag.transition);
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

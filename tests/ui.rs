@@ -78,6 +78,9 @@ fn tiny_settings() -> Settings {
     s.config.rounds = 2;
     s.config.schedule = TauSchedule::Constant;
     s.config.tau = 0.8;
+    // The flows below are plain ITLM's (rounds train on their cut); the default's auto would
+    // forward-correct the systematic flip of `write_idx_set`.
+    s.config.transition = itlm_inspector::itlm::Forward::Off;
     s
 }
 
@@ -615,7 +618,12 @@ fn cli_run(data: &Path, out: &Path, extra: &[&str]) {
     ]
     .iter()
     .chain(extra)
-    {
+    // Plain ITLM unless the test says otherwise (see `tiny_settings`).
+    .chain(if extra.contains(&"--transition") {
+        &[][..]
+    } else {
+        &["--transition", "off"][..]
+    }) {
         args.push(a.to_string());
     }
     let cli = itlm_inspector::cli::Cli::parse_from(args);
@@ -2113,7 +2121,7 @@ fn the_confusion_panel_shows_the_label_noise_a_round_trained_with() {
     use itlm_inspector::export::RunFile;
     let (_data, _out, file) = saved_run(&["--transition"]);
     let run = RunFile::read(&file).unwrap();
-    assert!(run.config.transition);
+    assert_eq!(run.config.transition, itlm_inspector::itlm::Forward::On);
     let k = run.dataset.classes.len();
     assert!(run.rounds[0].transition.is_empty());
     let last = run.rounds.last().unwrap();
@@ -2158,11 +2166,54 @@ fn one_sided_flips_in_round_0_offer_forward_correction() {
     let (flipped, one_sided) = itlm_inspector::itlm::transition::shape(&t, 3).unwrap();
     assert!(flipped >= 0.05 && one_sided > 0.5, "{flipped} {one_sided}");
     h.get_by_label_contains("one-sided label flips:");
-    assert!(!h.state().state.settings.config.transition);
+    assert_eq!(
+        h.state().state.settings.config.transition,
+        itlm_inspector::itlm::Forward::Off
+    );
     h.get_by_label("correct for it").click();
     h.run_steps(3);
-    assert!(h.state().state.settings.config.transition);
+    assert_eq!(
+        h.state().state.settings.config.transition,
+        itlm_inspector::itlm::Forward::On
+    );
     assert!(h
         .query_by_label_contains("one-sided label flips:")
         .is_none());
+}
+
+/// Forward correction on `auto` (`run --transition auto`) on a set with a systematic flip:
+/// round 0's model sees one-sided flips, so the later rounds trained through a matrix; the
+/// window shows the mode, and on round 0 what the rule read.
+#[test]
+fn auto_forward_correction_says_what_round_0_decided() {
+    use itlm_inspector::export::RunFile;
+    use itlm_inspector::itlm::Forward;
+    let (_data, _out, file) = saved_run(&["--transition", "auto"]);
+    let run = RunFile::read(&file).unwrap();
+    assert_eq!(run.config.transition, Forward::Auto);
+    assert!(run.rounds[0].transition.is_empty());
+    let last = run.rounds.last().unwrap();
+    assert_eq!(last.transition.len(), 9, "round 0 turned it on");
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some() && a.state.record().is_some()
+    });
+    no_errors(&h);
+    assert_eq!(
+        h.state().state.run.as_ref().unwrap().config.transition,
+        Forward::Auto
+    );
+    h.get_by_label(&format!(
+        "Label noise round {} trained with (forward correction)",
+        last.round
+    ));
+    // The last round trained through its matrix: no hint. Round 0 did not: the hint says
+    // what auto made of it, without the button that turns it on.
+    assert!(h
+        .query_by_label_contains("one-sided label flips:")
+        .is_none());
+    h.state_mut().state.select_round(0);
+    h.run_steps(3);
+    h.get_by_label_contains("auto: forward correction from round 1 on; one-sided label flips:");
+    assert!(h.query_by_label("correct for it").is_none());
 }

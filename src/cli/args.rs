@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use crate::itlm::{Config, LossAggregate, Selection, TauSchedule};
+use crate::itlm::{Config, Forward, LossAggregate, Selection, TauSchedule};
 use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, Mode, ModelKind, OptimizerKind};
 
 #[derive(Args, Debug, Clone)]
@@ -81,10 +81,13 @@ pub struct ItlmArgs {
     /// matrix (P(given label | true class)) that the previous round's model implies
     /// (cleanlab's confident joint; each round refines the estimate), so that flipped labels
     /// do not bend the model towards them. The cut still ranks samples by the plain loss (what
-    /// is flagged) but no longer chooses what trains. Classifiers only; not with --restore,
-    /// --relabel or --clusters [default: off]
-    #[arg(long, conflicts_with_all = ["restore", "relabel", "clusters"])]
-    pub transition: bool,
+    /// is flagged) but no longer chooses what trains. `auto`: on when round 0's model sees
+    /// one-sided flips (at least 5% of the labels flipped, most of a class's flips into one
+    /// other class, as systematic noise leaves), off otherwise. Classifiers only; `on` not
+    /// with --restore, --relabel or --clusters (`auto` is off with them). `--transition`
+    /// alone means `on` [default: auto; `reproduce`'s global and per-class: off]
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "on", value_name = "MODE")]
+    pub transition: Option<Forward>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -113,7 +116,7 @@ impl ItlmArgs {
             restore: (base.restore || self.restore) && !self.no_restore && !self.relabel,
             relabel: self.relabel,
             clusters: (base.clusters || self.clusters) && !self.relabel,
-            transition: base.transition || self.transition,
+            transition: self.transition.unwrap_or(base.transition),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::data::corrupt::{Corrupted, SampleKind};
 use crate::data::watermark::{MarkShape, Position, Watermark};
 use crate::data::{self, Dataset, LoadOptions};
 use crate::error::{Error, Result};
-use crate::itlm::{self, Config, Learner, RoundRecord, Selection, Start};
+use crate::itlm::{self, Config, Forward, Learner, RoundRecord, Selection, Start};
 use crate::learner::{self, LearnerConfig, ModelKind};
 use crate::presets::{backdoor_learner, backdoor_protocol};
 use crate::session::{self, LineStyle};
@@ -62,7 +62,8 @@ pub struct NoisyArgs {
     pub settings: String,
     /// Comma-separated methods: naive, global, per-class, relabel (global with --relabel),
     /// transition (global with --transition: forward-corrected rounds on every sample),
-    /// oracle.
+    /// auto (global with --transition auto: forward-corrected when round 0 sees one-sided
+    /// flips), oracle.
     #[arg(long, default_value = "naive,global,per-class,oracle")]
     pub methods: String,
     #[command(flatten)]
@@ -289,15 +290,21 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                     } else {
                         Selection::Global
                     };
-                    let transition = base.transition || m == "transition";
-                    let relabel = (base.relabel || m == "relabel") && !transition;
+                    // global and per-class are plain ITLM unless --transition says otherwise.
+                    let transition = match m.as_str() {
+                        "transition" => Forward::On,
+                        "auto" => Forward::Auto,
+                        _ => a.itlm.transition.unwrap_or(Forward::Off),
+                    };
+                    let forward = transition != Forward::Off;
+                    let relabel = (base.relabel || m == "relabel") && !forward;
                     let cfg = Config {
                         tau,
                         select,
                         relabel,
                         transition,
-                        restore: base.restore && !relabel && !transition,
-                        clusters: base.clusters && !transition,
+                        restore: base.restore && !relabel && !forward,
+                        clusters: base.clusters && !forward,
                         ..base.clone()
                     };
                     let eval = itlm::Eval {

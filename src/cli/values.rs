@@ -25,6 +25,7 @@ value_enum!(
     crate::itlm::Selection,
     crate::itlm::TauSchedule,
     crate::itlm::LossAggregate,
+    crate::itlm::Forward,
     crate::learner::ModelKind,
     crate::learner::Mode,
     crate::learner::OptimizerKind,

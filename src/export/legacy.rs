@@ -3,6 +3,8 @@
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 12: `Config::transition` is a mode ([`Forward`]: off, on, auto); version 11 stored a
+//!   flag (off or on).
 //! - 11: `Config::transition`, and each round's transition matrix in the round extras
 //!   (versions 9 and 10: no forward correction).
 //! - 10: each round's spectral scores in the round extras (version 9: none).
@@ -21,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::run_file::{decode_whole, RoundExtras, RunFile, RunFileOf, RunStatus};
-use crate::itlm::{Config, LossAggregate, Selection, TauSchedule};
+use crate::itlm::{Config, Forward, LossAggregate, Selection, TauSchedule};
 use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, ModelKind, OptimizerKind};
 
 /// A run as an earlier build stored it: its status as text.
@@ -196,7 +198,7 @@ impl From<ConfigNoFolds> for Config {
             restore: false,
             relabel: false,
             clusters: false,
-            transition: false,
+            transition: Forward::Off,
         }
     }
 }
@@ -279,7 +281,7 @@ impl From<ConfigNoRestore> for Config {
             restore: false,
             relabel: false,
             clusters: false,
-            transition: false,
+            transition: Forward::Off,
         }
     }
 }
@@ -341,7 +343,7 @@ impl From<ConfigNoRelabel> for Config {
             restore: c.restore,
             relabel: false,
             clusters: false,
-            transition: false,
+            transition: Forward::Off,
         }
     }
 }
@@ -528,6 +530,38 @@ impl From<&Config> for ConfigNoTransition {
         ConfigNoTransition {
             before: c.into(),
             clusters: c.clusters,
+        }
+    }
+}
+
+/// `Config` of version 11: versions 9 and 10's fields, then `transition` as a flag (before
+/// [`Forward::Auto`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigFlagTransition {
+    pub before: ConfigNoTransition,
+    pub transition: bool,
+}
+
+impl From<ConfigFlagTransition> for Config {
+    fn from(c: ConfigFlagTransition) -> Self {
+        Config {
+            transition: if c.transition {
+                Forward::On
+            } else {
+                Forward::Off
+            },
+            ..c.before.into()
+        }
+    }
+}
+
+impl From<&Config> for ConfigFlagTransition {
+    /// Today's config in the layout of version 11 (for tests): `Auto` stored as the flag it
+    /// came to in the run, off.
+    fn from(c: &Config) -> Self {
+        ConfigFlagTransition {
+            before: c.into(),
+            transition: c.transition == Forward::On,
         }
     }
 }

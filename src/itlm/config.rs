@@ -31,6 +31,50 @@ crate::choice!(LossAggregate, "loss aggregate", {
     Mean => "mean", "The mean of the sample's losses over all rounds so far: steadier, slower to forget";
 });
 
+/// Whether the rounds after round 0 correct their loss for label noise ([`Config::transition`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Forward {
+    /// Plain ITLM: every round trains on its cut with the plain loss (the paper).
+    Off,
+    /// Every round after round 0 forward-corrected, on every sample not excluded.
+    On,
+    /// As the data shows: forward correction when round 0's model sees one-sided label flips
+    /// ([`super::transition::round0_calls_for_forward`]: at least 5% of the labels flipped,
+    /// most of a class's flips going into one other class, as systematic flips leave),
+    /// plain ITLM otherwise (random flips, clean data). Plain ITLM as well with restore,
+    /// relabel or the clustering cut, which choose the final round's training set. The
+    /// default (README, "Noisy labels": never below plain ITLM where measured).
+    #[default]
+    Auto,
+}
+
+crate::choice!(Forward, "forward correction", {
+    Off => "off", "Plain ITLM: each round trains on its cut (the paper)";
+    On => "on", "Every round after round 0 trains on every sample through the label-noise matrix the previous round's model implies: for one-sided (systematic) flips";
+    Auto => "auto", "On when round 0's model sees one-sided label flips (at least 5% flipped, most of a class's flips into one other class), off otherwise";
+});
+
+/// [`Config::transition`] from a mode, or, in a human-readable format (the window's stored
+/// settings), also from the flag that builds before [`Forward::Auto`] stored (false: off,
+/// true: on), so that an upgrade does not lose the remembered settings. Run files are
+/// versioned instead ([`crate::export::legacy`]).
+fn forward_or_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Forward, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Flag(bool),
+        Mode(Forward),
+    }
+    if !d.is_human_readable() {
+        return Forward::deserialize(d);
+    }
+    Ok(match Stored::deserialize(d)? {
+        Stored::Flag(true) => Forward::On,
+        Stored::Flag(false) => Forward::Off,
+        Stored::Mode(f) => f,
+    })
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Fraction of samples kept, in (0, 1]. 1.0 is the naive baseline (no trimming).
@@ -88,9 +132,11 @@ pub struct Config {
     /// (cleanlab's confident joint; each round's estimate is the next one's), so that flipped
     /// labels do not bend the model. The cut still ranks
     /// the samples by the round's plain loss (what the window shows and the exports flag), but
-    /// no longer chooses what trains. Off = the paper. Not with `restore`, `relabel` or
-    /// `clusters`, which choose the final round's training set.
-    pub transition: bool,
+    /// no longer chooses what trains. Off = the paper; [`Forward::Auto`] (the default)
+    /// decides from round 0's model. `On` is not allowed with `restore`, `relabel` or `clusters`, which choose
+    /// the final round's training set (`Auto` is off with them).
+    #[serde(deserialize_with = "forward_or_flag")]
+    pub transition: Forward,
 }
 
 /// The models one round trains: how many, and the share of the round's training set each
@@ -123,7 +169,7 @@ impl Default for Config {
             restore: false,
             relabel: false,
             clusters: false,
-            transition: false,
+            transition: Forward::Auto,
         }
     }
 }
@@ -182,7 +228,7 @@ impl Config {
                     .into(),
             ));
         }
-        if self.transition && (self.restore || self.relabel || self.clusters) {
+        if self.transition == Forward::On && self.chooses_final_set() {
             return Err(Error::Config(
                 "forward correction trains every round after round 0 on every sample; restore, relabel and the clustering cut choose the final round's training set: choose one"
                     .into(),
@@ -196,6 +242,21 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether restore, relabel or the clustering cut choose the final round's training set
+    /// (which forward correction, training on every sample, cannot share).
+    pub fn chooses_final_set(&self) -> bool {
+        self.restore || self.relabel || self.clusters
+    }
+
+    /// Forward correction as the run applies it: `Auto` is off when something else chooses
+    /// the final round's training set.
+    pub fn forward(&self) -> Forward {
+        match self.transition {
+            Forward::Auto if self.chooses_final_set() => Forward::Off,
+            f => f,
+        }
     }
 
     /// The fraction kept by the selection made after round `round` (0-based) of the schedule.

@@ -18,7 +18,7 @@ pub mod suggest;
 pub mod transition;
 
 pub use clusters::{ClusterCut, ClusterReport};
-pub use config::{Config, LossAggregate, RoundModels, TauSchedule};
+pub use config::{Config, Forward, LossAggregate, RoundModels, TauSchedule};
 pub use decisions::{Decision, Decisions};
 pub use learner::{Features, ImageGrid, Learner, Phase, Scores, Tick, TickFn};
 pub use metrics::{RoundMetrics, TrimQuality};

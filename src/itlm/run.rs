@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::clusters;
-use super::config::{Config, LossAggregate};
+use super::config::{Config, Forward, LossAggregate};
 use super::learner::{Learner, Phase, Tick};
 use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
 use super::pins::Pins;
@@ -252,7 +252,21 @@ pub fn run<L: Learner + ?Sized>(
         // Forward correction: every round after round 0 trains on every sample the user did
         // not exclude, with the previous round's transition matrix; the cut only ranks.
         let mut transition = None;
-        if config.transition && learner.is_classifier() {
+        let forward = match config.forward() {
+            Forward::Off => false,
+            Forward::On => true,
+            // Round 0's model decides, the same for every later round.
+            Forward::Auto => history.first().is_some_and(|r0| {
+                let trained = relabelled_data.as_ref().unwrap_or(data);
+                transition::round0_calls_for_forward(
+                    trained.labels(),
+                    &r0.probs,
+                    trained.num_classes(),
+                    &everyone,
+                )
+            }),
+        };
+        if forward && learner.is_classifier() {
             let t = (round > 0)
                 .then(|| {
                     let trained = relabelled_data.as_ref().unwrap_or(data);

@@ -152,6 +152,29 @@ pub fn suggests_forward(flipped: f32, one_sided: f32) -> bool {
     flipped >= 0.05 && one_sided > 0.5
 }
 
+/// The [`shape`] of the matrix round 0's class probabilities `probs` imply over the samples
+/// `idx` (None when nothing can be estimated).
+pub fn round0_shape(
+    labels: &[u32],
+    probs: &[f32],
+    classes: usize,
+    idx: &[usize],
+) -> Option<(f32, f32)> {
+    estimate(labels, probs, classes, idx).and_then(|t| shape(&t, classes))
+}
+
+/// [`super::Forward::Auto`]'s rule: whether round 0's [`round0_shape`] [`suggests_forward`]
+/// (false when nothing can be estimated). The same count the window's hint reads.
+pub fn round0_calls_for_forward(
+    labels: &[u32],
+    probs: &[f32],
+    classes: usize,
+    idx: &[usize],
+) -> bool {
+    round0_shape(labels, probs, classes, idx)
+        .is_some_and(|(flipped, one_sided)| suggests_forward(flipped, one_sided))
+}
+
 /// The transition matrix of known truth (rows true classes), for measurements: `true_labels`
 /// names each sample's class where known.
 pub fn from_truth(

@@ -256,6 +256,27 @@ pub fn oracle(p: &Prepared, learner: &mut dyn Learner, config: &Config) -> Resul
     })
 }
 
+/// What forward correction on `auto` decided from round 0's class probabilities `probs` (over
+/// every sample of `labels`), in one line: on or off, and the figures the rule read.
+pub fn auto_forward_line(labels: &[u32], probs: &[f32], classes: usize) -> String {
+    use crate::itlm::transition;
+    let all: Vec<usize> = (0..labels.len()).collect();
+    match transition::round0_shape(labels, probs, classes, &all) {
+        Some((flipped, one_sided)) => format!(
+            "forward correction (auto): {} - round 0's model implies {:.0}% of the labels flipped, {:.0}% of a class's flips into one other class (on from 5% flipped and over 50% one-sided)",
+            if transition::suggests_forward(flipped, one_sided) {
+                "on from round 1"
+            } else {
+                "off"
+            },
+            flipped * 100.0,
+            one_sided * 100.0
+        ),
+        None => "forward correction (auto): off - round 0's model gives no label-noise estimate"
+            .to_string(),
+    }
+}
+
 /// How much a round's line says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineStyle {

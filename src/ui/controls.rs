@@ -4,7 +4,8 @@
 
 use egui::{Color32, RichText};
 
-use crate::itlm::{LossAggregate, Selection, TauSchedule};
+use crate::choice::Choice;
+use crate::itlm::{Forward, LossAggregate, Selection, TauSchedule};
 use crate::learner::{LrSchedule, Mode, ModelKind, OptimizerKind};
 
 use super::command::{Command, Commands, View};
@@ -206,27 +207,31 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 .on_hover_text("After the last round, give back the trimmed samples of classes whose trimmed samples show no one-sided confusion, and train the final model once more. For attacks and systematic flips, not random noise");
             if s.config.restore {
                 s.config.relabel = false;
-                s.config.transition = false;
+                s.config.transition = Forward::Off;
             }
             ui.checkbox(&mut s.config.relabel, "relabel confident trimmed samples")
                 .on_hover_text("Before the final round, give each trimmed sample whose prediction is the same under round 0's model and the last two, and under each as confident as its kept samples of that class, the predicted label; the final model trains on them too. For systematic label noise; not with restore");
             if s.config.relabel {
                 s.config.restore = false;
                 s.config.clusters = false;
-                s.config.transition = false;
+                s.config.transition = Forward::Off;
             }
             ui.checkbox(&mut s.config.clusters, "hold out attack clusters")
                 .on_hover_text("Before the final round, train a probe model on every sample, split each class's penultimate activations in two, and keep out of the final model the smaller cluster of a class when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the last model before the cut puts more of it in one other class than in its own: backdoor images that look like their target class (Shirt -> T-shirt). Not with relabel");
             if s.config.clusters {
                 s.config.relabel = false;
-                s.config.transition = false;
+                s.config.transition = Forward::Off;
             }
-            if ui
-                .checkbox(&mut s.config.transition, "correct for label noise (transition)")
-                .on_hover_text("Round 0 trains plainly; every later round trains on every sample you did not exclude, with the label-noise matrix P(given label | true class) the previous round's model implies (forward correction), so flipped labels do not bend the model. The cut still ranks and flags samples by their loss but no longer chooses what trains. For label noise, random or systematic; not with restore, relabel or clusters")
-                .changed()
-                && s.config.transition
-            {
+            let before = s.config.transition;
+            ui.horizontal(|ui| {
+                ui.label("label-noise correction")
+                    .on_hover_text("Forward correction: round 0 trains plainly; every later round trains on every sample you did not exclude, with the label-noise matrix P(given label | true class) the previous round's model implies, so flipped labels do not bend the model. The cut still ranks and flags samples by their loss but no longer chooses what trains. For one-sided (systematic) flips; not with restore, relabel or clusters");
+                for f in [Forward::Off, Forward::On, Forward::Auto] {
+                    ui.radio_value(&mut s.config.transition, f, f.name())
+                        .on_hover_text(f.help());
+                }
+            });
+            if s.config.transition != before && s.config.transition == Forward::On {
                 s.config.restore = false;
                 s.config.relabel = false;
                 s.config.clusters = false;
@@ -315,7 +320,8 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
 
 /// When round 0's model sees one-sided label flips (a systematic flip, a relabelling attack)
 /// and the run did not correct for them: what it sees, and a button that turns forward
-/// correction on for the next run. Never applied by itself.
+/// correction on for the next run (never applied by itself). For a run with forward
+/// correction on `auto`, what the rule decided from round 0 and why.
 fn transition_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
     let state = v.state;
     use crate::itlm::transition;
@@ -328,11 +334,29 @@ fn transition_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         return;
     };
     let ran_with = state.record().is_some_and(|r| !r.transition.is_empty());
-    if edited.config.transition
-        || ran_with
-        || state.generative()
-        || !transition::suggests_forward(flipped, one_sided)
-    {
+    // What the shown run was set to (auto: the rule decided), and what the next run is.
+    let ran_auto = state
+        .run
+        .as_ref()
+        .is_some_and(|r| r.config.forward() == Forward::Auto);
+    let next = edited.config.forward();
+    if ran_with || state.generative() || (!ran_auto && next != Forward::Off) {
+        return;
+    }
+    let calls_for_it = transition::suggests_forward(flipped, one_sided);
+    if ran_auto && !calls_for_it {
+        ui.label(
+            RichText::new(format!(
+                "auto: plain ITLM (round 0: {:.0}% flipped, {:.0}% one-sided)",
+                flipped * 100.0,
+                one_sided * 100.0
+            ))
+            .weak(),
+        )
+        .on_hover_text("Forward correction (auto) turns on when round 0's model implies that at least 5% of the labels are flipped and most of a class's flips go to one other class. Here the flips are too few or spread over classes (random noise, clean data): the rounds train plainly on their cuts");
+        return;
+    }
+    if !calls_for_it {
         return;
     }
     // The largest flip, for the label.
@@ -348,9 +372,14 @@ fn transition_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
             )
         })
         .unwrap_or_default();
+    let auto = if ran_auto {
+        "auto: forward correction from round 1 on; "
+    } else {
+        ""
+    };
     ui.label(
         RichText::new(format!(
-            "one-sided label flips: {:.0}% flipped{example}",
+            "{auto}one-sided label flips: {:.0}% flipped{example}",
             flipped * 100.0
         ))
         .color(Color32::from_rgb(230, 180, 80)),
@@ -360,12 +389,16 @@ fn transition_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         flipped * 100.0,
         one_sided * 100.0
     ));
-    if ui
-        .small_button("correct for it")
-        .on_hover_text("Turn on 'correct for label noise (transition)' (More...) for the next run; Start runs it")
-        .clicked()
+    if !ran_auto
+        && next == Forward::Off
+        && ui
+            .small_button("correct for it")
+            .on_hover_text(
+                "Turn 'label-noise correction' (More...) on for the next run; Start runs it",
+            )
+            .clicked()
     {
-        edited.config.transition = true;
+        edited.config.transition = Forward::On;
         edited.config.restore = false;
         edited.config.relabel = false;
         edited.config.clusters = false;

@@ -211,4 +211,28 @@ mod tests {
         assert!(partial.panels.histogram);
         assert_eq!(partial.config, Config::default());
     }
+
+    /// Builds before forward correction's `auto` stored it as a flag: an upgrade reads it,
+    /// and keeps every other remembered setting.
+    #[test]
+    fn an_earlier_builds_forward_correction_flag_reads_as_off_or_on() {
+        use crate::itlm::Forward;
+        let mut s = Settings::default();
+        s.config.tau = 0.55;
+        for (flag, mode) in [("false", Forward::Off), ("true", Forward::On)] {
+            let j = serde_json::to_string(&s)
+                .unwrap()
+                .replace(r#""transition":"Auto""#, &format!(r#""transition":{flag}"#));
+            assert!(j.contains(&format!(r#""transition":{flag}"#)), "{j}");
+            let back: Settings = serde_json::from_str(&j).unwrap();
+            assert_eq!(back.config.transition, mode);
+            assert_eq!(back.config.tau, 0.55);
+        }
+        // RON, as eframe stores them.
+        let r = ron::to_string(&s)
+            .unwrap()
+            .replace("transition:Auto", "transition:true");
+        let back: Settings = ron::from_str(&r).unwrap();
+        assert_eq!(back.config.transition, Forward::On);
+    }
 }
