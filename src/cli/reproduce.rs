@@ -224,6 +224,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
             "per-class",
             "relabel",
             "transition",
+            "auto",
             "oracle",
         ]
         .contains(&m.as_str())
@@ -360,6 +361,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
         "oracle" => "oracle".to_string(),
         "relabel" => "ITLM + relabel".to_string(),
         "transition" => "ITLM + transition".to_string(),
+        "auto" => "ITLM, transition auto".to_string(),
         other => format!("ITLM {other}"),
     }));
     print_table(&header, &rows);
