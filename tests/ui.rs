@@ -2217,3 +2217,28 @@ fn auto_forward_correction_says_what_round_0_decided() {
     h.get_by_label_contains("auto: forward correction from round 1 on; one-sided label flips:");
     assert!(h.query_by_label("correct for it").is_none());
 }
+
+/// The label-noise correction's three modes in More...: `on` goes off when the restore (which
+/// chooses the final set) is ticked; `auto` stays, and the run applies it as off.
+#[test]
+fn label_noise_correction_modes_and_the_restore() {
+    use itlm_inspector::itlm::Forward;
+    let (_data, mut h) = loaded_harness();
+    h.get_by_label("More...").click();
+    h.run_steps(3);
+    let mode = |h: &Harness<'_, App>| h.state().state.settings.config.transition;
+    assert_eq!(mode(&h), Forward::Off, "tiny_settings' plain ITLM");
+    h.get_by_label("on").click();
+    h.run_steps(3);
+    assert_eq!(mode(&h), Forward::On);
+    h.get_by_label("restore hard clean samples").click();
+    h.run_steps(3);
+    assert!(h.state().state.settings.config.restore);
+    assert_eq!(mode(&h), Forward::Off, "on conflicts with the restore");
+    h.get_by_label("auto").click();
+    h.run_steps(3);
+    let c = &h.state().state.settings.config;
+    assert_eq!((c.transition, c.forward()), (Forward::Auto, Forward::Off));
+    assert!(c.restore, "auto does not untick the restore");
+    c.validate().unwrap();
+}

@@ -133,8 +133,8 @@ pub struct Config {
     /// labels do not bend the model. The cut still ranks
     /// the samples by the round's plain loss (what the window shows and the exports flag), but
     /// no longer chooses what trains. Off = the paper; [`Forward::Auto`] (the default)
-    /// decides from round 0's model. `On` is not allowed with `restore`, `relabel` or `clusters`, which choose
-    /// the final round's training set (`Auto` is off with them).
+    /// decides from round 0's model. `On` is not allowed with `restore`, `relabel` or
+    /// `clusters`, which choose the final round's training set (`Auto` is off with them).
     #[serde(deserialize_with = "forward_or_flag")]
     pub transition: Forward,
 }

@@ -207,20 +207,20 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 .on_hover_text("After the last round, give back the trimmed samples of classes whose trimmed samples show no one-sided confusion, and train the final model once more. For attacks and systematic flips, not random noise");
             if s.config.restore {
                 s.config.relabel = false;
-                s.config.transition = Forward::Off;
+                drop_forward_on(&mut s.config);
             }
             ui.checkbox(&mut s.config.relabel, "relabel confident trimmed samples")
                 .on_hover_text("Before the final round, give each trimmed sample whose prediction is the same under round 0's model and the last two, and under each as confident as its kept samples of that class, the predicted label; the final model trains on them too. For systematic label noise; not with restore");
             if s.config.relabel {
                 s.config.restore = false;
                 s.config.clusters = false;
-                s.config.transition = Forward::Off;
+                drop_forward_on(&mut s.config);
             }
             ui.checkbox(&mut s.config.clusters, "hold out attack clusters")
                 .on_hover_text("Before the final round, train a probe model on every sample, split each class's penultimate activations in two, and keep out of the final model the smaller cluster of a class when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the last model before the cut puts more of it in one other class than in its own: backdoor images that look like their target class (Shirt -> T-shirt). Not with relabel");
             if s.config.clusters {
                 s.config.relabel = false;
-                s.config.transition = Forward::Off;
+                drop_forward_on(&mut s.config);
             }
             let before = s.config.transition;
             ui.horizontal(|ui| {
@@ -316,6 +316,15 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         cmds.push(Command::Settings(Box::new(edited)));
     }
     out
+}
+
+/// Restore, relabel and the clustering cut choose the final round's training set: forward
+/// correction `on` conflicts with them and goes off; `auto` stays (off while they are on,
+/// [`crate::itlm::Config::forward`]).
+fn drop_forward_on(c: &mut crate::itlm::Config) {
+    if c.transition == Forward::On {
+        c.transition = Forward::Off;
+    }
 }
 
 /// When round 0's model sees one-sided label flips (a systematic flip, a relabelling attack)
