@@ -579,6 +579,13 @@ fn run_files_written_by_an_earlier_build_still_open() {
     assert_eq!(run.config.transition, Forward::Off);
     assert!(run.rounds.iter().any(|r| r.spectral.len() == 6));
     assert!(run.rounds.iter().all(|r| r.transition.is_empty()));
+    // Version 11: forward correction as a flag (`run --limit 6 --model mlp --rounds 1 --epochs
+    // 1 --final-epochs 1 --transition` on the demo set): read as `on`. Six samples give no
+    // confident estimate, so no round trained with a matrix.
+    let run = RunFile::read(&dir.join("v11_demo6_transition")).unwrap();
+    assert_eq!(run.dataset.len(), 6);
+    assert_eq!(run.config.transition, Forward::On);
+    assert_eq!(run.rounds.len(), 2);
 }
 
 /// `run` with its last round's clustering cut holding out two samples.
