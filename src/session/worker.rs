@@ -158,7 +158,8 @@ pub struct Worker {
 }
 
 /// Estimates the share of a job done from images trained and scored (training an image costs
-/// about three forward passes); held-out test sets are not counted.
+/// about three forward passes); held-out test sets are not counted. Planned with each round
+/// training on the previous cut; a forward-corrected round's real size re-plans the rest.
 struct Eta {
     total_units: f64,
     /// Units of the learner calls (train or score) already finished.
@@ -169,20 +170,29 @@ struct Eta {
     /// The last fraction reported: progress never goes back.
     reported: f64,
     started: Instant,
+    /// The samples each remaining round (index, size) was planned to train on: the cut,
+    /// until a forward-corrected round reports that it trains on every sample.
+    planned: Vec<(usize, f64)>,
 }
 
 impl Eta {
     fn new(job: &Job) -> Self {
-        let c = &job.config;
         let n = job.data.len() as f64;
-        let first = job.history.len();
-        let mut trained_on = job
+        let trained_on = job
             .kept
             .as_ref()
             .map(|k| k.iter().filter(|&&b| b).count() as f64)
             .unwrap_or(n);
+        Self::plan(&job.config, n, job.history.len(), trained_on)
+    }
+
+    /// The plan of rounds `first..` of `c` on `n` samples, round `first` training on
+    /// `trained_on`.
+    fn plan(c: &Config, n: f64, first: usize, mut trained_on: f64) -> Self {
         let mut total = 0.0;
+        let mut planned = Vec::new();
         for r in first..=c.last_round() {
+            planned.push((r, trained_on));
             let (train, score) = Self::calls(c, r, c.epochs_at(r), trained_on, n);
             total += c.models_at(r).count as f64 * (train + score);
             trained_on = (c.tau_at(r) * n).ceil();
@@ -194,6 +204,7 @@ impl Eta {
             score_call: 0.0,
             reported: 0.0,
             started: Instant::now(),
+            planned,
         }
     }
 
@@ -206,6 +217,22 @@ impl Eta {
 
     fn start_round(&mut self, c: &Config, r: usize, epochs: f64, trained_on: usize, n: usize) {
         (self.train_call, self.score_call) = Self::calls(c, r, epochs, trained_on as f64, n as f64);
+        // Forward correction (on, or auto once round 0 turned it on) trains this round and
+        // every later one on every sample, not on the cut the plan assumed: re-plan them.
+        let size = trained_on as f64;
+        let differs = self
+            .planned
+            .iter()
+            .any(|&(q, planned)| q == r && (planned - size).abs() >= 1.0);
+        if r > 0 && differs && c.forward() != crate::itlm::Forward::Off {
+            for (q, planned) in self.planned.iter_mut().filter(|(q, _)| *q >= r) {
+                let m = c.models_at(*q);
+                self.total_units +=
+                    m.count as f64 * 3.0 * c.epochs_at(*q) * m.train_share * (size - *planned);
+                *planned = size;
+            }
+            self.total_units = self.total_units.max(1.0);
+        }
     }
 
     /// The share done after a tick of the current call.
@@ -531,4 +558,42 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
         &mut history,
         &mut observer,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::itlm::Forward;
+
+    /// The plan assumes rounds after round 0 train on the cut; a forward-corrected round that
+    /// reports every sample re-plans itself and the rounds after it, a plain one does not.
+    #[test]
+    fn a_forward_corrected_round_replans_the_rest_of_the_job() {
+        let c = |transition| Config {
+            tau: 0.6,
+            rounds: 2,
+            epochs: 1.0,
+            final_epochs: 2,
+            transition,
+            ..Default::default()
+        };
+        // 3 units per trained image and epoch, 1 per scored image, 100 scored a round:
+        // round 0 trains 100 x 1, round 1 60 x 1, the final round 60 x 2.
+        let planned = 3.0 * (100.0 + 60.0 + 120.0) + 300.0;
+        for mode in [Forward::Auto, Forward::On] {
+            let mut e = Eta::plan(&c(mode), 100.0, 0, 100.0);
+            assert_eq!(e.total_units, planned);
+            e.start_round(&c(mode), 0, 1.0, 100, 100);
+            assert_eq!(e.total_units, planned, "round 0 trains on all as planned");
+            e.start_round(&c(mode), 1, 1.0, 100, 100);
+            let all = 3.0 * (100.0 + 100.0 + 200.0) + 300.0;
+            assert_eq!(e.total_units, all, "{mode}: rounds 1 and 2 on all 100");
+            e.start_round(&c(mode), 2, 2.0, 100, 100);
+            assert_eq!(e.total_units, all, "planned once");
+        }
+        // Plain ITLM trains on the cut: the plan stands.
+        let mut e = Eta::plan(&c(Forward::Off), 100.0, 0, 100.0);
+        e.start_round(&c(Forward::Off), 1, 1.0, 60, 100);
+        assert_eq!(e.total_units, planned);
+    }
 }
