@@ -634,7 +634,23 @@ fn auto_forward_correction_follows_what_round_0_sees() {
     let trial = |round0: &Vec<f32>, c: &Config| {
         let (mut l, calls) = FakeLearner::new(losses.clone());
         l.probs = vec![round0.clone(), clean.clone(), clean.clone()];
-        let h = run(&mut l, &data, Default::default(), c);
+        let mut h = Vec::new();
+        // The decisions the run announced: (round, on, shape found).
+        let mut decided = Vec::new();
+        itlm::run(
+            &mut l,
+            itlm::Inputs::new(&data),
+            c,
+            Start::Fresh,
+            &mut h,
+            &mut |e: &Event| {
+                if let Event::ForwardDecided { round, on, shape } = e {
+                    decided.push((*round, *on, shape.is_some()));
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
         let trains: Vec<usize> = calls
             .lock()
             .unwrap()
@@ -642,9 +658,10 @@ fn auto_forward_correction_follows_what_round_0_sees() {
             .iter()
             .map(|t| t.0.len())
             .collect();
-        (h, trains)
+        (h, trains, decided)
     };
-    let (h, trains) = trial(&one_sided, &config(Forward::Auto));
+    let (h, trains, decided) = trial(&one_sided, &config(Forward::Auto));
+    assert_eq!(decided, [(1, true, true)], "decided once, before round 1");
     assert_eq!(
         trains,
         [40, 40, 40],
@@ -661,11 +678,13 @@ fn auto_forward_correction_follows_what_round_0_sees() {
         );
     }
     // The same as `On` on this data.
-    let (on, _) = trial(&one_sided, &config(Forward::On));
+    let (on, _, decided) = trial(&one_sided, &config(Forward::On));
+    assert!(decided.is_empty(), "on decides nothing");
     assert_eq!(on[1].transition, h[1].transition);
     assert_eq!(on[2].transition, h[2].transition);
     for round0 in [&spread, &clean] {
-        let (h, trains) = trial(round0, &config(Forward::Auto));
+        let (h, trains, decided) = trial(round0, &config(Forward::Auto));
+        assert_eq!(decided, [(1, false, true)]);
         assert_eq!(trains, [40, 24, 24], "plain ITLM trains on the cut");
         assert!(h.iter().all(|r| r.transition.is_empty()));
     }
@@ -676,6 +695,7 @@ fn auto_forward_correction_follows_what_round_0_sees() {
     };
     restore.validate().unwrap();
     assert_eq!(restore.forward(), Forward::Off);
-    let (h, _) = trial(&one_sided, &restore);
+    let (h, _, decided) = trial(&one_sided, &restore);
     assert!(h.iter().all(|r| r.transition.is_empty()));
+    assert!(decided.is_empty());
 }

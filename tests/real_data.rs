@@ -286,12 +286,9 @@ fn forward_correction_beats_plain_itlm_under_systematic_noise() {
     }
     // The default (`Forward::Auto`) reads the same flips off round 0's model and turns it on.
     let all: Vec<usize> = (0..c.data.len()).collect();
-    assert!(itlm::transition::round0_calls_for_forward(
-        c.data.labels(),
-        &h_plain[0].probs,
-        k,
-        &all
-    ));
+    let (flipped, one_sided) =
+        itlm::transition::round0_shape(c.data.labels(), &h_plain[0].probs, k, &all).unwrap();
+    assert!(itlm::transition::suggests_forward(flipped, one_sided));
     // Measured when written: 65.5% -> 83.2%, trim precision 0.671 -> 0.933.
     assert!(fa > pa + 0.10, "test accuracy {fa} vs plain {pa}");
     assert!(fp > pp + 0.15, "trim precision {fp} vs plain {pp}");

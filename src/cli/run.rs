@@ -10,7 +10,7 @@ use serde_json::json;
 use super::args::{ItlmArgs, ModelArgs};
 use crate::error::{Error, Result};
 use crate::export::{self, Overwrite};
-use crate::itlm::{Config, Event, Forward, Phase, RoundRecord, TauSchedule};
+use crate::itlm::{Config, Event, Phase, RoundRecord, TauSchedule};
 use crate::learner::{self, LearnerConfig};
 use crate::session::{self, DataRequest, EvalInputs, LineStyle, Prepared, RunHeader};
 
@@ -206,9 +206,6 @@ pub fn run_and_export(
         Overwrite::Refuse
     };
     let bar = progress_bar(a.quiet || a.json);
-    // With forward correction on auto, what round 0 decided (the run applies the same rule).
-    let auto_labels = (config.forward() == Forward::Auto && !a.quiet)
-        .then(|| (p.train.labels().to_vec(), p.train.num_classes()));
     stop_on_signals();
     let mut observer = |e: &Event| -> Result<()> {
         if STOP.load(Ordering::SeqCst) {
@@ -242,8 +239,10 @@ pub fn run_and_export(
             }
             Event::RoundDone(r) => {
                 bar.suspend(|| eprintln!("{}", session::round_line(r, LineStyle::Full)));
-                if let (0, Some((labels, k))) = (r.round, &auto_labels) {
-                    let line = session::auto_forward_line(labels, &r.probs, *k);
+            }
+            Event::ForwardDecided { round, on, shape } => {
+                if !a.quiet {
+                    let line = session::auto_forward_line(*round, *on, *shape);
                     bar.suspend(|| eprintln!("{line}"));
                 }
             }

@@ -39,7 +39,8 @@ pub enum Forward {
     /// Every round after round 0 forward-corrected, on every sample not excluded.
     On,
     /// As the data shows: forward correction when round 0's model sees one-sided label flips
-    /// ([`super::transition::round0_calls_for_forward`]: at least 5% of the labels flipped,
+    /// ([`super::transition::round0_shape`] and [`super::transition::suggests_forward`]:
+    /// at least 5% of the labels flipped,
     /// most of a class's flips going into one other class, as systematic flips leave),
     /// plain ITLM otherwise (random flips, clean data). Plain ITLM as well with restore,
     /// relabel or the clustering cut, which choose the final round's training set. The

@@ -41,6 +41,14 @@ pub enum Event {
     Tick { round: usize, tick: Tick },
     /// A round is complete: its record is final.
     RoundDone(Arc<RoundRecord>),
+    /// Forward correction on [`Forward::Auto`] decided, before round `round` (the run's first
+    /// after round 0), from round 0's model: `on` for this round and every later one, with
+    /// the [`transition::shape`] it read (None: round 0 gave no estimate). Sent once a run.
+    ForwardDecided {
+        round: usize,
+        on: bool,
+        shape: Option<(f32, f32)>,
+    },
 }
 
 /// Follows a run. Returning an error from `on` (normally `Error::Cancelled`) stops the run
@@ -192,6 +200,8 @@ pub fn run<L: Learner + ?Sized>(
     let pinned_in = |i: usize| pins.is_some_and(|p| p.keep[i]);
     // Every sample the user did not exclude.
     let everyone: Vec<usize> = (0..n).filter(|&i| !excluded(i)).collect();
+    // What forward correction on auto decided from round 0 (once a run).
+    let mut auto_forward: Option<bool> = None;
     let (first, mut train_idx) = match start {
         Start::Fresh => {
             history.clear();
@@ -252,26 +262,29 @@ pub fn run<L: Learner + ?Sized>(
         // Forward correction: every round after round 0 trains on every sample the user did
         // not exclude, with the previous round's transition matrix; the cut only ranks.
         let mut transition = None;
-        let forward = match config.forward() {
-            Forward::Off => false,
-            Forward::On => true,
-            // Round 0's model decides, the same for every later round.
-            Forward::Auto => history.first().is_some_and(|r0| {
-                let trained = relabelled_data.as_ref().unwrap_or(data);
-                transition::round0_calls_for_forward(
+        let trained = relabelled_data.as_ref().unwrap_or(data);
+        let forward = match (config.forward(), auto_forward, history.first()) {
+            (Forward::Off, ..) => false,
+            (Forward::On, ..) => true,
+            (Forward::Auto, Some(on), _) => on,
+            // Round 0's model decides, once, for this round and every later one.
+            (Forward::Auto, None, Some(r0)) => {
+                let shape = transition::round0_shape(
                     trained.labels(),
                     &r0.probs,
                     trained.num_classes(),
                     &everyone,
-                )
-            }),
+                );
+                let on = shape.is_some_and(|(f, s)| transition::suggests_forward(f, s));
+                observer.on(&Event::ForwardDecided { round, on, shape })?;
+                auto_forward = Some(on);
+                on
+            }
+            (Forward::Auto, None, None) => false,
         };
         if forward && learner.is_classifier() {
             let t = (round > 0)
-                .then(|| {
-                    let trained = relabelled_data.as_ref().unwrap_or(data);
-                    transition_from_previous(history, trained, &everyone)
-                })
+                .then(|| transition_from_previous(history, trained, &everyone))
                 .flatten();
             // A learner that cannot train through a matrix trains plainly on the cut.
             if learner.set_transition(t.as_deref())? && t.is_some() {

@@ -153,7 +153,8 @@ pub fn suggests_forward(flipped: f32, one_sided: f32) -> bool {
 }
 
 /// The [`shape`] of the matrix round 0's class probabilities `probs` imply over the samples
-/// `idx` (None when nothing can be estimated).
+/// `idx` (None when nothing can be estimated): what [`super::Forward::Auto`] reads, then
+/// [`suggests_forward`] decides.
 pub fn round0_shape(
     labels: &[u32],
     probs: &[f32],
@@ -161,18 +162,6 @@ pub fn round0_shape(
     idx: &[usize],
 ) -> Option<(f32, f32)> {
     estimate(labels, probs, classes, idx).and_then(|t| shape(&t, classes))
-}
-
-/// [`super::Forward::Auto`]'s rule: whether round 0's [`round0_shape`] [`suggests_forward`]
-/// (false when nothing can be estimated). The same count the window's hint reads.
-pub fn round0_calls_for_forward(
-    labels: &[u32],
-    probs: &[f32],
-    classes: usize,
-    idx: &[usize],
-) -> bool {
-    round0_shape(labels, probs, classes, idx)
-        .is_some_and(|(flipped, one_sided)| suggests_forward(flipped, one_sided))
 }
 
 /// The transition matrix of known truth (rows true classes), for measurements: `true_labels`

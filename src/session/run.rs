@@ -256,18 +256,16 @@ pub fn oracle(p: &Prepared, learner: &mut dyn Learner, config: &Config) -> Resul
     })
 }
 
-/// What forward correction on `auto` decided from round 0's class probabilities `probs` (over
-/// every sample of `labels`), in one line: on or off, and the figures the rule read.
-pub fn auto_forward_line(labels: &[u32], probs: &[f32], classes: usize) -> String {
-    use crate::itlm::transition;
-    let all: Vec<usize> = (0..labels.len()).collect();
-    match transition::round0_shape(labels, probs, classes, &all) {
+/// What forward correction on `auto` decided ([`crate::itlm::Event::ForwardDecided`]), in one
+/// line: on (from which round) or off, and the figures the rule read.
+pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> String {
+    match shape {
         Some((flipped, one_sided)) => format!(
             "forward correction (auto): {} - round 0's model implies {:.0}% of the labels flipped, {:.0}% of a class's flips into one other class (on from 5% flipped and over 50% one-sided)",
-            if transition::suggests_forward(flipped, one_sided) {
-                "on from round 1"
+            if on {
+                format!("on from round {round}")
             } else {
-                "off"
+                "off".to_string()
             },
             flipped * 100.0,
             one_sided * 100.0

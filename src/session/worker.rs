@@ -477,6 +477,8 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
                     }));
                 }
             }
+            // The window reads the decision off round 0's record (the controls' line).
+            Event::ForwardDecided { .. } => {}
             Event::RoundDone(r) => {
                 send.must(WorkerEvent::RoundDone(r.clone()));
                 if step {
