@@ -740,15 +740,7 @@ fn forward_correction_modes_read_back_and_version_11_flags_read_as_on_or_off() {
                 before: c.into(),
                 transition: flag,
             },
-            |r| itlm_inspector::export::run_file::RoundExtras {
-                relabelled: r.relabelled.clone(),
-                relabel: r.metrics.relabel,
-                held_out: r.held_out.clone(),
-                clusters: r.clusters.clone(),
-                spectral: r.spectral.clone(),
-                transition: r.transition.clone(),
-                estimated: r.metrics.estimated,
-            },
+            itlm_inspector::export::run_file::RoundExtras::of,
         );
         assert_eq!(decode(&with_header(11, &v11)).unwrap(), run);
     }

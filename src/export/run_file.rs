@@ -216,18 +216,7 @@ impl RunFile {
 
     /// What each round stores after the body: its relabelled samples and their quality.
     pub(super) fn round_extras(&self) -> Vec<RoundExtras> {
-        self.rounds
-            .iter()
-            .map(|r| RoundExtras {
-                relabelled: r.relabelled.clone(),
-                relabel: r.metrics.relabel,
-                held_out: r.held_out.clone(),
-                clusters: r.clusters.clone(),
-                spectral: r.spectral.clone(),
-                transition: r.transition.clone(),
-                estimated: r.metrics.estimated,
-            })
-            .collect()
+        self.rounds.iter().map(|r| RoundExtras::of(r)).collect()
     }
 
     /// Put each round's [`RoundExtras`] back into its record; one per round.
@@ -370,6 +359,22 @@ pub struct RoundExtras {
     /// and its cut's estimated precision and recall.
     pub transition: Vec<f32>,
     pub estimated: Option<(f64, f64)>,
+}
+
+impl RoundExtras {
+    /// What the file stores of `r` after the body (also how tests write a body in this
+    /// layout for an earlier version).
+    pub fn of(r: &RoundRecord) -> Self {
+        RoundExtras {
+            relabelled: r.relabelled.clone(),
+            relabel: r.metrics.relabel,
+            held_out: r.held_out.clone(),
+            clusters: r.clusters.clone(),
+            spectral: r.spectral.clone(),
+            transition: r.transition.clone(),
+            estimated: r.metrics.estimated,
+        }
+    }
 }
 
 /// Decode a postcard body that must be used up exactly.
