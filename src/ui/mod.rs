@@ -25,6 +25,7 @@ pub mod dialogs;
 pub mod embedding_map;
 pub mod eval_paths;
 pub mod export_menu;
+pub mod forward_hint;
 pub mod frame_stats;
 pub mod generated;
 pub mod grid;
