@@ -26,15 +26,22 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
     };
     let ran_with = state.record().is_some_and(|r| !r.transition.is_empty());
     // What the shown run was set to (auto: the rule decided), and what the next run is.
-    let ran_auto = state
+    let auto_run = state
         .run
         .as_ref()
-        .is_some_and(|r| r.config.forward() == Forward::Auto);
+        .filter(|r| r.config.forward() == Forward::Auto);
+    let ran_auto = auto_run.is_some();
     let next = edited.config.forward();
     if ran_with || state.generative() || (!ran_auto && next != Forward::Off) {
         return;
     }
-    let calls_for_it = transition::suggests_forward(flipped, one_sided);
+    // An auto run past round 0 shows what it did (its rounds trained through a matrix or
+    // not: the run decided on the samples it kept in, with the user's relabels); before
+    // that, what the rule reads off round 0 here.
+    let calls_for_it = auto_run
+        .filter(|r| r.history.len() > 1)
+        .map(|r| r.history.iter().any(|x| !x.transition.is_empty()))
+        .unwrap_or_else(|| transition::suggests_forward(flipped, one_sided));
     if ran_auto && !calls_for_it {
         ui.label(
             RichText::new(format!(
