@@ -699,3 +699,135 @@ fn auto_forward_correction_follows_what_round_0_sees() {
     assert!(h.iter().all(|r| r.transition.is_empty()));
     assert!(decided.is_empty());
 }
+
+/// A forward-corrected run (`on`, or `auto` once round 0 turned it on) refines the matrix
+/// in one round and then trains the final model on from that round's model, so that it has
+/// trained `final_epochs` in all: three rounds instead of `rounds + 1`, and the progress
+/// events say so. Plain ITLM keeps its rounds. A continued forward run trains one more
+/// round, fresh and full-length.
+#[test]
+fn a_forward_corrected_run_refines_once_and_the_final_model_continues_it() {
+    let n = 40;
+    let k = 4;
+    let data = dataset(n, k);
+    let losses: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let probs = |seen: &dyn Fn(usize) -> usize| -> Vec<f32> {
+        (0..n)
+            .flat_map(|i| {
+                let c = if i < 12 { seen(i) } else { i % k };
+                (0..k).map(move |j| if j == c { 0.9 } else { 0.05 })
+            })
+            .collect()
+    };
+    let clean = probs(&|i| i % k);
+    let one_sided = probs(&|i| (i % k + k - 1) % k);
+    let spread = probs(&|i| (i % k + 1 + i / 4) % k);
+    // epochs 2, final 5, rounds 4.
+    let config = |transition| Config {
+        transition,
+        ..cfg(0.6, 4)
+    };
+    struct Trial {
+        h: Vec<Arc<RoundRecord>>,
+        /// Epochs of every train call.
+        epochs: Vec<f64>,
+        resets: usize,
+        /// (round, last round, epochs, forward) of every RoundStarted.
+        started: Vec<(usize, usize, f64, bool)>,
+    }
+    let trial = |round0: &Vec<f32>, c: &Config, history: Vec<Arc<RoundRecord>>| {
+        let (mut l, calls) = FakeLearner::new(losses.clone());
+        l.probs = vec![round0.clone(), clean.clone(), clean.clone(), clean.clone()];
+        let mut h = history;
+        let start = match h.last() {
+            Some(r) => Start::After {
+                kept: r.kept.clone(),
+            },
+            None => Start::Fresh,
+        };
+        let mut started = Vec::new();
+        itlm::run(
+            &mut l,
+            itlm::Inputs::new(&data),
+            c,
+            start,
+            &mut h,
+            &mut |e: &Event| {
+                if let Event::RoundStarted {
+                    round,
+                    rounds,
+                    epochs,
+                    forward,
+                    ..
+                } = e
+                {
+                    started.push((*round, *rounds, *epochs, *forward));
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        let c = calls.lock().unwrap();
+        Trial {
+            h,
+            epochs: c.trains.iter().map(|t| t.1).collect(),
+            resets: c.resets.len(),
+            started,
+        }
+    };
+    // `on`: round 0, one forward round, and the final model continuing it for 5 - 2 epochs.
+    let on = trial(&one_sided, &config(Forward::On), Vec::new());
+    assert_eq!(on.h.len(), 3);
+    assert_eq!(on.epochs, [2.0, 2.0, 3.0]);
+    assert_eq!(on.resets, 2, "the final round does not start fresh");
+    assert_eq!(
+        on.started,
+        [(0, 2, 2.0, false), (1, 2, 2.0, true), (2, 2, 3.0, true)]
+    );
+    assert_eq!(
+        on.h[2].epochs, 3.0,
+        "the record says what the round trained"
+    );
+    assert!(!on.h[2].transition.is_empty());
+    assert_eq!(config(Forward::On).planned_last_round(&on.h), 2);
+    // `auto` plans the plain schedule until round 0 turns it on.
+    let auto = trial(&one_sided, &config(Forward::Auto), Vec::new());
+    assert_eq!(auto.h.len(), 3);
+    assert_eq!(auto.epochs, [2.0, 2.0, 3.0]);
+    assert_eq!(
+        auto.started,
+        [(0, 4, 2.0, false), (1, 2, 2.0, true), (2, 2, 3.0, true)]
+    );
+    assert_eq!(config(Forward::Auto).planned_last_round(&auto.h), 2);
+    // Plain ITLM (auto off, or off) keeps every round, each fresh, the final one full-length.
+    for (round0, mode) in [(&spread, Forward::Auto), (&one_sided, Forward::Off)] {
+        let plain = trial(round0, &config(mode), Vec::new());
+        assert_eq!(plain.h.len(), 5, "{mode}");
+        assert_eq!(plain.epochs, [2.0, 2.0, 2.0, 2.0, 5.0]);
+        assert_eq!(plain.resets, 5);
+        assert!(plain.started.iter().all(|s| s.1 == 4 && !s.3));
+        assert_eq!(config(mode).planned_last_round(&plain.h), 4);
+    }
+    // Continuing the finished `on` run (the window raises `rounds` to the history's length):
+    // one more round, on every sample through the matrix, fresh and full-length.
+    let more = Config {
+        rounds: 4.max(on.h.len()),
+        ..config(Forward::On)
+    };
+    let next = trial(&one_sided, &more, on.h.clone());
+    assert_eq!(next.h.len(), 4);
+    assert_eq!(next.epochs, [5.0]);
+    assert_eq!(next.resets, 1);
+    assert_eq!(next.started, [(3, 3, 5.0, true)]);
+    // A one-round schedule has no forward round to continue: its final model starts fresh.
+    let one = trial(&one_sided, &cfg_with(Forward::On, 1), Vec::new());
+    assert_eq!(one.epochs, [2.0, 5.0]);
+    assert_eq!(one.resets, 2);
+}
+
+fn cfg_with(transition: Forward, rounds: usize) -> Config {
+    Config {
+        transition,
+        ..cfg(0.6, rounds)
+    }
+}

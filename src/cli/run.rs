@@ -217,10 +217,16 @@ pub fn run_and_export(
                 rounds,
                 trained_on,
                 epochs,
+                forward,
             } => {
                 bar.set_position(0);
                 bar.set_prefix(format!("round {round}/{rounds}"));
-                bar.set_message(format!("training {epochs} epochs on {trained_on}"));
+                let through = if *forward {
+                    " through the noise matrix"
+                } else {
+                    ""
+                };
+                bar.set_message(format!("training {epochs} epochs on {trained_on}{through}"));
             }
             Event::Tick { tick, .. } => {
                 bar.set_length(tick.batches as u64);

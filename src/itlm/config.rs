@@ -260,6 +260,54 @@ impl Config {
         }
     }
 
+    /// The schedule of a run that forward-corrects ([`Config::forward`] on, or auto once round
+    /// 0 turned it on), continuing after round `first - 1`: at most one forward-corrected
+    /// round between round 0 and the final model, so `rounds` is at most 2. A forward round
+    /// trains on every sample and only refines the matrix the next one trains with; two more
+    /// changed nothing measurable (README, Noisy labels), while each cost a round of training
+    /// on the whole set. A continued run still trains at least one more round.
+    pub fn forward_schedule(&self, first: usize) -> Config {
+        Config {
+            rounds: self.rounds.min(first.max(2)),
+            ..self.clone()
+        }
+    }
+
+    /// The index of the last round of a run of this config that has left `history`: the
+    /// forward schedule's once the run forward-corrects (`on`, or a round trained through a
+    /// matrix), never before its newest round.
+    pub fn planned_last_round(&self, history: &[std::sync::Arc<super::RoundRecord>]) -> usize {
+        let newest = history.last().map_or(0, |r| r.round);
+        let forwards = self.forward() == Forward::On
+            || (self.forward() == Forward::Auto
+                && history.iter().any(|r| !r.transition.is_empty()));
+        let last = if forwards {
+            self.forward_schedule(0).last_round()
+        } else {
+            self.last_round()
+        };
+        last.max(newest)
+    }
+
+    /// On a [`Config::forward_schedule`] started at round `first`: the epochs the final round
+    /// trains when it continues the forward round's model instead of starting fresh, so that
+    /// the final model has trained `final_epochs` in all; None when it starts fresh (no
+    /// forward round before it in this run, one trained as several models, or nothing left
+    /// to train). The forward round trained on the same samples through a matrix, never on
+    /// a cut, so there is nothing for a fresh start to forget; the final round trains on
+    /// with the matrix that round's model implies.
+    pub fn continued_final_epochs(&self, first: usize) -> Option<f64> {
+        let prev = self
+            .rounds
+            .checked_sub(1)
+            .filter(|&p| p >= 1 && p >= first)?;
+        if self.models_at(prev).count != 1 {
+            return None;
+        }
+        let more = self.final_epochs as f64 - self.epochs_at(prev);
+        (more >= 1.0).then_some(more)
+    }
+
     /// The fraction kept by the selection made after round `round` (0-based) of the schedule.
     pub fn tau_at(&self, round: usize) -> f64 {
         match self.schedule {

@@ -31,11 +31,15 @@ pub struct Eval<'a> {
 #[derive(Clone, Debug)]
 pub enum Event {
     /// Round `round` starts training `epochs` epochs on `trained_on` samples.
+    /// `rounds` is the index of the run's last round: it can shrink once the run is known
+    /// to forward-correct ([`Config::forward_schedule`]). `forward`: this round trains through
+    /// a label-noise matrix (on every sample the user did not exclude).
     RoundStarted {
         round: usize,
         rounds: usize,
         trained_on: usize,
         epochs: f64,
+        forward: bool,
     },
     /// A batch finished inside round `round`.
     Tick { round: usize, tick: Tick },
@@ -221,14 +225,51 @@ pub fn run<L: Learner + ?Sized>(
         return Err(Error::Config("the selection keeps no samples".into()));
     }
     let all: Vec<usize> = (0..n).collect();
-    let last = config.last_round();
+    // The schedule this run follows: `config`'s, or its forward schedule once the run is
+    // known to forward-correct (from the start with `on`, after round 0 with `auto`).
+    let forwards = config.forward() == Forward::On && learner.is_classifier();
+    let mut cfg = if forwards {
+        config.forward_schedule(first)
+    } else {
+        config.clone()
+    };
+    let mut last = cfg.last_round();
     let spectral =
         learner.is_classifier() && spectral::round_wants_spectral(n, learner.feature_dim());
     // The set the next round trains on: `data`, or a copy with the relabelled samples' new
     // labels ([`Config::relabel`]); every round is scored against the given labels.
     let mut relabelled_data: Option<Dataset> = None;
-    for round in first..=last {
-        let epochs = config.epochs_at(round);
+    let mut round = first;
+    while round <= last {
+        // Forward correction: every round after round 0 trains on every sample the user did
+        // not exclude, with the previous round's transition matrix; the cut only ranks.
+        let trained = relabelled_data.as_ref().unwrap_or(data);
+        let forward = match (cfg.forward(), auto_forward, history.first()) {
+            (Forward::Off, ..) => false,
+            (Forward::On, ..) => true,
+            (Forward::Auto, Some(on), _) => on,
+            // Round 0's model decides, once, for this round and every later one.
+            (Forward::Auto, None, Some(r0)) => {
+                let shape = transition::round0_shape(
+                    trained.labels(),
+                    &r0.probs,
+                    trained.num_classes(),
+                    &everyone,
+                );
+                let on = shape.is_some_and(|(f, s)| transition::suggests_forward(f, s));
+                observer.on(&Event::ForwardDecided { round, on, shape })?;
+                auto_forward = Some(on);
+                if on && learner.is_classifier() {
+                    cfg = cfg.forward_schedule(first);
+                    last = cfg.last_round();
+                }
+                on
+            }
+            (Forward::Auto, None, None) => false,
+        };
+        let forward = forward && learner.is_classifier();
+        // Not mutated below: the round reads one schedule.
+        let config = &cfg;
         let probe_start = Instant::now();
         let cut = if config.clusters_at(round) && round > 0 && learner.is_classifier() {
             let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
@@ -259,30 +300,9 @@ pub fn run<L: Learner + ?Sized>(
         };
         // The probe's training counts as this round's.
         let probe_secs = probe_start.elapsed().as_secs_f64();
-        // Forward correction: every round after round 0 trains on every sample the user did
-        // not exclude, with the previous round's transition matrix; the cut only ranks.
         let mut transition = None;
         let trained = relabelled_data.as_ref().unwrap_or(data);
-        let forward = match (config.forward(), auto_forward, history.first()) {
-            (Forward::Off, ..) => false,
-            (Forward::On, ..) => true,
-            (Forward::Auto, Some(on), _) => on,
-            // Round 0's model decides, once, for this round and every later one.
-            (Forward::Auto, None, Some(r0)) => {
-                let shape = transition::round0_shape(
-                    trained.labels(),
-                    &r0.probs,
-                    trained.num_classes(),
-                    &everyone,
-                );
-                let on = shape.is_some_and(|(f, s)| transition::suggests_forward(f, s));
-                observer.on(&Event::ForwardDecided { round, on, shape })?;
-                auto_forward = Some(on);
-                on
-            }
-            (Forward::Auto, None, None) => false,
-        };
-        if forward && learner.is_classifier() {
+        if forward {
             let t = (round > 0)
                 .then(|| transition_from_previous(history, trained, &everyone))
                 .flatten();
@@ -292,11 +312,22 @@ pub fn run<L: Learner + ?Sized>(
                 transition = t;
             }
         }
+        // The final round of a forward-corrected run continues the forward round's model
+        // (trained in this run, on the same samples) up to `final_epochs` in all.
+        let continued = (transition.is_some()
+            && round == config.rounds
+            && history
+                .last()
+                .is_some_and(|p| p.round + 1 == round && !p.transition.is_empty()))
+        .then(|| config.continued_final_epochs(first))
+        .flatten();
+        let epochs = continued.unwrap_or_else(|| config.epochs_at(round));
         observer.on(&Event::RoundStarted {
             round,
             rounds: last,
             trained_on: train_idx.len(),
             epochs,
+            forward: transition.is_some(),
         })?;
         let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
         let t0 = Instant::now();
@@ -317,9 +348,10 @@ pub fn run<L: Learner + ?Sized>(
             // Training and scoring interleave: the split is not measured.
             (s, t0.elapsed().as_secs_f64(), Instant::now())
         } else {
-            // The full-length rounds always start fresh: the model a user keeps never saw
-            // the trimmed samples, also with warm-started early rounds.
-            if round == first || config.reinit || round >= config.rounds {
+            // The full-length rounds start fresh, so that the model a user keeps never saw the
+            // trimmed samples, also with warm-started early rounds; except the final round of
+            // a forward-corrected run, whose forward round trained on no cut.
+            if continued.is_none() && (round == first || config.reinit || round >= config.rounds) {
                 learner.reset(Rng::derive(config.seed, round as u64).next_u64())?;
             }
             let train_data = relabelled_data.as_ref().unwrap_or(data);
@@ -502,6 +534,7 @@ pub fn run<L: Learner + ?Sized>(
         }
         history.push(record.clone());
         observer.on(&Event::RoundDone(record))?;
+        round += 1;
     }
     Ok(())
 }

@@ -263,7 +263,7 @@ pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> S
         Some((flipped, one_sided)) => format!(
             "forward correction (auto): {} - round 0's model implies {:.0}% of the labels flipped, {:.0}% of a class's flips into one other class (on from 5% flipped and over 50% one-sided)",
             if on {
-                format!("on from round {round}")
+                format!("on from round {round} (one forward round, then the final model trains on from it)")
             } else {
                 "off".to_string()
             },

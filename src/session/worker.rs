@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::export::RunStatus;
-use crate::itlm::{self, Config, Event, Phase, Pins, RoundRecord, Start, Tick};
+use crate::itlm::{self, Config, Event, Forward, Phase, Pins, RoundRecord, Start, Tick};
 use crate::learner::head::FeatureMatrix;
 use crate::learner::{self, LearnerConfig};
 
@@ -170,42 +170,38 @@ struct Eta {
     /// The last fraction reported: progress never goes back.
     reported: f64,
     started: Instant,
-    /// The samples each remaining round (index, size) was planned to train on: the cut,
-    /// until a forward-corrected round reports that it trains on every sample.
-    planned: Vec<(usize, f64)>,
+    /// The round the job starts at (a continued run's first new round).
+    first: usize,
 }
 
 impl Eta {
     fn new(job: &Job) -> Self {
-        let n = job.data.len() as f64;
+        let n = job.data.len();
         let trained_on = job
             .kept
             .as_ref()
-            .map(|k| k.iter().filter(|&&b| b).count() as f64)
-            .unwrap_or(n);
-        Self::plan(&job.config, n, job.history.len(), trained_on)
+            .map_or(n, |k| k.iter().filter(|&&b| b).count());
+        Self::planned(&job.config, job.history.len(), trained_on, n)
     }
 
-    /// The plan of rounds `first..` of `c` on `n` samples, round `first` training on
+    /// The plan of a job of `c` on `n` samples starting at round `first`, which trains on
     /// `trained_on`.
-    fn plan(c: &Config, n: f64, first: usize, mut trained_on: f64) -> Self {
-        let mut total = 0.0;
-        let mut planned = Vec::new();
-        for r in first..=c.last_round() {
-            planned.push((r, trained_on));
-            let (train, score) = Self::calls(c, r, c.epochs_at(r), trained_on, n);
-            total += c.models_at(r).count as f64 * (train + score);
-            trained_on = (c.tau_at(r) * n).ceil();
-        }
-        Self {
-            total_units: total.max(1.0),
+    fn planned(c: &Config, first: usize, trained_on: usize, n: usize) -> Self {
+        let mut eta = Self {
+            total_units: 1.0,
             done: 0.0,
             train_call: 0.0,
             score_call: 0.0,
             reported: 0.0,
             started: Instant::now(),
-            planned,
-        }
+            first,
+        };
+        let last = match c.forward() {
+            Forward::On => c.forward_schedule(first).last_round(),
+            _ => c.last_round(),
+        };
+        eta.start_round(c, first, last, c.epochs_at(first), trained_on, n, false);
+        eta
     }
 
     /// Units of one train call and one score call of round `r` (each of its models makes one
@@ -215,24 +211,51 @@ impl Eta {
         (3.0 * epochs * trained_on * m.train_share, n * m.score_share)
     }
 
-    fn start_round(&mut self, c: &Config, r: usize, epochs: f64, trained_on: usize, n: usize) {
-        (self.train_call, self.score_call) = Self::calls(c, r, epochs, trained_on as f64, n as f64);
-        // Forward correction (on, or auto once round 0 turned it on) trains this round and
-        // every later one on every sample, not on the cut the plan assumed: re-plan them.
-        let size = trained_on as f64;
-        let differs = self
-            .planned
-            .iter()
-            .any(|&(q, planned)| q == r && (planned - size).abs() >= 1.0);
-        if r > 0 && differs && c.forward() != crate::itlm::Forward::Off {
-            for (q, planned) in self.planned.iter_mut().filter(|(q, _)| *q >= r) {
-                let m = c.models_at(*q);
-                self.total_units +=
-                    m.count as f64 * 3.0 * c.epochs_at(*q) * m.train_share * (size - *planned);
-                *planned = size;
-            }
-            self.total_units = self.total_units.max(1.0);
+    /// Round `r` of a run whose last round is `last` starts training `epochs` epochs on
+    /// `trained_on` of `n` samples (`forward`: through a label-noise matrix). The rest of
+    /// the job is planned again from here: what the run reports can differ from what the
+    /// start could know (forward correction on auto trains every later round on every sample
+    /// and shortens the run, [`Config::forward_schedule`]; a user's pins move the cut).
+    #[allow(clippy::too_many_arguments)]
+    fn start_round(
+        &mut self,
+        c: &Config,
+        r: usize,
+        last: usize,
+        epochs: f64,
+        trained_on: usize,
+        n: usize,
+        forward: bool,
+    ) {
+        let n = n as f64;
+        (self.train_call, self.score_call) = Self::calls(c, r, epochs, trained_on as f64, n);
+        // The rounds after this one: on every sample through the matrix once the run
+        // forward-corrects (`on` does from round 1), else on the cut.
+        let forwards = forward || c.forward() == Forward::On;
+        let s = if forwards {
+            c.forward_schedule(self.first)
+        } else {
+            c.clone()
+        };
+        let continued = forwards
+            .then(|| s.continued_final_epochs(self.first))
+            .flatten();
+        let mut rest = s.models_at(r).count as f64 * (self.train_call + self.score_call);
+        for q in r + 1..=last {
+            let size = match (forwards, forward) {
+                // As many as this forward round (every sample the user did not exclude).
+                (true, true) => trained_on as f64,
+                (true, false) => n,
+                (false, _) => (s.tau_at(q - 1) * n).ceil(),
+            };
+            let e = match continued {
+                Some(e) if q == s.rounds => e,
+                _ => s.epochs_at(q),
+            };
+            let (train, score) = Self::calls(&s, q, e, size, n);
+            rest += s.models_at(q).count as f64 * (train + score);
         }
+        self.total_units = (self.done + rest).max(1.0);
     }
 
     /// The share done after a tick of the current call.
@@ -451,9 +474,18 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
                 rounds,
                 trained_on,
                 epochs,
+                forward,
             } => {
                 rounds_total = *rounds;
-                eta.start_round(&job.config, *round, *epochs, *trained_on, n);
+                eta.start_round(
+                    &job.config,
+                    *round,
+                    *rounds,
+                    *epochs,
+                    *trained_on,
+                    n,
+                    *forward,
+                );
             }
             Event::Tick { round, tick } => {
                 let fraction = eta.tick(tick);
@@ -565,37 +597,45 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::itlm::Forward;
 
-    /// The plan assumes rounds after round 0 train on the cut; a forward-corrected round that
-    /// reports every sample re-plans itself and the rounds after it, a plain one does not.
+    /// The plan assumes rounds after round 0 train on the cut; once a round reports that it
+    /// forward-corrects, the rest of the job is planned as the shorter forward schedule on
+    /// every sample, whose final round continues the forward round's model.
     #[test]
     fn a_forward_corrected_round_replans_the_rest_of_the_job() {
         let c = |transition| Config {
             tau: 0.6,
-            rounds: 2,
+            rounds: 4,
             epochs: 1.0,
-            final_epochs: 2,
+            final_epochs: 3,
             transition,
             ..Default::default()
         };
-        // 3 units per trained image and epoch, 1 per scored image, 100 scored a round:
-        // round 0 trains 100 x 1, round 1 60 x 1, the final round 60 x 2.
-        let planned = 3.0 * (100.0 + 60.0 + 120.0) + 300.0;
-        for mode in [Forward::Auto, Forward::On] {
-            let mut e = Eta::plan(&c(mode), 100.0, 0, 100.0);
-            assert_eq!(e.total_units, planned);
-            e.start_round(&c(mode), 0, 1.0, 100, 100);
-            assert_eq!(e.total_units, planned, "round 0 trains on all as planned");
-            e.start_round(&c(mode), 1, 1.0, 100, 100);
-            let all = 3.0 * (100.0 + 100.0 + 200.0) + 300.0;
-            assert_eq!(e.total_units, all, "{mode}: rounds 1 and 2 on all 100");
-            e.start_round(&c(mode), 2, 2.0, 100, 100);
-            assert_eq!(e.total_units, all, "planned once");
+        // 3 units per trained image and epoch, 1 per scored image, 100 scored a round.
+        // Plain: round 0 trains 100 x 1, rounds 1-3 60 x 1, the final round 60 x 3.
+        let plain = 3.0 * (100.0 + 3.0 * 60.0 + 180.0) + 500.0;
+        // Forward: round 0 100 x 1, round 1 100 x 1, the final round continues it 2 epochs.
+        let forward = 3.0 * (100.0 + 100.0 + 200.0) + 300.0;
+        let round0 = 3.0 * 100.0 + 100.0;
+        for mode in [Forward::Off, Forward::Auto] {
+            let mut e = Eta::planned(&c(mode), 0, 100, 100);
+            assert_eq!(e.total_units, plain, "{mode}");
+            e.done = round0;
+            e.start_round(&c(mode), 1, 4, 1.0, 60, 100, false);
+            assert_eq!(
+                e.total_units, plain,
+                "{mode}: a plain round 1 leaves the plan"
+            );
         }
-        // Plain ITLM trains on the cut: the plan stands.
-        let mut e = Eta::plan(&c(Forward::Off), 100.0, 0, 100.0);
-        e.start_round(&c(Forward::Off), 1, 1.0, 60, 100);
-        assert_eq!(e.total_units, planned);
+        let mut e = Eta::planned(&c(Forward::Auto), 0, 100, 100);
+        e.done = round0;
+        e.start_round(&c(Forward::Auto), 1, 2, 1.0, 100, 100, true);
+        assert_eq!(e.total_units, forward, "auto turned forward correction on");
+        e.done = round0 + 400.0;
+        e.start_round(&c(Forward::Auto), 2, 2, 2.0, 100, 100, true);
+        assert_eq!(e.total_units, forward, "the final round as planned");
+        // `on` plans the forward schedule from the start.
+        let e = Eta::planned(&c(Forward::On), 0, 100, 100);
+        assert_eq!(e.total_units, forward);
     }
 }
