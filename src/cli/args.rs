@@ -77,11 +77,13 @@ pub struct ItlmArgs {
     #[arg(long, conflicts_with = "relabel")]
     pub clusters: bool,
     /// Forward-correct the training loss for label noise: round 0 trains plainly on every
-    /// sample; every later round trains on every sample with the label-noise transition
-    /// matrix (P(given label | true class)) that the previous round's model implies
-    /// (cleanlab's confident joint; each round refines the estimate), so that flipped labels
-    /// do not bend the model towards them. The cut still ranks samples by the plain loss (what
-    /// is flagged) but no longer chooses what trains. `auto`: on when round 0's model sees
+    /// sample; round 1 trains on every sample with the label-noise transition matrix
+    /// (P(given label | true class)) that round 0's model implies (cleanlab's confident joint;
+    /// when its flips are one-sided, each class keeps only its likeliest flip), so that
+    /// flipped labels do not bend the model towards them; the final model trains on from
+    /// round 1's with the matrix round 1's model implies, to --final-epochs in all (so
+    /// --rounds counts at most 2 here). The cut still ranks samples by the plain loss (what is
+    /// flagged) but no longer chooses what trains. `auto`: on when round 0's model sees
     /// one-sided flips (at least 5% of the labels flipped, most of a class's flips into one
     /// other class, as systematic noise leaves), off otherwise. Classifiers only; `on` not
     /// with --restore, --relabel or --clusters (`auto` is off with them). `--transition`

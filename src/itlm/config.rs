@@ -51,7 +51,7 @@ pub enum Forward {
 
 crate::choice!(Forward, "forward correction", {
     Off => "off", "Plain ITLM: each round trains on its cut (the paper)";
-    On => "on", "Every round after round 0 trains on every sample through the label-noise matrix the previous round's model implies: for one-sided (systematic) flips";
+    On => "on", "Round 1 and the final model (which trains on from round 1's) train on every sample through the label-noise matrix the previous round's model implies: for one-sided (systematic) flips";
     Auto => "auto", "On when round 0's model sees one-sided label flips (at least 5% flipped, most of a class's flips into one other class), off otherwise";
 });
 
@@ -130,8 +130,9 @@ pub struct Config {
     /// Forward-correct the loss for label noise (classifiers, see [`super::transition`]):
     /// round 0 trains plainly on every sample; every later round trains on every sample the
     /// user did not exclude with the transition matrix the previous round's model implies
-    /// (cleanlab's confident joint; each round's estimate is the next one's), so that flipped
-    /// labels do not bend the model. The cut still ranks
+    /// (cleanlab's confident joint; each round's estimate is the next one's;
+    /// [`super::transition::for_training`]), so that flipped labels do not bend the model,
+    /// on the shorter [`Config::forward_schedule`]. The cut still ranks
     /// the samples by the round's plain loss (what the window shows and the exports flag), but
     /// no longer chooses what trains. Off = the paper; [`Forward::Auto`] (the default)
     /// decides from round 0's model. `On` is not allowed with `restore`, `relabel` or

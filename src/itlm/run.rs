@@ -120,7 +120,8 @@ impl<'a> Inputs<'a> {
 /// The transition matrix a round after round 0 trains with ([`Config::transition`]): the
 /// previous round's model's (round 0's trained plainly and briefly, before it fits the flips;
 /// the later ones forward-corrected, so they do not fit them) over the samples `everyone`
-/// (those the user did not exclude), against the labels `trained` gives.
+/// (those the user did not exclude), against the labels `trained` gives; each class keeping
+/// only its likeliest flip when the flips are one-sided ([`transition::for_training`]).
 fn transition_from_previous(
     history: &[Arc<RoundRecord>],
     trained: &Dataset,
@@ -133,6 +134,7 @@ fn transition_from_previous(
         trained.num_classes(),
         everyone,
     )
+    .map(|t| transition::for_training(t, trained.num_classes()))
     // A class no sample is confidently of: the previous round's matrix stands.
     .or_else(|| Some(prev.transition.clone()).filter(|t| !t.is_empty()))
 }

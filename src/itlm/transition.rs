@@ -67,6 +67,45 @@ pub fn from_joint(cj: &ConfidentJoint) -> Option<Vec<f32>> {
     Some(t)
 }
 
+/// The matrix a forward-corrected round trains with: each true class keeps its own label or
+/// carries its one likeliest other label (its [`top_flip`]); the rest of the row's mass goes
+/// back to its own label. Forward correction is for one-sided flips (what
+/// [`suggests_forward`] looks for), and the small spread cells of an estimate are the
+/// estimating model's confusions, not noise: left in, they let the model explain a class's
+/// labels with a neighbouring class and fold the one into the other (whole classes predicted
+/// as their neighbour on the digits set: README, Noisy labels).
+pub fn one_sided(t: &[f32], classes: usize) -> Vec<f32> {
+    let k = classes;
+    let mut t = t.to_vec();
+    if k < 2 || t.len() != k * k {
+        return t;
+    }
+    for j in 0..k {
+        let row = &mut t[j * k..(j + 1) * k];
+        let top = top_flip(row, j).map(|(g, _)| g);
+        let mut spread = 0.0;
+        for (g, v) in row.iter_mut().enumerate() {
+            if g != j && Some(g) != top {
+                spread += *v;
+                *v = 0.0;
+            }
+        }
+        row[j] += spread;
+    }
+    t
+}
+
+/// The matrix a forward-corrected round trains with, from an estimate `t`: [`one_sided`]
+/// when the estimate's flips are mostly one-sided (its [`shape`]'s second figure over 0.5,
+/// the line [`suggests_forward`] draws), else `t` as it is: spread flips (random noise,
+/// forward correction set on by hand) are the matrix's content there, not confusions.
+pub fn for_training(t: Vec<f32>, classes: usize) -> Vec<f32> {
+    match shape(&t, classes) {
+        Some((_, s)) if s > 0.5 => one_sided(&t, classes),
+        _ => t,
+    }
+}
+
 /// The largest cell of true class `j`'s row other than its own label: the label its flipped
 /// samples most often carry, and the share (None for a one-class row).
 pub fn top_flip(row: &[f32], j: usize) -> Option<(usize, f32)> {
@@ -198,6 +237,44 @@ pub fn from_truth(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_sided_keeps_each_class_s_likeliest_flip_and_gives_the_rest_back() {
+        let t = [
+            0.6, 0.3, 0.1, //
+            0.05, 0.9, 0.05, //
+            0.0, 0.0, 1.0,
+        ];
+        let s = one_sided(&t, 3);
+        let want = [0.7, 0.3, 0.0, 0.95, 0.05, 0.0, 0.0, 0.0, 1.0];
+        // Row 1's tie goes to one of its two cells; rows sum to 1 either way.
+        assert!((s[0] - want[0]).abs() < 1e-6 && (s[1] - want[1]).abs() < 1e-6 && s[2] == 0.0);
+        assert!((s[4] - 0.95).abs() < 1e-6 && (s[3] + s[5] - 0.05).abs() < 1e-6);
+        assert!(s[3] == 0.0 || s[5] == 0.0);
+        assert_eq!(&s[6..], &want[6..]);
+        for j in 0..3 {
+            assert!((s[j * 3..j * 3 + 3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+        // Anything but a square matrix comes back as it was.
+        assert_eq!(one_sided(&t[..4], 3), t[..4].to_vec());
+    }
+
+    /// Training keeps a one-sided estimate's likeliest flips only, and a spread one whole.
+    #[test]
+    fn training_sparsifies_one_sided_estimates_only() {
+        // True j labelled j + 1 at 40%, plus a little confusion with j + 2.
+        let one = [
+            0.55, 0.4, 0.05, //
+            0.05, 0.55, 0.4, //
+            0.4, 0.05, 0.55,
+        ];
+        let s = for_training(one.to_vec(), 3);
+        assert_eq!(s, one_sided(&one, 3));
+        assert!((s[0] - 0.6).abs() < 1e-6 && s[2] == 0.0);
+        // Random noise: each class's flips spread evenly.
+        let spread = [0.4, 0.3, 0.3, 0.3, 0.4, 0.3, 0.3, 0.3, 0.4];
+        assert_eq!(for_training(spread.to_vec(), 3), spread.to_vec());
+    }
 
     /// Three classes; class 0's samples labelled 1 at rate 0.4 (a systematic flip), a model
     /// that sees through the flip (p = 0.9 on the true class).

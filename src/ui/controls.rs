@@ -225,7 +225,7 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
             let before = s.config.transition;
             ui.horizontal(|ui| {
                 ui.label("label-noise correction")
-                    .on_hover_text("Forward correction: round 0 trains plainly; every later round trains on every sample you did not exclude, with the label-noise matrix P(given label | true class) the previous round's model implies, so flipped labels do not bend the model. The cut still ranks and flags samples by their loss but no longer chooses what trains. For one-sided (systematic) flips; not with restore, relabel or clusters");
+                    .on_hover_text("Forward correction: round 0 trains plainly; round 1 trains on every sample you did not exclude, with the label-noise matrix P(given label | true class) round 0's model implies (each class keeping only its likeliest flip when the flips are one-sided), so flipped labels do not bend the model; the final model trains on from round 1's, with round 1's matrix, to the final round's epochs in all (so the run has at most 2 rounds after round 0). The cut still ranks and flags samples by their loss but no longer chooses what trains. For one-sided (systematic) flips; not with restore, relabel or clusters");
                 for f in [Forward::Off, Forward::On, Forward::Auto] {
                     ui.radio_value(&mut s.config.transition, f, f.name())
                         .on_hover_text(f.help());
