@@ -616,7 +616,10 @@ fn cli_run(data: &Path, out: &Path, extra: &[&str]) {
         "--limit",
         "150",
     ]
-    .iter()
+    .chunks(2)
+    // The test's own value of an option replaces the default here.
+    .filter(|pair| !extra.contains(&pair[0]))
+    .flatten()
     .chain(extra)
     // Plain ITLM unless the test says otherwise (see `tiny_settings`).
     .chain(if extra.contains(&"--transition") {
@@ -2188,12 +2191,15 @@ fn one_sided_flips_in_round_0_offer_forward_correction() {
 fn auto_forward_correction_says_what_round_0_decided() {
     use itlm_inspector::export::RunFile;
     use itlm_inspector::itlm::Forward;
-    let (_data, _out, file) = saved_run(&["--transition", "auto"]);
+    let (_data, _out, file) = saved_run(&["--transition", "auto", "--rounds", "4"]);
     let run = RunFile::read(&file).unwrap();
     assert_eq!(run.config.transition, Forward::Auto);
     assert!(run.rounds[0].transition.is_empty());
     let last = run.rounds.last().unwrap();
     assert_eq!(last.transition.len(), 9, "round 0 turned it on");
+    // Forward-corrected: one forward round and the final model, not `rounds` + 1.
+    assert_eq!(run.config.rounds, 4);
+    assert_eq!(run.rounds.len(), 3);
     let mut h = harness(&file);
     step_until(&mut h, 60, "the run file to open", |a| {
         a.state.data.is_some() && a.state.record().is_some()
@@ -2207,6 +2213,9 @@ fn auto_forward_correction_says_what_round_0_decided() {
         "Label noise round {} trained with (forward correction)",
         last.round
     ));
+    // The timeline plans the run it was: three rounds, none still to come.
+    h.get_by_label("Showing round 2 of 2");
+    assert!(h.query_by_label("Round 3").is_none());
     // The last round trained through its matrix: no hint. Round 0 did not: the hint says
     // what auto made of it, without the button that turns it on.
     assert!(h
