@@ -1,0 +1,269 @@
+//! Forward correction's default (`Forward::Auto`) on a second real set: scikit-learn's digits
+//! (1797 8x8 images, from the `sklearn/datasets/data/digits.csv.gz` its wheel ships),
+//! upsampled to 28x28. Measured, never hard-coded outcomes.
+//!
+//! The wheel is found in the folder `ITLM_WHEELS` names (`.ci/run` fills it with `pip
+//! download`); without it the test prints "skipped" and passes, unless
+//! ITLM_REQUIRE_REAL_DATA=1.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use itlm_inspector::data::corrupt::{Corrupted, SampleKind};
+use itlm_inspector::data::{Dataset, ImageShape, Source};
+use itlm_inspector::itlm::{self, Config, Event, Forward, Start};
+use itlm_inspector::learner::{self, LearnerConfig};
+use itlm_inspector::rng::Rng;
+
+/// The scikit-learn wheel, or None (skipped) when it is not available.
+fn sklearn_wheel(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("ITLM_WHEELS").and_then(|dir| {
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                n.starts_with("scikit_learn-") && n.ends_with(".whl")
+            })
+    });
+    if found.is_none() {
+        if std::env::var("ITLM_REQUIRE_REAL_DATA").as_deref() == Ok("1") {
+            panic!("{test}: ITLM_WHEELS must name a folder with the scikit-learn wheel");
+        }
+        println!("{test}: skipped (set ITLM_WHEELS to a folder with the scikit-learn wheel)");
+    }
+    found
+}
+
+const SIDE: u32 = 28;
+
+/// All 1797 digits as 28x28 grayscale images: the 8x8 pixels (0..16) scaled to 0..255 and
+/// upsampled bilinearly.
+fn digits(wheel: &PathBuf) -> Dataset {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let mut gz = Vec::new();
+    zip.by_name("sklearn/datasets/data/digits.csv.gz")
+        .expect("the wheel ships the digits")
+        .read_to_end(&mut gz)
+        .unwrap();
+    let mut csv = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut csv)
+        .unwrap();
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for line in csv.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Vec<f32> = line.split(',').map(|x| x.trim().parse().unwrap()).collect();
+        assert_eq!(v.len(), 65, "64 pixels and the label: {line}");
+        let small = image::GrayImage::from_fn(8, 8, |x, y| {
+            image::Luma([(v[(y * 8 + x) as usize] * 255.0 / 16.0).round() as u8])
+        });
+        let big =
+            image::imageops::resize(&small, SIDE, SIDE, image::imageops::FilterType::Triangle);
+        pixels.extend_from_slice(big.as_raw());
+        labels.push(v[64] as u32);
+    }
+    assert_eq!(labels.len(), 1797);
+    let n = labels.len();
+    Dataset::from_parts(
+        "digits",
+        Source::Memory,
+        (0..10).map(|c| c.to_string()).collect(),
+        ImageShape::new(SIDE as usize, SIDE as usize, 1),
+        pixels,
+        labels,
+        (0..n).map(|i| format!("digit{i:04}.png")).collect(),
+    )
+    .unwrap()
+}
+
+/// A seeded split: `train` samples to train on, the rest to test.
+fn split(d: &Dataset, train: usize, seed: u64) -> (Dataset, Dataset) {
+    let mut idx: Vec<usize> = (0..d.len()).collect();
+    Rng::new(seed).shuffle(&mut idx);
+    (d.subset(&idx[..train]), d.subset(&idx[train..]))
+}
+
+/// 40% systematic noise, as `corrupt --noise systematic --rate 0.4` makes it: in every class
+/// c, 40% of the samples labelled c + 1. Returns which samples are bad.
+fn systematic_40(train: &Dataset, seed: u64) -> (Corrupted, Vec<bool>) {
+    let mut c = Corrupted::clean(train.clone());
+    let perm: Vec<u32> = (0..10).map(|k| (k + 1) % 10).collect();
+    c.flip_systematic(0.4, &perm, None, seed).unwrap();
+    let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+    (c, bad)
+}
+
+/// What one run left: its rounds and the decisions `Forward::Auto` announced.
+struct Ran {
+    hist: Vec<Arc<itlm::RoundRecord>>,
+    decided: Vec<bool>,
+}
+
+impl Ran {
+    fn test_acc(&self) -> f64 {
+        self.hist.last().unwrap().metrics.test_acc.unwrap()
+    }
+
+    fn precision(&self) -> f64 {
+        self.hist.last().unwrap().metrics.trim.unwrap().precision
+    }
+
+    /// For every class: how many training samples the final model predicts as it, over how
+    /// many carry its label (0 for a class folded into another).
+    fn predicted_over_labelled(&self, labels: &[u32]) -> Vec<f64> {
+        let pred = &self.hist.last().unwrap().predicted;
+        (0..10u32)
+            .map(|c| {
+                let p = pred.iter().filter(|&&x| x == c).count();
+                let l = labels.iter().filter(|&&x| x == c).count();
+                p as f64 / l as f64
+            })
+            .collect()
+    }
+}
+
+fn run(data: &Dataset, test: &Dataset, bad: &[bool], cfg: &Config) -> Ran {
+    let mut l = learner::build(&LearnerConfig::default(), data).unwrap();
+    let mut hist = Vec::new();
+    let mut decided = Vec::new();
+    itlm::run(
+        l.as_mut(),
+        itlm::Inputs {
+            data,
+            eval: itlm::Eval {
+                test: Some(test),
+                test2: None,
+            },
+            bad: Some(bad),
+            true_labels: None,
+            pins: None,
+        },
+        cfg,
+        Start::Fresh,
+        &mut hist,
+        &mut |e: &Event| {
+            if let Event::ForwardDecided { on, .. } = e {
+                decided.push(*on);
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    Ran { hist, decided }
+}
+
+/// The default (`Forward::Auto`) at 40% systematic noise on the digits (1400 training images,
+/// 397 test; class c labelled c + 1): round 0's flips are one-sided, so it forward-corrects,
+/// and the one-sided matrix ([`itlm::transition::for_training`]) does not fold a class into its
+/// neighbour at the pairs where the full estimated matrix did. Compared with plain ITLM
+/// (`Forward::Off`), tau 0.6, every other setting the default, the CNN learner.
+///
+/// The failure before: with the full matrix a forward-corrected run could explain a class's
+/// labels with its neighbour, and the final model predicted whole classes for no training
+/// sample (the CLI on these digits: classes 1 and 7 for none, 68 - 70% test accuracy against
+/// ~82% for plain ITLM). Measured here, over 18 (corruption seed 1 - 6, run seed 0 - 2) pairs
+/// of this in-memory setup, when written:
+/// - test accuracy: auto 91.5% on average (75.1 - 98.7), off 79.3% (68.0 - 87.2); auto beat
+///   off at 17 of 18 (lost at corruption 6, run 1: 75.1% vs 82.4%). With the full matrix
+///   (measured by disabling the one-sided step) auto was 84.7% (62.7 - 97.7).
+/// - trim precision: auto 0.909 on average, off 0.770 (auto higher at 16 of 18).
+/// - folding (a class predicted for under 10% as many training samples as carry its label):
+///   the full matrix at 10 of 18 pairs, the one-sided one at 4 of 18 (corruption/run 1/1,
+///   2/1, 4/1 and 6/1; below half at 7 of 18). The fix makes folding rarer, NOT impossible.
+///
+/// The pairs run here are three where the full matrix folded classes and the one-sided one
+/// does not (so the test fails if the step goes), and whose accuracy gain over plain ITLM is
+/// the 18 pairs' typical one: corruption 3 / run 1 (full matrix: classes 1 and 7 folded,
+/// 72.0%), 4 / 0 (7 folded, 86.9%) and 5 / 1 (1 and 8 folded, 71.3%). Measured at them:
+/// auto 97.0%, 96.2%, 93.7% (trim precision 0.984, 0.975, 0.918; the least predicted class
+/// at 0.97, 0.95, 0.58 of its labelled count), off 83.6%, 83.9%, 81.9% (0.807, 0.811,
+/// 0.795): +12.5 points and +0.155 precision on average. Asserted with slack: auto decides
+/// on in every run, no class below half its labelled count in any auto run, and the means
+/// beat off's by 5 points and by 0.05 precision (18-pair means: +12.2, +0.139). The half bar
+/// is met by the least margin at 5 / 1 (class 8 at 0.58, where the full matrix left 0.05).
+/// Six runs: ~35 s on 2 cores (~65 s of CPU) in release.
+#[test]
+fn the_default_forward_corrects_systematic_digit_flips_without_folding_a_class() {
+    let Some(wheel) = sklearn_wheel("digits forward correction") else {
+        return;
+    };
+    let (train, test) = split(&digits(&wheel), 1400, 12345);
+    assert_eq!(test.len(), 397);
+    let base = Config {
+        tau: 0.6,
+        ..Default::default()
+    };
+    assert_eq!(base.transition, Forward::Auto, "the default");
+    let (mut auto, mut off) = (Vec::new(), Vec::new());
+    for (corrupt_seed, seed) in [(3, 1), (4, 0), (5, 1)] {
+        let (c, bad) = systematic_40(&train, corrupt_seed);
+        let labels = c.data.labels();
+        let cfg = Config {
+            seed,
+            ..base.clone()
+        };
+        let a = run(&c.data, &test, &bad, &cfg);
+        let o = run(
+            &c.data,
+            &test,
+            &bad,
+            &Config {
+                transition: Forward::Off,
+                ..cfg
+            },
+        );
+        let (ra, ro) = (
+            a.predicted_over_labelled(labels),
+            o.predicted_over_labelled(labels),
+        );
+        let round2 = |v: &[f64]| {
+            v.iter()
+                .map(|x| (x * 100.0).round() / 100.0)
+                .collect::<Vec<_>>()
+        };
+        eprintln!(
+            "corruption {corrupt_seed}, run {seed}: auto {:.1}% (trim precision {:.3}, decided {:?}), off {:.1}% ({:.3}); predicted / labelled per class: auto {:?}, off {:?}",
+            a.test_acc() * 100.0,
+            a.precision(),
+            a.decided,
+            o.test_acc() * 100.0,
+            o.precision(),
+            round2(&ra),
+            round2(&ro)
+        );
+        assert_eq!(
+            a.decided,
+            [true],
+            "corruption {corrupt_seed}, run {seed}: auto must turn forward correction on"
+        );
+        assert!(o.decided.is_empty());
+        assert!(
+            !a.hist[1].transition.is_empty(),
+            "round 1 forward-corrected"
+        );
+        // A folded class is predicted for (almost) none of its samples; measured here the
+        // least predicted class of an auto run had 0.58 - 0.97 of its labelled count.
+        for (class, r) in ra.iter().enumerate() {
+            assert!(
+                *r >= 0.5,
+                "corruption {corrupt_seed}, run {seed}: class {class} predicted for {r:.2} of its labelled count: folded ({ra:?})"
+            );
+        }
+        auto.push((a.test_acc(), a.precision()));
+        off.push((o.test_acc(), o.precision()));
+    }
+    let mean =
+        |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
+    let (aa, oa) = (mean(&auto, |x| x.0), mean(&off, |x| x.0));
+    let (ap, op) = (mean(&auto, |x| x.1), mean(&off, |x| x.1));
+    eprintln!(
+        "mean test accuracy auto {:.1}% off {:.1}%; trim precision auto {ap:.3} off {op:.3}",
+        aa * 100.0,
+        oa * 100.0
+    );
+    // Measured +12.5 points here (+12.2 over 18 pairs).
+    assert!(aa > oa + 0.05, "test accuracy auto {aa} vs off {oa}");
+    // Measured +0.155 here (+0.139 over 18 pairs).
+    assert!(ap > op + 0.05, "trim precision auto {ap} vs off {op}");
+}
