@@ -2227,6 +2227,40 @@ fn auto_forward_correction_says_what_round_0_decided() {
     assert!(h.query_by_label("correct for it").is_none());
 }
 
+/// A round whose model predicts a class for (almost) none of its samples (a class folded into
+/// another, as forward correction did on the digits) says so under the round's figures; the
+/// other rounds do not.
+#[test]
+fn a_class_the_model_folded_into_another_is_named() {
+    use itlm_inspector::export::{Overwrite, RunFile};
+    let (_data, out, file) = saved_run(&[]);
+    let mut run = RunFile::read(&file).unwrap();
+    let last = run.rounds.len() - 1;
+    let labels = run.dataset.labels.clone();
+    let labelled = labels.iter().filter(|&&l| l == 1).count();
+    assert!(labelled >= 10);
+    let r = std::sync::Arc::make_mut(&mut run.rounds[last]);
+    // Every sample the last model called class 1 becomes class 2.
+    for p in r.predicted.iter_mut().filter(|p| **p == 1) {
+        *p = 2;
+    }
+    let saved = out.path().join("folded.itlm");
+    itlm_inspector::export::write_atomic(&saved, &run.to_bytes().unwrap(), Overwrite::Refuse)
+        .unwrap();
+    let mut h = harness(&saved);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some() && a.state.record().is_some()
+    });
+    no_errors(&h);
+    let name = run.dataset.classes[1].clone();
+    h.get_by_label(&format!(
+        "Round {last}'s model predicts {name} for 0 of the {labelled} samples labelled {name} (0%): the class is folded into another (forward correction that read its flip the wrong way) or trimmed away"
+    ));
+    h.state_mut().state.select_round(0);
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("'s model predicts").is_none());
+}
+
 /// The label-noise correction's three modes in More...: `on` goes off when the restore (which
 /// chooses the final set) is ticked; `auto` stays, and the run applies it as off.
 #[test]

@@ -289,6 +289,21 @@ pub fn run_and_export(
         for f in &files {
             eprintln!("wrote {}", f.display());
         }
+        // A class the last model predicts for (almost) none of its samples.
+        if let Some(last) = run.rounds.last() {
+            let k = run.dataset.classes.len();
+            for s in crate::itlm::starved_classes(&run.dataset.labels, &last.predicted, k) {
+                let again = if last.transition.is_empty() {
+                    ""
+                } else {
+                    "; compare a run with --transition off"
+                };
+                eprintln!(
+                    "warning: the final model {}{again}",
+                    session::starved_line(&s, &run.dataset.classes)
+                );
+            }
+        }
         if matches!(&result, Err(e) if !matches!(e, Error::Cancelled)) {
             eprintln!(
                 "the {} rounds finished before the failure are in {}",

@@ -21,7 +21,7 @@ pub use clusters::{ClusterCut, ClusterReport};
 pub use config::{Config, Forward, LossAggregate, RoundModels, TauSchedule};
 pub use decisions::{Decision, Decisions};
 pub use learner::{Features, ImageGrid, Learner, Phase, Scores, Tick, TickFn};
-pub use metrics::{RoundMetrics, TrimQuality};
+pub use metrics::{starved_classes, RoundMetrics, Starved, TrimQuality, STARVED_SHARE};
 pub use pins::Pins;
 pub use record::RoundRecord;
 pub use relabel::RelabelQuality;

@@ -275,6 +275,21 @@ pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> S
     }
 }
 
+/// A class a model starves ([`crate::itlm::Starved`]) in words, for the CLI's warning and
+/// the window; `classes` names the classes.
+pub fn starved_line(s: &crate::itlm::Starved, classes: &[String]) -> String {
+    let name = classes
+        .get(s.class as usize)
+        .cloned()
+        .unwrap_or_else(|| s.class.to_string());
+    format!(
+        "predicts {name} for {} of the {} samples labelled {name} ({:.0}%): the class is folded into another (forward correction that read its flip the wrong way) or trimmed away",
+        s.predicted,
+        s.labelled,
+        100.0 * s.predicted as f64 / s.labelled.max(1) as f64
+    )
+}
+
 /// How much a round's line says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineStyle {

@@ -77,6 +77,20 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
             ));
         }
         ui.label(RichText::new(s).strong());
+        // A class this round's model predicts for (almost) none of its samples.
+        if let (Some(d), false) = (state.data.as_ref(), generative) {
+            let k = d.train.num_classes();
+            for c in crate::itlm::starved_classes(d.train.labels(), &r.predicted, k) {
+                ui.label(
+                    RichText::new(format!(
+                        "Round {}'s model {}",
+                        r.round,
+                        crate::session::starved_line(&c, &d.train.classes)
+                    ))
+                    .color(Color32::from_rgb(230, 150, 60)),
+                );
+            }
+        }
     }
     let shown = state.record().map(|r| r.round as f64);
     if generative {
