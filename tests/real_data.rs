@@ -206,7 +206,8 @@ fn relabelling_gives_most_confident_trimmed_samples_their_true_label() {
 /// estimate the matrix: it over-estimates the noise and forward correction lost 5 points;
 /// README.)
 /// With it, round 0 trains plainly and every later round trains on every sample with the
-/// label-noise matrix the previous round's model implies. Asserted, as measured here: the
+/// label-noise matrix the previous round's model implies (its one-sided form: each class's
+/// likeliest flip). Asserted, as measured here: the
 /// final model is more accurate on the test set and the final cut is more precise (see the
 /// README's "Noisy labels" for 20000 images, three seeds, and random noise).
 #[test]
@@ -280,16 +281,38 @@ fn forward_correction_beats_plain_itlm_under_systematic_noise() {
         assert_eq!(r.trained_on, 4000, "round {}", r.round);
         assert_eq!(r.transition.len(), k * k, "round {}", r.round);
     }
-    // The flips are 40% of every class: the matrix's diagonal says so, within a margin.
+    // The flips are 40% of every class: round 0's estimate says so, within a margin.
+    let everyone: Vec<usize> = (0..c.data.len()).collect();
+    let est = itlm::transition::estimate(c.data.labels(), &h_fw[0].probs, k, &everyone).unwrap();
+    let est_diag: Vec<String> = (0..k).map(|j| format!("{:.2}", est[j * k + j])).collect();
     for j in 0..k {
-        assert!((0.4..=0.85).contains(&t[j * k + j]), "{diag:?}");
+        assert!((0.4..=0.85).contains(&est[j * k + j]), "{est_diag:?}");
     }
+    // Round 1 trained with its one-sided form (the flips are one-sided): every class keeps
+    // its own label or carries one other, for most classes the flip the corruption made
+    // (class c labelled c + 1). Measured: 9 of 10 (round 0 read Coat's flip as Dress, not
+    // Sandal).
+    let mut kept_flips = Vec::new();
+    for j in 0..k {
+        let off: Vec<usize> = (0..k).filter(|&g| g != j && t[j * k + g] > 0.0).collect();
+        assert!(off.len() <= 1, "class {j}: {off:?}");
+        kept_flips.push(off.first().copied());
+    }
+    let right = (0..k)
+        .filter(|&j| kept_flips[j] == Some((j + 1) % k))
+        .count();
+    eprintln!("round 1's flips {kept_flips:?}: {right} of {k} the corruption's");
+    assert!(
+        right >= 8,
+        "{kept_flips:?}; estimate's diagonal {est_diag:?}"
+    );
     // The default (`Forward::Auto`) reads the same flips off round 0's model and turns it on.
     let all: Vec<usize> = (0..c.data.len()).collect();
     let (flipped, one_sided) =
         itlm::transition::round0_shape(c.data.labels(), &h_plain[0].probs, k, &all).unwrap();
     assert!(itlm::transition::suggests_forward(flipped, one_sided));
-    // Measured when written: 65.5% -> 83.2%, trim precision 0.671 -> 0.933.
+    // Measured when written: 65.5% -> 83.2%, trim precision 0.671 -> 0.933; with the
+    // three-round schedule and the one-sided matrix: 65.5% -> 83.3%, 0.671 -> 0.924.
     assert!(fa > pa + 0.10, "test accuracy {fa} vs plain {pa}");
     assert!(fp > pp + 0.15, "trim precision {fp} vs plain {pp}");
 }
