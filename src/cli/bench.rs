@@ -22,17 +22,22 @@ pub struct BenchArgs {
     #[arg(long, default_value = "/usr/share/datasets/fashion-mnist")]
     pub data: PathBuf,
     /// Comma-separated parts: train,score,round,load,select,memory (the default), scale (the
-    /// 100k-1M figures, opt-in); other names are refused.
+    /// 100k-1M figures, opt-in), job (the whole job against the cleanlab pipeline, opt-in:
+    /// minutes); other names are refused.
     #[arg(long, default_value = "train,score,round,load,select,memory")]
     pub only: String,
     /// Scratch folder for the PNG load test (default: a temporary folder, removed after); for
-    /// `scale`, where the 100k IDX pair, PNG folder and run file are left (default: none).
+    /// `scale`, where the 100k IDX pair, PNG folder and run file are left (default: none); for
+    /// `job`, where the noisy copy and our run's files are left (default: a temporary folder).
     #[arg(long)]
     pub scratch: Option<PathBuf>,
     /// Samples of the synthetic set of the `scale` part (`--only scale`; not in the default
     /// parts: it takes minutes). The training parts use at most 100000 of them.
     #[arg(long, default_value_t = 1_000_000)]
     pub scale_n: usize,
+    /// Training images of the `job` part's noisy copy (`--only job`).
+    #[arg(long, default_value_t = 20_000)]
+    pub job_n: usize,
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB (Linux).
@@ -61,8 +66,8 @@ fn cnn(d: &Dataset) -> Result<Box<dyn Learner>> {
 }
 
 /// The parts `bench` measures, in the order `--only` lists them.
-pub const PARTS: [&str; 7] = [
-    "train", "score", "round", "load", "select", "memory", "scale",
+pub const PARTS: [&str; 8] = [
+    "train", "score", "round", "load", "select", "memory", "scale", "job",
 ];
 
 /// The parts named by `--only`: unknown names and an empty list are refused with the valid
@@ -158,6 +163,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     if want("scale") {
         super::bench_scale::scale(a.scale_n, a.scratch.as_deref())?;
+    }
+    if want("job") {
+        super::bench_job::job(&a.data, a.job_n, a.scratch.as_deref())?;
     }
     Ok(())
 }
@@ -342,7 +350,7 @@ mod tests {
         assert_eq!(
             e,
             "invalid configuration: --only: no part named 'foo'; the parts are train, score, \
-             round, load, select, memory, scale"
+             round, load, select, memory, scale, job"
         );
         assert_eq!(chosen_parts("scale").unwrap(), ["scale"]);
         for empty in ["", " , "] {
