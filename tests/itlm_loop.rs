@@ -601,18 +601,24 @@ fn forward_correction_trains_every_round_on_all_samples_with_the_previous_models
     }
 }
 
-/// `Forward::Auto`: round 0's class probabilities decide. One-sided flips (each class's
-/// flipped samples look like one other class, as a systematic flip leaves) turn forward
-/// correction on for every later round; flips spread over the other classes (random noise)
-/// or none leave plain ITLM; with restore it is off.
-#[test]
-fn auto_forward_correction_follows_what_round_0_sees() {
+/// Round 0's views of a 40-sample, 4-class set (labels `i % 4`, losses `i`): samples 0..12
+/// look like another class than their label, the rest like their label.
+struct Round0Views {
+    k: usize,
+    data: Dataset,
+    losses: Vec<f32>,
+    /// Every sample looks like its label (what later models see).
+    clean: Vec<f32>,
+    /// Labelled g, looks like g - 1: true class j is labelled j + 1, always the same other.
+    one_sided: Vec<f32>,
+    /// Labelled g, looks like g + 1, g + 2 or g + 3: each true class's flips go to all three
+    /// others.
+    spread: Vec<f32>,
+}
+
+fn round0_views() -> Round0Views {
     let n = 40;
     let k = 4;
-    let data = dataset(n, k); // labels i % 4
-    let losses: Vec<f32> = (0..n).map(|i| i as f32).collect();
-    // Round 0's model: samples 0..12 look like another class than their label (`seen`), the
-    // rest like their label; later models see every label.
     let probs = |seen: &dyn Fn(usize) -> usize| -> Vec<f32> {
         (0..n)
             .flat_map(|i| {
@@ -621,12 +627,32 @@ fn auto_forward_correction_follows_what_round_0_sees() {
             })
             .collect()
     };
-    let clean = probs(&|i| i % k);
-    // Labelled g, looks like g - 1: true class j is labelled j + 1, always the same other.
-    let one_sided = probs(&|i| (i % k + k - 1) % k);
-    // Labelled g, looks like g + 1, g + 2 or g + 3: each true class's flips go to all three
-    // others.
-    let spread = probs(&|i| (i % k + 1 + i / 4) % k);
+    Round0Views {
+        k,
+        data: dataset(n, k),
+        losses: (0..n).map(|i| i as f32).collect(),
+        clean: probs(&|i| i % k),
+        one_sided: probs(&|i| (i % k + k - 1) % k),
+        spread: probs(&|i| (i % k + 1 + i / 4) % k),
+    }
+}
+
+/// `Forward::Auto`: round 0's class probabilities decide. One-sided flips (each class's
+/// flipped samples look like one other class, as a systematic flip leaves) turn forward
+/// correction on for every later round; flips spread over the other classes (random noise)
+/// or none leave plain ITLM; with restore it is off.
+#[test]
+fn auto_forward_correction_follows_what_round_0_sees() {
+    // Round 0's model sees one of the views; later models see every label.
+    let Round0Views {
+        k,
+        data,
+        losses,
+        clean,
+        one_sided,
+        spread,
+        ..
+    } = round0_views();
     let config = |transition| Config {
         transition,
         ..cfg(0.6, 2)
@@ -707,21 +733,7 @@ fn auto_forward_correction_follows_what_round_0_sees() {
 /// round, fresh and full-length.
 #[test]
 fn a_forward_corrected_run_refines_once_and_the_final_model_continues_it() {
-    let n = 40;
-    let k = 4;
-    let data = dataset(n, k);
-    let losses: Vec<f32> = (0..n).map(|i| i as f32).collect();
-    let probs = |seen: &dyn Fn(usize) -> usize| -> Vec<f32> {
-        (0..n)
-            .flat_map(|i| {
-                let c = if i < 12 { seen(i) } else { i % k };
-                (0..k).map(move |j| if j == c { 0.9 } else { 0.05 })
-            })
-            .collect()
-    };
-    let clean = probs(&|i| i % k);
-    let one_sided = probs(&|i| (i % k + k - 1) % k);
-    let spread = probs(&|i| (i % k + 1 + i / 4) % k);
+    let v = round0_views();
     // epochs 2, final 5, rounds 4.
     let config = |transition| Config {
         transition,
@@ -736,8 +748,13 @@ fn a_forward_corrected_run_refines_once_and_the_final_model_continues_it() {
         started: Vec<(usize, usize, f64, bool)>,
     }
     let trial = |round0: &Vec<f32>, c: &Config, history: Vec<Arc<RoundRecord>>| {
-        let (mut l, calls) = FakeLearner::new(losses.clone());
-        l.probs = vec![round0.clone(), clean.clone(), clean.clone(), clean.clone()];
+        let (mut l, calls) = FakeLearner::new(v.losses.clone());
+        l.probs = vec![
+            round0.clone(),
+            v.clean.clone(),
+            v.clean.clone(),
+            v.clean.clone(),
+        ];
         let mut h = history;
         let start = match h.last() {
             Some(r) => Start::After {
@@ -748,7 +765,7 @@ fn a_forward_corrected_run_refines_once_and_the_final_model_continues_it() {
         let mut started = Vec::new();
         itlm::run(
             &mut l,
-            itlm::Inputs::new(&data),
+            itlm::Inputs::new(&v.data),
             c,
             start,
             &mut h,
@@ -776,7 +793,7 @@ fn a_forward_corrected_run_refines_once_and_the_final_model_continues_it() {
         }
     };
     // `on`: round 0, one forward round, and the final model continuing it for 5 - 2 epochs.
-    let on = trial(&one_sided, &config(Forward::On), Vec::new());
+    let on = trial(&v.one_sided, &config(Forward::On), Vec::new());
     assert_eq!(on.h.len(), 3);
     assert_eq!(on.epochs, [2.0, 2.0, 3.0]);
     assert_eq!(on.resets, 2, "the final round does not start fresh");
@@ -791,7 +808,7 @@ fn a_forward_corrected_run_refines_once_and_the_final_model_continues_it() {
     assert!(!on.h[2].transition.is_empty());
     assert_eq!(config(Forward::On).planned_last_round(&on.h), 2);
     // `auto` plans the plain schedule until round 0 turns it on.
-    let auto = trial(&one_sided, &config(Forward::Auto), Vec::new());
+    let auto = trial(&v.one_sided, &config(Forward::Auto), Vec::new());
     assert_eq!(auto.h.len(), 3);
     assert_eq!(auto.epochs, [2.0, 2.0, 3.0]);
     assert_eq!(
@@ -800,7 +817,7 @@ fn a_forward_corrected_run_refines_once_and_the_final_model_continues_it() {
     );
     assert_eq!(config(Forward::Auto).planned_last_round(&auto.h), 2);
     // Plain ITLM (auto off, or off) keeps every round, each fresh, the final one full-length.
-    for (round0, mode) in [(&spread, Forward::Auto), (&one_sided, Forward::Off)] {
+    for (round0, mode) in [(&v.spread, Forward::Auto), (&v.one_sided, Forward::Off)] {
         let plain = trial(round0, &config(mode), Vec::new());
         assert_eq!(plain.h.len(), 5, "{mode}");
         assert_eq!(plain.epochs, [2.0, 2.0, 2.0, 2.0, 5.0]);
@@ -814,13 +831,13 @@ fn a_forward_corrected_run_refines_once_and_the_final_model_continues_it() {
         rounds: 4.max(on.h.len()),
         ..config(Forward::On)
     };
-    let next = trial(&one_sided, &more, on.h.clone());
+    let next = trial(&v.one_sided, &more, on.h.clone());
     assert_eq!(next.h.len(), 4);
     assert_eq!(next.epochs, [5.0]);
     assert_eq!(next.resets, 1);
     assert_eq!(next.started, [(3, 3, 5.0, true)]);
     // A one-round schedule has no forward round to continue: its final model starts fresh.
-    let one = trial(&one_sided, &cfg_with(Forward::On, 1), Vec::new());
+    let one = trial(&v.one_sided, &cfg_with(Forward::On, 1), Vec::new());
     assert_eq!(one.epochs, [2.0, 5.0]);
     assert_eq!(one.resets, 2);
 }

@@ -10,6 +10,7 @@ use itlm_inspector::data::{self, Dataset, LoadOptions};
 use itlm_inspector::itlm::{self, Config, Forward, Learner, Quiet, Selection, Start, TauSchedule};
 use itlm_inspector::learner::{self, LearnerConfig, ModelKind};
 
+mod common;
 mod fashion_data;
 
 fn fashion(train: usize, test: usize) -> Option<(Dataset, Dataset)> {
@@ -376,24 +377,7 @@ fn itlm_rounds(
     bad: &[bool],
     cfg: &Config,
 ) -> Vec<Arc<itlm::RoundRecord>> {
-    let mut l = learner::build(lc, data).unwrap();
-    let mut hist = Vec::new();
-    itlm::run(
-        l.as_mut(),
-        itlm::Inputs {
-            data,
-            eval,
-            bad: Some(bad),
-            true_labels: None,
-            pins: None,
-        },
-        cfg,
-        Start::Fresh,
-        &mut hist,
-        &mut Quiet,
-    )
-    .unwrap();
-    hist
+    common::run_itlm(lc, data, eval, bad, cfg, &mut Quiet)
 }
 
 /// Backdoor (the paper's third setting): 10% of the Trousers in 6000 training images get a

@@ -6,14 +6,16 @@
 //! download`); without it the test prints "skipped" and passes, unless
 //! ITLM_REQUIRE_REAL_DATA=1.
 
+mod common;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use itlm_inspector::data::corrupt::{Corrupted, SampleKind};
 use itlm_inspector::data::{Dataset, ImageShape, Source};
-use itlm_inspector::itlm::{self, Config, Event, Forward, Start};
-use itlm_inspector::learner::{self, LearnerConfig};
+use itlm_inspector::itlm::{self, Config, Event, Forward};
+use itlm_inspector::learner::LearnerConfig;
 use itlm_inspector::rng::Rng;
 
 /// The scikit-learn wheel, or None (skipped) when it is not available.
@@ -124,32 +126,24 @@ impl Ran {
 }
 
 fn run(data: &Dataset, test: &Dataset, bad: &[bool], cfg: &Config) -> Ran {
-    let mut l = learner::build(&LearnerConfig::default(), data).unwrap();
-    let mut hist = Vec::new();
     let mut decided = Vec::new();
-    itlm::run(
-        l.as_mut(),
-        itlm::Inputs {
-            data,
-            eval: itlm::Eval {
-                test: Some(test),
-                test2: None,
-            },
-            bad: Some(bad),
-            true_labels: None,
-            pins: None,
-        },
+    let eval = itlm::Eval {
+        test: Some(test),
+        test2: None,
+    };
+    let hist = common::run_itlm(
+        &LearnerConfig::default(),
+        data,
+        eval,
+        bad,
         cfg,
-        Start::Fresh,
-        &mut hist,
         &mut |e: &Event| {
             if let Event::ForwardDecided { on, .. } = e {
                 decided.push(*on);
             }
             Ok(())
         },
-    )
-    .unwrap();
+    );
     Ran { hist, decided }
 }
 

@@ -303,7 +303,6 @@ pub fn run<L: Learner + ?Sized>(
         // The probe's training counts as this round's.
         let probe_secs = probe_start.elapsed().as_secs_f64();
         let mut transition = None;
-        let trained = relabelled_data.as_ref().unwrap_or(data);
         if forward {
             let t = (round > 0)
                 .then(|| transition_from_previous(history, trained, &everyone))
@@ -343,9 +342,8 @@ pub fn run<L: Learner + ?Sized>(
                     .map(|_| (train_idx.clone(), all.clone()))
                     .collect()
             };
-            let train_data = relabelled_data.as_ref().unwrap_or(data);
             let s = averaged(
-                learner, train_data, &plans, epochs, seed, round, spectral, &mut tick,
+                learner, trained, &plans, epochs, seed, round, spectral, &mut tick,
             )?;
             // Training and scoring interleave: the split is not measured.
             (s, t0.elapsed().as_secs_f64(), Instant::now())
@@ -356,10 +354,9 @@ pub fn run<L: Learner + ?Sized>(
             if continued.is_none() && (round == first || config.reinit || round >= config.rounds) {
                 learner.reset(Rng::derive(config.seed, round as u64).next_u64())?;
             }
-            let train_data = relabelled_data.as_ref().unwrap_or(data);
             check_finite(
                 round,
-                learner.train(train_data, &train_idx, epochs, seed, &mut tick)?,
+                learner.train(trained, &train_idx, epochs, seed, &mut tick)?,
             )?;
             let train_secs = t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
@@ -388,9 +385,11 @@ pub fn run<L: Learner + ?Sized>(
             ..Default::default()
         };
         if learner.is_classifier() {
-            let trained_labels = relabelled_data.as_ref().unwrap_or(data).labels();
-            metrics.train_acc =
-                accuracy(&scores.predicted, trained_labels, train_idx.iter().copied());
+            metrics.train_acc = accuracy(
+                &scores.predicted,
+                trained.labels(),
+                train_idx.iter().copied(),
+            );
             metrics.all_acc = accuracy(&scores.predicted, data.labels(), 0..n);
         }
         for (set, is_test2) in [(eval.test, false), (eval.test2, true)] {

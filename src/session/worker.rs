@@ -228,15 +228,16 @@ impl Eta {
         forward: bool,
     ) {
         let n = n as f64;
-        (self.train_call, self.score_call) = Self::calls(c, r, epochs, trained_on as f64, n);
         // The rounds after this one: on every sample through the matrix once the run
-        // forward-corrects (`on` does from round 1), else on the cut.
+        // forward-corrects (`on` does from round 1), else on the cut. This round's models
+        // come from the same schedule (a forward run's last round is one model, not folds).
         let forwards = forward || c.forward() == Forward::On;
         let s = if forwards {
             c.forward_schedule(self.first)
         } else {
             c.clone()
         };
+        (self.train_call, self.score_call) = Self::calls(&s, r, epochs, trained_on as f64, n);
         let continued = forwards
             .then(|| s.continued_final_epochs(self.first))
             .flatten();
@@ -637,5 +638,14 @@ mod tests {
         // `on` plans the forward schedule from the start.
         let e = Eta::planned(&c(Forward::On), 0, 100, 100);
         assert_eq!(e.total_units, forward);
+        // With folds, the early rounds cross-fit but a forward run's last round (round 2,
+        // shorter than the 4 the user set) trains one model on everything.
+        let folded = Config {
+            folds: 2,
+            ..c(Forward::On)
+        };
+        let mut e = Eta::planned(&folded, 0, 100, 100);
+        e.start_round(&folded, 2, 2, 2.0, 100, 100, true);
+        assert_eq!((e.train_call, e.score_call), (3.0 * 2.0 * 100.0, 100.0));
     }
 }

@@ -9,12 +9,12 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     let state = v.state;
     let Some(run) = &state.run else { return };
     let n = run.history.len();
+    let active = run.status.is_active();
     // The live run says how long it is (forward correction shortens it once it is on).
-    let planned = match (&run.progress, run.status.is_active()) {
+    let planned = match (&run.progress, active) {
         (Some(p), true) => p.rounds.max(run.history.last().map_or(0, |r| r.round)),
         _ => run.config.planned_last_round(&run.history),
     } + 1;
-    let active = run.status.is_active();
     let selected = state.selected_round;
     let showing = state.record().map(|r| r.round);
     let mut live = state.follow_latest;

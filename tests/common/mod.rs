@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use itlm_inspector::data::{Dataset, ImageShape, Source};
-use itlm_inspector::itlm::{Learner, Phase, Scores, Tick, TickFn};
+use itlm_inspector::itlm::{self, Config, Learner, Observer, Phase, Scores, Start, Tick, TickFn};
+use itlm_inspector::learner::{self, LearnerConfig};
 use itlm_inspector::{Error, Result};
 
 /// A dataset of `n` 2x2 gray images with labels `i % classes`.
@@ -235,4 +236,35 @@ pub fn wait(
         s.poll();
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// A fresh ITLM run of the learner `lc` builds on real data, with the truth of which samples
+/// are bad (for trim precision) and the test sets each round reports; `observer` sees the
+/// run's events. Its round records.
+pub fn run_itlm(
+    lc: &LearnerConfig,
+    data: &Dataset,
+    eval: itlm::Eval,
+    bad: &[bool],
+    cfg: &Config,
+    observer: &mut dyn Observer,
+) -> Vec<Arc<itlm::RoundRecord>> {
+    let mut l = learner::build(lc, data).unwrap();
+    let mut hist = Vec::new();
+    itlm::run(
+        l.as_mut(),
+        itlm::Inputs {
+            data,
+            eval,
+            bad: Some(bad),
+            true_labels: None,
+            pins: None,
+        },
+        cfg,
+        Start::Fresh,
+        &mut hist,
+        observer,
+    )
+    .unwrap();
+    hist
 }
