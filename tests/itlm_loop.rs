@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::{dataset, FakeLearner};
 use itlm_inspector::data::{Dataset, ImageShape, Source};
 use itlm_inspector::itlm::{
-    self, Config, Event, Forward, LossAggregate, Phase, RoundRecord, Start, TauSchedule,
+    self, Config, Event, FinalSet, Forward, LossAggregate, Phase, RoundRecord, Start, TauSchedule,
 };
 
 fn cfg(tau: f64, rounds: usize) -> Config {
@@ -840,6 +840,136 @@ fn a_forward_corrected_run_refines_once_and_the_final_model_continues_it() {
     let one = trial(&v.one_sided, &cfg_with(Forward::On, 1), Vec::new());
     assert_eq!(one.epochs, [2.0, 5.0]);
     assert_eq!(one.resets, 2);
+}
+
+/// The final check ([`itlm::final_check`]): before the final round of a run `auto` turned
+/// forward correction on, a learner cheap to retrain trains 5 folds x 3 candidate sets (every
+/// sample through the matrix, the cut through it, the cut plainly) and the run follows the
+/// candidate whose held-out predictions matched the given labels most: the final model
+/// continues the forward round's (trained again as it was: the check's models replaced it),
+/// or trains fresh on the cut through the matrix, or the run goes on as plain ITLM from the
+/// forward round's cut (the plain schedule's remaining rounds). The fake's check
+/// models predict the given labels for one candidate and another class for the rest, so
+/// the check must pick that one. The CNN (not cheap) and `on` (the user's choice) are not
+/// checked.
+#[test]
+fn the_final_check_follows_the_set_held_out_labels_choose() {
+    let v = round0_views();
+    let wrong: Vec<u32> = (0..40).map(|i| ((i + 1) % v.k) as u32).collect();
+    let trial = |winner: Option<FinalSet>, cheap: bool, mode: Forward| {
+        let (mut l, calls) = FakeLearner::new(v.losses.clone());
+        l.cheap = cheap;
+        // Models: 0 round 0, 1 the forward round, 2..17 the check's (fold-major), then the
+        // rest.
+        l.probs = (0..20)
+            .map(|m| {
+                if m == 0 {
+                    v.one_sided.clone()
+                } else {
+                    v.clean.clone()
+                }
+            })
+            .collect();
+        l.predicted_per_model = (0..20)
+            .map(|m| match (m, winner) {
+                (2..=16, Some(w)) if FinalSet::ALL[(m - 2) % 3] != w => wrong.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let mut h = Vec::new();
+        let mut checks = Vec::new();
+        let mut started = Vec::new();
+        itlm::run(
+            &mut l,
+            itlm::Inputs::new(&v.data),
+            &cfg_with(mode, 4),
+            Start::Fresh,
+            &mut h,
+            &mut |e: &Event| {
+                match e {
+                    Event::FinalChecked { round, check } => checks.push((*round, check.clone())),
+                    Event::RoundStarted { round, rounds, .. } => started.push((*round, *rounds)),
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        let c = calls.lock().unwrap().clone();
+        (h, checks, c, started)
+    };
+    for w in FinalSet::ALL {
+        let (h, checks, c, started) = trial(Some(w), true, Forward::Auto);
+        assert_eq!(checks.len(), 1, "{w:?}");
+        let (round, check) = &checks[0];
+        assert_eq!(*round, 2);
+        assert_eq!(check.chosen, w);
+        assert_eq!(check.held_out, 40);
+        for (set, a) in FinalSet::ALL.iter().zip(check.agreement) {
+            assert_eq!(a, if *set == w { 1.0 } else { 0.0 }, "{w:?}: {set:?}");
+        }
+        // Per fold: the every-sample candidate trains as the run would (the forward round's
+        // 2 epochs through its matrix, then 3 more), the cut's train the final round's 5; on
+        // 4 of 5 folds: all 32, or the cut's share of them.
+        let cut = h[1].kept.iter().filter(|&&k| k).count();
+        assert_eq!(cut, 24);
+        let check_trains = &c.trains[2..22];
+        for (j, (idx, epochs)) in check_trains.iter().enumerate() {
+            match j % 4 {
+                0 | 1 => {
+                    assert_eq!(idx.len(), 32);
+                    assert_eq!(*epochs, if j % 4 == 0 { 2.0 } else { 3.0 });
+                }
+                _ => {
+                    assert_eq!(*epochs, 5.0, "the final round's length");
+                    assert!(idx.iter().all(|&i| h[1].kept[i]), "the cut");
+                }
+            }
+        }
+        let after: Vec<(usize, f64)> = c.trains[22..].iter().map(|t| (t.0.len(), t.1)).collect();
+        match w {
+            FinalSet::AllForward => {
+                // The forward round trained again as it was, and the final model continues it.
+                assert_eq!(after, [(40, 2.0), (40, 3.0)]);
+                assert_eq!(c.trains[22], c.trains[1]);
+                assert_eq!(c.resets.len(), 18);
+                assert_eq!(c.resets[17], c.resets[1], "the forward round's seed");
+            }
+            FinalSet::CutForward => {
+                // The final model: fresh, full-length, through the matrix, on the cut.
+                assert_eq!(after, [(24, 5.0)]);
+                assert_eq!(c.resets.len(), 18);
+            }
+            FinalSet::CutPlain => {
+                // Plain ITLM from the forward round's cut: rounds 2 and 3, then the final one.
+                assert_eq!(after, [(24, 2.0), (24, 2.0), (24, 5.0)]);
+                assert_eq!(&started[2..], [(2, 4), (3, 4), (4, 4)]);
+                assert_eq!(h.len(), 5);
+                assert!(h[2..].iter().all(|r| r.transition.is_empty()));
+                assert_eq!(
+                    c.trains[22].0,
+                    (0..40).filter(|&i| h[1].kept[i]).collect::<Vec<_>>()
+                );
+                assert!(c.transitions.last().unwrap().is_none());
+                assert_eq!(c.resets.len(), 20, "every plain round starts fresh");
+            }
+        }
+        if w.forward() {
+            assert_eq!(started.last(), Some(&(2, 2)));
+            assert_eq!(h.len(), 3);
+            assert!(c.transitions.last().unwrap().is_some());
+            assert!(!h[2].transition.is_empty());
+        }
+    }
+    // Not cheap to retrain, or forward correction on by the user: no check; the final model
+    // continues the forward round's (5 - 2 epochs).
+    for (cheap, mode) in [(false, Forward::Auto), (true, Forward::On)] {
+        let (h, checks, c, _) = trial(None, cheap, mode);
+        assert!(checks.is_empty(), "{cheap} {mode}");
+        assert_eq!(c.trains.len(), 3);
+        assert_eq!(c.trains[2], ((0..40).collect(), 3.0));
+        assert!(!h[2].transition.is_empty());
+    }
 }
 
 fn cfg_with(transition: Forward, rounds: usize) -> Config {

@@ -2227,6 +2227,42 @@ fn auto_forward_correction_says_what_round_0_decided() {
     assert!(h.query_by_label("correct for it").is_none());
 }
 
+/// An auto run whose final check ([`itlm_inspector::itlm::final_check`]) chose plain ITLM:
+/// a forward round, then rounds without a matrix. The window says so on the plain rounds
+/// (made here from an auto run file whose last round's matrix is removed, as such a run
+/// records it).
+#[test]
+fn an_auto_run_the_final_check_turned_plain_says_so() {
+    use itlm_inspector::export::{Overwrite, RunFile};
+    let (_data, out, file) = saved_run(&["--transition", "auto", "--rounds", "4"]);
+    let mut run = RunFile::read(&file).unwrap();
+    assert_eq!(run.rounds.len(), 3);
+    assert!(!run.rounds[1].transition.is_empty());
+    std::sync::Arc::make_mut(&mut run.rounds[2])
+        .transition
+        .clear();
+    let saved = out.path().join("checked.itlm");
+    itlm_inspector::export::write_atomic(&saved, &run.to_bytes().unwrap(), Overwrite::Refuse)
+        .unwrap();
+    let mut h = harness(&saved);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some() && a.state.record().is_some()
+    });
+    no_errors(&h);
+    h.get_by_label(
+        "auto: forward correction in round 1, then plain ITLM from round 2 (a check on held-out labels chose it)",
+    );
+    assert!(h
+        .query_by_label_contains("auto: forward correction from round 1 on")
+        .is_none());
+    // The forward round itself trained through its matrix: no line there.
+    h.state_mut().state.select_round(1);
+    h.run_steps(3);
+    assert!(h
+        .query_by_label_contains("then plain ITLM from round")
+        .is_none());
+}
+
 /// A round whose model predicts a class for (almost) none of its samples (a class folded into
 /// another, as forward correction did on the digits) says so under the round's figures; the
 /// other rounds do not.

@@ -252,6 +252,12 @@ pub fn run_and_export(
                     bar.suspend(|| eprintln!("{line}"));
                 }
             }
+            Event::FinalChecked { round, check } => {
+                if !a.quiet {
+                    let line = session::final_check_line(*round, check);
+                    bar.suspend(|| eprintln!("{line}"));
+                }
+            }
         }
         Ok(())
     };

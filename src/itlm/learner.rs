@@ -147,6 +147,13 @@ pub trait Learner: Send {
         Ok(false)
     }
 
+    /// Whether training a model anew takes moments (a head on precomputed embeddings), so
+    /// that a run may train extra models to check a choice on held-out samples
+    /// ([`super::final_check`]); false for learners whose every epoch counts (the CNN).
+    fn cheap_to_retrain(&self) -> bool {
+        false
+    }
+
     /// Generated images from the model (generative learners only).
     fn generate(&mut self, _count: usize, _seed: u64) -> Result<Option<ImageGrid>> {
         Ok(None)

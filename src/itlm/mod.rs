@@ -5,6 +5,7 @@
 pub mod clusters;
 pub mod config;
 pub mod decisions;
+pub mod final_check;
 pub mod imbalance;
 pub mod learner;
 pub mod metrics;
@@ -20,6 +21,7 @@ pub mod transition;
 pub use clusters::{ClusterCut, ClusterReport};
 pub use config::{Config, Forward, LossAggregate, RoundModels, TauSchedule};
 pub use decisions::{Decision, Decisions};
+pub use final_check::{FinalCheck, FinalSet};
 pub use learner::{Features, ImageGrid, Learner, Phase, Scores, Tick, TickFn};
 pub use metrics::{starved_classes, RoundMetrics, Starved, TrimQuality, STARVED_SHARE};
 pub use pins::Pins;

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::clusters;
 use super::config::{Config, Forward, LossAggregate};
+use super::final_check::{self, FinalCheck, FinalSet};
 use super::learner::{Learner, Phase, Tick};
 use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
 use super::pins::Pins;
@@ -33,7 +34,8 @@ pub enum Event {
     /// Round `round` starts training `epochs` epochs on `trained_on` samples.
     /// `rounds` is the index of the run's last round: it can shrink once the run is known
     /// to forward-correct ([`Config::forward_schedule`]). `forward`: this round trains through
-    /// a label-noise matrix (on every sample the user did not exclude).
+    /// a label-noise matrix (on every sample the user did not exclude, unless the final
+    /// check chose the cut: [`Event::FinalChecked`]).
     RoundStarted {
         round: usize,
         rounds: usize,
@@ -53,6 +55,10 @@ pub enum Event {
         on: bool,
         shape: Option<(f32, f32)>,
     },
+    /// Before final round `round` of a run forward correction on [`Forward::Auto`] turned on,
+    /// for a learner cheap to retrain: what the held-out check measured and which training
+    /// set it chose ([`super::final_check`]).
+    FinalChecked { round: usize, check: FinalCheck },
 }
 
 /// Follows a run. Returning an error from `on` (normally `Error::Cancelled`) stops the run
@@ -269,7 +275,71 @@ pub fn run<L: Learner + ?Sized>(
             }
             (Forward::Auto, None, None) => false,
         };
-        let forward = forward && learner.is_classifier();
+        let mut forward = forward && learner.is_classifier();
+        // The matrix a forward-corrected round trains with (round 0 trains plainly).
+        let prev_matrix = (forward && round > 0)
+            .then(|| transition_from_previous(history, trained, &everyone))
+            .flatten();
+        // The final check (auto, a learner cheap to retrain): which set the final round
+        // trains on, chosen on held-out labels. The cut without the matrix means forward
+        // correction does not help here: the run goes on as plain ITLM, from this cut.
+        let mut final_on_cut = false;
+        let mut checked = false;
+        if let (Some(m), true) = (&prev_matrix, forward && auto_forward.is_some()) {
+            if round >= cfg.rounds && learner.cheap_to_retrain() {
+                // The forward round this final round would continue (trained in this run).
+                let lead = history
+                    .last()
+                    .filter(|p| {
+                        p.round + 1 == round && !p.transition.is_empty() && round == cfg.rounds
+                    })
+                    .zip(cfg.continued_final_epochs(first));
+                let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
+                let check = final_check::check(
+                    learner,
+                    trained,
+                    &everyone,
+                    &train_idx,
+                    m,
+                    cfg.epochs_at(round),
+                    lead.map(|(p, then)| final_check::Lead {
+                        matrix: &p.transition,
+                        epochs: p.epochs,
+                        then,
+                    }),
+                    Rng::derive(cfg.seed, 8000 + round as u64).next_u64(),
+                    &mut tick,
+                )?;
+                checked = true;
+                let chosen = check.chosen;
+                observer.on(&Event::FinalChecked { round, check })?;
+                if let (FinalSet::AllForward, Some((p, _)), true) = (chosen, lead, cfg.reinit) {
+                    // The check's models replaced the forward round's: train it again, as
+                    // it was (fresh, same seeds, samples and matrix), for the final round to
+                    // continue.
+                    let prev = p.round as u64;
+                    learner.reset(Rng::derive(cfg.seed, prev).next_u64())?;
+                    learner.set_transition(Some(&p.transition))?;
+                    let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
+                    learner.train(
+                        trained,
+                        &everyone,
+                        p.epochs,
+                        Rng::derive(cfg.seed, 1000 + prev).next_u64(),
+                        &mut tick,
+                    )?;
+                    checked = false;
+                }
+                final_on_cut = chosen.on_cut();
+                if !chosen.forward() {
+                    forward = false;
+                    auto_forward = Some(false);
+                    cfg = config.clone();
+                    last = cfg.last_round().max(round);
+                }
+            }
+        }
+        let prev_matrix = prev_matrix.filter(|_| forward);
         // Not mutated below: the round reads one schedule.
         let config = &cfg;
         let probe_start = Instant::now();
@@ -304,18 +374,18 @@ pub fn run<L: Learner + ?Sized>(
         let probe_secs = probe_start.elapsed().as_secs_f64();
         let mut transition = None;
         if forward {
-            let t = (round > 0)
-                .then(|| transition_from_previous(history, trained, &everyone))
-                .flatten();
             // A learner that cannot train through a matrix trains plainly on the cut.
-            if learner.set_transition(t.as_deref())? && t.is_some() {
-                train_idx = everyone.clone();
-                transition = t;
+            if learner.set_transition(prev_matrix.as_deref())? && prev_matrix.is_some() {
+                if !final_on_cut {
+                    train_idx = everyone.clone();
+                }
+                transition = prev_matrix;
             }
         }
         // The final round of a forward-corrected run continues the forward round's model
         // (trained in this run, on the same samples) up to `final_epochs` in all.
         let continued = (transition.is_some()
+            && !checked
             && round == config.rounds
             && history
                 .last()
@@ -351,7 +421,10 @@ pub fn run<L: Learner + ?Sized>(
             // The full-length rounds start fresh, so that the model a user keeps never saw the
             // trimmed samples, also with warm-started early rounds; except the final round of
             // a forward-corrected run, whose forward round trained on no cut.
-            if continued.is_none() && (round == first || config.reinit || round >= config.rounds) {
+            // (The final check's models are not this run's.)
+            if continued.is_none()
+                && (round == first || config.reinit || round >= config.rounds || checked)
+            {
                 learner.reset(Rng::derive(config.seed, round as u64).next_u64())?;
             }
             check_finite(

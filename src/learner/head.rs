@@ -436,6 +436,11 @@ impl Learner for Head {
         )
     }
 
+    /// A head trains on precomputed embeddings: a model anew takes moments.
+    fn cheap_to_retrain(&self) -> bool {
+        true
+    }
+
     fn reset(&mut self, seed: u64) -> Result<()> {
         self.model = Self::model(
             &self.cfg,

@@ -263,7 +263,7 @@ pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> S
         Some((flipped, one_sided)) => format!(
             "forward correction (auto): {} - round 0's model implies {:.0}% of the labels flipped, {:.0}% of a class's flips into one other class (on from 5% flipped and over 50% one-sided)",
             if on {
-                format!("on from round {round} (one forward round, then the final model trains on from it)")
+                format!("on from round {round} (one forward round, then the final model trains on from it; for a head on embeddings, a check on held-out labels chooses first)")
             } else {
                 "off".to_string()
             },
@@ -273,6 +273,40 @@ pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> S
         None => "forward correction (auto): off - round 0's model gives no label-noise estimate"
             .to_string(),
     }
+}
+
+/// What the final check of an `auto` forward-corrected run ([`crate::itlm::final_check`])
+/// measured and chose, in one line.
+pub fn final_check_line(round: usize, check: &crate::itlm::FinalCheck) -> String {
+    let shares: Vec<String> = crate::itlm::FinalSet::ALL
+        .iter()
+        .enumerate()
+        .map(|(c, set)| match check.accuracy {
+            Some(acc) => format!(
+                "{} {:.1}% ({:.1}% agreed)",
+                set.describe(),
+                acc[c] * 100.0,
+                check.agreement[c] * 100.0
+            ),
+            None => format!(
+                "{} {:.1}% agreed",
+                set.describe(),
+                check.agreement[c] * 100.0
+            ),
+        })
+        .collect();
+    let what = match check.chosen {
+        crate::itlm::FinalSet::CutPlain => format!(
+            "off from round {round}: the run goes on as plain ITLM from the forward round's cut"
+        ),
+        set => format!("the final round trains on {}", set.describe()),
+    };
+    format!(
+        "forward correction (auto, checked on held-out labels): {what} - the models of each candidate training set ({} folds, {} samples held out once), their accuracy estimated through the matrix (and their agreement with the given labels): {}",
+        crate::itlm::final_check::FOLDS,
+        check.held_out,
+        shares.join(", ")
+    )
 }
 
 /// A class a model starves ([`crate::itlm::Starved`]) in words, for the CLI's warning and

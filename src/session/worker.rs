@@ -511,7 +511,7 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
                 }
             }
             // The window reads the decision off round 0's record (the controls' line).
-            Event::ForwardDecided { .. } => {}
+            Event::ForwardDecided { .. } | Event::FinalChecked { .. } => {}
             Event::RoundDone(r) => {
                 send.must(WorkerEvent::RoundDone(r.clone()));
                 if step {

@@ -42,6 +42,29 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         .filter(|r| r.history.len() > 1)
         .map(|r| r.history.iter().any(|x| !x.transition.is_empty()))
         .unwrap_or_else(|| transition::suggests_forward(flipped, one_sided));
+    // An auto run whose final check ([`crate::itlm::final_check`]) found plain ITLM better:
+    // forward rounds, then rounds without a matrix.
+    let checked_off = auto_run.and_then(|r| {
+        let first = r.history.iter().position(|x| !x.transition.is_empty())?;
+        r.history[first..]
+            .iter()
+            .find(|x| x.transition.is_empty())
+            .map(|x| (r.history[first].round, x.round))
+    });
+    if let Some((from, off)) = checked_off {
+        ui.label(
+            RichText::new(format!(
+                "auto: forward correction in round {from}, then plain ITLM from round {off} (a check on held-out labels chose it)"
+            ))
+            .weak(),
+        )
+        .on_hover_text(format!(
+            "Round 0's model implied {:.0}% of the labels flipped, {:.0}% one-sided, so auto trained round {from} through the matrix. Before the final round a check trained models on 4 of 5 folds with every sample through the matrix, with the cut through it, and with the cut plainly, and the models of the plain cut predicted the given labels of the held-out fold most often: a model too weak to estimate the flips fits those the matrix misses. So the run went on as plain ITLM from that round's cut (the check runs for heads on embeddings, which retrain in moments; `run` prints its figures)",
+            flipped * 100.0,
+            one_sided * 100.0
+        ));
+        return;
+    }
     if ran_auto && !calls_for_it {
         ui.label(
             RichText::new(format!(

@@ -67,6 +67,8 @@ pub struct FakeLearner {
     pub probs: Vec<Vec<f32>>,
     /// What [`Learner::set_transition`] answers (default: the matrix is applied).
     pub transition_applies: bool,
+    /// What [`Learner::cheap_to_retrain`] answers (default: false, as the CNN).
+    pub cheap: bool,
 }
 
 impl FakeLearner {
@@ -88,6 +90,7 @@ impl FakeLearner {
                 predict_pixel: false,
                 probs: Vec::new(),
                 transition_applies: true,
+                cheap: false,
             },
             calls,
         )
@@ -97,6 +100,10 @@ impl FakeLearner {
 impl Learner for FakeLearner {
     fn describe(&self) -> String {
         "fake".into()
+    }
+
+    fn cheap_to_retrain(&self) -> bool {
+        self.cheap
     }
 
     fn reset(&mut self, seed: u64) -> Result<()> {
