@@ -2230,7 +2230,8 @@ fn auto_forward_correction_says_what_round_0_decided() {
 /// An auto run whose final check ([`itlm_inspector::itlm::final_check`]) chose plain ITLM:
 /// a forward round, then rounds without a matrix. The window says so on the plain rounds
 /// (made here from an auto run file whose last round's matrix is removed, as such a run
-/// records it).
+/// records it); and for a run whose check chose the cut through the matrix, that the final
+/// round trained on the kept samples.
 #[test]
 fn an_auto_run_the_final_check_turned_plain_says_so() {
     use itlm_inspector::export::{Overwrite, RunFile};
@@ -2261,6 +2262,23 @@ fn an_auto_run_the_final_check_turned_plain_says_so() {
     assert!(h
         .query_by_label_contains("then plain ITLM from round")
         .is_none());
+
+    // The check chose the cut through the matrix: the final round kept its matrix and
+    // trained on fewer samples than the forward round.
+    let mut run = RunFile::read(&file).unwrap();
+    let kept = run.rounds[1].kept.iter().filter(|&&k| k).count();
+    std::sync::Arc::make_mut(&mut run.rounds[2]).trained_on = kept;
+    let saved = out.path().join("checked-cut.itlm");
+    itlm_inspector::export::write_atomic(&saved, &run.to_bytes().unwrap(), Overwrite::Refuse)
+        .unwrap();
+    let mut h = harness(&saved);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some() && a.state.record().is_some()
+    });
+    no_errors(&h);
+    h.get_by_label(&format!(
+        "auto: forward correction from round 1; round 2 trained on the {kept} kept samples through the matrix (a check on held-out labels chose it)"
+    ));
 }
 
 /// A round whose model predicts a class for (almost) none of its samples (a class folded into

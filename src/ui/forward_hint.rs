@@ -24,6 +24,35 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
     let Some((flipped, one_sided)) = transition::shape(t, k) else {
         return;
     };
+    // An auto run whose final check ([`crate::itlm::final_check`]) chose the forward round's
+    // cut through the matrix: a later forward round trained on fewer samples.
+    let checked_cut = state
+        .run
+        .as_ref()
+        .filter(|r| r.config.forward() == Forward::Auto)
+        .and_then(|r| {
+            let first = r.history.iter().find(|x| !x.transition.is_empty())?;
+            r.history
+                .windows(2)
+                .find(|w| {
+                    let (prev, x) = (&w[0], &w[1]);
+                    x.round > first.round
+                        && !x.transition.is_empty()
+                        && x.trained_on < first.trained_on
+                        && x.trained_on == prev.kept.iter().filter(|&&k| k).count()
+                })
+                .map(|w| (first.round, w[1].round, w[1].trained_on))
+        });
+    if let Some((from, last, kept)) = checked_cut {
+        ui.label(
+            RichText::new(format!(
+                "auto: forward correction from round {from}; round {last} trained on the {kept} kept samples through the matrix (a check on held-out labels chose it)"
+            ))
+            .weak(),
+        )
+        .on_hover_text("Before the final round a check trained models on 4 of 5 folds with every sample through the matrix, with the cut through it, and with the cut plainly, and read their held-out predictions through the matrix: the cut through the matrix scored best, so the final model trained on it (the check runs for heads on embeddings, which retrain in moments; `run` prints its figures)");
+        return;
+    }
     let ran_with = state.record().is_some_and(|r| !r.transition.is_empty());
     // What the shown run was set to (auto: the rule decided), and what the next run is.
     let auto_run = state
