@@ -20,22 +20,7 @@ use itlm_inspector::rng::Rng;
 
 /// The scikit-learn wheel, or None (skipped) when it is not available.
 fn sklearn_wheel(test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("ITLM_WHEELS").and_then(|dir| {
-        std::fs::read_dir(dir)
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                n.starts_with("scikit_learn-") && n.ends_with(".whl")
-            })
-    });
-    if found.is_none() {
-        if std::env::var("ITLM_REQUIRE_REAL_DATA").as_deref() == Ok("1") {
-            panic!("{test}: ITLM_WHEELS must name a folder with the scikit-learn wheel");
-        }
-        println!("{test}: skipped (set ITLM_WHEELS to a folder with the scikit-learn wheel)");
-    }
-    found
+    common::wheel("scikit_learn-", "scikit-learn", test)
 }
 
 const SIDE: u32 = 28;

@@ -22,7 +22,10 @@
 //! C T^-1 is the confusion against the true classes and its trace the candidate's accuracy
 //! on clean labels. (Raw agreement with the given labels favours a model that learned some
 //! flips: where it errs it predicts the flip's target, which the flipped samples carry.) The
-//! candidate with the highest estimate wins (ties: the earlier one). It costs 15 trainings of
+//! better forward candidate wins if it beats the plain cut by more than twice the standard
+//! error of the difference (sqrt(d / n), d the share of the n held-out samples the two
+//! predict differently); else the plain cut, whose models in the check stand for a final
+//! round that follows more plain rounds in the run. It costs 15 trainings of
 //! the final round's length on 80% of the samples: a second for a head, 10 times the whole run
 //! for the CNN, which is why auto runs it only for learners that retrain cheaply
 //! ([`super::Learner::cheap_to_retrain`]).
@@ -89,6 +92,9 @@ pub struct FinalCheck {
     /// held-out confusion times the matrix's inverse; None: the matrix is singular): what
     /// the choice reads, else the agreement.
     pub accuracy: Option<[f64; 3]>,
+    /// How much a forward candidate had to beat the plain cut by (twice the standard error
+    /// of the difference, in the units of `accuracy`, else `agreement`).
+    pub margin: f64,
     /// The samples scored held out (every sample the user did not exclude, once).
     pub held_out: usize,
     pub chosen: FinalSet,
@@ -135,6 +141,8 @@ pub fn check<L: Learner + ?Sized>(
     let mut matched = [0usize; 3];
     // Per candidate: held-out counts of (predicted class, given label), row-major k x k.
     let mut confusion = vec![vec![0f64; k * k]; 3];
+    // Per candidate, each held-out sample's predicted class.
+    let mut predicted = vec![vec![u32::MAX; n]; 3];
     for f in 0..folds {
         let held: Vec<usize> = order.iter().copied().skip(f).step_by(folds).collect();
         let rest = |keep: &dyn Fn(usize) -> bool| -> Vec<usize> {
@@ -170,6 +178,7 @@ pub fn check<L: Learner + ?Sized>(
             }
             let s = learner.score(data, &held, tick)?;
             for (&i, &p) in held.iter().zip(&s.predicted) {
+                predicted[c][i] = p;
                 let (p, g) = (p as usize, labels[i] as usize);
                 matched[c] += usize::from(p == g);
                 if p < k && g < k {
@@ -196,10 +205,27 @@ pub fn check<L: Learner + ?Sized>(
         })
     });
     let score = accuracy.unwrap_or(agreement);
-    let best = (0..3).fold(0, |b, c| if score[c] > score[b] { c } else { b });
+    // The better forward candidate (ties: every sample) against the plain cut, which must be
+    // beaten by more than twice the standard error of the difference: two candidates
+    // scored on the same samples differ only where their predictions do, a share d of the
+    // n held out, so the difference's error is about sqrt(d / n). The plain cut is the
+    // paper's method, and its models in the check stand for a final round that, in the run,
+    // follows more plain rounds, which refine the cut: a tie goes to it.
+    let fwd = if score[1] > score[0] { 1 } else { 0 };
+    let differ = everyone
+        .iter()
+        .filter(|&&i| predicted[fwd][i] != predicted[2][i])
+        .count() as f64;
+    let margin = 2.0 * (differ / total / total).sqrt();
+    let best = if score[fwd] > score[2] + margin {
+        fwd
+    } else {
+        2
+    };
     Ok(FinalCheck {
         agreement,
         accuracy,
+        margin,
         held_out: everyone.len(),
         chosen: FinalSet::ALL[best],
     })

@@ -302,10 +302,11 @@ pub fn final_check_line(round: usize, check: &crate::itlm::FinalCheck) -> String
         set => format!("the final round trains on {}", set.describe()),
     };
     format!(
-        "forward correction (auto, checked on held-out labels): {what} - the models of each candidate training set ({} folds, {} samples held out once), their accuracy estimated through the matrix (and their agreement with the given labels): {}",
+        "forward correction (auto, checked on held-out labels): {what} - the models of each candidate training set ({} folds, {} samples held out once), their accuracy estimated through the matrix (and their agreement with the given labels): {}; a set through the matrix must beat the plain cut by {:.1} points (2 standard errors)",
         crate::itlm::final_check::FOLDS,
         check.held_out,
-        shares.join(", ")
+        shares.join(", "),
+        check.margin * 100.0
     )
 }
 

@@ -275,3 +275,26 @@ pub fn run_itlm(
     .unwrap();
     hist
 }
+
+/// The wheel of `package` (its file name's prefix, e.g. "scikit_learn-") in the folder
+/// `ITLM_WHEELS` names (`.ci/run` fills it with `pip download`), or None when it is not
+/// there: the test `test` prints "skipped" and passes, unless ITLM_REQUIRE_REAL_DATA=1
+/// (set in CI), which makes it fail.
+pub fn wheel(prefix: &str, package: &str, test: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("ITLM_WHEELS").and_then(|dir| {
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                n.starts_with(prefix) && n.ends_with(".whl")
+            })
+    });
+    if found.is_none() {
+        if std::env::var("ITLM_REQUIRE_REAL_DATA").as_deref() == Ok("1") {
+            panic!("{test}: ITLM_WHEELS must name a folder with the {package} wheel");
+        }
+        println!("{test}: skipped (set ITLM_WHEELS to a folder with the {package} wheel)");
+    }
+    found
+}
