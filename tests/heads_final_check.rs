@@ -221,3 +221,123 @@ fn the_final_check_keeps_a_linear_head_on_lite0_embeddings_above_plain_itlm_and_
     assert!(auto >= off + 2.0, "auto {auto:.2}% vs plain ITLM {off:.2}%");
     assert!(auto >= on + 4.0, "auto {auto:.2}% vs forced on {on:.2}%");
 }
+
+/// `run --json` on a head says what auto decided and what the final check measured and
+/// chose. A synthetic folder (4 classes x 100 gray 4x4 images, 40% of each class filed under
+/// the next) with `--embeddings` that name each image's true class (a one-hot plus a little
+/// deterministic spread): round 0's head sees the flips, one-sided, so auto turns forward
+/// correction on, and the check runs before the final round. Needs no real data.
+#[test]
+fn run_json_reports_the_auto_decision_and_the_final_check() {
+    use itlm_inspector::testing::{f32_bytes, npy};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("set");
+    let (k, per, dim) = (4usize, 100usize, 8usize);
+    let mut ids = Vec::new();
+    let mut rows: Vec<f32> = Vec::new();
+    for true_class in 0..k {
+        for i in 0..per {
+            // 40% filed under the next class.
+            let given = if i % 5 < 2 {
+                (true_class + 1) % k
+            } else {
+                true_class
+            };
+            let dir = data.join(format!("c{given}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let name = format!("t{true_class}_{i}.png");
+            image::GrayImage::from_fn(4, 4, |x, y| image::Luma([((x + y) as usize * 9 + i) as u8]))
+                .save(dir.join(&name))
+                .unwrap();
+            ids.push(format!("c{given}/{name}"));
+            rows.extend((0..dim).map(|d| {
+                let spread = ((i * 7 + d * 13) % 11) as f32 / 40.0;
+                if d == true_class {
+                    1.0 + spread
+                } else {
+                    spread
+                }
+            }));
+        }
+    }
+    let emb = tmp.path().join("emb.npy");
+    std::fs::write(
+        &emb,
+        npy("<f4", &format!("({}, {dim})", k * per), &f32_bytes(&rows)),
+    )
+    .unwrap();
+    let id_file = tmp.path().join("ids.txt");
+    std::fs::write(&id_file, ids.join("\n")).unwrap();
+    let out = tmp.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
+        .arg("run")
+        .arg(&data)
+        .arg("--embeddings")
+        .arg(&emb)
+        .arg("--embedding-ids")
+        .arg(&id_file)
+        .args([
+            "--head", "linear", "--lr", "0.05", "--tau", "0.6", "--json", "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{err}");
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let auto = &j["forward_auto"];
+    assert_eq!(auto["on"], true, "{j}");
+    assert_eq!(auto["round"], 1);
+    let flipped = auto["flipped"].as_f64().unwrap();
+    assert!((0.2..0.6).contains(&flipped), "{flipped}");
+    assert!(auto["one_sided"].as_f64().unwrap() > 0.5, "{auto}");
+    let check = &j["final_check"];
+    assert_eq!(check["round"], 2, "{j}");
+    assert_eq!(check["held_out"], k * per);
+    let chosen = check["chosen"].as_str().unwrap();
+    assert!(
+        ["all_forward", "cut_forward", "cut_plain"].contains(&chosen),
+        "{chosen}"
+    );
+    for field in ["accuracy", "agreement"] {
+        let v = check[field].as_array().unwrap();
+        assert_eq!(v.len(), 3, "{field}");
+        assert!(
+            v.iter().all(|a| (0.0..=1.0).contains(&a.as_f64().unwrap())),
+            "{check}"
+        );
+    }
+    assert!(check["margin"].as_f64().unwrap() >= 0.0);
+    assert!(
+        err.contains("forward correction (auto, checked on held-out labels)"),
+        "{err}"
+    );
+    // A plain run has neither.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
+        .arg("run")
+        .arg(&data)
+        .arg("--embeddings")
+        .arg(&emb)
+        .arg("--embedding-ids")
+        .arg(&id_file)
+        .args([
+            "--head",
+            "linear",
+            "--transition",
+            "off",
+            "--json",
+            "--force",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(
+        j["forward_auto"].is_null() && j["final_check"].is_null(),
+        "{j}"
+    );
+}

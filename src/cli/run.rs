@@ -207,6 +207,9 @@ pub fn run_and_export(
     };
     let bar = progress_bar(a.quiet || a.json);
     stop_on_signals();
+    // What auto decided, for --json: (round, on, shape) and the final check.
+    let mut forward_auto = None;
+    let mut final_check = None;
     let mut observer = |e: &Event| -> Result<()> {
         if STOP.load(Ordering::SeqCst) {
             return Err(Error::Cancelled);
@@ -247,12 +250,14 @@ pub fn run_and_export(
                 bar.suspend(|| eprintln!("{}", session::round_line(r, LineStyle::Full)));
             }
             Event::ForwardDecided { round, on, shape } => {
+                forward_auto = Some((*round, *on, *shape));
                 if !a.quiet {
                     let line = session::auto_forward_line(*round, *on, *shape);
                     bar.suspend(|| eprintln!("{line}"));
                 }
             }
             Event::FinalChecked { round, check } => {
+                final_check = Some((*round, check.clone()));
                 if !a.quiet {
                     let line = session::final_check_line(*round, check);
                     bar.suspend(|| eprintln!("{line}"));
@@ -346,6 +351,20 @@ pub fn run_and_export(
                 "final_trim": last.trim,
                 "relabelled": run.rounds.iter().map(|r| r.relabelled_count()).sum::<usize>(),
                 "relabel": run.rounds.iter().find_map(|r| r.metrics.relabel),
+                "forward_auto": forward_auto.map(|(round, on, shape)| json!({
+                    "round": round,
+                    "on": on,
+                    "flipped": shape.map(|s| s.0),
+                    "one_sided": shape.map(|s| s.1),
+                })),
+                "final_check": final_check.as_ref().map(|(round, c)| json!({
+                    "round": round,
+                    "chosen": c.chosen.name(),
+                    "accuracy": c.accuracy,
+                    "agreement": c.agreement,
+                    "margin": c.margin,
+                    "held_out": c.held_out,
+                })),
                 "elapsed_secs": run.elapsed_secs,
             })
         );

@@ -72,6 +72,15 @@ impl FinalSet {
         self != FinalSet::CutPlain
     }
 
+    /// Its name in the CLI's JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            FinalSet::AllForward => "all_forward",
+            FinalSet::CutForward => "cut_forward",
+            FinalSet::CutPlain => "cut_plain",
+        }
+    }
+
     /// In words, for the CLI and the window.
     pub fn describe(self) -> &'static str {
         match self {
