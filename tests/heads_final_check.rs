@@ -269,23 +269,28 @@ fn run_json_reports_the_auto_decision_and_the_final_check() {
     let id_file = tmp.path().join("ids.txt");
     std::fs::write(&id_file, ids.join("\n")).unwrap();
     let out = tmp.path().join("out");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
-        .arg("run")
-        .arg(&data)
-        .arg("--embeddings")
-        .arg(&emb)
-        .arg("--embedding-ids")
-        .arg(&id_file)
-        .args([
-            "--head", "linear", "--lr", "0.05", "--tau", "0.6", "--json", "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "{err}");
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    // `run` with the set, its embeddings and `extra`: the JSON line and the log.
+    let run = |extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
+            .arg("run")
+            .arg(&data)
+            .arg("--embeddings")
+            .arg(&emb)
+            .arg("--embedding-ids")
+            .arg(&id_file)
+            .args(["--head", "linear", "--lr", "0.05", "--tau", "0.6", "--json"])
+            .args(["--force", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        (j, err)
+    };
+    let (j, err) = run(&[]);
     let auto = &j["forward_auto"];
     assert_eq!(auto["on"], true, "{j}");
     assert_eq!(auto["round"], 1);
@@ -303,8 +308,10 @@ fn run_json_reports_the_auto_decision_and_the_final_check() {
     for field in ["accuracy", "agreement"] {
         let v = check[field].as_array().unwrap();
         assert_eq!(v.len(), 3, "{field}");
+        // (An estimate through the matrix's inverse may step a rounding past 0 or 1.)
         assert!(
-            v.iter().all(|a| (0.0..=1.0).contains(&a.as_f64().unwrap())),
+            v.iter()
+                .all(|a| (-0.01..=1.01).contains(&a.as_f64().unwrap())),
             "{check}"
         );
     }
@@ -314,28 +321,7 @@ fn run_json_reports_the_auto_decision_and_the_final_check() {
         "{err}"
     );
     // A plain run has neither.
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
-        .arg("run")
-        .arg(&data)
-        .arg("--embeddings")
-        .arg(&emb)
-        .arg("--embedding-ids")
-        .arg(&id_file)
-        .args([
-            "--head",
-            "linear",
-            "--transition",
-            "off",
-            "--json",
-            "--force",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let (j, _) = run(&["--transition", "off"]);
     assert!(
         j["forward_auto"].is_null() && j["final_check"].is_null(),
         "{j}"
