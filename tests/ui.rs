@@ -636,6 +636,28 @@ fn cli_run(data: &Path, out: &Path, extra: &[&str]) {
     }
 }
 
+/// `run` (a run file edited in memory) saved as `name` in `dir` and opened in the window,
+/// its data and a round shown, with no error.
+fn open_edited(
+    dir: &Path,
+    name: &str,
+    run: &itlm_inspector::export::RunFile,
+) -> Harness<'static, App> {
+    let saved = dir.join(name);
+    itlm_inspector::export::write_atomic(
+        &saved,
+        &run.to_bytes().unwrap(),
+        itlm_inspector::export::Overwrite::Refuse,
+    )
+    .unwrap();
+    let mut h = harness(&saved);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some() && a.state.record().is_some()
+    });
+    no_errors(&h);
+    h
+}
+
 fn no_errors(h: &Harness<'_, App>) {
     let errors: Vec<_> = h
         .state()
@@ -1983,7 +2005,7 @@ fn two_runs_compare_through_a_typed_path_and_their_sets_filter_the_grid() {
 /// keeps them out of the cut at any tau and says in the round's hover what the cut did.
 #[test]
 fn a_clustering_cut_run_shows_and_filters_what_it_held_out() {
-    use itlm_inspector::export::{Overwrite, RunFile};
+    use itlm_inspector::export::RunFile;
     let (_data, out, file) = saved_run(&["--clusters"]);
     let mut run = RunFile::read(&file).unwrap();
     assert!(run.config.clusters);
@@ -2010,15 +2032,7 @@ fn a_clustering_cut_run_shows_and_filters_what_it_held_out() {
         classes: vec![c],
         probe_epochs: report.probe_epochs,
     });
-    let saved = out.path().join("clustered.itlm");
-    itlm_inspector::export::write_atomic(&saved, &run.to_bytes().unwrap(), Overwrite::Refuse)
-        .unwrap();
-
-    let mut h = harness(&saved);
-    step_until(&mut h, 60, "the run file to open", |a| {
-        a.state.data.is_some()
-    });
-    no_errors(&h);
+    let mut h = open_edited(out.path(), "clustered.itlm", &run);
     let cut = h.state_mut().state.cut().unwrap();
     assert!(
         held.iter().all(|&i| !cut.kept[i]),
@@ -2234,7 +2248,7 @@ fn auto_forward_correction_says_what_round_0_decided() {
 /// round trained on the kept samples.
 #[test]
 fn an_auto_run_the_final_check_turned_plain_says_so() {
-    use itlm_inspector::export::{Overwrite, RunFile};
+    use itlm_inspector::export::RunFile;
     let (_data, out, file) = saved_run(&["--transition", "auto", "--rounds", "4"]);
     let mut run = RunFile::read(&file).unwrap();
     assert_eq!(run.rounds.len(), 3);
@@ -2242,14 +2256,7 @@ fn an_auto_run_the_final_check_turned_plain_says_so() {
     std::sync::Arc::make_mut(&mut run.rounds[2])
         .transition
         .clear();
-    let saved = out.path().join("checked.itlm");
-    itlm_inspector::export::write_atomic(&saved, &run.to_bytes().unwrap(), Overwrite::Refuse)
-        .unwrap();
-    let mut h = harness(&saved);
-    step_until(&mut h, 60, "the run file to open", |a| {
-        a.state.data.is_some() && a.state.record().is_some()
-    });
-    no_errors(&h);
+    let mut h = open_edited(out.path(), "checked.itlm", &run);
     h.get_by_label(
         "auto: forward correction in round 1, then plain ITLM from round 2 (a check on held-out labels chose it)",
     );
@@ -2268,14 +2275,7 @@ fn an_auto_run_the_final_check_turned_plain_says_so() {
     let mut run = RunFile::read(&file).unwrap();
     let kept = run.rounds[1].kept.iter().filter(|&&k| k).count();
     std::sync::Arc::make_mut(&mut run.rounds[2]).trained_on = kept;
-    let saved = out.path().join("checked-cut.itlm");
-    itlm_inspector::export::write_atomic(&saved, &run.to_bytes().unwrap(), Overwrite::Refuse)
-        .unwrap();
-    let mut h = harness(&saved);
-    step_until(&mut h, 60, "the run file to open", |a| {
-        a.state.data.is_some() && a.state.record().is_some()
-    });
-    no_errors(&h);
+    let h = open_edited(out.path(), "checked-cut.itlm", &run);
     h.get_by_label(&format!(
         "auto: forward correction from round 1; round 2 trained on the {kept} kept samples through the matrix (a check on held-out labels chose it)"
     ));
@@ -2286,7 +2286,7 @@ fn an_auto_run_the_final_check_turned_plain_says_so() {
 /// other rounds do not.
 #[test]
 fn a_class_the_model_folded_into_another_is_named() {
-    use itlm_inspector::export::{Overwrite, RunFile};
+    use itlm_inspector::export::RunFile;
     let (_data, out, file) = saved_run(&[]);
     let mut run = RunFile::read(&file).unwrap();
     let last = run.rounds.len() - 1;
@@ -2298,14 +2298,7 @@ fn a_class_the_model_folded_into_another_is_named() {
     for p in r.predicted.iter_mut().filter(|p| **p == 1) {
         *p = 2;
     }
-    let saved = out.path().join("folded.itlm");
-    itlm_inspector::export::write_atomic(&saved, &run.to_bytes().unwrap(), Overwrite::Refuse)
-        .unwrap();
-    let mut h = harness(&saved);
-    step_until(&mut h, 60, "the run file to open", |a| {
-        a.state.data.is_some() && a.state.record().is_some()
-    });
-    no_errors(&h);
+    let mut h = open_edited(out.path(), "folded.itlm", &run);
     let name = run.dataset.classes[1].clone();
     h.get_by_label(&format!(
         "Round {last}'s model predicts {name} for 0 of the {labelled} samples labelled {name} (0%): the class is folded into another (forward correction that read its flip the wrong way) or trimmed away"

@@ -55,7 +55,7 @@ pub enum FinalSet {
 }
 
 impl FinalSet {
-    /// The candidates, in the order the check tries them and breaks ties.
+    /// The candidates, in the order the check tries and reports them.
     pub const ALL: [FinalSet; 3] = [
         FinalSet::AllForward,
         FinalSet::CutForward,
@@ -147,7 +147,6 @@ pub fn check<L: Learner + ?Sized>(
     let folds = FOLDS.min(order.len()).max(1);
     let labels = data.labels();
     let k = data.num_classes();
-    let mut matched = [0usize; 3];
     // Per candidate: held-out counts of (predicted class, given label), row-major k x k.
     let mut confusion = vec![vec![0f64; k * k]; 3];
     // Per candidate, each held-out sample's predicted class.
@@ -189,7 +188,6 @@ pub fn check<L: Learner + ?Sized>(
             for (&i, &p) in held.iter().zip(&s.predicted) {
                 predicted[c][i] = p;
                 let (p, g) = (p as usize, labels[i] as usize);
-                matched[c] += usize::from(p == g);
                 if p < k && g < k {
                     confusion[c][p * k + g] += 1.0;
                 }
@@ -198,21 +196,14 @@ pub fn check<L: Learner + ?Sized>(
     }
     learner.set_transition(None)?;
     let total = everyone.len().max(1) as f64;
-    let agreement = matched.map(|m| m as f64 / total);
+    let agreement = [0, 1, 2].map(|c| (0..k).map(|p| confusion[c][p * k + p]).sum::<f64>() / total);
     // Agreement with noisy labels favours a model that learned some flips (it predicts the
     // flip's target where it errs, and the flipped samples carry that label): read through
     // the matrix instead, the confusion against the true classes is C T^-1, and its trace
     // the accuracy the candidate would have on clean labels.
     let inverse = invert(t, k);
-    let accuracy: Option<[f64; 3]> = inverse.map(|inv| {
-        [0, 1, 2].map(|c| {
-            let m = &confusion[c];
-            let trace: f64 = (0..k)
-                .map(|p| (0..k).map(|g| m[p * k + g] * inv[g * k + p]).sum::<f64>())
-                .sum();
-            trace / total
-        })
-    });
+    let accuracy: Option<[f64; 3]> =
+        inverse.map(|inv| [0, 1, 2].map(|c| true_hits(&confusion[c], &inv, k) / total));
     let score = accuracy.unwrap_or(agreement);
     // The better forward candidate (ties: every sample) against the plain cut, which must be
     // beaten by more than twice the standard error of the difference: two candidates
@@ -238,6 +229,15 @@ pub fn check<L: Learner + ?Sized>(
         held_out: everyone.len(),
         chosen: FinalSet::ALL[best],
     })
+}
+
+/// The held-out samples a model classified right against the true classes, estimated from
+/// its confusion `c` against the given labels (predicted x given, row-major `k x k`) and the
+/// inverse of the noise matrix: the trace of C T^-1.
+pub fn true_hits(c: &[f64], inv: &[f64], k: usize) -> f64 {
+    (0..k)
+        .map(|p| (0..k).map(|g| c[p * k + g] * inv[g * k + p]).sum::<f64>())
+        .sum()
 }
 
 /// The inverse of the `k x k` row-major matrix `t` (Gauss-Jordan with partial pivoting), or
@@ -323,11 +323,7 @@ mod tests {
                 })
                 .collect();
             let agreement = (0..k).map(|p| c[p * k + p]).sum::<f64>() / 300.0;
-            let estimate = (0..k)
-                .map(|p| (0..k).map(|g| c[p * k + g] * inv[g * k + p]).sum::<f64>())
-                .sum::<f64>()
-                / 300.0;
-            (agreement, estimate)
+            (agreement, true_hits(&c, &inv, k) / 300.0)
         };
         let flips = read([80.0, 0.0, 0.0, 20.0, 100.0, 0.0, 0.0, 0.0, 100.0]);
         let elsewhere = read([80.0, 0.0, 0.0, 0.0, 100.0, 0.0, 20.0, 0.0, 100.0]);

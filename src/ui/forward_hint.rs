@@ -24,25 +24,26 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
     let Some((flipped, one_sided)) = transition::shape(t, k) else {
         return;
     };
-    // An auto run whose final check ([`crate::itlm::final_check`]) chose the forward round's
-    // cut through the matrix: a later forward round trained on fewer samples.
-    let checked_cut = state
+    // What the shown run was set to (auto: the rule decided).
+    let auto_run = state
         .run
         .as_ref()
-        .filter(|r| r.config.forward() == Forward::Auto)
-        .and_then(|r| {
-            let first = r.history.iter().find(|x| !x.transition.is_empty())?;
-            r.history
-                .windows(2)
-                .find(|w| {
-                    let (prev, x) = (&w[0], &w[1]);
-                    x.round > first.round
-                        && !x.transition.is_empty()
-                        && x.trained_on < first.trained_on
-                        && x.trained_on == prev.kept.iter().filter(|&&k| k).count()
-                })
-                .map(|w| (first.round, w[1].round, w[1].trained_on))
-        });
+        .filter(|r| r.config.forward() == Forward::Auto);
+    // An auto run whose final check ([`crate::itlm::final_check`]) chose the forward round's
+    // cut through the matrix: a later forward round trained on fewer samples.
+    let checked_cut = auto_run.and_then(|r| {
+        let first = r.history.iter().find(|x| !x.transition.is_empty())?;
+        r.history
+            .windows(2)
+            .find(|w| {
+                let (prev, x) = (&w[0], &w[1]);
+                x.round > first.round
+                    && !x.transition.is_empty()
+                    && x.trained_on < first.trained_on
+                    && x.trained_on == prev.kept.iter().filter(|&&k| k).count()
+            })
+            .map(|w| (first.round, w[1].round, w[1].trained_on))
+    });
     if let Some((from, last, kept)) = checked_cut {
         ui.label(
             RichText::new(format!(
@@ -54,12 +55,8 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         return;
     }
     let ran_with = state.record().is_some_and(|r| !r.transition.is_empty());
-    // What the shown run was set to (auto: the rule decided), and what the next run is.
-    let auto_run = state
-        .run
-        .as_ref()
-        .filter(|r| r.config.forward() == Forward::Auto);
     let ran_auto = auto_run.is_some();
+    // What the next run is set to.
     let next = edited.config.forward();
     if ran_with || state.generative() || (!ran_auto && next != Forward::Off) {
         return;
@@ -88,7 +85,7 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
             .weak(),
         )
         .on_hover_text(format!(
-            "Round 0's model implied {:.0}% of the labels flipped, {:.0}% one-sided, so auto trained round {from} through the matrix. Before the final round a check trained models on 4 of 5 folds with every sample through the matrix, with the cut through it, and with the cut plainly, and the models of the plain cut predicted the given labels of the held-out fold most often: a model too weak to estimate the flips fits those the matrix misses. So the run went on as plain ITLM from that round's cut (the check runs for heads on embeddings, which retrain in moments; `run` prints its figures)",
+            "Round 0's model implied {:.0}% of the labels flipped, {:.0}% one-sided, so auto trained round {from} through the matrix. Before the final round a check trained models on 4 of 5 folds with every sample through the matrix, with the cut through it, and with the cut plainly, and read their held-out predictions through the matrix: no set through the matrix beat the plain cut by two standard errors (a model too weak to estimate the flips fits those the matrix misses). So the run went on as plain ITLM from that round's cut (the check runs for heads on embeddings, which retrain in moments; `run` prints its figures)",
             flipped * 100.0,
             one_sided * 100.0
         ));
