@@ -23,7 +23,8 @@ pub struct BenchArgs {
     pub data: PathBuf,
     /// Comma-separated parts: train,score,round,load,select,memory (the default), scale (the
     /// 100k-1M figures, opt-in), job (the whole job against the cleanlab pipeline, opt-in:
-    /// minutes); other names are refused.
+    /// minutes), gpu (a `cuda` build on an NVIDIA GPU: the CNN, a round and Lite0 there, against
+    /// PyTorch on the same card, opt-in); other names are refused.
     #[arg(long, default_value = "train,score,round,load,select,memory")]
     pub only: String,
     /// Scratch folder for the PNG load test (default: a temporary folder, removed after); for
@@ -38,6 +39,9 @@ pub struct BenchArgs {
     /// Training images of the `job` part's noisy copy (`--only job`).
     #[arg(long, default_value_t = 20_000)]
     pub job_n: usize,
+    /// EfficientNet-Lite0 weights for the `gpu` part's Lite0 rows (default: the installed ones).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB (Linux).
@@ -56,7 +60,7 @@ pub fn rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn fashion(path: &Path) -> Result<(Dataset, Option<Dataset>)> {
+pub(super) fn fashion(path: &Path) -> Result<(Dataset, Option<Dataset>)> {
     let l = data::load(path, &LoadOptions::default())?;
     Ok((l.train, l.test))
 }
@@ -66,8 +70,8 @@ fn cnn(d: &Dataset) -> Result<Box<dyn Learner>> {
 }
 
 /// The parts `bench` measures, in the order `--only` lists them.
-pub const PARTS: [&str; 8] = [
-    "train", "score", "round", "load", "select", "memory", "scale", "job",
+pub const PARTS: [&str; 9] = [
+    "train", "score", "round", "load", "select", "memory", "scale", "job", "gpu",
 ];
 
 /// The parts named by `--only`: unknown names and an empty list are refused with the valid
@@ -126,33 +130,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             println!("CNN scoring (forward + per-sample loss) of 20000 images: {s:.2} s = {:.0} images/s", sub.len() as f64 / s);
         }
         if want("round") {
-            let cfg = Config {
-                tau: 0.7,
-                rounds: 1,
-                epochs: 3.0,
-                final_epochs: 3,
-                select: Selection::PerClass,
-                schedule: TauSchedule::Constant,
-                ..Default::default()
-            };
-            let mut hist = Vec::new();
-            let t = Instant::now();
-            itlm::run(
-                l.as_mut(),
-                itlm::Inputs::new(&sub),
-                &cfg,
-                Start::Fresh,
-                &mut hist,
-                &mut Quiet,
-            )?;
-            let s = t.elapsed().as_secs_f64();
-            let r0 = &hist[0];
-            println!(
-                "one ITLM round on 20000 images (train 3 epochs + score all + select): {:.2} s (train {:.2} s, score {:.2} s); round 0 + a round on the kept 70%: {s:.2} s",
-                r0.train_secs + r0.score_secs,
-                r0.train_secs,
-                r0.score_secs
-            );
+            round(l.as_mut(), &sub)?;
         }
     }
     if want("select") {
@@ -167,6 +145,44 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     if want("job") {
         super::bench_job::job(&a.data, a.job_n, a.scratch.as_deref())?;
     }
+    if want("gpu") {
+        super::bench_gpu::gpu(&a.data, a.weights.as_deref())?;
+    }
+    Ok(())
+}
+
+/// One ITLM round on `sub` (round 0 + a round on the kept 70%, 3 epochs each), timed.
+pub(super) fn round(l: &mut dyn Learner, sub: &Dataset) -> Result<()> {
+    let cfg = Config {
+        tau: 0.7,
+        rounds: 1,
+        epochs: 3.0,
+        final_epochs: 3,
+        select: Selection::PerClass,
+        schedule: TauSchedule::Constant,
+        ..Default::default()
+    };
+    let mut hist = Vec::new();
+    let t = Instant::now();
+    itlm::run(
+        l,
+        itlm::Inputs::new(sub),
+        &cfg,
+        Start::Fresh,
+        &mut hist,
+        &mut Quiet,
+    )?;
+    let s = t.elapsed().as_secs_f64();
+    let r0 = hist
+        .first()
+        .ok_or_else(|| Error::Config("the round recorded nothing".into()))?;
+    println!(
+        "one ITLM round on {} images (train 3 epochs + score all + select): {:.2} s (train {:.2} s, score {:.2} s); round 0 + a round on the kept 70%: {s:.2} s",
+        sub.len(),
+        r0.train_secs + r0.score_secs,
+        r0.train_secs,
+        r0.score_secs
+    );
     Ok(())
 }
 
@@ -350,7 +366,7 @@ mod tests {
         assert_eq!(
             e,
             "invalid configuration: --only: no part named 'foo'; the parts are train, score, \
-             round, load, select, memory, scale, job"
+             round, load, select, memory, scale, job, gpu"
         );
         assert_eq!(chosen_parts("scale").unwrap(), ["scale"]);
         for empty in ["", " , "] {

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod bench;
+pub mod bench_gpu;
 pub mod bench_job;
 pub mod bench_scale;
 pub mod corrupt;
