@@ -155,9 +155,10 @@ pub fn gpu(data: &Path, weights: Option<&Path>) -> Result<()> {
     };
     let mut l = learner::build(&cfg, &sub)?;
     l.reset(1)?;
+    let warm = &idx[..idx.len().min(2048)];
     let t = Instant::now();
-    l.train(&sub, &idx[..2048], 1.0, 1, &mut |_| Ok(()))?;
-    l.score(&sub, &idx[..2048], &mut |_| Ok(()))?;
+    l.train(&sub, warm, 1.0, 1, &mut |_| Ok(()))?;
+    l.score(&sub, warm, &mut |_| Ok(()))?;
     println!(
         "warm-up (candle compiles its kernels for the card on first use): {:.1} s",
         t.elapsed().as_secs_f64()
