@@ -2332,3 +2332,35 @@ fn label_noise_correction_modes_and_the_restore() {
     assert!(c.restore, "auto does not untick the restore");
     c.validate().unwrap();
 }
+
+/// A reopened run's learner becomes the window's choice: a head on Lite0's embeddings (named
+/// by the run's learner description) is chosen again, so a retrain trains the head, not a CNN;
+/// a run of a model from scratch clears a head chosen before.
+#[test]
+fn a_reopened_head_run_chooses_its_head_again() {
+    use itlm_inspector::export::RunFile;
+    use itlm_inspector::learner::head::HeadKind;
+    let (_data, out, file) = saved_run(&[]);
+    let mut h = open_edited(out.path(), "plain.itlm", &RunFile::read(&file).unwrap());
+    assert_eq!(h.state().state.settings.head, None);
+    let mut run = RunFile::read(&file).unwrap();
+    run.learner_description =
+        "mlp head on efficientnet-lite0 224px embeddings (fast CPU) (1280-d embeddings, hidden 256)"
+            .into();
+    let head_file = out.path().join("head.itlm");
+    std::fs::write(&head_file, run.to_bytes().unwrap()).unwrap();
+    let opened = |h: &mut Harness<'static, App>, f: &Path| {
+        h.state_mut().state.open_path(f, Default::default());
+        step_until(h, 60, "the run to open", |a| {
+            a.state.data.is_some() && a.state.record().is_some()
+        });
+        h.run_steps(3);
+    };
+    opened(&mut h, &head_file);
+    assert_eq!(h.state().state.settings.head, Some(HeadKind::Mlp));
+    h.get_by_value("mlp head on EfficientNet-Lite0");
+    // The model from scratch, opened next in the same window: no head.
+    opened(&mut h, &file);
+    assert_eq!(h.state().state.settings.head, None);
+    h.get_by_value("mlp");
+}

@@ -152,6 +152,18 @@ pub fn backbone_of(description: &str) -> Option<(BackboneKind, usize)> {
     })
 }
 
+/// The head a run trained on EfficientNet-Lite0's embeddings (what the window's learner choice
+/// "HEAD head on EfficientNet-Lite0" names), read from its learner description; None for a
+/// model trained from scratch, a head on another backbone or on embeddings from a file.
+pub fn lite0_head_of(description: &str) -> Option<HeadKind> {
+    use crate::choice::Choice;
+    backbone_of(description).filter(|(k, _)| *k == BackboneKind::EfficientNetLite0)?;
+    HeadKind::ALL
+        .iter()
+        .copied()
+        .find(|h| description.starts_with(&format!("{} head on ", h.name())))
+}
+
 /// The training embeddings of a reopened run whose head was trained on a backbone, from the
 /// cache only (nothing is computed): `Ok(None)` when the run's learner was not a backbone head
 /// or its entry is not (or no longer) in the cache; an error when its weights cannot be found
@@ -192,6 +204,15 @@ mod tests {
             "",
         ] {
             assert_eq!(backbone_of(other), None, "{other}");
+            assert_eq!(lite0_head_of(other), None, "{other}");
         }
+        // The window's learner choice: a head on Lite0 only.
+        let lite0 = "mlp head on efficientnet-lite0 224px embeddings (fast CPU) (1280-d embeddings, hidden 256)";
+        assert_eq!(lite0_head_of(lite0), Some(HeadKind::Mlp));
+        assert_eq!(
+            lite0_head_of(&lite0.replacen("mlp", "linear", 1)),
+            Some(HeadKind::Linear)
+        );
+        assert_eq!(lite0_head_of(d), None, "a head on resnet18");
     }
 }

@@ -204,6 +204,9 @@ impl AppState {
         let verdict = run.verdict();
         self.settings.config = run.config.clone();
         self.settings.learner = run.learner.clone();
+        // A head on Lite0's embeddings is the learner the run trained (and a retrain trains it
+        // again); a model from scratch clears a head chosen before.
+        self.settings.head = crate::session::embed_head::lite0_head_of(&run.learner_description);
         if run.learner.model != ModelKind::Vae {
             self.settings.classifier = run.learner.model;
         }
