@@ -3,7 +3,7 @@
 //! on the same card in the same run (`benches/pytorch_cuda.py`, with `ITLM_TORCH_PYTHON`, else
 //! `benches/.venv-torch`, else `python3`), then ours / PyTorch's best row:
 //! - CNN training and scoring (forward + per-sample loss, the losses back on the host) of 20000
-//!   Fashion-MNIST images at the product's batch (128), after a warm-up epoch (the first CUDA
+//!   Fashion-MNIST images at the product's batch (128), after a warm-up on 2048 of them (the first CUDA
 //!   use compiles candle's kernels for the card);
 //! - one ITLM round (round 0 + a round on the kept 70%, 3 epochs each) on those images;
 //! - Lite0 embeddings of random inputs at 224x224 and 112x112, batch 32 and 256.
@@ -74,16 +74,10 @@ fn script() -> std::result::Result<PathBuf, String> {
         .ok_or_else(|| format!("no {} here or in the source tree", rel.display()))
 }
 
+/// PyTorch's interpreter as the `job` part finds it, else `python3` (on a GPU machine, the
+/// one that holds PyTorch with CUDA).
 fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("ITLM_TORCH_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/.venv-torch/bin/python");
-    if venv.is_file() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    }
+    super::bench_job::python().unwrap_or_else(|_| PathBuf::from("python3"))
 }
 
 /// PyTorch's rows on the same card; its lines are echoed as they come, so that a run stopped

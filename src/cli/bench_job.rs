@@ -22,7 +22,7 @@ struct Row {
     precision: Option<f64>,
 }
 
-fn python() -> std::result::Result<PathBuf, String> {
+pub(super) fn python() -> std::result::Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("ITLM_TORCH_PYTHON") {
         return Ok(PathBuf::from(p));
     }
