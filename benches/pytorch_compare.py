@@ -67,12 +67,15 @@ def emit(kind, **kv):
     print(kind + " " + " ".join(f"{k}={v}" for k, v in kv.items()), flush=True)
 
 
-def bench(h, w, c, classes, batch, threads, seconds, channels_last, compiled, wait):
+def steps(h, w, c, classes, batch, channels_last, compiled, device="cpu"):
+    """The timed steps on 16 batches of synthetic data on `device`: (train_step, score_step).
+    A training step is Adam on the mean per-sample cross-entropy; a scoring step computes the
+    per-sample losses and brings them to the host (as itlm-inspector's scoring does)."""
     torch.manual_seed(0)
     n = batch * 16
-    data = torch.rand(n, c, h, w)
-    labels = torch.randint(0, classes, (n,))
-    model = Cnn(h, w, c, classes)
+    data = torch.rand(n, c, h, w, device=device)
+    labels = torch.randint(0, classes, (n,), device=device)
+    model = Cnn(h, w, c, classes).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         data = data.contiguous(memory_format=torch.channels_last)
@@ -82,12 +85,12 @@ def bench(h, w, c, classes, batch, threads, seconds, channels_last, compiled, wa
     def loss_fn(x, y):
         return F.cross_entropy(model(x), y, reduction="none").mean()
 
-    def logits_fn(x, y):
+    def per_sample(x, y):
         return F.cross_entropy(model(x), y, reduction="none")
 
     if compiled:
         loss_fn = torch.compile(loss_fn)
-        logits_fn = torch.compile(logits_fn)
+        per_sample = torch.compile(per_sample)
 
     def batch_at():
         i = state["i"] % 16
@@ -103,8 +106,13 @@ def bench(h, w, c, classes, batch, threads, seconds, channels_last, compiled, wa
     def score_step():
         x, y = batch_at()
         with torch.no_grad():
-            logits_fn(x, y)
+            per_sample(x, y).cpu()  # a no-op on the CPU
 
+    return train_step, score_step
+
+
+def bench(h, w, c, classes, batch, threads, seconds, channels_last, compiled, wait):
+    train_step, score_step = steps(h, w, c, classes, batch, channels_last, compiled)
     t0 = time.perf_counter()
     it, secs, cpu = timed(train_step, seconds, warmup=3 if compiled else 1)
     train, train_cpu = it * batch / secs, it * batch / cpu

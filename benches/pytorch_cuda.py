@@ -27,11 +27,10 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
-from pytorch_compare import Cnn  # noqa: E402
+from pytorch_compare import steps  # noqa: E402
 
 VERSION = torch.__version__
 DEV = "cuda"
@@ -62,44 +61,7 @@ def timed(fn, seconds, warmup):
 
 
 def cnn(batch, seconds, channels_last, compiled):
-    torch.manual_seed(0)
-    dev = torch.device(DEV)
-    n = batch * 16
-    data = torch.rand(n, 1, 28, 28, device=dev)
-    labels = torch.randint(0, 10, (n,), device=dev)
-    model = Cnn(28, 28, 1, 10).to(dev)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        data = data.contiguous(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    state = {"i": 0}
-
-    def loss_fn(x, y):
-        return F.cross_entropy(model(x), y, reduction="none").mean()
-
-    def per_sample(x, y):
-        return F.cross_entropy(model(x), y, reduction="none")
-
-    if compiled:
-        loss_fn = torch.compile(loss_fn)
-        per_sample = torch.compile(per_sample)
-
-    def batch_at():
-        i = state["i"] % 16
-        state["i"] += 1
-        return data[i * batch:(i + 1) * batch], labels[i * batch:(i + 1) * batch]
-
-    def train_step():
-        x, y = batch_at()
-        opt.zero_grad(set_to_none=True)
-        loss_fn(x, y).backward()
-        opt.step()
-
-    def score_step():
-        x, y = batch_at()
-        with torch.no_grad():
-            per_sample(x, y).cpu()  # the losses come back to the host, as ours do
-
+    train_step, score_step = steps(28, 28, 1, 10, batch, channels_last, compiled, DEV)
     warm = 5 if compiled else 2
     it, secs = timed(train_step, seconds, warm)
     train = it * batch / secs
