@@ -128,6 +128,17 @@ impl<'a> Inputs<'a> {
 /// the later ones forward-corrected, so they do not fit them) over the samples `everyone`
 /// (those the user did not exclude), against the labels `trained` gives; each class keeping
 /// only its likeliest flip when the flips are one-sided ([`transition::for_training`]).
+/// The seed a round's fresh model is initialised with. The final check's retrain of a forward
+/// round reproduces that round through this and [`train_seed`].
+fn init_seed(seed: u64, round: usize) -> u64 {
+    Rng::derive(seed, round as u64).next_u64()
+}
+
+/// The seed of a round's training (batch order) and of its fold plans.
+fn train_seed(seed: u64, round: usize) -> u64 {
+    Rng::derive(seed, 1000 + round as u64).next_u64()
+}
+
 fn transition_from_previous(
     history: &[Arc<RoundRecord>],
     trained: &Dataset,
@@ -317,15 +328,14 @@ pub fn run<L: Learner + ?Sized>(
                     // The check's models replaced the forward round's: train it again, as
                     // it was (fresh, same seeds, samples and matrix), for the final round to
                     // continue.
-                    let prev = p.round as u64;
-                    learner.reset(Rng::derive(cfg.seed, prev).next_u64())?;
+                    learner.reset(init_seed(cfg.seed, p.round))?;
                     learner.set_transition(Some(&p.transition))?;
                     let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
                     learner.train(
                         trained,
                         &everyone,
                         p.epochs,
-                        Rng::derive(cfg.seed, 1000 + prev).next_u64(),
+                        train_seed(cfg.seed, p.round),
                         &mut tick,
                     )?;
                     checked = false;
@@ -402,7 +412,7 @@ pub fn run<L: Learner + ?Sized>(
         })?;
         let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
         let t0 = Instant::now();
-        let seed = Rng::derive(config.seed, 1000 + round as u64).next_u64();
+        let seed = train_seed(config.seed, round);
         let models = config.models_at(round);
         let ((scores, spectral_scores), train_secs, t1) = if models.count > 1 {
             let plans = if models.cross_fitted {
@@ -425,7 +435,7 @@ pub fn run<L: Learner + ?Sized>(
             if continued.is_none()
                 && (round == first || config.reinit || round >= config.rounds || checked)
             {
-                learner.reset(Rng::derive(config.seed, round as u64).next_u64())?;
+                learner.reset(init_seed(config.seed, round))?;
             }
             check_finite(
                 round,
