@@ -3,8 +3,8 @@
 #  1. a Fashion-MNIST copy with 40% systematic noise (N training images, in a temp folder);
 #  2. open it in the window, Space starts a run, wait until the saved run says "finished";
 #  3. open the Review tab (shift+Tab to it, Enter) and review 50 samples: K keep, X exclude,
-#     R accept the predicted class, digits relabel, one Backspace undo, Left back to the undone
-#     sample, Right skip; every key is checked against the decisions journal (decisions.csv);
+#     R accept the predicted class, digits relabel, one Backspace undo (back to the undone
+#     sample), Right and Left back to it, Right skip; every key is checked against the decisions journal (decisions.csv);
 #  4. kill -9 the window; the journal is unchanged; reopen the saved run in a new window;
 #  5. export from the reopened window (Ctrl+E "All files" -> labels.csv; Export menu ->
 #     "Cleaned dataset folder"): labels.csv carries the same 50 decisions, the cleaned folder
@@ -139,9 +139,11 @@ press BackSpace 1 # undo: a "clear" row
 [ "$(tail -1 "$JOURNAL" | cut -d, -f2)" = clear ] || fail "Backspace did not journal a clear: $(tail -1 "$JOURNAL")"
 undone=$(tail -1 "$JOURNAL" | cut -d, -f1)
 shot 07_undo
+# Backspace goes back to the undone sample; Right leaves it, Left returns to it.
+press Right 0
 press Left 0
 press x 1
-[ "$(tail -1 "$JOURNAL" | cut -d, -f1)" = "$undone" ] || fail "Left did not go back to the undone sample $undone"
+[ "$(tail -1 "$JOURNAL" | cut -d, -f1)" = "$undone" ] || fail "Backspace then Right, Left did not end on the undone sample $undone"
 press Right 0 # skip one
 decide r r x r k r 6 r r x r k r r 9 r x r r k
 sleep 1
