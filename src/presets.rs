@@ -33,6 +33,10 @@ pub fn demo() -> (Config, LearnerConfig) {
 /// keep 95% globally: with SGD a round's model does not learn the trigger from the few stamped
 /// images the last cut left, so every round finds more of them. The final model trains 9
 /// epochs, as the naive one. No forward correction (the restore chooses the final set).
+/// Before the last round the clustering cut ([`Config::clusters`]) holds out a class's
+/// minority cluster that the early cuts pointed at and the model before it calls by another
+/// class: stamped images that look like their target class, which no loss separates (Shirt ->
+/// T-shirt: test-2 27 - 32% without it, 6.4 - 8.3% with it, at seeds 0 - 4; README).
 pub fn backdoor_protocol() -> Config {
     Config {
         tau: 0.95,
@@ -42,6 +46,7 @@ pub fn backdoor_protocol() -> Config {
         round0_models: 5,
         final_epochs: 9,
         restore: true,
+        clusters: true,
         select: Selection::Global,
         schedule: TauSchedule::Constant,
         folds: 1,

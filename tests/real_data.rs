@@ -384,30 +384,32 @@ fn itlm_rounds(
 /// bright X in the corner and the label Pullover. Naive training learns the trigger (test-2:
 /// every stamped Trouser test image called Pullover); ITLM with the protocol the README
 /// documents (SGD; round 0 five models of 0.35 epoch averaged; ten one-epoch rounds; tau 0.95
-/// global; the restore) trims the stamped images and the attack fails.
+/// global; the restore; the clustering cut) trims the stamped images and the attack fails.
 ///
 /// What is asserted is README's bar and README's figures for this setting ("Backdoors", the
-/// paragraph on 6000 images): test-2 <= 5% at 4 of these 6 seeds (measured 0.3 - 1.0% at
+/// paragraph on 6000 images): test-2 <= 5% at 4 of these 6 seeds (measured 0.3 - 2.4% at
 /// seeds 2, 3, 5, 6; at seeds 1 and 4 round 0's 16 batches catch none of the stamped images
-/// and test-2 stays at 87 - 99%), the attack working on naive training at every seed
+/// and test-2 stays at 98 - 99%), the attack working on naive training at every seed
 /// (measured 98.6 - 99.7%: > 90%). README's other bar, test-1 within 1.5 points of naive, is
-/// met at 20000 images and NOT at 6000: there the defended seeds lose 1.4 - 2.2 points
-/// (measured: -1.4, -2.2, -2.1, -1.9 at seeds 5, 2, 3, 6; naive 80.8 - 81.6% on the
-/// 3000-image test subset). The test holds them to 3 points (the worst measured with 0.8 of
-/// margin) and prints whether each seed met 1.5.
+/// met at 20000 images and NOT at 6000: there the defended seeds lose 1.2 - 3.0 points
+/// (measured: -1.2, -2.9, -3.0, -2.4 at seeds 5, 2, 3, 6; naive 80.8 - 81.6% on the
+/// 3000-image test subset; -1.4, -2.2, -2.1, -1.9 before the clustering cut joined the
+/// protocol: at 6000 it also holds out a few dozen odd clean images, such as 21 Trousers at
+/// seed 2). The test holds them to 3.5 points (the worst measured with 0.5 of margin) and
+/// prints whether each seed met 1.5.
 ///
-/// Each seed trains ~45 epochs of 6000 images (2.5 min on 2 cores), so `cargo test` runs two
-/// of the defended seeds and asserts the attack fails at both; all six seeds with README's "4
-/// of 6" bar are [`itlm_defends_a_corner_backdoor_at_4_of_6_seeds`], run with
-/// `cargo test --release --test real_data -- --ignored`.
+/// Each seed trains ~55 epochs of 6000 images (about a minute on 2 cores), so `cargo test`
+/// runs two of the defended seeds and asserts the attack fails at both; all six seeds with
+/// README's "4 of 6" bar are [`itlm_defends_a_corner_backdoor_at_4_of_6_seeds`], run with
+/// `cargo test --release --test real_data -- --ignored` (about 6 minutes).
 #[test]
 fn itlm_defends_a_corner_backdoor_that_naive_training_learns() {
     backdoor_seeds(&[5, 2], 2);
 }
 
-/// README's figure in full: six seeds, at least four defended (15 minutes on 2 cores).
+/// README's figure in full: six seeds, at least four defended (about 6 minutes on 2 cores).
 #[test]
-#[ignore = "15 minutes: six seeds of the backdoor test; run with -- --ignored"]
+#[ignore = "6 minutes: six seeds of the backdoor test; run with -- --ignored"]
 fn itlm_defends_a_corner_backdoor_at_4_of_6_seeds() {
     backdoor_seeds(&[5, 1, 2, 3, 4, 6], 4);
 }
@@ -495,10 +497,17 @@ fn backdoor_seeds(seeds: &[u64], min_defended: usize) {
         eprintln!(
             "  restore: {back_clean} of {trimmed_clean} clean trimmed images went back, {back_bad} stamped"
         );
+        let held_out = &hist.last().unwrap().held_out;
+        eprintln!(
+            "  clustering cut: held out {} ({} stamped)",
+            count(&|i| held_out.get(i) == Some(&true)),
+            count(&|i| held_out.get(i) == Some(&true) && bad[i])
+        );
         if holds {
-            // Clean accuracy pays for the 5% cut: 1.4 - 2.2 points measured on this set.
+            // Clean accuracy pays for the 5% cut and the clustering cut: 1.2 - 3.0 points
+            // measured on this set.
             assert!(
-                cost <= 3.0,
+                cost <= 3.5,
                 "seed {seed}: test-1 {:.1}% is {cost:.1} points below naive's {:.1}%",
                 itlm1 * 100.0,
                 naive1 * 100.0

@@ -73,9 +73,12 @@ pub struct ItlmArgs {
     /// rest, and the last model before the cut puts more of it in one other class than in its
     /// own (exclusionary reclassification): for backdoors whose stamped images look like
     /// their target class (Shirt -> T-shirt). Classifiers with a hidden layer; not with
-    /// --relabel [default: off]
-    #[arg(long, conflicts_with = "relabel")]
+    /// --relabel [default: off; `reproduce backdoor`: on]
+    #[arg(long, conflicts_with_all = ["relabel", "no_clusters"])]
     pub clusters: bool,
+    /// Do not make the clustering cut (for `reproduce backdoor`, whose protocol makes it).
+    #[arg(long)]
+    pub no_clusters: bool,
     /// Forward-correct the training loss for label noise: round 0 trains plainly on every
     /// sample; round 1 trains on every sample with the label-noise transition matrix
     /// (P(given label | true class)) that round 0's model implies (cleanlab's confident joint;
@@ -117,7 +120,7 @@ impl ItlmArgs {
             seed: self.seed,
             restore: (base.restore || self.restore) && !self.no_restore && !self.relabel,
             relabel: self.relabel,
-            clusters: (base.clusters || self.clusters) && !self.relabel,
+            clusters: (base.clusters || self.clusters) && !self.no_clusters && !self.relabel,
             transition: self.transition.unwrap_or(base.transition),
         }
     }

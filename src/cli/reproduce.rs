@@ -675,5 +675,20 @@ mod tests {
             (l.optimizer, l.lr),
             (crate::learner::OptimizerKind::Adamw, 1e-3)
         );
+        // The protocol restores and cuts by clusters; each can be turned off.
+        assert!(backdoor_protocol().restore && backdoor_protocol().clusters);
+        let c = backdoor_args(&["--no-clusters"])
+            .itlm
+            .config_over(backdoor_protocol());
+        assert!(!c.clusters && c.restore);
+        let c = backdoor_args(&["--no-restore"])
+            .itlm
+            .config_over(backdoor_protocol());
+        assert!(c.clusters && !c.restore);
+        // Relabelling chooses the final set itself: neither with it.
+        let c = backdoor_args(&["--relabel"])
+            .itlm
+            .config_over(backdoor_protocol());
+        assert!(!c.clusters && !c.restore && c.relabel);
     }
 }

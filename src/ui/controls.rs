@@ -238,7 +238,7 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
             }
             if ui
                 .button("Backdoor defence protocol")
-                .on_hover_text("SGD lr 0.02 cosine, tau 0.95, round 0: five 0.35-epoch models averaged, 10 one-epoch rounds, final 9 epochs, restore: what defends watermark backdoors (README)")
+                .on_hover_text("SGD lr 0.02 cosine, tau 0.95, round 0: five 0.35-epoch models averaged, 10 one-epoch rounds, final 9 epochs, restore, and the clustering cut (hold out attack clusters): what defends watermark backdoors (README)")
                 .clicked()
             {
                 s.config = crate::itlm::Config {
