@@ -2047,7 +2047,34 @@ fn a_clustering_cut_run_shows_and_filters_what_it_held_out() {
             .collect::<Vec<_>>(),
         held
     );
-    // At tau 1 the cut keeps everything but what the clustering cut held out.
+    // Every sample the filter shows, selected in one step (Ctrl+A, or the header's button)
+    // and excluded in one step.
+    let selection = |h: &Harness<'static, App>| -> Vec<usize> {
+        h.state().grid.selection.iter().copied().collect()
+    };
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(2);
+    assert_eq!(selection(&h), held, "Ctrl+A");
+    h.get_by_label("3 selected");
+    assert!(
+        h.query_by_label("select all 3").is_none(),
+        "all are selected already"
+    );
+    h.get_by_label("select none").click();
+    h.run_steps(2);
+    assert!(selection(&h).is_empty());
+    h.get_by_label("select all 3").click();
+    h.run_steps(2);
+    assert_eq!(selection(&h), held, "the button");
+    h.get_by_label("Exclude").click();
+    h.run_steps(2);
+    for &i in &held {
+        assert_eq!(
+            h.state().state.decision(i),
+            Some(itlm_inspector::session::decisions::Decision::Exclude)
+        );
+    }
+    // At tau 1 the cut keeps everything but what the clustering cut held out (and excluded).
     h.state_mut().state.set_tau(1.0);
     h.run_steps(3);
     let cut = h.state_mut().state.cut().unwrap();

@@ -4,7 +4,7 @@
 //! shows the sample letterboxed, `given -> predicted` (red when they differ; the loss in
 //! generative mode, which predicts no labels) and a red corner when ground truth says the
 //! sample is bad. A click opens the detail view; ctrl-click, shift-click and dragging a box
-//! select several. Without images (a reopened run whose dataset is gone) the cells show ids.
+//! select several, "select all" (Ctrl+A) every sample shown. Without images (a reopened run whose dataset is gone) the cells show ids.
 
 use std::collections::BTreeSet;
 
@@ -77,6 +77,14 @@ fn grid_ui(
     let generative = state.generative();
     grid_bar_ui(ui, v, &lists, &mut panel.text, out);
     let list = lists.get(state.tab);
+    // Ctrl+A: every sample shown (at this cut and filter), to decide them in one step; not
+    // while a text field has the keyboard.
+    if !list.is_empty()
+        && !ui.ctx().egui_wants_keyboard_input()
+        && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::A))
+    {
+        panel.select(list.iter().copied());
+    }
     ui.horizontal_wrapped(|ui| {
         ui.label(
             RichText::new(format!(
@@ -99,6 +107,20 @@ fn grid_ui(
                     .small()
                     .color(Color32::GRAY),
             );
+        }
+        let all =
+            panel.selection.len() == list.len() && list.iter().all(|i| panel.selection.contains(i));
+        if !list.is_empty()
+            && !all
+            && ui
+                .small_button(format!("select all {}", list.len()))
+                .on_hover_text(
+                    "Select every sample shown at this cut and filter (Ctrl+A), to exclude, \
+                     keep or relabel them in one step",
+                )
+                .clicked()
+        {
+            panel.select(list.iter().copied());
         }
     });
     // (One sample shown in the detail view has its actions there.)
