@@ -72,9 +72,39 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Start from a measured protocol's settings; every option given still overrides its
+    /// own. `backdoor`: the window's "Backdoor defence protocol" (SGD lr 0.02 cosine, tau
+    /// 0.95, round 0 five models of 0.35 epoch, 10 one-epoch rounds, final 9 epochs, restore,
+    /// clustering cut; README, "Backdoors")
+    #[arg(long, value_enum, default_value_t = Protocol::Defaults)]
+    pub protocol: Protocol,
+}
+
+/// The settings `run` starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// The defaults (each option's own).
+    Defaults,
+    /// What defends watermark backdoors (`reproduce backdoor`'s protocol).
+    Backdoor,
 }
 
 impl RunArgs {
+    /// The ITLM and learner settings: the protocol's, with the options given over them.
+    pub fn configs(&self) -> (Config, LearnerConfig) {
+        let (config, learner) = match self.protocol {
+            Protocol::Defaults => (Config::default(), LearnerConfig::default()),
+            Protocol::Backdoor => (
+                crate::presets::backdoor_protocol(),
+                crate::presets::backdoor_learner(),
+            ),
+        };
+        (
+            self.itlm.config_over(config),
+            self.model.config_over(learner),
+        )
+    }
+
     /// The data this run opens.
     pub fn data_request(&self, seed: u64) -> DataRequest {
         DataRequest {
@@ -93,9 +123,8 @@ impl RunArgs {
 
 /// `itlm-inspector run`.
 pub fn run_command(a: &RunArgs) -> Result<()> {
-    let config = a.itlm.config();
+    let (config, lcfg) = a.configs();
     config.validate()?;
-    let lcfg = a.model.config();
     lcfg.validate()?;
     let mut p = session::prepare(&a.data_request(config.seed))?;
     if let Some(path) = &a.decisions {
@@ -548,6 +577,41 @@ mod tests {
         assert!(
             Cli::try_parse_from(["itlm-inspector", "run", "d", "--out", "o", "--no-test"]).is_ok()
         );
+    }
+
+    #[test]
+    fn run_starts_from_the_protocol_it_is_given() {
+        let parse = |a: &[&str]| {
+            let mut argv = vec!["itlm-inspector", "run", "d", "--out", "o"];
+            argv.extend_from_slice(a);
+            match Cli::try_parse_from(argv).map(|c| c.command) {
+                Ok(Some(Command::Run(r))) => r.configs(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(parse(&[]), (Config::default(), LearnerConfig::default()));
+        let backdoor = (
+            crate::presets::backdoor_protocol(),
+            crate::presets::backdoor_learner(),
+        );
+        assert_eq!(parse(&["--protocol", "backdoor"]), backdoor);
+        // An option given overrides the protocol's; the rest stay.
+        let (c, l) = parse(&["--protocol", "backdoor", "--tau", "0.9", "--no-clusters"]);
+        assert_eq!(
+            (c.tau, c.clusters, c.restore, c.rounds),
+            (0.9, false, true, 10)
+        );
+        assert_eq!(l, backdoor.1);
+        assert!(Cli::try_parse_from([
+            "itlm-inspector",
+            "run",
+            "d",
+            "--out",
+            "o",
+            "--protocol",
+            "x"
+        ])
+        .is_err());
     }
 
     #[test]
