@@ -21,19 +21,11 @@ use std::time::Instant;
 
 use itlm_inspector::learner::{self, LearnerConfig, OptimizerKind};
 use itlm_inspector::rng::Rng;
-use itlm_inspector::session::{self, DataRequest, EvalInputs};
+use itlm_inspector::session;
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Res<T>
-where
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(name) {
-        Ok(v) => v.parse().map_err(|e| format!("{name}={v}: {e}").into()),
-        Err(_) => Ok(default),
-    }
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{env_or, Res};
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -52,15 +44,7 @@ fn main() -> Res<()> {
     }
     lc.lr = env_or("LR", lc.lr)?;
     lc.weight_decay = env_or("WD", lc.weight_decay)?;
-    let p = session::prepare(&DataRequest {
-        path: PathBuf::from(&args[1]),
-        eval: EvalInputs {
-            test: Some(PathBuf::from(&args[2])),
-            ..Default::default()
-        },
-        limit: None,
-        seed: 0,
-    })?;
+    let p = common::open(&args[1], &args[2])?;
     let train = p.train;
     let test = p.test.ok_or("no test set")?;
     let n = train.len();
