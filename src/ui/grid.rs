@@ -4,7 +4,8 @@
 //! shows the sample letterboxed, `given -> predicted` (red when they differ; the loss in
 //! generative mode, which predicts no labels) and a red corner when ground truth says the
 //! sample is bad. A click opens the detail view; ctrl-click, shift-click and dragging a box
-//! select several, "select all" (Ctrl+A) every sample shown. Without images (a reopened run whose dataset is gone) the cells show ids.
+//! select several, "select all" (Ctrl+A) every sample shown. Without images (a reopened run
+//! whose dataset is gone) the cells show ids.
 
 use std::collections::BTreeSet;
 
@@ -52,6 +53,23 @@ impl GridPanel {
         self.anchor = None;
         self.drag_from = None;
     }
+}
+
+/// Whether `selection` is exactly the samples of `list` (distinct indices). Linear, not a set
+/// lookup per sample: it runs every frame, on up to every sample of a large run.
+fn selects_all(selection: &BTreeSet<usize>, list: &[usize]) -> bool {
+    if selection.len() != list.len() {
+        return false;
+    }
+    let Some(&last) = selection.last() else {
+        return true;
+    };
+    let mut chosen = vec![false; last + 1];
+    for &i in selection {
+        chosen[i] = true;
+    }
+    list.iter()
+        .all(|&i| chosen.get(i).copied().unwrap_or(false))
 }
 
 fn grid_ui(
@@ -108,10 +126,8 @@ fn grid_ui(
                     .color(Color32::GRAY),
             );
         }
-        let all =
-            panel.selection.len() == list.len() && list.iter().all(|i| panel.selection.contains(i));
         if !list.is_empty()
-            && !all
+            && !selects_all(&panel.selection, list)
             && ui
                 .small_button(format!("select all {}", list.len()))
                 .on_hover_text(
@@ -512,4 +528,19 @@ pub fn actions_ui(ui: &mut egui::Ui, v: &View, chosen: &[usize], out: &mut Comma
             out.push(Command::Decide(chosen.to_vec(), None));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_exactly_the_samples_shown() {
+        let set = |v: &[usize]| v.iter().copied().collect::<BTreeSet<usize>>();
+        assert!(selects_all(&set(&[]), &[]));
+        assert!(selects_all(&set(&[2, 5, 9]), &[9, 2, 5]));
+        assert!(!selects_all(&set(&[2, 5]), &[9, 2, 5]));
+        assert!(!selects_all(&set(&[2, 5, 7]), &[9, 2, 5]));
+        assert!(!selects_all(&set(&[2, 5, 9, 11]), &[9, 2, 5]));
+    }
 }
