@@ -3,8 +3,8 @@
 //! on the same card in the same run (`benches/pytorch_cuda.py`, with `ITLM_TORCH_PYTHON`, else
 //! `benches/.venv-torch`, else `python3`), then ours / PyTorch's best row:
 //! - CNN training and scoring (forward + per-sample loss, the losses back on the host) of 20000
-//!   Fashion-MNIST images at the product's batch (128), after a warm-up on 2048 of them (the first CUDA
-//!   use compiles candle's kernels for the card);
+//!   Fashion-MNIST images at the product's batch (128), after a warm-up on 2048 of them (the
+//!   first CUDA use compiles candle's kernels for the card);
 //! - one ITLM round (round 0 + a round on the kept 70%, 3 epochs each) on those images;
 //! - Lite0 embeddings of random inputs at 224x224 and 112x112, batch 32 and 256.
 
