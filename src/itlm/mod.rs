@@ -13,6 +13,7 @@ pub mod pins;
 pub mod record;
 pub mod relabel;
 pub mod run;
+mod scoring;
 pub mod select;
 pub mod spectral;
 pub mod suggest;
