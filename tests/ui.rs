@@ -2378,8 +2378,14 @@ fn a_reopened_head_run_chooses_its_head_again() {
     std::fs::write(&head_file, run.to_bytes().unwrap()).unwrap();
     let opened = |h: &mut Harness<'static, App>, f: &Path| {
         h.state_mut().state.open_path(f, Default::default());
+        // This run, not the one open before (the open is asynchronous).
         step_until(h, 60, "the run to open", |a| {
-            a.state.data.is_some() && a.state.record().is_some()
+            a.state
+                .data
+                .as_ref()
+                .and_then(|d| d.reopened.as_ref())
+                .is_some_and(|r| r.file == f)
+                && a.state.record().is_some()
         });
         h.run_steps(3);
     };
