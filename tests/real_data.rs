@@ -370,6 +370,55 @@ fn the_default_forward_corrects_systematic_flips_and_not_random_ones() {
     assert_eq!(h[1].trained_on, 1600, "plain ITLM trains on the cut");
 }
 
+/// Co-teaching (`Config::coteach`) at 60% random noise on 4000 images (flips seeded 3, 2000
+/// test images): two CNNs that pick each other's samples for 25 epochs (the share falling to
+/// tau 0.4 over 10), against plain ITLM at the same tau with the default schedule (4 rounds
+/// of 5 epochs, final 15). Asserted, as measured here: the pair is more accurate on the test
+/// set, by more than a point (measured when written: 79.00% against 76.35%, both cuts at
+/// precision 0.94; on another 4000-image draw of the `corrupt` copy 80.9 against 73.4;
+/// README, "Noisy labels", for 20000 images and three seeds).
+#[test]
+fn coteaching_beats_plain_itlm_under_random_noise() {
+    let Some((train, test)) = fashion(4000, 2000) else {
+        return;
+    };
+    let mut rand = Corrupted::clean(train);
+    rand.flip_random(0.6, None, 3).unwrap();
+    let bad: Vec<bool> = rand.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+    let lc = LearnerConfig::default();
+    let eval = itlm::Eval {
+        test: Some(&test),
+        test2: None,
+    };
+    let plain = Config {
+        tau: 0.4,
+        transition: Forward::Off,
+        seed: 11,
+        ..Default::default()
+    };
+    let co = Config {
+        coteach: Some(itlm::CoTeach::default()),
+        ..plain.clone()
+    };
+    let acc = |h: &[Arc<itlm::RoundRecord>]| h.last().unwrap().metrics.test_acc.unwrap();
+    let hp = itlm_rounds(&lc, &rand.data, eval, &bad, &plain);
+    let hc = itlm_rounds(&lc, &rand.data, eval, &bad, &co);
+    let (p, c) = (acc(&hp), acc(&hc));
+    let trim = |h: &[Arc<itlm::RoundRecord>]| h.last().unwrap().metrics.trim.unwrap();
+    eprintln!(
+        "60% random, 4000: plain ITLM {:.2}% (P {:.3}), co-teaching {:.2}% (P {:.3}, {} rounds)",
+        p * 100.0,
+        trim(&hp).precision,
+        c * 100.0,
+        trim(&hc).precision,
+        hc.len()
+    );
+    assert_eq!(hc.len(), 25, "a round per epoch");
+    assert_eq!(hc[0].trained_on, 4000);
+    assert_eq!(hc[24].trained_on, 1600, "tau's share once the ramp is over");
+    assert!(c > p + 0.01, "co-teaching {c} against plain ITLM {p}");
+}
+
 fn itlm_rounds(
     lc: &LearnerConfig,
     data: &Dataset,

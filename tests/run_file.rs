@@ -749,6 +749,26 @@ fn forward_correction_modes_read_back_and_version_11_flags_read_as_on_or_off() {
     assert!(!flag.transition);
 }
 
+/// Version 13 stores a co-teaching run's schedule; a version-12 file (before co-teaching) reads
+/// as ITLM's rounds, and its bytes are not a version-13 body.
+#[test]
+fn coteaching_reads_back_and_version_12_reads_as_itlm() {
+    let mut co = transition_run();
+    co.config.transition = Forward::Auto;
+    co.config.coteach = Some(itlm_inspector::itlm::CoTeach { epochs: 7, ramp: 3 });
+    assert_eq!(decode(&co.to_bytes().unwrap()).unwrap(), co);
+    let v12 = old_body(
+        &co,
+        |c| itlm_inspector::export::legacy::ConfigNoCoteach::from(c),
+        itlm_inspector::export::run_file::RoundExtras::of,
+    );
+    let read = decode(&with_header(12, &v12)).unwrap();
+    assert_eq!(read.config.coteach, None);
+    assert_eq!(read.config.transition, Forward::Auto);
+    assert_eq!(read.rounds, co.rounds);
+    assert!(decode(&with_header(RUN_VERSION, &v12)).is_err());
+}
+
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.
 #[test]
 fn generative_samples_csv_leaves_p_given_empty() {

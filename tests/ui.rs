@@ -2360,6 +2360,51 @@ fn label_noise_correction_modes_and_the_restore() {
     c.validate().unwrap();
 }
 
+/// Co-teaching is one checkbox in More... (turning the restore off, which it does not combine
+/// with); its run has a round per epoch of its two models, and "Retrain at this tau", which
+/// would continue a run from a cut, is off for it, saying why.
+#[test]
+fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
+    use itlm_inspector::itlm::CoTeach;
+    let (_data, mut h) = loaded_harness();
+    h.get_by_label("More...").click();
+    h.run_steps(3);
+    h.get_by_label("restore hard clean samples").click();
+    h.run_steps(3);
+    h.get_by_label("co-teaching").click();
+    h.run_steps(3);
+    let c = h.state().state.settings.config.clone();
+    assert_eq!(c.coteach, Some(CoTeach::default()));
+    assert!(!c.restore, "co-teaching does not combine with the restore");
+    c.validate().unwrap();
+    h.get_by_label("ramp");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(3);
+    let mut s = h.state().state.settings.clone();
+    s.config.coteach = Some(CoTeach { epochs: 3, ramp: 1 });
+    h.state_mut().state.settings = s;
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    assert_eq!(h.state().state.rounds(), 3, "one round per epoch");
+    let run = h.state().state.run.as_ref().unwrap();
+    let n = run.history[0].len();
+    assert_eq!(
+        run.history[0].trained_on, n,
+        "the first epoch trains on all"
+    );
+    assert!(run.history[2].trained_on < n, "later epochs on a share");
+    h.run_steps(3);
+    assert!(h
+        .get_by_label("Retrain at this tau")
+        .accesskit_node()
+        .is_disabled());
+}
+
 /// A reopened run's learner becomes the window's choice: a head on Lite0's embeddings (named
 /// by the run's learner description) is chosen again, so a retrain trains the head, not a CNN;
 /// a run of a model from scratch clears a head chosen before.

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use crate::itlm::{Config, Forward, LossAggregate, Selection, TauSchedule};
+use crate::itlm::{CoTeach, Config, Forward, LossAggregate, Selection, TauSchedule};
 use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, Mode, ModelKind, OptimizerKind};
 
 #[derive(Args, Debug, Clone)]
@@ -93,6 +93,22 @@ pub struct ItlmArgs {
     /// alone means `on` [default: auto; `reproduce`'s global and per-class: off]
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "on", value_name = "MODE")]
     pub transition: Option<Forward>,
+    /// Co-teaching instead of ITLM's rounds (Han et al. 2018): two models of the chosen kind
+    /// train side by side for --coteach-epochs epochs without re-initialising; before each
+    /// epoch each trains on the samples with the lowest loss under the *other*, a share that
+    /// falls from everything to tau over the first --coteach-ramp epochs. Each round (an
+    /// epoch) is scored as the pair (their class probabilities averaged), and so is the test
+    /// set. For random label noise (README, Noisy labels: 60% random); classifiers only; not
+    /// with --folds, --round0-models, --restore, --relabel, --clusters or --transition on;
+    /// --rounds, --epochs, --final-epochs and --warm-start do not apply [default: off]
+    #[arg(long, conflicts_with_all = ["restore", "relabel", "clusters"])]
+    pub coteach: bool,
+    /// Co-teaching's epochs (rounds) in all.
+    #[arg(long, default_value_t = CoTeach::default().epochs, requires = "coteach")]
+    pub coteach_epochs: usize,
+    /// Epochs over which co-teaching's share falls from every sample to tau.
+    #[arg(long, default_value_t = CoTeach::default().ramp, requires = "coteach")]
+    pub coteach_ramp: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -122,6 +138,10 @@ impl ItlmArgs {
             relabel: self.relabel,
             clusters: (base.clusters || self.clusters) && !self.no_clusters && !self.relabel,
             transition: self.transition.unwrap_or(base.transition),
+            coteach: self.coteach.then_some(CoTeach {
+                epochs: self.coteach_epochs,
+                ramp: self.coteach_ramp,
+            }),
         }
     }
 }

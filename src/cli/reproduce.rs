@@ -63,7 +63,8 @@ pub struct NoisyArgs {
     /// Comma-separated methods: naive, global, per-class, relabel (global with --relabel),
     /// transition (global with --transition: forward-corrected rounds on every sample),
     /// auto (global with --transition auto: forward-corrected when round 0 sees one-sided
-    /// flips), oracle.
+    /// flips), coteach (co-teaching: two models pick each other's samples, --coteach's
+    /// schedule, tau = 1 - rate), oracle.
     #[arg(long, default_value = "naive,global,per-class,oracle")]
     pub methods: String,
     #[command(flatten)]
@@ -225,6 +226,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
             "relabel",
             "transition",
             "auto",
+            "coteach",
             "oracle",
         ]
         .contains(&m.as_str())
@@ -297,15 +299,28 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                         "auto" => Forward::Auto,
                         _ => a.itlm.transition.unwrap_or(Forward::Off),
                     };
+                    let coteach = (m == "coteach").then(|| base.coteach.unwrap_or_default());
+                    let transition = if coteach.is_some() {
+                        Forward::Off
+                    } else {
+                        transition
+                    };
                     let forward = transition != Forward::Off;
-                    let relabel = (base.relabel || m == "relabel") && !forward;
+                    let relabel = (base.relabel || m == "relabel") && !forward && coteach.is_none();
                     let cfg = Config {
                         tau,
                         select,
                         relabel,
                         transition,
-                        restore: base.restore && !relabel && !forward,
-                        clusters: base.clusters && !forward,
+                        restore: base.restore && !relabel && !forward && coteach.is_none(),
+                        clusters: base.clusters && !forward && coteach.is_none(),
+                        folds: if coteach.is_some() { 1 } else { base.folds },
+                        round0_models: if coteach.is_some() {
+                            1
+                        } else {
+                            base.round0_models
+                        },
+                        coteach,
                         ..base.clone()
                     };
                     let eval = itlm::Eval {
@@ -362,6 +377,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
         "relabel" => "ITLM + relabel".to_string(),
         "transition" => "ITLM + transition".to_string(),
         "auto" => "ITLM, transition auto".to_string(),
+        "coteach" => "co-teaching".to_string(),
         other => format!("ITLM {other}"),
     }));
     print_table(&header, &rows);

@@ -159,7 +159,18 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         Some(h) => (h.learner, Some(h.similar)),
         None => (learner::build(&lcfg, &p.train)?, None),
     };
-    if !a.quiet {
+    if let (false, Some(ct)) = (a.quiet, config.coteach) {
+        eprintln!(
+            "{}: {} | two of {} | co-teaching {} epochs, each on the lowest-loss share under the other, falling to tau {} ({}) over {} epochs",
+            p.train.name,
+            p.train.summary(),
+            learner.describe(),
+            ct.epochs,
+            config.tau,
+            config.select,
+            ct.ramp,
+        );
+    } else if !a.quiet {
         eprintln!(
             "{}: {} | {} | tau {} {} {}{}, {} rounds x {} epochs, final {}{}",
             p.train.name,

@@ -1,8 +1,9 @@
-//! The bodies written by earlier builds (run file versions 1 to 10), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 12), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 13: `Config::coteach` (version 12: runs were ITLM's rounds).
 //! - 12: `Config::transition` is a mode ([`Forward`]: off, on, auto); version 11 stored a
 //!   flag (off or on).
 //! - 11: `Config::transition`, and each round's transition matrix in the round extras
@@ -199,6 +200,7 @@ impl From<ConfigNoFolds> for Config {
             relabel: false,
             clusters: false,
             transition: Forward::Off,
+            coteach: None,
         }
     }
 }
@@ -230,6 +232,7 @@ impl From<&Config> for ConfigNoFolds {
             relabel: _,
             clusters: _,
             transition: _,
+            coteach: _,
         } = c.clone();
         OldConfig {
             tau,
@@ -282,6 +285,7 @@ impl From<ConfigNoRestore> for Config {
             relabel: false,
             clusters: false,
             transition: Forward::Off,
+            coteach: None,
         }
     }
 }
@@ -344,6 +348,7 @@ impl From<ConfigNoRelabel> for Config {
             relabel: false,
             clusters: false,
             transition: Forward::Off,
+            coteach: None,
         }
     }
 }
@@ -562,6 +567,33 @@ impl From<&Config> for ConfigFlagTransition {
         ConfigFlagTransition {
             before: c.into(),
             transition: c.transition == Forward::On,
+        }
+    }
+}
+
+/// `Config` of version 12: version 11's fields, then `transition` as a mode; before
+/// [`Config::coteach`] (runs were ITLM's rounds).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigNoCoteach {
+    pub before: ConfigNoTransition,
+    pub transition: Forward,
+}
+
+impl From<ConfigNoCoteach> for Config {
+    fn from(c: ConfigNoCoteach) -> Self {
+        Config {
+            transition: c.transition,
+            ..c.before.into()
+        }
+    }
+}
+
+impl From<&Config> for ConfigNoCoteach {
+    /// Today's config in the layout of version 12, `coteach` dropped (for tests).
+    fn from(c: &Config) -> Self {
+        ConfigNoCoteach {
+            before: c.into(),
+            transition: c.transition,
         }
     }
 }

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::legacy::{
-    self, ConfigFlagTransition, ConfigNoClusters, ConfigNoTransition, RoundExtrasV10,
-    RoundExtrasV8, RoundExtrasV9,
+    self, ConfigFlagTransition, ConfigNoClusters, ConfigNoCoteach, ConfigNoTransition,
+    RoundExtrasV10, RoundExtrasV8, RoundExtrasV9,
 };
 use super::run_file::{
     absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, RunFileOf, HEADER_LEN,
@@ -87,6 +87,11 @@ impl RunFile {
             )
             .map_err(damaged)?,
             11 => decode_with_extras::<ConfigFlagTransition, RoundExtras>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                Config::from,
+            )
+            .map_err(damaged)?,
+            12 => decode_with_extras::<ConfigNoCoteach, RoundExtras>(
                 Self::checked_body(bytes).map_err(damaged)?,
                 Config::from,
             )

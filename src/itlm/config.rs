@@ -76,6 +76,44 @@ fn forward_or_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Forward, D:
     })
 }
 
+/// Co-teaching (Han et al., NeurIPS 2018): two models of the same kind train side by side and
+/// never re-initialise; before each epoch each model trains on the samples its *peer* finds
+/// easiest, a share that falls from everything to tau over the first `ramp` epochs (the
+/// paper's `R(e) = 1 - (1 - tau) * min((e - 1) / ramp, 1)`). Selected per epoch over the whole
+/// set (the paper selects per batch), as ITLM's cut is. A round is one epoch of both models;
+/// its record is the pair's (their class probabilities averaged, [`super::coteach`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoTeach {
+    /// Epochs of both models in all (= rounds: the last is round `epochs - 1`).
+    pub epochs: usize,
+    /// Epochs over which the share trained on falls from 1 to tau.
+    pub ramp: usize,
+}
+
+impl Default for CoTeach {
+    /// The schedule measured on Fashion-MNIST (README, Noisy labels): 25 epochs, the paper's
+    /// 10-epoch ramp.
+    fn default() -> Self {
+        Self {
+            epochs: 25,
+            ramp: 10,
+        }
+    }
+}
+
+impl CoTeach {
+    /// The share of all samples each model trains on in epoch `e` (1-based), with `tau` the
+    /// share kept at the end.
+    pub fn share(&self, e: usize, tau: f64) -> f64 {
+        let t = if self.ramp == 0 {
+            1.0
+        } else {
+            (e.saturating_sub(1) as f64 / self.ramp as f64).min(1.0)
+        };
+        1.0 - (1.0 - tau) * t
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Fraction of samples kept, in (0, 1]. 1.0 is the naive baseline (no trimming).
@@ -139,6 +177,13 @@ pub struct Config {
     /// `clusters`, which choose the final round's training set (`Auto` is off with them).
     #[serde(deserialize_with = "forward_or_flag")]
     pub transition: Forward,
+    /// Co-teaching instead of ITLM's rounds ([`CoTeach`]; classifiers whose learner can train
+    /// a second model): `rounds`, `epochs`, `round0_epochs`, `final_epochs`, `reinit` and the
+    /// schedule do not apply, tau is the share each model ends up training on. None = ITLM.
+    /// Not with folds, a round-0 ensemble, restore, relabel, the clustering cut or forward
+    /// correction on (`Auto` is off with it).
+    #[serde(default)]
+    pub coteach: Option<CoTeach>,
 }
 
 /// The models one round trains: how many, and the share of the round's training set each
@@ -172,6 +217,7 @@ impl Default for Config {
             relabel: false,
             clusters: false,
             transition: Forward::Auto,
+            coteach: None,
         }
     }
 }
@@ -236,6 +282,33 @@ impl Config {
                     .into(),
             ));
         }
+        if let Some(c) = self.coteach {
+            if c.epochs < 1 || c.epochs > 1000 {
+                return Err(Error::Config(format!(
+                    "co-teaching epochs must be in 1..=1000, got {}",
+                    c.epochs
+                )));
+            }
+            if c.ramp > c.epochs {
+                return Err(Error::Config(format!(
+                    "the co-teaching ramp ({}) is longer than its epochs ({})",
+                    c.ramp, c.epochs
+                )));
+            }
+            let other = [
+                (self.folds > 1, "folds"),
+                (self.round0_models > 1, "a round-0 ensemble"),
+                (self.restore, "restore"),
+                (self.relabel, "relabel"),
+                (self.clusters, "the clustering cut"),
+                (self.transition == Forward::On, "forward correction"),
+            ];
+            if let Some((_, what)) = other.iter().find(|(on, _)| *on) {
+                return Err(Error::Config(format!(
+                    "co-teaching trains two models of its own and chooses their samples itself; it does not combine with {what}: choose one"
+                )));
+            }
+        }
         if let Some(e) = self.round0_epochs {
             if !(e > 0.0 && e <= 10_000.0) {
                 return Err(Error::Config(format!(
@@ -256,7 +329,7 @@ impl Config {
     /// the final round's training set.
     pub fn forward(&self) -> Forward {
         match self.transition {
-            Forward::Auto if self.chooses_final_set() => Forward::Off,
+            Forward::Auto if self.chooses_final_set() || self.coteach.is_some() => Forward::Off,
             f => f,
         }
     }
@@ -311,6 +384,10 @@ impl Config {
 
     /// The fraction kept by the selection made after round `round` (0-based) of the schedule.
     pub fn tau_at(&self, round: usize) -> f64 {
+        if let Some(c) = self.coteach {
+            // The cut after round r trains epoch r + 2.
+            return c.share(round + 2, self.tau);
+        }
         match self.schedule {
             TauSchedule::Constant => self.tau,
             TauSchedule::Linear => {
@@ -323,6 +400,9 @@ impl Config {
     /// The index of the last round: `rounds`, or one more with [`Config::restore`] (the round
     /// that trains the final model on the restored set).
     pub fn last_round(&self) -> usize {
+        if let Some(c) = self.coteach {
+            return c.epochs.saturating_sub(1);
+        }
         self.rounds + usize::from(self.restore)
     }
 
@@ -346,6 +426,9 @@ impl Config {
 
     /// Epochs that round `round` trains: `final_epochs` from round `rounds` on.
     pub fn epochs_at(&self, round: usize) -> f64 {
+        if self.coteach.is_some() {
+            return 1.0;
+        }
         if round >= self.rounds {
             self.final_epochs as f64
         } else if round == 0 {
@@ -356,7 +439,8 @@ impl Config {
     }
 
     /// The models round `round` trains: one per fold in a cross-fitted early round, the
-    /// round-0 ensemble in round 0, else one. The last round always trains one.
+    /// round-0 ensemble in round 0, else one. The last round always trains one. Co-teaching's
+    /// rounds train two.
     pub fn models_at(&self, round: usize) -> RoundModels {
         let one = RoundModels {
             count: 1,
@@ -364,6 +448,10 @@ impl Config {
             score_share: 1.0,
             cross_fitted: false,
         };
+        if self.coteach.is_some() {
+            // Each trains on its share of the set (the round's `trained_on`).
+            return RoundModels { count: 2, ..one };
+        }
         if round >= self.rounds {
             one
         } else if round == 0 {
@@ -386,6 +474,10 @@ impl Config {
 
     /// Total epochs (in units of the whole set) the schedule trains, for ETA estimates.
     pub fn total_epochs(&self) -> f64 {
+        if let Some(c) = self.coteach {
+            // Two models, each on its share of the set.
+            return (1..=c.epochs).map(|e| 2.0 * c.share(e, self.tau)).sum();
+        }
         let probe = if self.clusters {
             self.final_epochs as f64
         } else {

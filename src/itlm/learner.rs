@@ -154,6 +154,13 @@ pub trait Learner: Send {
         false
     }
 
+    /// A second learner of the same kind and settings, on the same data, with a model of its
+    /// own (to be [`Learner::reset`] before use): what co-teaching trains beside this one
+    /// ([`super::config::CoTeach`]). None for learners that cannot (the default).
+    fn fork(&self) -> Result<Option<Box<dyn Learner>>> {
+        Ok(None)
+    }
+
     /// Generated images from the model (generative learners only).
     fn generate(&mut self, _count: usize, _seed: u64) -> Result<Option<ImageGrid>> {
         Ok(None)

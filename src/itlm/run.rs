@@ -126,12 +126,12 @@ impl<'a> Inputs<'a> {
 
 /// The seed a round's fresh model is initialised with. The final check's retrain of a forward
 /// round reproduces that round through this and [`train_seed`].
-fn init_seed(seed: u64, round: usize) -> u64 {
+pub(super) fn init_seed(seed: u64, round: usize) -> u64 {
     Rng::derive(seed, round as u64).next_u64()
 }
 
 /// The seed of a round's training (batch order) and of its fold plans.
-fn train_seed(seed: u64, round: usize) -> u64 {
+pub(super) fn train_seed(seed: u64, round: usize) -> u64 {
     Rng::derive(seed, 1000 + round as u64).next_u64()
 }
 
@@ -218,6 +218,9 @@ pub fn run<L: Learner + ?Sized>(
     }
     if let Some(p) = pins {
         p.check(n)?;
+    }
+    if let Some(ct) = config.coteach {
+        return super::coteach::run(learner, inputs, config, ct, start, history, observer);
     }
     let pins = pins.filter(|p| !p.is_none());
     let excluded = |i: usize| pins.is_some_and(|p| p.exclude[i]);
@@ -628,7 +631,7 @@ pub fn run<L: Learner + ?Sized>(
 /// budget), excluded ones last; then the pins are applied over whatever the rule (and a
 /// restore) chose.
 #[allow(clippy::too_many_arguments)]
-fn select_pinned(
+pub(super) fn select_pinned(
     pins: &Pins,
     rule: select::Selection,
     score: &[f32],

@@ -336,6 +336,16 @@ impl Learner for Classifier {
         Ok(true)
     }
 
+    fn fork(&self) -> Result<Option<Box<dyn Learner>>> {
+        Ok(Some(Box::new(Self::with_cnn_impl(
+            self.cfg.clone(),
+            self.shape,
+            self.classes,
+            self.device.clone(),
+            self.cnn_impl,
+        )?)))
+    }
+
     fn feature_dim(&self) -> Option<usize> {
         Some(self.model.net.feature_dim())
     }

@@ -441,6 +441,28 @@ impl Learner for Head {
         true
     }
 
+    fn fork(&self) -> Result<Option<Box<dyn Learner>>> {
+        Ok(Some(Box::new(Self {
+            cfg: self.cfg.clone(),
+            kind: self.kind,
+            features: self.features.clone(),
+            classes: self.classes,
+            device: self.device.clone(),
+            fast: self.fast,
+            origin: self.origin.clone(),
+            model: Self::model(
+                &self.cfg,
+                self.kind,
+                self.features.dim(),
+                self.classes,
+                &self.device,
+                self.fast,
+                0,
+            )?,
+            transition: None,
+        })))
+    }
+
     fn reset(&mut self, seed: u64) -> Result<()> {
         self.model = Self::model(
             &self.cfg,

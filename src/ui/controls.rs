@@ -207,6 +207,7 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 .on_hover_text("After the last round, give back the trimmed samples of classes whose trimmed samples show no one-sided confusion, and train the final model once more. For attacks and systematic flips, not random noise");
             if s.config.restore {
                 s.config.relabel = false;
+                s.config.coteach = None;
                 drop_forward_on(&mut s.config);
             }
             ui.checkbox(&mut s.config.relabel, "relabel confident trimmed samples")
@@ -214,12 +215,14 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
             if s.config.relabel {
                 s.config.restore = false;
                 s.config.clusters = false;
+                s.config.coteach = None;
                 drop_forward_on(&mut s.config);
             }
             ui.checkbox(&mut s.config.clusters, "hold out attack clusters")
                 .on_hover_text("Before the final round, train a probe model on every sample, split each class's penultimate activations in two, and keep out of the final model the smaller cluster of a class when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the last model before the cut puts more of it in one other class than in its own: backdoor images that look like their target class (Shirt -> T-shirt). Not with relabel");
             if s.config.clusters {
                 s.config.relabel = false;
+                s.config.coteach = None;
                 drop_forward_on(&mut s.config);
             }
             let before = s.config.transition;
@@ -235,7 +238,9 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 s.config.restore = false;
                 s.config.relabel = false;
                 s.config.clusters = false;
+                s.config.coteach = None;
             }
+            coteach_ui(ui, &mut s.config);
             if ui
                 .button("Backdoor defence protocol")
                 .on_hover_text("SGD lr 0.02 cosine, tau 0.95, round 0: five 0.35-epoch models averaged, 10 one-epoch rounds, final 9 epochs, restore, and the clustering cut (hold out attack clusters): what defends watermark backdoors (README)")
@@ -316,6 +321,37 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         cmds.push(Command::Settings(Box::new(edited)));
     }
     out
+}
+
+/// Co-teaching on or off, and its schedule when on. Turning it on turns off what it does not
+/// combine with ([`crate::itlm::Config::validate`]).
+fn coteach_ui(ui: &mut egui::Ui, c: &mut crate::itlm::Config) {
+    ui.horizontal(|ui| {
+        let mut on = c.coteach.is_some();
+        ui.checkbox(&mut on, "co-teaching")
+            .on_hover_text("Instead of ITLM's rounds: two models train side by side without re-initialising, each epoch on the samples with the lowest loss under the other, a share falling from all to tau over the ramp; each round is one epoch, scored as the pair (their probabilities averaged). For random label noise (README: 60% random); rounds, epochs and final epochs do not apply");
+        match (on, &mut c.coteach) {
+            (true, Some(ct)) => {
+                let l = ui.label("epochs");
+                ui.add(egui::DragValue::new(&mut ct.epochs).range(1..=1000))
+                    .labelled_by(l.id);
+                let l = ui.label("ramp");
+                ui.add(egui::DragValue::new(&mut ct.ramp).range(0..=ct.epochs))
+                    .labelled_by(l.id)
+                    .on_hover_text("Epochs over which the share trained on falls from every sample to tau");
+            }
+            (true, ct @ None) => {
+                *ct = Some(crate::itlm::CoTeach::default());
+                c.restore = false;
+                c.relabel = false;
+                c.clusters = false;
+                c.folds = 1;
+                c.round0_models = 1;
+                drop_forward_on(c);
+            }
+            (false, ct) => *ct = None,
+        }
+    });
 }
 
 /// Restore, relabel and the clustering cut choose the final round's training set: forward
@@ -578,14 +614,20 @@ fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
         cmds.push(Command::StepOneRound);
     }
     let images = state.data.as_ref().is_some_and(|d| d.has_images());
-    let can_retrain = (paused || !active) && state.record().is_some() && images;
+    let coteaching = state
+        .run
+        .as_ref()
+        .is_some_and(|r| r.config.coteach.is_some());
+    let can_retrain = (paused || !active) && state.record().is_some() && images && !coteaching;
     if ui
         .add_enabled(can_retrain, egui::Button::new("Retrain at this tau"))
         .on_hover_text("Continue from the shown round, training the next round on the kept set at the slider's tau")
-        .on_disabled_hover_text(if images {
-            "Needs a finished round, and no run training right now (pause or stop it)"
-        } else {
+        .on_disabled_hover_text(if !images {
             "Needs the run's dataset, which is not available"
+        } else if coteaching {
+            "A co-teaching run trains its two models from the start: Start a new run"
+        } else {
+            "Needs a finished round, and no run training right now (pause or stop it)"
         })
         .clicked()
     {

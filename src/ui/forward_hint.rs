@@ -149,5 +149,6 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         edited.config.restore = false;
         edited.config.relabel = false;
         edited.config.clusters = false;
+        edited.config.coteach = None;
     }
 }

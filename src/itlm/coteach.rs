@@ -1,0 +1,528 @@
+//! Co-teaching ([`CoTeach`], Han et al. 2018) as a run: two models of the learner's kind train
+//! side by side, one epoch a round, and never re-initialise; before each epoch each trains on
+//! the share of the samples with the lowest loss under its *peer*, so that one model's mistakes
+//! do not confirm themselves. Each round's record is the pair's: both models scored every
+//! sample, their class probabilities averaged (loss = the cross-entropy of that average), and
+//! its cut is the pair's at the share the next epoch trains on; the held-out sets are scored
+//! the same way (the two models as one).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::config::{CoTeach, Config};
+use super::learner::{Learner, Phase, Scores, Tick};
+use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
+use super::pins::Pins;
+use super::record::RoundRecord;
+use super::run::{init_seed, select_pinned, train_seed, Event, Inputs, Observer, Start};
+use super::scoring::check_finite;
+use super::select;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// The two models' scores of the same samples as one: class probabilities averaged, the
+/// prediction their argmax, the loss the cross-entropy of the average against `labels`.
+pub fn pair(a: &Scores, b: &Scores, labels: &[u32], classes: usize) -> Result<Scores> {
+    let n = labels.len();
+    if a.loss.len() != n || b.loss.len() != n || a.probs.len() != n * classes {
+        return Err(Error::Model(format!(
+            "co-teaching scored {} and {} of {n} samples",
+            a.loss.len(),
+            b.loss.len()
+        )));
+    }
+    if b.probs.len() != a.probs.len() {
+        return Err(Error::Model(
+            "co-teaching's two models gave class probabilities of different sizes".into(),
+        ));
+    }
+    let mut out = Scores::with_capacity(n, classes);
+    for (i, &label) in labels.iter().enumerate() {
+        let row: Vec<f32> = (i * classes..(i + 1) * classes)
+            .map(|j| 0.5 * (a.probs[j] + b.probs[j]))
+            .collect();
+        let best = (0..classes).fold(0, |m, c| if row[c] > row[m] { c } else { m });
+        let p = row.get(label as usize).copied().unwrap_or(0.0);
+        out.loss.push(-p.max(1e-12).ln());
+        out.predicted.push(best as u32);
+        out.p_given.push(p);
+        out.probs.extend(row);
+    }
+    Ok(out)
+}
+
+/// The samples a model trains on next: the share `tau` with the lowest loss under its peer
+/// (`peer`), by the run's selection rule, with the user's pins over it (kept pins always,
+/// excluded never).
+fn chosen_by(
+    peer: &Scores,
+    data: &Dataset,
+    config: &Config,
+    tau: f64,
+    pins: Option<&Pins>,
+) -> Vec<usize> {
+    let (labels, classes) = (data.labels(), data.num_classes());
+    let kept = match pins {
+        None => select::select_round(
+            config.select,
+            &peer.loss,
+            labels,
+            &peer.predicted,
+            classes,
+            tau,
+            false,
+        ),
+        Some(p) => select_pinned(
+            p,
+            config.select,
+            &peer.loss,
+            labels,
+            &peer.predicted,
+            classes,
+            tau,
+            false,
+        ),
+    };
+    (0..kept.len()).filter(|&i| kept[i]).collect()
+}
+
+/// Both models score `set`; their pair's accuracy and mean loss.
+fn evaluate<L: Learner + ?Sized>(
+    a: &mut L,
+    b: &mut dyn Learner,
+    set: &Dataset,
+    tick: &mut dyn FnMut(Tick) -> Result<()>,
+) -> Result<(Option<f64>, f64)> {
+    let idx: Vec<usize> = (0..set.len()).collect();
+    let sa = a.score(set, &idx, tick)?;
+    let sb = b.score(set, &idx, tick)?;
+    let s = pair(&sa, &sb, set.labels(), set.num_classes())?;
+    Ok((
+        accuracy(&s.predicted, set.labels(), 0..set.len()),
+        finite_mean(&s.loss),
+    ))
+}
+
+/// Run co-teaching on `learner` and a second model it forks ([`Learner::fork`]), appending a
+/// record per epoch to `history`. Called by [`super::run`] once the inputs are checked.
+pub(super) fn run<L: Learner + ?Sized>(
+    learner: &mut L,
+    inputs: Inputs<'_>,
+    config: &Config,
+    ct: CoTeach,
+    start: Start,
+    history: &mut Vec<Arc<RoundRecord>>,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    let Inputs {
+        data,
+        eval,
+        bad,
+        pins,
+        ..
+    } = inputs;
+    if !learner.is_classifier() {
+        return Err(Error::Config(
+            "co-teaching ranks samples by a classifier's loss; the generative mode (VAE) is not one"
+                .into(),
+        ));
+    }
+    if matches!(start, Start::After { .. }) {
+        return Err(Error::Config(
+            "a co-teaching run trains its two models from the start; it cannot continue from a cut: start it anew"
+                .into(),
+        ));
+    }
+    let mut peer = learner.fork()?.ok_or_else(|| {
+        Error::Config(format!(
+            "co-teaching trains a second model beside the first; {} cannot",
+            learner.describe()
+        ))
+    })?;
+    let pins = pins.filter(|p| !p.is_none());
+    let n = data.len();
+    let classes = data.num_classes();
+    let everyone: Vec<usize> = (0..n)
+        .filter(|&i| !pins.is_some_and(|p| p.exclude[i]))
+        .collect();
+    if everyone.is_empty() {
+        return Err(Error::Config("the selection keeps no samples".into()));
+    }
+    let all: Vec<usize> = (0..n).collect();
+    history.clear();
+    learner.reset(init_seed(config.seed, 0))?;
+    peer.reset(Rng::derive(config.seed, 0xC07).next_u64())?;
+    let last = ct.epochs - 1;
+    // What each model trains on next: chosen by the other.
+    let (mut for_a, mut for_b) = (everyone.clone(), everyone.clone());
+    for round in 0..=last {
+        observer.on(&Event::RoundStarted {
+            round,
+            rounds: last,
+            trained_on: for_a.len(),
+            epochs: 1.0,
+            forward: false,
+        })?;
+        let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
+        let t0 = Instant::now();
+        let seed = train_seed(config.seed, round);
+        check_finite(round, learner.train(data, &for_a, 1.0, seed, &mut tick)?)?;
+        check_finite(
+            round,
+            peer.train(
+                data,
+                &for_b,
+                1.0,
+                Rng::derive(seed, 0xB).next_u64(),
+                &mut tick,
+            )?,
+        )?;
+        let train_secs = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let sa = learner.score(data, &all, &mut tick)?;
+        let sb = peer.score(data, &all, &mut tick)?;
+        let both = pair(&sa, &sb, data.labels(), classes)?;
+        if both.loss.iter().all(|l| !l.is_finite()) {
+            return Err(Error::Diverged {
+                round,
+                message: "every sample's loss is NaN or infinite".into(),
+            });
+        }
+        let mut metrics = RoundMetrics {
+            mean_loss: finite_mean(&both.loss),
+            suggestion: match history.first() {
+                Some(r0) => r0.metrics.suggestion,
+                None => super::suggest::suggest_tau(&both.loss),
+            },
+            train_acc: accuracy(&both.predicted, data.labels(), for_a.iter().copied()),
+            all_acc: accuracy(&both.predicted, data.labels(), 0..n),
+            ..Default::default()
+        };
+        for (set, is_test2) in [(eval.test, false), (eval.test2, true)] {
+            let Some(set) = set.filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let mut tick = |t: Tick| {
+                observer.on(&Event::Tick {
+                    round,
+                    tick: Tick {
+                        phase: Phase::Test,
+                        ..t
+                    },
+                })
+            };
+            let (acc, loss) = evaluate(learner, peer.as_mut(), set, &mut tick)?;
+            if is_test2 {
+                metrics.test2_acc = acc;
+            } else {
+                metrics.test_acc = acc;
+                metrics.test_loss = Some(loss);
+            }
+        }
+        // The share the next epoch trains on; the pair's cut at it is the round's verdict.
+        let tau = config.tau_at(round);
+        let kept = {
+            let chosen = chosen_by(&both, data, config, tau, pins);
+            let mut k = vec![false; n];
+            chosen.iter().for_each(|&i| k[i] = true);
+            k
+        };
+        metrics.kept = kept.iter().filter(|&&k| k).count();
+        metrics.trimmed = n - metrics.kept;
+        metrics.trim = bad.map(|b| TrimQuality::measure(&kept, b));
+        let record = Arc::new(RoundRecord {
+            round,
+            epochs: 1.0,
+            trained_on: for_a.len(),
+            tau,
+            score: both.loss.clone(),
+            loss: both.loss,
+            predicted: both.predicted,
+            p_given: both.p_given,
+            probs: both.probs,
+            kept,
+            relabelled: Vec::new(),
+            held_out: Vec::new(),
+            clusters: None,
+            spectral: Vec::new(),
+            transition: Vec::new(),
+            metrics,
+            generated: None,
+            train_secs,
+            score_secs: t1.elapsed().as_secs_f64(),
+        });
+        // Each model's next epoch: what its peer finds easiest.
+        for_a = chosen_by(&sb, data, config, tau, pins);
+        for_b = chosen_by(&sa, data, config, tau, pins);
+        if for_a.is_empty() || for_b.is_empty() {
+            return Err(Error::Config("the selection keeps no samples".into()));
+        }
+        history.push(record.clone());
+        observer.on(&Event::RoundDone(record))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::data::{ImageShape, Source};
+    use crate::itlm::{Pins, Quiet, TickFn};
+
+    /// Every train call's (model, indices).
+    type Log = Arc<Mutex<Vec<(usize, Vec<usize>)>>>;
+
+    /// A model whose loss of sample `i` is `loss[i]` whatever it trained on (probabilities
+    /// to match: exp(-loss) on the given label, the rest spread evenly); every train call's
+    /// indices go to `log` as (model, indices). Forks get the next entry of `others`.
+    struct Fixed {
+        id: usize,
+        loss: Vec<f32>,
+        others: Vec<Vec<f32>>,
+        log: Log,
+        forks: bool,
+    }
+
+    impl Learner for Fixed {
+        fn describe(&self) -> String {
+            format!("fixed {}", self.id)
+        }
+        fn reset(&mut self, _seed: u64) -> Result<()> {
+            Ok(())
+        }
+        fn train(
+            &mut self,
+            _d: &Dataset,
+            idx: &[usize],
+            _e: f64,
+            _s: u64,
+            _t: &mut TickFn<'_>,
+        ) -> Result<f32> {
+            self.log.lock().unwrap().push((self.id, idx.to_vec()));
+            Ok(0.5)
+        }
+        fn score(&mut self, d: &Dataset, idx: &[usize], _t: &mut TickFn<'_>) -> Result<Scores> {
+            let k = d.num_classes();
+            let mut s = Scores::with_capacity(idx.len(), k);
+            for &i in idx {
+                let l = self.loss.get(i).copied().unwrap_or(0.1);
+                let p = (-l).exp();
+                s.loss.push(l);
+                s.predicted.push(d.label(i));
+                s.p_given.push(p);
+                s.probs.extend((0..k).map(|c| {
+                    if c == d.label(i) as usize {
+                        p
+                    } else {
+                        (1.0 - p) / (k - 1) as f32
+                    }
+                }));
+            }
+            Ok(s)
+        }
+        fn fork(&self) -> Result<Option<Box<dyn Learner>>> {
+            Ok(self.forks.then(|| {
+                Box::new(Fixed {
+                    id: self.id + 1,
+                    loss: self.others.first().cloned().unwrap_or_default(),
+                    others: self.others.iter().skip(1).cloned().collect(),
+                    log: self.log.clone(),
+                    forks: true,
+                }) as Box<dyn Learner>
+            }))
+        }
+    }
+
+    fn data(n: usize) -> Dataset {
+        Dataset::from_parts(
+            "d",
+            Source::Memory,
+            vec!["a".into(), "b".into()],
+            ImageShape::new(1, 1, 1),
+            vec![0; n],
+            (0..n).map(|i| (i % 2) as u32).collect(),
+            (0..n).map(|i| format!("{i}")).collect(),
+        )
+        .unwrap()
+    }
+
+    fn config(epochs: usize, ramp: usize) -> Config {
+        Config {
+            tau: 0.5,
+            coteach: Some(CoTeach { epochs, ramp }),
+            ..Default::default()
+        }
+    }
+
+    /// Model A finds the first half easiest, model B the second half.
+    fn pair_of_models() -> (Fixed, Log) {
+        let a: Vec<f32> = (0..8).map(|i| i as f32 * 0.1).collect();
+        let b: Vec<f32> = (0..8).map(|i| (8 - i) as f32 * 0.1).collect();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = Fixed {
+            id: 0,
+            loss: a,
+            others: vec![b],
+            log: log.clone(),
+            forks: true,
+        };
+        (l, log)
+    }
+
+    #[test]
+    fn each_model_trains_on_what_its_peer_finds_easiest() {
+        let (mut l, log) = pair_of_models();
+        let d = data(8);
+        let mut h = Vec::new();
+        crate::itlm::run(
+            &mut l,
+            Inputs::new(&d),
+            &config(3, 1),
+            Start::Fresh,
+            &mut h,
+            &mut Quiet,
+        )
+        .unwrap();
+        assert_eq!(h.len(), 3, "a round per epoch");
+        let log = log.lock().unwrap();
+        let all: Vec<usize> = (0..8).collect();
+        // Epoch 1: both on everything; then tau's half, each chosen by the other.
+        assert_eq!(log[0], (0, all.clone()));
+        assert_eq!(log[1], (1, all));
+        for e in 1..3 {
+            assert_eq!(log[2 * e], (0, vec![4, 5, 6, 7]), "A on B's easiest");
+            assert_eq!(log[2 * e + 1], (1, vec![0, 1, 2, 3]), "B on A's easiest");
+        }
+        // The record is the pair's: the averaged losses are equal but for ties, the cut
+        // keeps half, and each model trained on half.
+        assert_eq!(h[1].trained_on, 4);
+        assert_eq!(h[2].kept_count(), 4);
+        assert!((h[2].tau - 0.5).abs() < 1e-12);
+        assert_eq!(h[0].tau, 0.5, "the ramp of 1 epoch ends after epoch 1");
+    }
+
+    #[test]
+    fn the_share_falls_to_tau_over_the_ramp() {
+        let c = CoTeach {
+            epochs: 25,
+            ramp: 10,
+        };
+        assert_eq!(c.share(1, 0.4), 1.0);
+        assert!((c.share(6, 0.4) - 0.7).abs() < 1e-12);
+        assert!((c.share(11, 0.4) - 0.4).abs() < 1e-12);
+        assert!((c.share(25, 0.4) - 0.4).abs() < 1e-12);
+        let cfg = Config {
+            tau: 0.4,
+            coteach: Some(c),
+            ..Default::default()
+        };
+        assert_eq!(cfg.last_round(), 24);
+        // The cut after round r trains epoch r + 2.
+        assert!((cfg.tau_at(4) - 0.7).abs() < 1e-12);
+        assert_eq!(cfg.epochs_at(3), 1.0);
+        assert_eq!(cfg.models_at(3).count, 2);
+        // Two models: 10 ramp epochs (1.0 down to 0.46) and 15 at 0.4.
+        let ramp: f64 = (1..=10).map(|e| c.share(e, 0.4)).sum();
+        assert!((cfg.total_epochs() - 2.0 * (ramp + 15.0 * 0.4)).abs() < 1e-9);
+        assert_eq!(
+            cfg.forward(),
+            crate::itlm::Forward::Off,
+            "auto is off with it"
+        );
+    }
+
+    #[test]
+    fn the_users_pins_hold_in_both_models() {
+        let (mut l, log) = pair_of_models();
+        let d = data(8);
+        let mut pins = Pins::none(8);
+        pins.exclude[5] = true;
+        pins.keep[7] = true;
+        let mut h = Vec::new();
+        let inputs = Inputs {
+            pins: Some(&pins),
+            ..Inputs::new(&d)
+        };
+        crate::itlm::run(
+            &mut l,
+            inputs,
+            &config(2, 1),
+            Start::Fresh,
+            &mut h,
+            &mut Quiet,
+        )
+        .unwrap();
+        let log = log.lock().unwrap();
+        assert!(
+            log.iter().all(|(_, idx)| !idx.contains(&5)),
+            "excluded never trains"
+        );
+        assert!(
+            log.iter().all(|(_, idx)| idx.contains(&7)),
+            "kept always trains"
+        );
+        assert!(!h[1].kept[5] && h[1].kept[7]);
+    }
+
+    #[test]
+    fn refusals_are_clear() {
+        let d = data(8);
+        let mut h = Vec::new();
+        let (mut l, _) = pair_of_models();
+        l.forks = false;
+        let e = crate::itlm::run(
+            &mut l,
+            Inputs::new(&d),
+            &config(2, 1),
+            Start::Fresh,
+            &mut h,
+            &mut Quiet,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("trains a second model beside the first; fixed 0 cannot"),
+            "{e}"
+        );
+        let (mut l, _) = pair_of_models();
+        crate::itlm::run(
+            &mut l,
+            Inputs::new(&d),
+            &config(2, 1),
+            Start::Fresh,
+            &mut h,
+            &mut Quiet,
+        )
+        .unwrap();
+        let kept = h[1].kept.clone();
+        let e = crate::itlm::run(
+            &mut l,
+            Inputs::new(&d),
+            &config(2, 1),
+            Start::After { kept },
+            &mut h,
+            &mut Quiet,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot continue from a cut"), "{e}");
+        let bad = Config {
+            restore: true,
+            ..config(2, 1)
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("restore: choose one"));
+        let bad = config(3, 4);
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("ramp (4) is longer"));
+    }
+}
