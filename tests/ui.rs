@@ -2377,9 +2377,12 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
     assert_eq!(c.coteach, Some(CoTeach::default()));
     assert!(!c.restore, "co-teaching does not combine with the restore");
     c.validate().unwrap();
-    h.get_by_label("ramp");
     h.key_press(egui::Key::Escape);
     h.run_steps(3);
+    // Its schedule takes the place of ITLM's rounds on the settings row.
+    h.get_by_label("ramp");
+    assert!(h.query_by_label("rounds").is_none());
+    assert!(h.query_by_label("final epochs").is_none());
     let mut s = h.state().state.settings.clone();
     s.config.coteach = Some(CoTeach { epochs: 3, ramp: 1 });
     h.state_mut().state.settings = s;
@@ -2398,6 +2401,12 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
         "the first epoch trains on all"
     );
     assert!(run.history[2].trained_on < n, "later epochs on a share");
+    assert!(
+        run.learner_description
+            .starts_with("co-teaching (3 epochs, ramp 1): two of mlp"),
+        "{}",
+        run.learner_description
+    );
     h.run_steps(3);
     assert!(h
         .get_by_label("Retrain at this tau")

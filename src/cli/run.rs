@@ -309,7 +309,7 @@ pub fn run_and_export(
     let header = RunHeader::new(
         config,
         lcfg,
-        learner.describe(),
+        config.describe_learner(&learner.describe()),
         &p.train,
         p.test.iter().chain(&p.test2),
         p.truth.as_ref(),
@@ -384,7 +384,7 @@ pub fn run_and_export(
                 "n": p.train.len(),
                 "config": config,
                 "model": lcfg.model.to_string(),
-                "learner": learner.describe(),
+                "learner": config.describe_learner(&learner.describe()),
                 "rounds": run.rounds.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
                 "final_test_acc": last.test_acc,
                 "final_test2_acc": last.test2_acc,

@@ -472,6 +472,18 @@ impl Config {
         }
     }
 
+    /// What trains in a run of this config, given the learner's own description: the learner,
+    /// or co-teaching's two of it.
+    pub fn describe_learner(&self, learner: &str) -> String {
+        match self.coteach {
+            Some(c) => format!(
+                "co-teaching ({} epochs, ramp {}): two of {learner}",
+                c.epochs, c.ramp
+            ),
+            None => learner.to_string(),
+        }
+    }
+
     /// Total epochs (in units of the whole set) the schedule trains, for ETA estimates.
     pub fn total_epochs(&self) -> f64 {
         if let Some(c) = self.coteach {

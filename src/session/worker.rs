@@ -446,7 +446,7 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
         None => learner::build(&job.learner, &job.data)?,
     };
     send.must(WorkerEvent::Started {
-        learner: learner.describe(),
+        learner: job.config.describe_learner(&learner.describe()),
     });
     let mut eta = Eta::new(job);
     let mut step = job.step;

@@ -87,15 +87,23 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 .labelled_by(l.id);
             s.classifier = s.learner.model;
         }
-        number_ui(
-            ui,
-            "epochs",
-            &mut s.config.epochs,
-            0.05..=1000.0,
-            "Epochs of each early round (fractions allowed: 0.1 = a tenth of the batches of one pass)",
-        );
-        number_ui(ui, "final epochs", &mut s.config.final_epochs, 1..=1000, "Epochs of the last round: the model you keep");
-        number_ui(ui, "rounds", &mut s.config.rounds, 1..=100, "Trim-and-retrain rounds after round 0");
+        if let Some(ct) = s.config.coteach.as_mut() {
+            // ITLM's rounds do not apply: co-teaching's schedule instead.
+            ui.label("co-teaching").on_hover_text("Two models pick each other's samples (More...: co-teaching)");
+            number_ui(ui, "epochs", &mut ct.epochs, 1..=1000, "Epochs of both models in all: a round each");
+            let most = ct.epochs;
+            number_ui(ui, "ramp", &mut ct.ramp, 0..=most, "Epochs over which the share trained on falls from every sample to tau");
+        } else {
+            number_ui(
+                ui,
+                "epochs",
+                &mut s.config.epochs,
+                0.05..=1000.0,
+                "Epochs of each early round (fractions allowed: 0.1 = a tenth of the batches of one pass)",
+            );
+            number_ui(ui, "final epochs", &mut s.config.final_epochs, 1..=1000, "Epochs of the last round: the model you keep");
+            number_ui(ui, "rounds", &mut s.config.rounds, 1..=100, "Trim-and-retrain rounds after round 0");
+        }
         let l = ui.label("selection");
         egui::ComboBox::from_id_salt("selection")
             .selected_text(s.config.select.to_string())
@@ -331,15 +339,8 @@ fn coteach_ui(ui: &mut egui::Ui, c: &mut crate::itlm::Config) {
         ui.checkbox(&mut on, "co-teaching")
             .on_hover_text("Instead of ITLM's rounds: two models train side by side without re-initialising, each epoch on the samples with the lowest loss under the other, a share falling from all to tau over the ramp; each round is one epoch, scored as the pair (their probabilities averaged). For random label noise (README: 60% random); rounds, epochs and final epochs do not apply");
         match (on, &mut c.coteach) {
-            (true, Some(ct)) => {
-                let l = ui.label("epochs");
-                ui.add(egui::DragValue::new(&mut ct.epochs).range(1..=1000))
-                    .labelled_by(l.id);
-                let l = ui.label("ramp");
-                ui.add(egui::DragValue::new(&mut ct.ramp).range(0..=ct.epochs))
-                    .labelled_by(l.id)
-                    .on_hover_text("Epochs over which the share trained on falls from every sample to tau");
-            }
+            // Its schedule (epochs, ramp) is on the settings row, where ITLM's rounds were.
+            (true, Some(_)) => {}
             (true, ct @ None) => {
                 *ct = Some(crate::itlm::CoTeach::default());
                 c.restore = false;
