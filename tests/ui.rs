@@ -2414,6 +2414,50 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
         .is_disabled());
 }
 
+/// Heavy random label noise after round 0 (on 5 classes, 60% of the labels confidently
+/// predicted as another class, spread over the other four): the window offers co-teaching at
+/// the tau the noise estimate leaves, and one click sets it up for the next run.
+#[test]
+fn heavy_random_noise_offers_coteaching_at_the_estimated_tau() {
+    use itlm_inspector::export::RunFile;
+    use itlm_inspector::itlm::CoTeach;
+    let data = tempfile::tempdir().unwrap();
+    for c in ["a", "b", "c", "d", "e"] {
+        write_png_folder(data.path(), c, 20);
+    }
+    let out = tempfile::tempdir().unwrap();
+    cli_run(data.path(), out.path(), &["--no-test"]);
+    let mut run = RunFile::read(&out.path().join("run.itlm")).unwrap();
+    let labels = run.dataset.labels.clone();
+    let r0 = Arc::make_mut(&mut run.rounds[0]);
+    r0.probs = labels
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &g)| {
+            let q = if i % 5 < 3 {
+                (g + 1 + ((i / 5) % 4) as u32) % 5
+            } else {
+                g
+            };
+            (0..5u32).map(move |c| if c == q { 0.9 } else { 0.025 })
+        })
+        .collect();
+    let mut h = open_edited(out.path(), "random.itlm", &run);
+    h.run_steps(3);
+    let flipped = h.state().state.noise_estimate.unwrap();
+    assert!(flipped > 0.3, "{flipped}");
+    h.get_by_label_contains("random label noise:");
+    let tau = ((1.0 - flipped) * 100.0).round() / 100.0;
+    h.get_by_label(&format!("co-teaching at tau {tau:.2}"))
+        .click();
+    h.run_steps(3);
+    let c = &h.state().state.settings.config;
+    assert_eq!((c.coteach, c.tau), (Some(CoTeach::default()), tau));
+    c.validate().unwrap();
+    // Set up: the hint goes.
+    assert!(h.query_by_label_contains("random label noise:").is_none());
+}
+
 /// A reopened run's learner becomes the window's choice: a head on Lite0's embeddings (named
 /// by the run's learner description) is chosen again, so a retrain trains the head, not a CNN;
 /// a run of a model from scratch clears a head chosen before.

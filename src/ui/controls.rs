@@ -309,6 +309,7 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         ui.separator();
         suggestion_ui(ui, v, cmds);
         super::forward_hint::forward_hint_ui(ui, v, &mut edited);
+        super::coteach_hint::coteach_hint_ui(ui, v, &mut edited);
         if let Some(rec) = state.record() {
             if (rec.tau - state.tau()).abs() > 1e-9 {
                 let t = rec.tau;

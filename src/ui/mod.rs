@@ -20,6 +20,7 @@ pub mod command;
 pub mod compare;
 pub mod confusion;
 pub mod controls;
+pub mod coteach_hint;
 pub mod detail;
 pub mod dialogs;
 pub mod embedding_map;
