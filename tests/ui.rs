@@ -2446,7 +2446,7 @@ fn heavy_random_noise_offers_coteaching_at_the_estimated_tau() {
     h.run_steps(3);
     let flipped = h.state().state.noise_estimate.unwrap();
     assert!(flipped > 0.3, "{flipped}");
-    h.get_by_label_contains("random label noise:");
+    h.get_by_label_contains("random label noise: ");
     let tau = ((1.0 - flipped) * 100.0).round() / 100.0;
     h.get_by_label(&format!("co-teaching at tau {tau:.2}"))
         .click();

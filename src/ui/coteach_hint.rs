@@ -66,7 +66,7 @@ pub fn coteach_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         .unwrap_or(edited.config.tau);
     ui.label(
         RichText::new(format!(
-            "random label noise: {:.0}% flipped, spread over classes",
+            "random label noise: {:.0}% flipped",
             flipped * 100.0
         ))
         .color(Color32::from_rgb(230, 180, 80)),
