@@ -2412,6 +2412,12 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
         .get_by_label("Retrain at this tau")
         .accesskit_node()
         .is_disabled());
+    assert!(
+        h.get_by_label("Step one round")
+            .accesskit_node()
+            .is_disabled(),
+        "a finished co-teaching run cannot step on from its cut"
+    );
 }
 
 /// Heavy random label noise after round 0 (on 5 classes, 60% of the labels confidently

@@ -608,18 +608,28 @@ fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     if ui.add_enabled(active, egui::Button::new("Stop")).clicked() {
         cmds.push(Command::Stop);
     }
-    if ui
-        .add_enabled(has_data, egui::Button::new("Step one round"))
-        .on_hover_text("Train until the next round is done, then pause")
-        .clicked()
-    {
-        cmds.push(Command::StepOneRound);
-    }
     let images = state.data.as_ref().is_some_and(|d| d.has_images());
     let coteaching = state
         .run
         .as_ref()
         .is_some_and(|r| r.config.coteach.is_some());
+    // A finished or stopped run steps on from its cut, which co-teaching cannot.
+    let ended_coteaching = coteaching && !active && state.record().is_some();
+    if ui
+        .add_enabled(
+            has_data && !ended_coteaching,
+            egui::Button::new("Step one round"),
+        )
+        .on_hover_text("Train until the next round is done, then pause")
+        .on_disabled_hover_text(if ended_coteaching {
+            "A co-teaching run trains its two models from the start: Start a new run"
+        } else {
+            "Needs a dataset with its images"
+        })
+        .clicked()
+    {
+        cmds.push(Command::StepOneRound);
+    }
     let can_retrain = (paused || !active) && state.record().is_some() && images && !coteaching;
     if ui
         .add_enabled(can_retrain, egui::Button::new("Retrain at this tau"))
