@@ -299,29 +299,28 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                         "auto" => Forward::Auto,
                         _ => a.itlm.transition.unwrap_or(Forward::Off),
                     };
-                    let coteach = (m == "coteach").then(|| base.coteach.unwrap_or_default());
-                    let transition = if coteach.is_some() {
-                        Forward::Off
-                    } else {
-                        transition
-                    };
                     let forward = transition != Forward::Off;
-                    let relabel = (base.relabel || m == "relabel") && !forward && coteach.is_none();
+                    let relabel = (base.relabel || m == "relabel") && !forward;
                     let cfg = Config {
                         tau,
                         select,
                         relabel,
                         transition,
-                        restore: base.restore && !relabel && !forward && coteach.is_none(),
-                        clusters: base.clusters && !forward && coteach.is_none(),
-                        folds: if coteach.is_some() { 1 } else { base.folds },
-                        round0_models: if coteach.is_some() {
-                            1
-                        } else {
-                            base.round0_models
-                        },
-                        coteach,
+                        restore: base.restore && !relabel && !forward,
+                        clusters: base.clusters && !forward,
                         ..base.clone()
+                    };
+                    // Co-teaching on the same settings, without what it does not combine with.
+                    let cfg = if m == "coteach" {
+                        Config {
+                            transition: Forward::Off,
+                            ..cfg.coteaching(base.coteach.unwrap_or_default())
+                        }
+                    } else {
+                        Config {
+                            coteach: None,
+                            ..cfg
+                        }
                     };
                     let eval = itlm::Eval {
                         test: Some(&test),

@@ -472,6 +472,25 @@ impl Config {
         }
     }
 
+    /// This config set up for co-teaching with `ct`: what it does not combine with
+    /// ([`Config::validate`]) turned off (restore, relabel, the clustering cut, folds, the
+    /// round-0 ensemble; forward correction `on` goes off, `auto` stays and is off with it).
+    pub fn coteaching(&self, ct: CoTeach) -> Config {
+        Config {
+            coteach: Some(ct),
+            restore: false,
+            relabel: false,
+            clusters: false,
+            folds: 1,
+            round0_models: 1,
+            transition: match self.transition {
+                Forward::On => Forward::Off,
+                f => f,
+            },
+            ..self.clone()
+        }
+    }
+
     /// What trains in a run of this config, given the learner's own description: the learner,
     /// or co-teaching's two of it.
     pub fn describe_learner(&self, learner: &str) -> String {

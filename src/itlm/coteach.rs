@@ -10,11 +10,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::config::{CoTeach, Config};
-use super::learner::{Learner, Phase, Scores, Tick};
+use super::learner::{Learner, Scores, Tick};
 use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
 use super::pins::Pins;
 use super::record::RoundRecord;
-use super::run::{init_seed, select_pinned, train_seed, Event, Inputs, Observer, Start};
+use super::run::{
+    init_seed, select_pinned, test_ticks, train_seed, Event, Inputs, Observer, Start,
+};
 use super::scoring::check_finite;
 use super::select;
 use crate::data::Dataset;
@@ -52,23 +54,23 @@ pub fn pair(a: &Scores, b: &Scores, labels: &[u32], classes: usize) -> Result<Sc
     Ok(out)
 }
 
-/// The samples a model trains on next: the share `tau` with the lowest loss under its peer
-/// (`peer`), by the run's selection rule, with the user's pins over it (kept pins always,
-/// excluded never).
-fn chosen_by(
-    peer: &Scores,
+/// The cut at `tau` on `scores`' losses, by the run's selection rule, with the user's pins
+/// over it (kept pins always, excluded never): the pair's verdict, or (on one model's scores)
+/// what its peer trains on next.
+fn cut(
+    scores: &Scores,
     data: &Dataset,
     config: &Config,
     tau: f64,
     pins: Option<&Pins>,
-) -> Vec<usize> {
+) -> Vec<bool> {
     let (labels, classes) = (data.labels(), data.num_classes());
-    let kept = match pins {
+    match pins {
         None => select::select_round(
             config.select,
-            &peer.loss,
+            &scores.loss,
             labels,
-            &peer.predicted,
+            &scores.predicted,
             classes,
             tau,
             false,
@@ -76,15 +78,19 @@ fn chosen_by(
         Some(p) => select_pinned(
             p,
             config.select,
-            &peer.loss,
+            &scores.loss,
             labels,
-            &peer.predicted,
+            &scores.predicted,
             classes,
             tau,
             false,
         ),
-    };
-    (0..kept.len()).filter(|&i| kept[i]).collect()
+    }
+}
+
+/// The indices a mask keeps.
+fn indices(mask: &[bool]) -> Vec<usize> {
+    (0..mask.len()).filter(|&i| mask[i]).collect()
 }
 
 /// Both models score `set`; their pair's accuracy and mean loss.
@@ -203,15 +209,7 @@ pub(super) fn run<L: Learner + ?Sized>(
             let Some(set) = set.filter(|s| !s.is_empty()) else {
                 continue;
             };
-            let mut tick = |t: Tick| {
-                observer.on(&Event::Tick {
-                    round,
-                    tick: Tick {
-                        phase: Phase::Test,
-                        ..t
-                    },
-                })
-            };
+            let mut tick = test_ticks(observer, round);
             let (acc, loss) = evaluate(learner, peer.as_mut(), set, &mut tick)?;
             if is_test2 {
                 metrics.test2_acc = acc;
@@ -222,12 +220,7 @@ pub(super) fn run<L: Learner + ?Sized>(
         }
         // The share the next epoch trains on; the pair's cut at it is the round's verdict.
         let tau = config.tau_at(round);
-        let kept = {
-            let chosen = chosen_by(&both, data, config, tau, pins);
-            let mut k = vec![false; n];
-            chosen.iter().for_each(|&i| k[i] = true);
-            k
-        };
+        let kept = cut(&both, data, config, tau, pins);
         metrics.kept = kept.iter().filter(|&&k| k).count();
         metrics.trimmed = n - metrics.kept;
         metrics.trim = bad.map(|b| TrimQuality::measure(&kept, b));
@@ -253,8 +246,8 @@ pub(super) fn run<L: Learner + ?Sized>(
             score_secs: t1.elapsed().as_secs_f64(),
         });
         // Each model's next epoch: what its peer finds easiest.
-        for_a = chosen_by(&sb, data, config, tau, pins);
-        for_b = chosen_by(&sa, data, config, tau, pins);
+        for_a = indices(&cut(&sb, data, config, tau, pins));
+        for_b = indices(&cut(&sa, data, config, tau, pins));
         if for_a.is_empty() || for_b.is_empty() {
             return Err(Error::Config("the selection keeps no samples".into()));
         }

@@ -124,6 +124,22 @@ impl<'a> Inputs<'a> {
     }
 }
 
+/// Ticks of scoring a held-out set in round `round`, reported to `observer` as [`Phase::Test`].
+pub(super) fn test_ticks(
+    observer: &mut dyn Observer,
+    round: usize,
+) -> impl FnMut(Tick) -> Result<()> + '_ {
+    move |t: Tick| {
+        observer.on(&Event::Tick {
+            round,
+            tick: Tick {
+                phase: Phase::Test,
+                ..t
+            },
+        })
+    }
+}
+
 /// The seed a round's fresh model is initialised with. The final check's retrain of a forward
 /// round reproduces that round through this and [`train_seed`].
 pub(super) fn init_seed(seed: u64, round: usize) -> u64 {
@@ -485,15 +501,7 @@ pub fn run<L: Learner + ?Sized>(
                 continue;
             }
             let idx: Vec<usize> = (0..set.len()).collect();
-            let mut tick = |t: Tick| {
-                observer.on(&Event::Tick {
-                    round,
-                    tick: Tick {
-                        phase: Phase::Test,
-                        ..t
-                    },
-                })
-            };
+            let mut tick = test_ticks(observer, round);
             let s = learner.score(set, &idx, &mut tick)?;
             let acc = learner
                 .is_classifier()

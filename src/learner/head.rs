@@ -346,6 +346,19 @@ impl Head {
         Ok(Model { layers, vars, opt })
     }
 
+    /// A new model and optimizer of this head's shape and settings, initialised from `seed`.
+    fn fresh_model(&self, seed: u64) -> Result<Model> {
+        Self::model(
+            &self.cfg,
+            self.kind,
+            self.features.dim(),
+            self.classes,
+            &self.device,
+            self.fast,
+            seed,
+        )
+    }
+
     /// Number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
         self.model
@@ -450,29 +463,13 @@ impl Learner for Head {
             device: self.device.clone(),
             fast: self.fast,
             origin: self.origin.clone(),
-            model: Self::model(
-                &self.cfg,
-                self.kind,
-                self.features.dim(),
-                self.classes,
-                &self.device,
-                self.fast,
-                0,
-            )?,
+            model: self.fresh_model(0)?,
             transition: None,
         })))
     }
 
     fn reset(&mut self, seed: u64) -> Result<()> {
-        self.model = Self::model(
-            &self.cfg,
-            self.kind,
-            self.features.dim(),
-            self.classes,
-            &self.device,
-            self.fast,
-            seed,
-        )?;
+        self.model = self.fresh_model(seed)?;
         Ok(())
     }
 

@@ -332,26 +332,18 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
     out
 }
 
-/// Co-teaching on or off, and its schedule when on. Turning it on turns off what it does not
-/// combine with ([`crate::itlm::Config::validate`]).
+/// Co-teaching on or off. Turning it on turns off what it does not combine with
+/// ([`crate::itlm::Config::coteaching`]).
 fn coteach_ui(ui: &mut egui::Ui, c: &mut crate::itlm::Config) {
     ui.horizontal(|ui| {
         let mut on = c.coteach.is_some();
         ui.checkbox(&mut on, "co-teaching")
             .on_hover_text("Instead of ITLM's rounds: two models train side by side without re-initialising, each epoch on the samples with the lowest loss under the other, a share falling from all to tau over the ramp; each round is one epoch, scored as the pair (their probabilities averaged). For random label noise (README: 60% random); rounds, epochs and final epochs do not apply");
-        match (on, &mut c.coteach) {
-            // Its schedule (epochs, ramp) is on the settings row, where ITLM's rounds were.
-            (true, Some(_)) => {}
-            (true, ct @ None) => {
-                *ct = Some(crate::itlm::CoTeach::default());
-                c.restore = false;
-                c.relabel = false;
-                c.clusters = false;
-                c.folds = 1;
-                c.round0_models = 1;
-                drop_forward_on(c);
-            }
-            (false, ct) => *ct = None,
+        // Its schedule (epochs, ramp) is on the settings row, where ITLM's rounds were.
+        if on && c.coteach.is_none() {
+            *c = c.coteaching(crate::itlm::CoTeach::default());
+        } else if !on {
+            c.coteach = None;
         }
     });
 }

@@ -5,7 +5,7 @@
 
 use egui::{Color32, RichText};
 
-use crate::itlm::{transition, CoTeach, Config, Forward};
+use crate::itlm::{transition, CoTeach, Config};
 
 use super::command::View;
 use super::settings::Settings;
@@ -20,24 +20,6 @@ pub const HINT_FLIPPED: f32 = 0.15;
 /// correction instead, [`transition::suggests_forward`]).
 pub fn calls_for_coteaching(flipped: f32, one_sided: f32) -> bool {
     flipped >= HINT_FLIPPED && !transition::suggests_forward(flipped, one_sided)
-}
-
-/// `c` set up for co-teaching at `tau` (what it does not combine with turned off).
-pub fn with_coteaching(c: &Config, tau: f64) -> Config {
-    Config {
-        tau,
-        coteach: Some(CoTeach::default()),
-        restore: false,
-        relabel: false,
-        clusters: false,
-        folds: 1,
-        round0_models: 1,
-        transition: match c.transition {
-            Forward::On => Forward::Off,
-            f => f,
-        },
-        ..c.clone()
-    }
 }
 
 pub fn coteach_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
@@ -82,13 +64,17 @@ pub fn coteach_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         .on_hover_text("Turn co-teaching on for the next run (More...), keeping the share the noise estimate leaves (1 - the flipped share); Start runs it")
         .clicked()
     {
-        edited.config = with_coteaching(&edited.config, tau);
+        edited.config = Config {
+            tau,
+            ..edited.config.coteaching(CoTeach::default())
+        };
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::itlm::Forward;
 
     #[test]
     fn heavy_spread_flips_call_for_it_and_one_sided_ones_do_not() {
@@ -104,7 +90,10 @@ mod tests {
             folds: 3,
             ..Default::default()
         };
-        let co = with_coteaching(&c, 0.35);
+        let co = Config {
+            tau: 0.35,
+            ..c.coteaching(CoTeach::default())
+        };
         co.validate().unwrap();
         assert_eq!((co.tau, co.coteach), (0.35, Some(CoTeach::default())));
         assert!(!co.restore && co.folds == 1 && co.transition == Forward::Off);
