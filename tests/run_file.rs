@@ -755,7 +755,11 @@ fn forward_correction_modes_read_back_and_version_11_flags_read_as_on_or_off() {
 fn coteaching_reads_back_and_version_12_reads_as_itlm() {
     let mut co = transition_run();
     co.config.transition = Forward::Auto;
-    co.config.coteach = Some(itlm_inspector::itlm::CoTeach { epochs: 7, ramp: 3 });
+    co.config.coteach = Some(itlm_inspector::itlm::CoTeach {
+        epochs: 7,
+        ramp: 3,
+        pseudo: Some(0.95),
+    });
     assert_eq!(decode(&co.to_bytes().unwrap()).unwrap(), co);
     let v12 = old_body(
         &co,
@@ -767,6 +771,31 @@ fn coteaching_reads_back_and_version_12_reads_as_itlm() {
     assert_eq!(read.config.transition, Forward::Auto);
     assert_eq!(read.rounds, co.rounds);
     assert!(decode(&with_header(RUN_VERSION, &v12)).is_err());
+}
+
+/// Version 14 stores co-teaching's pseudo-label confidence; a version-13 co-teaching run (before
+/// pseudo-labels) reads as co-teaching without them.
+#[test]
+fn pseudo_labels_read_back_and_version_13_reads_without_them() {
+    let mut co = transition_run();
+    co.config.transition = Forward::Auto;
+    co.config.coteach = Some(itlm_inspector::itlm::CoTeach {
+        epochs: 7,
+        ramp: 3,
+        pseudo: Some(0.9),
+    });
+    assert_eq!(decode(&co.to_bytes().unwrap()).unwrap(), co);
+    let v13 = old_body(
+        &co,
+        |c| itlm_inspector::export::legacy::ConfigNoPseudo::from(c),
+        itlm_inspector::export::run_file::RoundExtras::of,
+    );
+    let read = decode(&with_header(13, &v13)).unwrap();
+    let ct = read.config.coteach.expect("still co-teaching");
+    assert_eq!((ct.epochs, ct.ramp, ct.pseudo), (7, 3, None));
+    assert_eq!(read.config.transition, Forward::Auto);
+    assert_eq!(read.rounds, co.rounds);
+    assert!(decode(&with_header(RUN_VERSION, &v13)).is_err());
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

@@ -2383,8 +2383,21 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
     h.get_by_label("ramp");
     assert!(h.query_by_label("rounds").is_none());
     assert!(h.query_by_label("final epochs").is_none());
+    // Pseudo-labels are on by default, and the checkbox beside the ramp turns them off and on.
+    let pseudo = |h: &Harness<'_, App>| h.state().state.settings.config.coteach.unwrap().pseudo;
+    assert_eq!(pseudo(&h), Some(CoTeach::PSEUDO));
+    h.get_by_label("pseudo-labels").click();
+    h.run_steps(3);
+    assert_eq!(pseudo(&h), None);
+    h.get_by_label("pseudo-labels").click();
+    h.run_steps(3);
+    assert_eq!(pseudo(&h), Some(CoTeach::PSEUDO));
     let mut s = h.state().state.settings.clone();
-    s.config.coteach = Some(CoTeach { epochs: 3, ramp: 1 });
+    s.config.coteach = Some(CoTeach {
+        epochs: 3,
+        ramp: 1,
+        pseudo: None,
+    });
     h.state_mut().state.settings = s;
     h.get_by_label("Start").click();
     step_until(&mut h, 300, "the run to finish", |a| {

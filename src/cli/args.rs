@@ -109,6 +109,11 @@ pub struct ItlmArgs {
     /// Epochs over which co-teaching's share falls from every sample to tau.
     #[arg(long, default_value_t = CoTeach::default().ramp, requires = "coteach")]
     pub coteach_ramp: usize,
+    /// Co-teaching's pseudo-labels: after the ramp, each model also trains on the samples
+    /// outside its share that its peer predicts with at least this probability, under the
+    /// peer's label; `off` for none.
+    #[arg(long, default_value_t = Pseudo(CoTeach::default().pseudo), value_parser = parse_pseudo, requires = "coteach")]
+    pub coteach_pseudo: Pseudo,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -141,6 +146,7 @@ impl ItlmArgs {
             coteach: self.coteach.then_some(CoTeach {
                 epochs: self.coteach_epochs,
                 ramp: self.coteach_ramp,
+                pseudo: self.coteach_pseudo.0,
             }),
         }
     }
@@ -201,5 +207,30 @@ impl ModelArgs {
             lr_schedule: self.lr_schedule.unwrap_or(base.lr_schedule),
             ..base
         }
+    }
+}
+
+/// `--coteach-pseudo`'s value: a probability, or `off` (None).
+#[derive(Clone, Copy, Debug)]
+pub struct Pseudo(pub Option<f64>);
+
+impl std::fmt::Display for Pseudo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(p) => write!(f, "{p}"),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+fn parse_pseudo(s: &str) -> std::result::Result<Pseudo, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(Pseudo(None));
+    }
+    match s.parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 1.0 => Ok(Pseudo(Some(p))),
+        _ => Err(format!(
+            "expected a probability in (0, 1] or `off`, got `{s}`"
+        )),
     }
 }

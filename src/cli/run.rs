@@ -161,7 +161,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     };
     if let (false, Some(ct)) = (a.quiet, config.coteach) {
         eprintln!(
-            "{}: {} | two of {} | co-teaching {} epochs, each on the lowest-loss share under the other, falling to tau {} ({}) over {} epochs",
+            "{}: {} | two of {} | co-teaching {} epochs, each on the lowest-loss share under the other, falling to tau {} ({}) over {} epochs{}",
             p.train.name,
             p.train.summary(),
             learner.describe(),
@@ -169,6 +169,12 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             config.tau,
             config.select,
             ct.ramp,
+            match ct.pseudo {
+                Some(q) => format!(
+                    ", then also on the samples outside it the other predicts with p >= {q} (pseudo-labels)"
+                ),
+                None => String::new(),
+            }
         );
     } else if !a.quiet {
         eprintln!(

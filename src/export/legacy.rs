@@ -1,4 +1,4 @@
-//! The bodies written by earlier builds (run file versions 1 to 12), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 13), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
@@ -24,7 +24,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::run_file::{decode_whole, RoundExtras, RunFile, RunFileOf, RunStatus};
-use crate::itlm::{Config, Forward, LossAggregate, Selection, TauSchedule};
+use crate::itlm::{CoTeach, Config, Forward, LossAggregate, Selection, TauSchedule};
 use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, ModelKind, OptimizerKind};
 
 /// A run as an earlier build stored it: its status as text.
@@ -594,6 +594,47 @@ impl From<&Config> for ConfigNoCoteach {
         ConfigNoCoteach {
             before: c.into(),
             transition: c.transition,
+        }
+    }
+}
+
+/// [`CoTeach`] of version 13: before pseudo-labels ([`CoTeach::pseudo`]).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct CoTeachNoPseudo {
+    pub epochs: usize,
+    pub ramp: usize,
+}
+
+/// `Config` of version 13: version 12's fields, then `coteach` without pseudo-labels (such
+/// runs trained without them).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigNoPseudo {
+    pub before: ConfigNoCoteach,
+    pub coteach: Option<CoTeachNoPseudo>,
+}
+
+impl From<ConfigNoPseudo> for Config {
+    fn from(c: ConfigNoPseudo) -> Self {
+        Config {
+            coteach: c.coteach.map(|ct| CoTeach {
+                epochs: ct.epochs,
+                ramp: ct.ramp,
+                pseudo: None,
+            }),
+            ..c.before.into()
+        }
+    }
+}
+
+impl From<&Config> for ConfigNoPseudo {
+    /// Today's config in the layout of version 13, pseudo-labels dropped (for tests).
+    fn from(c: &Config) -> Self {
+        ConfigNoPseudo {
+            before: c.into(),
+            coteach: c.coteach.map(|ct| CoTeachNoPseudo {
+                epochs: ct.epochs,
+                ramp: ct.ramp,
+            }),
         }
     }
 }

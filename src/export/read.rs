@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::legacy::{
-    self, ConfigFlagTransition, ConfigNoClusters, ConfigNoCoteach, ConfigNoTransition,
-    RoundExtrasV10, RoundExtrasV8, RoundExtrasV9,
+    self, ConfigFlagTransition, ConfigNoClusters, ConfigNoCoteach, ConfigNoPseudo,
+    ConfigNoTransition, RoundExtrasV10, RoundExtrasV8, RoundExtrasV9,
 };
 use super::run_file::{
     absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, RunFileOf, HEADER_LEN,
@@ -92,6 +92,11 @@ impl RunFile {
             )
             .map_err(damaged)?,
             12 => decode_with_extras::<ConfigNoCoteach, RoundExtras>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                Config::from,
+            )
+            .map_err(damaged)?,
+            13 => decode_with_extras::<ConfigNoPseudo, RoundExtras>(
                 Self::checked_body(bytes).map_err(damaged)?,
                 Config::from,
             )

@@ -82,26 +82,39 @@ fn forward_or_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Forward, D:
 /// paper's `R(e) = 1 - (1 - tau) * min((e - 1) / ramp, 1)`). Selected per epoch over the whole
 /// set (the paper selects per batch), as ITLM's cut is. A round is one epoch of both models;
 /// its record is the pair's (their class probabilities averaged, [`super::coteach`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CoTeach {
     /// Epochs of both models in all (= rounds: the last is round `epochs - 1`).
     pub epochs: usize,
     /// Epochs over which the share trained on falls from 1 to tau.
     pub ramp: usize,
+    /// Pseudo-labels: once the ramp is over, each model also trains on the samples outside its
+    /// share that its peer predicts with at least this probability, under the peer's
+    /// prediction in place of the given label (the user's exclusions never; None = off).
+    pub pseudo: Option<f64>,
 }
 
 impl Default for CoTeach {
     /// The schedule measured on Fashion-MNIST (README, Noisy labels): 25 epochs, the paper's
-    /// 10-epoch ramp.
+    /// 10-epoch ramp, pseudo-labels at the peer's p >= 0.95.
     fn default() -> Self {
         Self {
             epochs: 25,
             ramp: 10,
+            pseudo: Some(Self::PSEUDO),
         }
     }
 }
 
 impl CoTeach {
+    /// The peer's confidence a pseudo-label needs by default.
+    pub const PSEUDO: f64 = 0.95;
+
+    /// Whether epoch `e` (1-based) trains on pseudo-labels: after the ramp, when set.
+    pub fn pseudo_in(&self, e: usize) -> Option<f64> {
+        self.pseudo.filter(|_| e > self.ramp)
+    }
+
     /// The share of all samples each model trains on in epoch `e` (1-based), with `tau` the
     /// share kept at the end.
     pub fn share(&self, e: usize, tau: f64) -> f64 {
@@ -294,6 +307,13 @@ impl Config {
                     "the co-teaching ramp ({}) is longer than its epochs ({})",
                     c.ramp, c.epochs
                 )));
+            }
+            if let Some(p) = c.pseudo {
+                if !(p > 0.0 && p <= 1.0) {
+                    return Err(Error::Config(format!(
+                        "co-teaching's pseudo-label confidence must be in (0, 1], got {p}"
+                    )));
+                }
             }
             let other = [
                 (self.folds > 1, "folds"),
@@ -496,8 +516,13 @@ impl Config {
     pub fn describe_learner(&self, learner: &str) -> String {
         match self.coteach {
             Some(c) => format!(
-                "co-teaching ({} epochs, ramp {}): two of {learner}",
-                c.epochs, c.ramp
+                "co-teaching ({} epochs, ramp {}{}): two of {learner}",
+                c.epochs,
+                c.ramp,
+                match c.pseudo {
+                    Some(p) => format!(", pseudo-labels at p >= {p}"),
+                    None => String::new(),
+                }
             ),
             None => learner.to_string(),
         }

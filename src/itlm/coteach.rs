@@ -1,10 +1,14 @@
 //! Co-teaching ([`CoTeach`], Han et al. 2018) as a run: two models of the learner's kind train
 //! side by side, one epoch a round, and never re-initialise; before each epoch each trains on
 //! the share of the samples with the lowest loss under its *peer*, so that one model's mistakes
-//! do not confirm themselves. Each round's record is the pair's: both models scored every
+//! do not confirm themselves. Once the share has fallen to tau, each model also trains on the
+//! samples outside its share that its peer predicts confidently, under the peer's prediction
+//! ([`CoTeach::pseudo`]: the trimmed samples used, not discarded; DivideMix's direction, kept
+//! small). Each round's record is the pair's: both models scored every
 //! sample, their class probabilities averaged (loss = the cross-entropy of that average), and
-//! its cut is the pair's at the share the next epoch trains on; the held-out sets are scored
-//! the same way (the two models as one).
+//! its cut is the pair's at the share the next epoch trains on, its relabelled samples the
+//! trimmed ones the pair confidently calls another class; the held-out sets are scored the same
+//! way (the two models as one).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +18,7 @@ use super::learner::{Learner, Scores, Tick};
 use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
 use super::pins::Pins;
 use super::record::RoundRecord;
+use super::relabel::RelabelQuality;
 use super::run::{
     init_seed, select_pinned, test_ticks, train_seed, Event, Inputs, Observer, Start,
 };
@@ -93,6 +98,67 @@ fn indices(mask: &[bool]) -> Vec<usize> {
     (0..mask.len()).filter(|&i| mask[i]).collect()
 }
 
+/// Co-teaching's pseudo-labels for one model: the samples outside `share` (its next epoch's
+/// set, sorted) that its `peer` predicts with probability at least `min_p`, each with the
+/// peer's prediction; the user's exclusions never.
+fn pseudo_labels(
+    peer: &Scores,
+    classes: usize,
+    share: &[usize],
+    pins: Option<&Pins>,
+    min_p: f64,
+) -> Vec<(usize, u32)> {
+    let mut inside = share.iter().copied().peekable();
+    let mut out = Vec::new();
+    for i in 0..peer.predicted.len() {
+        if inside.next_if_eq(&i).is_some() || pins.is_some_and(|p| p.exclude[i]) {
+            continue;
+        }
+        let c = peer.predicted[i];
+        let p = peer
+            .probs
+            .get(i * classes + c as usize)
+            .copied()
+            .unwrap_or(0.0);
+        if f64::from(p) >= min_p {
+            out.push((i, c));
+        }
+    }
+    out
+}
+
+/// One epoch of `model` on `share` and, where the learner takes training targets
+/// ([`Learner::set_targets`]), the pseudo-labelled samples `extra` under their pseudo-labels.
+/// Returns the last batches' mean loss and how many samples it trained on.
+fn train_epoch<M: Learner + ?Sized>(
+    model: &mut M,
+    data: &Dataset,
+    share: &[usize],
+    extra: &[(usize, u32)],
+    seed: u64,
+    tick: &mut dyn FnMut(Tick) -> Result<()>,
+) -> Result<(f32, usize)> {
+    if extra.is_empty() {
+        return Ok((model.train(data, share, 1.0, seed, tick)?, share.len()));
+    }
+    let mut targets = data.labels().to_vec();
+    for &(i, c) in extra {
+        targets[i] = c;
+    }
+    if !model.set_targets(Some(targets))? {
+        return Ok((model.train(data, share, 1.0, seed, tick)?, share.len()));
+    }
+    let mut idx: Vec<usize> = share
+        .iter()
+        .copied()
+        .chain(extra.iter().map(|e| e.0))
+        .collect();
+    idx.sort_unstable();
+    let trained = model.train(data, &idx, 1.0, seed, tick);
+    model.set_targets(None)?;
+    Ok((trained?, idx.len()))
+}
+
 /// Both models score `set`; their pair's accuracy and mean loss.
 fn evaluate<L: Learner + ?Sized>(
     a: &mut L,
@@ -126,6 +192,7 @@ pub(super) fn run<L: Learner + ?Sized>(
         eval,
         bad,
         pins,
+        true_labels,
         ..
     } = inputs;
     if !learner.is_classifier() {
@@ -160,30 +227,26 @@ pub(super) fn run<L: Learner + ?Sized>(
     learner.reset(init_seed(config.seed, 0))?;
     peer.reset(Rng::derive(config.seed, 0xC07).next_u64())?;
     let last = ct.epochs - 1;
-    // What each model trains on next: chosen by the other.
+    // What each model trains on next: chosen by the other (its share, and after the ramp the
+    // samples outside it the other labels confidently).
     let (mut for_a, mut for_b) = (everyone.clone(), everyone.clone());
+    let (mut extra_a, mut extra_b) = (Vec::new(), Vec::new());
     for round in 0..=last {
         observer.on(&Event::RoundStarted {
             round,
             rounds: last,
-            trained_on: for_a.len(),
+            trained_on: for_a.len() + extra_a.len(),
             epochs: 1.0,
             forward: false,
         })?;
         let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
         let t0 = Instant::now();
         let seed = train_seed(config.seed, round);
-        check_finite(round, learner.train(data, &for_a, 1.0, seed, &mut tick)?)?;
-        check_finite(
-            round,
-            peer.train(
-                data,
-                &for_b,
-                1.0,
-                Rng::derive(seed, 0xB).next_u64(),
-                &mut tick,
-            )?,
-        )?;
+        let (loss, trained_on) = train_epoch(learner, data, &for_a, &extra_a, seed, &mut tick)?;
+        check_finite(round, loss)?;
+        let seed_b = Rng::derive(seed, 0xB).next_u64();
+        let (loss, _) = train_epoch(peer.as_mut(), data, &for_b, &extra_b, seed_b, &mut tick)?;
+        check_finite(round, loss)?;
         let train_secs = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let sa = learner.score(data, &all, &mut tick)?;
@@ -224,10 +287,28 @@ pub(super) fn run<L: Learner + ?Sized>(
         metrics.kept = kept.iter().filter(|&&k| k).count();
         metrics.trimmed = n - metrics.kept;
         metrics.trim = bad.map(|b| TrimQuality::measure(&kept, b));
+        // What the pair relabels for the next epoch: the samples its cut trims that it predicts
+        // as another class with the pseudo-label confidence (each model trains on its peer's).
+        let relabelled = match ct.pseudo_in(round + 2).filter(|_| round < last) {
+            Some(p) => {
+                let mut r = vec![None; n];
+                for (i, c) in pseudo_labels(&both, classes, &indices(&kept), pins, p) {
+                    if c != data.label(i) {
+                        r[i] = Some(c);
+                    }
+                }
+                r
+            }
+            None => Vec::new(),
+        };
+        if relabelled.iter().any(Option::is_some) {
+            metrics.relabel =
+                true_labels.map(|t| RelabelQuality::measure(&relabelled, &kept, data.labels(), t));
+        }
         let record = Arc::new(RoundRecord {
             round,
             epochs: 1.0,
-            trained_on: for_a.len(),
+            trained_on,
             tau,
             score: both.loss.clone(),
             loss: both.loss,
@@ -235,7 +316,7 @@ pub(super) fn run<L: Learner + ?Sized>(
             p_given: both.p_given,
             probs: both.probs,
             kept,
-            relabelled: Vec::new(),
+            relabelled,
             held_out: Vec::new(),
             clusters: None,
             spectral: Vec::new(),
@@ -251,6 +332,13 @@ pub(super) fn run<L: Learner + ?Sized>(
         if for_a.is_empty() || for_b.is_empty() {
             return Err(Error::Config("the selection keeps no samples".into()));
         }
+        (extra_a, extra_b) = match ct.pseudo_in(round + 2) {
+            Some(p) => (
+                pseudo_labels(&sb, classes, &for_a, pins, p),
+                pseudo_labels(&sa, classes, &for_b, pins, p),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
         history.push(record.clone());
         observer.on(&Event::RoundDone(record))?;
     }
@@ -267,6 +355,8 @@ mod tests {
 
     /// Every train call's (model, indices).
     type Log = Arc<Mutex<Vec<(usize, Vec<usize>)>>>;
+    /// Every train call's (model, training targets of its indices), where targets were set.
+    type TargetLog = Arc<Mutex<Vec<(usize, Vec<u32>)>>>;
 
     /// A model whose loss of sample `i` is `loss[i]` whatever it trained on (probabilities
     /// to match: exp(-loss) on the given label, the rest spread evenly); every train call's
@@ -277,6 +367,10 @@ mod tests {
         others: Vec<Vec<f32>>,
         log: Log,
         forks: bool,
+        /// The training targets set ([`Learner::set_targets`]), and every train call's
+        /// (model, targets of its indices) where some were set.
+        targets: Option<Vec<u32>>,
+        target_log: TargetLog,
     }
 
     impl Learner for Fixed {
@@ -295,7 +389,15 @@ mod tests {
             _t: &mut TickFn<'_>,
         ) -> Result<f32> {
             self.log.lock().unwrap().push((self.id, idx.to_vec()));
+            if let Some(t) = &self.targets {
+                let t = idx.iter().map(|&i| t[i]).collect();
+                self.target_log.lock().unwrap().push((self.id, t));
+            }
             Ok(0.5)
+        }
+        fn set_targets(&mut self, targets: Option<Vec<u32>>) -> Result<bool> {
+            self.targets = targets;
+            Ok(true)
         }
         fn score(&mut self, d: &Dataset, idx: &[usize], _t: &mut TickFn<'_>) -> Result<Scores> {
             let k = d.num_classes();
@@ -304,7 +406,12 @@ mod tests {
                 let l = self.loss.get(i).copied().unwrap_or(0.1);
                 let p = (-l).exp();
                 s.loss.push(l);
-                s.predicted.push(d.label(i));
+                // A loss over 2 (p < 0.14): the model predicts another class.
+                s.predicted.push(if l > 2.0 && k == 2 {
+                    1 - d.label(i)
+                } else {
+                    d.label(i)
+                });
                 s.p_given.push(p);
                 s.probs.extend((0..k).map(|c| {
                     if c == d.label(i) as usize {
@@ -324,6 +431,8 @@ mod tests {
                     others: self.others.iter().skip(1).cloned().collect(),
                     log: self.log.clone(),
                     forks: true,
+                    targets: None,
+                    target_log: self.target_log.clone(),
                 }) as Box<dyn Learner>
             }))
         }
@@ -345,7 +454,11 @@ mod tests {
     fn config(epochs: usize, ramp: usize) -> Config {
         Config {
             tau: 0.5,
-            coteach: Some(CoTeach { epochs, ramp }),
+            coteach: Some(CoTeach {
+                epochs,
+                ramp,
+                pseudo: None,
+            }),
             ..Default::default()
         }
     }
@@ -361,8 +474,114 @@ mod tests {
             others: vec![b],
             log: log.clone(),
             forks: true,
+            targets: None,
+            target_log: Arc::default(),
         };
         (l, log)
+    }
+
+    /// After the ramp each model also trains on the samples outside its share that its peer
+    /// predicts with p >= the threshold, under the peer's prediction; never on the user's
+    /// exclusions, never before the ramp ends, and not at all with pseudo-labels off.
+    #[test]
+    fn pseudo_labels_come_from_the_peers_confident_predictions() {
+        // A finds 0-3 easiest and is sure sample 6 is the other class; B finds 4-7 easiest,
+        // is sure sample 2 is the other class and that sample 3 is its given class.
+        let a = vec![0.01, 0.01, 0.01, 0.01, 0.3, 0.3, 5.0, 0.3];
+        let b = vec![0.3, 0.3, 5.0, 0.02, 0.01, 0.01, 0.01, 0.01];
+        let d = data(8); // labels 0, 1, 0, 1, ...
+        let models = || {
+            let log: Log = Arc::default();
+            let targets: TargetLog = Arc::default();
+            let l = Fixed {
+                id: 0,
+                loss: a.clone(),
+                others: vec![b.clone()],
+                log: log.clone(),
+                forks: true,
+                targets: None,
+                target_log: targets.clone(),
+            };
+            (l, log, targets)
+        };
+        let with = |pseudo| Config {
+            tau: 0.5,
+            coteach: Some(CoTeach {
+                epochs: 4,
+                ramp: 2,
+                pseudo,
+            }),
+            ..Default::default()
+        };
+        let (mut l, log, targets) = models();
+        let mut h = Vec::new();
+        let cfg = with(Some(0.95));
+        crate::itlm::run(
+            &mut l,
+            Inputs::new(&d),
+            &cfg,
+            Start::Fresh,
+            &mut h,
+            &mut Quiet,
+        )
+        .unwrap();
+        let log = log.lock().unwrap();
+        // Epochs 1-2 (the ramp): the shares alone; epochs 3-4 (tau's half): with pseudo-labels.
+        // Epoch 2 (share 0.75, a half-ramp): B's sure sample 2 and A's sure 6 are outside the
+        // shares and not yet pseudo-labelled.
+        assert_eq!(log[2], (0, vec![0, 3, 4, 5, 6, 7]), "A's share in the ramp");
+        assert_eq!(log[3].1.len(), 6);
+        assert!(
+            !log[3].1.contains(&6),
+            "B's share in the ramp: {:?}",
+            log[3]
+        );
+        for e in 2..4 {
+            assert_eq!(
+                log[2 * e],
+                (0, vec![2, 3, 4, 5, 6, 7]),
+                "A: + B's sure 2 and 3"
+            );
+            assert_eq!(log[2 * e + 1], (1, vec![0, 1, 2, 3, 6]), "B: + A's sure 6");
+        }
+        let t = targets.lock().unwrap();
+        assert_eq!(t.len(), 4, "targets only after the ramp: {t:?}");
+        for e in 0..2 {
+            // Sample 2 (given 0) under B's label 1, sample 3 under its own; the share as given.
+            assert_eq!(t[2 * e], (0, vec![1, 1, 0, 1, 0, 1]));
+            // Sample 6 (given 0) under A's label 1.
+            assert_eq!(t[2 * e + 1], (1, vec![0, 1, 0, 1, 1]));
+        }
+        assert_eq!(
+            h[3].trained_on, 6,
+            "the record counts the pseudo-labelled samples"
+        );
+        drop((log, t));
+
+        // The user's exclusion holds for pseudo-labels too.
+        let (mut l, log, _) = models();
+        let mut pins = Pins::none(8);
+        pins.exclude[2] = true;
+        let inputs = Inputs {
+            pins: Some(&pins),
+            ..Inputs::new(&d)
+        };
+        crate::itlm::run(&mut l, inputs, &cfg, Start::Fresh, &mut h, &mut Quiet).unwrap();
+        assert!(log.lock().unwrap().iter().all(|(_, idx)| !idx.contains(&2)));
+
+        // Off: the shares alone, no targets ever set.
+        let (mut l, log, targets) = models();
+        crate::itlm::run(
+            &mut l,
+            Inputs::new(&d),
+            &with(None),
+            Start::Fresh,
+            &mut h,
+            &mut Quiet,
+        )
+        .unwrap();
+        assert_eq!(log.lock().unwrap()[6], (0, vec![4, 5, 6, 7]));
+        assert!(targets.lock().unwrap().is_empty());
     }
 
     #[test]
@@ -402,6 +621,7 @@ mod tests {
         let c = CoTeach {
             epochs: 25,
             ramp: 10,
+            pseudo: None,
         };
         assert_eq!(c.share(1, 0.4), 1.0);
         assert!((c.share(6, 0.4) - 0.7).abs() < 1e-12);

@@ -147,6 +147,14 @@ pub trait Learner: Send {
         Ok(false)
     }
 
+    /// Train against `targets` (a class per sample of the data set trained on) in place of the
+    /// data set's labels, while scoring stays against the given labels: how co-teaching's
+    /// pseudo-labels reach a model ([`super::config::CoTeach::pseudo`]). None = the given
+    /// labels. Returns whether the learner applies them (false: it trains on the given labels).
+    fn set_targets(&mut self, _targets: Option<Vec<u32>>) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Whether training a model anew takes moments (a head on precomputed embeddings), so
     /// that a run may train extra models to check a choice on held-out samples
     /// ([`super::final_check`]); false for learners whose every epoch counts (the CNN).

@@ -7,7 +7,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 
 use super::fast;
 
-use super::batch::batch;
+use super::batch::{batch, with_targets};
 use super::init::ParamFactory;
 use super::nets::{Cnn, FastCnn, Mlp, Net};
 use super::optim::{ParamsSgd, Sgd};
@@ -148,6 +148,8 @@ pub struct Classifier {
     model: Model,
     /// The label-noise transition matrix training corrects for ([`Learner::set_transition`]).
     transition: Option<Tensor>,
+    /// The classes training learns in place of the given labels ([`Learner::set_targets`]).
+    targets: Option<Vec<u32>>,
 }
 
 impl Classifier {
@@ -180,6 +182,7 @@ impl Classifier {
             device,
             model,
             transition: None,
+            targets: None,
         })
     }
 
@@ -296,6 +299,7 @@ impl Learner for Classifier {
         let mut step = 0;
         let last = schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
             let (x, y) = batch(data, chunk, &self.device)?;
+            let y = with_targets(y, self.targets.as_deref(), data, self.classes, chunk)?;
             let logits = self.model.net.forward(&x)?;
             let loss = batch_loss(&logits, &y, self.transition.as_ref())?;
             let opt = &mut self.model.opt;
@@ -333,6 +337,11 @@ impl Learner for Classifier {
 
     fn set_transition(&mut self, t: Option<&[f32]>) -> Result<bool> {
         self.transition = transition_tensor(t, self.classes, &self.device)?;
+        Ok(true)
+    }
+
+    fn set_targets(&mut self, targets: Option<Vec<u32>>) -> Result<bool> {
+        self.targets = targets;
         Ok(true)
     }
 

@@ -10,6 +10,7 @@ use candle_core::{Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarMap};
 use serde::{Deserialize, Serialize};
 
+use super::batch::with_targets;
 use super::classifier::{batch_loss, push_features, push_scores, transition_tensor};
 use super::fast;
 use super::feature_values::FeatureValues;
@@ -263,6 +264,8 @@ pub struct Head {
     model: Model,
     /// The label-noise transition matrix training corrects for ([`Learner::set_transition`]).
     transition: Option<Tensor>,
+    /// The classes training learns in place of the given labels ([`Learner::set_targets`]).
+    targets: Option<Vec<u32>>,
 }
 
 impl Head {
@@ -293,6 +296,7 @@ impl Head {
             origin: String::new(),
             model,
             transition: None,
+            targets: None,
         })
     }
 
@@ -465,6 +469,7 @@ impl Learner for Head {
             origin: self.origin.clone(),
             model: self.fresh_model(0)?,
             transition: None,
+            targets: None,
         })))
     }
 
@@ -493,6 +498,7 @@ impl Learner for Head {
         let mut step = 0;
         let last = schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
             let (x, y) = self.batch(m, data, chunk)?;
+            let y = with_targets(y, self.targets.as_deref(), data, self.classes, chunk)?;
             let logits = self.forward(&x)?;
             let loss = batch_loss(&logits, &y, self.transition.as_ref())?;
             let opt = &mut self.model.opt;
@@ -532,6 +538,11 @@ impl Learner for Head {
 
     fn set_transition(&mut self, t: Option<&[f32]>) -> Result<bool> {
         self.transition = transition_tensor(t, self.classes, &self.device)?;
+        Ok(true)
+    }
+
+    fn set_targets(&mut self, targets: Option<Vec<u32>>) -> Result<bool> {
+        self.targets = targets;
         Ok(true)
     }
 

@@ -93,6 +93,18 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
             number_ui(ui, "epochs", &mut ct.epochs, 1..=1000, "Epochs of both models in all: a round each");
             let most = ct.epochs;
             number_ui(ui, "ramp", &mut ct.ramp, 0..=most, "Epochs over which the share trained on falls from every sample to tau");
+            let mut pseudo = ct.pseudo.is_some();
+            if ui
+                .checkbox(&mut pseudo, "pseudo-labels")
+                .on_hover_text("After the ramp, each model also trains on the samples outside its share that its peer predicts confidently, under the peer's label (README: +0.4 points at 60% random noise); your exclusions never")
+                .changed()
+            {
+                ct.pseudo = pseudo.then_some(crate::itlm::CoTeach::PSEUDO);
+            }
+            if let Some(p) = ct.pseudo.as_mut() {
+                ui.add(egui::DragValue::new(p).range(0.5..=1.0).speed(0.005).max_decimals(3).prefix("p >= "))
+                    .on_hover_text("The peer's probability a pseudo-label needs");
+            }
         } else {
             number_ui(
                 ui,
@@ -338,7 +350,7 @@ fn coteach_ui(ui: &mut egui::Ui, c: &mut crate::itlm::Config) {
     ui.horizontal(|ui| {
         let mut on = c.coteach.is_some();
         ui.checkbox(&mut on, "co-teaching")
-            .on_hover_text("Instead of ITLM's rounds: two models train side by side without re-initialising, each epoch on the samples with the lowest loss under the other, a share falling from all to tau over the ramp; each round is one epoch, scored as the pair (their probabilities averaged). For random label noise (README: 60% random); rounds, epochs and final epochs do not apply");
+            .on_hover_text("Instead of ITLM's rounds: two models train side by side without re-initialising, each epoch on the samples with the lowest loss under the other, a share falling from all to tau over the ramp; each round is one epoch, scored as the pair (their probabilities averaged); after the ramp each model also trains on the samples outside its share that the other predicts confidently, under that prediction (pseudo-labels, on the settings row). For random label noise (README: 60% random); rounds, epochs and final epochs do not apply");
         // Its schedule (epochs, ramp) is on the settings row, where ITLM's rounds were.
         if on && c.coteach.is_none() {
             *c = c.coteaching(crate::itlm::CoTeach::default());

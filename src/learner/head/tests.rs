@@ -281,3 +281,40 @@ fn round_time_on_20k_embeddings() {
         );
     }
 }
+
+/// Training targets ([`Learner::set_targets`]) take the place of the given labels in training
+/// only: a head trained on clusters under targets one class on from their true class (given
+/// labels: the true class, 30% flipped) predicts the targets' class, while its scores stay
+/// against the given labels (the unflipped samples, whose given label is their true class,
+/// cost); targets of the wrong size are an error.
+#[test]
+fn a_head_trains_on_its_targets_and_scores_against_the_given_labels() {
+    let (d, m, flipped) = clusters("train", 800, 4, 16, 3.0, 0.3, 5);
+    let shifted: Vec<u32> = (0..d.len()).map(|i| ((i + 1) % 4) as u32).collect();
+    let mut h = head(HeadKind::Linear, Features::new(&d, m).unwrap(), 4);
+    let all: Vec<usize> = (0..d.len()).collect();
+    h.reset(1).unwrap();
+    assert!(h.set_targets(Some(shifted.clone())).unwrap());
+    h.train(&d, &all, 30.0, 2, &mut |_| Ok(())).unwrap();
+    h.set_targets(None).unwrap();
+    let s = h.score(&d, &all, &mut |_| Ok(())).unwrap();
+    let learned = (0..d.len())
+        .filter(|&i| s.predicted[i] == shifted[i])
+        .count();
+    assert!(
+        learned as f64 > 0.95 * d.len() as f64,
+        "{learned} of {}",
+        d.len()
+    );
+    let clean: Vec<f32> = (0..d.len())
+        .filter(|&i| !flipped[i])
+        .map(|i| s.loss[i])
+        .collect();
+    let mean = clean.iter().sum::<f32>() / clean.len() as f32;
+    assert!(
+        mean > 2.0,
+        "scored against the given labels: mean loss {mean}"
+    );
+    assert!(h.set_targets(Some(vec![0; 3])).unwrap());
+    assert!(h.train(&d, &all, 1.0, 2, &mut |_| Ok(())).is_err());
+}
