@@ -2383,15 +2383,15 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
     h.get_by_label("ramp");
     assert!(h.query_by_label("rounds").is_none());
     assert!(h.query_by_label("final epochs").is_none());
-    // Pseudo-labels are on by default, and the checkbox beside the ramp turns them off and on.
+    // Pseudo-labels are off by default, and the checkbox beside the ramp turns them on and off.
     let pseudo = |h: &Harness<'_, App>| h.state().state.settings.config.coteach.unwrap().pseudo;
-    assert_eq!(pseudo(&h), Some(CoTeach::PSEUDO));
-    h.get_by_label("pseudo-labels").click();
-    h.run_steps(3);
     assert_eq!(pseudo(&h), None);
     h.get_by_label("pseudo-labels").click();
     h.run_steps(3);
     assert_eq!(pseudo(&h), Some(CoTeach::PSEUDO));
+    h.get_by_label("pseudo-labels").click();
+    h.run_steps(3);
+    assert_eq!(pseudo(&h), None);
     let mut s = h.state().state.settings.clone();
     s.config.coteach = Some(CoTeach {
         epochs: 3,

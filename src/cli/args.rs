@@ -110,8 +110,9 @@ pub struct ItlmArgs {
     #[arg(long, default_value_t = CoTeach::default().ramp, requires = "coteach")]
     pub coteach_ramp: usize,
     /// Co-teaching's pseudo-labels: after the ramp, each model also trains on the samples
-    /// outside its share that its peer predicts with at least this probability, under the
-    /// peer's label; `off` for none.
+    /// outside its share that its peer predicts with at least this probability (e.g. 0.95),
+    /// under the peer's label; `off` for none. Only with tau at or above the clean share: a
+    /// deeper cut pseudo-labels clean samples wrongly (README)
     #[arg(long, default_value_t = Pseudo(CoTeach::default().pseudo), value_parser = parse_pseudo, requires = "coteach")]
     pub coteach_pseudo: Pseudo,
     #[arg(long, default_value_t = 0)]

@@ -90,24 +90,26 @@ pub struct CoTeach {
     pub ramp: usize,
     /// Pseudo-labels: once the ramp is over, each model also trains on the samples outside its
     /// share that its peer predicts with at least this probability, under the peer's
-    /// prediction in place of the given label (the user's exclusions never; None = off).
+    /// prediction in place of the given label (the user's exclusions never; None = off). Off
+    /// by default: +0.2 points at 60% random noise with tau at the clean share, but 1.6 points
+    /// lost when tau cuts deeper than that (README, Noisy labels: pseudo-labels).
     pub pseudo: Option<f64>,
 }
 
 impl Default for CoTeach {
     /// The schedule measured on Fashion-MNIST (README, Noisy labels): 25 epochs, the paper's
-    /// 10-epoch ramp, pseudo-labels at the peer's p >= 0.95.
+    /// 10-epoch ramp, no pseudo-labels.
     fn default() -> Self {
         Self {
             epochs: 25,
             ramp: 10,
-            pseudo: Some(Self::PSEUDO),
+            pseudo: None,
         }
     }
 }
 
 impl CoTeach {
-    /// The peer's confidence a pseudo-label needs by default.
+    /// The peer's confidence a pseudo-label needs when they are turned on.
     pub const PSEUDO: f64 = 0.95;
 
     /// Whether epoch `e` (1-based) trains on pseudo-labels: after the ramp, when set.

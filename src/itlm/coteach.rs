@@ -1,7 +1,7 @@
 //! Co-teaching ([`CoTeach`], Han et al. 2018) as a run: two models of the learner's kind train
 //! side by side, one epoch a round, and never re-initialise; before each epoch each trains on
 //! the share of the samples with the lowest loss under its *peer*, so that one model's mistakes
-//! do not confirm themselves. Once the share has fallen to tau, each model also trains on the
+//! do not confirm themselves. Once the share has fallen to tau, each model may also train on the
 //! samples outside its share that its peer predicts confidently, under the peer's prediction
 //! ([`CoTeach::pseudo`]: the trimmed samples used, not discarded; DivideMix's direction, kept
 //! small). Each round's record is the pair's: both models scored every
