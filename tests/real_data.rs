@@ -409,19 +409,14 @@ fn coteaching_beats_plain_itlm_under_random_noise() {
     let acc = |h: &[Arc<itlm::RoundRecord>]| h.last().unwrap().metrics.test_acc.unwrap();
     let hp = itlm_rounds(&lc, &rand.data, eval, &bad, &plain);
     let truth: Vec<Option<u32>> = rand.true_labels.iter().map(|&t| Some(t)).collect();
-    let hc = {
-        let mut l = learner::build(&lc, &rand.data).unwrap();
-        let mut h = Vec::new();
-        let inputs = itlm::Inputs {
-            data: &rand.data,
-            eval,
-            bad: Some(&bad),
-            true_labels: Some(&truth),
-            pins: None,
-        };
-        itlm::run(l.as_mut(), inputs, &co, Start::Fresh, &mut h, &mut Quiet).unwrap();
-        h
+    let inputs = itlm::Inputs {
+        data: &rand.data,
+        eval,
+        bad: Some(&bad),
+        true_labels: Some(&truth),
+        pins: None,
     };
+    let hc = common::run_inputs(&lc, inputs, &co, &mut Quiet);
     let (p, c) = (acc(&hp), acc(&hc));
     let trim = |h: &[Arc<itlm::RoundRecord>]| h.last().unwrap().metrics.trim.unwrap();
     eprintln!(

@@ -22,7 +22,7 @@ use super::relabel::RelabelQuality;
 use super::run::{
     init_seed, select_pinned, test_ticks, train_seed, Event, Inputs, Observer, Start,
 };
-use super::scoring::check_finite;
+use super::scoring::{check_finite, check_scored};
 use super::select;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -252,18 +252,10 @@ pub(super) fn run<L: Learner + ?Sized>(
         let sa = learner.score(data, &all, &mut tick)?;
         let sb = peer.score(data, &all, &mut tick)?;
         let both = pair(&sa, &sb, data.labels(), classes)?;
-        if both.loss.iter().all(|l| !l.is_finite()) {
-            return Err(Error::Diverged {
-                round,
-                message: "every sample's loss is NaN or infinite".into(),
-            });
-        }
+        check_scored(round, &both.loss)?;
         let mut metrics = RoundMetrics {
             mean_loss: finite_mean(&both.loss),
-            suggestion: match history.first() {
-                Some(r0) => r0.metrics.suggestion,
-                None => super::suggest::suggest_tau(&both.loss),
-            },
+            suggestion: super::suggest::carried(history, &both.loss),
             train_acc: accuracy(&both.predicted, data.labels(), for_a.iter().copied()),
             all_acc: accuracy(&both.predicted, data.labels(), 0..n),
             ..Default::default()
@@ -289,7 +281,9 @@ pub(super) fn run<L: Learner + ?Sized>(
         metrics.trim = bad.map(|b| TrimQuality::measure(&kept, b));
         // What the pair relabels for the next epoch: the samples its cut trims that it predicts
         // as another class with the pseudo-label confidence (each model trains on its peer's).
-        let relabelled = match ct.pseudo_in(round + 2).filter(|_| round < last) {
+        // Pseudo-labels for the next epoch (epoch round + 2), when it is past the ramp.
+        let pseudo = ct.pseudo_in(round + 2);
+        let relabelled = match pseudo.filter(|_| round < last) {
             Some(p) => {
                 let mut r = vec![None; n];
                 for (i, c) in pseudo_labels(&both, classes, &indices(&kept), pins, p) {
@@ -332,7 +326,7 @@ pub(super) fn run<L: Learner + ?Sized>(
         if for_a.is_empty() || for_b.is_empty() {
             return Err(Error::Config("the selection keeps no samples".into()));
         }
-        (extra_a, extra_b) = match ct.pseudo_in(round + 2) {
+        (extra_a, extra_b) = match pseudo {
             Some(p) => (
                 pseudo_labels(&sb, classes, &for_a, pins, p),
                 pseudo_labels(&sa, classes, &for_b, pins, p),
@@ -451,6 +445,13 @@ mod tests {
         .unwrap()
     }
 
+    /// A fresh co-teaching run of `l`: its records.
+    fn fresh(l: &mut Fixed, inputs: Inputs<'_>, cfg: &Config) -> Result<Vec<Arc<RoundRecord>>> {
+        let mut h = Vec::new();
+        crate::itlm::run(l, inputs, cfg, Start::Fresh, &mut h, &mut Quiet)?;
+        Ok(h)
+    }
+
     fn config(epochs: usize, ramp: usize) -> Config {
         Config {
             tau: 0.5,
@@ -514,17 +515,8 @@ mod tests {
             ..Default::default()
         };
         let (mut l, log, targets) = models();
-        let mut h = Vec::new();
         let cfg = with(Some(0.95));
-        crate::itlm::run(
-            &mut l,
-            Inputs::new(&d),
-            &cfg,
-            Start::Fresh,
-            &mut h,
-            &mut Quiet,
-        )
-        .unwrap();
+        let h = fresh(&mut l, Inputs::new(&d), &cfg).unwrap();
         let log = log.lock().unwrap();
         // Epochs 1-2 (the ramp): the shares alone; epochs 3-4 (tau's half): with pseudo-labels.
         // Epoch 2 (share 0.75, a half-ramp): B's sure sample 2 and A's sure 6 are outside the
@@ -566,20 +558,12 @@ mod tests {
             pins: Some(&pins),
             ..Inputs::new(&d)
         };
-        crate::itlm::run(&mut l, inputs, &cfg, Start::Fresh, &mut h, &mut Quiet).unwrap();
+        fresh(&mut l, inputs, &cfg).unwrap();
         assert!(log.lock().unwrap().iter().all(|(_, idx)| !idx.contains(&2)));
 
         // Off: the shares alone, no targets ever set.
         let (mut l, log, targets) = models();
-        crate::itlm::run(
-            &mut l,
-            Inputs::new(&d),
-            &with(None),
-            Start::Fresh,
-            &mut h,
-            &mut Quiet,
-        )
-        .unwrap();
+        fresh(&mut l, Inputs::new(&d), &with(None)).unwrap();
         assert_eq!(log.lock().unwrap()[6], (0, vec![4, 5, 6, 7]));
         assert!(targets.lock().unwrap().is_empty());
     }
@@ -588,16 +572,7 @@ mod tests {
     fn each_model_trains_on_what_its_peer_finds_easiest() {
         let (mut l, log) = pair_of_models();
         let d = data(8);
-        let mut h = Vec::new();
-        crate::itlm::run(
-            &mut l,
-            Inputs::new(&d),
-            &config(3, 1),
-            Start::Fresh,
-            &mut h,
-            &mut Quiet,
-        )
-        .unwrap();
+        let h = fresh(&mut l, Inputs::new(&d), &config(3, 1)).unwrap();
         assert_eq!(h.len(), 3, "a round per epoch");
         let log = log.lock().unwrap();
         let all: Vec<usize> = (0..8).collect();
@@ -654,20 +629,11 @@ mod tests {
         let mut pins = Pins::none(8);
         pins.exclude[5] = true;
         pins.keep[7] = true;
-        let mut h = Vec::new();
         let inputs = Inputs {
             pins: Some(&pins),
             ..Inputs::new(&d)
         };
-        crate::itlm::run(
-            &mut l,
-            inputs,
-            &config(2, 1),
-            Start::Fresh,
-            &mut h,
-            &mut Quiet,
-        )
-        .unwrap();
+        let h = fresh(&mut l, inputs, &config(2, 1)).unwrap();
         let log = log.lock().unwrap();
         assert!(
             log.iter().all(|(_, idx)| !idx.contains(&5)),
@@ -683,33 +649,17 @@ mod tests {
     #[test]
     fn refusals_are_clear() {
         let d = data(8);
-        let mut h = Vec::new();
         let (mut l, _) = pair_of_models();
         l.forks = false;
-        let e = crate::itlm::run(
-            &mut l,
-            Inputs::new(&d),
-            &config(2, 1),
-            Start::Fresh,
-            &mut h,
-            &mut Quiet,
-        )
-        .unwrap_err()
-        .to_string();
+        let e = fresh(&mut l, Inputs::new(&d), &config(2, 1))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("trains a second model beside the first; fixed 0 cannot"),
             "{e}"
         );
         let (mut l, _) = pair_of_models();
-        crate::itlm::run(
-            &mut l,
-            Inputs::new(&d),
-            &config(2, 1),
-            Start::Fresh,
-            &mut h,
-            &mut Quiet,
-        )
-        .unwrap();
+        let mut h = fresh(&mut l, Inputs::new(&d), &config(2, 1)).unwrap();
         let kept = h[1].kept.clone();
         let e = crate::itlm::run(
             &mut l,

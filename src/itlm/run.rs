@@ -12,7 +12,7 @@ use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
 use super::pins::Pins;
 use super::record::RoundRecord;
 use super::relabel::{self, RelabelQuality};
-use super::scoring::{averaged, check_finite, fold_plans, scored};
+use super::scoring::{averaged, check_finite, check_scored, fold_plans, scored};
 use super::select;
 use super::spectral;
 use super::transition;
@@ -472,19 +472,10 @@ pub fn run<L: Learner + ?Sized>(
                 scores.loss.len()
             )));
         }
-        if scores.loss.iter().all(|l| !l.is_finite()) {
-            return Err(Error::Diverged {
-                round,
-                message: "every sample's loss is NaN or infinite".into(),
-            });
-        }
+        check_scored(round, &scores.loss)?;
         let mut metrics = RoundMetrics {
             mean_loss: finite_mean(&scores.loss),
-            // The hint is fitted on round 0 (trained on everything) and carried forward.
-            suggestion: match history.first() {
-                Some(r0) => r0.metrics.suggestion,
-                None => super::suggest::suggest_tau(&scores.loss),
-            },
+            suggestion: super::suggest::carried(history, &scores.loss),
             ..Default::default()
         };
         if learner.is_classifier() {

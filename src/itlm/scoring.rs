@@ -19,6 +19,18 @@ pub(super) fn check_finite(round: usize, loss: f32) -> Result<()> {
     }
 }
 
+/// A round's scoring gave no usable loss at all (every one NaN or infinite): the model
+/// diverged.
+pub(super) fn check_scored(round: usize, losses: &[f32]) -> Result<()> {
+    if losses.iter().all(|l| !l.is_finite()) {
+        return Err(Error::Diverged {
+            round,
+            message: "every sample's loss is NaN or infinite".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Score `indices` under the current model and, with `spectral`, their spectral scores
 /// against each other (one per index; empty without them or without usable features).
 pub(super) fn scored<L: Learner + ?Sized>(

@@ -58,6 +58,18 @@ fn moments(mean: f64, var: f64) -> (f64, f64) {
     ((m * common).max(1e-2), ((1.0 - m) * common).max(1e-2))
 }
 
+/// A round's tau hint: round 0's (fitted on its losses, the model trained on everything),
+/// carried forward by every later round of `history`.
+pub(super) fn carried(
+    history: &[std::sync::Arc<super::record::RoundRecord>],
+    losses: &[f32],
+) -> Option<Suggestion> {
+    match history.first() {
+        Some(r0) => r0.metrics.suggestion,
+        None => suggest_tau(losses),
+    }
+}
+
 /// Fit the mixture with EM from a median split. `None` with fewer than 20 finite losses or when
 /// they are all (nearly) equal.
 pub fn suggest_tau(losses: &[f32]) -> Option<Suggestion> {

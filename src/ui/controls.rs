@@ -409,7 +409,7 @@ fn suggestion_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
         "They disagree by more than 0.1 (or only one was possible): treat the figure as a rough guess, and check the histogram and the Trimmed grid."
     });
     ui.label(RichText::new(text).color(if s.trusted {
-        Color32::from_rgb(230, 180, 80)
+        super::WARN
     } else {
         Color32::GRAY
     }))

@@ -3,7 +3,7 @@
 //! forward correction does not help), a hint with a button that sets co-teaching up for the
 //! next run at the tau the noise estimate gives (never applied by itself).
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
 use crate::itlm::{transition, CoTeach, Config};
 
@@ -45,14 +45,14 @@ pub fn coteach_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
     let tau = state
         .noise_estimate
         .map(|rate| ((1.0 - rate) * 100.0).round() / 100.0)
-        .filter(|t| (0.05..=1.0).contains(t))
+        .filter(|t| (super::TAU_MIN..=1.0).contains(t))
         .unwrap_or(edited.config.tau);
     ui.label(
         RichText::new(format!(
             "random label noise: {:.0}% flipped",
             flipped * 100.0
         ))
-        .color(Color32::from_rgb(230, 180, 80)),
+        .color(super::WARN),
     )
     .on_hover_text(format!(
         "Round 0's model implies that {:.0}% of the labels are flipped and that, per class, only {:.0}% of the flipped go to one other class: random noise, which forward correction does not help. There, co-teaching (two models picking each other's samples) beat ITLM's rounds on Fashion-MNIST, 20000 images: at 60% random noise 86.1% against 84.8%, at 40% 88.4% against 87.2%, at 20% 90.0% against 88.0% (README, Noisy labels); it takes 2 - 4 times as long",

@@ -287,7 +287,7 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
                     "outlier: mean cosine distance {d:.3} to its nearest neighbours (threshold {:.3})",
                     found.similar.outlier_threshold
                 ))
-                .color(Color32::from_rgb(230, 180, 80)),
+                .color(super::WARN),
             );
         }
         let copies = found.copies_of(i);

@@ -2,7 +2,7 @@
 //! one-sided flips, a hint with a button that turns forward correction on for the next run;
 //! for a run on `auto`, what the rule decided and why.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
 use crate::itlm::Forward;
 
@@ -129,7 +129,7 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
             "{auto}one-sided label flips: {:.0}% flipped{example}",
             flipped * 100.0
         ))
-        .color(Color32::from_rgb(230, 180, 80)),
+        .color(super::WARN),
     )
     .on_hover_text(format!(
         "Round 0's model implies that {:.0}% of the labels are flipped and that, per class, {:.0}% of the flipped go to one other class (a systematic flip or a relabelling attack). Forward correction trains through that matrix instead of trimming: measured on Fashion-MNIST at 40% systematic noise, 89.6% against plain ITLM's 77.4% (README)",

@@ -141,7 +141,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
                 "vs truth at this cut: {} of {} bad trimmed, precision {:.3}, recall {:.3}, F1 {:.3}",
                 t.trimmed_bad, t.bad, t.precision, t.recall, t.f1
             ))
-            .color(Color32::from_rgb(230, 180, 80)),
+            .color(super::WARN),
         );
     }
     let log = state.settings.log_counts;

@@ -51,6 +51,9 @@ pub use state::AppState;
 /// Smallest tau the slider offers.
 pub const TAU_MIN: f64 = 0.05;
 
+/// The colour of a hint or warning line (amber).
+pub const WARN: egui::Color32 = egui::Color32::from_rgb(230, 180, 80);
+
 /// Where the demo set was at build time.
 pub const BUILD_DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo");
 

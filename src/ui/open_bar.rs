@@ -159,7 +159,7 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
                         "truth: {} known bad",
                         b.iter().filter(|&&x| x).count()
                     ))
-                    .color(Color32::from_rgb(230, 180, 80)),
+                    .color(super::WARN),
                 )
                 .on_hover_text(format!("ground truth{}", from(&d.truth_from))),
             None => ui.label("no truth.csv"),

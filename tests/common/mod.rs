@@ -256,23 +256,26 @@ pub fn run_itlm(
     cfg: &Config,
     observer: &mut dyn Observer,
 ) -> Vec<Arc<itlm::RoundRecord>> {
-    let mut l = learner::build(lc, data).unwrap();
+    let inputs = itlm::Inputs {
+        data,
+        eval,
+        bad: Some(bad),
+        true_labels: None,
+        pins: None,
+    };
+    run_inputs(lc, inputs, cfg, observer)
+}
+
+/// [`run_itlm`] with every input given (true labels, pins).
+pub fn run_inputs(
+    lc: &LearnerConfig,
+    inputs: itlm::Inputs<'_>,
+    cfg: &Config,
+    observer: &mut dyn Observer,
+) -> Vec<Arc<itlm::RoundRecord>> {
+    let mut l = learner::build(lc, inputs.data).unwrap();
     let mut hist = Vec::new();
-    itlm::run(
-        l.as_mut(),
-        itlm::Inputs {
-            data,
-            eval,
-            bad: Some(bad),
-            true_labels: None,
-            pins: None,
-        },
-        cfg,
-        Start::Fresh,
-        &mut hist,
-        observer,
-    )
-    .unwrap();
+    itlm::run(l.as_mut(), inputs, cfg, Start::Fresh, &mut hist, observer).unwrap();
     hist
 }
 
