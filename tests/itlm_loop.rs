@@ -726,6 +726,101 @@ fn auto_forward_correction_follows_what_round_0_sees() {
     assert!(decided.is_empty());
 }
 
+/// `Forward::Auto` on many spread flips (random noise: 30% of the labels, each class's going
+/// to all three others) turns the run into co-teaching after round 0, at the share the noise
+/// estimate leaves, when the learner can train a second model and the config allows it;
+/// otherwise it stays plain ITLM. One-sided flips still turn forward correction on.
+#[test]
+fn auto_turns_heavy_random_noise_into_coteaching() {
+    let v = round0_views();
+    let trial = |round0: &Vec<f32>, c: &Config, forks: bool| {
+        let (mut l, calls) = FakeLearner::new(v.losses.clone());
+        l.probs = vec![round0.clone(), v.clean.clone(), v.clean.clone()];
+        l.forks = forks;
+        let mut h = Vec::new();
+        let mut chosen = Vec::new();
+        let mut decided = Vec::new();
+        itlm::run(
+            &mut l,
+            itlm::Inputs::new(&v.data),
+            c,
+            Start::Fresh,
+            &mut h,
+            &mut |e: &Event| {
+                match e {
+                    Event::CoteachChosen {
+                        shape,
+                        noise,
+                        config,
+                    } => chosen.push((*shape, *noise, (**config).clone())),
+                    Event::ForwardDecided { on, .. } => decided.push(*on),
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        let epochs: Vec<f64> = calls.lock().unwrap().trains.iter().map(|t| t.1).collect();
+        (h, chosen, decided, epochs)
+    };
+    let auto = Config {
+        transition: Forward::Auto,
+        ..cfg(0.9, 2)
+    };
+    let (h, chosen, decided, epochs) = trial(&v.spread, &auto, true);
+    assert!(decided.is_empty(), "co-teaching instead: {decided:?}");
+    assert_eq!(chosen.len(), 1);
+    let ((flipped, one_sided), noise, co) = &chosen[0];
+    assert!(
+        (flipped - 0.3).abs() < 0.01 && *one_sided < 0.5,
+        "{flipped} {one_sided}"
+    );
+    assert!((noise - 0.3).abs() < 1e-9, "12 of 40 contradicted: {noise}");
+    let ct = co.coteach.expect("a co-teaching config");
+    assert_eq!(ct, itlm::CoTeach::default());
+    assert_eq!(
+        co.tau, 0.7,
+        "the share the noise estimate leaves, not the 0.9 set"
+    );
+    assert!(co.augment.is_off());
+    co.validate().unwrap();
+    // Round 0's record is dropped: the history is co-teaching's, a round per epoch, the
+    // first on every sample.
+    assert_eq!(h.len(), ct.epochs);
+    assert_eq!((h[0].round, h[0].trained_on), (0, 40));
+    assert!((h.last().unwrap().tau - 0.7).abs() < 1e-12);
+    // Round 0 trained once (cfg's epochs), then each epoch both models, one epoch each.
+    assert_eq!(epochs[0], auto.epochs);
+    assert_eq!(epochs.len(), 1 + 2 * ct.epochs);
+    assert!(epochs[1..].iter().all(|&e| e == 1.0));
+    // Plain ITLM where co-teaching cannot run or was not asked for: a learner without a
+    // second model, forward correction off, folds (a protocol the user set); and few flips.
+    let plain = |h: &[std::sync::Arc<itlm::RoundRecord>], chosen: &[_]| {
+        chosen.is_empty() && h.len() == 3 && h.iter().all(|r| r.transition.is_empty())
+    };
+    let (h, chosen, decided, _) = trial(&v.spread, &auto, false);
+    assert!(plain(&h, &chosen) && decided == [false]);
+    let off = Config {
+        transition: Forward::Off,
+        ..auto.clone()
+    };
+    let (h, chosen, decided, _) = trial(&v.spread, &off, true);
+    assert!(plain(&h, &chosen) && decided.is_empty());
+    let folds = Config {
+        folds: 2,
+        ..auto.clone()
+    };
+    assert!(!folds.may_auto_coteach());
+    let (h, chosen, _, _) = trial(&v.spread, &folds, true);
+    assert!(chosen.is_empty() && h.len() == 3);
+    let (h, chosen, decided, _) = trial(&v.clean, &auto, true);
+    assert!(plain(&h, &chosen) && decided == [false]);
+    // One-sided flips: forward correction, as before.
+    let (h, chosen, decided, _) = trial(&v.one_sided, &auto, true);
+    assert!(chosen.is_empty() && decided == [true]);
+    assert!(!h[1].transition.is_empty());
+}
+
 /// A forward-corrected run (`on`, or `auto` once round 0 turned it on) refines the matrix
 /// in one round and then trains the final model on from that round's model, so that it has
 /// trained `final_epochs` in all: three rounds instead of `rounds + 1`, and the progress

@@ -798,6 +798,34 @@ fn pseudo_labels_read_back_and_version_13_reads_without_them() {
     assert!(decode(&with_header(RUN_VERSION, &v13)).is_err());
 }
 
+#[test]
+fn augmentation_reads_back_and_version_14_reads_without_it() {
+    let mut co = transition_run();
+    co.config.coteach = Some(itlm_inspector::itlm::CoTeach {
+        epochs: 7,
+        ramp: 3,
+        pseudo: Some(0.9),
+    });
+    co.config.augment = itlm_inspector::itlm::Augment {
+        shift: 3,
+        flip: true,
+    };
+    assert_eq!(decode(&co.to_bytes().unwrap()).unwrap(), co);
+    let v14 = old_body(
+        &co,
+        |c| itlm_inspector::export::legacy::ConfigNoAugment::from(c),
+        itlm_inspector::export::run_file::RoundExtras::of,
+    );
+    let read = decode(&with_header(14, &v14)).unwrap();
+    assert!(
+        read.config.augment.is_off(),
+        "version 14 trained on the images as they are"
+    );
+    assert_eq!(read.config.coteach, co.config.coteach);
+    assert_eq!(read.rounds, co.rounds);
+    assert!(decode(&with_header(RUN_VERSION, &v14)).is_err());
+}
+
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.
 #[test]
 fn generative_samples_csv_leaves_p_given_empty() {

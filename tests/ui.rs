@@ -574,6 +574,74 @@ fn pause_resume_and_stop_a_slow_run() {
     assert_eq!(s.cut().unwrap().kept_count, 24);
 }
 
+/// A run on the default label-noise handling (auto) whose round 0 reads many spread flips
+/// (random noise: 12 of 40 samples look like another class, each class's flips spread over
+/// the other three) turns into co-teaching: the window's run takes co-teaching's config and
+/// description, drops round 0's record and shows co-teaching's rounds, the tau slider moves
+/// to the tau the noise estimate gave, and a note says why.
+#[test]
+fn auto_turns_the_windows_run_into_coteaching_on_heavy_random_noise() {
+    let (n, k) = (40, 4);
+    let spread: Vec<f32> = (0..n)
+        .flat_map(|i| {
+            let c = if i < 12 {
+                (i % k + 1 + i / 4) % k
+            } else {
+                i % k
+            };
+            (0..k).map(move |j| if j == c { 0.9 } else { 0.05 })
+        })
+        .collect();
+    let clean: Vec<f32> = (0..n)
+        .flat_map(|i| (0..k).map(move |j| if j == i % k { 0.9 } else { 0.05 }))
+        .collect();
+    let mut settings = tiny_settings();
+    settings.config.transition = itlm_inspector::itlm::Forward::Auto;
+    let mut s = AppState::headless(settings);
+    s.open_loaded(loaded(common::dataset(n, k)));
+    s.factory = Some(Arc::new(move |_d, _b| {
+        let (mut l, _) = common::FakeLearner::new((0..n).map(|i| i as f32).collect());
+        l.probs = vec![spread.clone(), clean.clone(), clean.clone()];
+        l.forks = true;
+        Ok(Box::new(l) as Box<dyn itlm_inspector::itlm::Learner>)
+    }));
+    assert_eq!(s.tau(), 0.8);
+    s.start();
+    wait(&mut s, 20, "the run to finish", |s| {
+        s.run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    let run = s.run.as_ref().unwrap();
+    let ct = run.config.coteach.expect("the run became co-teaching");
+    assert_eq!(
+        run.config.tau, 0.7,
+        "1 - the 30% the confident joint counted"
+    );
+    assert_eq!(
+        s.rounds(),
+        ct.epochs,
+        "co-teaching's rounds; round 0's dropped"
+    );
+    assert!(
+        run.learner_description.starts_with("co-teaching"),
+        "{}",
+        run.learner_description
+    );
+    assert_eq!(s.tau(), 0.7, "the slider follows the run's tau");
+    assert!(
+        s.messages
+            .iter()
+            .any(|m| m.text.starts_with("co-teaching (auto): on")),
+        "{:?}",
+        s.messages
+    );
+    // Saved as what it ran: a co-teaching run file.
+    let file = s.run_file(None).unwrap();
+    assert_eq!(file.config.coteach, Some(ct));
+    assert_eq!(file.rounds.len(), ct.epochs);
+}
+
 // ------------------------------------------------------------------ saved runs
 
 /// `itlm-inspector run` on `data` (tiny MLP schedule, a 150-sample subset) writing into `out`.
@@ -2365,7 +2433,7 @@ fn label_noise_correction_modes_and_the_restore() {
 /// would continue a run from a cut, is off for it, saying why.
 #[test]
 fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
-    use itlm_inspector::itlm::CoTeach;
+    use itlm_inspector::itlm::{Augment, CoTeach};
     let (_data, mut h) = loaded_harness();
     h.get_by_label("More...").click();
     h.run_steps(3);
@@ -2377,6 +2445,26 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
     assert_eq!(c.coteach, Some(CoTeach::default()));
     assert!(!c.restore, "co-teaching does not combine with the restore");
     c.validate().unwrap();
+    // Augmentation stays off; the row below co-teaching sets it.
+    let augment = |h: &Harness<'_, App>| h.state().state.settings.config.augment;
+    assert!(augment(&h).is_off());
+    h.get_by_label("shift").click();
+    h.run_steps(3);
+    assert_eq!(augment(&h), Augment::SHIFT);
+    h.get_by_label("shift + flip").click();
+    h.run_steps(3);
+    assert_eq!(
+        augment(&h),
+        Augment {
+            shift: 2,
+            flip: true
+        }
+    );
+    h.get_by_label("augment training images");
+    // The last "off" in the menu: label-noise correction's comes first.
+    h.get_all_by_label("off").last().unwrap().click();
+    h.run_steps(3);
+    assert!(augment(&h).is_off());
     h.key_press(egui::Key::Escape);
     h.run_steps(3);
     // Its schedule takes the place of ITLM's rounds on the settings row.

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use crate::itlm::{CoTeach, Config, Forward, LossAggregate, Selection, TauSchedule};
+use crate::itlm::{Augment, CoTeach, Config, Forward, LossAggregate, Selection, TauSchedule};
 use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, Mode, ModelKind, OptimizerKind};
 
 #[derive(Args, Debug, Clone)]
@@ -115,6 +115,14 @@ pub struct ItlmArgs {
     /// deeper cut pseudo-labels clean samples wrongly (README)
     #[arg(long, default_value_t = Pseudo(CoTeach::default().pseudo), value_parser = parse_pseudo, requires = "coteach")]
     pub coteach_pseudo: Pseudo,
+    /// Training-time augmentation of the CNN and MLP: `shift` moves each training image by up
+    /// to 2 pixels each way every time it is drawn (`shift:N` up to N), `flip` mirrors it
+    /// left-right at even odds (photos, clothes; not digits or text), `shift+flip` both, `off`
+    /// none; scoring sees the images as they are; heads on embeddings ignore it. Measured
+    /// with co-teaching at 60% random noise: +0.8 to 1.1 points at tau 0.4, but 3.4 points
+    /// lost at tau 0.34 and 1.5 on 4000 images (README) [default: off]
+    #[arg(long, value_name = "AUG")]
+    pub augment: Option<Augment>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -149,6 +157,7 @@ impl ItlmArgs {
                 ramp: self.coteach_ramp,
                 pseudo: self.coteach_pseudo.0,
             }),
+            augment: self.augment.unwrap_or(base.augment),
         }
     }
 }

@@ -159,12 +159,15 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         Some(h) => (h.learner, Some(h.similar)),
         None => (learner::build(&lcfg, &p.train)?, None),
     };
+    // The learner describes its augmentation once it has it (the run sets it again).
+    learner.set_augment(config.augment)?;
+    let described = learner.describe();
     if let (false, Some(ct)) = (a.quiet, config.coteach) {
         eprintln!(
             "{}: {} | two of {} | co-teaching {} epochs, each on the lowest-loss share under the other, falling to tau {} ({}) over {} epochs{}",
             p.train.name,
             p.train.summary(),
-            learner.describe(),
+            described,
             ct.epochs,
             config.tau,
             config.select,
@@ -181,7 +184,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             "{}: {} | {} | tau {} {} {}{}, {} rounds x {} epochs, final {}{}",
             p.train.name,
             p.train.summary(),
-            learner.describe(),
+            described,
             config.tau,
             config.select,
             config.schedule,
@@ -255,6 +258,7 @@ pub fn run_and_export(
     stop_on_signals();
     // What auto decided, for --json: (round, on, shape) and the final check.
     let mut forward_auto = None;
+    let mut coteach_auto = None;
     let mut final_check = None;
     let mut observer = |e: &Event| -> Result<()> {
         if STOP.load(Ordering::SeqCst) {
@@ -294,6 +298,17 @@ pub fn run_and_export(
             }
             Event::RoundDone(r) => {
                 bar.suspend(|| eprintln!("{}", session::round_line(r, LineStyle::Full)));
+            }
+            Event::CoteachChosen {
+                shape,
+                noise,
+                config,
+            } => {
+                coteach_auto = Some((*shape, *noise, config.tau));
+                if !a.quiet {
+                    let line = session::coteach_chosen_line(*shape, *noise, config);
+                    bar.suspend(|| eprintln!("{line}"));
+                }
             }
             Event::ForwardDecided { round, on, shape } => {
                 forward_auto = Some((*round, *on, *shape));
@@ -388,9 +403,9 @@ pub fn run_and_export(
             json!({
                 "status": run.status.to_string(),
                 "n": p.train.len(),
-                "config": config,
+                "config": run.config,
                 "model": lcfg.model.to_string(),
-                "learner": config.describe_learner(&learner.describe()),
+                "learner": run.learner_description,
                 "rounds": run.rounds.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
                 "final_test_acc": last.test_acc,
                 "final_test2_acc": last.test2_acc,
@@ -402,6 +417,12 @@ pub fn run_and_export(
                     "on": on,
                     "flipped": shape.map(|s| s.0),
                     "one_sided": shape.map(|s| s.1),
+                })),
+                "coteach_auto": coteach_auto.map(|(shape, noise, tau): ((f32, f32), f64, f64)| json!({
+                    "flipped": shape.0,
+                    "one_sided": shape.1,
+                    "noise": noise,
+                    "tau": tau,
                 })),
                 "final_check": final_check.as_ref().map(|(round, c)| json!({
                     "round": round,

@@ -1,8 +1,9 @@
-//! The bodies written by earlier builds (run file versions 1 to 13), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 14), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 14: `Config::augment` (versions 1 to 13: runs trained on the images as they are).
 //! - 13: `Config::coteach` (version 12: runs were ITLM's rounds).
 //! - 12: `Config::transition` is a mode ([`Forward`]: off, on, auto); version 11 stored a
 //!   flag (off or on).
@@ -24,7 +25,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::run_file::{decode_whole, RoundExtras, RunFile, RunFileOf, RunStatus};
-use crate::itlm::{CoTeach, Config, Forward, LossAggregate, Selection, TauSchedule};
+use crate::itlm::{Augment, CoTeach, Config, Forward, LossAggregate, Selection, TauSchedule};
 use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, ModelKind, OptimizerKind};
 
 /// A run as an earlier build stored it: its status as text.
@@ -201,6 +202,7 @@ impl From<ConfigNoFolds> for Config {
             clusters: false,
             transition: Forward::Off,
             coteach: None,
+            augment: Augment::OFF,
         }
     }
 }
@@ -233,6 +235,7 @@ impl From<&Config> for ConfigNoFolds {
             clusters: _,
             transition: _,
             coteach: _,
+            augment: _,
         } = c.clone();
         OldConfig {
             tau,
@@ -286,6 +289,7 @@ impl From<ConfigNoRestore> for Config {
             clusters: false,
             transition: Forward::Off,
             coteach: None,
+            augment: Augment::OFF,
         }
     }
 }
@@ -349,6 +353,7 @@ impl From<ConfigNoRelabel> for Config {
             clusters: false,
             transition: Forward::Off,
             coteach: None,
+            augment: Augment::OFF,
         }
     }
 }
@@ -635,6 +640,33 @@ impl From<&Config> for ConfigNoPseudo {
                 epochs: ct.epochs,
                 ramp: ct.ramp,
             }),
+        }
+    }
+}
+
+/// `Config` of version 14: version 13's layout with pseudo-labels, no augmentation (such runs
+/// trained on the images as they are).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigNoAugment {
+    pub before: ConfigNoCoteach,
+    pub coteach: Option<CoTeach>,
+}
+
+impl From<ConfigNoAugment> for Config {
+    fn from(c: ConfigNoAugment) -> Self {
+        Config {
+            coteach: c.coteach,
+            ..c.before.into()
+        }
+    }
+}
+
+impl From<&Config> for ConfigNoAugment {
+    /// Today's config in the layout of version 14, augmentation dropped (for tests).
+    fn from(c: &Config) -> Self {
+        ConfigNoAugment {
+            before: c.into(),
+            coteach: c.coteach,
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::legacy::{
-    self, ConfigFlagTransition, ConfigNoClusters, ConfigNoCoteach, ConfigNoPseudo,
+    self, ConfigFlagTransition, ConfigNoAugment, ConfigNoClusters, ConfigNoCoteach, ConfigNoPseudo,
     ConfigNoTransition, RoundExtrasV10, RoundExtrasV8, RoundExtrasV9,
 };
 use super::run_file::{
@@ -97,6 +97,11 @@ impl RunFile {
             )
             .map_err(damaged)?,
             13 => decode_with_extras::<ConfigNoPseudo, RoundExtras>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                Config::from,
+            )
+            .map_err(damaged)?,
+            14 => decode_with_extras::<ConfigNoAugment, RoundExtras>(
                 Self::checked_body(bytes).map_err(damaged)?,
                 Config::from,
             )

@@ -41,10 +41,13 @@ pub enum Forward {
     /// As the data shows: forward correction when round 0's model sees one-sided label flips
     /// ([`super::transition::round0_shape`] and [`super::transition::suggests_forward`]:
     /// at least 5% of the labels flipped,
-    /// most of a class's flips going into one other class, as systematic flips leave),
-    /// plain ITLM otherwise (random flips, clean data). Plain ITLM as well with restore,
-    /// relabel or the clustering cut, which choose the final round's training set. The
-    /// default (README, "Noisy labels": never below plain ITLM where measured).
+    /// most of a class's flips going into one other class, as systematic flips leave);
+    /// co-teaching from the start when it sees many spread flips (at least 15%, random
+    /// noise: [`super::transition::calls_for_coteaching`], [`Config::auto_coteaching`]), where
+    /// the run allows it ([`Config::may_auto_coteach`]); plain ITLM otherwise (clean data, a
+    /// little random noise). Plain ITLM as well with restore, relabel or the clustering cut,
+    /// which choose the final round's training set. The default (README, "Noisy labels":
+    /// never below plain ITLM where measured).
     #[default]
     Auto,
 }
@@ -52,7 +55,7 @@ pub enum Forward {
 crate::choice!(Forward, "forward correction", {
     Off => "off", "Plain ITLM: each round trains on its cut (the paper)";
     On => "on", "Round 1 and the final model (which trains on from round 1's) train on every sample through the label-noise matrix the previous round's model implies: for one-sided (systematic) flips";
-    Auto => "auto", "On when round 0's model sees one-sided label flips (at least 5% flipped, most of a class's flips into one other class), off otherwise";
+    Auto => "auto", "As round 0's model reads the labels: forward correction when it sees one-sided flips (at least 5% flipped, most of a class's flips into one other class); co-teaching from the start, at the share its noise estimate leaves, when it sees many spread flips (at least 15%: random noise); plain ITLM otherwise";
 });
 
 /// [`Config::transition`] from a mode, or, in a human-readable format (the window's stored
@@ -129,6 +132,88 @@ impl CoTeach {
     }
 }
 
+/// Training-time augmentation of image learners ([`super::Learner::set_augment`]): each
+/// training image, each time it is drawn, moved by up to `shift` pixels in each direction (its
+/// edge pixels repeated) and, with `flip`, mirrored left-right at even odds. Scoring sees the
+/// images as they are. A model that sees a moved image each epoch memorises a wrong label more
+/// slowly (README, Noisy labels: augmentation). Mirroring suits photos and clothes, not digits
+/// or text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Augment {
+    /// Largest move in pixels, each direction (0 = none).
+    pub shift: u8,
+    /// Mirror left-right at even odds.
+    pub flip: bool,
+}
+
+impl Augment {
+    /// Off: the images as they are.
+    pub const OFF: Augment = Augment {
+        shift: 0,
+        flip: false,
+    };
+    /// Moves of up to 2 pixels, no mirroring (`--augment shift`).
+    pub const SHIFT: Augment = Augment {
+        shift: 2,
+        flip: false,
+    };
+    /// The largest move accepted, in pixels.
+    pub const MAX_SHIFT: u8 = 8;
+
+    pub fn is_off(&self) -> bool {
+        self.shift == 0 && !self.flip
+    }
+}
+
+impl std::fmt::Display for Augment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.shift, self.flip) {
+            (0, false) => write!(f, "off"),
+            (0, true) => write!(f, "flip"),
+            (s, false) => write!(f, "shift {s}"),
+            (s, true) => write!(f, "shift {s} + flip"),
+        }
+    }
+}
+
+impl std::str::FromStr for Augment {
+    type Err = String;
+
+    /// `off`, `shift`, `shift:N`, `flip`, or a shift and flip joined by `+` or `,`
+    /// (`shift+flip`, `shift:3,flip`); `shift` alone moves by up to 2 pixels.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let mut a = Augment::OFF;
+        let s = s.trim().to_ascii_lowercase();
+        if s == "off" || s == "none" {
+            return Ok(a);
+        }
+        for part in s.split(['+', ',']).map(str::trim) {
+            match part.split_once(':') {
+                _ if part == "flip" => a.flip = true,
+                _ if part == "shift" => a.shift = Augment::SHIFT.shift,
+                Some(("shift", n)) => {
+                    a.shift = n
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|&n| n <= Augment::MAX_SHIFT)
+                        .ok_or_else(|| {
+                            format!(
+                                "shift:{n}: the move is a whole number of pixels, 0 to {}",
+                                Augment::MAX_SHIFT
+                            )
+                        })?
+                }
+                _ => {
+                    return Err(format!(
+                        "augmentation '{part}': off, shift, shift:N, flip, or shift+flip"
+                    ))
+                }
+            }
+        }
+        Ok(a)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Fraction of samples kept, in (0, 1]. 1.0 is the naive baseline (no trimming).
@@ -199,6 +284,11 @@ pub struct Config {
     /// correction on (`Auto` is off with it).
     #[serde(default)]
     pub coteach: Option<CoTeach>,
+    /// Training-time augmentation of image learners (off by default: it helped co-teaching
+    /// at one tau and hurt it at another and on fewer images, README). Learners on
+    /// embeddings ignore it.
+    #[serde(default)]
+    pub augment: Augment,
 }
 
 /// The models one round trains: how many, and the share of the round's training set each
@@ -233,6 +323,7 @@ impl Default for Config {
             clusters: false,
             transition: Forward::Auto,
             coteach: None,
+            augment: Augment::OFF,
         }
     }
 }
@@ -353,6 +444,26 @@ impl Config {
         match self.transition {
             Forward::Auto if self.chooses_final_set() || self.coteach.is_some() => Forward::Off,
             f => f,
+        }
+    }
+
+    /// Whether [`Forward::Auto`] may turn this run into co-teaching after round 0: auto in
+    /// effect ([`Config::forward`]: nothing else chooses the final set) and neither folds nor
+    /// a round-0 ensemble (which co-teaching does not combine with: a protocol the user set).
+    pub fn may_auto_coteach(&self) -> bool {
+        self.forward() == Forward::Auto && self.folds == 1 && self.round0_models == 1
+    }
+
+    /// What [`Forward::Auto`] runs when round 0 reads heavy random noise: this config set up
+    /// for co-teaching ([`Config::coteaching`], its default schedule) at the share the noise
+    /// estimate `noise` leaves (1 - noise, to the hundredth, at least 0.05), as the window's
+    /// co-teaching hint offers. The estimate errs on the deep side for random noise (60% reads
+    /// as 64 - 66%), where co-teaching loses little (README, Noisy labels).
+    pub fn auto_coteaching(&self, noise: f64) -> Config {
+        let tau = (((1.0 - noise) * 100.0).round() / 100.0).clamp(0.05, 1.0);
+        Config {
+            tau,
+            ..self.coteaching(CoTeach::default())
         }
     }
 
@@ -551,6 +662,60 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn augmentation_reads_and_says_its_settings() {
+        let read = |s: &str| s.parse::<Augment>();
+        assert_eq!(read("off"), Ok(Augment::OFF));
+        assert_eq!(read("shift"), Ok(Augment::SHIFT));
+        assert_eq!(
+            read("flip"),
+            Ok(Augment {
+                shift: 0,
+                flip: true
+            })
+        );
+        assert_eq!(
+            read("Shift:3 + flip"),
+            Ok(Augment {
+                shift: 3,
+                flip: true
+            })
+        );
+        assert_eq!(
+            read("flip,shift"),
+            Ok(Augment {
+                shift: 2,
+                flip: true
+            })
+        );
+        assert!(read("shift:9").unwrap_err().contains("0 to 8"));
+        assert!(read("rotate")
+            .unwrap_err()
+            .contains("augmentation 'rotate'"));
+        assert_eq!(
+            Augment {
+                shift: 3,
+                flip: true
+            }
+            .to_string(),
+            "shift 3 + flip"
+        );
+        assert_eq!(Augment::OFF.to_string(), "off");
+        // Off by default, for ITLM's rounds and co-teaching alike; co-teaching keeps a
+        // setting.
+        assert!(Config::default().augment.is_off());
+        let c = Config::default().coteaching(CoTeach::default());
+        assert!(c.augment.is_off());
+        let flip = Config {
+            augment: Augment {
+                shift: 0,
+                flip: true,
+            },
+            ..Default::default()
+        };
+        assert_eq!(flip.coteaching(CoTeach::default()).augment, flip.augment);
+    }
 
     #[test]
     fn validation_messages() {

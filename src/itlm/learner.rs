@@ -155,6 +155,13 @@ pub trait Learner: Send {
         Ok(false)
     }
 
+    /// Augment the training images of the next training calls ([`super::config::Augment`];
+    /// scoring sees them as they are). Returns whether the learner applies it (learners on
+    /// embeddings do not).
+    fn set_augment(&mut self, _augment: super::config::Augment) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Whether training a model anew takes moments (a head on precomputed embeddings), so
     /// that a run may train extra models to check a choice on held-out samples
     /// ([`super::final_check`]); false for learners whose every epoch counts (the CNN).

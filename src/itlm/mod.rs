@@ -21,7 +21,7 @@ pub mod suggest;
 pub mod transition;
 
 pub use clusters::{ClusterCut, ClusterReport};
-pub use config::{CoTeach, Config, Forward, LossAggregate, RoundModels, TauSchedule};
+pub use config::{Augment, CoTeach, Config, Forward, LossAggregate, RoundModels, TauSchedule};
 pub use decisions::{Decision, Decisions};
 pub use final_check::{FinalCheck, FinalSet};
 pub use learner::{Features, ImageGrid, Learner, Phase, Scores, Tick, TickFn};

@@ -15,6 +15,7 @@ use super::relabel::{self, RelabelQuality};
 use super::scoring::{averaged, check_finite, check_scored, fold_plans, scored};
 use super::select;
 use super::spectral;
+use super::suggest::ConfidentJoint;
 use super::transition;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -55,6 +56,16 @@ pub enum Event {
         round: usize,
         on: bool,
         shape: Option<(f32, f32)>,
+    },
+    /// [`Forward::Auto`] read heavy random noise off round 0's model (the
+    /// [`transition::shape`] `shape`, the confident joint's `noise` rate): the run starts
+    /// again as co-teaching, `config` ([`Config::auto_coteaching`]); round 0's record is
+    /// dropped, and the rounds that follow are co-teaching's. Sent once, instead of
+    /// [`Event::ForwardDecided`].
+    CoteachChosen {
+        shape: (f32, f32),
+        noise: f64,
+        config: Box<Config>,
     },
     /// Before final round `round` of a run forward correction on [`Forward::Auto`] turned on,
     /// for a learner cheap to retrain: what the held-out check measured and which training
@@ -173,6 +184,59 @@ fn transition_from_previous(
     .or_else(|| Some(prev.transition.clone()).filter(|t| !t.is_empty()))
 }
 
+/// What [`Forward::Auto`] read off round 0 when it turns a run into co-teaching.
+struct AutoCoteach {
+    /// The co-teaching run ([`Config::auto_coteaching`]).
+    config: Config,
+    /// Round 0's [`transition::shape`]: flipped share, one-sided share.
+    shape: (f32, f32),
+    /// The confident joint's noise rate the tau comes from.
+    noise: f64,
+}
+
+/// Whether [`Forward::Auto`] turns a run of `cfg` into co-teaching after round 0 (`r0`, over
+/// the samples `everyone` of `trained`, its flips' `shape`): a fresh run's classifier that can
+/// train a second model, the config allowing it ([`Config::may_auto_coteach`]), and many
+/// spread flips ([`transition::calls_for_coteaching`]).
+fn auto_coteaching<L: Learner + ?Sized>(
+    learner: &L,
+    cfg: &Config,
+    first: usize,
+    trained: &Dataset,
+    r0: &RoundRecord,
+    everyone: &[usize],
+    shape: Option<(f32, f32)>,
+) -> Result<Option<AutoCoteach>> {
+    let Some((flipped, one_sided)) = shape else {
+        return Ok(None);
+    };
+    if first != 0
+        || !cfg.may_auto_coteach()
+        || !learner.is_classifier()
+        || !transition::calls_for_coteaching(flipped, one_sided)
+    {
+        return Ok(None);
+    }
+    let k = trained.num_classes();
+    if r0.probs.len() != trained.len() * k {
+        return Ok(None);
+    }
+    let joint = ConfidentJoint::count(trained.labels(), &r0.probs, k, everyone.iter().copied());
+    let Some(noise) = joint.noise_rate(everyone.len()) else {
+        return Ok(None);
+    };
+    if learner.fork()?.is_none() {
+        return Ok(None);
+    }
+    let config = cfg.auto_coteaching(noise);
+    config.validate()?;
+    Ok(Some(AutoCoteach {
+        config,
+        shape: (flipped, one_sided),
+        noise,
+    }))
+}
+
 /// Run the rounds of `config`, appending each finished round to `history`. On error
 /// (cancellation, divergence) the rounds already in `history` stay valid.
 pub fn run<L: Learner + ?Sized>(
@@ -235,6 +299,7 @@ pub fn run<L: Learner + ?Sized>(
     if let Some(p) = pins {
         p.check(n)?;
     }
+    learner.set_augment(config.augment)?;
     if let Some(ct) = config.coteach {
         return super::coteach::run(learner, inputs, config, ct, start, history, observer);
     }
@@ -296,6 +361,27 @@ pub fn run<L: Learner + ?Sized>(
                     &everyone,
                 );
                 let on = shape.is_some_and(|(f, s)| transition::suggests_forward(f, s));
+                // Heavy random noise: co-teaching from the start, at the share round 0's
+                // noise estimate leaves.
+                if let Some(auto) =
+                    auto_coteaching(learner, &cfg, first, trained, r0, &everyone, shape)?
+                {
+                    observer.on(&Event::CoteachChosen {
+                        shape: auto.shape,
+                        noise: auto.noise,
+                        config: Box::new(auto.config.clone()),
+                    })?;
+                    let ct = auto.config.coteach.unwrap_or_default();
+                    return super::coteach::run(
+                        learner,
+                        inputs,
+                        &auto.config,
+                        ct,
+                        Start::Fresh,
+                        history,
+                        observer,
+                    );
+                }
                 observer.on(&Event::ForwardDecided { round, on, shape })?;
                 auto_forward = Some(on);
                 if on && learner.is_classifier() {

@@ -7,7 +7,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 
 use super::fast;
 
-use super::batch::{batch, with_targets};
+use super::batch::{batch, batch_augmented, with_targets};
 use super::init::ParamFactory;
 use super::nets::{Cnn, FastCnn, Mlp, Net};
 use super::optim::{ParamsSgd, Sgd};
@@ -15,7 +15,7 @@ use super::schedule;
 use super::{LearnerConfig, LrSchedule, ModelKind, OptimizerKind};
 use crate::data::{Dataset, ImageShape};
 use crate::error::{Error, Result};
-use crate::itlm::{Features, Learner, Scores, TickFn};
+use crate::itlm::{Augment, Features, Learner, Scores, TickFn};
 
 /// Per-sample cross-entropy: -log softmax(logits)[y], one value per row, no reduction.
 pub fn per_sample_cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
@@ -150,6 +150,8 @@ pub struct Classifier {
     transition: Option<Tensor>,
     /// The classes training learns in place of the given labels ([`Learner::set_targets`]).
     targets: Option<Vec<u32>>,
+    /// Training-time augmentation ([`Learner::set_augment`]).
+    augment: Augment,
 }
 
 impl Classifier {
@@ -183,6 +185,7 @@ impl Classifier {
             model,
             transition: None,
             targets: None,
+            augment: Augment::OFF,
         })
     }
 
@@ -255,7 +258,7 @@ impl Classifier {
 impl Learner for Classifier {
     fn describe(&self) -> String {
         format!(
-            "{} ({} parameters, {}, batch {}, lr {}{})",
+            "{} ({} parameters, {}, batch {}, lr {}{}{})",
             self.cfg.model,
             self.parameter_count(),
             self.cfg.optimizer,
@@ -265,6 +268,11 @@ impl Learner for Classifier {
                 LrSchedule::Constant => "",
                 LrSchedule::Cosine => " cosine",
                 LrSchedule::Swa => " swa",
+            },
+            if self.augment.is_off() {
+                String::new()
+            } else {
+                format!(", augmented: {}", self.augment)
             }
         )
     }
@@ -297,8 +305,13 @@ impl Learner for Classifier {
             schedule::WeightAverage::new(self.model.varmap.all_vars(), indices.len(), epochs, bs)
         });
         let mut step = 0;
-        let last = schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
-            let (x, y) = batch(data, chunk, &self.device)?;
+        let augment = self.augment;
+        let last = schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, rng| {
+            let (x, y) = if augment.is_off() {
+                batch(data, chunk, &self.device)?
+            } else {
+                batch_augmented(data, chunk, &self.device, rng, augment)?
+            };
             let y = with_targets(y, self.targets.as_deref(), data, self.classes, chunk)?;
             let logits = self.model.net.forward(&x)?;
             let loss = batch_loss(&logits, &y, self.transition.as_ref())?;
@@ -345,14 +358,21 @@ impl Learner for Classifier {
         Ok(true)
     }
 
+    fn set_augment(&mut self, augment: Augment) -> Result<bool> {
+        self.augment = augment;
+        Ok(true)
+    }
+
     fn fork(&self) -> Result<Option<Box<dyn Learner>>> {
-        Ok(Some(Box::new(Self::with_cnn_impl(
+        let mut twin = Self::with_cnn_impl(
             self.cfg.clone(),
             self.shape,
             self.classes,
             self.device.clone(),
             self.cnn_impl,
-        )?)))
+        )?;
+        twin.augment = self.augment;
+        Ok(Some(Box::new(twin)))
     }
 
     fn feature_dim(&self) -> Option<usize> {

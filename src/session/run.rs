@@ -87,7 +87,7 @@ pub struct Outcome {
 pub fn run_to_folder(
     p: &Prepared,
     learner: &mut dyn Learner,
-    header: RunHeader,
+    mut header: RunHeader,
     out: &Path,
     overwrite: Overwrite,
     observer: &mut dyn itlm::Observer,
@@ -122,9 +122,18 @@ pub fn run_to_folder(
     };
     // Whether a set of this run is in `out` (then later sets replace it).
     let mut saved = false;
+    // The config the run starts with; the header follows it when auto turns the run into
+    // co-teaching after round 0 (whose record is dropped).
+    let config = header.config.clone();
+    let learner_alone = learner.describe();
     let result = {
         let mut rounds: Vec<Arc<RoundRecord>> = Vec::new();
         let mut save_each_round = |e: &itlm::Event| -> Result<()> {
+            if let itlm::Event::CoteachChosen { config, .. } = e {
+                header.config = (**config).clone();
+                header.learner_description = config.describe_learner(&learner_alone);
+                rounds.clear();
+            }
             if let (itlm::Event::RoundDone(r), Some(lock)) = (e, &lock) {
                 rounds.push(r.clone());
                 let run = header.run_file(
@@ -144,7 +153,7 @@ pub fn run_to_folder(
         itlm::run(
             learner,
             inputs,
-            &header.config,
+            &config,
             itlm::Start::Fresh,
             &mut history,
             &mut save_each_round,
@@ -273,6 +282,21 @@ pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> S
         None => "forward correction (auto): off - round 0's model gives no label-noise estimate"
             .to_string(),
     }
+}
+
+/// What `auto` decided when round 0 read heavy random noise
+/// ([`crate::itlm::Event::CoteachChosen`]), in one line: the figures the rule read and the
+/// co-teaching run that follows.
+pub fn coteach_chosen_line(shape: (f32, f32), noise: f64, config: &Config) -> String {
+    format!(
+        "co-teaching (auto): on - round 0's model implies {:.0}% of the labels flipped, only {:.0}% of a class's flips into one other class (random noise, from {:.0}% flipped): the run starts again as co-teaching ({} epochs, two models) at tau {:.2}, the share its noise estimate ({:.0}%) leaves; --transition off keeps plain ITLM",
+        shape.0 * 100.0,
+        shape.1 * 100.0,
+        crate::itlm::transition::COTEACH_FLIPPED * 100.0,
+        config.coteach.unwrap_or_default().epochs,
+        config.tau,
+        noise * 100.0,
+    )
 }
 
 /// What the final check of an `auto` forward-corrected run ([`crate::itlm::final_check`])

@@ -57,6 +57,14 @@ pub enum WorkerEvent {
     Note(String),
     Progress(Progress),
     RoundDone(Arc<RoundRecord>),
+    /// Auto turned the run into co-teaching after round 0 ([`Event::CoteachChosen`]): the
+    /// run's config from now on; the rounds reported so far are dropped, and the rounds that
+    /// follow start again at round 0.
+    Switched {
+        config: Box<Config>,
+        /// What trains now ([`Config::describe_learner`]).
+        learner: String,
+    },
     Paused,
     Resumed,
     /// The job ended: finished, stopped by a command, or failed (why). Rounds already
@@ -445,8 +453,11 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
         }
         None => learner::build(&job.learner, &job.data)?,
     };
+    // The learner describes its augmentation once it has it (the run sets it again).
+    learner.set_augment(job.config.augment)?;
+    let learner_alone = learner.describe();
     send.must(WorkerEvent::Started {
-        learner: job.config.describe_learner(&learner.describe()),
+        learner: job.config.describe_learner(&learner_alone),
     });
     let mut eta = Eta::new(job);
     let mut step = job.step;
@@ -468,8 +479,27 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
     let mut last_progress = Instant::now() - Duration::from_secs(1);
     let mut rounds_total = job.config.last_round();
     let n = job.data.len();
+    // The job's config, until auto turns the run into co-teaching after round 0.
+    let mut config = job.config.clone();
     let mut observer = |e: &Event| -> Result<()> {
         match e {
+            Event::CoteachChosen {
+                shape,
+                noise,
+                config: co,
+            } => {
+                config = (**co).clone();
+                let started = eta.started;
+                eta = Eta::planned(&config, 0, n, n);
+                eta.started = started;
+                send.must(WorkerEvent::Switched {
+                    config: co.clone(),
+                    learner: config.describe_learner(&learner_alone),
+                });
+                send.must(WorkerEvent::Note(super::coteach_chosen_line(
+                    *shape, *noise, &config,
+                )));
+            }
             Event::RoundStarted {
                 round,
                 rounds,
@@ -478,15 +508,7 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
                 forward,
             } => {
                 rounds_total = *rounds;
-                eta.start_round(
-                    &job.config,
-                    *round,
-                    *rounds,
-                    *epochs,
-                    *trained_on,
-                    n,
-                    *forward,
-                );
+                eta.start_round(&config, *round, *rounds, *epochs, *trained_on, n, *forward);
             }
             Event::Tick { round, tick } => {
                 let fraction = eta.tick(tick);

@@ -10,17 +10,7 @@ use crate::itlm::{transition, CoTeach, Config};
 use super::command::View;
 use super::settings::Settings;
 
-/// The share of flipped labels (round 0's shape of the confident joint) from which the hint
-/// shows. Co-teaching was measured better than plain ITLM at 20%, 40% and 60% random noise
-/// (README, Noisy labels), which round 0 reads as 23%, about 45% and 64 - 66%; clean
-/// Fashion-MNIST reads as 1%.
-pub const HINT_FLIPPED: f32 = 0.15;
-
-/// Whether round 0's flips call for the hint: many, and not one-sided (those call for forward
-/// correction instead, [`transition::suggests_forward`]).
-pub fn calls_for_coteaching(flipped: f32, one_sided: f32) -> bool {
-    flipped >= HINT_FLIPPED && !transition::suggests_forward(flipped, one_sided)
-}
+pub use crate::itlm::transition::calls_for_coteaching;
 
 pub fn coteach_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
     let state = v.state;

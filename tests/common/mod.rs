@@ -40,6 +40,7 @@ pub struct Calls {
 }
 
 /// Losses are fixed per sample; optionally shifted each round, NaN training, or a panic.
+#[derive(Clone)]
 pub struct FakeLearner {
     pub losses: Vec<f32>,
     pub calls: Arc<Mutex<Calls>>,
@@ -69,6 +70,9 @@ pub struct FakeLearner {
     pub transition_applies: bool,
     /// What [`Learner::cheap_to_retrain`] answers (default: false, as the CNN).
     pub cheap: bool,
+    /// Whether [`Learner::fork`] gives a second model (a copy sharing the calls; default:
+    /// none, so that co-teaching is refused and auto never turns to it).
+    pub forks: bool,
 }
 
 impl FakeLearner {
@@ -91,6 +95,7 @@ impl FakeLearner {
                 probs: Vec::new(),
                 transition_applies: true,
                 cheap: false,
+                forks: false,
             },
             calls,
         )
@@ -104,6 +109,12 @@ impl Learner for FakeLearner {
 
     fn cheap_to_retrain(&self) -> bool {
         self.cheap
+    }
+
+    fn fork(&self) -> Result<Option<Box<dyn Learner>>> {
+        Ok(self
+            .forks
+            .then(|| Box::new(self.clone()) as Box<dyn Learner>))
     }
 
     fn reset(&mut self, seed: u64) -> Result<()> {

@@ -360,6 +360,17 @@ impl AppState {
                     new_round = true;
                     self.autosave.dirty = true;
                 }
+                WorkerEvent::Switched { config, learner } => {
+                    // Auto read heavy random noise off round 0: co-teaching from the start,
+                    // at the tau the noise estimate gave (the slider follows: its cut is the
+                    // run's, and the next run starts from it).
+                    self.settings.config.tau = config.tau.clamp(crate::ui::TAU_MIN, 1.0);
+                    run.config = *config;
+                    run.learner_description = learner;
+                    run.history.clear();
+                    self.selected_round = None;
+                    self.autosave.dirty = true;
+                }
                 WorkerEvent::Paused => run.status = LiveStatus::Paused,
                 WorkerEvent::Resumed => run.status = LiveStatus::Running,
                 WorkerEvent::Ended(end) => {
