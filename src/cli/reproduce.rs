@@ -186,8 +186,19 @@ fn itlm_run(
     let mut l = learner::build(lc, d)?;
     let mut hist = Vec::new();
     let mut log = |e: &itlm::Event| {
-        if let itlm::Event::RoundDone(r) = e {
-            eprintln!("{}", session::round_line(r, LineStyle::Compact));
+        match e {
+            itlm::Event::RoundDone(r) => {
+                eprintln!("{}", session::round_line(r, LineStyle::Compact))
+            }
+            itlm::Event::CoteachChosen {
+                shape,
+                noise,
+                config,
+            } => eprintln!(
+                "    {}",
+                session::coteach_chosen_line(*shape, *noise, config)
+            ),
+            _ => {}
         }
         Ok(())
     };
