@@ -728,8 +728,9 @@ fn auto_forward_correction_follows_what_round_0_sees() {
 
 /// `Forward::Auto` on many spread flips (random noise: 30% of the labels, each class's going
 /// to all three others) turns the run into co-teaching after round 0, at the share the noise
-/// estimate leaves, when the learner can train a second model and the config allows it;
-/// otherwise it stays plain ITLM. One-sided flips still turn forward correction on.
+/// estimate leaves, when the learner can train a second model, is not a head that retrains in
+/// moments, and the config allows it; otherwise it stays plain ITLM. One-sided flips still
+/// turn forward correction on.
 #[test]
 fn auto_turns_heavy_random_noise_into_coteaching() {
     let v = round0_views();
@@ -800,6 +801,26 @@ fn auto_turns_heavy_random_noise_into_coteaching() {
     };
     let (h, chosen, decided, _) = trial(&v.spread, &auto, false);
     assert!(plain(&h, &chosen) && decided == [false]);
+    // A learner that retrains in moments (a head on embeddings) stays plain ITLM too.
+    let (mut l, _) = FakeLearner::new(v.losses.clone());
+    l.probs = vec![v.spread.clone(), v.clean.clone(), v.clean.clone()];
+    l.forks = true;
+    l.cheap = true;
+    let mut h = Vec::new();
+    let mut switched = false;
+    itlm::run(
+        &mut l,
+        itlm::Inputs::new(&v.data),
+        &auto,
+        Start::Fresh,
+        &mut h,
+        &mut |e: &Event| {
+            switched |= matches!(e, Event::CoteachChosen { .. });
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert!(!switched && h.len() == 3, "a head: plain ITLM");
     let off = Config {
         transition: Forward::Off,
         ..auto.clone()

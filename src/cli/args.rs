@@ -90,8 +90,9 @@ pub struct ItlmArgs {
     /// one-sided flips (at least 5% of the labels flipped, most of a class's flips into one
     /// other class, as systematic noise leaves); when it sees many spread flips instead (at
     /// least 15% flipped: random noise), the run starts again as co-teaching (--coteach's
-    /// defaults) at the tau round 0's noise estimate leaves, unless --folds or
-    /// --round0-models are set; plain ITLM otherwise. Classifiers only; `on` not
+    /// defaults) at the tau round 0's noise estimate leaves, for the CNN and the MLP (not a
+    /// head on embeddings) and unless --folds or --round0-models are set; plain ITLM
+    /// otherwise. Classifiers only; `on` not
     /// with --restore, --relabel or --clusters (`auto` is off with them). `--transition`
     /// alone means `on` [default: auto; `reproduce`'s global and per-class: off]
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "on", value_name = "MODE")]

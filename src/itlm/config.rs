@@ -44,7 +44,8 @@ pub enum Forward {
     /// most of a class's flips going into one other class, as systematic flips leave);
     /// co-teaching from the start when it sees many spread flips (at least 15%, random
     /// noise: [`super::transition::calls_for_coteaching`], [`Config::auto_coteaching`]), where
-    /// the run allows it ([`Config::may_auto_coteach`]); plain ITLM otherwise (clean data, a
+    /// the run allows it ([`Config::may_auto_coteach`]) and the learner is a network on the
+    /// pixels (not a head on embeddings); plain ITLM otherwise (clean data, a
     /// little random noise). Plain ITLM as well with restore, relabel or the clustering cut,
     /// which choose the final round's training set. The default (README, "Noisy labels":
     /// never below plain ITLM where measured).
@@ -55,7 +56,7 @@ pub enum Forward {
 crate::choice!(Forward, "forward correction", {
     Off => "off", "Plain ITLM: each round trains on its cut (the paper)";
     On => "on", "Round 1 and the final model (which trains on from round 1's) train on every sample through the label-noise matrix the previous round's model implies: for one-sided (systematic) flips";
-    Auto => "auto", "As round 0's model reads the labels: forward correction when it sees one-sided flips (at least 5% flipped, most of a class's flips into one other class); co-teaching from the start, at the share its noise estimate leaves, when it sees many spread flips (at least 15%: random noise); plain ITLM otherwise";
+    Auto => "auto", "As round 0's model reads the labels: forward correction when it sees one-sided flips (at least 5% flipped, most of a class's flips into one other class); co-teaching from the start, at the share its noise estimate leaves, when it sees many spread flips (at least 15%: random noise; not for a head on embeddings); plain ITLM otherwise";
 });
 
 /// [`Config::transition`] from a mode, or, in a human-readable format (the window's stored

@@ -196,8 +196,12 @@ struct AutoCoteach {
 
 /// Whether [`Forward::Auto`] turns a run of `cfg` into co-teaching after round 0 (`r0`, over
 /// the samples `everyone` of `trained`, its flips' `shape`): a fresh run's classifier that can
-/// train a second model, the config allowing it ([`Config::may_auto_coteach`]), and many
-/// spread flips ([`transition::calls_for_coteaching`]).
+/// train a second model and is not one that retrains in moments (a head on fixed embeddings,
+/// [`Learner::cheap_to_retrain`]: co-teaching's gain comes from a network that memorises
+/// wrong labels over its epochs; a linear head on Lite0 embeddings at 60% random noise lost
+/// 1.1 - 1.3 points to plain ITLM at the same tau, README), the config allowing it
+/// ([`Config::may_auto_coteach`]), and many spread flips
+/// ([`transition::calls_for_coteaching`]).
 fn auto_coteaching<L: Learner + ?Sized>(
     learner: &L,
     cfg: &Config,
@@ -213,6 +217,7 @@ fn auto_coteaching<L: Learner + ?Sized>(
     if first != 0
         || !cfg.may_auto_coteach()
         || !learner.is_classifier()
+        || learner.cheap_to_retrain()
         || !transition::calls_for_coteaching(flipped, one_sided)
     {
         return Ok(None);
