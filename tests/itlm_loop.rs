@@ -734,10 +734,20 @@ fn auto_forward_correction_follows_what_round_0_sees() {
 #[test]
 fn auto_turns_heavy_random_noise_into_coteaching() {
     let v = round0_views();
-    let trial = |round0: &Vec<f32>, c: &Config, forks: bool| {
+    // The learners: one that trains a second model (a network), one that cannot, and one
+    // that can but retrains in moments (a head on embeddings).
+    fn forking(l: &mut FakeLearner) {
+        l.forks = true;
+    }
+    fn single(_: &mut FakeLearner) {}
+    fn head(l: &mut FakeLearner) {
+        l.forks = true;
+        l.cheap = true;
+    }
+    let trial = |round0: &Vec<f32>, c: &Config, learner: fn(&mut FakeLearner)| {
         let (mut l, calls) = FakeLearner::new(v.losses.clone());
         l.probs = vec![round0.clone(), v.clean.clone(), v.clean.clone()];
-        l.forks = forks;
+        learner(&mut l);
         let mut h = Vec::new();
         let mut chosen = Vec::new();
         let mut decided = Vec::new();
@@ -768,7 +778,7 @@ fn auto_turns_heavy_random_noise_into_coteaching() {
         transition: Forward::Auto,
         ..cfg(0.9, 2)
     };
-    let (h, chosen, decided, epochs) = trial(&v.spread, &auto, true);
+    let (h, chosen, decided, epochs) = trial(&v.spread, &auto, forking);
     assert!(decided.is_empty(), "co-teaching instead: {decided:?}");
     assert_eq!(chosen.len(), 1);
     let ((flipped, one_sided), noise, co) = &chosen[0];
@@ -799,45 +809,31 @@ fn auto_turns_heavy_random_noise_into_coteaching() {
     let plain = |h: &[std::sync::Arc<itlm::RoundRecord>], chosen: &[_]| {
         chosen.is_empty() && h.len() == 3 && h.iter().all(|r| r.transition.is_empty())
     };
-    let (h, chosen, decided, _) = trial(&v.spread, &auto, false);
+    let (h, chosen, decided, _) = trial(&v.spread, &auto, single);
     assert!(plain(&h, &chosen) && decided == [false]);
     // A learner that retrains in moments (a head on embeddings) stays plain ITLM too.
-    let (mut l, _) = FakeLearner::new(v.losses.clone());
-    l.probs = vec![v.spread.clone(), v.clean.clone(), v.clean.clone()];
-    l.forks = true;
-    l.cheap = true;
-    let mut h = Vec::new();
-    let mut switched = false;
-    itlm::run(
-        &mut l,
-        itlm::Inputs::new(&v.data),
-        &auto,
-        Start::Fresh,
-        &mut h,
-        &mut |e: &Event| {
-            switched |= matches!(e, Event::CoteachChosen { .. });
-            Ok(())
-        },
-    )
-    .unwrap();
-    assert!(!switched && h.len() == 3, "a head: plain ITLM");
+    let (h, chosen, decided, _) = trial(&v.spread, &auto, head);
+    assert!(
+        plain(&h, &chosen) && decided == [false],
+        "a head: plain ITLM"
+    );
     let off = Config {
         transition: Forward::Off,
         ..auto.clone()
     };
-    let (h, chosen, decided, _) = trial(&v.spread, &off, true);
+    let (h, chosen, decided, _) = trial(&v.spread, &off, forking);
     assert!(plain(&h, &chosen) && decided.is_empty());
     let folds = Config {
         folds: 2,
         ..auto.clone()
     };
     assert!(!folds.may_auto_coteach());
-    let (h, chosen, _, _) = trial(&v.spread, &folds, true);
+    let (h, chosen, _, _) = trial(&v.spread, &folds, forking);
     assert!(chosen.is_empty() && h.len() == 3);
-    let (h, chosen, decided, _) = trial(&v.clean, &auto, true);
+    let (h, chosen, decided, _) = trial(&v.clean, &auto, forking);
     assert!(plain(&h, &chosen) && decided == [false]);
     // One-sided flips: forward correction, as before.
-    let (h, chosen, decided, _) = trial(&v.one_sided, &auto, true);
+    let (h, chosen, decided, _) = trial(&v.one_sided, &auto, forking);
     assert!(chosen.is_empty() && decided == [true]);
     assert!(!h[1].transition.is_empty());
 }

@@ -461,7 +461,7 @@ impl Config {
     /// co-teaching hint offers. The estimate errs on the deep side for random noise (60% reads
     /// as 64 - 66%), where co-teaching loses little (README, Noisy labels).
     pub fn auto_coteaching(&self, noise: f64) -> Config {
-        let tau = (((1.0 - noise) * 100.0).round() / 100.0).clamp(0.05, 1.0);
+        let tau = super::suggest::tau_leaving(noise).clamp(0.05, 1.0);
         Config {
             tau,
             ..self.coteaching(CoTeach::default())

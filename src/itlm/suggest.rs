@@ -209,6 +209,13 @@ impl ConfidentJoint {
     }
 }
 
+/// The tau a noise rate leaves: 1 - `noise`, to the hundredth (the share of clean samples to
+/// keep). What the window's tau hint and co-teaching hint offer, and what auto's co-teaching
+/// runs at ([`super::Config::auto_coteaching`]).
+pub fn tau_leaving(noise: f64) -> f64 {
+    ((1.0 - noise) * 100.0).round() / 100.0
+}
+
 /// The share of samples whose label a model's class probabilities contradict, counted as
 /// cleanlab's confident joint does ([`ConfidentJoint`]): a sample counts as mislabelled when,
 /// among the classes whose probability reaches their threshold, the likeliest is not its

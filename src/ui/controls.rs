@@ -388,9 +388,7 @@ fn drop_forward_on(c: &mut crate::itlm::Config) {
 fn suggestion_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     let state = v.state;
     let mixture = state.record().and_then(|r| r.metrics.suggestion);
-    let confident = state
-        .noise_estimate
-        .map(|rate| ((1.0 - rate) * 100.0).round() / 100.0);
+    let confident = state.noise_estimate.map(crate::itlm::suggest::tau_leaving);
     let Some(s) = suggest(
         mixture.map(|m| (m.tau, m.bad_mean - m.clean_mean)),
         confident,

@@ -34,7 +34,7 @@ pub fn coteach_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
     // The tau the noise estimate gives (the suggested tau's), else the settings'.
     let tau = state
         .noise_estimate
-        .map(|rate| ((1.0 - rate) * 100.0).round() / 100.0)
+        .map(crate::itlm::suggest::tau_leaving)
         .filter(|t| (super::TAU_MIN..=1.0).contains(t))
         .unwrap_or(edited.config.tau);
     ui.label(
