@@ -135,11 +135,11 @@ def load_idx_test(root):
 
 
 class Cnn(nn.Module):
-    def __init__(self, classes=10, init="torch"):
+    def __init__(self, classes=10, init="torch", channels=1, height=28, width=28):
         super().__init__()
-        self.c1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.c1 = nn.Conv2d(channels, 32, 3, padding=1)
         self.c2 = nn.Conv2d(32, 64, 3, padding=1)
-        self.f1 = nn.Linear(64 * 7 * 7, 128)
+        self.f1 = nn.Linear(64 * (height // 4) * (width // 4), 128)
         self.f2 = nn.Linear(128, classes)
         if init != "torch":
             for m in (self.c1, self.c2, self.f1, self.f2):

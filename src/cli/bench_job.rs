@@ -4,7 +4,7 @@
 //! the scratch folder); then, each as its own process and timed from start to end, with the
 //! reading of the PNGs:
 //! - ours: `run COPY --test DATA --tau 0.6 --json` with every other setting the default;
-//! - cleanlab's: `scripts/cleanlab_pipeline.py COPY --test DATA --threads T` (4-fold
+//! - cleanlab's: `benches/cleanlab_pipeline.py COPY --test DATA --threads T` (4-fold
 //!   out-of-fold probabilities of the same CNN in PyTorch, `find_label_issues`, 15 epochs on
 //!   what it keeps) with PyTorch 2.x from `ITLM_TORCH_PYTHON` or `benches/.venv-torch`
 //!   (`bash benches/setup_torch.sh`, then `pip install cleanlab` into it).
@@ -112,7 +112,7 @@ fn job_in(data: &Path, n: usize, root: &Path) -> Result<()> {
         precision: v["final_trim"]["precision"].as_f64(),
     };
     let theirs = python().and_then(|py| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cleanlab_pipeline.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cleanlab_pipeline.py");
         let mut c = Command::new(py);
         c.arg(&script)
             .arg(&copy)

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_gpu;
 pub mod bench_job;
 pub mod bench_scale;
+pub mod cleanlab_peer;
 pub mod corrupt;
 pub mod embed;
 pub mod export;

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::args::{ItlmArgs, ModelArgs};
+use super::cleanlab_peer;
 use super::run::round_json;
 use crate::data::corrupt::{Corrupted, SampleKind};
 use crate::data::watermark::{MarkShape, Position, Watermark};
@@ -64,9 +65,16 @@ pub struct NoisyArgs {
     /// transition (global with --transition: forward-corrected rounds on every sample),
     /// auto (global with --transition auto: forward-corrected when round 0 sees one-sided
     /// flips), coteach (co-teaching: two models pick each other's samples, --coteach's
-    /// schedule, tau = 1 - rate), oracle.
+    /// schedule, tau = 1 - rate), cleanlab (the pipeline a cleanlab user would run, in
+    /// PyTorch 2.x on the same images and noisy labels: `benches/cleanlab_pipeline.py`, see
+    /// --python), oracle.
     #[arg(long, default_value = "naive,global,per-class,oracle")]
     pub methods: String,
+    /// The Python (PyTorch 2.x with cleanlab and scikit-learn) the cleanlab method runs
+    /// `benches/cleanlab_pipeline.py` with [default: ITLM_TORCH_PYTHON, else
+    /// benches/.venv-torch/bin/python].
+    #[arg(long)]
+    pub python: Option<PathBuf>,
     #[command(flatten)]
     pub itlm: ItlmArgs,
     #[command(flatten)]
@@ -238,6 +246,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
             "transition",
             "auto",
             "coteach",
+            "cleanlab",
             "oracle",
         ]
         .contains(&m.as_str())
@@ -245,6 +254,11 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
             return Err(Error::Config(format!("unknown method '{m}'")));
         }
     }
+    // Before any training: the cleanlab method's Python must be there.
+    let python = match methods.iter().any(|m| m == "cleanlab") {
+        true => Some(cleanlab_peer::python(a.python.as_deref())?),
+        false => None,
+    };
     let mut rows = Vec::new();
     for setting in a.settings.split(',') {
         let (kind, rate) = setting
@@ -291,7 +305,25 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
         for m in &methods {
             let t0 = Instant::now();
             eprintln!("  {m}");
+            let mut peer = None;
             let (acc, rounds) = match m.as_str() {
+                "cleanlab" => {
+                    let py = python
+                        .as_deref()
+                        .ok_or_else(|| Error::Config("the cleanlab method has no Python".into()))?;
+                    let o = cleanlab_peer::run(
+                        py,
+                        d,
+                        &bad,
+                        &test,
+                        base.final_epochs,
+                        base.seed,
+                        rayon::current_num_threads(),
+                    )?;
+                    let acc = o.test_acc;
+                    peer = Some(o);
+                    (acc, Vec::new())
+                }
                 "naive" | "oracle" => {
                     let idx: Vec<usize> =
                         (0..d.len()).filter(|&i| m == "naive" || !bad[i]).collect();
@@ -358,14 +390,22 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                 acc * 100.0,
                 t0.elapsed().as_secs_f64()
             );
-            row.push(match last_trim {
-                Some(t) => format!(
+            row.push(match (&peer, last_trim) {
+                (Some(o), _) => match (o.precision, o.recall) {
+                    (Some(p), Some(r)) => format!(
+                        "{:.1} (flagged {} P {p:.2} R {r:.2})",
+                        acc * 100.0,
+                        o.flagged
+                    ),
+                    _ => format!("{:.1} (flagged {})", acc * 100.0, o.flagged),
+                },
+                (None, Some(t)) => format!(
                     "{:.1} (P {:.2} R {:.2}{relabelled})",
                     acc * 100.0,
                     t.precision,
                     t.recall
                 ),
-                None => format!("{:.1}", acc * 100.0),
+                (None, None) => format!("{:.1}", acc * 100.0),
             });
             emit(
                 &a.common,
@@ -375,6 +415,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                     "final_test_acc": acc,
                     "rounds": rounds.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
                     "secs": t0.elapsed().as_secs_f64(),
+                    "cleanlab": peer.as_ref().map(|o| &o.raw),
                 }),
             )?;
         }
@@ -388,6 +429,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
         "transition" => "ITLM + transition".to_string(),
         "auto" => "ITLM, transition auto".to_string(),
         "coteach" => "co-teaching".to_string(),
+        "cleanlab" => "cleanlab + PyTorch".to_string(),
         other => format!("ITLM {other}"),
     }));
     print_table(&header, &rows);

@@ -1,0 +1,285 @@
+//! `reproduce noisy-labels --methods ...,cleanlab`: the pipeline a cleanlab user would run
+//! instead (issue 15's peer), on the very images and noisy labels the other methods of the same
+//! run train on. The set is written as IDX files into a temporary folder (removed afterwards),
+//! and `benches/cleanlab_pipeline.py --idx DIR` runs in PyTorch 2.x from `--python`,
+//! `ITLM_TORCH_PYTHON` or `benches/.venv-torch`: 4-fold out-of-fold probabilities of this
+//! project's CNN, `cleanlab.filter.find_label_issues`, a fresh CNN trained on what it keeps,
+//! scored on the same test set. Its JSON line becomes the method's row.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+
+/// What the pipeline measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Test accuracy of the model trained on what cleanlab kept, 0..1.
+    pub test_acc: f64,
+    /// Samples `find_label_issues` flagged.
+    pub flagged: usize,
+    /// Of them, truly bad (None without the truth).
+    pub precision: Option<f64>,
+    /// Of the truly bad, flagged.
+    pub recall: Option<f64>,
+    /// The whole process, reading included.
+    pub secs: f64,
+    /// The script's JSON line as it printed it.
+    pub raw: serde_json::Value,
+}
+
+/// The pipeline's script in this source tree.
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cleanlab_pipeline.py")
+}
+
+/// The Python to run it with: `explicit`, else `ITLM_TORCH_PYTHON`, else the venv of
+/// `benches/setup_torch.sh`; a clear error when none is there (checked before any training).
+pub fn python(explicit: Option<&Path>) -> Result<PathBuf> {
+    let py = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => super::bench_job::python().map_err(|why| {
+            Error::Config(format!(
+                "the cleanlab method runs {} in PyTorch 2.x with cleanlab: {why}; or name one with --python",
+                script().display()
+            ))
+        })?,
+    };
+    if !py.is_file() {
+        return Err(Error::data(
+            &py,
+            "no such Python for the cleanlab method (--python, ITLM_TORCH_PYTHON)",
+        ));
+    }
+    if !script().is_file() {
+        return Err(Error::data(
+            script(),
+            "the cleanlab pipeline's script is missing from this source tree",
+        ));
+    }
+    Ok(py)
+}
+
+/// The bytes of an IDX file of unsigned bytes with dimensions `dims`.
+fn idx(dims: &[usize], data: &[u8]) -> Result<Vec<u8>> {
+    let mut b = Vec::with_capacity(4 + 4 * dims.len() + data.len());
+    b.extend_from_slice(&[0, 0, 0x08, dims.len() as u8]);
+    for &d in dims {
+        let d = u32::try_from(d)
+            .map_err(|_| Error::Config(format!("{d} is too large for an IDX dimension")))?;
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    Ok(b)
+}
+
+/// Images of `d` as IDX: N x H x W for grey, N x H x W x C for colour (the pixels' own order).
+fn images(d: &Dataset) -> Result<Vec<u8>> {
+    let s = d.shape;
+    let mut dims = vec![d.len(), s.height, s.width];
+    if s.channels != 1 {
+        dims.push(s.channels);
+    }
+    idx(&dims, d.pixels())
+}
+
+/// A class per sample as IDX bytes (classes must fit a byte).
+fn bytes_of(values: impl Iterator<Item = u32>, n: usize) -> Result<Vec<u8>> {
+    let v: Vec<u8> = values
+        .map(|x| {
+            u8::try_from(x).map_err(|_| {
+                Error::Config(
+                    "the cleanlab method writes labels as bytes: at most 256 classes".into(),
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    idx(&[n], &v)
+}
+
+/// Writes the IDX files the script's `--idx` mode reads into `dir` (which must exist).
+pub fn write_set(dir: &Path, train: &Dataset, bad: &[bool], test: &Dataset) -> Result<()> {
+    let write = |name: &str, bytes: Vec<u8>| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))
+    };
+    write("train-images-idx3-ubyte", images(train)?)?;
+    write(
+        "train-labels-idx1-ubyte",
+        bytes_of(train.labels().iter().copied(), train.len())?,
+    )?;
+    write(
+        "train-bad-idx1-ubyte",
+        bytes_of(bad.iter().map(|&b| u32::from(b)), bad.len())?,
+    )?;
+    write("t10k-images-idx3-ubyte", images(test)?)?;
+    write(
+        "t10k-labels-idx1-ubyte",
+        bytes_of(test.labels().iter().copied(), test.len())?,
+    )
+}
+
+/// A temporary folder, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<Self> {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "itlm-cleanlab-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        if p.exists() {
+            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        Ok(Self(p))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the pipeline with `python` on `train` (its noisy labels; `bad` = the truth) and
+/// `test`, with `final_epochs` for the model on the kept samples, `seed` and `threads`.
+pub fn run(
+    python: &Path,
+    train: &Dataset,
+    bad: &[bool],
+    test: &Dataset,
+    final_epochs: usize,
+    seed: u64,
+    threads: usize,
+) -> Result<Outcome> {
+    if train.shape.height < 4 || train.shape.width < 4 {
+        return Err(Error::Config(
+            "the cleanlab pipeline's CNN pools twice: images need at least 4x4 pixels".into(),
+        ));
+    }
+    let dir = TempDir::new()?;
+    write_set(&dir.0, train, bad, test)?;
+    let t = Instant::now();
+    let out = Command::new(python)
+        .arg(script())
+        .arg("--idx")
+        .arg(&dir.0)
+        .args(["--final-epochs", &final_epochs.to_string()])
+        .args(["--seed", &seed.to_string()])
+        .args(["--threads", &threads.to_string()])
+        .output()
+        .map_err(|e| Error::Config(format!("cleanlab: cannot start {}: {e}", python.display())))?;
+    let secs = t.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(Error::Config(format!(
+            "cleanlab pipeline failed ({}): {}",
+            out.status,
+            stderr.lines().last().unwrap_or("no message")
+        )));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    parse(&stdout, secs)
+}
+
+/// The pipeline's last JSON line as an [`Outcome`].
+pub fn parse(stdout: &str, secs: f64) -> Result<Outcome> {
+    let raw: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| Error::Config("cleanlab pipeline: no JSON line in its output".into()))?;
+    let test_acc = raw["test_acc"].as_f64().ok_or_else(|| {
+        Error::Config(format!("cleanlab pipeline: no test_acc in its line {raw}"))
+    })? / 100.0;
+    let flagged = raw["flagged"].as_u64().ok_or_else(|| {
+        Error::Config(format!(
+            "cleanlab pipeline: no flagged count in its line {raw}"
+        ))
+    })? as usize;
+    Ok(Outcome {
+        test_acc,
+        flagged,
+        precision: raw["precision"].as_f64(),
+        recall: raw["recall"].as_f64(),
+        secs,
+        raw,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{ImageShape, Source};
+
+    fn set(n: usize, channels: usize) -> Dataset {
+        let shape = ImageShape::new(4, 5, channels);
+        let pixels: Vec<u8> = (0..n * shape.len()).map(|i| (i % 251) as u8).collect();
+        Dataset::from_parts(
+            "t",
+            Source::Memory,
+            vec!["a".into(), "b".into(), "c".into()],
+            shape,
+            pixels,
+            (0..n as u32).map(|i| i % 3).collect(),
+            (0..n).map(|i| format!("{i}.png")).collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_set_is_written_as_idx_the_script_reads() {
+        let dir = TempDir::new().unwrap();
+        let (train, test) = (set(7, 1), set(3, 3));
+        let bad = vec![true, false, false, true, false, false, false];
+        write_set(&dir.0, &train, &bad, &test).unwrap();
+        let read = |name: &str| std::fs::read(dir.0.join(name)).unwrap();
+        let img = read("train-images-idx3-ubyte");
+        assert_eq!(&img[..4], &[0, 0, 8, 3]);
+        assert_eq!(&img[4..16], &[0, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0, 5]);
+        assert_eq!(&img[16..], train.pixels());
+        let timg = read("t10k-images-idx3-ubyte");
+        assert_eq!(&timg[..4], &[0, 0, 8, 4], "colour: N x H x W x C");
+        assert_eq!(
+            &timg[4..20],
+            &[0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 3]
+        );
+        assert_eq!(&timg[20..], test.pixels());
+        let labels = read("train-labels-idx1-ubyte");
+        assert_eq!(&labels[..8], &[0, 0, 8, 1, 0, 0, 0, 7]);
+        assert_eq!(&labels[8..], &[0, 1, 2, 0, 1, 2, 0]);
+        assert_eq!(&read("train-bad-idx1-ubyte")[8..], &[1, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(&read("t10k-labels-idx1-ubyte")[8..], &[0, 1, 2]);
+        let path = dir.0.clone();
+        drop(dir);
+        assert!(!path.exists(), "the temporary folder goes");
+    }
+
+    #[test]
+    fn the_scripts_line_is_read_and_a_bad_one_refused() {
+        let out = "reading\n{\"test_acc\": 84.72, \"flagged\": 11590, \"precision\": 0.942, \"recall\": 0.91}\n";
+        let o = parse(out, 3.0).unwrap();
+        assert!((o.test_acc - 0.8472).abs() < 1e-12);
+        assert_eq!(o.flagged, 11590);
+        assert_eq!(o.precision, Some(0.942));
+        assert_eq!(o.recall, Some(0.91));
+        assert!(parse("Traceback ...", 1.0).is_err());
+        let e = parse("{\"flagged\": 3}", 1.0).unwrap_err().to_string();
+        assert!(e.contains("test_acc"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_python_is_a_clear_error() {
+        let e = python(Some(Path::new("/nonexistent/python3")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no such Python"), "{e}");
+    }
+}
