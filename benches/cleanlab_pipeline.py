@@ -24,7 +24,9 @@ with the same threads, and compare the two totals:
 `--idx DIR` reads DIR/train-images-idx3-ubyte (N x H x W, or N x H x W x C for colour), the
 noisy labels DIR/train-labels-idx1-ubyte, the truth DIR/train-bad-idx1-ubyte (1 = a bad
 sample; optional) and the test set DIR/t10k-images-idx3-ubyte + DIR/t10k-labels-idx1-ubyte
-(uncompressed); the CNN takes their shape and class count.
+(uncompressed), and a second test set DIR/t2-* when there (`reproduce backdoor`: the stamped
+test images labelled with the attack's target; its accuracy, test2_acc, is the attack's
+success); the CNN takes their shape and class count.
 
 Needs PyTorch 2.x and cleanlab (`pip install torch cleanlab`, e.g. in the venv of
 `benches/setup_torch.sh`).
@@ -58,17 +60,21 @@ def read_idx(path):
 
 
 def load_idx_dir(root):
-    """(images N x C x H x W uint8, labels, bad or None, test images, test labels) of the IDX
-    files `reproduce` writes."""
+    """(images N x C x H x W uint8, labels, bad or None, test images, test labels, second test
+    set's images and labels or None) of the IDX files `reproduce` writes."""
     def images(name):
         x = read_idx(os.path.join(root, name))
         return x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     bad_path = os.path.join(root, "train-bad-idx1-ubyte")
     bad = read_idx(bad_path).astype(bool) if os.path.exists(bad_path) else None
+    t2 = None
+    if os.path.exists(os.path.join(root, "t2-images-idx3-ubyte")):
+        t2 = (images("t2-images-idx3-ubyte"),
+              read_idx(os.path.join(root, "t2-labels-idx1-ubyte")).astype(np.int64))
     return (images("train-images-idx3-ubyte"),
             read_idx(os.path.join(root, "train-labels-idx1-ubyte")).astype(np.int64), bad,
             images("t10k-images-idx3-ubyte"),
-            read_idx(os.path.join(root, "t10k-labels-idx1-ubyte")).astype(np.int64))
+            read_idx(os.path.join(root, "t10k-labels-idx1-ubyte")).astype(np.int64), t2)
 
 
 def train(x, y, idx, epochs, seed, classes, batch=128, lr=1e-3):
@@ -116,9 +122,9 @@ def main():
 
     torch.set_num_threads(a.threads)
     t_read = time.time()
-    is_bad = None
+    is_bad, second = None, None
     if a.idx:
-        imgs, labels, is_bad, timg, tlab = load_idx_dir(a.idx)
+        imgs, labels, is_bad, timg, tlab, second = load_idx_dir(a.idx)
     else:
         ids, imgs, labels = load_folder(a.data)
         timg, tlab = load_idx_test(a.test)
@@ -149,6 +155,9 @@ def main():
     kept = np.flatnonzero(~issues)
     final = train(x, y, kept, a.final_epochs, a.seed + 100, classes)
     test_acc = accuracy(final, xt, yt)
+    test2_acc = None
+    if second is not None:
+        test2_acc = accuracy(final, tensor(second[0]), torch.from_numpy(second[1]))
     final_secs = time.time() - t2
     total = time.time() - t0
 
@@ -163,6 +172,8 @@ def main():
         "torch": torch.__version__,
         "threads": a.threads,
     }
+    if test2_acc is not None:
+        out["test2_acc"] = round(100 * test2_acc, 2)
     if is_bad is not None:
         hit = int((issues & is_bad).sum())
         out["precision"] = round(hit / max(int(issues.sum()), 1), 3)

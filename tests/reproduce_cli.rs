@@ -67,14 +67,18 @@ _, bad = idx("train-bad-idx1-ubyte")
 tdims, _ = idx("t10k-images-idx3-ubyte")
 _, tlabels = idx("t10k-labels-idx1-ubyte")
 assert len(pixels) == dims[0] * dims[1] * dims[2] and len(labels) == dims[0] == len(bad)
-json.dump({"script": script, "opts": opts, "dims": dims, "test_dims": tdims,
-           "labels": list(labels), "bad": list(bad),
-           "first_pixels": [pixels[i * dims[1] * dims[2]] for i in range(dims[0])]},
-          open(os.environ["STUB_REPORT"], "w"))
-flagged = sum(bad)
+report = {"script": script, "opts": opts, "dims": dims, "test_dims": tdims,
+          "labels": list(labels), "bad": list(bad),
+          "first_pixels": [pixels[i * dims[1] * dims[2]] for i in range(dims[0])]}
+line = {"test_acc": round(100.0 * sum(1 for t in tlabels if t == 0) / len(tlabels), 2),
+        "flagged": sum(bad), "precision": 1.0, "recall": 1.0, "torch": "stub"}
+if os.path.exists(os.path.join(opts["--idx"], "t2-images-idx3-ubyte")):
+    report["t2_dims"], _ = idx("t2-images-idx3-ubyte")
+    report["t2_labels"] = list(idx("t2-labels-idx1-ubyte")[1])
+    line["test2_acc"] = 25.0
+json.dump(report, open(os.environ["STUB_REPORT"], "w"))
 print("some progress on stdout")
-print(json.dumps({"test_acc": round(100.0 * sum(1 for t in tlabels if t == 0) / len(tlabels), 2),
-                  "flagged": flagged, "precision": 1.0, "recall": 1.0, "torch": "stub"}))
+print(json.dumps(line))
 "#;
 
 /// A stand-in Python in `dir`: a shell script running [`STUB`] with the system's python3, or
@@ -237,5 +241,44 @@ fn a_missing_or_broken_python_is_a_clear_error() {
     assert!(
         stderr.contains("cleanlab pipeline failed") && stderr.contains("No module named cleanlab"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn reproduce_backdoor_runs_the_cleanlab_peer_on_the_stamped_set_with_its_test_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("set");
+    idx_fixture(&data, 20);
+    let py = stub_python(tmp.path(), false);
+    let out = Command::new(BIN)
+        .args(["reproduce", "backdoor", "--data"])
+        .arg(&data)
+        .args(["--limit", "60", "--pairs", "0-1-X", "--rate", "0.5"])
+        .args(["--no-naive", "--no-protocol", "--cleanlab", "--python"])
+        .arg(&py)
+        .env("STUB_REPORT", tmp.path().join("report.json"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("report.json")).unwrap()).unwrap();
+    // Half of class 0's 20 training images stamped and labelled 1; the second test set is the
+    // test split's 10 class-0 images, stamped, labelled with the target.
+    let bad = report["bad"].as_array().unwrap();
+    assert_eq!(bad.iter().filter(|b| b.as_u64() == Some(1)).count(), 10);
+    assert_eq!(report["t2_dims"], serde_json::json!([10, 8, 8]));
+    assert_eq!(report["t2_labels"], serde_json::json!(vec![1; 10]));
+    assert!(
+        stdout.contains("| cleanlab test-1 | cleanlab test-2 | cleanlab flagged (P / R) |"),
+        "{stdout}"
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("| 0 -> 1 (X) |"))
+        .unwrap_or_else(|| panic!("no row: {stdout}"));
+    assert!(
+        row.ends_with("| 16.7 | 25.0 | 10 at 1.00 / 1.00 |"),
+        "{row}"
     );
 }

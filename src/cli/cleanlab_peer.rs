@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 pub struct Outcome {
     /// Test accuracy of the model trained on what cleanlab kept, 0..1.
     pub test_acc: f64,
+    /// Its accuracy on the second test set (backdoors: the stamped images labelled with the
+    /// attack's target, so the attack's success), when one was given.
+    pub test2_acc: Option<f64>,
     /// Samples `find_label_issues` flagged.
     pub flagged: usize,
     /// Of them, truly bad (None without the truth).
@@ -100,8 +103,15 @@ fn bytes_of(values: impl Iterator<Item = u32>, n: usize) -> Result<Vec<u8>> {
     idx(&[n], &v)
 }
 
-/// Writes the IDX files the script's `--idx` mode reads into `dir` (which must exist).
-pub fn write_set(dir: &Path, train: &Dataset, bad: &[bool], test: &Dataset) -> Result<()> {
+/// Writes the IDX files the script's `--idx` mode reads into `dir` (which must exist): the
+/// training set with `bad` as its truth, `test`, and `test2` as `t2-*` when given.
+pub fn write_set(
+    dir: &Path,
+    train: &Dataset,
+    bad: &[bool],
+    test: &Dataset,
+    test2: Option<&Dataset>,
+) -> Result<()> {
     let write = |name: &str, bytes: Vec<u8>| {
         let p = dir.join(name);
         std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))
@@ -115,11 +125,15 @@ pub fn write_set(dir: &Path, train: &Dataset, bad: &[bool], test: &Dataset) -> R
         "train-bad-idx1-ubyte",
         bytes_of(bad.iter().map(|&b| u32::from(b)), bad.len())?,
     )?;
-    write("t10k-images-idx3-ubyte", images(test)?)?;
-    write(
-        "t10k-labels-idx1-ubyte",
-        bytes_of(test.labels().iter().copied(), test.len())?,
-    )
+    for (prefix, set) in [("t10k", Some(test)), ("t2", test2)] {
+        let Some(set) = set else { continue };
+        write(&format!("{prefix}-images-idx3-ubyte"), images(set)?)?;
+        write(
+            &format!("{prefix}-labels-idx1-ubyte"),
+            bytes_of(set.labels().iter().copied(), set.len())?,
+        )?;
+    }
+    Ok(())
 }
 
 /// A temporary folder, removed when dropped.
@@ -147,13 +161,15 @@ impl Drop for TempDir {
     }
 }
 
-/// Runs the pipeline with `python` on `train` (its noisy labels; `bad` = the truth) and
-/// `test`, with `final_epochs` for the model on the kept samples, `seed` and `threads`.
+/// Runs the pipeline with `python` on `train` (its noisy labels; `bad` = the truth), `test`
+/// and `test2`, with `final_epochs` for the model on the kept samples, `seed` and `threads`.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     python: &Path,
     train: &Dataset,
     bad: &[bool],
     test: &Dataset,
+    test2: Option<&Dataset>,
     final_epochs: usize,
     seed: u64,
     threads: usize,
@@ -164,7 +180,7 @@ pub fn run(
         ));
     }
     let dir = TempDir::new()?;
-    write_set(&dir.0, train, bad, test)?;
+    write_set(&dir.0, train, bad, test, test2)?;
     let t = Instant::now();
     let out = Command::new(python)
         .arg(script())
@@ -206,6 +222,7 @@ pub fn parse(stdout: &str, secs: f64) -> Result<Outcome> {
     })? as usize;
     Ok(Outcome {
         test_acc,
+        test2_acc: raw["test2_acc"].as_f64().map(|a| a / 100.0),
         flagged,
         precision: raw["precision"].as_f64(),
         recall: raw["recall"].as_f64(),
@@ -239,7 +256,7 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let (train, test) = (set(7, 1), set(3, 3));
         let bad = vec![true, false, false, true, false, false, false];
-        write_set(&dir.0, &train, &bad, &test).unwrap();
+        write_set(&dir.0, &train, &bad, &test, Some(&train)).unwrap();
         let read = |name: &str| std::fs::read(dir.0.join(name)).unwrap();
         let img = read("train-images-idx3-ubyte");
         assert_eq!(&img[..4], &[0, 0, 8, 3]);
@@ -257,6 +274,12 @@ mod tests {
         assert_eq!(&labels[8..], &[0, 1, 2, 0, 1, 2, 0]);
         assert_eq!(&read("train-bad-idx1-ubyte")[8..], &[1, 0, 0, 1, 0, 0, 0]);
         assert_eq!(&read("t10k-labels-idx1-ubyte")[8..], &[0, 1, 2]);
+        assert_eq!(
+            &read("t2-images-idx3-ubyte"),
+            &img,
+            "the second test set as t2-*"
+        );
+        assert_eq!(&read("t2-labels-idx1-ubyte"), &labels);
         let path = dir.0.clone();
         drop(dir);
         assert!(!path.exists(), "the temporary folder goes");
@@ -266,6 +289,13 @@ mod tests {
     fn the_scripts_line_is_read_and_a_bad_one_refused() {
         let out = "reading\n{\"test_acc\": 84.72, \"flagged\": 11590, \"precision\": 0.942, \"recall\": 0.91}\n";
         let o = parse(out, 3.0).unwrap();
+        assert_eq!(o.test2_acc, None);
+        let o2 = parse(
+            "{\"test_acc\": 80, \"test2_acc\": 97.5, \"flagged\": 1}",
+            1.0,
+        )
+        .unwrap();
+        assert_eq!(o2.test2_acc, Some(0.975));
         assert!((o.test_acc - 0.8472).abs() < 1e-12);
         assert_eq!(o.flagged, 11590);
         assert_eq!(o.precision, Some(0.942));

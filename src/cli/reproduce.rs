@@ -94,6 +94,18 @@ pub struct BackdoorArgs {
     /// Skip the naive baseline (protocol exploration).
     #[arg(long)]
     pub no_naive: bool,
+    /// Skip the protocol's run (with --cleanlab: the peer alone).
+    #[arg(long)]
+    pub no_protocol: bool,
+    /// Also run the pipeline a cleanlab user would (`benches/cleanlab_pipeline.py` in PyTorch
+    /// 2.x: 4-fold out-of-fold probabilities, find_label_issues, a fresh CNN on what it keeps)
+    /// on the same stamped set, and print its test-1 / test-2.
+    #[arg(long)]
+    pub cleanlab: bool,
+    /// The Python (PyTorch 2.x with cleanlab and scikit-learn) for --cleanlab [default:
+    /// ITLM_TORCH_PYTHON, else benches/.venv-torch/bin/python].
+    #[arg(long)]
+    pub python: Option<PathBuf>,
     /// Watermark position: corner, center or ROW,COL.
     #[arg(long, default_value = "corner")]
     pub position: Position,
@@ -316,6 +328,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                         d,
                         &bad,
                         &test,
+                        None,
                         base.final_epochs,
                         base.seed,
                         rayon::current_num_threads(),
@@ -448,6 +461,11 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
     let (train, test) = load(&a.common)?;
     let lc = a.model.config_over(backdoor_learner());
     let base = a.itlm.config_over(backdoor_protocol());
+    // Before any training: the cleanlab peer's Python must be there.
+    let python = match a.cleanlab {
+        true => Some(cleanlab_peer::python(a.python.as_deref())?),
+        false => None,
+    };
     let mut rows = Vec::new();
     for pair in a.pairs.split(',') {
         let parts: Vec<&str> = pair.trim().split('-').collect();
@@ -508,11 +526,39 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
             );
             (n1, n2)
         };
+        let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+        let peer = match python.as_deref() {
+            Some(py) => {
+                let t = Instant::now();
+                let o = cleanlab_peer::run(
+                    py,
+                    &c.data,
+                    &bad,
+                    &test,
+                    Some(&test2),
+                    base.final_epochs,
+                    base.seed,
+                    rayon::current_num_threads(),
+                )?;
+                eprintln!(
+                    "  cleanlab: test-1 {} test-2 {} flagged {} ({:.0}s)",
+                    pct(Some(o.test_acc)),
+                    pct(o.test2_acc),
+                    o.flagged,
+                    t.elapsed().as_secs_f64()
+                );
+                Some(o)
+            }
+            None => None,
+        };
         let eval = itlm::Eval {
             test: Some(&test),
             test2: Some(&test2),
         };
-        let h = itlm_run(&lc, &c.data, eval, &c, &base)?;
+        let h = match a.no_protocol {
+            true => Vec::new(),
+            false => itlm_run(&lc, &c.data, eval, &c, &base)?,
+        };
         let last = h.last().map(|r| r.metrics.clone()).unwrap_or_default();
         let mut row = vec![
             format!(
@@ -533,11 +579,10 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
             .restore
             .then(|| h.get(base.rounds).map(|r| r.metrics.clone()))
             .flatten();
-        if let Some(p) = &plain {
-            row.push(pct(p.test_acc));
-            row.push(pct(p.test2_acc));
+        if base.restore {
+            row.push(pct(plain.as_ref().and_then(|p| p.test_acc)));
+            row.push(pct(plain.as_ref().and_then(|p| p.test2_acc)));
         }
-        let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
         let held = h
             .last()
             .and_then(|r| held_out_line(r, &bad, &train.classes));
@@ -550,6 +595,14 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
         if let Some((_, line)) = &held {
             eprintln!("  clustering cut: {line}");
         }
+        if let Some(o) = &peer {
+            row.push(pct(Some(o.test_acc)));
+            row.push(pct(o.test2_acc));
+            row.push(match (o.precision, o.recall) {
+                (Some(p), Some(r)) => format!("{} at {p:.2} / {r:.2}", o.flagged),
+                _ => o.flagged.to_string(),
+            });
+        }
         rows.push(row);
         emit(
             &a.common,
@@ -559,6 +612,7 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
                 "naive_test1": n1, "naive_test2": n2,
                 "itlm_test1": last.test_acc, "itlm_test2": last.test2_acc,
                 "plain_test1": plain.as_ref().and_then(|p| p.test_acc), "plain_test2": plain.as_ref().and_then(|p| p.test2_acc),
+                "cleanlab": peer.as_ref().map(|o| &o.raw),
                 "rounds": h.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
             }),
         )?;
@@ -579,6 +633,11 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
     }
     if base.clusters {
         header.push("held out (stamped)".into());
+    }
+    if python.is_some() {
+        header.push("cleanlab test-1".into());
+        header.push("cleanlab test-2".into());
+        header.push("cleanlab flagged (P / R)".into());
     }
     print_table(&header, &rows);
     Ok(())
