@@ -139,9 +139,33 @@ pub fn write_set(
 /// A temporary folder, removed when dropped.
 struct TempDir(PathBuf);
 
+/// Removes the folders of earlier runs that were killed before they could remove theirs
+/// (`itlm-cleanlab-PID-N` whose process is gone; Linux, where /proc says so).
+fn sweep_stale(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("itlm-cleanlab-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 impl TempDir {
     fn new() -> Result<Self> {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
+        sweep_stale(&std::env::temp_dir());
         let p = std::env::temp_dir().join(format!(
             "itlm-cleanlab-{}-{}",
             std::process::id(),
@@ -303,6 +327,27 @@ mod tests {
         assert!(parse("Traceback ...", 1.0).is_err());
         let e = parse("{\"flagged\": 3}", 1.0).unwrap_err().to_string();
         assert!(e.contains("test_acc"), "{e}");
+    }
+
+    #[test]
+    fn folders_of_killed_runs_are_swept_and_live_ones_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        // No process has pid u32::MAX - 1 (Linux pids stay under 2^22).
+        let dead = tmp.path().join(format!("itlm-cleanlab-{}-0", u32::MAX - 1));
+        let live = tmp
+            .path()
+            .join(format!("itlm-cleanlab-{}-7", std::process::id()));
+        let other = tmp.path().join("itlm-cleanlab-notapid");
+        for d in [&dead, &live, &other] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("train-images-idx3-ubyte"), b"x").unwrap();
+        }
+        sweep_stale(tmp.path());
+        assert!(!dead.exists(), "a killed run's folder goes");
+        assert!(
+            live.exists() && other.exists(),
+            "a live run's and a stranger's stay"
+        );
     }
 
     #[test]
