@@ -218,6 +218,9 @@ fn itlm_run(
                 "    {}",
                 session::coteach_chosen_line(*shape, *noise, config)
             ),
+            itlm::Event::ForwardDecided { round, on, shape } => {
+                eprintln!("    {}", session::auto_forward_line(*round, *on, *shape))
+            }
             _ => {}
         }
         Ok(())
