@@ -132,7 +132,7 @@ fn the_cleanlab_method_hands_the_pipeline_the_runs_own_noisy_set_and_prints_its_
     idx_fixture(&data, 20);
     let py = stub_python(tmp.path(), false);
     let jsonl = tmp.path().join("rows.jsonl");
-    let out = reproduce(&data, &py, "naive,cleanlab", &jsonl);
+    let out = reproduce(&data, &py, "naive,cleanlab,auto", &jsonl);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
 
@@ -195,19 +195,24 @@ fn the_cleanlab_method_hands_the_pipeline_the_runs_own_noisy_set_and_prints_its_
         .find(|l| l.starts_with("| random 50%"))
         .unwrap_or_else(|| panic!("no row: {stdout}"));
     assert!(
-        stdout.contains("| noise | naive | cleanlab + PyTorch |"),
+        stdout.contains("| noise | naive | cleanlab + PyTorch | ITLM, transition auto |"),
         "{stdout}"
     );
     assert!(
-        row.ends_with(&format!("| 16.7 (flagged {n_bad} P 1.00 R 1.00) |")),
+        row.contains(&format!("| 16.7 (flagged {n_bad} P 1.00 R 1.00) |")),
         "{row}"
     );
-    let line = std::fs::read_to_string(&jsonl)
+    // auto's cell says what it decided: on 60 tiny images round 0's model reads no noise
+    // structure, so it stays plain ITLM.
+    assert!(row.ends_with("; plain ITLM) |"), "{row}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["method"] == "cleanlab")
-        .unwrap();
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let auto = lines.iter().find(|v| v["method"] == "auto").unwrap();
+    assert_eq!(auto["auto_decided"], "plain ITLM");
+    let line = lines.iter().find(|v| v["method"] == "cleanlab").unwrap();
     assert!((line["final_test_acc"].as_f64().unwrap() - 0.1667).abs() < 1e-9);
     assert_eq!(line["cleanlab"]["torch"], "stub");
     assert_eq!(line["cleanlab"]["flagged"], n_bad as u64);

@@ -197,6 +197,19 @@ fn itlm_run(
     truth: &Corrupted,
     cfg: &Config,
 ) -> Result<Vec<Arc<RoundRecord>>> {
+    itlm_run_deciding(lc, d, eval, truth, cfg).map(|(h, _)| h)
+}
+
+/// [`itlm_run`], and what `Forward::Auto` decided after round 0, as a table cell's note
+/// ("forward correction", "co-teaching at tau 0.38"; empty when it kept plain ITLM).
+fn itlm_run_deciding(
+    lc: &LearnerConfig,
+    d: &Dataset,
+    eval: itlm::Eval<'_>,
+    truth: &Corrupted,
+    cfg: &Config,
+) -> Result<(Vec<Arc<RoundRecord>>, String)> {
+    let mut decided = String::new();
     let bad: Vec<bool> = truth
         .kinds
         .iter()
@@ -214,12 +227,18 @@ fn itlm_run(
                 shape,
                 noise,
                 config,
-            } => eprintln!(
-                "    {}",
-                session::coteach_chosen_line(*shape, *noise, config)
-            ),
+            } => {
+                eprintln!(
+                    "    {}",
+                    session::coteach_chosen_line(*shape, *noise, config)
+                );
+                decided = format!("co-teaching at tau {:.2}", config.tau);
+            }
             itlm::Event::ForwardDecided { round, on, shape } => {
-                eprintln!("    {}", session::auto_forward_line(*round, *on, *shape))
+                eprintln!("    {}", session::auto_forward_line(*round, *on, *shape));
+                if *on {
+                    decided = "forward correction".into();
+                }
             }
             _ => {}
         }
@@ -239,7 +258,7 @@ fn itlm_run(
         &mut hist,
         &mut log,
     )?;
-    Ok(hist)
+    Ok((hist, decided))
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -321,6 +340,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
             let t0 = Instant::now();
             eprintln!("  {m}");
             let mut peer = None;
+            let mut auto_note = None;
             let (acc, rounds) = match m.as_str() {
                 "cleanlab" => {
                     let py = python
@@ -385,8 +405,14 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                         test: Some(&test),
                         test2: None,
                     };
-                    let h = itlm_run(&lc, d, eval, &c, &cfg)?;
+                    let (h, decided) = itlm_run_deciding(&lc, d, eval, &c, &cfg)?;
                     let acc = h.last().and_then(|r| r.metrics.test_acc).unwrap_or(0.0);
+                    if m == "auto" {
+                        auto_note = Some(match decided.as_str() {
+                            "" => "plain ITLM".to_string(),
+                            d => d.to_string(),
+                        });
+                    }
                     (acc, h)
                 }
             };
@@ -416,10 +442,14 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                     _ => format!("{:.1} (flagged {})", acc * 100.0, o.flagged),
                 },
                 (None, Some(t)) => format!(
-                    "{:.1} (P {:.2} R {:.2}{relabelled})",
+                    "{:.1} (P {:.2} R {:.2}{relabelled}{})",
                     acc * 100.0,
                     t.precision,
-                    t.recall
+                    t.recall,
+                    auto_note
+                        .as_deref()
+                        .map(|n| format!("; {n}"))
+                        .unwrap_or_default()
                 ),
                 (None, None) => format!("{:.1}", acc * 100.0),
             });
@@ -432,6 +462,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                     "rounds": rounds.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
                     "secs": t0.elapsed().as_secs_f64(),
                     "cleanlab": peer.as_ref().map(|o| &o.raw),
+                    "auto_decided": auto_note,
                 }),
             )?;
         }
