@@ -37,8 +37,17 @@ pub(super) fn python() -> std::result::Result<PathBuf, String> {
     }
 }
 
-/// Runs `cmd`, timing it; its stdout's last line as JSON.
-fn timed_json(mut cmd: Command, what: &str) -> Result<(f64, serde_json::Value)> {
+/// The last line of `text` that is a JSON object (a script's result after its progress).
+pub(super) fn last_json_line(text: &str) -> Option<serde_json::Value> {
+    text.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+}
+
+/// Runs `cmd`, timing it; its stdout's last line as JSON. A failure says `what` failed and
+/// its last line of stderr.
+pub(super) fn timed_json(mut cmd: Command, what: &str) -> Result<(f64, serde_json::Value)> {
     let t = Instant::now();
     let out = cmd
         .output()
@@ -51,10 +60,7 @@ fn timed_json(mut cmd: Command, what: &str) -> Result<(f64, serde_json::Value)> 
             err.lines().last().unwrap_or("no message")
         )));
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().rev().find(|l| l.trim_start().starts_with('{'));
-    let v = last
-        .and_then(|l| serde_json::from_str(l).ok())
+    let v = last_json_line(&String::from_utf8_lossy(&out.stdout))
         .ok_or_else(|| Error::Config(format!("{what}: no JSON line in its output")))?;
     Ok((secs, v))
 }
@@ -112,9 +118,8 @@ fn job_in(data: &Path, n: usize, root: &Path) -> Result<()> {
         precision: v["final_trim"]["precision"].as_f64(),
     };
     let theirs = python().and_then(|py| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cleanlab_pipeline.py");
         let mut c = Command::new(py);
-        c.arg(&script)
+        c.arg(super::cleanlab_peer::script())
             .arg(&copy)
             .arg("--test")
             .arg(data)

@@ -290,24 +290,17 @@ fn scratch_sets(d: &Dataset, root: &Path) -> Result<()> {
     let sub = d.subset(&(0..m).collect::<Vec<_>>());
     let idx = root.join("idx");
     std::fs::create_dir_all(&idx).map_err(|e| Error::io(&idx, e))?;
-    let mut images = Vec::with_capacity(16 + sub.pixel_bytes());
-    for v in [0x0803u32, m as u32, SIDE as u32, SIDE as u32] {
-        images.extend_from_slice(&v.to_be_bytes());
-    }
-    images.extend_from_slice(sub.pixels());
+    let encode = |dims: &[usize], data: &[u8]| data::idx::encode(dims, data).map_err(Error::Config);
+    let images = encode(&[m, SIDE, SIDE], sub.pixels())?;
     write_atomic(
         &idx.join("train-images-idx3-ubyte"),
         &images,
         Overwrite::Refuse,
     )?;
-    let mut labels = Vec::with_capacity(8 + m);
-    for v in [0x0801u32, m as u32] {
-        labels.extend_from_slice(&v.to_be_bytes());
-    }
-    labels.extend(sub.labels().iter().map(|&l| l as u8));
+    let labels: Vec<u8> = sub.labels().iter().map(|&l| l as u8).collect();
     write_atomic(
         &idx.join("train-labels-idx1-ubyte"),
-        &labels,
+        &encode(&[m], &labels)?,
         Overwrite::Refuse,
     )?;
     let loaded = data::load(&idx, &LoadOptions::default())?.train;

@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -68,15 +67,7 @@ pub fn python(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// The bytes of an IDX file of unsigned bytes with dimensions `dims`.
 fn idx(dims: &[usize], data: &[u8]) -> Result<Vec<u8>> {
-    let mut b = Vec::with_capacity(4 + 4 * dims.len() + data.len());
-    b.extend_from_slice(&[0, 0, 0x08, dims.len() as u8]);
-    for &d in dims {
-        let d = u32::try_from(d)
-            .map_err(|_| Error::Config(format!("{d} is too large for an IDX dimension")))?;
-        b.extend_from_slice(&d.to_be_bytes());
-    }
-    b.extend_from_slice(data);
-    Ok(b)
+    crate::data::idx::encode(dims, data).map_err(Error::Config)
 }
 
 /// Images of `d` as IDX: N x H x W for grey, N x H x W x C for colour (the pixels' own order).
@@ -205,37 +196,20 @@ pub fn run(
     }
     let dir = TempDir::new()?;
     write_set(&dir.0, train, bad, test, test2)?;
-    let t = Instant::now();
-    let out = Command::new(python)
-        .arg(script())
+    let mut cmd = Command::new(python);
+    cmd.arg(script())
         .arg("--idx")
         .arg(&dir.0)
         .args(["--final-epochs", &final_epochs.to_string()])
         .args(["--seed", &seed.to_string()])
-        .args(["--threads", &threads.to_string()])
-        .output()
-        .map_err(|e| Error::Config(format!("cleanlab: cannot start {}: {e}", python.display())))?;
-    let secs = t.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        return Err(Error::Config(format!(
-            "cleanlab pipeline failed ({}): {}",
-            out.status,
-            stderr.lines().last().unwrap_or("no message")
-        )));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    parse(&stdout, secs)
+        .args(["--threads", &threads.to_string()]);
+    let (secs, raw) = super::bench_job::timed_json(cmd, "cleanlab pipeline")?;
+    outcome(raw, secs)
 }
 
-/// The pipeline's last JSON line as an [`Outcome`].
-pub fn parse(stdout: &str, secs: f64) -> Result<Outcome> {
-    let raw: serde_json::Value = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .and_then(|l| serde_json::from_str(l).ok())
-        .ok_or_else(|| Error::Config("cleanlab pipeline: no JSON line in its output".into()))?;
+/// The pipeline's JSON line (its last on stdout) as an [`Outcome`] of a process that took
+/// `secs`.
+pub fn outcome(raw: serde_json::Value, secs: f64) -> Result<Outcome> {
     let test_acc = raw["test_acc"].as_f64().ok_or_else(|| {
         Error::Config(format!("cleanlab pipeline: no test_acc in its line {raw}"))
     })? / 100.0;
@@ -307,6 +281,13 @@ mod tests {
         let path = dir.0.clone();
         drop(dir);
         assert!(!path.exists(), "the temporary folder goes");
+    }
+
+    /// The script's stdout as `run` reads it: its last JSON line, as an [`Outcome`].
+    fn parse(stdout: &str, secs: f64) -> Result<Outcome> {
+        let raw = crate::cli::bench_job::last_json_line(stdout)
+            .ok_or_else(|| Error::Config("no JSON line".into()))?;
+        outcome(raw, secs)
     }
 
     #[test]

@@ -201,7 +201,7 @@ fn itlm_run(
 }
 
 /// [`itlm_run`], and what `Forward::Auto` decided after round 0, as a table cell's note
-/// ("forward correction", "co-teaching at tau 0.38"; empty when it kept plain ITLM).
+/// ("forward correction", "co-teaching at tau 0.38", or "plain ITLM" when it kept it).
 fn itlm_run_deciding(
     lc: &LearnerConfig,
     d: &Dataset,
@@ -209,7 +209,7 @@ fn itlm_run_deciding(
     truth: &Corrupted,
     cfg: &Config,
 ) -> Result<(Vec<Arc<RoundRecord>>, String)> {
-    let mut decided = String::new();
+    let mut decided = "plain ITLM".to_string();
     let bad: Vec<bool> = truth
         .kinds
         .iter()
@@ -407,12 +407,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                     };
                     let (h, decided) = itlm_run_deciding(&lc, d, eval, &c, &cfg)?;
                     let acc = h.last().and_then(|r| r.metrics.test_acc).unwrap_or(0.0);
-                    if m == "auto" {
-                        auto_note = Some(match decided.as_str() {
-                            "" => "plain ITLM".to_string(),
-                            d => d.to_string(),
-                        });
-                    }
+                    auto_note = (m == "auto").then_some(decided);
                     (acc, h)
                 }
             };
@@ -563,7 +558,6 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
         let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
         let peer = match python.as_deref() {
             Some(py) => {
-                let t = Instant::now();
                 let o = cleanlab_peer::run(
                     py,
                     &c.data,
@@ -579,7 +573,7 @@ fn backdoor(a: &BackdoorArgs) -> Result<()> {
                     pct(Some(o.test_acc)),
                     pct(o.test2_acc),
                     o.flagged,
-                    t.elapsed().as_secs_f64()
+                    o.secs
                 );
                 Some(o)
             }

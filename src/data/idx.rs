@@ -109,6 +109,28 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
     })
 }
 
+/// IDX bytes of a u8 array with dimensions `dims` (what [`parse`] reads back): the magic,
+/// each dimension big-endian, the data. Errors when a dimension does not fit the header's
+/// u32, there are more than 255 of them, or the data is not their product.
+pub fn encode(dims: &[usize], data: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let ndim = u8::try_from(dims.len())
+        .map_err(|_| format!("{} dimensions: an IDX header holds at most 255", dims.len()))?;
+    if dims.iter().product::<usize>() != data.len() {
+        return Err(format!(
+            "{} bytes of data for dimensions {dims:?}",
+            data.len()
+        ));
+    }
+    let mut b = Vec::with_capacity(4 + 4 * dims.len() + data.len());
+    b.extend_from_slice(&[0, 0, 0x08, ndim]);
+    for &d in dims {
+        let d = u32::try_from(d).map_err(|_| format!("{d} is too large for an IDX dimension"))?;
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    Ok(b)
+}
+
 /// Why reading an IDX stream failed: the stream (I/O, a broken gzip stream) or its content.
 #[derive(Debug)]
 pub enum ReadError {
@@ -389,6 +411,24 @@ mod tests {
         }
         b.extend_from_slice(data);
         b
+    }
+
+    #[test]
+    fn encoded_arrays_read_back() {
+        let data: Vec<u8> = (0..24).collect();
+        let bytes = encode(&[2, 3, 4], &data).unwrap();
+        assert_eq!(bytes, idx_bytes(&[2, 3, 4], &data));
+        assert_eq!(
+            parse(&bytes).unwrap(),
+            IdxArray {
+                dims: vec![2, 3, 4],
+                data
+            }
+        );
+        assert!(encode(&[2, 3], &[0; 5]).unwrap_err().contains("5 bytes"));
+        assert!(encode(&[1usize << 33, 0], &[])
+            .unwrap_err()
+            .contains("too large"));
     }
 
     #[test]
