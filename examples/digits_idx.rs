@@ -13,6 +13,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use itlm_inspector::data::idx;
 use itlm_inspector::rng::Rng;
 
 const SIDE: u32 = 28;
@@ -62,20 +63,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// `<prefix>-images-idx3-ubyte` and `<prefix>-labels-idx1-ubyte` in `dir`.
-fn write(dir: &Path, prefix: &str, set: &[(Vec<u8>, u8)]) -> std::io::Result<()> {
-    let n = set.len() as u32;
-    let mut img = Vec::with_capacity(16 + set.len() * (SIDE * SIDE) as usize);
-    for word in [0x0803, n, SIDE, SIDE] {
-        img.extend_from_slice(&word.to_be_bytes());
-    }
-    let mut lab = Vec::with_capacity(8 + set.len());
-    for word in [0x0801, n] {
-        lab.extend_from_slice(&word.to_be_bytes());
-    }
-    for (pixels, label) in set {
-        img.extend_from_slice(pixels);
-        lab.push(*label);
-    }
-    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), img)?;
-    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), lab)
+fn write(
+    dir: &Path,
+    prefix: &str,
+    set: &[(Vec<u8>, u8)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let side = SIDE as usize;
+    let pixels: Vec<u8> = set.iter().flat_map(|(p, _)| p.iter().copied()).collect();
+    let labels: Vec<u8> = set.iter().map(|(_, l)| *l).collect();
+    let images = idx::encode(&[set.len(), side, side], &pixels)?;
+    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images)?;
+    let labels = idx::encode(&[set.len()], &labels)?;
+    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels)?;
+    Ok(())
 }
