@@ -137,7 +137,7 @@ fn time_op(
         o.bwd(x, w, b, &y, &dy).expect("backward");
     });
     println!(
-        "{name:>28}: forward {fwd:6.2} ms ({:5.1} GFLOP/s), backward {bwd:6.2} ms ({:5.1} GFLOP/s)",
+        "{name:>30}: forward {fwd:6.2} ms ({:5.1} GFLOP/s), backward {bwd:6.2} ms ({:5.1} GFLOP/s)",
         fwd_flops / fwd * 1e-6,
         bwd_flops / bwd * 1e-6
     );
@@ -176,7 +176,15 @@ fn ops() {
         conv1,
     );
     time_op(
-        "conv2 + relu + pool",
+        "conv2 + relu + pool (direct)",
+        || arc(Box::new(Conv3x3ReluPool::direct(true))),
+        [&a, &w2, &b2],
+        conv2,
+        2.0 * conv2,
+    );
+    // GFLOP/s of the Winograd op count the direct convolution's FLOPs (effective rate).
+    time_op(
+        "conv2 + relu + pool (Winograd)",
         || arc(Box::new(Conv3x3ReluPool::new(true))),
         [&a, &w2, &b2],
         conv2,

@@ -8,22 +8,23 @@ use rayon::prelude::*;
 
 use super::gemm::{matmul, MatRef};
 use super::scratch::with_scratch;
+use super::winograd;
 use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec};
 
 /// Values of im2col columns per tile: 256 KiB, so a tile and its gemm output stay in L2.
 const COL_TILE_VALUES: usize = 64 * 1024;
 /// Most gradient partial sums per backward call: enough tasks for the threads, a fixed number
 /// so that the summation order (and so the result) does not depend on the thread count.
-const MAX_GROUPS: usize = 16;
+pub(super) const MAX_GROUPS: usize = 16;
 
 /// Shapes of one call: input N x H x W x C_in, weight (9 C_in) x C_out, bias C_out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Geom {
-    n: usize,
-    h: usize,
-    w: usize,
-    cin: usize,
-    cout: usize,
+pub(super) struct Geom {
+    pub(super) n: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) cin: usize,
+    pub(super) cout: usize,
 }
 
 impl Geom {
@@ -57,7 +58,7 @@ impl Geom {
         9 * self.cin
     }
 
-    fn in_image(&self) -> usize {
+    pub(super) fn in_image(&self) -> usize {
         self.h * self.w * self.cin
     }
 
@@ -76,7 +77,7 @@ impl Geom {
     }
 
     /// Pooled output size (floor).
-    fn pooled(&self) -> (usize, usize) {
+    pub(super) fn pooled(&self) -> (usize, usize) {
         (self.h / 2, self.w / 2)
     }
 }
@@ -214,7 +215,7 @@ fn conv_tile(
 }
 
 /// Input, weight and bias gradients of a backward pass (`None` where not needed).
-type GradVecs = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
+pub(super) type GradVecs = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
 
 /// Gradient accumulators of one group of images.
 struct Partial {
@@ -224,10 +225,10 @@ struct Partial {
 
 /// Which gradients a backward pass computes.
 #[derive(Clone, Copy)]
-struct Need {
-    dx: bool,
-    dw: bool,
-    db: bool,
+pub(super) struct Need {
+    pub(super) dx: bool,
+    pub(super) dw: bool,
+    pub(super) db: bool,
 }
 
 /// The shared backward pass. `fill_dyp(image, oy0, oy1, dyp, db)` writes the gradient of the
@@ -459,14 +460,34 @@ pub struct Conv3x3ReluPool {
     pub input_grad: bool,
     /// Index (0..4, row-major in the window) of each pooled value's maximum.
     argmax: Mutex<Vec<u8>>,
+    /// Whether layers with enough input channels run as Winograd F(2x2, 3x3) ([`winograd`]).
+    winograd: bool,
 }
 
 impl Conv3x3ReluPool {
+    /// The op, Winograd F(2x2, 3x3) where it applies (8 or more input channels), unless the
+    /// environment sets `ITLM_CONV=direct` (for before/after measurements; read once).
     pub fn new(input_grad: bool) -> Self {
+        static DIRECT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let direct =
+            *DIRECT.get_or_init(|| std::env::var("ITLM_CONV").is_ok_and(|v| v == "direct"));
         Self {
             input_grad,
             argmax: Mutex::new(Vec::new()),
+            winograd: !direct,
         }
+    }
+
+    /// The op as a direct convolution (im2col + gemm) at every size, for comparisons.
+    pub fn direct(input_grad: bool) -> Self {
+        Self {
+            winograd: false,
+            ..Self::new(input_grad)
+        }
+    }
+
+    fn uses_winograd(&self, g: &Geom) -> bool {
+        self.winograd && winograd::applies(g)
     }
 }
 
@@ -494,7 +515,9 @@ impl CustomOp3 for Conv3x3ReluPool {
         let pool_img = ph * pw * cout;
         let mut y = uninit_vec(g.n * pool_img);
         let mut arg = vec![0u8; g.n * pool_img];
-        if pool_img > 0 {
+        if pool_img > 0 && self.uses_winograd(&g) {
+            winograd::forward_pool(&g, x, wt, bias, &mut y, &mut arg);
+        } else if pool_img > 0 {
             let step = g.tile_rows(true);
             let tile_px = step * g.w;
             y.par_chunks_mut(pool_img)
@@ -553,6 +576,10 @@ impl CustomOp3 for Conv3x3ReluPool {
             let pool_img = ph * pw * cout;
             if yv.len() != g.n * pool_img || dyv.len() != yv.len() || arg.len() != yv.len() {
                 bail!("{op}: output, its gradient or the saved maxima have the wrong size")
+            }
+            if self.uses_winograd(&g) {
+                let grads = winograd::backward_pool(&g, xv, wv, yv, dyv, &arg, need);
+                return grads_to_tensors(&g, grads);
             }
             let grads = backward(
                 &g,
@@ -662,10 +689,18 @@ pub fn conv3x3_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     x.apply_op3(&w, &b, op)
 }
 
-/// `maxpool2x2(relu(conv3x3(x, w) + b))`: N x floor(H/2) x floor(W/2) x C_out.
+/// `maxpool2x2(relu(conv3x3(x, w) + b))`: N x floor(H/2) x floor(W/2) x C_out; Winograd
+/// F(2x2, 3x3) from 8 input channels up, a direct convolution below.
 pub fn conv3x3_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (x, w, b) = conv_args(x, w, b)?;
     let op = Conv3x3ReluPool::new(x.track_op());
+    x.apply_op3(&w, &b, op)
+}
+
+/// [`conv3x3_relu_pool`] as a direct convolution at every size (for comparisons).
+pub fn conv3x3_relu_pool_direct(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (x, w, b) = conv_args(x, w, b)?;
+    let op = Conv3x3ReluPool::direct(x.track_op());
     x.apply_op3(&w, &b, op)
 }
 

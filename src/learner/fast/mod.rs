@@ -23,9 +23,13 @@ mod process;
 mod scratch;
 mod sgd;
 pub(crate) mod simd;
+mod winograd;
 
 pub use adamw::AdamW;
-pub use conv::{conv3x3_relu, conv3x3_relu_pool, hwio_from_oihw, Conv3x3Relu, Conv3x3ReluPool};
+pub use conv::{
+    conv3x3_relu, conv3x3_relu_pool, conv3x3_relu_pool_direct, hwio_from_oihw, Conv3x3Relu,
+    Conv3x3ReluPool,
+};
 pub use linear::{linear, Linear};
 pub use pool::{max_pool2x2, MaxPool2x2};
 pub use process::tune_process_for_cpu_training;
