@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::gemm::{matmul, MatRef};
 use super::scratch::with_scratch;
+use super::simd::simd_variant;
 use super::winograd;
 use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec};
 
@@ -187,6 +188,8 @@ fn bias_relu(out: &mut [f32], bias: &[f32]) {
     }
 }
 
+simd_variant!(bias_relu_simd => bias_relu(out: &mut [f32], bias: &[f32]));
+
 /// Conv + bias + ReLU of output rows `rows` of one image into `out` (rows x W x C_out).
 #[inline(always)]
 fn conv_tile(
@@ -211,8 +214,53 @@ fn conv_tile(
         MatRef::row_major(wt, g.k(), g.cout),
         gemm::Parallelism::None,
     );
-    bias_relu(out, bias);
+    bias_relu_simd(out, bias);
 }
+
+/// Lanes of the small-K kernel's accumulators.
+const LANES: usize = 8;
+/// im2col columns per pass of the small-K kernel (one 3x3 window of one channel).
+const K_STEP: usize = 9;
+
+/// Whether a layer's weight gradient goes to [`small_k_weight_grad`] instead of gemm: a first
+/// layer of 1 to 3 channels (K = 9 C_in <= 27) whose output channels fill whole 8-lane
+/// vectors. gemm runs such a thin product (9 x 32 from 784 pixels) slowly.
+fn small_k(g: &Geom) -> bool {
+    g.cin <= 3 && g.cout % LANES == 0
+}
+
+/// `dw += col^T @ dyp` for `col` rows of `k` values (a multiple of 9) and `cout` (a multiple
+/// of 8) output channels: 9 x 8 accumulators (one 3x3
+/// window of one input channel, one 8-channel block) stay in registers over all pixels.
+#[inline(always)]
+fn small_k_weight_grad(dw: &mut [f32], col: &[f32], dyp: &[f32], k: usize, cout: usize) {
+    let px = dyp.len() / cout;
+    let col = &col[..px * k];
+    for k0 in (0..k).step_by(K_STEP) {
+        for cb in (0..cout).step_by(LANES) {
+            let mut acc = [[0.0f32; LANES]; K_STEP];
+            for (c, d) in col.chunks_exact(k).zip(dyp.chunks_exact(cout)) {
+                let c: &[f32; K_STEP] = c[k0..k0 + K_STEP].try_into().expect("9 taps");
+                let d: &[f32; LANES] = d[cb..cb + LANES].try_into().expect("8 lanes");
+                for (a, &ck) in acc.iter_mut().zip(c) {
+                    for l in 0..LANES {
+                        a[l] += ck * d[l];
+                    }
+                }
+            }
+            for (kk, a) in acc.iter().enumerate() {
+                let row = &mut dw[(k0 + kk) * cout + cb..(k0 + kk) * cout + cb + LANES];
+                for (r, v) in row.iter_mut().zip(a) {
+                    *r += *v;
+                }
+            }
+        }
+    }
+}
+
+simd_variant!(small_k_weight_grad_simd => small_k_weight_grad(
+    dw: &mut [f32], col: &[f32], dyp: &[f32], k: usize, cout: usize,
+));
 
 /// Input, weight and bias gradients of a backward pass (`None` where not needed).
 pub(super) type GradVecs = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
@@ -290,14 +338,18 @@ where
                         let col = &mut col_buf[..px * k];
                         if need.dw {
                             im2col(img, g, oy0, oy1, col);
-                            matmul(
-                                &mut part.dw,
-                                cout,
-                                true,
-                                MatRef::row_major(col, px, k).t(),
-                                MatRef::row_major(dyp, px, cout),
-                                gemm::Parallelism::None,
-                            );
+                            if small_k(g) {
+                                small_k_weight_grad_simd(&mut part.dw, col, dyp, k, cout);
+                            } else {
+                                matmul(
+                                    &mut part.dw,
+                                    cout,
+                                    true,
+                                    MatRef::row_major(col, px, k).t(),
+                                    MatRef::row_major(dyp, px, cout),
+                                    gemm::Parallelism::None,
+                                );
+                            }
                         }
                         if let Some(dxp) = dx_part.as_deref_mut() {
                             let dimg = &mut dxp[(i - first) * in_img..(i - first + 1) * in_img];
@@ -535,7 +587,7 @@ impl CustomOp3 for Conv3x3ReluPool {
                                 let py = oy0 / 2 + r;
                                 let o = &mut out[py * pw * cout..(py + 1) * pw * cout];
                                 let a = &mut am[py * pw * cout..(py + 1) * pw * cout];
-                                pool_row(top, bottom, cout, o, a);
+                                pool_row_simd(top, bottom, cout, o, a);
                             }
                         }
                     })
@@ -613,7 +665,7 @@ impl CustomOp3 for Conv3x3ReluPool {
                             let (bl, br) =
                                 bottom[2 * px * cout..(2 * px + 2) * cout].split_at_mut(cout);
                             let (y, d) = (&ys[o.clone()], &ds[o.clone()]);
-                            unpool(y, d, &am[o], [tl, tr, bl, br]);
+                            unpool_simd(y, d, &am[o], tl, tr, bl, br);
                             if let Some(db) = db.as_deref_mut() {
                                 // The ReLU'd gradient of the window is its one non-zero value.
                                 for ((s, &yv), &dv) in db.iter_mut().zip(y).zip(d) {
@@ -648,11 +700,25 @@ fn pool_row(top: &[f32], bottom: &[f32], c: usize, out: &mut [f32], arg: &mut [u
     }
 }
 
+simd_variant!(pool_row_simd => pool_row(
+    top: &[f32], bottom: &[f32], c: usize, out: &mut [f32], arg: &mut [u8],
+));
+
 /// The gradient of one window position's four inputs (top-left, top-right, bottom-left,
 /// bottom-right; C values each) from its pooled value `y`, gradient `dy` and argmax: `dy` at
-/// the maximum when it is positive (ReLU), zero elsewhere.
+/// the maximum when it is positive (ReLU), zero elsewhere. Separate arguments, so that the
+/// compiler knows the outputs do not overlap and vectorises the loop.
 #[inline(always)]
-fn unpool(y: &[f32], dy: &[f32], arg: &[u8], [tl, tr, bl, br]: [&mut [f32]; 4]) {
+#[allow(clippy::too_many_arguments)]
+fn unpool(
+    y: &[f32],
+    dy: &[f32],
+    arg: &[u8],
+    tl: &mut [f32],
+    tr: &mut [f32],
+    bl: &mut [f32],
+    br: &mut [f32],
+) {
     let n = y.len();
     let (dy, arg, tl, tr, bl, br) = (
         &dy[..n],
@@ -671,6 +737,11 @@ fn unpool(y: &[f32], dy: &[f32], arg: &[u8], [tl, tr, bl, br]: [&mut [f32]; 4]) 
         br[j] = if a == 3 { gy } else { 0.0 };
     }
 }
+
+simd_variant!(unpool_simd => unpool(
+    y: &[f32], dy: &[f32], arg: &[u8], tl: &mut [f32], tr: &mut [f32], bl: &mut [f32],
+    br: &mut [f32],
+));
 
 fn conv_args(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
     if !x.device().is_cpu() {

@@ -23,6 +23,7 @@ use super::conv::{Geom, GradVecs, Need, MAX_GROUPS};
 use super::gemm::{matmul, MatRef};
 use super::pool::max4;
 use super::scratch::with_scratch;
+use super::simd::simd_variant;
 use super::uninit_vec;
 
 /// Points per tile (4 x 4).
@@ -355,32 +356,6 @@ fn output_pool(
             &mut arg[lt * cout..(lt + 1) * cout],
         );
     }
-}
-
-/// Defines `$name`, which runs `$inner` (an `#[inline(always)]` function) compiled for AVX2 +
-/// FMA where the CPU has them: the crate is built for baseline x86-64, where these loops run
-/// 4 lanes wide. ([`super::simd::vectorized`] does the same for a closure, but a closure this
-/// large is not inlined into it, so its loops would stay baseline.)
-macro_rules! simd_variant {
-    ($name:ident => $inner:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {
-        #[allow(clippy::too_many_arguments)]
-        fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                fn fast($($arg: $ty),*) {
-                    $inner($($arg),*)
-                }
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU supports the features `fast` is compiled for (checked
-                    // above).
-                    return unsafe { fast($($arg),*) };
-                }
-            }
-            $inner($($arg),*)
-        }
-    };
 }
 
 simd_variant!(input_transform_simd => input_transform(
