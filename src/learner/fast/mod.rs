@@ -6,7 +6,11 @@
 //! The convolution is im2col + the `gemm` crate on tiles of output rows that fit in cache, one
 //! image per rayon task; the weight layout is `(9 * C_in) x C_out`, rows ordered
 //! `(ky, kx, c_in)`, so a 3x3 window of an NHWC image is three contiguous runs of `3 * C_in`
-//! values. Scratch buffers are thread-local and reused across batches.
+//! values. The fused conv + ReLU + pool with 8 or more input channels (the CNN's second layer)
+//! runs as Winograd F(2x2, 3x3) instead ([`winograd`]: 2.25x fewer multiplies, forward and
+//! both gradients); a first layer's weight gradient (K = 9 or 27) has its own register-blocked
+//! kernel. Scratch buffers are thread-local and reused across batches; the element-wise loops
+//! are compiled for AVX2 + FMA where the CPU has them ([`simd`]).
 //!
 //! Conventions (the same as PyTorch's): ReLU passes no gradient at exactly zero; a max-pool
 //! window sends its gradient to the first maximum in row-major order; odd sizes are floored.

@@ -782,6 +782,7 @@ fn winograd_matches_the_direct_convolution_forward_and_backward() {
     // no window), one window, more images than gradient groups, tiles of a product batch
     // spanning images, no images.
     let sizes: &[(usize, usize, usize, usize, usize)] = &[
+        (32, 16, 16, 32, 64),
         (3, 14, 14, 32, 64),
         (2, 7, 9, 8, 5),
         (1, 2, 2, 8, 3),
