@@ -64,9 +64,11 @@ fn reference_pool(x: &Tensor) -> Tensor {
     max_pool2x2_nchw(&x).unwrap().permute((0, 2, 3, 1)).unwrap()
 }
 
-/// Sizes (n, h, w, c_in, c_out): odd, tiny, and big enough for several tiles per image.
+/// Sizes (n, h, w, c_in, c_out): odd, tiny, and big enough for several tiles per image; 1 or 3
+/// input channels into whole 8-lane blocks take the small-K weight-gradient kernel.
 const CONV_SIZES: &[(usize, usize, usize, usize, usize)] = &[
     (3, 7, 5, 3, 4),
+    (2, 6, 7, 3, 16),
     (2, 1, 1, 1, 2),
     (1, 2, 3, 2, 1),
     (2, 4, 6, 8, 5),
