@@ -16,7 +16,7 @@ use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec};
 const COL_TILE_VALUES: usize = 64 * 1024;
 /// Most gradient partial sums per backward call: enough tasks for the threads, a fixed number
 /// so that the summation order (and so the result) does not depend on the thread count.
-pub(super) const MAX_GROUPS: usize = 16;
+const MAX_GROUPS: usize = 16;
 
 /// Shapes of one call: input N x H x W x C_in, weight (9 C_in) x C_out, bias C_out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,10 +265,11 @@ simd_variant!(small_k_weight_grad_simd => small_k_weight_grad(
 /// Input, weight and bias gradients of a backward pass (`None` where not needed).
 pub(super) type GradVecs = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
 
-/// Gradient accumulators of one group of images.
-struct Partial {
-    dw: Vec<f32>,
-    db: Vec<f32>,
+/// Gradient accumulators of one group of images (the Winograd path keeps its kernel gradient
+/// in the transformed domain here).
+pub(super) struct Partial {
+    pub(super) dw: Vec<f32>,
+    pub(super) db: Vec<f32>,
 }
 
 /// Which gradients a backward pass computes.
@@ -299,19 +300,9 @@ where
         return (None, None, None);
     }
     let (k, cout) = (g.k(), g.cout);
-    let groups = g.n.clamp(1, MAX_GROUPS);
-    let per = g.n.div_ceil(groups).max(1);
     let in_img = g.in_image();
-    let mut dx = if need.dx {
-        vec![0.0f32; g.n * in_img]
-    } else {
-        Vec::new()
-    };
-    let dx_parts: Vec<Option<&mut [f32]>> = if need.dx {
-        dx.chunks_mut(per * in_img).map(Some).collect()
-    } else {
-        (0..g.n.div_ceil(per)).map(|_| None).collect()
-    };
+    let (per, mut dx) = groups(g, need);
+    let dx_parts = group_parts(&mut dx, g, per, need);
     let tile_px = step * g.w;
     let partials: Vec<Partial> = dx_parts
         .into_par_iter()
@@ -369,16 +360,55 @@ where
             part
         })
         .collect();
+    let (dw, db) = sum_partials(&partials, need, k * cout, cout);
+    (need.dx.then_some(dx), dw, db)
+}
+
+/// The fixed split of a backward pass's images into at most [`MAX_GROUPS`] groups (so that the
+/// summation order, and so the result, does not depend on the thread count): images per group,
+/// and the zeroed input gradient (empty when not needed).
+pub(super) fn groups(g: &Geom, need: Need) -> (usize, Vec<f32>) {
+    let per = g.n.div_ceil(g.n.clamp(1, MAX_GROUPS)).max(1);
+    let dx = if need.dx {
+        vec![0.0f32; g.n * g.in_image()]
+    } else {
+        Vec::new()
+    };
+    (per, dx)
+}
+
+/// Each group's part of the input gradient (`None` per group when it is not needed).
+pub(super) fn group_parts<'a>(
+    dx: &'a mut [f32],
+    g: &Geom,
+    per: usize,
+    need: Need,
+) -> Vec<Option<&'a mut [f32]>> {
+    if need.dx {
+        dx.chunks_mut(per * g.in_image()).map(Some).collect()
+    } else {
+        (0..g.n.div_ceil(per)).map(|_| None).collect()
+    }
+}
+
+/// The groups' weight and bias gradient sums (`dw_len` and `db_len` values), added in order.
+pub(super) fn sum_partials(
+    partials: &[Partial],
+    need: Need,
+    dw_len: usize,
+    db_len: usize,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
     let sum = |pick: fn(&Partial) -> &Vec<f32>, len: usize| {
         let mut total = vec![0.0f32; len];
-        for p in &partials {
+        for p in partials {
             add_to(&mut total, pick(p));
         }
         total
     };
-    let dw = need.dw.then(|| sum(|p| &p.dw, k * cout));
-    let db = need.db.then(|| sum(|p| &p.db, cout));
-    (need.dx.then_some(dx), dw, db)
+    (
+        need.dw.then(|| sum(|p| &p.dw, dw_len)),
+        need.db.then(|| sum(|p| &p.db, db_len)),
+    )
 }
 
 /// Reads the three operands of a conv op in the backward pass and runs `f` on their values.

@@ -19,7 +19,7 @@
 
 use rayon::prelude::*;
 
-use super::conv::{Geom, GradVecs, Need, MAX_GROUPS};
+use super::conv::{group_parts, groups, sum_partials, Geom, GradVecs, Need, Partial};
 use super::gemm::{matmul, MatRef};
 use super::pool::max4;
 use super::scratch::with_scratch;
@@ -515,12 +515,6 @@ fn input_gradient(
     }
 }
 
-/// Gradient accumulators of one group of images.
-struct Partial {
-    du: Vec<f32>,
-    db: Vec<f32>,
-}
-
 /// Backward of [`forward_pool`] from its output `yv`, the output's gradient `dyv` and the saved
 /// maxima `arg`. Images are split into at most [`MAX_GROUPS`] groups whose partial sums are
 /// added in order, so the result does not depend on the thread count.
@@ -544,25 +538,14 @@ pub(super) fn backward_pool(
     } else {
         Vec::new()
     };
-    let groups = g.n.clamp(1, MAX_GROUPS);
-    let per = g.n.div_ceil(groups).max(1);
-    let in_img = g.in_image();
-    let mut dx = if need.dx {
-        vec![0.0f32; g.n * in_img]
-    } else {
-        Vec::new()
-    };
-    let dx_parts: Vec<Option<&mut [f32]>> = if need.dx {
-        dx.chunks_mut(per * in_img).map(Some).collect()
-    } else {
-        (0..g.n.div_ceil(per)).map(|_| None).collect()
-    };
+    let (per, mut dx) = groups(g, need);
+    let dx_parts = group_parts(&mut dx, g, per, need);
     let partials: Vec<Partial> = dx_parts
         .into_par_iter()
         .enumerate()
         .map(|(gi, mut dx_part)| {
             let mut part = Partial {
-                du: if need.dw {
+                dw: if need.dw {
                     vec![0.0; P * cin * cout]
                 } else {
                     Vec::new()
@@ -596,7 +579,7 @@ pub(super) fn backward_pool(
                             input_transform_simd(g, x, t0, tiles, v, work);
                             for p in 0..P {
                                 matmul(
-                                    &mut part.du[p * cin * cout..(p + 1) * cin * cout],
+                                    &mut part.dw[p * cin * cout..(p + 1) * cin * cout],
                                     cout,
                                     true,
                                     MatRef::row_major(
@@ -643,18 +626,7 @@ pub(super) fn backward_pool(
             part
         })
         .collect();
-    let sum = |pick: fn(&Partial) -> &Vec<f32>, len: usize| {
-        let mut total = vec![0.0f32; len];
-        for p in &partials {
-            for (t, v) in total.iter_mut().zip(pick(p)) {
-                *t += *v;
-            }
-        }
-        total
-    };
-    let dw = need
-        .dw
-        .then(|| kernel_gradient(g, &sum(|p| &p.du, P * cin * cout)));
-    let db = need.db.then(|| sum(|p| &p.db, cout));
+    let (du, db) = sum_partials(&partials, need, P * cin * cout, cout);
+    let dw = du.map(|du| kernel_gradient(g, &du));
     (need.dx.then_some(dx), dw, db)
 }
