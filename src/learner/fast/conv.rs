@@ -740,7 +740,7 @@ simd_variant!(pool_row_simd => pool_row(
 /// compiler knows the outputs do not overlap and vectorises the loop.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn unpool(
+pub(super) fn unpool(
     y: &[f32],
     dy: &[f32],
     arg: &[u8],

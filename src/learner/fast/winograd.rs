@@ -19,7 +19,7 @@
 
 use rayon::prelude::*;
 
-use super::conv::{group_parts, groups, sum_partials, Geom, GradVecs, Need, Partial};
+use super::conv::{group_parts, groups, sum_partials, unpool, Geom, GradVecs, Need, Partial};
 use super::gemm::{matmul, MatRef};
 use super::pool::max4;
 use super::scratch::with_scratch;
@@ -438,7 +438,7 @@ fn grad_transform(
             let mut it = ework.chunks_exact_mut(cout);
             std::array::from_fn(|_| it.next().expect("four vectors"))
         };
-        unpool_window(ys, ds, am, [&mut *e0, &mut *e1, &mut *e2, &mut *e3]);
+        unpool(ys, ds, am, e0, e1, e2, e3);
         if let Some(db) = db.as_deref_mut() {
             for co in 0..cout {
                 db[co] += e0[co] + e1[co] + e2[co] + e3[co];
@@ -458,23 +458,6 @@ fn grad_transform(
         lin4(r2, r3, r2, r2, d4, d5, d6, d7, |[x, y, _, _]| a2(x, y));
         lin4(r4, r5, r4, r4, d8, d9, d10, d11, |[x, y, _, _]| a2(x, y));
         lin4(r6, r7, r6, r6, d12, d13, d14, d15, |[x, y, _, _]| a2(x, y));
-    }
-}
-
-/// A window's four pre-activation gradients (top-left, top-right, bottom-left, bottom-right):
-/// the pooled gradient `ds` at the maximum `am` when the output `ys` is positive, else zero.
-#[inline(always)]
-fn unpool_window(ys: &[f32], ds: &[f32], am: &[u8], e: [&mut [f32]; 4]) {
-    let n = ys.len();
-    let (ds, am) = (&ds[..n], &am[..n]);
-    let [e0, e1, e2, e3] = e.map(|s| &mut s[..n]);
-    for co in 0..n {
-        let gy = if ys[co] > 0.0 { ds[co] } else { 0.0 };
-        let a = am[co];
-        e0[co] = if a == 0 { gy } else { 0.0 };
-        e1[co] = if a == 1 { gy } else { 0.0 };
-        e2[co] = if a == 2 { gy } else { 0.0 };
-        e3[co] = if a == 3 { gy } else { 0.0 };
     }
 }
 
