@@ -7,6 +7,7 @@ use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::gemm::{matmul, MatRef};
+use super::pool::{pool_row_simd, unpool_simd};
 use super::scratch::with_scratch;
 use super::simd::simd_variant;
 use super::winograd;
@@ -272,6 +273,17 @@ pub(super) struct Partial {
     pub(super) db: Vec<f32>,
 }
 
+impl Partial {
+    /// Zeroed accumulators of `dw_len` and `db_len` values, empty where `need` says not needed.
+    pub(super) fn new(need: Need, dw_len: usize, db_len: usize) -> Self {
+        let zeros = |on: bool, len: usize| if on { vec![0.0; len] } else { Vec::new() };
+        Self {
+            dw: zeros(need.dw, dw_len),
+            db: zeros(need.db, db_len),
+        }
+    }
+}
+
 /// Which gradients a backward pass computes.
 #[derive(Clone, Copy)]
 pub(super) struct Need {
@@ -308,14 +320,7 @@ where
         .into_par_iter()
         .enumerate()
         .map(|(gi, mut dx_part)| {
-            let mut part = Partial {
-                dw: if need.dw {
-                    vec![0.0; k * cout]
-                } else {
-                    Vec::new()
-                },
-                db: if need.db { vec![0.0; cout] } else { Vec::new() },
-            };
+            let mut part = Partial::new(need, k * cout, cout);
             let first = gi * per;
             let last = (first + per).min(g.n);
             with_scratch(tile_px * (cout + k), |buf| {
@@ -710,68 +715,6 @@ impl CustomOp3 for Conv3x3ReluPool {
         })
     }
 }
-
-/// Pools two activation rows (W x C each) into one row of W/2 x C maxima and their positions.
-#[inline(always)]
-fn pool_row(top: &[f32], bottom: &[f32], c: usize, out: &mut [f32], arg: &mut [u8]) {
-    let pw = out.len() / c;
-    for px in 0..pw {
-        let a = &top[2 * px * c..(2 * px + 1) * c];
-        let b = &top[(2 * px + 1) * c..(2 * px + 2) * c];
-        let d = &bottom[2 * px * c..(2 * px + 1) * c];
-        let e = &bottom[(2 * px + 1) * c..(2 * px + 2) * c];
-        let o = &mut out[px * c..(px + 1) * c];
-        let am = &mut arg[px * c..(px + 1) * c];
-        for j in 0..c {
-            let (m, i) = super::pool::max4(a[j], b[j], d[j], e[j]);
-            o[j] = m;
-            am[j] = i;
-        }
-    }
-}
-
-simd_variant!(pool_row_simd => pool_row(
-    top: &[f32], bottom: &[f32], c: usize, out: &mut [f32], arg: &mut [u8],
-));
-
-/// The gradient of one window position's four inputs (top-left, top-right, bottom-left,
-/// bottom-right; C values each) from its pooled value `y`, gradient `dy` and argmax: `dy` at
-/// the maximum when it is positive (ReLU), zero elsewhere. Separate arguments, so that the
-/// compiler knows the outputs do not overlap and vectorises the loop.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn unpool(
-    y: &[f32],
-    dy: &[f32],
-    arg: &[u8],
-    tl: &mut [f32],
-    tr: &mut [f32],
-    bl: &mut [f32],
-    br: &mut [f32],
-) {
-    let n = y.len();
-    let (dy, arg, tl, tr, bl, br) = (
-        &dy[..n],
-        &arg[..n],
-        &mut tl[..n],
-        &mut tr[..n],
-        &mut bl[..n],
-        &mut br[..n],
-    );
-    for j in 0..n {
-        let gy = if y[j] > 0.0 { dy[j] } else { 0.0 };
-        let a = arg[j];
-        tl[j] = if a == 0 { gy } else { 0.0 };
-        tr[j] = if a == 1 { gy } else { 0.0 };
-        bl[j] = if a == 2 { gy } else { 0.0 };
-        br[j] = if a == 3 { gy } else { 0.0 };
-    }
-}
-
-simd_variant!(unpool_simd => unpool(
-    y: &[f32], dy: &[f32], arg: &[u8], tl: &mut [f32], tr: &mut [f32], bl: &mut [f32],
-    br: &mut [f32],
-));
 
 fn conv_args(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
     if !x.device().is_cpu() {

@@ -4,7 +4,7 @@
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::simd::vectorized;
+use super::simd::{simd_variant, vectorized};
 use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec};
 
 /// The maximum of a 2x2 window given in row-major order and the index of its first occurrence;
@@ -20,6 +20,71 @@ pub(super) fn max4(a: f32, b: f32, c: f32, d: f32) -> (f32, u8) {
     }
     (m, i)
 }
+
+// The window helpers of the fused conv + ReLU + pool ([`super::conv::Conv3x3ReluPool`], and
+// its Winograd path).
+
+/// Pools two activation rows (W x C each) into one row of W/2 x C maxima and their positions.
+#[inline(always)]
+pub(super) fn pool_row(top: &[f32], bottom: &[f32], c: usize, out: &mut [f32], arg: &mut [u8]) {
+    let pw = out.len() / c;
+    for px in 0..pw {
+        let a = &top[2 * px * c..(2 * px + 1) * c];
+        let b = &top[(2 * px + 1) * c..(2 * px + 2) * c];
+        let d = &bottom[2 * px * c..(2 * px + 1) * c];
+        let e = &bottom[(2 * px + 1) * c..(2 * px + 2) * c];
+        let o = &mut out[px * c..(px + 1) * c];
+        let am = &mut arg[px * c..(px + 1) * c];
+        for j in 0..c {
+            let (m, i) = max4(a[j], b[j], d[j], e[j]);
+            o[j] = m;
+            am[j] = i;
+        }
+    }
+}
+
+simd_variant!(pub(super) pool_row_simd => pool_row(
+    top: &[f32], bottom: &[f32], c: usize, out: &mut [f32], arg: &mut [u8],
+));
+
+/// The gradient of one window position's four inputs (top-left, top-right, bottom-left,
+/// bottom-right; C values each) from its pooled value `y`, gradient `dy` and argmax: `dy` at
+/// the maximum when it is positive (ReLU), zero elsewhere. Separate arguments, so that the
+/// compiler knows the outputs do not overlap and vectorises the loop.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn unpool(
+    y: &[f32],
+    dy: &[f32],
+    arg: &[u8],
+    tl: &mut [f32],
+    tr: &mut [f32],
+    bl: &mut [f32],
+    br: &mut [f32],
+) {
+    let n = y.len();
+    let (dy, arg, tl, tr, bl, br) = (
+        &dy[..n],
+        &arg[..n],
+        &mut tl[..n],
+        &mut tr[..n],
+        &mut bl[..n],
+        &mut br[..n],
+    );
+    for j in 0..n {
+        let gy = if y[j] > 0.0 { dy[j] } else { 0.0 };
+        let a = arg[j];
+        tl[j] = if a == 0 { gy } else { 0.0 };
+        tr[j] = if a == 1 { gy } else { 0.0 };
+        bl[j] = if a == 2 { gy } else { 0.0 };
+        br[j] = if a == 3 { gy } else { 0.0 };
+    }
+}
+
+simd_variant!(pub(super) unpool_simd => unpool(
+    y: &[f32], dy: &[f32], arg: &[u8], tl: &mut [f32], tr: &mut [f32], bl: &mut [f32],
+    br: &mut [f32],
+));
 
 /// Shapes of one call: N x H x W x C in, N x H/2 x W/2 x C out.
 #[derive(Clone, Copy, Debug)]

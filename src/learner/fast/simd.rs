@@ -25,9 +25,9 @@ pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
 /// 4 lanes wide. ([`vectorized`] does the same for a closure, but a large closure is not
 /// inlined into it, so its loops would stay baseline.)
 macro_rules! simd_variant {
-    ($name:ident => $inner:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {
+    ($vis:vis $name:ident => $inner:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {
         #[allow(clippy::too_many_arguments)]
-        fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]

@@ -19,9 +19,10 @@
 
 use rayon::prelude::*;
 
-use super::conv::{group_parts, groups, sum_partials, unpool, Geom, GradVecs, Need, Partial};
+use super::conv::{group_parts, groups, sum_partials, Geom, GradVecs, Need, Partial};
 use super::gemm::{matmul, MatRef};
 use super::pool::max4;
+use super::pool::unpool;
 use super::scratch::with_scratch;
 use super::simd::simd_variant;
 use super::uninit_vec;
@@ -527,14 +528,7 @@ pub(super) fn backward_pool(
         .into_par_iter()
         .enumerate()
         .map(|(gi, mut dx_part)| {
-            let mut part = Partial {
-                dw: if need.dw {
-                    vec![0.0; P * cin * cout]
-                } else {
-                    Vec::new()
-                },
-                db: if need.db { vec![0.0; cout] } else { Vec::new() },
-            };
+            let mut part = Partial::new(need, P * cin * cout, cout);
             let first = gi * per;
             let last = (first + per).min(g.n);
             let (t_first, t_last) = (first * per_img, last * per_img);
