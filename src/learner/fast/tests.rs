@@ -283,34 +283,41 @@ fn fused_conv_pool_matches_conv_then_pool() {
         (2, 14, 14, 32, 64),
         (1, 31, 30, 32, 8),
     ];
-    for &(n, h, w, ci, co) in sizes {
-        let x = var(random(&mut rng, &[n, h, w, ci], 1.0));
-        let wf = var(random(&mut rng, &[9 * ci, co], 0.5));
-        let b = var(random(&mut rng, &[co], 0.5));
-        let (xt, wt, bt) = (x.as_tensor(), wf.as_tensor(), b.as_tensor());
-        let fused = conv3x3_relu_pool(xt, wt, bt).unwrap();
-        let split = max_pool2x2(&conv3x3_relu(xt, wt, bt).unwrap()).unwrap();
-        let what = format!("fused {n}x{h}x{w}x{ci}->{co}");
+    let split: Build = |x, w, b| max_pool2x2(&conv3x3_relu(x, w, b)?);
+    for &size in sizes {
         // From 8 input channels the fused op runs as Winograd: equal up to rounding.
-        let tol = if ci >= 8 { 1e-6 } else { 0.0 };
-        assert_close(&fused, &split, tol, &format!("{what} forward"));
-        let r = random(&mut rng, fused.dims(), 1.0);
-        let gf = (&fused * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let gs = (&split * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (v, name) in [(&x, "dx"), (&wf, "dw"), (&b, "db")] {
-            let got = gf.get(v).unwrap();
-            assert_close(got, gs.get(v).unwrap(), 1e-6, &format!("{what} {name}"));
-        }
+        let tol = if size.3 >= 8 { 1e-6 } else { 0.0 };
+        let ops = [("fused", conv3x3_relu_pool as Build), ("split", split)];
+        assert_ops_agree(&mut rng, size, 0.5, ops, (tol, 1e-6));
+    }
+}
+
+/// A conv op (or a composition) on input, kernel and bias.
+type Build = fn(&Tensor, &Tensor, &Tensor) -> candle_core::Result<Tensor>;
+
+/// Two implementations of one conv op on the same random input, kernel (values up to
+/// `w_scale`) and bias: the forward within `fwd_tol` and the three gradients of a random
+/// weighting of the output within `grad_tol` (relative to scale, see [`assert_close`]).
+fn assert_ops_agree(
+    rng: &mut Rng,
+    (n, h, w, ci, co): (usize, usize, usize, usize, usize),
+    w_scale: f32,
+    [(name_a, a), (name_b, b_op)]: [(&str, Build); 2],
+    (fwd_tol, grad_tol): (f32, f32),
+) {
+    let x = var(random(rng, &[n, h, w, ci], 1.0));
+    let wf = var(random(rng, &[9 * ci, co], w_scale));
+    let b = var(random(rng, &[co], w_scale));
+    let (xt, wt, bt) = (x.as_tensor(), wf.as_tensor(), b.as_tensor());
+    let (ya, yb) = (a(xt, wt, bt).unwrap(), b_op(xt, wt, bt).unwrap());
+    let what = format!("{name_a} vs {name_b} {n}x{h}x{w}x{ci}->{co}");
+    assert_close(&ya, &yb, fwd_tol, &format!("{what} forward"));
+    let r = random(rng, ya.dims(), 1.0);
+    let grads = |y: &Tensor| (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let (ga, gb) = (grads(&ya), grads(&yb));
+    for (v, name) in [(&x, "dx"), (&wf, "dw"), (&b, "db")] {
+        let got = ga.get(v).unwrap();
+        assert_close(got, gb.get(v).unwrap(), grad_tol, &format!("{what} {name}"));
     }
 }
 
@@ -349,7 +356,6 @@ fn finite_differences_at(seed: u64, n: usize, h: usize, w: usize, ci: usize, co:
     let x = var(random(&mut rng, &[n, h, w, ci], 1.0));
     let wf = var(random(&mut rng, &[9 * ci, co], 0.5));
     let b = var(random(&mut rng, &[co], 0.5));
-    type Build = fn(&Tensor, &Tensor, &Tensor) -> candle_core::Result<Tensor>;
     let split: Build = |x, w, b| max_pool2x2(&conv3x3_relu(x, w, b)?);
     let builds: [(&str, Build); 3] = [
         ("conv3x3_relu", conv3x3_relu),
@@ -793,22 +799,12 @@ fn winograd_matches_the_direct_convolution_forward_and_backward() {
         (3, 3, 11, 9, 7),
         (0, 4, 4, 8, 8),
     ];
-    for &(n, h, w, ci, co) in sizes {
-        let x = var(random(&mut rng, &[n, h, w, ci], 1.0));
-        let wf = var(random(&mut rng, &[9 * ci, co], 0.3));
-        let b = var(random(&mut rng, &[co], 0.3));
-        let (xt, wt, bt) = (x.as_tensor(), wf.as_tensor(), b.as_tensor());
-        let wino = conv3x3_relu_pool(xt, wt, bt).unwrap();
-        let direct = conv3x3_relu_pool_direct(xt, wt, bt).unwrap();
-        let what = format!("winograd {n}x{h}x{w}x{ci}->{co}");
-        assert_close(&wino, &direct, 2e-6, &format!("{what} forward"));
-        let r = random(&mut rng, wino.dims(), 1.0);
-        let grads = |y: &Tensor| (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let (gw, gd) = (grads(&wino), grads(&direct));
-        for (v, name) in [(&x, "dx"), (&wf, "dw"), (&b, "db")] {
-            let got = gw.get(v).unwrap();
-            assert_close(got, gd.get(v).unwrap(), 2e-6, &format!("{what} {name}"));
-        }
+    for &size in sizes {
+        let ops = [
+            ("winograd", conv3x3_relu_pool as Build),
+            ("direct", conv3x3_relu_pool_direct),
+        ];
+        assert_ops_agree(&mut rng, size, 0.3, ops, (2e-6, 2e-6));
     }
 }
 
