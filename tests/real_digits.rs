@@ -336,3 +336,89 @@ fn the_default_coteaches_random_digit_flips_and_beats_plain_itlm_at_the_clean_sh
     // Measured +8.8 points here (+3.9 with the CLI's copies).
     assert!(aa > oa + 0.03, "test accuracy auto {aa} vs off {oa}");
 }
+
+/// A forward-corrected round whose model folds a class trains again, fresh, without flips into
+/// it (`RoundMetrics::unfolded`, `transition::without_flips_into`). The pairs are every one of
+/// the 18 in the test above where the one-sided matrix still folded a class (corruption / run
+/// 1 / 1, 2 / 1, 4 / 1, 6 / 1): round 0 read a flip the wrong way, or two classes flipping
+/// into one, so the matrix explained a class's labels by its neighbours and round 1's model
+/// predicted it for almost none of its samples. Measured here when written (the same code
+/// with the retraining switched off in an experiment build, against with it): test accuracy
+/// 83.6 / 83.9 / 86.9 / 75.8% (mean 82.6) without, 92.4 / 82.1 / 97.0 / 94.0% (mean 91.4)
+/// with; plain ITLM (`Forward::Off`) 80.6 / 73.3 / 83.4 / 76.3% (mean 78.4). Round 1 caught
+/// classes 7 and 8 (the second in a second pass), 5, 1 and 7; at 6 / 1 the final round
+/// folded class 8 again and trained again too. Asserted: the fold is caught in round 1 (each
+/// recorded class under a tenth of its labelled count in the first model), the round's
+/// matrix has no flips into it, no class of the final model is folded, and the default
+/// beats plain ITLM by 5 points on the mean. About 50 s on 2 cores in release.
+#[test]
+fn a_forward_round_that_folds_a_class_trains_again_without_flips_into_it() {
+    let Some(wheel) = sklearn_wheel("digits unfolding") else {
+        return;
+    };
+    let (train, test) = split(&digits(&wheel), 1400, 12345);
+    let base = Config {
+        tau: 0.6,
+        ..Default::default()
+    };
+    let (mut auto, mut off) = (Vec::new(), Vec::new());
+    for (corrupt_seed, seed) in [(1, 1), (2, 1), (4, 1), (6, 1)] {
+        let (c, bad) = systematic_40(&train, corrupt_seed);
+        let labels = c.data.labels();
+        let cfg = Config {
+            seed,
+            ..base.clone()
+        };
+        let a = run(&c.data, &test, &bad, &cfg);
+        let o = run(
+            &c.data,
+            &test,
+            &bad,
+            &Config {
+                transition: Forward::Off,
+                ..cfg
+            },
+        );
+        let ra = a.predicted_over_labelled(labels);
+        let unfolded = &a.hist[1].metrics.unfolded;
+        eprintln!(
+            "corruption {corrupt_seed}, run {seed}: auto {:.1}% (round 1 unfolded {unfolded:?}, the final round {:?}), off {:.1}%; predicted / labelled: {:?}",
+            a.test_acc() * 100.0,
+            a.hist.last().unwrap().metrics.unfolded,
+            o.test_acc() * 100.0,
+            ra.iter().map(|x| (x * 100.0).round() / 100.0).collect::<Vec<_>>()
+        );
+        assert_eq!(a.decided, [true]);
+        assert!(
+            !unfolded.is_empty(),
+            "corruption {corrupt_seed}, run {seed}: round 1's first model folded no class"
+        );
+        let k = 10;
+        let t = &a.hist[1].transition;
+        for f in unfolded {
+            assert!((f.predicted as f64) < 0.1 * f.labelled as f64, "{f:?}");
+            let c = f.class as usize;
+            assert!(
+                (0..k).filter(|&j| j != c).all(|j| t[j * k + c] == 0.0),
+                "round 1's matrix still flips into class {c}: {t:?}"
+            );
+        }
+        for (class, r) in ra.iter().enumerate() {
+            assert!(
+                *r >= itlm::STARVED_SHARE,
+                "corruption {corrupt_seed}, run {seed}: class {class} folded in the final model ({ra:?})"
+            );
+        }
+        auto.push(a.test_acc());
+        off.push(o.test_acc());
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (aa, oa) = (mean(&auto), mean(&off));
+    eprintln!(
+        "mean test accuracy: auto {:.2}%, off {:.2}%",
+        aa * 100.0,
+        oa * 100.0
+    );
+    // Measured +13.0 points (without the retraining: +4.2).
+    assert!(aa > oa + 0.05, "test accuracy auto {aa} vs off {oa}");
+}

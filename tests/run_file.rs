@@ -740,7 +740,7 @@ fn forward_correction_modes_read_back_and_version_11_flags_read_as_on_or_off() {
                 before: c.into(),
                 transition: flag,
             },
-            itlm_inspector::export::run_file::RoundExtras::of,
+            itlm_inspector::export::legacy::RoundExtrasV15::of,
         );
         assert_eq!(decode(&with_header(11, &v11)).unwrap(), run);
     }
@@ -764,7 +764,7 @@ fn coteaching_reads_back_and_version_12_reads_as_itlm() {
     let v12 = old_body(
         &co,
         |c| itlm_inspector::export::legacy::ConfigNoCoteach::from(c),
-        itlm_inspector::export::run_file::RoundExtras::of,
+        itlm_inspector::export::legacy::RoundExtrasV15::of,
     );
     let read = decode(&with_header(12, &v12)).unwrap();
     assert_eq!(read.config.coteach, None);
@@ -788,7 +788,7 @@ fn pseudo_labels_read_back_and_version_13_reads_without_them() {
     let v13 = old_body(
         &co,
         |c| itlm_inspector::export::legacy::ConfigNoPseudo::from(c),
-        itlm_inspector::export::run_file::RoundExtras::of,
+        itlm_inspector::export::legacy::RoundExtrasV15::of,
     );
     let read = decode(&with_header(13, &v13)).unwrap();
     let ct = read.config.coteach.expect("still co-teaching");
@@ -814,7 +814,7 @@ fn augmentation_reads_back_and_version_14_reads_without_it() {
     let v14 = old_body(
         &co,
         |c| itlm_inspector::export::legacy::ConfigNoAugment::from(c),
-        itlm_inspector::export::run_file::RoundExtras::of,
+        itlm_inspector::export::legacy::RoundExtrasV15::of,
     );
     let read = decode(&with_header(14, &v14)).unwrap();
     assert!(
@@ -824,6 +824,35 @@ fn augmentation_reads_back_and_version_14_reads_without_it() {
     assert_eq!(read.config.coteach, co.config.coteach);
     assert_eq!(read.rounds, co.rounds);
     assert!(decode(&with_header(RUN_VERSION, &v14)).is_err());
+}
+
+/// Version 16 stores the classes a forward round's first model folded before the round trained
+/// again; a version-15 file (no build before 16 trained a round again) reads with none.
+#[test]
+fn folded_classes_read_back_and_version_15_reads_without_them() {
+    let mut run = transition_run();
+    run.config.transition = Forward::Auto;
+    std::sync::Arc::make_mut(&mut run.rounds[1])
+        .metrics
+        .unfolded = vec![itlm::Starved {
+        class: 2,
+        predicted: 0,
+        labelled: 17,
+    }];
+    let back = decode(&run.to_bytes().unwrap()).unwrap();
+    assert_eq!(back, run);
+    assert_eq!(back.rounds[1].metrics.unfolded[0].labelled, 17);
+    assert!(back.rounds[0].metrics.unfolded.is_empty());
+    let v15 = old_body(
+        &run,
+        |c| c.clone(),
+        itlm_inspector::export::legacy::RoundExtrasV15::of,
+    );
+    let read = decode(&with_header(15, &v15)).unwrap();
+    assert!(read.rounds.iter().all(|r| r.metrics.unfolded.is_empty()));
+    assert_eq!(read.rounds[1].transition, run.rounds[1].transition);
+    assert_eq!(read.config, run.config);
+    assert!(decode(&with_header(RUN_VERSION, &v15)).is_err());
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

@@ -2403,6 +2403,37 @@ fn a_class_the_model_folded_into_another_is_named() {
     assert!(h.query_by_label_contains("'s model predicts").is_none());
 }
 
+/// A forward round that trained again because its first model folded a class (the record's
+/// `unfolded`, kept in the run file) says so under that round's figures, with the counts; the
+/// other rounds do not.
+#[test]
+fn a_forward_round_that_trained_again_after_a_fold_says_so() {
+    use itlm_inspector::export::RunFile;
+    let (_data, out, file) = saved_run(&[]);
+    let mut run = RunFile::read(&file).unwrap();
+    assert!(run.rounds.len() >= 2);
+    let labelled = run.dataset.labels.iter().filter(|&&l| l == 1).count();
+    std::sync::Arc::make_mut(&mut run.rounds[1])
+        .metrics
+        .unfolded = vec![itlm_inspector::itlm::Starved {
+        class: 1,
+        predicted: 0,
+        labelled,
+    }];
+    let mut h = open_edited(out.path(), "unfolded.itlm", &run);
+    h.state_mut().state.select_round(1);
+    h.run_steps(3);
+    let name = run.dataset.classes[1].clone();
+    h.get_by_label(&format!(
+        "round 1: its first forward-corrected model folded {name} (predicted for 0 of the {labelled} samples labelled {name}) into other classes (the matrix explained its labels by other classes' flips); the round trained again, fresh, with no flips into it"
+    ));
+    h.state_mut().state.select_round(0);
+    h.run_steps(3);
+    assert!(h
+        .query_by_label_contains("forward-corrected model folded")
+        .is_none());
+}
+
 /// The label-noise correction's three modes in More...: `on` goes off when the restore (which
 /// chooses the final set) is ticked; `auto` stays, and the run applies it as off.
 #[test]

@@ -260,6 +260,7 @@ pub fn run_and_export(
     let mut forward_auto = None;
     let mut coteach_auto = None;
     let mut final_check = None;
+    let classes = p.train.classes.clone();
     let mut observer = |e: &Event| -> Result<()> {
         if STOP.load(Ordering::SeqCst) {
             return Err(Error::Cancelled);
@@ -298,6 +299,9 @@ pub fn run_and_export(
             }
             Event::RoundDone(r) => {
                 bar.suspend(|| eprintln!("{}", session::round_line(r, LineStyle::Full)));
+                if let Some(line) = session::unfolded_line(r, &classes) {
+                    bar.suspend(|| eprintln!("{line}"));
+                }
             }
             Event::CoteachChosen {
                 shape,
@@ -508,6 +512,9 @@ pub fn round_json(r: &RoundRecord) -> serde_json::Value {
         "trim_f1": m.trim.map(|t| t.f1),
         "estimated_precision": m.estimated.map(|e| e.0),
         "estimated_recall": m.estimated.map(|e| e.1),
+        "unfolded": m.unfolded.iter().map(|s| json!({
+            "class": s.class, "predicted": s.predicted, "labelled": s.labelled,
+        })).collect::<Vec<_>>(),
         "relabelled": r.relabelled_count(),
         "relabel_precision": m.relabel.map(|q| q.precision),
         "relabel_recall": m.relabel.map(|q| q.recall),

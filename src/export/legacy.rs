@@ -1,9 +1,13 @@
-//! The bodies written by earlier builds (run file versions 1 to 14), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 15), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
-//! - 14: `Config::augment` (versions 1 to 13: runs trained on the images as they are).
+//! - 16: each round's folded classes in the round extras, where a forward round trained again
+//!   without flips into them ([`RoundExtrasV15`]: versions 11 to 15 never trained a round
+//!   again).
+//! - 15: `Config::augment` (versions 1 to 14: runs trained on the images as they are).
+//! - 14: `CoTeach::pseudo` (version 13: co-teaching without pseudo-labels).
 //! - 13: `Config::coteach` (version 12: runs were ITLM's rounds).
 //! - 12: `Config::transition` is a mode ([`Forward`]: off, on, auto); version 11 stored a
 //!   flag (off or on).
@@ -489,6 +493,7 @@ impl From<RoundExtrasV9> for RoundExtras {
             spectral: Vec::new(),
             transition: Vec::new(),
             estimated: None,
+            unfolded: Vec::new(),
         }
     }
 }
@@ -513,6 +518,7 @@ impl From<RoundExtrasV10> for RoundExtras {
             spectral: x.spectral,
             transition: Vec::new(),
             estimated: None,
+            unfolded: Vec::new(),
         }
     }
 }
@@ -667,6 +673,51 @@ impl From<&Config> for ConfigNoAugment {
         ConfigNoAugment {
             before: c.into(),
             coteach: c.coteach,
+        }
+    }
+}
+
+/// What versions 11 to 15 store of each round after the body: today's [`RoundExtras`] without
+/// the classes a forward round's model folded before the round trained again (no build before
+/// version 16 trained a round again).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundExtrasV15 {
+    pub relabelled: Vec<Option<u32>>,
+    pub relabel: Option<crate::itlm::RelabelQuality>,
+    pub held_out: Vec<bool>,
+    pub clusters: Option<crate::itlm::ClusterReport>,
+    pub spectral: Vec<f32>,
+    pub transition: Vec<f32>,
+    pub estimated: Option<(f64, f64)>,
+}
+
+impl From<RoundExtrasV15> for RoundExtras {
+    fn from(x: RoundExtrasV15) -> Self {
+        RoundExtras {
+            relabelled: x.relabelled,
+            relabel: x.relabel,
+            held_out: x.held_out,
+            clusters: x.clusters,
+            spectral: x.spectral,
+            transition: x.transition,
+            estimated: x.estimated,
+            unfolded: Vec::new(),
+        }
+    }
+}
+
+impl RoundExtrasV15 {
+    /// What a version-15 file stored of `r` (for tests).
+    pub fn of(r: &crate::itlm::RoundRecord) -> Self {
+        let x = RoundExtras::of(r);
+        RoundExtrasV15 {
+            relabelled: x.relabelled,
+            relabel: x.relabel,
+            held_out: x.held_out,
+            clusters: x.clusters,
+            spectral: x.spectral,
+            transition: x.transition,
+            estimated: x.estimated,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::legacy::{
     self, ConfigFlagTransition, ConfigNoAugment, ConfigNoClusters, ConfigNoCoteach, ConfigNoPseudo,
-    ConfigNoTransition, RoundExtrasV10, RoundExtrasV8, RoundExtrasV9,
+    ConfigNoTransition, RoundExtrasV10, RoundExtrasV15, RoundExtrasV8, RoundExtrasV9,
 };
 use super::run_file::{
     absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, RunFileOf, HEADER_LEN,
@@ -86,24 +86,29 @@ impl RunFile {
                 Config::from,
             )
             .map_err(damaged)?,
-            11 => decode_with_extras::<ConfigFlagTransition, RoundExtras>(
+            11 => decode_with_extras::<ConfigFlagTransition, RoundExtrasV15>(
                 Self::checked_body(bytes).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
-            12 => decode_with_extras::<ConfigNoCoteach, RoundExtras>(
+            12 => decode_with_extras::<ConfigNoCoteach, RoundExtrasV15>(
                 Self::checked_body(bytes).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
-            13 => decode_with_extras::<ConfigNoPseudo, RoundExtras>(
+            13 => decode_with_extras::<ConfigNoPseudo, RoundExtrasV15>(
                 Self::checked_body(bytes).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
-            14 => decode_with_extras::<ConfigNoAugment, RoundExtras>(
+            14 => decode_with_extras::<ConfigNoAugment, RoundExtrasV15>(
                 Self::checked_body(bytes).map_err(damaged)?,
                 Config::from,
+            )
+            .map_err(damaged)?,
+            15 => decode_with_extras::<Config, RoundExtrasV15>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                |c| c,
             )
             .map_err(damaged)?,
             RUN_VERSION => decode_with_extras::<Config, RoundExtras>(

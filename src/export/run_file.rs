@@ -1,12 +1,12 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 15 (what this build writes; all integers little-endian):
+//! Layout, version 16 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 15
+//!      8     4  version: u32 = 16
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
 //!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
@@ -14,7 +14,8 @@
 //!               [`RoundExtras`] per round (a postcard `Vec`: the samples the round's
 //!               selection relabelled and their quality, the samples the clustering cut
 //!               held out and its report, the spectral scores, the transition matrix
-//!               the round trained with), exactly `body length`
+//!               the round trained with, the classes a forward round folded before it
+//!               trained again), exactly `body length`
 //!               bytes
 //! ```
 //!
@@ -34,8 +35,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 14).
-pub const RUN_VERSION: u32 = 15;
+/// Version of the run file layout this build writes (it also reads versions 1 to 15).
+pub const RUN_VERSION: u32 = 16;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 
@@ -240,6 +241,7 @@ impl RunFile {
             r.spectral = x.spectral;
             r.transition = x.transition;
             r.metrics.estimated = x.estimated;
+            r.metrics.unfolded = x.unfolded;
         }
         Ok(())
     }
@@ -359,6 +361,9 @@ pub struct RoundExtras {
     /// and its cut's estimated precision and recall.
     pub transition: Vec<f32>,
     pub estimated: Option<(f64, f64)>,
+    /// Version 16: the classes a forward round's model folded before the round trained again
+    /// ([`crate::itlm::RoundMetrics::unfolded`]).
+    pub unfolded: Vec<crate::itlm::Starved>,
 }
 
 impl RoundExtras {
@@ -373,6 +378,7 @@ impl RoundExtras {
             spectral: r.spectral.clone(),
             transition: r.transition.clone(),
             estimated: r.metrics.estimated,
+            unfolded: r.metrics.unfolded.clone(),
         }
     }
 }

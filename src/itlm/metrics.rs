@@ -78,6 +78,13 @@ pub struct RoundMetrics {
     /// body (version 11), not by serde here.
     #[serde(skip)]
     pub estimated: Option<(f64, f64)>,
+    /// The classes a forward-corrected round's model folded ([`starved_classes`]) before the
+    /// round trained again, fresh, with no flips into them
+    /// ([`super::transition::without_flips_into`]): each with its counts under the folded
+    /// model. Empty for every other round. Stored after the body (version 16), not by serde
+    /// here.
+    #[serde(skip)]
+    pub unfolded: Vec<Starved>,
     /// The noise-rate hint fitted to this round's losses (never applied by itself).
     pub suggestion: Option<super::suggest::Suggestion>,
 }
@@ -137,7 +144,7 @@ mod tests {
 /// folded into another class (a forward-corrected model that read a class's flip the wrong
 /// way predicted whole digit classes for no sample: README, Noisy labels) or trimmed away.
 /// The run's own figures (its estimated precision) do not show it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Starved {
     pub class: u32,
     /// Samples the model predicts as the class.

@@ -8,7 +8,7 @@ use super::clusters;
 use super::config::{Config, Forward, LossAggregate};
 use super::final_check::{self, FinalCheck, FinalSet};
 use super::learner::{Learner, Phase, Tick};
-use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
+use super::metrics::{accuracy, finite_mean, starved_classes, RoundMetrics, Starved, TrimQuality};
 use super::pins::Pins;
 use super::record::RoundRecord;
 use super::relabel::{self, RelabelQuality};
@@ -494,6 +494,8 @@ pub fn run<L: Learner + ?Sized>(
         // The probe's training counts as this round's.
         let probe_secs = probe_start.elapsed().as_secs_f64();
         let mut transition = None;
+        // The classes this round's forward-corrected model folded, before it trained again.
+        let mut unfolded: Vec<Starved> = Vec::new();
         if forward {
             // A learner that cannot train through a matrix trains plainly on the cut.
             if learner.set_transition(prev_matrix.as_deref())? && prev_matrix.is_some() {
@@ -513,7 +515,7 @@ pub fn run<L: Learner + ?Sized>(
                 .is_some_and(|p| p.round + 1 == round && !p.transition.is_empty()))
         .then(|| config.continued_final_epochs(first))
         .flatten();
-        let epochs = continued.unwrap_or_else(|| config.epochs_at(round));
+        let mut epochs = continued.unwrap_or_else(|| config.epochs_at(round));
         observer.on(&Event::RoundStarted {
             round,
             rounds: last,
@@ -552,9 +554,37 @@ pub fn run<L: Learner + ?Sized>(
                 round,
                 learner.train(trained, &train_idx, epochs, seed, &mut tick)?,
             )?;
+            let mut s = scored(learner, data, &all, spectral, &mut tick)?;
+            // A forward-corrected model that predicts a class for almost none of the samples
+            // labelled so has folded it: a flip read the wrong way (or two classes flipping
+            // into one) let the matrix explain the class's labels by other classes. The round
+            // trains again, fresh and for the round's own length (a final round then no
+            // longer continues the forward round's model), with no flips into the class; the
+            // next round's matrix is estimated afresh from that model.
+            while let Some(t) = transition.as_ref() {
+                let k = trained.num_classes();
+                let folded: Vec<Starved> = starved_classes(trained.labels(), &s.0.predicted, k)
+                    .into_iter()
+                    .filter(|f| !unfolded.iter().any(|u| u.class == f.class))
+                    .collect();
+                if folded.is_empty() {
+                    break;
+                }
+                unfolded.extend(folded);
+                let classes: Vec<usize> = unfolded.iter().map(|f| f.class as usize).collect();
+                let t = transition::without_flips_into(t, k, &classes);
+                learner.reset(init_seed(config.seed, round))?;
+                learner.set_transition(Some(&t))?;
+                transition = Some(t);
+                epochs = config.epochs_at(round);
+                check_finite(
+                    round,
+                    learner.train(trained, &train_idx, epochs, seed, &mut tick)?,
+                )?;
+                s = scored(learner, data, &all, spectral, &mut tick)?;
+            }
             let train_secs = t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
-            let s = scored(learner, data, &all, spectral, &mut tick)?;
             (s, train_secs, t1)
         };
         if scores.loss.len() != n {
@@ -567,6 +597,7 @@ pub fn run<L: Learner + ?Sized>(
         let mut metrics = RoundMetrics {
             mean_loss: finite_mean(&scores.loss),
             suggestion: super::suggest::carried(history, &scores.loss),
+            unfolded,
             ..Default::default()
         };
         if learner.is_classifier() {

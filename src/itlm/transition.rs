@@ -106,6 +106,26 @@ pub fn for_training(t: Vec<f32>, classes: usize) -> Vec<f32> {
     }
 }
 
+/// `t` with no flips into `classes`: every other class's cell into one of them goes back to
+/// that class's own label, so only a class's own samples explain its labels. What a
+/// forward-corrected round trains with again after its model folded those classes
+/// ([`super::run`]): a flip read the wrong way (c + 1 -> c for c -> c + 1) or two classes
+/// flipping into one let the matrix explain a class's labels by its neighbours, and the
+/// model then predicts the class for almost none of its samples. The folded class's own row
+/// stays: its flips are what its samples look like under other labels, not what folds it.
+pub fn without_flips_into(t: &[f32], k: usize, classes: &[usize]) -> Vec<f32> {
+    let mut t = t.to_vec();
+    if t.len() != k * k {
+        return t;
+    }
+    for &c in classes.iter().filter(|&&c| c < k) {
+        for j in (0..k).filter(|&j| j != c) {
+            t[j * k + j] += std::mem::take(&mut t[j * k + c]);
+        }
+    }
+    t
+}
+
 /// The largest cell of true class `j`'s row other than its own label: the label its flipped
 /// samples most often carry, and the share (None for a one-class row).
 pub fn top_flip(row: &[f32], j: usize) -> Option<(usize, f32)> {
@@ -269,6 +289,35 @@ mod tests {
         }
         // Anything but a square matrix comes back as it was.
         assert_eq!(one_sided(&t[..4], 3), t[..4].to_vec());
+    }
+
+    /// The digits' fold: 1 -> 2 read the right way, 3 -> 2 the wrong way (the truth is 2 -> 3),
+    /// so label 2 is explained by two neighbours. Without flips into 2, both cells go back to
+    /// their rows' own labels; class 2's own flip and every other cell stay.
+    #[test]
+    fn no_flips_into_a_folded_class_and_its_own_row_stays() {
+        let t = [
+            0.9, 0.1, 0.0, 0.0, //
+            0.0, 0.7, 0.3, 0.0, //
+            0.0, 0.0, 0.8, 0.2, //
+            0.0, 0.0, 0.25, 0.75,
+        ];
+        let u = without_flips_into(&t, 4, &[2]);
+        let want = [
+            0.9, 0.1, 0.0, 0.0, //
+            0.0, 1.0, 0.0, 0.0, //
+            0.0, 0.0, 0.8, 0.2, //
+            0.0, 0.0, 0.0, 1.0,
+        ];
+        for (i, (a, b)) in u.iter().zip(want).enumerate() {
+            assert!((a - b).abs() < 1e-6, "cell {i}: {a} against {b}");
+        }
+        // Two classes at once, an index past the classes ignored, a misfit matrix as it was.
+        let both = without_flips_into(&t, 4, &[2, 1, 9]);
+        assert!((both[0] - 1.0).abs() < 1e-6 && both[1] == 0.0);
+        assert_eq!(&both[4..], &u[4..]);
+        assert_eq!(without_flips_into(&t[..9], 4, &[2]), t[..9].to_vec());
+        assert_eq!(without_flips_into(&t, 4, &[]), t.to_vec());
     }
 
     /// Training keeps a one-sided estimate's likeliest flips only, and a spread one whole.

@@ -349,6 +349,44 @@ pub fn starved_line(s: &crate::itlm::Starved, classes: &[String]) -> String {
     )
 }
 
+/// What a forward round did about the classes its first model folded
+/// ([`crate::itlm::RoundMetrics::unfolded`]), in one line (None for every other round): the
+/// window and `run` show it under the round.
+pub fn unfolded_line(r: &RoundRecord, classes: &[String]) -> Option<String> {
+    let u = &r.metrics.unfolded;
+    if u.is_empty() {
+        return None;
+    }
+    let name = |c: u32| {
+        classes
+            .get(c as usize)
+            .cloned()
+            .unwrap_or_else(|| c.to_string())
+    };
+    let what: Vec<String> = u
+        .iter()
+        .map(|s| {
+            let n = name(s.class);
+            format!(
+                "{n} (predicted for {} of the {} samples labelled {n})",
+                s.predicted, s.labelled
+            )
+        })
+        .collect();
+    let (them, their) = if u.len() == 1 {
+        ("it", "its")
+    } else {
+        ("them", "their")
+    };
+    Some(format!(
+        "round {}: its first forward-corrected model folded {} into other classes (the matrix \
+         explained {their} labels by other classes' flips); the round trained again, fresh, with \
+         no flips into {them}",
+        r.round,
+        what.join(", ")
+    ))
+}
+
 /// How much a round's line says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineStyle {

@@ -79,6 +79,9 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
         ui.label(RichText::new(s).strong());
         // A class this round's model predicts for (almost) none of its samples.
         if let (Some(d), false) = (state.data.as_ref(), generative) {
+            if let Some(line) = crate::session::unfolded_line(r, &d.train.classes) {
+                ui.label(RichText::new(line).color(Color32::from_rgb(230, 150, 60)));
+            }
             let k = d.train.num_classes();
             for c in crate::itlm::starved_classes(d.train.labels(), &r.predicted, k) {
                 ui.label(
