@@ -221,7 +221,10 @@ fn itlm_run_deciding(
     let mut log = |e: &itlm::Event| {
         match e {
             itlm::Event::RoundDone(r) => {
-                eprintln!("{}", session::round_line(r, LineStyle::Compact))
+                eprintln!("{}", session::round_line(r, LineStyle::Compact));
+                if let Some(line) = session::unfolded_line(r, &d.classes) {
+                    eprintln!("    {line}");
+                }
             }
             itlm::Event::CoteachChosen {
                 shape,
