@@ -149,6 +149,34 @@ fn run(data: &Dataset, test: &Dataset, bad: &[bool], cfg: &Config) -> Ran {
     }
 }
 
+/// On `train` with 40% systematic noise (corruption seed `corrupt_seed`): the noisy labels, the
+/// default's run and plain ITLM's (`Forward::Off`), both at tau 0.6 and run seed `seed`, every
+/// other setting the default.
+fn auto_and_off(
+    train: &Dataset,
+    test: &Dataset,
+    corrupt_seed: u64,
+    seed: u64,
+) -> (Vec<u32>, Ran, Ran) {
+    let (c, bad) = systematic_40(train, corrupt_seed);
+    let cfg = Config {
+        seed,
+        tau: 0.6,
+        ..Default::default()
+    };
+    let a = run(&c.data, test, &bad, &cfg);
+    let o = run(
+        &c.data,
+        test,
+        &bad,
+        &Config {
+            transition: Forward::Off,
+            ..cfg
+        },
+    );
+    (c.data.labels().to_vec(), a, o)
+}
+
 /// The default (`Forward::Auto`) at 40% systematic noise on the digits (1400 training images,
 /// 397 test; class c labelled c + 1): round 0's flips are one-sided, so it forward-corrects,
 /// and the one-sided matrix ([`itlm::transition::for_training`]) does not fold a class into its
@@ -186,29 +214,11 @@ fn the_default_forward_corrects_systematic_digit_flips_without_folding_a_class()
     };
     let (train, test) = split(&digits(&wheel), 1400, 12345);
     assert_eq!(test.len(), 397);
-    let base = Config {
-        tau: 0.6,
-        ..Default::default()
-    };
-    assert_eq!(base.transition, Forward::Auto, "the default");
+    assert_eq!(Config::default().transition, Forward::Auto, "the default");
     let (mut auto, mut off) = (Vec::new(), Vec::new());
     for (corrupt_seed, seed) in [(3, 1), (4, 0), (5, 1)] {
-        let (c, bad) = systematic_40(&train, corrupt_seed);
-        let labels = c.data.labels();
-        let cfg = Config {
-            seed,
-            ..base.clone()
-        };
-        let a = run(&c.data, &test, &bad, &cfg);
-        let o = run(
-            &c.data,
-            &test,
-            &bad,
-            &Config {
-                transition: Forward::Off,
-                ..cfg
-            },
-        );
+        let (labels, a, o) = auto_and_off(&train, &test, corrupt_seed, seed);
+        let labels = &labels[..];
         let (ra, ro) = (
             a.predicted_over_labelled(labels),
             o.predicted_over_labelled(labels),
@@ -357,28 +367,10 @@ fn a_forward_round_that_folds_a_class_trains_again_without_flips_into_it() {
         return;
     };
     let (train, test) = split(&digits(&wheel), 1400, 12345);
-    let base = Config {
-        tau: 0.6,
-        ..Default::default()
-    };
     let (mut auto, mut off) = (Vec::new(), Vec::new());
     for (corrupt_seed, seed) in [(1, 1), (2, 1), (4, 1), (6, 1)] {
-        let (c, bad) = systematic_40(&train, corrupt_seed);
-        let labels = c.data.labels();
-        let cfg = Config {
-            seed,
-            ..base.clone()
-        };
-        let a = run(&c.data, &test, &bad, &cfg);
-        let o = run(
-            &c.data,
-            &test,
-            &bad,
-            &Config {
-                transition: Forward::Off,
-                ..cfg
-            },
-        );
+        let (labels, a, o) = auto_and_off(&train, &test, corrupt_seed, seed);
+        let labels = &labels[..];
         let ra = a.predicted_over_labelled(labels);
         let unfolded = &a.hist[1].metrics.unfolded;
         eprintln!(
