@@ -7,7 +7,9 @@
 //! rounds' cuts trimmed its members far more often than the rest of the class, and the last
 //! model before the cut (trained without most of them) puts more of them in one other class
 //! than in their own (the exclusionary reclassification of Chen et al., 2018, with ITLM's own
-//! model instead of a retrained one). Its members stay out of the final model.
+//! model instead of a retrained one). Its members that this model calls by that other class
+//! train under that class in the final model ([`repairs`]: Chen et al.'s repair, so the model
+//! learns that the mark does not mean the attacker's label); the rest stay out.
 
 use std::sync::Arc;
 
@@ -105,6 +107,27 @@ impl ClusterCut {
     pub fn count(&self) -> usize {
         self.held_out.iter().filter(|&&h| h).count()
     }
+}
+
+/// The repair of a cut's flagged clusters: for each sample the cut holds out whose class's
+/// flagged cluster puts most of its non-own share in another class (`other`), that class when
+/// `predicted` (the model's before the cut, one per sample) names it, else None. A repaired
+/// sample trains under that class in the final round instead of staying out (measured on
+/// Shirt -> T-shirt at 5 seeds: attack success 7.3% -> 5.5% on the mean, README
+/// "Backdoors"); its label stays what it was, and the round records it as relabelled.
+pub fn repairs(cut: &ClusterCut, labels: &[u32], predicted: &[u32]) -> Vec<Option<u32>> {
+    let other = |g: u32| {
+        cut.report
+            .flagged_classes()
+            .find(|c| c.class == g)
+            .and_then(|c| c.other.map(|(o, _)| o))
+    };
+    cut.held_out
+        .iter()
+        .zip(labels)
+        .zip(predicted)
+        .map(|((&h, &g), &p)| other(g).filter(|&o| h && o == p))
+        .collect()
 }
 
 /// Trim every sample `held_out` marks: what the cut held out of a round stays out of its cut
@@ -245,5 +268,40 @@ mod tests {
         };
         assert_eq!(c.enrichment(), 6.0);
         assert_eq!(c.share(), 0.1);
+    }
+
+    /// The repair: a held-out member of a flagged cluster that the model before the cut calls
+    /// by the cluster's other class trains under it; one it calls anything else stays out, as
+    /// do held-out samples of a class whose split was not flagged, and samples not held out.
+    #[test]
+    fn held_out_members_the_model_calls_by_the_other_class_are_repaired() {
+        let split = |class: u32, other: Option<(u32, f64)>, flagged: bool| ClassCluster {
+            class,
+            count: 100,
+            size: 10,
+            separation: 1.0,
+            trimmed_in: 2.0,
+            trimmed_rest: 0.1,
+            own_share: 0.1,
+            other,
+            flagged,
+        };
+        let cut = ClusterCut {
+            report: ClusterReport {
+                classes: vec![
+                    split(0, Some((6, 0.8)), true),
+                    split(1, Some((2, 0.9)), false),
+                    split(3, None, true),
+                ],
+                probe_epochs: 9.0,
+            },
+            held_out: vec![true, true, false, true, true, true],
+        };
+        let labels = [0, 0, 0, 1, 3, 0];
+        let predicted = [6, 4, 6, 2, 6, 0];
+        assert_eq!(
+            repairs(&cut, &labels, &predicted),
+            [Some(6), None, None, None, None, None]
+        );
     }
 }

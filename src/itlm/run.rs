@@ -493,6 +493,27 @@ pub fn run<L: Learner + ?Sized>(
         };
         // The probe's training counts as this round's.
         let probe_secs = probe_start.elapsed().as_secs_f64();
+        // The cut's repair: held-out members the model before the cut calls by their
+        // cluster's other class train under that class ([`clusters::repairs`]).
+        let repaired: Vec<Option<u32>> = match (&cut, history.last()) {
+            (Some(c), Some(prev)) if prev.predicted.len() == n => {
+                clusters::repairs(c, trained.labels(), &prev.predicted)
+            }
+            _ => Vec::new(),
+        };
+        let repaired_data = (relabel::count(&repaired) > 0).then(|| {
+            let mut d = trained.clone();
+            for (i, q) in repaired.iter().enumerate() {
+                if let Some(q) = *q {
+                    d.set_label(i, q);
+                    train_idx.push(i);
+                }
+            }
+            train_idx.sort_unstable();
+            d
+        });
+        // What this round trains on: the set with the repaired samples' classes.
+        let trained = repaired_data.as_ref().unwrap_or(trained);
         let mut transition = None;
         // The classes this round's forward-corrected model folded, before it trained again.
         let mut unfolded: Vec<Starved> = Vec::new();
@@ -708,6 +729,16 @@ pub fn run<L: Learner + ?Sized>(
         } else {
             Vec::new()
         };
+        // The cut's repairs are this round's relabelled samples too.
+        let mut relabelled = relabelled;
+        if relabel::count(&repaired) > 0 {
+            relabelled.resize(n, None);
+            for (r, q) in relabelled.iter_mut().zip(&repaired) {
+                if q.is_some() {
+                    *r = *q;
+                }
+            }
+        }
         if !relabelled.is_empty() {
             metrics.relabel =
                 true_labels.map(|t| RelabelQuality::measure(&relabelled, &kept, data.labels(), t));
