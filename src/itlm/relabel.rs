@@ -144,6 +144,27 @@ pub fn count(relabelled: &[Option<u32>]) -> usize {
     relabelled.iter().filter(|r| r.is_some()).count()
 }
 
+/// `base` with each relabelled sample under its new class, and those samples added to
+/// `train_idx` (kept sorted); None (and `train_idx` untouched) when nothing is relabelled.
+pub fn applied(
+    base: &crate::data::Dataset,
+    relabelled: &[Option<u32>],
+    train_idx: &mut Vec<usize>,
+) -> Option<crate::data::Dataset> {
+    if count(relabelled) == 0 {
+        return None;
+    }
+    let mut d = base.clone();
+    for (i, q) in relabelled.iter().enumerate() {
+        if let Some(q) = *q {
+            d.set_label(i, q);
+            train_idx.push(i);
+        }
+    }
+    train_idx.sort_unstable();
+    Some(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -501,17 +501,7 @@ pub fn run<L: Learner + ?Sized>(
             }
             _ => Vec::new(),
         };
-        let repaired_data = (relabel::count(&repaired) > 0).then(|| {
-            let mut d = trained.clone();
-            for (i, q) in repaired.iter().enumerate() {
-                if let Some(q) = *q {
-                    d.set_label(i, q);
-                    train_idx.push(i);
-                }
-            }
-            train_idx.sort_unstable();
-            d
-        });
+        let repaired_data = relabel::applied(trained, &repaired, &mut train_idx);
         // What this round trains on: the set with the repaired samples' classes.
         let trained = repaired_data.as_ref().unwrap_or(trained);
         let mut transition = None;
@@ -766,15 +756,7 @@ pub fn run<L: Learner + ?Sized>(
             score_secs: t1.elapsed().as_secs_f64(),
         });
         train_idx = (0..n).filter(|&i| record.kept[i]).collect();
-        if relabel::count(&record.relabelled) > 0 {
-            let mut d = data.clone();
-            for (i, q) in record.relabelled.iter().enumerate() {
-                if let Some(q) = *q {
-                    d.set_label(i, q);
-                    train_idx.push(i);
-                }
-            }
-            train_idx.sort_unstable();
+        if let Some(d) = relabel::applied(data, &record.relabelled, &mut train_idx) {
             relabelled_data = Some(d);
         }
         history.push(record.clone());
