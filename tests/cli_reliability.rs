@@ -1065,3 +1065,50 @@ fn with_test(data: &Path, test: &Path) -> DataRequest {
         ..Default::default()
     }
 }
+
+/// `run` without `--tau` reads it from round 0 and says so (a line, `--json`'s
+/// `tau_from_data`, every round's tau); with `--tau` it keeps that.
+#[test]
+fn run_reads_tau_from_the_data_unless_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("set");
+    image_folder(&data, &["a", "b", "c"], 12);
+    let json_of = |o: &Output| -> serde_json::Value {
+        succeeds(o);
+        serde_json::from_slice(&o.stdout).expect("one JSON object")
+    };
+    let out = tmp.path().join("out");
+    // Not quiet: the line on stderr.
+    let with_line = run(&[
+        "run",
+        s(&data),
+        "--out",
+        s(&out),
+        "--model",
+        "mlp",
+        "--rounds",
+        "1",
+        "--epochs",
+        "1",
+        "--final-epochs",
+        "1",
+        "--force",
+    ]);
+    let line = succeeds(&with_line);
+    assert!(line.contains("tau from the data: "), "{line}");
+    let j = json_of(&run_on(&data, &out, &["--force", "--json"]));
+    let tau = j["tau_from_data"]["tau"].as_f64().expect("the chosen tau");
+    let noise = j["tau_from_data"]["noise"].as_f64().unwrap();
+    assert!((tau - ((1.0 - noise) * 100.0).round() / 100.0).abs() < 1e-9 || tau == 0.05);
+    assert_eq!(j["config"]["tau"].as_f64(), Some(tau));
+    assert_eq!(j["config"]["tau_from_data"], serde_json::Value::Bool(true));
+    for r in j["rounds"].as_array().unwrap() {
+        assert_eq!(r["tau"].as_f64(), Some(tau), "{r}");
+    }
+    let j = json_of(&run_on(&data, &out, &["--force", "--json", "--tau", "0.8"]));
+    assert!(j["tau_from_data"].is_null());
+    assert_eq!(j["config"]["tau_from_data"], serde_json::Value::Bool(false));
+    for r in j["rounds"].as_array().unwrap() {
+        assert_eq!(r["tau"].as_f64(), Some(0.8), "{r}");
+    }
+}

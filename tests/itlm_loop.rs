@@ -1090,3 +1090,75 @@ fn cfg_with(transition: Forward, rounds: usize) -> Config {
         ..cfg(0.6, rounds)
     }
 }
+
+/// Tau from the data ([`Config::tau_from_data`]): round 0's model confidently contradicts 12
+/// of the 40 labels, so round 0's cut and every later one keep 0.7, announced once before
+/// round 0's record; a clean round 0 keeps everything; without the flag tau stays as set.
+#[test]
+fn tau_from_the_data_sets_every_cut_from_round_0s_noise_estimate() {
+    let Round0Views {
+        data,
+        losses,
+        clean,
+        one_sided,
+        ..
+    } = round0_views();
+    let trial = |round0: &Vec<f32>, from_data: bool| {
+        let (mut l, calls) = FakeLearner::new(losses.clone());
+        l.probs = vec![round0.clone(), clean.clone(), clean.clone()];
+        let c = Config {
+            transition: Forward::Off,
+            tau_from_data: from_data,
+            ..cfg(0.5, 2)
+        };
+        let mut h = Vec::new();
+        // What the run announced, in order: Some((noise, tau)) or None for a round's record.
+        let mut events = Vec::new();
+        itlm::run(
+            &mut l,
+            itlm::Inputs::new(&data),
+            &c,
+            Start::Fresh,
+            &mut h,
+            &mut |e: &Event| {
+                match e {
+                    Event::TauChosen { noise, tau } => events.push(Some((*noise, *tau))),
+                    Event::RoundDone(_) => events.push(None),
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        let trains: Vec<usize> = calls
+            .lock()
+            .unwrap()
+            .trains
+            .iter()
+            .map(|t| t.0.len())
+            .collect();
+        (h, trains, events)
+    };
+    let (h, trains, events) = trial(&one_sided, true);
+    let Some((noise, tau)) = events[0] else {
+        panic!("the tau is announced before round 0's record: {events:?}")
+    };
+    assert!((noise - 0.3).abs() < 1e-9, "{noise}");
+    assert_eq!(tau, 0.7);
+    assert_eq!(events.iter().filter(|e| e.is_some()).count(), 1);
+    assert!(h.iter().all(|r| r.tau == 0.7));
+    assert!(h
+        .iter()
+        .all(|r| r.kept.iter().filter(|&&k| k).count() == 28));
+    assert_eq!(trains, [40, 28, 28]);
+    let (h, trains, _) = trial(&clean, true);
+    assert!(
+        h.iter().all(|r| r.tau == 1.0),
+        "nothing contradicted: keep all"
+    );
+    assert_eq!(trains, [40, 40, 40]);
+    let (h, trains, events) = trial(&one_sided, false);
+    assert!(events.iter().all(|e| e.is_none()));
+    assert!(h.iter().all(|r| r.tau == 0.5));
+    assert_eq!(trains, [40, 20, 20]);
+}

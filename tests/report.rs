@@ -701,3 +701,31 @@ fn cli_report_and_ecosystem_exports() {
     );
     assert_eq!(snapshot(&root), before);
 }
+
+/// A run that chose its tau from the data says so beside the shown cut; one that was given
+/// its tau does not.
+#[test]
+fn the_report_says_when_the_data_chose_the_tau() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (mut run, _data) = make_run(&root);
+    let input = |run: &RunFile| {
+        render(&ReportInput {
+            run,
+            round: None,
+            decisions: None,
+            images: None,
+            top: 3,
+        })
+        .unwrap()
+    };
+    assert!(!input(&run).contains("from the data"));
+    run.config.tau_from_data = true;
+    let h = input(&run);
+    assert!(
+        h.contains("tau 0.750 (the exported cut; tau from the data: the share round 0's model does not confidently contradict)"),
+        "{}",
+        &h[..h.len().min(2000)]
+    );
+}

@@ -845,7 +845,7 @@ fn folded_classes_read_back_and_version_15_reads_without_them() {
     assert!(back.rounds[0].metrics.unfolded.is_empty());
     let v15 = old_body(
         &run,
-        |c| c.clone(),
+        |c| itlm_inspector::export::legacy::ConfigNoTauFromData::from(c),
         itlm_inspector::export::legacy::RoundExtrasV15::of,
     );
     let read = decode(&with_header(15, &v15)).unwrap();
@@ -853,6 +853,29 @@ fn folded_classes_read_back_and_version_15_reads_without_them() {
     assert_eq!(read.rounds[1].transition, run.rounds[1].transition);
     assert_eq!(read.config, run.config);
     assert!(decode(&with_header(RUN_VERSION, &v15)).is_err());
+}
+
+/// Version 17 stores whether the run chose its tau from the data; a version-16 file (tau as
+/// set) reads with the flag off and everything else as written.
+#[test]
+fn tau_from_the_data_reads_back_and_version_16_reads_as_tau_set() {
+    let mut run = transition_run();
+    run.config.tau_from_data = true;
+    run.config.tau = 0.93;
+    let back = decode(&run.to_bytes().unwrap()).unwrap();
+    assert_eq!(back, run);
+    assert!(back.config.tau_from_data);
+    let v16 = old_body(
+        &run,
+        |c| itlm_inspector::export::legacy::ConfigNoTauFromData::from(c),
+        itlm_inspector::export::run_file::RoundExtras::of,
+    );
+    let read = decode(&with_header(16, &v16)).unwrap();
+    assert!(!read.config.tau_from_data);
+    assert_eq!(read.config.tau, 0.93);
+    assert_eq!(read.rounds, run.rounds);
+    // A version-16 body is one byte short of a version-17 one.
+    assert!(decode(&with_header(RUN_VERSION, &v16)).is_err());
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

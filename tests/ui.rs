@@ -78,6 +78,8 @@ fn tiny_settings() -> Settings {
     s.config.rounds = 2;
     s.config.schedule = TauSchedule::Constant;
     s.config.tau = 0.8;
+    // A tau the user set (the flows below count its cut).
+    s.config.tau_from_data = false;
     // The flows below are plain ITLM's (rounds train on their cut); the default's auto would
     // forward-correct the systematic flip of `write_idx_set`.
     s.config.transition = itlm_inspector::itlm::Forward::Off;
@@ -2632,4 +2634,58 @@ fn a_reopened_head_run_chooses_its_head_again() {
     opened(&mut h, &file);
     assert_eq!(h.state().state.settings.head, None);
     h.get_by_value("mlp");
+}
+
+/// The window's default reads tau from round 0 (the "from the data" box beside the slider):
+/// the run says what it chose, every round's cut keeps that share, and the slider follows;
+/// unticking the box, or moving the slider, sets tau yourself.
+#[test]
+fn the_run_reads_tau_from_the_data_and_the_slider_follows() {
+    let (_data, mut h) = loaded_harness();
+    h.state_mut().state.settings.config.tau_from_data = true;
+    h.run_steps(2);
+    h.get_by_label("from the data");
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    let state = &h.state().state;
+    // Round 0's model's confident joint over every sample (what the window's hint reads).
+    let noise = state.noise_estimate.expect("round 0's noise estimate");
+    let tau = itlm_inspector::itlm::suggest::tau_leaving(noise);
+    assert_eq!(state.settings.config.tau, tau, "the slider follows the run");
+    assert!(
+        state.settings.config.tau_from_data,
+        "the next run reads its own"
+    );
+    let run = state.run.as_ref().unwrap();
+    assert_eq!(run.config.tau, tau);
+    for r in &run.history {
+        assert_eq!(r.tau, tau, "round {}", r.round);
+        let kept = r.kept.iter().filter(|&&k| k).count();
+        assert!(
+            (kept as f64 - tau * 240.0).abs() <= 1.0,
+            "round {}: {kept}",
+            r.round
+        );
+    }
+    assert!(
+        state
+            .messages
+            .iter()
+            .any(|m| m.text.starts_with(&format!("tau from the data: {tau:.2}"))),
+        "messages: {:?}",
+        state.messages
+    );
+    h.get_by_label("from the data").click();
+    h.run_steps(2);
+    assert!(!h.state().state.settings.config.tau_from_data);
+    assert_eq!(
+        h.state().state.settings.config.tau,
+        tau,
+        "tau stays where it was"
+    );
 }

@@ -8,8 +8,10 @@ use crate::learner::{DeviceChoice, LearnerConfig, LrSchedule, Mode, ModelKind, O
 
 #[derive(Args, Debug, Clone)]
 pub struct ItlmArgs {
-    /// Fraction of samples kept, in (0, 1]; 1.0 is the naive baseline [default: 0.7; in
-    /// `reproduce`: 1 - the noise rate; `reproduce backdoor`: 0.95].
+    /// Fraction of samples kept, in (0, 1]; 1.0 is the naive baseline [default for `run`:
+    /// from the data, the share round 0's noise estimate leaves (1 - the share of labels
+    /// round 0's model confidently contradicts; 0.7 for the generative mode and co-teaching);
+    /// `reproduce`: 1 - the noise rate; `reproduce backdoor` and `--protocol backdoor`: 0.95].
     #[arg(long)]
     pub tau: Option<f64>,
     /// Trim-and-retrain rounds after round 0 [default: 4; `reproduce backdoor`: 10].
@@ -162,6 +164,7 @@ impl ItlmArgs {
                 pseudo: self.coteach_pseudo.0,
             }),
             augment: self.augment.unwrap_or(base.augment),
+            tau_from_data: self.tau.is_none() && base.tau_from_data,
         }
     }
 }

@@ -93,7 +93,8 @@ impl RunArgs {
     /// The ITLM and learner settings: the protocol's, with the options given over them.
     pub fn configs(&self) -> (Config, LearnerConfig) {
         let (config, learner) = match self.protocol {
-            Protocol::Defaults => (Config::default(), LearnerConfig::default()),
+            // Tau from the data unless `--tau` sets it.
+            Protocol::Defaults => (Config::user_default(), LearnerConfig::default()),
             Protocol::Backdoor => (
                 crate::presets::backdoor_protocol(),
                 crate::presets::backdoor_learner(),
@@ -185,7 +186,11 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             p.train.name,
             p.train.summary(),
             described,
-            config.tau,
+            if config.tau_from_data {
+                "from the data (after round 0)".to_string()
+            } else {
+                config.tau.to_string()
+            },
             config.select,
             config.schedule,
             if config.schedule == TauSchedule::Linear {
@@ -259,6 +264,7 @@ pub fn run_and_export(
     // What auto decided, for --json: (round, on, shape) and the final check.
     let mut forward_auto = None;
     let mut coteach_auto = None;
+    let mut tau_chosen = None;
     let mut final_check = None;
     let classes = p.train.classes.clone();
     let mut observer = |e: &Event| -> Result<()> {
@@ -311,6 +317,13 @@ pub fn run_and_export(
                 coteach_auto = Some((*shape, *noise, config.tau));
                 if !a.quiet {
                     let line = session::coteach_chosen_line(*shape, *noise, config);
+                    bar.suspend(|| eprintln!("{line}"));
+                }
+            }
+            Event::TauChosen { noise, tau } => {
+                tau_chosen = Some((*noise, *tau));
+                if !a.quiet {
+                    let line = session::tau_chosen_line(*noise, *tau);
                     bar.suspend(|| eprintln!("{line}"));
                 }
             }
@@ -425,6 +438,10 @@ pub fn run_and_export(
                 "coteach_auto": coteach_auto.map(|(shape, noise, tau): ((f32, f32), f64, f64)| json!({
                     "flipped": shape.0,
                     "one_sided": shape.1,
+                    "noise": noise,
+                    "tau": tau,
+                })),
+                "tau_from_data": tau_chosen.map(|(noise, tau)| json!({
                     "noise": noise,
                     "tau": tau,
                 })),
@@ -633,7 +650,14 @@ mod tests {
     #[test]
     fn run_starts_from_the_protocol_it_is_given() {
         let parse = |a: &[&str]| run_args(a).expect("valid arguments").configs();
-        assert_eq!(parse(&[]), (Config::default(), LearnerConfig::default()));
+        // The defaults read tau from the data; `--tau` sets it.
+        assert_eq!(
+            parse(&[]),
+            (Config::user_default(), LearnerConfig::default())
+        );
+        assert!(parse(&[]).0.tau_from_data);
+        let (c, _) = parse(&["--tau", "0.6"]);
+        assert_eq!((c.tau, c.tau_from_data), (0.6, false));
         let backdoor = (
             crate::presets::backdoor_protocol(),
             crate::presets::backdoor_learner(),

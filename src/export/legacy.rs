@@ -1,8 +1,10 @@
-//! The bodies written by earlier builds (run file versions 1 to 15), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 16), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 17: `Config::tau_from_data` ([`ConfigNoTauFromData`]: versions 15 and 16 kept tau as
+//!   set).
 //! - 16: each round's folded classes in the round extras, where a forward round trained again
 //!   without flips into them ([`RoundExtrasV15`]: versions 11 to 15 never trained a round
 //!   again).
@@ -207,6 +209,7 @@ impl From<ConfigNoFolds> for Config {
             transition: Forward::Off,
             coteach: None,
             augment: Augment::OFF,
+            tau_from_data: false,
         }
     }
 }
@@ -240,6 +243,7 @@ impl From<&Config> for ConfigNoFolds {
             transition: _,
             coteach: _,
             augment: _,
+            tau_from_data: _,
         } = c.clone();
         OldConfig {
             tau,
@@ -294,6 +298,7 @@ impl From<ConfigNoRestore> for Config {
             transition: Forward::Off,
             coteach: None,
             augment: Augment::OFF,
+            tau_from_data: false,
         }
     }
 }
@@ -358,6 +363,7 @@ impl From<ConfigNoRelabel> for Config {
             transition: Forward::Off,
             coteach: None,
             augment: Augment::OFF,
+            tau_from_data: false,
         }
     }
 }
@@ -673,6 +679,34 @@ impl From<&Config> for ConfigNoAugment {
         ConfigNoAugment {
             before: c.into(),
             coteach: c.coteach,
+        }
+    }
+}
+
+/// `Config` of versions 15 and 16: version 14's layout with augmentation, tau always as set
+/// (no run chose it from the data).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigNoTauFromData {
+    pub before: ConfigNoAugment,
+    pub augment: Augment,
+}
+
+impl From<ConfigNoTauFromData> for Config {
+    fn from(c: ConfigNoTauFromData) -> Self {
+        Config {
+            augment: c.augment,
+            ..c.before.into()
+        }
+    }
+}
+
+impl From<&Config> for ConfigNoTauFromData {
+    /// Today's config in the layout of versions 15 and 16, tau from the data dropped (for
+    /// tests).
+    fn from(c: &Config) -> Self {
+        ConfigNoTauFromData {
+            before: c.into(),
+            augment: c.augment,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 16 (what this build writes; all integers little-endian):
+//! Layout, version 17 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
@@ -35,8 +35,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 15).
-pub const RUN_VERSION: u32 = 16;
+/// Version of the run file layout this build writes (it also reads versions 1 to 16).
+pub const RUN_VERSION: u32 = 17;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 

@@ -67,6 +67,10 @@ pub enum Event {
         noise: f64,
         config: Box<Config>,
     },
+    /// Round 0's model read the share of labels it contradicts (the confident joint's `noise`
+    /// rate) and, with [`Config::tau_from_data`], round 0's cut and every later one keep
+    /// `tau` (1 - noise). Sent once a run, before round 0's [`Event::RoundDone`].
+    TauChosen { noise: f64, tau: f64 },
     /// Before final round `round` of a run forward correction on [`Forward::Auto`] turned on,
     /// for a learner cheap to retrain: what the held-out check measured and which training
     /// set it chose ([`super::final_check`]).
@@ -455,7 +459,11 @@ pub fn run<L: Learner + ?Sized>(
                 if !chosen.forward() {
                     forward = false;
                     auto_forward = Some(false);
-                    cfg = config.clone();
+                    // (Tau as this run chose it.)
+                    cfg = Config {
+                        tau: cfg.tau,
+                        ..config.clone()
+                    };
                     last = cfg.last_round().max(round);
                 }
             }
@@ -662,7 +670,29 @@ pub fn run<L: Learner + ?Sized>(
                 s
             }
         };
-        let tau = config.tau_at(round);
+        // Tau from the data: round 0's noise estimate sets the share this cut and every later
+        // one keep (once a run, on a fresh start).
+        let chosen_tau = (round == 0 && config.tau_from_data && learner.is_classifier())
+            .then(|| {
+                super::suggest::tau_from_noise(
+                    data.labels(),
+                    &scores.probs,
+                    data.num_classes(),
+                    &everyone,
+                )
+            })
+            .flatten();
+        if let Some((noise, tau)) = chosen_tau {
+            observer.on(&Event::TauChosen { noise, tau })?;
+        }
+        let tau = match chosen_tau {
+            Some((_, t)) => Config {
+                tau: t,
+                ..config.clone()
+            }
+            .tau_at(round),
+            None => config.tau_at(round),
+        };
         let kept = match pins {
             None => select::select_round(
                 config.select,
@@ -761,6 +791,9 @@ pub fn run<L: Learner + ?Sized>(
         }
         history.push(record.clone());
         observer.on(&Event::RoundDone(record))?;
+        if let Some((_, t)) = chosen_tau {
+            cfg.tau = t;
+        }
         round += 1;
     }
     Ok(())

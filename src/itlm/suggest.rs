@@ -216,6 +216,23 @@ pub fn tau_leaving(noise: f64) -> f64 {
     ((1.0 - noise) * 100.0).round() / 100.0
 }
 
+/// Tau from the data ([`super::Config::tau_from_data`]): round 0's noise estimate over the
+/// samples `idx` (the confident joint's noise rate, what auto's co-teaching reads too) and the
+/// share it leaves, at least 0.05. None without class probabilities or a confident sample.
+pub fn tau_from_noise(
+    labels: &[u32],
+    probs: &[f32],
+    classes: usize,
+    idx: &[usize],
+) -> Option<(f64, f64)> {
+    if classes < 2 || idx.is_empty() || probs.len() != labels.len() * classes {
+        return None;
+    }
+    let noise =
+        ConfidentJoint::count(labels, probs, classes, idx.iter().copied()).noise_rate(idx.len())?;
+    Some((noise, tau_leaving(noise).clamp(0.05, 1.0)))
+}
+
 /// The share of samples whose label a model's class probabilities contradict, counted as
 /// cleanlab's confident joint does ([`ConfidentJoint`]): a sample counts as mislabelled when,
 /// among the classes whose probability reaches their threshold, the likeliest is not its
@@ -233,6 +250,40 @@ pub fn confident_noise_rate(labels: &[u32], probs: &[f32], classes: usize) -> Op
 mod tests {
     use super::*;
     use crate::rng::Rng;
+
+    /// Tau from the data: the share of labels the model does not confidently contradict,
+    /// over the samples given; none without probabilities; never under 0.05.
+    #[test]
+    fn tau_from_noise_keeps_what_the_model_does_not_contradict() {
+        // 10 samples of 2 classes, labels i % 2; samples 0 and 1 look like the other class.
+        let labels: Vec<u32> = (0..10).map(|i| i % 2).collect();
+        let probs: Vec<f32> = (0..10u32)
+            .flat_map(|i| {
+                let seen = if i < 2 { 1 - i % 2 } else { i % 2 };
+                [0u32, 1].map(|j| if j == seen { 0.95 } else { 0.05 })
+            })
+            .collect();
+        let all: Vec<usize> = (0..10).collect();
+        let (noise, tau) = tau_from_noise(&labels, &probs, 2, &all).unwrap();
+        assert!((noise - 0.2).abs() < 1e-12, "{noise}");
+        assert_eq!(tau, 0.8);
+        // Over the other eight only: nothing contradicted.
+        assert_eq!(
+            tau_from_noise(&labels, &probs, 2, &all[2..]),
+            Some((0.0, 1.0))
+        );
+        assert_eq!(tau_from_noise(&labels, &[], 2, &all), None);
+        assert_eq!(tau_from_noise(&labels, &probs, 2, &[]), None);
+        // Every label contradicted: the floor.
+        let flipped: Vec<u32> = labels.iter().map(|l| 1 - l).collect();
+        let clean: Vec<f32> = (0..10u32)
+            .flat_map(|i| [0u32, 1].map(|j| if j == i % 2 { 0.95 } else { 0.05 }))
+            .collect();
+        assert_eq!(
+            tau_from_noise(&flipped, &clean, 2, &all).map(|t| t.1),
+            Some(0.05)
+        );
+    }
 
     #[test]
     fn ln_gamma_matches_known_values() {

@@ -27,7 +27,7 @@ pub use prepare::{open_dataset, prepare, DataRequest, Prepared};
 pub use recut::{recut, CutRequest, Recut};
 pub use run::{
     auto_forward_line, coteach_chosen_line, final_check_line, round_line, run_to_folder,
-    starved_line, unfolded_line, LineStyle, Outcome, RunHeader,
+    starved_line, tau_chosen_line, unfolded_line, LineStyle, Outcome, RunHeader,
 };
 pub use worker::{
     Building, Command, Job, LearnerFactory, Preparing, Progress, Worker, WorkerEvent,

@@ -129,6 +129,10 @@ pub fn run_to_folder(
     let result = {
         let mut rounds: Vec<Arc<RoundRecord>> = Vec::new();
         let mut save_each_round = |e: &itlm::Event| -> Result<()> {
+            if let itlm::Event::TauChosen { tau, .. } = e {
+                // The run file says which tau the cuts kept (and that the data chose it).
+                header.config.tau = *tau;
+            }
             if let itlm::Event::CoteachChosen { config, .. } = e {
                 header.config = (**config).clone();
                 header.learner_description = config.describe_learner(&learner_alone);
@@ -282,6 +286,14 @@ pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> S
         None => "forward correction (auto): off - round 0's model gives no label-noise estimate"
             .to_string(),
     }
+}
+
+/// The tau a run chose from the data ([`crate::itlm::Event::TauChosen`]), in one line.
+pub fn tau_chosen_line(noise: f64, tau: f64) -> String {
+    format!(
+        "tau from the data: {tau:.2} - round 0's model confidently contradicts {:.1}% of the labels (cleanlab's confident joint); every cut keeps the rest (--tau T sets it)",
+        noise * 100.0
+    )
 }
 
 /// What `auto` decided when round 0 read heavy random noise

@@ -65,6 +65,11 @@ pub enum WorkerEvent {
         /// What trains now ([`Config::describe_learner`]).
         learner: String,
     },
+    /// The run chose its tau from round 0's noise estimate ([`Event::TauChosen`]), before
+    /// round 0's record: every cut of the run keeps this share.
+    TauChosen {
+        tau: f64,
+    },
     Paused,
     Resumed,
     /// The job ended: finished, stopped by a command, or failed (why). Rounds already
@@ -483,6 +488,11 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
     let mut config = job.config.clone();
     let mut observer = |e: &Event| -> Result<()> {
         match e {
+            Event::TauChosen { noise, tau } => {
+                config.tau = *tau;
+                send.must(WorkerEvent::TauChosen { tau: *tau });
+                send.must(WorkerEvent::Note(super::tau_chosen_line(*noise, *tau)));
+            }
             Event::CoteachChosen {
                 shape,
                 noise,

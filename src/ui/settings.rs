@@ -87,7 +87,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            config: Config::default(),
+            config: Config::user_default(),
             learner: LearnerConfig::default(),
             limit: None,
             recent: Vec::new(),
@@ -209,7 +209,7 @@ mod tests {
         let partial: Settings = serde_json::from_str(r#"{"log_counts": false}"#).unwrap();
         assert!(!partial.log_counts);
         assert!(partial.panels.histogram);
-        assert_eq!(partial.config, Config::default());
+        assert_eq!(partial.config, Config::user_default());
     }
 
     /// Builds before forward correction's `auto` stored it as a flag: an upgrade reads it,

@@ -145,7 +145,15 @@ pub fn render(input: &ReportInput) -> Result<String> {
         esc(&run.status.to_string()),
         sh.round(),
         sh.tau,
-        if sh.verdict { " (the exported cut)" } else { "" },
+        match (
+            sh.verdict,
+            run.config.tau_from_data && (sh.tau - run.config.tau).abs() < 1e-9,
+        ) {
+            (true, true) => " (the exported cut; tau from the data: the share round 0's model does not confidently contradict)",
+            (true, false) => " (the exported cut)",
+            (false, true) => " (tau from the data: the share round 0's model does not confidently contradict)",
+            (false, false) => "",
+        },
         sh.flagged(),
         sh.flagged(),
         d.len()

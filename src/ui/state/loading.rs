@@ -181,7 +181,7 @@ impl AppState {
             let device = self.settings.learner.device;
             self.settings.config = crate::itlm::Config {
                 seed,
-                ..Default::default()
+                ..crate::itlm::Config::user_default()
             };
             self.settings.learner = crate::learner::LearnerConfig {
                 device,

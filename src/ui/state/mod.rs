@@ -171,6 +171,8 @@ impl AppState {
     pub fn set_tau(&mut self, tau: f64) {
         if tau.is_finite() {
             self.settings.config.tau = tau.clamp(TAU_MIN, 1.0);
+            // A tau the user set: the next run keeps it instead of reading its own.
+            self.settings.config.tau_from_data = false;
         }
     }
 

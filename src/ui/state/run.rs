@@ -371,6 +371,13 @@ impl AppState {
                     self.selected_round = None;
                     self.autosave.dirty = true;
                 }
+                WorkerEvent::TauChosen { tau } => {
+                    // The slider follows the tau the run chose (its cuts are the run's); the
+                    // next run reads its own round 0 again while "from the data" is on.
+                    self.settings.config.tau = tau.clamp(crate::ui::TAU_MIN, 1.0);
+                    run.config.tau = tau;
+                    self.autosave.dirty = true;
+                }
                 WorkerEvent::Paused => run.status = LiveStatus::Paused,
                 WorkerEvent::Resumed => run.status = LiveStatus::Running,
                 WorkerEvent::Ended(end) => {
