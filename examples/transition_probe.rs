@@ -1,7 +1,7 @@
 //! What round 0's model says of a run's label noise (`itlm::transition`), against the truth:
 //! the transition matrix estimated from round 0's class probabilities over every sample, its
-//! error, and how one-sided the estimated flips are (the share of a class's off-label mass in
-//! its largest other cell: about 1 for a systematic flip, about 1/(k-1) for random noise).
+//! error, and how one-sided the estimated flips are (the share of the off-label mass in its
+//! class's largest other cell: about 1 for a systematic flip, about 1/(k-1) for random noise).
 //! The rounds that trained with a matrix (`--transition`) are compared too.
 //! `cargo run --release --example transition_probe -- RUN.itlm...`
 

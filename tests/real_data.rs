@@ -583,6 +583,83 @@ fn tau_from_the_data_beats_a_constant_tau_on_lightly_noisy_data() {
     assert!(trim(&hd).precision > trim(&hc).precision, "{msg}");
 }
 
+/// The mission's own example of systematic noise: 40% of the Shirts labelled T-shirt and
+/// nothing else (4000 images: 4% of the labels). Round 0's flips are one-sided by their mass
+/// (one class carries them; the others' few flips, their hard samples' confusions, spread), so
+/// the default forward-corrects, and beats plain ITLM at the same tau (from the data) on the
+/// test set and in the flagged samples' precision. Measured (round 0 of 5 epochs, seeds 11 /
+/// 12 / 13): one-sided 0.64 / 0.54 / 0.66; 80.60 / 80.20 / 82.05% against 79.80 / 78.60 /
+/// 79.30, precision 0.346 / 0.284 / 0.243 against 0.307 / 0.200 / 0.204 (README: 90.01
+/// against 88.07% on 20000 images). With round 0 at 2 epochs the read is weaker: 0.54 at
+/// seed 11, and 16% spread flips at seed 12, where the default turned to co-teaching (82.55%
+/// against plain ITLM's 76.70).
+#[test]
+fn the_default_forward_corrects_a_single_flipped_pair() {
+    let Some((train, test)) = fashion(4000, 2000) else {
+        return;
+    };
+    let mut pair = Corrupted::clean(train);
+    let perm: Vec<u32> = (0..10).map(|k| if k == 6 { 0 } else { k }).collect();
+    pair.flip_systematic(0.4, &perm, Some(6), 1).unwrap();
+    let bad: Vec<bool> = pair.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+    let lc = LearnerConfig::default();
+    let eval = itlm::Eval {
+        test: Some(&test),
+        test2: None,
+    };
+    let auto = Config {
+        rounds: 2,
+        epochs: 5.0,
+        final_epochs: 6,
+        seed: 11,
+        ..Config::user_default()
+    };
+    let plain = Config {
+        transition: Forward::Off,
+        ..auto.clone()
+    };
+    let mut decided = None;
+    let ha = common::run_itlm(
+        &lc,
+        &pair.data,
+        eval,
+        &bad,
+        &auto,
+        &mut |e: &itlm::Event| {
+            match e {
+                itlm::Event::ForwardDecided { on, shape, .. } => {
+                    decided = Some(format!("forward correction {on}, {shape:?}"))
+                }
+                itlm::Event::CoteachChosen { shape, .. } => {
+                    decided = Some(format!("co-teaching, {shape:?}"))
+                }
+                _ => {}
+            }
+            Ok(())
+        },
+    );
+    let hp = itlm_rounds(&lc, &pair.data, eval, &bad, &plain);
+    let acc = |h: &[Arc<itlm::RoundRecord>]| h.last().unwrap().metrics.test_acc.unwrap();
+    let trim = |h: &[Arc<itlm::RoundRecord>]| h.last().unwrap().metrics.trim.unwrap();
+    let msg = format!(
+        "Shirt -> T-shirt 40%, 4000: auto read {decided:?}: {:.2}% (P {:.3} R {:.3}, tau {}); plain ITLM {:.2}% (P {:.3} R {:.3})",
+        acc(&ha) * 100.0,
+        trim(&ha).precision,
+        trim(&ha).recall,
+        ha[0].tau,
+        acc(&hp) * 100.0,
+        trim(&hp).precision,
+        trim(&hp).recall,
+    );
+    eprintln!("{msg}");
+    assert!(
+        decided.is_some_and(|d| d.starts_with("forward correction true")),
+        "{msg}"
+    );
+    assert!(acc(&ha) > acc(&hp), "{msg}");
+    assert!(trim(&ha).precision > trim(&hp).precision, "{msg}");
+}
+
 fn itlm_rounds(
     lc: &LearnerConfig,
     data: &Dataset,

@@ -89,8 +89,8 @@ pub struct ItlmArgs {
     /// round 1's with the matrix round 1's model implies, to --final-epochs in all (so
     /// --rounds counts at most 2 here). The cut still ranks samples by the plain loss (what is
     /// flagged) but no longer chooses what trains. `auto`: on when round 0's model sees
-    /// one-sided flips (at least 5% of the labels flipped, most of a class's flips into one
-    /// other class, as systematic noise leaves); when it sees many spread flips instead (at
+    /// one-sided flips (at least 5% of the labels flipped, most flips into their class's
+    /// likeliest other class, as systematic noise leaves); when it sees many spread flips instead (at
     /// least 15% flipped: random noise), the run starts again as co-teaching (--coteach's
     /// defaults) at the tau round 0's noise estimate leaves, for the CNN and the MLP (not a
     /// head on embeddings) and unless --folds or --round0-models are set; plain ITLM

@@ -41,7 +41,7 @@ pub enum Forward {
     /// As the data shows: forward correction when round 0's model sees one-sided label flips
     /// ([`super::transition::round0_shape`] and [`super::transition::suggests_forward`]:
     /// at least 5% of the labels flipped,
-    /// most of a class's flips going into one other class, as systematic flips leave);
+    /// most flips going to their class's likeliest other class, as systematic flips leave);
     /// co-teaching from the start when it sees many spread flips (at least 15%, random
     /// noise: [`super::transition::calls_for_coteaching`], [`Config::auto_coteaching`]), where
     /// the run allows it ([`Config::may_auto_coteach`]) and the learner is a network on the
@@ -56,7 +56,7 @@ pub enum Forward {
 crate::choice!(Forward, "forward correction", {
     Off => "off", "Plain ITLM: each round trains on its cut (the paper)";
     On => "on", "Round 1 and the final model (which trains on from round 1's) train on every sample through the label-noise matrix the previous round's model implies: for one-sided (systematic) flips";
-    Auto => "auto", "As round 0's model reads the labels: forward correction when it sees one-sided flips (at least 5% flipped, most of a class's flips into one other class); co-teaching from the start, at the share its noise estimate leaves, when it sees many spread flips (at least 15%: random noise; not for a head on embeddings); plain ITLM otherwise";
+    Auto => "auto", "As round 0's model reads the labels: forward correction when it sees one-sided flips (at least 5% flipped, most flips into their class's likeliest other class); co-teaching from the start, at the share its noise estimate leaves, when it sees many spread flips (at least 15%: random noise; not for a head on embeddings); plain ITLM otherwise";
 });
 
 /// [`Config::transition`] from a mode, or, in a human-readable format (the window's stored

@@ -274,7 +274,7 @@ pub fn oracle(p: &Prepared, learner: &mut dyn Learner, config: &Config) -> Resul
 pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> String {
     match shape {
         Some((flipped, one_sided)) => format!(
-            "forward correction (auto): {} - round 0's model implies {:.0}% of the labels flipped, {:.0}% of a class's flips into one other class (on from 5% flipped and over 50% one-sided)",
+            "forward correction (auto): {} - round 0's model implies {:.0}% of the labels flipped, {:.0}% of the flips into their class's likeliest other class (on from 5% flipped and over 50% one-sided)",
             if on {
                 format!("on from round {round} (one forward round, then the final model trains on from it; for a head on embeddings, a check on held-out labels chooses first)")
             } else {
@@ -301,7 +301,7 @@ pub fn tau_chosen_line(noise: f64, tau: f64) -> String {
 /// co-teaching run that follows.
 pub fn coteach_chosen_line(shape: (f32, f32), noise: f64, config: &Config) -> String {
     format!(
-        "co-teaching (auto): on - round 0's model implies {:.0}% of the labels flipped, only {:.0}% of a class's flips into one other class (random noise, from {:.0}% flipped): the run starts again as co-teaching ({} epochs, two models) at tau {:.2}, the share its noise estimate ({:.0}%) leaves; --transition off keeps plain ITLM",
+        "co-teaching (auto): on - round 0's model implies {:.0}% of the labels flipped, only {:.0}% of the flips into their class's likeliest other class (random noise, from {:.0}% flipped): the run starts again as co-teaching ({} epochs, two models) at tau {:.2}, the share its noise estimate ({:.0}%) leaves; --transition off keeps plain ITLM",
         shape.0 * 100.0,
         shape.1 * 100.0,
         crate::itlm::transition::COTEACH_FLIPPED * 100.0,

@@ -100,7 +100,7 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
             ))
             .weak(),
         )
-        .on_hover_text("Forward correction (auto) turns on when round 0's model implies that at least 5% of the labels are flipped and most of a class's flips go to one other class. Here the flips are too few or spread over classes (random noise, clean data): the rounds train plainly on their cuts");
+        .on_hover_text("Forward correction (auto) turns on when round 0's model implies that at least 5% of the labels are flipped and most flips go to their class's likeliest other class. Here the flips are too few or spread over classes (random noise, clean data): the rounds train plainly on their cuts");
         return;
     }
     if !calls_for_it {
