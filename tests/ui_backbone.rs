@@ -84,6 +84,7 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     settings.config.schedule = TauSchedule::Constant;
     // 35 of the 38 kept: three trimmed.
     settings.config.tau = 35.0 / 38.0;
+    settings.config.tau_from_data = false;
     let mut s = AppState::headless(settings);
     s.open_path(&data, Default::default());
     wait(&mut s, 60, "loading", |s: &AppState| s.data.is_some());
@@ -196,9 +197,23 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
             && found.duplicates.mask[lighter]
     );
     // A second run reads the same embeddings from the cache: the search is not run again.
+    // It reads its tau from the data ("from the data" ticked): the head's noise estimate is
+    // out of fold (in its own round 0 it fits the three wrong labels and contradicts none).
+    s.settings.config.tau_from_data = true;
     s.start();
     wait(&mut s, 300, "the second run", ended);
     assert_eq!(s.run.as_ref().unwrap().status, LiveStatus::Finished);
+    let run = s.run.as_ref().unwrap();
+    let last = run.history.last().unwrap();
+    let mut trimmed: Vec<&str> = (0..ids.len())
+        .filter(|&i| !last.kept[i])
+        .map(|i| ids[i].as_str())
+        .collect();
+    trimmed.sort();
+    // Measured: tau 0.92, the three trimmed (round 0's own probabilities: tau 1.0, none).
+    assert!(run.config.tau < 1.0, "tau {}", run.config.tau);
+    assert_eq!(s.settings.config.tau, run.config.tau, "the slider follows");
+    assert_eq!(trimmed, ["blue/00.png", "green/00.png", "red/00.png"]);
     assert!(std::sync::Arc::ptr_eq(
         &s.similar.as_ref().unwrap().similar,
         &found.similar

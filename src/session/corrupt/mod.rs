@@ -40,7 +40,9 @@ pub struct CorruptSpec {
     pub src_class: Option<String>,
     /// Target class (name or index): systematic with --src-class, or the backdoor's target.
     pub dst_class: Option<String>,
-    /// Systematic: explicit permutation of class indices, e.g. 1,2,0 (class c -> perm[c]).
+    /// Systematic: the label each class's flipped samples get, e.g. 1,2,0, or a map that
+    /// sends several classes into one, e.g. MNIST's asymmetric noise 0,1,7,8,4,6,5,1,8,9
+    /// (class c -> perm[c]; a class mapped to itself stays clean).
     pub perm: Option<Vec<usize>>,
     /// Backdoor watermark shape.
     pub shape: MarkShape,
@@ -374,14 +376,20 @@ pub fn run(a: &CorruptSpec) -> Result<CorruptReport> {
         NoiseKind::Systematic => {
             let mut perm: Vec<u32> = match &a.perm {
                 Some(p) => {
-                    let mut seen = vec![false; k];
-                    if p.len() != k
-                        || p.iter()
-                            .any(|&x| x >= k || std::mem::replace(&mut seen[x], true))
+                    // A class map, not only a permutation: the asymmetric noise of the
+                    // literature sends several classes into one (MNIST's 2 -> 7, 7 -> 1).
+                    if p.len() != k || p.iter().any(|&x| x >= k) {
+                        return Err(Error::Config(format!(
+                            "--perm maps each class to the label its flipped samples get: {k} entries, each in 0..{} (a class mapped to itself stays clean), got {p:?}",
+                            k.saturating_sub(1)
+                        )));
+                    }
+                    if src_class.is_none()
+                        && dst_class.is_none()
+                        && p.iter().enumerate().all(|(c, &x)| c == x)
                     {
                         return Err(Error::Config(format!(
-                            "--perm must be a permutation of 0..{} ({k} classes), got {p:?}",
-                            k.saturating_sub(1)
+                            "--perm {p:?} maps every class to itself: nothing would be flipped"
                         )));
                     }
                     p.iter().map(|&x| x as u32).collect()

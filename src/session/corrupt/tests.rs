@@ -113,11 +113,28 @@ fn run_systematic_with_perm_and_one_class() {
     assert_eq!(r.kinds.systematic, 5);
     assert_eq!(r.classes[0].kinds.systematic, 5);
     a.out = tmp.path().join("r");
-    a.perm = Some(vec![1, 1, 0]);
+    a.perm = Some(vec![1, 1]);
     assert!(run(&a).is_err());
     a.dst_class = None;
-    assert!(run(&a).unwrap_err().to_string().contains("permutation"));
+    a.src_class = None;
+    assert!(run(&a).unwrap_err().to_string().contains("3 entries"));
+    a.perm = Some(vec![0, 1, 2]);
+    assert!(run(&a)
+        .unwrap_err()
+        .to_string()
+        .contains("nothing would be flipped"));
     assert!(!tmp.path().join("r").exists());
+    // A map that sends two classes into one (not a permutation): 0 -> 1 and 2 -> 1, 1 stays.
+    a.perm = Some(vec![1, 1, 1]);
+    let r = run(&a).unwrap();
+    assert_eq!(r.kinds.systematic, 10);
+    assert_eq!(r.classes[1].kinds.systematic, 10, "both flipped into 1");
+    assert_eq!(r.classes[1].relabelled_away, 0, "class 1 maps to itself");
+    let rows = read_truth(&tmp.path().join("r"));
+    assert!(rows
+        .iter()
+        .filter(|r| r.kind.as_deref() == Some("systematic"))
+        .all(|r| r.path.starts_with("1/") && r.true_label != "1"));
 }
 
 #[test]
