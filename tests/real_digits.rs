@@ -414,3 +414,58 @@ fn a_forward_round_that_folds_a_class_trains_again_without_flips_into_it() {
     // Measured +13.0 points (without the retraining: +4.2).
     assert!(aa > oa + 0.05, "test accuracy auto {aa} vs off {oa}");
 }
+
+/// The asymmetric noise of the literature (Patrini et al.'s MNIST flips: 2 -> 7, 3 -> 8,
+/// 5 <-> 6, 7 -> 1 at 40%; six classes clean, a swap and a chain), a structure the defaults
+/// were not measured on when they were chosen: with the defaults (tau from the data too)
+/// round 0 reads the flips as one-sided and the run forward-corrects, far above plain ITLM at
+/// the same tau, with precise flags. Measured with the CLI on three `corrupt --perm` copies x
+/// three seeds (README): 96.39% against 82.98 on the mean, flags 0.985 - 1.000 precise; here
+/// (in memory, corruption seed 2, run seed 1) 98.24% (P 0.996, tau 0.83) against 82.37%
+/// (P 0.676), asserted as +5 points and P > 0.9. About 18 s.
+#[test]
+fn the_default_forward_corrects_the_literatures_asymmetric_digit_flips() {
+    let Some(wheel) = sklearn_wheel("digits asymmetric flips") else {
+        return;
+    };
+    let (train, test) = split(&digits(&wheel), 1400, 12345);
+    let mut c = Corrupted::clean(train);
+    let map: Vec<u32> = vec![0, 1, 7, 8, 4, 6, 5, 1, 8, 9];
+    c.flip_systematic(0.4, &map, None, 2).unwrap();
+    let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+    let cfg = Config {
+        seed: 1,
+        ..Config::user_default()
+    };
+    let a = run(&c.data, &test, &bad, &cfg);
+    let o = run(
+        &c.data,
+        &test,
+        &bad,
+        &Config {
+            transition: Forward::Off,
+            ..cfg
+        },
+    );
+    let msg = format!(
+        "asymmetric 40%: the default {:.2}% (P {:.3}, decided {:?}, tau {}), plain ITLM {:.2}% (P {:.3}, tau {})",
+        a.test_acc() * 100.0,
+        a.precision(),
+        a.decided,
+        a.hist[0].tau,
+        o.test_acc() * 100.0,
+        o.precision(),
+        o.hist[0].tau,
+    );
+    eprintln!("{msg}");
+    assert_eq!(a.decided, [true], "{msg}");
+    assert!(
+        a.hist[0].tau < 1.0 && a.hist[0].tau == o.hist[0].tau,
+        "{msg}"
+    );
+    assert!(a.test_acc() > o.test_acc() + 0.05, "{msg}");
+    assert!(
+        a.precision() > 0.9 && a.precision() > o.precision(),
+        "{msg}"
+    );
+}
