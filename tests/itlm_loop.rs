@@ -1162,3 +1162,57 @@ fn tau_from_the_data_sets_every_cut_from_round_0s_noise_estimate() {
     assert!(h.iter().all(|r| r.tau == 0.5));
     assert_eq!(trains, [40, 20, 20]);
 }
+
+/// A forward-corrected round of cross-fitted models (`--folds`) whose averaged predictions fold
+/// a class trains its models again, fresh, with no flips into it, as a one-model round does:
+/// the round records the fold, and its matrix has no cell into the class.
+#[test]
+fn a_cross_fitted_forward_round_that_folds_a_class_trains_its_models_again() {
+    let Round0Views {
+        k,
+        data,
+        losses,
+        clean,
+        one_sided,
+        ..
+    } = round0_views();
+    let labels: Vec<u32> = data.labels().to_vec();
+    // Models 1 - 4 (round 1's folds) call every sample labelled 0 class 1: class 0 folded.
+    let folded: Vec<u32> = labels.iter().map(|&g| if g == 0 { 1 } else { g }).collect();
+    let folded_probs: Vec<f32> = folded
+        .iter()
+        .flat_map(|&c| (0..k as u32).map(move |j| if j == c { 0.9 } else { 0.05 }))
+        .collect();
+    let (mut l, calls) = FakeLearner::new(losses.clone());
+    l.probs = vec![one_sided.clone()];
+    l.probs.extend(std::iter::repeat_n(folded_probs, 4));
+    l.probs.extend(std::iter::repeat_n(clean.clone(), 5));
+    l.predicted_per_model = vec![labels.clone()];
+    l.predicted_per_model
+        .extend(std::iter::repeat_n(folded.clone(), 4));
+    l.predicted_per_model
+        .extend(std::iter::repeat_n(labels.clone(), 5));
+    let c = Config {
+        transition: Forward::On,
+        folds: 4,
+        ..cfg(0.6, 2)
+    };
+    let h = run(&mut l, &data, itlm::Eval::default(), &c);
+    let r1 = &h[1];
+    assert_eq!(r1.metrics.unfolded.len(), 1, "{:?}", r1.metrics.unfolded);
+    let f = r1.metrics.unfolded[0];
+    assert_eq!((f.class, f.predicted, f.labelled), (0, 0, 10));
+    // Round 0, four fold models, four again, the final model.
+    assert_eq!(calls.lock().unwrap().resets.len(), 10);
+    let t = &r1.transition;
+    assert_eq!(t.len(), k * k);
+    for j in 1..k {
+        assert_eq!(
+            t[j * k],
+            0.0,
+            "no flip from {j} into the folded class: {t:?}"
+        );
+    }
+    // Its models predict the labels again.
+    assert!(r1.predicted.iter().zip(&labels).all(|(p, g)| p == g));
+}

@@ -246,6 +246,15 @@ fn auto_coteaching<L: Learner + ?Sized>(
     }))
 }
 
+/// The classes a forward-corrected model folded ([`starved_classes`]) that it had not folded
+/// before this round trained again (`unfolded`).
+fn newly_folded(labels: &[u32], predicted: &[u32], k: usize, unfolded: &[Starved]) -> Vec<Starved> {
+    starved_classes(labels, predicted, k)
+        .into_iter()
+        .filter(|f| !unfolded.iter().any(|u| u.class == f.class))
+        .collect()
+}
+
 /// The class probabilities tau from the data reads the noise from
 /// ([`Config::tau_from_data`]): round 0's own (`round0`), or, for a learner that retrains in
 /// moments (a head on embeddings, which fits round 0's labels, the wrong ones too, and so
@@ -580,9 +589,26 @@ pub fn run<L: Learner + ?Sized>(
                     .map(|_| (train_idx.clone(), all.clone()))
                     .collect()
             };
-            let s = averaged(
+            let mut s = averaged(
                 learner, trained, &plans, epochs, seed, round, spectral, &mut tick,
             )?;
+            // The fold check of the one-model path below, on the models' averaged
+            // predictions: the models train again, fresh, with no flips into a folded class.
+            while let Some(t) = transition.as_ref() {
+                let k = trained.num_classes();
+                let folded = newly_folded(trained.labels(), &s.0.predicted, k, &unfolded);
+                if folded.is_empty() {
+                    break;
+                }
+                unfolded.extend(folded);
+                let classes: Vec<usize> = unfolded.iter().map(|f| f.class as usize).collect();
+                let t = transition::without_flips_into(t, k, &classes);
+                learner.set_transition(Some(&t))?;
+                transition = Some(t);
+                s = averaged(
+                    learner, trained, &plans, epochs, seed, round, spectral, &mut tick,
+                )?;
+            }
             // Training and scoring interleave: the split is not measured.
             (s, t0.elapsed().as_secs_f64(), Instant::now())
         } else {
@@ -610,10 +636,7 @@ pub fn run<L: Learner + ?Sized>(
             // next round's matrix is estimated afresh from that model.
             while let Some(t) = transition.as_ref() {
                 let k = trained.num_classes();
-                let folded: Vec<Starved> = starved_classes(trained.labels(), &s.0.predicted, k)
-                    .into_iter()
-                    .filter(|f| !unfolded.iter().any(|u| u.class == f.class))
-                    .collect();
+                let folded = newly_folded(trained.labels(), &s.0.predicted, k, &unfolded);
                 if folded.is_empty() {
                     break;
                 }
