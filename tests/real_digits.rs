@@ -469,3 +469,62 @@ fn the_default_forward_corrects_the_literatures_asymmetric_digit_flips() {
         "{msg}"
     );
 }
+
+/// A rare class under heavy noise: classes 0 - 4 at a quarter of their samples (35 against
+/// 140), then 60% random noise. The global cut (co-teaching's, at the tau round 0 reads)
+/// keeps none of the rare classes' samples and the final pair never predicts them; the floored
+/// cut (`Selection::Floored`, the user's default) keeps each class's easiest half-share.
+/// Measured with the CLI (README, "A rare class under heavy noise"): 84.38% against 49.37
+/// global and 82.03 naive, three seeds; here (872 samples in memory) 80.60% against 47.86%,
+/// 166 training samples predicted as a rare class against none. Asserted: +10 points and more
+/// than 100. About 23 s.
+#[test]
+fn the_floored_cut_keeps_rare_classes_that_the_global_cut_empties() {
+    let Some(wheel) = sklearn_wheel("digits imbalance") else {
+        return;
+    };
+    let (train, test) = split(&digits(&wheel), 1400, 12345);
+    let mut seen = [0usize; 10];
+    let idx: Vec<usize> = (0..train.len())
+        .filter(|&i| {
+            let c = train.label(i) as usize;
+            seen[c] += 1;
+            c >= 5 || seen[c] % 4 == 1
+        })
+        .collect();
+    let rare = train.subset(&idx);
+    let (c, bad) = random_60(&rare, 3);
+    let floored = Config {
+        seed: 0,
+        ..Config::user_default()
+    };
+    assert_eq!(
+        floored.select,
+        itlm::Selection::Floored,
+        "the user's default"
+    );
+    let global = Config {
+        select: itlm::Selection::Global,
+        ..floored.clone()
+    };
+    let f = run(&c.data, &test, &bad, &floored);
+    let g = run(&c.data, &test, &bad, &global);
+    let rare_predicted = |r: &Ran| {
+        let pred = &r.hist.last().unwrap().predicted;
+        pred.iter().filter(|&&p| p < 5).count()
+    };
+    let msg = format!(
+        "{} samples, 60% random: floored {:.2}% (co-teaching at {:?}; {} predicted as a rare class), global {:.2}% ({:?}; {})",
+        c.data.len(),
+        f.test_acc() * 100.0,
+        f.coteach,
+        rare_predicted(&f),
+        g.test_acc() * 100.0,
+        g.coteach,
+        rare_predicted(&g),
+    );
+    eprintln!("{msg}");
+    assert_eq!(f.coteach.len(), 1, "{msg}");
+    assert!(f.test_acc() > g.test_acc() + 0.1, "{msg}");
+    assert!(rare_predicted(&f) > 100, "{msg}");
+}

@@ -78,8 +78,9 @@ fn tiny_settings() -> Settings {
     s.config.rounds = 2;
     s.config.schedule = TauSchedule::Constant;
     s.config.tau = 0.8;
-    // A tau the user set (the flows below count its cut).
+    // A tau the user set, and the paper's global cut (the flows below count its ceil(tau n)).
     s.config.tau_from_data = false;
+    s.config.select = itlm_inspector::itlm::Selection::Global;
     // The flows below are plain ITLM's (rounds train on their cut); the default's auto would
     // forward-correct the systematic flip of `write_idx_set`.
     s.config.transition = itlm_inspector::itlm::Forward::Off;
@@ -685,6 +686,9 @@ fn cli_run(data: &Path, out: &Path, extra: &[&str]) {
         "16",
         "--limit",
         "150",
+        // The paper's global cut: the counts below are its ceil(tau n).
+        "--select",
+        "global",
     ]
     .chunks(2)
     // The test's own value of an option replaces the default here.

@@ -28,8 +28,10 @@ pub struct ItlmArgs {
     /// `reproduce backdoor`: 0.35].
     #[arg(long)]
     pub round0_epochs: Option<f64>,
-    /// global: the paper's rule; per-class: keep the tau share of every given class
-    /// [default: global].
+    /// global: the paper's rule; per-class: keep the tau share of every given class;
+    /// floored: global, and every given class keeps at least half its tau share (a rare
+    /// class under heavy noise is not emptied) [default for `run`: floored; `reproduce` and
+    /// `--protocol backdoor`: global].
     #[arg(long, value_enum)]
     pub select: Option<Selection>,
     /// constant tau, or linear from 1.0 down to tau over the rounds [default: constant].

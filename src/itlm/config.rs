@@ -342,11 +342,13 @@ impl Default for Config {
 
 impl Config {
     /// What a user starts from (`run` without options, the window on a set of their own):
-    /// the defaults with tau from the data ([`Config::tau_from_data`]). [`Config::default`]
-    /// keeps tau as set, for code and tests that choose it.
+    /// the defaults with tau from the data ([`Config::tau_from_data`]) and the floored cut
+    /// ([`Selection::Floored`]: no rare class emptied). [`Config::default`] keeps tau as set
+    /// and the paper's global cut, for code and tests that choose them.
     pub fn user_default() -> Config {
         Config {
             tau_from_data: true,
+            select: Selection::Floored,
             ..Config::default()
         }
     }

@@ -9,11 +9,14 @@ pub enum Selection {
     #[default]
     Global,
     PerClass,
+    /// Global, with a floor in every given class ([`select_floored`]).
+    Floored,
 }
 
 crate::choice!(Selection, "selection", {
     Global => "global", "The paper's rule: the tau share of all samples";
     PerClass => "per-class", "The tau share within each given class, so that hard classes are not emptied";
+    Floored => "floored", "The tau share of all samples, and in every given class at least half its tau share, so that a rare class under heavy noise is not emptied";
 });
 
 /// How many of `n` samples a fraction `tau` keeps: ceil(tau * n), at least one when n > 0.
@@ -86,7 +89,31 @@ pub fn select_per_class(losses: &[f32], labels: &[u32], num_classes: usize, tau:
     kept
 }
 
-/// Either rule.
+/// Global selection with a floor in each given class: the ceil(tau * n) lowest losses, and in
+/// every class c at least its ceil(tau / 2 * n_c) lowest (the kept set grows by what the
+/// floors add). Under heavy noise a global cut can keep none of a rare class (its samples
+/// have fewer like them to learn from, so higher losses), and the final model then never
+/// predicts it; the floor keeps the class's easiest samples, where the global cut leaves
+/// the common classes alone.
+pub fn select_floored(losses: &[f32], labels: &[u32], num_classes: usize, tau: f64) -> Vec<bool> {
+    assert_eq!(losses.len(), labels.len());
+    let mut kept = select_global(losses, tau);
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        if let Some(c) = by_class.get_mut(l as usize) {
+            c.push(i);
+        }
+    }
+    for members in by_class {
+        let floor = keep_count(members.len(), tau / 2.0);
+        if members.iter().filter(|&&i| kept[i]).count() < floor {
+            keep_lowest(losses, members.into_iter(), floor, &mut kept);
+        }
+    }
+    kept
+}
+
+/// Any rule.
 pub fn select(
     rule: Selection,
     losses: &[f32],
@@ -97,6 +124,7 @@ pub fn select(
     match rule {
         Selection::Global => select_global(losses, tau),
         Selection::PerClass => select_per_class(losses, labels, num_classes, tau),
+        Selection::Floored => select_floored(losses, labels, num_classes, tau),
     }
 }
 
@@ -242,6 +270,32 @@ mod tests {
         assert_eq!(g, vec![false, false, false, false, true, true, true, true]);
         let p = select_per_class(&losses, &labels, 2, 0.5);
         assert_eq!(p, vec![false, false, true, true, true, true, false, false]);
+    }
+
+    /// The floored cut is the global one where every class keeps half its tau share, and
+    /// adds a class's lowest losses where the global cut would keep fewer.
+    #[test]
+    fn floored_keeps_a_rare_class_its_easiest_samples() {
+        // Class 0 (4 samples) has every high loss: the global half keeps none of it.
+        let losses = [9.0, 8.0, 7.0, 6.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+        let labels = [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
+        let g = select_global(&losses, 0.5);
+        assert_eq!(g.iter().take(4).filter(|&&k| k).count(), 0);
+        let f = select_floored(&losses, &labels, 2, 0.5);
+        // ceil(0.25 * 4) = 1: its lowest loss (sample 3); the rest as the global cut.
+        let mut want = g.clone();
+        want[3] = true;
+        assert_eq!(f, want);
+        assert_eq!(select(Selection::Floored, &losses, &labels, 2, 0.5), want);
+        // Where the global cut keeps every class's floor, nothing changes.
+        let even = [0.1, 0.9, 0.2, 0.8, 0.3, 0.7, 0.4, 0.6, 0.5, 1.0, 1.1, 1.2];
+        assert_eq!(
+            select_floored(&even, &labels, 2, 0.5),
+            select_global(&even, 0.5)
+        );
+        // A label outside the classes counts in the global cut only.
+        let odd = [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 7];
+        assert_eq!(select_floored(&losses, &odd, 2, 0.5).len(), 12);
     }
 
     /// 20000 samples of 10 classes (min cell 20), all kept and of class 9 except the trimmed

@@ -124,6 +124,8 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                     .on_hover_text("The paper's rule: keep the tau share of all samples");
                 ui.selectable_value(&mut s.config.select, Selection::PerClass, "per-class")
                     .on_hover_text("Keep the tau share within each given class");
+                ui.selectable_value(&mut s.config.select, Selection::Floored, "floored")
+                    .on_hover_text("The tau share of all samples, and in every given class at least half its tau share: a rare class under heavy noise is not emptied (the default for a set of your own; README: imbalanced digits at 60% random noise, 84.4% against 49.4 global and 82.0 naive)");
             })
             .response
             .labelled_by(l.id);

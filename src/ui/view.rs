@@ -618,8 +618,9 @@ pub fn lists(cut: &Cut, c: &ListContext<'_>, filter: &Filter, sort: Sort) -> Lis
     }
     let boundary = match rule {
         Selection::Global => around(&kept_asc, &trimmed_asc, BOUNDARY_SIDE),
-        Selection::PerClass => {
-            // Each class has its own cut: take a window around every class's cut.
+        Selection::PerClass | Selection::Floored => {
+            // Each class has its own cut (a floored class's is its floor): take a window
+            // around every class's cut.
             let side = (BOUNDARY_SIDE / cut.classes.max(1)).max(4);
             let mut all = Vec::new();
             for c in 0..cut.classes as u32 {
