@@ -246,13 +246,28 @@ fn auto_coteaching<L: Learner + ?Sized>(
     }))
 }
 
-/// The classes a forward-corrected model folded ([`starved_classes`]) that it had not folded
-/// before this round trained again (`unfolded`).
-fn newly_folded(labels: &[u32], predicted: &[u32], k: usize, unfolded: &[Starved]) -> Vec<Starved> {
-    starved_classes(labels, predicted, k)
+/// After a forward-corrected model (trained with `transition` on `trained`) predicted
+/// `predicted`: when it folded a class it had not folded before this round trained again
+/// ([`starved_classes`], added to `unfolded`), the matrix to train again with, without flips
+/// into any class in `unfolded`; None when nothing new folded (or no matrix).
+fn unfolding(
+    transition: Option<&[f32]>,
+    trained: &Dataset,
+    predicted: &[u32],
+    unfolded: &mut Vec<Starved>,
+) -> Option<Vec<f32>> {
+    let t = transition?;
+    let k = trained.num_classes();
+    let folded: Vec<Starved> = starved_classes(trained.labels(), predicted, k)
         .into_iter()
         .filter(|f| !unfolded.iter().any(|u| u.class == f.class))
-        .collect()
+        .collect();
+    if folded.is_empty() {
+        return None;
+    }
+    unfolded.extend(folded);
+    let classes: Vec<usize> = unfolded.iter().map(|f| f.class as usize).collect();
+    Some(transition::without_flips_into(t, k, &classes))
 }
 
 /// The class probabilities tau from the data reads the noise from
@@ -594,15 +609,12 @@ pub fn run<L: Learner + ?Sized>(
             )?;
             // The fold check of the one-model path below, on the models' averaged
             // predictions: the models train again, fresh, with no flips into a folded class.
-            while let Some(t) = transition.as_ref() {
-                let k = trained.num_classes();
-                let folded = newly_folded(trained.labels(), &s.0.predicted, k, &unfolded);
-                if folded.is_empty() {
-                    break;
-                }
-                unfolded.extend(folded);
-                let classes: Vec<usize> = unfolded.iter().map(|f| f.class as usize).collect();
-                let t = transition::without_flips_into(t, k, &classes);
+            while let Some(t) = unfolding(
+                transition.as_deref(),
+                trained,
+                &s.0.predicted,
+                &mut unfolded,
+            ) {
                 learner.set_transition(Some(&t))?;
                 transition = Some(t);
                 s = averaged(
@@ -634,15 +646,12 @@ pub fn run<L: Learner + ?Sized>(
             // trains again, fresh and for the round's own length (a final round then no
             // longer continues the forward round's model), with no flips into the class; the
             // next round's matrix is estimated afresh from that model.
-            while let Some(t) = transition.as_ref() {
-                let k = trained.num_classes();
-                let folded = newly_folded(trained.labels(), &s.0.predicted, k, &unfolded);
-                if folded.is_empty() {
-                    break;
-                }
-                unfolded.extend(folded);
-                let classes: Vec<usize> = unfolded.iter().map(|f| f.class as usize).collect();
-                let t = transition::without_flips_into(t, k, &classes);
+            while let Some(t) = unfolding(
+                transition.as_deref(),
+                trained,
+                &s.0.predicted,
+                &mut unfolded,
+            ) {
                 learner.reset(init_seed(config.seed, round))?;
                 learner.set_transition(Some(&t))?;
                 transition = Some(t);
