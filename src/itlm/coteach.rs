@@ -24,6 +24,8 @@ use super::run::{
 };
 use super::scoring::{check_finite, check_scored};
 use super::select;
+use super::suggest::ConfidentJoint;
+use super::transition;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -337,6 +339,64 @@ pub(super) fn run<L: Learner + ?Sized>(
         observer.on(&Event::RoundDone(record))?;
     }
     Ok(())
+}
+
+/// What [`Forward::Auto`](super::Forward::Auto) read off round 0 when it turns a run into co-teaching.
+pub(super) struct AutoCoteach {
+    /// The co-teaching run ([`Config::auto_coteaching`]).
+    pub config: Config,
+    /// Round 0's [`transition::shape`]: flipped share, one-sided share.
+    pub shape: (f32, f32),
+    /// The confident joint's noise rate the tau comes from.
+    pub noise: f64,
+}
+
+/// Whether [`Forward::Auto`](super::Forward::Auto) turns a run of `cfg` into co-teaching after round 0 (`r0`, over
+/// the samples `everyone` of `trained`, its flips' `shape`): a fresh run's classifier that can
+/// train a second model and is not one that retrains in moments (a head on fixed embeddings,
+/// [`Learner::cheap_to_retrain`]: co-teaching's gain comes from a network that memorises
+/// wrong labels over its epochs; a linear head on Lite0 embeddings at 60% random noise lost
+/// 1.1 - 1.3 points to plain ITLM at the same tau, README), the config allowing it
+/// ([`Config::may_auto_coteach`]), and many spread flips
+/// ([`transition::calls_for_coteaching`]).
+pub(super) fn auto_coteaching<L: Learner + ?Sized>(
+    learner: &L,
+    cfg: &Config,
+    first: usize,
+    trained: &Dataset,
+    r0: &RoundRecord,
+    everyone: &[usize],
+    shape: Option<(f32, f32)>,
+) -> Result<Option<AutoCoteach>> {
+    let Some((flipped, one_sided)) = shape else {
+        return Ok(None);
+    };
+    if first != 0
+        || !cfg.may_auto_coteach()
+        || !learner.is_classifier()
+        || learner.cheap_to_retrain()
+        || !transition::calls_for_coteaching(flipped, one_sided)
+    {
+        return Ok(None);
+    }
+    let k = trained.num_classes();
+    if r0.probs.len() != trained.len() * k {
+        return Ok(None);
+    }
+    let joint = ConfidentJoint::count(trained.labels(), &r0.probs, k, everyone.iter().copied());
+    let Some(noise) = joint.noise_rate(everyone.len()) else {
+        return Ok(None);
+    };
+    if learner.fork()?.is_none() {
+        return Ok(None);
+    }
+    let config = cfg.auto_coteaching(noise);
+    config.validate()?;
+    Ok(Some(AutoCoteach {
+        config,
+        shape: (flipped, one_sided),
+        noise,
+    }))
 }
 
 #[cfg(test)]

@@ -8,14 +8,13 @@ use super::clusters;
 use super::config::{Config, Forward, LossAggregate};
 use super::final_check::{self, FinalCheck, FinalSet};
 use super::learner::{Learner, Phase, Tick};
-use super::metrics::{accuracy, finite_mean, starved_classes, RoundMetrics, Starved, TrimQuality};
+use super::metrics::{accuracy, finite_mean, RoundMetrics, Starved, TrimQuality};
 use super::pins::Pins;
 use super::record::RoundRecord;
 use super::relabel::{self, RelabelQuality};
 use super::scoring::{averaged, check_finite, check_scored, fold_plans, scored};
 use super::select;
 use super::spectral;
-use super::suggest::ConfidentJoint;
 use super::transition;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -188,114 +187,6 @@ fn transition_from_previous(
     .or_else(|| Some(prev.transition.clone()).filter(|t| !t.is_empty()))
 }
 
-/// What [`Forward::Auto`] read off round 0 when it turns a run into co-teaching.
-struct AutoCoteach {
-    /// The co-teaching run ([`Config::auto_coteaching`]).
-    config: Config,
-    /// Round 0's [`transition::shape`]: flipped share, one-sided share.
-    shape: (f32, f32),
-    /// The confident joint's noise rate the tau comes from.
-    noise: f64,
-}
-
-/// Whether [`Forward::Auto`] turns a run of `cfg` into co-teaching after round 0 (`r0`, over
-/// the samples `everyone` of `trained`, its flips' `shape`): a fresh run's classifier that can
-/// train a second model and is not one that retrains in moments (a head on fixed embeddings,
-/// [`Learner::cheap_to_retrain`]: co-teaching's gain comes from a network that memorises
-/// wrong labels over its epochs; a linear head on Lite0 embeddings at 60% random noise lost
-/// 1.1 - 1.3 points to plain ITLM at the same tau, README), the config allowing it
-/// ([`Config::may_auto_coteach`]), and many spread flips
-/// ([`transition::calls_for_coteaching`]).
-fn auto_coteaching<L: Learner + ?Sized>(
-    learner: &L,
-    cfg: &Config,
-    first: usize,
-    trained: &Dataset,
-    r0: &RoundRecord,
-    everyone: &[usize],
-    shape: Option<(f32, f32)>,
-) -> Result<Option<AutoCoteach>> {
-    let Some((flipped, one_sided)) = shape else {
-        return Ok(None);
-    };
-    if first != 0
-        || !cfg.may_auto_coteach()
-        || !learner.is_classifier()
-        || learner.cheap_to_retrain()
-        || !transition::calls_for_coteaching(flipped, one_sided)
-    {
-        return Ok(None);
-    }
-    let k = trained.num_classes();
-    if r0.probs.len() != trained.len() * k {
-        return Ok(None);
-    }
-    let joint = ConfidentJoint::count(trained.labels(), &r0.probs, k, everyone.iter().copied());
-    let Some(noise) = joint.noise_rate(everyone.len()) else {
-        return Ok(None);
-    };
-    if learner.fork()?.is_none() {
-        return Ok(None);
-    }
-    let config = cfg.auto_coteaching(noise);
-    config.validate()?;
-    Ok(Some(AutoCoteach {
-        config,
-        shape: (flipped, one_sided),
-        noise,
-    }))
-}
-
-/// After a forward-corrected model (trained with `transition` on `trained`) predicted
-/// `predicted`: when it folded a class it had not folded before this round trained again
-/// ([`starved_classes`], added to `unfolded`), the matrix to train again with, without flips
-/// into any class in `unfolded`; None when nothing new folded (or no matrix).
-fn unfolding(
-    transition: Option<&[f32]>,
-    trained: &Dataset,
-    predicted: &[u32],
-    unfolded: &mut Vec<Starved>,
-) -> Option<Vec<f32>> {
-    let t = transition?;
-    let k = trained.num_classes();
-    let folded: Vec<Starved> = starved_classes(trained.labels(), predicted, k)
-        .into_iter()
-        .filter(|f| !unfolded.iter().any(|u| u.class == f.class))
-        .collect();
-    if folded.is_empty() {
-        return None;
-    }
-    unfolded.extend(folded);
-    let classes: Vec<usize> = unfolded.iter().map(|f| f.class as usize).collect();
-    Some(transition::without_flips_into(t, k, &classes))
-}
-
-/// The class probabilities tau from the data reads the noise from
-/// ([`Config::tau_from_data`]): round 0's own (`round0`), or, for a learner that retrains in
-/// moments (a head on embeddings, which fits round 0's labels, the wrong ones too, and so
-/// contradicts none), out-of-fold ones, as cleanlab computes them: four fresh models of round
-/// 0's length, each scoring the quarter of `everyone` it did not train on (measured on 38
-/// photos with three mislabelled: round 0's own probabilities contradicted none of them).
-/// With warm-started rounds (which train on from round 0's model) round 0's own.
-fn noise_probs<L: Learner + ?Sized>(
-    learner: &mut L,
-    data: &Dataset,
-    everyone: &[usize],
-    round0: &[f32],
-    epochs: f64,
-    config: &Config,
-    tick: &mut dyn FnMut(Tick) -> Result<()>,
-) -> Result<Vec<f32>> {
-    const FOLDS: usize = 4;
-    if !learner.cheap_to_retrain() || !config.reinit || everyone.len() < 2 * FOLDS {
-        return Ok(round0.to_vec());
-    }
-    let seed = Rng::derive(config.seed, 9000).next_u64();
-    let plans = fold_plans(data.len(), everyone, FOLDS, seed);
-    let (s, _) = averaged(learner, data, &plans, epochs, seed, 0, false, tick)?;
-    Ok(s.probs)
-}
-
 /// Run the rounds of `config`, appending each finished round to `history`. On error
 /// (cancellation, divergence) the rounds already in `history` stay valid.
 pub fn run<L: Learner + ?Sized>(
@@ -422,9 +313,9 @@ pub fn run<L: Learner + ?Sized>(
                 let on = shape.is_some_and(|(f, s)| transition::suggests_forward(f, s));
                 // Heavy random noise: co-teaching from the start, at the share round 0's
                 // noise estimate leaves.
-                if let Some(auto) =
-                    auto_coteaching(learner, &cfg, first, trained, r0, &everyone, shape)?
-                {
+                if let Some(auto) = super::coteach::auto_coteaching(
+                    learner, &cfg, first, trained, r0, &everyone, shape,
+                )? {
                     observer.on(&Event::CoteachChosen {
                         shape: auto.shape,
                         noise: auto.noise,
@@ -609,7 +500,7 @@ pub fn run<L: Learner + ?Sized>(
             )?;
             // The fold check of the one-model path below, on the models' averaged
             // predictions: the models train again, fresh, with no flips into a folded class.
-            while let Some(t) = unfolding(
+            while let Some(t) = transition::unfolding(
                 transition.as_deref(),
                 trained,
                 &s.0.predicted,
@@ -646,7 +537,7 @@ pub fn run<L: Learner + ?Sized>(
             // trains again, fresh and for the round's own length (a final round then no
             // longer continues the forward round's model), with no flips into the class; the
             // next round's matrix is estimated afresh from that model.
-            while let Some(t) = unfolding(
+            while let Some(t) = transition::unfolding(
                 transition.as_deref(),
                 trained,
                 &s.0.predicted,
@@ -732,7 +623,7 @@ pub fn run<L: Learner + ?Sized>(
         // one keep (once a run, on a fresh start).
         let chosen_tau = if round == 0 && config.tau_from_data && learner.is_classifier() {
             let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
-            let probs = noise_probs(
+            let probs = super::scoring::noise_probs(
                 learner,
                 data,
                 &everyone,

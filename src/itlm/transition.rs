@@ -9,7 +9,9 @@
 //! [`super::suggest::confident_noise_rate`] makes too): each given label's row is scaled to its
 //! number of samples and each true class's column normalised.
 
+use super::metrics::{starved_classes, Starved};
 use super::suggest::ConfidentJoint;
+use crate::data::Dataset;
 
 /// The transition matrix (row-major `classes x classes`, rows true classes, each row summing
 /// to 1) estimated from `probs` (n x classes row-major, one row per sample of `labels`) over
@@ -262,6 +264,30 @@ pub fn from_truth(
         }
     }
     t
+}
+
+/// After a forward-corrected model (trained with `transition` on `trained`) predicted
+/// `predicted`: when it folded a class it had not folded before this round trained again
+/// ([`starved_classes`](super::metrics::starved_classes), added to `unfolded`), the matrix to train again with, without flips
+/// into any class in `unfolded`; None when nothing new folded (or no matrix).
+pub(super) fn unfolding(
+    transition: Option<&[f32]>,
+    trained: &Dataset,
+    predicted: &[u32],
+    unfolded: &mut Vec<Starved>,
+) -> Option<Vec<f32>> {
+    let t = transition?;
+    let k = trained.num_classes();
+    let folded: Vec<Starved> = starved_classes(trained.labels(), predicted, k)
+        .into_iter()
+        .filter(|f| !unfolded.iter().any(|u| u.class == f.class))
+        .collect();
+    if folded.is_empty() {
+        return None;
+    }
+    unfolded.extend(folded);
+    let classes: Vec<usize> = unfolded.iter().map(|f| f.class as usize).collect();
+    Some(without_flips_into(t, k, &classes))
 }
 
 #[cfg(test)]
