@@ -637,6 +637,42 @@ fn round0_views() -> Round0Views {
     }
 }
 
+/// A run of `c` with the fake learner (`losses`) whose round-0 model sees `round0` and every
+/// later model `later`, each event shown to `on`: its rounds and how many samples each model
+/// trained on.
+fn run_round0_view(
+    losses: &[f32],
+    data: &Dataset,
+    round0: &[f32],
+    later: &[f32],
+    c: &Config,
+    on: &mut dyn FnMut(&Event),
+) -> (Vec<Arc<RoundRecord>>, Vec<usize>) {
+    let (mut l, calls) = FakeLearner::new(losses.to_vec());
+    l.probs = vec![round0.to_vec(), later.to_vec(), later.to_vec()];
+    let mut h = Vec::new();
+    itlm::run(
+        &mut l,
+        itlm::Inputs::new(data),
+        c,
+        Start::Fresh,
+        &mut h,
+        &mut |e: &Event| {
+            on(e);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let trains = calls
+        .lock()
+        .unwrap()
+        .trains
+        .iter()
+        .map(|t| t.0.len())
+        .collect();
+    (h, trains)
+}
+
 /// `Forward::Auto`: round 0's class probabilities decide. One-sided flips (each class's
 /// flipped samples look like one other class, as a systematic flip leaves) turn forward
 /// correction on for every later round; flips spread over the other classes (random noise)
@@ -658,32 +694,13 @@ fn auto_forward_correction_follows_what_round_0_sees() {
         ..cfg(0.6, 2)
     };
     let trial = |round0: &Vec<f32>, c: &Config| {
-        let (mut l, calls) = FakeLearner::new(losses.clone());
-        l.probs = vec![round0.clone(), clean.clone(), clean.clone()];
-        let mut h = Vec::new();
         // The decisions the run announced: (round, on, shape found).
         let mut decided = Vec::new();
-        itlm::run(
-            &mut l,
-            itlm::Inputs::new(&data),
-            c,
-            Start::Fresh,
-            &mut h,
-            &mut |e: &Event| {
-                if let Event::ForwardDecided { round, on, shape } = e {
-                    decided.push((*round, *on, shape.is_some()));
-                }
-                Ok(())
-            },
-        )
-        .unwrap();
-        let trains: Vec<usize> = calls
-            .lock()
-            .unwrap()
-            .trains
-            .iter()
-            .map(|t| t.0.len())
-            .collect();
+        let (h, trains) = run_round0_view(&losses, &data, round0, &clean, c, &mut |e| {
+            if let Event::ForwardDecided { round, on, shape } = e {
+                decided.push((*round, *on, shape.is_some()));
+            }
+        });
         (h, trains, decided)
     };
     let (h, trains, decided) = trial(&one_sided, &config(Forward::Auto));
@@ -1104,39 +1121,18 @@ fn tau_from_the_data_sets_every_cut_from_round_0s_noise_estimate() {
         ..
     } = round0_views();
     let trial = |round0: &Vec<f32>, from_data: bool| {
-        let (mut l, calls) = FakeLearner::new(losses.clone());
-        l.probs = vec![round0.clone(), clean.clone(), clean.clone()];
         let c = Config {
             transition: Forward::Off,
             tau_from_data: from_data,
             ..cfg(0.5, 2)
         };
-        let mut h = Vec::new();
         // What the run announced, in order: Some((noise, tau)) or None for a round's record.
         let mut events = Vec::new();
-        itlm::run(
-            &mut l,
-            itlm::Inputs::new(&data),
-            &c,
-            Start::Fresh,
-            &mut h,
-            &mut |e: &Event| {
-                match e {
-                    Event::TauChosen { noise, tau } => events.push(Some((*noise, *tau))),
-                    Event::RoundDone(_) => events.push(None),
-                    _ => {}
-                }
-                Ok(())
-            },
-        )
-        .unwrap();
-        let trains: Vec<usize> = calls
-            .lock()
-            .unwrap()
-            .trains
-            .iter()
-            .map(|t| t.0.len())
-            .collect();
+        let (h, trains) = run_round0_view(&losses, &data, round0, &clean, &c, &mut |e| match e {
+            Event::TauChosen { noise, tau } => events.push(Some((*noise, *tau))),
+            Event::RoundDone(_) => events.push(None),
+            _ => {}
+        });
         (h, trains, events)
     };
     let (h, trains, events) = trial(&one_sided, true);
