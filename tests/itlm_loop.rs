@@ -1160,8 +1160,10 @@ fn tau_from_the_data_sets_every_cut_from_round_0s_noise_estimate() {
 }
 
 /// A forward-corrected round of cross-fitted models (`--folds`) whose averaged predictions fold
-/// a class trains its models again, fresh, with no flips into it, as a one-model round does:
-/// the round records the fold, and its matrix has no cell into the class.
+/// a class trains its models again, fresh, without the flip that folded it, as a one-model
+/// round does: the round records the fold, and its matrix has no cell into the class (the
+/// class that took its samples, 1, has no flip into it, so every flip into it goes:
+/// `transition::unfolding`'s fallback; the unit tests there choose the one flip).
 #[test]
 fn a_cross_fitted_forward_round_that_folds_a_class_trains_its_models_again() {
     let Round0Views {

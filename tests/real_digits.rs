@@ -347,20 +347,21 @@ fn the_default_coteaches_random_digit_flips_and_beats_plain_itlm_at_the_clean_sh
     assert!(aa > oa + 0.03, "test accuracy auto {aa} vs off {oa}");
 }
 
-/// A forward-corrected round whose model folds a class trains again, fresh, without flips into
-/// it (`RoundMetrics::unfolded`, `transition::without_flips_into`). The pairs are every one of
-/// the 18 in the test above where the one-sided matrix still folded a class (corruption / run
-/// 1 / 1, 2 / 1, 4 / 1, 6 / 1): round 0 read a flip the wrong way, or two classes flipping
-/// into one, so the matrix explained a class's labels by its neighbours and round 1's model
-/// predicted it for almost none of its samples. Measured here when written (the same code
-/// with the retraining switched off in an experiment build, against with it): test accuracy
-/// 83.6 / 83.9 / 86.9 / 75.8% (mean 82.6) without, 92.4 / 82.1 / 97.0 / 94.0% (mean 91.4)
-/// with; plain ITLM (`Forward::Off`) 80.6 / 73.3 / 83.4 / 76.3% (mean 78.4). Round 1 caught
-/// classes 7 and 8 (the second in a second pass), 5, 1 and 7; at 6 / 1 the final round
-/// folded class 8 again and trained again too. Asserted: the fold is caught in round 1 (each
-/// recorded class under a tenth of its labelled count in the first model), the round's
-/// matrix has no flips into it, no class of the final model is folded, and the default
-/// beats plain ITLM by 5 points on the mean. About 50 s on 2 cores in release.
+/// A forward-corrected round whose model folds a class trains again, fresh, without the flip
+/// that folded it (`RoundMetrics::unfolded`, `transition::unfolding`: the flip into the class
+/// from the class the model put its samples in). The pairs are every one of the 18 in the
+/// test above where the one-sided matrix still folded a class (corruption / run 1 / 1, 2 / 1,
+/// 4 / 1, 6 / 1): round 0 read a flip the wrong way, so two classes flipped into one, the
+/// matrix explained a class's labels by its neighbours and round 1's model predicted it for
+/// almost none of its samples. Measured here: without any retraining (an experiment build)
+/// 83.6 / 83.9 / 86.9 / 75.8% (mean 82.6); retrained without every flip into the class (the
+/// build before) 92.4 / 82.1 / 97.0 / 94.0% (mean 91.4); without the one flip (today) 94.5 /
+/// 91.9 / 97.7 / 96.5% (mean 95.15); plain ITLM (`Forward::Off`) 80.6 / 73.3 / 83.4 / 76.3%
+/// (mean 78.4). Round 1 caught classes 7, 5, 1 and 7 (at 6 / 1 class 8 too, in the same
+/// model). Asserted: the fold is caught in round 1 (each recorded class under a tenth of its
+/// labelled count in the first model), the round's matrix keeps at most one flip into it
+/// (the wrong-way one is gone), no class of the final model is folded, and the default
+/// beats plain ITLM by 5 points on the mean. About 60 s on 2 cores in release.
 #[test]
 fn a_forward_round_that_folds_a_class_trains_again_without_flips_into_it() {
     let Some(wheel) = sklearn_wheel("digits unfolding") else {
@@ -390,9 +391,10 @@ fn a_forward_round_that_folds_a_class_trains_again_without_flips_into_it() {
         for f in unfolded {
             assert!((f.predicted as f64) < 0.1 * f.labelled as f64, "{f:?}");
             let c = f.class as usize;
+            let into = (0..k).filter(|&j| j != c && t[j * k + c] > 0.0).count();
             assert!(
-                (0..k).filter(|&j| j != c).all(|j| t[j * k + c] == 0.0),
-                "round 1's matrix still flips into class {c}: {t:?}"
+                into <= 1,
+                "round 1's matrix still has {into} flips into class {c}: {t:?}"
             );
         }
         for (class, r) in ra.iter().enumerate() {
@@ -411,7 +413,8 @@ fn a_forward_round_that_folds_a_class_trains_again_without_flips_into_it() {
         aa * 100.0,
         oa * 100.0
     );
-    // Measured +13.0 points (without the retraining: +4.2).
+    // Measured +16.8 points (without every flip into the class: +13.0; without the
+    // retraining: +4.2).
     assert!(aa > oa + 0.05, "test accuracy auto {aa} vs off {oa}");
 }
 

@@ -2431,7 +2431,7 @@ fn a_forward_round_that_trained_again_after_a_fold_says_so() {
     h.run_steps(3);
     let name = run.dataset.classes[1].clone();
     h.get_by_label(&format!(
-        "round 1: its first forward-corrected model folded {name} (predicted for 0 of the {labelled} samples labelled {name}) into other classes (the matrix explained its labels by other classes' flips); the round trained again, fresh, with no flips into it"
+        "round 1: its first forward-corrected model folded {name} (predicted for 0 of the {labelled} samples labelled {name}) into other classes (the matrix explained its labels by other classes' flips); the round trained again, fresh, without the flip that folded it"
     ));
     h.state_mut().state.select_round(0);
     h.run_steps(3);

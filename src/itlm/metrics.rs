@@ -79,8 +79,8 @@ pub struct RoundMetrics {
     #[serde(skip)]
     pub estimated: Option<(f64, f64)>,
     /// The classes a forward-corrected round's model folded ([`starved_classes`]) before the
-    /// round trained again, fresh, with no flips into them
-    /// ([`super::transition::without_flips_into`]): each with its counts under the folded
+    /// round trained again, fresh, without the flips that folded them
+    /// ([`super::transition::unfolding`]): each with its counts under the folded
     /// model. Empty for every other round. Stored after the body (version 16), not by serde
     /// here.
     #[serde(skip)]

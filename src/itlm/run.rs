@@ -499,7 +499,7 @@ pub fn run<L: Learner + ?Sized>(
                 learner, trained, &plans, epochs, seed, round, spectral, &mut tick,
             )?;
             // The fold check of the one-model path below, on the models' averaged
-            // predictions: the models train again, fresh, with no flips into a folded class.
+            // predictions: the models train again, fresh, without the flip that folded a class.
             while let Some(t) = transition::unfolding(
                 transition.as_deref(),
                 trained,
@@ -535,8 +535,9 @@ pub fn run<L: Learner + ?Sized>(
             // labelled so has folded it: a flip read the wrong way (or two classes flipping
             // into one) let the matrix explain the class's labels by other classes. The round
             // trains again, fresh and for the round's own length (a final round then no
-            // longer continues the forward round's model), with no flips into the class; the
-            // next round's matrix is estimated afresh from that model.
+            // longer continues the forward round's model), without the flip that folded the
+            // class ([`transition::unfolding`]); the next round's matrix is estimated afresh
+            // from that model.
             while let Some(t) = transition::unfolding(
                 transition.as_deref(),
                 trained,

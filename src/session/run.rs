@@ -385,15 +385,15 @@ pub fn unfolded_line(r: &RoundRecord, classes: &[String]) -> Option<String> {
             )
         })
         .collect();
-    let (them, their) = if u.len() == 1 {
-        ("it", "its")
+    let (them, their, flips) = if u.len() == 1 {
+        ("it", "its", "the flip")
     } else {
-        ("them", "their")
+        ("them", "their", "the flips")
     };
     Some(format!(
         "round {}: its first forward-corrected model folded {} into other classes (the matrix \
-         explained {their} labels by other classes' flips); the round trained again, fresh, with \
-         no flips into {them}",
+         explained {their} labels by other classes' flips); the round trained again, fresh, \
+         without {flips} that folded {them}",
         r.round,
         what.join(", ")
     ))
