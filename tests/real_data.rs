@@ -842,6 +842,100 @@ fn backdoor_seeds(seeds: &[u64], min_defended: usize) {
     );
 }
 
+/// The clustering cut's repair, with and without, on the pair no loss separates (Shirt ->
+/// T-shirt: a stamped Shirt looks like a T-shirt, README "Backdoors"), 20000 images. The
+/// protocol's final round first trains without the held-out cluster; that model, which never
+/// saw the stamped images, calls most of them Shirt, and those train as Shirt in the final
+/// model trained again, which learns that the mark does not mean T-shirt. Without the repair
+/// (the same first model, reproduced here from the run's seeds: the cluster only held out),
+/// the stamped images the cut missed teach the trigger unopposed.
+///
+/// Measured here when written (seed 1; `reproduce backdoor --no-naive --pairs 6-0-L --seed 1`
+/// is the same run): the cut held out 291 (189 of the 196 stamped); the repair sent 179 back,
+/// 145 of them stamped Shirts (precision 0.81: the rest are clean T-shirts of the cluster);
+/// attack success 1.1% with the repair against 5.9% held out only, clean accuracy 87.27%
+/// against 86.88. Asserted: most held-out stamped images go back at a precision over 0.7,
+/// attack success 2 points lower, clean accuracy no more than a point lower. About 150 s on 2
+/// cores (320 s beside two other runs).
+#[test]
+fn the_cluster_repair_lowers_attack_success_below_holding_the_cluster_out() {
+    let Some((train, test)) = fashion(20000, 10000) else {
+        return;
+    };
+    let (from, to, seed) = (6, 0, 1);
+    let mark = Watermark::new(MarkShape::L, Watermark::default_size(train.shape));
+    let test2 = itlm_inspector::data::corrupt::test2_set(&test, from, to, &mark).unwrap();
+    let mut c = Corrupted::clean(train);
+    let stamped = c.backdoor(0.1, from, to, &mark, seed).unwrap();
+    let bad: Vec<bool> = c.kinds.iter().map(|k| *k != SampleKind::Clean).collect();
+    let lc = itlm_inspector::presets::backdoor_learner();
+    let cfg = Config {
+        seed,
+        ..itlm_inspector::presets::backdoor_protocol()
+    };
+    let eval = itlm::Eval {
+        test: Some(&test),
+        test2: Some(&test2),
+    };
+    let hist = itlm_rounds(&lc, &c.data, eval, &bad, &cfg);
+    let last = hist.last().unwrap();
+    let before = &hist[hist.len() - 2];
+    let n = bad.len();
+    let held = |i: usize| last.held_out.get(i) == Some(&true);
+    let repaired: Vec<usize> = (0..n).filter(|&i| last.relabelled[i].is_some()).collect();
+    let right = repaired
+        .iter()
+        .filter(|&&i| bad[i] && last.relabelled[i] == Some(from))
+        .count();
+    let held_bad = (0..n).filter(|&i| held(i) && bad[i]).count();
+    // Without the repair: the round's first model, trained on the last cut minus the held-out
+    // cluster with the run's seeds for that round.
+    let round = last.round as u64;
+    let without_set: Vec<usize> = (0..n).filter(|&i| before.kept[i] && !held(i)).collect();
+    let mut m = learner::build(&lc, &c.data).unwrap();
+    m.reset(itlm_inspector::rng::Rng::derive(seed, round).next_u64())
+        .unwrap();
+    m.train(
+        &c.data,
+        &without_set,
+        last.epochs,
+        itlm_inspector::rng::Rng::derive(seed, 1000 + round).next_u64(),
+        &mut |_| Ok(()),
+    )
+    .unwrap();
+    let (without1, without2) = (accuracy(m.as_mut(), &test), accuracy(m.as_mut(), &test2));
+    let (with1, with2) = (
+        last.metrics.test_acc.unwrap(),
+        last.metrics.test2_acc.unwrap(),
+    );
+    eprintln!(
+        "{stamped} stamped; the cut held out {} ({held_bad} stamped); repaired {} ({right} stamped back to Shirt); test-1 / test-2: with the repair {:.2}% / {:.1}%, held out only {:.2}% / {:.1}%",
+        (0..n).filter(|&i| held(i)).count(),
+        repaired.len(),
+        with1 * 100.0,
+        with2 * 100.0,
+        without1 * 100.0,
+        without2 * 100.0
+    );
+    assert!(
+        held_bad * 2 > stamped,
+        "the cut must find the attack: {held_bad} of {stamped}"
+    );
+    assert!(
+        right * 2 > held_bad && right * 10 >= repaired.len() * 7,
+        "the repair must send most held-out stamped images back, precisely: {right} of {} ({held_bad} stamped held out)",
+        repaired.len()
+    );
+    assert!(
+        with2 + 0.02 < without2,
+        "attack success with the repair {with2} against {without2} held out only"
+    );
+    assert!(
+        with1 > without1 - 0.01,
+        "clean accuracy with the repair {with1} against {without1}"
+    );
+}
+
 /// Mixed data (the paper's generative setting): Sneaker images with 20% images of the other
 /// classes, a VAE scored by its negative ELBO. Trimming at random would catch 20% of the
 /// spurious images; ITLM's cut catches most of them, and rounds do not make it worse.

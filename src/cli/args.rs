@@ -76,8 +76,11 @@ pub struct ItlmArgs {
     /// of the class, the early rounds trimmed its members at least 3 times as often as the
     /// rest, and the last model before the cut puts more of it in one other class than in its
     /// own (exclusionary reclassification): for backdoors whose stamped images look like
-    /// their target class (Shirt -> T-shirt). Classifiers with a hidden layer; not with
-    /// --relabel [default: off; `reproduce backdoor`: on]
+    /// their target class (Shirt -> T-shirt). The final model, trained without the held-out
+    /// clusters, then judges them: the members it calls by that other class train under it in
+    /// the final model trained again (the repair; the round records them as relabelled).
+    /// Classifiers with a hidden layer; not with --relabel [default: off; `reproduce
+    /// backdoor`: on]
     #[arg(long, conflicts_with_all = ["relabel", "no_clusters"])]
     pub clusters: bool,
     /// Do not make the clustering cut (for `reproduce backdoor`, whose protocol makes it).

@@ -7,9 +7,11 @@
 //! rounds' cuts trimmed its members far more often than the rest of the class, and the last
 //! model before the cut (trained without most of them) puts more of them in one other class
 //! than in their own (the exclusionary reclassification of Chen et al., 2018, with ITLM's own
-//! model instead of a retrained one). Its members that this model calls by that other class
-//! train under that class in the final model ([`repairs`]: Chen et al.'s repair, so the model
-//! learns that the mark does not mean the attacker's label); the rest stay out.
+//! model instead of a retrained one). The final model then trains without the flagged
+//! clusters, and judges them as Chen et al.'s retrained model does: the members it calls by
+//! the cluster's other class train under that class in the final model trained again
+//! ([`repairs`]: Chen et al.'s repair, so the model learns that the mark does not mean the
+//! attacker's label); the rest stay out.
 
 use std::sync::Arc;
 
@@ -111,10 +113,13 @@ impl ClusterCut {
 
 /// The repair of a cut's flagged clusters: for each sample the cut holds out whose class's
 /// flagged cluster puts most of its non-own share in another class (`other`), that class when
-/// `predicted` (the model's before the cut, one per sample) names it, else None. A repaired
-/// sample trains under that class in the final round instead of staying out (measured on
-/// Shirt -> T-shirt at 5 seeds: attack success 7.3% -> 5.5% on the mean, README
-/// "Backdoors"); its label stays what it was, and the round records it as relabelled.
+/// `predicted` (one per sample, by the final round's model trained without the held-out
+/// samples, which never saw them) names it, else None. A repaired sample trains under that
+/// class in the final model trained again instead of staying out; its label stays what it
+/// was, and the round records it as relabelled. Measured on Shirt -> T-shirt at 5 seeds
+/// (README "Backdoors"): attack success 7.3% held out, 5.5% repaired by round 10's judgement
+/// (a model that had trained on part of the stamped images), and lower again judged by the
+/// model that never saw them.
 pub fn repairs(cut: &ClusterCut, labels: &[u32], predicted: &[u32]) -> Vec<Option<u32>> {
     let other = |g: u32| {
         cut.report
@@ -270,8 +275,8 @@ mod tests {
         assert_eq!(c.share(), 0.1);
     }
 
-    /// The repair: a held-out member of a flagged cluster that the model before the cut calls
-    /// by the cluster's other class trains under it; one it calls anything else stays out, as
+    /// The repair: a held-out member of a flagged cluster that the model trained without it
+    /// calls by the cluster's other class trains under it; one it calls anything else stays out, as
     /// do held-out samples of a class whose split was not flagged, and samples not held out.
     #[test]
     fn held_out_members_the_model_calls_by_the_other_class_are_repaired() {

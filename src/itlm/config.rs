@@ -263,8 +263,10 @@ pub struct Config {
     /// see [`super::clusters`]): a probe model trains on every sample for `final_epochs`,
     /// each class's penultimate activations split in two, and the smaller cluster of a class
     /// whose members the early cuts trimmed far more often than the rest and the last model
-    /// puts more in another class than in their own stays out of the final model. For backdoors whose stamped images look like their target class. Off =
-    /// the paper.
+    /// puts more in another class than in their own stays out of the final model; the members
+    /// that model (trained without them) calls by that other class train under it in the
+    /// final model trained again ([`super::clusters::repairs`]). For backdoors whose stamped
+    /// images look like their target class. Off = the paper.
     pub clusters: bool,
     /// Forward-correct the loss for label noise (classifiers, see [`super::transition`]):
     /// round 0 trains plainly on every sample; every later round trains on every sample the

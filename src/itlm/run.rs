@@ -442,17 +442,9 @@ pub fn run<L: Learner + ?Sized>(
         };
         // The probe's training counts as this round's.
         let probe_secs = probe_start.elapsed().as_secs_f64();
-        // The cut's repair: held-out members the model before the cut calls by their
-        // cluster's other class train under that class ([`clusters::repairs`]).
-        let repaired: Vec<Option<u32>> = match (&cut, history.last()) {
-            (Some(c), Some(prev)) if prev.predicted.len() == n => {
-                clusters::repairs(c, trained.labels(), &prev.predicted)
-            }
-            _ => Vec::new(),
-        };
-        let repaired_data = relabel::applied(trained, &repaired, &mut train_idx);
-        // What this round trains on: the set with the repaired samples' classes.
-        let trained = repaired_data.as_ref().unwrap_or(trained);
+        // The cut's repair, after this round's model trained without the held-out clusters.
+        let mut repaired: Vec<Option<u32>> = Vec::new();
+        let mut repaired_data: Option<Dataset> = None;
         let mut transition = None;
         // The classes this round's forward-corrected model folded, before it trained again.
         let mut unfolded: Vec<Starved> = Vec::new();
@@ -559,8 +551,30 @@ pub fn run<L: Learner + ?Sized>(
                 t1 += spent;
                 s = scored(learner, data, &all, spectral, &mut tick)?;
             }
+            // The cut's repair (the exclusionary reclassification of Chen et al., 2018): this
+            // model trained without the held-out clusters; the members it calls by their
+            // cluster's other class train under that class in the model trained again, fresh
+            // ([`clusters::repairs`]), so that it learns the mark does not mean the label.
+            if let Some(c) = &cut {
+                repaired = clusters::repairs(c, trained.labels(), &s.0.predicted);
+                if let Some(d) = relabel::applied(trained, &repaired, &mut train_idx) {
+                    learner.reset(init_seed(config.seed, round))?;
+                    let again = Instant::now();
+                    check_finite(
+                        round,
+                        learner.train(&d, &train_idx, epochs, seed, &mut tick)?,
+                    )?;
+                    let spent = again.elapsed();
+                    train_secs += spent.as_secs_f64();
+                    t1 += spent;
+                    s = scored(learner, data, &all, spectral, &mut tick)?;
+                    repaired_data = Some(d);
+                }
+            }
             (s, train_secs, t1)
         };
+        // What this round trained on: the set with the repaired samples' classes.
+        let trained = repaired_data.as_ref().unwrap_or(trained);
         if scores.loss.len() != n {
             return Err(Error::Model(format!(
                 "scored {} of {n} samples",

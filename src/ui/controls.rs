@@ -241,7 +241,7 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 drop_forward_on(&mut s.config);
             }
             ui.checkbox(&mut s.config.clusters, "hold out attack clusters")
-                .on_hover_text("Before the final round, train a probe model on every sample, split each class's penultimate activations in two, and keep out of the final model the smaller cluster of a class when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the last model before the cut puts more of it in one other class than in its own: backdoor images that look like their target class (Shirt -> T-shirt). Not with relabel");
+                .on_hover_text("Before the final round, train a probe model on every sample, split each class's penultimate activations in two, and keep out of the final model the smaller cluster of a class when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the last model before the cut puts more of it in one other class than in its own: backdoor images that look like their target class (Shirt -> T-shirt). The final model, trained without them, then judges them: those it calls by that other class train under it in the final model trained again (relabelled). Not with relabel");
             if s.config.clusters {
                 s.config.relabel = false;
                 s.config.coteach = None;

@@ -125,7 +125,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             }
         ))
         .on_hover_text(format!(
-            "A probe model trained {} epochs on every sample; each class's penultimate activations were split in two. A class's smaller cluster is held out when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the model before the cut calls more of it by one other class than by its own: stamped images that look like their target class. 'held out by clusters' in the grid bar shows them",
+            "A probe model trained {} epochs on every sample; each class's penultimate activations were split in two. A class's smaller cluster is held out when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the model before the cut calls more of it by one other class than by its own: stamped images that look like their target class. The final model, trained without them, judged them: those it called by that other class trained under it in the final model trained again (the round's relabelled samples). 'held out by clusters' in the grid bar shows them",
             c.probe_epochs
         ));
     }

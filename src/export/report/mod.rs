@@ -400,7 +400,7 @@ fn clusters_section(h: &mut String, run: &RunFile) {
     let held = r.held_out.iter().filter(|&&x| x).count();
     let _ = writeln!(
         h,
-        "<section id=\"clusters\" data-held-out=\"{held}\">\n<h2>Clustering cut</h2>\n<p>Before round {}, a probe model trained {} epochs on every sample; each class's penultimate activations were split in two. A class's smaller cluster was held out of the round (and trimmed at every cut of it) when it is at most a quarter of its class, the early cuts trimmed its members at least 3 times as often as the rest, and the model before the cut calls more of it by one other class than by its own. <b>{}</b> held out.</p>",
+        "<section id=\"clusters\" data-held-out=\"{held}\">\n<h2>Clustering cut</h2>\n<p>Before round {}, a probe model trained {} epochs on every sample; each class's penultimate activations were split in two. A class's smaller cluster was held out of the round (and trimmed at every cut of it) when it is at most a quarter of its class, the early cuts trimmed its members at least 3 times as often as the rest, and the model before the cut calls more of it by one other class than by its own. The final model, trained without them, judged them: those it called by that other class trained under it in the final model trained again (the round's relabelled samples). <b>{}</b> held out.</p>",
         r.round,
         short(report.probe_epochs),
         crate::plural(held, "sample")
