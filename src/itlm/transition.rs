@@ -382,17 +382,21 @@ mod tests {
         assert_eq!(one_sided(&t[..4], 3), t[..4].to_vec());
     }
 
+    /// Four classes: 0 -> 1 and 1 -> 2 the noise, 2 -> 3 too, and 3 -> 2 read the wrong way
+    /// (the digits' fold of class 2).
+    const DIGITS_FOLD: [f32; 16] = [
+        0.9, 0.1, 0.0, 0.0, //
+        0.0, 0.7, 0.3, 0.0, //
+        0.0, 0.0, 0.8, 0.2, //
+        0.0, 0.0, 0.25, 0.75,
+    ];
+
     /// The digits' fold: 1 -> 2 read the right way, 3 -> 2 the wrong way (the truth is 2 -> 3),
     /// so label 2 is explained by two neighbours. Without flips into 2, both cells go back to
     /// their rows' own labels; class 2's own flip and every other cell stay.
     #[test]
     fn no_flips_into_a_folded_class_and_its_own_row_stays() {
-        let t = [
-            0.9, 0.1, 0.0, 0.0, //
-            0.0, 0.7, 0.3, 0.0, //
-            0.0, 0.0, 0.8, 0.2, //
-            0.0, 0.0, 0.25, 0.75,
-        ];
+        let t = DIGITS_FOLD;
         let u = without_flips_into(&t, 4, &[2]);
         let want = [
             0.9, 0.1, 0.0, 0.0, //
@@ -417,12 +421,7 @@ mod tests {
     /// is 3 -> 2; without it, 1 -> 2 stays.
     #[test]
     fn the_flip_that_folded_a_class_is_the_one_from_the_class_that_took_its_samples() {
-        let t = [
-            0.9, 0.1, 0.0, 0.0, //
-            0.0, 0.7, 0.3, 0.0, //
-            0.0, 0.0, 0.8, 0.2, //
-            0.0, 0.0, 0.25, 0.75,
-        ];
+        let t = DIGITS_FOLD;
         let labels = [2, 2, 2, 2, 2, 1, 3, 0];
         let predicted = [3, 3, 3, 1, 1, 1, 3, 0];
         assert_eq!(folding_flip(&t, 4, &labels, &predicted, 2), Some(3));
