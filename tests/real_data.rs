@@ -855,8 +855,8 @@ fn backdoor_seeds(seeds: &[u64], min_defended: usize) {
 /// 145 of them stamped Shirts (precision 0.81: the rest are clean T-shirts of the cluster);
 /// attack success 1.1% with the repair against 5.9% held out only, clean accuracy 87.27%
 /// against 86.88. Asserted: most held-out stamped images go back at a precision over 0.7,
-/// attack success 2 points lower, clean accuracy no more than a point lower. About 150 s on 2
-/// cores (320 s beside two other runs).
+/// attack success 2 points lower, clean accuracy no more than a point lower. About 170 s on 2
+/// cores alone (320 s beside two other runs).
 #[test]
 fn the_cluster_repair_lowers_attack_success_below_holding_the_cluster_out() {
     let Some((train, test)) = fashion(20000, 10000) else {
