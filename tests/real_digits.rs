@@ -164,17 +164,17 @@ fn auto_and_off(
         tau: 0.6,
         ..Default::default()
     };
-    let a = run(&c.data, test, &bad, &cfg);
-    let o = run(
-        &c.data,
-        test,
-        &bad,
-        &Config {
-            transition: Forward::Off,
-            ..cfg
-        },
-    );
+    let (a, o) = and_off(&c.data, test, &bad, &cfg);
     (c.data.labels().to_vec(), a, o)
+}
+
+/// `cfg`'s run on `data` and plain ITLM's (`cfg` with `Forward::Off`).
+fn and_off(data: &Dataset, test: &Dataset, bad: &[bool], cfg: &Config) -> (Ran, Ran) {
+    let off = Config {
+        transition: Forward::Off,
+        ..cfg.clone()
+    };
+    (run(data, test, bad, cfg), run(data, test, bad, &off))
 }
 
 /// The default (`Forward::Auto`) at 40% systematic noise on the digits (1400 training images,
@@ -440,16 +440,7 @@ fn the_default_forward_corrects_the_literatures_asymmetric_digit_flips() {
         seed: 1,
         ..Config::user_default()
     };
-    let a = run(&c.data, &test, &bad, &cfg);
-    let o = run(
-        &c.data,
-        &test,
-        &bad,
-        &Config {
-            transition: Forward::Off,
-            ..cfg
-        },
-    );
+    let (a, o) = and_off(&c.data, &test, &bad, &cfg);
     let msg = format!(
         "asymmetric 40%: the default {:.2}% (P {:.3}, decided {:?}, tau {}), plain ITLM {:.2}% (P {:.3}, tau {})",
         a.test_acc() * 100.0,

@@ -118,8 +118,8 @@ impl ClusterCut {
 /// class in the final model trained again instead of staying out; its label stays what it
 /// was, and the round records it as relabelled. Measured on Shirt -> T-shirt at 5 seeds
 /// (README "Backdoors"): attack success 7.3% held out, 5.5% repaired by round 10's judgement
-/// (a model that had trained on part of the stamped images), and lower again judged by the
-/// model that never saw them.
+/// (a model that had trained on part of the stamped images), 2.1% judged by the model that
+/// never saw them.
 pub fn repairs(cut: &ClusterCut, labels: &[u32], predicted: &[u32]) -> Vec<Option<u32>> {
     let other = |g: u32| {
         cut.report

@@ -523,6 +523,28 @@ pub fn run<L: Learner + ?Sized>(
             let mut train_secs = t0.elapsed().as_secs_f64();
             let mut t1 = Instant::now();
             let mut s = scored(learner, data, &all, spectral, &mut tick)?;
+            // The round's model trained again, fresh, on `set` (with the matrix `t`, else the
+            // learner's as it is), then every sample scored (after a fold, and after the
+            // clustering cut's judgement, below). The retraining counts as training, not as
+            // scoring.
+            let mut again = |learner: &mut L,
+                             t: Option<&[f32]>,
+                             set: &Dataset,
+                             idx: &[usize],
+                             epochs: f64,
+                             tick: &mut dyn FnMut(Tick) -> Result<()>|
+             -> Result<(super::Scores, Vec<f32>)> {
+                learner.reset(init_seed(config.seed, round))?;
+                if let Some(t) = t {
+                    learner.set_transition(Some(t))?;
+                }
+                let start = Instant::now();
+                check_finite(round, learner.train(set, idx, epochs, seed, tick)?)?;
+                let spent = start.elapsed();
+                train_secs += spent.as_secs_f64();
+                t1 += spent;
+                scored(learner, data, &all, spectral, tick)
+            };
             // A forward-corrected model that predicts a class for almost none of the samples
             // labelled so has folded it: a flip read the wrong way (or two classes flipping
             // into one) let the matrix explain the class's labels by other classes. The round
@@ -536,20 +558,9 @@ pub fn run<L: Learner + ?Sized>(
                 &s.0.predicted,
                 &mut unfolded,
             ) {
-                learner.reset(init_seed(config.seed, round))?;
-                learner.set_transition(Some(&t))?;
-                transition = Some(t);
                 epochs = config.epochs_at(round);
-                let again = Instant::now();
-                check_finite(
-                    round,
-                    learner.train(trained, &train_idx, epochs, seed, &mut tick)?,
-                )?;
-                // The retraining counts as training, not as scoring.
-                let spent = again.elapsed();
-                train_secs += spent.as_secs_f64();
-                t1 += spent;
-                s = scored(learner, data, &all, spectral, &mut tick)?;
+                s = again(learner, Some(&t), trained, &train_idx, epochs, &mut tick)?;
+                transition = Some(t);
             }
             // The cut's repair (the exclusionary reclassification of Chen et al., 2018): this
             // model trained without the held-out clusters; the members it calls by their
@@ -558,16 +569,7 @@ pub fn run<L: Learner + ?Sized>(
             if let Some(c) = &cut {
                 repaired = clusters::repairs(c, trained.labels(), &s.0.predicted);
                 if let Some(d) = relabel::applied(trained, &repaired, &mut train_idx) {
-                    learner.reset(init_seed(config.seed, round))?;
-                    let again = Instant::now();
-                    check_finite(
-                        round,
-                        learner.train(&d, &train_idx, epochs, seed, &mut tick)?,
-                    )?;
-                    let spent = again.elapsed();
-                    train_secs += spent.as_secs_f64();
-                    t1 += spent;
-                    s = scored(learner, data, &all, spectral, &mut tick)?;
+                    s = again(learner, None, &d, &train_idx, epochs, &mut tick)?;
                     repaired_data = Some(d);
                 }
             }
