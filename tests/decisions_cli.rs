@@ -266,6 +266,122 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
     assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
 }
 
+/// `export --decisions` on a run made without them: clean.txt and flagged.txt follow the
+/// decisions, not only the cut; the set carries decisions.csv, so exporting the exported run
+/// again (or reopening it) finds them without being told.
+#[test]
+fn an_export_with_decisions_carries_them_and_its_lists_follow_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    let plain = tmp.path().join("plain");
+    let mut args = vec!["run", s(&data), "--out", s(&plain)];
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let plain_kept = lines(&plain.join("clean.txt"));
+    let all: Vec<String> = (0..3)
+        .flat_map(|c| (0..10).map(move |i| format!("{}/{i:02}.png", ["a", "b", "c"][c])))
+        .collect();
+    let trimmed: Vec<&String> = all.iter().filter(|p| !plain_kept.contains(*p)).collect();
+    assert!(trimmed.len() >= 3, "{trimmed:?}");
+    let excluded = plain_kept.iter().next().unwrap().clone();
+    let (kept_by_me, relabelled, undecided) = (trimmed[0], trimmed[1], trimmed[2]);
+    let journal = tmp.path().join("mine.csv");
+    std::fs::write(
+        &journal,
+        format!(
+            "path,decision,label,time\n{excluded},exclude,,2026-12-05T10:00:00Z\n\
+             {kept_by_me},keep,,2026-12-05T10:00:01Z\n{relabelled},relabel,a,2026-12-05T10:00:02Z\n"
+        ),
+    )
+    .unwrap();
+
+    let out = tmp.path().join("out");
+    succeeds(&run(&[
+        "export",
+        s(&plain.join("run.itlm")),
+        "--decisions",
+        s(&journal),
+        "--out",
+        s(&out),
+    ]));
+    let clean = lines(&out.join("clean.txt"));
+    let mut want = plain_kept.clone();
+    want.remove(&excluded);
+    want.insert(kept_by_me.clone());
+    want.insert(relabelled.clone());
+    assert_eq!(
+        clean, want,
+        "the cut's kept, less the excluded, with the kept and relabelled"
+    );
+    let flagged = std::fs::read_to_string(out.join("flagged.txt")).unwrap();
+    let rows: BTreeMap<&str, &str> = flagged
+        .lines()
+        .skip(1)
+        .map(|l| {
+            (
+                l.split('\t').next().unwrap(),
+                l.rsplit('\t').next().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len() + clean.len(), 30, "flagged.txt holds the rest");
+    assert_eq!(rows[excluded.as_str()], "exclude");
+    assert_eq!(rows[undecided.as_str()], "", "trimmed, no decision yet");
+    assert_eq!(
+        std::fs::read(out.join("decisions.csv")).unwrap(),
+        std::fs::read(&journal).unwrap(),
+        "the set carries the journal"
+    );
+    let manifest = std::fs::read_to_string(out.join("manifest.txt")).unwrap();
+    assert!(manifest.contains("decisions.csv"), "{manifest}");
+
+    // The exported run, exported again without --decisions: the journal beside it is used.
+    let out2 = tmp.path().join("out2");
+    let e = succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&out2),
+    ]));
+    assert!(e.contains("using the decisions beside the run"), "{e}");
+    assert_eq!(lines(&out2.join("clean.txt")), clean);
+    assert_eq!(
+        std::fs::read(out2.join("labels.csv")).unwrap(),
+        std::fs::read(out.join("labels.csv")).unwrap()
+    );
+    // Into its own folder (--force): the journal there is the source, not copied onto itself.
+    succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&out),
+        "--force",
+    ]));
+    assert_eq!(
+        std::fs::read(out.join("decisions.csv")).unwrap(),
+        std::fs::read(&journal).unwrap()
+    );
+    // Without --force, an existing decisions.csv is not replaced.
+    let out3 = tmp.path().join("out3");
+    std::fs::create_dir(&out3).unwrap();
+    std::fs::write(out3.join("decisions.csv"), "path,decision,label,time\n").unwrap();
+    let o = run(&[
+        "export",
+        s(&plain.join("run.itlm")),
+        "--decisions",
+        s(&journal),
+        "--out",
+        s(&out3),
+    ]);
+    let e = stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("decisions.csv") && e.contains("already exists"),
+        "{e}"
+    );
+    assert!(!out3.join("clean.txt").exists(), "nothing written");
+}
+
 #[test]
 fn decisions_with_problems_are_reported_and_another_datasets_refused() {
     let tmp = tempfile::tempdir().unwrap();

@@ -106,7 +106,7 @@ fn assert_one_set(out: &Path) -> RunFile {
     ] {
         assert_eq!(
             std::fs::read(out.join(name)).unwrap(),
-            what.bytes(&run).unwrap(),
+            what.bytes(&run, None).unwrap(),
             "{name} is not of the run file's set"
         );
     }

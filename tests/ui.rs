@@ -1686,6 +1686,110 @@ fn retraining_with_decisions_pins_them_and_the_exports_follow_them() {
     assert_eq!(walk.len(), n - 1);
 }
 
+/// "All files to a folder" with decisions made after the run: clean.txt and flagged.txt
+/// follow them (not only the cut), decisions.csv goes with the set and the exported run
+/// reopens with the decisions; exported into the run's own folder, the open journal keeps
+/// its file (a decision made after still lands in it).
+#[test]
+fn the_exported_set_follows_the_decisions_and_reopens_with_them() {
+    use itlm_inspector::session::decisions::Decision;
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let file = h.state().state.autosave.file.clone().unwrap();
+    let rec = h.state().state.record().unwrap().clone();
+    let n = rec.kept.len();
+    let kept: Vec<usize> = (0..n).filter(|&i| rec.kept[i]).collect();
+    let trimmed: Vec<usize> = (0..n).filter(|&i| !rec.kept[i]).collect();
+    let (ex, kp, rl, later) = (kept[0], trimmed[0], trimmed[1], trimmed[2]);
+    let st = &mut h.state_mut().state;
+    st.decide(&[ex], Some(Decision::Exclude));
+    st.decide(&[kp], Some(Decision::Keep));
+    st.decide(&[rl], Some(Decision::Relabel((rec.predicted[rl] + 1) % 3)));
+    h.run_steps(2);
+    let ids = h.state().state.data.as_ref().unwrap().train.ids().to_vec();
+
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("set");
+    h.state_mut().begin_export(ExportWhat::All);
+    h.state_mut().export.target = dir.display().to_string();
+    h.run_steps(2);
+    h.get_by_label_contains("clean.txt and flagged.txt follow them");
+    h.get_by_label("Export now").click();
+    step_until(&mut h, 60, "the set", |a| {
+        !a.export.exporting() && a.export.open.is_none()
+    });
+    let clean: Vec<String> = std::fs::read_to_string(dir.join("clean.txt"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let has = |i: usize| clean.contains(&ids[i]);
+    assert!(!has(ex), "an excluded sample is not in clean.txt");
+    assert!(has(kp) && has(rl), "kept and relabelled samples are");
+    assert!(!has(later), "an undecided trimmed sample is not");
+    assert_eq!(clean.len(), rec.metrics.kept - 1 + 2);
+    let flagged = std::fs::read_to_string(dir.join("flagged.txt")).unwrap();
+    assert!(flagged.starts_with("# id\tscore\tgiven\tpredicted\tdecision\n"));
+    let row = |i: usize| {
+        flagged
+            .lines()
+            .find(|l| l.starts_with(&format!("{}\t", ids[i])))
+            .map(String::from)
+    };
+    assert!(row(ex).unwrap().ends_with("\texclude"), "{:?}", row(ex));
+    assert!(row(later).unwrap().ends_with('\t'), "{:?}", row(later));
+    assert!(row(kp).is_none() && row(rl).is_none());
+    assert_eq!(flagged.lines().count() - 1 + clean.len(), n);
+    let journal = file.parent().unwrap().join("decisions.csv");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("decisions.csv")).unwrap(),
+        std::fs::read_to_string(&journal).unwrap(),
+        "the set carries the journal (compacted: one row per decision)"
+    );
+    let manifest = std::fs::read_to_string(dir.join("manifest.txt")).unwrap();
+    assert!(manifest.contains("decisions.csv"), "{manifest}");
+
+    // Exported into the run's own folder: the journal there is the one open; a decision
+    // made afterwards still reaches the file.
+    h.state_mut().begin_export(ExportWhat::All);
+    h.state_mut().export.target = file.parent().unwrap().display().to_string();
+    h.run_steps(2);
+    h.get_by_label("Export now").click();
+    h.run_steps(2);
+    // It holds the journal: the window asks before replacing it.
+    h.get_by_label("Replace").click();
+    step_until(&mut h, 60, "the set in the run's folder", |a| {
+        !a.export.exporting() && a.export.open.is_none()
+    });
+    h.state_mut()
+        .state
+        .decide(&[later], Some(Decision::Exclude));
+    h.run_steps(2);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.contains(&format!("{},exclude,", ids[later])),
+        "the decision after the export is in the journal: {text}"
+    );
+
+    // The exported run reopens with the three decisions of its set.
+    let expected: Vec<_> = (0..n)
+        .map(|i| {
+            if i == later {
+                None
+            } else {
+                h.state().state.decision(i)
+            }
+        })
+        .collect();
+    h.state_mut().open(dir.join("run.itlm"));
+    step_until(&mut h, 60, "the exported run to reopen", |a| {
+        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.reopened.is_some())
+    });
+    let again: Vec<_> = (0..n).map(|i| h.state().state.decision(i)).collect();
+    assert_eq!(again, expected);
+    h.get_by_label_contains("3 samples decided (1 excluded, 1 kept, 1 relabelled)");
+}
+
 /// A shift-drag with the primary button through `path` (pressed at its first point, moved to
 /// each next one in four steps, released at the last).
 fn shift_drag(h: &mut Harness<'_, App>, path: &[egui::Pos2]) {

@@ -38,7 +38,8 @@ pub struct ExportArgs {
     #[arg(long)]
     pub fiftyone: Option<PathBuf>,
     /// Your decisions (decisions.csv) [default: the decisions.csv beside the run, when there is
-    /// one]: --out gets labels.csv (the corrected labels), the clean copy follows them
+    /// one]: --out gets labels.csv (the corrected labels) and a copy of them (decisions.csv),
+    /// its clean.txt and flagged.txt follow them, the clean copy follows them
     /// (relabelled samples under their new class, excluded ones left out, kept ones in), and
     /// --cleanlab / --fiftyone mark them.
     #[arg(long)]
@@ -77,6 +78,7 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     )?;
     eprintln!("{cut}");
     // The decisions given, or those beside the run; nothing is written when they are refused.
+    let journal_path = super::report::decisions_path(&a.run, a.decisions.as_deref());
     let decisions = super::report::run_decisions(&a.run, &run, a.decisions.as_deref())?;
     // Every destination is checked before anything is written.
     let sources: Vec<&crate::data::Source> = run.dataset.sources().collect();
@@ -102,15 +104,24 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         } else {
             Overwrite::Refuse
         };
-        let labels = out.join(export::LABELS_CSV);
-        if let (Some(_), false, true) = (&decisions, a.force, labels.exists()) {
-            return Err(Error::data(
-                labels,
-                "already exists; pass --force to replace it",
-            ));
+        // With decisions, labels.csv and a copy of the journal join the set (the copy is
+        // left out when the journal is that very file: `export RUN --out` beside it).
+        let copy = out.join(export::DECISIONS_CSV);
+        let journal = match (&decisions, &journal_path) {
+            (Some(_), Some(src)) if !same_file(src, &copy) => {
+                Some(std::fs::read(src).map_err(|e| Error::io(src, e))?)
+            }
+            _ => None,
+        };
+        let mut ours = vec![out.join(export::LABELS_CSV)];
+        ours.extend(journal.as_ref().map(|_| copy.clone()));
+        if let (Some(_), false) = (&decisions, a.force) {
+            if let Some(p) = ours.into_iter().find(|p| p.exists()) {
+                return Err(Error::data(p, "already exists; pass --force to replace it"));
+            }
         }
         let files = match &decisions {
-            Some(d) => export::write_all_with_labels(out, &run, overwrite, d)?,
+            Some(d) => export::write_all_with_labels(out, &run, overwrite, d, journal.as_deref())?,
             None => export::write_all(out, &run, overwrite)?,
         };
         for f in files {
@@ -135,4 +146,12 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         eprintln!("{r}");
     }
     Ok(())
+}
+
+/// Whether two paths name one file (both exist and canonicalise alike).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }

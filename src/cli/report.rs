@@ -58,6 +58,16 @@ pub fn run_images(run_path: &Path) -> Option<Arc<Dataset>> {
     }
 }
 
+/// The journal to use: `given`, else the `decisions.csv` beside the run when it exists.
+pub(super) fn decisions_path(run_path: &Path, given: Option<&Path>) -> Option<std::path::PathBuf> {
+    given.map(Path::to_path_buf).or_else(|| {
+        run_path
+            .parent()
+            .map(|p| p.join(DECISIONS_CSV))
+            .filter(|p| p.is_file())
+    })
+}
+
 /// The decisions to use: `given`, else the `decisions.csv` beside the run when it exists
 /// (said on stderr); what replay could not apply is printed, not dropped silently.
 pub fn run_decisions(
@@ -65,18 +75,12 @@ pub fn run_decisions(
     run: &RunFile,
     given: Option<&Path>,
 ) -> Result<Option<Decisions>> {
-    let beside = run_path
-        .parent()
-        .map(|p| p.join(DECISIONS_CSV))
-        .filter(|p| p.is_file());
-    let path = match (given, beside) {
-        (Some(p), _) => p.to_path_buf(),
-        (None, Some(p)) => {
-            eprintln!("using the decisions beside the run: {}", p.display());
-            p
-        }
-        (None, None) => return Ok(None),
+    let Some(path) = decisions_path(run_path, given) else {
+        return Ok(None);
     };
+    if given.is_none() {
+        eprintln!("using the decisions beside the run: {}", path.display());
+    }
     let (decisions, replay) = Journal::read(&path, &run.dataset.ids, &run.dataset.classes)?;
     if replay.another_dataset() {
         return Err(crate::error::Error::data(

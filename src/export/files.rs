@@ -20,6 +20,9 @@ pub const CLEAN_TXT: &str = "clean.txt";
 pub const FLAGGED_TXT: &str = "flagged.txt";
 /// The corrected labels, written beside the others when there are decisions ([`write_labels`]).
 pub const LABELS_CSV: &str = "labels.csv";
+/// The decisions journal beside a run (`session::decisions` reads and writes it); an output
+/// set with decisions carries a copy, so that the exported run reopens with them.
+pub const DECISIONS_CSV: &str = "decisions.csv";
 /// The files [`write_all`] writes, in that order.
 pub const OUTPUT_FILES: [&str; 4] = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_TXT];
 
@@ -42,20 +45,23 @@ pub fn write_all_locked(
     decisions: Option<&crate::itlm::Decisions>,
     lock: &OutputLock,
 ) -> Result<Vec<PathBuf>> {
-    write_set_locked(dir, run, overwrite, decisions, lock)
+    write_set_locked(dir, run, overwrite, decisions, None, lock)
 }
 
-/// [`write_all`] with `labels.csv` of `decisions`: the five files as one set, under one
-/// manifest (a reader never finds labels.csv of another run beside them).
+/// [`write_all`] with the user's `decisions`: `clean.txt` and `flagged.txt` follow them,
+/// `labels.csv` joins the set and, given the journal's bytes, `decisions.csv` too (so that
+/// the exported run reopens with the decisions), all under one manifest (a reader never finds
+/// labels.csv of another run beside them).
 pub fn write_all_with_labels(
     dir: &Path,
     run: &RunFile,
     overwrite: Overwrite,
     decisions: &crate::itlm::Decisions,
+    journal: Option<&[u8]>,
 ) -> Result<Vec<PathBuf>> {
     check_outside_datasets(dir, run.dataset.sources())?;
     let lock = OutputLock::acquire(dir)?;
-    write_set_locked(dir, run, overwrite, Some(decisions), &lock)
+    write_set_locked(dir, run, overwrite, Some(decisions), journal, &lock)
 }
 
 fn write_set_locked(
@@ -63,17 +69,21 @@ fn write_set_locked(
     run: &RunFile,
     overwrite: Overwrite,
     decisions: Option<&crate::itlm::Decisions>,
+    journal: Option<&[u8]>,
     _lock: &OutputLock,
 ) -> Result<Vec<PathBuf>> {
     check_outside_datasets(dir, run.dataset.sources())?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     recover(dir)?;
+    let mut names: Vec<&str> = OUTPUT_FILES.to_vec();
+    if decisions.is_some() {
+        names.push(LABELS_CSV);
+    }
+    if journal.is_some() {
+        names.push(DECISIONS_CSV);
+    }
     if overwrite == Overwrite::Refuse {
-        if let Some(p) = OUTPUT_FILES
-            .iter()
-            .map(|f| dir.join(f))
-            .find(|p| p.exists())
-        {
+        if let Some(p) = names.iter().map(|f| dir.join(f)).find(|p| p.exists()) {
             return Err(Error::data(
                 p,
                 "already exists; pass --force (or confirm) to replace it",
@@ -81,13 +91,16 @@ fn write_set_locked(
         }
     }
     let mut files = vec![
-        (RUN_FILE, Output::RunFile.bytes(run)?),
-        (SAMPLES_CSV, Output::SamplesCsv.bytes(run)?),
-        (CLEAN_TXT, Output::CleanTxt.bytes(run)?),
-        (FLAGGED_TXT, Output::FlaggedTxt.bytes(run)?),
+        (RUN_FILE, Output::RunFile.bytes(run, decisions)?),
+        (SAMPLES_CSV, Output::SamplesCsv.bytes(run, decisions)?),
+        (CLEAN_TXT, Output::CleanTxt.bytes(run, decisions)?),
+        (FLAGGED_TXT, Output::FlaggedTxt.bytes(run, decisions)?),
     ];
     if let Some(d) = decisions {
         files.push((LABELS_CSV, super::tables::labels_csv(run, d)?.into_bytes()));
+    }
+    if let Some(j) = journal {
+        files.push((DECISIONS_CSV, j.to_vec()));
     }
     write_set(dir, &files)
 }
@@ -128,25 +141,35 @@ impl Output {
         }
     }
 
-    /// Its contents for `run`.
-    pub fn bytes(self, run: &RunFile) -> Result<Vec<u8>> {
+    /// Its contents for `run`; `clean.txt` and `flagged.txt` follow the user's `decisions`.
+    pub fn bytes(
+        self,
+        run: &RunFile,
+        decisions: Option<&crate::itlm::Decisions>,
+    ) -> Result<Vec<u8>> {
         Ok(match self {
             Output::RunFile => run.to_bytes()?,
             Output::SamplesCsv => samples_csv(run)?.into_bytes(),
-            Output::CleanTxt => clean_list(run)?.into_bytes(),
-            Output::FlaggedTxt => flagged_list(run)?.into_bytes(),
+            Output::CleanTxt => clean_list(run, decisions)?.into_bytes(),
+            Output::FlaggedTxt => flagged_list(run, decisions)?.into_bytes(),
         })
     }
 }
 
-/// Write one output of `run` to the file `target` (its folder created if needed), replacing
-/// it; the caller asked first. Refuses a target inside the run's dataset folders.
-pub fn write_one(what: Output, target: &Path, run: &RunFile) -> Result<Vec<PathBuf>> {
+/// Write one output of `run` (with the user's `decisions`, see [`Output::bytes`]) to the file
+/// `target` (its folder created if needed), replacing it; the caller asked first. Refuses a
+/// target inside the run's dataset folders.
+pub fn write_one(
+    what: Output,
+    target: &Path,
+    run: &RunFile,
+    decisions: Option<&crate::itlm::Decisions>,
+) -> Result<Vec<PathBuf>> {
     check_outside_datasets(target, run.dataset.sources())?;
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    let bytes = what.bytes(run)?;
+    let bytes = what.bytes(run, decisions)?;
     write_atomic(target, &bytes, Overwrite::Allow)?;
     // A file of a set replaced alone: the set's manifest now names it.
     manifest::update_entry(target, &bytes)?;

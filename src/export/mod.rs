@@ -23,7 +23,7 @@ pub mod tables;
 pub use atomic::{write_atomic, Overwrite, StagedDir};
 pub use files::{
     check_outputs, write_all, write_all_locked, write_all_with_labels, write_labels, write_one,
-    Output, CLEAN_TXT, FLAGGED_TXT, LABELS_CSV, OUTPUT_FILES, RUN_FILE, SAMPLES_CSV,
+    Output, CLEAN_TXT, DECISIONS_CSV, FLAGGED_TXT, LABELS_CSV, OUTPUT_FILES, RUN_FILE, SAMPLES_CSV,
 };
 pub use lock::OutputLock;
 pub use manifest::{check_set, SetCheck, MANIFEST};

@@ -1,5 +1,6 @@
 //! The tables a run exports for people and scripts: `samples.csv` (one row per sample),
-//! `clean.txt` (the kept ids) and `flagged.txt` (the trimmed ones, highest score first).
+//! `clean.txt` (the ids to train on) and `flagged.txt` (the others, highest score first), both
+//! following the user's decisions where there are some, and `labels.csv`.
 
 use super::run_file::RunFile;
 use crate::error::{Error, Result};
@@ -102,14 +103,41 @@ fn check_line_safe(name: &str, file: &str) -> Result<()> {
     Ok(())
 }
 
-/// `clean.txt`: the kept sample ids, one per line, in dataset order.
-pub fn clean_list(run: &RunFile) -> Result<String> {
+/// Whether sample `i` trains after the user's decisions: kept or relabelled by a decision, left
+/// out by an exclusion, else as the verdict's cut says (`kept`).
+fn trains(i: usize, kept: &[bool], decisions: Option<&crate::itlm::Decisions>) -> bool {
+    use crate::itlm::Decision;
+    match decisions.and_then(|d| d.get(i)) {
+        Some(Decision::Keep | Decision::Relabel(_)) => true,
+        Some(Decision::Exclude) => false,
+        None => kept.get(i).copied().unwrap_or(true),
+    }
+}
+
+/// Refuse decisions made for another number of samples than the run's.
+fn check_decisions(run: &RunFile, decisions: Option<&crate::itlm::Decisions>) -> Result<()> {
+    match decisions {
+        Some(d) if d.len() != run.dataset.len() => Err(Error::Other(format!(
+            "the decisions are for {} samples, the run has {}",
+            d.len(),
+            run.dataset.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `clean.txt`: the ids of the samples to train on, one per line, in dataset order: those the
+/// verdict's cut keeps, and with `decisions`, the user's word over the cut's (a kept or
+/// relabelled sample is in, an excluded one out; a relabelled sample's new class is in
+/// `labels.csv`). The same samples as the clean copy holds.
+pub fn clean_list(run: &RunFile, decisions: Option<&crate::itlm::Decisions>) -> Result<String> {
     let v = run
         .verdict()
         .ok_or_else(|| Error::Other("no finished round to export".into()))?;
+    check_decisions(run, decisions)?;
     let mut s = String::new();
     for (i, id) in run.dataset.ids.iter().enumerate() {
-        if v.kept[i] {
+        if trains(i, &v.kept, decisions) {
             check_line_safe(id, "clean.txt")?;
             s.push_str(id);
             s.push('\n');
@@ -118,27 +146,37 @@ pub fn clean_list(run: &RunFile) -> Result<String> {
     Ok(s)
 }
 
-/// `flagged.txt`: trimmed samples, highest score first: `id<TAB>score<TAB>given<TAB>predicted`.
-pub fn flagged_list(run: &RunFile) -> Result<String> {
+/// `flagged.txt`: the samples not in `clean.txt`, highest score first:
+/// `id<TAB>score<TAB>given<TAB>predicted`, and with decisions a fifth column, `decision`
+/// (`exclude`, or empty for a sample the cut trims that has no decision yet).
+pub fn flagged_list(run: &RunFile, decisions: Option<&crate::itlm::Decisions>) -> Result<String> {
     let v = run
         .verdict()
         .ok_or_else(|| Error::Other("no finished round to export".into()))?;
+    check_decisions(run, decisions)?;
     let r = run
         .rounds
         .iter()
         .find(|r| r.round == v.round)
         .ok_or_else(|| Error::Other(format!("round {} is not in the run", v.round)))?;
     let d = &run.dataset;
-    let mut idx: Vec<usize> = (0..d.len()).filter(|&i| !v.kept[i]).collect();
+    let mut idx: Vec<usize> = (0..d.len())
+        .filter(|&i| !trains(i, &v.kept, decisions))
+        .collect();
     idx.sort_by(|&a, &b| r.score[b].total_cmp(&r.score[a]).then(a.cmp(&b)));
-    let mut s = String::from("# id\tscore\tgiven\tpredicted\n");
+    let mut s = String::from("# id\tscore\tgiven\tpredicted");
+    s.push_str(if decisions.is_some() {
+        "\tdecision\n"
+    } else {
+        "\n"
+    });
     for c in &d.classes {
         check_line_safe(c, "flagged.txt")?;
     }
     for i in idx {
         check_line_safe(&d.ids[i], "flagged.txt")?;
         s.push_str(&format!(
-            "{}\t{:.6}\t{}\t{}\n",
+            "{}\t{:.6}\t{}\t{}",
             d.ids[i],
             r.score[i],
             d.class_name(d.labels[i]),
@@ -149,6 +187,11 @@ pub fn flagged_list(run: &RunFile) -> Result<String> {
                 d.class_name(r.predicted[i])
             }
         ));
+        if let Some(dec) = decisions {
+            s.push('\t');
+            s.push_str(dec.get(i).map_or("", |x| x.word()));
+        }
+        s.push('\n');
     }
     Ok(s)
 }
@@ -169,14 +212,8 @@ pub fn labels_csv(run: &RunFile, decisions: &crate::itlm::Decisions) -> Result<S
         .iter()
         .find(|r| r.round == v.round)
         .ok_or_else(|| Error::Other(format!("round {} is not in the run", v.round)))?;
+    check_decisions(run, Some(decisions))?;
     let d = &run.dataset;
-    if decisions.len() != d.len() {
-        return Err(Error::Other(format!(
-            "the decisions are for {} samples, the run has {}",
-            decisions.len(),
-            d.len()
-        )));
-    }
     let mut s = String::from("path,label,given,decision,score,flagged\n");
     for i in 0..d.len() {
         let given = d.class_name(d.labels[i]);

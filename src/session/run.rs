@@ -185,7 +185,7 @@ pub fn run_to_folder(
     let written = match &lock {
         Some(lock) => export::write_all_locked(out, &run, ow, decided, lock),
         None => match decided {
-            Some(d) => export::write_all_with_labels(out, &run, ow, d),
+            Some(d) => export::write_all_with_labels(out, &run, ow, d, None),
             None => export::write_all(out, &run, ow),
         },
     };

@@ -122,6 +122,9 @@ pub enum ExportWhat {
 #[derive(Clone, Debug, Default)]
 pub struct ExportExtras {
     pub decisions: Option<crate::itlm::Decisions>,
+    /// The decisions journal's bytes, carried as `decisions.csv` by [`ExportWhat::All`] (None:
+    /// no decisions, or the target folder holds the journal itself).
+    pub journal: Option<Vec<u8>>,
     /// The clean folder puts samples still flagged under `_flagged/` instead of leaving them out.
     pub flagged_folder: bool,
     /// The run's samples with their pixels (thumbnails of the report, FiftyOne's PNGs of IDX /
@@ -197,7 +200,7 @@ impl ExportWhat {
         match self {
             ExportWhat::All => export::OUTPUT_FILES
                 .iter()
-                .chain([&export::LABELS_CSV])
+                .chain([&export::LABELS_CSV, &export::DECISIONS_CSV])
                 .map(|f| target.join(f))
                 .filter(|p| p.exists())
                 .collect(),
@@ -212,7 +215,8 @@ impl ExportWhat {
     }
 
     /// Write it for `run` to `target` (a folder for [`ExportWhat::All`] and
-    /// [`ExportWhat::CleanFolder`], else a file). With decisions, all files include labels.csv.
+    /// [`ExportWhat::CleanFolder`], else a file). With decisions, clean.txt and flagged.txt
+    /// follow them, and all files include labels.csv and decisions.csv.
     pub fn write(
         self,
         target: &Path,
@@ -222,7 +226,13 @@ impl ExportWhat {
         let decisions = extras.decisions.as_ref().filter(|d| d.counts().decided > 0);
         match self {
             ExportWhat::All => match decisions {
-                Some(d) => export::write_all_with_labels(target, run, Overwrite::Allow, d),
+                Some(d) => export::write_all_with_labels(
+                    target,
+                    run,
+                    Overwrite::Allow,
+                    d,
+                    extras.journal.as_deref(),
+                ),
                 None => export::write_all(target, run, Overwrite::Allow),
             },
             ExportWhat::LabelsCsv => {
@@ -239,7 +249,7 @@ impl ExportWhat {
                 Ok(vec![target.to_path_buf()])
             }
             _ => match self.output() {
-                Some(o) => export::write_one(o, target, run),
+                Some(o) => export::write_one(o, target, run, decisions),
                 None => Ok(Vec::new()),
             },
         }

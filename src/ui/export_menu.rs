@@ -115,8 +115,30 @@ impl ExportPanel {
             ExportWhat::All => Some(target.clone()),
             _ => target.parent().map(Path::to_path_buf),
         };
+        // The journal's copy goes with the folder's files, unless that folder holds the
+        // journal itself (replacing it would cut the open journal off from its file).
+        let journal = match (what, &state.data) {
+            (ExportWhat::All, Some(d)) => {
+                let copy = target.join(export::DECISIONS_CSV);
+                let same = state
+                    .decide
+                    .journal_path()
+                    .and_then(|j| std::fs::canonicalize(j).ok())
+                    .is_some_and(|j| std::fs::canonicalize(&copy).ok() == Some(j));
+                match state.decide.journal_bytes(d.train.ids(), &d.train.classes) {
+                    Some(Ok(b)) if !same => Some(b),
+                    Some(Err(e)) => {
+                        state.error(format!("Export: the decisions could not be written: {e}"));
+                        return;
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         let extras = ExportExtras {
             decisions: Some(state.decide.decisions.clone()),
+            journal,
             flagged_folder: self.flagged_folder,
             images: state.data.as_ref().map(|d| d.train.clone()),
         };
@@ -218,9 +240,21 @@ impl ExportPanel {
         });
         let decided = v.state.decide.decisions.counts();
         match what {
+            ExportWhat::All if decided.decided > 0 => {
+                ui.label(format!("Your decisions apply: {decided}."));
+                ui.label(
+                    RichText::new(
+                        "clean.txt and flagged.txt follow them (a sample you kept or relabelled is \
+                         in clean.txt, one you excluded in flagged.txt); labels.csv and \
+                         decisions.csv join the files, so the exported run reopens with them.",
+                    )
+                    .small(),
+                );
+            }
             ExportWhat::LabelsCsv
             | ExportWhat::CleanFolder
-            | ExportWhat::All
+            | ExportWhat::CleanTxt
+            | ExportWhat::FlaggedTxt
             | ExportWhat::Report
             | ExportWhat::Cleanlab
             | ExportWhat::FiftyOne

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::export::{check_outside_datasets, write_atomic, Overwrite};
 
 /// The journal's file name beside a run.
-pub const DECISIONS_CSV: &str = "decisions.csv";
+pub use crate::export::DECISIONS_CSV;
 
 /// An open decisions journal: rows appended as decisions change.
 pub struct Journal {
@@ -160,28 +160,21 @@ impl Journal {
         &self.path
     }
 
+    /// The compacted journal of `d` (what [`Journal::compact`] writes), as bytes: e.g. the copy
+    /// an export carries.
+    pub fn bytes(&self, d: &Decisions) -> Result<Vec<u8>> {
+        self.compacted(d)
+    }
+
     fn compacted(&self, d: &Decisions) -> Result<Vec<u8>> {
-        if d.len() != self.ids.len() {
-            return Err(Error::Config(format!(
-                "decisions for {} samples, the journal's dataset has {}",
-                d.len(),
-                self.ids.len()
-            )));
-        }
-        let now = rfc3339_now();
-        let mut rows: Vec<Vec<String>> = vec![HEADER.map(String::from).to_vec()];
-        rows.extend(self.unapplied.iter().map(|u| u.fields.clone()));
-        for (i, dec) in d.iter() {
-            let (word, label) = self.describe(Some(dec))?;
-            let time = self.times.get(&i).filter(|t| !t.is_empty()).unwrap_or(&now);
-            rows.push(vec![
-                self.ids[i].clone(),
-                word.to_string(),
-                label,
-                time.clone(),
-            ]);
-        }
-        csv_rows(&rows)
+        compacted(
+            &self.path,
+            &self.ids,
+            &self.classes,
+            &self.unapplied,
+            &self.times,
+            d,
+        )
     }
 
     fn id(&self, index: usize) -> Result<&str> {
@@ -198,22 +191,7 @@ impl Journal {
 
     /// The decision and label columns of a decision (None: `clear`).
     fn describe(&self, d: Option<Decision>) -> Result<(&'static str, String)> {
-        Ok(match d {
-            None => ("clear", String::new()),
-            Some(Decision::Relabel(c)) => {
-                let name = self.classes.get(c as usize).ok_or_else(|| {
-                    Error::data(
-                        &self.path,
-                        format!(
-                            "a relabel to class {c}, the dataset has {}",
-                            self.classes.len()
-                        ),
-                    )
-                })?;
-                ("relabel", name.clone())
-            }
-            Some(d) => (d.word(), String::new()),
-        })
+        describe(&self.path, &self.classes, d)
     }
 
     /// Write `bytes` at the end, flush, sync.
@@ -228,6 +206,69 @@ impl Journal {
             .and_then(|_| self.file.sync_data())
             .map_err(|e| Error::io(path, e))
     }
+}
+
+/// A journal of `d` alone, one row per decided sample stamped now: the decisions made where no
+/// journal could be kept (in memory only), as an export carries them.
+pub fn journal_of(d: &Decisions, ids: &[String], classes: &[String]) -> Result<Vec<u8>> {
+    compacted(
+        Path::new(DECISIONS_CSV),
+        ids,
+        classes,
+        &[],
+        &HashMap::new(),
+        d,
+    )
+}
+
+/// One row per decided sample of `d` after the `unapplied` rows, each with the time of the row
+/// that set it (else now), as CSV with the header; `path` names the journal in errors.
+fn compacted(
+    path: &Path,
+    ids: &[String],
+    classes: &[String],
+    unapplied: &[Unapplied],
+    times: &HashMap<usize, String>,
+    d: &Decisions,
+) -> Result<Vec<u8>> {
+    if d.len() != ids.len() {
+        return Err(Error::Config(format!(
+            "decisions for {} samples, the journal's dataset has {}",
+            d.len(),
+            ids.len()
+        )));
+    }
+    let now = rfc3339_now();
+    let mut rows: Vec<Vec<String>> = vec![HEADER.map(String::from).to_vec()];
+    rows.extend(unapplied.iter().map(|u| u.fields.clone()));
+    for (i, dec) in d.iter() {
+        let (word, label) = describe(path, classes, Some(dec))?;
+        let time = times.get(&i).filter(|t| !t.is_empty()).unwrap_or(&now);
+        rows.push(vec![ids[i].clone(), word.to_string(), label, time.clone()]);
+    }
+    csv_rows(&rows)
+}
+
+/// The decision and label columns of a decision (None: `clear`); `path` names the journal in
+/// errors.
+fn describe(
+    path: &Path,
+    classes: &[String],
+    d: Option<Decision>,
+) -> Result<(&'static str, String)> {
+    Ok(match d {
+        None => ("clear", String::new()),
+        Some(Decision::Relabel(c)) => {
+            let name = classes.get(c as usize).ok_or_else(|| {
+                Error::data(
+                    path,
+                    format!("a relabel to class {c}, the dataset has {}", classes.len()),
+                )
+            })?;
+            ("relabel", name.clone())
+        }
+        Some(d) => (d.word(), String::new()),
+    })
 }
 
 fn append_to(path: &Path) -> Result<File> {

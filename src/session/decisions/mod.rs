@@ -8,5 +8,5 @@ mod replay;
 mod tests;
 
 pub use crate::itlm::decisions::{Counts, Decision, Decisions, Entry};
-pub use journal::{Journal, DECISIONS_CSV};
+pub use journal::{journal_of, Journal, DECISIONS_CSV};
 pub use replay::{Problem, Replay, TornLine};

@@ -34,6 +34,22 @@ impl DecisionState {
     pub fn journal_path(&self) -> Option<PathBuf> {
         self.journal.as_ref().map(|j| j.path().to_path_buf())
     }
+
+    /// The decisions as a journal's bytes (compacted; from memory where no journal could be
+    /// kept), for an export to carry; None without decisions.
+    pub fn journal_bytes(
+        &self,
+        ids: &[String],
+        classes: &[String],
+    ) -> Option<crate::Result<Vec<u8>>> {
+        if self.decisions.counts().decided == 0 {
+            return None;
+        }
+        Some(match &self.journal {
+            Some(j) => j.bytes(&self.decisions),
+            None => crate::session::decisions::journal_of(&self.decisions, ids, classes),
+        })
+    }
 }
 
 impl AppState {
