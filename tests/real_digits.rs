@@ -355,13 +355,16 @@ fn the_default_coteaches_random_digit_flips_and_beats_plain_itlm_at_the_clean_sh
 /// matrix explained a class's labels by its neighbours and round 1's model predicted it for
 /// almost none of its samples. Measured here: without any retraining (an experiment build)
 /// 83.6 / 83.9 / 86.9 / 75.8% (mean 82.6); retrained without every flip into the class (the
-/// build before) 92.4 / 82.1 / 97.0 / 94.0% (mean 91.4); without the one flip (today) 94.5 /
-/// 91.9 / 97.7 / 96.5% (mean 95.15); plain ITLM (`Forward::Off`) 80.6 / 73.3 / 83.4 / 76.3%
-/// (mean 78.4). Round 1 caught classes 7, 5, 1 and 7 (at 6 / 1 class 8 too, in the same
-/// model). Asserted: the fold is caught in round 1 (each recorded class under a tenth of its
-/// labelled count in the first model), the round's matrix keeps at most one flip into it
-/// (the wrong-way one is gone), no class of the final model is folded, and the default
-/// beats plain ITLM by 5 points on the mean. About 60 s on 2 cores in release.
+/// build before) 92.4 / 82.1 / 97.0 / 94.0% (mean 91.4); without the one flip 94.5 / 91.9 /
+/// 97.7 / 96.5% (mean 95.15); with partial folds too (today: a class predicted for under half
+/// its labelled samples, put in a class with a flip into it) 94.5 / 97.2 / 97.7 / 96.7% (mean
+/// 96.54); plain ITLM (`Forward::Off`) 80.6 / 73.3 / 83.4 / 76.3% (mean 78.4). Round 1 caught
+/// classes 7, 5, 1 and 7 folded (at 6 / 1 class 8 too, in the same model), and 2 (2 / 1), 3
+/// and 2 (6 / 1) partly folded. Asserted: the fold is caught in round 1 (a recorded class
+/// under a tenth of its labelled count in the first model, the others under half), the
+/// round's matrix keeps at most one flip into each (the wrong-way one is gone), no class of
+/// the final model is folded, and the default beats plain ITLM by 5 points on the mean. About
+/// 45 s on 2 cores in release.
 #[test]
 fn a_forward_round_that_folds_a_class_trains_again_without_flips_into_it() {
     let Some(wheel) = sklearn_wheel("digits unfolding") else {
@@ -388,8 +391,15 @@ fn a_forward_round_that_folds_a_class_trains_again_without_flips_into_it() {
         );
         let k = 10;
         let t = &a.hist[1].transition;
+        assert!(
+            unfolded
+                .iter()
+                .any(|f| (f.predicted as f64) < 0.1 * f.labelled as f64),
+            "a full fold (under a tenth) among {unfolded:?}"
+        );
         for f in unfolded {
-            assert!((f.predicted as f64) < 0.1 * f.labelled as f64, "{f:?}");
+            // Full folds, and partial ones (under half) beside them.
+            assert!((f.predicted as f64) < 0.5 * f.labelled as f64, "{f:?}");
             let c = f.class as usize;
             let into = (0..k).filter(|&j| j != c && t[j * k + c] > 0.0).count();
             assert!(
@@ -413,8 +423,8 @@ fn a_forward_round_that_folds_a_class_trains_again_without_flips_into_it() {
         aa * 100.0,
         oa * 100.0
     );
-    // Measured +16.8 points (without every flip into the class: +13.0; without the
-    // retraining: +4.2).
+    // Measured +18.1 points (full folds only: +16.8; without every flip into the class:
+    // +13.0; without the retraining: +4.2).
     assert!(aa > oa + 0.05, "test accuracy auto {aa} vs off {oa}");
 }
 

@@ -546,8 +546,9 @@ pub fn run<L: Learner + ?Sized>(
                 scored(learner, data, &all, spectral, tick)
             };
             // A forward-corrected model that predicts a class for almost none of the samples
-            // labelled so has folded it: a flip read the wrong way (or two classes flipping
-            // into one) let the matrix explain the class's labels by other classes. The round
+            // labelled so has folded it (for under half, into a class with a flip into it:
+            // partly): a flip read the wrong way (or two classes flipping into one) let the
+            // matrix explain the class's labels by other classes. The round
             // trains again, fresh and for the round's own length (a final round then no
             // longer continues the forward round's model), without the flip that folded the
             // class ([`transition::unfolding`]); the next round's matrix is estimated afresh
