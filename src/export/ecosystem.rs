@@ -28,6 +28,7 @@ use super::clean_copy::{link_one, Made};
 use super::paths::{check_new_folder, check_outside_datasets};
 use super::run_file::RunFile;
 use super::shown::{shown, Shown};
+use super::tables::check_decisions;
 use crate::data::encode::encode_png;
 use crate::data::{Dataset, Source};
 use crate::error::{Error, Result};
@@ -44,17 +45,6 @@ fn csv_field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
-    }
-}
-
-fn check_decisions(run: &RunFile, decisions: Option<&Decisions>) -> Result<()> {
-    match decisions {
-        Some(d) if d.len() != run.dataset.len() => Err(Error::Other(format!(
-            "the decisions are for {} samples, the run has {}",
-            d.len(),
-            run.dataset.len()
-        ))),
-        _ => Ok(()),
     }
 }
 

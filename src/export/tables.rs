@@ -115,7 +115,10 @@ fn trains(i: usize, kept: &[bool], decisions: Option<&crate::itlm::Decisions>) -
 }
 
 /// Refuse decisions made for another number of samples than the run's.
-fn check_decisions(run: &RunFile, decisions: Option<&crate::itlm::Decisions>) -> Result<()> {
+pub(super) fn check_decisions(
+    run: &RunFile,
+    decisions: Option<&crate::itlm::Decisions>,
+) -> Result<()> {
     match decisions {
         Some(d) if d.len() != run.dataset.len() => Err(Error::Other(format!(
             "the decisions are for {} samples, the run has {}",

@@ -79,37 +79,14 @@ impl CustomOp3 for Linear {
         let w = cpu_f32(ws, wl, op, "weight")?;
         let b = cpu_f32(bs, bl, op, "bias")?;
         let mut y = uninit_vec(g.n * g.m);
-        let wt = MatRef::row_major(w, g.m, g.k).t();
-        // A batch's product is short and wide (N, M ~ 128, K in the thousands): gemm's own
-        // split leaves one core idle there (72 GFLOP/s on two), so each thread takes a share
-        // of the samples instead.
-        let t = rayon::current_num_threads();
-        if t > 1 && g.m > 0 && g.k > 0 && g.n >= 2 * t && x.len() >= g.n * g.k {
-            use rayon::prelude::*;
-            let rows = g.n.div_ceil(t);
-            y.par_chunks_mut(rows * g.m)
-                .zip(x[..g.n * g.k].par_chunks(rows * g.k))
-                .for_each(|(yc, xc)| {
-                    let r = yc.len() / g.m;
-                    matmul(
-                        yc,
-                        g.m,
-                        false,
-                        MatRef::row_major(xc, r, g.k),
-                        wt,
-                        gemm::Parallelism::None,
-                    );
-                });
-        } else {
-            matmul(
-                &mut y,
-                g.m,
-                false,
-                MatRef::row_major(x, g.n, g.k),
-                wt,
-                threads(),
-            );
-        }
+        matmul(
+            &mut y,
+            g.m,
+            false,
+            MatRef::row_major(x, g.n, g.k),
+            MatRef::row_major(w, g.m, g.k).t(),
+            threads(),
+        );
         if g.m > 0 {
             for row in y.chunks_exact_mut(g.m) {
                 for (v, &bias) in row.iter_mut().zip(b) {
@@ -160,58 +137,28 @@ impl CustomOp3 for Linear {
         let dyp_m = MatRef::row_major(&dyp, g.n, g.m);
         let dx = if x.track_op() {
             let mut dx = uninit_vec(g.n * g.k);
-            let wm = MatRef::row_major(wv, g.m, g.k);
-            // Each thread a share of the samples (rows of dx), as in the forward pass.
-            let t = rayon::current_num_threads();
-            if t > 1 && g.m > 0 && g.k > 0 && g.n >= 2 * t {
-                use rayon::prelude::*;
-                let rows = g.n.div_ceil(t);
-                dx.par_chunks_mut(rows * g.k)
-                    .zip(dyp[..g.n * g.m].par_chunks(rows * g.m))
-                    .for_each(|(dc, gc)| {
-                        let r = dc.len() / g.k;
-                        matmul(
-                            dc,
-                            g.k,
-                            false,
-                            MatRef::row_major(gc, r, g.m),
-                            wm,
-                            gemm::Parallelism::None,
-                        );
-                    });
-            } else {
-                matmul(&mut dx, g.k, false, dyp_m, wm, threads());
-            }
+            matmul(
+                &mut dx,
+                g.k,
+                false,
+                dyp_m,
+                MatRef::row_major(wv, g.m, g.k),
+                threads(),
+            );
             Some(cpu_tensor(dx, x.dims())?)
         } else {
             None
         };
         let dw = if w.track_op() {
             let mut dw = uninit_vec(g.m * g.k);
-            let xm = MatRef::row_major(xv, g.n, g.k);
-            // Each thread a share of the outputs (rows of dw: columns of the gradient).
-            let t = rayon::current_num_threads();
-            if t > 1 && g.n > 0 && g.k > 0 && g.m >= 2 * t {
-                use rayon::prelude::*;
-                let rows = g.m.div_ceil(t);
-                dw.par_chunks_mut(rows * g.k)
-                    .enumerate()
-                    .for_each(|(i, dc)| {
-                        let r0 = i * rows;
-                        let r = dc.len() / g.k;
-                        // Rows r0.. of dyp^T: columns r0.. of dyp, read in place.
-                        let a = MatRef {
-                            data: &dyp[r0..],
-                            rows: r,
-                            cols: g.n,
-                            rs: 1,
-                            cs: g.m,
-                        };
-                        matmul(dc, g.k, false, a, xm, gemm::Parallelism::None);
-                    });
-            } else {
-                matmul(&mut dw, g.k, false, dyp_m.t(), xm, threads());
-            }
+            matmul(
+                &mut dw,
+                g.k,
+                false,
+                dyp_m.t(),
+                MatRef::row_major(xv, g.n, g.k),
+                threads(),
+            );
             Some(cpu_tensor(dw, &[g.m, g.k])?)
         } else {
             None

@@ -604,9 +604,7 @@ fn fused_sgd_matches_the_tensor_sgd_and_the_momentum_recurrence() {
 fn linear_matches_candle_linear() {
     use candle_core::Module;
     let mut rng = Rng::new(11);
-    // (input dims, out): a 2-D input, a 4-D one flattened by the op, a single row; with two
-    // threads or more, products of 4 rows or outputs and up are split between them, unevenly
-    // for 7 rows and 11 outputs.
+    // (input dims, out): 2-D inputs, a 4-D one flattened by the op, a single row.
     let cases: [(&[usize], usize); 5] = [
         (&[5, 7], 3),
         (&[7, 13], 11),
