@@ -6,7 +6,8 @@
 //! the round's cut, printed beside the truth's.
 //! `cargo run --release --example coteach_estimate_probe -- RUN.itlm...`
 
-use itlm_inspector::export::RunFile;
+mod saved_runs;
+
 use itlm_inspector::itlm::transition;
 
 fn uniform(eta: f32, k: usize) -> Vec<f32> {
@@ -18,14 +19,7 @@ fn uniform(eta: f32, k: usize) -> Vec<f32> {
 }
 
 fn main() {
-    for path in std::env::args().skip(1) {
-        let run = match RunFile::read(std::path::Path::new(&path)) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("{path}: {e}");
-                continue;
-            }
-        };
+    for (path, run) in saved_runs::from_args() {
         let k = run.dataset.classes.len();
         let labels = &run.dataset.labels;
         let all: Vec<usize> = (0..labels.len()).collect();

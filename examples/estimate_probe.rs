@@ -1,7 +1,8 @@
 //! Compare estimators of a cut's precision and recall (no truth) against the truth, on run
 //! files that carry it. `cargo run --release --example estimate_probe -- RUN.itlm...`
 
-use itlm_inspector::export::RunFile;
+mod saved_runs;
+
 use itlm_inspector::itlm::suggest;
 
 fn confident_flags(labels: &[u32], probs: &[f32], k: usize) -> Vec<bool> {
@@ -26,14 +27,7 @@ fn confident_flags(labels: &[u32], probs: &[f32], k: usize) -> Vec<bool> {
 }
 
 fn main() {
-    for path in std::env::args().skip(1) {
-        let run = match RunFile::read(std::path::Path::new(&path)) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("{path}: {e}");
-                continue;
-            }
-        };
+    for (path, run) in saved_runs::from_args() {
         let Some(truth) = &run.truth else { continue };
         let v = run.verdict().unwrap();
         let n = v.kept.len();

@@ -5,7 +5,8 @@
 //! The rounds that trained with a matrix (`--transition`) are compared too.
 //! `cargo run --release --example transition_probe -- RUN.itlm...`
 
-use itlm_inspector::export::RunFile;
+mod saved_runs;
+
 use itlm_inspector::itlm::transition;
 
 fn summary(t: &[f32], k: usize) -> (f32, f32) {
@@ -18,14 +19,7 @@ fn l1(a: &[f32], b: &[f32], k: usize) -> f32 {
 }
 
 fn main() {
-    for path in std::env::args().skip(1) {
-        let run = match RunFile::read(std::path::Path::new(&path)) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("{path}: {e}");
-                continue;
-            }
-        };
+    for (path, run) in saved_runs::from_args() {
         let k = run.dataset.classes.len();
         let labels = &run.dataset.labels;
         let all: Vec<usize> = (0..labels.len()).collect();
