@@ -529,6 +529,7 @@ fn prepared(n: usize) -> Prepared {
         truth: None,
         notes: Vec::new(),
         decisions: None,
+        journal: None,
     }
 }
 

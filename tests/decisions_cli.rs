@@ -220,6 +220,10 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
         std::fs::read(&journal).unwrap(),
         "the decisions the run trained with are kept beside it"
     );
+    assert!(
+        manifest.contains("decisions.csv"),
+        "and belong to the set: {manifest}"
+    );
 
     // The clean copy: kept samples in place, the relabelled one under a/, the excluded one
     // nowhere, the samples still flagged (no decision) under _flagged/<class>/.
@@ -263,6 +267,39 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
     // labels.csv belongs to the set: the manifest names it with the other four.
     let manifest = std::fs::read_to_string(out2.join("manifest.txt")).unwrap();
     assert!(manifest.contains("labels.csv"), "{manifest}");
+
+    // A folder with another decisions.csv is refused before any training (without --force);
+    // the run's own journal as --decisions into its folder is used where it lies.
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("decisions.csv"), "path,decision,label,time\n").unwrap();
+    let mut args = vec![
+        "run",
+        s(&data),
+        "--out",
+        s(&other),
+        "--decisions",
+        s(&journal),
+    ];
+    args.extend(FAST);
+    let o = run(&args);
+    let e = stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("decisions.csv") && e.contains("already exists"),
+        "{e}"
+    );
+    // (The set's own refusal, after training, would say "(or confirm)".)
+    assert!(!e.contains("or confirm"), "refused before training: {e}");
+    let own = other.join("decisions.csv");
+    std::fs::copy(&journal, &own).unwrap();
+    let mut args = vec!["run", s(&data), "--out", s(&other), "--decisions", s(&own)];
+    args.extend(FAST);
+    let e = succeeds(&run(&args));
+    assert!(e.contains("3 samples decided"), "{e}");
+    assert_eq!(
+        std::fs::read(&own).unwrap(),
+        std::fs::read(&journal).unwrap()
+    );
     assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
 }
 

@@ -130,6 +130,15 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     let mut p = session::prepare(&a.data_request(config.seed))?;
     if let Some(path) = &a.decisions {
         p.decisions = Some(read_decisions(path, &p.train)?);
+        // The set carries a copy, unless the journal is the set's own decisions.csv already.
+        let copy = a.out.as_ref().map(|o| o.join(export::DECISIONS_CSV));
+        let same = copy.is_some_and(|c| {
+            std::fs::canonicalize(path).ok().is_some()
+                && std::fs::canonicalize(path).ok() == std::fs::canonicalize(c).ok()
+        });
+        if !same {
+            p.journal = Some(std::fs::read(path).map_err(|e| Error::io(path, e))?);
+        }
     }
     // Refuse a bad output folder before spending time on training.
     export::check_outputs(
@@ -138,6 +147,14 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         &p.sources(),
         a.force,
     )?;
+    // With decisions the set also holds labels.csv and the journal's copy: refused now too.
+    if let (Some(out), Some(_), false) = (&a.out, &p.decisions, a.force) {
+        let mut ours = vec![out.join(export::LABELS_CSV)];
+        ours.extend(p.journal.as_ref().map(|_| out.join(export::DECISIONS_CSV)));
+        if let Some(f) = ours.into_iter().find(|f| f.exists()) {
+            return Err(Error::data(f, "already exists; pass --force to replace it"));
+        }
+    }
     let skipped = &p.train.skipped;
     if !skipped.is_empty() {
         eprintln!("{} skipped:", crate::plural(skipped.len(), "file"));
@@ -356,17 +373,8 @@ pub fn run_and_export(
     bar.finish_and_clear();
     let session::Outcome { run, files, result } = outcome?;
     let Some(run) = run else { return result };
-    let mut files = files;
-    // (labels.csv came with the set: run_to_folder writes it when there are decisions.)
-    if let (Some(_), Some(src)) = (&p.decisions, &a.decisions) {
-        let copy = out.join(session::decisions::DECISIONS_CSV);
-        let same = std::fs::canonicalize(src).ok() == std::fs::canonicalize(&copy).ok();
-        if !same {
-            let bytes = std::fs::read(src).map_err(|e| Error::io(src, e))?;
-            export::write_atomic(&copy, &bytes, Overwrite::Allow)?;
-            files.push(copy);
-        }
-    }
+    // (labels.csv and decisions.csv came with the set: run_to_folder writes them when there
+    // are decisions.)
     if let (Some(dst), Ok(())) = (&a.clean_copy, &result) {
         let plan = export::clean_copy::placements(&run, p.decisions.as_ref(), a.flagged_folder)?;
         let r = export::clean_copy::clean_copy_of(&run, dst, &plan)?;

@@ -32,20 +32,21 @@ pub const OUTPUT_FILES: [&str; 4] = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_T
 pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<PathBuf>> {
     check_outside_datasets(dir, run.dataset.sources())?;
     let lock = OutputLock::acquire(dir)?;
-    write_all_locked(dir, run, overwrite, None, &lock)
+    write_all_locked(dir, run, overwrite, None, None, &lock)
 }
 
 /// [`write_all`] for a writer that already holds `dir`'s lock (a run writing its set after
 /// every round). First finishes or cleans what an interrupted writer left there.
-/// With `decisions`, `labels.csv` joins the set (see [`write_all_with_labels`]).
+/// With `decisions` (and their `journal`), the set is [`write_all_with_labels`]'s.
 pub fn write_all_locked(
     dir: &Path,
     run: &RunFile,
     overwrite: Overwrite,
     decisions: Option<&crate::itlm::Decisions>,
+    journal: Option<&[u8]>,
     lock: &OutputLock,
 ) -> Result<Vec<PathBuf>> {
-    write_set_locked(dir, run, overwrite, decisions, None, lock)
+    write_set_locked(dir, run, overwrite, decisions, journal, lock)
 }
 
 /// [`write_all`] with the user's `decisions`: `clean.txt` and `flagged.txt` follow them,

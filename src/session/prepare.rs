@@ -39,6 +39,9 @@ pub struct Prepared {
     /// The user's decisions on the training set (human-guided ITLM): the run trains the
     /// relabelled labels and pins excluded / kept samples ([`Prepared::guided`]).
     pub decisions: Option<Decisions>,
+    /// The decisions journal's bytes as read (`run --decisions FILE`): the output set carries
+    /// them as `decisions.csv`, so that the run reopens with the decisions it trained with.
+    pub journal: Option<Vec<u8>>,
 }
 
 impl Prepared {
@@ -193,6 +196,7 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
         truth,
         notes,
         decisions: None,
+        journal: None,
     })
 }
 

@@ -103,8 +103,10 @@ pub fn run_to_folder(
         Err(_) => None,
     };
     let mut history: Vec<Arc<RoundRecord>> = Vec::new();
-    // With decisions, labels.csv is written in each set with the other files.
+    // With decisions, labels.csv (and the journal as read, decisions.csv) is written in each
+    // set with the other files.
     let decided = p.decisions.as_ref().filter(|d| d.counts().decided > 0);
+    let journal = decided.and(p.journal.as_deref());
     let (train, pins) = p.guided();
     let inputs = itlm::Inputs {
         data: &train,
@@ -148,7 +150,7 @@ pub fn run_to_folder(
                 );
                 let ow = if saved { Overwrite::Allow } else { overwrite };
                 // A failure here is reported by the final write below.
-                if export::write_all_locked(out, &run, ow, decided, lock).is_ok() {
+                if export::write_all_locked(out, &run, ow, decided, journal, lock).is_ok() {
                     saved = true;
                 }
             }
@@ -183,9 +185,9 @@ pub fn run_to_folder(
     let run = header.run_file(history, status, None, started.elapsed().as_secs_f64());
     let ow = if saved { Overwrite::Allow } else { overwrite };
     let written = match &lock {
-        Some(lock) => export::write_all_locked(out, &run, ow, decided, lock),
+        Some(lock) => export::write_all_locked(out, &run, ow, decided, journal, lock),
         None => match decided {
-            Some(d) => export::write_all_with_labels(out, &run, ow, d, None),
+            Some(d) => export::write_all_with_labels(out, &run, ow, d, journal),
             None => export::write_all(out, &run, ow),
         },
     };

@@ -474,6 +474,7 @@ fn head_factory(
                 truth: None,
                 notes: Vec::new(),
                 decisions: None,
+                journal: None,
             };
             let source = EmbeddingSource::Backbone {
                 kind: crate::learner::backbone::BackboneKind::EfficientNetLite0,
