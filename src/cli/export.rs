@@ -106,19 +106,12 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         };
         // With decisions, labels.csv and a copy of the journal join the set (the copy is
         // left out when the journal is that very file: `export RUN --out` beside it).
-        let copy = out.join(export::DECISIONS_CSV);
         let journal = match (&decisions, &journal_path) {
-            (Some(_), Some(src)) if !same_file(src, &copy) => {
-                Some(std::fs::read(src).map_err(|e| Error::io(src, e))?)
-            }
+            (Some(_), Some(src)) => export::journal_copy(src, Some(out))?,
             _ => None,
         };
-        let mut ours = vec![out.join(export::LABELS_CSV)];
-        ours.extend(journal.as_ref().map(|_| copy.clone()));
-        if let (Some(_), false) = (&decisions, a.force) {
-            if let Some(p) = ours.into_iter().find(|p| p.exists()) {
-                return Err(Error::data(p, "already exists; pass --force to replace it"));
-            }
+        if decisions.is_some() {
+            export::check_decision_outputs(out, journal.is_some(), a.force)?;
         }
         let files = match &decisions {
             Some(d) => export::write_all_with_labels(out, &run, overwrite, d, journal.as_deref())?,
@@ -146,12 +139,4 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         eprintln!("{r}");
     }
     Ok(())
-}
-
-/// Whether two paths name one file (both exist and canonicalise alike).
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }

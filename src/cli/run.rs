@@ -131,14 +131,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     if let Some(path) = &a.decisions {
         p.decisions = Some(read_decisions(path, &p.train)?);
         // The set carries a copy, unless the journal is the set's own decisions.csv already.
-        let copy = a.out.as_ref().map(|o| o.join(export::DECISIONS_CSV));
-        let same = copy.is_some_and(|c| {
-            std::fs::canonicalize(path).ok().is_some()
-                && std::fs::canonicalize(path).ok() == std::fs::canonicalize(c).ok()
-        });
-        if !same {
-            p.journal = Some(std::fs::read(path).map_err(|e| Error::io(path, e))?);
-        }
+        p.journal = export::journal_copy(path, a.out.as_deref())?;
     }
     // Refuse a bad output folder before spending time on training.
     export::check_outputs(
@@ -148,12 +141,8 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         a.force,
     )?;
     // With decisions the set also holds labels.csv and the journal's copy: refused now too.
-    if let (Some(out), Some(_), false) = (&a.out, &p.decisions, a.force) {
-        let mut ours = vec![out.join(export::LABELS_CSV)];
-        ours.extend(p.journal.as_ref().map(|_| out.join(export::DECISIONS_CSV)));
-        if let Some(f) = ours.into_iter().find(|f| f.exists()) {
-            return Err(Error::data(f, "already exists; pass --force to replace it"));
-        }
+    if let (Some(out), Some(_)) = (&a.out, &p.decisions) {
+        export::check_decision_outputs(out, p.journal.is_some(), a.force)?;
     }
     let skipped = &p.train.skipped;
     if !skipped.is_empty() {

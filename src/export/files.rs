@@ -106,6 +106,30 @@ fn write_set_locked(
     write_set(dir, &files)
 }
 
+/// The bytes of the decisions journal `src` for an output set in `out` to carry as
+/// `decisions.csv`; None when `src` already is that file (it stays where it lies).
+pub fn journal_copy(src: &Path, out: Option<&Path>) -> Result<Option<Vec<u8>>> {
+    if out.is_some_and(|o| super::paths::same_file(src, &o.join(DECISIONS_CSV))) {
+        return Ok(None);
+    }
+    std::fs::read(src).map(Some).map_err(|e| Error::io(src, e))
+}
+
+/// What a command checks before writing a set with decisions into `out` (beside
+/// [`check_outputs`]): without `force`, an existing `labels.csv`, or `decisions.csv` when the
+/// set carries the journal's copy, is refused.
+pub fn check_decision_outputs(out: &Path, journal: bool, force: bool) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    let mut ours = vec![out.join(LABELS_CSV)];
+    ours.extend(journal.then(|| out.join(DECISIONS_CSV)));
+    match ours.into_iter().find(|p| p.exists()) {
+        Some(p) => Err(Error::data(p, "already exists; pass --force to replace it")),
+        None => Ok(()),
+    }
+}
+
 /// Write `labels.csv` (the corrected labels of `run` with `decisions`) to `target`, replacing
 /// it (the caller checked); refused inside the run's dataset folders.
 pub fn write_labels(

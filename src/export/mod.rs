@@ -22,11 +22,12 @@ pub mod tables;
 
 pub use atomic::{write_atomic, Overwrite, StagedDir};
 pub use files::{
-    check_outputs, write_all, write_all_locked, write_all_with_labels, write_labels, write_one,
-    Output, CLEAN_TXT, DECISIONS_CSV, FLAGGED_TXT, LABELS_CSV, OUTPUT_FILES, RUN_FILE, SAMPLES_CSV,
+    check_decision_outputs, check_outputs, journal_copy, write_all, write_all_locked,
+    write_all_with_labels, write_labels, write_one, Output, CLEAN_TXT, DECISIONS_CSV, FLAGGED_TXT,
+    LABELS_CSV, OUTPUT_FILES, RUN_FILE, SAMPLES_CSV,
 };
 pub use lock::OutputLock;
 pub use manifest::{check_set, SetCheck, MANIFEST};
-pub use paths::{check_outside_dataset, check_outside_datasets};
+pub use paths::{check_outside_dataset, check_outside_datasets, same_file};
 pub use run_file::{DatasetInfo, RunFile, RunFileOf, RunStatus, Verdict, RUN_MAGIC, RUN_VERSION};
 pub use tables::{clean_list, flagged_list, labels_csv, samples_csv};

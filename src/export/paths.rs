@@ -40,6 +40,14 @@ pub fn resolve_path(p: &Path) -> PathBuf {
     out
 }
 
+/// Whether two paths name one existing file (both canonicalise, alike).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
 /// Whether `p` is `root` or lies below it, once both are resolved.
 pub fn is_inside(p: &Path, root: &Path) -> bool {
     let r = resolve_path(root);

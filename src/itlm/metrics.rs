@@ -161,6 +161,17 @@ pub const STARVED_SHARE: f64 = 0.1;
 /// The classes of `labels` with at least 10 samples that `predicted` (one per sample) names
 /// for fewer than [`STARVED_SHARE`] of their count.
 pub fn starved_classes(labels: &[u32], predicted: &[u32], classes: usize) -> Vec<Starved> {
+    predicted_under(labels, predicted, classes, STARVED_SHARE)
+}
+
+/// The classes of `labels` with at least 10 samples that `predicted` (one per sample) names
+/// for fewer than `share` of their count, in class order.
+pub fn predicted_under(
+    labels: &[u32],
+    predicted: &[u32],
+    classes: usize,
+    share: f64,
+) -> Vec<Starved> {
     if labels.len() != predicted.len() {
         return Vec::new();
     }
@@ -174,7 +185,7 @@ pub fn starved_classes(labels: &[u32], predicted: &[u32], classes: usize) -> Vec
         }
     }
     (0..classes)
-        .filter(|&c| labelled[c] >= 10 && (named[c] as f64) < STARVED_SHARE * labelled[c] as f64)
+        .filter(|&c| labelled[c] >= 10 && (named[c] as f64) < share * labelled[c] as f64)
         .map(|c| Starved {
             class: c as u32,
             predicted: named[c],

@@ -9,7 +9,7 @@
 //! [`super::suggest::confident_noise_rate`] makes too): each given label's row is scaled to its
 //! number of samples and each true class's column normalised.
 
-use super::metrics::{starved_classes, Starved};
+use super::metrics::{predicted_under, Starved, STARVED_SHARE};
 use super::suggest::ConfidentJoint;
 use crate::data::Dataset;
 
@@ -334,37 +334,20 @@ pub(super) fn unfolding(
 ) -> Option<Vec<f32>> {
     let t = transition?;
     let k = trained.num_classes();
-    let mut folded: Vec<Starved> = starved_classes(trained.labels(), predicted, k)
-        .into_iter()
-        .filter(|f| !unfolded.iter().any(|u| u.class == f.class))
-        .collect();
-    // A partial fold: a class predicted for under half its labelled samples, put in a class
-    // whose flip into it the matrix holds (the wrong-way cell that folds it, read partly).
     let labels = trained.labels();
-    let mut counts = vec![(0usize, 0usize); k];
-    for (&l, &p) in labels.iter().zip(predicted) {
-        if let Some(c) = counts.get_mut(l as usize) {
-            c.0 += 1;
-        }
-        if let Some(c) = counts.get_mut(p as usize) {
-            c.1 += 1;
-        }
-    }
-    for (c, &(labelled, named)) in counts.iter().enumerate() {
-        let seen = |s: &Starved| s.class as usize == c;
-        if labelled >= 10
-            && (named as f64) < PARTIAL_FOLD_SHARE * labelled as f64
-            && !folded.iter().any(seen)
-            && !unfolded.iter().any(seen)
-            && folding_flip(t, k, labels, predicted, c).is_some()
-        {
-            folded.push(Starved {
-                class: c as u32,
-                predicted: named,
-                labelled,
-            });
-        }
-    }
+    // The classes not unfolded yet that the model predicts for under half their labelled
+    // samples: folded ones (under a tenth, `starved_classes`), then partly folded ones, put
+    // in a class whose flip into them the matrix holds (the wrong-way cell, read partly).
+    let (mut folded, partly): (Vec<Starved>, Vec<Starved>) =
+        predicted_under(labels, predicted, k, PARTIAL_FOLD_SHARE)
+            .into_iter()
+            .filter(|f| !unfolded.iter().any(|u| u.class == f.class))
+            .partition(|f| (f.predicted as f64) < STARVED_SHARE * f.labelled as f64);
+    folded.extend(
+        partly
+            .into_iter()
+            .filter(|f| folding_flip(t, k, labels, predicted, f.class as usize).is_some()),
+    );
     if folded.is_empty() {
         return None;
     }
@@ -372,7 +355,7 @@ pub(super) fn unfolding(
         .iter()
         .filter_map(|f| {
             let c = f.class as usize;
-            folding_flip(t, k, trained.labels(), predicted, c).map(|a| (a, c))
+            folding_flip(t, k, labels, predicted, c).map(|a| (a, c))
         })
         .collect();
     if flips.is_empty() {

@@ -123,15 +123,18 @@ impl ExportPanel {
                 let same = state
                     .decide
                     .journal_path()
-                    .and_then(|j| std::fs::canonicalize(j).ok())
-                    .is_some_and(|j| std::fs::canonicalize(&copy).ok() == Some(j));
-                match state.decide.journal_bytes(d.train.ids(), &d.train.classes) {
-                    Some(Ok(b)) if !same => Some(b),
+                    .is_some_and(|j| export::same_file(&j, &copy));
+                let bytes = if same {
+                    None
+                } else {
+                    state.decide.journal_bytes(d.train.ids(), &d.train.classes)
+                };
+                match bytes {
                     Some(Err(e)) => {
                         state.error(format!("Export: the decisions could not be written: {e}"));
                         return;
                     }
-                    _ => None,
+                    b => b.and_then(Result::ok),
                 }
             }
             _ => None,

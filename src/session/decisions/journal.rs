@@ -132,7 +132,7 @@ impl Journal {
     /// apply, unless forgotten), atomically (temp + rename): a kill leaves the old journal or
     /// the new one, never a mix.
     pub fn compact(&mut self, d: &Decisions) -> Result<()> {
-        let bytes = self.compacted(d)?;
+        let bytes = self.bytes(d)?;
         write_atomic(&self.path, &bytes, Overwrite::Allow)?;
         self.file = append_to(&self.path)?;
         self.times.retain(|i, _| d.get(*i).is_some());
@@ -142,7 +142,7 @@ impl Journal {
     /// The compacted journal of `d`, written atomically to another file (e.g. a run's output
     /// folder); the journal itself is unchanged.
     pub fn save_as(&self, d: &Decisions, path: &Path, overwrite: Overwrite) -> Result<()> {
-        write_atomic(path, &self.compacted(d)?, overwrite)
+        write_atomic(path, &self.bytes(d)?, overwrite)
     }
 
     /// Rows replay could not apply that the journal still carries.
@@ -163,10 +163,6 @@ impl Journal {
     /// The compacted journal of `d` (what [`Journal::compact`] writes), as bytes: e.g. the copy
     /// an export carries.
     pub fn bytes(&self, d: &Decisions) -> Result<Vec<u8>> {
-        self.compacted(d)
-    }
-
-    fn compacted(&self, d: &Decisions) -> Result<Vec<u8>> {
         compacted(
             &self.path,
             &self.ids,
