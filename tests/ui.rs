@@ -2664,7 +2664,8 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
 
 /// Heavy random label noise after round 0 (on 5 classes, 60% of the labels confidently
 /// predicted as another class, spread over the other four): the window offers co-teaching at
-/// the tau the noise estimate leaves, and one click sets it up for the next run.
+/// the tau the noise estimate leaves, and one click sets it up for the next run; not with a
+/// head on embeddings chosen for the next run.
 #[test]
 fn heavy_random_noise_offers_coteaching_at_the_estimated_tau() {
     use itlm_inspector::export::RunFile;
@@ -2694,6 +2695,13 @@ fn heavy_random_noise_offers_coteaching_at_the_estimated_tau() {
     h.run_steps(3);
     let flipped = h.state().state.noise_estimate.unwrap();
     assert!(flipped > 0.3, "{flipped}");
+    h.get_by_label_contains("random label noise: ");
+    // Not for a head on embeddings (auto leaves heads to plain ITLM too).
+    h.state_mut().state.settings.head = Some(itlm_inspector::learner::head::HeadKind::Linear);
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("random label noise:").is_none());
+    h.state_mut().state.settings.head = None;
+    h.run_steps(3);
     h.get_by_label_contains("random label noise: ");
     let tau = ((1.0 - flipped) * 100.0).round() / 100.0;
     h.get_by_label(&format!("co-teaching at tau {tau:.2}"))

@@ -1,7 +1,10 @@
 //! The controls' line on heavy random label noise after round 0: when round 0's model implies
 //! that many labels are flipped and the flips are spread over the classes (random noise, where
 //! forward correction does not help), a hint with a button that sets co-teaching up for the
-//! next run at the tau the noise estimate gives (never applied by itself).
+//! next run at the tau the noise estimate gives (never applied by itself). Not for a head on
+//! embeddings, which auto leaves to plain ITLM too: a head on fixed embeddings does not
+//! memorise wrong labels over its epochs, so a peer's choice has nothing to undo (README,
+//! "Not for a head on embeddings").
 
 use egui::RichText;
 
@@ -25,6 +28,7 @@ pub fn coteach_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         .as_ref()
         .is_some_and(|r| r.config.coteach.is_some());
     if state.generative()
+        || edited.head.is_some()
         || shown_coteaching
         || edited.config.coteach.is_some()
         || !calls_for_coteaching(flipped, one_sided)
