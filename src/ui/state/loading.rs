@@ -27,10 +27,10 @@ impl Loading {
     }
 }
 
-/// Whether two paths name the same file or folder.
+/// Whether two paths name the same file or folder: written alike, or resolving to one
+/// ([`crate::export::same_file`]; a path that does not exist equals only itself).
 pub fn same_path(a: &Path, b: &Path) -> bool {
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    a == b || canon(a) == canon(b)
+    a == b || crate::export::same_file(a, b)
 }
 
 impl AppState {
