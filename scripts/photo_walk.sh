@@ -65,12 +65,12 @@ xdotool windowfocus "$WIN"
 shot 01_loaded; alive loaded
 
 # (1) the blue hint's button "use a linear head on EfficientNet-Lite0" (right end of the hint row)
-click 966 184 1.5
+click 966 161 1.5
 shot 02_head; alive head
 expect_change 01_loaded 02_head "linear-head button"
 
 # (2) Start (the model box now reads "linear head on EfficientNet-Lite0")
-click 237 138 2
+click 343 115 2
 shot 03_started
 expect_change 02_head 03_started "Start"
 # wait for the run: the autosave file appears when it finishes; then the screen settles
@@ -91,8 +91,8 @@ for y in 41 64 87; do click 194 14 0.7; click 187 $y 0.7; done
 click 45 303 1   # "Dismiss all" under the notes (3 notes on a first run)
 shot 05_map; alive map
 expect_change 04_run_settle 05_map "plots off, map on top"
-click 478 260 0.6  # colour the map by "given class"
-click 281 283 0.6  # shift-drag tool: lasso
+click 478 237 0.6  # colour the map by "given class"
+click 281 260 0.6  # shift-drag tool: lasso
 shot 06_lasso_tool
 # a 12-point free-hand outline around the top-left cluster (hubble_deep_field)
 PTS=$(python3 -c '
@@ -117,17 +117,17 @@ sleep 0.5; shot photo_map_lasso
 xdotool mouseup 1; sleep 0.05; xdotool keyup shift; sleep 1
 
 # (4) duplicates
-click 891 358 0.7   # "select none"
-click 618 312 1.2   # "duplicates (N)" in the grid bar
+click 891 335 0.7   # "select none"
+click 618 289 1.2   # "duplicates (N)" in the grid bar
 shot 09_duplicates; alive duplicates
 expect_change 08_lasso_selected 09_duplicates "duplicates filter"
-click 805 243 0.8   # Kept tab (moves the path box's neighbours)
-click 858 304 0.4   # path filter
+click 805 220 0.8   # Kept tab (moves the path box's neighbours)
+click 858 281 0.4   # path filter
 xdotool type --delay 60 copy; sleep 1.2
-click 609 243 1     # Trimmed (3): the copies are trimmed on this set
+click 609 220 1     # Trimmed (3): the copies are trimmed on this set
 shot 10_copies
-click 618 401 1.2   # open the first copy
-xdotool mousemove 1080 650
+click 618 378 1.2   # open the first copy
+xdotool mousemove 1080 627
 for _ in $(seq 10); do xdotool click 5; sleep 0.05; done   # scroll the detail panel to "1 copy in the set"
 sleep 1; shot photo_duplicates; alive detail
 expect_change 10_copies photo_duplicates "detail panel with the copy"
