@@ -743,6 +743,74 @@ fn auto_forward_correction_follows_what_round_0_sees() {
     assert!(decided.is_empty());
 }
 
+/// Samples the user kept or relabelled are the user's word, not noise: under forward
+/// correction the learner is told to train them plainly (`Learner::set_trusted`, their flags),
+/// and the matrix is estimated on the other samples only. Here the two samples round 0 calls
+/// class 0 against their label 1 are kept by the user: the matrix then sees no flip, where
+/// without the pins it sees class 0 flipped to 1 at 2 in 12.
+#[test]
+fn forward_correction_trusts_the_users_kept_samples() {
+    let n = 20;
+    let data = dataset(n, 2);
+    let losses: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let probs = |flip: bool| -> Vec<f32> {
+        (0..n)
+            .flat_map(|i| {
+                let c = if flip && i < 4 { 0 } else { i % 2 };
+                if c == 0 {
+                    [0.9, 0.1]
+                } else {
+                    [0.1, 0.9]
+                }
+            })
+            .collect()
+    };
+    let config = Config {
+        transition: Forward::On,
+        ..cfg(0.6, 2)
+    };
+    let trial = |pins: &itlm::Pins| {
+        let (mut l, calls) = FakeLearner::new(losses.clone());
+        l.probs = vec![probs(true), probs(false), probs(false)];
+        let mut h = Vec::new();
+        itlm::run(
+            &mut l,
+            itlm::Inputs {
+                pins: Some(pins),
+                ..itlm::Inputs::new(&data)
+            },
+            &config,
+            Start::Fresh,
+            &mut h,
+            &mut |_: &Event| Ok(()),
+        )
+        .unwrap();
+        let c = calls.lock().unwrap().clone();
+        (h, c)
+    };
+    // Only an exclusion: nothing is trusted, and the flip is read as before.
+    let mut pins = itlm::Pins::none(n);
+    pins.exclude[5] = true;
+    let (h, c) = trial(&pins);
+    assert_eq!(c.trusted, [None]);
+    assert!(h[1].transition[1] > 0.1, "{:?}", h[1].transition);
+    // Samples 1 and 3 kept by the user.
+    pins.keep[1] = true;
+    pins.keep[3] = true;
+    let (h, c) = trial(&pins);
+    assert_eq!(c.trusted, [Some(pins.keep.clone())]);
+    assert_eq!(
+        h[1].transition,
+        [1.0, 0.0, 0.0, 1.0],
+        "no flip among the rest"
+    );
+    assert_eq!(
+        c.trains[1].0.len(),
+        19,
+        "they still train, with every sample not excluded"
+    );
+}
+
 /// `Forward::Auto` on many spread flips (random noise: 30% of the labels, each class's going
 /// to all three others) turns the run into co-teaching after round 0, at the share the noise
 /// estimate leaves, when the learner can train a second model, is not a head that retrains in

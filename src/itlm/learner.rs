@@ -147,6 +147,14 @@ pub trait Learner: Send {
         Ok(false)
     }
 
+    /// Samples whose labels the user vouched for (kept or relabelled; one flag per sample of
+    /// the data set trained on): forward correction does not apply to them, they train on
+    /// plain cross-entropy against their label. None = none. Returns whether the learner
+    /// applies it.
+    fn set_trusted(&mut self, _trusted: Option<Vec<bool>>) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Train against `targets` (a class per sample of the data set trained on) in place of the
     /// data set's labels, while scoring stays against the given labels: how co-teaching's
     /// pseudo-labels reach a model ([`super::config::CoTeach::pseudo`]). None = the given

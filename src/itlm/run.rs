@@ -167,20 +167,21 @@ pub(super) fn train_seed(seed: u64, round: usize) -> u64 {
 
 /// The transition matrix a round after round 0 trains with ([`Config::transition`]): the
 /// previous round's model's (round 0's trained plainly and briefly, before it fits the flips;
-/// the later ones forward-corrected, so they do not fit them) over the samples `everyone`
-/// (those the user did not exclude), against the labels `trained` gives; each class keeping
+/// the later ones forward-corrected, so they do not fit them) over the samples `untrusted`
+/// (those the user did not decide: excluded ones never train, kept and relabelled ones train
+/// plainly, [`Learner::set_trusted`]), against the labels `trained` gives; each class keeping
 /// only its likeliest flip when the flips are one-sided ([`transition::for_training`]).
 fn transition_from_previous(
     history: &[Arc<RoundRecord>],
     trained: &Dataset,
-    everyone: &[usize],
+    untrusted: &[usize],
 ) -> Option<Vec<f32>> {
     let prev = history.last()?;
     transition::estimate(
         trained.labels(),
         &prev.probs,
         trained.num_classes(),
-        everyone,
+        untrusted,
     )
     .map(|t| transition::for_training(t, trained.num_classes()))
     // A class no sample is confidently of: the previous round's matrix stands.
@@ -256,6 +257,11 @@ pub fn run<L: Learner + ?Sized>(
     let pins = pins.filter(|p| !p.is_none());
     let excluded = |i: usize| pins.is_some_and(|p| p.exclude[i]);
     let pinned_in = |i: usize| pins.is_some_and(|p| p.keep[i]);
+    // The labels of the samples the user kept or relabelled are the user's word, not noise:
+    // a forward-corrected round trains them on plain cross-entropy, and the transition
+    // matrix describes the other samples only (it is estimated on them).
+    learner.set_trusted(pins.filter(|p| p.kept() > 0).map(|p| p.keep.clone()))?;
+    let untrusted: Vec<usize> = (0..n).filter(|&i| !excluded(i) && !pinned_in(i)).collect();
     // Every sample the user did not exclude.
     let everyone: Vec<usize> = (0..n).filter(|&i| !excluded(i)).collect();
     // What forward correction on auto decided from round 0 (once a run).
@@ -345,7 +351,7 @@ pub fn run<L: Learner + ?Sized>(
         let mut forward = forward && learner.is_classifier();
         // The matrix a forward-corrected round trains with (round 0 trains plainly).
         let prev_matrix = (forward && round > 0)
-            .then(|| transition_from_previous(history, trained, &everyone))
+            .then(|| transition_from_previous(history, trained, &untrusted))
             .flatten();
         // The final check (auto, a learner cheap to retrain): which set the final round
         // trains on, chosen on held-out labels. The cut without the matrix means forward

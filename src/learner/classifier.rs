@@ -45,6 +45,28 @@ pub(super) fn batch_loss(logits: &Tensor, y: &Tensor, t: Option<&Tensor>) -> Res
     .mean_all()?)
 }
 
+/// The mean training loss of the batch `chunk` (sample indices): [`batch_loss`], except that
+/// under a transition matrix the samples flagged in `trusted` ([`Learner::set_trusted`]: the
+/// user vouched for their labels) take plain cross-entropy, the rest the forward-corrected
+/// loss.
+pub(super) fn training_loss(
+    logits: &Tensor,
+    y: &Tensor,
+    t: Option<&Tensor>,
+    trusted: Option<&[bool]>,
+    chunk: &[usize],
+) -> Result<Tensor> {
+    let is_trusted = |i: usize| trusted.is_some_and(|tr| tr.get(i) == Some(&true));
+    let Some(t) = t.filter(|_| chunk.iter().any(|&i| is_trusted(i))) else {
+        return batch_loss(logits, y, t);
+    };
+    let mask: Vec<u8> = chunk.iter().map(|&i| u8::from(is_trusted(i))).collect();
+    let mask = Tensor::from_vec(mask, chunk.len(), logits.device())?;
+    let plain = per_sample_cross_entropy(logits, y)?;
+    let forward = per_sample_forward_loss(logits, y, t)?;
+    Ok(mask.where_cond(&plain, &forward)?.mean_all()?)
+}
+
 /// A label-noise transition matrix as a tensor, checked against the class count.
 pub(super) fn transition_tensor(
     t: Option<&[f32]>,
@@ -150,6 +172,8 @@ pub struct Classifier {
     transition: Option<Tensor>,
     /// The classes training learns in place of the given labels ([`Learner::set_targets`]).
     targets: Option<Vec<u32>>,
+    /// Samples trained plainly under a transition matrix ([`Learner::set_trusted`]).
+    trusted: Option<Vec<bool>>,
     /// Training-time augmentation ([`Learner::set_augment`]).
     augment: Augment,
 }
@@ -185,6 +209,7 @@ impl Classifier {
             model,
             transition: None,
             targets: None,
+            trusted: None,
             augment: Augment::OFF,
         })
     }
@@ -314,7 +339,13 @@ impl Learner for Classifier {
             };
             let y = with_targets(y, self.targets.as_deref(), data, self.classes, chunk)?;
             let logits = self.model.net.forward(&x)?;
-            let loss = batch_loss(&logits, &y, self.transition.as_ref())?;
+            let loss = training_loss(
+                &logits,
+                &y,
+                self.transition.as_ref(),
+                self.trusted.as_deref(),
+                chunk,
+            )?;
             let opt = &mut self.model.opt;
             if cosine {
                 opt.set_learning_rate(schedule::cosine_lr(lr, step, total));
@@ -355,6 +386,11 @@ impl Learner for Classifier {
 
     fn set_targets(&mut self, targets: Option<Vec<u32>>) -> Result<bool> {
         self.targets = targets;
+        Ok(true)
+    }
+
+    fn set_trusted(&mut self, trusted: Option<Vec<bool>>) -> Result<bool> {
+        self.trusted = trusted;
         Ok(true)
     }
 
@@ -418,6 +454,37 @@ mod tests {
         let x = Tensor::from_slice(&[2.0f32, 0.5, -1.0, 0.0, 1.0, 3.0], (2, 3), &dev).unwrap();
         let y = Tensor::from_slice(&[1u32, 2], 2, &dev).unwrap();
         (x, y)
+    }
+
+    /// Under a matrix, a trusted sample (the user kept or relabelled it) takes plain
+    /// cross-entropy and the others the forward-corrected loss; without trusted samples in the
+    /// batch, or without a matrix, the loss is `batch_loss`'s.
+    #[test]
+    fn trusted_samples_train_plainly_under_a_matrix() {
+        let (x, y) = logits();
+        let flip = [0.6f32, 0.4, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        let t = transition_tensor(Some(&flip), 3, &Device::Cpu)
+            .unwrap()
+            .unwrap();
+        let ce: Vec<f32> = per_sample_cross_entropy(&x, &y).unwrap().to_vec1().unwrap();
+        let fw: Vec<f32> = per_sample_forward_loss(&x, &y, &t)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(
+            (ce[0] - fw[0]).abs() > 0.1,
+            "the matrix changes sample 0's loss"
+        );
+        let mean = |l: &Tensor| l.to_scalar::<f32>().unwrap();
+        // Samples 7 and 9 of a data set make the batch; 7 is trusted.
+        let mut trusted = vec![false; 10];
+        trusted[7] = true;
+        let mixed = training_loss(&x, &y, Some(&t), Some(&trusted), &[7, 9]).unwrap();
+        assert!((mean(&mixed) - (ce[0] + fw[1]) / 2.0).abs() < 1e-5);
+        let none = training_loss(&x, &y, Some(&t), Some(&trusted), &[8, 9]).unwrap();
+        assert!((mean(&none) - (fw[0] + fw[1]) / 2.0).abs() < 1e-5);
+        let plain = training_loss(&x, &y, None, Some(&trusted), &[7, 9]).unwrap();
+        assert!((mean(&plain) - (ce[0] + ce[1]) / 2.0).abs() < 1e-5);
     }
 
     #[test]

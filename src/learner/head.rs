@@ -11,7 +11,7 @@ use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarMap};
 use serde::{Deserialize, Serialize};
 
 use super::batch::with_targets;
-use super::classifier::{batch_loss, push_features, push_scores, transition_tensor};
+use super::classifier::{push_features, push_scores, training_loss, transition_tensor};
 use super::fast;
 use super::feature_values::FeatureValues;
 use super::init::ParamFactory;
@@ -266,6 +266,8 @@ pub struct Head {
     transition: Option<Tensor>,
     /// The classes training learns in place of the given labels ([`Learner::set_targets`]).
     targets: Option<Vec<u32>>,
+    /// Samples trained plainly under a transition matrix ([`Learner::set_trusted`]).
+    trusted: Option<Vec<bool>>,
 }
 
 impl Head {
@@ -297,6 +299,7 @@ impl Head {
             model,
             transition: None,
             targets: None,
+            trusted: None,
         })
     }
 
@@ -470,6 +473,7 @@ impl Learner for Head {
             model: self.fresh_model(0)?,
             transition: None,
             targets: None,
+            trusted: None,
         })))
     }
 
@@ -500,7 +504,13 @@ impl Learner for Head {
             let (x, y) = self.batch(m, data, chunk)?;
             let y = with_targets(y, self.targets.as_deref(), data, self.classes, chunk)?;
             let logits = self.forward(&x)?;
-            let loss = batch_loss(&logits, &y, self.transition.as_ref())?;
+            let loss = training_loss(
+                &logits,
+                &y,
+                self.transition.as_ref(),
+                self.trusted.as_deref(),
+                chunk,
+            )?;
             let opt = &mut self.model.opt;
             if cosine {
                 opt.set_learning_rate(schedule::cosine_lr(lr, step, total));
@@ -538,6 +548,11 @@ impl Learner for Head {
 
     fn set_transition(&mut self, t: Option<&[f32]>) -> Result<bool> {
         self.transition = transition_tensor(t, self.classes, &self.device)?;
+        Ok(true)
+    }
+
+    fn set_trusted(&mut self, trusted: Option<Vec<bool>>) -> Result<bool> {
+        self.trusted = trusted;
         Ok(true)
     }
 

@@ -37,6 +37,8 @@ pub struct Calls {
     pub score_batches_done: usize,
     /// Every transition matrix set ([`Learner::set_transition`]), in order.
     pub transitions: Vec<Option<Vec<f32>>>,
+    /// Every set of trusted samples set ([`Learner::set_trusted`]), in order.
+    pub trusted: Vec<Option<Vec<bool>>>,
 }
 
 /// Losses are fixed per sample; optionally shifted each round, NaN training, or a panic.
@@ -129,6 +131,11 @@ impl Learner for FakeLearner {
             .transitions
             .push(t.map(|t| t.to_vec()));
         Ok(self.transition_applies)
+    }
+
+    fn set_trusted(&mut self, trusted: Option<Vec<bool>>) -> Result<bool> {
+        self.calls.lock().unwrap().trusted.push(trusted);
+        Ok(true)
     }
 
     fn train(
