@@ -473,6 +473,22 @@ fn pinned_samples_train_and_stay_as_the_user_decided() {
     assert!(err.to_string().contains("the dataset has 10"), "{err}");
 }
 
+/// Class probabilities of `n` samples labelled `i % 2`: each looks like its label, except that
+/// with `flip` samples 0..4 (labels 0, 1, 0, 1) all look like class 0 (round 0's model of the
+/// forward-correction tests).
+fn flip_probs(n: usize, flip: bool) -> Vec<f32> {
+    (0..n)
+        .flat_map(|i| {
+            let c = if flip && i < 4 { 0 } else { i % 2 };
+            if c == 0 {
+                [0.9, 0.1]
+            } else {
+                [0.1, 0.9]
+            }
+        })
+        .collect()
+}
+
 /// `Config::transition`: round 0 trains plainly on every sample; each later round trains on
 /// every sample the user did not exclude (the cut only ranks) with the transition matrix the
 /// previous round's class probabilities imply, which its record keeps.
@@ -484,18 +500,7 @@ fn forward_correction_trains_every_round_on_all_samples_with_the_previous_models
     let losses: Vec<f32> = (0..n).map(|i| i as f32).collect();
     // Round 0's model: samples 0..4 (labels 0, 1, 0, 1) all look like class 0; the rest look
     // like their label. Later models: every sample looks like its label.
-    let probs = |flip: bool| -> Vec<f32> {
-        (0..n)
-            .flat_map(|i| {
-                let c = if flip && i < 4 { 0 } else { i % 2 };
-                if c == 0 {
-                    [0.9, 0.1]
-                } else {
-                    [0.1, 0.9]
-                }
-            })
-            .collect()
-    };
+    let probs = |flip: bool| flip_probs(n, flip);
     let (mut l, calls) = FakeLearner::new(losses.clone());
     l.probs = vec![probs(true), probs(false), probs(false)];
     let mut pins = itlm::Pins::none(n);
@@ -753,18 +758,7 @@ fn forward_correction_trusts_the_users_kept_samples() {
     let n = 20;
     let data = dataset(n, 2);
     let losses: Vec<f32> = (0..n).map(|i| i as f32).collect();
-    let probs = |flip: bool| -> Vec<f32> {
-        (0..n)
-            .flat_map(|i| {
-                let c = if flip && i < 4 { 0 } else { i % 2 };
-                if c == 0 {
-                    [0.9, 0.1]
-                } else {
-                    [0.1, 0.9]
-                }
-            })
-            .collect()
-    };
+    let probs = |flip: bool| flip_probs(n, flip);
     let config = Config {
         transition: Forward::On,
         ..cfg(0.6, 2)

@@ -459,18 +459,25 @@ mod tests {
     /// Under a matrix, a trusted sample (the user kept or relabelled it) takes plain
     /// cross-entropy and the others the forward-corrected loss; without trusted samples in the
     /// batch, or without a matrix, the loss is `batch_loss`'s.
+    /// Per-sample cross-entropy and forward-corrected loss of [`logits`] under `matrix`.
+    fn both_losses(matrix: &[f32]) -> (Tensor, Vec<f32>, Vec<f32>) {
+        let (x, y) = logits();
+        let t = transition_tensor(Some(matrix), 3, &Device::Cpu)
+            .unwrap()
+            .unwrap();
+        let ce = per_sample_cross_entropy(&x, &y).unwrap().to_vec1().unwrap();
+        let fw = per_sample_forward_loss(&x, &y, &t)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        (t, ce, fw)
+    }
+
     #[test]
     fn trusted_samples_train_plainly_under_a_matrix() {
         let (x, y) = logits();
         let flip = [0.6f32, 0.4, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
-        let t = transition_tensor(Some(&flip), 3, &Device::Cpu)
-            .unwrap()
-            .unwrap();
-        let ce: Vec<f32> = per_sample_cross_entropy(&x, &y).unwrap().to_vec1().unwrap();
-        let fw: Vec<f32> = per_sample_forward_loss(&x, &y, &t)
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let (t, ce, fw) = both_losses(&flip);
         assert!(
             (ce[0] - fw[0]).abs() > 0.1,
             "the matrix changes sample 0's loss"
@@ -491,26 +498,13 @@ mod tests {
     fn forward_loss_is_cross_entropy_under_the_identity_and_reads_the_matrix() {
         let (x, y) = logits();
         let eye: Vec<f32> = (0..9).map(|i| f32::from(i % 4 == 0)).collect();
-        let t = transition_tensor(Some(&eye), 3, &Device::Cpu)
-            .unwrap()
-            .unwrap();
-        let ce: Vec<f32> = per_sample_cross_entropy(&x, &y).unwrap().to_vec1().unwrap();
-        let fw: Vec<f32> = per_sample_forward_loss(&x, &y, &t)
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let (_, ce, fw) = both_losses(&eye);
         for (a, b) in ce.iter().zip(&fw) {
             assert!((a - b).abs() < 1e-5, "{ce:?} vs {fw:?}");
         }
         // Class 0 flipped to 1 at 0.4: sample 0 (p mostly class 0) labelled 1 is cheap.
         let flip = [0.6f32, 0.4, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
-        let t = transition_tensor(Some(&flip), 3, &Device::Cpu)
-            .unwrap()
-            .unwrap();
-        let fw: Vec<f32> = per_sample_forward_loss(&x, &y, &t)
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let (t, _, fw) = both_losses(&flip);
         let p: Vec<f32> = candle_nn::ops::softmax(&x, D::Minus1)
             .unwrap()
             .flatten_all()
