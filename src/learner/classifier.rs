@@ -37,7 +37,7 @@ pub fn per_sample_forward_loss(logits: &Tensor, y: &Tensor, t: &Tensor) -> Resul
 
 /// The mean training loss of a batch: cross-entropy, forward-corrected when a transition
 /// matrix is set.
-pub(super) fn batch_loss(logits: &Tensor, y: &Tensor, t: Option<&Tensor>) -> Result<Tensor> {
+fn batch_loss(logits: &Tensor, y: &Tensor, t: Option<&Tensor>) -> Result<Tensor> {
     Ok(match t {
         None => per_sample_cross_entropy(logits, y)?,
         Some(t) => per_sample_forward_loss(logits, y, t)?,
@@ -45,11 +45,46 @@ pub(super) fn batch_loss(logits: &Tensor, y: &Tensor, t: Option<&Tensor>) -> Res
     .mean_all()?)
 }
 
+/// What a classifier's training loss reads besides the batch, the same for a model from
+/// scratch and a head on embeddings: the label-noise transition matrix
+/// ([`Learner::set_transition`]), the classes learnt in place of the given labels
+/// ([`Learner::set_targets`]) and the samples trained plainly under the matrix
+/// ([`Learner::set_trusted`]).
+#[derive(Default)]
+pub(super) struct Supervision {
+    pub transition: Option<Tensor>,
+    pub targets: Option<Vec<u32>>,
+    pub trusted: Option<Vec<bool>>,
+}
+
+impl Supervision {
+    /// The mean training loss of the batch `chunk` (sample indices of `data`, `y` their given
+    /// labels): against the targets where set, through the matrix where set
+    /// ([`training_loss`]).
+    pub fn loss(
+        &self,
+        logits: &Tensor,
+        y: Tensor,
+        data: &Dataset,
+        classes: usize,
+        chunk: &[usize],
+    ) -> Result<Tensor> {
+        let y = with_targets(y, self.targets.as_deref(), data, classes, chunk)?;
+        training_loss(
+            logits,
+            &y,
+            self.transition.as_ref(),
+            self.trusted.as_deref(),
+            chunk,
+        )
+    }
+}
+
 /// The mean training loss of the batch `chunk` (sample indices): [`batch_loss`], except that
 /// under a transition matrix the samples flagged in `trusted` ([`Learner::set_trusted`]: the
 /// user vouched for their labels) take plain cross-entropy, the rest the forward-corrected
 /// loss.
-pub(super) fn training_loss(
+fn training_loss(
     logits: &Tensor,
     y: &Tensor,
     t: Option<&Tensor>,
@@ -168,12 +203,8 @@ pub struct Classifier {
     classes: usize,
     device: Device,
     model: Model,
-    /// The label-noise transition matrix training corrects for ([`Learner::set_transition`]).
-    transition: Option<Tensor>,
-    /// The classes training learns in place of the given labels ([`Learner::set_targets`]).
-    targets: Option<Vec<u32>>,
-    /// Samples trained plainly under a transition matrix ([`Learner::set_trusted`]).
-    trusted: Option<Vec<bool>>,
+    /// The matrix, targets and trusted samples the training loss reads.
+    sup: Supervision,
     /// Training-time augmentation ([`Learner::set_augment`]).
     augment: Augment,
 }
@@ -207,9 +238,7 @@ impl Classifier {
             classes,
             device,
             model,
-            transition: None,
-            targets: None,
-            trusted: None,
+            sup: Supervision::default(),
             augment: Augment::OFF,
         })
     }
@@ -337,15 +366,8 @@ impl Learner for Classifier {
             } else {
                 batch_augmented(data, chunk, &self.device, rng, augment)?
             };
-            let y = with_targets(y, self.targets.as_deref(), data, self.classes, chunk)?;
             let logits = self.model.net.forward(&x)?;
-            let loss = training_loss(
-                &logits,
-                &y,
-                self.transition.as_ref(),
-                self.trusted.as_deref(),
-                chunk,
-            )?;
+            let loss = self.sup.loss(&logits, y, data, self.classes, chunk)?;
             let opt = &mut self.model.opt;
             if cosine {
                 opt.set_learning_rate(schedule::cosine_lr(lr, step, total));
@@ -380,17 +402,17 @@ impl Learner for Classifier {
     }
 
     fn set_transition(&mut self, t: Option<&[f32]>) -> Result<bool> {
-        self.transition = transition_tensor(t, self.classes, &self.device)?;
+        self.sup.transition = transition_tensor(t, self.classes, &self.device)?;
         Ok(true)
     }
 
     fn set_targets(&mut self, targets: Option<Vec<u32>>) -> Result<bool> {
-        self.targets = targets;
+        self.sup.targets = targets;
         Ok(true)
     }
 
     fn set_trusted(&mut self, trusted: Option<Vec<bool>>) -> Result<bool> {
-        self.trusted = trusted;
+        self.sup.trusted = trusted;
         Ok(true)
     }
 
@@ -456,9 +478,6 @@ mod tests {
         (x, y)
     }
 
-    /// Under a matrix, a trusted sample (the user kept or relabelled it) takes plain
-    /// cross-entropy and the others the forward-corrected loss; without trusted samples in the
-    /// batch, or without a matrix, the loss is `batch_loss`'s.
     /// Per-sample cross-entropy and forward-corrected loss of [`logits`] under `matrix`.
     fn both_losses(matrix: &[f32]) -> (Tensor, Vec<f32>, Vec<f32>) {
         let (x, y) = logits();
@@ -473,6 +492,9 @@ mod tests {
         (t, ce, fw)
     }
 
+    /// Under a matrix, a trusted sample (the user kept or relabelled it) takes plain
+    /// cross-entropy and the others the forward-corrected loss; without trusted samples in the
+    /// batch, or without a matrix, the loss is `batch_loss`'s.
     #[test]
     fn trusted_samples_train_plainly_under_a_matrix() {
         let (x, y) = logits();

@@ -10,8 +10,7 @@ use candle_core::{Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarMap};
 use serde::{Deserialize, Serialize};
 
-use super::batch::with_targets;
-use super::classifier::{push_features, push_scores, training_loss, transition_tensor};
+use super::classifier::{push_features, push_scores, transition_tensor, Supervision};
 use super::fast;
 use super::feature_values::FeatureValues;
 use super::init::ParamFactory;
@@ -262,12 +261,8 @@ pub struct Head {
     fast: bool,
     origin: String,
     model: Model,
-    /// The label-noise transition matrix training corrects for ([`Learner::set_transition`]).
-    transition: Option<Tensor>,
-    /// The classes training learns in place of the given labels ([`Learner::set_targets`]).
-    targets: Option<Vec<u32>>,
-    /// Samples trained plainly under a transition matrix ([`Learner::set_trusted`]).
-    trusted: Option<Vec<bool>>,
+    /// The matrix, targets and trusted samples the training loss reads.
+    sup: Supervision,
 }
 
 impl Head {
@@ -297,9 +292,7 @@ impl Head {
             fast,
             origin: String::new(),
             model,
-            transition: None,
-            targets: None,
-            trusted: None,
+            sup: Supervision::default(),
         })
     }
 
@@ -471,9 +464,7 @@ impl Learner for Head {
             fast: self.fast,
             origin: self.origin.clone(),
             model: self.fresh_model(0)?,
-            transition: None,
-            targets: None,
-            trusted: None,
+            sup: Supervision::default(),
         })))
     }
 
@@ -502,15 +493,8 @@ impl Learner for Head {
         let mut step = 0;
         let last = schedule::train_batches(indices, epochs, bs, seed, tick, |chunk, _| {
             let (x, y) = self.batch(m, data, chunk)?;
-            let y = with_targets(y, self.targets.as_deref(), data, self.classes, chunk)?;
             let logits = self.forward(&x)?;
-            let loss = training_loss(
-                &logits,
-                &y,
-                self.transition.as_ref(),
-                self.trusted.as_deref(),
-                chunk,
-            )?;
+            let loss = self.sup.loss(&logits, y, data, self.classes, chunk)?;
             let opt = &mut self.model.opt;
             if cosine {
                 opt.set_learning_rate(schedule::cosine_lr(lr, step, total));
@@ -547,17 +531,17 @@ impl Learner for Head {
     }
 
     fn set_transition(&mut self, t: Option<&[f32]>) -> Result<bool> {
-        self.transition = transition_tensor(t, self.classes, &self.device)?;
+        self.sup.transition = transition_tensor(t, self.classes, &self.device)?;
         Ok(true)
     }
 
     fn set_trusted(&mut self, trusted: Option<Vec<bool>>) -> Result<bool> {
-        self.trusted = trusted;
+        self.sup.trusted = trusted;
         Ok(true)
     }
 
     fn set_targets(&mut self, targets: Option<Vec<u32>>) -> Result<bool> {
-        self.targets = targets;
+        self.sup.targets = targets;
         Ok(true)
     }
 
