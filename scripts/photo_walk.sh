@@ -12,8 +12,9 @@
 #   OUTDIR   where the screenshots go (default /tmp/photo_walk)
 # Env: BIN (default /tmp/walkbin2/itlm-inspector), DISP (X display number, default 98),
 #      XDG_DATA_HOME (where the EfficientNet-Lite0 weights are installed, default /tmp/sk/share),
-#      ITLM_CACHE_DIR / ITLM_DATA_DIR (default /tmp/pw-cache, /tmp/pw-data; use empty
-#      folders for a first-run layout: the notes above the plots move the map otherwise).
+#      ITLM_CACHE_DIR / ITLM_DATA_DIR (default OUTDIR/cache and OUTDIR/data, emptied at
+#      every start; given ones must be empty for a first-run layout: the notes above the
+#      plots move the map otherwise).
 # Needs: Xvfb, xdotool, ImageMagick (import, compare), python3.
 set -u
 DATASET=${1:-/tmp/pl/dupset}
@@ -21,8 +22,12 @@ OUT=${2:-/tmp/photo_walk}
 BIN=${BIN:-/tmp/walkbin2/itlm-inspector}
 DISP=${DISP:-98}
 export XDG_DATA_HOME=${XDG_DATA_HOME:-/tmp/sk/share}
-export ITLM_CACHE_DIR=${ITLM_CACHE_DIR:-/tmp/pw-cache}
-export ITLM_DATA_DIR=${ITLM_DATA_DIR:-/tmp/pw-data}
+# The default data and cache folders are the walk's own, emptied at every start: a saved run
+# of the set left by an earlier walk adds a note ("This dataset has a saved run") that moves
+# every control below it, and the clicks then land elsewhere while the screen still changes.
+[ -n "${ITLM_CACHE_DIR:-}" ] || { ITLM_CACHE_DIR="$OUT/cache"; rm -rf "$ITLM_CACHE_DIR"; }
+[ -n "${ITLM_DATA_DIR:-}" ] || { ITLM_DATA_DIR="$OUT/data"; rm -rf "$ITLM_DATA_DIR"; }
+export ITLM_CACHE_DIR ITLM_DATA_DIR
 export DISPLAY=:$DISP
 mkdir -p "$OUT" "$ITLM_CACHE_DIR" "$ITLM_DATA_DIR"
 # The app keeps its window state (model choice, View toggles, panel widths) in
