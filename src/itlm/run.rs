@@ -8,7 +8,7 @@ use super::clusters;
 use super::config::{Config, Forward, LossAggregate};
 use super::final_check::{self, FinalCheck, FinalSet};
 use super::learner::{Learner, Phase, Tick};
-use super::metrics::{accuracy, finite_mean, RoundMetrics, Starved, TrimQuality};
+use super::metrics::{accuracy, finite_mean, RoundMetrics, TrimQuality};
 use super::pins::Pins;
 use super::record::RoundRecord;
 use super::relabel::{self, RelabelQuality};
@@ -453,7 +453,7 @@ pub fn run<L: Learner + ?Sized>(
         let mut repaired_data: Option<Dataset> = None;
         let mut transition = None;
         // The classes this round's forward-corrected model folded, before it trained again.
-        let mut unfolded: Vec<Starved> = Vec::new();
+        let mut unfolded = transition::Unfolds::default();
         if forward {
             // A learner that cannot train through a matrix trains plainly on the cut.
             if learner.set_transition(prev_matrix.as_deref())? && prev_matrix.is_some() {
@@ -594,7 +594,7 @@ pub fn run<L: Learner + ?Sized>(
         let mut metrics = RoundMetrics {
             mean_loss: finite_mean(&scores.loss),
             suggestion: super::suggest::carried(history, &scores.loss),
-            unfolded,
+            unfolded: unfolded.classes,
             ..Default::default()
         };
         if learner.is_classifier() {
