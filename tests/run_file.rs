@@ -868,14 +868,50 @@ fn tau_from_the_data_reads_back_and_version_16_reads_as_tau_set() {
     let v16 = old_body(
         &run,
         |c| itlm_inspector::export::legacy::ConfigNoTauFromData::from(c),
-        itlm_inspector::export::run_file::RoundExtras::of,
+        itlm_inspector::export::legacy::RoundExtrasV17::of,
     );
     let read = decode(&with_header(16, &v16)).unwrap();
     assert!(!read.config.tau_from_data);
     assert_eq!(read.config.tau, 0.93);
     assert_eq!(read.rounds, run.rounds);
     // A version-16 body is one byte short of a version-17 one.
-    assert!(decode(&with_header(RUN_VERSION, &v16)).is_err());
+    assert!(decode(&with_header(17, &v16)).is_err());
+}
+
+/// Version 18 stores the flips a fold check took out of a round's matrix; a version-17 file
+/// (the folded classes only) reads with none and everything else as written.
+#[test]
+fn the_flips_a_fold_took_out_read_back_and_version_17_reads_without_them() {
+    let mut run = transition_run();
+    {
+        let m = &mut std::sync::Arc::make_mut(&mut run.rounds[1]).metrics;
+        m.unfolded = vec![itlm::Starved {
+            class: 1,
+            predicted: 0,
+            labelled: 5,
+        }];
+        m.unfolded_flips = vec![(2, 1), (0, 1)];
+    }
+    let back = decode(&run.to_bytes().unwrap()).unwrap();
+    assert_eq!(back, run);
+    assert_eq!(back.rounds[1].metrics.unfolded_flips, [(2, 1), (0, 1)]);
+    let v17 = old_body(
+        &run,
+        |c| c.clone(),
+        itlm_inspector::export::legacy::RoundExtrasV17::of,
+    );
+    let read = decode(&with_header(17, &v17)).unwrap();
+    assert!(read
+        .rounds
+        .iter()
+        .all(|r| r.metrics.unfolded_flips.is_empty()));
+    assert_eq!(
+        read.rounds[1].metrics.unfolded,
+        run.rounds[1].metrics.unfolded
+    );
+    assert_eq!(read.config, run.config);
+    // A version-17 body is short of a version-18 one.
+    assert!(decode(&with_header(RUN_VERSION, &v17)).is_err());
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

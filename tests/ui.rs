@@ -2542,6 +2542,17 @@ fn a_forward_round_that_trained_again_after_a_fold_says_so() {
     assert!(h
         .query_by_label_contains("forward-corrected model folded")
         .is_none());
+    // A record that keeps the flips taken out (run files of version 18) names them.
+    std::sync::Arc::make_mut(&mut run.rounds[1])
+        .metrics
+        .unfolded_flips = vec![(2, 1)];
+    let mut h = open_edited(out.path(), "unfolded_flips.itlm", &run);
+    h.state_mut().state.select_round(1);
+    h.run_steps(3);
+    let other = run.dataset.classes[2].clone();
+    h.get_by_label(&format!(
+        "round 1: its first forward-corrected model folded {name} (predicted for 0 of the {labelled} samples labelled {name}) into other classes (the matrix explained its labels by other classes' flips); the round trained again, fresh, without {other} -> {name}"
+    ));
 }
 
 /// The label-noise correction's three modes in More...: `on` goes off when the restore (which

@@ -529,6 +529,9 @@ pub fn round_json(r: &RoundRecord) -> serde_json::Value {
         "unfolded": m.unfolded.iter().map(|s| json!({
             "class": s.class, "predicted": s.predicted, "labelled": s.labelled,
         })).collect::<Vec<_>>(),
+        "unfolded_flips": m.unfolded_flips.iter().map(|&(a, c)| json!({
+            "true": a, "given": c,
+        })).collect::<Vec<_>>(),
         "relabelled": r.relabelled_count(),
         "relabel_precision": m.relabel.map(|q| q.precision),
         "relabel_recall": m.relabel.map(|q| q.recall),

@@ -1,8 +1,10 @@
-//! The bodies written by earlier builds (run file versions 1 to 16), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 17), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 18: each round's flips the fold check took out, in the round extras
+//!   ([`RoundExtrasV17`]: versions 16 and 17 kept the folded classes only).
 //! - 17: `Config::tau_from_data` ([`ConfigNoTauFromData`]: versions 15 and 16 kept tau as
 //!   set).
 //! - 16: each round's folded classes in the round extras, where a forward round trained again
@@ -500,6 +502,7 @@ impl From<RoundExtrasV9> for RoundExtras {
             transition: Vec::new(),
             estimated: None,
             unfolded: Vec::new(),
+            unfolded_flips: Vec::new(),
         }
     }
 }
@@ -525,6 +528,7 @@ impl From<RoundExtrasV10> for RoundExtras {
             transition: Vec::new(),
             estimated: None,
             unfolded: Vec::new(),
+            unfolded_flips: Vec::new(),
         }
     }
 }
@@ -736,6 +740,7 @@ impl From<RoundExtrasV15> for RoundExtras {
             transition: x.transition,
             estimated: x.estimated,
             unfolded: Vec::new(),
+            unfolded_flips: Vec::new(),
         }
     }
 }
@@ -752,6 +757,53 @@ impl RoundExtrasV15 {
             spectral: x.spectral,
             transition: x.transition,
             estimated: x.estimated,
+        }
+    }
+}
+
+/// The round extras of versions 16 and 17: today's without the flips the fold check took out
+/// (version 18 added them).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundExtrasV17 {
+    pub relabelled: Vec<Option<u32>>,
+    pub relabel: Option<crate::itlm::RelabelQuality>,
+    pub held_out: Vec<bool>,
+    pub clusters: Option<crate::itlm::ClusterReport>,
+    pub spectral: Vec<f32>,
+    pub transition: Vec<f32>,
+    pub estimated: Option<(f64, f64)>,
+    pub unfolded: Vec<crate::itlm::Starved>,
+}
+
+impl From<RoundExtrasV17> for RoundExtras {
+    fn from(x: RoundExtrasV17) -> Self {
+        RoundExtras {
+            relabelled: x.relabelled,
+            relabel: x.relabel,
+            held_out: x.held_out,
+            clusters: x.clusters,
+            spectral: x.spectral,
+            transition: x.transition,
+            estimated: x.estimated,
+            unfolded: x.unfolded,
+            unfolded_flips: Vec::new(),
+        }
+    }
+}
+
+impl RoundExtrasV17 {
+    /// What a version-17 file stored of `r` (for tests).
+    pub fn of(r: &crate::itlm::RoundRecord) -> Self {
+        let x = RoundExtras::of(r);
+        RoundExtrasV17 {
+            relabelled: x.relabelled,
+            relabel: x.relabel,
+            held_out: x.held_out,
+            clusters: x.clusters,
+            spectral: x.spectral,
+            transition: x.transition,
+            estimated: x.estimated,
+            unfolded: x.unfolded,
         }
     }
 }

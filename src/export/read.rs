@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::legacy::{
     self, ConfigFlagTransition, ConfigNoAugment, ConfigNoClusters, ConfigNoCoteach, ConfigNoPseudo,
-    ConfigNoTauFromData, ConfigNoTransition, RoundExtrasV10, RoundExtrasV15, RoundExtrasV8,
-    RoundExtrasV9,
+    ConfigNoTauFromData, ConfigNoTransition, RoundExtrasV10, RoundExtrasV15, RoundExtrasV17,
+    RoundExtrasV8, RoundExtrasV9,
 };
 use super::run_file::{
     absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, RunFileOf, HEADER_LEN,
@@ -112,9 +112,14 @@ impl RunFile {
                 Config::from,
             )
             .map_err(damaged)?,
-            16 => decode_with_extras::<ConfigNoTauFromData, RoundExtras>(
+            16 => decode_with_extras::<ConfigNoTauFromData, RoundExtrasV17>(
                 Self::checked_body(bytes).map_err(damaged)?,
                 Config::from,
+            )
+            .map_err(damaged)?,
+            17 => decode_with_extras::<Config, RoundExtrasV17>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                |c| c,
             )
             .map_err(damaged)?,
             RUN_VERSION => decode_with_extras::<Config, RoundExtras>(

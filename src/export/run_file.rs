@@ -1,12 +1,12 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 17 (what this build writes; all integers little-endian):
+//! Layout, version 18 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 16
+//!      8     4  version: u32 = 18
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
 //!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
@@ -15,7 +15,7 @@
 //!               selection relabelled and their quality, the samples the clustering cut
 //!               held out and its report, the spectral scores, the transition matrix
 //!               the round trained with, the classes a forward round folded before it
-//!               trained again), exactly `body length`
+//!               trained again and the flips it took out), exactly `body length`
 //!               bytes
 //! ```
 //!
@@ -35,8 +35,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 16).
-pub const RUN_VERSION: u32 = 17;
+/// Version of the run file layout this build writes (it also reads versions 1 to 17).
+pub const RUN_VERSION: u32 = 18;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 
@@ -242,6 +242,7 @@ impl RunFile {
             r.transition = x.transition;
             r.metrics.estimated = x.estimated;
             r.metrics.unfolded = x.unfolded;
+            r.metrics.unfolded_flips = x.unfolded_flips;
         }
         Ok(())
     }
@@ -364,6 +365,8 @@ pub struct RoundExtras {
     /// Version 16: the classes a forward round's model folded before the round trained again
     /// ([`crate::itlm::RoundMetrics::unfolded`]).
     pub unfolded: Vec<crate::itlm::Starved>,
+    /// Version 18: the flips the fold check took out ([`crate::itlm::RoundMetrics::unfolded_flips`]).
+    pub unfolded_flips: Vec<(u32, u32)>,
 }
 
 impl RoundExtras {
@@ -379,6 +382,7 @@ impl RoundExtras {
             transition: r.transition.clone(),
             estimated: r.metrics.estimated,
             unfolded: r.metrics.unfolded.clone(),
+            unfolded_flips: r.metrics.unfolded_flips.clone(),
         }
     }
 }

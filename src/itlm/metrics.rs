@@ -85,6 +85,12 @@ pub struct RoundMetrics {
     /// here.
     #[serde(skip)]
     pub unfolded: Vec<Starved>,
+    /// The flips ("true class -> given label") the fold check took out of the matrix the round
+    /// trained with, in the order it took them out (a flip it brought back is not here). Empty
+    /// where nothing folded, and in run files before version 18. Stored after the body, not by
+    /// serde here.
+    #[serde(skip)]
+    pub unfolded_flips: Vec<(u32, u32)>,
     /// The noise-rate hint fitted to this round's losses (never applied by itself).
     pub suggestion: Option<super::suggest::Suggestion>,
 }

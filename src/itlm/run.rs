@@ -594,6 +594,7 @@ pub fn run<L: Learner + ?Sized>(
         let mut metrics = RoundMetrics {
             mean_loss: finite_mean(&scores.loss),
             suggestion: super::suggest::carried(history, &scores.loss),
+            unfolded_flips: unfolded.flips(),
             unfolded: unfolded.classes,
             ..Default::default()
         };

@@ -377,6 +377,18 @@ pub(super) fn unfolding(
         if !unfolded.is_empty() {
             return None;
         }
+        for f in &folded {
+            let c = f.class as usize;
+            let depth = f.predicted as f64 / f.labelled.max(1) as f64;
+            for a in (0..k).filter(|&a| a != c && t[a * k + c] > 0.0) {
+                dropped.push(Dropped {
+                    from: a,
+                    into: c,
+                    share: t[a * k + c],
+                    depth,
+                });
+            }
+        }
         let classes: Vec<usize> = folded.iter().map(|f| f.class as usize).collect();
         unfolded.extend(folded);
         return Some(without_flips_into(t, k, &classes));
@@ -391,7 +403,7 @@ pub(super) fn unfolding(
             .iter()
             .position(|d| (d.from, d.into) == (c, a) && depth < d.depth)
         {
-            let back = dropped.swap_remove(i);
+            let back = dropped.remove(i);
             t[c * k + c] -= back.share;
             t[c * k + a] += back.share;
         }
@@ -412,6 +424,16 @@ pub(super) fn unfolding(
 pub(super) struct Unfolds {
     pub classes: Vec<Starved>,
     dropped: Vec<Dropped>,
+}
+
+impl Unfolds {
+    /// The flips taken out and still out, as "true class -> given label", in the order taken.
+    pub fn flips(&self) -> Vec<(u32, u32)> {
+        self.dropped
+            .iter()
+            .map(|d| (d.from as u32, d.into as u32))
+            .collect()
+    }
 }
 
 /// A flip "`from` -> `into`" the fold check took out: its share in the matrix, and the depth

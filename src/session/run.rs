@@ -392,10 +392,21 @@ pub fn unfolded_line(r: &RoundRecord, classes: &[String]) -> Option<String> {
     } else {
         ("them", "their", "the flips")
     };
+    // The flips taken out, where the record has them (run files of version 18).
+    let without = if r.metrics.unfolded_flips.is_empty() {
+        format!("{flips} that folded {them}")
+    } else {
+        r.metrics
+            .unfolded_flips
+            .iter()
+            .map(|&(a, c)| format!("{} -> {}", name(a), name(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     Some(format!(
         "round {}: its first forward-corrected model folded {} into other classes (the matrix \
          explained {their} labels by other classes' flips); the round trained again, fresh, \
-         without {flips} that folded {them}",
+         without {without}",
         r.round,
         what.join(", ")
     ))
