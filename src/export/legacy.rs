@@ -762,31 +762,19 @@ impl RoundExtrasV15 {
 }
 
 /// The round extras of versions 16 and 17: today's without the flips the fold check took out
-/// (version 18 added them).
+/// (version 18 added them). Postcard writes a struct's fields in order with no framing, so
+/// `before` then `unfolded` is the flat layout those versions wrote.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoundExtrasV17 {
-    pub relabelled: Vec<Option<u32>>,
-    pub relabel: Option<crate::itlm::RelabelQuality>,
-    pub held_out: Vec<bool>,
-    pub clusters: Option<crate::itlm::ClusterReport>,
-    pub spectral: Vec<f32>,
-    pub transition: Vec<f32>,
-    pub estimated: Option<(f64, f64)>,
+    pub before: RoundExtrasV15,
     pub unfolded: Vec<crate::itlm::Starved>,
 }
 
 impl From<RoundExtrasV17> for RoundExtras {
     fn from(x: RoundExtrasV17) -> Self {
         RoundExtras {
-            relabelled: x.relabelled,
-            relabel: x.relabel,
-            held_out: x.held_out,
-            clusters: x.clusters,
-            spectral: x.spectral,
-            transition: x.transition,
-            estimated: x.estimated,
             unfolded: x.unfolded,
-            unfolded_flips: Vec::new(),
+            ..x.before.into()
         }
     }
 }
@@ -794,16 +782,9 @@ impl From<RoundExtrasV17> for RoundExtras {
 impl RoundExtrasV17 {
     /// What a version-17 file stored of `r` (for tests).
     pub fn of(r: &crate::itlm::RoundRecord) -> Self {
-        let x = RoundExtras::of(r);
         RoundExtrasV17 {
-            relabelled: x.relabelled,
-            relabel: x.relabel,
-            held_out: x.held_out,
-            clusters: x.clusters,
-            spectral: x.spectral,
-            transition: x.transition,
-            estimated: x.estimated,
-            unfolded: x.unfolded,
+            before: RoundExtrasV15::of(r),
+            unfolded: r.metrics.unfolded.clone(),
         }
     }
 }

@@ -346,6 +346,9 @@ pub(super) fn unfolding(
         dropped,
     } = state;
     let k = trained.num_classes();
+    if t.len() != k * k {
+        return None;
+    }
     let labels = trained.labels();
     // The classes not unfolded yet that the model predicts for under half their labelled
     // samples: folded ones (under a tenth, `starved_classes`), then partly folded ones, put
@@ -365,12 +368,12 @@ pub(super) fn unfolding(
     }
     // Each flip with the depth of the fold it caused (the share of its class's labelled
     // samples still predicted as the class).
+    let depth = |f: &Starved| f.predicted as f64 / f.labelled.max(1) as f64;
     let flips: Vec<(usize, usize, f64)> = folded
         .iter()
         .filter_map(|f| {
             let c = f.class as usize;
-            let depth = f.predicted as f64 / f.labelled.max(1) as f64;
-            folding_flip(t, k, labels, predicted, c).map(|a| (a, c, depth))
+            folding_flip(t, k, labels, predicted, c).map(|a| (a, c, depth(f)))
         })
         .collect();
     if flips.is_empty() {
@@ -379,14 +382,8 @@ pub(super) fn unfolding(
         }
         for f in &folded {
             let c = f.class as usize;
-            let depth = f.predicted as f64 / f.labelled.max(1) as f64;
             for a in (0..k).filter(|&a| a != c && t[a * k + c] > 0.0) {
-                dropped.push(Dropped {
-                    from: a,
-                    into: c,
-                    share: t[a * k + c],
-                    depth,
-                });
+                dropped.push(Dropped::of(t, k, a, c, depth(f)));
             }
         }
         let classes: Vec<usize> = folded.iter().map(|f| f.class as usize).collect();
@@ -407,12 +404,7 @@ pub(super) fn unfolding(
             t[c * k + c] -= back.share;
             t[c * k + a] += back.share;
         }
-        dropped.push(Dropped {
-            from: a,
-            into: c,
-            share: t[a * k + c],
-            depth,
-        });
+        dropped.push(Dropped::of(&t, k, a, c, depth));
         t = without_flip(&t, k, a, c);
     }
     Some(t)
@@ -445,6 +437,18 @@ struct Dropped {
     into: usize,
     share: f32,
     depth: f64,
+}
+
+impl Dropped {
+    /// The flip "`a` -> `c`" of `t` (k x k), taken out for a fold of depth `depth`.
+    fn of(t: &[f32], k: usize, a: usize, c: usize, depth: f64) -> Self {
+        Dropped {
+            from: a,
+            into: c,
+            share: t[a * k + c],
+            depth,
+        }
+    }
 }
 
 #[cfg(test)]
