@@ -353,29 +353,27 @@ pub(super) fn unfolding(
     // The classes not unfolded yet that the model predicts for under half their labelled
     // samples: folded ones (under a tenth, `starved_classes`), then partly folded ones, put
     // in a class whose flip into them the matrix holds (the wrong-way cell, read partly).
-    let (mut folded, partly): (Vec<Starved>, Vec<Starved>) =
+    // Each with the flip that folded it ([`folding_flip`], looked up once), full folds first.
+    let full = |f: &Starved| (f.predicted as f64) < STARVED_SHARE * f.labelled as f64;
+    let mut found: Vec<(Starved, Option<usize>)> =
         predicted_under(labels, predicted, k, PARTIAL_FOLD_SHARE)
             .into_iter()
             .filter(|f| !unfolded.iter().any(|u| u.class == f.class))
-            .partition(|f| (f.predicted as f64) < STARVED_SHARE * f.labelled as f64);
-    folded.extend(
-        partly
-            .into_iter()
-            .filter(|f| folding_flip(t, k, labels, predicted, f.class as usize).is_some()),
-    );
-    if folded.is_empty() {
+            .map(|f| (f, folding_flip(t, k, labels, predicted, f.class as usize)))
+            .filter(|(f, flip)| full(f) || flip.is_some())
+            .collect();
+    if found.is_empty() {
         return None;
     }
+    found.sort_by_key(|(f, _)| !full(f));
     // Each flip with the depth of the fold it caused (the share of its class's labelled
     // samples still predicted as the class).
     let depth = |f: &Starved| f.predicted as f64 / f.labelled.max(1) as f64;
-    let flips: Vec<(usize, usize, f64)> = folded
+    let flips: Vec<(usize, usize, f64)> = found
         .iter()
-        .filter_map(|f| {
-            let c = f.class as usize;
-            folding_flip(t, k, labels, predicted, c).map(|a| (a, c, depth(f)))
-        })
+        .filter_map(|(f, flip)| flip.map(|a| (a, f.class as usize, depth(f))))
         .collect();
+    let folded: Vec<Starved> = found.into_iter().map(|(f, _)| f).collect();
     if flips.is_empty() {
         if !unfolded.is_empty() {
             return None;
