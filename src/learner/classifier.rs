@@ -2,6 +2,7 @@
 //! learning rate), seeded batches, per-sample cross-entropy without reduction,
 //! re-initialisation by a fresh model, cancellable per batch.
 
+use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 
@@ -133,12 +134,17 @@ pub enum CnnImpl {
 /// What training needs of an optimizer, whichever the [`CnnImpl`] and [`OptimizerKind`] chose.
 trait Step: Send {
     fn backward_step(&mut self, loss: &Tensor) -> candle_core::Result<()>;
+    fn step(&mut self, grads: &GradStore) -> candle_core::Result<()>;
     fn set_learning_rate(&mut self, lr: f64);
 }
 
 impl<O: Optimizer + Send> Step for O {
     fn backward_step(&mut self, loss: &Tensor) -> candle_core::Result<()> {
         Optimizer::backward_step(self, loss)
+    }
+
+    fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
+        Optimizer::step(self, grads)
     }
 
     fn set_learning_rate(&mut self, lr: f64) {
@@ -366,14 +372,25 @@ impl Learner for Classifier {
             } else {
                 batch_augmented(data, chunk, &self.device, rng, augment)?
             };
-            let logits = self.model.net.forward(&x)?;
-            let loss = self.sup.loss(&logits, y, data, self.classes, chunk)?;
-            let opt = &mut self.model.opt;
+            let (sup, classes, model) = (&self.sup, self.classes, &mut self.model);
+            let mut loss_of = |logits: &Tensor| sup.loss(logits, y.clone(), data, classes, chunk);
+            let own = model.net.loss_and_grads(&x, &mut loss_of)?;
+            let opt = &mut model.opt;
             if cosine {
                 opt.set_learning_rate(schedule::cosine_lr(lr, step, total));
             }
             step += 1;
-            opt.backward_step(&loss)?;
+            let loss = match own {
+                Some((loss, grads)) => {
+                    opt.step(&grads)?;
+                    loss
+                }
+                None => {
+                    let loss = loss_of(&model.net.forward(&x)?)?;
+                    opt.backward_step(&loss)?;
+                    loss
+                }
+            };
             if let Some(a) = average.as_mut() {
                 a.after_batch(step)?;
             }

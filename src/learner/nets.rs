@@ -2,13 +2,14 @@
 //! classes) on candle's stock operations or on the fused CPU kernels, and an MLP. Inputs are
 //! batches in N x H x W x C layout, scaled to [0, 1].
 
-use candle_core::{DType, Module, Tensor};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Module, Tensor, Var};
 use candle_nn::{Conv2d, Conv2dConfig, Linear};
 
 use super::fast;
 use super::init::ParamFactory;
 use crate::data::ImageShape;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A network mapping an N x H x W x C batch to N x classes logits.
 pub trait Net: Send {
@@ -24,6 +25,17 @@ pub trait Net: Send {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.head(&self.features(x)?)
+    }
+
+    /// One training step's loss and parameter gradients by the net's own backward pass:
+    /// `loss_of` turns the batch `x`'s logits into the loss. None for a net without one
+    /// (candle's `backward` on [`Net::forward`]'s graph is the way there).
+    fn loss_and_grads(
+        &self,
+        _x: &Tensor,
+        _loss_of: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
+    ) -> Result<Option<(Tensor, GradStore)>> {
+        Ok(None)
     }
 }
 
@@ -187,6 +199,35 @@ impl Net for FastCnn {
 
     fn feature_dim(&self) -> usize {
         self.f1.1.elem_count()
+    }
+
+    /// The fused ops' backward passes in reverse order ([`fast::Layer`]): the same gradients
+    /// as candle's `backward`, without its zero-filled buffer per gradient.
+    fn loss_and_grads(
+        &self,
+        x: &Tensor,
+        loss_of: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
+    ) -> Result<Option<(Tensor, GradStore)>> {
+        if !self.fuse_pool {
+            return Ok(None);
+        }
+        let c1 = fast::Layer::conv3x3_relu_pool(x, &self.c1.0, &self.c1.1)?;
+        let c2 = fast::Layer::conv3x3_relu_pool(c1.output(), &self.c2.0, &self.c2.1)?;
+        let f1 = fast::Layer::linear(c2.output(), &self.f1.0, &self.f1.1, true)?;
+        let f2 = fast::Layer::linear(f1.output(), &self.f2.0, &self.f2.1, false)?;
+        // The loss on the logits as a leaf: candle's backward walks only the loss's own ops.
+        let logits = Var::from_tensor(&f2.output().detach())?;
+        let loss = loss_of(logits.as_tensor())?;
+        let mut grads = loss.backward()?;
+        let missing = || Error::Model("the loss does not depend on the logits".into());
+        let mut d = grads.remove(logits.as_tensor()).ok_or_else(missing)?;
+        for layer in [&f2, &f1, &c2, &c1] {
+            match layer.backward(&d, &mut grads)? {
+                Some(dx) => d = dx,
+                None => break,
+            }
+        }
+        Ok(Some((loss, grads)))
     }
 }
 

@@ -716,7 +716,7 @@ impl CustomOp3 for Conv3x3ReluPool {
     }
 }
 
-fn conv_args(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+pub(super) fn conv_args(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
     if !x.device().is_cpu() {
         bail!("the fused conv ops run on the CPU only")
     }

@@ -27,6 +27,7 @@ mod process;
 mod scratch;
 mod sgd;
 pub(crate) mod simd;
+mod step;
 mod winograd;
 
 pub use adamw::AdamW;
@@ -38,6 +39,7 @@ pub use linear::{linear, Linear};
 pub use pool::{max_pool2x2, MaxPool2x2};
 pub use process::tune_process_for_cpu_training;
 pub use sgd::Sgd;
+pub use step::Layer;
 
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, Layout, Result, Storage, Tensor};

@@ -514,6 +514,60 @@ fn fast_and_stock_cnn_agree_on_logits_gradients_and_an_adamw_step() {
     }
 }
 
+#[test]
+fn the_fast_cnn_s_own_backward_gives_candle_s_gradients_exactly() {
+    use crate::data::ImageShape;
+    use crate::learner::classifier::per_sample_cross_entropy;
+    use crate::learner::init::ParamFactory;
+    use crate::learner::nets::{FastCnn, Net};
+    use candle_nn::VarMap;
+
+    for (shape, n) in [
+        (ImageShape::new(28, 28, 1), 37),
+        (ImageShape::new(9, 11, 3), 5),
+    ] {
+        let classes = 4;
+        let mut rng = Rng::new(3);
+        let dims = [n, shape.height, shape.width, shape.channels];
+        let x: Vec<f32> = values(&random(&mut rng, &dims, 1.0))
+            .into_iter()
+            .map(f32::abs)
+            .collect();
+        let x = Tensor::from_vec(x, dims.as_slice(), &Device::Cpu).unwrap();
+        let y: Vec<u32> = (0..n as u32).map(|i| i % classes as u32).collect();
+        let y = Tensor::from_vec(y, n, &Device::Cpu).unwrap();
+        let vm = VarMap::new();
+        let net =
+            FastCnn::new(&mut ParamFactory::new(&vm, &Device::Cpu, 7), shape, classes).unwrap();
+        let mut loss_of = |logits: &Tensor| -> crate::Result<Tensor> {
+            Ok(per_sample_cross_entropy(logits, &y)?.mean_all()?)
+        };
+        let graph_loss = loss_of(&net.forward(&x).unwrap()).unwrap();
+        let by_graph = graph_loss.backward().unwrap();
+        let (own_loss, own) = net
+            .loss_and_grads(&x, &mut loss_of)
+            .unwrap()
+            .expect("the fused CNN has its own backward pass");
+        assert_close(&own_loss, &graph_loss, 0.0, &format!("{shape} loss"));
+        let vars = vm.data().lock().unwrap();
+        assert_eq!(vars.len(), 8);
+        for (name, v) in vars.iter() {
+            let (a, e) = (own.get(v).unwrap(), by_graph.get(v).unwrap());
+            assert_close(a, e, 0.0, &format!("{shape} gradient of {name}"));
+        }
+        // Run as separate ops, the net leaves the step to candle's backward.
+        let other = VarMap::new();
+        let separate = FastCnn::new(
+            &mut ParamFactory::new(&other, &Device::Cpu, 7),
+            shape,
+            classes,
+        )
+        .unwrap()
+        .with_separate_pool();
+        assert!(separate.loss_and_grads(&x, &mut loss_of).unwrap().is_none());
+    }
+}
+
 /// sum(target * p^2) over the variables: gradients 2 * target * p (optimizer tests).
 fn quadratic_loss(vars: &[Var], targets: &[Tensor]) -> Tensor {
     let mut total = Tensor::zeros((), DType::F32, &Device::Cpu).unwrap();
