@@ -22,25 +22,35 @@ pub struct Layer {
     w: Tensor,
     b: Tensor,
     y: Tensor,
+    /// The weight and bias as the caller gave them: their gradients' keys (the op's own
+    /// contiguous copies are the same tensors only where the caller's were contiguous).
+    params: [Tensor; 2],
 }
 
 impl Layer {
     fn apply(
         op: Box<dyn CustomOp3 + Send + Sync>,
-        x: Tensor,
-        w: Tensor,
-        b: Tensor,
+        (x, w, b): (Tensor, Tensor, Tensor),
+        params: [&Tensor; 2],
     ) -> Result<Self> {
         let op = Arc::new(op);
         let y = x.apply_op3_arc(&w, &b, op.clone())?;
-        Ok(Self { op, x, w, b, y })
+        let params = params.map(Tensor::clone);
+        Ok(Self {
+            op,
+            x,
+            w,
+            b,
+            y,
+            params,
+        })
     }
 
     /// [`super::conv3x3_relu_pool`], kept for [`Layer::backward`].
     pub fn conv3x3_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Self> {
-        let (x, w, b) = conv_args(x, w, b)?;
-        let op = Conv3x3ReluPool::new(x.track_op());
-        Self::apply(Box::new(op), x, w, b)
+        let args = conv_args(x, w, b)?;
+        let op = Conv3x3ReluPool::new(args.0.track_op());
+        Self::apply(Box::new(op), args, [w, b])
     }
 
     /// [`super::linear`], kept for [`Layer::backward`].
@@ -48,8 +58,8 @@ impl Layer {
         if !x.device().is_cpu() {
             bail!("the fused linear op runs on the CPU only")
         }
-        let (x, w, b) = (x.contiguous()?, w.contiguous()?, b.contiguous()?);
-        Self::apply(Box::new(Linear { relu }), x, w, b)
+        let args = (x.contiguous()?, w.contiguous()?, b.contiguous()?);
+        Self::apply(Box::new(Linear { relu }), args, [w, b])
     }
 
     /// The op's output.
@@ -58,11 +68,11 @@ impl Layer {
     }
 
     /// The op's backward pass for the output gradient `dy`: the weight's and the bias's
-    /// gradients go into `grads` (under the tensors the op was given), the input's gradient
+    /// gradients go into `grads` (under the tensors the caller gave), the input's gradient
     /// comes back (None where the op computes none: a first layer, an untracked input).
     pub fn backward(&self, dy: &Tensor, grads: &mut GradStore) -> Result<Option<Tensor>> {
         let (dx, dw, db) = self.op.bwd(&self.x, &self.w, &self.b, &self.y, dy)?;
-        for (t, g) in [(&self.w, dw), (&self.b, db)] {
+        for (t, g) in self.params.iter().zip([dw, db]) {
             if let Some(g) = g {
                 if grads.insert(t, g).is_some() {
                     bail!("{}: a parameter used twice in one step", self.op.name())
