@@ -182,9 +182,14 @@ impl CustomOp3 for Linear {
 
 /// `x @ w^T + b` (ReLU'd when `relu`) for x N x ... (flattened to N x in), w out x in, b out.
 pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
+    let (x, w, b) = linear_args(x, w, b)?;
+    x.apply_op3(&w, &b, Linear { relu })
+}
+
+/// The arguments the fused linear op takes: contiguous, on the CPU.
+pub(super) fn linear_args(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
     if !x.device().is_cpu() {
         bail!("the fused linear op runs on the CPU only")
     }
-    x.contiguous()?
-        .apply_op3(&w.contiguous()?, &b.contiguous()?, Linear { relu })
+    Ok((x.contiguous()?, w.contiguous()?, b.contiguous()?))
 }

@@ -13,7 +13,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{bail, CustomOp3, Result, Tensor};
 
 use super::conv::{conv_args, Conv3x3ReluPool};
-use super::linear::Linear;
+use super::linear::{linear_args, Linear};
 
 /// One fused op of a forward pass, with what its backward pass reads.
 pub struct Layer {
@@ -55,10 +55,7 @@ impl Layer {
 
     /// [`super::linear`], kept for [`Layer::backward`].
     pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<Self> {
-        if !x.device().is_cpu() {
-            bail!("the fused linear op runs on the CPU only")
-        }
-        let args = (x.contiguous()?, w.contiguous()?, b.contiguous()?);
+        let args = linear_args(x, w, b)?;
         Self::apply(Box::new(Linear { relu }), args, [w, b])
     }
 
