@@ -100,6 +100,15 @@ fn kernel_gradient(g: &Geom, du: &[f32]) -> Vec<f32> {
     dw
 }
 
+/// The distance between two of the 16 matrices of a batch of `tiles` tiles with `c` channels:
+/// one row more than the matrix. Without the extra row the matrices lie a power of two apart
+/// (256 tiles x 32 or 64 channels x 4 bytes), so a tile's 16 rows, which the transforms read
+/// or write together, fall into the same few cache sets and evict each other.
+#[inline(always)]
+fn stride(tiles: usize, c: usize) -> usize {
+    (tiles + 1) * c
+}
+
 /// `(image, tile row, tile column)` of tile `t` (tiles numbered image by image, row-major over
 /// the pooled grid).
 #[inline(always)]
@@ -282,7 +291,7 @@ fn input_transform(g: &Geom, x: &[f32], t0: usize, tiles: usize, v: &mut [f32], 
         });
         // Columns first: t[r][s] = sum_q B^T[r][q] d[q][s]; then rows: V = t B.
         lin_tile(d, rows_mut(tmp, c, 0, c), true, bt);
-        let out = rows_mut(&mut v[..P * tiles * c], tiles * c, lt, c);
+        let out = rows_mut(v, stride(tiles, c), lt, c);
         lin_tile(rows(tmp, c, 0, c), out, false, bt);
     }
 }
@@ -341,7 +350,7 @@ fn output_pool(
     work: &mut [f32],
 ) {
     for lt in 0..tiles {
-        let ms = rows(&m[..P * tiles * cout], tiles * cout, lt, cout);
+        let ms = rows(m, stride(tiles, cout), lt, cout);
         let [r0, r1, r2, r3, r4, r5, r6, r7] = {
             let mut it = work[..8 * cout].chunks_exact_mut(cout);
             std::array::from_fn(|_| it.next().expect("eight vectors"))
@@ -396,22 +405,29 @@ pub(super) fn forward_pool(
         .for_each(|(ci, (yc, ac))| {
             let tiles = yc.len() / cout;
             let t0 = ci * TILE_BATCH;
-            with_scratch(P * tiles * (cin + cout) + 17 * cin + 8 * cout, |buf| {
-                let (v, rest) = buf.split_at_mut(P * tiles * cin);
-                let (m, work) = rest.split_at_mut(P * tiles * cout);
-                input_transform_simd(g, x, t0, tiles, v, work);
-                for p in 0..P {
-                    matmul(
-                        &mut m[p * tiles * cout..(p + 1) * tiles * cout],
-                        cout,
-                        false,
-                        MatRef::row_major(&v[p * tiles * cin..(p + 1) * tiles * cin], tiles, cin),
-                        MatRef::row_major(&u[p * cin * cout..(p + 1) * cin * cout], cin, cout),
-                        gemm::Parallelism::None,
-                    );
-                }
-                output_pool_simd(m, tiles, cout, bias, yc, ac, work);
-            })
+            with_scratch(
+                P * (stride(tiles, cin) + stride(tiles, cout)) + 17 * cin + 8 * cout,
+                |buf| {
+                    let (v, rest) = buf.split_at_mut(P * stride(tiles, cin));
+                    let (m, work) = rest.split_at_mut(P * stride(tiles, cout));
+                    input_transform_simd(g, x, t0, tiles, v, work);
+                    for p in 0..P {
+                        matmul(
+                            &mut m[p * stride(tiles, cout)..][..tiles * cout],
+                            cout,
+                            false,
+                            MatRef::row_major(
+                                &v[p * stride(tiles, cin)..][..tiles * cin],
+                                tiles,
+                                cin,
+                            ),
+                            MatRef::row_major(&u[p * cin * cout..(p + 1) * cin * cout], cin, cout),
+                            gemm::Parallelism::None,
+                        );
+                    }
+                    output_pool_simd(m, tiles, cout, bias, yc, ac, work);
+                },
+            )
         });
 }
 
@@ -441,9 +457,7 @@ fn grad_transform(
         };
         unpool(ys, ds, am, e0, e1, e2, e3);
         if let Some(db) = db.as_deref_mut() {
-            for co in 0..cout {
-                db[co] += e0[co] + e1[co] + e2[co] + e3[co];
-            }
+            add_sums(&mut db[..cout], [&*e0, &*e1, &*e2, &*e3]);
         }
         // A e A^T, A e first: column j of e (e_j, e_{2+j}) gives column j of the 4 x 2 product.
         let [r0, r1, r2, r3, r4, r5, r6, r7] = {
@@ -454,11 +468,31 @@ fn grad_transform(
         lin4(e1, e3, e1, e1, r1, r3, r5, r7, |[x, y, _, _]| a2(x, y));
         // Then each row (p, q) of A e times A^T.
         let [d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15] =
-            rows_mut(&mut d[..P * tiles * cout], tiles * cout, lt, cout);
+            rows_mut(d, stride(tiles, cout), lt, cout);
         lin4(r0, r1, r0, r0, d0, d1, d2, d3, |[x, y, _, _]| a2(x, y));
         lin4(r2, r3, r2, r2, d4, d5, d6, d7, |[x, y, _, _]| a2(x, y));
         lin4(r4, r5, r4, r4, d8, d9, d10, d11, |[x, y, _, _]| a2(x, y));
         lin4(r6, r7, r6, r6, d12, d13, d14, d15, |[x, y, _, _]| a2(x, y));
+    }
+}
+
+/// `acc[k] += e[0][k] + e[1][k] + e[2][k] + e[3][k]`, 16 values at a time through a local
+/// array (the compiler cannot tell that `acc` and `e` do not overlap, and leaves the plain loop
+/// scalar).
+#[inline(always)]
+fn add_sums(acc: &mut [f32], e: [&[f32]; 4]) {
+    let n = acc.len();
+    let [e0, e1, e2, e3] = e.map(|v| &v[..n]);
+    let mut k = 0;
+    while k + 16 <= n {
+        let s: [f32; 16] = std::array::from_fn(|j| e0[k + j] + e1[k + j] + e2[k + j] + e3[k + j]);
+        for (a, v) in acc[k..k + 16].iter_mut().zip(s) {
+            *a += v;
+        }
+        k += 16;
+    }
+    for j in k..n {
+        acc[j] += e0[j] + e1[j] + e2[j] + e3[j];
     }
 }
 
@@ -479,7 +513,7 @@ fn input_gradient(
     let (tmp, dd) = work[..2 * P * c].split_at_mut(P * c);
     for lt in 0..tiles {
         let (i, ty, tx) = tile_pos(t0 + lt, ph, pw);
-        let m = rows(&dvt[..P * tiles * c], tiles * c, lt, c);
+        let m = rows(dvt, stride(tiles, c), lt, c);
         // Columns: t[r][s] = sum_q B[r][q] dV[q][s]; then rows: dd = t B^T.
         lin_tile(m, rows_mut(tmp, c, 0, c), true, b);
         lin_tile(rows(tmp, c, 0, c), rows_mut(dd, c, 0, c), false, b);
@@ -533,10 +567,10 @@ pub(super) fn backward_pool(
             let last = (first + per).min(g.n);
             let (t_first, t_last) = (first * per_img, last * per_img);
             with_scratch(
-                P * TILE_BATCH * (cin + cout) + 32 * cin + 12 * cout,
+                P * (stride(TILE_BATCH, cin) + stride(TILE_BATCH, cout)) + 32 * cin + 12 * cout,
                 |buf| {
-                    let (d, rest) = buf.split_at_mut(P * TILE_BATCH * cout);
-                    let (v, work) = rest.split_at_mut(P * TILE_BATCH * cin);
+                    let (d, rest) = buf.split_at_mut(P * stride(TILE_BATCH, cout));
+                    let (v, work) = rest.split_at_mut(P * stride(TILE_BATCH, cin));
                     let mut t0 = t_first;
                     while t0 < t_last {
                         let tiles = TILE_BATCH.min(t_last - t0);
@@ -560,13 +594,13 @@ pub(super) fn backward_pool(
                                     cout,
                                     true,
                                     MatRef::row_major(
-                                        &v[p * tiles * cin..(p + 1) * tiles * cin],
+                                        &v[p * stride(tiles, cin)..][..tiles * cin],
                                         tiles,
                                         cin,
                                     )
                                     .t(),
                                     MatRef::row_major(
-                                        &d[p * tiles * cout..(p + 1) * tiles * cout],
+                                        &d[p * stride(tiles, cout)..][..tiles * cout],
                                         tiles,
                                         cout,
                                     ),
@@ -577,11 +611,11 @@ pub(super) fn backward_pool(
                         if let Some(dxp) = dx_part.as_deref_mut() {
                             for p in 0..P {
                                 matmul(
-                                    &mut v[p * tiles * cin..(p + 1) * tiles * cin],
+                                    &mut v[p * stride(tiles, cin)..][..tiles * cin],
                                     cin,
                                     false,
                                     MatRef::row_major(
-                                        &d[p * tiles * cout..(p + 1) * tiles * cout],
+                                        &d[p * stride(tiles, cout)..][..tiles * cout],
                                         tiles,
                                         cout,
                                     ),
