@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::gemm::{matmul, MatRef};
+use super::gemm::{matmul, matmul_split_rows, MatRef};
 use super::{cpu_f32, cpu_tensor, storage_f32, uninit_vec};
 
 /// Shapes of one call: input N x K (after flattening), weight M x K, bias M.
@@ -79,13 +79,12 @@ impl CustomOp3 for Linear {
         let w = cpu_f32(ws, wl, op, "weight")?;
         let b = cpu_f32(bs, bl, op, "bias")?;
         let mut y = uninit_vec(g.n * g.m);
-        matmul(
+        matmul_split_rows(
             &mut y,
             g.m,
             false,
             MatRef::row_major(x, g.n, g.k),
             MatRef::row_major(w, g.m, g.k).t(),
-            threads(),
         );
         if g.m > 0 {
             for row in y.chunks_exact_mut(g.m) {
