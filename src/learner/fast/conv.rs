@@ -11,7 +11,7 @@ use super::pool::{pool_row_simd, unpool_simd};
 use super::scratch::with_scratch;
 use super::simd::simd_variant;
 use super::winograd;
-use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec};
+use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec, zeroed};
 
 /// Values of im2col columns per tile: 256 KiB, so a tile and its gemm output stay in L2.
 const COL_TILE_VALUES: usize = 64 * 1024;
@@ -375,7 +375,7 @@ where
 pub(super) fn groups(g: &Geom, need: Need) -> (usize, Vec<f32>) {
     let per = g.n.div_ceil(g.n.clamp(1, MAX_GROUPS)).max(1);
     let dx = if need.dx {
-        vec![0.0f32; g.n * g.in_image()]
+        zeroed(g.n * g.in_image())
     } else {
         Vec::new()
     };
@@ -601,7 +601,7 @@ impl CustomOp3 for Conv3x3ReluPool {
         let cout = g.cout;
         let pool_img = ph * pw * cout;
         let mut y = uninit_vec(g.n * pool_img);
-        let mut arg = vec![0u8; g.n * pool_img];
+        let mut arg = zeroed::<u8>(g.n * pool_img);
         if pool_img > 0 && self.uses_winograd(&g) {
             winograd::forward_pool(&g, x, wt, bias, &mut y, &mut arg);
         } else if pool_img > 0 {

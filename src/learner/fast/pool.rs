@@ -5,7 +5,7 @@ use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::simd::{simd_variant, vectorized};
-use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec};
+use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec, zeroed};
 
 /// The maximum of a 2x2 window given in row-major order and the index of its first occurrence;
 /// NaN wins (so it propagates), the first NaN if there are several.
@@ -194,7 +194,7 @@ impl CustomOp1 for MaxPool2x2 {
         if dyv.len() != g.n * g.out_image() {
             bail!("{op}: output gradient has the wrong size")
         }
-        let mut dx = vec![0.0f32; g.n * g.in_image()];
+        let mut dx: Vec<f32> = zeroed(g.n * g.in_image());
         let (pw, c) = (g.w / 2, g.c);
         let row = g.w * c;
         if g.out_image() > 0 {
