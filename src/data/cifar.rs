@@ -93,7 +93,7 @@ pub fn parse_batch(
     bytes: &[u8],
     classes: usize,
 ) -> std::result::Result<(Vec<u32>, Vec<u8>), String> {
-    if bytes.is_empty() || bytes.len() % RECORD_BYTES != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD_BYTES) {
         return Err(format!(
             "{} bytes is not a whole number of {RECORD_BYTES}-byte records (1 label byte + \
              3 x {SIDE}x{SIDE} pixels)",

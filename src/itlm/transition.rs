@@ -156,7 +156,7 @@ pub fn mislabel_chance(p: &[f32], t: &[f32], g: usize) -> f32 {
 /// matrix, or anything trimmed.
 pub fn cut_quality(labels: &[u32], probs: &[f32], t: &[f32], kept: &[bool]) -> Option<(f64, f64)> {
     let n = labels.len();
-    if n == 0 || kept.len() != n || probs.len() % n != 0 {
+    if n == 0 || kept.len() != n || !probs.len().is_multiple_of(n) {
         return None;
     }
     let k = probs.len() / n;

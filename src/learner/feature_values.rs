@@ -34,7 +34,7 @@ impl FeatureValues {
         let end = len.checked_mul(4)?.checked_add(offset)?;
         let bytes = map.get(offset..end)?;
         let in_place = cfg!(target_endian = "little")
-            && (bytes.as_ptr() as usize) % std::mem::align_of::<f32>() == 0;
+            && (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<f32>());
         if !in_place {
             let v: Vec<f32> = bytes
                 .chunks_exact(4)

@@ -55,7 +55,7 @@ impl WeightAverage {
     /// Call after batch `done` (1-based) of the call: adds the variables' values when the
     /// batch ends an epoch (or the call) in the call's second half.
     pub fn after_batch(&mut self, done: usize) -> Result<()> {
-        let ends = done % self.per_epoch == 0 || done == self.total;
+        let ends = done.is_multiple_of(self.per_epoch) || done == self.total;
         if !ends || 2 * done <= self.total {
             return Ok(());
         }

@@ -26,7 +26,7 @@ pub const MAX_FIT: usize = 4000;
 /// Project `n` rows of `dim` values (`data` row-major, `n * dim` long) on their top two
 /// principal components. Rows with non-finite values count as zeros.
 pub fn pca2(data: &[f32], dim: usize) -> crate::Result<Projection> {
-    if dim == 0 || data.len() % dim != 0 {
+    if dim == 0 || !data.len().is_multiple_of(dim) {
         return Err(Error::Other(format!(
             "projection: {} values are not rows of {dim}",
             data.len()
