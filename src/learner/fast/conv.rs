@@ -10,8 +10,8 @@ use super::gemm::{matmul, MatRef};
 use super::pool::{pool_row_simd, unpool_simd};
 use super::scratch::with_scratch;
 use super::simd::simd_variant;
-use super::winograd;
 use super::{cpu_f32, cpu_tensor, dims, storage_f32, uninit_vec, zeroed};
+use super::{first_layer, winograd};
 
 /// Values of im2col columns per tile: 256 KiB, so a tile and its gemm output stay in L2.
 const COL_TILE_VALUES: usize = 64 * 1024;
@@ -227,7 +227,7 @@ const K_STEP: usize = 9;
 /// layer of 1 to 3 channels (K = 9 C_in <= 27) whose output channels fill whole 8-lane
 /// vectors. gemm runs such a thin product (9 x 32 from 784 pixels) slowly.
 fn small_k(g: &Geom) -> bool {
-    g.cin <= 3 && g.cout % LANES == 0
+    g.cin <= 3 && g.cout.is_multiple_of(LANES)
 }
 
 /// `dw += col^T @ dyp` for `col` rows of `k` values (a multiple of 9) and `cout` (a multiple
@@ -539,6 +539,60 @@ impl CustomOp3 for Conv3x3Relu {
     }
 }
 
+/// The direct forward pass of [`Conv3x3ReluPool`] into `y` (N x H/2 x W/2 x C_out) and `arg`:
+/// the first-layer register kernel when `register_kernel` (it must apply,
+/// [`first_layer::applies`]), else im2col + gemm per tile of rows, then the pool.
+pub(super) fn forward_pool_direct(
+    g: &Geom,
+    x: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    arg: &mut [u8],
+    register_kernel: bool,
+) {
+    let (ph, pw) = g.pooled();
+    let cout = g.cout;
+    let pool_img = ph * pw * cout;
+    if pool_img == 0 {
+        return;
+    }
+    if register_kernel {
+        let pad = (g.h + 2) * (g.w + 2);
+        y.par_chunks_mut(pool_img)
+            .zip(arg.par_chunks_mut(pool_img))
+            .zip(x.par_chunks(g.in_image()))
+            .for_each(|((out, am), img)| {
+                with_scratch(pad, |buf| {
+                    first_layer::forward_image(g, img, wt, bias, out, am, buf)
+                })
+            });
+        return;
+    }
+    let step = g.tile_rows(true);
+    let tile_px = step * g.w;
+    y.par_chunks_mut(pool_img)
+        .zip(arg.par_chunks_mut(pool_img))
+        .zip(x.par_chunks(g.in_image()))
+        .for_each(|((out, am), img)| {
+            with_scratch(tile_px * (g.k() + cout), |buf| {
+                let (col, act) = buf.split_at_mut(tile_px * g.k());
+                for (oy0, oy1) in tiles(2 * ph, step) {
+                    conv_tile(g, img, wt, bias, oy0..oy1, col, act);
+                    let row = g.w * cout;
+                    for r in 0..(oy1 - oy0) / 2 {
+                        let top = &act[2 * r * row..(2 * r + 1) * row];
+                        let bottom = &act[(2 * r + 1) * row..(2 * r + 2) * row];
+                        let py = oy0 / 2 + r;
+                        let o = &mut out[py * pw * cout..(py + 1) * pw * cout];
+                        let a = &mut am[py * pw * cout..(py + 1) * pw * cout];
+                        pool_row_simd(top, bottom, cout, o, a);
+                    }
+                }
+            })
+        });
+}
+
 /// `maxpool2x2(relu(conv3x3(x, w) + b))` in one pass: the N x H x W x C_out activation is
 /// never stored; the position of each window's maximum is kept for the backward pass.
 #[derive(Debug)]
@@ -605,28 +659,7 @@ impl CustomOp3 for Conv3x3ReluPool {
         if pool_img > 0 && self.uses_winograd(&g) {
             winograd::forward_pool(&g, x, wt, bias, &mut y, &mut arg);
         } else if pool_img > 0 {
-            let step = g.tile_rows(true);
-            let tile_px = step * g.w;
-            y.par_chunks_mut(pool_img)
-                .zip(arg.par_chunks_mut(pool_img))
-                .zip(x.par_chunks(g.in_image()))
-                .for_each(|((out, am), img)| {
-                    with_scratch(tile_px * (g.k() + cout), |buf| {
-                        let (col, act) = buf.split_at_mut(tile_px * g.k());
-                        for (oy0, oy1) in tiles(2 * ph, step) {
-                            conv_tile(&g, img, wt, bias, oy0..oy1, col, act);
-                            let row = g.w * cout;
-                            for r in 0..(oy1 - oy0) / 2 {
-                                let top = &act[2 * r * row..(2 * r + 1) * row];
-                                let bottom = &act[(2 * r + 1) * row..(2 * r + 2) * row];
-                                let py = oy0 / 2 + r;
-                                let o = &mut out[py * pw * cout..(py + 1) * pw * cout];
-                                let a = &mut am[py * pw * cout..(py + 1) * pw * cout];
-                                pool_row_simd(top, bottom, cout, o, a);
-                            }
-                        }
-                    })
-                });
+            forward_pool_direct(&g, x, wt, bias, &mut y, &mut arg, first_layer::applies(&g));
         }
         match self.argmax.lock() {
             Ok(mut saved) => *saved = arg,

@@ -19,6 +19,7 @@
 
 mod adamw;
 mod conv;
+mod first_layer;
 mod fused_opt;
 pub(crate) mod gemm;
 mod linear;

@@ -874,3 +874,62 @@ fn winograd_leaves_first_layers_to_the_direct_convolution() {
     let d = conv3x3_relu_pool_direct(&x, &wf, &b).unwrap();
     assert_eq!(values(&a), values(&d));
 }
+
+#[test]
+fn the_first_layer_kernel_gives_the_gemm_path_s_bits() {
+    use super::conv::{forward_pool_direct, Geom};
+    let probe = Geom {
+        n: 1,
+        h: 28,
+        w: 28,
+        cin: 1,
+        cout: 32,
+    };
+    if !super::first_layer::applies(&probe) {
+        eprintln!("this CPU has no AVX-512: the first-layer kernel is not used here");
+        return;
+    }
+    let mut rng = Rng::new(41);
+    let (mut saw_nan, mut positions) = (false, [false; 4]);
+    // Shapes: Fashion-MNIST's, odd sizes (a last row and column the pool drops), the smallest.
+    for (n, h, w) in [(3, 28, 28), (2, 7, 9), (2, 2, 2), (1, 5, 4)] {
+        let g = Geom {
+            n,
+            h,
+            w,
+            cin: 1,
+            cout: 32,
+        };
+        let mut x: Vec<f32> = (0..n * h * w).map(|_| rng.normal()).collect();
+        // Ties and zeros: a flat patch (equal conv outputs inside it), exact zeros, a NaN.
+        for v in x.iter_mut().take(2 * w) {
+            *v = 0.25;
+        }
+        x[h * w - 1] = 0.0;
+        x[(n - 1) * h * w + w + 1] = f32::NAN;
+        let wt: Vec<f32> = (0..9 * 32).map(|_| 0.3 * rng.normal()).collect();
+        let mut bias: Vec<f32> = (0..32).map(|_| 0.1 * rng.normal()).collect();
+        bias[3] = -10.0; // a channel ReLU zeroes everywhere: every window ties at 0
+        let (ph, pw) = g.pooled();
+        let len = n * ph * pw * 32;
+        let run = |register_kernel: bool| {
+            let (mut y, mut arg) = (vec![7.0f32; len], vec![9u8; len]);
+            forward_pool_direct(&g, &x, &wt, &bias, &mut y, &mut arg, register_kernel);
+            (y, arg)
+        };
+        let (ya, aa) = run(true);
+        let (yb, ab) = run(false);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&ya), bits(&yb), "outputs differ at {n} x {h} x {w}");
+        assert_eq!(aa, ab, "argmaxes differ at {n} x {h} x {w}");
+        saw_nan |= ya.iter().any(|v| v.is_nan());
+        for i in 0..4u8 {
+            positions[i as usize] |= aa.contains(&i);
+        }
+    }
+    assert!(saw_nan, "the NaN did not reach an output");
+    assert!(
+        positions.iter().all(|&p| p),
+        "some window position never held a maximum"
+    );
+}
