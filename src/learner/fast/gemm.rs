@@ -121,6 +121,13 @@ pub(crate) fn matmul(
 /// single-threaded product: for a product with few output columns and a long inner dimension
 /// (a fully connected layer on a batch), where gemm's own parallel split measured slower
 /// (`THROUGHPUT_OPS=1`: fc1 forward at 91 GFLOP/s on 2 threads).
+///
+/// Only where every block gives the same bits as the whole product: gemm 0.19 picks its
+/// K blocking from K alone when the product has more than 64 columns, but from the rows too
+/// for 64 or fewer (`K.min(512)` for at most 64 x 64, its cache model above), and runs
+/// products of at most 256 values with dot-product kernels that sum in another order. With
+/// more than 64 columns and blocks of at least 16 rows neither happens; narrower products
+/// (a classifier's last layer, a head's classes) run whole.
 pub(crate) fn matmul_split_rows(
     dst: &mut [f32],
     dst_rs: usize,
@@ -130,29 +137,40 @@ pub(crate) fn matmul_split_rows(
 ) {
     use rayon::prelude::*;
     let m = a.rows;
-    let threads = rayon::current_num_threads().max(1);
-    // Blocks of a multiple of 16 rows (the microkernels' height), at least 32 of them.
-    let per = m.div_ceil(threads).div_ceil(16) * 16;
-    if threads == 1 || m < 64 || dst_rs == 0 {
-        matmul(dst, dst_rs, accumulate, a, b, gemm::Parallelism::None);
+    // Blocks of at least 16 rows, as many as there are threads.
+    let blocks = rayon::current_num_threads().min(m / 16);
+    if blocks < 2 || b.cols <= 64 || dst_rs == 0 {
+        let par = match rayon::current_num_threads() {
+            0 | 1 => gemm::Parallelism::None,
+            n => gemm::Parallelism::Rayon(n),
+        };
+        matmul(dst, dst_rs, accumulate, a, b, par);
         return;
     }
-    let used = span_rows(m, dst_rs, b.cols).min(dst.len());
-    dst[..used]
-        .par_chunks_mut(per * dst_rs)
-        .enumerate()
-        .for_each(|(i, d)| {
-            let r0 = i * per;
-            let rows = per.min(m - r0);
-            matmul(
-                d,
-                dst_rs,
-                accumulate,
-                a.row_range(r0, rows),
-                b,
-                gemm::Parallelism::None,
-            );
-        });
+    // Rows i m / blocks.., so each block has floor or ceil of m / blocks rows.
+    let mut parts = Vec::with_capacity(blocks);
+    let mut rest = &mut dst[..span_rows(m, dst_rs, b.cols)];
+    for i in 0..blocks {
+        let (r0, r1) = (i * m / blocks, (i + 1) * m / blocks);
+        let take = if i + 1 == blocks {
+            rest.len()
+        } else {
+            (r1 - r0) * dst_rs
+        };
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(take);
+        parts.push((head, r0, r1 - r0));
+        rest = tail;
+    }
+    parts.into_par_iter().for_each(|(d, r0, rows)| {
+        matmul(
+            d,
+            dst_rs,
+            accumulate,
+            a.row_range(r0, rows),
+            b,
+            gemm::Parallelism::None,
+        );
+    });
 }
 
 /// The values a `rows` x `cols` row-major destination with `rs` values per row spans.
