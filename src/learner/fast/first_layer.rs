@@ -23,7 +23,7 @@ const COUT: usize = 32;
 pub(super) fn applies(g: &Geom) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        g.cin == 1 && g.cout == COUT && g.h >= 2 && g.w >= 2 && super::simd::has_avx512()
+        g.cin == 1 && g.cout == COUT && g.h >= 2 && g.w >= 2 && super::simd::cpu_has_avx512()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -66,7 +66,7 @@ pub(super) fn forward_image(
     #[cfg(target_arch = "x86_64")]
     {
         assert!(
-            super::simd::has_avx512(),
+            super::simd::cpu_has_avx512(),
             "first layer: the CPU lacks AVX-512"
         );
         // SAFETY: the CPU has AVX-512 F and BW (checked above); `windows` checks every slice
