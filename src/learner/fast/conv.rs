@@ -539,6 +539,9 @@ impl CustomOp3 for Conv3x3Relu {
     }
 }
 
+/// The work on one image of a forward pass: input, pooled output, argmaxes, scratch.
+type ImageFn<'a> = dyn Fn(&[f32], &mut [f32], &mut [u8], &mut [f32]) + Sync + 'a;
+
 /// The direct forward pass of [`Conv3x3ReluPool`] into `y` (N x H/2 x W/2 x C_out) and `arg`:
 /// the first-layer register kernel when `register_kernel` (it must apply,
 /// [`first_layer::applies`]), else im2col + gemm per tile of rows, then the pool.
@@ -557,40 +560,36 @@ pub(super) fn forward_pool_direct(
     if pool_img == 0 {
         return;
     }
-    if register_kernel {
-        let pad = (g.h + 2) * (g.w + 2);
+    // One image per task, with this thread's scratch of `scratch` values.
+    let mut per_image = |scratch: usize, f: &ImageFn| {
         y.par_chunks_mut(pool_img)
             .zip(arg.par_chunks_mut(pool_img))
             .zip(x.par_chunks(g.in_image()))
-            .for_each(|((out, am), img)| {
-                with_scratch(pad, |buf| {
-                    first_layer::forward_image(g, img, wt, bias, out, am, buf)
-                })
-            });
+            .for_each(|((out, am), img)| with_scratch(scratch, |buf| f(img, out, am, buf)))
+    };
+    if register_kernel {
+        per_image((g.h + 2) * (g.w + 2), &|img, out, am, buf| {
+            first_layer::forward_image(g, img, wt, bias, out, am, buf)
+        });
         return;
     }
     let step = g.tile_rows(true);
     let tile_px = step * g.w;
-    y.par_chunks_mut(pool_img)
-        .zip(arg.par_chunks_mut(pool_img))
-        .zip(x.par_chunks(g.in_image()))
-        .for_each(|((out, am), img)| {
-            with_scratch(tile_px * (g.k() + cout), |buf| {
-                let (col, act) = buf.split_at_mut(tile_px * g.k());
-                for (oy0, oy1) in tiles(2 * ph, step) {
-                    conv_tile(g, img, wt, bias, oy0..oy1, col, act);
-                    let row = g.w * cout;
-                    for r in 0..(oy1 - oy0) / 2 {
-                        let top = &act[2 * r * row..(2 * r + 1) * row];
-                        let bottom = &act[(2 * r + 1) * row..(2 * r + 2) * row];
-                        let py = oy0 / 2 + r;
-                        let o = &mut out[py * pw * cout..(py + 1) * pw * cout];
-                        let a = &mut am[py * pw * cout..(py + 1) * pw * cout];
-                        pool_row_simd(top, bottom, cout, o, a);
-                    }
-                }
-            })
-        });
+    per_image(tile_px * (g.k() + cout), &|img, out, am, buf| {
+        let (col, act) = buf.split_at_mut(tile_px * g.k());
+        for (oy0, oy1) in tiles(2 * ph, step) {
+            conv_tile(g, img, wt, bias, oy0..oy1, col, act);
+            let row = g.w * cout;
+            for r in 0..(oy1 - oy0) / 2 {
+                let top = &act[2 * r * row..(2 * r + 1) * row];
+                let bottom = &act[(2 * r + 1) * row..(2 * r + 2) * row];
+                let py = oy0 / 2 + r;
+                let o = &mut out[py * pw * cout..(py + 1) * pw * cout];
+                let a = &mut am[py * pw * cout..(py + 1) * pw * cout];
+                pool_row_simd(top, bottom, cout, o, a);
+            }
+        }
+    });
 }
 
 /// `maxpool2x2(relu(conv3x3(x, w) + b))` in one pass: the N x H x W x C_out activation is
