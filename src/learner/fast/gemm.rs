@@ -61,6 +61,14 @@ fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
     }
 }
 
+/// All of rayon's threads for gemm's own split of a product (none when there is one).
+pub(crate) fn threads() -> gemm::Parallelism {
+    match rayon::current_num_threads() {
+        0 | 1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
+    }
+}
+
 /// `dst = a @ b` (or `dst += a @ b` when `accumulate`), `dst` row-major with `dst_rs` values
 /// per row. Panics if a matrix does not fit its slice or the shapes do not match: callers
 /// derive every size from already validated shapes, so a panic here is a bug in this module.
@@ -140,16 +148,12 @@ pub(crate) fn matmul_split_rows(
     // Blocks of at least 16 rows, as many as there are threads.
     let blocks = rayon::current_num_threads().min(m / 16);
     if blocks < 2 || b.cols <= 64 || dst_rs == 0 {
-        let par = match rayon::current_num_threads() {
-            0 | 1 => gemm::Parallelism::None,
-            n => gemm::Parallelism::Rayon(n),
-        };
-        matmul(dst, dst_rs, accumulate, a, b, par);
+        matmul(dst, dst_rs, accumulate, a, b, threads());
         return;
     }
     // Rows i m / blocks.., so each block has floor or ceil of m / blocks rows.
     let mut parts = Vec::with_capacity(blocks);
-    let mut rest = &mut dst[..span_rows(m, dst_rs, b.cols)];
+    let mut rest = &mut dst[..span(m, b.cols, dst_rs, 1)];
     for i in 0..blocks {
         let (r0, r1) = (i * m / blocks, (i + 1) * m / blocks);
         let take = if i + 1 == blocks {
@@ -171,9 +175,4 @@ pub(crate) fn matmul_split_rows(
             gemm::Parallelism::None,
         );
     });
-}
-
-/// The values a `rows` x `cols` row-major destination with `rs` values per row spans.
-fn span_rows(rows: usize, rs: usize, cols: usize) -> usize {
-    span(rows, cols, rs, 1)
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::gemm::{matmul, matmul_split_rows, MatRef};
+use super::gemm::{matmul, matmul_split_rows, threads, MatRef};
 use super::{cpu_f32, cpu_tensor, storage_f32, uninit_vec};
 
 /// Shapes of one call: input N x K (after flattening), weight M x K, bias M.
@@ -39,13 +39,6 @@ impl Geom {
             bail!("{op}: bias has shape {:?}, expected [{m}]", b.dims())
         }
         Ok(Self { n, k, m })
-    }
-}
-
-fn threads() -> gemm::Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => gemm::Parallelism::None,
-        n => gemm::Parallelism::Rayon(n),
     }
 }
 

@@ -10,8 +10,9 @@
 //! runs as Winograd F(2x2, 3x3) instead ([`winograd`]: 2.25x fewer multiplies, forward and
 //! both gradients); a first layer's weight gradient (K = 9 or 27) has its own register-blocked
 //! kernel, and a grey first layer of 32 channels its forward pass on AVX-512 CPUs
-//! ([`first_layer`]: conv, ReLU and pool per window in registers, the same bits). Scratch buffers are thread-local and reused across batches; the element-wise loops
-//! are compiled for AVX2 + FMA where the CPU has them ([`simd`]).
+//! ([`first_layer`]: conv, ReLU and pool per window in registers, the same bits). Scratch
+//! buffers are thread-local and reused across batches; the element-wise loops are compiled for
+//! AVX2 + FMA where the CPU has them ([`simd`]).
 //!
 //! Conventions (the same as PyTorch's): ReLU passes no gradient at exactly zero; a max-pool
 //! window sends its gradient to the first maximum in row-major order; odd sizes are floored.

@@ -109,6 +109,18 @@ fn stride(tiles: usize, c: usize) -> usize {
     (tiles + 1) * c
 }
 
+/// Matrix `p` (`tiles` x `c`) of the 16 in `buf`, laid out [`stride`] apart.
+#[inline(always)]
+fn matrix(buf: &[f32], p: usize, tiles: usize, c: usize) -> &[f32] {
+    &buf[p * stride(tiles, c)..][..tiles * c]
+}
+
+/// Mutable [`matrix`].
+#[inline(always)]
+fn matrix_mut(buf: &mut [f32], p: usize, tiles: usize, c: usize) -> &mut [f32] {
+    &mut buf[p * stride(tiles, c)..][..tiles * c]
+}
+
 /// `(image, tile row, tile column)` of tile `t` (tiles numbered image by image, row-major over
 /// the pooled grid).
 #[inline(always)]
@@ -413,14 +425,10 @@ pub(super) fn forward_pool(
                     input_transform_simd(g, x, t0, tiles, v, work);
                     for p in 0..P {
                         matmul(
-                            &mut m[p * stride(tiles, cout)..][..tiles * cout],
+                            matrix_mut(m, p, tiles, cout),
                             cout,
                             false,
-                            MatRef::row_major(
-                                &v[p * stride(tiles, cin)..][..tiles * cin],
-                                tiles,
-                                cin,
-                            ),
+                            MatRef::row_major(matrix(v, p, tiles, cin), tiles, cin),
                             MatRef::row_major(&u[p * cin * cout..(p + 1) * cin * cout], cin, cout),
                             gemm::Parallelism::None,
                         );
@@ -593,17 +601,8 @@ pub(super) fn backward_pool(
                                     &mut part.dw[p * cin * cout..(p + 1) * cin * cout],
                                     cout,
                                     true,
-                                    MatRef::row_major(
-                                        &v[p * stride(tiles, cin)..][..tiles * cin],
-                                        tiles,
-                                        cin,
-                                    )
-                                    .t(),
-                                    MatRef::row_major(
-                                        &d[p * stride(tiles, cout)..][..tiles * cout],
-                                        tiles,
-                                        cout,
-                                    ),
+                                    MatRef::row_major(matrix(v, p, tiles, cin), tiles, cin).t(),
+                                    MatRef::row_major(matrix(d, p, tiles, cout), tiles, cout),
                                     gemm::Parallelism::None,
                                 );
                             }
@@ -611,14 +610,10 @@ pub(super) fn backward_pool(
                         if let Some(dxp) = dx_part.as_deref_mut() {
                             for p in 0..P {
                                 matmul(
-                                    &mut v[p * stride(tiles, cin)..][..tiles * cin],
+                                    matrix_mut(v, p, tiles, cin),
                                     cin,
                                     false,
-                                    MatRef::row_major(
-                                        &d[p * stride(tiles, cout)..][..tiles * cout],
-                                        tiles,
-                                        cout,
-                                    ),
+                                    MatRef::row_major(matrix(d, p, tiles, cout), tiles, cout),
                                     MatRef::row_major(
                                         &u[p * cin * cout..(p + 1) * cin * cout],
                                         cin,
