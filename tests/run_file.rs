@@ -141,7 +141,7 @@ fn with_header(version: u32, body: &[u8]) -> Vec<u8> {
     let mut v = RUN_MAGIC.to_vec();
     v.extend_from_slice(&version.to_le_bytes());
     v.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    v.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    v.extend_from_slice(&export::checksum(version, body).to_le_bytes());
     v.extend_from_slice(body);
     v
 }
@@ -388,7 +388,7 @@ fn bytes_after_the_body_and_garbage_bodies() {
         let garbage: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         let mut v2 = bytes[..12].to_vec();
         v2.extend_from_slice(&(len as u64).to_le_bytes());
-        v2.extend_from_slice(&crc32fast::hash(&garbage).to_le_bytes());
+        v2.extend_from_slice(&export::checksum(RUN_VERSION, &garbage).to_le_bytes());
         v2.extend_from_slice(&garbage);
         let e = err(&v2);
         assert!(e.starts_with("x.itlm: damaged run file: "), "{round}: {e}");
@@ -759,6 +759,7 @@ fn coteaching_reads_back_and_version_12_reads_as_itlm() {
         epochs: 7,
         ramp: 3,
         pseudo: Some(0.95),
+        smoothing: 0.1,
     });
     assert_eq!(decode(&co.to_bytes().unwrap()).unwrap(), co);
     let v12 = old_body(
@@ -783,6 +784,7 @@ fn pseudo_labels_read_back_and_version_13_reads_without_them() {
         epochs: 7,
         ramp: 3,
         pseudo: Some(0.9),
+        smoothing: 0.1,
     });
     assert_eq!(decode(&co.to_bytes().unwrap()).unwrap(), co);
     let v13 = old_body(
@@ -805,6 +807,7 @@ fn augmentation_reads_back_and_version_14_reads_without_it() {
         epochs: 7,
         ramp: 3,
         pseudo: Some(0.9),
+        smoothing: 0.1,
     });
     co.config.augment = itlm_inspector::itlm::Augment {
         shift: 3,
@@ -821,7 +824,12 @@ fn augmentation_reads_back_and_version_14_reads_without_it() {
         read.config.augment.is_off(),
         "version 14 trained on the images as they are"
     );
-    assert_eq!(read.config.coteach, co.config.coteach);
+    // Versions 14 to 18 trained co-teaching on plain cross-entropy.
+    let unsmoothed = co.config.coteach.map(|c| itlm_inspector::itlm::CoTeach {
+        smoothing: 0.0,
+        ..c
+    });
+    assert_eq!(read.config.coteach, unsmoothed);
     assert_eq!(read.rounds, co.rounds);
     assert!(decode(&with_header(RUN_VERSION, &v14)).is_err());
 }
@@ -897,7 +905,7 @@ fn the_flips_a_fold_took_out_read_back_and_version_17_reads_without_them() {
     assert_eq!(back.rounds[1].metrics.unfolded_flips, [(2, 1), (0, 1)]);
     let v17 = old_body(
         &run,
-        |c| c.clone(),
+        |c| itlm_inspector::export::legacy::ConfigNoSmoothing::from(c),
         itlm_inspector::export::legacy::RoundExtrasV17::of,
     );
     let read = decode(&with_header(17, &v17)).unwrap();
@@ -911,7 +919,38 @@ fn the_flips_a_fold_took_out_read_back_and_version_17_reads_without_them() {
     );
     assert_eq!(read.config, run.config);
     // A version-17 body is short of a version-18 one.
-    assert!(decode(&with_header(RUN_VERSION, &v17)).is_err());
+    assert!(decode(&with_header(18, &v17)).is_err());
+}
+
+/// Version 19 stores co-teaching's label smoothing; a version-18 co-teaching run (plain
+/// cross-entropy) reads with smoothing 0 and everything else as written, and a version-18
+/// body under today's header is refused.
+#[test]
+fn label_smoothing_reads_back_and_version_18_reads_without_it() {
+    let mut co = transition_run();
+    co.config.transition = Forward::Auto;
+    co.config.coteach = Some(itlm_inspector::itlm::CoTeach {
+        epochs: 9,
+        ramp: 4,
+        pseudo: None,
+        smoothing: 0.25,
+    });
+    let back = decode(&co.to_bytes().unwrap()).unwrap();
+    assert_eq!(back, co);
+    assert_eq!(back.config.coteach.map(|c| c.smoothing), Some(0.25));
+    let v18 = old_body(
+        &co,
+        |c| itlm_inspector::export::legacy::ConfigNoSmoothing::from(c),
+        itlm_inspector::export::run_file::RoundExtras::of,
+    );
+    let read = decode(&with_header(18, &v18)).unwrap();
+    let ct = read.config.coteach.expect("still co-teaching");
+    assert_eq!(
+        (ct.epochs, ct.ramp, ct.pseudo, ct.smoothing),
+        (9, 4, None, 0.0)
+    );
+    assert_eq!(read.rounds, co.rounds);
+    assert!(decode(&with_header(RUN_VERSION, &v18)).is_err());
 }
 
 /// A generative run has no p(given label): samples.csv leaves the field empty, never NaN.

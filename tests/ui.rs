@@ -2603,6 +2603,17 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
     h.get_by_label("shift").click();
     h.run_steps(3);
     assert_eq!(augment(&h), Augment::SHIFT);
+    // Label smoothing sits beside co-teaching in the menu, at 0.1 by default; typing a value
+    // sets it.
+    let smoothing =
+        |h: &Harness<'_, App>| h.state().state.settings.config.coteach.unwrap().smoothing;
+    assert_eq!(smoothing(&h), CoTeach::SMOOTHING);
+    h.get_by_label("label smoothing").click();
+    h.run_steps(2);
+    h.get_by_label("label smoothing").type_text("0.05");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert_eq!(smoothing(&h), 0.05);
     h.get_by_label("shift + flip").click();
     h.run_steps(3);
     assert_eq!(
@@ -2637,6 +2648,7 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
         epochs: 3,
         ramp: 1,
         pseudo: None,
+        smoothing: 0.1,
     });
     h.state_mut().state.settings = s;
     h.get_by_label("Start").click();
@@ -2656,7 +2668,7 @@ fn a_coteaching_run_has_a_round_per_epoch_and_no_retrain_at_tau() {
     assert!(run.history[2].trained_on < n, "later epochs on a share");
     assert!(
         run.learner_description
-            .starts_with("co-teaching (3 epochs, ramp 1): two of mlp"),
+            .starts_with("co-teaching (3 epochs, ramp 1, label smoothing 0.1): two of mlp"),
         "{}",
         run.learner_description
     );

@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         let mut cur = RUN_MAGIC.to_vec();
         cur.extend_from_slice(&version.to_le_bytes());
         cur.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        cur.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+        cur.extend_from_slice(&export::checksum(version, data).to_le_bytes());
         cur.extend_from_slice(data);
         if let Ok(run) = RunFile::from_bytes(p, &cur) {
             exercise(run);

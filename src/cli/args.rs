@@ -126,6 +126,12 @@ pub struct ItlmArgs {
     /// deeper cut pseudo-labels clean samples wrongly (README)
     #[arg(long, default_value_t = Pseudo(CoTeach::default().pseudo), value_parser = parse_pseudo, requires = "coteach")]
     pub coteach_pseudo: Pseudo,
+    /// Co-teaching's label smoothing, in [0, 1): each model's training loss is the
+    /// cross-entropy against the label weighted 1 - E plus the cross-entropy against every
+    /// class evenly weighted E (scoring and the cut stay on the plain loss); 0 for plain
+    /// cross-entropy. Measured at 60% random noise: +1.1 points on three seeds (README)
+    #[arg(long, value_name = "E", default_value_t = CoTeach::default().smoothing, requires = "coteach")]
+    pub coteach_smoothing: f64,
     /// Training-time augmentation of the CNN and MLP: `shift` moves each training image by up
     /// to 2 pixels each way every time it is drawn (`shift:N` up to N), `flip` mirrors it
     /// left-right at even odds (photos, clothes; not digits or text), `shift+flip` both, `off`
@@ -167,6 +173,7 @@ impl ItlmArgs {
                 epochs: self.coteach_epochs,
                 ramp: self.coteach_ramp,
                 pseudo: self.coteach_pseudo.0,
+                smoothing: self.coteach_smoothing,
             }),
             augment: self.augment.unwrap_or(base.augment),
             tau_from_data: self.tau.is_none() && base.tau_from_data,

@@ -171,7 +171,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     let described = learner.describe();
     if let (false, Some(ct)) = (a.quiet, config.coteach) {
         eprintln!(
-            "{}: {} | two of {} | co-teaching {} epochs, each on the lowest-loss share under the other, falling to tau {} ({}) over {} epochs{}",
+            "{}: {} | two of {} | co-teaching {} epochs, each on the lowest-loss share under the other, falling to tau {} ({}) over {} epochs{}{}",
             p.train.name,
             p.train.summary(),
             described,
@@ -184,6 +184,11 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
                     ", then also on the samples outside it the other predicts with p >= {q} (pseudo-labels)"
                 ),
                 None => String::new(),
+            },
+            if ct.smoothing > 0.0 {
+                format!(", label smoothing {}", ct.smoothing)
+            } else {
+                String::new()
             }
         );
     } else if !a.quiet {

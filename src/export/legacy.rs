@@ -1,8 +1,10 @@
-//! The bodies written by earlier builds (run file versions 1 to 17), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 18), decoded into today's
 //! [`RunFile`]. Postcard is not self-describing, so each old `Config` and `LearnerConfig` layout
 //! is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 19: `CoTeach::smoothing` ([`ConfigNoSmoothing`]: co-teaching runs of versions 14 to 18
+//!   trained on plain cross-entropy).
 //! - 18: each round's flips the fold check took out, in the round extras
 //!   ([`RoundExtrasV17`]: versions 16 and 17 kept the folded classes only).
 //! - 17: `Config::tau_from_data` ([`ConfigNoTauFromData`]: versions 15 and 16 kept tau as
@@ -641,6 +643,7 @@ impl From<ConfigNoPseudo> for Config {
                 epochs: ct.epochs,
                 ramp: ct.ramp,
                 pseudo: None,
+                smoothing: 0.0,
             }),
             ..c.before.into()
         }
@@ -660,18 +663,50 @@ impl From<&Config> for ConfigNoPseudo {
     }
 }
 
+/// [`CoTeach`] of versions 14 to 18: with pseudo-labels, before label smoothing
+/// ([`CoTeach::smoothing`]; such runs trained on plain cross-entropy).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct CoTeachNoSmoothing {
+    pub epochs: usize,
+    pub ramp: usize,
+    pub pseudo: Option<f64>,
+}
+
+impl From<CoTeachNoSmoothing> for CoTeach {
+    fn from(ct: CoTeachNoSmoothing) -> Self {
+        CoTeach {
+            epochs: ct.epochs,
+            ramp: ct.ramp,
+            pseudo: ct.pseudo,
+            smoothing: 0.0,
+        }
+    }
+}
+
+impl From<&CoTeach> for CoTeachNoSmoothing {
+    /// Today's co-teaching settings in the layout of versions 14 to 18, smoothing dropped
+    /// (for tests).
+    fn from(ct: &CoTeach) -> Self {
+        CoTeachNoSmoothing {
+            epochs: ct.epochs,
+            ramp: ct.ramp,
+            pseudo: ct.pseudo,
+        }
+    }
+}
+
 /// `Config` of version 14: version 13's layout with pseudo-labels, no augmentation (such runs
 /// trained on the images as they are).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ConfigNoAugment {
     pub before: ConfigNoCoteach,
-    pub coteach: Option<CoTeach>,
+    pub coteach: Option<CoTeachNoSmoothing>,
 }
 
 impl From<ConfigNoAugment> for Config {
     fn from(c: ConfigNoAugment) -> Self {
         Config {
-            coteach: c.coteach,
+            coteach: c.coteach.map(CoTeach::from),
             ..c.before.into()
         }
     }
@@ -682,7 +717,7 @@ impl From<&Config> for ConfigNoAugment {
     fn from(c: &Config) -> Self {
         ConfigNoAugment {
             before: c.into(),
-            coteach: c.coteach,
+            coteach: c.coteach.as_ref().map(CoTeachNoSmoothing::from),
         }
     }
 }
@@ -711,6 +746,34 @@ impl From<&Config> for ConfigNoTauFromData {
         ConfigNoTauFromData {
             before: c.into(),
             augment: c.augment,
+        }
+    }
+}
+
+/// `Config` of versions 17 and 18: version 16's layout, then tau from the data; co-teaching
+/// without label smoothing ([`CoTeachNoSmoothing`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigNoSmoothing {
+    pub before: ConfigNoTauFromData,
+    pub tau_from_data: bool,
+}
+
+impl From<ConfigNoSmoothing> for Config {
+    fn from(c: ConfigNoSmoothing) -> Self {
+        Config {
+            tau_from_data: c.tau_from_data,
+            ..c.before.into()
+        }
+    }
+}
+
+impl From<&Config> for ConfigNoSmoothing {
+    /// Today's config in the layout of versions 17 and 18, label smoothing dropped (for
+    /// tests).
+    fn from(c: &Config) -> Self {
+        ConfigNoSmoothing {
+            before: c.into(),
+            tau_from_data: c.tau_from_data,
         }
     }
 }

@@ -29,5 +29,7 @@ pub use files::{
 pub use lock::OutputLock;
 pub use manifest::{check_set, SetCheck, MANIFEST};
 pub use paths::{check_outside_dataset, check_outside_datasets, same_file};
-pub use run_file::{DatasetInfo, RunFile, RunFileOf, RunStatus, Verdict, RUN_MAGIC, RUN_VERSION};
+pub use run_file::{
+    checksum, DatasetInfo, RunFile, RunFileOf, RunStatus, Verdict, RUN_MAGIC, RUN_VERSION,
+};
 pub use tables::{clean_list, flagged_list, labels_csv, samples_csv};

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::legacy::{
     self, ConfigFlagTransition, ConfigNoAugment, ConfigNoClusters, ConfigNoCoteach, ConfigNoPseudo,
-    ConfigNoTauFromData, ConfigNoTransition, RoundExtrasV10, RoundExtrasV15, RoundExtrasV17,
-    RoundExtrasV8, RoundExtrasV9,
+    ConfigNoSmoothing, ConfigNoTauFromData, ConfigNoTransition, RoundExtrasV10, RoundExtrasV15,
+    RoundExtrasV17, RoundExtrasV8, RoundExtrasV9,
 };
 use super::run_file::{
     absolute_source, decode_whole, DatasetInfo, RoundExtras, RunFile, RunFileOf, HEADER_LEN,
@@ -117,9 +117,14 @@ impl RunFile {
                 Config::from,
             )
             .map_err(damaged)?,
-            17 => decode_with_extras::<Config, RoundExtrasV17>(
+            17 => decode_with_extras::<ConfigNoSmoothing, RoundExtrasV17>(
                 Self::checked_body(bytes).map_err(damaged)?,
-                |c| c,
+                Config::from,
+            )
+            .map_err(damaged)?,
+            18 => decode_with_extras::<ConfigNoSmoothing, RoundExtras>(
+                Self::checked_body(bytes).map_err(damaged)?,
+                Config::from,
             )
             .map_err(damaged)?,
             RUN_VERSION => decode_with_extras::<Config, RoundExtras>(
@@ -165,7 +170,11 @@ impl RunFile {
                 have - len
             ));
         }
-        let actual = crc32fast::hash(body);
+        let version = bytes
+            .get(8..12)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_le_bytes);
+        let actual = super::run_file::checksum(version, body);
         if actual != crc {
             return Err(format!(
                 "checksum mismatch (stored {crc:08x}, computed {actual:08x}): the file was altered or corrupted"

@@ -1,14 +1,15 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 18 (what this build writes; all integers little-endian):
+//! Layout, version 19 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 18
+//!      8     4  version: u32 = 19
 //!     12     8  body length in bytes: u64
-//!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the body: u32
+//!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the version's 4 bytes, then the
+//!               body: u32 ([`checksum`]; versions 2 to 18: of the body alone)
 //!     24     -  body: the `RunFile` encoded with postcard, then the sources of its evaluation
 //!               sets (`DatasetInfo::eval_sources`, a postcard `Vec<Source>`), then one
 //!               [`RoundExtras`] per round (a postcard `Vec`: the samples the round's
@@ -21,6 +22,9 @@
 //!
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
 //! inside it (which postcard would often still decode into plausible numbers) clear errors.
+//! Since version 19 the checksum covers the version too: a flipped version bit could
+//! otherwise name an earlier layout that decodes the same bytes (version 18's, for a run
+//! without co-teaching).
 //! Reading (any version) is [`super::read`]; [`super::legacy`] says how earlier versions differ.
 
 use std::sync::Arc;
@@ -35,8 +39,19 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 17).
-pub const RUN_VERSION: u32 = 18;
+
+/// The checksum a run file of `version` stores for `body`: the CRC-32 of the version's
+/// little-endian bytes, then the body (version 19 on); of the body alone before.
+pub fn checksum(version: u32, body: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    if version >= 19 {
+        h.update(&version.to_le_bytes());
+    }
+    h.update(body);
+    h.finalize()
+}
+/// Version of the run file layout this build writes (it also reads versions 1 to 18).
+pub const RUN_VERSION: u32 = 19;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 
@@ -210,7 +225,7 @@ impl RunFile {
         out.extend_from_slice(RUN_MAGIC);
         out.extend_from_slice(&RUN_VERSION.to_le_bytes());
         out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        out.extend_from_slice(&checksum(RUN_VERSION, &body).to_le_bytes());
         out.extend_from_slice(&body);
         Ok(out)
     }

@@ -228,6 +228,8 @@ pub(super) fn run<L: Learner + ?Sized>(
     history.clear();
     learner.reset(init_seed(config.seed, 0))?;
     peer.reset(Rng::derive(config.seed, 0xC07).next_u64())?;
+    learner.set_label_smoothing(ct.smoothing)?;
+    peer.set_label_smoothing(ct.smoothing)?;
     let last = ct.epochs - 1;
     // What each model trains on next: chosen by the other (its share, and after the ramp the
     // samples outside it the other labels confidently).
@@ -284,7 +286,9 @@ pub(super) fn run<L: Learner + ?Sized>(
         // What the pair relabels for the next epoch: the samples its cut trims that it predicts
         // as another class with the pseudo-label confidence (each model trains on its peer's).
         // Pseudo-labels for the next epoch (epoch round + 2), when it is past the ramp.
-        let pseudo = ct.pseudo_in(round + 2);
+        let pseudo = ct
+            .pseudo_in(round + 2)
+            .map(|p| ct.pseudo_threshold(p, classes));
         let relabelled = match pseudo.filter(|_| round < last) {
             Some(p) => {
                 let mut r = vec![None; n];
@@ -519,6 +523,7 @@ mod tests {
                 epochs,
                 ramp,
                 pseudo: None,
+                smoothing: 0.1,
             }),
             ..Default::default()
         }
@@ -571,6 +576,7 @@ mod tests {
                 epochs: 4,
                 ramp: 2,
                 pseudo,
+                smoothing: 0.1,
             }),
             ..Default::default()
         };
@@ -657,6 +663,7 @@ mod tests {
             epochs: 25,
             ramp: 10,
             pseudo: None,
+            smoothing: 0.1,
         };
         assert_eq!(c.share(1, 0.4), 1.0);
         assert!((c.share(6, 0.4) - 0.7).abs() < 1e-12);

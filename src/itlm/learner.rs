@@ -163,6 +163,16 @@ pub trait Learner: Send {
         Ok(false)
     }
 
+    /// Label smoothing of the next training calls' loss, in [0, 1) (Szegedy et al. 2016): the
+    /// cross-entropy against the given (or target) class weighted 1 - `eps`, plus the
+    /// cross-entropy against every class evenly weighted `eps`; 0 = plain cross-entropy.
+    /// Scoring stays plain, and a forward-corrected loss ([`Learner::set_transition`]) is not
+    /// smoothed. What co-teaching trains with ([`super::config::CoTeach::smoothing`]). Returns
+    /// whether the learner applies it.
+    fn set_label_smoothing(&mut self, _eps: f64) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Augment the training images of the next training calls ([`super::config::Augment`];
     /// scoring sees them as they are). Returns whether the learner applies it (learners on
     /// embeddings do not).

@@ -251,6 +251,8 @@ pub fn run<L: Learner + ?Sized>(
         p.check(n)?;
     }
     learner.set_augment(config.augment)?;
+    // ITLM's rounds train on plain cross-entropy; co-teaching sets its own smoothing.
+    learner.set_label_smoothing(0.0)?;
     if let Some(ct) = config.coteach {
         return super::coteach::run(learner, inputs, config, ct, start, history, observer);
     }

@@ -24,6 +24,26 @@ pub fn per_sample_cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
     Ok(lsm.gather(&y.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?)
 }
 
+/// Per-sample cross-entropy with label smoothing `eps` in (0, 1): `(1 - eps)` times the
+/// cross-entropy against `y` plus `eps` times the mean over the classes of -log softmax, i.e.
+/// the cross-entropy against a target of `1 - eps + eps / K` on `y` and `eps / K` elsewhere.
+pub fn per_sample_smoothed_cross_entropy(logits: &Tensor, y: &Tensor, eps: f64) -> Result<Tensor> {
+    let lsm = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let given = lsm.gather(&y.unsqueeze(1)?, 1)?.squeeze(1)?;
+    let spread = lsm.mean(D::Minus1)?;
+    Ok(((given * (eps - 1.0))? - (spread * eps)?)?)
+}
+
+/// Plain cross-entropy for training: smoothed when `eps` > 0, else exactly
+/// [`per_sample_cross_entropy`].
+fn plain_training_loss(logits: &Tensor, y: &Tensor, eps: f64) -> Result<Tensor> {
+    if eps > 0.0 {
+        per_sample_smoothed_cross_entropy(logits, y, eps)
+    } else {
+        per_sample_cross_entropy(logits, y)
+    }
+}
+
 /// The forward-corrected per-sample loss (see [`crate::itlm::transition`]):
 /// -log (softmax(logits) · t)[y], `t` classes x classes (rows true classes).
 pub fn per_sample_forward_loss(logits: &Tensor, y: &Tensor, t: &Tensor) -> Result<Tensor> {
@@ -36,11 +56,11 @@ pub fn per_sample_forward_loss(logits: &Tensor, y: &Tensor, t: &Tensor) -> Resul
         .neg()?)
 }
 
-/// The mean training loss of a batch: cross-entropy, forward-corrected when a transition
-/// matrix is set.
-fn batch_loss(logits: &Tensor, y: &Tensor, t: Option<&Tensor>) -> Result<Tensor> {
+/// The mean training loss of a batch: cross-entropy (smoothed by `eps`), forward-corrected
+/// when a transition matrix is set.
+fn batch_loss(logits: &Tensor, y: &Tensor, t: Option<&Tensor>, eps: f64) -> Result<Tensor> {
     Ok(match t {
-        None => per_sample_cross_entropy(logits, y)?,
+        None => plain_training_loss(logits, y, eps)?,
         Some(t) => per_sample_forward_loss(logits, y, t)?,
     }
     .mean_all()?)
@@ -50,12 +70,14 @@ fn batch_loss(logits: &Tensor, y: &Tensor, t: Option<&Tensor>) -> Result<Tensor>
 /// scratch and a head on embeddings: the label-noise transition matrix
 /// ([`Learner::set_transition`]), the classes learnt in place of the given labels
 /// ([`Learner::set_targets`]) and the samples trained plainly under the matrix
-/// ([`Learner::set_trusted`]).
+/// ([`Learner::set_trusted`]), and the label smoothing of plain cross-entropy
+/// ([`Learner::set_label_smoothing`]).
 #[derive(Default)]
 pub(super) struct Supervision {
     pub transition: Option<Tensor>,
     pub targets: Option<Vec<u32>>,
     pub trusted: Option<Vec<bool>>,
+    pub smoothing: f64,
 }
 
 impl Supervision {
@@ -77,28 +99,41 @@ impl Supervision {
             self.transition.as_ref(),
             self.trusted.as_deref(),
             chunk,
+            self.smoothing,
         )
+    }
+
+    /// Sets the label smoothing, checked to be in [0, 1).
+    pub fn set_smoothing(&mut self, eps: f64) -> Result<()> {
+        if !(0.0..1.0).contains(&eps) {
+            return Err(Error::Config(format!(
+                "label smoothing must be in [0, 1), got {eps}"
+            )));
+        }
+        self.smoothing = eps;
+        Ok(())
     }
 }
 
 /// The mean training loss of the batch `chunk` (sample indices): [`batch_loss`], except that
 /// under a transition matrix the samples flagged in `trusted` ([`Learner::set_trusted`]: the
 /// user vouched for their labels) take plain cross-entropy, the rest the forward-corrected
-/// loss.
+/// loss; plain cross-entropy smoothed by `eps`.
 fn training_loss(
     logits: &Tensor,
     y: &Tensor,
     t: Option<&Tensor>,
     trusted: Option<&[bool]>,
     chunk: &[usize],
+    eps: f64,
 ) -> Result<Tensor> {
     let is_trusted = |i: usize| trusted.is_some_and(|tr| tr.get(i) == Some(&true));
     let Some(t) = t.filter(|_| chunk.iter().any(|&i| is_trusted(i))) else {
-        return batch_loss(logits, y, t);
+        return batch_loss(logits, y, t, eps);
     };
     let mask: Vec<u8> = chunk.iter().map(|&i| u8::from(is_trusted(i))).collect();
     let mask = Tensor::from_vec(mask, chunk.len(), logits.device())?;
-    let plain = per_sample_cross_entropy(logits, y)?;
+    let plain = plain_training_loss(logits, y, eps)?;
     let forward = per_sample_forward_loss(logits, y, t)?;
     Ok(mask.where_cond(&plain, &forward)?.mean_all()?)
 }
@@ -438,6 +473,11 @@ impl Learner for Classifier {
         Ok(true)
     }
 
+    fn set_label_smoothing(&mut self, eps: f64) -> Result<bool> {
+        self.sup.set_smoothing(eps)?;
+        Ok(true)
+    }
+
     fn fork(&self) -> Result<Option<Box<dyn Learner>>> {
         let mut twin = Self::with_cnn_impl(
             self.cfg.clone(),
@@ -447,6 +487,7 @@ impl Learner for Classifier {
             self.cnn_impl,
         )?;
         twin.augment = self.augment;
+        twin.sup.smoothing = self.sup.smoothing;
         Ok(Some(Box::new(twin)))
     }
 
@@ -525,12 +566,83 @@ mod tests {
         // Samples 7 and 9 of a data set make the batch; 7 is trusted.
         let mut trusted = vec![false; 10];
         trusted[7] = true;
-        let mixed = training_loss(&x, &y, Some(&t), Some(&trusted), &[7, 9]).unwrap();
+        let mixed = training_loss(&x, &y, Some(&t), Some(&trusted), &[7, 9], 0.0).unwrap();
         assert!((mean(&mixed) - (ce[0] + fw[1]) / 2.0).abs() < 1e-5);
-        let none = training_loss(&x, &y, Some(&t), Some(&trusted), &[8, 9]).unwrap();
+        let none = training_loss(&x, &y, Some(&t), Some(&trusted), &[8, 9], 0.0).unwrap();
         assert!((mean(&none) - (fw[0] + fw[1]) / 2.0).abs() < 1e-5);
-        let plain = training_loss(&x, &y, None, Some(&trusted), &[7, 9]).unwrap();
+        let plain = training_loss(&x, &y, None, Some(&trusted), &[7, 9], 0.0).unwrap();
         assert!((mean(&plain) - (ce[0] + ce[1]) / 2.0).abs() < 1e-5);
+    }
+
+    /// Label smoothing: the cross-entropy against the target 1 - eps + eps / K on the label
+    /// and eps / K elsewhere, computed by hand; 0 is plain cross-entropy; the smoothed loss
+    /// pulls a confident right prediction's logit less (its gradient on the label is smaller),
+    /// a forward-corrected loss is left unsmoothed, and a smoothing outside [0, 1) is refused.
+    #[test]
+    fn label_smoothing_spreads_a_share_of_the_target_over_every_class() {
+        let (x, y) = logits();
+        let eps = 0.1f64;
+        let p: Vec<f32> = candle_nn::ops::softmax(&x, D::Minus1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let got: Vec<f32> = per_sample_smoothed_cross_entropy(&x, &y, eps)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        for (row, label) in [(0usize, 1usize), (1, 2)] {
+            let want: f32 = (0..3)
+                .map(|c| {
+                    let target = if c == label {
+                        1.0 - eps + eps / 3.0
+                    } else {
+                        eps / 3.0
+                    };
+                    -(target as f32) * p[row * 3 + c].ln()
+                })
+                .sum();
+            assert!(
+                (got[row] - want).abs() < 1e-5,
+                "row {row}: {got:?} vs {want}"
+            );
+        }
+        let ce: Vec<f32> = per_sample_cross_entropy(&x, &y).unwrap().to_vec1().unwrap();
+        let zero = training_loss(&x, &y, None, None, &[0, 1], 0.0).unwrap();
+        assert_eq!(
+            zero.to_scalar::<f32>().unwrap(),
+            per_sample_cross_entropy(&x, &y)
+                .unwrap()
+                .mean_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        );
+        assert!(
+            got[1] > ce[1],
+            "a confident right prediction costs more smoothed"
+        );
+        // The gradient on sample 1's label logit: p - target, smaller in size when smoothed.
+        let v = Var::from_tensor(&x).unwrap();
+        let grad_on_label = |eps: f64| {
+            let loss = training_loss(v.as_tensor(), &y, None, None, &[0, 1], eps).unwrap();
+            let g = loss.backward().unwrap();
+            let g: Vec<f32> = g.get(&v).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            g[5]
+        };
+        assert!(grad_on_label(0.1).abs() < grad_on_label(0.0).abs());
+        // Through a matrix: the forward-corrected loss, unsmoothed.
+        let flip = [0.6f32, 0.4, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        let (t, _, fw) = both_losses(&flip);
+        let through = training_loss(&x, &y, Some(&t), None, &[0, 1], 0.1).unwrap();
+        assert!((through.to_scalar::<f32>().unwrap() - (fw[0] + fw[1]) / 2.0).abs() < 1e-6);
+        let mut sup = Supervision::default();
+        for bad in [1.0, -0.1, f64::NAN] {
+            assert!(sup.set_smoothing(bad).is_err(), "{bad}");
+        }
+        sup.set_smoothing(0.2).unwrap();
+        assert_eq!(sup.smoothing, 0.2);
     }
 
     #[test]

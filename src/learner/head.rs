@@ -545,6 +545,11 @@ impl Learner for Head {
         Ok(true)
     }
 
+    fn set_label_smoothing(&mut self, eps: f64) -> Result<bool> {
+        self.sup.set_smoothing(eps)?;
+        Ok(true)
+    }
+
     fn feature_dim(&self) -> Option<usize> {
         // What the last layer reads: the embeddings (linear), the hidden layer (MLP).
         let l = &self.model.layers;
