@@ -536,6 +536,16 @@ mod tests {
         (x, y)
     }
 
+    /// The softmax of `x`, row after row.
+    fn probs(x: &Tensor) -> Vec<f32> {
+        candle_nn::ops::softmax(x, D::Minus1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
     /// Per-sample cross-entropy and forward-corrected loss of [`logits`] under `matrix`.
     fn both_losses(matrix: &[f32]) -> (Tensor, Vec<f32>, Vec<f32>) {
         let (x, y) = logits();
@@ -582,12 +592,7 @@ mod tests {
     fn label_smoothing_spreads_a_share_of_the_target_over_every_class() {
         let (x, y) = logits();
         let eps = 0.1f64;
-        let p: Vec<f32> = candle_nn::ops::softmax(&x, D::Minus1)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let p = probs(&x);
         let got: Vec<f32> = per_sample_smoothed_cross_entropy(&x, &y, eps)
             .unwrap()
             .to_vec1()
@@ -656,12 +661,7 @@ mod tests {
         // Class 0 flipped to 1 at 0.4: sample 0 (p mostly class 0) labelled 1 is cheap.
         let flip = [0.6f32, 0.4, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
         let (t, _, fw) = both_losses(&flip);
-        let p: Vec<f32> = candle_nn::ops::softmax(&x, D::Minus1)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let p = probs(&x);
         let want0 = -(p[0] * 0.4 + p[1]).ln();
         assert!(
             (fw[0] - want0).abs() < 1e-5 && fw[0] < ce[0],
