@@ -185,11 +185,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
                 ),
                 None => String::new(),
             },
-            if ct.smoothing > 0.0 {
-                format!(", label smoothing {}", ct.smoothing)
-            } else {
-                String::new()
-            }
+            ct.smoothing_note()
         );
     } else if !a.quiet {
         eprintln!(

@@ -639,11 +639,12 @@ pub struct ConfigNoPseudo {
 impl From<ConfigNoPseudo> for Config {
     fn from(c: ConfigNoPseudo) -> Self {
         Config {
-            coteach: c.coteach.map(|ct| CoTeach {
-                epochs: ct.epochs,
-                ramp: ct.ramp,
-                pseudo: None,
-                smoothing: 0.0,
+            coteach: c.coteach.map(|ct| {
+                CoTeach::from(CoTeachNoSmoothing {
+                    epochs: ct.epochs,
+                    ramp: ct.ramp,
+                    pseudo: None,
+                })
             }),
             ..c.before.into()
         }

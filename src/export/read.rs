@@ -53,10 +53,12 @@ impl RunFile {
         let version = u32::from_le_bytes(version);
         let run: RunFile = match version {
             1 => legacy::decode(&bytes[12..]).map_err(damaged)?,
-            2 => legacy::decode(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
-            3 => legacy::decode_v3(Self::checked_body(bytes).map_err(damaged)?).map_err(damaged)?,
+            2 => legacy::decode(Self::checked_body(bytes, version).map_err(damaged)?)
+                .map_err(damaged)?,
+            3 => legacy::decode_v3(Self::checked_body(bytes, version).map_err(damaged)?)
+                .map_err(damaged)?,
             4..=6 => {
-                let body = Self::checked_body(bytes).map_err(damaged)?;
+                let body = Self::checked_body(bytes, version).map_err(damaged)?;
                 let (mut run, rest) = legacy::take_v4_to_v6(version, body).map_err(damaged)?;
                 run.dataset.eval_sources = if version == 4 {
                     decode_whole::<()>(rest).map_err(damaged)?;
@@ -67,68 +69,68 @@ impl RunFile {
                 run
             }
             7 => {
-                let body = Self::checked_body(bytes).map_err(damaged)?;
+                let body = Self::checked_body(bytes, version).map_err(damaged)?;
                 let (mut run, rest) = legacy::take_v7(body).map_err(damaged)?;
                 run.dataset.eval_sources = decode_whole::<Vec<Source>>(rest).map_err(damaged)?;
                 run
             }
             8 => decode_with_extras::<ConfigNoClusters, RoundExtrasV8>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             9 => decode_with_extras::<ConfigNoTransition, RoundExtrasV9>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             10 => decode_with_extras::<ConfigNoTransition, RoundExtrasV10>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             11 => decode_with_extras::<ConfigFlagTransition, RoundExtrasV15>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             12 => decode_with_extras::<ConfigNoCoteach, RoundExtrasV15>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             13 => decode_with_extras::<ConfigNoPseudo, RoundExtrasV15>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             14 => decode_with_extras::<ConfigNoAugment, RoundExtrasV15>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             15 => decode_with_extras::<ConfigNoTauFromData, RoundExtrasV15>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             16 => decode_with_extras::<ConfigNoTauFromData, RoundExtrasV17>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             17 => decode_with_extras::<ConfigNoSmoothing, RoundExtrasV17>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             18 => decode_with_extras::<ConfigNoSmoothing, RoundExtras>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
             )
             .map_err(damaged)?,
             RUN_VERSION => decode_with_extras::<Config, RoundExtras>(
-                Self::checked_body(bytes).map_err(damaged)?,
+                Self::checked_body(bytes, version).map_err(damaged)?,
                 |c| c,
             )
             .map_err(damaged)?,
@@ -151,7 +153,7 @@ impl RunFile {
     }
 
     /// The body of a version-2 or later file, after checking its length and checksum.
-    fn checked_body(bytes: &[u8]) -> std::result::Result<&[u8], String> {
+    fn checked_body(bytes: &[u8], version: u32) -> std::result::Result<&[u8], String> {
         let (Some(len), Some(crc)) = (
             bytes.get(12..20).and_then(|b| b.try_into().ok()),
             bytes.get(20..HEADER_LEN).and_then(|b| b.try_into().ok()),
@@ -170,10 +172,6 @@ impl RunFile {
                 have - len
             ));
         }
-        let version = bytes
-            .get(8..12)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_le_bytes);
         let actual = super::run_file::checksum(version, body);
         if actual != crc {
             return Err(format!(

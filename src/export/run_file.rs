@@ -39,6 +39,10 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
+/// Version of the run file layout this build writes (it also reads versions 1 to 18).
+pub const RUN_VERSION: u32 = 19;
+/// Bytes before the body in a run file of version 2 or later.
+pub(super) const HEADER_LEN: usize = 24;
 
 /// The checksum a run file of `version` stores for `body`: the CRC-32 of the version's
 /// little-endian bytes, then the body (version 19 on); of the body alone before.
@@ -50,10 +54,6 @@ pub fn checksum(version: u32, body: &[u8]) -> u32 {
     h.update(body);
     h.finalize()
 }
-/// Version of the run file layout this build writes (it also reads versions 1 to 18).
-pub const RUN_VERSION: u32 = 19;
-/// Bytes before the body in a run file of version 2 or later.
-pub(super) const HEADER_LEN: usize = 24;
 
 /// What a run file needs of the dataset to be read without it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

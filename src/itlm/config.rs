@@ -137,6 +137,21 @@ impl CoTeach {
         Self::SMOOTHING
     }
 
+    /// Whether `eps` is a label smoothing a model can train with: in [0, 1) (a NaN is not).
+    pub fn smoothing_in_range(eps: f64) -> bool {
+        (0.0..1.0).contains(&eps)
+    }
+
+    /// ", label smoothing E" where the models smooth their labels, else nothing: the end of a
+    /// co-teaching run's description.
+    pub fn smoothing_note(&self) -> String {
+        if self.smoothing > 0.0 {
+            format!(", label smoothing {}", self.smoothing)
+        } else {
+            String::new()
+        }
+    }
+
     /// Whether epoch `e` (1-based) trains on pseudo-labels: after the ramp, when set.
     pub fn pseudo_in(&self, e: usize) -> Option<f64> {
         self.pseudo.filter(|_| e > self.ramp)
@@ -465,7 +480,7 @@ impl Config {
                     )));
                 }
             }
-            if !(c.smoothing >= 0.0 && c.smoothing < 1.0) {
+            if !CoTeach::smoothing_in_range(c.smoothing) {
                 return Err(Error::Config(format!(
                     "co-teaching's label smoothing must be in [0, 1), got {}",
                     c.smoothing
@@ -699,11 +714,7 @@ impl Config {
                     Some(p) => format!(", pseudo-labels at p >= {p}"),
                     None => String::new(),
                 },
-                if c.smoothing > 0.0 {
-                    format!(", label smoothing {}", c.smoothing)
-                } else {
-                    String::new()
-                }
+                c.smoothing_note()
             ),
             None => learner.to_string(),
         }

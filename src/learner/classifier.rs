@@ -105,7 +105,7 @@ impl Supervision {
 
     /// Sets the label smoothing, checked to be in [0, 1).
     pub fn set_smoothing(&mut self, eps: f64) -> Result<()> {
-        if !(0.0..1.0).contains(&eps) {
+        if !crate::itlm::CoTeach::smoothing_in_range(eps) {
             return Err(Error::Config(format!(
                 "label smoothing must be in [0, 1), got {eps}"
             )));
@@ -487,7 +487,6 @@ impl Learner for Classifier {
             self.cnn_impl,
         )?;
         twin.augment = self.augment;
-        twin.sup.smoothing = self.sup.smoothing;
         Ok(Some(Box::new(twin)))
     }
 
