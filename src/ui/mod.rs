@@ -34,6 +34,7 @@ pub mod grid_bar;
 pub mod histogram;
 pub mod map_raster;
 pub mod metrics;
+pub mod more_menu;
 pub mod open_bar;
 pub mod pending;
 pub mod review;
