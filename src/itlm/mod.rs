@@ -14,6 +14,7 @@ pub mod pins;
 pub mod record;
 pub mod relabel;
 pub mod run;
+mod run_io;
 mod scoring;
 pub mod select;
 pub mod spectral;
