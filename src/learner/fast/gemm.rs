@@ -176,3 +176,88 @@ pub(crate) fn matmul_split_rows(
         );
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values with many mantissa bits, so that any change in the order of a sum shows.
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s as f32 / u32::MAX as f32 - 0.5) * 3.7
+            })
+            .collect()
+    }
+
+    /// `matmul_split_rows` gives the whole product's bits, on 2 and 3 threads: on the fully
+    /// connected layers' forward shapes (where it runs), and on their gradients' shapes (the
+    /// output gradient read transposed; a last batch of 1 or 2 samples runs gemm's
+    /// outer-product kernel), where it was measured and not kept (README, "Performance").
+    /// The narrow shapes check the guard: split, they would take other kernels.
+    #[test]
+    fn split_rows_gives_the_whole_product_s_bits() {
+        // (rows, inner, cols, lhs transposed, rhs transposed)
+        let shapes = [
+            (128, 3136, 128, false, true),  // fc1 forward: x w^T
+            (128, 128, 3136, false, false), // fc1 input gradient: dy w
+            (128, 128, 3136, true, false),  // fc1 weight gradient: dy^T x
+            (128, 1, 3136, true, false),    // a last batch of one sample
+            (128, 2, 3136, true, false),    // ... of two
+            (37, 100, 65, false, true),     // odd rows, just over 64 columns
+            (33, 1280, 200, false, true),   // a head on 1280 embedding dimensions
+            (10, 128, 128, true, false),    // a classifier's last layer: too few rows
+            // Too few columns, run whole: split, blocks of 16 rows x 10 would run gemm's
+            // dot-product kernels, and 64 rows x 40 would take another K blocking.
+            (32, 128, 10, false, true),
+            (128, 1000, 40, false, true),
+        ];
+        for pool_threads in [2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(pool_threads)
+                .build()
+                .unwrap();
+            for (i, &(m, k, n, lhs_t, rhs_t)) in shapes.iter().enumerate() {
+                let a_data = values(m * k, i as u32);
+                let b_data = values(k * n, 100 + i as u32);
+                let a = if lhs_t {
+                    MatRef::row_major(&a_data, k, m).t()
+                } else {
+                    MatRef::row_major(&a_data, m, k)
+                };
+                let b = if rhs_t {
+                    MatRef::row_major(&b_data, n, k).t()
+                } else {
+                    MatRef::row_major(&b_data, k, n)
+                };
+                for accumulate in [false, true] {
+                    let start = values(m * n, 200 + i as u32);
+                    let mut whole = start.clone();
+                    let mut whole_threads = start.clone();
+                    let mut split = start.clone();
+                    pool.install(|| {
+                        matmul(&mut whole, n, accumulate, a, b, gemm::Parallelism::None);
+                        matmul(&mut whole_threads, n, accumulate, a, b, threads());
+                        matmul_split_rows(&mut split, n, accumulate, a, b);
+                    });
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&whole),
+                        bits(&whole_threads),
+                        "gemm's own split, {m}x{k}x{n}"
+                    );
+                    assert_eq!(
+                        bits(&whole),
+                        bits(&split),
+                        "{pool_threads} threads, {m}x{k}x{n}, lhs transposed {lhs_t}, accumulate \
+                         {accumulate}"
+                    );
+                }
+            }
+        }
+    }
+}
