@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_gpu;
 pub mod bench_job;
 pub mod bench_scale;
+pub mod check;
 pub mod cleanlab_peer;
 pub mod corrupt;
 pub mod embed;
@@ -92,6 +93,9 @@ pub enum Command {
     Reproduce(Box<reproduce::ReproduceArgs>),
     /// Pretrained backbone weights: `weights install efficientnet-lite0`.
     Weights(embed::WeightsArgs),
+    /// Check a dataset's images for dark, light, blurry, low-information, odd-aspect,
+    /// odd-size and grey-in-colour images (CleanVision's checks), without training.
+    Check(check::CheckArgs),
 }
 
 /// What the binary does with a parsed command line that is not the window's.
@@ -114,6 +118,7 @@ pub fn dispatch(cli: Cli) -> Dispatch {
         Some(Command::Bench(a)) => done(bench::run(&a)),
         Some(Command::Reproduce(a)) => done(reproduce::run(&a)),
         Some(Command::Weights(a)) => done(embed::weights_command(&a)),
+        Some(Command::Check(a)) => done(check::check_command(&a)),
         Some(Command::Gui { path }) => Dispatch::Window(path.or(cli.path)),
         None => Dispatch::Window(cli.path),
     }

@@ -53,6 +53,18 @@ pub enum Source {
     Memory,
 }
 
+/// What a sample's file was before it was converted to the set's shape: its size and whether
+/// it was stored grey (the image-property checks' file checks, [`super::quality`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Original {
+    pub width: u32,
+    pub height: u32,
+    pub grey: bool,
+    /// The pixel checks' statistics of the file's own pixels, where the stored ones differ
+    /// (another size, or a grey file stored as RGB); None where they are the same pixels.
+    pub stats: Option<super::quality::PixelStats>,
+}
+
 /// A file that could not be used, and why. Loading goes on without it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Skipped {
@@ -73,6 +85,9 @@ pub struct Dataset {
     /// (an id is a lossy UTF-8 string, a file name need not be UTF-8). Empty when every id is
     /// the file's relative path.
     files: Vec<PathBuf>,
+    /// Each sample's file as it was ([`Original`]); empty when the set was not read from
+    /// image files (IDX, CIFAR-10, memory).
+    originals: Vec<Original>,
     /// Files found but not loaded (corrupt, unreadable, not an image, ...).
     pub skipped: Vec<Skipped>,
 }
@@ -122,6 +137,7 @@ impl Dataset {
             labels,
             ids,
             files: Vec::new(),
+            originals: Vec::new(),
             skipped: Vec::new(),
         })
     }
@@ -137,6 +153,23 @@ impl Dataset {
         }
         self.files = files;
         Ok(self)
+    }
+
+    /// Attach each sample's file as it was (its size and colour type, [`Original`]).
+    pub fn with_originals(mut self, originals: Vec<Original>) -> Result<Self> {
+        if originals.len() != self.len() {
+            return Err(Error::data(
+                PathBuf::from(&self.name),
+                format!("{} file sizes for {} samples", originals.len(), self.len()),
+            ));
+        }
+        self.originals = originals;
+        Ok(self)
+    }
+
+    /// Each sample's file as it was; empty for sets not read from image files.
+    pub fn originals(&self) -> &[Original] {
+        &self.originals
     }
 
     pub fn len(&self) -> usize {
@@ -216,6 +249,11 @@ impl Dataset {
                 Vec::new()
             } else {
                 indices.iter().map(|&i| self.files[i].clone()).collect()
+            },
+            originals: if self.originals.is_empty() {
+                Vec::new()
+            } else {
+                indices.iter().map(|&i| self.originals[i]).collect()
             },
             skipped: self.skipped.clone(),
         }

@@ -14,6 +14,8 @@ use image::imageops::{self, FilterType};
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 use rayon::prelude::*;
 
+use super::dataset::Original;
+use super::quality::PixelStats;
 use super::{Dataset, ImageShape, LoadOptions, Loaded, Skipped, Source};
 use crate::error::{Error, Result};
 
@@ -218,28 +220,30 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
     // 3. Decode each file straight into its slot of the pixel storage.
     let len = shape.len();
     let mut pixels = vec![0u8; entries.len() * len];
-    let results: Vec<Option<String>> = pixels
+    let results: Vec<std::result::Result<Original, String>> = pixels
         .par_chunks_mut(len)
         .zip(entries.par_iter())
         .with_min_len(16)
-        .map(|(out, e)| guarded(|| decode_into(&root.join(&e.rel), shape, out)).err())
+        .map(|(out, e)| guarded(|| decode_into(&root.join(&e.rel), shape, out)))
         .collect();
 
     // 4. Drop the failures (compacting the storage in place) and number the classes.
     let mut kept = 0;
     let mut loaded = vec![0usize; folders.len()];
     let mut kept_entries = Vec::with_capacity(entries.len());
+    let mut originals = Vec::with_capacity(entries.len());
     for (i, (e, r)) in entries.into_iter().zip(results).enumerate() {
         match r {
-            None => {
+            Ok(original) => {
                 if kept != i {
                     pixels.copy_within(i * len..(i + 1) * len, kept * len);
                 }
                 loaded[e.folder] += 1;
                 kept_entries.push(e);
+                originals.push(original);
                 kept += 1;
             }
-            Some(reason) => skipped.push(Skipped {
+            Err(reason) => skipped.push(Skipped {
                 path: root.join(&e.rel),
                 reason,
             }),
@@ -283,7 +287,8 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         pixels,
         labels,
         ids,
-    )?;
+    )?
+    .with_originals(originals)?;
     if let Some(files) = files {
         data = data.with_files(files)?;
     }
@@ -570,8 +575,12 @@ fn guarded<T>(
 }
 
 /// Decode one file, convert it to `shape` (gray or RGB, alpha dropped, 16-bit scaled to 8) and
-/// write it into `out` (`shape.len()` bytes).
-fn decode_into(path: &Path, shape: ImageShape, out: &mut [u8]) -> std::result::Result<(), String> {
+/// write it into `out` (`shape.len()` bytes); what the file was comes back.
+fn decode_into(
+    path: &Path,
+    shape: ImageShape,
+    out: &mut [u8],
+) -> std::result::Result<Original, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let format = sniff(&bytes, path)?;
     let (dec, _) = open_decoder(Cursor::new(&bytes[..]), format)?;
@@ -580,8 +589,18 @@ fn decode_into(path: &Path, shape: ImageShape, out: &mut [u8]) -> std::result::R
         return Err("truncated JPEG: the data ends before the end-of-image marker".into());
     }
     drop(bytes);
+    let grey = !img.color().has_color();
+    let own = img.width() as usize == shape.width
+        && img.height() as usize == shape.height
+        && (shape.channels == 1) == grey;
+    let original = Original {
+        width: img.width(),
+        height: img.height(),
+        grey,
+        stats: (!own).then(|| PixelStats::of_image(&img)),
+    };
     convert_into(img, shape, out);
-    Ok(())
+    Ok(original)
 }
 
 /// Bring a decoded image to `shape`: channel conversion on the side with fewer channels, resize

@@ -11,12 +11,13 @@ pub(crate) mod fixtures;
 pub mod idx;
 pub mod image_folder;
 pub mod memory;
+pub mod quality;
 pub mod truth;
 pub mod watermark;
 
 use std::path::{Path, PathBuf};
 
-pub use dataset::{Dataset, ImageShape, Skipped, Source};
+pub use dataset::{Dataset, ImageShape, Original, Skipped, Source};
 
 use crate::error::{Error, Result};
 

@@ -1,8 +1,11 @@
 //! The tables a run exports for people and scripts: `samples.csv` (one row per sample),
 //! `clean.txt` (the ids to train on) and `flagged.txt` (the others, highest score first), both
-//! following the user's decisions where there are some, and `labels.csv`.
+//! following the user's decisions where there are some, `labels.csv`, and `image_issues.csv`
+//! (the image-property checks of a loaded set).
 
 use super::run_file::RunFile;
+use crate::data::quality::{ImageIssue, ImageIssues};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::learner::ModelKind;
 
@@ -13,6 +16,42 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// `image_issues.csv`: the samples of `data` with an image-property issue (every sample with
+/// `all`; [`crate::data::quality`]), in the set's order: id, given class, the issues
+/// (`;`-separated keys) and every check's score (lower is worse; empty where a check does not
+/// apply: the file checks on sets without file sizes).
+pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> String {
+    let scored: Vec<ImageIssue> = ImageIssue::ALL
+        .into_iter()
+        .filter(|&k| k != ImageIssue::Grey)
+        .collect();
+    let mut s = String::from("id,given,issues");
+    for k in &scored {
+        s.push_str(&format!(",{}_score", k.key()));
+    }
+    s.push('\n');
+    for i in 0..issues.len().min(data.len()) {
+        let found = issues.of(i);
+        if found.is_empty() && !all {
+            continue;
+        }
+        let keys: Vec<&str> = found.into_iter().map(ImageIssue::key).collect();
+        s.push_str(&csv_field(data.id(i)));
+        s.push(',');
+        s.push_str(&csv_field(data.class_name(data.label(i))));
+        s.push(',');
+        s.push_str(&keys.join(";"));
+        for &k in &scored {
+            s.push(',');
+            if let Some(v) = issues.score(i, k) {
+                s.push_str(&format!("{v:.4}"));
+            }
+        }
+        s.push('\n');
+    }
+    s
 }
 
 /// `samples.csv`: one row per sample: path, given label, predicted, p(given), the loss of every

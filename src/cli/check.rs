@@ -1,0 +1,104 @@
+//! `itlm-inspector check DATA`: the image-property checks of a dataset (CleanVision's dark,
+//! light, blurry, low information, odd aspect ratio and odd size, and grey images in a colour
+//! set; [`crate::data::quality`]), without training: the counts, the first few of each kind,
+//! and with `--out` the table of every flagged image.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::data::quality::{ImageIssue, ImageIssues};
+use crate::data::{self, LoadOptions};
+use crate::error::Result;
+use crate::export::tables::image_issues_csv;
+use crate::export::{check_outside_datasets, write_atomic, Overwrite};
+
+/// Images of each kind the summary names.
+const NAMED: usize = 5;
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// The dataset: an image folder, an IDX or CIFAR-10 directory (only read).
+    pub data: PathBuf,
+    /// Write the flagged images as CSV here (id, given class, issues, every check's score).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write every image to --out, not only the flagged ones.
+    #[arg(long)]
+    pub all: bool,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn check_command(a: &CheckArgs) -> Result<()> {
+    let t = Instant::now();
+    let loaded = data::load(&a.data, &LoadOptions::default())?;
+    let train = loaded.train;
+    if let Some(out) = &a.out {
+        check_outside_datasets(out, [&train.source])?;
+        if !a.force && out.exists() {
+            return Err(crate::Error::data(
+                out,
+                "already exists; pass --force to replace it",
+            ));
+        }
+    }
+    let load_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let issues = ImageIssues::find(&train);
+    println!(
+        "{}: {} (loaded in {load_secs:.2} s, checked in {:.2} s)",
+        a.data.display(),
+        train.summary(),
+        t.elapsed().as_secs_f64()
+    );
+    println!(
+        "image issues: {} of {} images ({})",
+        issues.any(),
+        train.len(),
+        issues.summary()
+    );
+    if train.originals().is_empty() {
+        println!("  (not an image folder: the file checks, odd size / aspect ratio / grey, do not apply)");
+    }
+    for k in ImageIssue::ALL {
+        let n = issues.count(k);
+        if n == 0 {
+            continue;
+        }
+        let mut ids: Vec<usize> = (0..train.len()).filter(|&i| issues.has(i, k)).collect();
+        // The worst first, where the check has a score.
+        ids.sort_by(|&x, &y| {
+            let s = |i| issues.score(i, k).unwrap_or(0.0);
+            s(x).total_cmp(&s(y))
+        });
+        let shown: Vec<&str> = ids.iter().take(NAMED).map(|&i| train.id(i)).collect();
+        let more = n.saturating_sub(NAMED);
+        println!(
+            "  {}: {}{}",
+            k.name(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(out) = &a.out {
+        let overwrite = if a.force {
+            Overwrite::Allow
+        } else {
+            Overwrite::Refuse
+        };
+        write_atomic(
+            out,
+            image_issues_csv(&train, &issues, a.all).as_bytes(),
+            overwrite,
+        )?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,642 @@
+//! Image-property issues, as cleanlab's CleanVision defines them: dark, light, blurry, low
+//! information, odd aspect ratio, odd size, and (a change) grey images in a colour set.
+//!
+//! These find bad images a loss cannot: a photo too dark to show its class, a blurred or
+//! near-blank frame, a thumbnail among photos, a scanned page in landscape among portraits.
+//! Each check follows CleanVision 0.3's definition and default threshold
+//! (`issue_managers/image_property.py`):
+//! - **dark**: the 99th percentile of the pixels' brightness (`sqrt(0.241 R^2 + 0.691 G^2 +
+//!   0.068 B^2) / 255`, a grey pixel's value / 255) under 0.32;
+//! - **light**: 1 - the 5th percentile of the brightness under 0.05;
+//! - **low information**: 0.1 x the entropy of the image's histogram (bits; RGB: the three
+//!   channels' histograms as one, as PIL's `Image.entropy`) under 0.3;
+//! - **blurry**: the image at most 64 pixels on a side, as grey; `1 - exp(-0.01 s)` of the
+//!   standard deviation `s` of its 3x3 edge filter (PIL's FIND_EDGES, clipped to 0..255,
+//!   the border copied), plus `1 - exp(-0.01 h)` of the standard deviation `h` of its
+//!   256-bin histogram counts where that exceeds 0.18 (a flat image is low information, not
+//!   blurry), capped at 1, under 0.29;
+//! - **odd aspect ratio**: `min(w / h, h / w)` of the file's size under 0.35;
+//! - **odd size**: `sqrt(w h)` of the file's size outside the quartiles +- 3 inter-quartile
+//!   ranges (CleanVision's score: the distance from their middle over their width, under
+//!   0.5; when every size but a few is the same, any other size);
+//! - **grey in a colour set**: an image stored grey where most of the set is colour.
+//!   (CleanVision flags every grey image, which in a grey set such as Fashion-MNIST is every
+//!   image; here a grey set has none.)
+//!
+//! The checks look at each file's own pixels (computed while an image folder loads, where the
+//! stored pixels differ from the file's: another size, a grey file in an RGB set; files over
+//! 4 megapixels at 2048 pixels a side) or the stored ones (IDX, CIFAR-10, files already of the
+//! set's shape); size, aspect and grey at the files' own sizes and colour types
+//! ([`super::dataset::Original`]), which only image folders have. Where this differs from
+//! CleanVision: the blur check shrinks by area averaging (PIL: bicubic), an RGBA file counts
+//! as RGB.
+
+use rayon::prelude::*;
+
+use super::Dataset;
+
+/// One kind of image-property issue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ImageIssue {
+    Dark,
+    Light,
+    Blurry,
+    LowInformation,
+    OddAspect,
+    OddSize,
+    Grey,
+}
+
+impl ImageIssue {
+    /// Every kind, in the order tables and menus list them.
+    pub const ALL: [ImageIssue; 7] = [
+        ImageIssue::Dark,
+        ImageIssue::Light,
+        ImageIssue::Blurry,
+        ImageIssue::LowInformation,
+        ImageIssue::OddAspect,
+        ImageIssue::OddSize,
+        ImageIssue::Grey,
+    ];
+
+    /// A short name (tables, filters).
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageIssue::Dark => "dark",
+            ImageIssue::Light => "light",
+            ImageIssue::Blurry => "blurry",
+            ImageIssue::LowInformation => "low information",
+            ImageIssue::OddAspect => "odd aspect ratio",
+            ImageIssue::OddSize => "odd size",
+            ImageIssue::Grey => "grey in a colour set",
+        }
+    }
+
+    /// The name as one token (a CSV column's).
+    pub fn key(self) -> &'static str {
+        match self {
+            ImageIssue::Dark => "dark",
+            ImageIssue::Light => "light",
+            ImageIssue::Blurry => "blurry",
+            ImageIssue::LowInformation => "low_information",
+            ImageIssue::OddAspect => "odd_aspect_ratio",
+            ImageIssue::OddSize => "odd_size",
+            ImageIssue::Grey => "grey",
+        }
+    }
+
+    /// What the check measures, in a sentence (hover texts).
+    pub fn help(self) -> &'static str {
+        match self {
+            ImageIssue::Dark => {
+                "The brightest 1% of its pixels are under 32% brightness (CleanVision's dark)"
+            }
+            ImageIssue::Light => {
+                "Even its darkest 5% of pixels are over 95% brightness (CleanVision's light)"
+            }
+            ImageIssue::Blurry => {
+                "Few or weak edges at 64 pixels a side, without being flat (CleanVision's blurry)"
+            }
+            ImageIssue::LowInformation => {
+                "Its histogram's entropy is under 3 bits: near-blank or few values \
+                 (CleanVision's low information)"
+            }
+            ImageIssue::OddAspect => {
+                "The file is over 2.9 times as wide as high, or as high as wide \
+                 (CleanVision's odd aspect ratio)"
+            }
+            ImageIssue::OddSize => {
+                "The file's size (the square root of its area) lies more than 3 inter-quartile \
+                 ranges outside the set's quartiles (CleanVision's odd size)"
+            }
+            ImageIssue::Grey => "A grey image where most of the set is colour",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// CleanVision's default thresholds: a score under its threshold is an issue.
+const DARK: f32 = 0.32;
+const LIGHT: f32 = 0.05;
+const LOW_INFORMATION: f32 = 0.3;
+const ENTROPY_FACTOR: f32 = 0.1;
+const BLURRY: f32 = 0.29;
+const BLUR_FACTOR: f32 = 0.01;
+const BLUR_COLOUR: f32 = 0.18;
+const ODD_ASPECT: f32 = 0.35;
+const ODD_SIZE_IQR: f64 = 3.0;
+/// The largest side the blur check looks at.
+const BLUR_SIDE: usize = 64;
+/// Files of more pixels are checked at 2048 pixels a side (a 4-megapixel image's brightness
+/// percentiles and histogram stand for a 50-megapixel one's).
+pub const FULL_PIXELS: usize = 1 << 22;
+
+/// The pixel statistics of one image.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PixelStats {
+    /// Brightness percentiles, 0..1.
+    pub brightness_p99: f32,
+    pub brightness_p5: f32,
+    /// Entropy of the histogram, bits.
+    pub entropy: f32,
+    /// Standard deviation of the edge image at most 64 pixels a side.
+    pub edges_std: f32,
+    /// Standard deviation of the grey histogram's 256 counts (at that size).
+    pub grey_hist_std: f32,
+}
+
+impl PixelStats {
+    /// The statistics of `pixels`, an `h x w x c` image (c 1 or 3).
+    pub fn of(pixels: &[u8], h: usize, w: usize, c: usize) -> Self {
+        let n = h * w;
+        let mut bright: Vec<f32> = if c == 1 {
+            pixels.iter().map(|&v| v as f32 / 255.0).collect()
+        } else {
+            pixels
+                .chunks_exact(3)
+                .map(|p| {
+                    let (r, g, b) = (p[0] as f32, p[1] as f32, p[2] as f32);
+                    (0.241 * r * r + 0.691 * g * g + 0.068 * b * b).sqrt() / 255.0
+                })
+                .collect()
+        };
+        let brightness_p99 = percentile(&mut bright, 99.0);
+        let brightness_p5 = percentile(&mut bright, 5.0);
+        let mut hist = vec![0u64; 256 * c];
+        for (i, &v) in pixels.iter().enumerate() {
+            hist[(i % c) * 256 + v as usize] += 1;
+        }
+        let entropy = entropy(&hist);
+        let grey = to_grey(pixels, c);
+        let (gh, gw, small) = shrink(&grey, h, w, BLUR_SIDE);
+        let edges = find_edges(&small, gh, gw);
+        let edges_std = std_dev(edges.iter().map(|&v| v as f64)) as f32;
+        let mut ghist = [0u64; 256];
+        for &v in &small {
+            ghist[v as usize] += 1;
+        }
+        let grey_hist_std = std_dev(ghist.iter().map(|&v| v as f64)) as f32;
+        debug_assert_eq!(bright.len(), n);
+        Self {
+            brightness_p99,
+            brightness_p5,
+            entropy,
+            edges_std,
+            grey_hist_std,
+        }
+    }
+
+    /// The statistics of a decoded file: its own pixels, as RGB or grey (alpha dropped,
+    /// 16 bits scaled to 8); one of more than [`FULL_PIXELS`] pixels first shrunk to fit
+    /// 2048 pixels a side.
+    pub fn of_image(img: &image::DynamicImage) -> Self {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let img = if w * h > FULL_PIXELS {
+            std::borrow::Cow::Owned(img.resize(2048, 2048, image::imageops::FilterType::Triangle))
+        } else {
+            std::borrow::Cow::Borrowed(img)
+        };
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        if img.color().has_color() {
+            Self::of(img.to_rgb8().as_raw(), h, w, 3)
+        } else {
+            Self::of(img.to_luma8().as_raw(), h, w, 1)
+        }
+    }
+
+    /// CleanVision's score of `issue` from these statistics (lower is worse), for the pixel
+    /// checks; None for the file checks.
+    pub fn score(&self, issue: ImageIssue) -> Option<f32> {
+        Some(match issue {
+            ImageIssue::Dark => self.brightness_p99,
+            ImageIssue::Light => 1.0 - self.brightness_p5,
+            ImageIssue::LowInformation => (ENTROPY_FACTOR * self.entropy).min(1.0),
+            ImageIssue::Blurry => {
+                let blur = 1.0 - (-self.edges_std * BLUR_FACTOR).exp();
+                let mut flat = 1.0 - (-self.grey_hist_std * BLUR_FACTOR).exp();
+                if flat <= BLUR_COLOUR {
+                    flat = 0.0;
+                }
+                (blur + flat).min(1.0)
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// numpy's `percentile` (linear interpolation between the two nearest ranks) of `v`, which it
+/// reorders.
+fn percentile(v: &mut [f32], p: f64) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let pos = p / 100.0 * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let frac = (pos - lo as f64) as f32;
+    let (_, &mut a, rest) = v.select_nth_unstable_by(lo, f32::total_cmp);
+    let b = rest.iter().copied().min_by(f32::total_cmp).unwrap_or(a);
+    a + (b - a) * frac
+}
+
+/// Shannon entropy in bits of a histogram's counts.
+fn entropy(hist: &[u64]) -> f32 {
+    let total: u64 = hist.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let t = total as f64;
+    -hist
+        .iter()
+        .filter(|&&h| h > 0)
+        .map(|&h| {
+            let p = h as f64 / t;
+            p * p.log2()
+        })
+        .sum::<f64>() as f32
+}
+
+/// PIL's RGB to L conversion (ITU-R 601-2 luma, rounded), or the grey values as they are.
+fn to_grey(pixels: &[u8], c: usize) -> Vec<u8> {
+    if c == 1 {
+        return pixels.to_vec();
+    }
+    pixels
+        .chunks_exact(3)
+        .map(|p| {
+            ((p[0] as u32 * 19595 + p[1] as u32 * 38470 + p[2] as u32 * 7471 + 0x8000) >> 16) as u8
+        })
+        .collect()
+}
+
+/// The grey image at most `side` pixels on its longer side (CleanVision: the size divided by
+/// `longer / side`, floored, at least 1), by area averaging.
+fn shrink(grey: &[u8], h: usize, w: usize, side: usize) -> (usize, usize, Vec<u8>) {
+    let longer = h.max(w);
+    if longer <= side || h == 0 || w == 0 {
+        return (h, w, grey.to_vec());
+    }
+    let ratio = longer as f64 / side as f64;
+    let nh = ((h as f64 / ratio).floor() as usize).max(1);
+    let nw = ((w as f64 / ratio).floor() as usize).max(1);
+    let mut out = Vec::with_capacity(nh * nw);
+    for y in 0..nh {
+        let (y0, y1) = (y * h / nh, ((y + 1) * h / nh).max(y * h / nh + 1));
+        for x in 0..nw {
+            let (x0, x1) = (x * w / nw, ((x + 1) * w / nw).max(x * w / nw + 1));
+            let mut sum = 0u64;
+            for row in grey[y0 * w..y1 * w].chunks_exact(w) {
+                sum += row[x0..x1].iter().map(|&v| v as u64).sum::<u64>();
+            }
+            let cnt = ((y1 - y0) * (x1 - x0)) as u64;
+            out.push(((sum + cnt / 2) / cnt) as u8);
+        }
+    }
+    (nh, nw, out)
+}
+
+/// PIL's FIND_EDGES (the 3x3 kernel 8 at the centre, -1 around it), clipped to 0..255; the
+/// one-pixel border is the input's, as PIL leaves it.
+fn find_edges(g: &[u8], h: usize, w: usize) -> Vec<u8> {
+    let mut out = g.to_vec();
+    if h < 3 || w < 3 {
+        return out;
+    }
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let mut s = 9 * g[y * w + x] as i32;
+            for dy in 0..3 {
+                for dx in 0..3 {
+                    s -= g[(y + dy - 1) * w + x + dx - 1] as i32;
+                }
+            }
+            out[y * w + x] = s.clamp(0, 255) as u8;
+        }
+    }
+    out
+}
+
+/// Population standard deviation.
+fn std_dev(v: impl Iterator<Item = f64> + Clone) -> f64 {
+    let (n, sum) = v.clone().fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
+    if n == 0 {
+        return 0.0;
+    }
+    let mean = sum / n as f64;
+    (v.map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64).sqrt()
+}
+
+/// The image-property issues of a set.
+#[derive(Clone, Debug, Default)]
+pub struct ImageIssues {
+    /// Each sample's pixel statistics.
+    pub stats: Vec<PixelStats>,
+    /// Each sample's issues, one bit per [`ImageIssue`].
+    flags: Vec<u8>,
+    /// The file checks' scores, when the set has its files' sizes: aspect ratio and size.
+    aspect: Vec<f32>,
+    size: Vec<f32>,
+}
+
+impl ImageIssues {
+    /// Check every image of `data` (in parallel).
+    pub fn find(data: &Dataset) -> Self {
+        let s = data.shape;
+        let originals = data.originals();
+        let stats: Vec<PixelStats> = (0..data.len())
+            .into_par_iter()
+            .with_min_len(64)
+            .map(|i| match originals.get(i).and_then(|o| o.stats) {
+                Some(st) => st,
+                None => PixelStats::of(data.image(i), s.height, s.width, s.channels),
+            })
+            .collect();
+        let mut flags: Vec<u8> = stats
+            .iter()
+            .map(|st| {
+                [
+                    ImageIssue::Dark,
+                    ImageIssue::Light,
+                    ImageIssue::LowInformation,
+                    ImageIssue::Blurry,
+                ]
+                .iter()
+                .filter(|&&k| st.score(k).is_some_and(|v| v < threshold(k)))
+                .fold(0u8, |f, &k| f | k.bit())
+            })
+            .collect();
+        let (mut aspect, mut size) = (Vec::new(), Vec::new());
+        if originals.len() == data.len() && !originals.is_empty() {
+            aspect = originals
+                .iter()
+                .map(|o| {
+                    let (w, h) = (o.width.max(1) as f32, o.height.max(1) as f32);
+                    (w / h).min(h / w)
+                })
+                .collect();
+            let sides: Vec<f64> = originals
+                .iter()
+                .map(|o| (o.width as f64).sqrt() * (o.height as f64).sqrt())
+                .collect();
+            let (scores, limit) = odd_size_scores(&sides);
+            size = scores;
+            let colour = originals.iter().filter(|o| !o.grey).count();
+            let colour_set = 2 * colour > originals.len();
+            for (i, o) in originals.iter().enumerate() {
+                if aspect[i] < ODD_ASPECT {
+                    flags[i] |= ImageIssue::OddAspect.bit();
+                }
+                if size[i] < limit {
+                    flags[i] |= ImageIssue::OddSize.bit();
+                }
+                if colour_set && o.grey {
+                    flags[i] |= ImageIssue::Grey.bit();
+                }
+            }
+        }
+        Self {
+            stats,
+            flags,
+            aspect,
+            size,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty()
+    }
+
+    /// Whether sample `i` has `issue`.
+    pub fn has(&self, i: usize, issue: ImageIssue) -> bool {
+        self.flags.get(i).is_some_and(|f| f & issue.bit() != 0)
+    }
+
+    /// Sample `i`'s issues, in [`ImageIssue::ALL`]'s order.
+    pub fn of(&self, i: usize) -> Vec<ImageIssue> {
+        ImageIssue::ALL
+            .into_iter()
+            .filter(|&k| self.has(i, k))
+            .collect()
+    }
+
+    /// Whether each sample has `issue`.
+    pub fn mask(&self, issue: ImageIssue) -> Vec<bool> {
+        (0..self.len()).map(|i| self.has(i, issue)).collect()
+    }
+
+    /// How many samples have `issue`.
+    pub fn count(&self, issue: ImageIssue) -> usize {
+        self.flags.iter().filter(|&&f| f & issue.bit() != 0).count()
+    }
+
+    /// How many samples have any issue.
+    pub fn any(&self) -> usize {
+        self.flags.iter().filter(|&&f| f != 0).count()
+    }
+
+    /// Sample `i`'s CleanVision score of `issue` (lower is worse; None where the set has no
+    /// file sizes for a file check).
+    pub fn score(&self, i: usize, issue: ImageIssue) -> Option<f32> {
+        match issue {
+            ImageIssue::OddAspect => self.aspect.get(i).copied(),
+            ImageIssue::OddSize => self.size.get(i).copied(),
+            ImageIssue::Grey => None,
+            k => self.stats.get(i).and_then(|s| s.score(k)),
+        }
+    }
+
+    /// "12 dark, 3 blurry" (the kinds found, in order), or "none".
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = ImageIssue::ALL
+            .into_iter()
+            .filter_map(|k| match self.count(k) {
+                0 => None,
+                n => Some(format!("{n} {}", k.name())),
+            })
+            .collect();
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+fn threshold(k: ImageIssue) -> f32 {
+    match k {
+        ImageIssue::Dark => DARK,
+        ImageIssue::Light => LIGHT,
+        ImageIssue::LowInformation => LOW_INFORMATION,
+        ImageIssue::Blurry => BLURRY,
+        ImageIssue::OddAspect => ODD_ASPECT,
+        _ => 0.0,
+    }
+}
+
+/// CleanVision's odd-size scores of the sizes (`sqrt(w h)`) and the score under which a size
+/// is odd: 1 - the distance from the middle of `q1 - 3 iqr .. q3 + 3 iqr` over that range's
+/// width (under 0.5 is outside it); when the range is empty (most sizes equal), over the
+/// middle itself, and any size off it is odd.
+fn odd_size_scores(sides: &[f64]) -> (Vec<f32>, f32) {
+    let mut sorted: Vec<f32> = sides.iter().map(|&v| v as f32).collect();
+    let q1 = percentile(&mut sorted, 25.0) as f64;
+    let q3 = percentile(&mut sorted, 75.0) as f64;
+    let iqr = q3 - q1;
+    let (lo, hi) = (q1 - ODD_SIZE_IQR * iqr, q3 + ODD_SIZE_IQR * iqr);
+    let mid = (lo + hi) / 2.0;
+    let gap = hi - lo;
+    let (norm, limit) = if gap > 0.0 {
+        (gap, 0.5)
+    } else {
+        (mid.max(f64::MIN_POSITIVE), 1.0)
+    };
+    let scores = sides
+        .iter()
+        .map(|&s| (1.0 - ((s - mid).abs() / norm).clamp(0.0, 1.0)) as f32)
+        .collect();
+    (scores, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(pixels: &[u8], h: usize, w: usize, c: usize) -> PixelStats {
+        PixelStats::of(pixels, h, w, c)
+    }
+
+    #[test]
+    fn percentile_interpolates_as_numpy_does() {
+        let mut v: Vec<f32> = (0..=10).map(|x| x as f32).collect();
+        assert_eq!(percentile(&mut v, 50.0), 5.0);
+        let mut v = vec![4.0, 1.0, 3.0, 2.0];
+        // numpy.percentile([1, 2, 3, 4], 99) = 3.97
+        assert!((percentile(&mut v, 99.0) - 3.97).abs() < 1e-5);
+        assert!((percentile(&mut v, 5.0) - 1.15).abs() < 1e-5);
+        assert_eq!(percentile(&mut [], 5.0), 0.0);
+    }
+
+    #[test]
+    fn entropy_of_a_histogram_in_bits() {
+        assert_eq!(entropy(&[10, 0, 0]), 0.0);
+        assert!((entropy(&[5, 5]) - 1.0).abs() < 1e-6);
+        assert!((entropy(&[1; 256]) - 8.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn edges_follow_pil_s_kernel_and_keep_the_border() {
+        // A bright pixel in the middle of a dark 3x3: 8 * 200 at the centre, border kept.
+        let g = [0, 0, 0, 0, 200, 0, 0, 0, 0];
+        let e = find_edges(&g, 3, 3);
+        assert_eq!(e[4], 255);
+        assert_eq!(&e[..4], &[0, 0, 0, 0]);
+        // A flat image has no edges inside.
+        let e = find_edges(&[90; 25], 5, 5);
+        assert_eq!(e[12], 0);
+        assert_eq!(e[0], 90);
+    }
+
+    #[test]
+    fn shrink_keeps_small_images_and_floors_large_ones() {
+        let (h, w, v) = shrink(&[7; 30 * 20], 30, 20, 64);
+        assert_eq!((h, w, v.len()), (30, 20, 600));
+        let g: Vec<u8> = (0..200 * 100).map(|i| (i % 256) as u8).collect();
+        let (h, w, v) = shrink(&g, 200, 100, 64);
+        assert_eq!((h, w), (64, 32));
+        assert_eq!(v.len(), 64 * 32);
+    }
+
+    /// A textured colour image: no issue; the same image darkened, lightened, blurred flat or
+    /// made blank is flagged for that, and only that.
+    #[test]
+    fn each_pixel_check_flags_what_it_names() {
+        let (h, w) = (48, 48);
+        let mut img = vec![0u8; h * w * 3];
+        let mut s = 12345u32;
+        for (i, p) in img.iter_mut().enumerate() {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            let base = ((i / 3 % w) * 4 + (i / 3 / w) * 2) as u32;
+            *p = ((base + (s >> 24)) % 256) as u8;
+        }
+        let flagged = |px: &[u8]| -> Vec<ImageIssue> {
+            let st = stats(px, h, w, 3);
+            [
+                ImageIssue::Dark,
+                ImageIssue::Light,
+                ImageIssue::LowInformation,
+                ImageIssue::Blurry,
+            ]
+            .into_iter()
+            .filter(|&k| st.score(k).is_some_and(|v| v < threshold(k)))
+            .collect()
+        };
+        assert_eq!(flagged(&img), vec![]);
+        let dark: Vec<u8> = img.iter().map(|&v| (v as f32 * 0.15) as u8).collect();
+        assert_eq!(flagged(&dark), vec![ImageIssue::Dark]);
+        let light: Vec<u8> = img
+            .iter()
+            .map(|&v| 255 - ((255 - v) as f32 * 0.04) as u8)
+            .collect();
+        assert!(
+            flagged(&light).contains(&ImageIssue::Light),
+            "{:?}",
+            flagged(&light)
+        );
+        let blank = vec![128u8; h * w * 3];
+        assert!(flagged(&blank).contains(&ImageIssue::LowInformation));
+        assert!(
+            !flagged(&blank).contains(&ImageIssue::Blurry),
+            "flat is not blurry"
+        );
+        // Blurred (a 9x9 box, three times), the texture's edges are gone. (Whether the blur
+        // score then crosses 0.29 depends on the border, which PIL's edge filter keeps, and on
+        // the histogram's spread; the real-photo test checks blurred photos,
+        // tests/image_issues_real.rs.)
+        let mut blurred = img.clone();
+        for _ in 0..3 {
+            let src = blurred.clone();
+            for y in 0..h {
+                for x in 0..w {
+                    for c in 0..3 {
+                        let (mut sum, mut n) = (0u32, 0u32);
+                        for yy in y.saturating_sub(4)..(y + 5).min(h) {
+                            for xx in x.saturating_sub(4)..(x + 5).min(w) {
+                                sum += src[(yy * w + xx) * 3 + c] as u32;
+                                n += 1;
+                            }
+                        }
+                        blurred[(y * w + x) * 3 + c] = (sum / n) as u8;
+                    }
+                }
+            }
+        }
+        let edges = |px: &[u8]| stats(px, h, w, 3).edges_std;
+        assert!(
+            edges(&blurred) < 0.5 * edges(&img),
+            "{} vs {}",
+            edges(&blurred),
+            edges(&img)
+        );
+    }
+
+    #[test]
+    fn odd_size_is_outside_three_iqrs_and_any_size_off_a_common_one() {
+        let mut sides: Vec<f64> = (0..40).map(|i| 200.0 + i as f64).collect();
+        sides.push(16.0);
+        sides.push(2000.0);
+        let (scores, limit) = odd_size_scores(&sides);
+        let odd: Vec<usize> = (0..sides.len()).filter(|&i| scores[i] < limit).collect();
+        assert_eq!(odd, vec![40, 41]);
+        let mut same = vec![64.0; 30];
+        same.push(65.0);
+        let (scores, limit) = odd_size_scores(&same);
+        assert_eq!(limit, 1.0);
+        assert!(scores[30] < limit && scores[0] >= limit);
+    }
+}
