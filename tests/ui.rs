@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use egui_kittest::Harness;
+use itlm_inspector::data::quality::ImageIssue;
 use itlm_inspector::itlm::TauSchedule;
 use itlm_inspector::learner::ModelKind;
 use itlm_inspector::ui::command::ExportWhat;
@@ -2827,4 +2828,91 @@ fn the_run_reads_tau_from_the_data_and_the_slider_follows() {
         tau,
         "tau stays where it was"
     );
+}
+
+/// A colour PNG folder of two classes of textured images, two of them dark and one stored
+/// grey: the image checks run when it opens, the grid bar's "image issues" menu filters on
+/// each kind, and the detail panel names a sample's issues with its score.
+#[test]
+fn image_checks_run_on_opening_and_filter_the_grid() {
+    let data = tempfile::tempdir().unwrap();
+    let root = data.path();
+    let mut ids = Vec::new();
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..12u32 {
+            let img = image::RgbImage::from_fn(24, 24, |x, y| {
+                let v = ((x * 37 + y * 91 + i * 53) % 200 + 40) as u8;
+                image::Rgb([v, 255 - v, (v / 2 + 60 * (class == "b") as u8)])
+            });
+            let name = format!("{class}/{i:02}.png");
+            let img = match (class, i) {
+                // Dark: every value a seventh.
+                ("a", 3) | ("b", 5) => image::RgbImage::from_fn(24, 24, |x, y| {
+                    image::Rgb(img.get_pixel(x, y).0.map(|v| v / 7))
+                }),
+                _ => img,
+            };
+            if (class, i) == ("b", 9) {
+                image::imageops::grayscale(&img)
+                    .save(root.join(&name))
+                    .unwrap();
+            } else {
+                img.save(root.join(&name)).unwrap();
+            }
+            ids.push(name);
+        }
+    }
+    let mut h = harness(root);
+    step_until(&mut h, 60, "the image checks", |a| {
+        a.state.image_checks.is_some()
+    });
+    no_errors(&h);
+    let checks = h.state().state.image_checks.clone().unwrap();
+    let train = h.state().state.data.as_ref().unwrap().train.clone();
+    let flagged = |k: ImageIssue| -> Vec<&str> {
+        (0..train.len())
+            .filter(|&i| checks.issues.has(i, k))
+            .map(|i| train.id(i))
+            .collect()
+    };
+    assert_eq!(flagged(ImageIssue::Dark), vec!["a/03.png", "b/05.png"]);
+    assert_eq!(flagged(ImageIssue::Grey), vec!["b/09.png"]);
+    assert_eq!(checks.any_count, 3);
+    // (The darkened images' edges are a seventh as strong: blurry too.)
+    let note =
+        "Image checks (CleanVision's): 3 of 24 images (2 dark, 2 blurry, 1 grey in a colour set)";
+    let msgs: Vec<String> = h
+        .state()
+        .state
+        .messages
+        .iter()
+        .map(|m| m.text.clone())
+        .collect();
+    assert!(msgs.iter().any(|m| m.starts_with(note)), "{msgs:?}");
+    h.get_by_label_contains(note);
+    // After a round (the grids need a cut), the menu, then "dark (2)": the grid shows only
+    // those two.
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    h.get_by_label("image issues (3)").click();
+    h.run_steps(2);
+    h.get_by_label("dark (2)").click();
+    h.run_steps(3);
+    let within = h.state().state.filter.within.clone().expect("a filter");
+    assert_eq!(within.name, "dark");
+    assert_eq!(within.mask.iter().filter(|&&m| m).count(), 2);
+    h.get_by_label("image: dark");
+    // The detail of a dark image names the check and its score.
+    let i = train.ids().iter().position(|s| s == "a/03.png").unwrap();
+    h.state_mut().state.selected_sample = Some(i);
+    h.run_steps(3);
+    let score = checks.issues.score(i, ImageIssue::Dark).unwrap();
+    assert!(score < 0.32, "{score}");
+    h.get_by_label_contains(&format!("image: dark (score {score:.3})"));
 }

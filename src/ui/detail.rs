@@ -280,6 +280,10 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
             );
         }
     }
+    if let Some(text) = state.image_checks.as_ref().and_then(|c| c.describe(i)) {
+        ui.label(RichText::new(format!("image: {text}")).color(super::WARN))
+            .on_hover_text("The image checks it fails (CleanVision's definitions; a score under its threshold is an issue)");
+    }
     if let Some(found) = &state.similar {
         if let Some(d) = found.outlier_distance(i) {
             ui.label(

@@ -260,6 +260,46 @@ pub fn grid_bar_ui(
                 }
             }
         }
+        if let Some(c) = state.image_checks.as_ref().filter(|c| c.any_count > 0) {
+            let on = c
+                .kinds
+                .iter()
+                .map(|(_, _, m)| m)
+                .chain([&c.any])
+                .find(|m| f.within.as_ref() == Some(*m));
+            let title = match on {
+                Some(m) => format!("image: {}", m.name),
+                None => format!("image issues ({})", c.any_count),
+            };
+            ui.menu_button(title, |ui| {
+                let mut pick = |ui: &mut egui::Ui, m: &Membership, text: String, hover: &str| {
+                    let is_on = f.within.as_ref() == Some(m);
+                    if ui.selectable_label(is_on, text).on_hover_text(hover).clicked() {
+                        set(
+                            out,
+                            Filter {
+                                within: (!is_on).then(|| m.clone()),
+                                ..f.clone()
+                            },
+                        );
+                        ui.close();
+                    }
+                };
+                pick(
+                    ui,
+                    &c.any,
+                    format!("any ({})", c.any_count),
+                    "Only the images that fail any of the image checks (CleanVision's                      definitions and default thresholds; `itlm-inspector check` writes the                      table)",
+                );
+                for (k, n, m) in &c.kinds {
+                    pick(ui, m, format!("{} ({n})", k.name()), k.help());
+                }
+            })
+            .response
+            .on_hover_text(
+                "Images too dark, too light, blurry, near-blank, oddly shaped or sized, or grey                  in a colour set: bad training data a loss does not see",
+            );
+        }
         keep_with(ui, "path", 120.0);
         let l = ui.label("path");
         let r = ui

@@ -133,6 +133,7 @@ impl AppState {
         self.generation += 1;
         self.embeddings = None;
         self.similar = None;
+        self.check_images();
         self.reset_decisions();
         self.selected_round = None;
         self.selected_sample = None;

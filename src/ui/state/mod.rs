@@ -6,6 +6,7 @@
 
 pub mod autosave;
 pub mod decide;
+pub mod image_checks;
 pub mod loading;
 pub mod run;
 pub mod selection;
@@ -71,6 +72,9 @@ pub struct AppState {
     pub similar: Option<similar::Found>,
     similar_search: Option<similar::Search>,
     embeddings_read: Option<similar::CacheRead>,
+    /// The open dataset's image checks, once done.
+    pub image_checks: Option<image_checks::Checked>,
+    image_check_task: Option<image_checks::CheckTask>,
     noise_of: usize,
     view: ViewCache,
     repaint: Repaint,
@@ -102,6 +106,8 @@ impl AppState {
             similar: None,
             similar_search: None,
             embeddings_read: None,
+            image_checks: None,
+            image_check_task: None,
             noise_of: 0,
             view: ViewCache::default(),
             repaint,
@@ -189,6 +195,7 @@ impl AppState {
         self.poll_loading();
         self.poll_worker();
         self.poll_similar();
+        self.poll_image_checks();
         self.poll_run_embeddings();
         self.poll_autosave();
         self.estimate_noise();

@@ -85,7 +85,7 @@ pub struct ForGeneration<T> {
 
 impl<T: Send + 'static> ForGeneration<T> {
     /// Run `task` on a named thread for the dataset of `generation`.
-    fn spawn(
+    pub(super) fn spawn(
         name: &str,
         repaint: &Repaint,
         generation: u64,
@@ -100,7 +100,7 @@ impl<T: Send + 'static> ForGeneration<T> {
     /// The result of the task in `slot`, once it is done, taken out of the slot; None while it
     /// runs, and when it was started for an earlier dataset than `generation` (then it is
     /// dropped).
-    fn take_done(slot: &mut Option<Self>, generation: u64) -> Option<Result<T, String>> {
+    pub(super) fn take_done(slot: &mut Option<Self>, generation: u64) -> Option<Result<T, String>> {
         let t = slot.as_ref()?;
         let result = match t.task.poll() {
             Polled::Waiting => return None,
