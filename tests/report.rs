@@ -274,9 +274,10 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
         "a class name's markup went through"
     );
     assert!(
-        !lower.contains("onerror=alert"),
+        !lower.contains("<img src=x onerror=alert"),
         "a file name's markup went through"
     );
+    assert!(lower.contains("x&quot;&gt;&lt;img src=x onerror=alert(1)&gt;.png"));
     assert!(h.contains("&lt;script&gt;alert(1)&lt;\\script&gt;"));
     assert!(h.contains("it&#39;s &quot;quoted&quot; &amp; &lt;b&gt;bold&lt;/b&gt;"));
     for bad in ["http:", "https:", "href=", "url(", "@import"] {
@@ -287,6 +288,7 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
         "histograms",
         "confusion",
         "flagged",
+        "image-checks",
         "decisions",
         "config",
     ] {
@@ -303,8 +305,36 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
         n_flagged
     );
     assert_eq!(data_attr(&h, "<section id=\"flagged\"", "data-count"), top);
-    assert_eq!(h.matches("<figure class=\"sample\"").count(), top);
-    assert_eq!(tags["img"], top);
+    // The image checks: these flat 5x4 images hold one value each (0 bits of entropy: low
+    // information; the darker ones dark too), every one of them shown under its kinds.
+    let issues = itlm_inspector::data::quality::ImageIssues::find(&data);
+    assert_eq!(issues.any(), data.len());
+    let checks_at = h
+        .find("<section id=\"image-checks\"")
+        .expect("image checks");
+    let checks = &h[checks_at..];
+    let checks = &checks[..checks.find("</section>").unwrap()];
+    assert_eq!(
+        data_attr(&h, "<section id=\"image-checks\"", "data-count"),
+        issues.any()
+    );
+    let shown_checked: usize = itlm_inspector::data::quality::ImageIssue::ALL
+        .iter()
+        .map(|&k| issues.count(k).min(12))
+        .sum();
+    assert_eq!(
+        checks.matches("<figure class=\"sample\"").count(),
+        shown_checked
+    );
+    assert!(
+        checks.contains(">low information</td><td>24</td>"),
+        "{checks}"
+    );
+    assert_eq!(
+        h.matches("<figure class=\"sample\"").count(),
+        top + shown_checked
+    );
+    assert_eq!(tags["img"], top + shown_checked);
     // The thumbnails, highest loss first, are the samples' own pixels.
     for (k, &i) in flagged[..top].iter().enumerate() {
         let fig = format!("<figure class=\"sample\" data-index=\"{i}\">");
@@ -656,8 +686,12 @@ fn cli_report_and_ecosystem_exports() {
         data_attr(&h, "<section id=\"decisions\"", "data-decided"),
         4
     );
-    // Thumbnails from the reloaded folder.
-    assert_eq!(h.matches("data:image/png;base64,").count(), 6);
+    // Thumbnails from the reloaded folder: the top flagged, then the image checks'.
+    let checks_at = h
+        .find("<section id=\"image-checks\"")
+        .expect("image checks");
+    assert_eq!(h[..checks_at].matches("data:image/png;base64,").count(), 6);
+    assert!(h[checks_at..].matches("data:image/png;base64,").count() >= 12);
     // Again without --force: refused, the file kept.
     let o = Command::new(BIN)
         .arg("report")

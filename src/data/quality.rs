@@ -25,7 +25,7 @@
 //!
 //! The checks look at each file's own pixels (computed while an image folder loads, where the
 //! stored pixels differ from the file's: another size, a grey file in an RGB set; files over
-//! 4 megapixels at 2048 pixels a side) or the stored ones (IDX, CIFAR-10, files already of the
+//! 4 megapixels on a regular subsample of 4 megapixels) or the stored ones (IDX, CIFAR-10, files already of the
 //! set's shape); size, aspect and grey at the files' own sizes and colour types
 //! ([`super::dataset::Original`]), which only image folders have. Where this differs from
 //! CleanVision: the blur check shrinks by area averaging (PIL: bicubic), an RGBA file counts
@@ -130,8 +130,9 @@ const ODD_ASPECT: f32 = 0.35;
 const ODD_SIZE_IQR: f64 = 3.0;
 /// The largest side the blur check looks at.
 const BLUR_SIDE: usize = 64;
-/// Files of more pixels are checked at 2048 pixels a side (a 4-megapixel image's brightness
-/// percentiles and histogram stand for a 50-megapixel one's).
+/// Files of more pixels are checked on a regular subsample of at most this many (a
+/// 4-megapixel sample's brightness percentiles and histogram stand for a 50-megapixel
+/// image's).
 pub const FULL_PIXELS: usize = 1 << 22;
 
 /// The pixel statistics of one image.
@@ -190,21 +191,42 @@ impl PixelStats {
     }
 
     /// The statistics of a decoded file: its own pixels, as RGB or grey (alpha dropped,
-    /// 16 bits scaled to 8); one of more than [`FULL_PIXELS`] pixels first shrunk to fit
-    /// 2048 pixels a side.
+    /// 16 bits scaled to 8; 8-bit RGB and grey read in place, not copied); one of more than
+    /// [`FULL_PIXELS`] pixels read at every k-th pixel of every k-th row (k the smallest that
+    /// brings it under), so a 100-megapixel scan costs no second full-size buffer.
     pub fn of_image(img: &image::DynamicImage) -> Self {
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let img = if w * h > FULL_PIXELS {
-            std::borrow::Cow::Owned(img.resize(2048, 2048, image::imageops::FilterType::Triangle))
-        } else {
-            std::borrow::Cow::Borrowed(img)
+        let c = if img.color().has_color() { 3 } else { 1 };
+        let converted;
+        let raw: &[u8] = match (img, c) {
+            (image::DynamicImage::ImageRgb8(b), 3) => b.as_raw(),
+            (image::DynamicImage::ImageLuma8(b), 1) => b.as_raw(),
+            (_, 3) => {
+                converted = img.to_rgb8().into_raw();
+                &converted
+            }
+            _ => {
+                converted = img.to_luma8().into_raw();
+                &converted
+            }
         };
-        let (w, h) = (img.width() as usize, img.height() as usize);
-        if img.color().has_color() {
-            Self::of(img.to_rgb8().as_raw(), h, w, 3)
-        } else {
-            Self::of(img.to_luma8().as_raw(), h, w, 1)
+        let n = w * h;
+        if n <= FULL_PIXELS {
+            return Self::of(raw, h, w, c);
         }
+        let mut k = 2;
+        while n.div_ceil(k * k) > FULL_PIXELS {
+            k += 1;
+        }
+        let (sh, sw) = (h.div_ceil(k), w.div_ceil(k));
+        let mut small = Vec::with_capacity(sh * sw * c);
+        for y in (0..h).step_by(k) {
+            let row = &raw[y * w * c..(y + 1) * w * c];
+            for x in (0..w).step_by(k) {
+                small.extend_from_slice(&row[x * c..(x + 1) * c]);
+            }
+        }
+        Self::of(&small, sh, sw, c)
     }
 
     /// CleanVision's score of `issue` from these statistics (lower is worse), for the pixel
@@ -623,6 +645,30 @@ mod tests {
             edges(&blurred),
             edges(&img)
         );
+    }
+
+    /// A file over 4 megapixels is read on a subsample whose statistics stand for the
+    /// whole's; 8-bit files are read in place, others converted.
+    #[test]
+    fn large_files_are_checked_on_a_subsample() {
+        let (w, h) = (2100u32, 2050u32);
+        let mut s = 7u32;
+        let img = image::GrayImage::from_fn(w, h, |x, y| {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            image::Luma([((x / 7 + y / 5) % 180) as u8 + (s >> 29) as u8])
+        });
+        let full = PixelStats::of(img.as_raw(), h as usize, w as usize, 1);
+        let dynamic = image::DynamicImage::ImageLuma8(img);
+        let sub = PixelStats::of_image(&dynamic);
+        assert!((sub.brightness_p99 - full.brightness_p99).abs() < 0.01);
+        assert!((sub.brightness_p5 - full.brightness_p5).abs() < 0.01);
+        assert!(
+            (sub.entropy - full.entropy).abs() < 0.05,
+            "{sub:?} {full:?}"
+        );
+        // A 16-bit copy converts to the same 8-bit values.
+        let sixteen = image::DynamicImage::ImageLuma16(dynamic.to_luma16());
+        assert_eq!(PixelStats::of_image(&sixteen), sub);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The report: one self-contained HTML file of a run (no external resource: charts are inline
 //! SVG, thumbnails `data:` PNG URIs) with the loss histogram of every round and its cut, the
 //! metrics over rounds, the confusion of the trimmed samples (given -> predicted), the top
-//! flagged samples, a summary of the user's decisions and the config. Every string from the
+//! flagged samples, the image checks of its images, a summary of the user's decisions and the config. Every string from the
 //! user's data (file names, class names, paths) is escaped with [`esc`].
 
 mod charts;
@@ -16,6 +16,7 @@ use super::paths::check_outside_datasets;
 use super::run_file::RunFile;
 use super::shown::{shown, Shown};
 use crate::data::encode::encode_png;
+use crate::data::quality::{ImageIssue, ImageIssues};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::itlm::decisions::{Decision, Decisions};
@@ -163,6 +164,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
     confusion_section(&mut h, run, &sh);
     clusters_section(&mut h, run);
     flagged_section(&mut h, input, &sh);
+    image_checks_section(&mut h, input, &sh);
     if let Some(dec) = input.decisions {
         decisions_section(&mut h, run, &sh, dec);
     }
@@ -516,6 +518,104 @@ fn flagged_section(h: &mut String, input: &ReportInput, sh: &Shown) {
         );
     }
     h.push_str("</div>\n</section>\n");
+}
+
+/// Images of each kind the image-checks section shows.
+const CHECKED_SHOWN: usize = 12;
+
+/// The image checks of the run's images ([`crate::data::quality`]), when they could be read:
+/// how many fail each, how many of those the shown cut kept (a loss does not see a dark or
+/// blurred image under its right label), and the worst few of each kind.
+fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
+    let run = input.run;
+    let d = &run.dataset;
+    let Some(images) = input
+        .images
+        .filter(|im| im.len() == d.len() && im.ids() == d.ids.as_slice())
+    else {
+        return;
+    };
+    let issues = ImageIssues::find(images);
+    let any = issues.any();
+    let kept_any = (0..issues.len())
+        .filter(|&i| !issues.of(i).is_empty() && sh.kept.get(i) == Some(&true))
+        .count();
+    let _ = writeln!(
+        h,
+        "<section id=\"image-checks\" data-count=\"{any}\">\n<h2>Image checks</h2>\n<p>CleanVision's image-property checks with its default thresholds (README, \"Image checks\"): <b>{any}</b> of {} images fail one{}.</p>",
+        images.len(),
+        if any > 0 {
+            format!("; the shown cut kept {kept_any} of them (the loss does not judge an image's quality)")
+        } else {
+            String::new()
+        }
+    );
+    if any == 0 {
+        h.push_str("</section>\n");
+        return;
+    }
+    h.push_str("<table class=\"config\">\n<tr><th>check</th><th>images</th><th>kept by the cut</th></tr>\n");
+    for k in ImageIssue::ALL {
+        let n = issues.count(k);
+        if n == 0 {
+            continue;
+        }
+        let kept = (0..issues.len())
+            .filter(|&i| issues.has(i, k) && sh.kept.get(i) == Some(&true))
+            .count();
+        let _ = writeln!(
+            h,
+            "<tr data-check=\"{}\"><td title=\"{}\">{}</td><td>{n}</td><td>{kept}</td></tr>",
+            k.key(),
+            esc(k.help()),
+            esc(k.name())
+        );
+    }
+    h.push_str("</table>\n");
+    for k in ImageIssue::ALL {
+        let mut idx: Vec<usize> = (0..issues.len()).filter(|&i| issues.has(i, k)).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        idx.sort_by(|&a, &b| {
+            let s = |i| issues.score(i, k).unwrap_or(0.0);
+            s(a).total_cmp(&s(b)).then(a.cmp(&b))
+        });
+        let _ = writeln!(
+            h,
+            "<h3>{} ({}{})</h3>\n<div class=\"grid\">",
+            esc(k.name()),
+            idx.len(),
+            if idx.len() > CHECKED_SHOWN {
+                format!(", the {CHECKED_SHOWN} worst shown")
+            } else {
+                String::new()
+            }
+        );
+        for &i in idx.iter().take(CHECKED_SHOWN) {
+            let id = esc(&d.ids[i]);
+            let img = match thumbnail(Some(images), i) {
+                Some(uri) => format!("<img src=\"{uri}\" alt=\"{id}\" title=\"{id}\">"),
+                None => "<div class=\"noimg\">no image</div>".into(),
+            };
+            let score = issues
+                .score(i, k)
+                .map_or_else(String::new, |s| format!("score {s:.3}, "));
+            let cut = if sh.kept.get(i) == Some(&true) {
+                "kept"
+            } else {
+                "flagged"
+            };
+            let _ = writeln!(
+                h,
+                "<figure class=\"sample\" data-index=\"{i}\" data-check=\"{}\">{img}<figcaption><b>{}</b><br>{score}{cut}<br><span class=\"muted\">{id}</span></figcaption></figure>",
+                k.key(),
+                esc(d.class_name(d.labels[i]))
+            );
+        }
+        h.push_str("</div>\n");
+    }
+    h.push_str("</section>\n");
 }
 
 fn decisions_section(h: &mut String, run: &RunFile, sh: &Shown, dec: &Decisions) {
