@@ -426,8 +426,11 @@ fn no_images(dir: &Path, skipped: &[Skipped]) -> Error {
     )
 }
 
-/// Most common (height, width) among the headers (ties: the smallest), each side capped at
-/// `max_side` keeping its aspect ratio; channels 1 when every image is gray, else 3.
+/// The most common (height, width) among the headers (ties: the smallest) when at least a
+/// quarter of the images have it, else the median height and the median width (photos of
+/// every size: the most common size would be whichever two happen to match, often a
+/// thumbnail's); each side capped at `max_side` keeping the aspect ratio; channels 1 when
+/// every image is gray, else 3.
 fn choose_shape(headers: &[Header], opts: &LoadOptions) -> ImageShape {
     let (h, w) = match opts.size {
         Some(s) => s,
@@ -435,12 +438,22 @@ fn choose_shape(headers: &[Header], opts: &LoadOptions) -> ImageShape {
             let mut sizes: Vec<(u32, u32)> = headers.iter().map(|h| (h.height, h.width)).collect();
             sizes.sort_unstable();
             // `max_by_key` keeps the last of equal counts: reversed, that is the smallest size.
-            let (h, w) = sizes
+            let common = sizes
                 .chunk_by(|a, b| a == b)
                 .rev()
                 .max_by_key(|g| g.len())
-                .and_then(|g| g.first().copied())
-                .unwrap_or((1, 1));
+                .filter(|g| 4 * g.len() >= sizes.len())
+                .and_then(|g| g.first().copied());
+            let (h, w) = common.unwrap_or_else(|| {
+                let median = |mut v: Vec<u32>| {
+                    v.sort_unstable();
+                    v.get(v.len() / 2).copied().unwrap_or(1)
+                };
+                (
+                    median(sizes.iter().map(|s| s.0).collect()),
+                    median(sizes.iter().map(|s| s.1).collect()),
+                )
+            });
             cap_size(h as usize, w as usize, opts.max_side)
         }
     };
@@ -640,7 +653,7 @@ mod tests {
     }
 
     #[test]
-    fn shape_is_the_most_common_size() {
+    fn shape_is_the_most_common_size_or_the_median() {
         let h = |height, width, gray| Header {
             height,
             width,
@@ -651,6 +664,22 @@ mod tests {
         assert_eq!(s, ImageShape::new(10, 12, 1));
         let s = choose_shape(&[h(10, 12, true), h(8, 8, false)], &opts);
         assert_eq!(s, ImageShape::new(8, 8, 3));
+        // Every size different (crops, scraped photos): the median height and width, not
+        // the smallest (a 16 px thumbnail) or a stray pair.
+        let varied = [
+            h(300, 400, false),
+            h(16, 16, false),
+            h(60, 400, false),
+            h(60, 400, false),
+            h(280, 350, false),
+            h(500, 380, false),
+            h(320, 300, false),
+            h(310, 420, false),
+            h(290, 360, false),
+        ];
+        let s = choose_shape(&varied, &opts);
+        // (60 x 400 twice is 2 of 9, under a quarter.)
+        assert_eq!((s.height, s.width), cap_size(290, 380, opts.max_side));
     }
 
     #[test]

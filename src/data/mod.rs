@@ -24,7 +24,8 @@ use crate::error::{Error, Result};
 /// How images are brought to one model size.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
-    /// Force this (height, width); default: the most common size, capped at `max_side`.
+    /// Force this (height, width); default: the most common size when a quarter of the
+    /// images have it, else the median height and width; capped at `max_side`.
     pub size: Option<(usize, usize)>,
     /// Largest side of the model size when it is chosen automatically.
     pub max_side: usize,
