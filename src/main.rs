@@ -5,7 +5,15 @@ use itlm_inspector::cli::{self, Cli, Dispatch};
 fn main() -> std::process::ExitCode {
     // SAFETY: first thing in main, before any other thread exists.
     unsafe { itlm_inspector::learner::fast::tune_process_for_cpu_training() };
-    let result = match cli::dispatch(Cli::parse_args()) {
+    let args = Cli::parse_args();
+    if !matches!(args.command, None | Some(cli::Command::Gui { .. })) {
+        // A headless command whose output goes into a pipe that closes (`| head`) ends
+        // quietly, as other command-line tools do, instead of panicking in `println!`. Its
+        // files are safe: every output is written atomically, a run's after every round.
+        // SAFETY: setting a signal's disposition to the default; no handler runs our code.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
+    let result = match cli::dispatch(args) {
         Dispatch::Done(r) => r.map_err(anyhow::Error::from),
         Dispatch::Window(path) => itlm_inspector::ui::run(path),
     };

@@ -82,6 +82,9 @@ fn check_flags_each_spoiled_copy_of_real_photos_and_no_real_crop() {
     ];
     // What each file is: None for a crop of a real photo, Some(the check it must fail).
     let mut want: HashMap<String, Option<&str>> = HashMap::new();
+    // The crop each other file was made from (a duplicate check may join a spoiled copy to
+    // its crop: CleanVision's perceptual hash sees through a darkening or a greying too).
+    let mut source: HashMap<String, String> = HashMap::new();
     let mut crops = Vec::new();
     for (k, name) in photos.iter().enumerate() {
         let class = name.split('.').next().unwrap();
@@ -99,8 +102,9 @@ fn check_flags_each_spoiled_copy_of_real_photos_and_no_real_crop() {
             );
             let id = format!("{class}/{class}_{j}.png");
             c.save(root.join(&id)).unwrap();
-            want.insert(id, None);
-            crops.push((class.to_string(), c));
+            want.insert(id.clone(), None);
+            source.insert(id.clone(), id.clone());
+            crops.push((class.to_string(), id, c));
         }
     }
     // Three spoiled copies of each kind, spread over the classes.
@@ -116,11 +120,12 @@ fn check_flags_each_spoiled_copy_of_real_photos_and_no_real_crop() {
             } else {
                 (n * 7 + 3) % crops.len()
             };
-            let (class, c) = &crops[pick];
+            let (class, from, c) = &crops[pick];
             n += 1;
             let id = format!("{class}/{kind}_{i}.png");
             make(c).save(root.join(&id)).unwrap();
-            want.insert(id, Some(kind));
+            want.insert(id.clone(), Some(kind));
+            source.insert(id, from.clone());
         }
     };
     spoil("dark", &|c| {
@@ -166,6 +171,28 @@ fn check_flags_each_spoiled_copy_of_real_photos_and_no_real_crop() {
         DynamicImage::ImageLuma8(image::imageops::grayscale(c))
     });
 
+    // Duplicates: a crop's file copied into another class (the same pixels), and a crop
+    // saved again as a JPEG of quality 70 (other pixels, the same picture).
+    for (pick, kind) in [(4, "exact_duplicates"), (22, "near_duplicates")] {
+        let (class, from, c) = &crops[pick];
+        let other = &crops[(pick + 5) % crops.len()].0;
+        let id = if kind == "exact_duplicates" {
+            let id = format!("{other}/copy_of_{}", from.replace('/', "_"));
+            std::fs::copy(root.join(from), root.join(&id)).unwrap();
+            id
+        } else {
+            let id = format!("{class}/reencoded.jpg");
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 70)
+                .encode_image(c)
+                .unwrap();
+            std::fs::write(root.join(&id), jpeg).unwrap();
+            id
+        };
+        want.insert(id.clone(), Some(kind));
+        source.insert(id, from.clone());
+    }
+
     let out = dir.path().join("issues.csv");
     let run = Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
         .args(["check", root.to_str().unwrap(), "--all", "--out"])
@@ -187,7 +214,21 @@ fn check_flags_each_spoiled_copy_of_real_photos_and_no_real_crop() {
     for line in lines {
         let cols: Vec<&str> = line.split(',').collect();
         let (id, issues) = (cols[0], cols[2]);
-        let found: Vec<&str> = issues.split(';').filter(|s| !s.is_empty()).collect();
+        let mut found: Vec<&str> = issues.split(';').filter(|s| !s.is_empty()).collect();
+        // A duplicate set holds only files made from one crop.
+        for (kind, copies) in [
+            ("exact_duplicates", cols[cols.len() - 2]),
+            ("near_duplicates", cols[cols.len() - 1]),
+        ] {
+            for copy in copies.split(';').filter(|s| !s.is_empty()) {
+                assert_eq!(source[copy], source[id], "{id} and {copy}: {line}");
+            }
+            assert_eq!(found.contains(&kind), !copies.is_empty(), "{line}");
+        }
+        // (Checked above: a crop is in a set with what was made from it.)
+        if !matches!(want[id], Some("exact_duplicates" | "near_duplicates")) {
+            found.retain(|&k| k != "near_duplicates" && k != "exact_duplicates");
+        }
         match want.get(id).unwrap_or_else(|| panic!("unknown id {id}")) {
             None => assert!(
                 found.is_empty(),

@@ -2841,8 +2841,14 @@ fn image_checks_run_on_opening_and_filter_the_grid() {
     for class in ["a", "b"] {
         std::fs::create_dir_all(root.join(class)).unwrap();
         for i in 0..12u32 {
+            // Each image its own noise (distinct perceptual hashes: no near duplicates).
+            let seed = i * 2 + (class == "b") as u32;
             let img = image::RgbImage::from_fn(24, 24, |x, y| {
-                let v = ((x * 37 + y * 91 + i * 53) % 200 + 40) as u8;
+                let mut h = (x * 73856093) ^ (y * 19349663) ^ (seed.wrapping_mul(83492791) + 1);
+                h ^= h >> 13;
+                h = h.wrapping_mul(0x5bd1e995);
+                h ^= h >> 15;
+                let v = (h % 200 + 40) as u8;
                 image::Rgb([v, 255 - v, (v / 2 + 60 * (class == "b") as u8)])
             });
             let name = format!("{class}/{i:02}.png");

@@ -22,6 +22,10 @@
 //! - **grey in a colour set**: an image stored grey where most of the set is colour.
 //!   (CleanVision flags every grey image, which in a grey set such as Fashion-MNIST is every
 //!   image; here a grey set has none.)
+//! - **exact duplicates**: images whose decoded pixels are the same (CleanVision: md5 of the
+//!   pixels; here a 64-bit SipHash of them and their size);
+//! - **near duplicates**: images with the same 64-bit perceptual hash (imagehash's `phash`, as
+//!   CleanVision's default), less sets that are exact duplicates.
 //!
 //! The checks look at each file's own pixels (computed while an image folder loads, where the
 //! stored pixels differ from the file's: another size, a grey file in an RGB set; files over
@@ -45,11 +49,13 @@ pub enum ImageIssue {
     OddAspect,
     OddSize,
     Grey,
+    ExactDuplicate,
+    NearDuplicate,
 }
 
 impl ImageIssue {
     /// Every kind, in the order tables and menus list them.
-    pub const ALL: [ImageIssue; 7] = [
+    pub const ALL: [ImageIssue; 9] = [
         ImageIssue::Dark,
         ImageIssue::Light,
         ImageIssue::Blurry,
@@ -57,6 +63,8 @@ impl ImageIssue {
         ImageIssue::OddAspect,
         ImageIssue::OddSize,
         ImageIssue::Grey,
+        ImageIssue::ExactDuplicate,
+        ImageIssue::NearDuplicate,
     ];
 
     /// A short name (tables, filters).
@@ -69,6 +77,8 @@ impl ImageIssue {
             ImageIssue::OddAspect => "odd aspect ratio",
             ImageIssue::OddSize => "odd size",
             ImageIssue::Grey => "grey in a colour set",
+            ImageIssue::ExactDuplicate => "exact duplicate",
+            ImageIssue::NearDuplicate => "near duplicate",
         }
     }
 
@@ -82,6 +92,8 @@ impl ImageIssue {
             ImageIssue::OddAspect => "odd_aspect_ratio",
             ImageIssue::OddSize => "odd_size",
             ImageIssue::Grey => "grey",
+            ImageIssue::ExactDuplicate => "exact_duplicates",
+            ImageIssue::NearDuplicate => "near_duplicates",
         }
     }
 
@@ -110,11 +122,18 @@ impl ImageIssue {
                  ranges outside the set's quartiles (CleanVision's odd size)"
             }
             ImageIssue::Grey => "A grey image where most of the set is colour",
+            ImageIssue::ExactDuplicate => {
+                "Another image of the set has the same pixels (CleanVision's exact duplicates)"
+            }
+            ImageIssue::NearDuplicate => {
+                "Another image has the same perceptual hash (a resized, re-encoded or lightly \
+                 edited copy; CleanVision's near duplicates: phash, 64 bits)"
+            }
         }
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
 
@@ -147,6 +166,12 @@ pub struct PixelStats {
     pub edges_std: f32,
     /// Standard deviation of the grey histogram's 256 counts (at that size).
     pub grey_hist_std: f32,
+    /// A 64-bit hash of the pixels, their size and channels (the exact-duplicate check).
+    pub pixel_hash: u64,
+    /// The 64-bit perceptual hash (imagehash's `phash`: the signs of the 8x8 lowest
+    /// frequencies of the 32x32 grey image's DCT against their median; the near-duplicate
+    /// check).
+    pub phash: u64,
 }
 
 impl PixelStats {
@@ -187,6 +212,8 @@ impl PixelStats {
             entropy,
             edges_std,
             grey_hist_std,
+            pixel_hash: pixel_hash(pixels, h, w, c),
+            phash: phash(&grey, h, w),
         }
     }
 
@@ -214,6 +241,7 @@ impl PixelStats {
         if n <= FULL_PIXELS {
             return Self::of(raw, h, w, c);
         }
+        let full_hash = pixel_hash(raw, h, w, c);
         let mut k = 2;
         while n.div_ceil(k * k) > FULL_PIXELS {
             k += 1;
@@ -226,7 +254,10 @@ impl PixelStats {
                 small.extend_from_slice(&row[x * c..(x + 1) * c]);
             }
         }
-        Self::of(&small, sh, sw, c)
+        Self {
+            pixel_hash: full_hash,
+            ..Self::of(&small, sh, sw, c)
+        }
     }
 
     /// CleanVision's score of `issue` from these statistics (lower is worse), for the pixel
@@ -340,6 +371,144 @@ fn find_edges(g: &[u8], h: usize, w: usize) -> Vec<u8> {
     out
 }
 
+/// A 64-bit hash of an image's pixels and shape (std's SipHash with its fixed keys: the same
+/// on every run).
+fn pixel_hash(pixels: &[u8], h: usize, w: usize, c: usize) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (h, w, c).hash(&mut hasher);
+    pixels.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Side of the image the perceptual hash transforms, and of the block of frequencies it keeps.
+const PHASH_SIDE: usize = 32;
+const PHASH_BITS: usize = 8;
+
+/// imagehash's `phash` of a grey image: resized to 32x32 with PIL's Lanczos filter
+/// ([`pil_resize`]), the DCT-II's 8x8 lowest frequencies, each bit one frequency above the
+/// median of the 64.
+fn phash(grey: &[u8], h: usize, w: usize) -> u64 {
+    if h == 0 || w == 0 {
+        return 0;
+    }
+    let n = PHASH_SIDE;
+    let small: Vec<f64> = pil_resize(grey, h, w, n, n)
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    // cos(pi k (2 i + 1) / 2n) for the kept frequencies k.
+    let mut cos = [[0f64; PHASH_SIDE]; PHASH_BITS];
+    for (k, row) in cos.iter_mut().enumerate() {
+        for (i, c) in row.iter_mut().enumerate() {
+            *c = (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2 * n) as f64).cos();
+        }
+    }
+    // Along the rows, then the columns (scipy's unnormalised DCT-II up to a factor 4).
+    let mut rows = [[0f64; PHASH_BITS]; PHASH_SIDE];
+    for y in 0..n {
+        for (v, c) in cos.iter().enumerate() {
+            rows[y][v] = (0..n).map(|x| small[y * n + x] * c[x]).sum();
+        }
+    }
+    let mut low = [0f64; PHASH_BITS * PHASH_BITS];
+    for (u, c) in cos.iter().enumerate() {
+        for v in 0..PHASH_BITS {
+            low[u * PHASH_BITS + v] = (0..n).map(|y| rows[y][v] * c[y]).sum();
+        }
+    }
+    let mut sorted = low;
+    sorted.sort_by(f64::total_cmp);
+    let median = (sorted[31] + sorted[32]) / 2.0;
+    low.iter()
+        .enumerate()
+        .fold(0u64, |hash, (b, &v)| hash | (((v > median) as u64) << b))
+}
+
+/// PIL's `resize(..., LANCZOS)` of a grey image (Pillow's `ImagingResample`): a horizontal
+/// pass, then a vertical one, each a convolution with the Lanczos-3 kernel stretched by the
+/// scale when shrinking, its weights normalised and held in 22-bit fixed point, every pass
+/// rounded to 8 bits.
+fn pil_resize(src: &[u8], h: usize, w: usize, nh: usize, nw: usize) -> Vec<u8> {
+    const PRECISION_BITS: u32 = 32 - 8 - 2;
+    fn lanczos(x: f64) -> f64 {
+        fn sinc(x: f64) -> f64 {
+            if x == 0.0 {
+                1.0
+            } else {
+                let px = std::f64::consts::PI * x;
+                px.sin() / px
+            }
+        }
+        if (-3.0..3.0).contains(&x) {
+            sinc(x) * sinc(x / 3.0)
+        } else {
+            0.0
+        }
+    }
+    // Per output pixel: the first input pixel and the fixed-point weights.
+    fn coefficients(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i64>)> {
+        let scale = in_size as f64 / out_size as f64;
+        let filterscale = scale.max(1.0);
+        let support = 3.0 * filterscale;
+        (0..out_size)
+            .map(|xx| {
+                let center = (xx as f64 + 0.5) * scale;
+                let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+                let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
+                let ws: Vec<f64> = (xmin..xmax)
+                    .map(|x| lanczos((x as f64 - center + 0.5) / filterscale))
+                    .collect();
+                let total: f64 = ws.iter().sum();
+                let fixed = ws
+                    .iter()
+                    .map(|&wt| {
+                        let v = if total != 0.0 { wt / total } else { 0.0 };
+                        let f = v * (1i64 << PRECISION_BITS) as f64;
+                        (if f < 0.0 { f - 0.5 } else { f + 0.5 }) as i64
+                    })
+                    .collect();
+                (xmin, fixed)
+            })
+            .collect()
+    }
+    let clip = |v: i64| ((v + (1 << (PRECISION_BITS - 1))) >> PRECISION_BITS).clamp(0, 255) as u8;
+    let mut mid = src.to_vec();
+    let mut mw = w;
+    if nw != w {
+        let cs = coefficients(w, nw);
+        mid = Vec::with_capacity(h * nw);
+        for y in 0..h {
+            let row = &src[y * w..(y + 1) * w];
+            for (x0, k) in &cs {
+                let sum: i64 = k
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &c)| row[x0 + j] as i64 * c)
+                    .sum();
+                mid.push(clip(sum));
+            }
+        }
+        mw = nw;
+    }
+    if nh == h {
+        return mid;
+    }
+    let cs = coefficients(h, nh);
+    let mut out = Vec::with_capacity(nh * mw);
+    for (y0, k) in &cs {
+        for x in 0..mw {
+            let sum: i64 = k
+                .iter()
+                .enumerate()
+                .map(|(j, &c)| mid[(y0 + j) * mw + x] as i64 * c)
+                .sum();
+            out.push(clip(sum));
+        }
+    }
+    out
+}
+
 /// Population standard deviation.
 fn std_dev(v: impl Iterator<Item = f64> + Clone) -> f64 {
     let (n, sum) = v.clone().fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
@@ -356,7 +525,13 @@ pub struct ImageIssues {
     /// Each sample's pixel statistics.
     pub stats: Vec<PixelStats>,
     /// Each sample's issues, one bit per [`ImageIssue`].
-    flags: Vec<u8>,
+    flags: Vec<u16>,
+    /// Each sample's group of exact and of near duplicates (its first member's index;
+    /// `u32::MAX` for none).
+    exact_group: Vec<u32>,
+    near_group: Vec<u32>,
+    /// Each group's size, by its first member.
+    group_size: std::collections::HashMap<u32, u32>,
     /// The file checks' scores, when the set has its files' sizes: aspect ratio and size.
     aspect: Vec<f32>,
     size: Vec<f32>,
@@ -375,7 +550,7 @@ impl ImageIssues {
                 None => PixelStats::of(data.image(i), s.height, s.width, s.channels),
             })
             .collect();
-        let mut flags: Vec<u8> = stats
+        let mut flags: Vec<u16> = stats
             .iter()
             .map(|st| {
                 [
@@ -386,7 +561,7 @@ impl ImageIssues {
                 ]
                 .iter()
                 .filter(|&&k| st.score(k).is_some_and(|v| v < threshold(k)))
-                .fold(0u8, |f, &k| f | k.bit())
+                .fold(0u16, |f, &k| f | k.bit())
             })
             .collect();
         let (mut aspect, mut size) = (Vec::new(), Vec::new());
@@ -418,11 +593,59 @@ impl ImageIssues {
                 }
             }
         }
+        // Duplicates: sets of equal hashes (CleanVision: a near set that is also an exact
+        // set is only exact).
+        let sets = |key: &dyn Fn(&PixelStats) -> u64| -> Vec<Vec<usize>> {
+            let mut by: std::collections::HashMap<u64, Vec<usize>> = Default::default();
+            for (i, st) in stats.iter().enumerate() {
+                by.entry(key(st)).or_default().push(i);
+            }
+            let mut v: Vec<Vec<usize>> = by.into_values().filter(|g| g.len() > 1).collect();
+            v.sort();
+            v
+        };
+        let exact = sets(&|st| st.pixel_hash);
+        let near: Vec<Vec<usize>> = sets(&|st| st.phash)
+            .into_iter()
+            .filter(|g| !exact.contains(g))
+            .collect();
+        let mut group_size = std::collections::HashMap::new();
+        let mut groups = |sets: &[Vec<usize>], kind: ImageIssue| {
+            let mut of = vec![u32::MAX; stats.len()];
+            for g in sets {
+                group_size.insert(g[0] as u32, g.len() as u32);
+                for &i in g {
+                    of[i] = g[0] as u32;
+                    flags[i] |= kind.bit();
+                }
+            }
+            of
+        };
+        let exact_group = groups(&exact, ImageIssue::ExactDuplicate);
+        let near_group = groups(&near, ImageIssue::NearDuplicate);
         Self {
             stats,
             flags,
             aspect,
             size,
+            exact_group,
+            near_group,
+            group_size,
+        }
+    }
+
+    /// The other samples in sample `i`'s set of exact (`exact`) or near duplicates.
+    pub fn copies_of(&self, i: usize, exact: bool) -> Vec<usize> {
+        let group = if exact {
+            &self.exact_group
+        } else {
+            &self.near_group
+        };
+        match group.get(i) {
+            Some(&g) if g != u32::MAX => (0..group.len())
+                .filter(|&j| j != i && group[j] == g)
+                .collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -469,6 +692,19 @@ impl ImageIssues {
             ImageIssue::OddAspect => self.aspect.get(i).copied(),
             ImageIssue::OddSize => self.size.get(i).copied(),
             ImageIssue::Grey => None,
+            // CleanVision's: 1 / the size of the set (1 outside one).
+            ImageIssue::ExactDuplicate | ImageIssue::NearDuplicate => {
+                let group = if issue == ImageIssue::ExactDuplicate {
+                    &self.exact_group
+                } else {
+                    &self.near_group
+                };
+                let g = *group.get(i)?;
+                Some(match self.group_size.get(&g) {
+                    Some(&n) if g != u32::MAX => 1.0 / n as f32,
+                    _ => 1.0,
+                })
+            }
             k => self.stats.get(i).and_then(|s| s.score(k)),
         }
     }

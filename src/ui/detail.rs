@@ -280,7 +280,12 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
             );
         }
     }
-    if let Some(text) = state.image_checks.as_ref().and_then(|c| c.describe(i)) {
+    let checked = state
+        .image_checks
+        .as_ref()
+        .zip(state.data.as_ref())
+        .and_then(|(c, d)| c.describe(i, &d.train));
+    if let Some(text) = checked {
         ui.label(RichText::new(format!("image: {text}")).color(super::WARN))
             .on_hover_text("The image checks it fails (CleanVision's definitions; a score under its threshold is an issue)");
     }

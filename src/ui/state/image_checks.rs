@@ -42,17 +42,29 @@ impl Checked {
         }
     }
 
-    /// "dark (score 0.149), odd size" for sample `i`, or None without issues.
-    pub fn describe(&self, i: usize) -> Option<String> {
+    /// "dark (score 0.149), exact duplicate of a/1.png" for sample `i` of `train`, or None
+    /// without issues.
+    pub fn describe(&self, i: usize, train: &crate::data::Dataset) -> Option<String> {
         let found = self.issues.of(i);
         if found.is_empty() {
             return None;
         }
         let parts: Vec<String> = found
             .into_iter()
-            .map(|k| match self.issues.score(i, k) {
-                Some(s) => format!("{} (score {s:.3})", k.name()),
-                None => k.name().to_string(),
+            .map(|k| {
+                let exact = k == ImageIssue::ExactDuplicate;
+                if exact || k == ImageIssue::NearDuplicate {
+                    let copies = self.issues.copies_of(i, exact);
+                    let mut ids: Vec<&str> = copies.iter().take(3).map(|&j| train.id(j)).collect();
+                    if copies.len() > 3 {
+                        ids.push("...");
+                    }
+                    return format!("{} of {}", k.name(), ids.join(", "));
+                }
+                match self.issues.score(i, k) {
+                    Some(s) => format!("{} (score {s:.3})", k.name()),
+                    None => k.name().to_string(),
+                }
             })
             .collect();
         Some(parts.join(", "))
