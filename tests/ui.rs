@@ -2899,13 +2899,7 @@ fn image_checks_run_on_opening_and_filter_the_grid() {
     h.get_by_label_contains(note);
     // After a round (the grids need a cut), the menu, then "dark (2)": the grid shows only
     // those two.
-    h.get_by_label("Start").click();
-    step_until(&mut h, 300, "the run to finish", |a| {
-        a.state
-            .run
-            .as_ref()
-            .is_some_and(|r| r.status == RunStatus::Finished)
-    });
+    finish_run(&mut h);
     h.get_by_label("image issues (3)").click();
     h.run_steps(2);
     h.get_by_label("dark (2)").click();
