@@ -264,6 +264,31 @@ fn check_flags_each_spoiled_copy_of_real_photos_and_no_real_crop() {
         assert!(count.is_some_and(|c| c >= 3), "{kind}: {stdout}");
     }
 
+    // `run` says it before training (on stderr: `--json` keeps stdout to itself).
+    let trained = Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
+        .args([
+            "run",
+            root.to_str().unwrap(),
+            "--epochs",
+            "0.2",
+            "--rounds",
+            "1",
+        ])
+        .args(["--final-epochs", "1", "--out"])
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&trained.stderr);
+    assert!(trained.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("image checks: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("2 exact duplicate") && line.contains("3 grey in a colour set"),
+        "{line}"
+    );
+
     // The table is never written into the dataset, and an existing one is kept without
     // --force.
     let inside = root.join("issues.csv");

@@ -158,6 +158,19 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     if let Some(w) = crate::data::empty_classes::warning(&p.train) {
         eprintln!("warning: {w}");
     }
+    // What a loss does not see (the window says it on opening).
+    if !a.quiet {
+        let issues = crate::data::quality::ImageIssues::find(&p.train);
+        if issues.any() > 0 {
+            eprintln!(
+                "image checks: {} of {} images ({}); `itlm-inspector check {}` lists them",
+                issues.any(),
+                p.train.len(),
+                issues.summary(),
+                a.data.display()
+            );
+        }
+    }
     if let (Some(out), Some(_)) = (&a.out, a.embed.source()) {
         super::embed::check_similar_outputs(out, a.force)?;
     }
