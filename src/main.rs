@@ -11,7 +11,10 @@ fn main() -> std::process::ExitCode {
         // quietly, as other command-line tools do, instead of panicking in `println!`. Its
         // files are safe: every output is written atomically, a run's after every round.
         // SAFETY: setting a signal's disposition to the default; no handler runs our code.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        #[cfg(unix)]
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL)
+        };
     }
     let result = match cli::dispatch(args) {
         Dispatch::Done(r) => r.map_err(anyhow::Error::from),

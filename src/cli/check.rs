@@ -25,14 +25,32 @@ pub struct CheckArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write every image to --out, not only the flagged ones.
-    #[arg(long)]
+    #[arg(long, requires = "out")]
     pub all: bool,
     /// Replace an existing --out file.
-    #[arg(long)]
+    #[arg(long, requires = "out")]
     pub force: bool,
 }
 
 pub fn check_command(a: &CheckArgs) -> Result<()> {
+    // Refuse a bad --out before reading the set: inside the dataset folder, or an existing
+    // file without --force (checked again against the loaded set's sources below).
+    if let Some(out) = &a.out {
+        if a.data.is_dir() {
+            check_outside_datasets(
+                out,
+                [&crate::data::Source::ImageFolder {
+                    root: a.data.clone(),
+                }],
+            )?;
+        }
+        if !a.force && out.exists() {
+            return Err(crate::Error::data(
+                out,
+                "already exists; pass --force to replace it",
+            ));
+        }
+    }
     let t = Instant::now();
     let loaded = data::load(&a.data, &LoadOptions::default())?;
     let train = loaded.train;

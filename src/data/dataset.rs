@@ -53,6 +53,27 @@ pub enum Source {
     Memory,
 }
 
+/// The pixel statistics of one image that the image checks read ([`super::quality`], which
+/// computes them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PixelStats {
+    /// Brightness percentiles, 0..1.
+    pub brightness_p99: f32,
+    pub brightness_p5: f32,
+    /// Entropy of the histogram, bits.
+    pub entropy: f32,
+    /// Standard deviation of the edge image at most 64 pixels a side.
+    pub edges_std: f32,
+    /// Standard deviation of the grey histogram's 256 counts (at that size).
+    pub grey_hist_std: f32,
+    /// A 64-bit hash of the pixels, their size and channels (the exact-duplicate check).
+    pub pixel_hash: u64,
+    /// The 64-bit perceptual hash (imagehash's `phash`: the signs of the 8x8 lowest
+    /// frequencies of the 32x32 grey image's DCT against their median; the near-duplicate
+    /// check).
+    pub phash: u64,
+}
+
 /// What a sample's file was before it was converted to the set's shape: its size and whether
 /// it was stored grey (the image-property checks' file checks, [`super::quality`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -62,7 +83,7 @@ pub struct Original {
     pub grey: bool,
     /// The pixel checks' statistics of the file's own pixels, where the stored ones differ
     /// (another size, or a grey file stored as RGB); None where they are the same pixels.
-    pub stats: Option<super::quality::PixelStats>,
+    pub stats: Option<PixelStats>,
 }
 
 /// A file that could not be used, and why. Loading goes on without it.

@@ -57,6 +57,7 @@ pub fn load_split(root: &Path, opts: &LoadOptions) -> Result<Loaded> {
         size: Some((train.shape.height, train.shape.width)),
         channels: Some(train.shape.channels),
         max_side: opts.max_side,
+        file_stats: false,
     };
     let mut test = load_part(
         root,
@@ -224,7 +225,7 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         .par_chunks_mut(len)
         .zip(entries.par_iter())
         .with_min_len(16)
-        .map(|(out, e)| guarded(|| decode_into(&root.join(&e.rel), shape, out)))
+        .map(|(out, e)| guarded(|| decode_into(&root.join(&e.rel), shape, out, opts.file_stats)))
         .collect();
 
     // 4. Drop the failures (compacting the storage in place) and number the classes.
@@ -593,6 +594,7 @@ fn decode_into(
     path: &Path,
     shape: ImageShape,
     out: &mut [u8],
+    file_stats: bool,
 ) -> std::result::Result<Original, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let format = sniff(&bytes, path)?;
@@ -610,7 +612,7 @@ fn decode_into(
         width: img.width(),
         height: img.height(),
         grey,
-        stats: (!own).then(|| PixelStats::of_image(&img)),
+        stats: (file_stats && !own).then(|| PixelStats::of_image(&img)),
     };
     convert_into(img, shape, out);
     Ok(original)

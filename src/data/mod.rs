@@ -31,6 +31,10 @@ pub struct LoadOptions {
     pub max_side: usize,
     /// Force 1 (gray) or 3 (RGB) channels; default: 1 if every image is gray, else 3.
     pub channels: Option<usize>,
+    /// Keep the image checks' pixel statistics of each file whose stored pixels are not its
+    /// own (another size or colour type; [`quality`]): about the cost of its decoding again.
+    /// On by default; off for evaluation sets, which are not checked.
+    pub file_stats: bool,
 }
 
 impl Default for LoadOptions {
@@ -39,6 +43,7 @@ impl Default for LoadOptions {
             size: None,
             max_side: 64,
             channels: None,
+            file_stats: true,
         }
     }
 }

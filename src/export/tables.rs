@@ -21,8 +21,8 @@ fn csv_field(s: &str) -> String {
 /// `image_issues.csv`: the samples of `data` with an image-property issue (every sample with
 /// `all`; [`crate::data::quality`]), in the set's order: id, given class, the issues
 /// (`;`-separated keys), every check's score (lower is worse; empty where a check does not
-/// apply: the file checks on sets without file sizes) and the ids of its exact and near
-/// duplicates (`;`-separated).
+/// apply: the file checks on sets without file sizes) and its sets of exact and of near
+/// duplicates, each named by the id of its first image (every member names the same).
 pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> String {
     let scored: Vec<ImageIssue> = ImageIssue::ALL
         .into_iter()
@@ -32,7 +32,7 @@ pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> Stri
     for k in &scored {
         s.push_str(&format!(",{}_score", k.key()));
     }
-    s.push_str(",exact_duplicates_of,near_duplicates_of\n");
+    s.push_str(",exact_duplicate_set,near_duplicate_set\n");
     for i in 0..issues.len().min(data.len()) {
         let found = issues.of(i);
         if found.is_empty() && !all {
@@ -51,13 +51,10 @@ pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> Stri
             }
         }
         for exact in [true, false] {
-            let ids: Vec<&str> = issues
-                .copies_of(i, exact)
-                .into_iter()
-                .map(|j| data.id(j))
-                .collect();
             s.push(',');
-            s.push_str(&csv_field(&ids.join(";")));
+            if let Some(first) = issues.set_id(i, exact) {
+                s.push_str(&csv_field(data.id(first)));
+            }
         }
         s.push('\n');
     }

@@ -88,8 +88,12 @@ pub fn guided<'a>(
 /// Load everything `req` names, aligning test classes and image sizes to the training set.
 pub fn prepare(req: &DataRequest) -> Result<Prepared> {
     let data_path = req.path.as_path();
-    let opts = LoadOptions::default();
-    let loaded = data::load(data_path, &opts)?;
+    let loaded = data::load(data_path, &LoadOptions::default())?;
+    // The evaluation sets are not checked: no file statistics kept.
+    let opts = LoadOptions {
+        file_stats: false,
+        ..LoadOptions::default()
+    };
     let mut notes = Vec::new();
     let mut train = loaded.train;
     if train.is_empty() {

@@ -49,9 +49,15 @@ pub fn set_warning(file: &Path) -> Option<String> {
     crate::export::check_set(dir).ok()?.warning(dir)
 }
 
-/// Load the dataset behind `source` as the CLI would (with its test split).
-fn load_source(source: &Source) -> Result<data::Loaded> {
-    let opts = LoadOptions::default();
+/// Load the dataset behind `source` as the CLI would (with its test split), its images
+/// decoded straight to the run's `shape` (as the run loaded them; the automatic shape
+/// may have changed since, and resizing twice would give other pixels).
+fn load_source(source: &Source, shape: ImageShape) -> Result<data::Loaded> {
+    let opts = LoadOptions {
+        size: Some((shape.height, shape.width)),
+        channels: Some(shape.channels),
+        ..LoadOptions::default()
+    };
     if let Source::Idx { images } = source {
         // The IDX directory brings its t10k split, when its training pair is this very file.
         if let Some(dir) = images.parent().filter(|d| data::idx::is_idx_dir(d)) {
@@ -152,7 +158,7 @@ pub fn load(file: &Path, eval: &EvalInputs) -> Result<Loaded> {
             None,
             Some(format!("its dataset {} is gone", p.display())),
         ),
-        Some(p) => match load_source(&info.source) {
+        Some(p) => match load_source(&info.source, info.shape) {
             Err(e) => (
                 without_images(info)?,
                 None,

@@ -274,7 +274,11 @@ pub fn grid_bar_ui(
             ui.menu_button(title, |ui| {
                 let mut pick = |ui: &mut egui::Ui, m: &Membership, text: String, hover: &str| {
                     let is_on = f.within.as_ref() == Some(m);
-                    if ui.selectable_label(is_on, text).on_hover_text(hover).clicked() {
+                    if ui
+                        .selectable_label(is_on, text)
+                        .on_hover_text(hover)
+                        .clicked()
+                    {
                         set(
                             out,
                             Filter {
@@ -289,7 +293,9 @@ pub fn grid_bar_ui(
                     ui,
                     &c.any,
                     format!("any ({})", c.any_count),
-                    "Only the images that fail any of the image checks (CleanVision's                      definitions and default thresholds; `itlm-inspector check` writes the                      table)",
+                    "Only the images that fail any of the image checks (CleanVision's \
+                     definitions and default thresholds; `itlm-inspector check` writes the \
+                     table)",
                 );
                 for (k, n, m) in &c.kinds {
                     pick(ui, m, format!("{} ({n})", k.name()), k.help());
@@ -297,7 +303,8 @@ pub fn grid_bar_ui(
             })
             .response
             .on_hover_text(
-                "Images too dark, too light, blurry, near-blank, oddly shaped or sized, or grey                  in a colour set: bad training data a loss does not see",
+                "Images too dark, too light, blurry, near-blank, oddly shaped or sized, grey \
+                 in a colour set, or duplicated: bad training data a loss does not see",
             );
         }
         keep_with(ui, "path", 120.0);

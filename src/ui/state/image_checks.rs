@@ -1,5 +1,6 @@
 //! The open dataset's image checks ([`crate::data::quality`]: CleanVision's dark, light,
-//! blurry, low information, odd aspect ratio and odd size, and grey images in a colour set),
+//! blurry, low information, odd aspect ratio, odd size, exact and near duplicates, and grey
+//! images in a colour set),
 //! run off the UI thread when a dataset opens. The grid bar filters on them, the detail
 //! panel names a sample's.
 
@@ -72,7 +73,7 @@ impl Checked {
 }
 
 /// The checks running in the background.
-pub type CheckTask = ForGeneration<ImageIssues>;
+pub type CheckTask = ForGeneration<Checked>;
 
 impl AppState {
     /// Check the open dataset's images off the UI thread.
@@ -86,7 +87,8 @@ impl AppState {
             "itlm-image-checks",
             self.repaint(),
             self.generation,
-            move || Ok(ImageIssues::find(&train)),
+            // The masks too are built off the UI thread.
+            move || Ok(Checked::new(ImageIssues::find(&train))),
         ) {
             Ok(task) => self.image_check_task = Some(task),
             Err(e) => self.error(format!("The images were not checked: {e}")),
@@ -99,8 +101,7 @@ impl AppState {
             return;
         };
         match result {
-            Ok(issues) => {
-                let c = Checked::new(issues);
+            Ok(c) => {
                 if c.any_count > 0 {
                     self.info(format!(
                         "Image checks (CleanVision's): {} of {} images ({}). The grid bar's \"image issues\" filters on them (the grids show once a round is done; `itlm-inspector check` writes the table).",
