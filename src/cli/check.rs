@@ -33,8 +33,8 @@ pub struct CheckArgs {
 }
 
 pub fn check_command(a: &CheckArgs) -> Result<()> {
-    // Refuse a bad --out before reading the set: inside the dataset folder, or an existing
-    // file without --force (checked again against the loaded set's sources below).
+    // Refuse a bad --out before reading the set: inside the dataset folder (checked again
+    // against the loaded set's sources below), or an existing file without --force.
     if let Some(out) = &a.out {
         if a.data.is_dir() {
             check_outside_datasets(
@@ -55,13 +55,8 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
     let loaded = data::load(&a.data, &LoadOptions::default())?;
     let train = loaded.train;
     if let Some(out) = &a.out {
+        // (An existing file is refused again by the atomic write without --force.)
         check_outside_datasets(out, [&train.source])?;
-        if !a.force && out.exists() {
-            return Err(crate::Error::data(
-                out,
-                "already exists; pass --force to replace it",
-            ));
-        }
     }
     let load_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -86,12 +81,7 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
         if n == 0 {
             continue;
         }
-        let mut ids: Vec<usize> = (0..train.len()).filter(|&i| issues.has(i, k)).collect();
-        // The worst first, where the check has a score.
-        ids.sort_by(|&x, &y| {
-            let s = |i| issues.score(i, k).unwrap_or(0.0);
-            s(x).total_cmp(&s(y))
-        });
+        let ids = issues.worst_first(k);
         let shown: Vec<&str> = ids.iter().take(NAMED).map(|&i| train.id(i)).collect();
         let more = n.saturating_sub(NAMED);
         println!(

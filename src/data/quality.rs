@@ -23,7 +23,7 @@
 //!   (CleanVision flags every grey image, which in a grey set such as Fashion-MNIST is every
 //!   image; here a grey set has none.)
 //! - **exact duplicates**: images whose decoded pixels are the same (CleanVision: md5 of the
-//!   pixels; here a 64-bit SipHash of them and their size);
+//!   pixels; here a 64-bit FNV-1a of them and their size, [`content_hash`]);
 //! - **near duplicates**: images with the same 64-bit perceptual hash (imagehash's `phash`, as
 //!   CleanVision's default), less sets that are exact duplicates.
 //!
@@ -373,14 +373,41 @@ fn find_edges(g: &[u8], h: usize, w: usize) -> Vec<u8> {
     out
 }
 
-/// A 64-bit hash of an image's pixels and shape (std's SipHash with its fixed keys: the same
-/// on every run).
+/// A 64-bit hash of an image's pixels and shape ([`content_hash`]).
 fn pixel_hash(pixels: &[u8], h: usize, w: usize, c: usize) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
-    (h, w, c).hash(&mut hasher);
-    pixels.hash(&mut hasher);
-    hasher.finish()
+    let dims: Vec<u8> = [h, w, c]
+        .iter()
+        .flat_map(|&d| (d as u64).to_le_bytes())
+        .collect();
+    content_hash(&[&dims, pixels])
+}
+
+/// 64-bit FNV-1a of the concatenated `parts`, after their total length: the "same content"
+/// hash of the exact-duplicate checks (here, and `session::similar` on files' bytes).
+pub fn content_hash(parts: &[&[u8]]) -> u64 {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &x in (len as u64)
+        .to_le_bytes()
+        .iter()
+        .chain(parts.iter().copied().flatten())
+    {
+        h ^= x as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// The sets of indices whose `keys` are equal, those of two or more, each in index order,
+/// the sets in order of their first index.
+pub fn equal_sets(keys: impl IntoIterator<Item = u64>) -> Vec<Vec<usize>> {
+    let mut by: std::collections::HashMap<u64, Vec<usize>> = Default::default();
+    for (i, k) in keys.into_iter().enumerate() {
+        by.entry(k).or_default().push(i);
+    }
+    let mut v: Vec<Vec<usize>> = by.into_values().filter(|g| g.len() > 1).collect();
+    v.sort();
+    v
 }
 
 /// Side of the image the perceptual hash transforms, and of the block of frequencies it keeps.
@@ -609,18 +636,9 @@ impl ImageIssues {
         }
         // Duplicates: sets of equal hashes (CleanVision: a near set that is also an exact
         // set is only exact).
-        let sets = |key: &dyn Fn(&PixelStats) -> u64| -> Vec<Vec<usize>> {
-            let mut by: std::collections::HashMap<u64, Vec<usize>> = Default::default();
-            for (i, st) in stats.iter().enumerate() {
-                by.entry(key(st)).or_default().push(i);
-            }
-            let mut v: Vec<Vec<usize>> = by.into_values().filter(|g| g.len() > 1).collect();
-            v.sort();
-            v
-        };
-        let exact = sets(&|st| st.pixel_hash);
+        let exact = equal_sets(stats.iter().map(|st| st.pixel_hash));
         let exact_set: std::collections::HashSet<&Vec<usize>> = exact.iter().collect();
-        let near: Vec<Vec<usize>> = sets(&|st| st.phash)
+        let near: Vec<Vec<usize>> = equal_sets(stats.iter().map(|st| st.phash))
             .into_iter()
             .filter(|g| !exact_set.contains(g))
             .collect();
@@ -718,6 +736,19 @@ impl ImageIssues {
     /// How many samples have any issue.
     pub fn any(&self) -> usize {
         self.flags.iter().filter(|&&f| f != 0).count()
+    }
+
+    /// Whether sample `i` has any issue.
+    pub fn has_any(&self, i: usize) -> bool {
+        self.flags.get(i).is_some_and(|&f| f != 0)
+    }
+
+    /// The samples with `issue`, the worst (lowest score) first, ties in index order.
+    pub fn worst_first(&self, issue: ImageIssue) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.len()).filter(|&i| self.has(i, issue)).collect();
+        let score = |i| self.score(i, issue).unwrap_or(0.0);
+        idx.sort_by(|&a, &b| score(a).total_cmp(&score(b)).then(a.cmp(&b)));
+        idx
     }
 
     /// Sample `i`'s CleanVision score of `issue` (lower is worse; None where the set has no

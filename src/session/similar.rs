@@ -3,11 +3,11 @@
 //! embeddings (exhaustive k-nearest neighbours in blocks through the gemm kernel), outliers by
 //! their mean cosine distance to their k nearest neighbours (above median + 3 MADs).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use rayon::prelude::*;
 
+use crate::data::quality::{content_hash, equal_sets};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::learner::fast::gemm::{matmul, MatRef};
@@ -121,28 +121,12 @@ pub fn exact_duplicates(data: &Dataset) -> Result<Vec<Vec<usize>>> {
         .into_par_iter()
         .map(|i| match data.file(i) {
             Some(p) => std::fs::read(&p)
-                .map(|b| content_hash(&b))
+                .map(|b| content_hash(&[&b]))
                 .map_err(|e| Error::io(&p, e)),
-            None => Ok(content_hash(data.image(i))),
+            None => Ok(content_hash(&[data.image(i)])),
         })
         .collect::<Result<_>>()?;
-    let mut groups: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (i, h) in hashes.into_iter().enumerate() {
-        groups.entry(h).or_default().push(i);
-    }
-    let mut out: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
-    out.sort();
-    Ok(out)
-}
-
-/// 64-bit FNV-1a of the bytes with their length.
-fn content_hash(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for &x in (b.len() as u64).to_le_bytes().iter().chain(b) {
-        h ^= x as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
+    Ok(equal_sets(hashes))
 }
 
 /// Exact and near duplicates and outliers of `data` whose embeddings are `m`.

@@ -428,6 +428,14 @@ fn clusters_section(h: &mut String, run: &RunFile) {
     h.push_str("</table>\n</section>\n");
 }
 
+/// The input's images when they are the run's samples in its order.
+fn matching_images<'a>(input: &ReportInput<'a>) -> Option<&'a Dataset> {
+    let d = &input.run.dataset;
+    input
+        .images
+        .filter(|im| im.len() == d.len() && im.ids() == d.ids.as_slice())
+}
+
 /// The thumbnail of sample `i` as a data URI, when the images match the run.
 fn thumbnail(images: Option<&Dataset>, i: usize) -> Option<String> {
     let d = images?;
@@ -459,9 +467,7 @@ fn badge(d: Option<Decision>, classes: &[String]) -> String {
 fn flagged_section(h: &mut String, input: &ReportInput, sh: &Shown) {
     let run = input.run;
     let d = &run.dataset;
-    let images = input
-        .images
-        .filter(|im| im.len() == d.len() && im.ids() == d.ids.as_slice());
+    let images = matching_images(input);
     let idx = top_flagged(sh, input.top);
     let _ = writeln!(
         h,
@@ -529,16 +535,14 @@ const CHECKED_SHOWN: usize = 12;
 fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
     let run = input.run;
     let d = &run.dataset;
-    let Some(images) = input
-        .images
-        .filter(|im| im.len() == d.len() && im.ids() == d.ids.as_slice())
-    else {
+    let Some(images) = matching_images(input) else {
         return;
     };
     let issues = ImageIssues::find(images);
     let any = issues.any();
+    let kept = |i: usize| sh.kept.get(i) == Some(&true);
     let kept_any = (0..issues.len())
-        .filter(|&i| !issues.of(i).is_empty() && sh.kept.get(i) == Some(&true))
+        .filter(|&i| issues.has_any(i) && kept(i))
         .count();
     let _ = writeln!(
         h,
@@ -554,33 +558,26 @@ fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
         h.push_str("</section>\n");
         return;
     }
+    // Each kind found, its images the worst first.
+    let kinds: Vec<(ImageIssue, Vec<usize>)> = ImageIssue::ALL
+        .into_iter()
+        .map(|k| (k, issues.worst_first(k)))
+        .filter(|(_, idx)| !idx.is_empty())
+        .collect();
     h.push_str("<table class=\"config\">\n<tr><th>check</th><th>images</th><th>kept by the cut</th></tr>\n");
-    for k in ImageIssue::ALL {
-        let n = issues.count(k);
-        if n == 0 {
-            continue;
-        }
-        let kept = (0..issues.len())
-            .filter(|&i| issues.has(i, k) && sh.kept.get(i) == Some(&true))
-            .count();
+    for (k, idx) in &kinds {
         let _ = writeln!(
             h,
-            "<tr data-check=\"{}\"><td title=\"{}\">{}</td><td>{n}</td><td>{kept}</td></tr>",
+            "<tr data-check=\"{}\"><td title=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
             k.key(),
             esc(k.help()),
-            esc(k.name())
+            esc(k.name()),
+            idx.len(),
+            idx.iter().filter(|&&i| kept(i)).count()
         );
     }
     h.push_str("</table>\n");
-    for k in ImageIssue::ALL {
-        let mut idx: Vec<usize> = (0..issues.len()).filter(|&i| issues.has(i, k)).collect();
-        if idx.is_empty() {
-            continue;
-        }
-        idx.sort_by(|&a, &b| {
-            let s = |i| issues.score(i, k).unwrap_or(0.0);
-            s(a).total_cmp(&s(b)).then(a.cmp(&b))
-        });
+    for &(k, ref idx) in &kinds {
         let _ = writeln!(
             h,
             "<h3>{} ({}{})</h3>\n<div class=\"grid\">",
@@ -601,11 +598,7 @@ fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
             let score = issues
                 .score(i, k)
                 .map_or_else(String::new, |s| format!("score {s:.3}, "));
-            let cut = if sh.kept.get(i) == Some(&true) {
-                "kept"
-            } else {
-                "flagged"
-            };
+            let cut = if kept(i) { "kept" } else { "flagged" };
             let _ = writeln!(
                 h,
                 "<figure class=\"sample\" data-index=\"{i}\" data-check=\"{}\">{img}<figcaption><b>{}</b><br>{score}{cut}<br><span class=\"muted\">{id}</span></figcaption></figure>",

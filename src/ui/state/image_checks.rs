@@ -32,9 +32,7 @@ impl Checked {
                 n => Some((k, n, Membership::new(k.name(), issues.mask(k)))),
             })
             .collect();
-        let any_mask: Vec<bool> = (0..issues.len())
-            .map(|i| !issues.of(i).is_empty())
-            .collect();
+        let any_mask: Vec<bool> = (0..issues.len()).map(|i| issues.has_any(i)).collect();
         Self {
             any_count: issues.any(),
             any: Membership::new("any image issue", any_mask),
@@ -76,10 +74,12 @@ impl Checked {
 pub type CheckTask = ForGeneration<Checked>;
 
 impl AppState {
-    /// Check the open dataset's images off the UI thread.
+    /// Check the open dataset's images off the UI thread; nothing for a reopened run whose
+    /// images are gone (its stand-in pixels would all be dark, blank duplicates).
     pub(super) fn check_images(&mut self) {
         self.image_checks = None;
-        let Some(data) = self.data.as_ref() else {
+        self.image_check_task = None;
+        let Some(data) = self.data.as_ref().filter(|d| d.has_images()) else {
             return;
         };
         let train = data.train.clone();

@@ -133,13 +133,7 @@ impl AppState {
         self.generation += 1;
         self.embeddings = None;
         self.similar = None;
-        // A reopened run whose images are gone has stand-in pixels: nothing to check.
-        if reopened.as_ref().is_none_or(|r| r.images_missing.is_none()) {
-            self.check_images();
-        } else {
-            self.image_checks = None;
-            self.image_check_task = None;
-        }
+        self.check_images();
         self.reset_decisions();
         self.selected_round = None;
         self.selected_sample = None;

@@ -74,7 +74,7 @@ pub struct AppState {
     embeddings_read: Option<similar::CacheRead>,
     /// The open dataset's image checks, once done.
     pub image_checks: Option<image_checks::Checked>,
-    pub(super) image_check_task: Option<image_checks::CheckTask>,
+    image_check_task: Option<image_checks::CheckTask>,
     noise_of: usize,
     view: ViewCache,
     repaint: Repaint,
