@@ -81,6 +81,9 @@ pub struct Original {
     pub width: u32,
     pub height: u32,
     pub grey: bool,
+    /// Whether the file's EXIF orientation turned or mirrored it (`width` and `height` are the
+    /// upright image's, as every view of the sample shows it).
+    pub turned: bool,
     /// The pixel checks' statistics of the file's own pixels, where the stored ones differ
     /// (another size, or a grey file stored as RGB); None where they are the same pixels.
     pub stats: Option<PixelStats>,

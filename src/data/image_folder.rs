@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Cursor};
 use std::path::{Path, PathBuf};
 
 use image::imageops::{self, FilterType};
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 use rayon::prelude::*;
 
@@ -563,11 +564,51 @@ fn read_header(path: &Path) -> std::result::Result<Header, String> {
     let mut reader = BufReader::with_capacity(8 * 1024, file);
     let head = reader.fill_buf().map_err(|e| format!("cannot read: {e}"))?;
     let format = sniff(head, path)?;
-    let (dec, (width, height)) = open_decoder(reader, format)?;
+    let (mut dec, (width, height)) = open_decoder(reader, format)?;
+    let (width, height) = upright_size(orientation(&mut dec), width, height);
     Ok(Header {
         height,
         width,
         gray: !dec.color_type().has_color(),
+    })
+}
+
+/// The orientation a file's EXIF data gives (JPEG, PNG, WebP and TIFF carry one): a camera
+/// stores a portrait photo sideways and tags it, and viewers (and FiftyOne's app, and PIL's
+/// `ImageOps.exif_transpose`) turn it upright. A missing or unreadable tag counts as upright:
+/// the pixels are still good.
+pub fn orientation(dec: &mut impl ImageDecoder) -> Orientation {
+    dec.orientation().unwrap_or(Orientation::NoTransforms)
+}
+
+/// The `(width, height)` of a `width x height` image once `o` is applied.
+pub fn upright_size(o: Orientation, width: u32, height: u32) -> (u32, u32) {
+    match o {
+        Orientation::Rotate90
+        | Orientation::Rotate270
+        | Orientation::Rotate90FlipH
+        | Orientation::Rotate270FlipH => (height, width),
+        _ => (width, height),
+    }
+}
+
+/// Decode an image and turn it upright as its EXIF orientation says ([`orientation`]): what
+/// the loader, the backbone's input and the window's detail view all see.
+pub fn decode_upright(mut dec: impl ImageDecoder) -> image::ImageResult<DynamicImage> {
+    let o = orientation(&mut dec);
+    let mut img = DynamicImage::from_decoder(dec)?;
+    img.apply_orientation(o);
+    Ok(img)
+}
+
+/// Decode the file at `path` upright ([`decode_upright`]), with the loader's size limits and
+/// its words for what is wrong with a file (for a viewer: no conversion, no resize).
+pub fn open_upright(path: &Path) -> std::result::Result<DynamicImage, String> {
+    guarded(|| {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+        let format = sniff(&bytes, path)?;
+        let (dec, _) = open_decoder(Cursor::new(&bytes[..]), format)?;
+        decode_upright(dec).map_err(|e| describe(format, e))
     })
 }
 
@@ -598,8 +639,9 @@ fn decode_into(
 ) -> std::result::Result<Original, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let format = sniff(&bytes, path)?;
-    let (dec, _) = open_decoder(Cursor::new(&bytes[..]), format)?;
-    let img = DynamicImage::from_decoder(dec).map_err(|e| describe(format, e))?;
+    let (mut dec, _) = open_decoder(Cursor::new(&bytes[..]), format)?;
+    let turned = orientation(&mut dec) != Orientation::NoTransforms;
+    let img = decode_upright(dec).map_err(|e| describe(format, e))?;
     if format == ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
         return Err("truncated JPEG: the data ends before the end-of-image marker".into());
     }
@@ -612,6 +654,7 @@ fn decode_into(
         width: img.width(),
         height: img.height(),
         grey,
+        turned,
         stats: (file_stats && !own).then(|| PixelStats::of_image(&img)),
     };
     convert_into(img, shape, out);

@@ -150,6 +150,11 @@ pub fn cache_key(data: &Dataset, spec: &EmbedSpec) -> Result<u128> {
                 let m = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?;
                 h.field(&m.len().to_le_bytes());
                 h.field(&mtime_nanos(&m).to_le_bytes());
+                // Turned upright by its EXIF orientation (the backbone saw it sideways before
+                // that was applied); upright files keep the keys they had.
+                if data.originals().get(i).is_some_and(|o| o.turned) {
+                    h.field(b"upright");
+                }
             }
             _ => h.field(data.image(i)),
         }

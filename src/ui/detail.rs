@@ -29,7 +29,7 @@ impl Original {
     /// Start decoding `file` (sample `index`); large originals are shown at most 768 px.
     pub fn decode(index: usize, file: PathBuf, repaint: &Repaint) -> Self {
         let task = Pending::spawn("itlm-decode", repaint, move || {
-            image::open(&file)
+            crate::data::image_folder::open_upright(&file)
                 .map(|img| {
                     let img = if img.width() > 768 || img.height() > 768 {
                         img.thumbnail(768, 768)

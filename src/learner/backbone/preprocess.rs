@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use rayon::prelude::*;
 
 use super::InputSpec;
@@ -67,8 +67,14 @@ pub fn load_image(path: &Path) -> Result<DynamicImage> {
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
+    let limits_copy = limits.clone();
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| match e {
+    let img = reader.into_decoder().and_then(|dec| {
+        let mut limits = limits_copy;
+        limits.reserve(dec.total_bytes())?;
+        crate::data::image_folder::decode_upright(dec)
+    });
+    let img = img.map_err(|e| match e {
         image::ImageError::Limits(_) => Error::data(
             path,
             format!(
