@@ -310,6 +310,16 @@ fn a_corrupt_png_among_good_ones_is_skipped_and_named() {
     assert!(e.lines().any(|l| l.contains("notes.png")), "{e}");
     let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
     assert_eq!(r.dataset.len(), 10);
+    // `check` names them too, with their reasons, beside the image checks.
+    let c = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
+        .arg("check")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let o = String::from_utf8_lossy(&c.stdout);
+    assert!(c.status.success() && o.contains("2 files skipped:"), "{o}");
+    let named = |f: &str| o.lines().any(|l| l.contains(f) && l.len() > f.len() + 10);
+    assert!(named("zz-broken.png") && named("notes.png"), "{o}");
     assert_eq!(snapshot(&data), before);
 }
 

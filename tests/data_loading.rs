@@ -206,6 +206,19 @@ fn bad_files_are_skipped_with_reasons() {
     std::fs::write(root.join("b/truncated.jpg"), &jpg[..jpg.len() * 2 / 3]).unwrap();
     std::fs::write(root.join("b/text.png"), b"this is not a picture at all").unwrap();
     std::fs::write(root.join("b/notes.txt"), b"some notes").unwrap();
+    // A phone's HEIC photo and an AVIF: ISO media containers (the start of real files).
+    let ftyp = |brand: &[u8; 4], compat: &[u8; 4]| {
+        let mut b = vec![0, 0, 0, 0x18];
+        b.extend_from_slice(b"ftyp");
+        b.extend_from_slice(brand);
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        b.extend_from_slice(compat);
+        b.extend_from_slice(brand);
+        b.extend_from_slice(&[0u8; 64]);
+        b
+    };
+    std::fs::write(root.join("b/IMG_0001.HEIC"), ftyp(b"heic", b"mif1")).unwrap();
+    std::fs::write(root.join("b/photo.avif"), ftyp(b"avif", b"mif1")).unwrap();
     std::fs::write(root.join("b/huge.png"), huge_header_png(20000)).unwrap();
     std::fs::write(root.join("b/wide.png"), huge_header_png(8000)).unwrap();
     std::fs::write(root.join("broken/x.jpg"), &jpg[..100]).unwrap();
@@ -228,6 +241,10 @@ fn bad_files_are_skipped_with_reasons() {
     );
     assert!(reason_for(&d, "text.png").starts_with("not an image"));
     assert!(reason_for(&d, "notes.txt").starts_with("not an image"));
+    let heic = reason_for(&d, "IMG_0001.HEIC");
+    assert!(heic.contains("HEIC") && heic.contains("convert"), "{heic}");
+    let avif = reason_for(&d, "photo.avif");
+    assert!(avif.contains("AVIF"), "{avif}");
     let huge = reason_for(&d, "huge.png");
     assert!(
         huge.contains("too large") && huge.contains("20000x20000"),
@@ -247,7 +264,7 @@ fn bad_files_are_skipped_with_reasons() {
         "no loadable image in this class folder: not used as a class"
     );
     assert!(reason_for(&d, "x.jpg").contains("JPEG"));
-    assert_eq!(d.skipped.len(), 11);
+    assert_eq!(d.skipped.len(), 13);
     // skipped paths are full paths
     assert!(d.skipped.iter().all(|s| s.path.starts_with(root)));
     // with the shape given there is no header pass: decoding refuses the same files
@@ -258,9 +275,10 @@ fn bad_files_are_skipped_with_reasons() {
     };
     let f = image_folder::load(root, &opts).unwrap();
     assert_eq!(f.ids(), d.ids());
-    assert_eq!(f.skipped.len(), 11);
+    assert_eq!(f.skipped.len(), 13);
     assert!(reason_for(&f, "huge.png").contains("20000x20000"));
     assert!(reason_for(&f, "truncated.jpg").contains("truncated JPEG"));
+    assert!(reason_for(&f, "IMG_0001.HEIC").contains("HEIC"));
 }
 
 #[cfg(unix)]

@@ -95,6 +95,10 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
             }
         );
     }
+    // Files that could not be read at all are the first data problem to know of.
+    if let Some(lines) = super::skipped_lines(&train.skipped, NAMED) {
+        println!("{lines}");
+    }
     if let Some(out) = &a.out {
         let overwrite = if a.force {
             Overwrite::Allow

@@ -130,6 +130,22 @@ pub fn report(r: &dyn std::fmt::Display) {
     let _ = write!(std::io::stdout(), "{r}");
 }
 
+/// The files a load skipped, and why: a heading and the first `max` (with how many more), for
+/// `run` and `check` to print; None when every file loaded.
+pub(crate) fn skipped_lines(skipped: &[crate::data::Skipped], max: usize) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let mut out = format!("{} skipped:", crate::plural(skipped.len(), "file"));
+    for s in skipped.iter().take(max) {
+        out.push_str(&format!("\n  {}: {}", s.path.display(), s.reason));
+    }
+    if skipped.len() > max {
+        out.push_str(&format!("\n  ... and {} more", skipped.len() - max));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

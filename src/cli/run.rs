@@ -144,12 +144,8 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     if let (Some(out), Some(_)) = (&a.out, &p.decisions) {
         export::check_decision_outputs(out, p.journal.is_some(), a.force)?;
     }
-    let skipped = &p.train.skipped;
-    if !skipped.is_empty() {
-        eprintln!("{} skipped:", crate::plural(skipped.len(), "file"));
-        for s in skipped.iter().take(10) {
-            eprintln!("  {}: {}", s.path.display(), s.reason);
-        }
+    if let Some(lines) = super::skipped_lines(&p.train.skipped, 10) {
+        eprintln!("{lines}");
     }
     for n in &p.notes {
         eprintln!("{n}");

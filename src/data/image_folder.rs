@@ -482,11 +482,24 @@ fn sniff(head: &[u8], path: &Path) -> std::result::Result<ImageFormat, String> {
     }
     match image::guess_format(head) {
         Ok(f) => Ok(f),
+        Err(_) if is_heif(head) => Err("HEIC/HEIF photo (a phone camera's format) is not \
+             supported: convert it to JPEG or PNG (e.g. `heif-convert`, or the phone's \
+             \"Most Compatible\" setting)"
+            .into()),
         Err(_) => match ImageFormat::from_path(path) {
             Ok(ImageFormat::Tga) => Ok(ImageFormat::Tga),
             _ => Err("not an image: the content matches no known image format".into()),
         },
     }
+}
+
+/// Whether a file starts as an HEIF container (HEIC photos from phones): an ISO media `ftyp`
+/// box with one of HEIF's brands.
+fn is_heif(head: &[u8]) -> bool {
+    const BRANDS: [&[u8; 4]; 8] = [
+        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
+    ];
+    head.len() >= 12 && &head[4..8] == b"ftyp" && BRANDS.iter().any(|b| &head[8..12] == *b)
 }
 
 fn format_name(f: ImageFormat) -> String {
