@@ -675,9 +675,11 @@ fn decode_into(
 }
 
 /// Bring a decoded image to `shape`: channel conversion on the side with fewer channels, resize
-/// with a triangle filter (as `Dataset::conform_to` does).
+/// with a triangle filter (as `Dataset::conform_to` does), after a box reduction where it
+/// shrinks 8 times or more ([`super::reduce`]).
 fn convert_into(img: DynamicImage, shape: ImageShape, out: &mut [u8]) {
     let (w, h) = (shape.width as u32, shape.height as u32);
+    let img = super::reduce::reduce_for_resize(&img, (w, h)).unwrap_or(img);
     if shape.channels == 1 || !img.color().has_color() {
         let mut g = img.into_luma8();
         if g.dimensions() != (w, h) {

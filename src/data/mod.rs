@@ -12,6 +12,7 @@ pub mod idx;
 pub mod image_folder;
 pub mod memory;
 pub mod quality;
+pub mod reduce;
 pub mod truth;
 pub mod watermark;
 

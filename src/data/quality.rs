@@ -23,7 +23,7 @@
 //!   (CleanVision flags every grey image, which in a grey set such as Fashion-MNIST is every
 //!   image; here a grey set has none.)
 //! - **exact duplicates**: images whose decoded pixels are the same (CleanVision: md5 of the
-//!   pixels; here a 64-bit FNV-1a of them and their size, [`content_hash`]);
+//!   pixels; here a 64-bit hash of them and their size, [`content_hash`]);
 //! - **near duplicates**: images with the same 64-bit perceptual hash (imagehash's `phash`, as
 //!   CleanVision's default), less sets that are exact duplicates.
 //!
@@ -382,20 +382,49 @@ fn pixel_hash(pixels: &[u8], h: usize, w: usize, c: usize) -> u64 {
     content_hash(&[&dims, pixels])
 }
 
-/// 64-bit FNV-1a of the concatenated `parts`, after their total length: the "same content"
-/// hash of the exact-duplicate checks (here, and `session::similar` on files' bytes).
+/// A 64-bit hash of `parts` and their total length: the "same content" hash of the
+/// exact-duplicate checks (here, and `session::similar` on files' bytes). Four
+/// xor-multiply-rotate chains over 8-byte words, side by side (the bytewise FNV-1a it replaced
+/// took a quarter of the time of loading a folder of 12-megapixel photos), folded and finished
+/// with SplitMix64's mix. Hashes are never stored: equal content gives equal hashes, and one
+/// differing word always changes its chain (each step is a bijection of the state).
 pub fn content_hash(parts: &[&[u8]]) -> u64 {
+    // An odd multiplier with bits spread over the word (FNV's prime leaves a word's top bit
+    // to the top bit of the state, so two top-bit flips anywhere cancelled out), and a rotation
+    // that brings high bits down for the next multiply to spread.
+    const K: u64 = 0x9e3779b97f4a7c15;
+    let step = |h: u64, w: u64| (h ^ w).wrapping_mul(K).rotate_left(29);
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
     let len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut h: u64 = 0xcbf29ce484222325;
-    for &x in (len as u64)
-        .to_le_bytes()
-        .iter()
-        .chain(parts.iter().copied().flatten())
-    {
-        h ^= x as u64;
-        h = h.wrapping_mul(0x100000001b3);
+    let mut lanes = [
+        0xcbf29ce484222325 ^ len as u64,
+        0x9e3779b97f4a7c15,
+        0xbf58476d1ce4e5b9,
+        0x94d049bb133111eb,
+    ];
+    for part in parts {
+        let mut blocks = part.chunks_exact(32);
+        for b in blocks.by_ref() {
+            for (j, lane) in lanes.iter_mut().enumerate() {
+                *lane = step(*lane, word(&b[8 * j..8 * j + 8]));
+            }
+        }
+        let rest = blocks.remainder();
+        let mut words = rest.chunks_exact(8);
+        for w in words.by_ref() {
+            lanes[0] = step(lanes[0], word(w));
+        }
+        for &x in words.remainder() {
+            lanes[0] = step(lanes[0], x as u64);
+        }
+        // A part's end, so that moving bytes between parts changes the hash.
+        lanes[0] = step(lanes[0], part.len() as u64);
     }
-    h
+    let h = lanes.iter().fold(0u64, |h, &l| step(h, l));
+    // SplitMix64's finaliser.
+    let h = (h ^ (h >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+    let h = (h ^ (h >> 27)).wrapping_mul(0x94d049bb133111eb);
+    h ^ (h >> 31)
 }
 
 /// The sets of indices whose `keys` are equal, those of two or more, each in index order,

@@ -247,3 +247,24 @@ fn odd_size_is_outside_three_iqrs_and_any_size_off_a_common_one() {
 fn a_file_s_record_is_64_bytes() {
     assert!(std::mem::size_of::<crate::data::Original>() <= 64);
 }
+
+#[test]
+fn the_content_hash_changes_with_any_byte_and_the_length() {
+    // 1003 bytes: 31 blocks of 32, then 8-byte words, then single bytes.
+    let base: Vec<u8> = (0..1003u32).map(|i| (i * 7 % 251) as u8).collect();
+    let h0 = content_hash(&[&base]);
+    assert_eq!(h0, content_hash(&[&base.clone()]));
+    let mut seen = std::collections::HashSet::from([h0]);
+    for i in 0..base.len() {
+        for flip in [1u8, 0x80] {
+            let mut b = base.clone();
+            b[i] ^= flip;
+            assert!(seen.insert(content_hash(&[&b])), "byte {i} ^ {flip}");
+        }
+    }
+    let mut longer = base.clone();
+    longer.push(0);
+    assert_ne!(content_hash(&[&longer]), h0);
+    assert_ne!(content_hash(&[&base[..1002]]), h0);
+    assert_ne!(content_hash(&[&[], &base]), h0);
+}

@@ -99,7 +99,8 @@ fn check_size(path: &Path, w: u32, h: u32) -> Result<()> {
 }
 
 /// `img` as the backbone's input (`res x res x 3` values, NHWC): the shorter side resized to
-/// `spec.resize_shorter_to` (bilinear with antialiasing, as torchvision's `Resize`), the centre
+/// `spec.resize_shorter_to` (bilinear with antialiasing, as torchvision's `Resize`; from 8
+/// times that size a box reduction first, as PIL's `reducing_gap`), the centre
 /// `res x res` cropped, converted to RGB8 (grey repeated, alpha dropped, 16-bit scaled),
 /// `(v / 255 - mean) / std`.
 pub fn preprocess(img: &DynamicImage, spec: &InputSpec) -> Vec<f32> {
@@ -123,6 +124,10 @@ pub fn preprocess(img: &DynamicImage, spec: &InputSpec) -> Vec<f32> {
     } else {
         (target * w as u64 / h as u64, target)
     };
+    // A large photo is box-reduced first (8 times or more; `data::reduce`): the filter then
+    // reads a few pixels per output pixel instead of up to a hundred.
+    let reduced = crate::data::reduce::reduce_for_resize(img, (nw as u32, nh as u32));
+    let img = reduced.as_ref().unwrap_or(img);
     let resized = img
         .resize_exact(nw as u32, nh as u32, FilterType::Triangle)
         .into_rgb8();

@@ -340,3 +340,37 @@ fn an_entry_truncated_after_it_was_mapped_is_recomputed_without_a_crash() {
     let e = parse_entry(map, key, 6, 3).unwrap_err();
     assert!(e.contains("truncated"), "{e}");
 }
+
+#[test]
+fn only_files_the_loader_turns_or_reduces_get_new_keys() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let data = folder(data_dir.path());
+    let spec = EmbedSpec {
+        backbone: "fake".into(),
+        weights: "w".into(),
+        resolution: 224,
+        dim: 3,
+    };
+    let key = cache_key(&data, &spec).unwrap();
+    let with = |f: &dyn Fn(usize, &mut crate::data::Original)| {
+        let mut o = data.originals().to_vec();
+        for (i, x) in o.iter_mut().enumerate() {
+            f(i, x);
+        }
+        cache_key(&data.clone().with_originals(o).unwrap(), &spec).unwrap()
+    };
+    // Small upright files: the key is the files' (sizes and times) alone.
+    assert_eq!(with(&|_, _| {}), key);
+    // A turned file, or one large enough to be box-reduced before its resize (8 x 224 on its
+    // shorter side), changes it; one just under does not.
+    assert_ne!(with(&|i, o| o.turned |= i == 1), key);
+    let big = |side: u32| {
+        with(&|i, o| {
+            if i == 2 {
+                (o.width, o.height) = (side + 500, side);
+            }
+        })
+    };
+    assert_ne!(big(8 * 224), key);
+    assert_eq!(big(8 * 224 - 1), key);
+}
