@@ -219,6 +219,8 @@ fn bad_files_are_skipped_with_reasons() {
     };
     std::fs::write(root.join("b/IMG_0001.HEIC"), ftyp(b"heic", b"mif1")).unwrap();
     std::fs::write(root.join("b/photo.avif"), ftyp(b"avif", b"mif1")).unwrap();
+    // An AVIF whose major brand is HEIF's generic one: still named AVIF, not a phone's HEIC.
+    std::fs::write(root.join("b/still.avif"), ftyp(b"mif1", b"avif")).unwrap();
     std::fs::write(root.join("b/huge.png"), huge_header_png(20000)).unwrap();
     std::fs::write(root.join("b/wide.png"), huge_header_png(8000)).unwrap();
     std::fs::write(root.join("broken/x.jpg"), &jpg[..100]).unwrap();
@@ -243,8 +245,13 @@ fn bad_files_are_skipped_with_reasons() {
     assert!(reason_for(&d, "notes.txt").starts_with("not an image"));
     let heic = reason_for(&d, "IMG_0001.HEIC");
     assert!(heic.contains("HEIC") && heic.contains("convert"), "{heic}");
-    let avif = reason_for(&d, "photo.avif");
-    assert!(avif.contains("AVIF"), "{avif}");
+    for f in ["photo.avif", "still.avif"] {
+        let avif = reason_for(&d, f);
+        assert!(
+            avif.starts_with("AVIF") && avif.contains("convert"),
+            "{avif}"
+        );
+    }
     let huge = reason_for(&d, "huge.png");
     assert!(
         huge.contains("too large") && huge.contains("20000x20000"),
@@ -264,7 +271,7 @@ fn bad_files_are_skipped_with_reasons() {
         "no loadable image in this class folder: not used as a class"
     );
     assert!(reason_for(&d, "x.jpg").contains("JPEG"));
-    assert_eq!(d.skipped.len(), 13);
+    assert_eq!(d.skipped.len(), 14);
     // skipped paths are full paths
     assert!(d.skipped.iter().all(|s| s.path.starts_with(root)));
     // with the shape given there is no header pass: decoding refuses the same files
@@ -275,7 +282,7 @@ fn bad_files_are_skipped_with_reasons() {
     };
     let f = image_folder::load(root, &opts).unwrap();
     assert_eq!(f.ids(), d.ids());
-    assert_eq!(f.skipped.len(), 13);
+    assert_eq!(f.skipped.len(), 14);
     assert!(reason_for(&f, "huge.png").contains("20000x20000"));
     assert!(reason_for(&f, "truncated.jpg").contains("truncated JPEG"));
     assert!(reason_for(&f, "IMG_0001.HEIC").contains("HEIC"));

@@ -50,6 +50,10 @@ fn stored(o: u16) -> GrayImage {
         0 | 1 => u,
         2 => u.fliph(),
         3 => u.rotate180(),
+        4 => u.flipv(),
+        // 5 (transpose) and 7 (transverse) are their own inverses.
+        5 => u.rotate90().fliph(),
+        7 => u.rotate270().fliph(),
         // 6: shown turned 90 degrees clockwise, so stored turned the other way.
         6 => u.rotate270(),
         8 => u.rotate90(),
@@ -82,8 +86,9 @@ fn assert_upright(what: &str, px: &[u8], w: usize, h: usize) {
     );
 }
 
-/// Orientations written: none, 1 (upright, tagged), 2 (mirrored), 3, 6 and 8 (turned).
-const ORIENTATIONS: [u16; 6] = [0, 1, 2, 3, 6, 8];
+/// Orientations written: none, 1 (upright, tagged), and every other EXIF orientation: 2 and 4
+/// mirrored, 3 turned half way, 6 and 8 a quarter, 5 and 7 a quarter and mirrored.
+const ORIENTATIONS: [u16; 9] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 
 fn make_set(root: &Path) {
     for class in ["a", "b"] {
@@ -104,7 +109,7 @@ fn a_camera_s_sideways_photo_is_upright_in_every_view() {
     assert_eq!((raw.width(), raw.height()), (40, 20));
 
     let d = image_folder::load(&root, &LoadOptions::default()).unwrap();
-    assert_eq!(d.len(), 12);
+    assert_eq!(d.len(), 18);
     // Every file is 20 x 40 upright, so that is the set's shape (no resize of any of them).
     assert_eq!(
         (d.shape.width, d.shape.height, d.shape.channels),

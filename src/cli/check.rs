@@ -95,7 +95,7 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
             }
         );
     }
-    // Files that could not be read at all are the first data problem to know of.
+    // And the files that could not be read at all (as `run` lists them).
     if let Some(lines) = super::skipped_lines(&train.skipped, NAMED) {
         println!("{lines}");
     }

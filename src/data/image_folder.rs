@@ -480,12 +480,26 @@ fn sniff(head: &[u8], path: &Path) -> std::result::Result<ImageFormat, String> {
     if head.is_empty() {
         return Err("empty file (0 bytes)".into());
     }
+    let brands = iso_brands(head);
+    let has = |set: &[&[u8; 4]]| brands.iter().any(|b| set.contains(&b));
+    if has(&[b"avif", b"avis"]) {
+        return Err(
+            "AVIF image: not supported (the image library decodes AVIF only with a \
+             native library); convert it to JPEG or PNG"
+                .into(),
+        );
+    }
+    if has(&[
+        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
+    ]) {
+        return Err(
+            "HEIC/HEIF photo (a phone camera's format) is not supported: convert it \
+             to JPEG or PNG (e.g. `heif-convert`, or the phone's \"Most Compatible\" setting)"
+                .into(),
+        );
+    }
     match image::guess_format(head) {
         Ok(f) => Ok(f),
-        Err(_) if is_heif(head) => Err("HEIC/HEIF photo (a phone camera's format) is not \
-             supported: convert it to JPEG or PNG (e.g. `heif-convert`, or the phone's \
-             \"Most Compatible\" setting)"
-            .into()),
         Err(_) => match ImageFormat::from_path(path) {
             Ok(ImageFormat::Tga) => Ok(ImageFormat::Tga),
             _ => Err("not an image: the content matches no known image format".into()),
@@ -493,13 +507,23 @@ fn sniff(head: &[u8], path: &Path) -> std::result::Result<ImageFormat, String> {
     }
 }
 
-/// Whether a file starts as an HEIF container (HEIC photos from phones): an ISO media `ftyp`
-/// box with one of HEIF's brands.
-fn is_heif(head: &[u8]) -> bool {
-    const BRANDS: [&[u8; 4]; 8] = [
-        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
-    ];
-    head.len() >= 12 && &head[4..8] == b"ftyp" && BRANDS.iter().any(|b| &head[8..12] == *b)
+/// The brands of an ISO media file's leading `ftyp` box (HEIF, AVIF, MP4): its major brand
+/// and the compatible ones within the box and the bytes read; none for other files.
+fn iso_brands(head: &[u8]) -> Vec<[u8; 4]> {
+    if head.len() < 12 || &head[4..8] != b"ftyp" {
+        return Vec::new();
+    }
+    let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let end = size.clamp(12, head.len());
+    let mut brands = vec![[head[8], head[9], head[10], head[11]]];
+    // After the major brand, a 4-byte minor version, then the compatible brands.
+    brands.extend(
+        head.get(16..end)
+            .unwrap_or(&[])
+            .chunks_exact(4)
+            .map(|b| [b[0], b[1], b[2], b[3]]),
+    );
+    brands
 }
 
 fn format_name(f: ImageFormat) -> String {
@@ -652,13 +676,16 @@ fn decode_into(
 ) -> std::result::Result<Original, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let format = sniff(&bytes, path)?;
-    let (mut dec, _) = open_decoder(Cursor::new(&bytes[..]), format)?;
-    let turned = orientation(&mut dec) != Orientation::NoTransforms;
-    let img = decode_upright(dec).map_err(|e| describe(format, e))?;
     if format == ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
         return Err("truncated JPEG: the data ends before the end-of-image marker".into());
     }
+    let (mut dec, _) = open_decoder(Cursor::new(&bytes[..]), format)?;
+    let o = orientation(&mut dec);
+    let mut img = DynamicImage::from_decoder(dec).map_err(|e| describe(format, e))?;
+    // The file's bytes go before a quarter turn makes a second full-size buffer.
     drop(bytes);
+    img.apply_orientation(o);
+    let turned = o != Orientation::NoTransforms;
     let grey = !img.color().has_color();
     let own = img.width() as usize == shape.width
         && img.height() as usize == shape.height

@@ -23,36 +23,43 @@ pub fn block_for(from: (u32, u32), to: (u32, u32)) -> u32 {
 }
 
 /// `img` with each k x k block averaged (rounded; the blocks of the last columns and rows
-/// hold what is left), k from [`block_for`] towards `to`; 8-bit RGB or grey (alpha dropped,
-/// 16 bits scaled to 8, as both callers convert anyway). None where k is 1.
+/// hold what is left), k from [`block_for`] towards `to`, in its own 8-bit colour type (16-bit
+/// and float images as 8-bit RGB or grey, as both callers convert them anyway). None where k
+/// is 1.
 pub fn reduce_for_resize(img: &DynamicImage, to: (u32, u32)) -> Option<DynamicImage> {
     let k = block_for((img.width(), img.height()), to) as usize;
     if k < 2 {
         return None;
     }
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let converted;
-    Some(if img.color().has_color() {
-        let src = match img {
-            DynamicImage::ImageRgb8(b) => b,
-            _ => {
-                converted = img.to_rgb8();
-                &converted
-            }
-        };
-        let (rw, rh, px) = reduce(src.as_raw(), w, h, 3, k);
-        DynamicImage::ImageRgb8(RgbImage::from_raw(rw, rh, px).expect("sized to fit"))
-    } else {
-        let luma;
-        let src = match img {
-            DynamicImage::ImageLuma8(b) => b,
-            _ => {
-                luma = img.to_luma8();
-                &luma
-            }
-        };
-        let (rw, rh, px) = reduce(src.as_raw(), w, h, 1, k);
-        DynamicImage::ImageLuma8(GrayImage::from_raw(rw, rh, px).expect("sized to fit"))
+    let sized = "sized to fit";
+    // 8-bit images are read in place, alpha and all (the caller drops it after the resize);
+    // 16-bit and float ones are converted to 8 bits first, as the callers would.
+    Some(match img {
+        DynamicImage::ImageLuma8(b) => {
+            let (rw, rh, px) = reduce(b.as_raw(), w, h, 1, k);
+            DynamicImage::ImageLuma8(GrayImage::from_raw(rw, rh, px).expect(sized))
+        }
+        DynamicImage::ImageLumaA8(b) => {
+            let (rw, rh, px) = reduce(b.as_raw(), w, h, 2, k);
+            DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_raw(rw, rh, px).expect(sized))
+        }
+        DynamicImage::ImageRgb8(b) => {
+            let (rw, rh, px) = reduce(b.as_raw(), w, h, 3, k);
+            DynamicImage::ImageRgb8(RgbImage::from_raw(rw, rh, px).expect(sized))
+        }
+        DynamicImage::ImageRgba8(b) => {
+            let (rw, rh, px) = reduce(b.as_raw(), w, h, 4, k);
+            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(rw, rh, px).expect(sized))
+        }
+        _ if img.color().has_color() => {
+            let (rw, rh, px) = reduce(img.to_rgb8().as_raw(), w, h, 3, k);
+            DynamicImage::ImageRgb8(RgbImage::from_raw(rw, rh, px).expect(sized))
+        }
+        _ => {
+            let (rw, rh, px) = reduce(img.to_luma8().as_raw(), w, h, 1, k);
+            DynamicImage::ImageLuma8(GrayImage::from_raw(rw, rh, px).expect(sized))
+        }
     })
 }
 
@@ -74,13 +81,15 @@ fn reduce(src: &[u8], w: usize, h: usize, c: usize, k: usize) -> (u32, u32, Vec<
         }
         for (bx, block) in acc.chunks(k * c).enumerate() {
             let n = (nr * block.len() / c) as u32;
-            let mut s = [0u32; 4];
+            // k rows of 255 fit a u32 (k is at most 16384 / 4); k x k of them need a u64.
+            let mut s = [0u64; 4];
             for px in block.chunks_exact(c) {
                 for (t, &v) in s.iter_mut().zip(px) {
-                    *t += v;
+                    *t += v as u64;
                 }
             }
             debug_assert!(bx < rw);
+            let n = n as u64;
             out.extend(s[..c].iter().map(|&t| ((t + n / 2) / n) as u8));
         }
     }
@@ -113,6 +122,14 @@ mod tests {
         let (w, h, out) = reduce(&src, 5, 3, 1, 2);
         assert_eq!((w, h), (3, 2));
         assert_eq!(out, vec![6, 26, 41, 101, 103, 104]);
+        // RGBA stays RGBA, read in place (no 8-bit RGB copy of a large photo first).
+        let rgba = image::RgbaImage::from_pixel(64, 48, image::Rgba([10, 20, 30, 128]));
+        let r = reduce_for_resize(&DynamicImage::ImageRgba8(rgba), (8, 6)).expect("8 times");
+        assert_eq!((r.width(), r.height()), (32, 24));
+        assert_eq!(
+            r.as_rgba8().map(|b| b.get_pixel(5, 5).0),
+            Some([10, 20, 30, 128])
+        );
         // RGB channels stay apart.
         let rgb: Vec<u8> = (0..4).flat_map(|_| [10, 20, 255]).collect();
         assert_eq!(reduce(&rgb, 2, 2, 3, 2).2, vec![10, 20, 255]);

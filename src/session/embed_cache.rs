@@ -151,14 +151,14 @@ pub fn cache_key(data: &Dataset, spec: &EmbedSpec) -> Result<u128> {
                 h.field(&m.len().to_le_bytes());
                 h.field(&mtime_nanos(&m).to_le_bytes());
                 // Turned upright by its EXIF orientation (the backbone saw it sideways before
-                // that was applied); upright files keep the keys they had.
+                // that was applied): the folder's entry is computed again once; a folder of
+                // upright files keeps its key.
                 let original = data.originals().get(i);
                 if original.is_some_and(|o| o.turned) {
                     h.field(b"upright");
                 }
                 // Box-reduced before the resize since (`data::reduce`; from 8 times the input
-                // size, a superset of the files it reduces): those files' entries are computed
-                // again once, the rest keep theirs.
+                // size, a superset of the files it reduces): likewise.
                 let reduce_from = crate::data::reduce::MIN_FACTOR as usize * spec.resolution;
                 if original.is_some_and(|o| o.width.min(o.height) as usize >= reduce_from) {
                     h.field(b"reduced");

@@ -69,9 +69,12 @@ pub fn load_image(path: &Path) -> Result<DynamicImage> {
     limits.max_alloc = Some(MAX_ALLOC);
     let limits_copy = limits.clone();
     reader.limits(limits);
-    let img = reader.into_decoder().and_then(|dec| {
+    // As `ImageReader::decode` does: the image's own buffer counts against the allocation
+    // limit, and the decoder gets what is left of it.
+    let img = reader.into_decoder().and_then(|mut dec| {
         let mut limits = limits_copy;
         limits.reserve(dec.total_bytes())?;
+        dec.set_limits(limits)?;
         crate::data::image_folder::decode_upright(dec)
     });
     let img = img.map_err(|e| match e {
