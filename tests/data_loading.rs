@@ -566,3 +566,42 @@ fn cifar_round_trip_and_errors() {
     assert_eq!(l.train.len(), 2);
     assert!(l.test.is_none());
 }
+
+#[test]
+fn a_load_counts_its_files_headers_and_images_for_the_window() {
+    use std::sync::Arc;
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    for c in ["train/cat", "train/dog", "test/cat"] {
+        mkdirs(&root.join(c));
+    }
+    for i in 0..3u8 {
+        gray(8, 8, i).save(root.join(format!("train/cat/{i}.png"))).unwrap();
+    }
+    gray(8, 8, 9).save(root.join("train/dog/a.png")).unwrap();
+    std::fs::write(root.join("train/dog/notes.png"), b"not an image").unwrap();
+    rgb(16, 16, 1).save(root.join("test/cat/t.png")).unwrap();
+    let progress = Arc::new(data::LoadProgress::default());
+    let opts = LoadOptions {
+        progress: Some(progress.clone()),
+        ..LoadOptions::default()
+    };
+    let l = data::load(root, &opts).unwrap();
+    assert_eq!((l.train.len(), l.test.as_ref().map(|t| t.len())), (4, Some(1)));
+    let p = progress.snapshot();
+    // Training: 5 headers read, the text file dropped there, 4 decoded; the test split (its
+    // shape given) no headers, 1 decoded.
+    assert_eq!((p.files, p.headers, p.decoded), (5, 5, 5));
+    assert!(p.decoding_secs.is_some());
+    // With the shape given there is no header pass: the text file fails while decoding.
+    let given = Arc::new(data::LoadProgress::default());
+    let opts = LoadOptions {
+        size: Some((8, 8)),
+        channels: Some(1),
+        progress: Some(given.clone()),
+        ..LoadOptions::default()
+    };
+    data::load(root, &opts).unwrap();
+    let p = given.snapshot();
+    assert_eq!((p.files, p.headers, p.decoded), (6, 0, 6));
+}

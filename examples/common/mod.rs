@@ -28,5 +28,6 @@ pub fn open(data: &str, test: &str) -> Res<Prepared> {
         },
         limit: None,
         seed: 0,
+        progress: None,
     })?)
 }

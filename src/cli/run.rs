@@ -118,6 +118,7 @@ impl RunArgs {
             },
             limit: self.limit,
             seed,
+            progress: None,
         }
     }
 }

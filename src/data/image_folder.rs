@@ -59,6 +59,7 @@ pub fn load_split(root: &Path, opts: &LoadOptions) -> Result<Loaded> {
         channels: Some(train.shape.channels),
         max_side: opts.max_side,
         file_stats: false,
+        progress: opts.progress.clone(),
     };
     let mut test = load_part(
         root,
@@ -189,14 +190,25 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
     }
 
     // 2. Headers (when the shape is not fully given), then the shape.
+    let progress = opts.progress.as_deref();
+    if let Some(p) = progress {
+        p.found(entries.len());
+    }
     let shape = match (opts.size, opts.channels) {
         (Some((h, w)), Some(c)) => ImageShape::new(h, w, c),
         _ => {
             let headers: Vec<std::result::Result<Header, String>> = entries
                 .par_iter()
                 .with_min_len(16)
-                .map(|e| guarded(|| read_header(&root.join(&e.rel))))
+                .map(|e| {
+                    let h = guarded(|| read_header(&root.join(&e.rel)));
+                    if let Some(p) = progress {
+                        p.header();
+                    }
+                    h
+                })
                 .collect();
+            let found = entries.len();
             let mut good = Vec::with_capacity(entries.len());
             let mut kept = Vec::with_capacity(entries.len());
             for (e, h) in entries.into_iter().zip(headers) {
@@ -210,6 +222,9 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
                         reason,
                     }),
                 }
+            }
+            if let Some(p) = progress {
+                p.dropped(found - kept.len());
             }
             entries = kept;
             if good.is_empty() {
@@ -226,7 +241,13 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         .par_chunks_mut(len)
         .zip(entries.par_iter())
         .with_min_len(16)
-        .map(|(out, e)| guarded(|| decode_into(&root.join(&e.rel), shape, out, opts.file_stats)))
+        .map(|(out, e)| {
+            let r = guarded(|| decode_into(&root.join(&e.rel), shape, out, opts.file_stats));
+            if let Some(p) = progress {
+                p.decoded();
+            }
+            r
+        })
         .collect();
 
     // 4. Drop the failures (compacting the storage in place) and number the classes.

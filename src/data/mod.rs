@@ -36,6 +36,76 @@ pub struct LoadOptions {
     /// own (another size or colour type; [`quality`]): about the cost of its decoding again.
     /// On by default; off for evaluation sets, which are not checked.
     pub file_stats: bool,
+    /// Counts the files an image folder's load has read, for a window to show (None: not
+    /// counted).
+    pub progress: Option<std::sync::Arc<LoadProgress>>,
+}
+
+/// How far a load has got: the files an image folder found (a test split, loaded with the
+/// same counter, adds its own), how many headers and how many images it has read, and since
+/// when it decodes. Shared with the loading thread; relaxed atomics, as it is only shown.
+#[derive(Debug, Default)]
+pub struct LoadProgress {
+    files: std::sync::atomic::AtomicUsize,
+    headers: std::sync::atomic::AtomicUsize,
+    decoded: std::sync::atomic::AtomicUsize,
+    decoding_since: std::sync::OnceLock<std::time::Instant>,
+}
+
+/// A [`LoadProgress`] read at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LoadSnapshot {
+    pub files: usize,
+    pub headers: usize,
+    pub decoded: usize,
+    /// Seconds since the first image was decoded (None before).
+    pub decoding_secs: Option<f64>,
+}
+
+impl LoadProgress {
+    /// `n` more files found.
+    pub fn found(&self, n: usize) {
+        self.files
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `n` of them dropped before decoding (unreadable headers).
+    pub fn dropped(&self, n: usize) {
+        self.files
+            .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// One header read.
+    pub fn header(&self) {
+        self.headers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// One file decoded (or found unusable while decoding).
+    pub fn decoded(&self) {
+        self.decoding_since.get_or_init(std::time::Instant::now);
+        self.decoded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> LoadSnapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        let files = self.files.load(Relaxed);
+        LoadSnapshot {
+            files,
+            headers: self.headers.load(Relaxed).min(files),
+            decoded: self.decoded.load(Relaxed).min(files),
+            decoding_secs: self.decoding_since.get().map(|t| t.elapsed().as_secs_f64()),
+        }
+    }
+}
+
+/// Two counters compare equal: a request (`session::DataRequest`) is the same request
+/// whatever watches its progress.
+impl PartialEq for LoadProgress {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Default for LoadOptions {
@@ -45,6 +115,7 @@ impl Default for LoadOptions {
             max_side: 64,
             channels: None,
             file_stats: true,
+            progress: None,
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct DataRequest {
     /// Keep a seeded random subset of this many training samples.
     pub limit: Option<usize>,
     pub seed: u64,
+    /// Counts the files read, for the window's loading line (None: not counted).
+    pub progress: Option<std::sync::Arc<data::LoadProgress>>,
 }
 
 /// Training data, test sets and truth as a run needs them. The files the loader skipped are
@@ -88,11 +90,15 @@ pub fn guided<'a>(
 /// Load everything `req` names, aligning test classes and image sizes to the training set.
 pub fn prepare(req: &DataRequest) -> Result<Prepared> {
     let data_path = req.path.as_path();
-    let loaded = data::load(data_path, &LoadOptions::default())?;
+    let counted = LoadOptions {
+        progress: req.progress.clone(),
+        ..LoadOptions::default()
+    };
+    let loaded = data::load(data_path, &counted)?;
     // The evaluation sets are not checked: no file statistics kept.
     let opts = LoadOptions {
         file_stats: false,
-        ..LoadOptions::default()
+        ..counted
     };
     let mut notes = Vec::new();
     let mut train = loaded.train;

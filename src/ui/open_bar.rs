@@ -102,11 +102,7 @@ fn open_bar_ui(ui: &mut egui::Ui, bar: &mut OpenBar, v: &View, out: &mut Command
         }
         if let Some(l) = &state.loading {
             ui.spinner();
-            ui.label(format!(
-                "Loading {} ({:.1} s)",
-                l.path.display(),
-                l.elapsed_secs()
-            ));
+            ui.label(l.status());
         }
     });
 }
