@@ -576,7 +576,9 @@ fn a_load_counts_its_files_headers_and_images_for_the_window() {
         mkdirs(&root.join(c));
     }
     for i in 0..3u8 {
-        gray(8, 8, i).save(root.join(format!("train/cat/{i}.png"))).unwrap();
+        gray(8, 8, i)
+            .save(root.join(format!("train/cat/{i}.png")))
+            .unwrap();
     }
     gray(8, 8, 9).save(root.join("train/dog/a.png")).unwrap();
     std::fs::write(root.join("train/dog/notes.png"), b"not an image").unwrap();
@@ -587,7 +589,10 @@ fn a_load_counts_its_files_headers_and_images_for_the_window() {
         ..LoadOptions::default()
     };
     let l = data::load(root, &opts).unwrap();
-    assert_eq!((l.train.len(), l.test.as_ref().map(|t| t.len())), (4, Some(1)));
+    assert_eq!(
+        (l.train.len(), l.test.as_ref().map(|t| t.len())),
+        (4, Some(1))
+    );
     let p = progress.snapshot();
     // Training: 5 headers read, the text file dropped there, 4 decoded; the test split (its
     // shape given) no headers, 1 decoded.

@@ -52,7 +52,15 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
         }
     }
     let t = Instant::now();
-    let loaded = data::load(&a.data, &LoadOptions::default())?;
+    let loaded = super::with_load_line(&a.data, false, |progress| {
+        data::load(
+            &a.data,
+            &LoadOptions {
+                progress,
+                ..LoadOptions::default()
+            },
+        )
+    })?;
     let train = loaded.train;
     if let Some(out) = &a.out {
         // (An existing file is refused again by the atomic write without --force.)

@@ -130,6 +130,47 @@ pub fn report(r: &dyn std::fmt::Display) {
     let _ = write!(std::io::stdout(), "{r}");
 }
 
+/// Runs `load` with a loading line on stderr when stderr is a terminal (not with `quiet`):
+/// from a second on, twice a second, the window's line ([`crate::data::LoadSnapshot::line`]),
+/// cleared when the load ends. A folder of phone photos loads for a minute.
+pub(crate) fn with_load_line<T>(
+    path: &std::path::Path,
+    quiet: bool,
+    load: impl FnOnce(Option<std::sync::Arc<crate::data::LoadProgress>>) -> T,
+) -> T {
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::time::{Duration, Instant};
+    if quiet || !std::io::stderr().is_terminal() {
+        return load(None);
+    }
+    let progress = std::sync::Arc::new(crate::data::LoadProgress::default());
+    let done = AtomicBool::new(false);
+    let shown = path.display().to_string();
+    std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let t0 = Instant::now();
+            let mut last: Option<Instant> = None;
+            while !done.load(Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
+                if t0.elapsed() >= Duration::from_secs(1) && due {
+                    let secs = t0.elapsed().as_secs_f64();
+                    eprint!("\r{}\x1b[K", progress.snapshot().line(&shown, secs));
+                    last = Some(Instant::now());
+                }
+            }
+            if last.is_some() {
+                eprint!("\r\x1b[K");
+            }
+        });
+        let r = load(Some(progress.clone()));
+        done.store(true, Relaxed);
+        let _ = watcher.join();
+        r
+    })
+}
+
 /// The files a load skipped, and why: a heading and the first `max` (with how many more), for
 /// `run` and `check` to print; None when every file loaded.
 pub(crate) fn skipped_lines(skipped: &[crate::data::Skipped], max: usize) -> Option<String> {

@@ -128,7 +128,12 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     let (config, lcfg) = a.configs();
     config.validate()?;
     lcfg.validate()?;
-    let mut p = session::prepare(&a.data_request(config.seed))?;
+    let mut p = super::with_load_line(&a.data, a.quiet, |progress| {
+        session::prepare(&DataRequest {
+            progress,
+            ..a.data_request(config.seed)
+        })
+    })?;
     if let Some(path) = &a.decisions {
         p.decisions = Some(read_decisions(path, &p.train)?);
         // The set carries a copy, unless the journal is the set's own decisions.csv already.

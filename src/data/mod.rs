@@ -62,6 +62,39 @@ pub struct LoadSnapshot {
     pub decoding_secs: Option<f64>,
 }
 
+impl LoadSnapshot {
+    /// What a loading line says (the window's, and the command line's on a terminal): how
+    /// long, and for an image folder how far it has got and about how long is left.
+    pub fn line(&self, path: &str, secs: f64) -> String {
+        let p = self;
+        if p.files == 0 {
+            return format!("Loading {path} ({secs:.1} s)");
+        }
+        if p.decoded == 0 && p.headers < p.files {
+            return format!(
+                "Loading {path}: reading headers, {} of {} files ({secs:.1} s)",
+                p.headers, p.files
+            );
+        }
+        // Once a tenth is decoded, or a second has passed, the rate so far says what is left.
+        let left = match p.decoding_secs {
+            Some(d)
+                if p.decoded > 0
+                    && p.decoded < p.files
+                    && (p.decoded * 10 >= p.files || d >= 1.0) =>
+            {
+                let s = d * (p.files - p.decoded) as f64 / p.decoded as f64;
+                format!(", about {s:.0} s left")
+            }
+            _ => String::new(),
+        };
+        format!(
+            "Loading {path}: {} of {} images ({secs:.1} s{left})",
+            p.decoded, p.files
+        )
+    }
+}
+
 impl LoadProgress {
     /// `n` more files found.
     pub fn found(&self, n: usize) {
@@ -190,4 +223,38 @@ pub fn default_test_path(path: &Path) -> Option<PathBuf> {
 pub fn default_truth_path(path: &Path) -> Option<PathBuf> {
     let p = path.join("truth.csv");
     p.is_file().then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loading_line_says_the_phase_the_count_and_what_is_left() {
+        let at = |files, headers, decoded, decoding_secs| LoadSnapshot {
+            files,
+            headers,
+            decoded,
+            decoding_secs,
+        };
+        assert_eq!(at(0, 0, 0, None).line("d", 0.2), "Loading d (0.2 s)");
+        assert_eq!(
+            at(80, 30, 0, None).line("d", 0.5),
+            "Loading d: reading headers, 30 of 80 files (0.5 s)"
+        );
+        // Too early for a rate: 4 of 80 in 0.3 s.
+        assert_eq!(
+            at(80, 80, 4, Some(0.3)).line("d", 1.0),
+            "Loading d: 4 of 80 images (1.0 s)"
+        );
+        // 20 of 80 in 2 s of decoding: 6 s left.
+        assert_eq!(
+            at(80, 80, 20, Some(2.0)).line("d", 2.7),
+            "Loading d: 20 of 80 images (2.7 s, about 6 s left)"
+        );
+        assert_eq!(
+            at(80, 80, 80, Some(8.0)).line("d", 9.0),
+            "Loading d: 80 of 80 images (9.0 s)"
+        );
+    }
 }

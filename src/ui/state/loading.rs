@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::data::{LoadProgress, LoadSnapshot};
+use crate::data::LoadProgress;
 
 use crate::learner::ModelKind;
 use crate::session::{self, DataRequest, EvalInputs, Loaded, Reopened};
@@ -34,41 +34,10 @@ impl Loading {
     /// What the loading line says: how long, and for an image folder how far it has got
     /// and about how long is left.
     pub fn status(&self) -> String {
-        loading_line(
-            &self.path.display().to_string(),
-            self.elapsed_secs(),
-            self.progress.snapshot(),
-        )
+        self.progress
+            .snapshot()
+            .line(&self.path.display().to_string(), self.elapsed_secs())
     }
-}
-
-/// [`Loading::status`] from a snapshot of the counter.
-pub fn loading_line(path: &str, secs: f64, p: LoadSnapshot) -> String {
-    if p.files == 0 {
-        return format!("Loading {path} ({secs:.1} s)");
-    }
-    if p.decoded == 0 && p.headers < p.files {
-        return format!(
-            "Loading {path}: reading headers, {} of {} files ({secs:.1} s)",
-            p.headers, p.files
-        );
-    }
-    // Once a tenth is decoded, or a second has passed, the rate so far says what is left.
-    let left = match p.decoding_secs {
-        Some(d)
-            if p.decoded > 0 && p.decoded < p.files && (p.decoded * 10 >= p.files || d >= 1.0) =>
-        {
-            format!(
-                ", about {:.0} s left",
-                d * (p.files - p.decoded) as f64 / p.decoded as f64
-            )
-        }
-        _ => String::new(),
-    };
-    format!(
-        "Loading {path}: {} of {} images ({secs:.1} s{left})",
-        p.decoded, p.files
-    )
 }
 
 /// Whether two paths name the same file or folder: written alike, or resolving to one
@@ -311,42 +280,5 @@ impl AppState {
             b *= 2;
         }
         (b < bs).then_some(b)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_loading_line_says_the_phase_the_count_and_what_is_left() {
-        let at = |files, headers, decoded, decoding_secs| LoadSnapshot {
-            files,
-            headers,
-            decoded,
-            decoding_secs,
-        };
-        assert_eq!(
-            loading_line("d", 0.2, at(0, 0, 0, None)),
-            "Loading d (0.2 s)"
-        );
-        assert_eq!(
-            loading_line("d", 0.5, at(80, 30, 0, None)),
-            "Loading d: reading headers, 30 of 80 files (0.5 s)"
-        );
-        // Too early for a rate: 4 of 80 in 0.3 s.
-        assert_eq!(
-            loading_line("d", 1.0, at(80, 80, 4, Some(0.3))),
-            "Loading d: 4 of 80 images (1.0 s)"
-        );
-        // 20 of 80 in 2 s of decoding: 6 s left.
-        assert_eq!(
-            loading_line("d", 2.7, at(80, 80, 20, Some(2.0))),
-            "Loading d: 20 of 80 images (2.7 s, about 6 s left)"
-        );
-        assert_eq!(
-            loading_line("d", 9.0, at(80, 80, 80, Some(8.0))),
-            "Loading d: 80 of 80 images (9.0 s)"
-        );
     }
 }
