@@ -133,14 +133,6 @@ impl LoadProgress {
     }
 }
 
-/// Two counters compare equal: a request (`session::DataRequest`) is the same request
-/// whatever watches its progress.
-impl PartialEq for LoadProgress {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
 impl Default for LoadOptions {
     fn default() -> Self {
         Self {

@@ -4,7 +4,7 @@
 //! fewer pixels. `image`'s filtered resize took about 40% of the time of embedding a folder of
 //! phone photos, each resize some 50 ms.
 
-use image::{DynamicImage, GrayImage, RgbImage};
+use image::{DynamicImage, ImageBuffer, Pixel};
 
 /// The smallest downscale factor (on the axis that shrinks least) that is reduced first; below
 /// it, images go to the filter as they are.
@@ -31,36 +31,26 @@ pub fn reduce_for_resize(img: &DynamicImage, to: (u32, u32)) -> Option<DynamicIm
     if k < 2 {
         return None;
     }
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let sized = "sized to fit";
     // 8-bit images are read in place, alpha and all (the caller drops it after the resize);
     // 16-bit and float ones are converted to 8 bits first, as the callers would.
     Some(match img {
-        DynamicImage::ImageLuma8(b) => {
-            let (rw, rh, px) = reduce(b.as_raw(), w, h, 1, k);
-            DynamicImage::ImageLuma8(GrayImage::from_raw(rw, rh, px).expect(sized))
-        }
-        DynamicImage::ImageLumaA8(b) => {
-            let (rw, rh, px) = reduce(b.as_raw(), w, h, 2, k);
-            DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_raw(rw, rh, px).expect(sized))
-        }
-        DynamicImage::ImageRgb8(b) => {
-            let (rw, rh, px) = reduce(b.as_raw(), w, h, 3, k);
-            DynamicImage::ImageRgb8(RgbImage::from_raw(rw, rh, px).expect(sized))
-        }
-        DynamicImage::ImageRgba8(b) => {
-            let (rw, rh, px) = reduce(b.as_raw(), w, h, 4, k);
-            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(rw, rh, px).expect(sized))
-        }
-        _ if img.color().has_color() => {
-            let (rw, rh, px) = reduce(img.to_rgb8().as_raw(), w, h, 3, k);
-            DynamicImage::ImageRgb8(RgbImage::from_raw(rw, rh, px).expect(sized))
-        }
-        _ => {
-            let (rw, rh, px) = reduce(img.to_luma8().as_raw(), w, h, 1, k);
-            DynamicImage::ImageLuma8(GrayImage::from_raw(rw, rh, px).expect(sized))
-        }
+        DynamicImage::ImageLuma8(b) => reduced(b, k).into(),
+        DynamicImage::ImageLumaA8(b) => reduced(b, k).into(),
+        DynamicImage::ImageRgb8(b) => reduced(b, k).into(),
+        DynamicImage::ImageRgba8(b) => reduced(b, k).into(),
+        _ if img.color().has_color() => reduced(&img.to_rgb8(), k).into(),
+        _ => reduced(&img.to_luma8(), k).into(),
     })
+}
+
+/// [`reduce`] of an 8-bit image buffer, in its own pixel type.
+fn reduced<P: Pixel<Subpixel = u8>>(
+    b: &ImageBuffer<P, Vec<u8>>,
+    k: usize,
+) -> ImageBuffer<P, Vec<u8>> {
+    let c = P::CHANNEL_COUNT as usize;
+    let (rw, rh, px) = reduce(b.as_raw(), b.width() as usize, b.height() as usize, c, k);
+    ImageBuffer::from_raw(rw, rh, px).expect("sized to fit")
 }
 
 /// The k x k block means of a `w x h` image of `c` (1 to 4) interleaved channels: the block's
@@ -139,7 +129,7 @@ mod tests {
     fn a_reduced_photo_resizes_to_nearly_the_same_pixels() {
         // A smooth 2000 x 1200 gradient with a stripe pattern, brought to 64 x 38 directly
         // and through the reduction: the antialiased results agree to a few levels.
-        let img = RgbImage::from_fn(2000, 1200, |x, y| {
+        let img = image::RgbImage::from_fn(2000, 1200, |x, y| {
             let stripe = if (x / 40 + y / 40) % 2 == 0 { 60 } else { 0 };
             image::Rgb([(x / 8) as u8, (y / 5) as u8, 100 + stripe])
         });

@@ -15,7 +15,7 @@ use crate::itlm::{Decisions, Pins};
 use super::loaded::{EvalInputs, Loaded};
 
 /// What to open: a data path, its evaluation inputs, and an optional seeded subset.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct DataRequest {
     pub path: PathBuf,
     pub eval: EvalInputs,

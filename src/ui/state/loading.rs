@@ -55,14 +55,14 @@ impl AppState {
             self.error("Type a dataset folder in the path field first.");
             return;
         }
+        let progress = Arc::new(LoadProgress::default());
         let req = DataRequest {
             path: path.clone(),
             eval,
             limit: self.settings.limit,
             seed: self.settings.config.seed,
-            progress: Some(Arc::new(LoadProgress::default())),
+            progress: Some(progress.clone()),
         };
-        let progress = req.progress.clone().unwrap_or_default();
         let runs_root = self.autosave.root.clone();
         let task = Pending::spawn("itlm-load", self.repaint(), move || {
             if session::reopen::is_run_file(&req.path) {
