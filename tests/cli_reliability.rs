@@ -310,6 +310,14 @@ fn a_corrupt_png_among_good_ones_is_skipped_and_named() {
     assert!(e.lines().any(|l| l.contains("notes.png")), "{e}");
     let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
     assert_eq!(r.dataset.len(), 10);
+    // A test set's unreadable file is named as well, under its set.
+    let test = tmp.path().join("test");
+    image_folder(&test, &["a", "b"], 2);
+    std::fs::write(test.join("a").join("t-broken.png"), b"junk").unwrap();
+    let out2 = tmp.path().join("out2");
+    let e = succeeds(&run_on(&data, &out2, &["--test", s(&test)]));
+    assert!(e.contains("test set: 1 file skipped:"), "{e}");
+    assert!(e.lines().any(|l| l.contains("t-broken.png")), "{e}");
     // `check` names them too, with their reasons, beside the image checks.
     let c = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
         .arg("check")

@@ -610,3 +610,58 @@ fn a_load_counts_its_files_headers_and_images_for_the_window() {
     let p = given.snapshot();
     assert_eq!((p.files, p.headers, p.decoded), (6, 0, 6));
 }
+
+/// Reopening a saved run reloads its images with the same counter (the window's loading line
+/// had said only the seconds): at the run's size, so no header pass, every image decoded once.
+#[test]
+fn reopening_a_run_counts_its_images_for_the_window() {
+    use itlm_inspector::session::{reopen, EvalInputs};
+    use std::sync::Arc;
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    for (c, name) in ["cat", "dog"].iter().enumerate() {
+        mkdirs(&data.join(name));
+        for i in 0..6u8 {
+            gray(10, 12, i * 17 + c as u8)
+                .save(data.join(name).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let out = t.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
+        .args([
+            "run",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--model",
+            "mlp",
+            "--rounds",
+            "1",
+            "--epochs",
+            "1",
+            "--final-epochs",
+            "1",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = out.join(itlm_inspector::export::RUN_FILE);
+    let progress = Arc::new(data::LoadProgress::default());
+    let l = reopen::load_counted(&file, &EvalInputs::default(), Some(progress.clone())).unwrap();
+    assert_eq!(l.train.len(), 12);
+    let p = progress.snapshot();
+    assert_eq!((p.files, p.headers, p.decoded), (12, 0, 12));
+    assert_eq!(p.line("r", 1.0), "Loading r: 12 of 12 images (1.0 s)");
+    // Without a counter it loads the same.
+    assert_eq!(
+        reopen::load(&file, &EvalInputs::default())
+            .unwrap()
+            .train
+            .len(),
+        12
+    );
+}

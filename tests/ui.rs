@@ -2928,3 +2928,36 @@ fn image_checks_run_on_opening_and_filter_the_grid() {
     assert!(score < 0.32, "{score}");
     h.get_by_label_contains(&format!("image: dark (score {score:.3})"));
 }
+
+/// The files a load skipped are listed under the dataset's line, a test split's under its
+/// set's name (the window listed only the training set's).
+#[test]
+fn the_open_bar_lists_every_set_s_skipped_files() {
+    let data = tempfile::tempdir().unwrap();
+    for split in ["train", "test"] {
+        for (c, name) in ["a", "b"].iter().enumerate() {
+            let dir = data.path().join(split).join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..6u8 {
+                image::GrayImage::from_fn(8, 8, |x, y| {
+                    image::Luma([(x as u8 * 20) ^ (y as u8 * 7) ^ (i * 13 + c as u8 * 90)])
+                })
+                .save(dir.join(format!("{i}.png")))
+                .unwrap();
+            }
+        }
+    }
+    std::fs::write(data.path().join("train/a/x-broken.png"), b"junk").unwrap();
+    std::fs::write(data.path().join("test/b/t-broken.png"), b"junk").unwrap();
+    let mut h = harness(data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    h.get_by_label_contains("test set: 12");
+    h.get_by_label("2 skipped files").click();
+    h.run_steps(3);
+    h.get_by_label_contains("x-broken.png: ");
+    let t = h.get_by_label_contains("t-broken.png: ");
+    let label = t.accesskit_node().value().unwrap_or_default();
+    assert!(label.starts_with("test set: "), "{label}");
+}

@@ -153,6 +153,15 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     if let Some(lines) = super::skipped_lines(&p.train.skipped, 10) {
         eprintln!("{lines}");
     }
+    // The evaluation sets' unreadable files too: a test split that lost images scores less.
+    for (what, d) in [("test set", &p.test), ("test-2 set", &p.test2)] {
+        if let Some(lines) = d
+            .as_ref()
+            .and_then(|d| super::skipped_lines(&d.skipped, 10))
+        {
+            eprintln!("{what}: {lines}");
+        }
+    }
     for n in &p.notes {
         eprintln!("{n}");
     }

@@ -70,6 +70,13 @@ impl LoadSnapshot {
         if p.files == 0 {
             return format!("Loading {path} ({secs:.1} s)");
         }
+        // Nothing read yet (a load at a given size reads no headers first).
+        if p.decoded == 0 && p.headers == 0 {
+            return format!(
+                "Loading {path}: {} found ({secs:.1} s)",
+                crate::plural(p.files, "file")
+            );
+        }
         if p.decoded == 0 && p.headers < p.files {
             return format!(
                 "Loading {path}: reading headers, {} of {} files ({secs:.1} s)",
@@ -230,6 +237,10 @@ mod tests {
             decoding_secs,
         };
         assert_eq!(at(0, 0, 0, None).line("d", 0.2), "Loading d (0.2 s)");
+        assert_eq!(
+            at(80, 0, 0, None).line("d", 0.1),
+            "Loading d: 80 files found (0.1 s)"
+        );
         assert_eq!(
             at(80, 30, 0, None).line("d", 0.5),
             "Loading d: reading headers, 30 of 80 files (0.5 s)"

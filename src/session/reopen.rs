@@ -52,11 +52,11 @@ pub fn set_warning(file: &Path) -> Option<String> {
 /// Load the dataset behind `source` as the CLI would (with its test split), its images
 /// decoded straight to the run's `shape` (as the run loaded them; the automatic shape
 /// may have changed since, and resizing twice would give other pixels).
-fn load_source(source: &Source, shape: ImageShape) -> Result<data::Loaded> {
+fn load_source(source: &Source, shape: ImageShape, counted: &LoadOptions) -> Result<data::Loaded> {
     let opts = LoadOptions {
         size: Some((shape.height, shape.width)),
         channels: Some(shape.channels),
-        ..LoadOptions::default()
+        ..counted.clone()
     };
     if let Source::Idx { images } = source {
         // The IDX directory brings its t10k split, when its training pair is this very file.
@@ -141,7 +141,21 @@ fn without_images(info: &DatasetInfo) -> Result<Dataset> {
 
 /// Read a run file and reload its dataset (slow: call it off the UI thread).
 pub fn load(file: &Path, eval: &EvalInputs) -> Result<Loaded> {
+    load_counted(file, eval, None)
+}
+
+/// [`load`], counting the images it reads into `progress` (the window's loading line), as
+/// opening a dataset does.
+pub fn load_counted(
+    file: &Path,
+    eval: &EvalInputs,
+    progress: Option<std::sync::Arc<data::LoadProgress>>,
+) -> Result<Loaded> {
     let t0 = Instant::now();
+    let counted = LoadOptions {
+        progress,
+        ..LoadOptions::default()
+    };
     let run =
         RunFile::read(file).map_err(|e| Error::Other(format!("Cannot open the run file {e}")))?;
     let info = &run.dataset;
@@ -158,7 +172,7 @@ pub fn load(file: &Path, eval: &EvalInputs) -> Result<Loaded> {
             None,
             Some(format!("its dataset {} is gone", p.display())),
         ),
-        Some(p) => match load_source(&info.source, info.shape) {
+        Some(p) => match load_source(&info.source, info.shape, &counted) {
             Err(e) => (
                 without_images(info)?,
                 None,
@@ -188,7 +202,7 @@ pub fn load(file: &Path, eval: &EvalInputs) -> Result<Loaded> {
     let test = if !have_images || eval.no_test {
         None
     } else if let Some(p) = &eval.test {
-        let d = data::load_test(p, &LoadOptions::default())
+        let d = data::load_test(p, &counted)
             .map_err(|e| Error::Other(format!("Cannot open the test set {e}")))?;
         test_from = Some(p.display().to_string());
         Some(conform(d)?)
@@ -201,7 +215,7 @@ pub fn load(file: &Path, eval: &EvalInputs) -> Result<Loaded> {
             .as_deref()
             .filter(|_| matches!(info.source, Source::ImageFolder { .. }))
             .and_then(data::default_test_path);
-        match beside.map(|p| (data::load(&p, &LoadOptions::default()), p)) {
+        match beside.map(|p| (data::load(&p, &counted), p)) {
             Some((Ok(l), p)) => match conform(l.train) {
                 Ok(t) => {
                     test_from = Some(format!("{} (auto)", p.display()));
@@ -220,7 +234,7 @@ pub fn load(file: &Path, eval: &EvalInputs) -> Result<Loaded> {
         }
     };
     let load2 = |p: &Path| -> Result<Dataset> {
-        let d = data::load(p, &LoadOptions::default())
+        let d = data::load(p, &counted)
             .map_err(|e| Error::Other(format!("Cannot open the test-2 set {e}")))?
             .train;
         conform(d)

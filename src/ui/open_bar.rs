@@ -195,8 +195,19 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
             };
         });
     }
-    if !t.skipped.is_empty() || !d.notes.is_empty() {
-        let parts: Vec<String> = [(t.skipped.len(), "skipped file"), (d.notes.len(), "note")]
+    // Every set's unreadable files, each under its set's name (a test set that lost images
+    // scores less), and the notes.
+    let sets: Vec<(&str, &[crate::data::Skipped])> = [
+        ("", Some(&t.skipped[..])),
+        ("test set: ", d.test.as_ref().map(|x| &x.skipped[..])),
+        ("test-2: ", d.test2.as_ref().map(|x| &x.skipped[..])),
+    ]
+    .into_iter()
+    .filter_map(|(what, s)| s.filter(|s| !s.is_empty()).map(|s| (what, s)))
+    .collect();
+    let skipped: usize = sets.iter().map(|(_, s)| s.len()).sum();
+    if skipped > 0 || !d.notes.is_empty() {
+        let parts: Vec<String> = [(skipped, "skipped file"), (d.notes.len(), "note")]
             .into_iter()
             .filter(|(n, _)| *n > 0)
             .map(|(n, what)| crate::plural(n, what))
@@ -207,11 +218,13 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
                 egui::ScrollArea::vertical()
                     .max_height(120.0)
                     .show(ui, |ui| {
-                        for s in t.skipped.iter().take(500) {
-                            ui.label(format!("{}: {}", s.path.display(), s.reason));
-                        }
-                        if t.skipped.len() > 500 {
-                            ui.label(format!("... and {} more", t.skipped.len() - 500));
+                        for (what, list) in &sets {
+                            for s in list.iter().take(500) {
+                                ui.label(format!("{what}{}: {}", s.path.display(), s.reason));
+                            }
+                            if list.len() > 500 {
+                                ui.label(format!("{what}... and {} more", list.len() - 500));
+                            }
                         }
                         for n in &d.notes {
                             ui.label(n);

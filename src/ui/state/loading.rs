@@ -66,7 +66,8 @@ impl AppState {
         let runs_root = self.autosave.root.clone();
         let task = Pending::spawn("itlm-load", self.repaint(), move || {
             if session::reopen::is_run_file(&req.path) {
-                session::reopen::load(&req.path, &req.eval).map(|l| (l, None))
+                session::reopen::load_counted(&req.path, &req.eval, req.progress.clone())
+                    .map(|l| (l, None))
             } else {
                 // The saved runs of this dataset are looked up here, off the UI thread.
                 session::open_dataset(&req).map(|l| {
