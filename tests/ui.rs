@@ -2961,3 +2961,80 @@ fn the_open_bar_lists_every_set_s_skipped_files() {
     let label = t.accesskit_node().value().unwrap_or_default();
     assert!(label.starts_with("test set: "), "{label}");
 }
+
+/// After forward-corrected rounds, "Retrain at this tau" trains the next round plainly on the
+/// slider's cut (the run's own rule would train every sample through the matrix, tau only
+/// flagging, which the button did while saying otherwise); "Retrain forward-corrected"
+/// continues as the run was going.
+#[test]
+fn retrain_at_tau_after_forward_rounds_trains_on_the_cut() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let mut settings = tiny_settings();
+    settings.config.transition = itlm_inspector::itlm::Forward::On;
+    let mut s = AppState::headless(settings);
+    s.open_path(data.path(), Default::default());
+    let wait = |s: &mut AppState, what: &str, f: &dyn Fn(&AppState) -> bool| {
+        let t = Instant::now();
+        while !f(s) {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "timed out waiting for {what}: {:?}",
+                s.messages
+            );
+            s.poll();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let finished = |s: &AppState| {
+        s.run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    };
+    wait(&mut s, "loading", &|s| s.data.is_some());
+    s.start();
+    wait(&mut s, "the forward-corrected run", &finished);
+    let run = s.run.as_ref().unwrap();
+    assert_eq!(run.history.len(), 3);
+    assert!(!run.history[1].transition.is_empty(), "round 1 forward");
+    assert_eq!(run.history[1].trained_on, N);
+    s.select_round(1);
+    assert!(s.continues_forward());
+    s.set_tau(0.5);
+    assert_eq!(s.cut().unwrap().kept_count, N / 2);
+    let old = s.run.as_ref().unwrap().history[2].clone();
+    s.retrain_at_tau();
+    let renewed = |s: &AppState| {
+        finished(s)
+            && s.run
+                .as_ref()
+                .is_some_and(|r| r.history.len() == 3 && !Arc::ptr_eq(&r.history[2], &old))
+    };
+    wait(&mut s, "the retrained run", &renewed);
+    let run = s.run.as_ref().unwrap();
+    assert_eq!(run.history[2].trained_on, N / 2, "round 2 on the cut");
+    assert!(run.history[2].transition.is_empty(), "plainly");
+    assert!(s.messages.iter().all(|m| !m.error), "{:?}", s.messages);
+    assert!(
+        s.messages
+            .iter()
+            .any(|m| m.text.contains("without forward correction")),
+        "{:?}",
+        s.messages
+    );
+    // From round 1 again, forward-corrected: every sample through the matrix.
+    s.select_round(1);
+    assert!(s.continues_forward());
+    let old = s.run.as_ref().unwrap().history[2].clone();
+    s.retrain_forward();
+    wait(&mut s, "the forward retrain", &|s| {
+        finished(s)
+            && s.run
+                .as_ref()
+                .is_some_and(|r| r.history.len() == 3 && !Arc::ptr_eq(&r.history[2], &old))
+    });
+    let run = s.run.as_ref().unwrap();
+    assert_eq!(run.history[2].trained_on, N, "round 2 on every sample");
+    assert!(!run.history[2].transition.is_empty(), "through the matrix");
+    assert!(s.messages.iter().all(|m| !m.error), "{:?}", s.messages);
+}

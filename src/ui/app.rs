@@ -202,6 +202,7 @@ impl App {
             Command::Resume => s.resume(),
             Command::Stop => s.stop(),
             Command::RetrainAtTau => s.retrain_at_tau(),
+            Command::RetrainForward => s.retrain_forward(),
             Command::TrainWithDecisions(on) => s.decide.ignore_in_training = !on,
             Command::SetTau(t) => s.set_tau(t),
             Command::SelectRound(i) => s.select_round(i),

@@ -49,6 +49,8 @@ pub enum Command {
     Resume,
     Stop,
     RetrainAtTau,
+    /// Continue a forward-corrected run from the shown round as it was going.
+    RetrainForward,
     /// Whether runs started from the window train with the user's decisions.
     TrainWithDecisions(bool),
     SetTau(f64),

@@ -456,9 +456,24 @@ fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
         cmds.push(Command::StepOneRound);
     }
     let can_retrain = (paused || !active) && state.record().is_some() && images && !coteaching;
+    // After forward-corrected rounds the run's own rule trains every sample through the
+    // matrix, tau only flagging: "at this tau" then trains plainly on the cut, and a second
+    // button continues as the run was going.
+    let forward = state.continues_forward();
+    let kept_now = v.cut.as_ref().map(|c| c.kept_count);
+    let at_tau_help = match (forward, kept_now) {
+        (true, Some(k)) => format!(
+            "Continue from the shown round, training the next round plainly on the {k} samples kept at the slider's tau, without forward correction (this run's rounds trained every sample through the label-noise matrix)"
+        ),
+        (true, None) => "Continue from the shown round, training the next round plainly on the kept set at the slider's tau, without forward correction".to_string(),
+        (false, Some(k)) => format!(
+            "Continue from the shown round, training the next round on the {k} samples kept at the slider's tau"
+        ),
+        (false, None) => "Continue from the shown round, training the next round on the kept set at the slider's tau".to_string(),
+    };
     if ui
         .add_enabled(can_retrain, egui::Button::new("Retrain at this tau"))
-        .on_hover_text("Continue from the shown round, training the next round on the kept set at the slider's tau")
+        .on_hover_text(at_tau_help)
         .on_disabled_hover_text(if !images {
             "Needs the run's dataset, which is not available"
         } else if coteaching {
@@ -470,19 +485,44 @@ fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     {
         cmds.push(Command::RetrainAtTau);
     }
+    if forward
+        && ui
+            .add_enabled(can_retrain, egui::Button::new("Retrain forward-corrected"))
+            .on_hover_text(
+                "Continue from the shown round as this run was going: the next round trains on every sample you did not exclude, through the label-noise matrix the shown round's model implies (your kept and relabelled samples plainly); tau sets only which samples are flagged",
+            )
+            .on_disabled_hover_text(
+                "Needs a finished round, and no run training right now (pause or stop it)",
+            )
+            .clicked()
+    {
+        cmds.push(Command::RetrainForward);
+    }
     let decided = state.decide.decisions.counts();
     if decided.decided > 0 {
         let mut on = !state.decide.ignore_in_training;
         if ui
             .checkbox(&mut on, format!("with my {} decisions", decided.decided))
-            .on_hover_text(format!(
-                "Runs started here (Start, Step, Retrain at this tau) train with your decisions: \
-                 the {} excluded never train and are never kept; the {} kept and {} relabelled \
-                 always stay in the kept set (relabelled ones with their new label) and take \
-                 their places in tau's share, the lowest losses fill the rest. Untick to run \
-                 plain ITLM.",
-                decided.excluded, decided.kept, decided.relabelled
-            ))
+            .on_hover_text(if forward {
+                format!(
+                    "Runs started here (Start, Step, Retrain) train with your decisions: the {} \
+                     excluded never train and are never kept; the {} kept and {} relabelled \
+                     (with their new label) always stay in the kept set. A forward-corrected \
+                     round trains them plainly beside every other sample through the matrix; \
+                     a round on the cut (Retrain at this tau) gives them their places in tau's \
+                     share, the lowest losses filling the rest. Untick to run plain ITLM.",
+                    decided.excluded, decided.kept, decided.relabelled
+                )
+            } else {
+                format!(
+                    "Runs started here (Start, Step, Retrain at this tau) train with your \
+                     decisions: the {} excluded never train and are never kept; the {} kept and \
+                     {} relabelled always stay in the kept set (relabelled ones with their new \
+                     label) and take their places in tau's share, the lowest losses fill the \
+                     rest. Untick to run plain ITLM.",
+                    decided.excluded, decided.kept, decided.relabelled
+                )
+            })
             .changed()
         {
             cmds.push(Command::TrainWithDecisions(on));

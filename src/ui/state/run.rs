@@ -125,7 +125,7 @@ impl AppState {
 
     /// Start a fresh run with the current settings.
     pub fn start(&mut self) {
-        self.start_job(Vec::new(), None, false);
+        self.start_job(Vec::new(), None, false, None);
     }
 
     /// Step one round: start a run that pauses after its first round, or let a paused run
@@ -142,9 +142,9 @@ impl AppState {
             self.send(Command::StepOneRound);
         } else if has_rounds {
             // A finished or stopped run: one more round from the shown round and cut.
-            self.retrain(true);
+            self.retrain(true, None);
         } else {
-            self.start_job(Vec::new(), None, true);
+            self.start_job(Vec::new(), None, true, None);
         }
     }
 
@@ -166,22 +166,42 @@ impl AppState {
         }
     }
 
-    /// Continue from the selected round with the slider's cut ("retrain at this tau").
+    /// Continue from the selected round with the slider's cut ("retrain at this tau"): the
+    /// next rounds train on the kept set, plainly, also after forward-corrected rounds (whose
+    /// rule would train every sample through the matrix, the cut only flagging).
     pub fn retrain_at_tau(&mut self) {
-        self.retrain(false);
+        self.retrain(false, Some(false));
     }
 
-    fn retrain(&mut self, step: bool) {
+    /// Continue a forward-corrected run from the selected round as it was going: every sample
+    /// not excluded, through the label-noise matrix; tau sets only the flags.
+    pub fn retrain_forward(&mut self) {
+        self.retrain(false, Some(true));
+    }
+
+    /// Continue from the selected round's cut; `forward`: train the rounds to come with
+    /// (Some(true)) or without (Some(false)) forward correction, where the run forward-
+    /// corrected up to that round; None: by the run's rule.
+    fn retrain(&mut self, step: bool, forward: Option<bool>) {
         let Some(cut) = self.cut() else {
             self.error("No finished round to retrain from.");
             return;
         };
         let Some(run) = &self.run else { return };
         let history: Vec<Arc<RoundRecord>> = run.history[..=cut.index].to_vec();
-        self.start_job(history, Some(cut.kept.clone()), step);
+        let forward = forward.filter(|_| self.continues_forward());
+        self.start_job(history, Some(cut.kept.clone()), step, forward);
     }
 
-    fn start_job(&mut self, history: Vec<Arc<RoundRecord>>, kept: Option<Vec<bool>>, step: bool) {
+    /// Start the worker on `history` (empty: a fresh run) from the cut `kept`; `forward`: the
+    /// rounds to come train with or without forward correction (None: as the settings say).
+    fn start_job(
+        &mut self,
+        history: Vec<Arc<RoundRecord>>,
+        kept: Option<Vec<bool>>,
+        step: bool,
+        forward: Option<bool>,
+    ) {
         let Some(data) = &self.data else {
             self.error("Open a dataset first.");
             return;
@@ -204,6 +224,12 @@ impl AppState {
                 ..run.config.clone()
             };
         }
+        match forward {
+            Some(true) => config.transition = crate::itlm::Forward::On,
+            Some(false) => config.transition = crate::itlm::Forward::Off,
+            None => {}
+        }
+        let plain = forward == Some(false);
         // Continuing from the last round trains (at least) one more.
         config.rounds = config.rounds.max(history.len());
         let mut learner = self.settings.learner.clone();
@@ -274,6 +300,13 @@ impl AppState {
             Some(r) if !history.is_empty() => r.elapsed_secs,
             _ => 0.0,
         };
+        // The rounds to come forward-correct: every sample not excluded trains, tau only flags.
+        let forwards = config.coteach.is_none()
+            && match config.forward() {
+                crate::itlm::Forward::On => true,
+                crate::itlm::Forward::Auto => history.iter().any(|r| !r.transition.is_empty()),
+                crate::itlm::Forward::Off => false,
+            };
         self.stop_and_forget_run();
         match Worker::spawn(job, move || repaint()) {
             Ok(w) => {
@@ -299,11 +332,21 @@ impl AppState {
                 if let Some(n) = head_note {
                     self.info(n);
                 }
-                if guide {
+                if guide && forwards {
+                    self.info(format!(
+                        "Training with your decisions, forward-corrected: {} excluded never train; every other sample trains through the label-noise matrix, your {} kept and {} relabelled plainly (relabelled ones with their new class); tau sets only the flags.",
+                        decided.excluded, decided.kept, decided.relabelled
+                    ));
+                } else if guide {
                     self.info(format!(
                         "Training with your decisions: {} excluded never train; {} kept and {} relabelled stay in the kept set and count toward tau's share.",
                         decided.excluded, decided.kept, decided.relabelled
                     ));
+                }
+                if plain {
+                    self.info(
+                        "Retraining at this tau: the rounds to come train plainly on the kept set, without forward correction (\"Retrain forward-corrected\" trains every sample through the label-noise matrix).",
+                    );
                 }
                 if self.autosave.root.is_some() {
                     if let Err(e) = self.autosave.new_run(&name) {

@@ -50,6 +50,21 @@ impl AppState {
         run.history.get(self.selected_round?)
     }
 
+    /// Whether the selected round's run forward-corrected up to it: some round up to it
+    /// trained through a label-noise matrix. Continuing such a run as it was going trains
+    /// every sample not excluded, tau only setting the flags; "at this tau" trains on the cut.
+    pub fn continues_forward(&self) -> bool {
+        let (Some(run), Some(i)) = (self.run.as_ref(), self.selected_round) else {
+            return false;
+        };
+        run.config.coteach.is_none()
+            && run
+                .history
+                .iter()
+                .take(i + 1)
+                .any(|r| !r.transition.is_empty())
+    }
+
     /// The selected round cut at the slider's tau (cached).
     pub fn cut(&mut self) -> Option<Arc<Cut>> {
         let index = self.selected_round?;
