@@ -35,9 +35,21 @@ pub use error::{Error, Result};
 pub fn plural(n: usize, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
-    } else if what.ends_with('s') {
+    } else if ["s", "x", "ch", "sh"].iter().any(|e| what.ends_with(e)) {
         format!("{n} {what}es")
     } else {
         format!("{n} {what}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plural_says_one_and_adds_es_where_english_does() {
+        assert_eq!(super::plural(1, "batch"), "1 batch");
+        assert_eq!(super::plural(2, "batch"), "2 batches");
+        assert_eq!(super::plural(3, "class"), "3 classes");
+        assert_eq!(super::plural(0, "image"), "0 images");
+        assert_eq!(super::plural(2, "box"), "2 boxes");
     }
 }

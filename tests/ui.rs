@@ -202,6 +202,8 @@ fn window_runs_itlm_and_follows_the_user() {
     assert!(h
         .query_by_label("Round 2 losses: 192 kept, 48 trimmed")
         .is_none());
+    // The metrics' trim precision is the round's own cut's, and says so.
+    h.get_by_label_contains("(at the round's tau 0.80)");
 
     // Left / Right step through the rounds; everything follows.
     h.key_press(egui::Key::ArrowLeft);
@@ -2338,7 +2340,7 @@ fn spectral_scores_show_as_a_histogram_a_sort_and_a_detail_line() {
     h.state_mut()
         .apply(vec![Command::SelectSample(Some(first))]);
     h.run_steps(3);
-    h.get_by_label_contains("% of class");
+    h.get_by_label_contains("% of its class");
     // The review queue follows the grid's order and says so.
     h.state_mut().apply(vec![Command::SetTab(GridTab::Review)]);
     h.run_steps(3);
@@ -3037,4 +3039,20 @@ fn retrain_at_tau_after_forward_rounds_trains_on_the_cut() {
     assert_eq!(run.history[2].trained_on, N, "round 2 on every sample");
     assert!(!run.history[2].transition.is_empty(), "through the matrix");
     assert!(s.messages.iter().all(|m| !m.error), "{:?}", s.messages);
+}
+
+/// The detail panel says when the user's word overrides the cut (the exports and the next
+/// run follow the decision; it read "decided: keep" beside "trimmed at tau 0.80").
+#[test]
+fn the_detail_panel_says_a_decision_overrides_the_cut() {
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let trimmed = h.state_mut().state.lists().unwrap().trimmed.clone();
+    let a = trimmed[0];
+    h.get_by_label_contains(&format!("sample {a}: ")).click();
+    h.run_steps(2);
+    h.get_by_label("trimmed at tau 0.80");
+    h.get_by_label("Keep").click();
+    h.run_steps(2);
+    h.get_by_label("trimmed at tau 0.80, kept by your decision");
 }

@@ -369,8 +369,8 @@ fn small_set_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
     ui.horizontal_wrapped(|ui| {
         ui.label(
             RichText::new(format!(
-                "small set: consider batch size {b} ({} batches per epoch at {bs}, {} at {b})",
-                n.div_ceil(bs),
+                "small set: consider batch size {b} ({} per epoch at {bs}, {} at {b})",
+                crate::plural(n.div_ceil(bs), "batch"),
                 n.div_ceil(b)
             ))
             .color(Color32::YELLOW),

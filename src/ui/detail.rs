@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use egui::{Color32, RichText, TextureHandle, TextureOptions};
+use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Line, Plot, PlotPoints, Points, VLine};
 
 use super::command::{Command, Commands, View};
@@ -153,7 +153,7 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
         };
         panel.tex = Some(
             ui.ctx()
-                .load_texture("detail", img, TextureOptions::NEAREST),
+                .load_texture("detail", img, super::thumbs::SAMPLE_TEXTURE),
         );
         panel.key = Some(key);
     }
@@ -234,7 +234,7 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
                     ui.label("spectral score");
                     // Short: a wide row would widen the panel and move its buttons.
                     ui.label(format!(
-                        "{s:.2}, over {:.0}% of class",
+                        "{s:.2}, above {:.0}% of its class",
                         100.0 * below as f64 / of.max(1) as f64
                     ))
                     .on_hover_text(format!("{SPECTRAL_HELP} Each class's mean is 1."));
@@ -262,11 +262,20 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
     let shown_cut = v.cut.as_ref().map(|c| (c.record.round, c.kept[i]));
     if let Some(cut) = &v.cut {
         let kept = cut.kept[i];
+        // The user's word over the cut's, as the exports and the next run apply it.
+        let over = match (state.decision(i), kept) {
+            (Some(crate::session::Decision::Exclude), true) => ", excluded by your decision",
+            (Some(crate::session::Decision::Keep), false) => ", kept by your decision",
+            (Some(crate::session::Decision::Relabel(_)), false) => {
+                ", kept relabelled by your decision"
+            }
+            _ => "",
+        };
         ui.label(
             RichText::new(if kept {
-                format!("kept at tau {:.2}", cut.tau)
+                format!("kept at tau {:.2}{over}", cut.tau)
             } else {
-                format!("trimmed at tau {:.2}", cut.tau)
+                format!("trimmed at tau {:.2}{over}", cut.tau)
             })
             .color(if kept { KEPT } else { TRIMMED }),
         );

@@ -5,7 +5,7 @@
 //! R accept the predicted class, 0-9 relabel to that class, Backspace undo, Left/Right (or
 //! Up/Down) skip. A decision moves on to the next sample without one.
 
-use egui::{Color32, RichText, TextureHandle, TextureOptions};
+use egui::{Color32, RichText, TextureHandle};
 
 use crate::session::decisions::Decision;
 
@@ -225,7 +225,9 @@ impl ReviewPanel {
                 Some((w, h, px)) => egui::ColorImage::from_rgba_unmultiplied([*w, *h], px),
                 None => color_image(train, i),
             };
-            let t = ui.ctx().load_texture("review", img, TextureOptions::LINEAR);
+            let t = ui
+                .ctx()
+                .load_texture("review", img, super::thumbs::SAMPLE_TEXTURE);
             self.tex = Some((key.0, key.1, key.2, t));
         }
         let Some(record) = v.state.record() else {

@@ -138,3 +138,11 @@ mod tests {
         assert_eq!(img.size, [2, 2]);
     }
 }
+
+/// How a single image's texture is filtered: crisp pixels when it is shown larger than it is
+/// (a 28x28 sample), smooth when a large photo is shown smaller.
+pub const SAMPLE_TEXTURE: TextureOptions = TextureOptions {
+    magnification: egui::TextureFilter::Nearest,
+    minification: egui::TextureFilter::Linear,
+    ..TextureOptions::LINEAR
+};
