@@ -98,6 +98,14 @@ impl Thumbs {
     }
 }
 
+/// How a single image's texture is filtered: crisp pixels when it is shown larger than it is
+/// (a 28x28 sample), smooth when a large photo is shown smaller.
+pub const SAMPLE_TEXTURE: TextureOptions = TextureOptions {
+    magnification: egui::TextureFilter::Nearest,
+    minification: egui::TextureFilter::Linear,
+    ..TextureOptions::LINEAR
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,11 +146,3 @@ mod tests {
         assert_eq!(img.size, [2, 2]);
     }
 }
-
-/// How a single image's texture is filtered: crisp pixels when it is shown larger than it is
-/// (a 28x28 sample), smooth when a large photo is shown smaller.
-pub const SAMPLE_TEXTURE: TextureOptions = TextureOptions {
-    magnification: egui::TextureFilter::Nearest,
-    minification: egui::TextureFilter::Linear,
-    ..TextureOptions::LINEAR
-};
