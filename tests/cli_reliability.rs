@@ -315,9 +315,18 @@ fn a_corrupt_png_among_good_ones_is_skipped_and_named() {
     image_folder(&test, &["a", "b"], 2);
     std::fs::write(test.join("a").join("t-broken.png"), b"junk").unwrap();
     let out2 = tmp.path().join("out2");
-    let e = succeeds(&run_on(&data, &out2, &["--test", s(&test)]));
+    // A test-2 folder holds one class: its empty class folders are expected, not listed.
+    let test2 = tmp.path().join("test2");
+    image_folder(&test2, &["b"], 2);
+    std::fs::create_dir_all(test2.join("a")).unwrap();
+    let e = succeeds(&run_on(
+        &data,
+        &out2,
+        &["--test", s(&test), "--test2", s(&test2)],
+    ));
     assert!(e.contains("test set: 1 file skipped:"), "{e}");
     assert!(e.lines().any(|l| l.contains("t-broken.png")), "{e}");
+    assert!(!e.contains("test-2 set:"), "{e}");
     // `check` names them too, with their reasons, beside the image checks.
     let c = std::process::Command::new(env!("CARGO_BIN_EXE_itlm-inspector"))
         .arg("check")

@@ -3055,4 +3055,7 @@ fn the_detail_panel_says_a_decision_overrides_the_cut() {
     h.get_by_label("Keep").click();
     h.run_steps(2);
     h.get_by_label("trimmed at tau 0.80, kept by your decision");
+    // The grid bar says what the exports flag with the decision over the cut.
+    h.get_by_label("Trimmed (48)");
+    h.get_by_label("decided: 1 trimmed kept, 0 kept excluded; exports flag 47");
 }

@@ -155,15 +155,24 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     }
     // The evaluation sets' unreadable files too: a test split that lost images scores less.
     for (what, d) in [("test set", &p.test), ("test-2 set", &p.test2)] {
-        if let Some(lines) = d
-            .as_ref()
-            .and_then(|d| super::skipped_lines(&d.skipped, 10))
-        {
+        // (Its empty class folders are expected: a test-2 folder holds one class.)
+        let files: Vec<crate::data::Skipped> = d
+            .iter()
+            .flat_map(|d| &d.skipped)
+            .filter(|s| !s.is_empty_class_folder())
+            .cloned()
+            .collect();
+        if let Some(lines) = super::skipped_lines(&files, 10) {
             eprintln!("{what}: {lines}");
         }
     }
     for n in &p.notes {
         eprintln!("{n}");
+    }
+    if a.protocol == Protocol::Backdoor {
+        if let Some(w) = crate::presets::backdoor_size_warning(p.train.len()) {
+            eprintln!("warning: {w}");
+        }
     }
     // The window says it on loading; the command line trained 201 outputs in silence.
     if let Some(w) = crate::data::empty_classes::warning(&p.train) {

@@ -96,6 +96,17 @@ pub struct Skipped {
     pub reason: String,
 }
 
+impl Skipped {
+    /// What an image folder says of a class folder without a single file.
+    pub const EMPTY_CLASS_FOLDER: &'static str = "empty class folder: not used as a class";
+
+    /// A class folder with no file at all: worth saying of a training set, expected of an
+    /// evaluation set (a test-2 folder holds one class; empty folders mirror the others).
+    pub fn is_empty_class_folder(&self) -> bool {
+        self.reason == Self::EMPTY_CLASS_FOLDER
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Dataset {
     pub name: String,

@@ -289,7 +289,7 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
             skipped.push(Skipped {
                 path: root.join(&folder_rels[k]),
                 reason: if found[k] == 0 {
-                    "empty class folder: not used as a class".into()
+                    Skipped::EMPTY_CLASS_FOLDER.into()
                 } else {
                     "no loadable image in this class folder: not used as a class".into()
                 },

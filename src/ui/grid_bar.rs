@@ -39,6 +39,32 @@ pub fn grid_bar_ui(
                 out.push(Command::SetTab(tab));
             }
         }
+        // The tabs are the cut's; the exports and the next run put the user's word over it.
+        if let Some(cut) = v.cut.as_ref().filter(|_| state.decide.decisions.counts().decided > 0) {
+            use crate::session::Decision;
+            let (mut back, mut out_) = (0usize, 0usize);
+            for (i, &kept) in cut.kept.iter().enumerate() {
+                match (state.decision(i), kept) {
+                    (Some(Decision::Keep | Decision::Relabel(_)), false) => back += 1,
+                    (Some(Decision::Exclude), true) => out_ += 1,
+                    _ => {}
+                }
+            }
+            if back + out_ > 0 {
+                ui.label(
+                    RichText::new(format!(
+                        "decided: {back} trimmed kept, {out_} kept excluded; exports flag {}",
+                        cut.trimmed_count + out_ - back
+                    ))
+                    .weak(),
+                )
+                .on_hover_text(
+                    "The tabs show the cut at the slider's tau. Your decisions override it where \
+                     they disagree: clean.txt, flagged.txt, labels.csv, the cleaned folder and \
+                     the next run follow them.",
+                );
+            }
+        }
         ui.separator();
         keep_with(ui, "sort by", ui.spacing().combo_width);
         let l = ui.label("sort by");

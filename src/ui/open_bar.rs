@@ -197,13 +197,14 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
     }
     // Every set's unreadable files, each under its set's name (a test set that lost images
     // scores less), and the notes.
-    let sets: Vec<(&str, &[crate::data::Skipped])> = [
-        ("", Some(&t.skipped[..])),
-        ("test set: ", d.test.as_ref().map(|x| &x.skipped[..])),
-        ("test-2: ", d.test2.as_ref().map(|x| &x.skipped[..])),
+    // (An evaluation set's empty class folders are expected: a test-2 folder holds one class.)
+    let sets: Vec<(&str, Vec<&crate::data::Skipped>)> = [
+        ("", t.skipped.iter().collect()),
+        ("test set: ", eval_skipped(&d.test)),
+        ("test-2: ", eval_skipped(&d.test2)),
     ]
     .into_iter()
-    .filter_map(|(what, s)| s.filter(|s| !s.is_empty()).map(|s| (what, s)))
+    .filter(|(_, s)| !s.is_empty())
     .collect();
     let skipped: usize = sets.iter().map(|(_, s)| s.len()).sum();
     if skipped > 0 || !d.notes.is_empty() {
@@ -232,6 +233,15 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
                     });
             });
     }
+}
+
+/// An evaluation set's unreadable files: its empty class folders are expected (a test-2
+/// folder holds one class), so they are left out.
+fn eval_skipped(x: &Option<std::sync::Arc<crate::data::Dataset>>) -> Vec<&crate::data::Skipped> {
+    x.iter()
+        .flat_map(|x| &x.skipped)
+        .filter(|s| !s.is_empty_class_folder())
+        .collect()
 }
 
 /// The test set, test-2 and truth paths, folded unless some are set.

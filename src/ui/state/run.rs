@@ -300,6 +300,9 @@ impl AppState {
             Some(r) if !history.is_empty() => r.elapsed_secs,
             _ => 0.0,
         };
+        let backdoor_warning = crate::presets::is_backdoor_protocol(&config)
+            .then(|| crate::presets::backdoor_size_warning(data.train.len()))
+            .flatten();
         // The rounds to come forward-correct: every sample not excluded trains, tau only flags.
         let forwards = config.coteach.is_none()
             && match config.forward() {
@@ -328,6 +331,9 @@ impl AppState {
                 self.messages.retain(|m| !m.error);
                 if let Some(w) = rare {
                     self.info(w);
+                }
+                if let Some(w) = backdoor_warning {
+                    self.info(format!("Note: {w}."));
                 }
                 if let Some(n) = head_note {
                     self.info(n);
