@@ -770,3 +770,85 @@ fn the_report_says_when_the_data_chose_the_tau() {
         &h[..h.len().min(2000)]
     );
 }
+
+/// The histograms draw each round's cut for every selection rule, where the window draws it
+/// (the largest loss the rule keeps), and name the rule with its own help; a floored class's
+/// floor above the global cut moves the line and says so.
+#[test]
+fn the_report_draws_the_cut_of_every_selection_and_names_it() {
+    use itlm_inspector::choice::Choice;
+    use itlm_inspector::itlm::select::cut_line;
+    use itlm_inspector::itlm::Selection;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (mut run, _) = make_run(&root);
+    // The last round's losses: class 2's the highest, so that the global cut at 0.75 keeps
+    // only 2 of its 8 and its floor (ceil(0.375 * 8) = 3) keeps one more.
+    let n = run.dataset.len();
+    let last = run.rounds.len() - 1;
+    let labels = run.dataset.labels.clone();
+    let r = std::sync::Arc::make_mut(&mut run.rounds[last]);
+    r.score = (0..n)
+        .map(|i| labels[i] as f32 + 0.01 * (i % PER_CLASS) as f32)
+        .collect();
+    r.loss = r.score.clone();
+    let short = |v: f32| {
+        let v = v as f64;
+        if v >= 1.0 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.3}")
+        }
+    };
+    for rule in Selection::ALL.iter().copied() {
+        run.config.select = rule;
+        let h = render(&ReportInput::new(&run)).unwrap();
+        check_html(&h);
+        assert!(!h.contains("none is drawn"), "{rule}");
+        assert!(
+            h.contains(&format!(
+                "Selection: <b>{}</b> &mdash; {}.",
+                rule.name(),
+                itlm_inspector::export::report::esc(rule.help())
+            )),
+            "{rule}"
+        );
+        assert_eq!(
+            h.matches("class=\"cut\"").count(),
+            run.rounds.len(),
+            "{rule}"
+        );
+        for r in &run.rounds {
+            let tau = if r.round == run.rounds[last].round {
+                shown(&run, None).unwrap().tau
+            } else {
+                r.tau
+            };
+            let (_, line) = cut_line(rule, &r.score, &labels, 3, tau, None);
+            let fig = &h[h
+                .find(&format!("<figure data-round=\"{}\"", r.round))
+                .unwrap()..];
+            let fig = &fig[..fig.find("</figure>").unwrap()];
+            let line = line.unwrap();
+            assert!(
+                fig.contains(&format!(">cut {}</text>", short(line))),
+                "{rule} round {}: no cut at {line}",
+                r.round
+            );
+        }
+        let fig = &h[h.find(&format!("<figure data-round=\"{}\"", last)).unwrap()..];
+        let fig = &fig[..fig.find("</figure>").unwrap()];
+        match rule {
+            Selection::Floored => {
+                // The floor's sample: class 2's third lowest, 2.02.
+                assert!(fig.contains(">cut 2.02</text>"), "{fig}");
+                assert!(
+                    fig.contains("the class floors kept 1 beyond the global cut"),
+                    "{fig}"
+                );
+            }
+            _ => assert!(!fig.contains("floors"), "{fig}"),
+        }
+    }
+}

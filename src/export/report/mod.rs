@@ -15,12 +15,13 @@ use super::atomic::{write_atomic, Overwrite};
 use super::paths::check_outside_datasets;
 use super::run_file::RunFile;
 use super::shown::{shown, Shown};
+use crate::choice::Choice;
 use crate::data::encode::encode_png;
 use crate::data::quality::{ImageIssue, ImageIssues};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::itlm::decisions::{Decision, Decisions};
-use crate::itlm::{LossAggregate, Selection};
+use crate::itlm::{select, LossAggregate, RoundRecord, Selection};
 use crate::learner::ModelKind;
 use charts::{histogram, metrics_chart, short, Series};
 
@@ -271,17 +272,38 @@ fn metrics_section(h: &mut String, run: &RunFile) {
     h.push_str("</table>\n</section>\n");
 }
 
-/// The score of the first trimmed sample, when one global cut made the selection.
-fn cut_of(run: &RunFile, scores: &[f32], kept: &[bool]) -> Option<f32> {
-    if run.config.select != Selection::Global {
-        return None;
+/// Where round `r`'s histogram draws its cut at `tau`, as the window draws it
+/// ([`select::cut_line`]: the largest score the run's rule keeps; the run file holds no pins),
+/// and, for the floored rule, how many samples the floors kept beyond the global cut.
+fn line_of(run: &RunFile, r: &RoundRecord, tau: f64) -> (Option<f32>, usize) {
+    let d = &run.dataset;
+    let k = d.classes.len();
+    let rule = run.config.select;
+    if r.score.len() != d.labels.len() {
+        return (None, 0);
     }
-    scores
-        .iter()
-        .zip(kept)
-        .filter(|(s, k)| !**k && s.is_finite())
-        .map(|(s, _)| *s)
-        .reduce(f32::min)
+    let (plain, line) = select::cut_line(rule, &r.score, &d.labels, k, tau, None);
+    let floors = if rule == Selection::Floored {
+        let global = select::select_global(&r.score, tau);
+        let count = |v: &[bool]| v.iter().filter(|&&x| x).count();
+        count(&plain).saturating_sub(count(&global))
+    } else {
+        0
+    };
+    (line, floors)
+}
+
+/// What the line means under `rule`, after "the dashed line is the cut".
+fn line_note(rule: Selection) -> &'static str {
+    match rule {
+        Selection::Global => "",
+        Selection::Floored => {
+            ", at the largest loss kept: the global cut, or above it where a class's floor kept more (samples of other classes between the two are trimmed)"
+        }
+        Selection::PerClass => {
+            ", at the largest loss kept: the highest class's cut (a class whose own cut is lower has trimmed samples left of it)"
+        }
+    }
 }
 
 fn histograms_section(h: &mut String, run: &RunFile, sh: &Shown) {
@@ -289,35 +311,45 @@ fn histograms_section(h: &mut String, run: &RunFile, sh: &Shown) {
         LossAggregate::Last => "loss",
         LossAggregate::Mean => "mean loss over rounds",
     };
+    let rule = run.config.select;
     h.push_str("<section id=\"histograms\">\n<h2>Loss per round</h2>\n");
     let _ = writeln!(
         h,
         "<p class=\"legend\">Samples by the {what} the cut is made on:<span style=\"background:{}\"></span>kept<span style=\"background:{}\"></span>trimmed; the dashed line is the cut{}.</p>",
         charts::KEPT,
         charts::TRIMMED,
-        if run.config.select == Selection::Global {
-            ""
-        } else {
-            " (per-class selection: each class has its own cut, so none is drawn)"
-        }
+        line_note(rule)
+    );
+    let _ = writeln!(
+        h,
+        "<p class=\"selection\" data-selection=\"{}\">Selection: <b>{}</b> &mdash; {}.</p>",
+        esc(rule.name()),
+        esc(rule.name()),
+        esc(rule.help())
     );
     h.push_str("<div class=\"hists\">\n");
     for r in &run.rounds {
-        let kept: &[bool] = if r.round == sh.round() {
-            &sh.kept
+        let (kept, tau): (&[bool], f64) = if r.round == sh.round() {
+            (&sh.kept, sh.tau)
         } else {
-            &r.kept
+            (&r.kept, r.tau)
         };
         let trimmed = kept.iter().filter(|&&k| !k).count();
-        let (svg, not_finite) = histogram(&r.score, kept, cut_of(run, &r.score, kept), BINS, what);
+        let (line, floors) = line_of(run, r, tau);
+        let (svg, not_finite) = histogram(&r.score, kept, line, BINS, what);
         let _ = writeln!(
             h,
-            "<figure data-round=\"{}\" data-trimmed=\"{trimmed}\">{svg}<figcaption>Round {}{}: {} kept, {} trimmed{}</figcaption></figure>",
+            "<figure data-round=\"{}\" data-trimmed=\"{trimmed}\">{svg}<figcaption>Round {}{}: {} kept, {} trimmed{}{}</figcaption></figure>",
             r.round,
             r.round,
             if r.round == sh.round() { " (shown)" } else { "" },
             kept.len() - trimmed,
             trimmed,
+            if floors > 0 {
+                format!("; the class floors kept {floors} beyond the global cut")
+            } else {
+                String::new()
+            },
             if not_finite > 0 {
                 format!("; {not_finite} not finite, not drawn")
             } else {
