@@ -852,3 +852,74 @@ fn the_report_draws_the_cut_of_every_selection_and_names_it() {
         }
     }
 }
+
+/// A run that forward-corrected on auto's shorter schedule: the summary at the top says the
+/// rounds that ran and what was used, and the config table marks the configured rounds
+/// beside the rounds run.
+#[test]
+fn the_report_says_what_the_run_did_beside_what_was_configured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (mut run, _) = make_run(&root);
+    // As a default run on a noisy set leaves it: 4 rounds configured, rounds 1 and 2 through
+    // a matrix (forward correction's schedule: one forward round, then the final model).
+    assert_eq!(run.rounds.len(), 3);
+    run.config.rounds = 4;
+    run.config.transition = itlm::Forward::Auto;
+    for r in &mut run.rounds[1..] {
+        let r = std::sync::Arc::make_mut(r);
+        r.transition = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+    }
+    let h = render(&ReportInput::new(&run)).unwrap();
+    check_html(&h);
+    let at = h.find("<ul class=\"ran\"").expect("no summary of what ran");
+    assert!(
+        at < h.find("<section id=\"metrics\"").unwrap(),
+        "not at the top"
+    );
+    let ran = &h[at..at + h[at..].find("</ul>").unwrap()];
+    assert_eq!(data_attr(ran, "<ul", "data-rounds"), 3);
+    assert_eq!(data_attr(ran, "<ul", "data-forward-rounds"), 2);
+    let li = |what: &str| {
+        let a = ran
+            .find(&format!("<li data-what=\"{what}\">"))
+            .unwrap_or_else(|| panic!("no {what}: {ran}"));
+        &ran[a..a + ran[a..].find("</li>").unwrap()]
+    };
+    assert!(
+        li("rounds-run").contains("3 (rounds 0 to 2); forward correction&#39;s shorter schedule"),
+        "{ran}"
+    );
+    assert!(
+        li("rounds-run").contains("configured: 4 rounds after round 0, rounds 0 to 4"),
+        "{ran}"
+    );
+    assert!(
+        li("forward-correction").contains("used (auto): rounds 1 to 2 trained through"),
+        "{ran}"
+    );
+    for what in ["co-teaching", "relabelling", "clustering-cut"] {
+        assert!(li(what).contains("not used"), "{ran}");
+    }
+    // The config table: the configured rounds marked so, beside the rounds run.
+    let cfg = &h[h.find("<section id=\"config\"").unwrap()..];
+    assert!(!cfg.contains("<th class=\"l\">itlm.rounds</th>"), "{cfg}");
+    assert!(cfg.contains(
+        "<tr><th class=\"l\">itlm.rounds (configured: trim-and-retrain rounds after round 0)</th><td class=\"l\">4</td></tr>\n<tr><th class=\"l\">rounds run</th><td class=\"l\">3 (rounds 0 to 2)"
+    ), "{cfg}");
+    assert!(
+        cfg.contains("<th class=\"l\">forward correction (ran)</th><td class=\"l\">used (auto)")
+    );
+    assert!(cfg.contains("<th class=\"l\">itlm.select</th><td class=\"l\">global</td>"));
+    // A plain run: its rounds, nothing used.
+    let (plain, _) = make_run(&root);
+    let h = render(&ReportInput::new(&plain)).unwrap();
+    let at = h.find("<ul class=\"ran\"").unwrap();
+    let ran = &h[at..at + h[at..].find("</ul>").unwrap()];
+    assert!(
+        ran.contains("<b>rounds run:</b> 3 (rounds 0 to 2)</li>"),
+        "{ran}"
+    );
+    assert!(ran.contains("<b>forward correction:</b> not used"), "{ran}");
+}

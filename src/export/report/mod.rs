@@ -5,6 +5,7 @@
 //! user's data (file names, class names, paths) is escaped with [`esc`].
 
 mod charts;
+mod config;
 #[cfg(test)]
 mod tests;
 
@@ -21,7 +22,7 @@ use crate::data::quality::{ImageIssue, ImageIssues};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::itlm::decisions::{Decision, Decisions};
-use crate::itlm::{select, LossAggregate, RoundRecord, Selection};
+use crate::itlm::{select, LossAggregate, Ran, RoundRecord, Selection};
 use crate::learner::ModelKind;
 use charts::{histogram, metrics_chart, short, Series};
 
@@ -130,6 +131,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
             )));
         }
     }
+    let ran = Ran::of(&run.config, &run.rounds);
     let mut h = String::new();
     let _ = writeln!(
         h,
@@ -160,6 +162,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
         sh.flagged(),
         d.len()
     );
+    ran_section(&mut h, &ran);
     metrics_section(&mut h, run);
     histograms_section(&mut h, run, &sh);
     confusion_section(&mut h, run, &sh);
@@ -169,11 +172,32 @@ pub fn render(input: &ReportInput) -> Result<String> {
     if let Some(dec) = input.decisions {
         decisions_section(&mut h, run, &sh, dec);
     }
-    config_section(&mut h, run);
+    config::config_section(&mut h, run, &ran);
     h.push_str("<p class=\"muted\">Written by itlm-inspector ");
     h.push_str(env!("CARGO_PKG_VERSION"));
     h.push_str(".</p>\n</body>\n</html>\n");
     Ok(h)
+}
+
+/// What the run did (its config says what was asked): the rounds that ran, and whether
+/// forward correction, co-teaching, relabelling and the clustering cut were used.
+fn ran_section(h: &mut String, ran: &Ran) {
+    let _ = writeln!(
+        h,
+        "<ul class=\"ran\" id=\"ran\" data-rounds=\"{}\" data-forward-rounds=\"{}\">",
+        ran.rounds,
+        ran.forward_rounds.len()
+    );
+    for (what, text) in ran.lines() {
+        let _ = writeln!(
+            h,
+            "<li data-what=\"{}\"><b>{}:</b> {}</li>",
+            esc(&what.replace(' ', "-")),
+            esc(what),
+            esc(&text)
+        );
+    }
+    h.push_str("</ul>\n");
 }
 
 fn source_text(run: &RunFile) -> String {
@@ -716,67 +740,4 @@ fn decisions_section(h: &mut String, run: &RunFile, sh: &Shown, dec: &Decisions)
         h.push_str("</table>\n");
     }
     h.push_str("</section>\n");
-}
-
-/// Rows `key: value` of a serde value, nested keys joined with '.'.
-fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
-        other => out.push((prefix.to_string(), other.to_string())),
-    }
-}
-
-fn config_section(h: &mut String, run: &RunFile) {
-    let mut rows = vec![
-        ("dataset".to_string(), run.dataset.name.clone()),
-        ("source".to_string(), source_text(run)),
-        ("classes".to_string(), run.dataset.classes.join(", ")),
-        (
-            "image size".to_string(),
-            format!(
-                "{} x {} x {}",
-                run.dataset.shape.height, run.dataset.shape.width, run.dataset.shape.channels
-            ),
-        ),
-        ("ground truth".to_string(), {
-            match &run.truth {
-                Some(t) => format!("{} truly bad samples", t.bad.iter().filter(|&&b| b).count()),
-                None => "none".into(),
-            }
-        }),
-        ("status".to_string(), run.status.to_string()),
-        (
-            "training time".to_string(),
-            format!("{:.1} s", run.elapsed_secs),
-        ),
-        ("learner".to_string(), run.learner_description.clone()),
-    ];
-    for (prefix, value) in [
-        ("itlm", serde_json::to_value(&run.config)),
-        ("learner", serde_json::to_value(&run.learner)),
-    ] {
-        if let Ok(v) = value {
-            flatten(prefix, &v, &mut rows);
-        }
-    }
-    h.push_str("<section id=\"config\">\n<h2>Configuration</h2>\n<table class=\"config\">\n");
-    for (k, v) in rows {
-        let _ = writeln!(
-            h,
-            "<tr><th class=\"l\">{}</th><td class=\"l\">{}</td></tr>",
-            esc(&k),
-            esc(&v)
-        );
-    }
-    h.push_str("</table>\n</section>\n");
 }
