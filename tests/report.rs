@@ -338,7 +338,8 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
         h.matches("<figure class=\"sample\"").count(),
         top + shown_checked
     );
-    assert_eq!(tags["img"], top + shown_checked);
+    // The thumbnails: the top flagged, the image checks' and the 4 decided samples'.
+    assert_eq!(tags["img"], top + shown_checked + 4);
     // The thumbnails, highest loss first, are the samples' own pixels.
     for (k, &i) in flagged[..top].iter().enumerate() {
         let fig = format!("<figure class=\"sample\" data-index=\"{i}\">");
@@ -388,7 +389,8 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
     );
     assert!(h.contains(&format!("3 of the {n_flagged} flagged samples reviewed")));
     assert!(h.contains("1 of the 2 relabelled samples took the class the model predicts"));
-    assert_eq!(h.matches("class=\"badge b-").count(), 3);
+    // A badge on the 3 decided flagged samples shown, and one in each decided row.
+    assert_eq!(h.matches("class=\"badge b-").count(), 3 + 4);
     // Without images: no thumbnail, and it says why.
     let h2 = render(&ReportInput::new(&run)).unwrap();
     check_html(&h2);
@@ -690,12 +692,23 @@ fn cli_report_and_ecosystem_exports() {
         data_attr(&h, "<section id=\"decisions\"", "data-decided"),
         4
     );
+    // The decided samples by name, with their thumbnails.
+    let table = &h[h.find("<table class=\"decided\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    for (i, _) in decisions.iter() {
+        let at = table
+            .find(&format!("<tr data-index=\"{i}\""))
+            .unwrap_or_else(|| panic!("sample {i} not in {table}"));
+        let row = &table[at..at + table[at..].find("</tr>").unwrap()];
+        assert!(row.contains("data:image/png;base64,"), "{row}");
+    }
     // Thumbnails from the reloaded folder: the top flagged, then the image checks'.
     let checks_at = h
         .find("<section id=\"image-checks\"")
         .expect("image checks");
     assert_eq!(h[..checks_at].matches("data:image/png;base64,").count(), 6);
     let checks = &h[checks_at..];
+    let checks = &checks[..checks.find("</section>").unwrap()];
     let figures = checks.matches("<figure class=\"sample\"").count();
     assert!(figures > 0);
     assert_eq!(checks.matches("data:image/png;base64,").count(), figures);
@@ -922,4 +935,114 @@ fn the_report_says_what_the_run_did_beside_what_was_configured() {
         "{ran}"
     );
     assert!(ran.contains("<b>forward correction:</b> not used"), "{ran}");
+}
+
+/// The decisions section names every decided sample: its thumbnail, id, given label,
+/// decision, new label, loss and whether the shown cut flags it; past the cap, how many more
+/// and where they all are.
+#[test]
+fn the_report_names_the_decided_samples() {
+    use itlm_inspector::export::report::DECIDED_SHOWN;
+    let n = DECIDED_SHOWN + 50;
+    let data = common::dataset(n, 3);
+    let losses: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
+    let (mut l, _) = FakeLearner::new(losses);
+    let config = Config {
+        tau: 0.5,
+        rounds: 1,
+        epochs: 1.0,
+        final_epochs: 1,
+        ..Default::default()
+    };
+    let mut rounds = Vec::new();
+    itlm::run(
+        &mut l,
+        itlm::Inputs {
+            data: &data,
+            eval: Default::default(),
+            bad: None,
+            true_labels: None,
+            pins: None,
+        },
+        &config,
+        Start::Fresh,
+        &mut rounds,
+        &mut Quiet,
+    )
+    .unwrap();
+    let run = RunFile {
+        config,
+        learner: LearnerConfig::default(),
+        learner_description: "fake".into(),
+        dataset: DatasetInfo::of(&data),
+        truth: None,
+        rounds,
+        status: RunStatus::Finished,
+        verdict: None,
+        elapsed_secs: 0.1,
+    };
+    let sh = shown(&run, None).unwrap();
+    // One excluded sample, kept by the cut (the user's report: "excluded 1, of them flagged
+    // 0" and nothing else).
+    let mut one = Decisions::new(n);
+    one.set(&[3], Some(Decision::Exclude));
+    assert!(sh.kept[3]);
+    let input = |d| ReportInput {
+        run: &run,
+        round: None,
+        decisions: Some(d),
+        images: Some(&data),
+        top: 4,
+    };
+    let h = render(&input(&one)).unwrap();
+    check_html(&h);
+    let table = &h[h.find("<table class=\"decided\"").expect("no table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(data_attr(table, "<table", "data-rows"), 1);
+    let at = table.find("<tr data-index=\"3\"").unwrap();
+    let row = &table[at..at + table[at..].find("</tr>").unwrap()];
+    assert!(row.contains("data-decision=\"exclude\""), "{row}");
+    assert!(row.contains("data:image/png;base64,"), "{row}");
+    assert!(
+        row.contains("<td class=\"l\">s3.png</td><td class=\"l\">c0</td><td class=\"l\"><span class=\"badge b-exclude\">excluded</span></td><td class=\"l\"></td><td>0.030</td><td class=\"l\">kept</td>"),
+        "{row}"
+    );
+    assert!(!h.contains("more (labels.csv"));
+    // Past the cap: the highest losses first, then how many more.
+    let mut many = Decisions::new(n);
+    for i in 0..DECIDED_SHOWN + 20 {
+        let d = if i % 2 == 0 {
+            Decision::Relabel((data.label(i) + 1) % 3)
+        } else {
+            Decision::Keep
+        };
+        many.set(&[i], Some(d));
+    }
+    let h = render(&input(&many)).unwrap();
+    check_html(&h);
+    let table = &h[h.find("<table class=\"decided\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(data_attr(table, "<table", "data-rows"), DECIDED_SHOWN);
+    assert_eq!(data_attr(table, "<table", "data-more"), 20);
+    assert_eq!(table.matches("<tr data-index=").count(), DECIDED_SHOWN);
+    assert_eq!(
+        table.matches("data:image/png;base64,").count(),
+        DECIDED_SHOWN
+    );
+    // The highest loss decided is the last one; the 20 lowest are left out.
+    assert!(table.contains(&format!("<tr data-index=\"{}\"", DECIDED_SHOWN + 19)));
+    assert!(!table.contains("<tr data-index=\"19\""));
+    assert!(table.contains("<tr data-index=\"20\""));
+    // A relabel names its new label; a flagged sample says so.
+    let i = DECIDED_SHOWN + 18;
+    assert!(!sh.kept[i]);
+    let at = table.find(&format!("<tr data-index=\"{i}\"")).unwrap();
+    let row = &table[at..at + table[at..].find("</tr>").unwrap()];
+    let new = format!("c{}", (data.label(i) + 1) % 3);
+    assert!(
+        row.contains(&format!("relabelled</span></td><td class=\"l\">{new}</td>")),
+        "{row}"
+    );
+    assert!(row.contains(">flagged</td>"), "{row}");
+    assert!(h.contains("&hellip; and 20 more (labels.csv / decisions.csv has them all)."));
 }

@@ -6,6 +6,8 @@
 
 mod charts;
 mod config;
+mod decisions;
+pub use decisions::DECIDED_SHOWN;
 #[cfg(test)]
 mod tests;
 
@@ -115,7 +117,8 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}td.diag{color:#999}td.hot,tr.hot
 .badge{display:inline-block;border-radius:3px;padding:0 4px;color:#fff;font-size:11px;white-space:nowrap}\
 .b-exclude{background:#b22}.b-keep{background:#2a7}.b-relabel{background:#c80}\
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\
-.muted{color:#666}code{font-size:12px}";
+.muted{color:#666}code{font-size:12px}\
+table.decided td{vertical-align:middle}table.decided img{width:48px;height:48px;object-fit:contain;image-rendering:pixelated;background:#eee;display:block}";
 
 /// The HTML of the report.
 pub fn render(input: &ReportInput) -> Result<String> {
@@ -170,7 +173,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
     flagged_section(&mut h, input, &sh);
     image_checks_section(&mut h, input, &sh);
     if let Some(dec) = input.decisions {
-        decisions_section(&mut h, run, &sh, dec);
+        decisions::decisions_section(&mut h, input, &sh, dec);
     }
     config::config_section(&mut h, run, &ran);
     h.push_str("<p class=\"muted\">Written by itlm-inspector ");
@@ -663,81 +666,6 @@ fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
             );
         }
         h.push_str("</div>\n");
-    }
-    h.push_str("</section>\n");
-}
-
-fn decisions_section(h: &mut String, run: &RunFile, sh: &Shown, dec: &Decisions) {
-    let d = &run.dataset;
-    let c = dec.counts();
-    let mut flagged = [0usize; 3];
-    let mut agree = 0usize;
-    let k = d.classes.len();
-    let mut moves = vec![0usize; k * k];
-    for (i, x) in dec.iter() {
-        let slot = match x {
-            Decision::Exclude => 0,
-            Decision::Keep => 1,
-            Decision::Relabel(to) => {
-                if to == sh.record.predicted[i] {
-                    agree += 1;
-                }
-                let g = d.labels[i] as usize;
-                if g < k && (to as usize) < k {
-                    moves[g * k + to as usize] += 1;
-                }
-                2
-            }
-        };
-        if !sh.kept[i] {
-            flagged[slot] += 1;
-        }
-    }
-    let reviewed: usize = flagged.iter().sum();
-    let _ = writeln!(
-        h,
-        "<section id=\"decisions\" data-decided=\"{}\">\n<h2>Decisions</h2>\n<p>{} of the {} flagged samples reviewed.</p>",
-        c.decided,
-        reviewed,
-        sh.flagged()
-    );
-    h.push_str("<table class=\"decisions\">\n<tr><th class=\"l\">decision</th><th>samples</th><th>of them flagged</th></tr>\n");
-    for (name, n, f) in [
-        ("excluded", c.excluded, flagged[0]),
-        ("kept", c.kept, flagged[1]),
-        ("relabelled", c.relabelled, flagged[2]),
-    ] {
-        let _ = writeln!(
-            h,
-            "<tr data-decision=\"{name}\"><td class=\"l\">{name}</td><td>{n}</td><td>{f}</td></tr>"
-        );
-    }
-    let _ = writeln!(
-        h,
-        "<tr><td class=\"l\">total</td><td>{}</td><td>{reviewed}</td></tr>\n</table>",
-        c.decided
-    );
-    if c.relabelled > 0 {
-        let _ = writeln!(
-            h,
-            "<p>{agree} of the {} relabelled samples took the class the model predicts.</p>",
-            c.relabelled
-        );
-        h.push_str("<table class=\"relabels\">\n<tr><th class=\"l\">given</th><th class=\"l\">relabelled to</th><th>samples</th></tr>\n");
-        for g in 0..k {
-            for t in 0..k {
-                let n = moves[g * k + t];
-                if n > 0 {
-                    let _ = writeln!(
-                        h,
-                        "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{n}</td></tr>",
-                        esc(&d.classes[g]),
-                        esc(&d.classes[t])
-                    );
-                }
-            }
-        }
-        h.push_str("</table>\n");
     }
     h.push_str("</section>\n");
 }
