@@ -338,7 +338,8 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
         h.matches("<figure class=\"sample\"").count(),
         top + shown_checked
     );
-    assert_eq!(tags["img"], top + shown_checked);
+    // The thumbnails: the top flagged, the image checks' and the 4 decided samples'.
+    assert_eq!(tags["img"], top + shown_checked + 4);
     // The thumbnails, highest loss first, are the samples' own pixels.
     for (k, &i) in flagged[..top].iter().enumerate() {
         let fig = format!("<figure class=\"sample\" data-index=\"{i}\">");
@@ -388,7 +389,8 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
     );
     assert!(h.contains(&format!("3 of the {n_flagged} flagged samples reviewed")));
     assert!(h.contains("1 of the 2 relabelled samples took the class the model predicts"));
-    assert_eq!(h.matches("class=\"badge b-").count(), 3);
+    // A badge on the 3 decided flagged samples shown, and one in each decided row.
+    assert_eq!(h.matches("class=\"badge b-").count(), 3 + 4);
     // Without images: no thumbnail, and it says why.
     let h2 = render(&ReportInput::new(&run)).unwrap();
     check_html(&h2);
@@ -690,12 +692,23 @@ fn cli_report_and_ecosystem_exports() {
         data_attr(&h, "<section id=\"decisions\"", "data-decided"),
         4
     );
+    // The decided samples by name, with their thumbnails.
+    let table = &h[h.find("<table class=\"decided\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    for (i, _) in decisions.iter() {
+        let at = table
+            .find(&format!("<tr data-index=\"{i}\""))
+            .unwrap_or_else(|| panic!("sample {i} not in {table}"));
+        let row = &table[at..at + table[at..].find("</tr>").unwrap()];
+        assert!(row.contains("data:image/png;base64,"), "{row}");
+    }
     // Thumbnails from the reloaded folder: the top flagged, then the image checks'.
     let checks_at = h
         .find("<section id=\"image-checks\"")
         .expect("image checks");
     assert_eq!(h[..checks_at].matches("data:image/png;base64,").count(), 6);
     let checks = &h[checks_at..];
+    let checks = &checks[..checks.find("</section>").unwrap()];
     let figures = checks.matches("<figure class=\"sample\"").count();
     assert!(figures > 0);
     assert_eq!(checks.matches("data:image/png;base64,").count(), figures);
@@ -769,4 +782,267 @@ fn the_report_says_when_the_data_chose_the_tau() {
         "{}",
         &h[..h.len().min(2000)]
     );
+}
+
+/// The histograms draw each round's cut for every selection rule, where the window draws it
+/// (the largest loss the rule keeps), and name the rule with its own help; a floored class's
+/// floor above the global cut moves the line and says so.
+#[test]
+fn the_report_draws_the_cut_of_every_selection_and_names_it() {
+    use itlm_inspector::choice::Choice;
+    use itlm_inspector::itlm::select::cut_line;
+    use itlm_inspector::itlm::Selection;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (mut run, _) = make_run(&root);
+    // The last round's losses: class 2's the highest, so that the global cut at 0.75 keeps
+    // only 2 of its 8 and its floor (ceil(0.375 * 8) = 3) keeps one more.
+    let n = run.dataset.len();
+    let last = run.rounds.len() - 1;
+    let labels = run.dataset.labels.clone();
+    let r = std::sync::Arc::make_mut(&mut run.rounds[last]);
+    r.score = (0..n)
+        .map(|i| labels[i] as f32 + 0.01 * (i % PER_CLASS) as f32)
+        .collect();
+    r.loss = r.score.clone();
+    let short = |v: f32| {
+        let v = v as f64;
+        if v >= 1.0 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.3}")
+        }
+    };
+    for rule in Selection::ALL.iter().copied() {
+        run.config.select = rule;
+        let h = render(&ReportInput::new(&run)).unwrap();
+        check_html(&h);
+        assert!(!h.contains("none is drawn"), "{rule}");
+        assert!(
+            h.contains(&format!(
+                "Selection: <b>{}</b> &mdash; {}.",
+                rule.name(),
+                itlm_inspector::export::report::esc(rule.help())
+            )),
+            "{rule}"
+        );
+        assert_eq!(
+            h.matches("class=\"cut\"").count(),
+            run.rounds.len(),
+            "{rule}"
+        );
+        for r in &run.rounds {
+            let tau = if r.round == run.rounds[last].round {
+                shown(&run, None).unwrap().tau
+            } else {
+                r.tau
+            };
+            let (_, line) = cut_line(rule, &r.score, &labels, 3, tau, None);
+            let fig = &h[h
+                .find(&format!("<figure data-round=\"{}\"", r.round))
+                .unwrap()..];
+            let fig = &fig[..fig.find("</figure>").unwrap()];
+            let line = line.unwrap();
+            assert!(
+                fig.contains(&format!(">cut {}</text>", short(line))),
+                "{rule} round {}: no cut at {line}",
+                r.round
+            );
+        }
+        let fig = &h[h.find(&format!("<figure data-round=\"{}\"", last)).unwrap()..];
+        let fig = &fig[..fig.find("</figure>").unwrap()];
+        match rule {
+            Selection::Floored => {
+                // The floor's sample: class 2's third lowest, 2.02.
+                assert!(fig.contains(">cut 2.02</text>"), "{fig}");
+                assert!(
+                    fig.contains("the class floors kept 1 beyond the global cut"),
+                    "{fig}"
+                );
+            }
+            _ => assert!(!fig.contains("floors"), "{fig}"),
+        }
+    }
+}
+
+/// A run that forward-corrected on auto's shorter schedule: the summary at the top says the
+/// rounds that ran and what was used, and the config table marks the configured rounds
+/// beside the rounds run.
+#[test]
+fn the_report_says_what_the_run_did_beside_what_was_configured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (mut run, _) = make_run(&root);
+    // As a default run on a noisy set leaves it: 4 rounds configured, rounds 1 and 2 through
+    // a matrix (forward correction's schedule: one forward round, then the final model).
+    assert_eq!(run.rounds.len(), 3);
+    run.config.rounds = 4;
+    run.config.transition = itlm::Forward::Auto;
+    for r in &mut run.rounds[1..] {
+        let r = std::sync::Arc::make_mut(r);
+        r.transition = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+    }
+    let h = render(&ReportInput::new(&run)).unwrap();
+    check_html(&h);
+    let at = h.find("<ul class=\"ran\"").expect("no summary of what ran");
+    assert!(
+        at < h.find("<section id=\"metrics\"").unwrap(),
+        "not at the top"
+    );
+    let ran = &h[at..at + h[at..].find("</ul>").unwrap()];
+    assert_eq!(data_attr(ran, "<ul", "data-rounds"), 3);
+    assert_eq!(data_attr(ran, "<ul", "data-forward-rounds"), 2);
+    let li = |what: &str| {
+        let a = ran
+            .find(&format!("<li data-what=\"{what}\">"))
+            .unwrap_or_else(|| panic!("no {what}: {ran}"));
+        &ran[a..a + ran[a..].find("</li>").unwrap()]
+    };
+    assert!(
+        li("rounds-run").contains("3 (rounds 0 to 2); forward correction&#39;s shorter schedule"),
+        "{ran}"
+    );
+    assert!(
+        li("rounds-run").contains("configured: 4 rounds after round 0, rounds 0 to 4"),
+        "{ran}"
+    );
+    assert!(
+        li("forward-correction").contains("used (auto): rounds 1 to 2 trained through"),
+        "{ran}"
+    );
+    for what in ["co-teaching", "relabelling", "clustering-cut"] {
+        assert!(li(what).contains("not used"), "{ran}");
+    }
+    // The config table: the configured rounds marked so, beside the rounds run.
+    let cfg = &h[h.find("<section id=\"config\"").unwrap()..];
+    assert!(!cfg.contains("<th class=\"l\">itlm.rounds</th>"), "{cfg}");
+    assert!(cfg.contains(
+        "<tr><th class=\"l\">itlm.rounds (configured: trim-and-retrain rounds after round 0)</th><td class=\"l\">4</td></tr>\n<tr><th class=\"l\">rounds run</th><td class=\"l\">3 (rounds 0 to 2)"
+    ), "{cfg}");
+    assert!(
+        cfg.contains("<th class=\"l\">forward correction (ran)</th><td class=\"l\">used (auto)")
+    );
+    assert!(cfg.contains("<th class=\"l\">itlm.select</th><td class=\"l\">global</td>"));
+    // A plain run: its rounds, nothing used.
+    let (plain, _) = make_run(&root);
+    let h = render(&ReportInput::new(&plain)).unwrap();
+    let at = h.find("<ul class=\"ran\"").unwrap();
+    let ran = &h[at..at + h[at..].find("</ul>").unwrap()];
+    assert!(
+        ran.contains("<b>rounds run:</b> 3 (rounds 0 to 2)</li>"),
+        "{ran}"
+    );
+    assert!(ran.contains("<b>forward correction:</b> not used"), "{ran}");
+}
+
+/// The decisions section names every decided sample: its thumbnail, id, given label,
+/// decision, new label, loss and whether the shown cut flags it; past the cap, how many more
+/// and where they all are.
+#[test]
+fn the_report_names_the_decided_samples() {
+    use itlm_inspector::export::report::DECIDED_SHOWN;
+    let n = DECIDED_SHOWN + 50;
+    let data = common::dataset(n, 3);
+    let losses: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
+    let (mut l, _) = FakeLearner::new(losses);
+    let config = Config {
+        tau: 0.5,
+        rounds: 1,
+        epochs: 1.0,
+        final_epochs: 1,
+        ..Default::default()
+    };
+    let mut rounds = Vec::new();
+    itlm::run(
+        &mut l,
+        itlm::Inputs {
+            data: &data,
+            eval: Default::default(),
+            bad: None,
+            true_labels: None,
+            pins: None,
+        },
+        &config,
+        Start::Fresh,
+        &mut rounds,
+        &mut Quiet,
+    )
+    .unwrap();
+    let run = RunFile {
+        config,
+        learner: LearnerConfig::default(),
+        learner_description: "fake".into(),
+        dataset: DatasetInfo::of(&data),
+        truth: None,
+        rounds,
+        status: RunStatus::Finished,
+        verdict: None,
+        elapsed_secs: 0.1,
+    };
+    let sh = shown(&run, None).unwrap();
+    // One excluded sample, kept by the cut (the user's report: "excluded 1, of them flagged
+    // 0" and nothing else).
+    let mut one = Decisions::new(n);
+    one.set(&[3], Some(Decision::Exclude));
+    assert!(sh.kept[3]);
+    let input = |d| ReportInput {
+        run: &run,
+        round: None,
+        decisions: Some(d),
+        images: Some(&data),
+        top: 4,
+    };
+    let h = render(&input(&one)).unwrap();
+    check_html(&h);
+    let table = &h[h.find("<table class=\"decided\"").expect("no table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(data_attr(table, "<table", "data-rows"), 1);
+    let at = table.find("<tr data-index=\"3\"").unwrap();
+    let row = &table[at..at + table[at..].find("</tr>").unwrap()];
+    assert!(row.contains("data-decision=\"exclude\""), "{row}");
+    assert!(row.contains("data:image/png;base64,"), "{row}");
+    assert!(
+        row.contains("<td class=\"l\">s3.png</td><td class=\"l\">c0</td><td class=\"l\"><span class=\"badge b-exclude\">excluded</span></td><td class=\"l\"></td><td>0.030</td><td class=\"l\">kept</td>"),
+        "{row}"
+    );
+    assert!(!h.contains("more (labels.csv"));
+    // Past the cap: the highest losses first, then how many more.
+    let mut many = Decisions::new(n);
+    for i in 0..DECIDED_SHOWN + 20 {
+        let d = if i % 2 == 0 {
+            Decision::Relabel((data.label(i) + 1) % 3)
+        } else {
+            Decision::Keep
+        };
+        many.set(&[i], Some(d));
+    }
+    let h = render(&input(&many)).unwrap();
+    check_html(&h);
+    let table = &h[h.find("<table class=\"decided\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(data_attr(table, "<table", "data-rows"), DECIDED_SHOWN);
+    assert_eq!(data_attr(table, "<table", "data-more"), 20);
+    assert_eq!(table.matches("<tr data-index=").count(), DECIDED_SHOWN);
+    assert_eq!(
+        table.matches("data:image/png;base64,").count(),
+        DECIDED_SHOWN
+    );
+    // The highest loss decided is the last one; the 20 lowest are left out.
+    assert!(table.contains(&format!("<tr data-index=\"{}\"", DECIDED_SHOWN + 19)));
+    assert!(!table.contains("<tr data-index=\"19\""));
+    assert!(table.contains("<tr data-index=\"20\""));
+    // A relabel names its new label; a flagged sample says so.
+    let i = DECIDED_SHOWN + 18;
+    assert!(!sh.kept[i]);
+    let at = table.find(&format!("<tr data-index=\"{i}\"")).unwrap();
+    let row = &table[at..at + table[at..].find("</tr>").unwrap()];
+    let new = format!("c{}", (data.label(i) + 1) % 3);
+    assert!(
+        row.contains(&format!("relabelled</span></td><td class=\"l\">{new}</td>")),
+        "{row}"
+    );
+    assert!(row.contains(">flagged</td>"), "{row}");
+    assert!(h.contains("&hellip; and 20 more (labels.csv / decisions.csv has them all)."));
 }

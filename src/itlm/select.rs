@@ -233,6 +233,36 @@ pub fn cut_value(losses: &[f32], kept: &[bool]) -> Option<f32> {
         .fold(None, |m: Option<f32>, l| Some(m.map_or(l, |m| m.max(l))))
 }
 
+/// A cut at `tau` by `rule` on `score` (the pins ranked first and last,
+/// [`super::Pins::ranked`], when there are some) and where a histogram draws it: the largest
+/// score among the samples the loss kept ([`cut_value`], a kept pin not counted). What the
+/// window's histogram and the report draw, for every rule: the global cut; for
+/// [`Selection::Floored`] the global cut, or above it where a class's floor kept more; for
+/// [`Selection::PerClass`] the highest class's cut. Returns the plain selection (before
+/// restore, pins applied and held-out samples) and the line.
+pub fn cut_line(
+    rule: Selection,
+    score: &[f32],
+    labels: &[u32],
+    num_classes: usize,
+    tau: f64,
+    pins: Option<&super::Pins>,
+) -> (Vec<bool>, Option<f32>) {
+    let pins = pins.filter(|p| p.len() == score.len() && !p.is_none());
+    let plain = match pins {
+        Some(p) => select(rule, &p.ranked(score), labels, num_classes, tau),
+        None => select(rule, score, labels, num_classes, tau),
+    };
+    let line = match pins {
+        Some(p) => {
+            let by_loss: Vec<bool> = (0..plain.len()).map(|i| plain[i] && !p.keep[i]).collect();
+            cut_value(score, &by_loss)
+        }
+        None => cut_value(score, &plain),
+    };
+    (plain, line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +380,30 @@ mod tests {
     fn cut() {
         assert_eq!(cut_value(&[1.0, 3.0, 2.0], &[true, false, true]), Some(2.0));
         assert_eq!(cut_value(&[1.0], &[false]), None);
+    }
+
+    /// The line sits at the largest loss the rule keeps: a floored class's floor above the
+    /// global cut moves it up, and a kept pin does not count.
+    #[test]
+    fn the_cut_line_is_the_largest_loss_the_rule_keeps() {
+        // Class 0: low losses; class 1: high. Global at 0.5 keeps 0.1 .. 0.4.
+        let losses = [0.1, 0.2, 0.3, 0.4, 1.0, 2.0, 3.0, 4.0];
+        let labels = [0, 0, 0, 0, 1, 1, 1, 1];
+        let (kept, line) = cut_line(Selection::Global, &losses, &labels, 2, 0.5, None);
+        assert_eq!(kept.iter().filter(|&&k| k).count(), 4);
+        assert_eq!(line, Some(0.4));
+        // Floored: class 1's floor (ceil(0.25 * 4) = 1) keeps 1.0 too.
+        let (kept, line) = cut_line(Selection::Floored, &losses, &labels, 2, 0.5, None);
+        assert!(kept[4] && !kept[5]);
+        assert_eq!(line, Some(1.0));
+        // Per-class: the highest class's cut (class 1 keeps 1.0 and 2.0).
+        let (_, line) = cut_line(Selection::PerClass, &losses, &labels, 2, 0.5, None);
+        assert_eq!(line, Some(2.0));
+        // A kept pin of loss 4.0 takes a place in the budget, not the line.
+        let mut pins = super::super::Pins::none(8);
+        pins.keep[7] = true;
+        let (kept, line) = cut_line(Selection::Global, &losses, &labels, 2, 0.5, Some(&pins));
+        assert!(kept[7] && !kept[3]);
+        assert_eq!(line, Some(0.3));
     }
 }

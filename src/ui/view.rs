@@ -541,16 +541,9 @@ pub fn cut(
     } = given;
     let CutRule { rule, tau, restore } = how;
     let pins = pins.filter(|p| p.len() == record.score.len() && !p.is_none());
-    let plain = match pins {
-        Some(p) => select::select(rule, &p.ranked(&record.score), labels, classes, tau),
-        None => select::select(rule, &record.score, labels, classes, tau),
-    };
-    // The line is drawn at the largest kept loss of the samples the loss kept (not the pins).
-    let by_loss: Vec<bool> = match pins {
-        Some(p) => (0..plain.len()).map(|i| plain[i] && !p.keep[i]).collect(),
-        None => plain.clone(),
-    };
-    let cut_value = select::cut_value(&record.score, &by_loss);
+    // The line is drawn at the largest kept loss of the samples the loss kept (not the pins),
+    // as the report draws it.
+    let (plain, cut_value) = select::cut_line(rule, &record.score, labels, classes, tau, pins);
     let classifier = record.predicted.len() == plain.len();
     let mut kept = plain;
     let restored = select::restore_if(restore, &mut kept, labels, &record.predicted, classes);

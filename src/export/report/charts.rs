@@ -10,8 +10,8 @@ pub const KEPT: &str = "#4c78a8";
 pub const TRIMMED: &str = "#e45756";
 
 /// A histogram of `scores` over `bins` bins from 0 (or the lowest score) to the highest finite
-/// score, stacked kept / trimmed by `kept`, with the cut marked at `cut` (None: no single cut,
-/// e.g. per-class selection). Returns the SVG and the count of scores that are not finite.
+/// score, stacked kept / trimmed by `kept`, with the cut marked at `cut` (None: no line, e.g.
+/// nothing kept). Returns the SVG and the count of scores that are not finite.
 pub fn histogram(
     scores: &[f32],
     kept: &[bool],

@@ -5,6 +5,9 @@
 //! user's data (file names, class names, paths) is escaped with [`esc`].
 
 mod charts;
+mod config;
+mod decisions;
+pub use decisions::DECIDED_SHOWN;
 #[cfg(test)]
 mod tests;
 
@@ -15,12 +18,13 @@ use super::atomic::{write_atomic, Overwrite};
 use super::paths::check_outside_datasets;
 use super::run_file::RunFile;
 use super::shown::{shown, Shown};
+use crate::choice::Choice;
 use crate::data::encode::encode_png;
 use crate::data::quality::{ImageIssue, ImageIssues};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::itlm::decisions::{Decision, Decisions};
-use crate::itlm::{LossAggregate, Selection};
+use crate::itlm::{select, LossAggregate, Ran, RoundRecord, Selection};
 use crate::learner::ModelKind;
 use charts::{histogram, metrics_chart, short, Series};
 
@@ -113,7 +117,8 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}td.diag{color:#999}td.hot,tr.hot
 .badge{display:inline-block;border-radius:3px;padding:0 4px;color:#fff;font-size:11px;white-space:nowrap}\
 .b-exclude{background:#b22}.b-keep{background:#2a7}.b-relabel{background:#c80}\
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\
-.muted{color:#666}code{font-size:12px}";
+.muted{color:#666}code{font-size:12px}\
+table.decided td{vertical-align:middle}table.decided img{width:48px;height:48px;object-fit:contain;image-rendering:pixelated;background:#eee;display:block}";
 
 /// The HTML of the report.
 pub fn render(input: &ReportInput) -> Result<String> {
@@ -129,6 +134,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
             )));
         }
     }
+    let ran = Ran::of(&run.config, &run.rounds);
     let mut h = String::new();
     let _ = writeln!(
         h,
@@ -159,6 +165,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
         sh.flagged(),
         d.len()
     );
+    ran_section(&mut h, &ran);
     metrics_section(&mut h, run);
     histograms_section(&mut h, run, &sh);
     confusion_section(&mut h, run, &sh);
@@ -166,13 +173,34 @@ pub fn render(input: &ReportInput) -> Result<String> {
     flagged_section(&mut h, input, &sh);
     image_checks_section(&mut h, input, &sh);
     if let Some(dec) = input.decisions {
-        decisions_section(&mut h, run, &sh, dec);
+        decisions::decisions_section(&mut h, input, &sh, dec);
     }
-    config_section(&mut h, run);
+    config::config_section(&mut h, run, &ran);
     h.push_str("<p class=\"muted\">Written by itlm-inspector ");
     h.push_str(env!("CARGO_PKG_VERSION"));
     h.push_str(".</p>\n</body>\n</html>\n");
     Ok(h)
+}
+
+/// What the run did (its config says what was asked): the rounds that ran, and whether
+/// forward correction, co-teaching, relabelling and the clustering cut were used.
+fn ran_section(h: &mut String, ran: &Ran) {
+    let _ = writeln!(
+        h,
+        "<ul class=\"ran\" id=\"ran\" data-rounds=\"{}\" data-forward-rounds=\"{}\">",
+        ran.rounds,
+        ran.forward_rounds.len()
+    );
+    for (what, text) in ran.lines() {
+        let _ = writeln!(
+            h,
+            "<li data-what=\"{}\"><b>{}:</b> {}</li>",
+            esc(&what.replace(' ', "-")),
+            esc(what),
+            esc(&text)
+        );
+    }
+    h.push_str("</ul>\n");
 }
 
 fn source_text(run: &RunFile) -> String {
@@ -271,17 +299,38 @@ fn metrics_section(h: &mut String, run: &RunFile) {
     h.push_str("</table>\n</section>\n");
 }
 
-/// The score of the first trimmed sample, when one global cut made the selection.
-fn cut_of(run: &RunFile, scores: &[f32], kept: &[bool]) -> Option<f32> {
-    if run.config.select != Selection::Global {
-        return None;
+/// Where round `r`'s histogram draws its cut at `tau`, as the window draws it
+/// ([`select::cut_line`]: the largest score the run's rule keeps; the run file holds no pins),
+/// and, for the floored rule, how many samples the floors kept beyond the global cut.
+fn line_of(run: &RunFile, r: &RoundRecord, tau: f64) -> (Option<f32>, usize) {
+    let d = &run.dataset;
+    let k = d.classes.len();
+    let rule = run.config.select;
+    if r.score.len() != d.labels.len() {
+        return (None, 0);
     }
-    scores
-        .iter()
-        .zip(kept)
-        .filter(|(s, k)| !**k && s.is_finite())
-        .map(|(s, _)| *s)
-        .reduce(f32::min)
+    let (plain, line) = select::cut_line(rule, &r.score, &d.labels, k, tau, None);
+    let floors = if rule == Selection::Floored {
+        let global = select::select_global(&r.score, tau);
+        let count = |v: &[bool]| v.iter().filter(|&&x| x).count();
+        count(&plain).saturating_sub(count(&global))
+    } else {
+        0
+    };
+    (line, floors)
+}
+
+/// What the line means under `rule`, after "the dashed line is the cut".
+fn line_note(rule: Selection) -> &'static str {
+    match rule {
+        Selection::Global => "",
+        Selection::Floored => {
+            ", at the largest loss kept: the global cut, or above it where a class's floor kept more (samples of other classes between the two are trimmed)"
+        }
+        Selection::PerClass => {
+            ", at the largest loss kept: the highest class's cut (a class whose own cut is lower has trimmed samples left of it)"
+        }
+    }
 }
 
 fn histograms_section(h: &mut String, run: &RunFile, sh: &Shown) {
@@ -289,35 +338,45 @@ fn histograms_section(h: &mut String, run: &RunFile, sh: &Shown) {
         LossAggregate::Last => "loss",
         LossAggregate::Mean => "mean loss over rounds",
     };
+    let rule = run.config.select;
     h.push_str("<section id=\"histograms\">\n<h2>Loss per round</h2>\n");
     let _ = writeln!(
         h,
         "<p class=\"legend\">Samples by the {what} the cut is made on:<span style=\"background:{}\"></span>kept<span style=\"background:{}\"></span>trimmed; the dashed line is the cut{}.</p>",
         charts::KEPT,
         charts::TRIMMED,
-        if run.config.select == Selection::Global {
-            ""
-        } else {
-            " (per-class selection: each class has its own cut, so none is drawn)"
-        }
+        line_note(rule)
+    );
+    let _ = writeln!(
+        h,
+        "<p class=\"selection\" data-selection=\"{}\">Selection: <b>{}</b> &mdash; {}.</p>",
+        esc(rule.name()),
+        esc(rule.name()),
+        esc(rule.help())
     );
     h.push_str("<div class=\"hists\">\n");
     for r in &run.rounds {
-        let kept: &[bool] = if r.round == sh.round() {
-            &sh.kept
+        let (kept, tau): (&[bool], f64) = if r.round == sh.round() {
+            (&sh.kept, sh.tau)
         } else {
-            &r.kept
+            (&r.kept, r.tau)
         };
         let trimmed = kept.iter().filter(|&&k| !k).count();
-        let (svg, not_finite) = histogram(&r.score, kept, cut_of(run, &r.score, kept), BINS, what);
+        let (line, floors) = line_of(run, r, tau);
+        let (svg, not_finite) = histogram(&r.score, kept, line, BINS, what);
         let _ = writeln!(
             h,
-            "<figure data-round=\"{}\" data-trimmed=\"{trimmed}\">{svg}<figcaption>Round {}{}: {} kept, {} trimmed{}</figcaption></figure>",
+            "<figure data-round=\"{}\" data-trimmed=\"{trimmed}\">{svg}<figcaption>Round {}{}: {} kept, {} trimmed{}{}</figcaption></figure>",
             r.round,
             r.round,
             if r.round == sh.round() { " (shown)" } else { "" },
             kept.len() - trimmed,
             trimmed,
+            if floors > 0 {
+                format!("; the class floors kept {floors} beyond the global cut")
+            } else {
+                String::new()
+            },
             if not_finite > 0 {
                 format!("; {not_finite} not finite, not drawn")
             } else {
@@ -609,142 +668,4 @@ fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
         h.push_str("</div>\n");
     }
     h.push_str("</section>\n");
-}
-
-fn decisions_section(h: &mut String, run: &RunFile, sh: &Shown, dec: &Decisions) {
-    let d = &run.dataset;
-    let c = dec.counts();
-    let mut flagged = [0usize; 3];
-    let mut agree = 0usize;
-    let k = d.classes.len();
-    let mut moves = vec![0usize; k * k];
-    for (i, x) in dec.iter() {
-        let slot = match x {
-            Decision::Exclude => 0,
-            Decision::Keep => 1,
-            Decision::Relabel(to) => {
-                if to == sh.record.predicted[i] {
-                    agree += 1;
-                }
-                let g = d.labels[i] as usize;
-                if g < k && (to as usize) < k {
-                    moves[g * k + to as usize] += 1;
-                }
-                2
-            }
-        };
-        if !sh.kept[i] {
-            flagged[slot] += 1;
-        }
-    }
-    let reviewed: usize = flagged.iter().sum();
-    let _ = writeln!(
-        h,
-        "<section id=\"decisions\" data-decided=\"{}\">\n<h2>Decisions</h2>\n<p>{} of the {} flagged samples reviewed.</p>",
-        c.decided,
-        reviewed,
-        sh.flagged()
-    );
-    h.push_str("<table class=\"decisions\">\n<tr><th class=\"l\">decision</th><th>samples</th><th>of them flagged</th></tr>\n");
-    for (name, n, f) in [
-        ("excluded", c.excluded, flagged[0]),
-        ("kept", c.kept, flagged[1]),
-        ("relabelled", c.relabelled, flagged[2]),
-    ] {
-        let _ = writeln!(
-            h,
-            "<tr data-decision=\"{name}\"><td class=\"l\">{name}</td><td>{n}</td><td>{f}</td></tr>"
-        );
-    }
-    let _ = writeln!(
-        h,
-        "<tr><td class=\"l\">total</td><td>{}</td><td>{reviewed}</td></tr>\n</table>",
-        c.decided
-    );
-    if c.relabelled > 0 {
-        let _ = writeln!(
-            h,
-            "<p>{agree} of the {} relabelled samples took the class the model predicts.</p>",
-            c.relabelled
-        );
-        h.push_str("<table class=\"relabels\">\n<tr><th class=\"l\">given</th><th class=\"l\">relabelled to</th><th>samples</th></tr>\n");
-        for g in 0..k {
-            for t in 0..k {
-                let n = moves[g * k + t];
-                if n > 0 {
-                    let _ = writeln!(
-                        h,
-                        "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{n}</td></tr>",
-                        esc(&d.classes[g]),
-                        esc(&d.classes[t])
-                    );
-                }
-            }
-        }
-        h.push_str("</table>\n");
-    }
-    h.push_str("</section>\n");
-}
-
-/// Rows `key: value` of a serde value, nested keys joined with '.'.
-fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
-        other => out.push((prefix.to_string(), other.to_string())),
-    }
-}
-
-fn config_section(h: &mut String, run: &RunFile) {
-    let mut rows = vec![
-        ("dataset".to_string(), run.dataset.name.clone()),
-        ("source".to_string(), source_text(run)),
-        ("classes".to_string(), run.dataset.classes.join(", ")),
-        (
-            "image size".to_string(),
-            format!(
-                "{} x {} x {}",
-                run.dataset.shape.height, run.dataset.shape.width, run.dataset.shape.channels
-            ),
-        ),
-        ("ground truth".to_string(), {
-            match &run.truth {
-                Some(t) => format!("{} truly bad samples", t.bad.iter().filter(|&&b| b).count()),
-                None => "none".into(),
-            }
-        }),
-        ("status".to_string(), run.status.to_string()),
-        (
-            "training time".to_string(),
-            format!("{:.1} s", run.elapsed_secs),
-        ),
-        ("learner".to_string(), run.learner_description.clone()),
-    ];
-    for (prefix, value) in [
-        ("itlm", serde_json::to_value(&run.config)),
-        ("learner", serde_json::to_value(&run.learner)),
-    ] {
-        if let Ok(v) = value {
-            flatten(prefix, &v, &mut rows);
-        }
-    }
-    h.push_str("<section id=\"config\">\n<h2>Configuration</h2>\n<table class=\"config\">\n");
-    for (k, v) in rows {
-        let _ = writeln!(
-            h,
-            "<tr><th class=\"l\">{}</th><td class=\"l\">{}</td></tr>",
-            esc(&k),
-            esc(&v)
-        );
-    }
-    h.push_str("</table>\n</section>\n");
 }
