@@ -150,14 +150,19 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     if let (Some(out), Some(_)) = (&a.out, &p.decisions) {
         export::check_decision_outputs(out, p.journal.is_some(), a.force)?;
     }
-    if let Some(lines) = super::skipped_lines(&p.train.skipped, 10) {
+    // (`check` on the set's folder lists them all.)
+    let rest = |d: &crate::data::Dataset| match &d.source {
+        crate::data::Source::ImageFolder { root } => super::check::check_all_hint(root),
+        _ => super::check::check_all_hint(&a.data),
+    };
+    if let Some(lines) = super::skipped_lines(&p.train.skipped, 10, &rest(&p.train)) {
         eprintln!("{lines}");
     }
     // The evaluation sets' unreadable files too: a test split that lost images scores less.
     for (what, d) in [("test set", &p.test), ("test-2 set", &p.test2)] {
         if let Some(lines) = d
             .as_ref()
-            .and_then(|d| super::skipped_lines(&d.skipped, 10))
+            .and_then(|d| super::skipped_lines(&d.skipped, 10, &rest(d)))
         {
             eprintln!("{what}: {lines}");
         }
