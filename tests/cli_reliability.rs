@@ -432,6 +432,42 @@ fn every_unreadable_file_is_reachable_past_the_cut_list() {
     assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
 }
 
+/// `run` on embeddings with more duplicate pairs than it prints says where the rest are:
+/// duplicates.csv in the output folder, which lists every pair.
+#[test]
+fn a_cut_duplicate_list_names_the_file_with_all_of_them() {
+    use itlm_inspector::testing::{f32_bytes, npy};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 6);
+    // Rows 2k and 2k+1 (a/00 and a/01, ...) share one direction of six: six near pairs.
+    let rows: Vec<f32> = (0..12)
+        .flat_map(|i| (0..6).map(move |d| if d == i / 2 { 1.0 } else { 0.0 }))
+        .collect();
+    let emb = tmp.path().join("emb.npy");
+    std::fs::write(&emb, npy("<f4", "(12, 6)", &f32_bytes(&rows))).unwrap();
+    let out = tmp.path().join("out");
+    let mut args = args_for(
+        s(&data),
+        s(&out),
+        &["--embeddings", s(&emb), "--head", "linear"],
+    );
+    args.retain(|a| !["-q", "--model", "mlp"].contains(a));
+    let e = succeeds(&run(&args));
+    assert!(e.contains("0 exact and 6 near duplicate pairs"), "{e}");
+    assert_eq!(e.matches("  near duplicate: ").count(), 5, "{e}");
+    let dup = out.join("duplicates.csv");
+    assert!(
+        e.contains(&format!(
+            "  ... and 1 more: all 6 pairs in {}\n",
+            dup.display()
+        )),
+        "{e}"
+    );
+    let listed = std::fs::read_to_string(&dup).unwrap();
+    assert_eq!(listed.lines().count(), 7, "{listed}");
+}
+
 #[test]
 fn out_of_range_settings_are_refused() {
     let tmp = tempfile::tempdir().unwrap();

@@ -190,11 +190,11 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     if let (Some(out), Some(_)) = (&a.out, a.embed.source()) {
         super::embed::check_similar_outputs(out, a.force)?;
     }
-    let (mut learner, similar) = match super::embed::head_learner(&a.embed, &mut p, &lcfg, a.quiet)?
-    {
-        Some(h) => (h.learner, Some(h.similar)),
-        None => (learner::build(&lcfg, &p.train)?, None),
-    };
+    let (mut learner, similar) =
+        match super::embed::head_learner(&a.embed, &mut p, &lcfg, a.quiet, a.out.as_deref())? {
+            Some(h) => (h.learner, Some(h.similar)),
+            None => (learner::build(&lcfg, &p.train)?, None),
+        };
     // The learner describes its augmentation once it has it (the run sets it again).
     learner.set_augment(config.augment)?;
     let described = learner.describe();
