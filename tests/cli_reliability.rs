@@ -340,6 +340,143 @@ fn a_corrupt_png_among_good_ones_is_skipped_and_named() {
     assert_eq!(snapshot(&data), before);
 }
 
+/// More unreadable files than the console lists: `check` and `run` say how many more and how
+/// to see them all, and `check --out` writes every one of them (issue unreadable, the reason
+/// last), a skipped empty class folder included.
+#[test]
+fn every_unreadable_file_is_reachable_past_the_cut_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 5);
+    for i in 0..12 {
+        std::fs::write(
+            data.join(["a", "b"][i % 2]).join(format!("bad{i:02}.png")),
+            b"junk",
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(data.join("empty")).unwrap();
+    // Seven exact duplicates: more than the five the summary names.
+    for i in 0..6 {
+        std::fs::copy(data.join("a/00.png"), data.join(format!("a/copy{i}.png"))).unwrap();
+    }
+    let before = snapshot(&data);
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", s(&data)];
+        args.extend(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let o = check(&[]);
+    assert!(o.contains("13 files skipped:"), "{o}");
+    assert_eq!(o.matches(".png: ").count(), 5, "{o}");
+    let hint = format!(
+        "  ... and 8 more (`itlm-inspector check {} --out FILE` lists them all)\n",
+        data.display()
+    );
+    assert!(o.contains(&hint), "{o}");
+    assert!(o.contains(" and 2 more\n"), "{o}");
+    assert!(
+        o.contains(&format!(
+            "  (`itlm-inspector check {} --out FILE` lists every flagged image)\n",
+            data.display()
+        )),
+        "{o}"
+    );
+
+    let csv = tmp.path().join("issues.csv");
+    let o = check(&["--out", s(&csv)]);
+    assert!(
+        o.contains(&format!(
+            "  ... and 8 more (all of them in {}, issue unreadable)\n",
+            csv.display()
+        )),
+        "{o}"
+    );
+    assert!(
+        o.contains(&format!(
+            "  (every flagged image is in {})\n",
+            csv.display()
+        )),
+        "{o}"
+    );
+    let table = std::fs::read_to_string(&csv).unwrap();
+    let mut rows = table.lines();
+    let header = rows.next().unwrap();
+    assert!(header.ends_with(",near_duplicate_set,reason"), "{header}");
+    let columns = header.split(',').count();
+    let unreadable: Vec<Vec<&str>> = rows
+        .map(|r| r.split(',').collect::<Vec<_>>())
+        .filter(|f| f[2] == "unreadable")
+        .collect();
+    assert_eq!(unreadable.len(), 13, "{table}");
+    for f in &unreadable {
+        assert_eq!(f.len(), columns, "{f:?}");
+        assert!(f[3..columns - 1].iter().all(|v| v.is_empty()), "{f:?}");
+        assert!(!f[columns - 1].is_empty(), "no reason: {f:?}");
+    }
+    for i in 0..12 {
+        let class = ["a", "b"][i % 2];
+        let id = format!("{class}/bad{i:02}.png");
+        assert!(
+            unreadable.iter().any(|f| f[0] == id && f[1] == class),
+            "{id} missing:\n{table}"
+        );
+    }
+    assert!(
+        unreadable.iter().any(|f| f[0] == "empty"
+            && f[1].is_empty()
+            && f[columns - 1].starts_with("empty class folder")),
+        "{table}"
+    );
+
+    // `run` lists ten, then the rest's count and where to see them all.
+    let out = tmp.path().join("out");
+    let mut args = args_for(s(&data), s(&out), &[]);
+    args.retain(|a| *a != "-q");
+    let e = succeeds(&run(&args));
+    assert!(e.contains("13 files skipped:"), "{e}");
+    assert!(e.contains(&hint.replace("8 more", "3 more")), "{e}");
+    assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
+}
+
+/// `run` on embeddings with more duplicate pairs than it prints says where the rest are:
+/// duplicates.csv in the output folder, which lists every pair.
+#[test]
+fn a_cut_duplicate_list_names_the_file_with_all_of_them() {
+    use itlm_inspector::testing::{f32_bytes, npy};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 6);
+    // Rows 2k and 2k+1 (a/00 and a/01, ...) share one direction of six: six near pairs.
+    let rows: Vec<f32> = (0..12)
+        .flat_map(|i| (0..6).map(move |d| if d == i / 2 { 1.0 } else { 0.0 }))
+        .collect();
+    let emb = tmp.path().join("emb.npy");
+    std::fs::write(&emb, npy("<f4", "(12, 6)", &f32_bytes(&rows))).unwrap();
+    let out = tmp.path().join("out");
+    let mut args = args_for(
+        s(&data),
+        s(&out),
+        &["--embeddings", s(&emb), "--head", "linear"],
+    );
+    args.retain(|a| !["-q", "--model", "mlp"].contains(a));
+    let e = succeeds(&run(&args));
+    assert!(e.contains("0 exact and 6 near duplicate pairs"), "{e}");
+    assert_eq!(e.matches("  near duplicate: ").count(), 5, "{e}");
+    let dup = out.join("duplicates.csv");
+    assert!(
+        e.contains(&format!(
+            "  ... and 1 more: all 6 pairs in {}\n",
+            dup.display()
+        )),
+        "{e}"
+    );
+    let listed = std::fs::read_to_string(&dup).unwrap();
+    assert_eq!(listed.lines().count(), 7, "{listed}");
+}
+
 #[test]
 fn out_of_range_settings_are_refused() {
     let tmp = tempfile::tempdir().unwrap();

@@ -497,3 +497,105 @@ fn decisions_with_problems_are_reported_and_another_datasets_refused() {
     assert!(!out3.exists());
     assert_eq!(snapshot(&data), before);
 }
+
+/// A relabelled file moves into a class folder that may hold a file of its name: the files
+/// that stay in their class keep their names (they are the user's originals, even one named
+/// like a numbered copy, `1-3.png`), the moved file is numbered, and the output names it;
+/// a long list of renamed files is cut with the count of the rest.
+#[test]
+fn a_relabelled_file_never_takes_the_name_of_a_file_that_stays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for (c, class) in ["a", "b"].iter().enumerate() {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for i in 1..=12 {
+            image_of(c, i)
+                .save(data.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    image_of(1, 20).save(data.join("b/1-3.png")).unwrap();
+    let before = snapshot(&data);
+    let out = tmp.path().join("out");
+    let mut args = vec!["run", s(&data), "--out", s(&out), "--tau", "1.0"];
+    args.extend(&FAST[..8]);
+    succeeds(&run(&args));
+    let run_file = out.join("run.itlm");
+    let export = |name: &str, relabelled: &[usize]| {
+        let dec = tmp.path().join(format!("{name}.csv"));
+        let rows: String = relabelled
+            .iter()
+            .map(|i| format!("a/{i}.png,relabel,b,\n"))
+            .collect();
+        std::fs::write(&dec, format!("path,decision,label,time\n{rows}")).unwrap();
+        let copy = tmp.path().join(name);
+        let e = succeeds(&run(&[
+            "export",
+            s(&run_file),
+            "--decisions",
+            s(&dec),
+            "--clean-copy",
+            s(&copy),
+        ]));
+        (copy, e)
+    };
+    let same = |copy: &Path, at: &str, orig: &str| {
+        assert_eq!(
+            std::fs::read(copy.join(at)).unwrap(),
+            std::fs::read(data.join(orig)).unwrap(),
+            "{at} is not {orig}"
+        );
+    };
+
+    let (copy, e) = export("one", &[3]);
+    for i in 1..=12 {
+        same(&copy, &format!("b/{i}.png"), &format!("b/{i}.png"));
+    }
+    same(&copy, "b/1-3.png", "b/1-3.png");
+    same(&copy, "b/2-3.png", "a/3.png");
+    assert!(!copy.join("a/3.png").exists());
+    assert_eq!(files_under(&copy).len(), 25);
+    assert!(
+        e.contains(
+            "1 moved file renamed, its name taken in its new folder:\n  a/3.png -> b/2-3.png\n"
+        ),
+        "{e}"
+    );
+
+    // All twelve of a/ move to b/: ten are named, then the count of the others.
+    let all: Vec<usize> = (1..=12).collect();
+    let (copy, e) = export("all", &all);
+    for i in 1..=12 {
+        same(&copy, &format!("b/{i}.png"), &format!("b/{i}.png"));
+    }
+    same(&copy, "b/1-3.png", "b/1-3.png");
+    same(&copy, "b/2-3.png", "a/3.png");
+    same(&copy, "b/1-12.png", "a/12.png");
+    assert!(
+        e.contains("12 moved files renamed, their names taken in their new folders:\n  a/1.png -> b/1-1.png\n"),
+        "{e}"
+    );
+    assert!(e.contains("\n  a/3.png -> b/2-3.png\n"), "{e}");
+    assert!(e.contains("\n  ... and 2 more\n"), "{e}");
+    assert_eq!(e.matches(" -> ").count(), 10, "{e}");
+
+    // The window's export says the same (its message after the export is this report).
+    use itlm_inspector::itlm::decisions::{Decision, Decisions};
+    use itlm_inspector::ui::command::{ExportExtras, ExportWhat};
+    let r = itlm_inspector::export::RunFile::read(&run_file).unwrap();
+    let i = r.dataset.ids.iter().position(|id| id == "a/3.png").unwrap();
+    let mut decisions = Decisions::new(r.dataset.len());
+    decisions.set(&[i], Some(Decision::Relabel(1)));
+    let extras = ExportExtras {
+        decisions: Some(decisions),
+        journal: None,
+        flagged_folder: false,
+        images: None,
+    };
+    let window = tmp.path().join("window");
+    let done = ExportWhat::CleanFolder.write(&window, &r, &extras).unwrap();
+    let report = done.report.unwrap();
+    assert!(report.ends_with("\n  a/3.png -> b/2-3.png"), "{report}");
+    same(&window, "b/2-3.png", "a/3.png");
+    assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
+}

@@ -218,8 +218,8 @@ fn check_flags_each_spoiled_copy_of_real_photos_and_no_real_crop() {
         let mut found: Vec<&str> = issues.split(';').filter(|s| !s.is_empty()).collect();
         // A duplicate set (named by its first image) holds only files made from one crop.
         for (kind, set) in [
-            ("exact_duplicates", cols[cols.len() - 2]),
-            ("near_duplicates", cols[cols.len() - 1]),
+            ("exact_duplicates", cols[cols.len() - 3]),
+            ("near_duplicates", cols[cols.len() - 2]),
         ] {
             if !set.is_empty() {
                 assert_eq!(source[set], source[id], "{id} in {set}'s set: {line}");

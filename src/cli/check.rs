@@ -1,7 +1,7 @@
 //! `itlm-inspector check DATA`: the image-property checks of a dataset (CleanVision's dark,
 //! light, blurry, low information, odd aspect ratio and odd size, and grey images in a colour
 //! set; [`crate::data::quality`]), without training: the counts, the first few of each kind,
-//! and with `--out` the table of every flagged image.
+//! and with `--out` the table of every flagged image and every unreadable file.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -21,7 +21,8 @@ const NAMED: usize = 5;
 pub struct CheckArgs {
     /// The dataset: an image folder, an IDX or CIFAR-10 directory (only read).
     pub data: PathBuf,
-    /// Write the flagged images as CSV here (id, given class, issues, every check's score).
+    /// Write the flagged images as CSV here (id, given class, issues, every check's score), and
+    /// every file that could not be read (issue unreadable, with the reason).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write every image to --out, not only the flagged ones.
@@ -30,6 +31,14 @@ pub struct CheckArgs {
     /// Replace an existing --out file.
     #[arg(long, requires = "out")]
     pub force: bool,
+}
+
+/// Where the whole list of a folder's unreadable files is: `check --out` writes them.
+pub(crate) fn check_all_hint(data: &std::path::Path) -> String {
+    format!(
+        "`itlm-inspector check {} --out FILE` lists them all",
+        data.display()
+    )
 }
 
 pub fn check_command(a: &CheckArgs) -> Result<()> {
@@ -84,6 +93,7 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
     if train.originals().is_empty() {
         println!("  (not an image folder: the file checks, odd size / aspect ratio / grey, do not apply)");
     }
+    let mut cut = false;
     for k in ImageIssue::ALL {
         let n = issues.count(k);
         if n == 0 {
@@ -92,6 +102,7 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
         let ids = issues.worst_first(k);
         let shown: Vec<&str> = ids.iter().take(NAMED).map(|&i| train.id(i)).collect();
         let more = n.saturating_sub(NAMED);
+        cut |= more > 0;
         println!(
             "  {}: {}{}",
             k.name(),
@@ -103,8 +114,21 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
             }
         );
     }
-    // And the files that could not be read at all (as `run` lists them).
-    if let Some(lines) = super::skipped_lines(&train.skipped, NAMED) {
+    if cut {
+        match &a.out {
+            Some(out) => println!("  (every flagged image is in {})", out.display()),
+            None => println!(
+                "  (`itlm-inspector check {} --out FILE` lists every flagged image)",
+                a.data.display()
+            ),
+        }
+    }
+    // And the files that could not be read at all (as `run` lists them; all of them in --out).
+    let rest = match &a.out {
+        Some(out) => format!("all of them in {}, issue unreadable", out.display()),
+        None => check_all_hint(&a.data),
+    };
+    if let Some(lines) = super::skipped_lines(&train.skipped, NAMED, &rest) {
         println!("{lines}");
     }
     if let Some(out) = &a.out {

@@ -67,12 +67,14 @@ pub struct HeadRun {
 
 /// The head learner the embedding options ask for (None: the run trains `--model` on the
 /// pixels), with a progress bar while embedding; sets that cannot be evaluated are dropped
-/// from `p` with a note. Duplicates and outliers of the training set are found and printed.
+/// from `p` with a note. Duplicates and outliers of the training set are found and printed
+/// (the full lists go to `out`, the run's output folder, when there is one).
 pub fn head_learner(
     a: &EmbedArgs,
     p: &mut Prepared,
     lcfg: &LearnerConfig,
     quiet: bool,
+    out: Option<&Path>,
 ) -> Result<Option<HeadRun>> {
     let Some(source) = a.source() else {
         if a.head.is_some() {
@@ -120,7 +122,7 @@ pub fn head_learner(
         for n in &built.notes {
             eprintln!("{n}");
         }
-        eprint!("{}", similar_report(&p.train, &similar));
+        eprint!("{}", similar_report(&p.train, &similar, out));
     }
     Ok(Some(HeadRun {
         learner: Box::new(built.head),
@@ -128,10 +130,15 @@ pub fn head_learner(
     }))
 }
 
-/// The duplicates and outliers in a few lines (at most 5 of each listed).
-pub fn similar_report(data: &Dataset, s: &Similar) -> String {
+/// Duplicate pairs and outliers [`similar_report`] names (the count of the others follows).
+const SIMILAR_SHOWN: usize = 5;
+
+/// The duplicates and outliers in a few lines (at most [`SIMILAR_SHOWN`] of each listed; when
+/// there are more, the line that counts them names the file in `out` that lists them all,
+/// [`SIMILAR_FILES`], which [`write_similar`] writes after the run).
+pub fn similar_report(data: &Dataset, s: &Similar, out: Option<&Path>) -> String {
     let exact = s.duplicates.iter().filter(|d| d.exact).count();
-    let mut out = format!(
+    let mut text = format!(
         "{} exact and {} near duplicate pairs (cosine >= {}), {} outliers (kNN distance > {:.3})\n",
         exact,
         s.duplicates.len() - exact,
@@ -139,8 +146,21 @@ pub fn similar_report(data: &Dataset, s: &Similar) -> String {
         s.outliers.len(),
         s.outlier_threshold
     );
-    for d in s.duplicates.iter().take(5) {
-        out.push_str(&format!(
+    // "  ... and N more", with where the whole list goes.
+    let more = |n: usize, what: &str, file: &str| {
+        let rest = n.saturating_sub(SIMILAR_SHOWN);
+        match (rest, out) {
+            (0, _) => String::new(),
+            (_, Some(o)) => format!(
+                "  ... and {rest} more: all {} in {}\n",
+                crate::plural(n, what),
+                o.join(file).display()
+            ),
+            (_, None) => format!("  ... and {rest} more\n"),
+        }
+    };
+    for d in s.duplicates.iter().take(SIMILAR_SHOWN) {
+        text.push_str(&format!(
             "  {} duplicate: {} = {} (cosine {:.3})\n",
             if d.exact { "exact" } else { "near" },
             data.id(d.a),
@@ -148,14 +168,16 @@ pub fn similar_report(data: &Dataset, s: &Similar) -> String {
             d.cosine
         ));
     }
-    for o in s.outliers.iter().take(5) {
-        out.push_str(&format!(
+    text.push_str(&more(s.duplicates.len(), "pair", SIMILAR_FILES[0]));
+    for o in s.outliers.iter().take(SIMILAR_SHOWN) {
+        text.push_str(&format!(
             "  outlier: {} (kNN distance {:.3})\n",
             data.id(o.index),
             o.distance
         ));
     }
-    out
+    text.push_str(&more(s.outliers.len(), "outlier", SIMILAR_FILES[1]));
+    text
 }
 
 /// The files [`write_similar`] writes into the output folder.

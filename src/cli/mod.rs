@@ -171,9 +171,14 @@ pub(crate) fn with_load_line<T>(
     })
 }
 
-/// The files a load skipped, and why: a heading and the first `max` (with how many more), for
-/// `run` and `check` to print; None when every file loaded.
-pub(crate) fn skipped_lines(skipped: &[crate::data::Skipped], max: usize) -> Option<String> {
+/// The files a load skipped, and why: a heading and the first `max` (with how many more and
+/// `rest`, where the whole list is), for `run` and `check` to print; None when every file
+/// loaded.
+pub(crate) fn skipped_lines(
+    skipped: &[crate::data::Skipped],
+    max: usize,
+    rest: &str,
+) -> Option<String> {
     if skipped.is_empty() {
         return None;
     }
@@ -182,7 +187,10 @@ pub(crate) fn skipped_lines(skipped: &[crate::data::Skipped], max: usize) -> Opt
         out.push_str(&format!("\n  {}: {}", s.path.display(), s.reason));
     }
     if skipped.len() > max {
-        out.push_str(&format!("\n  ... and {} more", skipped.len() - max));
+        out.push_str(&format!(
+            "\n  ... and {} more ({rest})",
+            skipped.len() - max
+        ));
     }
     Some(out)
 }

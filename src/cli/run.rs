@@ -150,19 +150,25 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     if let (Some(out), Some(_)) = (&a.out, &p.decisions) {
         export::check_decision_outputs(out, p.journal.is_some(), a.force)?;
     }
-    if let Some(lines) = super::skipped_lines(&p.train.skipped, 10) {
+    // (`check` on the set's folder lists them all.)
+    let rest = |d: &crate::data::Dataset| match &d.source {
+        crate::data::Source::ImageFolder { root } => super::check::check_all_hint(root),
+        _ => super::check::check_all_hint(&a.data),
+    };
+    if let Some(lines) = super::skipped_lines(&p.train.skipped, 10, &rest(&p.train)) {
         eprintln!("{lines}");
     }
     // The evaluation sets' unreadable files too: a test split that lost images scores less.
     for (what, d) in [("test set", &p.test), ("test-2 set", &p.test2)] {
         // (Its empty class folders are expected: a test-2 folder holds one class.)
+        let Some(d) = d else { continue };
         let files: Vec<crate::data::Skipped> = d
+            .skipped
             .iter()
-            .flat_map(|d| &d.skipped)
             .filter(|s| !s.is_empty_class_folder())
             .cloned()
             .collect();
-        if let Some(lines) = super::skipped_lines(&files, 10) {
+        if let Some(lines) = super::skipped_lines(&files, 10, &rest(d)) {
             eprintln!("{what}: {lines}");
         }
     }
@@ -194,11 +200,11 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     if let (Some(out), Some(_)) = (&a.out, a.embed.source()) {
         super::embed::check_similar_outputs(out, a.force)?;
     }
-    let (mut learner, similar) = match super::embed::head_learner(&a.embed, &mut p, &lcfg, a.quiet)?
-    {
-        Some(h) => (h.learner, Some(h.similar)),
-        None => (learner::build(&lcfg, &p.train)?, None),
-    };
+    let (mut learner, similar) =
+        match super::embed::head_learner(&a.embed, &mut p, &lcfg, a.quiet, a.out.as_deref())? {
+            Some(h) => (h.learner, Some(h.similar)),
+            None => (learner::build(&lcfg, &p.train)?, None),
+        };
     // The learner describes its augmentation once it has it (the run sets it again).
     learner.set_augment(config.augment)?;
     let described = learner.describe();

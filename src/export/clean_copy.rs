@@ -69,32 +69,68 @@ pub fn placements(
         .collect())
 }
 
-/// The copy's relative path of an image-folder sample (`file`, its path in the dataset as the
-/// OS names it): that path when it stays in its class, else `[_flagged/]<class>/<file name>`
-/// (numbered `k-<name>` when the name is taken).
-fn folder_target(
-    file: &Path,
-    given: u32,
-    p: &Placement,
+/// The copy's relative paths of the image-folder samples `plan` places (`files`, their paths
+/// in the dataset as the OS names them, in `plan`'s order), in `plan`'s order, and the indices
+/// into `plan` of the files renamed. A file that stays in its class keeps its path: it is the
+/// user's original, and no two originals share a path. A file that moves (relabelled, or put
+/// under [`FLAGGED_FOLDER`]) goes to `[_flagged/]<class>/<file name>`, numbered `k-<name>`
+/// (the lowest k free) when that name is taken by a file that stays or by a moved file placed
+/// before it in `plan`'s order. Names are compared ignoring case as well, so a copy made on a
+/// case-insensitive file system never gives two files one name.
+fn folder_targets(
+    files: &[PathBuf],
+    plan: &[Placement],
+    labels: &[u32],
     class_dirs: &[PathBuf],
-    taken: &mut std::collections::HashSet<PathBuf>,
-) -> PathBuf {
-    let name = file.file_name().unwrap_or(file.as_os_str()).to_os_string();
-    let dir = match (p.flagged, p.class == given) {
-        (false, true) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
-        (false, false) => class_dirs[p.class as usize].clone(),
-        (true, _) => Path::new(FLAGGED_FOLDER).join(&class_dirs[p.class as usize]),
-    };
-    let mut path = dir.join(&name);
-    let mut k = 1;
-    while !taken.insert(path.clone()) {
-        let mut numbered = std::ffi::OsString::from(format!("{k}-"));
-        numbered.push(&name);
-        path = dir.join(numbered);
-        k += 1;
+) -> (Vec<PathBuf>, Vec<usize>) {
+    use std::collections::HashSet;
+    fn folded(p: &Path) -> String {
+        p.to_string_lossy().to_lowercase()
     }
-    path
+    let stays = |p: &Placement| !p.flagged && p.class == labels[p.index];
+    let mut targets: Vec<Option<PathBuf>> = vec![None; plan.len()];
+    let mut taken: HashSet<PathBuf> = HashSet::new();
+    let mut taken_folded: HashSet<String> = HashSet::new();
+    // First every file that keeps its place (originals may differ only in case: they keep
+    // their names all the same).
+    for (k, (p, f)) in plan.iter().zip(files).enumerate() {
+        if stays(p) && taken.insert(f.clone()) {
+            taken_folded.insert(folded(f));
+            targets[k] = Some(f.clone());
+        }
+    }
+    // Then the moved ones (and, were two placed files one path, the second), in plan order.
+    let mut renamed = Vec::new();
+    for (k, (p, f)) in plan.iter().zip(files).enumerate() {
+        if targets[k].is_some() {
+            continue;
+        }
+        let name = f.file_name().unwrap_or(f.as_os_str()).to_os_string();
+        let dir = match (p.flagged, stays(p)) {
+            (false, true) => f.parent().map(Path::to_path_buf).unwrap_or_default(),
+            (false, false) => class_dirs[p.class as usize].clone(),
+            (true, _) => Path::new(FLAGGED_FOLDER).join(&class_dirs[p.class as usize]),
+        };
+        let mut path = dir.join(&name);
+        let mut n = 1;
+        while taken.contains(&path) || taken_folded.contains(&folded(&path)) {
+            let mut numbered = std::ffi::OsString::from(format!("{n}-"));
+            numbered.push(&name);
+            path = dir.join(numbered);
+            n += 1;
+        }
+        if n > 1 {
+            renamed.push(k);
+        }
+        taken_folded.insert(folded(&path));
+        taken.insert(path.clone());
+        targets[k] = Some(path);
+    }
+    (targets.into_iter().flatten().collect(), renamed)
 }
+
+/// Moved files [`CopyReport`]'s text names (the count of the others follows).
+const RENAMES_SHOWN: usize = 10;
 
 /// How the copy was made.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -107,29 +143,14 @@ pub struct CopyReport {
     pub written: usize,
     /// Kept samples whose file is gone.
     pub missing: Vec<String>,
+    /// Files that moved to another folder (relabelled, or under `_flagged/`) where their name
+    /// was taken, so numbered: the sample's id and its path in the copy ('/'-separated).
+    pub renamed: Vec<(String, String)>,
 }
 
 impl std::fmt::Display for CopyReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "clean copy {}: {} hard links, {} symlinks, {} copies, {} PNGs written",
-            self.dst.display(),
-            self.hard_links,
-            self.symlinks,
-            self.copies,
-            self.written
-        )?;
-        if !self.missing.is_empty() {
-            write!(
-                f,
-                "; {} of the {} kept files are missing (first: {})",
-                self.missing.len(),
-                self.made() + self.missing.len(),
-                self.missing[0]
-            )?;
-        }
-        Ok(())
+        write!(f, "{}{}", self.summary(), self.renames())
     }
 }
 
@@ -137,6 +158,46 @@ impl CopyReport {
     /// Files put into the copy, however they were made.
     pub fn made(&self) -> usize {
         self.hard_links + self.symlinks + self.copies + self.written
+    }
+
+    /// The first line: how the files were made, and the missing ones.
+    fn summary(&self) -> String {
+        let mut s = format!(
+            "clean copy {}: {} hard links, {} symlinks, {} copies, {} PNGs written",
+            self.dst.display(),
+            self.hard_links,
+            self.symlinks,
+            self.copies,
+            self.written
+        );
+        if let Some(first) = self.missing.first() {
+            s.push_str(&format!(
+                "; {} of the {} kept files are missing (first: {first})",
+                self.missing.len(),
+                self.made() + self.missing.len(),
+            ));
+        }
+        s
+    }
+
+    /// The renamed files, one a line after a line that counts them (empty when none).
+    fn renames(&self) -> String {
+        if self.renamed.is_empty() {
+            return String::new();
+        }
+        let n = self.renamed.len();
+        let mut s = if n == 1 {
+            "\n1 moved file renamed, its name taken in its new folder:".to_string()
+        } else {
+            format!("\n{n} moved files renamed, their names taken in their new folders:")
+        };
+        for (from, to) in self.renamed.iter().take(RENAMES_SHOWN) {
+            s.push_str(&format!("\n  {from} -> {to}"));
+        }
+        if n > RENAMES_SHOWN {
+            s.push_str(&format!("\n  ... and {} more", n - RENAMES_SHOWN));
+        }
+        s
     }
 }
 
@@ -169,7 +230,15 @@ pub(super) fn link_one(src: &Path, dst: &Path) -> Result<Made> {
             return Ok(Made::Sym);
         }
     }
-    std::fs::copy(&real, dst).map_err(|e| Error::io(dst, e))?;
+    // A copy never writes through an entry already there (a hard link to another original,
+    // were two names one on this file system): only a new file is created.
+    let mut from = std::fs::File::open(&real).map_err(|e| Error::io(&real, e))?;
+    let mut to = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dst)
+        .map_err(|e| Error::io(dst, e))?;
+    std::io::copy(&mut from, &mut to).map_err(|e| Error::io(dst, e))?;
     Ok(Made::Copy)
 }
 
@@ -250,11 +319,10 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
             let class_dirs = os_paths(root, &classes);
             let ids: Vec<&str> = plan.iter().map(|p| d.ids[p.index].as_str()).collect();
             let files = os_paths(root, &ids);
-            let mut taken = std::collections::HashSet::new();
-            let targets: Vec<PathBuf> = plan
-                .iter()
-                .zip(&files)
-                .map(|(p, f)| folder_target(f, d.labels[p.index], p, &class_dirs, &mut taken))
+            let (targets, renamed) = folder_targets(&files, plan, &d.labels, &class_dirs);
+            report.renamed = renamed
+                .into_iter()
+                .map(|k| (d.ids[plan[k].index].clone(), id_of(&targets[k])))
                 .collect();
             let made: Vec<Result<Made>> = files
                 .par_iter()
@@ -299,7 +367,9 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
     staged.commit()?;
     if !report.missing.is_empty() {
         return Err(Error::Other(format!(
-            "{report}; the copy holds the others only"
+            "{}; the copy holds the others only{}",
+            report.summary(),
+            report.renames()
         )));
     }
     Ok(report)
@@ -366,4 +436,27 @@ fn write_pngs(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where a name is already there (a hard link to another original, were two names one
+    /// on the file system), the copy fails instead of writing through it into that original.
+    #[test]
+    fn a_copy_never_writes_through_an_entry_already_there() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a.png"), t.path().join("b.png"));
+        std::fs::write(&a, b"A").unwrap();
+        std::fs::write(&b, b"B").unwrap();
+        let dst = t.path().join("copy").join("b.png");
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::hard_link(&b, &dst).unwrap();
+        assert!(link_one(&a, &dst).is_err());
+        assert_eq!(std::fs::read(&b).unwrap(), b"B");
+        // A free name is linked as before.
+        let free = t.path().join("copy").join("a.png");
+        assert!(matches!(link_one(&a, &free), Ok(Made::Hard)));
+    }
 }

@@ -22,7 +22,10 @@ fn csv_field(s: &str) -> String {
 /// `all`; [`crate::data::quality`]), in the set's order: id, given class, the issues
 /// (`;`-separated keys), every check's score (lower is worse; empty where a check does not
 /// apply: the file checks on sets without file sizes) and its sets of exact and of near
-/// duplicates, each named by the id of its first image (every member names the same).
+/// duplicates, each named by the id of its first image (every member names the same); then
+/// every file the loader skipped ([`Dataset::skipped`]), issue [`UNREADABLE`], no scores, its
+/// path relative to the set's folder, its class folder and the reason in the last column
+/// (empty on the other rows).
 pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> String {
     let scored: Vec<ImageIssue> = ImageIssue::ALL
         .into_iter()
@@ -32,7 +35,7 @@ pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> Stri
     for k in &scored {
         s.push_str(&format!(",{}_score", k.key()));
     }
-    s.push_str(",exact_duplicate_set,near_duplicate_set\n");
+    s.push_str(",exact_duplicate_set,near_duplicate_set,reason\n");
     for i in 0..issues.len().min(data.len()) {
         let found = issues.of(i);
         if found.is_empty() && !all {
@@ -56,10 +59,44 @@ pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> Stri
                 s.push_str(&csv_field(data.id(first)));
             }
         }
+        s.push_str(",\n");
+    }
+    let root = match &data.source {
+        crate::data::Source::ImageFolder { root } => Some(root.as_path()),
+        _ => None,
+    };
+    for skipped in &data.skipped {
+        // Named as the set's ids are (relative to its folder, '/'-separated), with the class
+        // folder it lies in (none for a folder of the root itself).
+        let (id, given) = match root.and_then(|r| skipped.path.strip_prefix(r).ok()) {
+            Some(rel) => {
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                let given = if parts.len() > 1 {
+                    parts[0].clone()
+                } else {
+                    String::new()
+                };
+                (parts.join("/"), given)
+            }
+            None => (skipped.path.to_string_lossy().into_owned(), String::new()),
+        };
+        s.push_str(&csv_field(&id));
+        s.push(',');
+        s.push_str(&csv_field(&given));
+        s.push(',');
+        s.push_str(UNREADABLE);
+        s.push_str(&",".repeat(scored.len() + 3));
+        s.push_str(&csv_field(&skipped.reason));
         s.push('\n');
     }
     s
 }
+
+/// The issue of a file the loader skipped in [`image_issues_csv`].
+pub const UNREADABLE: &str = "unreadable";
 
 /// `samples.csv`: one row per sample: path, given label, predicted, p(given), the loss of every
 /// round, kept (by the verdict), the flag score (the verdict round's loss), how often it was

@@ -224,9 +224,9 @@ impl ExportWhat {
         target: &Path,
         run: &RunFile,
         extras: &ExportExtras,
-    ) -> crate::Result<Vec<PathBuf>> {
+    ) -> crate::Result<Exported> {
         let decisions = extras.decisions.as_ref().filter(|d| d.counts().decided > 0);
-        match self {
+        let files = match self {
             ExportWhat::All => match decisions {
                 Some(d) => export::write_all_with_labels(
                     target,
@@ -247,13 +247,29 @@ impl ExportWhat {
             }
             ExportWhat::CleanFolder => {
                 let plan = export::clean_copy::placements(run, decisions, extras.flagged_folder)?;
-                export::clean_copy::clean_copy_of(run, target, &plan)?;
-                Ok(vec![target.to_path_buf()])
+                let report = export::clean_copy::clean_copy_of(run, target, &plan)?;
+                return Ok(Exported {
+                    files: vec![target.to_path_buf()],
+                    report: Some(report.to_string()),
+                });
             }
             _ => match self.output() {
                 Some(o) => export::write_one(o, target, run, decisions),
                 None => Ok(Vec::new()),
             },
-        }
+        }?;
+        Ok(Exported {
+            files,
+            report: None,
+        })
     }
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, Default)]
+pub struct Exported {
+    pub files: Vec<PathBuf>,
+    /// What the window says of it instead of the files' names (a clean copy: how its files
+    /// were made, and the ones renamed).
+    pub report: Option<String>,
 }

@@ -9,7 +9,7 @@ use egui::{Color32, RichText};
 
 use crate::export::{self, Overwrite, RunFile};
 
-use super::command::{Command, Commands, DialogPurpose, ExportExtras, ExportWhat, View};
+use super::command::{Command, Commands, DialogPurpose, ExportExtras, ExportWhat, Exported, View};
 use super::pending::{Pending, Polled};
 use super::state::AppState;
 
@@ -20,7 +20,7 @@ pub struct ExportPanel {
     pub target: String,
     /// Files an export would replace, waiting for the user to confirm.
     pub confirm: Option<Vec<PathBuf>>,
-    running: Option<Pending<Result<Vec<PathBuf>, String>>>,
+    running: Option<Pending<Result<Exported, String>>>,
     pub last_written: Vec<PathBuf>,
     /// The clean folder puts the samples still flagged under `_flagged/`.
     pub flagged_folder: bool,
@@ -169,16 +169,17 @@ impl ExportPanel {
         };
         self.running = None;
         match r {
-            Ok(files) => {
+            Ok(done) => {
                 state.info(format!(
                     "Exported {}",
-                    files
+                    done.report.unwrap_or_else(|| done
+                        .files
                         .iter()
                         .map(|f| f.display().to_string())
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "))
                 ));
-                self.last_written = files;
+                self.last_written = done.files;
                 self.open = None;
             }
             Err(e) => state.error(e),
