@@ -104,6 +104,20 @@ fn step_until(h: &mut Harness<'_, App>, secs: u64, what: &str, mut done: impl Fn
     h.run_steps(3);
 }
 
+/// Poll a headless window's state until `f` holds (at most 120 s, then fail with `what`).
+fn poll_until(s: &mut AppState, what: &str, f: &dyn Fn(&AppState) -> bool) {
+    let t = Instant::now();
+    while !f(s) {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}: {:?}",
+            s.messages
+        );
+        s.poll();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Open `path` in the window and step until it is the loaded dataset.
 fn open_and_wait(h: &mut Harness<'_, App>, path: &Path, what: &str) {
     h.state_mut().open(path);
@@ -393,18 +407,7 @@ fn step_one_round_pause_and_retrain_at_tau() {
     write_idx_set(data.path());
     let mut s = AppState::headless(tiny_settings());
     s.open_path(data.path(), Default::default());
-    let wait = |s: &mut AppState, what: &str, f: &dyn Fn(&AppState) -> bool| {
-        let t = Instant::now();
-        while !f(s) {
-            assert!(
-                t.elapsed() < Duration::from_secs(120),
-                "timed out waiting for {what}: {:?}",
-                s.messages
-            );
-            s.poll();
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
+    let wait = poll_until;
     wait(&mut s, "loading", &|s| s.data.is_some());
     let status = |s: &AppState| s.run.as_ref().map(|r| r.status.clone());
 
@@ -2976,18 +2979,7 @@ fn retrain_at_tau_after_forward_rounds_trains_on_the_cut() {
     settings.config.transition = itlm_inspector::itlm::Forward::On;
     let mut s = AppState::headless(settings);
     s.open_path(data.path(), Default::default());
-    let wait = |s: &mut AppState, what: &str, f: &dyn Fn(&AppState) -> bool| {
-        let t = Instant::now();
-        while !f(s) {
-            assert!(
-                t.elapsed() < Duration::from_secs(120),
-                "timed out waiting for {what}: {:?}",
-                s.messages
-            );
-            s.poll();
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
+    let wait = poll_until;
     let finished = |s: &AppState| {
         s.run
             .as_ref()
