@@ -200,11 +200,15 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         .allow_zoom(false)
         .allow_drag(false)
         .allow_boxed_zoom(false)
-        .x_axis_label(if spectral.is_some() {
-            "√ spectral score: distance from the class's mean along its top direction, in σ"
-        } else {
-            "loss"
-        })
+        // Labels from 36 points apart (egui_plot's default of 60 left a narrow plot of losses
+        // 0 - 8 with the label "0" alone: the marks one apart were too close to be labelled).
+        .custom_x_axes(vec![egui_plot::AxisHints::new_x()
+            .label(if spectral.is_some() {
+                "√ spectral score: distance from the class's mean along its top direction, in σ"
+            } else {
+                "loss"
+            })
+            .label_spacing(36.0..=54.0)])
         .y_axis_label(if log { "log10(1 + count)" } else { "count" })
         .show(ui, |p| {
             p.bar_chart(kept_chart);
