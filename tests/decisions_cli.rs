@@ -251,6 +251,18 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
         std::fs::read(copy.join(moved)).unwrap(),
         std::fs::read(data.join("c/00.png")).unwrap()
     );
+    // The cleaned set opens with its own classes: _flagged/ is skipped and said, not a class.
+    let reopened = itlm_inspector::data::load(&copy, &Default::default()).unwrap().train;
+    assert_eq!(reopened.classes, ["a", "b", "c"]);
+    assert_eq!(reopened.len(), kept.len());
+    assert!(
+        reopened
+            .skipped
+            .iter()
+            .any(|x| x.path.ends_with("_flagged") && x.reason.contains("not a class")),
+        "{:?}",
+        reopened.skipped
+    );
 
     // export --decisions re-cuts the saved run and writes the same corrected labels.
     let out2 = tmp.path().join("out2");

@@ -117,6 +117,10 @@ pub fn virtual_fs(p: &Path) -> Option<&'static str> {
         .find(|fs| real.starts_with(fs))
 }
 
+/// The folder a clean copy puts its still-flagged samples in (`export --flagged-folder`):
+/// never a class, so that a cleaned set opens with its own classes.
+pub const QUARANTINE_FOLDER: &str = "_flagged";
+
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().first() == Some(&b'.')
 }
@@ -162,7 +166,12 @@ struct Header {
 fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Result<Dataset> {
     check_options(opts)?;
     let dir = root.join(base);
-    let folders = class_folders(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut folders = class_folders(&dir).map_err(|e| Error::io(&dir, e))?;
+    // A clean copy's still-flagged samples are not a class of the cleaned set.
+    let quarantined = folders
+        .iter()
+        .position(|f| f == QUARANTINE_FOLDER)
+        .map(|k| folders.remove(k));
     if folders.is_empty() {
         return Err(Error::data(
             &dir,
@@ -184,6 +193,14 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
     let found: Vec<usize> = walked.iter().map(|(e, s)| e.len() + s.len()).collect();
     let mut entries = Vec::with_capacity(found.iter().sum());
     let mut skipped = Vec::new();
+    if let Some(q) = quarantined {
+        skipped.push(Skipped {
+            path: dir.join(q),
+            reason: "a clean copy's still-flagged samples (export --flagged-folder): not a \
+                     class; move a file into its class folder to train on it"
+                .into(),
+        });
+    }
     for (e, s) in walked {
         entries.extend(e);
         skipped.extend(s);

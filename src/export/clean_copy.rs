@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::itlm::{Decision, Decisions};
 
 /// The folder that holds samples still flagged (trimmed, no decision) when asked for.
-pub const FLAGGED_FOLDER: &str = "_flagged";
+pub const FLAGGED_FOLDER: &str = crate::data::image_folder::QUARANTINE_FOLDER;
 
 /// Where one sample goes in a clean copy: under class `class`, in [`FLAGGED_FOLDER`] when
 /// `flagged`.
