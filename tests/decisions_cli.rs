@@ -252,7 +252,9 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
         std::fs::read(data.join("c/00.png")).unwrap()
     );
     // The cleaned set opens with its own classes: _flagged/ is skipped and said, not a class.
-    let reopened = itlm_inspector::data::load(&copy, &Default::default()).unwrap().train;
+    let reopened = itlm_inspector::data::load(&copy, &Default::default())
+        .unwrap()
+        .train;
     assert_eq!(reopened.classes, ["a", "b", "c"]);
     assert_eq!(reopened.len(), kept.len());
     assert!(

@@ -1597,7 +1597,11 @@ fn retraining_with_decisions_pins_them_and_the_exports_follow_them() {
     let kept: Vec<usize> = (0..n).filter(|&i| rec.kept[i]).collect();
     let trimmed: Vec<usize> = (0..n).filter(|&i| !rec.kept[i]).collect();
     let (ex, kp, rl) = (kept[0], trimmed[0], trimmed[1]);
-    let new_class = (rec.predicted[rl] + 1) % 3;
+    // A class that is neither the given one (that would be a keep) nor the predicted one.
+    let given = h.state().state.data.as_ref().unwrap().train.label(rl);
+    let new_class = (0..3)
+        .find(|&c| c != given && c != rec.predicted[rl])
+        .unwrap();
     let st = &mut h.state_mut().state;
     st.decide(&[ex], Some(Decision::Exclude));
     st.decide(&[kp], Some(Decision::Keep));
@@ -1720,10 +1724,14 @@ fn the_exported_set_follows_the_decisions_and_reopens_with_them() {
     let kept: Vec<usize> = (0..n).filter(|&i| rec.kept[i]).collect();
     let trimmed: Vec<usize> = (0..n).filter(|&i| !rec.kept[i]).collect();
     let (ex, kp, rl, later) = (kept[0], trimmed[0], trimmed[1], trimmed[2]);
+    let given = h.state().state.data.as_ref().unwrap().train.label(rl);
+    let new_class = (0..3)
+        .find(|&c| c != given && c != rec.predicted[rl])
+        .unwrap();
     let st = &mut h.state_mut().state;
     st.decide(&[ex], Some(Decision::Exclude));
     st.decide(&[kp], Some(Decision::Keep));
-    st.decide(&[rl], Some(Decision::Relabel((rec.predicted[rl] + 1) % 3)));
+    st.decide(&[rl], Some(Decision::Relabel(new_class)));
     h.run_steps(2);
     let ids = h.state().state.data.as_ref().unwrap().train.ids().to_vec();
 
@@ -3050,4 +3058,22 @@ fn the_detail_panel_says_a_decision_overrides_the_cut() {
     // The grid bar says what the exports flag with the decision over the cut.
     h.get_by_label("Trimmed (48)");
     h.get_by_label("decided: 1 trimmed kept, 0 kept excluded; exports flag 47");
+}
+
+/// Relabelling a sample to the class it is labelled says its label is right: a keep (it was
+/// journaled and counted as a relabel that changed nothing); in a selection, per sample.
+#[test]
+fn relabelling_to_the_given_class_is_a_keep() {
+    use itlm_inspector::session::decisions::Decision;
+    let (_data, mut h) = loaded_harness();
+    let st = &mut h.state_mut().state;
+    let labels = st.data.as_ref().unwrap().train.labels().to_vec();
+    let a = (0..labels.len()).find(|&i| labels[i] == 1).unwrap();
+    let b = (0..labels.len()).find(|&i| labels[i] == 2).unwrap();
+    st.decide(&[a, b], Some(Decision::Relabel(1)));
+    assert_eq!(st.decision(a), Some(Decision::Keep));
+    assert_eq!(st.decision(b), Some(Decision::Relabel(1)));
+    // One step: one undo takes both back.
+    st.undo_decision();
+    assert_eq!((st.decision(a), st.decision(b)), (None, None));
 }

@@ -121,8 +121,14 @@ impl Decisions {
     /// out of range and repeated ones change nothing). A call that changes nothing is no undo
     /// step and keeps the redo steps.
     pub fn set(&mut self, indices: &[usize], d: Option<Decision>) -> Vec<Entry> {
+        let each: Vec<(usize, Option<Decision>)> = indices.iter().map(|&i| (i, d)).collect();
+        self.set_each(&each)
+    }
+
+    /// [`Decisions::set`] with a decision per sample: `(index, decision)`, one undo step.
+    pub fn set_each(&mut self, each: &[(usize, Option<Decision>)]) -> Vec<Entry> {
         let mut step = Vec::new();
-        for &index in indices {
+        for &(index, d) in each {
             let Some(before) = self.by_index.get(index).copied() else {
                 continue;
             };

@@ -123,7 +123,17 @@ impl AppState {
         // Open (and replay) the journal before the step: opening replaces the decisions with
         // the journal's.
         let _ = self.journal();
-        let entries = self.decide.decisions.set(&indices, d);
+        // Relabelling a sample to the class it is labelled is saying its label is right: a
+        // keep (it was journaled and counted as a relabel that changed nothing).
+        let given = |i: usize| self.data.as_ref().map(|x| x.train.label(i));
+        let each: Vec<(usize, Option<Decision>)> = indices
+            .iter()
+            .map(|&i| match d {
+                Some(Decision::Relabel(c)) if given(i) == Some(c) => (i, Some(Decision::Keep)),
+                _ => (i, d),
+            })
+            .collect();
+        let entries = self.decide.decisions.set_each(&each);
         self.journal_entries(entries, true);
     }
 
