@@ -344,6 +344,8 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
             eprintln!("  {m}");
             let mut peer = None;
             let mut auto_note = None;
+            // What an ITLM method ran (the JSON line records it; the others train once).
+            let mut ran = None;
             let (acc, rounds) = match m.as_str() {
                 "cleanlab" => {
                     let py = python
@@ -411,6 +413,7 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
                     let (h, decided) = itlm_run_deciding(&lc, d, eval, &c, &cfg)?;
                     let acc = h.last().and_then(|r| r.metrics.test_acc).unwrap_or(0.0);
                     auto_note = (m == "auto").then_some(decided);
+                    ran = Some(cfg);
                     (acc, h)
                 }
             };
@@ -454,8 +457,11 @@ fn noisy(a: &NoisyArgs) -> Result<()> {
             emit(
                 &a.common,
                 json!({
-                    "experiment": "noisy-labels", "setting": setting, "method": m, "tau": tau,
-                    "n": d.len(), "model": lc.model.to_string(), "config": base,
+                    "experiment": "noisy-labels", "setting": setting, "method": m,
+                    "tau": ran.as_ref().map(|c| c.tau),
+                    "n": d.len(), "model": lc.model.to_string(),
+                    // The config the method ran (None: it trained once, final_epochs).
+                    "config": ran, "final_epochs": base.final_epochs,
                     "final_test_acc": acc,
                     "rounds": rounds.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
                     "secs": t0.elapsed().as_secs_f64(),
