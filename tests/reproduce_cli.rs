@@ -216,7 +216,10 @@ fn the_cleanlab_method_hands_the_pipeline_the_runs_own_noisy_set_and_prints_its_
     assert_eq!(auto["config"]["transition"], "Auto");
     assert!(auto["tau"].as_f64().is_some());
     let naive = lines.iter().find(|v| v["method"] == "naive").unwrap();
-    assert!(naive["config"].is_null() && naive["tau"].is_null(), "{naive}");
+    assert!(
+        naive["config"].is_null() && naive["tau"].is_null(),
+        "{naive}"
+    );
     assert!(naive["final_epochs"].as_u64().is_some(), "{naive}");
     let line = lines.iter().find(|v| v["method"] == "cleanlab").unwrap();
     assert!((line["final_test_acc"].as_f64().unwrap() - 0.1667).abs() < 1e-9);

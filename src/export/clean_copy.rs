@@ -114,9 +114,7 @@ fn folder_targets(
         let mut path = dir.join(&name);
         let mut n = 1;
         while taken.contains(&path) || taken_folded.contains(&folded(&path)) {
-            let mut numbered = std::ffi::OsString::from(format!("{n}-"));
-            numbered.push(&name);
-            path = dir.join(numbered);
+            path = dir.join(numbered_name(&name, n));
             n += 1;
         }
         if n > 1 {
@@ -127,6 +125,32 @@ fn folder_targets(
         targets[k] = Some(path);
     }
     (targets.into_iter().flatten().collect(), renamed)
+}
+
+/// The longest file name most file systems take, in bytes.
+const NAME_MAX: usize = 255;
+
+/// `k-<name>`, the stem shortened (on a character boundary, the extension kept) where the
+/// prefix would take the name past [`NAME_MAX`] bytes (a copy failed on such a name).
+fn numbered_name(name: &std::ffi::OsStr, k: usize) -> std::ffi::OsString {
+    let prefix = format!("{k}-");
+    let mut numbered = std::ffi::OsString::from(&prefix);
+    if prefix.len() + name.len() <= NAME_MAX {
+        numbered.push(name);
+        return numbered;
+    }
+    let lossy = name.to_string_lossy();
+    let (stem, ext) = match lossy.rfind('.') {
+        Some(d) if d > 0 && lossy.len() - d <= 16 => lossy.split_at(d),
+        _ => (&*lossy, ""),
+    };
+    let mut room = NAME_MAX.saturating_sub(prefix.len() + ext.len());
+    while !stem.is_char_boundary(room.min(stem.len())) {
+        room -= 1;
+    }
+    numbered.push(&stem[..room.min(stem.len())]);
+    numbered.push(ext);
+    numbered
 }
 
 /// Moved files [`CopyReport`]'s text names (the count of the others follows).
@@ -441,6 +465,26 @@ fn write_pngs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_numbered_name_stays_within_the_file_system_s_limit() {
+        use std::ffi::OsStr;
+        assert_eq!(numbered_name(OsStr::new("a.png"), 3), "3-a.png");
+        let long = format!("{}.png", "y".repeat(251));
+        let n = numbered_name(OsStr::new(&long), 12);
+        assert_eq!(n.len(), NAME_MAX);
+        let n = n.to_string_lossy().into_owned();
+        assert!(n.starts_with("12-yyy") && n.ends_with("y.png"), "{n}");
+        // Multi-byte characters are cut on a boundary.
+        let wide = format!("{}.jpg", "é".repeat(125));
+        let n = numbered_name(OsStr::new(&wide), 1);
+        assert!(n.len() <= NAME_MAX && n.to_string_lossy().ends_with("é.jpg"));
+        // Two long names numbered apart stay apart.
+        assert_ne!(
+            numbered_name(OsStr::new(&long), 1),
+            numbered_name(OsStr::new(&long), 2)
+        );
+    }
 
     /// Where a name is already there (a hard link to another original, were two names one
     /// on the file system), the copy fails instead of writing through it into that original.
