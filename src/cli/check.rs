@@ -52,6 +52,13 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
                     root: a.data.clone(),
                 }],
             )?;
+        } else if crate::data::labels_csv::is_labels_csv(&a.data) {
+            check_outside_datasets(
+                out,
+                [&crate::data::Source::LabelsCsv {
+                    file: a.data.clone(),
+                }],
+            )?;
         }
         if !a.force && out.exists() {
             return Err(crate::Error::data(

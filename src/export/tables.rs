@@ -61,10 +61,8 @@ pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> Stri
         }
         s.push_str(",\n");
     }
-    let root = match &data.source {
-        crate::data::Source::ImageFolder { root } => Some(root.as_path()),
-        _ => None,
-    };
+    let root = data.source.files_root();
+    let root = root.as_deref();
     for skipped in &data.skipped {
         // Named as the set's ids are (relative to its folder, '/'-separated), with the class
         // folder it lies in (none for a folder of the root itself).
