@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::dataset::csv_folder;
-use super::image_files::{decode_entries, Decoded, Entry};
+use super::image_files::{decode_entries, no_images, Decoded, Entry};
 use super::image_folder::breaks_lists;
 use super::{Dataset, LoadOptions, Skipped, Source};
 use crate::error::{Error, Result};
@@ -208,6 +208,17 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
         .enumerate()
         .map(|(k, n)| (n.as_str(), k))
         .collect();
+    // A file that is not there is named as such, before any decoding.
+    let (rows, gone): (Vec<Row>, Vec<Row>) = rows
+        .into_iter()
+        .partition(|r| std::fs::symlink_metadata(root.join(&r.id)).is_ok());
+    skipped.extend(gone.iter().map(|r| Skipped {
+        path: root.join(&r.id),
+        reason: format!("line {}: no such file", r.line),
+    }));
+    if rows.is_empty() {
+        return Err(no_images(file, &root, &skipped));
+    }
     let entries: Vec<Entry> = rows
         .iter()
         .map(|r| Entry {
@@ -226,11 +237,7 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
     // A file's reason says which line listed it.
     for s in &mut skipped[first_skip..] {
         if let Some(l) = line_of.get(&s.path) {
-            s.reason = if std::fs::symlink_metadata(&s.path).is_err() {
-                format!("line {l}: no such file")
-            } else {
-                format!("line {l}: {}", s.reason)
-            };
+            s.reason = format!("line {l}: {}", s.reason);
         }
     }
     // Classes whose every file was skipped are not classes of the set (as an image folder's
