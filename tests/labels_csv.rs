@@ -297,7 +297,7 @@ fn run_reopen_and_clean_copy_of_a_csv_never_write_into_its_folder() {
     }
     let again = load(&copy.join("labels.csv")).unwrap();
     let folder = load(&copy).unwrap();
-    assert!(again.len() > 0 && again.len() <= 18);
+    assert!(!again.is_empty() && again.len() <= 18);
     assert_eq!(again.len(), folder.len());
     let clean = std::fs::read_to_string(out.join("clean.txt")).unwrap();
     assert_eq!(again.len(), clean.lines().count());

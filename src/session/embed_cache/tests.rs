@@ -1,5 +1,5 @@
 use super::*;
-use crate::data::{image_folder, ImageShape, LoadOptions};
+use crate::data::{image_folder, ImageShape, LoadOptions, Source};
 
 /// The per-channel-mean backbone, counting its calls.
 type Fake = crate::testing::MeanColour;
