@@ -394,3 +394,41 @@ fn an_exported_labels_csv_runs_again() {
     let samples = std::fs::read_to_string(out3.join("samples.csv")).unwrap();
     assert!(samples.contains("b/01.png") && !samples.contains("a/00.png"));
 }
+
+/// What the window does with a typed, dropped or picked `.csv`: `session::open_dataset`,
+/// counting the files it reads for the loading line; `check` reads it too, and refuses to
+/// write its table into the CSV's folder.
+#[test]
+fn the_window_and_check_open_a_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = flat_images(tmp.path(), 4);
+    let csv = tmp.path().join("labels.csv");
+    write_csv(&csv, "image,class", &rows);
+    let progress = std::sync::Arc::new(data::LoadProgress::default());
+    let loaded = itlm_inspector::session::open_dataset(&itlm_inspector::session::DataRequest {
+        path: csv.clone(),
+        eval: EvalInputs::default(),
+        limit: None,
+        seed: 1,
+        progress: Some(progress.clone()),
+    })
+    .unwrap();
+    assert_eq!(loaded.train.len(), 12);
+    assert_eq!(loaded.train.file(0), Some(tmp.path().join("imgs/a_00.png")));
+    let p = progress.snapshot();
+    assert_eq!((p.files, p.decoded), (12, 12));
+
+    let o = run(&["check", s(&csv)]);
+    succeeds(&o);
+    let said =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("12 images, 3 classes"), "{said}");
+    let before = snapshot(tmp.path());
+    let o = run(&["check", s(&csv), "--out", s(&tmp.path().join("issues.csv"))]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("inside the dataset folder"),
+        "{e}"
+    );
+    assert_eq!(snapshot(tmp.path()), before);
+}
