@@ -283,6 +283,22 @@ fn run_reopen_and_clean_copy_of_a_csv_never_write_into_its_folder() {
     let fresh = load(&csv).unwrap();
     assert_eq!(loaded.train.ids(), fresh.ids());
     assert!(matches!(loaded.train.source, Source::LabelsCsv { .. }));
+    // The run file stores both CSVs' canonical paths (its evaluation sets guard exports too).
+    let rf = itlm_inspector::export::RunFile::read(&out.join("run.itlm")).unwrap();
+    let stored: Vec<&Source> = rf.dataset.sources().collect();
+    let canon = |p: &Path| Source::LabelsCsv {
+        file: std::fs::canonicalize(p).unwrap(),
+    };
+    assert_eq!(stored, [&canon(&csv), &canon(&test_csv)]);
+    // With a test CSV, as the window's test field gives it.
+    let eval = EvalInputs {
+        test: Some(test_csv.clone()),
+        ..Default::default()
+    };
+    let loaded = reopen::load(&out.join("run.itlm"), &eval).unwrap();
+    let test = loaded.test.as_ref().expect("the test set");
+    assert_eq!(test.len(), 6);
+    assert_eq!(test.classes, CLASSES);
 
     // The clean copy: class folders and a labels.csv that loads, as a CSV and as a folder.
     let copy = tmp.path().join("copy");
@@ -307,6 +323,25 @@ fn run_reopen_and_clean_copy_of_a_csv_never_write_into_its_folder() {
         assert_eq!(again.class_name(again.label(i)), class);
         assert!(clean.contains(&format!("imgs/{name}")), "{id}");
     }
+
+    // FiftyOne's folder links every file; the report names the CSV as the source.
+    let fo = tmp.path().join("fo");
+    let e = succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--fiftyone",
+        s(&fo),
+    ]));
+    assert!(e.contains("18 samples"), "{e}");
+    let html = tmp.path().join("report.html");
+    succeeds(&run(&[
+        "report",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&html),
+    ]));
+    let canon = std::fs::canonicalize(&csv).unwrap();
+    assert!(std::fs::read_to_string(&html).unwrap().contains(s(&canon)));
 
     // Outputs inside the CSV's folder are refused.
     let inside = set.join("out");
