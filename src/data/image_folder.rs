@@ -173,7 +173,7 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         skipped.extend(s);
     }
 
-    // 2. - 4. Decode them to one shape, the failures skipped.
+    // 2. Headers, the shape, the pixels (shared with a labels CSV); failures are skipped.
     let Decoded {
         shape,
         pixels,
