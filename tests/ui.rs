@@ -2975,6 +2975,40 @@ fn the_open_bar_lists_every_set_s_skipped_files() {
     assert!(label.starts_with("test set: "), "{label}");
 }
 
+/// A labels CSV opens in the window as a folder does (given as the path, as when typed or
+/// dropped): its images under their labels, a broken row listed with its line.
+#[test]
+fn the_window_opens_a_labels_csv() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("imgs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("file,class\n");
+    for (c, name) in ["a", "b"].iter().enumerate() {
+        for i in 0..6u8 {
+            image::GrayImage::from_fn(8, 8, |x, y| {
+                image::Luma([(x as u8 * 20) ^ (y as u8 * 7) ^ (i * 13 + c as u8 * 90)])
+            })
+            .save(dir.join(format!("{name}{i}.png")))
+            .unwrap();
+            csv.push_str(&format!("imgs/{name}{i}.png,{name}\n"));
+        }
+    }
+    std::fs::write(dir.join("x-broken.png"), b"junk").unwrap();
+    csv.push_str("imgs/x-broken.png,a\n");
+    let file = data.path().join("labels.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the labels CSV to load", |a| {
+        a.state.data.is_some()
+    });
+    let train = &h.state().state.data.as_ref().unwrap().train;
+    assert_eq!((train.len(), train.classes.len()), (12, 2));
+    assert_eq!(train.file(7), Some(dir.join("b1.png")));
+    h.get_by_label("1 skipped file").click();
+    h.run_steps(3);
+    h.get_by_label_contains("x-broken.png: line 14: ");
+}
+
 /// After forward-corrected rounds, "Retrain at this tau" trains the next round plainly on the
 /// slider's cut (the run's own rule would train every sample through the matrix, tau only
 /// flagging, which the button did while saying otherwise); "Retrain forward-corrected"

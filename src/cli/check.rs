@@ -19,7 +19,7 @@ const NAMED: usize = 5;
 
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
-    /// The dataset: an image folder, an IDX or CIFAR-10 directory (only read).
+    /// The dataset: an image folder, a labels CSV, an IDX or CIFAR-10 directory (only read).
     pub data: PathBuf,
     /// Write the flagged images as CSV here (id, given class, issues, every check's score), and
     /// every file that could not be read (issue unreadable, with the reason).
@@ -50,6 +50,13 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
                 out,
                 [&crate::data::Source::ImageFolder {
                     root: a.data.clone(),
+                }],
+            )?;
+        } else if crate::data::labels_csv::is_labels_csv(&a.data) {
+            check_outside_datasets(
+                out,
+                [&crate::data::Source::LabelsCsv {
+                    file: a.data.clone(),
                 }],
             )?;
         }

@@ -11,7 +11,7 @@ use crate::session::corrupt::CorruptSpec;
 /// `itlm-inspector corrupt`: write a corrupted copy of a dataset as a new image folder.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CorruptArgs {
-    /// Source: image folder, IDX directory (MNIST / Fashion-MNIST) or CIFAR-10 directory.
+    /// Source: image folder, labels CSV, IDX directory (MNIST / Fashion-MNIST) or CIFAR-10 directory.
     /// It is only read.
     pub src: PathBuf,
     /// New folder to create (must not exist or be empty, and must not be inside SRC).

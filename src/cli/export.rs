@@ -132,7 +132,7 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     if let Some(dst) = &a.fiftyone {
         // IDX and CIFAR sets are written as PNGs from their reloaded pixels.
         let images = match run.dataset.source {
-            crate::data::Source::ImageFolder { .. } => None,
+            crate::data::Source::ImageFolder { .. } | crate::data::Source::LabelsCsv { .. } => None,
             _ => super::report::run_images(&a.run),
         };
         let r = ecosystem::write_fiftyone(&run, None, decisions.as_ref(), images.as_deref(), dst)?;

@@ -34,7 +34,7 @@ pub use run::{run_and_export, run_command, RunArgs};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Dataset to open in the window (default: the embedded demo set).
+    /// Dataset (a folder or a labels CSV) or run file to open in the window (default: the embedded demo set).
     pub path: Option<PathBuf>,
 }
 

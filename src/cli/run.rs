@@ -16,7 +16,7 @@ use crate::session::{self, DataRequest, EvalInputs, LineStyle, Prepared, RunHead
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Image folder (class subfolders), IDX directory (MNIST / Fashion-MNIST) or CIFAR-10 directory.
+    /// Image folder (class subfolders), labels CSV (a .csv of image paths and labels, relative to its folder), IDX directory (MNIST / Fashion-MNIST) or CIFAR-10 directory.
     pub data: PathBuf,
     /// Held-out test set (its test split when it has one, e.g. an IDX directory's t10k files).
     /// An IDX directory given as DATA supplies its own t10k split unless --no-test.

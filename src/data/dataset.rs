@@ -51,6 +51,29 @@ pub enum Source {
     Cifar { dir: PathBuf },
     /// Built in memory (tests, generators).
     Memory,
+    /// A CSV file of `path,label` rows; ids are the image paths as written, relative to the
+    /// file's folder ('/' separators), or absolute.
+    LabelsCsv { file: PathBuf },
+}
+
+impl Source {
+    /// The folder that ids are file paths under: an image folder's root, a labels CSV's
+    /// folder; None where ids name no file (IDX, CIFAR-10, memory).
+    pub fn files_root(&self) -> Option<PathBuf> {
+        match self {
+            Source::ImageFolder { root } => Some(root.clone()),
+            Source::LabelsCsv { file } => Some(csv_folder(file)),
+            Source::Idx { .. } | Source::Cifar { .. } | Source::Memory => None,
+        }
+    }
+}
+
+/// The folder a labels CSV's paths are relative to: the file's own ("." for a bare name).
+pub fn csv_folder(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// The pixel statistics of one image that the image checks read ([`super::quality`], which
@@ -247,13 +270,11 @@ impl Dataset {
 
     /// The file a sample was read from, when it has one of its own.
     pub fn file(&self, i: usize) -> Option<PathBuf> {
-        match &self.source {
-            Source::ImageFolder { root } => Some(match self.files.get(i) {
-                Some(f) => root.join(f),
-                None => root.join(&self.ids[i]),
-            }),
-            _ => None,
-        }
+        let root = self.source.files_root()?;
+        Some(match self.files.get(i) {
+            Some(f) => root.join(f),
+            None => root.join(&self.ids[i]),
+        })
     }
 
     /// Number of samples per class.

@@ -16,6 +16,7 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Li
 use rayon::prelude::*;
 
 use super::dataset::Original;
+use super::image_files::{decode_entries, Decoded, Entry, Header};
 use super::quality::PixelStats;
 use super::{Dataset, ImageShape, LoadOptions, Loaded, Skipped, Source};
 use crate::error::{Error, Result};
@@ -25,9 +26,6 @@ pub const MAX_IMAGE_SIDE: u32 = 16384;
 /// Largest decoded size of one image, in bytes: a header claiming more is refused before any
 /// pixel buffer is allocated.
 pub const MAX_DECODED_BYTES: u64 = 128 << 20;
-
-/// How many skip reasons an error message quotes.
-const REASONS_QUOTED: usize = 3;
 
 /// Load `root/<class>/<...>/<file>`: classes are the sorted names of the subfolders of `root`
 /// (hidden ones ignored), samples are the files found recursively in each, in sorted order, with
@@ -83,7 +81,7 @@ fn check_root(root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn check_options(opts: &LoadOptions) -> Result<()> {
+pub(super) fn check_options(opts: &LoadOptions) -> Result<()> {
     if let Some(c) = opts.channels {
         if c != 1 && c != 3 {
             return Err(Error::Config(format!(
@@ -148,20 +146,6 @@ fn class_folders(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
     Ok(out)
 }
 
-/// A file to load: its path relative to the source root and its class folder's index.
-struct Entry {
-    rel: PathBuf,
-    folder: usize,
-}
-
-/// What a header says: enough to choose the model shape.
-#[derive(Clone, Copy)]
-struct Header {
-    height: u32,
-    width: u32,
-    gray: bool,
-}
-
 /// Load the class folders under `root/base` as one dataset whose source is `root`.
 fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Result<Dataset> {
     check_options(opts)?;
@@ -206,95 +190,16 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         skipped.extend(s);
     }
 
-    // 2. Headers (when the shape is not fully given), then the shape.
-    let progress = opts.progress.as_deref();
-    if let Some(p) = progress {
-        p.found(entries.len());
-    }
-    let shape = match (opts.size, opts.channels) {
-        (Some((h, w)), Some(c)) => ImageShape::new(h, w, c),
-        _ => {
-            let headers: Vec<std::result::Result<Header, String>> = entries
-                .par_iter()
-                .with_min_len(16)
-                .map(|e| {
-                    let h = guarded(|| read_header(&root.join(&e.rel)));
-                    if let Some(p) = progress {
-                        p.header();
-                    }
-                    h
-                })
-                .collect();
-            let found = entries.len();
-            let mut good = Vec::with_capacity(entries.len());
-            let mut kept = Vec::with_capacity(entries.len());
-            for (e, h) in entries.into_iter().zip(headers) {
-                match h {
-                    Ok(h) => {
-                        good.push(h);
-                        kept.push(e);
-                    }
-                    Err(reason) => skipped.push(Skipped {
-                        path: root.join(&e.rel),
-                        reason,
-                    }),
-                }
-            }
-            if let Some(p) = progress {
-                p.dropped(found - kept.len());
-            }
-            entries = kept;
-            if good.is_empty() {
-                return Err(no_images(&dir, &skipped));
-            }
-            choose_shape(&good, opts)
-        }
-    };
-
-    // 3. Decode each file straight into its slot of the pixel storage.
-    let len = shape.len();
-    let mut pixels = vec![0u8; entries.len() * len];
-    let results: Vec<std::result::Result<Original, String>> = pixels
-        .par_chunks_mut(len)
-        .zip(entries.par_iter())
-        .with_min_len(16)
-        .map(|(out, e)| {
-            let r = guarded(|| decode_into(&root.join(&e.rel), shape, out, opts.file_stats));
-            if let Some(p) = progress {
-                p.decoded();
-            }
-            r
-        })
-        .collect();
-
-    // 4. Drop the failures (compacting the storage in place) and number the classes.
-    let mut kept = 0;
+    // 2. Headers, the shape, the pixels (shared with a labels CSV); failures are skipped.
+    let Decoded {
+        shape,
+        pixels,
+        entries: kept_entries,
+        originals,
+    } = decode_entries(root, &dir, entries, opts, &mut skipped)?;
     let mut loaded = vec![0usize; folders.len()];
-    let mut kept_entries = Vec::with_capacity(entries.len());
-    let mut originals = Vec::with_capacity(entries.len());
-    for (i, (e, r)) in entries.into_iter().zip(results).enumerate() {
-        match r {
-            Ok(original) => {
-                if kept != i {
-                    pixels.copy_within(i * len..(i + 1) * len, kept * len);
-                }
-                loaded[e.folder] += 1;
-                kept_entries.push(e);
-                originals.push(original);
-                kept += 1;
-            }
-            Err(reason) => skipped.push(Skipped {
-                path: root.join(&e.rel),
-                reason,
-            }),
-        }
-    }
-    if kept == 0 {
-        return Err(no_images(&dir, &skipped));
-    }
-    if kept * len < pixels.len() {
-        pixels.truncate(kept * len);
-        pixels.shrink_to_fit();
+    for e in &kept_entries {
+        loaded[e.class] += 1;
     }
     let mut class_of = vec![u32::MAX; folders.len()];
     let mut classes = Vec::new();
@@ -313,7 +218,7 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
             });
         }
     }
-    let labels = kept_entries.iter().map(|e| class_of[e.folder]).collect();
+    let labels = kept_entries.iter().map(|e| class_of[e.class]).collect();
     let ids: Vec<String> = kept_entries.iter().map(|e| id_of(&e.rel)).collect();
     let lossy = kept_entries.iter().any(|e| e.rel.to_str().is_none());
     let files = lossy.then(|| kept_entries.into_iter().map(|e| e.rel).collect());
@@ -351,7 +256,7 @@ fn id_of(rel: &Path) -> String {
 
 /// Whether a file's path holds a character that would split a line of the exported lists
 /// (newline, carriage return, tab).
-fn breaks_lists(rel: &Path) -> bool {
+pub(super) fn breaks_lists(rel: &Path) -> bool {
     rel.to_string_lossy().contains(['\n', '\r', '\t'])
 }
 
@@ -414,7 +319,7 @@ fn walk_class(
                     }),
                     Ok(r) => entries.push(Entry {
                         rel: r.to_path_buf(),
-                        folder,
+                        class: folder,
                     }),
                     Err(_) => skipped.push(Skipped {
                         path,
@@ -442,75 +347,6 @@ fn walk_class(
         }
     }
     skipped.extend(in_virtual_fs.into_inner());
-}
-
-fn no_images(dir: &Path, skipped: &[Skipped]) -> Error {
-    if skipped.is_empty() {
-        return Error::data(dir, "no images found: every class folder is empty");
-    }
-    let first: Vec<String> = skipped
-        .iter()
-        .take(REASONS_QUOTED)
-        .map(|s| {
-            let p = s.path.strip_prefix(dir).unwrap_or(&s.path);
-            format!("{}: {}", p.display(), s.reason)
-        })
-        .collect();
-    Error::data(
-        dir,
-        format!(
-            "no images found: {} files skipped; first reasons: {}",
-            skipped.len(),
-            first.join("; ")
-        ),
-    )
-}
-
-/// The most common (height, width) among the headers (ties: the smallest) when at least a
-/// quarter of the images have it, else the median height and the median width (photos of
-/// every size: the most common size would be whichever two happen to match, often a
-/// thumbnail's); each side capped at `max_side` keeping the aspect ratio; channels 1 when
-/// every image is gray, else 3.
-fn choose_shape(headers: &[Header], opts: &LoadOptions) -> ImageShape {
-    let (h, w) = match opts.size {
-        Some(s) => s,
-        None => {
-            let mut sizes: Vec<(u32, u32)> = headers.iter().map(|h| (h.height, h.width)).collect();
-            sizes.sort_unstable();
-            // `max_by_key` keeps the last of equal counts: reversed, that is the smallest size.
-            let common = sizes
-                .chunk_by(|a, b| a == b)
-                .rev()
-                .max_by_key(|g| g.len())
-                .filter(|g| 4 * g.len() >= sizes.len())
-                .and_then(|g| g.first().copied());
-            let (h, w) = common.unwrap_or_else(|| {
-                let median = |mut v: Vec<u32>| {
-                    v.sort_unstable();
-                    v.get(v.len() / 2).copied().unwrap_or(1)
-                };
-                (
-                    median(sizes.iter().map(|s| s.0).collect()),
-                    median(sizes.iter().map(|s| s.1).collect()),
-                )
-            });
-            cap_size(h as usize, w as usize, opts.max_side)
-        }
-    };
-    let channels = opts
-        .channels
-        .unwrap_or(if headers.iter().all(|h| h.gray) { 1 } else { 3 });
-    ImageShape::new(h, w, channels)
-}
-
-/// Scale (h, w) down so that its longer side is at most `max_side`, keeping the aspect ratio.
-fn cap_size(h: usize, w: usize, max_side: usize) -> (usize, usize) {
-    let longest = h.max(w);
-    if longest <= max_side {
-        return (h, w);
-    }
-    let scale = |s: usize| ((s * max_side + longest / 2) / longest).max(1);
-    (scale(h), scale(w))
 }
 
 /// The format of a file, from its first bytes (TGA, which has no signature, by extension).
@@ -634,7 +470,7 @@ fn describe(format: ImageFormat, e: ImageError) -> String {
 }
 
 /// Read a file's header only: its size and whether it is gray.
-fn read_header(path: &Path) -> std::result::Result<Header, String> {
+pub(super) fn read_header(path: &Path) -> std::result::Result<Header, String> {
     let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut reader = BufReader::with_capacity(8 * 1024, file);
     let head = reader.fill_buf().map_err(|e| format!("cannot read: {e}"))?;
@@ -697,7 +533,7 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 }
 
 /// Run a decoding step, turning a decoder panic on a hostile file into a skip reason.
-fn guarded<T>(
+pub(super) fn guarded<T>(
     f: impl FnOnce() -> std::result::Result<T, String>,
 ) -> std::result::Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
@@ -706,7 +542,7 @@ fn guarded<T>(
 
 /// Decode one file, convert it to `shape` (gray or RGB, alpha dropped, 16-bit scaled to 8) and
 /// write it into `out` (`shape.len()` bytes); what the file was comes back.
-fn decode_into(
+pub(super) fn decode_into(
     path: &Path,
     shape: ImageShape,
     out: &mut [u8],
@@ -769,43 +605,6 @@ fn convert_into(img: DynamicImage, shape: ImageShape, out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cap_keeps_aspect() {
-        assert_eq!(cap_size(28, 28, 64), (28, 28));
-        assert_eq!(cap_size(128, 96, 64), (64, 48));
-        assert_eq!(cap_size(1000, 10, 64), (64, 1));
-    }
-
-    #[test]
-    fn shape_is_the_most_common_size_or_the_median() {
-        let h = |height, width, gray| Header {
-            height,
-            width,
-            gray,
-        };
-        let opts = LoadOptions::default();
-        let s = choose_shape(&[h(10, 12, true), h(8, 8, true), h(10, 12, true)], &opts);
-        assert_eq!(s, ImageShape::new(10, 12, 1));
-        let s = choose_shape(&[h(10, 12, true), h(8, 8, false)], &opts);
-        assert_eq!(s, ImageShape::new(8, 8, 3));
-        // Every size different (crops, scraped photos): the median height and width, not
-        // the smallest (a 16 px thumbnail) or a stray pair.
-        let varied = [
-            h(300, 400, false),
-            h(16, 16, false),
-            h(60, 400, false),
-            h(60, 400, false),
-            h(280, 350, false),
-            h(500, 380, false),
-            h(320, 300, false),
-            h(310, 420, false),
-            h(290, 360, false),
-        ];
-        let s = choose_shape(&varied, &opts);
-        // (60 x 400 twice is 2 of 9, under a quarter.)
-        assert_eq!((s.height, s.width), cap_size(290, 380, opts.max_side));
-    }
 
     #[test]
     fn jpeg_end_marker() {

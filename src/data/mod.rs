@@ -1,4 +1,4 @@
-//! Data: loading image folders, IDX and CIFAR-10 files, ground truth, corruption and watermarks.
+//! Data: loading image folders, labels CSVs, IDX and CIFAR-10 files, ground truth, corruption and watermarks.
 
 pub mod cifar;
 pub mod corrupt;
@@ -9,7 +9,9 @@ pub mod encode;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod idx;
+mod image_files;
 pub mod image_folder;
+pub mod labels_csv;
 pub mod memory;
 pub mod quality;
 pub mod reduce;
@@ -160,7 +162,8 @@ pub struct Loaded {
 }
 
 /// Load a dataset path: an image folder (classes = sorted subfolder names; a folder holding
-/// `train/` and `test/` class folders loads as train + test), a directory holding IDX files
+/// `train/` and `test/` class folders loads as train + test), a labels CSV (a `.csv` file of
+/// image paths and labels, [`labels_csv`]), a directory holding IDX files
 /// (train + t10k), a single IDX images file, or a CIFAR-10 binary directory.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -171,12 +174,15 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
         ));
     }
     if meta.is_file() {
+        if labels_csv::is_labels_csv(path) {
+            return labels_csv::load(path, opts).map(|train| Loaded { train, test: None });
+        }
         if idx::looks_like_idx_file(path) {
             return idx::load_file(path);
         }
         return Err(Error::data(
             path,
-            "not a dataset: give a folder of class subfolders, an IDX directory or a CIFAR-10 directory",
+            "not a dataset: give a folder of class subfolders, a labels CSV (.csv), an IDX directory or a CIFAR-10 directory",
         ));
     }
     if idx::is_idx_dir(path) {

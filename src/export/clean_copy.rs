@@ -1,6 +1,7 @@
 //! A cleaned copy of the dataset: the kept samples as a new image folder, built from hard links
 //! to the original files (falling back to symlinks, then copies), so it costs no space and the
-//! originals are never touched. IDX and CIFAR sets are written as PNGs. Built in a staging folder
+//! originals are never touched. A labels CSV's files go to `<class>/<file name>` beside a
+//! `labels.csv` of the copy. IDX and CIFAR sets are written as PNGs. Built in a staging folder
 //! and renamed into place only when complete. With the user's decisions, relabelled samples go
 //! under their new class, excluded ones are left out, and samples still flagged are left out or
 //! put under `_flagged/<class>/` ([`Placement`]).
@@ -76,18 +77,20 @@ pub fn placements(
 /// under [`FLAGGED_FOLDER`]) goes to `[_flagged/]<class>/<file name>`, numbered `k-<name>`
 /// (the lowest k free) when that name is taken by a file that stays or by a moved file placed
 /// before it in `plan`'s order. Names are compared ignoring case as well, so a copy made on a
-/// case-insensitive file system never gives two files one name.
+/// case-insensitive file system never gives two files one name. Without `in_place` (a labels
+/// CSV's files, which lie anywhere) every file moves.
 fn folder_targets(
     files: &[PathBuf],
     plan: &[Placement],
     labels: &[u32],
     class_dirs: &[PathBuf],
+    in_place: bool,
 ) -> (Vec<PathBuf>, Vec<usize>) {
     use std::collections::HashSet;
     fn folded(p: &Path) -> String {
         p.to_string_lossy().to_lowercase()
     }
-    let stays = |p: &Placement| !p.flagged && p.class == labels[p.index];
+    let stays = |p: &Placement| in_place && !p.flagged && p.class == labels[p.index];
     let mut targets: Vec<Option<PathBuf>> = vec![None; plan.len()];
     let mut taken: HashSet<PathBuf> = HashSet::new();
     let mut taken_folded: HashSet<String> = HashSet::new();
@@ -325,7 +328,6 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
             p.index, p.class
         )));
     }
-    let kept: Vec<usize> = plan.iter().map(|p| p.index).collect();
     let staged = StagedDir::new(dst)?;
     let mut report = CopyReport {
         dst: dst.to_path_buf(),
@@ -336,31 +338,32 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
             // Ids are `<class folder>/<file>`: the class names are the folder names (as the
             // OS names them: a name need not be UTF-8).
             let classes: Vec<&str> = d.classes.iter().map(String::as_str).collect();
-            for c in os_paths(root, &classes) {
-                let p = staged.path().join(c);
-                std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
-            }
             let class_dirs = os_paths(root, &classes);
             let ids: Vec<&str> = plan.iter().map(|p| d.ids[p.index].as_str()).collect();
             let files = os_paths(root, &ids);
-            let (targets, renamed) = folder_targets(&files, plan, &d.labels, &class_dirs);
-            report.renamed = renamed
-                .into_iter()
-                .map(|k| (d.ids[plan[k].index].clone(), id_of(&targets[k])))
-                .collect();
-            let made: Vec<Result<Made>> = files
-                .par_iter()
-                .zip(&targets)
-                .map(|(f, t)| link_one(&root.join(f), &staged.path().join(t)))
-                .collect();
-            for (m, &i) in made.into_iter().zip(&kept) {
-                match m? {
-                    Made::Hard => report.hard_links += 1,
-                    Made::Sym => report.symlinks += 1,
-                    Made::Copy => report.copies += 1,
-                    Made::Missing => report.missing.push(d.ids[i].clone()),
-                }
-            }
+            let linked = Linked {
+                root,
+                files: &files,
+                class_dirs: &class_dirs,
+                in_place: true,
+            };
+            linked.link(run, plan, staged.path(), &mut report)?;
+        }
+        Source::LabelsCsv { file } => {
+            // Files lie anywhere: each goes to `<class>/<file name>`, and a labels.csv lists
+            // the copy's files, so that it loads as an image folder and as a labels CSV.
+            let root = data::dataset::csv_folder(file);
+            let class_dirs: Vec<PathBuf> =
+                d.classes.iter().map(|c| folder_name(c).into()).collect();
+            let files: Vec<PathBuf> = plan.iter().map(|p| d.ids[p.index].clone().into()).collect();
+            let linked = Linked {
+                root: &root,
+                files: &files,
+                class_dirs: &class_dirs,
+                in_place: false,
+            };
+            let targets = linked.link(run, plan, staged.path(), &mut report)?;
+            write_copy_labels(run, plan, &targets, &report, staged.path())?;
         }
         Source::Idx { images } => {
             let dir = images
@@ -397,6 +400,89 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
         )));
     }
     Ok(report)
+}
+
+/// The files of a clean copy of an image folder or a labels CSV, and where they go.
+struct Linked<'a> {
+    /// What the files' paths are relative to.
+    root: &'a Path,
+    /// Each placed sample's file (as the OS names it), relative to `root` or absolute.
+    files: &'a [PathBuf],
+    /// Each class's folder in the copy.
+    class_dirs: &'a [PathBuf],
+    /// Whether a file that stays in its class keeps its relative path (an image folder's).
+    in_place: bool,
+}
+
+impl Linked<'_> {
+    /// Make the class folders and link (or copy) every file into the copy at `out`; counts go
+    /// to `report`. The files' paths in the copy come back, in `plan`'s order.
+    fn link(
+        &self,
+        run: &RunFile,
+        plan: &[Placement],
+        out: &Path,
+        report: &mut CopyReport,
+    ) -> Result<Vec<PathBuf>> {
+        let d = &run.dataset;
+        for c in self.class_dirs {
+            let p = out.join(c);
+            std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        let (targets, renamed) =
+            folder_targets(self.files, plan, &d.labels, self.class_dirs, self.in_place);
+        report.renamed = renamed
+            .into_iter()
+            .map(|k| (d.ids[plan[k].index].clone(), id_of(&targets[k])))
+            .collect();
+        let made: Vec<Result<Made>> = self
+            .files
+            .par_iter()
+            .zip(&targets)
+            .map(|(f, t)| link_one(&self.root.join(f), &out.join(t)))
+            .collect();
+        for (m, p) in made.into_iter().zip(plan) {
+            match m? {
+                Made::Hard => report.hard_links += 1,
+                Made::Sym => report.symlinks += 1,
+                Made::Copy => report.copies += 1,
+                Made::Missing => report.missing.push(d.ids[p.index].clone()),
+            }
+        }
+        Ok(targets)
+    }
+}
+
+/// The name of the labels file in a clean copy of a labels CSV.
+pub const COPY_LABELS: &str = "labels.csv";
+
+/// Write `labels.csv` (`path,label`) in a clean copy of a labels CSV: the copy's files (not
+/// those under `_flagged/`, nor missing ones), relative to the copy, with their classes.
+fn write_copy_labels(
+    run: &RunFile,
+    plan: &[Placement],
+    targets: &[PathBuf],
+    report: &CopyReport,
+    out: &Path,
+) -> Result<()> {
+    let d = &run.dataset;
+    let missing: std::collections::HashSet<&str> =
+        report.missing.iter().map(String::as_str).collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let path = out.join(COPY_LABELS);
+    let err = |e: csv::Error| Error::data(&path, e.to_string());
+    w.write_record(["path", "label"]).map_err(err)?;
+    for (p, t) in plan.iter().zip(targets) {
+        if p.flagged || missing.contains(d.ids[p.index].as_str()) {
+            continue;
+        }
+        w.write_record([id_of(t).as_str(), d.classes[p.class as usize].as_str()])
+            .map_err(err)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::data(&path, e.to_string()))?;
+    std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
 }
 
 /// Reload an IDX / CIFAR set and write the placed samples as `[_flagged/]<class>/<id>.png`.

@@ -184,7 +184,7 @@ pub fn fiftyone_uuid(i: usize, n: usize, id: &str) -> String {
 /// folder, `png` for the others.
 fn extension(run: &RunFile, i: usize) -> String {
     match &run.dataset.source {
-        Source::ImageFolder { .. } => Path::new(&run.dataset.ids[i])
+        Source::ImageFolder { .. } | Source::LabelsCsv { .. } => Path::new(&run.dataset.ids[i])
             .extension()
             .map(|e| e.to_string_lossy().to_lowercase())
             .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
@@ -296,8 +296,8 @@ pub fn write_fiftyone(
         samples: n,
         ..Default::default()
     };
-    match &d.source {
-        Source::ImageFolder { root } => {
+    match d.source.files_root() {
+        Some(root) => {
             let made: Vec<Result<Made>> = (0..n)
                 .into_par_iter()
                 .map(|i| link_one(&root.join(&d.ids[i]), &names[i]))
@@ -322,12 +322,12 @@ pub fn write_fiftyone(
                 ));
             }
         }
-        Source::Memory => {
+        None if d.source == Source::Memory => {
             return Err(Error::Other(
                 "this run's samples were built in memory: there are no files to export".into(),
             ))
         }
-        Source::Idx { .. } | Source::Cifar { .. } => {
+        None => {
             let im = images
                 .filter(|im| im.ids() == d.ids.as_slice())
                 .ok_or_else(|| {

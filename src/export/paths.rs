@@ -115,6 +115,8 @@ pub fn check_outside_dataset(out: &Path, source: &Source) -> Result<()> {
             _ => PathBuf::from("."),
         },
         Source::Cifar { dir } => dir.clone(),
+        // The CSV's folder: its images lie under it.
+        Source::LabelsCsv { file } => crate::data::dataset::csv_folder(file),
         Source::Memory => return Ok(()),
     };
     if is_inside(out, &root) {

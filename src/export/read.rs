@@ -228,6 +228,7 @@ fn locate(s: &Source, folder: &Path, first_id: Option<&str>) -> Source {
         Source::ImageFolder { root } => (root.as_path(), |root| Source::ImageFolder { root }),
         Source::Idx { images } => (images.as_path(), |images| Source::Idx { images }),
         Source::Cifar { dir } => (dir.as_path(), |dir| Source::Cifar { dir }),
+        Source::LabelsCsv { file } => (file.as_path(), |file| Source::LabelsCsv { file }),
         Source::Memory => return Source::Memory,
     };
     if rel.is_absolute() {

@@ -130,6 +130,9 @@ pub fn absolute_source(s: &Source) -> Source {
         Source::Cifar { dir } => Source::Cifar {
             dir: resolve_path(dir),
         },
+        Source::LabelsCsv { file } => Source::LabelsCsv {
+            file: resolve_path(file),
+        },
         Source::Memory => Source::Memory,
     }
 }

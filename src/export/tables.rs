@@ -61,10 +61,10 @@ pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> Stri
         }
         s.push_str(",\n");
     }
-    let root = match &data.source {
-        crate::data::Source::ImageFolder { root } => Some(root.as_path()),
-        _ => None,
-    };
+    let root = data.source.files_root();
+    let root = root.as_deref();
+    // An image folder's first folder is the class; a labels CSV's folders say nothing.
+    let class_folders = matches!(data.source, crate::data::Source::ImageFolder { .. });
     for skipped in &data.skipped {
         // Named as the set's ids are (relative to its folder, '/'-separated), with the class
         // folder it lies in (none for a folder of the root itself).
@@ -74,7 +74,7 @@ pub fn image_issues_csv(data: &Dataset, issues: &ImageIssues, all: bool) -> Stri
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect();
-                let given = if parts.len() > 1 {
+                let given = if class_folders && parts.len() > 1 {
                     parts[0].clone()
                 } else {
                     String::new()

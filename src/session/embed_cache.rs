@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use image::{DynamicImage, GrayImage, RgbImage};
 use rayon::prelude::*;
 
-use crate::data::{Dataset, Source};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::export::atomic::{write_atomic_with, Overwrite};
 use crate::export::paths::{check_outside_dataset, resolve_path};
@@ -133,7 +133,7 @@ pub fn cache_key(data: &Dataset, spec: &EmbedSpec) -> Result<u128> {
     h.field(&(spec.dim as u64).to_le_bytes());
     h.field(&PREPROCESS_VERSION.to_le_bytes());
     h.field(&(data.len() as u64).to_le_bytes());
-    let files = matches!(data.source, Source::ImageFolder { .. });
+    let files = data.source.files_root().is_some();
     h.field(&[files as u8]);
     if !files {
         let s = data.shape;
@@ -399,7 +399,7 @@ fn compute(
     let mut values = vec![0f32; n * dim];
     let files: Option<Vec<PathBuf>> = (0..n).map(|i| data.file(i)).collect();
     match files {
-        Some(files) if matches!(data.source, Source::ImageFolder { .. }) => {
+        Some(files) if data.source.files_root().is_some() => {
             embed_files_with(backbone, &files, BATCH, &mut |b| {
                 if let Some((i, e)) = b.failed.into_iter().next() {
                     return Err(match e {

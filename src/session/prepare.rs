@@ -242,7 +242,7 @@ pub fn auto_test_name(source: &Source) -> String {
         Source::Idx { .. } => "the t10k files (auto)",
         Source::ImageFolder { .. } => "the test/ folder (auto)",
         Source::Cifar { .. } => "test_batch.bin (auto)",
-        Source::Memory => "the data's test split (auto)",
+        Source::Memory | Source::LabelsCsv { .. } => "the data's test split (auto)",
     }
     .to_string()
 }

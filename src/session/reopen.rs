@@ -37,6 +37,7 @@ pub fn data_path(source: &Source) -> Option<PathBuf> {
     match source {
         Source::ImageFolder { root } => Some(root.clone()),
         Source::Cifar { dir } => Some(dir.clone()),
+        Source::LabelsCsv { file } => Some(file.clone()),
         Source::Idx { images } => Some(images.clone()),
         Source::Memory => None,
     }

@@ -56,9 +56,12 @@ impl Dialogs {
                     .set_title("Pick a run of this dataset to compare with")
                     .add_filter("itlm-inspector run", &["itlm"])
                     .pick_file(),
+                // A labels CSV is a dataset that is a file: picked here too.
                 DialogPurpose::OpenRun => d
-                    .set_title("Open a saved run")
+                    .set_title("Open a saved run or a labels CSV")
+                    .add_filter("itlm-inspector run or labels CSV", &["itlm", "csv"])
                     .add_filter("itlm-inspector run", &["itlm"])
+                    .add_filter("labels CSV (path,label)", &["csv"])
                     .pick_file(),
                 DialogPurpose::EvalPath(EvalField::Truth) => d
                     .set_title("Pick the truth.csv")

@@ -33,7 +33,10 @@ fn open_bar_ui(ui: &mut egui::Ui, bar: &mut OpenBar, v: &View, out: &mut Command
         }
         if ui
             .add_enabled(!waiting, egui::Button::new("Open run..."))
-            .on_hover_text("Open a saved run file (run.itlm, written by `run` or by Export)")
+            .on_hover_text(
+                "Open a saved run file (run.itlm, written by `run` or by Export), or a labels \
+                 CSV (image paths and labels)",
+            )
             .clicked()
         {
             out.push(Command::OpenDialog(DialogPurpose::OpenRun));
@@ -44,7 +47,7 @@ fn open_bar_ui(ui: &mut egui::Ui, bar: &mut OpenBar, v: &View, out: &mut Command
         let edit = ui
             .add(
                 egui::TextEdit::singleline(&mut bar.path_input)
-                    .hint_text("dataset folder or run.itlm, or drop one on the window")
+                    .hint_text("dataset folder, labels CSV or run.itlm, or drop one")
                     .desired_width(width),
             )
             .labelled_by(label.id);

@@ -209,6 +209,7 @@ fn source_text(run: &RunFile) -> String {
         Source::ImageFolder { root } => root.display().to_string(),
         Source::Idx { images } => images.display().to_string(),
         Source::Cifar { dir } => dir.display().to_string(),
+        Source::LabelsCsv { file } => file.display().to_string(),
         Source::Memory => "built in memory".into(),
     }
 }

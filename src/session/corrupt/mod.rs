@@ -26,7 +26,7 @@ use crate::export::paths::{check_new_folder, resolve_path};
 /// after these fields).
 #[derive(Debug, Clone)]
 pub struct CorruptSpec {
-    /// Source: image folder, IDX directory (MNIST / Fashion-MNIST) or CIFAR-10 directory.
+    /// Source: image folder, labels CSV, IDX directory (MNIST / Fashion-MNIST) or CIFAR-10 directory.
     /// It is only read.
     pub src: PathBuf,
     /// New folder to create (must not exist or be empty, and must not be inside SRC).

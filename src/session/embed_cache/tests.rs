@@ -1,5 +1,5 @@
 use super::*;
-use crate::data::{image_folder, ImageShape, LoadOptions};
+use crate::data::{image_folder, ImageShape, LoadOptions, Source};
 
 /// The per-channel-mean backbone, counting its calls.
 type Fake = crate::testing::MeanColour;
@@ -373,4 +373,46 @@ fn only_files_the_loader_turns_or_reduces_get_new_keys() {
     };
     assert_ne!(big(8 * 224), key);
     assert_eq!(big(8 * 224 - 1), key);
+}
+
+/// A labels CSV's files are embedded from the files themselves, as an image folder's are (the
+/// same rows for the same files), keyed by their stats, and the cache is refused inside the
+/// CSV's folder.
+#[test]
+fn a_labels_csv_is_embedded_from_its_files() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let data = folder(data_dir.path());
+    let csv = data_dir.path().join("labels.csv");
+    let rows: String = data
+        .ids()
+        .iter()
+        .zip(data.labels())
+        .map(|(id, &l)| format!("./{id},{}\n", data.classes[l as usize]))
+        .collect();
+    std::fs::write(&csv, format!("path,label\n{rows}")).unwrap();
+    let listed = crate::data::load(&csv, &LoadOptions::default())
+        .unwrap()
+        .train;
+    assert_eq!(listed.ids(), data.ids());
+    let fake = Fake::new();
+    let cache = EmbedCache::new(cache_dir.path().join("emb"));
+    let from_folder = cache
+        .embeddings(&data, &fake, "w", &mut no_progress())
+        .unwrap();
+    let from_csv = cache
+        .embeddings(&listed, &fake, "w", &mut no_progress())
+        .unwrap();
+    assert_eq!(from_csv.matrix, from_folder.matrix);
+    assert!(
+        cache
+            .embeddings(&listed, &fake, "w", &mut no_progress())
+            .unwrap()
+            .hit
+    );
+    let inside = EmbedCache::new(data_dir.path().join("cache"));
+    let e = inside
+        .embeddings(&listed, &fake, "w", &mut no_progress())
+        .unwrap_err();
+    assert!(e.to_string().contains("inside the dataset folder"), "{e}");
 }

@@ -1,0 +1,296 @@
+//! A labels CSV: images anywhere under one folder (or at absolute paths) and a CSV file that
+//! maps each file to its label, as cleanlab, Kaggle and pandas users keep them. The header
+//! names the columns: the path column is the first of [`PATH_COLUMNS`], the label column the
+//! first of [`LABEL_COLUMNS`] (case-insensitive). Paths are relative to the CSV's folder; a
+//! sample's id is its path as written, `./` stripped and `\` turned into `/`, so that the
+//! tables this tool exports (whose `path` column holds ids) line up with the input, and its own
+//! `labels.csv` loads back (its excluded samples have an empty label: skipped). Files are
+//! decoded as an image folder's are ([`super::image_files`]); classes are the sorted labels.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::dataset::csv_folder;
+use super::image_files::{decode_entries, no_images, Decoded, Entry};
+use super::image_folder::breaks_lists;
+use super::{Dataset, LoadOptions, Skipped, Source};
+use crate::error::{Error, Result};
+
+/// The names a path column may have, in the order they are looked for.
+pub const PATH_COLUMNS: &[&str] = &[
+    "path",
+    "file",
+    "filename",
+    "file_name",
+    "image",
+    "image_path",
+    "filepath",
+    "id",
+];
+
+/// The names a label column may have, in the order they are looked for.
+pub const LABEL_COLUMNS: &[&str] = &[
+    "label",
+    "class",
+    "target",
+    "label_name",
+    "given_label",
+    "category",
+];
+
+/// How many duplicated paths an error names.
+const DUPLICATES_QUOTED: usize = 5;
+
+/// Whether `path` names a labels CSV: a file ending in `.csv` (any case).
+pub fn is_labels_csv(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
+/// A path as an id: surrounding spaces and leading `./` dropped, `\` turned into `/`.
+pub fn normalise_id(path: &str) -> String {
+    let mut s = path.trim().replace('\\', "/");
+    while let Some(rest) = s.strip_prefix("./") {
+        s = rest.trim_start_matches('/').to_string();
+    }
+    s
+}
+
+/// The index of the first of `names` among `header` (case-insensitive, spaces trimmed).
+fn column(header: &csv::StringRecord, names: &[&str]) -> Option<usize> {
+    let cols: Vec<String> = header
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase())
+        .collect();
+    names.iter().find_map(|n| cols.iter().position(|c| c == n))
+}
+
+/// One usable row: its id and label, and the line it is on.
+struct Row {
+    id: String,
+    label: String,
+    line: u64,
+}
+
+/// Read the rows of `file`: the ones to load, and the skipped ones with their reasons.
+fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(&bytes[..]);
+    let header = rdr
+        .headers()
+        .map_err(|e| Error::data(file, format!("cannot read the header: {e}")))?
+        .clone();
+    let found = || {
+        let cols: Vec<&str> = header.iter().collect();
+        if cols.iter().all(|c| c.is_empty()) {
+            "the file has no header line".to_string()
+        } else {
+            format!("its columns are: {}", cols.join(", "))
+        }
+    };
+    let Some(path_col) = column(&header, PATH_COLUMNS) else {
+        return Err(Error::data(
+            file,
+            format!(
+                "no path column (one of {}); {}",
+                PATH_COLUMNS.join(", "),
+                found()
+            ),
+        ));
+    };
+    let Some(label_col) = column(&header, LABEL_COLUMNS) else {
+        return Err(Error::data(
+            file,
+            format!(
+                "no label column (one of {}); {}",
+                LABEL_COLUMNS.join(", "),
+                found()
+            ),
+        ));
+    };
+    let (mut rows, mut skipped) = (Vec::new(), Vec::new());
+    let mut lines: HashMap<String, Vec<u64>> = HashMap::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| Error::data(file, format!("not a readable CSV: {e}")))?;
+        let line = rec.position().map_or(0, |p| p.line());
+        if rec.iter().all(str::is_empty) {
+            continue;
+        }
+        let id = normalise_id(rec.get(path_col).unwrap_or(""));
+        let label = rec.get(label_col).unwrap_or("").to_string();
+        let at_line = |reason: &str| Skipped {
+            path: file.to_path_buf(),
+            reason: format!("line {line}: {reason}"),
+        };
+        if id.is_empty() {
+            skipped.push(at_line("no image path: not used"));
+            continue;
+        }
+        if breaks_lists(Path::new(&id)) {
+            skipped.push(at_line(
+                "its path holds a newline, carriage return or tab, which would break the \
+                 lines of clean.txt and flagged.txt: rename it",
+            ));
+            continue;
+        }
+        lines.entry(id.clone()).or_default().push(line);
+        if label.is_empty() {
+            skipped.push(Skipped {
+                path: root.join(&id),
+                reason: format!(
+                    "line {line}: no label (an excluded sample of an exported labels.csv): not used"
+                ),
+            });
+            continue;
+        }
+        rows.push(Row { id, label, line });
+    }
+    let mut dups: Vec<(&String, &Vec<u64>)> = lines.iter().filter(|(_, l)| l.len() > 1).collect();
+    if !dups.is_empty() {
+        dups.sort_by_key(|(_, l)| l[0]);
+        let named: Vec<String> = dups
+            .iter()
+            .take(DUPLICATES_QUOTED)
+            .map(|(id, l)| {
+                let l: Vec<String> = l.iter().map(u64::to_string).collect();
+                format!("{id} on lines {}", l.join(", "))
+            })
+            .collect();
+        let more = dups.len().saturating_sub(DUPLICATES_QUOTED);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        return Err(Error::data(
+            file,
+            format!(
+                "{} listed more than once: {}{more}",
+                crate::plural(dups.len(), "path"),
+                named.join("; ")
+            ),
+        ));
+    }
+    Ok((rows, skipped))
+}
+
+/// Load a labels CSV: every row's image, decoded to one shape as an image folder's are.
+/// Rows without a label, and files that are missing or cannot be used, are skipped with their
+/// reasons; an error when the header lacks a path or a label column, when a path is listed
+/// twice, or when no image loads.
+pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let root = csv_folder(file);
+    let (rows, mut skipped) = read_rows(file, &root)?;
+    if rows.is_empty() {
+        return Err(Error::data(
+            file,
+            match skipped.len() {
+                0 => "no rows: the file lists no image".to_string(),
+                n => format!(
+                    "no image to load: {} skipped (no path or no label)",
+                    crate::plural(n, "row")
+                ),
+            },
+        ));
+    }
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| r.label.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (n.as_str(), k))
+        .collect();
+    // A file that is not there is named as such, before any decoding.
+    let (rows, gone): (Vec<Row>, Vec<Row>) = rows
+        .into_iter()
+        .partition(|r| std::fs::symlink_metadata(root.join(&r.id)).is_ok());
+    skipped.extend(gone.iter().map(|r| Skipped {
+        path: root.join(&r.id),
+        reason: format!("line {}: no such file", r.line),
+    }));
+    if rows.is_empty() {
+        return Err(no_images(file, &root, &skipped));
+    }
+    let entries: Vec<Entry> = rows
+        .iter()
+        .map(|r| Entry {
+            rel: PathBuf::from(&r.id),
+            class: index.get(r.label.as_str()).copied().unwrap_or(0),
+        })
+        .collect();
+    let line_of: HashMap<PathBuf, u64> = rows.iter().map(|r| (root.join(&r.id), r.line)).collect();
+    let first_skip = skipped.len();
+    let Decoded {
+        shape,
+        pixels,
+        entries,
+        originals,
+    } = decode_entries(&root, file, entries, opts, &mut skipped)?;
+    // A file's reason says which line listed it.
+    for s in &mut skipped[first_skip..] {
+        if let Some(l) = line_of.get(&s.path) {
+            s.reason = format!("line {l}: {}", s.reason);
+        }
+    }
+    // Classes whose every file was skipped are not classes of the set (as an image folder's
+    // class folder without a loadable image).
+    let mut used = vec![false; names.len()];
+    for e in &entries {
+        used[e.class] = true;
+    }
+    let mut class_of = vec![u32::MAX; names.len()];
+    let mut classes = Vec::new();
+    for (k, n) in names.iter().enumerate() {
+        if used[k] {
+            class_of[k] = classes.len() as u32;
+            classes.push(n.clone());
+        }
+    }
+    let labels = entries.iter().map(|e| class_of[e.class]).collect();
+    let ids = entries
+        .iter()
+        .map(|e| e.rel.to_string_lossy().into_owned())
+        .collect();
+    let mut data = Dataset::from_parts(
+        Dataset::name_for(file),
+        Source::LabelsCsv {
+            file: file.to_path_buf(),
+        },
+        classes,
+        shape,
+        pixels,
+        labels,
+        ids,
+    )?
+    .with_originals(originals)?;
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    data.skipped = skipped;
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_the_paths_as_written_normalised() {
+        assert_eq!(normalise_id("./a/b.png"), "a/b.png");
+        assert_eq!(normalise_id(" .\\cat\\x.jpg "), "cat/x.jpg");
+        assert_eq!(normalise_id("././x.png"), "x.png");
+        assert_eq!(normalise_id("/abs/x.png"), "/abs/x.png");
+    }
+
+    #[test]
+    fn csv_files_by_extension() {
+        assert!(is_labels_csv(Path::new("d/labels.CSV")));
+        assert!(!is_labels_csv(Path::new("d/labels.txt")));
+    }
+}

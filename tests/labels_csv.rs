@@ -1,0 +1,469 @@
+//! A dataset given as a labels CSV (`path,label`, images anywhere under the CSV's folder): the
+//! header's column names, rows skipped with their reasons (no label, a missing or broken file),
+//! errors that name the file, `run` / reopen / clean copy through the binary, nothing written
+//! into the dataset's folder, and this tool's own exported labels.csv loading back.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::SystemTime;
+
+use image::{GrayImage, Luma};
+use itlm_inspector::data::{self, LoadOptions, Source};
+use itlm_inspector::session::reopen;
+use itlm_inspector::session::EvalInputs;
+
+const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
+const FAST: [&str; 9] = [
+    "--model",
+    "mlp",
+    "--rounds",
+    "1",
+    "--epochs",
+    "1",
+    "--final-epochs",
+    "1",
+    "-q",
+];
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn succeeds(o: &Output) -> String {
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "failed; stderr:\n{e}");
+    e
+}
+
+/// An 8x8 gray image of class `c`: a bright column band whose position is the class.
+fn image_of(c: usize, seed: usize) -> GrayImage {
+    GrayImage::from_fn(8, 8, |x, y| {
+        let band = (x as usize / 3) == c;
+        let noise = ((x as usize * 31 + y as usize * 17 + seed * 13) % 40) as u8;
+        Luma([if band { 200 + noise / 2 } else { noise }])
+    })
+}
+
+const CLASSES: [&str; 3] = ["a", "b", "c"];
+
+/// `dir/imgs/<class>_<i>.png` for every class, `per_class` each, and the (path, label) rows
+/// that list them ('./' before the first of each class, to be normalised away).
+fn flat_images(dir: &Path, per_class: usize) -> Vec<(String, String)> {
+    std::fs::create_dir_all(dir.join("imgs")).unwrap();
+    let mut rows = Vec::new();
+    for (c, name) in CLASSES.iter().enumerate() {
+        for i in 0..per_class {
+            let file = format!("imgs/{name}_{i:02}.png");
+            image_of(c, i).save(dir.join(&file)).unwrap();
+            let written = if i == 0 { format!("./{file}") } else { file };
+            rows.push((written, name.to_string()));
+        }
+    }
+    rows
+}
+
+fn write_csv(path: &Path, header: &str, rows: &[(String, String)]) {
+    let mut text = format!("{header}\n");
+    for (p, l) in rows {
+        text.push_str(&format!("{p},{l}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn load(path: &Path) -> Result<data::Dataset, String> {
+    data::load(path, &LoadOptions::default())
+        .map(|l| l.train)
+        .map_err(|e| e.to_string())
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            (e.path().to_path_buf(), (m.len(), m.modified().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_header_variant_loads_with_ids_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = flat_images(tmp.path(), 3);
+    let pairs = [
+        ("path", "label"),
+        ("File", "Class"),
+        ("filename", "target"),
+        ("file_name", "label_name"),
+        ("image", "given_label"),
+        ("image_path", "category"),
+        ("FILEPATH", "label"),
+        ("id", "label"),
+    ];
+    for (k, (p, l)) in pairs.iter().enumerate() {
+        // Other columns around them are ignored; the file name's case is not the point.
+        let csv = tmp.path().join(format!("set{k}.CSV"));
+        let rows: Vec<(String, String)> = rows
+            .iter()
+            .map(|(p, l)| (format!("x,{p}"), format!("{l},y")))
+            .collect();
+        write_csv(&csv, &format!("extra,{p},{l},more"), &rows);
+        let d = load(&csv).unwrap();
+        assert_eq!(d.len(), 9, "{p},{l}");
+        assert_eq!(d.classes, CLASSES);
+        assert_eq!(d.id(0), "imgs/a_00.png", "'./' is not part of the id");
+        assert_eq!(d.id(4), "imgs/b_01.png");
+        assert_eq!(d.class_name(d.label(4)), "b");
+        assert_eq!(d.file(4), Some(tmp.path().join("imgs/b_01.png")));
+        assert!(d.skipped.is_empty(), "{:?}", d.skipped);
+        assert_eq!(d.source, Source::LabelsCsv { file: csv.clone() });
+    }
+    // Absolute paths load too; their ids are the paths.
+    let abs = tmp.path().join("imgs/c_02.png");
+    let csv = tmp.path().join("abs.csv");
+    write_csv(&csv, "path,label", &[(s(&abs).into(), "c".into())]);
+    let d = load(&csv).unwrap();
+    assert_eq!(d.id(0), s(&abs));
+    assert_eq!(d.file(0), Some(abs));
+}
+
+#[test]
+fn an_exported_labels_csv_loads_without_its_excluded_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    flat_images(tmp.path(), 2);
+    let csv = tmp.path().join("labels.csv");
+    std::fs::write(
+        &csv,
+        "path,label,given,decision,score,flagged\n\
+         imgs/a_00.png,a,a,,0.1,0\n\
+         imgs/a_01.png,,a,exclude,2.5,1\n\
+         imgs/b_00.png,c,b,relabel,1.2,1\n\
+         imgs/b_01.png,b,b,keep,0.3,0\n\
+         imgs/c_00.png,c,c,,0.2,0\n",
+    )
+    .unwrap();
+    let d = load(&csv).unwrap();
+    let ids: Vec<&str> = d.ids().iter().map(String::as_str).collect();
+    assert_eq!(
+        ids,
+        [
+            "imgs/a_00.png",
+            "imgs/b_00.png",
+            "imgs/b_01.png",
+            "imgs/c_00.png"
+        ]
+    );
+    assert_eq!(
+        d.class_name(d.label(1)),
+        "c",
+        "the corrected label is the label"
+    );
+    assert_eq!(d.skipped.len(), 1);
+    assert_eq!(d.skipped[0].path, tmp.path().join("imgs/a_01.png"));
+    assert!(
+        d.skipped[0].reason.contains("line 3") && d.skipped[0].reason.contains("no label"),
+        "{:?}",
+        d.skipped[0]
+    );
+}
+
+#[test]
+fn bad_csvs_are_errors_that_name_the_file_and_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = flat_images(tmp.path(), 2);
+
+    let csv = tmp.path().join("nopath.csv");
+    write_csv(&csv, "picture,label", &rows);
+    let e = load(&csv).unwrap_err();
+    assert!(
+        e.contains("nopath.csv") && e.contains("no path column") && e.contains("picture, label"),
+        "{e}"
+    );
+
+    let csv = tmp.path().join("nolabel.csv");
+    write_csv(&csv, "path,kind", &rows);
+    let e = load(&csv).unwrap_err();
+    assert!(
+        e.contains("nolabel.csv") && e.contains("no label column") && e.contains("path, kind"),
+        "{e}"
+    );
+
+    // The same file twice, once written with './': lines 2 and 5.
+    let csv = tmp.path().join("dup.csv");
+    let mut dup = rows.clone();
+    dup.insert(3, ("imgs/a_00.png".into(), "b".into()));
+    write_csv(&csv, "path,label", &dup);
+    let e = load(&csv).unwrap_err();
+    assert!(
+        e.contains("dup.csv") && e.contains("imgs/a_00.png on lines 2, 5"),
+        "{e}"
+    );
+
+    let csv = tmp.path().join("gone.csv");
+    let gone: Vec<(String, String)> = (0..3)
+        .map(|i| (format!("nowhere/{i}.png"), "a".into()))
+        .collect();
+    write_csv(&csv, "path,label", &gone);
+    let e = load(&csv).unwrap_err();
+    assert!(
+        e.contains("gone.csv") && e.contains("no images found") && e.contains("no such file"),
+        "{e}"
+    );
+
+    let csv = tmp.path().join("empty.csv");
+    std::fs::write(&csv, "path,label\n").unwrap();
+    let e = load(&csv).unwrap_err();
+    assert!(e.contains("empty.csv") && e.contains("no rows"), "{e}");
+}
+
+#[test]
+fn a_broken_or_missing_file_is_skipped_and_named_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rows = flat_images(tmp.path(), 2);
+    std::fs::write(
+        tmp.path().join("imgs/broken.png"),
+        b"\x89PNG\r\n\x1a\nnot a png",
+    )
+    .unwrap();
+    rows.push(("imgs/broken.png".into(), "a".into()));
+    rows.push(("imgs/missing.png".into(), "b".into()));
+    let csv = tmp.path().join("labels.csv");
+    write_csv(&csv, "path,label", &rows);
+    let d = load(&csv).unwrap();
+    assert_eq!(d.len(), 6);
+    let reasons: Vec<(PathBuf, String)> = d
+        .skipped
+        .iter()
+        .map(|s| (s.path.clone(), s.reason.clone()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0].0, tmp.path().join("imgs/broken.png"));
+    assert!(reasons[0].1.starts_with("line 8: ") && reasons[0].1.contains("PNG"));
+    assert_eq!(reasons[1].0, tmp.path().join("imgs/missing.png"));
+    assert_eq!(reasons[1].1, "line 9: no such file");
+}
+
+#[test]
+fn run_reopen_and_clean_copy_of_a_csv_never_write_into_its_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("set");
+    let mut rows = flat_images(&set, 6);
+    // One mislabelled sample.
+    rows[1].1 = "c".into();
+    let csv = set.join("labels.csv");
+    write_csv(&csv, "filename,label", &rows);
+    // A test set as a CSV of its own, in another folder.
+    let test_dir = tmp.path().join("test");
+    let test_rows = flat_images(&test_dir, 2);
+    let test_csv = test_dir.join("test.csv");
+    write_csv(&test_csv, "path,class", &test_rows);
+    let before = snapshot(&set);
+
+    let out = tmp.path().join("out");
+    let mut args = vec!["run", s(&csv), "--out", s(&out), "--test", s(&test_csv)];
+    args.extend(FAST);
+    let e = succeeds(&run(&args));
+    assert!(e.is_empty() || !e.contains("error"), "{e}");
+    let samples = std::fs::read_to_string(out.join("samples.csv")).unwrap();
+    assert!(samples.contains("imgs/a_01.png"), "{samples}");
+    assert!(!samples.contains("./imgs"), "{samples}");
+
+    // The run file reopens by reading the CSV again: the same ids.
+    let loaded = reopen::load(&out.join("run.itlm"), &EvalInputs::default()).unwrap();
+    let fresh = load(&csv).unwrap();
+    assert_eq!(loaded.train.ids(), fresh.ids());
+    assert!(matches!(loaded.train.source, Source::LabelsCsv { .. }));
+    // The run file stores both CSVs' canonical paths (its evaluation sets guard exports too).
+    let rf = itlm_inspector::export::RunFile::read(&out.join("run.itlm")).unwrap();
+    let stored: Vec<&Source> = rf.dataset.sources().collect();
+    let canon = |p: &Path| Source::LabelsCsv {
+        file: std::fs::canonicalize(p).unwrap(),
+    };
+    assert_eq!(stored, [&canon(&csv), &canon(&test_csv)]);
+    // With a test CSV, as the window's test field gives it.
+    let eval = EvalInputs {
+        test: Some(test_csv.clone()),
+        ..Default::default()
+    };
+    let loaded = reopen::load(&out.join("run.itlm"), &eval).unwrap();
+    let test = loaded.test.as_ref().expect("the test set");
+    assert_eq!(test.len(), 6);
+    assert_eq!(test.classes, CLASSES);
+
+    // The clean copy: class folders and a labels.csv that loads, as a CSV and as a folder.
+    let copy = tmp.path().join("copy");
+    succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--clean-copy",
+        s(&copy),
+    ]));
+    for c in CLASSES {
+        assert!(copy.join(c).is_dir(), "{c}");
+    }
+    let again = load(&copy.join("labels.csv")).unwrap();
+    let folder = load(&copy).unwrap();
+    assert!(!again.is_empty() && again.len() <= 18);
+    assert_eq!(again.len(), folder.len());
+    let clean = std::fs::read_to_string(out.join("clean.txt")).unwrap();
+    assert_eq!(again.len(), clean.lines().count());
+    for (i, id) in again.ids().iter().enumerate() {
+        // `<class>/<file name>`, labelled by its folder.
+        let (class, name) = id.split_once('/').unwrap();
+        assert_eq!(again.class_name(again.label(i)), class);
+        assert!(clean.contains(&format!("imgs/{name}")), "{id}");
+    }
+
+    // FiftyOne's folder links every file; the report names the CSV as the source.
+    let fo = tmp.path().join("fo");
+    let e = succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--fiftyone",
+        s(&fo),
+    ]));
+    assert!(e.contains("18 samples"), "{e}");
+    let html = tmp.path().join("report.html");
+    succeeds(&run(&[
+        "report",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&html),
+    ]));
+    let canon = std::fs::canonicalize(&csv).unwrap();
+    assert!(std::fs::read_to_string(&html).unwrap().contains(s(&canon)));
+
+    // Outputs inside the CSV's folder are refused.
+    let inside = set.join("out");
+    let mut args = vec!["run", s(&csv), "--out", s(&inside)];
+    args.extend(FAST);
+    let o = run(&args);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("inside the dataset folder"),
+        "{e}"
+    );
+    let o = run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--clean-copy",
+        s(&set.join("copy")),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(
+        snapshot(&set),
+        before,
+        "nothing is written into the dataset's folder"
+    );
+}
+
+/// The round trip: a run on an image folder with decisions, its exported labels.csv (paths
+/// relative to the image folder's root) put in a folder beside the images, loads and runs:
+/// excluded samples are left out, relabelled ones carry their new class.
+#[test]
+fn an_exported_labels_csv_runs_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for (c, name) in CLASSES.iter().enumerate() {
+        std::fs::create_dir_all(data.join(name)).unwrap();
+        for i in 0..6 {
+            image_of(c, i)
+                .save(data.join(name).join(format!("{i:02}.png")))
+                .unwrap();
+        }
+    }
+    let out = tmp.path().join("out");
+    let mut args = vec!["run", s(&data), "--out", s(&out)];
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let dec = tmp.path().join("dec.csv");
+    std::fs::write(
+        &dec,
+        "path,decision,label,time\na/00.png,exclude,,2026-12-02T10:00:00Z\n\
+         b/01.png,relabel,c,2026-12-02T10:00:01Z\n",
+    )
+    .unwrap();
+    let out2 = tmp.path().join("out2");
+    succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--decisions",
+        s(&dec),
+        "--out",
+        s(&out2),
+    ]));
+    // Its paths are relative to the image folder: beside a copy of it, they load.
+    let beside = tmp.path().join("again");
+    for (c, _) in CLASSES.iter().enumerate() {
+        let name = CLASSES[c];
+        std::fs::create_dir_all(beside.join(name)).unwrap();
+        for e in std::fs::read_dir(data.join(name)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), beside.join(name).join(e.file_name())).unwrap();
+        }
+    }
+    let csv = beside.join("labels.csv");
+    std::fs::copy(out2.join("labels.csv"), &csv).unwrap();
+    let d = load(&csv).unwrap();
+    assert_eq!(d.len(), 17);
+    assert!(!d.ids().iter().any(|id| id == "a/00.png"));
+    let i = d.ids().iter().position(|id| id == "b/01.png").unwrap();
+    assert_eq!(d.class_name(d.label(i)), "c");
+    assert_eq!(d.skipped.len(), 1);
+    assert!(d.skipped[0].reason.contains("no label"));
+
+    let out3 = tmp.path().join("out3");
+    let mut args = vec!["run", s(&csv), "--out", s(&out3)];
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let samples = std::fs::read_to_string(out3.join("samples.csv")).unwrap();
+    assert!(samples.contains("b/01.png") && !samples.contains("a/00.png"));
+}
+
+/// What the window does with a typed, dropped or picked `.csv`: `session::open_dataset`,
+/// counting the files it reads for the loading line; `check` reads it too, and refuses to
+/// write its table into the CSV's folder.
+#[test]
+fn the_window_and_check_open_a_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = flat_images(tmp.path(), 4);
+    let csv = tmp.path().join("labels.csv");
+    write_csv(&csv, "image,class", &rows);
+    let progress = std::sync::Arc::new(data::LoadProgress::default());
+    let loaded = itlm_inspector::session::open_dataset(&itlm_inspector::session::DataRequest {
+        path: csv.clone(),
+        eval: EvalInputs::default(),
+        limit: None,
+        seed: 1,
+        progress: Some(progress.clone()),
+    })
+    .unwrap();
+    assert_eq!(loaded.train.len(), 12);
+    assert_eq!(loaded.train.file(0), Some(tmp.path().join("imgs/a_00.png")));
+    let p = progress.snapshot();
+    assert_eq!((p.files, p.decoded), (12, 12));
+
+    let o = run(&["check", s(&csv)]);
+    succeeds(&o);
+    let said =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("12 images, 3 classes"), "{said}");
+    let before = snapshot(tmp.path());
+    let o = run(&["check", s(&csv), "--out", s(&tmp.path().join("issues.csv"))]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("inside the dataset folder"),
+        "{e}"
+    );
+    assert_eq!(snapshot(tmp.path()), before);
+}
