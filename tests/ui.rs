@@ -2197,6 +2197,67 @@ fn two_runs_compare_through_a_typed_path_and_their_sets_filter_the_grid() {
     no_errors(&h);
 }
 
+/// Two runs of a set without a test set or truth: the compare chart still plots what every
+/// run has (train accuracy, kept and trained-on fractions) and lists no series neither run has.
+#[test]
+fn the_compare_chart_plots_train_accuracy_without_a_test_set_or_truth() {
+    use itlm_inspector::export::RunFile;
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    cli_run(data.path(), a.path(), &[]);
+    cli_run(data.path(), b.path(), &["--select", "per-class"]);
+    // Neither run measured test accuracy or the trim against truth.
+    let strip = |dir: &Path| -> RunFile {
+        let mut r = RunFile::read(&dir.join("run.itlm")).unwrap();
+        for round in &mut r.rounds {
+            let m = &mut std::sync::Arc::make_mut(round).metrics;
+            (m.test_acc, m.trim) = (None, None);
+        }
+        r
+    };
+    let other = b.path().join("stripped.itlm");
+    itlm_inspector::export::write_atomic(
+        &other,
+        &strip(b.path()).to_bytes().unwrap(),
+        itlm_inspector::export::Overwrite::Refuse,
+    )
+    .unwrap();
+    let mut h = open_edited(a.path(), "stripped.itlm", &strip(a.path()));
+    h.get_by_label("Compare...").click();
+    h.run_steps(2);
+    h.state_mut().compare.path = other.display().to_string();
+    h.run_steps(1);
+    h.get_by_label("Compare").click();
+    h.run_steps(1);
+    step_until(&mut h, 30, "the other run to be read", |a| {
+        !a.compare.busy() && (a.compare.other.is_some() || a.compare.error.is_some())
+    });
+    assert!(h.state().compare.error.is_none());
+    h.get_by_label("Metrics of both runs");
+    for name in ["train acc", "kept fraction", "trained-on fraction"] {
+        for s in [name.to_string(), format!("{name} (other)")] {
+            assert!(
+                h.query_all_by_role_and_label(egui::Role::CheckBox, &s)
+                    .next()
+                    .is_some(),
+                "the chart's legend lists no {s:?}"
+            );
+        }
+    }
+    for name in ["test acc", "trim precision", "trim recall"] {
+        for s in [name.to_string(), format!("{name} (other)")] {
+            assert!(
+                h.query_all_by_role_and_label(egui::Role::CheckBox, &s)
+                    .next()
+                    .is_none(),
+                "{s:?} listed though neither run has it"
+            );
+        }
+    }
+    no_errors(&h);
+}
+
 /// A run with the clustering cut (`run --clusters`): the probe runs before the final round and
 /// its report is saved; reopened, the window offers the held-out samples as a grid filter,
 /// keeps them out of the cut at any tau and says in the round's hover what the cut did.
