@@ -2205,6 +2205,134 @@ fn two_runs_compare_through_a_typed_path_and_their_sets_filter_the_grid() {
     no_errors(&h);
 }
 
+/// A selection made elsewhere (a box on the embedding map: every sample) and then narrowed by
+/// the tab and a filter: the grid's actions apply only to the selected samples it shows, and
+/// its bar says how many it leaves out; "drop the hidden" makes the selection what it shows.
+#[test]
+fn grid_actions_apply_only_to_the_selected_samples_the_tab_and_filter_show() {
+    use itlm_inspector::session::decisions::Decision;
+    use itlm_inspector::ui::command::Command;
+    use itlm_inspector::ui::view::{Filter, GridTab};
+    let (_data, _out, file) = saved_run(&[]);
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some() && a.state.record().is_some()
+    });
+    let all: Vec<usize> = (0..150).collect();
+    h.state_mut().apply(vec![
+        Command::SelectSamples(all.clone()),
+        Command::SetTab(GridTab::Kept),
+        Command::SetFilter(Filter {
+            class: Some(0),
+            ..Filter::default()
+        }),
+    ]);
+    h.run_steps(3);
+    let shown = {
+        let mut v = h.state_mut().state.lists().unwrap().kept.clone();
+        v.sort_unstable();
+        v
+    };
+    assert!(!shown.is_empty() && shown.len() < 150, "{}", shown.len());
+    let hidden = 150 - shown.len();
+    h.get_by_label("150 selected");
+    h.get_by_label(&format!(
+        "{hidden} hidden by the tab or filter: actions apply to the {} shown",
+        shown.len()
+    ));
+    // Exclude: only the shown ones are decided.
+    h.get_by_label("Exclude").click();
+    h.run_steps(2);
+    for i in 0..150 {
+        let want = shown.binary_search(&i).is_ok().then_some(Decision::Exclude);
+        assert_eq!(h.state().state.decision(i), want, "sample {i}");
+    }
+    // Undo it; "drop the hidden" narrows the selection to what is shown.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert!((0..150).all(|i| h.state().state.decision(i).is_none()));
+    h.get_by_label(&format!("drop the {hidden} hidden")).click();
+    h.run_steps(2);
+    let sel: Vec<usize> = h.state().grid.selection.iter().copied().collect();
+    assert_eq!(sel, shown);
+    h.get_by_label(&format!("{} selected", shown.len()));
+    assert!(h.query_by_label_contains("hidden by the tab").is_none());
+    // On a tab that shows none of them: no action is offered.
+    h.state_mut().apply(vec![
+        Command::SetTab(GridTab::Trimmed),
+        Command::SetFilter(Filter {
+            class: Some(1),
+            ..Filter::default()
+        }),
+    ]);
+    h.run_steps(3);
+    h.get_by_label("all hidden by the tab or filter: no action applies to them");
+    assert!(h.query_by_label("Exclude").is_none());
+    assert!(h.query_by_label("Keep").is_none());
+    no_errors(&h);
+}
+
+/// Two runs of a set without a test set or truth: the compare chart still plots what every
+/// run has (train accuracy, kept and trained-on fractions) and lists no series neither run has.
+#[test]
+fn the_compare_chart_plots_train_accuracy_without_a_test_set_or_truth() {
+    use itlm_inspector::export::RunFile;
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    cli_run(data.path(), a.path(), &[]);
+    cli_run(data.path(), b.path(), &["--select", "per-class"]);
+    // Neither run measured test accuracy or the trim against truth.
+    let strip = |dir: &Path| -> RunFile {
+        let mut r = RunFile::read(&dir.join("run.itlm")).unwrap();
+        for round in &mut r.rounds {
+            let m = &mut std::sync::Arc::make_mut(round).metrics;
+            (m.test_acc, m.trim) = (None, None);
+        }
+        r
+    };
+    let other = b.path().join("stripped.itlm");
+    itlm_inspector::export::write_atomic(
+        &other,
+        &strip(b.path()).to_bytes().unwrap(),
+        itlm_inspector::export::Overwrite::Refuse,
+    )
+    .unwrap();
+    let mut h = open_edited(a.path(), "stripped.itlm", &strip(a.path()));
+    h.get_by_label("Compare...").click();
+    h.run_steps(2);
+    h.state_mut().compare.path = other.display().to_string();
+    h.run_steps(1);
+    h.get_by_label("Compare").click();
+    h.run_steps(1);
+    step_until(&mut h, 30, "the other run to be read", |a| {
+        !a.compare.busy() && (a.compare.other.is_some() || a.compare.error.is_some())
+    });
+    assert!(h.state().compare.error.is_none());
+    h.get_by_label("Metrics of both runs");
+    for name in ["train acc", "kept fraction", "trained-on fraction"] {
+        for s in [name.to_string(), format!("{name} (other)")] {
+            assert!(
+                h.query_all_by_role_and_label(egui::Role::CheckBox, &s)
+                    .next()
+                    .is_some(),
+                "the chart's legend lists no {s:?}"
+            );
+        }
+    }
+    for name in ["test acc", "trim precision", "trim recall"] {
+        for s in [name.to_string(), format!("{name} (other)")] {
+            assert!(
+                h.query_all_by_role_and_label(egui::Role::CheckBox, &s)
+                    .next()
+                    .is_none(),
+                "{s:?} listed though neither run has it"
+            );
+        }
+    }
+    no_errors(&h);
+}
+
 /// A run with the clustering cut (`run --clusters`): the probe runs before the final round and
 /// its report is saved; reopened, the window offers the held-out samples as a grid filter,
 /// keeps them out of the cut at any tau and says in the round's hover what the cut did.

@@ -283,21 +283,32 @@ pub fn map_onto(run: &RunFile, ids: &[String]) -> Result<Vec<bool>, String> {
     Ok(flagged)
 }
 
-/// Test accuracy, kept fraction and trim precision / recall of both runs over rounds.
+/// Both runs' metrics over rounds: what every run has (train accuracy, kept and trained-on
+/// fractions) and, where either run has them, test accuracy and trim precision / recall. A
+/// series neither run has is not listed.
 fn metrics_overlay_ui(ui: &mut egui::Ui, v: &View, other: &RunFile) {
     let Some(run) = &v.state.run else { return };
-    type Get = fn(&crate::itlm::RoundRecord) -> Option<f64>;
-    let series: [(&str, Get); 3] = [
-        ("test acc", |r| r.metrics.test_acc),
-        ("trim precision", |r| r.metrics.trim.map(|t| t.precision)),
-        ("trim recall", |r| r.metrics.trim.map(|t| t.recall)),
+    type Get = fn(&crate::itlm::RoundRecord, f64) -> Option<f64>;
+    let series: [(&str, Get); 6] = [
+        ("train acc", |r, _| r.metrics.train_acc),
+        ("kept fraction", |r, n| Some(r.metrics.kept as f64 / n)),
+        ("trained-on fraction", |r, n| Some(r.trained_on as f64 / n)),
+        ("test acc", |r, _| r.metrics.test_acc),
+        ("trim precision", |r, _| r.metrics.trim.map(|t| t.precision)),
+        ("trim recall", |r, _| r.metrics.trim.map(|t| t.recall)),
     ];
-    let pts = |h: &[Arc<crate::itlm::RoundRecord>], get: Get| -> Vec<[f64; 2]> {
+    let pts = |h: &[Arc<crate::itlm::RoundRecord>], n: usize, get: Get| -> Vec<[f64; 2]> {
+        let n = n.max(1) as f64;
         h.iter()
-            .filter_map(|r| get(r).map(|y| [r.round as f64, y]))
+            .filter_map(|r| get(r, n).map(|y| [r.round as f64, y]))
             .collect()
     };
+    let n_shown = v.state.data.as_ref().map_or(0, |d| d.train.len());
+    let n_other = other.dataset.ids.len();
     let colors = [
+        Color32::from_rgb(120, 200, 120),
+        Color32::from_rgb(200, 200, 200),
+        Color32::from_rgb(140, 140, 140),
         Color32::from_rgb(80, 150, 230),
         Color32::from_rgb(235, 120, 60),
         Color32::from_rgb(230, 200, 60),
@@ -309,7 +320,7 @@ fn metrics_overlay_ui(ui: &mut egui::Ui, v: &View, other: &RunFile) {
     );
     Plot::new("compare_metrics")
         .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftBottom))
-        .height(150.0)
+        .height(220.0)
         .include_y(0.0)
         .include_y(1.0)
         .allow_scroll(false)
@@ -318,11 +329,11 @@ fn metrics_overlay_ui(ui: &mut egui::Ui, v: &View, other: &RunFile) {
         .x_axis_label("round")
         .show(ui, |p| {
             for ((name, get), color) in series.into_iter().zip(colors) {
-                let a = pts(&run.history, get);
+                let a = pts(&run.history, n_shown, get);
                 if !a.is_empty() {
                     p.line(Line::new(name, PlotPoints::new(a)).color(color).width(2.0));
                 }
-                let b = pts(&other.rounds, get);
+                let b = pts(&other.rounds, n_other, get);
                 if !b.is_empty() {
                     p.line(
                         Line::new(format!("{name} (other)"), PlotPoints::new(b))

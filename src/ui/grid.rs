@@ -4,8 +4,9 @@
 //! shows the sample letterboxed, `given -> predicted` (red when they differ; the loss in
 //! generative mode, which predicts no labels) and a red corner when ground truth says the
 //! sample is bad. A click opens the detail view; ctrl-click, shift-click and dragging a box
-//! select several, "select all" (Ctrl+A) every sample shown. Without images (a reopened run
-//! whose dataset is gone) the cells show ids.
+//! select several, "select all" (Ctrl+A) every sample shown; the actions apply to the selected
+//! samples the tab and filter show, the bar saying how many it leaves out. Without images (a
+//! reopened run whose dataset is gone) the cells show ids.
 
 use std::collections::BTreeSet;
 
@@ -72,6 +73,21 @@ fn selects_all(selection: &BTreeSet<usize>, list: &[usize]) -> bool {
         .all(|&i| chosen.get(i).copied().unwrap_or(false))
 }
 
+/// The samples of `selection` that `list` (the tab at its cut and filter) shows, in index
+/// order. Linear in the list: it runs every frame.
+fn shown_selection(selection: &BTreeSet<usize>, list: &[usize]) -> Vec<usize> {
+    let Some(&last) = selection.last() else {
+        return Vec::new();
+    };
+    let mut listed = vec![false; last + 1];
+    for &i in list {
+        if let Some(l) = listed.get_mut(i) {
+            *l = true;
+        }
+    }
+    selection.iter().copied().filter(|&i| listed[i]).collect()
+}
+
 fn grid_ui(
     ui: &mut egui::Ui,
     v: &View,
@@ -103,6 +119,9 @@ fn grid_ui(
     {
         panel.select(list.iter().copied());
     }
+    // The selected samples this tab and filter show: what the actions apply to.
+    let shown = shown_selection(&panel.selection, list);
+    let mut drop_hidden = false;
     ui.horizontal_wrapped(|ui| {
         ui.label(
             RichText::new(format!(
@@ -116,6 +135,25 @@ fn grid_ui(
         if !panel.selection.is_empty() {
             ui.separator();
             ui.label(format!("{} selected", panel.selection.len()));
+            let hidden = panel.selection.len() - shown.len();
+            if hidden > 0 {
+                let says = if shown.is_empty() {
+                    "all hidden by the tab or filter: no action applies to them".to_string()
+                } else {
+                    format!(
+                        "{hidden} hidden by the tab or filter: actions apply to the {} shown",
+                        shown.len()
+                    )
+                };
+                ui.label(RichText::new(says).color(Color32::from_rgb(230, 180, 80)));
+                if ui
+                    .small_button(format!("drop the {hidden} hidden"))
+                    .on_hover_text("Keep only the selected samples this tab and filter show")
+                    .clicked()
+                {
+                    drop_hidden = true;
+                }
+            }
             if ui.small_button("select none").clicked() {
                 panel.clear();
             }
@@ -139,12 +177,16 @@ fn grid_ui(
             panel.select(list.iter().copied());
         }
     });
-    // (One sample shown in the detail view has its actions there.)
-    let only_detail = panel.selection.len() == 1
-        && panel.selection.iter().next() == state.selected_sample.as_ref();
-    if !panel.selection.is_empty() && !only_detail {
-        let chosen: Vec<usize> = panel.selection.iter().copied().collect();
-        actions_ui(ui, v, &chosen, out);
+    if drop_hidden {
+        panel.selection = shown.iter().copied().collect();
+    }
+    // Actions apply to the selected samples shown here, never to ones the tab or filter
+    // hides (the bar above says how many it leaves out). Again: the bar may have changed the
+    // selection. (One sample shown in the detail view has its actions there.)
+    let shown = shown_selection(&panel.selection, list);
+    let only_detail = shown.len() == 1 && shown.first() == state.selected_sample.as_ref();
+    if !shown.is_empty() && !only_detail {
+        actions_ui(ui, v, &shown, out);
     }
     if list.is_empty() {
         ui.label("Nothing here at this cut and filter.");
@@ -542,5 +584,13 @@ mod tests {
         assert!(!selects_all(&set(&[2, 5]), &[9, 2, 5]));
         assert!(!selects_all(&set(&[2, 5, 7]), &[9, 2, 5]));
         assert!(!selects_all(&set(&[2, 5, 9, 11]), &[9, 2, 5]));
+    }
+
+    #[test]
+    fn the_shown_selection_is_what_the_list_holds() {
+        let set = |v: &[usize]| v.iter().copied().collect::<BTreeSet<usize>>();
+        assert_eq!(shown_selection(&set(&[]), &[1, 2]), Vec::<usize>::new());
+        assert_eq!(shown_selection(&set(&[2, 5, 9]), &[9, 2, 40]), vec![2, 9]);
+        assert_eq!(shown_selection(&set(&[2, 5]), &[]), Vec::<usize>::new());
     }
 }
