@@ -213,6 +213,22 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     // Measured: tau 0.92, the three trimmed (round 0's own probabilities: tau 1.0, none).
     assert!(run.config.tau < 1.0, "tau {}", run.config.tau);
     assert_eq!(s.settings.config.tau, run.config.tau, "the slider follows");
+    // The tau hint beside the slider reads the run's own (out-of-fold) noise: it suggests the
+    // tau the run chose (it read round 0's in-sample probabilities: tau 1.00, beside a note
+    // saying 0.92).
+    let noise = s.chosen_noise.expect("the run's noise reading");
+    assert_eq!(
+        itlm_inspector::itlm::suggest::tau_leaving(noise).clamp(0.05, 1.0),
+        run.config.tau
+    );
+    let in_sample = s
+        .noise_estimate
+        .map(itlm_inspector::itlm::suggest::tau_leaving);
+    assert_ne!(
+        in_sample,
+        Some(run.config.tau),
+        "the two readings differ here"
+    );
     assert_eq!(trimmed, ["blue/00.png", "green/00.png", "red/00.png"]);
     assert!(std::sync::Arc::ptr_eq(
         &s.similar.as_ref().unwrap().similar,

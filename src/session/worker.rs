@@ -69,6 +69,8 @@ pub enum WorkerEvent {
     /// round 0's record: every cut of the run keeps this share.
     TauChosen {
         tau: f64,
+        /// The noise rate it read (out-of-fold for a head on embeddings).
+        noise: f64,
     },
     Paused,
     Resumed,
@@ -490,7 +492,10 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
         match e {
             Event::TauChosen { noise, tau } => {
                 config.tau = *tau;
-                send.must(WorkerEvent::TauChosen { tau: *tau });
+                send.must(WorkerEvent::TauChosen {
+                    tau: *tau,
+                    noise: *noise,
+                });
                 send.must(WorkerEvent::Note(super::tau_chosen_line(*noise, *tau)));
             }
             Event::CoteachChosen {

@@ -197,7 +197,13 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
 fn suggestion_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     let state = v.state;
     let mixture = state.record().and_then(|r| r.metrics.suggestion);
-    let confident = state.noise_estimate.map(crate::itlm::suggest::tau_leaving);
+    // The run's own reading where it chose its tau from the data (for a head on embeddings
+    // out-of-fold: round 0's in-sample probabilities fit the wrong labels too and contradict
+    // none), else round 0's.
+    let confident = state
+        .chosen_noise
+        .or(state.noise_estimate)
+        .map(crate::itlm::suggest::tau_leaving);
     let Some(s) = suggest(
         mixture.map(|m| (m.tau, m.bad_mean - m.clean_mean)),
         confident,

@@ -62,6 +62,10 @@ pub struct AppState {
     pub decide: DecisionState,
     /// The label-noise rate round 0's model implies (confident joint), for the suggested tau.
     pub noise_estimate: Option<f64>,
+    /// The noise rate the shown run chose its tau from (tau from the data; out-of-fold for a
+    /// head on embeddings, whose round-0 model fits the wrong labels too): the tau hint
+    /// follows it where there is one. None for a run read from a file.
+    pub chosen_noise: Option<f64>,
     /// Round 0's label-noise matrix ([`crate::itlm::transition::estimate`]), for the
     /// forward-correction hint.
     pub flips: Option<Vec<f32>>,
@@ -101,6 +105,7 @@ impl AppState {
             autosave: Autosave::default(),
             decide: DecisionState::default(),
             noise_estimate: None,
+            chosen_noise: None,
             flips: None,
             embeddings: None,
             similar: None,

@@ -109,6 +109,7 @@ impl Run {
 impl AppState {
     /// Drop the shown run (stopping its worker); what it trained is saved first.
     pub(super) fn stop_and_forget_run(&mut self) {
+        self.chosen_noise = None;
         self.flush_autosave();
         if let Some(f) = self.autosave.file.take().filter(|f| f.exists()) {
             self.info(format!(
@@ -310,7 +311,10 @@ impl AppState {
                 crate::itlm::Forward::Auto => history.iter().any(|r| !r.transition.is_empty()),
                 crate::itlm::Forward::Off => false,
             };
+        // A continued run keeps the tau its round 0 chose, and the noise it read.
+        let chosen_noise = self.chosen_noise.filter(|_| !history.is_empty());
         self.stop_and_forget_run();
+        self.chosen_noise = chosen_noise;
         match Worker::spawn(job, move || repaint()) {
             Ok(w) => {
                 self.run = Some(Run {
@@ -420,7 +424,8 @@ impl AppState {
                     self.selected_round = None;
                     self.autosave.dirty = true;
                 }
-                WorkerEvent::TauChosen { tau } => {
+                WorkerEvent::TauChosen { tau, noise } => {
+                    self.chosen_noise = Some(noise);
                     // The slider follows the tau the run chose (its cuts are the run's); the
                     // next run reads its own round 0 again while "from the data" is on.
                     self.settings.config.tau = tau.clamp(crate::ui::TAU_MIN, 1.0);
