@@ -155,6 +155,10 @@ pub struct ConfidentJoint {
     pub stray: usize,
 }
 
+/// Below this many samples (and a third of the largest class) a class has no confident
+/// threshold ([`ConfidentJoint::count`]).
+pub const TINY_CLASS: usize = 5;
+
 impl ConfidentJoint {
     /// The joint of `probs` (row-major, one row of `classes` per sample of `labels`) over the
     /// samples `idx` (walked twice: the thresholds, then the counts).
@@ -172,9 +176,15 @@ impl ConfidentJoint {
                 count[g] += 1;
             }
         }
+        // A class of a few samples well under the others has no threshold: the mean of one or
+        // two probabilities of a class the model barely learned is low, and every sample that
+        // gives that class a little probability would count as confidently of it (one photo
+        // of a class of its own read 35.6% of 46 photos as mislabelled, against 6.7%).
+        let largest = count.iter().copied().max().unwrap_or(0);
         let threshold: Vec<f64> = (0..k)
             .map(|j| match count[j] {
                 0 => f64::INFINITY,
+                c if c < TINY_CLASS && c * 3 <= largest => f64::INFINITY,
                 c => sum[j] / c as f64,
             })
             .collect();
@@ -250,6 +260,35 @@ pub fn confident_noise_rate(labels: &[u32], probs: &[f32], classes: usize) -> Op
 mod tests {
     use super::*;
     use crate::rng::Rng;
+
+    /// A class of one sample the model barely learned does not read the others as its own:
+    /// 30 samples of 2 classes, right but half of them less sure (0.6 of their label against
+    /// the class's mean of 0.7), giving the third class (one sample, p 0.1 of its own label)
+    /// 0.15: without the rule the less sure half counted as confidently of class 3.
+    #[test]
+    fn a_tiny_class_does_not_claim_the_others() {
+        let mut labels: Vec<u32> = (0..30).map(|i| i % 2).collect();
+        labels.push(2);
+        let mut probs: Vec<f32> = (0..30u32)
+            .flat_map(|i| {
+                let own = if i % 4 < 2 { 0.8 } else { 0.6 };
+                [0u32, 1, 2].map(|j| match j {
+                    2 => 0.15,
+                    j if j == i % 2 => own,
+                    _ => 0.85 - own,
+                })
+            })
+            .collect();
+        probs.extend([0.5, 0.4, 0.1]);
+        let idx: Vec<usize> = (0..31).collect();
+        let (noise, tau) = tau_from_noise(&labels, &probs, 3, &idx).unwrap();
+        // Without the rule class 2's threshold is 0.1: the 14 less sure would count as it.
+        assert!(noise < 0.05, "noise {noise}");
+        assert_eq!(tau, 1.0);
+        // Without the tiny sample: the same reading.
+        let j = ConfidentJoint::count(&labels[..30], &probs[..90], 3, 0..30);
+        assert_eq!(j.noise_rate(30), Some(0.0));
+    }
 
     /// Tau from the data: the share of labels the model does not confidently contradict,
     /// over the samples given; none without probabilities; never under 0.05.
