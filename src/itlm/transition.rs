@@ -689,7 +689,14 @@ mod tests {
         let idx: Vec<usize> = (0..6).collect();
         // Class 0 has no labelled sample: its threshold is infinite, nobody is confidently 0.
         assert!(estimate(&labels, &probs, k, &idx).is_none());
-        let labels = [0u32, 1, 1, 1, 1, 1];
+        // Class 0: 5 labelled 0 and 8 labelled 1 look like it (2 more look like class 1). (A
+        // class of fewer than 5 samples, well under the others, has no threshold at all:
+        // suggest::TINY_CLASS.)
+        let labels: Vec<u32> = (0..15).map(|i| u32::from(i >= 5)).collect();
+        let probs: Vec<f32> = (0..15)
+            .flat_map(|i| if i < 13 { [0.9f32, 0.1] } else { [0.1, 0.9] })
+            .collect();
+        let idx: Vec<usize> = (0..15).collect();
         let t = estimate(&labels, &probs, k, &idx).expect("estimable");
         assert!(t[0] >= t[1] - 1e-6, "{t:?}");
         assert!((t[0] + t[1] - 1.0).abs() < 1e-5 && (t[2] + t[3] - 1.0).abs() < 1e-5);
