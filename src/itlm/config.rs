@@ -563,15 +563,19 @@ impl Config {
     /// matrix), never before its newest round.
     pub fn planned_last_round(&self, history: &[std::sync::Arc<super::RoundRecord>]) -> usize {
         let newest = history.last().map_or(0, |r| r.round);
-        let forwards = self.forward() == Forward::On
-            || (self.forward() == Forward::Auto
-                && history.iter().any(|r| !r.transition.is_empty()));
-        let last = if forwards {
+        let last = if self.forwards_after(history) {
             self.forward_schedule(0).last_round()
         } else {
             self.last_round()
         };
         last.max(newest)
+    }
+
+    /// Whether the rounds after `history` forward-correct: `on`, or `auto` once a round of
+    /// `history` trained through a matrix.
+    pub fn forwards_after(&self, history: &[std::sync::Arc<super::RoundRecord>]) -> bool {
+        self.forward() == Forward::On
+            || (self.forward() == Forward::Auto && history.iter().any(|r| !r.transition.is_empty()))
     }
 
     /// On a [`Config::forward_schedule`] started at round `first`: the epochs the final round

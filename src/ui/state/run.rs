@@ -305,12 +305,7 @@ impl AppState {
             .then(|| crate::presets::backdoor_size_warning(data.train.len()))
             .flatten();
         // The rounds to come forward-correct: every sample not excluded trains, tau only flags.
-        let forwards = config.coteach.is_none()
-            && match config.forward() {
-                crate::itlm::Forward::On => true,
-                crate::itlm::Forward::Auto => history.iter().any(|r| !r.transition.is_empty()),
-                crate::itlm::Forward::Off => false,
-            };
+        let forwards = config.coteach.is_none() && config.forwards_after(&history);
         // A continued run keeps the tau its round 0 chose, and the noise it read.
         let chosen_noise = self.chosen_noise.filter(|_| !history.is_empty());
         self.stop_and_forget_run();
