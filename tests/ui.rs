@@ -841,6 +841,51 @@ fn a_saved_run_reopens_with_its_rounds_verdict_and_thumbnails() {
     assert_eq!(run.history[1].loss, saved.rounds[1].loss);
 }
 
+/// A run that chose its tau from the data reopens as it was shown live: "from the data" stays
+/// ticked and the tau hint reads the run's own estimate (1 - its tau). A run shown at a tau the
+/// user set reopens with the box unticked.
+#[test]
+fn a_reopened_run_whose_tau_came_from_the_data_keeps_the_box_ticked() {
+    use itlm_inspector::export::RunFile;
+    let (_data, out, file) = saved_run(&[]);
+    let mut run = RunFile::read(&file).unwrap();
+    // What `run` writes when its tau came from the data: the flag, and the chosen tau (0.8
+    // here) in the config, the tau its cuts and verdict keep.
+    run.config.tau_from_data = true;
+    let mut h = open_edited(out.path(), "from-data.itlm", &run);
+    // (`harness` puts its tiny settings in after the first frame, which may have shown the
+    // run already: open it again.)
+    reopen(&mut h, &out.path().join("from-data.itlm"));
+    let st = &h.state().state;
+    assert_eq!(st.tau(), 0.8);
+    assert!(st.settings.config.tau_from_data, "the box is ticked");
+    assert!((st.chosen_noise.unwrap() - 0.2).abs() < 1e-9);
+    h.get_by_label("from the data");
+    h.get_by_label_contains("suggested tau");
+
+    // Shown at another tau (a verdict the user chose): tau is the user's.
+    let mut v = run.verdict().unwrap();
+    v.tau = 0.6;
+    run.verdict = Some(v);
+    h = open_edited(out.path(), "user-tau.itlm", &run);
+    reopen(&mut h, &out.path().join("user-tau.itlm"));
+    let st = &h.state().state;
+    assert_eq!(st.tau(), 0.6);
+    assert!(!st.settings.config.tau_from_data);
+    assert_eq!(st.chosen_noise, None);
+}
+
+/// Open the run `file` in `h` again, and wait until it shows.
+fn reopen(h: &mut Harness<'static, App>, file: &Path) {
+    h.state_mut().state.data = None;
+    h.state_mut().open(file);
+    step_until(h, 60, "the run to reopen", |a| {
+        a.state.loading.is_none()
+            && a.state.record().is_some()
+            && a.state.data.as_ref().is_some_and(|d| d.reopened.is_some())
+    });
+}
+
 #[test]
 fn a_saved_run_without_its_dataset_lists_ids_and_says_why() {
     let (data, _out, file) = saved_run(&[]);

@@ -236,6 +236,14 @@ impl AppState {
         if let Some(v) = &verdict {
             self.set_tau(v.tau);
         }
+        // A run that chose its tau from the data, shown at that tau, still did: the checkbox
+        // stays ticked and the hint reads the run's own noise estimate (1 - its tau), as when
+        // the run was live.
+        let chose = run.config.tau_from_data
+            && verdict
+                .as_ref()
+                .is_none_or(|v| (v.tau - run.config.tau).abs() < 1e-9);
+        self.settings.config.tau_from_data = chose;
         let selected = verdict
             .as_ref()
             .and_then(|v| run.rounds.iter().position(|x| x.round == v.round))
@@ -248,6 +256,7 @@ impl AppState {
             LiveStatus::from(&run.status),
             run.elapsed_secs,
         ));
+        self.chosen_noise = chose.then(|| 1.0 - run.config.tau);
         self.selected_round = selected;
         self.follow_latest = false;
         self.autostart = false;
