@@ -678,6 +678,49 @@ fn run_round0_view(
     (h, trains)
 }
 
+/// `Forward::Auto` on a generative learner (the VAE): there are no labels to correct, so
+/// nothing is decided and no decision is announced (`reproduce spurious` printed "forward
+/// correction (auto): off - round 0's model gives no label-noise estimate"); rounds train on
+/// the cut.
+#[test]
+fn auto_forward_correction_says_nothing_for_a_generative_learner() {
+    let data = dataset(40, 1);
+    let losses: Vec<f32> = (0..40).map(|i| i as f32).collect();
+    let (mut l, calls) = FakeLearner::new(losses);
+    l.generative = true;
+    let mut h = Vec::new();
+    let mut decided = 0;
+    itlm::run(
+        &mut l,
+        itlm::Inputs::new(&data),
+        &Config {
+            transition: Forward::Auto,
+            ..cfg(0.75, 2)
+        },
+        Start::Fresh,
+        &mut h,
+        &mut |e: &Event| {
+            if matches!(
+                e,
+                Event::ForwardDecided { .. } | Event::CoteachChosen { .. }
+            ) {
+                decided += 1;
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(decided, 0);
+    let trains: Vec<usize> = calls
+        .lock()
+        .unwrap()
+        .trains
+        .iter()
+        .map(|t| t.0.len())
+        .collect();
+    assert_eq!(trains, [40, 30, 30]);
+}
+
 /// `Forward::Auto`: round 0's class probabilities decide. One-sided flips (each class's
 /// flipped samples look like one other class, as a systematic flip leaves) turn forward
 /// correction on for every later round; flips spread over the other classes (random noise)

@@ -176,6 +176,15 @@ pub fn resolve(rows: &[TruthRow], data: &Dataset) -> Resolved {
                     .ok()
                     .filter(|&c| c < data.num_classes())
             });
+        // A bad kind whose true class the set does not have (a spurious image's origin):
+        // bad, with no true label among the set's classes.
+        let outside = row.kind.as_deref().filter(|k| *k != "clean");
+        if let (None, Some(kind)) = (label, outside) {
+            seen[i] = true;
+            r.info.bad[i] = true;
+            r.info.kind[i] = kind.to_string();
+            continue;
+        }
         let Some(label) = label else {
             r.unknown_labels += 1;
             let known = r.unknown_label_examples.contains(&row.true_label);

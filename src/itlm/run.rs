@@ -196,6 +196,12 @@ pub fn run<L: Learner + ?Sized>(
             (Forward::Off, ..) => false,
             (Forward::On, ..) => true,
             (Forward::Auto, Some(on), _) => on,
+            // Nothing to decide for a learner without labels to correct (the VAE): no
+            // decision is reported.
+            (Forward::Auto, None, Some(_)) if !learner.is_classifier() => {
+                auto_forward = Some(false);
+                false
+            }
             // Round 0's model decides, once, for this round and every later one.
             (Forward::Auto, None, Some(r0)) => {
                 let shape = transition::round0_shape(

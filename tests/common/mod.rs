@@ -75,6 +75,8 @@ pub struct FakeLearner {
     /// Whether [`Learner::fork`] gives a second model (a copy sharing the calls; default:
     /// none, so that co-teaching is refused and auto never turns to it).
     pub forks: bool,
+    /// A generative learner ([`Learner::is_classifier`] false, as the VAE; default: false).
+    pub generative: bool,
 }
 
 impl FakeLearner {
@@ -98,6 +100,7 @@ impl FakeLearner {
                 transition_applies: true,
                 cheap: false,
                 forks: false,
+                generative: false,
             },
             calls,
         )
@@ -107,6 +110,10 @@ impl FakeLearner {
 impl Learner for FakeLearner {
     fn describe(&self) -> String {
         "fake".into()
+    }
+
+    fn is_classifier(&self) -> bool {
+        !self.generative
     }
 
     fn cheap_to_retrain(&self) -> bool {

@@ -86,7 +86,8 @@ pub struct Corrupted {
     /// The samples with their given (possibly wrong) labels and (possibly stamped) pixels.
     pub data: Dataset,
     /// The true class of each sample, an index into `data.classes`. For spurious samples it is
-    /// the class they were put in (the set has no class for them; their kind marks them bad).
+    /// the class they were put in (the set has no class for them; their kind marks them bad,
+    /// and truth.csv names their origin).
     pub true_labels: Vec<u32>,
     pub kinds: Vec<SampleKind>,
     /// Name of the class each sample was drawn from (a spurious sample's real class).
@@ -379,13 +380,19 @@ impl Corrupted {
             .collect()
     }
 
-    /// truth.csv rows for the files at `paths`, sorted by path.
+    /// truth.csv rows for the files at `paths`, sorted by path. A spurious image's true label
+    /// is the class it was drawn from (its origin, a class the set does not have), not the
+    /// class it was put in.
     pub fn truth_rows(&self, paths: &[String]) -> Vec<TruthRow> {
         let folders = folder_names(&self.data.classes);
         let mut rows: Vec<TruthRow> = (0..self.len())
             .map(|i| TruthRow {
                 path: paths[i].clone(),
-                true_label: folders[self.true_labels[i] as usize].clone(),
+                true_label: if self.kinds[i] == SampleKind::Spurious {
+                    self.origins[i].clone()
+                } else {
+                    folders[self.true_labels[i] as usize].clone()
+                },
                 kind: Some(self.kinds[i].as_str().to_string()),
             })
             .collect();

@@ -130,6 +130,32 @@ fn spurious_share() {
             assert_eq!(c.origins[i], "c0");
         }
     }
+    // truth.csv names a spurious image's real class (not c0, the class it was put in), and
+    // reads back as bad with no true label among the set's one class.
+    let (view, rows) = c.as_written(5).unwrap();
+    let origin = |p: &str| {
+        rows.iter()
+            .find(|r| r.path == p)
+            .unwrap()
+            .true_label
+            .clone()
+    };
+    let r = truth::resolve(&rows, &view);
+    assert_eq!(r.missing + r.unknown_paths + r.unknown_labels, 0);
+    for (i, id) in view.ids().iter().enumerate() {
+        let row = rows.iter().find(|r| &r.path == id).unwrap();
+        if row.kind.as_deref() == Some("spurious") {
+            assert_ne!(origin(id), "c0");
+            assert!(r.info.bad[i]);
+            assert_eq!(r.info.true_label[i], None);
+            assert_eq!(r.info.kind[i], "spurious");
+        } else {
+            assert_eq!(origin(id), "c0");
+            assert!(!r.info.bad[i]);
+            assert_eq!(r.info.true_label[i], Some(0));
+        }
+    }
+    assert_eq!(r.info.bad.iter().filter(|&&b| b).count(), 10);
     assert!(Corrupted::spurious(&d, 0, &d, &others[..5], 0.25, 3).is_err());
     assert!(Corrupted::spurious(&d, 0, &d, &others, 1.0, 3).is_err());
 }
