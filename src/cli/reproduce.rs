@@ -821,6 +821,12 @@ mod tests {
             session::round_line(&r, LineStyle::Compact),
             "    round 2: trained on 90 test 80.00% test-2 5.00% trim P 0.500 R 0.250 (2s)"
         );
+        // A relabel that ran says what it did, none included.
+        assert!(!session::round_line(&r, LineStyle::Full).contains("relabelled"));
+        r.relabelled = vec![None; 3];
+        assert!(session::round_line(&r, LineStyle::Full).contains("  relabelled 0 (no trimmed"));
+        r.relabelled[1] = Some(0);
+        assert!(session::round_line(&r, LineStyle::Full).ends_with("  relabelled 1"));
     }
 
     #[test]

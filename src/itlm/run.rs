@@ -606,18 +606,57 @@ pub fn run<L: Learner + ?Sized>(
                     kept: &r.kept,
                 }
             }
+            // A learner cheap to retrain (a head on embeddings) fits the samples it trains
+            // on, the wrong labels too: round 0's own probabilities agree with every given
+            // label (its vote vetoed every relabel), and a model's confidence on its kept
+            // samples (the bar a trimmed one must reach) is ~1.0, which no sample it did not
+            // train on reaches. Its votes are out-of-fold instead, as cleanlab's are: round
+            // 0's over every sample, this round's over its training set (four fresh models
+            // each; the round before adds nothing new then and is left out).
+            let oof = learner.cheap_to_retrain() && config.reinit;
+            let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
+            let mut views: Vec<(Vec<f32>, Vec<u32>, &[bool])> = Vec::new();
+            let mut this_round_oof = false;
+            if oof {
+                if let Some(r0) = history.first() {
+                    let p = super::scoring::noise_probs(
+                        learner, data, &everyone, &r0.probs, r0.epochs, config, &mut tick,
+                    )?;
+                    let q = relabel::argmax_rows(&p, data.num_classes());
+                    views.push((p, q, &r0.kept));
+                }
+                let seed = Rng::derive(config.seed, 9100 + round as u64).next_u64();
+                if let Some(p) = super::scoring::out_of_fold_probs(
+                    learner, trained, &train_idx, epochs, seed, round, &mut tick,
+                )? {
+                    let q = relabel::argmax_rows(&p, data.num_classes());
+                    views.push((p, q, &kept));
+                    this_round_oof = true;
+                }
+            }
             let mut models: Vec<relabel::ModelView<'_>> = Vec::new();
-            if let Some(r0) = history.first() {
-                models.push(view(r0));
+            if views.is_empty() {
+                if let Some(r0) = history.first() {
+                    models.push(view(r0));
+                }
+                if let Some(prev) = history.last().filter(|r| r.round != 0) {
+                    models.push(view(prev));
+                }
+            } else {
+                models.extend(views.iter().map(|(p, q, k)| relabel::ModelView {
+                    probs: p,
+                    predicted: q,
+                    kept: k,
+                }));
             }
-            if let Some(prev) = history.last().filter(|r| r.round != 0) {
-                models.push(view(prev));
+            if !this_round_oof {
+                // This round's own model (where no out-of-fold view stands in for it).
+                models.push(relabel::ModelView {
+                    probs: &scores.probs,
+                    predicted: &scores.predicted,
+                    kept: &kept,
+                });
             }
-            models.push(relabel::ModelView {
-                probs: &scores.probs,
-                predicted: &scores.predicted,
-                kept: &kept,
-            });
             relabel::choose(&models, data.labels(), &kept, &excluded, data.num_classes())
         } else {
             Vec::new()

@@ -197,12 +197,34 @@ pub(super) fn noise_probs<L: Learner + ?Sized>(
     config: &Config,
     tick: &mut dyn FnMut(Tick) -> Result<()>,
 ) -> Result<Vec<f32>> {
-    const FOLDS: usize = 4;
-    if !learner.cheap_to_retrain() || !config.reinit || everyone.len() < 2 * FOLDS {
+    if !learner.cheap_to_retrain() || !config.reinit {
         return Ok(round0.to_vec());
     }
     let seed = Rng::derive(config.seed, 9000).next_u64();
-    let plans = fold_plans(data.len(), everyone, FOLDS, seed);
-    let (s, _) = averaged(learner, data, &plans, epochs, seed, 0, false, tick)?;
-    Ok(s.probs)
+    Ok(
+        out_of_fold_probs(learner, data, everyone, epochs, seed, 0, tick)?
+            .unwrap_or_else(|| round0.to_vec()),
+    )
+}
+
+/// Out-of-fold class probabilities over `train` (cleanlab's way): four fresh models of
+/// `epochs`, each training on three quarters of `train` and scoring the quarter it left out;
+/// the samples outside `train` get the four models' mean. None for fewer than 8 samples.
+/// Leaves the learner holding the last fold's model.
+pub(super) fn out_of_fold_probs<L: Learner + ?Sized>(
+    learner: &mut L,
+    data: &Dataset,
+    train: &[usize],
+    epochs: f64,
+    seed: u64,
+    round: usize,
+    tick: &mut dyn FnMut(Tick) -> Result<()>,
+) -> Result<Option<Vec<f32>>> {
+    const FOLDS: usize = 4;
+    if train.len() < 2 * FOLDS {
+        return Ok(None);
+    }
+    let plans = fold_plans(data.len(), train, FOLDS, seed);
+    let (s, _) = averaged(learner, data, &plans, epochs, seed, round, false, tick)?;
+    Ok(Some(s.probs))
 }

@@ -455,6 +455,9 @@ pub fn round_line(r: &RoundRecord, style: LineStyle) -> String {
                 if let Some(q) = m.relabel {
                     s.push_str(&format!(" (precision {:.3})", q.precision));
                 }
+            } else if !r.relabelled.is_empty() {
+                // The relabel ran and chose none: said, not left out.
+                s.push_str("  relabelled 0 (no trimmed sample's predicted class was sure enough under every model)");
             }
             if r.clusters.is_some() {
                 s.push_str(&format!(

@@ -256,7 +256,7 @@ impl AppState {
             LiveStatus::from(&run.status),
             run.elapsed_secs,
         ));
-        self.chosen_noise = chose.then(|| 1.0 - run.config.tau);
+        self.chosen_noise = chose.then_some(1.0 - run.config.tau);
         self.selected_round = selected;
         self.follow_latest = false;
         self.autostart = false;
