@@ -160,14 +160,8 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     }
     // The evaluation sets' unreadable files too: a test split that lost images scores less.
     for (what, d) in [("test set", &p.test), ("test-2 set", &p.test2)] {
-        // (Its empty class folders are expected: a test-2 folder holds one class.)
         let Some(d) = d else { continue };
-        let files: Vec<crate::data::Skipped> = d
-            .skipped
-            .iter()
-            .filter(|s| !s.is_empty_class_folder())
-            .cloned()
-            .collect();
+        let files: Vec<crate::data::Skipped> = d.eval_skipped().cloned().collect();
         if let Some(lines) = super::skipped_lines(&files, 10, &rest(d)) {
             eprintln!("{what}: {lines}");
         }

@@ -230,6 +230,12 @@ impl Dataset {
         &self.originals
     }
 
+    /// The files worth naming when this set is an evaluation set: its skipped files but its
+    /// empty class folders, which are expected there (a test-2 folder holds one class).
+    pub fn eval_skipped(&self) -> impl Iterator<Item = &Skipped> {
+        self.skipped.iter().filter(|s| !s.is_empty_class_folder())
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }

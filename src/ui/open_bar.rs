@@ -200,11 +200,16 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
     }
     // Every set's unreadable files, each under its set's name (a test set that lost images
     // scores less), and the notes.
-    // (An evaluation set's empty class folders are expected: a test-2 folder holds one class.)
     let sets: Vec<(&str, Vec<&crate::data::Skipped>)> = [
-        ("", t.skipped.iter().collect()),
-        ("test set: ", eval_skipped(&d.test)),
-        ("test-2: ", eval_skipped(&d.test2)),
+        ("", t.skipped.iter().collect::<Vec<_>>()),
+        (
+            "test set: ",
+            d.test.iter().flat_map(|x| x.eval_skipped()).collect(),
+        ),
+        (
+            "test-2: ",
+            d.test2.iter().flat_map(|x| x.eval_skipped()).collect(),
+        ),
     ]
     .into_iter()
     .filter(|(_, s)| !s.is_empty())
@@ -236,15 +241,6 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
                     });
             });
     }
-}
-
-/// An evaluation set's unreadable files: its empty class folders are expected (a test-2
-/// folder holds one class), so they are left out.
-fn eval_skipped(x: &Option<std::sync::Arc<crate::data::Dataset>>) -> Vec<&crate::data::Skipped> {
-    x.iter()
-        .flat_map(|x| &x.skipped)
-        .filter(|s| !s.is_empty_class_folder())
-        .collect()
 }
 
 /// The test set, test-2 and truth paths, folded unless some are set.
