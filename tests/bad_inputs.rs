@@ -9,6 +9,9 @@
 //! layout, deterministic pseudo-random values, written as .safetensors at test time), or a fake
 //! [`Backbone`] for the cache: no download is needed.
 
+mod common;
+
+use common::cli::{s, stderr, BIN};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,8 +25,6 @@ use itlm_inspector::learner::backbone::{
 };
 use itlm_inspector::learner::FeatureMatrix;
 use itlm_inspector::session::embed_cache::EmbedCache;
-
-const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -70,10 +71,6 @@ fn save(path: &Path, t: &HashMap<String, Tensor>) -> PathBuf {
     path.to_path_buf()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// The binary with `args`, its cache in `cache`.
 fn run(args: &[&str], cache: &Path) -> Output {
     Command::new(BIN)
@@ -100,10 +97,6 @@ fn run_on(data: &Path, out: &Path, cache: &Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     run(&args, cache)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The run failed with a message containing every one of `want`, without a panic.

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::cli::{image_of, run, s, stderr, succeeds, BIN};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,13 +14,11 @@ use std::time::SystemTime;
 
 use clap::Parser;
 use common::{dataset, FakeLearner};
-use image::{GrayImage, Luma};
 use itlm_inspector::cli::{self, Cli};
 use itlm_inspector::export::{self, RunFile};
 use itlm_inspector::session::{self, DataRequest, EvalInputs, Prepared};
 use itlm_inspector::Error;
 
-const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
 const OUTPUTS: [&str; 4] = [
     export::RUN_FILE,
     export::SAMPLES_CSV,
@@ -41,18 +40,6 @@ const FAST: [&str; 11] = [
     "1",
     "-q",
 ];
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// `run DATA --out OUT` with the fast settings, `extra` arguments replacing those of the same
 /// name (clap refuses a flag given twice).
@@ -90,10 +77,6 @@ fn run_in(cwd: &Path, data: &str, out: &str) -> Output {
         .unwrap()
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// Assert a clean failure: exit code 1, the message on stderr, no panic or backtrace.
 fn fails_with(o: &Output, want: &str) -> String {
     let e = stderr(o);
@@ -103,22 +86,6 @@ fn fails_with(o: &Output, want: &str) -> String {
         assert!(!e.contains(bad), "{bad} in:\n{e}");
     }
     e
-}
-
-fn succeeds(o: &Output) -> String {
-    let e = stderr(o);
-    assert!(o.status.success(), "failed; stderr:\n{e}");
-    e
-}
-
-/// An 8x8 gray image of class `c`: a bright column band whose position is the class, plus
-/// per-sample noise.
-fn image_of(c: usize, seed: usize) -> GrayImage {
-    GrayImage::from_fn(8, 8, |x, y| {
-        let band = (x as usize / 3) == c;
-        let noise = ((x as usize * 31 + y as usize * 17 + seed * 13) % 40) as u8;
-        Luma([if band { 200 + noise / 2 } else { noise }])
-    })
 }
 
 /// `root/<class>/<i>.png` for each class, `per_class` images each, and a truth.csv that marks

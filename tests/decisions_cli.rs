@@ -4,14 +4,13 @@
 //! does the same for a saved run; a decisions file with problems is reported, one of another
 //! dataset refused, and nothing is ever written into the dataset folder.
 
+mod common;
+
+use common::cli::{image_of, run, s, stderr, succeeds};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::SystemTime;
 
-use image::{GrayImage, Luma};
-
-const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
 const FAST: [&str; 11] = [
     "--model",
     "mlp",
@@ -25,37 +24,6 @@ const FAST: [&str; 11] = [
     "0.8",
     "-q",
 ];
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn succeeds(o: &Output) -> String {
-    let e = stderr(o);
-    assert!(o.status.success(), "failed; stderr:\n{e}");
-    e
-}
-
-/// An 8x8 gray image of class `c`: a bright column band whose position is the class.
-fn image_of(c: usize, seed: usize) -> GrayImage {
-    GrayImage::from_fn(8, 8, |x, y| {
-        let band = (x as usize / 3) == c;
-        let noise = ((x as usize * 31 + y as usize * 17 + seed * 13) % 40) as u8;
-        Luma([if band { 200 + noise / 2 } else { noise }])
-    })
-}
 
 /// `root/<class>/<i>.png`, `per_class` each; the first image of each class shows the next class.
 fn image_folder(root: &Path, classes: &[&str], per_class: usize) {

@@ -5,6 +5,9 @@
 
 #![cfg(unix)]
 
+mod common;
+
+use common::cli::{s, BIN};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,12 +16,6 @@ use std::time::{Duration, Instant};
 
 use image::{GrayImage, Luma};
 use itlm_inspector::export::{self, manifest, Output as Out, RunFile, SetCheck};
-
-const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn image_folder(root: &Path, classes: usize, per_class: usize) {
     for c in 0..classes {

@@ -3,17 +3,17 @@
 //! errors that name the file, `run` / reopen / clean copy through the binary, nothing written
 //! into the dataset's folder, and this tool's own exported labels.csv loading back.
 
+mod common;
+
+use common::cli::{image_of, run, s, succeeds};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::SystemTime;
 
-use image::{GrayImage, Luma};
 use itlm_inspector::data::{self, LoadOptions, Source};
 use itlm_inspector::session::reopen;
 use itlm_inspector::session::EvalInputs;
 
-const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
 const FAST: [&str; 9] = [
     "--model",
     "mlp",
@@ -25,33 +25,6 @@ const FAST: [&str; 9] = [
     "1",
     "-q",
 ];
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn succeeds(o: &Output) -> String {
-    let e = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "failed; stderr:\n{e}");
-    e
-}
-
-/// An 8x8 gray image of class `c`: a bright column band whose position is the class.
-fn image_of(c: usize, seed: usize) -> GrayImage {
-    GrayImage::from_fn(8, 8, |x, y| {
-        let band = (x as usize / 3) == c;
-        let noise = ((x as usize * 31 + y as usize * 17 + seed * 13) % 40) as u8;
-        Luma([if band { 200 + noise / 2 } else { noise }])
-    })
-}
 
 const CLASSES: [&str; 3] = ["a", "b", "c"];
 

@@ -6,14 +6,15 @@
 
 #![cfg(unix)]
 
+mod common;
+
+use common::cli::{image_of, s, stderr, BIN};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use image::{GrayImage, Luma};
 use itlm_inspector::export::{self, Output as Out, RunFile, SetCheck};
 
-const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
 /// The MLP, one trimming round, one epoch each.
 const FAST: [&str; 9] = [
     "--model",
@@ -43,10 +44,6 @@ fn run(cwd: &Path, data: &str, out: &str, extra: &[&str]) -> Output {
     bin(cwd, &a)
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn ok(o: &Output) -> String {
     let e = stderr(o);
     assert!(o.status.success(), "failed; stderr:\n{e}");
@@ -59,18 +56,6 @@ fn fails(o: &Output, want: &str) -> String {
     assert!(e.contains(want), "expected {want:?} in:\n{e}");
     assert!(!e.contains("panicked"), "{e}");
     e
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn image_of(c: usize, seed: usize) -> GrayImage {
-    GrayImage::from_fn(8, 8, |x, y| {
-        let band = (x as usize / 3) == c;
-        let noise = ((x as usize * 31 + y as usize * 17 + seed * 13) % 40) as u8;
-        Luma([if band { 200 + noise / 2 } else { noise }])
-    })
 }
 
 /// `root/<class>/<i>.png`, `per_class` images of each class.

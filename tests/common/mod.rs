@@ -1,6 +1,8 @@
 //! Shared test helpers: a fake learner with known losses and small in-memory datasets.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::sync::{Arc, Mutex};
 
 use itlm_inspector::data::{Dataset, ImageShape, Source};
