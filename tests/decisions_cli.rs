@@ -76,12 +76,17 @@ fn lines(p: &Path) -> BTreeSet<String> {
 fn labels(p: &Path) -> BTreeMap<String, (String, String, String)> {
     let text = std::fs::read_to_string(p).unwrap();
     let mut it = text.lines();
-    assert_eq!(it.next(), Some("path,label,given,decision,score,flagged"));
+    assert_eq!(
+        it.next(),
+        Some("path,label,given,decision,score,flagged,by")
+    );
     it.map(|l| {
         let f: Vec<&str> = l.split(',').collect();
-        assert_eq!(f.len(), 6, "{l}");
+        assert_eq!(f.len(), 7, "{l}");
         assert!(f[4].parse::<f32>().is_ok(), "{l}");
         assert!(f[5] == "0" || f[5] == "1", "{l}");
+        // Who decided: the user where there is a decision (this run relabelled nothing).
+        assert_eq!(f[6], if f[3].is_empty() { "" } else { "user" }, "{l}");
         (f[0].into(), (f[1].into(), f[2].into(), f[3].into()))
     })
     .collect()

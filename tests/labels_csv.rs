@@ -181,6 +181,13 @@ fn bad_csvs_are_errors_that_name_the_file_and_the_problem() {
         e.contains("dup.csv") && e.contains("imgs/a_00.png on lines 2, 5"),
         "{e}"
     );
+    // The same with CRLF line ends (Python's csv module, Excel): the same lines (the csv
+    // crate's own count said 1, 4).
+    let crlf = tmp.path().join("dup-crlf.csv");
+    let text = std::fs::read_to_string(&csv).unwrap().replace('\n', "\r\n");
+    std::fs::write(&crlf, text).unwrap();
+    let e = load(&crlf).unwrap_err();
+    assert!(e.contains("imgs/a_00.png on lines 2, 5"), "{e}");
 
     let csv = tmp.path().join("gone.csv");
     let gone: Vec<(String, String)> = (0..3)

@@ -925,6 +925,15 @@ fn the_report_says_what_the_run_did_beside_what_was_configured() {
         cfg.contains("<th class=\"l\">forward correction (ran)</th><td class=\"l\">used (auto)")
     );
     assert!(cfg.contains("<th class=\"l\">itlm.select</th><td class=\"l\">global</td>"));
+    // A head on embeddings trained: the model row says so, not the unused `Cnn` setting.
+    let mut head = run.clone();
+    head.learner_description = "linear head on efficientnet-lite0 224px embeddings".into();
+    let h = render(&ReportInput::new(&head)).unwrap();
+    let cfg = &h[h.find("<section id=\"config\"").unwrap()..];
+    assert!(
+        cfg.contains("<th class=\"l\">learner.model</th><td class=\"l\">linear head on embeddings (see learner)</td>"),
+        "{cfg}"
+    );
     // A plain run: its rounds, nothing used.
     let (plain, _) = make_run(&root);
     let h = render(&ReportInput::new(&plain)).unwrap();
@@ -1045,4 +1054,130 @@ fn the_report_names_the_decided_samples() {
     );
     assert!(row.contains(">flagged</td>"), "{row}");
     assert!(h.contains("&hellip; and 20 more (labels.csv / decisions.csv has them all)."));
+}
+
+/// Samples the run relabelled itself (`--relabel` before the final round, the clustering
+/// cut's repairs), which the final model trained under their new class, are exported as
+/// relabelled unless the user decided otherwise: labels.csv gives their new class (by `run`,
+/// written even without a decisions file), clean.txt and the clean copy hold them (under that
+/// class), flagged.txt leaves them out, samples.csv names the class, FiftyOne tags them. They
+/// had been exported as plain flagged samples, their new class nowhere.
+#[test]
+fn the_runs_own_relabels_are_exported_as_relabels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (mut run, _) = make_run(&root);
+    let n = run.dataset.len();
+    let sh = shown(&run, None).unwrap();
+    let flagged: Vec<usize> = (0..n).filter(|&i| !sh.kept[i]).take(2).collect();
+    assert_eq!(flagged.len(), 2);
+    // The last early round relabelled two samples the verdict trims.
+    let to = |i: usize| (run.dataset.labels[i] + 1) % 3;
+    let (a, b) = (flagged[0], flagged[1]);
+    {
+        let r1 = std::sync::Arc::make_mut(&mut run.rounds[1]);
+        r1.relabelled = vec![None; n];
+        r1.relabelled[a] = Some(to(a));
+        r1.relabelled[b] = Some(to(b));
+    }
+    let (ida, idb) = (run.dataset.ids[a].clone(), run.dataset.ids[b].clone());
+    let class = |c: u32| run.dataset.classes[c as usize].clone();
+
+    let clean = export::clean_list(&run, None).unwrap();
+    assert!(clean.lines().any(|l| l == ida) && clean.lines().any(|l| l == idb));
+    let flagged_txt = export::flagged_list(&run, None).unwrap();
+    assert!(!flagged_txt.contains(&ida) && !flagged_txt.contains(&idb));
+
+    // labels.csv: the run's class, by run; a user's exclusion of one wins.
+    let rows = |text: &str| -> BTreeMap<String, Vec<String>> {
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(
+            r.headers().unwrap().iter().collect::<Vec<_>>(),
+            ["path", "label", "given", "decision", "score", "flagged", "by"]
+        );
+        r.records()
+            .map(|x| {
+                let x = x.unwrap();
+                (x[0].to_string(), x.iter().map(String::from).collect())
+            })
+            .collect()
+    };
+    let mut user = Decisions::new(n);
+    let t = rows(&export::labels_csv(&run, &user).unwrap());
+    assert_eq!(t[&ida][1], class(to(a)));
+    assert_eq!(
+        (
+            t[&ida][3].as_str(),
+            t[&ida][5].as_str(),
+            t[&ida][6].as_str()
+        ),
+        ("relabel", "0", "run")
+    );
+    user.set(&[a], Some(Decision::Exclude));
+    let t = rows(&export::labels_csv(&run, &user).unwrap());
+    assert_eq!(
+        (
+            t[&ida][1].as_str(),
+            t[&ida][3].as_str(),
+            t[&ida][6].as_str()
+        ),
+        ("", "exclude", "user")
+    );
+    assert_eq!(t[&idb][6], "run");
+    let undecided = (0..n).find(|&i| i != a && i != b).unwrap();
+    assert_eq!(t[&run.dataset.ids[undecided]][6], "");
+
+    // The clean copy places them under their new class.
+    let plan = export::clean_copy::placements(&run, None, false).unwrap();
+    for i in [a, b] {
+        let p = plan.iter().find(|p| p.index == i).expect("placed");
+        assert_eq!(p.class, to(i));
+    }
+
+    // samples.csv names the run's class.
+    let samples = export::samples_csv(&run).unwrap();
+    let mut r = csv::Reader::from_reader(samples.as_bytes());
+    let col = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "run_relabel")
+        .expect("column");
+    for x in r.records() {
+        let x = x.unwrap();
+        let want = if x[0] == ida {
+            class(to(a))
+        } else if x[0] == idb {
+            class(to(b))
+        } else {
+            String::new()
+        };
+        assert_eq!(x[col], want, "{}", &x[0]);
+    }
+
+    // FiftyOne: tagged relabelled, by the run.
+    let (labels, _) = export::ecosystem::fiftyone_labels(&run, None, None).unwrap();
+    let uuid = fiftyone_uuid(a, n, &ida);
+    let attrs = &labels["labels"][&uuid]["attributes"];
+    assert!(attrs["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "relabelled"));
+    assert_eq!(attrs["itlm_decided_by"], "run");
+    assert_eq!(attrs["itlm_relabel"], class(to(a)).as_str());
+
+    // The output set writes labels.csv without a decisions file.
+    let out = tmp.path().join("out");
+    let files = export::write_all(&out, &run, Overwrite::Refuse).unwrap();
+    assert!(files.iter().any(|f| f.ends_with("labels.csv")), "{files:?}");
+    // A run that relabelled none writes none.
+    let (plain, _) = make_run(&root);
+    let out2 = tmp.path().join("out2");
+    let files = export::write_all(&out2, &plain, Overwrite::Refuse).unwrap();
+    assert!(
+        !files.iter().any(|f| f.ends_with("labels.csv")),
+        "{files:?}"
+    );
 }

@@ -3180,6 +3180,12 @@ fn the_window_opens_a_labels_csv() {
     h.get_by_label("1 skipped file").click();
     h.run_steps(3);
     h.get_by_label_contains("x-broken.png: line 14: ");
+    // The export's default folder is named after the CSV without its extension (it was a
+    // folder called `labels.csv`).
+    h.state_mut().begin_export(ExportWhat::All);
+    let target = PathBuf::from(&h.state().export.target);
+    let last = target.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(last == "labels" || last == "labels-itlm", "{target:?}");
 }
 
 /// After forward-corrected rounds, "Retrain at this tau" trains the next round plainly on the

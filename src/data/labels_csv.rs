@@ -56,6 +56,18 @@ pub fn normalise_id(path: &str) -> String {
     s
 }
 
+/// The 1-based line a CSV record starts on, from its byte offset in `bytes`. With CRLF line
+/// ends (what Python's csv module and Excel write) the csv crate puts a record's start at the
+/// `\n` that ends the line before, and its own line count runs one short: the line ends at
+/// the offset are stepped over.
+pub(crate) fn record_line(bytes: &[u8], pos: Option<&csv::Position>) -> u64 {
+    let mut start = pos.map_or(0, |p| p.byte() as usize).min(bytes.len());
+    while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+        start += 1;
+    }
+    1 + bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64
+}
+
 /// The index of the first of `names` among `header` (case-insensitive, spaces trimmed).
 fn column(header: &csv::StringRecord, names: &[&str]) -> Option<usize> {
     let cols: Vec<String> = header
@@ -116,7 +128,7 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
     let mut lines: HashMap<String, Vec<u64>> = HashMap::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| Error::data(file, format!("not a readable CSV: {e}")))?;
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = record_line(&bytes, rec.position());
         if rec.iter().all(str::is_empty) {
             continue;
         }

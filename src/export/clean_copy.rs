@@ -50,6 +50,9 @@ pub fn placements(
             d.len()
         )));
     }
+    // The run's own relabels count as relabels (the final model trained them so).
+    let overlay = super::run_relabels::with_run_relabels(run, v.round, decisions);
+    let decisions = overlay.as_deref();
     Ok((0..d.len())
         .filter_map(|i| {
             let given = d.labels[i];

@@ -76,6 +76,8 @@ pub fn label_issues_csv(
     check_classifier(run, "the issues table")?;
     check_decisions(run, decisions)?;
     let sh = shown(run, round)?;
+    let overlay = super::run_relabels::with_run_relabels(run, sh.round(), decisions);
+    let decisions = overlay.as_deref();
     let d = &run.dataset;
     let r = &sh.record;
     let mut s = String::with_capacity(64 * d.len());
@@ -217,6 +219,10 @@ pub fn fiftyone_labels(
     check_classifier(run, "the FiftyOne export")?;
     check_decisions(run, decisions)?;
     let sh = shown(run, round)?;
+    // The run's own relabels are relabels too (tagged so, and marked the run's).
+    let user = decisions;
+    let overlay = super::run_relabels::with_run_relabels(run, sh.round(), decisions);
+    let decisions = overlay.as_deref();
     let d = &run.dataset;
     let r = &sh.record;
     let mut labels = serde_json::Map::new();
@@ -239,6 +245,11 @@ pub fn fiftyone_labels(
             attrs["itlm_decision"] = json!(dec.word());
             if let Decision::Relabel(c) = dec {
                 attrs["itlm_relabel"] = json!(d.class_name(c));
+                attrs["itlm_decided_by"] = json!(if user.and_then(|u| u.get(i)).is_some() {
+                    "user"
+                } else {
+                    "run"
+                });
             }
         }
         let mut target = json!({ "label": d.labels[i], "attributes": attrs });

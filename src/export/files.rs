@@ -76,8 +76,21 @@ fn write_set_locked(
     check_outside_datasets(dir, run.dataset.sources())?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     recover(dir)?;
+    // labels.csv with the user's decisions, or where the run relabelled samples itself.
+    let no_decisions;
+    let labels = match decisions {
+        Some(d) => Some(d),
+        None if run
+            .verdict()
+            .is_some_and(|v| super::run_relabels::run_relabels(run, v.round).is_some()) =>
+        {
+            no_decisions = crate::itlm::Decisions::new(run.dataset.len());
+            Some(&no_decisions)
+        }
+        None => None,
+    };
     let mut names: Vec<&str> = OUTPUT_FILES.to_vec();
-    if decisions.is_some() {
+    if labels.is_some() {
         names.push(LABELS_CSV);
     }
     if journal.is_some() {
@@ -97,7 +110,7 @@ fn write_set_locked(
         (CLEAN_TXT, Output::CleanTxt.bytes(run, decisions)?),
         (FLAGGED_TXT, Output::FlaggedTxt.bytes(run, decisions)?),
     ];
-    if let Some(d) = decisions {
+    if let Some(d) = labels {
         files.push((LABELS_CSV, super::tables::labels_csv(run, d)?.into_bytes()));
     }
     if let Some(j) = journal {

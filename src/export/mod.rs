@@ -17,6 +17,7 @@ pub mod paths;
 pub mod read;
 pub mod report;
 pub mod run_file;
+pub mod run_relabels;
 pub mod shown;
 pub mod tables;
 

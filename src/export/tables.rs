@@ -4,6 +4,7 @@
 //! (the image-property checks of a loaded set).
 
 use super::run_file::RunFile;
+use super::run_relabels::{run_relabels, with_run_relabels};
 use crate::data::quality::{ImageIssue, ImageIssues};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -121,6 +122,11 @@ pub fn samples_csv(run: &RunFile) -> Result<String> {
     if spectral {
         s.push_str(",spectral");
     }
+    // The class the run itself gave a sample (`--relabel`, the clustering cut's repairs).
+    let relabels = run_relabels(run, v.round);
+    if relabels.is_some() {
+        s.push_str(",run_relabel");
+    }
     if run.truth.is_some() {
         s.push_str(",true_label,kind,bad");
     }
@@ -155,6 +161,12 @@ pub fn samples_csv(run: &RunFile) -> Result<String> {
         ));
         if spectral {
             s.push_str(&format!(",{:.6}", r.spectral[i]));
+        }
+        if let Some(rl) = relabels {
+            s.push(',');
+            if let Some(q) = rl[i] {
+                s.push_str(&csv_field(d.class_name(q)));
+            }
         }
         if let Some(t) = &run.truth {
             let tl = t
@@ -221,6 +233,8 @@ pub fn clean_list(run: &RunFile, decisions: Option<&crate::itlm::Decisions>) -> 
         .verdict()
         .ok_or_else(|| Error::Other("no finished round to export".into()))?;
     check_decisions(run, decisions)?;
+    let overlay = with_run_relabels(run, v.round, decisions);
+    let decisions = overlay.as_deref();
     let mut s = String::new();
     for (i, id) in run.dataset.ids.iter().enumerate() {
         if trains(i, &v.kept, decisions) {
@@ -240,6 +254,8 @@ pub fn flagged_list(run: &RunFile, decisions: Option<&crate::itlm::Decisions>) -
         .verdict()
         .ok_or_else(|| Error::Other("no finished round to export".into()))?;
     check_decisions(run, decisions)?;
+    let overlay = with_run_relabels(run, v.round, decisions);
+    let decisions = overlay.as_deref();
     let r = run
         .rounds
         .iter()
@@ -283,12 +299,15 @@ pub fn flagged_list(run: &RunFile, decisions: Option<&crate::itlm::Decisions>) -
 }
 
 /// `labels.csv`, the corrected labels a training script reads next: one row per sample in
-/// dataset order, `path,label,given,decision,score,flagged`: `label` is the label to train
+/// dataset order, `path,label,given,decision,score,flagged,by`: `label` is the label to train
 /// with (the new one for a relabelled sample, empty for an excluded one), `given` the
 /// dataset's, `decision` exclude / keep / relabel or empty (none), `score` the verdict round's
 /// flag score, `flagged` 1 for a sample the verdict trims that has no decision (still flagged:
-/// the cleaned folder leaves it out; a script that trains on what the cut trusts skips it).
-pub fn labels_csv(run: &RunFile, decisions: &crate::itlm::Decisions) -> Result<String> {
+/// the cleaned folder leaves it out; a script that trains on what the cut trusts skips it),
+/// `by` who decided: `user`, `run` (a relabel the run made itself, `--relabel` or the
+/// clustering cut's repairs, that the user left undecided: the final model trained it so) or
+/// empty.
+pub fn labels_csv(run: &RunFile, user: &crate::itlm::Decisions) -> Result<String> {
     use crate::itlm::Decision;
     let v = run
         .verdict()
@@ -298,12 +317,19 @@ pub fn labels_csv(run: &RunFile, decisions: &crate::itlm::Decisions) -> Result<S
         .iter()
         .find(|r| r.round == v.round)
         .ok_or_else(|| Error::Other(format!("round {} is not in the run", v.round)))?;
-    check_decisions(run, Some(decisions))?;
+    check_decisions(run, Some(user))?;
+    let overlay = with_run_relabels(run, v.round, Some(user));
+    let decisions = overlay.as_deref().unwrap_or(user);
     let d = &run.dataset;
-    let mut s = String::from("path,label,given,decision,score,flagged\n");
+    let mut s = String::from("path,label,given,decision,score,flagged,by\n");
     for i in 0..d.len() {
         let given = d.class_name(d.labels[i]);
         let dec = decisions.get(i);
+        let by = match (dec, user.get(i)) {
+            (None, _) => "",
+            (Some(_), Some(_)) => "user",
+            (Some(_), None) => "run",
+        };
         let label = match dec {
             Some(Decision::Exclude) => "",
             Some(Decision::Relabel(c)) => d.class_name(c),
@@ -311,7 +337,7 @@ pub fn labels_csv(run: &RunFile, decisions: &crate::itlm::Decisions) -> Result<S
         };
         let flagged = dec.is_none() && !v.kept.get(i).copied().unwrap_or(true);
         s.push_str(&format!(
-            "{},{},{},{},{:.6},{}\n",
+            "{},{},{},{},{:.6},{},{by}\n",
             csv_field(&d.ids[i]),
             csv_field(label),
             csv_field(given),

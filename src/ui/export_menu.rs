@@ -36,10 +36,17 @@ impl ExportPanel {
     /// folder: this dataset's last export folder, a sibling of the last export folder named
     /// after it, `~/itlm-inspector/<name>`, or `<name>-itlm` beside the dataset.
     pub fn begin(&mut self, what: ExportWhat, state: &AppState) {
+        // (A set given as a labels CSV is named after its file: its folder here is named
+        // without the extension, or the default target were a folder called `labels.csv`.)
         let name = state
             .data
             .as_ref()
-            .map(|d| d.train.name.clone())
+            .map(|d| match &d.train.source {
+                crate::data::Source::LabelsCsv { .. } => Path::new(&d.train.name)
+                    .file_stem()
+                    .map_or(d.train.name.clone(), |s| s.to_string_lossy().into_owned()),
+                _ => d.train.name.clone(),
+            })
             .unwrap_or_else(|| "dataset".into());
         let current = state.data.as_ref().map(|d| d.path.clone());
         let s = &state.settings;
@@ -275,8 +282,9 @@ impl ExportPanel {
             ExportWhat::LabelsCsv => {
                 ui.label(
                     RichText::new(
-                        "path,label,given,decision,score,flagged per sample: label is the one to train \
-                         with (the new one when relabelled, empty when excluded).",
+                        "path,label,given,decision,score,flagged,by per sample: label is the one to train \
+                         with (the new one when relabelled, empty when excluded); by: user, or run \
+                         for a relabel the run made itself that you left undecided.",
                     )
                     .small(),
                 );

@@ -69,6 +69,11 @@ pub(super) fn config_section(h: &mut String, run: &RunFile, ran: &Ran) {
             "itlm.schedule" => c.schedule.to_string(),
             "itlm.aggregate" => c.aggregate.to_string(),
             "itlm.transition" => c.transition.to_string(),
+            // A head on embeddings trained, not the model from scratch the setting names.
+            "learner.model" => match run.learner_description.split_once(" head on ") {
+                Some((head, _)) => format!("{head} head on embeddings (see learner)"),
+                None => v,
+            },
             _ => v,
         };
         match k.as_str() {

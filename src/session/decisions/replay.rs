@@ -351,7 +351,7 @@ pub(super) fn parse(
     let mut needs_line_end = false;
     let last = records.len() - 1;
     for (r, rec) in records.iter().enumerate().skip(data_from) {
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = crate::data::labels_csv::record_line(bytes, rec.position());
         let row = read_row(rec, &cols);
         let field = |c: Option<usize>| {
             c.and_then(|c| rec.get(c))

@@ -424,6 +424,18 @@ fn unknown_paths_and_classes_are_reported_and_kept_until_forgotten() {
          cat/8.png,KEEP,,\n",
     )
     .unwrap();
+    // Lines counted right with CRLF line ends too (Python's csv module, Excel); the csv crate's
+    // own count ran one short.
+    let crlf_dir = tempfile::tempdir().unwrap();
+    let crlf = crlf_dir.path().join(DECISIONS_CSV);
+    std::fs::write(
+        &crlf,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace('\n', "\r\n"),
+    )
+    .unwrap();
+    let (_, _, r_crlf) = open(&crlf, &ids);
     let (mut j, mut d, r) = open(&path, &ids);
     assert_eq!(
         decided(&d),
@@ -447,6 +459,11 @@ fn unknown_paths_and_classes_are_reported_and_kept_until_forgotten() {
              line 6: relabel of cat/4.png names no class; line 7: time `yesterday` is not RFC 3339 UTC (2026-01-31T12:00:00Z), ...",
             path.display()
         )
+    );
+    assert_eq!(
+        r_crlf.to_string(),
+        r.to_string()
+            .replace(&path.display().to_string(), &crlf.display().to_string())
     );
     // Compaction keeps every row it could not apply; a new decision on a sample replaces the
     // row about it.
