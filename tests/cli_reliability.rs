@@ -1247,3 +1247,51 @@ fn run_reads_tau_from_the_data_unless_given() {
         assert_eq!(r["tau"].as_f64(), Some(0.8), "{r}");
     }
 }
+
+/// `run` gives the window's advice as lines (it had trained in silence): an epoch of one batch
+/// gets a smaller batch size suggested, colour images a head on Lite0's embeddings; neither
+/// where it does not apply, nor with -q.
+#[test]
+fn run_prints_the_windows_advice_on_a_small_colour_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grey = tmp.path().join("grey");
+    image_folder(&grey, &["a", "b", "c"], 20);
+    let colour = tmp.path().join("colour");
+    for (c, name) in ["a", "b"].iter().enumerate() {
+        std::fs::create_dir_all(colour.join(name)).unwrap();
+        for i in 0..20u8 {
+            image::RgbImage::from_fn(8, 8, |x, y| {
+                image::Rgb([x as u8 * 30, y as u8 * 30, i * 9 + c as u8 * 100])
+            })
+            .save(colour.join(name).join(format!("{i:02}.png")))
+            .unwrap();
+        }
+    }
+    let said = |data: &Path, extra: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let mut args = args_for(s(data), s(out.path()), extra);
+        args.retain(|a| *a != "-q");
+        succeeds(&run(&args))
+    };
+    let e = said(&grey, &[]);
+    assert!(
+        e.contains("hint: small set: consider batch size 8 (1 batch per epoch at 128, 8 at 8)"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("EfficientNet-Lite0"),
+        "grey 8x8: no backbone hint\n{e}"
+    );
+    let e = said(&grey, &["--batch-size", "4"]);
+    assert!(!e.contains("hint:"), "{e}");
+    let e = said(&colour, &["--batch-size", "4"]);
+    assert!(
+        e.contains(
+            "hint: colour images (8x8x3): a head on EfficientNet-Lite0's ImageNet embeddings"
+        ),
+        "{e}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let e = succeeds(&run(&args_for(s(&colour), s(out.path()), &[])));
+    assert!(!e.contains("hint:"), "-q: {e}");
+}

@@ -191,6 +191,23 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             );
         }
     }
+    // The window's advice for this set, as lines (a model from scratch on colour photos, an
+    // epoch of one batch): the command line had trained in silence.
+    if !a.quiet {
+        use crate::session::advice;
+        if let Some(b) = advice::small_set_batch(p.train.len(), lcfg.batch_size) {
+            eprintln!(
+                "hint: {} (--batch-size {b}: small sets need more steps per epoch to learn in a few epochs)",
+                advice::small_set_text(p.train.len(), lcfg.batch_size, b)
+            );
+        }
+        if a.embed.source().is_none() && advice::backbone_suits(p.train.shape, lcfg.model) {
+            eprintln!(
+                "hint: {} (--backbone efficientnet-lite0; its weights: `itlm-inspector weights install efficientnet-lite0`)",
+                advice::backbone_text(p.train.shape, "EfficientNet-Lite0", lcfg.model)
+            );
+        }
+    }
     if let (Some(out), Some(_)) = (&a.out, a.embed.source()) {
         super::embed::check_similar_outputs(out, a.force)?;
     }

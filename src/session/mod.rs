@@ -5,6 +5,7 @@
 //! `corrupt` and `gen-demo` commands ([`corrupt`], [`demo`]). No egui, eframe, rfd or clap
 //! here.
 
+pub mod advice;
 pub mod clock;
 pub mod corrupt;
 pub mod decisions;

@@ -319,26 +319,23 @@ fn backbone_choice_ui(ui: &mut egui::Ui, s: &mut Settings) {
 /// chosen: a hint that a head on the backbone's embeddings is the better learner, with a
 /// button that chooses it (or the command that installs the weights).
 fn backbone_hint_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
-    use crate::learner::backbone::{find_weights, suits, BackboneKind};
+    use crate::learner::backbone::{find_weights, BackboneKind};
     use crate::learner::head::HeadKind;
+    use crate::session::advice::{backbone_suits, backbone_text};
     let state = v.state;
     let Some(d) = state.data.as_ref().filter(|d| d.has_images()) else {
         return;
     };
-    if s.head.is_some() || state.generative() || !suits(d.train.shape) {
+    if s.head.is_some() || state.generative() || !backbone_suits(d.train.shape, s.learner.model) {
         return;
     }
     let kind = BackboneKind::EfficientNetLite0;
-    let shape = d.train.shape;
     ui.horizontal_wrapped(|ui| {
         ui.label(
-            RichText::new(format!(
-                "{} images ({}x{}x{}): a head on {BACKBONE_NAME}'s ImageNet embeddings usually separates bad labels better than a {} trained from scratch",
-                if shape.channels == 3 { "colour" } else { "large" },
-                shape.height,
-                shape.width,
-                shape.channels,
-                s.learner.model
+            RichText::new(backbone_text(
+                d.train.shape,
+                BACKBONE_NAME,
+                s.learner.model,
             ))
             .color(Color32::LIGHT_BLUE),
         );
@@ -371,15 +368,10 @@ fn small_set_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
         return;
     };
     let n = state.data.as_ref().map_or(0, |d| d.train.len());
-    let bs = state.settings.learner.batch_size.max(1);
+    let bs = state.settings.learner.batch_size;
     ui.horizontal_wrapped(|ui| {
         ui.label(
-            RichText::new(format!(
-                "small set: consider batch size {b} ({} per epoch at {bs}, {} at {b})",
-                crate::plural(n.div_ceil(bs), "batch"),
-                n.div_ceil(b)
-            ))
-            .color(Color32::YELLOW),
+            RichText::new(crate::session::advice::small_set_text(n, bs, b)).color(Color32::YELLOW),
         );
         if ui
             .small_button(format!("use batch size {b}"))

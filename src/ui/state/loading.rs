@@ -280,15 +280,6 @@ impl AppState {
     /// the largest power of two giving about 25 batches per epoch (at least 8).
     pub fn small_set_batch(&self) -> Option<usize> {
         let n = self.data.as_ref()?.train.len();
-        let bs = self.settings.learner.batch_size.max(1);
-        if n.div_ceil(bs) >= 20 {
-            return None;
-        }
-        let target = (n / 25).max(8);
-        let mut b = 8usize;
-        while b * 2 <= target {
-            b *= 2;
-        }
-        (b < bs).then_some(b)
+        crate::session::advice::small_set_batch(n, self.settings.learner.batch_size)
     }
 }
