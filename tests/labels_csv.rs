@@ -188,6 +188,24 @@ fn bad_csvs_are_errors_that_name_the_file_and_the_problem() {
     std::fs::write(&crlf, text).unwrap();
     let e = load(&crlf).unwrap_err();
     assert!(e.contains("imgs/a_00.png on lines 2, 5"), "{e}");
+    assert!(e.contains("with different labels"), "{e}");
+
+    // A row repeated with the same label is skipped (line named), not an error.
+    let csv = tmp.path().join("repeat.csv");
+    let mut rep = rows.clone();
+    rep.push(rows[1].clone());
+    write_csv(&csv, "path,label", &rep);
+    let d = load(&csv).unwrap();
+    assert_eq!(d.len(), rows.len());
+    let at = rows.len() + 2;
+    assert!(
+        d.skipped
+            .iter()
+            .any(|x| x.reason
+                == format!("line {at}: the same file and label as line 3: not used again")),
+        "{:?}",
+        d.skipped
+    );
 
     let csv = tmp.path().join("gone.csv");
     let gone: Vec<(String, String)> = (0..3)
@@ -446,4 +464,27 @@ fn the_window_and_check_open_a_csv() {
         "{e}"
     );
     assert_eq!(snapshot(tmp.path()), before);
+}
+
+/// Semicolon files (what Excel writes where the decimal mark is a comma) and tab-separated
+/// `.tsv` files load as a comma file does; a semicolon file had read as one column named
+/// `;image;label;split`, a `.tsv` as "not a dataset".
+#[test]
+fn semicolon_and_tab_separated_files_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = flat_images(tmp.path(), 2);
+    let comma = tmp.path().join("comma.csv");
+    write_csv(&comma, "path,label", &rows);
+    let want = load(&comma).unwrap();
+    for (name, sep) in [("semi.csv", ";"), ("tabs.tsv", "\t"), ("tabs.csv", "\t")] {
+        let f = tmp.path().join(name);
+        let mut text = format!("idx{sep}path{sep}label\n");
+        for (k, (p, l)) in rows.iter().enumerate() {
+            text.push_str(&format!("{k}{sep}{p}{sep}{l}\n"));
+        }
+        std::fs::write(&f, text).unwrap();
+        let d = load(&f).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(d.ids(), want.ids(), "{name}");
+        assert_eq!(d.labels(), want.labels(), "{name}");
+    }
 }

@@ -41,10 +41,23 @@ pub const LABEL_COLUMNS: &[&str] = &[
 /// How many duplicated paths an error names.
 const DUPLICATES_QUOTED: usize = 5;
 
-/// Whether `path` names a labels CSV: a file ending in `.csv` (any case).
+/// Whether `path` names a labels CSV: a file ending in `.csv` or `.tsv` (any case).
 pub fn is_labels_csv(path: &Path) -> bool {
     path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"))
+}
+
+/// The field separator of a labels file: the one of `,`, `;` and tab its header line holds
+/// most (a semicolon file is what Excel writes where the decimal mark is a comma; a `.tsv` is
+/// tab-separated); `,` when it holds none.
+fn delimiter(bytes: &[u8]) -> u8 {
+    let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let count = |d: u8| header.iter().filter(|&&b| b == d).count();
+    [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|&d| (count(d), d == b','))
+        .filter(|&d| count(d) > 0)
+        .unwrap_or(b',')
 }
 
 /// A path as an id: surrounding spaces and leading `./` dropped, `\` turned into `/`.
@@ -89,6 +102,7 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
     let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
+        .delimiter(delimiter(&bytes))
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(&bytes[..]);
@@ -101,7 +115,10 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
         if cols.iter().all(|c| c.is_empty()) {
             "the file has no header line".to_string()
         } else {
-            format!("its columns are: {}", cols.join(", "))
+            format!(
+                "its columns are: {} (rename the image column `path` and the label column `label` in the header)",
+                cols.join(", ")
+            )
         }
     };
     let Some(path_col) = column(&header, PATH_COLUMNS) else {
@@ -126,6 +143,7 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
     };
     let (mut rows, mut skipped) = (Vec::new(), Vec::new());
     let mut lines: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut firsts: HashMap<String, (u64, String)> = HashMap::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| Error::data(file, format!("not a readable CSV: {e}")))?;
         let line = record_line(&bytes, rec.position());
@@ -148,6 +166,19 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
                  lines of clean.txt and flagged.txt: rename it",
             ));
             continue;
+        }
+        // A row repeated as it was (the same file and label) is skipped; a file listed with
+        // two labels is an error below.
+        if let Some(first) = firsts.get(&id) {
+            if first.1 == label {
+                skipped.push(at_line(&format!(
+                    "the same file and label as line {}: not used again",
+                    first.0
+                )));
+                continue;
+            }
+        } else {
+            firsts.insert(id.clone(), (line, label.clone()));
         }
         lines.entry(id.clone()).or_default().push(line);
         if label.is_empty() {
@@ -181,7 +212,7 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
         return Err(Error::data(
             file,
             format!(
-                "{} listed more than once: {}{more}",
+                "{} listed more than once with different labels: {}{more}",
                 crate::plural(dups.len(), "path"),
                 named.join("; ")
             ),
@@ -192,8 +223,9 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
 
 /// Load a labels CSV: every row's image, decoded to one shape as an image folder's are.
 /// Rows without a label, and files that are missing or cannot be used, are skipped with their
-/// reasons; an error when the header lacks a path or a label column, when a path is listed
-/// twice, or when no image loads.
+/// reasons (a row repeating an earlier one's file and label too); an error when the header
+/// lacks a path or a label column, when a path is listed with two labels, or when no image
+/// loads.
 pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
     let root = csv_folder(file);
     let (rows, mut skipped) = read_rows(file, &root)?;

@@ -59,9 +59,9 @@ impl Dialogs {
                 // A labels CSV is a dataset that is a file: picked here too.
                 DialogPurpose::OpenRun => d
                     .set_title("Open a saved run or a labels CSV")
-                    .add_filter("itlm-inspector run or labels CSV", &["itlm", "csv"])
+                    .add_filter("itlm-inspector run or labels CSV", &["itlm", "csv", "tsv"])
                     .add_filter("itlm-inspector run", &["itlm"])
-                    .add_filter("labels CSV (path,label)", &["csv"])
+                    .add_filter("labels CSV (path,label)", &["csv", "tsv"])
                     .pick_file(),
                 DialogPurpose::EvalPath(EvalField::Truth) => d
                     .set_title("Pick the truth.csv")
