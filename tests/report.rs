@@ -1181,3 +1181,70 @@ fn the_runs_own_relabels_are_exported_as_relabels() {
         "{files:?}"
     );
 }
+
+/// `export --pred-probs FILE`: cleanlab's pred_probs, a column per class (hostile names
+/// quoted) after the path, the verdict round's probabilities in dataset order; refused without
+/// probabilities, never written into the dataset.
+#[test]
+fn export_writes_pred_probs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (mut run, _) = make_run(&root);
+    let n = run.dataset.len();
+    let k = run.dataset.classes.len();
+    let run_path = tmp.path().join("run.itlm");
+    let write = |run: &RunFile| {
+        export::write_atomic(&run_path, &run.to_bytes().unwrap(), Overwrite::Allow).unwrap()
+    };
+    let export_probs = |to: &Path| {
+        Command::new(BIN)
+            .arg("export")
+            .arg(&run_path)
+            .arg("--pred-probs")
+            .arg(to)
+            .output()
+            .unwrap()
+    };
+    // The fake learner gave no probabilities: refused, with why.
+    write(&run);
+    let o = export_probs(&tmp.path().join("none.csv"));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no class probabilities"));
+    for r in &mut run.rounds {
+        let r = std::sync::Arc::make_mut(r);
+        r.probs = (0..n * k)
+            .map(|j| {
+                let (i, c) = (j / k, j % k);
+                if c as u32 == r.predicted[i] {
+                    0.8
+                } else {
+                    0.1
+                }
+            })
+            .collect();
+    }
+    write(&run);
+    let before = snapshot(&root);
+    let o = export_probs(&tmp.path().join("probs.csv"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(snapshot(&root), before);
+    // pred_probs: path and a column per class (hostile names quoted), the verdict round's
+    // probabilities, in dataset order.
+    let probs = std::fs::read_to_string(tmp.path().join("probs.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(probs.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[0], "path");
+    assert_eq!(&header[1..], run.dataset.classes.as_slice());
+    let sh = shown(&run, None).unwrap();
+    let k = run.dataset.classes.len();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), run.dataset.len());
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(&row[0], run.dataset.ids[i].as_str());
+        let p: Vec<f32> = row.iter().skip(1).map(|x| x.parse().unwrap()).collect();
+        for (a, b) in p.iter().zip(sh.record.probs_of(i, k)) {
+            assert!((a - b).abs() < 1e-5, "row {i}: {p:?}");
+        }
+    }
+}

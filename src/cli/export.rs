@@ -33,6 +33,11 @@ pub struct ExportArgs {
     /// predicted_label per sample, in dataset order) to this CSV file.
     #[arg(long)]
     pub cleanlab: Option<PathBuf>,
+    /// Write each sample's class probabilities (path and one column per class, in dataset
+    /// order: cleanlab's pred_probs) at the verdict's round to this CSV file; out-of-fold with
+    /// a run of `--folds K`, else in-sample for the samples the round's model trained on.
+    #[arg(long)]
+    pub pred_probs: Option<PathBuf>,
     /// Write a FiftyOne image-classification dataset (data/ linked to the originals,
     /// labels.json, tags.json and load_fiftyone.py) into this new folder.
     #[arg(long)]
@@ -55,9 +60,14 @@ pub struct ExportArgs {
 
 /// `itlm-inspector export`.
 pub fn export_command(a: &ExportArgs) -> Result<()> {
-    if a.out.is_none() && a.clean_copy.is_none() && a.cleanlab.is_none() && a.fiftyone.is_none() {
+    if a.out.is_none()
+        && a.clean_copy.is_none()
+        && a.cleanlab.is_none()
+        && a.pred_probs.is_none()
+        && a.fiftyone.is_none()
+    {
         return Err(Error::Config(
-            "nothing to do: give --out DIR, --clean-copy DIR, --cleanlab FILE and/or --fiftyone DIR"
+            "nothing to do: give --out DIR, --clean-copy DIR, --cleanlab FILE, --pred-probs FILE and/or --fiftyone DIR"
                 .into(),
         ));
     }
@@ -88,7 +98,7 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     } else {
         Overwrite::Refuse
     };
-    if let Some(p) = &a.cleanlab {
+    for p in [&a.cleanlab, &a.pred_probs].into_iter().flatten() {
         export::check_outside_datasets(p, sources.iter().copied())?;
         if !a.force && p.exists() {
             return Err(Error::data(p, "already exists; pass --force to replace it"));
@@ -127,6 +137,10 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     }
     if let Some(p) = &a.cleanlab {
         ecosystem::write_label_issues(p, &run, None, decisions.as_ref(), overwrite_table)?;
+        eprintln!("wrote {}", p.display());
+    }
+    if let Some(p) = &a.pred_probs {
+        ecosystem::write_pred_probs(p, &run, None, overwrite_table)?;
         eprintln!("wrote {}", p.display());
     }
     if let Some(dst) = &a.fiftyone {

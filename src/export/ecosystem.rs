@@ -118,6 +118,53 @@ pub fn write_label_issues(
     write_atomic(path, csv.as_bytes(), overwrite)
 }
 
+/// `pred_probs.csv` of `run` at round `round` (None: the verdict's round): `path` and one
+/// column per class (named as the classes, in the run's class order), each sample's class
+/// probabilities under that round's model, in dataset order: cleanlab's `pred_probs`
+/// (`pandas.read_csv(f).iloc[:, 1:].to_numpy()`). A round's model trained on the samples it
+/// kept, so their probabilities are in-sample; a run with `--folds K` scores every sample with
+/// models that did not train on it (out-of-fold), which is what cleanlab asks for.
+pub fn pred_probs_csv(run: &RunFile, round: Option<usize>) -> Result<String> {
+    check_classifier(run, "pred_probs")?;
+    let sh = shown(run, round)?;
+    let d = &run.dataset;
+    let k = d.classes.len();
+    let r = &sh.record;
+    if r.probs.len() != d.len() * k {
+        return Err(Error::Other(format!(
+            "round {} holds no class probabilities for every sample",
+            r.round
+        )));
+    }
+    let mut s = String::with_capacity(d.len() * (16 + 10 * k));
+    s.push_str("path");
+    for c in &d.classes {
+        s.push(',');
+        s.push_str(&csv_field(c));
+    }
+    s.push('\n');
+    for i in 0..d.len() {
+        s.push_str(&csv_field(&d.ids[i]));
+        for p in r.probs_of(i, k) {
+            s.push_str(&format!(",{:.6}", finite(*p).unwrap_or(0.0)));
+        }
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+/// Write [`pred_probs_csv`] to `path` (refused inside the run's dataset folders).
+pub fn write_pred_probs(
+    path: &Path,
+    run: &RunFile,
+    round: Option<usize>,
+    overwrite: Overwrite,
+) -> Result<()> {
+    check_outside_datasets(path, run.dataset.sources())?;
+    let csv = pred_probs_csv(run, round)?;
+    write_atomic(path, csv.as_bytes(), overwrite)
+}
+
 /// What the FiftyOne export wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FiftyOneReport {
