@@ -1584,6 +1584,14 @@ fn decisions_from_the_detail_the_selection_and_the_review_queue_are_journaled_an
     assert_eq!(h.state().state.decision(f), None);
     assert_eq!(h.state().review.current, Some(f));
     h.get_by_label(&format!("4 of {} reviewed", trimmed.len()));
+    // The relabel pick follows the sample shown: f's predicted class (it had kept the pick
+    // made for an earlier sample); e, relabelled to 1, shows 1.
+    assert_eq!(h.state().review.relabel_pick(), Some((f, predicted)));
+    h.key_press(egui::Key::ArrowLeft);
+    h.run_steps(2);
+    if h.state().review.current == Some(e) {
+        assert_eq!(h.state().review.relabel_pick(), Some((e, 1)));
+    }
 
     // Everything acknowledged is in the journal beside the run, in the order made.
     let journal = file.parent().unwrap().join("decisions.csv");

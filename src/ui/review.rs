@@ -35,13 +35,21 @@ pub struct ReviewPanel {
     pub current: Option<usize>,
     original: Option<Original>,
     tex: Option<(u64, usize, bool, TextureHandle)>,
-    /// The class picked for "relabel to".
+    /// The class picked for "relabel to", and the sample it was picked for: a sample shown
+    /// anew starts at its own relabel's class, else its predicted one (the pick of the sample
+    /// before had stayed).
     relabel_to: u32,
+    relabel_for: Option<usize>,
     /// The samples decided from the queue, latest last: Backspace's undo goes back to it.
     decided: Vec<usize>,
 }
 
 impl ReviewPanel {
+    /// The class "Relabel" would give, and the sample it was picked for (as last drawn).
+    pub fn relabel_pick(&self) -> Option<(usize, u32)> {
+        self.relabel_for.map(|i| (i, self.relabel_to))
+    }
+
     /// The queue: the shown grid's trimmed samples in the chosen order.
     pub fn queue(&self, v: &View) -> Vec<usize> {
         let Some(lists) = &v.lists else {
@@ -319,6 +327,13 @@ impl ReviewPanel {
                     "Relabel to the predicted class",
                     Some(Decision::Relabel(pred)),
                 );
+            }
+            if self.relabel_for != Some(i) {
+                self.relabel_for = Some(i);
+                self.relabel_to = match decision {
+                    Some(Decision::Relabel(c)) => c,
+                    _ => pred,
+                };
             }
             let mut to = self
                 .relabel_to
