@@ -387,7 +387,7 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
         data_attr(&h, "<section id=\"decisions\"", "data-decided"),
         4
     );
-    assert!(h.contains(&format!("3 of the {n_flagged} flagged samples reviewed")));
+    assert!(h.contains(&format!("3 of the {n_flagged} flagged samples reviewed. 1 more decided sample is not flagged by this cut")));
     assert!(h.contains("1 of the 2 relabelled samples took the class the model predicts"));
     // A badge on the 3 decided flagged samples shown, and one in each decided row.
     assert_eq!(h.matches("class=\"badge b-").count(), 3 + 4);

@@ -36,12 +36,27 @@ pub(super) fn decisions_section(h: &mut String, input: &ReportInput, sh: &Shown,
         }
     }
     let reviewed: usize = flagged.iter().sum();
+    // Decided samples this cut does not flag: a retrain with the decisions holds kept and
+    // relabelled ones in its cut, and a decision may come from another round's cut.
+    let elsewhere = c.decided.saturating_sub(reviewed);
     let _ = writeln!(
         h,
-        "<section id=\"decisions\" data-decided=\"{}\">\n<h2>Decisions</h2>\n<p>{} of the {} flagged samples reviewed.</p>",
+        "<section id=\"decisions\" data-decided=\"{}\">\n<h2>Decisions</h2>\n<p>{} of the {} flagged samples reviewed.{}</p>",
         c.decided,
         reviewed,
-        sh.flagged()
+        sh.flagged(),
+        if elsewhere > 0 {
+            format!(
+                " {} not flagged by this cut (a retrain with the decisions keeps kept and relabelled samples in its cut, and a decision may have been made on another round's cut).",
+                if elsewhere == 1 {
+                    "1 more decided sample is".to_string()
+                } else {
+                    format!("{elsewhere} more decided samples are")
+                }
+            )
+        } else {
+            String::new()
+        }
     );
     h.push_str("<table class=\"decisions\">\n<tr><th class=\"l\">decision</th><th>samples</th><th>of them flagged</th></tr>\n");
     for (name, n, f) in [
