@@ -655,6 +655,18 @@ fn run_round0_view(
 ) -> (Vec<Arc<RoundRecord>>, Vec<usize>) {
     let (mut l, calls) = FakeLearner::new(losses.to_vec());
     l.probs = vec![round0.to_vec(), later.to_vec(), later.to_vec()];
+    run_observed(l, &calls, data, c, on)
+}
+
+/// A run of `c` with the learner `l` (whose calls `calls` records), each event shown to `on`:
+/// its rounds and how many samples each model trained on.
+fn run_observed(
+    mut l: FakeLearner,
+    calls: &std::sync::Mutex<common::Calls>,
+    data: &Dataset,
+    c: &Config,
+    on: &mut dyn FnMut(&Event),
+) -> (Vec<Arc<RoundRecord>>, Vec<usize>) {
     let mut h = Vec::new();
     itlm::run(
         &mut l,
@@ -688,36 +700,20 @@ fn auto_forward_correction_says_nothing_for_a_generative_learner() {
     let losses: Vec<f32> = (0..40).map(|i| i as f32).collect();
     let (mut l, calls) = FakeLearner::new(losses);
     l.generative = true;
-    let mut h = Vec::new();
     let mut decided = 0;
-    itlm::run(
-        &mut l,
-        itlm::Inputs::new(&data),
-        &Config {
-            transition: Forward::Auto,
-            ..cfg(0.75, 2)
-        },
-        Start::Fresh,
-        &mut h,
-        &mut |e: &Event| {
-            if matches!(
-                e,
-                Event::ForwardDecided { .. } | Event::CoteachChosen { .. }
-            ) {
-                decided += 1;
-            }
-            Ok(())
-        },
-    )
-    .unwrap();
+    let config = Config {
+        transition: Forward::Auto,
+        ..cfg(0.75, 2)
+    };
+    let (_, trains) = run_observed(l, &calls, &data, &config, &mut |e| {
+        if matches!(
+            e,
+            Event::ForwardDecided { .. } | Event::CoteachChosen { .. }
+        ) {
+            decided += 1;
+        }
+    });
     assert_eq!(decided, 0);
-    let trains: Vec<usize> = calls
-        .lock()
-        .unwrap()
-        .trains
-        .iter()
-        .map(|t| t.0.len())
-        .collect();
     assert_eq!(trains, [40, 30, 30]);
 }
 
