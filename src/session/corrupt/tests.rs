@@ -260,12 +260,24 @@ fn run_spurious_from_other_classes_and_from_mix() {
     assert_dir_holds(&tmp.path().join("s"), &["2", "truth.csv"]);
     let rows = read_truth(&tmp.path().join("s"));
     assert_eq!(rows.len(), 40);
-    assert!(rows.iter().all(|r| r.true_label == "2"));
+    // A clean image's true label is the set's class; a spurious one's is the class it was
+    // drawn from, as the origins count them.
+    let mut origins: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in &rows {
+        if r.kind.as_deref() == Some("spurious") {
+            assert_ne!(r.true_label, "2");
+            *origins.entry(r.true_label.clone()).or_default() += 1;
+        } else {
+            assert_eq!(r.true_label, "2");
+        }
+    }
+    assert_eq!(origins.values().sum::<usize>(), 10);
     assert_eq!(
-        rows.iter()
-            .filter(|r| r.kind.as_deref() == Some("spurious"))
-            .count(),
-        10
+        origins.into_iter().collect::<Vec<_>>(),
+        r.spurious_origins
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect::<Vec<_>>()
     );
 
     // from another data set, RGB-converted images would be conformed; here same shape
