@@ -197,13 +197,13 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         use crate::session::advice;
         if let Some(b) = advice::small_set_batch(p.train.len(), lcfg.batch_size) {
             eprintln!(
-                "hint: {} (--batch-size {b}: small sets need more steps per epoch to learn in a few epochs)",
+                "hint: {}; --batch-size {b} gives it (small sets need more steps per epoch to learn in a few epochs)",
                 advice::small_set_text(p.train.len(), lcfg.batch_size, b)
             );
         }
         if a.embed.source().is_none() && advice::backbone_suits(p.train.shape, lcfg.model) {
             eprintln!(
-                "hint: {} (--backbone efficientnet-lite0; its weights: `itlm-inspector weights install efficientnet-lite0`)",
+                "hint: {}; --backbone efficientnet-lite0 uses one (its weights: `itlm-inspector weights install efficientnet-lite0`)",
                 advice::backbone_text(p.train.shape, "EfficientNet-Lite0", lcfg.model)
             );
         }
