@@ -875,6 +875,41 @@ fn a_reopened_run_whose_tau_came_from_the_data_keeps_the_box_ticked() {
     assert_eq!(st.chosen_noise, None);
 }
 
+/// A run that relabelled trimmed samples itself (`--relabel`): the grid bar counts them as
+/// the exports do (relabelled by the run, not flagged), with no decision of the user's.
+#[test]
+fn the_grid_bar_counts_the_runs_own_relabels_as_the_exports_do() {
+    use itlm_inspector::export::RunFile;
+    let (_data, out, file) = saved_run(&[]);
+    let mut run = RunFile::read(&file).unwrap();
+    let n = run.dataset.len();
+    let last = run.rounds.last().unwrap().clone();
+    let trimmed: Vec<usize> = (0..n).filter(|&i| !last.kept[i]).take(3).collect();
+    assert_eq!(trimmed.len(), 3);
+    {
+        let r1 = Arc::make_mut(&mut run.rounds[1]);
+        r1.relabelled = vec![None; n];
+        for &i in &trimmed {
+            r1.relabelled[i] = Some((run.dataset.labels[i] + 1) % 3);
+        }
+    }
+    let flagged = export_flagged(&run);
+    let h = open_edited(out.path(), "relabelled.itlm", &run);
+    h.get_by_label_contains(&format!(
+        "decided: 0 trimmed kept, 0 kept excluded, 3 trimmed relabelled by the run; exports flag {flagged}"
+    ));
+    assert_eq!(flagged, n - last.kept.iter().filter(|&&k| k).count() - 3);
+}
+
+/// How many samples the exported flagged.txt lists.
+fn export_flagged(run: &itlm_inspector::export::RunFile) -> usize {
+    itlm_inspector::export::flagged_list(run, None)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .count()
+}
+
 /// Open the run `file` in `h` again, and wait until it shows.
 fn reopen(h: &mut Harness<'static, App>, file: &Path) {
     h.state_mut().state.data = None;

@@ -5,22 +5,33 @@
 //! FiftyOne's tags all say what the final model trained on.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::run_file::RunFile;
-use crate::itlm::{Decision, Decisions};
+use crate::itlm::{Config, Decision, Decisions, RoundRecord};
 
 /// The classes the run gave samples up to `round`: the relabelled samples of the last round up
 /// to `round` that relabelled any (indexed by sample; None = not relabelled). None when it
 /// relabelled none. Co-teaching's pseudo-labels (each epoch's own) do not count.
 pub fn run_relabels(run: &RunFile, round: usize) -> Option<&[Option<u32>]> {
-    if run.config.coteach.is_some() {
+    relabels_in(&run.rounds, &run.config, round, run.dataset.len())
+}
+
+/// [`run_relabels`] of a run's `rounds` (a window's live run too) on `n` samples.
+pub fn relabels_in<'a>(
+    rounds: &'a [Arc<RoundRecord>],
+    config: &Config,
+    round: usize,
+    n: usize,
+) -> Option<&'a [Option<u32>]> {
+    if config.coteach.is_some() {
         return None;
     }
-    run.rounds
+    rounds
         .iter()
         .rfind(|r| r.round <= round && r.relabelled_count() > 0)
         .map(|r| r.relabelled.as_slice())
-        .filter(|r| r.len() == run.dataset.len())
+        .filter(|r| r.len() == n)
 }
 
 /// `decisions` with the run's own relabels up to `round` under them: a sample the run

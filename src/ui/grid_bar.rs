@@ -39,29 +39,44 @@ pub fn grid_bar_ui(
                 out.push(Command::SetTab(tab));
             }
         }
-        // The tabs are the cut's; the exports and the next run put the user's word over it.
-        if let Some(cut) = v.cut.as_ref().filter(|_| state.decide.decisions.counts().decided > 0) {
+        // The tabs are the cut's; the exports and the next run put the user's word over it,
+        // and the exports count the run's own relabels (--relabel) as relabels.
+        let auto = state.run.as_ref().zip(state.record()).and_then(|(run, r)| {
+            crate::export::run_relabels::relabels_in(&run.history, &run.config, r.round, train.len())
+        });
+        if let Some(cut) = v
+            .cut
+            .as_ref()
+            .filter(|_| state.decide.decisions.counts().decided > 0 || auto.is_some())
+        {
             use crate::session::Decision;
-            let (mut back, mut out_) = (0usize, 0usize);
+            let (mut back, mut out_, mut by_run) = (0usize, 0usize, 0usize);
             for (i, &kept) in cut.kept.iter().enumerate() {
                 match (state.decision(i), kept) {
                     (Some(Decision::Keep | Decision::Relabel(_)), false) => back += 1,
                     (Some(Decision::Exclude), true) => out_ += 1,
+                    (None, false) if auto.is_some_and(|a| a[i].is_some()) => by_run += 1,
                     _ => {}
                 }
             }
-            if back + out_ > 0 {
+            if back + out_ + by_run > 0 {
                 ui.label(
                     RichText::new(format!(
-                        "decided: {back} trimmed kept, {out_} kept excluded; exports flag {}",
-                        cut.trimmed_count + out_ - back
+                        "decided: {back} trimmed kept, {out_} kept excluded{}; exports flag {}",
+                        if by_run > 0 {
+                            format!(", {by_run} trimmed relabelled by the run")
+                        } else {
+                            String::new()
+                        },
+                        cut.trimmed_count + out_ - back - by_run
                     ))
                     .weak(),
                 )
                 .on_hover_text(
                     "The tabs show the cut at the slider's tau. Your decisions override it where \
                      they disagree: clean.txt, flagged.txt, labels.csv, the cleaned folder and \
-                     the next run follow them.",
+                     the next run follow them. A trimmed sample the run relabelled itself \
+                     (--relabel) and you left undecided is exported as relabelled (by the run).",
                 );
             }
         }
