@@ -901,6 +901,36 @@ fn the_grid_bar_counts_the_runs_own_relabels_as_the_exports_do() {
     assert_eq!(flagged, n - last.kept.iter().filter(|&&k| k).count() - 3);
 }
 
+/// The review tab's "nearest kept" strips follow the user's decisions: once every other
+/// sample of the shown sample's given class is excluded, that class has no kept neighbour to
+/// show (the strip had kept showing them).
+#[test]
+fn the_review_neighbours_follow_the_decisions() {
+    use itlm_inspector::session::decisions::Decision;
+    use itlm_inspector::ui::command::Command;
+    use itlm_inspector::ui::view::GridTab;
+    let (_data, _out, file) = saved_run(&[]);
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some() && a.state.record().is_some()
+    });
+    h.state_mut().apply(vec![Command::SetTab(GridTab::Review)]);
+    h.run_steps(3);
+    let i = h.state().review.current.expect("a sample shown");
+    let train = h.state().state.data.as_ref().unwrap().train.clone();
+    let g = train.label(i);
+    let strip = format!("nearest kept {} (given):", train.class_name(g));
+    h.get_by_label(&strip);
+    let others: Vec<usize> = (0..train.len())
+        .filter(|&j| j != i && train.label(j) == g)
+        .collect();
+    h.state_mut()
+        .apply(vec![Command::Decide(others, Some(Decision::Exclude))]);
+    h.run_steps(3);
+    assert_eq!(h.state().review.current, Some(i));
+    assert!(h.query_by_label(&strip).is_none());
+}
+
 /// How many samples the exported flagged.txt lists.
 fn export_flagged(run: &itlm_inspector::export::RunFile) -> usize {
     itlm_inspector::export::flagged_list(run, None)

@@ -437,8 +437,16 @@ fn neighbours_ui(
         if name == "predicted" && pred == given {
             continue;
         }
+        // Kept and labelled as the user's decisions have it (a sample relabelled away from
+        // the class is not one of its neighbours; an excluded one is not kept).
+        let trains_as = |j: usize| match v.state.decision(j) {
+            Some(Decision::Exclude) => None,
+            Some(Decision::Relabel(c)) => Some(c),
+            Some(Decision::Keep) => Some(data.train.label(j)),
+            None => cut.kept[j].then(|| data.train.label(j)),
+        };
         let mut near: Vec<(f32, usize)> = (0..data.train.len())
-            .filter(|&j| j != i && cut.kept[j] && data.train.label(j) == class)
+            .filter(|&j| j != i && trains_as(j) == Some(class))
             .map(|j| (cos(me, r.probs_of(j, k)), j))
             .collect();
         let top = near.len().min(6);
