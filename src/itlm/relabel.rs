@@ -139,22 +139,6 @@ pub fn choose(
         .collect()
 }
 
-/// The argmax of each row of `probs` (rows of `classes`; the first of equal maxima).
-pub fn argmax_rows(probs: &[f32], classes: usize) -> Vec<u32> {
-    probs
-        .chunks(classes.max(1))
-        .map(|row| {
-            let mut best = 0;
-            for (j, &p) in row.iter().enumerate() {
-                if p > row[best] {
-                    best = j;
-                }
-            }
-            best as u32
-        })
-        .collect()
-}
-
 /// Number of relabelled samples.
 pub fn count(relabelled: &[Option<u32>]) -> usize {
     relabelled.iter().filter(|r| r.is_some()).count()

@@ -187,6 +187,9 @@ pub fn run<L: Learner + ?Sized>(
     // The set the next round trains on: `data`, or a copy with the relabelled samples' new
     // labels ([`Config::relabel`]); every round is scored against the given labels.
     let mut relabelled_data: Option<Dataset> = None;
+    // Round 0's out-of-fold scores for a learner cheap to retrain, made once a run: tau from
+    // the data reads them at round 0, relabelling's round-0 vote before the final round.
+    let mut round0_oof: Option<super::Scores> = None;
     let mut round = first;
     while round <= last {
         // Forward correction: every round after round 0 trains on every sample the user did
@@ -542,16 +545,11 @@ pub fn run<L: Learner + ?Sized>(
         // one keep (once a run, on a fresh start).
         let chosen_tau = if round == 0 && config.tau_from_data && learner.is_classifier() {
             let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
-            let probs = super::scoring::noise_probs(
-                learner,
-                data,
-                &everyone,
-                &scores.probs,
-                epochs,
-                config,
-                &mut tick,
+            round0_oof = super::scoring::round0_out_of_fold(
+                learner, data, &everyone, epochs, config, &mut tick,
             )?;
-            super::suggest::tau_from_noise(data.labels(), &probs, data.num_classes(), &everyone)
+            let probs = round0_oof.as_ref().map_or(&scores.probs, |s| &s.probs);
+            super::suggest::tau_from_noise(data.labels(), probs, data.num_classes(), &everyone)
         } else {
             None
         };
@@ -606,6 +604,14 @@ pub fn run<L: Learner + ?Sized>(
                     kept: &r.kept,
                 }
             }
+            // The same of scores made apart from a round (out-of-fold), with a cut's `kept`.
+            fn scored_view<'a>(s: &'a super::Scores, kept: &'a [bool]) -> relabel::ModelView<'a> {
+                relabel::ModelView {
+                    probs: &s.probs,
+                    predicted: &s.predicted,
+                    kept,
+                }
+            }
             // A learner cheap to retrain (a head on embeddings) fits the samples it trains
             // on, the wrong labels too: round 0's own probabilities agree with every given
             // label (its vote vetoed every relabel), and a model's confidence on its kept
@@ -615,48 +621,32 @@ pub fn run<L: Learner + ?Sized>(
             // each; the round before adds nothing new then and is left out).
             let oof = learner.cheap_to_retrain() && config.reinit;
             let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
-            let mut views: Vec<(Vec<f32>, Vec<u32>, &[bool])> = Vec::new();
-            let mut this_round_oof = false;
+            let mut this_oof = None;
             if oof {
-                if let Some(r0) = history.first() {
-                    let p = super::scoring::noise_probs(
-                        learner, data, &everyone, &r0.probs, r0.epochs, config, &mut tick,
+                if let (Some(r0), None) = (history.first(), &round0_oof) {
+                    round0_oof = super::scoring::round0_out_of_fold(
+                        learner, data, &everyone, r0.epochs, config, &mut tick,
                     )?;
-                    let q = relabel::argmax_rows(&p, data.num_classes());
-                    views.push((p, q, &r0.kept));
                 }
                 let seed = Rng::derive(config.seed, 9100 + round as u64).next_u64();
-                if let Some(p) = super::scoring::out_of_fold_probs(
+                this_oof = super::scoring::out_of_fold(
                     learner, trained, &train_idx, epochs, seed, round, &mut tick,
-                )? {
-                    let q = relabel::argmax_rows(&p, data.num_classes());
-                    views.push((p, q, &kept));
-                    this_round_oof = true;
-                }
+                )?;
             }
             let mut models: Vec<relabel::ModelView<'_>> = Vec::new();
-            if views.is_empty() {
-                if let Some(r0) = history.first() {
-                    models.push(view(r0));
-                }
+            if let Some(r0) = history.first() {
+                models.push(match &round0_oof {
+                    Some(s) => scored_view(s, &r0.kept),
+                    None => view(r0),
+                });
+            }
+            if !oof {
                 if let Some(prev) = history.last().filter(|r| r.round != 0) {
                     models.push(view(prev));
                 }
-            } else {
-                models.extend(views.iter().map(|(p, q, k)| relabel::ModelView {
-                    probs: p,
-                    predicted: q,
-                    kept: k,
-                }));
             }
-            if !this_round_oof {
-                // This round's own model (where no out-of-fold view stands in for it).
-                models.push(relabel::ModelView {
-                    probs: &scores.probs,
-                    predicted: &scores.predicted,
-                    kept: &kept,
-                });
-            }
+            // This round's model: its out-of-fold view where there is one.
+            models.push(scored_view(this_oof.as_ref().unwrap_or(&scores), &kept));
             relabel::choose(&models, data.labels(), &kept, &excluded, data.num_classes())
         } else {
             Vec::new()

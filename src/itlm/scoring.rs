@@ -181,37 +181,35 @@ pub(super) fn averaged<L: Learner + ?Sized>(
     Ok((out, spectral))
 }
 
-/// The class probabilities tau from the data reads the noise from
-/// ([`Config::tau_from_data`]): round 0's own (`round0`), or, for a learner that retrains in
-/// moments (a head on embeddings, which fits round 0's labels, the wrong ones too, and so
-/// contradicts none), out-of-fold ones, as cleanlab computes them: four fresh models of round
-/// 0's length, each scoring the quarter of `everyone` it did not train on (measured on 38
-/// photos with three mislabelled: round 0's own probabilities contradicted none of them).
-/// With warm-started rounds (which train on from round 0's model) round 0's own.
-pub(super) fn noise_probs<L: Learner + ?Sized>(
+/// Round 0's out-of-fold scores, for a learner that retrains in moments (a head on
+/// embeddings, which fits round 0's labels, the wrong ones too, and so contradicts none): four
+/// fresh models of round 0's length, each scoring the quarter of `everyone` it did not train
+/// on, as cleanlab computes its probabilities (measured on 38 photos with three mislabelled:
+/// round 0's own probabilities contradicted none of them). Tau from the data
+/// ([`Config::tau_from_data`]) reads its noise from them, and relabelling's round-0 vote
+/// uses them. None (round 0's own stand) for other learners, with warm-started rounds (which
+/// train on from round 0's model), or for fewer than 8 samples.
+pub(super) fn round0_out_of_fold<L: Learner + ?Sized>(
     learner: &mut L,
     data: &Dataset,
     everyone: &[usize],
-    round0: &[f32],
     epochs: f64,
     config: &Config,
     tick: &mut dyn FnMut(Tick) -> Result<()>,
-) -> Result<Vec<f32>> {
+) -> Result<Option<super::Scores>> {
     if !learner.cheap_to_retrain() || !config.reinit {
-        return Ok(round0.to_vec());
+        return Ok(None);
     }
     let seed = Rng::derive(config.seed, 9000).next_u64();
-    Ok(
-        out_of_fold_probs(learner, data, everyone, epochs, seed, 0, tick)?
-            .unwrap_or_else(|| round0.to_vec()),
-    )
+    out_of_fold(learner, data, everyone, epochs, seed, 0, tick)
 }
 
-/// Out-of-fold class probabilities over `train` (cleanlab's way): four fresh models of
-/// `epochs`, each training on three quarters of `train` and scoring the quarter it left out;
-/// the samples outside `train` get the four models' mean. None for fewer than 8 samples.
-/// Leaves the learner holding the last fold's model.
-pub(super) fn out_of_fold_probs<L: Learner + ?Sized>(
+/// Out-of-fold scores over `train` (cleanlab's way): four fresh models of `epochs`, each
+/// training on three quarters of `train` and scoring the quarter it left out; the samples
+/// outside `train` get the four models' mean (their predicted class the argmax of the mean
+/// probabilities). None for fewer than 8 samples. Leaves the learner holding the last fold's
+/// model.
+pub(super) fn out_of_fold<L: Learner + ?Sized>(
     learner: &mut L,
     data: &Dataset,
     train: &[usize],
@@ -219,12 +217,12 @@ pub(super) fn out_of_fold_probs<L: Learner + ?Sized>(
     seed: u64,
     round: usize,
     tick: &mut dyn FnMut(Tick) -> Result<()>,
-) -> Result<Option<Vec<f32>>> {
+) -> Result<Option<super::Scores>> {
     const FOLDS: usize = 4;
     if train.len() < 2 * FOLDS {
         return Ok(None);
     }
     let plans = fold_plans(data.len(), train, FOLDS, seed);
     let (s, _) = averaged(learner, data, &plans, epochs, seed, round, false, tick)?;
-    Ok(Some(s.probs))
+    Ok(Some(s))
 }
