@@ -142,8 +142,9 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
         ));
     };
     let (mut rows, mut skipped) = (Vec::new(), Vec::new());
-    let mut lines: HashMap<String, Vec<u64>> = HashMap::new();
-    let mut firsts: HashMap<String, (u64, String)> = HashMap::new();
+    // Each path's first label and the lines it is listed on: a later row with another label
+    // makes it an error below, one repeating the first label is skipped.
+    let mut listed: HashMap<String, (String, Vec<u64>)> = HashMap::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| Error::data(file, format!("not a readable CSV: {e}")))?;
         let line = record_line(&bytes, rec.position());
@@ -167,20 +168,19 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
             ));
             continue;
         }
-        // A row repeated as it was (the same file and label) is skipped; a file listed with
-        // two labels is an error below.
-        if let Some(first) = firsts.get(&id) {
-            if first.1 == label {
+        match listed.get_mut(&id) {
+            Some((first, lines)) if *first == label => {
                 skipped.push(at_line(&format!(
                     "the same file and label as line {}: not used again",
-                    first.0
+                    lines[0]
                 )));
                 continue;
             }
-        } else {
-            firsts.insert(id.clone(), (line, label.clone()));
+            Some((_, lines)) => lines.push(line),
+            None => {
+                listed.insert(id.clone(), (label.clone(), vec![line]));
+            }
         }
-        lines.entry(id.clone()).or_default().push(line);
         if label.is_empty() {
             skipped.push(Skipped {
                 path: root.join(&id),
@@ -192,7 +192,11 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
         }
         rows.push(Row { id, label, line });
     }
-    let mut dups: Vec<(&String, &Vec<u64>)> = lines.iter().filter(|(_, l)| l.len() > 1).collect();
+    let mut dups: Vec<(&String, &Vec<u64>)> = listed
+        .iter()
+        .map(|(id, (_, l))| (id, l))
+        .filter(|(_, l)| l.len() > 1)
+        .collect();
     if !dups.is_empty() {
         dups.sort_by_key(|(_, l)| l[0]);
         let named: Vec<String> = dups
