@@ -203,8 +203,9 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         }
         if a.embed.source().is_none() && advice::backbone_suits(p.train.shape, lcfg.model) {
             eprintln!(
-                "hint: {}; --backbone efficientnet-lite0 uses one (its weights: `itlm-inspector weights install efficientnet-lite0`)",
-                advice::backbone_text(p.train.shape, "EfficientNet-Lite0", lcfg.model)
+                "hint: {}; --backbone {b} uses one (its weights: `itlm-inspector weights install {b}`)",
+                advice::backbone_text(p.train.shape, lcfg.model),
+                b = advice::BACKBONE.name()
             );
         }
     }

@@ -2,6 +2,7 @@
 //! with a button) and on the command line (lines on stderr before training).
 
 use crate::data::ImageShape;
+use crate::learner::backbone::BackboneKind;
 use crate::learner::ModelKind;
 
 /// A batch size to suggest when an epoch of `n` samples is very few batches (< 20) at
@@ -30,16 +31,20 @@ pub fn small_set_text(n: usize, batch_size: usize, suggested: usize) -> String {
     )
 }
 
+/// The backbone the advice suggests a head on (the one the window offers), as people write it.
+pub const BACKBONE: BackboneKind = BackboneKind::EfficientNetLite0;
+pub const BACKBONE_NAME: &str = "EfficientNet-Lite0";
+
 /// Whether a head on a pretrained backbone's embeddings should be suggested for a model from
 /// scratch on images of `shape` (colour, or large: README, "Which learner").
 pub fn backbone_suits(shape: ImageShape, model: ModelKind) -> bool {
     model != ModelKind::Vae && crate::learner::backbone::suits(shape)
 }
 
-/// The backbone advice in words: `backbone` names it, `model` is the model from scratch.
-pub fn backbone_text(shape: ImageShape, backbone: &str, model: ModelKind) -> String {
+/// The backbone advice in words: `model` is the model from scratch.
+pub fn backbone_text(shape: ImageShape, model: ModelKind) -> String {
     format!(
-        "{} images ({}x{}x{}): a head on {backbone}'s ImageNet embeddings usually separates bad labels better than a {model} trained from scratch",
+        "{} images ({}x{}x{}): a head on {BACKBONE_NAME}'s ImageNet embeddings usually separates bad labels better than a {model} trained from scratch",
         if shape.channels == 3 { "colour" } else { "large" },
         shape.height,
         shape.width,

@@ -7,6 +7,8 @@ use egui::{Color32, RichText};
 
 use crate::itlm::{Selection, TauSchedule};
 use crate::learner::{Mode, ModelKind};
+// The backbone the model list's head entries use, named as the advice names it.
+use crate::session::advice::BACKBONE_NAME;
 
 use super::command::{Command, Commands, View};
 use super::settings::Settings;
@@ -280,9 +282,6 @@ pub fn suggest(mixture: Option<(f64, f64)>, confident: Option<f64>) -> Option<Su
     }
 }
 
-/// The backbone the head entries use, as the model list names it.
-const BACKBONE_NAME: &str = "EfficientNet-Lite0";
-
 /// The model list's head entries: a linear or MLP head on EfficientNet-Lite0 embeddings,
 /// enabled when the weights are installed.
 fn backbone_choice_ui(ui: &mut egui::Ui, s: &mut Settings) {
@@ -319,7 +318,7 @@ fn backbone_choice_ui(ui: &mut egui::Ui, s: &mut Settings) {
 /// chosen: a hint that a head on the backbone's embeddings is the better learner, with a
 /// button that chooses it (or the command that installs the weights).
 fn backbone_hint_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
-    use crate::learner::backbone::{find_weights, BackboneKind};
+    use crate::learner::backbone::find_weights;
     use crate::learner::head::HeadKind;
     use crate::session::advice::{backbone_suits, backbone_text};
     let state = v.state;
@@ -329,14 +328,10 @@ fn backbone_hint_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
     if s.head.is_some() || state.generative() || !backbone_suits(d.train.shape, s.learner.model) {
         return;
     }
-    let kind = BackboneKind::EfficientNetLite0;
+    let kind = crate::session::advice::BACKBONE;
     ui.horizontal_wrapped(|ui| {
         ui.label(
-            RichText::new(backbone_text(
-                d.train.shape,
-                BACKBONE_NAME,
-                s.learner.model,
-            ))
+            RichText::new(backbone_text(d.train.shape, s.learner.model))
             .color(Color32::LIGHT_BLUE),
         );
         match find_weights(kind, None) {
