@@ -276,8 +276,8 @@ impl AppState {
         }
     }
 
-    /// A batch size to suggest when an epoch of the open set is very few batches (< 20):
-    /// the largest power of two giving about 25 batches per epoch (at least 8).
+    /// A batch size to suggest for the open set at the settings' batch size
+    /// ([`crate::session::advice::small_set_batch`]).
     pub fn small_set_batch(&self) -> Option<usize> {
         let n = self.data.as_ref()?.train.len();
         crate::session::advice::small_set_batch(n, self.settings.learner.batch_size)

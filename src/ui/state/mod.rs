@@ -64,7 +64,8 @@ pub struct AppState {
     pub noise_estimate: Option<f64>,
     /// The noise rate the shown run chose its tau from (tau from the data; out-of-fold for a
     /// head on embeddings, whose round-0 model fits the wrong labels too): the tau hint
-    /// follows it where there is one. None for a run read from a file.
+    /// follows it where there is one. A reopened run's is 1 - its tau when that tau is the one
+    /// it chose.
     pub chosen_noise: Option<f64>,
     /// Round 0's label-noise matrix ([`crate::itlm::transition::estimate`]), for the
     /// forward-correction hint.
