@@ -290,6 +290,56 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
     assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
 }
 
+/// The truth scores a run with decisions against the labels it trained with: a sample the user
+/// relabelled to its true label is clean, not a miss of the cut.
+#[test]
+fn the_truth_counts_a_sample_relabelled_to_its_true_label_as_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    // The first image of each class shows the next class.
+    let truth = tmp.path().join("truth.csv");
+    let mut t = String::from("path,true_label,kind\n");
+    for (c, name) in ["a", "b", "c"].iter().enumerate() {
+        t.push_str(&format!("{name}/00.png,{},random\n", ["b", "c", "a"][c]));
+        for i in 1..10 {
+            t.push_str(&format!("{name}/{i:02}.png,{name},clean\n"));
+        }
+    }
+    std::fs::write(&truth, t).unwrap();
+    // Two mislabelled samples relabelled to their true class (kept: pinned), the third
+    // excluded (trimmed: pinned): every bad sample left is trimmed.
+    let journal = tmp.path().join("decisions.csv");
+    std::fs::write(
+        &journal,
+        "path,decision,label,time\na/00.png,relabel,b,2026-12-06T10:00:00Z\n\
+         b/00.png,relabel,c,2026-12-06T10:00:01Z\nc/00.png,exclude,,2026-12-06T10:00:02Z\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let mut args = vec![
+        "run",
+        s(&data),
+        "--out",
+        s(&out),
+        "--decisions",
+        s(&journal),
+        "--truth",
+        s(&truth),
+    ];
+    args.extend(FAST.iter().filter(|a| **a != "-q"));
+    let e = succeeds(&run(&args));
+    let recalls: Vec<&str> = e
+        .lines()
+        .filter_map(|l| l.split("trim precision ").nth(1))
+        .filter_map(|l| l.split(" recall ").nth(1))
+        .map(|r| r.split_whitespace().next().unwrap())
+        .collect();
+    assert!(!recalls.is_empty(), "{e}");
+    // Counted against the given labels the two fixed samples would be kept bad ones: 0.333.
+    assert!(recalls.iter().all(|r| *r == "1.000"), "{e}");
+}
+
 /// `export --decisions` on a run made without them: clean.txt and flagged.txt follow the
 /// decisions, not only the cut; the set carries decisions.csv, so exporting the exported run
 /// again (or reopening it) finds them without being told.

@@ -1827,6 +1827,54 @@ fn retraining_with_decisions_pins_them_and_the_exports_follow_them() {
     assert_eq!(walk.len(), n - 1);
 }
 
+/// A retrain with decisions is scored against the labels it trained with: a sample the user
+/// relabelled to its true class is clean, in the round's metrics and at the slider's cut.
+#[test]
+fn a_sample_relabelled_to_its_true_class_is_not_counted_bad_after_the_retrain() {
+    use itlm_inspector::session::decisions::Decision;
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let truth = h
+        .state()
+        .state
+        .data
+        .as_ref()
+        .unwrap()
+        .truth
+        .clone()
+        .unwrap();
+    let bad: Vec<usize> = (0..truth.bad.len()).filter(|&i| truth.bad[i]).collect();
+    assert!(bad.len() > 2, "{}", bad.len());
+    let st = &mut h.state_mut().state;
+    let (last, fixed) = bad.split_last().unwrap();
+    for &i in fixed {
+        st.decide(&[i], Some(Decision::Relabel(truth.true_label[i].unwrap())));
+    }
+    st.decide(&[*last], Some(Decision::Exclude));
+    h.run_steps(2);
+    h.get_by_label("Retrain at this tau").click();
+    h.run_steps(1);
+    step_until(&mut h, 300, "the guided rounds", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished && r.history.len() > 1)
+    });
+    let run = h.state().state.run.as_ref().unwrap();
+    let m = run.history.last().unwrap().metrics.trim.unwrap();
+    // Only the excluded one is still bad, and it is trimmed.
+    assert_eq!((m.bad, m.trimmed_bad), (1, 1), "{m:?}");
+    let cut = h.state_mut().state.cut().unwrap().trim.unwrap();
+    assert_eq!(
+        (cut.bad, cut.trimmed_bad, cut.recall),
+        (1, 1, 1.0),
+        "{cut:?}"
+    );
+    // The data's own truth is the dataset as given: all of them still bad there.
+    let data_bad = h.state().state.data.as_ref().unwrap().bad.clone().unwrap();
+    assert_eq!(data_bad.iter().filter(|&&b| b).count(), bad.len());
+}
+
 /// "All files to a folder" with decisions made after the run: clean.txt and flagged.txt
 /// follow them (not only the cut), decisions.csv goes with the set and the exported run
 /// reopens with the decisions; exported into the run's own folder, the open journal keeps

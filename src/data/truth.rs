@@ -311,6 +311,26 @@ pub struct TruthInfo {
     pub kind: Vec<String>,
 }
 
+impl TruthInfo {
+    /// Which samples are bad for a run that trains with `trained` labels where the set gives
+    /// `given` (the user's relabels): a sample relabelled to its true label is clean, one
+    /// relabelled to another label is bad. A sample not relabelled, or whose truth names no
+    /// true label (a spurious image), keeps its flag.
+    pub fn bad_as_trained(&self, given: &[u32], trained: &[u32]) -> Vec<bool> {
+        self.bad
+            .iter()
+            .enumerate()
+            .map(|(i, &bad)| {
+                let truth = self.true_label.get(i).copied().flatten();
+                match (given.get(i), trained.get(i), truth) {
+                    (Some(g), Some(t), Some(truth)) if g != t => *t != truth,
+                    _ => bad,
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +362,30 @@ mod tests {
         // The same row twice says nothing new: one row.
         let text = "cat/a.png,cat,clean\ncat/a.png,cat,clean\n";
         assert_eq!(parse(text).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_sample_relabelled_to_its_true_label_is_no_longer_bad() {
+        let t = TruthInfo {
+            bad: vec![true, true, false, true, true],
+            true_label: vec![Some(0), Some(0), Some(1), None, Some(1)],
+            kind: Vec::new(),
+        };
+        let given = [1, 1, 1, 0, 0];
+        // Fixed; relabelled to another wrong class; a clean one relabelled wrongly; a spurious
+        // image relabelled (still bad); one left as given.
+        let trained = [0, 2, 0, 1, 0];
+        assert_eq!(
+            t.bad_as_trained(&given, &trained),
+            vec![false, true, true, true, true]
+        );
+        // Without relabels nothing moves, nor where the truth names no true labels.
+        assert_eq!(t.bad_as_trained(&given, &given), t.bad);
+        let bare = TruthInfo {
+            true_label: Vec::new(),
+            ..t.clone()
+        };
+        assert_eq!(bare.bad_as_trained(&given, &trained), t.bad);
     }
 
     #[test]

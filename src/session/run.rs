@@ -108,13 +108,18 @@ pub fn run_to_folder(
     let decided = p.decisions.as_ref().filter(|d| d.counts().decided > 0);
     let journal = decided.and(p.journal.as_deref());
     let (train, pins) = p.guided();
+    // A sample the user relabelled to its true label trains clean: the truth counts it so.
+    let bad = p
+        .truth
+        .as_ref()
+        .map(|t| t.bad_as_trained(p.train.labels(), train.labels()));
     let inputs = itlm::Inputs {
         data: &train,
         eval: itlm::Eval {
             test: p.test.as_ref(),
             test2: p.test2.as_ref(),
         },
-        bad: p.truth.as_ref().map(|t| t.bad.as_slice()),
+        bad: bad.as_deref(),
         true_labels: p
             .truth
             .as_ref()

@@ -72,6 +72,9 @@ pub struct Run {
     pub elapsed_before: f64,
     /// The user's decisions this run trains with (None: plain ITLM); its cuts keep them.
     pub pins: Option<Arc<crate::itlm::Pins>>,
+    /// The truly bad samples as this run trained (a sample the user relabelled to its true
+    /// label is clean); None: the data's own (`Loaded::bad`).
+    pub bad: Option<Arc<Vec<bool>>>,
 }
 
 impl Run {
@@ -95,6 +98,7 @@ impl Run {
             preparing: None,
             elapsed_before: 0.0,
             pins: None,
+            bad: None,
             started: Instant::now(),
             elapsed_secs,
         }
@@ -273,7 +277,14 @@ impl AppState {
         job.pins = pins.clone();
         job.test = data.test.clone();
         job.test2 = data.test2.clone();
-        job.bad = data.bad.clone();
+        // A sample the user relabelled to its true label trains clean: the truth counts it so.
+        job.bad = match (&data.truth, guide) {
+            (Some(t), true) => Some(Arc::new(
+                t.bad_as_trained(data.train.labels(), job.data.labels()),
+            )),
+            _ => data.bad.clone(),
+        };
+        let bad = job.bad.clone();
         job.truth = data.truth.clone();
         job.history = history.clone();
         job.kept = kept;
@@ -325,6 +336,7 @@ impl AppState {
                     elapsed_secs: elapsed_before,
                     elapsed_before,
                     pins: pins.map(Arc::new),
+                    bad,
                 });
                 self.follow_latest = true;
                 self.messages.retain(|m| !m.error);

@@ -74,7 +74,7 @@ impl AppState {
         let given = Given {
             labels: data.train.labels(),
             classes: data.train.num_classes(),
-            bad: data.bad.as_ref().map(|b| b.as_slice()),
+            bad: run.bad.as_ref().or(data.bad.as_ref()).map(|b| b.as_slice()),
             pins: run.pins.as_deref(),
         };
         let rule = CutRule {
