@@ -1827,6 +1827,70 @@ fn retraining_with_decisions_pins_them_and_the_exports_follow_them() {
     assert_eq!(walk.len(), n - 1);
 }
 
+/// The Export menu's HTML report, cleanlab table and FiftyOne folder write what they say,
+/// with the decisions (they had written nothing and said "Exported" with no file).
+#[test]
+fn the_report_cleanlab_and_fiftyone_exports_write_their_files() {
+    use itlm_inspector::session::decisions::Decision;
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let trimmed = h.state_mut().state.lists().unwrap().trimmed.clone();
+    let ex = trimmed[0];
+    h.state_mut().state.decide(&[ex], Some(Decision::Exclude));
+    h.run_steps(2);
+    let ids = h.state().state.data.as_ref().unwrap().train.ids().to_vec();
+    let n = ids.len();
+    let out = tempfile::tempdir().unwrap();
+    let export = |h: &mut Harness<'_, App>, what: ExportWhat, name: &str| -> PathBuf {
+        let target = out.path().join(name);
+        h.state_mut().begin_export(what);
+        h.state_mut().export.target = target.display().to_string();
+        h.run_steps(2);
+        h.get_by_label("Export now").click();
+        step_until(h, 60, name, |a| {
+            !a.export.exporting() && a.export.open.is_none()
+        });
+        let st = &h.state().state;
+        assert!(!st.messages.iter().any(|m| m.error), "{:?}", st.messages);
+        target
+    };
+
+    let report = export(&mut h, ExportWhat::Report, "report.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80]);
+    assert!(
+        html.contains("data:image/png;base64,"),
+        "thumbnails of the run's images"
+    );
+    assert!(html.contains(&ids[ex]), "the excluded sample is named");
+
+    let table = export(&mut h, ExportWhat::Cleanlab, "label_issues.csv");
+    let text = std::fs::read_to_string(&table).unwrap();
+    assert_eq!(text.lines().count(), n + 1);
+    assert!(text.starts_with("path,is_label_issue,label_score,given_label,predicted_label"));
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{},", ids[ex])))
+        .unwrap();
+    assert!(
+        row.contains(",True,"),
+        "an excluded sample is a label issue: {row}"
+    );
+
+    let fo = export(&mut h, ExportWhat::FiftyOne, "fiftyone");
+    let labels = std::fs::read_to_string(fo.join("labels.json")).unwrap();
+    assert!(labels.contains("\"excluded\""), "the decision is a tag");
+    let pngs = std::fs::read_dir(fo.join("data")).unwrap().count();
+    assert_eq!(pngs, n, "an IDX set's images are written as PNGs");
+    assert!(fo.join("load_fiftyone.py").is_file());
+    let said = &h.state().state.messages;
+    assert!(
+        said.iter()
+            .any(|m| m.text.contains("FiftyOne") || m.text.contains("samples")),
+        "{said:?}"
+    );
+}
+
 /// A retrain with decisions is scored against the labels it trained with: a sample the user
 /// relabelled to its true class is clean, in the round's metrics and at the slider's cut.
 #[test]

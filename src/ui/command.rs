@@ -253,6 +253,41 @@ impl ExportWhat {
                     report: Some(report.to_string()),
                 });
             }
+            ExportWhat::Report => {
+                let input = export::report::ReportInput {
+                    run,
+                    round: None,
+                    decisions,
+                    images: extras.images.as_deref(),
+                    top: export::report::DEFAULT_TOP,
+                };
+                export::report::write_report(target, &input, Overwrite::Allow)?;
+                Ok(vec![target.to_path_buf()])
+            }
+            ExportWhat::Cleanlab => {
+                export::ecosystem::write_label_issues(
+                    target,
+                    run,
+                    None,
+                    decisions,
+                    Overwrite::Allow,
+                )?;
+                Ok(vec![target.to_path_buf()])
+            }
+            ExportWhat::FiftyOne => {
+                // An image folder's files are linked; IDX and CIFAR sets are written as PNGs.
+                let images = match run.dataset.source {
+                    crate::data::Source::ImageFolder { .. }
+                    | crate::data::Source::LabelsCsv { .. } => None,
+                    _ => extras.images.as_deref(),
+                };
+                let report =
+                    export::ecosystem::write_fiftyone(run, None, decisions, images, target)?;
+                return Ok(Exported {
+                    files: vec![target.to_path_buf()],
+                    report: Some(report.to_string()),
+                });
+            }
             _ => match self.output() {
                 Some(o) => export::write_one(o, target, run, decisions),
                 None => Ok(Vec::new()),

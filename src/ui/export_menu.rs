@@ -150,7 +150,12 @@ impl ExportPanel {
             decisions: Some(state.decide.decisions.clone()),
             journal,
             flagged_folder: self.flagged_folder,
-            images: state.data.as_ref().map(|d| d.train.clone()),
+            // A reopened run whose images are gone has stand-in pixels: no thumbnails.
+            images: state
+                .data
+                .as_ref()
+                .filter(|d| d.has_images())
+                .map(|d| d.train.clone()),
         };
         if let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
             state.settings.export_dir = Some(d);
