@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::cli::s;
 use common::FakeLearner;
 use itlm_inspector::data::truth::TruthInfo;
 use itlm_inspector::data::{self, Dataset, LoadOptions};
@@ -502,7 +503,7 @@ fn cleanlab_table_rows_are_the_runs() {
     let (run, _) = make_run(&root);
     let (decisions, flagged) = decide(&run);
     let sh = shown(&run, None).unwrap();
-    let csv = label_issues_csv(&run, None, Some(&decisions)).unwrap();
+    let csv = label_issues_csv(&run, None, Some(&decisions), None).unwrap();
     let mut r = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(
         r.headers().unwrap().iter().collect::<Vec<_>>().join(","),
@@ -529,7 +530,7 @@ fn cleanlab_table_rows_are_the_runs() {
     // Flagged minus the one kept by the user, plus the relabelled sample that was not flagged.
     assert_eq!(issues, flagged.len() - 1 + 1);
     // Without decisions: exactly the flagged samples.
-    let plain = label_issues_csv(&run, None, None).unwrap();
+    let plain = label_issues_csv(&run, None, None, None).unwrap();
     assert_eq!(plain.matches(",True,").count(), flagged.len());
 }
 
@@ -575,7 +576,7 @@ fn fiftyone_labels_round_trip_and_name_the_originals() {
     let sh = shown(&run, None).unwrap();
     assert_eq!(sh.record.spectral.len(), run.dataset.len());
     let dst = tmp.path().join("fo");
-    let rep = write_fiftyone(&run, None, Some(&decisions), None, &dst).unwrap();
+    let rep = write_fiftyone(&run, None, Some(&decisions), None, None, &dst).unwrap();
     let d = &run.dataset;
     assert_eq!(rep.samples, d.len());
     assert_eq!(rep.hard_links + rep.symlinks + rep.copies, d.len());
@@ -640,9 +641,9 @@ fn fiftyone_labels_round_trip_and_name_the_originals() {
     assert!(dst.join("load_fiftyone.py").is_file());
     // Never into the dataset; a second export into the same folder is refused.
     assert_eq!(snapshot(&root), before);
-    assert!(write_fiftyone(&run, None, None, None, &dst).is_err());
+    assert!(write_fiftyone(&run, None, None, None, None, &dst).is_err());
     let inside = root.join("fo");
-    let e = write_fiftyone(&run, None, None, None, &inside).unwrap_err();
+    let e = write_fiftyone(&run, None, None, None, None, &inside).unwrap_err();
     assert!(!inside.exists(), "{e}");
     assert_eq!(snapshot(&root), before);
 }
@@ -746,13 +747,90 @@ fn cli_report_and_ecosystem_exports() {
     assert!(o.status.success(), "{err}");
     assert_eq!(
         std::fs::read_to_string(&csv).unwrap(),
-        label_issues_csv(&run, None, Some(&decisions)).unwrap()
+        label_issues_csv(&run, None, Some(&decisions), None).unwrap()
     );
     assert!(fo.join("labels.json").is_file());
     assert_eq!(
         std::fs::read_dir(fo.join("data")).unwrap().count(),
         run.dataset.len()
     );
+
+    // --image-checks: the checks' columns follow the label ones, a tag per issue in FiftyOne.
+    let o = Command::new(BIN)
+        .args(["export", s(&run_path), "--image-checks", "--pred-probs"])
+        .arg(tmp.path().join("p.csv"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("give one of them"),
+        "{err}"
+    );
+    let csv2 = tmp.path().join("issues2.csv");
+    let fo2 = tmp.path().join("fo2");
+    let o = Command::new(BIN)
+        .args([
+            "export",
+            s(&run_path),
+            "--image-checks",
+            "--cleanlab",
+            s(&csv2),
+        ])
+        .args(["--fiftyone", s(&fo2)])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("image checks: "), "{err}");
+    let text = std::fs::read_to_string(&csv2).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[..5].join(","), LABEL_ISSUES_HEADER);
+    assert_eq!(header.len(), 5 + 2 * 9, "{header:?}");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (is_dark, dark_score) = (col("is_dark_issue"), col("dark_score"));
+    col("is_near_duplicates_issue");
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    // The label columns are the table's without the checks.
+    let plain = label_issues_csv(&run, None, Some(&decisions), None).unwrap();
+    let plain: Vec<csv::StringRecord> = csv::Reader::from_reader(plain.as_bytes())
+        .records()
+        .map(|x| x.unwrap())
+        .collect();
+    assert_eq!(rows.len(), plain.len());
+    for (row, want) in rows.iter().zip(&plain) {
+        let first: Vec<&str> = row.iter().take(5).collect();
+        assert_eq!(first, want.iter().collect::<Vec<_>>());
+    }
+    // Each image is one grey value, darker with the index: the dark ones score lowest.
+    let dark: Vec<f32> = rows
+        .iter()
+        .filter(|r| &r[is_dark] == "True")
+        .map(|r| r[dark_score].parse().unwrap())
+        .collect();
+    let light: Vec<f32> = rows
+        .iter()
+        .filter(|r| &r[is_dark] == "False")
+        .map(|r| r[dark_score].parse().unwrap())
+        .collect();
+    assert!(!dark.is_empty() && !light.is_empty(), "{text}");
+    let worst_clean = light.iter().copied().fold(f32::INFINITY, f32::min);
+    assert!(
+        dark.iter().all(|&d| d < worst_clean),
+        "{dark:?} {worst_clean}"
+    );
+    // FiftyOne: the dark samples carry the tag, in tags.json and the label's attributes.
+    let tags: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fo2.join("tags.json")).unwrap()).unwrap();
+    let tagged_dark = tags
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|t| t.as_array().unwrap().iter().any(|x| x == "dark"))
+        .count();
+    assert_eq!(tagged_dark, dark.len());
+    let labels = std::fs::read_to_string(fo2.join("labels.json")).unwrap();
+    assert!(labels.contains("\"itlm_image_issues\""), "{labels}");
     assert_eq!(snapshot(&root), before);
 }
 
@@ -1157,7 +1235,7 @@ fn the_runs_own_relabels_are_exported_as_relabels() {
     }
 
     // FiftyOne: tagged relabelled, by the run.
-    let (labels, _) = export::ecosystem::fiftyone_labels(&run, None, None).unwrap();
+    let (labels, _) = export::ecosystem::fiftyone_labels(&run, None, None, None).unwrap();
     let uuid = fiftyone_uuid(a, n, &ida);
     let attrs = &labels["labels"][&uuid]["attributes"];
     assert!(attrs["tags"]

@@ -1864,10 +1864,23 @@ fn the_report_cleanlab_and_fiftyone_exports_write_their_files() {
     );
     assert!(html.contains(&ids[ex]), "the excluded sample is named");
 
+    // The image checks done, the cleanlab table gets their columns.
+    step_until(&mut h, 60, "the image checks", |a| {
+        a.state.image_checks.is_some()
+    });
+    h.state_mut().begin_export(ExportWhat::Cleanlab);
+    h.run_steps(2);
+    h.get_by_label_contains("their columns (is_dark_issue, dark_score, ...) follow");
     let table = export(&mut h, ExportWhat::Cleanlab, "label_issues.csv");
     let text = std::fs::read_to_string(&table).unwrap();
     assert_eq!(text.lines().count(), n + 1);
-    assert!(text.starts_with("path,is_label_issue,label_score,given_label,predicted_label"));
+    assert!(
+        text.starts_with(
+            "path,is_label_issue,label_score,given_label,predicted_label,is_dark_issue,dark_score,"
+        ),
+        "{}",
+        text.lines().next().unwrap()
+    );
     let row = text
         .lines()
         .find(|l| l.starts_with(&format!("{},", ids[ex])))

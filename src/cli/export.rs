@@ -49,6 +49,12 @@ pub struct ExportArgs {
     /// --cleanlab / --fiftyone mark them.
     #[arg(long)]
     pub decisions: Option<PathBuf>,
+    /// Check the run's images (CleanVision's dark, light, blurry, low information, odd aspect
+    /// ratio, odd size, grey, exact and near duplicates; see `check`) and add them to
+    /// --cleanlab (is_<check>_issue,<check>_score columns, as Datalab's get_issues() has them)
+    /// and --fiftyone (a tag per issue found). Needs the run's dataset where the run read it.
+    #[arg(long)]
+    pub image_checks: bool,
     /// In the clean copy, put the samples still flagged (trimmed, no decision) under
     /// `_flagged/<class>/` instead of leaving them out.
     #[arg(long, requires = "clean_copy")]
@@ -68,6 +74,12 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     {
         return Err(Error::Config(
             "nothing to do: give --out DIR, --clean-copy DIR, --cleanlab FILE, --pred-probs FILE and/or --fiftyone DIR"
+                .into(),
+        ));
+    }
+    if a.image_checks && a.cleanlab.is_none() && a.fiftyone.is_none() {
+        return Err(Error::Config(
+            "--image-checks adds the image checks to --cleanlab and --fiftyone: give one of them (`itlm-inspector check DATA --out FILE` writes the checks' own table)"
                 .into(),
         ));
     }
@@ -108,6 +120,36 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         export::check_outside_datasets(p, sources.iter().copied())?;
         export::paths::check_new_folder(p)?;
     }
+    // The run's images, reloaded before anything is written: FiftyOne needs the pixels of IDX
+    // and CIFAR sets (written as PNGs), the image checks everyone's.
+    let pixels_needed = !matches!(
+        run.dataset.source,
+        crate::data::Source::ImageFolder { .. } | crate::data::Source::LabelsCsv { .. }
+    );
+    let images = (a.image_checks || (a.fiftyone.is_some() && pixels_needed))
+        .then(|| super::report::run_images(&a.run))
+        .flatten();
+    let checks = match (a.image_checks, &images) {
+        (false, _) => None,
+        (true, Some(images)) => {
+            let c = crate::data::quality::ImageIssues::find(images);
+            eprintln!(
+                "image checks: {} of {} images{}",
+                c.any(),
+                c.len(),
+                if c.any() > 0 {
+                    format!(" ({})", c.summary())
+                } else {
+                    String::new()
+                }
+            );
+            Some(c)
+        }
+        (true, None) => return Err(Error::Config(
+            "--image-checks needs the run's images, which could not be loaded (see the note above)"
+                .into(),
+        )),
+    };
     if let Some(out) = &a.out {
         let overwrite = if a.force {
             Overwrite::Allow
@@ -136,7 +178,14 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         eprintln!("{}", export::clean_copy::clean_copy_of(&run, dst, &plan)?);
     }
     if let Some(p) = &a.cleanlab {
-        ecosystem::write_label_issues(p, &run, None, decisions.as_ref(), overwrite_table)?;
+        ecosystem::write_label_issues(
+            p,
+            &run,
+            None,
+            decisions.as_ref(),
+            checks.as_ref(),
+            overwrite_table,
+        )?;
         eprintln!("wrote {}", p.display());
     }
     if let Some(p) = &a.pred_probs {
@@ -144,12 +193,15 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         eprintln!("wrote {}", p.display());
     }
     if let Some(dst) = &a.fiftyone {
-        // IDX and CIFAR sets are written as PNGs from their reloaded pixels.
-        let images = match run.dataset.source {
-            crate::data::Source::ImageFolder { .. } | crate::data::Source::LabelsCsv { .. } => None,
-            _ => super::report::run_images(&a.run),
-        };
-        let r = ecosystem::write_fiftyone(&run, None, decisions.as_ref(), images.as_deref(), dst)?;
+        let pixels = images.as_deref().filter(|_| pixels_needed);
+        let r = ecosystem::write_fiftyone(
+            &run,
+            None,
+            decisions.as_ref(),
+            pixels,
+            checks.as_ref(),
+            dst,
+        )?;
         eprintln!("{r}");
     }
     Ok(())

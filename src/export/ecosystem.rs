@@ -5,7 +5,10 @@
 //!   `find_label_issues` / `Datalab.get_issues("label")` lay it out. `label_score` is p(given
 //!   label) under the shown round's model (cleanlab's default "self_confidence" score: low =
 //!   likely wrong); `is_label_issue` is flagged by the shown cut and not kept by the user, or
-//!   excluded / relabelled by the user.
+//!   excluded / relabelled by the user. With the image checks ([`crate::data::quality`]),
+//!   CleanVision's columns follow for every check: `is_<key>_issue,<key>_score`
+//!   (`is_dark_issue,dark_score`, ...; the score empty where a check has none), as Datalab's
+//!   `get_issues()` lays out its image issues beside the label ones.
 //! - a FiftyOne image-classification dataset (`fo.types.FiftyOneImageClassificationDataset`):
 //!   `data/<uuid>.<ext>` (hard links to the originals, else symlinks, else copies; PNGs for
 //!   IDX / CIFAR sets) and `labels.json` `{"classes": [...], "labels": {"<uuid>": target}}`
@@ -16,6 +19,8 @@
 //!   shown round's loss, prediction, flag, and spectral score when it has them). The
 //!   format has no sample tags, so the same tags also go to a sidecar `tags.json`
 //!   (`{"<uuid>": [tags]}`) that `load_fiftyone.py` (written beside) applies as sample tags.
+//!   With the image checks, each issue found is a tag too (`dark`, `near_duplicates`, ...:
+//!   the keys of [`ImageIssue`]), and `itlm_image_issues` lists them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +35,7 @@ use super::run_file::RunFile;
 use super::shown::{shown, Shown};
 use super::tables::check_decisions;
 use crate::data::encode::encode_png;
+use crate::data::quality::{ImageIssue, ImageIssues};
 use crate::data::{Dataset, Source};
 use crate::error::{Error, Result};
 use crate::itlm::decisions::{Decision, Decisions};
@@ -67,14 +73,32 @@ pub fn is_label_issue(sh: &Shown, decisions: Option<&Decisions>, i: usize) -> bo
     }
 }
 
-/// `label_issues.csv` of `run` at round `round` (None: the verdict's cut).
+/// The image checks of `run`'s samples, refused when they are another set's.
+fn check_checks<'a>(
+    run: &RunFile,
+    checks: Option<&'a ImageIssues>,
+) -> Result<Option<&'a ImageIssues>> {
+    match checks {
+        Some(c) if c.len() != run.dataset.len() => Err(Error::Other(format!(
+            "the image checks cover {} images, the run {} samples",
+            c.len(),
+            run.dataset.len()
+        ))),
+        c => Ok(c),
+    }
+}
+
+/// `label_issues.csv` of `run` at round `round` (None: the verdict's cut), with the image
+/// checks' columns when `checks` (of the run's samples, in its order) are given.
 pub fn label_issues_csv(
     run: &RunFile,
     round: Option<usize>,
     decisions: Option<&Decisions>,
+    checks: Option<&ImageIssues>,
 ) -> Result<String> {
     check_classifier(run, "the issues table")?;
     check_decisions(run, decisions)?;
+    let checks = check_checks(run, checks)?;
     let sh = shown(run, round)?;
     let overlay = super::run_relabels::with_run_relabels(run, sh.round(), decisions);
     let decisions = overlay.as_deref();
@@ -82,11 +106,16 @@ pub fn label_issues_csv(
     let r = &sh.record;
     let mut s = String::with_capacity(64 * d.len());
     s.push_str(LABEL_ISSUES_HEADER);
+    if checks.is_some() {
+        for k in ImageIssue::ALL {
+            s.push_str(&format!(",is_{0}_issue,{0}_score", k.key()));
+        }
+    }
     s.push('\n');
     for i in 0..d.len() {
         let p = r.p_given[i];
         s.push_str(&format!(
-            "{},{},{},{},{}\n",
+            "{},{},{},{},{}",
             csv_field(&d.ids[i]),
             if is_label_issue(&sh, decisions, i) {
                 "True"
@@ -101,6 +130,15 @@ pub fn label_issues_csv(
             csv_field(d.class_name(d.labels[i])),
             csv_field(d.class_name(r.predicted[i]))
         ));
+        if let Some(c) = checks {
+            for k in ImageIssue::ALL {
+                s.push_str(if c.has(i, k) { ",True," } else { ",False," });
+                if let Some(v) = c.score(i, k) {
+                    s.push_str(&format!("{v:.4}"));
+                }
+            }
+        }
+        s.push('\n');
     }
     Ok(s)
 }
@@ -111,10 +149,11 @@ pub fn write_label_issues(
     run: &RunFile,
     round: Option<usize>,
     decisions: Option<&Decisions>,
+    checks: Option<&ImageIssues>,
     overwrite: Overwrite,
 ) -> Result<()> {
     check_outside_datasets(path, run.dataset.sources())?;
-    let csv = label_issues_csv(run, round, decisions)?;
+    let csv = label_issues_csv(run, round, decisions, checks)?;
     write_atomic(path, csv.as_bytes(), overwrite)
 }
 
@@ -257,14 +296,17 @@ fn tags(sh: &Shown, decisions: Option<&Decisions>, i: usize) -> Vec<&'static str
     t
 }
 
-/// `labels.json` and `tags.json` of the FiftyOne export, by uuid.
+/// `labels.json` and `tags.json` of the FiftyOne export, by uuid; with `checks`, each image
+/// issue found is a tag too.
 pub fn fiftyone_labels(
     run: &RunFile,
     round: Option<usize>,
     decisions: Option<&Decisions>,
+    checks: Option<&ImageIssues>,
 ) -> Result<(Value, Value)> {
     check_classifier(run, "the FiftyOne export")?;
     check_decisions(run, decisions)?;
+    let checks = check_checks(run, checks)?;
     let sh = shown(run, round)?;
     // The run's own relabels are relabels too (tagged so, and marked the run's).
     let user = decisions;
@@ -276,7 +318,11 @@ pub fn fiftyone_labels(
     let mut tag_map = serde_json::Map::new();
     for i in 0..d.len() {
         let uuid = fiftyone_uuid(i, d.len(), &d.ids[i]);
-        let t = tags(&sh, decisions, i);
+        let mut t = tags(&sh, decisions, i);
+        let issues: Vec<&'static str> = checks
+            .map(|c| c.of(i).into_iter().map(ImageIssue::key).collect())
+            .unwrap_or_default();
+        t.extend(&issues);
         let mut attrs = json!({
             "tags": t,
             "itlm_path": d.ids[i],
@@ -287,6 +333,9 @@ pub fn fiftyone_labels(
         });
         if let Some(sp) = r.spectral_of(i) {
             attrs["itlm_spectral"] = json!(finite(sp));
+        }
+        if !issues.is_empty() {
+            attrs["itlm_image_issues"] = json!(issues);
         }
         if let Some(dec) = decisions.and_then(|x| x.get(i)) {
             attrs["itlm_decision"] = json!(dec.word());
@@ -323,6 +372,7 @@ fn finite(v: f32) -> Option<f64> {
 /// or absent, never inside a dataset folder the run read): `data/`, `labels.json`,
 /// `tags.json`, `load_fiftyone.py`. `images` are the run's samples with pixels in the run's
 /// order, needed for IDX and CIFAR sets (written as PNG); an image folder's files are linked.
+/// `checks` (the image checks of the run's samples) add their issues as tags.
 /// Built in a staging folder and renamed into place when complete; a sample whose file is
 /// gone makes it an error, writing nothing.
 pub fn write_fiftyone(
@@ -330,9 +380,10 @@ pub fn write_fiftyone(
     round: Option<usize>,
     decisions: Option<&Decisions>,
     images: Option<&Dataset>,
+    checks: Option<&ImageIssues>,
     dst: &Path,
 ) -> Result<FiftyOneReport> {
-    let (labels, tag_map) = fiftyone_labels(run, round, decisions)?;
+    let (labels, tag_map) = fiftyone_labels(run, round, decisions, checks)?;
     check_new_folder(dst)?;
     check_outside_datasets(dst, run.dataset.sources())?;
     let d = &run.dataset;

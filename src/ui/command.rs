@@ -132,6 +132,9 @@ pub struct ExportExtras {
     /// The run's samples with their pixels (thumbnails of the report, FiftyOne's PNGs of IDX /
     /// CIFAR sets).
     pub images: Option<std::sync::Arc<crate::data::Dataset>>,
+    /// The image checks of the run's samples, when they are done: the cleanlab table gets
+    /// their columns, FiftyOne their tags.
+    pub image_checks: Option<std::sync::Arc<crate::data::quality::ImageIssues>>,
 }
 
 impl ExportWhat {
@@ -270,6 +273,7 @@ impl ExportWhat {
                     run,
                     None,
                     decisions,
+                    extras.image_checks.as_deref(),
                     Overwrite::Allow,
                 )?;
                 Ok(vec![target.to_path_buf()])
@@ -281,8 +285,14 @@ impl ExportWhat {
                     | crate::data::Source::LabelsCsv { .. } => None,
                     _ => extras.images.as_deref(),
                 };
-                let report =
-                    export::ecosystem::write_fiftyone(run, None, decisions, images, target)?;
+                let report = export::ecosystem::write_fiftyone(
+                    run,
+                    None,
+                    decisions,
+                    images,
+                    extras.image_checks.as_deref(),
+                    target,
+                )?;
                 return Ok(Exported {
                     files: vec![target.to_path_buf()],
                     report: Some(report.to_string()),

@@ -156,6 +156,7 @@ impl ExportPanel {
                 .as_ref()
                 .filter(|d| d.has_images())
                 .map(|d| d.train.clone()),
+            image_checks: state.image_checks.as_ref().map(|c| c.issues.clone()),
         };
         if let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
             state.settings.export_dir = Some(d);
@@ -326,6 +327,11 @@ impl ExportPanel {
                     )
                     .small(),
                 );
+                image_checks_note(
+                    ui,
+                    v,
+                    "their columns (is_dark_issue, dark_score, ...) follow",
+                );
             }
             ExportWhat::FiftyOne => {
                 ui.label(
@@ -335,6 +341,11 @@ impl ExportPanel {
                          relabelled); `python DIR/load_fiftyone.py` loads it with sample tags.",
                     )
                     .small(),
+                );
+                image_checks_note(
+                    ui,
+                    v,
+                    "each issue found is a tag (dark, near_duplicates, ...)",
                 );
             }
             _ => {}
@@ -381,4 +392,21 @@ impl ExportPanel {
             }
         });
     }
+}
+
+/// What the cleanlab and FiftyOne exports take from the image checks: `what` when they are
+/// done, else why not.
+fn image_checks_note(ui: &mut egui::Ui, v: &View, what: &str) {
+    let text = match &v.state.image_checks {
+        Some(c) => format!(
+            "Image checks: {} of {} images with an issue; {what}.",
+            c.any_count,
+            c.issues.len()
+        ),
+        None if v.state.checking_images() => {
+            "The image checks are still running: exported now, it goes without them.".into()
+        }
+        None => return,
+    };
+    ui.label(RichText::new(text).small());
 }

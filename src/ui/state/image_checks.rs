@@ -95,6 +95,11 @@ impl AppState {
         }
     }
 
+    /// Whether the image checks are running.
+    pub fn checking_images(&self) -> bool {
+        self.image_check_task.is_some()
+    }
+
     pub(super) fn poll_image_checks(&mut self) {
         let Some(result) = ForGeneration::take_done(&mut self.image_check_task, self.generation)
         else {
