@@ -1260,6 +1260,69 @@ fn tau_from_the_data_sets_every_cut_from_round_0s_noise_estimate() {
     assert_eq!(trains, [40, 20, 20]);
 }
 
+/// Tau from the data with samples the user excluded: the noise estimate is of the others, and
+/// the cut keeps that share of them, so the excluded ones are trimmed besides the suspects the
+/// estimate counted (they had taken their places: the cut kept tau of all samples).
+#[test]
+fn tau_from_the_data_trims_the_excluded_samples_besides_the_estimated_noise() {
+    let Round0Views {
+        data,
+        losses,
+        clean,
+        one_sided,
+        ..
+    } = round0_views();
+    let n = data.len();
+    // Four of the twelve contradicted samples excluded: 8 of the other 36 contradicted.
+    let mut pins = itlm::Pins::none(n);
+    for i in 0..4 {
+        pins.exclude[i] = true;
+    }
+    let (mut l, _) = FakeLearner::new(losses.clone());
+    l.probs = vec![one_sided, clean.clone(), clean];
+    let c = Config {
+        transition: Forward::Off,
+        tau_from_data: true,
+        ..cfg(0.5, 2)
+    };
+    let mut chosen = None;
+    let mut h = Vec::new();
+    itlm::run(
+        &mut l,
+        itlm::Inputs {
+            pins: Some(&pins),
+            ..itlm::Inputs::new(&data)
+        },
+        &c,
+        Start::Fresh,
+        &mut h,
+        &mut |e: &Event| {
+            if let Event::TauChosen { noise, tau } = e {
+                chosen = Some((*noise, *tau));
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    let (noise, tau) = chosen.expect("a tau chosen");
+    assert!((noise - 8.0 / 36.0).abs() < 1e-9, "{noise}");
+    // 0.78 of the 36 not excluded, over all 40.
+    assert!((tau - 0.78 * 36.0 / 40.0).abs() < 1e-9, "{tau}");
+    for r in &h {
+        let kept = r.kept.iter().filter(|&&k| k).count();
+        // ceil(0.78 x 36) = 29: 11 trimmed, the 4 excluded and 7 others (with tau 0.78 of
+        // all 40, 32 kept: 4 others).
+        assert_eq!(kept, 29, "round {}: 0.78 of 36", r.round);
+        assert!((0..4).all(|i| !r.kept[i]));
+    }
+    let line = itlm_inspector::session::tau_chosen_line(noise, tau);
+    assert!(
+        line.contains("of the samples you did not exclude"),
+        "{line}"
+    );
+    assert!(!itlm_inspector::session::tau_chosen_line(0.3, 0.7).contains("exclude"));
+}
+
 /// A forward-corrected round of cross-fitted models (`--folds`) whose averaged predictions fold
 /// a class trains its models again, fresh, without the flip that folded it, as a one-model
 /// round does: the round records the fold, and its matrix has no cell into the class (the

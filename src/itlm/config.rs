@@ -341,7 +341,9 @@ pub struct Config {
     /// Tau from the data (classifiers; ITLM's rounds): round 0's cut and every later one keep
     /// the share round 0's noise estimate leaves (1 - the confident joint's noise rate, at
     /// least 0.05; [`Event::TauChosen`](super::Event::TauChosen)), instead of `tau`, which
-    /// then only stands where there is no estimate (a generative learner). What `run` does
+    /// then only stands where there is no estimate (a generative learner). With samples the
+    /// user excluded, the share is of the others ([`super::suggest::tau_beside_excluded`]).
+    /// What `run` does
     /// without `--tau` and the window with its "from the data" box: a constant tau trims
     /// its share even of a clean set (README, clean Fashion-MNIST 20000: 79.7% at tau 0.7,
     /// 89.3% with tau from the data, 0.97). Co-teaching (`coteach`) does not read it. Off =

@@ -549,7 +549,14 @@ pub fn run<L: Learner + ?Sized>(
                 learner, data, &everyone, epochs, config, &mut tick,
             )?;
             let probs = round0_oof.as_ref().map_or(&scores.probs, |s| &s.probs);
-            super::suggest::tau_from_noise(data.labels(), probs, data.num_classes(), &everyone)
+            super::suggest::tau_from_noise(data.labels(), probs, data.num_classes(), &everyone).map(
+                |(noise, tau)| {
+                    (
+                        noise,
+                        super::suggest::tau_beside_excluded(tau, everyone.len(), n),
+                    )
+                },
+            )
         } else {
             None
         };

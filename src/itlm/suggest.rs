@@ -243,6 +243,17 @@ pub fn tau_from_noise(
     Some((noise, tau_leaving(noise).clamp(0.05, 1.0)))
 }
 
+/// The tau over all `n` samples that keeps the share `tau` of the `candidates` samples the
+/// user did not exclude: the noise estimate of tau from the data is of those samples only
+/// (excluded ones never train), and a cut's tau counts the excluded ones among the trimmed,
+/// so without this they would take the places of the suspects the estimate counted.
+pub fn tau_beside_excluded(tau: f64, candidates: usize, n: usize) -> f64 {
+    if n == 0 || candidates >= n {
+        return tau;
+    }
+    (tau * candidates as f64 / n as f64).max(f64::MIN_POSITIVE)
+}
+
 /// The share of samples whose label a model's class probabilities contradict, counted as
 /// cleanlab's confident joint does ([`ConfidentJoint`]): a sample counts as mislabelled when,
 /// among the classes whose probability reaches their threshold, the likeliest is not its

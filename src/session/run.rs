@@ -297,9 +297,16 @@ pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> S
 
 /// The tau a run chose from the data ([`crate::itlm::Event::TauChosen`]), in one line.
 pub fn tau_chosen_line(noise: f64, tau: f64) -> String {
+    // Below the share the noise leaves: the samples the user excluded are trimmed besides.
+    let besides = tau < crate::itlm::suggest::tau_leaving(noise) - 1e-9;
     format!(
-        "tau from the data: {tau:.2} - round 0's model confidently contradicts {:.1}% of the labels (cleanlab's confident joint); every cut keeps the rest (--tau T sets it)",
-        noise * 100.0
+        "tau from the data: {tau:.2} - round 0's model confidently contradicts {:.1}% of the labels{} (cleanlab's confident joint); every cut keeps the rest (--tau T sets it)",
+        noise * 100.0,
+        if besides {
+            " of the samples you did not exclude, which are trimmed besides"
+        } else {
+            ""
+        }
     )
 }
 
