@@ -1587,6 +1587,14 @@ fn decisions_from_the_detail_the_selection_and_the_review_queue_are_journaled_an
     );
     h.run_steps(2);
     assert_eq!(h.state().state.decision(c), Some(Decision::Keep));
+    // Typing in a field, Ctrl+Z is the field's: the decisions stay.
+    h.get_by_label("Path:").focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().state.decision(c), Some(Decision::Keep));
+    h.key_press(egui::Key::Escape);
+    h.run_steps(1);
 
     // The review queue: the trimmed samples, the undecided next after each key.
     // Ctrl+4 opens the Review tab from the keyboard.

@@ -308,13 +308,15 @@ impl App {
         let undo = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
         let redo = KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
         let redo_y = KeyboardShortcut::new(Modifiers::COMMAND, Key::Y);
+        // Undo and redo in a text field are the field's (they had taken back a decision).
+        let typing = ctx.egui_wants_keyboard_input();
         // (Redo first: ctrl+shift+Z also matches ctrl+Z's logical shortcut.)
         let (open, export, redo, undo) = ctx.input_mut(|i| {
             (
                 i.consume_shortcut(&open),
                 i.consume_shortcut(&export),
-                i.consume_shortcut(&redo) || i.consume_shortcut(&redo_y),
-                i.consume_shortcut(&undo),
+                !typing && (i.consume_shortcut(&redo) || i.consume_shortcut(&redo_y)),
+                !typing && i.consume_shortcut(&undo),
             )
         });
         // Ctrl+1..4: the grid's tabs (Review is Ctrl+4), from anywhere.
@@ -340,7 +342,7 @@ impl App {
         if export && self.state.record().is_some() {
             self.begin_export(ExportWhat::All);
         }
-        if ctx.egui_wants_keyboard_input() {
+        if typing {
             return;
         }
         if ctx.input(|i| i.key_pressed(Key::Space) && i.modifiers.is_none()) {
