@@ -3143,6 +3143,84 @@ fn heavy_random_noise_offers_coteaching_at_the_estimated_tau() {
     assert!(h.query_by_label_contains("random label noise:").is_none());
 }
 
+/// A head on Lite0's embeddings is a classifier: the generative mode clears it and a VAE run
+/// never trains one; continuing a run trains the run's own kind of learner whatever the model
+/// list says now; another dataset starts without the head chosen for this one.
+#[test]
+fn the_head_choice_follows_the_mode_the_run_and_the_dataset() {
+    use itlm_inspector::learner::head::HeadKind;
+    let (data, mut h) = loaded_harness();
+    let head_said = |h: &Harness<'_, App>| {
+        h.state()
+            .state
+            .messages
+            .iter()
+            .any(|m| m.text.contains("head on EfficientNet-Lite0"))
+    };
+    // A CNN run, then the head chosen: retraining continues the CNN's rounds with a CNN.
+    finish_run(&mut h);
+    let model = h.state().state.run.as_ref().unwrap().learner.model;
+    h.state_mut().state.settings.head = Some(HeadKind::Linear);
+    h.run_steps(2);
+    h.get_by_label("Retrain at this tau").click();
+    h.run_steps(2);
+    {
+        let run = h.state().state.run.as_ref().unwrap();
+        assert_eq!(run.head, None);
+        assert_eq!(run.learner.model, model);
+    }
+    assert!(!head_said(&h), "{:?}", h.state().state.messages);
+    h.state_mut().state.stop();
+    h.run_steps(2);
+
+    // The generative mode clears the head; a VAE started with one set trains no head.
+    h.get_by_label("mode").click();
+    h.run_steps(2);
+    h.get_by_label("generative").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.settings.head, None);
+    h.state_mut().state.settings.head = Some(HeadKind::Mlp);
+    h.state_mut().state.start();
+    h.run_steps(2);
+    assert_eq!(h.state().state.run.as_ref().unwrap().head, None);
+    assert!(!head_said(&h), "{:?}", h.state().state.messages);
+    h.state_mut().state.stop();
+    h.run_steps(2);
+
+    // The head is remembered with the dataset's settings; another dataset starts without it.
+    h.state_mut().state.settings.learner.model = model;
+    h.state_mut().state.settings.head = Some(HeadKind::Linear);
+    h.state_mut().state.settings.remember_for(data.path());
+    let saved = h
+        .state()
+        .state
+        .settings
+        .saved_for(data.path())
+        .unwrap()
+        .head;
+    assert_eq!(saved, Some(HeadKind::Linear));
+    let other = tempfile::tempdir().unwrap();
+    write_idx_set(other.path());
+    h.state_mut()
+        .state
+        .open_path(other.path(), Default::default());
+    step_until(&mut h, 60, "the other set", |a| {
+        a.state
+            .data
+            .as_ref()
+            .is_some_and(|d| d.path == other.path())
+    });
+    assert_eq!(h.state().state.settings.head, None);
+    // Back to the first: its head again.
+    h.state_mut()
+        .state
+        .open_path(data.path(), Default::default());
+    step_until(&mut h, 60, "the first set", |a| {
+        a.state.data.as_ref().is_some_and(|d| d.path == data.path())
+    });
+    assert_eq!(h.state().state.settings.head, Some(HeadKind::Linear));
+}
+
 /// A reopened run's learner becomes the window's choice: a head on Lite0's embeddings (named
 /// by the run's learner description) is chosen again, so a retrain trains the head, not a CNN;
 /// a run of a model from scratch clears a head chosen before.

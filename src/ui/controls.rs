@@ -51,6 +51,8 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
             Mode::Generative if !generative => {
                 s.classifier = s.learner.model;
                 s.learner.model = ModelKind::Vae;
+                // A head on embeddings is a classifier.
+                s.head = None;
             }
             Mode::Classify if generative => {
                 s.learner.model = if s.classifier == ModelKind::Vae {

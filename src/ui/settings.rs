@@ -25,6 +25,9 @@ pub struct DatasetSettings {
     pub path: PathBuf,
     pub config: Config,
     pub learner: LearnerConfig,
+    /// The head on EfficientNet-Lite0 embeddings it was run with (None: the model alone).
+    #[serde(default)]
+    pub head: Option<crate::learner::head::HeadKind>,
 }
 
 /// Which panels are shown.
@@ -125,6 +128,7 @@ impl Settings {
                 path,
                 config: self.config.clone(),
                 learner: self.learner.clone(),
+                head: self.head,
             },
         );
         self.per_dataset.truncate(MAX_PER_DATASET);

@@ -181,8 +181,10 @@ impl AppState {
         if let Some(saved) = self.settings.saved_for(path).cloned() {
             self.settings.config = saved.config;
             self.settings.learner = saved.learner;
+            self.settings.head = saved.head;
         } else if crate::ui::demo_dir().is_some_and(|d| same_path(&d, path)) {
             let (config, learner) = crate::presets::demo();
+            self.settings.head = None;
             self.settings.config = config;
             self.settings.learner.batch_size = learner.batch_size;
             self.settings.learner.lr = learner.lr;
@@ -210,6 +212,7 @@ impl AppState {
                 device,
                 ..Default::default()
             };
+            self.settings.head = None;
             self.info(format!(
                 "New dataset: the default run settings (those of {} stay with it).",
                 other.display()

@@ -73,6 +73,9 @@ pub struct Run {
     pub elapsed_before: f64,
     /// The user's decisions this run trains with (None: plain ITLM); its cuts keep them.
     pub pins: Option<Arc<crate::itlm::Pins>>,
+    /// The head on EfficientNet-Lite0 embeddings this run trains (None: its model on the
+    /// pixels); continuing the run trains the same, whatever the model list says now.
+    pub head: Option<crate::learner::head::HeadKind>,
     /// The truly bad samples as this run trained (a sample the user relabelled to its true
     /// label is clean); None: the data's own (`Loaded::bad`).
     pub bad: Option<Arc<Vec<bool>>>,
@@ -88,7 +91,9 @@ impl Run {
         status: LiveStatus,
         elapsed_secs: f64,
     ) -> Self {
+        let head = crate::session::embed_head::lite0_head_of(&learner_description);
         Self {
+            head,
             worker: None,
             history,
             config,
@@ -239,9 +244,16 @@ impl AppState {
         // Continuing from the last round trains (at least) one more.
         config.rounds = config.rounds.max(history.len());
         let mut learner = self.settings.learner.clone();
+        // A head on embeddings is a classifier: none for the generative mode.
+        let mut head = self
+            .settings
+            .head
+            .filter(|_| learner.model != crate::learner::ModelKind::Vae);
         if let Some(run) = self.run.as_ref().filter(|_| !history.is_empty()) {
-            // The rounds to come are trained by the same kind of model.
+            // The rounds to come are trained by the same kind of model (a head, or a model
+            // on the pixels), whatever the model list says now.
             learner.model = run.learner.model;
+            head = run.head;
         }
         if let Err(e) = config.validate().and_then(|_| learner.validate()) {
             self.error(format!("Cannot start: {e}"));
@@ -292,7 +304,7 @@ impl AppState {
         job.step = step;
         job.factory = self.factory.clone();
         let mut head_note = None;
-        if let (Some(kind), None) = (self.settings.head, &job.factory) {
+        if let (Some(kind), None) = (head, &job.factory) {
             job.factory = Some(head_factory(
                 kind,
                 learner.clone(),
@@ -307,6 +319,7 @@ impl AppState {
                     .unwrap_or_else(|e| format!("no cache: {e}"))
             ));
         }
+        let trains_head = head_note.is_some();
         let repaint = self.repaint().clone();
         let name = data.train.name.clone();
         let elapsed_before = match &self.run {
@@ -337,6 +350,7 @@ impl AppState {
                     elapsed_secs: elapsed_before,
                     elapsed_before,
                     pins: pins.map(Arc::new),
+                    head: head.filter(|_| trains_head),
                     bad,
                 });
                 self.follow_latest = true;
