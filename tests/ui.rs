@@ -3143,6 +3143,47 @@ fn heavy_random_noise_offers_coteaching_at_the_estimated_tau() {
     assert!(h.query_by_label_contains("random label noise:").is_none());
 }
 
+/// "Accept predicted" on a selection relabels each sample to its own predicted class in one
+/// step: one Ctrl+Z takes all of them back (it had been one step per class).
+#[test]
+fn accepting_the_predictions_of_a_selection_is_one_undo_step() {
+    use itlm_inspector::session::decisions::Decision;
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let rec = h.state().state.record().unwrap().clone();
+    let train = h.state().state.data.as_ref().unwrap().train.clone();
+    let trimmed = h.state_mut().state.lists().unwrap().trimmed.clone();
+    // Trimmed samples the model calls another class, two predicted classes at least.
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut classes = std::collections::BTreeSet::new();
+    for &i in &trimmed {
+        let p = rec.predicted[i];
+        if p != train.label(i) && (classes.insert(p) || chosen.len() < 3) {
+            chosen.push(i);
+        }
+    }
+    assert!(classes.len() >= 2, "{classes:?}");
+    for &i in &chosen {
+        h.get_by_label_contains(&format!("sample {i}: "))
+            .click_modifiers(egui::Modifiers::COMMAND);
+    }
+    h.run_steps(2);
+    h.get_by_label(&format!("{} selected", chosen.len()));
+    h.get_by_label("Accept predicted").click();
+    h.run_steps(2);
+    for &i in &chosen {
+        assert_eq!(
+            h.state().state.decision(i),
+            Some(Decision::Relabel(rec.predicted[i]))
+        );
+    }
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    for &i in &chosen {
+        assert_eq!(h.state().state.decision(i), None, "sample {i}");
+    }
+}
+
 /// A head on Lite0's embeddings is a classifier: the generative mode clears it and a VAE run
 /// never trains one; continuing a run trains the run's own kind of learner whatever the model
 /// list says now; another dataset starts without the head chosen for this one.

@@ -221,6 +221,7 @@ impl App {
             Command::ExportNow(o) => self.export_now(o),
             Command::Dismiss(k) => s.dismiss(k),
             Command::Decide(indices, d) => s.decide(&indices, d),
+            Command::DecideEach(each) => s.decide_each(&each),
             Command::Undo => s.undo_decision(),
             Command::Redo => s.redo_decision(),
         }

@@ -74,6 +74,8 @@ pub enum Command {
     Dismiss(Option<usize>),
     /// Decide (None: clear) on these samples: one undo step.
     Decide(Vec<usize>, Option<Decision>),
+    /// A decision per sample (accepting each sample's own predicted class): one undo step.
+    DecideEach(Vec<(usize, Option<Decision>)>),
     Undo,
     Redo,
 }

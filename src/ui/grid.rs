@@ -542,13 +542,12 @@ pub fn actions_ui(ui: &mut egui::Ui, v: &View, chosen: &[usize], out: &mut Comma
             .on_disabled_hover_text("The model predicts their given class")
             .clicked()
         {
-            let mut by_class: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
-            for (i, p) in predicted {
-                by_class.entry(p).or_default().push(i);
-            }
-            for (p, idx) in by_class {
-                out.push(Command::Decide(idx, Some(Decision::Relabel(p))));
-            }
+            out.push(Command::DecideEach(
+                predicted
+                    .into_iter()
+                    .map(|(i, p)| (i, Some(Decision::Relabel(p))))
+                    .collect(),
+            ));
         }
         ui.menu_button("Relabel to...", |ui| {
             for (c, name) in train.classes.iter().enumerate() {

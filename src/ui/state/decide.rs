@@ -115,9 +115,14 @@ impl AppState {
 
     /// Record `d` (None: clear) for every sample in `indices`: one undo step.
     pub fn decide(&mut self, indices: &[usize], d: Option<Decision>) {
+        let each: Vec<(usize, Option<Decision>)> = indices.iter().map(|&i| (i, d)).collect();
+        self.decide_each(&each);
+    }
+
+    /// Record a decision per sample (`(index, decision)`; None: clear): one undo step.
+    pub fn decide_each(&mut self, each: &[(usize, Option<Decision>)]) {
         let n = self.decide.decisions.len();
-        let indices: Vec<usize> = indices.iter().copied().filter(|&i| i < n).collect();
-        if indices.is_empty() {
+        if !each.iter().any(|&(i, _)| i < n) {
             return;
         }
         // Open (and replay) the journal before the step: opening replaces the decisions with
@@ -126,9 +131,10 @@ impl AppState {
         // Relabelling a sample to the class it is labelled is saying its label is right: a
         // keep (it was journaled and counted as a relabel that changed nothing).
         let given = |i: usize| self.data.as_ref().map(|x| x.train.label(i));
-        let each: Vec<(usize, Option<Decision>)> = indices
+        let each: Vec<(usize, Option<Decision>)> = each
             .iter()
-            .map(|&i| match d {
+            .filter(|&&(i, _)| i < n)
+            .map(|&(i, d)| match d {
                 Some(Decision::Relabel(c)) if given(i) == Some(c) => (i, Some(Decision::Keep)),
                 _ => (i, d),
             })
