@@ -2149,6 +2149,18 @@ fn the_embedding_map_projects_the_shown_round_and_its_box_selects_in_the_grid() 
     shift_drag(&mut h, &[a, b]);
     assert_eq!(h.state().grid.selection.len(), N);
     h.get_by_label(&format!("{N} selected"));
+    // Hidden from the legend, the trimmed points are not picked either.
+    h.get_by_label("select none").click();
+    h.run_steps(2);
+    let kept = cut.kept_count;
+    h.get_by_label(&format!("trimmed ({})", N - kept)).click();
+    h.run_steps(3);
+    shift_drag(&mut h, &[a, b]);
+    let sel: Vec<usize> = h.state().grid.selection.iter().copied().collect();
+    assert_eq!(sel.len(), kept);
+    assert!(sel.iter().all(|&i| cut.kept[i]));
+    h.get_by_label(&format!("trimmed ({})", N - kept)).click();
+    h.run_steps(3);
 
     // The points are one image, painted again only when what it shows changes.
     h.run_steps(3);

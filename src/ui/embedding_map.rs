@@ -90,6 +90,9 @@ pub struct EmbeddingMap {
     pub plot_transform: Option<egui_plot::PlotTransform>,
     /// The series the user hid by clicking their legend entry (by name).
     pub hidden: std::collections::BTreeSet<String>,
+    /// Which samples' points are shown (not in a hidden series) as last drawn; empty: all.
+    /// Hovering, clicking, box and lasso pick only these.
+    visible: Vec<bool>,
     /// The painted points: what the image shows, the plot area it covers, and its texture.
     raster: Option<(map_raster::Key, Area)>,
     texture: Option<egui::TextureHandle>,
@@ -181,12 +184,17 @@ impl EmbeddingMap {
         p.points
             .iter()
             .enumerate()
-            .filter(|(_, q)| {
+            .filter(|&(i, q)| {
                 let (x, y) = (q[0] as f64, q[1] as f64);
-                (x0..=x1).contains(&x) && (y0..=y1).contains(&y)
+                self.is_visible(i) && (x0..=x1).contains(&x) && (y0..=y1).contains(&y)
             })
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// Whether sample `i`'s point is shown (its series not hidden).
+    fn is_visible(&self, i: usize) -> bool {
+        self.visible.get(i).copied().unwrap_or(true)
     }
 
     /// Samples whose points lie inside the polygon `outline` (plot coordinates; closed
@@ -201,7 +209,7 @@ impl EmbeddingMap {
         p.points
             .iter()
             .enumerate()
-            .filter(|(_, q)| inside(outline, [q[0] as f64, q[1] as f64]))
+            .filter(|&(i, q)| self.is_visible(i) && inside(outline, [q[0] as f64, q[1] as f64]))
             .map(|(i, _)| i)
             .collect()
     }
@@ -389,6 +397,7 @@ impl EmbeddingMap {
             ],
         };
         let bad = data.bad.clone();
+        let mut series_of = Vec::with_capacity(proj.points.len());
         for (i, q) in proj.points.iter().enumerate() {
             let s = match self.colouring {
                 Colouring::KeptTrimmed => usize::from(!cut.kept[i]),
@@ -404,6 +413,7 @@ impl EmbeddingMap {
                     Some(Decision::Relabel(_)) => 3,
                 },
             };
+            series_of.push(s);
             if let Some(s) = series.get_mut(s) {
                 s.2.push([q[0] as f64, q[1] as f64]);
             }
@@ -417,6 +427,10 @@ impl EmbeddingMap {
             .map(|q| [q[0] as f64, q[1] as f64])
             .collect();
         self.legend_ui(ui, &series, chosen.len());
+        self.visible = series_of
+            .iter()
+            .map(|&s| series.get(s).is_none_or(|x| !self.hidden.contains(&x.0)))
+            .collect();
         let hidden = &self.hidden;
         let series: Vec<_> = series
             .into_iter()
@@ -550,6 +564,7 @@ impl EmbeddingMap {
             proj.points
                 .iter()
                 .enumerate()
+                .filter(|&(i, _)| self.is_visible(i))
                 .map(|(i, q)| {
                     let s = t.position_from_point(&PlotPoint::new(q[0], q[1]));
                     (i, s.distance_sq(pos))
