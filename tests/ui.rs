@@ -1919,6 +1919,8 @@ fn a_sample_relabelled_to_its_true_class_is_not_counted_bad_after_the_retrain() 
     use itlm_inspector::session::decisions::Decision;
     let (_data, _saves, mut h) = saving_harness();
     finish_run(&mut h);
+    let first = h.state().state.selected_round.unwrap();
+    let before = h.state_mut().state.cut().unwrap();
     let truth = h
         .state()
         .state
@@ -1958,6 +1960,13 @@ fn a_sample_relabelled_to_its_true_class_is_not_counted_bad_after_the_retrain() 
     // The data's own truth is the dataset as given: all of them still bad there.
     let data_bad = h.state().state.data.as_ref().unwrap().bad.clone().unwrap();
     assert_eq!(data_bad.iter().filter(|&&b| b).count(), bad.len());
+    // A round the first run trained keeps its cut and truth: no pins, the given labels.
+    h.state_mut().state.selected_round = Some(first);
+    h.run_steps(2);
+    let again = h.state_mut().state.cut().unwrap();
+    assert_eq!(again.kept, before.kept);
+    assert_eq!(again.trim, before.trim);
+    assert_eq!(again.trim.unwrap().bad, bad.len());
 }
 
 /// "All files to a folder" with decisions made after the run: clean.txt and flagged.txt

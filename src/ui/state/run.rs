@@ -73,6 +73,10 @@ pub struct Run {
     pub elapsed_before: f64,
     /// The user's decisions this run trains with (None: plain ITLM); its cuts keep them.
     pub pins: Option<Arc<crate::itlm::Pins>>,
+    /// The pins and truth of the rounds it continues from, by history index (a round an
+    /// earlier run trained keeps the cut and truth that run trained with); the rounds after
+    /// them have `pins` and `bad`.
+    pub earlier: Vec<Guide>,
     /// The head on EfficientNet-Lite0 embeddings this run trains (None: its model on the
     /// pixels); continuing the run trains the same, whatever the model list says now.
     pub head: Option<crate::learner::head::HeadKind>,
@@ -81,7 +85,22 @@ pub struct Run {
     pub bad: Option<Arc<Vec<bool>>>,
 }
 
+/// The user's decisions a round trained with, and the truth counted against its labels.
+#[derive(Clone, Default)]
+pub struct Guide {
+    pub pins: Option<Arc<crate::itlm::Pins>>,
+    pub bad: Option<Arc<Vec<bool>>>,
+}
+
 impl Run {
+    /// The pins and truth history round `index` was trained with.
+    pub fn guide(&self, index: usize) -> Guide {
+        self.earlier.get(index).cloned().unwrap_or_else(|| Guide {
+            pins: self.pins.clone(),
+            bad: self.bad.clone(),
+        })
+    }
+
     /// A run read from a file: nothing trains it.
     pub fn saved(
         history: Vec<Arc<RoundRecord>>,
@@ -105,6 +124,7 @@ impl Run {
             elapsed_before: 0.0,
             pins: None,
             bad: None,
+            earlier: Vec::new(),
             started: Instant::now(),
             elapsed_secs,
         }
@@ -320,6 +340,11 @@ impl AppState {
             ));
         }
         let trains_head = head_note.is_some();
+        // The rounds it continues from keep what they were trained with.
+        let earlier: Vec<Guide> = match &self.run {
+            Some(r) => (0..history.len()).map(|i| r.guide(i)).collect(),
+            None => Vec::new(),
+        };
         let repaint = self.repaint().clone();
         let name = data.train.name.clone();
         let elapsed_before = match &self.run {
@@ -352,6 +377,7 @@ impl AppState {
                     pins: pins.map(Arc::new),
                     head: head.filter(|_| trains_head),
                     bad,
+                    earlier,
                 });
                 self.follow_latest = true;
                 self.messages.retain(|m| !m.error);

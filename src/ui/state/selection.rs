@@ -71,11 +71,17 @@ impl AppState {
         let run = self.run.as_ref()?;
         let record = run.history.get(index)?;
         let data = self.data.as_ref()?;
+        // The decisions and truth this round trained with (an earlier run's round: its own).
+        let guide = run.guide(index);
         let given = Given {
             labels: data.train.labels(),
             classes: data.train.num_classes(),
-            bad: run.bad.as_ref().or(data.bad.as_ref()).map(|b| b.as_slice()),
-            pins: run.pins.as_deref(),
+            bad: guide
+                .bad
+                .as_ref()
+                .or(data.bad.as_ref())
+                .map(|b| b.as_slice()),
+            pins: guide.pins.as_deref(),
         };
         let rule = CutRule {
             rule: run.config.select,
