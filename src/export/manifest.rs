@@ -41,6 +41,14 @@ impl Entry {
     }
 
     /// Whether the file at `p` holds exactly this entry's bytes.
+    /// Whether the file at `p` is this entry's bytes with more appended (a journal written
+    /// to since).
+    fn grew(&self, p: &Path) -> bool {
+        std::fs::read(p).is_ok_and(|b| {
+            b.len() as u64 > self.len && crc32fast::hash(&b[..self.len as usize]) == self.crc
+        })
+    }
+
     fn matches(&self, p: &Path) -> bool {
         match std::fs::metadata(p) {
             Ok(m) if m.is_file() && m.len() == self.len => {
@@ -274,6 +282,9 @@ pub enum SetCheck {
     NoManifest,
     /// These files are not the ones the manifest names (an interrupted write): the set is mixed.
     Mixed(Vec<String>),
+    /// Complete, but decisions were made since it was written: its decisions journal
+    /// (`decisions.csv`) has rows appended, which its other files do not follow.
+    DecidedSince,
 }
 
 impl SetCheck {
@@ -286,6 +297,13 @@ impl SetCheck {
                 dir.display(),
                 names.join(", ")
             )),
+            SetCheck::DecidedSince => Some(format!(
+                "decisions were made in {} after it was written ({} has rows appended): its \
+                 labels.csv, clean.txt and flagged.txt follow the earlier decisions; export \
+                 again for the current ones",
+                dir.display(),
+                super::files::DECISIONS_CSV
+            )),
             _ => None,
         }
     }
@@ -296,15 +314,25 @@ pub fn check_set(dir: &Path) -> Result<SetCheck> {
     let Some(entries) = read_manifest(dir)? else {
         return Ok(SetCheck::NoManifest);
     };
+    let mut appended = false;
     let bad: Vec<String> = entries
         .iter()
-        .filter(|e| !e.matches(&dir.join(&e.name)))
+        .filter(|e| {
+            let p = dir.join(&e.name);
+            if e.matches(&p) {
+                return false;
+            }
+            // The journal is appended to by design (the window journals each decision).
+            let journal = e.name == super::files::DECISIONS_CSV && e.grew(&p);
+            appended |= journal;
+            !journal
+        })
         .map(|e| e.name.clone())
         .collect();
-    Ok(if bad.is_empty() {
-        SetCheck::Complete
-    } else {
-        SetCheck::Mixed(bad)
+    Ok(match (bad.is_empty(), appended) {
+        (true, false) => SetCheck::Complete,
+        (true, true) => SetCheck::DecidedSince,
+        (false, _) => SetCheck::Mixed(bad),
     })
 }
 
@@ -317,6 +345,40 @@ mod tests {
         let pid = child.id();
         child.wait().unwrap();
         pid
+    }
+
+    #[test]
+    fn a_journal_written_to_since_is_not_a_mixed_set() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let journal = super::super::files::DECISIONS_CSV;
+        let files = [
+            ("a.txt", b"a".to_vec()),
+            (journal, b"path,decision,label,time\n".to_vec()),
+        ];
+        for (name, bytes) in &files {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let entries: Vec<Entry> = files.iter().map(|(n, b)| Entry::of(n, b)).collect();
+        std::fs::write(dir.join(MANIFEST), render(&entries)).unwrap();
+        assert_eq!(check_set(dir).unwrap(), SetCheck::Complete);
+        // A decision appended: complete, decided since.
+        let mut j = files[1].1.clone();
+        j.extend_from_slice(b"x.png,exclude,,2026-12-06T10:00:00Z\n");
+        std::fs::write(dir.join(journal), &j).unwrap();
+        let check = check_set(dir).unwrap();
+        assert_eq!(check, SetCheck::DecidedSince);
+        let w = check.warning(dir).unwrap();
+        assert!(
+            w.contains("decisions were made") && !w.contains("interrupted"),
+            "{w}"
+        );
+        // A journal rewritten, not appended to, is a mixed set as any other file.
+        std::fs::write(dir.join(journal), b"other,decision,label,time\nx\n").unwrap();
+        assert_eq!(
+            check_set(dir).unwrap(),
+            SetCheck::Mixed(vec![journal.to_string()])
+        );
     }
 
     #[test]
