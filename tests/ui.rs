@@ -1842,10 +1842,19 @@ fn the_report_cleanlab_and_fiftyone_exports_write_their_files() {
     use itlm_inspector::session::decisions::Decision;
     let (_data, _saves, mut h) = saving_harness();
     finish_run(&mut h);
-    let trimmed = h.state_mut().state.lists().unwrap().trimmed.clone();
-    let ex = trimmed[0];
+    // A sample the cut keeps, excluded: only the decision makes it an issue.
+    let lists = h.state_mut().state.lists().unwrap();
+    let ex = lists.kept[0];
     h.state_mut().state.decide(&[ex], Some(Decision::Exclude));
     h.run_steps(2);
+    // The dialog says what the exports flag with the decision, beside the cut's own count.
+    h.state_mut().begin_export(ExportWhat::Report);
+    h.run_steps(2);
+    h.get_by_label_contains(&format!(
+        "{} flagged; with your decisions the exports flag {}",
+        lists.trimmed.len(),
+        lists.trimmed.len() + 1
+    ));
     let ids = h.state().state.data.as_ref().unwrap().train.ids().to_vec();
     let n = ids.len();
     let out = tempfile::tempdir().unwrap();
@@ -1870,7 +1879,9 @@ fn the_report_cleanlab_and_fiftyone_exports_write_their_files() {
         html.contains("data:image/png;base64,"),
         "thumbnails of the run's images"
     );
-    assert!(html.contains(&ids[ex]), "the excluded sample is named");
+    // Named in the decisions section (the top flagged lists only trimmed samples).
+    let decided = &html[html.find("<section id=\"decisions\"").unwrap()..];
+    assert!(decided.contains(&ids[ex]), "the excluded sample is named");
 
     // The image checks done, the cleanlab table gets their columns.
     step_until(&mut h, 60, "the image checks", |a| {

@@ -239,8 +239,22 @@ impl ExportPanel {
 
     fn body_ui(&mut self, ui: &mut egui::Ui, v: &View, what: ExportWhat, out: &mut Commands) {
         if let Some(cut) = &v.cut {
+            let decided = crate::ui::grid_bar::decided_cut(v.state, cut)
+                .filter(|d| d.flagged != cut.trimmed_count)
+                .map(|d| {
+                    format!(
+                        "; with your decisions{} the exports flag {}",
+                        if d.by_run > 0 {
+                            " and the run's relabels"
+                        } else {
+                            ""
+                        },
+                        d.flagged
+                    )
+                })
+                .unwrap_or_default();
             ui.label(format!(
-                "Verdict: round {} cut at tau {:.2}: {} kept, {} flagged",
+                "Verdict: round {} cut at tau {:.2}: {} kept, {} flagged{decided}",
                 cut.record.round, cut.tau, cut.kept_count, cut.trimmed_count
             ));
         }

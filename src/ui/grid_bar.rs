@@ -39,26 +39,13 @@ pub fn grid_bar_ui(
                 out.push(Command::SetTab(tab));
             }
         }
-        // The tabs are the cut's; the exports and the next run put the user's word over it,
-        // and the exports count the run's own relabels (--relabel) as relabels.
-        let auto = state.run.as_ref().zip(state.record()).and_then(|(run, r)| {
-            crate::export::run_relabels::relabels_in(&run.history, &run.config, r.round, train.len())
-        });
-        if let Some(cut) = v
-            .cut
-            .as_ref()
-            .filter(|_| state.decide.decisions.counts().decided > 0 || auto.is_some())
+        if let Some(DecidedCut {
+            back,
+            out_,
+            by_run,
+            flagged,
+        }) = v.cut.as_ref().and_then(|cut| decided_cut(state, cut))
         {
-            use crate::session::Decision;
-            let (mut back, mut out_, mut by_run) = (0usize, 0usize, 0usize);
-            for (i, &kept) in cut.kept.iter().enumerate() {
-                match (state.decision(i), kept) {
-                    (Some(Decision::Keep | Decision::Relabel(_)), false) => back += 1,
-                    (Some(Decision::Exclude), true) => out_ += 1,
-                    (None, false) if auto.is_some_and(|a| a[i].is_some()) => by_run += 1,
-                    _ => {}
-                }
-            }
             if back + out_ + by_run > 0 {
                 ui.label(
                     RichText::new(format!(
@@ -68,7 +55,7 @@ pub fn grid_bar_ui(
                         } else {
                             String::new()
                         },
-                        cut.trimmed_count + out_ - back - by_run
+                        flagged
                     ))
                     .weak(),
                 )
@@ -473,4 +460,48 @@ fn keep_with(ui: &mut egui::Ui, label: &str, width: f32) {
     if room < need && room < ui.max_rect().width() - 1.0 {
         ui.end_row();
     }
+}
+
+/// How the user's decisions (and the run's own relabels) move the shown cut's flags.
+pub struct DecidedCut {
+    /// Trimmed samples the user kept or relabelled.
+    pub back: usize,
+    /// Kept samples the user excluded.
+    pub out_: usize,
+    /// Trimmed samples the run relabelled itself (`--relabel`) and the user left undecided.
+    pub by_run: usize,
+    /// What the exports flag: trimmed and undecided, or excluded.
+    pub flagged: usize,
+}
+
+/// [`DecidedCut`] of `cut`; None without decisions or relabels by the run.
+pub fn decided_cut(
+    state: &crate::ui::state::AppState,
+    cut: &crate::ui::view::Cut,
+) -> Option<DecidedCut> {
+    use crate::session::Decision;
+    // The tabs are the cut's; the exports and the next run put the user's word over it, and
+    // the exports count the run's own relabels (--relabel) as relabels.
+    let n = cut.kept.len();
+    let auto = state.run.as_ref().zip(state.record()).and_then(|(run, r)| {
+        crate::export::run_relabels::relabels_in(&run.history, &run.config, r.round, n)
+    });
+    if state.decide.decisions.counts().decided == 0 && auto.is_none() {
+        return None;
+    }
+    let (mut back, mut out_, mut by_run) = (0usize, 0usize, 0usize);
+    for (i, &kept) in cut.kept.iter().enumerate() {
+        match (state.decision(i), kept) {
+            (Some(Decision::Keep | Decision::Relabel(_)), false) => back += 1,
+            (Some(Decision::Exclude), true) => out_ += 1,
+            (None, false) if auto.as_ref().is_some_and(|a| a[i].is_some()) => by_run += 1,
+            _ => {}
+        }
+    }
+    Some(DecidedCut {
+        back,
+        out_,
+        by_run,
+        flagged: cut.trimmed_count + out_ - back - by_run,
+    })
 }
