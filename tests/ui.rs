@@ -1448,6 +1448,22 @@ fn run_buttons_stay_put_while_hints_come_and_go() {
     assert_eq!((stop_x(&h), step_x(&h)), (stop0, step0));
     h.get_by_label("Stop").click();
     h.run_steps(2);
+    // Moving the slider off the round's tau, and back with its button, moves nothing below.
+    let below = |h: &Harness<'_, App>| h.get_by_label_contains("Boundary (").rect().min.y;
+    let y0 = below(&h);
+    let round_tau = h.state().state.record().unwrap().tau;
+    assert!(h
+        .get_by_label(&format!("round's tau {round_tau:.2}"))
+        .accesskit_node()
+        .is_disabled());
+    h.state_mut().state.set_tau(0.55);
+    h.run_steps(2);
+    assert_eq!(below(&h), y0);
+    h.get_by_label(&format!("round's tau {round_tau:.2}"))
+        .click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.tau(), round_tau);
+    assert_eq!(below(&h), y0);
 }
 
 /// The restore is one checkbox in More...; a restore run shows its extra round on the

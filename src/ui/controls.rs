@@ -174,16 +174,20 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         suggestion_ui(ui, v, cmds);
         super::forward_hint::forward_hint_ui(ui, v, &mut edited);
         super::coteach_hint::coteach_hint_ui(ui, v, &mut edited);
+        // Always there once a round is (greyed where the slider is at it): a button that came
+        // and went with the slider wrapped the row and moved everything below it.
         if let Some(rec) = state.record() {
-            if (rec.tau - state.tau()).abs() > 1e-9 {
-                let t = rec.tau;
-                if ui
-                    .small_button(format!("round's tau {t:.2}"))
-                    .on_hover_text("This round's selection used this tau: set the slider to it")
-                    .clicked()
-                {
-                    cmds.push(Command::SetTau(t));
-                }
+            let t = rec.tau;
+            if ui
+                .add_enabled(
+                    (t - state.tau()).abs() > 1e-9,
+                    egui::Button::new(format!("round's tau {t:.2}")).small(),
+                )
+                .on_hover_text("This round's selection used this tau: set the slider to it")
+                .on_disabled_hover_text("The slider is at this round's tau")
+                .clicked()
+            {
+                cmds.push(Command::SetTau(t));
             }
         }
     });
