@@ -1189,6 +1189,51 @@ fn a_restore_run_has_one_more_round_and_export_recuts_it_the_same_way() {
     assert!(!o.status.success() && stderr(&o).contains("cannot be used with"));
 }
 
+/// A set opened as its `train/` folder finds what lies beside it: `ROOT/test/` as its test set
+/// and `ROOT/truth.csv`, whose paths (`train/<class>/<file>`, relative to its own folder) are
+/// matched to the set's samples; a truth file there that names other files is still refused.
+#[test]
+fn a_train_folder_finds_its_test_folder_and_the_truth_beside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    image_folder(&root.join("train"), &["a", "b", "c"], 6);
+    image_folder(&root.join("test"), &["a", "b", "c"], 2);
+    // The truth above the train folder names its files from there (and the test files too).
+    let inner = std::fs::read_to_string(root.join("train").join("truth.csv")).unwrap();
+    std::fs::remove_file(root.join("train").join("truth.csv")).unwrap();
+    std::fs::remove_file(root.join("test").join("truth.csv")).unwrap();
+    let mut outer = String::from("path,true_label,kind\n");
+    for l in inner.lines().skip(1) {
+        outer.push_str(&format!("train/{l}\n"));
+    }
+    outer.push_str("test/a/00.png,a,clean\n");
+    std::fs::write(root.join("truth.csv"), &outer).unwrap();
+    let p = itlm_inspector::session::prepare(&DataRequest {
+        path: root.join("train"),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(p.test.as_ref().map(|t| t.len()), Some(6), "{:?}", p.notes);
+    let truth = p.truth.as_ref().expect("the truth beside the train folder");
+    assert_eq!(truth.bad.iter().filter(|&&b| b).count(), 3);
+    for (i, id) in p.train.ids().iter().enumerate() {
+        assert_eq!(truth.bad[i], id.ends_with("/00.png"), "{id}");
+    }
+    // Rows naming no sample, with the prefix or without, are refused as before.
+    std::fs::write(
+        root.join("truth.csv"),
+        "path,true_label\nother/a/00.png,a\n",
+    )
+    .unwrap();
+    let e = itlm_inspector::session::prepare(&DataRequest {
+        path: root.join("train"),
+        ..Default::default()
+    })
+    .err()
+    .expect("refused");
+    assert!(e.to_string().contains("none of its 1 rows matches"), "{e}");
+}
+
 /// What `run DATA --test TEST` opens.
 fn with_test(data: &Path, test: &Path) -> DataRequest {
     DataRequest {

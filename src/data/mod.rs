@@ -216,18 +216,36 @@ pub fn default_test2_path(path: &Path) -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
-/// The clean test split `corrupt` copies beside a set (`<DATA>-test`), if it is there.
+/// The clean test split `corrupt` copies beside a set (`<DATA>-test`), or the `test/` folder
+/// beside a set opened as its `train/` folder (`ROOT/train` and `ROOT/test`), if it is there.
 pub fn default_test_path(path: &Path) -> Option<PathBuf> {
     let mut name = path.file_name()?.to_os_string();
+    let train = name
+        .to_str()
+        .is_some_and(|n| n.eq_ignore_ascii_case("train"));
     name.push("-test");
     let p = path.with_file_name(name);
-    p.is_dir().then_some(p)
+    if p.is_dir() {
+        return Some(p);
+    }
+    let sibling = path.with_file_name(if train { "test" } else { "" });
+    (train && sibling.is_dir()).then_some(sibling)
 }
 
-/// The `truth.csv` that sits in a dataset folder, if any.
+/// The `truth.csv` that sits in a dataset folder, or beside a set opened as its `train/`
+/// folder (`ROOT/truth.csv` naming `train/<class>/<file>`: [`truth::load_for`] reads its paths
+/// relative to its own folder), if any.
 pub fn default_truth_path(path: &Path) -> Option<PathBuf> {
     let p = path.join("truth.csv");
-    p.is_file().then_some(p)
+    if p.is_file() {
+        return Some(p);
+    }
+    let train = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.eq_ignore_ascii_case("train"));
+    let beside = path.with_file_name("truth.csv");
+    (train && beside.is_file()).then_some(beside)
 }
 
 #[cfg(test)]

@@ -252,8 +252,34 @@ pub fn read(path: &Path) -> Result<Vec<TruthRow>> {
 
 /// Read `path` and match it to `data`. Fails when no row matches any sample.
 pub fn load_for(path: &Path, data: &Dataset) -> Result<Resolved> {
-    let rows = read(path)?;
-    let r = resolve(&rows, data);
+    let mut rows = read(path)?;
+    let mut r = resolve(&rows, data);
+    // A truth file above the dataset folder (DIR/truth.csv naming train/<class>/<file> for
+    // the set DIR/train): its paths are relative to its own folder.
+    if r.missing == data.len() && !data.is_empty() {
+        if let Some(prefix) = prefix_to_data(path, data) {
+            let strip = format!("{prefix}/");
+            let moved: Vec<TruthRow> = rows
+                .iter()
+                .filter_map(|row| {
+                    let key = path_key(&row.path);
+                    key.strip_prefix(&strip).map(|rest| TruthRow {
+                        path: rest.to_string(),
+                        ..row.clone()
+                    })
+                })
+                .collect();
+            let again = resolve(&moved, data);
+            if again.missing < data.len() {
+                // The rows outside the dataset folder name files not in it.
+                r = Resolved {
+                    unknown_paths: again.unknown_paths + rows.len() - moved.len(),
+                    ..again
+                };
+                rows = moved;
+            }
+        }
+    }
     if r.missing == data.len() && !data.is_empty() && r.unknown_labels > 0 {
         // The paths matched; the labels did not.
         let k = data.num_classes();
@@ -277,13 +303,26 @@ pub fn load_for(path: &Path, data: &Dataset) -> Result<Resolved> {
         return Err(Error::data(
             path,
             format!(
-                "none of its {} rows matches a sample of the dataset (paths must be relative to the dataset folder, e.g. '{}')",
+                "none of its {} rows matches a sample of the dataset (paths must be relative to the dataset folder, e.g. '{}', or to the truth file's folder when it lies above it)",
                 rows.len(),
                 data.ids().first().map(|s| s.as_str()).unwrap_or("")
             ),
         ));
     }
     Ok(r)
+}
+
+/// The dataset folder relative to the truth file's folder ('/'-separated), when the file lies
+/// above it.
+fn prefix_to_data(truth: &Path, data: &Dataset) -> Option<String> {
+    let root = std::fs::canonicalize(data.source.files_root()?).ok()?;
+    let dir = std::fs::canonicalize(truth.parent()?).ok()?;
+    let rel = root.strip_prefix(&dir).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 /// Write truth rows as CSV text with a header.
