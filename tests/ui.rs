@@ -3191,6 +3191,29 @@ fn heavy_random_noise_offers_coteaching_at_the_estimated_tau() {
     assert!(h.query_by_label_contains("random label noise:").is_none());
 }
 
+/// Messages do not pile up over the panels: the latest three show, the older ones fold away
+/// under "N earlier messages", and Dismiss all clears them.
+#[test]
+fn older_messages_fold_away() {
+    let (_data, mut h) = loaded_harness();
+    h.state_mut().state.messages.clear();
+    for k in 0..5 {
+        h.state_mut().state.info(format!("message number {k}"));
+    }
+    h.run_steps(2);
+    h.get_by_label("2 earlier messages");
+    assert!(h.query_by_label_contains("message number 1").is_none());
+    for k in 2..5 {
+        h.get_by_label_contains(&format!("message number {k}"));
+    }
+    h.get_by_label("2 earlier messages").click();
+    h.run_steps(2);
+    h.get_by_label_contains("message number 0");
+    h.get_by_label("Dismiss all").click();
+    h.run_steps(2);
+    assert!(h.state().state.messages.is_empty());
+}
+
 /// "Accept predicted" on a selection relabels each sample to its own predicted class in one
 /// step: one Ctrl+Z takes all of them back (it had been one step per class).
 #[test]

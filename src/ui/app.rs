@@ -629,17 +629,32 @@ fn view_menu_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     });
 }
 
-/// The dismissible error / info bar.
+/// How many of the latest messages show; the older ones fold away (they had piled up and
+/// pushed the panels below them off the window).
+pub const MESSAGES_SHOWN: usize = 3;
+
+/// The dismissible error / info bar: the latest [`MESSAGES_SHOWN`] messages, the older ones
+/// under a fold.
 fn messages_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     let state = v.state;
     let mut dismiss = None;
-    for (k, m) in state.messages.iter().enumerate() {
+    // Readable on either theme (light blue on white was not).
+    let dark = ui.visuals().dark_mode;
+    let (error_colour, note_colour) = if dark {
+        (Color32::from_rgb(255, 120, 120), Color32::LIGHT_BLUE)
+    } else {
+        (
+            Color32::from_rgb(180, 20, 20),
+            Color32::from_rgb(20, 70, 160),
+        )
+    };
+    let mut message_ui = |ui: &mut egui::Ui, k: usize, m: &crate::ui::state::Message| {
         // Wrapped: a long note (an export's file list) stays readable at any width.
         ui.horizontal_wrapped(|ui| {
             let (tag, color) = if m.error {
-                ("Error", Color32::from_rgb(255, 120, 120))
+                ("Error", error_colour)
             } else {
-                ("Note", Color32::LIGHT_BLUE)
+                ("Note", note_colour)
             };
             if ui.small_button("Dismiss").clicked() {
                 dismiss = Some(k);
@@ -652,6 +667,23 @@ fn messages_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             }
             ui.label(RichText::new(&m.text).color(color));
         });
+    };
+    let older = state.messages.len().saturating_sub(MESSAGES_SHOWN);
+    if older > 0 {
+        egui::CollapsingHeader::new(format!(
+            "{older} earlier message{}",
+            if older == 1 { "" } else { "s" }
+        ))
+        .id_salt("earlier_messages")
+        .default_open(false)
+        .show(ui, |ui| {
+            for (k, m) in state.messages.iter().enumerate().take(older) {
+                message_ui(ui, k, m);
+            }
+        });
+    }
+    for (k, m) in state.messages.iter().enumerate().skip(older) {
+        message_ui(ui, k, m);
     }
     if state.messages.len() > 1 && ui.small_button("Dismiss all").clicked() {
         out.push(Command::Dismiss(None));
