@@ -171,11 +171,9 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         ui.separator();
         run_buttons_ui(ui, v, cmds);
         ui.separator();
-        suggestion_ui(ui, v, cmds);
-        super::forward_hint::forward_hint_ui(ui, v, &mut edited);
-        super::coteach_hint::coteach_hint_ui(ui, v, &mut edited);
-        // Always there once a round is (greyed where the slider is at it): a button that came
-        // and went with the slider wrapped the row and moved everything below it.
+        // Always there once a round is (greyed where the slider is at it), before the hints:
+        // a button that came and went with the slider, after them, wrapped the row and moved
+        // everything below it.
         if let Some(rec) = state.record() {
             let t = rec.tau;
             if ui
@@ -190,6 +188,9 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
                 cmds.push(Command::SetTau(t));
             }
         }
+        suggestion_ui(ui, v, cmds);
+        super::forward_hint::forward_hint_ui(ui, v, &mut edited);
+        super::coteach_hint::coteach_hint_ui(ui, v, &mut edited);
     });
     small_set_ui(ui, v, &mut edited);
     backbone_hint_ui(ui, v, &mut edited);
@@ -244,7 +245,7 @@ fn suggestion_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
         "They disagree by more than 0.1 (or only one was possible): treat the figure as a rough guess, and check the histogram and the Trimmed grid."
     });
     ui.label(RichText::new(text).color(if s.trusted {
-        super::WARN
+        super::warn(ui)
     } else {
         Color32::GRAY
     }))
@@ -338,7 +339,7 @@ fn backbone_hint_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
     ui.horizontal_wrapped(|ui| {
         ui.label(
             RichText::new(backbone_text(d.train.shape, s.learner.model))
-            .color(Color32::LIGHT_BLUE),
+            .color(super::accent(ui)),
         );
         match find_weights(kind, None) {
             Ok(_) => {
@@ -372,7 +373,7 @@ fn small_set_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
     let bs = state.settings.learner.batch_size;
     ui.horizontal_wrapped(|ui| {
         ui.label(
-            RichText::new(crate::session::advice::small_set_text(n, bs, b)).color(Color32::YELLOW),
+            RichText::new(crate::session::advice::small_set_text(n, bs, b)).color(super::warn(ui)),
         );
         if ui
             .small_button(format!("use batch size {b}"))
@@ -533,11 +534,11 @@ fn progress_ui(ui: &mut egui::Ui, v: &View) {
     let Some(run) = &v.state.run else { return };
     ui.horizontal(|ui| {
         let (text, color) = match &run.status {
-            LiveStatus::Starting => ("starting".to_string(), Color32::LIGHT_BLUE),
-            LiveStatus::Running => ("running".to_string(), Color32::LIGHT_GREEN),
-            LiveStatus::Paused => ("paused".to_string(), Color32::YELLOW),
-            LiveStatus::Finished => ("finished".to_string(), Color32::LIGHT_GREEN),
-            LiveStatus::Stopped => ("stopped".to_string(), Color32::YELLOW),
+            LiveStatus::Starting => ("starting".to_string(), super::accent(ui)),
+            LiveStatus::Running => ("running".to_string(), super::good(ui)),
+            LiveStatus::Paused => ("paused".to_string(), super::warn(ui)),
+            LiveStatus::Finished => ("finished".to_string(), super::good(ui)),
+            LiveStatus::Stopped => ("stopped".to_string(), super::warn(ui)),
             LiveStatus::Failed(_) => ("failed".to_string(), Color32::LIGHT_RED),
         };
         ui.label(RichText::new(text).color(color).strong());

@@ -46,7 +46,7 @@ pub fn coteach_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
             "random label noise: {:.0}% flipped",
             flipped * 100.0
         ))
-        .color(super::WARN),
+        .color(super::warn(ui)),
     )
     .on_hover_text(format!(
         "Round 0's model implies that {:.0}% of the labels are flipped and that, per class, only {:.0}% of the flipped go to one other class: random noise, which forward correction does not help. There, co-teaching (two models picking each other's samples) beat ITLM's rounds on Fashion-MNIST, 20000 images: at 60% random noise 86.1% against 84.8%, at 40% 88.4% against 87.2%, at 20% 90.0% against 88.0% (README, Noisy labels); it takes 2 - 4 times as long. With label-noise correction on auto (the default) a run switches to it by itself after round 0",

@@ -295,7 +295,7 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
         .zip(state.data.as_ref())
         .and_then(|(c, d)| c.describe(i, &d.train));
     if let Some(text) = checked {
-        ui.label(RichText::new(format!("image: {text}")).color(super::WARN))
+        ui.label(RichText::new(format!("image: {text}")).color(super::warn(ui)))
             .on_hover_text("The image checks it fails (CleanVision's definitions; a score under its threshold is an issue)");
     }
     if let Some(found) = &state.similar {
@@ -305,7 +305,7 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
                     "outlier: mean cosine distance {d:.3} to its nearest neighbours (threshold {:.3})",
                     found.similar.outlier_threshold
                 ))
-                .color(super::WARN),
+                .color(super::warn(ui)),
             );
         }
         let copies = found.copies_of(i);

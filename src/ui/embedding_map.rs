@@ -508,6 +508,7 @@ impl EmbeddingMap {
             .as_ref()
             .zip(self.raster)
             .map(|(t, (_, area))| (t.id(), area));
+        let hover_ink = super::ink(ui);
         let resp = Plot::new("embedding_map")
             .height(300.0)
             .data_aspect(1.0)
@@ -541,7 +542,7 @@ impl EmbeddingMap {
                             .shape(MarkerShape::Circle)
                             .filled(false)
                             .radius(6.0)
-                            .color(Color32::WHITE),
+                            .color(hover_ink),
                     );
                 }
             });

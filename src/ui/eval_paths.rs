@@ -163,7 +163,7 @@ fn eval_paths_ui(ui: &mut egui::Ui, eval: &mut EvalPaths, v: &View, out: &mut Co
                 } else {
                     "changed: reload to apply"
                 };
-                ui.label(RichText::new(note).color(Color32::YELLOW).small());
+                ui.label(RichText::new(note).color(super::warn(ui)).small());
             }
         } else {
             ui.label(

@@ -374,7 +374,7 @@ impl ExportPanel {
         if let Some(existing) = self.confirm.clone() {
             ui.separator();
             ui.colored_label(
-                Color32::YELLOW,
+                super::warn(ui),
                 format!(
                     "{} already exist{}:",
                     existing.len(),

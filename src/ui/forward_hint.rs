@@ -129,7 +129,7 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
             "{auto}one-sided label flips: {:.0}% flipped{example}",
             flipped * 100.0
         ))
-        .color(super::WARN),
+        .color(super::warn(ui)),
     )
     .on_hover_text(format!(
         "Round 0's model implies that {:.0}% of the labels are flipped and that, per class, {:.0}% of the flipped go to one other class (a systematic flip or a relabelling attack). Forward correction trains through that matrix instead of trimming: measured on Fashion-MNIST at 40% systematic noise, 89.6% against plain ITLM's 77.4% (README)",

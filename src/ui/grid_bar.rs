@@ -359,7 +359,7 @@ pub fn grid_bar_ui(
                 train.class_name(g),
                 train.class_name(p)
             );
-            ui.label(RichText::new(text).color(Color32::LIGHT_BLUE));
+            ui.label(RichText::new(text).color(super::accent(ui)));
             if ui.small_button("clear cell filter").clicked() {
                 set(
                     out,
@@ -372,7 +372,7 @@ pub fn grid_bar_ui(
         }
         if let Some(m) = &f.within {
             keep_with(ui, &format!("only: {}", m.name), 70.0);
-            ui.label(RichText::new(format!("only: {}", m.name)).color(Color32::LIGHT_BLUE));
+            ui.label(RichText::new(format!("only: {}", m.name)).color(super::accent(ui)));
             if ui.small_button("show all").clicked() {
                 set(
                     out,

@@ -141,7 +141,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
                 "vs truth at this cut: {} of {} bad trimmed, precision {:.3}, recall {:.3}, F1 {:.3}",
                 t.trimmed_bad, t.bad, t.precision, t.recall, t.f1
             ))
-            .color(super::WARN),
+            .color(super::warn(ui)),
         );
     }
     let log = state.settings.log_counts;
@@ -193,6 +193,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     });
     // The cut is on the loss: no line on the spectral scores' axis.
     let cut_value = cut.cut_value.filter(|_| spectral.is_none());
+    let cut_ink = super::ink(ui);
     let resp = Plot::new(("histogram", state.generation))
         .legend(Legend::default())
         .height(200.0)
@@ -217,7 +218,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
                 p.bar_chart(b);
             }
             if let Some(v) = cut_value {
-                p.vline(VLine::new("cut", v as f64).color(Color32::WHITE).width(1.5));
+                p.vline(VLine::new("cut", v as f64).color(cut_ink).width(1.5));
             }
             p.pointer_coordinate()
         });

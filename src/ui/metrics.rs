@@ -19,6 +19,12 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
     }
     let n = state.data.as_ref().map_or(1, |d| d.train.len()).max(1) as f64;
     let generative = state.generative();
+    // Light grey on the dark theme, dark grey on the light one (it had been white on white).
+    let kept_grey = if ui.visuals().dark_mode {
+        Color32::from_rgb(200, 200, 200)
+    } else {
+        Color32::from_rgb(70, 70, 70)
+    };
     type Get = fn(&crate::itlm::RoundRecord, f64) -> Option<f64>;
     let series: [(&str, Color32, Get); 7] = [
         ("train acc", Color32::from_rgb(120, 200, 120), |r, _| {
@@ -32,7 +38,7 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
             Color32::from_rgb(200, 80, 200),
             |r, _| r.metrics.test2_acc,
         ),
-        ("kept fraction", Color32::from_rgb(200, 200, 200), |r, n| {
+        ("kept fraction", kept_grey, |r, n| {
             Some(r.metrics.kept as f64 / n)
         }),
         (
@@ -84,7 +90,7 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
         // A class this round's model predicts for (almost) none of its samples.
         if let (Some(d), false) = (state.data.as_ref(), generative) {
             if let Some(line) = crate::session::unfolded_line(r, &d.train.classes) {
-                ui.label(RichText::new(line).color(Color32::from_rgb(230, 150, 60)));
+                ui.label(RichText::new(line).color(super::warn(ui)));
             }
             let k = d.train.num_classes();
             for c in crate::itlm::starved_classes(d.train.labels(), &r.predicted, k) {
@@ -94,7 +100,7 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
                         r.round,
                         crate::session::starved_line(&c, &d.train.classes)
                     ))
-                    .color(Color32::from_rgb(230, 150, 60)),
+                    .color(super::warn(ui)),
                 );
             }
         }

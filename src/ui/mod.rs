@@ -52,8 +52,41 @@ pub use state::AppState;
 /// Smallest tau the slider offers.
 pub const TAU_MIN: f64 = 0.05;
 
-/// The colour of a hint or warning line (amber).
+/// The colour of a hint or warning line on the dark theme (amber); [`warn`] picks it by theme.
 pub const WARN: egui::Color32 = egui::Color32::from_rgb(230, 180, 80);
+
+/// A hint or warning line's colour, readable on the theme of `ui` (amber; darker on light).
+pub fn warn(ui: &egui::Ui) -> egui::Color32 {
+    if ui.visuals().dark_mode {
+        WARN
+    } else {
+        egui::Color32::from_rgb(150, 90, 0)
+    }
+}
+
+/// An accent (notes, filters in force), readable on the theme of `ui`: light blue on dark,
+/// dark blue on light (light blue on white was unreadable).
+pub fn accent(ui: &egui::Ui) -> egui::Color32 {
+    if ui.visuals().dark_mode {
+        egui::Color32::LIGHT_BLUE
+    } else {
+        egui::Color32::from_rgb(20, 70, 160)
+    }
+}
+
+/// A good state's colour (running, finished), readable on the theme of `ui`.
+pub fn good(ui: &egui::Ui) -> egui::Color32 {
+    if ui.visuals().dark_mode {
+        egui::Color32::LIGHT_GREEN
+    } else {
+        egui::Color32::from_rgb(20, 120, 40)
+    }
+}
+
+/// The theme's strongest ink (white on dark, near-black on light): lines drawn over a plot.
+pub fn ink(ui: &egui::Ui) -> egui::Color32 {
+    ui.visuals().strong_text_color()
+}
 
 /// Where the demo set was at build time.
 pub const BUILD_DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo");

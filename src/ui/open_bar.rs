@@ -158,7 +158,7 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
                         "truth: {} known bad",
                         b.iter().filter(|&&x| x).count()
                     ))
-                    .color(super::WARN),
+                    .color(super::warn(ui)),
                 )
                 .on_hover_text(format!("ground truth{}", from(&d.truth_from))),
             None => ui.label("no truth.csv"),
@@ -167,11 +167,7 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
     });
     if let Some(r) = &d.reopened {
         ui.horizontal_wrapped(|ui| {
-            ui.label(
-                RichText::new("Saved run")
-                    .strong()
-                    .color(Color32::LIGHT_BLUE),
-            );
+            ui.label(RichText::new("Saved run").strong().color(super::accent(ui)));
             ui.label(format!(
                 "{}: {} rounds, {}, {} - {}",
                 r.file.display(),
