@@ -999,6 +999,65 @@ fn recut_exports_count_times_trimmed_up_to_their_round() {
     }
 }
 
+/// `export` without --round or --tau keeps the cut the run was saved with (the window saves
+/// the shown round at the slider's tau), as `report` does; --tau alone re-cuts that round.
+#[test]
+fn export_keeps_the_saved_cut_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    let out = tmp.path().join("out");
+    succeeds(&run_on(&data, &out, &["--rounds", "2"]));
+    let run_file = out.join(export::RUN_FILE);
+    // Saved as the window would: round 1 of 0..=2 at tau 0.5.
+    let mut r = RunFile::read(&run_file).unwrap();
+    assert_eq!(r.rounds.len(), 3);
+    let n = r.dataset.len();
+    r.verdict = Some(itlm_inspector::export::Verdict {
+        round: 1,
+        tau: 0.5,
+        kept: vec![true; n],
+    });
+    let saved = tmp.path().join("saved.itlm");
+    std::fs::write(&saved, r.to_bytes().unwrap()).unwrap();
+    let clean = |dir: &Path| {
+        std::fs::read_to_string(dir.join(export::CLEAN_TXT))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let ex = tmp.path().join("ex");
+    let e = succeeds(&run(&["export", s(&saved), "--out", s(&ex)]));
+    assert!(e.contains("round 1, tau 0.5 "), "{e}");
+    assert_eq!(clean(&ex), 15);
+    // --tau alone: the saved round at that tau.
+    let ex2 = tmp.path().join("ex2");
+    let e = succeeds(&run(&[
+        "export",
+        s(&saved),
+        "--tau",
+        "0.8",
+        "--out",
+        s(&ex2),
+    ]));
+    assert!(e.contains("round 1, tau 0.8 "), "{e}");
+    assert_eq!(clean(&ex2), 24);
+    // --round alone: that round at its own tau.
+    let ex3 = tmp.path().join("ex3");
+    let e = succeeds(&run(&[
+        "export",
+        s(&saved),
+        "--round",
+        "2",
+        "--out",
+        s(&ex3),
+    ]));
+    assert!(
+        e.contains(&format!("round 2, tau {} ", r.rounds[2].tau)),
+        "{e}"
+    );
+}
+
 /// Bad destinations are refused before any training, each with one clear message: a clean
 /// copy that is (or holds) the --out folder, a folder below a file, a folder given as run file.
 #[test]

@@ -627,7 +627,7 @@ fn a_relabelled_file_never_takes_the_name_of_a_file_that_stays() {
         decisions: Some(decisions),
         journal: None,
         flagged_folder: false,
-        images: None,
+        ..Default::default()
     };
     let window = tmp.path().join("window");
     let done = ExportWhat::CleanFolder.write(&window, &r, &extras).unwrap();

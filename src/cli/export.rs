@@ -17,10 +17,12 @@ pub struct ExportArgs {
     /// Folder for run.itlm, samples.csv, clean.txt, flagged.txt with the new cut.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Round whose losses make the cut [default: the last].
+    /// Round whose losses make the cut [default: the round the run was saved at (the window's
+    /// shown round), else the last].
     #[arg(long)]
     pub round: Option<usize>,
-    /// Fraction kept [default: the round's own tau].
+    /// Fraction kept [default: the tau the run was saved at, for that round; else the round's
+    /// own tau].
     #[arg(long)]
     pub tau: Option<f64>,
     /// Selection rule [default: the run's].

@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::export::{RunFile, Verdict};
 use crate::itlm::{self, Selection, TrimQuality};
 
-/// The cut to make: None keeps the run's own (its last round, that round's tau, its rule).
+/// The cut to make: None keeps the run's own (the round and tau it was saved with, else its
+/// last round at that round's tau; its rule).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CutRequest {
     pub round: Option<usize>,
@@ -49,7 +50,10 @@ pub fn recut(run: &mut RunFile, req: CutRequest) -> Result<Recut> {
         .rounds
         .last()
         .ok_or_else(|| Error::Other("the run holds no finished round".into()))?;
-    let round = req.round.unwrap_or(last.round);
+    // By default the cut the run was saved with (the window's shown round and tau), else its
+    // last round at that round's tau.
+    let saved = run.verdict.as_ref().map(|v| (v.round, v.tau));
+    let round = req.round.or(saved.map(|v| v.0)).unwrap_or(last.round);
     let r = run
         .rounds
         .iter()
@@ -61,7 +65,10 @@ pub fn recut(run: &mut RunFile, req: CutRequest) -> Result<Recut> {
             ))
         })?
         .clone();
-    let tau = req.tau.unwrap_or(r.tau);
+    let tau = req
+        .tau
+        .or(saved.filter(|v| v.0 == round).map(|v| v.1))
+        .unwrap_or(r.tau);
     if !(tau > 0.0 && tau <= 1.0) {
         return Err(Error::Config(format!("tau must be in (0, 1], got {tau}")));
     }
