@@ -1080,6 +1080,9 @@ fn a_damaged_or_foreign_run_file_shows_the_error() {
 #[test]
 fn generative_mode_shows_generated_images_and_losses() {
     let (_data, mut h) = loaded_harness();
+    // Classifier extensions set before: the VAE would refuse or ignore them.
+    h.state_mut().state.settings.config.relabel = true;
+    h.run_steps(1);
     // The mode selector switches to the VAE.
     h.get_by_label("mode").click();
     h.run_steps(2);
@@ -1087,6 +1090,24 @@ fn generative_mode_shows_generated_images_and_losses() {
     h.run_steps(2);
     assert_eq!(h.state().state.settings.learner.model, ModelKind::Vae);
     h.get_by_label("vae");
+    assert!(!h.state().state.settings.config.relabel, "cleared with the mode");
+    // More... greys what only a classifier does.
+    h.get_by_label("More...").click();
+    h.run_steps(3);
+    for name in [
+        "restore hard clean samples",
+        "relabel confident trimmed samples",
+        "co-teaching",
+        "sgd",
+    ] {
+        assert!(
+            h.get_by_label(name).accesskit_node().is_disabled(),
+            "{name}"
+        );
+    }
+    assert!(!h.get_by_label("re-initialise each round").accesskit_node().is_disabled());
+    h.key_press(egui::Key::Escape);
+    h.run_steps(3);
     h.get_by_label("Start").click();
     step_until(&mut h, 300, "the VAE run to finish", |a| {
         a.state

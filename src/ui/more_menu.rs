@@ -45,26 +45,34 @@ pub fn more_menu_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
             ui.add(egui::DragValue::new(&mut s.learner.batch_size).range(1..=8192))
                 .labelled_by(l.id);
         });
-        ui.horizontal(|ui| {
-            let before = s.learner.optimizer;
-            ui.label("optimizer").on_hover_text("Classifiers only: the VAE always uses AdamW");
-            ui.radio_value(&mut s.learner.optimizer, OptimizerKind::Adamw, "adamw")
-                .on_hover_text("AdamW: fast and steady (learning rate 0.001)");
-            ui.radio_value(&mut s.learner.optimizer, OptimizerKind::Sgd, "sgd")
-                .on_hover_text("SGD with momentum 0.9 (learning rate 0.05): learns rare features such as a backdoor's watermark later than the classes");
-            if s.learner.optimizer != before {
-                // Each optimizer has its own scale of learning rates.
-                s.learner.lr = s.learner.optimizer.default_lr();
-            }
-        });
-        ui.horizontal(|ui| {
-            ui.label("learning rate in a round");
-            ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Constant, "constant");
-            ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Cosine, "cosine")
-                .on_hover_text("Cosine annealing to 0 over each round's training");
-            ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Swa, "swa")
-                .on_hover_text("Constant rate; each round's model is the mean of its weights at the ends of the second half of its epochs (stochastic weight averaging)");
-        });
+        // The generative mode trains a VAE: AdamW at a constant rate, no augmentation, none of
+        // the classifier's extensions (they were offered and silently ignored).
+        let vae = s.learner.model == crate::learner::ModelKind::Vae;
+        const VAE_NOTE: &str = "Classifiers only: the generative mode's VAE trains with AdamW at a constant rate";
+        ui.add_enabled_ui(!vae, |ui| {
+            ui.horizontal(|ui| {
+                let before = s.learner.optimizer;
+                ui.label("optimizer").on_hover_text("Classifiers only: the VAE always uses AdamW");
+                ui.radio_value(&mut s.learner.optimizer, OptimizerKind::Adamw, "adamw")
+                    .on_hover_text("AdamW: fast and steady (learning rate 0.001)");
+                ui.radio_value(&mut s.learner.optimizer, OptimizerKind::Sgd, "sgd")
+                    .on_hover_text("SGD with momentum 0.9 (learning rate 0.05): learns rare features such as a backdoor's watermark later than the classes");
+                if s.learner.optimizer != before {
+                    // Each optimizer has its own scale of learning rates.
+                    s.learner.lr = s.learner.optimizer.default_lr();
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.label("learning rate in a round");
+                ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Constant, "constant");
+                ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Cosine, "cosine")
+                    .on_hover_text("Cosine annealing to 0 over each round's training");
+                ui.radio_value(&mut s.learner.lr_schedule, LrSchedule::Swa, "swa")
+                    .on_hover_text("Constant rate; each round's model is the mean of its weights at the ends of the second half of its epochs (stochastic weight averaging)");
+            });
+        })
+        .response
+        .on_disabled_hover_text(VAE_NOTE);
         ui.horizontal(|ui| {
             let l = ui.label("learning rate");
             ui.add(
@@ -100,62 +108,74 @@ pub fn more_menu_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
                 .labelled_by(l.id)
                 .on_hover_text("Round 0 as an ensemble of K models whose losses are averaged (1 = off): steadies a very short round 0");
         });
-        ui.checkbox(&mut s.config.restore, "restore hard clean samples")
-            .on_hover_text("After the last round, give back the trimmed samples of classes whose trimmed samples show no one-sided confusion, and train the final model once more. For attacks and systematic flips, not random noise");
-        if s.config.restore {
-            s.config.relabel = false;
-            s.config.coteach = None;
-            drop_forward_on(&mut s.config);
+        if vae {
+            ui.label(
+                egui::RichText::new(
+                    "Greyed: for classifiers (the generative mode ranks images by a VAE's loss).",
+                )
+                .small(),
+            );
         }
-        ui.checkbox(&mut s.config.relabel, "relabel confident trimmed samples")
-            .on_hover_text("Before the final round, give each trimmed sample whose prediction is the same under round 0's model and the last two, and under each as confident as its kept samples of that class, the predicted label; the final model trains on them too. For systematic label noise; not with restore");
-        if s.config.relabel {
-            s.config.restore = false;
-            s.config.clusters = false;
-            s.config.coteach = None;
-            drop_forward_on(&mut s.config);
-        }
-        ui.checkbox(&mut s.config.clusters, "hold out attack clusters")
-            .on_hover_text("Before the final round, train a probe model on every sample, split each class's penultimate activations in two, and keep out of the final model the smaller cluster of a class when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the last model before the cut puts more of it in one other class than in its own: backdoor images that look like their target class (Shirt -> T-shirt). The final model, trained without them, then judges them: those it calls by that other class train under it in the final model trained again (relabelled). Not with relabel");
-        if s.config.clusters {
-            s.config.relabel = false;
-            s.config.coteach = None;
-            drop_forward_on(&mut s.config);
-        }
-        let before = s.config.transition;
-        ui.horizontal(|ui| {
-            ui.label("label-noise correction")
-                .on_hover_text("Forward correction: round 0 trains plainly; round 1 trains on every sample you did not exclude, with the label-noise matrix P(given label | true class) round 0's model implies (each class keeping only its likeliest flip when the flips are one-sided), so flipped labels do not bend the model; the final model trains on from round 1's, with round 1's matrix, to the final round's epochs in all (so the run has at most 2 rounds after round 0). The cut still ranks and flags samples by their loss but no longer chooses what trains. For one-sided (systematic) flips; not with restore, relabel or clusters. Auto (the default) decides from round 0: forward correction on one-sided flips, co-teaching from the start (at the tau round 0's noise estimate leaves) on many spread flips (random noise, at least 15%; not for a head on embeddings), plain ITLM otherwise");
-            for f in [Forward::Off, Forward::On, Forward::Auto] {
-                ui.radio_value(&mut s.config.transition, f, f.name())
-                    .on_hover_text(f.help());
+        ui.add_enabled_ui(!vae, |ui| {
+            ui.checkbox(&mut s.config.restore, "restore hard clean samples")
+                .on_hover_text("After the last round, give back the trimmed samples of classes whose trimmed samples show no one-sided confusion, and train the final model once more. For attacks and systematic flips, not random noise");
+            if s.config.restore {
+                s.config.relabel = false;
+                s.config.coteach = None;
+                drop_forward_on(&mut s.config);
             }
-        });
-        if s.config.transition != before && s.config.transition == Forward::On {
-            s.config.restore = false;
-            s.config.relabel = false;
-            s.config.clusters = false;
-            s.config.coteach = None;
-        }
-        coteach_ui(ui, &mut s.config);
-        augment_ui(ui, &mut s.config.augment);
-        if ui
-            .button("Backdoor defence protocol")
-            .on_hover_text("SGD lr 0.02 cosine, tau 0.95, round 0: five 0.35-epoch models averaged, 10 one-epoch rounds, final 9 epochs, restore, and the clustering cut (hold out attack clusters): what defends watermark backdoors (README)")
-            .clicked()
-        {
-            s.config = crate::itlm::Config {
-                seed: s.config.seed,
-                ..crate::presets::backdoor_protocol()
-            };
-            // The learner's training settings too (model and device stay the user's).
-            let l = crate::presets::backdoor_learner();
-            s.learner.optimizer = l.optimizer;
-            s.learner.lr = l.lr;
-            s.learner.lr_schedule = l.lr_schedule;
-            s.learner.batch_size = l.batch_size;
-            ui.close();
-        }
+            ui.checkbox(&mut s.config.relabel, "relabel confident trimmed samples")
+                .on_hover_text("Before the final round, give each trimmed sample whose prediction is the same under round 0's model and the last two, and under each as confident as its kept samples of that class, the predicted label; the final model trains on them too. For systematic label noise; not with restore");
+            if s.config.relabel {
+                s.config.restore = false;
+                s.config.clusters = false;
+                s.config.coteach = None;
+                drop_forward_on(&mut s.config);
+            }
+            ui.checkbox(&mut s.config.clusters, "hold out attack clusters")
+                .on_hover_text("Before the final round, train a probe model on every sample, split each class's penultimate activations in two, and keep out of the final model the smaller cluster of a class when it is at most a quarter of the class, the early rounds trimmed its members at least 3 times as often as the rest, and the last model before the cut puts more of it in one other class than in its own: backdoor images that look like their target class (Shirt -> T-shirt). The final model, trained without them, then judges them: those it calls by that other class train under it in the final model trained again (relabelled). Not with relabel");
+            if s.config.clusters {
+                s.config.relabel = false;
+                s.config.coteach = None;
+                drop_forward_on(&mut s.config);
+            }
+            let before = s.config.transition;
+            ui.horizontal(|ui| {
+                ui.label("label-noise correction")
+                    .on_hover_text("Forward correction: round 0 trains plainly; round 1 trains on every sample you did not exclude, with the label-noise matrix P(given label | true class) round 0's model implies (each class keeping only its likeliest flip when the flips are one-sided), so flipped labels do not bend the model; the final model trains on from round 1's, with round 1's matrix, to the final round's epochs in all (so the run has at most 2 rounds after round 0). The cut still ranks and flags samples by their loss but no longer chooses what trains. For one-sided (systematic) flips; not with restore, relabel or clusters. Auto (the default) decides from round 0: forward correction on one-sided flips, co-teaching from the start (at the tau round 0's noise estimate leaves) on many spread flips (random noise, at least 15%; not for a head on embeddings), plain ITLM otherwise");
+                for f in [Forward::Off, Forward::On, Forward::Auto] {
+                    ui.radio_value(&mut s.config.transition, f, f.name())
+                        .on_hover_text(f.help());
+                }
+            });
+            if s.config.transition != before && s.config.transition == Forward::On {
+                s.config.restore = false;
+                s.config.relabel = false;
+                s.config.clusters = false;
+                s.config.coteach = None;
+            }
+            coteach_ui(ui, &mut s.config);
+            augment_ui(ui, &mut s.config.augment);
+            if ui
+                .button("Backdoor defence protocol")
+                .on_hover_text("SGD lr 0.02 cosine, tau 0.95, round 0: five 0.35-epoch models averaged, 10 one-epoch rounds, final 9 epochs, restore, and the clustering cut (hold out attack clusters): what defends watermark backdoors (README)")
+                .clicked()
+            {
+                s.config = crate::itlm::Config {
+                    seed: s.config.seed,
+                    ..crate::presets::backdoor_protocol()
+                };
+                // The learner's training settings too (model and device stay the user's).
+                let l = crate::presets::backdoor_learner();
+                s.learner.optimizer = l.optimizer;
+                s.learner.lr = l.lr;
+                s.learner.lr_schedule = l.lr_schedule;
+                s.learner.batch_size = l.batch_size;
+                ui.close();
+            }
+        })
+        .response
+        .on_disabled_hover_text(VAE_NOTE);
         ui.horizontal(|ui| {
             let mut on = s.limit.is_some();
             ui.checkbox(&mut on, "use a subset of")
