@@ -196,6 +196,24 @@ fn window_runs_itlm_and_follows_the_user() {
     h.get_by_label("Loss histogram");
     h.get_by_label("Metrics over rounds");
     h.get_by_label_contains("vs truth at this cut:");
+    // A click on the histogram moves the cut there under the floored rule too (it had done
+    // nothing but under the global one); per class there is no single line to move.
+    let tau0 = h.state().state.tau();
+    let set_rule = |h: &mut Harness<'_, App>, r| {
+        h.state_mut().state.run.as_mut().unwrap().config.select = r;
+        h.run_steps(2);
+    };
+    set_rule(&mut h, itlm_inspector::itlm::Selection::PerClass);
+    h.get_by_label("Loss histogram").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.tau(), tau0);
+    set_rule(&mut h, itlm_inspector::itlm::Selection::Floored);
+    h.get_by_label("Loss histogram").click();
+    h.run_steps(2);
+    let tau1 = h.state().state.tau();
+    assert!(tau1 != tau0, "{tau1}");
+    h.state_mut().state.set_tau(tau0);
+    set_rule(&mut h, itlm_inspector::itlm::Selection::Global);
 
     // The view is cached: idle frames do not re-cut.
     let before = h.state().state.cut_computations();
@@ -1090,7 +1108,10 @@ fn generative_mode_shows_generated_images_and_losses() {
     h.run_steps(2);
     assert_eq!(h.state().state.settings.learner.model, ModelKind::Vae);
     h.get_by_label("vae");
-    assert!(!h.state().state.settings.config.relabel, "cleared with the mode");
+    assert!(
+        !h.state().state.settings.config.relabel,
+        "cleared with the mode"
+    );
     // More... greys what only a classifier does.
     h.get_by_label("More...").click();
     h.run_steps(3);
@@ -1105,7 +1126,10 @@ fn generative_mode_shows_generated_images_and_losses() {
             "{name}"
         );
     }
-    assert!(!h.get_by_label("re-initialise each round").accesskit_node().is_disabled());
+    assert!(!h
+        .get_by_label("re-initialise each round")
+        .accesskit_node()
+        .is_disabled());
     h.key_press(egui::Key::Escape);
     h.run_steps(3);
     h.get_by_label("Start").click();

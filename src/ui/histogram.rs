@@ -1,6 +1,6 @@
 //! The loss histogram of the shown round: kept and trimmed in two colours, the tau cut as a
 //! vertical line, truly bad samples outlined when ground truth is known, log-count toggle.
-//! Clicking the plot moves the cut to that loss. A toggle shows the round's spectral scores
+//! Clicking the plot moves the cut to that loss (global and floored rules). A toggle shows the round's spectral scores
 //! instead, coloured by the same cut: where the loss cannot tell a backdoor's stamped images
 //! from hard clean ones, they sit in the spectral score's tail.
 
@@ -230,7 +230,20 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         };
         egui::WidgetInfo::labeled(egui::Role::Image, true, name)
     });
-    if rule == Selection::Global && spectral.is_none() && resp.response.clicked() {
+    // The global share at a loss is tau for the global rule, and for the floored one too (its
+    // floors only add samples in the classes they hold up); per class there is no one line.
+    let clickable = rule != Selection::PerClass && spectral.is_none();
+    let response = if spectral.is_some() {
+        resp.response.clone()
+    } else if clickable {
+        // (The plot's own hover label shows where a click would cut.)
+        resp.response.clone()
+    } else {
+        resp.response.clone().on_hover_text(
+            "The per-class rule cuts each class at its own loss: set tau with the slider",
+        )
+    };
+    if clickable && response.clicked() {
         if let Some(pt) = resp.inner {
             // The share of samples at or below the clicked loss becomes tau.
             let s = &cut.record.score;
