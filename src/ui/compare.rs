@@ -115,6 +115,10 @@ impl ComparePanel {
             .id(egui::Id::unique("compare_window"))
             .open(&mut open)
             .default_width(480.0)
+            // Below the top bar (not over its buttons), over the left panels rather than the
+            // grid the comparison's sets filter.
+            .pivot(egui::Align2::LEFT_TOP)
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(16.0, 140.0))
             .show(ctx, |ui| self.body_ui(ui, v, repaint, out));
         if !open {
             self.open = false;
@@ -305,9 +309,14 @@ fn metrics_overlay_ui(ui: &mut egui::Ui, v: &View, other: &RunFile) {
     };
     let n_shown = v.state.data.as_ref().map_or(0, |d| d.train.len());
     let n_other = other.dataset.ids.len();
+    let kept_grey = if ui.visuals().dark_mode {
+        Color32::from_rgb(200, 200, 200)
+    } else {
+        Color32::from_rgb(70, 70, 70)
+    };
     let colors = [
         Color32::from_rgb(120, 200, 120),
-        Color32::from_rgb(200, 200, 200),
+        kept_grey,
         Color32::from_rgb(140, 140, 140),
         Color32::from_rgb(80, 150, 230),
         Color32::from_rgb(235, 120, 60),
@@ -335,8 +344,10 @@ fn metrics_overlay_ui(ui: &mut egui::Ui, v: &View, other: &RunFile) {
                 }
                 let b = pts(&other.rounds, n_other, get);
                 if !b.is_empty() {
+                    // Named as the shown run's line: one legend entry shows or hides both
+                    // (twelve entries had outgrown the plot and covered the window).
                     p.line(
-                        Line::new(format!("{name} (other)"), PlotPoints::new(b))
+                        Line::new(name, PlotPoints::new(b))
                             .color(color)
                             .style(egui_plot::LineStyle::dashed_loose()),
                     );
