@@ -563,6 +563,50 @@ fn detail_decodes_the_original_file_off_thread() {
     assert!(o.error.is_some() && o.rgba.is_none());
 }
 
+/// "Retrain at this tau" with the decisions unticked starts from the plain cut: a sample the
+/// shown round's decisions excluded trains again if the cut keeps it (the pinned cut had been
+/// the start, so the exclusion lingered in the first round trained).
+#[test]
+fn retraining_without_the_decisions_starts_from_the_plain_cut() {
+    use itlm_inspector::session::decisions::Decision;
+    type Log = Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<common::Calls>>>>>;
+    let mut s = AppState::headless(tiny_settings());
+    s.open_loaded(loaded(common::dataset(30, 3)));
+    let log: Log = Default::default();
+    let l2 = log.clone();
+    s.factory = Some(Arc::new(move |_d, _b| {
+        // Losses rise with the index: the plain cut keeps the lowest.
+        let (l, calls) = common::FakeLearner::new((0..30).map(|i| i as f32).collect());
+        l2.lock().unwrap().push(calls);
+        Ok(Box::new(l) as Box<dyn itlm_inspector::itlm::Learner>)
+    }));
+    s.decide(&[0], Some(Decision::Exclude));
+    let finished = |s: &AppState| {
+        s.run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    };
+    s.start();
+    wait(&mut s, 30, "the guided run", finished);
+    let last_train = |log: &Log| {
+        let calls = log.lock().unwrap().last().unwrap().clone();
+        let c = calls.lock().unwrap();
+        c.trains.first().unwrap().0.clone()
+    };
+    assert!(!last_train(&log).contains(&0), "excluded");
+    let rounds = s.rounds();
+    s.decide.ignore_in_training = true;
+    s.retrain_at_tau();
+    wait(&mut s, 30, "the plain retrain", |s| {
+        finished(s) && s.rounds() > rounds
+    });
+    assert!(
+        last_train(&log).contains(&0),
+        "the plain cut keeps the lowest loss: {:?}",
+        last_train(&log)
+    );
+}
+
 #[test]
 fn pause_resume_and_stop_a_slow_run() {
     let mut s = AppState::headless(tiny_settings());

@@ -712,7 +712,7 @@ pub fn run<L: Learner + ?Sized>(
 /// budget), excluded ones last; then the pins are applied over whatever the rule (and a
 /// restore) chose.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn select_pinned(
+pub fn select_pinned(
     pins: &Pins,
     rule: select::Selection,
     score: &[f32],

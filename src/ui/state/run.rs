@@ -221,7 +221,53 @@ impl AppState {
         let Some(run) = &self.run else { return };
         let history: Vec<Arc<RoundRecord>> = run.history[..=cut.index].to_vec();
         let forward = forward.filter(|_| self.continues_forward());
-        self.start_job(history, Some(cut.kept.clone()), step, forward);
+        // The cut the next rounds start from is made with the decisions they train with (the
+        // shown cut has the pins its round trained with: unticked, or decided since, those
+        // would have lingered in the first round trained).
+        let pins = self.training_pins();
+        let kept = if pins.as_ref() == run.guide(cut.index).pins.as_deref() {
+            cut.kept.clone()
+        } else {
+            let rec = &cut.record;
+            let (labels, classes) = match &self.data {
+                Some(d) => (d.train.labels(), d.train.num_classes()),
+                None => return,
+            };
+            let restores = run.config.restores_at(rec.round);
+            let mut kept = match &pins {
+                Some(p) => crate::itlm::run::select_pinned(
+                    p,
+                    run.config.select,
+                    &rec.score,
+                    labels,
+                    &rec.predicted,
+                    classes,
+                    cut.tau,
+                    restores,
+                ),
+                None => crate::itlm::select::select_round(
+                    run.config.select,
+                    &rec.score,
+                    labels,
+                    &rec.predicted,
+                    classes,
+                    cut.tau,
+                    restores,
+                ),
+            };
+            crate::itlm::clusters::hold_out(&mut kept, &rec.held_out);
+            kept
+        };
+        self.start_job(history, Some(kept), step, forward);
+    }
+
+    /// The pins the next rounds train with: the user's decisions, unless they are to be
+    /// ignored (None: plain ITLM).
+    fn training_pins(&self) -> Option<crate::itlm::Pins> {
+        let data = self.data.as_ref()?;
+        let d = &self.decide.decisions;
+        (d.counts().decided > 0 && !self.decide.ignore_in_training && d.len() == data.train.len())
+            .then(|| d.pins())
     }
 
     /// Start the worker on `history` (empty: a fresh run) from the cut `kept`; `forward`: the
