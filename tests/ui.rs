@@ -607,6 +607,40 @@ fn retraining_without_the_decisions_starts_from_the_plain_cut() {
     );
 }
 
+/// Decisions made while a run is paused reach its next "Step one round": the run continues
+/// anew from its last round with them (the live worker's pins were fixed at its start).
+#[test]
+fn a_step_after_decisions_made_while_paused_trains_with_them() {
+    use itlm_inspector::session::decisions::Decision;
+    type Log = Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<common::Calls>>>>>;
+    let mut s = AppState::headless(tiny_settings());
+    s.open_loaded(loaded(common::dataset(30, 3)));
+    let log: Log = Default::default();
+    let l2 = log.clone();
+    s.factory = Some(Arc::new(move |_d, _b| {
+        let (mut l, calls) = common::FakeLearner::new((0..30).map(|i| i as f32).collect());
+        l.batches = 20;
+        l.batch_sleep_ms = 5;
+        l2.lock().unwrap().push(calls);
+        Ok(Box::new(l) as Box<dyn itlm_inspector::itlm::Learner>)
+    }));
+    s.step_one_round();
+    wait(&mut s, 30, "round 0, paused", |s| {
+        s.rounds() == 1
+            && s.run
+                .as_ref()
+                .is_some_and(|r| r.status == RunStatus::Paused)
+    });
+    assert!(s.run.as_ref().unwrap().is_live());
+    s.decide(&[0], Some(Decision::Exclude));
+    s.step_one_round();
+    wait(&mut s, 30, "round 1", |s| s.rounds() == 2);
+    let calls = log.lock().unwrap().last().unwrap().clone();
+    let trained = calls.lock().unwrap().trains.first().unwrap().0.clone();
+    assert!(!trained.contains(&0), "{trained:?}");
+    assert!(s.run.as_ref().unwrap().pins.is_some());
+}
+
 #[test]
 fn pause_resume_and_stop_a_slow_run() {
     let mut s = AppState::headless(tiny_settings());

@@ -169,7 +169,18 @@ impl AppState {
             ),
             None => (false, false),
         };
-        if live {
+        // Decisions made since the live run started (ticked or unticked since): the next
+        // round trains with them, so the run continues anew from its last round.
+        let decided_since = self
+            .run
+            .as_ref()
+            .is_some_and(|r| r.pins.as_deref() != self.training_pins().as_ref());
+        if live && decided_since && has_rounds {
+            self.selected_round = self.run.as_ref().map(|r| r.history.len() - 1);
+            self.retrain(true, None);
+        } else if live && decided_since {
+            self.start_job(Vec::new(), None, true, None);
+        } else if live {
             self.send(Command::StepOneRound);
         } else if has_rounds {
             // A finished or stopped run: one more round from the shown round and cut.
