@@ -990,7 +990,7 @@ fn the_report_says_what_the_run_did_beside_what_was_configured() {
         li("forward-correction").contains("used (auto): rounds 1 to 2 trained through"),
         "{ran}"
     );
-    for what in ["co-teaching", "relabelling", "clustering-cut"] {
+    for what in ["co-teaching", "automatic-relabelling", "clustering-cut"] {
         assert!(li(what).contains("not used"), "{ran}");
     }
     // The config table: the configured rounds marked so, beside the rounds run.

@@ -188,7 +188,8 @@ impl Ran {
             ("rounds run", self.rounds_text()),
             ("forward correction", self.forward_text()),
             ("co-teaching", self.coteach_text()),
-            ("relabelling", self.relabel_text()),
+            // The run's own (`--relabel`), not the user's decisions, which read beside it.
+            ("automatic relabelling", self.relabel_text()),
             ("clustering cut", self.clusters_text()),
         ];
         if self.restore {
