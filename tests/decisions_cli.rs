@@ -338,6 +338,17 @@ fn the_truth_counts_a_sample_relabelled_to_its_true_label_as_clean() {
     assert!(!recalls.is_empty(), "{e}");
     // Counted against the given labels the two fixed samples would be kept bad ones: 0.333.
     assert!(recalls.iter().all(|r| *r == "1.000"), "{e}");
+    // The run file keeps the truth as trained: a re-cut export counts the same way.
+    let r = itlm_inspector::export::RunFile::read(&out.join("run.itlm")).unwrap();
+    let bad = &r.truth.as_ref().unwrap().bad;
+    assert_eq!(bad.iter().filter(|&&b| b).count(), 1);
+    let e = succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&tmp.path().join("again")),
+    ]));
+    assert!(e.contains("recall 1.000"), "{e}");
 }
 
 /// `export --decisions` on a run made without them: clean.txt and flagged.txt follow the

@@ -617,6 +617,8 @@ fn a_step_after_decisions_made_while_paused_trains_with_them() {
     s.open_loaded(loaded(common::dataset(30, 3)));
     let log: Log = Default::default();
     let l2 = log.clone();
+    let saves = tempfile::tempdir().unwrap();
+    s.autosave.root = Some(saves.path().to_path_buf());
     s.factory = Some(Arc::new(move |_d, _b| {
         let (mut l, calls) = common::FakeLearner::new((0..30).map(|i| i as f32).collect());
         l.batches = 20;
@@ -633,12 +635,31 @@ fn a_step_after_decisions_made_while_paused_trains_with_them() {
     });
     assert!(s.run.as_ref().unwrap().is_live());
     s.decide(&[0], Some(Decision::Exclude));
+    let file = s.autosave.file.clone().expect("saved");
     s.step_one_round();
     wait(&mut s, 30, "round 1", |s| s.rounds() == 2);
     let calls = log.lock().unwrap().last().unwrap().clone();
     let trained = calls.lock().unwrap().trains.first().unwrap().0.clone();
     assert!(!trained.contains(&0), "{trained:?}");
     assert!(s.run.as_ref().unwrap().pins.is_some());
+    // The same run goes on in its own file (a new run-NNN.itlm per step had been started).
+    assert_eq!(s.autosave.file.as_ref(), Some(&file));
+    assert!(
+        !s.messages
+            .iter()
+            .any(|m| m.text.contains("previous run is saved")),
+        "{:?}",
+        s.messages
+    );
+    wait(&mut s, 30, "the save", |s| {
+        !s.autosave.writing() && s.autosave.saved.as_ref() == Some(&file)
+    });
+    let files: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "itlm"))
+        .collect();
+    assert_eq!(files.len(), 1);
 }
 
 #[test]
@@ -1796,6 +1817,26 @@ fn decisions_from_the_detail_the_selection_and_the_review_queue_are_journaled_an
     assert_eq!(h.state().state.decision(f), None);
     assert_eq!(h.state().review.current, Some(f));
     h.get_by_label(&format!("4 of {} reviewed", trimmed.len()));
+    // A path filter that hides the shown sample, then cleared: the queue is back at it (it
+    // had moved on to the filter's first match, past undecided samples).
+    {
+        use itlm_inspector::ui::command::Command;
+        use itlm_inspector::ui::view::Filter;
+        let set = |h: &mut Harness<'_, App>, path: &str| {
+            let f = Filter {
+                path: path.into(),
+                ..h.state().state.filter.clone()
+            };
+            h.state_mut().apply(vec![Command::SetFilter(f)]);
+            h.run_steps(2);
+        };
+        let ids = h.state().state.data.as_ref().unwrap().train.ids().to_vec();
+        let other = trimmed.iter().copied().find(|&i| i != f).unwrap();
+        set(&mut h, &ids[other]);
+        assert_ne!(h.state().review.current, Some(f));
+        set(&mut h, "");
+        assert_eq!(h.state().review.current, Some(f));
+    }
     // The relabel pick follows the sample shown: f's predicted class (it had kept the pick
     // made for an earlier sample); e, relabelled to 1, shows 1.
     assert_eq!(h.state().review.relabel_pick(), Some((f, predicted)));
@@ -1994,6 +2035,13 @@ fn the_report_cleanlab_and_fiftyone_exports_write_their_files() {
         lists.trimmed.len(),
         lists.trimmed.len() + 1
     ));
+    // The cleanlab dialog counts what its table marks (relabelled samples are issues too).
+    h.state_mut().begin_export(ExportWhat::Cleanlab);
+    h.run_steps(2);
+    h.get_by_label_contains(&format!(
+        "with your decisions the table marks {} label issues",
+        lists.trimmed.len() + 1
+    ));
     let ids = h.state().state.data.as_ref().unwrap().train.ids().to_vec();
     let n = ids.len();
     let out = tempfile::tempdir().unwrap();
@@ -2047,6 +2095,13 @@ fn the_report_cleanlab_and_fiftyone_exports_write_their_files() {
         row.contains(",True,"),
         "an excluded sample is a label issue: {row}"
     );
+    // As many as the dialog said (ids here hold no comma).
+    let issues = text
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1) == Some("True"))
+        .count();
+    assert_eq!(issues, lists.trimmed.len() + 1);
 
     let fo = export(&mut h, ExportWhat::FiftyOne, "fiftyone");
     let labels = std::fs::read_to_string(fo.join("labels.json")).unwrap();
@@ -3451,6 +3506,32 @@ fn the_head_choice_follows_the_mode_the_run_and_the_dataset() {
         a.state.data.as_ref().is_some_and(|d| d.path == data.path())
     });
     assert_eq!(h.state().state.settings.head, Some(HeadKind::Linear));
+}
+
+/// A reopened run retrained in the window: the "Saved run" line says the shown run is
+/// another now, with its rounds (it had kept reading as the saved run).
+#[test]
+fn a_reopened_run_retrained_says_the_shown_run_is_another() {
+    use itlm_inspector::export::RunFile;
+    let (_data, out, file) = saved_run(&[]);
+    let mut h = open_edited(out.path(), "again.itlm", &RunFile::read(&file).unwrap());
+    let saves = tempfile::tempdir().unwrap();
+    h.state_mut().state.autosave.root = Some(saves.path().to_path_buf());
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("retrained since").is_none());
+    let rounds = h.state().state.rounds();
+    h.get_by_label("Retrain at this tau").click();
+    step_until(&mut h, 300, "the retrain", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished && r.history.len() > rounds)
+    });
+    h.run_steps(2);
+    let n = h.state().state.rounds();
+    h.get_by_label_contains(&format!(
+        "retrained since: the shown run has {n} rounds, saved as"
+    ));
 }
 
 /// A reopened run's learner becomes the window's choice: a head on Lite0's embeddings (named

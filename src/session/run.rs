@@ -113,6 +113,11 @@ pub fn run_to_folder(
         .truth
         .as_ref()
         .map(|t| t.bad_as_trained(p.train.labels(), train.labels()));
+    // The run file keeps the truth as trained, so that a reopened run, a re-cut export and
+    // samples.csv count as its rounds' metrics did.
+    if let (Some(t), Some(b)) = (header.truth.as_mut(), &bad) {
+        t.bad.clone_from(b);
+    }
     let inputs = itlm::Inputs {
         data: &train,
         eval: itlm::Eval {

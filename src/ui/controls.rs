@@ -509,10 +509,22 @@ fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
         cmds.push(Command::RetrainForward);
     }
     let decided = state.decide.decisions.counts();
+    // Always there with a dataset (greyed before the first decision): appearing with it, the
+    // box wrapped the row and moved the window's panels down.
+    if decided.decided == 0 && state.data.is_some() {
+        let mut on = false;
+        ui.add_enabled(false, egui::Checkbox::new(&mut on, "with my decisions"))
+            .on_disabled_hover_text(
+                "No decisions yet: exclude, keep or relabel samples in the grid, the detail or                  the Review tab, and the runs started here train with them",
+            );
+    }
     if decided.decided > 0 {
         let mut on = !state.decide.ignore_in_training;
         if ui
-            .checkbox(&mut on, format!("with my {} decisions", decided.decided))
+            .checkbox(
+                &mut on,
+                format!("with my {}", crate::plural(decided.decided, "decision")),
+            )
             .on_hover_text(if forward {
                 format!(
                     "Runs started here (Start, Step, Retrain) train with your decisions: the {} \

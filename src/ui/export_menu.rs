@@ -239,18 +239,31 @@ impl ExportPanel {
 
     fn body_ui(&mut self, ui: &mut egui::Ui, v: &View, what: ExportWhat, out: &mut Commands) {
         if let Some(cut) = &v.cut {
-            let decided = crate::ui::grid_bar::decided_cut(v.state, cut)
-                .filter(|d| d.flagged != cut.trimmed_count)
-                .map(|d| {
-                    format!(
-                        "; with your decisions{} the exports flag {}",
-                        if d.by_run > 0 {
-                            " and the run's relabels"
-                        } else {
-                            ""
-                        },
-                        d.flagged
-                    )
+            let counts = crate::ui::grid_bar::decided_cut(v.state, cut);
+            // The cleanlab table marks label issues: relabelled samples are issues too.
+            let decided = match (what, &counts) {
+                (ExportWhat::Cleanlab, Some(d)) if d.issues != cut.trimmed_count => Some(format!(
+                    "; with your decisions the table marks {} label issues (flagged and undecided, excluded or relabelled)",
+                    d.issues
+                )),
+                (ExportWhat::Cleanlab, _) => None,
+                _ => None,
+            };
+            let decided = decided
+                .or_else(|| {
+                    counts
+                        .filter(|d| what != ExportWhat::Cleanlab && d.flagged != cut.trimmed_count)
+                        .map(|d| {
+                            format!(
+                                "; with your decisions{} the exports flag {}",
+                                if d.by_run > 0 {
+                                    " and the run's relabels"
+                                } else {
+                                    ""
+                                },
+                                d.flagged
+                            )
+                        })
                 })
                 .unwrap_or_default();
             ui.label(format!(

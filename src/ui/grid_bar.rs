@@ -44,6 +44,7 @@ pub fn grid_bar_ui(
             out_,
             by_run,
             flagged,
+            ..
         }) = v.cut.as_ref().and_then(|cut| decided_cut(state, cut))
         {
             if back + out_ + by_run > 0 {
@@ -472,6 +473,9 @@ pub struct DecidedCut {
     pub by_run: usize,
     /// What the exports flag: trimmed and undecided, or excluded.
     pub flagged: usize,
+    /// What the cleanlab table marks as label issues: flagged and undecided, or excluded or
+    /// relabelled (by the user, or by the run where the user left them undecided).
+    pub issues: usize,
 }
 
 /// [`DecidedCut`] of `cut`; None without decisions or relabels by the run.
@@ -489,9 +493,15 @@ pub fn decided_cut(
     if state.decide.decisions.counts().decided == 0 && auto.is_none() {
         return None;
     }
-    let (mut back, mut out_, mut by_run) = (0usize, 0usize, 0usize);
+    let (mut back, mut out_, mut by_run, mut issues) = (0usize, 0usize, 0usize, 0usize);
     for (i, &kept) in cut.kept.iter().enumerate() {
-        match (state.decision(i), kept) {
+        let d = state.decision(i);
+        issues += usize::from(match d {
+            Some(Decision::Keep) => false,
+            Some(Decision::Exclude | Decision::Relabel(_)) => true,
+            None => !kept || auto.as_ref().is_some_and(|a| a[i].is_some()),
+        });
+        match (d, kept) {
             (Some(Decision::Keep | Decision::Relabel(_)), false) => back += 1,
             (Some(Decision::Exclude), true) => out_ += 1,
             (None, false) if auto.as_ref().is_some_and(|a| a[i].is_some()) => by_run += 1,
@@ -503,5 +513,6 @@ pub fn decided_cut(
         out_,
         by_run,
         flagged: cut.trimmed_count + out_ - back - by_run,
+        issues,
     })
 }

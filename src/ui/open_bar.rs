@@ -181,6 +181,27 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
                     "verdict: round {round} at tau {tau:.2}, {flagged} flagged"
                 ));
             }
+            // Retrained since it was opened: the shown run is another (it had read as the
+            // saved one, with its old round count).
+            let shown = v.state.run.as_ref().map(|run| run.history.len());
+            if shown.is_some_and(|n| n != r.run.rounds.len())
+                || v.state.run.as_ref().is_some_and(|run| run.is_live())
+            {
+                let saved = v
+                    .state
+                    .autosave
+                    .file
+                    .as_ref()
+                    .map(|f| format!(", saved as {}", f.display()))
+                    .unwrap_or_default();
+                ui.label(
+                    RichText::new(format!(
+                        "- retrained since: the shown run has {} rounds{saved}",
+                        shown.unwrap_or(0)
+                    ))
+                    .color(super::warn(ui)),
+                );
+            }
             match &r.images_missing {
                 Some(why) => ui.label(
                     RichText::new(format!("no thumbnails: {why}")).color(Color32::LIGHT_RED),

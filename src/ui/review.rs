@@ -42,6 +42,9 @@ pub struct ReviewPanel {
     relabel_for: Option<usize>,
     /// The samples decided from the queue, latest last: Backspace's undo goes back to it.
     decided: Vec<usize>,
+    /// The sample shown when a filter hid it: shown again once the queue holds it (typing a
+    /// path filter and clearing it had moved the queue on, past undecided samples).
+    hidden: Option<usize>,
 }
 
 impl ReviewPanel {
@@ -79,6 +82,7 @@ impl ReviewPanel {
         }
         let p = self.position(&q, v) as isize + delta;
         self.current = Some(q[p.clamp(0, q.len() as isize - 1) as usize]);
+        self.hidden = None;
     }
 
     /// After a decision on the shown sample: the next sample of the queue without one.
@@ -94,6 +98,7 @@ impl ReviewPanel {
         if let Some(n) = next {
             self.current = Some(n);
         }
+        self.hidden = None;
     }
 
     /// The queue's keys (called when the Review tab is shown and no text field has focus).
@@ -203,6 +208,14 @@ impl ReviewPanel {
                 .on_hover_text("The grid bar's sort decides the order");
             ui.selectable_value(&mut self.order, ReviewOrder::Boundary, second);
         });
+        // A filter that hides the shown sample shows another; clearing it goes back.
+        if let Some(c) = self.current.filter(|c| !q.contains(c)) {
+            self.hidden.get_or_insert(c);
+        }
+        if let Some(h) = self.hidden.filter(|h| q.contains(h)) {
+            self.current = Some(h);
+            self.hidden = None;
+        }
         let pos = self.position(&q, v);
         let Some(&i) = q.get(pos) else {
             ui.label("Nothing to review at this cut and filter.");

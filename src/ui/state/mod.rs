@@ -67,6 +67,9 @@ pub struct AppState {
     /// follows it where there is one. A reopened run's is 1 - its tau when that tau is the one
     /// it chose.
     pub chosen_noise: Option<f64>,
+    /// The next job continues the shown run in its own run file (a step after decisions
+    /// made while it was paused), instead of starting the next `run-NNN.itlm`.
+    pub(crate) continue_run_file: bool,
     /// Round 0's label-noise matrix ([`crate::itlm::transition::estimate`]), for the
     /// forward-correction hint.
     pub flips: Option<Vec<f32>>,
@@ -107,6 +110,7 @@ impl AppState {
             decide: DecisionState::default(),
             noise_estimate: None,
             chosen_noise: None,
+            continue_run_file: false,
             flips: None,
             embeddings: None,
             similar: None,

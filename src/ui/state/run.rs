@@ -177,7 +177,9 @@ impl AppState {
             .is_some_and(|r| r.pins.as_deref() != self.training_pins().as_ref());
         if live && decided_since && has_rounds {
             self.selected_round = self.run.as_ref().map(|r| r.history.len() - 1);
+            self.continue_run_file = true;
             self.retrain(true, None);
+            self.continue_run_file = false;
         } else if live && decided_since {
             self.start_job(Vec::new(), None, true, None);
         } else if live {
@@ -415,7 +417,16 @@ impl AppState {
         let forwards = config.coteach.is_none() && config.forwards_after(&history);
         // A continued run keeps the tau its round 0 chose, and the noise it read.
         let chosen_noise = self.chosen_noise.filter(|_| !history.is_empty());
+        // A step that continues the paused run with new decisions writes on in its file.
+        let same_file = std::mem::take(&mut self.continue_run_file) && !history.is_empty();
+        let file = if same_file {
+            self.flush_autosave();
+            self.autosave.file.take()
+        } else {
+            None
+        };
         self.stop_and_forget_run();
+        self.autosave.file = file;
         self.chosen_noise = chosen_noise;
         match Worker::spawn(job, move || repaint()) {
             Ok(w) => {
@@ -463,7 +474,7 @@ impl AppState {
                         "Retraining at this tau: the rounds to come train plainly on the kept set, without forward correction (\"Retrain forward-corrected\" trains every sample through the label-noise matrix).",
                     );
                 }
-                if self.autosave.root.is_some() {
+                if self.autosave.root.is_some() && !same_file {
                     if let Err(e) = self.autosave.new_run(&name) {
                         self.error(format!("This run will not be saved: {e}"));
                     }
@@ -589,6 +600,13 @@ impl AppState {
             data.test.iter().chain(&data.test2).map(|d| &**d),
             data.truth.as_deref(),
         );
+        // The truth as the run trained (a sample the user relabelled to its true label is
+        // clean), as its rounds' metrics counted it: a reopened run then cuts the same way.
+        if let (Some(t), Some(b)) = (header.truth.as_mut(), &run.bad) {
+            if b.len() == t.bad.len() {
+                t.bad.clone_from(b);
+            }
+        }
         if let Some(r) = data
             .reopened
             .as_ref()
