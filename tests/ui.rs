@@ -563,23 +563,33 @@ fn detail_decodes_the_original_file_off_thread() {
     assert!(o.error.is_some() && o.rgba.is_none());
 }
 
+/// Each fake learner's calls, in the order the runs built them.
+type Log = Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<common::Calls>>>>>;
+
+/// A headless window on 30 samples whose runs train fake learners (losses rising with the
+/// index, `sleep_ms` per batch of 20), each learner's calls logged.
+fn logged_fake_runs(sleep_ms: u64) -> (AppState, Log) {
+    let mut s = AppState::headless(tiny_settings());
+    s.open_loaded(loaded(common::dataset(30, 3)));
+    let log: Log = Default::default();
+    let l2 = log.clone();
+    s.factory = Some(Arc::new(move |_d, _b| {
+        let (mut l, calls) = common::FakeLearner::new((0..30).map(|i| i as f32).collect());
+        l.batches = 20;
+        l.batch_sleep_ms = sleep_ms;
+        l2.lock().unwrap().push(calls);
+        Ok(Box::new(l) as Box<dyn itlm_inspector::itlm::Learner>)
+    }));
+    (s, log)
+}
+
 /// "Retrain at this tau" with the decisions unticked starts from the plain cut: a sample the
 /// shown round's decisions excluded trains again if the cut keeps it (the pinned cut had been
 /// the start, so the exclusion lingered in the first round trained).
 #[test]
 fn retraining_without_the_decisions_starts_from_the_plain_cut() {
     use itlm_inspector::session::decisions::Decision;
-    type Log = Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<common::Calls>>>>>;
-    let mut s = AppState::headless(tiny_settings());
-    s.open_loaded(loaded(common::dataset(30, 3)));
-    let log: Log = Default::default();
-    let l2 = log.clone();
-    s.factory = Some(Arc::new(move |_d, _b| {
-        // Losses rise with the index: the plain cut keeps the lowest.
-        let (l, calls) = common::FakeLearner::new((0..30).map(|i| i as f32).collect());
-        l2.lock().unwrap().push(calls);
-        Ok(Box::new(l) as Box<dyn itlm_inspector::itlm::Learner>)
-    }));
+    let (mut s, log) = logged_fake_runs(0);
     s.decide(&[0], Some(Decision::Exclude));
     let finished = |s: &AppState| {
         s.run
@@ -612,20 +622,9 @@ fn retraining_without_the_decisions_starts_from_the_plain_cut() {
 #[test]
 fn a_step_after_decisions_made_while_paused_trains_with_them() {
     use itlm_inspector::session::decisions::Decision;
-    type Log = Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<common::Calls>>>>>;
-    let mut s = AppState::headless(tiny_settings());
-    s.open_loaded(loaded(common::dataset(30, 3)));
-    let log: Log = Default::default();
-    let l2 = log.clone();
+    let (mut s, log) = logged_fake_runs(5);
     let saves = tempfile::tempdir().unwrap();
     s.autosave.root = Some(saves.path().to_path_buf());
-    s.factory = Some(Arc::new(move |_d, _b| {
-        let (mut l, calls) = common::FakeLearner::new((0..30).map(|i| i as f32).collect());
-        l.batches = 20;
-        l.batch_sleep_ms = 5;
-        l2.lock().unwrap().push(calls);
-        Ok(Box::new(l) as Box<dyn itlm_inspector::itlm::Learner>)
-    }));
     s.step_one_round();
     wait(&mut s, 30, "round 0, paused", |s| {
         s.rounds() == 1

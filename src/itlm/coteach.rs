@@ -23,7 +23,6 @@ use super::run::{
     init_seed, select_pinned, test_ticks, train_seed, Event, Inputs, Observer, Start,
 };
 use super::scoring::{check_finite, check_scored};
-use super::select;
 use super::suggest::ConfidentJoint;
 use super::transition;
 use crate::data::Dataset;
@@ -72,27 +71,16 @@ fn cut(
     pins: Option<&Pins>,
 ) -> Vec<bool> {
     let (labels, classes) = (data.labels(), data.num_classes());
-    match pins {
-        None => select::select_round(
-            config.select,
-            &scores.loss,
-            labels,
-            &scores.predicted,
-            classes,
-            tau,
-            false,
-        ),
-        Some(p) => select_pinned(
-            p,
-            config.select,
-            &scores.loss,
-            labels,
-            &scores.predicted,
-            classes,
-            tau,
-            false,
-        ),
-    }
+    select_pinned(
+        pins,
+        config.select,
+        &scores.loss,
+        labels,
+        &scores.predicted,
+        classes,
+        tau,
+        false,
+    )
 }
 
 /// The indices a mask keeps.

@@ -571,27 +571,16 @@ pub fn run<L: Learner + ?Sized>(
             .tau_at(round),
             None => config.tau_at(round),
         };
-        let kept = match pins {
-            None => select::select_round(
-                config.select,
-                &score,
-                data.labels(),
-                &scores.predicted,
-                data.num_classes(),
-                tau,
-                restores,
-            ),
-            Some(p) => select_pinned(
-                p,
-                config.select,
-                &score,
-                data.labels(),
-                &scores.predicted,
-                data.num_classes(),
-                tau,
-                restores,
-            ),
-        };
+        let kept = select_pinned(
+            pins,
+            config.select,
+            &score,
+            data.labels(),
+            &scores.predicted,
+            data.num_classes(),
+            tau,
+            restores,
+        );
         let mut kept = kept;
         if let Some(c) = &cut {
             clusters::hold_out(&mut kept, &c.held_out);
@@ -710,10 +699,10 @@ pub fn run<L: Learner + ?Sized>(
 
 /// The selection with the user's pins: kept pins rank first (so they count toward tau's
 /// budget), excluded ones last; then the pins are applied over whatever the rule (and a
-/// restore) chose.
+/// restore) chose. Without pins, the rule's own selection.
 #[allow(clippy::too_many_arguments)]
 pub fn select_pinned(
-    pins: &Pins,
+    pins: Option<&Pins>,
     rule: select::Selection,
     score: &[f32],
     labels: &[u32],
@@ -722,6 +711,9 @@ pub fn select_pinned(
     tau: f64,
     restores: bool,
 ) -> Vec<bool> {
+    let Some(pins) = pins else {
+        return select::select_round(rule, score, labels, predicted, num_classes, tau, restores);
+    };
     let ranked = pins.ranked(score);
     let mut kept =
         select::select_round(rule, &ranked, labels, predicted, num_classes, tau, restores);

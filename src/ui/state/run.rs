@@ -247,27 +247,16 @@ impl AppState {
                 None => return,
             };
             let restores = run.config.restores_at(rec.round);
-            let mut kept = match &pins {
-                Some(p) => crate::itlm::run::select_pinned(
-                    p,
-                    run.config.select,
-                    &rec.score,
-                    labels,
-                    &rec.predicted,
-                    classes,
-                    cut.tau,
-                    restores,
-                ),
-                None => crate::itlm::select::select_round(
-                    run.config.select,
-                    &rec.score,
-                    labels,
-                    &rec.predicted,
-                    classes,
-                    cut.tau,
-                    restores,
-                ),
-            };
+            let mut kept = crate::itlm::run::select_pinned(
+                pins.as_ref(),
+                run.config.select,
+                &rec.score,
+                labels,
+                &rec.predicted,
+                classes,
+                cut.tau,
+                restores,
+            );
             crate::itlm::clusters::hold_out(&mut kept, &rec.held_out);
             kept
         };
