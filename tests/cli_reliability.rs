@@ -1020,38 +1020,25 @@ fn export_keeps_the_saved_cut_by_default() {
     });
     let saved = tmp.path().join("saved.itlm");
     std::fs::write(&saved, r.to_bytes().unwrap()).unwrap();
-    let clean = |dir: &Path| {
-        std::fs::read_to_string(dir.join(export::CLEAN_TXT))
+    // What `export` says of its cut, and how many samples its clean.txt keeps.
+    let export = |name: &str, cut: &[&str]| -> (String, usize) {
+        let ex = tmp.path().join(name);
+        let mut args = vec!["export", s(&saved), "--out", s(&ex)];
+        args.extend(cut);
+        let e = succeeds(&run(&args));
+        let kept = std::fs::read_to_string(ex.join(export::CLEAN_TXT))
             .unwrap()
             .lines()
-            .count()
+            .count();
+        (e, kept)
     };
-    let ex = tmp.path().join("ex");
-    let e = succeeds(&run(&["export", s(&saved), "--out", s(&ex)]));
-    assert!(e.contains("round 1, tau 0.5 "), "{e}");
-    assert_eq!(clean(&ex), 15);
+    let (e, kept) = export("ex", &[]);
+    assert!(e.contains("round 1, tau 0.5 ") && kept == 15, "{e}");
     // --tau alone: the saved round at that tau.
-    let ex2 = tmp.path().join("ex2");
-    let e = succeeds(&run(&[
-        "export",
-        s(&saved),
-        "--tau",
-        "0.8",
-        "--out",
-        s(&ex2),
-    ]));
-    assert!(e.contains("round 1, tau 0.8 "), "{e}");
-    assert_eq!(clean(&ex2), 24);
+    let (e, kept) = export("ex2", &["--tau", "0.8"]);
+    assert!(e.contains("round 1, tau 0.8 ") && kept == 24, "{e}");
     // --round alone: that round at its own tau.
-    let ex3 = tmp.path().join("ex3");
-    let e = succeeds(&run(&[
-        "export",
-        s(&saved),
-        "--round",
-        "2",
-        "--out",
-        s(&ex3),
-    ]));
+    let (e, _) = export("ex3", &["--round", "2"]);
     assert!(
         e.contains(&format!("round 2, tau {} ", r.rounds[2].tau)),
         "{e}"
