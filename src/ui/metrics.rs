@@ -81,10 +81,9 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
                 " trim precision {:.3} recall {:.3}",
                 t.precision, t.recall
             ));
-            // The round's own cut; the histogram and the grids follow the slider.
-            if v.cut.as_ref().is_some_and(|c| (c.tau - r.tau).abs() > 1e-6) {
-                s.push_str(&format!(" (at the round's tau {:.2})", r.tau));
-            }
+            // The round's own cut; the histogram and the grids follow the slider. Said always:
+            // appearing when the slider moved, it wrapped the title and moved the plot.
+            s.push_str(&format!(" (at the round's tau {:.2})", r.tau));
         }
         ui.label(RichText::new(s).strong());
         // A class this round's model predicts for (almost) none of its samples.
