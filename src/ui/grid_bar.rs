@@ -39,6 +39,39 @@ pub fn grid_bar_ui(
                 out.push(Command::SetTab(tab));
             }
         }
+        ui.separator();
+        keep_with(ui, "sort by", ui.spacing().combo_width);
+        let l = ui.label("sort by");
+        let mut sort = state.sort;
+        egui::ComboBox::from_id_salt("grid_sort")
+            .selected_text(sort.key.name())
+            .show_ui(ui, |ui| {
+                for k in SortKey::ALL {
+                    ui.selectable_value(&mut sort.key, k, k.name());
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        let arrow = if sort.reverse {
+            "least suspicious first"
+        } else {
+            "most suspicious first"
+        };
+        if ui
+            .selectable_label(sort.reverse, arrow)
+            .on_hover_text("Reverse the order (most suspicious: highest loss, times trimmed and loss change; lowest p(given) and margin)")
+            .clicked()
+        {
+            sort.reverse = !sort.reverse;
+        }
+        if sort != state.sort {
+            out.push(Command::SetSort(sort));
+        }
+    });
+    // The decisions on a row of their own: beside the tabs, whose counts change with the
+    // slider, they wrapped and moved the grid under the pointer.
+    ui.horizontal_wrapped(|ui| {
+        decisions_ui(ui, v, out);
         if let Some(DecidedCut {
             back,
             out_,
@@ -68,35 +101,6 @@ pub fn grid_bar_ui(
                 );
             }
         }
-        ui.separator();
-        keep_with(ui, "sort by", ui.spacing().combo_width);
-        let l = ui.label("sort by");
-        let mut sort = state.sort;
-        egui::ComboBox::from_id_salt("grid_sort")
-            .selected_text(sort.key.name())
-            .show_ui(ui, |ui| {
-                for k in SortKey::ALL {
-                    ui.selectable_value(&mut sort.key, k, k.name());
-                }
-            })
-            .response
-            .labelled_by(l.id);
-        let arrow = if sort.reverse {
-            "least suspicious first"
-        } else {
-            "most suspicious first"
-        };
-        if ui
-            .selectable_label(sort.reverse, arrow)
-            .on_hover_text("Reverse the order (most suspicious: highest loss, times trimmed and loss change; lowest p(given) and margin)")
-            .clicked()
-        {
-            sort.reverse = !sort.reverse;
-        }
-        if sort != state.sort {
-            out.push(Command::SetSort(sort));
-        }
-        decisions_ui(ui, v, out);
     });
     ui.horizontal_wrapped(|ui| {
         let class_combo = |ui: &mut egui::Ui, id: &str, name: &str, value: Option<u32>| {
@@ -418,7 +422,6 @@ fn legend_ui(ui: &mut egui::Ui, tab: GridTab, generative: bool, truth: bool) {
 fn decisions_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     let d = &v.state.decide.decisions;
     let c = d.counts();
-    ui.separator();
     let text = if c.decided == 0 {
         "no decisions yet".to_string()
     } else {
