@@ -1843,6 +1843,15 @@ fn decisions_from_the_detail_the_selection_and_the_review_queue_are_journaled_an
     h.run_steps(2);
     if h.state().review.current == Some(e) {
         assert_eq!(h.state().review.relabel_pick(), Some((e, 1)));
+        // Its decision taken back (elsewhere, or by an undo): the pick starts again at the
+        // predicted class (it had kept the undone relabel's class), and follows it back.
+        let pred_e = h.state().state.record().unwrap().predicted[e];
+        h.state_mut().state.decide(&[e], None);
+        h.run_steps(2);
+        assert_eq!(h.state().review.relabel_pick(), Some((e, pred_e)));
+        h.state_mut().state.decide(&[e], Some(Decision::Relabel(1)));
+        h.run_steps(2);
+        assert_eq!(h.state().review.relabel_pick(), Some((e, 1)));
     }
 
     // Everything acknowledged is in the journal beside the run, in the order made.

@@ -42,6 +42,9 @@ pub struct ReviewPanel {
     relabel_for: Option<usize>,
     /// The samples decided from the queue, latest last: Backspace's undo goes back to it.
     decided: Vec<usize>,
+    /// The shown sample's decision when the relabel class was picked for it: when it changes
+    /// (an undo, a decision made elsewhere), the pick starts again from it.
+    relabel_seen: Option<Decision>,
     /// The sample shown when a filter hid it: shown again once the queue holds it (typing a
     /// path filter and clearing it had moved the queue on, past undecided samples).
     hidden: Option<usize>,
@@ -341,8 +344,9 @@ impl ReviewPanel {
                     Some(Decision::Relabel(pred)),
                 );
             }
-            if self.relabel_for != Some(i) {
+            if self.relabel_for != Some(i) || self.relabel_seen != decision {
                 self.relabel_for = Some(i);
+                self.relabel_seen = decision;
                 self.relabel_to = match decision {
                     Some(Decision::Relabel(c)) => c,
                     _ => pred,
