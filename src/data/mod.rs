@@ -220,16 +220,20 @@ pub fn default_test2_path(path: &Path) -> Option<PathBuf> {
 /// beside a set opened as its `train/` folder (`ROOT/train` and `ROOT/test`), if it is there.
 pub fn default_test_path(path: &Path) -> Option<PathBuf> {
     let mut name = path.file_name()?.to_os_string();
-    let train = name
-        .to_str()
-        .is_some_and(|n| n.eq_ignore_ascii_case("train"));
     name.push("-test");
     let p = path.with_file_name(name);
     if p.is_dir() {
         return Some(p);
     }
-    let sibling = path.with_file_name(if train { "test" } else { "" });
-    (train && sibling.is_dir()).then_some(sibling)
+    beside_train(path, "test").filter(|p| p.is_dir())
+}
+
+/// `ROOT/<name>` for a set opened as its `ROOT/train` folder (any case); None for another.
+fn beside_train(path: &Path, name: &str) -> Option<PathBuf> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.eq_ignore_ascii_case("train"))
+        .then(|| path.with_file_name(name))
 }
 
 /// The `truth.csv` that sits in a dataset folder, or beside a set opened as its `train/`
@@ -240,12 +244,7 @@ pub fn default_truth_path(path: &Path) -> Option<PathBuf> {
     if p.is_file() {
         return Some(p);
     }
-    let train = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.eq_ignore_ascii_case("train"));
-    let beside = path.with_file_name("truth.csv");
-    (train && beside.is_file()).then_some(beside)
+    beside_train(path, "truth.csv").filter(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -40,7 +40,6 @@ impl Entry {
         }
     }
 
-    /// Whether the file at `p` holds exactly this entry's bytes.
     /// Whether the file at `p` is this entry's bytes with more appended (a journal written
     /// to since).
     fn grew(&self, p: &Path) -> bool {
@@ -49,6 +48,7 @@ impl Entry {
         })
     }
 
+    /// Whether the file at `p` holds exactly this entry's bytes.
     fn matches(&self, p: &Path) -> bool {
         match std::fs::metadata(p) {
             Ok(m) if m.is_file() && m.len() == self.len => {
