@@ -124,10 +124,8 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     }
     // The run's images, reloaded before anything is written: FiftyOne needs the pixels of IDX
     // and CIFAR sets (written as PNGs), the image checks everyone's.
-    let pixels_needed = !matches!(
-        run.dataset.source,
-        crate::data::Source::ImageFolder { .. } | crate::data::Source::LabelsCsv { .. }
-    );
+    // (Files are linked where the set has them, as write_fiftyone decides.)
+    let pixels_needed = run.dataset.source.files_root().is_none();
     let images = (a.image_checks || (a.fiftyone.is_some() && pixels_needed))
         .then(|| super::report::run_images(&a.run))
         .flatten();
@@ -195,12 +193,11 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         eprintln!("wrote {}", p.display());
     }
     if let Some(dst) = &a.fiftyone {
-        let pixels = images.as_deref().filter(|_| pixels_needed);
         let r = ecosystem::write_fiftyone(
             &run,
             None,
             decisions.as_ref(),
-            pixels,
+            images.as_deref(),
             checks.as_ref(),
             dst,
         )?;

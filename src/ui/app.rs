@@ -640,14 +640,12 @@ fn messages_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     let mut dismiss = None;
     // Readable on either theme (light blue on white was not).
     let dark = ui.visuals().dark_mode;
-    let (error_colour, note_colour) = if dark {
-        (Color32::from_rgb(255, 120, 120), Color32::LIGHT_BLUE)
+    let error_colour = if dark {
+        Color32::from_rgb(255, 120, 120)
     } else {
-        (
-            Color32::from_rgb(180, 20, 20),
-            Color32::from_rgb(20, 70, 160),
-        )
+        Color32::from_rgb(180, 20, 20)
     };
+    let note_colour = crate::ui::accent(ui);
     let mut message_ui = |ui: &mut egui::Ui, k: usize, m: &crate::ui::state::Message| {
         // Wrapped: a long note (an export's file list) stays readable at any width.
         ui.horizontal_wrapped(|ui| {
@@ -670,17 +668,14 @@ fn messages_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     };
     let older = state.messages.len().saturating_sub(MESSAGES_SHOWN);
     if older > 0 {
-        egui::CollapsingHeader::new(format!(
-            "{older} earlier message{}",
-            if older == 1 { "" } else { "s" }
-        ))
-        .id_salt("earlier_messages")
-        .default_open(false)
-        .show(ui, |ui| {
-            for (k, m) in state.messages.iter().enumerate().take(older) {
-                message_ui(ui, k, m);
-            }
-        });
+        egui::CollapsingHeader::new(crate::plural(older, "earlier message"))
+            .id_salt("earlier_messages")
+            .default_open(false)
+            .show(ui, |ui| {
+                for (k, m) in state.messages.iter().enumerate().take(older) {
+                    message_ui(ui, k, m);
+                }
+            });
     }
     for (k, m) in state.messages.iter().enumerate().skip(older) {
         message_ui(ui, k, m);

@@ -281,17 +281,13 @@ impl ExportWhat {
                 Ok(vec![target.to_path_buf()])
             }
             ExportWhat::FiftyOne => {
-                // An image folder's files are linked; IDX and CIFAR sets are written as PNGs.
-                let images = match run.dataset.source {
-                    crate::data::Source::ImageFolder { .. }
-                    | crate::data::Source::LabelsCsv { .. } => None,
-                    _ => extras.images.as_deref(),
-                };
+                // (write_fiftyone links an image folder's files; the pixels are for IDX and
+                // CIFAR sets, written as PNGs.)
                 let report = export::ecosystem::write_fiftyone(
                     run,
                     None,
                     decisions,
-                    images,
+                    extras.images.as_deref(),
                     extras.image_checks.as_deref(),
                     target,
                 )?;

@@ -233,15 +233,13 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     // The global share at a loss is tau for the global rule, and for the floored one too (its
     // floors only add samples in the classes they hold up); per class there is no one line.
     let clickable = rule != Selection::PerClass && spectral.is_none();
-    let response = if spectral.is_some() {
-        resp.response.clone()
-    } else if clickable {
-        // (The plot's own hover label shows where a click would cut.)
-        resp.response.clone()
-    } else {
+    // (Where a click cuts, the plot's own hover label shows where it would.)
+    let response = if rule == Selection::PerClass && spectral.is_none() {
         resp.response.clone().on_hover_text(
             "The per-class rule cuts each class at its own loss: set tau with the slider",
         )
+    } else {
+        resp.response.clone()
     };
     if clickable && response.clicked() {
         if let Some(pt) = resp.inner {

@@ -266,10 +266,17 @@ impl AppState {
     /// The pins the next rounds train with: the user's decisions, unless they are to be
     /// ignored (None: plain ITLM).
     fn training_pins(&self) -> Option<crate::itlm::Pins> {
-        let data = self.data.as_ref()?;
+        self.trains_with_decisions()
+            .then(|| self.decide.decisions.pins())
+    }
+
+    /// Whether the next rounds train with the user's decisions: there are some, of this
+    /// set, and they are not to be ignored.
+    fn trains_with_decisions(&self) -> bool {
         let d = &self.decide.decisions;
-        (d.counts().decided > 0 && !self.decide.ignore_in_training && d.len() == data.train.len())
-            .then(|| d.pins())
+        d.counts().decided > 0
+            && !self.decide.ignore_in_training
+            && self.data.as_ref().is_some_and(|x| d.len() == x.train.len())
     }
 
     /// Start the worker on `history` (empty: a fresh run) from the cut `kept`; `forward`: the
@@ -340,9 +347,7 @@ impl AppState {
             config.select,
         );
         let decided = self.decide.decisions.counts();
-        let guide = decided.decided > 0
-            && !self.decide.ignore_in_training
-            && self.decide.decisions.len() == data.train.len();
+        let guide = self.trains_with_decisions();
         let (train, pins) = if guide {
             let (t, pins) =
                 crate::session::prepare::guided(&data.train, Some(&self.decide.decisions));
