@@ -962,15 +962,20 @@ fn csv_column(csv: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A run of rounds 0..=2 on a 3-class folder of 10 images each under `dir`: its run file.
+fn two_round_run(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    let out = dir.join("out");
+    succeeds(&run_on(&data, &out, &["--rounds", "2"]));
+    out.join(export::RUN_FILE)
+}
+
 /// A re-cut export counts trims up to its round only, that round by the new cut.
 #[test]
 fn recut_exports_count_times_trimmed_up_to_their_round() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    image_folder(&data, &["a", "b", "c"], 10);
-    let out = tmp.path().join("out");
-    succeeds(&run_on(&data, &out, &["--rounds", "2"]));
-    let run_file = out.join(export::RUN_FILE);
+    let run_file = two_round_run(tmp.path());
     let r = RunFile::read(&run_file).unwrap();
     for round in ["0", "1"] {
         let ex = tmp.path().join(format!("ex{round}"));
@@ -1004,11 +1009,7 @@ fn recut_exports_count_times_trimmed_up_to_their_round() {
 #[test]
 fn export_keeps_the_saved_cut_by_default() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    image_folder(&data, &["a", "b", "c"], 10);
-    let out = tmp.path().join("out");
-    succeeds(&run_on(&data, &out, &["--rounds", "2"]));
-    let run_file = out.join(export::RUN_FILE);
+    let run_file = two_round_run(tmp.path());
     // Saved as the window would: round 1 of 0..=2 at tau 0.5.
     let mut r = RunFile::read(&run_file).unwrap();
     assert_eq!(r.rounds.len(), 3);

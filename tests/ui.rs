@@ -846,11 +846,17 @@ fn open_edited(
         itlm_inspector::export::Overwrite::Refuse,
     )
     .unwrap();
-    let mut h = harness(&saved);
+    let h = opened_run(&saved);
+    no_errors(&h);
+    h
+}
+
+/// A window opened on the run file `file`, once its data is loaded and a round shown.
+fn opened_run(file: &Path) -> Harness<'static, App> {
+    let mut h = harness(file);
     step_until(&mut h, 60, "the run file to open", |a| {
         a.state.data.is_some() && a.state.record().is_some()
     });
-    no_errors(&h);
     h
 }
 
@@ -1026,10 +1032,7 @@ fn the_review_neighbours_follow_the_decisions() {
     use itlm_inspector::ui::command::Command;
     use itlm_inspector::ui::view::GridTab;
     let (_data, _out, file) = saved_run(&[]);
-    let mut h = harness(&file);
-    step_until(&mut h, 60, "the run file to open", |a| {
-        a.state.data.is_some() && a.state.record().is_some()
-    });
+    let mut h = opened_run(&file);
     h.state_mut().apply(vec![Command::SetTab(GridTab::Review)]);
     h.run_steps(3);
     let i = h.state().review.current.expect("a sample shown");
@@ -2699,10 +2702,7 @@ fn grid_actions_apply_only_to_the_selected_samples_the_tab_and_filter_show() {
     use itlm_inspector::ui::command::Command;
     use itlm_inspector::ui::view::{Filter, GridTab};
     let (_data, _out, file) = saved_run(&[]);
-    let mut h = harness(&file);
-    step_until(&mut h, 60, "the run file to open", |a| {
-        a.state.data.is_some() && a.state.record().is_some()
-    });
+    let mut h = opened_run(&file);
     let all: Vec<usize> = (0..150).collect();
     h.state_mut().apply(vec![
         Command::SelectSamples(all.clone()),
@@ -3056,10 +3056,7 @@ fn auto_forward_correction_says_what_round_0_decided() {
     // Forward-corrected: one forward round and the final model, not `rounds` + 1.
     assert_eq!(run.config.rounds, 4);
     assert_eq!(run.rounds.len(), 3);
-    let mut h = harness(&file);
-    step_until(&mut h, 60, "the run file to open", |a| {
-        a.state.data.is_some() && a.state.record().is_some()
-    });
+    let mut h = opened_run(&file);
     no_errors(&h);
     assert_eq!(
         h.state().state.run.as_ref().unwrap().config.transition,
