@@ -444,6 +444,7 @@ fn the_window_and_check_open_a_csv() {
         limit: None,
         seed: 1,
         progress: Some(progress.clone()),
+        ..Default::default()
     })
     .unwrap();
     assert_eq!(loaded.train.len(), 12);
@@ -487,4 +488,160 @@ fn semicolon_and_tab_separated_files_load() {
         assert_eq!(d.ids(), want.ids(), "{name}");
         assert_eq!(d.labels(), want.labels(), "{name}");
     }
+}
+
+/// A CSV whose header names its columns otherwise (`img_file,Y`, and the user's own `split`,
+/// `score`, `notes`): refused by name with the flags to give, read with `--path-column` /
+/// `--label-column`; the run file keeps the columns, so that it reopens with its images; the
+/// corrected labels.csv and the clean copy's carry the user's other columns (one named like
+/// ours as `orig_score`), quoting kept.
+#[test]
+fn named_columns_load_reopen_and_their_other_columns_reach_the_exports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("set");
+    let rows = flat_images(&set, 5);
+    let csv = set.join("meta.csv");
+    let mut text = String::from("img_file,Y,split,score,notes\n");
+    for (k, (p, l)) in rows.iter().enumerate() {
+        let split = if k % 3 == 0 { "val" } else { "train" };
+        text.push_str(&format!("{p},{l},{split},0.{k},\"shot {k}, outdoors\"\n"));
+    }
+    std::fs::write(&csv, &text).unwrap();
+
+    let e = load(&csv).unwrap_err();
+    assert!(
+        e.contains("no path column")
+            && e.contains("--path-column")
+            && e.contains("img_file, Y, split"),
+        "{e}"
+    );
+    let e = String::from_utf8_lossy(&run(&["check", s(&csv)]).stderr).into_owned();
+    assert!(e.contains("--path-column"), "{e}");
+    let with = ["--path-column", "img_file", "--label-column", "y"];
+    let o = run(&[&["check", s(&csv)][..], &with[..]].concat());
+    let said = succeeds(&o) + &String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("15 images, 3 classes"), "{said}");
+    // A column named that is not there.
+    let o = run(&[
+        "check",
+        s(&csv),
+        "--path-column",
+        "picture",
+        "--label-column",
+        "y",
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("no column named \"picture\""),
+        "{e}"
+    );
+
+    let out = tmp.path().join("out");
+    let mut args = vec!["run", s(&csv), "--out", s(&out)];
+    args.extend(with);
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let rf = itlm_inspector::export::RunFile::read(&out.join("run.itlm")).unwrap();
+    assert_eq!(rf.dataset.columns.path.as_deref(), Some("img_file"));
+    assert_eq!(rf.dataset.columns.label.as_deref(), Some("y"));
+    let loaded = reopen::load(&out.join("run.itlm"), &EvalInputs::default()).unwrap();
+    assert!(loaded
+        .reopened
+        .as_ref()
+        .is_some_and(|r| r.images_missing.is_none()));
+    assert_eq!(loaded.train.len(), 15);
+
+    let dec = tmp.path().join("dec.csv");
+    std::fs::write(
+        &dec,
+        "path,decision,label,time\nimgs/a_01.png,relabel,b,2026-12-07T10:00:00Z\n",
+    )
+    .unwrap();
+    let out2 = tmp.path().join("out2");
+    succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--decisions",
+        s(&dec),
+        "--out",
+        s(&out2),
+    ]));
+    let table = |f: &Path| -> Vec<Vec<String>> {
+        csv::Reader::from_path(f)
+            .unwrap()
+            .into_records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect()
+    };
+    let header = |f: &Path| -> Vec<String> {
+        csv::Reader::from_path(f)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect()
+    };
+    let labels = out2.join("labels.csv");
+    assert_eq!(
+        header(&labels),
+        [
+            "path",
+            "label",
+            "given",
+            "decision",
+            "score",
+            "flagged",
+            "by",
+            "split",
+            "orig_score",
+            "notes"
+        ]
+    );
+    let rows_out = table(&labels);
+    assert_eq!(rows_out.len(), 15);
+    let a01 = rows_out.iter().find(|r| r[0] == "imgs/a_01.png").unwrap();
+    assert_eq!(
+        (
+            a01[1].as_str(),
+            a01[2].as_str(),
+            a01[7].as_str(),
+            a01[8].as_str(),
+            a01[9].as_str()
+        ),
+        ("b", "a", "train", "0.1", "shot 1, outdoors")
+    );
+    // Written with './' in the input: the id's row still finds its values.
+    let a00 = rows_out.iter().find(|r| r[0] == "imgs/a_00.png").unwrap();
+    assert_eq!(
+        (a00[7].as_str(), a00[9].as_str()),
+        ("val", "shot 0, outdoors")
+    );
+    // The corrected file loads again by the usual names, and runs.
+    let beside = set.join("..").join("labels-again.csv");
+    let mut moved = std::fs::read_to_string(&labels).unwrap();
+    moved = moved.replace("imgs/", "set/imgs/");
+    std::fs::write(&beside, moved).unwrap();
+    let again = load(&beside).unwrap();
+    assert_eq!(again.len(), 15);
+
+    let copy = tmp.path().join("copy");
+    succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--clean-copy",
+        s(&copy),
+    ]));
+    let copy_labels = copy.join("labels.csv");
+    assert_eq!(
+        header(&copy_labels),
+        ["path", "label", "split", "score", "notes"]
+    );
+    let copied = table(&copy_labels);
+    assert!(!copied.is_empty());
+    for r in &copied {
+        let k: usize = r[3].trim_start_matches("0.").parse().unwrap();
+        assert_eq!(r[4], format!("shot {k}, outdoors"), "{r:?}");
+    }
+    assert_eq!(load(&copy_labels).unwrap().len(), copied.len());
 }

@@ -968,3 +968,26 @@ fn generative_samples_csv_leaves_p_given_empty() {
         assert_eq!((f[2], f[3]), ("", ""), "{line}");
     }
 }
+
+/// Version 20 stores the labels CSV columns a set was read with; a version-19 body (none)
+/// reads with the columns found by name, and a version-19 body under today's header is
+/// refused.
+#[test]
+fn csv_columns_read_back_and_version_19_reads_without_them() {
+    let mut run = sample_run();
+    run.dataset.columns = itlm_inspector::data::labels_csv::Columns {
+        path: Some("img_file".into()),
+        label: Some("y".into()),
+    };
+    let back = decode(&run.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.dataset.columns, run.dataset.columns);
+    let v19 = old_body(
+        &run,
+        |c| c.clone(),
+        itlm_inspector::export::run_file::RoundExtras::of,
+    );
+    let read = decode(&with_header(19, &v19)).unwrap();
+    assert!(read.dataset.columns.is_auto());
+    assert_eq!(read.rounds, run.rounds);
+    assert!(decode(&with_header(RUN_VERSION, &v19)).is_err());
+}

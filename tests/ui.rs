@@ -3892,3 +3892,58 @@ fn relabelling_to_the_given_class_is_a_keep() {
     st.undo_decision();
     assert_eq!((st.decision(a), st.decision(b)), (None, None));
 }
+
+/// A labels CSV whose header names its columns otherwise (`img_file,y,split`): the load fails
+/// and says why, the column picker offers the header's columns (none chosen: no guess fits),
+/// refuses one column for both, and opens the set with the chosen two; the choice is
+/// remembered for the file, so that opening it again needs no picking.
+#[test]
+fn a_csv_with_other_column_names_opens_through_the_column_picker() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("imgs")).unwrap();
+    let mut text = String::from("img_file,y,split\n");
+    for c in 0..3 {
+        for i in 0..4 {
+            let f = format!("imgs/{c}_{i}.png");
+            common::cli::image_of(c, i)
+                .save(tmp.path().join(&f))
+                .unwrap();
+            text.push_str(&format!("{f},k{c},train\n"));
+        }
+    }
+    let csv = tmp.path().join("meta.csv");
+    std::fs::write(&csv, text).unwrap();
+    let mut h = harness(&csv);
+    step_until(&mut h, 30, "the load to fail", |a| {
+        a.state.loading.is_none() && a.state.columns_wanted.is_some()
+    });
+    h.get_by_label_contains("no path column");
+    h.get_by_label_contains("Which of its 3 columns are they?");
+    let open = |h: &Harness<'_, App>| {
+        h.get_by_label("Open with these columns")
+            .accesskit_node()
+            .is_disabled()
+    };
+    assert!(open(&h), "nothing chosen yet");
+    pick(&mut h, "image paths", "img_file");
+    pick(&mut h, "labels", "img_file");
+    assert!(open(&h), "one column for both");
+    pick(&mut h, "labels", "y");
+    assert!(!open(&h));
+    h.get_by_label("Open with these columns").click();
+    step_until(&mut h, 60, "the CSV to load", |a| {
+        a.state.loading.is_none() && a.state.data.is_some()
+    });
+    h.get_by_label_contains("12 images, 3 classes");
+    assert!(h.state().state.columns_wanted.is_none());
+    assert!(h.query_by_label_contains("Which of its").is_none());
+    let remembered = h.state().state.settings.columns_for(&csv);
+    assert_eq!(
+        (remembered.path.as_deref(), remembered.label.as_deref()),
+        (Some("img_file"), Some("y"))
+    );
+    // Opened again: read with the remembered columns.
+    h.state_mut().state.data = None;
+    open_and_wait(&mut h, &csv, "the CSV to load again");
+    assert_eq!(h.state().state.data.as_ref().unwrap().train.len(), 12);
+}

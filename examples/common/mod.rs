@@ -26,8 +26,6 @@ pub fn open(data: &str, test: &str) -> Res<Prepared> {
             test: Some(PathBuf::from(test)),
             ..Default::default()
         },
-        limit: None,
-        seed: 0,
-        progress: None,
+        ..Default::default()
     })?)
 }

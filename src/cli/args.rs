@@ -263,3 +263,24 @@ fn parse_pseudo(s: &str) -> std::result::Result<Pseudo, String> {
         )),
     }
 }
+
+/// A labels CSV's path and label columns, where its header does not name them as expected.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ColumnArgs {
+    /// A labels CSV's image path column, where it is not named path, file, filename, image,
+    /// image_id, id, ... (case-insensitive; a test CSV without it is read by those names).
+    #[arg(long, value_name = "NAME")]
+    pub path_column: Option<String>,
+    /// A labels CSV's label column, where it is not named label, class, target, category, ...
+    #[arg(long, value_name = "NAME")]
+    pub label_column: Option<String>,
+}
+
+impl ColumnArgs {
+    pub fn columns(&self) -> crate::data::labels_csv::Columns {
+        crate::data::labels_csv::Columns {
+            path: self.path_column.clone(),
+            label: self.label_column.clone(),
+        }
+    }
+}

@@ -31,6 +31,8 @@ pub struct CheckArgs {
     /// Replace an existing --out file.
     #[arg(long, requires = "out")]
     pub force: bool,
+    #[command(flatten)]
+    pub columns: super::args::ColumnArgs,
 }
 
 /// Where the whole list of a folder's unreadable files is: `check --out` writes them.
@@ -73,6 +75,7 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
             &a.data,
             &LoadOptions {
                 progress,
+                columns: a.columns.columns(),
                 ..LoadOptions::default()
             },
         )

@@ -56,6 +56,8 @@ pub struct CorruptArgs {
     /// with OUT's class names (loaders also align a test set's classes by name).
     #[arg(long)]
     pub test_src: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: super::args::ColumnArgs,
     /// Use a seeded random subset of N samples of SRC.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -82,6 +84,7 @@ impl CorruptArgs {
             test_src: self.test_src.clone(),
             limit: self.limit,
             seed: self.seed,
+            columns: self.columns.columns(),
         }
     }
 }

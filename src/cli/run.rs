@@ -32,6 +32,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub truth: Option<PathBuf>,
     #[command(flatten)]
+    pub columns: super::args::ColumnArgs,
+    #[command(flatten)]
     pub itlm: ItlmArgs,
     #[command(flatten)]
     pub model: ModelArgs,
@@ -119,6 +121,7 @@ impl RunArgs {
             limit: self.limit,
             seed,
             progress: None,
+            columns: self.columns.columns(),
         }
     }
 }

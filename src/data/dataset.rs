@@ -148,6 +148,8 @@ pub struct Dataset {
     originals: Vec<Original>,
     /// Files found but not loaded (corrupt, unreadable, not an image, ...).
     pub skipped: Vec<Skipped>,
+    /// The columns a labels CSV was read with, where they were given (to read it again).
+    pub columns: super::labels_csv::Columns,
 }
 
 impl Dataset {
@@ -197,6 +199,7 @@ impl Dataset {
             files: Vec::new(),
             originals: Vec::new(),
             skipped: Vec::new(),
+            columns: Default::default(),
         })
     }
 
@@ -318,6 +321,7 @@ impl Dataset {
                 indices.iter().map(|&i| self.originals[i]).collect()
             },
             skipped: self.skipped.clone(),
+            columns: self.columns.clone(),
         }
     }
 

@@ -58,6 +58,7 @@ pub fn load_split(root: &Path, opts: &LoadOptions) -> Result<Loaded> {
         max_side: opts.max_side,
         file_stats: false,
         progress: opts.progress.clone(),
+        columns: opts.columns.clone(),
     };
     let mut test = load_part(
         root,

@@ -6,6 +6,9 @@
 //! tables this tool exports (whose `path` column holds ids) line up with the input, and its own
 //! `labels.csv` loads back (its excluded samples have an empty label: skipped). Files are
 //! decoded as an image folder's are ([`super::image_files`]); classes are the sorted labels.
+//! Other names are given as [`Columns`] (`--path-column`, `--label-column`, the window's
+//! column picker); the file's other columns are the user's own ([`extra_columns`]): the
+//! corrected `labels.csv` carries them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -25,6 +28,11 @@ pub const PATH_COLUMNS: &[&str] = &[
     "image",
     "image_path",
     "filepath",
+    "file_path",
+    "img",
+    "img_path",
+    "image_name",
+    "image_id",
     "id",
 ];
 
@@ -36,7 +44,37 @@ pub const LABEL_COLUMNS: &[&str] = &[
     "label_name",
     "given_label",
     "category",
+    "labels",
+    "class_name",
 ];
+
+/// Which columns of a labels CSV hold the image paths and the labels, where the header's
+/// names are not among [`PATH_COLUMNS`] / [`LABEL_COLUMNS`] (None: found by those names).
+/// Matched case-insensitively, spaces trimmed. A run keeps them, so that it reloads its set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Columns {
+    pub path: Option<String>,
+    pub label: Option<String>,
+}
+
+impl Columns {
+    /// Whether both are found by name (nothing given).
+    pub fn is_auto(&self) -> bool {
+        self.path.is_none() && self.label.is_none()
+    }
+
+    /// How a command line gives them (`--path-column X --label-column Y`), for messages.
+    pub fn flags(&self) -> String {
+        let mut f = Vec::new();
+        if let Some(p) = &self.path {
+            f.push(format!("--path-column {p}"));
+        }
+        if let Some(l) = &self.label {
+            f.push(format!("--label-column {l}"));
+        }
+        f.join(" ")
+    }
+}
 
 /// How many duplicated paths an error names.
 const DUPLICATES_QUOTED: usize = 5;
@@ -81,13 +119,114 @@ pub(crate) fn record_line(bytes: &[u8], pos: Option<&csv::Position>) -> u64 {
     1 + bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64
 }
 
-/// The index of the first of `names` among `header` (case-insensitive, spaces trimmed).
-fn column(header: &csv::StringRecord, names: &[&str]) -> Option<usize> {
-    let cols: Vec<String> = header
+/// A header's names as matched: a byte-order mark and spaces trimmed, lower case.
+fn header_names(header: &csv::StringRecord) -> Vec<String> {
+    header
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase())
-        .collect();
+        .collect()
+}
+
+/// The index of the first of `names` among `header` (case-insensitive, spaces trimmed).
+fn column(header: &csv::StringRecord, names: &[&str]) -> Option<usize> {
+    let cols = header_names(header);
     names.iter().find_map(|n| cols.iter().position(|c| c == n))
+}
+
+/// The path and label columns of `header`: the ones `given` names, else (not given, or not
+/// in this header: a run's test CSV may use the usual names) the first of [`PATH_COLUMNS`] /
+/// [`LABEL_COLUMNS`]; each None when not found.
+fn columns_of(header: &csv::StringRecord, given: &Columns) -> (Option<usize>, Option<usize>) {
+    let named = |name: &Option<String>, names: &[&str]| {
+        name.as_ref()
+            .and_then(|n| {
+                let n = n.trim().to_lowercase();
+                header_names(header).iter().position(|c| *c == n)
+            })
+            .or_else(|| column(header, names))
+    };
+    (
+        named(&given.path, PATH_COLUMNS),
+        named(&given.label, LABEL_COLUMNS),
+    )
+}
+
+/// A labels CSV's reader over its bytes: its separator guessed, rows of any length, fields
+/// trimmed.
+fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .delimiter(delimiter(bytes))
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes)
+}
+
+/// The header of a labels CSV as written (a byte-order mark and spaces trimmed), and the
+/// columns [`load`] would read as path and label with `given` (None where none matches):
+/// what a window's column picker offers.
+pub fn header(file: &Path, given: &Columns) -> Result<(Vec<String>, Option<usize>, Option<usize>)> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let mut rdr = reader(&bytes);
+    let header = rdr
+        .headers()
+        .map_err(|e| Error::data(file, format!("cannot read the header: {e}")))?
+        .clone();
+    let (p, l) = columns_of(&header, given);
+    let names = header
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
+    Ok((names, p, l))
+}
+
+/// The user's own columns of a labels CSV (all but its path and label columns): their
+/// names as written and each listed path's values, for the corrected `labels.csv` to carry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExtraColumns {
+    pub names: Vec<String>,
+    /// Per id (as [`normalise_id`] makes it), the values in `names`' order; a path listed
+    /// twice keeps its first row's.
+    pub values: HashMap<String, Vec<String>>,
+}
+
+/// Read the extra columns of the labels CSV `file` (see [`ExtraColumns`]); empty when it has
+/// none.
+pub fn extra_columns(file: &Path, given: &Columns) -> Result<ExtraColumns> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let mut rdr = reader(&bytes);
+    let header = rdr
+        .headers()
+        .map_err(|e| Error::data(file, format!("cannot read the header: {e}")))?
+        .clone();
+    let (Some(p), l) = columns_of(&header, given) else {
+        return Ok(ExtraColumns::default());
+    };
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&c| c != p && Some(c) != l)
+        .filter(|&c| !header[c].trim_start_matches('\u{feff}').trim().is_empty())
+        .collect();
+    if keep.is_empty() {
+        return Ok(ExtraColumns::default());
+    }
+    let names = keep
+        .iter()
+        .map(|&c| header[c].trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
+    let mut values = HashMap::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| Error::data(file, format!("not a readable CSV: {e}")))?;
+        let id = normalise_id(rec.get(p).unwrap_or(""));
+        if id.is_empty() {
+            continue;
+        }
+        values.entry(id).or_insert_with(|| {
+            keep.iter()
+                .map(|&c| rec.get(c).unwrap_or("").to_string())
+                .collect()
+        });
+    }
+    Ok(ExtraColumns { names, values })
 }
 
 /// One usable row: its id and label, and the line it is on.
@@ -98,14 +237,9 @@ struct Row {
 }
 
 /// Read the rows of `file`: the ones to load, and the skipped ones with their reasons.
-fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
+fn read_rows(file: &Path, root: &Path, given: &Columns) -> Result<(Vec<Row>, Vec<Skipped>)> {
     let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .delimiter(delimiter(&bytes))
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(&bytes[..]);
+    let mut rdr = reader(&bytes);
     let header = rdr
         .headers()
         .map_err(|e| Error::data(file, format!("cannot read the header: {e}")))?
@@ -116,31 +250,36 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
             "the file has no header line".to_string()
         } else {
             format!(
-                "its columns are: {} (rename the image column `path` and the label column `label` in the header)",
+                "its columns are: {} (name the image column with --path-column and the \
+                 label column with --label-column; the window asks)",
                 cols.join(", ")
             )
         }
     };
-    let Some(path_col) = column(&header, PATH_COLUMNS) else {
+    let (path_col, label_col) = columns_of(&header, given);
+    let missing = |what: &str, name: &Option<String>, names: &[&str]| {
+        let wanted = match name {
+            Some(n) => format!("no column named {n:?} (nor one of {})", names.join(", ")),
+            None => format!("no {what} column (one of {})", names.join(", ")),
+        };
+        Error::data(file, format!("{wanted}; {}", found()))
+    };
+    let Some(path_col) = path_col else {
+        return Err(missing("path", &given.path, PATH_COLUMNS));
+    };
+    let Some(label_col) = label_col else {
+        return Err(missing("label", &given.label, LABEL_COLUMNS));
+    };
+    if path_col == label_col {
         return Err(Error::data(
             file,
             format!(
-                "no path column (one of {}); {}",
-                PATH_COLUMNS.join(", "),
+                "the path and label columns are the same column ({}); {}",
+                &header[path_col],
                 found()
             ),
         ));
-    };
-    let Some(label_col) = column(&header, LABEL_COLUMNS) else {
-        return Err(Error::data(
-            file,
-            format!(
-                "no label column (one of {}); {}",
-                LABEL_COLUMNS.join(", "),
-                found()
-            ),
-        ));
-    };
+    }
     let (mut rows, mut skipped) = (Vec::new(), Vec::new());
     // Each path's first label and the lines it is listed on: a later row with another label
     // makes it an error below, one repeating the first label is skipped.
@@ -232,7 +371,7 @@ fn read_rows(file: &Path, root: &Path) -> Result<(Vec<Row>, Vec<Skipped>)> {
 /// loads.
 pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
     let root = csv_folder(file);
-    let (rows, mut skipped) = read_rows(file, &root)?;
+    let (rows, mut skipped) = read_rows(file, &root, &opts.columns)?;
     if rows.is_empty() {
         return Err(Error::data(
             file,
@@ -321,6 +460,7 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
     .with_originals(originals)?;
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     data.skipped = skipped;
+    data.columns = opts.columns.clone();
     Ok(data)
 }
 

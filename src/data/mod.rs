@@ -41,6 +41,9 @@ pub struct LoadOptions {
     /// Counts the files an image folder's load has read, for a window to show (None: not
     /// counted).
     pub progress: Option<std::sync::Arc<LoadProgress>>,
+    /// A labels CSV's path and label columns where the header does not name them as
+    /// expected ([`labels_csv::Columns`]); other sources ignore them.
+    pub columns: labels_csv::Columns,
 }
 
 /// How far a load has got: the files an image folder found (a test split, loaded with the
@@ -150,6 +153,7 @@ impl Default for LoadOptions {
             channels: None,
             file_stats: true,
             progress: None,
+            columns: labels_csv::Columns::default(),
         }
     }
 }

@@ -459,8 +459,9 @@ impl Linked<'_> {
 /// The name of the labels file in a clean copy of a labels CSV.
 pub const COPY_LABELS: &str = "labels.csv";
 
-/// Write `labels.csv` (`path,label`) in a clean copy of a labels CSV: the copy's files (not
-/// those under `_flagged/`, nor missing ones), relative to the copy, with their classes.
+/// Write `labels.csv` (`path,label`, then the user's own columns of the set's CSV) in a
+/// clean copy of a labels CSV: the copy's files (not those under `_flagged/`, nor missing
+/// ones), relative to the copy, with their classes.
 fn write_copy_labels(
     run: &RunFile,
     plan: &[Placement],
@@ -474,13 +475,21 @@ fn write_copy_labels(
     let mut w = csv::Writer::from_writer(Vec::new());
     let path = out.join(COPY_LABELS);
     let err = |e: csv::Error| Error::data(&path, e.to_string());
-    w.write_record(["path", "label"]).map_err(err)?;
+    // The user's own columns of the set's CSV follow (its split, notes, ...).
+    let (names, extra) = super::tables::user_columns(run, &["path", "label"]);
+    let mut header = vec!["path".to_string(), "label".to_string()];
+    header.extend(names.iter().cloned());
+    w.write_record(&header).map_err(err)?;
     for (p, t) in plan.iter().zip(targets) {
         if p.flagged || missing.contains(d.ids[p.index].as_str()) {
             continue;
         }
-        w.write_record([id_of(t).as_str(), d.classes[p.class as usize].as_str()])
-            .map_err(err)?;
+        let mut row = vec![id_of(t), d.classes[p.class as usize].clone()];
+        let values = extra.values.get(&d.ids[p.index]);
+        row.extend(
+            (0..names.len()).map(|k| values.and_then(|v| v.get(k)).cloned().unwrap_or_default()),
+        );
+        w.write_record(&row).map_err(err)?;
     }
     let bytes = w
         .into_inner()

@@ -1,12 +1,12 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 19 (what this build writes; all integers little-endian):
+//! Layout, version 20 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 19
+//!      8     4  version: u32 = 20
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the version's 4 bytes, then the
 //!               body: u32 ([`checksum`]; versions 2 to 18: of the body alone)
@@ -16,8 +16,10 @@
 //!               selection relabelled and their quality, the samples the clustering cut
 //!               held out and its report, the spectral scores, the transition matrix
 //!               the round trained with, the classes a forward round folded before it
-//!               trained again and the flips it took out), exactly `body length`
-//!               bytes
+//!               trained again and the flips it took out), then the labels CSV
+//!               columns the set was read with (`DatasetInfo::columns`, a postcard
+//!               [`Columns`](crate::data::labels_csv::Columns); version 20 on),
+//!               exactly `body length` bytes
 //! ```
 //!
 //! The length and checksum make a truncated file, bytes appended after the body and bit flips
@@ -39,8 +41,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 18).
-pub const RUN_VERSION: u32 = 19;
+/// Version of the run file layout this build writes (it also reads versions 1 to 19).
+pub const RUN_VERSION: u32 = 20;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 
@@ -68,6 +70,11 @@ pub struct DatasetInfo {
     /// Stored after the rest of the body (run files of version 5), so not by serde here.
     #[serde(skip)]
     pub eval_sources: Vec<Source>,
+    /// The columns a labels CSV set was read with where they were given (its test set's
+    /// too): the run reloads its images with them. Stored after the round extras (run files
+    /// of version 20), so not by serde here.
+    #[serde(skip)]
+    pub columns: crate::data::labels_csv::Columns,
 }
 
 impl DatasetInfo {
@@ -82,6 +89,7 @@ impl DatasetInfo {
             ids: d.ids().to_vec(),
             labels: d.labels().to_vec(),
             eval_sources: Vec::new(),
+            columns: d.columns.clone(),
         }
     }
 
@@ -224,6 +232,7 @@ impl RunFile {
         let body = postcard::to_allocvec(self).map_err(encoding)?;
         let body = postcard::to_extend(&self.dataset.eval_sources, body).map_err(encoding)?;
         let body = postcard::to_extend(&self.round_extras(), body).map_err(encoding)?;
+        let body = postcard::to_extend(&self.dataset.columns, body).map_err(encoding)?;
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         out.extend_from_slice(RUN_MAGIC);
         out.extend_from_slice(&RUN_VERSION.to_le_bytes());

@@ -298,8 +298,42 @@ pub fn flagged_list(run: &RunFile, decisions: Option<&crate::itlm::Decisions>) -
     Ok(s)
 }
 
+/// The user's own columns of a run's labels CSV ([`crate::data::labels_csv::extra_columns`],
+/// read again from the file), with the names a table of `ours` columns gives them (a name
+/// that is one of ours gets `orig_` before it); empty for other sources, or when the file
+/// can no longer be read.
+pub(super) fn user_columns(
+    run: &RunFile,
+    ours: &[&str],
+) -> (Vec<String>, crate::data::labels_csv::ExtraColumns) {
+    let crate::data::Source::LabelsCsv { file } = &run.dataset.source else {
+        return Default::default();
+    };
+    let Ok(extra) = crate::data::labels_csv::extra_columns(file, &run.dataset.columns) else {
+        return Default::default();
+    };
+    let names = extra
+        .names
+        .iter()
+        .map(|n| {
+            if ours.iter().any(|o| o.eq_ignore_ascii_case(n)) {
+                format!("orig_{n}")
+            } else {
+                n.clone()
+            }
+        })
+        .collect();
+    (names, extra)
+}
+
+/// The columns of [`labels_csv`] before the user's own.
+const LABELS_COLUMNS: [&str; 7] = [
+    "path", "label", "given", "decision", "score", "flagged", "by",
+];
+
 /// `labels.csv`, the corrected labels a training script reads next: one row per sample in
-/// dataset order, `path,label,given,decision,score,flagged,by`: `label` is the label to train
+/// dataset order, `path,label,given,decision,score,flagged,by`, then the other columns of
+/// the labels CSV the set was read from, as they were (the user's split, notes, ...): `label` is the label to train
 /// with (the new one for a relabelled sample, empty for an excluded one), `given` the
 /// dataset's, `decision` exclude / keep / relabel or empty (none), `score` the verdict round's
 /// flag score, `flagged` 1 for a sample the verdict trims that has no decision (still flagged:
@@ -321,7 +355,13 @@ pub fn labels_csv(run: &RunFile, user: &crate::itlm::Decisions) -> Result<String
     let overlay = with_run_relabels(run, v.round, Some(user));
     let decisions = overlay.as_deref().unwrap_or(user);
     let d = &run.dataset;
-    let mut s = String::from("path,label,given,decision,score,flagged,by\n");
+    let (extra_names, extra) = user_columns(run, &LABELS_COLUMNS);
+    let mut s = LABELS_COLUMNS.join(",");
+    for n in &extra_names {
+        s.push(',');
+        s.push_str(&csv_field(n));
+    }
+    s.push('\n');
     for i in 0..d.len() {
         let given = d.class_name(d.labels[i]);
         let dec = decisions.get(i);
@@ -337,7 +377,7 @@ pub fn labels_csv(run: &RunFile, user: &crate::itlm::Decisions) -> Result<String
         };
         let flagged = dec.is_none() && !v.kept.get(i).copied().unwrap_or(true);
         s.push_str(&format!(
-            "{},{},{},{},{:.6},{},{by}\n",
+            "{},{},{},{},{:.6},{},{by}",
             csv_field(&d.ids[i]),
             csv_field(label),
             csv_field(given),
@@ -345,6 +385,16 @@ pub fn labels_csv(run: &RunFile, user: &crate::itlm::Decisions) -> Result<String
             r.score[i],
             u8::from(flagged)
         ));
+        if !extra_names.is_empty() {
+            let values = extra.values.get(&d.ids[i]);
+            for k in 0..extra_names.len() {
+                s.push(',');
+                s.push_str(&csv_field(
+                    values.and_then(|v| v.get(k)).map_or("", String::as_str),
+                ));
+            }
+        }
+        s.push('\n');
     }
     Ok(s)
 }

@@ -24,6 +24,9 @@ pub struct DataRequest {
     pub seed: u64,
     /// Counts the files read, for the window's loading line (None: not counted).
     pub progress: Option<std::sync::Arc<data::LoadProgress>>,
+    /// A labels CSV's path and label columns, where its header does not name them as
+    /// expected (the test CSVs' too).
+    pub columns: data::labels_csv::Columns,
 }
 
 /// Training data, test sets and truth as a run needs them. The files the loader skipped are
@@ -92,6 +95,7 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
     let data_path = req.path.as_path();
     let counted = LoadOptions {
         progress: req.progress.clone(),
+        columns: req.columns.clone(),
         ..LoadOptions::default()
     };
     let loaded = data::load(data_path, &counted)?;

@@ -153,13 +153,14 @@ pub fn load_counted(
     progress: Option<std::sync::Arc<data::LoadProgress>>,
 ) -> Result<Loaded> {
     let t0 = Instant::now();
-    let counted = LoadOptions {
-        progress,
-        ..LoadOptions::default()
-    };
     let run =
         RunFile::read(file).map_err(|e| Error::Other(format!("Cannot open the run file {e}")))?;
     let info = &run.dataset;
+    let counted = LoadOptions {
+        progress,
+        columns: info.columns.clone(),
+        ..LoadOptions::default()
+    };
     let data_path = data_path(&info.source);
     let mut notes = Vec::new();
     let (train, test, images_missing) = match &data_path {

@@ -11,6 +11,7 @@ use egui::{Color32, RichText};
 use crate::export::Overwrite;
 use crate::learner::{Mode, ModelKind};
 
+use super::column_pick::ColumnPick;
 use super::command::{Command, Commands, DialogPurpose, ExportWhat, View};
 use super::compare::ComparePanel;
 use super::detail::DetailPanel;
@@ -81,6 +82,7 @@ pub struct App {
     pub map: EmbeddingMap,
     pub compare: ComparePanel,
     pub review: ReviewPanel,
+    pub columns: ColumnPick,
     pub thumbs: Thumbs,
     pub generated_tex: GeneratedTextures,
     pub stats: FrameStats,
@@ -140,6 +142,7 @@ impl App {
             map: EmbeddingMap::default(),
             compare: ComparePanel::default(),
             review: ReviewPanel::default(),
+            columns: ColumnPick::default(),
             thumbs: Thumbs::default(),
             stats: FrameStats::new(options.frame_stats),
             generated_tex: GeneratedTextures::default(),
@@ -195,6 +198,11 @@ impl App {
             }
             Command::OpenDialog(purpose) => self.open_dialog(purpose),
             Command::ForgetDialog => self.dialogs.forget(),
+            Command::OpenWithColumns(p, columns) => {
+                s.settings.set_columns(&p, columns);
+                self.open(p);
+            }
+            Command::ForgetColumns => s.columns_wanted = None,
             Command::Settings(new) => s.settings = *new,
             Command::Start => s.start(),
             Command::StepOneRound => s.step_one_round(),
@@ -572,6 +580,7 @@ impl eframe::App for App {
             }
         });
         self.export.window_ui(&ctx, &v, &mut out);
+        self.columns.ui(&ctx, &v, &mut out);
         self.compare.window_ui(&ctx, &v, &repaint, &mut out);
         drop_overlay_ui(&ctx);
 

@@ -41,6 +41,11 @@ pub enum Command {
     OpenDialog(DialogPurpose),
     /// Stop waiting for a dialog that does not answer.
     ForgetDialog,
+    /// Open a labels CSV with the given path and label columns (the column picker's choice,
+    /// remembered for the file).
+    OpenWithColumns(PathBuf, crate::data::labels_csv::Columns),
+    /// Close the column picker.
+    ForgetColumns,
     /// The run settings (the controls edit a copy).
     Settings(Box<Settings>),
     Start,

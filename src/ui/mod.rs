@@ -16,6 +16,7 @@
 //! file (`run.itlm`).
 
 pub mod app;
+pub mod column_pick;
 pub mod command;
 pub mod compare;
 pub mod confusion;

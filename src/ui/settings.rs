@@ -85,6 +85,9 @@ pub struct Settings {
     /// Train a head of this kind on EfficientNet-Lite0 embeddings instead of `learner.model`
     /// (None: the model from scratch).
     pub head: Option<crate::learner::head::HeadKind>,
+    /// The columns chosen for labels CSVs whose header names them otherwise than the loader
+    /// expects, by canonical path, most recent first.
+    pub csv_columns: Vec<(PathBuf, crate::data::labels_csv::Columns)>,
 }
 
 impl Default for Settings {
@@ -105,6 +108,7 @@ impl Default for Settings {
             belong_to: None,
             light: false,
             head: None,
+            csv_columns: Vec::new(),
         }
     }
 }
@@ -138,6 +142,26 @@ impl Settings {
     pub fn saved_for(&self, path: &Path) -> Option<&DatasetSettings> {
         let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         self.per_dataset.iter().find(|d| d.path == path)
+    }
+
+    /// The columns chosen for the labels CSV at `path` (none chosen: found by name).
+    pub fn columns_for(&self, path: &Path) -> crate::data::labels_csv::Columns {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.csv_columns
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// Remember `columns` for the labels CSV at `path`.
+    pub fn set_columns(&mut self, path: &Path, columns: crate::data::labels_csv::Columns) {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.csv_columns.retain(|(p, _)| *p != path);
+        if !columns.is_auto() {
+            self.csv_columns.insert(0, (path, columns));
+            self.csv_columns.truncate(MAX_PER_DATASET);
+        }
     }
 
     /// Settings from eframe storage, or the defaults when absent or unreadable.

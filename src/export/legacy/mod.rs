@@ -1,8 +1,10 @@
-//! The bodies written by earlier builds (run file versions 1 to 18), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 19), decoded into today's
 //! [`RunFile`](super::RunFile). Postcard is not self-describing, so each old `Config` and
 //! `LearnerConfig` layout is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 20: the labels CSV columns the set was read with, after the round extras (versions 8
+//!   to 19: read as found by name).
 //! - 19: `CoTeach::smoothing` ([`ConfigNoSmoothing`]: co-teaching runs of versions 14 to 18
 //!   trained on plain cross-entropy).
 //! - 18: each round's flips the fold check took out, in the round extras

@@ -62,6 +62,9 @@ pub struct CorruptSpec {
     /// Use a seeded random subset of N samples of SRC.
     pub limit: Option<usize>,
     pub seed: u64,
+    /// A labels CSV source's path and label columns, where its header does not name them
+    /// as expected.
+    pub columns: crate::data::labels_csv::Columns,
 }
 
 impl CorruptSpec {
@@ -88,6 +91,7 @@ impl CorruptSpec {
             test_src: None,
             limit: None,
             seed: 0,
+            columns: Default::default(),
         }
     }
 }
@@ -319,7 +323,10 @@ pub fn run(a: &CorruptSpec) -> Result<CorruptReport> {
         Some(p)
     };
 
-    let opts = LoadOptions::default();
+    let opts = LoadOptions {
+        columns: a.columns.clone(),
+        ..LoadOptions::default()
+    };
     let loaded = data::load(&a.src, &opts)?;
     let mut train = loaded.train;
     if train.is_empty() {

@@ -62,7 +62,9 @@ impl AppState {
             limit: self.settings.limit,
             seed: self.settings.config.seed,
             progress: Some(progress.clone()),
+            columns: self.settings.columns_for(&path),
         };
+        self.columns_wanted = None;
         let runs_root = self.autosave.root.clone();
         let task = Pending::spawn("itlm-load", self.repaint(), move || {
             if session::reopen::is_run_file(&req.path) {
@@ -98,11 +100,31 @@ impl AppState {
             Polled::Done(r) => r,
             Polled::Lost(why) => Err(format!("Cannot open {}: {why}", l.path.display())),
         };
-        self.loading = None;
+        let path = self.loading.take().map(|l| l.path).unwrap_or_default();
         match r {
             Ok((loaded, previous)) => self.show_loaded(loaded, previous),
-            Err(e) => self.error(e),
+            Err(e) => {
+                self.columns_wanted = self.columns_wanted(&path);
+                self.error(e)
+            }
         }
+    }
+
+    /// When `path` is a labels CSV whose header lacks a path or a label column (by name, or
+    /// as chosen before), what the column picker offers.
+    fn columns_wanted(&self, path: &Path) -> Option<crate::ui::column_pick::ColumnsWanted> {
+        if !crate::data::labels_csv::is_labels_csv(path) || !path.is_file() {
+            return None;
+        }
+        let given = self.settings.columns_for(path);
+        let (names, path_col, label_col) = crate::data::labels_csv::header(path, &given).ok()?;
+        let found = matches!((path_col, label_col), (Some(p), Some(l)) if p != l);
+        (!found && names.len() >= 2).then(|| crate::ui::column_pick::ColumnsWanted {
+            path: path.to_path_buf(),
+            names,
+            path_col,
+            label_col,
+        })
     }
 
     /// Show an already loaded dataset (in-memory sets, tests).

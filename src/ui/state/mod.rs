@@ -37,6 +37,9 @@ pub struct Message {
 pub struct AppState {
     pub settings: Settings,
     pub loading: Option<Loading>,
+    /// A labels CSV that did not load for want of its path or label column: the column
+    /// picker asks ([`crate::ui::column_pick`]).
+    pub columns_wanted: Option<crate::ui::column_pick::ColumnsWanted>,
     pub data: Option<Loaded>,
     /// Bumped whenever the dataset changes (thumbnail caches key on it).
     pub generation: u64,
@@ -93,6 +96,7 @@ impl AppState {
         Self {
             settings,
             loading: None,
+            columns_wanted: None,
             data: None,
             generation: 0,
             run: None,
