@@ -645,3 +645,75 @@ fn named_columns_load_reopen_and_their_other_columns_reach_the_exports() {
     }
     assert_eq!(load(&copy_labels).unwrap().len(), copied.len());
 }
+
+/// A CSV whose paths leave its folder (absolute, or `../`) lists images of another folder:
+/// outputs stay out of every folder a listed image lies in and of the folder holding two or
+/// more of them (the class-folder layout they form, a dataset of its own), for a run, a
+/// cleanlab table and a clean copy alike; a folder beside them is fine.
+#[test]
+fn outputs_stay_out_of_the_folders_a_csv_lists_images_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = tmp.path().join("photos");
+    for (c, name) in CLASSES.iter().enumerate() {
+        std::fs::create_dir_all(images.join(name)).unwrap();
+        for i in 0..4 {
+            image_of(c, i)
+                .save(images.join(name).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let meta = tmp.path().join("meta");
+    std::fs::create_dir_all(&meta).unwrap();
+    let mut text = String::from("path,label\n");
+    for (k, name) in CLASSES.iter().enumerate() {
+        for i in 0..4 {
+            // Half absolute, half relative through `..`.
+            if (k + i) % 2 == 0 {
+                text.push_str(&format!(
+                    "{},{name}\n",
+                    images.join(name).join(format!("{i}.png")).display()
+                ));
+            } else {
+                text.push_str(&format!("../photos/{name}/{i}.png,{name}\n"));
+            }
+        }
+    }
+    let csv = meta.join("labels.csv");
+    std::fs::write(&csv, text).unwrap();
+    let before = snapshot(&images);
+    let refused = |args: &[&str]| {
+        let o = run(args);
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(
+            !o.status.success() && e.contains("a folder of the images the labels CSV"),
+            "{args:?}: {e}"
+        );
+    };
+    let mut args = vec!["run", s(&csv), "--out"];
+    let inside = images.join("a").join("out");
+    let beside = images.join("cc");
+    for out in [&inside, &beside] {
+        let mut a = args.clone();
+        a.push(s(out));
+        a.extend(FAST);
+        refused(&a);
+    }
+    let out = tmp.path().join("out");
+    args.push(s(&out));
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let rf = out.join("run.itlm");
+    refused(&["export", s(&rf), "--cleanlab", s(&images.join("x.csv"))]);
+    refused(&["export", s(&rf), "--clean-copy", s(&beside)]);
+    succeeds(&run(&[
+        "export",
+        s(&rf),
+        "--clean-copy",
+        s(&tmp.path().join("copy")),
+    ]));
+    assert_eq!(
+        snapshot(&images),
+        before,
+        "nothing written among the images"
+    );
+}

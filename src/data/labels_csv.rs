@@ -229,6 +229,40 @@ pub fn extra_columns(file: &Path, given: &Columns) -> Result<ExtraColumns> {
     Ok(ExtraColumns { names, values })
 }
 
+/// The folders the files a labels CSV lists lie in, resolved against the CSV's folder (an
+/// absolute or `../` path may leave it), each once: what outputs must stay out of. The path
+/// column is found by name; where none is (the run named it), the first column whose first
+/// listed file exists. Empty when the file cannot be read.
+pub fn listed_folders(file: &Path) -> Vec<PathBuf> {
+    let Ok(bytes) = std::fs::read(file) else {
+        return Vec::new();
+    };
+    let root = csv_folder(file);
+    let mut rdr = reader(&bytes);
+    let Ok(header) = rdr.headers().cloned() else {
+        return Vec::new();
+    };
+    let rows: Vec<csv::StringRecord> = rdr.records().filter_map(|r| r.ok()).collect();
+    let path_col = column(&header, PATH_COLUMNS).or_else(|| {
+        (0..header.len()).find(|&c| {
+            rows.iter()
+                .map(|r| normalise_id(r.get(c).unwrap_or("")))
+                .find(|id| !id.is_empty())
+                .is_some_and(|id| root.join(id).is_file())
+        })
+    });
+    let Some(c) = path_col else {
+        return Vec::new();
+    };
+    rows.iter()
+        .map(|r| normalise_id(r.get(c).unwrap_or("")))
+        .filter(|id| !id.is_empty())
+        .filter_map(|id| root.join(id).parent().map(Path::to_path_buf))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// One usable row: its id and label, and the line it is on.
 struct Row {
     id: String,

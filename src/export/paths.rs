@@ -105,8 +105,71 @@ pub fn check_outside_datasets<'a>(
         .try_for_each(|s| check_outside_dataset(out, s))
 }
 
-/// Refuse output locations inside the dataset folder.
+/// The folders a labels CSV's images lie in that outputs must stay out of: each folder
+/// holding a listed file, and a folder holding two or more of those (the root of a class-folder
+/// layout the CSV lists, which is a dataset of its own), unless that is the file system's
+/// root or the home folder (two photo folders of one user). Resolved; read once per version
+/// of the file (the window asks every frame of an export dialog).
+fn csv_image_folders(file: &Path) -> std::sync::Arc<Vec<PathBuf>> {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Key = (PathBuf, u64, Option<std::time::SystemTime>);
+    static SEEN: OnceLock<Mutex<HashMap<PathBuf, (Key, Arc<Vec<PathBuf>>)>>> = OnceLock::new();
+    let meta = std::fs::metadata(file).ok();
+    let key = (
+        file.to_path_buf(),
+        meta.as_ref().map_or(0, |m| m.len()),
+        meta.and_then(|m| m.modified().ok()),
+    );
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some((k, v)) = seen.lock().ok().and_then(|m| m.get(file).cloned()) {
+        if k == key {
+            return v;
+        }
+    }
+    let folders: Vec<PathBuf> = crate::data::labels_csv::listed_folders(file)
+        .iter()
+        .map(|f| resolve_path(f))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut parents: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for f in &folders {
+        if let Some(p) = f.parent() {
+            *parents.entry(p.to_path_buf()).or_default() += 1;
+        }
+    }
+    let home = std::env::var_os("HOME").map(|h| resolve_path(Path::new(&h)));
+    let mut guarded = folders;
+    guarded.extend(parents.into_iter().filter_map(|(p, n)| {
+        (n >= 2 && p.parent().is_some() && Some(&p) != home.as_ref()).then_some(p)
+    }));
+    let v = Arc::new(guarded);
+    if let Ok(mut m) = seen.lock() {
+        m.insert(file.to_path_buf(), (key, v.clone()));
+    }
+    v
+}
+
+/// Refuse output locations inside the dataset folder (for a labels CSV: its folder, and the
+/// folders its images lie in, [`csv_image_folders`]).
 pub fn check_outside_dataset(out: &Path, source: &Source) -> Result<()> {
+    if let Source::LabelsCsv { file } = source {
+        let csv = crate::data::dataset::csv_folder(file);
+        if !is_inside(out, &csv) {
+            if let Some(f) = csv_image_folders(file).iter().find(|f| is_inside(out, f)) {
+                return Err(Error::data(
+                    out,
+                    format!(
+                        "is inside {}, a folder of the images the labels CSV {} lists; \
+                         itlm-inspector never writes there",
+                        f.display(),
+                        file.display()
+                    ),
+                ));
+            }
+        }
+    }
     let root = match source {
         Source::ImageFolder { root } => root.clone(),
         // A bare file name ("train-images-idx3-ubyte") lives in the current folder.
