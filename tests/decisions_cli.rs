@@ -197,6 +197,24 @@ fn a_run_with_decisions_pins_relabels_and_exports_what_was_decided() {
         manifest.contains("decisions.csv"),
         "and belong to the set: {manifest}"
     );
+    // Exported again with the decisions beside it, the run's cut is the run's (its pins
+    // included: the re-cut had dropped them, moving the kept sample out): the same files,
+    // and the line says the counts they hold.
+    let again = tmp.path().join("again");
+    let e = succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&again),
+    ]));
+    for f in ["clean.txt", "flagged.txt", "labels.csv", "samples.csv"] {
+        assert_eq!(
+            std::fs::read_to_string(again.join(f)).unwrap(),
+            std::fs::read_to_string(out.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert!(e.contains("tau 0.800 (floored): 24 kept, 6 flagged"), "{e}");
 
     // The clean copy: kept samples in place, the relabelled one under a/, the excluded one
     // nowhere, the samples still flagged (no decision) under _flagged/<class>/.

@@ -92,6 +92,9 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     if run.rounds.is_empty() {
         return Err(Error::data(&a.run, "holds no finished round"));
     }
+    // The decisions given, or those beside the run; nothing is written when they are refused.
+    let journal_path = super::report::decisions_path(&a.run, a.decisions.as_deref());
+    let decisions = super::report::run_decisions(&a.run, &run, a.decisions.as_deref())?;
     let cut = session::recut(
         &mut run,
         CutRequest {
@@ -99,11 +102,9 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
             tau: a.tau,
             select: a.select,
         },
+        decisions.as_ref().map(|d| d.pins()).as_ref(),
     )?;
     eprintln!("{cut}");
-    // The decisions given, or those beside the run; nothing is written when they are refused.
-    let journal_path = super::report::decisions_path(&a.run, a.decisions.as_deref());
-    let decisions = super::report::run_decisions(&a.run, &run, a.decisions.as_deref())?;
     // Every destination is checked before anything is written.
     let sources: Vec<&crate::data::Source> = run.dataset.sources().collect();
     export::check_outputs(a.out.as_deref(), a.clean_copy.as_deref(), &sources, a.force)?;

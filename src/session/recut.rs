@@ -30,7 +30,7 @@ impl std::fmt::Display for Recut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "round {}, tau {} ({}): {} kept, {} flagged",
+            "round {}, tau {:.3} ({}): {} kept, {} flagged",
             self.round, self.tau, self.rule, self.kept, self.flagged
         )?;
         if let Some(q) = &self.quality {
@@ -44,15 +44,19 @@ impl std::fmt::Display for Recut {
     }
 }
 
-/// Cut `run` as `req` says and make that its verdict (what its exports then write).
-pub fn recut(run: &mut RunFile, req: CutRequest) -> Result<Recut> {
+/// Cut `run` as `req` says and make that its verdict (what its exports then write). The cut
+/// the run was saved with, and a round's own cut at its tau, are kept as they are (the
+/// samples pinned by the decisions it trained with included); another cut puts `pins` (the
+/// user's decisions) first, as a run does.
+pub fn recut(run: &mut RunFile, req: CutRequest, pins: Option<&itlm::Pins>) -> Result<Recut> {
     let last = run
         .rounds
         .last()
         .ok_or_else(|| Error::Other("the run holds no finished round".into()))?;
     // By default the cut the run was saved with (the window's shown round and tau), else its
     // last round at that round's tau.
-    let saved = run.verdict.as_ref().map(|v| (v.round, v.tau));
+    let saved_verdict = run.verdict();
+    let saved = saved_verdict.as_ref().map(|v| (v.round, v.tau));
     let round = req.round.or(saved.map(|v| v.0)).unwrap_or(last.round);
     let r = run
         .rounds
@@ -74,16 +78,30 @@ pub fn recut(run: &mut RunFile, req: CutRequest) -> Result<Recut> {
     }
     let rule = req.select.unwrap_or(run.config.select);
     let d = &run.dataset;
-    let mut kept = itlm::select::select_round(
-        rule,
-        &r.score,
-        &d.labels,
-        &r.predicted,
-        d.classes.len(),
-        tau,
-        run.config.restores_at(round),
-    );
-    itlm::clusters::hold_out(&mut kept, &r.held_out);
+    let as_saved = saved_verdict
+        .as_ref()
+        .filter(|v| v.round == round && v.tau == tau && rule == run.config.select)
+        .filter(|v| v.kept.len() == d.len());
+    // A round's own cut, as the run made it.
+    let as_run = (tau == r.tau && rule == run.config.select && r.kept.len() == d.len())
+        .then(|| r.kept.clone());
+    let kept = match as_saved.map(|v| v.kept.clone()).or(as_run) {
+        Some(kept) => kept,
+        None => {
+            let mut kept = itlm::run::select_pinned(
+                pins,
+                rule,
+                &r.score,
+                &d.labels,
+                &r.predicted,
+                d.classes.len(),
+                tau,
+                run.config.restores_at(round),
+            );
+            itlm::clusters::hold_out(&mut kept, &r.held_out);
+            kept
+        }
+    };
     let flagged = kept.iter().filter(|&&k| !k).count();
     let quality = run
         .truth
