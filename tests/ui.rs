@@ -3137,14 +3137,29 @@ fn a_class_the_model_folded_into_another_is_named() {
     for p in r.predicted.iter_mut().filter(|p| **p == 1) {
         *p = 2;
     }
+    // A plainly trained round: no forward correction to blame.
+    r.transition.clear();
     let mut h = open_edited(out.path(), "folded.itlm", &run);
     let name = run.dataset.classes[1].clone();
+    let line = format!(
+        "Round {last}'s model predicts {name} for 0 of the {labelled} samples labelled {name} (0%): the class is folded into another"
+    );
     h.get_by_label(&format!(
-        "Round {last}'s model predicts {name} for 0 of the {labelled} samples labelled {name} (0%): the class is folded into another (forward correction that read its flip the wrong way) or trimmed away"
+        "{line} (labels flipped into it, its own samples trimmed) or trimmed away"
     ));
     h.state_mut().state.select_round(0);
     h.run_steps(3);
     assert!(h.query_by_label_contains("'s model predicts").is_none());
+    // A forward-corrected round names the flip read the wrong way.
+    let k = run.dataset.classes.len();
+    let r = std::sync::Arc::make_mut(&mut run.rounds[last]);
+    r.transition = (0..k * k)
+        .map(|x| if x / k == x % k { 1.0 } else { 0.0 })
+        .collect();
+    let h = open_edited(out.path(), "folded-forward.itlm", &run);
+    h.get_by_label(&format!(
+        "{line} (forward correction that read its flip the wrong way) or trimmed away"
+    ));
 }
 
 /// A forward round that trained again because its first model folded a class (the record's

@@ -441,7 +441,7 @@ pub fn run_and_export(
                 };
                 eprintln!(
                     "warning: the final model {}{again}",
-                    session::starved_line(&s, &run.dataset.classes)
+                    session::starved_line(&s, &run.dataset.classes, !last.transition.is_empty())
                 );
             }
         }

@@ -366,14 +366,20 @@ pub fn final_check_line(round: usize, check: &crate::itlm::FinalCheck) -> String
 }
 
 /// A class a model starves ([`crate::itlm::Starved`]) in words, for the CLI's warning and
-/// the window; `classes` names the classes.
-pub fn starved_line(s: &crate::itlm::Starved, classes: &[String]) -> String {
+/// the window; `classes` names the classes; `forward`: the model trained forward-corrected
+/// (a flip read the wrong way is then a cause to name).
+pub fn starved_line(s: &crate::itlm::Starved, classes: &[String], forward: bool) -> String {
     let name = classes
         .get(s.class as usize)
         .cloned()
         .unwrap_or_else(|| s.class.to_string());
+    let why = if forward {
+        "folded into another (forward correction that read its flip the wrong way) or trimmed away"
+    } else {
+        "folded into another (labels flipped into it, its own samples trimmed) or trimmed away"
+    };
     format!(
-        "predicts {name} for {} of the {} samples labelled {name} ({:.0}%): the class is folded into another (forward correction that read its flip the wrong way) or trimmed away",
+        "predicts {name} for {} of the {} samples labelled {name} ({:.0}%): the class is {why}",
         s.predicted,
         s.labelled,
         100.0 * s.predicted as f64 / s.labelled.max(1) as f64

@@ -336,6 +336,7 @@ fn metrics_overlay_ui(ui: &mut egui::Ui, v: &View, other: &RunFile) {
         .allow_zoom(false)
         .allow_drag(false)
         .x_axis_label("round")
+        .x_grid_spacer(super::metrics::round_grid)
         .show(ui, |p| {
             for ((name, get), color) in series.into_iter().zip(colors) {
                 let a = pts(&run.history, n_shown, get);

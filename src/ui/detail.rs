@@ -358,6 +358,7 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
         .allow_zoom(false)
         .allow_drag(false)
         .x_axis_label("round")
+        .x_grid_spacer(super::metrics::round_grid)
         .show(ui, |p| {
             p.line(Line::new("loss", PlotPoints::new(pts.clone())).color(TRIMMED));
             p.points(

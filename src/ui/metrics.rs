@@ -97,7 +97,11 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
                     RichText::new(format!(
                         "Round {}'s model {}",
                         r.round,
-                        crate::session::starved_line(&c, &d.train.classes)
+                        crate::session::starved_line(
+                            &c,
+                            &d.train.classes,
+                            !r.transition.is_empty()
+                        )
                     ))
                     .color(super::warn(ui)),
                 );
@@ -132,6 +136,7 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
         .allow_zoom(false)
         .allow_drag(false)
         .x_axis_label("round")
+        .x_grid_spacer(round_grid)
         .show(ui, |p| {
             for (name, color, pts) in lines {
                 draw_series(p, name, color, pts);
@@ -165,6 +170,7 @@ fn losses_plot_ui(
         .allow_zoom(false)
         .allow_drag(false)
         .x_axis_label("round")
+        .x_grid_spacer(round_grid)
         .y_axis_label("loss")
         .show(ui, |p| {
             for (name, color, get) in series {
@@ -180,6 +186,35 @@ fn losses_plot_ui(
         })
         .response
         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Losses over rounds"));
+}
+
+/// The x grid of a plot over rounds: whole rounds only, every 1, 2, 5, 10, ... rounds, the
+/// first of those steps whose labels stand far enough apart for egui_plot to draw them (it
+/// leaves out labels closer than 60 points: with its default grid a narrow panel of ten
+/// rounds was labelled "0" alone), with a thin line at every round between them.
+pub fn round_grid(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    // `base_step_size` is the plot's units per point times its smallest grid spacing (8).
+    let per_point = input.base_step_size / 8.0;
+    let step = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]
+        .into_iter()
+        .find(|&s| s / per_point.max(f64::MIN_POSITIVE) >= 64.0)
+        .unwrap_or(1000.0);
+    let (lo, hi) = input.bounds;
+    if !(lo.is_finite() && hi.is_finite()) || hi - lo > 1e5 {
+        return Vec::new();
+    }
+    let first = lo.ceil().max(0.0) as i64;
+    let last = hi.floor() as i64;
+    (first..=last)
+        .map(|r| {
+            let labelled = (r as f64) % step == 0.0;
+            egui_plot::GridMark {
+                value: r as f64,
+                step_size: if labelled { step } else { 1.0 },
+            }
+        })
+        .filter(|m| m.step_size == step || 1.0 / per_point >= 8.0)
+        .collect()
 }
 
 /// One series over rounds: a line, and markers too so that a single round shows (same name =
@@ -213,4 +248,38 @@ fn legend_ui<'a>(ui: &mut egui::Ui, entries: impl Iterator<Item = (&'a str, Colo
             ui.label(RichText::new(name).color(color).small());
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ten rounds in a 400-point panel: labels every 2 rounds (80 points apart, over
+    /// egui_plot's 60), a thin line at each round; a wide panel labels every round.
+    #[test]
+    fn rounds_are_labelled_as_often_as_they_fit() {
+        let narrow = round_grid(egui_plot::GridInput {
+            bounds: (-0.5, 9.5),
+            base_step_size: 10.0 / 400.0 * 8.0,
+        });
+        let labelled: Vec<f64> = narrow
+            .iter()
+            .filter(|m| m.step_size == 2.0)
+            .map(|m| m.value)
+            .collect();
+        assert_eq!(labelled, [0.0, 2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(narrow.len(), 10);
+        let wide = round_grid(egui_plot::GridInput {
+            bounds: (-0.5, 9.5),
+            base_step_size: 10.0 / 1000.0 * 8.0,
+        });
+        assert!(wide.iter().all(|m| m.step_size == 1.0) && wide.len() == 10);
+        // A hundred rounds in 300 points: every 50 (the thin lines would be 3 points apart).
+        let long = round_grid(egui_plot::GridInput {
+            bounds: (0.0, 100.0),
+            base_step_size: 100.0 / 300.0 * 8.0,
+        });
+        let v: Vec<f64> = long.iter().map(|m| m.value).collect();
+        assert_eq!(v, [0.0, 50.0, 100.0]);
+    }
 }
