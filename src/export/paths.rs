@@ -114,7 +114,8 @@ fn csv_image_folders(file: &Path) -> std::sync::Arc<Vec<PathBuf>> {
     use std::collections::{BTreeMap, HashMap};
     use std::sync::{Arc, Mutex, OnceLock};
     type Key = (PathBuf, u64, Option<std::time::SystemTime>);
-    static SEEN: OnceLock<Mutex<HashMap<PathBuf, (Key, Arc<Vec<PathBuf>>)>>> = OnceLock::new();
+    type Seen = HashMap<PathBuf, (Key, Arc<Vec<PathBuf>>)>;
+    static SEEN: OnceLock<Mutex<Seen>> = OnceLock::new();
     let meta = std::fs::metadata(file).ok();
     let key = (
         file.to_path_buf(),
