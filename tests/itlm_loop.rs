@@ -1378,3 +1378,60 @@ fn a_cross_fitted_forward_round_that_folds_a_class_trains_its_models_again() {
     // Its models predict the labels again.
     assert!(r1.predicted.iter().zip(&labels).all(|(p, g)| p == g));
 }
+
+/// A round-0 model that learned nothing of the labels (it answers class 0 for every sample:
+/// it agrees with 25% of them, as always answering the largest class would) reads noise into
+/// the set through its probabilities: the run says so, its estimate is not read (tau stays as
+/// set, auto keeps plain ITLM), where a model that learned keeps the estimate's tau.
+#[test]
+fn a_round_0_model_that_learned_nothing_chooses_no_tau_and_no_forward_correction() {
+    let Round0Views {
+        data,
+        losses,
+        clean,
+        one_sided,
+        ..
+    } = round0_views();
+    let trial = |predicted: Option<Vec<u32>>| {
+        let (mut l, calls) = FakeLearner::new(losses.clone());
+        l.probs = vec![one_sided.clone(), clean.clone(), clean.clone()];
+        l.predicted = predicted;
+        let c = Config {
+            transition: Forward::Auto,
+            tau_from_data: true,
+            ..cfg(0.5, 2)
+        };
+        let mut events = Vec::new();
+        let (h, _) = run_observed(l, &calls, &data, &c, &mut |e| match e {
+            Event::Round0NotLearned {
+                agreement,
+                baseline,
+            } => events.push(format!("not learned {agreement:.2} {baseline:.2}")),
+            Event::TauChosen { tau, .. } => events.push(format!("tau {tau:.2}")),
+            Event::ForwardDecided { on, .. } => events.push(format!("forward {on}")),
+            _ => {}
+        });
+        (h, events)
+    };
+    let (h, events) = trial(Some(vec![0; data.len()]));
+    assert_eq!(events, ["not learned 0.25 0.25", "forward false"]);
+    assert!(h.iter().all(|r| r.tau == 0.5), "tau as set");
+    let line = itlm_inspector::session::not_learned_line(
+        0.25,
+        0.25,
+        &Config {
+            transition: Forward::Auto,
+            tau_from_data: true,
+            ..cfg(0.5, 2)
+        },
+    );
+    assert!(
+        line.contains("agrees with 25.0% of them") && line.contains("tau stays at 0.50"),
+        "{line}"
+    );
+    // The same probabilities from a model that learned the labels: the estimate holds.
+    let (h, events) = trial(None);
+    assert_eq!(events[0], "tau 0.70");
+    assert!(!events.iter().any(|e| e.starts_with("not learned")));
+    assert!(h.iter().all(|r| r.tau == 0.7));
+}

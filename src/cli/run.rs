@@ -247,7 +247,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             p.train.name,
             p.train.summary(),
             described,
-            if config.tau_from_data {
+            if config.tau_from_data && lcfg.model != crate::learner::ModelKind::Vae {
                 "from the data (after round 0)".to_string()
             } else {
                 config.tau.to_string()
@@ -326,6 +326,7 @@ pub fn run_and_export(
     let mut forward_auto = None;
     let mut coteach_auto = None;
     let mut tau_chosen = None;
+    let mut not_learned: Option<(f64, f64)> = None;
     let mut final_check = None;
     let classes = p.train.classes.clone();
     let mut observer = |e: &Event| -> Result<()> {
@@ -380,6 +381,14 @@ pub fn run_and_export(
                     let line = session::coteach_chosen_line(*shape, *noise, config);
                     bar.suspend(|| eprintln!("{line}"));
                 }
+            }
+            Event::Round0NotLearned {
+                agreement,
+                baseline,
+            } => {
+                not_learned = Some((*agreement, *baseline));
+                let line = session::not_learned_line(*agreement, *baseline, config);
+                bar.suspend(|| eprintln!("warning: {line}"));
             }
             Event::TauChosen { noise, tau } => {
                 tau_chosen = Some((*noise, *tau));
@@ -496,6 +505,10 @@ pub fn run_and_export(
                 "tau_from_data": tau_chosen.map(|(noise, tau)| json!({
                     "noise": noise,
                     "tau": tau,
+                })),
+                "round0_not_learned": not_learned.map(|(agreement, baseline)| json!({
+                    "agreement": agreement,
+                    "baseline": baseline,
                 })),
                 "final_check": final_check.as_ref().map(|(round, c)| json!({
                     "round": round,

@@ -38,9 +38,17 @@ pub struct Ran {
     pub clusters: bool,
     pub held_out: Option<(usize, usize)>,
     pub restore: bool,
+    /// A generative learner's run (no labels to correct: forward correction does not apply).
+    pub generative: bool,
 }
 
 impl Ran {
+    /// The same, for a generative learner's run.
+    pub fn generative(mut self, generative: bool) -> Self {
+        self.generative = generative;
+        self
+    }
+
     /// What a run of `config` that left `rounds` did.
     pub fn of(config: &Config, rounds: &[Arc<RoundRecord>]) -> Self {
         let forward_rounds: Vec<usize> = rounds
@@ -76,6 +84,7 @@ impl Ran {
                 .find(|r| r.clusters.is_some())
                 .map(|r| (r.round, r.held_out.iter().filter(|&&h| h).count())),
             restore: config.restore,
+            generative: false,
         }
     }
 
@@ -116,6 +125,9 @@ impl Ran {
     /// label-noise matrix.
     pub fn forward_text(&self) -> String {
         let mode = self.forward_mode;
+        if self.generative {
+            return "does not apply (a generative learner has no labels to correct)".into();
+        }
         if let (Some(&first), Some(&last)) =
             (self.forward_rounds.first(), self.forward_rounds.last())
         {

@@ -190,6 +190,9 @@ pub fn run<L: Learner + ?Sized>(
     // Round 0's out-of-fold scores for a learner cheap to retrain, made once a run: tau from
     // the data reads them at round 0, relabelling's round-0 vote before the final round.
     let mut round0_oof: Option<super::Scores> = None;
+    // Round 0's model learned nothing of the labels (its agreement and the largest class's
+    // share): its noise estimate is read by nothing.
+    let mut round0_blind: Option<(f64, f64)> = None;
     let mut round = first;
     while round <= last {
         // Forward correction: every round after round 0 trains on every sample the user did
@@ -202,6 +205,16 @@ pub fn run<L: Learner + ?Sized>(
             // Nothing to decide for a learner without labels to correct (the VAE): no
             // decision is reported.
             (Forward::Auto, None, Some(_)) if !learner.is_classifier() => {
+                auto_forward = Some(false);
+                false
+            }
+            // A round-0 model that learned nothing implies no flips: plain ITLM.
+            (Forward::Auto, None, Some(_)) if round0_blind.is_some() => {
+                observer.on(&Event::ForwardDecided {
+                    round,
+                    on: false,
+                    shape: None,
+                })?;
                 auto_forward = Some(false);
                 false
             }
@@ -541,9 +554,32 @@ pub fn run<L: Learner + ?Sized>(
                 s
             }
         };
+        // A round-0 model that learned nothing of the labels reads noise into a clean set:
+        // its estimate is not read (tau from the data, auto), and the user is told.
+        if round == 0
+            && learner.is_classifier()
+            && (config.tau_from_data || cfg.forward() == Forward::Auto)
+        {
+            round0_blind = super::suggest::not_learned(
+                data.labels(),
+                &scores.predicted,
+                data.num_classes(),
+                &everyone,
+            );
+            if let Some((agreement, baseline)) = round0_blind {
+                observer.on(&Event::Round0NotLearned {
+                    agreement,
+                    baseline,
+                })?;
+            }
+        }
         // Tau from the data: round 0's noise estimate sets the share this cut and every later
         // one keep (once a run, on a fresh start).
-        let chosen_tau = if round == 0 && config.tau_from_data && learner.is_classifier() {
+        let chosen_tau = if round == 0
+            && config.tau_from_data
+            && learner.is_classifier()
+            && round0_blind.is_none()
+        {
             let mut tick = |t: Tick| observer.on(&Event::Tick { round, tick: t });
             round0_oof = super::scoring::round0_out_of_fold(
                 learner, data, &everyone, epochs, config, &mut tick,

@@ -63,6 +63,11 @@ pub enum Event {
     /// rate) and, with [`Config::tau_from_data`], round 0's cut and every later one keep
     /// `tau` (1 - noise). Sent once a run, before round 0's [`Event::RoundDone`].
     TauChosen { noise: f64, tau: f64 },
+    /// Round 0's model agrees with the given labels no more than always answering their
+    /// largest class (`baseline`) would ([`super::suggest::not_learned`]): its noise estimate
+    /// is not read: tau from the data keeps `tau` as set, auto's forward correction and
+    /// co-teaching stay off. Sent once a run, before round 0's [`Event::RoundDone`].
+    Round0NotLearned { agreement: f64, baseline: f64 },
     /// Before final round `round` of a run forward correction on
     /// [`Forward::Auto`](super::Forward::Auto) turned on, for a learner cheap to retrain: what
     /// the held-out check measured and which training set it chose ([`super::final_check`]).

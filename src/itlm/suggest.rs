@@ -226,6 +226,38 @@ pub fn tau_leaving(noise: f64) -> f64 {
     ((1.0 - noise) * 100.0).round() / 100.0
 }
 
+/// How far above always answering the largest class a round-0 model must agree with the
+/// given labels for its noise estimate to count ([`not_learned`]).
+pub const LEARNED_MARGIN: f64 = 0.02;
+
+/// Whether round 0's model learned nothing of the labels: its predictions agree with the
+/// given labels of the samples `idx` no more than always answering their largest class
+/// would (plus [`LEARNED_MARGIN`]). Its confident joint then reads noise into a clean set
+/// (20 separable samples at chance: "65% contradicted"), so tau from the data and auto's
+/// forward correction and co-teaching do not read it. Some((agreement, that baseline)) when
+/// it learned nothing; None when it did, or there is nothing to judge.
+pub fn not_learned(
+    labels: &[u32],
+    predicted: &[u32],
+    classes: usize,
+    idx: &[usize],
+) -> Option<(f64, f64)> {
+    if classes < 2 || idx.is_empty() || predicted.len() != labels.len() {
+        return None;
+    }
+    let mut counts = vec![0usize; classes];
+    let mut agree = 0usize;
+    for &i in idx {
+        let l = *labels.get(i)? as usize;
+        *counts.get_mut(l)? += 1;
+        agree += usize::from(predicted[i] as usize == l);
+    }
+    let n = idx.len() as f64;
+    let acc = agree as f64 / n;
+    let baseline = counts.iter().copied().max().unwrap_or(0) as f64 / n;
+    (acc <= baseline + LEARNED_MARGIN).then_some((acc, baseline))
+}
+
 /// Tau from the data ([`super::Config::tau_from_data`]): round 0's noise estimate over the
 /// samples `idx` (the confident joint's noise rate, what auto's co-teaching reads too) and the
 /// share it leaves, at least 0.05. None without class probabilities or a confident sample.

@@ -140,10 +140,19 @@ pub fn run_to_folder(
     let learner_alone = learner.describe();
     let result = {
         let mut rounds: Vec<Arc<RoundRecord>> = Vec::new();
+        let mut tau_chosen = false;
         let mut save_each_round = |e: &itlm::Event| -> Result<()> {
             if let itlm::Event::TauChosen { tau, .. } = e {
                 // The run file says which tau the cuts kept (and that the data chose it).
                 header.config.tau = *tau;
+                tau_chosen = true;
+            }
+            if let itlm::Event::RoundDone(r) = e {
+                // Round 0 chose no tau (a generative learner, a model that learned nothing):
+                // the cuts kept the tau set, and the run file says so.
+                if r.round == 0 && !tau_chosen {
+                    header.config.tau_from_data = false;
+                }
             }
             if let itlm::Event::CoteachChosen { config, .. } = e {
                 header.config = (**config).clone();
@@ -298,6 +307,29 @@ pub fn auto_forward_line(round: usize, on: bool, shape: Option<(f32, f32)>) -> S
         None => "forward correction (auto): off - round 0's model gives no label-noise estimate"
             .to_string(),
     }
+}
+
+/// Round 0's model learned nothing of the labels ([`crate::itlm::Event::Round0NotLearned`]),
+/// in one line: what it read, and what the run does instead (`config`: the run's, whose tau
+/// then stands).
+pub fn not_learned_line(agreement: f64, baseline: f64, config: &Config) -> String {
+    let mut instead = Vec::new();
+    if config.tau_from_data {
+        instead.push(format!("tau stays at {:.2} (--tau sets it)", config.tau));
+    }
+    if config.transition == crate::itlm::Forward::Auto {
+        instead.push("auto keeps plain ITLM".to_string());
+    }
+    format!(
+        "round 0's model learned nothing of the labels: it agrees with {:.1}% of them, no more than always answering the largest class would ({:.1}%), so its label-noise estimate is not read{}; train round 0 longer (--round0-epochs, --epochs) or on smaller batches (--batch-size)",
+        agreement * 100.0,
+        baseline * 100.0,
+        if instead.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", instead.join(", "))
+        }
+    )
 }
 
 /// The tau a run chose from the data ([`crate::itlm::Event::TauChosen`]), in one line.

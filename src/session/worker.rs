@@ -498,6 +498,14 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
                 });
                 send.must(WorkerEvent::Note(super::tau_chosen_line(*noise, *tau)));
             }
+            Event::Round0NotLearned {
+                agreement,
+                baseline,
+            } => {
+                send.must(WorkerEvent::Note(super::not_learned_line(
+                    *agreement, *baseline, &config,
+                )));
+            }
             Event::CoteachChosen {
                 shape,
                 noise,

@@ -134,7 +134,8 @@ pub fn render(input: &ReportInput) -> Result<String> {
             )));
         }
     }
-    let ran = Ran::of(&run.config, &run.rounds);
+    let ran = Ran::of(&run.config, &run.rounds)
+        .generative(run.learner.model == crate::learner::ModelKind::Vae);
     let mut h = String::new();
     let _ = writeln!(
         h,

@@ -519,6 +519,11 @@ impl AppState {
                             &d.train.classes,
                         ));
                     }
+                    // Round 0 chose no tau (a generative learner, or a model that learned
+                    // nothing): the run's tau is the one set, and its file says so.
+                    if r.round == 0 && self.chosen_noise.is_none() {
+                        run.config.tau_from_data = false;
+                    }
                     run.history.push(r);
                     new_round = true;
                     self.autosave.dirty = true;
