@@ -665,3 +665,55 @@ fn a_relabelled_file_never_takes_the_name_of_a_file_that_stays() {
     same(&window, "b/2-3.png", "a/3.png");
     assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
 }
+
+/// A run forced into the folder of an export with decisions: the earlier set's labels.csv and
+/// decisions.csv are another run's, so they are kept renamed (`*.earlier.csv`), not left
+/// where later exports would read those decisions beside this run (they had been, silently).
+#[test]
+fn a_run_forced_over_an_export_with_decisions_renames_that_sets_labels_and_decisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 8);
+    let out = tmp.path().join("out");
+    let mut args = vec!["run", s(&data), "--out", s(&out)];
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let dec = tmp.path().join("dec.csv");
+    std::fs::write(
+        &dec,
+        "path,decision,label,time\nb/03.png,relabel,a,2026-12-07T10:00:00Z\n",
+    )
+    .unwrap();
+    let rf = out.join("run.itlm");
+    succeeds(&run(&[
+        "export",
+        s(&rf),
+        "--decisions",
+        s(&dec),
+        "--out",
+        s(&out),
+        "--force",
+    ]));
+    assert!(out.join("decisions.csv").is_file() && out.join("labels.csv").is_file());
+    let journal = std::fs::read(out.join("decisions.csv")).unwrap();
+    let mut args = vec!["run", s(&data), "--out", s(&out), "--force"];
+    args.extend(FAST);
+    let e = succeeds(&run(&args));
+    assert!(!out.join("decisions.csv").exists(), "{e}");
+    assert!(!out.join("labels.csv").exists());
+    assert_eq!(
+        std::fs::read(out.join("decisions.earlier.csv")).unwrap(),
+        journal
+    );
+    assert!(out.join("labels.earlier.csv").is_file());
+    let manifest = std::fs::read_to_string(out.join("manifest.txt")).unwrap();
+    assert!(!manifest.contains("decisions"), "{manifest}");
+    // An export finds no decisions beside the run.
+    let e = succeeds(&run(&[
+        "export",
+        s(&rf),
+        "--cleanlab",
+        s(&tmp.path().join("cl.csv")),
+    ]));
+    assert!(!e.contains("decisions"), "{e}");
+}

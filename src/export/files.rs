@@ -116,7 +116,38 @@ fn write_set_locked(
     if let Some(j) = journal {
         files.push((DECISIONS_CSV, j.to_vec()));
     }
-    write_set(dir, &files)
+    // The set replaced: its labels.csv and decisions.csv, where this set has none, belong to
+    // another run (its corrected labels, the decisions it trained with). Left as they were,
+    // later exports read those decisions beside this run; they are kept, renamed.
+    let earlier: Vec<String> = super::manifest::read_manifest(dir)
+        .ok()
+        .flatten()
+        .map(|e| e.into_iter().map(|e| e.name).collect())
+        .unwrap_or_default();
+    let mut written = write_set(dir, &files)?;
+    let stale = [
+        (LABELS_CSV, labels.is_none(), "labels.earlier"),
+        (
+            DECISIONS_CSV,
+            decisions.is_none() && journal.is_none(),
+            "decisions.earlier",
+        ),
+    ];
+    for (name, unused, stem) in stale {
+        let p = dir.join(name);
+        if unused && earlier.iter().any(|e| e == name) && p.is_file() {
+            let to = (1..)
+                .map(|k| match k {
+                    1 => dir.join(format!("{stem}.csv")),
+                    k => dir.join(format!("{stem}-{k}.csv")),
+                })
+                .find(|t| !t.exists())
+                .unwrap_or_else(|| dir.join(format!("{stem}.csv")));
+            std::fs::rename(&p, &to).map_err(|e| Error::io(&p, e))?;
+            written.push(to);
+        }
+    }
+    Ok(written)
 }
 
 /// The bytes of the decisions journal `src` for an output set in `out` to carry as
