@@ -148,6 +148,20 @@ fn killed_after_round_k_keeps_a_complete_set_of_k_rounds() {
         assert_eq!(r.rounds.len(), k + 1, "{log}");
         assert_eq!(r.status.to_string(), "in progress");
         assert!(temp_files(&out).is_empty());
+        // Its export says the run did not finish, and that nothing trains it any more.
+        let o = Command::new(BIN)
+            .args(["export", s(&out.join("run.itlm")), "--cleanlab"])
+            .arg(tmp.path().join(format!("issues{k}.csv")))
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.success()
+                && e.contains(&format!(
+                    "note: the run was interrupted after round {k} of the"
+                )),
+            "{e}"
+        );
     }
 }
 

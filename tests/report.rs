@@ -849,6 +849,7 @@ fn the_report_says_when_the_data_chose_the_tau() {
             decisions: None,
             images: None,
             top: 3,
+            status_note: None,
         })
         .unwrap()
     };
@@ -1080,6 +1081,7 @@ fn the_report_names_the_decided_samples() {
         decisions: Some(d),
         images: Some(&data),
         top: 4,
+        status_note: None,
     };
     let h = render(&input(&one)).unwrap();
     check_html(&h);

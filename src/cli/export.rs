@@ -89,6 +89,9 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     if let Some(w) = session::reopen::set_warning(&a.run) {
         eprintln!("warning: {w}");
     }
+    if let Some(n) = session::reopen::status_note(&run, &a.run) {
+        eprintln!("note: {n}");
+    }
     if run.rounds.is_empty() {
         return Err(Error::data(&a.run, "holds no finished round"));
     }

@@ -103,13 +103,18 @@ pub fn report_command(a: &ReportArgs) -> Result<()> {
     }
     let decisions = run_decisions(&a.run, &run, a.decisions.as_deref())?;
     let images = run_images(&a.run);
+    let note = crate::session::reopen::status_note(&run, &a.run);
     let input = ReportInput {
         run: &run,
         round: a.round,
         decisions: decisions.as_ref(),
         images: images.as_deref(),
         top: a.top,
+        status_note: note.as_deref(),
     };
+    if let Some(n) = &note {
+        eprintln!("note: {n}");
+    }
     let overwrite = if a.force {
         Overwrite::Allow
     } else {

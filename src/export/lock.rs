@@ -57,6 +57,26 @@ impl OutputLock {
     }
 }
 
+/// The process holding `dir`'s lock (its id as written, or "another process"), or None when
+/// no live process holds it (no lock file, or one a dead writer left: its flock went with it).
+pub fn holder(dir: &Path) -> Option<String> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .ok()?;
+    // Taken, it is released when `file` closes below.
+    if try_lock(&file) {
+        return None;
+    }
+    let pid = std::fs::read_to_string(&path).unwrap_or_default();
+    Some(match pid.trim() {
+        "" => "another process".to_string(),
+        p => format!("process {p}"),
+    })
+}
+
 /// The refusal when another process holds `dir`, naming it.
 fn in_use(dir: &Path, lock: &Path) -> Error {
     let holder = std::fs::read_to_string(lock).unwrap_or_default();

@@ -50,6 +50,30 @@ pub fn set_warning(file: &Path) -> Option<String> {
     crate::export::check_set(dir).ok()?.warning(dir)
 }
 
+/// What to say of a run file `file` whose run did not finish (None when it did): stopped,
+/// failed, still training (its folder's lock is held), or interrupted (in progress when last
+/// written, its writer gone): its last model is not the final one.
+pub fn status_note(run: &crate::export::RunFile, file: &Path) -> Option<String> {
+    use crate::export::RunStatus;
+    let last = run.rounds.last().map_or(0, |r| r.round);
+    let planned = crate::itlm::Ran::of(&run.config, &run.rounds).planned_last;
+    let of = format!("round {last} of the {planned} planned");
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty())?;
+    Some(match &run.status {
+        RunStatus::Finished => return None,
+        RunStatus::Stopped => format!("the run was stopped after {of}: its last model is not the final one"),
+        RunStatus::Failed(why) => format!("the run failed after {of} ({why}): its last model is not the final one"),
+        RunStatus::InProgress => match crate::export::lock::holder(dir) {
+            Some(who) => format!(
+                "the run is still training ({who}): these are its rounds so far, up to {of}"
+            ),
+            None => format!(
+                "the run was interrupted after {of} (in progress when last written, its process gone): its last model is not the final one; run it again to finish"
+            ),
+        },
+    })
+}
+
 /// Load the dataset behind `source` as the CLI would (with its test split), its images
 /// decoded straight to the run's `shape` (as the run loaded them; the automatic shape
 /// may have changed since, and resizing twice would give other pixels).

@@ -270,6 +270,7 @@ impl ExportWhat {
                     decisions,
                     images: extras.images.as_deref(),
                     top: export::report::DEFAULT_TOP,
+                    status_note: None,
                 };
                 export::report::write_report(target, &input, Overwrite::Allow)?;
                 Ok(vec![target.to_path_buf()])

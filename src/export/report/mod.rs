@@ -46,6 +46,9 @@ pub struct ReportInput<'a> {
     pub images: Option<&'a Dataset>,
     /// Flagged samples shown, highest score first.
     pub top: usize,
+    /// What to say of a run that did not finish (stopped, failed, interrupted, still
+    /// training: [`crate::session::reopen::status_note`] reads the run folder's lock).
+    pub status_note: Option<&'a str>,
 }
 
 impl<'a> ReportInput<'a> {
@@ -57,6 +60,7 @@ impl<'a> ReportInput<'a> {
             decisions: None,
             images: None,
             top: DEFAULT_TOP,
+            status_note: None,
         }
     }
 }
@@ -166,6 +170,9 @@ pub fn render(input: &ReportInput) -> Result<String> {
         sh.flagged(),
         d.len()
     );
+    if let Some(n) = &input.status_note {
+        let _ = writeln!(h, "<p class=\"summary\"><b>Note:</b> {}.</p>", esc(n));
+    }
     ran_section(&mut h, &ran);
     metrics_section(&mut h, run);
     histograms_section(&mut h, run, &sh);
