@@ -264,6 +264,7 @@ fn report_is_well_formed_escaped_and_counts_the_run() {
         decisions: Some(&decisions),
         images: Some(&data),
         top,
+        status_note: None,
     })
     .unwrap();
     let tags = check_html(&h);
