@@ -717,3 +717,35 @@ fn outputs_stay_out_of_the_folders_a_csv_lists_images_from() {
         "nothing written among the images"
     );
 }
+
+/// A row with more fields than the header (a separator inside an unquoted path) is skipped
+/// and named as such, not as an exported file's excluded sample; a path listed with a label
+/// and again without one loads with its label (the row without is skipped), where the set
+/// had been refused as "listed more than once with different labels".
+#[test]
+fn a_row_with_extra_fields_and_a_row_without_a_label_are_skipped_with_their_reasons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rows = flat_images(tmp.path(), 2);
+    rows.push(("imgs/a_01.png".into(), String::new()));
+    let csv = tmp.path().join("labels.csv");
+    write_csv(&csv, "path,label", &rows);
+    let mut text = std::fs::read_to_string(&csv).unwrap();
+    text.push_str("imgs/b;x,y.png,b\n");
+    std::fs::write(&csv, text).unwrap();
+    let d = load(&csv).unwrap();
+    assert_eq!(d.len(), 6);
+    let a01 = d.ids().iter().position(|i| i == "imgs/a_01.png").unwrap();
+    assert_eq!(d.class_name(d.label(a01)), "a");
+    let reasons: Vec<&str> = d.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert!(
+        reasons
+            .contains(&"line 8: no label (an excluded sample of an exported labels.csv): not used"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("line 9: 3 fields where the header has 2")),
+        "{reasons:?}"
+    );
+}

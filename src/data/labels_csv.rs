@@ -88,7 +88,7 @@ pub fn is_labels_csv(path: &Path) -> bool {
 /// The field separator of a labels file: the one of `,`, `;` and tab its header line holds
 /// most (a semicolon file is what Excel writes where the decimal mark is a comma; a `.tsv` is
 /// tab-separated); `,` when it holds none.
-fn delimiter(bytes: &[u8]) -> u8 {
+pub(crate) fn delimiter(bytes: &[u8]) -> u8 {
     let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let count = |d: u8| header.iter().filter(|&&b| b == d).count();
     [b',', b';', b'\t']
@@ -330,6 +330,15 @@ fn read_rows(file: &Path, root: &Path, given: &Columns) -> Result<(Vec<Row>, Vec
             path: file.to_path_buf(),
             reason: format!("line {line}: {reason}"),
         };
+        if rec.len() > header.len() {
+            skipped.push(at_line(&format!(
+                "{} fields where the header has {}: a separator inside an unquoted path or \
+                 label? (quote it): not used",
+                rec.len(),
+                header.len()
+            )));
+            continue;
+        }
         if id.is_empty() {
             skipped.push(at_line("no image path: not used"));
             continue;
@@ -339,6 +348,15 @@ fn read_rows(file: &Path, root: &Path, given: &Columns) -> Result<(Vec<Row>, Vec
                 "its path holds a newline, carriage return or tab, which would break the \
                  lines of clean.txt and flagged.txt: rename it",
             ));
+            continue;
+        }
+        if label.is_empty() {
+            skipped.push(Skipped {
+                path: root.join(&id),
+                reason: format!(
+                    "line {line}: no label (an excluded sample of an exported labels.csv): not used"
+                ),
+            });
             continue;
         }
         match listed.get_mut(&id) {
@@ -353,15 +371,6 @@ fn read_rows(file: &Path, root: &Path, given: &Columns) -> Result<(Vec<Row>, Vec
             None => {
                 listed.insert(id.clone(), (label.clone(), vec![line]));
             }
-        }
-        if label.is_empty() {
-            skipped.push(Skipped {
-                path: root.join(&id),
-                reason: format!(
-                    "line {line}: no label (an excluded sample of an exported labels.csv): not used"
-                ),
-            });
-            continue;
         }
         rows.push(Row { id, label, line });
     }

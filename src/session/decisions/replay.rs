@@ -272,9 +272,12 @@ pub(super) fn parse(
         0
     };
     let bytes = &bytes[bom..];
+    // Separated as its header line says: `,`, or `;` as a spreadsheet saves it where the
+    // decimal mark is a comma, or a tab (as a labels CSV).
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .delimiter(crate::data::labels_csv::delimiter(bytes))
         .from_reader(bytes);
     let mut records = Vec::new();
     for r in reader.byte_records() {

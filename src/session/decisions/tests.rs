@@ -643,3 +643,23 @@ fn times_are_rfc3339_utc() {
     assert!(is_rfc3339("2026-01-31T12:00:00Z"));
     assert!(!is_rfc3339("2026-01-31T12:00:00") && !is_rfc3339("2026-01-3"));
 }
+
+/// A decisions file a spreadsheet saved with `;` (where the decimal mark is a comma), with
+/// CRLF line ends and its columns in another order, reads as the comma file does (it had been
+/// refused as naming no `path` and `decision` columns).
+#[test]
+fn a_semicolon_separated_decisions_file_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("mine.csv");
+    std::fs::write(
+        &path,
+        "label;decision;path\r\nbird;relabel;cat/2.png\r\n;exclude;cat/0.png\r\n",
+    )
+    .unwrap();
+    let (d, r) = Journal::read(&path, &ids(3), &classes()).unwrap();
+    assert_eq!(
+        decided(&d),
+        vec![(0, Decision::Exclude), (2, Decision::Relabel(2))],
+        "{r}"
+    );
+}
