@@ -595,7 +595,15 @@ impl ImageIssues {
         match issue {
             ImageIssue::OddAspect => self.aspect.get(i).copied(),
             ImageIssue::OddSize => self.size.get(i).copied(),
-            ImageIssue::Grey => None,
+            // CleanVision's grayscale score: 0 for a grey image, 1 else (where the set has
+            // its files' colour types).
+            ImageIssue::Grey => (i < self.size.len()).then(|| {
+                if self.has(i, ImageIssue::Grey) {
+                    0.0
+                } else {
+                    1.0
+                }
+            }),
             // CleanVision's: 1 / the size of the set (1 outside one).
             ImageIssue::ExactDuplicate | ImageIssue::NearDuplicate => {
                 if i >= self.len() {
