@@ -171,7 +171,11 @@ fn save(run: &RunFile, file: &Path) -> Result<(), String> {
 /// The newest run file saved under `root` for the dataset at `path` (by the `dataset.txt` of
 /// the dataset folders under `root/runs/`), with the number of rows of its decisions journal.
 /// File I/O: the window calls it in the load's background task.
-pub fn previous(root: &Path, path: &Path) -> Option<(PathBuf, usize)> {
+pub fn previous(
+    root: &Path,
+    path: &Path,
+    train: &crate::data::Dataset,
+) -> Option<(PathBuf, usize)> {
     let want = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let runs = root.join("runs");
     let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
@@ -200,13 +204,18 @@ pub fn previous(root: &Path, path: &Path) -> Option<(PathBuf, usize)> {
         }
     }
     let (_, file) = best?;
+    // The samples decided, as the journal replays on this set (its rows count undos and
+    // changes of mind too).
     let decisions = file
         .parent()
         .and_then(|d| {
-            std::fs::read_to_string(d.join(crate::session::decisions::DECISIONS_CSV)).ok()
+            crate::session::decisions::Journal::read(
+                &d.join(crate::session::decisions::DECISIONS_CSV),
+                train.ids(),
+                &train.classes,
+            )
+            .ok()
         })
-        .map_or(0, |t| {
-            t.lines().skip(1).filter(|l| !l.trim().is_empty()).count()
-        });
+        .map_or(0, |(d, _)| d.counts().decided);
     Some((file, decisions))
 }

@@ -15,7 +15,7 @@ use super::run::{LiveStatus, Run};
 use super::AppState;
 use crate::ui::TAU_MIN;
 
-/// The newest run saved for a dataset, and its journal's row count ([`super::autosave::previous`]).
+/// The newest run saved for a dataset, and how many samples its journal decides ([`super::autosave::previous`]).
 type Previous = Option<(PathBuf, usize)>;
 
 /// A load in progress.
@@ -75,7 +75,7 @@ impl AppState {
                 session::open_dataset(&req).map(|l| {
                     let previous = runs_root
                         .as_deref()
-                        .and_then(|root| super::autosave::previous(root, &req.path));
+                        .and_then(|root| super::autosave::previous(root, &req.path, &l.train));
                     (l, previous)
                 })
             }
@@ -162,7 +162,7 @@ impl AppState {
                         format!(
                             "This dataset has a saved run{}: {}",
                             if decisions > 0 {
-                                format!(" with {decisions} decision rows")
+                                format!(" with {}", crate::plural(decisions, "decided sample"))
                             } else {
                                 String::new()
                             },
