@@ -10,7 +10,7 @@ use egui::{Color32, RichText, TextureHandle};
 use crate::session::decisions::Decision;
 
 use super::command::{Command, Commands, View};
-use super::detail::{probability_bars_ui, Original};
+use super::detail::Original;
 use super::grid_bar::{grid_bar_ui, FilterText};
 use super::histogram::{BAD, KEPT, TRIMMED};
 use super::pending::Repaint;
@@ -158,7 +158,7 @@ impl ReviewPanel {
             // Back to the sample whose decision is undone, to decide it again.
             if let Some(last) = self.decided.pop() {
                 self.current = Some(last);
-            }
+                    }
         } else if back {
             self.step(v, -1);
         } else if fwd {
@@ -257,64 +257,22 @@ impl ReviewPanel {
         let Some(record) = v.state.record() else {
             return;
         };
+        // A generative run (the VAE) predicts no class: the card shows the given label and
+        // the loss, and offers no prediction to accept.
+        let generative = v.state.generative();
         let given = train.label(i);
-        let pred = record.predicted.get(i).copied().unwrap_or(given);
+        let pred = if generative {
+            given
+        } else {
+            record.predicted.get(i).copied().unwrap_or(given)
+        };
         let decision = v.state.decision(i);
         ui.separator();
-        ui.horizontal_top(|ui| {
-            ui.vertical(|ui| {
-                if let (true, Some((_, _, _, t))) = (images, &self.tex) {
-                    let size = t.size_vec2();
-                    let scale = (300.0 / size.x.max(1.0)).min(300.0 / size.y.max(1.0));
-                    ui.add(
-                        egui::Image::new((t.id(), size * scale))
-                            .alt_text(format!("review sample {i}")),
-                    );
-                } else {
-                    ui.label(RichText::new(train.id(i)).monospace());
-                }
-                ui.label(RichText::new(format!("{} of {}: sample {i}", pos + 1, q.len())).small());
-            });
-            ui.vertical(|ui| {
-                ui.label(RichText::new(train.id(i)).small().color(Color32::GRAY));
-                ui.label(format!(
-                    "given {}  ->  predicted {}",
-                    train.class_name(given),
-                    train.class_name(pred)
-                ));
-                ui.label(format!(
-                    "p(given) {:.3}   loss {:.3} (round {})",
-                    record.p_given.get(i).copied().unwrap_or(f32::NAN),
-                    record.loss[i],
-                    record.round
-                ));
-                if let Some(run) = &v.state.run {
-                    let losses: Vec<String> = run
-                        .history
-                        .iter()
-                        .map(|r| format!("{:.2}", r.loss[i]))
-                        .collect();
-                    ui.label(format!("loss over rounds: {}", losses.join(", ")));
-                }
-                if let Some(t) = &data.truth {
-                    let kind = t.kind.get(i).cloned().unwrap_or_default();
-                    let bad = t.bad.get(i).copied().unwrap_or(false);
-                    ui.label(RichText::new(format!("truth: {kind}")).color(if bad {
-                        BAD
-                    } else {
-                        ui.visuals().text_color()
-                    }));
-                }
-                ui.label(match decision {
-                    Some(d) => RichText::new(format!("decided: {}", describe(d, train)))
-                        .color(decision_color(d)),
-                    None => RichText::new("no decision yet").color(Color32::GRAY),
-                });
-                let probs = record.probs_of(i, train.num_classes());
-                if !probs.is_empty() {
-                    probability_bars_ui(ui, probs, &train.classes, given as usize, pred as usize);
-                }
-            });
+        // The sample's title line, then the decisions: they stay above the fold whatever
+        // the window's header takes (the image below takes the height left).
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(format!("{} of {}: sample {i}", pos + 1, q.len())).strong());
+            ui.label(RichText::new(train.id(i)).small().color(Color32::GRAY));
         });
         let mut chosen: Option<Option<Decision>> = None;
         let mut step = 0isize;
@@ -385,9 +343,74 @@ impl ReviewPanel {
                 step = 1;
             }
         });
+        ui.add_space(4.0);
+        // The image fills the height left in view (the scroll area's), between 120 and 300
+        // px, and leaves the text beside it room.
+        let side = (ui.available_height() - 8.0)
+            .min(ui.available_width() * 0.5)
+            .clamp(120.0, 300.0);
+        ui.horizontal_top(|ui| {
+            if let (true, Some((_, _, _, t))) = (images, &self.tex) {
+                let size = t.size_vec2();
+                let scale = (side / size.x.max(1.0)).min(side / size.y.max(1.0));
+                ui.add(
+                    egui::Image::new((t.id(), size * scale)).alt_text(format!("review sample {i}")),
+                );
+            } else {
+                ui.label(RichText::new(train.id(i)).monospace());
+            }
+            ui.vertical(|ui| {
+                let loss = record.loss.get(i).copied().unwrap_or(f32::NAN);
+                if generative {
+                    ui.label(format!("given {}", train.class_name(given)));
+                    ui.label(format!("loss {} (round {})", num(loss, 3), record.round));
+                } else {
+                    ui.label(format!(
+                        "given {}  ->  predicted {}",
+                        train.class_name(given),
+                        train.class_name(pred)
+                    ));
+                    let p = record.p_given.get(i).copied().unwrap_or(f32::NAN);
+                    ui.label(format!(
+                        "p(given) {}   loss {} (round {})",
+                        num(p, 3),
+                        num(loss, 3),
+                        record.round
+                    ));
+                }
+                if let Some(run) = &v.state.run {
+                    let losses: Vec<String> = run
+                        .history
+                        .iter()
+                        .map(|r| num(r.loss.get(i).copied().unwrap_or(f32::NAN), 2))
+                        .collect();
+                    ui.label(format!("loss over rounds: {}", losses.join(", ")));
+                }
+                if let Some(t) = &data.truth {
+                    let kind = t.kind.get(i).cloned().unwrap_or_default();
+                    let bad = t.bad.get(i).copied().unwrap_or(false);
+                    ui.label(RichText::new(format!("truth: {kind}")).color(if bad {
+                        BAD
+                    } else {
+                        ui.visuals().text_color()
+                    }));
+                }
+                ui.label(match decision {
+                    Some(d) => RichText::new(format!("decided: {}", describe(d, train)))
+                        .color(decision_color(d)),
+                    None => RichText::new("no decision yet").color(Color32::GRAY),
+                });
+                let probs = if generative {
+                    &[][..]
+                } else {
+                    record.probs_of(i, train.num_classes())
+                };
+                classes_ui(ui, probs, &train.classes, given as usize, pred as usize);
+            });
+        });
         if let Some(d) = chosen {
             out.push(Command::Decide(vec![i], d));
-            if d.is_some() {
+                if d.is_some() {
                 self.decided.push(i);
                 self.advance(v, i);
             }
@@ -398,9 +421,111 @@ impl ReviewPanel {
     }
 }
 
-/// The predicted class of sample `i` in the shown round.
+/// The predicted class of sample `i` in the shown round (none in a generative run: the VAE
+/// predicts no class).
 fn predicted(v: &View, i: usize) -> Option<u32> {
+    if v.state.generative() {
+        return None;
+    }
     v.state.record()?.predicted.get(i).copied()
+}
+
+/// `x` with `decimals` decimals, "-" where it is not a number (a value a run did not record).
+fn num(x: f32, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        "-".into()
+    }
+}
+
+/// The classes beside the card, each with the digit key that relabels to it (the first ten),
+/// its name whole (cut to the column only when it cannot fit, the full name on hover), and,
+/// with `probs` (a classifier's), its probability as a bar. Without probabilities (the VAE)
+/// it lists the classes the digits relabel to, and the given one.
+fn classes_ui(ui: &mut egui::Ui, probs: &[f32], classes: &[String], given: usize, pred: usize) {
+    let k = classes.len();
+    let with_probs = !probs.is_empty();
+    let mut shown: Vec<usize> = if with_probs && probs.len() > 12 {
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+        order.truncate(10);
+        order
+    } else if with_probs {
+        (0..probs.len()).collect()
+    } else {
+        (0..k.min(10)).collect()
+    };
+    for c in [given, pred] {
+        if c < k && !shown.contains(&c) {
+            shown.push(c);
+        }
+    }
+    shown.sort_unstable();
+    let bar_w = 120.0;
+    let key_w = 14.0;
+    let value_w = if with_probs { 40.0 } else { 0.0 };
+    let spacing = ui.spacing().item_spacing.x;
+    let name_w = (ui.available_width()
+        - key_w
+        - spacing * 3.0
+        - if with_probs { bar_w + value_w } else { 0.0 })
+    .clamp(80.0, 220.0);
+    let row_h = ui.spacing().interact_size.y.min(18.0);
+    for c in shown {
+        let name = classes.get(c).map_or("?", String::as_str);
+        let color = if c == given {
+            KEPT
+        } else if c == pred {
+            TRIMMED
+        } else {
+            Color32::GRAY
+        };
+        ui.horizontal(|ui| {
+            ui.allocate_ui_with_layout(
+                egui::vec2(key_w, row_h),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_min_width(key_w);
+                    if c < 10 {
+                        ui.label(RichText::new(c.to_string()).monospace().strong())
+                            .on_hover_text(format!("Press {c} to relabel to {name}"));
+                    }
+                },
+            );
+            ui.allocate_ui_with_layout(
+                egui::vec2(name_w, row_h),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_min_width(name_w);
+                    ui.set_max_width(name_w);
+                    ui.add(egui::Label::new(RichText::new(name).color(color)).truncate());
+                },
+            );
+            if let Some(&p) = probs.get(c) {
+                let p = if p.is_finite() {
+                    p.clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let (rect, resp) =
+                    ui.allocate_exact_size(egui::vec2(bar_w, 12.0), egui::Sense::hover());
+                let painter = ui.painter();
+                painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+                let mut bar = rect;
+                bar.set_width((rect.width() * p).max(if p > 0.0 { 1.0 } else { 0.0 }));
+                painter.rect_filled(bar, 2.0, color);
+                resp.widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::Role::Image,
+                        true,
+                        format!("p({name}) = {p:.3}"),
+                    )
+                });
+                ui.label(format!("{p:.3}"));
+            }
+        });
+    }
 }
 
 /// "exclude", "keep", "relabel to Shirt".
