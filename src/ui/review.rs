@@ -31,7 +31,8 @@ pub enum ReviewOrder {
 #[derive(Default)]
 pub struct ReviewPanel {
     pub order: ReviewOrder,
-    /// The sample shown (a dataset index), kept while the queue changes under it.
+    /// The sample shown (a dataset index), kept while the queue changes under it once the
+    /// user moved in the queue (before that: the queue's first sample without a decision).
     pub current: Option<usize>,
     original: Option<Original>,
     tex: Option<(u64, usize, bool, TextureHandle)>,
@@ -48,6 +49,13 @@ pub struct ReviewPanel {
     /// The sample shown when a filter hid it: shown again once the queue holds it (typing a
     /// path filter and clearing it had moved the queue on, past undecided samples).
     hidden: Option<usize>,
+    /// The run the queue was shown for (when it started): a new run starts the queue again
+    /// at its first sample (the card had kept the last run's sample).
+    run_seen: Option<std::time::Instant>,
+    /// Whether the user moved in the queue (or decided from it) since the run started: until
+    /// then the card shows the queue's first undecided sample, as the rounds of a live run
+    /// come in (it had stayed at the sample first of round 0's queue).
+    moved: bool,
 }
 
 impl ReviewPanel {
@@ -77,6 +85,23 @@ impl ReviewPanel {
             .unwrap_or(0)
     }
 
+    /// A new run (or none where there was one): the queue starts again at its first sample
+    /// without a decision, and the relabel pick at that sample's class.
+    fn follow_run(&mut self, v: &View) {
+        let run = v.state.run.as_ref().map(|r| r.started);
+        if run != self.run_seen {
+            self.run_seen = run;
+            self.current = None;
+            self.hidden = None;
+            self.relabel_for = None;
+            self.relabel_seen = None;
+            self.moved = false;
+        }
+        if !self.moved {
+            self.current = None;
+        }
+    }
+
     /// Move by `delta` in the queue.
     pub fn step(&mut self, v: &View, delta: isize) {
         let q = self.queue(v);
@@ -86,6 +111,7 @@ impl ReviewPanel {
         let p = self.position(&q, v) as isize + delta;
         self.current = Some(q[p.clamp(0, q.len() as isize - 1) as usize]);
         self.hidden = None;
+        self.moved = true;
     }
 
     /// After a decision on the shown sample: the next sample of the queue without one.
@@ -102,11 +128,13 @@ impl ReviewPanel {
             self.current = Some(n);
         }
         self.hidden = None;
+        self.moved = true;
     }
 
     /// The queue's keys (called when the Review tab is shown and no text field has focus).
     pub fn keys(&mut self, ctx: &egui::Context, v: &View, out: &mut Commands) {
         use egui::Key;
+        self.follow_run(v);
         let q = self.queue(v);
         let Some(&i) = q.get(self.position(&q, v)) else {
             return;
@@ -158,7 +186,8 @@ impl ReviewPanel {
             // Back to the sample whose decision is undone, to decide it again.
             if let Some(last) = self.decided.pop() {
                 self.current = Some(last);
-                    }
+                self.moved = true;
+            }
         } else if back {
             self.step(v, -1);
         } else if fwd {
@@ -179,6 +208,7 @@ impl ReviewPanel {
             ui.label("Review: no finished round yet.");
             return;
         };
+        self.follow_run(v);
         grid_bar_ui(ui, v, lists, text, out);
         let q = self.queue(v);
         let reviewed = q.iter().filter(|&&i| v.state.decision(i).is_some()).count();
@@ -410,7 +440,8 @@ impl ReviewPanel {
         });
         if let Some(d) = chosen {
             out.push(Command::Decide(vec![i], d));
-                if d.is_some() {
+            self.moved = true;
+            if d.is_some() {
                 self.decided.push(i);
                 self.advance(v, i);
             }
