@@ -3961,3 +3961,216 @@ fn a_csv_with_other_column_names_opens_through_the_column_picker() {
     open_and_wait(&mut h, &csv, "the CSV to load again");
     assert_eq!(h.state().state.data.as_ref().unwrap().train.len(), 12);
 }
+
+// ------------------------------------------------------------------ the review card
+
+/// A window of `size` opened on `path`, with the tiny settings, once the set is loaded.
+fn sized_harness(path: &Path, size: egui::Vec2) -> Harness<'static, App> {
+    let options = Options {
+        path: Some(path.to_path_buf()),
+        fresh_settings: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(size)
+        .build_eframe(move |cc| App::new(cc, options));
+    h.state_mut().state.settings = tiny_settings();
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    h
+}
+
+/// Run to the end, then show the Review tab (Ctrl+4).
+fn finish_and_review(h: &mut Harness<'_, App>) {
+    use itlm_inspector::ui::command::Command;
+    h.state_mut().apply(vec![Command::Start]);
+    step_until(h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    no_errors(h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num4);
+    h.run_steps(3);
+    assert_eq!(
+        h.state().state.tab,
+        itlm_inspector::ui::view::GridTab::Review
+    );
+}
+
+/// The labelled nodes of the review card (right of and below its "N of M reviewed" line),
+/// with where they are.
+fn card_labels(h: &Harness<'_, App>) -> Vec<(String, egui::Rect)> {
+    let top = h.get_by_label_contains(" reviewed").rect();
+    h.query_all_by_label_contains("")
+        .filter_map(|n| {
+            // A label's text is its node's value.
+            let a = n.accesskit_node();
+            let text = if a.role() == egui::Role::Label {
+                a.value()
+            } else {
+                a.label()
+            };
+            Some((text?, n.rect()))
+        })
+        .filter(|(_, r)| r.left() >= top.left() - 1.0 && r.top() >= top.top() - 1.0)
+        .collect()
+}
+
+#[test]
+fn the_review_cards_decisions_are_in_view_on_a_laptop_screen() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_set(data.path());
+    for (w, ht) in [(1280.0, 800.0), (1366.0, 768.0)] {
+        let mut h = sized_harness(data.path(), egui::vec2(w, ht));
+        finish_and_review(&mut h);
+        // The header at its tallest: three notes above the card.
+        for k in 0..3 {
+            h.state_mut().state.info(format!(
+                "A note {k} that takes a line of the window's header."
+            ));
+        }
+        h.run_steps(3);
+        let status = h
+            .get_by_label_contains("Review: K keep, X exclude")
+            .rect()
+            .top();
+        assert!(status <= ht, "{w}x{ht}: status bar at {status}");
+        for button in ["Keep (K)", "Exclude (X)", "Relabel", "< Previous", "Next >"] {
+            let r = h.get_by_label(button).rect();
+            assert!(
+                r.top() >= 0.0 && r.bottom() <= status,
+                "{w}x{ht}: {button} at {r:?}, below the fold (status bar at {status})"
+            );
+        }
+        // The image fits the height left, no smaller than 120 px.
+        let i = h.state().review.current.expect("a sample shown");
+        let img = h.get_by_label(&format!("review sample {i}")).rect();
+        assert!(
+            img.width() >= 119.0 && img.width() <= 301.0,
+            "{w}x{ht}: image {img:?}"
+        );
+        // The keys are still told.
+        h.get_by_label_contains("K keep, X exclude, R accept the predicted class, 0-9 relabel");
+    }
+}
+
+#[test]
+fn a_new_run_starts_the_review_queue_again_at_its_first_sample() {
+    use itlm_inspector::ui::command::Command;
+    let (_data, mut h) = loaded_harness();
+    finish_and_review(&mut h);
+    let first = h.state().review.current.expect("a sample shown");
+    for _ in 0..3 {
+        h.key_press(egui::Key::ArrowRight);
+        h.run_steps(2);
+    }
+    let moved = h.state().review.current.expect("a sample shown");
+    assert_ne!(moved, first);
+    let n = h.state_mut().state.lists().unwrap().trimmed.len();
+    h.get_by_label(&format!("4 of {n}: sample {moved}"));
+    // Another run, same set: its queue starts at its own first sample, not at the last run's.
+    h.state_mut().apply(vec![Command::Start]);
+    step_until(&mut h, 300, "the second run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished && r.history.len() == 3)
+    });
+    h.run_steps(3);
+    let q = h.state_mut().state.lists().unwrap().trimmed.clone();
+    assert_eq!(h.state().review.current, Some(q[0]));
+    h.get_by_label(&format!("0 of {} reviewed", q.len()));
+    h.get_by_label(&format!("1 of {}: sample {}", q.len(), q[0]));
+}
+
+#[test]
+fn the_review_card_lists_the_classes_with_their_keys_and_whole_names() {
+    let root = tempfile::tempdir().unwrap();
+    let classes = ["andromeda", "hubble_deep_field", "whirlpool_galaxy_m51"];
+    for (c, name) in classes.iter().enumerate() {
+        let dir = root.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..40usize {
+            let img = image::GrayImage::from_fn(8, 8, |_, y| {
+                image::Luma([if y as usize / 3 == c {
+                    210
+                } else {
+                    20 + (i % 7) as u8
+                }])
+            });
+            img.save(dir.join(format!("{i:03}.png"))).unwrap();
+        }
+    }
+    let mut h = sized_harness(root.path(), egui::vec2(1280.0, 800.0));
+    finish_and_review(&mut h);
+    let card = card_labels(&h);
+    for (c, name) in classes.iter().enumerate() {
+        // The digit that relabels to it beside the class, and its name whole (it had been
+        // cut to 16 characters, "hubble_deep_fiel").
+        let digit = c.to_string();
+        let key = card
+            .iter()
+            .find(|(l, _)| *l == digit)
+            .unwrap_or_else(|| panic!("no key {c} on the card: {card:?}"))
+            .1;
+        assert!(
+            card.iter().any(|(l, r)| l == name
+                && (r.center().y - key.center().y).abs() < 4.0
+                && r.left() > key.left()),
+            "{name} beside its key {c}: {card:?}"
+        );
+    }
+    // The digit relabels, as the list says.
+    let i = h.state().review.current.unwrap();
+    h.key_press(egui::Key::Num1);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().state.decision(i),
+        Some(itlm_inspector::session::decisions::Decision::Relabel(1))
+    );
+}
+
+#[test]
+fn a_generative_runs_review_card_shows_the_given_label_and_the_loss_only() {
+    let (_data, mut h) = loaded_harness();
+    h.get_by_label("mode").click();
+    h.run_steps(2);
+    h.get_by_label("generative").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.settings.learner.model, ModelKind::Vae);
+    finish_and_review(&mut h);
+    let i = h.state().review.current.expect("a sample shown");
+    let train = h.state().state.data.as_ref().unwrap().train.clone();
+    let card = card_labels(&h);
+    let given = format!("given {}", train.class_name(train.label(i)));
+    assert!(card.iter().any(|(l, _)| *l == given), "{card:?}");
+    assert!(
+        card.iter()
+            .any(|(l, _)| l.starts_with("loss ") && l.ends_with(" (round 2)")),
+        "{card:?}"
+    );
+    assert!(card
+        .iter()
+        .any(|(l, _)| l.starts_with("loss over rounds: ")));
+    for (l, _) in &card {
+        for bad in ["predicted", "p(given)", "NaN", "Accept", "p("] {
+            assert!(!l.contains(bad), "{bad:?} on the card: {l:?}");
+        }
+    }
+    // The keys say what R does not, and R decides nothing.
+    h.get_by_label_contains("Review: K keep, X exclude, 0-9 relabel");
+    h.key_press(egui::Key::R);
+    h.run_steps(2);
+    assert_eq!(h.state().state.decision(i), None);
+    assert_eq!(h.state().review.current, Some(i));
+    // The digits still relabel.
+    h.key_press(egui::Key::Num1);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().state.decision(i),
+        Some(itlm_inspector::session::decisions::Decision::Relabel(1))
+    );
+}

@@ -495,7 +495,10 @@ impl eframe::App for App {
                     ui.label(RichText::new(stats.summary()).small().color(Color32::GRAY));
                     ui.separator();
                 }
-                let keys = if v.state.tab == GridTab::Review {
+                let keys = if v.state.tab == GridTab::Review && v.state.generative() {
+                    // The VAE predicts no class: R accepts nothing.
+                    "Review: K keep, X exclude, 0-9 relabel, Backspace undo, Left/Right skip - Ctrl+1..4 tabs, Space start/pause"
+                } else if v.state.tab == GridTab::Review {
                     "Review: K keep, X exclude, R accept the predicted class, 0-9 relabel, Backspace undo, Left/Right skip - Ctrl+1..4 tabs, Space start/pause"
                 } else {
                     "Left/Right: rounds - click a thumbnail for details, Up/Down to step, Esc to close - Ctrl+1..4 tabs (Ctrl+4 Review), Space start/pause - drop a folder or a run.itlm to open it"

@@ -10,7 +10,7 @@ use egui::{Color32, RichText, TextureHandle};
 use crate::session::decisions::Decision;
 
 use super::command::{Command, Commands, View};
-use super::detail::{probability_bars_ui, Original};
+use super::detail::Original;
 use super::grid_bar::{grid_bar_ui, FilterText};
 use super::histogram::{BAD, KEPT, TRIMMED};
 use super::pending::Repaint;
@@ -31,7 +31,8 @@ pub enum ReviewOrder {
 #[derive(Default)]
 pub struct ReviewPanel {
     pub order: ReviewOrder,
-    /// The sample shown (a dataset index), kept while the queue changes under it.
+    /// The sample shown (a dataset index), kept while the queue changes under it once the
+    /// user moved in the queue (before that: the queue's first sample without a decision).
     pub current: Option<usize>,
     original: Option<Original>,
     tex: Option<(u64, usize, bool, TextureHandle)>,
@@ -48,6 +49,13 @@ pub struct ReviewPanel {
     /// The sample shown when a filter hid it: shown again once the queue holds it (typing a
     /// path filter and clearing it had moved the queue on, past undecided samples).
     hidden: Option<usize>,
+    /// The run the queue was shown for (when it started): a new run starts the queue again
+    /// at its first sample (the card had kept the last run's sample).
+    run_seen: Option<std::time::Instant>,
+    /// Whether the user moved in the queue (or decided from it) since the run started: until
+    /// then the card shows the queue's first undecided sample, as the rounds of a live run
+    /// come in (it had stayed at the sample first of round 0's queue).
+    moved: bool,
 }
 
 impl ReviewPanel {
@@ -77,6 +85,23 @@ impl ReviewPanel {
             .unwrap_or(0)
     }
 
+    /// A new run (or none where there was one): the queue starts again at its first sample
+    /// without a decision, and the relabel pick at that sample's class.
+    fn follow_run(&mut self, v: &View) {
+        let run = v.state.run.as_ref().map(|r| r.started);
+        if run != self.run_seen {
+            self.run_seen = run;
+            self.current = None;
+            self.hidden = None;
+            self.relabel_for = None;
+            self.relabel_seen = None;
+            self.moved = false;
+        }
+        if !self.moved {
+            self.current = None;
+        }
+    }
+
     /// Move by `delta` in the queue.
     pub fn step(&mut self, v: &View, delta: isize) {
         let q = self.queue(v);
@@ -86,6 +111,7 @@ impl ReviewPanel {
         let p = self.position(&q, v) as isize + delta;
         self.current = Some(q[p.clamp(0, q.len() as isize - 1) as usize]);
         self.hidden = None;
+        self.moved = true;
     }
 
     /// After a decision on the shown sample: the next sample of the queue without one.
@@ -102,11 +128,13 @@ impl ReviewPanel {
             self.current = Some(n);
         }
         self.hidden = None;
+        self.moved = true;
     }
 
     /// The queue's keys (called when the Review tab is shown and no text field has focus).
     pub fn keys(&mut self, ctx: &egui::Context, v: &View, out: &mut Commands) {
         use egui::Key;
+        self.follow_run(v);
         let q = self.queue(v);
         let Some(&i) = q.get(self.position(&q, v)) else {
             return;
@@ -158,6 +186,7 @@ impl ReviewPanel {
             // Back to the sample whose decision is undone, to decide it again.
             if let Some(last) = self.decided.pop() {
                 self.current = Some(last);
+                self.moved = true;
             }
         } else if back {
             self.step(v, -1);
@@ -179,6 +208,7 @@ impl ReviewPanel {
             ui.label("Review: no finished round yet.");
             return;
         };
+        self.follow_run(v);
         grid_bar_ui(ui, v, lists, text, out);
         let q = self.queue(v);
         let reviewed = q.iter().filter(|&&i| v.state.decision(i).is_some()).count();
@@ -257,64 +287,22 @@ impl ReviewPanel {
         let Some(record) = v.state.record() else {
             return;
         };
+        // A generative run (the VAE) predicts no class: the card shows the given label and
+        // the loss, and offers no prediction to accept.
+        let generative = v.state.generative();
         let given = train.label(i);
-        let pred = record.predicted.get(i).copied().unwrap_or(given);
+        let pred = if generative {
+            given
+        } else {
+            record.predicted.get(i).copied().unwrap_or(given)
+        };
         let decision = v.state.decision(i);
         ui.separator();
-        ui.horizontal_top(|ui| {
-            ui.vertical(|ui| {
-                if let (true, Some((_, _, _, t))) = (images, &self.tex) {
-                    let size = t.size_vec2();
-                    let scale = (300.0 / size.x.max(1.0)).min(300.0 / size.y.max(1.0));
-                    ui.add(
-                        egui::Image::new((t.id(), size * scale))
-                            .alt_text(format!("review sample {i}")),
-                    );
-                } else {
-                    ui.label(RichText::new(train.id(i)).monospace());
-                }
-                ui.label(RichText::new(format!("{} of {}: sample {i}", pos + 1, q.len())).small());
-            });
-            ui.vertical(|ui| {
-                ui.label(RichText::new(train.id(i)).small().color(Color32::GRAY));
-                ui.label(format!(
-                    "given {}  ->  predicted {}",
-                    train.class_name(given),
-                    train.class_name(pred)
-                ));
-                ui.label(format!(
-                    "p(given) {:.3}   loss {:.3} (round {})",
-                    record.p_given.get(i).copied().unwrap_or(f32::NAN),
-                    record.loss[i],
-                    record.round
-                ));
-                if let Some(run) = &v.state.run {
-                    let losses: Vec<String> = run
-                        .history
-                        .iter()
-                        .map(|r| format!("{:.2}", r.loss[i]))
-                        .collect();
-                    ui.label(format!("loss over rounds: {}", losses.join(", ")));
-                }
-                if let Some(t) = &data.truth {
-                    let kind = t.kind.get(i).cloned().unwrap_or_default();
-                    let bad = t.bad.get(i).copied().unwrap_or(false);
-                    ui.label(RichText::new(format!("truth: {kind}")).color(if bad {
-                        BAD
-                    } else {
-                        ui.visuals().text_color()
-                    }));
-                }
-                ui.label(match decision {
-                    Some(d) => RichText::new(format!("decided: {}", describe(d, train)))
-                        .color(decision_color(d)),
-                    None => RichText::new("no decision yet").color(Color32::GRAY),
-                });
-                let probs = record.probs_of(i, train.num_classes());
-                if !probs.is_empty() {
-                    probability_bars_ui(ui, probs, &train.classes, given as usize, pred as usize);
-                }
-            });
+        // The sample's title line, then the decisions: they stay above the fold whatever
+        // the window's header takes (the image below takes the height left).
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(format!("{} of {}: sample {i}", pos + 1, q.len())).strong());
+            ui.label(RichText::new(train.id(i)).small().color(Color32::GRAY));
         });
         let mut chosen: Option<Option<Decision>> = None;
         let mut step = 0isize;
@@ -385,8 +373,74 @@ impl ReviewPanel {
                 step = 1;
             }
         });
+        ui.add_space(4.0);
+        // The image fills the height left in view (the scroll area's), between 120 and 300
+        // px, and leaves the text beside it room.
+        let side = (ui.available_height() - 8.0)
+            .min(ui.available_width() * 0.5)
+            .clamp(120.0, 300.0);
+        ui.horizontal_top(|ui| {
+            if let (true, Some((_, _, _, t))) = (images, &self.tex) {
+                let size = t.size_vec2();
+                let scale = (side / size.x.max(1.0)).min(side / size.y.max(1.0));
+                ui.add(
+                    egui::Image::new((t.id(), size * scale)).alt_text(format!("review sample {i}")),
+                );
+            } else {
+                ui.label(RichText::new(train.id(i)).monospace());
+            }
+            ui.vertical(|ui| {
+                let loss = record.loss.get(i).copied().unwrap_or(f32::NAN);
+                if generative {
+                    ui.label(format!("given {}", train.class_name(given)));
+                    ui.label(format!("loss {} (round {})", num(loss, 3), record.round));
+                } else {
+                    ui.label(format!(
+                        "given {}  ->  predicted {}",
+                        train.class_name(given),
+                        train.class_name(pred)
+                    ));
+                    let p = record.p_given.get(i).copied().unwrap_or(f32::NAN);
+                    ui.label(format!(
+                        "p(given) {}   loss {} (round {})",
+                        num(p, 3),
+                        num(loss, 3),
+                        record.round
+                    ));
+                }
+                if let Some(run) = &v.state.run {
+                    let losses: Vec<String> = run
+                        .history
+                        .iter()
+                        .map(|r| num(r.loss.get(i).copied().unwrap_or(f32::NAN), 2))
+                        .collect();
+                    ui.label(format!("loss over rounds: {}", losses.join(", ")));
+                }
+                if let Some(t) = &data.truth {
+                    let kind = t.kind.get(i).cloned().unwrap_or_default();
+                    let bad = t.bad.get(i).copied().unwrap_or(false);
+                    ui.label(RichText::new(format!("truth: {kind}")).color(if bad {
+                        BAD
+                    } else {
+                        ui.visuals().text_color()
+                    }));
+                }
+                ui.label(match decision {
+                    Some(d) => RichText::new(format!("decided: {}", describe(d, train)))
+                        .color(decision_color(d)),
+                    None => RichText::new("no decision yet").color(Color32::GRAY),
+                });
+                let probs = if generative {
+                    &[][..]
+                } else {
+                    record.probs_of(i, train.num_classes())
+                };
+                classes_ui(ui, probs, &train.classes, given as usize, pred as usize);
+            });
+        });
         if let Some(d) = chosen {
             out.push(Command::Decide(vec![i], d));
+            self.moved = true;
             if d.is_some() {
                 self.decided.push(i);
                 self.advance(v, i);
@@ -398,9 +452,111 @@ impl ReviewPanel {
     }
 }
 
-/// The predicted class of sample `i` in the shown round.
+/// The predicted class of sample `i` in the shown round (none in a generative run: the VAE
+/// predicts no class).
 fn predicted(v: &View, i: usize) -> Option<u32> {
+    if v.state.generative() {
+        return None;
+    }
     v.state.record()?.predicted.get(i).copied()
+}
+
+/// `x` with `decimals` decimals, "-" where it is not a number (a value a run did not record).
+fn num(x: f32, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        "-".into()
+    }
+}
+
+/// The classes beside the card, each with the digit key that relabels to it (the first ten),
+/// its name whole (cut to the column only when it cannot fit, the full name on hover), and,
+/// with `probs` (a classifier's), its probability as a bar. Without probabilities (the VAE)
+/// it lists the classes the digits relabel to, and the given one.
+fn classes_ui(ui: &mut egui::Ui, probs: &[f32], classes: &[String], given: usize, pred: usize) {
+    let k = classes.len();
+    let with_probs = !probs.is_empty();
+    let mut shown: Vec<usize> = if with_probs && probs.len() > 12 {
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+        order.truncate(10);
+        order
+    } else if with_probs {
+        (0..probs.len()).collect()
+    } else {
+        (0..k.min(10)).collect()
+    };
+    for c in [given, pred] {
+        if c < k && !shown.contains(&c) {
+            shown.push(c);
+        }
+    }
+    shown.sort_unstable();
+    let bar_w = 120.0;
+    let key_w = 14.0;
+    let value_w = if with_probs { 40.0 } else { 0.0 };
+    let spacing = ui.spacing().item_spacing.x;
+    let name_w = (ui.available_width()
+        - key_w
+        - spacing * 3.0
+        - if with_probs { bar_w + value_w } else { 0.0 })
+    .clamp(80.0, 220.0);
+    let row_h = ui.spacing().interact_size.y.min(18.0);
+    for c in shown {
+        let name = classes.get(c).map_or("?", String::as_str);
+        let color = if c == given {
+            KEPT
+        } else if c == pred {
+            TRIMMED
+        } else {
+            Color32::GRAY
+        };
+        ui.horizontal(|ui| {
+            ui.allocate_ui_with_layout(
+                egui::vec2(key_w, row_h),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_min_width(key_w);
+                    if c < 10 {
+                        ui.label(RichText::new(c.to_string()).monospace().strong())
+                            .on_hover_text(format!("Press {c} to relabel to {name}"));
+                    }
+                },
+            );
+            ui.allocate_ui_with_layout(
+                egui::vec2(name_w, row_h),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_min_width(name_w);
+                    ui.set_max_width(name_w);
+                    ui.add(egui::Label::new(RichText::new(name).color(color)).truncate());
+                },
+            );
+            if let Some(&p) = probs.get(c) {
+                let p = if p.is_finite() {
+                    p.clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let (rect, resp) =
+                    ui.allocate_exact_size(egui::vec2(bar_w, 12.0), egui::Sense::hover());
+                let painter = ui.painter();
+                painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+                let mut bar = rect;
+                bar.set_width((rect.width() * p).max(if p > 0.0 { 1.0 } else { 0.0 }));
+                painter.rect_filled(bar, 2.0, color);
+                resp.widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::Role::Image,
+                        true,
+                        format!("p({name}) = {p:.3}"),
+                    )
+                });
+                ui.label(format!("{p:.3}"));
+            }
+        });
+    }
 }
 
 /// "exclude", "keep", "relabel to Shirt".
