@@ -2175,6 +2175,12 @@ fn a_sample_relabelled_to_its_true_class_is_not_counted_bad_after_the_retrain() 
     // The data's own truth is the dataset as given: all of them still bad there.
     let data_bad = h.state().state.data.as_ref().unwrap().bad.clone().unwrap();
     assert_eq!(data_bad.iter().filter(|&&b| b).count(), bad.len());
+    // The header says both counts, and why they differ.
+    h.get_by_label(&format!(
+        "truth: {} known bad, 1 as the run trained them ({} fixed by your relabels)",
+        bad.len(),
+        bad.len() - 1
+    ));
     // A round the first run trained keeps its cut and truth: no pins, the given labels.
     h.state_mut().state.selected_round = Some(first);
     h.run_steps(2);

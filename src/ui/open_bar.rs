@@ -152,15 +152,27 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
                 .on_hover_text(format!("test-2 (attack success){}", from(&d.test2_from)));
         }
         match &d.bad {
-            Some(b) => ui
-                .label(
-                    RichText::new(format!(
-                        "truth: {} known bad",
-                        b.iter().filter(|&&x| x).count()
-                    ))
-                    .color(super::warn(ui)),
-                )
-                .on_hover_text(format!("ground truth{}", from(&d.truth_from))),
+            Some(b) => {
+                let known = b.iter().filter(|&&x| x).count();
+                // The run trained some bad samples under their true class (the user's
+                // relabels): its figures count them clean.
+                let trained = v
+                    .state
+                    .run
+                    .as_ref()
+                    .and_then(|r| r.bad.as_ref())
+                    .map(|b| b.iter().filter(|&&x| x).count())
+                    .filter(|&t| t < known);
+                let text = match trained {
+                    Some(t) => format!(
+                        "truth: {known} known bad, {t} as the run trained them ({} fixed by your relabels)",
+                        known - t
+                    ),
+                    None => format!("truth: {known} known bad"),
+                };
+                ui.label(RichText::new(text).color(super::warn(ui)))
+                    .on_hover_text(format!("ground truth{}", from(&d.truth_from)))
+            }
             None => ui.label("no truth.csv"),
         };
         ui.label(format!("loaded in {:.1} s", d.load_secs));
