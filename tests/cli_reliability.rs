@@ -1010,14 +1010,16 @@ fn recut_exports_count_times_trimmed_up_to_their_round() {
 fn export_keeps_the_saved_cut_by_default() {
     let tmp = tempfile::tempdir().unwrap();
     let run_file = two_round_run(tmp.path());
-    // Saved as the window would: round 1 of 0..=2 at tau 0.5.
+    // Saved as the window would: round 1 of 0..=2 at tau 0.5, its cut as the window made it
+    // (the first half kept: as pins would have it, whatever the losses say).
     let mut r = RunFile::read(&run_file).unwrap();
     assert_eq!(r.rounds.len(), 3);
     let n = r.dataset.len();
+    let kept: Vec<bool> = (0..n).map(|i| i < n / 2).collect();
     r.verdict = Some(itlm_inspector::export::Verdict {
         round: 1,
         tau: 0.5,
-        kept: vec![true; n],
+        kept: kept.clone(),
     });
     let saved = tmp.path().join("saved.itlm");
     std::fs::write(&saved, r.to_bytes().unwrap()).unwrap();
@@ -1033,17 +1035,25 @@ fn export_keeps_the_saved_cut_by_default() {
             .count();
         (e, kept)
     };
-    let (e, kept) = export("ex", &[]);
-    assert!(e.contains("round 1, tau 0.5 ") && kept == 15, "{e}");
+    let (e, n_kept) = export("ex", &[]);
+    assert!(e.contains("round 1, tau 0.500 ") && n_kept == 15, "{e}");
+    // The saved cut itself, sample for sample.
+    let clean = std::fs::read_to_string(tmp.path().join("ex").join(export::CLEAN_TXT)).unwrap();
+    let want: Vec<&str> = (0..n)
+        .filter(|&i| kept[i])
+        .map(|i| r.dataset.ids[i].as_str())
+        .collect();
+    assert_eq!(clean.lines().collect::<Vec<_>>(), want);
     // --tau alone: the saved round at that tau.
-    let (e, kept) = export("ex2", &["--tau", "0.8"]);
-    assert!(e.contains("round 1, tau 0.8 ") && kept == 24, "{e}");
-    // --round alone: that round at its own tau.
-    let (e, _) = export("ex3", &["--round", "2"]);
+    let (e, n_kept) = export("ex2", &["--tau", "0.8"]);
+    assert!(e.contains("round 1, tau 0.800 ") && n_kept == 24, "{e}");
+    // --round alone: that round at its own tau, as the run cut it.
+    let (e, n_kept) = export("ex3", &["--round", "2"]);
     assert!(
-        e.contains(&format!("round 2, tau {} ", r.rounds[2].tau)),
+        e.contains(&format!("round 2, tau {:.3} ", r.rounds[2].tau)),
         "{e}"
     );
+    assert_eq!(n_kept, r.rounds[2].kept.iter().filter(|&&k| k).count());
 }
 
 /// Bad destinations are refused before any training, each with one clear message: a clean

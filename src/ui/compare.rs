@@ -322,13 +322,25 @@ fn metrics_overlay_ui(ui: &mut egui::Ui, v: &View, other: &RunFile) {
         Color32::from_rgb(235, 120, 60),
         Color32::from_rgb(230, 200, 60),
     ];
+    // The series either run has, named above the plot where they cover no line (a legend
+    // inside it had covered the other run's early rounds).
+    let has = |get: Get| {
+        !pts(&run.history, n_shown, get).is_empty() || !pts(&other.rounds, n_other, get).is_empty()
+    };
+    super::metrics::legend_ui(
+        ui,
+        series
+            .iter()
+            .zip(colors)
+            .filter(|((_, get), _)| has(*get))
+            .map(|((name, _), c)| (*name, c)),
+    );
     ui.label(
-        RichText::new("solid: the shown run, dashed: the other")
+        RichText::new("solid: the shown run, dashed and fainter: the other")
             .small()
             .color(Color32::GRAY),
     );
     Plot::new("compare_metrics")
-        .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftBottom))
         .height(220.0)
         .include_y(0.0)
         .include_y(1.0)
@@ -345,11 +357,10 @@ fn metrics_overlay_ui(ui: &mut egui::Ui, v: &View, other: &RunFile) {
                 }
                 let b = pts(&other.rounds, n_other, get);
                 if !b.is_empty() {
-                    // Named as the shown run's line: one legend entry shows or hides both
-                    // (twelve entries had outgrown the plot and covered the window).
                     p.line(
                         Line::new(name, PlotPoints::new(b))
-                            .color(color)
+                            .color(color.gamma_multiply(0.7))
+                            .width(1.5)
                             .style(egui_plot::LineStyle::dashed_loose()),
                     );
                 }

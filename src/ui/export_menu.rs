@@ -81,6 +81,9 @@ impl ExportPanel {
             .find(|c| export::check_outside_datasets(c, &sources).is_ok())
             .cloned()
             .unwrap_or_else(|| PathBuf::from(format!("{name}-itlm")));
+        // Absolute: a relative folder (a typed one remembered) would land wherever the
+        // window was started from.
+        let base = std::path::absolute(&base).unwrap_or(base);
         let target = match (what.file_name(), what) {
             (Some(f), _) => base.join(f),
             (None, ExportWhat::CleanFolder) => base.join("cleaned"),

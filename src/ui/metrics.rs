@@ -240,7 +240,7 @@ fn shown_round(p: &mut egui_plot::PlotUi<'_>, shown: Option<f64>) {
 }
 
 /// A plot's legend as a row of coloured names.
-fn legend_ui<'a>(ui: &mut egui::Ui, entries: impl Iterator<Item = (&'a str, Color32)>) {
+pub fn legend_ui<'a>(ui: &mut egui::Ui, entries: impl Iterator<Item = (&'a str, Color32)>) {
     ui.horizontal_wrapped(|ui| {
         for (name, color) in entries {
             let (r, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());

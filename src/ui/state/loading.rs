@@ -236,8 +236,12 @@ impl AppState {
             };
             self.settings.head = None;
             self.info(format!(
-                "New dataset: the default run settings (those of {} stay with it).",
-                other.display()
+                "New dataset: the default run settings (the settings of {}, the dataset opened \
+                 before, stay with it).",
+                other.file_name().map_or_else(
+                    || other.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
             ));
         }
         if let Some(m) = keep_model {
