@@ -166,18 +166,28 @@ fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
 /// columns [`load`] would read as path and label with `given` (None where none matches):
 /// what a window's column picker offers.
 pub fn header(file: &Path, given: &Columns) -> Result<(Vec<String>, Option<usize>, Option<usize>)> {
+    with_header(file, |header, _| {
+        let (p, l) = columns_of(header, given);
+        let names = header
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+            .collect();
+        Ok((names, p, l))
+    })
+}
+
+/// `f` on the header of the labels CSV `file` and a reader of its rows after it.
+fn with_header<T>(
+    file: &Path,
+    f: impl FnOnce(&csv::StringRecord, &mut csv::Reader<&[u8]>) -> Result<T>,
+) -> Result<T> {
     let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
     let mut rdr = reader(&bytes);
     let header = rdr
         .headers()
         .map_err(|e| Error::data(file, format!("cannot read the header: {e}")))?
         .clone();
-    let (p, l) = columns_of(&header, given);
-    let names = header
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-        .collect();
-    Ok((names, p, l))
+    f(&header, &mut rdr)
 }
 
 /// The user's own columns of a labels CSV (all but its path and label columns): their
@@ -193,13 +203,17 @@ pub struct ExtraColumns {
 /// Read the extra columns of the labels CSV `file` (see [`ExtraColumns`]); empty when it has
 /// none.
 pub fn extra_columns(file: &Path, given: &Columns) -> Result<ExtraColumns> {
-    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-    let mut rdr = reader(&bytes);
-    let header = rdr
-        .headers()
-        .map_err(|e| Error::data(file, format!("cannot read the header: {e}")))?
-        .clone();
-    let (Some(p), l) = columns_of(&header, given) else {
+    with_header(file, |header, rdr| extra_rows(file, header, rdr, given))
+}
+
+/// [`extra_columns`] of a file whose `header` was read, from its rows in `rdr`.
+fn extra_rows(
+    file: &Path,
+    header: &csv::StringRecord,
+    rdr: &mut csv::Reader<&[u8]>,
+    given: &Columns,
+) -> Result<ExtraColumns> {
+    let (Some(p), l) = columns_of(header, given) else {
         return Ok(ExtraColumns::default());
     };
     let keep: Vec<usize> = (0..header.len())

@@ -74,7 +74,7 @@ impl ColumnPick {
                  the corrected labels.csv an export writes.",
             )
             .small()
-            .weak(),
+            .color(egui::Color32::GRAY),
         );
         ui.add_space(4.0);
         let name = |c: Option<usize>| {

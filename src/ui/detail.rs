@@ -434,24 +434,25 @@ pub(super) fn probability_bars_ui(
                     .get(c)
                     .map_or("?".into(), |n| n.chars().take(16).collect());
                 ui.label(RichText::new(name).color(color));
-                let (rect, resp) =
-                    ui.allocate_exact_size(egui::vec2(150.0, 12.0), egui::Sense::hover());
-                let painter = ui.painter();
-                painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-                let mut bar = rect;
-                bar.set_width((rect.width() * p).max(if p > 0.0 { 1.0 } else { 0.0 }));
-                painter.rect_filled(bar, 2.0, color);
-                resp.widget_info(|| {
-                    egui::WidgetInfo::labeled(
-                        egui::Role::Image,
-                        true,
-                        format!("p({}) = {p:.3}", classes.get(c).map_or("?", |s| s)),
-                    )
-                });
-                ui.label(format!("{p:.3}"));
+                probability_bar_ui(ui, 150.0, p, color, classes.get(c).map_or("?", |s| s));
                 ui.end_row();
             }
         });
+}
+
+/// One class's probability `p` (in 0..=1) as a bar `width` wide in `color`, its value after
+/// it; named `p(<name>) = ...` for screen readers and tests.
+pub fn probability_bar_ui(ui: &mut egui::Ui, width: f32, p: f32, color: Color32, name: &str) {
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 12.0), egui::Sense::hover());
+    let painter = ui.painter();
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let mut bar = rect;
+    bar.set_width((rect.width() * p).max(if p > 0.0 { 1.0 } else { 0.0 }));
+    painter.rect_filled(bar, 2.0, color);
+    resp.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::Role::Image, true, format!("p({name}) = {p:.3}"))
+    });
+    ui.label(format!("{p:.3}"));
 }
 
 /// What the spectral score is, for hovers.

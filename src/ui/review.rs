@@ -539,21 +539,7 @@ fn classes_ui(ui: &mut egui::Ui, probs: &[f32], classes: &[String], given: usize
                 } else {
                     0.0
                 };
-                let (rect, resp) =
-                    ui.allocate_exact_size(egui::vec2(bar_w, 12.0), egui::Sense::hover());
-                let painter = ui.painter();
-                painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-                let mut bar = rect;
-                bar.set_width((rect.width() * p).max(if p > 0.0 { 1.0 } else { 0.0 }));
-                painter.rect_filled(bar, 2.0, color);
-                resp.widget_info(|| {
-                    egui::WidgetInfo::labeled(
-                        egui::Role::Image,
-                        true,
-                        format!("p({name}) = {p:.3}"),
-                    )
-                });
-                ui.label(format!("{p:.3}"));
+                super::detail::probability_bar_ui(ui, bar_w, p, color, name);
             }
         });
     }
