@@ -463,8 +463,21 @@ fn train_test_split_folder() {
     // a test class the training set does not have is an error
     mkdirs(&root.join("test/bird"));
     gray(8, 8, 4).save(root.join("test/bird/1.png")).unwrap();
-    assert!(err_text(data::load(root, &LoadOptions::default()))
-        .contains("class 'bird' is not one of the training classes"));
+    let e = err_text(data::load(root, &LoadOptions::default()));
+    assert!(
+        e.contains("class 'bird' is not one of the training classes") && e.contains("--no-test"),
+        "{e}"
+    );
+    // Without the split (`--no-test`), the set loads.
+    let l = data::load(
+        root,
+        &LoadOptions {
+            test_split: false,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(l.test.is_none() && l.train.len() == 3);
     // a plain folder whose classes happen to be called train and test stays a plain folder
     let t2 = tempfile::tempdir().unwrap();
     for c in ["train", "test"] {

@@ -59,14 +59,26 @@ pub fn load_split(root: &Path, opts: &LoadOptions) -> Result<Loaded> {
         file_stats: false,
         progress: opts.progress.clone(),
         columns: opts.columns.clone(),
+        test_split: false,
+    };
+    if !opts.test_split {
+        return Ok(Loaded { train, test: None });
+    }
+    // The split is read unasked: say how to go without it.
+    let unasked = |e: Error| {
+        Error::Other(format!(
+            "{e} (the set's test split, read by default: --no-test, or the window's \
+             \"no test set\" box, runs without it; --test names another)"
+        ))
     };
     let mut test = load_part(
         root,
         Path::new("test"),
         format!("{name} (test)"),
         &test_opts,
-    )?;
-    test.align_classes(&train.classes)?;
+    )
+    .map_err(unasked)?;
+    test.align_classes(&train.classes).map_err(unasked)?;
     test.conform_to(train.shape);
     Ok(Loaded {
         train,

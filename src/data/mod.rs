@@ -44,6 +44,9 @@ pub struct LoadOptions {
     /// A labels CSV's path and label columns where the header does not name them as
     /// expected ([`labels_csv::Columns`]); other sources ignore them.
     pub columns: labels_csv::Columns,
+    /// Read the test split a path carries (an image folder's `test/`); off for `--no-test`,
+    /// which then also runs where that split does not fit the training set.
+    pub test_split: bool,
 }
 
 /// How far a load has got: the files an image folder found (a test split, loaded with the
@@ -154,6 +157,7 @@ impl Default for LoadOptions {
             file_stats: true,
             progress: None,
             columns: labels_csv::Columns::default(),
+            test_split: true,
         }
     }
 }

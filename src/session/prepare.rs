@@ -96,6 +96,7 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
     let counted = LoadOptions {
         progress: req.progress.clone(),
         columns: req.columns.clone(),
+        test_split: !req.eval.no_test,
         ..LoadOptions::default()
     };
     let loaded = data::load(data_path, &counted)?;
@@ -149,7 +150,13 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
     let test = match (&req.eval.test, req.eval.no_test) {
         (Some(p), _) => Some(conform(data::load_test(p, &opts)?, &train)?),
         (None, false) => match loaded.test {
-            Some(t) => Some(conform(t, &train)?),
+            // The set's own split, read unasked: say how to go without it.
+            Some(t) => Some(conform(t, &train).map_err(|e| {
+                Error::Other(format!(
+                    "{e} (the set's test split, read by default: --no-test, or the window's \
+                     \"no test set\" box, runs without it; --test names another)"
+                ))
+            })?),
             // The clean test split `corrupt` copies beside a set; one that does not fit is
             // noted, not fatal (it was not asked for).
             None => match data::default_test_path(data_path) {

@@ -183,6 +183,7 @@ pub fn load_counted(
     let counted = LoadOptions {
         progress,
         columns: info.columns.clone(),
+        test_split: !eval.no_test,
         ..LoadOptions::default()
     };
     let data_path = data_path(&info.source);
