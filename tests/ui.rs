@@ -4198,3 +4198,46 @@ fn a_generative_runs_review_card_shows_the_given_label_and_the_loss_only() {
         Some(itlm_inspector::session::decisions::Decision::Relabel(1))
     );
 }
+
+/// The detail panel's sample takes the review queue's letter keys: K keeps it, X excludes it,
+/// R accepts the shown round's predicted class where it differs from the given one (and does
+/// nothing where it does not); each is journaled like a button's decision.
+#[test]
+fn the_detail_panels_sample_is_decided_with_the_review_keys() {
+    use itlm_inspector::session::decisions::Decision;
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let rec = h.state().state.record().unwrap().clone();
+    let train = h.state().state.data.as_ref().unwrap().train.clone();
+    let agrees = (0..train.len())
+        .find(|&i| rec.predicted[i] == train.label(i))
+        .unwrap();
+    let differs = (0..train.len())
+        .find(|&i| rec.predicted[i] != train.label(i))
+        .unwrap();
+    let press = |h: &mut Harness<'_, App>, i: usize, key: egui::Key| {
+        h.state_mut().state.select_sample(Some(i));
+        h.run_steps(2);
+        h.key_press(key);
+        h.run_steps(2);
+    };
+    press(&mut h, agrees, egui::Key::K);
+    assert_eq!(h.state().state.decision(agrees), Some(Decision::Keep));
+    press(&mut h, agrees, egui::Key::X);
+    assert_eq!(h.state().state.decision(agrees), Some(Decision::Exclude));
+    press(&mut h, differs, egui::Key::R);
+    assert_eq!(
+        h.state().state.decision(differs),
+        Some(Decision::Relabel(rec.predicted[differs]))
+    );
+    // R on a sample whose prediction is its label: nothing to accept.
+    let other = (0..train.len())
+        .find(|&i| i != agrees && rec.predicted[i] == train.label(i))
+        .unwrap();
+    press(&mut h, other, egui::Key::R);
+    assert_eq!(h.state().state.decision(other), None);
+    // Journaled: three rows after the header.
+    let journal = h.state().state.decide.journal_path().expect("a journal");
+    let rows = std::fs::read_to_string(journal).unwrap().lines().count();
+    assert_eq!(rows, 4);
+}

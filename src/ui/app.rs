@@ -402,7 +402,40 @@ impl App {
                 self.state.step_round(1);
             }
         }
-        if self.state.selected_sample.is_some() {
+        if let Some(i) = self.state.selected_sample {
+            // The detail panel's sample takes the review queue's letter keys: K keep,
+            // X exclude, R accept the predicted class (a classifier's, when it differs).
+            let (k, x, r) = ctx.input(|inp| {
+                use egui::Key;
+                (
+                    inp.key_pressed(Key::K),
+                    inp.key_pressed(Key::X),
+                    inp.key_pressed(Key::R),
+                )
+            });
+            let predicted = self
+                .state
+                .record()
+                .and_then(|rec| rec.predicted.get(i).copied())
+                .filter(|_| !self.state.generative())
+                .filter(|&p| {
+                    self.state
+                        .data
+                        .as_ref()
+                        .is_some_and(|d| i < d.train.len() && p != d.train.label(i))
+                });
+            let decision = if k {
+                Some(crate::session::decisions::Decision::Keep)
+            } else if x {
+                Some(crate::session::decisions::Decision::Exclude)
+            } else if r {
+                predicted.map(crate::session::decisions::Decision::Relabel)
+            } else {
+                None
+            };
+            if let Some(d) = decision {
+                self.state.decide(&[i], Some(d));
+            }
             if up {
                 self.state.step_sample(-1);
             }
@@ -501,7 +534,7 @@ impl eframe::App for App {
                 } else if v.state.tab == GridTab::Review {
                     "Review: K keep, X exclude, R accept the predicted class, 0-9 relabel, Backspace undo, Left/Right skip - Ctrl+1..4 tabs, Space start/pause"
                 } else {
-                    "Left/Right: rounds - click a thumbnail for details, Up/Down to step, Esc to close - Ctrl+1..4 tabs (Ctrl+4 Review), Space start/pause - drop a folder or a run.itlm to open it"
+                    "Left/Right: rounds - click a thumbnail for details, Up/Down to step, K keep, X exclude, R accept the predicted class, Esc to close - Ctrl+1..4 tabs (Ctrl+4 Review), Space start/pause - drop a folder or a run.itlm to open it"
                 };
                 ui.label(
                     RichText::new(keys)
