@@ -4241,3 +4241,36 @@ fn the_detail_panels_sample_is_decided_with_the_review_keys() {
     let rows = std::fs::read_to_string(journal).unwrap().lines().count();
     assert_eq!(rows, 4);
 }
+
+/// The compare window offers the runs the window saved of the shown dataset (not the shown
+/// run itself): one click compares with it, no path to type.
+#[test]
+fn the_compare_window_offers_the_datasets_saved_runs() {
+    let (_data, _saves, mut h) = saving_harness();
+    finish_run(&mut h);
+    let shown = h.state().state.autosave.file.clone().expect("saved");
+    // An earlier run of the dataset saved beside it.
+    let earlier = shown.with_file_name("run-000.itlm");
+    std::fs::copy(&shown, &earlier).unwrap();
+    h.state_mut().compare.open = true;
+    h.run_steps(2);
+    let name = |p: &Path| {
+        format!(
+            "{}/{}",
+            p.parent().unwrap().file_name().unwrap().to_string_lossy(),
+            p.file_name().unwrap().to_string_lossy()
+        )
+    };
+    assert!(
+        h.query_by_label(&name(&shown)).is_none(),
+        "the shown run itself is not offered"
+    );
+    h.get_by_label(&name(&earlier)).click();
+    h.run_steps(1);
+    step_until(&mut h, 30, "the saved run to be read", |a| {
+        !a.compare.busy() && (a.compare.other.is_some() || a.compare.error.is_some())
+    });
+    assert!(h.state().compare.error.is_none());
+    assert_eq!(h.state().compare.path, earlier.display().to_string());
+    h.get_by_label("Metrics of both runs");
+}

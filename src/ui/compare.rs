@@ -40,6 +40,9 @@ pub struct Other {
     pub flagged: Vec<bool>,
 }
 
+/// How many saved runs of the dataset the compare window offers.
+const SAVED_SHOWN: usize = 6;
+
 /// The compare window's own state.
 #[derive(Default)]
 pub struct ComparePanel {
@@ -50,6 +53,9 @@ pub struct ComparePanel {
     pub error: Option<String>,
     /// The other run's path as typed (for machines where no file dialog answers).
     pub path: String,
+    /// The runs the window saved of the shown dataset, newest first, and the dataset
+    /// generation and run file they were listed for.
+    saved: Option<(u64, Option<PathBuf>, Vec<PathBuf>)>,
 }
 
 impl ComparePanel {
@@ -125,6 +131,76 @@ impl ComparePanel {
         }
     }
 
+    /// The other runs the window saved of this dataset, newest first, one click each (read
+    /// again when the dataset or the shown run's file changes).
+    fn saved_runs_ui(&mut self, ui: &mut egui::Ui, v: &View, repaint: &Repaint) {
+        let shown = v
+            .state
+            .data
+            .as_ref()
+            .and_then(|d| d.reopened.as_ref().map(|r| r.file.clone()))
+            .or_else(|| v.state.autosave.file.clone());
+        let key = (v.state.generation, shown.clone());
+        if self
+            .saved
+            .as_ref()
+            .is_none_or(|(g, f, _)| (*g, f.clone()) != key)
+        {
+            let dataset = v.state.data.as_ref().and_then(|d| match &d.reopened {
+                Some(r) => crate::session::reopen::data_path(&r.run.dataset.source),
+                None => Some(d.path.clone()),
+            });
+            let runs = match (&v.state.autosave.root, dataset) {
+                (Some(root), Some(p)) => super::state::autosave::saved_runs(root, &p),
+                _ => Vec::new(),
+            };
+            let same = |p: &PathBuf| {
+                shown
+                    .as_ref()
+                    .is_some_and(|s| crate::export::same_file(s, p) || s == p)
+            };
+            let runs = runs.into_iter().filter(|p| !same(p)).collect();
+            self.saved = Some((key.0, key.1, runs));
+        }
+        let Some((_, _, runs)) = &self.saved else {
+            return;
+        };
+        if runs.is_empty() {
+            return;
+        }
+        let mut chosen = None;
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("saved runs of this dataset:").small());
+            for p in runs.iter().take(SAVED_SHOWN) {
+                let name = match (p.parent().and_then(|d| d.file_name()), p.file_name()) {
+                    (Some(d), Some(f)) => {
+                        format!("{}/{}", d.to_string_lossy(), f.to_string_lossy())
+                    }
+                    _ => p.display().to_string(),
+                };
+                if ui
+                    .add_enabled(self.loading.is_none(), egui::Button::new(name).small())
+                    .on_hover_text(p.display().to_string())
+                    .clicked()
+                {
+                    chosen = Some(p.clone());
+                }
+            }
+            if runs.len() > SAVED_SHOWN {
+                ui.label(
+                    RichText::new(format!(
+                        "and {} older (type the path)",
+                        runs.len() - SAVED_SHOWN
+                    ))
+                    .small(),
+                );
+            }
+        });
+        if let Some(p) = chosen {
+            self.load(p, repaint);
+        }
+    }
+
     fn body_ui(&mut self, ui: &mut egui::Ui, v: &View, repaint: &Repaint, out: &mut Commands) {
         ui.horizontal(|ui| {
             if ui
@@ -156,6 +232,7 @@ impl ComparePanel {
                 ui.label("reading...");
             }
         });
+        self.saved_runs_ui(ui, v, repaint);
         if let Some(e) = &self.error {
             ui.colored_label(Color32::LIGHT_RED, e);
         }

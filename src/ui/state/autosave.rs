@@ -168,18 +168,16 @@ fn save(run: &RunFile, file: &Path) -> Result<(), String> {
     write_atomic(file, &bytes, Overwrite::Allow).map_err(|e| e.to_string())
 }
 
-/// The newest run file saved under `root` for the dataset at `path` (by the `dataset.txt` of
-/// the dataset folders under `root/runs/`), with the number of rows of its decisions journal.
-/// File I/O: the window calls it in the load's background task.
-pub fn previous(
-    root: &Path,
-    path: &Path,
-    train: &crate::data::Dataset,
-) -> Option<(PathBuf, usize)> {
+/// The run files saved under `root` for the dataset at `path` (by the `dataset.txt` of the
+/// dataset folders under `root/runs/`), newest first (a file whose time cannot be read is
+/// passed over). File I/O.
+pub fn saved_runs(root: &Path, path: &Path) -> Vec<PathBuf> {
     let want = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let runs = root.join("runs");
-    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-    for dir in std::fs::read_dir(&runs).ok()?.flatten() {
+    let Ok(dirs) = std::fs::read_dir(root.join("runs")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for dir in dirs.flatten() {
         let dir = dir.path();
         let Ok(text) = std::fs::read_to_string(dir.join(DATASET_TXT)) else {
             continue;
@@ -193,17 +191,25 @@ pub fn previous(
         for f in files.flatten() {
             let p = f.path();
             if p.extension().is_some_and(|e| e == "itlm") {
-                // (A file whose time cannot be read is passed over, not the whole search.)
-                let Ok(t) = f.metadata().and_then(|m| m.modified()) else {
-                    continue;
-                };
-                if best.as_ref().is_none_or(|(b, _)| t > *b) {
-                    best = Some((t, p));
+                if let Ok(t) = f.metadata().and_then(|m| m.modified()) {
+                    found.push((t, p));
                 }
             }
         }
     }
-    let (_, file) = best?;
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The newest run file saved under `root` for the dataset at `path` ([`saved_runs`]), with
+/// the number of samples its decisions journal decides on `train`. File I/O: the window calls
+/// it in the load's background task.
+pub fn previous(
+    root: &Path,
+    path: &Path,
+    train: &crate::data::Dataset,
+) -> Option<(PathBuf, usize)> {
+    let file = saved_runs(root, path).into_iter().next()?;
     // The samples decided, as the journal replays on this set (its rows count undos and
     // changes of mind too).
     let decisions = file
