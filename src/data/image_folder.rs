@@ -64,26 +64,28 @@ pub fn load_split(root: &Path, opts: &LoadOptions) -> Result<Loaded> {
     if !opts.test_split {
         return Ok(Loaded { train, test: None });
     }
-    // The split is read unasked: say how to go without it.
-    let unasked = |e: Error| {
-        Error::Other(format!(
-            "{e} (the set's test split, read by default: --no-test, or the window's \
-             \"no test set\" box, runs without it; --test names another)"
-        ))
-    };
     let mut test = load_part(
         root,
         Path::new("test"),
         format!("{name} (test)"),
         &test_opts,
     )
-    .map_err(unasked)?;
-    test.align_classes(&train.classes).map_err(unasked)?;
+    .map_err(unasked_test_split)?;
+    test.align_classes(&train.classes)
+        .map_err(unasked_test_split)?;
     test.conform_to(train.shape);
     Ok(Loaded {
         train,
         test: Some(test),
     })
+}
+
+/// `e`, of a test split a set carries and a load read unasked, with how to go without it.
+pub fn unasked_test_split(e: Error) -> Error {
+    Error::Other(format!(
+        "{e} (the set's test split, read by default: --no-test, or the window's \
+         \"no test set\" box, runs without it; --test names another)"
+    ))
 }
 
 fn check_root(root: &Path) -> Result<()> {

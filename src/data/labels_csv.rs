@@ -62,18 +62,6 @@ impl Columns {
     pub fn is_auto(&self) -> bool {
         self.path.is_none() && self.label.is_none()
     }
-
-    /// How a command line gives them (`--path-column X --label-column Y`), for messages.
-    pub fn flags(&self) -> String {
-        let mut f = Vec::new();
-        if let Some(p) = &self.path {
-            f.push(format!("--path-column {p}"));
-        }
-        if let Some(l) = &self.label {
-            f.push(format!("--label-column {l}"));
-        }
-        f.join(" ")
-    }
 }
 
 /// How many duplicated paths an error names.
@@ -119,11 +107,16 @@ pub(crate) fn record_line(bytes: &[u8], pos: Option<&csv::Position>) -> u64 {
     1 + bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64
 }
 
-/// A header's names as matched: a byte-order mark and spaces trimmed, lower case.
+/// A header cell as written: a byte-order mark and spaces trimmed.
+fn as_written(h: &str) -> &str {
+    h.trim_start_matches('\u{feff}').trim()
+}
+
+/// A header's names as matched: [`as_written`], lower case.
 fn header_names(header: &csv::StringRecord) -> Vec<String> {
     header
         .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase())
+        .map(|h| as_written(h).to_lowercase())
         .collect()
 }
 
@@ -166,20 +159,18 @@ fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
 /// columns [`load`] would read as path and label with `given` (None where none matches):
 /// what a window's column picker offers.
 pub fn header(file: &Path, given: &Columns) -> Result<(Vec<String>, Option<usize>, Option<usize>)> {
-    with_header(file, |header, _| {
+    with_header(file, |_, header, _| {
         let (p, l) = columns_of(header, given);
-        let names = header
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-            .collect();
+        let names = header.iter().map(|h| as_written(h).to_string()).collect();
         Ok((names, p, l))
     })
 }
 
-/// `f` on the header of the labels CSV `file` and a reader of its rows after it.
+/// `f` on the bytes of the labels CSV `file` (record positions are offsets in them), its
+/// header, and a reader of its rows after it.
 fn with_header<T>(
     file: &Path,
-    f: impl FnOnce(&csv::StringRecord, &mut csv::Reader<&[u8]>) -> Result<T>,
+    f: impl FnOnce(&[u8], &csv::StringRecord, &mut csv::Reader<&[u8]>) -> Result<T>,
 ) -> Result<T> {
     let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
     let mut rdr = reader(&bytes);
@@ -187,7 +178,7 @@ fn with_header<T>(
         .headers()
         .map_err(|e| Error::data(file, format!("cannot read the header: {e}")))?
         .clone();
-    f(&header, &mut rdr)
+    f(&bytes, &header, &mut rdr)
 }
 
 /// The user's own columns of a labels CSV (all but its path and label columns): their
@@ -200,10 +191,19 @@ pub struct ExtraColumns {
     pub values: HashMap<String, Vec<String>>,
 }
 
+impl ExtraColumns {
+    /// The values of sample `id` in `names`' order (empty for a path the file no longer
+    /// lists).
+    pub fn row<'a>(&'a self, id: &str) -> impl Iterator<Item = &'a str> {
+        let values = self.values.get(id);
+        (0..self.names.len()).map(move |k| values.and_then(|v| v.get(k)).map_or("", String::as_str))
+    }
+}
+
 /// Read the extra columns of the labels CSV `file` (see [`ExtraColumns`]); empty when it has
 /// none.
 pub fn extra_columns(file: &Path, given: &Columns) -> Result<ExtraColumns> {
-    with_header(file, |header, rdr| extra_rows(file, header, rdr, given))
+    with_header(file, |_, header, rdr| extra_rows(file, header, rdr, given))
 }
 
 /// [`extra_columns`] of a file whose `header` was read, from its rows in `rdr`.
@@ -218,14 +218,14 @@ fn extra_rows(
     };
     let keep: Vec<usize> = (0..header.len())
         .filter(|&c| c != p && Some(c) != l)
-        .filter(|&c| !header[c].trim_start_matches('\u{feff}').trim().is_empty())
+        .filter(|&c| !as_written(&header[c]).is_empty())
         .collect();
     if keep.is_empty() {
         return Ok(ExtraColumns::default());
     }
     let names = keep
         .iter()
-        .map(|&c| header[c].trim_start_matches('\u{feff}').trim().to_string())
+        .map(|&c| as_written(&header[c]).to_string())
         .collect();
     let mut values = HashMap::new();
     for rec in rdr.records() {
@@ -248,33 +248,30 @@ fn extra_rows(
 /// column is found by name; where none is (the run named it), the first column whose first
 /// listed file exists. Empty when the file cannot be read.
 pub fn listed_folders(file: &Path) -> Vec<PathBuf> {
-    let Ok(bytes) = std::fs::read(file) else {
-        return Vec::new();
-    };
     let root = csv_folder(file);
-    let mut rdr = reader(&bytes);
-    let Ok(header) = rdr.headers().cloned() else {
-        return Vec::new();
-    };
-    let rows: Vec<csv::StringRecord> = rdr.records().filter_map(|r| r.ok()).collect();
-    let path_col = column(&header, PATH_COLUMNS).or_else(|| {
-        (0..header.len()).find(|&c| {
-            rows.iter()
-                .map(|r| normalise_id(r.get(c).unwrap_or("")))
-                .find(|id| !id.is_empty())
-                .is_some_and(|id| root.join(id).is_file())
-        })
-    });
-    let Some(c) = path_col else {
-        return Vec::new();
-    };
-    rows.iter()
-        .map(|r| normalise_id(r.get(c).unwrap_or("")))
-        .filter(|id| !id.is_empty())
-        .filter_map(|id| root.join(id).parent().map(Path::to_path_buf))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
+    with_header(file, |_, header, rdr| {
+        let rows: Vec<csv::StringRecord> = rdr.records().filter_map(|r| r.ok()).collect();
+        let path_col = column(header, PATH_COLUMNS).or_else(|| {
+            (0..header.len()).find(|&c| {
+                rows.iter()
+                    .map(|r| normalise_id(r.get(c).unwrap_or("")))
+                    .find(|id| !id.is_empty())
+                    .is_some_and(|id| root.join(id).is_file())
+            })
+        });
+        let Some(c) = path_col else {
+            return Ok(Vec::new());
+        };
+        Ok(rows
+            .iter()
+            .map(|r| normalise_id(r.get(c).unwrap_or("")))
+            .filter(|id| !id.is_empty())
+            .filter_map(|id| root.join(id).parent().map(Path::to_path_buf))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect())
+    })
+    .unwrap_or_default()
 }
 
 /// One usable row: its id and label, and the line it is on.
@@ -286,12 +283,20 @@ struct Row {
 
 /// Read the rows of `file`: the ones to load, and the skipped ones with their reasons.
 fn read_rows(file: &Path, root: &Path, given: &Columns) -> Result<(Vec<Row>, Vec<Skipped>)> {
-    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-    let mut rdr = reader(&bytes);
-    let header = rdr
-        .headers()
-        .map_err(|e| Error::data(file, format!("cannot read the header: {e}")))?
-        .clone();
+    with_header(file, |bytes, header, rdr| {
+        rows_of(file, root, given, bytes, header, rdr)
+    })
+}
+
+/// [`read_rows`] of a file read as `bytes` whose `header` was read, from its rows in `rdr`.
+fn rows_of(
+    file: &Path,
+    root: &Path,
+    given: &Columns,
+    bytes: &[u8],
+    header: &csv::StringRecord,
+    rdr: &mut csv::Reader<&[u8]>,
+) -> Result<(Vec<Row>, Vec<Skipped>)> {
     let found = || {
         let cols: Vec<&str> = header.iter().collect();
         if cols.iter().all(|c| c.is_empty()) {
@@ -304,7 +309,7 @@ fn read_rows(file: &Path, root: &Path, given: &Columns) -> Result<(Vec<Row>, Vec
             )
         }
     };
-    let (path_col, label_col) = columns_of(&header, given);
+    let (path_col, label_col) = columns_of(header, given);
     let missing = |what: &str, name: &Option<String>, names: &[&str]| {
         let wanted = match name {
             Some(n) => format!("no column named {n:?} (nor one of {})", names.join(", ")),
@@ -334,7 +339,7 @@ fn read_rows(file: &Path, root: &Path, given: &Columns) -> Result<(Vec<Row>, Vec
     let mut listed: HashMap<String, (String, Vec<u64>)> = HashMap::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| Error::data(file, format!("not a readable CSV: {e}")))?;
-        let line = record_line(&bytes, rec.position());
+        let line = record_line(bytes, rec.position());
         if rec.iter().all(str::is_empty) {
             continue;
         }

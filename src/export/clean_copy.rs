@@ -484,12 +484,11 @@ fn write_copy_labels(
         if p.flagged || missing.contains(d.ids[p.index].as_str()) {
             continue;
         }
-        let mut row = vec![id_of(t), d.classes[p.class as usize].clone()];
-        let values = extra.values.get(&d.ids[p.index]);
-        row.extend(
-            (0..names.len()).map(|k| values.and_then(|v| v.get(k)).cloned().unwrap_or_default()),
-        );
-        w.write_record(&row).map_err(err)?;
+        let (file, class) = (id_of(t), d.classes[p.class as usize].as_str());
+        let row = [file.as_str(), class]
+            .into_iter()
+            .chain(extra.row(&d.ids[p.index]));
+        w.write_record(row).map_err(err)?;
     }
     let bytes = w
         .into_inner()

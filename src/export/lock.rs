@@ -70,22 +70,21 @@ pub fn holder(dir: &Path) -> Option<String> {
     if try_lock(&file) {
         return None;
     }
-    let pid = std::fs::read_to_string(&path).unwrap_or_default();
-    Some(match pid.trim() {
+    Some(holder_name(&path))
+}
+
+/// The process whose id the lock file `lock` holds, in words ("process 123", or "another
+/// process" when it holds none).
+fn holder_name(lock: &Path) -> String {
+    match std::fs::read_to_string(lock).unwrap_or_default().trim() {
         "" => "another process".to_string(),
-        p => format!("process {p}"),
-    })
+        pid => format!("process {pid}"),
+    }
 }
 
 /// The refusal when another process holds `dir`, naming it.
 fn in_use(dir: &Path, lock: &Path) -> Error {
-    let holder = std::fs::read_to_string(lock).unwrap_or_default();
-    let holder = holder.trim();
-    let who = if holder.is_empty() {
-        "another process".to_string()
-    } else {
-        format!("process {holder}")
-    };
+    let who = holder_name(lock);
     Error::data(
         dir,
         format!(

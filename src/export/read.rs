@@ -19,12 +19,12 @@ use crate::error::{Error, Result};
 use crate::itlm::Config;
 
 /// A body of version 8 or later: the run with its config in layout `C`, the evaluation sets'
-/// sources, then one `X` (that version's [`RoundExtras`]) per round, exactly; version 20 on
-/// (`columns`) the labels CSV columns after them.
+/// sources, then one `X` (that version's [`RoundExtras`]) per round, exactly; from version 20
+/// on the labels CSV columns after them.
 fn decode_with_extras<C, X>(
+    version: u32,
     body: &[u8],
     config: impl FnOnce(C) -> Config,
-    columns: bool,
 ) -> std::result::Result<RunFile, String>
 where
     C: serde::de::DeserializeOwned,
@@ -35,7 +35,7 @@ where
     let mut run = run.map_config(config);
     let (sources, rest) = postcard::take_from_bytes::<Vec<Source>>(rest).map_err(e)?;
     run.dataset.eval_sources = sources;
-    let extras = if columns {
+    let extras = if version >= 20 {
         let (extras, rest) = postcard::take_from_bytes::<Vec<X>>(rest).map_err(e)?;
         run.dataset.columns = decode_whole(rest)?;
         extras
@@ -83,81 +83,75 @@ impl RunFile {
                 run
             }
             8 => decode_with_extras::<ConfigNoClusters, RoundExtrasV8>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             9 => decode_with_extras::<ConfigNoTransition, RoundExtrasV9>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             10 => decode_with_extras::<ConfigNoTransition, RoundExtrasV10>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             11 => decode_with_extras::<ConfigFlagTransition, RoundExtrasV15>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             12 => decode_with_extras::<ConfigNoCoteach, RoundExtrasV15>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             13 => decode_with_extras::<ConfigNoPseudo, RoundExtrasV15>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             14 => decode_with_extras::<ConfigNoAugment, RoundExtrasV15>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             15 => decode_with_extras::<ConfigNoTauFromData, RoundExtrasV15>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             16 => decode_with_extras::<ConfigNoTauFromData, RoundExtrasV17>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             17 => decode_with_extras::<ConfigNoSmoothing, RoundExtrasV17>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
             18 => decode_with_extras::<ConfigNoSmoothing, RoundExtras>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 Config::from,
-                false,
             )
             .map_err(damaged)?,
-            19 => decode_with_extras::<Config, RoundExtras>(
+            19..=RUN_VERSION => decode_with_extras::<Config, RoundExtras>(
+                version,
                 Self::checked_body(bytes, version).map_err(damaged)?,
                 |c| c,
-                false,
-            )
-            .map_err(damaged)?,
-            RUN_VERSION => decode_with_extras::<Config, RoundExtras>(
-                Self::checked_body(bytes, version).map_err(damaged)?,
-                |c| c,
-                true,
             )
             .map_err(damaged)?,
             _ => {

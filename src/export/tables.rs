@@ -385,14 +385,9 @@ pub fn labels_csv(run: &RunFile, user: &crate::itlm::Decisions) -> Result<String
             r.score[i],
             u8::from(flagged)
         ));
-        if !extra_names.is_empty() {
-            let values = extra.values.get(&d.ids[i]);
-            for k in 0..extra_names.len() {
-                s.push(',');
-                s.push_str(&csv_field(
-                    values.and_then(|v| v.get(k)).map_or("", String::as_str),
-                ));
-            }
+        for value in extra.row(&d.ids[i]) {
+            s.push(',');
+            s.push_str(&csv_field(value));
         }
         s.push('\n');
     }

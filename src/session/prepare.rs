@@ -151,12 +151,7 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
         (Some(p), _) => Some(conform(data::load_test(p, &opts)?, &train)?),
         (None, false) => match loaded.test {
             // The set's own split, read unasked: say how to go without it.
-            Some(t) => Some(conform(t, &train).map_err(|e| {
-                Error::Other(format!(
-                    "{e} (the set's test split, read by default: --no-test, or the window's \
-                     \"no test set\" box, runs without it; --test names another)"
-                ))
-            })?),
+            Some(t) => Some(conform(t, &train).map_err(data::image_folder::unasked_test_split)?),
             // The clean test split `corrupt` copies beside a set; one that does not fit is
             // noted, not fatal (it was not asked for).
             None => match data::default_test_path(data_path) {

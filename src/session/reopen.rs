@@ -56,7 +56,7 @@ pub fn set_warning(file: &Path) -> Option<String> {
 pub fn status_note(run: &crate::export::RunFile, file: &Path) -> Option<String> {
     use crate::export::RunStatus;
     let last = run.rounds.last().map_or(0, |r| r.round);
-    let planned = crate::itlm::Ran::of(&run.config, &run.rounds).planned_last;
+    let planned = run.config.planned_last_round(&run.rounds);
     let of = format!("round {last} of the {planned} planned");
     let dir = file.parent().filter(|p| !p.as_os_str().is_empty())?;
     Some(match &run.status {

@@ -413,17 +413,12 @@ impl App {
                     inp.key_pressed(Key::R),
                 )
             });
-            let predicted = self
-                .state
-                .record()
-                .and_then(|rec| rec.predicted.get(i).copied())
-                .filter(|_| !self.state.generative())
-                .filter(|&p| {
-                    self.state
-                        .data
-                        .as_ref()
-                        .is_some_and(|d| i < d.train.len() && p != d.train.label(i))
-                });
+            let predicted = self.state.predicted(i).filter(|&p| {
+                self.state
+                    .data
+                    .as_ref()
+                    .is_some_and(|d| i < d.train.len() && p != d.train.label(i))
+            });
             let decision = if k {
                 Some(crate::session::decisions::Decision::Keep)
             } else if x {

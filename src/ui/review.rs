@@ -162,7 +162,7 @@ impl ReviewPanel {
             } else if inp.key_pressed(Key::X) {
                 decided = Some(Some(Decision::Exclude));
             } else if inp.key_pressed(Key::R) {
-                decided = predicted(v, i).map(|p| Some(Decision::Relabel(p)));
+                decided = v.state.predicted(i).map(|p| Some(Decision::Relabel(p)));
             } else if let Some(c) = digits.iter().position(|&k| inp.key_pressed(k)) {
                 if c < classes {
                     decided = Some(Some(Decision::Relabel(c as u32)));
@@ -454,13 +454,6 @@ impl ReviewPanel {
 
 /// The predicted class of sample `i` in the shown round (none in a generative run: the VAE
 /// predicts no class).
-fn predicted(v: &View, i: usize) -> Option<u32> {
-    if v.state.generative() {
-        return None;
-    }
-    v.state.record()?.predicted.get(i).copied()
-}
-
 /// `x` with `decimals` decimals, "-" where it is not a number (a value a run did not record).
 fn num(x: f32, decimals: usize) -> String {
     if x.is_finite() {

@@ -196,6 +196,15 @@ impl AppState {
         }
     }
 
+    /// The class the shown round's model predicts for sample `i` (None for a generative run,
+    /// which predicts none, or before a round).
+    pub fn predicted(&self, i: usize) -> Option<u32> {
+        if self.generative() {
+            return None;
+        }
+        self.record()?.predicted.get(i).copied()
+    }
+
     /// Whether the shown run (else the next one) is generative (the VAE).
     pub fn generative(&self) -> bool {
         self.run
