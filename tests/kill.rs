@@ -162,6 +162,18 @@ fn killed_after_round_k_keeps_a_complete_set_of_k_rounds() {
                 )),
             "{e}"
         );
+        // The same from inside its folder, the run file named bare.
+        let o = Command::new(BIN)
+            .current_dir(&out)
+            .args(["export", "run.itlm", "--cleanlab"])
+            .arg(tmp.path().join(format!("issues{k}-bare.csv")))
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.success() && e.contains("note: the run was interrupted"),
+            "{e}"
+        );
     }
 }
 

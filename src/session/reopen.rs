@@ -43,10 +43,17 @@ pub fn data_path(source: &Source) -> Option<PathBuf> {
     }
 }
 
+/// The folder the run file `file` lies in (a bare file name: the working directory).
+fn folder_of(file: &Path) -> &Path {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// What to say when the run file `file` sits in an output folder whose set of files is mixed
 /// (a write was interrupted; see [`crate::export::manifest`]).
 pub fn set_warning(file: &Path) -> Option<String> {
-    let dir = file.parent().filter(|p| !p.as_os_str().is_empty())?;
+    let dir = folder_of(file);
     crate::export::check_set(dir).ok()?.warning(dir)
 }
 
@@ -58,7 +65,7 @@ pub fn status_note(run: &crate::export::RunFile, file: &Path) -> Option<String> 
     let last = run.rounds.last().map_or(0, |r| r.round);
     let planned = run.config.planned_last_round(&run.rounds);
     let of = format!("round {last} of the {planned} planned");
-    let dir = file.parent().filter(|p| !p.as_os_str().is_empty())?;
+    let dir = folder_of(file);
     Some(match &run.status {
         RunStatus::Finished => return None,
         RunStatus::Stopped => format!("the run was stopped after {of}: its last model is not the final one"),
