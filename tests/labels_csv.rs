@@ -749,3 +749,67 @@ fn a_row_with_extra_fields_and_a_row_without_a_label_are_skipped_with_their_reas
         "{reasons:?}"
     );
 }
+
+#[test]
+fn integer_labels_are_classes_in_numeric_order_and_an_older_run_in_text_order_reopens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("set");
+    std::fs::create_dir_all(set.join("imgs")).unwrap();
+    let mut rows = Vec::new();
+    for c in 0..12 {
+        for i in 0..3 {
+            let file = format!("imgs/{c}_{i}.png");
+            image_of(c % 3, c * 3 + i).save(set.join(&file)).unwrap();
+            rows.push((file, c.to_string()));
+        }
+    }
+    let csv = set.join("labels.csv");
+    write_csv(&csv, "path,label", &rows);
+    let d = load(&csv).unwrap();
+    let numeric: Vec<String> = (0..12).map(|c| c.to_string()).collect();
+    // cleanlab's labels are these integers; class k must be the label k.
+    assert_eq!(d.classes, numeric);
+    let i = d.ids().iter().position(|id| id == "imgs/10_0.png").unwrap();
+    assert_eq!(d.labels()[i], 10);
+    // A class folder per integer too.
+    let folders = tmp.path().join("folders");
+    for c in [2, 10, 1] {
+        std::fs::create_dir_all(folders.join(c.to_string())).unwrap();
+        image_of(c % 3, c)
+            .save(folders.join(format!("{c}/x.png")))
+            .unwrap();
+    }
+    assert_eq!(load(&folders).unwrap().classes, ["1", "2", "10"]);
+
+    // A run written when classes were sorted as text ("0", "1", "10", "11", "2", ...)
+    // reopens with its own class order: every sample keeps the class name it had.
+    let out = tmp.path().join("out");
+    let mut args = vec!["run", s(&csv), "--out", s(&out)];
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let file = out.join("run.itlm");
+    let mut rf = itlm_inspector::export::RunFile::read(&file).unwrap();
+    let mut text_order = numeric.clone();
+    text_order.sort();
+    let names: Vec<String> = rf
+        .dataset
+        .labels
+        .iter()
+        .map(|&l| rf.dataset.classes[l as usize].clone())
+        .collect();
+    rf.dataset.labels = names
+        .iter()
+        .map(|n| text_order.iter().position(|t| t == n).unwrap() as u32)
+        .collect();
+    rf.dataset.classes = text_order.clone();
+    std::fs::write(&file, rf.to_bytes().unwrap()).unwrap();
+    let loaded = reopen::load(&file, &EvalInputs::default()).unwrap();
+    assert_eq!(loaded.train.classes, text_order);
+    let reopened: Vec<&str> = loaded
+        .train
+        .labels()
+        .iter()
+        .map(|&l| loaded.train.classes[l as usize].as_str())
+        .collect();
+    assert_eq!(reopened, names);
+}

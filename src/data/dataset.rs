@@ -434,6 +434,22 @@ impl Dataset {
 }
 
 /// Convert one H x W x C u8 image between shapes (resize + channel conversion).
+/// Sort class names as a user reads them: numerically when every name is an integer (`2`
+/// before `10`, as cleanlab's integer labels and a `pred_probs` matrix's columns run), else by
+/// name. A tie in value (`1`, `01`) falls back to the name, so the order is total.
+pub fn sort_class_names<T: AsRef<std::ffi::OsStr>>(names: &mut [T]) {
+    let value = |n: &T| n.as_ref().to_str().and_then(|s| s.parse::<i128>().ok());
+    if names.iter().all(|n| value(n).is_some()) {
+        names.sort_by(|a, b| {
+            value(a)
+                .cmp(&value(b))
+                .then_with(|| a.as_ref().cmp(b.as_ref()))
+        });
+    } else {
+        names.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+    }
+}
+
 pub fn convert_pixels(src: &[u8], from: ImageShape, to: ImageShape) -> Vec<u8> {
     use image::{imageops::FilterType, DynamicImage, GrayImage, RgbImage};
     let (w, h) = (from.width as u32, from.height as u32);
@@ -458,6 +474,16 @@ pub fn convert_pixels(src: &[u8], from: ImageShape, to: ImageShape) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_class_names_sort_by_value_others_by_name() {
+        let mut n = vec!["10", "2", "1", "01", "-3"];
+        sort_class_names(&mut n);
+        assert_eq!(n, ["-3", "01", "1", "2", "10"]);
+        let mut m = vec!["10", "2", "cat"];
+        sort_class_names(&mut m);
+        assert_eq!(m, ["10", "2", "cat"]);
+    }
 
     fn tiny() -> Dataset {
         Dataset::from_parts(

@@ -27,8 +27,9 @@ pub const MAX_IMAGE_SIDE: u32 = 16384;
 /// pixel buffer is allocated.
 pub const MAX_DECODED_BYTES: u64 = 128 << 20;
 
-/// Load `root/<class>/<...>/<file>`: classes are the sorted names of the subfolders of `root`
-/// (hidden ones ignored), samples are the files found recursively in each, in sorted order, with
+/// Load `root/<class>/<...>/<file>`: classes are the names of the subfolders of `root`
+/// (hidden ones ignored; sorted, numerically when all are integers:
+/// [`super::dataset::sort_class_names`]), samples are the files found recursively in each, in sorted order, with
 /// ids = paths relative to `root` joined by '/'. Files directly in `root` are ignored. Files that
 /// cannot be used (empty, corrupt, not an image, too large, unreadable, ...) and class folders
 /// without a loadable image are listed in `skipped`.
@@ -138,7 +139,8 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().first() == Some(&b'.')
 }
 
-/// The non-hidden subfolders of `dir` (symbolic links to folders count), sorted by name.
+/// The non-hidden subfolders of `dir` (symbolic links to folders count), in class order
+/// ([`super::dataset::sort_class_names`]: by name, numerically when all are integers).
 fn class_folders(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -157,7 +159,7 @@ fn class_folders(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
             out.push(name);
         }
     }
-    out.sort();
+    super::dataset::sort_class_names(&mut out);
     Ok(out)
 }
 

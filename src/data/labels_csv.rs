@@ -5,7 +5,8 @@
 //! sample's id is its path as written, `./` stripped and `\` turned into `/`, so that the
 //! tables this tool exports (whose `path` column holds ids) line up with the input, and its own
 //! `labels.csv` loads back (its excluded samples have an empty label: skipped). Files are
-//! decoded as an image folder's are ([`super::image_files`]); classes are the sorted labels.
+//! decoded as an image folder's are ([`super::image_files`]); classes are the labels in
+//! [`super::dataset::sort_class_names`]'s order (numeric when all are integers).
 //! Other names are given as [`Columns`] (`--path-column`, `--label-column`, the window's
 //! column picker); the file's other columns are the user's own ([`extra_columns`]): the
 //! corrected `labels.csv` carries them.
@@ -446,12 +447,13 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
             },
         ));
     }
-    let names: Vec<String> = rows
+    let mut names: Vec<String> = rows
         .iter()
         .map(|r| r.label.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    super::dataset::sort_class_names(&mut names);
     let index: HashMap<&str, usize> = names
         .iter()
         .enumerate()

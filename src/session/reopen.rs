@@ -105,7 +105,17 @@ fn load_source(source: &Source, shape: ImageShape, counted: &LoadOptions) -> Res
 }
 
 /// The samples of `full` in the run's order, or why they do not match the run.
-pub fn match_run(full: Dataset, info: &DatasetInfo) -> std::result::Result<Dataset, String> {
+pub fn match_run(mut full: Dataset, info: &DatasetInfo) -> std::result::Result<Dataset, String> {
+    // The same classes in another order (a run written before integer class names were sorted
+    // by value) are the run's classes: the labels follow the run's order.
+    let mut now = full.classes.clone();
+    let mut then = info.classes.clone();
+    now.sort();
+    then.sort();
+    if now == then {
+        full.align_classes(&info.classes)
+            .map_err(|e| e.to_string())?;
+    }
     if full.classes != info.classes {
         return Err(format!(
             "its classes are now {} (the run has {})",
