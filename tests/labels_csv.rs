@@ -813,3 +813,70 @@ fn integer_labels_are_classes_in_numeric_order_and_an_older_run_in_text_order_re
         .collect();
     assert_eq!(reopened, names);
 }
+
+/// `run`'s log says when the floored cut (the default) kept more than tau's share: a rare class
+/// of noise images has every high loss, the global cut keeps none of it, its floor keeps some.
+#[test]
+fn run_says_what_the_class_floors_kept_beyond_tau() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("set");
+    std::fs::create_dir_all(set.join("imgs")).unwrap();
+    let mut rows = Vec::new();
+    for (c, name) in ["a", "b"].iter().enumerate() {
+        for i in 0..30 {
+            let file = format!("imgs/{name}_{i:02}.png");
+            image_of(c, i).save(set.join(&file)).unwrap();
+            rows.push((file, name.to_string()));
+        }
+    }
+    for i in 0..6u32 {
+        let file = format!("imgs/c_{i:02}.png");
+        image::GrayImage::from_fn(8, 8, |x, y| {
+            image::Luma([((x * 97 + y * 61 + i * 151) * 2654435761u32 >> 24) as u8])
+        })
+        .save(set.join(&file))
+        .unwrap();
+        rows.push((file, "c".to_string()));
+    }
+    let csv = set.join("labels.csv");
+    write_csv(&csv, "path,label", &rows);
+    let out = tmp.path().join("out");
+    let args = [
+        "run",
+        s(&csv),
+        "--out",
+        s(&out),
+        "--model",
+        "mlp",
+        "--rounds",
+        "1",
+        "--epochs",
+        "2",
+        "--final-epochs",
+        "1",
+        "--tau",
+        "0.5",
+        "--select",
+        "floored",
+        "--transition",
+        "off",
+    ];
+    let e = succeeds(&run(&args));
+    // 66 samples at tau 0.5: a share of 33; class c's floor is ceil(0.25 * 6) = 2.
+    let samples = std::fs::read_to_string(out.join("samples.csv")).unwrap();
+    let header: Vec<&str> = samples.lines().next().unwrap().split(',').collect();
+    let kept_col = header.iter().position(|h| *h == "kept").unwrap();
+    let kept = samples
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(kept_col) == Some("1"))
+        .count();
+    assert!(kept > 33, "the floors added nothing: {e}");
+    assert!(
+        e.contains(&format!(
+            "tau's share is 33; the class floors kept {} more",
+            kept - 33
+        )),
+        "{e}"
+    );
+}

@@ -4274,3 +4274,57 @@ fn the_compare_window_offers_the_datasets_saved_runs() {
     assert_eq!(h.state().compare.path, earlier.display().to_string());
     h.get_by_label("Metrics of both runs");
 }
+
+/// The floored cut keeps more than tau's share where a class's floor adds samples: the
+/// histogram says how many, and what tau's share is, so "kept" is not a surprise.
+#[test]
+fn the_histogram_says_what_the_class_floors_kept_beyond_tau() {
+    use itlm_inspector::export::RunFile;
+    use itlm_inspector::itlm::Selection;
+    let (_data, out, file) = saved_run(&["--tau", "0.5"]);
+    let mut run = RunFile::read(&file).unwrap();
+    run.config.select = Selection::Floored;
+    // Class 0 gets every highest score: the global cut at tau 0.5 keeps none of it and its
+    // floor (ceil(0.25 n_0)) its lowest.
+    let last = run.rounds.len() - 1;
+    let labels = run.dataset.labels.clone();
+    let r = std::sync::Arc::make_mut(&mut run.rounds[last]);
+    for (i, s) in r.score.iter_mut().enumerate() {
+        *s = if labels[i] == 0 {
+            10.0 + i as f32
+        } else {
+            i as f32 / 1000.0
+        };
+    }
+    let n = r.score.len();
+    let n0 = labels.iter().filter(|&&l| l == 0).count();
+    let share = (0.5 * n as f64).ceil() as usize;
+    let global_kept0 = share.saturating_sub(n - n0);
+    let floor = (0.25 * n0 as f64).ceil() as usize;
+    assert!(
+        global_kept0 < floor,
+        "the test's scores must leave class 0 under its floor"
+    );
+    let saved = out.path().join("floored.itlm");
+    std::fs::write(&saved, run.to_bytes().unwrap()).unwrap();
+    // Opened as a user opens it (the harness's tiny settings would replace the run's own).
+    let options = Options {
+        path: Some(saved),
+        fresh_settings: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 950.0))
+        .build_eframe(move |cc| App::new(cc, options));
+    step_until(&mut h, 60, "the run file to open", |a| {
+        a.state.data.is_some() && a.state.record().is_some()
+    });
+    no_errors(&h);
+    let cut = h.state_mut().state.cut().unwrap();
+    assert_eq!(cut.tau, 0.5);
+    assert_eq!(cut.kept_count, share + floor - global_kept0);
+    h.get_by_label_contains(&format!(
+        "tau's share is {share}; the class floors kept {} more",
+        floor - global_kept0
+    ));
+}

@@ -367,6 +367,15 @@ pub fn run_and_export(
             }
             Event::RoundDone(r) => {
                 bar.suspend(|| eprintln!("{}", session::round_line(r, LineStyle::Full)));
+                // Kept more than tau's share: said (the restore and the clustering cut say
+                // what they changed on their own).
+                if !config.restore && r.held_out.is_empty() {
+                    let added = crate::itlm::select::floors_added(config.select, &r.kept, r.tau);
+                    let share = crate::itlm::select::keep_count(r.len(), r.tau);
+                    if let Some(line) = session::floors_line(added, share) {
+                        bar.suspend(|| eprintln!("  {line}"));
+                    }
+                }
                 if let Some(line) = session::unfolded_line(r, &classes) {
                     bar.suspend(|| eprintln!("{line}"));
                 }

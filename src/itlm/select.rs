@@ -113,6 +113,18 @@ pub fn select_floored(losses: &[f32], labels: &[u32], num_classes: usize, tau: f
     kept
 }
 
+/// How many samples the class floors of [`Selection::Floored`] kept beyond tau's share
+/// (`ceil(tau * n)`), for a cut `plain` made by `rule` (before any restore or pin): 0 for the
+/// other rules and where no floor added any. The run's log and the window say it, so that a
+/// cut keeping more than tau is not a surprise.
+pub fn floors_added(rule: Selection, plain: &[bool], tau: f64) -> usize {
+    if rule != Selection::Floored {
+        return 0;
+    }
+    let kept = plain.iter().filter(|&&k| k).count();
+    kept.saturating_sub(keep_count(plain.len(), tau))
+}
+
 /// Any rule.
 pub fn select(
     rule: Selection,
@@ -317,6 +329,9 @@ mod tests {
         want[3] = true;
         assert_eq!(f, want);
         assert_eq!(select(Selection::Floored, &losses, &labels, 2, 0.5), want);
+        // Tau's share is 6; class 0's floor kept one more.
+        assert_eq!(floors_added(Selection::Floored, &f, 0.5), 1);
+        assert_eq!(floors_added(Selection::Global, &f, 0.5), 0);
         // Where the global cut keeps every class's floor, nothing changes.
         let even = [0.1, 0.9, 0.2, 0.8, 0.3, 0.7, 0.4, 0.6, 0.5, 1.0, 1.1, 1.2];
         assert_eq!(

@@ -27,8 +27,9 @@ pub use loaded::{EvalInputs, Loaded, Reopened};
 pub use prepare::{open_dataset, prepare, DataRequest, Prepared};
 pub use recut::{recut, CutRequest, Recut};
 pub use run::{
-    auto_forward_line, coteach_chosen_line, final_check_line, not_learned_line, round_line,
-    run_to_folder, starved_line, tau_chosen_line, unfolded_line, LineStyle, Outcome, RunHeader,
+    auto_forward_line, coteach_chosen_line, final_check_line, floors_line, not_learned_line,
+    round_line, run_to_folder, starved_line, tau_chosen_line, unfolded_line, LineStyle, Outcome,
+    RunHeader,
 };
 pub use worker::{
     Building, Command, Job, LearnerFactory, Preparing, Progress, Worker, WorkerEvent,

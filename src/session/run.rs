@@ -418,6 +418,17 @@ pub fn starved_line(s: &crate::itlm::Starved, classes: &[String], forward: bool)
     )
 }
 
+/// What the floored cut's class floors added ([`crate::itlm::select::floors_added`]) in
+/// words, after a round's kept count: None where they added nothing. `share` is tau's share.
+pub fn floors_line(added: usize, share: usize) -> Option<String> {
+    (added > 0).then(|| {
+        format!(
+            "tau's share is {share}; the class floors kept {added} more (a class the cut left \
+             under half its share keeps its lowest losses up to that)"
+        )
+    })
+}
+
 /// What a forward round did about the classes its first model folded
 /// ([`crate::itlm::RoundMetrics::unfolded`]), in one line (None for every other round): the
 /// window and `run` show it under the round.

@@ -58,6 +58,10 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         if let Some(v) = cut.cut_value {
             ui.label(format!("cut at loss {v:.3} (tau {:.2})", cut.tau));
         }
+        let share = crate::itlm::select::keep_count(cut.kept.len(), cut.tau);
+        if let Some(line) = crate::session::floors_line(cut.floors_added, share) {
+            ui.label(RichText::new(format!("({line})")).weak());
+        }
         let mut log = state.settings.log_counts;
         if ui.checkbox(&mut log, "log counts").changed() {
             let mut s = state.settings.clone();

@@ -114,6 +114,9 @@ pub struct Cut {
     pub kept: Vec<bool>,
     pub kept_count: usize,
     pub trimmed_count: usize,
+    /// What the floored rule's class floors kept beyond tau's share
+    /// ([`select::floors_added`]; 0 for the other rules).
+    pub floors_added: usize,
     /// What the round's restore did (`None` without `Config::restore`).
     pub restored: Option<select::Restored>,
     /// Largest score the cut itself kept (before any restore): where the line is drawn.
@@ -545,6 +548,7 @@ pub fn cut(
     // as the report draws it.
     let (plain, cut_value) = select::cut_line(rule, &record.score, labels, classes, tau, pins);
     let classifier = record.predicted.len() == plain.len();
+    let floors_added = select::floors_added(rule, &plain, tau);
     let mut kept = plain;
     let restored = select::restore_if(restore, &mut kept, labels, &record.predicted, classes);
     if let Some(p) = pins {
@@ -579,6 +583,7 @@ pub fn cut(
         tau,
         kept_count,
         trimmed_count: kept.len() - kept_count,
+        floors_added,
         restored,
         kept,
         cut_value,
