@@ -832,7 +832,7 @@ fn run_says_what_the_class_floors_kept_beyond_tau() {
     for i in 0..6u32 {
         let file = format!("imgs/c_{i:02}.png");
         image::GrayImage::from_fn(8, 8, |x, y| {
-            image::Luma([(((x * 97 + y * 61 + i * 151) * 2654435761u32) >> 24) as u8])
+            image::Luma([((x * 97 + y * 61 + i * 151).wrapping_mul(2654435761) >> 24) as u8])
         })
         .save(set.join(&file))
         .unwrap();
