@@ -924,6 +924,39 @@ fn clean_copy_keeps_every_class_and_fails_on_missing_files() {
     for c in ["a", "b", "c"] {
         assert!(copy.join(c).is_dir(), "no folder for class {c}");
     }
+    let e = stderr(&run(&[
+        "export",
+        s(&run_file),
+        "--clean-copy",
+        s(&tmp.path().join("c0")),
+    ]));
+    assert!(!e.contains("changed after the run"), "{e}");
+
+    // A kept file replaced after the run: the copy holds the new file, and says so.
+    let clean = std::fs::read_to_string(out.join(export::CLEAN_TXT)).unwrap();
+    let kept: Vec<&str> = clean.lines().collect();
+    let replaced = data.join(kept[1]);
+    let later = std::fs::metadata(&run_file).unwrap().modified().unwrap()
+        + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&replaced)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let e = succeeds(&run(&[
+        "export",
+        s(&run_file),
+        "--clean-copy",
+        s(&tmp.path().join("c1")),
+    ]));
+    assert!(
+        e.contains(&format!(
+            "warning: 1 copied file changed after the run read the images (first: {})",
+            kept[1]
+        )),
+        "{e}"
+    );
 
     // One kept file gone: the others are copied, the exit code says it, with the count.
     let clean = std::fs::read_to_string(out.join(export::CLEAN_TXT)).unwrap();

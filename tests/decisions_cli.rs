@@ -664,6 +664,25 @@ fn a_relabelled_file_never_takes_the_name_of_a_file_that_stays() {
     assert!(report.ends_with("\n  a/3.png -> b/2-3.png"), "{report}");
     same(&window, "b/2-3.png", "a/3.png");
     assert_eq!(snapshot(&data), before, "the dataset folder is untouched");
+    assert!(!report.contains("changed after the run"), "{report}");
+    // Images read before every file's time (as if all were replaced since): said.
+    let extras = ExportExtras {
+        judged_at: Some(std::time::SystemTime::UNIX_EPOCH),
+        ..extras
+    };
+    let again = tmp.path().join("window2");
+    let done = ExportWhat::CleanFolder.write(&again, &r, &extras).unwrap();
+    let report = done.report.unwrap();
+    let copied = walkdir::WalkDir::new(&again)
+        .into_iter()
+        .filter(|e| e.as_ref().unwrap().file_type().is_file())
+        .count();
+    assert!(
+        report.contains(&format!(
+            "warning: {copied} copied files changed after the run"
+        )),
+        "{report}"
+    );
 }
 
 /// A run forced into the folder of an export with decisions: the earlier set's labels.csv and

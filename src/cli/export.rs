@@ -179,7 +179,16 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     }
     if let Some(dst) = &a.clean_copy {
         let plan = export::clean_copy::placements(&run, decisions.as_ref(), a.flagged_folder)?;
-        eprintln!("{}", export::clean_copy::clean_copy_of(&run, dst, &plan)?);
+        let mut report = export::clean_copy::clean_copy_of(&run, dst, &plan)?;
+        // The run read its images before it wrote its file: a file modified after that is
+        // not the image it judged.
+        if let Some(t) = std::fs::metadata(&a.run)
+            .ok()
+            .and_then(|m| m.modified().ok())
+        {
+            report.note_changed(&run, &plan, t);
+        }
+        eprintln!("{report}");
     }
     if let Some(p) = &a.cleanlab {
         ecosystem::write_label_issues(

@@ -7,6 +7,7 @@
 //! put under `_flagged/<class>/` ([`Placement`]).
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use rayon::prelude::*;
 
@@ -176,11 +177,14 @@ pub struct CopyReport {
     /// Files that moved to another folder (relabelled, or under `_flagged/`) where their name
     /// was taken, so numbered: the sample's id and its path in the copy ('/'-separated).
     pub renamed: Vec<(String, String)>,
+    /// Copied files changed after the run read them ([`CopyReport::note_changed`]): the copy
+    /// holds them as they are now, which the run never judged. Their ids.
+    pub changed: Vec<String>,
 }
 
 impl std::fmt::Display for CopyReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}", self.summary(), self.renames())
+        write!(f, "{}{}{}", self.summary(), self.renames(), self.changes())
     }
 }
 
@@ -208,6 +212,39 @@ impl CopyReport {
             ));
         }
         s
+    }
+
+    /// Record the copied files of `plan` (the samples of `run` this copy holds) whose file was
+    /// modified after `since` (when the run read the images: the run file's time for a saved
+    /// run): a file replaced or edited since is not the image the run scored.
+    pub fn note_changed(&mut self, run: &RunFile, plan: &[Placement], since: SystemTime) {
+        let d = &run.dataset;
+        let root = match &d.source {
+            Source::ImageFolder { root } => root.clone(),
+            Source::LabelsCsv { file } => data::dataset::csv_folder(file),
+            _ => return,
+        };
+        self.changed = plan
+            .par_iter()
+            .filter_map(|p| {
+                let id = d.ids.get(p.index)?;
+                let m = std::fs::metadata(root.join(id)).ok()?.modified().ok()?;
+                (m > since).then(|| id.clone())
+            })
+            .collect();
+    }
+
+    /// The changed files' warning (empty when none).
+    fn changes(&self) -> String {
+        let Some(first) = self.changed.first() else {
+            return String::new();
+        };
+        format!(
+            "\nwarning: {} changed after the run read the images (first: {first}): the copy \
+             holds the files as they are now, not the images the run judged; run again to \
+             judge them",
+            crate::plural(self.changed.len(), "copied file"),
+        )
     }
 
     /// The renamed files, one a line after a line that counts them (empty when none).

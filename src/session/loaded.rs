@@ -34,6 +34,9 @@ pub struct Loaded {
     /// Notes from loading (skipped files, truth warnings).
     pub notes: Vec<String>,
     pub load_secs: f64,
+    /// When the images were read (this was made right after): a file modified later is not
+    /// the image a run on these samples judged.
+    pub read_at: std::time::SystemTime,
     /// Where the test set, test-2 and truth came from (a path, or "... (auto)").
     pub test_from: Option<String>,
     pub test2_from: Option<String>,
@@ -56,6 +59,7 @@ impl Loaded {
             bad: None,
             notes: Vec::new(),
             load_secs: 0.0,
+            read_at: std::time::SystemTime::now(),
             test_from: None,
             test2_from: None,
             truth_from: None,
@@ -69,6 +73,15 @@ impl Loaded {
         self.reopened
             .as_ref()
             .is_none_or(|r| r.images_missing.is_none())
+    }
+
+    /// When the images a run on these samples judged were read: a reopened run's file time
+    /// (its run read them before it wrote the file), else [`Loaded::read_at`].
+    pub fn judged_at(&self) -> std::time::SystemTime {
+        self.reopened
+            .as_ref()
+            .and_then(|r| std::fs::metadata(&r.file).ok()?.modified().ok())
+            .map_or(self.read_at, |t| t.min(self.read_at))
     }
 
     /// The name of class `c`, or "?".

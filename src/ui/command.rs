@@ -142,6 +142,9 @@ pub struct ExportExtras {
     /// The image checks of the run's samples, when they are done: the cleanlab table gets
     /// their columns, FiftyOne their tags.
     pub image_checks: Option<std::sync::Arc<crate::data::quality::ImageIssues>>,
+    /// When the run's images were read ([`crate::session::Loaded::judged_at`]): the clean
+    /// folder names the files changed since.
+    pub judged_at: Option<std::time::SystemTime>,
 }
 
 impl ExportWhat {
@@ -257,7 +260,10 @@ impl ExportWhat {
             }
             ExportWhat::CleanFolder => {
                 let plan = export::clean_copy::placements(run, decisions, extras.flagged_folder)?;
-                let report = export::clean_copy::clean_copy_of(run, target, &plan)?;
+                let mut report = export::clean_copy::clean_copy_of(run, target, &plan)?;
+                if let Some(t) = extras.judged_at {
+                    report.note_changed(run, &plan, t);
+                }
                 return Ok(Exported {
                     files: vec![target.to_path_buf()],
                     report: Some(report.to_string()),

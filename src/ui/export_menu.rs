@@ -160,6 +160,7 @@ impl ExportPanel {
                 .filter(|d| d.has_images())
                 .map(|d| d.train.clone()),
             image_checks: state.image_checks.as_ref().map(|c| c.issues.clone()),
+            judged_at: state.data.as_ref().map(|d| d.judged_at()),
         };
         if let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
             state.settings.export_dir = Some(d);
