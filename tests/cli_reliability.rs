@@ -430,7 +430,7 @@ fn a_cut_duplicate_list_names_the_file_with_all_of_them() {
     );
     args.retain(|a| !["-q", "--model", "mlp"].contains(a));
     let e = succeeds(&run(&args));
-    assert!(e.contains("0 exact and 6 near duplicate pairs"), "{e}");
+    assert!(e.contains("6 duplicate pairs (0 exact, 6 near: cosine >= "), "{e}");
     assert_eq!(e.matches("  near duplicate: ").count(), 5, "{e}");
     let dup = out.join("duplicates.csv");
     assert!(

@@ -139,11 +139,11 @@ const SIMILAR_SHOWN: usize = 5;
 pub fn similar_report(data: &Dataset, s: &Similar, out: Option<&Path>) -> String {
     let exact = s.duplicates.iter().filter(|d| d.exact).count();
     let mut text = format!(
-        "{} exact and {} near duplicate pairs (cosine >= {}), {} outliers (kNN distance > {:.3})\n",
-        exact,
+        "{} ({exact} exact, {} near: cosine >= {}), {} (kNN distance > {:.3})\n",
+        crate::plural(s.duplicates.len(), "duplicate pair"),
         s.duplicates.len() - exact,
         similar::NEAR_DUPLICATE_COSINE,
-        s.outliers.len(),
+        crate::plural(s.outliers.len(), "outlier"),
         s.outlier_threshold
     );
     // "  ... and N more", with where the whole list goes.
