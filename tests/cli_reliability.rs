@@ -430,7 +430,10 @@ fn a_cut_duplicate_list_names_the_file_with_all_of_them() {
     );
     args.retain(|a| !["-q", "--model", "mlp"].contains(a));
     let e = succeeds(&run(&args));
-    assert!(e.contains("6 duplicate pairs (0 exact, 6 near: cosine >= "), "{e}");
+    assert!(
+        e.contains("6 duplicate pairs (0 exact, 6 near: cosine >= "),
+        "{e}"
+    );
     assert_eq!(e.matches("  near duplicate: ").count(), 5, "{e}");
     let dup = out.join("duplicates.csv");
     assert!(
@@ -970,12 +973,17 @@ fn clean_copy_keeps_every_class_and_fails_on_missing_files() {
     assert!(e.contains(kept[0]), "{e}");
     assert_eq!(files(&copy2), kept.len() - 1);
 
-    // All gone: an error, and no folder left behind.
+    // All gone: an error that says where they were looked for, and no folder left behind.
+    let looked_in = std::fs::canonicalize(&data).unwrap();
     std::fs::rename(&data, tmp.path().join("moved")).unwrap();
     let copy3 = tmp.path().join("copy3");
-    fails_with(
+    let e = fails_with(
         &run(&["export", s(&run_file), "--clean-copy", s(&copy3)]),
         &format!("none of the {} kept files could be copied", kept.len()),
+    );
+    assert!(
+        e.contains(&format!(", looked for in {})", looked_in.display())),
+        "{e}"
     );
     assert!(!copy3.exists());
     let names: Vec<String> = std::fs::read_dir(tmp.path())

@@ -174,6 +174,8 @@ pub struct CopyReport {
     pub written: usize,
     /// Kept samples whose file is gone.
     pub missing: Vec<String>,
+    /// The folder the missing files were looked for in (their ids are relative to it).
+    pub looked_in: Option<PathBuf>,
     /// Files that moved to another folder (relabelled, or under `_flagged/`) where their name
     /// was taken, so numbered: the sample's id and its path in the copy ('/'-separated).
     pub renamed: Vec<(String, String)>,
@@ -206,9 +208,10 @@ impl CopyReport {
         );
         if let Some(first) = self.missing.first() {
             s.push_str(&format!(
-                "; {} of the {} kept files are missing (first: {first})",
+                "; {} of the {} kept files are missing (first: {first}{})",
                 self.missing.len(),
                 self.made() + self.missing.len(),
+                self.looked_in_text()
             ));
         }
         s
@@ -232,6 +235,13 @@ impl CopyReport {
                 (m > since).then(|| id.clone())
             })
             .collect();
+    }
+
+    /// ", looked for in DIR" where the copy knows the folder.
+    fn looked_in_text(&self) -> String {
+        self.looked_in
+            .as_ref()
+            .map_or_else(String::new, |d| format!(", looked for in {}", d.display()))
     }
 
     /// The changed files' warning (empty when none).
@@ -381,6 +391,7 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
             let class_dirs = os_paths(root, &classes);
             let ids: Vec<&str> = plan.iter().map(|p| d.ids[p.index].as_str()).collect();
             let files = os_paths(root, &ids);
+            report.looked_in = Some(root.clone());
             let linked = Linked {
                 root,
                 files: &files,
@@ -396,6 +407,7 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
             let class_dirs: Vec<PathBuf> =
                 d.classes.iter().map(|c| folder_name(c).into()).collect();
             let files: Vec<PathBuf> = plan.iter().map(|p| d.ids[p.index].clone().into()).collect();
+            report.looked_in = Some(root.clone());
             let linked = Linked {
                 root: &root,
                 files: &files,
@@ -424,10 +436,11 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
         return Err(Error::data(
             dst,
             format!(
-                "none of the {} kept files could be copied: they are missing (first: {}); \
+                "none of the {} kept files could be copied: they are missing (first: {}{}); \
                  nothing was written",
                 report.missing.len(),
-                report.missing[0]
+                report.missing[0],
+                report.looked_in_text()
             ),
         ));
     }
