@@ -125,6 +125,9 @@ pub struct Series {
     pub name: &'static str,
     pub colour: &'static str,
     pub values: Vec<Option<f64>>,
+    /// Drawn dashed, with smaller points: a line that may lie on another (recall on
+    /// precision when they are equal) lets the one under it show through.
+    pub dashed: bool,
 }
 
 /// Metrics in [0, 1] over `rounds` (the x axis), one polyline per series with points, and the
@@ -183,9 +186,14 @@ pub fn metrics_chart(rounds: &[usize], series: &[Series]) -> String {
             .enumerate()
             .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", x(i), y(v))))
             .collect();
+        let dash = if se.dashed {
+            r#" stroke-dasharray="7,5""#
+        } else {
+            ""
+        };
         let _ = write!(
             s,
-            r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>"#,
+            r#"<polyline fill="none" stroke="{}" stroke-width="2"{dash} points="{}"/>"#,
             se.colour,
             pts.join(" ")
         );
@@ -193,9 +201,10 @@ pub fn metrics_chart(rounds: &[usize], series: &[Series]) -> String {
             if let Some(v) = v {
                 let _ = write!(
                     s,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"><title>{} round {}: {v:.4}</title></circle>"#,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="{}" fill="{}"><title>{} round {}: {v:.4}</title></circle>"#,
                     x(i),
                     y(*v),
+                    if se.dashed { 2 } else { 3 },
                     se.colour,
                     se.name,
                     rounds[i]
@@ -206,7 +215,7 @@ pub fn metrics_chart(rounds: &[usize], series: &[Series]) -> String {
         let lx = left + pw + 16.0;
         let _ = write!(
             s,
-            r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{}" stroke-width="3"/><text x="{:.1}" y="{:.1}" font-size="12">{}</text>"#,
+            r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{}" stroke-width="3"{dash}/><text x="{:.1}" y="{:.1}" font-size="12">{}</text>"#,
             lx + 18.0,
             se.colour,
             lx + 24.0,

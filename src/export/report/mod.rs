@@ -235,36 +235,43 @@ fn metrics_section(h: &mut String, run: &RunFile) {
             name: "train accuracy",
             colour: "#4c78a8",
             values: m.iter().map(|m| m.train_acc).collect(),
+            dashed: false,
         },
         Series {
             name: "all accuracy",
             colour: "#72b7b2",
             values: m.iter().map(|m| m.all_acc).collect(),
+            dashed: false,
         },
         Series {
             name: "test accuracy",
             colour: "#54a24b",
             values: m.iter().map(|m| m.test_acc).collect(),
+            dashed: false,
         },
         Series {
             name: "test-2 accuracy",
             colour: "#b279a2",
             values: m.iter().map(|m| m.test2_acc).collect(),
+            dashed: false,
         },
         Series {
             name: "trimmed share",
             colour: "#e45756",
             values: m.iter().map(|m| Some(m.trimmed as f64 / n)).collect(),
+            dashed: false,
         },
         Series {
             name: "precision",
             colour: "#f58518",
             values: m.iter().map(|m| m.trim.map(|t| t.precision)).collect(),
+            dashed: false,
         },
         Series {
             name: "recall",
             colour: "#9d755d",
             values: m.iter().map(|m| m.trim.map(|t| t.recall)).collect(),
+            dashed: true,
         },
     ];
     h.push_str("<section id=\"metrics\">\n<h2>Metrics over rounds</h2>\n");

@@ -49,3 +49,34 @@ fn histogram_bars_hold_every_finite_score() {
     assert!(!svg.contains("class=\"cut\""));
     assert!(svg.contains("&lt;loss&gt;"));
 }
+
+/// Recall drawn on precision where they are equal (review: the precision line vanished under
+/// it): the dashed line and its smaller points let the one under it show.
+#[test]
+fn a_dashed_series_shows_the_equal_one_under_it() {
+    use super::charts::{metrics_chart, Series};
+    let same = vec![Some(0.5), Some(0.8)];
+    let svg = metrics_chart(
+        &[0, 1],
+        &[
+            Series {
+                name: "precision",
+                colour: "#f58518",
+                values: same.clone(),
+                dashed: false,
+            },
+            Series {
+                name: "recall",
+                colour: "#9d755d",
+                values: same,
+                dashed: true,
+            },
+        ],
+    );
+    let lines: Vec<&str> = svg.split("<polyline").skip(1).collect();
+    assert_eq!(lines.len(), 2);
+    assert!(!lines[0].contains("stroke-dasharray"), "{svg}");
+    assert!(lines[1].contains("stroke-dasharray"), "{svg}");
+    assert!(svg.contains(r##"r="2" fill="#9d755d""##), "{svg}");
+    assert!(svg.contains(r##"r="3" fill="#f58518""##), "{svg}");
+}
