@@ -581,7 +581,8 @@ fn fiftyone_labels_round_trip_and_name_the_originals() {
     let d = &run.dataset;
     assert_eq!(rep.samples, d.len());
     assert_eq!(rep.hard_links + rep.symlinks + rep.copies, d.len());
-    assert_eq!(rep.flagged, flagged.len());
+    // Flagged: trimmed with no decision yet (three trimmed samples were decided).
+    assert_eq!(rep.flagged, flagged.len() - 3);
     assert_eq!((rep.excluded, rep.relabelled), (1, 2));
     let labels: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dst.join("labels.json")).unwrap()).unwrap();
@@ -609,14 +610,21 @@ fn fiftyone_labels_round_trip_and_name_the_originals() {
         let conf = t["confidence"].as_f64().unwrap();
         assert!((conf as f32 - sh.record.p_given[i]).abs() < 1e-6);
         assert_eq!(t["attributes"]["itlm_path"], d.ids[i].as_str());
-        assert_eq!(t["attributes"]["itlm_flagged"], !sh.kept[i]);
+        assert_eq!(t["attributes"]["itlm_trimmed"], !sh.kept[i]);
+        let undecided = decisions.get(i).is_none();
+        assert_eq!(t["attributes"]["itlm_flagged"], !sh.kept[i] && undecided);
         let sp = t["attributes"]["itlm_spectral"].as_f64().unwrap();
         assert!((sp as f32 - sh.record.spectral[i]).abs() < 1e-5);
         let label_tags: Vec<String> =
             serde_json::from_value(t["attributes"]["tags"].clone()).unwrap();
         let sample_tags: Vec<String> = serde_json::from_value(tags[key.as_str()].clone()).unwrap();
         assert_eq!(label_tags, sample_tags);
-        assert_eq!(label_tags.contains(&"flagged".to_string()), !sh.kept[i]);
+        assert_eq!(label_tags.contains(&"trimmed".to_string()), !sh.kept[i]);
+        // Flagged as labels.csv says it: trimmed, no decision yet.
+        assert_eq!(
+            label_tags.contains(&"flagged".to_string()),
+            !sh.kept[i] && undecided
+        );
         let want = match decisions.get(i) {
             Some(Decision::Exclude) => Some("excluded"),
             Some(Decision::Relabel(_)) => Some("relabelled"),
@@ -626,7 +634,7 @@ fn fiftyone_labels_round_trip_and_name_the_originals() {
         assert_eq!(
             label_tags
                 .iter()
-                .find(|t| *t != "flagged")
+                .find(|t| *t != "flagged" && *t != "trimmed")
                 .map(|s| s.as_str()),
             want
         );

@@ -15,8 +15,10 @@
 //!   where each target is `{"label": <given class index>, "confidence": p(given),
 //!   "attributes": {...}}`, the dict form FiftyOne's `ImageClassificationSampleParser` reads.
 //!   Its attributes become the `ground_truth` Classification's fields: `tags` (FiftyOne's
-//!   label tags: flagged / excluded / relabelled / kept_by_user) and `itlm_*` values (the
-//!   shown round's loss, prediction, flag, and spectral score when it has them). The
+//!   label tags: trimmed (by the shown cut) / flagged (trimmed, no decision yet: still to
+//!   review, as `labels.csv`'s `flagged`) / excluded / relabelled / kept_by_user) and `itlm_*`
+//!   values (the shown round's loss, prediction, trimmed and flagged as the tags, and
+//!   spectral score when it has them). The
 //!   format has no sample tags, so the same tags also go to a sidecar `tags.json`
 //!   (`{"<uuid>": [tags]}`) that `load_fiftyone.py` (written beside) applies as sample tags.
 //!   With the image checks, each issue found is a tag too (`dark`, `near_duplicates`, ...:
@@ -214,7 +216,7 @@ pub struct FiftyOneReport {
     pub copies: usize,
     /// PNGs written from IDX / CIFAR samples.
     pub written: usize,
-    /// Samples tagged flagged, excluded, relabelled.
+    /// Samples tagged flagged (trimmed, no decision), excluded, relabelled.
     pub flagged: usize,
     pub excluded: usize,
     pub relabelled: usize,
@@ -224,7 +226,7 @@ impl std::fmt::Display for FiftyOneReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "FiftyOne dataset {}: {} samples ({} hard links, {} symlinks, {} copies, {} PNGs written); tagged {} flagged, {} excluded, {} relabelled; load it with `python {}`",
+            "FiftyOne dataset {}: {} samples ({} hard links, {} symlinks, {} copies, {} PNGs written); tagged {} flagged (trimmed, no decision), {} excluded, {} relabelled; load it with `python {}`",
             self.dst.display(),
             self.samples,
             self.hard_links,
@@ -281,11 +283,17 @@ fn extension(run: &RunFile, i: usize) -> String {
     }
 }
 
-/// The tags of sample `i`: flagged by the shown cut, and the user's decision.
+/// The tags of sample `i`: `trimmed` by the shown cut, `flagged` when trimmed with no decision
+/// yet (what `labels.csv`'s `flagged` column and the window call flagged: still to review),
+/// and the decision.
 fn tags(sh: &Shown, decisions: Option<&Decisions>, i: usize) -> Vec<&'static str> {
     let mut t = Vec::new();
+    let decided = decisions.and_then(|d| d.get(i)).is_some();
     if !sh.kept[i] {
-        t.push("flagged");
+        t.push("trimmed");
+        if !decided {
+            t.push("flagged");
+        }
     }
     match decisions.and_then(|d| d.get(i)) {
         Some(Decision::Exclude) => t.push("excluded"),
@@ -328,7 +336,8 @@ pub fn fiftyone_labels(
             "itlm_path": d.ids[i],
             "itlm_loss": finite(r.score[i]),
             "itlm_predicted": d.class_name(r.predicted[i]),
-            "itlm_flagged": !sh.kept[i],
+            "itlm_trimmed": !sh.kept[i],
+            "itlm_flagged": !sh.kept[i] && decisions.and_then(|x| x.get(i)).is_none(),
             "itlm_label_issue": is_label_issue(&sh, decisions, i),
         });
         if let Some(sp) = r.spectral_of(i) {
@@ -485,8 +494,8 @@ const LOADER_PY: &str = r#""""Load this itlm-inspector export into FiftyOne, wit
     python load_fiftyone.py [NAME]      (then: fo.launch_app(dataset))
 
 labels.json is a FiftyOneImageClassificationDataset: the `ground_truth` field is the given
-label, its `confidence` p(given label) under the model, its label tags (flagged, excluded,
-relabelled, kept_by_user) and `itlm_*` attributes what itlm-inspector found. The format has no
+label, its `confidence` p(given label) under the model, its label tags (trimmed by the cut;
+flagged: trimmed with no decision yet; excluded, relabelled, kept_by_user) and `itlm_*` attributes what itlm-inspector found. The format has no
 sample tags, so tags.json carries them; this script applies them.
 """
 import json
