@@ -89,6 +89,24 @@ pub fn ink(ui: &egui::Ui) -> egui::Color32 {
     ui.visuals().strong_text_color()
 }
 
+/// Sample `i`'s line of the truth, as the review card and the detail panel show it: its kind
+/// ("clean", "systematic", ...; empty where the truth has no row) and the line's colour, red
+/// ([`histogram::BAD`]) for a truly bad sample, the theme's text colour for a clean one.
+pub fn truth_line(
+    ui: &egui::Ui,
+    truth: &crate::data::truth::TruthInfo,
+    i: usize,
+) -> (String, egui::Color32) {
+    let kind = truth.kind.get(i).cloned().unwrap_or_default();
+    let bad = truth.bad.get(i).copied().unwrap_or(false);
+    let colour = if bad {
+        histogram::BAD
+    } else {
+        ui.visuals().text_color()
+    };
+    (kind, colour)
+}
+
 /// Where the demo set was at build time.
 pub const BUILD_DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo");
 
@@ -133,4 +151,38 @@ pub fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
         Box::new(move |cc| Ok(Box::new(App::new(cc, options)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::truth::TruthInfo;
+
+    /// The review card and the detail panel colour a sample's truth by this one function: red
+    /// for a truly bad sample, the theme's text colour for a clean one or one without a row.
+    #[test]
+    fn the_truth_line_is_red_for_a_bad_sample_only() {
+        let truth = TruthInfo {
+            bad: vec![false, true],
+            true_label: vec![Some(0), Some(1)],
+            kind: vec!["clean".into(), "systematic".into()],
+        };
+        let ctx = egui::Context::default();
+        for dark in [true, false] {
+            ctx.set_visuals(if dark {
+                egui::Visuals::dark()
+            } else {
+                egui::Visuals::light()
+            });
+            let _ = ctx.run_ui(Default::default(), |ui| {
+                let text = ui.visuals().text_color();
+                assert_eq!(truth_line(ui, &truth, 0), ("clean".into(), text));
+                assert_eq!(
+                    truth_line(ui, &truth, 1),
+                    ("systematic".into(), histogram::BAD)
+                );
+                assert_eq!(truth_line(ui, &truth, 7), (String::new(), text));
+            });
+        }
+    }
 }
