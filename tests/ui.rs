@@ -1612,6 +1612,48 @@ fn run_buttons_stay_put_while_hints_come_and_go() {
     assert_eq!(below(&h), y0);
 }
 
+/// Stopped after round 0: the timeline says where the run stopped (it had said "Showing round
+/// 0 of 2", of rounds that would never come), from the click on Stop on; a round still to come
+/// is plain text, not a button, and its hover says it has not run; a finished one is a button.
+#[test]
+fn a_stopped_run_s_timeline_says_where_it_stopped_and_planned_rounds_are_not_buttons() {
+    let (_data, mut h) = loaded_harness();
+    h.get_by_label("Step one round").click();
+    step_until(&mut h, 120, "round 0 and the pause", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Paused)
+    });
+    h.get_by_label("Showing round 0 of 2");
+    h.get_by_role_and_label(egui::Role::Button, "Round 0");
+    for r in ["Round 1", "Round 2"] {
+        assert!(
+            h.query_by_role_and_label(egui::Role::Button, r).is_none(),
+            "{r} has not run: no button"
+        );
+    }
+    h.get_by_label("Round 1").hover();
+    h.run_steps(60);
+    h.get_by_label("Round 1 has not run yet");
+    h.get_by_label("Stop").click();
+    h.run_steps(2);
+    h.get_by_label("Showing round 0 - the run stopped after round 0");
+    step_until(&mut h, 60, "the stop", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Stopped)
+    });
+    h.get_by_label("Showing round 0 - the run stopped after round 0");
+    assert!(h.query_by_label_contains("of 2").is_none());
+    // Only the next round, the one Step one round would train, is still named.
+    assert!(h.query_by_label("Round 2").is_none());
+    h.get_by_label("Round 1").hover();
+    h.run_steps(60);
+    h.get_by_label("Round 1 has not run yet: Step one round trains it");
+}
+
 /// The restore is one checkbox in More...; a restore run shows its extra round on the
 /// timeline and says, over the histogram, what went back and which classes stay trimmed.
 #[test]
