@@ -1612,6 +1612,102 @@ fn run_buttons_stay_put_while_hints_come_and_go() {
     assert_eq!(below(&h), y0);
 }
 
+/// Stopped after round 0: the timeline says where the run stopped (it had said "Showing round
+/// 0 of 2", of rounds that would never come), from the click on Stop on; a round still to come
+/// is plain text, not a button, and its hover says it has not run; a finished one is a button.
+#[test]
+fn a_stopped_run_s_timeline_says_where_it_stopped_and_planned_rounds_are_not_buttons() {
+    let (_data, mut h) = loaded_harness();
+    h.get_by_label("Step one round").click();
+    step_until(&mut h, 120, "round 0 and the pause", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Paused)
+    });
+    h.get_by_label("Showing round 0 of 2");
+    h.get_by_role_and_label(egui::Role::Button, "Round 0");
+    for r in ["Round 1", "Round 2"] {
+        assert!(
+            h.query_by_role_and_label(egui::Role::Button, r).is_none(),
+            "{r} has not run: no button"
+        );
+    }
+    h.get_by_label("Round 1").hover();
+    h.run_steps(60);
+    h.get_by_label("Round 1 has not run yet");
+    h.get_by_label("Stop").click();
+    h.run_steps(2);
+    h.get_by_label("Showing round 0 - the run stopped after round 0");
+    step_until(&mut h, 60, "the stop", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Stopped)
+    });
+    h.get_by_label("Showing round 0 - the run stopped after round 0");
+    assert!(h.query_by_label_contains("of 2").is_none());
+    // Only the next round, the one Step one round would train, is still named.
+    assert!(h.query_by_label("Round 2").is_none());
+    h.get_by_label("Round 1").hover();
+    h.run_steps(60);
+    h.get_by_label("Round 1 has not run yet: Step one round trains it");
+}
+
+/// A laptop screen: at 1366x768, with three notes in view (as the demo opens with), the left
+/// panel shows the histogram and the metrics whole, without scrolling (the metrics' plot had
+/// fallen below the fold); at 1280x800 with a sample open it takes at most half of what the
+/// detail panel leaves (the grid had 380 points, two columns, its bar wrapped into six rows).
+/// At 1920x1080 the plots keep their full heights.
+#[test]
+fn the_left_panel_fits_a_laptop_screen() {
+    let (_data, mut h) = loaded_harness();
+    finish_run(&mut h);
+    for i in 0..3 {
+        h.state_mut()
+            .state
+            .info(format!("A note {i} as long as a line of the demo's notes."));
+    }
+    let plot = |h: &Harness<'_, App>, name: &str| h.get_by_label(name).rect();
+    h.set_size(egui::Vec2::new(1920.0, 1080.0));
+    h.run_steps(4);
+    let (hist_full, metrics_full) = (
+        plot(&h, "Loss histogram").height(),
+        plot(&h, "Metrics over rounds").height(),
+    );
+    h.set_size(egui::Vec2::new(1366.0, 768.0));
+    h.run_steps(4);
+    let status_top = h.get_by_label_contains("Left/Right: rounds").rect().min.y;
+    let metrics = plot(&h, "Metrics over rounds");
+    assert!(
+        metrics.max.y < status_top,
+        "the metrics plot ends at {} under the panel's end {status_top}",
+        metrics.max.y
+    );
+    let hist = plot(&h, "Loss histogram").height();
+    // (The plot's rect is inside its axes: 60% of the height leaves about half of it.)
+    assert!(
+        hist < hist_full && hist > 0.4 * hist_full,
+        "{hist} of {hist_full}"
+    );
+    assert!(metrics.height() < metrics_full, "{metrics:?}");
+
+    h.set_size(egui::Vec2::new(1280.0, 800.0));
+    h.state_mut().state.selected_sample = Some(0);
+    h.run_steps(4);
+    let detail_left = h.get_by_label("Sample 0").rect().min.x;
+    let plots_right = plot(&h, "Loss histogram").max.x;
+    assert!(
+        plots_right <= detail_left / 2.0 + 1.0,
+        "the left panel ends at {plots_right}, the detail starts at {detail_left}"
+    );
+    h.state_mut().state.selected_sample = None;
+    h.set_size(egui::Vec2::new(1920.0, 1080.0));
+    h.run_steps(4);
+    assert_eq!(plot(&h, "Loss histogram").height(), hist_full);
+    assert_eq!(plot(&h, "Metrics over rounds").height(), metrics_full);
+}
+
 /// The restore is one checkbox in More...; a restore run shows its extra round on the
 /// timeline and says, over the histogram, what went back and which classes stay trimmed.
 #[test]

@@ -540,6 +540,16 @@ impl ImageIssues {
             .map_or(&[], Vec::as_slice)
     }
 
+    /// How many sets of exact (`exact`) or near duplicates there are (each of two samples or
+    /// more; [`ImageIssues::count`] counts their samples).
+    pub fn duplicate_sets(&self, exact: bool) -> usize {
+        if exact {
+            self.exact_sets.len()
+        } else {
+            self.near_sets.len()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.flags.len()
     }

@@ -556,10 +556,16 @@ impl eframe::App for App {
             let map = &mut self.map;
             let thumbs = &mut self.thumbs;
             let selection = &self.grid.selection;
+            // Narrower on a narrow screen, and never more than half of what the detail panel
+            // leaves: at 1280 points with a sample open the grid had 380 points (two columns
+            // and its bar wrapped into six rows).
+            let width = ui.available_width();
             egui::Panel::left("plots")
                 .resizable(true)
-                .default_size(560.0)
+                .default_size((width * 0.42).clamp(360.0, 560.0))
+                .max_size((width * 0.5).max(360.0))
                 .show(ui, |ui| {
+                    super::set_plots_height(ui.ctx(), ui.available_height());
                     egui::ScrollArea::vertical()
                         .id_salt("plots_scroll")
                         .show(ui, |ui| {

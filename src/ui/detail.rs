@@ -9,7 +9,7 @@ use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Line, Plot, PlotPoints, Points, VLine};
 
 use super::command::{Command, Commands, View};
-use super::histogram::{BAD, KEPT, TRIMMED};
+use super::histogram::{KEPT, TRIMMED};
 use super::pending::{Pending, Polled, Repaint};
 use super::thumbs::color_image;
 
@@ -249,13 +249,8 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
                     .copied()
                     .flatten()
                     .map_or("?".into(), class);
-                let kind = t.kind.get(i).cloned().unwrap_or_default();
-                let bad = t.bad.get(i).copied().unwrap_or(false);
-                ui.label(RichText::new(format!("{tl} ({kind})")).color(if bad {
-                    BAD
-                } else {
-                    ui.visuals().text_color()
-                }));
+                let (kind, colour) = super::truth_line(ui, t, i);
+                ui.label(RichText::new(format!("{tl} ({kind})")).color(colour));
                 ui.end_row();
             }
         });

@@ -305,9 +305,14 @@ impl EmbeddingMap {
         } else {
             "class probabilities"
         };
+        // Two rows: the title, then the colourings and the tools (on one wrapped row, a
+        // narrow panel broke the colourings in the middle).
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(format!("Embedding map, round {}", cut.record.round)).strong());
             ui.label(RichText::new(format!("(PCA of the {source})")).small());
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("colour:").small());
             ui.selectable_value(
                 &mut self.colouring,
                 Colouring::KeptTrimmed,

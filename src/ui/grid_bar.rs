@@ -263,7 +263,11 @@ pub fn grid_bar_ui(
             let toggles = [
                 (
                     &found.duplicates,
-                    format!("duplicates ({})", found.duplicate_samples),
+                    format!(
+                        "duplicates ({} in {})",
+                        crate::plural(found.duplicate_samples, "image"),
+                        crate::plural(found.similar.duplicates.len(), "pair")
+                    ),
                     format!(
                         "Only the samples that have an exact copy (same file content) or a near \
                          copy (centred embeddings with cosine >= {NEAR_DUPLICATE_COSINE}) in the \
@@ -331,7 +335,7 @@ pub fn grid_bar_ui(
                      table)",
                 );
                 for (k, n, m) in &c.kinds {
-                    pick(ui, m, format!("{} ({n})", k.name()), k.help());
+                    pick(ui, m, c.menu_entry(*k, *n), k.help());
                 }
             })
             .response

@@ -48,15 +48,20 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         } else {
             "losses"
         };
-        ui.label(
-            RichText::new(format!(
-                "Round {} {what}: {} kept, {} trimmed",
-                cut.record.round, cut.kept_count, cut.trimmed_count
-            ))
-            .strong(),
+        // Each part whole on its row (a narrow panel had broken "cut at loss 1.138 (tau"
+        // from "0.90)").
+        ui.add(
+            egui::Label::new(
+                RichText::new(format!(
+                    "Round {} {what}: {} kept, {} trimmed",
+                    cut.record.round, cut.kept_count, cut.trimmed_count
+                ))
+                .strong(),
+            )
+            .extend(),
         );
         if let Some(v) = cut.cut_value {
-            ui.label(format!("cut at loss {v:.3} (tau {:.2})", cut.tau));
+            ui.add(egui::Label::new(format!("cut at loss {v:.3} (tau {:.2})", cut.tau)).extend());
         }
         let share = crate::itlm::select::keep_count(cut.kept.len(), cut.tau);
         if let Some(line) = crate::session::floors_line(cut.floors_added, share) {
@@ -200,7 +205,7 @@ pub fn histogram_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     let cut_ink = super::ink(ui);
     let resp = Plot::new(("histogram", state.generation))
         .legend(Legend::default())
-        .height(200.0)
+        .height(super::plot_height(ui, 200.0))
         .allow_scroll(false)
         .allow_zoom(false)
         .allow_drag(false)

@@ -129,7 +129,7 @@ pub fn metrics_ui(ui: &mut egui::Ui, v: &View) {
         lines.iter().map(|(name, color, _)| (name.as_str(), *color)),
     );
     Plot::new("metrics")
-        .height(170.0)
+        .height(super::plot_height(ui, 170.0))
         .include_y(0.0)
         .include_y(1.0)
         .allow_scroll(false)
@@ -165,7 +165,7 @@ fn losses_plot_ui(
     ];
     legend_ui(ui, series.iter().map(|(name, color, _)| (*name, *color)));
     Plot::new("losses")
-        .height(130.0)
+        .height(super::plot_height(ui, 130.0))
         .allow_scroll(false)
         .allow_zoom(false)
         .allow_drag(false)

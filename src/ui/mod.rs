@@ -89,6 +89,51 @@ pub fn ink(ui: &egui::Ui) -> egui::Color32 {
     ui.visuals().strong_text_color()
 }
 
+/// Where the left panel's height is kept for [`plot_height`] (set each frame by the panel).
+fn plots_height_id() -> egui::Id {
+    egui::Id::unique("itlm_plots_panel_height")
+}
+
+/// The left panel says how high it is this frame (before its plots are laid out).
+pub fn set_plots_height(ctx: &egui::Context, height: f32) {
+    ctx.data_mut(|d| d.insert_temp(plots_height_id(), height));
+}
+
+/// The histogram's and the metrics' full plot heights, and what their headers, legends and axes
+/// take besides (about: the truth line, the rule's line and the legend rows come and go).
+const PLOTS_FULL: f32 = 200.0 + 170.0;
+const PLOTS_OVERHEAD: f32 = 190.0;
+
+/// A plot's height in the left panel: `full` where the panel is high enough for the histogram
+/// and the metrics at full height, less in a lower one (down to 60%), so that both fit the
+/// panel together on a 1280x800 or 1366x768 screen (at full height the metrics fell below
+/// the fold at 1366x768).
+pub fn plot_height(ui: &egui::Ui, full: f32) -> f32 {
+    let panel = ui
+        .ctx()
+        .data(|d| d.get_temp::<f32>(plots_height_id()))
+        .unwrap_or(f32::INFINITY);
+    (full * (panel - PLOTS_OVERHEAD) / PLOTS_FULL).clamp(full * 0.6, full)
+}
+
+/// Sample `i`'s line of the truth, as the review card and the detail panel show it: its kind
+/// ("clean", "systematic", ...; empty where the truth has no row) and the line's colour, red
+/// ([`histogram::BAD`]) for a truly bad sample, the theme's text colour for a clean one.
+pub fn truth_line(
+    ui: &egui::Ui,
+    truth: &crate::data::truth::TruthInfo,
+    i: usize,
+) -> (String, egui::Color32) {
+    let kind = truth.kind.get(i).cloned().unwrap_or_default();
+    let bad = truth.bad.get(i).copied().unwrap_or(false);
+    let colour = if bad {
+        histogram::BAD
+    } else {
+        ui.visuals().text_color()
+    };
+    (kind, colour)
+}
+
 /// Where the demo set was at build time.
 pub const BUILD_DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo");
 
@@ -133,4 +178,38 @@ pub fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
         Box::new(move |cc| Ok(Box::new(App::new(cc, options)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::truth::TruthInfo;
+
+    /// The review card and the detail panel colour a sample's truth by this one function: red
+    /// for a truly bad sample, the theme's text colour for a clean one or one without a row.
+    #[test]
+    fn the_truth_line_is_red_for_a_bad_sample_only() {
+        let truth = TruthInfo {
+            bad: vec![false, true],
+            true_label: vec![Some(0), Some(1)],
+            kind: vec!["clean".into(), "systematic".into()],
+        };
+        let ctx = egui::Context::default();
+        for dark in [true, false] {
+            ctx.set_visuals(if dark {
+                egui::Visuals::dark()
+            } else {
+                egui::Visuals::light()
+            });
+            let _ = ctx.run_ui(Default::default(), |ui| {
+                let text = ui.visuals().text_color();
+                assert_eq!(truth_line(ui, &truth, 0), ("clean".into(), text));
+                assert_eq!(
+                    truth_line(ui, &truth, 1),
+                    ("systematic".into(), histogram::BAD)
+                );
+                assert_eq!(truth_line(ui, &truth, 7), (String::new(), text));
+            });
+        }
+    }
 }

@@ -417,13 +417,8 @@ impl ReviewPanel {
                     ui.label(format!("loss over rounds: {}", losses.join(", ")));
                 }
                 if let Some(t) = &data.truth {
-                    let kind = t.kind.get(i).cloned().unwrap_or_default();
-                    let bad = t.bad.get(i).copied().unwrap_or(false);
-                    ui.label(RichText::new(format!("truth: {kind}")).color(if bad {
-                        BAD
-                    } else {
-                        ui.visuals().text_color()
-                    }));
+                    let (kind, colour) = super::truth_line(ui, t, i);
+                    ui.label(RichText::new(format!("truth: {kind}")).color(colour));
                 }
                 ui.label(match decision {
                     Some(d) => RichText::new(format!("decided: {}", describe(d, train)))

@@ -1,7 +1,10 @@
 //! The round timeline: one button per finished round (click, or Left/Right keys), a "Live"
-//! toggle that follows the newest round, and the rounds still to come.
+//! toggle that follows the newest round, and the rounds still to come (plain text, not
+//! buttons: nothing to show yet).
 
-use egui::{Color32, RichText};
+use egui::RichText;
+
+use super::state::LiveStatus;
 
 use super::command::{Command, Commands, View};
 
@@ -17,6 +20,10 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     } + 1;
     let selected = state.selected_round;
     let showing = state.record().map(|r| r.round);
+    let last = run.history.last().map(|r| r.round);
+    // Stop pressed: no round after the last finished one will come, though the worker has
+    // not said it ended yet.
+    let stopped = run.stopping || matches!(run.status, LiveStatus::Stopped | LiveStatus::Failed(_));
     let mut live = state.follow_latest;
     let mut clicked = None;
     let mut follow = false;
@@ -75,8 +82,14 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             } else if run.config.restore && r.round > run.config.rounds {
                 hover.push_str(". The final model, trained on the restored set");
             }
+            // Framed whether shown or not: a finished round is a button to click.
             if ui
-                .selectable_label(selected == Some(i), format!("Round {}", r.round))
+                .add(
+                    egui::Button::new(format!("Round {}", r.round))
+                        .selected(selected == Some(i))
+                        .frame(true)
+                        .frame_when_inactive(true),
+                )
                 .on_hover_text(hover)
                 .clicked()
             {
@@ -84,9 +97,10 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             }
         }
         let next_round = run.history.last().map_or(0, |r| r.round + 1);
+        let ended = stopped || !active;
         for r in next_round..planned.max(next_round) {
-            if active || r == next_round && n < planned {
-                ui.label(RichText::new(format!("Round {r}")).color(Color32::GRAY));
+            if (active && !stopped) || r == next_round && n < planned {
+                planned_round_ui(ui, r, ended);
             }
         }
         if ui
@@ -106,13 +120,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             follow = true;
         }
         ui.separator();
-        match showing {
-            Some(r) => {
-                ui.label(RichText::new(format!("Showing round {r} of {}", planned - 1)).strong())
-            }
-            None if n == 0 && active => ui.label("Round 0 is training..."),
-            None => ui.label("No round yet"),
-        };
+        ui.label(RichText::new(showing_text(showing, last, planned - 1, &run.status, stopped)).strong());
     });
     if !live && state.follow_latest {
         out.push(Command::Unfollow);
@@ -122,5 +130,92 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     }
     if follow {
         out.push(Command::Follow);
+    }
+}
+
+/// A round not run yet: dim italic text, no frame and no click, and a hover saying so.
+fn planned_round_ui(ui: &mut egui::Ui, round: usize, ended: bool) {
+    let hover = if ended {
+        format!("Round {round} has not run yet: Step one round trains it")
+    } else {
+        format!("Round {round} has not run yet")
+    };
+    ui.add(
+        egui::Label::new(
+            RichText::new(format!("Round {round}"))
+                .italics()
+                .color(ui.visuals().weak_text_color()),
+        )
+        .selectable(false)
+        .sense(egui::Sense::hover()),
+    )
+    .on_hover_cursor(egui::CursorIcon::NotAllowed)
+    .on_hover_text(hover);
+}
+
+/// What the timeline says of the shown round: `showing` (None: no round shown), `last` the
+/// newest finished round, `planned_last` the run's last round, `stopped` Stop pressed or the
+/// run stopped or failed (no round after `last` comes).
+pub fn showing_text(
+    showing: Option<usize>,
+    last: Option<usize>,
+    planned_last: usize,
+    status: &LiveStatus,
+    stopped: bool,
+) -> String {
+    let how = if matches!(status, LiveStatus::Failed(_)) {
+        "failed"
+    } else {
+        "stopped"
+    };
+    match (showing, last) {
+        (Some(r), Some(k)) if stopped => {
+            format!("Showing round {r} - the run {how} after round {k}")
+        }
+        (Some(r), _) => format!("Showing round {r} of {planned_last}"),
+        (None, None) if stopped => format!("The run {how} before round 0 finished"),
+        (None, None) if status.is_active() => "Round 0 is training...".into(),
+        _ => "No round yet".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_run_says_where_it_stopped_never_of_rounds_that_will_not_come() {
+        let s = LiveStatus::Stopped;
+        assert_eq!(
+            showing_text(Some(0), Some(0), 3, &s, true),
+            "Showing round 0 - the run stopped after round 0"
+        );
+        assert_eq!(
+            showing_text(None, None, 3, &s, true),
+            "The run stopped before round 0 finished"
+        );
+        // Stop pressed, the worker not yet ended: already no "of 3".
+        let running = LiveStatus::Running;
+        assert_eq!(
+            showing_text(Some(1), Some(2), 3, &running, true),
+            "Showing round 1 - the run stopped after round 2"
+        );
+        assert_eq!(
+            showing_text(Some(1), Some(2), 3, &running, false),
+            "Showing round 1 of 3"
+        );
+        assert_eq!(
+            showing_text(None, None, 3, &running, false),
+            "Round 0 is training..."
+        );
+        let failed = LiveStatus::Failed("x".into());
+        assert_eq!(
+            showing_text(Some(0), Some(1), 3, &failed, true),
+            "Showing round 0 - the run failed after round 1"
+        );
+        assert_eq!(
+            showing_text(Some(2), Some(2), 2, &LiveStatus::Finished, false),
+            "Showing round 2 of 2"
+        );
     }
 }

@@ -41,6 +41,56 @@ impl Checked {
         }
     }
 
+    /// What the checks found of kind `k`, `n` samples, with its unit: "12 images in 5 groups
+    /// of exact duplicates" for the duplicates (a count of images alone did not say what it
+    /// counted), "3 dark" for the rest.
+    pub fn kind_count(&self, k: ImageIssue, n: usize) -> String {
+        match k {
+            ImageIssue::ExactDuplicate | ImageIssue::NearDuplicate => {
+                let exact = k == ImageIssue::ExactDuplicate;
+                format!(
+                    "{} in {} of {} duplicates",
+                    crate::plural(n, "image"),
+                    crate::plural(self.issues.duplicate_sets(exact), "group"),
+                    if exact { "exact" } else { "near" }
+                )
+            }
+            _ => format!("{n} {}", k.name()),
+        }
+    }
+
+    /// Every kind found, with its count and unit: "2 dark, 12 images in 5 groups of exact
+    /// duplicates" (the note on opening).
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .kinds
+            .iter()
+            .map(|(k, n, _)| self.kind_count(*k, *n))
+            .collect();
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// The image issues menu's entry of kind `k` (`n` samples): "dark (2)", "exact duplicates
+    /// (12 images in 5 groups)".
+    pub fn menu_entry(&self, k: ImageIssue, n: usize) -> String {
+        match k {
+            ImageIssue::ExactDuplicate | ImageIssue::NearDuplicate => {
+                let exact = k == ImageIssue::ExactDuplicate;
+                format!(
+                    "{} duplicates ({} in {})",
+                    if exact { "exact" } else { "near" },
+                    crate::plural(n, "image"),
+                    crate::plural(self.issues.duplicate_sets(exact), "group"),
+                )
+            }
+            _ => format!("{} ({n})", k.name()),
+        }
+    }
+
     /// "dark (score 0.149), exact duplicate of a/1.png" for sample `i` of `train`, or None
     /// without issues.
     pub fn describe(&self, i: usize, train: &crate::data::Dataset) -> Option<String> {
@@ -112,12 +162,59 @@ impl AppState {
                         "Image checks (CleanVision's): {} of {} images ({}). The grid bar's \"image issues\" filters on them (the grids show once a round is done; `itlm-inspector check` writes the table).",
                         c.any_count,
                         c.issues.len(),
-                        c.issues.summary()
+                        c.summary()
                     ));
                 }
                 self.image_checks = Some(c);
             }
             Err(e) => self.error(format!("Checking the images failed: {e}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Dataset;
+
+    /// Noise of its own per `seed`: no issue but a duplicate's.
+    fn texture(seed: u32) -> Vec<u8> {
+        let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+        (0..32 * 32 * 3)
+            .map(|_| {
+                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+                (40 + (s >> 24) % 170) as u8
+            })
+            .collect()
+    }
+
+    /// Two sets of exact copies, of 2 and 3 images: the note and the menu say 5 images in 2
+    /// groups (they had said "5 exact duplicate" and "exact duplicate (5)": images? pairs?).
+    #[test]
+    fn duplicate_counts_say_images_and_groups() {
+        let images = [1, 1, 2, 2, 2, 3, 4].map(texture);
+        let data = Dataset::from_parts(
+            "dups",
+            crate::data::Source::Memory,
+            vec!["a".into()],
+            crate::data::ImageShape::new(32, 32, 3),
+            images.concat(),
+            vec![0; 7],
+            (0..7).map(|i| i.to_string()).collect(),
+        )
+        .unwrap();
+        let c = Checked::new(ImageIssues::find(&data));
+        assert_eq!(c.summary(), "5 images in 2 groups of exact duplicates");
+        let (k, n, _) = &c.kinds[0];
+        assert_eq!(
+            c.menu_entry(*k, *n),
+            "exact duplicates (5 images in 2 groups)"
+        );
+        assert_eq!(
+            c.kind_count(ImageIssue::NearDuplicate, 1),
+            "1 image in 0 groups of near duplicates"
+        );
+        assert_eq!(c.kind_count(ImageIssue::Dark, 2), "2 dark");
+        assert_eq!(c.menu_entry(ImageIssue::Dark, 2), "dark (2)");
     }
 }

@@ -83,6 +83,9 @@ pub struct Run {
     /// The truly bad samples as this run trained (a sample the user relabelled to its true
     /// label is clean); None: the data's own (`Loaded::bad`).
     pub bad: Option<Arc<Vec<bool>>>,
+    /// Stop was pressed: the worker is cancelling and trains no further round, though its
+    /// status stays active until it says it ended.
+    pub stopping: bool,
 }
 
 /// The user's decisions a round trained with, and the truth counted against its labels.
@@ -127,6 +130,7 @@ impl Run {
             earlier: Vec::new(),
             started: Instant::now(),
             elapsed_secs,
+            stopping: false,
         }
     }
 
@@ -201,6 +205,9 @@ impl AppState {
     }
 
     pub fn stop(&mut self) {
+        if let Some(r) = self.run.as_mut().filter(|r| r.worker.is_some()) {
+            r.stopping = true;
+        }
         self.send(Command::Stop);
     }
 
@@ -440,6 +447,7 @@ impl AppState {
                     head: head.filter(|_| trains_head),
                     bad,
                     earlier,
+                    stopping: false,
                 });
                 self.follow_latest = true;
                 self.messages.retain(|m| !m.error);
