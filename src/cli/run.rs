@@ -137,6 +137,12 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             ..a.data_request(config.seed)
         })
     })?;
+    // A flat folder of images has no labels: refused before anything trains.
+    if p.train.is_unlabelled() && lcfg.model != crate::learner::ModelKind::Vae {
+        return Err(crate::Error::Config(
+            crate::data::dataset::UNLABELLED_CLASSIFY.into(),
+        ));
+    }
     if let Some(path) = &a.decisions {
         p.decisions = Some(read_decisions(path, &p.train)?);
         // The set carries a copy, unless the journal is the set's own decisions.csv already.

@@ -112,6 +112,12 @@ impl DatasetInfo {
         self.ids.len()
     }
 
+    /// Whether the run's set has no labels (a flat folder of images,
+    /// [`crate::data::dataset::unlabelled`]).
+    pub fn is_unlabelled(&self) -> bool {
+        crate::data::dataset::unlabelled(&self.classes)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
