@@ -3826,6 +3826,36 @@ fn the_window_opens_a_labels_csv() {
     let target = PathBuf::from(&h.state().export.target);
     let last = target.file_name().unwrap().to_string_lossy().into_owned();
     assert!(last == "labels" || last == "labels-itlm", "{target:?}");
+    // A CSV with a generic name is titled after its folder.
+    let folder = data
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    h.get_by_label(&format!("{folder} (labels.csv)"));
+}
+
+/// A labels CSV whose images are not beside it: the window says where it looked and that
+/// the images' folder is given with --images (it said "no images found: ... no such file").
+#[test]
+fn a_csv_whose_images_are_elsewhere_says_where_it_looked() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("train.csv");
+    std::fs::write(
+        &file,
+        "id,label
+0a1b2c,cat
+9f8e7d,dog
+",
+    )
+    .unwrap();
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the load to fail", |a| {
+        a.state.loading.is_none() && !a.state.messages.is_empty()
+    });
+    h.get_by_label_contains("none of the 2 files it lists is there");
+    h.get_by_label_contains("give it with --images DIR");
 }
 
 /// After forward-corrected rounds, "Retrain at this tau" trains the next round plainly on the

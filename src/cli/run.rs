@@ -152,7 +152,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     export::check_outputs(
         a.out.as_deref(),
         a.clean_copy.as_deref(),
-        &p.sources(),
+        &p.sources().iter().collect::<Vec<_>>(),
         a.force,
     )?;
     // With decisions the set also holds labels.csv and the journal's copy: refused now too.

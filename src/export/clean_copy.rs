@@ -320,7 +320,7 @@ pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
 /// A clean copy holding `plan` (see [`placements`]), made like [`clean_copy`].
 pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<CopyReport> {
     check_new_folder(dst)?;
-    check_outside_datasets(dst, run.dataset.sources())?;
+    check_outside_datasets(dst, &run.dataset.sources())?;
     let d = &run.dataset;
     if let Some(p) = plan
         .iter()
@@ -355,10 +355,12 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
         Source::LabelsCsv { file } => {
             // Files lie anywhere: each goes to `<class>/<file name>`, and a labels.csv lists
             // the copy's files, so that it loads as an image folder and as a labels CSV.
+            // (An id need not be its file: an images folder, an extension added.)
             let root = data::dataset::csv_folder(file);
             let class_dirs: Vec<PathBuf> =
                 d.classes.iter().map(|c| folder_name(c).into()).collect();
-            let files: Vec<PathBuf> = plan.iter().map(|p| d.ids[p.index].clone().into()).collect();
+            let all = data::labels_csv::sample_files(file, &d.columns, &d.ids);
+            let files: Vec<PathBuf> = plan.iter().map(|p| all[p.index].clone()).collect();
             let linked = Linked {
                 root: &root,
                 files: &files,

@@ -104,7 +104,7 @@ pub fn base64(bytes: &[u8]) -> String {
 /// Write the report of `input` to `path` atomically; refuses a path inside a dataset folder
 /// the run read.
 pub fn write_report(path: &Path, input: &ReportInput, overwrite: Overwrite) -> Result<()> {
-    check_outside_datasets(path, input.run.dataset.sources())?;
+    check_outside_datasets(path, &input.run.dataset.sources())?;
     let html = render(input)?;
     write_atomic(path, html.as_bytes(), overwrite)
 }
