@@ -158,6 +158,24 @@ fn a_classify_run_refuses_and_the_generative_run_names_no_labels() {
     assert!(copy.is_unlabelled());
     assert!(!copy.is_empty() && copy.len() <= 12);
     assert!(!root.join("run.itlm").exists());
+    // With decisions: clean.txt follows them, and no labels.csv pretends there are labels.
+    let journal = t.path().join("decisions.csv");
+    std::fs::write(&journal, "path,decision,label,time\np00.png,exclude,,\n").unwrap();
+    let out2 = t.path().join("out2");
+    succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&out2),
+        "--decisions",
+        s(&journal),
+    ]));
+    let clean = std::fs::read_to_string(out2.join("clean.txt")).unwrap();
+    assert!(!clean.lines().any(|l| l == "p00.png"), "{clean}");
+    assert!(
+        !out2.join("labels.csv").exists(),
+        "no labels.csv for an unlabelled set"
+    );
     // An output inside the dataset folder is refused.
     let o = run(&[
         "run",

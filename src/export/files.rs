@@ -89,6 +89,9 @@ fn write_set_locked(
         }
         None => None,
     };
+    // An unlabelled set has no labels to correct: clean.txt and flagged.txt follow the
+    // decisions.
+    let labels = labels.filter(|_| !run.dataset.is_unlabelled());
     let mut names: Vec<&str> = OUTPUT_FILES.to_vec();
     if labels.is_some() {
         names.push(LABELS_CSV);
