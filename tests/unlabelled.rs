@@ -198,3 +198,25 @@ fn a_classify_run_refuses_and_the_generative_run_names_no_labels() {
         stderr(&o)
     );
 }
+
+/// `corrupt` makes noise of labels and classes: an unlabelled set is refused, nothing written.
+#[test]
+fn corrupt_refuses_an_unlabelled_set() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("photos");
+    flat(&root, 6);
+    let out = t.path().join("noisy");
+    let o = run(&[
+        "corrupt",
+        s(&root),
+        "--out",
+        s(&out),
+        "--noise",
+        "systematic",
+        "--rate",
+        "0.2",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("an unlabelled set"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
