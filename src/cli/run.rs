@@ -192,11 +192,15 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         let issues = crate::data::quality::ImageIssues::find(&p.train);
         if issues.any() > 0 {
             eprintln!(
-                "image checks: {} of {} images ({}); `itlm-inspector check {}` lists them",
+                "image checks: {} of {} images ({}); `itlm-inspector check {}{}` lists them",
                 issues.any(),
                 p.train.len(),
                 issues.summary(),
-                a.data.display()
+                a.data.display(),
+                match &a.columns.images {
+                    Some(d) => format!(" --images {}", d.display()),
+                    None => String::new(),
+                }
             );
         }
     }
