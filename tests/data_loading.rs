@@ -409,9 +409,16 @@ fn folder_errors() {
     assert!(
         err_text(image_folder::load(&root.join("file.png"), &opts)).ends_with("not a directory")
     );
-    // files only, no class folders
+    // no class folders, and the one image directly in the root does not load (a flat,
+    // unlabelled set of nothing)
+    let e = err_text(image_folder::load(root, &opts));
+    assert!(e.contains("no images found: 1 files skipped"), "{e}");
+    assert!(e.contains("file.png: not an image"), "{e}");
+    std::fs::remove_file(root.join("file.png")).unwrap();
+    // nothing at all (a file that is no image is not one of a flat set)
+    std::fs::write(root.join("notes.txt"), b"x").unwrap();
     assert!(err_text(image_folder::load(root, &opts))
-        .contains("no class subfolders: expected root/<class>/<image>"));
+        .contains("no class subfolders and no images: expected root/<class>/<image>"));
     // class folders, but nothing loadable
     mkdirs(&root.join("a"));
     mkdirs(&root.join("b"));

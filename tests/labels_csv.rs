@@ -214,7 +214,11 @@ fn bad_csvs_are_errors_that_name_the_file_and_the_problem() {
     write_csv(&csv, "path,label", &gone);
     let e = load(&csv).unwrap_err();
     assert!(
-        e.contains("gone.csv") && e.contains("no images found") && e.contains("no such file"),
+        e.contains("gone.csv")
+            && e.contains("none of the 3 files it lists is there")
+            && e.contains("nowhere/0.png, line 2")
+            && e.contains("its paths are read relative to")
+            && e.contains("--images DIR"),
         "{e}"
     );
 
@@ -283,11 +287,11 @@ fn run_reopen_and_clean_copy_of_a_csv_never_write_into_its_folder() {
     assert!(matches!(loaded.train.source, Source::LabelsCsv { .. }));
     // The run file stores both CSVs' canonical paths (its evaluation sets guard exports too).
     let rf = itlm_inspector::export::RunFile::read(&out.join("run.itlm")).unwrap();
-    let stored: Vec<&Source> = rf.dataset.sources().collect();
+    let stored = rf.dataset.sources();
     let canon = |p: &Path| Source::LabelsCsv {
         file: std::fs::canonicalize(p).unwrap(),
     };
-    assert_eq!(stored, [&canon(&csv), &canon(&test_csv)]);
+    assert_eq!(stored, [canon(&csv), canon(&test_csv)]);
     // With a test CSV, as the window's test field gives it.
     let eval = EvalInputs {
         test: Some(test_csv.clone()),
@@ -879,4 +883,118 @@ fn run_says_what_the_class_floors_kept_beyond_tau() {
         )),
         "{e}"
     );
+}
+
+/// `kaggle/train.csv` (`id,label`, ids without an extension) and its images in `images`
+/// (`<id>.png`, one `.jpg`): the ids as written.
+fn kaggle(dir: &Path, images: &Path) -> Vec<String> {
+    std::fs::create_dir_all(images).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let mut text = String::from("id,label\n");
+    let mut ids = Vec::new();
+    for (c, name) in CLASSES.iter().enumerate() {
+        for i in 0..4 {
+            let id = format!("{name}{i}f0e");
+            let ext = if i == 3 { "jpg" } else { "png" };
+            image_of(c, i)
+                .save(images.join(format!("{id}.{ext}")))
+                .unwrap();
+            text.push_str(&format!("{id},{name}\n"));
+            ids.push(id);
+        }
+    }
+    std::fs::write(dir.join("train.csv"), text).unwrap();
+    ids
+}
+
+#[test]
+fn kaggle_ids_without_an_extension_load_from_an_images_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (set, images) = (
+        tmp.path().join("comp"),
+        tmp.path().join("pics/train_images"),
+    );
+    let ids = kaggle(&set, &images);
+    let csv = set.join("train.csv");
+    // Without --images: refused, saying where the paths were read from and what to give.
+    let e = load(&csv).unwrap_err();
+    assert!(e.contains("none of the 12 files it lists is there"), "{e}");
+    assert!(e.contains("--images DIR"), "{e}");
+    let opts = LoadOptions {
+        columns: data::labels_csv::Columns {
+            images: Some(images.clone()),
+            ..Default::default()
+        },
+        ..LoadOptions::default()
+    };
+    let d = data::load(&csv, &opts).unwrap().train;
+    assert_eq!(d.len(), 12, "{:?}", d.skipped);
+    assert_eq!(d.ids(), ids.as_slice(), "ids as written, no extension");
+    assert_eq!(d.file(0), Some(images.join("a0f0e.png")));
+    assert_eq!(d.file(3), Some(images.join("a3f0e.jpg")));
+    assert_eq!(d.name, "comp (train.csv)", "titled after its folder");
+    // An id that names two files is refused, naming both.
+    image_of(0, 9).save(images.join("a0f0e.jpg")).unwrap();
+    let e = data::load(&csv, &opts).unwrap_err().to_string();
+    assert!(
+        e.contains("\"a0f0e\" has no extension and names 2 files"),
+        "{e}"
+    );
+    assert!(e.contains("a0f0e.jpg, a0f0e.png"), "{e}");
+    std::fs::remove_file(images.join("a0f0e.jpg")).unwrap();
+
+    // The command line: run, nothing into the images folder, reopen with the images, a clean
+    // copy of the files, the report titled after the CSV's folder.
+    let out = tmp.path().join("out");
+    let inside = images.join("out");
+    let mut args = vec!["run", s(&csv), "--images", s(&images), "--out", s(&inside)];
+    args.extend(FAST);
+    let o = run(&args);
+    assert!(!o.status.success());
+    assert!(
+        common::cli::stderr(&o).contains("inside the dataset folder"),
+        "{}",
+        common::cli::stderr(&o)
+    );
+    let copy = tmp.path().join("copy");
+    let mut args = vec![
+        "run",
+        s(&csv),
+        "--images",
+        s(&images),
+        "--out",
+        s(&out),
+        "--clean-copy",
+        s(&copy),
+    ];
+    args.extend(FAST);
+    let e = succeeds(&run(&args));
+    assert!(!e.contains("skipped"), "{e}");
+    let samples = std::fs::read_to_string(out.join("samples.csv")).unwrap();
+    assert!(
+        samples.lines().nth(1).unwrap().starts_with("a0f0e,a,"),
+        "{samples}"
+    );
+    let linked = walkdir::WalkDir::new(&copy)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x != "csv"))
+        .count();
+    assert!(linked > 0, "the clean copy holds the images");
+    let loaded = reopen::load(&out.join("run.itlm"), &EvalInputs::default()).unwrap();
+    assert!(loaded.reopened.as_ref().unwrap().images_missing.is_none());
+    assert_eq!(loaded.train.file(3), Some(images.join("a3f0e.jpg")));
+    let html = tmp.path().join("r.html");
+    succeeds(&run(&[
+        "report",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&html),
+    ]));
+    let h = std::fs::read_to_string(&html).unwrap();
+    assert!(h.contains("<h1>ITLM report: comp (train.csv)</h1>"));
+    // `check` takes --images too.
+    let o = run(&["check", s(&csv), "--images", s(&images)]);
+    succeeds(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("12 images, 3 classes"));
 }

@@ -673,7 +673,7 @@ fn cli_report_and_ecosystem_exports() {
         &out.join("decisions.csv"),
         &run.dataset.ids,
         &run.dataset.classes,
-        run.dataset.sources(),
+        &run.dataset.sources(),
     )
     .unwrap();
     let entries: Vec<_> = decisions

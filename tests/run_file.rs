@@ -978,6 +978,7 @@ fn csv_columns_read_back_and_version_19_reads_without_them() {
     run.dataset.columns = itlm_inspector::data::labels_csv::Columns {
         path: Some("img_file".into()),
         label: Some("y".into()),
+        images: None,
     };
     let back = decode(&run.to_bytes().unwrap()).unwrap();
     assert_eq!(back.dataset.columns, run.dataset.columns);
@@ -990,4 +991,29 @@ fn csv_columns_read_back_and_version_19_reads_without_them() {
     assert!(read.dataset.columns.is_auto());
     assert_eq!(read.rounds, run.rounds);
     assert!(decode(&with_header(RUN_VERSION, &v19)).is_err());
+}
+
+/// Version 21 stores the labels CSV's images folder (`--images`) with its columns; a version-20
+/// body (the columns without it) reads with the paths relative to the CSV, and under today's
+/// header is refused.
+#[test]
+fn csv_images_folder_reads_back_and_version_20_reads_without_it() {
+    let mut run = sample_run();
+    run.dataset.columns = itlm_inspector::data::labels_csv::Columns {
+        path: Some("id".into()),
+        label: None,
+        images: Some("/data/comp/train_images".into()),
+    };
+    let bytes = run.to_bytes().unwrap();
+    assert_eq!(decode(&bytes).unwrap().dataset.columns, run.dataset.columns);
+    // Version 20's body: the same with the columns' two fields only (postcard: an absent
+    // images folder is its last byte, 0).
+    run.dataset.columns.images = None;
+    let bytes = run.to_bytes().unwrap();
+    let body = &bytes[24..bytes.len() - 1];
+    let read = decode(&with_header(20, body)).unwrap();
+    assert_eq!(read.dataset.columns.path.as_deref(), Some("id"));
+    assert_eq!(read.dataset.columns.images, None);
+    assert_eq!(read.rounds, run.rounds);
+    assert!(decode(&with_header(RUN_VERSION, body)).is_err());
 }

@@ -3922,6 +3922,36 @@ fn the_window_opens_a_labels_csv() {
     let target = PathBuf::from(&h.state().export.target);
     let last = target.file_name().unwrap().to_string_lossy().into_owned();
     assert!(last == "labels" || last == "labels-itlm", "{target:?}");
+    // A CSV with a generic name is titled after its folder.
+    let folder = data
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    h.get_by_label(&format!("{folder} (labels.csv)"));
+}
+
+/// A labels CSV whose images are not beside it: the window says where it looked and that
+/// the images' folder is given with --images (it said "no images found: ... no such file").
+#[test]
+fn a_csv_whose_images_are_elsewhere_says_where_it_looked() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("train.csv");
+    std::fs::write(
+        &file,
+        "id,label
+0a1b2c,cat
+9f8e7d,dog
+",
+    )
+    .unwrap();
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the load to fail", |a| {
+        a.state.loading.is_none() && !a.state.messages.is_empty()
+    });
+    h.get_by_label_contains("none of the 2 files it lists is there");
+    h.get_by_label_contains("give it with --images DIR");
 }
 
 /// After forward-corrected rounds, "Retrain at this tau" trains the next round plainly on the
@@ -4423,4 +4453,51 @@ fn the_histogram_says_what_the_class_floors_kept_beyond_tau() {
         "tau's share is {share}; the class floors kept {} more",
         floor - global_kept0
     ));
+}
+
+/// A flat folder of images (no class subfolders) opens as an unlabelled set: the summary
+/// says so, the window chooses the generative mode and says why, the run ranks the images
+/// by the VAE's loss, and a cell names no class.
+#[test]
+fn a_flat_folder_opens_unlabelled_in_the_generative_mode() {
+    let data = tempfile::tempdir().unwrap();
+    for i in 0..24u32 {
+        image::GrayImage::from_fn(8, 8, |x, y| {
+            image::Luma([((x * 29 + y * 7 + i * 13) % 256) as u8])
+        })
+        .save(data.path().join(format!("img{i:02}.png")))
+        .unwrap();
+    }
+    // (Opened once the tiny settings are in place: the harness sets them after the start.)
+    let mut h = harness(&PathBuf::from("/nonexistent/itlm-dataset"));
+    step_until(&mut h, 30, "the first load to fail", |a| {
+        a.state.loading.is_none()
+    });
+    open_and_wait(&mut h, data.path(), "the flat folder to load");
+    h.get_by_label_contains("24 images, unlabelled");
+    h.get_by_label_contains("Unlabelled set (images directly in its folder");
+    assert_eq!(h.state().state.settings.learner.model, ModelKind::Vae);
+    // The settings' classifier is kept for the way back to the classify mode.
+    assert_eq!(h.state().state.settings.classifier, ModelKind::Mlp);
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the generative run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    assert_eq!(h.state().state.rounds(), 3, "rounds 0, 1 and 2");
+    assert!(h.query_by_label_contains("(in ):").is_none());
+    assert!(h.query_all_by_label_contains("sample ").count() > 0);
+    // Back to a classifier: the run refuses, saying where labels come from.
+    h.state_mut().state.settings.learner.model = ModelKind::Mlp;
+    h.state_mut().state.start();
+    step_until(&mut h, 60, "the classify run to refuse", |a| {
+        a.state
+            .messages
+            .iter()
+            .any(|m| m.text.contains("the set is unlabelled"))
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("--mode generative");
 }

@@ -274,6 +274,11 @@ pub struct ColumnArgs {
     /// A labels CSV's label column, where it is not named label, class, target, category, ...
     #[arg(long, value_name = "NAME")]
     pub label_column: Option<String>,
+    /// The folder a labels CSV's image paths are relative to, where it is not the CSV's own
+    /// (a Kaggle train.csv beside train_images/); a path without an extension (an id such as
+    /// 0a1b2c) is its one image file named so (0a1b2c.jpg, .png, ...).
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<std::path::PathBuf>,
 }
 
 impl ColumnArgs {
@@ -281,6 +286,10 @@ impl ColumnArgs {
         crate::data::labels_csv::Columns {
             path: self.path_column.clone(),
             label: self.label_column.clone(),
+            images: self
+                .images
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
         }
     }
 }

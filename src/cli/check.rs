@@ -61,6 +61,10 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
                     file: a.data.clone(),
                 }],
             )?;
+            check_outside_datasets(
+                out,
+                &crate::export::run_file::images_source(&a.columns.columns()),
+            )?;
         }
         if !a.force && out.exists() {
             return Err(crate::Error::data(
@@ -84,6 +88,7 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
     if let Some(out) = &a.out {
         // (An existing file is refused again by the atomic write without --force.)
         check_outside_datasets(out, [&train.source])?;
+        check_outside_datasets(out, &crate::export::run_file::images_source(&train.columns))?;
     }
     let load_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();

@@ -109,7 +109,8 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     )?;
     eprintln!("{cut}");
     // Every destination is checked before anything is written.
-    let sources: Vec<&crate::data::Source> = run.dataset.sources().collect();
+    let owned = run.dataset.sources();
+    let sources: Vec<&crate::data::Source> = owned.iter().collect();
     export::check_outputs(a.out.as_deref(), a.clean_copy.as_deref(), &sources, a.force)?;
     let overwrite_table = if a.force {
         Overwrite::Allow

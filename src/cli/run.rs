@@ -137,6 +137,12 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             ..a.data_request(config.seed)
         })
     })?;
+    // A flat folder of images has no labels: refused before anything trains.
+    if p.train.is_unlabelled() && lcfg.model != crate::learner::ModelKind::Vae {
+        return Err(crate::Error::Config(
+            crate::data::dataset::UNLABELLED_CLASSIFY.into(),
+        ));
+    }
     if let Some(path) = &a.decisions {
         p.decisions = Some(read_decisions(path, &p.train)?);
         // The set carries a copy, unless the journal is the set's own decisions.csv already.
@@ -146,7 +152,7 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
     export::check_outputs(
         a.out.as_deref(),
         a.clean_copy.as_deref(),
-        &p.sources(),
+        &p.sources().iter().collect::<Vec<_>>(),
         a.force,
     )?;
     // With decisions the set also holds labels.csv and the journal's copy: refused now too.
@@ -186,11 +192,15 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         let issues = crate::data::quality::ImageIssues::find(&p.train);
         if issues.any() > 0 {
             eprintln!(
-                "image checks: {} of {} images ({}); `itlm-inspector check {}` lists them",
+                "image checks: {} of {} images ({}); `itlm-inspector check {}{}` lists them",
                 issues.any(),
                 p.train.len(),
                 issues.summary(),
-                a.data.display()
+                a.data.display(),
+                match &a.columns.images {
+                    Some(d) => format!(" --images {}", d.display()),
+                    None => String::new(),
+                }
             );
         }
     }

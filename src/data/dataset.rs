@@ -76,6 +76,20 @@ pub fn csv_folder(file: &Path) -> PathBuf {
     }
 }
 
+/// Whether `classes` are an unlabelled set's: the one class named `""` that a flat folder of
+/// images loads with (no folder and no labels CSV row can name a class so). Its samples
+/// train the generative mode and take the image checks; a classifier refuses them.
+pub fn unlabelled(classes: &[String]) -> bool {
+    matches!(classes, [c] if c.is_empty())
+}
+
+/// What a classifier says of an unlabelled set: where labels come from, and what runs
+/// without them.
+pub const UNLABELLED_CLASSIFY: &str = "the set is unlabelled (images directly in its folder, \
+     no class subfolders): classify mode needs labels: put the images in class subfolders \
+     (root/<class>/<image>), or give a labels CSV (path,label); or rank the images without \
+     labels with the generative mode (run --mode generative; the window's mode generative)";
+
 /// The pixel statistics of one image that the image checks read ([`super::quality`], which
 /// computes them).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -251,6 +265,20 @@ impl Dataset {
         self.classes.len()
     }
 
+    /// How many classes, in words ("3 classes", "1 class"), or "unlabelled".
+    pub fn classes_text(&self) -> String {
+        if self.is_unlabelled() {
+            "unlabelled".into()
+        } else {
+            crate::plural(self.num_classes(), "class")
+        }
+    }
+
+    /// Whether the set has no labels: a flat folder of images ([`unlabelled`]).
+    pub fn is_unlabelled(&self) -> bool {
+        unlabelled(&self.classes)
+    }
+
     /// Sample `i`'s pixels, H x W x C, row-major.
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.shape.len();
@@ -371,7 +399,7 @@ impl Dataset {
         let mut s = format!(
             "{}, {}, {}",
             crate::plural(self.len(), "image"),
-            crate::plural(self.num_classes(), "class"),
+            self.classes_text(),
             self.shape
         );
         if !self.skipped.is_empty() {

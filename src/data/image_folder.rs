@@ -29,10 +29,13 @@ pub const MAX_DECODED_BYTES: u64 = 128 << 20;
 
 /// Load `root/<class>/<...>/<file>`: classes are the names of the subfolders of `root`
 /// (hidden ones ignored; sorted, numerically when all are integers:
-/// [`super::dataset::sort_class_names`]), samples are the files found recursively in each, in sorted order, with
-/// ids = paths relative to `root` joined by '/'. Files directly in `root` are ignored. Files that
-/// cannot be used (empty, corrupt, not an image, too large, unreadable, ...) and class folders
-/// without a loadable image are listed in `skipped`.
+/// [`super::dataset::sort_class_names`]), samples are the files found recursively in each, in
+/// sorted order, with ids = paths relative to `root` joined by '/'. Images directly in `root`
+/// beside class folders are listed in `skipped` (other files there are ignored). A root without
+/// class folders but with images directly in it ([`IMAGE_EXTENSIONS`]) loads as an unlabelled
+/// set ([`Dataset::is_unlabelled`]: one class named `""`), ids = file names. Files that cannot
+/// be used (empty, corrupt, not an image, too large, unreadable, ...) and class folders without
+/// a loadable image are listed in `skipped`.
 pub fn load(root: &Path, opts: &LoadOptions) -> Result<Dataset> {
     check_root(root)?;
     load_part(root, Path::new(""), Dataset::name_for(root), opts)
@@ -135,6 +138,45 @@ pub fn virtual_fs(p: &Path) -> Option<&'static str> {
 /// never a class, so that a cleaned set opens with its own classes.
 pub const QUARANTINE_FOLDER: &str = "_flagged";
 
+/// The file name extensions of images (matched in any case): a flat folder's samples, and
+/// what a labels CSV's path without an extension is tried with. HEIC, HEIF and AVIF are
+/// listed so that such a file is named as unsupported, not passed over.
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp", "tga", "pbm", "pgm", "ppm", "pnm",
+    "pam", "ico", "dds", "exr", "hdr", "ff", "qoi", "jfif", "heic", "heif", "avif",
+];
+
+/// Whether `p`'s name ends in one of [`IMAGE_EXTENSIONS`] (any case).
+pub fn has_image_extension(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// The images directly in `dir` (by [`has_image_extension`]; hidden names skipped; links to
+/// files count), sorted by name.
+fn loose_images(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if is_hidden(&name) || !has_image_extension(Path::new(&name)) {
+            continue;
+        }
+        let ft = entry.file_type()?;
+        let is_file = ft.is_file()
+            || (ft.is_symlink()
+                && std::fs::metadata(entry.path())
+                    .map(|m| m.is_file())
+                    .unwrap_or(false));
+        if is_file {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().first() == Some(&b'.')
 }
@@ -173,27 +215,64 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         .iter()
         .position(|f| f == QUARANTINE_FOLDER)
         .map(|k| folders.remove(k));
-    if folders.is_empty() {
+    // Images directly in the root: an unlabelled set's samples where it has no class
+    // folders, else files in no class (a split's own folders are not looked at).
+    let loose = if base.as_os_str().is_empty() {
+        loose_images(&dir).map_err(|e| Error::io(&dir, e))?
+    } else {
+        Vec::new()
+    };
+    let mut skipped = Vec::new();
+    let flat = folders.is_empty();
+    if flat && loose.is_empty() {
         return Err(Error::data(
             &dir,
-            "no class subfolders: expected root/<class>/<image>",
+            "no class subfolders and no images: expected root/<class>/<image> (a labelled \
+             set) or images directly in root (an unlabelled set: the image checks and the \
+             generative mode)",
         ));
     }
+    let walked: Vec<(Vec<Entry>, Vec<Skipped>)> = if flat {
+        // One class named "", the set's files directly in the root.
+        folders.push(std::ffi::OsString::new());
+        let (mut entries, mut bad) = (Vec::new(), Vec::new());
+        for name in loose {
+            let rel = PathBuf::from(name);
+            if breaks_lists(&rel) {
+                bad.push(Skipped {
+                    path: root.join(&rel),
+                    reason: "its name holds a newline, carriage return or tab, which would \
+                             break the lines of clean.txt and flagged.txt: rename it"
+                        .into(),
+                });
+            } else {
+                entries.push(Entry { rel, class: 0 });
+            }
+        }
+        vec![(entries, bad)]
+    } else {
+        skipped.extend(loose.iter().map(|name| {
+            Skipped {
+                path: dir.join(name),
+                reason: "an image directly in the dataset folder, beside its class folders: in no \
+                     class, not used (move it into its class folder)"
+                    .into(),
+            }
+        }));
+        // 1. Find the files, in a deterministic order (class folders walked in parallel).
+        folders
+            .par_iter()
+            .enumerate()
+            .map(|(k, f)| {
+                let (mut entries, mut skipped) = (Vec::new(), Vec::new());
+                walk_class(root, &base.join(f), k, &mut entries, &mut skipped);
+                (entries, skipped)
+            })
+            .collect()
+    };
     let folder_rels: Vec<PathBuf> = folders.iter().map(|f| base.join(f)).collect();
-
-    // 1. Find the files, in a deterministic order (class folders walked in parallel).
-    let walked: Vec<(Vec<Entry>, Vec<Skipped>)> = folder_rels
-        .par_iter()
-        .enumerate()
-        .map(|(k, rel)| {
-            let (mut entries, mut skipped) = (Vec::new(), Vec::new());
-            walk_class(root, rel, k, &mut entries, &mut skipped);
-            (entries, skipped)
-        })
-        .collect();
     let found: Vec<usize> = walked.iter().map(|(e, s)| e.len() + s.len()).collect();
     let mut entries = Vec::with_capacity(found.iter().sum());
-    let mut skipped = Vec::new();
     if let Some(q) = quarantined {
         skipped.push(Skipped {
             path: dir.join(q),

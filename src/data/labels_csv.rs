@@ -15,8 +15,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::dataset::csv_folder;
-use super::image_files::{decode_entries, no_images, Decoded, Entry};
-use super::image_folder::breaks_lists;
+use super::image_files::{decode_entries, Decoded, Entry};
+use super::image_folder::{breaks_lists, has_image_extension};
 use super::{Dataset, LoadOptions, Skipped, Source};
 use crate::error::{Error, Result};
 
@@ -49,19 +49,74 @@ pub const LABEL_COLUMNS: &[&str] = &[
     "class_name",
 ];
 
-/// Which columns of a labels CSV hold the image paths and the labels, where the header's
-/// names are not among [`PATH_COLUMNS`] / [`LABEL_COLUMNS`] (None: found by those names).
-/// Matched case-insensitively, spaces trimmed. A run keeps them, so that it reloads its set.
+/// How a labels CSV is read: which columns hold the image paths and the labels, where the
+/// header's names are not among [`PATH_COLUMNS`] / [`LABEL_COLUMNS`] (None: found by those
+/// names; matched case-insensitively, spaces trimmed), and the folder its paths are relative
+/// to (`--images DIR`; None: the CSV's own). A run keeps them, so that it reloads its set.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Columns {
     pub path: Option<String>,
     pub label: Option<String>,
+    /// The folder the listed paths are relative to, where it is not the CSV's (a Kaggle
+    /// `train.csv` beside `train_images/`); absolute.
+    #[serde(default)]
+    pub images: Option<PathBuf>,
 }
 
 impl Columns {
-    /// Whether both are found by name (nothing given).
+    /// Whether both columns are found by name (none given).
     pub fn is_auto(&self) -> bool {
         self.path.is_none() && self.label.is_none()
+    }
+
+    /// The folder the paths of the labels CSV `file` are relative to: [`Columns::images`],
+    /// else the CSV's folder.
+    pub fn root(&self, file: &Path) -> PathBuf {
+        self.images.clone().unwrap_or_else(|| csv_folder(file))
+    }
+}
+
+/// File names (their stems, any case) that say nothing of the set: a labels CSV named so is
+/// titled after its folder ([`title`]).
+const GENERIC_NAMES: &[&str] = &[
+    "labels",
+    "label",
+    "train",
+    "training",
+    "test",
+    "val",
+    "valid",
+    "validation",
+    "data",
+    "dataset",
+    "annotations",
+    "metadata",
+    "index",
+    "images",
+    "samples",
+    "all",
+    "files",
+    "list",
+    "classes",
+];
+
+/// What a set read from the labels CSV `file` is called (the window's header, the report):
+/// its file name, or where that says nothing of the set (`labels.csv`, `train.csv`, ...,
+/// [`GENERIC_NAMES`]) its folder's name with the file's (`myset (labels.csv)`).
+pub fn title(file: &Path) -> String {
+    let name = Dataset::name_for(file);
+    let generic = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .is_some_and(|s| GENERIC_NAMES.iter().any(|g| g.eq_ignore_ascii_case(s)));
+    if !generic {
+        return name;
+    }
+    let folder = csv_folder(file);
+    let folder = std::fs::canonicalize(&folder).unwrap_or(folder);
+    match folder.file_name() {
+        Some(f) => format!("{} ({name})", f.to_string_lossy()),
+        None => name,
     }
 }
 
@@ -433,7 +488,7 @@ fn rows_of(
 /// lacks a path or a label column, when a path is listed with two labels, or when no image
 /// loads.
 pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
-    let root = csv_folder(file);
+    let root = images_root(file, &opts.columns)?;
     let (rows, mut skipped) = read_rows(file, &root, &opts.columns)?;
     if rows.is_empty() {
         return Err(Error::data(
@@ -459,25 +514,39 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
         .enumerate()
         .map(|(k, n)| (n.as_str(), k))
         .collect();
-    // A file that is not there is named as such, before any decoding.
-    let (rows, gone): (Vec<Row>, Vec<Row>) = rows
-        .into_iter()
-        .partition(|r| std::fs::symlink_metadata(root.join(&r.id)).is_ok());
+    // A file that is not there is named as such, before any decoding; an id without its
+    // extension is its one image file named so.
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let found = resolve_files(file, &root, &ids)?;
+    let (mut listed, mut gone) = (Vec::new(), Vec::new());
+    for (r, f) in rows.into_iter().zip(found) {
+        match f {
+            Some(rel) => listed.push((r, rel)),
+            None => gone.push(r),
+        }
+    }
     skipped.extend(gone.iter().map(|r| Skipped {
         path: root.join(&r.id),
         reason: format!("line {}: no such file", r.line),
     }));
-    if rows.is_empty() {
-        return Err(no_images(file, &root, &skipped));
+    if listed.is_empty() {
+        return Err(none_there(file, &root, &opts.columns, &gone));
     }
-    let entries: Vec<Entry> = rows
+    let entries: Vec<Entry> = listed
         .iter()
-        .map(|r| Entry {
-            rel: PathBuf::from(&r.id),
+        .map(|(r, rel)| Entry {
+            rel: rel.clone(),
             class: index.get(r.label.as_str()).copied().unwrap_or(0),
         })
         .collect();
-    let line_of: HashMap<PathBuf, u64> = rows.iter().map(|r| (root.join(&r.id), r.line)).collect();
+    let line_of: HashMap<PathBuf, u64> = listed
+        .iter()
+        .map(|(r, rel)| (root.join(rel), r.line))
+        .collect();
+    let id_of: HashMap<&Path, &str> = listed
+        .iter()
+        .map(|(r, rel)| (rel.as_path(), r.id.as_str()))
+        .collect();
     let first_skip = skipped.len();
     let Decoded {
         shape,
@@ -506,12 +575,29 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
         }
     }
     let labels = entries.iter().map(|e| class_of[e.class]).collect();
-    let ids = entries
+    // Ids are the paths as written; the files, where one is not (another folder, an
+    // extension added), are kept beside them.
+    let ids: Vec<String> = entries
         .iter()
-        .map(|e| e.rel.to_string_lossy().into_owned())
+        .map(|e| match id_of.get(e.rel.as_path()) {
+            Some(id) => id.to_string(),
+            None => e.rel.to_string_lossy().into_owned(),
+        })
         .collect();
+    let moved = opts.columns.images.is_some();
+    let files = (moved
+        || entries
+            .iter()
+            .zip(&ids)
+            .any(|(e, id)| e.rel != Path::new(id)))
+    .then(|| {
+        entries
+            .iter()
+            .map(|e| root.join(&e.rel))
+            .collect::<Vec<_>>()
+    });
     let mut data = Dataset::from_parts(
-        Dataset::name_for(file),
+        title(file),
         Source::LabelsCsv {
             file: file.to_path_buf(),
         },
@@ -522,10 +608,136 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<Dataset> {
         ids,
     )?
     .with_originals(originals)?;
+    if let Some(files) = files {
+        data = data.with_files(files)?;
+    }
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     data.skipped = skipped;
     data.columns = opts.columns.clone();
     Ok(data)
+}
+
+/// The folder the paths of `file` are relative to ([`Columns::root`]), absolute where it was
+/// given, refused when it is not a folder.
+fn images_root(file: &Path, columns: &Columns) -> Result<PathBuf> {
+    let Some(images) = &columns.images else {
+        return Ok(csv_folder(file));
+    };
+    if !images.is_dir() {
+        return Err(Error::data(
+            images,
+            "not a folder (--images names the folder the labels CSV's image paths are relative to)",
+        ));
+    }
+    Ok(std::path::absolute(images).unwrap_or_else(|_| images.clone()))
+}
+
+/// The error when none of the files `file` lists is there: where they were looked for, and
+/// how to name the folder they are in.
+fn none_there(file: &Path, root: &Path, columns: &Columns, gone: &[Row]) -> Error {
+    let first = gone.first().map_or_else(String::new, |r| {
+        format!(" (first: {}, line {})", root.join(&r.id).display(), r.line)
+    });
+    let hint = if columns.images.is_some() {
+        "check the folder given with --images".to_string()
+    } else {
+        "where the images are in another folder (a Kaggle train.csv beside train_images/), \
+         give it with --images DIR (`run`, `check`, `corrupt`)"
+            .to_string()
+    };
+    Error::data(
+        file,
+        format!(
+            "none of the {} files it lists is there{first}: its paths are read relative to {}; {hint}",
+            gone.len(),
+            root.display()
+        ),
+    )
+}
+
+/// The file each of `ids` names under `root`, relative to it: the path as written where it is
+/// there; else, for a path without an image extension (a Kaggle id, `0a1b2c`), the one image
+/// file of its folder named so with one of [`IMAGE_EXTENSIONS`] (`0a1b2c.jpg`; an error
+/// naming them where two are); None where there is none. Each folder is listed once.
+pub fn resolve_files(file: &Path, root: &Path, ids: &[&str]) -> Result<Vec<Option<PathBuf>>> {
+    let mut listings: HashMap<PathBuf, HashMap<std::ffi::OsString, Vec<std::ffi::OsString>>> =
+        HashMap::new();
+    ids.iter()
+        .map(|id| {
+            let rel = Path::new(id);
+            let p = root.join(rel);
+            if std::fs::symlink_metadata(&p).is_ok() {
+                return Ok(Some(rel.to_path_buf()));
+            }
+            if has_image_extension(rel) {
+                return Ok(None);
+            }
+            let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+                return Ok(None);
+            };
+            let listing = listings
+                .entry(dir.to_path_buf())
+                .or_insert_with(|| by_stem(dir));
+            match listing.get(name).map(Vec::as_slice) {
+                None | Some([]) => Ok(None),
+                Some([one]) => Ok(Some(rel.with_file_name(one))),
+                Some(many) => {
+                    let names: Vec<String> = many
+                        .iter()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .collect();
+                    Err(Error::data(
+                        file,
+                        format!(
+                            "{id:?} has no extension and names {} files in {}: {}; write the \
+                             file name with its extension",
+                            many.len(),
+                            dir.display(),
+                            names.join(", ")
+                        ),
+                    ))
+                }
+            }
+        })
+        .collect()
+}
+
+/// The image files of `dir` (by [`has_image_extension`]) by their names without the
+/// extension, each name's files sorted; empty when it cannot be read.
+fn by_stem(dir: &Path) -> HashMap<std::ffi::OsString, Vec<std::ffi::OsString>> {
+    let mut out: HashMap<std::ffi::OsString, Vec<std::ffi::OsString>> = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let path = Path::new(&name);
+        if let (true, Some(stem)) = (has_image_extension(path), path.file_stem()) {
+            out.entry(stem.to_os_string())
+                .or_default()
+                .push(name.clone());
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+/// Each of `ids`' file, for a set read from the labels CSV `file` with `columns`: resolved as
+/// the loader does ([`resolve_files`]), the path as written where it is not there (or where
+/// its id names two files).
+pub fn sample_files(file: &Path, columns: &Columns, ids: &[String]) -> Vec<PathBuf> {
+    let root = columns.root(file);
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    match resolve_files(file, &root, &refs) {
+        Ok(found) => found
+            .into_iter()
+            .zip(ids)
+            .map(|(f, id)| root.join(f.unwrap_or_else(|| PathBuf::from(id))))
+            .collect(),
+        Err(_) => ids.iter().map(|id| root.join(id)).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -538,6 +750,16 @@ mod tests {
         assert_eq!(normalise_id(" .\\cat\\x.jpg "), "cat/x.jpg");
         assert_eq!(normalise_id("././x.png"), "x.png");
         assert_eq!(normalise_id("/abs/x.png"), "/abs/x.png");
+    }
+
+    #[test]
+    fn a_generic_file_name_is_titled_after_its_folder() {
+        let t = tempfile::tempdir().unwrap();
+        let set = t.path().join("myset");
+        std::fs::create_dir(&set).unwrap();
+        assert_eq!(title(&set.join("labels.csv")), "myset (labels.csv)");
+        assert_eq!(title(&set.join("Train.CSV")), "myset (Train.CSV)");
+        assert_eq!(title(&set.join("cats_vs_dogs.csv")), "cats_vs_dogs.csv");
     }
 
     #[test]

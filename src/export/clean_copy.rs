@@ -222,17 +222,19 @@ impl CopyReport {
     /// run): a file replaced or edited since is not the image the run scored.
     pub fn note_changed(&mut self, run: &RunFile, plan: &[Placement], since: SystemTime) {
         let d = &run.dataset;
-        let root = match &d.source {
-            Source::ImageFolder { root } => root.clone(),
-            Source::LabelsCsv { file } => data::dataset::csv_folder(file),
+        let file_of: Box<dyn Fn(usize) -> Option<PathBuf> + Sync> = match &d.source {
+            Source::ImageFolder { root } => Box::new(|i| Some(root.join(d.ids.get(i)?))),
+            Source::LabelsCsv { file } => {
+                let all = data::labels_csv::sample_files(file, &d.columns, &d.ids);
+                Box::new(move |i| all.get(i).cloned())
+            }
             _ => return,
         };
         self.changed = plan
             .par_iter()
             .filter_map(|p| {
-                let id = d.ids.get(p.index)?;
-                let m = std::fs::metadata(root.join(id)).ok()?.modified().ok()?;
-                (m > since).then(|| id.clone())
+                let m = std::fs::metadata(file_of(p.index)?).ok()?.modified().ok()?;
+                (m > since).then(|| d.ids[p.index].clone())
             })
             .collect();
     }
@@ -367,7 +369,7 @@ pub fn clean_copy(run: &RunFile, dst: &Path) -> Result<CopyReport> {
 /// A clean copy holding `plan` (see [`placements`]), made like [`clean_copy`].
 pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<CopyReport> {
     check_new_folder(dst)?;
-    check_outside_datasets(dst, run.dataset.sources())?;
+    check_outside_datasets(dst, &run.dataset.sources())?;
     let d = &run.dataset;
     if let Some(p) = plan
         .iter()
@@ -403,11 +405,13 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
         Source::LabelsCsv { file } => {
             // Files lie anywhere: each goes to `<class>/<file name>`, and a labels.csv lists
             // the copy's files, so that it loads as an image folder and as a labels CSV.
+            // (An id need not be its file: an images folder, an extension added.)
             let root = data::dataset::csv_folder(file);
             let class_dirs: Vec<PathBuf> =
                 d.classes.iter().map(|c| folder_name(c).into()).collect();
-            let files: Vec<PathBuf> = plan.iter().map(|p| d.ids[p.index].clone().into()).collect();
-            report.looked_in = Some(root.clone());
+            let all = data::labels_csv::sample_files(file, &d.columns, &d.ids);
+            let files: Vec<PathBuf> = plan.iter().map(|p| all[p.index].clone()).collect();
+            report.looked_in = Some(d.columns.root(file));
             let linked = Linked {
                 root: &root,
                 files: &files,

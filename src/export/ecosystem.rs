@@ -154,7 +154,7 @@ pub fn write_label_issues(
     checks: Option<&ImageIssues>,
     overwrite: Overwrite,
 ) -> Result<()> {
-    check_outside_datasets(path, run.dataset.sources())?;
+    check_outside_datasets(path, &run.dataset.sources())?;
     let csv = label_issues_csv(run, round, decisions, checks)?;
     write_atomic(path, csv.as_bytes(), overwrite)
 }
@@ -201,7 +201,7 @@ pub fn write_pred_probs(
     round: Option<usize>,
     overwrite: Overwrite,
 ) -> Result<()> {
-    check_outside_datasets(path, run.dataset.sources())?;
+    check_outside_datasets(path, &run.dataset.sources())?;
     let csv = pred_probs_csv(run, round)?;
     write_atomic(path, csv.as_bytes(), overwrite)
 }
@@ -272,9 +272,11 @@ pub fn fiftyone_uuid(i: usize, n: usize, id: &str) -> String {
 
 /// The extension of sample `i`'s file in `data/`: the original's (lower case) for an image
 /// folder, `png` for the others.
-fn extension(run: &RunFile, i: usize) -> String {
+fn extension(run: &RunFile, files: Option<&[PathBuf]>, i: usize) -> String {
     match &run.dataset.source {
-        Source::ImageFolder { .. } | Source::LabelsCsv { .. } => Path::new(&run.dataset.ids[i])
+        Source::ImageFolder { .. } | Source::LabelsCsv { .. } => files
+            .and_then(|f| f.get(i))
+            .map_or(Path::new(&run.dataset.ids[i]), PathBuf::as_path)
             .extension()
             .map(|e| e.to_string_lossy().to_lowercase())
             .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
@@ -394,18 +396,28 @@ pub fn write_fiftyone(
 ) -> Result<FiftyOneReport> {
     let (labels, tag_map) = fiftyone_labels(run, round, decisions, checks)?;
     check_new_folder(dst)?;
-    check_outside_datasets(dst, run.dataset.sources())?;
+    check_outside_datasets(dst, &run.dataset.sources())?;
     let d = &run.dataset;
     let n = d.len();
     let staged = StagedDir::new(dst)?;
     let data = staged.path().join("data");
     std::fs::create_dir_all(&data).map_err(|e| Error::io(&data, e))?;
+    // Each sample's file (a labels CSV's id need not be its path: an images folder, an
+    // extension added); None where ids name no file.
+    let files: Option<Vec<PathBuf>> = match &d.source {
+        Source::LabelsCsv { file } => Some(crate::data::labels_csv::sample_files(
+            file, &d.columns, &d.ids,
+        )),
+        s => s
+            .files_root()
+            .map(|root| d.ids.iter().map(|id| root.join(id)).collect()),
+    };
     let names: Vec<PathBuf> = (0..n)
         .map(|i| {
             data.join(format!(
                 "{}.{}",
                 fiftyone_uuid(i, n, &d.ids[i]),
-                extension(run, i)
+                extension(run, files.as_deref(), i)
             ))
         })
         .collect();
@@ -414,11 +426,11 @@ pub fn write_fiftyone(
         samples: n,
         ..Default::default()
     };
-    match d.source.files_root() {
-        Some(root) => {
+    match &files {
+        Some(files) => {
             let made: Vec<Result<Made>> = (0..n)
                 .into_par_iter()
-                .map(|i| link_one(&root.join(&d.ids[i]), &names[i]))
+                .map(|i| link_one(&files[i], &names[i]))
                 .collect();
             let mut missing = Vec::new();
             for (i, m) in made.into_iter().enumerate() {
@@ -435,7 +447,7 @@ pub fn write_fiftyone(
                     format!(
                         "{} of the {n} files of the run's dataset are gone (first: {}); nothing was written",
                         missing.len(),
-                        root.join(&d.ids[first]).display()
+                        files[first].display()
                     ),
                 ));
             }

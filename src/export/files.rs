@@ -30,7 +30,7 @@ pub const OUTPUT_FILES: [&str; 4] = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_T
 /// as one set ([`super::manifest`]), holding the folder's lock while writing. Checks every
 /// target before writing any, so a refusal leaves nothing half-written.
 pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<PathBuf>> {
-    check_outside_datasets(dir, run.dataset.sources())?;
+    check_outside_datasets(dir, &run.dataset.sources())?;
     let lock = OutputLock::acquire(dir)?;
     write_all_locked(dir, run, overwrite, None, None, &lock)
 }
@@ -60,7 +60,7 @@ pub fn write_all_with_labels(
     decisions: &crate::itlm::Decisions,
     journal: Option<&[u8]>,
 ) -> Result<Vec<PathBuf>> {
-    check_outside_datasets(dir, run.dataset.sources())?;
+    check_outside_datasets(dir, &run.dataset.sources())?;
     let lock = OutputLock::acquire(dir)?;
     write_set_locked(dir, run, overwrite, Some(decisions), journal, &lock)
 }
@@ -73,7 +73,7 @@ fn write_set_locked(
     journal: Option<&[u8]>,
     _lock: &OutputLock,
 ) -> Result<Vec<PathBuf>> {
-    check_outside_datasets(dir, run.dataset.sources())?;
+    check_outside_datasets(dir, &run.dataset.sources())?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     recover(dir)?;
     // labels.csv with the user's decisions, or where the run relabelled samples itself.
@@ -89,6 +89,9 @@ fn write_set_locked(
         }
         None => None,
     };
+    // An unlabelled set has no labels to correct: clean.txt and flagged.txt follow the
+    // decisions.
+    let labels = labels.filter(|_| !run.dataset.is_unlabelled());
     let mut names: Vec<&str> = OUTPUT_FILES.to_vec();
     if labels.is_some() {
         names.push(LABELS_CSV);
@@ -181,7 +184,7 @@ pub fn write_labels(
     run: &RunFile,
     decisions: &crate::itlm::Decisions,
 ) -> Result<PathBuf> {
-    check_outside_datasets(target, run.dataset.sources())?;
+    check_outside_datasets(target, &run.dataset.sources())?;
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
@@ -234,7 +237,7 @@ pub fn write_one(
     run: &RunFile,
     decisions: Option<&crate::itlm::Decisions>,
 ) -> Result<Vec<PathBuf>> {
-    check_outside_datasets(target, run.dataset.sources())?;
+    check_outside_datasets(target, &run.dataset.sources())?;
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }

@@ -20,7 +20,7 @@ use crate::itlm::Config;
 
 /// A body of version 8 or later: the run with its config in layout `C`, the evaluation sets'
 /// sources, then one `X` (that version's [`RoundExtras`]) per round, exactly; from version 20
-/// on the labels CSV columns after them.
+/// on the labels CSV columns after them (version 20 without the images folder).
 fn decode_with_extras<C, X>(
     version: u32,
     body: &[u8],
@@ -37,7 +37,11 @@ where
     run.dataset.eval_sources = sources;
     let extras = if version >= 20 {
         let (extras, rest) = postcard::take_from_bytes::<Vec<X>>(rest).map_err(e)?;
-        run.dataset.columns = decode_whole(rest)?;
+        run.dataset.columns = if version >= 21 {
+            decode_whole(rest)?
+        } else {
+            decode_whole::<super::legacy::ColumnsV20>(rest)?.into()
+        };
         extras
     } else {
         decode_whole::<Vec<X>>(rest)?

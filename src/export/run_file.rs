@@ -1,12 +1,12 @@
 //! The run file: a whole run (config, dataset identity, truth, every round's per-sample
 //! record, the user's cut) in one versioned, checksummed binary file that the window reopens.
 //!
-//! Layout, version 20 (what this build writes; all integers little-endian):
+//! Layout, version 21 (what this build writes; all integers little-endian):
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ITLMRUN\n"
-//!      8     4  version: u32 = 20
+//!      8     4  version: u32 = 21
 //!     12     8  body length in bytes: u64
 //!     20     4  CRC-32 (IEEE, as in zlib and PNG) of the version's 4 bytes, then the
 //!               body: u32 ([`checksum`]; versions 2 to 18: of the body alone)
@@ -18,7 +18,8 @@
 //!               the round trained with, the classes a forward round folded before it
 //!               trained again and the flips it took out), then the labels CSV
 //!               columns the set was read with (`DatasetInfo::columns`, a postcard
-//!               [`Columns`](crate::data::labels_csv::Columns); version 20 on),
+//!               [`Columns`](crate::data::labels_csv::Columns); version 20 on; its
+//!               images folder, `--images`, version 21 on),
 //!               exactly `body length` bytes
 //! ```
 //!
@@ -41,8 +42,8 @@ use crate::learner::LearnerConfig;
 
 /// First bytes of a run file.
 pub const RUN_MAGIC: &[u8; 8] = b"ITLMRUN\n";
-/// Version of the run file layout this build writes (it also reads versions 1 to 19).
-pub const RUN_VERSION: u32 = 20;
+/// Version of the run file layout this build writes (it also reads versions 1 to 20).
+pub const RUN_VERSION: u32 = 21;
 /// Bytes before the body in a run file of version 2 or later.
 pub(super) const HEADER_LEN: usize = 24;
 
@@ -103,13 +104,25 @@ impl DatasetInfo {
         self
     }
 
-    /// Every dataset folder the run read: training set first, then its evaluation sets.
-    pub fn sources(&self) -> impl Iterator<Item = &Source> {
-        std::iter::once(&self.source).chain(&self.eval_sources)
+    /// Every dataset folder the run read: training set first, then its evaluation sets, then
+    /// the folder a labels CSV's images were read from (`--images`), as an image folder.
+    pub fn sources(&self) -> Vec<Source> {
+        let mut v: Vec<Source> = std::iter::once(&self.source)
+            .chain(&self.eval_sources)
+            .cloned()
+            .collect();
+        v.extend(images_source(&self.columns));
+        v
     }
 
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Whether the run's set has no labels (a flat folder of images,
+    /// [`crate::data::dataset::unlabelled`]).
+    pub fn is_unlabelled(&self) -> bool {
+        crate::data::dataset::unlabelled(&self.classes)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,6 +136,15 @@ impl DatasetInfo {
             .map(|s| s.as_str())
             .unwrap_or("?")
     }
+}
+
+/// The folder a labels CSV's images were read from (`--images`), as a source no output may
+/// go inside; None where they were read relative to the CSV.
+pub fn images_source(columns: &crate::data::labels_csv::Columns) -> Option<Source> {
+    columns
+        .images
+        .as_ref()
+        .map(|root| Source::ImageFolder { root: root.clone() })
 }
 
 /// `s` with its path made absolute and canonical (see [`super::paths::resolve_path`]).

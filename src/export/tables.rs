@@ -352,6 +352,13 @@ pub fn labels_csv(run: &RunFile, user: &crate::itlm::Decisions) -> Result<String
         .find(|r| r.round == v.round)
         .ok_or_else(|| Error::Other(format!("round {} is not in the run", v.round)))?;
     check_decisions(run, Some(user))?;
+    if run.dataset.is_unlabelled() {
+        return Err(Error::Other(
+            "the run's set is unlabelled (a flat folder of images): there are no labels to \
+             correct; clean.txt and flagged.txt follow the decisions"
+                .into(),
+        ));
+    }
     let overlay = with_run_relabels(run, v.round, Some(user));
     let decisions = overlay.as_deref().unwrap_or(user);
     let d = &run.dataset;

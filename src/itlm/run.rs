@@ -96,6 +96,11 @@ pub fn run<L: Learner + ?Sized>(
     if n == 0 {
         return Err(Error::Config("the dataset has no samples".into()));
     }
+    if learner.is_classifier() && data.is_unlabelled() {
+        return Err(Error::Config(
+            crate::data::dataset::UNLABELLED_CLASSIFY.into(),
+        ));
+    }
     if learner.is_classifier() && data.num_classes() < 2 {
         return Err(Error::Config(format!(
             "a classifier needs at least two classes, found {} ({}); use the generative mode for an unlabelled set",

@@ -50,13 +50,16 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Every dataset folder this read: no output may go inside any of them.
-    pub fn sources(&self) -> Vec<&Source> {
-        [Some(&self.train), self.test.as_ref(), self.test2.as_ref()]
+    /// Every dataset folder this read: no output may go inside any of them (a labels CSV's
+    /// images folder, `--images`, included).
+    pub fn sources(&self) -> Vec<Source> {
+        let mut v: Vec<Source> = [Some(&self.train), self.test.as_ref(), self.test2.as_ref()]
             .into_iter()
             .flatten()
-            .map(|d| &d.source)
-            .collect()
+            .map(|d| d.source.clone())
+            .collect();
+        v.extend(crate::export::run_file::images_source(&self.train.columns));
+        v
     }
 
     /// What a run trains on with the user's decisions: the training set with the relabelled
@@ -101,10 +104,12 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
     };
     let loaded = data::load(data_path, &counted)?;
     // The evaluation sets are not checked: no file statistics kept.
-    let opts = LoadOptions {
+    let mut opts = LoadOptions {
         file_stats: false,
         ..counted
     };
+    // A test CSV's paths are relative to its own folder (--images is the training CSV's).
+    opts.columns.images = None;
     let mut notes = Vec::new();
     let mut train = loaded.train;
     if train.is_empty() {

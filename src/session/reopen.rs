@@ -236,6 +236,9 @@ pub fn load_counted(
         },
     };
     let have_images = images_missing.is_none();
+    // A test CSV's paths are relative to its own folder (the images folder is the set's).
+    let mut eval_opts = counted.clone();
+    eval_opts.columns.images = None;
     let conform = |mut d: Dataset| -> Result<Dataset> {
         d.align_classes(&train.classes)?;
         d.conform_to(train.shape);
@@ -246,7 +249,7 @@ pub fn load_counted(
     let test = if !have_images || eval.no_test {
         None
     } else if let Some(p) = &eval.test {
-        let d = data::load_test(p, &counted)
+        let d = data::load_test(p, &eval_opts)
             .map_err(|e| Error::Other(format!("Cannot open the test set {e}")))?;
         test_from = Some(p.display().to_string());
         Some(conform(d)?)
@@ -259,7 +262,7 @@ pub fn load_counted(
             .as_deref()
             .filter(|_| matches!(info.source, Source::ImageFolder { .. }))
             .and_then(data::default_test_path);
-        match beside.map(|p| (data::load(&p, &counted), p)) {
+        match beside.map(|p| (data::load(&p, &eval_opts), p)) {
             Some((Ok(l), p)) => match conform(l.train) {
                 Ok(t) => {
                     test_from = Some(format!("{} (auto)", p.display()));
@@ -278,7 +281,7 @@ pub fn load_counted(
         }
     };
     let load2 = |p: &Path| -> Result<Dataset> {
-        let d = data::load(p, &counted)
+        let d = data::load(p, &eval_opts)
             .map_err(|e| Error::Other(format!("Cannot open the test-2 set {e}")))?
             .train;
         conform(d)

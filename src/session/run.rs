@@ -93,7 +93,7 @@ pub fn run_to_folder(
     observer: &mut dyn itlm::Observer,
 ) -> Result<Outcome> {
     let started = Instant::now();
-    export::check_outside_datasets(out, header.dataset.sources())?;
+    export::check_outside_datasets(out, &header.dataset.sources())?;
     let existed = out.exists();
     // A folder another run holds is refused now; one that cannot even be created is
     // reported when the rounds are saved (with the run's own error, if any).

@@ -126,6 +126,7 @@ impl ColumnPick {
                         Columns {
                             path: Some(w.names[p].clone()),
                             label: Some(w.names[l].clone()),
+                            images: None,
                         },
                     ));
                 }

@@ -48,22 +48,7 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
             .response
             .labelled_by(l.id);
         match mode {
-            Mode::Generative if !generative => {
-                s.classifier = s.learner.model;
-                s.learner.model = ModelKind::Vae;
-                // A head on embeddings is a classifier, and so are the extensions the VAE
-                // would refuse (relabel, clusters, co-teaching) or ignore (restore, forward
-                // correction, augmentation).
-                s.head = None;
-                s.config.restore = false;
-                s.config.relabel = false;
-                s.config.clusters = false;
-                s.config.coteach = None;
-                s.config.augment = crate::itlm::Augment::OFF;
-                if s.config.transition == crate::itlm::Forward::On {
-                    s.config.transition = crate::itlm::Forward::Auto;
-                }
-            }
+            Mode::Generative if !generative => s.make_generative(),
             Mode::Classify if generative => {
                 s.learner.model = if s.classifier == ModelKind::Vae {
                     ModelKind::Cnn

@@ -195,7 +195,12 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
             }
             let given = train.label(i);
             ui.label(if generative { "class folder" } else { "given" });
-            ui.label(class(given));
+            // (A flat folder's one class has no name: the set has no labels.)
+            ui.label(if train.is_unlabelled() {
+                "none (unlabelled set)".to_string()
+            } else {
+                class(given).to_string()
+            });
             ui.end_row();
             if let Some(rec) = state.record().filter(|_| generative) {
                 ui.label(format!("loss (round {})", rec.round));

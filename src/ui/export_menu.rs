@@ -42,7 +42,7 @@ impl ExportPanel {
             .data
             .as_ref()
             .map(|d| match &d.train.source {
-                crate::data::Source::LabelsCsv { .. } => Path::new(&d.train.name)
+                crate::data::Source::LabelsCsv { file } => file
                     .file_stem()
                     .map_or(d.train.name.clone(), |s| s.to_string_lossy().into_owned()),
                 _ => d.train.name.clone(),
@@ -109,7 +109,7 @@ impl ExportPanel {
             state.error("Export: no finished round yet.");
             return;
         };
-        if let Err(e) = export::check_outside_datasets(&target, run.dataset.sources()) {
+        if let Err(e) = export::check_outside_datasets(&target, &run.dataset.sources()) {
             state.error(format!("Export refused: {e}"));
             return;
         }

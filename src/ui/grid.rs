@@ -328,7 +328,10 @@ struct Cell<'a> {
 fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::Response {
     let (rect, resp) = ui.allocate_exact_size(Vec2::new(CELL_W, CELL_H), Sense::click_and_drag());
     let bad = if c.bad { ", truly bad" } else { "" };
-    let label = if c.generative {
+    let label = if c.generative && c.given.is_empty() {
+        // An unlabelled set's samples are in no class.
+        format!("sample {index}: loss {score:.3}{bad}")
+    } else if c.generative {
         format!("sample {index} (in {}): loss {score:.3}{bad}", c.given)
     } else {
         format!(

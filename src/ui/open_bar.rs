@@ -135,7 +135,7 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
         ui.label(format!(
             "{}, {}, {}x{}x{}",
             crate::plural(t.len(), "image"),
-            crate::plural(t.num_classes(), "class"),
+            t.classes_text(),
             shape.height,
             shape.width,
             shape.channels

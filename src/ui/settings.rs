@@ -114,6 +114,26 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Switch to the generative mode (the VAE): the classifier is kept for the way back, and
+    /// a head on embeddings and the extensions the VAE would refuse (relabel, clusters,
+    /// co-teaching) or ignore (restore, forward correction, augmentation) go.
+    pub fn make_generative(&mut self) {
+        if self.learner.model == ModelKind::Vae {
+            return;
+        }
+        self.classifier = self.learner.model;
+        self.learner.model = ModelKind::Vae;
+        self.head = None;
+        self.config.restore = false;
+        self.config.relabel = false;
+        self.config.clusters = false;
+        self.config.coteach = None;
+        self.config.augment = crate::itlm::Augment::OFF;
+        if self.config.transition == crate::itlm::Forward::On {
+            self.config.transition = crate::itlm::Forward::Auto;
+        }
+    }
+
     /// Put `path` first in the recent list (no duplicates, at most [`MAX_RECENT`]).
     pub fn remember(&mut self, path: &Path) {
         let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());

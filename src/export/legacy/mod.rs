@@ -1,8 +1,10 @@
-//! The bodies written by earlier builds (run file versions 1 to 19), decoded into today's
+//! The bodies written by earlier builds (run file versions 1 to 20), decoded into today's
 //! [`RunFile`](super::RunFile). Postcard is not self-describing, so each old `Config` and
 //! `LearnerConfig` layout is spelled out; old runs get what they ran with.
 //!
 //! What each version changed (all have the header of [`super::run_file`] but version 1):
+//! - 21: the labels CSV's images folder (`--images`) in the columns ([`ColumnsV20`]:
+//!   version 20 read the paths relative to the CSV's folder).
 //! - 20: the labels CSV columns the set was read with, after the round extras (versions 8
 //!   to 19: read as found by name).
 //! - 19: `CoTeach::smoothing` ([`ConfigNoSmoothing`]: co-teaching runs of versions 14 to 18
@@ -46,9 +48,10 @@ pub use v1_to_7::{
     ConfigWholeEpochs, LearnerNoOptimizer, OldConfig,
 };
 pub use v8_and_later::{
-    CoTeachNoPseudo, CoTeachNoSmoothing, ConfigFlagTransition, ConfigNoAugment, ConfigNoClusters,
-    ConfigNoCoteach, ConfigNoPseudo, ConfigNoSmoothing, ConfigNoTauFromData, ConfigNoTransition,
-    RoundExtrasV10, RoundExtrasV15, RoundExtrasV17, RoundExtrasV8, RoundExtrasV9,
+    CoTeachNoPseudo, CoTeachNoSmoothing, ColumnsV20, ConfigFlagTransition, ConfigNoAugment,
+    ConfigNoClusters, ConfigNoCoteach, ConfigNoPseudo, ConfigNoSmoothing, ConfigNoTauFromData,
+    ConfigNoTransition, RoundExtrasV10, RoundExtrasV15, RoundExtrasV17, RoundExtrasV8,
+    RoundExtrasV9,
 };
 
 use super::run_file::{RunFileOf, RunStatus};

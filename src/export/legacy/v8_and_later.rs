@@ -39,6 +39,23 @@ impl From<&Config> for ConfigNoClusters {
 
 /// What a version-8 file stores of each round after the body: the relabelled samples and
 /// their quality (no clustering cut).
+/// The labels CSV columns of run files of version 20: no images folder (the CSV's own).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColumnsV20 {
+    pub path: Option<String>,
+    pub label: Option<String>,
+}
+
+impl From<ColumnsV20> for crate::data::labels_csv::Columns {
+    fn from(c: ColumnsV20) -> Self {
+        Self {
+            path: c.path,
+            label: c.label,
+            images: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoundExtrasV8 {
     pub relabelled: Vec<Option<u32>>,

@@ -31,7 +31,14 @@ pub(super) fn config_section(h: &mut String, run: &RunFile, ran: &Ran) {
     let mut rows = vec![
         ("dataset".to_string(), run.dataset.name.clone()),
         ("source".to_string(), source_text(run)),
-        ("classes".to_string(), run.dataset.classes.join(", ")),
+        (
+            "classes".to_string(),
+            if run.dataset.is_unlabelled() {
+                "none (unlabelled)".to_string()
+            } else {
+                run.dataset.classes.join(", ")
+            },
+        ),
         (
             "image size".to_string(),
             format!(

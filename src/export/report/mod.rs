@@ -104,7 +104,7 @@ pub fn base64(bytes: &[u8]) -> String {
 /// Write the report of `input` to `path` atomically; refuses a path inside a dataset folder
 /// the run read.
 pub fn write_report(path: &Path, input: &ReportInput, overwrite: Overwrite) -> Result<()> {
-    check_outside_datasets(path, input.run.dataset.sources())?;
+    check_outside_datasets(path, &input.run.dataset.sources())?;
     let html = render(input)?;
     write_atomic(path, html.as_bytes(), overwrite)
 }
@@ -149,9 +149,13 @@ pub fn render(input: &ReportInput) -> Result<String> {
     let _ = writeln!(h, "<h1>ITLM report: {}</h1>", esc(&d.name));
     let _ = writeln!(
         h,
-        "<p class=\"summary\">{} of {} ({}), {} rounds ({}). Shown: round {} cut at tau {:.3}{}: <b id=\"flagged-count\" data-count=\"{}\">{}</b> of {} flagged.</p>",
+        "<p class=\"summary\">{}{} ({}), {} rounds ({}). Shown: round {} cut at tau {:.3}{}: <b id=\"flagged-count\" data-count=\"{}\">{}</b> of {} flagged.</p>",
         crate::plural(d.len(), "sample"),
-        crate::plural(d.classes.len(), "class"),
+        if d.is_unlabelled() {
+            ", unlabelled".to_string()
+        } else {
+            format!(" of {}", crate::plural(d.classes.len(), "class"))
+        },
         esc(&source_text(run)),
         run.rounds.len(),
         esc(&run.status.to_string()),

@@ -332,6 +332,15 @@ pub fn run(a: &CorruptSpec) -> Result<CorruptReport> {
     if train.is_empty() {
         return Err(Error::data(&a.src, "no images found"));
     }
+    // Every kind of noise here is one of labels or classes.
+    if train.is_unlabelled() {
+        return Err(Error::data(
+            &a.src,
+            "an unlabelled set (images directly in its folder, no class subfolders): corrupt \
+             makes label noise, backdoors and spurious images between classes; put the images \
+             in class subfolders or give a labels CSV",
+        ));
+    }
     let mut notes = Vec::new();
     if !train.skipped.is_empty() {
         notes.push(format!(

@@ -15,6 +15,11 @@ use super::run::{LiveStatus, Run};
 use super::AppState;
 use crate::ui::TAU_MIN;
 
+/// What the window says when it opens an unlabelled set (a flat folder of images).
+pub const UNLABELLED_OPENED: &str = "Unlabelled set (images directly in its folder, no class \
+     subfolders): the generative mode is chosen, a VAE that ranks the images without labels. \
+     The classify mode needs labels: class subfolders (root/<class>/<image>) or a labels CSV.";
+
 /// The newest run saved for a dataset, and how many samples its journal decides ([`super::autosave::previous`]).
 type Previous = Option<(PathBuf, usize)>;
 
@@ -151,6 +156,14 @@ impl AppState {
         }
         if let Some(w) = crate::data::empty_classes::warning(&l.train) {
             self.info(w);
+        }
+        // A flat folder of images has no labels: only the generative mode ranks it.
+        if reopened.is_none()
+            && l.train.is_unlabelled()
+            && self.settings.learner.model != ModelKind::Vae
+        {
+            self.settings.make_generative();
+            self.info(UNLABELLED_OPENED);
         }
         match &reopened {
             Some(r) => self.autosave.reopened(&r.file),

@@ -1,0 +1,222 @@
+//! A flat folder of images (no class subfolders) is an unlabelled set: it loads with one
+//! class named "" (images beside class folders do not make one), `check` reads it fully,
+//! `run --mode generative` ranks it and its exports name no labels, a classify run refuses it
+//! saying what to do, and a clean copy of it is flat again (its `_flagged` folder no class).
+
+mod common;
+
+use common::cli::{image_of, run, s, stderr, succeeds};
+use std::path::Path;
+
+use itlm_inspector::data::{self, image_folder, LoadOptions};
+
+/// `n` 8x8 images directly in `dir`, with a text file and a hidden image beside them.
+fn flat(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        image_of(i % 3, i)
+            .save(dir.join(format!("p{i:02}.png")))
+            .unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), "not an image").unwrap();
+    image_of(0, 99).save(dir.join(".hidden.png")).unwrap();
+}
+
+#[test]
+fn a_flat_folder_loads_unlabelled() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("photos");
+    flat(&root, 6);
+    // A corrupt image is skipped with its reason, as in a class folder.
+    std::fs::write(root.join("broken.jpg"), b"not a jpeg").unwrap();
+    let d = data::load(&root, &LoadOptions::default()).unwrap().train;
+    assert!(d.is_unlabelled());
+    assert_eq!(d.classes, vec![String::new()]);
+    assert_eq!(d.len(), 6);
+    assert_eq!(d.id(0), "p00.png");
+    assert_eq!(d.file(5), Some(root.join("p05.png")));
+    assert_eq!(d.skipped.len(), 1, "{:?}", d.skipped);
+    assert!(d.skipped[0].path.ends_with("broken.jpg"));
+    assert!(
+        d.summary().starts_with("6 images, unlabelled, 8x8x1"),
+        "{}",
+        d.summary()
+    );
+
+    // A clean copy's quarantine folder is no class: still flat, the folder named as skipped.
+    std::fs::create_dir_all(root.join("_flagged")).unwrap();
+    image_of(1, 7).save(root.join("_flagged/q.png")).unwrap();
+    let d = image_folder::load(&root, &LoadOptions::default()).unwrap();
+    assert!(d.is_unlabelled());
+    assert_eq!(d.len(), 6);
+    assert!(d.skipped.iter().any(|s| s.path.ends_with("_flagged")));
+}
+
+#[test]
+fn images_beside_class_folders_are_named_not_a_class() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    for c in ["cat", "dog"] {
+        std::fs::create_dir_all(root.join(c)).unwrap();
+        for i in 0..3 {
+            image_of(0, i)
+                .save(root.join(c).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    image_of(0, 9).save(root.join("stray.png")).unwrap();
+    std::fs::write(root.join("truth.csv"), "path,true_label\n").unwrap();
+    let d = image_folder::load(root, &LoadOptions::default()).unwrap();
+    assert!(!d.is_unlabelled());
+    assert_eq!(d.classes, vec!["cat", "dog"]);
+    assert_eq!(d.len(), 6);
+    // The stray image is said, the CSV beside the classes is not an image.
+    assert_eq!(d.skipped.len(), 1, "{:?}", d.skipped);
+    assert!(d.skipped[0].path.ends_with("stray.png"));
+    assert!(d.skipped[0].reason.contains("beside its class folders"));
+}
+
+#[test]
+fn check_reads_a_flat_folder_and_says_it_is_unlabelled() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("photos");
+    flat(&root, 6);
+    // An exact duplicate and a dark image: the checks need no labels.
+    std::fs::copy(root.join("p01.png"), root.join("p01-copy.png")).unwrap();
+    image::GrayImage::from_pixel(8, 8, image::Luma([0]))
+        .save(root.join("dark.png"))
+        .unwrap();
+    let o = run(&["check", s(&root)]);
+    succeeds(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("8 images, unlabelled"), "{out}");
+    assert!(!out.contains("1 class"), "{out}");
+    assert!(
+        out.contains("exact duplicate: p01-copy.png, p01.png")
+            || out.contains("exact duplicate: p01.png, p01-copy.png"),
+        "{out}"
+    );
+    assert!(out.contains("dark: dark.png"), "{out}");
+}
+
+#[test]
+fn a_classify_run_refuses_and_the_generative_run_names_no_labels() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("photos");
+    flat(&root, 12);
+    let out = t.path().join("out");
+    let o = run(&["run", s(&root), "--out", s(&out), "--model", "mlp", "-q"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("the set is unlabelled"), "{e}");
+    assert!(e.contains("class subfolders"), "{e}");
+    assert!(e.contains("labels CSV"), "{e}");
+    assert!(e.contains("--mode generative"), "{e}");
+    assert!(!out.exists(), "nothing written for a refused run");
+
+    let o = run(&[
+        "run",
+        s(&root),
+        "--out",
+        s(&out),
+        "--mode",
+        "generative",
+        "--rounds",
+        "1",
+        "--epochs",
+        "1",
+        "--final-epochs",
+        "1",
+        "--clean-copy",
+        s(&t.path().join("copy")),
+    ]);
+    let e = succeeds(&o);
+    assert!(e.contains("12 images, unlabelled"), "{e}");
+    // samples.csv: no given label, no prediction.
+    let samples = std::fs::read_to_string(out.join("samples.csv")).unwrap();
+    let mut lines = samples.lines();
+    assert!(lines.next().unwrap().starts_with("path,given,predicted,"));
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!((f[1], f[2]), ("", ""), "{l}");
+    }
+    // The report says unlabelled, not "1 class".
+    let html = t.path().join("r.html");
+    succeeds(&run(&[
+        "report",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&html),
+    ]));
+    let h = std::fs::read_to_string(&html).unwrap();
+    assert!(h.contains("12 samples, unlabelled"), "report summary");
+    assert!(!h.contains("of 1 class"));
+    // The clean copy is a flat folder again: it loads unlabelled.
+    let copy = data::load(&t.path().join("copy"), &LoadOptions::default())
+        .unwrap()
+        .train;
+    assert!(copy.is_unlabelled());
+    assert!(!copy.is_empty() && copy.len() <= 12);
+    assert!(!root.join("run.itlm").exists());
+    // With decisions: clean.txt follows them, and no labels.csv pretends there are labels.
+    let journal = t.path().join("decisions.csv");
+    std::fs::write(&journal, "path,decision,label,time\np00.png,exclude,,\n").unwrap();
+    let out2 = t.path().join("out2");
+    succeeds(&run(&[
+        "export",
+        s(&out.join("run.itlm")),
+        "--out",
+        s(&out2),
+        "--decisions",
+        s(&journal),
+    ]));
+    let clean = std::fs::read_to_string(out2.join("clean.txt")).unwrap();
+    assert!(!clean.lines().any(|l| l == "p00.png"), "{clean}");
+    assert!(
+        !out2.join("labels.csv").exists(),
+        "no labels.csv for an unlabelled set"
+    );
+    // An output inside the dataset folder is refused.
+    let o = run(&[
+        "run",
+        s(&root),
+        "--out",
+        s(&root.join("out")),
+        "--mode",
+        "generative",
+        "--rounds",
+        "1",
+        "--epochs",
+        "1",
+        "--final-epochs",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("inside the dataset folder"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `corrupt` makes noise of labels and classes: an unlabelled set is refused, nothing written.
+#[test]
+fn corrupt_refuses_an_unlabelled_set() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("photos");
+    flat(&root, 6);
+    let out = t.path().join("noisy");
+    let o = run(&[
+        "corrupt",
+        s(&root),
+        "--out",
+        s(&out),
+        "--noise",
+        "systematic",
+        "--rate",
+        "0.2",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("an unlabelled set"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
