@@ -156,24 +156,36 @@ pub fn has_image_extension(p: &Path) -> bool {
 /// The images directly in `dir` (by [`has_image_extension`]; hidden names skipped; links to
 /// files count), sorted by name.
 fn loose_images(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
+    let mut out = entries_of(dir, false, |name| has_image_extension(Path::new(name)))?;
+    out.sort();
+    Ok(out)
+}
+
+/// The non-hidden names in `dir` that `keep` accepts and that are folders (`dirs`) or files
+/// (else); symbolic links count as what they point to. In directory order.
+fn entries_of(
+    dir: &Path,
+    dirs: bool,
+    keep: impl Fn(&std::ffi::OsStr) -> bool,
+) -> std::io::Result<Vec<std::ffi::OsString>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        if is_hidden(&name) || !has_image_extension(Path::new(&name)) {
+        if is_hidden(&name) || !keep(&name) {
             continue;
         }
         let ft = entry.file_type()?;
-        let is_file = ft.is_file()
+        let is = |m: &std::fs::Metadata| if dirs { m.is_dir() } else { m.is_file() };
+        let wanted = if dirs { ft.is_dir() } else { ft.is_file() }
             || (ft.is_symlink()
                 && std::fs::metadata(entry.path())
-                    .map(|m| m.is_file())
+                    .map(|m| is(&m))
                     .unwrap_or(false));
-        if is_file {
+        if wanted {
             out.push(name);
         }
     }
-    out.sort();
     Ok(out)
 }
 
@@ -184,23 +196,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 /// The non-hidden subfolders of `dir` (symbolic links to folders count), in class order
 /// ([`super::dataset::sort_class_names`]: by name, numerically when all are integers).
 fn class_folders(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if is_hidden(&name) {
-            continue;
-        }
-        let ft = entry.file_type()?;
-        let is_dir = ft.is_dir()
-            || (ft.is_symlink()
-                && std::fs::metadata(entry.path())
-                    .map(|m| m.is_dir())
-                    .unwrap_or(false));
-        if is_dir {
-            out.push(name);
-        }
-    }
+    let mut out = entries_of(dir, true, |_| true)?;
     super::dataset::sort_class_names(&mut out);
     Ok(out)
 }
