@@ -4489,6 +4489,9 @@ fn a_flat_folder_opens_unlabelled_in_the_generative_mode() {
     assert_eq!(h.state().state.rounds(), 3, "rounds 0, 1 and 2");
     assert!(h.query_by_label_contains("(in ):").is_none());
     assert!(h.query_all_by_label_contains("sample ").count() > 0);
+    // No given class to filter on (its one entry had no name).
+    assert!(h.query_by_label("given").is_none());
+    assert!(h.query_by_label("path").is_some(), "the grid bar is shown");
     // Back to a classifier: the run refuses, saying where labels come from.
     h.state_mut().state.settings.learner.model = ModelKind::Mlp;
     h.state_mut().state.start();

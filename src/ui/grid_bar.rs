@@ -119,7 +119,12 @@ pub fn grid_bar_ui(
                 .labelled_by(l.id);
             c
         };
-        let given = class_combo(ui, "filter_given", "given", f.class);
+        // An unlabelled set (a flat folder) has no given class to filter on.
+        let given = if train.is_unlabelled() {
+            f.class
+        } else {
+            class_combo(ui, "filter_given", "given", f.class)
+        };
         if given != f.class {
             set(
                 out,
