@@ -771,7 +771,8 @@ fn clean_copy_links_kept_files_and_export_recuts() {
     image_folder(&data, &["a", "b", "c"], 10);
     let before = snapshot(&data);
     let (out, copy) = (tmp.path().join("out"), tmp.path().join("copy"));
-    succeeds(&run_on(&data, &out, &["--clean-copy", s(&copy)]));
+    let e = succeeds(&run_on(&data, &out, &["--clean-copy", s(&copy)]));
+    assert!(!e.contains("changed after the run"), "{e}");
     let clean = std::fs::read_to_string(out.join("clean.txt")).unwrap();
     let kept: Vec<&str> = clean.lines().collect();
     let copied: Vec<PathBuf> = walkdir::WalkDir::new(&copy)
@@ -1437,4 +1438,37 @@ fn run_prints_the_windows_advice_on_a_small_colour_set() {
     let out = tempfile::tempdir().unwrap();
     let e = succeeds(&run(&args_for(s(&colour), s(out.path()), &[])));
     assert!(!e.contains("hint:"), "-q: {e}");
+}
+
+/// `run --clean-copy` names the copied files modified after the run began (here: every file,
+/// its time set an hour ahead): the copy holds them as they are, not as the run judged them.
+#[test]
+fn run_s_clean_copy_names_files_modified_after_the_run_began() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 6);
+    let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    for e in walkdir::WalkDir::new(&data) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            std::fs::File::options()
+                .write(true)
+                .open(e.path())
+                .unwrap()
+                .set_modified(ahead)
+                .unwrap();
+        }
+    }
+    let (out, copy) = (tmp.path().join("out"), tmp.path().join("copy"));
+    let e = succeeds(&run_on(&data, &out, &["--clean-copy", s(&copy)]));
+    let kept = std::fs::read_to_string(out.join("clean.txt"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(
+        e.contains(&format!(
+            "warning: {kept} copied files changed after the run read the images"
+        )),
+        "{e}"
+    );
 }

@@ -449,9 +449,20 @@ pub fn run_and_export(
     // are decisions.)
     if let (Some(dst), Ok(())) = (&a.clean_copy, &result) {
         let plan = export::clean_copy::placements(&run, p.decisions.as_ref(), a.flagged_folder)?;
-        let r = export::clean_copy::clean_copy_of(&run, dst, &plan)?;
+        let mut r = export::clean_copy::clean_copy_of(&run, dst, &plan)?;
+        // The images were read before the run began (its elapsed time counts from after the
+        // loading): a file modified since is not the image it judged.
+        let began = std::time::SystemTime::now().checked_sub(std::time::Duration::from_secs_f64(
+            run.elapsed_secs.max(0.0),
+        ));
+        if let Some(t) = began {
+            r.note_changed(&run, &plan, t);
+        }
         if !a.quiet {
             eprintln!("{r}");
+        } else if !r.changed.is_empty() {
+            // A warning, not progress: said with -q too.
+            eprintln!("{}", r.changes().trim_start());
         }
     }
     if !a.quiet {

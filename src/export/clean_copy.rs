@@ -246,8 +246,9 @@ impl CopyReport {
             .map_or_else(String::new, |d| format!(", looked for in {}", d.display()))
     }
 
-    /// The changed files' warning (empty when none).
-    fn changes(&self) -> String {
+    /// The changed files' warning on a line of its own (empty when none); printed even where
+    /// the rest of the report is not (`run -q`).
+    pub fn changes(&self) -> String {
         let Some(first) = self.changed.first() else {
             return String::new();
         };
