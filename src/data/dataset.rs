@@ -461,7 +461,6 @@ impl Dataset {
     }
 }
 
-/// Convert one H x W x C u8 image between shapes (resize + channel conversion).
 /// Sort class names as a user reads them: numerically when every name is an integer (`2`
 /// before `10`, as cleanlab's integer labels and a `pred_probs` matrix's columns run), else by
 /// name. A tie in value (`1`, `01`) falls back to the name, so the order is total.
@@ -478,6 +477,7 @@ pub fn sort_class_names<T: AsRef<std::ffi::OsStr>>(names: &mut [T]) {
     }
 }
 
+/// Convert one H x W x C u8 image between shapes (resize + channel conversion).
 pub fn convert_pixels(src: &[u8], from: ImageShape, to: ImageShape) -> Vec<u8> {
     use image::{imageops::FilterType, DynamicImage, GrayImage, RgbImage};
     let (w, h) = (from.width as u32, from.height as u32);

@@ -447,8 +447,6 @@ impl ReviewPanel {
     }
 }
 
-/// The predicted class of sample `i` in the shown round (none in a generative run: the VAE
-/// predicts no class).
 /// `x` with `decimals` decimals, "-" where it is not a number (a value a run did not record).
 fn num(x: f32, decimals: usize) -> String {
     if x.is_finite() {

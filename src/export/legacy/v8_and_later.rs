@@ -37,8 +37,6 @@ impl From<&Config> for ConfigNoClusters {
     }
 }
 
-/// What a version-8 file stores of each round after the body: the relabelled samples and
-/// their quality (no clustering cut).
 /// The labels CSV columns of run files of version 20: no images folder (the CSV's own).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ColumnsV20 {
@@ -56,6 +54,8 @@ impl From<ColumnsV20> for crate::data::labels_csv::Columns {
     }
 }
 
+/// What a version-8 file stores of each round after the body: the relabelled samples and
+/// their quality (no clustering cut).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoundExtrasV8 {
     pub relabelled: Vec<Option<u32>>,
