@@ -182,6 +182,9 @@ pub struct CopyReport {
     /// Copied files changed after the run read them ([`CopyReport::note_changed`]): the copy
     /// holds them as they are now, which the run never judged. Their ids.
     pub changed: Vec<String>,
+    /// The file each placed sample was linked or copied from, in the plan's order (empty where
+    /// the copy wrote PNGs from pixels).
+    sources: Vec<PathBuf>,
 }
 
 impl std::fmt::Display for CopyReport {
@@ -217,24 +220,19 @@ impl CopyReport {
         s
     }
 
-    /// Record the copied files of `plan` (the samples of `run` this copy holds) whose file was
-    /// modified after `since` (when the run read the images: the run file's time for a saved
-    /// run): a file replaced or edited since is not the image the run scored.
+    /// Record the copied files of `plan` (the samples of `run` this copy was made of) whose
+    /// file was modified after `since` (when the run read the images: the run file's time for
+    /// a saved run): a file replaced or edited since is not the image the run scored. The files
+    /// are those the copy was made from.
     pub fn note_changed(&mut self, run: &RunFile, plan: &[Placement], since: SystemTime) {
-        let d = &run.dataset;
-        let file_of: Box<dyn Fn(usize) -> Option<PathBuf> + Sync> = match &d.source {
-            Source::ImageFolder { root } => Box::new(|i| Some(root.join(d.ids.get(i)?))),
-            Source::LabelsCsv { file } => {
-                let all = data::labels_csv::sample_files(file, &d.columns, &d.ids);
-                Box::new(move |i| all.get(i).cloned())
-            }
-            _ => return,
-        };
-        self.changed = plan
+        let ids = &run.dataset.ids;
+        self.changed = self
+            .sources
             .par_iter()
-            .filter_map(|p| {
-                let m = std::fs::metadata(file_of(p.index)?).ok()?.modified().ok()?;
-                (m > since).then(|| d.ids[p.index].clone())
+            .zip(plan)
+            .filter_map(|(f, p)| {
+                let m = std::fs::metadata(f).ok()?.modified().ok()?;
+                (m > since).then(|| ids[p.index].clone())
             })
             .collect();
     }
@@ -395,6 +393,7 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
             let ids: Vec<&str> = plan.iter().map(|p| d.ids[p.index].as_str()).collect();
             let files = os_paths(root, &ids);
             report.looked_in = Some(root.clone());
+            report.sources = files.iter().map(|f| root.join(f)).collect();
             let linked = Linked {
                 root,
                 files: &files,
@@ -413,6 +412,7 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
             let all = data::labels_csv::sample_files(file, &d.columns, &d.ids);
             let files: Vec<PathBuf> = plan.iter().map(|p| all[p.index].clone()).collect();
             report.looked_in = Some(d.columns.root(file));
+            report.sources = files.iter().map(|f| root.join(f)).collect();
             let linked = Linked {
                 root: &root,
                 files: &files,
