@@ -235,12 +235,7 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         for name in loose {
             let rel = PathBuf::from(name);
             if breaks_lists(&rel) {
-                bad.push(Skipped {
-                    path: root.join(&rel),
-                    reason: "its name holds a newline, carriage return or tab, which would \
-                             break the lines of clean.txt and flagged.txt: rename it"
-                        .into(),
-                });
+                bad.push(name_breaks_lists(root.join(&rel)));
             } else {
                 entries.push(Entry { rel, class: 0 });
             }
@@ -352,6 +347,16 @@ pub(super) fn breaks_lists(rel: &Path) -> bool {
     rel.to_string_lossy().contains(['\n', '\r', '\t'])
 }
 
+/// The file at `path` skipped for a name that [`breaks_lists`].
+fn name_breaks_lists(path: PathBuf) -> Skipped {
+    Skipped {
+        path,
+        reason: "its name holds a newline, carriage return or tab, which would break the lines \
+                 of clean.txt and flagged.txt: rename it"
+            .into(),
+    }
+}
+
 /// Collect the files under `root/rel` (recursively, sorted, links followed, hidden names
 /// skipped); what cannot be walked goes to `skipped`.
 fn walk_class(
@@ -403,12 +408,7 @@ fn walk_class(
                     continue;
                 }
                 match path.strip_prefix(root) {
-                    Ok(r) if breaks_lists(r) => skipped.push(Skipped {
-                        path,
-                        reason: "its name holds a newline, carriage return or tab, which \
-                                 would break the lines of clean.txt and flagged.txt: rename it"
-                            .into(),
-                    }),
+                    Ok(r) if breaks_lists(r) => skipped.push(name_breaks_lists(path)),
                     Ok(r) => entries.push(Entry {
                         rel: r.to_path_buf(),
                         class: folder,

@@ -290,14 +290,14 @@ fn extension(run: &RunFile, files: Option<&[PathBuf]>, i: usize) -> String {
 /// and the decision.
 fn tags(sh: &Shown, decisions: Option<&Decisions>, i: usize) -> Vec<&'static str> {
     let mut t = Vec::new();
-    let decided = decisions.and_then(|d| d.get(i)).is_some();
+    let decision = decisions.and_then(|d| d.get(i));
     if !sh.kept[i] {
         t.push("trimmed");
-        if !decided {
+        if decision.is_none() {
             t.push("flagged");
         }
     }
-    match decisions.and_then(|d| d.get(i)) {
+    match decision {
         Some(Decision::Exclude) => t.push("excluded"),
         Some(Decision::Relabel(_)) => t.push("relabelled"),
         Some(Decision::Keep) => t.push("kept_by_user"),
@@ -339,7 +339,7 @@ pub fn fiftyone_labels(
             "itlm_loss": finite(r.score[i]),
             "itlm_predicted": d.class_name(r.predicted[i]),
             "itlm_trimmed": !sh.kept[i],
-            "itlm_flagged": !sh.kept[i] && decisions.and_then(|x| x.get(i)).is_none(),
+            "itlm_flagged": t.contains(&"flagged"),
             "itlm_label_issue": is_label_issue(&sh, decisions, i),
         });
         if let Some(sp) = r.spectral_of(i) {

@@ -41,21 +41,28 @@ impl Checked {
         }
     }
 
+    /// For a duplicate kind, "exact" or "near" and what its `n` samples are: "12 images in 5
+    /// groups" (a count of images alone did not say what it counted); None for the others.
+    fn duplicate_counts(&self, k: ImageIssue, n: usize) -> Option<(&'static str, String)> {
+        let exact = match k {
+            ImageIssue::ExactDuplicate => true,
+            ImageIssue::NearDuplicate => false,
+            _ => return None,
+        };
+        let counts = format!(
+            "{} in {}",
+            crate::plural(n, "image"),
+            crate::plural(self.issues.duplicate_sets(exact), "group"),
+        );
+        Some((if exact { "exact" } else { "near" }, counts))
+    }
+
     /// What the checks found of kind `k`, `n` samples, with its unit: "12 images in 5 groups
-    /// of exact duplicates" for the duplicates (a count of images alone did not say what it
-    /// counted), "3 dark" for the rest.
+    /// of exact duplicates" for the duplicates, "3 dark" for the rest.
     pub fn kind_count(&self, k: ImageIssue, n: usize) -> String {
-        match k {
-            ImageIssue::ExactDuplicate | ImageIssue::NearDuplicate => {
-                let exact = k == ImageIssue::ExactDuplicate;
-                format!(
-                    "{} in {} of {} duplicates",
-                    crate::plural(n, "image"),
-                    crate::plural(self.issues.duplicate_sets(exact), "group"),
-                    if exact { "exact" } else { "near" }
-                )
-            }
-            _ => format!("{n} {}", k.name()),
+        match self.duplicate_counts(k, n) {
+            Some((which, counts)) => format!("{counts} of {which} duplicates"),
+            None => format!("{n} {}", k.name()),
         }
     }
 
@@ -77,17 +84,9 @@ impl Checked {
     /// The image issues menu's entry of kind `k` (`n` samples): "dark (2)", "exact duplicates
     /// (12 images in 5 groups)".
     pub fn menu_entry(&self, k: ImageIssue, n: usize) -> String {
-        match k {
-            ImageIssue::ExactDuplicate | ImageIssue::NearDuplicate => {
-                let exact = k == ImageIssue::ExactDuplicate;
-                format!(
-                    "{} duplicates ({} in {})",
-                    if exact { "exact" } else { "near" },
-                    crate::plural(n, "image"),
-                    crate::plural(self.issues.duplicate_sets(exact), "group"),
-                )
-            }
-            _ => format!("{} ({n})", k.name()),
+        match self.duplicate_counts(k, n) {
+            Some((which, counts)) => format!("{which} duplicates ({counts})"),
+            None => format!("{} ({n})", k.name()),
         }
     }
 
