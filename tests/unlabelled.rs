@@ -10,6 +10,18 @@ use std::path::Path;
 
 use itlm_inspector::data::{self, image_folder, LoadOptions};
 
+/// A short generative run: one round of one epoch, the final model one epoch.
+const GENERATIVE: [&str; 8] = [
+    "--mode",
+    "generative",
+    "--rounds",
+    "1",
+    "--epochs",
+    "1",
+    "--final-epochs",
+    "1",
+];
+
 /// `n` 8x8 images directly in `dir`, with a text file and a hidden image beside them.
 fn flat(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
@@ -114,22 +126,17 @@ fn a_classify_run_refuses_and_the_generative_run_names_no_labels() {
     assert!(e.contains("--mode generative"), "{e}");
     assert!(!out.exists(), "nothing written for a refused run");
 
-    let o = run(&[
+    let copy_dir = t.path().join("copy");
+    let mut args = vec![
         "run",
         s(&root),
         "--out",
         s(&out),
-        "--mode",
-        "generative",
-        "--rounds",
-        "1",
-        "--epochs",
-        "1",
-        "--final-epochs",
-        "1",
         "--clean-copy",
-        s(&t.path().join("copy")),
-    ]);
+        s(&copy_dir),
+    ];
+    args.extend(GENERATIVE);
+    let o = run(&args);
     let e = succeeds(&o);
     assert!(e.contains("12 images, unlabelled"), "{e}");
     // samples.csv: no given label, no prediction.
@@ -177,20 +184,10 @@ fn a_classify_run_refuses_and_the_generative_run_names_no_labels() {
         "no labels.csv for an unlabelled set"
     );
     // An output inside the dataset folder is refused.
-    let o = run(&[
-        "run",
-        s(&root),
-        "--out",
-        s(&root.join("out")),
-        "--mode",
-        "generative",
-        "--rounds",
-        "1",
-        "--epochs",
-        "1",
-        "--final-epochs",
-        "1",
-    ]);
+    let inside = root.join("out");
+    let mut args = vec!["run", s(&root), "--out", s(&inside)];
+    args.extend(GENERATIVE);
+    let o = run(&args);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("inside the dataset folder"),
