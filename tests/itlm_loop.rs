@@ -1230,7 +1230,7 @@ fn tau_from_the_data_sets_every_cut_from_round_0s_noise_estimate() {
         // What the run announced, in order: Some((noise, tau)) or None for a round's record.
         let mut events = Vec::new();
         let (h, trains) = run_round0_view(&losses, &data, round0, &clean, &c, &mut |e| match e {
-            Event::TauChosen { noise, tau } => events.push(Some((*noise, *tau))),
+            Event::TauChosen { noise, tau, .. } => events.push(Some((*noise, *tau))),
             Event::RoundDone(_) => events.push(None),
             _ => {}
         });
@@ -1297,30 +1297,37 @@ fn tau_from_the_data_trims_the_excluded_samples_besides_the_estimated_noise() {
         Start::Fresh,
         &mut h,
         &mut |e: &Event| {
-            if let Event::TauChosen { noise, tau } = e {
-                chosen = Some((*noise, *tau));
+            if let Event::TauChosen {
+                noise,
+                tau,
+                excluded,
+            } = e
+            {
+                chosen = Some((*noise, *tau, *excluded));
             }
             Ok(())
         },
     )
     .unwrap();
-    let (noise, tau) = chosen.expect("a tau chosen");
+    let (noise, tau, excluded) = chosen.expect("a tau chosen");
     assert!((noise - 8.0 / 36.0).abs() < 1e-9, "{noise}");
-    // 0.78 of the 36 not excluded, over all 40.
-    assert!((tau - 0.78 * 36.0 / 40.0).abs() < 1e-9, "{tau}");
+    assert_eq!(excluded, 4);
+    // 28 / 36 of the 36 not excluded (exactly: a set under 1000 samples), over all 40.
+    assert!((tau - 28.0 / 40.0).abs() < 1e-9, "{tau}");
     for r in &h {
         let kept = r.kept.iter().filter(|&&k| k).count();
-        // ceil(0.78 x 36) = 29: 11 trimmed, the 4 excluded and 7 others (with tau 0.78 of
-        // all 40, 32 kept: 4 others).
-        assert_eq!(kept, 29, "round {}: 0.78 of 36", r.round);
+        // 28 kept: 12 trimmed, the 4 excluded and the 8 others round 0 contradicted (with
+        // tau 28 / 36 of all 40, 32 kept: 4 others; with 0.78, the share to the hundredth,
+        // ceil(0.78 x 36) = 29: 7 others).
+        assert_eq!(kept, 28, "round {}: 28 of 36", r.round);
         assert!((0..4).all(|i| !r.kept[i]));
     }
-    let line = itlm_inspector::session::tau_chosen_line(noise, tau);
+    let line = itlm_inspector::session::tau_chosen_line(noise, tau, excluded);
     assert!(
         line.contains("of the samples you did not exclude"),
         "{line}"
     );
-    assert!(!itlm_inspector::session::tau_chosen_line(0.3, 0.7).contains("exclude"));
+    assert!(!itlm_inspector::session::tau_chosen_line(0.3, 0.7, 0).contains("exclude"));
 }
 
 /// A forward-corrected round of cross-fitted models (`--folds`) whose averaged predictions fold

@@ -567,7 +567,7 @@ fn tau_from_the_data_beats_a_constant_tau_on_lightly_noisy_data() {
         &bad,
         &from_data,
         &mut |e: &itlm::Event| {
-            if let itlm::Event::TauChosen { noise, tau } = e {
+            if let itlm::Event::TauChosen { noise, tau, .. } = e {
                 chosen = Some((*noise, *tau));
             }
             Ok(())

@@ -409,10 +409,14 @@ pub fn run_and_export(
                 let line = session::not_learned_line(*agreement, *baseline, config);
                 bar.suspend(|| eprintln!("warning: {line}"));
             }
-            Event::TauChosen { noise, tau } => {
+            Event::TauChosen {
+                noise,
+                tau,
+                excluded,
+            } => {
                 tau_chosen = Some((*noise, *tau));
                 if !a.quiet {
-                    let line = session::tau_chosen_line(*noise, *tau);
+                    let line = session::tau_chosen_line(*noise, *tau, *excluded);
                     bar.suspend(|| eprintln!("{line}"));
                 }
             }

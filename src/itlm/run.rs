@@ -602,7 +602,11 @@ pub fn run<L: Learner + ?Sized>(
             None
         };
         if let Some((noise, tau)) = chosen_tau {
-            observer.on(&Event::TauChosen { noise, tau })?;
+            observer.on(&Event::TauChosen {
+                noise,
+                tau,
+                excluded: n - everyone.len(),
+            })?;
         }
         let tau = match chosen_tau {
             Some((_, t)) => Config {

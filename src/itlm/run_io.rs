@@ -61,8 +61,13 @@ pub enum Event {
     },
     /// Round 0's model read the share of labels it contradicts (the confident joint's `noise`
     /// rate) and, with [`Config::tau_from_data`], round 0's cut and every later one keep
-    /// `tau` (1 - noise). Sent once a run, before round 0's [`Event::RoundDone`].
-    TauChosen { noise: f64, tau: f64 },
+    /// `tau` (1 - noise, of the samples not `excluded` by the user, which are trimmed besides).
+    /// Sent once a run, before round 0's [`Event::RoundDone`].
+    TauChosen {
+        noise: f64,
+        tau: f64,
+        excluded: usize,
+    },
     /// Round 0's model agrees with the given labels no more than always answering their
     /// largest class (`baseline`) would ([`super::suggest::not_learned`]): its noise estimate
     /// is not read: tau from the data keeps `tau` as set, auto's forward correction and

@@ -226,6 +226,23 @@ pub fn tau_leaving(noise: f64) -> f64 {
     ((1.0 - noise) * 100.0).round() / 100.0
 }
 
+/// Below this many samples tau from the data keeps the exact share round 0 does not
+/// contradict ([`tau_leaving_of`]); from it on, that share to the hundredth.
+pub const EXACT_TAU_BELOW: usize = 1000;
+
+/// The tau a noise rate read over `n` samples leaves: [`tau_leaving`], to the hundredth, on
+/// a set of [`EXACT_TAU_BELOW`] samples or more; exactly 1 - `noise` on a smaller one. There a
+/// hundredth is under ten samples and the cut's ceiling of a share rounded up keeps a
+/// sample round 0 contradicted: 2 of 65 photos contradicted gave tau 0.97, which keeps
+/// ceil(63.05) = 64 and trimmed one of the two (the exact 63 / 65 keeps 63).
+pub fn tau_leaving_of(noise: f64, n: usize) -> f64 {
+    if n < EXACT_TAU_BELOW {
+        1.0 - noise
+    } else {
+        tau_leaving(noise)
+    }
+}
+
 /// How far above always answering the largest class a round-0 model must agree with the
 /// given labels for its noise estimate to count ([`not_learned`]).
 pub const LEARNED_MARGIN: f64 = 0.02;
@@ -260,7 +277,7 @@ pub fn not_learned(
 
 /// Tau from the data ([`super::Config::tau_from_data`]): round 0's noise estimate over the
 /// samples `idx` (the confident joint's noise rate, what auto's co-teaching reads too) and the
-/// share it leaves, at least 0.05. None without class probabilities or a confident sample.
+/// share it leaves ([`tau_leaving_of`] the `idx.len()` samples), at least 0.05. None without class probabilities or a confident sample.
 pub fn tau_from_noise(
     labels: &[u32],
     probs: &[f32],
@@ -272,7 +289,7 @@ pub fn tau_from_noise(
     }
     let noise =
         ConfidentJoint::count(labels, probs, classes, idx.iter().copied()).noise_rate(idx.len())?;
-    Some((noise, tau_leaving(noise).clamp(0.05, 1.0)))
+    Some((noise, tau_leaving_of(noise, idx.len()).clamp(0.05, 1.0)))
 }
 
 /// The tau over all `n` samples that keeps the share `tau` of the `candidates` samples the
@@ -365,6 +382,29 @@ mod tests {
             tau_from_noise(&flipped, &clean, 2, &all).map(|t| t.1),
             Some(0.05)
         );
+    }
+
+    /// On a small set tau from the data keeps exactly the samples round 0 does not
+    /// contradict: the share rounded to the hundredth and the cut's ceiling kept one more
+    /// (2 of 65 contradicted: 0.97 keeps 64). From 1000 samples on, the hundredth.
+    #[test]
+    fn tau_from_the_data_keeps_exactly_the_uncontradicted_on_a_small_set() {
+        use crate::itlm::select::keep_count;
+        for (n, bad) in [(65usize, 2usize), (150, 5), (300, 7), (999, 13)] {
+            let noise = bad as f64 / n as f64;
+            assert_eq!(
+                keep_count(n, tau_leaving_of(noise, n)),
+                n - bad,
+                "{bad} of {n}"
+            );
+        }
+        assert_eq!(
+            keep_count(65, tau_leaving(2.0 / 65.0)),
+            64,
+            "the hundredth's ceiling"
+        );
+        assert_eq!(tau_leaving_of(0.3963, 20000), 0.6);
+        assert_eq!(tau_leaving_of(0.3963, 1000), 0.6);
     }
 
     #[test]

@@ -332,10 +332,10 @@ pub fn not_learned_line(agreement: f64, baseline: f64, config: &Config) -> Strin
     )
 }
 
-/// The tau a run chose from the data ([`crate::itlm::Event::TauChosen`]), in one line.
-pub fn tau_chosen_line(noise: f64, tau: f64) -> String {
-    // Below the share the noise leaves: the samples the user excluded are trimmed besides.
-    let besides = tau < crate::itlm::suggest::tau_leaving(noise) - 1e-9;
+/// The tau a run chose from the data ([`crate::itlm::Event::TauChosen`]), in one line
+/// (`excluded`: the samples the user excluded, which the cut trims besides).
+pub fn tau_chosen_line(noise: f64, tau: f64, excluded: usize) -> String {
+    let besides = excluded > 0;
     format!(
         "tau from the data: {tau:.2} - round 0's model confidently contradicts {:.1}% of the labels{} (cleanlab's confident joint); every cut keeps the rest (--tau T sets it)",
         noise * 100.0,

@@ -71,6 +71,8 @@ pub enum WorkerEvent {
         tau: f64,
         /// The noise rate it read (out-of-fold for a head on embeddings).
         noise: f64,
+        /// The samples the user excluded (trimmed besides the noise).
+        excluded: usize,
     },
     Paused,
     Resumed,
@@ -490,13 +492,20 @@ fn work(job: &Job, commands: &Receiver<Command>, cancel: &AtomicBool, send: &Sen
     let mut config = job.config.clone();
     let mut observer = |e: &Event| -> Result<()> {
         match e {
-            Event::TauChosen { noise, tau } => {
+            Event::TauChosen {
+                noise,
+                tau,
+                excluded,
+            } => {
                 config.tau = *tau;
                 send.must(WorkerEvent::TauChosen {
                     tau: *tau,
                     noise: *noise,
+                    excluded: *excluded,
                 });
-                send.must(WorkerEvent::Note(super::tau_chosen_line(*noise, *tau)));
+                send.must(WorkerEvent::Note(super::tau_chosen_line(
+                    *noise, *tau, *excluded,
+                )));
             }
             Event::Round0NotLearned {
                 agreement,

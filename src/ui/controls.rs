@@ -204,10 +204,11 @@ fn suggestion_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     // The run's own reading where it chose its tau from the data (for a head on embeddings
     // out-of-fold: round 0's in-sample probabilities fit the wrong labels too and contradict
     // none), else round 0's.
+    let n = state.data.as_ref().map_or(0, |d| d.train.len());
     let confident = state
         .chosen_noise
         .or(state.noise_estimate)
-        .map(crate::itlm::suggest::tau_leaving);
+        .map(|noise| crate::itlm::suggest::tau_leaving_of(noise, n));
     let Some(s) = suggest(
         mixture.map(|m| (m.tau, m.bad_mean - m.clean_mean)),
         confident,

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::export::{DatasetInfo, RunFile, RunStatus, Verdict};
-use crate::itlm::suggest::tau_leaving;
 use crate::itlm::{Config, RoundRecord};
 use crate::learner::LearnerConfig;
 use crate::session::{Command, Job, Progress, RunHeader, Worker, WorkerEvent};
@@ -547,14 +546,14 @@ impl AppState {
                     self.selected_round = None;
                     self.autosave.dirty = true;
                 }
-                WorkerEvent::TauChosen { tau, noise } => {
+                WorkerEvent::TauChosen {
+                    tau,
+                    noise,
+                    excluded,
+                } => {
                     // The share the cut flags: the noise of the samples not excluded, and
                     // the excluded ones besides (the tau hint then offers the run's tau).
-                    self.chosen_noise = Some(if tau < tau_leaving(noise) - 1e-9 {
-                        1.0 - tau
-                    } else {
-                        noise
-                    });
+                    self.chosen_noise = Some(if excluded > 0 { 1.0 - tau } else { noise });
                     // The slider follows the tau the run chose (its cuts are the run's); the
                     // next run reads its own round 0 again while "from the data" is on.
                     self.settings.config.tau = tau.clamp(crate::ui::TAU_MIN, 1.0);
