@@ -203,6 +203,8 @@ fn grid_ui(
     let tab = state.tab;
     let aspect = train.shape.width as f32 / train.shape.height.max(1) as f32;
     let cut_at = (tab == GridTab::Boundary).then_some(lists.boundary_cut);
+    let names = short_names(&train.classes);
+    let name = |c: u32| names.get(c as usize).map_or("?", String::as_str);
     egui::ScrollArea::vertical()
         .id_salt(("grid", tab as u8))
         .auto_shrink([false, false])
@@ -219,8 +221,8 @@ fn grid_ui(
                             None
                         };
                         let cell = Cell {
-                            given: train.class_name(given),
-                            predicted: train.class_name(pred),
+                            given: name(given),
+                            predicted: name(pred),
                             differs: given != pred,
                             bad: is_bad,
                             kept: cut.kept[i],
@@ -232,7 +234,7 @@ fn grid_ui(
                             aspect,
                             generative,
                             id: (!images).then(|| train.id(i)),
-                            badge: state.decision(i).map(|d| badge(d, &train)),
+                            badge: state.decision(i).map(|d| badge(d, &names)),
                         };
                         let r = cell_ui(ui, &cell, i, cut.record.score[i]);
                         placed.push((i, r.rect));
@@ -444,7 +446,7 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
     let text = if c.generative {
         format!("loss {score:.3}")
     } else {
-        format!("{} -> {}", short(c.given), short(c.predicted))
+        format!("{} -> {}", c.given, c.predicted)
     };
     let color = if c.differs && !c.generative {
         Color32::from_rgb(255, 110, 110)
@@ -475,21 +477,75 @@ fn id_tail(id: &str) -> String {
     }
 }
 
-/// Class names cut to fit a cell.
-fn short(s: &str) -> String {
-    if s.chars().count() <= 7 {
-        s.to_string()
-    } else {
-        s.chars().take(6).collect::<String>().trim_end().to_string() + "."
+/// Class names cut to fit a cell (7 characters): first without the words every name shares
+/// at its start or end ("Class coffee" and "Class rocket" are "coffee" and "rocket": cut as
+/// they were, both read "Class."), then cut to 6 characters and a dot.
+pub(crate) fn short_names(names: &[String]) -> Vec<String> {
+    const MAX: usize = 7;
+    let (head, tail) = shared_words(names);
+    names
+        .iter()
+        .map(|s| {
+            let chars: Vec<char> = s.chars().collect();
+            let core: String = chars[head..chars.len() - tail].iter().collect();
+            let core = core.trim();
+            if core.chars().count() <= MAX {
+                core.to_string()
+            } else {
+                core.chars()
+                    .take(MAX - 1)
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+                    + "."
+            }
+        })
+        .collect()
+}
+
+/// How many characters every name shares at its start and at its end, counted in whole
+/// words (up to and including a space, '_' or '-'), leaving every name a word of its own;
+/// (0, 0) for fewer than two names or where a name is too short to be cut so.
+fn shared_words(names: &[String]) -> (usize, usize) {
+    let names: Vec<Vec<char>> = names.iter().map(|s| s.chars().collect()).collect();
+    if names.len() < 2 {
+        return (0, 0);
     }
+    let shortest = names.iter().map(Vec::len).min().unwrap_or(0);
+    let common = |at: &dyn Fn(&[char], usize) -> char| {
+        let mut k = 0;
+        while k < shortest && names.iter().all(|n| at(n, k) == at(&names[0], k)) {
+            k += 1;
+        }
+        k
+    };
+    let is_break = |c: char| c == ' ' || c == '_' || c == '-';
+    let first = &names[0];
+    // The common start, back to its last word break (kept with the prefix).
+    let start = common(&|n, k| n[k]);
+    let head = (0..start)
+        .rev()
+        .find(|&k| is_break(first[k]))
+        .map_or(0, |k| k + 1);
+    // The common end, back to its first word break from the end.
+    let end = common(&|n, k| n[n.len() - 1 - k]);
+    let tail = (0..end)
+        .rev()
+        .find(|&k| is_break(first[first.len() - 1 - k]))
+        .map_or(0, |k| k + 1);
+    // Every name keeps at least one character between the two.
+    if head + tail >= shortest {
+        return if head < shortest { (head, 0) } else { (0, 0) };
+    }
+    (head, tail)
 }
 
 /// A decision as a cell's badge: "excluded", "kept", "-> Shirt".
-fn badge(d: Decision, train: &crate::data::Dataset) -> (String, Color32) {
+fn badge(d: Decision, names: &[String]) -> (String, Color32) {
     let text = match d {
         Decision::Exclude => "excluded".to_string(),
         Decision::Keep => "kept".to_string(),
-        Decision::Relabel(c) => format!("-> {}", short(train.class_name(c))),
+        Decision::Relabel(c) => format!("-> {}", names.get(c as usize).map_or("?", String::as_str)),
     };
     (text, decision_color(d))
 }
@@ -577,6 +633,31 @@ pub fn actions_ui(ui: &mut egui::Ui, v: &View, chosen: &[usize], out: &mut Comma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cell's caption names classes that share their first word by what differs: cut as
+    /// they were, "Class coffee" and "Class rocket" both read "Class.".
+    #[test]
+    fn short_names_drop_the_words_every_class_shares() {
+        let v =
+            |names: &[&str]| short_names(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            v(&["Class coffee", "Class rocket", "Class cat é"]),
+            ["coffee", "rocket", "cat é"]
+        );
+        assert_eq!(v(&["dog images", "cat images"]), ["dog", "cat"]);
+        assert_eq!(v(&["n01_tench", "n01_goldfish"]), ["tench", "goldfi."]);
+        // Fashion-MNIST's names share nothing: cut as before.
+        assert_eq!(
+            v(&["T-shirt/top", "Trouser", "Pullover", "Shirt"]),
+            ["T-shir.", "Trouser", "Pullov.", "Shirt"]
+        );
+        // A shared start that is not a whole word stays ("cat" / "cats"), and no name is
+        // left empty ("Class" beside "Class a").
+        assert_eq!(v(&["cat", "cats"]), ["cat", "cats"]);
+        assert_eq!(v(&["Class", "Class a"]), ["Class", "Class a"]);
+        assert_eq!(v(&["only one class"]), ["only o."]);
+        assert_eq!(v(&[]), Vec::<String>::new());
+    }
 
     #[test]
     fn all_is_exactly_the_samples_shown() {
