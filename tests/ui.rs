@@ -1410,7 +1410,7 @@ fn small_sets_get_a_batch_hint_and_the_suggested_tau_is_offered() {
         .state()
         .state
         .noise_estimate
-        .map(|rate| ((1.0 - rate) * 100.0).round() / 100.0);
+        .map(|rate| itlm_inspector::itlm::suggest::tau_leaving_of(rate, 240));
     let sg = itlm_inspector::ui::controls::suggest(
         Some((sg.tau, sg.bad_mean - sg.clean_mean)),
         confident,
@@ -3730,7 +3730,9 @@ fn the_run_reads_tau_from_the_data_and_the_slider_follows() {
     let state = &h.state().state;
     // Round 0's model's confident joint over every sample (what the window's hint reads).
     let noise = state.noise_estimate.expect("round 0's noise estimate");
-    let tau = itlm_inspector::itlm::suggest::tau_leaving(noise);
+    // Exactly the share not contradicted on a set under 1000 samples, which the slider,
+    // whose step is a hundredth, must neither snap to its grid nor read as a move.
+    let tau = itlm_inspector::itlm::suggest::tau_leaving_of(noise, 240);
     assert_eq!(state.settings.config.tau, tau, "the slider follows the run");
     assert!(
         state.settings.config.tau_from_data,

@@ -142,7 +142,12 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         super::more_menu::more_menu_ui(ui, v, s);
     });
     ui.horizontal_wrapped(|ui| {
-        let mut tau = state.tau();
+        // The slider shows the tau to the hundredth, its step: handed a tau off that grid
+        // (from the data on a small set: 63 / 65 = 0.9692...), it snaps it to the grid in
+        // its first frame, which read as the user moving it (the tau cut again at 0.97 and
+        // "from the data" unticked).
+        let shown = on_slider_grid(state.tau());
+        let mut tau = shown;
         let r = ui.add(
             egui::Slider::new(&mut tau, TAU_MIN..=1.0)
                 .text("tau")
@@ -151,7 +156,7 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         );
         out.tau_slider = r.id;
         r.on_hover_text("Fraction kept. Moves the cut on the shown round at once; the next run and \"Retrain at this tau\" use it");
-        if tau != state.tau() {
+        if tau != shown {
             // (The edited settings carry it too, so that an edit in the same frame keeps it.)
             edited.config.tau = tau;
             edited.config.tau_from_data = false;
@@ -194,6 +199,11 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         cmds.push(Command::Settings(Box::new(edited)));
     }
     out
+}
+
+/// A tau as the tau slider shows it: to the hundredth (its step and its decimals).
+pub(crate) fn on_slider_grid(tau: f64) -> f64 {
+    (tau * 100.0).round() / 100.0
 }
 
 /// The suggested tau (a two-component Beta mixture fitted to round 0's losses, carried by every
