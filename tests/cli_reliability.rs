@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::cli::{image_of, run, s, stderr, succeeds, BIN};
+use common::cli::{image_of, run, s, stderr, succeeds, BIN, FAST};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -25,27 +25,17 @@ const OUTPUTS: [&str; 4] = [
     export::CLEAN_TXT,
     export::FLAGGED_TXT,
 ];
-/// A fast run: the MLP, one trimming round, one epoch each, the paper's global cut (the
-/// counts below are its ceil(tau * n)).
-const FAST: [&str; 11] = [
-    "--select",
-    "global",
-    "--model",
-    "mlp",
-    "--rounds",
-    "1",
-    "--epochs",
-    "1",
-    "--final-epochs",
-    "1",
-    "-q",
-];
+/// A fast run (`common::cli::FAST`: the MLP, one trimming round, one epoch each) with the
+/// paper's global cut (the counts below are its ceil(tau * n)).
+fn fast() -> impl Iterator<Item = &'static str> {
+    ["--select", "global"].into_iter().chain(FAST)
+}
 
 /// `run DATA --out OUT` with the fast settings, `extra` arguments replacing those of the same
 /// name (clap refuses a flag given twice).
 fn args_for<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["run", data, "--out", out];
-    let mut fast = FAST.iter().copied().peekable();
+    let mut fast = fast().peekable();
     while let Some(a) = fast.next() {
         let takes_value = a.starts_with("--");
         if extra.contains(&a) {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{image_of, run, s, succeeds};
+use common::cli::{image_of, run, s, succeeds, FAST};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -13,18 +13,6 @@ use std::time::SystemTime;
 use itlm_inspector::data::{self, LoadOptions, Source};
 use itlm_inspector::session::reopen;
 use itlm_inspector::session::EvalInputs;
-
-const FAST: [&str; 9] = [
-    "--model",
-    "mlp",
-    "--rounds",
-    "1",
-    "--epochs",
-    "1",
-    "--final-epochs",
-    "1",
-    "-q",
-];
 
 const CLASSES: [&str; 3] = ["a", "b", "c"];
 

@@ -8,25 +8,12 @@
 
 mod common;
 
-use common::cli::{image_of, s, stderr, BIN};
+use common::cli::{image_of, s, stderr, BIN, FAST};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use itlm_inspector::export::{self, Output as Out, RunFile, SetCheck};
-
-/// The MLP, one trimming round, one epoch each.
-const FAST: [&str; 9] = [
-    "--model",
-    "mlp",
-    "--rounds",
-    "1",
-    "--epochs",
-    "1",
-    "--final-epochs",
-    "1",
-    "-q",
-];
 
 fn bin(cwd: &Path, args: &[&str]) -> Output {
     Command::new(BIN)

@@ -7,6 +7,20 @@ use image::{GrayImage, Luma};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_itlm-inspector");
 
+/// `run`'s options for a short, quiet run: the MLP, one round of one epoch, a final epoch.
+#[allow(dead_code)]
+pub const FAST: [&str; 9] = [
+    "--model",
+    "mlp",
+    "--rounds",
+    "1",
+    "--epochs",
+    "1",
+    "--final-epochs",
+    "1",
+    "-q",
+];
+
 /// A path as the `&str` an argument list takes.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
