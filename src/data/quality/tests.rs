@@ -288,3 +288,82 @@ fn no_pair_of_bit_flips_in_two_words_of_a_chain_cancels() {
         }
     }
 }
+
+/// A few thousand pseudo-random bytes (an LCG: no seed to manage).
+fn noise_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 56) as u8
+        })
+        .collect()
+}
+
+/// The histogram-and-bucket percentiles give `percentile`'s values bit for bit: on sizes
+/// below and above a bucket's, with ties, zeros and a flat image; negatives fall back.
+#[test]
+fn bucketed_percentiles_are_the_selected_ones_exactly() {
+    for (n, seed) in [
+        (1usize, 1u64),
+        (2, 2),
+        (7, 3),
+        (100, 4),
+        (5000, 5),
+        (70001, 6),
+    ] {
+        let bytes = noise_bytes(n * 3, seed);
+        let bright: Vec<f32> = bytes
+            .chunks_exact(3)
+            .map(|p| {
+                let (r, g, b) = (p[0] as f32, p[1] as f32, p[2] as f32);
+                (0.241 * r * r + 0.691 * g * g + 0.068 * b * b).sqrt() / 255.0
+            })
+            .collect();
+        for v in [
+            bright.clone(),
+            vec![0.0; n],
+            bytes[..n].iter().map(|&b| (b / 64) as f32).collect(),
+        ] {
+            let got = percentiles_nonneg(&v, [99.0, 5.0, 50.0, 0.0, 100.0]).unwrap();
+            for (g, p) in got.iter().zip([99.0, 5.0, 50.0, 0.0, 100.0]) {
+                let want = percentile(&mut v.clone(), p);
+                assert_eq!(g.to_bits(), want.to_bits(), "n {n} p {p}");
+            }
+        }
+    }
+    assert_eq!(percentiles_nonneg(&[], [5.0]), Some([0.0]));
+    assert_eq!(percentiles_nonneg(&[1.0, -0.5], [5.0]), None);
+    assert_eq!(percentiles_nonneg(&[1.0, -0.0], [5.0]), None);
+    assert_eq!(percentiles_nonneg(&[1.0, f32::NAN], [5.0]), None);
+}
+
+/// The per-channel histograms count what a byte-by-byte walk counts, for grey and RGB and
+/// lengths that leave a remainder after the blocks of four pixels.
+#[test]
+fn channel_histograms_count_every_byte_of_its_channel() {
+    for (c, pixels) in [
+        (1usize, 1usize),
+        (1, 4),
+        (1, 1003),
+        (3, 1),
+        (3, 4),
+        (3, 1001),
+        (3, 0),
+    ] {
+        let bytes = noise_bytes(c * pixels, (c * 1000 + pixels) as u64);
+        let mut want = vec![0u64; 256 * c];
+        for (i, &v) in bytes.iter().enumerate() {
+            want[(i % c) * 256 + v as usize] += 1;
+        }
+        assert_eq!(
+            channel_histograms(&bytes, c),
+            want,
+            "c {c}, {pixels} pixels"
+        );
+    }
+}
