@@ -294,7 +294,7 @@ fn percentiles_nonneg<const K: usize>(v: &[f32], ps: [f64; K]) -> Option<[f32; K
     }
     let mut counts = vec![0u32; 1 << 16];
     for &x in v {
-        if !(x >= 0.0) || x.is_sign_negative() {
+        if x.is_nan() || x.is_sign_negative() {
             return None;
         }
         counts[(x.to_bits() >> 16) as usize] += 1;
