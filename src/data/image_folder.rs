@@ -617,7 +617,7 @@ pub fn open_upright(path: &Path) -> std::result::Result<DynamicImage, String> {
 
 /// Whether a JPEG's last scan is followed by its end-of-image marker: a truncated file lacks
 /// it (the decoder would fill the missing part with gray instead of failing).
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
+pub(crate) fn jpeg_is_complete(bytes: &[u8]) -> bool {
     let Some(sos) = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]) else {
         return false;
     };
