@@ -4504,3 +4504,50 @@ fn a_flat_folder_opens_unlabelled_in_the_generative_mode() {
     h.run_steps(2);
     h.get_by_label_contains("--mode generative");
 }
+
+/// A grid cell's hover says which file it is, its given and predicted class, its loss and its
+/// rank by score, on a cell with its image as on one without (it named the file only when the
+/// cell had no image).
+#[test]
+fn a_grid_cells_hover_names_its_file_classes_loss_and_rank() {
+    let data = tempfile::tempdir().unwrap();
+    for c in ["a", "b"] {
+        write_png_folder(data.path(), c, 20);
+    }
+    let mut h = harness(data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    no_errors(&h);
+    step_until(&mut h, 30, "the thumbnails", |a| !a.thumbs.is_empty());
+    let first = h.state_mut().state.lists().unwrap().trimmed[0];
+    let (file, given, predicted, loss, n) = {
+        let s = &h.state().state;
+        let d = s.data.as_ref().unwrap();
+        let rec = s.record().unwrap();
+        (
+            d.train.file(first).unwrap().display().to_string(),
+            d.train.class_name(d.train.label(first)).to_string(),
+            d.train.class_name(rec.predicted[first]).to_string(),
+            rec.loss[first],
+            d.train.len(),
+        )
+    };
+    // The first trimmed sample is the one with the highest score: rank 1.
+    h.get_by_label_contains(&format!("sample {first}: "))
+        .hover();
+    h.run_steps(60);
+    h.get_by_label(&format!("sample {first}: {file}"));
+    h.get_by_label(&format!("given {given}, predicted {predicted}"));
+    h.get_by_label(&format!(
+        "loss {loss:.4}: rank 1 of {n} by score (1 = most suspicious), round 2"
+    ));
+    h.get_by_label("trimmed at this cut");
+}
