@@ -4597,6 +4597,8 @@ fn a_csv_whose_images_are_elsewhere_opens_with_the_folder_given_in_the_window() 
         a.state.loading.is_none() && a.state.data.is_some()
     });
     h.get_by_label_contains("24 images, 2 classes");
+    // The summary says where the images are read from.
+    h.get_by_label(&format!("images from {}", images.path().display()));
     assert!(h.state().state.images_wanted.is_none());
     assert!(h.query_by_label("Open with this folder").is_none());
     assert_eq!(

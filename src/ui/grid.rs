@@ -238,7 +238,7 @@ fn grid_ui(
                         let r = cell_ui(ui, &cell, i, cut.record.score[i]).on_hover_ui(|ui| {
                             // Built only while the pointer rests on the cell: the rank is a
                             // scan of the round's ranking.
-                            hover_ui(ui, &train, i, &cut, generative, &cell);
+                            hover_ui(ui, state, &train, i, &cut, &cell);
                         });
                         placed.push((i, r.rect));
                         if r.clicked() {
@@ -472,12 +472,13 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
 /// shown round, which side of the cut it is on, what ground truth and the user say.
 fn hover_ui(
     ui: &mut egui::Ui,
+    state: &super::state::AppState,
     train: &crate::data::Dataset,
     i: usize,
     cut: &super::view::Cut,
-    generative: bool,
     c: &Cell<'_>,
 ) {
+    let generative = c.generative;
     ui.set_max_width(520.0);
     let file = train
         .file(i)
@@ -524,6 +525,29 @@ fn hover_ui(
     }
     if let Some((b, color)) = &c.badge {
         ui.label(RichText::new(format!("decided: {b}")).color(*color));
+    }
+    // What the image checks and the embedding search say of it, as the detail view does.
+    if let Some(text) = state
+        .image_checks
+        .as_ref()
+        .and_then(|checks| checks.describe(i, train))
+    {
+        ui.label(RichText::new(format!("image: {text}")).color(super::warn(ui)));
+    }
+    if let Some(found) = &state.similar {
+        if found.outlier_distance(i).is_some() {
+            ui.label(RichText::new("outlier among the embeddings").color(super::warn(ui)));
+        }
+        let copies = found.copies_of(i).len();
+        if copies > 0 {
+            ui.label(
+                RichText::new(format!(
+                    "{} in the set (the detail view lists them)",
+                    crate::plural(copies, "duplicate")
+                ))
+                .color(super::warn(ui)),
+            );
+        }
     }
     ui.label(
         RichText::new("click: details; ctrl-click / shift-click: select")

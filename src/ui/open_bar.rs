@@ -175,6 +175,10 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             }
             None => ui.label("no truth.csv"),
         };
+        if let Some(dir) = &t.columns.images {
+            ui.label(format!("images from {}", dir.display()))
+                .on_hover_text("The folder the labels CSV's paths are read relative to");
+        }
         ui.label(format!("loaded in {:.1} s", d.load_secs));
         reading_ui(ui, v, out);
     });
@@ -294,6 +298,9 @@ fn reading_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             out.push(Command::OpenUnlabelled(d.path.clone(), false));
         }
     } else if !d.train.is_unlabelled()
+        // Offered where the folder's reading is in doubt: images beside its class folders,
+        // or one class only (a labelled set of class folders keeps its line short).
+        && (d.train.classes.len() == 1 || d.train.skipped.iter().any(|s| s.is_loose_image()))
         && ui
             .small_button("Open as unlabelled images")
             .on_hover_text(
