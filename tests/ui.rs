@@ -1626,6 +1626,10 @@ fn a_stopped_run_s_timeline_says_where_it_stopped_and_planned_rounds_are_not_but
             .is_some_and(|r| r.status == RunStatus::Paused)
     });
     h.get_by_label("Showing round 0 of 2");
+    // The status line says what is done and what comes next (it showed the round's last
+    // test batch and a progress bar at a third, as if the run were stuck there).
+    h.get_by_label_contains("round 0 of 2 done - ");
+    h.get_by_label_contains("Step one round trains round 1, Resume runs the rest");
     h.get_by_role_and_label(egui::Role::Button, "Round 0");
     for r in ["Round 1", "Round 2"] {
         assert!(
