@@ -1626,6 +1626,10 @@ fn a_stopped_run_s_timeline_says_where_it_stopped_and_planned_rounds_are_not_but
             .is_some_and(|r| r.status == RunStatus::Paused)
     });
     h.get_by_label("Showing round 0 of 2");
+    // The status line says what is done and what comes next (it showed the round's last
+    // test batch and a progress bar at a third, as if the run were stuck there).
+    h.get_by_label_contains("round 0 of 2 done - ");
+    h.get_by_label_contains("Step one round trains round 1, Resume runs the rest");
     h.get_by_role_and_label(egui::Role::Button, "Round 0");
     for r in ["Round 1", "Round 2"] {
         assert!(
@@ -4505,4 +4509,177 @@ fn a_flat_folder_opens_unlabelled_in_the_generative_mode() {
     });
     h.run_steps(2);
     h.get_by_label_contains("--mode generative");
+}
+
+/// A grid cell's hover says which file it is, its given and predicted class, its loss and its
+/// rank by score, on a cell with its image as on one without (it named the file only when the
+/// cell had no image).
+#[test]
+fn a_grid_cells_hover_names_its_file_classes_loss_and_rank() {
+    let data = tempfile::tempdir().unwrap();
+    for c in ["a", "b"] {
+        write_png_folder(data.path(), c, 20);
+    }
+    let mut h = harness(data.path());
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    no_errors(&h);
+    step_until(&mut h, 30, "the thumbnails", |a| !a.thumbs.is_empty());
+    let first = h.state_mut().state.lists().unwrap().trimmed[0];
+    let (file, given, predicted, loss, n) = {
+        let s = &h.state().state;
+        let d = s.data.as_ref().unwrap();
+        let rec = s.record().unwrap();
+        (
+            d.train.file(first).unwrap().display().to_string(),
+            d.train.class_name(d.train.label(first)).to_string(),
+            d.train.class_name(rec.predicted[first]).to_string(),
+            rec.loss[first],
+            d.train.len(),
+        )
+    };
+    // The first trimmed sample is the one with the highest score: rank 1.
+    h.get_by_label_contains(&format!("sample {first}: "))
+        .hover();
+    h.run_steps(60);
+    h.get_by_label(&format!("sample {first}: {file}"));
+    h.get_by_label(&format!("given {given}, predicted {predicted}"));
+    h.get_by_label(&format!(
+        "loss {loss:.4}: rank 1 of {n} by score (1 = most suspicious), round 2"
+    ));
+    h.get_by_label("trimmed at this cut");
+}
+
+/// A labels CSV whose images lie in another folder: the window asks where they are (it only
+/// named the command line's --images), opens the CSV with the folder typed, remembers it for
+/// the file, and a run of it, reopened, finds its images again.
+#[test]
+fn a_csv_whose_images_are_elsewhere_opens_with_the_folder_given_in_the_window() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("train.csv");
+    let images = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,label\n");
+    for c in 0..2 {
+        for i in 0..12 {
+            let id = format!("img{c}{i:02}");
+            common::cli::image_of(c, i)
+                .save(images.path().join(format!("{id}.png")))
+                .unwrap();
+            text.push_str(&format!("{id},k{c}\n"));
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let mut h = harness(&file);
+    let saves = tempfile::tempdir().unwrap();
+    h.state_mut().state.autosave.root = Some(saves.path().to_path_buf());
+    step_until(&mut h, 60, "the load to fail", |a| {
+        a.state.loading.is_none() && a.state.images_wanted.is_some()
+    });
+    h.get_by_label_contains("none of the 24 files it lists is there");
+    h.get_by_label(&format!(
+        "None of the images train.csv lists is in {}. Which folder are they in?",
+        data.path().display()
+    ));
+    assert!(h
+        .get_by_label("Open with this folder")
+        .accesskit_node()
+        .is_disabled());
+    h.get_by_role_and_label(egui::Role::TextInput, "images folder")
+        .click();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::TextInput, "images folder")
+        .type_text(&images.path().display().to_string());
+    h.run_steps(2);
+    h.get_by_label("Open with this folder").click();
+    step_until(&mut h, 60, "the CSV to load", |a| {
+        a.state.loading.is_none() && a.state.data.is_some()
+    });
+    h.get_by_label_contains("24 images, 2 classes");
+    // The summary says where the images are read from.
+    h.get_by_label(&format!("images from {}", images.path().display()));
+    assert!(h.state().state.images_wanted.is_none());
+    assert!(h.query_by_label("Open with this folder").is_none());
+    assert_eq!(
+        h.state()
+            .state
+            .settings
+            .columns_for(&file)
+            .images
+            .as_deref(),
+        Some(images.path())
+    );
+    // A run of it, reopened: its images are found in the folder given.
+    finish_run(&mut h);
+    let run_file = h.state().state.autosave.file.clone().unwrap();
+    h.state_mut().state.settings.csv_columns.clear();
+    open_and_wait(&mut h, &run_file, "the run to reopen");
+    let d = h.state().state.data.as_ref().unwrap();
+    let r = d.reopened.as_ref().unwrap();
+    assert_eq!(r.images_missing, None);
+    assert_eq!(d.train.len(), 24);
+}
+
+/// Loose images beside one ordinary subfolder read as a labelled set of that one class: the
+/// window says it cannot be classified and offers to read the folder as unlabelled images;
+/// read so, every image under it is a sample, the generative mode is chosen, and the choice is
+/// remembered for the folder and can be taken back from the summary line.
+#[test]
+fn a_folder_of_one_class_beside_loose_images_opens_as_unlabelled() {
+    let data = tempfile::tempdir().unwrap();
+    let root = data.path().join("flat");
+    std::fs::create_dir_all(root.join("thumbnails")).unwrap();
+    for i in 0..10 {
+        common::cli::image_of(i % 3, i)
+            .save(root.join(format!("p{i:02}.png")))
+            .unwrap();
+    }
+    for i in 0..3 {
+        common::cli::image_of(1, i)
+            .save(root.join(format!("thumbnails/t{i}.png")))
+            .unwrap();
+    }
+    let mut h = harness(&root);
+    step_until(&mut h, 60, "the folder to load", |a| {
+        a.state.loading.is_none() && a.state.data.is_some()
+    });
+    h.get_by_label_contains("one class cannot be classified");
+    assert_eq!(h.state().state.data.as_ref().unwrap().train.len(), 3);
+    // Offered by the note and on the summary line.
+    let offers: Vec<_> = h.get_all_by_label("Open as unlabelled images").collect();
+    assert_eq!(offers.len(), 2);
+    offers[0].click();
+    step_until(&mut h, 60, "the folder to load unlabelled", |a| {
+        a.state.loading.is_none()
+            && a.state
+                .data
+                .as_ref()
+                .is_some_and(|d| d.train.is_unlabelled())
+    });
+    let d = h.state().state.data.as_ref().unwrap();
+    assert_eq!(d.train.len(), 13);
+    assert!(h.state().state.generative());
+    assert!(h.state().state.settings.unlabelled_for(&root));
+    h.get_by_label_contains("Read as unlabelled images (every image under the folder");
+    // Opened again: read as chosen.
+    open_and_wait(&mut h, &root, "the folder to load again");
+    assert_eq!(h.state().state.data.as_ref().unwrap().train.len(), 13);
+    // And back to the class folders.
+    h.get_by_label("Read by class folders").click();
+    step_until(&mut h, 60, "the folder to load by its classes", |a| {
+        a.state.loading.is_none()
+            && a.state
+                .data
+                .as_ref()
+                .is_some_and(|d| !d.train.is_unlabelled())
+    });
+    assert!(!h.state().state.settings.unlabelled_for(&root));
+    assert_eq!(h.state().state.data.as_ref().unwrap().train.len(), 3);
 }

@@ -217,3 +217,75 @@ fn corrupt_refuses_an_unlabelled_set() {
     assert!(stderr(&o).contains("an unlabelled set"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+/// Loose images beside one ordinary subfolder (`thumbnails/`): read by default as a labelled
+/// set of that one class, which cannot be classified and says so; read as unlabelled images
+/// (`LoadOptions::unlabelled`, `--unlabelled`) every image under the folder is a sample,
+/// recursively, hidden names, other files and a clean copy's `_flagged` folder left out; a
+/// run of it reopens with the same samples.
+#[test]
+fn a_folder_read_as_unlabelled_takes_every_image_under_it() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("photos");
+    flat(&root, 9);
+    let thumbs = root.join("thumbnails");
+    std::fs::create_dir_all(&thumbs).unwrap();
+    for i in 0..3 {
+        image_of(1, i)
+            .save(thumbs.join(format!("t{i}.png")))
+            .unwrap();
+    }
+    std::fs::write(thumbs.join("index.json"), "{}").unwrap();
+    std::fs::create_dir_all(root.join("_flagged")).unwrap();
+    image_of(1, 7).save(root.join("_flagged/q.png")).unwrap();
+
+    let d = data::load(&root, &LoadOptions::default()).unwrap().train;
+    assert_eq!(d.classes, vec!["thumbnails"]);
+    assert_eq!(d.one_class_beside_loose_images(), Some(9));
+    let note = d.one_class_note().unwrap();
+    assert!(note.contains("9 images directly in the folder"), "{note}");
+    assert!(note.contains("--unlabelled"), "{note}");
+
+    let opts = LoadOptions {
+        unlabelled: true,
+        ..LoadOptions::default()
+    };
+    let u = data::load(&root, &opts).unwrap().train;
+    assert!(u.is_unlabelled());
+    assert_eq!(u.len(), 12, "{:?}", u.ids());
+    assert!(u.ids().iter().any(|i| i == "thumbnails/t2.png"));
+    assert!(u.ids().iter().any(|i| i == "p08.png"));
+    assert!(!u
+        .ids()
+        .iter()
+        .any(|i| i.contains("_flagged") || i.contains("hidden")));
+    assert_eq!(u.one_class_note(), None);
+    assert!(u.skipped.iter().any(|s| s.path.ends_with("_flagged")));
+    // Not for a file: a labels CSV read so is refused, saying why.
+    let csv = t.path().join("labels.csv");
+    std::fs::write(&csv, "path,label\nphotos/p00.png,a\n").unwrap();
+    let e = data::load(&csv, &opts).unwrap_err().to_string();
+    assert!(e.contains("is a file") && e.contains("--unlabelled"), "{e}");
+
+    // The command line: a classify run says why it cannot run and what to do.
+    let out = t.path().join("out");
+    let o = run(&["run", s(&root), "--out", s(&out), "--model", "mlp", "-q"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("one class cannot be classified"), "{e}");
+    assert!(e.contains("--unlabelled"), "{e}");
+    // check and a generative run read every image with --unlabelled.
+    let o = run(&["check", s(&root), "--unlabelled"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    succeeds(&o);
+    assert!(text.contains("12 images, unlabelled"), "{text}");
+    let mut args = vec!["run", s(&root), "--out", s(&out), "--unlabelled"];
+    args.extend(GENERATIVE);
+    let e = succeeds(&run(&args));
+    assert!(e.contains("12 images, unlabelled"), "{e}");
+    // Reopened, the run reads the same twelve images again (not the one-class reading).
+    let l =
+        itlm_inspector::session::reopen::load(&out.join("run.itlm"), &Default::default()).unwrap();
+    assert_eq!(l.train.len(), 12);
+    assert!(l.reopened.as_ref().unwrap().images_missing.is_none());
+}

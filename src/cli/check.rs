@@ -33,6 +33,10 @@ pub struct CheckArgs {
     pub force: bool,
     #[command(flatten)]
     pub columns: super::args::ColumnArgs,
+    /// Read DATA, a folder, as unlabelled images: every image under it (recursively), in no
+    /// class, whatever its subfolders.
+    #[arg(long)]
+    pub unlabelled: bool,
 }
 
 /// Where the whole list of a folder's unreadable files is: `check --out` writes them.
@@ -80,6 +84,7 @@ pub fn check_command(a: &CheckArgs) -> Result<()> {
             &LoadOptions {
                 progress,
                 columns: a.columns.columns(),
+                unlabelled: a.unlabelled,
                 ..LoadOptions::default()
             },
         )

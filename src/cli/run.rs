@@ -33,6 +33,11 @@ pub struct RunArgs {
     pub truth: Option<PathBuf>,
     #[command(flatten)]
     pub columns: super::args::ColumnArgs,
+    /// Read DATA, a folder, as unlabelled images: every image under it (recursively), in no
+    /// class, whatever its subfolders (a flat folder beside a thumbnails/ folder); for the
+    /// generative mode (--mode generative).
+    #[arg(long)]
+    pub unlabelled: bool,
     #[command(flatten)]
     pub itlm: ItlmArgs,
     #[command(flatten)]
@@ -122,6 +127,7 @@ impl RunArgs {
             seed,
             progress: None,
             columns: self.columns.columns(),
+            unlabelled: self.unlabelled,
         }
     }
 }
@@ -142,6 +148,11 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
         return Err(crate::Error::Config(
             crate::data::dataset::UNLABELLED_CLASSIFY.into(),
         ));
+    }
+    if let Some(note) = p.train.one_class_note() {
+        if lcfg.model != crate::learner::ModelKind::Vae {
+            return Err(crate::Error::Config(note));
+        }
     }
     if let Some(path) = &a.decisions {
         p.decisions = Some(read_decisions(path, &p.train)?);

@@ -142,6 +142,15 @@ impl Skipped {
     pub fn is_empty_class_folder(&self) -> bool {
         self.reason == Self::EMPTY_CLASS_FOLDER
     }
+
+    /// What an image folder says of an image directly in it, beside its class folders.
+    pub const LOOSE_IMAGE: &'static str = "an image directly in the dataset folder, beside its \
+         class folders: in no class, not used (move it into its class folder)";
+
+    /// An image directly in an image folder that has class folders: in no class.
+    pub fn is_loose_image(&self) -> bool {
+        self.reason == Self::LOOSE_IMAGE
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -275,6 +284,32 @@ impl Dataset {
     }
 
     /// Whether the set has no labels: a flat folder of images ([`unlabelled`]).
+    /// How many images lie directly in the folder of a set that read as one class: a set
+    /// that cannot be classified, which was likely meant as unlabelled images beside one
+    /// ordinary subfolder (`thumbnails/`); None otherwise.
+    pub fn one_class_beside_loose_images(&self) -> Option<usize> {
+        if self.classes.len() != 1 || self.is_unlabelled() {
+            return None;
+        }
+        let loose = self.skipped.iter().filter(|s| s.is_loose_image()).count();
+        (loose > 0).then_some(loose)
+    }
+
+    /// What to say of a set that [`Dataset::one_class_beside_loose_images`]: it cannot be
+    /// classified, and how to read it instead.
+    pub fn one_class_note(&self) -> Option<String> {
+        let loose = self.one_class_beside_loose_images()?;
+        Some(format!(
+            "{} read as a labelled set of one class, {:?} (its only subfolder), with {} directly \
+             in the folder left out: one class cannot be classified. To rank every image \
+             without labels, read the folder as unlabelled images (--unlabelled; the window's \
+             \"Open as unlabelled images\"); to classify, put the images into class subfolders",
+            self.name,
+            self.classes[0],
+            crate::plural(loose, "image"),
+        ))
+    }
+
     pub fn is_unlabelled(&self) -> bool {
         unlabelled(&self.classes)
     }

@@ -36,6 +36,12 @@ pub const MAX_DECODED_BYTES: u64 = 128 << 20;
 /// set ([`Dataset::is_unlabelled`]: one class named `""`), ids = file names. Files that cannot
 /// be used (empty, corrupt, not an image, too large, unreadable, ...) and class folders without
 /// a loadable image are listed in `skipped`.
+///
+/// With [`LoadOptions::unlabelled`] every image under `root` (by [`IMAGE_EXTENSIONS`]),
+/// recursively (hidden names and a clean copy's [`QUARANTINE_FOLDER`] skipped, links
+/// followed), is a sample of the one class `""`, whatever the subfolders, ids = paths
+/// relative to `root`: a flat folder of photos beside a `thumbnails/` folder, or a labelled
+/// set ranked without its labels. Other files are not listed.
 pub fn load(root: &Path, opts: &LoadOptions) -> Result<Dataset> {
     check_root(root)?;
     load_part(root, Path::new(""), Dataset::name_for(root), opts)
@@ -64,6 +70,7 @@ pub fn load_split(root: &Path, opts: &LoadOptions) -> Result<Loaded> {
         progress: opts.progress.clone(),
         columns: opts.columns.clone(),
         test_split: false,
+        unlabelled: false,
     };
     if !opts.test_split {
         return Ok(Loaded { train, test: None });
@@ -219,6 +226,36 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         Vec::new()
     };
     let mut skipped = Vec::new();
+    if opts.unlabelled && base.as_os_str().is_empty() {
+        // Every image under the root, in the one class "".
+        let (mut entries, mut bad) = (Vec::new(), Vec::new());
+        walk_class(root, base, 0, &mut entries, &mut bad);
+        let quarantine = |rel: &Path| {
+            rel.components()
+                .next()
+                .is_some_and(|c| c.as_os_str() == QUARANTINE_FOLDER)
+        };
+        entries.retain(|e| has_image_extension(&e.rel) && !quarantine(&e.rel));
+        bad.retain(|s| !s.path.strip_prefix(root).is_ok_and(quarantine));
+        if entries.is_empty() && bad.is_empty() {
+            return Err(Error::data(
+                &dir,
+                "no images in it or in its subfolders (read as unlabelled images: by the file \
+                 name extensions .png, .jpg, ...)",
+            ));
+        }
+        folders = vec![std::ffi::OsString::new()];
+        return finish_part(
+            root,
+            base,
+            name,
+            opts,
+            folders,
+            vec![(entries, bad)],
+            skipped,
+            quarantined,
+        );
+    }
     let flat = folders.is_empty();
     if flat && loose.is_empty() {
         return Err(Error::data(
@@ -242,13 +279,9 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
         }
         vec![(entries, bad)]
     } else {
-        skipped.extend(loose.iter().map(|name| {
-            Skipped {
-                path: dir.join(name),
-                reason: "an image directly in the dataset folder, beside its class folders: in no \
-                     class, not used (move it into its class folder)"
-                    .into(),
-            }
+        skipped.extend(loose.iter().map(|name| Skipped {
+            path: dir.join(name),
+            reason: Skipped::LOOSE_IMAGE.into(),
         }));
         // 1. Find the files, in a deterministic order (class folders walked in parallel).
         folders
@@ -261,6 +294,32 @@ fn load_part(root: &Path, base: &Path, name: String, opts: &LoadOptions) -> Resu
             })
             .collect()
     };
+    finish_part(
+        root,
+        base,
+        name,
+        opts,
+        folders,
+        walked,
+        skipped,
+        quarantined,
+    )
+}
+
+/// The rest of [`load_part`] once the files are found: `walked` holds each of `folders`'
+/// files and the ones skipped while walking it.
+#[allow(clippy::too_many_arguments)]
+fn finish_part(
+    root: &Path,
+    base: &Path,
+    name: String,
+    opts: &LoadOptions,
+    folders: Vec<std::ffi::OsString>,
+    walked: Vec<(Vec<Entry>, Vec<Skipped>)>,
+    mut skipped: Vec<Skipped>,
+    quarantined: Option<std::ffi::OsString>,
+) -> Result<Dataset> {
+    let dir = root.join(base);
     let folder_rels: Vec<PathBuf> = folders.iter().map(|f| base.join(f)).collect();
     let found: Vec<usize> = walked.iter().map(|(e, s)| e.len() + s.len()).collect();
     let mut entries = Vec::with_capacity(found.iter().sum());

@@ -632,6 +632,22 @@ fn images_root(file: &Path, columns: &Columns) -> Result<PathBuf> {
     Ok(std::path::absolute(images).unwrap_or_else(|_| images.clone()))
 }
 
+/// The folder the labels CSV `file`'s paths were looked for in, read with `columns`, when it
+/// lists rows but none of their files is there: the images are elsewhere (a Kaggle
+/// train.csv beside train_images/), and a face may ask for their folder
+/// ([`Columns::images`]). None when the file cannot be read, lists nothing, or some file is
+/// found.
+pub fn images_elsewhere(file: &Path, columns: &Columns) -> Option<PathBuf> {
+    let root = images_root(file, columns).ok()?;
+    let (rows, _) = read_rows(file, &root, columns).ok()?;
+    if rows.is_empty() {
+        return None;
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let found = resolve_files(file, &root, &ids).ok()?;
+    found.iter().all(Option::is_none).then_some(root)
+}
+
 /// The error when none of the files `file` lists is there: where they were looked for, and
 /// how to name the folder they are in.
 fn none_there(file: &Path, root: &Path, columns: &Columns, gone: &[Row]) -> Error {
@@ -639,10 +655,10 @@ fn none_there(file: &Path, root: &Path, columns: &Columns, gone: &[Row]) -> Erro
         format!(" (first: {}, line {})", root.join(&r.id).display(), r.line)
     });
     let hint = if columns.images.is_some() {
-        "check the folder given with --images".to_string()
+        "check the folder given with --images (the window: \"Where are the images?\")".to_string()
     } else {
         "where the images are in another folder (a Kaggle train.csv beside train_images/), \
-         give it with --images DIR (`run`, `check`, `corrupt`)"
+         give it with --images DIR (`run`, `check`, `corrupt`; the window asks for it)"
             .to_string()
     };
     Error::data(

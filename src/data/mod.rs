@@ -47,6 +47,11 @@ pub struct LoadOptions {
     /// Read the test split a path carries (an image folder's `test/`); off for `--no-test`,
     /// which then also runs where that split does not fit the training set.
     pub test_split: bool,
+    /// Read a folder as an unlabelled set whatever its subfolders: every image under it,
+    /// recursively ([`image_folder::load`]), in one class named `""` (`--unlabelled`, the
+    /// window's "Open as unlabelled images"). Only for a folder of images: a labels CSV, an
+    /// IDX or a CIFAR-10 set is refused with it.
+    pub unlabelled: bool,
 }
 
 /// How far a load has got: the files an image folder found (a test split, loaded with the
@@ -158,6 +163,7 @@ impl Default for LoadOptions {
             progress: None,
             columns: labels_csv::Columns::default(),
             test_split: true,
+            unlabelled: false,
         }
     }
 }
@@ -180,6 +186,27 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
             path,
             format!("is in {fs}, a virtual file system of the kernel, not a dataset"),
         ));
+    }
+    if opts.unlabelled {
+        let what = if meta.is_file() {
+            Some("a file")
+        } else if idx::is_idx_dir(path) {
+            Some("an IDX set")
+        } else if cifar::is_cifar_dir(path) {
+            Some("a CIFAR-10 set")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(Error::data(
+                path,
+                format!(
+                    "is {what}: reading as unlabelled images (--unlabelled) takes a folder of \
+                     image files"
+                ),
+            ));
+        }
+        return image_folder::load(path, opts).map(|train| Loaded { train, test: None });
     }
     if meta.is_file() {
         if labels_csv::is_labels_csv(path) {

@@ -27,6 +27,9 @@ pub struct DataRequest {
     /// A labels CSV's path and label columns, where its header does not name them as
     /// expected (the test CSVs' too).
     pub columns: data::labels_csv::Columns,
+    /// Read the folder as unlabelled images, every image under it in no class
+    /// ([`data::LoadOptions::unlabelled`]; the evaluation sets are read as usual).
+    pub unlabelled: bool,
 }
 
 /// Training data, test sets and truth as a run needs them. The files the loader skipped are
@@ -100,6 +103,7 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
         progress: req.progress.clone(),
         columns: req.columns.clone(),
         test_split: !req.eval.no_test,
+        unlabelled: req.unlabelled,
         ..LoadOptions::default()
     };
     let loaded = data::load(data_path, &counted)?;
@@ -110,6 +114,7 @@ pub fn prepare(req: &DataRequest) -> Result<Prepared> {
     };
     // A test CSV's paths are relative to its own folder (--images is the training CSV's).
     opts.columns.images = None;
+    opts.unlabelled = false;
     let mut notes = Vec::new();
     let mut train = loaded.train;
     if train.is_empty() {

@@ -201,6 +201,10 @@ pub fn load_counted(
         progress,
         columns: info.columns.clone(),
         test_split: !eval.no_test,
+        // A run of an unlabelled set (a folder read as unlabelled images included) reads
+        // every image under its folder again.
+        unlabelled: data::dataset::unlabelled(&info.classes)
+            && matches!(info.source, Source::ImageFolder { .. }),
         ..LoadOptions::default()
     };
     let data_path = data_path(&info.source);

@@ -22,6 +22,7 @@ use super::export_menu::ExportPanel;
 use super::frame_stats::FrameStats;
 use super::generated::GeneratedTextures;
 use super::grid::GridPanel;
+use super::images_pick::ImagesPick;
 use super::open_bar::OpenBar;
 use super::pending::Repaint;
 use super::review::ReviewPanel;
@@ -83,6 +84,7 @@ pub struct App {
     pub compare: ComparePanel,
     pub review: ReviewPanel,
     pub columns: ColumnPick,
+    pub images: ImagesPick,
     pub thumbs: Thumbs,
     pub generated_tex: GeneratedTextures,
     pub stats: FrameStats,
@@ -143,6 +145,7 @@ impl App {
             compare: ComparePanel::default(),
             review: ReviewPanel::default(),
             columns: ColumnPick::default(),
+            images: ImagesPick::default(),
             thumbs: Thumbs::default(),
             stats: FrameStats::new(options.frame_stats),
             generated_tex: GeneratedTextures::default(),
@@ -203,6 +206,11 @@ impl App {
                 self.open(p);
             }
             Command::ForgetColumns => s.columns_wanted = None,
+            Command::ForgetImages => s.images_wanted = None,
+            Command::OpenUnlabelled(p, on) => {
+                s.settings.set_unlabelled(&p, on);
+                self.open(p);
+            }
             Command::Settings(new) => s.settings = *new,
             Command::Start => s.start(),
             Command::StepOneRound => s.step_one_round(),
@@ -245,6 +253,12 @@ impl App {
     fn open_dialog(&mut self, purpose: DialogPurpose) {
         let settings = &self.state.settings;
         let start_dir = match purpose {
+            DialogPurpose::ImagesFolder => self
+                .state
+                .images_wanted
+                .as_ref()
+                .and_then(|w| w.path.parent())
+                .map(Path::to_path_buf),
             DialogPurpose::OpenFolder
             | DialogPurpose::OpenRun
             | DialogPurpose::EvalPath(_)
@@ -274,6 +288,13 @@ impl App {
         if let Some(a) = self.dialogs.poll() {
             match (a.path, a.purpose) {
                 (Some(p), DialogPurpose::OpenFolder | DialogPurpose::OpenRun) => self.open(p),
+                (Some(p), DialogPurpose::ImagesFolder) => {
+                    // The folder picked is the answer: the CSV opens with it.
+                    if let Some(w) = &self.state.images_wanted {
+                        let c = self.images.with_folder(w, p);
+                        self.apply_one(c);
+                    }
+                }
                 (Some(p), DialogPurpose::CompareRun) => {
                     let repaint = self.state.repaint().clone();
                     self.compare.load(p, &repaint);
@@ -505,7 +526,7 @@ impl eframe::App for App {
                 ui.separator();
                 self.open_bar.ui(ui, &v, &mut out);
             });
-            open_bar::summary_ui(ui, &v);
+            open_bar::summary_ui(ui, &v, &mut out);
             open_bar::eval_section_ui(ui, &mut self.eval, &v, &mut out);
             ui.separator();
             let c = controls::controls_ui(ui, &v, &mut out);
@@ -618,6 +639,7 @@ impl eframe::App for App {
         });
         self.export.window_ui(&ctx, &v, &mut out);
         self.columns.ui(&ctx, &v, &mut out);
+        self.images.ui(&ctx, &v, &mut out);
         self.compare.window_ui(&ctx, &v, &repaint, &mut out);
         drop_overlay_ui(&ctx);
 
@@ -707,6 +729,19 @@ fn messages_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             if let Some(f) = &m.open {
                 if ui.small_button("Open it").clicked() {
                     out.push(Command::Open(f.clone()));
+                }
+            }
+            if let Some(f) = &m.unlabelled {
+                if ui
+                    .small_button("Open as unlabelled images")
+                    .on_hover_text(format!(
+                        "Read every image under {} (subfolders included) without labels, for \
+                         the generative mode and the image checks",
+                        f.display()
+                    ))
+                    .clicked()
+                {
+                    out.push(Command::OpenUnlabelled(f.clone(), true));
                 }
             }
             ui.label(RichText::new(&m.text).color(color));

@@ -46,6 +46,11 @@ pub enum Command {
     OpenWithColumns(PathBuf, crate::data::labels_csv::Columns),
     /// Close the column picker.
     ForgetColumns,
+    /// Close the images folder picker.
+    ForgetImages,
+    /// Open a folder as unlabelled images (true: every image under it, in no class) or as
+    /// its class folders (false), remembered for the folder.
+    OpenUnlabelled(PathBuf, bool),
     /// The run settings (the controls edit a copy).
     Settings(Box<Settings>),
     Start,
@@ -91,6 +96,8 @@ pub enum DialogPurpose {
     OpenFolder,
     /// A saved run file (`run.itlm`).
     OpenRun,
+    /// The folder a labels CSV's images are in (the images folder picker).
+    ImagesFolder,
     ExportTarget(ExportWhat),
     /// A test / test-2 / truth path field.
     EvalPath(EvalField),

@@ -582,6 +582,21 @@ fn progress_ui(ui: &mut egui::Ui, v: &View) {
             return;
         }
         match &run.progress {
+            // Paused between rounds (Step one round, or Pause at a round's end): what is done
+            // and what each button does next, not the last batch of the round's test pass.
+            Some(p)
+                if run.status == LiveStatus::Paused
+                    && run.history.last().is_some_and(|r| r.round == p.round)
+                    && p.round < p.rounds =>
+            {
+                ui.label(format!(
+                    "round {} of {} done - {} - Step one round trains round {}, Resume runs the rest",
+                    p.round,
+                    p.rounds,
+                    secs(run.elapsed_secs),
+                    p.round + 1
+                ));
+            }
             Some(p) => {
                 let phase = match p.phase {
                     crate::itlm::Phase::Train => {

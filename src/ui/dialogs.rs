@@ -52,6 +52,9 @@ impl Dialogs {
             }
             match purpose {
                 DialogPurpose::OpenFolder => d.set_title("Open a dataset folder").pick_folder(),
+                DialogPurpose::ImagesFolder => d
+                    .set_title("Pick the folder the labels CSV's images are in")
+                    .pick_folder(),
                 DialogPurpose::CompareRun => d
                     .set_title("Pick a run of this dataset to compare with")
                     .add_filter("itlm-inspector run", &["itlm"])

@@ -92,15 +92,13 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         return;
     }
     if ran_auto && !calls_for_it {
-        ui.label(
-            RichText::new(format!(
-                "auto: plain ITLM (round 0: {:.0}% flipped, {:.0}% one-sided)",
+        // Short: it ends the tau row, which wrapped its figures under the slider at 1366 px.
+        ui.label(RichText::new("auto: plain ITLM").weak())
+            .on_hover_text(format!(
+                "Round 0's model implies {:.0}% of the labels flipped, {:.0}% of the flips one-sided. Forward correction (auto) turns on when round 0's model implies that at least 5% of the labels are flipped and most flips go to their class's likeliest other class. Here the flips are too few or spread over classes (random noise, clean data): the rounds train plainly on their cuts",
                 flipped * 100.0,
                 one_sided * 100.0
-            ))
-            .weak(),
-        )
-        .on_hover_text("Forward correction (auto) turns on when round 0's model implies that at least 5% of the labels are flipped and most flips go to their class's likeliest other class. Here the flips are too few or spread over classes (random noise, clean data): the rounds train plainly on their cuts");
+            ));
         return;
     }
     if !calls_for_it {

@@ -233,10 +233,15 @@ fn grid_ui(
                             texture: tex,
                             aspect,
                             generative,
-                            id: (!images).then(|| train.id(i)),
+                            id: train.id(i),
+                            no_image: !images,
                             badge: state.decision(i).map(|d| badge(d, &names)),
                         };
-                        let r = cell_ui(ui, &cell, i, cut.record.score[i]);
+                        let r = cell_ui(ui, &cell, i, cut.record.score[i]).on_hover_ui(|ui| {
+                            // Built only while the pointer rests on the cell: the rank is a
+                            // scan of the round's ranking.
+                            hover_ui(ui, state, &train, i, &cut, &cell);
+                        });
                         placed.push((i, r.rect));
                         if r.clicked() {
                             clicked = Some((i, ui.input(|inp| inp.modifiers)));
@@ -321,8 +326,11 @@ struct Cell<'a> {
     aspect: f32,
     /// Show the loss, not labels.
     generative: bool,
-    /// Shown instead of the image when there is none.
-    id: Option<&'a str>,
+    /// The sample's id (its path under the set's folder), in the cell's name; shown instead
+    /// of the image when there is none.
+    id: &'a str,
+    /// The set's images are not there (a reopened run without its dataset).
+    no_image: bool,
     /// The user's decision as a badge: its text and colour.
     badge: Option<(String, Color32)>,
 }
@@ -341,10 +349,7 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
             c.given, c.predicted
         )
     };
-    let label = match c.id {
-        Some(id) => format!("{label}, id {id}"),
-        None => label,
-    };
+    let label = format!("{label}, id {}", c.id);
     let label = match &c.badge {
         Some((b, _)) => format!("{label}, decided: {b}"),
         None => label,
@@ -397,7 +402,8 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
         }
         None => {
             p.rect_filled(square, CornerRadius::ZERO, Color32::from_gray(40));
-            if let Some(id) = c.id {
+            if c.no_image {
+                let id = c.id;
                 // No image: the sample id, wrapped into the square.
                 let galley = ui.painter().layout(
                     id_tail(id),
@@ -460,7 +466,100 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
         egui::FontId::proportional(11.0),
         color,
     );
-    resp.on_hover_text(label)
+    resp
+}
+
+/// What a cell's hover says of its sample, with or without an image: its file (its id where
+/// it has none), given and predicted class, loss and score with the rank by score in the
+/// shown round, which side of the cut it is on, what ground truth and the user say.
+fn hover_ui(
+    ui: &mut egui::Ui,
+    state: &super::state::AppState,
+    train: &crate::data::Dataset,
+    i: usize,
+    cut: &super::view::Cut,
+    c: &Cell<'_>,
+) {
+    let generative = c.generative;
+    ui.set_max_width(520.0);
+    let file = train
+        .file(i)
+        .map_or_else(|| train.id(i).to_string(), |f| f.display().to_string());
+    ui.label(RichText::new(format!("sample {i}: {file}")).strong());
+    // The classes' full names (the cell's caption has them cut to fit).
+    let given = train.label(i);
+    let given_name = train.class_name(given);
+    let predicted_name = train.class_name(cut.record.predicted.get(i).copied().unwrap_or(given));
+    if generative {
+        if !given_name.is_empty() {
+            ui.label(format!("class {given_name}"));
+        }
+    } else {
+        let text = format!("given {given_name}, predicted {predicted_name}");
+        if c.differs {
+            ui.label(RichText::new(text).color(Color32::from_rgb(255, 110, 110)));
+        } else {
+            ui.label(text);
+        }
+    }
+    let rec = &cut.record;
+    let score = rec.score[i];
+    let loss = rec.loss.get(i).copied().unwrap_or(score);
+    let n = cut.ranking.ascending.len();
+    let rank = if score.is_nan() {
+        "no score (NaN)".to_string()
+    } else {
+        match cut.ranking.ascending.iter().rposition(|&j| j == i) {
+            Some(p) => format!("rank {} of {n} by score (1 = most suspicious)", n - p),
+            None => "not ranked".to_string(),
+        }
+    };
+    let what = if (score - loss).abs() > f32::EPSILON * loss.abs().max(1.0) {
+        format!("loss {loss:.4}, score {score:.4}")
+    } else {
+        format!("loss {loss:.4}")
+    };
+    ui.label(format!("{what}: {rank}, round {}", rec.round));
+    let side = if c.kept {
+        "kept at this cut"
+    } else {
+        "trimmed at this cut"
+    };
+    ui.label(side);
+    if c.bad {
+        ui.label(RichText::new("truly bad (ground truth)").color(BAD));
+    }
+    if let Some((b, color)) = &c.badge {
+        ui.label(RichText::new(format!("decided: {b}")).color(*color));
+    }
+    // What the image checks and the embedding search say of it, as the detail view does.
+    if let Some(text) = state
+        .image_checks
+        .as_ref()
+        .and_then(|checks| checks.describe(i, train))
+    {
+        ui.label(RichText::new(format!("image: {text}")).color(super::warn(ui)));
+    }
+    if let Some(found) = &state.similar {
+        if found.outlier_distance(i).is_some() {
+            ui.label(RichText::new("outlier among the embeddings").color(super::warn(ui)));
+        }
+        let copies = found.copies_of(i).len();
+        if copies > 0 {
+            ui.label(
+                RichText::new(format!(
+                    "{} in the set (the detail view lists them)",
+                    crate::plural(copies, "duplicate")
+                ))
+                .color(super::warn(ui)),
+            );
+        }
+    }
+    ui.label(
+        RichText::new("click: details; ctrl-click / shift-click: select")
+            .small()
+            .color(Color32::GRAY),
+    );
 }
 
 /// The telling end of an id: the file name, or `#index` of an IDX / CIFAR sample.

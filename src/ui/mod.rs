@@ -33,6 +33,7 @@ pub mod generated;
 pub mod grid;
 pub mod grid_bar;
 pub mod histogram;
+pub mod images_pick;
 pub mod map_raster;
 pub mod metrics;
 pub mod more_menu;

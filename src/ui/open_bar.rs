@@ -111,7 +111,7 @@ fn open_bar_ui(ui: &mut egui::Ui, bar: &mut OpenBar, v: &View, out: &mut Command
 }
 
 /// What was loaded: n, classes, image size, test sets, truth, skipped files.
-pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
+pub fn summary_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     let state = v.state;
     let Some(d) = &state.data else {
         if state.loading.is_none() {
@@ -175,7 +175,12 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
             }
             None => ui.label("no truth.csv"),
         };
+        if let Some(dir) = &t.columns.images {
+            ui.label(format!("images from {}", dir.display()))
+                .on_hover_text("The folder the labels CSV's paths are read relative to");
+        }
         ui.label(format!("loaded in {:.1} s", d.load_secs));
+        reading_ui(ui, v, out);
     });
     if let Some(r) = &d.reopened {
         ui.horizontal_wrapped(|ui| {
@@ -269,6 +274,42 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View) {
                         }
                     });
             });
+    }
+}
+
+/// How an image folder is read, and the other way: by its class folders, or as unlabelled
+/// images (every image under it, in no class), remembered for the folder.
+fn reading_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
+    let Some(d) = &v.state.data else { return };
+    // A reopened run is read as it was.
+    if !matches!(d.train.source, crate::data::Source::ImageFolder { .. }) || d.reopened.is_some() {
+        return;
+    }
+    let chosen = v.state.settings.unlabelled_for(&d.path);
+    if chosen {
+        if ui
+            .small_button("Read by class folders")
+            .on_hover_text(
+                "Read as unlabelled images, as you chose. Open it again with its subfolders \
+                 as the classes",
+            )
+            .clicked()
+        {
+            out.push(Command::OpenUnlabelled(d.path.clone(), false));
+        }
+    } else if !d.train.is_unlabelled()
+        // Offered where the folder's reading is in doubt: images beside its class folders,
+        // or one class only (a labelled set of class folders keeps its line short).
+        && (d.train.classes.len() == 1 || d.train.skipped.iter().any(|s| s.is_loose_image()))
+        && ui
+            .small_button("Open as unlabelled images")
+            .on_hover_text(
+                "Read every image under the folder (subfolders included) without labels: the \
+                 generative mode ranks them, the image checks look at them",
+            )
+            .clicked()
+    {
+        out.push(Command::OpenUnlabelled(d.path.clone(), true));
     }
 }
 

@@ -86,8 +86,12 @@ pub struct Settings {
     /// (None: the model from scratch).
     pub head: Option<crate::learner::head::HeadKind>,
     /// The columns chosen for labels CSVs whose header names them otherwise than the loader
-    /// expects, by canonical path, most recent first.
+    /// expects, and the folder of their images where it is not the CSV's, by canonical
+    /// path, most recent first.
     pub csv_columns: Vec<(PathBuf, crate::data::labels_csv::Columns)>,
+    /// The folders the user chose to read as unlabelled images (every image under them, in
+    /// no class), by canonical path, most recent first.
+    pub unlabelled: Vec<PathBuf>,
 }
 
 impl Default for Settings {
@@ -109,6 +113,7 @@ impl Default for Settings {
             light: false,
             head: None,
             csv_columns: Vec::new(),
+            unlabelled: Vec::new(),
         }
     }
 }
@@ -178,9 +183,25 @@ impl Settings {
     pub fn set_columns(&mut self, path: &Path, columns: crate::data::labels_csv::Columns) {
         let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         self.csv_columns.retain(|(p, _)| *p != path);
-        if !columns.is_auto() {
+        if !columns.is_auto() || columns.images.is_some() {
             self.csv_columns.insert(0, (path, columns));
             self.csv_columns.truncate(MAX_PER_DATASET);
+        }
+    }
+
+    /// Whether the folder at `path` is read as unlabelled images.
+    pub fn unlabelled_for(&self, path: &Path) -> bool {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.unlabelled.contains(&path)
+    }
+
+    /// Remember whether the folder at `path` is read as unlabelled images.
+    pub fn set_unlabelled(&mut self, path: &Path, on: bool) {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.unlabelled.retain(|p| *p != path);
+        if on {
+            self.unlabelled.insert(0, path);
+            self.unlabelled.truncate(MAX_PER_DATASET);
         }
     }
 

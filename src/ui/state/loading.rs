@@ -20,13 +20,22 @@ pub const UNLABELLED_OPENED: &str = "Unlabelled set (images directly in its fold
      subfolders): the generative mode is chosen, a VAE that ranks the images without labels. \
      The classify mode needs labels: class subfolders (root/<class>/<image>) or a labels CSV.";
 
+/// What the window says when it opens a folder the user chose to read as unlabelled images.
+pub const UNLABELLED_CHOSEN: &str = "Read as unlabelled images (every image under the folder, \
+     subfolders included, in no class): the generative mode is chosen, a VAE that ranks the \
+     images without labels. The folder's summary line reads it by its class folders again.";
+
 /// The newest run saved for a dataset, and how many samples its journal decides ([`super::autosave::previous`]).
 type Previous = Option<(PathBuf, usize)>;
+
+/// Why a load failed: what to say, and for a labels CSV none of whose files was found, the
+/// folder they were looked for in ([`crate::data::labels_csv::images_elsewhere`]).
+type Failed = (String, Option<PathBuf>);
 
 /// A load in progress.
 pub struct Loading {
     pub path: PathBuf,
-    task: Pending<Result<(Loaded, Previous), String>>,
+    task: Pending<Result<(Loaded, Previous), Failed>>,
     /// The files read so far, of those found.
     progress: Arc<LoadProgress>,
 }
@@ -68,8 +77,10 @@ impl AppState {
             seed: self.settings.config.seed,
             progress: Some(progress.clone()),
             columns: self.settings.columns_for(&path),
+            unlabelled: path.is_dir() && self.settings.unlabelled_for(&path),
         };
         self.columns_wanted = None;
+        self.images_wanted = None;
         let runs_root = self.autosave.root.clone();
         let task = Pending::spawn("itlm-load", self.repaint(), move || {
             if session::reopen::is_run_file(&req.path) {
@@ -84,7 +95,13 @@ impl AppState {
                     (l, previous)
                 })
             }
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                // Where a labels CSV's files are all missing, the window asks for their folder.
+                let elsewhere = crate::data::labels_csv::is_labels_csv(&req.path)
+                    .then(|| crate::data::labels_csv::images_elsewhere(&req.path, &req.columns))
+                    .flatten();
+                (e.to_string(), elsewhere)
+            })
         });
         match task {
             Ok(task) => {
@@ -103,13 +120,18 @@ impl AppState {
         let r = match l.task.poll() {
             Polled::Waiting => return,
             Polled::Done(r) => r,
-            Polled::Lost(why) => Err(format!("Cannot open {}: {why}", l.path.display())),
+            Polled::Lost(why) => Err((format!("Cannot open {}: {why}", l.path.display()), None)),
         };
         let path = self.loading.take().map(|l| l.path).unwrap_or_default();
         match r {
             Ok((loaded, previous)) => self.show_loaded(loaded, previous),
-            Err(e) => {
+            Err((e, elsewhere)) => {
                 self.columns_wanted = self.columns_wanted(&path);
+                self.images_wanted = elsewhere.map(|tried| crate::ui::images_pick::ImagesWanted {
+                    columns: self.settings.columns_for(&path),
+                    path,
+                    tried,
+                });
                 self.error(e)
             }
         }
@@ -163,7 +185,17 @@ impl AppState {
             && self.settings.learner.model != ModelKind::Vae
         {
             self.settings.make_generative();
-            self.info(UNLABELLED_OPENED);
+            self.info(if self.settings.unlabelled_for(&l.path) {
+                UNLABELLED_CHOSEN
+            } else {
+                UNLABELLED_OPENED
+            });
+        }
+        // One class folder beside loose images: nothing to classify; offer the other reading.
+        if reopened.is_none() {
+            if let Some(note) = l.train.one_class_note() {
+                self.info_unlabelled(l.path.clone(), note);
+            }
         }
         match &reopened {
             Some(r) => self.autosave.reopened(&r.file),

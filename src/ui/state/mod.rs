@@ -32,6 +32,9 @@ pub struct Message {
     pub text: String,
     /// A file the message offers to open (an "Open it" button).
     pub open: Option<std::path::PathBuf>,
+    /// A folder the message offers to read as unlabelled images (an "Open as unlabelled
+    /// images" button).
+    pub unlabelled: Option<std::path::PathBuf>,
 }
 
 pub struct AppState {
@@ -40,6 +43,9 @@ pub struct AppState {
     /// A labels CSV that did not load for want of its path or label column: the column
     /// picker asks ([`crate::ui::column_pick`]).
     pub columns_wanted: Option<crate::ui::column_pick::ColumnsWanted>,
+    /// A labels CSV none of whose files was found where its paths point: the images
+    /// folder picker asks where they are.
+    pub images_wanted: Option<crate::ui::images_pick::ImagesWanted>,
     pub data: Option<Loaded>,
     /// Bumped whenever the dataset changes (thumbnail caches key on it).
     pub generation: u64,
@@ -97,6 +103,7 @@ impl AppState {
             settings,
             loading: None,
             columns_wanted: None,
+            images_wanted: None,
             data: None,
             generation: 0,
             run: None,
@@ -145,6 +152,20 @@ impl AppState {
                 error: true,
                 text,
                 open: None,
+                unlabelled: None,
+            });
+        }
+    }
+
+    /// A note that offers to read the folder `folder` as unlabelled images.
+    pub fn info_unlabelled(&mut self, folder: std::path::PathBuf, text: impl Into<String>) {
+        let text = text.into();
+        if !self.messages.iter().any(|m| m.text == text) {
+            self.messages.push(Message {
+                error: false,
+                text,
+                open: None,
+                unlabelled: Some(folder),
             });
         }
     }
@@ -157,6 +178,7 @@ impl AppState {
                 error: false,
                 text,
                 open: Some(file),
+                unlabelled: None,
             });
         }
     }
@@ -168,6 +190,7 @@ impl AppState {
                 error: false,
                 text,
                 open: None,
+                unlabelled: None,
             });
         }
     }
