@@ -19,11 +19,12 @@ use itlm_inspector::export::{self, RunFile};
 use itlm_inspector::session::{self, DataRequest, EvalInputs, Prepared};
 use itlm_inspector::Error;
 
-const OUTPUTS: [&str; 4] = [
+const OUTPUTS: [&str; 5] = [
     export::RUN_FILE,
     export::SAMPLES_CSV,
     export::CLEAN_TXT,
     export::FLAGGED_TXT,
+    export::HEALTH_CSV,
 ];
 /// A fast run: the MLP, one trimming round, one epoch each, the paper's global cut (the
 /// counts below are its ceil(tau * n)).
@@ -121,7 +122,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
         .collect()
 }
 
-/// The four outputs' bytes.
+/// The five outputs' bytes.
 fn outputs(out: &Path) -> Vec<Vec<u8>> {
     OUTPUTS
         .iter()
@@ -137,7 +138,7 @@ fn nothing_is_written_into_the_dataset_folder() {
     let before = snapshot(&data);
     assert_eq!(before.len(), 1 + 3 + 24 + 1);
 
-    // A run writes its four outputs and leaves the dataset folder as it was.
+    // A run writes its five outputs and leaves the dataset folder as it was.
     let out = tmp.path().join("out");
     succeeds(&run_on(&data, &out, &[]));
     assert_eq!(snapshot(&data), before, "the dataset folder changed");
@@ -147,7 +148,7 @@ fn nothing_is_written_into_the_dataset_folder() {
     let names: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
     assert_eq!(
         names.len(),
-        5,
+        OUTPUTS.len() + 1,
         "only the outputs and their manifest, no temp or lock files"
     );
     let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
@@ -208,7 +209,7 @@ fn nothing_is_written_into_the_dataset_folder() {
     let clean = std::fs::read_to_string(out.join(export::CLEAN_TXT)).unwrap();
     assert_eq!(clean.lines().count(), 12);
     assert_ne!(outputs(&out), first);
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), OUTPUTS.len() + 1);
     assert_eq!(snapshot(&data), before, "the dataset folder changed");
 }
 

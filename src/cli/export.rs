@@ -108,6 +108,10 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         decisions.as_ref().map(|d| d.pins()).as_ref(),
     )?;
     eprintln!("{cut}");
+    // The label health of the cut exported (health.csv in --out).
+    for line in export::health::health_lines(&run, &export::health::of_run(&run)?) {
+        eprintln!("{line}");
+    }
     // Every destination is checked before anything is written.
     let owned = run.dataset.sources();
     let sources: Vec<&crate::data::Source> = owned.iter().collect();
