@@ -776,6 +776,7 @@ fn clean_copy_links_kept_files_and_export_recuts() {
     assert!(!e.contains("changed after the run"), "{e}");
     let clean = std::fs::read_to_string(out.join("clean.txt")).unwrap();
     let kept: Vec<&str> = clean.lines().collect();
+
     let copied: Vec<PathBuf> = walkdir::WalkDir::new(&copy)
         .into_iter()
         .map(|e| e.unwrap())
@@ -917,7 +918,7 @@ fn clean_copy_keeps_every_class_and_fails_on_missing_files() {
 
     // tau 0.05 keeps 2 of 30 samples: at least one class keeps none, its folder is still there.
     let copy = tmp.path().join("copy");
-    succeeds(&run(&[
+    let e = succeeds(&run(&[
         "export",
         s(&run_file),
         "--tau",
@@ -926,6 +927,12 @@ fn clean_copy_keeps_every_class_and_fails_on_missing_files() {
         s(&copy),
     ]));
     assert_eq!(files(&copy), 2);
+    // It says what it holds of the run's samples and what it left out (it said only how
+    // the files were made).
+    assert!(
+        e.contains("2 of 30 samples in their class folders, 28 flagged left out;"),
+        "{e}"
+    );
     for c in ["a", "b", "c"] {
         assert!(copy.join(c).is_dir(), "no folder for class {c}");
     }

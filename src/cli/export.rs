@@ -14,7 +14,7 @@ use crate::session::{self, CutRequest};
 pub struct ExportArgs {
     /// A run file written by `run` or the window (run.itlm).
     pub run: PathBuf,
-    /// Folder for run.itlm, samples.csv, clean.txt, flagged.txt with the new cut.
+    /// Folder for run.itlm, samples.csv, clean.txt, flagged.txt and health.csv with the new cut.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Round whose losses make the cut [default: the round the run was saved at (the window's
