@@ -836,9 +836,11 @@ fn clean_copy_links_kept_files_and_export_recuts() {
         "is not empty",
     );
     fails_with(&run(&["export", s(&run_file)]), "nothing to do");
+    // Said in words (it read "rounds 0..=1", Rust's range syntax).
+    let last = RunFile::read(&run_file).unwrap().rounds.len() - 1;
     fails_with(
         &run(&["export", s(&run_file), "--round", "9", "--out", s(&out2)]),
-        "round 9 is not in the run",
+        &format!("round 9 is not in the run (its rounds are 0 to {last})"),
     );
     fails_with(
         &run(&["export", s(&run_file), "--out", s(&out2)]),
