@@ -1380,6 +1380,7 @@ fn the_report_and_health_csv_give_the_label_health_of_the_cut() {
     // Rows in the order worst first; each with its counts.
     let mut last_share = f64::INFINITY;
     let mut rows = 0;
+    let mut hot = 0;
     for row in section.split("<tr").filter(|r| r.contains("data-class=")) {
         let c: usize = row
             .split("data-class=\"")
@@ -1397,9 +1398,19 @@ fn the_report_and_health_csv_give_the_label_health_of_the_cut() {
             row.contains(&format!("<td>{}</td><td>{}</td>", samples[c], flagged[c])),
             "class {c}: {row}"
         );
+        // Highlighted where well above the overall share (at first every class within 3/4
+        // of the worst was: with the noise spread evenly, every row).
+        let overall = total as f64 / d.len() as f64;
+        assert_eq!(
+            row.starts_with(" class=\"hot\""),
+            share >= 1.25 * overall,
+            "class {c} at {share} of overall {overall}: {row}"
+        );
+        hot += usize::from(row.starts_with(" class=\"hot\""));
         rows += 1;
     }
     assert_eq!(rows, k);
+    assert!(hot < k, "every class highlighted");
     let pairs = section.matches("<tr data-pair=").count();
     let want_pairs = (0..k * k)
         .filter(|&c| c / k != c % k && cells[c] > 0)

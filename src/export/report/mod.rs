@@ -412,12 +412,15 @@ fn histograms_section(h: &mut String, run: &RunFile, sh: &Shown) {
 /// The label-health summary of the shown cut ([`crate::itlm::health`]): the share not
 /// flagged, every class worst first with the class its flagged samples are mostly predicted
 /// as, and the pairs given -> predicted most often among the flagged.
+/// A class whose flagged share is at least this many times the overall one is highlighted.
+const HOT_SHARE: f64 = 1.25;
+
 fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
     let d = &run.dataset;
     let health = super::health::of_shown(run, sh);
     let _ = writeln!(
         h,
-        "<section id=\"health\" data-health=\"{:.4}\">\n<h2>Label health</h2>\n<p><b>{:.1}%</b> of {} not flagged ({} flagged{}). What the run found, not the truth: the share follows the cut's size (tau); the classes and pairs below say where the flagged samples are.</p>",
+        "<section id=\"health\" data-health=\"{:.4}\">\n<h2>Label health</h2>\n<p><b>{:.1}%</b> of {} not flagged ({} flagged{}). What the run found, not the truth: the share follows the cut's size (tau); the classes and pairs below say where the flagged samples are (highlighted: a class flagged at over {HOT_SHARE} times the overall share).</p>",
         health.health(),
         health.health() * 100.0,
         crate::plural(health.samples, "sample"),
@@ -433,7 +436,9 @@ fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
         return;
     }
     h.push_str("<table class=\"health\">\n<tr><th class=\"l\">class (worst first)</th><th>samples</th><th>flagged</th><th>flagged share</th><th class=\"l\">flagged mostly predicted as</th></tr>\n");
-    let worst = health.classes.first().map_or(0.0, |c| c.flagged_share());
+    // Highlighted: well above the overall flagged share (every class near it is the cut's
+    // size, not a class in trouble).
+    let overall = 1.0 - health.health();
     for c in &health.classes {
         let predicted = match c.predicted {
             Some((p, n)) if p == c.class => {
@@ -445,7 +450,7 @@ fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
         let _ = writeln!(
             h,
             "<tr{} data-class=\"{}\"><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td class=\"l\">{predicted}</td></tr>",
-            if c.flagged > 0 && c.flagged_share() >= worst * 0.75 { " class=\"hot\"" } else { "" },
+            if c.flagged > 0 && c.flagged_share() >= overall * HOT_SHARE { " class=\"hot\"" } else { "" },
             c.class,
             esc(d.class_name(c.class as u32)),
             c.samples,
