@@ -1318,6 +1318,36 @@ fn export_writes_pred_probs() {
     let o = export_probs(&tmp.path().join("probs.csv"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(snapshot(&root), before);
+    // The verdict's round trained on what it scored: said (cleanlab reads pred_probs as
+    // out-of-fold; nothing said so, and the help promised out-of-fold with --folds).
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    let last = run.rounds.last().unwrap();
+    assert!(
+        e.contains(&format!(
+            "note: these are round {}'s in-sample probabilities: its model trained on {} of the {n} samples",
+            last.round, last.trained_on
+        )),
+        "{e}"
+    );
+    // A run of --folds 2: its early round is out of fold, and its export says nothing.
+    let mut folded = run.clone();
+    folded.config.folds = 2;
+    write(&folded);
+    let o = Command::new(BIN)
+        .arg("export")
+        .arg(&run_path)
+        .args(["--round", "1", "--pred-probs"])
+        .arg(tmp.path().join("oof.csv"))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{e}");
+    assert!(!e.contains("in-sample"), "{e}");
+    // Its final round is in-sample, and the note names the round that is not.
+    let e =
+        String::from_utf8_lossy(&export_probs(&tmp.path().join("last.csv")).stderr).into_owned();
+    assert!(e.contains("round 1 of this run is (--round 1)"), "{e}");
+    write(&run);
     // pred_probs: path and a column per class (hostile names quoted), the verdict round's
     // probabilities, in dataset order.
     let probs = std::fs::read_to_string(tmp.path().join("probs.csv")).unwrap();
