@@ -19,11 +19,12 @@ use itlm_inspector::export::{self, RunFile};
 use itlm_inspector::session::{self, DataRequest, EvalInputs, Prepared};
 use itlm_inspector::Error;
 
-const OUTPUTS: [&str; 4] = [
+const OUTPUTS: [&str; 5] = [
     export::RUN_FILE,
     export::SAMPLES_CSV,
     export::CLEAN_TXT,
     export::FLAGGED_TXT,
+    export::HEALTH_CSV,
 ];
 /// A fast run (`common::cli::FAST`: the MLP, one trimming round, one epoch each) with the
 /// paper's global cut (the counts below are its ceil(tau * n)).
@@ -111,7 +112,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
         .collect()
 }
 
-/// The four outputs' bytes.
+/// The five outputs' bytes.
 fn outputs(out: &Path) -> Vec<Vec<u8>> {
     OUTPUTS
         .iter()
@@ -127,7 +128,7 @@ fn nothing_is_written_into_the_dataset_folder() {
     let before = snapshot(&data);
     assert_eq!(before.len(), 1 + 3 + 24 + 1);
 
-    // A run writes its four outputs and leaves the dataset folder as it was.
+    // A run writes its five outputs and leaves the dataset folder as it was.
     let out = tmp.path().join("out");
     succeeds(&run_on(&data, &out, &[]));
     assert_eq!(snapshot(&data), before, "the dataset folder changed");
@@ -137,7 +138,7 @@ fn nothing_is_written_into_the_dataset_folder() {
     let names: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
     assert_eq!(
         names.len(),
-        5,
+        OUTPUTS.len() + 1,
         "only the outputs and their manifest, no temp or lock files"
     );
     let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
@@ -198,7 +199,7 @@ fn nothing_is_written_into_the_dataset_folder() {
     let clean = std::fs::read_to_string(out.join(export::CLEAN_TXT)).unwrap();
     assert_eq!(clean.lines().count(), 12);
     assert_ne!(outputs(&out), first);
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), OUTPUTS.len() + 1);
     assert_eq!(snapshot(&data), before, "the dataset folder changed");
 }
 
@@ -765,6 +766,7 @@ fn clean_copy_links_kept_files_and_export_recuts() {
     assert!(!e.contains("changed after the run"), "{e}");
     let clean = std::fs::read_to_string(out.join("clean.txt")).unwrap();
     let kept: Vec<&str> = clean.lines().collect();
+
     let copied: Vec<PathBuf> = walkdir::WalkDir::new(&copy)
         .into_iter()
         .map(|e| e.unwrap())
@@ -824,9 +826,11 @@ fn clean_copy_links_kept_files_and_export_recuts() {
         "is not empty",
     );
     fails_with(&run(&["export", s(&run_file)]), "nothing to do");
+    // Said in words (it read "rounds 0..=1", Rust's range syntax).
+    let last = RunFile::read(&run_file).unwrap().rounds.len() - 1;
     fails_with(
         &run(&["export", s(&run_file), "--round", "9", "--out", s(&out2)]),
-        "round 9 is not in the run",
+        &format!("round 9 is not in the run (its rounds are 0 to {last})"),
     );
     fails_with(
         &run(&["export", s(&run_file), "--out", s(&out2)]),
@@ -906,7 +910,7 @@ fn clean_copy_keeps_every_class_and_fails_on_missing_files() {
 
     // tau 0.05 keeps 2 of 30 samples: at least one class keeps none, its folder is still there.
     let copy = tmp.path().join("copy");
-    succeeds(&run(&[
+    let e = succeeds(&run(&[
         "export",
         s(&run_file),
         "--tau",
@@ -915,6 +919,12 @@ fn clean_copy_keeps_every_class_and_fails_on_missing_files() {
         s(&copy),
     ]));
     assert_eq!(files(&copy), 2);
+    // It says what it holds of the run's samples and what it left out (it said only how
+    // the files were made).
+    assert!(
+        e.contains("2 of 30 samples in their class folders, 28 flagged left out;"),
+        "{e}"
+    );
     for c in ["a", "b", "c"] {
         assert!(copy.join(c).is_dir(), "no folder for class {c}");
     }

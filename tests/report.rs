@@ -1318,6 +1318,36 @@ fn export_writes_pred_probs() {
     let o = export_probs(&tmp.path().join("probs.csv"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(snapshot(&root), before);
+    // The verdict's round trained on what it scored: said (cleanlab reads pred_probs as
+    // out-of-fold; nothing said so, and the help promised out-of-fold with --folds).
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    let last = run.rounds.last().unwrap();
+    assert!(
+        e.contains(&format!(
+            "note: these are round {}'s in-sample probabilities: its model trained on {} of the {n} samples",
+            last.round, last.trained_on
+        )),
+        "{e}"
+    );
+    // A run of --folds 2: its early round is out of fold, and its export says nothing.
+    let mut folded = run.clone();
+    folded.config.folds = 2;
+    write(&folded);
+    let o = Command::new(BIN)
+        .arg("export")
+        .arg(&run_path)
+        .args(["--round", "1", "--pred-probs"])
+        .arg(tmp.path().join("oof.csv"))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{e}");
+    assert!(!e.contains("in-sample"), "{e}");
+    // Its final round is in-sample, and the note names the round that is not.
+    let e =
+        String::from_utf8_lossy(&export_probs(&tmp.path().join("last.csv")).stderr).into_owned();
+    assert!(e.contains("round 1 of this run is (--round 1)"), "{e}");
+    write(&run);
     // pred_probs: path and a column per class (hostile names quoted), the verdict round's
     // probabilities, in dataset order.
     let probs = std::fs::read_to_string(tmp.path().join("probs.csv")).unwrap();
@@ -1336,4 +1366,130 @@ fn export_writes_pred_probs() {
             assert!((a - b).abs() < 1e-5, "row {i}: {p:?}");
         }
     }
+}
+
+/// The label health of the shown cut, as the report's section and health.csv give it: every
+/// class's samples and flagged, worst first, the class its flagged samples are mostly
+/// predicted as, and the pairs given -> predicted among the flagged; counted here from the
+/// cut and the predictions on their own.
+#[test]
+fn the_report_and_health_csv_give_the_label_health_of_the_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("set");
+    image_folder(&root);
+    let (run, _) = make_run(&root);
+    let sh = shown(&run, None).unwrap();
+    let d = &run.dataset;
+    let k = d.classes.len();
+    let mut samples = vec![0usize; k];
+    let mut cells = vec![0usize; k * k];
+    for i in 0..d.len() {
+        let g = d.labels[i] as usize;
+        samples[g] += 1;
+        if !sh.kept[i] {
+            cells[g * k + sh.record.predicted[i] as usize] += 1;
+        }
+    }
+    let flagged: Vec<usize> = (0..k)
+        .map(|g| cells[g * k..(g + 1) * k].iter().sum())
+        .collect();
+    assert!(
+        flagged.iter().sum::<usize>() > 0
+            && cells
+                .iter()
+                .enumerate()
+                .any(|(c, &n)| n > 0 && c / k != c % k)
+    );
+
+    let h = render(&ReportInput::new(&run)).unwrap();
+    check_html(&h);
+    let at = h.find("<section id=\"health\"").expect("a health section");
+    let section = &h[at..at + h[at..].find("</section>").unwrap()];
+    let total: usize = flagged.iter().sum();
+    assert!(section.contains(&format!("{total} flagged")), "{section}");
+    // Rows in the order worst first; each with its counts.
+    let mut last_share = f64::INFINITY;
+    let mut rows = 0;
+    let mut hot = 0;
+    for row in section.split("<tr").filter(|r| r.contains("data-class=")) {
+        let c: usize = row
+            .split("data-class=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let share = flagged[c] as f64 / samples[c] as f64;
+        assert!(share <= last_share, "not worst first: {section}");
+        last_share = share;
+        assert!(
+            row.contains(&format!("<td>{}</td><td>{}</td>", samples[c], flagged[c])),
+            "class {c}: {row}"
+        );
+        // Highlighted where well above the overall share (at first every class within 3/4
+        // of the worst was: with the noise spread evenly, every row).
+        let overall = total as f64 / d.len() as f64;
+        assert_eq!(
+            row.starts_with(" class=\"hot\""),
+            share >= 1.25 * overall,
+            "class {c} at {share} of overall {overall}: {row}"
+        );
+        hot += usize::from(row.starts_with(" class=\"hot\""));
+        rows += 1;
+    }
+    assert_eq!(rows, k);
+    assert!(hot < k, "every class highlighted");
+    let pairs = section.matches("<tr data-pair=").count();
+    let want_pairs = (0..k * k)
+        .filter(|&c| c / k != c % k && cells[c] > 0)
+        .count();
+    assert_eq!(pairs, want_pairs.min(10));
+
+    // health.csv in the output set: the same counts.
+    let out = tmp.path().join("out");
+    export::write_all(&out, &run, Overwrite::Refuse).unwrap();
+    let csv = std::fs::read_to_string(out.join(export::HEALTH_CSV)).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("section,class,predicted,samples,flagged,share,predicted_count")
+    );
+    let overall = lines.next().unwrap();
+    assert!(
+        overall.starts_with(&format!("overall,,,{},{total},", d.len())),
+        "{overall}"
+    );
+    let mut class_rows = 0;
+    let mut pair_sum = 0;
+    for line in csv.lines().skip(2) {
+        // Class names are quoted where they hold a comma; the numbers are the last 4 fields.
+        let f: Vec<&str> = line.rsplitn(5, ',').collect();
+        let (n, fl, count) = (
+            f[3].parse::<usize>().unwrap(),
+            f[2].parse::<usize>().unwrap(),
+            f[0],
+        );
+        if line.starts_with("class,") {
+            let c = (0..k)
+                .find(|&c| samples[c] == n && flagged[c] == fl)
+                .expect(line);
+            let _ = c;
+            class_rows += 1;
+        } else {
+            assert!(line.starts_with("pair,"), "{line}");
+            assert_eq!(count.parse::<usize>().unwrap(), fl);
+            pair_sum += fl;
+        }
+    }
+    assert_eq!(class_rows, k);
+    let off_diagonal: usize = (0..k * k)
+        .filter(|&c| c / k != c % k)
+        .map(|c| cells[c])
+        .sum();
+    assert_eq!(
+        pair_sum, off_diagonal,
+        "with 3 classes every pair is listed"
+    );
 }

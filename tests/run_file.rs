@@ -94,7 +94,7 @@ fn a_written_run_reads_back_equal() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let files = export::write_all(&out, &run, Overwrite::Refuse).unwrap();
-    assert_eq!(files.len(), 4);
+    assert_eq!(files.len(), export::OUTPUT_FILES.len());
     assert_eq!(RunFile::read(&out.join(export::RUN_FILE)).unwrap(), run);
     // no temp or lock files left behind: the outputs and their manifest
     let mut names: Vec<String> = std::fs::read_dir(&out)

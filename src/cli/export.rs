@@ -14,7 +14,7 @@ use crate::session::{self, CutRequest};
 pub struct ExportArgs {
     /// A run file written by `run` or the window (run.itlm).
     pub run: PathBuf,
-    /// Folder for run.itlm, samples.csv, clean.txt, flagged.txt with the new cut.
+    /// Folder for run.itlm, samples.csv, clean.txt, flagged.txt and health.csv with the new cut.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Round whose losses make the cut [default: the round the run was saved at (the window's
@@ -36,8 +36,9 @@ pub struct ExportArgs {
     #[arg(long)]
     pub cleanlab: Option<PathBuf>,
     /// Write each sample's class probabilities (path and one column per class, in dataset
-    /// order: cleanlab's pred_probs) at the verdict's round to this CSV file; out-of-fold with
-    /// a run of `--folds K`, else in-sample for the samples the round's model trained on.
+    /// order: cleanlab's pred_probs) at the verdict's round (or --round) to this CSV file;
+    /// in-sample for the samples the round's model trained on (said when so), out-of-fold
+    /// for the rounds between round 0 and the final one of a run with `--folds K`.
     #[arg(long)]
     pub pred_probs: Option<PathBuf>,
     /// Write a FiftyOne image-classification dataset (data/ linked to the originals,
@@ -108,6 +109,10 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
         decisions.as_ref().map(|d| d.pins()).as_ref(),
     )?;
     eprintln!("{cut}");
+    // The label health of the cut exported (health.csv in --out).
+    for line in export::health::health_lines(&run, &export::health::of_run(&run)?) {
+        eprintln!("{line}");
+    }
     // Every destination is checked before anything is written.
     let owned = run.dataset.sources();
     let sources: Vec<&crate::data::Source> = owned.iter().collect();
@@ -205,6 +210,20 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     if let Some(p) = &a.pred_probs {
         ecosystem::write_pred_probs(p, &run, None, overwrite_table)?;
         eprintln!("wrote {}", p.display());
+        // cleanlab reads them as out-of-fold: say when they are not.
+        if let Some((round, trained_on, oof)) = ecosystem::pred_probs_in_sample(&run, None)? {
+            let how = match (oof.first(), oof.last()) {
+                (Some(a), Some(b)) if a == b => format!("round {a} of this run is (--round {a})"),
+                (Some(a), Some(b)) => {
+                    format!("rounds {a} to {b} of this run are (--round {a} gives round {a}'s)")
+                }
+                _ => "the early rounds of a run with --folds K are (then --round 1)".into(),
+            };
+            eprintln!(
+                "note: these are round {round}'s in-sample probabilities: its model trained on {trained_on} of the {} samples; cleanlab's find_label_issues asks for out-of-fold ones, which {how}",
+                run.dataset.len()
+            );
+        }
     }
     if let Some(dst) = &a.fiftyone {
         let r = ecosystem::write_fiftyone(

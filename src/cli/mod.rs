@@ -76,7 +76,7 @@ impl Cli {
 pub enum Command {
     /// Open the window (the default).
     Gui { path: Option<PathBuf> },
-    /// Run ITLM headless and write the run file, samples.csv, clean.txt and flagged.txt.
+    /// Run ITLM headless and write the run file, samples.csv, clean.txt, flagged.txt and health.csv.
     Run(Box<RunArgs>),
     /// Re-cut a saved run (another round or tau) and write its outputs and/or a clean copy.
     Export(ExportArgs),

@@ -480,9 +480,16 @@ pub fn run_and_export(
             eprintln!("{}", r.changes().trim_start());
         }
     }
+    // The label-health summary of the final cut (none before a round finished).
+    let health = export::health::of_run(&run).ok();
     if !a.quiet {
         for f in &files {
             eprintln!("wrote {}", f.display());
+        }
+        if let Some(h) = &health {
+            for line in export::health::health_lines(&run, h) {
+                eprintln!("{line}");
+            }
         }
         // A class the last model predicts for (almost) none of its samples.
         if let Some(last) = run.rounds.last() {
@@ -563,6 +570,7 @@ pub fn run_and_export(
                     "margin": c.margin,
                     "held_out": c.held_out,
                 })),
+                "health": health.as_ref().map(|h| export::health::health_json(&run, h)),
                 "elapsed_secs": run.elapsed_secs,
             })
         );

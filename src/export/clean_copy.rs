@@ -185,6 +185,12 @@ pub struct CopyReport {
     /// The file each placed sample was linked or copied from, in the plan's order (empty where
     /// the copy wrote PNGs from pixels).
     sources: Vec<PathBuf>,
+    /// What the copy holds of the run: its samples, those placed (under `_flagged/` too), those
+    /// under `_flagged/`, and those left out that the cut keeps (excluded by a decision).
+    pub samples: usize,
+    pub placed: usize,
+    pub under_flagged: usize,
+    pub excluded: usize,
 }
 
 impl std::fmt::Display for CopyReport {
@@ -199,11 +205,39 @@ impl CopyReport {
         self.hard_links + self.symlinks + self.copies + self.written
     }
 
-    /// The first line: how the files were made, and the missing ones.
+    /// What the copy holds of the run's samples and what it left out: "2100 of 3000 samples
+    /// in their class folders, 900 flagged left out".
+    pub fn holds(&self) -> String {
+        let mut s = format!(
+            "{} of {} in their class folders",
+            self.placed.saturating_sub(self.under_flagged),
+            crate::plural(self.samples, "sample")
+        );
+        if self.under_flagged > 0 {
+            s.push_str(&format!(
+                ", {} flagged under {FLAGGED_FOLDER}/",
+                self.under_flagged
+            ));
+        }
+        let flagged_out = self
+            .samples
+            .saturating_sub(self.placed)
+            .saturating_sub(self.excluded);
+        if flagged_out > 0 {
+            s.push_str(&format!(", {flagged_out} flagged left out"));
+        }
+        if self.excluded > 0 {
+            s.push_str(&format!(", {} excluded by your decisions", self.excluded));
+        }
+        s
+    }
+
+    /// The first line: what the copy holds, how the files were made, and the missing ones.
     fn summary(&self) -> String {
         let mut s = format!(
-            "clean copy {}: {} hard links, {} symlinks, {} copies, {} PNGs written",
+            "clean copy {}: {}; {} hard links, {} symlinks, {} copies, {} PNGs written",
             self.dst.display(),
+            self.holds(),
             self.hard_links,
             self.symlinks,
             self.copies,
@@ -380,8 +414,22 @@ pub fn clean_copy_of(run: &RunFile, dst: &Path, plan: &[Placement]) -> Result<Co
         )));
     }
     let staged = StagedDir::new(dst)?;
+    // Left out of the plan while the cut keeps them: excluded by a decision.
+    let mut placed = vec![false; d.len()];
+    for p in plan {
+        placed[p.index] = true;
+    }
+    let excluded = run.verdict().map_or(0, |v| {
+        (0..d.len())
+            .filter(|&i| !placed[i] && v.kept.get(i).copied().unwrap_or(false))
+            .count()
+    });
     let mut report = CopyReport {
         dst: dst.to_path_buf(),
+        samples: d.len(),
+        placed: plan.len(),
+        under_flagged: plan.iter().filter(|p| p.flagged).count(),
+        excluded,
         ..Default::default()
     };
     match &d.source {

@@ -163,8 +163,10 @@ pub fn write_label_issues(
 /// column per class (named as the classes, in the run's class order), each sample's class
 /// probabilities under that round's model, in dataset order: cleanlab's `pred_probs`
 /// (`pandas.read_csv(f).iloc[:, 1:].to_numpy()`). A round's model trained on the samples it
-/// kept, so their probabilities are in-sample; a run with `--folds K` scores every sample with
-/// models that did not train on it (out-of-fold), which is what cleanlab asks for.
+/// kept, so their probabilities are in-sample ([`pred_probs_in_sample`]); in a run with
+/// `--folds K` the rounds between round 0 and the final one score every sample with models
+/// that did not train on it (out-of-fold), which is what cleanlab asks for; the final round
+/// trains one model on the whole kept set.
 pub fn pred_probs_csv(run: &RunFile, round: Option<usize>) -> Result<String> {
     check_classifier(run, "pred_probs")?;
     let sh = shown(run, round)?;
@@ -192,6 +194,28 @@ pub fn pred_probs_csv(run: &RunFile, round: Option<usize>) -> Result<String> {
         s.push('\n');
     }
     Ok(s)
+}
+
+/// Whether [`pred_probs_csv`] of `round` (None: the verdict's) is in-sample: Some((its
+/// round, the samples its model trained on, the run's rounds that are out-of-fold)) when its
+/// model scored samples it trained on; None when every sample was scored by a model that did
+/// not train on it (a cross-fitted round of `--folds K`).
+pub fn pred_probs_in_sample(
+    run: &RunFile,
+    round: Option<usize>,
+) -> Result<Option<(usize, usize, Vec<usize>)>> {
+    let sh = shown(run, round)?;
+    let r = sh.record.round;
+    if run.config.models_at(r).cross_fitted {
+        return Ok(None);
+    }
+    let out_of_fold = run
+        .rounds
+        .iter()
+        .map(|x| x.round)
+        .filter(|&x| run.config.models_at(x).cross_fitted)
+        .collect();
+    Ok(Some((r, sh.record.trained_on, out_of_fold)))
 }
 
 /// Write [`pred_probs_csv`] to `path` (refused inside the run's dataset folders).

@@ -23,10 +23,12 @@ pub const LABELS_CSV: &str = "labels.csv";
 /// The decisions journal beside a run (`session::decisions` reads and writes it); an output
 /// set with decisions carries a copy, so that the exported run reopens with them.
 pub const DECISIONS_CSV: &str = "decisions.csv";
+/// The label-health summary of the cut ([`super::health`]).
+pub use super::health::HEALTH_CSV;
 /// The files [`write_all`] writes, in that order.
-pub const OUTPUT_FILES: [&str; 4] = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_TXT];
+pub const OUTPUT_FILES: [&str; 5] = [RUN_FILE, SAMPLES_CSV, CLEAN_TXT, FLAGGED_TXT, HEALTH_CSV];
 
-/// Write the run file, samples.csv, clean.txt and flagged.txt into `dir` (created if needed)
+/// Write the run file, samples.csv, clean.txt, flagged.txt and health.csv into `dir` (created if needed)
 /// as one set ([`super::manifest`]), holding the folder's lock while writing. Checks every
 /// target before writing any, so a refusal leaves nothing half-written.
 pub fn write_all(dir: &Path, run: &RunFile, overwrite: Overwrite) -> Result<Vec<PathBuf>> {
@@ -112,6 +114,7 @@ fn write_set_locked(
         (SAMPLES_CSV, Output::SamplesCsv.bytes(run, decisions)?),
         (CLEAN_TXT, Output::CleanTxt.bytes(run, decisions)?),
         (FLAGGED_TXT, Output::FlaggedTxt.bytes(run, decisions)?),
+        (HEALTH_CSV, Output::HealthCsv.bytes(run, decisions)?),
     ];
     if let Some(d) = labels {
         files.push((LABELS_CSV, super::tables::labels_csv(run, d)?.into_bytes()));
@@ -200,6 +203,8 @@ pub enum Output {
     SamplesCsv,
     CleanTxt,
     FlaggedTxt,
+    /// The label-health summary of the cut (it reads the cut, not the decisions).
+    HealthCsv,
 }
 
 impl Output {
@@ -210,6 +215,7 @@ impl Output {
             Output::SamplesCsv => SAMPLES_CSV,
             Output::CleanTxt => CLEAN_TXT,
             Output::FlaggedTxt => FLAGGED_TXT,
+            Output::HealthCsv => HEALTH_CSV,
         }
     }
 
@@ -224,6 +230,9 @@ impl Output {
             Output::SamplesCsv => samples_csv(run)?.into_bytes(),
             Output::CleanTxt => clean_list(run, decisions)?.into_bytes(),
             Output::FlaggedTxt => flagged_list(run, decisions)?.into_bytes(),
+            Output::HealthCsv => {
+                super::health::health_csv(run, &super::health::of_run(run)?).into_bytes()
+            }
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The output set as one: the four outputs of a run are written in two phases so that a kill
+//! The output set as one: the outputs of a run are written in two phases so that a kill
 //! at any point leaves either the previous complete set or the new one, never a silent mix.
 //!
 //! 1. Every new file is written beside its target as `.NAME.PID.tmp` and synced.

@@ -1,6 +1,7 @@
 //! Everything written to disk for a run: the versioned run file ([`run_file`]; read by
 //! [`read`], earlier versions through [`legacy`]), the tables ([`tables`]: `samples.csv`,
-//! `clean.txt`, `flagged.txt`), the set of outputs and their checks ([`files`]), the clean copy
+//! `clean.txt`, `flagged.txt`), the label-health summary ([`health`]: `health.csv`, the lines
+//! `run` prints, the report's section), the set of outputs and their checks ([`files`]), the clean copy
 //! of the kept samples ([`clean_copy`]), the HTML report ([`report`]) and the formats other
 //! tools read ([`ecosystem`]: cleanlab's issues table, a FiftyOne dataset), both of the round
 //! [`shown`]; all writes atomic ([`atomic`]) and never inside a
@@ -10,6 +11,7 @@ pub mod atomic;
 pub mod clean_copy;
 pub mod ecosystem;
 pub mod files;
+pub mod health;
 pub mod legacy;
 pub mod lock;
 pub mod manifest;
@@ -25,7 +27,7 @@ pub use atomic::{write_atomic, Overwrite, StagedDir};
 pub use files::{
     check_decision_outputs, check_outputs, journal_copy, write_all, write_all_locked,
     write_all_with_labels, write_labels, write_one, Output, CLEAN_TXT, DECISIONS_CSV, FLAGGED_TXT,
-    LABELS_CSV, OUTPUT_FILES, RUN_FILE, SAMPLES_CSV,
+    HEALTH_CSV, LABELS_CSV, OUTPUT_FILES, RUN_FILE, SAMPLES_CSV,
 };
 pub use lock::OutputLock;
 pub use manifest::{check_set, SetCheck, MANIFEST};

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::learner::ModelKind;
 
 /// Quote a CSV field when needed.
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -64,7 +64,7 @@ pub fn recut(run: &mut RunFile, req: CutRequest, pins: Option<&itlm::Pins>) -> R
         .find(|r| r.round == round)
         .ok_or_else(|| {
             Error::Config(format!(
-                "round {round} is not in the run (rounds 0..={})",
+                "round {round} is not in the run (its rounds are 0 to {})",
                 last.round
             ))
         })?

@@ -1,6 +1,7 @@
 //! The report: one self-contained HTML file of a run (no external resource: charts are inline
 //! SVG, thumbnails `data:` PNG URIs) with the loss histogram of every round and its cut, the
-//! metrics over rounds, the confusion of the trimmed samples (given -> predicted), the top
+//! metrics over rounds, the label health (every class's flagged share, the pairs most often
+//! confused), the confusion of the trimmed samples (given -> predicted), the top
 //! flagged samples, the image checks of its images, a summary of the user's decisions and the config. Every string from the
 //! user's data (file names, class names, paths) is escaped with [`esc`].
 
@@ -178,6 +179,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
         let _ = writeln!(h, "<p class=\"summary\"><b>Note:</b> {}.</p>", esc(n));
     }
     ran_section(&mut h, &ran);
+    health_section(&mut h, run, &sh);
     metrics_section(&mut h, run);
     histograms_section(&mut h, run, &sh);
     confusion_section(&mut h, run, &sh);
@@ -405,6 +407,75 @@ fn histograms_section(h: &mut String, run: &RunFile, sh: &Shown) {
         );
     }
     h.push_str("</div>\n</section>\n");
+}
+
+/// The label-health summary of the shown cut ([`crate::itlm::health`]): the share not
+/// flagged, every class worst first with the class its flagged samples are mostly predicted
+/// as, and the pairs given -> predicted most often among the flagged.
+/// A class whose flagged share is at least this many times the overall one is highlighted.
+const HOT_SHARE: f64 = 1.25;
+
+fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
+    let d = &run.dataset;
+    let health = super::health::of_shown(run, sh);
+    let _ = writeln!(
+        h,
+        "<section id=\"health\" data-health=\"{:.4}\">\n<h2>Label health</h2>\n<p><b>{:.1}%</b> of {} not flagged ({} flagged{}). What the run found, not the truth: the share follows the cut's size (tau); the classes and pairs below say where the flagged samples are (highlighted: a class flagged at over {HOT_SHARE} times the overall share).</p>",
+        health.health(),
+        health.health() * 100.0,
+        crate::plural(health.samples, "sample"),
+        health.flagged,
+        health
+            .flagged_disagreeing
+            .map_or(String::new(), |n| format!(
+                ", {n} of them predicted as another class than their label"
+            ))
+    );
+    if d.is_unlabelled() || health.flagged == 0 {
+        h.push_str("</section>\n");
+        return;
+    }
+    h.push_str("<table class=\"health\">\n<tr><th class=\"l\">class (worst first)</th><th>samples</th><th>flagged</th><th>flagged share</th><th class=\"l\">flagged mostly predicted as</th></tr>\n");
+    // Highlighted: well above the overall flagged share (every class near it is the cut's
+    // size, not a class in trouble).
+    let overall = 1.0 - health.health();
+    for c in &health.classes {
+        let predicted = match c.predicted {
+            Some((p, n)) if p == c.class => {
+                format!("its own class ({n} of {}: hard samples)", c.flagged)
+            }
+            Some((p, n)) => format!("{} ({n} of {})", esc(d.class_name(p as u32)), c.flagged),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            h,
+            "<tr{} data-class=\"{}\"><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td class=\"l\">{predicted}</td></tr>",
+            if c.flagged > 0 && c.flagged_share() >= overall * HOT_SHARE { " class=\"hot\"" } else { "" },
+            c.class,
+            esc(d.class_name(c.class as u32)),
+            c.samples,
+            c.flagged,
+            c.flagged_share() * 100.0
+        );
+    }
+    h.push_str("</table>\n");
+    if !health.pairs.is_empty() {
+        h.push_str("<h3>Most confused among the flagged</h3>\n<table class=\"pairs\">\n<tr><th class=\"l\">given</th><th class=\"l\">predicted</th><th>flagged</th><th>of the given class</th></tr>\n");
+        for p in &health.pairs {
+            let _ = writeln!(
+                h,
+                "<tr data-pair=\"{}-{}\"><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{:.1}%</td></tr>",
+                p.given,
+                p.predicted,
+                esc(d.class_name(p.given as u32)),
+                esc(d.class_name(p.predicted as u32)),
+                p.count,
+                p.share * 100.0
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("</section>\n");
 }
 
 fn confusion_section(h: &mut String, run: &RunFile, sh: &Shown) {
