@@ -291,6 +291,8 @@ fn run_json_reports_the_auto_decision_and_the_final_check() {
         (j, err)
     };
     let (j, err) = run(&[]);
+    // What trained: the head (`--model`'s default, unused here, had been reported).
+    assert_eq!(j["model"], "linear head", "{j}");
     let auto = &j["forward_auto"];
     assert_eq!(auto["on"], true, "{j}");
     assert_eq!(auto["round"], 1);

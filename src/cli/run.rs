@@ -534,7 +534,12 @@ pub fn run_and_export(
                 "status": run.status.to_string(),
                 "n": p.train.len(),
                 "config": run.config,
-                "model": lcfg.model.to_string(),
+                // What trained: `--model` on the pixels, or the head on embeddings (a
+                // head run's `--model` is unused; it had said "cnn").
+                "model": match a.embed.source() {
+                    Some(_) => format!("{} head", a.embed.head.unwrap_or_default()),
+                    None => lcfg.model.to_string(),
+                },
                 "learner": run.learner_description,
                 "rounds": run.rounds.iter().map(|r| round_json(r)).collect::<Vec<_>>(),
                 "final_test_acc": last.test_acc,
