@@ -355,6 +355,7 @@ fn window_runs_itlm_and_follows_the_user() {
         vec![
             "clean.txt",
             "flagged.txt",
+            "health.csv",
             "manifest.txt",
             "run.itlm",
             "samples.csv"

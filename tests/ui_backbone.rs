@@ -210,7 +210,8 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
         .map(|i| ids[i].as_str())
         .collect();
     trimmed.sort();
-    // Measured: tau 0.92, the three trimmed (round 0's own probabilities: tau 1.0, none).
+    // Measured: tau 35 / 38 (0.92), the three trimmed (round 0's own probabilities: tau 1.0,
+    // none).
     assert!(run.config.tau < 1.0, "tau {}", run.config.tau);
     assert_eq!(s.settings.config.tau, run.config.tau, "the slider follows");
     // The tau hint beside the slider reads the run's own (out-of-fold) noise: it suggests the
@@ -218,12 +219,12 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
     // saying 0.92).
     let noise = s.chosen_noise.expect("the run's noise reading");
     assert_eq!(
-        itlm_inspector::itlm::suggest::tau_leaving(noise).clamp(0.05, 1.0),
+        itlm_inspector::itlm::suggest::tau_leaving_of(noise, ids.len()).clamp(0.05, 1.0),
         run.config.tau
     );
     let in_sample = s
         .noise_estimate
-        .map(itlm_inspector::itlm::suggest::tau_leaving);
+        .map(|n| itlm_inspector::itlm::suggest::tau_leaving_of(n, ids.len()));
     assert_ne!(
         in_sample,
         Some(run.config.tau),
