@@ -6,16 +6,9 @@ fn main() -> std::process::ExitCode {
     // SAFETY: first thing in main, before any other thread exists.
     unsafe { itlm_inspector::learner::fast::tune_process_for_cpu_training() };
     let args = Cli::parse_args();
-    if !matches!(args.command, None | Some(cli::Command::Gui { .. })) {
-        // A headless command whose output goes into a pipe that closes (`| head`) ends
-        // quietly, as other command-line tools do, instead of panicking in `println!`. Its
-        // files are safe: every output is written atomically, a run's after every round.
-        // SAFETY: setting a signal's disposition to the default; no handler runs our code.
-        #[cfg(unix)]
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL)
-        };
-    }
+    // A headless command whose output goes into a pipe that closes (`run ... 2>&1 | head`)
+    // goes on and writes its files: SIGPIPE stays ignored (Rust's default), and the commands'
+    // printing drops a line it cannot write (`cli`'s println! / eprintln!).
     let result = match cli::dispatch(args) {
         Dispatch::Done(r) => r.map_err(anyhow::Error::from),
         Dispatch::Window(path) => itlm_inspector::ui::run(path),
@@ -32,7 +25,8 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -1472,3 +1472,34 @@ fn run_s_clean_copy_names_files_modified_after_the_run_began() {
         "{e}"
     );
 }
+
+/// A run whose output goes into pipes their reader closed (`run ... 2>&1 | head`, the reader
+/// gone before the first line) goes on and writes its files: it had been killed by SIGPIPE at
+/// its first line, leaving no output at all.
+#[test]
+fn a_run_whose_output_pipe_closes_still_writes_its_files() {
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b"], 12);
+    let out = tmp.path().join("out");
+    // Not quiet: it prints its header and every round.
+    let mut args = args_for(s(&data), s(&out), &[]);
+    args.retain(|a| *a != "-q");
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close both read ends before the run prints anything.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    for f in OUTPUTS {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let r = RunFile::read(&out.join(export::RUN_FILE)).unwrap();
+    assert!(!r.rounds.is_empty());
+}

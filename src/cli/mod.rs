@@ -2,6 +2,29 @@
 //! once, and the commands' output (progress bars, reports, JSON lines). The work itself is the
 //! core's (`session`, `export`, `itlm`); the window is the other face and is not imported here.
 
+// The commands' printing macros, for this module and every one below it (declared before
+// them): a line that cannot be written, to a pipe its reader closed (`run ... 2>&1 | head`),
+// is dropped instead of panicking, and the command goes on to write its files. (It had been
+// killed by SIGPIPE at the first such line: a run piped to `head` left no output at all.)
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+macro_rules! eprint {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($t)*);
+    }};
+}
+
 pub mod args;
 pub mod bench;
 pub mod bench_gpu;
