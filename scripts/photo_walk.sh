@@ -96,8 +96,8 @@ for y in 41 64 87; do click 194 14 0.7; click 187 $y 0.7; done
 click 45 303 1   # "Dismiss all" under the notes (3 notes on a first run)
 shot 05_map; alive map
 expect_change 04_run_settle 05_map "plots off, map on top"
-click 478 237 0.6  # colour the map by "given class"
-click 281 260 0.6  # shift-drag tool: lasso
+click 210 260 0.6  # colour the map by "given class" (the map's colour row, under its title)
+click 48 283 0.6   # shift-drag tool: lasso (wrapped under the colour row at 1280 px)
 shot 06_lasso_tool
 # a 12-point free-hand outline around the top-left cluster (hubble_deep_field)
 PTS=$(python3 -c '

@@ -146,52 +146,47 @@ impl AppState {
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
-        let text = text.into();
-        if !self.messages.iter().any(|m| m.text == text) {
-            self.messages.push(Message {
-                error: true,
-                text,
-                open: None,
-                unlabelled: None,
-            });
-        }
+        self.note(Message {
+            error: true,
+            text: text.into(),
+            open: None,
+            unlabelled: None,
+        });
     }
 
     /// A note that offers to read the folder `folder` as unlabelled images.
     pub fn info_unlabelled(&mut self, folder: std::path::PathBuf, text: impl Into<String>) {
-        let text = text.into();
-        if !self.messages.iter().any(|m| m.text == text) {
-            self.messages.push(Message {
-                error: false,
-                text,
-                open: None,
-                unlabelled: Some(folder),
-            });
-        }
+        self.note(Message {
+            error: false,
+            text: text.into(),
+            open: None,
+            unlabelled: Some(folder),
+        });
     }
 
     /// A note that offers to open `file`.
     pub fn info_opening(&mut self, file: std::path::PathBuf, text: impl Into<String>) {
-        let text = text.into();
-        if !self.messages.iter().any(|m| m.text == text) {
-            self.messages.push(Message {
-                error: false,
-                text,
-                open: Some(file),
-                unlabelled: None,
-            });
-        }
+        self.note(Message {
+            error: false,
+            text: text.into(),
+            open: Some(file),
+            unlabelled: None,
+        });
     }
 
     pub fn info(&mut self, text: impl Into<String>) {
-        let text = text.into();
-        if !self.messages.iter().any(|m| m.text == text) {
-            self.messages.push(Message {
-                error: false,
-                text,
-                open: None,
-                unlabelled: None,
-            });
+        self.note(Message {
+            error: false,
+            text: text.into(),
+            open: None,
+            unlabelled: None,
+        });
+    }
+
+    /// Add `m` to the messages unless one of the same text is there.
+    fn note(&mut self, m: Message) {
+        if !self.messages.iter().any(|k| k.text == m.text) {
+            self.messages.push(m);
         }
     }
 
