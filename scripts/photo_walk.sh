@@ -48,6 +48,13 @@ expect_change() { # name_before name_after what
   local n; n=$(diffpx "$1" "$2")
   if [ "${n%.*}" -gt 200 ] 2>/dev/null; then note "$3: $n pixels changed"; else bad "$3: screen did not change ($n px)"; fi
 }
+expect_region_change() { # name_before name_after WxH+X+Y what: a change inside that region
+  local n
+  convert "$OUT/$1.png" -crop "$3" +repage "$OUT/region_a.png"
+  convert "$OUT/$2.png" -crop "$3" +repage "$OUT/region_b.png"
+  n=$(compare -metric AE "$OUT/region_a.png" "$OUT/region_b.png" null: 2>&1 | cut -d' ' -f1)
+  if [ "${n%.*}" -gt 200 ] 2>/dev/null; then note "$4: $n pixels changed there"; else bad "$4: no change there ($n px)"; fi
+}
 alive() { kill -0 "$APP" 2>/dev/null || { bad "the app died ($1)"; finish; }; }
 click() { xdotool mousemove "$1" "$2" click 1; sleep "${3:-0.8}"; }
 finish() {
@@ -104,7 +111,7 @@ PTS=$(python3 -c '
 import math
 for i in range(13):
     a = 2 * math.pi * i / 12
-    print(int(238 + 45 * math.cos(a)), int(352 + 42 * math.sin(a)))')
+    print(int(238 + 45 * math.cos(a)), int(400 + 42 * math.sin(a)))')
 set -- $PTS
 xdotool mousemove "$1" "$2"; sleep 0.1
 xdotool keydown shift; sleep 0.05; xdotool mousedown 1; sleep 0.05
@@ -113,6 +120,8 @@ sleep 0.5; shot 07_lasso_drawing   # the outline is drawn only while dragging
 xdotool mouseup 1; sleep 0.05; xdotool keyup shift; sleep 1
 shot 08_lasso_selected; alive lasso
 expect_change 06_lasso_tool 08_lasso_selected "lasso selection (grid shows 'N selected')"
+# (a tooltip alone changes the screen: the grid's selection bar, under its filters, must)
+expect_region_change 06_lasso_tool 08_lasso_selected 740x50+540+320 "lasso selection in the grid's bar"
 # the second lasso, over the same selection, shows the outline and the count
 set -- $PTS
 xdotool mousemove "$1" "$2"; sleep 0.1
