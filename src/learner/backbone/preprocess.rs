@@ -177,29 +177,30 @@ const DRAFT_GAP: u32 = 2;
 /// [`load_image`] then decodes it in full, with its limits and its words for errors. Smaller
 /// photos are left to it so that their inputs stay torchvision's.
 pub fn load_jpeg_reduced(path: &Path, min_short: u32) -> Option<DynamicImage> {
-    use std::io::Read;
-    let mut head = [0u8; 3];
-    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
-    if head != [0xFF, 0xD8, 0xFF] {
-        return None;
-    }
-    let bytes = std::fs::read(path).ok()?;
-    // A truncated file: the full decoder says so (this one would fill the rest in grey).
-    if !crate::data::image_folder::jpeg_is_complete(&bytes) {
-        return None;
-    }
     // jpeg-decoder panics on a few malformed headers: they go to the full decoder.
-    std::panic::catch_unwind(|| reduced(&bytes, min_short))
-        .ok()
-        .flatten()
+    std::panic::catch_unwind(|| {
+        // The header alone says whether the file is such a JPEG: only those are read whole
+        // (every other file is left to the full decoder's one read).
+        let file = std::fs::File::open(path).ok()?;
+        let mut head = jpeg_decoder::Decoder::new(std::io::BufReader::new(file));
+        head.read_info().ok()?;
+        let factor = reduction(&head.info()?, min_short)?;
+        let bytes = std::fs::read(path).ok()?;
+        // A truncated file: the full decoder says so (this one would fill the rest in grey).
+        if !crate::data::image_folder::jpeg_is_complete(&bytes) {
+            return None;
+        }
+        decode_reduced(&bytes, factor)
+    })
+    .ok()
+    .flatten()
 }
 
-fn reduced(bytes: &[u8], min_short: u32) -> Option<DynamicImage> {
-    use image::metadata::Orientation;
+/// The reduction (8, 4 or 2: the largest) at which a JPEG of `info` is decoded for a shorter
+/// side of at least `min_short`; None where [`load_jpeg_reduced`] leaves it to the full
+/// decoder.
+fn reduction(info: &jpeg_decoder::ImageInfo, min_short: u32) -> Option<u32> {
     use jpeg_decoder::PixelFormat;
-    let mut dec = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
-    dec.read_info().ok()?;
-    let info = dec.info()?;
     let (w, h) = (info.width as u32, info.height as u32);
     if (w as usize) * (h as usize) <= crate::data::quality::FULL_PIXELS
         || w > MAX_SIDE
@@ -209,10 +210,19 @@ fn reduced(bytes: &[u8], min_short: u32) -> Option<DynamicImage> {
         return None;
     }
     let short = w.min(h);
-    // The largest reduction (8, 4 or 2) that keeps the shorter side at `min_short`.
-    let factor = [8u32, 4, 2]
+    [8u32, 4, 2]
         .into_iter()
-        .find(|&f| short / f >= min_short.max(1))?;
+        .find(|&f| short / f >= min_short.max(1))
+}
+
+/// The JPEG `bytes` decoded at `factor` times less on each side, upright.
+fn decode_reduced(bytes: &[u8], factor: u32) -> Option<DynamicImage> {
+    use image::metadata::Orientation;
+    use jpeg_decoder::PixelFormat;
+    let mut dec = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
+    dec.read_info().ok()?;
+    let info = dec.info()?;
+    let (w, h) = (info.width as u32, info.height as u32);
     let (sw, sh) = dec
         .scale(w.div_ceil(factor) as u16, h.div_ceil(factor) as u16)
         .ok()?;
