@@ -283,7 +283,6 @@ impl Dataset {
         }
     }
 
-    /// Whether the set has no labels: a flat folder of images ([`unlabelled`]).
     /// How many images lie directly in the folder of a set that read as one class: a set
     /// that cannot be classified, which was likely meant as unlabelled images beside one
     /// ordinary subfolder (`thumbnails/`); None otherwise.
@@ -310,6 +309,7 @@ impl Dataset {
         ))
     }
 
+    /// Whether the set has no labels: a flat folder of images ([`unlabelled`]).
     pub fn is_unlabelled(&self) -> bool {
         unlabelled(&self.classes)
     }

@@ -43,13 +43,12 @@ pub fn of_run(run: &RunFile) -> Result<Health> {
 pub fn health_csv(run: &RunFile, h: &Health) -> String {
     let name = |c: usize| csv_field(run.dataset.class_name(c as u32));
     let mut s = String::from("section,class,predicted,samples,flagged,share,predicted_count\n");
-    let share = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let _ = writeln!(
         s,
         "overall,,,{},{},{:.4},{}",
         h.samples,
         h.flagged,
-        share(h.flagged, h.samples),
+        h.flagged_share(),
         h.flagged_disagreeing
             .map_or(String::new(), |d| d.to_string())
     );

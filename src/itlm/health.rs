@@ -58,7 +58,12 @@ pub struct Health {
 impl Health {
     /// The share of samples not flagged (1 for an empty set): the overall label health.
     pub fn health(&self) -> f64 {
-        1.0 - share(self.flagged, self.samples)
+        1.0 - self.flagged_share()
+    }
+
+    /// The share of samples flagged (0 for an empty set).
+    pub fn flagged_share(&self) -> f64 {
+        share(self.flagged, self.samples)
     }
 }
 

@@ -277,7 +277,8 @@ pub fn not_learned(
 
 /// Tau from the data ([`super::Config::tau_from_data`]): round 0's noise estimate over the
 /// samples `idx` (the confident joint's noise rate, what auto's co-teaching reads too) and the
-/// share it leaves ([`tau_leaving_of`] the `idx.len()` samples), at least 0.05. None without class probabilities or a confident sample.
+/// share it leaves ([`tau_leaving_of`] the `idx.len()` samples), at least 0.05. None without
+/// class probabilities or a confident sample.
 pub fn tau_from_noise(
     labels: &[u32],
     probs: &[f32],

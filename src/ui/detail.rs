@@ -210,7 +210,7 @@ fn detail_ui(ui: &mut egui::Ui, v: &View, panel: &mut DetailPanel, out: &mut Com
                 let pred = rec.predicted.get(i).copied().unwrap_or(given);
                 ui.label(format!("predicted (round {})", rec.round));
                 ui.label(RichText::new(class(pred)).color(if pred != given {
-                    Color32::from_rgb(255, 110, 110)
+                    super::DIFFERS
                 } else {
                     ui.visuals().text_color()
                 }));

@@ -403,10 +403,9 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
         None => {
             p.rect_filled(square, CornerRadius::ZERO, Color32::from_gray(40));
             if c.no_image {
-                let id = c.id;
                 // No image: the sample id, wrapped into the square.
                 let galley = ui.painter().layout(
-                    id_tail(id),
+                    id_tail(c.id),
                     egui::FontId::monospace(10.0),
                     Color32::from_gray(200),
                     THUMB - 6.0,
@@ -455,7 +454,7 @@ fn cell_ui(ui: &mut egui::Ui, c: &Cell<'_>, index: usize, score: f32) -> egui::R
         format!("{} -> {}", c.given, c.predicted)
     };
     let color = if c.differs && !c.generative {
-        Color32::from_rgb(255, 110, 110)
+        super::DIFFERS
     } else {
         ui.visuals().text_color()
     };
@@ -497,7 +496,7 @@ fn hover_ui(
     } else {
         let text = format!("given {given_name}, predicted {predicted_name}");
         if c.differs {
-            ui.label(RichText::new(text).color(Color32::from_rgb(255, 110, 110)));
+            ui.label(RichText::new(text).color(super::DIFFERS));
         } else {
             ui.label(text);
         }

@@ -411,10 +411,7 @@ fn legend_ui(ui: &mut egui::Ui, tab: GridTab, generative: bool, truth: bool) {
         let small = |t: &str, c: Color32| RichText::new(t).small().color(c);
         if !generative {
             ui.label(small("caption: given -> predicted,", Color32::GRAY));
-            ui.label(small(
-                "red when they differ",
-                Color32::from_rgb(255, 110, 110),
-            ));
+            ui.label(small("red when they differ", super::DIFFERS));
         }
         if truth {
             ui.label(small("| red corner: truly bad (truth.csv)", BAD));

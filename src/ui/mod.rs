@@ -57,6 +57,10 @@ pub const TAU_MIN: f64 = 0.05;
 /// The colour of a hint or warning line on the dark theme (amber); [`warn`] picks it by theme.
 pub const WARN: egui::Color32 = egui::Color32::from_rgb(230, 180, 80);
 
+/// The colour of a class the model predicts otherwise than the given label (grid captions,
+/// their legend, the hover and the detail view).
+pub const DIFFERS: egui::Color32 = egui::Color32::from_rgb(255, 110, 110);
+
 /// A hint or warning line's colour, readable on the theme of `ui` (amber; darker on light).
 pub fn warn(ui: &egui::Ui) -> egui::Color32 {
     if ui.visuals().dark_mode {

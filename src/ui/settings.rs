@@ -118,6 +118,11 @@ impl Default for Settings {
     }
 }
 
+/// A path as the settings key it (its canonical form where it exists).
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 impl Settings {
     /// Switch to the generative mode (the VAE): the classifier is kept for the way back, and
     /// a head on embeddings and the extensions the VAE would refuse (relabel, clusters,
@@ -141,7 +146,7 @@ impl Settings {
 
     /// Put `path` first in the recent list (no duplicates, at most [`MAX_RECENT`]).
     pub fn remember(&mut self, path: &Path) {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = canonical(path);
         self.recent.retain(|p| p != &path);
         self.recent.insert(0, path);
         self.recent.truncate(MAX_RECENT);
@@ -149,7 +154,7 @@ impl Settings {
 
     /// Remember the run settings in use for the dataset at `path`.
     pub fn remember_for(&mut self, path: &Path) {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = canonical(path);
         self.per_dataset.retain(|d| d.path != path);
         self.per_dataset.insert(
             0,
@@ -165,13 +170,13 @@ impl Settings {
 
     /// The run settings last used on the dataset at `path`, if any.
     pub fn saved_for(&self, path: &Path) -> Option<&DatasetSettings> {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = canonical(path);
         self.per_dataset.iter().find(|d| d.path == path)
     }
 
     /// The columns chosen for the labels CSV at `path` (none chosen: found by name).
     pub fn columns_for(&self, path: &Path) -> crate::data::labels_csv::Columns {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = canonical(path);
         self.csv_columns
             .iter()
             .find(|(p, _)| *p == path)
@@ -181,7 +186,7 @@ impl Settings {
 
     /// Remember `columns` for the labels CSV at `path`.
     pub fn set_columns(&mut self, path: &Path, columns: crate::data::labels_csv::Columns) {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = canonical(path);
         self.csv_columns.retain(|(p, _)| *p != path);
         if !columns.is_auto() || columns.images.is_some() {
             self.csv_columns.insert(0, (path, columns));
@@ -191,13 +196,13 @@ impl Settings {
 
     /// Whether the folder at `path` is read as unlabelled images.
     pub fn unlabelled_for(&self, path: &Path) -> bool {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = canonical(path);
         self.unlabelled.contains(&path)
     }
 
     /// Remember whether the folder at `path` is read as unlabelled images.
     pub fn set_unlabelled(&mut self, path: &Path, on: bool) {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = canonical(path);
         self.unlabelled.retain(|p| *p != path);
         if on {
             self.unlabelled.insert(0, path);

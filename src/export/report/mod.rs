@@ -409,12 +409,12 @@ fn histograms_section(h: &mut String, run: &RunFile, sh: &Shown) {
     h.push_str("</div>\n</section>\n");
 }
 
-/// The label-health summary of the shown cut ([`crate::itlm::health`]): the share not
-/// flagged, every class worst first with the class its flagged samples are mostly predicted
-/// as, and the pairs given -> predicted most often among the flagged.
 /// A class whose flagged share is at least this many times the overall one is highlighted.
 const HOT_SHARE: f64 = 1.25;
 
+/// The label-health summary of the shown cut ([`crate::itlm::health`]): the share not
+/// flagged, every class worst first with the class its flagged samples are mostly predicted
+/// as, and the pairs given -> predicted most often among the flagged.
 fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
     let d = &run.dataset;
     let health = super::health::of_shown(run, sh);
@@ -438,7 +438,7 @@ fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
     h.push_str("<table class=\"health\">\n<tr><th class=\"l\">class (worst first)</th><th>samples</th><th>flagged</th><th>flagged share</th><th class=\"l\">flagged mostly predicted as</th></tr>\n");
     // Highlighted: well above the overall flagged share (every class near it is the cut's
     // size, not a class in trouble).
-    let overall = 1.0 - health.health();
+    let overall = health.flagged_share();
     for c in &health.classes {
         let predicted = match c.predicted {
             Some((p, n)) if p == c.class => {
