@@ -704,20 +704,34 @@ pub(super) fn decode_into(
     if format == ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
         return Err("truncated JPEG: the data ends before the end-of-image marker".into());
     }
-    let (mut dec, _) = open_decoder(Cursor::new(&bytes[..]), format)?;
+    let (mut dec, (w, h)) = open_decoder(Cursor::new(&bytes[..]), format)?;
     let o = orientation(&mut dec);
-    let mut img = DynamicImage::from_decoder(dec).map_err(|e| describe(format, e))?;
+    // A camera's JPEG at a reduced DCT scale that keeps what the checks and the model's shape
+    // need ([`draft_short_side`]); every other file in full.
+    let draft = match format {
+        ImageFormat::Jpeg => super::draft::decode_bytes(&bytes, draft_short_side(shape)),
+        _ => None,
+    };
+    let mut img = match draft {
+        Some((img, _)) => {
+            drop(dec);
+            img
+        }
+        None => DynamicImage::from_decoder(dec).map_err(|e| describe(format, e))?,
+    };
     // The file's bytes go before a quarter turn makes a second full-size buffer.
     drop(bytes);
     img.apply_orientation(o);
     let turned = o != Orientation::NoTransforms;
     let grey = !img.color().has_color();
-    let own = img.width() as usize == shape.width
-        && img.height() as usize == shape.height
+    // The file's own size, whatever scale it was decoded at.
+    let (width, height) = upright_size(o, w, h);
+    let own = width as usize == shape.width
+        && height as usize == shape.height
         && (shape.channels == 1) == grey;
     let original = Original {
-        width: img.width(),
-        height: img.height(),
+        width,
+        height,
         grey,
         turned,
         stats: (file_stats && !own).then(|| PixelStats::of_image(&img)),
@@ -725,6 +739,18 @@ pub(super) fn decode_into(
     convert_into(img, shape, out);
     Ok(original)
 }
+
+/// The shorter side a JPEG of a camera's size keeps when the loader decodes it at a reduced
+/// DCT scale ([`super::draft`]): twice the model's longer side, and at least
+/// [`CHECK_SHORT_SIDE`] for the image checks.
+fn draft_short_side(shape: ImageShape) -> u32 {
+    (2 * shape.height.max(shape.width)).max(CHECK_SHORT_SIDE as usize) as u32
+}
+
+/// The shorter side the image checks read a large photo at, at least: its brightness
+/// percentiles and histograms over some 400 000 pixels or more, its blur check at 64 pixels
+/// and its perceptual hash at 32.
+pub const CHECK_SHORT_SIDE: u32 = 512;
 
 /// Bring a decoded image to `shape`: channel conversion on the side with fewer channels, resize
 /// with a triangle filter (as `Dataset::conform_to` does), after a box reduction where it

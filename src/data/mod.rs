@@ -4,6 +4,7 @@ pub mod cifar;
 pub mod corrupt;
 pub mod dataset;
 pub mod demo;
+pub mod draft;
 pub mod empty_classes;
 pub mod encode;
 #[cfg(test)]

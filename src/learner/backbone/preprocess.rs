@@ -153,90 +153,20 @@ pub fn preprocess(img: &DynamicImage, spec: &InputSpec) -> Vec<f32> {
     out
 }
 
-/// [`load_image`] + [`preprocess`]; a large JPEG decoded at a reduced scale
-/// ([`load_jpeg_reduced`]).
+/// [`load_image`] + [`preprocess`]; a JPEG of a camera's size decoded at a reduced DCT scale
+/// that keeps twice the resize target ([`crate::data::draft`]; PIL's `thumbnail` drafts at
+/// twice its size, its `reducing_gap`). Photos of 4 megapixels or fewer are decoded in full,
+/// so that their inputs stay torchvision's.
 pub fn preprocess_file(path: &Path, spec: &InputSpec) -> Result<Vec<f32>> {
     let need = spec.resize_shorter_to.max(spec.resolution) as u32 * DRAFT_GAP;
-    if let Some(img) = load_jpeg_reduced(path, need) {
+    if let Some(img) = crate::data::draft::load_upright(path, need) {
         return Ok(preprocess(&img, spec));
     }
     Ok(preprocess(&load_image(path)?, spec))
 }
 
-/// How much larger than the backbone's resize target a JPEG decoded at a reduced scale stays
-/// (PIL's `thumbnail` drafts at twice its size: its `reducing_gap`).
+/// How much larger than the backbone's resize target a JPEG decoded at a reduced scale stays.
 const DRAFT_GAP: u32 = 2;
-
-/// A JPEG of more than [`crate::data::quality::FULL_PIXELS`] pixels (a camera's photo)
-/// decoded at the smallest DCT scale, 1/2, 1/4 or 1/8 (the inverse transform run on the
-/// lowest frequencies only: PIL's draft mode), that keeps its shorter side at least
-/// `min_short`, and turned upright by its EXIF orientation. A 12-megapixel photo for a 224
-/// px input decodes at a quarter of each side: about twice as fast, and the resize then
-/// reads a sixteenth of the pixels. None for anything else (another format, a smaller
-/// image, one no reduced scale suits, a colour model other than grey or RGB, an error):
-/// [`load_image`] then decodes it in full, with its limits and its words for errors. Smaller
-/// photos are left to it so that their inputs stay torchvision's.
-pub fn load_jpeg_reduced(path: &Path, min_short: u32) -> Option<DynamicImage> {
-    // jpeg-decoder panics on a few malformed headers: they go to the full decoder.
-    std::panic::catch_unwind(|| {
-        // The header alone says whether the file is such a JPEG: only those are read whole
-        // (every other file is left to the full decoder's one read).
-        let file = std::fs::File::open(path).ok()?;
-        let mut head = jpeg_decoder::Decoder::new(std::io::BufReader::new(file));
-        head.read_info().ok()?;
-        let factor = reduction(&head.info()?, min_short)?;
-        let bytes = std::fs::read(path).ok()?;
-        // A truncated file: the full decoder says so (this one would fill the rest in grey).
-        if !crate::data::image_folder::jpeg_is_complete(&bytes) {
-            return None;
-        }
-        decode_reduced(&bytes, factor)
-    })
-    .ok()
-    .flatten()
-}
-
-/// The reduction (8, 4 or 2: the largest) at which a JPEG of `info` is decoded for a shorter
-/// side of at least `min_short`; None where [`load_jpeg_reduced`] leaves it to the full
-/// decoder.
-fn reduction(info: &jpeg_decoder::ImageInfo, min_short: u32) -> Option<u32> {
-    use jpeg_decoder::PixelFormat;
-    let (w, h) = (info.width as u32, info.height as u32);
-    if (w as usize) * (h as usize) <= crate::data::quality::FULL_PIXELS
-        || w > MAX_SIDE
-        || h > MAX_SIDE
-        || !matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24)
-    {
-        return None;
-    }
-    let short = w.min(h);
-    [8u32, 4, 2]
-        .into_iter()
-        .find(|&f| short / f >= min_short.max(1))
-}
-
-/// The JPEG `bytes` decoded at `factor` times less on each side, upright.
-fn decode_reduced(bytes: &[u8], factor: u32) -> Option<DynamicImage> {
-    use image::metadata::Orientation;
-    use jpeg_decoder::PixelFormat;
-    let mut dec = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
-    dec.read_info().ok()?;
-    let info = dec.info()?;
-    let (w, h) = (info.width as u32, info.height as u32);
-    let (sw, sh) = dec
-        .scale(w.div_ceil(factor) as u16, h.div_ceil(factor) as u16)
-        .ok()?;
-    let pixels = dec.decode().ok()?;
-    let (sw, sh) = (sw as u32, sh as u32);
-    let mut img = match info.pixel_format {
-        PixelFormat::L8 => DynamicImage::ImageLuma8(image::GrayImage::from_raw(sw, sh, pixels)?),
-        _ => DynamicImage::ImageRgb8(image::RgbImage::from_raw(sw, sh, pixels)?),
-    };
-    if let Some(o) = dec.exif_data().and_then(Orientation::from_exif_chunk) {
-        img.apply_orientation(o);
-    }
-    Some(img)
-}
 
 /// Decodes and preprocesses `paths` in parallel (rayon): each file's input or its error, in
 /// order. Only the threads' current images are held at full size.
@@ -259,48 +189,16 @@ mod tests {
             .unwrap()
     }
 
-    /// JPEG bytes of `img` with an EXIF orientation tag (`orientation`, 1 - 8) in an APP1
-    /// segment after the start-of-image marker.
-    fn jpeg_with_orientation(img: &image::RgbImage, orientation: u16) -> Vec<u8> {
-        let mut plain = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 90)
-            .encode_image(img)
-            .unwrap();
-        // Little-endian TIFF: header, one IFD of one SHORT entry (0x0112), no next IFD.
-        let mut tiff = b"II*\0\x08\0\0\0".to_vec();
-        tiff.extend_from_slice(&1u16.to_le_bytes());
-        tiff.extend_from_slice(&0x0112u16.to_le_bytes());
-        tiff.extend_from_slice(&3u16.to_le_bytes());
-        tiff.extend_from_slice(&1u32.to_le_bytes());
-        tiff.extend_from_slice(&orientation.to_le_bytes());
-        tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-        let mut app1 = b"Exif\0\0".to_vec();
-        app1.extend_from_slice(&tiff);
-        let mut out = plain[..2].to_vec();
-        out.extend_from_slice(&[0xFF, 0xE1]);
-        out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
-        out.extend_from_slice(&app1);
-        out.extend_from_slice(&plain[2..]);
-        out
-    }
+    use crate::data::draft::tests::{jpeg_with_orientation, photo};
 
-    /// A camera-sized JPEG is decoded at a reduced DCT scale, upright by its EXIF
-    /// orientation as the full decode is, and gives nearly the same backbone input; smaller
-    /// JPEGs, other formats and broken files go to the full decoder (None).
+    /// A camera-sized JPEG is decoded at a reduced DCT scale for a backbone, upright by its
+    /// EXIF orientation as the full decode is, and gives nearly the same input (the scale
+    /// rules and the files left to the full decoder: `data::draft`'s tests).
     #[test]
     fn a_large_jpeg_decodes_at_a_reduced_scale_upright_and_close_to_the_full_decode() {
         let dir = tempfile::tempdir().unwrap();
-        // 2600 x 1700 (4.4 megapixels): smooth gradients and a few hard edges.
-        let img = image::RgbImage::from_fn(2600, 1700, |x, y| {
-            let edge = if (x / 300 + y / 300) % 2 == 0 { 40 } else { 0 };
-            image::Rgb([
-                (x * 200 / 2600) as u8 + edge,
-                (y * 200 / 1700) as u8,
-                ((x + y) * 150 / 4300) as u8 + edge,
-            ])
-        });
         let p = dir.path().join("photo.jpg");
-        std::fs::write(&p, jpeg_with_orientation(&img, 6)).unwrap();
+        std::fs::write(&p, jpeg_with_orientation(&photo(), 6)).unwrap();
         let full = load_image(&p).unwrap();
         assert_eq!(
             (full.width(), full.height()),
@@ -310,7 +208,7 @@ mod tests {
         // For a 224 input (resized to 256, twice that kept): 1700 / 2 = 850 >= 512, / 4 not.
         let s = spec(224);
         let need = s.resize_shorter_to as u32 * DRAFT_GAP;
-        let small = load_jpeg_reduced(&p, need).expect("a reduced decode");
+        let small = crate::data::draft::load_upright(&p, need).expect("a reduced decode");
         assert_eq!((small.width(), small.height()), (850, 1300));
         let (a, b) = (preprocess(&full, &s), preprocess(&small, &s));
         let mean_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
@@ -318,23 +216,6 @@ mod tests {
         eprintln!("mean difference {mean_diff}");
         assert!(mean_diff < 0.01, "mean difference {mean_diff}");
         assert_eq!(preprocess_file(&p, &s).unwrap(), b);
-        // No reduced scale keeps 2000 px of the short side: the full decoder.
-        assert!(load_jpeg_reduced(&p, 2000).is_none());
-        // Under 4 megapixels: the full decoder, whose input stays torchvision's.
-        let q = dir.path().join("small.jpg");
-        let smaller =
-            image::imageops::resize(&img, 1600, 1000, image::imageops::FilterType::Triangle);
-        std::fs::write(&q, jpeg_with_orientation(&smaller, 1)).unwrap();
-        assert!(load_jpeg_reduced(&q, 100).is_none());
-        // A PNG, a truncated JPEG, a file that is not there: None, no panic.
-        let png = dir.path().join("photo.png");
-        img.save(&png).unwrap();
-        assert!(load_jpeg_reduced(&png, 100).is_none());
-        let bytes = std::fs::read(&p).unwrap();
-        let cut = dir.path().join("cut.jpg");
-        std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
-        assert!(load_jpeg_reduced(&cut, 100).is_none());
-        assert!(load_jpeg_reduced(&dir.path().join("none.jpg"), 100).is_none());
     }
 
     #[test]
