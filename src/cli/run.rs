@@ -215,16 +215,10 @@ pub fn run_command(a: &RunArgs) -> Result<()> {
             );
         }
     }
-    // The window's advice for this set, as lines (a model from scratch on colour photos, an
-    // epoch of one batch): the command line had trained in silence.
+    // The window's advice for this set, as lines (a model from scratch on colour photos): the
+    // command line had trained in silence.
     if !a.quiet {
         use crate::session::advice;
-        if let Some(b) = advice::small_set_batch(p.train.len(), lcfg.batch_size) {
-            eprintln!(
-                "hint: {}; --batch-size {b} gives it (small sets need more steps per epoch to learn in a few epochs)",
-                advice::small_set_text(p.train.len(), lcfg.batch_size, b)
-            );
-        }
         if a.embed.source().is_none() && advice::backbone_suits(p.train.shape, lcfg.model) {
             eprintln!(
                 "hint: {}; --backbone {b} uses one (its weights: `itlm-inspector weights install {b}`)",

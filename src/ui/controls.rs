@@ -192,7 +192,6 @@ pub fn controls_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) -> Controls
         super::forward_hint::forward_hint_ui(ui, v, &mut edited);
         super::coteach_hint::coteach_hint_ui(ui, v, &mut edited);
     });
-    small_set_ui(ui, v, &mut edited);
     backbone_hint_ui(ui, v, &mut edited);
     progress_ui(ui, v);
     if edited != state.settings {
@@ -366,27 +365,6 @@ fn backbone_hint_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
                     .small(),
                 );
             }
-        }
-    });
-}
-
-fn small_set_ui(ui: &mut egui::Ui, v: &View, s: &mut Settings) {
-    let state = v.state;
-    let Some(b) = state.small_set_batch() else {
-        return;
-    };
-    let n = state.data.as_ref().map_or(0, |d| d.train.len());
-    let bs = state.settings.learner.batch_size;
-    ui.horizontal_wrapped(|ui| {
-        ui.label(
-            RichText::new(crate::session::advice::small_set_text(n, bs, b)).color(super::warn(ui)),
-        );
-        if ui
-            .small_button(format!("use batch size {b}"))
-            .on_hover_text("More steps per epoch: small sets need them to learn in a few epochs")
-            .clicked()
-        {
-            s.learner.batch_size = b;
         }
     });
 }

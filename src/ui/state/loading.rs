@@ -349,11 +349,4 @@ impl AppState {
             )),
         }
     }
-
-    /// A batch size to suggest for the open set at the settings' batch size
-    /// ([`crate::session::advice::small_set_batch`]).
-    pub fn small_set_batch(&self) -> Option<usize> {
-        let n = self.data.as_ref()?.train.len();
-        crate::session::advice::small_set_batch(n, self.settings.learner.batch_size)
-    }
 }
