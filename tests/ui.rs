@@ -1651,6 +1651,45 @@ fn a_stopped_run_s_timeline_says_where_it_stopped_and_planned_rounds_are_not_but
     h.get_by_label("Round 1 has not run yet: Step one round trains it");
 }
 
+/// A long run (co-teaching trains 25 rounds) names its rounds by number alone, so that the
+/// timeline stays one row at 1366 px (25 "Round N" buttons had wrapped into two rows, pushing
+/// the panels down); a short run keeps "Round N".
+#[test]
+fn a_long_run_s_timeline_stays_one_row() {
+    let (_data, mut h) = loaded_harness();
+    h.set_size(egui::Vec2::new(1366.0, 768.0));
+    h.state_mut().state.settings.config.rounds = 24;
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    h.run_steps(2);
+    assert!(h.query_by_label("Round 3").is_none());
+    let first = h.get_by_role_and_label(egui::Role::Button, "0").rect();
+    let last = h.get_by_role_and_label(egui::Role::Button, "24").rect();
+    let next = h.get_by_role_and_label(egui::Role::Button, ">").rect();
+    assert!(
+        (first.center().y - last.center().y).abs() < 1.0
+            && (first.center().y - next.center().y).abs() < 1.0,
+        "one row: {first:?} {last:?} {next:?}"
+    );
+    // The button's hover still names the round.
+    h.get_by_role_and_label(egui::Role::Button, "3").hover();
+    h.run_steps(60);
+    h.get_by_label_contains("round 3: trained");
+    h.get_by_role_and_label(egui::Role::Button, "3").click();
+    h.run_steps(2);
+    h.get_by_label("Showing round 3 of 24");
+    assert_eq!(
+        itlm_inspector::ui::timeline::round_label(3, 3),
+        "Round 3",
+        "a short run keeps the word"
+    );
+}
+
 /// A laptop screen: at 1366x768, with three notes in view (as the demo opens with), the left
 /// panel shows the histogram and the metrics whole, without scrolling (the metrics' plot had
 /// fallen below the fold); at 1280x800 with a sample open it takes at most half of what the

@@ -1,6 +1,7 @@
 //! The round timeline: one button per finished round (click, or Left/Right keys), a "Live"
 //! toggle that follows the newest round, and the rounds still to come (plain text, not
-//! buttons: nothing to show yet).
+//! buttons: nothing to show yet). A long run (co-teaching's 25 rounds) names its rounds by
+//! number alone, so that the row stays one line.
 
 use egui::RichText;
 
@@ -27,6 +28,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     let mut live = state.follow_latest;
     let mut clicked = None;
     let mut follow = false;
+    let name = |r: usize| round_label(r, planned);
     ui.horizontal_wrapped(|ui| {
         ui.label("Rounds:");
         if ui
@@ -85,7 +87,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             // Framed whether shown or not: a finished round is a button to click.
             if ui
                 .add(
-                    egui::Button::new(format!("Round {}", r.round))
+                    egui::Button::new(name(r.round))
                         .selected(selected == Some(i))
                         .frame(true)
                         .frame_when_inactive(true),
@@ -100,7 +102,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         let ended = stopped || !active;
         for r in next_round..planned.max(next_round) {
             if (active && !stopped) || r == next_round && n < planned {
-                planned_round_ui(ui, r, ended);
+                planned_round_ui(ui, r, &name(r), ended);
             }
         }
         if ui
@@ -133,8 +135,20 @@ pub fn timeline_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
     }
 }
 
+/// Runs of more rounds than this name them by number alone ("7", not "Round 7").
+pub const LONG_RUN: usize = 12;
+
+/// A round's name on its button: "Round 7", or "7" in a run of more than [`LONG_RUN`] rounds.
+pub fn round_label(round: usize, planned: usize) -> String {
+    if planned > LONG_RUN {
+        round.to_string()
+    } else {
+        format!("Round {round}")
+    }
+}
+
 /// A round not run yet: dim italic text, no frame and no click, and a hover saying so.
-fn planned_round_ui(ui: &mut egui::Ui, round: usize, ended: bool) {
+fn planned_round_ui(ui: &mut egui::Ui, round: usize, name: &str, ended: bool) {
     let hover = if ended {
         format!("Round {round} has not run yet: Step one round trains it")
     } else {
@@ -142,7 +156,7 @@ fn planned_round_ui(ui: &mut egui::Ui, round: usize, ended: bool) {
     };
     ui.add(
         egui::Label::new(
-            RichText::new(format!("Round {round}"))
+            RichText::new(name)
                 .italics()
                 .color(ui.visuals().weak_text_color()),
         )
