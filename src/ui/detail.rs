@@ -26,10 +26,13 @@ pub struct Original {
 }
 
 impl Original {
-    /// Start decoding `file` (sample `index`); large originals are shown at most 768 px.
+    /// Start decoding `file` (sample `index`); large originals are shown at most 768 px (a
+    /// camera's JPEG decoded at the reduced DCT scale that keeps that: `data::draft`).
     pub fn decode(index: usize, file: PathBuf, repaint: &Repaint) -> Self {
         let task = Pending::spawn("itlm-decode", repaint, move || {
-            crate::data::image_folder::open_upright(&file)
+            crate::data::draft::load_upright(&file, 768)
+                .map(Ok)
+                .unwrap_or_else(|| crate::data::image_folder::open_upright(&file))
                 .map(|img| {
                     let img = if img.width() > 768 || img.height() > 768 {
                         img.thumbnail(768, 768)
