@@ -122,7 +122,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}td.diag{color:#999}td.hot,tr.hot
 .badge{display:inline-block;border-radius:3px;padding:0 4px;color:#fff;font-size:11px;white-space:nowrap}\
 .b-exclude{background:#b22}.b-keep{background:#2a7}.b-relabel{background:#c80}\
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\
-.muted{color:#666}code{font-size:12px}\
+.muted{color:#666}code{font-size:12px}.caveat{background:#fff4d6;border-left:4px solid #c80;padding:4px 8px}\
 table.decided td{vertical-align:middle}table.decided img{width:48px;height:48px;object-fit:contain;image-rendering:pixelated;background:#eee;display:block}";
 
 /// The HTML of the report.
@@ -414,7 +414,8 @@ const HOT_SHARE: f64 = 1.25;
 
 /// The label-health summary of the shown cut ([`crate::itlm::health`]): the share not
 /// flagged, every class worst first with the class its flagged samples are mostly predicted
-/// as, and the pairs given -> predicted most often among the flagged.
+/// as, and the pairs given -> predicted most often among the flagged; a caveat first when the
+/// model barely learned the labels ([`crate::itlm::Health::not_learned`]).
 fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
     let d = &run.dataset;
     let health = super::health::of_shown(run, sh);
@@ -431,6 +432,15 @@ fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
                 ", {n} of them predicted as another class than their label"
             ))
     );
+    if let Some(nl) = &health.not_learned {
+        let _ = writeln!(
+            h,
+            "<p class=\"caveat\" id=\"health-caveat\" data-agreement=\"{:.4}\" data-largest-class=\"{:.4}\"><b>Caveat:</b> {}.</p>",
+            nl.agreement,
+            nl.largest_class,
+            esc(&super::health::not_learned_words(nl))
+        );
+    }
     if d.is_unlabelled() || health.flagged == 0 {
         h.push_str("</section>\n");
         return;
