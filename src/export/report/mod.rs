@@ -725,14 +725,24 @@ fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
         .filter(|(_, idx)| !idx.is_empty())
         .collect();
     h.push_str("<table class=\"config\">\n<tr><th>check</th><th>images</th><th>kept by the cut</th></tr>\n");
+    // Duplicates: their groups too (the unit `check` and `run` count them in).
+    let groups = |k: ImageIssue| match k {
+        ImageIssue::ExactDuplicate => Some(issues.duplicate_sets(true)),
+        ImageIssue::NearDuplicate => Some(issues.duplicate_sets(false)),
+        _ => None,
+    };
     for (k, idx) in &kinds {
         let _ = writeln!(
             h,
-            "<tr data-check=\"{}\"><td title=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-check=\"{}\"><td title=\"{}\">{}</td><td>{}{}</td><td>{}</td></tr>",
             k.key(),
             esc(k.help()),
             esc(k.name()),
             idx.len(),
+            groups(*k).map_or(String::new(), |g| format!(
+                " in {}",
+                crate::plural(g, "group")
+            )),
             idx.iter().filter(|&&i| kept(i)).count()
         );
     }
@@ -740,9 +750,13 @@ fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
     for &(k, ref idx) in &kinds {
         let _ = writeln!(
             h,
-            "<h3>{} ({}{})</h3>\n<div class=\"grid\">",
+            "<h3>{} ({}{}{})</h3>\n<div class=\"grid\">",
             esc(k.name()),
-            idx.len(),
+            crate::plural(idx.len(), "image"),
+            groups(k).map_or(String::new(), |g| format!(
+                " in {}",
+                crate::plural(g, "group")
+            )),
             if idx.len() > CHECKED_SHOWN {
                 format!(", the {CHECKED_SHOWN} worst shown")
             } else {
