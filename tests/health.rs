@@ -107,3 +107,139 @@ fn the_summary_names_the_systematic_flips_first() {
         "{first_pair}"
     );
 }
+
+/// What one `run` on 1000 Fashion-MNIST images says of the label health: the run block (stderr),
+/// `--json`'s `health` object, health.csv (read as a CSV: the overall row's `note`) and the
+/// report's "Label health" section.
+struct Said {
+    block: String,
+    json: serde_json::Value,
+    note: String,
+    section: String,
+}
+
+fn health_said(dir: &std::path::Path, extra: &[&str]) -> Said {
+    let fashion = fashion_data::FASHION;
+    let out = dir.join("out");
+    let mut args = vec![
+        "run",
+        fashion,
+        "--limit",
+        "1000",
+        "--no-test",
+        "--model",
+        "mlp",
+        "--rounds",
+        "1",
+        "--transition",
+        "off",
+        "--seed",
+        "1",
+        "--json",
+        "--out",
+        s(&out),
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    let block = succeeds(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let mut csv = csv::Reader::from_path(out.join("health.csv")).unwrap();
+    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header.last().map(String::as_str),
+        Some("note"),
+        "{header:?}"
+    );
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    assert!(rows.iter().all(|r| r.len() == header.len()));
+    assert_eq!(&rows[0][0], "overall");
+    // Only the overall row may carry a note.
+    assert!(rows[1..].iter().all(|r| r[header.len() - 1].is_empty()));
+    let note = rows[0][header.len() - 1].to_string();
+    let run_file = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "itlm"))
+        .unwrap();
+    let html = dir.join("report.html");
+    succeeds(&run(&["report", s(&run_file), "--out", s(&html)]));
+    let h = std::fs::read_to_string(&html).unwrap();
+    let at = h.find("<section id=\"health\"").unwrap();
+    let section = h[at..at + h[at..].find("</section>").unwrap()].to_string();
+    Said {
+        block,
+        json: v["health"].clone(),
+        note,
+        section,
+    }
+}
+
+/// A final model that learned nothing (one epoch at a learning rate of 1e-7) flags samples
+/// all the same; the summary says its figures mean little, everywhere it is given, with the
+/// agreement it measured on the kept samples. A model that learned says nothing of the kind.
+#[test]
+fn a_final_model_that_barely_learned_gets_a_caveat_and_one_that_learned_none() {
+    if fashion_data::fashion_dir().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("unlearned");
+    std::fs::create_dir_all(&dir).unwrap();
+    let said = health_said(
+        &dir,
+        &[
+            "--lr",
+            "1e-7",
+            "--epochs",
+            "1",
+            "--final-epochs",
+            "1",
+            "--tau",
+            "0.95",
+        ],
+    );
+    let nl = &said.json["not_learned"];
+    let (agreement, largest) = (
+        nl["agreement"].as_f64().expect("a not_learned object"),
+        nl["largest_class"].as_f64().unwrap(),
+    );
+    eprintln!("unlearned: agreement {agreement}, largest class {largest}");
+    assert!(agreement <= largest + 0.02, "{nl}");
+    assert!(said.json["flagged"].as_u64().unwrap() > 0);
+    let words = format!(
+        "the final model barely learned the labels: it agrees with {:.1}% of the labels of the kept samples, no better than always answering their largest class would ({:.1}%)",
+        agreement * 100.0,
+        largest * 100.0
+    );
+    assert!(nl["note"].as_str().unwrap().starts_with(&words), "{nl}");
+    let caveat = said
+        .block
+        .lines()
+        .skip_while(|l| !l.starts_with("label health: "))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        caveat.starts_with(&format!("  caveat: {words}")),
+        "{}",
+        said.block
+    );
+    assert!(said.note.starts_with(&words), "{}", said.note);
+    assert!(
+        said.section.contains("id=\"health-caveat\"") && said.section.contains(&words),
+        "{}",
+        said.section
+    );
+
+    let dir = tmp.path().join("learned");
+    std::fs::create_dir_all(&dir).unwrap();
+    let said = health_said(
+        &dir,
+        &["--epochs", "2", "--final-epochs", "3", "--tau", "0.9"],
+    );
+    assert!(said.json["not_learned"].is_null(), "{}", said.json);
+    assert!(said.json["flagged"].as_u64().unwrap() > 0);
+    assert!(said.block.contains("label health: ") && !said.block.contains("caveat"));
+    assert!(said.note.is_empty(), "{}", said.note);
+    assert!(!said.section.contains("caveat"), "{}", said.section);
+}

@@ -288,7 +288,8 @@ fn check_flags_each_spoiled_copy_of_real_photos_and_no_real_crop() {
         .find(|l| l.starts_with("image checks: "))
         .unwrap_or_else(|| panic!("{err}"));
     assert!(
-        line.contains("2 exact duplicate") && line.contains("3 grey in a colour set"),
+        line.contains("2 images in 1 group of exact duplicates")
+            && line.contains("3 grey in a colour set"),
         "{line}"
     );
 

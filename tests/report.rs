@@ -1454,7 +1454,7 @@ fn the_report_and_health_csv_give_the_label_health_of_the_cut() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("section,class,predicted,samples,flagged,share,predicted_count")
+        Some("section,class,predicted,samples,flagged,share,predicted_count,note")
     );
     let overall = lines.next().unwrap();
     assert!(
@@ -1464,7 +1464,9 @@ fn the_report_and_health_csv_give_the_label_health_of_the_cut() {
     let mut class_rows = 0;
     let mut pair_sum = 0;
     for line in csv.lines().skip(2) {
-        // Class names are quoted where they hold a comma; the numbers are the last 4 fields.
+        // Class names are quoted where they hold a comma; the note is empty but on the
+        // overall row; the numbers are the 4 fields before it.
+        let line = line.strip_suffix(',').expect(line);
         let f: Vec<&str> = line.rsplitn(5, ',').collect();
         let (n, fl, count) = (
             f[3].parse::<usize>().unwrap(),

@@ -133,15 +133,19 @@ pub fn head_learner(
 /// Duplicate pairs and outliers [`similar_report`] names (the count of the others follows).
 const SIMILAR_SHOWN: usize = 5;
 
-/// The duplicates and outliers in a few lines (at most [`SIMILAR_SHOWN`] of each listed; when
-/// there are more, the line that counts them names the file in `out` that lists them all,
-/// [`SIMILAR_FILES`], which [`write_similar`] writes after the run).
+/// The duplicates (counted in images and groups, then listed as pairs) and outliers in a few
+/// lines (at most [`SIMILAR_SHOWN`] of each listed; when there are more, the line that counts
+/// them names the file in `out` that lists them all, [`SIMILAR_FILES`], which
+/// [`write_similar`] writes after the run).
 pub fn similar_report(data: &Dataset, s: &Similar, out: Option<&Path>) -> String {
-    let exact = s.duplicates.iter().filter(|d| d.exact).count();
+    // In images and groups, as the image checks count theirs; the pairs listed below.
+    let near_pairs = s.duplicates.iter().filter(|d| !d.exact).count();
     let mut text = format!(
-        "{} ({exact} exact, {} near: cosine >= {}), {} (kNN distance > {:.3})\n",
-        crate::plural(s.duplicates.len(), "duplicate pair"),
-        s.duplicates.len() - exact,
+        "embedding checks: {} (same bytes), {} ({} at cosine >= {}); {} (kNN distance > \
+         {:.3})\n",
+        s.duplicate_words(true),
+        s.duplicate_words(false),
+        crate::plural(near_pairs, "pair"),
         similar::NEAR_DUPLICATE_COSINE,
         crate::plural(s.outliers.len(), "outlier"),
         s.outlier_threshold

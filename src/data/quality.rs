@@ -698,13 +698,15 @@ impl ImageIssues {
         }
     }
 
-    /// "12 dark, 3 blurry" (the kinds found, in order), or "none".
+    /// "12 dark, 3 blurry, 5 images in 2 groups of exact duplicates" (the kinds found, in order;
+    /// duplicates in [`duplicate_words`], the unit the embedding duplicates are counted in
+    /// too), or "none".
     pub fn summary(&self) -> String {
         let parts: Vec<String> = ImageIssue::ALL
             .into_iter()
             .filter_map(|k| match self.count(k) {
                 0 => None,
-                n => Some(format!("{n} {}", k.name())),
+                n => Some(self.count_words(k, n)),
             })
             .collect();
         if parts.is_empty() {
@@ -713,6 +715,32 @@ impl ImageIssues {
             parts.join(", ")
         }
     }
+}
+
+impl ImageIssues {
+    /// `n` images with `issue` in words: "12 dark", or for duplicates "5 images in 2 groups
+    /// of exact duplicates" ([`duplicate_words`]).
+    pub fn count_words(&self, issue: ImageIssue, n: usize) -> String {
+        match issue {
+            ImageIssue::ExactDuplicate => duplicate_words("exact", n, self.duplicate_sets(true)),
+            ImageIssue::NearDuplicate => duplicate_words("near", n, self.duplicate_sets(false)),
+            k => format!("{n} {}", k.name()),
+        }
+    }
+}
+
+/// Duplicates counted in one unit wherever they are said (the image checks' sets, the
+/// embeddings' pairs joined into groups; the window's note words them so too): "5 images in
+/// 2 groups of exact duplicates", or "no exact duplicates".
+pub fn duplicate_words(kind: &str, images: usize, groups: usize) -> String {
+    if images == 0 {
+        return format!("no {kind} duplicates");
+    }
+    format!(
+        "{} in {} of {kind} duplicates",
+        crate::plural(images, "image"),
+        crate::plural(groups, "group")
+    )
 }
 
 fn threshold(k: ImageIssue) -> f32 {

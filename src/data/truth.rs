@@ -147,8 +147,15 @@ pub fn path_key(path: &str) -> String {
     path.replace('\\', "/").trim_start_matches("./").to_string()
 }
 
+/// The kinds whose corruption is the label alone (`corrupt`'s label flips): a sample of one
+/// whose given label is its true label again (the user relabelled it, and the set was exported
+/// with the fix) is clean now. A backdoor's stamp or a spurious image stays whatever its label.
+pub const LABEL_FLIP_KINDS: [&str; 2] = ["random", "systematic"];
+
 /// Match rows to a dataset's samples. A sample is bad when its kind is not `clean`, or, without
-/// a kind, when its true label differs from the given one.
+/// a kind, when its true label differs from the given one; a label flip
+/// ([`LABEL_FLIP_KINDS`]) whose given label is its true label is clean, its kind kept (the
+/// corruption it had: a fixed flip, not a clean sample the truth names wrongly).
 pub fn resolve(rows: &[TruthRow], data: &Dataset) -> Resolved {
     let n = data.len();
     let index = data.index_of_ids();
@@ -202,7 +209,8 @@ pub fn resolve(rows: &[TruthRow], data: &Dataset) -> Resolved {
                 "random".into()
             }
         });
-        r.info.bad[i] = kind != "clean";
+        let fixed = label as u32 == data.label(i) && LABEL_FLIP_KINDS.contains(&kind.as_str());
+        r.info.bad[i] = kind != "clean" && !fixed;
         r.info.kind[i] = kind;
     }
     r.missing = seen.iter().filter(|&&s| !s).count();

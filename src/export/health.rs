@@ -8,7 +8,7 @@ use super::run_file::RunFile;
 use super::shown::Shown;
 use super::tables::csv_field;
 use crate::error::Result;
-use crate::itlm::Health;
+use crate::itlm::{Health, NotLearned};
 use crate::learner::ModelKind;
 
 /// The file name of the summary in an output set.
@@ -34,23 +34,41 @@ pub fn of_run(run: &RunFile) -> Result<Health> {
     Ok(of_shown(run, &super::shown::shown(run, None)?))
 }
 
-/// `health.csv`: `section,class,predicted,samples,flagged,share,predicted_count`. One
+/// The caveat of a summary whose model barely learned the labels ([`Health::not_learned`]),
+/// in one sentence (the report, health.csv's `note`, `run`'s and `export`'s lines).
+pub fn not_learned_words(nl: &NotLearned) -> String {
+    format!(
+        "the final model barely learned the labels: it agrees with {:.1}% of the labels of the kept \
+         samples, no better than always answering their largest class would ({:.1}%), so which \
+         samples it flags says little about their labels",
+        nl.agreement * 100.0,
+        nl.largest_class * 100.0
+    )
+}
+
+/// `health.csv`: `section,class,predicted,samples,flagged,share,predicted_count,note`. One
 /// `overall` row (every sample; `predicted_count`: the flagged predicted as another class than
-/// their label); a `class` row per class, worst first (`predicted`: the class most of its
-/// flagged samples are predicted as, `predicted_count` how many); a `pair` row per given ->
-/// predicted pair most often among the flagged (`class` given, `flagged` and `predicted_count`
-/// the pair's count, `share` over the given class's samples). Shares are fractions (0 to 1).
+/// their label; `note`: empty, or the caveat when the final model barely learned the labels,
+/// [`not_learned_words`]: then the flagged figures mean little); a `class` row per class, worst
+/// first (`predicted`: the class most of its flagged samples are predicted as,
+/// `predicted_count` how many); a `pair` row per given -> predicted pair most often among the
+/// flagged (`class` given, `flagged` and `predicted_count` the pair's count, `share` over the
+/// given class's samples). Shares are fractions (0 to 1); `note` is empty on every row but
+/// the overall one, so that the file loads as one table (`pandas.read_csv`).
 pub fn health_csv(run: &RunFile, h: &Health) -> String {
     let name = |c: usize| csv_field(run.dataset.class_name(c as u32));
-    let mut s = String::from("section,class,predicted,samples,flagged,share,predicted_count\n");
+    let mut s =
+        String::from("section,class,predicted,samples,flagged,share,predicted_count,note\n");
     let _ = writeln!(
         s,
-        "overall,,,{},{},{:.4},{}",
+        "overall,,,{},{},{:.4},{},{}",
         h.samples,
         h.flagged,
         h.flagged_share(),
         h.flagged_disagreeing
-            .map_or(String::new(), |d| d.to_string())
+            .map_or(String::new(), |d| d.to_string()),
+        h.not_learned
+            .map_or(String::new(), |nl| csv_field(&not_learned_words(&nl)))
     );
     for c in &h.classes {
         let (p, pc) = c
@@ -60,7 +78,7 @@ pub fn health_csv(run: &RunFile, h: &Health) -> String {
             });
         let _ = writeln!(
             s,
-            "class,{},{p},{},{},{:.4},{pc}",
+            "class,{},{p},{},{},{:.4},{pc},",
             name(c.class),
             c.samples,
             c.flagged,
@@ -75,7 +93,7 @@ pub fn health_csv(run: &RunFile, h: &Health) -> String {
             .map_or(0, |c| c.samples);
         let _ = writeln!(
             s,
-            "pair,{},{},{samples},{},{:.4},{}",
+            "pair,{},{},{samples},{},{:.4},{},",
             name(p.given),
             name(p.predicted),
             p.count,
@@ -114,8 +132,9 @@ pub fn predicted_words(run: &RunFile, c: &crate::itlm::ClassHealth) -> String {
     }
 }
 
-/// The summary in lines for a terminal: the overall figure, the worst classes, the pairs
-/// most often confused among the flagged.
+/// The summary in lines for a terminal: the overall figure (with the caveat when the final
+/// model barely learned the labels), the worst classes, the pairs most often confused among
+/// the flagged.
 pub fn health_lines(run: &RunFile, h: &Health) -> Vec<String> {
     let mut lines = vec![format!(
         "label health: {} of {} not flagged ({} flagged{})",
@@ -126,6 +145,13 @@ pub fn health_lines(run: &RunFile, h: &Health) -> Vec<String> {
             ", {d} of them predicted as another class than their label"
         ))
     )];
+    if let Some(nl) = &h.not_learned {
+        lines.push(format!(
+            "  caveat: {}; train longer (--epochs, --final-epochs) or on smaller batches \
+             (--batch-size)",
+            not_learned_words(nl)
+        ));
+    }
     if h.flagged == 0 || run.dataset.is_unlabelled() {
         return lines;
     }
@@ -180,6 +206,13 @@ pub fn health_json(run: &RunFile, h: &Health) -> serde_json::Value {
         "flagged": h.flagged,
         "health": h.health(),
         "flagged_predicted_other": h.flagged_disagreeing,
+        // null, or the final model's agreement with the kept samples' labels and what always
+        // answering their largest class gives: the flagged figures mean little then.
+        "not_learned": h.not_learned.map(|nl| serde_json::json!({
+            "agreement": nl.agreement,
+            "largest_class": nl.largest_class,
+            "note": not_learned_words(&nl),
+        })),
         "classes": h.classes.iter().map(|c| serde_json::json!({
             "class": name(c.class),
             "samples": c.samples,

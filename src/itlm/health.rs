@@ -2,7 +2,10 @@
 //! share of samples not flagged, every class's flagged share and the class its flagged
 //! samples are mostly predicted as (worst class first), and the pairs given -> predicted most
 //! often among the flagged. It reads only what the run found (the cut and the model's
-//! predictions), never a truth file.
+//! predictions), never a truth file. When the model agrees with the labels of the kept samples
+//! no better than always answering their largest class ([`Health::not_learned`], the check
+//! round 0 gets: [`super::suggest::not_learned`]), its flagged figures mean little and the
+//! summary says so.
 
 use serde::Serialize;
 
@@ -40,6 +43,16 @@ pub struct Confused {
     pub share: f64,
 }
 
+/// A model that agrees with the labels of the kept samples no better than always answering
+/// their largest class would (plus [`super::suggest::LEARNED_MARGIN`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct NotLearned {
+    /// The share of the kept samples whose label the model predicts.
+    pub agreement: f64,
+    /// The share of the kept samples in their largest class: what always answering it agrees.
+    pub largest_class: f64,
+}
+
 /// The label-health summary of a cut.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Health {
@@ -53,6 +66,10 @@ pub struct Health {
     /// The [`TOP_PAIRS`] most frequent given -> predicted pairs (given != predicted) among
     /// the flagged, most first (ties in class order).
     pub pairs: Vec<Confused>,
+    /// Some when the model barely learned the labels (judged on the kept samples): then which
+    /// samples it flags says little of their labels. None when it learned them, or without
+    /// predictions (a generative learner) or two classes to tell apart.
+    pub not_learned: Option<NotLearned>,
 }
 
 impl Health {
@@ -145,12 +162,25 @@ pub fn health(labels: &[u32], predicted: Option<&[u32]>, kept: &[bool], classes:
     // Stable: equal counts stay in class order.
     pairs.sort_by_key(|p| std::cmp::Reverse(p.count));
     pairs.truncate(TOP_PAIRS);
+    // Judged on the kept samples, as round 0's model is on every sample.
+    let not_learned = predicted.and_then(|p| {
+        let kept_idx: Vec<usize> = (0..n)
+            .filter(|&i| kept[i] && (labels[i] as usize) < k)
+            .collect();
+        super::suggest::not_learned(&labels[..n], &p[..n], k, &kept_idx).map(
+            |(agreement, largest_class)| NotLearned {
+                agreement,
+                largest_class,
+            },
+        )
+    });
     Health {
         samples: n,
         flagged,
         flagged_disagreeing: predicted.map(|_| disagreeing),
         classes: per_class,
         pairs,
+        not_learned,
     }
 }
 
@@ -232,6 +262,33 @@ mod tests {
         let o = health(&[5], Some(&[0]), &[false], 2);
         assert_eq!((o.samples, o.flagged), (1, 1));
         assert!(o.classes.iter().all(|c| c.samples == 0));
+    }
+
+    #[test]
+    fn a_model_no_better_than_the_largest_class_on_the_kept_is_not_learned() {
+        // Kept: 6 of class 0, 2 of class 1; the model answers 0 for all of them: it agrees
+        // with 6 of 8, what always answering the largest class does (75%).
+        let labels = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1];
+        let always0 = [0; 10];
+        let kept = [true, true, true, true, true, true, true, true, false, false];
+        let h = health(&labels, Some(&always0), &kept, 2);
+        assert_eq!(
+            h.not_learned,
+            Some(NotLearned {
+                agreement: 0.75,
+                largest_class: 0.75
+            })
+        );
+        // The flagged samples do not count: a model that predicts every kept label learned,
+        // whatever it predicts of the flagged.
+        let learned = [0, 0, 0, 0, 0, 0, 1, 1, 0, 0];
+        assert_eq!(health(&labels, Some(&learned), &kept, 2).not_learned, None);
+        // Nothing to judge: no predictions, one class.
+        assert_eq!(health(&labels, None, &kept, 2).not_learned, None);
+        assert_eq!(
+            health(&[0, 0], Some(&[0, 0]), &[true, true], 1).not_learned,
+            None
+        );
     }
 
     #[test]

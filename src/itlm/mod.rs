@@ -27,7 +27,7 @@ pub use clusters::{ClusterCut, ClusterReport};
 pub use config::{Augment, CoTeach, Config, Forward, LossAggregate, RoundModels, TauSchedule};
 pub use decisions::{Decision, Decisions};
 pub use final_check::{FinalCheck, FinalSet};
-pub use health::{health, ClassHealth, Confused, Health};
+pub use health::{health, ClassHealth, Confused, Health, NotLearned};
 pub use learner::{Features, ImageGrid, Learner, Phase, Scores, Tick, TickFn};
 pub use metrics::{starved_classes, RoundMetrics, Starved, TrimQuality, STARVED_SHARE};
 pub use pins::Pins;

@@ -51,6 +51,58 @@ pub struct Similar {
     pub outlier_threshold: f32,
 }
 
+impl Similar {
+    /// The groups the exact (`exact`) or near duplicate pairs join (union-find: a - b and b - c
+    /// are one group of three), each sorted, in the order of their first member: the same
+    /// unit, images in groups, as the image checks' duplicate sets.
+    pub fn duplicate_groups(&self, exact: bool) -> Vec<Vec<usize>> {
+        let pairs: Vec<(usize, usize)> = self
+            .duplicates
+            .iter()
+            .filter(|d| d.exact == exact)
+            .map(|d| (d.a, d.b))
+            .collect();
+        let mut parent: std::collections::HashMap<usize, usize> =
+            pairs.iter().flat_map(|&(a, b)| [(a, a), (b, b)]).collect();
+        fn root(parent: &mut std::collections::HashMap<usize, usize>, mut i: usize) -> usize {
+            while let Some(&p) = parent.get(&i).filter(|&&p| p != i) {
+                // Path halving: point at the grandparent as we go.
+                let g = parent.get(&p).copied().unwrap_or(p);
+                parent.insert(i, g);
+                i = g;
+            }
+            i
+        }
+        for &(a, b) in &pairs {
+            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+            if ra != rb {
+                parent.insert(ra.max(rb), ra.min(rb));
+            }
+        }
+        let mut members: Vec<usize> = parent.keys().copied().collect();
+        members.sort_unstable();
+        let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for i in members {
+            let r = root(&mut parent, i);
+            groups.entry(r).or_default().push(i);
+        }
+        let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
+        groups.sort_by_key(|g| g[0]);
+        groups
+    }
+
+    /// "5 images in 2 groups of near duplicates" (`exact`: "exact"), the words the image checks
+    /// use for theirs ([`crate::data::quality::duplicate_words`]).
+    pub fn duplicate_words(&self, exact: bool) -> String {
+        let groups = self.duplicate_groups(exact);
+        crate::data::quality::duplicate_words(
+            if exact { "exact" } else { "near" },
+            groups.iter().map(Vec::len).sum(),
+            groups.len(),
+        )
+    }
+}
+
 /// The k nearest neighbours (by cosine similarity, self excluded) of every row of `m`:
 /// `(index, similarity)` per row, most similar first.
 ///
@@ -140,7 +192,9 @@ pub fn analyse(data: &Dataset, m: &FeatureMatrix) -> Result<Similar> {
         )));
     }
     let mut duplicates = Vec::new();
-    let mut exact_pair = std::collections::HashSet::new();
+    // Each sample's exact set (its first member): two copies of one file are exact duplicates
+    // of each other too, never a near pair (they had been, past the set's first member).
+    let mut exact_set = std::collections::HashMap::new();
     for g in exact_duplicates(data)? {
         for &b in &g[1..] {
             duplicates.push(Duplicate {
@@ -149,14 +203,20 @@ pub fn analyse(data: &Dataset, m: &FeatureMatrix) -> Result<Similar> {
                 exact: true,
                 cosine: 1.0,
             });
-            exact_pair.insert((g[0], b));
+        }
+        for &i in &g {
+            exact_set.insert(i, g[0]);
         }
     }
+    let same_file = |a: usize, b: usize| {
+        exact_set
+            .get(&a)
+            .is_some_and(|g| exact_set.get(&b) == Some(g))
+    };
     let nn = knn(m, OUTLIER_K);
     for (a, row) in nn.iter().enumerate() {
         for &(b, s) in row {
-            let pair = (a.min(b), a.max(b));
-            if a < b && s >= NEAR_DUPLICATE_COSINE && !exact_pair.contains(&pair) {
+            if a < b && s >= NEAR_DUPLICATE_COSINE && !same_file(a, b) {
                 duplicates.push(Duplicate {
                     a,
                     b,
@@ -171,7 +231,7 @@ pub fn analyse(data: &Dataset, m: &FeatureMatrix) -> Result<Similar> {
         duplicates.iter().map(|d| (d.a, d.b)).collect();
     for (a, row) in nn.iter().enumerate() {
         for &(b, s) in row {
-            if b < a && s >= NEAR_DUPLICATE_COSINE && seen.insert((b, a)) {
+            if b < a && s >= NEAR_DUPLICATE_COSINE && !same_file(a, b) && seen.insert((b, a)) {
                 duplicates.push(Duplicate {
                     a: b,
                     b: a,

