@@ -206,11 +206,14 @@ impl AppState {
             Ok(found) => {
                 let n = self.data.as_ref().map_or(0, |d| d.train.len());
                 let f = Found::new(found, n);
-                let exact = f.similar.duplicates.iter().filter(|d| d.exact).count();
+                // In images and groups, as the image checks' note and the command line count
+                // duplicates.
+                let near_pairs = f.similar.duplicates.iter().filter(|d| !d.exact).count();
                 self.info(format!(
-                    "Embeddings: {} duplicate pairs ({exact} exact, {} near: cosine >= {}) and {} outliers (mean distance to the {} nearest above {:.3}). The grid bar filters on them.",
-                    f.similar.duplicates.len(),
-                    f.similar.duplicates.len() - exact,
+                    "Embeddings: {} (same bytes), {} ({} at cosine >= {}) and {} outliers (mean distance to the {} nearest above {:.3}). The grid bar filters on them.",
+                    f.similar.duplicate_words(true),
+                    f.similar.duplicate_words(false),
+                    crate::plural(near_pairs, "pair"),
                     similar::NEAR_DUPLICATE_COSINE,
                     f.similar.outliers.len(),
                     similar::OUTLIER_K,
