@@ -4684,3 +4684,102 @@ fn a_folder_of_one_class_beside_loose_images_opens_as_unlabelled() {
     assert!(!h.state().state.settings.unlabelled_for(&root));
     assert_eq!(h.state().state.data.as_ref().unwrap().train.len(), 3);
 }
+
+/// A set a classifier cannot train on (one class folder; an IDX set whose labels are all one
+/// class, its other classes empty): Start is greyed with the reason beside it, the summary's
+/// "Open as unlabelled images" stays offered where the folder holds loose images, and the
+/// generative mode, which needs no labels, can start.
+#[test]
+fn a_set_of_fewer_than_two_classes_with_samples_cannot_start_a_classifier() {
+    let data = tempfile::tempdir().unwrap();
+    // One class folder and nothing else.
+    let one = data.path().join("one");
+    std::fs::create_dir_all(one.join("cats")).unwrap();
+    for i in 0..8 {
+        common::cli::image_of(i % 3, i)
+            .save(one.join(format!("cats/c{i}.png")))
+            .unwrap();
+    }
+    let mut h = harness(&one);
+    step_until(&mut h, 60, "the folder to load", |a| {
+        a.state.loading.is_none() && a.state.data.is_some()
+    });
+    assert!(h.get_by_label("Start").accesskit_node().is_disabled());
+    assert!(h
+        .get_by_label("Step one round")
+        .accesskit_node()
+        .is_disabled());
+    h.get_by_label("needs 2 classes with samples, this set has 1");
+    h.get_by_label("Start").hover();
+    h.run_steps(30);
+    h.get_by_label_contains("only 1 class has samples ('cats')");
+    // The generative mode needs no labels: it can start, and trains.
+    h.get_by_label("mode").click();
+    h.run_steps(2);
+    h.get_by_label("generative").click();
+    h.run_steps(2);
+    assert!(!h.get_by_label("Start").accesskit_node().is_disabled());
+    assert!(h
+        .query_by_label("needs 2 classes with samples, this set has 1")
+        .is_none());
+    h.get_by_label("Start").click();
+    step_until(&mut h, 120, "the VAE run to start", |a| {
+        a.state.run.as_ref().is_some_and(|r| !r.history.is_empty())
+    });
+    h.state_mut().state.stop();
+
+    // An IDX set whose every label is class 2: classes 0 and 1 are empty.
+    let idx = data.path().join("idx");
+    std::fs::create_dir_all(&idx).unwrap();
+    let n = 40u32;
+    let mut im = vec![0, 0, 8, 3];
+    for d in [n, 8, 8] {
+        im.extend_from_slice(&d.to_be_bytes());
+    }
+    im.extend((0..n * 64).map(|i| (i * 37 % 251) as u8));
+    let mut lb = vec![0, 0, 8, 1];
+    lb.extend_from_slice(&n.to_be_bytes());
+    lb.extend(std::iter::repeat_n(2u8, n as usize));
+    std::fs::write(idx.join("train-images-idx3-ubyte"), im).unwrap();
+    std::fs::write(idx.join("train-labels-idx1-ubyte"), lb).unwrap();
+    h.state_mut().state.settings = tiny_settings();
+    open_and_wait(&mut h, &idx, "the IDX set to load");
+    assert_eq!(
+        h.state().state.data.as_ref().unwrap().train.num_classes(),
+        3
+    );
+    assert!(h.get_by_label("Start").accesskit_node().is_disabled());
+    h.get_by_label("needs 2 classes with samples, this set has 1");
+
+    // One class folder beside loose images: Start greyed, the other reading still offered.
+    let loose = data.path().join("loose");
+    std::fs::create_dir_all(loose.join("thumbnails")).unwrap();
+    for i in 0..6 {
+        common::cli::image_of(i % 3, i)
+            .save(loose.join(format!("p{i}.png")))
+            .unwrap();
+    }
+    common::cli::image_of(1, 0)
+        .save(loose.join("thumbnails/t0.png"))
+        .unwrap();
+    h.state_mut().state.settings = tiny_settings();
+    open_and_wait(&mut h, &loose, "the folder to load");
+    assert!(h.get_by_label("Start").accesskit_node().is_disabled());
+    h.get_by_label("needs 2 classes with samples, this set has 1");
+    assert_eq!(h.get_all_by_label("Open as unlabelled images").count(), 2);
+    // A two-class set starts as before.
+    let two = data.path().join("two");
+    for c in 0..2 {
+        std::fs::create_dir_all(two.join(format!("k{c}"))).unwrap();
+        for i in 0..4 {
+            common::cli::image_of(c, i)
+                .save(two.join(format!("k{c}/i{i}.png")))
+                .unwrap();
+        }
+    }
+    open_and_wait(&mut h, &two, "the two-class folder to load");
+    assert!(!h.get_by_label("Start").accesskit_node().is_disabled());
+    assert!(h
+        .query_by_label("needs 2 classes with samples, this set has 1")
+        .is_none());
+}
