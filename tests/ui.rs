@@ -25,6 +25,11 @@ const SIDE: usize = 8;
 /// A 3-class IDX set of 8x8 images (a bright row band per class, plus noise) with every 8th
 /// label flipped, a t10k test split and a truth.csv naming the flipped samples.
 fn write_idx_set(dir: &Path) {
+    write_idx_set_flipped(dir, |i, c| if i % 8 == 5 { (c + 1) % 3 } else { c });
+}
+
+/// [`write_idx_set`] with the training labels `flip(i, true class)` gives.
+fn write_idx_set_flipped(dir: &Path, flip: fn(usize, u8) -> u8) {
     let mut seed = 12345u64;
     let mut rnd = move || {
         seed ^= seed << 13;
@@ -32,6 +37,7 @@ fn write_idx_set(dir: &Path) {
         seed ^= seed << 17;
         seed
     };
+    let flip_label = flip;
     let mut write = |prefix: &str, n: usize, flip: bool| -> Vec<(usize, u8, u8)> {
         let mut px = Vec::new();
         let mut given = Vec::new();
@@ -45,7 +51,7 @@ fn write_idx_set(dir: &Path) {
                     px.push((base + (rnd() % 40) as i32 - 20).clamp(0, 255) as u8);
                 }
             }
-            let g = if flip && i % 8 == 5 { (c + 1) % 3 } else { c };
+            let g = if flip { flip_label(i, c) } else { c };
             given.push(g);
             rows.push((i, c, g));
         }
@@ -4782,4 +4788,127 @@ fn a_set_of_fewer_than_two_classes_with_samples_cannot_start_a_classifier() {
     assert!(h
         .query_by_label("needs 2 classes with samples, this set has 1")
         .is_none());
+}
+
+/// Scroll the widget labelled `label` into view (the left panel scrolls) and click it.
+fn click_in_view(h: &mut Harness<'_, App>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    h.run_steps(3);
+    h.get_by_label(label).click();
+}
+
+/// The label-health panel under the confusion: on a set whose class 0 has a quarter of its
+/// samples labelled 1, the worst class is 1, mostly predicted 0, and 1 -> 0 the top pair; a
+/// click on the pair or the class filters the grid as a confusion cell does; the figures
+/// follow the tau slider and the round shown.
+#[test]
+fn label_health_names_the_flipped_class_follows_the_cut_and_filters_the_grid() {
+    let data = tempfile::tempdir().unwrap();
+    // 20 of the 80 samples of class 0 labelled 1.
+    write_idx_set_flipped(
+        data.path(),
+        |i, c| {
+            if c == 0 && (i / 3) % 4 == 1 {
+                1
+            } else {
+                c
+            }
+        },
+    );
+    let mut h = harness(data.path());
+    h.state_mut().state.settings.config.epochs = 3.0;
+    h.state_mut().state.settings.config.final_epochs = 3;
+    // A cut near the noise: at 0.8 the 28 hardest of class 2 came before the flips' class.
+    h.state_mut().state.settings.config.tau = 0.9;
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    let labels = |h: &Harness<'_, App>, part: &str| -> Vec<String> {
+        h.query_all_by_label_contains(part)
+            .filter_map(|n| n.accesskit_node().label())
+            .collect()
+    };
+    let classes = |h: &Harness<'_, App>| -> Vec<String> {
+        labels(h, "% flagged (")
+            .into_iter()
+            .filter(|l| !l.contains(" -> "))
+            .collect()
+    };
+    let pairs = |h: &Harness<'_, App>| -> Vec<String> {
+        labels(h, " flagged (")
+            .into_iter()
+            .filter(|l| l.contains(" -> "))
+            .collect()
+    };
+    h.get_by_label_contains(
+        "Label health, round 2 at tau 0.90: 90.0% of 240 samples not flagged (24 flagged",
+    );
+    let rows = classes(&h);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows[0].starts_with("1: ") && rows[0].contains("mostly predicted 0 ("),
+        "{rows:?}"
+    );
+    let top = pairs(&h);
+    assert!(top[0].starts_with("1 -> 0: "), "{top:?}");
+    let count: usize = top[0]["1 -> 0: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(count >= 10, "most of the 20 flipped found: {top:?}");
+
+    // The pair filters the grid as its confusion cell does.
+    click_in_view(&mut h, &top[0]);
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.cell, Some((1, 0)));
+    h.get_by_label(&format!("Trimmed (round 2): {count} samples"));
+    // Again: the filter goes.
+    click_in_view(&mut h, &top[0]);
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.cell, None);
+    h.get_by_label("Trimmed (round 2): 24 samples");
+    // The class: its flagged samples.
+    let flagged: usize = rows[0]
+        .split(" flagged (")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    click_in_view(&mut h, &rows[0]);
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.class, Some(1));
+    h.get_by_label(&format!("Trimmed (round 2): {flagged} samples"));
+    click_in_view(&mut h, &rows[0]);
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.class, None);
+
+    // The slider's tau: the figures follow.
+    h.get_by_role_and_label(egui::Role::Slider, "tau")
+        .set_value_accesskit(0.5);
+    h.run_steps(2);
+    h.get_by_label_contains(
+        "Label health, round 2 at tau 0.50: 50.0% of 240 samples not flagged (120 flagged",
+    );
+    let after = classes(&h);
+    assert_eq!(after.len(), 3);
+    // The worst class is another; class 2's figures moved.
+    assert!(after[0].starts_with("2: "), "{rows:?} -> {after:?}");
+    let of = |rows: &[String], c: &str| rows.iter().find(|r| r.starts_with(c)).cloned();
+    assert_ne!(of(&rows, "2: "), of(&after, "2: "), "{rows:?} -> {after:?}");
+    // The round shown.
+    h.key_press(egui::Key::ArrowLeft);
+    h.run_steps(2);
+    h.get_by_label_contains("Label health, round 1 at tau 0.50:");
 }
