@@ -4912,3 +4912,108 @@ fn label_health_names_the_flipped_class_follows_the_cut_and_filters_the_grid() {
     h.run_steps(2);
     h.get_by_label_contains("Label health, round 1 at tau 0.50:");
 }
+
+/// An opened labels CSV's images folder changes from its summary line: the picker, with the
+/// folder in use typed in, reloads the CSV with the folder given and remembers it for the
+/// file; a folder holding none of its files leaves the opened set as it was and asks again.
+#[test]
+fn an_opened_csvs_images_folder_changes_from_its_summary_line() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("train.csv");
+    let (first, second, empty) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let mut text = String::from("id,label\n");
+    for c in 0..2 {
+        for i in 0..12 {
+            let id = format!("img{c}{i:02}");
+            let img = common::cli::image_of(c, i);
+            img.save(first.path().join(format!("{id}.png"))).unwrap();
+            // The second folder holds 8 of each class.
+            if i < 8 {
+                img.save(second.path().join(format!("{id}.png"))).unwrap();
+            }
+            text.push_str(&format!("{id},k{c}\n"));
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the load to fail", |a| {
+        a.state.loading.is_none() && a.state.images_wanted.is_some()
+    });
+    // Opened with its images folder given before.
+    h.state_mut().state.images_wanted = None;
+    h.state_mut().state.settings.set_columns(
+        &file,
+        itlm_inspector::data::labels_csv::Columns {
+            images: Some(first.path().to_path_buf()),
+            ..Default::default()
+        },
+    );
+    open_and_wait(&mut h, &file, "the CSV to load");
+    h.get_by_label_contains("24 images, 2 classes");
+    h.get_by_label(&format!("images from {}", first.path().display()));
+    let before = files_in(data.path());
+
+    h.get_by_label("Change images folder...").click();
+    h.run_steps(2);
+    h.get_by_label(&format!(
+        "The images train.csv lists are read from {}. Which folder should they be read from?",
+        first.path().display()
+    ));
+    // The folder in use is typed in.
+    let field = h.get_by_role_and_label(egui::Role::TextInput, "images folder");
+    assert_eq!(
+        field.value().as_deref(),
+        Some(first.path().display().to_string().as_str())
+    );
+    // (Cleared as a select-all would.)
+    h.state_mut().images.folder = String::new();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::TextInput, "images folder")
+        .click();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::TextInput, "images folder")
+        .type_text(&second.path().display().to_string());
+    h.run_steps(2);
+    h.get_by_label("Open with this folder").click();
+    step_until(&mut h, 60, "the CSV to reload", |a| {
+        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.train.len() == 16)
+    });
+    h.get_by_label_contains("16 images, 2 classes");
+    h.get_by_label(&format!("images from {}", second.path().display()));
+    assert!(h.state().state.images_wanted.is_none());
+    assert_eq!(
+        h.state()
+            .state
+            .settings
+            .columns_for(&file)
+            .images
+            .as_deref(),
+        Some(second.path())
+    );
+
+    // A folder without its files: the set stays as it was, and the picker asks again.
+    h.get_by_label("Change images folder...").click();
+    h.run_steps(2);
+    h.state_mut().images.folder = empty.path().display().to_string();
+    h.run_steps(2);
+    h.get_by_label("Open with this folder").click();
+    step_until(&mut h, 60, "the load to fail", |a| {
+        a.state.loading.is_none() && a.state.images_wanted.as_ref().is_some_and(|w| !w.change)
+    });
+    h.get_by_label_contains("none of the 24 files it lists is there");
+    h.get_by_label(&format!(
+        "None of the images train.csv lists is in {}. Which folder are they in?",
+        empty.path().display()
+    ));
+    assert_eq!(h.state().state.data.as_ref().unwrap().train.len(), 16);
+    h.get_by_label_contains("16 images, 2 classes");
+    assert_eq!(
+        files_in(data.path()),
+        before,
+        "nothing written beside the CSV"
+    );
+}

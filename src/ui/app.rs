@@ -209,6 +209,7 @@ impl App {
             }
             Command::ForgetColumns => s.columns_wanted = None,
             Command::ForgetImages => s.images_wanted = None,
+            Command::ChangeImagesFolder => s.change_images_folder(),
             Command::OpenUnlabelled(p, on) => {
                 s.settings.set_unlabelled(&p, on);
                 self.open(p);
