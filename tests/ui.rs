@@ -5017,3 +5017,88 @@ fn an_opened_csvs_images_folder_changes_from_its_summary_line() {
         "nothing written beside the CSV"
     );
 }
+
+/// The grid's hover names the image checks a sample fails, as the detail view does: a dark
+/// image its darkness and score, an exact copy the file it copies; a clean image no such line.
+#[test]
+fn the_grid_hover_names_a_samples_image_issues() {
+    use itlm_inspector::ui::view::GridTab;
+    let data = tempfile::tempdir().unwrap();
+    let root = data.path();
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..10u32 {
+            let seed = i * 2 + (class == "b") as u32;
+            let img = image::RgbImage::from_fn(24, 24, |x, y| {
+                let mut h = (x * 73856093) ^ (y * 19349663) ^ (seed.wrapping_mul(83492791) + 1);
+                h ^= h >> 13;
+                h = h.wrapping_mul(0x5bd1e995);
+                h ^= h >> 15;
+                let v = (h % 200 + 40) as u8;
+                image::Rgb([v, 255 - v, (v / 2 + 60 * (class == "b") as u8)])
+            });
+            let img = if (class, i) == ("a", 3) {
+                // Near black: every value a seventh.
+                image::RgbImage::from_fn(24, 24, |x, y| {
+                    image::Rgb(img.get_pixel(x, y).0.map(|v| v / 7))
+                })
+            } else {
+                img
+            };
+            img.save(root.join(format!("{class}/{i:02}.png"))).unwrap();
+        }
+    }
+    // b/07.png the same file as a/07.png.
+    std::fs::copy(root.join("a/07.png"), root.join("b/07.png")).unwrap();
+    let mut h = harness(root);
+    let saves = tempfile::tempdir().unwrap();
+    h.state_mut().state.autosave.root = Some(saves.path().to_path_buf());
+    step_until(&mut h, 60, "the image checks", |a| {
+        a.state.image_checks.is_some()
+    });
+    finish_run(&mut h);
+    let train = h.state().state.data.as_ref().unwrap().train.clone();
+    let checks = h.state().state.image_checks.clone().unwrap();
+    let index = |id: &str| train.ids().iter().position(|s| s == id).unwrap();
+    // Hover sample `id`'s cell, alone in the grid (a path filter, its tab), and read the
+    // hover's lines that start with "image: ".
+    let hover = |h: &mut Harness<'_, App>, id: &str| -> Vec<String> {
+        let i = index(id);
+        h.state_mut().state.filter.path = id.to_string();
+        let kept = h.state_mut().state.cut().unwrap().kept[i];
+        h.state_mut().state.tab = if kept {
+            GridTab::Kept
+        } else {
+            GridTab::Trimmed
+        };
+        // Away first: a tooltip shows after the pointer rests.
+        h.get_by_label("Loss histogram").hover();
+        h.run_steps(5);
+        h.get_by_label_contains(&format!("sample {i}: ")).hover();
+        h.run_steps(60);
+        // The hover is up.
+        h.get_by_label(&format!("sample {i}: {}", train.file(i).unwrap().display()));
+        // (A tooltip's label carries its text as the node's value.)
+        h.query_all_by_label_contains("image: ")
+            .filter_map(|n| {
+                let a = n.accesskit_node();
+                a.label().or_else(|| a.value())
+            })
+            .collect()
+    };
+    let score = checks
+        .issues
+        .score(index("a/03.png"), ImageIssue::Dark)
+        .unwrap();
+    assert_eq!(
+        hover(&mut h, "a/03.png"),
+        vec![format!("image: dark (score {score:.3})")]
+    );
+    let dup = hover(&mut h, "b/07.png");
+    assert_eq!(dup.len(), 1, "{dup:?}");
+    assert!(
+        dup[0].starts_with("image: exact duplicate of a/07.png"),
+        "{dup:?}"
+    );
+    assert_eq!(hover(&mut h, "a/05.png"), Vec::<String>::new());
+}
