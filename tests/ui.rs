@@ -1658,7 +1658,12 @@ fn a_stopped_run_s_timeline_says_where_it_stopped_and_planned_rounds_are_not_but
     });
     h.get_by_label("Showing round 0 - the run stopped after round 0");
     // (The label health's "(5 of 240)" are counts of samples, not of rounds.)
-    for t in ["round 0 of 2", "round 1 of 2", "round 2 of 2", "rounds of 2"] {
+    for t in [
+        "round 0 of 2",
+        "round 1 of 2",
+        "round 2 of 2",
+        "rounds of 2",
+    ] {
         assert!(h.query_by_label_contains(t).is_none(), "{t}");
     }
     // Only the next round, the one Step one round would train, is still named.
@@ -4722,6 +4727,9 @@ fn a_set_of_fewer_than_two_classes_with_samples_cannot_start_a_classifier() {
     h.get_by_label("Start").hover();
     h.run_steps(30);
     h.get_by_label_contains("only 1 class has samples ('cats')");
+    // The hover names the other reading the set's line offers.
+    h.get_by_label_contains("or \"Open as unlabelled images\" (the set's line)");
+    h.get_by_label("Open as unlabelled images");
     // The generative mode needs no labels: it can start, and trains.
     h.get_by_label("mode").click();
     h.run_steps(2);

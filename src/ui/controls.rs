@@ -427,7 +427,11 @@ fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
             "Start: {why}. The generative mode (mode: generative) needs no labels: a VAE ranks \
              the images"
         );
-        if d.is_some_and(|d| d.one_class_beside_loose_images().is_some()) {
+        // A folder read by its class folders: the summary line offers the other reading.
+        let folder = d.is_some_and(|d| {
+            matches!(d.source, crate::data::Source::ImageFolder { .. }) && !d.is_unlabelled()
+        });
+        if folder && state.data.as_ref().is_some_and(|d| d.reopened.is_none()) {
             full.push_str(
                 "; or \"Open as unlabelled images\" (the set's line) reads every image in the \
                  folder without labels",
