@@ -25,6 +25,11 @@ const SIDE: usize = 8;
 /// A 3-class IDX set of 8x8 images (a bright row band per class, plus noise) with every 8th
 /// label flipped, a t10k test split and a truth.csv naming the flipped samples.
 fn write_idx_set(dir: &Path) {
+    write_idx_set_flipped(dir, |i, c| if i % 8 == 5 { (c + 1) % 3 } else { c });
+}
+
+/// [`write_idx_set`] with the training labels `flip(i, true class)` gives.
+fn write_idx_set_flipped(dir: &Path, flip: fn(usize, u8) -> u8) {
     let mut seed = 12345u64;
     let mut rnd = move || {
         seed ^= seed << 13;
@@ -32,6 +37,7 @@ fn write_idx_set(dir: &Path) {
         seed ^= seed << 17;
         seed
     };
+    let flip_label = flip;
     let mut write = |prefix: &str, n: usize, flip: bool| -> Vec<(usize, u8, u8)> {
         let mut px = Vec::new();
         let mut given = Vec::new();
@@ -45,7 +51,7 @@ fn write_idx_set(dir: &Path) {
                     px.push((base + (rnd() % 40) as i32 - 20).clamp(0, 255) as u8);
                 }
             }
-            let g = if flip && i % 8 == 5 { (c + 1) % 3 } else { c };
+            let g = if flip { flip_label(i, c) } else { c };
             given.push(g);
             rows.push((i, c, g));
         }
@@ -1643,7 +1649,15 @@ fn a_stopped_run_s_timeline_says_where_it_stopped_and_planned_rounds_are_not_but
             .is_some_and(|r| r.status == RunStatus::Stopped)
     });
     h.get_by_label("Showing round 0 - the run stopped after round 0");
-    assert!(h.query_by_label_contains("of 2").is_none());
+    // (The label health's "(5 of 240)" are counts of samples, not of rounds.)
+    for t in [
+        "round 0 of 2",
+        "round 1 of 2",
+        "round 2 of 2",
+        "rounds of 2",
+    ] {
+        assert!(h.query_by_label_contains(t).is_none(), "{t}");
+    }
     // Only the next round, the one Step one round would train, is still named.
     assert!(h.query_by_label("Round 2").is_none());
     h.get_by_label("Round 1").hover();
@@ -4714,4 +4728,419 @@ fn a_folder_of_one_class_beside_loose_images_opens_as_unlabelled() {
     });
     assert!(!h.state().state.settings.unlabelled_for(&root));
     assert_eq!(h.state().state.data.as_ref().unwrap().train.len(), 3);
+}
+
+/// A set a classifier cannot train on (one class folder; an IDX set whose labels are all one
+/// class, its other classes empty): Start is greyed with the reason beside it, the summary's
+/// "Open as unlabelled images" stays offered where the folder holds loose images, and the
+/// generative mode, which needs no labels, can start.
+#[test]
+fn a_set_of_fewer_than_two_classes_with_samples_cannot_start_a_classifier() {
+    let data = tempfile::tempdir().unwrap();
+    // One class folder and nothing else.
+    let one = data.path().join("one");
+    std::fs::create_dir_all(one.join("cats")).unwrap();
+    for i in 0..8 {
+        common::cli::image_of(i % 3, i)
+            .save(one.join(format!("cats/c{i}.png")))
+            .unwrap();
+    }
+    let mut h = harness(&one);
+    step_until(&mut h, 60, "the folder to load", |a| {
+        a.state.loading.is_none() && a.state.data.is_some()
+    });
+    assert!(h.get_by_label("Start").accesskit_node().is_disabled());
+    assert!(h
+        .get_by_label("Step one round")
+        .accesskit_node()
+        .is_disabled());
+    h.get_by_label("needs 2 classes with samples, this set has 1");
+    h.get_by_label("Start").hover();
+    h.run_steps(30);
+    h.get_by_label_contains("only 1 class has samples ('cats')");
+    // The hover names the other reading the set's line offers.
+    h.get_by_label_contains("or \"Open as unlabelled images\" (the set's line)");
+    h.get_by_label("Open as unlabelled images");
+    // The generative mode needs no labels: it can start, and trains.
+    h.get_by_label("mode").click();
+    h.run_steps(2);
+    h.get_by_label("generative").click();
+    h.run_steps(2);
+    assert!(!h.get_by_label("Start").accesskit_node().is_disabled());
+    assert!(h
+        .query_by_label("needs 2 classes with samples, this set has 1")
+        .is_none());
+    h.get_by_label("Start").click();
+    step_until(&mut h, 120, "the VAE run to start", |a| {
+        a.state.run.as_ref().is_some_and(|r| !r.history.is_empty())
+    });
+    h.state_mut().state.stop();
+
+    // An IDX set whose every label is class 2: classes 0 and 1 are empty.
+    let idx = data.path().join("idx");
+    std::fs::create_dir_all(&idx).unwrap();
+    let n = 40u32;
+    let mut im = vec![0, 0, 8, 3];
+    for d in [n, 8, 8] {
+        im.extend_from_slice(&d.to_be_bytes());
+    }
+    im.extend((0..n * 64).map(|i| (i * 37 % 251) as u8));
+    let mut lb = vec![0, 0, 8, 1];
+    lb.extend_from_slice(&n.to_be_bytes());
+    lb.extend(std::iter::repeat_n(2u8, n as usize));
+    std::fs::write(idx.join("train-images-idx3-ubyte"), im).unwrap();
+    std::fs::write(idx.join("train-labels-idx1-ubyte"), lb).unwrap();
+    h.state_mut().state.settings = tiny_settings();
+    open_and_wait(&mut h, &idx, "the IDX set to load");
+    assert_eq!(
+        h.state().state.data.as_ref().unwrap().train.num_classes(),
+        3
+    );
+    assert!(h.get_by_label("Start").accesskit_node().is_disabled());
+    h.get_by_label("needs 2 classes with samples, this set has 1");
+
+    // One class folder beside loose images: Start greyed, the other reading still offered.
+    let loose = data.path().join("loose");
+    std::fs::create_dir_all(loose.join("thumbnails")).unwrap();
+    for i in 0..6 {
+        common::cli::image_of(i % 3, i)
+            .save(loose.join(format!("p{i}.png")))
+            .unwrap();
+    }
+    common::cli::image_of(1, 0)
+        .save(loose.join("thumbnails/t0.png"))
+        .unwrap();
+    h.state_mut().state.settings = tiny_settings();
+    open_and_wait(&mut h, &loose, "the folder to load");
+    assert!(h.get_by_label("Start").accesskit_node().is_disabled());
+    h.get_by_label("needs 2 classes with samples, this set has 1");
+    assert_eq!(h.get_all_by_label("Open as unlabelled images").count(), 2);
+    // A two-class set starts as before.
+    let two = data.path().join("two");
+    for c in 0..2 {
+        std::fs::create_dir_all(two.join(format!("k{c}"))).unwrap();
+        for i in 0..4 {
+            common::cli::image_of(c, i)
+                .save(two.join(format!("k{c}/i{i}.png")))
+                .unwrap();
+        }
+    }
+    open_and_wait(&mut h, &two, "the two-class folder to load");
+    assert!(!h.get_by_label("Start").accesskit_node().is_disabled());
+    assert!(h
+        .query_by_label("needs 2 classes with samples, this set has 1")
+        .is_none());
+}
+
+/// Scroll the widget labelled `label` into view (the left panel scrolls) and click it.
+fn click_in_view(h: &mut Harness<'_, App>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    h.run_steps(3);
+    h.get_by_label(label).click();
+}
+
+/// The label-health panel under the confusion: on a set whose class 0 has a quarter of its
+/// samples labelled 1, the worst class is 1, mostly predicted 0, and 1 -> 0 the top pair; a
+/// click on the pair or the class filters the grid as a confusion cell does; the figures
+/// follow the tau slider and the round shown.
+#[test]
+fn label_health_names_the_flipped_class_follows_the_cut_and_filters_the_grid() {
+    let data = tempfile::tempdir().unwrap();
+    // 20 of the 80 samples of class 0 labelled 1.
+    write_idx_set_flipped(
+        data.path(),
+        |i, c| {
+            if c == 0 && (i / 3) % 4 == 1 {
+                1
+            } else {
+                c
+            }
+        },
+    );
+    let mut h = harness(data.path());
+    h.state_mut().state.settings.config.epochs = 3.0;
+    h.state_mut().state.settings.config.final_epochs = 3;
+    // A cut near the noise: at 0.8 the 28 hardest of class 2 came before the flips' class.
+    h.state_mut().state.settings.config.tau = 0.9;
+    step_until(&mut h, 60, "the dataset to load", |a| {
+        a.state.data.is_some()
+    });
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    let labels = |h: &Harness<'_, App>, part: &str| -> Vec<String> {
+        h.query_all_by_label_contains(part)
+            .filter_map(|n| n.accesskit_node().label())
+            .collect()
+    };
+    let classes = |h: &Harness<'_, App>| -> Vec<String> {
+        labels(h, "% flagged (")
+            .into_iter()
+            .filter(|l| !l.contains(" -> "))
+            .collect()
+    };
+    let pairs = |h: &Harness<'_, App>| -> Vec<String> {
+        labels(h, " flagged (")
+            .into_iter()
+            .filter(|l| l.contains(" -> "))
+            .collect()
+    };
+    h.get_by_label_contains(
+        "Label health, round 2 at tau 0.90: 90.0% of 240 samples not flagged (24 flagged",
+    );
+    let rows = classes(&h);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows[0].starts_with("1: ") && rows[0].contains("mostly predicted 0 ("),
+        "{rows:?}"
+    );
+    let top = pairs(&h);
+    assert!(top[0].starts_with("1 -> 0: "), "{top:?}");
+    let count: usize = top[0]["1 -> 0: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(count >= 10, "most of the 20 flipped found: {top:?}");
+
+    // The pair filters the grid as its confusion cell does.
+    click_in_view(&mut h, &top[0]);
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.cell, Some((1, 0)));
+    h.get_by_label(&format!("Trimmed (round 2): {count} samples"));
+    // Again: the filter goes.
+    click_in_view(&mut h, &top[0]);
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.cell, None);
+    h.get_by_label("Trimmed (round 2): 24 samples");
+    // The class: its flagged samples.
+    let flagged: usize = rows[0]
+        .split(" flagged (")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    click_in_view(&mut h, &rows[0]);
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.class, Some(1));
+    h.get_by_label(&format!("Trimmed (round 2): {flagged} samples"));
+    click_in_view(&mut h, &rows[0]);
+    h.run_steps(2);
+    assert_eq!(h.state().state.filter.class, None);
+
+    // The slider's tau: the figures follow.
+    h.get_by_role_and_label(egui::Role::Slider, "tau")
+        .set_value_accesskit(0.5);
+    h.run_steps(2);
+    h.get_by_label_contains(
+        "Label health, round 2 at tau 0.50: 50.0% of 240 samples not flagged (120 flagged",
+    );
+    let after = classes(&h);
+    assert_eq!(after.len(), 3);
+    // The worst class is another; class 2's figures moved.
+    assert!(after[0].starts_with("2: "), "{rows:?} -> {after:?}");
+    let of = |rows: &[String], c: &str| rows.iter().find(|r| r.starts_with(c)).cloned();
+    assert_ne!(of(&rows, "2: "), of(&after, "2: "), "{rows:?} -> {after:?}");
+    // The round shown.
+    h.key_press(egui::Key::ArrowLeft);
+    h.run_steps(2);
+    h.get_by_label_contains("Label health, round 1 at tau 0.50:");
+}
+
+/// An opened labels CSV's images folder changes from its summary line: the picker, with the
+/// folder in use typed in, reloads the CSV with the folder given and remembers it for the
+/// file; a folder holding none of its files leaves the opened set as it was and asks again.
+#[test]
+fn an_opened_csvs_images_folder_changes_from_its_summary_line() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("train.csv");
+    let (first, second, empty) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let mut text = String::from("id,label\n");
+    for c in 0..2 {
+        for i in 0..12 {
+            let id = format!("img{c}{i:02}");
+            let img = common::cli::image_of(c, i);
+            img.save(first.path().join(format!("{id}.png"))).unwrap();
+            // The second folder holds 8 of each class.
+            if i < 8 {
+                img.save(second.path().join(format!("{id}.png"))).unwrap();
+            }
+            text.push_str(&format!("{id},k{c}\n"));
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let mut h = harness(&file);
+    step_until(&mut h, 60, "the load to fail", |a| {
+        a.state.loading.is_none() && a.state.images_wanted.is_some()
+    });
+    // Opened with its images folder given before.
+    h.state_mut().state.images_wanted = None;
+    h.state_mut().state.settings.set_columns(
+        &file,
+        itlm_inspector::data::labels_csv::Columns {
+            images: Some(first.path().to_path_buf()),
+            ..Default::default()
+        },
+    );
+    open_and_wait(&mut h, &file, "the CSV to load");
+    h.get_by_label_contains("24 images, 2 classes");
+    h.get_by_label(&format!("images from {}", first.path().display()));
+    let before = files_in(data.path());
+
+    h.get_by_label("Change images folder...").click();
+    h.run_steps(2);
+    h.get_by_label(&format!(
+        "The images train.csv lists are read from {}. Which folder should they be read from?",
+        first.path().display()
+    ));
+    // The folder in use is typed in.
+    let field = h.get_by_role_and_label(egui::Role::TextInput, "images folder");
+    assert_eq!(
+        field.value().as_deref(),
+        Some(first.path().display().to_string().as_str())
+    );
+    // (Cleared as a select-all would.)
+    h.state_mut().images.folder = String::new();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::TextInput, "images folder")
+        .click();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::TextInput, "images folder")
+        .type_text(&second.path().display().to_string());
+    h.run_steps(2);
+    h.get_by_label("Open with this folder").click();
+    step_until(&mut h, 60, "the CSV to reload", |a| {
+        a.state.loading.is_none() && a.state.data.as_ref().is_some_and(|d| d.train.len() == 16)
+    });
+    h.get_by_label_contains("16 images, 2 classes");
+    h.get_by_label(&format!("images from {}", second.path().display()));
+    assert!(h.state().state.images_wanted.is_none());
+    assert_eq!(
+        h.state()
+            .state
+            .settings
+            .columns_for(&file)
+            .images
+            .as_deref(),
+        Some(second.path())
+    );
+
+    // A folder without its files: the set stays as it was, and the picker asks again.
+    h.get_by_label("Change images folder...").click();
+    h.run_steps(2);
+    h.state_mut().images.folder = empty.path().display().to_string();
+    h.run_steps(2);
+    h.get_by_label("Open with this folder").click();
+    step_until(&mut h, 60, "the load to fail", |a| {
+        a.state.loading.is_none() && a.state.images_wanted.as_ref().is_some_and(|w| !w.change)
+    });
+    h.get_by_label_contains("none of the 24 files it lists is there");
+    h.get_by_label(&format!(
+        "None of the images train.csv lists is in {}. Which folder are they in?",
+        empty.path().display()
+    ));
+    assert_eq!(h.state().state.data.as_ref().unwrap().train.len(), 16);
+    h.get_by_label_contains("16 images, 2 classes");
+    assert_eq!(
+        files_in(data.path()),
+        before,
+        "nothing written beside the CSV"
+    );
+}
+
+/// The grid's hover names the image checks a sample fails, as the detail view does: a dark
+/// image its darkness and score, an exact copy the file it copies; a clean image no such line.
+#[test]
+fn the_grid_hover_names_a_samples_image_issues() {
+    use itlm_inspector::ui::view::GridTab;
+    let data = tempfile::tempdir().unwrap();
+    let root = data.path();
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..10u32 {
+            let seed = i * 2 + (class == "b") as u32;
+            let img = image::RgbImage::from_fn(24, 24, |x, y| {
+                let mut h = (x * 73856093) ^ (y * 19349663) ^ (seed.wrapping_mul(83492791) + 1);
+                h ^= h >> 13;
+                h = h.wrapping_mul(0x5bd1e995);
+                h ^= h >> 15;
+                let v = (h % 200 + 40) as u8;
+                image::Rgb([v, 255 - v, (v / 2 + 60 * (class == "b") as u8)])
+            });
+            let img = if (class, i) == ("a", 3) {
+                // Near black: every value a seventh.
+                image::RgbImage::from_fn(24, 24, |x, y| {
+                    image::Rgb(img.get_pixel(x, y).0.map(|v| v / 7))
+                })
+            } else {
+                img
+            };
+            img.save(root.join(format!("{class}/{i:02}.png"))).unwrap();
+        }
+    }
+    // b/07.png the same file as a/07.png.
+    std::fs::copy(root.join("a/07.png"), root.join("b/07.png")).unwrap();
+    let mut h = harness(root);
+    let saves = tempfile::tempdir().unwrap();
+    h.state_mut().state.autosave.root = Some(saves.path().to_path_buf());
+    step_until(&mut h, 60, "the image checks", |a| {
+        a.state.image_checks.is_some()
+    });
+    finish_run(&mut h);
+    let train = h.state().state.data.as_ref().unwrap().train.clone();
+    let checks = h.state().state.image_checks.clone().unwrap();
+    let index = |id: &str| train.ids().iter().position(|s| s == id).unwrap();
+    // Hover sample `id`'s cell, alone in the grid (a path filter, its tab), and read the
+    // hover's lines that start with "image: ".
+    let hover = |h: &mut Harness<'_, App>, id: &str| -> Vec<String> {
+        let i = index(id);
+        h.state_mut().state.filter.path = id.to_string();
+        let kept = h.state_mut().state.cut().unwrap().kept[i];
+        h.state_mut().state.tab = if kept {
+            GridTab::Kept
+        } else {
+            GridTab::Trimmed
+        };
+        // Away first: a tooltip shows after the pointer rests.
+        h.get_by_label("Loss histogram").hover();
+        h.run_steps(5);
+        h.get_by_label_contains(&format!("sample {i}: ")).hover();
+        h.run_steps(60);
+        // The hover is up.
+        h.get_by_label(&format!("sample {i}: {}", train.file(i).unwrap().display()));
+        // (A tooltip's label carries its text as the node's value.)
+        h.query_all_by_label_contains("image: ")
+            .filter_map(|n| {
+                let a = n.accesskit_node();
+                a.label().or_else(|| a.value())
+            })
+            .collect()
+    };
+    let score = checks
+        .issues
+        .score(index("a/03.png"), ImageIssue::Dark)
+        .unwrap();
+    assert_eq!(
+        hover(&mut h, "a/03.png"),
+        vec![format!("image: dark (score {score:.3})")]
+    );
+    let dup = hover(&mut h, "b/07.png");
+    assert_eq!(dup.len(), 1, "{dup:?}");
+    assert!(
+        dup[0].starts_with("image: exact duplicate of a/07.png"),
+        "{dup:?}"
+    );
+    assert_eq!(hover(&mut h, "a/05.png"), Vec::<String>::new());
 }

@@ -309,6 +309,43 @@ impl Dataset {
         ))
     }
 
+    /// How many classes have at least one sample.
+    pub fn classes_with_samples(&self) -> usize {
+        self.class_counts().iter().filter(|&&k| k > 0).count()
+    }
+
+    /// Why a classifier cannot train on the set, None when it can: it is unlabelled, or fewer
+    /// than two of its classes have a sample (one class folder; an IDX set whose labels are
+    /// all one value). The generative mode needs no labels and trains on either.
+    pub fn unclassifiable(&self) -> Option<String> {
+        if self.is_unlabelled() {
+            return Some(UNLABELLED_CLASSIFY.into());
+        }
+        let counts = self.class_counts();
+        let with: Vec<&str> = (0..counts.len())
+            .filter(|&c| counts[c] > 0)
+            .map(|c| self.classes[c].as_str())
+            .collect();
+        if with.len() >= 2 {
+            return None;
+        }
+        let empty = counts.len() - with.len();
+        let empty = if empty > 0 {
+            format!(" ({} empty)", crate::plural(empty, "other class"))
+        } else {
+            String::new()
+        };
+        Some(match with.first() {
+            Some(c) => format!(
+                "a classifier needs at least two classes with samples: only 1 class has \
+                 samples ('{c}'){empty}"
+            ),
+            None => {
+                format!("a classifier needs at least two classes with samples: none has{empty}")
+            }
+        })
+    }
+
     /// Whether the set has no labels: a flat folder of images ([`unlabelled`]).
     pub fn is_unlabelled(&self) -> bool {
         unlabelled(&self.classes)

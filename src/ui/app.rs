@@ -81,6 +81,7 @@ pub struct App {
     pub detail: DetailPanel,
     pub grid: GridPanel,
     pub map: EmbeddingMap,
+    pub health: super::health::HealthPanel,
     pub compare: ComparePanel,
     pub review: ReviewPanel,
     pub columns: ColumnPick,
@@ -142,6 +143,7 @@ impl App {
             detail: DetailPanel::default(),
             grid: GridPanel::default(),
             map: EmbeddingMap::default(),
+            health: Default::default(),
             compare: ComparePanel::default(),
             review: ReviewPanel::default(),
             columns: ColumnPick::default(),
@@ -207,6 +209,7 @@ impl App {
             }
             Command::ForgetColumns => s.columns_wanted = None,
             Command::ForgetImages => s.images_wanted = None,
+            Command::ChangeImagesFolder => s.change_images_folder(),
             Command::OpenUnlabelled(p, on) => {
                 s.settings.set_unlabelled(&p, on);
                 self.open(p);
@@ -572,9 +575,10 @@ impl eframe::App for App {
                 });
         }
         let p = v.state.settings.panels.clone();
-        if p.histogram || p.metrics || p.confusion || p.embedding_map {
+        if p.histogram || p.metrics || p.confusion || p.health || p.embedding_map {
             let generated_tex = &mut self.generated_tex;
             let map = &mut self.map;
+            let health = &mut self.health;
             let thumbs = &mut self.thumbs;
             let selection = &self.grid.selection;
             // Narrower on a narrow screen, and never more than half of what the detail panel
@@ -607,6 +611,10 @@ impl eframe::App for App {
                             }
                             if p.confusion && !generative {
                                 confusion::confusion_ui(ui, &v, &mut out);
+                                ui.separator();
+                            }
+                            if p.health && !generative {
+                                health.ui(ui, &v, &mut out);
                                 ui.separator();
                             }
                             if p.embedding_map {
@@ -682,6 +690,7 @@ fn view_menu_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
         ui.checkbox(&mut p.histogram, "Loss histogram");
         ui.checkbox(&mut p.metrics, "Metrics over rounds");
         ui.checkbox(&mut p.confusion, "Confusion of trimmed / generated images");
+        ui.checkbox(&mut p.health, "Label health of the cut");
         ui.checkbox(&mut p.embedding_map, "Embedding map (PCA of the samples)");
         ui.checkbox(&mut p.frame_stats, "Frame times (developer figures)");
         ui.separator();

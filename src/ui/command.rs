@@ -48,6 +48,8 @@ pub enum Command {
     ForgetColumns,
     /// Close the images folder picker.
     ForgetImages,
+    /// Ask for another images folder for the opened labels CSV (the images folder picker).
+    ChangeImagesFolder,
     /// Open a folder as unlabelled images (true: every image under it, in no class) or as
     /// its class folders (false), remembered for the folder.
     OpenUnlabelled(PathBuf, bool),

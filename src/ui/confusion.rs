@@ -117,18 +117,24 @@ pub fn confusion_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             }
         });
     if let Some(c) = clicked {
-        if state.filter.cell == Some(c) {
-            out.push(Command::SetFilter(Filter {
-                cell: None,
-                ..state.filter.clone()
-            }));
-        } else {
-            out.push(Command::SetFilter(Filter {
-                cell: Some(c),
-                ..state.filter.clone()
-            }));
-            out.push(Command::SetTab(GridTab::Trimmed));
-        }
+        toggle_cell(state, c, out);
+    }
+}
+
+/// A click on a (given, predicted) cell: the grids filtered to it (the Trimmed tab shown), or,
+/// when they are already, the cell filter taken off. The label-health panel's pairs too.
+pub fn toggle_cell(state: &super::state::AppState, c: (u32, u32), out: &mut Commands) {
+    if state.filter.cell == Some(c) {
+        out.push(Command::SetFilter(Filter {
+            cell: None,
+            ..state.filter.clone()
+        }));
+    } else {
+        out.push(Command::SetFilter(Filter {
+            cell: Some(c),
+            ..state.filter.clone()
+        }));
+        out.push(Command::SetTab(GridTab::Trimmed));
     }
 }
 

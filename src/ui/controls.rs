@@ -391,15 +391,49 @@ fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     let status = state.run.as_ref().map(|r| r.status.clone());
     let active = status.as_ref().is_some_and(|s| s.is_active());
     let paused = status == Some(LiveStatus::Paused);
-    if ui
+    // A classifier on a set it cannot train on: greyed, with the reason beside and on hover.
+    let refused = state.classifier_refused().map(|why| {
+        let d = state.data.as_ref().map(|d| &d.train);
+        let short = match d {
+            Some(d) if !d.is_unlabelled() => format!(
+                "needs 2 classes with samples, this set has {}",
+                d.classes_with_samples()
+            ),
+            _ => "needs labels: the set is unlabelled".to_string(),
+        };
+        let mut full = format!(
+            "Start: {why}. The generative mode (mode: generative) needs no labels: a VAE ranks \
+             the images"
+        );
+        // A folder read by its class folders: the summary line offers the other reading.
+        let folder = d.is_some_and(|d| {
+            matches!(d.source, crate::data::Source::ImageFolder { .. }) && !d.is_unlabelled()
+        });
+        if folder && state.data.as_ref().is_some_and(|d| d.reopened.is_none()) {
+            full.push_str(
+                "; or \"Open as unlabelled images\" (the set's line) reads every image in the \
+                 folder without labels",
+            );
+        }
+        (short, full)
+    });
+    let start_text = if active { "Restart" } else { "Start" };
+    let start = ui
         .add_enabled(
-            has_data,
-            egui::Button::new(if active { "Restart" } else { "Start" }).min_size(BUTTON),
+            has_data && refused.is_none(),
+            egui::Button::new(start_text).min_size(BUTTON),
         )
-        .on_hover_text("Start a fresh run with these settings")
-        .clicked()
-    {
+        .on_hover_text("Start a fresh run with these settings");
+    let start = match &refused {
+        Some((_, full)) => start.on_disabled_hover_text(full.as_str()),
+        None => start.on_disabled_hover_text("Needs a dataset with its images"),
+    };
+    if start.clicked() {
         cmds.push(Command::Start);
+    }
+    if let Some((short, full)) = &refused {
+        ui.label(RichText::new(short).color(super::warn(ui)))
+            .on_hover_text(full.as_str());
     }
     if paused {
         if ui
@@ -426,14 +460,16 @@ fn run_buttons_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     let ended_coteaching = coteaching && !active && state.record().is_some();
     if ui
         .add_enabled(
-            has_data && !ended_coteaching,
+            has_data && !ended_coteaching && refused.is_none(),
             egui::Button::new("Step one round"),
         )
         .on_hover_text("Train until the next round is done, then pause")
-        .on_disabled_hover_text(if ended_coteaching {
-            "A co-teaching run trains its two models from the start: Start a new run"
-        } else {
-            "Needs a dataset with its images"
+        .on_disabled_hover_text(match &refused {
+            Some((_, full)) => full.as_str(),
+            None if ended_coteaching => {
+                "A co-teaching run trains its two models from the start: Start a new run"
+            }
+            None => "Needs a dataset with its images",
         })
         .clicked()
     {

@@ -1,6 +1,7 @@
 //! Where a labels CSV's images are, asked when none of the files it lists is where its paths
-//! point (a Kaggle `train.csv` beside `train_images/`): a typed folder or the system folder
-//! dialog, and "Open with this folder" reads the CSV with it
+//! point (a Kaggle `train.csv` beside `train_images/`), or when the user changes the folder of
+//! an opened CSV set (its summary line's "Change images folder..."): a typed folder or the
+//! system folder dialog, and "Open with this folder" reads the CSV with it
 //! ([`crate::data::labels_csv::Columns::images`], remembered for the file as `--images` is
 //! for a command, and kept in the run file, so that a reopened run finds the images again).
 
@@ -21,6 +22,9 @@ pub struct ImagesWanted {
     pub tried: PathBuf,
     /// The columns it was read with (the folder picked is added to them).
     pub columns: Columns,
+    /// Asked by the user for an opened set (its images were found in `tried`), not for a
+    /// CSV none of whose files was found.
+    pub change: bool,
 }
 
 /// The picker's own state: the typed folder, for the file it was shown for.
@@ -39,10 +43,12 @@ impl ImagesPick {
         };
         if self.shown.as_ref() != Some(&w.path) {
             self.shown = Some(w.path.clone());
+            // The folder given before; the folder in use when changing it.
             self.folder = w
                 .columns
                 .images
                 .as_ref()
+                .or(w.change.then_some(&w.tried))
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
         }
@@ -78,10 +84,17 @@ impl ImagesPick {
             || w.path.display().to_string(),
             |f| f.to_string_lossy().into_owned(),
         );
-        ui.label(format!(
-            "None of the images {file} lists is in {}. Which folder are they in?",
-            w.tried.display()
-        ));
+        ui.label(if w.change {
+            format!(
+                "The images {file} lists are read from {}. Which folder should they be read from?",
+                w.tried.display()
+            )
+        } else {
+            format!(
+                "None of the images {file} lists is in {}. Which folder are they in?",
+                w.tried.display()
+            )
+        });
         ui.label(
             RichText::new(
                 "Its paths are read relative to the folder you give (an id without an \

@@ -32,6 +32,7 @@ pub mod frame_stats;
 pub mod generated;
 pub mod grid;
 pub mod grid_bar;
+pub mod health;
 pub mod histogram;
 pub mod images_pick;
 pub mod map_raster;

@@ -175,9 +175,31 @@ pub fn summary_ui(ui: &mut egui::Ui, v: &View, out: &mut Commands) {
             }
             None => ui.label("no truth.csv"),
         };
-        if let Some(dir) = &t.columns.images {
+        // A labels CSV's images folder, which an opened CSV can change (a reopened run
+        // reads its set as it was saved).
+        let csv = match &t.source {
+            crate::data::Source::LabelsCsv { file } if d.reopened.is_none() => Some(file),
+            _ => None,
+        };
+        let root = t
+            .columns
+            .images
+            .clone()
+            .or_else(|| csv.map(|f| t.columns.root(f)));
+        if let Some(dir) = root {
             ui.label(format!("images from {}", dir.display()))
                 .on_hover_text("The folder the labels CSV's paths are read relative to");
+        }
+        if csv.is_some()
+            && ui
+                .small_button("Change images folder...")
+                .on_hover_text(
+                    "Read the CSV's images from another folder: the set is loaded again with \
+                     it (a run shown is saved first), and the folder is remembered for the file",
+                )
+                .clicked()
+        {
+            out.push(Command::ChangeImagesFolder);
         }
         ui.label(format!("loaded in {:.1} s", d.load_secs));
         reading_ui(ui, v, out);

@@ -37,6 +37,8 @@ pub struct Panels {
     pub histogram: bool,
     pub metrics: bool,
     pub confusion: bool,
+    /// The label health of the cut, under the confusion.
+    pub health: bool,
     pub frame_stats: bool,
     pub embedding_map: bool,
 }
@@ -47,6 +49,7 @@ impl Default for Panels {
             histogram: true,
             metrics: true,
             confusion: true,
+            health: true,
             frame_stats: false,
             embedding_map: true,
         }

@@ -129,6 +129,9 @@ pub struct Cut {
     pub spectral_tail: Option<SpectralTail>,
     /// Trimmed samples by (given, predicted): `confusion[g * classes + p]`.
     pub confusion: Vec<usize>,
+    /// The cut's label health ([`crate::itlm::health`], as `health.csv` gives it); None for
+    /// a round without class predictions (the generative mode's).
+    pub health: Option<crate::itlm::Health>,
     pub classes: usize,
     /// Trimmed against truly bad, at this cut.
     pub trim: Option<TrimQuality>,
@@ -572,6 +575,8 @@ pub fn cut(
             }
         }
     }
+    let health =
+        classifier.then(|| crate::itlm::health(labels, Some(&record.predicted), &kept, classes));
     let trim = bad.map(|b| TrimQuality::measure(&kept, b));
     let estimated = (classifier && record.transition.len() == classes * classes)
         .then(|| {
@@ -591,6 +596,7 @@ pub fn cut(
         spectral_hist,
         spectral_tail,
         confusion,
+        health,
         classes,
         trim,
         estimated,

@@ -131,10 +131,29 @@ impl AppState {
                     columns: self.settings.columns_for(&path),
                     path,
                     tried,
+                    change: false,
                 });
                 self.error(e)
             }
         }
+    }
+
+    /// Ask for another images folder for the opened labels CSV (not a reopened run, which
+    /// reads its set as it was saved): the picker, whose folder reloads the CSV with it and
+    /// is remembered for the file. The opened set stays until the reload succeeds.
+    pub fn change_images_folder(&mut self) {
+        let Some(d) = self.data.as_ref().filter(|d| d.reopened.is_none()) else {
+            return;
+        };
+        let crate::data::Source::LabelsCsv { file } = &d.train.source else {
+            return;
+        };
+        self.images_wanted = Some(crate::ui::images_pick::ImagesWanted {
+            path: file.clone(),
+            tried: d.train.columns.root(file),
+            columns: d.train.columns.clone(),
+            change: true,
+        });
     }
 
     /// When `path` is a labels CSV whose header lacks a path or a label column (by name, or

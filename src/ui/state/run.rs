@@ -157,6 +157,17 @@ impl AppState {
         }
     }
 
+    /// Why the settings' learner cannot train on the opened set, None when it can: a
+    /// classifier on an unlabelled set or one of fewer than two classes with samples
+    /// ([`crate::data::Dataset::unclassifiable`]). The generative mode (the VAE) needs no
+    /// labels and is never refused.
+    pub fn classifier_refused(&self) -> Option<String> {
+        if self.settings.learner.model == crate::learner::ModelKind::Vae {
+            return None;
+        }
+        self.data.as_ref()?.train.unclassifiable()
+    }
+
     /// Start a fresh run with the current settings.
     pub fn start(&mut self) {
         self.start_job(Vec::new(), None, false, None);
@@ -306,6 +317,10 @@ impl AppState {
             self.error(format!(
                 "Cannot train: the images of this run are not available ({why})."
             ));
+            return;
+        }
+        if let Some(why) = self.classifier_refused() {
+            self.error(format!("Cannot start: {why}."));
             return;
         }
         let mut config = self.settings.config.clone();
