@@ -4839,6 +4839,36 @@ fn click_in_view(h: &mut Harness<'_, App>, label: &str) {
     h.get_by_label(label).click();
 }
 
+/// A final model that barely learned the labels (a learning rate of 1e-9): the label-health
+/// panel says its flagged figures mean little, as `run`, health.csv and the report do; a run
+/// that learned has no caveat.
+#[test]
+fn label_health_says_when_the_model_barely_learned() {
+    let (_data, mut h) = loaded_harness();
+    h.state_mut().state.settings.learner.lr = 1e-9;
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished)
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("Caveat: the final model barely learned the labels");
+    h.state_mut().state.settings.learner.lr = 1e-3;
+    h.get_by_label("Start").click();
+    step_until(&mut h, 300, "the second run to finish", |a| {
+        a.state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Finished && r.learner.lr == 1e-3)
+    });
+    h.run_steps(2);
+    assert!(h
+        .query_by_label_contains("Caveat: the final model")
+        .is_none());
+}
+
 /// The label-health panel under the confusion: on a set whose class 0 has a quarter of its
 /// samples labelled 1, the worst class is 1, mostly predicted 0, and 1 -> 0 the top pair; a
 /// click on the pair or the class filters the grid as a confusion cell does; the figures

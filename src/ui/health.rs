@@ -50,6 +50,16 @@ impl HealthPanel {
             "The share of samples the shown cut keeps (cleanlab's label health), as health.csv \
              and the report give it; it follows the tau slider and the round shown",
         );
+        // A final model that barely learned the labels flags samples that say little of them.
+        if let Some(nl) = &h.not_learned {
+            ui.label(
+                RichText::new(format!(
+                    "Caveat: {}",
+                    crate::export::health::not_learned_words(nl)
+                ))
+                .color(super::warn(ui)),
+            );
+        }
         let shown = if self.all { usize::MAX } else { FOLDED };
         ui.label(
             RichText::new("Classes, worst first (a click filters the grid to the class)")
