@@ -289,3 +289,44 @@ fn a_folder_read_as_unlabelled_takes_every_image_under_it() {
     assert_eq!(l.train.len(), 12);
     assert!(l.reopened.as_ref().unwrap().images_missing.is_none());
 }
+
+/// An IDX set whose labels are all one value loads with a second, empty class (IDX names at
+/// least two): a classify run refuses it as it refuses one class folder (it had trained and
+/// "ranked" samples of a single class); the generative mode still runs on it.
+#[test]
+fn a_classify_run_refuses_an_idx_set_of_one_label_value() {
+    use itlm_inspector::data::idx;
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("one");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = 40;
+    let px: Vec<u8> = (0..n * 64).map(|i| (i * 37 % 251) as u8).collect();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        idx::encode(&[n, 8, 8], &px).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx::encode(&[n], &vec![0u8; n]).unwrap(),
+    )
+    .unwrap();
+    let out = t.path().join("out");
+    let o = run(&["run", s(&dir), "--out", s(&out), "--model", "mlp", "-q"]);
+    assert!(
+        !o.status.success(),
+        "a classifier trained on one label value"
+    );
+    let e = stderr(&o);
+    assert!(
+        e.contains(
+            "a classifier needs at least two classes with samples: only 1 class has samples"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("generative mode"), "{e}");
+    assert!(!out.exists(), "nothing written for a refused run");
+    let mut args = vec!["run", s(&dir), "--out", s(&out), "-q"];
+    args.extend(GENERATIVE);
+    succeeds(&run(&args));
+}

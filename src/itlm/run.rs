@@ -96,17 +96,14 @@ pub fn run<L: Learner + ?Sized>(
     if n == 0 {
         return Err(Error::Config("the dataset has no samples".into()));
     }
-    if learner.is_classifier() && data.is_unlabelled() {
-        return Err(Error::Config(
-            crate::data::dataset::UNLABELLED_CLASSIFY.into(),
-        ));
-    }
-    if learner.is_classifier() && data.num_classes() < 2 {
-        return Err(Error::Config(format!(
-            "a classifier needs at least two classes, found {} ({}); use the generative mode for an unlabelled set",
-            data.num_classes(),
-            data.classes.join(", ")
-        )));
+    // Unlabelled, or fewer than two classes with samples (an IDX set whose labels are all one
+    // value had trained: its other classes were named, empty).
+    if let (true, Some(why)) = (learner.is_classifier(), data.unclassifiable()) {
+        return Err(Error::Config(if data.is_unlabelled() {
+            why
+        } else {
+            format!("{why}; the generative mode ranks samples without labels")
+        }));
     }
     if let Some(b) = bad {
         if b.len() != n {
