@@ -4755,6 +4755,9 @@ fn a_set_of_fewer_than_two_classes_with_samples_cannot_start_a_classifier() {
         .accesskit_node()
         .is_disabled());
     h.get_by_label("needs 2 classes with samples, this set has 1");
+    // The empty grid does not say "Press Start".
+    h.get_by_label_contains("Sample grids: nothing to show. A classifier cannot train");
+    assert!(h.query_by_label_contains("Press Start").is_none());
     h.get_by_label("Start").hover();
     h.run_steps(30);
     h.get_by_label_contains("only 1 class has samples ('cats')");
@@ -5031,6 +5034,9 @@ fn an_opened_csvs_images_folder_changes_from_its_summary_line() {
 
     h.get_by_label("Change images folder...").click();
     h.run_steps(2);
+    // Titled for a change, not as if the images were missing.
+    h.get_by_label("Change the images folder");
+    assert!(h.query_by_label("Where are the images?").is_none());
     h.get_by_label(&format!(
         "The images train.csv lists are read from {}. Which folder should they be read from?",
         first.path().display()

@@ -97,9 +97,16 @@ fn grid_ui(
 ) {
     let state = v.state;
     let (Some(cut), Some(lists)) = (v.cut.clone(), v.lists.clone()) else {
-        ui.label(
-            "Sample grids: no finished round yet. Press Start (or Step one round) to run ITLM.",
-        );
+        // Start is greyed where the classifier cannot train: say what to do instead.
+        match state.classifier_refused() {
+            Some(_) => ui.label(
+                "Sample grids: nothing to show. A classifier cannot train on this set (the reason \
+                 is beside Start); the generative mode ranks its samples without labels.",
+            ),
+            None => ui.label(
+                "Sample grids: no finished round yet. Press Start (or Step one round) to run ITLM.",
+            ),
+        };
         return;
     };
     let Some(data) = state.data.as_ref() else {

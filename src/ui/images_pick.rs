@@ -53,7 +53,13 @@ impl ImagesPick {
                 .unwrap_or_default();
         }
         let mut open = true;
-        egui::Window::new("Where are the images?")
+        // Asked by the user: the images were found, the folder is being changed.
+        let title = if w.change {
+            "Change the images folder"
+        } else {
+            "Where are the images?"
+        };
+        egui::Window::new(title)
             .id(egui::Id::unique("images_pick"))
             .open(&mut open)
             .collapsible(false)
