@@ -234,7 +234,7 @@ fn bad_paths_and_folders() {
     let one = tmp.path().join("one");
     image_folder(&one, &["only"], 4);
     let e = fails_with(&run_on(&one, &out, &[]), "at least two classes");
-    assert!(e.contains("found 1 (only)"), "{e}");
+    assert!(e.contains("only 1 class has samples ('only')"), "{e}");
 
     // class folders without a single image
     let hollow = tmp.path().join("hollow");

@@ -316,15 +316,7 @@ fn the_truth_counts_a_sample_relabelled_to_its_true_label_as_clean() {
     let data = tmp.path().join("data");
     image_folder(&data, &["a", "b", "c"], 10);
     // The first image of each class shows the next class.
-    let truth = tmp.path().join("truth.csv");
-    let mut t = String::from("path,true_label,kind\n");
-    for (c, name) in ["a", "b", "c"].iter().enumerate() {
-        t.push_str(&format!("{name}/00.png,{},random\n", ["b", "c", "a"][c]));
-        for i in 1..10 {
-            t.push_str(&format!("{name}/{i:02}.png,{name},clean\n"));
-        }
-    }
-    std::fs::write(&truth, t).unwrap();
+    let truth = first_images_mislabelled(tmp.path(), ["random"; 3]);
     // Two mislabelled samples relabelled to their true class (kept: pinned), the third
     // excluded (trimmed: pinned): every bad sample left is trimmed.
     let journal = tmp.path().join("decisions.csv");
@@ -369,6 +361,25 @@ fn the_truth_counts_a_sample_relabelled_to_its_true_label_as_clean() {
     assert!(e.contains("recall 1.000"), "{e}");
 }
 
+/// `dir/truth.csv` for an [`image_folder`] of classes a, b, c of 10 images: the first image of
+/// each class shows the next class (b, c, a), of the kind `kinds` gives it; the rest clean.
+fn first_images_mislabelled(dir: &Path, kinds: [&str; 3]) -> std::path::PathBuf {
+    let truth = dir.join("truth.csv");
+    let mut t = String::from("path,true_label,kind\n");
+    for (c, name) in ["a", "b", "c"].iter().enumerate() {
+        t.push_str(&format!(
+            "{name}/00.png,{},{}\n",
+            ["b", "c", "a"][c],
+            kinds[c]
+        ));
+        for i in 1..10 {
+            t.push_str(&format!("{name}/{i:02}.png,{name},clean\n"));
+        }
+    }
+    std::fs::write(&truth, t).unwrap();
+    truth
+}
+
 /// samples.csv's `kind` and `bad` of `id`, and its `given` label.
 fn truth_columns(samples_csv: &Path, id: &str) -> (String, String, String) {
     let mut r = csv::Reader::from_path(samples_csv).unwrap();
@@ -392,16 +403,7 @@ fn a_fixed_label_flip_keeps_its_kind_and_is_clean_in_a_run_on_the_exported_label
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     image_folder(&data, &["a", "b", "c"], 10);
-    let truth = tmp.path().join("truth.csv");
-    let mut t = String::from("path,true_label,kind\n");
-    for (c, name) in ["a", "b", "c"].iter().enumerate() {
-        let kind = ["random", "systematic", "random"][c];
-        t.push_str(&format!("{name}/00.png,{},{kind}\n", ["b", "c", "a"][c]));
-        for i in 1..10 {
-            t.push_str(&format!("{name}/{i:02}.png,{name},clean\n"));
-        }
-    }
-    std::fs::write(&truth, t).unwrap();
+    let truth = first_images_mislabelled(tmp.path(), ["random", "systematic", "random"]);
     // a/00 (random) and b/00 (systematic) fixed; c/00 left mislabelled.
     let journal = tmp.path().join("decisions.csv");
     std::fs::write(
