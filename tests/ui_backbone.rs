@@ -196,6 +196,14 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
             && found.duplicates.mask[copy]
             && found.duplicates.mask[lighter]
     );
+    // The grid bar's hover counts them as every output does: images in groups.
+    assert!(
+        found
+            .duplicate_words
+            .starts_with("2 images in 1 group of exact duplicates, "),
+        "{}",
+        found.duplicate_words
+    );
     // A second run reads the same embeddings from the cache: the search is not run again.
     // It reads its tau from the data ("from the data" ticked): the head's noise estimate is
     // out of fold (in its own round 0 it fits the three wrong labels and contradicts none).

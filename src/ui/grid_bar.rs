@@ -269,14 +269,14 @@ pub fn grid_bar_ui(
                 (
                     &found.duplicates,
                     format!(
-                        "duplicates ({} in {})",
-                        crate::plural(found.duplicate_samples, "image"),
-                        crate::plural(found.similar.duplicates.len(), "pair")
+                        "duplicates ({})",
+                        crate::plural(found.duplicate_samples, "image")
                     ),
                     format!(
-                        "Only the samples that have an exact copy (same file content) or a near \
-                         copy (centred embeddings with cosine >= {NEAR_DUPLICATE_COSINE}) in the \
-                         set; the detail panel lists the copies"
+                        "{}. Only the samples that have an exact copy (same file content) or a \
+                         near copy (centred embeddings with cosine >= {NEAR_DUPLICATE_COSINE}) in \
+                         the set; the detail panel lists the copies",
+                        found.duplicate_words
                     ),
                 ),
                 (

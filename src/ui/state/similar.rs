@@ -23,6 +23,9 @@ pub struct Found {
     pub outliers: Membership,
     /// Samples the duplicates mask holds.
     pub duplicate_samples: usize,
+    /// The exact and the near duplicates in images and groups, as every output counts them
+    /// ([`Similar::duplicate_words`]).
+    pub duplicate_words: String,
 }
 
 impl Found {
@@ -42,11 +45,17 @@ impl Found {
             }
         }
         let duplicate_samples = dup.iter().filter(|&&d| d).count();
+        let duplicate_words = format!(
+            "{}, {}",
+            similar.duplicate_words(true),
+            similar.duplicate_words(false)
+        );
         Self {
             similar: Arc::new(similar),
             duplicates: Membership::new("duplicates", dup),
             outliers: Membership::new("outliers", out),
             duplicate_samples,
+            duplicate_words,
         }
     }
 
