@@ -3817,6 +3817,26 @@ fn the_run_reads_tau_from_the_data_and_the_slider_follows() {
     );
 }
 
+/// A 24x24 colour image of its own noise (`seed`: distinct perceptual hashes, so no near
+/// duplicates), bluer for `blue`.
+fn noise_image(seed: u32, blue: bool) -> image::RgbImage {
+    image::RgbImage::from_fn(24, 24, |x, y| {
+        let mut h = (x * 73856093) ^ (y * 19349663) ^ (seed.wrapping_mul(83492791) + 1);
+        h ^= h >> 13;
+        h = h.wrapping_mul(0x5bd1e995);
+        h ^= h >> 15;
+        let v = (h % 200 + 40) as u8;
+        image::Rgb([v, 255 - v, (v / 2 + 60 * blue as u8)])
+    })
+}
+
+/// `img` near black: every value a seventh (the dark check flags it).
+fn darkened(img: &image::RgbImage) -> image::RgbImage {
+    image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
+        image::Rgb(img.get_pixel(x, y).0.map(|v| v / 7))
+    })
+}
+
 /// A colour PNG folder of two classes of textured images, two of them dark and one stored
 /// grey: the image checks run when it opens, the grid bar's "image issues" menu filters on
 /// each kind, and the detail panel names a sample's issues with its score.
@@ -3830,20 +3850,11 @@ fn image_checks_run_on_opening_and_filter_the_grid() {
         for i in 0..12u32 {
             // Each image its own noise (distinct perceptual hashes: no near duplicates).
             let seed = i * 2 + (class == "b") as u32;
-            let img = image::RgbImage::from_fn(24, 24, |x, y| {
-                let mut h = (x * 73856093) ^ (y * 19349663) ^ (seed.wrapping_mul(83492791) + 1);
-                h ^= h >> 13;
-                h = h.wrapping_mul(0x5bd1e995);
-                h ^= h >> 15;
-                let v = (h % 200 + 40) as u8;
-                image::Rgb([v, 255 - v, (v / 2 + 60 * (class == "b") as u8)])
-            });
+            let img = noise_image(seed, class == "b");
             let name = format!("{class}/{i:02}.png");
             let img = match (class, i) {
                 // Dark: every value a seventh.
-                ("a", 3) | ("b", 5) => image::RgbImage::from_fn(24, 24, |x, y| {
-                    image::Rgb(img.get_pixel(x, y).0.map(|v| v / 7))
-                }),
+                ("a", 3) | ("b", 5) => darkened(&img),
                 _ => img,
             };
             if (class, i) == ("b", 9) {
@@ -5107,19 +5118,9 @@ fn the_grid_hover_names_a_samples_image_issues() {
         std::fs::create_dir_all(root.join(class)).unwrap();
         for i in 0..10u32 {
             let seed = i * 2 + (class == "b") as u32;
-            let img = image::RgbImage::from_fn(24, 24, |x, y| {
-                let mut h = (x * 73856093) ^ (y * 19349663) ^ (seed.wrapping_mul(83492791) + 1);
-                h ^= h >> 13;
-                h = h.wrapping_mul(0x5bd1e995);
-                h ^= h >> 15;
-                let v = (h % 200 + 40) as u8;
-                image::Rgb([v, 255 - v, (v / 2 + 60 * (class == "b") as u8)])
-            });
+            let img = noise_image(seed, class == "b");
             let img = if (class, i) == ("a", 3) {
-                // Near black: every value a seventh.
-                image::RgbImage::from_fn(24, 24, |x, y| {
-                    image::Rgb(img.get_pixel(x, y).0.map(|v| v / 7))
-                })
+                darkened(&img)
             } else {
                 img
             };
