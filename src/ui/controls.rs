@@ -224,10 +224,12 @@ fn suggestion_ui(ui: &mut egui::Ui, v: &View, cmds: &mut Commands) {
     ) else {
         return;
     };
+    // Uncertain: grey and a question mark (the hover says why); " (uncertain)" in words had
+    // wrapped the tau row at 1280 px.
     let text = format!(
         "suggested tau {:.2}{}",
         s.tau,
-        if s.trusted { "" } else { " (uncertain)" }
+        if s.trusted { "" } else { " (?)" }
     );
     let mut hover = String::new();
     if let Some(c) = confident {

@@ -92,8 +92,9 @@ pub fn forward_hint_ui(ui: &mut egui::Ui, v: &View, edited: &mut Settings) {
         return;
     }
     if ran_auto && !calls_for_it {
-        // Short: it ends the tau row, which wrapped its figures under the slider at 1366 px.
-        ui.label(RichText::new("auto: plain ITLM").weak())
+        // Short: it ends the tau row, which wrapped its figures under the slider at 1366 px;
+        // whole (extend): where the row is full it moves to the next line in one piece.
+        ui.add(egui::Label::new(RichText::new("auto: plain ITLM").weak()).extend())
             .on_hover_text(format!(
                 "Round 0's model implies {:.0}% of the labels flipped, {:.0}% of the flips one-sided. Forward correction (auto) turns on when round 0's model implies that at least 5% of the labels are flipped and most flips go to their class's likeliest other class. Here the flips are too few or spread over classes (random noise, clean data): the rounds train plainly on their cuts",
                 flipped * 100.0,
