@@ -24,9 +24,24 @@ pub fn decode_bytes(bytes: &[u8], min_short: u32) -> Option<(DynamicImage, Optio
     if !jpeg_is_complete(bytes) {
         return None;
     }
+    decode_complete(bytes, min_short)
+}
+
+/// [`decode_bytes`] of bytes the caller has found complete ([`jpeg_is_complete`]: the loader
+/// checks every JPEG before it decodes it).
+pub(super) fn decode_complete(
+    bytes: &[u8],
+    min_short: u32,
+) -> Option<(DynamicImage, Option<Orientation>)> {
     std::panic::catch_unwind(|| decode(bytes, min_short))
         .ok()
         .flatten()
+}
+
+/// Whether an image of `width x height` is large enough to be decoded at a reduced scale:
+/// more than [`FULL_PIXELS`] (a camera's photo). Every smaller image is decoded in full.
+pub fn is_large(width: u32, height: u32) -> bool {
+    width as usize * height as usize > FULL_PIXELS
 }
 
 /// [`decode_bytes`] of the file at `path`, turned upright. Only the header is read first: a
@@ -54,7 +69,7 @@ pub fn load_upright(path: &Path, min_short: u32) -> Option<DynamicImage> {
 fn reduction(info: &jpeg_decoder::ImageInfo, min_short: u32) -> Option<u32> {
     use jpeg_decoder::PixelFormat;
     let (w, h) = (info.width as u32, info.height as u32);
-    if (w as usize) * (h as usize) <= FULL_PIXELS
+    if !is_large(w, h)
         || w > MAX_IMAGE_SIDE
         || h > MAX_IMAGE_SIDE
         || !matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24)

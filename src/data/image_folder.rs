@@ -706,10 +706,13 @@ pub(super) fn decode_into(
     }
     let (mut dec, (w, h)) = open_decoder(Cursor::new(&bytes[..]), format)?;
     let o = orientation(&mut dec);
-    // A camera's JPEG at a reduced DCT scale that keeps what the checks and the model's shape
-    // need ([`draft_short_side`]); every other file in full.
+    // A camera's JPEG (its header says so) at a reduced DCT scale that keeps what the checks
+    // and the model's shape need ([`draft_short_side`]); every other file in full. Complete:
+    // checked above.
     let draft = match format {
-        ImageFormat::Jpeg => super::draft::decode_bytes(&bytes, draft_short_side(shape)),
+        ImageFormat::Jpeg if super::draft::is_large(w, h) => {
+            super::draft::decode_complete(&bytes, draft_short_side(shape))
+        }
         _ => None,
     };
     let mut img = match draft {
