@@ -321,21 +321,22 @@ impl Dataset {
         if self.is_unlabelled() {
             return Some(UNLABELLED_CLASSIFY.into());
         }
-        let counts = self.class_counts();
-        let with: Vec<&str> = (0..counts.len())
-            .filter(|&c| counts[c] > 0)
-            .map(|c| self.classes[c].as_str())
-            .collect();
-        if with.len() >= 2 {
-            return None;
+        // Two label values, found within the first few samples of a labelled set: asked every
+        // frame by the window's Start, this stays clear of counting every label.
+        if let Some(&first) = self.labels.first() {
+            if self.labels.iter().any(|&l| l != first) {
+                return None;
+            }
         }
-        let empty = counts.len() - with.len();
+        // One label value (its class the only one with samples) or no sample at all.
+        let only = self.labels.first().map(|&l| self.class_name(l));
+        let empty = self.classes.len() - usize::from(only.is_some());
         let empty = if empty > 0 {
             format!(" ({} empty)", crate::plural(empty, "other class"))
         } else {
             String::new()
         };
-        Some(match with.first() {
+        Some(match only {
             Some(c) => format!(
                 "a classifier needs at least two classes with samples: only 1 class has \
                  samples ('{c}'){empty}"
