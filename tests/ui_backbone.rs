@@ -197,12 +197,10 @@ fn a_head_on_lite0_embeddings_runs_from_the_window() {
             && found.duplicates.mask[lighter]
     );
     // The grid bar's hover counts them as every output does: images in groups.
-    assert!(
-        found
-            .duplicate_words
-            .starts_with("2 images in 1 group of exact duplicates, "),
+    assert_eq!(
+        found.exact_words, "2 images in 1 group of exact duplicates",
         "{}",
-        found.duplicate_words
+        found.exact_words
     );
     // A second run reads the same embeddings from the cache: the search is not run again.
     // It reads its tau from the data ("from the data" ticked): the head's noise estimate is

@@ -273,10 +273,10 @@ pub fn grid_bar_ui(
                         crate::plural(found.duplicate_samples, "image")
                     ),
                     format!(
-                        "{}. Only the samples that have an exact copy (same file content) or a \
-                         near copy (centred embeddings with cosine >= {NEAR_DUPLICATE_COSINE}) in \
-                         the set; the detail panel lists the copies",
-                        found.duplicate_words
+                        "{}, {}. Only the samples that have an exact copy (same file content) or \
+                         a near copy (centred embeddings with cosine >= {NEAR_DUPLICATE_COSINE}) \
+                         in the set; the detail panel lists the copies",
+                        found.exact_words, found.near_words
                     ),
                 ),
                 (

@@ -24,8 +24,9 @@ pub struct Found {
     /// Samples the duplicates mask holds.
     pub duplicate_samples: usize,
     /// The exact and the near duplicates in images and groups, as every output counts them
-    /// ([`Similar::duplicate_words`]).
-    pub duplicate_words: String,
+    /// ([`Similar::duplicate_words`]; the pairs joined once, for the note and the grid bar).
+    pub exact_words: String,
+    pub near_words: String,
 }
 
 impl Found {
@@ -45,17 +46,17 @@ impl Found {
             }
         }
         let duplicate_samples = dup.iter().filter(|&&d| d).count();
-        let duplicate_words = format!(
-            "{}, {}",
+        let (exact_words, near_words) = (
             similar.duplicate_words(true),
-            similar.duplicate_words(false)
+            similar.duplicate_words(false),
         );
         Self {
             similar: Arc::new(similar),
             duplicates: Membership::new("duplicates", dup),
             outliers: Membership::new("outliers", out),
             duplicate_samples,
-            duplicate_words,
+            exact_words,
+            near_words,
         }
     }
 
@@ -220,8 +221,8 @@ impl AppState {
                 let near_pairs = f.similar.duplicates.iter().filter(|d| !d.exact).count();
                 self.info(format!(
                     "Embeddings: {} (same bytes), {} ({} at cosine >= {}) and {} outliers (mean distance to the {} nearest above {:.3}). The grid bar filters on them.",
-                    f.similar.duplicate_words(true),
-                    f.similar.duplicate_words(false),
+                    f.exact_words,
+                    f.near_words,
                     crate::plural(near_pairs, "pair"),
                     similar::NEAR_DUPLICATE_COSINE,
                     f.similar.outliers.len(),
