@@ -715,16 +715,23 @@ impl ImageIssues {
             parts.join(", ")
         }
     }
-}
 
-impl ImageIssues {
+    /// For a duplicate kind, "exact" or "near" and how many sets it has; None for the other
+    /// kinds (their images are not grouped).
+    pub fn duplicate_groups_of(&self, issue: ImageIssue) -> Option<(&'static str, usize)> {
+        match issue {
+            ImageIssue::ExactDuplicate => Some(("exact", self.duplicate_sets(true))),
+            ImageIssue::NearDuplicate => Some(("near", self.duplicate_sets(false))),
+            _ => None,
+        }
+    }
+
     /// `n` images with `issue` in words: "12 dark", or for duplicates "5 images in 2 groups
     /// of exact duplicates" ([`duplicate_words`]).
     pub fn count_words(&self, issue: ImageIssue, n: usize) -> String {
-        match issue {
-            ImageIssue::ExactDuplicate => duplicate_words("exact", n, self.duplicate_sets(true)),
-            ImageIssue::NearDuplicate => duplicate_words("near", n, self.duplicate_sets(false)),
-            k => format!("{n} {}", k.name()),
+        match self.duplicate_groups_of(issue) {
+            Some((which, groups)) => duplicate_words(which, n, groups),
+            None => format!("{n} {}", issue.name()),
         }
     }
 }

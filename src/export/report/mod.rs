@@ -726,11 +726,7 @@ fn image_checks_section(h: &mut String, input: &ReportInput, sh: &Shown) {
         .collect();
     h.push_str("<table class=\"config\">\n<tr><th>check</th><th>images</th><th>kept by the cut</th></tr>\n");
     // Duplicates: their groups too (the unit `check` and `run` count them in).
-    let groups = |k: ImageIssue| match k {
-        ImageIssue::ExactDuplicate => Some(issues.duplicate_sets(true)),
-        ImageIssue::NearDuplicate => Some(issues.duplicate_sets(false)),
-        _ => None,
-    };
+    let groups = |k: ImageIssue| issues.duplicate_groups_of(k).map(|(_, g)| g);
     for (k, idx) in &kinds {
         let _ = writeln!(
             h,

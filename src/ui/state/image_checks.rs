@@ -44,41 +44,13 @@ impl Checked {
     /// For a duplicate kind, "exact" or "near" and what its `n` samples are: "12 images in 5
     /// groups" (a count of images alone did not say what it counted); None for the others.
     fn duplicate_counts(&self, k: ImageIssue, n: usize) -> Option<(&'static str, String)> {
-        let exact = match k {
-            ImageIssue::ExactDuplicate => true,
-            ImageIssue::NearDuplicate => false,
-            _ => return None,
-        };
+        let (which, groups) = self.issues.duplicate_groups_of(k)?;
         let counts = format!(
             "{} in {}",
             crate::plural(n, "image"),
-            crate::plural(self.issues.duplicate_sets(exact), "group"),
+            crate::plural(groups, "group"),
         );
-        Some((if exact { "exact" } else { "near" }, counts))
-    }
-
-    /// What the checks found of kind `k`, `n` samples, with its unit: "12 images in 5 groups
-    /// of exact duplicates" for the duplicates, "3 dark" for the rest.
-    pub fn kind_count(&self, k: ImageIssue, n: usize) -> String {
-        match self.duplicate_counts(k, n) {
-            Some((which, counts)) => format!("{counts} of {which} duplicates"),
-            None => format!("{n} {}", k.name()),
-        }
-    }
-
-    /// Every kind found, with its count and unit: "2 dark, 12 images in 5 groups of exact
-    /// duplicates" (the note on opening).
-    pub fn summary(&self) -> String {
-        let parts: Vec<String> = self
-            .kinds
-            .iter()
-            .map(|(k, n, _)| self.kind_count(*k, *n))
-            .collect();
-        if parts.is_empty() {
-            "none".into()
-        } else {
-            parts.join(", ")
-        }
+        Some((which, counts))
     }
 
     /// The image issues menu's entry of kind `k` (`n` samples): "dark (2)", "exact duplicates
@@ -161,7 +133,7 @@ impl AppState {
                         "Image checks (CleanVision's): {} of {} images ({}). The grid bar's \"image issues\" filters on them (the grids show once a round is done; `itlm-inspector check` writes the table).",
                         c.any_count,
                         c.issues.len(),
-                        c.summary()
+                        c.issues.summary()
                     ));
                 }
                 self.image_checks = Some(c);
@@ -203,17 +175,20 @@ mod tests {
         )
         .unwrap();
         let c = Checked::new(ImageIssues::find(&data));
-        assert_eq!(c.summary(), "5 images in 2 groups of exact duplicates");
+        assert_eq!(
+            c.issues.summary(),
+            "5 images in 2 groups of exact duplicates"
+        );
         let (k, n, _) = &c.kinds[0];
         assert_eq!(
             c.menu_entry(*k, *n),
             "exact duplicates (5 images in 2 groups)"
         );
         assert_eq!(
-            c.kind_count(ImageIssue::NearDuplicate, 1),
+            c.issues.count_words(ImageIssue::NearDuplicate, 1),
             "1 image in 0 groups of near duplicates"
         );
-        assert_eq!(c.kind_count(ImageIssue::Dark, 2), "2 dark");
+        assert_eq!(c.issues.count_words(ImageIssue::Dark, 2), "2 dark");
         assert_eq!(c.menu_entry(ImageIssue::Dark, 2), "dark (2)");
     }
 }
